@@ -1,0 +1,99 @@
+//! `zhudai doctor`: checks the data directory and reports every problem it finds; exits
+//! non-zero when any check fails. Needs the server stopped (it opens the store itself).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::crypto::keyfile;
+use crate::datadir::Layout;
+use crate::store::{self, Store, migrate};
+
+#[derive(Args)]
+pub struct Cmd {}
+
+struct Report {
+    failures: usize,
+}
+
+impl Report {
+    fn ok(&mut self, what: &str, detail: impl std::fmt::Display) {
+        println!("ok    {what}: {detail}");
+    }
+    fn fail(&mut self, what: &str, detail: impl std::fmt::Display) {
+        self.failures += 1;
+        println!("FAIL  {what}: {detail}");
+    }
+    fn warn(&mut self, what: &str, detail: impl std::fmt::Display) {
+        println!("warn  {what}: {detail}");
+    }
+}
+
+impl Cmd {
+    pub fn run(self, data: &Path) -> anyhow::Result<ExitCode> {
+        super::init_tracing("warn");
+        let layout = Layout::new(data);
+        let mut r = Report { failures: 0 };
+        if !data.is_dir() {
+            anyhow::bail!(
+                "{} is not a data directory (run `zhudai serve` once to create it)",
+                data.display()
+            );
+        }
+        match keyfile::load(&layout.master_key()).map(|_| ()) {
+            Ok(()) => match keyfile::loose_permissions(&layout.master_key()) {
+                Ok(None) => r.ok("master key", "present, mode 0600"),
+                Ok(Some(mode)) => r.fail(
+                    "master key",
+                    format!(
+                        "mode {mode:o} lets others read it; run chmod 600 {}",
+                        layout.master_key().display()
+                    ),
+                ),
+                Err(e) => r.fail("master key", e),
+            },
+            Err(e) => r.fail("master key", e),
+        }
+        if !layout.store().exists() {
+            r.fail("store", format!("{} is missing", layout.store().display()));
+        } else {
+            check_store(&layout, &mut r);
+        }
+        if r.failures == 0 {
+            println!("doctor: all checks passed");
+            Ok(ExitCode::SUCCESS)
+        } else {
+            println!("doctor: {} check(s) failed", r.failures);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn check_store(layout: &Layout, r: &mut Report) {
+    match Store::open(&layout.store()) {
+        Ok(mut s) => {
+            match migrate::stored_version(&s) {
+                Ok(v) => r.ok(
+                    "schema",
+                    format!(
+                        "version {} (this binary: {})",
+                        v.unwrap_or(0),
+                        migrate::SCHEMA_VERSION
+                    ),
+                ),
+                Err(e) => r.fail("schema", e),
+            }
+            match s.read(|tx| Ok::<_, store::Error>(store::users::count(tx)?)) {
+                Ok(n) => r.ok("users", n),
+                Err(e) => r.fail("users", e),
+            }
+            match s.check_integrity() {
+                Ok(true) => r.ok("store integrity", "consistent"),
+                Ok(false) => r.warn("store integrity", "repaired on open (an earlier crash)"),
+                Err(e) => r.fail("store integrity", e),
+            }
+        }
+        Err(e) => r.fail("store", e),
+    }
+}

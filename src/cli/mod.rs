@@ -1,0 +1,63 @@
+//! Command-line interface: one module per subcommand, each an `Args` struct with `run`.
+//! `serve` holds the data directory; `doctor` and `demo` need it free (redb admits one process).
+
+// mod demo;
+mod doctor;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "zhudai",
+    version,
+    about = "助贷 CRM — self-hosted customer and loan-pipeline system"
+)]
+pub struct Cli {
+    /// Data directory (created on first run).
+    #[arg(long, env = "ZHUDAI_DATA", default_value = "data", global = true)]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP API, the web UI and background jobs.
+    Serve(serve::Cmd),
+    /// Check the data directory: store, schema, key file.
+    Doctor(doctor::Cmd),
+    // Generate realistic synthetic data.
+    // Demo(demo::Cmd),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(cmd) => cmd.run(&cli.data),
+        Command::Doctor(cmd) => cmd.run(&cli.data),
+        // Command::Demo(cmd) => cmd.run(&cli.data),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line, the whole cause chain: what an operator needs in a terminal or a unit log.
+            eprintln!("zhudai: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `ZHUDAI_LOG` overrides the configured level.
+pub fn init_tracing(level: &str) {
+    let filter = std::env::var("ZHUDAI_LOG").unwrap_or_else(|_| level.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

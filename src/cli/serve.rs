@@ -1,0 +1,112 @@
+//! `zhudai serve`: prepares the data directory, migrates the store, prints the first-run setup
+//! link when no administrator exists, and serves until SIGTERM or Ctrl-C.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::config::Config;
+use crate::service::SystemClock;
+
+#[derive(Args)]
+pub struct Cmd {
+    /// Address to listen on (config `server.listen`, default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Print the effective configuration (secrets hidden) and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+impl Cmd {
+    pub fn run(self, data: &Path) -> anyhow::Result<ExitCode> {
+        let mut flags = Vec::new();
+        if let Some(listen) = self.listen {
+            flags.push(("server.listen", listen));
+        }
+        let data_for_config = data.exists().then_some(data);
+        let loaded = Config::load(data_for_config, std::env::vars(), &flags)?;
+        super::init_tracing(&loaded.config.log.level);
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        if self.print_config {
+            print!("{}", loaded.config.to_display_toml());
+            return Ok(ExitCode::SUCCESS);
+        }
+        let config = loaded.config;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        runtime.block_on(serve(data, config))?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
+    let listen = config.server.listen.clone();
+    let app = crate::open_app(data, config, Arc::new(SystemClock))
+        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    // With `--listen 127.0.0.1:0` the OS picks the port: print the real one.
+    let public_url = if app.config.server.public_url.is_empty() {
+        format!("http://{bound}")
+    } else {
+        app.config.public_url()
+    };
+    let setup_token = app.blocking(|app| app.prepare_setup()).await?;
+
+    println!(
+        "zhudai {} — data directory {}",
+        env!("CARGO_PKG_VERSION"),
+        data.display()
+    );
+    println!("listening on {public_url}");
+    if let Some(token) = setup_token {
+        println!();
+        println!("首次使用：请在 30 分钟内打开下面的链接创建管理员账号（仅可使用一次）");
+        println!(
+            "First run: open this link within 30 minutes to create the administrator (single use):"
+        );
+        println!("  {public_url}/setup#token={token}");
+        println!();
+    }
+    crate::http::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped; store closed");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (systemd's stop).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,343 @@
+//! Configuration: embedded defaults < `data/config.toml` < `ZHUDAI_*` environment < flags.
+//! Layers are merged as TOML values so that every layer is checked against the one list of
+//! known keys (the embedded defaults); unknown keys become warnings, not silent no-ops.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The embedded defaults; also the authoritative list of known keys.
+pub const DEFAULTS: &str = include_str!("config.default.toml");
+
+/// Environment variables that are not configuration keys but are still ours.
+const RESERVED_ENV: &[&str] = &["ZHUDAI_DATA", "ZHUDAI_LOG"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub session: SessionConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub public_url: String,
+    pub body_limit_bytes: u64,
+    pub secure_cookie: bool,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub idle_minutes: u64,
+    pub absolute_hours: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error("configuration key {key}: {message}")]
+    Value { key: String, message: String },
+}
+
+/// The effective configuration and what was noticed while building it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Only the embedded defaults; what tests and an empty data directory start from.
+    pub fn defaults() -> Result<Config, ConfigError> {
+        Ok(Self::load(None, std::iter::empty(), &[])?.config)
+    }
+
+    /// Builds the configuration from every layer. `env` is passed in (not read here) so tests
+    /// control it; `flags` are `("section.key", "value")` pairs from the command line.
+    pub fn load(
+        data_dir: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &[(&str, String)],
+    ) -> Result<Loaded, ConfigError> {
+        let mut warnings = Vec::new();
+        let mut merged = parse(DEFAULTS, "embedded defaults")?;
+        let known = known_keys(&merged);
+
+        if let Some(dir) = data_dir {
+            let path = dir.join("config.toml");
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let file = parse(&text, &path.display().to_string())?;
+                    for (key, value) in flatten(&file) {
+                        if known.contains_key(&key) {
+                            set(&mut merged, &key, value);
+                        } else {
+                            warnings
+                                .push(format!("{}: unknown key `{key}` ignored", path.display()));
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(ConfigError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+
+        let mut env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("ZHUDAI_"))
+            .collect();
+        env.sort();
+        for (name, raw) in env {
+            if RESERVED_ENV.contains(&name.as_str()) {
+                continue;
+            }
+            match known.iter().find(|(key, _)| env_name(key) == name) {
+                Some((key, default)) => {
+                    let value = coerce(key, default, &raw)?;
+                    set(&mut merged, key, value);
+                }
+                None => warnings.push(format!("unknown environment variable {name} ignored")),
+            }
+        }
+
+        for (key, raw) in flags {
+            let default = known.get(*key).ok_or_else(|| ConfigError::Value {
+                key: (*key).to_string(),
+                message: "not a configuration key".into(),
+            })?;
+            let value = coerce(key, default, raw)?;
+            set(&mut merged, key, value);
+        }
+
+        let config: Config =
+            toml::Value::Table(merged)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Value {
+                    key: "(configuration)".into(),
+                    message: e.to_string(),
+                })?;
+        config.validate()?;
+        Ok(Loaded { config, warnings })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| ConfigError::Value {
+            key: key.into(),
+            message: message.into(),
+        };
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad(
+                "server.listen",
+                "must be an address and port such as 127.0.0.1:8080",
+            ));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(bad("server.body_limit_bytes", "must be at least 1024"));
+        }
+        if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
+            return Err(bad("session", "timeouts must be greater than zero"));
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML with secret values replaced, for `serve --print-config`.
+    pub fn to_display_toml(&self) -> String {
+        let mut value =
+            toml::Value::try_from(self).unwrap_or(toml::Value::Table(Default::default()));
+        hide_secrets(&mut value);
+        toml::to_string_pretty(&value).unwrap_or_default()
+    }
+
+    /// The base URL printed in links.
+    pub fn public_url(&self) -> String {
+        if self.server.public_url.is_empty() {
+            format!("http://{}", self.server.listen)
+        } else {
+            self.server.public_url.trim_end_matches('/').to_string()
+        }
+    }
+}
+
+/// The environment variable that sets `section.key`.
+pub fn env_name(key: &str) -> String {
+    format!("ZHUDAI_{}", key.replace('.', "_").to_uppercase())
+}
+
+fn parse(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            path: origin.into(),
+            message: e.to_string(),
+        })
+}
+
+fn known_keys(defaults: &toml::Table) -> BTreeMap<String, toml::Value> {
+    flatten(defaults).into_iter().collect()
+}
+
+fn flatten(table: &toml::Table) -> Vec<(String, toml::Value)> {
+    let mut out = Vec::new();
+    for (section, value) in table {
+        match value {
+            toml::Value::Table(inner) => {
+                for (key, v) in inner {
+                    out.push((format!("{section}.{key}"), v.clone()));
+                }
+            }
+            other => out.push((section.clone(), other.clone())),
+        }
+    }
+    out
+}
+
+fn set(table: &mut toml::Table, key: &str, value: toml::Value) {
+    match key.split_once('.') {
+        Some((section, name)) => {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
+            if let toml::Value::Table(inner) = entry {
+                inner.insert(name.to_string(), value);
+            }
+        }
+        None => {
+            table.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// Parses a string from the environment or a flag as the type of the key's default.
+fn coerce(key: &str, default: &toml::Value, raw: &str) -> Result<toml::Value, ConfigError> {
+    let bad = |what: &str| ConfigError::Value {
+        key: key.into(),
+        message: format!("`{raw}` is not {what}"),
+    };
+    Ok(match default {
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
+        }
+        toml::Value::Boolean(_) => match raw.trim() {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(bad("true or false")),
+        },
+        _ => toml::Value::String(raw.to_string()),
+    })
+}
+
+/// Names that hold secrets; their values never reach a terminal or a log.
+fn is_secret(name: &str) -> bool {
+    ["password", "secret", "token", "passphrase", "key"]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+fn hide_secrets(value: &mut toml::Value) {
+    if let toml::Value::Table(table) = value {
+        for (name, v) in table.iter_mut() {
+            if let toml::Value::Table(_) = v {
+                hide_secrets(v);
+            } else if is_secret(name) && v.as_str().is_none_or(|s| !s.is_empty()) {
+                *v = toml::Value::String("(hidden)".into());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert_eq!(c.session.idle_minutes, 30);
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[server]\nlisten = \"0.0.0.0:9000\"\nsecure_cookie = true\n[session]\nidle_minutes = 5\nbogus = 1\n",
+        )
+        .unwrap();
+        let loaded = Config::load(
+            Some(dir.path()),
+            env(&[
+                ("ZHUDAI_SESSION_IDLE_MINUTES", "7"),
+                ("ZHUDAI_NOPE", "x"),
+                ("ZHUDAI_DATA", "/x"),
+                ("PATH", "/bin"),
+            ]),
+            &[("server.listen", "127.0.0.1:1234".into())],
+        )
+        .unwrap();
+        let c = loaded.config;
+        assert_eq!(c.server.listen, "127.0.0.1:1234", "flag beats file");
+        assert!(c.server.secure_cookie, "file beats default");
+        assert_eq!(c.session.idle_minutes, 7, "env beats file");
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+        assert!(loaded.warnings.iter().any(|w| w.contains("session.bogus")));
+        assert!(loaded.warnings.iter().any(|w| w.contains("ZHUDAI_NOPE")));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = Config::load(None, env(&[("ZHUDAI_SESSION_IDLE_MINUTES", "soon")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("session.idle_minutes"), "{err}");
+        let err = Config::load(None, env(&[("ZHUDAI_SERVER_LISTEN", "nowhere")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_hidden() {
+        let mut v: toml::Value = "[smtp]\npassword = \"hunter2\"\nhost = \"mail\"\n[a]\napi_token = \"t\"\nempty_secret = \"\"\n"
+            .parse::<toml::Table>()
+            .map(toml::Value::Table)
+            .unwrap();
+        hide_secrets(&mut v);
+        let s = toml::to_string(&v).unwrap();
+        assert!(!s.contains("hunter2") && !s.contains("\"t\""), "{s}");
+        assert!(s.contains("mail"));
+        assert!(
+            s.contains("empty_secret = \"\""),
+            "empty secret shown as empty: {s}"
+        );
+    }
+}

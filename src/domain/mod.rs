@@ -1,0 +1,3 @@
+//! Types and rules of the business, no I/O.
+
+pub mod org;

@@ -1,0 +1,172 @@
+//! The organisation: users, roles and capabilities. Pure types and rules; storage lives in
+//! `store::users`, authorization decisions in `service`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Every capability a role can grant. Stable strings: they are stored in roles and sent to the UI.
+pub const CAPABILITIES: &[&str] = &[
+    "customer.read",
+    "customer.create",
+    "customer.edit",
+    "customer.delete",
+    "customer.transfer",
+    "customer.export",
+    "customer.import",
+    "pool.claim",
+    "pool.manage",
+    "deal.read",
+    "deal.create",
+    "deal.edit",
+    "deal.stage",
+    "product.manage",
+    "finance.read",
+    "finance.edit",
+    "report.view",
+    "plugin.manage",
+    "user.manage",
+    "audit.view",
+    "backup.run",
+    "settings.manage",
+];
+
+/// Built-in role keys with their Chinese names, in display order.
+pub const BUILTIN_ROLES: &[(&str, &str)] = &[
+    ("admin", "管理员"),
+    ("manager", "经理"),
+    ("sales", "业务员"),
+    ("finance", "财务"),
+    ("documents", "权证专员"),
+    ("service", "客服"),
+];
+
+/// The capabilities a built-in role starts with (roles become editable records later).
+pub fn builtin_capabilities(role: &str) -> Vec<&'static str> {
+    let pick = |prefixes: &[&str]| -> Vec<&'static str> {
+        CAPABILITIES
+            .iter()
+            .copied()
+            .filter(|c| prefixes.iter().any(|p| c.starts_with(p) || c == p))
+            .collect()
+    };
+    match role {
+        "admin" => CAPABILITIES.to_vec(),
+        "manager" => pick(&["customer.", "pool.", "deal.", "report.view", "finance.read"]),
+        "sales" => pick(&[
+            "customer.read",
+            "customer.create",
+            "customer.edit",
+            "pool.claim",
+            "deal.read",
+            "deal.create",
+            "deal.edit",
+            "deal.stage",
+        ]),
+        "finance" => pick(&["customer.read", "deal.read", "finance.", "report.view"]),
+        "documents" => pick(&["customer.read", "deal.read", "deal.edit"]),
+        "service" => pick(&["customer.read", "customer.create", "customer.edit"]),
+        _ => Vec::new(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    Disabled,
+    Departed,
+}
+
+/// A member of staff who can log in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    /// PHC string (argon2id); never leaves the service layer.
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub status: UserStatus,
+    #[serde(default)]
+    pub department_id: Option<String>,
+    #[serde(default)]
+    pub manager_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == "admin")
+    }
+
+    /// Union of the capabilities of the user's roles, sorted.
+    pub fn capabilities(&self) -> Vec<&'static str> {
+        let mut caps: Vec<&'static str> = self
+            .roles
+            .iter()
+            .flat_map(|r| builtin_capabilities(r))
+            .collect();
+        caps.sort_unstable();
+        caps.dedup();
+        caps
+    }
+}
+
+/// Why a username is refused, or `None` when it is fine. Usernames are what people type at the
+/// login page: letters, digits, `._-`, 2–32 characters; compared case-insensitively.
+pub fn username_problem(name: &str) -> Option<&'static str> {
+    let len = name.chars().count();
+    if !(2..=32).contains(&len) {
+        return Some("用户名长度应为2到32个字符");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Some("用户名只能包含字母、数字和 . _ -");
+    }
+    None
+}
+
+/// Why a password is refused, or `None`. Length only (NIST 800-63B: no composition rules); the
+/// common-password list is checked by the accounts service.
+pub fn password_problem(password: &str) -> Option<&'static str> {
+    let len = password.chars().count();
+    if len < 8 {
+        return Some("密码至少需要8个字符");
+    }
+    if len > 128 {
+        return Some("密码最多128个字符");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_has_everything_sales_does_not_manage_users() {
+        assert_eq!(builtin_capabilities("admin").len(), CAPABILITIES.len());
+        let sales = builtin_capabilities("sales");
+        assert!(sales.contains(&"customer.read"));
+        assert!(!sales.contains(&"user.manage"));
+        assert!(!sales.contains(&"customer.export"));
+        assert!(builtin_capabilities("nobody").is_empty());
+    }
+
+    #[test]
+    fn usernames_and_passwords() {
+        assert!(username_problem("zhang.san").is_none());
+        assert!(username_problem("a").is_some());
+        assert!(username_problem("张三").is_some());
+        assert!(password_problem("1234567").is_some());
+        assert!(password_problem("12345678").is_none());
+        assert!(password_problem(&"x".repeat(129)).is_some());
+        assert!(
+            password_problem("密码密码密码密码").is_none(),
+            "counted in characters"
+        );
+    }
+}

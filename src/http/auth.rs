@@ -1,0 +1,86 @@
+//! Login, logout and the current user.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{clear_cookie, session_cookie, source_address};
+use super::{ApiError, ApiJson, AppState};
+use crate::service::auth::{Caller, CallerAuth, UserView};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionResponse {
+    pub user: UserView,
+    /// Send back in `X-CSRF-Token` on every mutating cookie-authenticated request.
+    pub csrf_token: String,
+}
+
+/// The peer address, taken from the request parts.
+pub struct Source(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source(source_address(parts)))
+    }
+}
+
+/// Logs in with username and password; sets the session cookie.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, description = "Wrong username or password", body = super::error::ErrorBody),
+        (status = 429, description = "Too many attempts (Retry-After)", body = super::error::ErrorBody),
+    ))]
+pub async fn login(
+    State(app): State<AppState>,
+    Source(source): Source,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let secure = app.config.server.secure_cookie;
+    let done = app
+        .blocking(move |app| app.login(&req.username, &req.password, &source))
+        .await?;
+    let body = SessionResponse {
+        user: UserView::from(&done.user),
+        csrf_token: done.csrf_token,
+    };
+    let mut resp = Json(body).into_response();
+    let cookie = HeaderValue::from_str(&session_cookie(&done.token, secure))
+        .map_err(|e| crate::service::Error::Internal(e.to_string()))?;
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+/// Ends the current session.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
+pub async fn logout(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let secure = app.config.server.secure_cookie;
+    app.blocking(move |app| app.logout(&caller)).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&clear_cookie(secure)) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(resp)
+}
+
+/// The logged-in user and the session's CSRF token.
+#[utoipa::path(get, path = "/me", tag = "auth",
+    responses((status = 200, body = SessionResponse), (status = 401, body = super::error::ErrorBody)))]
+pub async fn me(caller: Caller) -> Json<SessionResponse> {
+    let CallerAuth::Session { csrf_token, .. } = &caller.auth;
+    Json(SessionResponse {
+        user: UserView::from(&caller.user),
+        csrf_token: csrf_token.clone(),
+    })
+}

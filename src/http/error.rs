@@ -1,0 +1,233 @@
+//! The one place where errors become HTTP responses: `{"error":{"code","message","field"}}`
+//! with the status of API.md. Internal causes are logged here, once, and never sent.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::service::Error;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code for programs.
+    pub code: String,
+    /// Human-readable message (Chinese).
+    pub message: String,
+    /// The input field at fault, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    pub field: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    /// The canned error for a status produced outside our handlers (body limit, timeout, 405).
+    pub fn for_status(status: StatusCode) -> ApiError {
+        let (code, message) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "请求内容过大"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "不支持该请求方法"),
+            StatusCode::NOT_FOUND => ("not_found", "资源不存在"),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+                ("timeout", "请求处理超时，请稍后重试")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "请求需使用 Content-Type: application/json",
+            ),
+            s if s.is_client_error() => ("bad_request", "请求无效"),
+            _ => ("internal", "服务器内部错误"),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        use StatusCode as S;
+        match e {
+            Error::Validation { field, reason } => ApiError {
+                field: Some(field),
+                ..ApiError::new(S::BAD_REQUEST, "validation", reason)
+            },
+            Error::Unauthenticated => ApiError::new(S::UNAUTHORIZED, "unauthenticated", "请先登录"),
+            Error::InvalidCredentials => {
+                ApiError::new(S::UNAUTHORIZED, "invalid_credentials", "用户名或密码错误")
+            }
+            Error::TokenRejected { code, message } => ApiError::new(S::UNAUTHORIZED, code, message),
+            Error::CsrfRejected => ApiError::new(
+                S::FORBIDDEN,
+                "csrf_rejected",
+                "请求缺少有效的 X-CSRF-Token，请刷新页面后重试",
+            ),
+            Error::Forbidden(cap) => ApiError::new(
+                S::FORBIDDEN,
+                "forbidden",
+                format!("没有执行此操作的权限（需要 {cap}）"),
+            ),
+            Error::NotFound => ApiError::new(S::NOT_FOUND, "not_found", "资源不存在"),
+            Error::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
+            Error::Unprocessable { code, message } => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, code, message)
+            }
+            Error::Throttled { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    S::TOO_MANY_REQUESTS,
+                    "throttled",
+                    format!("尝试次数过多，请 {retry_after_secs} 秒后再试"),
+                )
+            },
+            Error::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::for_status(S::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> ApiError {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            }
+            JsonRejection::JsonDataError(e) => {
+                // serde's text names the field and what was expected; no internals in it.
+                ApiError::new(StatusCode::BAD_REQUEST, "validation", e.body_text())
+            }
+            JsonRejection::JsonSyntaxError(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_json", "请求体不是有效的 JSON")
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            other => ApiError::new(other.status(), "bad_request", other.body_text()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+            },
+        };
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The status/code table of API.md. A change here is a change of the public contract.
+    #[test]
+    fn mapping_table() {
+        let cases: Vec<(Error, u16, &str)> = vec![
+            (
+                Error::validation("phone", "手机号格式不正确"),
+                400,
+                "validation",
+            ),
+            (Error::Unauthenticated, 401, "unauthenticated"),
+            (Error::InvalidCredentials, 401, "invalid_credentials"),
+            (
+                Error::TokenRejected {
+                    code: "setup_token_invalid",
+                    message: "x".into(),
+                },
+                401,
+                "setup_token_invalid",
+            ),
+            (Error::CsrfRejected, 403, "csrf_rejected"),
+            (Error::Forbidden("customer.export".into()), 403, "forbidden"),
+            (Error::NotFound, 404, "not_found"),
+            (
+                Error::Conflict {
+                    code: "duplicate",
+                    message: "x".into(),
+                },
+                409,
+                "duplicate",
+            ),
+            (
+                Error::Unprocessable {
+                    code: "bad_stage",
+                    message: "x".into(),
+                },
+                422,
+                "bad_stage",
+            ),
+            (
+                Error::Throttled {
+                    retry_after_secs: 30,
+                },
+                429,
+                "throttled",
+            ),
+            (
+                Error::Internal("disk on fire at /secret/path".into()),
+                500,
+                "internal",
+            ),
+        ];
+        for (err, status, code) in cases {
+            let api = ApiError::from(err);
+            assert_eq!(api.status.as_u16(), status, "{code}");
+            assert_eq!(api.code, code);
+            assert!(
+                !api.message.contains("/secret/path"),
+                "internal cause leaked"
+            );
+        }
+        assert_eq!(
+            ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE).code,
+            "payload_too_large"
+        );
+    }
+
+    #[test]
+    fn validation_names_field_and_throttle_sets_retry_after() {
+        let resp = ApiError::from(Error::Throttled {
+            retry_after_secs: 17,
+        })
+        .into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "17");
+        let api = ApiError::from(Error::validation("username", "太短"));
+        assert_eq!(api.field.as_deref(), Some("username"));
+        assert_eq!(api.message, "太短");
+    }
+}

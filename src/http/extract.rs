@@ -1,0 +1,116 @@
+//! Extractors: the authenticated caller (session cookie + CSRF) and JSON bodies whose
+//! rejections speak the API's error format.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+
+use super::{ApiError, AppState};
+use crate::crypto;
+use crate::service::Error;
+use crate::service::auth::{Caller, CallerAuth};
+
+/// Name of the session cookie; `__Host-` needs `Secure`, which plain-HTTP installs cannot use.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-zhudai" } else { "zhudai" }
+}
+
+pub fn session_cookie(token: &str, secure: bool) -> String {
+    let secure_attr = if secure { "; Secure" } else { "" };
+    format!(
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/{secure_attr}",
+        cookie_name(secure)
+    )
+}
+
+pub fn clear_cookie(secure: bool) -> String {
+    let secure_attr = if secure { "; Secure" } else { "" };
+    format!(
+        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure_attr}",
+        cookie_name(secure)
+    )
+}
+
+fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The peer address, for throttling and audit ("unknown" when not served over TCP).
+pub fn source_address(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let name = cookie_name(app.config.server.secure_cookie);
+        let Some(token) = read_cookie(&parts.headers, name).map(str::to_owned) else {
+            return Err(Error::Unauthenticated.into());
+        };
+        let caller = app
+            .blocking(move |app| app.authenticate_session(&token))
+            .await?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let CallerAuth::Session { csrf_token, .. } = &caller.auth;
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !crypto::constant_time_eq(sent.as_bytes(), csrf_token.as_bytes()) {
+                return Err(Error::CsrfRejected.into());
+            }
+        }
+        Ok(caller)
+    }
+}
+
+/// `axum::Json` with rejections in the API error format.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; zhudai=tok; b=2".parse().unwrap());
+        assert_eq!(read_cookie(&h, "zhudai"), Some("tok"));
+        assert_eq!(read_cookie(&h, "__Host-zhudai"), None);
+        assert!(
+            session_cookie("t", true)
+                .starts_with("__Host-zhudai=t; HttpOnly; SameSite=Strict; Path=/")
+        );
+        assert!(session_cookie("t", true).ends_with("; Secure"));
+        assert!(!session_cookie("t", false).contains("Secure"));
+    }
+}

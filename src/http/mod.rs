@@ -1,0 +1,100 @@
+//! HTTP: one router builder used by `serve`, tests and benches alike. Handlers parse and
+//! authenticate, call a `service` use case, and shape the answer; no business rule lives here.
+
+mod auth;
+pub mod error;
+mod extract;
+mod health;
+mod middleware;
+mod openapi;
+mod setup;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::ApiError;
+pub use extract::ApiJson;
+
+use crate::service::App;
+
+pub type AppState = Arc<App>;
+
+/// The API routes with their OpenAPI description (paths include `/api/v1`).
+fn api() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(health::health))
+        .routes(routes!(setup::status, setup::complete))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// The OpenAPI document served at `/api/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The whole application: API, OpenAPI, web UI, and the layers every request goes through.
+pub fn router(app: AppState) -> Router {
+    let (api, doc) = api().split_for_parts();
+    let doc = Arc::new(doc);
+    let body_limit = usize::try_from(app.config.server.body_limit_bytes).unwrap_or(usize::MAX);
+    let timeout = Duration::from_secs(app.config.server.request_timeout_secs.max(1));
+
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&doc);
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route("/api", axum::routing::any(middleware::api_not_found))
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(middleware::api_not_found),
+        )
+        .merge(crate::web::router())
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        // Outside the limit and timeout layers, so their plain-text refusals become JSON too.
+        .layer(axum::middleware::from_fn(middleware::api_errors_as_json))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
+        .layer(SetRequestIdLayer::x_request_id(middleware::MakeRequestUlid))
+        .with_state(app)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

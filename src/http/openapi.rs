@@ -1,0 +1,17 @@
+//! The OpenAPI document's frame; paths are collected from the handlers by utoipa-axum.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "zhudai API",
+        description = "助贷 CRM public API. Errors are `{\"error\":{\"code\",\"message\",\"field\"}}`.\n\nAuthentication: the session cookie from `POST /api/v1/auth/login` (browsers; mutating requests send `X-CSRF-Token`), or `Authorization: Bearer TOKEN` (integrators).",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    tags(
+        (name = "system", description = "Health and server information"),
+        (name = "auth", description = "First-run setup, login and sessions"),
+    )
+)]
+pub struct ApiDoc;

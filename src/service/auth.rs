@@ -1,0 +1,159 @@
+//! Login, sessions and the authenticated caller.
+
+use chrono::Duration;
+use serde::Serialize;
+
+use super::{App, Error, Result, password};
+use crate::crypto;
+use crate::domain::org::{User, UserStatus};
+use crate::store::{self, sessions::Session, users};
+
+/// Sessions touched less than this long ago are not rewritten on every request.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// Who is calling, resolved once per request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub capabilities: Vec<&'static str>,
+    pub auth: CallerAuth,
+}
+
+#[derive(Debug, Clone)]
+pub enum CallerAuth {
+    /// Browser session: mutating requests must carry this CSRF token.
+    Session {
+        token_hash: String,
+        csrf_token: String,
+    },
+}
+
+impl Caller {
+    pub fn can(&self, capability: &str) -> bool {
+        self.capabilities.contains(&capability)
+    }
+
+    pub fn require(&self, capability: &str) -> Result<()> {
+        if self.can(capability) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(capability.to_string()))
+        }
+    }
+}
+
+/// The public view of a user.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub capabilities: Vec<String>,
+    pub status: UserStatus,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            roles: u.roles.clone(),
+            capabilities: u.capabilities().into_iter().map(String::from).collect(),
+            status: u.status,
+        }
+    }
+}
+
+pub struct LoggedIn {
+    pub user: User,
+    /// Goes into the cookie; only its hash is stored.
+    pub token: String,
+    pub csrf_token: String,
+}
+
+impl App {
+    pub fn login(&self, username: &str, password_plain: &str, source: &str) -> Result<LoggedIn> {
+        let now = self.now();
+        let found = self
+            .store
+            .read(|tx| Ok::<_, Error>(users::find_by_username(tx, username.trim())?))?;
+        let user = match found {
+            Some(u) if password::verify(&u.password_hash, password_plain) => u,
+            Some(_) => return Err(Error::InvalidCredentials),
+            None => {
+                password::verify_dummy(password_plain);
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        if user.status != UserStatus::Active {
+            // Same answer as a wrong password: a disabled account is not confirmed to exist.
+            return Err(Error::InvalidCredentials);
+        }
+        let token = crypto::random_token().map_err(|e| Error::Internal(e.to_string()))?;
+        let csrf_token = crypto::random_token().map_err(|e| Error::Internal(e.to_string()))?;
+        let session = Session {
+            user_id: user.id.clone(),
+            csrf_token: csrf_token.clone(),
+            created_at: now,
+            last_seen_at: now,
+            source: source.to_string(),
+        };
+        let hash = crypto::sha256_hex(token.as_bytes());
+        self.store
+            .write(|tx| Ok::<_, Error>(store::sessions::put(tx, &hash, &session)?))?;
+        Ok(LoggedIn {
+            user,
+            token,
+            csrf_token,
+        })
+    }
+
+    /// Resolves a session cookie to the caller; expired or orphaned sessions are removed.
+    pub fn authenticate_session(&self, token: &str) -> Result<Caller> {
+        let now = self.now();
+        let hash = crypto::sha256_hex(token.as_bytes());
+        let (session, user) = self.store.read(|tx| {
+            let Some(session) = store::sessions::get(tx, &hash)? else {
+                return Ok::<_, Error>((None, None));
+            };
+            let user = users::get(tx, &session.user_id)?;
+            Ok((Some(session), user))
+        })?;
+        let Some(mut session) = session else {
+            return Err(Error::Unauthenticated);
+        };
+        let idle = Duration::minutes(i64::try_from(self.config.session.idle_minutes).unwrap_or(30));
+        let absolute =
+            Duration::hours(i64::try_from(self.config.session.absolute_hours).unwrap_or(12));
+        let live_user = user.filter(|u| u.status == UserStatus::Active);
+        let expired = now - session.last_seen_at > idle || now - session.created_at > absolute;
+        let Some(user) = live_user.filter(|_| !expired) else {
+            self.store
+                .write(|tx| Ok::<_, Error>(store::sessions::delete(tx, &hash)?))?;
+            return Err(Error::Unauthenticated);
+        };
+        if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+            session.last_seen_at = now;
+            self.store
+                .write(|tx| Ok::<_, Error>(store::sessions::put(tx, &hash, &session)?))?;
+        }
+        Ok(Caller {
+            capabilities: user.capabilities(),
+            user,
+            auth: CallerAuth::Session {
+                token_hash: hash,
+                csrf_token: session.csrf_token,
+            },
+        })
+    }
+
+    pub fn logout(&self, caller: &Caller) -> Result<()> {
+        match &caller.auth {
+            CallerAuth::Session { token_hash, .. } => self
+                .store
+                .write(|tx| Ok::<_, Error>(store::sessions::delete(tx, token_hash)?)),
+        }
+    }
+}

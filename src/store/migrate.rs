@@ -1,0 +1,105 @@
+//! Schema versions and forward migrations, run at start-up before anything else touches the
+//! store. Each step runs in its own write transaction and bumps the version in that same
+//! transaction, so a crash mid-upgrade resumes at the step that did not commit.
+//!
+//! History:
+//! - 1: meta, users.
+//! - 2: users_by_name (unique, case-insensitive usernames), sessions, setup.
+
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::{Error, Result, Store, codec, tables};
+
+/// The schema this binary writes.
+pub const SCHEMA_VERSION: u64 = 2;
+const VERSION_KEY: &str = "schema_version";
+
+/// The version recorded in the store, or `None` for a brand-new file.
+pub fn stored_version(store: &Store) -> Result<Option<u64>> {
+    let tx = store.db.begin_read()?;
+    let meta = match tx.open_table(tables::META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(meta.get(VERSION_KEY)?.map(|v| v.value()))
+}
+
+pub fn run(store: &Store) -> Result<()> {
+    let mut version = match stored_version(store)? {
+        None => {
+            store.write(|tx| {
+                create_all(tx)?;
+                set_version(tx, SCHEMA_VERSION)
+            })?;
+            return Ok(());
+        }
+        Some(v) => v,
+    };
+    if version > SCHEMA_VERSION {
+        return Err(Error::TooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    while version < SCHEMA_VERSION {
+        let next = version + 1;
+        store.write(|tx| {
+            step(tx, next)?;
+            set_version(tx, next)
+        })?;
+        tracing::info!(from = version, to = next, "store schema migrated");
+        version = next;
+    }
+    Ok(())
+}
+
+fn set_version(tx: &WriteTransaction, v: u64) -> Result<()> {
+    tx.open_table(tables::META)?.insert(VERSION_KEY, v)?;
+    Ok(())
+}
+
+/// Opening a table in a write transaction creates it: a new store gets every table at once.
+fn create_all(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::META)?;
+    tx.open_table(tables::USERS)?;
+    tx.open_table(tables::USERS_BY_NAME)?;
+    tx.open_table(tables::SESSIONS)?;
+    tx.open_table(tables::SETUP)?;
+    Ok(())
+}
+
+/// The change that brings the schema to `to` from `to - 1`.
+fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
+    match to {
+        2 => {
+            // Usernames became unique and case-insensitive: build the index from the users.
+            let users = tx.open_table(tables::USERS)?;
+            let mut by_name = tx.open_table(tables::USERS_BY_NAME)?;
+            for row in users.iter()? {
+                let (id, bytes) = row?;
+                let user: serde_json::Value = codec::decode("users", bytes.value())?;
+                let name = user
+                    .get("username")
+                    .and_then(|n| n.as_str())
+                    .ok_or_else(|| Error::Corrupt {
+                        table: "users",
+                        message: format!("user {} has no username", id.value()),
+                    })?
+                    .to_lowercase();
+                if by_name.insert(name.as_str(), id.value())?.is_some() {
+                    return Err(Error::Conflict(format!(
+                        "two users share the username {name}; rename one with an older zhudai first"
+                    )));
+                }
+            }
+            tx.open_table(tables::SESSIONS)?;
+            tx.open_table(tables::SETUP)?;
+            Ok(())
+        }
+        _ => Err(Error::Corrupt {
+            table: "meta",
+            message: format!("no migration to schema version {to}"),
+        }),
+    }
+}

@@ -1,0 +1,77 @@
+//! Login sessions. The key is the SHA-256 of the cookie token, so a copy of the store does not
+//! hand out live sessions.
+
+use chrono::{DateTime, Utc};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::{Result, codec, tables};
+
+const T: &str = "sessions";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: String,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    #[serde(default)]
+    pub source: String,
+}
+
+pub fn get(tx: &ReadTransaction, token_hash: &str) -> Result<Option<Session>> {
+    let table = tx.open_table(tables::SESSIONS)?;
+    match table.get(token_hash)? {
+        Some(v) => Ok(Some(codec::decode(T, v.value())?)),
+        None => Ok(None),
+    }
+}
+
+pub fn put(tx: &WriteTransaction, token_hash: &str, session: &Session) -> Result<()> {
+    tx.open_table(tables::SESSIONS)?
+        .insert(token_hash, codec::encode(session).as_slice())?;
+    Ok(())
+}
+
+pub fn delete(tx: &WriteTransaction, token_hash: &str) -> Result<()> {
+    tx.open_table(tables::SESSIONS)?.remove(token_hash)?;
+    Ok(())
+}
+
+/// Ends every session of one user (password change, disable); returns how many.
+pub fn delete_for_user(tx: &WriteTransaction, user_id: &str) -> Result<usize> {
+    let mut table = tx.open_table(tables::SESSIONS)?;
+    let mut doomed = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let s: Session = codec::decode(T, v.value())?;
+        if s.user_id == user_id {
+            doomed.push(k.value().to_string());
+        }
+    }
+    for k in &doomed {
+        table.remove(k.as_str())?;
+    }
+    Ok(doomed.len())
+}
+
+/// Removes sessions whose last activity is before `idle_cutoff` or creation before `abs_cutoff`.
+pub fn purge_expired(
+    tx: &WriteTransaction,
+    idle_cutoff: DateTime<Utc>,
+    abs_cutoff: DateTime<Utc>,
+) -> Result<usize> {
+    let mut table = tx.open_table(tables::SESSIONS)?;
+    let mut doomed = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let s: Session = codec::decode(T, v.value())?;
+        if s.last_seen_at < idle_cutoff || s.created_at < abs_cutoff {
+            doomed.push(k.value().to_string());
+        }
+    }
+    for k in &doomed {
+        table.remove(k.as_str())?;
+    }
+    Ok(doomed.len())
+}

@@ -1,0 +1,74 @@
+//! Users table and its username index.
+
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+use super::{Error, Result, codec, tables};
+use crate::domain::org::User;
+
+const T: &str = "users";
+
+pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<User>> {
+    let table = tx.open_table(tables::USERS)?;
+    match table.get(id)? {
+        Some(v) => Ok(Some(codec::decode(T, v.value())?)),
+        None => Ok(None),
+    }
+}
+
+pub fn find_by_username(tx: &ReadTransaction, username: &str) -> Result<Option<User>> {
+    let index = tx.open_table(tables::USERS_BY_NAME)?;
+    let id = match index.get(username.to_lowercase().as_str())? {
+        Some(id) => id.value().to_string(),
+        None => return Ok(None),
+    };
+    match get(tx, &id)? {
+        Some(u) => Ok(Some(u)),
+        None => Err(Error::Corrupt {
+            table: "users_by_name",
+            message: format!("{username} points at missing user {id}"),
+        }),
+    }
+}
+
+/// Any active administrator? (Decides whether first-run setup is still open.)
+pub fn any_active_admin_w(tx: &WriteTransaction) -> Result<bool> {
+    let table = tx.open_table(tables::USERS)?;
+    for row in table.iter()? {
+        let (_, v) = row?;
+        let u: User = codec::decode(T, v.value())?;
+        if u.is_admin() && u.status == crate::domain::org::UserStatus::Active {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+pub fn count(tx: &ReadTransaction) -> Result<u64> {
+    Ok(tx.open_table(tables::USERS)?.len()?)
+}
+
+/// Inserts a new user; `Conflict` when the username is taken (case-insensitively).
+pub fn insert(tx: &WriteTransaction, user: &User) -> Result<()> {
+    let mut index = tx.open_table(tables::USERS_BY_NAME)?;
+    let key = user.username.to_lowercase();
+    if index.get(key.as_str())?.is_some() {
+        return Err(Error::Conflict(format!(
+            "username {} is taken",
+            user.username
+        )));
+    }
+    index.insert(key.as_str(), user.id.as_str())?;
+    tx.open_table(tables::USERS)?
+        .insert(user.id.as_str(), codec::encode(user).as_slice())?;
+    Ok(())
+}
+
+/// Rewrites an existing user (the username does not change here).
+pub fn update(tx: &WriteTransaction, user: &User) -> Result<()> {
+    let mut table = tx.open_table(tables::USERS)?;
+    if table.get(user.id.as_str())?.is_none() {
+        return Err(Error::NotFound);
+    }
+    table.insert(user.id.as_str(), codec::encode(user).as_slice())?;
+    Ok(())
+}

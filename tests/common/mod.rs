@@ -1,0 +1,196 @@
+//! The integration-test harness: the real app (real redb file, real key file) served in-process
+//! on 127.0.0.1:0 from a private copy of a fixture data directory. No fixed ports, no sleeps.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{TimeZone, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use zhudai::config::Config;
+use zhudai::service::{App, ManualClock};
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+
+/// The fixed start time of every test clock.
+pub fn epoch() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0)
+        .single()
+        .unwrap()
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub app: Arc<App>,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Clone, Copy)]
+pub enum Fixture {
+    /// A data directory as the first `serve` leaves it: no users yet.
+    Empty,
+    /// One administrator (`ADMIN` / `ADMIN_PASSWORD`), setup done.
+    WithAdmin,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Built once per test binary, then copied for each test.
+fn template(fixture: Fixture) -> &'static Path {
+    static EMPTY: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static ADMIN_DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let cell = match fixture {
+        Fixture::Empty => &EMPTY,
+        Fixture::WithAdmin => &ADMIN_DIR,
+    };
+    cell.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let app = zhudai::open_app(
+            dir.path(),
+            Config::defaults().unwrap(),
+            Arc::new(ManualClock::new(epoch())),
+        )
+        .unwrap();
+        if let Fixture::WithAdmin = fixture {
+            let token = app.prepare_setup().unwrap().unwrap();
+            app.complete_setup(&token, ADMIN, "系统管理员", ADMIN_PASSWORD)
+                .unwrap();
+        }
+        drop(app);
+        dir
+    })
+    .path()
+}
+
+impl TestServer {
+    pub async fn start(fixture: Fixture) -> TestServer {
+        Self::start_with_config(fixture, Config::defaults().unwrap()).await
+    }
+
+    pub async fn start_with_config(fixture: Fixture, mut config: Config) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(template(fixture), dir.path());
+        config.server.listen = "127.0.0.1:0".into();
+        let clock = Arc::new(ManualClock::new(epoch()));
+        let app = zhudai::open_app(dir.path(), config, clock.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = Arc::clone(&app);
+        let task = tokio::spawn(async move {
+            zhudai::http::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            base,
+            app,
+            clock,
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A browser-like client with its own cookie jar.
+    pub fn client(&self) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+            csrf: None,
+        }
+    }
+
+    /// A client logged in as `username`.
+    pub async fn login(&self, username: &str, password: &str) -> Client {
+        let mut c = self.client();
+        let (status, body) = c
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login failed: {body}");
+        c.csrf = body["csrf_token"].as_str().map(String::from);
+        c
+    }
+
+    /// Stops the server and waits until it has let go of the store.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub csrf: Option<String>,
+}
+
+impl Client {
+    /// Sends a JSON request (with the CSRF header when logged in); returns status and JSON body
+    /// (`Value::Null` for an empty body).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(csrf) = &self.csrf {
+            req = req.header("x-csrf-token", csrf);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+}
