@@ -70,7 +70,6 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
         data.display()
     );
-    println!("listening on {public_url}");
     if let Some(token) = setup_token {
         println!();
         println!("首次使用：请在 30 分钟内打开下面的链接创建管理员账号（仅可使用一次）");
@@ -80,6 +79,8 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
         println!("  {public_url}/setup#token={token}");
         println!();
     }
+    // Last line of the banner: scripts and tests wait for it.
+    println!("listening on {public_url}");
     crate::http::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopped; store closed");
     Ok(())
