@@ -37,7 +37,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
 /// Logs in with username and password; sets the session cookie.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, body = SessionResponse),
+        (status = 200, description = "Logged in; the session cookie is set", body = SessionResponse),
         (status = 401, description = "Wrong username or password", body = super::error::ErrorBody),
         (status = 429, description = "Too many attempts (Retry-After)", body = super::error::ErrorBody),
     ))]
@@ -63,7 +63,11 @@ pub async fn login(
 
 /// Ends the current session.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
-    responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Not logged in", body = super::error::ErrorBody),
+        (status = 403, description = "Missing or wrong X-CSRF-Token", body = super::error::ErrorBody),
+    ))]
 pub async fn logout(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let secure = app.config.server.secure_cookie;
     app.blocking(move |app| app.logout(&caller)).await?;
@@ -76,7 +80,10 @@ pub async fn logout(State(app): State<AppState>, caller: Caller) -> Result<Respo
 
 /// The logged-in user and the session's CSRF token.
 #[utoipa::path(get, path = "/me", tag = "auth",
-    responses((status = 200, body = SessionResponse), (status = 401, body = super::error::ErrorBody)))]
+    responses(
+        (status = 200, description = "The current user", body = SessionResponse),
+        (status = 401, description = "Not logged in", body = super::error::ErrorBody),
+    ))]
 pub async fn me(caller: Caller) -> Json<SessionResponse> {
     let CallerAuth::Session { csrf_token, .. } = &caller.auth;
     Json(SessionResponse {

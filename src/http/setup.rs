@@ -11,7 +11,7 @@ use crate::service::setup::SetupStatus;
 
 /// Whether first-run setup is still open.
 #[utoipa::path(get, path = "/setup", tag = "auth",
-    responses((status = 200, body = SetupStatus)))]
+    responses((status = 200, description = "Setup state", body = SetupStatus)))]
 pub async fn status(State(app): State<AppState>) -> Result<Json<SetupStatus>, ApiError> {
     Ok(Json(app.blocking(|app| app.setup_status()).await?))
 }
@@ -33,7 +33,7 @@ pub struct SetupResponse {
 /// Creates the first administrator (single use; the token expires after 30 minutes).
 #[utoipa::path(post, path = "/setup", tag = "auth", request_body = SetupRequest,
     responses(
-        (status = 201, body = SetupResponse),
+        (status = 201, description = "Administrator created", body = SetupResponse),
         (status = 400, description = "Invalid input", body = super::error::ErrorBody),
         (status = 401, description = "Wrong, expired or used token", body = super::error::ErrorBody),
         (status = 409, description = "An administrator already exists", body = super::error::ErrorBody),
