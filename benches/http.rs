@@ -1,0 +1,144 @@
+//! HTTP throughput and latency of the zhudai router against a bare axum handler returning the
+//! same bytes, measured in the same run on the same machine.
+//!
+//! `cargo bench --bench http` (env: BENCH_SECS per scenario, default 5; BENCH_CONCURRENCY,
+//! default 32; BENCH_USERS, synthetic staff accounts in the store, default 1000).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use serde_json::json;
+use zhudai::config::Config;
+use zhudai::service::SystemClock;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Figures {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+/// Drives `url` from `concurrency` keep-alive connections for `secs` seconds.
+async fn load(client: &reqwest::Client, url: &str, concurrency: u64, secs: u64) -> Figures {
+    // Warm-up: open the connections, fill caches.
+    for _ in 0..200 {
+        let _ = client.get(url).send().await.map(|r| r.bytes());
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(100_000);
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((lat, e)) = t.await {
+            all.extend(lat);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Figures {
+        rps: all.len() as f64 / elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        errors,
+    }
+}
+
+fn row(name: &str, f: &Figures, base: &Figures) {
+    println!(
+        "{name:<34} {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>8.1} µs  errors {:>3}  throughput ×{:.2} of bare, p99 ×{:.2}",
+        f.rps,
+        f.p50.as_secs_f64() * 1e6,
+        f.p99.as_secs_f64() * 1e6,
+        f.errors,
+        f.rps / base.rps,
+        f.p99.as_secs_f64() / base.p99.as_secs_f64().max(1e-9),
+    );
+}
+
+fn main() {
+    let secs = env_or("BENCH_SECS", 5);
+    let concurrency = env_or("BENCH_CONCURRENCY", 32);
+    let users = env_or("BENCH_USERS", 1000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        // Baseline: bare axum, same bytes, no layers.
+        let body = serde_json::to_vec(&json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).unwrap();
+        let bare = Router::new().route(
+            "/health",
+            get(move || {
+                let body = body.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bare_url = format!("http://{}/health", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, bare).await.unwrap() });
+
+        // zhudai with an administrator and synthetic staff accounts.
+        let dir = tempfile::tempdir().unwrap();
+        let app = zhudai::open_app(dir.path(), Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap();
+        let token = app.prepare_setup().unwrap().unwrap();
+        app.complete_setup(&token, "admin", "管理员", "bench-password-1").unwrap();
+        let seeded = app.demo_staff(users, 42).unwrap();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let served = Arc::clone(&app);
+        tokio::spawn(async move { zhudai::http::serve(l, served, std::future::pending()).await.unwrap() });
+
+        let client = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(256).build().unwrap();
+        let resp = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": "admin", "password": "bench-password-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+
+        println!("zhudai HTTP bench: {concurrency} connections, {secs}s per scenario, {} cores, {seeded} synthetic staff in the store",
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let b = load(&client, &bare_url, concurrency, secs).await;
+        row("bare axum GET /health (baseline)", &b, &b);
+        let h = load(&client, &format!("{base}/api/v1/health"), concurrency, secs).await;
+        row("zhudai GET /api/v1/health", &h, &b);
+        let m = load(&client, &format!("{base}/api/v1/me"), concurrency, secs).await;
+        row("zhudai GET /api/v1/me (redb read)", &m, &b);
+    });
+}

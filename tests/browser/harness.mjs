@@ -1,0 +1,77 @@
+// Browser-test harness: a real zhudai (the debug binary) on a free port with a private data
+// directory, and Debian's Chromium driven by playwright-core. No fixed ports, no sleeps: we
+// wait for the server's banner and for elements.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import readline from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = join(here, '..', '..');
+export const artifacts = join(here, 'artifacts');
+const bin = join(root, 'target', 'debug', 'zhudai');
+
+export function ensureBinary() {
+  if (!existsSync(bin) || process.env.ZHUDAI_BROWSER_BUILD === '1') {
+    execFileSync('cargo', ['build', '--quiet'], { cwd: root, stdio: 'inherit' });
+  }
+}
+
+/** Starts `zhudai serve` on an empty data directory; resolves with {base, setupUrl, stop}. */
+export function startServer() {
+  const data = mkdtempSync(join(tmpdir(), 'zhudai-browser-'));
+  const child = spawn(bin, ['--data', join(data, 'data'), 'serve', '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ZHUDAI_LOG: 'warn' },
+  });
+  const stderr = [];
+  child.stderr.on('data', (d) => stderr.push(d.toString()));
+  return new Promise((resolve, reject) => {
+    let setupUrl = null;
+    const timer = setTimeout(() => reject(new Error('server did not start: ' + stderr.join(''))), 60_000);
+    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${stderr.join('')}`)));
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = line.match(/(http\S+\/setup#token=\S+)/);
+      if (m) setupUrl = m[1];
+      if (line.startsWith('listening on ')) {
+        clearTimeout(timer);
+        resolve({
+          base: line.slice('listening on '.length).trim(),
+          setupUrl,
+          stop: () => { child.kill('SIGTERM'); rmSync(data, { recursive: true, force: true }); },
+        });
+      }
+    });
+  });
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A page at 1366×768 that records console errors other than expected 4xx fetches. */
+export async function newPage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) page.errors.push(m.text());
+  });
+  return { context, page };
+}
+
+export function assert(cond, message) {
+  if (!cond) throw new Error('assertion failed: ' + message);
+}
+
+export function ensureArtifacts() {
+  mkdirSync(artifacts, { recursive: true });
+}

@@ -1,0 +1,80 @@
+// Who is signed in. `session` is undefined while unknown (before /me
+// answered), null when signed out, or the user object from the API:
+// { id, username, display_name, roles: [...], capabilities: [...] }.
+import { signal } from './vendor/signals/signals.module.js';
+import { api, onUnauthorized, setCsrfToken } from './api.js';
+import { navigate, route } from './router.js';
+
+export const session = signal(undefined);
+
+/** True when the signed-in user has the capability (or none is required). */
+export function can(capability) {
+  if (!capability) return true;
+  const user = session.value;
+  return Boolean(user && Array.isArray(user.capabilities) && user.capabilities.includes(capability));
+}
+
+function accept(data) {
+  setCsrfToken(data.csrf_token);
+  session.value = data.user;
+  return data.user;
+}
+
+function signedOut() {
+  setCsrfToken(null);
+  session.value = null;
+}
+
+let pendingMe = null;
+
+/** GET /api/v1/me → the user, or null when not signed in (401). */
+export function loadMe() {
+  if (!pendingMe) {
+    pendingMe = api('GET', '/api/v1/me')
+      .then(accept)
+      .catch((error) => {
+        if (error.status === 401) {
+          signedOut();
+          return null;
+        }
+        throw error;
+      })
+      .finally(() => {
+        pendingMe = null;
+      });
+  }
+  return pendingMe;
+}
+
+export async function login(username, password) {
+  return accept(await api('POST', '/api/v1/auth/login', { username, password }));
+}
+
+/** POST /api/v1/auth/logout; a 401 (session already gone) counts as done. */
+export async function logout() {
+  try {
+    await api('POST', '/api/v1/auth/logout');
+  } catch (error) {
+    if (error.status !== 401) throw error;
+  }
+  signedOut();
+}
+
+/** "/login?next=…" for a location that needs a signed-in user. */
+export function loginHref(location = route.value) {
+  const here = location.path + location.search;
+  return here === '/' ? '/login' : `/login?next=${encodeURIComponent(here)}`;
+}
+
+/** A safe post-login destination from ?next= (same-origin path only). */
+export function safeNext(next) {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  if (next === '/login' || next.startsWith('/login?') || next.startsWith('/setup')) return '/';
+  return next;
+}
+
+onUnauthorized(() => {
+  const target = loginHref();
+  signedOut();
+  navigate(target, { replace: true });
+});

@@ -1,0 +1,30 @@
+// The signed-in frame: top bar, left navigation, content.
+import { html } from '../html.js';
+import { t } from '../i18n/index.js';
+import { LocaleSwitch } from './locale-switch.js';
+import { Nav } from './nav.js';
+import { UserMenu } from './user-menu.js';
+import { LOGO_URL } from './icons.js';
+
+export function TopBar() {
+  return html`<header class="topbar" data-testid="topbar">
+    <a class="topbar-brand" href="/" data-testid="brand">
+      <img src=${LOGO_URL} alt="" width="28" height="28" />
+      <span class="brand-zh">${t('app.brand')}</span>
+      <span class="brand-latin">${t('app.brandLatin')}</span>
+    </a>
+    <div class="topbar-spacer"></div>
+    <${LocaleSwitch} />
+    <${UserMenu} />
+  </header>`;
+}
+
+export function Shell({ children }) {
+  return html`<div class="shell" data-testid="shell">
+    <${TopBar} />
+    <div class="shell-body">
+      <${Nav} />
+      <main class="content" id="main" data-testid="content">${children}</main>
+    </div>
+  </div>`;
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// i18n consistency check — run: node web-assets/i18n/check.mjs (exit 1 on failure)
+//  1. zh-CN.js and en.js have the same keys, non-empty string values, and
+//     the same {placeholders} per key;
+//  2. every key used in web-assets/**/*.js (t('…') calls, and `key: '…'` /
+//     `…Key: '…'` properties of data lists such as routes.js) exists;
+//  3. no Han characters in code outside the dictionaries (a cheap guard
+//     against user-visible Chinese literals in components).
+// Unused keys are reported as warnings only.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = dirname(here); // web-assets/
+const DICTS = { 'zh-CN': join(here, 'zh-CN.js'), en: join(here, 'en.js') };
+
+const failures = [];
+const warnings = [];
+
+const dicts = {};
+for (const [name, file] of Object.entries(DICTS)) {
+  dicts[name] = (await import(pathToFileURL(file).href)).default;
+}
+
+const placeholders = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort().join(',');
+const [base, ...others] = Object.keys(dicts);
+for (const other of others) {
+  for (const key of Object.keys(dicts[base])) {
+    if (!(key in dicts[other])) failures.push(`key "${key}" is in ${base} but missing in ${other}`);
+  }
+  for (const key of Object.keys(dicts[other])) {
+    if (!(key in dicts[base])) failures.push(`key "${key}" is in ${other} but missing in ${base}`);
+  }
+}
+for (const [name, dict] of Object.entries(dicts)) {
+  for (const [key, value] of Object.entries(dict)) {
+    if (typeof value !== 'string' || value.trim() === '') failures.push(`${name}: "${key}" is not a non-empty string`);
+    else if (name !== base && typeof dicts[base][key] === 'string' && placeholders(value) !== placeholders(dicts[base][key])) {
+      failures.push(`${name}: "${key}" has placeholders {${placeholders(value)}}, ${base} has {${placeholders(dicts[base][key])}}`);
+    }
+  }
+}
+
+function* walk(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (path !== join(root, 'vendor')) yield* walk(path);
+    } else if (/\.(m?js)$/.test(entry.name)) {
+      yield path;
+    }
+  }
+}
+
+const used = new Set();
+const USES = [
+  /\bt\(\s*(['"`])([^'"`\n$]+)\1/g, // t('nav.dashboard') / t("…") / t(`…`) without ${}
+  /\b(?:key|\w+Key)\s*:\s*(['"])([^'"\n]+)\1/g, // { key: 'nav.dashboard' } in data lists
+];
+const dictFiles = new Set(Object.values(DICTS));
+let scanned = 0;
+for (const file of walk(root)) {
+  if (dictFiles.has(file) || file === fileURLToPath(import.meta.url)) continue;
+  scanned += 1;
+  const source = readFileSync(file, 'utf8');
+  const rel = relative(root, file);
+  for (const pattern of USES) {
+    for (const match of source.matchAll(pattern)) {
+      const key = match[2];
+      used.add(key);
+      if (!(key in dicts[base])) {
+        const line = source.slice(0, match.index).split('\n').length;
+        failures.push(`${rel}:${line}: unknown i18n key "${key}"`);
+      }
+    }
+  }
+  source.split('\n').forEach((text, i) => {
+    if (/[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/.test(text)) {
+      failures.push(`${rel}:${i + 1}: Chinese text outside the dictionaries (use t()): ${text.trim()}`);
+    }
+  });
+}
+
+for (const key of Object.keys(dicts[base])) {
+  if (!used.has(key)) warnings.push(`key "${key}" is not used in any t('…') call (fine if built dynamically)`);
+}
+
+for (const w of warnings) console.warn(`warning: ${w}`);
+if (failures.length) {
+  for (const f of failures) console.error(`error: ${f}`);
+  console.error(`i18n check FAILED: ${failures.length} problem(s)`);
+  process.exit(1);
+}
+console.log(`i18n check passed: ${Object.keys(dicts[base]).length} keys × ${Object.keys(dicts).length} locales, ${used.size} keys used in ${scanned} files`);
