@@ -3,6 +3,7 @@
 //!
 //! `cargo bench --bench http` (env: BENCH_SECS per scenario, default 5; BENCH_CONCURRENCY,
 //! default 32; BENCH_USERS, synthetic staff accounts in the store, default 1000).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

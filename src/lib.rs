@@ -10,7 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod service;
 pub mod store;
-// pub mod synth;
+pub mod synth;
 pub mod web;
 
 use std::path::Path;

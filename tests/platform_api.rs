@@ -1,5 +1,6 @@
 //! The platform's HTTP contract: health, first-run setup, login/session/CSRF, error format,
 //! security headers, OpenAPI, and the embedded web UI.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The real binary as an operator runs it: first-run link, kill -9 and restart, a second
 //! server on the same data directory, SIGTERM, configuration printing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

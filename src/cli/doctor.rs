@@ -84,7 +84,7 @@ fn check_store(layout: &Layout, r: &mut Report) {
                 ),
                 Err(e) => r.fail("schema", e),
             }
-            match s.read(|tx| Ok::<_, store::Error>(store::users::count(tx)?)) {
+            match s.read(store::users::count) {
                 Ok(n) => r.ok("users", n),
                 Err(e) => r.fail("users", e),
             }

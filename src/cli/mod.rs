@@ -1,8 +1,9 @@
 //! Command-line interface: one module per subcommand, each an `Args` struct with `run`.
 //! `serve` holds the data directory; `doctor` and `demo` need it free (redb admits one process).
 
-// mod demo;
+mod demo;
 mod doctor;
+mod progress;
 mod serve;
 
 use std::path::PathBuf;
@@ -30,8 +31,8 @@ pub enum Command {
     Serve(serve::Cmd),
     /// Check the data directory: store, schema, key file.
     Doctor(doctor::Cmd),
-    // Generate realistic synthetic data.
-    // Demo(demo::Cmd),
+    /// Generate realistic synthetic data.
+    Demo(demo::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -39,7 +40,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(cmd) => cmd.run(&cli.data),
         Command::Doctor(cmd) => cmd.run(&cli.data),
-        // Command::Demo(cmd) => cmd.run(&cli.data),
+        Command::Demo(cmd) => cmd.run(&cli.data),
     };
     match result {
         Ok(code) => code,

@@ -1,3 +1,5 @@
 //! Types and rules of the business, no I/O.
 
+pub mod id_number;
 pub mod org;
+pub mod phone;

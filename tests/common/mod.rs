@@ -1,5 +1,6 @@
 //! The integration-test harness: the real app (real redb file, real key file) served in-process
 //! on 127.0.0.1:0 from a private copy of a fixture data directory. No fixed ports, no sleeps.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 #![allow(dead_code)]
 
 use std::path::Path;
