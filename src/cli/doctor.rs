@@ -88,6 +88,18 @@ fn check_store(layout: &Layout, r: &mut Report) {
                 Ok(n) => r.ok("users", n),
                 Err(e) => r.fail("users", e),
             }
+            match s.read(store::audit::verify) {
+                Ok(c) => match c.first_broken {
+                    None => r.ok("audit chain", format!("{} entries verified", c.entries)),
+                    Some((seq, why)) => r.fail(
+                        "audit chain",
+                        format!(
+                            "broken at entry {seq}: {why}; entries from there on cannot be trusted"
+                        ),
+                    ),
+                },
+                Err(e) => r.fail("audit chain", e),
+            }
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),
                 Ok(false) => r.warn("store integrity", "repaired on open (an earlier crash)"),

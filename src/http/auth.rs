@@ -68,9 +68,14 @@ pub async fn login(
         (status = 401, description = "Not logged in", body = super::error::ErrorBody),
         (status = 403, description = "Missing or wrong X-CSRF-Token", body = super::error::ErrorBody),
     ))]
-pub async fn logout(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     let secure = app.config.server.secure_cookie;
-    app.blocking(move |app| app.logout(&caller)).await?;
+    app.blocking(move |app| app.logout(&caller, &source))
+        .await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = HeaderValue::from_str(&clear_cookie(secure)) {
         resp.headers_mut().insert(header::SET_COOKIE, v);

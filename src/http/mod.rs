@@ -1,6 +1,7 @@
 //! HTTP: one router builder used by `serve`, tests and benches alike. Handlers parse and
 //! authenticate, call a `service` use case, and shape the answer; no business rule lives here.
 
+mod audit;
 mod auth;
 pub mod error;
 mod extract;
@@ -39,7 +40,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(setup::status, setup::complete))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
-        .routes(routes!(auth::me));
+        .routes(routes!(auth::me))
+        .routes(routes!(audit::list));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

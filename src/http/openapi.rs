@@ -12,6 +12,7 @@ use utoipa::OpenApi;
     tags(
         (name = "system", description = "Health and server information"),
         (name = "auth", description = "First-run setup, login and sessions"),
+        (name = "audit", description = "The hash-chained audit log"),
     )
 )]
 pub struct ApiDoc;

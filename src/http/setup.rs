@@ -40,11 +40,18 @@ pub struct SetupResponse {
     ))]
 pub async fn complete(
     State(app): State<AppState>,
+    super::auth::Source(source): super::auth::Source,
     ApiJson(req): ApiJson<SetupRequest>,
 ) -> Result<(StatusCode, Json<SetupResponse>), ApiError> {
     let user = app
         .blocking(move |app| {
-            app.complete_setup(&req.token, &req.username, &req.display_name, &req.password)
+            app.complete_setup(
+                &req.token,
+                &req.username,
+                &req.display_name,
+                &req.password,
+                &source,
+            )
         })
         .await?;
     Ok((

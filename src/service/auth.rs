@@ -2,8 +2,9 @@
 
 use chrono::Duration;
 use serde::Serialize;
+use serde_json::json;
 
-use super::{App, Error, Result, password};
+use super::{App, Error, Result, audit, password};
 use crate::crypto;
 use crate::domain::org::{User, UserStatus};
 use crate::store::{self, sessions::Session, users};
@@ -74,23 +75,56 @@ pub struct LoggedIn {
 }
 
 impl App {
+    /// Checks the password (throttled, audited either way) and opens a session.
     pub fn login(&self, username: &str, password_plain: &str, source: &str) -> Result<LoggedIn> {
         let now = self.now();
+        let name = audit::clip(username.trim());
+        if let Err(retry_after_secs) = self.login_throttle.check(&name, source, now) {
+            self.store.write(|tx| {
+                audit::record(
+                    tx,
+                    now,
+                    audit::anonymous(
+                        &name,
+                        "auth.login_throttled",
+                        source,
+                        json!({"retry_after_secs": retry_after_secs}),
+                    ),
+                )
+            })?;
+            return Err(Error::Throttled { retry_after_secs });
+        }
         let found = self
             .store
-            .read(|tx| Ok::<_, Error>(users::find_by_username(tx, username.trim())?))?;
-        let user = match found {
-            Some(u) if password::verify(&u.password_hash, password_plain) => u,
-            Some(_) => return Err(Error::InvalidCredentials),
+            .read(|tx| Ok::<_, Error>(users::find_by_username(tx, &name)?))?;
+        // Every refusal gives the same answer; only the audit log knows why.
+        let refusal = match &found {
+            Some(u) if !password::verify(&u.password_hash, password_plain) => {
+                Some("wrong_password")
+            }
+            Some(u) if u.status != UserStatus::Active => Some("inactive_account"),
+            Some(_) => None,
             None => {
                 password::verify_dummy(password_plain);
+                Some("unknown_user")
+            }
+        };
+        let user = match (found, refusal) {
+            (Some(user), None) => user,
+            (found, reason) => {
+                self.login_throttle.failure(&name, source, now);
+                let mut entry = audit::anonymous(
+                    &name,
+                    "auth.login_failed",
+                    source,
+                    json!({"reason": reason.unwrap_or("unknown")}),
+                );
+                entry.actor_id = found.map(|u| u.id);
+                self.store.write(|tx| audit::record(tx, now, entry))?;
                 return Err(Error::InvalidCredentials);
             }
         };
-        if user.status != UserStatus::Active {
-            // Same answer as a wrong password: a disabled account is not confirmed to exist.
-            return Err(Error::InvalidCredentials);
-        }
+        self.login_throttle.success(&name, source);
         let token = crypto::random_token().map_err(|e| Error::Internal(e.to_string()))?;
         let csrf_token = crypto::random_token().map_err(|e| Error::Internal(e.to_string()))?;
         let session = Session {
@@ -101,8 +135,14 @@ impl App {
             source: source.to_string(),
         };
         let hash = crypto::sha256_hex(token.as_bytes());
-        self.store
-            .write(|tx| Ok::<_, Error>(store::sessions::put(tx, &hash, &session)?))?;
+        self.store.write(|tx| {
+            store::sessions::put(tx, &hash, &session)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(&user, "auth.login", source, None, json!({})),
+            )
+        })?;
         Ok(LoggedIn {
             user,
             token,
@@ -149,11 +189,16 @@ impl App {
         })
     }
 
-    pub fn logout(&self, caller: &Caller) -> Result<()> {
-        match &caller.auth {
-            CallerAuth::Session { token_hash, .. } => self
-                .store
-                .write(|tx| Ok::<_, Error>(store::sessions::delete(tx, token_hash)?)),
-        }
+    pub fn logout(&self, caller: &Caller, source: &str) -> Result<()> {
+        let now = self.now();
+        let CallerAuth::Session { token_hash, .. } = &caller.auth;
+        self.store.write(|tx| {
+            store::sessions::delete(tx, token_hash)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(&caller.user, "auth.logout", source, None, json!({})),
+            )
+        })
     }
 }

@@ -2,11 +2,13 @@
 //! identity; authorization and audit happen here and nowhere else. Functions are synchronous
 //! (redb and argon2 block): the HTTP layer calls them through [`App::blocking`].
 
+pub mod audit;
 pub mod auth;
 pub mod demo;
 mod error;
 pub mod password;
 pub mod setup;
+pub mod throttle;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +61,7 @@ pub struct App {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     pub data_dir: PathBuf,
+    pub login_throttle: throttle::LoginThrottle,
 }
 
 impl App {
@@ -68,6 +71,7 @@ impl App {
             config,
             clock,
             data_dir,
+            login_throttle: throttle::LoginThrottle::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use serde::Serialize;
 
-use super::{App, Error, Result, new_id, password};
+use super::{App, Error, Result, audit, new_id, password};
 use crate::crypto;
 use crate::domain::org::{self, User, UserStatus};
 use crate::store::{self, setup::SetupToken, users};
@@ -53,6 +53,7 @@ impl App {
         username: &str,
         display_name: &str,
         password_plain: &str,
+        source: &str,
     ) -> Result<User> {
         let username = username.trim();
         let display_name = display_name.trim();
@@ -106,6 +107,17 @@ impl App {
             };
             users::insert(tx, &user)?;
             store::setup::clear(tx)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &user,
+                    "setup.completed",
+                    source,
+                    Some(user.id.clone()),
+                    serde_json::json!({"roles": user.roles}),
+                ),
+            )?;
             tracing::info!(user = %user.username, "first administrator created");
             Ok(user)
         })

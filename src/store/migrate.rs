@@ -5,13 +5,14 @@
 //! History:
 //! - 1: meta, users.
 //! - 2: users_by_name (unique, case-insensitive usernames), sessions, setup.
+//! - 3: audit (hash-chained audit log).
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -66,6 +67,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::USERS_BY_NAME)?;
     tx.open_table(tables::SESSIONS)?;
     tx.open_table(tables::SETUP)?;
+    tx.open_table(tables::AUDIT)?;
     Ok(())
 }
 
@@ -95,6 +97,10 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             }
             tx.open_table(tables::SESSIONS)?;
             tx.open_table(tables::SETUP)?;
+            Ok(())
+        }
+        3 => {
+            tx.open_table(tables::AUDIT)?;
             Ok(())
         }
         _ => Err(Error::Corrupt {

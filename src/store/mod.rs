@@ -2,6 +2,7 @@
 //! version and forward migrations (see `migrate`). Every use case runs in one transaction via
 //! [`Store::write`] or [`Store::read`]; a failed use case aborts and leaves nothing behind.
 
+pub mod audit;
 pub mod codec;
 pub mod migrate;
 pub mod sessions;

@@ -13,3 +13,5 @@ pub const USERS_BY_NAME: TableDefinition<&str, &str> = TableDefinition::new("use
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// Single row `"setup"` → the pending first-run setup token (hash and expiry).
 pub const SETUP: TableDefinition<&str, &[u8]> = TableDefinition::new("setup");
+/// Sequence number → `store::audit::AuditEntry` (schema 3). Append-only, hash-chained.
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");

@@ -70,7 +70,7 @@ fn template(fixture: Fixture) -> &'static Path {
         .unwrap();
         if let Fixture::WithAdmin = fixture {
             let token = app.prepare_setup().unwrap().unwrap();
-            app.complete_setup(&token, ADMIN, "系统管理员", ADMIN_PASSWORD)
+            app.complete_setup(&token, ADMIN, "系统管理员", ADMIN_PASSWORD, "test")
                 .unwrap();
         }
         drop(app);
@@ -143,14 +143,16 @@ impl TestServer {
         c
     }
 
-    /// Stops the server and waits until it has let go of the store.
-    pub async fn stop(mut self) {
+    /// Stops the server and waits until it has let go of the store; hands back the data
+    /// directory (deleted when the returned value is dropped).
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
             task.await.unwrap();
         }
+        self.dir
     }
 }
 

@@ -1,0 +1,47 @@
+//! The audit log for administrators.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+
+use super::{ApiError, AppState};
+use crate::service::audit::AuditPage;
+use crate::service::auth::Caller;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// Only this action, e.g. `auth.login_failed`.
+    pub action: Option<String>,
+    /// Only this actor (username).
+    pub actor: Option<String>,
+    /// From `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<usize>,
+}
+
+/// Audit entries, newest first (needs `audit.view`).
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = AuditPage),
+        (status = 401, description = "Not logged in", body = super::error::ErrorBody),
+        (status = 403, description = "Missing audit.view", body = super::error::ErrorBody),
+    ))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let page = app
+        .blocking(move |app| {
+            app.audit_list(
+                &caller,
+                q.action.as_deref(),
+                q.actor.as_deref(),
+                q.cursor.as_deref(),
+                q.limit.unwrap_or(50),
+            )
+        })
+        .await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,166 @@
+//! Login throttling and the hash-chained audit log: brute force is slowed without locking the
+//! account out for its owner, every attempt is audited, and tampering is detected by doctor.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
+use redb::{ReadableTable, TableDefinition};
+use serde_json::json;
+use zhudai::service::Error;
+
+#[tokio::test]
+async fn brute_force_is_throttled_per_address_and_audited() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let app = s.app.clone();
+    let attacker = "203.0.113.9";
+    let mut outcomes = Vec::new();
+    for _ in 0..50 {
+        outcomes.push(match app.login(ADMIN, "guess-guess-guess", attacker) {
+            Err(Error::InvalidCredentials) => "401",
+            Err(Error::Throttled { .. }) => "429",
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        });
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "401").count(),
+        5,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes[5..].iter().all(|o| *o == "429"),
+        "throttled after 5"
+    );
+    // Even the right password waits from the attacker's address...
+    assert!(matches!(
+        app.login(ADMIN, ADMIN_PASSWORD, attacker),
+        Err(Error::Throttled { .. })
+    ));
+    // ...but the owner, elsewhere, is not locked out.
+    assert!(app.login(ADMIN, ADMIN_PASSWORD, "198.51.100.7").is_ok());
+
+    // Over HTTP: 429 with Retry-After, the contract's error body. The test client's address
+    // is 127.0.0.1; fail five times from there first.
+    let c = s.client();
+    for _ in 0..5 {
+        let (st, _) = c
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": ADMIN, "password": "nope-nope"}),
+            )
+            .await;
+        assert_eq!(st, 401);
+    }
+    let resp = c
+        .http
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"username": ADMIN, "password": "nope-nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "throttled");
+
+    // Every attempt is in the audit log.
+    s.clock.advance(chrono::Duration::seconds(31));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let count = |action: &'static str| {
+        let admin = &admin;
+        async move {
+            let (st, page) = admin
+                .get(&format!("/api/v1/audit?action={action}&limit=500"))
+                .await;
+            assert_eq!(st, 200, "{page}");
+            page["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("auth.login_failed").await, 5 + 5);
+    assert_eq!(count("auth.login_throttled").await, 45 + 1 + 1);
+    assert_eq!(
+        count("auth.login").await,
+        2,
+        "the owner's login and this one"
+    );
+    let (_, page) = admin
+        .get("/api/v1/audit?action=auth.login_failed&limit=1")
+        .await;
+    let e = &page["items"][0];
+    assert_eq!(e["actor"], ADMIN);
+    assert_eq!(e["detail"]["reason"], "wrong_password");
+    assert_eq!(e["source"], "127.0.0.1");
+    assert!(page["next_cursor"].is_string());
+    assert!(s.app.audit_verify().unwrap().first_broken.is_none());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn audit_log_needs_audit_view() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    s.app.demo_staff(2, 1).unwrap(); // staff0002 is a sales account
+    let sales = s
+        .login("staff0002", zhudai::service::demo::DEMO_PASSWORD)
+        .await;
+    let (st, body) = sales.get("/api/v1/audit").await;
+    assert_eq!(
+        (st.as_u16(), body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (st, _) = s.client().get("/api/v1/audit").await;
+    assert_eq!(st, 401);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn one_tampered_byte_is_found_by_doctor() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    for i in 0..4 {
+        let _ = s.app.login(ADMIN, "wrong password", &format!("10.0.0.{i}"));
+    }
+    let data = s.stop().await;
+    let dir = data.path().to_path_buf();
+
+    let doctor = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+            .args(["--data", dir.to_str().unwrap(), "doctor"])
+            .output()
+            .unwrap()
+    };
+    let out = doctor();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("audit chain: 5 entries verified"), "{text}");
+
+    // Flip one byte inside entry 3's stored JSON (the source address 10.0.0.1 → 10.0.0.3).
+    const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+    {
+        let db = redb::Database::open(dir.join("zhudai.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(AUDIT).unwrap();
+            let mut bytes = t.get(3).unwrap().unwrap().value().to_vec();
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            let at = text.find("10.0.0.1").unwrap() + 7;
+            bytes[at] = b'3';
+            t.insert(3, bytes.as_slice()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let out = doctor();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("FAIL  audit chain: broken at entry 3"),
+        "{text}"
+    );
+}
