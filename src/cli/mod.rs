@@ -5,6 +5,7 @@ mod demo;
 mod doctor;
 mod progress;
 mod serve;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ pub enum Command {
     Doctor(doctor::Cmd),
     /// Generate realistic synthetic data.
     Demo(demo::Cmd),
+    /// Manage staff accounts (server stopped).
+    User(user::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -41,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Serve(cmd) => cmd.run(&cli.data),
         Command::Doctor(cmd) => cmd.run(&cli.data),
         Command::Demo(cmd) => cmd.run(&cli.data),
+        Command::User(cmd) => cmd.run(&cli.data),
     };
     match result {
         Ok(code) => code,

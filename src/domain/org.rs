@@ -142,6 +142,29 @@ pub fn password_problem(password: &str) -> Option<&'static str> {
     None
 }
 
+/// A bundled list of passwords that attackers try first (leaked-password top lists, the
+/// Chinese favourites among them). Short on purpose: it is a floor, not a dictionary.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Why a password is too guessable for this account, or `None` (NIST 800-63B 5.1.1.2: check
+/// against known-compromised and context-specific values).
+pub fn weak_password_problem(password: &str, username: &str) -> Option<&'static str> {
+    let lower = password.to_lowercase();
+    if COMMON_PASSWORDS.lines().any(|p| p == lower) {
+        return Some("密码过于常见，请换一个");
+    }
+    if !username.is_empty() && lower.contains(&username.to_lowercase()) {
+        return Some("密码不能包含用户名");
+    }
+    let mut chars = lower.chars();
+    if let Some(first) = chars.next()
+        && chars.all(|c| c == first)
+    {
+        return Some("密码不能由同一个字符重复组成");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +191,10 @@ mod tests {
             password_problem("密码密码密码密码").is_none(),
             "counted in characters"
         );
+        assert!(weak_password_problem("Password123", "x").is_some());
+        assert!(weak_password_problem("88888888", "x").is_some());
+        assert!(weak_password_problem("zzzzzzzzzz", "x").is_some());
+        assert!(weak_password_problem("wang.fang-2026", "Wang.Fang").is_some());
+        assert!(weak_password_problem("鹅鹅鹅曲项向天歌", "wang").is_none());
     }
 }

@@ -9,6 +9,7 @@ mod error;
 pub mod password;
 pub mod setup;
 pub mod throttle;
+pub mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -66,9 +66,7 @@ impl App {
                 "姓名不能为空，最多64个字符",
             ));
         }
-        if let Some(reason) = org::password_problem(password_plain) {
-            return Err(Error::validation("password", reason));
-        }
+        super::users::check_password(password_plain, username)?;
         let now = self.now();
         // Hash outside the write transaction: it takes tens of milliseconds.
         let password_hash = password::hash(password_plain)?;

@@ -30,6 +30,34 @@ pub fn find_by_username(tx: &ReadTransaction, username: &str) -> Result<Option<U
     }
 }
 
+/// The same lookup inside a write transaction.
+pub fn find_by_username_w(tx: &WriteTransaction, username: &str) -> Result<Option<User>> {
+    let index = tx.open_table(tables::USERS_BY_NAME)?;
+    let Some(id) = index
+        .get(username.to_lowercase().as_str())?
+        .map(|v| v.value().to_string())
+    else {
+        return Ok(None);
+    };
+    let table = tx.open_table(tables::USERS)?;
+    let value = table.get(id.as_str())?.ok_or_else(|| Error::Corrupt {
+        table: "users_by_name",
+        message: format!("{username} points at missing user {id}"),
+    })?;
+    Ok(Some(codec::decode(T, value.value())?))
+}
+
+/// Every user, ordered by id (creation time).
+pub fn all(tx: &ReadTransaction) -> Result<Vec<User>> {
+    let table = tx.open_table(tables::USERS)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (_, v) = row?;
+        out.push(codec::decode(T, v.value())?);
+    }
+    Ok(out)
+}
+
 /// Any active administrator? (Decides whether first-run setup is still open.)
 pub fn any_active_admin_w(tx: &WriteTransaction) -> Result<bool> {
     let table = tx.open_table(tables::USERS)?;

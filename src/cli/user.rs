@@ -1,0 +1,142 @@
+//! `zhudai user`: staff accounts from the shell, acting as the operator (who holds the data
+//! directory). Needs the server stopped. Passwords come from a file or a hidden prompt, never
+//! from the command line (argv is visible to every local user in `ps`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use crate::config::Config;
+use crate::domain::org::UserStatus;
+use crate::service::users::{Actor, NewUser};
+use crate::service::{App, SystemClock};
+
+#[derive(Args)]
+pub struct Cmd {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Create an account.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// Role key: admin, manager, sales, finance, documents, service (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Name shown in the UI (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from this file's first line (else prompt).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account and end its sessions.
+    Disable { username: String },
+    /// Set a new password and end the account's sessions.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+fn open(data: &Path) -> anyhow::Result<Arc<App>> {
+    if !data.join("zhudai.redb").exists() {
+        anyhow::bail!(
+            "{} has no zhudai store; run `zhudai serve` once first",
+            data.display()
+        );
+    }
+    let config = Config::load(Some(data), std::env::vars(), &[])?.config;
+    crate::open_app(data, config, Arc::new(SystemClock))
+        .with_context(|| format!("cannot open {}", data.display()))
+}
+
+fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(text.lines().next().unwrap_or("").to_string());
+    }
+    let first = rpassword::prompt_password("密码 / password: ")
+        .context("cannot read the password (use --password-file when not on a terminal)")?;
+    let second = rpassword::prompt_password("再次输入 / again: ")?;
+    if first != second {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+impl Cmd {
+    pub fn run(self, data: &Path) -> anyhow::Result<ExitCode> {
+        super::init_tracing("warn");
+        match self.action {
+            Action::Add {
+                username,
+                roles,
+                display_name,
+                password_file,
+            } => {
+                let password = read_password(password_file.as_deref())?;
+                let app = open(data)?;
+                let user = app.create_user(
+                    &Actor::Operator,
+                    NewUser {
+                        display_name: display_name.unwrap_or_else(|| username.clone()),
+                        username,
+                        roles,
+                        password,
+                    },
+                    "cli",
+                )?;
+                println!(
+                    "created {} ({}) with roles {}",
+                    user.username,
+                    user.id,
+                    user.roles.join(",")
+                );
+            }
+            Action::List => {
+                let app = open(data)?;
+                println!("{:<24} {:<16} {:<20} STATUS", "USERNAME", "NAME", "ROLES");
+                for u in app.list_users(&Actor::Operator)? {
+                    let status = match u.status {
+                        UserStatus::Active => "active",
+                        UserStatus::Disabled => "disabled",
+                        UserStatus::Departed => "departed",
+                    };
+                    println!(
+                        "{:<24} {:<16} {:<20} {status}",
+                        u.username,
+                        u.display_name,
+                        u.roles.join(",")
+                    );
+                }
+            }
+            Action::Disable { username } => {
+                let app = open(data)?;
+                let u =
+                    app.set_user_status(&Actor::Operator, &username, UserStatus::Disabled, "cli")?;
+                println!("disabled {}; their sessions are ended", u.username);
+            }
+            Action::ResetPassword {
+                username,
+                password_file,
+            } => {
+                let password = read_password(password_file.as_deref())?;
+                let app = open(data)?;
+                app.reset_password(&Actor::Operator, &username, &password, "cli")?;
+                println!("password of {username} changed; their sessions are ended");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,224 @@
+//! Staff accounts: validation, uniqueness, disabling and password resets ending live sessions,
+//! the `zhudai user` command, and the audit trail of each change.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
+use zhudai::domain::org::UserStatus;
+use zhudai::service::Error;
+use zhudai::service::users::{Actor, NewUser};
+
+fn new_user(username: &str, roles: &[&str], password: &str) -> NewUser {
+    NewUser {
+        username: username.into(),
+        display_name: "李四".into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        password: password.into(),
+    }
+}
+
+#[tokio::test]
+async fn creating_accounts_validates_every_field() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let cases: &[(&str, &[&str], &str, &str)] = &[
+        ("x", &["sales"], "a fine long pass", "username"),
+        ("李四", &["sales"], "a fine long pass", "username"),
+        ("lisi", &[], "a fine long pass", "roles"),
+        ("lisi", &["boss"], "a fine long pass", "roles"),
+        ("lisi", &["sales"], "short", "password"),
+        ("lisi", &["sales"], "woaini1314", "password"),
+        ("lisi", &["sales"], "lisi-is-me-2026", "password"),
+    ];
+    for (username, roles, password, field) in cases {
+        match s.app.create_user(
+            &Actor::Operator,
+            new_user(username, roles, password),
+            "test",
+        ) {
+            Err(Error::Validation { field: f, .. }) => {
+                assert_eq!(&f, field, "{username} {roles:?} {password}")
+            }
+            other => panic!(
+                "{username} {roles:?} {password}: expected a validation error, got {:?}",
+                other.map(|u| u.username)
+            ),
+        }
+    }
+    s.app
+        .create_user(
+            &Actor::Operator,
+            new_user("LiSi", &["sales"], "a fine long pass"),
+            "test",
+        )
+        .unwrap();
+    match s.app.create_user(
+        &Actor::Operator,
+        new_user("lisi", &["sales"], "a fine long pass"),
+        "test",
+    ) {
+        Err(Error::Conflict { code, .. }) => assert_eq!(code, "username_taken"),
+        other => panic!("duplicate accepted: {:?}", other.map(|u| u.username)),
+    }
+    // A sales user may not manage accounts.
+    let caller = s
+        .app
+        .authenticate_session(&login_token(&s, "lisi", "a fine long pass"))
+        .unwrap();
+    assert!(matches!(
+        s.app.create_user(&Actor::User(&caller), new_user("wangwu", &["sales"], "a fine long pass"), "test"),
+        Err(Error::Forbidden(cap)) if cap == "user.manage"
+    ));
+    s.stop().await;
+}
+
+fn login_token(s: &TestServer, user: &str, pass: &str) -> String {
+    s.app.login(user, pass, "test").unwrap().token
+}
+
+#[tokio::test]
+async fn disabling_or_resetting_ends_live_sessions() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    s.app
+        .create_user(
+            &Actor::Operator,
+            new_user("zhao", &["sales"], "first password!"),
+            "test",
+        )
+        .unwrap();
+    s.app
+        .create_user(
+            &Actor::Operator,
+            new_user("qian", &["sales"], "first password!"),
+            "test",
+        )
+        .unwrap();
+
+    let zhao = s.login("zhao", "first password!").await;
+    let qian = s.login("qian", "first password!").await;
+    assert_eq!(zhao.get("/api/v1/me").await.0, 200);
+
+    s.app
+        .set_user_status(&Actor::Operator, "zhao", UserStatus::Disabled, "test")
+        .unwrap();
+    let (st, body) = zhao.get("/api/v1/me").await;
+    assert_eq!(
+        (st.as_u16(), body["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let (st, body) = s
+        .client()
+        .post(
+            "/api/v1/auth/login",
+            serde_json::json!({"username": "zhao", "password": "first password!"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), body["error"]["code"].as_str()),
+        (401, Some("invalid_credentials")),
+        "same answer as a wrong password"
+    );
+    assert_eq!(
+        qian.get("/api/v1/me").await.0,
+        200,
+        "other users keep their sessions"
+    );
+
+    s.app
+        .reset_password(&Actor::Operator, "qian", "second password!", "test")
+        .unwrap();
+    assert_eq!(qian.get("/api/v1/me").await.0, 401);
+    assert!(s.app.login("qian", "first password!", "test").is_err());
+    s.login("qian", "second password!").await;
+
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, page) = admin.get("/api/v1/audit?actor=operator").await;
+    let actions: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.password_reset",
+            "user.status_changed",
+            "user.created",
+            "user.created"
+        ]
+    );
+    assert_eq!(page["items"][1]["detail"]["sessions_ended"], 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn user_command_manages_accounts_and_refuses_a_running_server() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let bin = env!("CARGO_BIN_EXE_zhudai");
+    let dir = s.dir.path().to_path_buf();
+    let pw = dir.join("pw.txt");
+    std::fs::write(&pw, "a long shell password\n").unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--data", dir.to_str().unwrap(), "user"];
+        all.extend_from_slice(args);
+        std::process::Command::new(bin).args(all).output().unwrap()
+    };
+    let busy = run(&["list"]);
+    assert!(!busy.status.success());
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("already in use"));
+    let data = s.stop().await;
+
+    let out = run(&[
+        "add",
+        "--username",
+        "sun",
+        "--role",
+        "sales",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "add",
+        "--username",
+        "sun",
+        "--role",
+        "sales",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("已被使用"));
+    let out = run(&[
+        "add",
+        "--username",
+        "zhou",
+        "--role",
+        "sales",
+        "--password-file",
+        "/nonexistent",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+
+    assert!(run(&["disable", "sun"]).status.success());
+    let list = String::from_utf8_lossy(&run(&["list"]).stdout).to_string();
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("sun ") && l.ends_with("disabled")),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("admin ") && l.ends_with("active")),
+        "{list}"
+    );
+    let out = run(&["disable", "nobody"]);
+    assert!(!out.status.success());
+    drop(data);
+}
