@@ -3,3 +3,4 @@
 pub mod id_number;
 pub mod org;
 pub mod phone;
+pub mod roles;

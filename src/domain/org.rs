@@ -40,7 +40,7 @@ pub const BUILTIN_ROLES: &[(&str, &str)] = &[
     ("service", "客服"),
 ];
 
-/// The capabilities a built-in role starts with (roles become editable records later).
+/// The capabilities a built-in role is seeded with (roles are editable records afterwards).
 pub fn builtin_capabilities(role: &str) -> Vec<&'static str> {
     let pick = |prefixes: &[&str]| -> Vec<&'static str> {
         CAPABILITIES
@@ -99,18 +99,39 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.roles.iter().any(|r| r == "admin")
     }
+}
 
-    /// Union of the capabilities of the user's roles, sorted.
-    pub fn capabilities(&self) -> Vec<&'static str> {
-        let mut caps: Vec<&'static str> = self
-            .roles
-            .iter()
-            .flat_map(|r| builtin_capabilities(r))
-            .collect();
-        caps.sort_unstable();
-        caps.dedup();
-        caps
+/// A department; departments form a tree through `parent_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `root` and every department below it.
+pub fn subtree(departments: &[Department], root: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::from([root.to_string()]);
+    // Departments are few (tens): repeat until no new child is found.
+    loop {
+        let before = out.len();
+        for d in departments {
+            if let Some(p) = &d.parent_id
+                && out.contains(p)
+            {
+                out.insert(d.id.clone());
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
     }
+}
+
+/// Would making `parent` the parent of `dept` create a cycle?
+pub fn would_cycle(departments: &[Department], dept: &str, parent: &str) -> bool {
+    subtree(departments, dept).contains(parent)
 }
 
 /// Why a username is refused, or `None` when it is fine. Usernames are what people type at the

@@ -20,8 +20,9 @@ pub struct LoginRequest {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionResponse {
     pub user: UserView,
-    /// Send back in `X-CSRF-Token` on every mutating cookie-authenticated request.
-    pub csrf_token: String,
+    /// Send back in `X-CSRF-Token` on every mutating cookie-authenticated request
+    /// (absent when authenticated with an API token).
+    pub csrf_token: Option<String>,
 }
 
 /// The peer address, taken from the request parts.
@@ -51,8 +52,8 @@ pub async fn login(
         .blocking(move |app| app.login(&req.username, &req.password, &source))
         .await?;
     let body = SessionResponse {
-        user: UserView::from(&done.user),
-        csrf_token: done.csrf_token,
+        user: UserView::new(&done.user, &done.access),
+        csrf_token: Some(done.csrf_token),
     };
     let mut resp = Json(body).into_response();
     let cookie = HeaderValue::from_str(&session_cookie(&done.token, secure))
@@ -90,9 +91,12 @@ pub async fn logout(
         (status = 401, description = "Not logged in", body = super::error::ErrorBody),
     ))]
 pub async fn me(caller: Caller) -> Json<SessionResponse> {
-    let CallerAuth::Session { csrf_token, .. } = &caller.auth;
+    let csrf_token = match &caller.auth {
+        CallerAuth::Session { csrf_token, .. } => Some(csrf_token.clone()),
+        CallerAuth::Token { .. } => None,
+    };
     Json(SessionResponse {
-        user: UserView::from(&caller.user),
-        csrf_token: csrf_token.clone(),
+        user: UserView::new(&caller.user, &caller.access),
+        csrf_token,
     })
 }

@@ -57,6 +57,18 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        // Integrators: `Authorization: Bearer zd_…`. No cookie is involved, so no CSRF check.
+        if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+            let secret = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|v| v.trim().to_string())
+                .ok_or(Error::Unauthenticated)?;
+            return Ok(app
+                .blocking(move |app| app.authenticate_token(&secret))
+                .await?);
+        }
         let name = cookie_name(app.config.server.secure_cookie);
         let Some(token) = read_cookie(&parts.headers, name).map(str::to_owned) else {
             return Err(Error::Unauthenticated.into());
@@ -66,7 +78,9 @@ impl FromRequestParts<AppState> for Caller {
             .await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
-            let CallerAuth::Session { csrf_token, .. } = &caller.auth;
+            let CallerAuth::Session { csrf_token, .. } = &caller.auth else {
+                return Err(Error::Unauthenticated.into());
+            };
             let sent = parts
                 .headers
                 .get("x-csrf-token")

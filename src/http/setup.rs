@@ -54,10 +54,5 @@ pub async fn complete(
             )
         })
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SetupResponse {
-            user: UserView::from(&user),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(SetupResponse { user })))
 }

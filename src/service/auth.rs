@@ -7,7 +7,8 @@ use serde_json::json;
 use super::{App, Error, Result, audit, password};
 use crate::crypto;
 use crate::domain::org::{User, UserStatus};
-use crate::store::{self, sessions::Session, users};
+use crate::domain::roles::{self, Access};
+use crate::store::{self, ReadTransaction, sessions::Session, users};
 
 /// Sessions touched less than this long ago are not rewritten on every request.
 const TOUCH_INTERVAL_SECS: i64 = 60;
@@ -16,7 +17,8 @@ const TOUCH_INTERVAL_SECS: i64 = 60;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
-    pub capabilities: Vec<&'static str>,
+    /// What the user's roles add up to, read at the start of the request.
+    pub access: Access,
     pub auth: CallerAuth,
 }
 
@@ -27,11 +29,13 @@ pub enum CallerAuth {
         token_hash: String,
         csrf_token: String,
     },
+    /// API token (integrators): no cookie, so no CSRF token needed.
+    Token { id: String },
 }
 
 impl Caller {
     pub fn can(&self, capability: &str) -> bool {
-        self.capabilities.contains(&capability)
+        self.access.capabilities.contains(capability)
     }
 
     pub fn require(&self, capability: &str) -> Result<()> {
@@ -54,21 +58,30 @@ pub struct UserView {
     pub status: UserStatus,
 }
 
-impl From<&User> for UserView {
-    fn from(u: &User) -> Self {
+impl UserView {
+    pub fn new(u: &User, access: &Access) -> UserView {
         UserView {
             id: u.id.clone(),
             username: u.username.clone(),
             display_name: u.display_name.clone(),
             roles: u.roles.clone(),
-            capabilities: u.capabilities().into_iter().map(String::from).collect(),
+            capabilities: access.capabilities.iter().cloned().collect(),
             status: u.status,
         }
     }
 }
 
+/// The combined access of a user's roles (unknown role keys grant nothing).
+pub fn access_of(tx: &ReadTransaction, user: &User) -> store::Result<Access> {
+    let all = store::org::roles(tx)?;
+    Ok(roles::combine(
+        all.iter().filter(|r| user.roles.contains(&r.key)),
+    ))
+}
+
 pub struct LoggedIn {
     pub user: User,
+    pub access: Access,
     /// Goes into the cookie; only its hash is stored.
     pub token: String,
     pub csrf_token: String,
@@ -143,8 +156,10 @@ impl App {
                 audit::by_user(&user, "auth.login", source, None, json!({})),
             )
         })?;
+        let access = self.store.read(|tx| access_of(tx, &user))?;
         Ok(LoggedIn {
             user,
+            access,
             token,
             csrf_token,
         })
@@ -154,12 +169,16 @@ impl App {
     pub fn authenticate_session(&self, token: &str) -> Result<Caller> {
         let now = self.now();
         let hash = crypto::sha256_hex(token.as_bytes());
-        let (session, user) = self.store.read(|tx| {
+        let (session, user, access) = self.store.read(|tx| {
             let Some(session) = store::sessions::get(tx, &hash)? else {
-                return Ok::<_, Error>((None, None));
+                return Ok::<_, Error>((None, None, None));
             };
             let user = users::get(tx, &session.user_id)?;
-            Ok((Some(session), user))
+            let access = match &user {
+                Some(u) => Some(access_of(tx, u)?),
+                None => None,
+            };
+            Ok((Some(session), user, access))
         })?;
         let Some(mut session) = session else {
             return Err(Error::Unauthenticated);
@@ -169,7 +188,7 @@ impl App {
             Duration::hours(i64::try_from(self.config.session.absolute_hours).unwrap_or(12));
         let live_user = user.filter(|u| u.status == UserStatus::Active);
         let expired = now - session.last_seen_at > idle || now - session.created_at > absolute;
-        let Some(user) = live_user.filter(|_| !expired) else {
+        let (Some(user), Some(access)) = (live_user.filter(|_| !expired), access) else {
             self.store
                 .write(|tx| Ok::<_, Error>(store::sessions::delete(tx, &hash)?))?;
             return Err(Error::Unauthenticated);
@@ -180,8 +199,8 @@ impl App {
                 .write(|tx| Ok::<_, Error>(store::sessions::put(tx, &hash, &session)?))?;
         }
         Ok(Caller {
-            capabilities: user.capabilities(),
             user,
+            access,
             auth: CallerAuth::Session {
                 token_hash: hash,
                 csrf_token: session.csrf_token,
@@ -191,7 +210,12 @@ impl App {
 
     pub fn logout(&self, caller: &Caller, source: &str) -> Result<()> {
         let now = self.now();
-        let CallerAuth::Session { token_hash, .. } = &caller.auth;
+        let CallerAuth::Session { token_hash, .. } = &caller.auth else {
+            return Err(Error::Unprocessable {
+                code: "not_a_session",
+                message: "API 令牌无需登出；如需停用请撤销令牌".into(),
+            });
+        };
         self.store.write(|tx| {
             store::sessions::delete(tx, token_hash)?;
             audit::record(

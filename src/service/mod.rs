@@ -7,8 +7,10 @@ pub mod auth;
 pub mod demo;
 mod error;
 pub mod password;
+pub mod scope;
 pub mod setup;
 pub mod throttle;
+pub mod tokens;
 pub mod users;
 
 use std::path::PathBuf;

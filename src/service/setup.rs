@@ -4,6 +4,7 @@
 use chrono::Duration;
 use serde::Serialize;
 
+use super::auth::{UserView, access_of};
 use super::{App, Error, Result, audit, new_id, password};
 use crate::crypto;
 use crate::domain::org::{self, User, UserStatus};
@@ -54,7 +55,7 @@ impl App {
         display_name: &str,
         password_plain: &str,
         source: &str,
-    ) -> Result<User> {
+    ) -> Result<UserView> {
         let username = username.trim();
         let display_name = display_name.trim();
         if let Some(reason) = org::username_problem(username) {
@@ -71,53 +72,58 @@ impl App {
         // Hash outside the write transaction: it takes tens of milliseconds.
         let password_hash = password::hash(password_plain)?;
         let presented = crypto::sha256_hex(token.as_bytes());
-        self.store.write(|tx| {
-            if users::any_active_admin_w(tx)? {
-                return Err(Error::Conflict {
-                    code: "setup_done",
-                    message: "管理员已存在，请直接登录".into(),
-                });
-            }
-            let valid = match store::setup::get(tx)? {
-                Some(t) => {
-                    crypto::constant_time_eq(t.token_hash.as_bytes(), presented.as_bytes())
-                        && t.expires_at > now
+        self.store
+            .write(|tx| {
+                if users::any_active_admin_w(tx)? {
+                    return Err(Error::Conflict {
+                        code: "setup_done",
+                        message: "管理员已存在，请直接登录".into(),
+                    });
                 }
-                None => false,
-            };
-            if !valid {
-                return Err(Error::TokenRejected {
-                    code: "setup_token_invalid",
-                    message: "初始化链接无效或已过期，请重启服务获取新的链接".into(),
-                });
-            }
-            let user = User {
-                id: new_id(now),
-                username: username.to_string(),
-                display_name: display_name.to_string(),
-                password_hash,
-                roles: vec!["admin".into()],
-                status: UserStatus::Active,
-                department_id: None,
-                manager_id: None,
-                created_at: now,
-                updated_at: now,
-            };
-            users::insert(tx, &user)?;
-            store::setup::clear(tx)?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &user,
-                    "setup.completed",
-                    source,
-                    Some(user.id.clone()),
-                    serde_json::json!({"roles": user.roles}),
-                ),
-            )?;
-            tracing::info!(user = %user.username, "first administrator created");
-            Ok(user)
-        })
+                let valid = match store::setup::get(tx)? {
+                    Some(t) => {
+                        crypto::constant_time_eq(t.token_hash.as_bytes(), presented.as_bytes())
+                            && t.expires_at > now
+                    }
+                    None => false,
+                };
+                if !valid {
+                    return Err(Error::TokenRejected {
+                        code: "setup_token_invalid",
+                        message: "初始化链接无效或已过期，请重启服务获取新的链接".into(),
+                    });
+                }
+                let user = User {
+                    id: new_id(now),
+                    username: username.to_string(),
+                    display_name: display_name.to_string(),
+                    password_hash,
+                    roles: vec!["admin".into()],
+                    status: UserStatus::Active,
+                    department_id: None,
+                    manager_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                users::insert(tx, &user)?;
+                store::setup::clear(tx)?;
+                audit::record(
+                    tx,
+                    now,
+                    audit::by_user(
+                        &user,
+                        "setup.completed",
+                        source,
+                        Some(user.id.clone()),
+                        serde_json::json!({"roles": user.roles}),
+                    ),
+                )?;
+                tracing::info!(user = %user.username, "first administrator created");
+                Ok(user)
+            })
+            .and_then(|user| {
+                let access = self.store.read(|tx| access_of(tx, &user))?;
+                Ok(UserView::new(&user, &access))
+            })
     }
 }

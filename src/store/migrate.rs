@@ -6,13 +6,14 @@
 //! - 1: meta, users.
 //! - 2: users_by_name (unique, case-insensitive usernames), sessions, setup.
 //! - 3: audit (hash-chained audit log).
+//! - 4: roles (built-ins seeded), departments, api_tokens, api_token_hashes.
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -68,6 +69,19 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::SESSIONS)?;
     tx.open_table(tables::SETUP)?;
     tx.open_table(tables::AUDIT)?;
+    tx.open_table(tables::DEPARTMENTS)?;
+    tx.open_table(tables::API_TOKENS)?;
+    tx.open_table(tables::API_TOKEN_HASHES)?;
+    seed_roles(tx)
+}
+
+fn seed_roles(tx: &WriteTransaction) -> Result<()> {
+    let mut roles = tx.open_table(tables::ROLES)?;
+    for role in crate::domain::roles::builtin_roles() {
+        if roles.get(role.key.as_str())?.is_none() {
+            roles.insert(role.key.as_str(), codec::encode(&role).as_slice())?;
+        }
+    }
     Ok(())
 }
 
@@ -102,6 +116,12 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         3 => {
             tx.open_table(tables::AUDIT)?;
             Ok(())
+        }
+        4 => {
+            tx.open_table(tables::DEPARTMENTS)?;
+            tx.open_table(tables::API_TOKENS)?;
+            tx.open_table(tables::API_TOKEN_HASHES)?;
+            seed_roles(tx)
         }
         _ => Err(Error::Corrupt {
             table: "meta",

@@ -5,9 +5,11 @@
 pub mod audit;
 pub mod codec;
 pub mod migrate;
+pub mod org;
 pub mod sessions;
 pub mod setup;
 pub mod tables;
+pub mod tokens;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -15,3 +15,11 @@ pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("session
 pub const SETUP: TableDefinition<&str, &[u8]> = TableDefinition::new("setup");
 /// Sequence number → `store::audit::AuditEntry` (schema 3). Append-only, hash-chained.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// Role key → `domain::roles::Role` (schema 4; built-in roles seeded).
+pub const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
+/// Department id → `domain::org::Department` (schema 4).
+pub const DEPARTMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("departments");
+/// API token id → `store::tokens::ApiToken` (schema 4).
+pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+/// SHA-256 of an API token (hex) → token id (schema 4).
+pub const API_TOKEN_HASHES: TableDefinition<&str, &str> = TableDefinition::new("api_token_hashes");

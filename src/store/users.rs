@@ -47,6 +47,12 @@ pub fn find_by_username_w(tx: &WriteTransaction, username: &str) -> Result<Optio
     Ok(Some(codec::decode(T, value.value())?))
 }
 
+pub fn find_by_id_w(tx: &WriteTransaction, id: &str) -> Result<Option<User>> {
+    let table = tx.open_table(tables::USERS)?;
+    let v = table.get(id)?;
+    v.map(|v| codec::decode(T, v.value())).transpose()
+}
+
 /// Every user, ordered by id (creation time).
 pub fn all(tx: &ReadTransaction) -> Result<Vec<User>> {
     let table = tx.open_table(tables::USERS)?;

@@ -1,0 +1,194 @@
+//! API tokens: created by a user for itself (or by an account manager for another user, e.g. a
+//! PBX service account), shown once, stored hashed, optionally expiring, revocable. A token
+//! acts as its user: same capabilities, same data scope.
+
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::json;
+
+use super::auth::{Caller, CallerAuth, access_of};
+use super::{App, Error, Result, audit, new_id};
+use crate::crypto;
+use crate::domain::org::UserStatus;
+use crate::store::{self, tokens::ApiToken, users};
+
+/// Prefix that makes a zhudai token recognisable (secret scanners, logs).
+pub const TOKEN_PREFIX: &str = "zd_";
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: String,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<&ApiToken> for TokenView {
+    fn from(t: &ApiToken) -> Self {
+        TokenView {
+            id: t.id.clone(),
+            user_id: t.user_id.clone(),
+            name: t.name.clone(),
+            created_at: t.created_at,
+            created_by: t.created_by.clone(),
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: TokenView,
+    /// The secret: shown this once, never again.
+    pub token: String,
+}
+
+impl App {
+    pub fn create_token(
+        &self,
+        caller: &Caller,
+        name: &str,
+        expires_in_days: Option<u32>,
+        for_user_id: Option<&str>,
+        source: &str,
+    ) -> Result<CreatedToken> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(Error::validation("name", "令牌名称不能为空，最多64个字符"));
+        }
+        if expires_in_days == Some(0) || expires_in_days.is_some_and(|d| d > 3650) {
+            return Err(Error::validation(
+                "expires_in_days",
+                "有效天数应在1到3650之间",
+            ));
+        }
+        let user_id = match for_user_id {
+            Some(id) if id != caller.user.id => {
+                caller.require("user.manage")?;
+                id.to_string()
+            }
+            _ => caller.user.id.clone(),
+        };
+        let now = self.now();
+        let secret = format!(
+            "{TOKEN_PREFIX}{}",
+            crypto::random_token().map_err(|e| Error::Internal(e.to_string()))?
+        );
+        let token = ApiToken {
+            id: new_id(now),
+            user_id: user_id.clone(),
+            name: name.to_string(),
+            token_hash: crypto::sha256_hex(secret.as_bytes()),
+            created_at: now,
+            created_by: caller.user.id.clone(),
+            expires_at: expires_in_days.map(|d| now + Duration::days(i64::from(d))),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        self.store.write(|tx| {
+            let owner = users::find_by_id_w(tx, &user_id)?.ok_or_else(|| {
+                Error::validation("user_id", "用户不存在")
+            })?;
+            if owner.status != UserStatus::Active {
+                return Err(Error::validation("user_id", "该用户已停用"));
+            }
+            store::tokens::put(tx, &token)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(&caller.user, "token.created", source, Some(token.id.clone()),
+                    json!({"for_user": owner.username, "name": token.name, "expires_at": token.expires_at})),
+            )
+        })?;
+        Ok(CreatedToken {
+            info: TokenView::from(&token),
+            token: secret,
+        })
+    }
+
+    /// The caller's own tokens; with `all`, every token (needs `user.manage`).
+    pub fn list_tokens(&self, caller: &Caller, all: bool) -> Result<Vec<TokenView>> {
+        if all {
+            caller.require("user.manage")?;
+        }
+        let tokens = self.store.read(store::tokens::all)?;
+        Ok(tokens
+            .iter()
+            .filter(|t| all || t.user_id == caller.user.id)
+            .map(TokenView::from)
+            .collect())
+    }
+
+    /// Revokes a token of the caller's (or any, with `user.manage`); others' are "not found".
+    pub fn revoke_token(&self, caller: &Caller, id: &str, source: &str) -> Result<TokenView> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let mut token = store::tokens::get_w(tx, id)?.ok_or(Error::NotFound)?;
+            if token.user_id != caller.user.id && !caller.can("user.manage") {
+                return Err(Error::NotFound);
+            }
+            if token.revoked_at.is_none() {
+                token.revoked_at = Some(now);
+                store::tokens::put(tx, &token)?;
+                audit::record(
+                    tx,
+                    now,
+                    audit::by_user(
+                        &caller.user,
+                        "token.revoked",
+                        source,
+                        Some(token.id.clone()),
+                        json!({"name": token.name}),
+                    ),
+                )?;
+            }
+            Ok(TokenView::from(&token))
+        })
+    }
+
+    /// Resolves `Authorization: Bearer …` to the caller.
+    pub fn authenticate_token(&self, secret: &str) -> Result<Caller> {
+        let now = self.now();
+        let hash = crypto::sha256_hex(secret.as_bytes());
+        let found = self.store.read(|tx| {
+            let Some(token) = store::tokens::by_hash(tx, &hash)? else {
+                return Ok::<_, Error>(None);
+            };
+            let Some(user) = users::get(tx, &token.user_id)? else {
+                return Ok(None);
+            };
+            let access = access_of(tx, &user)?;
+            Ok(Some((token, user, access)))
+        })?;
+        let Some((mut token, user, access)) = found else {
+            return Err(Error::Unauthenticated);
+        };
+        let live = token.revoked_at.is_none()
+            && token.expires_at.is_none_or(|e| e > now)
+            && user.status == UserStatus::Active;
+        if !live {
+            return Err(Error::Unauthenticated);
+        }
+        if token
+            .last_used_at
+            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECS)
+        {
+            token.last_used_at = Some(now);
+            self.store
+                .write(|tx| Ok::<_, Error>(store::tokens::put(tx, &token)?))?;
+        }
+        Ok(Caller {
+            user,
+            access,
+            auth: CallerAuth::Token { id: token.id },
+        })
+    }
+}

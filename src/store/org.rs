@@ -1,0 +1,57 @@
+//! Departments and roles. Both are small (tens of rows): read whole, changed one at a time.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use serde::de::DeserializeOwned;
+
+use super::{Result, codec, tables};
+use crate::domain::org::Department;
+use crate::domain::roles::Role;
+
+/// Every value of a small string-keyed table, decoded, in key order.
+pub fn decode_all<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &'static str,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (_, v) = row?;
+        out.push(codec::decode(name, v.value())?);
+    }
+    Ok(out)
+}
+
+pub fn departments(tx: &ReadTransaction) -> Result<Vec<Department>> {
+    decode_all(&tx.open_table(tables::DEPARTMENTS)?, "departments")
+}
+
+pub fn departments_w(tx: &WriteTransaction) -> Result<Vec<Department>> {
+    decode_all(&tx.open_table(tables::DEPARTMENTS)?, "departments")
+}
+
+pub fn put_department(tx: &WriteTransaction, d: &Department) -> Result<()> {
+    tx.open_table(tables::DEPARTMENTS)?
+        .insert(d.id.as_str(), codec::encode(d).as_slice())?;
+    Ok(())
+}
+
+pub fn delete_department(tx: &WriteTransaction, id: &str) -> Result<bool> {
+    Ok(tx.open_table(tables::DEPARTMENTS)?.remove(id)?.is_some())
+}
+
+pub fn roles(tx: &ReadTransaction) -> Result<Vec<Role>> {
+    decode_all(&tx.open_table(tables::ROLES)?, "roles")
+}
+
+pub fn roles_w(tx: &WriteTransaction) -> Result<Vec<Role>> {
+    decode_all(&tx.open_table(tables::ROLES)?, "roles")
+}
+
+pub fn put_role(tx: &WriteTransaction, role: &Role) -> Result<()> {
+    tx.open_table(tables::ROLES)?
+        .insert(role.key.as_str(), codec::encode(role).as_slice())?;
+    Ok(())
+}
+
+pub fn delete_role(tx: &WriteTransaction, key: &str) -> Result<bool> {
+    Ok(tx.open_table(tables::ROLES)?.remove(key)?.is_some())
+}
