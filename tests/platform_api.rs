@@ -287,6 +287,22 @@ async fn openapi_document_describes_the_handlers() {
         );
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_string();
+            assert!(
+                ids.insert(id.clone()),
+                "operationId {id} of {method} {path} is not unique"
+            );
+            for (status, resp) in op["responses"].as_object().unwrap() {
+                assert!(
+                    resp["description"].is_string(),
+                    "{method} {path} {status} has no description"
+                );
+            }
+        }
+    }
     s.stop().await;
 }
 

@@ -15,6 +15,8 @@ fn new_user(username: &str, roles: &[&str], password: &str) -> NewUser {
         display_name: "李四".into(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         password: password.into(),
+        department_id: None,
+        manager_id: None,
     }
 }
 
@@ -143,7 +145,7 @@ async fn disabling_or_resetting_ends_live_sessions() {
         actions,
         [
             "user.password_reset",
-            "user.status_changed",
+            "user.updated",
             "user.created",
             "user.created"
         ]

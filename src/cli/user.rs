@@ -32,6 +32,9 @@ enum Action {
         /// Name shown in the UI (default: the username).
         #[arg(long)]
         display_name: Option<String>,
+        /// Department name; created at the top level when it does not exist yet.
+        #[arg(long)]
+        department: Option<String>,
         /// Read the password from this file's first line (else prompt).
         #[arg(long)]
         password_file: Option<PathBuf>,
@@ -83,10 +86,18 @@ impl Cmd {
                 username,
                 roles,
                 display_name,
+                department,
                 password_file,
             } => {
                 let password = read_password(password_file.as_deref())?;
                 let app = open(data)?;
+                let department_id = match department {
+                    Some(name) => Some(
+                        app.department_by_name_or_create(&Actor::Operator, &name, "cli")?
+                            .id,
+                    ),
+                    None => None,
+                };
                 let user = app.create_user(
                     &Actor::Operator,
                     NewUser {
@@ -94,6 +105,8 @@ impl Cmd {
                         username,
                         roles,
                         password,
+                        department_id,
+                        manager_id: None,
                     },
                     "cli",
                 )?;

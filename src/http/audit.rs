@@ -21,7 +21,7 @@ pub struct AuditQuery {
 }
 
 /// Audit entries, newest first (needs `audit.view`).
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/audit", operation_id = "list_audit", tag = "audit", params(AuditQuery),
     responses(
         (status = 200, description = "A page of entries", body = AuditPage),
         (status = 401, description = "Not logged in", body = super::error::ErrorBody),

@@ -8,7 +8,10 @@ mod extract;
 mod health;
 mod middleware;
 mod openapi;
+mod org;
 mod setup;
+mod tokens;
+mod users;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,7 +44,17 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
-        .routes(routes!(audit::list));
+        .routes(routes!(audit::list))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(users::change_own_password))
+        .routes(routes!(org::list_departments, org::create_department))
+        .routes(routes!(org::update_department, org::delete_department))
+        .routes(routes!(org::list_roles, org::create_role))
+        .routes(routes!(org::update_role, org::delete_role))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -13,6 +13,8 @@ use utoipa::OpenApi;
         (name = "system", description = "Health and server information"),
         (name = "auth", description = "First-run setup, login and sessions"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "users", description = "Staff accounts"),
+        (name = "organisation", description = "Departments and roles"),
     )
 )]
 pub struct ApiDoc;

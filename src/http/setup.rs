@@ -10,7 +10,7 @@ use crate::service::auth::UserView;
 use crate::service::setup::SetupStatus;
 
 /// Whether first-run setup is still open.
-#[utoipa::path(get, path = "/setup", tag = "auth",
+#[utoipa::path(get, path = "/setup", operation_id = "setup_status", tag = "auth",
     responses((status = 200, description = "Setup state", body = SetupStatus)))]
 pub async fn status(State(app): State<AppState>) -> Result<Json<SetupStatus>, ApiError> {
     Ok(Json(app.blocking(|app| app.setup_status()).await?))
@@ -31,7 +31,7 @@ pub struct SetupResponse {
 }
 
 /// Creates the first administrator (single use; the token expires after 30 minutes).
-#[utoipa::path(post, path = "/setup", tag = "auth", request_body = SetupRequest,
+#[utoipa::path(post, path = "/setup", operation_id = "complete_setup", tag = "auth", request_body = SetupRequest,
     responses(
         (status = 201, description = "Administrator created", body = SetupResponse),
         (status = 400, description = "Invalid input", body = super::error::ErrorBody),

@@ -56,6 +56,9 @@ pub struct UserView {
     pub roles: Vec<String>,
     pub capabilities: Vec<String>,
     pub status: UserStatus,
+    pub department_id: Option<String>,
+    pub manager_id: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl UserView {
@@ -67,6 +70,9 @@ impl UserView {
             roles: u.roles.clone(),
             capabilities: access.capabilities.iter().cloned().collect(),
             status: u.status,
+            department_id: u.department_id.clone(),
+            manager_id: u.manager_id.clone(),
+            created_at: u.created_at,
         }
     }
 }

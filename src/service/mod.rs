@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod demo;
 mod error;
+pub mod org;
 pub mod password;
 pub mod scope;
 pub mod setup;

@@ -16,14 +16,14 @@ pub enum Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn require(&self, capability: &str) -> Result<()> {
+    pub fn require(&self, capability: &str) -> Result<()> {
         match self {
             Actor::User(c) => c.require(capability),
             Actor::Operator => Ok(()),
         }
     }
 
-    fn audit(
+    pub fn audit(
         &self,
         action: &'static str,
         source: &str,
@@ -44,11 +44,77 @@ impl Actor<'_> {
     }
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     pub username: String,
     pub display_name: String,
     pub roles: Vec<String>,
     pub password: String,
+    #[serde(default)]
+    pub department_id: Option<String>,
+    #[serde(default)]
+    pub manager_id: Option<String>,
+}
+
+/// Changes to an account; absent fields stay. An empty string clears department or manager.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub department_id: Option<String>,
+    pub manager_id: Option<String>,
+    pub status: Option<UserStatus>,
+}
+
+fn check_roles(tx: &crate::store::WriteTransaction, roles: &[String]) -> Result<()> {
+    if roles.is_empty() {
+        return Err(Error::validation("roles", "至少需要一个角色"));
+    }
+    let known = store::org::roles_w(tx)?;
+    if let Some(bad) = roles.iter().find(|r| !known.iter().any(|k| &k.key == *r)) {
+        let keys: Vec<&str> = known.iter().map(|k| k.key.as_str()).collect();
+        return Err(Error::validation(
+            "roles",
+            format!("未知角色 {bad}（可选：{}）", keys.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+fn check_refs(
+    tx: &crate::store::WriteTransaction,
+    department: Option<&str>,
+    manager: Option<&str>,
+) -> Result<()> {
+    if let Some(d) = department
+        && !store::org::departments_w(tx)?.iter().any(|x| x.id == d)
+    {
+        return Err(Error::validation("department_id", "部门不存在"));
+    }
+    if let Some(m) = manager
+        && users::find_by_id_w(tx, m)?.is_none()
+    {
+        return Err(Error::validation("manager_id", "上级不存在"));
+    }
+    Ok(())
+}
+
+/// Would this change leave the firm without an active administrator?
+fn removes_last_admin(
+    tx: &crate::store::WriteTransaction,
+    before: &User,
+    after: &User,
+) -> Result<bool> {
+    let was = before.is_admin() && before.status == UserStatus::Active;
+    let is = after.is_admin() && after.status == UserStatus::Active;
+    if !was || is {
+        return Ok(false);
+    }
+    let others = users::all_w(tx)?
+        .iter()
+        .filter(|u| u.id != before.id && u.is_admin() && u.status == UserStatus::Active)
+        .count();
+    Ok(others == 0)
 }
 
 pub(crate) fn check_password(password_plain: &str, username: &str) -> Result<()> {
@@ -74,21 +140,6 @@ impl App {
                 "姓名不能为空，最多64个字符",
             ));
         }
-        if new.roles.is_empty() {
-            return Err(Error::validation("roles", "至少需要一个角色"));
-        }
-        if let Some(bad) = new
-            .roles
-            .iter()
-            .find(|r| !org::BUILTIN_ROLES.iter().any(|(k, _)| k == r))
-        {
-            return Err(Error::validation(
-                "roles",
-                format!(
-                    "未知角色 {bad}（可选：admin, manager, sales, finance, documents, service）"
-                ),
-            ));
-        }
         check_password(&new.password, &username)?;
         let now = self.now();
         let password_hash = password::hash(&new.password)?;
@@ -99,12 +150,18 @@ impl App {
             password_hash,
             roles: new.roles,
             status: UserStatus::Active,
-            department_id: None,
-            manager_id: None,
+            department_id: new.department_id.filter(|d| !d.is_empty()),
+            manager_id: new.manager_id.filter(|m| !m.is_empty()),
             created_at: now,
             updated_at: now,
         };
         self.store.write(|tx| {
+            check_roles(tx, &user.roles)?;
+            check_refs(
+                tx,
+                user.department_id.as_deref(),
+                user.manager_id.as_deref(),
+            )?;
             users::insert(tx, &user).map_err(|e| match e {
                 store::Error::Conflict(_) => Error::Conflict {
                     code: "username_taken",
@@ -139,18 +196,137 @@ impl App {
         status: UserStatus,
         source: &str,
     ) -> Result<User> {
+        let id = self
+            .store
+            .read(|tx| users::find_by_username(tx, username))?
+            .ok_or(Error::NotFound)?
+            .id;
+        self.update_user(
+            actor,
+            &id,
+            UserPatch {
+                status: Some(status),
+                ..UserPatch::default()
+            },
+            source,
+        )
+    }
+
+    pub fn update_user(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: UserPatch,
+        source: &str,
+    ) -> Result<User> {
         actor.require("user.manage")?;
         let now = self.now();
         self.store.write(|tx| {
-            let mut user = users::find_by_username_w(tx, username)?.ok_or(Error::NotFound)?;
-            let before = user.status;
-            user.status = status;
+            let before = users::find_by_id_w(tx, id)?.ok_or(Error::NotFound)?;
+            let mut user = before.clone();
+            if let Some(n) = patch.display_name {
+                let n = n.trim().to_string();
+                if n.is_empty() || n.chars().count() > 64 {
+                    return Err(Error::validation("display_name", "姓名不能为空，最多64个字符"));
+                }
+                user.display_name = n;
+            }
+            if let Some(r) = patch.roles {
+                check_roles(tx, &r)?;
+                user.roles = r;
+            }
+            if let Some(d) = patch.department_id {
+                user.department_id = Some(d).filter(|d| !d.is_empty());
+            }
+            if let Some(m) = patch.manager_id {
+                if m == user.id {
+                    return Err(Error::validation("manager_id", "不能把自己设为上级"));
+                }
+                user.manager_id = Some(m).filter(|m| !m.is_empty());
+            }
+            if let Some(s) = patch.status {
+                user.status = s;
+            }
+            check_refs(tx, user.department_id.as_deref(), user.manager_id.as_deref())?;
+            if removes_last_admin(tx, &before, &user)? {
+                return Err(Error::Unprocessable {
+                    code: "last_admin",
+                    message: "这是最后一个在职管理员，不能停用或取消其管理员角色".into(),
+                });
+            }
             user.updated_at = now;
             users::update(tx, &user)?;
-            let ended = if status == UserStatus::Active { 0 } else { store::sessions::delete_for_user(tx, &user.id)? };
-            audit::record(tx, now, actor.audit("user.status_changed", source, Some(user.id.clone()),
-                json!({"username": user.username, "from": before, "to": status, "sessions_ended": ended})))?;
+            let ended = if user.status == UserStatus::Active {
+                0
+            } else {
+                store::sessions::delete_for_user(tx, &user.id)?
+            };
+            let snapshot = |u: &User| json!({"display_name": u.display_name, "roles": u.roles,
+                "department_id": u.department_id, "manager_id": u.manager_id, "status": u.status});
+            audit::record(tx, now, actor.audit("user.updated", source, Some(user.id.clone()), json!({
+                "username": user.username, "before": snapshot(&before), "after": snapshot(&user),
+                "sessions_ended": ended,
+            })))?;
             Ok(user)
+        })
+    }
+
+    /// Users with their effective capabilities, for the admin pages.
+    pub fn user_views(&self, actor: &Actor) -> Result<Vec<super::auth::UserView>> {
+        actor.require("user.manage")?;
+        self.store.read(|tx| {
+            let roles = store::org::roles(tx)?;
+            let list = users::all(tx)?;
+            Ok(list
+                .iter()
+                .map(|u| {
+                    let access = crate::domain::roles::combine(
+                        roles.iter().filter(|r| u.roles.contains(&r.key)),
+                    );
+                    super::auth::UserView::new(u, &access)
+                })
+                .collect())
+        })
+    }
+
+    pub fn user_view(&self, actor: &Actor, id: &str) -> Result<super::auth::UserView> {
+        self.user_views(actor)?
+            .into_iter()
+            .find(|u| u.id == id)
+            .ok_or(Error::NotFound)
+    }
+
+    /// A user changes their own password: the current one is checked, every session ends.
+    pub fn change_own_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new_password: &str,
+        source: &str,
+    ) -> Result<()> {
+        if !password::verify(&caller.user.password_hash, current) {
+            return Err(Error::validation("current_password", "当前密码不正确"));
+        }
+        check_password(new_password, &caller.user.username)?;
+        let hash = password::hash(new_password)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let mut user = users::find_by_id_w(tx, &caller.user.id)?.ok_or(Error::NotFound)?;
+            user.password_hash = hash;
+            user.updated_at = now;
+            users::update(tx, &user)?;
+            let ended = store::sessions::delete_for_user(tx, &user.id)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &user,
+                    "user.password_changed",
+                    source,
+                    Some(user.id.clone()),
+                    json!({"sessions_ended": ended}),
+                ),
+            )
         })
     }
 

@@ -64,6 +64,10 @@ pub fn all(tx: &ReadTransaction) -> Result<Vec<User>> {
     Ok(out)
 }
 
+pub fn all_w(tx: &WriteTransaction) -> Result<Vec<User>> {
+    crate::store::org::decode_all(&tx.open_table(tables::USERS)?, T)
+}
+
 /// Any active administrator? (Decides whether first-run setup is still open.)
 pub fn any_active_admin_w(tx: &WriteTransaction) -> Result<bool> {
     let table = tx.open_table(tables::USERS)?;

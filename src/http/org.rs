@@ -1,0 +1,171 @@
+//! Departments and roles: readable by every logged-in user, changed with `user.manage`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use super::auth::Source;
+use super::error::ErrorBody;
+use super::{ApiError, ApiJson, AppState};
+use crate::domain::org::{CAPABILITIES, Department};
+use crate::domain::roles::{FIELD_PRIVILEGES, Role};
+use crate::service::auth::Caller;
+use crate::service::org::{DepartmentInput, RolePatch};
+use crate::service::users::Actor;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DepartmentList {
+    pub items: Vec<Department>,
+    pub next_cursor: Option<String>,
+    pub total: usize,
+}
+
+/// The department tree as a flat list (`parent_id` links).
+#[utoipa::path(get, path = "/departments", tag = "organisation", responses(
+    (status = 200, description = "Departments", body = DepartmentList),
+    (status = 401, description = "Not logged in", body = ErrorBody)))]
+pub async fn list_departments(
+    State(app): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<DepartmentList>, ApiError> {
+    let items = app.blocking(|app| app.list_departments()).await?;
+    Ok(Json(DepartmentList {
+        total: items.len(),
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Create a department (optionally under a parent).
+#[utoipa::path(post, path = "/departments", tag = "organisation", request_body = DepartmentInput, responses(
+    (status = 201, description = "Created", body = Department),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 409, description = "Same name under the same parent", body = ErrorBody)))]
+pub async fn create_department(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(input): ApiJson<DepartmentInput>,
+) -> Result<(StatusCode, Json<Department>), ApiError> {
+    let d = app
+        .blocking(move |app| app.create_department(&Actor::User(&caller), input, &source))
+        .await?;
+    Ok((StatusCode::CREATED, Json(d)))
+}
+
+/// Rename or move a department (not below itself).
+#[utoipa::path(patch, path = "/departments/{id}", tag = "organisation", request_body = DepartmentInput, responses(
+    (status = 200, description = "Updated", body = Department),
+    (status = 400, description = "Invalid field or a cycle", body = ErrorBody),
+    (status = 404, description = "No such department", body = ErrorBody)))]
+pub async fn update_department(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<DepartmentInput>,
+) -> Result<Json<Department>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.update_department(&Actor::User(&caller), &id, input, &source))
+            .await?,
+    ))
+}
+
+/// Delete an empty department.
+#[utoipa::path(delete, path = "/departments/{id}", tag = "organisation", responses(
+    (status = 204, description = "Deleted"),
+    (status = 404, description = "No such department", body = ErrorBody),
+    (status = 409, description = "Has sub-departments or members", body = ErrorBody)))]
+pub async fn delete_department(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| app.delete_department(&Actor::User(&caller), &id, &source))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RoleList {
+    pub items: Vec<Role>,
+    pub next_cursor: Option<String>,
+    pub total: usize,
+    /// Every capability a role can grant.
+    pub capabilities: Vec<&'static str>,
+    /// Every field privilege a role can grant.
+    pub field_privileges: Vec<&'static str>,
+}
+
+/// Roles, with the lists of grantable capabilities and field privileges.
+#[utoipa::path(get, path = "/roles", tag = "organisation", responses(
+    (status = 200, description = "Roles", body = RoleList),
+    (status = 401, description = "Not logged in", body = ErrorBody)))]
+pub async fn list_roles(
+    State(app): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<RoleList>, ApiError> {
+    let items = app.blocking(|app| app.list_roles()).await?;
+    Ok(Json(RoleList {
+        total: items.len(),
+        items,
+        next_cursor: None,
+        capabilities: CAPABILITIES.to_vec(),
+        field_privileges: FIELD_PRIVILEGES.to_vec(),
+    }))
+}
+
+/// Create a role of the firm's own.
+#[utoipa::path(post, path = "/roles", tag = "organisation", request_body = Role, responses(
+    (status = 201, description = "Created", body = Role),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 409, description = "Key taken", body = ErrorBody)))]
+pub async fn create_role(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(role): ApiJson<Role>,
+) -> Result<(StatusCode, Json<Role>), ApiError> {
+    let r = app
+        .blocking(move |app| app.create_role(&Actor::User(&caller), role, &source))
+        .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// Change a role's name, capabilities, scope or field privileges (built-ins too).
+#[utoipa::path(patch, path = "/roles/{key}", tag = "organisation", request_body = RolePatch, responses(
+    (status = 200, description = "Updated", body = Role),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 404, description = "No such role", body = ErrorBody),
+    (status = 422, description = "Would take account management from the admin role", body = ErrorBody)))]
+pub async fn update_role(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(key): Path<String>,
+    ApiJson(patch): ApiJson<RolePatch>,
+) -> Result<Json<Role>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.update_role(&Actor::User(&caller), &key, patch, &source))
+            .await?,
+    ))
+}
+
+/// Delete a role of the firm's own that nobody holds.
+#[utoipa::path(delete, path = "/roles/{key}", tag = "organisation", responses(
+    (status = 204, description = "Deleted"),
+    (status = 404, description = "No such role", body = ErrorBody),
+    (status = 409, description = "Still held by users", body = ErrorBody),
+    (status = 422, description = "Built-in role", body = ErrorBody)))]
+pub async fn delete_role(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| app.delete_role(&Actor::User(&caller), &key, &source))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,143 @@
+//! Staff accounts (capability `user.manage`) and the caller's own password.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Source;
+use super::error::ErrorBody;
+use super::{ApiError, ApiJson, AppState};
+use crate::service::auth::{Caller, UserView};
+use crate::service::users::{Actor, NewUser, UserPatch};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserView>,
+    pub next_cursor: Option<String>,
+    pub total: usize,
+}
+
+/// All accounts.
+#[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "users", responses(
+    (status = 200, description = "Accounts", body = UserList),
+    (status = 403, description = "Missing user.manage", body = ErrorBody)))]
+pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
+    let items = app
+        .blocking(move |app| app.user_views(&Actor::User(&caller)))
+        .await?;
+    Ok(Json(UserList {
+        total: items.len(),
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Create an account.
+#[utoipa::path(post, path = "/users", operation_id = "create_user", tag = "users", request_body = NewUser, responses(
+    (status = 201, description = "Created", body = UserView),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 403, description = "Missing user.manage", body = ErrorBody),
+    (status = 409, description = "Username taken", body = ErrorBody)))]
+pub async fn create(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(new): ApiJson<NewUser>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let view = app
+        .blocking(move |app| {
+            let actor = Actor::User(&caller);
+            let user = app.create_user(&actor, new, &source)?;
+            app.user_view(&actor, &user.id)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// One account.
+#[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "users", responses(
+    (status = 200, description = "The account", body = UserView),
+    (status = 404, description = "No such account", body = ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.user_view(&Actor::User(&caller), &id))
+            .await?,
+    ))
+}
+
+/// Change name, roles, department, manager or status (disabling ends the user's sessions).
+#[utoipa::path(patch, path = "/users/{id}", operation_id = "update_user", tag = "users", request_body = UserPatch, responses(
+    (status = 200, description = "Updated", body = UserView),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 404, description = "No such account", body = ErrorBody),
+    (status = 422, description = "Would remove the last administrator", body = ErrorBody)))]
+pub async fn update(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<UserPatch>,
+) -> Result<Json<UserView>, ApiError> {
+    let view = app
+        .blocking(move |app| {
+            let actor = Actor::User(&caller);
+            app.update_user(&actor, &id, patch, &source)?;
+            app.user_view(&actor, &id)
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordReset {
+    pub password: String,
+}
+
+/// Set a user's password (ends their sessions).
+#[utoipa::path(post, path = "/users/{id}/reset-password", operation_id = "reset_user_password", tag = "users", request_body = PasswordReset, responses(
+    (status = 204, description = "Changed"),
+    (status = 400, description = "Password refused", body = ErrorBody),
+    (status = 404, description = "No such account", body = ErrorBody)))]
+pub async fn reset_password(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PasswordReset>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| {
+        let actor = Actor::User(&caller);
+        let username = app.user_view(&actor, &id)?.username;
+        app.reset_password(&actor, &username, &body.password, &source)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change my own password; every session of mine ends (log in again).
+#[utoipa::path(post, path = "/me/password", operation_id = "change_own_password", tag = "auth", request_body = PasswordChange, responses(
+    (status = 204, description = "Changed; all sessions ended"),
+    (status = 400, description = "Current password wrong or new one refused", body = ErrorBody)))]
+pub async fn change_own_password(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| {
+        app.change_own_password(&caller, &body.current_password, &body.new_password, &source)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,322 @@
+//! Departments and roles: read by every logged-in user (the UI needs them for filters and
+//! labels), changed only with `user.manage`, every change audited.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::users::Actor;
+use super::{App, Error, Result, audit, new_id};
+use crate::domain::org::{self, Department};
+use crate::domain::roles::{self, DataScope, Role};
+use crate::store::{self, users};
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DepartmentInput {
+    pub name: String,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RolePatch {
+    pub name: Option<String>,
+    pub capabilities: Option<Vec<String>>,
+    pub scope: Option<DataScope>,
+    pub field_privileges: Option<Vec<String>>,
+    /// `null` leaves it; use `unlimited_reveals: true` to remove the quota.
+    pub daily_reveal_quota: Option<u32>,
+    #[serde(default)]
+    pub unlimited_reveals: bool,
+}
+
+fn check_department_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 32 {
+        return Err(Error::validation("name", "部门名称不能为空，最多32个字符"));
+    }
+    Ok(name.to_string())
+}
+
+fn check_parent(all: &[Department], parent: Option<&str>) -> Result<()> {
+    if let Some(p) = parent
+        && !all.iter().any(|d| d.id == p)
+    {
+        return Err(Error::validation("parent_id", "上级部门不存在"));
+    }
+    Ok(())
+}
+
+impl App {
+    pub fn list_departments(&self) -> Result<Vec<Department>> {
+        Ok(self.store.read(store::org::departments)?)
+    }
+
+    pub fn create_department(
+        &self,
+        actor: &Actor,
+        input: DepartmentInput,
+        source: &str,
+    ) -> Result<Department> {
+        actor.require("user.manage")?;
+        let name = check_department_name(&input.name)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let all = store::org::departments_w(tx)?;
+            check_parent(&all, input.parent_id.as_deref())?;
+            if all
+                .iter()
+                .any(|d| d.name == name && d.parent_id == input.parent_id)
+            {
+                return Err(Error::Conflict {
+                    code: "department_exists",
+                    message: format!("部门 {name} 已存在"),
+                });
+            }
+            let d = Department {
+                id: new_id(now),
+                name,
+                parent_id: input.parent_id,
+                created_at: now,
+            };
+            store::org::put_department(tx, &d)?;
+            audit::record(
+                tx,
+                now,
+                actor.audit(
+                    "department.created",
+                    source,
+                    Some(d.id.clone()),
+                    json!({"name": d.name, "parent_id": d.parent_id}),
+                ),
+            )?;
+            Ok(d)
+        })
+    }
+
+    /// Finds a department by name (first match) or creates it at the top level (`--department`).
+    pub fn department_by_name_or_create(
+        &self,
+        actor: &Actor,
+        name: &str,
+        source: &str,
+    ) -> Result<Department> {
+        let name = check_department_name(name)?;
+        if let Some(d) = self
+            .list_departments()?
+            .into_iter()
+            .find(|d| d.name == name)
+        {
+            return Ok(d);
+        }
+        self.create_department(
+            actor,
+            DepartmentInput {
+                name,
+                parent_id: None,
+            },
+            source,
+        )
+    }
+
+    pub fn update_department(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: DepartmentInput,
+        source: &str,
+    ) -> Result<Department> {
+        actor.require("user.manage")?;
+        let name = check_department_name(&input.name)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let all = store::org::departments_w(tx)?;
+            let mut d = all
+                .iter()
+                .find(|d| d.id == id)
+                .cloned()
+                .ok_or(Error::NotFound)?;
+            check_parent(&all, input.parent_id.as_deref())?;
+            if let Some(p) = input.parent_id.as_deref()
+                && org::would_cycle(&all, id, p)
+            {
+                return Err(Error::validation(
+                    "parent_id",
+                    "不能把部门移到它自己或它的下级部门之下",
+                ));
+            }
+            let before = json!({"name": d.name, "parent_id": d.parent_id});
+            d.name = name;
+            d.parent_id = input.parent_id;
+            store::org::put_department(tx, &d)?;
+            audit::record(
+                tx,
+                now,
+                actor.audit(
+                    "department.updated",
+                    source,
+                    Some(d.id.clone()),
+                    json!({"before": before, "after": {"name": d.name, "parent_id": d.parent_id}}),
+                ),
+            )?;
+            Ok(d)
+        })
+    }
+
+    /// Deletes an empty department (no sub-departments, no members).
+    pub fn delete_department(&self, actor: &Actor, id: &str, source: &str) -> Result<()> {
+        actor.require("user.manage")?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let all = store::org::departments_w(tx)?;
+            let d = all
+                .iter()
+                .find(|d| d.id == id)
+                .cloned()
+                .ok_or(Error::NotFound)?;
+            let has_children = all.iter().any(|c| c.parent_id.as_deref() == Some(id));
+            let has_members = users::all_w(tx)?
+                .iter()
+                .any(|u| u.department_id.as_deref() == Some(id));
+            if has_children || has_members {
+                return Err(Error::Conflict {
+                    code: "department_not_empty",
+                    message: "部门下还有下级部门或成员，请先移走".into(),
+                });
+            }
+            store::org::delete_department(tx, id)?;
+            audit::record(
+                tx,
+                now,
+                actor.audit(
+                    "department.deleted",
+                    source,
+                    Some(d.id.clone()),
+                    json!({"name": d.name}),
+                ),
+            )
+        })
+    }
+
+    pub fn list_roles(&self) -> Result<Vec<Role>> {
+        Ok(self.store.read(store::org::roles)?)
+    }
+
+    pub fn create_role(&self, actor: &Actor, mut role: Role, source: &str) -> Result<Role> {
+        actor.require("user.manage")?;
+        role.builtin = false;
+        role.name = role.name.trim().to_string();
+        if let Some((field, reason)) = roles::role_problem(&role) {
+            return Err(Error::validation(field, reason));
+        }
+        let now = self.now();
+        self.store.write(|tx| {
+            if store::org::roles_w(tx)?.iter().any(|r| r.key == role.key) {
+                return Err(Error::Conflict {
+                    code: "role_exists",
+                    message: format!("角色 {} 已存在", role.key),
+                });
+            }
+            store::org::put_role(tx, &role)?;
+            audit::record(
+                tx,
+                now,
+                actor.audit("role.created", source, Some(role.key.clone()), json!(role)),
+            )?;
+            Ok(role)
+        })
+    }
+
+    pub fn update_role(
+        &self,
+        actor: &Actor,
+        key: &str,
+        patch: RolePatch,
+        source: &str,
+    ) -> Result<Role> {
+        actor.require("user.manage")?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = store::org::roles_w(tx)?
+                .into_iter()
+                .find(|r| r.key == key)
+                .ok_or(Error::NotFound)?;
+            let mut role = before.clone();
+            if let Some(n) = patch.name {
+                role.name = n.trim().to_string();
+            }
+            if let Some(c) = patch.capabilities {
+                role.capabilities = c;
+            }
+            if let Some(s) = patch.scope {
+                role.scope = s;
+            }
+            if let Some(p) = patch.field_privileges {
+                role.field_privileges = p;
+            }
+            if patch.unlimited_reveals {
+                role.daily_reveal_quota = None;
+            } else if let Some(q) = patch.daily_reveal_quota {
+                role.daily_reveal_quota = Some(q);
+            }
+            if let Some((field, reason)) = roles::role_problem(&role) {
+                return Err(Error::validation(field, reason));
+            }
+            // The firm must never lose the last way to manage accounts.
+            if role.key == "admin" && !role.capabilities.iter().any(|c| c == "user.manage") {
+                return Err(Error::Unprocessable {
+                    code: "admin_role_locked",
+                    message: "管理员角色必须保留“用户管理”权限".into(),
+                });
+            }
+            store::org::put_role(tx, &role)?;
+            audit::record(
+                tx,
+                now,
+                actor.audit(
+                    "role.updated",
+                    source,
+                    Some(role.key.clone()),
+                    json!({"before": before, "after": role}),
+                ),
+            )?;
+            Ok(role)
+        })
+    }
+
+    pub fn delete_role(&self, actor: &Actor, key: &str, source: &str) -> Result<()> {
+        actor.require("user.manage")?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let role = store::org::roles_w(tx)?
+                .into_iter()
+                .find(|r| r.key == key)
+                .ok_or(Error::NotFound)?;
+            if role.builtin {
+                return Err(Error::Unprocessable {
+                    code: "builtin_role",
+                    message: "内置角色不能删除，可以修改其权限".into(),
+                });
+            }
+            if users::all_w(tx)?
+                .iter()
+                .any(|u| u.roles.iter().any(|r| r == key))
+            {
+                return Err(Error::Conflict {
+                    code: "role_in_use",
+                    message: "仍有用户使用该角色，请先调整这些用户".into(),
+                });
+            }
+            store::org::delete_role(tx, key)?;
+            audit::record(
+                tx,
+                now,
+                actor.audit(
+                    "role.deleted",
+                    source,
+                    Some(key.to_string()),
+                    json!({"name": role.name}),
+                ),
+            )
+        })
+    }
+}
