@@ -34,10 +34,12 @@ pub fn open_app(
         tracing::info!(count = prepared.copied_plugins, "copied default plugins");
     }
     let store = store::Store::open(&layout.store())?;
+    let fields = crypto::field::FieldCipher::new(&prepared.key);
     Ok(Arc::new(App::new(
         store,
         config,
         clock,
         data_dir.to_path_buf(),
+        fields,
     )))
 }

@@ -43,6 +43,7 @@ fn add_user(s: &TestServer, name: &str, roles: &[&str], dept: Option<&str>) -> S
                 password: PASS.into(),
                 department_id: dept.map(String::from),
                 manager_id: None,
+                phone: None,
             },
             "test",
         )

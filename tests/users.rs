@@ -17,6 +17,7 @@ fn new_user(username: &str, roles: &[&str], password: &str) -> NewUser {
         password: password.into(),
         department_id: None,
         manager_id: None,
+        phone: None,
     }
 }
 

@@ -107,6 +107,7 @@ impl Cmd {
                         password,
                         department_id,
                         manager_id: None,
+                        phone: None,
                     },
                     "cli",
                 )?;

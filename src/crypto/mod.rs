@@ -1,6 +1,7 @@
 //! Secrets and hashing: random tokens, SHA-256 digests, the master key file.
 //! Field encryption and blind indexes build on the master key (accounts issue).
 
+pub mod field;
 pub mod keyfile;
 
 use sha2::{Digest, Sha256};

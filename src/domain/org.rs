@@ -91,6 +91,15 @@ pub struct User {
     pub department_id: Option<String>,
     #[serde(default)]
     pub manager_id: Option<String>,
+    /// Mobile for account recovery, encrypted (`crypto::field`); never stored in plaintext.
+    #[serde(default)]
+    pub phone_enc: Option<String>,
+    /// Blind index of the mobile, for exact lookup.
+    #[serde(default)]
+    pub phone_bidx: Option<String>,
+    /// `138****5678`, kept for display so lists need no decryption.
+    #[serde(default)]
+    pub phone_masked: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -58,6 +58,8 @@ pub struct UserView {
     pub status: UserStatus,
     pub department_id: Option<String>,
     pub manager_id: Option<String>,
+    /// Masked (`138****5678`).
+    pub phone: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -72,6 +74,7 @@ impl UserView {
             status: u.status,
             department_id: u.department_id.clone(),
             manager_id: u.manager_id.clone(),
+            phone: u.phone_masked.clone(),
             created_at: u.created_at,
         }
     }

@@ -66,16 +66,25 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub data_dir: PathBuf,
     pub login_throttle: throttle::LoginThrottle,
+    /// Encrypts sensitive fields and computes their blind indexes.
+    pub fields: crate::crypto::field::FieldCipher,
 }
 
 impl App {
-    pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>, data_dir: PathBuf) -> App {
+    pub fn new(
+        store: Store,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        data_dir: PathBuf,
+        fields: crate::crypto::field::FieldCipher,
+    ) -> App {
         App {
             store,
             config,
             clock,
             data_dir,
             login_throttle: throttle::LoginThrottle::default(),
+            fields,
         }
     }
 

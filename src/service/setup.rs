@@ -102,6 +102,9 @@ impl App {
                     status: UserStatus::Active,
                     department_id: None,
                     manager_id: None,
+                    phone_enc: None,
+                    phone_bidx: None,
+                    phone_masked: None,
                     created_at: now,
                     updated_at: now,
                 };

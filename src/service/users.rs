@@ -54,6 +54,9 @@ pub struct NewUser {
     pub department_id: Option<String>,
     #[serde(default)]
     pub manager_id: Option<String>,
+    /// Mainland mobile for account recovery (stored encrypted).
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// Changes to an account; absent fields stay. An empty string clears department or manager.
@@ -64,6 +67,8 @@ pub struct UserPatch {
     pub department_id: Option<String>,
     pub manager_id: Option<String>,
     pub status: Option<UserStatus>,
+    /// Mainland mobile; empty string removes it.
+    pub phone: Option<String>,
 }
 
 fn check_roles(tx: &crate::store::WriteTransaction, roles: &[String]) -> Result<()> {
@@ -143,7 +148,7 @@ impl App {
         check_password(&new.password, &username)?;
         let now = self.now();
         let password_hash = password::hash(&new.password)?;
-        let user = User {
+        let mut user = User {
             id: new_id(now),
             username,
             display_name,
@@ -152,9 +157,13 @@ impl App {
             status: UserStatus::Active,
             department_id: new.department_id.filter(|d| !d.is_empty()),
             manager_id: new.manager_id.filter(|m| !m.is_empty()),
+            phone_enc: None,
+            phone_bidx: None,
+            phone_masked: None,
             created_at: now,
             updated_at: now,
         };
+        self.set_phone(&mut user, new.phone.as_deref())?;
         self.store.write(|tx| {
             check_roles(tx, &user.roles)?;
             check_refs(
@@ -247,6 +256,9 @@ impl App {
             if let Some(s) = patch.status {
                 user.status = s;
             }
+            if let Some(p) = patch.phone.as_deref() {
+                self.set_phone(&mut user, Some(p))?;
+            }
             check_refs(tx, user.department_id.as_deref(), user.manager_id.as_deref())?;
             if removes_last_admin(tx, &before, &user)? {
                 return Err(Error::Unprocessable {
@@ -269,6 +281,30 @@ impl App {
             })))?;
             Ok(user)
         })
+    }
+
+    /// Validates, encrypts and indexes a user's mobile (`None` or empty: no phone).
+    fn set_phone(&self, user: &mut User, raw: Option<&str>) -> Result<()> {
+        let raw = raw.map(str::trim).filter(|p| !p.is_empty());
+        let Some(raw) = raw else {
+            user.phone_enc = None;
+            user.phone_bidx = None;
+            user.phone_masked = None;
+            return Ok(());
+        };
+        let mobile = crate::domain::phone::parse(raw)
+            .map_err(|e| Error::validation("phone", e.to_string()))?;
+        let enc = self
+            .fields
+            .encrypt(&user.id, "phone", mobile.as_str())
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        user.phone_enc = Some(enc);
+        user.phone_bidx = Some(
+            self.fields
+                .blind_index(crate::crypto::field::Kind::Phone, mobile.as_str()),
+        );
+        user.phone_masked = Some(mobile.masked());
+        Ok(())
     }
 
     /// Users with their effective capabilities, for the admin pages.
