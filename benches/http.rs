@@ -141,5 +141,12 @@ fn main() {
         row("zhudai GET /api/v1/health", &h, &b);
         let m = load(&client, &format!("{base}/api/v1/me"), concurrency, secs).await;
         row("zhudai GET /api/v1/me (redb read)", &m, &b);
+
+        // Password hashing cost (argon2id m=19 MiB, t=2, p=1): what each login costs.
+        let started = Instant::now();
+        for _ in 0..20 {
+            zhudai::service::password::hash("bench-password-1").unwrap();
+        }
+        println!("argon2id hash (m=19MiB,t=2,p=1): {:.1} ms each", started.elapsed().as_secs_f64() * 1000.0 / 20.0);
     });
 }

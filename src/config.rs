@@ -19,6 +19,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub session: SessionConfig,
     pub log: LogConfig,
+    pub customers: CustomersConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +43,13 @@ pub struct SessionConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomersConfig {
+    /// `refuse` or `flag`.
+    pub on_duplicate: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +164,9 @@ impl Config {
         }
         if self.server.body_limit_bytes < 1024 {
             return Err(bad("server.body_limit_bytes", "must be at least 1024"));
+        }
+        if !["refuse", "flag"].contains(&self.customers.on_duplicate.as_str()) {
+            return Err(bad("customers.on_duplicate", "must be refuse or flag"));
         }
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(bad("session", "timeouts must be greater than zero"));

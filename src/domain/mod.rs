@@ -1,5 +1,6 @@
 //! Types and rules of the business, no I/O.
 
+pub mod customer;
 pub mod id_number;
 pub mod org;
 pub mod phone;

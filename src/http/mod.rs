@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod customers;
 pub mod error;
 mod extract;
 mod health;
@@ -54,7 +55,15 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(org::list_roles, org::create_role))
         .routes(routes!(org::update_role, org::delete_role))
         .routes(routes!(tokens::list, tokens::create))
-        .routes(routes!(tokens::revoke));
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(customers::list, customers::create))
+        .routes(routes!(
+            customers::get,
+            customers::update,
+            customers::delete
+        ))
+        .routes(routes!(customers::check_duplicate))
+        .routes(routes!(customers::unmask));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

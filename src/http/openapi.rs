@@ -14,6 +14,7 @@ use utoipa::OpenApi;
         (name = "auth", description = "First-run setup, login and sessions"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "users", description = "Staff accounts"),
+        (name = "customers", description = "Customers (客户): records, duplicates, reveals"),
         (name = "organisation", description = "Departments and roles"),
     )
 )]

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod customers;
 pub mod demo;
 mod error;
 pub mod org;
@@ -106,9 +107,22 @@ impl App {
 }
 
 /// A new ULID as a string, from the app's clock (IDs sort by creation time).
+///
+/// Monotonic within the process: an id made in the same millisecond as (or, with a clock that
+/// went back, before) the previous one is the previous one plus one, so ids always sort in the
+/// order records were created and cursors never skip or repeat.
 pub fn new_id(now: DateTime<Utc>) -> String {
+    static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
     let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-    ulid::Ulid::from_parts(ms, random_u128()).to_string()
+    let fresh = u128::from(ulid::Ulid::from_parts(ms, random_u128() >> 48));
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    let next = if fresh > *last {
+        fresh
+    } else {
+        last.saturating_add(1)
+    };
+    *last = next;
+    ulid::Ulid::from(next).to_string()
 }
 
 fn random_u128() -> u128 {
@@ -117,4 +131,23 @@ fn random_u128() -> u128 {
     // time-ordered id and the store rejects duplicate keys.
     let _ = getrandom::fill(&mut b);
     u128::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_sort_in_creation_order_within_one_millisecond() {
+        let now = chrono::Utc::now();
+        let ids: Vec<String> = (0..1000).map(|_| super::new_id(now)).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        sorted.dedup();
+        assert_eq!(sorted.len(), 1000);
+        let earlier = super::new_id(now - chrono::Duration::seconds(5));
+        assert!(
+            earlier > ids[999],
+            "a clock that goes back does not break the order"
+        );
+    }
 }

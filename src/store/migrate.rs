@@ -7,13 +7,14 @@
 //! - 2: users_by_name (unique, case-insensitive usernames), sessions, setup.
 //! - 3: audit (hash-chained audit log).
 //! - 4: roles (built-ins seeded), departments, api_tokens, api_token_hashes.
+//! - 5: customers, customer_keys, reveals.
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -72,6 +73,9 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::DEPARTMENTS)?;
     tx.open_table(tables::API_TOKENS)?;
     tx.open_table(tables::API_TOKEN_HASHES)?;
+    tx.open_table(tables::CUSTOMERS)?;
+    tx.open_table(tables::CUSTOMER_KEYS)?;
+    tx.open_table(tables::REVEALS)?;
     seed_roles(tx)
 }
 
@@ -122,6 +126,12 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             tx.open_table(tables::API_TOKENS)?;
             tx.open_table(tables::API_TOKEN_HASHES)?;
             seed_roles(tx)
+        }
+        5 => {
+            tx.open_table(tables::CUSTOMERS)?;
+            tx.open_table(tables::CUSTOMER_KEYS)?;
+            tx.open_table(tables::REVEALS)?;
+            Ok(())
         }
         _ => Err(Error::Corrupt {
             table: "meta",

@@ -23,3 +23,11 @@ pub const DEPARTMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("depa
 pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
 /// SHA-256 of an API token (hex) → token id (schema 4).
 pub const API_TOKEN_HASHES: TableDefinition<&str, &str> = TableDefinition::new("api_token_hashes");
+/// Customer id → `domain::customer::Customer` (schema 5).
+pub const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("customers");
+/// Secondary keys of customers → customer id (schema 5): `p:<phone blind index>/<id>`,
+/// `i:<id-number blind index>/<id>`, `o:<owner id or "-">/<id>`. One table, prefix scans.
+pub const CUSTOMER_KEYS: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
+/// `<user id>/<YYYY-MM-DD>` (Asia/Shanghai) → full-value reveals that day (schema 5).
+pub const REVEALS: TableDefinition<&str, u64> = TableDefinition::new("reveals");
+

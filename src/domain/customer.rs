@@ -1,0 +1,357 @@
+//! Customers (客户 / 线索): the record, its input, and the validation rules. No I/O: the
+//! service encrypts sensitive fields and the store indexes them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::id_number::{self, Gender, IdNumber};
+use super::phone::{self, Mobile};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Lead,
+    Contacted,
+    Qualified,
+    Invited,
+    Visited,
+    Signed,
+    Won,
+    Lost,
+    Invalid,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Demand {
+    /// Loan amount wanted, in fen.
+    pub amount_fen: Option<i64>,
+    pub term_months: Option<u32>,
+    pub purpose: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Credit {
+    pub overdue_count_2y: Option<u32>,
+    pub inquiries_3m: Option<u32>,
+    pub inquiries_6m: Option<u32>,
+    pub existing_debt_fen: Option<i64>,
+}
+
+/// The qualification profile lenders ask about.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Profile {
+    pub occupation: Option<String>,
+    pub monthly_income_fen: Option<i64>,
+    pub social_security_months: Option<u32>,
+    pub provident_fund_months: Option<u32>,
+    pub provident_fund_base_fen: Option<i64>,
+    pub has_property: Option<bool>,
+    pub property_value_fen: Option<i64>,
+    pub has_car: Option<bool>,
+    #[serde(default)]
+    pub credit: Credit,
+}
+
+/// PIPL: on what basis the firm holds this person's data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Consent {
+    /// e.g. `consent`, `contract`.
+    pub basis: String,
+    pub notice_version: Option<String>,
+    pub channel: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A sensitive value as stored: ciphertext, blind index and the masked form for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sealed {
+    pub enc: String,
+    pub bidx: String,
+    pub masked: String,
+    /// Last digits kept in clear for search by suffix (4 for phones, 4 for ID numbers).
+    pub tail: String,
+}
+
+/// The stored customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub phone: Sealed,
+    #[serde(default)]
+    pub extra_phones: Vec<Sealed>,
+    pub id_number: Option<Sealed>,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<NaiveDate>,
+    pub city: Option<String>,
+    pub address: Option<String>,
+    pub company: Option<String>,
+    pub channel: Option<String>,
+    pub stage: Stage,
+    pub grade: Option<String>,
+    #[serde(default)]
+    pub stars: u8,
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub demand: Demand,
+    #[serde(default)]
+    pub profile: Profile,
+    #[serde(default)]
+    pub custom: BTreeMap<String, serde_json::Value>,
+    pub owner_id: Option<String>,
+    pub pool_id: Option<String>,
+    #[serde(default)]
+    pub collaborators: Vec<String>,
+    pub consent: Option<Consent>,
+    pub last_followup_at: Option<DateTime<Utc>>,
+    pub next_followup_at: Option<DateTime<Utc>>,
+    /// A manager should look at this record (created despite a possible duplicate).
+    #[serde(default)]
+    pub duplicate_flag: bool,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Soft-deleted (recycle bin) since.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// What a caller sends to create or replace a customer's editable fields.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct CustomerInput {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub extra_phones: Option<Vec<String>>,
+    pub id_number: Option<String>,
+    pub city: Option<String>,
+    pub address: Option<String>,
+    pub company: Option<String>,
+    pub channel: Option<String>,
+    pub stage: Option<Stage>,
+    pub grade: Option<String>,
+    pub stars: Option<u8>,
+    pub intent: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub demand: Option<Demand>,
+    pub profile: Option<Profile>,
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<BTreeMap<String, serde_json::Value>>,
+    pub consent: Option<Consent>,
+    /// Owner to give it to (needs `customer.transfer` when not yourself).
+    pub owner_id: Option<String>,
+}
+
+/// Input after validation: normalised sensitive values still in plaintext (the service seals
+/// them immediately).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub phone: Option<Mobile>,
+    pub extra_phones: Option<Vec<Mobile>>,
+    pub id_number: Option<Option<IdNumber>>,
+}
+
+pub type Problem = (&'static str, String);
+
+fn text(field: &'static str, v: &Option<String>, max: usize) -> Result<(), Problem> {
+    if let Some(s) = v
+        && s.chars().count() > max
+    {
+        return Err((field, format!("最多{max}个字符")));
+    }
+    Ok(())
+}
+
+fn money(field: &'static str, v: Option<i64>) -> Result<(), Problem> {
+    match v {
+        Some(f) if f < 0 => Err((field, "金额不能为负数".into())),
+        // 10 billion yuan: beyond any loan an agency brokers; catches yuan/fen mix-ups in imports.
+        Some(f) if f > 1_000_000_000_000 => Err((field, "金额过大（单位为分）".into())),
+        _ => Ok(()),
+    }
+}
+
+/// Validates an input. `creating` makes name and phone required. Errors name the field (dotted
+/// for nested ones) and the reason in Chinese.
+pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<Checked, Problem> {
+    match &input.name {
+        Some(n) if n.trim().is_empty() => return Err(("name", "姓名不能为空".into())),
+        Some(n) if n.trim().chars().count() > 32 => {
+            return Err(("name", "姓名最多32个字符".into()));
+        }
+        None if creating => return Err(("name", "姓名不能为空".into())),
+        _ => {}
+    }
+    let phone = match &input.phone {
+        Some(p) => Some(phone::parse(p).map_err(|e| ("phone", e.to_string()))?),
+        None if creating => return Err(("phone", "手机号不能为空".into())),
+        None => None,
+    };
+    let extra_phones = match &input.extra_phones {
+        Some(list) if list.len() > 5 => return Err(("extra_phones", "最多5个其他号码".into())),
+        Some(list) => Some(
+            list.iter()
+                .map(|p| phone::parse(p).map_err(|e| ("extra_phones", e.to_string())))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    let id_number = match input.id_number.as_deref().map(str::trim) {
+        Some("") => Some(None),
+        Some(raw) => Some(Some(
+            id_number::parse(raw, today).map_err(|e| ("id_number", e.to_string()))?,
+        )),
+        None => None,
+    };
+    text("city", &input.city, 32)?;
+    text("address", &input.address, 200)?;
+    text("company", &input.company, 100)?;
+    text("channel", &input.channel, 32)?;
+    text("intent", &input.intent, 16)?;
+    if let Some(g) = &input.grade
+        && !["A", "B", "C", "D"].contains(&g.as_str())
+    {
+        return Err(("grade", "等级应为 A、B、C 或 D".into()));
+    }
+    if input.stars.is_some_and(|s| s > 5) {
+        return Err(("stars", "星级应为0到5".into()));
+    }
+    if let Some(tags) = &input.tags {
+        if tags.len() > 30 {
+            return Err(("tags", "最多30个标签".into()));
+        }
+        if tags
+            .iter()
+            .any(|t| t.trim().is_empty() || t.chars().count() > 16)
+        {
+            return Err(("tags", "标签不能为空，最多16个字符".into()));
+        }
+    }
+    if let Some(d) = &input.demand {
+        money("demand.amount_fen", d.amount_fen)?;
+        if d.term_months.is_some_and(|t| t == 0 || t > 600) {
+            return Err(("demand.term_months", "期限应为1到600个月".into()));
+        }
+        text("demand.purpose", &d.purpose, 64)?;
+    }
+    if let Some(p) = &input.profile {
+        money("profile.monthly_income_fen", p.monthly_income_fen)?;
+        money("profile.provident_fund_base_fen", p.provident_fund_base_fen)?;
+        money("profile.property_value_fen", p.property_value_fen)?;
+        money(
+            "profile.credit.existing_debt_fen",
+            p.credit.existing_debt_fen,
+        )?;
+        if let (Some(i3), Some(i6)) = (p.credit.inquiries_3m, p.credit.inquiries_6m)
+            && i6 < i3
+        {
+            return Err((
+                "profile.credit.inquiries_6m",
+                "近6个月查询次数不能少于近3个月".into(),
+            ));
+        }
+    }
+    Ok(Checked {
+        phone,
+        extra_phones,
+        id_number,
+    })
+}
+
+/// `张三丰` → `张**`: how an out-of-scope owner or customer is named in a duplicate answer.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().max(1))),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+    }
+
+    fn base() -> CustomerInput {
+        CustomerInput {
+            name: Some("张三丰".into()),
+            phone: Some("138 0013 8000".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        type Change = fn(&mut CustomerInput);
+        let cases: Vec<(Change, &str)> = vec![
+            (|i| i.name = None, "name"),
+            (|i| i.name = Some("  ".into()), "name"),
+            (|i| i.phone = None, "phone"),
+            (|i| i.phone = Some("12345".into()), "phone"),
+            (
+                |i| i.extra_phones = Some(vec!["1380013800".into()]),
+                "extra_phones",
+            ),
+            (
+                |i| i.id_number = Some("110105194912310021".into()),
+                "id_number",
+            ),
+            (|i| i.grade = Some("E".into()), "grade"),
+            (|i| i.stars = Some(6), "stars"),
+            (|i| i.tags = Some(vec!["".into()]), "tags"),
+            (
+                |i| {
+                    i.demand = Some(Demand {
+                        amount_fen: Some(-1),
+                        ..Default::default()
+                    })
+                },
+                "demand.amount_fen",
+            ),
+            (
+                |i| {
+                    i.demand = Some(Demand {
+                        term_months: Some(0),
+                        ..Default::default()
+                    })
+                },
+                "demand.term_months",
+            ),
+            (
+                |i| {
+                    i.profile = Some(Profile {
+                        credit: Credit {
+                            inquiries_3m: Some(4),
+                            inquiries_6m: Some(2),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    })
+                },
+                "profile.credit.inquiries_6m",
+            ),
+        ];
+        for (change, field) in cases {
+            let mut input = base();
+            change(&mut input);
+            let err = check(&input, true, today()).unwrap_err();
+            assert_eq!(err.0, field, "{err:?}");
+        }
+        let ok = check(&base(), true, today()).unwrap();
+        assert_eq!(ok.phone.unwrap().as_str(), "13800138000");
+        // Editing needs no name or phone.
+        assert!(check(&CustomerInput::default(), false, today()).is_ok());
+    }
+
+    #[test]
+    fn names_are_masked_for_strangers() {
+        assert_eq!(mask_name("张三丰"), "张**");
+        assert_eq!(mask_name("李"), "李*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+    }
+}

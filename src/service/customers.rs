@@ -1,0 +1,674 @@
+//! Customer use cases: create with duplicate check, read, list, edit, soft delete, duplicate
+//! check for callers, and revealing a sensitive field. Every query takes the caller's scope.
+
+use chrono::{FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Caller;
+use super::scope::{Owned, Scope};
+use super::{App, Error, Result, audit, new_id};
+use crate::crypto::field::Kind;
+use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
+use crate::domain::id_number::Gender;
+use crate::domain::phone::Mobile;
+use crate::store::{self, WriteTransaction, customers, users};
+
+/// China Standard Time: no daylight saving since 1991, so a fixed offset is exact.
+pub fn shanghai() -> FixedOffset {
+    use chrono::Offset;
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
+}
+
+impl Owned for Customer {
+    fn owner_id(&self) -> Option<&str> {
+        self.owner_id.as_deref()
+    }
+    fn collaborators(&self) -> &[String] {
+        &self.collaborators
+    }
+}
+
+/// The customer as the API shows it: sensitive fields masked.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CustomerView {
+    pub id: String,
+    pub name: String,
+    pub phone: String,
+    pub extra_phones: Vec<String>,
+    pub id_number: Option<String>,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<chrono::NaiveDate>,
+    pub city: Option<String>,
+    pub company: Option<String>,
+    pub address: Option<String>,
+    pub channel: Option<String>,
+    pub stage: Stage,
+    pub grade: Option<String>,
+    pub stars: u8,
+    pub intent: Option<String>,
+    pub tags: Vec<String>,
+    pub owner_id: Option<String>,
+    pub pool_id: Option<String>,
+    pub demand: customer::Demand,
+    pub profile: customer::Profile,
+    #[schema(value_type = Object)]
+    pub custom: std::collections::BTreeMap<String, serde_json::Value>,
+    pub consent: Option<customer::Consent>,
+    pub duplicate_flag: bool,
+    pub last_followup_at: Option<chrono::DateTime<Utc>>,
+    pub next_followup_at: Option<chrono::DateTime<Utc>>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl From<&Customer> for CustomerView {
+    fn from(c: &Customer) -> Self {
+        CustomerView {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            phone: c.phone.masked.clone(),
+            extra_phones: c.extra_phones.iter().map(|p| p.masked.clone()).collect(),
+            id_number: c.id_number.as_ref().map(|i| i.masked.clone()),
+            gender: c.gender,
+            birth_date: c.birth_date,
+            city: c.city.clone(),
+            company: c.company.clone(),
+            address: c.address.clone(),
+            channel: c.channel.clone(),
+            stage: c.stage,
+            grade: c.grade.clone(),
+            stars: c.stars,
+            intent: c.intent.clone(),
+            tags: c.tags.clone(),
+            owner_id: c.owner_id.clone(),
+            pool_id: c.pool_id.clone(),
+            demand: c.demand.clone(),
+            profile: c.profile.clone(),
+            custom: c.custom.clone(),
+            consent: c.consent.clone(),
+            duplicate_flag: c.duplicate_flag,
+            last_followup_at: c.last_followup_at,
+            next_followup_at: c.next_followup_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct CustomerFilter {
+    pub stage: Option<Stage>,
+    pub grade: Option<String>,
+    pub tag: Option<String>,
+    pub owner: Option<String>,
+    pub channel: Option<String>,
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerPage {
+    pub items: Vec<CustomerView>,
+    pub next_cursor: Option<String>,
+    /// Matching customers in the caller's scope.
+    pub total: u64,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct DuplicateQuery {
+    pub phone: Option<String>,
+    pub id_number: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DuplicateMatch {
+    /// `phone`, `id_number` (exact) or `name` (possible, same name).
+    pub by: &'static str,
+    /// Only when the caller may open the record.
+    pub customer_id: Option<String>,
+    /// Masked unless in the caller's scope.
+    pub name: String,
+    /// The owner's display name, masked unless in scope; `null` when in a pool.
+    pub owner: Option<String>,
+    pub in_recycle_bin: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DuplicateAnswer {
+    pub exists: bool,
+    pub matches: Vec<DuplicateMatch>,
+}
+
+/// Which fields `unmask` can reveal.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevealField {
+    Phone,
+    IdNumber,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Revealed {
+    pub value: String,
+    /// Reveals left today, when the role has a quota.
+    pub remaining_today: Option<u64>,
+}
+
+impl App {
+    fn seal(
+        &self,
+        id: &str,
+        field: &str,
+        kind: Kind,
+        plain: &str,
+        masked: String,
+        tail: &str,
+    ) -> Result<Sealed> {
+        Ok(Sealed {
+            enc: self
+                .fields
+                .encrypt(id, field, plain)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+            bidx: self.fields.blind_index(kind, plain),
+            masked,
+            tail: tail.to_string(),
+        })
+    }
+
+    fn seal_phone(&self, id: &str, field: &str, m: &Mobile) -> Result<Sealed> {
+        self.seal(id, field, Kind::Phone, m.as_str(), m.masked(), m.last4())
+    }
+
+    /// Display name of a user, for duplicate answers.
+    fn owner_name(tx: &WriteTransaction, owner: Option<&str>) -> Result<Option<String>> {
+        Ok(match owner {
+            Some(id) => users::find_by_id_w(tx, id)?.map(|u| u.display_name),
+            None => None,
+        })
+    }
+
+    /// Exact matches by blind index (phones, ID number) among all customers, deleted included.
+    fn exact_matches(tx: &WriteTransaction, c: &Customer) -> Result<Vec<(&'static str, Customer)>> {
+        let mut out: Vec<(&'static str, Customer)> = Vec::new();
+        let mut probes: Vec<(&'static str, char, &str)> =
+            vec![("phone", 'p', c.phone.bidx.as_str())];
+        probes.extend(
+            c.extra_phones
+                .iter()
+                .map(|p| ("phone", 'p', p.bidx.as_str())),
+        );
+        if let Some(i) = &c.id_number {
+            probes.push(("id_number", 'i', i.bidx.as_str()));
+        }
+        for (by, kind, bidx) in probes {
+            for id in customers::ids_by_index_w(tx, kind, bidx)? {
+                if id == c.id || out.iter().any(|(_, m)| m.id == id) {
+                    continue;
+                }
+                if let Some(m) = customers::get_w(tx, &id)? {
+                    out.push((by, m));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn create_customer(
+        &self,
+        caller: &Caller,
+        input: CustomerInput,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require("customer.create")?;
+        let now = self.now();
+        let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
+            .map_err(|(f, r)| Error::validation(f, r))?;
+        let id = new_id(now);
+        let phone = checked
+            .phone
+            .as_ref()
+            .ok_or_else(|| Error::validation("phone", "手机号不能为空"))?;
+        let owner_id = match input.owner_id.as_deref().filter(|o| !o.is_empty()) {
+            Some(o) if o != caller.user.id => {
+                caller.require("customer.transfer")?;
+                Some(o.to_string())
+            }
+            _ => Some(caller.user.id.clone()),
+        };
+        let id_number = match checked.id_number.clone().flatten() {
+            Some(n) => Some(self.seal(
+                &id,
+                "id_number",
+                Kind::IdNumber,
+                n.as_str(),
+                n.masked(),
+                n.last4(),
+            )?),
+            None => None,
+        };
+        let derived = checked.id_number.clone().flatten();
+        let mut c = Customer {
+            id: id.clone(),
+            name: input.name.clone().unwrap_or_default().trim().to_string(),
+            phone: self.seal_phone(&id, "phone", phone)?,
+            extra_phones: checked
+                .extra_phones
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .map(|(i, m)| self.seal_phone(&id, &format!("extra_phones.{i}"), m))
+                .collect::<Result<_>>()?,
+            id_number,
+            gender: derived.as_ref().map(|n| n.gender()),
+            birth_date: derived.as_ref().map(|n| n.birth_date()),
+            city: input.city.clone(),
+            address: input.address.clone(),
+            company: input.company.clone(),
+            channel: input.channel.clone(),
+            stage: input.stage.unwrap_or(Stage::Lead),
+            grade: input.grade.clone(),
+            stars: input.stars.unwrap_or(0),
+            intent: input.intent.clone(),
+            tags: input.tags.clone().unwrap_or_default(),
+            demand: input.demand.clone().unwrap_or_default(),
+            profile: input.profile.clone().unwrap_or_default(),
+            custom: input.custom.clone().unwrap_or_default(),
+            owner_id,
+            pool_id: None,
+            collaborators: Vec::new(),
+            consent: input.consent.clone(),
+            last_followup_at: None,
+            next_followup_at: None,
+            duplicate_flag: false,
+            created_by: caller.user.id.clone(),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        let refuse = self.config.customers.on_duplicate == "refuse";
+        self.store.write(|tx| {
+            if let Some(owner) = c.owner_id.as_deref() {
+                let ok = users::find_by_id_w(tx, owner)?
+                    .is_some_and(|u| u.status == crate::domain::org::UserStatus::Active);
+                if !ok {
+                    return Err(Error::validation("owner_id", "负责人不存在或已停用"));
+                }
+            }
+            // Inside the write transaction: redb runs one writer at a time, so two concurrent
+            // creates of the same phone cannot both pass this check.
+            let dups = Self::exact_matches(tx, &c)?;
+            if let Some((by, first)) = dups.first() {
+                if refuse {
+                    let owner = Self::owner_name(tx, first.owner_id.as_deref())?
+                        .map(|n| customer::mask_name(&n))
+                        .unwrap_or_else(|| "公海".into());
+                    let what = if *by == "phone" { "手机号" } else { "身份证号" };
+                    return Err(Error::Conflict {
+                        code: "duplicate",
+                        message: format!("该{what}的客户已存在（负责人：{owner}），请勿重复录入"),
+                    });
+                }
+                c.duplicate_flag = true;
+            }
+            customers::put(tx, None, &c)?;
+            audit::record(tx, now, audit::by_user(&caller.user, "customer.created", source, Some(c.id.clone()),
+                json!({"owner_id": c.owner_id, "channel": c.channel, "duplicate_flag": c.duplicate_flag})))?;
+            Ok(())
+        })?;
+        Ok(CustomerView::from(&c))
+    }
+
+    fn visible_customer(&self, caller: &Caller, scope: &Scope, id: &str) -> Result<Customer> {
+        caller.require("customer.read")?;
+        let found = self.store.read(|tx| customers::get(tx, id))?;
+        let c = scope.check(found)?;
+        if c.deleted_at.is_some() {
+            return Err(Error::NotFound);
+        }
+        Ok(c)
+    }
+
+    pub fn get_customer(&self, caller: &Caller, id: &str) -> Result<CustomerView> {
+        let scope = self.scope_of(caller)?;
+        Ok(CustomerView::from(
+            &self.visible_customer(caller, &scope, id)?,
+        ))
+    }
+
+    pub fn list_customers(&self, caller: &Caller, f: &CustomerFilter) -> Result<CustomerPage> {
+        caller.require("customer.read")?;
+        let scope = self.scope_of(caller)?;
+        let limit = f.limit.unwrap_or(50).clamp(1, 200);
+        let keep = |c: &Customer| {
+            c.deleted_at.is_none()
+                && scope.can_see(c)
+                && f.stage.is_none_or(|s| c.stage == s)
+                && f.grade.as_ref().is_none_or(|g| c.grade.as_ref() == Some(g))
+                && f.tag.as_ref().is_none_or(|t| c.tags.contains(t))
+                && f.owner
+                    .as_ref()
+                    .is_none_or(|o| c.owner_id.as_ref() == Some(o))
+                && f.channel
+                    .as_ref()
+                    .is_none_or(|ch| c.channel.as_ref() == Some(ch))
+        };
+        let mut items = Vec::new();
+        let mut total = 0u64;
+        let mut next_cursor = None;
+        self.store.read(|tx| {
+            customers::scan(tx, None, |c| {
+                if keep(&c) {
+                    total += 1;
+                    let after_cursor = f.cursor.as_deref().is_none_or(|cur| c.id.as_str() > cur);
+                    if after_cursor {
+                        if items.len() < limit {
+                            items.push(CustomerView::from(&c));
+                        } else if next_cursor.is_none() {
+                            next_cursor = items.last().map(|v: &CustomerView| v.id.clone());
+                        }
+                    }
+                }
+                true
+            })
+        })?;
+        Ok(CustomerPage {
+            items,
+            next_cursor,
+            total,
+        })
+    }
+
+    pub fn update_customer(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: CustomerInput,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require("customer.edit")?;
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        let checked = customer::check(&input, false, now.with_timezone(&shanghai()).date_naive())
+            .map_err(|(f, r)| Error::validation(f, r))?;
+        if input.owner_id.is_some() {
+            return Err(Error::validation("owner_id", "请使用转移功能更换负责人"));
+        }
+        let refuse = self.config.customers.on_duplicate == "refuse";
+        self.store.write(|tx| {
+            let before = scope.check(customers::get_w(tx, id)?)?;
+            if before.deleted_at.is_some() {
+                return Err(Error::NotFound);
+            }
+            let mut c = before.clone();
+            let mut changed: Vec<&str> = Vec::new();
+            macro_rules! set {
+                ($field:ident) => {
+                    if let Some(v) = input.$field.clone() {
+                        c.$field = v.into();
+                        changed.push(stringify!($field));
+                    }
+                };
+            }
+            if let Some(n) = &input.name {
+                c.name = n.trim().to_string();
+                changed.push("name");
+            }
+            if let Some(p) = &checked.phone {
+                c.phone = self.seal_phone(&c.id, "phone", p)?;
+                changed.push("phone");
+            }
+            if let Some(list) = &checked.extra_phones {
+                c.extra_phones = list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| self.seal_phone(&c.id, &format!("extra_phones.{i}"), m))
+                    .collect::<Result<_>>()?;
+                changed.push("extra_phones");
+            }
+            if let Some(n) = &checked.id_number {
+                c.id_number = match n {
+                    Some(n) => Some(self.seal(
+                        &c.id,
+                        "id_number",
+                        Kind::IdNumber,
+                        n.as_str(),
+                        n.masked(),
+                        n.last4(),
+                    )?),
+                    None => None,
+                };
+                c.gender = n.as_ref().map(|n| n.gender());
+                c.birth_date = n.as_ref().map(|n| n.birth_date());
+                changed.push("id_number");
+            }
+            set!(city);
+            set!(address);
+            set!(company);
+            set!(channel);
+            set!(stage);
+            set!(grade);
+            set!(stars);
+            set!(intent);
+            set!(tags);
+            set!(demand);
+            set!(profile);
+            set!(custom);
+            set!(consent);
+            if changed
+                .iter()
+                .any(|f| ["phone", "extra_phones", "id_number"].contains(f))
+                && !Self::exact_matches(tx, &c)?.is_empty()
+            {
+                if refuse {
+                    return Err(Error::Conflict {
+                        code: "duplicate",
+                        message: "该号码已属于另一位客户".into(),
+                    });
+                }
+                c.duplicate_flag = true;
+            }
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.updated",
+                    source,
+                    Some(c.id.clone()),
+                    json!({"fields": changed}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+
+    /// Moves a customer to the recycle bin.
+    pub fn delete_customer(&self, caller: &Caller, id: &str, source: &str) -> Result<()> {
+        caller.require("customer.delete")?;
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = scope.check(customers::get_w(tx, id)?)?;
+            if before.deleted_at.is_some() {
+                return Err(Error::NotFound);
+            }
+            let mut c = before.clone();
+            c.deleted_at = Some(now);
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.deleted",
+                    source,
+                    Some(c.id.clone()),
+                    json!({}),
+                ),
+            )
+        })
+    }
+
+    /// Does this person exist already? Tells who owns them without revealing the record.
+    pub fn check_duplicate(&self, caller: &Caller, q: &DuplicateQuery) -> Result<DuplicateAnswer> {
+        caller.require("customer.read")?;
+        let scope = self.scope_of(caller)?;
+        let today = self.now().with_timezone(&shanghai()).date_naive();
+        let mut probes: Vec<(&'static str, char, String)> = Vec::new();
+        if let Some(p) = q.phone.as_deref().filter(|p| !p.trim().is_empty()) {
+            let m = crate::domain::phone::parse(p)
+                .map_err(|e| Error::validation("phone", e.to_string()))?;
+            probes.push((
+                "phone",
+                'p',
+                self.fields.blind_index(Kind::Phone, m.as_str()),
+            ));
+        }
+        if let Some(i) = q.id_number.as_deref().filter(|i| !i.trim().is_empty()) {
+            let n = crate::domain::id_number::parse(i, today)
+                .map_err(|e| Error::validation("id_number", e.to_string()))?;
+            probes.push((
+                "id_number",
+                'i',
+                self.fields.blind_index(Kind::IdNumber, n.as_str()),
+            ));
+        }
+        let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if probes.is_empty() && name.is_none() {
+            return Err(Error::validation(
+                "phone",
+                "请至少提供手机号、身份证号或姓名之一",
+            ));
+        }
+        let found: Vec<(&'static str, Customer, Option<String>)> = self.store.read(|tx| {
+            let mut out: Vec<(&'static str, Customer, Option<String>)> = Vec::new();
+            for (by, kind, bidx) in &probes {
+                for id in customers::ids_by_index(tx, *kind, bidx)? {
+                    if out.iter().any(|(_, c, _)| c.id == id) {
+                        continue;
+                    }
+                    if let Some(c) = customers::get(tx, &id)? {
+                        let owner = match c.owner_id.as_deref() {
+                            Some(o) => users::get(tx, o)?.map(|u| u.display_name),
+                            None => None,
+                        };
+                        out.push((by, c, owner));
+                    }
+                }
+            }
+            Ok::<_, Error>(out)
+        })?;
+        let mut found = found;
+        if let Some(name) = name {
+            let mut same_name = Vec::new();
+            self.store.read(|tx| {
+                customers::scan(tx, None, |c| {
+                    if c.name == name && same_name.len() < 20 {
+                        same_name.push(c);
+                    }
+                    true
+                })
+            })?;
+            let owners: Vec<Option<String>> = self.store.read(|tx| {
+                same_name
+                    .iter()
+                    .map(|c| match c.owner_id.as_deref() {
+                        Some(o) => Ok(users::get(tx, o)?.map(|u| u.display_name)),
+                        None => Ok(None),
+                    })
+                    .collect::<std::result::Result<Vec<_>, store::Error>>()
+            })?;
+            for (c, owner) in same_name.into_iter().zip(owners) {
+                if !found.iter().any(|(_, f, _)| f.id == c.id) {
+                    found.push(("name", c, owner));
+                }
+            }
+        }
+        let matches: Vec<DuplicateMatch> = found
+            .into_iter()
+            .map(|(by, c, owner)| {
+                let visible = scope.can_see(&c) && c.deleted_at.is_none();
+                DuplicateMatch {
+                    by,
+                    customer_id: visible.then(|| c.id.clone()),
+                    name: if visible {
+                        c.name.clone()
+                    } else {
+                        customer::mask_name(&c.name)
+                    },
+                    owner: owner.map(|o| if visible { o } else { customer::mask_name(&o) }),
+                    in_recycle_bin: c.deleted_at.is_some(),
+                }
+            })
+            .collect();
+        Ok(DuplicateAnswer {
+            exists: matches.iter().any(|m| m.by != "name"),
+            matches,
+        })
+    }
+
+    /// Reveals a sensitive field in full: needs the field privilege, counts against the daily
+    /// quota, and is audited with who, what, when and from where.
+    pub fn unmask(
+        &self,
+        caller: &Caller,
+        id: &str,
+        field: RevealField,
+        source: &str,
+    ) -> Result<Revealed> {
+        let scope = self.scope_of(caller)?;
+        let c = self.visible_customer(caller, &scope, id)?;
+        let (privilege, sealed, name) = match field {
+            RevealField::Phone => ("phone.view_full", Some(c.phone.clone()), "phone"),
+            RevealField::IdNumber => ("id_number.view_full", c.id_number.clone(), "id_number"),
+        };
+        if !caller.access.field_privileges.contains(privilege) {
+            return Err(Error::Forbidden(privilege.into()));
+        }
+        let sealed = sealed.ok_or(Error::NotFound)?;
+        let value = self
+            .fields
+            .decrypt(&c.id, name, &sealed.enc)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let now = self.now();
+        let day = now
+            .with_timezone(&shanghai())
+            .format("%Y-%m-%d")
+            .to_string();
+        let quota = caller.access.daily_reveal_quota.map(u64::from);
+        let used = self.store.write(|tx| {
+            let used = customers::add_reveal(tx, &caller.user.id, &day)?;
+            if quota.is_some_and(|q| used > q) {
+                return Err(Error::Unprocessable {
+                    code: "reveal_quota_exceeded",
+                    message: format!(
+                        "今日查看完整信息的次数已用完（每日{}次）",
+                        quota.unwrap_or(0)
+                    ),
+                });
+            }
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.revealed",
+                    source,
+                    Some(c.id.clone()),
+                    json!({"field": name}),
+                ),
+            )?;
+            Ok(used)
+        })?;
+        Ok(Revealed {
+            value,
+            remaining_today: quota.map(|q| q.saturating_sub(used)),
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Customers and their secondary keys (phone and ID-number blind indexes, owner). Keys are
+//! kept in step with the record in the same transaction by [`put`].
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::{Result, codec, tables};
+use crate::domain::customer::Customer;
+
+const T: &str = "customers";
+
+fn keys_of(c: &Customer) -> Vec<String> {
+    let mut keys = vec![format!("p:{}/{}", c.phone.bidx, c.id)];
+    keys.extend(
+        c.extra_phones
+            .iter()
+            .map(|p| format!("p:{}/{}", p.bidx, c.id)),
+    );
+    if let Some(i) = &c.id_number {
+        keys.push(format!("i:{}/{}", i.bidx, c.id));
+    }
+    keys.push(format!(
+        "o:{}/{}",
+        c.owner_id.as_deref().unwrap_or("-"),
+        c.id
+    ));
+    keys
+}
+
+pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
+    let table = tx.open_table(tables::CUSTOMERS)?;
+    let v = table.get(id)?;
+    v.map(|v| codec::decode(T, v.value())).transpose()
+}
+
+pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Customer>> {
+    let table = tx.open_table(tables::CUSTOMERS)?;
+    let v = table.get(id)?;
+    v.map(|v| codec::decode(T, v.value())).transpose()
+}
+
+/// Writes the record and moves its secondary keys from `before` to the new values.
+pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Result<()> {
+    let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    if let Some(old) = before {
+        for k in keys_of(old) {
+            keys.remove(k.as_str())?;
+        }
+    }
+    for k in keys_of(c) {
+        keys.insert(k.as_str(), c.id.as_str())?;
+    }
+    tx.open_table(tables::CUSTOMERS)?
+        .insert(c.id.as_str(), codec::encode(c).as_slice())?;
+    Ok(())
+}
+
+/// The customer ids under one key prefix of `customer_keys`.
+fn ids_with_prefix(
+    keys: &impl ReadableTable<&'static str, &'static str>,
+    prefix: &str,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for row in keys.range(prefix..)? {
+        let (k, v) = row?;
+        if !k.value().starts_with(prefix) {
+            break;
+        }
+        out.push(v.value().to_string());
+    }
+    Ok(out)
+}
+
+/// Ids of customers with this blind index (`kind` is `p` for phones, `i` for ID numbers).
+pub fn ids_by_index_w(tx: &WriteTransaction, kind: char, bidx: &str) -> Result<Vec<String>> {
+    ids_with_prefix(
+        &tx.open_table(tables::CUSTOMER_KEYS)?,
+        &format!("{kind}:{bidx}/"),
+    )
+}
+
+pub fn ids_by_index(tx: &ReadTransaction, kind: char, bidx: &str) -> Result<Vec<String>> {
+    ids_with_prefix(
+        &tx.open_table(tables::CUSTOMER_KEYS)?,
+        &format!("{kind}:{bidx}/"),
+    )
+}
+
+/// Customer ids owned by `owner` (`None`: in no one's hands), in id order.
+pub fn ids_by_owner(tx: &ReadTransaction, owner: Option<&str>) -> Result<Vec<String>> {
+    ids_with_prefix(
+        &tx.open_table(tables::CUSTOMER_KEYS)?,
+        &format!("o:{}/", owner.unwrap_or("-")),
+    )
+}
+
+/// Every customer, in id (creation) order, starting after `after`.
+pub fn scan(
+    tx: &ReadTransaction,
+    after: Option<&str>,
+    mut visit: impl FnMut(Customer) -> bool,
+) -> Result<()> {
+    let table = tx.open_table(tables::CUSTOMERS)?;
+    let range = match after {
+        Some(a) => {
+            table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+        }
+        None => table.range::<&str>(..)?,
+    };
+    for row in range {
+        let (_, v) = row?;
+        if !visit(codec::decode(T, v.value())?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Counts today's reveals of `user` and adds one; returns the count after adding.
+pub fn add_reveal(tx: &WriteTransaction, user_id: &str, day: &str) -> Result<u64> {
+    let mut t = tx.open_table(tables::REVEALS)?;
+    let key = format!("{user_id}/{day}");
+    let n = t.get(key.as_str())?.map(|v| v.value()).unwrap_or(0) + 1;
+    t.insert(key.as_str(), n)?;
+    Ok(n)
+}
