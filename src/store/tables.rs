@@ -30,4 +30,3 @@ pub const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("custom
 pub const CUSTOMER_KEYS: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
 /// `<user id>/<YYYY-MM-DD>` (Asia/Shanghai) → full-value reveals that day (schema 5).
 pub const REVEALS: TableDefinition<&str, u64> = TableDefinition::new("reveals");
-
