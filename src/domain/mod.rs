@@ -1,6 +1,7 @@
 //! Types and rules of the business, no I/O.
 
 pub mod customer;
+pub mod followup;
 pub mod id_number;
 pub mod org;
 pub mod phone;

@@ -6,6 +6,7 @@ mod auth;
 mod customers;
 pub mod error;
 mod extract;
+mod followups;
 mod health;
 mod middleware;
 mod openapi;
@@ -63,7 +64,12 @@ fn api() -> OpenApiRouter<AppState> {
             customers::delete
         ))
         .routes(routes!(customers::check_duplicate))
-        .routes(routes!(customers::unmask));
+        .routes(routes!(customers::unmask))
+        .routes(routes!(followups::list, followups::add))
+        .routes(routes!(followups::edit))
+        .routes(routes!(followups::timeline))
+        .routes(routes!(followups::reminders))
+        .routes(routes!(followups::transfer));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

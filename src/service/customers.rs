@@ -314,6 +314,15 @@ impl App {
                 c.duplicate_flag = true;
             }
             customers::put(tx, None, &c)?;
+            customers::add_event(tx, &c.id, &customers::TimelineEvent {
+                id: new_id(now),
+                at: now,
+                actor_id: caller.user.id.clone(),
+                kind: "created".into(),
+                from: None,
+                to: c.owner_id.clone(),
+                note: c.channel.clone(),
+            })?;
             audit::record(tx, now, audit::by_user(&caller.user, "customer.created", source, Some(c.id.clone()),
                 json!({"owner_id": c.owner_id, "channel": c.channel, "duplicate_flag": c.duplicate_flag})))?;
             Ok(())

@@ -123,3 +123,74 @@ pub fn add_reveal(tx: &WriteTransaction, user_id: &str, day: &str) -> Result<u64
     t.insert(key.as_str(), n)?;
     Ok(n)
 }
+
+/// A change on a customer's timeline other than a follow-up.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct TimelineEvent {
+    pub id: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor_id: String,
+    /// `created`, `transferred`, `stage_changed`, …
+    pub kind: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub note: Option<String>,
+}
+
+pub fn add_event(tx: &WriteTransaction, customer_id: &str, e: &TimelineEvent) -> Result<()> {
+    let key = format!("{customer_id}/{}", e.id);
+    tx.open_table(tables::CUSTOMER_EVENTS)?
+        .insert(key.as_str(), codec::encode(e).as_slice())?;
+    Ok(())
+}
+
+pub fn events(tx: &ReadTransaction, customer_id: &str) -> Result<Vec<TimelineEvent>> {
+    prefixed(
+        &tx.open_table(tables::CUSTOMER_EVENTS)?,
+        customer_id,
+        "customer_events",
+    )
+}
+
+pub fn put_followup(tx: &WriteTransaction, f: &crate::domain::followup::Followup) -> Result<()> {
+    let key = format!("{}/{}", f.customer_id, f.id);
+    tx.open_table(tables::FOLLOWUPS)?
+        .insert(key.as_str(), codec::encode(f).as_slice())?;
+    Ok(())
+}
+
+pub fn followups(
+    tx: &ReadTransaction,
+    customer_id: &str,
+) -> Result<Vec<crate::domain::followup::Followup>> {
+    prefixed(&tx.open_table(tables::FOLLOWUPS)?, customer_id, "followups")
+}
+
+pub fn followup_w(
+    tx: &WriteTransaction,
+    customer_id: &str,
+    id: &str,
+) -> Result<Option<crate::domain::followup::Followup>> {
+    let table = tx.open_table(tables::FOLLOWUPS)?;
+    let key = format!("{customer_id}/{id}");
+    let v = table.get(key.as_str())?;
+    v.map(|v| codec::decode("followups", v.value())).transpose()
+}
+
+/// Values under `<customer id>/`, in key (time) order.
+fn prefixed<T: serde::de::DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    customer_id: &str,
+    name: &'static str,
+) -> Result<Vec<T>> {
+    let prefix = format!("{customer_id}/");
+    let mut out = Vec::new();
+    for row in table.range(prefix.as_str()..)? {
+        let (k, v) = row?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        out.push(codec::decode(name, v.value())?);
+    }
+    Ok(out)
+}

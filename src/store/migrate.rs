@@ -8,13 +8,14 @@
 //! - 3: audit (hash-chained audit log).
 //! - 4: roles (built-ins seeded), departments, api_tokens, api_token_hashes.
 //! - 5: customers, customer_keys, reveals.
+//! - 6: followups, customer_events.
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -76,6 +77,8 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMERS)?;
     tx.open_table(tables::CUSTOMER_KEYS)?;
     tx.open_table(tables::REVEALS)?;
+    tx.open_table(tables::FOLLOWUPS)?;
+    tx.open_table(tables::CUSTOMER_EVENTS)?;
     seed_roles(tx)
 }
 
@@ -131,6 +134,11 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             tx.open_table(tables::CUSTOMERS)?;
             tx.open_table(tables::CUSTOMER_KEYS)?;
             tx.open_table(tables::REVEALS)?;
+            Ok(())
+        }
+        6 => {
+            tx.open_table(tables::FOLLOWUPS)?;
+            tx.open_table(tables::CUSTOMER_EVENTS)?;
             Ok(())
         }
         _ => Err(Error::Corrupt {

@@ -30,3 +30,8 @@ pub const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("custom
 pub const CUSTOMER_KEYS: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
 /// `<user id>/<YYYY-MM-DD>` (Asia/Shanghai) → full-value reveals that day (schema 5).
 pub const REVEALS: TableDefinition<&str, u64> = TableDefinition::new("reveals");
+/// `<customer id>/<follow-up id>` → `domain::followup::Followup` (schema 6).
+pub const FOLLOWUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("followups");
+/// `<customer id>/<event id>` → `store::customers::TimelineEvent`: ownership and stage
+/// changes, shown on the customer's timeline (schema 6).
+pub const CUSTOMER_EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_events");

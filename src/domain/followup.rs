@@ -1,0 +1,70 @@
+//! Follow-ups (跟进): a logged contact with a customer, optionally setting when to contact them
+//! next (which becomes the owner's reminder).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowupKind {
+    Call,
+    Visit,
+    Wechat,
+    Sms,
+    Note,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Followup {
+    pub id: String,
+    pub customer_id: String,
+    pub author_id: String,
+    pub kind: FollowupKind,
+    pub content: String,
+    pub outcome: Option<String>,
+    /// When to contact the customer next; becomes a reminder for the owner.
+    pub next_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct FollowupInput {
+    pub kind: FollowupKind,
+    pub content: String,
+    pub outcome: Option<String>,
+    pub next_at: Option<DateTime<Utc>>,
+}
+
+/// A follow-up may be corrected by its author for this long, then it is history.
+pub const EDIT_WINDOW_HOURS: i64 = 24;
+
+pub fn check(input: &FollowupInput, now: DateTime<Utc>) -> Result<(), (&'static str, String)> {
+    let len = input.content.trim().chars().count();
+    if len == 0 {
+        return Err(("content", "跟进内容不能为空".into()));
+    }
+    if len > 2000 {
+        return Err(("content", "跟进内容最多2000个字符".into()));
+    }
+    if input
+        .outcome
+        .as_ref()
+        .is_some_and(|o| o.chars().count() > 64)
+    {
+        return Err(("outcome", "跟进结果最多64个字符".into()));
+    }
+    if let Some(next) = input.next_at {
+        if next < now - Duration::minutes(5) {
+            return Err(("next_at", "下次跟进时间不能早于现在".into()));
+        }
+        if next > now + Duration::days(366) {
+            return Err(("next_at", "下次跟进时间不能超过一年".into()));
+        }
+    }
+    Ok(())
+}
+
+pub fn editable(f: &Followup, editor: &str, now: DateTime<Utc>) -> bool {
+    f.author_id == editor && now - f.created_at <= Duration::hours(EDIT_WINDOW_HOURS)
+}

@@ -1,0 +1,143 @@
+//! Follow-ups, the customer timeline, reminders and transfers.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Source;
+use super::error::ErrorBody;
+use super::{ApiError, ApiJson, AppState};
+use crate::domain::followup::{Followup, FollowupInput};
+use crate::service::auth::Caller;
+use crate::service::customers::CustomerView;
+use crate::service::followups::{Due, Reminder, Timeline};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FollowupList {
+    pub items: Vec<Followup>,
+    pub next_cursor: Option<String>,
+    pub total: usize,
+}
+
+/// A customer's follow-ups, oldest first.
+#[utoipa::path(get, path = "/customers/{id}/followups", operation_id = "list_followups", tag = "customers", responses(
+    (status = 200, description = "Follow-ups", body = FollowupList),
+    (status = 404, description = "Absent or out of scope", body = ErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<FollowupList>, ApiError> {
+    let t = app.blocking(move |app| app.timeline(&caller, &id)).await?;
+    Ok(Json(FollowupList {
+        total: t.followups.len(),
+        items: t.followups,
+        next_cursor: None,
+    }))
+}
+
+/// Log a follow-up; `next_at` sets the owner's next reminder.
+#[utoipa::path(post, path = "/customers/{id}/followups", operation_id = "add_followup", tag = "customers", request_body = FollowupInput, responses(
+    (status = 201, description = "Logged", body = Followup),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 404, description = "Absent or out of scope", body = ErrorBody)))]
+pub async fn add(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<FollowupInput>,
+) -> Result<(StatusCode, Json<Followup>), ApiError> {
+    let f = app
+        .blocking(move |app| app.add_followup(&caller, &id, input))
+        .await?;
+    Ok((StatusCode::CREATED, Json(f)))
+}
+
+/// Correct a follow-up (its author, within 24 hours; audited).
+#[utoipa::path(patch, path = "/customers/{id}/followups/{followup_id}", operation_id = "edit_followup", tag = "customers", request_body = FollowupInput, responses(
+    (status = 200, description = "Corrected", body = Followup),
+    (status = 404, description = "Absent or out of scope", body = ErrorBody),
+    (status = 422, description = "Not the author, or older than 24 hours", body = ErrorBody)))]
+pub async fn edit(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path((id, followup_id)): Path<(String, String)>,
+    ApiJson(input): ApiJson<FollowupInput>,
+) -> Result<Json<Followup>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.edit_followup(&caller, &id, &followup_id, input, &source))
+            .await?,
+    ))
+}
+
+/// Follow-ups and ownership/stage events of a customer.
+#[utoipa::path(get, path = "/customers/{id}/timeline", operation_id = "customer_timeline", tag = "customers", responses(
+    (status = 200, description = "Timeline", body = Timeline),
+    (status = 404, description = "Absent or out of scope", body = ErrorBody)))]
+pub async fn timeline(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Timeline>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.timeline(&caller, &id)).await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ReminderQuery {
+    /// `today` or `overdue`.
+    pub due: Due,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReminderList {
+    pub items: Vec<Reminder>,
+    pub next_cursor: Option<String>,
+    pub total: usize,
+}
+
+/// My customers due for a follow-up today, or overdue (Asia/Shanghai days).
+#[utoipa::path(get, path = "/reminders", operation_id = "list_reminders", tag = "customers", params(ReminderQuery), responses(
+    (status = 200, description = "Due follow-ups, earliest first", body = ReminderList),
+    (status = 400, description = "`due` missing or unknown", body = ErrorBody)))]
+pub async fn reminders(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ReminderQuery>,
+) -> Result<Json<ReminderList>, ApiError> {
+    let items = app
+        .blocking(move |app| app.reminders(&caller, q.due))
+        .await?;
+    Ok(Json(ReminderList {
+        total: items.len(),
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TransferRequest {
+    pub to_user: String,
+}
+
+/// Give the customer to another user.
+#[utoipa::path(post, path = "/customers/{id}/transfer", operation_id = "transfer_customer", tag = "customers", request_body = TransferRequest, responses(
+    (status = 200, description = "Transferred", body = CustomerView),
+    (status = 400, description = "Unknown or inactive receiver", body = ErrorBody),
+    (status = 403, description = "Missing customer.transfer", body = ErrorBody),
+    (status = 404, description = "Absent or out of scope", body = ErrorBody)))]
+pub async fn transfer(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TransferRequest>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.transfer_customer(&caller, &id, &body.to_user, &source))
+            .await?,
+    ))
+}

@@ -1,0 +1,225 @@
+//! Follow-ups, reminders, transfers and the customer timeline.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Caller;
+use super::customers::{CustomerView, shanghai};
+use super::{App, Error, Result, audit, new_id};
+use crate::domain::followup::{self, Followup, FollowupInput};
+use crate::domain::org::UserStatus;
+use crate::store::customers::{self, TimelineEvent};
+use crate::store::users;
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Due {
+    /// Next follow-up falls on today (Asia/Shanghai).
+    Today,
+    /// Next follow-up was due before today.
+    Overdue,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Reminder {
+    pub customer: CustomerView,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Timeline {
+    pub followups: Vec<Followup>,
+    pub events: Vec<TimelineEvent>,
+}
+
+impl App {
+    pub fn add_followup(
+        &self,
+        caller: &Caller,
+        customer_id: &str,
+        input: FollowupInput,
+    ) -> Result<Followup> {
+        caller.require("customer.edit")?;
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        followup::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
+        self.store.write(|tx| {
+            let before = scope.check(customers::get_w(tx, customer_id)?)?;
+            if before.deleted_at.is_some() {
+                return Err(Error::NotFound);
+            }
+            let f = Followup {
+                id: new_id(now),
+                customer_id: before.id.clone(),
+                author_id: caller.user.id.clone(),
+                kind: input.kind,
+                content: input.content.trim().to_string(),
+                outcome: input.outcome.clone().filter(|o| !o.trim().is_empty()),
+                next_at: input.next_at,
+                created_at: now,
+                edited_at: None,
+            };
+            customers::put_followup(tx, &f)?;
+            // What pool recall rules read: the last contact, and the next one promised.
+            let mut c = before.clone();
+            c.last_followup_at = Some(now);
+            c.next_followup_at = input.next_at;
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            Ok(f)
+        })
+    }
+
+    /// Corrects a follow-up: only its author, only within 24 hours; audited.
+    pub fn edit_followup(
+        &self,
+        caller: &Caller,
+        customer_id: &str,
+        id: &str,
+        input: FollowupInput,
+        source: &str,
+    ) -> Result<Followup> {
+        caller.require("customer.edit")?;
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        followup::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
+        self.store.write(|tx| {
+            let c = scope.check(customers::get_w(tx, customer_id)?)?;
+            let mut f = customers::followup_w(tx, &c.id, id)?.ok_or(Error::NotFound)?;
+            if !followup::editable(&f, &caller.user.id, now) {
+                return Err(Error::Unprocessable {
+                    code: "followup_locked",
+                    message: "只有本人可在24小时内修改跟进记录".into(),
+                });
+            }
+            f.kind = input.kind;
+            f.content = input.content.trim().to_string();
+            f.outcome = input.outcome.clone().filter(|o| !o.trim().is_empty());
+            f.next_at = input.next_at;
+            f.edited_at = Some(now);
+            customers::put_followup(tx, &f)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "followup.edited",
+                    source,
+                    Some(f.id.clone()),
+                    json!({"customer_id": c.id}),
+                ),
+            )?;
+            Ok(f)
+        })
+    }
+
+    pub fn timeline(&self, caller: &Caller, customer_id: &str) -> Result<Timeline> {
+        caller.require("customer.read")?;
+        let scope = self.scope_of(caller)?;
+        self.store.read(|tx| {
+            let c = scope.check(customers::get(tx, customer_id)?)?;
+            if c.deleted_at.is_some() {
+                return Err(Error::NotFound);
+            }
+            Ok(Timeline {
+                followups: customers::followups(tx, &c.id)?,
+                events: customers::events(tx, &c.id)?,
+            })
+        })
+    }
+
+    /// The caller's own customers whose next follow-up is due today or overdue, earliest first.
+    pub fn reminders(&self, caller: &Caller, due: Due) -> Result<Vec<Reminder>> {
+        caller.require("customer.read")?;
+        let now = self.now();
+        let local = now.with_timezone(&shanghai());
+        let start = local
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(shanghai()).single())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| Error::Internal("cannot compute the start of today".into()))?;
+        let end = start + Duration::days(1);
+        let mut out = self.store.read(|tx| {
+            let mut out = Vec::new();
+            for id in customers::ids_by_owner(tx, Some(&caller.user.id))? {
+                let Some(c) = customers::get(tx, &id)? else {
+                    continue;
+                };
+                let Some(at) = c.next_followup_at else {
+                    continue;
+                };
+                let hit = c.deleted_at.is_none()
+                    && match due {
+                        Due::Today => at >= start && at < end,
+                        Due::Overdue => at < start,
+                    };
+                if hit {
+                    out.push(Reminder {
+                        customer: CustomerView::from(&c),
+                        due_at: at,
+                    });
+                }
+            }
+            Ok::<_, Error>(out)
+        })?;
+        out.sort_by_key(|r| r.due_at);
+        Ok(out)
+    }
+
+    /// Gives a customer to another active user; recorded on the timeline and in the audit log.
+    pub fn transfer_customer(
+        &self,
+        caller: &Caller,
+        id: &str,
+        to_user: &str,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require("customer.transfer")?;
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = scope.check(customers::get_w(tx, id)?)?;
+            if before.deleted_at.is_some() {
+                return Err(Error::NotFound);
+            }
+            let target = users::find_by_id_w(tx, to_user)?
+                .filter(|u| u.status == UserStatus::Active)
+                .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
+            if before.owner_id.as_deref() == Some(target.id.as_str()) {
+                return Err(Error::validation("to_user", "客户已经属于该用户"));
+            }
+            let mut c = before.clone();
+            c.owner_id = Some(target.id.clone());
+            c.pool_id = None;
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            customers::add_event(
+                tx,
+                &c.id,
+                &TimelineEvent {
+                    id: new_id(now),
+                    at: now,
+                    actor_id: caller.user.id.clone(),
+                    kind: "transferred".into(),
+                    from: before.owner_id.clone(),
+                    to: Some(target.id.clone()),
+                    note: None,
+                },
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.transferred",
+                    source,
+                    Some(c.id.clone()),
+                    json!({"from": before.owner_id, "to": target.id}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+}

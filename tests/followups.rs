@@ -1,0 +1,271 @@
+//! Follow-ups, reminders (Asia/Shanghai days, time injected), the 24-hour edit window,
+//! transfers and the timeline.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use chrono::Duration;
+use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer, epoch};
+use reqwest::Method;
+use serde_json::json;
+use zhudai::service::users::{Actor, NewUser};
+
+const PASS: &str = "team password 2026";
+
+fn user(s: &TestServer, name: &str, role: &str) -> String {
+    s.app
+        .create_user(
+            &Actor::Operator,
+            NewUser {
+                username: name.into(),
+                display_name: name.into(),
+                roles: vec![role.into()],
+                password: PASS.into(),
+                department_id: None,
+                manager_id: None,
+                phone: None,
+            },
+            "t",
+        )
+        .unwrap()
+        .id
+}
+
+/// Logs in afresh (the clock jumps past the idle timeout) and counts due reminders.
+async fn due_count(s: &TestServer, when: &str) -> u64 {
+    let sun = s.login("sun", PASS).await;
+    let (_, r) = sun.get(&format!("/api/v1/reminders?due={when}")).await;
+    r["total"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn followups_drive_reminders_by_shanghai_day() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    user(&s, "sun", "sales");
+    let sun = s.login("sun", PASS).await;
+    let (_, c) = sun
+        .post(
+            "/api/v1/customers",
+            json!({"name": "钱七", "phone": "13811112222"}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let fpath = format!("/api/v1/customers/{id}/followups");
+
+    for (body, field) in [
+        (json!({"kind": "call", "content": "  "}), "content"),
+        (
+            json!({"kind": "call", "content": "x", "next_at": (epoch() - Duration::days(1)).to_rfc3339()}),
+            "next_at",
+        ),
+    ] {
+        let (st, e) = sun.post(&fpath, body).await;
+        assert_eq!(
+            (st.as_u16(), e["error"]["field"].as_str()),
+            (400, Some(field))
+        );
+    }
+    let (st, e) = sun
+        .post(&fpath, json!({"kind": "fax", "content": "x"}))
+        .await;
+    assert_eq!(st, 400, "{e}");
+
+    // epoch() is 10:00 in Shanghai on 2026-11-20; next contact: tomorrow 09:30 Shanghai.
+    let next = epoch() + Duration::hours(23) + Duration::minutes(30);
+    let (st, f) = sun.post(&fpath, json!({"kind": "call", "content": "客户有房产一套，想做抵押经营贷", "outcome": "有意向", "next_at": next.to_rfc3339()})).await;
+    assert_eq!(st, 201, "{f}");
+    let (_, c) = sun.get(&format!("/api/v1/customers/{id}")).await;
+    assert_eq!(
+        c["last_followup_at"]
+            .as_str()
+            .map(|t| t.starts_with("2026-11-20T02:00:00")),
+        Some(true)
+    );
+    assert_eq!(
+        c["next_followup_at"].as_str().unwrap(),
+        next.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+
+    let due = |when: &'static str| {
+        let sun = &sun;
+        async move {
+            let (st, r) = sun.get(&format!("/api/v1/reminders?due={when}")).await;
+            assert_eq!(st, 200, "{r}");
+            r["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["customer"]["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(due("today").await.is_empty(), "due tomorrow, not today");
+    assert!(due("overdue").await.is_empty());
+    // 14:30 UTC on the 20th is 22:30 in Shanghai: still the 20th there.
+    s.clock.advance(Duration::hours(12) + Duration::minutes(30));
+    assert_eq!(
+        due_count(&s, "today").await,
+        0,
+        "22:30 in Shanghai is still the day before"
+    );
+    s.clock.advance(Duration::hours(2)); // 00:30 on the 21st in Shanghai (16:30 UTC on the 20th)
+    assert_eq!(
+        due_count(&s, "today").await,
+        1,
+        "the Shanghai day, not the UTC day"
+    );
+    s.clock.advance(Duration::days(1));
+    assert_eq!(
+        (due_count(&s, "today").await, due_count(&s, "overdue").await),
+        (0, 1)
+    );
+    let sun = s.login("sun", PASS).await;
+    let (st, _) = sun.get("/api/v1/reminders?due=someday").await;
+    assert_eq!(st, 400);
+
+    // A follow-up without a next time clears the reminder.
+    let sun2 = s.login("sun", PASS).await;
+    let (st, _) = sun2
+        .post(&fpath, json!({"kind": "wechat", "content": "已发资料"}))
+        .await;
+    assert_eq!(st, 201);
+    let (_, r) = sun2.get("/api/v1/reminders?due=overdue").await;
+    assert_eq!(r["total"], 0);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn followups_can_be_corrected_by_their_author_for_24_hours() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    user(&s, "sun", "sales");
+    let sun = s.login("sun", PASS).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, c) = sun
+        .post(
+            "/api/v1/customers",
+            json!({"name": "钱七", "phone": "13811112222"}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+    let (_, f) = sun
+        .post(
+            &format!("/api/v1/customers/{id}/followups"),
+            json!({"kind": "call", "content": "未接通"}),
+        )
+        .await;
+    let path = format!(
+        "/api/v1/customers/{id}/followups/{}",
+        f["id"].as_str().unwrap()
+    );
+    let (st, e) = admin
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"kind": "call", "content": "改写"})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (422, Some("followup_locked")),
+        "not the author"
+    );
+    let (st, g) = sun
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"kind": "call", "content": "未接通，晚上再打"})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), g["content"].as_str()),
+        (200, Some("未接通，晚上再打"))
+    );
+    assert!(g["edited_at"].is_string());
+    s.clock.advance(Duration::hours(24) + Duration::minutes(1));
+    let sun = s.login("sun", PASS).await;
+    let (st, _) = sun
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"kind": "call", "content": "再改"})),
+        )
+        .await;
+    assert_eq!(st, 422, "after 24 hours it is history");
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, a) = admin.get("/api/v1/audit?action=followup.edited").await;
+    assert_eq!(a["items"].as_array().unwrap().len(), 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn transfer_moves_the_customer_and_its_reminder() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    user(&s, "sun", "sales");
+    let li = user(&s, "li", "sales");
+    let sun = s.login("sun", PASS).await;
+    let li_c = s.login("li", PASS).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, c) = sun
+        .post(
+            "/api/v1/customers",
+            json!({"name": "钱七", "phone": "13811112222"}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+    let next = epoch() + Duration::hours(2);
+    sun.post(
+        &format!("/api/v1/customers/{id}/followups"),
+        json!({"kind": "call", "content": "约了下午", "next_at": next.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(sun.get("/api/v1/reminders?due=today").await.1["total"], 1);
+
+    let tpath = format!("/api/v1/customers/{id}/transfer");
+    let (st, e) = sun.post(&tpath, json!({"to_user": li})).await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "sales cannot give customers away"
+    );
+    let (st, e) = admin.post(&tpath, json!({"to_user": "01NOBODY"})).await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("to_user"))
+    );
+    let (st, moved) = admin.post(&tpath, json!({"to_user": li})).await;
+    assert_eq!(
+        (st.as_u16(), moved["owner_id"].as_str()),
+        (200, Some(li.as_str()))
+    );
+
+    assert_eq!(
+        sun.get(&format!("/api/v1/customers/{id}")).await.0,
+        404,
+        "the old owner lost it"
+    );
+    assert_eq!(li_c.get(&format!("/api/v1/customers/{id}")).await.0, 200);
+    assert_eq!(sun.get("/api/v1/reminders?due=today").await.1["total"], 0);
+    assert_eq!(
+        li_c.get("/api/v1/reminders?due=today").await.1["total"],
+        1,
+        "the reminder went along"
+    );
+
+    let (_, t) = li_c.get(&format!("/api/v1/customers/{id}/timeline")).await;
+    let kinds: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "transferred"]);
+    assert_eq!(t["events"][1]["to"], li.as_str());
+    assert_eq!(
+        t["followups"].as_array().unwrap().len(),
+        1,
+        "history stays with the customer"
+    );
+    let (_, a) = admin.get("/api/v1/audit?action=customer.transferred").await;
+    assert_eq!(a["items"][0]["detail"]["to"], li.as_str());
+    s.stop().await;
+}
