@@ -269,3 +269,80 @@ async fn transfer_moves_the_customer_and_its_reminder() {
     assert_eq!(a["items"][0]["detail"]["to"], li.as_str());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn departure_hands_every_customer_to_the_successor_at_once() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun_id = user(&s, "sun", "sales");
+    let li = user(&s, "li", "sales");
+    user(&s, "zhao", "sales");
+    let sun = s.login("sun", PASS).await;
+    let zhao = s.login("zhao", PASS).await;
+    for (i, phone) in ["13811110001", "13811110002", "13811110003"]
+        .iter()
+        .enumerate()
+    {
+        let (st, c) = sun
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("客户{i}"), "phone": phone}),
+            )
+            .await;
+        assert_eq!(st, 201);
+        let next = epoch() + Duration::hours(1);
+        sun.post(
+            &format!("/api/v1/customers/{}/followups", c["id"].as_str().unwrap()),
+            json!({"kind": "call", "content": "回访", "next_at": next.to_rfc3339()}),
+        )
+        .await;
+    }
+    zhao.post(
+        "/api/v1/customers",
+        json!({"name": "别人的", "phone": "13811110009"}),
+    )
+    .await;
+
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, e) = admin
+        .post(
+            &format!("/api/v1/users/{sun_id}/depart"),
+            json!({"to_user": sun_id}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("to_user"))
+    );
+    let (st, r) = admin
+        .post(
+            &format!("/api/v1/users/{sun_id}/depart"),
+            json!({"to_user": li}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), r["customers_moved"].as_u64()),
+        (200, Some(3)),
+        "{r}"
+    );
+
+    assert_eq!(
+        sun.get("/api/v1/me").await.0,
+        401,
+        "the departed user's session ended"
+    );
+    let li_c = s.login("li", PASS).await;
+    let (_, page) = li_c.get("/api/v1/customers").await;
+    assert_eq!(page["total"], 3, "exactly the departed user's customers");
+    assert_eq!(
+        li_c.get("/api/v1/reminders?due=today").await.1["total"],
+        3,
+        "with their reminders"
+    );
+    let (_, page) = zhao.get("/api/v1/customers").await;
+    assert_eq!(page["total"], 1, "nobody else's moved");
+    let (_, u) = admin.get(&format!("/api/v1/users/{sun_id}")).await;
+    assert_eq!(u["status"], "departed");
+    let (_, a) = admin.get("/api/v1/audit?action=user.departed").await;
+    assert_eq!(a["items"][0]["detail"]["customers_moved"], 3);
+    s.stop().await;
+}

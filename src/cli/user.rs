@@ -43,6 +43,13 @@ enum Action {
     List,
     /// Disable an account and end its sessions.
     Disable { username: String },
+    /// 离职继承: mark the account departed and give all its customers to a successor.
+    Depart {
+        username: String,
+        /// Username of the successor.
+        #[arg(long = "to")]
+        to: String,
+    },
     /// Set a new password and end the account's sessions.
     ResetPassword {
         username: String,
@@ -140,6 +147,18 @@ impl Cmd {
                 let u =
                     app.set_user_status(&Actor::Operator, &username, UserStatus::Disabled, "cli")?;
                 println!("disabled {}; their sessions are ended", u.username);
+            }
+            Action::Depart { username, to } => {
+                let app = open(data)?;
+                let find = |name: &str| -> anyhow::Result<String> {
+                    app.store
+                        .read(|tx| crate::store::users::find_by_username(tx, name))?
+                        .map(|u| u.id)
+                        .ok_or_else(|| anyhow::anyhow!("no user named {name}"))
+                };
+                let (leaving, successor) = (find(&username)?, find(&to)?);
+                let moved = app.depart_user(&Actor::Operator, &leaving, &successor, "cli")?;
+                println!("{username} departed; {moved} customers now belong to {to}");
             }
             Action::ResetPassword {
                 username,

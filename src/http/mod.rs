@@ -50,6 +50,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
         .routes(routes!(users::reset_password))
+        .routes(routes!(users::depart))
         .routes(routes!(users::change_own_password))
         .routes(routes!(org::list_departments, org::create_department))
         .routes(routes!(org::update_department, org::delete_department))

@@ -141,3 +141,35 @@ pub async fn change_own_password(
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DepartRequest {
+    /// The successor who receives every customer of the departing user.
+    pub to_user: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DepartResult {
+    pub customers_moved: u64,
+}
+
+/// 离职继承: mark the user departed and move all their customers to a successor at once.
+#[utoipa::path(post, path = "/users/{id}/depart", operation_id = "depart_user", tag = "users", request_body = DepartRequest, responses(
+    (status = 200, description = "Departed; customers moved", body = DepartResult),
+    (status = 400, description = "Unknown or inactive successor", body = ErrorBody),
+    (status = 404, description = "No such account", body = ErrorBody),
+    (status = 422, description = "The last administrator", body = ErrorBody)))]
+pub async fn depart(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DepartRequest>,
+) -> Result<Json<DepartResult>, ApiError> {
+    let moved = app
+        .blocking(move |app| app.depart_user(&Actor::User(&caller), &id, &body.to_user, &source))
+        .await?;
+    Ok(Json(DepartResult {
+        customers_moved: moved,
+    }))
+}

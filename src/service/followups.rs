@@ -223,3 +223,87 @@ impl App {
         })
     }
 }
+
+impl App {
+    /// 离职继承: marks a user departed (ending their sessions) and hands every customer they
+    /// own — with its reminders and history — to a successor, all in one transaction.
+    /// Returns how many customers moved.
+    pub fn depart_user(
+        &self,
+        actor: &super::users::Actor,
+        user_id: &str,
+        successor_id: &str,
+        source: &str,
+    ) -> Result<u64> {
+        actor.require("user.manage")?;
+        if user_id == successor_id {
+            return Err(Error::validation("to_user", "接收人不能是离职人员本人"));
+        }
+        let now = self.now();
+        let actor_id = match actor {
+            super::users::Actor::User(c) => c.user.id.clone(),
+            super::users::Actor::Operator => "operator".to_string(),
+        };
+        self.store.write(|tx| {
+            let mut leaving = users::find_by_id_w(tx, user_id)?.ok_or(Error::NotFound)?;
+            let successor = users::find_by_id_w(tx, successor_id)?
+                .filter(|u| u.status == UserStatus::Active)
+                .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
+            if leaving.is_admin()
+                && users::all_w(tx)?
+                    .iter()
+                    .filter(|u| {
+                        u.id != leaving.id && u.is_admin() && u.status == UserStatus::Active
+                    })
+                    .count()
+                    == 0
+            {
+                return Err(Error::Unprocessable {
+                    code: "last_admin",
+                    message: "这是最后一个在职管理员，不能办理离职".into(),
+                });
+            }
+            let ids = customers::ids_by_owner_w(tx, Some(&leaving.id))?;
+            for id in &ids {
+                let Some(before) = customers::get_w(tx, id)? else {
+                    continue;
+                };
+                let mut c = before.clone();
+                c.owner_id = Some(successor.id.clone());
+                c.updated_at = now;
+                customers::put(tx, Some(&before), &c)?;
+                customers::add_event(
+                    tx,
+                    id,
+                    &TimelineEvent {
+                        id: new_id(now),
+                        at: now,
+                        actor_id: actor_id.clone(),
+                        kind: "inherited".into(),
+                        from: Some(leaving.id.clone()),
+                        to: Some(successor.id.clone()),
+                        note: Some("离职继承".into()),
+                    },
+                )?;
+            }
+            leaving.status = UserStatus::Departed;
+            leaving.updated_at = now;
+            users::update(tx, &leaving)?;
+            let ended = crate::store::sessions::delete_for_user(tx, &leaving.id)?;
+            audit::record(
+                tx,
+                now,
+                actor.audit(
+                    "user.departed",
+                    source,
+                    Some(leaving.id.clone()),
+                    json!({
+                        "username": leaving.username, "successor": successor.username,
+                        "customers_moved": ids.len(), "sessions_ended": ended,
+                    }),
+                ),
+            )?;
+            Ok(ids.len() as u64)
+        })
+    }
+}

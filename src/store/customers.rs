@@ -85,6 +85,13 @@ pub fn ids_by_index(tx: &ReadTransaction, kind: char, bidx: &str) -> Result<Vec<
     )
 }
 
+pub fn ids_by_owner_w(tx: &WriteTransaction, owner: Option<&str>) -> Result<Vec<String>> {
+    ids_with_prefix(
+        &tx.open_table(tables::CUSTOMER_KEYS)?,
+        &format!("o:{}/", owner.unwrap_or("-")),
+    )
+}
+
 /// Customer ids owned by `owner` (`None`: in no one's hands), in id order.
 pub fn ids_by_owner(tx: &ReadTransaction, owner: Option<&str>) -> Result<Vec<String>> {
     ids_with_prefix(
