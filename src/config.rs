@@ -20,6 +20,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub log: LogConfig,
     pub customers: CustomersConfig,
+    pub backup: BackupConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +51,21 @@ pub struct LogConfig {
 pub struct CustomersConfig {
     /// `refuse` or `flag`.
     pub on_duplicate: String,
+}
+
+/// Scheduled backups (see `jobs::backup` and docs/backup.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    pub enabled: bool,
+    pub dir: String,
+    pub time: String,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub recipients: Vec<String>,
+    pub recipients_file: String,
+    pub passphrase_file: String,
+    pub post_command: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +187,9 @@ impl Config {
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(bad("session", "timeouts must be greater than zero"));
         }
+        if crate::jobs::schedule::parse_time_of_day(&self.backup.time).is_none() {
+            return Err(bad("backup.time", "must be a time of day such as 02:30"));
+        }
         Ok(())
     }
 
@@ -255,6 +274,14 @@ fn coerce(key: &str, default: &toml::Value, raw: &str) -> Result<toml::Value, Co
             "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
             _ => return Err(bad("true or false")),
         },
+        // Lists from the environment: comma-separated.
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_string()),
     })
 }

@@ -2,12 +2,15 @@
 //! This crate is the whole application; `main.rs` only parses the command line. Tests, benches
 //! and the CLI drive the same library.
 
+pub mod admin_socket;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod datadir;
 pub mod domain;
 pub mod http;
+pub mod jobs;
 pub mod service;
 pub mod store;
 pub mod synth;

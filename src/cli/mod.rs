@@ -1,9 +1,11 @@
 //! Command-line interface: one module per subcommand, each an `Args` struct with `run`.
 //! `serve` holds the data directory; `doctor` and `demo` need it free (redb admits one process).
 
+mod backup;
 mod demo;
 mod doctor;
 mod progress;
+mod restore;
 mod serve;
 mod user;
 
@@ -36,6 +38,10 @@ pub enum Command {
     Demo(demo::Cmd),
     /// Manage staff accounts (server stopped).
     User(user::Cmd),
+    /// Write an encrypted backup (beside a running server), or `backup verify` one.
+    Backup(backup::Cmd),
+    /// Restore a backup into a data directory (server stopped).
+    Restore(restore::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -45,6 +51,8 @@ pub fn main() -> ExitCode {
         Command::Doctor(cmd) => cmd.run(&cli.data),
         Command::Demo(cmd) => cmd.run(&cli.data),
         Command::User(cmd) => cmd.run(&cli.data),
+        Command::Backup(cmd) => cmd.run(&cli.data),
+        Command::Restore(cmd) => cmd.run(&cli.data),
     };
     match result {
         Ok(code) => code,

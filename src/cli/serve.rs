@@ -79,15 +79,33 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
         println!("  {public_url}/setup#token={token}");
         println!();
     }
+    // `zhudai backup` beside the running server asks it for snapshots over this socket.
+    let admin = match crate::admin_socket::spawn(Arc::clone(&app), data) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("{e:#}; `zhudai backup` will not work while this server runs");
+            None
+        }
+    };
+    let scheduler = crate::jobs::backup::spawn(Arc::clone(&app));
+    // Listen for SIGTERM before announcing the server: a stop sent right after the banner
+    // must not be lost.
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
     // Last line of the banner: scripts and tests wait for it.
     println!("listening on {public_url}");
-    crate::http::serve(listener, app, shutdown_signal()).await?;
+    let served = crate::http::serve(listener, app, shutdown_signal(term)).await;
+    scheduler.shutdown().await;
+    if let Some(admin) = admin {
+        admin.shutdown().await;
+    }
+    served?;
     tracing::info!("stopped; store closed");
     Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM (systemd's stop).
-async fn shutdown_signal() {
+async fn shutdown_signal(mut term: tokio::signal::unix::Signal) {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
@@ -95,15 +113,7 @@ async fn shutdown_signal() {
         }
     };
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
+        term.recv().await;
     };
     tokio::select! {
         () = ctrl_c => {},

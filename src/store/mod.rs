@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod org;
 pub mod sessions;
 pub mod setup;
+pub mod snapshot;
 pub mod tables;
 pub mod tokens;
 pub mod users;

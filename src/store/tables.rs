@@ -35,3 +35,42 @@ pub const FOLLOWUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("follow
 /// `<customer id>/<event id>` → `store::customers::TimelineEvent`: ownership and stage
 /// changes, shown on the customer's timeline (schema 6).
 pub const CUSTOMER_EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_events");
+
+/// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
+/// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
+macro_rules! every_table {
+    ($($table:ident),* $(,)?) => {
+        /// The names of every table, in copy order.
+        pub fn all_names() -> Vec<String> {
+            vec![$(redb::TableHandle::name(&$table).to_string()),*]
+        }
+
+        /// Copies every table that exists in `from` into `to`; returns the rows copied.
+        pub fn copy_all(
+            from: &redb::ReadTransaction,
+            to: &redb::WriteTransaction,
+        ) -> super::Result<u64> {
+            let mut rows = 0;
+            $(rows += super::snapshot::copy_table(from, to, $table)?;)*
+            Ok(rows)
+        }
+    };
+}
+
+every_table!(
+    META,
+    USERS,
+    USERS_BY_NAME,
+    SESSIONS,
+    SETUP,
+    AUDIT,
+    ROLES,
+    DEPARTMENTS,
+    API_TOKENS,
+    API_TOKEN_HASHES,
+    CUSTOMERS,
+    CUSTOMER_KEYS,
+    REVEALS,
+    FOLLOWUPS,
+    CUSTOMER_EVENTS,
+);

@@ -1,0 +1,458 @@
+//! The archive itself: writing entries as a tar stream into age into a file, and reading one
+//! back with every check of the format (see the module above). Both stream with constant
+//! memory; neither knows where the entries come from or go.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::keys::{self, Encryption, Unlock};
+use super::{Error, FORMAT_NAME, FORMAT_VERSION, MANIFEST, Manifest, ManifestEntry, Result, io};
+
+/// One file to put into the archive.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Name inside the archive (`plugins/a.rhai`).
+    pub path: String,
+    /// Where its bytes are read from.
+    pub source: PathBuf,
+}
+
+/// The manifest fields that are not about entries.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub schema_version: u64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Largest manifest a reader accepts (a million entries fit well below this).
+const MANIFEST_LIMIT: u64 = 256 * 1024 * 1024;
+/// After the tar's end blocks only zero padding may follow, and not much of it.
+const PADDING_LIMIT: u64 = 64 * 1024;
+
+/// Reads through a source, hashing, counting, reporting progress and honouring cancellation.
+struct Tap<'a, R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    count: u64,
+    /// Shared copy of `count` for those who cannot reach the Tap (inside the decryptor).
+    shared: Option<Arc<AtomicU64>>,
+    progress: &'a mut dyn FnMut(u64),
+    cancel: &'a AtomicBool,
+}
+
+impl<R: Read> Read for Tap<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+        }
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        self.count += n as u64;
+        if let Some(shared) = &self.shared {
+            shared.store(self.count, Ordering::Relaxed);
+        }
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
+/// Writes `entries` and the manifest to `out` (never overwriting it): the bytes go to
+/// `out.partial` first, which is synced and then linked to `out` only when complete.
+pub fn write(
+    out: &Path,
+    entries: &[Entry],
+    header: &Header,
+    encryption: &Encryption,
+    progress: &mut dyn FnMut(u64),
+    cancel: &AtomicBool,
+) -> Result<(Manifest, u64)> {
+    if out.exists() {
+        return Err(Error::Exists(out.to_path_buf()));
+    }
+    let partial = partial_name(out);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Error::Refused(format!(
+                    "{} exists: another backup is writing it, or an interrupted one left it (delete it if so)",
+                    partial.display()
+                ))
+            } else {
+                Error::Io {
+                    what: format!("cannot create {}", partial.display()),
+                    source: e,
+                }
+            }
+        })?;
+    let result =
+        write_into(file, entries, header, encryption, progress, cancel).and_then(|manifest| {
+            // A hard link never replaces an existing file, unlike rename.
+            std::fs::hard_link(&partial, out).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    Error::Exists(out.to_path_buf())
+                } else {
+                    Error::Io {
+                        what: format!("cannot create {}", out.display()),
+                        source: e,
+                    }
+                }
+            })?;
+            Ok(manifest)
+        });
+    let _ = std::fs::remove_file(&partial);
+    let manifest = result?;
+    sync_dir(out);
+    let size = std::fs::metadata(out)
+        .map_err(io(format!("cannot read {}", out.display())))?
+        .len();
+    Ok((manifest, size))
+}
+
+pub fn partial_name(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+fn write_into(
+    file: File,
+    entries: &[Entry],
+    header: &Header,
+    encryption: &Encryption,
+    progress: &mut dyn FnMut(u64),
+    cancel: &AtomicBool,
+) -> Result<Manifest> {
+    let cancelled = |e: io::Error, what: String| {
+        if e.kind() == io::ErrorKind::Interrupted {
+            Error::Cancelled
+        } else {
+            Error::Io { what, source: e }
+        }
+    };
+    let encryptor = encryption.encryptor()?;
+    let age_out = encryptor
+        .wrap_output(BufWriter::with_capacity(1 << 20, file))
+        .map_err(io("cannot write the backup"))?;
+    let mut tar = tar::Builder::new(age_out);
+    let mtime = u64::try_from(header.created_at.timestamp()).unwrap_or(0);
+    let mut manifest = Manifest {
+        format: FORMAT_NAME.to_string(),
+        format_version: FORMAT_VERSION,
+        zhudai_version: env!("CARGO_PKG_VERSION").to_string(),
+        schema_version: header.schema_version,
+        created_at: header.created_at,
+        entries: Vec::with_capacity(entries.len()),
+    };
+    for entry in entries {
+        let source = File::open(&entry.source)
+            .map_err(io(format!("cannot read {}", entry.source.display())))?;
+        let size = source
+            .metadata()
+            .map_err(io(format!("cannot read {}", entry.source.display())))?
+            .len();
+        let mut tap = Tap {
+            inner: source.take(size),
+            hasher: Some(Sha256::new()),
+            count: 0,
+            shared: None,
+            progress: &mut *progress,
+            cancel,
+        };
+        let mut h = tar_header(size, mtime);
+        tar.append_data(&mut h, &entry.path, &mut tap)
+            .map_err(|e| cancelled(e, format!("cannot back up {}", entry.source.display())))?;
+        if tap.count != size {
+            // tar has already written a header promising `size` bytes: the archive is broken.
+            return Err(Error::Refused(format!(
+                "{} changed size while being backed up; run the backup again",
+                entry.source.display()
+            )));
+        }
+        manifest.entries.push(ManifestEntry {
+            path: entry.path.clone(),
+            size,
+            sha256: hex::encode(tap.hasher.take().unwrap_or_default().finalize()),
+        });
+    }
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Io {
+        what: "cannot encode the manifest".into(),
+        source: io::Error::other(e),
+    })?;
+    let mut h = tar_header(json.len() as u64, mtime);
+    tar.append_data(&mut h, MANIFEST, json.as_slice())
+        .map_err(io("cannot write the backup"))?;
+    let age_out = tar.into_inner().map_err(io("cannot write the backup"))?;
+    let buffered = age_out.finish().map_err(io("cannot write the backup"))?;
+    let file = buffered.into_inner().map_err(|e| Error::Io {
+        what: "cannot write the backup".into(),
+        source: e.into_error(),
+    })?;
+    file.sync_all().map_err(io("cannot write the backup"))?;
+    Ok(manifest)
+}
+
+fn tar_header(size: u64, mtime: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(size);
+    h.set_mode(0o600);
+    h.set_mtime(mtime);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+/// Best effort: makes a rename or link in `path`'s directory durable.
+pub(super) fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// Reads a whole archive and checks it against its manifest. With `extract_to`, entries are
+/// written below that (existing, empty) directory as they stream past; the caller must
+/// discard it on error. `progress` counts bytes of the encrypted file.
+pub fn read(
+    path: &Path,
+    unlock: &Unlock,
+    extract_to: Option<&Path>,
+    progress: &mut dyn FnMut(u64),
+    cancel: &AtomicBool,
+) -> Result<Manifest> {
+    let file = File::open(path).map_err(io(format!("cannot open {}", path.display())))?;
+    let file_size = file
+        .metadata()
+        .map_err(io(format!("cannot read {}", path.display())))?
+        .len();
+    let read_so_far = Arc::new(AtomicU64::new(0));
+    // A chunk that fails to authenticate once the whole file has been read is at its end.
+    let stream_error = |e: io::Error| {
+        let at_end = read_so_far.load(Ordering::Relaxed) >= file_size;
+        if e.kind() == io::ErrorKind::InvalidData && at_end {
+            Error::DamagedEnd
+        } else {
+            stream_error(e)
+        }
+    };
+    let counted = Tap {
+        inner: file,
+        hasher: None,
+        count: 0,
+        shared: Some(Arc::clone(&read_so_far)),
+        progress,
+        cancel,
+    };
+    // A small buffer keeps `read_so_far` at the end of the chunk being decrypted.
+    let plain = keys::decrypt(BufReader::new(counted), unlock, path)?;
+    let mut archive = tar::Archive::new(plain);
+    let mut seen: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut manifest: Option<Manifest> = None;
+    {
+        let entries = archive.entries().map_err(stream_error)?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| {
+                // tar's own complaint before any entry: the content is not a tar archive.
+                if seen.is_empty() && e.kind() == io::ErrorKind::Other {
+                    Error::NotZhudai("the decrypted content is not a tar archive".into())
+                } else {
+                    stream_error(e)
+                }
+            })?;
+            if manifest.is_some() {
+                return Err(Error::Corrupted(
+                    "entries follow the manifest (the manifest must be last)".into(),
+                ));
+            }
+            let kind = entry.header().entry_type();
+            let name = entry
+                .path()
+                .map_err(|_| Error::NotZhudai("an entry name is not valid".into()))?
+                .to_str()
+                .map(str::to_string)
+                .ok_or_else(|| Error::NotZhudai("an entry name is not UTF-8".into()))?;
+            if !kind.is_file() {
+                return Err(Error::NotZhudai(format!(
+                    "entry {name} is not a regular file"
+                )));
+            }
+            if name == MANIFEST {
+                let mut text = Vec::new();
+                (&mut entry)
+                    .take(MANIFEST_LIMIT)
+                    .read_to_end(&mut text)
+                    .map_err(stream_error)?;
+                let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
+                    Error::NotZhudai(format!("manifest.json is not a zhudai manifest: {e}"))
+                })?;
+                if m.format != FORMAT_NAME {
+                    return Err(Error::NotZhudai(format!(
+                        "manifest format is `{}`",
+                        m.format
+                    )));
+                }
+                if m.format_version > FORMAT_VERSION {
+                    return Err(Error::FormatTooNew(m.format_version));
+                }
+                manifest = Some(m);
+                continue;
+            }
+            if !super::allowed_entry(&name) {
+                return Err(Error::NotZhudai(format!("unexpected entry {name}")));
+            }
+            if seen.contains_key(&name) {
+                return Err(Error::Corrupted(format!("entry {name} appears twice")));
+            }
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            let mut sink: Box<dyn Write> = match extract_to {
+                Some(dir) => Box::new(BufWriter::new(create_private(dir, &name)?)),
+                None => Box::new(io::sink()),
+            };
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = entry.read(&mut buf).map_err(stream_error)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                size += n as u64;
+                sink.write_all(&buf[..n])
+                    .map_err(io(format!("cannot write {name}")))?;
+            }
+            sink.flush().map_err(io(format!("cannot write {name}")))?;
+            drop(sink);
+            if let Some(dir) = extract_to {
+                File::open(dir.join(&name))
+                    .and_then(|f| f.sync_all())
+                    .map_err(io(format!("cannot write {name}")))?;
+            }
+            order.push(name.clone());
+            seen.insert(name, (size, hex::encode(hasher.finalize())));
+        }
+    }
+    let Some(manifest) = manifest else {
+        return Err(if seen.is_empty() {
+            Error::NotZhudai("the archive holds no zhudai entries".into())
+        } else {
+            Error::Corrupted("manifest.json is missing".into())
+        });
+    };
+    // Past the tar's end: only zero padding, then the end of the age stream, which is where
+    // age notices a truncated file or bytes appended to it.
+    let mut rest = archive.into_inner();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut padding = 0u64;
+    loop {
+        let n = rest.read(&mut buf).map_err(stream_error)?;
+        if n == 0 {
+            break;
+        }
+        padding += n as u64;
+        if padding > PADDING_LIMIT || buf[..n].iter().any(|b| *b != 0) {
+            return Err(Error::Corrupted(
+                "data follows the end of the archive".into(),
+            ));
+        }
+    }
+    check_against(&manifest, &seen, &order)?;
+    Ok(manifest)
+}
+
+fn check_against(
+    manifest: &Manifest,
+    seen: &BTreeMap<String, (u64, String)>,
+    order: &[String],
+) -> Result<()> {
+    for e in &manifest.entries {
+        match seen.get(&e.path) {
+            None => {
+                return Err(Error::Corrupted(format!(
+                    "entry {} is listed in the manifest but missing",
+                    e.path
+                )));
+            }
+            Some((size, _)) if *size != e.size => {
+                return Err(Error::Corrupted(format!(
+                    "entry {} has {size} bytes, the manifest says {}",
+                    e.path, e.size
+                )));
+            }
+            Some((_, sha)) if *sha != e.sha256 => {
+                return Err(Error::Corrupted(format!(
+                    "entry {} does not match its SHA-256 in the manifest",
+                    e.path
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = order
+        .iter()
+        .find(|p| !manifest.entries.iter().any(|e| &e.path == *p))
+    {
+        return Err(Error::Corrupted(format!(
+            "entry {extra} is not listed in the manifest"
+        )));
+    }
+    if !seen.contains_key("zhudai.redb") {
+        return Err(Error::NotZhudai("it holds no zhudai.redb".into()));
+    }
+    Ok(())
+}
+
+/// Creates `dir/name` (and its directories) for an extracted entry, owner-only.
+fn create_private(dir: &Path, name: &str) -> Result<File> {
+    let target = dir.join(name);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(io(format!("cannot create {}", parent.display())))?;
+        let mut p = parent;
+        while p != dir && p.starts_with(dir) {
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
+            match p.parent() {
+                Some(up) => p = up,
+                None => break,
+            }
+        }
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&target)
+        .map_err(io(format!("cannot create {}", target.display())))
+}
+
+/// Errors while reading the decrypted stream: age reports truncation as UnexpectedEof and a
+/// failed chunk authentication as InvalidData; tar reports damaged headers as `Other`.
+fn stream_error(e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::Interrupted => Error::Cancelled,
+        io::ErrorKind::UnexpectedEof => Error::Truncated,
+        io::ErrorKind::InvalidData => Error::Corrupted(format!(
+            "a part of the file does not authenticate ({e}): it was damaged or altered"
+        )),
+        _ => Error::Corrupted(e.to_string()),
+    }
+}

@@ -1,0 +1,640 @@
+//! Scheduled backups from `serve`: daily at `backup.time` (+08:00) into `backup.dir`, named
+//! `zhudai-YYYYMMDD-HHMMSS.age` (local time), then retention and the optional post command.
+//! The last results are kept in `data/backup-status.json` (written atomically) for the admin
+//! page, the API and `zhudai doctor`. "Run now" from the API uses the same code.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::schedule;
+use crate::backup::create::{self as backup_create, BackupLock, Quiet, SnapshotSource};
+use crate::backup::{Encryption, keys};
+use crate::config::BackupConfig;
+use crate::service::auth::Caller;
+use crate::service::{self, App};
+use crate::store::audit::NewAudit;
+
+pub const STATUS_FILE: &str = "backup-status.json";
+/// How often the scheduler looks at the clock.
+const TICK: Duration = Duration::from_secs(30);
+/// A post command running longer than this is stopped and reported.
+const POST_COMMAND_LIMIT: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Scheduled,
+    Manual,
+}
+
+/// One backup run, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunRecord {
+    pub trigger: Trigger,
+    /// Who asked (manual runs).
+    pub requested_by: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub ok: bool,
+    /// The archive written (full path).
+    pub file: Option<String>,
+    pub size_bytes: Option<u64>,
+    /// Why the backup failed.
+    pub error: Option<String>,
+    /// The backup succeeded but the post command failed.
+    pub post_command_error: Option<String>,
+    /// Old archives removed by retention.
+    pub deleted: Vec<String>,
+}
+
+/// `data/backup-status.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusFile {
+    pub last: Option<RunRecord>,
+    pub last_success: Option<RunRecord>,
+    pub last_scheduled: Option<RunRecord>,
+    /// The daily slot last handled by the scheduler, so each slot runs once.
+    pub last_slot: Option<DateTime<Utc>>,
+}
+
+/// What the admin page and `GET /api/v1/backups/status` show.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BackupStatus {
+    /// Scheduled backups are switched on (`backup.enabled`).
+    pub enabled: bool,
+    /// The configuration is complete and valid, so a backup can run now.
+    pub configured: bool,
+    /// What is wrong with the configuration, if anything.
+    pub config_error: Option<String>,
+    pub dir: String,
+    /// Daily time, +08:00.
+    pub time: String,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// A backup of this data directory is running right now.
+    pub running: bool,
+    pub last: Option<RunRecord>,
+    pub last_success: Option<RunRecord>,
+    /// The last scheduled backup failed (or its post command did), or scheduled backups are
+    /// on but misconfigured: administrators see a warning.
+    pub warning: bool,
+}
+
+pub fn status_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(STATUS_FILE)
+}
+
+/// Reads the status file; a missing or unreadable file counts as "no backup yet".
+pub fn load_status(data_dir: &Path) -> StatusFile {
+    std::fs::read(status_path(data_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Writes the status file atomically (temporary file, then rename).
+pub fn save_status(data_dir: &Path, status: &StatusFile) -> std::io::Result<()> {
+    let path = status_path(data_dir);
+    let tmp = data_dir.join(format!("{STATUS_FILE}.tmp"));
+    let bytes = serde_json::to_vec_pretty(status).map_err(std::io::Error::other)?;
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)
+}
+
+/// The backup directory and key material from the configuration, or why it is not usable.
+pub fn plan(config: &BackupConfig, data_dir: &Path) -> Result<(PathBuf, Encryption), String> {
+    if config.dir.trim().is_empty() {
+        return Err("backup.dir is not set".into());
+    }
+    let resolve = |p: &str| {
+        let p = Path::new(p.trim());
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            data_dir.join(p)
+        }
+    };
+    let dir = resolve(&config.dir);
+    if !dir.is_dir() {
+        return Err(format!(
+            "backup.dir {} does not exist or is not a directory (is the disk mounted?)",
+            dir.display()
+        ));
+    }
+    let mut recipients = Vec::new();
+    for r in &config.recipients {
+        recipients.push(keys::parse_recipient(r).map_err(|e| format!("backup.recipients: {e}"))?);
+    }
+    if !config.recipients_file.trim().is_empty() {
+        recipients.extend(
+            keys::read_recipients_file(&resolve(&config.recipients_file))
+                .map_err(|e| format!("backup.recipients_file: {e}"))?,
+        );
+    }
+    let passphrase = if config.passphrase_file.trim().is_empty() {
+        None
+    } else {
+        Some(
+            keys::read_passphrase_file(&resolve(&config.passphrase_file))
+                .map_err(|e| format!("backup.passphrase_file: {e}"))?,
+        )
+    };
+    let encryption = match (passphrase, recipients.is_empty()) {
+        (Some(p), true) => Encryption::Passphrase(p),
+        (None, false) => Encryption::Recipients(recipients),
+        (Some(_), false) => {
+            return Err(
+                "set either backup.passphrase_file or backup.recipients / recipients_file, not both"
+                    .into(),
+            );
+        }
+        (None, true) => {
+            return Err(
+                "no key: set backup.recipients, backup.recipients_file or backup.passphrase_file"
+                    .into(),
+            );
+        }
+    };
+    Ok((dir, encryption))
+}
+
+/// `zhudai-YYYYMMDD-HHMMSS.age`, local (+08:00) time.
+pub fn archive_name(at: DateTime<Utc>) -> String {
+    format!(
+        "zhudai-{}.age",
+        at.with_timezone(&schedule::zone()).format("%Y%m%d-%H%M%S")
+    )
+}
+
+/// The local time in one of our archive names; `None` for any other file.
+pub fn parse_archive_name(name: &str) -> Option<NaiveDateTime> {
+    let stamp = name.strip_prefix("zhudai-")?.strip_suffix(".age")?;
+    if stamp.len() != 15 || stamp.as_bytes().get(8) != Some(&b'-') {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(stamp, "%Y%m%d-%H%M%S").ok()
+}
+
+/// Which archives retention removes: everything but the newest archive of each of the
+/// `keep_daily` most recent days that have one and of each of the `keep_weekly` most recent
+/// ISO weeks that have one. The newest archive is always kept.
+pub fn to_delete(names: &[String], keep_daily: u32, keep_weekly: u32) -> Vec<String> {
+    let mut dated: Vec<(NaiveDateTime, &String)> = names
+        .iter()
+        .filter_map(|n| parse_archive_name(n).map(|t| (t, n)))
+        .collect();
+    dated.sort_by(|a, b| b.cmp(a));
+    let mut keep = std::collections::BTreeSet::new();
+    if let Some((_, newest)) = dated.first() {
+        keep.insert((*newest).clone());
+    }
+    let mut days = Vec::new();
+    let mut weeks = Vec::new();
+    for (t, name) in &dated {
+        let day = t.date();
+        if !days.contains(&day) && days.len() < keep_daily as usize {
+            days.push(day);
+            keep.insert((*name).clone());
+        }
+        let week = (t.iso_week().year(), t.iso_week().week());
+        if !weeks.contains(&week) && weeks.len() < keep_weekly as usize {
+            weeks.push(week);
+            keep.insert((*name).clone());
+        }
+    }
+    dated
+        .iter()
+        .filter(|(_, n)| !keep.contains(*n))
+        .map(|(_, n)| (*n).clone())
+        .collect()
+}
+
+/// Applies retention in `dir`; returns the files removed. Also removes `.partial` files of
+/// ours (we hold the backup lock, so none is being written).
+fn apply_retention(dir: &Path, config: &BackupConfig) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+    {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if let Some(base) = name.strip_suffix(".partial")
+            && parse_archive_name(base).is_some()
+        {
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
+        if parse_archive_name(&name).is_some() && entry.path().is_file() {
+            names.push(name);
+        }
+    }
+    let doomed = to_delete(&names, config.keep_daily, config.keep_weekly);
+    for name in &doomed {
+        std::fs::remove_file(dir.join(name))
+            .map_err(|e| format!("retention: cannot delete {name}: {e}"))?;
+    }
+    Ok(doomed)
+}
+
+/// Runs `post_command` with `sh -c` in the backup directory; `Err` with the reason on failure.
+fn run_post_command(command: &str, dir: &Path, file: &Path) -> Result<(), String> {
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .env("ZHUDAI_BACKUP_FILE", file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("post command could not start: {e}"))?;
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut s) = stderr {
+            use std::io::Read;
+            let _ = s.read_to_string(&mut text);
+        }
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > POST_COMMAND_LIMIT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "post command stopped after {} minutes",
+                    POST_COMMAND_LIMIT.as_secs() / 60
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(format!("post command: {e}")),
+        }
+    };
+    let stderr = reader.join().unwrap_or_default();
+    if status.success() {
+        return Ok(());
+    }
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect::<String>();
+    Err(match status.code() {
+        Some(code) if last.is_empty() => format!("post command exited with status {code}"),
+        Some(code) => format!("post command exited with status {code}: {last}"),
+        None => "post command was killed by a signal".into(),
+    })
+}
+
+/// One backup run, holding the lock: writes, retains, runs the post command, records.
+pub fn run_locked(
+    app: &App,
+    lock: BackupLock,
+    trigger: Trigger,
+    requested_by: Option<String>,
+) -> RunRecord {
+    let started_at = app.now();
+    let timer = Instant::now();
+    let never = AtomicBool::new(false);
+    let mut record = RunRecord {
+        trigger,
+        requested_by: requested_by.clone(),
+        started_at,
+        finished_at: started_at,
+        duration_ms: 0,
+        ok: false,
+        file: None,
+        size_bytes: None,
+        error: None,
+        post_command_error: None,
+        deleted: Vec::new(),
+    };
+    let outcome = plan(&app.config.backup, &app.data_dir).and_then(|(dir, encryption)| {
+        let out = dir.join(archive_name(started_at));
+        let created = backup_create::create_locked(
+            &lock,
+            &app.data_dir,
+            &out,
+            &encryption,
+            SnapshotSource::Store(&app.store),
+            started_at,
+            &mut Quiet,
+            &never,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((dir, created))
+    });
+    match outcome {
+        Ok((dir, created)) => {
+            record.ok = true;
+            record.file = Some(created.path.display().to_string());
+            record.size_bytes = Some(created.size);
+            match apply_retention(&dir, &app.config.backup) {
+                Ok(deleted) => record.deleted = deleted,
+                Err(e) => record.post_command_error = Some(e),
+            }
+            let command = app.config.backup.post_command.trim();
+            if !command.is_empty()
+                && let Err(e) = run_post_command(command, &dir, &created.path)
+            {
+                record.post_command_error = Some(e);
+            }
+        }
+        Err(e) => record.error = Some(e),
+    }
+    drop(lock);
+    record.finished_at = app.now();
+    record.duration_ms = u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if let Some(e) = &record.error {
+        tracing::error!(error = %e, "backup failed");
+    } else if let Some(e) = &record.post_command_error {
+        tracing::warn!(error = %e, file = ?record.file, "backup written, but the step after it failed");
+    } else {
+        tracing::info!(file = ?record.file, size = ?record.size_bytes, "backup written");
+    }
+    audit(app, &record);
+    let mut status = load_status(&app.data_dir);
+    status.last = Some(record.clone());
+    if record.ok {
+        status.last_success = Some(record.clone());
+    }
+    if trigger == Trigger::Scheduled {
+        status.last_scheduled = Some(record.clone());
+    }
+    if let Err(e) = save_status(&app.data_dir, &status) {
+        tracing::error!(error = %e, "cannot write {STATUS_FILE}");
+    }
+    record
+}
+
+fn audit(app: &App, record: &RunRecord) {
+    let action = if record.ok {
+        "backup.completed"
+    } else {
+        "backup.failed"
+    };
+    let entry = NewAudit {
+        actor_id: None,
+        actor: record
+            .requested_by
+            .clone()
+            .unwrap_or_else(|| "system".into()),
+        action,
+        target: record.file.clone(),
+        detail: serde_json::json!({
+            "trigger": record.trigger,
+            "size_bytes": record.size_bytes,
+            "duration_ms": record.duration_ms,
+            "error": record.error,
+            "post_command_error": record.post_command_error,
+            "deleted": record.deleted,
+        }),
+        source: "scheduler".into(),
+    };
+    let at = record.finished_at;
+    if let Err(e) = app
+        .store
+        .write(|tx| crate::service::audit::record(tx, at, entry))
+    {
+        tracing::error!(error = %e, "cannot record the backup in the audit log");
+    }
+}
+
+/// The scheduler's step: runs the daily backup when its slot has come and has not run yet.
+/// The first look after scheduled backups are switched on only records the current slot, so
+/// the first run is at the next configured time. Returns the run, if one happened.
+pub fn tick(app: &App) -> Option<RunRecord> {
+    let config = &app.config.backup;
+    if !config.enabled {
+        return None;
+    }
+    let at = schedule::parse_time_of_day(&config.time)?;
+    let slot = schedule::last_slot(app.now(), at);
+    let mut status = load_status(&app.data_dir);
+    match status.last_slot {
+        Some(done) if done >= slot => return None,
+        None => {
+            status.last_slot = Some(slot);
+            if let Err(e) = save_status(&app.data_dir, &status) {
+                tracing::error!(error = %e, "cannot write {STATUS_FILE}");
+            }
+            return None;
+        }
+        Some(_) => {}
+    }
+    // Another backup (a CLI one, a manual one) is running: try again at the next tick.
+    let lock = backup_create::lock(&app.data_dir).ok()?;
+    status.last_slot = Some(slot);
+    if let Err(e) = save_status(&app.data_dir, &status) {
+        tracing::error!(error = %e, "cannot write {STATUS_FILE}");
+    }
+    Some(run_locked(app, lock, Trigger::Scheduled, None))
+}
+
+/// The scheduler task; stop it with [`Scheduler::shutdown`].
+pub struct Scheduler {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts the scheduler (needs a tokio runtime). Reports a misconfiguration at start-up.
+pub fn spawn(app: Arc<App>) -> Scheduler {
+    if app.config.backup.enabled {
+        match plan(&app.config.backup, &app.data_dir) {
+            Ok((dir, _)) => tracing::info!(
+                dir = %dir.display(),
+                time = %app.config.backup.time,
+                "scheduled backups on (daily, +08:00)"
+            ),
+            Err(e) => tracing::error!(
+                "scheduled backups are on but cannot run: {e}; fix data/config.toml"
+            ),
+        }
+    }
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        loop {
+            let app2 = Arc::clone(&app);
+            if let Err(e) = tokio::task::spawn_blocking(move || tick(&app2)).await {
+                tracing::error!(error = %e, "backup scheduler step failed");
+            }
+            tokio::select! {
+                _ = &mut stopped => break,
+                () = tokio::time::sleep(TICK) => {}
+            }
+        }
+    });
+    Scheduler {
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl Scheduler {
+    /// Stops the scheduler; a backup in progress finishes first.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The status view, for a data directory and its configuration.
+pub fn status_view(app: &App) -> BackupStatus {
+    let config = &app.config.backup;
+    let file = load_status(&app.data_dir);
+    let planned = plan(config, &app.data_dir);
+    let config_error = planned.as_ref().err().cloned();
+    let next_run_at = (config.enabled)
+        .then(|| schedule::parse_time_of_day(&config.time))
+        .flatten()
+        .map(|at| schedule::next_slot(app.now(), at));
+    let scheduled_failed = file
+        .last_scheduled
+        .as_ref()
+        .is_some_and(|r| !r.ok || r.post_command_error.is_some());
+    BackupStatus {
+        enabled: config.enabled,
+        configured: planned.is_ok(),
+        warning: scheduled_failed || (config.enabled && config_error.is_some()),
+        config_error,
+        dir: config.dir.clone(),
+        time: config.time.clone(),
+        keep_daily: config.keep_daily,
+        keep_weekly: config.keep_weekly,
+        next_run_at,
+        running: backup_create::running(&app.data_dir),
+        last: file.last,
+        last_success: file.last_success,
+    }
+}
+
+impl App {
+    /// Backup status for the admin page (needs `backup.run`).
+    pub fn backup_status(&self, caller: &Caller) -> service::Result<BackupStatus> {
+        caller.require("backup.run")?;
+        Ok(status_view(self))
+    }
+}
+
+/// Starts a backup now, in the background, into the configured directory (needs
+/// `backup.run`). `backup_running` when one is already running.
+pub fn start_now(app: &Arc<App>, caller: &Caller, source: &str) -> service::Result<BackupStatus> {
+    caller.require("backup.run")?;
+    if let Err(e) = plan(&app.config.backup, &app.data_dir) {
+        return Err(service::Error::Unprocessable {
+            code: "backup_not_configured",
+            message: format!("备份尚未配置：{e}"),
+        });
+    }
+    let lock = match backup_create::lock(&app.data_dir) {
+        Ok(l) => l,
+        Err(crate::backup::Error::Busy) => {
+            return Err(service::Error::Conflict {
+                code: "backup_running",
+                message: "已有备份正在进行".into(),
+            });
+        }
+        Err(e) => return Err(service::Error::Internal(e.to_string())),
+    };
+    let user = caller.user.username.clone();
+    let entry = crate::service::audit::by_user(
+        &caller.user,
+        "backup.requested",
+        source,
+        None,
+        serde_json::json!({}),
+    );
+    let now = app.now();
+    app.store
+        .write(|tx| crate::service::audit::record(tx, now, entry))?;
+    let worker = Arc::clone(app);
+    std::thread::Builder::new()
+        .name("zhudai-backup".into())
+        .spawn(move || {
+            run_locked(&worker, lock, Trigger::Manual, Some(user));
+        })
+        .map_err(|e| service::Error::Internal(format!("cannot start the backup: {e}")))?;
+    Ok(status_view(app))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn names_round_trip_in_local_time() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 19, 18, 30, 5).unwrap();
+        let name = archive_name(at);
+        assert_eq!(name, "zhudai-20261120-023005.age");
+        assert!(parse_archive_name(&name).is_some());
+        for other in [
+            "zhudai-20261120-023005.age.partial",
+            "zhudai-2026112-023005.age",
+            "notes.txt",
+            "zhudai-20261120023005.age",
+            "zhudai-20261320-023005.age",
+        ] {
+            assert!(parse_archive_name(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn retention_keeps_daily_and_weekly() {
+        // Two archives a day for 40 days, 2026-10-01 … 2026-11-09.
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let mut names = Vec::new();
+        for d in 0..40 {
+            let day = start + chrono::Duration::days(d);
+            for hm in ["023000", "150000"] {
+                names.push(format!("zhudai-{}-{hm}.age", day.format("%Y%m%d")));
+            }
+        }
+        names.push("unrelated.age".into());
+        let doomed = to_delete(&names, 7, 4);
+        let kept: Vec<&String> = names
+            .iter()
+            .filter(|n| !doomed.contains(n) && parse_archive_name(n).is_some())
+            .collect();
+        // 7 days (the 15:00 archive of Nov 3–9) + the newest of 4 ISO weeks: weeks 45
+        // (Nov 2–8) and 46 (Nov 9) are covered by daily ones, plus Sun Nov 1 (week 44) and
+        // Sun Oct 25 (week 43).
+        let mut expect: Vec<String> = (3..=9)
+            .map(|d| format!("zhudai-202611{d:02}-150000.age"))
+            .collect();
+        expect.push("zhudai-20261101-150000.age".into());
+        expect.push("zhudai-20261025-150000.age".into());
+        let mut kept: Vec<String> = kept.into_iter().cloned().collect();
+        kept.sort();
+        expect.sort();
+        assert_eq!(kept, expect);
+        assert!(!doomed.contains(&"unrelated.age".to_string()));
+        // Keeping nothing still keeps the newest.
+        assert_eq!(to_delete(&names, 0, 0).len(), 79);
+    }
+}

@@ -1,0 +1,202 @@
+//! Consistent copies of the whole store, for backups. A snapshot is one redb read transaction
+//! copied table by table into a fresh database file: writers keep committing meanwhile (redb
+//! readers never block them) and the copy shows the store exactly as it was when the read
+//! transaction began. The copy carries the same schema version as its source.
+
+use std::path::Path;
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+
+use super::{Error, Result, Store, migrate, tables};
+
+/// What a snapshot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The schema version of the copied store (`None` for a store that was never initialised).
+    pub schema_version: Option<u64>,
+    pub rows: u64,
+}
+
+impl Store {
+    /// Copies the store as of now into a new database at `path` (which must not exist).
+    pub fn snapshot_to(&self, path: &Path) -> Result<Snapshot> {
+        let tx = self.db.begin_read()?;
+        copy_from(&tx, path)
+    }
+}
+
+/// Snapshot of a store file that no process holds, opened read-only: nothing is migrated or
+/// repaired, so an older store is copied as it is. `InUse` when a server holds it.
+pub fn snapshot_file(source: &Path, path: &Path) -> Result<Snapshot> {
+    let db = match redb::ReadOnlyDatabase::open(source) {
+        Ok(db) => db,
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+            return Err(Error::InUse(source.to_path_buf()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let tx = db.begin_read()?;
+    copy_from(&tx, path)
+}
+
+fn copy_from(from: &redb::ReadTransaction, path: &Path) -> Result<Snapshot> {
+    let schema_version = match from.open_table(tables::META) {
+        Ok(meta) => meta.get("schema_version")?.map(|v| v.value()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(found) = schema_version
+        && found > migrate::SCHEMA_VERSION
+    {
+        return Err(Error::TooNew {
+            found,
+            supported: migrate::SCHEMA_VERSION,
+        });
+    }
+    // A table this binary does not know would be silently left out: refuse instead.
+    let known = tables::all_names();
+    for handle in from.list_tables()? {
+        if !known.iter().any(|k| k == handle.name()) {
+            return Err(Error::Corrupt {
+                table: "(store)",
+                message: format!(
+                    "table `{}` is unknown to this zhudai, so a backup would miss it",
+                    handle.name()
+                ),
+            });
+        }
+    }
+    if path.exists() {
+        return Err(Error::Conflict(format!(
+            "{} already exists",
+            path.display()
+        )));
+    }
+    let result = (|| {
+        let db = redb::Database::create(path)?;
+        let tx = db.begin_write()?;
+        let rows = tables::copy_all(from, &tx)?;
+        tx.commit()?;
+        Ok(Snapshot {
+            schema_version,
+            rows,
+        })
+    })();
+    if result.is_err() {
+        // A half-written copy is worth nothing; the error is what the caller needs.
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+/// Copies one table; a table absent from the source (an older schema) is skipped.
+pub(super) fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    from: &redb::ReadTransaction,
+    to: &redb::WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<u64> {
+    let source = match from.open_table(def) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let mut target = to.open_table(def)?;
+    let mut rows = 0;
+    for row in source.iter()? {
+        let (k, v) = row?;
+        target.insert(k.value(), v.value())?;
+        rows += 1;
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::store::audit;
+
+    fn table_names(db_path: &Path) -> Vec<String> {
+        let db = redb::ReadOnlyDatabase::open(db_path).unwrap();
+        let tx = db.begin_read().unwrap();
+        let mut names: Vec<String> = tx
+            .list_tables()
+            .unwrap()
+            .map(|h| h.name().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_copy_list_names_every_table_of_a_fresh_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhudai.redb");
+        drop(Store::open(&path).unwrap());
+        let mut listed = tables::all_names();
+        listed.sort();
+        assert_eq!(
+            table_names(&path),
+            listed,
+            "a table was added without adding it to every_table! in store/tables.rs"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_is_the_store_at_the_start_of_its_read_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("zhudai.redb")).unwrap();
+        let entry = || audit::NewAudit {
+            actor_id: None,
+            actor: "system".into(),
+            action: "test.entry",
+            target: None,
+            detail: serde_json::json!({}),
+            source: "test".into(),
+        };
+        let now = chrono::Utc::now();
+        for _ in 0..5 {
+            store
+                .write(|tx| audit::append(tx, now, entry()).map(|_| ()))
+                .unwrap();
+        }
+        // Take the read transaction, then keep writing before copying from it.
+        let read = store.db.begin_read().unwrap();
+        for _ in 0..3 {
+            store
+                .write(|tx| audit::append(tx, now, entry()).map(|_| ()))
+                .unwrap();
+        }
+        let copy = dir.path().join("copy.redb");
+        let snap = copy_from(&read, &copy).unwrap();
+        assert_eq!(snap.schema_version, Some(migrate::SCHEMA_VERSION));
+        drop(read);
+        assert_eq!(table_names(&copy), {
+            let mut n = tables::all_names();
+            n.sort();
+            n
+        });
+        let copied = Store::open(&copy).unwrap();
+        let check = copied.read(audit::verify).unwrap();
+        assert_eq!(check.entries, 5);
+        assert_eq!(check.first_broken, None);
+        assert_eq!(
+            migrate::stored_version(&copied).unwrap(),
+            Some(migrate::SCHEMA_VERSION)
+        );
+        // Never overwrites.
+        assert!(matches!(store.snapshot_to(&copy), Err(Error::Conflict(_))));
+    }
+
+    #[test]
+    fn a_file_held_by_a_server_is_reported_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhudai.redb");
+        let held = Store::open(&path).unwrap();
+        let err = snapshot_file(&path, &dir.path().join("copy.redb")).unwrap_err();
+        assert!(matches!(err, Error::InUse(_)), "{err}");
+        drop(held);
+        let snap = snapshot_file(&path, &dir.path().join("copy.redb")).unwrap();
+        assert!(snap.rows > 0);
+    }
+}

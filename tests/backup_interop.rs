@@ -1,0 +1,231 @@
+//! Interoperability with the reference `age` command-line tool (Debian package `age`): our
+//! backups open with `age -d` (X25519 identity, passphrase, two recipients) and what comes out
+//! is a plain tar. `age -d` reads a passphrase only from a terminal, so the passphrase case
+//! runs it under `script` (util-linux), which gives it a pseudo-terminal fed from our stdin.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
+
+use age::secrecy::ExposeSecret;
+use zhudai::backup::create::{Quiet, SnapshotSource};
+use zhudai::backup::{Encryption, keys};
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// `age` is installed by .ci/run; without it these tests cannot say anything.
+fn age_or_skip() -> bool {
+    if have("age") {
+        return true;
+    }
+    eprintln!(
+        "\n!!!!!!!! SKIPPED: the reference `age` tool is not installed (apt-get install age); \
+         the interoperability of backups was NOT tested !!!!!!!!\n"
+    );
+    false
+}
+
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let app = zhudai::open_app(
+        dir.path(),
+        zhudai::config::Config::defaults().unwrap(),
+        std::sync::Arc::new(zhudai::service::SystemClock),
+    )
+    .unwrap();
+    drop(app);
+    std::fs::create_dir_all(dir.path().join("blobs/ab")).unwrap();
+    std::fs::write(dir.path().join("blobs/ab/cdef"), vec![7u8; 300_000]).unwrap();
+    dir
+}
+
+fn backup(data: &Path, out: &Path, encryption: &Encryption) {
+    zhudai::backup::create(
+        data,
+        out,
+        encryption,
+        SnapshotSource::ServerOrFile,
+        chrono::Utc::now(),
+        &mut Quiet,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+}
+
+fn keypair(dir: &Path, name: &str) -> (PathBuf, String) {
+    let id = age::x25519::Identity::generate();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    (path, id.to_public().to_string())
+}
+
+/// Names listed by `tar -t` of a decrypted tar file.
+fn tar_names(tar: &Path) -> Vec<String> {
+    let out = Command::new("tar").arg("-tf").arg(tar).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn expect_entries(names: &[String]) {
+    assert_eq!(names.first().map(String::as_str), Some("zhudai.redb"));
+    assert_eq!(names.last().map(String::as_str), Some("manifest.json"));
+    for want in ["keys/master.key", "blobs/ab/cdef", "plugins/README.md"] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+    }
+}
+
+#[test]
+fn age_decrypts_with_an_identity_and_the_content_is_a_plain_tar() {
+    if !age_or_skip() {
+        return;
+    }
+    let data = data_dir();
+    let work = tempfile::tempdir().unwrap();
+    let (id1, r1) = keypair(work.path(), "id1.txt");
+    let (id2, r2) = keypair(work.path(), "id2.txt");
+    // Two recipients, given through a recipients file.
+    let rfile = work.path().join("recipients.txt");
+    std::fs::write(&rfile, format!("# office and off-site\n{r1}\n{r2}\n")).unwrap();
+    let file = work.path().join("zhudai-test.age");
+    backup(
+        data.path(),
+        &file,
+        &Encryption::Recipients(keys::read_recipients_file(&rfile).unwrap()),
+    );
+    for (i, id) in [&id1, &id2].into_iter().enumerate() {
+        let tar = work.path().join(format!("out{i}.tar"));
+        let out = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(id)
+            .arg("-o")
+            .arg(&tar)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        expect_entries(&tar_names(&tar));
+    }
+    // Extracted by tar, the key file is the data directory's.
+    let x = work.path().join("x");
+    std::fs::create_dir(&x).unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(work.path().join("out0.tar"))
+        .arg("-C")
+        .arg(&x)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(
+        std::fs::read(x.join("keys/master.key")).unwrap(),
+        std::fs::read(data.path().join("keys/master.key")).unwrap()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(x.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "zhudai-backup");
+    assert_eq!(manifest["format_version"], 1);
+}
+
+#[test]
+fn age_decrypts_a_passphrase_backup_and_we_read_what_age_encrypts() {
+    if !age_or_skip() {
+        return;
+    }
+    if !have("script") {
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: `script` (util-linux) is missing, so `age -d` cannot be given a passphrase; passphrase interop NOT tested !!!!!!!!\n"
+        );
+        return;
+    }
+    let data = data_dir();
+    let work = tempfile::tempdir().unwrap();
+    let pass_file = work.path().join("pass.txt");
+    std::fs::write(&pass_file, "长城 correct horse\n").unwrap();
+    let file = work.path().join("p.age");
+    backup(
+        data.path(),
+        &file,
+        &Encryption::Passphrase(keys::read_passphrase_file(&pass_file).unwrap()),
+    );
+    // The header records the work factor: 2^18, whatever the build.
+    let text = std::fs::read(&file).unwrap();
+    let header = String::from_utf8_lossy(&text[..200]);
+    assert!(header.contains("-> scrypt "), "{header}");
+    assert!(
+        header
+            .lines()
+            .any(|l| l.starts_with("-> scrypt ") && l.ends_with(" 18")),
+        "{header}"
+    );
+
+    let tar = work.path().join("out.tar");
+    let cmd = format!("age -d -o '{}' '{}'", tar.display(), file.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("长城 correct horse\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    expect_entries(&tar_names(&tar));
+
+    // The other direction: a file `age -p` encrypted opens with our passphrase reader.
+    let plain = work.path().join("hello.txt");
+    std::fs::write(&plain, "hello").unwrap();
+    let theirs = work.path().join("theirs.age");
+    let cmd = format!("age -p -o '{}' '{}'", theirs.display(), plain.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("长城 correct horse\n长城 correct horse\n".as_bytes())
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let unlock =
+        zhudai::backup::Unlock::Passphrase(keys::read_passphrase_file(&pass_file).unwrap());
+    // Not a zhudai backup, but the passphrase opened it: the error is about the content.
+    let err =
+        zhudai::backup::archive::read(&theirs, &unlock, None, &mut |_| {}, &AtomicBool::new(false))
+            .unwrap_err();
+    assert!(matches!(err, zhudai::backup::Error::NotZhudai(_)), "{err}");
+}
