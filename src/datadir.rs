@@ -28,6 +28,10 @@ pub enum DataDirError {
     },
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error(
+        "a master-key rotation is in progress ({0} exists); finish it with `zhudai doctor --rotate-key` before starting the server"
+    )]
+    RotationInProgress(String),
 }
 
 pub struct Layout {
@@ -43,6 +47,10 @@ impl Layout {
     }
     pub fn master_key(&self) -> PathBuf {
         self.root.join("keys").join("master.key")
+    }
+    /// The key a rotation in progress moves to (`zhudai doctor --rotate-key`).
+    pub fn next_master_key(&self) -> PathBuf {
+        self.root.join("keys").join("master.next.key")
     }
     pub fn plugins(&self) -> PathBuf {
         self.root.join("plugins")
@@ -67,6 +75,11 @@ pub fn prepare(layout: &Layout) -> Result<Prepared, DataDirError> {
         std::fs::create_dir_all(&layout.root).map_err(io(&layout.root))?;
         std::fs::set_permissions(&layout.root, std::fs::Permissions::from_mode(0o700))
             .map_err(io(&layout.root))?;
+    }
+    if layout.next_master_key().exists() {
+        return Err(DataDirError::RotationInProgress(
+            layout.next_master_key().display().to_string(),
+        ));
     }
     let (key, created_key) = keyfile::load_or_create(&layout.master_key())?;
     let mut copied_plugins = 0;

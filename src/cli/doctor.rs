@@ -11,7 +11,11 @@ use crate::datadir::Layout;
 use crate::store::{self, Store, migrate};
 
 #[derive(Args)]
-pub struct Cmd {}
+pub struct Cmd {
+    /// Re-encrypt every sensitive field under a new master key (resumable; server stopped).
+    #[arg(long)]
+    rotate_key: bool,
+}
 
 struct Report {
     failures: usize,
@@ -34,6 +38,9 @@ impl Cmd {
     pub fn run(self, data: &Path) -> anyhow::Result<ExitCode> {
         super::init_tracing("warn");
         let layout = Layout::new(data);
+        if self.rotate_key {
+            return rotate(&layout);
+        }
         let mut r = Report { failures: 0 };
         if !data.is_dir() {
             anyhow::bail!(
@@ -108,4 +115,58 @@ fn check_store(layout: &Layout, r: &mut Report) {
         }
         Err(e) => r.fail("store", e),
     }
+}
+
+/// `--rotate-key`: see `service::rotate` for the steps and why they are safe to interrupt.
+fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let old = keyfile::load(&layout.master_key())?;
+    let (next, created) = keyfile::load_or_create(&layout.next_master_key())?;
+    println!(
+        "{} {}",
+        if created {
+            "new key written to"
+        } else {
+            "resuming with"
+        },
+        layout.next_master_key().display()
+    );
+    let store = Store::open(&layout.store())?;
+    let config = crate::config::Config::load(Some(&layout.root), std::env::vars(), &[])?.config;
+    let app = crate::service::App::new(
+        store,
+        config,
+        std::sync::Arc::new(crate::service::SystemClock),
+        layout.root.clone(),
+        crate::crypto::field::FieldCipher::new(&old),
+    );
+    let new = crate::crypto::field::FieldCipher::new(&next);
+    let mut bar: Option<super::progress::Progress> = None;
+    let mut seen = 0;
+    let changed = app.rotate_fields(&new, &mut |done, total| {
+        let bar = bar.get_or_insert_with(|| super::progress::Progress::new("re-encrypting", total));
+        bar.inc(done - seen);
+        seen = done;
+    })?;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    drop(app);
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
+    let retired = layout
+        .root
+        .join("keys")
+        .join(format!("master.key.retired-{stamp}"));
+    std::fs::rename(layout.master_key(), &retired).context("cannot retire the old key")?;
+    std::fs::rename(layout.next_master_key(), layout.master_key())
+        .context("cannot install the new key")?;
+    if let Ok(dir) = std::fs::File::open(layout.root.join("keys")) {
+        let _ = dir.sync_all();
+    }
+    println!("rotated: {changed} records re-encrypted under the new key");
+    println!(
+        "the old key is kept as {}; delete it once a new backup exists (backups carry their own key)",
+        retired.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

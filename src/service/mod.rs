@@ -10,6 +10,7 @@ mod error;
 pub mod followups;
 pub mod org;
 pub mod password;
+pub mod rotate;
 pub mod scope;
 pub mod setup;
 pub mod throttle;

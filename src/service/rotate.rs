@@ -1,0 +1,158 @@
+//! Master-key rotation (`zhudai doctor --rotate-key`), offline and resumable.
+//!
+//! 1. A new key is written to `keys/master.next.key` (kept if it already exists: resume).
+//! 2. Records are re-sealed in batches, one write transaction each: every sensitive value is
+//!    decrypted with the old key and encrypted, and blind-indexed, with the new one. A value
+//!    that already opens with the new key is skipped, so a rerun after an interruption picks
+//!    up where it stopped and never double-encrypts.
+//! 3. Only when every record is done, `master.key` is renamed to `master.key.retired-<time>`
+//!    and `master.next.key` becomes `master.key`. While `master.next.key` exists the server
+//!    refuses to start (see `datadir::prepare`).
+
+use serde_json::json;
+
+use super::{App, Error, Result, audit};
+use crate::crypto::field::{FieldCipher, Kind};
+use crate::domain::customer::{Customer, Sealed};
+use crate::domain::org::User;
+use crate::store::{audit::NewAudit, customers, users};
+
+const BATCH: usize = 500;
+
+/// Progress reports: (records done, records in all).
+pub type OnProgress<'a> = &'a mut dyn FnMut(u64, u64);
+
+fn reseal(
+    old: &FieldCipher,
+    new: &FieldCipher,
+    record: &str,
+    field: &str,
+    kind: Kind,
+    s: &Sealed,
+) -> Result<Option<Sealed>> {
+    if new.decrypt(record, field, &s.enc).is_ok() {
+        return Ok(None);
+    }
+    let plain = old
+        .decrypt(record, field, &s.enc)
+        .map_err(|e| Error::Internal(format!("{record}.{field} opens with neither key: {e}")))?;
+    Ok(Some(Sealed {
+        enc: new
+            .encrypt(record, field, &plain)
+            .map_err(|e| Error::Internal(e.to_string()))?,
+        bidx: new.blind_index(kind, &plain),
+        masked: s.masked.clone(),
+        tail: s.tail.clone(),
+    }))
+}
+
+fn reseal_customer(old: &FieldCipher, new: &FieldCipher, c: &Customer) -> Result<Option<Customer>> {
+    let mut out = c.clone();
+    let mut changed = false;
+    if let Some(s) = reseal(old, new, &c.id, "phone", Kind::Phone, &c.phone)? {
+        out.phone = s;
+        changed = true;
+    }
+    for (i, p) in c.extra_phones.iter().enumerate() {
+        if let Some(s) = reseal(
+            old,
+            new,
+            &c.id,
+            &format!("extra_phones.{i}"),
+            Kind::Phone,
+            p,
+        )? {
+            out.extra_phones[i] = s;
+            changed = true;
+        }
+    }
+    if let Some(idn) = &c.id_number
+        && let Some(s) = reseal(old, new, &c.id, "id_number", Kind::IdNumber, idn)?
+    {
+        out.id_number = Some(s);
+        changed = true;
+    }
+    Ok(changed.then_some(out))
+}
+
+fn reseal_user(old: &FieldCipher, new: &FieldCipher, u: &User) -> Result<Option<User>> {
+    let Some(enc) = &u.phone_enc else {
+        return Ok(None);
+    };
+    if new.decrypt(&u.id, "phone", enc).is_ok() {
+        return Ok(None);
+    }
+    let plain = old
+        .decrypt(&u.id, "phone", enc)
+        .map_err(|e| Error::Internal(format!("user {} phone opens with neither key: {e}", u.id)))?;
+    let mut out = u.clone();
+    out.phone_enc = Some(
+        new.encrypt(&u.id, "phone", &plain)
+            .map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    out.phone_bidx = Some(new.blind_index(Kind::Phone, &plain));
+    Ok(Some(out))
+}
+
+impl App {
+    /// Re-seals every sensitive value under `new` (this app's own cipher is the old key).
+    /// Returns how many records changed.
+    pub fn rotate_fields(&self, new: &FieldCipher, progress: OnProgress) -> Result<u64> {
+        let now = self.now();
+        let all_users = self.store.read(users::all)?;
+        let mut ids = Vec::new();
+        self.store.read(|tx| {
+            customers::scan(tx, None, |c| {
+                ids.push(c.id);
+                true
+            })
+        })?;
+        let total = (all_users.len() + ids.len()) as u64;
+        let mut done = 0u64;
+        let mut changed = 0u64;
+        self.store.write(|tx| {
+            for u in &all_users {
+                if let Some(nu) = reseal_user(&self.fields, new, u)? {
+                    users::update(tx, &nu)?;
+                    changed += 1;
+                }
+            }
+            Ok::<_, Error>(())
+        })?;
+        done += all_users.len() as u64;
+        progress(done, total);
+        for chunk in ids.chunks(BATCH) {
+            let n = self.store.write(|tx| {
+                let mut n = 0;
+                for id in chunk {
+                    let Some(before) = customers::get_w(tx, id)? else {
+                        continue;
+                    };
+                    if let Some(after) = reseal_customer(&self.fields, new, &before)? {
+                        customers::put(tx, Some(&before), &after)?;
+                        n += 1;
+                    }
+                }
+                Ok::<_, Error>(n)
+            })?;
+            changed += n;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        self.store.write(|tx| {
+            audit::record(
+                tx,
+                now,
+                NewAudit {
+                    actor_id: None,
+                    actor: "operator".into(),
+                    action: "key.rotated",
+                    target: None,
+                    detail: json!({"records_resealed": changed, "records_checked": total}),
+                    source: "cli".into(),
+                },
+            )
+        })?;
+        Ok(changed)
+    }
+}
