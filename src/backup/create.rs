@@ -220,10 +220,9 @@ pub fn list_entries(data_dir: &Path, snapshot: &Path) -> Result<Vec<Entry>> {
             key.display()
         )));
     }
-    entries.push(Entry {
-        path: "keys/master.key".into(),
-        source: key,
-    });
+    // Every key file: during a key rotation `master.key.next` holds the key some fields are
+    // already encrypted with, so the whole folder travels together.
+    walk(&data_dir.join("keys"), "keys", &mut entries)?;
     let config = data_dir.join("config.toml");
     if config.is_file() {
         entries.push(Entry {

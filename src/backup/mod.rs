@@ -3,8 +3,9 @@
 //!
 //! Archive format version 1, inside the age encryption (passphrase or X25519 recipients):
 //! a plain tar stream of regular files, in this order:
-//! `zhudai.redb` (a consistent snapshot, see `store::snapshot`), `keys/master.key`,
-//! `config.toml` if present, `plugins/**`, `blobs/**` if present, and **last** `manifest.json`.
+//! `zhudai.redb` (a consistent snapshot, see `store::snapshot`), `keys/**` (`master.key`, and
+//! `master.key.next` during a key rotation), `config.toml` if present, `plugins/**`,
+//! `blobs/**` if present, and **last** `manifest.json`.
 //!
 //! The manifest is written last so that the whole backup is made in one streaming pass with
 //! constant memory: each entry is hashed (SHA-256) while it is copied into the tar, and the
@@ -138,7 +139,7 @@ pub fn allowed_entry(path: &str) -> bool {
             .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
     plain
         && (path == "zhudai.redb"
-            || path == "keys/master.key"
+            || path.starts_with("keys/")
             || path == "config.toml"
             || path.starts_with("plugins/")
             || path.starts_with("blobs/"))
@@ -164,7 +165,7 @@ mod tests {
             "/etc/passwd",
             "plugins/../../x",
             "plugins//x",
-            "keys/other",
+            "keys",
             "x",
             "./zhudai.redb",
             "plugins/./a",

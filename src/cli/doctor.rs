@@ -67,6 +67,7 @@ impl Cmd {
         } else {
             check_store(&layout, &mut r);
         }
+        check_backups(data, &mut r);
         if r.failures == 0 {
             println!("doctor: all checks passed");
             Ok(ExitCode::SUCCESS)
@@ -169,4 +170,53 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
         retired.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The last backup, from `backup-status.json` (written by `serve`'s scheduled and manual runs).
+fn check_backups(data: &Path, r: &mut Report) {
+    let status = crate::jobs::backup::load_status(data);
+    let enabled = crate::config::Config::load(Some(data), std::env::vars(), &[])
+        .map(|l| l.config.backup.enabled)
+        .unwrap_or(false);
+    let zone = crate::jobs::schedule::zone();
+    let when = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M %:z")
+            .to_string()
+    };
+    match (&status.last, &status.last_success) {
+        (None, _) if enabled => r.warn(
+            "last backup",
+            "none yet (scheduled backups are on; the first runs at the configured time)",
+        ),
+        (None, _) => r.warn(
+            "last backup",
+            "none recorded; scheduled backups are off ([backup] in config.toml, or run `zhudai backup`)",
+        ),
+        (Some(last), success) if !last.ok => r.warn(
+            "last backup",
+            format!(
+                "FAILED at {}: {}; last good one: {}",
+                when(last.started_at),
+                last.error.as_deref().unwrap_or("unknown error"),
+                success
+                    .as_ref()
+                    .map(|s| format!("{} ({})", when(s.started_at), s.file.as_deref().unwrap_or("?")))
+                    .unwrap_or_else(|| "none".into())
+            ),
+        ),
+        (Some(last), _) => {
+            let line = format!(
+                "{} {} ({}, {:.1} s)",
+                when(last.started_at),
+                last.file.as_deref().unwrap_or("?"),
+                super::backup::human_size(last.size_bytes.unwrap_or(0)),
+                last.duration_ms as f64 / 1000.0
+            );
+            match &last.post_command_error {
+                Some(e) => r.warn("last backup", format!("{line}; but the post command failed: {e}")),
+                None => r.ok("last backup", line),
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod backup;
 mod customers;
 pub mod error;
 mod extract;
@@ -47,6 +48,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
         .routes(routes!(audit::list))
+        .routes(routes!(backup::status))
+        .routes(routes!(backup::run))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
         .routes(routes!(users::reset_password))

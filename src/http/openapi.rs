@@ -13,6 +13,7 @@ use utoipa::OpenApi;
         (name = "system", description = "Health and server information"),
         (name = "auth", description = "First-run setup, login and sessions"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "backups", description = "Scheduled backups: status and run now"),
         (name = "users", description = "Staff accounts"),
         (name = "customers", description = "Customers (客户): records, duplicates, reveals"),
         (name = "organisation", description = "Departments and roles"),
