@@ -6,6 +6,7 @@ mod auth;
 mod backup;
 mod customers;
 pub mod error;
+mod exports;
 mod extract;
 mod followups;
 mod health;
@@ -73,7 +74,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(followups::edit))
         .routes(routes!(followups::timeline))
         .routes(routes!(followups::reminders))
-        .routes(routes!(followups::transfer));
+        .routes(routes!(followups::transfer))
+        .routes(routes!(exports::customers));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -96,7 +96,7 @@ impl From<&Customer> for CustomerView {
     }
 }
 
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, utoipa::IntoParams)]
 pub struct CustomerFilter {
     pub stage: Option<Stage>,
     pub grade: Option<String>,
@@ -106,6 +106,26 @@ pub struct CustomerFilter {
     pub cursor: Option<String>,
     /// 1–200, default 50.
     pub limit: Option<usize>,
+}
+
+impl CustomerFilter {
+    /// The field filters (scope and the recycle bin are the caller's business).
+    pub fn matches(&self, c: &Customer) -> bool {
+        self.stage.is_none_or(|s| c.stage == s)
+            && self
+                .grade
+                .as_ref()
+                .is_none_or(|g| c.grade.as_ref() == Some(g))
+            && self.tag.as_ref().is_none_or(|t| c.tags.contains(t))
+            && self
+                .owner
+                .as_ref()
+                .is_none_or(|o| c.owner_id.as_ref() == Some(o))
+            && self
+                .channel
+                .as_ref()
+                .is_none_or(|ch| c.channel.as_ref() == Some(ch))
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -351,19 +371,7 @@ impl App {
         caller.require("customer.read")?;
         let scope = self.scope_of(caller)?;
         let limit = f.limit.unwrap_or(50).clamp(1, 200);
-        let keep = |c: &Customer| {
-            c.deleted_at.is_none()
-                && scope.can_see(c)
-                && f.stage.is_none_or(|s| c.stage == s)
-                && f.grade.as_ref().is_none_or(|g| c.grade.as_ref() == Some(g))
-                && f.tag.as_ref().is_none_or(|t| c.tags.contains(t))
-                && f.owner
-                    .as_ref()
-                    .is_none_or(|o| c.owner_id.as_ref() == Some(o))
-                && f.channel
-                    .as_ref()
-                    .is_none_or(|ch| c.channel.as_ref() == Some(ch))
-        };
+        let keep = |c: &Customer| c.deleted_at.is_none() && scope.can_see(c) && f.matches(c);
         let mut items = Vec::new();
         let mut total = 0u64;
         let mut next_cursor = None;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod customers;
 pub mod demo;
 mod error;
+pub mod export;
 pub mod followups;
 pub mod org;
 pub mod password;

@@ -1,0 +1,56 @@
+//! Audited exports.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::auth::Source;
+use super::error::ErrorBody;
+use super::{ApiError, AppState};
+use crate::service::auth::Caller;
+use crate::service::export::ExportQuery;
+
+/// RFC 5987 encoding for a non-ASCII download name.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Customers in my scope as CSV or XLSX (needs `customer.export`; masked unless `full` is
+/// allowed; audited with the filter and row count).
+#[utoipa::path(get, path = "/exports/customers", operation_id = "export_customers", tag = "customers", params(ExportQuery), responses(
+    (status = 200, description = "The file (`Content-Disposition: attachment`)"),
+    (status = 403, description = "Missing customer.export, or full values not allowed", body = ErrorBody)))]
+pub async fn customers(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let file = app
+        .blocking(move |app| app.export_customers(&caller, &q, &source))
+        .await?;
+    let mut resp = Body::from(file.bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.content_type),
+    );
+    let ext = file.filename.rsplit('.').next().unwrap_or("csv");
+    let disposition = format!(
+        "attachment; filename=\"customers.{ext}\"; filename*=UTF-8''{}",
+        percent_encode(&file.filename)
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&file.rows.to_string()) {
+        h.insert("x-export-rows", v);
+    }
+    Ok(resp)
+}

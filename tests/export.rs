@@ -1,0 +1,156 @@
+//! Exports: capability, scope, masking (full values only without a reveal quota), formula
+//! injection, exact money, audit.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
+use serde_json::json;
+use zhudai::service::org::DepartmentInput;
+use zhudai::service::users::{Actor, NewUser};
+
+const PASS: &str = "team password 2026";
+
+async fn download(c: &Client, path: &str) -> (u16, String, Vec<u8>) {
+    let r = c
+        .http
+        .get(format!("{}{}", c.base, path))
+        .send()
+        .await
+        .unwrap();
+    let st = r.status().as_u16();
+    let disposition = r
+        .headers()
+        .get("content-disposition")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (st, disposition, r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn exports_are_scoped_masked_defused_and_audited() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let op = Actor::Operator;
+    let a = s
+        .app
+        .create_department(
+            &op,
+            DepartmentInput {
+                name: "一部".into(),
+                parent_id: None,
+            },
+            "t",
+        )
+        .unwrap()
+        .id;
+    let b = s
+        .app
+        .create_department(
+            &op,
+            DepartmentInput {
+                name: "二部".into(),
+                parent_id: None,
+            },
+            "t",
+        )
+        .unwrap()
+        .id;
+    for (n, r, d) in [
+        ("mgr_a", "manager", &a),
+        ("sales_a", "sales", &a),
+        ("sales_b", "sales", &b),
+    ] {
+        s.app
+            .create_user(
+                &op,
+                NewUser {
+                    username: n.into(),
+                    display_name: n.into(),
+                    roles: vec![r.into()],
+                    password: PASS.into(),
+                    department_id: Some(d.clone()),
+                    manager_id: None,
+                    phone: None,
+                },
+                "t",
+            )
+            .unwrap();
+    }
+    let sales_a = s.login("sales_a", PASS).await;
+    let sales_b = s.login("sales_b", PASS).await;
+    let mgr_a = s.login("mgr_a", PASS).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    sales_a.post("/api/v1/customers", json!({"name": "=HYPERLINK(\"http://evil\")", "phone": "13812340001", "id_number": "11010519491231002X", "demand": {"amount_fen": 30000050}})).await;
+    sales_a
+        .post(
+            "/api/v1/customers",
+            json!({"name": "张三", "phone": "13812340002", "tags": ["有房"]}),
+        )
+        .await;
+    sales_b
+        .post(
+            "/api/v1/customers",
+            json!({"name": "李四", "phone": "13812340003"}),
+        )
+        .await;
+
+    let (st, _, _) = download(&sales_a, "/api/v1/exports/customers?format=csv").await;
+    assert_eq!(st, 403, "sales has no customer.export");
+
+    let (st, disposition, body) = download(&mgr_a, "/api/v1/exports/customers?format=csv").await;
+    assert_eq!(st, 200);
+    assert!(
+        disposition.starts_with("attachment;") && disposition.contains(".csv"),
+        "{disposition}"
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.starts_with('\u{feff}'), "BOM for Excel");
+    assert!(
+        text.contains("张三") && !text.contains("李四"),
+        "department scope: {text}"
+    );
+    assert!(
+        text.contains("138****0002") && !text.contains("13812340002"),
+        "masked"
+    );
+    assert!(
+        text.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""),
+        "formula defused: {text}"
+    );
+    assert!(text.contains("300000.50"), "money exact in yuan");
+    assert!(text.contains("110105********002X"));
+    let (st, _, _) = download(&mgr_a, "/api/v1/exports/customers?format=csv&full=true").await;
+    assert_eq!(st, 403, "a reveal quota rules out full exports");
+
+    let (st, _, body) = download(
+        &admin,
+        "/api/v1/exports/customers?format=csv&full=true&tag=有房",
+    )
+    .await;
+    assert_eq!(st, 200);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "header + the one tagged customer: {text}"
+    );
+    assert!(text.contains("13812340002"), "admin: full values");
+
+    let (st, _, body) = download(&admin, "/api/v1/exports/customers?format=xlsx").await;
+    assert_eq!(st, 200);
+    assert_eq!(&body[..2], b"PK", "an XLSX (zip) file");
+
+    let (_, audit) = admin.get("/api/v1/audit?action=customer.exported").await;
+    let items = audit["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        3,
+        "refused exports are not files, the three served ones are audited"
+    );
+    assert_eq!(items[1]["detail"]["rows"], 1);
+    assert_eq!(items[1]["detail"]["filter"]["tag"], "有房");
+    assert_eq!(items[1]["detail"]["full"], true);
+    assert_eq!(items[2]["actor"], "mgr_a");
+    assert_eq!(items[2]["detail"]["rows"], 2);
+    s.stop().await;
+}
