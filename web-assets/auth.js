@@ -7,6 +7,12 @@ import { navigate, route } from './router.js';
 
 export const session = signal(undefined);
 
+/**
+ * A message for the login page (an i18n key), e.g. after a password change
+ * ended every session; the login page shows it once and clears it.
+ */
+export const loginNotice = signal(null);
+
 /** True when the signed-in user has the capability (or none is required). */
 export function can(capability) {
   if (!capability) return true;
@@ -23,6 +29,15 @@ function accept(data) {
 function signedOut() {
   setCsrfToken(null);
   session.value = null;
+}
+
+/**
+ * Forgets the session locally when the server has already ended it;
+ * noticeKey (i18n key) is shown on the login page.
+ */
+export function forgetSession({ noticeKey = null } = {}) {
+  loginNotice.value = noticeKey;
+  signedOut();
 }
 
 let pendingMe = null;

@@ -1,12 +1,42 @@
-// API errors → text in the current locale. The server's own `message` is
-// for logs and developers; users see these translations.
-import { t } from './i18n/index.js';
+// API errors → text in the current locale. Users see these translations;
+// the one exception is a validation error in zh-CN, where the server's own
+// Chinese `message` names the exact reason (e.g. that the password contains
+// the username) and is shown as is (in English, the field-based sentence
+// below is shown instead).
+import { locale, t } from './i18n/index.js';
 
 const VALIDATION_BY_FIELD = {
   username: () => t('error.validation.username'),
   display_name: () => t('error.validation.display_name'),
   password: () => t('error.validation.password'),
+  new_password: () => t('error.validation.password'),
+  current_password: () => t('error.validation.current_password'),
+  roles: () => t('error.validation.roles'),
+  department_id: () => t('error.validation.department_id'),
+  parent_id: () => t('error.validation.parent_id'),
+  name: () => t('error.validation.name'),
+  key: () => t('error.validation.key'),
+  capabilities: () => t('error.validation.capabilities'),
+  field_privileges: () => t('error.validation.capabilities'),
+  expires_in_days: () => t('error.validation.expires_in_days'),
+  cursor: () => t('error.validation.cursor'),
 };
+
+// Stable codes of state conflicts and refusals → sentences.
+const BY_CODE = {
+  username_taken: () => t('error.username_taken'),
+  last_admin: () => t('error.last_admin'),
+  department_not_empty: () => t('error.department_not_empty'),
+  department_exists: () => t('error.department_exists'),
+  role_exists: () => t('error.role_exists'),
+  role_in_use: () => t('error.role_in_use'),
+  builtin_role: () => t('error.builtin_role'),
+  admin_role_locked: () => t('error.admin_role_locked'),
+  not_found: () => t('error.not_found'),
+  csrf_rejected: () => t('error.csrf_rejected'),
+};
+
+const HAN = /[\u3400-\u4dbf\u4e00-\u9fff]/;
 
 /** The localized sentence for an ApiError (or any thrown value). */
 export function errorText(error) {
@@ -26,10 +56,14 @@ export function errorText(error) {
     case 'unauthenticated':
       return t('error.unauthenticated');
     case 'validation': {
+      if (locale.value === 'zh-CN' && typeof error.message === 'string' && HAN.test(error.message)) {
+        return error.message;
+      }
       const byField = VALIDATION_BY_FIELD[error.field];
       return byField ? byField() : t('error.validation');
     }
     default:
+      if (BY_CODE[error?.code]) return BY_CODE[error.code]();
       if (error?.status === 403) return t('error.forbidden');
       if (error?.status >= 500) return t('error.server', { status: error.status });
       return t('error.unexpected', { status: error?.status ?? '?' });

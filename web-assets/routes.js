@@ -1,13 +1,26 @@
 // Signed-in pages. Each entry: { id, path, key (i18n key of the title and
 // nav label), icon, page, nav (shown in the left navigation),
-// capability (optional: hidden from nav and refused when the user lacks it) }.
+// capability (optional: hidden from nav and refused when the user lacks it),
+// sectionKey (optional: i18n key of a nav section heading; entries with the
+// same sectionKey are listed together under it, after the entries without) }.
 // Add a module by adding a page file and an entry here.
 import { DashboardPage } from './pages/dashboard.js';
 import { SystemPage } from './pages/system.js';
+import { AdminUsersPage } from './pages/admin-users.js';
+import { AdminDepartmentsPage } from './pages/admin-departments.js';
+import { AdminRolesPage } from './pages/admin-roles.js';
+import { AdminAuditPage } from './pages/admin-audit.js';
+import { AccountPage } from './pages/account.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true },
+  { id: 'admin-users', path: '/admin/users', key: 'nav.adminUsers', icon: 'users', page: AdminUsersPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-audit', path: '/admin/audit', key: 'nav.adminAudit', icon: 'audit', page: AdminAuditPage, nav: true, capability: 'audit.view', sectionKey: 'nav.section.settings' },
+  // In the user menu, not in the left navigation.
+  { id: 'account', path: '/account', key: 'nav.account', icon: 'user', page: AccountPage, nav: false },
 ];
 
 function normalize(path) {

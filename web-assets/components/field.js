@@ -7,6 +7,7 @@ import { html } from '../html.js';
 export function Field({
   id, label, value, onInput, error, hint, type = 'text', autocomplete,
   inputRef, testid, maxLength, disabled = false,
+  required = true, placeholder, inputMode, min, max, readOnly = false,
 }) {
   const hintId = hint && !error ? `${id}-hint` : undefined;
   const errorId = error ? `${id}-error` : undefined;
@@ -16,8 +17,9 @@ export function Field({
     <input class="input" id=${id} name=${id} type=${type} value=${value}
       onInput=${(event) => onInput(event.currentTarget.value)}
       autocomplete=${autocomplete} maxlength=${maxLength} disabled=${disabled}
+      placeholder=${placeholder} inputmode=${inputMode} min=${min} max=${max} readonly=${readOnly}
       spellcheck=${false} autocapitalize="off"
-      aria-required="true"
+      aria-required=${required ? 'true' : undefined}
       aria-invalid=${error ? 'true' : 'false'} aria-describedby=${describedBy}
       ref=${inputRef} data-testid=${testid} />
     ${error && html`<div class="field-error" id=${errorId} role="alert" data-testid=${testid ? `${testid}-error` : undefined}>${error}</div>`}

@@ -4,6 +4,7 @@ import { t } from '../i18n/index.js';
 import { LocaleSwitch } from './locale-switch.js';
 import { Nav } from './nav.js';
 import { UserMenu } from './user-menu.js';
+import { Toasts } from './toast.js';
 import { LOGO_URL } from './icons.js';
 
 export function TopBar() {
@@ -26,5 +27,6 @@ export function Shell({ children }) {
       <${Nav} />
       <main class="content" id="main" data-testid="content">${children}</main>
     </div>
+    <${Toasts} />
   </div>`;
 }

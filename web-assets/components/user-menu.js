@@ -1,5 +1,5 @@
 // Top-bar user menu (disclosure pattern): display name → panel with the
-// account summary and the logout button.
+// account summary, a link to "my account" and the logout button.
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -17,10 +17,11 @@ export function UserMenu() {
   const rootRef = useRef(null);
   const buttonRef = useRef(null);
   const logoutRef = useRef(null);
+  const accountRef = useRef(null);
 
   useEffect(() => {
     if (!open) return undefined;
-    logoutRef.current?.focus();
+    (accountRef.current || logoutRef.current)?.focus();
     const onPointer = (event) => {
       if (rootRef.current && !rootRef.current.contains(event.target)) setOpen(false);
     };
@@ -75,6 +76,11 @@ export function UserMenu() {
         <div class="user-menu-summary-meta">${(user.roles || []).map(roleLabel).join(t('list.separator'))}</div>
       </div>
       ${error && html`<div class="user-menu-error" role="alert">${error}</div>`}
+      <a href="/account" class="user-menu-item" ref=${accountRef} data-testid="account-link"
+        onClick=${() => setOpen(false)}>
+        <${Icon} name="user" size=${16} />
+        <span>${t('nav.account')}</span>
+      </a>
       <button type="button" class="user-menu-item" ref=${logoutRef} disabled=${busy}
         data-testid="logout" onClick=${onLogout}>
         <${Icon} name="logout" size=${16} />

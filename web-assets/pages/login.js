@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
-import { login, safeNext, session } from '../auth.js';
+import { login, loginNotice, safeNext, session } from '../auth.js';
 import { navigate, queryParam } from '../router.js';
 import { placeError } from '../errors.js';
 import { AuthLayout } from '../components/auth-layout.js';
@@ -21,6 +21,8 @@ export function LoginPage() {
   const [retryUntil, setRetryUntil] = useState(0);
   const [now, setNow] = useState(() => Date.now());
   const [setupNeeded, setSetupNeeded] = useState(false);
+  // Shown once (e.g. "password changed, log in again"), then forgotten.
+  const [notice] = useState(() => loginNotice.peek());
   const usernameRef = useRef(null);
   const passwordRef = useRef(null);
 
@@ -30,6 +32,7 @@ export function LoginPage() {
   }, []);
 
   useEffect(() => {
+    loginNotice.value = null;
     usernameRef.current?.focus();
     api('GET', '/api/v1/setup')
       .then((data) => setSetupNeeded(Boolean(data?.needed)))
@@ -101,6 +104,7 @@ export function LoginPage() {
   }
 
   return html`<${AuthLayout} title=${t('login.title')} subtitle=${t('login.subtitle')} testid="page-login">
+    ${notice && html`<div class="notice notice-success" role="status" data-testid="login-notice">${t(notice)}</div>`}
     ${setupNeeded && html`<div class="notice notice-info" data-testid="login-setup-needed">${t('login.setupNeeded')}</div>`}
     <form class="form" onSubmit=${onSubmit} novalidate data-testid="login-form">
       <${Field} id="username" label=${t('field.username')} value=${username}

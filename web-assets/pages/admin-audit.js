@@ -1,0 +1,248 @@
+// /admin/audit — the audit log, newest first (capability audit.view):
+// filter by action and actor, "load more" through next_cursor, targets shown
+// by name where the page can resolve them, details as compact JSON that
+// expands.
+import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
+import { html } from '../html.js';
+import { t } from '../i18n/index.js';
+import { api } from '../api.js';
+import { can } from '../auth.js';
+import { errorText } from '../errors.js';
+import { formatDateTime, TIME_ZONE } from '../format.js';
+import { EmptyState, LoadError, Loading } from '../components/states.js';
+import { Icon } from '../components/icons.js';
+import { loadRoles, roleLabel } from '../components/roles.js';
+import { departmentPath } from '../components/departments.js';
+
+const PAGE_SIZE = 50;
+
+/** Actions with a label; others are shown by their code. */
+export const AUDIT_ACTIONS = [
+  { action: 'auth.login', labelKey: 'audit.action.auth.login' },
+  { action: 'auth.login_failed', labelKey: 'audit.action.auth.login_failed', tone: 'warning' },
+  { action: 'auth.login_throttled', labelKey: 'audit.action.auth.login_throttled', tone: 'error' },
+  { action: 'auth.logout', labelKey: 'audit.action.auth.logout' },
+  { action: 'setup.completed', labelKey: 'audit.action.setup.completed' },
+  { action: 'user.created', labelKey: 'audit.action.user.created' },
+  { action: 'user.updated', labelKey: 'audit.action.user.updated' },
+  { action: 'user.password_reset', labelKey: 'audit.action.user.password_reset' },
+  { action: 'user.password_changed', labelKey: 'audit.action.user.password_changed' },
+  { action: 'department.created', labelKey: 'audit.action.department.created' },
+  { action: 'department.updated', labelKey: 'audit.action.department.updated' },
+  { action: 'department.deleted', labelKey: 'audit.action.department.deleted' },
+  { action: 'role.created', labelKey: 'audit.action.role.created' },
+  { action: 'role.updated', labelKey: 'audit.action.role.updated' },
+  { action: 'role.deleted', labelKey: 'audit.action.role.deleted' },
+  { action: 'token.created', labelKey: 'audit.action.token.created' },
+  { action: 'token.revoked', labelKey: 'audit.action.token.revoked' },
+  { action: 'customer.created', labelKey: 'audit.action.customer.created' },
+  { action: 'customer.updated', labelKey: 'audit.action.customer.updated' },
+  { action: 'customer.deleted', labelKey: 'audit.action.customer.deleted' },
+  { action: 'customer.revealed', labelKey: 'audit.action.customer.revealed', tone: 'warning' },
+  { action: 'customer.exported', labelKey: 'audit.action.customer.exported', tone: 'warning' },
+  { action: 'backup.requested', labelKey: 'audit.action.backup.requested' },
+  { action: 'backup.completed', labelKey: 'audit.action.backup.completed' },
+  { action: 'backup.failed', labelKey: 'audit.action.backup.failed', tone: 'error' },
+  { action: 'backup.snapshot', labelKey: 'audit.action.backup.snapshot' },
+];
+const ACTION_INDEX = new Map(AUDIT_ACTIONS.map((a) => [a.action, a]));
+
+export function actionLabel(action) {
+  const known = ACTION_INDEX.get(action);
+  return known ? t(known.labelKey) : action;
+}
+
+function ActionCell({ action }) {
+  const known = ACTION_INDEX.get(action);
+  return html`<span class=${`tag tag-action tone-${known?.tone || 'default'}`} data-action=${action}>${actionLabel(action)}</span>
+    <div class="cell-sub mono">${action}</div>`;
+}
+
+/** A readable name for an entry's target, from what the page has loaded. */
+function targetName(entry, ctx) {
+  const { target, action, detail } = entry;
+  if (!target) return null;
+  const kind = action.split('.')[0];
+  if (kind === 'user' || kind === 'setup') {
+    const u = ctx.users?.get(target);
+    if (u) return `${u.display_name} (${u.username})`;
+    return detail?.username || null;
+  }
+  if (kind === 'department') {
+    return (ctx.departments && departmentPath(ctx.departments, target)) || detail?.name || null;
+  }
+  if (kind === 'role') return roleLabel(target);
+  if (kind === 'token') return detail?.name || null;
+  return null;
+}
+
+/** Entries without an actor id: the operator's CLI, the system, or someone not logged in. */
+function actorKind(actor) {
+  if (actor === 'operator') return t('audit.actor.operator');
+  if (actor === 'system') return t('audit.actor.system');
+  return t('audit.actor.anonymous');
+}
+
+function DetailCell({ detail }) {
+  if (detail == null || (typeof detail === 'object' && !Array.isArray(detail) && !Object.keys(detail).length)) {
+    return html`<span class="muted">—</span>`;
+  }
+  const compact = JSON.stringify(detail);
+  return html`<details class="json-detail" data-testid="audit-detail">
+    <summary title=${t('audit.detail.expand')}><code>${compact}</code></summary>
+    <pre>${JSON.stringify(detail, null, 2)}</pre>
+  </details>`;
+}
+
+export function AdminAuditPage() {
+  const [filters, setFilters] = useState({ action: '', actor: '' }); // applied
+  const [draft, setDraft] = useState({ action: '', actor: '' }); // in the form
+  const [state, setState] = useState({ status: 'loading', items: [], cursor: null });
+  const [more, setMore] = useState({ busy: false, error: null });
+  const [ctx, setCtx] = useState({});
+  const request = useRef(0);
+
+  // Names for targets: departments and roles are readable by everyone,
+  // users only with user.manage.
+  useEffect(() => {
+    Promise.all([
+      api('GET', '/api/v1/departments').then((d) => d.items).catch(() => null),
+      can('user.manage') ? api('GET', '/api/v1/users').then((d) => d.items).catch(() => null) : null,
+      loadRoles().catch(() => null),
+    ]).then(([departments, users]) => {
+      setCtx({ departments, users: users ? new Map(users.map((u) => [u.id, u])) : null });
+    });
+  }, []);
+
+  const fetchPage = (applied, cursor) => {
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (applied.action) params.set('action', applied.action);
+    if (applied.actor) params.set('actor', applied.actor);
+    if (cursor) params.set('cursor', cursor);
+    return api('GET', `/api/v1/audit?${params}`);
+  };
+
+  const load = async (applied) => {
+    const id = ++request.current;
+    setState({ status: 'loading', items: [], cursor: null });
+    setMore({ busy: false, error: null });
+    try {
+      const page = await fetchPage(applied);
+      if (id !== request.current) return;
+      setState({ status: 'ready', items: page.items, cursor: page.next_cursor, total: page.total });
+    } catch (error) {
+      if (id !== request.current) return;
+      setState({ status: 'error', error, items: [], cursor: null });
+    }
+  };
+  useEffect(() => {
+    load(filters);
+  }, [filters]);
+
+  const loadMore = async () => {
+    const id = request.current;
+    setMore({ busy: true, error: null });
+    try {
+      const page = await fetchPage(filters, state.cursor);
+      if (id !== request.current) return;
+      setState((s) => ({ ...s, items: [...s.items, ...page.items], cursor: page.items.length ? page.next_cursor : null }));
+      setMore({ busy: false, error: null });
+    } catch (error) {
+      if (id !== request.current) return;
+      setMore({ busy: false, error });
+    }
+  };
+
+  const apply = (next) => {
+    const clean = { action: next.action, actor: next.actor.trim() };
+    setDraft(clean);
+    if (clean.action === filters.action && clean.actor === filters.actor) load(clean);
+    else setFilters(clean);
+  };
+  const filtered = Boolean(filters.action || filters.actor);
+
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} testid="audit-loading" />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${() => load(filters)} testid="audit-error" />`;
+  else if (!state.items.length) {
+    body = filtered
+      ? html`<${EmptyState} icon="search" title=${t('audit.empty.filteredTitle')} body=${t('audit.empty.filteredBody')} testid="audit-empty" />`
+      : html`<${EmptyState} icon="audit" title=${t('audit.empty.title')} body=${t('audit.empty.body')} testid="audit-empty" />`;
+  } else {
+    body = html`<div class="table-wrap">
+      <table class="table table-audit" data-testid="audit-table">
+        <thead><tr>
+          <th scope="col">${t('audit.col.time')}</th>
+          <th scope="col">${t('audit.col.actor')}</th>
+          <th scope="col">${t('audit.col.action')}</th>
+          <th scope="col">${t('audit.col.target')}</th>
+          <th scope="col">${t('audit.col.source')}</th>
+          <th scope="col">${t('audit.col.detail')}</th>
+        </tr></thead>
+        <tbody>
+          ${state.items.map((e) => {
+            const user = e.actor_id ? ctx.users?.get(e.actor_id) : null;
+            const target = targetName(e, ctx);
+            return html`<tr key=${e.seq} data-testid="audit-row" data-action=${e.action} data-seq=${e.seq}>
+              <td class="nowrap mono-num">${formatDateTime(e.at)}</td>
+              <td class="nowrap">
+                ${user ? html`${user.display_name}<div class="cell-sub mono">${e.actor}</div>` : html`<span class="mono">${e.actor}</span>`}
+                ${!e.actor_id && html`<div class="cell-sub">${actorKind(e.actor)}</div>`}
+              </td>
+              <td><${ActionCell} action=${e.action} /></td>
+              <td class="cell-target" title=${e.target || undefined} data-testid="audit-target">
+                ${e.target
+                  ? html`${target || html`<span class="mono">${e.target}</span>`}${target && html`<div class="cell-sub mono">${e.target}</div>`}`
+                  : html`<span class="muted">—</span>`}
+              </td>
+              <td class="mono nowrap">${e.source}</td>
+              <td class="cell-detail"><${DetailCell} detail=${e.detail} /></td>
+            </tr>`;
+          })}
+        </tbody>
+      </table>
+    </div>
+    <div class="list-foot">
+      <span class="muted" data-testid="audit-shown">${t('audit.shown', { count: state.items.length })}</span>
+      ${more.error && html`<span class="field-error" role="alert">${errorText(more.error)}</span>`}
+      ${state.cursor
+        ? html`<button type="button" class="btn" onClick=${loadMore} disabled=${more.busy} data-testid="audit-more">
+            ${more.busy ? t('common.loading') : t('audit.loadMore')}</button>`
+        : html`<span class="muted" data-testid="audit-end">${t('audit.end')}</span>`}
+    </div>`;
+  }
+
+  return html`<section class="page page-wide" data-testid="page-admin-audit">
+    <header class="page-header">
+      <h1 class="page-title">${t('audit.title')}</h1>
+      <p class="page-subtitle">${t('audit.subtitle', { zone: TIME_ZONE })}</p>
+    </header>
+    <div class="card card-flush">
+      <form class="toolbar" role="search" aria-label=${t('audit.filters')} data-testid="audit-filters"
+        onSubmit=${(e) => { e.preventDefault(); apply(draft); }}>
+        <label class="toolbar-field">
+          <span>${t('audit.filter.action')}</span>
+          <select class="input input-sm select" value=${draft.action} data-testid="audit-filter-action"
+            onChange=${(e) => apply({ ...draft, action: e.currentTarget.value })}>
+            <option value="">${t('audit.filter.allActions')}</option>
+            ${AUDIT_ACTIONS.map((a) => html`<option key=${a.action} value=${a.action}>${t(a.labelKey)}</option>`)}
+          </select>
+        </label>
+        <label class="toolbar-field">
+          <span>${t('audit.filter.actor')}</span>
+          <input class="input input-sm" type="search" value=${draft.actor} placeholder=${t('audit.filter.actorPlaceholder')}
+            autocomplete="off" spellcheck=${false} autocapitalize="off" maxlength="64"
+            onInput=${(e) => setDraft({ ...draft, actor: e.currentTarget.value })} data-testid="audit-filter-actor" />
+        </label>
+        <button type="submit" class="btn btn-sm btn-primary" data-testid="audit-apply">
+          <${Icon} name="search" size=${15} /><span>${t('audit.filter.apply')}</span></button>
+        ${filtered && html`<button type="button" class="btn btn-sm" data-testid="audit-reset"
+          onClick=${() => apply({ action: '', actor: '' })}>${t('audit.filter.reset')}</button>`}
+        <div class="toolbar-spacer"></div>
+        <button type="button" class="btn btn-sm" onClick=${() => load(filters)} disabled=${state.status === 'loading'}
+          data-testid="audit-refresh"><${Icon} name="refresh" size=${15} /><span>${t('system.refresh')}</span></button>
+      </form>
+      ${body}
+    </div>
+  </section>`;
+}
