@@ -231,6 +231,49 @@ async fn organisation_api_for_admins_only() {
         (st.as_u16(), e["error"]["code"].as_str()),
         (409, Some("department_exists"))
     );
+    // Renaming keeps the parent unless one is given; a sibling's name is refused.
+    let (_, a2) = admin
+        .post(
+            "/api/v1/departments",
+            json!({"name": "二组", "parent_id": a_id}),
+        )
+        .await;
+    let a2_id = a2["id"].as_str().unwrap();
+    let (st, r) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/departments/{a2_id}"),
+            Some(json!({"name": "二组（新）"})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), r["parent_id"].as_str()),
+        (200, Some(a_id.as_str())),
+        "a rename is not a move"
+    );
+    let (st, e) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/departments/{a2_id}"),
+            Some(json!({"name": "一组"})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (409, Some("department_exists"))
+    );
+    let (st, r) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/departments/{a2_id}"),
+            Some(json!({"parent_id": null})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), r["parent_id"].is_null()),
+        (200, true),
+        "null moves it to the top"
+    );
 
     let (st, u) = admin
         .post("/api/v1/users", json!({"username": "xiao.li", "display_name": "小李", "roles": ["sales"], "password": PASS, "department_id": a1_id}))
@@ -300,6 +343,14 @@ async fn organisation_api_for_admins_only() {
         .await;
     assert_eq!(st, 201, "{r}");
     assert_eq!(r["builtin"], false, "clients cannot create built-ins");
+    let (st, r) = admin
+        .post("/api/v1/roles", json!({"key": "viewer", "name": "只读"}))
+        .await;
+    assert_eq!(
+        (st.as_u16(), r["scope"].as_str()),
+        (201, Some("self")),
+        "key and name are enough: {r}"
+    );
     let (st, e) = admin.post("/api/v1/roles", json!({"key": "bad", "name": "x", "builtin": false, "capabilities": ["nope"], "scope": "all", "field_privileges": []})).await;
     assert_eq!(
         (st.as_u16(), e["error"]["field"].as_str()),
@@ -497,6 +548,16 @@ async fn changing_my_password_ends_my_sessions() {
     assert_eq!(
         (st.as_u16(), e["error"]["field"].as_str()),
         (400, Some("current_password"))
+    );
+    let (st, e) = first
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": PASS, "new_password": "short"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("new_password"))
     );
     let (st, _) = first
         .post(

@@ -228,9 +228,13 @@ async fn api_errors_are_json_in_the_contract_format() {
     assert_eq!(resp.status(), 400);
     let b: serde_json::Value = resp.json().await.unwrap();
     assert!(
-        b["error"]["message"].as_str().unwrap().contains("password"),
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("缺少必填字段"),
         "{b}"
     );
+    assert_eq!(b["error"]["field"], "password");
 
     let resp = http
         .post(s.url("/api/v1/auth/login"))
@@ -287,6 +291,30 @@ async fn openapi_document_describes_the_handlers() {
         );
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    // Every $ref points at a schema that exists.
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v.as_str()) {
+                        ("$ref", Some(r)) => out.push(r.to_string()),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in all {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {r}"
+        );
+    }
     let mut ids = std::collections::BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {

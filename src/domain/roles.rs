@@ -10,12 +10,23 @@ use super::org::{BUILTIN_ROLES, CAPABILITIES, builtin_capabilities};
 
 /// Whose records a role sees, besides the records its holder owns or collaborates on.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum DataScope {
     /// Only records the user owns or collaborates on.
     #[serde(rename = "self")]
+    #[default]
     Own,
     /// Also records owned by members of the user's department.
     Department,
@@ -33,9 +44,14 @@ pub struct Role {
     /// Stable key (`admin`, `sales`, or a firm's own like `team_lead`).
     pub key: String,
     pub name: String,
+    /// Ignored on create: only zhudai seeds built-in roles.
+    #[serde(default)]
     pub builtin: bool,
+    #[serde(default)]
     pub capabilities: Vec<String>,
+    #[serde(default)]
     pub scope: DataScope,
+    #[serde(default)]
     pub field_privileges: Vec<String>,
     /// Full-value reveals per user per day (Asia/Shanghai); `None` = unlimited.
     #[serde(default)]

@@ -115,10 +115,7 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => {
                 ApiError::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
             }
-            JsonRejection::JsonDataError(e) => {
-                // serde's text names the field and what was expected; no internals in it.
-                ApiError::new(StatusCode::BAD_REQUEST, "validation", e.body_text())
-            }
+            JsonRejection::JsonDataError(e) => json_data_error(&e.body_text()),
             JsonRejection::JsonSyntaxError(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_json", "请求体不是有效的 JSON")
             }
@@ -127,6 +124,29 @@ impl From<JsonRejection> for ApiError {
             }
             other => ApiError::new(other.status(), "bad_request", other.body_text()),
         }
+    }
+}
+
+/// serde's account of a JSON body that parsed but does not fit ("missing field `x`",
+/// "a.b: invalid type: …") → the field it names and a Chinese reason; serde's own words follow
+/// for the integrator.
+fn json_data_error(text: &str) -> ApiError {
+    let detail = text.split_once("target type: ").map_or(text, |(_, d)| d);
+    let detail = detail.split(" at line ").next().unwrap_or(detail);
+    let (field, reason) = if let Some(rest) = detail.split_once("missing field `") {
+        (rest.1.split('`').next().map(str::to_string), "缺少必填字段")
+    } else if let Some((path, _)) = detail.split_once(": ").filter(|(p, _)| !p.contains(' ')) {
+        (Some(path.to_string()), "字段的类型或取值不正确")
+    } else {
+        (None, "请求内容与接口要求不符")
+    };
+    ApiError {
+        field,
+        ..ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            format!("{reason}（{detail}）"),
+        )
     }
 }
 

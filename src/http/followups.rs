@@ -89,6 +89,7 @@ pub async fn timeline(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ReminderQuery {
     /// `today` or `overdue`.
+    #[param(inline)]
     pub due: Due,
 }
 

@@ -11,7 +11,7 @@ use super::{ApiError, ApiJson, AppState};
 use crate::domain::org::{CAPABILITIES, Department};
 use crate::domain::roles::{FIELD_PRIVILEGES, Role};
 use crate::service::auth::Caller;
-use crate::service::org::{DepartmentInput, RolePatch};
+use crate::service::org::{DepartmentInput, DepartmentPatch, RolePatch};
 use crate::service::users::Actor;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -55,7 +55,7 @@ pub async fn create_department(
 }
 
 /// Rename or move a department (not below itself).
-#[utoipa::path(patch, path = "/departments/{id}", tag = "organisation", request_body = DepartmentInput, responses(
+#[utoipa::path(patch, path = "/departments/{id}", tag = "organisation", request_body = DepartmentPatch, responses(
     (status = 200, description = "Updated", body = Department),
     (status = 400, description = "Invalid field or a cycle", body = ErrorBody),
     (status = 404, description = "No such department", body = ErrorBody)))]
@@ -64,7 +64,7 @@ pub async fn update_department(
     Source(source): Source,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(input): ApiJson<DepartmentInput>,
+    ApiJson(input): ApiJson<DepartmentPatch>,
 ) -> Result<Json<Department>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.update_department(&Actor::User(&caller), &id, input, &source))

@@ -211,7 +211,10 @@ impl App {
     }
 
     /// Exact matches by blind index (phones, ID number) among all customers, deleted included.
-    fn exact_matches(tx: &WriteTransaction, c: &Customer) -> Result<Vec<(&'static str, Customer)>> {
+    pub(crate) fn exact_matches(
+        tx: &WriteTransaction,
+        c: &Customer,
+    ) -> Result<Vec<(&'static str, Customer)>> {
         let mut out: Vec<(&'static str, Customer)> = Vec::new();
         let mut probes: Vec<(&'static str, char, &str)> =
             vec![("phone", 'p', c.phone.bidx.as_str())];
@@ -236,28 +239,20 @@ impl App {
         Ok(out)
     }
 
-    pub fn create_customer(
+    /// A new customer record from validated input, sensitive values sealed under its new id.
+    pub(crate) fn new_record(
         &self,
-        caller: &Caller,
-        input: CustomerInput,
-        source: &str,
-    ) -> Result<CustomerView> {
-        caller.require("customer.create")?;
-        let now = self.now();
-        let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
-            .map_err(|(f, r)| Error::validation(f, r))?;
+        input: &CustomerInput,
+        checked: customer::Checked,
+        owner_id: Option<String>,
+        created_by: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Customer> {
         let id = new_id(now);
         let phone = checked
             .phone
             .as_ref()
             .ok_or_else(|| Error::validation("phone", "手机号不能为空"))?;
-        let owner_id = match input.owner_id.as_deref().filter(|o| !o.is_empty()) {
-            Some(o) if o != caller.user.id => {
-                caller.require("customer.transfer")?;
-                Some(o.to_string())
-            }
-            _ => Some(caller.user.id.clone()),
-        };
         let id_number = match checked.id_number.clone().flatten() {
             Some(n) => Some(self.seal(
                 &id,
@@ -270,7 +265,7 @@ impl App {
             None => None,
         };
         let derived = checked.id_number.clone().flatten();
-        let mut c = Customer {
+        let c = Customer {
             id: id.clone(),
             name: input.name.clone().unwrap_or_default().trim().to_string(),
             phone: self.seal_phone(&id, "phone", phone)?,
@@ -303,11 +298,32 @@ impl App {
             last_followup_at: None,
             next_followup_at: None,
             duplicate_flag: false,
-            created_by: caller.user.id.clone(),
+            created_by: created_by.to_string(),
             created_at: now,
             updated_at: now,
             deleted_at: None,
         };
+        Ok(c)
+    }
+
+    pub fn create_customer(
+        &self,
+        caller: &Caller,
+        input: CustomerInput,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require("customer.create")?;
+        let now = self.now();
+        let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
+            .map_err(|(f, r)| Error::validation(f, r))?;
+        let owner_id = match input.owner_id.as_deref().filter(|o| !o.is_empty()) {
+            Some(o) if o != caller.user.id => {
+                caller.require("customer.transfer")?;
+                Some(o.to_string())
+            }
+            _ => Some(caller.user.id.clone()),
+        };
+        let mut c = self.new_record(&input, checked, owner_id, &caller.user.id, now)?;
         let refuse = self.config.customers.on_duplicate == "refuse";
         self.store.write(|tx| {
             if let Some(owner) = c.owner_id.as_deref() {

@@ -21,6 +21,7 @@ pub enum ExportFormat {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
+    #[param(inline)]
     pub format: ExportFormat,
     /// Full phone and ID numbers (needs the field privileges without a daily quota).
     #[serde(default)]

@@ -9,6 +9,7 @@ pub mod demo;
 mod error;
 pub mod export;
 pub mod followups;
+pub mod import;
 pub mod org;
 pub mod password;
 pub mod rotate;

@@ -17,6 +17,22 @@ pub struct DepartmentInput {
     pub parent_id: Option<String>,
 }
 
+/// A rename and/or move. `parent_id`: absent = stay, `null` = top level, an id = under it.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct DepartmentPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<Option<String>>,
+}
+
+/// Tells an absent field (`None`, via `default`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RolePatch {
     pub name: Option<String>,
@@ -122,11 +138,15 @@ impl App {
         &self,
         actor: &Actor,
         id: &str,
-        input: DepartmentInput,
+        input: DepartmentPatch,
         source: &str,
     ) -> Result<Department> {
         actor.require("user.manage")?;
-        let name = check_department_name(&input.name)?;
+        let name = input
+            .name
+            .as_deref()
+            .map(check_department_name)
+            .transpose()?;
         let now = self.now();
         self.store.write(|tx| {
             let all = store::org::departments_w(tx)?;
@@ -135,8 +155,12 @@ impl App {
                 .find(|d| d.id == id)
                 .cloned()
                 .ok_or(Error::NotFound)?;
-            check_parent(&all, input.parent_id.as_deref())?;
-            if let Some(p) = input.parent_id.as_deref()
+            let parent = input
+                .parent_id
+                .clone()
+                .unwrap_or_else(|| d.parent_id.clone());
+            check_parent(&all, parent.as_deref())?;
+            if let Some(p) = parent.as_deref()
                 && org::would_cycle(&all, id, p)
             {
                 return Err(Error::validation(
@@ -144,9 +168,19 @@ impl App {
                     "不能把部门移到它自己或它的下级部门之下",
                 ));
             }
+            let name = name.unwrap_or_else(|| d.name.clone());
+            if all
+                .iter()
+                .any(|o| o.id != d.id && o.name == name && o.parent_id == parent)
+            {
+                return Err(Error::Conflict {
+                    code: "department_exists",
+                    message: format!("部门 {name} 已存在"),
+                });
+            }
             let before = json!({"name": d.name, "parent_id": d.parent_id});
             d.name = name;
-            d.parent_id = input.parent_id;
+            d.parent_id = parent;
             store::org::put_department(tx, &d)?;
             audit::record(
                 tx,

@@ -343,7 +343,10 @@ impl App {
         if !password::verify(&caller.user.password_hash, current) {
             return Err(Error::validation("current_password", "当前密码不正确"));
         }
-        check_password(new_password, &caller.user.username)?;
+        check_password(new_password, &caller.user.username).map_err(|e| match e {
+            Error::Validation { reason, .. } => Error::validation("new_password", reason),
+            other => other,
+        })?;
         let hash = password::hash(new_password)?;
         let now = self.now();
         self.store.write(|tx| {
