@@ -29,6 +29,7 @@ pub struct ServerConfig {
     pub listen: String,
     pub public_url: String,
     pub body_limit_bytes: u64,
+    pub import_limit_bytes: u64,
     pub secure_cookie: bool,
     pub request_timeout_secs: u64,
 }

@@ -4,6 +4,7 @@
 mod backup;
 mod demo;
 mod doctor;
+mod import;
 mod progress;
 mod restore;
 mod serve;
@@ -37,6 +38,8 @@ pub enum Command {
     /// Generate realistic synthetic data.
     Demo(demo::Cmd),
     /// Manage staff accounts (server stopped).
+    /// Import customers from a CSV or XLSX file (server stopped).
+    Import(import::Cmd),
     User(user::Cmd),
     /// Write an encrypted backup (beside a running server), or `backup verify` one.
     Backup(backup::Cmd),
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Serve(cmd) => cmd.run(&cli.data),
         Command::Doctor(cmd) => cmd.run(&cli.data),
         Command::Demo(cmd) => cmd.run(&cli.data),
+        Command::Import(cmd) => cmd.run(&cli.data),
         Command::User(cmd) => cmd.run(&cli.data),
         Command::Backup(cmd) => cmd.run(&cli.data),
         Command::Restore(cmd) => cmd.run(&cli.data),

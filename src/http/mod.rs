@@ -10,6 +10,7 @@ mod exports;
 mod extract;
 mod followups;
 mod health;
+mod imports;
 mod middleware;
 mod openapi;
 mod org;
@@ -41,7 +42,11 @@ use crate::service::App;
 pub type AppState = Arc<App>;
 
 /// The API routes with their OpenAPI description (paths include `/api/v1`).
-fn api() -> OpenApiRouter<AppState> {
+fn api(import_limit: usize) -> OpenApiRouter<AppState> {
+    // Imports carry whole files: their own, larger body limit.
+    let imports = OpenApiRouter::new()
+        .routes(routes!(imports::create))
+        .layer(DefaultBodyLimit::max(import_limit));
     let v1 = OpenApiRouter::new()
         .routes(routes!(health::health))
         .routes(routes!(setup::status, setup::complete))
@@ -75,20 +80,22 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(followups::timeline))
         .routes(routes!(followups::reminders))
         .routes(routes!(followups::transfer))
-        .routes(routes!(exports::customers));
+        .routes(routes!(exports::customers))
+        .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
 
 /// The OpenAPI document served at `/api/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    api(0).into_openapi()
 }
 
 /// The whole application: API, OpenAPI, web UI, and the layers every request goes through.
 pub fn router(app: AppState) -> Router {
-    let (api, doc) = api().split_for_parts();
-    let doc = Arc::new(doc);
     let body_limit = usize::try_from(app.config.server.body_limit_bytes).unwrap_or(usize::MAX);
+    let import_limit = usize::try_from(app.config.server.import_limit_bytes).unwrap_or(usize::MAX);
+    let (api, doc) = api(import_limit).split_for_parts();
+    let doc = Arc::new(doc);
     let timeout = Duration::from_secs(app.config.server.request_timeout_secs.max(1));
 
     Router::new()
@@ -107,7 +114,8 @@ pub fn router(app: AppState) -> Router {
         )
         .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        // The hard cap for any body; extractors apply the tighter per-route limits above.
+        .layer(RequestBodyLimitLayer::new(body_limit.max(import_limit)))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             timeout,

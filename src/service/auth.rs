@@ -174,6 +174,25 @@ impl App {
         })
     }
 
+    /// The caller for a user acting from the server's shell (`zhudai import --owner`).
+    pub fn caller_for(&self, username: &str) -> Result<Caller> {
+        let found = self.store.read(|tx| {
+            let Some(user) = users::find_by_username(tx, username)? else {
+                return Ok::<_, Error>(None);
+            };
+            let access = access_of(tx, &user)?;
+            Ok(Some((user, access)))
+        })?;
+        match found {
+            Some((user, access)) if user.status == UserStatus::Active => Ok(Caller {
+                user,
+                access,
+                auth: CallerAuth::Token { id: "cli".into() },
+            }),
+            _ => Err(Error::validation("owner", "用户不存在或已停用")),
+        }
+    }
+
     /// Resolves a session cookie to the caller; expired or orphaned sessions are removed.
     pub fn authenticate_session(&self, token: &str) -> Result<Caller> {
         let now = self.now();

@@ -83,7 +83,8 @@ fn cell_text(d: &calamine::Data) -> String {
 
 /// The file as rows of text cells, blank rows dropped (each keeps its 1-based line number).
 pub fn read_table(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
-    let rows: Vec<Vec<String>> = if bytes.starts_with(b"PK") {
+    // (line in the file, cells): CSV readers skip blank lines, so lines are taken from the reader.
+    let rows: Vec<(usize, Vec<String>)> = if bytes.starts_with(b"PK") {
         use calamine::Reader;
         let mut book: calamine::Xlsx<_> =
             calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
@@ -94,7 +95,8 @@ pub fn read_table(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
             .map_err(|e| Error::validation("file", format!("无法读取工作表：{e}")))?;
         range
             .rows()
-            .map(|r| r.iter().map(cell_text).collect())
+            .enumerate()
+            .map(|(i, r)| (i + 1, r.iter().map(cell_text).collect()))
             .collect()
     } else {
         let text = decode_text(bytes);
@@ -105,16 +107,16 @@ pub fn read_table(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
         let mut out = Vec::new();
         for rec in reader.records() {
             let rec = rec.map_err(|e| Error::validation("file", format!("CSV 格式错误：{e}")))?;
-            out.push(rec.iter().map(str::to_string).collect());
+            let line = rec.position().map_or(out.len() + 1, |p| p.line() as usize);
+            out.push((line, rec.iter().map(str::to_string).collect()));
         }
         out
     };
     Ok(rows
         .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
+        .map(|(line, r)| {
             (
-                i + 1,
+                line,
                 r.into_iter()
                     .map(|c| c.trim().to_string())
                     .collect::<Vec<_>>(),
