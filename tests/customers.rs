@@ -8,9 +8,9 @@ mod common;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use zhudai::service::users::{Actor, NewUser};
+use zhudai::service::users::Actor;
 
-const PASS: &str = "team password 2026";
+const PASS: &str = common::TEAM_PASSWORD;
 // A valid 18-digit number (GB 11643 check digit) from the standard's worked example.
 const ID_NUMBER: &str = "11010519491231002X";
 
@@ -55,16 +55,12 @@ async fn world() -> World {
         ("sales_b", "sales", &b),
     ] {
         s.app
-            .create_user(
+            .update_user(
                 &op,
-                NewUser {
-                    username: name.into(),
-                    display_name: format!("{name}显示名"),
-                    roles: vec![role.into()],
-                    password: PASS.into(),
-                    department_id: Some(dept.clone()),
-                    manager_id: None,
-                    phone: None,
+                &common::add_user(&s, name, &[role], Some(dept)),
+                zhudai::service::users::UserPatch {
+                    display_name: Some(format!("{name}显示名")),
+                    ..Default::default()
                 },
                 "t",
             )

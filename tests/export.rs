@@ -7,9 +7,9 @@ mod common;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use serde_json::json;
 use zhudai::service::org::DepartmentInput;
-use zhudai::service::users::{Actor, NewUser};
+use zhudai::service::users::Actor;
 
-const PASS: &str = "team password 2026";
+const PASS: &str = common::TEAM_PASSWORD;
 
 async fn download(c: &Client, path: &str) -> (u16, String, Vec<u8>) {
     let r = c
@@ -60,21 +60,7 @@ async fn exports_are_scoped_masked_defused_and_audited() {
         ("sales_a", "sales", &a),
         ("sales_b", "sales", &b),
     ] {
-        s.app
-            .create_user(
-                &op,
-                NewUser {
-                    username: n.into(),
-                    display_name: n.into(),
-                    roles: vec![r.into()],
-                    password: PASS.into(),
-                    department_id: Some(d.clone()),
-                    manager_id: None,
-                    phone: None,
-                },
-                "t",
-            )
-            .unwrap();
+        common::add_user(&s, n, &[r], Some(d));
     }
     let sales_a = s.login("sales_a", PASS).await;
     let sales_b = s.login("sales_b", PASS).await;

@@ -8,27 +8,11 @@ use chrono::Duration;
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer, epoch};
 use reqwest::Method;
 use serde_json::json;
-use zhudai::service::users::{Actor, NewUser};
 
-const PASS: &str = "team password 2026";
+const PASS: &str = common::TEAM_PASSWORD;
 
 fn user(s: &TestServer, name: &str, role: &str) -> String {
-    s.app
-        .create_user(
-            &Actor::Operator,
-            NewUser {
-                username: name.into(),
-                display_name: name.into(),
-                roles: vec![role.into()],
-                password: PASS.into(),
-                department_id: None,
-                manager_id: None,
-                phone: None,
-            },
-            "t",
-        )
-        .unwrap()
-        .id
+    common::add_user(s, name, &[role], None)
 }
 
 /// Logs in afresh (the clock jumps past the idle timeout) and counts due reminders.

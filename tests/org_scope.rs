@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use zhudai::service::Error;
 use zhudai::service::org::DepartmentInput;
 use zhudai::service::scope::Owned;
-use zhudai::service::users::{Actor, NewUser};
+use zhudai::service::users::Actor;
 
 /// A minimal owned record: what customers, deals and reminders will look like to the scope.
 struct Record {
@@ -30,25 +30,10 @@ impl Owned for Record {
     }
 }
 
-const PASS: &str = "team password 2026";
+const PASS: &str = common::TEAM_PASSWORD;
 
 fn add_user(s: &TestServer, name: &str, roles: &[&str], dept: Option<&str>) -> String {
-    s.app
-        .create_user(
-            &Actor::Operator,
-            NewUser {
-                username: name.into(),
-                display_name: name.into(),
-                roles: roles.iter().map(|r| r.to_string()).collect(),
-                password: PASS.into(),
-                department_id: dept.map(String::from),
-                manager_id: None,
-                phone: None,
-            },
-            "test",
-        )
-        .unwrap()
-        .id
+    common::add_user(s, name, roles, dept)
 }
 
 fn user_id(s: &TestServer, name: &str) -> String {

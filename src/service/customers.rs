@@ -20,6 +20,14 @@ pub fn shanghai() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
 }
 
+/// A customer that is not in the recycle bin (those answer "not found" to everyday use cases).
+pub(crate) fn live(c: Customer) -> Result<Customer> {
+    if c.deleted_at.is_some() {
+        return Err(Error::NotFound);
+    }
+    Ok(c)
+}
+
 impl Owned for Customer {
     fn owner_id(&self) -> Option<&str> {
         self.owner_id.as_deref()
@@ -198,6 +206,17 @@ impl App {
         })
     }
 
+    fn seal_id_number(&self, id: &str, n: &crate::domain::id_number::IdNumber) -> Result<Sealed> {
+        self.seal(
+            id,
+            "id_number",
+            Kind::IdNumber,
+            n.as_str(),
+            n.masked(),
+            n.last4(),
+        )
+    }
+
     fn seal_phone(&self, id: &str, field: &str, m: &Mobile) -> Result<Sealed> {
         self.seal(id, field, Kind::Phone, m.as_str(), m.masked(), m.last4())
     }
@@ -254,14 +273,7 @@ impl App {
             .as_ref()
             .ok_or_else(|| Error::validation("phone", "手机号不能为空"))?;
         let id_number = match checked.id_number.clone().flatten() {
-            Some(n) => Some(self.seal(
-                &id,
-                "id_number",
-                Kind::IdNumber,
-                n.as_str(),
-                n.masked(),
-                n.last4(),
-            )?),
+            Some(n) => Some(self.seal_id_number(&id, &n)?),
             None => None,
         };
         let derived = checked.id_number.clone().flatten();
@@ -431,10 +443,7 @@ impl App {
         }
         let refuse = self.config.customers.on_duplicate == "refuse";
         self.store.write(|tx| {
-            let before = scope.check(customers::get_w(tx, id)?)?;
-            if before.deleted_at.is_some() {
-                return Err(Error::NotFound);
-            }
+            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
             let mut c = before.clone();
             let mut changed: Vec<&str> = Vec::new();
             macro_rules! set {
@@ -463,14 +472,7 @@ impl App {
             }
             if let Some(n) = &checked.id_number {
                 c.id_number = match n {
-                    Some(n) => Some(self.seal(
-                        &c.id,
-                        "id_number",
-                        Kind::IdNumber,
-                        n.as_str(),
-                        n.masked(),
-                        n.last4(),
-                    )?),
+                    Some(n) => Some(self.seal_id_number(&c.id, n)?),
                     None => None,
                 };
                 c.gender = n.as_ref().map(|n| n.gender());
@@ -526,10 +528,7 @@ impl App {
         let scope = self.scope_of(caller)?;
         let now = self.now();
         self.store.write(|tx| {
-            let before = scope.check(customers::get_w(tx, id)?)?;
-            if before.deleted_at.is_some() {
-                return Err(Error::NotFound);
-            }
+            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
             let mut c = before.clone();
             c.deleted_at = Some(now);
             c.updated_at = now;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
-use super::customers::{CustomerView, shanghai};
+use super::customers::{CustomerView, live, shanghai};
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::followup::{self, Followup, FollowupInput};
 use crate::domain::org::UserStatus;
@@ -45,10 +45,7 @@ impl App {
         let now = self.now();
         followup::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
         self.store.write(|tx| {
-            let before = scope.check(customers::get_w(tx, customer_id)?)?;
-            if before.deleted_at.is_some() {
-                return Err(Error::NotFound);
-            }
+            let before = live(scope.check(customers::get_w(tx, customer_id)?)?)?;
             let f = Followup {
                 id: new_id(now),
                 customer_id: before.id.clone(),
@@ -180,10 +177,7 @@ impl App {
         let scope = self.scope_of(caller)?;
         let now = self.now();
         self.store.write(|tx| {
-            let before = scope.check(customers::get_w(tx, id)?)?;
-            if before.deleted_at.is_some() {
-                return Err(Error::NotFound);
-            }
+            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
             let target = users::find_by_id_w(tx, to_user)?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;

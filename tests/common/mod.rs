@@ -197,3 +197,26 @@ impl Client {
         self.call(Method::POST, path, Some(body)).await
     }
 }
+
+/// The password of accounts tests create with [`add_user`].
+pub const TEAM_PASSWORD: &str = "team password 2026";
+
+/// Creates an account as the operator; returns its id.
+pub fn add_user(s: &TestServer, name: &str, roles: &[&str], department: Option<&str>) -> String {
+    s.app
+        .create_user(
+            &zhudai::service::users::Actor::Operator,
+            zhudai::service::users::NewUser {
+                username: name.into(),
+                display_name: name.into(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                password: TEAM_PASSWORD.into(),
+                department_id: department.map(String::from),
+                manager_id: None,
+                phone: None,
+            },
+            "test",
+        )
+        .unwrap()
+        .id
+}
