@@ -30,6 +30,7 @@ pub struct ServerConfig {
     pub public_url: String,
     pub body_limit_bytes: u64,
     pub import_limit_bytes: u64,
+    pub trusted_proxies: Vec<String>,
     pub secure_cookie: bool,
     pub request_timeout_secs: u64,
 }

@@ -164,3 +164,45 @@ async fn one_tampered_byte_is_found_by_doctor() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_and_audited() {
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.server.trusted_proxies = vec!["127.0.0.1".into()];
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+    let http = reqwest::Client::new();
+    let attempt = |xff: &'static str| {
+        let http = http.clone();
+        let url = s.url("/api/v1/auth/login");
+        async move {
+            http.post(url)
+                .header("x-forwarded-for", xff)
+                .json(&json!({"username": ADMIN, "password": "wrong-wrong"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The client forges a left-hand entry; the proxy appends the real address on the right.
+    for _ in 0..5 {
+        assert_eq!(attempt("6.6.6.6, 203.0.113.5").await, 401);
+    }
+    assert_eq!(
+        attempt("7.7.7.7, 203.0.113.5").await,
+        429,
+        "throttled by the real address"
+    );
+    assert_eq!(
+        attempt("198.51.100.1").await,
+        401,
+        "another client behind the same proxy is not"
+    );
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await; // the test client sends no X-Forwarded-For
+    let (_, page) = admin
+        .get("/api/v1/audit?action=auth.login_failed&limit=1")
+        .await;
+    assert_eq!(page["items"][0]["source"], "198.51.100.1");
+    s.stop().await;
+}

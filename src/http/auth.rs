@@ -28,10 +28,16 @@ pub struct SessionResponse {
 /// The peer address, taken from the request parts.
 pub struct Source(pub String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
+impl axum::extract::FromRequestParts<AppState> for Source {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Source(source_address(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Source(source_address(
+            parts,
+            &app.config.server.trusted_proxies,
+        )))
     }
 }
 

@@ -45,12 +45,32 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The peer address, for throttling and audit ("unknown" when not served over TCP).
-pub fn source_address(parts: &Parts) -> String {
-    parts
+///
+/// Behind a trusted reverse proxy the client is the right-most X-Forwarded-For address that is
+/// not itself a trusted proxy (the left part of the header is whatever the client sent).
+pub fn source_address(parts: &Parts, trusted_proxies: &[String]) -> String {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| "unknown".into());
+    if !trusted_proxies.iter().any(|p| *p == peer) {
+        return peer;
+    }
+    let forwarded: Vec<String> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|a| a.trim().to_string())
+        .filter(|a| a.parse::<std::net::IpAddr>().is_ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted_proxies.contains(a))
+        .unwrap_or(peer)
 }
 
 impl FromRequestParts<AppState> for Caller {
