@@ -54,7 +54,7 @@ pub fn source_address(parts: &Parts, trusted_proxies: &[String]) -> String {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
-    if !trusted_proxies.iter().any(|p| *p == peer) {
+    if !trusted_proxies.contains(&peer) {
         return peer;
     }
     let forwarded: Vec<String> = parts
