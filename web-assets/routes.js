@@ -11,6 +11,7 @@ import { AdminDepartmentsPage } from './pages/admin-departments.js';
 import { AdminRolesPage } from './pages/admin-roles.js';
 import { AdminAuditPage } from './pages/admin-audit.js';
 import { AccountPage } from './pages/account.js';
+import { AdminBackupPage } from './pages/admin-backup.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -19,6 +20,7 @@ export const ROUTES = [
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-audit', path: '/admin/audit', key: 'nav.adminAudit', icon: 'audit', page: AdminAuditPage, nav: true, capability: 'audit.view', sectionKey: 'nav.section.settings' },
+  { id: 'admin-backup', path: '/admin/backup', key: 'nav.adminBackup', icon: 'backup', page: AdminBackupPage, nav: true, capability: 'backup.run', sectionKey: 'nav.section.settings' },
   // In the user menu, not in the left navigation.
   { id: 'account', path: '/account', key: 'nav.account', icon: 'user', page: AccountPage, nav: false },
 ];

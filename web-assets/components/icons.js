@@ -27,6 +27,7 @@ const PATHS = {
   move: html`<path d="M5 9l-3 3 3 3" /><path d="M9 5l3-3 3 3" /><path d="M15 19l-3 3-3-3" /><path d="M19 9l3 3-3 3" /><path d="M2 12h20" /><path d="M12 2v20" />`,
   folder: html`<path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z" />`,
   token: html`<circle cx="7.5" cy="12" r="3.5" /><path d="M11 12h10" /><path d="M17 12v3" /><path d="M20 12v2" />`,
+  backup: html`<ellipse cx="12" cy="5.5" rx="7.5" ry="2.5" /><path d="M4.5 5.5v6c0 1.4 3.4 2.5 7.5 2.5s7.5-1.1 7.5-2.5v-6" /><path d="M4.5 11.5v6c0 1.4 3.4 2.5 7.5 2.5" /><path d="M16 19l2 2 3.5-4" />`,
 };
 
 export function Icon({ name, size = 18, class: className = '' }) {

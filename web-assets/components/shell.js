@@ -5,6 +5,7 @@ import { LocaleSwitch } from './locale-switch.js';
 import { Nav } from './nav.js';
 import { UserMenu } from './user-menu.js';
 import { Toasts } from './toast.js';
+import { BackupBanner } from './backup.js';
 import { LOGO_URL } from './icons.js';
 
 export function TopBar() {
@@ -23,6 +24,7 @@ export function TopBar() {
 export function Shell({ children }) {
   return html`<div class="shell" data-testid="shell">
     <${TopBar} />
+    <${BackupBanner} />
     <div class="shell-body">
       <${Nav} />
       <main class="content" id="main" data-testid="content">${children}</main>

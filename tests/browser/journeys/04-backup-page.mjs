@@ -1,0 +1,62 @@
+// Backups: first-run setup → the administrator opens 备份 under 系统设置 in the navigation → the
+// page shows the honest "not configured" state (how to set up [backup], the manual command,
+// docs/backup.md) and no warning banner (scheduled backups are off) → 立即备份 → confirm → the
+// server's 422 backup_not_configured is shown in Chinese inside the dialog, which stays open →
+// cancel. Screenshots: tests/browser/artifacts/04-*.png.
+import { join } from 'node:path';
+import { artifacts, assert } from '../harness.mjs';
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `04-${name}.png`) });
+
+export default async function ({ page, server }) {
+  const statusCalls = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/v1/backups/status')) statusCalls.push(r.url());
+  });
+
+  await page.goto(server.setupUrl);
+  await page.getByTestId('setup-form').waitFor();
+  await page.getByTestId('setup-username').fill('boss');
+  await page.getByTestId('setup-display-name').fill('王老板');
+  await page.getByTestId('setup-password').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').press('Enter');
+  await page.getByTestId('shell').waitFor();
+
+  // The entry sits in the 系统设置 section of the navigation.
+  const section = page.getByTestId('nav-section-settings');
+  assert((await section.getByTestId('nav-admin-backup').innerText()).includes('备份'), 'backup in the settings section');
+  await section.getByTestId('nav-admin-backup').click();
+  await page.getByTestId('page-admin-backup').waitFor();
+  assert(new URL(page.url()).pathname === '/admin/backup', 'at /admin/backup');
+  assert((await page.title()).startsWith('备份'), 'page title: ' + (await page.title()));
+
+  // Unconfigured: explained, with the config example, the manual command and the docs.
+  const setup = page.getByTestId('backup-unconfigured');
+  await setup.waitFor();
+  const setupText = await setup.innerText();
+  assert(setupText.includes('尚未配置备份'), 'unconfigured title: ' + setupText);
+  assert(setupText.includes('data/config.toml') && setupText.includes('[backup]'), 'how to configure');
+  assert(setupText.includes('docs/backup.md'), 'points to the docs');
+  assert((await page.getByTestId('backup-manual-command').innerText()).includes('zhudai backup --out F.age --passphrase-file F'),
+    'manual backup command');
+  assert((await page.getByTestId('backup-enabled').innerText()).includes('未启用'), 'scheduled backups off');
+  assert((await page.getByTestId('backup-never').innerText()).includes('还没有备份记录'), 'no backup yet');
+  assert(await page.getByTestId('backup-banner').count() === 0, 'no warning banner while backups are simply off');
+  assert(statusCalls.length >= 1, 'the status was fetched');
+  await shot(page, 'unconfigured');
+
+  // 立即备份 → confirm → the refusal in Chinese, with the server's reason.
+  await page.getByTestId('backup-run').click();
+  await page.getByTestId('backup-confirm').waitFor();
+  await page.getByTestId('confirm-ok').click();
+  const error = page.getByTestId('confirm-error');
+  await error.waitFor();
+  const text = await error.innerText();
+  assert(text.includes('无法开始备份') && text.includes('备份尚未配置'), 'not-configured message in Chinese: ' + text);
+  assert(text.includes('backup.dir'), "the server's reason is shown: " + text);
+  await shot(page, 'not-configured-error');
+  await page.getByTestId('confirm-cancel').click();
+  await page.getByTestId('backup-confirm').waitFor({ state: 'detached' });
+  assert(await page.getByTestId('toast').count() === 0, 'no success toast after a refusal');
+}

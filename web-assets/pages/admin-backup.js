@@ -1,0 +1,260 @@
+// /admin/backup — scheduled-backup settings and results (capability
+// backup.run): GET /api/v1/backups/status, "back up now" through
+// POST /api/v1/backups/run, then the status is polled every 2 s until the
+// backup has finished. Secrets (passphrase, keys) are never in the status.
+import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
+import { html } from '../html.js';
+import { t } from '../i18n/index.js';
+import { api } from '../api.js';
+import { errorText } from '../errors.js';
+import { formatDateTime, TIME_ZONE } from '../format.js';
+import { LoadError, Loading } from '../components/states.js';
+import { ConfirmDialog } from '../components/dialog.js';
+import { Icon } from '../components/icons.js';
+import { toast } from '../components/toast.js';
+import { backupStatus, loadBackupStatus } from '../components/backup.js';
+
+const POLL_MS = 2000;
+
+const CONFIG_EXAMPLE = `[backup]
+enabled = true
+dir = "/mnt/backup"
+time = "02:30"
+keep_daily = 7
+keep_weekly = 4
+recipients = ["age1..."]
+# passphrase_file = "backup-pass.txt"`;
+
+const MANUAL_COMMAND = 'zhudai backup --out F.age --passphrase-file F';
+
+/** 1536 → "1.5 KB" (binary multiples); "—" when absent. */
+export function formatBytes(bytes) {
+  if (bytes == null) return '—';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const shown = unit === 0 ? String(value) : value.toFixed(value < 10 ? 1 : 0);
+  return `${shown} ${units[unit]}`;
+}
+
+/** Milliseconds → "850 ms" / "3.2 s" / "2 min 5 s" in the current locale. */
+export function formatDuration(ms) {
+  if (ms == null) return '—';
+  if (ms < 1000) return t('backup.duration.ms', { n: ms });
+  const seconds = ms / 1000;
+  if (seconds < 60) return t('backup.duration.s', { n: seconds.toFixed(1) });
+  const whole = Math.round(seconds);
+  return t('backup.duration.min', { m: Math.floor(whole / 60), s: whole % 60 });
+}
+
+/** The error of POST /backups/run in the current locale; for backup_not_configured with the server's reason below. */
+function runErrorText(error) {
+  if (error?.code === 'backup_running') return t('backup.error.running');
+  if (error?.code === 'backup_not_configured') {
+    return html`<div>${t('backup.error.notConfigured')}</div>
+      ${error.message && html`<div class="backup-server-message">${t('backup.error.server')}${t('list.colon')}${error.message}</div>`}`;
+  }
+  return errorText(error);
+}
+
+function RunResult({ record, testid }) {
+  const failed = !record.ok;
+  const postFailed = record.ok && record.post_command_error;
+  const badge = failed
+    ? html`<span class="badge badge-error" data-testid=${`${testid}-state`}>${t('backup.result.failed')}</span>`
+    : postFailed
+      ? html`<span class="badge badge-warning" data-testid=${`${testid}-state`}>${t('backup.result.postFailed')}</span>`
+      : html`<span class="badge badge-success" data-testid=${`${testid}-state`}>${t('backup.result.ok')}</span>`;
+  const trigger = record.trigger === 'scheduled'
+    ? t('backup.trigger.scheduled')
+    : record.requested_by
+      ? t('backup.trigger.manualBy', { name: record.requested_by })
+      : t('backup.trigger.manual');
+  return html`<dl class="desc-list" data-testid=${testid}>
+    <dt>${t('backup.result.state')}</dt><dd>${badge}</dd>
+    <dt>${t('backup.result.trigger')}</dt><dd>${trigger}</dd>
+    <dt>${t('backup.result.startedAt')}</dt><dd class="mono-num">${formatDateTime(record.started_at)}</dd>
+    <dt>${t('backup.result.finishedAt')}</dt><dd class="mono-num">${formatDateTime(record.finished_at)}</dd>
+    <dt>${t('backup.result.duration')}</dt><dd>${formatDuration(record.duration_ms)}</dd>
+    ${record.file && html`<dt>${t('backup.result.file')}</dt><dd class="mono" data-testid=${`${testid}-file`}>${record.file}</dd>`}
+    ${record.size_bytes != null && html`<dt>${t('backup.result.size')}</dt>
+      <dd title=${t('backup.result.bytes', { n: record.size_bytes })}>${formatBytes(record.size_bytes)}</dd>`}
+    ${record.error && html`<dt>${t('backup.result.error')}</dt>
+      <dd class="backup-error" data-testid=${`${testid}-error`}>${record.error}</dd>`}
+    ${record.post_command_error && html`<dt>${t('backup.result.postError')}</dt>
+      <dd class="backup-error" data-testid=${`${testid}-post-error`}>${record.post_command_error}</dd>`}
+    ${record.deleted?.length > 0 && html`<dt>${t('backup.result.deleted')}</dt>
+      <dd>${t('backup.result.deletedCount', { count: record.deleted.length })}</dd>`}
+  </dl>`;
+}
+
+function Unconfigured({ status }) {
+  return html`<div class="card backup-setup" data-testid="backup-unconfigured">
+    <div class="backup-setup-head">
+      <span class="backup-setup-icon"><${Icon} name="backup" size=${28} /></span>
+      <div>
+        <h2 class="card-title">${t('backup.unconfigured.title')}</h2>
+        <p class="muted">${t('backup.unconfigured.body')}</p>
+      </div>
+    </div>
+    ${status.config_error && html`<p class="backup-reason" data-testid="backup-config-error">
+      ${t('backup.unconfigured.reason')}${t('list.colon')}<code>${status.config_error}</code></p>`}
+    <h3 class="section-title">${t('backup.unconfigured.scheduleTitle')}</h3>
+    <p>${t('backup.unconfigured.scheduleBody')}</p>
+    <pre class="code-block" data-testid="backup-config-example">${CONFIG_EXAMPLE}</pre>
+    <p class="muted">${t('backup.unconfigured.scheduleNote')}</p>
+    <h3 class="section-title">${t('backup.unconfigured.manualTitle')}</h3>
+    <p>${t('backup.unconfigured.manualBody')}</p>
+    <pre class="code-block" data-testid="backup-manual-command">${MANUAL_COMMAND}</pre>
+    <p class="muted">${t('backup.unconfigured.docs')}</p>
+  </div>`;
+}
+
+function Settings({ status }) {
+  return html`<div class="card" data-testid="backup-settings">
+    <h2 class="card-title">${t('backup.settings.title')}</h2>
+    <dl class="desc-list">
+      <dt>${t('backup.settings.schedule')}</dt>
+      <dd data-testid="backup-enabled">${status.enabled
+        ? html`<span class="badge badge-success">${t('backup.settings.enabled')}</span>`
+        : html`<span class="badge">${t('backup.settings.disabled')}</span>`}</dd>
+      <dt>${t('backup.settings.config')}</dt>
+      <dd data-testid="backup-configured">${status.configured
+        ? html`<span class="badge badge-success">${t('backup.settings.configured')}</span>`
+        : html`<span class="badge badge-warning">${t('backup.settings.notConfigured')}</span>`}</dd>
+      <dt>${t('backup.settings.dir')}</dt>
+      <dd class="mono" data-testid="backup-dir">${status.dir || html`<span class="muted">${t('backup.settings.notSet')}</span>`}</dd>
+      <dt>${t('backup.settings.time')}</dt>
+      <dd>${status.time ? t('backup.settings.daily', { time: status.time }) : '—'}</dd>
+      <dt>${t('backup.settings.next')}</dt>
+      <dd class="mono-num">${status.next_run_at ? formatDateTime(status.next_run_at) : html`<span class="muted">—</span>`}</dd>
+      <dt>${t('backup.settings.retention')}</dt>
+      <dd>${t('backup.settings.retentionValue', { daily: status.keep_daily, weekly: status.keep_weekly })}</dd>
+      <dt>${t('backup.settings.encryption')}</dt>
+      <dd class="muted">${t('backup.settings.encryptionHidden')}</dd>
+    </dl>
+  </div>`;
+}
+
+export function AdminBackupPage() {
+  const [state, setState] = useState({ status: 'loading' });
+  const [confirm, setConfirm] = useState({ open: false, busy: false, error: null });
+  const poll = useRef(null);
+  const alive = useRef(true);
+
+  const stopPolling = () => {
+    if (poll.current) clearTimeout(poll.current);
+    poll.current = null;
+  };
+
+  const schedulePoll = () => {
+    stopPolling();
+    poll.current = setTimeout(async () => {
+      poll.current = null;
+      if (!alive.current) return;
+      try {
+        const data = await loadBackupStatus();
+        if (!alive.current) return;
+        setState({ status: 'ready', data });
+        if (data.running) schedulePoll();
+        else if (data.last) {
+          if (data.last.ok) toast(t('backup.toast.done'));
+          else toast(t('backup.toast.failed'), { tone: 'error', ms: 6000 });
+        }
+      } catch {
+        if (alive.current) schedulePoll();
+      }
+    }, POLL_MS);
+  };
+
+  const load = async () => {
+    stopPolling();
+    setState((s) => (s.data ? { ...s, refreshing: true } : { status: 'loading' }));
+    try {
+      const data = await loadBackupStatus();
+      if (!alive.current) return;
+      setState({ status: 'ready', data });
+      if (data.running) schedulePoll();
+    } catch (error) {
+      if (alive.current) setState({ status: 'error', error });
+    }
+  };
+
+  useEffect(() => {
+    alive.current = true;
+    load();
+    return () => {
+      alive.current = false;
+      stopPolling();
+    };
+  }, []);
+
+  const run = async () => {
+    setConfirm({ open: true, busy: true, error: null });
+    try {
+      const data = await api('POST', '/api/v1/backups/run');
+      if (!alive.current) return;
+      backupStatus.value = data;
+      setState({ status: 'ready', data });
+      setConfirm({ open: false, busy: false, error: null });
+      toast(t('backup.toast.started'));
+      schedulePoll();
+    } catch (error) {
+      if (!alive.current) return;
+      setConfirm({ open: true, busy: false, error: runErrorText(error) });
+      if (error?.code === 'backup_running') load();
+    }
+  };
+
+  const data = state.data;
+  const running = Boolean(data?.running);
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} testid="backup-loading" />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="backup-load-error" />`;
+  else {
+    const showSuccess = data.last_success && data.last && !data.last.ok;
+    body = html`
+      ${running && html`<div class="notice notice-info backup-running" role="status" data-testid="backup-running">
+        <span class="spinner spinner-sm" aria-hidden="true"></span><span>${t('backup.running')}</span></div>`}
+      ${!data.configured && html`<${Unconfigured} status=${data} />`}
+      <div class="card-grid backup-grid">
+        <${Settings} status=${data} />
+        <div class="card" data-testid="backup-last">
+          <h2 class="card-title">${t('backup.last.title')}</h2>
+          ${data.last
+            ? html`<${RunResult} record=${data.last} testid="backup-last-result" />`
+            : html`<p class="muted" data-testid="backup-never">${t('backup.last.never')}</p>`}
+        </div>
+        ${showSuccess && html`<div class="card" data-testid="backup-last-success">
+          <h2 class="card-title">${t('backup.lastSuccess.title')}</h2>
+          <${RunResult} record=${data.last_success} testid="backup-last-success-result" />
+        </div>`}
+      </div>`;
+  }
+
+  return html`<section class="page" data-testid="page-admin-backup">
+    <header class="page-header page-header-row">
+      <div>
+        <h1 class="page-title">${t('backup.title')}</h1>
+        <p class="page-subtitle">${t('backup.subtitle', { zone: TIME_ZONE })}</p>
+      </div>
+      <div class="page-actions">
+        <button type="button" class="btn" onClick=${load} disabled=${state.status === 'loading' || state.refreshing}
+          data-testid="backup-refresh"><${Icon} name="refresh" size=${16} /><span>${t('system.refresh')}</span></button>
+        <button type="button" class="btn btn-primary" disabled=${state.status === 'loading' || running}
+          onClick=${() => setConfirm({ open: true, busy: false, error: null })} data-testid="backup-run">
+          <${Icon} name="backup" size=${16} /><span>${running ? t('backup.running') : t('backup.run')}</span></button>
+      </div>
+    </header>
+    ${body}
+    ${confirm.open && html`<${ConfirmDialog} testid="backup-confirm" danger=${false}
+      title=${t('backup.confirm.title')} body=${t('backup.confirm.body')}
+      confirmLabel=${t('backup.confirm.ok')} busyLabel=${t('backup.confirm.busy')}
+      busy=${confirm.busy} error=${confirm.error} onConfirm=${run}
+      onClose=${() => setConfirm({ open: false, busy: false, error: null })} />`}
+  </section>`;
+}
