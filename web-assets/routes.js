@@ -12,9 +12,14 @@ import { AdminRolesPage } from './pages/admin-roles.js';
 import { AdminAuditPage } from './pages/admin-audit.js';
 import { AccountPage } from './pages/account.js';
 import { AdminBackupPage } from './pages/admin-backup.js';
+import { CustomersPage } from './pages/customers.js';
+import { CustomerDetailPage } from './pages/customer-detail.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
+  { id: 'customers', path: '/customers', key: 'nav.customers', icon: 'contacts', page: CustomersPage, nav: true, capability: 'customer.read' },
+  // A route with `pattern` matches by regular expression (the page reads its parameters from the path).
+  { id: 'customer-detail', path: '/customers/:id', pattern: /^\/customers\/[^/]+$/, key: 'customer.title', icon: 'contacts', page: CustomerDetailPage, nav: false, capability: 'customer.read' },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true },
   { id: 'admin-users', path: '/admin/users', key: 'nav.adminUsers', icon: 'users', page: AdminUsersPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
@@ -31,7 +36,7 @@ function normalize(path) {
 
 export function matchRoute(path) {
   const p = normalize(path);
-  return ROUTES.find((r) => r.path === p) || null;
+  return ROUTES.find((r) => r.path === p) || ROUTES.find((r) => r.pattern && r.pattern.test(p)) || null;
 }
 
 export function isActive(r, path) {

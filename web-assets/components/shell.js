@@ -6,6 +6,7 @@ import { Nav } from './nav.js';
 import { UserMenu } from './user-menu.js';
 import { Toasts } from './toast.js';
 import { BackupBanner } from './backup.js';
+import { ReminderBadge } from './reminders.js';
 import { LOGO_URL } from './icons.js';
 
 export function TopBar() {
@@ -16,6 +17,7 @@ export function TopBar() {
       <span class="brand-latin">${t('app.brandLatin')}</span>
     </a>
     <div class="topbar-spacer"></div>
+    <${ReminderBadge} />
     <${LocaleSwitch} />
     <${UserMenu} />
   </header>`;

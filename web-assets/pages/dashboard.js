@@ -1,7 +1,11 @@
+import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
-import { session } from '../auth.js';
+import { can, session } from '../auth.js';
+import { formatDateTime } from '../format.js';
 import { Icon } from '../components/icons.js';
+import { LoadError, Loading } from '../components/states.js';
+import { loadReminders, remindersStamp } from '../components/reminders.js';
 
 function greeting(name) {
   const hour = new Date().getHours();
@@ -9,6 +13,60 @@ function greeting(name) {
   if (hour >= 11 && hour < 13) return t('dashboard.greeting.noon', { name });
   if (hour >= 13 && hour < 18) return t('dashboard.greeting.afternoon', { name });
   return t('dashboard.greeting.evening', { name });
+}
+
+function ReminderList({ title, items, tone, testid, emptyText }) {
+  return html`<div class="card card-flush reminder-card" data-testid=${testid}>
+    <div class="reminder-head">
+      <h2 class="card-title">${title}</h2>
+      <span class=${`badge badge-${items.length ? tone : 'muted'}`} data-testid=${`${testid}-count`}>${items.length}</span>
+    </div>
+    ${items.length
+      ? html`<ul class="reminder-list">
+          ${items.map((r) => html`<li key=${r.customer.id}>
+            <a class="reminder-row" href=${`/customers/${encodeURIComponent(r.customer.id)}`} data-testid=${`${testid}-row`}>
+              <span class="reminder-name">${r.customer.name}</span>
+              <span class="mono muted">${r.customer.phone}</span>
+              <span class="reminder-spacer"></span>
+              <time class=${`nowrap ${tone === 'error' ? 'tone-error' : ''}`} datetime=${r.due_at}>${formatDateTime(r.due_at, { seconds: false })}</time>
+            </a>
+          </li>`)}
+        </ul>`
+      : html`<p class="reminder-empty muted" data-testid=${`${testid}-empty`}>${emptyText}</p>`}
+  </div>`;
+}
+
+function Todos() {
+  const stamp = remindersStamp.value;
+  const [state, setState] = useState({ status: 'loading' });
+  const load = () => {
+    loadReminders()
+      .then((r) => setState({ status: 'ready', ...r }))
+      .catch((error) => setState({ status: 'error', error }));
+  };
+  useEffect(load, [stamp]);
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} testid="todos-loading" />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="todos-error" />`;
+  else if (!state.today.length && !state.overdue.length) {
+    body = html`<div class="card empty-state" data-testid="todos-empty">
+      <div class="empty-state-icon"><${Icon} name="check" size=${36} /></div>
+      <h2 class="empty-state-title">${t('reminders.empty.title')}</h2>
+      <p class="empty-state-body">${t('reminders.empty.body')}</p>
+      <div class="empty-state-actions"><a class="btn" href="/customers">${t('reminders.toCustomers')}</a></div>
+    </div>`;
+  } else {
+    body = html`<div class="card-grid">
+      <${ReminderList} title=${t('reminders.today')} items=${state.today} tone="warning" testid="todos-today"
+        emptyText=${t('reminders.todayEmpty')} />
+      <${ReminderList} title=${t('reminders.overdue')} items=${state.overdue} tone="error" testid="todos-overdue"
+        emptyText=${t('reminders.overdueEmpty')} />
+    </div>`;
+  }
+  return html`<section class="todos" aria-labelledby="todos-title" data-testid="todos">
+    <h2 class="section-title" id="todos-title">${t('reminders.title')}</h2>
+    ${body}
+  </section>`;
 }
 
 export function DashboardPage() {
@@ -19,10 +77,12 @@ export function DashboardPage() {
       <h1 class="page-title" data-testid="dashboard-greeting">${greeting(name)}</h1>
       <p class="page-subtitle">${t('dashboard.subtitle')}</p>
     </header>
-    <div class="card empty-state" data-testid="dashboard-empty">
+    ${can('customer.read')
+      ? html`<${Todos} />`
+      : html`<div class="card empty-state" data-testid="dashboard-empty">
       <div class="empty-state-icon"><${Icon} name="inbox" size=${40} /></div>
       <h2 class="empty-state-title">${t('dashboard.empty.title')}</h2>
       <p class="empty-state-body">${t('dashboard.empty.body')}</p>
-    </div>
+    </div>`}
   </section>`;
 }
