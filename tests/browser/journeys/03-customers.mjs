@@ -122,6 +122,20 @@ export default async function ({ page, server }) {
   await page.waitForFunction(() => document.querySelector('[data-testid="reminder-badge-count"]')?.textContent === '1');
   await shot(page, 'detail');
 
+  // Edit: the stage moves on, the amount changes exactly, an invalid term is refused inline.
+  await page.getByTestId('customer-edit').click();
+  await page.getByTestId('customer-dialog').waitFor();
+  await page.getByTestId('customer-form-stage').selectOption('contacted');
+  await page.getByTestId('customer-form-amount').fill('0.35');
+  await page.getByTestId('customer-form-term').fill('700');
+  await page.getByTestId('customer-dialog-submit').click();
+  await page.getByTestId('customer-form-term-error').waitFor();
+  await page.getByTestId('customer-form-term').fill('24');
+  await page.getByTestId('customer-dialog-submit').click();
+  await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.querySelector('[data-stage="contacted"]') !== null);
+  assert((await page.getByTestId('customer-amount').innerText()).includes('0.35'), 'edited amount shown exactly');
+
   // The dashboard's to-do list shows it; the row opens the customer.
   await page.getByTestId('nav-dashboard').click();
   await page.getByTestId('todos-today-row').waitFor();
