@@ -29,7 +29,17 @@ pub fn open_app(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<App>> {
     let layout = datadir::Layout::new(data_dir);
+    let store_existed = layout.store().exists();
     let prepared = datadir::prepare(&layout)?;
+    if prepared.created_key && store_existed {
+        // Never seal new data under a fresh key beside data sealed under a lost one.
+        let _ = std::fs::remove_file(layout.master_key());
+        anyhow::bail!(
+            "{} is missing but {} exists: restore the key file from a backup (without it, phone and ID numbers cannot be read)",
+            layout.master_key().display(),
+            layout.store().display()
+        );
+    }
     if prepared.created_key {
         tracing::info!(path = %layout.master_key().display(), "created master key");
     }
@@ -38,6 +48,7 @@ pub fn open_app(
     }
     let store = store::Store::open(&layout.store())?;
     let fields = crypto::field::FieldCipher::new(&prepared.key);
+    check_key(&store, &fields, &layout)?;
     Ok(Arc::new(App::new(
         store,
         config,
@@ -45,4 +56,21 @@ pub fn open_app(
         data_dir.to_path_buf(),
         fields,
     )))
+}
+
+/// The store remembers the fingerprint of the key that sealed its data; another key is refused.
+pub fn check_key(
+    store: &store::Store,
+    fields: &crypto::field::FieldCipher,
+    layout: &datadir::Layout,
+) -> anyhow::Result<()> {
+    let fingerprint = fields.key_check();
+    match store.setting("key_check")? {
+        Some(stored) if stored != fingerprint => anyhow::bail!(
+            "{} is not the key this data was written with; put the right key file back (from a backup)",
+            layout.master_key().display()
+        ),
+        Some(_) => Ok(()),
+        None => Ok(store.set_setting("key_check", &fingerprint)?),
+    }
 }

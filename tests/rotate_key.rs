@@ -143,3 +143,38 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
     let same = zhudai::crypto::field::FieldCipher::new(&next);
     assert_eq!(app.rotate_fields(&same, &mut |_, _| {}).unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_missing_or_foreign_key_is_refused_not_replaced() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let data = s.stop().await;
+    let dir = data.path();
+    let key = dir.join("keys/master.key");
+    let open = || {
+        zhudai::open_app(
+            dir,
+            zhudai::config::Config::defaults().unwrap(),
+            std::sync::Arc::new(zhudai::service::SystemClock),
+        )
+        .map(|_| ())
+    };
+    let original = std::fs::read(&key).unwrap();
+
+    std::fs::remove_file(&key).unwrap();
+    let err = open().unwrap_err().to_string();
+    assert!(err.contains("is missing but"), "{err}");
+    assert!(!key.exists(), "no new key was left behind");
+
+    // Another installation's key.
+    let other = tempfile::tempdir().unwrap();
+    zhudai::crypto::keyfile::load_or_create(&other.path().join("k")).unwrap();
+    std::fs::copy(other.path().join("k"), &key).unwrap();
+    let err = open().unwrap_err().to_string();
+    assert!(
+        err.contains("not the key this data was written with"),
+        "{err}"
+    );
+
+    std::fs::write(&key, original).unwrap();
+    open().unwrap();
+}

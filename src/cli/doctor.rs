@@ -152,6 +152,9 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish();
     }
+    // The data now belongs to the new key; until the files are swapped the server refuses to
+    // start anyway (master.next.key exists), and a rerun finishes the swap.
+    app.store.set_setting("key_check", &new.key_check())?;
     drop(app);
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
     let retired = layout

@@ -127,6 +127,12 @@ impl FieldCipher {
         String::from_utf8(plain).map_err(|_| FieldError::Malformed)
     }
 
+    /// A fingerprint of the key (an HMAC of a constant): stored with the data so that a store
+    /// is never opened with a key that did not write it.
+    pub fn key_check(&self) -> String {
+        self.blind_index(Kind::Phone, "zhudai key check v1")
+    }
+
     /// The blind index of a normalised value (hex, 64 characters).
     pub fn blind_index(&self, kind: Kind, normalised: &str) -> String {
         // HMAC accepts keys of any length: new_from_slice cannot fail for 32 bytes.

@@ -55,15 +55,26 @@ pub fn load_or_create(path: &Path) -> Result<(MasterKey, bool), KeyError> {
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
-    // create_new: never overwrite a key that appeared meanwhile.
+    // Written whole to a temporary name, then linked into place: a crash never leaves a
+    // half-written key under the real name, and a link never overwrites a key that appeared
+    // meanwhile.
+    let tmp = path.with_extension("key.tmp");
+    let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
+        .open(&tmp)
         .map_err(io)?;
     writeln!(file, "{HEADER}\n{}", hex::encode(bytes)).map_err(io)?;
     file.sync_all().map_err(io)?;
+    drop(file);
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(io)?;
+    if let Some(dir) = path.parent().and_then(|d| std::fs::File::open(d).ok()) {
+        let _ = dir.sync_all();
+    }
     Ok((MasterKey(bytes), true))
 }
 

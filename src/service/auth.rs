@@ -101,19 +101,22 @@ impl App {
     pub fn login(&self, username: &str, password_plain: &str, source: &str) -> Result<LoggedIn> {
         let now = self.now();
         let name = audit::clip(username.trim());
-        if let Err(retry_after_secs) = self.login_throttle.check(&name, source, now) {
-            self.store.write(|tx| {
-                audit::record(
-                    tx,
-                    now,
-                    audit::anonymous(
-                        &name,
-                        "auth.login_throttled",
-                        source,
-                        json!({"retry_after_secs": retry_after_secs}),
-                    ),
-                )
-            })?;
+        if let Err(refused) = self.login_throttle.begin(&name, source, now) {
+            let retry_after_secs = refused.retry_after_secs;
+            if refused.log {
+                self.store.write(|tx| {
+                    audit::record(
+                        tx,
+                        now,
+                        audit::anonymous(
+                            &name,
+                            "auth.login_throttled",
+                            source,
+                            json!({"retry_after_secs": retry_after_secs}),
+                        ),
+                    )
+                })?;
+            }
             return Err(Error::Throttled { retry_after_secs });
         }
         let found = self
@@ -134,7 +137,6 @@ impl App {
         let user = match (found, refusal) {
             (Some(user), None) => user,
             (found, reason) => {
-                self.login_throttle.failure(&name, source, now);
                 let mut entry = audit::anonymous(
                     &name,
                     "auth.login_failed",

@@ -17,24 +17,45 @@ const SOURCE_FREE: u32 = 20;
 const ACCOUNT_FREE: u32 = 100;
 const BASE_SECS: i64 = 30;
 const MAX_SECS: i64 = 15 * 60;
-/// Counters untouched for this long are forgotten.
-const FORGET_AFTER_HOURS: i64 = 24;
+/// A counter with no attempt for this long starts again from zero: a few typos a day never add
+/// up to a lock-out.
+const WINDOW_MINUTES: i64 = 60;
 
 #[derive(Default, Clone, Copy)]
 struct Counter {
+    /// Attempts not (yet) proven right: counted when they start, so parallel guesses cannot
+    /// slip in between a check and the verdict.
     failures: u32,
     last: Option<DateTime<Utc>>,
+    /// When the last refusal of this counter was written to the audit log.
+    refusal_logged: Option<DateTime<Utc>>,
 }
 
 impl Counter {
-    /// When the next attempt is allowed, given `free` failures before back-off starts.
-    fn allowed_at(&self, free: u32) -> Option<DateTime<Utc>> {
+    fn live(&self, now: DateTime<Utc>) -> bool {
+        self.last
+            .is_some_and(|t| now - t < Duration::minutes(WINDOW_MINUTES))
+    }
+
+    /// When the next attempt is allowed, given `free` attempts before back-off starts.
+    fn allowed_at(&self, free: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.live(now) {
+            return None;
+        }
         let over = self.failures.checked_sub(free)?;
         let secs = BASE_SECS
             .checked_shl(over.min(20))
             .unwrap_or(MAX_SECS)
             .min(MAX_SECS);
         self.last.map(|t| t + Duration::seconds(secs))
+    }
+
+    fn bump(&mut self, now: DateTime<Utc>) {
+        if !self.live(now) {
+            *self = Counter::default();
+        }
+        self.failures += 1;
+        self.last = Some(now);
     }
 }
 
@@ -50,69 +71,79 @@ pub struct LoginThrottle {
     state: Mutex<State>,
 }
 
+/// A refused attempt: wait this long; `log` is true for the first refusal of a back-off period
+/// (the audit log records that one, not every hammering request).
+#[derive(Debug, PartialEq)]
+pub struct Refused {
+    pub retry_after_secs: u64,
+    pub log: bool,
+}
+
 fn account_key(username: &str) -> String {
     username.trim().to_lowercase()
 }
 
 impl LoginThrottle {
-    /// `Err(seconds)` when this attempt must wait.
-    pub fn check(&self, username: &str, source: &str, now: DateTime<Utc>) -> Result<(), u64> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+    /// Admits an attempt (counting it as a failure until [`success`](Self::success)) or refuses it.
+    pub fn begin(&self, username: &str, source: &str, now: DateTime<Utc>) -> Result<(), Refused> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let account = account_key(username);
+        let pair_key = (account.clone(), source.to_string());
         let waits = [
             state
                 .pair
-                .get(&(account.clone(), source.to_string()))
-                .and_then(|c| c.allowed_at(PAIR_FREE)),
+                .get(&pair_key)
+                .and_then(|c| c.allowed_at(PAIR_FREE, now)),
             state
                 .source
                 .get(source)
-                .and_then(|c| c.allowed_at(SOURCE_FREE)),
+                .and_then(|c| c.allowed_at(SOURCE_FREE, now)),
             state
                 .account
                 .get(&account)
-                .and_then(|c| c.allowed_at(ACCOUNT_FREE)),
+                .and_then(|c| c.allowed_at(ACCOUNT_FREE, now)),
         ];
-        match waits.into_iter().flatten().max() {
-            Some(at) if at > now => {
-                let secs = (at - now).num_seconds().max(1);
-                Err(u64::try_from(secs).unwrap_or(1))
+        if let Some(at) = waits.into_iter().flatten().max().filter(|at| *at > now) {
+            let secs = u64::try_from((at - now).num_seconds().max(1)).unwrap_or(1);
+            let pair = state.pair.entry(pair_key).or_default();
+            // Logged again only after an attempt was admitted since the last logged refusal.
+            let log = pair
+                .refusal_logged
+                .is_none_or(|t| pair.last.is_some_and(|l| l > t));
+            if log {
+                pair.refusal_logged = Some(now);
             }
-            _ => Ok(()),
+            return Err(Refused {
+                retry_after_secs: secs,
+                log,
+            });
         }
-    }
-
-    pub fn failure(&self, username: &str, source: &str, now: DateTime<Utc>) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let account = account_key(username);
-        let c = state
-            .pair
-            .entry((account.clone(), source.to_string()))
-            .or_default();
-        c.failures += 1;
-        c.last = Some(now);
-        let c = state.source.entry(source.to_string()).or_default();
-        c.failures += 1;
-        c.last = Some(now);
-        let c = state.account.entry(account).or_default();
-        c.failures += 1;
-        c.last = Some(now);
+        state.pair.entry(pair_key).or_default().bump(now);
+        state
+            .source
+            .entry(source.to_string())
+            .or_default()
+            .bump(now);
+        state.account.entry(account).or_default().bump(now);
         if state.pair.len() > 10_000 {
-            let cutoff = now - Duration::hours(FORGET_AFTER_HOURS);
-            let keep = |c: &mut Counter| c.last.is_some_and(|t| t > cutoff);
+            let keep = |c: &mut Counter| c.live(now);
             state.pair.retain(|_, c| keep(c));
             state.source.retain(|_, c| keep(c));
             state.account.retain(|_, c| keep(c));
         }
+        Ok(())
     }
 
-    /// A correct password clears the account's counters (not the source's: a sprayer who
-    /// guesses one account right stays slowed down for the others).
+    /// The attempt was right: the account's counters clear, and the source gets its attempt
+    /// back (a sprayer who guesses one account right stays slowed down for the others).
     pub fn success(&self, username: &str, source: &str) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let account = account_key(username);
         state.pair.remove(&(account.clone(), source.to_string()));
         state.account.remove(&account);
+        if let Some(c) = state.source.get_mut(source) {
+            c.failures = c.failures.saturating_sub(1);
+        }
     }
 }
 
@@ -124,41 +155,72 @@ mod tests {
         DateTime::from_timestamp(1_790_000_000, 0).unwrap()
     }
 
+    fn attempts(th: &LoginThrottle, user: &str, src: &str, n: usize, now: DateTime<Utc>) -> usize {
+        (0..n).filter(|_| th.begin(user, src, now).is_ok()).count()
+    }
+
     #[test]
     fn pair_backs_off_after_five_exponentially() {
         let th = LoginThrottle::default();
         let now = t0();
-        for _ in 0..5 {
-            assert!(th.check("wang", "10.0.0.1", now).is_ok());
-            th.failure("wang", "10.0.0.1", now);
-        }
-        assert_eq!(th.check("wang", "10.0.0.1", now), Err(30));
         assert_eq!(
-            th.check("WANG ", "10.0.0.1", now),
-            Err(30),
-            "same account, any case"
+            attempts(&th, "wang", "10.0.0.1", 50, now),
+            5,
+            "a burst admits five"
+        );
+        let refused = th.begin("WANG ", "10.0.0.1", now).unwrap_err();
+        assert_eq!(
+            refused,
+            Refused {
+                retry_after_secs: 30,
+                log: false
+            },
+            "same account, any case; logged once"
         );
         assert!(
-            th.check("wang", "10.0.0.2", now).is_ok(),
+            th.begin("wang", "10.0.0.2", now).is_ok(),
             "other address unaffected"
         );
         let later = now + Duration::seconds(30);
-        assert!(th.check("wang", "10.0.0.1", later).is_ok());
-        th.failure("wang", "10.0.0.1", later);
-        assert_eq!(th.check("wang", "10.0.0.1", later), Err(60), "doubles");
+        assert!(th.begin("wang", "10.0.0.1", later).is_ok());
+        assert_eq!(
+            th.begin("wang", "10.0.0.1", later)
+                .unwrap_err()
+                .retry_after_secs,
+            60,
+            "doubles"
+        );
         th.success("wang", "10.0.0.1");
-        assert!(th.check("wang", "10.0.0.1", later).is_ok());
+        assert!(th.begin("wang", "10.0.0.1", later).is_ok());
     }
 
     #[test]
-    fn spraying_from_one_address_is_slowed() {
+    fn first_refusal_of_each_back_off_is_logged() {
+        let th = LoginThrottle::default();
+        let now = t0();
+        attempts(&th, "li", "10.0.0.9", 5, now);
+        assert!(th.begin("li", "10.0.0.9", now).unwrap_err().log);
+        assert!(!th.begin("li", "10.0.0.9", now).unwrap_err().log);
+        let later = now + Duration::seconds(31);
+        assert!(th.begin("li", "10.0.0.9", later).is_ok());
+        assert!(
+            th.begin("li", "10.0.0.9", later).unwrap_err().log,
+            "a new back-off period"
+        );
+    }
+
+    #[test]
+    fn spraying_from_one_address_is_slowed_but_typos_age_out() {
         let th = LoginThrottle::default();
         let now = t0();
         for i in 0..20 {
-            th.failure(&format!("user{i}"), "10.9.9.9", now);
+            assert!(th.begin(&format!("user{i}"), "10.9.9.9", now).is_ok());
         }
-        assert!(th.check("someone-else", "10.9.9.9", now).is_err());
-        assert!(th.check("someone-else", "10.1.1.1", now).is_ok());
+        assert!(th.begin("someone-else", "10.9.9.9", now).is_err());
+        assert!(th.begin("someone-else", "10.1.1.1", now).is_ok());
+        // An office behind one NAT address: yesterday's typos do not count today.
+        let tomorrow = now + Duration::hours(25);
+        assert!(th.begin("someone-else", "10.9.9.9", tomorrow).is_ok());
     }
 
     #[test]
@@ -166,16 +228,22 @@ mod tests {
         let th = LoginThrottle::default();
         let now = t0();
         for i in 0..99 {
-            th.failure("li", &format!("10.0.{}.{}", i / 250, i % 250), now);
+            assert!(
+                th.begin("li", &format!("10.0.{}.{}", i / 250, i % 250), now)
+                    .is_ok()
+            );
         }
         assert!(
-            th.check("li", "192.168.1.5", now).is_ok(),
-            "99 failures elsewhere: still open"
+            th.begin("li", "192.168.1.5", now).is_ok(),
+            "100th attempt from elsewhere: still open"
         );
         for i in 0..30 {
-            th.failure("li", &format!("10.1.0.{i}"), now);
+            let _ = th.begin("li", &format!("10.1.0.{i}"), now);
         }
-        let wait = th.check("li", "192.168.1.5", now).unwrap_err();
+        let wait = th
+            .begin("li", "192.168.1.6", now)
+            .unwrap_err()
+            .retry_after_secs;
         assert!(wait <= 15 * 60, "capped at 15 minutes: {wait}");
     }
 }

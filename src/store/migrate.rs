@@ -9,13 +9,14 @@
 //! - 4: roles (built-ins seeded), departments, api_tokens, api_token_hashes.
 //! - 5: customers, customer_keys, reveals.
 //! - 6: followups, customer_events.
+//! - 7: settings (the master key's fingerprint).
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 6;
+pub const SCHEMA_VERSION: u64 = 7;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -79,6 +80,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::REVEALS)?;
     tx.open_table(tables::FOLLOWUPS)?;
     tx.open_table(tables::CUSTOMER_EVENTS)?;
+    tx.open_table(tables::SETTINGS)?;
     seed_roles(tx)
 }
 
@@ -139,6 +141,10 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         6 => {
             tx.open_table(tables::FOLLOWUPS)?;
             tx.open_table(tables::CUSTOMER_EVENTS)?;
+            Ok(())
+        }
+        7 => {
+            tx.open_table(tables::SETTINGS)?;
             Ok(())
         }
         _ => Err(Error::Corrupt {

@@ -125,6 +125,20 @@ impl Store {
         f(&tx)
     }
 
+    /// A named installation value (see `tables::SETTINGS`).
+    pub fn setting(&self, name: &str) -> Result<Option<String>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(tables::SETTINGS)?;
+        Ok(t.get(name)?.map(|v| v.value().to_string()))
+    }
+
+    pub fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.open_table(tables::SETTINGS)?.insert(name, value)?;
+            Ok(())
+        })
+    }
+
     /// Full structural check of the file (used by `zhudai doctor`).
     pub fn check_integrity(&mut self) -> Result<bool> {
         Ok(self.db.check_integrity()?)

@@ -35,6 +35,8 @@ pub const FOLLOWUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("follow
 /// `<customer id>/<event id>` → `store::customers::TimelineEvent`: ownership and stage
 /// changes, shown on the customer's timeline (schema 6).
 pub const CUSTOMER_EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_events");
+/// Small named values of the installation, e.g. `key_check` (schema 7).
+pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings");
 
 /// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
 /// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
@@ -73,4 +75,5 @@ every_table!(
     REVEALS,
     FOLLOWUPS,
     CUSTOMER_EVENTS,
+    SETTINGS,
 );
