@@ -49,13 +49,18 @@ pub fn open_app(
     let store = store::Store::open(&layout.store())?;
     let fields = crypto::field::FieldCipher::new(&prepared.key);
     check_key(&store, &fields, &layout)?;
-    Ok(Arc::new(App::new(
+    let app = Arc::new(App::new(
         store,
         config,
         clock,
         data_dir.to_path_buf(),
         fields,
-    )))
+    ));
+    let purged = app.purge_expired_sessions()?;
+    if purged > 0 {
+        tracing::info!(count = purged, "expired sessions removed");
+    }
+    Ok(app)
 }
 
 /// The store remembers the fingerprint of the key that sealed its data; another key is refused.

@@ -235,6 +235,14 @@ async fn transfer_moves_the_customer_and_its_reminder() {
         "the reminder went along"
     );
 
+    let (st, _) = li_c
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/customers/{id}"),
+            Some(json!({"stage": "contacted"})),
+        )
+        .await;
+    assert_eq!(st, 200);
     let (_, t) = li_c.get(&format!("/api/v1/customers/{id}/timeline")).await;
     let kinds: Vec<&str> = t["events"]
         .as_array()
@@ -242,7 +250,14 @@ async fn transfer_moves_the_customer_and_its_reminder() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["created", "transferred"]);
+    assert_eq!(kinds, ["created", "transferred", "stage_changed"]);
+    assert_eq!(
+        (
+            t["events"][2]["from"].as_str(),
+            t["events"][2]["to"].as_str()
+        ),
+        (Some("lead"), Some("contacted"))
+    );
     assert_eq!(t["events"][1]["to"], li.as_str());
     assert_eq!(
         t["followups"].as_array().unwrap().len(),

@@ -166,6 +166,9 @@ async fn xlsx_with_merged_title_and_numeric_phones() {
     sheet.write_number(2, 3, 200000.0).unwrap();
     sheet.write_string(3, 0, "吴十").unwrap();
     sheet.write_string(3, 1, "13500135001.0").unwrap(); // …or kept "…0.0" as text
+    // A stray cell at the very last column and row: must not make the reader allocate the
+    // whole 1,048,576 × 16,384 grid (ignored: beyond the columns we read).
+    sheet.write_string(1_048_575, 16_383, "x").unwrap();
     let (st, r) = upload(&admin, "", book.save_to_buffer().unwrap()).await;
     assert_eq!(st, 200, "{r}");
     assert_eq!(

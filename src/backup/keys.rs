@@ -52,7 +52,7 @@ pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
     if text.starts_with("ssh-") {
         return Err(Error::Key(format!(
             "SSH keys are not supported as backup recipients ({}…); create an age key with age-keygen and use its age1… recipient",
-            &text[..text.len().min(11)]
+            &text.chars().take(11).collect::<String>()
         )));
     }
     age::x25519::Recipient::from_str(text).map_err(|_| {

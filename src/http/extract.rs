@@ -44,6 +44,16 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// `::ffff:10.0.0.1` (an IPv4 client on a dual-stack socket) is `10.0.0.1`.
+fn canonical_ip(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+        v4 => v4.to_string(),
+    }
+}
+
 /// The peer address, for throttling and audit ("unknown" when not served over TCP).
 ///
 /// Behind a trusted reverse proxy the client is the right-most X-Forwarded-For address that is
@@ -52,7 +62,7 @@ pub fn source_address(parts: &Parts, trusted_proxies: &[String]) -> String {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| canonical_ip(c.0.ip()))
         .unwrap_or_else(|| "unknown".into());
     if !trusted_proxies.contains(&peer) {
         return peer;
@@ -63,8 +73,8 @@ pub fn source_address(parts: &Parts, trusted_proxies: &[String]) -> String {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|a| a.trim().to_string())
-        .filter(|a| a.parse::<std::net::IpAddr>().is_ok())
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .map(canonical_ip)
         .collect();
     forwarded
         .into_iter()
@@ -78,13 +88,15 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         // Integrators: `Authorization: Bearer zd_…`. No cookie is involved, so no CSRF check.
-        if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
-            let secret = auth
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|v| v.trim().to_string())
-                .ok_or(Error::Unauthenticated)?;
+        // Other schemes (e.g. a proxy's Basic auth) are not ours: fall through to the cookie.
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, secret)| secret.trim().to_string());
+        if let Some(secret) = bearer {
             return Ok(app
                 .blocking(move |app| app.authenticate_token(&secret))
                 .await?);

@@ -55,6 +55,8 @@ pub struct UserView {
     pub display_name: String,
     pub roles: Vec<String>,
     pub capabilities: Vec<String>,
+    /// `phone.view_full`, `id_number.view_full`: which masked fields the user may reveal.
+    pub field_privileges: Vec<String>,
     pub status: UserStatus,
     pub department_id: Option<String>,
     pub manager_id: Option<String>,
@@ -71,6 +73,7 @@ impl UserView {
             display_name: u.display_name.clone(),
             roles: u.roles.clone(),
             capabilities: access.capabilities.iter().cloned().collect(),
+            field_privileges: access.field_privileges.iter().cloned().collect(),
             status: u.status,
             department_id: u.department_id.clone(),
             manager_id: u.manager_id.clone(),
@@ -176,6 +179,17 @@ impl App {
         })
     }
 
+    /// Removes sessions past their idle or absolute limit (run at start-up).
+    pub fn purge_expired_sessions(&self) -> Result<usize> {
+        let now = self.now();
+        let idle = Duration::minutes(i64::try_from(self.config.session.idle_minutes).unwrap_or(30));
+        let absolute =
+            Duration::hours(i64::try_from(self.config.session.absolute_hours).unwrap_or(12));
+        Ok(self
+            .store
+            .write(|tx| store::sessions::purge_expired(tx, now - idle, now - absolute))?)
+    }
+
     /// The caller for a user acting from the server's shell (`zhudai import --owner`).
     pub fn caller_for(&self, username: &str) -> Result<Caller> {
         let found = self.store.read(|tx| {
@@ -224,9 +238,20 @@ impl App {
             return Err(Error::Unauthenticated);
         };
         if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+            // Re-read inside the write: a logout or password reset that committed since our read
+            // must not be undone by writing the stale copy back.
+            let still = self.store.write(|tx| {
+                let Some(mut current) = store::sessions::get_w(tx, &hash)? else {
+                    return Ok::<_, Error>(false);
+                };
+                current.last_seen_at = now;
+                store::sessions::put(tx, &hash, &current)?;
+                Ok(true)
+            })?;
+            if !still {
+                return Err(Error::Unauthenticated);
+            }
             session.last_seen_at = now;
-            self.store
-                .write(|tx| Ok::<_, Error>(store::sessions::put(tx, &hash, &session)?))?;
         }
         Ok(Caller {
             user,

@@ -325,6 +325,7 @@ impl App {
         source: &str,
     ) -> Result<CustomerView> {
         caller.require("customer.create")?;
+        let scope = self.scope_of(caller)?;
         let now = self.now();
         let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
             .map_err(|(f, r)| Error::validation(f, r))?;
@@ -350,8 +351,10 @@ impl App {
             let dups = Self::exact_matches(tx, &c)?;
             if let Some((by, first)) = dups.first() {
                 if refuse {
+                    // Named in full to those who may see the existing record, masked to others.
+                    let visible = scope.can_see(first) && first.deleted_at.is_none();
                     let owner = Self::owner_name(tx, first.owner_id.as_deref())?
-                        .map(|n| customer::mask_name(&n))
+                        .map(|n| if visible { n } else { customer::mask_name(&n) })
                         .unwrap_or_else(|| "公海".into());
                     let what = if *by == "phone" { "手机号" } else { "身份证号" };
                     return Err(Error::Conflict {
@@ -507,6 +510,25 @@ impl App {
             }
             c.updated_at = now;
             customers::put(tx, Some(&before), &c)?;
+            if c.stage != before.stage {
+                customers::add_event(
+                    tx,
+                    &c.id,
+                    &customers::TimelineEvent {
+                        id: new_id(now),
+                        at: now,
+                        actor_id: caller.user.id.clone(),
+                        kind: "stage_changed".into(),
+                        from: serde_json::to_value(before.stage)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from)),
+                        to: serde_json::to_value(c.stage)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from)),
+                        note: None,
+                    },
+                )?;
+            }
             audit::record(
                 tx,
                 now,

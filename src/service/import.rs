@@ -81,23 +81,58 @@ fn cell_text(d: &calamine::Data) -> String {
     }
 }
 
+/// Columns beyond this are ignored; rows beyond this refuse the file. A sparse sheet with one
+/// cell at XFD1048576 must not make us allocate rows × columns.
+const MAX_COLUMNS: u32 = 256;
+const MAX_ROWS: u32 = 2_000_000;
+
+/// The first worksheet's non-empty cells, row by row (1-based line numbers).
+fn read_xlsx(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
+    use calamine::Reader;
+    let unreadable =
+        |e: calamine::XlsxError| Error::validation("file", format!("无法读取 Excel 文件：{e}"));
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(unreadable)?;
+    let first = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::validation("file", "Excel 文件中没有工作表"))?;
+    let mut cells = book.worksheet_cells_reader(&first).map_err(unreadable)?;
+    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (r, c) = cell.get_position();
+        if c >= MAX_COLUMNS {
+            continue;
+        }
+        if r >= MAX_ROWS {
+            return Err(Error::validation(
+                "file",
+                format!("文件行数超过上限（{MAX_ROWS} 行），请拆分后导入"),
+            ));
+        }
+        let text = cell_text(&calamine::Data::from(cell.get_value().clone()));
+        if text.is_empty() {
+            continue;
+        }
+        let row = rows.entry(r).or_default();
+        let c = c as usize;
+        if row.len() <= c {
+            row.resize(c + 1, String::new());
+        }
+        row[c] = text;
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(r, cells)| (r as usize + 1, cells))
+        .collect())
+}
+
 /// The file as rows of text cells, blank rows dropped (each keeps its 1-based line number).
 pub fn read_table(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
     // (line in the file, cells): CSV readers skip blank lines, so lines are taken from the reader.
     let rows: Vec<(usize, Vec<String>)> = if bytes.starts_with(b"PK") {
-        use calamine::Reader;
-        let mut book: calamine::Xlsx<_> =
-            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
-                .map_err(|e| Error::validation("file", format!("无法读取 Excel 文件：{e}")))?;
-        let range = book
-            .worksheet_range_at(0)
-            .ok_or_else(|| Error::validation("file", "Excel 文件中没有工作表"))?
-            .map_err(|e| Error::validation("file", format!("无法读取工作表：{e}")))?;
-        range
-            .rows()
-            .enumerate()
-            .map(|(i, r)| (i + 1, r.iter().map(cell_text).collect()))
-            .collect()
+        read_xlsx(bytes)?
     } else {
         let text = decode_text(bytes);
         let mut reader = csv::ReaderBuilder::new()

@@ -11,9 +11,39 @@ fn hasher() -> Result<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// At most one argon2 computation per CPU at a time: each takes 19 MiB, and unauthenticated
+/// requests (login, setup) can ask for them.
+struct Slots {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+fn slots() -> &'static Slots {
+    static SLOTS: std::sync::OnceLock<Slots> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| Slots {
+        free: std::sync::Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        freed: std::sync::Condvar::new(),
+    })
+}
+
+fn with_slot<T>(f: impl FnOnce() -> T) -> T {
+    let s = slots();
+    {
+        let mut free = s.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = s.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+    }
+    let out = f();
+    *s.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+    s.freed.notify_one();
+    out
+}
+
 pub fn hash(password: &str) -> Result<String> {
-    let hash = hasher()?
-        .hash_password(password.as_bytes())
+    let hasher = hasher()?;
+    let hash = with_slot(|| hasher.hash_password(password.as_bytes()))
         .map_err(|e| Error::Internal(format!("argon2 hash: {e}")))?;
     Ok(hash.to_string())
 }
@@ -22,7 +52,7 @@ pub fn hash(password: &str) -> Result<String> {
 /// logged), so a damaged record locks one account rather than opening it.
 pub fn verify(phc: &str, password: &str) -> bool {
     let Ok(h) = hasher() else { return false };
-    match h.verify_password(password.as_bytes(), phc) {
+    match with_slot(|| h.verify_password(password.as_bytes(), phc)) {
         Ok(()) => true,
         Err(argon2::password_hash::Error::PasswordInvalid) => false,
         Err(e) => {

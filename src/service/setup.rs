@@ -69,9 +69,35 @@ impl App {
         }
         super::users::check_password(password_plain, username)?;
         let now = self.now();
+        let presented = crypto::sha256_hex(token.as_bytes());
+        // Refuse a wrong token before spending 19 MiB and tens of milliseconds on argon2: this
+        // endpoint is open to anyone who can reach the server. (Checked again when writing.)
+        let (plausible, done) = self.store.read(|tx| {
+            let token = store::setup::peek(tx)?;
+            let done = token.is_none()
+                && users::all(tx)?
+                    .iter()
+                    .any(|u| u.is_admin() && u.status == UserStatus::Active);
+            let plausible = token.is_some_and(|t| {
+                crypto::constant_time_eq(t.token_hash.as_bytes(), presented.as_bytes())
+                    && t.expires_at > now
+            });
+            Ok::<_, Error>((plausible, done))
+        })?;
+        if done {
+            return Err(Error::Conflict {
+                code: "setup_done",
+                message: "管理员已存在，请直接登录".into(),
+            });
+        }
+        if !plausible {
+            return Err(Error::TokenRejected {
+                code: "setup_token_invalid",
+                message: "初始化链接无效或已过期，请重启服务获取新的链接".into(),
+            });
+        }
         // Hash outside the write transaction: it takes tens of milliseconds.
         let password_hash = password::hash(password_plain)?;
-        let presented = crypto::sha256_hex(token.as_bytes());
         self.store
             .write(|tx| {
                 if users::any_active_admin_w(tx)? {

@@ -181,9 +181,23 @@ impl App {
             .last_used_at
             .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECS)
         {
+            // Re-read inside the write so that a revocation committed meanwhile stands.
+            let id = token.id.clone();
+            let live = self.store.write(|tx| {
+                let Some(mut current) = store::tokens::get_w(tx, &id)? else {
+                    return Ok::<_, Error>(false);
+                };
+                if current.revoked_at.is_some() {
+                    return Ok(false);
+                }
+                current.last_used_at = Some(now);
+                store::tokens::put(tx, &current)?;
+                Ok(true)
+            })?;
+            if !live {
+                return Err(Error::Unauthenticated);
+            }
             token.last_used_at = Some(now);
-            self.store
-                .write(|tx| Ok::<_, Error>(store::tokens::put(tx, &token)?))?;
         }
         Ok(Caller {
             user,

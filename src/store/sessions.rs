@@ -27,6 +27,12 @@ pub fn get(tx: &ReadTransaction, token_hash: &str) -> Result<Option<Session>> {
     }
 }
 
+pub fn get_w(tx: &WriteTransaction, token_hash: &str) -> Result<Option<Session>> {
+    let table = tx.open_table(tables::SESSIONS)?;
+    let v = table.get(token_hash)?;
+    v.map(|v| codec::decode(T, v.value())).transpose()
+}
+
 pub fn put(tx: &WriteTransaction, token_hash: &str, session: &Session) -> Result<()> {
     tx.open_table(tables::SESSIONS)?
         .insert(token_hash, codec::encode(session).as_slice())?;

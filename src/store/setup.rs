@@ -22,6 +22,12 @@ pub fn get(tx: &WriteTransaction) -> Result<Option<SetupToken>> {
     }
 }
 
+pub fn peek(tx: &ReadTransaction) -> Result<Option<SetupToken>> {
+    let table = tx.open_table(tables::SETUP)?;
+    let v = table.get(KEY)?;
+    v.map(|v| codec::decode("setup", v.value())).transpose()
+}
+
 pub fn exists(tx: &ReadTransaction) -> Result<bool> {
     Ok(tx.open_table(tables::SETUP)?.get(KEY)?.is_some())
 }
