@@ -83,9 +83,18 @@ export function loginHref(location = route.value) {
 
 /** A safe post-login destination from ?next= (same-origin path only). */
 export function safeNext(next) {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  if (next === '/login' || next.startsWith('/login?') || next.startsWith('/setup')) return '/';
-  return next;
+  if (!next || !next.startsWith('/')) return '/';
+  // Let the URL parser decide (it drops tabs and newlines and folds backslashes, so string
+  // checks alone can be fooled into "//evil.example"); only same-origin paths are kept.
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== location.origin) return '/';
+  if (url.pathname === '/login' || url.pathname.startsWith('/setup')) return '/';
+  return url.pathname + url.search + url.hash;
 }
 
 onUnauthorized(() => {

@@ -13,10 +13,8 @@ export const route = signal(snapshot());
 /** Go to a same-origin URL ("/system", "/login?next=%2F"). */
 export function navigate(to, { replace = false } = {}) {
   const url = new URL(to, location.href);
-  if (url.origin !== location.origin) {
-    location.assign(url.href);
-    return;
-  }
+  // The app never navigates away from itself.
+  if (url.origin !== location.origin) return;
   const target = url.pathname + url.search + url.hash;
   if (target !== location.pathname + location.search + location.hash) {
     history[replace ? 'replaceState' : 'pushState'](null, '', target);

@@ -15,9 +15,10 @@ export const artifacts = join(here, 'artifacts');
 const bin = join(root, 'target', 'debug', 'zhudai');
 
 export function ensureBinary() {
-  if (!existsSync(bin) || process.env.ZHUDAI_BROWSER_BUILD === '1') {
-    execFileSync('cargo', ['build', '--quiet'], { cwd: root, stdio: 'inherit' });
-  }
+  // Always: the UI is embedded at compile time, so a stale binary would test a stale UI.
+  // (A no-op when nothing changed.)
+  execFileSync('cargo', ['build', '--quiet'], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(bin)) throw new Error(`no binary at ${bin}`);
 }
 
 /** Starts `zhudai serve` on an empty data directory; resolves with {base, setupUrl, stop}. */
