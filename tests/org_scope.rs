@@ -556,3 +556,19 @@ async fn changing_my_password_ends_my_sessions() {
     s.login("zhou", "brand new pass").await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_is_throttled_like_a_login() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    add_user(&s, "wu", &["sales"], None);
+    let wu = s.login("wu", PASS).await;
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let (st, _) = wu
+            .post("/api/v1/me/password", json!({"current_password": format!("guess {i}!"), "new_password": "brand new pass"}))
+            .await;
+        statuses.push(st.as_u16());
+    }
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429, 429]);
+    s.stop().await;
+}

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::customers::shanghai;
-use super::{App, Error, Result, audit};
+use super::{App, Error, Result, audit, new_id};
 use crate::crypto::field::Kind;
 use crate::domain::customer::{self, CustomerInput, Demand};
 use crate::store::customers;
@@ -388,7 +388,12 @@ impl App {
         }
         let total = ready.len();
         let mut done = 0;
-        for batch in ready.chunks(BATCH) {
+        let import_id = new_id(now);
+        let report_rows = report.rows;
+        // Rows refused before writing (validation, duplicates inside the file) are counted
+        // in the first batch's audit row.
+        let mut errors_before = report.errors.len();
+        for (batch_no, batch) in ready.chunks(BATCH).enumerate() {
             let counts = self.store.write(|tx| {
                 let (mut created, mut updated, mut skipped, mut flagged) = (0, 0, 0, 0);
                 let mut row_errors = Vec::new();
@@ -456,6 +461,13 @@ impl App {
                     // Nothing of a dry run may stick: abort by returning the counts as an "error".
                     return Err(DryRun((created, updated, skipped, flagged, row_errors)).into());
                 }
+                // Audited with the batch, in its transaction: an interrupted import leaves exactly
+                // the batches it wrote, each with its audit row.
+                audit::record(tx, now, audit::by_user(&caller.user, "customer.imported", source, Some(import_id.clone()), json!({
+                    "batch": batch_no, "rows_in_file": report_rows, "created": created, "updated": updated,
+                    "skipped": skipped, "flagged": flagged, "errors": row_errors.len() + errors_before,
+                    "on_duplicate": on_duplicate,
+                })))?;
                 Ok::<_, ImportTxError>((created, updated, skipped, flagged, row_errors))
             });
             let (created, updated, skipped, flagged, row_errors) = match counts {
@@ -468,19 +480,20 @@ impl App {
             report.skipped += skipped;
             report.flagged += flagged;
             report.errors.extend(row_errors);
+            errors_before = 0;
             done += batch.len();
             progress(done, total);
         }
-        report.errors.sort_by_key(|e| e.row);
-        if !dry_run {
+        if !dry_run && total == 0 {
+            // Nothing to write, but an import was still attempted.
             self.store.write(|tx| {
-                audit::record(tx, now, audit::by_user(&caller.user, "customer.imported", source, None, json!({
-                    "rows": report.rows, "created": report.created, "updated": report.updated,
-                    "skipped": report.skipped, "flagged": report.flagged, "errors": report.errors.len(),
-                    "on_duplicate": on_duplicate,
+                audit::record(tx, now, audit::by_user(&caller.user, "customer.imported", source, Some(import_id.clone()), json!({
+                    "batch": 0, "rows_in_file": report.rows, "created": 0, "updated": 0, "skipped": 0,
+                    "flagged": 0, "errors": report.errors.len(), "on_duplicate": on_duplicate,
                 })))
             })?;
         }
+        report.errors.sort_by_key(|e| e.row);
         Ok(report)
     }
 }

@@ -340,9 +340,20 @@ impl App {
         new_password: &str,
         source: &str,
     ) -> Result<()> {
+        // A stolen session must not become a way to guess the password: same throttle as login.
+        let now = self.now();
+        if let Err(refused) = self
+            .login_throttle
+            .begin(&caller.user.username, source, now)
+        {
+            return Err(Error::Throttled {
+                retry_after_secs: refused.retry_after_secs,
+            });
+        }
         if !password::verify(&caller.user.password_hash, current) {
             return Err(Error::validation("current_password", "当前密码不正确"));
         }
+        self.login_throttle.success(&caller.user.username, source);
         check_password(new_password, &caller.user.username).map_err(|e| match e {
             Error::Validation { reason, .. } => Error::validation("new_password", reason),
             other => other,
