@@ -20,6 +20,13 @@ pub fn shanghai() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
 }
 
+/// The API name of a stage (`lead`, `won`, …), as stored on timeline events.
+fn stage_name(s: Stage) -> Option<String> {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+}
+
 /// A customer that is not in the recycle bin (those answer "not found" to everyday use cases).
 pub(crate) fn live(c: Customer) -> Result<Customer> {
     if c.deleted_at.is_some() {
@@ -365,15 +372,7 @@ impl App {
                 c.duplicate_flag = true;
             }
             customers::put(tx, None, &c)?;
-            customers::add_event(tx, &c.id, &customers::TimelineEvent {
-                id: new_id(now),
-                at: now,
-                actor_id: caller.user.id.clone(),
-                kind: "created".into(),
-                from: None,
-                to: c.owner_id.clone(),
-                note: c.channel.clone(),
-            })?;
+            customers::add_event(tx, &c.id, &customers::TimelineEvent::new(new_id(now), now, &caller.user.id, "created", None, c.owner_id.clone(), c.channel.clone()))?;
             audit::record(tx, now, audit::by_user(&caller.user, "customer.created", source, Some(c.id.clone()),
                 json!({"owner_id": c.owner_id, "channel": c.channel, "duplicate_flag": c.duplicate_flag})))?;
             Ok(())
@@ -514,19 +513,15 @@ impl App {
                 customers::add_event(
                     tx,
                     &c.id,
-                    &customers::TimelineEvent {
-                        id: new_id(now),
-                        at: now,
-                        actor_id: caller.user.id.clone(),
-                        kind: "stage_changed".into(),
-                        from: serde_json::to_value(before.stage)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from)),
-                        to: serde_json::to_value(c.stage)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from)),
-                        note: None,
-                    },
+                    &customers::TimelineEvent::new(
+                        new_id(now),
+                        now,
+                        &caller.user.id,
+                        "stage_changed",
+                        stage_name(before.stage),
+                        stage_name(c.stage),
+                        None,
+                    ),
                 )?;
             }
             audit::record(

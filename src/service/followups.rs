@@ -192,15 +192,15 @@ impl App {
             customers::add_event(
                 tx,
                 &c.id,
-                &TimelineEvent {
-                    id: new_id(now),
-                    at: now,
-                    actor_id: caller.user.id.clone(),
-                    kind: "transferred".into(),
-                    from: before.owner_id.clone(),
-                    to: Some(target.id.clone()),
-                    note: None,
-                },
+                &customers::TimelineEvent::new(
+                    new_id(now),
+                    now,
+                    &caller.user.id,
+                    "transferred",
+                    before.owner_id.clone(),
+                    Some(target.id.clone()),
+                    None,
+                ),
             )?;
             audit::record(
                 tx,
@@ -269,15 +269,15 @@ impl App {
                 customers::add_event(
                     tx,
                     id,
-                    &TimelineEvent {
-                        id: new_id(now),
-                        at: now,
-                        actor_id: actor_id.clone(),
-                        kind: "inherited".into(),
-                        from: Some(leaving.id.clone()),
-                        to: Some(successor.id.clone()),
-                        note: Some("离职继承".into()),
-                    },
+                    &customers::TimelineEvent::new(
+                        new_id(now),
+                        now,
+                        &actor_id,
+                        "inherited",
+                        Some(leaving.id.clone()),
+                        Some(successor.id.clone()),
+                        Some("离职继承".into()),
+                    ),
                 )?;
             }
             leaving.status = UserStatus::Departed;

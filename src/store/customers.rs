@@ -144,6 +144,28 @@ pub struct TimelineEvent {
     pub note: Option<String>,
 }
 
+impl TimelineEvent {
+    pub fn new(
+        id: String,
+        at: chrono::DateTime<chrono::Utc>,
+        actor_id: &str,
+        kind: &str,
+        from: Option<String>,
+        to: Option<String>,
+        note: Option<String>,
+    ) -> TimelineEvent {
+        TimelineEvent {
+            id,
+            at,
+            actor_id: actor_id.to_string(),
+            kind: kind.to_string(),
+            from,
+            to,
+            note,
+        }
+    }
+}
+
 pub fn add_event(tx: &WriteTransaction, customer_id: &str, e: &TimelineEvent) -> Result<()> {
     let key = format!("{customer_id}/{}", e.id);
     tx.open_table(tables::CUSTOMER_EVENTS)?
