@@ -1,5 +1,5 @@
-//! Customer use cases: create with duplicate check, read, list, edit, soft delete, duplicate
-//! check for callers, and revealing a sensitive field. Every query takes the caller's scope.
+//! Customer use cases: create with duplicate check, read, list, edit, soft delete. Every query
+//! takes the caller's scope. The callers' duplicate check and reveals are in `duplicates`.
 
 use chrono::{FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,11 @@ use crate::crypto::field::Kind;
 use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
 use crate::domain::id_number::Gender;
 use crate::domain::phone::Mobile;
-use crate::store::{self, WriteTransaction, customers, users};
+use crate::store::{WriteTransaction, customers, users};
+
+pub use super::duplicates::{
+    DuplicateAnswer, DuplicateMatch, DuplicateQuery, RevealField, Revealed,
+};
 
 /// China Standard Time: no daylight saving since 1991, so a fixed offset is exact.
 pub fn shanghai() -> FixedOffset {
@@ -149,47 +153,6 @@ pub struct CustomerPage {
     pub next_cursor: Option<String>,
     /// Matching customers in the caller's scope.
     pub total: u64,
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-pub struct DuplicateQuery {
-    pub phone: Option<String>,
-    pub id_number: Option<String>,
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DuplicateMatch {
-    /// `phone`, `id_number` (exact) or `name` (possible, same name).
-    pub by: &'static str,
-    /// Only when the caller may open the record.
-    pub customer_id: Option<String>,
-    /// Masked unless in the caller's scope.
-    pub name: String,
-    /// The owner's display name, masked unless in scope; `null` when in a pool.
-    pub owner: Option<String>,
-    pub in_recycle_bin: bool,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DuplicateAnswer {
-    pub exists: bool,
-    pub matches: Vec<DuplicateMatch>,
-}
-
-/// Which fields `unmask` can reveal.
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RevealField {
-    Phone,
-    IdNumber,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Revealed {
-    pub value: String,
-    /// Reveals left today, when the role has a quota.
-    pub remaining_today: Option<u64>,
 }
 
 impl App {
@@ -380,7 +343,12 @@ impl App {
         Ok(CustomerView::from(&c))
     }
 
-    fn visible_customer(&self, caller: &Caller, scope: &Scope, id: &str) -> Result<Customer> {
+    pub(crate) fn visible_customer(
+        &self,
+        caller: &Caller,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Customer> {
         caller.require("customer.read")?;
         let found = self.store.read(|tx| customers::get(tx, id))?;
         let c = scope.check(found)?;
@@ -561,163 +529,6 @@ impl App {
                     json!({}),
                 ),
             )
-        })
-    }
-
-    /// Does this person exist already? Tells who owns them without revealing the record.
-    pub fn check_duplicate(&self, caller: &Caller, q: &DuplicateQuery) -> Result<DuplicateAnswer> {
-        caller.require("customer.read")?;
-        let scope = self.scope_of(caller)?;
-        let today = self.now().with_timezone(&shanghai()).date_naive();
-        let mut probes: Vec<(&'static str, char, String)> = Vec::new();
-        if let Some(p) = q.phone.as_deref().filter(|p| !p.trim().is_empty()) {
-            let m = crate::domain::phone::parse(p)
-                .map_err(|e| Error::validation("phone", e.to_string()))?;
-            probes.push((
-                "phone",
-                'p',
-                self.fields.blind_index(Kind::Phone, m.as_str()),
-            ));
-        }
-        if let Some(i) = q.id_number.as_deref().filter(|i| !i.trim().is_empty()) {
-            let n = crate::domain::id_number::parse(i, today)
-                .map_err(|e| Error::validation("id_number", e.to_string()))?;
-            probes.push((
-                "id_number",
-                'i',
-                self.fields.blind_index(Kind::IdNumber, n.as_str()),
-            ));
-        }
-        let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-        if probes.is_empty() && name.is_none() {
-            return Err(Error::validation(
-                "phone",
-                "请至少提供手机号、身份证号或姓名之一",
-            ));
-        }
-        let found: Vec<(&'static str, Customer, Option<String>)> = self.store.read(|tx| {
-            let mut out: Vec<(&'static str, Customer, Option<String>)> = Vec::new();
-            for (by, kind, bidx) in &probes {
-                for id in customers::ids_by_index(tx, *kind, bidx)? {
-                    if out.iter().any(|(_, c, _)| c.id == id) {
-                        continue;
-                    }
-                    if let Some(c) = customers::get(tx, &id)? {
-                        let owner = match c.owner_id.as_deref() {
-                            Some(o) => users::get(tx, o)?.map(|u| u.display_name),
-                            None => None,
-                        };
-                        out.push((by, c, owner));
-                    }
-                }
-            }
-            Ok::<_, Error>(out)
-        })?;
-        let mut found = found;
-        if let Some(name) = name {
-            let mut same_name = Vec::new();
-            self.store.read(|tx| {
-                customers::scan(tx, None, |c| {
-                    if c.name == name && same_name.len() < 20 {
-                        same_name.push(c);
-                    }
-                    true
-                })
-            })?;
-            let owners: Vec<Option<String>> = self.store.read(|tx| {
-                same_name
-                    .iter()
-                    .map(|c| match c.owner_id.as_deref() {
-                        Some(o) => Ok(users::get(tx, o)?.map(|u| u.display_name)),
-                        None => Ok(None),
-                    })
-                    .collect::<std::result::Result<Vec<_>, store::Error>>()
-            })?;
-            for (c, owner) in same_name.into_iter().zip(owners) {
-                if !found.iter().any(|(_, f, _)| f.id == c.id) {
-                    found.push(("name", c, owner));
-                }
-            }
-        }
-        let matches: Vec<DuplicateMatch> = found
-            .into_iter()
-            .map(|(by, c, owner)| {
-                let visible = scope.can_see(&c) && c.deleted_at.is_none();
-                DuplicateMatch {
-                    by,
-                    customer_id: visible.then(|| c.id.clone()),
-                    name: if visible {
-                        c.name.clone()
-                    } else {
-                        customer::mask_name(&c.name)
-                    },
-                    owner: owner.map(|o| if visible { o } else { customer::mask_name(&o) }),
-                    in_recycle_bin: c.deleted_at.is_some(),
-                }
-            })
-            .collect();
-        Ok(DuplicateAnswer {
-            exists: matches.iter().any(|m| m.by != "name"),
-            matches,
-        })
-    }
-
-    /// Reveals a sensitive field in full: needs the field privilege, counts against the daily
-    /// quota, and is audited with who, what, when and from where.
-    pub fn unmask(
-        &self,
-        caller: &Caller,
-        id: &str,
-        field: RevealField,
-        source: &str,
-    ) -> Result<Revealed> {
-        let scope = self.scope_of(caller)?;
-        let c = self.visible_customer(caller, &scope, id)?;
-        let (privilege, sealed, name) = match field {
-            RevealField::Phone => ("phone.view_full", Some(c.phone.clone()), "phone"),
-            RevealField::IdNumber => ("id_number.view_full", c.id_number.clone(), "id_number"),
-        };
-        if !caller.access.field_privileges.contains(privilege) {
-            return Err(Error::Forbidden(privilege.into()));
-        }
-        let sealed = sealed.ok_or(Error::NotFound)?;
-        let value = self
-            .fields
-            .decrypt(&c.id, name, &sealed.enc)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let now = self.now();
-        let day = now
-            .with_timezone(&shanghai())
-            .format("%Y-%m-%d")
-            .to_string();
-        let quota = caller.access.daily_reveal_quota.map(u64::from);
-        let used = self.store.write(|tx| {
-            let used = customers::add_reveal(tx, &caller.user.id, &day)?;
-            if quota.is_some_and(|q| used > q) {
-                return Err(Error::Unprocessable {
-                    code: "reveal_quota_exceeded",
-                    message: format!(
-                        "今日查看完整信息的次数已用完（每日{}次）",
-                        quota.unwrap_or(0)
-                    ),
-                });
-            }
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    "customer.revealed",
-                    source,
-                    Some(c.id.clone()),
-                    json!({"field": name}),
-                ),
-            )?;
-            Ok(used)
-        })?;
-        Ok(Revealed {
-            value,
-            remaining_today: quota.map(|q| q.saturating_sub(used)),
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod customers;
 pub mod demo;
+pub mod duplicates;
 mod error;
 pub mod export;
 pub mod followups;
