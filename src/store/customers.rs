@@ -27,15 +27,11 @@ fn keys_of(c: &Customer) -> Vec<String> {
 }
 
 pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
-    let table = tx.open_table(tables::CUSTOMERS)?;
-    let v = table.get(id)?;
-    v.map(|v| codec::decode(T, v.value())).transpose()
+    super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
 }
 
 pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Customer>> {
-    let table = tx.open_table(tables::CUSTOMERS)?;
-    let v = table.get(id)?;
-    v.map(|v| codec::decode(T, v.value())).transpose()
+    super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
 }
 
 /// Writes the record and moves its secondary keys from `before` to the new values.

@@ -20,6 +20,16 @@ pub fn decode_all<T: DeserializeOwned>(
     Ok(out)
 }
 
+/// The decoded value under `key` of a string-keyed table, read or write transaction alike.
+pub fn decode_one<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+    name: &'static str,
+) -> Result<Option<T>> {
+    let v = table.get(key)?;
+    v.map(|v| codec::decode(name, v.value())).transpose()
+}
+
 pub fn departments(tx: &ReadTransaction) -> Result<Vec<Department>> {
     decode_all(&tx.open_table(tables::DEPARTMENTS)?, "departments")
 }

@@ -20,17 +20,11 @@ pub struct Session {
 }
 
 pub fn get(tx: &ReadTransaction, token_hash: &str) -> Result<Option<Session>> {
-    let table = tx.open_table(tables::SESSIONS)?;
-    match table.get(token_hash)? {
-        Some(v) => Ok(Some(codec::decode(T, v.value())?)),
-        None => Ok(None),
-    }
+    super::org::decode_one(&tx.open_table(tables::SESSIONS)?, token_hash, T)
 }
 
 pub fn get_w(tx: &WriteTransaction, token_hash: &str) -> Result<Option<Session>> {
-    let table = tx.open_table(tables::SESSIONS)?;
-    let v = table.get(token_hash)?;
-    v.map(|v| codec::decode(T, v.value())).transpose()
+    super::org::decode_one(&tx.open_table(tables::SESSIONS)?, token_hash, T)
 }
 
 pub fn put(tx: &WriteTransaction, token_hash: &str, session: &Session) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The pending first-run setup token (one row, hashed, with its expiry).
 
 use chrono::{DateTime, Utc};
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{Result, codec, tables};
@@ -15,17 +15,11 @@ pub struct SetupToken {
 }
 
 pub fn get(tx: &WriteTransaction) -> Result<Option<SetupToken>> {
-    let table = tx.open_table(tables::SETUP)?;
-    match table.get(KEY)? {
-        Some(v) => Ok(Some(codec::decode("setup", v.value())?)),
-        None => Ok(None),
-    }
+    super::org::decode_one(&tx.open_table(tables::SETUP)?, KEY, "setup")
 }
 
 pub fn peek(tx: &ReadTransaction) -> Result<Option<SetupToken>> {
-    let table = tx.open_table(tables::SETUP)?;
-    let v = table.get(KEY)?;
-    v.map(|v| codec::decode("setup", v.value())).transpose()
+    super::org::decode_one(&tx.open_table(tables::SETUP)?, KEY, "setup")
 }
 
 pub fn exists(tx: &ReadTransaction) -> Result<bool> {

@@ -32,9 +32,7 @@ pub fn put(tx: &WriteTransaction, t: &ApiToken) -> Result<()> {
 }
 
 pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<ApiToken>> {
-    let table = tx.open_table(tables::API_TOKENS)?;
-    let v = table.get(id)?;
-    v.map(|v| codec::decode(T, v.value())).transpose()
+    super::org::decode_one(&tx.open_table(tables::API_TOKENS)?, id, T)
 }
 
 pub fn by_hash(tx: &ReadTransaction, hash: &str) -> Result<Option<ApiToken>> {

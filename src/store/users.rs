@@ -8,11 +8,7 @@ use crate::domain::org::User;
 const T: &str = "users";
 
 pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<User>> {
-    let table = tx.open_table(tables::USERS)?;
-    match table.get(id)? {
-        Some(v) => Ok(Some(codec::decode(T, v.value())?)),
-        None => Ok(None),
-    }
+    super::org::decode_one(&tx.open_table(tables::USERS)?, id, T)
 }
 
 pub fn find_by_username(tx: &ReadTransaction, username: &str) -> Result<Option<User>> {
@@ -48,9 +44,7 @@ pub fn find_by_username_w(tx: &WriteTransaction, username: &str) -> Result<Optio
 }
 
 pub fn find_by_id_w(tx: &WriteTransaction, id: &str) -> Result<Option<User>> {
-    let table = tx.open_table(tables::USERS)?;
-    let v = table.get(id)?;
-    v.map(|v| codec::decode(T, v.value())).transpose()
+    super::org::decode_one(&tx.open_table(tables::USERS)?, id, T)
 }
 
 /// Every user, ordered by id (creation time).
