@@ -10,13 +10,15 @@
 //! - 5: customers, customer_keys, reveals.
 //! - 6: followups, customer_events.
 //! - 7: settings (the master key's fingerprint).
+//! - 8: search_outbox, custom_fields, tag_groups, user_prefs, import_jobs, import_templates,
+//!   plugin_versions, pools, counters.
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 7;
+pub const SCHEMA_VERSION: u64 = 8;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -81,6 +83,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::FOLLOWUPS)?;
     tx.open_table(tables::CUSTOMER_EVENTS)?;
     tx.open_table(tables::SETTINGS)?;
+    create_v8(tx)?;
     seed_roles(tx)
 }
 
@@ -91,6 +94,19 @@ fn seed_roles(tx: &WriteTransaction) -> Result<()> {
             roles.insert(role.key.as_str(), codec::encode(&role).as_slice())?;
         }
     }
+    Ok(())
+}
+
+fn create_v8(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::SEARCH_OUTBOX)?;
+    tx.open_table(tables::CUSTOM_FIELDS)?;
+    tx.open_table(tables::TAG_GROUPS)?;
+    tx.open_table(tables::USER_PREFS)?;
+    tx.open_table(tables::IMPORT_JOBS)?;
+    tx.open_table(tables::IMPORT_TEMPLATES)?;
+    tx.open_table(tables::PLUGIN_VERSIONS)?;
+    tx.open_table(tables::POOLS)?;
+    tx.open_table(tables::COUNTERS)?;
     Ok(())
 }
 
@@ -147,6 +163,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             tx.open_table(tables::SETTINGS)?;
             Ok(())
         }
+        8 => create_v8(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

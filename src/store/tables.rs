@@ -38,6 +38,26 @@ pub const CUSTOMER_EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 /// Small named values of the installation, e.g. `key_check` (schema 7).
 pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings");
 
+/// Sequence → customer id: changes not yet applied to the search index (schema 8). Written
+/// in the same transaction as the change; the indexer removes what it has committed.
+pub const SEARCH_OUTBOX: TableDefinition<u64, &str> = TableDefinition::new("search_outbox");
+/// Custom field key → definition of a firm's extra customer field (schema 8).
+pub const CUSTOM_FIELDS: TableDefinition<&str, &[u8]> = TableDefinition::new("custom_fields");
+/// Tag group id → group of tags (资质 / 意向 / 来源 …) (schema 8).
+pub const TAG_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("tag_groups");
+/// `<user id>/<name>` → a user's saved preference, e.g. a saved customer-list view (schema 8).
+pub const USER_PREFS: TableDefinition<&str, &[u8]> = TableDefinition::new("user_prefs");
+/// Import job id → its progress, counts and rejected rows (schema 8).
+pub const IMPORT_JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("import_jobs");
+/// Template id → a saved import column mapping (schema 8).
+pub const IMPORT_TEMPLATES: TableDefinition<&str, &[u8]> = TableDefinition::new("import_templates");
+/// `<plugin name>/<version id>` → one saved version of a plugin's source (schema 8).
+pub const PLUGIN_VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugin_versions");
+/// Pool id → public pool (公海) with its members and settings (schema 8).
+pub const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
+/// Counters keyed by text, e.g. `claim/<user>/<pool>/<day>` or assignment cursors (schema 8).
+pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
 /// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
 /// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
 macro_rules! every_table {
@@ -76,4 +96,13 @@ every_table!(
     FOLLOWUPS,
     CUSTOMER_EVENTS,
     SETTINGS,
+    SEARCH_OUTBOX,
+    CUSTOM_FIELDS,
+    TAG_GROUPS,
+    USER_PREFS,
+    IMPORT_JOBS,
+    IMPORT_TEMPLATES,
+    PLUGIN_VERSIONS,
+    POOLS,
+    COUNTERS,
 );
