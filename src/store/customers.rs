@@ -47,6 +47,7 @@ pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Re
     }
     tx.open_table(tables::CUSTOMERS)?
         .insert(c.id.as_str(), codec::encode(c).as_slice())?;
+    super::outbox::enqueue(tx, &c.id)?;
     Ok(())
 }
 
@@ -181,6 +182,8 @@ pub fn put_followup(tx: &WriteTransaction, f: &crate::domain::followup::Followup
     let key = format!("{}/{}", f.customer_id, f.id);
     tx.open_table(tables::FOLLOWUPS)?
         .insert(key.as_str(), codec::encode(f).as_slice())?;
+    // Follow-up text is searchable: the customer's document changes with it.
+    super::outbox::enqueue(tx, &f.customer_id)?;
     Ok(())
 }
 

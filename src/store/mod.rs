@@ -7,6 +7,7 @@ pub mod codec;
 pub mod customers;
 pub mod migrate;
 pub mod org;
+pub mod outbox;
 pub mod sessions;
 pub mod setup;
 pub mod snapshot;

@@ -1,0 +1,50 @@
+//! The search outbox: every write of a searchable record appends the record's id here in the
+//! same transaction, so the index can always catch up with the store after a crash. Sequence
+//! numbers come from a counter that never goes back, even when the table has been drained.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::{Result, tables};
+
+const SEQ_KEY: &str = "search/outbox_seq";
+
+/// Appends `customer_id` to the outbox; returns its sequence number.
+pub fn enqueue(tx: &WriteTransaction, customer_id: &str) -> Result<u64> {
+    let mut counters = tx.open_table(tables::COUNTERS)?;
+    let seq = counters.get(SEQ_KEY)?.map(|v| v.value()).unwrap_or(0) + 1;
+    counters.insert(SEQ_KEY, seq)?;
+    tx.open_table(tables::SEARCH_OUTBOX)?
+        .insert(seq, customer_id)?;
+    Ok(seq)
+}
+
+/// The last sequence number handed out (0 when nothing was ever enqueued).
+pub fn last_seq(tx: &ReadTransaction) -> Result<u64> {
+    Ok(tx
+        .open_table(tables::COUNTERS)?
+        .get(SEQ_KEY)?
+        .map(|v| v.value())
+        .unwrap_or(0))
+}
+
+/// Up to `limit` entries after `after`, in sequence order.
+pub fn pending(tx: &ReadTransaction, after: u64, limit: usize) -> Result<Vec<(u64, String)>> {
+    let table = tx.open_table(tables::SEARCH_OUTBOX)?;
+    let mut out = Vec::new();
+    for row in table.range((after + 1)..)?.take(limit) {
+        let (k, v) = row?;
+        out.push((k.value(), v.value().to_string()));
+    }
+    Ok(out)
+}
+
+/// Removes every entry up to and including `upto` (the index has committed them).
+pub fn drain(tx: &WriteTransaction, upto: u64) -> Result<u64> {
+    let mut table = tx.open_table(tables::SEARCH_OUTBOX)?;
+    let mut removed = 0;
+    table.retain_in(..=upto, |_, _| {
+        removed += 1;
+        false
+    })?;
+    Ok(removed)
+}
