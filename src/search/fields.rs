@@ -1,0 +1,193 @@
+//! The index schema: which customer facts are searchable and how each is analysed. Bump
+//! [`INDEX_VERSION`] on any change here; an index of another version is rebuilt at start.
+
+use tantivy::schema::{
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{LowerCaser, NgramTokenizer, RawTokenizer, TextAnalyzer};
+use tantivy::{Index, TantivyDocument};
+
+use super::analysis;
+use crate::domain::customer::{Customer, Stage};
+use crate::domain::followup::Followup;
+
+pub const INDEX_VERSION: u32 = 1;
+
+const ZH: &str = "zh";
+const GRAMS12: &str = "grams12";
+const GRAMS2: &str = "grams2";
+const KEYWORD: &str = "keyword";
+
+#[derive(Clone, Copy)]
+pub struct Fields {
+    pub id: Field,
+    pub owner: Field,
+    pub collab: Field,
+    pub pool: Field,
+    pub stage: Field,
+    pub grade: Field,
+    pub channel: Field,
+    pub city: Field,
+    pub tag: Field,
+    pub name_exact: Field,
+    pub name_grams: Field,
+    pub pinyin: Field,
+    pub company_grams: Field,
+    pub text: Field,
+    pub phone4: Field,
+    pub id4: Field,
+    pub id6: Field,
+    pub created: Field,
+    pub facet: Field,
+}
+
+fn analysed(tokenizer: &str, record: IndexRecordOption) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(record),
+    )
+}
+
+pub fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let keyword = analysed(KEYWORD, IndexRecordOption::Basic);
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        owner: b.add_text_field("owner", STRING),
+        collab: b.add_text_field("collab", STRING),
+        pool: b.add_text_field("pool", STRING),
+        stage: b.add_text_field("stage", STRING),
+        grade: b.add_text_field("grade", STRING),
+        channel: b.add_text_field("channel", keyword.clone()),
+        city: b.add_text_field("city", keyword.clone()),
+        tag: b.add_text_field("tag", keyword.clone()),
+        name_exact: b.add_text_field("name_exact", keyword.clone()),
+        name_grams: b.add_text_field("name_grams", analysed(GRAMS12, IndexRecordOption::WithFreqs)),
+        pinyin: b.add_text_field("pinyin", keyword),
+        company_grams: b.add_text_field(
+            "company_grams",
+            analysed(GRAMS2, IndexRecordOption::WithFreqs),
+        ),
+        text: b.add_text_field("text", analysed(ZH, IndexRecordOption::WithFreqs)),
+        phone4: b.add_text_field("phone4", STRING),
+        id4: b.add_text_field("id4", STRING),
+        id6: b.add_text_field("id6", STRING),
+        created: b.add_i64_field("created", INDEXED | FAST),
+        facet: b.add_facet_field("facet", FacetOptions::default()),
+    };
+    (b.build(), fields)
+}
+
+/// Registers the analysers the schema names. Every opened or created index needs this.
+pub fn register_tokenizers(index: &Index) -> tantivy::Result<()> {
+    let t = index.tokenizers();
+    t.register(
+        ZH,
+        TextAnalyzer::builder(tantivy_jieba::JiebaTokenizer::new())
+            .filter(LowerCaser)
+            .build(),
+    );
+    t.register(
+        GRAMS12,
+        TextAnalyzer::builder(NgramTokenizer::new(1, 2, false)?)
+            .filter(LowerCaser)
+            .build(),
+    );
+    t.register(
+        GRAMS2,
+        TextAnalyzer::builder(NgramTokenizer::new(2, 2, false)?)
+            .filter(LowerCaser)
+            .build(),
+    );
+    t.register(
+        KEYWORD,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+    Ok(())
+}
+
+pub fn stage_key(s: Stage) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The searchable document of one live customer. `id_last6` gives the last six characters of
+/// the ID number (decrypted by the caller); nothing longer of a phone or ID is ever indexed.
+pub fn document(
+    f: &Fields,
+    c: &Customer,
+    followups: &[Followup],
+    id_last6: Option<String>,
+) -> TantivyDocument {
+    let mut d = TantivyDocument::default();
+    d.add_text(f.id, &c.id);
+    d.add_text(f.owner, c.owner_id.as_deref().unwrap_or("-"));
+    for u in &c.collaborators {
+        d.add_text(f.collab, u);
+    }
+    if let Some(p) = &c.pool_id {
+        d.add_text(f.pool, p);
+    }
+    let stage = stage_key(c.stage);
+    d.add_text(f.stage, &stage);
+    d.add_facet(f.facet, Facet::from_path(["stage", stage.as_str()]));
+    if let Some(g) = &c.grade {
+        d.add_text(f.grade, g);
+        d.add_facet(f.facet, Facet::from_path(["grade", g.as_str()]));
+    }
+    d.add_facet(
+        f.facet,
+        Facet::from_path(["owner", c.owner_id.as_deref().unwrap_or("-")]),
+    );
+    if let Some(ch) = &c.channel {
+        d.add_text(f.channel, ch);
+        d.add_facet(f.facet, Facet::from_path(["channel", ch.as_str()]));
+    }
+    if let Some(city) = &c.city {
+        d.add_text(f.city, city);
+    }
+    for t in &c.tags {
+        d.add_text(f.tag, t);
+    }
+    d.add_text(f.name_exact, c.name.trim());
+    d.add_text(f.name_grams, &c.name);
+    for p in analysis::name_pinyin_terms(&c.name) {
+        d.add_text(f.pinyin, p);
+    }
+    if let Some(company) = &c.company {
+        d.add_text(f.company_grams, company);
+    }
+    let mut text: Vec<&str> = Vec::new();
+    text.extend(c.company.as_deref());
+    text.extend(c.address.as_deref());
+    text.extend(c.city.as_deref());
+    text.extend(c.channel.as_deref());
+    text.extend(c.intent.as_deref());
+    text.extend(c.demand.purpose.as_deref());
+    text.extend(c.tags.iter().map(String::as_str));
+    for fu in followups {
+        text.push(&fu.content);
+        text.extend(fu.outcome.as_deref());
+    }
+    for t in text {
+        d.add_text(f.text, t);
+    }
+    d.add_text(f.phone4, &c.phone.tail);
+    for p in &c.extra_phones {
+        d.add_text(f.phone4, &p.tail);
+    }
+    if let Some(i) = &c.id_number {
+        d.add_text(f.id4, i.tail.to_lowercase());
+    }
+    if let Some(six) = id_last6 {
+        d.add_text(f.id6, six.to_lowercase());
+    }
+    d.add_i64(f.created, c.created_at.timestamp());
+    d
+}

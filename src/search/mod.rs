@@ -1,0 +1,423 @@
+//! Customer search: a tantivy index in `data/index/`, derived from the store. Every change of a
+//! searchable record puts the customer's id in the store's outbox in the same transaction
+//! (`store::outbox`); [`Search::catch_up`] applies the outbox in batches and records the last
+//! applied sequence in the tantivy commit payload, so after any crash the index replays exactly
+//! what it missed. A rebuild writes a new generation beside the live one and swaps it in.
+//!
+//! Layout: `data/index/CURRENT` names the live generation directory `data/index/g-<ulid>/`.
+
+pub mod analysis;
+pub mod fields;
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+use tantivy::schema::Term;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+
+use crate::domain::customer::Customer;
+use crate::store::{self, Store, customers, outbox};
+use fields::Fields;
+pub use query::{Filters, Hits, Request, Restrict, Word};
+
+/// Gives the last six characters of a customer's ID number (decrypted), for the `id6` terms.
+pub type IdTail<'a> = &'a (dyn Fn(&Customer) -> Option<String> + Sync);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("search index files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the search index is being rebuilt")]
+    Rebuilding,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+const WRITER_HEAP: usize = 64 * 1024 * 1024;
+const BATCH: usize = 2_000;
+/// Test hook: abort the process after documents are added but before the index commits.
+pub const CRASH_HOOK_ENV: &str = "ZHUDAI_TEST_CRASH_BEFORE_INDEX_COMMIT";
+
+/// What the commit payload records: the schema of the index, the store it was built from and
+/// the last outbox sequence it contains.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Payload {
+    v: u32,
+    store: String,
+    seq: u64,
+}
+
+/// One open generation of the index.
+pub struct Engine {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    applied: AtomicU64,
+    generation: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub generation: String,
+    pub documents: u64,
+    pub applied_seq: u64,
+    pub store_seq: u64,
+}
+
+pub struct Search {
+    root: PathBuf,
+    engine: RwLock<Option<Arc<Engine>>>,
+    /// Held while an engine is being opened or a generation built.
+    opening: Mutex<()>,
+    /// Outbox entries above this are kept even when applied (a rebuild will replay them).
+    drain_floor: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The identity of the store, so an index built from another store is never trusted.
+fn store_identity(store: &Store) -> Result<String> {
+    if let Some(id) = store.setting("store_id")? {
+        return Ok(id);
+    }
+    let id = ulid::Ulid::generate().to_string();
+    store.set_setting("store_id", &id)?;
+    Ok(id)
+}
+
+impl Engine {
+    fn create(dir: &Path, generation: &str) -> Result<Engine> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = fields::schema();
+        let index = Index::create_in_dir(dir, schema)?;
+        Engine::from_index(index, fields, generation, 0)
+    }
+
+    fn from_index(index: Index, fields: Fields, generation: &str, applied: u64) -> Result<Engine> {
+        fields::register_tokenizers(&index)?;
+        let writer = index.writer_with_num_threads(1, WRITER_HEAP)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Engine {
+            index,
+            reader,
+            fields,
+            writer: Mutex::new(writer),
+            applied: AtomicU64::new(applied),
+            generation: generation.to_string(),
+        })
+    }
+
+    /// Opens an existing generation if it was built from this store with this schema.
+    fn open_valid(dir: &Path, generation: &str, store_id: &str, store_seq: u64) -> Result<Option<Engine>> {
+        let index = match Index::open_in_dir(dir) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(error = %e, "search index unreadable; rebuilding");
+                return Ok(None);
+            }
+        };
+        let payload = index
+            .load_metas()?
+            .payload
+            .and_then(|p| serde_json::from_str::<Payload>(&p).ok());
+        let (_, fields) = fields::schema();
+        match payload {
+            Some(p) if p.v == fields::INDEX_VERSION && p.store == store_id && p.seq <= store_seq => {
+                Ok(Some(Engine::from_index(index, fields, generation, p.seq)?))
+            }
+            other => {
+                tracing::info!(payload = ?other, "search index is from another store, schema or time; rebuilding");
+                Ok(None)
+            }
+        }
+    }
+
+    fn add(&self, writer: &mut IndexWriter<TantivyDocument>, tx: &redb::ReadTransaction, id: &str, id_tail: IdTail) -> Result<()> {
+        writer.delete_term(Term::from_field_text(self.fields.id, id));
+        if let Some(c) = customers::get(tx, id)?
+            && c.deleted_at.is_none()
+        {
+            let followups = customers::followups(tx, id)?;
+            writer.add_document(fields::document(&self.fields, &c, &followups, id_tail(&c)))?;
+        }
+        Ok(())
+    }
+
+    fn commit(&self, writer: &mut IndexWriter<TantivyDocument>, store_id: &str, seq: u64) -> Result<()> {
+        if std::env::var_os(CRASH_HOOK_ENV).is_some() {
+            tracing::error!("{CRASH_HOOK_ENV} is set: aborting before the index commit");
+            std::process::abort();
+        }
+        let payload = Payload {
+            v: fields::INDEX_VERSION,
+            store: store_id.to_string(),
+            seq,
+        };
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
+        prepared.commit()?;
+        self.reader.reload()?;
+        self.applied.store(seq, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Applies outbox entries after `applied`; returns how many entries were applied.
+    fn apply(&self, store: &Store, store_id: &str, id_tail: IdTail) -> Result<u64> {
+        let mut writer = lock(&self.writer);
+        let mut total = 0;
+        loop {
+            let after = self.applied.load(Ordering::SeqCst);
+            let last = store.read(|tx| {
+                let pending = outbox::pending(tx, after, BATCH)?;
+                let mut seen = std::collections::HashSet::new();
+                for (_, id) in &pending {
+                    if seen.insert(id.as_str()) {
+                        self.add(&mut writer, tx, id, id_tail)?;
+                    }
+                }
+                total += pending.len() as u64;
+                Ok::<_, Error>(pending.last().map(|(s, _)| *s))
+            })?;
+            match last {
+                Some(seq) => self.commit(&mut writer, store_id, seq)?,
+                None => return Ok(total),
+            }
+        }
+    }
+
+    pub fn search(&self, req: &Request) -> Result<Hits> {
+        Ok(query::run(&self.reader.searcher(), &self.index, &self.fields, req)?)
+    }
+
+    /// Whether a customer has a document in this generation.
+    pub fn contains(&self, id: &str) -> Result<bool> {
+        let q = tantivy::query::TermQuery::new(
+            Term::from_field_text(self.fields.id, id),
+            tantivy::schema::IndexRecordOption::Basic,
+        );
+        Ok(self.reader.searcher().search(&q, &tantivy::collector::Count)? > 0)
+    }
+
+    pub fn documents(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+impl Search {
+    pub fn new(data_dir: &Path) -> Search {
+        Search {
+            root: data_dir.join("index"),
+            engine: RwLock::new(None),
+            opening: Mutex::new(()),
+            drain_floor: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn current_generation(&self) -> Option<String> {
+        std::fs::read_to_string(self.root.join("CURRENT"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| s.starts_with("g-") && !s.contains('/'))
+    }
+
+    fn set_current(&self, generation: &str) -> Result<()> {
+        let tmp = self.root.join("CURRENT.tmp");
+        std::fs::write(&tmp, generation)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, self.root.join("CURRENT"))?;
+        Ok(())
+    }
+
+    fn live(&self) -> Option<Arc<Engine>> {
+        self.engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The live engine, opening it (and replaying or rebuilding as needed) on first use.
+    pub fn engine(&self, store: &Store, id_tail: IdTail) -> Result<Arc<Engine>> {
+        if let Some(e) = self.live() {
+            return Ok(e);
+        }
+        let _opening = self.opening.try_lock().map_err(|_| Error::Rebuilding)?;
+        if let Some(e) = self.live() {
+            return Ok(e);
+        }
+        std::fs::create_dir_all(&self.root)?;
+        let store_id = store_identity(store)?;
+        let store_seq = store.read(|tx| outbox::last_seq(tx))?;
+        let existing = match self.current_generation() {
+            Some(g) => Engine::open_valid(&self.root.join(&g), &g, &store_id, store_seq)?,
+            None => None,
+        };
+        let engine = match existing {
+            Some(e) => Arc::new(e),
+            None => self.build_generation(store, &store_id, id_tail, &|_, _| {})?,
+        };
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&engine));
+        self.remove_stale_generations(&engine.generation);
+        Ok(engine)
+    }
+
+    /// Builds a new generation from a store snapshot and makes it current on disk.
+    fn build_generation(
+        &self,
+        store: &Store,
+        store_id: &str,
+        id_tail: IdTail,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<Arc<Engine>> {
+        let generation = format!("g-{}", ulid::Ulid::generate());
+        let engine = Engine::create(&self.root.join(&generation), &generation)?;
+        {
+            let mut writer = lock(&engine.writer);
+            let seq = store.read(|tx| {
+                let seq = outbox::last_seq(tx)?;
+                let total = tx
+                    .open_table(store::tables::CUSTOMERS)
+                    .map_err(store::Error::from)
+                    .and_then(|t| Ok(redb::ReadableTableMetadata::len(&t)?))?;
+                let mut done = 0u64;
+                let mut failed = None;
+                customers::scan(tx, None, |c| {
+                    done += 1;
+                    if c.deleted_at.is_none() {
+                        let result = customers::followups(tx, &c.id)
+                            .map_err(Error::from)
+                            .and_then(|f| {
+                                writer
+                                    .add_document(fields::document(&engine.fields, &c, &f, id_tail(&c)))
+                                    .map_err(Error::from)
+                            });
+                        if let Err(e) = result {
+                            failed = Some(e);
+                            return false;
+                        }
+                    }
+                    if done % 10_000 == 0 {
+                        progress(done, total);
+                    }
+                    true
+                })?;
+                progress(done, total);
+                match failed {
+                    Some(e) => Err(e),
+                    None => Ok(seq),
+                }
+            })?;
+            engine.commit(&mut writer, store_id, seq)?;
+        }
+        self.set_current(&generation)?;
+        Ok(Arc::new(engine))
+    }
+
+    fn remove_stale_generations(&self, keep: &str) {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with("g-") && name != keep {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
+    /// Applies whatever the outbox holds that the index does not; returns entries applied.
+    pub fn catch_up(&self, store: &Store, id_tail: IdTail) -> Result<u64> {
+        let engine = self.engine(store, id_tail)?;
+        let store_id = store_identity(store)?;
+        let applied = engine.apply(store, &store_id, id_tail)?;
+        let upto = engine
+            .applied
+            .load(Ordering::SeqCst)
+            .min(self.drain_floor.load(Ordering::SeqCst));
+        if applied > 0 {
+            store.write(|tx| outbox::drain(tx, upto))?;
+        }
+        Ok(applied)
+    }
+
+    /// Whether the store holds changes the index has not applied yet.
+    pub fn behind(&self, store: &Store) -> Result<bool> {
+        let Some(engine) = self.live() else {
+            return Ok(true);
+        };
+        let seq = store.read(|tx| outbox::last_seq(tx))?;
+        Ok(seq > engine.applied.load(Ordering::SeqCst))
+    }
+
+    /// Searches the live index after applying pending changes (callers read their own writes).
+    pub fn search(&self, store: &Store, id_tail: IdTail, req: &Request) -> Result<Hits> {
+        if self.behind(store)? {
+            self.catch_up(store, id_tail)?;
+        }
+        self.engine(store, id_tail)?.search(req)
+    }
+
+    /// Rebuilds the index from the store while the old generation keeps serving; changes made
+    /// during the build are replayed into the new generation before it is swapped in.
+    /// `during` runs after the snapshot is taken (tests use it to write concurrently).
+    pub fn rebuild(
+        &self,
+        store: &Store,
+        id_tail: IdTail,
+        progress: &(dyn Fn(u64, u64) + Sync),
+        during: &dyn Fn(),
+    ) -> Result<Status> {
+        let old = self.engine(store, id_tail).ok();
+        let _building = lock(&self.opening);
+        let store_id = store_identity(store)?;
+        let floor = old
+            .as_ref()
+            .map(|e| e.applied.load(Ordering::SeqCst))
+            .unwrap_or(0);
+        self.drain_floor.store(floor, Ordering::SeqCst);
+        let built = (|| {
+            let engine = self.build_generation(store, &store_id, id_tail, progress)?;
+            during();
+            // Stop the old generation from applying more, replay into the new one, swap.
+            let _old_writer = old.as_ref().map(|e| lock(&e.writer));
+            engine.apply(store, &store_id, id_tail)?;
+            *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&engine));
+            Ok::<_, Error>(engine)
+        })();
+        self.drain_floor.store(u64::MAX, Ordering::SeqCst);
+        let engine = built?;
+        drop(old);
+        self.remove_stale_generations(&engine.generation);
+        let upto = engine.applied.load(Ordering::SeqCst);
+        store.write(|tx| outbox::drain(tx, upto))?;
+        self.status(store, id_tail)
+    }
+
+    pub fn status(&self, store: &Store, id_tail: IdTail) -> Result<Status> {
+        let engine = self.engine(store, id_tail)?;
+        Ok(Status {
+            generation: engine.generation.clone(),
+            documents: engine.documents(),
+            applied_seq: engine.applied.load(Ordering::SeqCst),
+            store_seq: store.read(|tx| outbox::last_seq(tx))?,
+        })
+    }
+
+    /// Closes the live engine (releasing the writer lock), e.g. before a process hands the
+    /// directory to another.
+    pub fn close(&self) {
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}

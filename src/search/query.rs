@@ -1,0 +1,266 @@
+//! Turning what a user typed into a tantivy query, with the caller's scope and the list
+//! filters as required clauses: nothing outside the scope is scored, returned or counted.
+
+use std::collections::BTreeMap;
+
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, Occur, Query, RegexQuery, TermQuery, TermSetQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::{Index, Order, Searcher, TantivyDocument, Term};
+
+use super::analysis;
+use super::fields::Fields;
+
+/// One word of the query.
+#[derive(Debug, Clone)]
+pub enum Word {
+    /// Normalised text (see [`analysis::normalise`]).
+    Text(String),
+    /// A full phone or ID number, resolved through the blind index to these customers.
+    Ids(Vec<String>),
+}
+
+/// Who may see what: the caller's scope as index terms.
+#[derive(Debug, Clone, Default)]
+pub struct Restrict {
+    /// `None`: every owner. Otherwise only these owners' customers (plus `collaborator`'s).
+    pub owners: Option<Vec<String>>,
+    pub collaborator: String,
+    /// Pools whose customers the caller may see.
+    pub pools: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub stage: Option<String>,
+    pub grade: Option<String>,
+    pub tag: Option<String>,
+    pub owner: Option<String>,
+    pub channel: Option<String>,
+    pub pool: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub words: Vec<Word>,
+    pub restrict: Restrict,
+    pub filters: Filters,
+    pub offset: usize,
+    pub limit: usize,
+    pub facets: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Hits {
+    /// Customer ids, best first (newest first when there are no words).
+    pub ids: Vec<String>,
+    pub total: usize,
+    /// `stage` / `grade` / `owner` / `channel` → value → count.
+    pub facets: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+const FACETS: [&str; 4] = ["stage", "grade", "owner", "channel"];
+
+fn term(field: Field, text: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+fn boosted(q: Box<dyn Query>, by: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(q, by))
+}
+
+fn all_of(field: Field, pieces: &[String]) -> Option<Box<dyn Query>> {
+    if pieces.is_empty() {
+        return None;
+    }
+    Some(Box::new(BooleanQuery::new(
+        pieces
+            .iter()
+            .map(|p| (Occur::Must, term(field, p)))
+            .collect(),
+    )))
+}
+
+fn jieba_tokens(index: &Index, text: &str) -> Vec<String> {
+    let Ok(mut analyzer) = index.tokenizers().get("zh").ok_or(()) else {
+        return Vec::new();
+    };
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(t) = stream.next() {
+        if !t.text.trim().is_empty() && !out.contains(&t.text) {
+            out.push(t.text.clone());
+        }
+    }
+    out
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~\"<>@".contains(c);
+            special.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect()
+}
+
+/// The ways one typed word can match, any of which is enough; better matches score higher.
+fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
+    let w = match word {
+        Word::Ids(ids) => {
+            let terms = ids.iter().map(|id| Term::from_field_text(f.id, id));
+            return boosted(Box::new(TermSetQuery::new(terms)), 20.0);
+        }
+        Word::Text(w) => w.as_str(),
+    };
+    let mut any: Vec<Box<dyn Query>> = Vec::new();
+    let digits = w.chars().all(|c| c.is_ascii_digit());
+    let id_tail = w.len() >= 4
+        && w[..w.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && w.ends_with(|c: char| c.is_ascii_digit() || c == 'x');
+    if digits && w.len() == 4 {
+        any.push(boosted(term(f.phone4, w), 8.0));
+    }
+    if id_tail && w.len() == 4 {
+        any.push(boosted(term(f.id4, w), 6.0));
+    }
+    if id_tail && w.len() == 6 {
+        any.push(boosted(term(f.id6, w), 6.0));
+    }
+    let latin = w.chars().all(|c| c.is_ascii_alphabetic());
+    if latin {
+        any.push(boosted(term(f.pinyin, w), 6.0));
+        if w.len() >= 2
+            && let Ok(prefix) = RegexQuery::from_pattern(&format!("{}.*", regex_escape(w)), f.pinyin)
+        {
+            any.push(boosted(Box::new(prefix), 2.0));
+        }
+    }
+    any.push(boosted(term(f.name_exact, w), 10.0));
+    if let Some(q) = all_of(f.name_grams, &analysis::query_grams(w)) {
+        any.push(boosted(q, 4.0));
+    }
+    if w.chars().count() >= 2
+        && let Some(q) = all_of(f.company_grams, &analysis::query_grams(w))
+    {
+        any.push(boosted(q, 2.0));
+    }
+    any.push(boosted(term(f.tag, w), 3.0));
+    any.push(boosted(term(f.city, w), 3.0));
+    any.push(boosted(term(f.channel, w), 2.0));
+    if let Some(q) = all_of(f.text, &jieba_tokens(index, w)) {
+        any.push(q);
+    }
+    Box::new(BooleanQuery::new(
+        any.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>> {
+    let owners = r.owners.as_ref()?;
+    let mut any: Vec<(Occur, Box<dyn Query>)> = vec![
+        (
+            Occur::Should,
+            Box::new(TermSetQuery::new(
+                owners.iter().map(|o| Term::from_field_text(f.owner, o)),
+            )),
+        ),
+        (Occur::Should, term(f.collab, &r.collaborator)),
+    ];
+    if !r.pools.is_empty() {
+        any.push((
+            Occur::Should,
+            Box::new(TermSetQuery::new(
+                r.pools.iter().map(|p| Term::from_field_text(f.pool, p)),
+            )),
+        ));
+    }
+    Some(Box::new(BooleanQuery::new(any)))
+}
+
+pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
+    let mut must: Vec<(Occur, Box<dyn Query>)> = req
+        .words
+        .iter()
+        .map(|w| (Occur::Must, word_query(index, f, w)))
+        .collect();
+    if let Some(r) = restrict_query(f, &req.restrict) {
+        must.push((Occur::Must, r));
+    }
+    let flt = &req.filters;
+    let exact = [
+        (f.stage, &flt.stage, false),
+        (f.grade, &flt.grade, false),
+        (f.owner, &flt.owner, false),
+        (f.pool, &flt.pool, false),
+        (f.tag, &flt.tag, true),
+        (f.channel, &flt.channel, true),
+    ];
+    for (field, value, lower) in exact {
+        if let Some(v) = value {
+            let v = if lower { v.to_lowercase() } else { v.clone() };
+            must.push((Occur::Must, term(field, &v)));
+        }
+    }
+    if must.is_empty() {
+        return Box::new(AllQuery);
+    }
+    if req.words.is_empty() {
+        must.push((Occur::Must, Box::new(AllQuery)));
+    }
+    Box::new(BooleanQuery::new(must))
+}
+
+pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tantivy::Result<Hits> {
+    let query = build(index, f, req);
+    let limit = req.limit.max(1);
+    let mut facets = FacetCollector::for_field("facet");
+    for name in FACETS {
+        facets.add_facet(format!("/{name}").as_str());
+    }
+    let (addresses, total, counts) = if req.words.is_empty() {
+        let top = TopDocs::with_limit(limit)
+            .and_offset(req.offset)
+            .order_by_fast_field::<i64>("created", Order::Desc);
+        let (docs, total, counts) = searcher.search(&query, &(top, Count, facets))?;
+        (docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), total, counts)
+    } else {
+        let top = TopDocs::with_limit(limit)
+            .and_offset(req.offset)
+            .order_by_score();
+        let (docs, total, counts) = searcher.search(&query, &(top, Count, facets))?;
+        (docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), total, counts)
+    };
+    let mut ids = Vec::with_capacity(addresses.len());
+    for a in addresses {
+        let doc: TantivyDocument = searcher.doc(a)?;
+        if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()) {
+            ids.push(id.to_string());
+        }
+    }
+    let mut out = BTreeMap::new();
+    if req.facets {
+        for name in FACETS {
+            let values: BTreeMap<String, u64> = counts
+                .get(format!("/{name}").as_str())
+                .filter_map(|(facet, n)| {
+                    facet
+                        .to_path()
+                        .last()
+                        .map(|v| (v.to_string(), n))
+                })
+                .collect();
+            out.insert(name.to_string(), values);
+        }
+    }
+    Ok(Hits {
+        ids,
+        total,
+        facets: out,
+    })
+}
