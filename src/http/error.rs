@@ -93,6 +93,9 @@ impl From<Error> for ApiError {
             Error::Unprocessable { code, message } => {
                 ApiError::new(S::UNPROCESSABLE_ENTITY, code, message)
             }
+            Error::Unavailable { code, message } => {
+                ApiError::new(S::SERVICE_UNAVAILABLE, code, message)
+            }
             Error::Throttled { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(

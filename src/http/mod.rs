@@ -14,6 +14,7 @@ mod imports;
 mod middleware;
 mod openapi;
 mod org;
+mod search;
 mod setup;
 mod tokens;
 mod users;
@@ -81,6 +82,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(followups::reminders))
         .routes(routes!(followups::transfer))
         .routes(routes!(exports::customers))
+        .routes(routes!(search::search))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

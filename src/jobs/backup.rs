@@ -452,10 +452,7 @@ pub fn tick(app: &App) -> Option<RunRecord> {
 }
 
 /// The scheduler task; stop it with [`Scheduler::shutdown`].
-pub struct Scheduler {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
+pub type Scheduler = super::Periodic;
 
 /// Starts the scheduler (needs a tokio runtime). Reports a misconfiguration at start-up.
 pub fn spawn(app: Arc<App>) -> Scheduler {
@@ -471,35 +468,9 @@ pub fn spawn(app: Arc<App>) -> Scheduler {
             ),
         }
     }
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        loop {
-            let app2 = Arc::clone(&app);
-            if let Err(e) = tokio::task::spawn_blocking(move || tick(&app2)).await {
-                tracing::error!(error = %e, "backup scheduler step failed");
-            }
-            tokio::select! {
-                _ = &mut stopped => break,
-                () = tokio::time::sleep(TICK) => {}
-            }
-        }
-    });
-    Scheduler {
-        stop: Some(stop),
-        task: Some(task),
-    }
-}
-
-impl Scheduler {
-    /// Stops the scheduler; a backup in progress finishes first.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
+    super::every(app, TICK, "backup scheduler", |app| {
+        tick(app);
+    })
 }
 
 /// The status view, for a data directory and its configuration.

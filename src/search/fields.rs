@@ -64,7 +64,10 @@ pub fn schema() -> (Schema, Fields) {
         city: b.add_text_field("city", keyword.clone()),
         tag: b.add_text_field("tag", keyword.clone()),
         name_exact: b.add_text_field("name_exact", keyword.clone()),
-        name_grams: b.add_text_field("name_grams", analysed(GRAMS12, IndexRecordOption::WithFreqs)),
+        name_grams: b.add_text_field(
+            "name_grams",
+            analysed(GRAMS12, IndexRecordOption::WithFreqs),
+        ),
         pinyin: b.add_text_field("pinyin", keyword),
         company_grams: b.add_text_field(
             "company_grams",

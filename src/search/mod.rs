@@ -121,7 +121,12 @@ impl Engine {
     }
 
     /// Opens an existing generation if it was built from this store with this schema.
-    fn open_valid(dir: &Path, generation: &str, store_id: &str, store_seq: u64) -> Result<Option<Engine>> {
+    fn open_valid(
+        dir: &Path,
+        generation: &str,
+        store_id: &str,
+        store_seq: u64,
+    ) -> Result<Option<Engine>> {
         let index = match Index::open_in_dir(dir) {
             Ok(i) => i,
             Err(e) => {
@@ -135,7 +140,9 @@ impl Engine {
             .and_then(|p| serde_json::from_str::<Payload>(&p).ok());
         let (_, fields) = fields::schema();
         match payload {
-            Some(p) if p.v == fields::INDEX_VERSION && p.store == store_id && p.seq <= store_seq => {
+            Some(p)
+                if p.v == fields::INDEX_VERSION && p.store == store_id && p.seq <= store_seq =>
+            {
                 Ok(Some(Engine::from_index(index, fields, generation, p.seq)?))
             }
             other => {
@@ -145,7 +152,13 @@ impl Engine {
         }
     }
 
-    fn add(&self, writer: &mut IndexWriter<TantivyDocument>, tx: &redb::ReadTransaction, id: &str, id_tail: IdTail) -> Result<()> {
+    fn add(
+        &self,
+        writer: &mut IndexWriter<TantivyDocument>,
+        tx: &redb::ReadTransaction,
+        id: &str,
+        id_tail: IdTail,
+    ) -> Result<()> {
         writer.delete_term(Term::from_field_text(self.fields.id, id));
         if let Some(c) = customers::get(tx, id)?
             && c.deleted_at.is_none()
@@ -156,7 +169,12 @@ impl Engine {
         Ok(())
     }
 
-    fn commit(&self, writer: &mut IndexWriter<TantivyDocument>, store_id: &str, seq: u64) -> Result<()> {
+    fn commit(
+        &self,
+        writer: &mut IndexWriter<TantivyDocument>,
+        store_id: &str,
+        seq: u64,
+    ) -> Result<()> {
         if std::env::var_os(CRASH_HOOK_ENV).is_some() {
             tracing::error!("{CRASH_HOOK_ENV} is set: aborting before the index commit");
             std::process::abort();
@@ -199,7 +217,12 @@ impl Engine {
     }
 
     pub fn search(&self, req: &Request) -> Result<Hits> {
-        Ok(query::run(&self.reader.searcher(), &self.index, &self.fields, req)?)
+        Ok(query::run(
+            &self.reader.searcher(),
+            &self.index,
+            &self.fields,
+            req,
+        )?)
     }
 
     /// Whether a customer has a document in this generation.
@@ -208,7 +231,11 @@ impl Engine {
             Term::from_field_text(self.fields.id, id),
             tantivy::schema::IndexRecordOption::Basic,
         );
-        Ok(self.reader.searcher().search(&q, &tantivy::collector::Count)? > 0)
+        Ok(self
+            .reader
+            .searcher()
+            .search(&q, &tantivy::collector::Count)?
+            > 0)
     }
 
     pub fn documents(&self) -> u64 {
@@ -300,7 +327,12 @@ impl Search {
                             .map_err(Error::from)
                             .and_then(|f| {
                                 writer
-                                    .add_document(fields::document(&engine.fields, &c, &f, id_tail(&c)))
+                                    .add_document(fields::document(
+                                        &engine.fields,
+                                        &c,
+                                        &f,
+                                        id_tail(&c),
+                                    ))
                                     .map_err(Error::from)
                             });
                         if let Err(e) = result {

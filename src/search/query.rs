@@ -104,7 +104,10 @@ fn regex_escape(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
             let special = "\\.+*?()|[]{}^$#&-~\"<>@".contains(c);
-            special.then_some('\\').into_iter().chain(std::iter::once(c))
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
         })
         .collect()
 }
@@ -136,7 +139,8 @@ fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
     if latin {
         any.push(boosted(term(f.pinyin, w), 6.0));
         if w.len() >= 2
-            && let Ok(prefix) = RegexQuery::from_pattern(&format!("{}.*", regex_escape(w)), f.pinyin)
+            && let Ok(prefix) =
+                RegexQuery::from_pattern(&format!("{}.*", regex_escape(w)), f.pinyin)
         {
             any.push(boosted(Box::new(prefix), 2.0));
         }
@@ -228,13 +232,21 @@ pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tan
             .and_offset(req.offset)
             .order_by_fast_field::<i64>("created", Order::Desc);
         let (docs, total, counts) = searcher.search(&query, &(top, Count, facets))?;
-        (docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), total, counts)
+        (
+            docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
+            total,
+            counts,
+        )
     } else {
         let top = TopDocs::with_limit(limit)
             .and_offset(req.offset)
             .order_by_score();
         let (docs, total, counts) = searcher.search(&query, &(top, Count, facets))?;
-        (docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), total, counts)
+        (
+            docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
+            total,
+            counts,
+        )
     };
     let mut ids = Vec::with_capacity(addresses.len());
     for a in addresses {
@@ -248,12 +260,7 @@ pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tan
         for name in FACETS {
             let values: BTreeMap<String, u64> = counts
                 .get(format!("/{name}").as_str())
-                .filter_map(|(facet, n)| {
-                    facet
-                        .to_path()
-                        .last()
-                        .map(|v| (v.to_string(), n))
-                })
+                .filter_map(|(facet, n)| facet.to_path().last().map(|v| (v.to_string(), n)))
                 .collect();
             out.insert(name.to_string(), values);
         }

@@ -29,6 +29,9 @@ pub enum Error {
     /// Well-formed but not allowed in the current state.
     #[error("{code}: {message}")]
     Unprocessable { code: &'static str, message: String },
+    /// A part of the service is temporarily unable to answer (e.g. the search index rebuilds).
+    #[error("{code}: {message}")]
+    Unavailable { code: &'static str, message: String },
     #[error("too many attempts; retry in {retry_after_secs}s")]
     Throttled { retry_after_secs: u64 },
     /// Anything that is our fault; the text is logged, never sent.

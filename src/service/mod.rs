@@ -15,6 +15,7 @@ pub mod org;
 pub mod password;
 pub mod rotate;
 pub mod scope;
+pub mod search;
 pub mod setup;
 pub mod throttle;
 pub mod tokens;
@@ -74,6 +75,8 @@ pub struct App {
     pub login_throttle: throttle::LoginThrottle,
     /// Encrypts sensitive fields and computes their blind indexes.
     pub fields: crate::crypto::field::FieldCipher,
+    /// The customer search index (derived from the store; opened on first use).
+    pub search: crate::search::Search,
 }
 
 impl App {
@@ -84,6 +87,7 @@ impl App {
         data_dir: PathBuf,
         fields: crate::crypto::field::FieldCipher,
     ) -> App {
+        let search = crate::search::Search::new(&data_dir);
         App {
             store,
             config,
@@ -91,6 +95,7 @@ impl App {
             data_dir,
             login_throttle: throttle::LoginThrottle::default(),
             fields,
+            search,
         }
     }
 

@@ -1,0 +1,27 @@
+//! Customer search (全文检索): scope-filtered, ranked, with highlights and facets.
+
+use axum::Json;
+use axum::extract::{Query, State};
+
+use super::error::ErrorBody;
+use super::{ApiError, AppState};
+use crate::service::auth::Caller;
+use crate::service::search::{SearchPage, SearchQuery};
+
+/// Search my customers by name fragment, pinyin or initials, company, address, follow-up
+/// text, the last 4 digits of a phone, the last 4/6 of an ID number, or a full phone/ID.
+#[utoipa::path(get, path = "/search", operation_id = "search_customers", tag = "customers", params(SearchQuery), responses(
+    (status = 200, description = "Matches in my scope, best first, with highlights and facets", body = SearchPage),
+    (status = 400, description = "Query too long or cursor invalid", body = ErrorBody),
+    (status = 403, description = "Missing customer.read", body = ErrorBody),
+    (status = 503, description = "The index is being rebuilt (first start after a restore)", body = ErrorBody)))]
+pub async fn search(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<SearchPage>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.search_customers(&caller, &q))
+            .await?,
+    ))
+}

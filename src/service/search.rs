@@ -1,0 +1,255 @@
+//! Customer search use cases: the caller's scope becomes part of the index query (so paging,
+//! totals and facets only ever count what the caller may see), full phone and ID numbers go
+//! through the blind index, and hits are read back from the store and masked like any read.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::customers::CustomerView;
+use super::scope::{Scope, Visible};
+use super::{App, Error, Result};
+use crate::crypto::field::Kind;
+use crate::domain::customer::Customer;
+use crate::domain::{id_number, phone};
+use crate::search::{self, Filters, Request, Restrict, Word, analysis};
+use crate::store::customers;
+
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+pub struct SearchQuery {
+    /// What the user typed: name fragments, pinyin or initials, company or address words,
+    /// the last 4 digits of a phone, the last 4 or 6 of an ID number, or a full phone/ID.
+    pub q: Option<String>,
+    pub stage: Option<String>,
+    pub grade: Option<String>,
+    pub tag: Option<String>,
+    pub owner: Option<String>,
+    pub channel: Option<String>,
+    /// Opaque, from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<usize>,
+}
+
+/// Characters `[start, end)` of a shown field that matched the query.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Highlight {
+    /// `name`, `company`, `address`, `city`, `phone`, `tags`.
+    pub field: String,
+    /// The value as shown (masked where the field is sensitive).
+    pub value: String,
+    /// Character offsets (not bytes) of the matched fragments.
+    pub ranges: Vec<[usize; 2]>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SearchHit {
+    pub customer: CustomerView,
+    pub highlights: Vec<Highlight>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchPage {
+    pub items: Vec<SearchHit>,
+    pub next_cursor: Option<String>,
+    /// Matching customers in the caller's scope.
+    pub total: u64,
+    /// `stage`, `grade`, `owner`, `channel` → value → count, over every match in scope.
+    pub facets: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+fn restrict_of(scope: &Scope) -> Restrict {
+    Restrict {
+        owners: match &scope.visible {
+            Visible::All => None,
+            Visible::Owners(set) => Some(set.iter().cloned().collect()),
+        },
+        collaborator: scope.user_id.clone(),
+        pools: Vec::new(),
+    }
+}
+
+fn search_error(e: search::Error) -> Error {
+    match e {
+        search::Error::Rebuilding => Error::Unavailable {
+            code: "search_rebuilding",
+            message: "搜索索引正在重建，请稍后再试".into(),
+        },
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+impl App {
+    /// The last six characters of a customer's ID number, for the index (never stored whole).
+    pub(crate) fn id_tail(&self, c: &Customer) -> Option<String> {
+        let sealed = c.id_number.as_ref()?;
+        let plain = self.fields.decrypt(&c.id, "id_number", &sealed.enc).ok()?;
+        let chars: Vec<char> = plain.chars().collect();
+        (chars.len() >= 6).then(|| chars[chars.len() - 6..].iter().collect())
+    }
+
+    /// Applies pending index changes now (after an import, at start-up, from the indexer task).
+    pub fn search_catch_up(&self) -> Result<u64> {
+        self.search
+            .catch_up(&self.store, &|c| self.id_tail(c))
+            .map_err(search_error)
+    }
+
+    pub fn search_status(&self) -> Result<search::Status> {
+        self.search
+            .status(&self.store, &|c| self.id_tail(c))
+            .map_err(search_error)
+    }
+
+    /// Rebuilds the index online. `during` runs once the snapshot is taken (test hook).
+    pub fn reindex(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Sync),
+        during: &dyn Fn(),
+    ) -> Result<search::Status> {
+        self.search
+            .rebuild(&self.store, &|c| self.id_tail(c), progress, during)
+            .map_err(search_error)
+    }
+
+    /// A typed word, with full phone and ID numbers resolved through the blind index.
+    fn query_word(&self, word: &str) -> Result<Word> {
+        let digits = word.chars().filter(char::is_ascii_digit).count();
+        if digits >= 11 {
+            if let Ok(m) = phone::parse(word) {
+                let bidx = self.fields.blind_index(Kind::Phone, m.as_str());
+                let ids = self
+                    .store
+                    .read(|tx| customers::ids_by_index(tx, 'p', &bidx))?;
+                return Ok(Word::Ids(ids));
+            }
+            let today = self
+                .now()
+                .with_timezone(&super::customers::shanghai())
+                .date_naive();
+            if let Ok(n) = id_number::parse(word, today) {
+                let bidx = self.fields.blind_index(Kind::IdNumber, n.as_str());
+                let ids = self
+                    .store
+                    .read(|tx| customers::ids_by_index(tx, 'i', &bidx))?;
+                return Ok(Word::Ids(ids));
+            }
+        }
+        Ok(Word::Text(word.to_string()))
+    }
+
+    pub fn search_customers(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
+        caller.require("customer.read")?;
+        let scope = self.scope_of(caller)?;
+        let text = analysis::normalise(q.q.as_deref().unwrap_or(""));
+        if text.chars().count() > 100 {
+            return Err(Error::Validation {
+                field: "q".into(),
+                reason: "搜索内容不能超过 100 个字".into(),
+            });
+        }
+        let words = text
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| self.query_word(w))
+            .collect::<Result<Vec<_>>>()?;
+        let limit = q.limit.unwrap_or(20).clamp(1, 100);
+        let offset = match q.cursor.as_deref() {
+            None | Some("") => 0,
+            Some(c) => c.parse::<usize>().map_err(|_| Error::Validation {
+                field: "cursor".into(),
+                reason: "翻页标记无效，请从第一页重新查询".into(),
+            })?,
+        };
+        let req = Request {
+            words,
+            restrict: restrict_of(&scope),
+            filters: Filters {
+                stage: q.stage.clone(),
+                grade: q.grade.clone(),
+                tag: q.tag.clone(),
+                owner: q.owner.clone(),
+                channel: q.channel.clone(),
+                pool: None,
+            },
+            offset,
+            limit,
+            facets: true,
+        };
+        let hits = self
+            .search
+            .search(&self.store, &|c| self.id_tail(c), &req)
+            .map_err(search_error)?;
+        let found = self.store.read(|tx| {
+            hits.ids
+                .iter()
+                .map(|id| customers::get(tx, id))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        // The index already applied the scope; checking the records again costs nothing and
+        // keeps a stale document from ever showing a record the caller may not see.
+        let items: Vec<SearchHit> = found
+            .into_iter()
+            .flatten()
+            .filter(|c| c.deleted_at.is_none() && scope.can_see(c))
+            .map(|c| SearchHit {
+                highlights: highlights(&c, &text),
+                customer: CustomerView::from(&c),
+            })
+            .collect();
+        let next = offset + limit;
+        Ok(SearchPage {
+            items,
+            next_cursor: (next < hits.total).then(|| next.to_string()),
+            total: hits.total as u64,
+            facets: hits.facets,
+        })
+    }
+}
+
+fn highlights(c: &Customer, text: &str) -> Vec<Highlight> {
+    let mut out = Vec::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let latin = word.chars().all(|ch| ch.is_ascii_alphabetic());
+        let fields = [
+            ("name", Some(c.name.as_str())),
+            ("company", c.company.as_deref()),
+            ("address", c.address.as_deref()),
+            ("city", c.city.as_deref()),
+        ];
+        for (field, value) in fields {
+            let Some(value) = value else { continue };
+            let mut ranges = analysis::highlight_ranges(value, word);
+            if ranges.is_empty()
+                && field == "name"
+                && latin
+                && analysis::name_pinyin_terms(value)
+                    .iter()
+                    .any(|p| p.starts_with(word))
+            {
+                ranges = vec![[0, value.chars().count()]];
+            }
+            if !ranges.is_empty() {
+                out.push(Highlight {
+                    field: field.into(),
+                    value: value.to_string(),
+                    ranges,
+                });
+            }
+        }
+        if word.len() == 4 && word.chars().all(|ch| ch.is_ascii_digit()) {
+            for p in std::iter::once(&c.phone).chain(&c.extra_phones) {
+                if p.tail == word {
+                    let n = p.masked.chars().count();
+                    out.push(Highlight {
+                        field: "phone".into(),
+                        value: p.masked.clone(),
+                        ranges: vec![[n.saturating_sub(4), n]],
+                    });
+                }
+            }
+        }
+    }
+    out
+}
