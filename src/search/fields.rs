@@ -5,14 +5,14 @@ use tantivy::schema::{
     FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{LowerCaser, NgramTokenizer, RawTokenizer, TextAnalyzer};
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{Index, TantivyDocument};
 
 use super::analysis;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::followup::Followup;
 
-pub const INDEX_VERSION: u32 = 1;
+pub const INDEX_VERSION: u32 = 2;
 
 const ZH: &str = "zh";
 const GRAMS12: &str = "grams12";
@@ -66,12 +66,12 @@ pub fn schema() -> (Schema, Fields) {
         name_exact: b.add_text_field("name_exact", keyword.clone()),
         name_grams: b.add_text_field(
             "name_grams",
-            analysed(GRAMS12, IndexRecordOption::WithFreqs),
+            analysed(GRAMS12, IndexRecordOption::WithFreqsAndPositions),
         ),
         pinyin: b.add_text_field("pinyin", keyword),
         company_grams: b.add_text_field(
             "company_grams",
-            analysed(GRAMS2, IndexRecordOption::WithFreqs),
+            analysed(GRAMS2, IndexRecordOption::WithFreqsAndPositions),
         ),
         text: b.add_text_field("text", analysed(ZH, IndexRecordOption::WithFreqs)),
         phone4: b.add_text_field("phone4", STRING),
@@ -92,18 +92,8 @@ pub fn register_tokenizers(index: &Index) -> tantivy::Result<()> {
             .filter(LowerCaser)
             .build(),
     );
-    t.register(
-        GRAMS12,
-        TextAnalyzer::builder(NgramTokenizer::new(1, 2, false)?)
-            .filter(LowerCaser)
-            .build(),
-    );
-    t.register(
-        GRAMS2,
-        TextAnalyzer::builder(NgramTokenizer::new(2, 2, false)?)
-            .filter(LowerCaser)
-            .build(),
-    );
+    t.register(GRAMS12, TextAnalyzer::builder(CharGrams { min: 1 }).build());
+    t.register(GRAMS2, TextAnalyzer::builder(CharGrams { min: 2 }).build());
     t.register(
         KEYWORD,
         TextAnalyzer::builder(RawTokenizer::default())
@@ -111,6 +101,70 @@ pub fn register_tokenizers(index: &Index) -> tantivy::Result<()> {
             .build(),
     );
     Ok(())
+}
+
+/// Lower-cased 2-character pieces (and single characters when `min` is 1) with the position
+/// of their first character, so a fragment is found as a phrase of its pieces: 三丰 is in
+/// 张三丰, and 客户000 is not in 客户001. Whitespace separates without breaking positions.
+#[derive(Clone)]
+pub struct CharGrams {
+    pub min: usize,
+}
+
+pub struct CharGramStream {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl Tokenizer for CharGrams {
+    type TokenStream<'a> = CharGramStream;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> CharGramStream {
+        let chars: Vec<(usize, char)> = text
+            .char_indices()
+            .filter(|(_, c)| !c.is_whitespace())
+            .collect();
+        let mut tokens = Vec::new();
+        for (i, &(start, c)) in chars.iter().enumerate() {
+            let lower: String = c.to_lowercase().collect();
+            if self.min <= 1 {
+                tokens.push(Token {
+                    offset_from: start,
+                    offset_to: start + c.len_utf8(),
+                    position: i,
+                    text: lower.clone(),
+                    position_length: 1,
+                });
+            }
+            if let Some(&(next_start, next)) = chars.get(i + 1) {
+                let mut text = lower;
+                text.extend(next.to_lowercase());
+                tokens.push(Token {
+                    offset_from: start,
+                    offset_to: next_start + next.len_utf8(),
+                    position: i,
+                    text,
+                    position_length: 1,
+                });
+            }
+        }
+        CharGramStream { tokens, next: 0 }
+    }
+}
+
+impl TokenStream for CharGramStream {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
 }
 
 pub fn stage_key(s: Stage) -> String {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, Occur, Query, RegexQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{Index, Order, Searcher, TantivyDocument, Term};
@@ -74,6 +75,20 @@ fn boosted(q: Box<dyn Query>, by: f32) -> Box<dyn Query> {
     Box::new(BoostQuery::new(q, by))
 }
 
+/// The pieces of a fragment in order, as a phrase (a single piece as a term).
+fn fragment(field: Field, pieces: &[String]) -> Option<Box<dyn Query>> {
+    match pieces {
+        [] => None,
+        [one] => Some(term(field, one)),
+        many => Some(Box::new(PhraseQuery::new_with_offset(
+            many.iter()
+                .enumerate()
+                .map(|(i, p)| (i, Term::from_field_text(field, p)))
+                .collect(),
+        ))),
+    }
+}
+
 fn all_of(field: Field, pieces: &[String]) -> Option<Box<dyn Query>> {
     if pieces.is_empty() {
         return None;
@@ -123,8 +138,9 @@ fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
     };
     let mut any: Vec<Box<dyn Query>> = Vec::new();
     let digits = w.chars().all(|c| c.is_ascii_digit());
-    let id_tail = w.len() >= 4
-        && w[..w.len() - 1].chars().all(|c| c.is_ascii_digit())
+    let id_tail = w.is_ascii()
+        && w.len() >= 4
+        && w.bytes().rev().skip(1).all(|b| b.is_ascii_digit())
         && w.ends_with(|c: char| c.is_ascii_digit() || c == 'x');
     if digits && w.len() == 4 {
         any.push(boosted(term(f.phone4, w), 8.0));
@@ -146,11 +162,11 @@ fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
         }
     }
     any.push(boosted(term(f.name_exact, w), 10.0));
-    if let Some(q) = all_of(f.name_grams, &analysis::query_grams(w)) {
+    if let Some(q) = fragment(f.name_grams, &analysis::query_grams(w)) {
         any.push(boosted(q, 4.0));
     }
     if w.chars().count() >= 2
-        && let Some(q) = all_of(f.company_grams, &analysis::query_grams(w))
+        && let Some(q) = fragment(f.company_grams, &analysis::query_grams(w))
     {
         any.push(boosted(q, 2.0));
     }

@@ -1,0 +1,421 @@
+//! Customer search: every query kind finds the right customers, nothing outside the caller's
+//! scope is ever returned or counted, the index follows edits, deletions and follow-ups, it
+//! never holds a whole phone or ID number, and an online rebuild loses no concurrent update.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASS: &str = common::TEAM_PASSWORD;
+
+/// A valid 18-digit ID number from 17 digits (GB 11643 check digit appended).
+fn id_number(first17: &str) -> String {
+    let digits: [u8; 17] = first17.as_bytes().try_into().unwrap();
+    format!(
+        "{first17}{}",
+        zhudai::domain::id_number::check_digit(&digits)
+    )
+}
+
+fn enc(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+struct World {
+    s: TestServer,
+    admin: Client,
+    sales_a: Client,
+    sales_b: Client,
+}
+
+async fn world() -> World {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    common::add_user(&s, "sales_a", &["sales"], None);
+    common::add_user(&s, "sales_b", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sales_a = s.login("sales_a", PASS).await;
+    let sales_b = s.login("sales_b", PASS).await;
+    World {
+        s,
+        admin,
+        sales_a,
+        sales_b,
+    }
+}
+
+async fn create(c: &Client, body: Value) -> String {
+    let (st, v) = c.post("/api/v1/customers", body).await;
+    assert_eq!(st, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn search(c: &Client, q: &str) -> Value {
+    let (st, v) = c.get(&format!("/api/v1/search?q={}", enc(q))).await;
+    assert_eq!(st, 200, "{q}: {v}");
+    v
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["customer"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Sales A's customers (and one of sales B's that must never show up for A).
+async fn seed(w: &World) -> (String, String) {
+    let zhang = create(
+        &w.sales_a,
+        json!({"name": "张三丰", "phone": "13800138000", "id_number": id_number("51010519850307123"),
+               "city": "成都", "company": "成都某某科技有限公司", "address": "锦江区春熙路88号",
+               "channel": "抖音广告", "grade": "B", "tags": ["有房", "公积金"]}),
+    )
+    .await;
+    create(
+        &w.sales_a,
+        json!({"name": "单雄信", "phone": "13900139001", "city": "重庆", "company": "重庆山城物流有限公司",
+               "grade": "A", "channel": "转介绍"}),
+    )
+    .await;
+    create(
+        &w.sales_a,
+        json!({"name": "曾小贤", "phone": "13700137002", "city": "成都", "grade": "C"}),
+    )
+    .await;
+    // Sales B's customer shares a name fragment, the phone suffix, pinyin initials and city
+    // with A's: whatever A types, it must stay invisible to A.
+    let other = create(
+        &w.sales_b,
+        json!({"name": "张三", "phone": "13600138000", "id_number": id_number("51010519900101456"),
+               "city": "成都", "company": "成都另一家科技公司", "address": "锦江区春熙路1号", "grade": "B",
+               "tags": ["有房"]}),
+    )
+    .await;
+    (zhang, other)
+}
+
+#[tokio::test]
+async fn each_query_kind_finds_the_right_customers() {
+    let w = world().await;
+    let (zhang, _) = seed(&w).await;
+    let full_id = id_number("51010519850307123");
+    let id6 = &full_id[12..];
+    let id4 = &id6[2..];
+    let (st, _) = w
+        .sales_a
+        .post(
+            &format!("/api/v1/customers/{zhang}/followups"),
+            json!({"kind": "call", "content": "客户想办理抵押经营贷，下周带房产证上门"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let cases: Vec<(&str, &[&str])> = vec![
+        ("三丰", &["张三丰"]),
+        ("张三丰", &["张三丰"]),
+        ("张", &["张三丰"]),
+        ("科技", &["张三丰"]),
+        ("物流", &["单雄信"]),
+        ("zsf", &["张三丰"]),
+        ("zhangsanfeng", &["张三丰"]),
+        ("zhangsan", &["张三丰"]),
+        ("ZSF", &["张三丰"]),
+        ("sxx", &["单雄信"]),
+        ("shanxiongxin", &["单雄信"]),
+        ("zxx", &["曾小贤"]),
+        ("zengxiaoxian", &["曾小贤"]),
+        ("8000", &["张三丰"]),
+        ("８０００", &["张三丰"]),
+        ("13800138000", &["张三丰"]),
+        ("138-0013-8000", &["张三丰"]),
+        (id4, &["张三丰"]),
+        (id6, &["张三丰"]),
+        (&full_id, &["张三丰"]),
+        ("春熙路", &["张三丰"]),
+        ("抵押", &["张三丰"]),
+        ("房产证", &["张三丰"]),
+        ("公积金", &["张三丰"]),
+        ("抖音广告", &["张三丰"]),
+        ("成都 张", &["张三丰"]),
+        ("不存在的人", &[]),
+        ("9999", &[]),
+    ];
+    for (q, want) in cases {
+        let got = search(&w.sales_a, q).await;
+        assert_eq!(names(&got), want, "query {q:?}: {got}");
+        assert_eq!(got["total"], want.len(), "query {q:?}");
+    }
+    let both = search(&w.sales_a, "成都").await;
+    let mut got = names(&both);
+    got.sort();
+    assert_eq!(got, ["张三丰", "曾小贤"]);
+    // Highlights point at the matched characters; the phone stays masked.
+    let hit = &search(&w.sales_a, "三丰").await["items"][0];
+    assert_eq!(hit["highlights"][0]["field"], "name");
+    assert_eq!(hit["highlights"][0]["ranges"], json!([[1, 3]]));
+    let hit = &search(&w.sales_a, "8000").await["items"][0];
+    assert_eq!(hit["customer"]["phone"], "138****8000");
+    assert_eq!(hit["highlights"][0]["field"], "phone");
+}
+
+#[tokio::test]
+async fn exact_name_ranks_first() {
+    let w = world().await;
+    create(&w.admin, json!({"name": "李四海", "phone": "13800000001"})).await;
+    create(&w.admin, json!({"name": "李四", "phone": "13800000002"})).await;
+    create(&w.admin, json!({"name": "王李四", "phone": "13800000003"})).await;
+    let got = names(&search(&w.admin, "李四").await);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], "李四");
+}
+
+#[tokio::test]
+async fn another_sales_customer_never_shows_for_any_query() {
+    let w = world().await;
+    let (_, other) = seed(&w).await;
+    let other_id6 = &id_number("51010519900101456")[12..];
+    for q in [
+        "张三",
+        "张",
+        "三",
+        "zs",
+        "zhangsan",
+        "8000",
+        "13600138000",
+        other_id6,
+        &other_id6[2..],
+        "科技",
+        "成都",
+        "春熙路",
+        "有房",
+        "另一家",
+        "",
+    ] {
+        let v = search(&w.sales_a, q).await;
+        let ids: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["customer"]["id"].as_str().unwrap())
+            .collect();
+        assert!(!ids.contains(&other.as_str()), "{q:?} leaked: {v}");
+        let text = v.to_string();
+        assert!(!text.contains(&other), "{q:?} leaked the id");
+        // Counts and facets are computed inside the scope too.
+        let owners = v["facets"]["owner"].as_object().unwrap();
+        assert!(owners.len() <= 1, "{q:?}: facets count other owners: {v}");
+    }
+    // B sees only B's; the admin sees both.
+    assert_eq!(names(&search(&w.sales_b, "张三").await), ["张三"]);
+    let all = search(&w.admin, "张三").await;
+    assert_eq!(all["total"], 2);
+    // The facets of the list page: A's three customers, by stage and grade.
+    let v = search(&w.sales_a, "").await;
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["facets"]["grade"], json!({"A": 1, "B": 1, "C": 1}));
+    assert_eq!(v["facets"]["stage"], json!({"lead": 3}));
+}
+
+#[tokio::test]
+async fn the_index_follows_edits_deletions_and_transfers() {
+    let w = world().await;
+    let id = create(
+        &w.sales_a,
+        json!({"name": "欧阳锋", "phone": "13811112222"}),
+    )
+    .await;
+    assert_eq!(names(&search(&w.sales_a, "欧阳").await), ["欧阳锋"]);
+    let (st, _) = w
+        .sales_a
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/customers/{id}"),
+            Some(json!({"name": "欧阳克"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(names(&search(&w.sales_a, "欧阳").await), ["欧阳克"]);
+    assert!(names(&search(&w.sales_a, "欧阳锋").await).is_empty());
+    // Transfer to B: gone from A's results, in B's.
+    let b_id =
+        w.s.app
+            .store
+            .read(|tx| zhudai::store::users::find_by_username(tx, "sales_b"))
+            .unwrap()
+            .unwrap()
+            .id;
+    let (st, v) = w
+        .admin
+        .post(
+            &format!("/api/v1/customers/{id}/transfer"),
+            json!({"to_user": b_id}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(names(&search(&w.sales_a, "欧阳").await).is_empty());
+    assert_eq!(names(&search(&w.sales_b, "欧阳").await), ["欧阳克"]);
+    // Deleted: not found by anyone.
+    let (st, _) = w
+        .admin
+        .call(Method::DELETE, &format!("/api/v1/customers/{id}"), None)
+        .await;
+    assert_eq!(st, 204);
+    assert!(names(&search(&w.admin, "欧阳").await).is_empty());
+    assert!(names(&search(&w.admin, "2222").await).is_empty());
+}
+
+fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            hits.extend(files_contain(&p, needle));
+        } else {
+            let bytes = std::fs::read(&p).unwrap();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(p.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+#[tokio::test]
+async fn the_index_never_holds_a_whole_phone_or_id_number() {
+    let w = world().await;
+    seed(&w).await;
+    // Searching forces the index to catch up and commit.
+    assert_eq!(search(&w.admin, "8000").await["total"], 2);
+    let index = w.s.dir.path().join("index");
+    for secret in [
+        "13800138000".to_string(),
+        "13600138000".to_string(),
+        id_number("51010519850307123"),
+        id_number("51010519900101456")[..17].to_string(),
+        "0013800".to_string(),
+    ] {
+        assert!(
+            files_contain(&index, secret.as_bytes()).is_empty(),
+            "{secret} found in the index"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rebuild_while_people_work_loses_no_update() {
+    let w = world().await;
+    for i in 0..200 {
+        create(
+            &w.admin,
+            json!({"name": format!("客户{i:03}"), "phone": format!("1380000{i:04}")}),
+        )
+        .await;
+    }
+    // Writes committed after the snapshot and before the swap must reach the new generation.
+    let app = w.s.app.clone();
+    let caller = app.caller_for(ADMIN).unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        app.reindex(&|_, _| {}, &|| {
+            let c = app
+                .create_customer(
+                    &caller,
+                    serde_json::from_value(
+                        json!({"name": "重建期间新客户", "phone": "13912345678"}),
+                    )
+                    .unwrap(),
+                    "test",
+                )
+                .unwrap();
+            let page = app.list_customers(&caller, &Default::default()).unwrap();
+            let first = page.items.iter().find(|v| v.name == "客户000").unwrap();
+            app.update_customer(
+                &caller,
+                &first.id,
+                serde_json::from_value(json!({"name": "客户零零零"})).unwrap(),
+                "test",
+            )
+            .unwrap();
+            // The indexer of the old generation may run meanwhile; it must not lose these.
+            app.search_catch_up().unwrap();
+            let _ = c;
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.documents, 201, "{status:?}");
+    assert_eq!(
+        names(&search(&w.admin, "重建期间").await),
+        ["重建期间新客户"]
+    );
+    assert_eq!(names(&search(&w.admin, "客户零零零").await), ["客户零零零"]);
+    assert!(names(&search(&w.admin, "客户000").await).is_empty());
+    assert_eq!(search(&w.admin, "").await["total"], 201);
+    // Only the live generation is left on disk.
+    let gens = std::fs::read_dir(w.s.dir.path().join("index"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("g-"))
+        .count();
+    assert_eq!(gens, 1);
+}
+
+#[tokio::test]
+async fn an_index_from_another_store_is_rebuilt_not_trusted() {
+    let w = world().await;
+    seed(&w).await;
+    assert_eq!(search(&w.admin, "").await["total"], 4);
+    let index = w.s.dir.path().join("index");
+    let dir = w.s.stop().await;
+    // A fresh data directory with the old index copied in: its payload names another store.
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let target = s.dir.path().join("index");
+    let _ = std::fs::remove_dir_all(&target);
+    copy(&dir.path().join("index"), &target);
+    let _ = index;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(search(&admin, "").await["total"], 0);
+    assert!(names(&search(&admin, "张三丰").await).is_empty());
+}
+
+fn copy(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let t = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_queries_are_refused_with_the_field_named() {
+    let w = world().await;
+    let long = "长".repeat(101);
+    let (st, v) = w
+        .sales_a
+        .get(&format!("/api/v1/search?q={}", enc(&long)))
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["field"].as_str()),
+        (400, Some("q"))
+    );
+    let (st, v) = w.sales_a.get("/api/v1/search?q=a&cursor=zz").await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["field"].as_str()),
+        (400, Some("cursor"))
+    );
+    let (st, _) = w.s.client().get("/api/v1/search?q=a").await;
+    assert_eq!(st, 401);
+}
