@@ -21,7 +21,12 @@ struct Running {
 
 /// Starts `zhudai serve` on a port the OS picks and reads its banner.
 fn serve(data: &Path) -> Running {
+    serve_with(data, &[])
+}
+
+fn serve_with(data: &Path, env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(BIN)
+        .envs(env.iter().copied())
         .args([
             "--data",
             data.to_str().unwrap(),
@@ -218,4 +223,75 @@ fn print_config_layers_and_hides_nothing_it_should_show() {
     );
     let parsed: toml::Table = stdout.parse().unwrap();
     assert!(parsed.contains_key("server"));
+}
+
+/// kill -9 between the store commit and the index commit: the customer is in the store, the
+/// index does not have it; the next start replays the outbox and search finds it.
+#[tokio::test]
+async fn a_crash_before_the_index_commit_heals_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = serve(&data);
+    let token = s.setup_url.clone().unwrap();
+    let token = token.split("#token=").nth(1).unwrap().to_string();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let resp = http
+        .post(format!("{}/api/v1/setup", s.base))
+        .json(&json!({"token": token, "username": "boss", "display_name": "老板", "password": "a long enough pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+
+    let mut s = serve_with(&data, &[(zhudai::search::CRASH_HOOK_ENV, "1")]);
+    let login: serde_json::Value = http
+        .post(format!("{}/api/v1/auth/login", s.base))
+        .json(&json!({"username": "boss", "password": "a long enough pass"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = login["csrf_token"].as_str().unwrap().to_string();
+    let resp = http
+        .post(format!("{}/api/v1/customers", s.base))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "崩溃前客户", "phone": "13812340000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "the store committed the customer");
+    // The indexer picks the change up within half a second and dies before committing.
+    let status = s.child.wait().unwrap();
+    assert!(!status.success(), "the crash hook aborted the process");
+
+    let mut s = serve(&data);
+    let login: serde_json::Value = http
+        .post(format!("{}/api/v1/auth/login", s.base))
+        .json(&json!({"username": "boss", "password": "a long enough pass"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(login["csrf_token"].is_string());
+    let found: serde_json::Value = http
+        .get(format!("{}/api/v1/search?q=%E5%B4%A9%E6%BA%83", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["items"][0]["customer"]["name"], "崩溃前客户");
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
 }

@@ -175,10 +175,6 @@ impl Engine {
         store_id: &str,
         seq: u64,
     ) -> Result<()> {
-        if std::env::var_os(CRASH_HOOK_ENV).is_some() {
-            tracing::error!("{CRASH_HOOK_ENV} is set: aborting before the index commit");
-            std::process::abort();
-        }
         let payload = Payload {
             v: fields::INDEX_VERSION,
             store: store_id.to_string(),
@@ -210,7 +206,15 @@ impl Engine {
                 Ok::<_, Error>(pending.last().map(|(s, _)| *s))
             })?;
             match last {
-                Some(seq) => self.commit(&mut writer, store_id, seq)?,
+                Some(seq) => {
+                    if std::env::var_os(CRASH_HOOK_ENV).is_some() {
+                        tracing::error!(
+                            "{CRASH_HOOK_ENV} is set: aborting before the index commit"
+                        );
+                        std::process::abort();
+                    }
+                    self.commit(&mut writer, store_id, seq)?
+                }
                 None => return Ok(total),
             }
         }
