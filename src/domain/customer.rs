@@ -117,6 +117,19 @@ pub struct Customer {
     pub updated_at: DateTime<Utc>,
     /// Soft-deleted (recycle bin) since.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// When the current owner got the customer (claim, assignment, transfer); recall counts
+    /// from the later of this and `created_at`.
+    #[serde(default)]
+    pub held_since: Option<DateTime<Utc>>,
+    /// Locked by its owner: never recalled.
+    #[serde(default)]
+    pub locked: bool,
+    /// When the customer last entered a pool (release, recall, departure).
+    #[serde(default)]
+    pub pool_entered_at: Option<DateTime<Utc>>,
+    /// The owner before it went to a pool (for the reclaim cooldown and the claimer's history).
+    #[serde(default)]
+    pub previous_owner_id: Option<String>,
 }
 
 /// What a caller sends to create or replace a customer's editable fields.

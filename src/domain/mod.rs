@@ -4,5 +4,6 @@ pub mod customer;
 pub mod followup;
 pub mod id_number;
 pub mod org;
+pub mod pool;
 pub mod phone;
 pub mod roles;

@@ -284,6 +284,10 @@ impl App {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            held_since: None,
+            locked: false,
+            pool_entered_at: None,
+            previous_owner_id: None,
         };
         Ok(c)
     }
