@@ -7,6 +7,7 @@
 //! {"op":"snapshot","path":"/abs/data/tmp/backup-….redb"}
 //!                                                 → {"ok":true,"schema_version":4,"rows":123}
 //!                                                 | {"ok":false,"error":"…"}
+//! {"op":"reindex"}                                → {"ok":true,"rows":<documents>}
 //! ```
 //!
 //! `serve` (and tests) start it with [`spawn`]; a stale socket file with nobody listening is
@@ -37,6 +38,8 @@ pub enum Request {
     Snapshot {
         path: PathBuf,
     },
+    /// Rebuild the search index online.
+    Reindex,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -175,6 +178,18 @@ async fn serve_one(app: Arc<App>, stream: tokio::net::UnixStream) -> std::io::Re
                 Err(e) => Reply::error(format!("snapshot task failed: {e}")),
             }
         }
+        Ok(Request::Reindex) => {
+            let app2 = Arc::clone(&app);
+            match tokio::task::spawn_blocking(move || app2.reindex(&|_, _| {}, &|| {})).await {
+                Ok(Ok(status)) => Reply {
+                    ok: true,
+                    rows: Some(status.documents),
+                    ..Reply::default()
+                },
+                Ok(Err(e)) => Reply::error(e.to_string()),
+                Err(e) => Reply::error(format!("reindex task failed: {e}")),
+            }
+        }
     };
     let mut out = serde_json::to_vec(&reply).unwrap_or_default();
     out.push(b'\n');
@@ -282,4 +297,21 @@ pub fn snapshot(data_dir: &Path, path: &Path) -> crate::backup::Result<Option<Sn
         schema_version: reply.schema_version,
         rows: reply.rows.unwrap_or(0),
     }))
+}
+
+/// Asks the running server to rebuild the search index; `Ok(None)` when no server runs.
+/// Returns the number of customers indexed.
+pub fn reindex(data_dir: &Path) -> anyhow::Result<Option<u64>> {
+    let Some(stream) = connect(data_dir) else {
+        return Ok(None);
+    };
+    let reply = call(stream, &Request::Reindex, Duration::from_secs(3600))
+        .map_err(|e| anyhow::anyhow!("the running server did not complete the rebuild: {e}"))?;
+    if !reply.ok {
+        anyhow::bail!(
+            "the running server could not rebuild the index: {}",
+            reply.error.unwrap_or_default()
+        );
+    }
+    Ok(Some(reply.rows.unwrap_or(0)))
 }

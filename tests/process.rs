@@ -292,6 +292,37 @@ async fn a_crash_before_the_index_commit_heals_at_the_next_start() {
         .unwrap();
     assert_eq!(found["total"], 1, "{found}");
     assert_eq!(found["items"][0]["customer"]["name"], "崩溃前客户");
+
+    // `zhudai reindex` beside the running server rebuilds online, through the admin socket…
+    let out = Command::new(BIN)
+        .args(["--data", data.to_str().unwrap(), "reindex"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("running server rebuilt the search index: 1 customers"),
+        "{stdout}"
+    );
     s.child.kill().unwrap();
     s.child.wait().unwrap();
+    // …and with the server stopped it opens the store itself.
+    let out = Command::new(BIN)
+        .args(["--data", data.to_str().unwrap(), "reindex"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("search index rebuilt: 1 customers"),
+        "{stdout}"
+    );
 }

@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod import;
 mod progress;
+mod reindex;
 mod restore;
 mod serve;
 mod user;
@@ -45,6 +46,8 @@ pub enum Command {
     Backup(backup::Cmd),
     /// Restore a backup into a data directory (server stopped).
     Restore(restore::Cmd),
+    /// Rebuild the search index from the store (online through a running server).
+    Reindex(reindex::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::User(cmd) => cmd.run(&cli.data),
         Command::Backup(cmd) => cmd.run(&cli.data),
         Command::Restore(cmd) => cmd.run(&cli.data),
+        Command::Reindex(cmd) => cmd.run(&cli.data),
     };
     match result {
         Ok(code) => code,

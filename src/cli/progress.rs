@@ -53,6 +53,11 @@ impl Progress {
         }
     }
 
+    /// Units done so far.
+    pub fn done(&self) -> u64 {
+        self.done
+    }
+
     pub fn finish(self) {
         match self.bar {
             Some(bar) => bar.finish(),

@@ -58,7 +58,7 @@ enum Action {
     },
 }
 
-fn open(data: &Path) -> anyhow::Result<Arc<App>> {
+pub(super) fn open(data: &Path) -> anyhow::Result<Arc<App>> {
     if !data.join("zhudai.redb").exists() {
         anyhow::bail!(
             "{} has no zhudai store; run `zhudai serve` once first",
