@@ -419,3 +419,48 @@ async fn bad_queries_are_refused_with_the_field_named() {
     let (st, _) = w.s.client().get("/api/v1/search?q=a").await;
     assert_eq!(st, 401);
 }
+
+#[tokio::test]
+async fn doctor_inspection_reports_drift() {
+    let w = world().await;
+    seed(&w).await;
+    assert_eq!(search(&w.admin, "").await["total"], 4);
+    let app = w.s.app.clone();
+    let clean = zhudai::search::inspect(&app.data_dir, &app.store, 100).unwrap();
+    assert!(
+        clean.trusted && clean.drifted.is_empty() && clean.pending == 0,
+        "{clean:?}"
+    );
+    assert_eq!((clean.documents, clean.live_customers), (4, 4));
+    // A record written behind the outbox's back (as a bug or a hand edit would).
+    let mut c = app
+        .store
+        .read(|tx| {
+            let mut first = None;
+            zhudai::store::customers::scan(tx, None, |c| {
+                first = Some(c);
+                false
+            })
+            .map(|_| first)
+        })
+        .unwrap()
+        .unwrap();
+    c.id = "01ZZZZZZZZZZZZZZZZZZZZZZZZ".into();
+    app.store
+        .write(|tx| {
+            let mut t = tx.open_table(zhudai::store::tables::CUSTOMERS).unwrap();
+            t.insert(c.id.as_str(), zhudai::store::codec::encode(&c).as_slice())
+                .unwrap();
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    let drift = zhudai::search::inspect(&app.data_dir, &app.store, 100).unwrap();
+    assert_eq!(drift.drifted, vec![c.id.clone()], "{drift:?}");
+    // A rebuild repairs it.
+    app.reindex(&|_, _| {}, &|| {}).unwrap();
+    let healed = zhudai::search::inspect(&app.data_dir, &app.store, 100).unwrap();
+    assert!(
+        healed.drifted.is_empty() && healed.documents == 5,
+        "{healed:?}"
+    );
+}

@@ -108,6 +108,7 @@ fn check_store(layout: &Layout, r: &mut Report) {
                 },
                 Err(e) => r.fail("audit chain", e),
             }
+            check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),
                 Ok(false) => r.warn("store integrity", "repaired on open (an earlier crash)"),
@@ -115,6 +116,48 @@ fn check_store(layout: &Layout, r: &mut Report) {
             }
         }
         Err(e) => r.fail("store", e),
+    }
+}
+
+/// The search index against the store: counts, pending changes, a sample of customers.
+fn check_index(layout: &Layout, s: &Store, r: &mut Report) {
+    match crate::search::inspect(&layout.root, s, 1_000) {
+        Ok(i) if i.generation.is_none() => r.warn(
+            "search index",
+            format!("not built yet; the next start builds it ({} customers)", i.live_customers),
+        ),
+        Ok(i) if !i.trusted => r.warn(
+            "search index",
+            "built from another store or schema; the next start rebuilds it (or run `zhudai reindex`)",
+        ),
+        Ok(i) if !i.drifted.is_empty() => r.fail(
+            "search index",
+            format!(
+                "{} of {} sampled customers are missing (e.g. {}); run `zhudai reindex`",
+                i.drifted.len(),
+                i.sampled,
+                i.drifted[0]
+            ),
+        ),
+        Ok(i) if i.pending > 0 => r.warn(
+            "search index",
+            format!(
+                "{} documents for {} customers; {} changes not applied yet (applied at the next start)",
+                i.documents, i.live_customers, i.pending
+            ),
+        ),
+        Ok(i) if i.documents != i.live_customers => r.fail(
+            "search index",
+            format!(
+                "{} documents for {} customers; run `zhudai reindex`",
+                i.documents, i.live_customers
+            ),
+        ),
+        Ok(i) => r.ok(
+            "search index",
+            format!("{} documents, {} sampled, no drift", i.documents, i.sampled),
+        ),
+        Err(e) => r.fail("search index", e),
     }
 }
 

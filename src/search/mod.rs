@@ -457,3 +457,75 @@ impl Search {
         *self.engine.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
+
+/// What `zhudai doctor` reports about the index (read-only: nothing is rebuilt or replayed).
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// `None` when there is no index yet (the next start builds it).
+    pub generation: Option<String>,
+    pub documents: u64,
+    pub live_customers: u64,
+    /// Outbox entries the index has not applied (replayed at the next start).
+    pub pending: u64,
+    /// Whether the index was built from this store with this schema.
+    pub trusted: bool,
+    pub sampled: u64,
+    /// Sampled live customers missing from the index, and deleted ones still in it.
+    pub drifted: Vec<String>,
+}
+
+/// Compares the index with the store: counts, pending changes, and a sample of customers.
+pub fn inspect(data_dir: &Path, store: &Store, sample: u64) -> Result<Inspection> {
+    let root = data_dir.join("index");
+    let search = Search::new(data_dir);
+    let store_seq = store.read(|tx| outbox::last_seq(tx))?;
+    let store_id = store.setting("store_id")?.unwrap_or_default();
+    let mut live = Vec::new();
+    let mut total = 0u64;
+    store.read(|tx| {
+        customers::scan(tx, None, |c| {
+            total += 1;
+            if c.deleted_at.is_none() {
+                live.push(c.id);
+            }
+            true
+        })
+    })?;
+    let mut out = Inspection {
+        generation: search.current_generation(),
+        documents: 0,
+        live_customers: live.len() as u64,
+        pending: 0,
+        trusted: false,
+        sampled: 0,
+        drifted: Vec::new(),
+    };
+    let Some(generation) = out.generation.clone() else {
+        return Ok(out);
+    };
+    let index = Index::open_in_dir(root.join(&generation))?;
+    let payload = index
+        .load_metas()?
+        .payload
+        .and_then(|p| serde_json::from_str::<Payload>(&p).ok());
+    let (_, f) = fields::schema();
+    let reader: IndexReader = index.reader()?;
+    let searcher = reader.searcher();
+    out.documents = searcher.num_docs();
+    if let Some(p) = &payload {
+        out.trusted = p.v == fields::INDEX_VERSION && p.store == store_id && p.seq <= store_seq;
+        out.pending = store_seq.saturating_sub(p.seq);
+    }
+    let step = (live.len() as u64 / sample.max(1)).max(1) as usize;
+    for id in live.iter().step_by(step) {
+        out.sampled += 1;
+        let q = tantivy::query::TermQuery::new(
+            Term::from_field_text(f.id, id),
+            tantivy::schema::IndexRecordOption::Basic,
+        );
+        if searcher.search(&q, &tantivy::collector::Count)? == 0 {
+            out.drifted.push(id.clone());
+        }
+    }
+    Ok(out)
+}
