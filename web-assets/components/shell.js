@@ -8,6 +8,7 @@ import { Toasts } from './toast.js';
 import { BackupBanner } from './backup.js';
 import { ReminderBadge } from './reminders.js';
 import { LOGO_URL } from './icons.js';
+import { GlobalSearch } from './global-search.js';
 
 export function TopBar() {
   return html`<header class="topbar" data-testid="topbar">
@@ -16,6 +17,7 @@ export function TopBar() {
       <span class="brand-zh">${t('app.brand')}</span>
       <span class="brand-latin">${t('app.brandLatin')}</span>
     </a>
+    <${GlobalSearch} />
     <div class="topbar-spacer"></div>
     <${ReminderBadge} />
     <${LocaleSwitch} />

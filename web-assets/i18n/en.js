@@ -667,4 +667,12 @@ export default {
   'backup.confirm.body': 'All data is encrypted and written to the backup directory in the background; the system stays usable meanwhile.',
   'backup.confirm.ok': 'Start backup',
   'backup.confirm.busy': 'Starting…',
+
+  'search.label': 'Search customers',
+  'search.placeholder': 'Search: name, pinyin, last 4 phone digits… (press /)',
+  'search.loading': 'Searching…',
+  'search.error': 'Search failed; please try again',
+  'search.noResults': 'No customers match “{q}”',
+  'search.hint': 'Try two characters of a name, pinyin or initials (e.g. zsf), the last 4 digits of a phone, the last 4 or 6 of an ID number, or a word from the company or address. Only customers you may see are shown.',
+  'search.showAll': 'Show all {count} in the customer list',
 };

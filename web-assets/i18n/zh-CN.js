@@ -667,4 +667,12 @@ export default {
   'backup.confirm.body': '将在后台把全部数据加密备份到设置的备份目录，期间系统可以照常使用。',
   'backup.confirm.ok': '开始备份',
   'backup.confirm.busy': '正在开始…',
+
+  'search.label': '搜索客户',
+  'search.placeholder': '搜索客户：姓名、拼音、手机后四位…（按 / 键）',
+  'search.loading': '正在搜索…',
+  'search.error': '搜索失败，请稍后再试',
+  'search.noResults': '没有找到与“{q}”相关的客户',
+  'search.hint': '可以试试：姓名中的两个字、拼音或首字母（如 zsf）、手机号后四位、身份证后四位或六位、公司或地址中的词。只会显示您有权查看的客户。',
+  'search.showAll': '在客户列表中查看全部 {count} 条',
 };
