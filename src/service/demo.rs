@@ -1,9 +1,10 @@
 //! Synthetic data written through the store, for `zhudai demo`, benchmarks and trials.
 
 use super::{App, Error, Result, new_id, password};
+use crate::domain::customer::{self, Customer, CustomerInput, Demand};
 use crate::domain::org::{User, UserStatus};
 use crate::store::users;
-use crate::synth::Generator;
+use crate::synth::{Generator, SynthCustomer};
 
 /// The password of every synthetic staff account (printed by `zhudai demo`).
 pub const DEMO_PASSWORD: &str = "zhudai-demo-2026";
@@ -45,5 +46,48 @@ impl App {
             }
             Ok(added)
         })
+    }
+
+    /// A synthetic customer as `create_customer` builds it (validated; phone and ID number
+    /// sealed under its new id), created at `s.created_at`. Nothing is written and there is no
+    /// duplicate check or audit: benchmarks put such records through `store::customers::put`
+    /// in large transactions.
+    pub fn demo_record(
+        &self,
+        s: &SynthCustomer,
+        owner_id: Option<String>,
+        created_by: &str,
+    ) -> Result<Customer> {
+        let input = CustomerInput {
+            name: Some(s.name.clone()),
+            phone: Some(s.phone.clone()),
+            extra_phones: Some(s.extra_phones.clone()),
+            id_number: Some(s.id_number.clone()),
+            city: Some(s.city.to_string()),
+            address: Some(s.address.clone()),
+            company: s.company.clone(),
+            channel: Some(s.channel.to_string()),
+            stage: serde_json::from_value(serde_json::Value::from(s.stage)).ok(),
+            grade: Some(s.grade.to_string()),
+            stars: Some(s.stars),
+            intent: Some(s.intent.to_string()),
+            tags: Some(s.tags.iter().map(|t| t.to_string()).collect()),
+            demand: Some(Demand {
+                amount_fen: Some(s.demand_amount_fen),
+                term_months: Some(s.demand_term_months),
+                purpose: Some(s.demand_purpose.to_string()),
+            }),
+            ..CustomerInput::default()
+        };
+        let now = self.now();
+        let today = now
+            .with_timezone(&super::customers::shanghai())
+            .date_naive();
+        let checked =
+            customer::check(&input, true, today).map_err(|(f, r)| Error::validation(f, r))?;
+        let mut c = self.new_record(&input, checked, owner_id, created_by, now)?;
+        c.created_at = s.created_at;
+        c.updated_at = s.created_at;
+        Ok(c)
     }
 }
