@@ -21,6 +21,7 @@ pub struct Config {
     pub log: LogConfig,
     pub customers: CustomersConfig,
     pub backup: BackupConfig,
+    pub pool: PoolConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +69,16 @@ pub struct BackupConfig {
     pub recipients_file: String,
     pub passphrase_file: String,
     pub post_command: String,
+}
+
+/// Public pools (see `jobs::pool` and `service::pools`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Minutes between recall sweeps.
+    pub sweep_interval_minutes: u64,
+    /// Default mode of automatic assignment.
+    pub assign_mode: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +202,15 @@ impl Config {
         }
         if crate::jobs::schedule::parse_time_of_day(&self.backup.time).is_none() {
             return Err(bad("backup.time", "must be a time of day such as 02:30"));
+        }
+        if self.pool.sweep_interval_minutes == 0 {
+            return Err(bad("pool.sweep_interval_minutes", "must be at least 1"));
+        }
+        if !crate::service::assign::MODES.contains(&self.pool.assign_mode.as_str()) {
+            return Err(bad(
+                "pool.assign_mode",
+                "must be round_robin, weighted, least_loaded or by_city",
+            ));
         }
         Ok(())
     }

@@ -89,6 +89,7 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
     };
     let scheduler = crate::jobs::backup::spawn(Arc::clone(&app));
     let indexer = crate::jobs::indexer::spawn(Arc::clone(&app));
+    let sweeper = crate::jobs::pool::spawn(Arc::clone(&app));
     // Listen for SIGTERM before announcing the server: a stop sent right after the banner
     // must not be lost.
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -98,6 +99,7 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
     let served = crate::http::serve(listener, app, shutdown_signal(term)).await;
     scheduler.shutdown().await;
     indexer.shutdown().await;
+    sweeper.shutdown().await;
     if let Some(admin) = admin {
         admin.shutdown().await;
     }

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 
 use crate::config::Config;
 use crate::domain::org::UserStatus;
+use crate::service::followups::DepartTo;
 use crate::service::users::{Actor, NewUser};
 use crate::service::{App, SystemClock};
 
@@ -43,12 +44,16 @@ enum Action {
     List,
     /// Disable an account and end its sessions.
     Disable { username: String },
-    /// 离职继承: mark the account departed and give all its customers to a successor.
+    /// 离职继承: mark the account departed and give all its customers to a successor, or put
+    /// them all into a public pool.
     Depart {
         username: String,
         /// Username of the successor.
-        #[arg(long = "to")]
-        to: String,
+        #[arg(long = "to", required_unless_present = "to_pool", conflicts_with = "to_pool")]
+        to: Option<String>,
+        /// Name (or id) of the public pool (公海) that receives the customers.
+        #[arg(long = "to-pool")]
+        to_pool: Option<String>,
     },
     /// Set a new password and end the account's sessions.
     ResetPassword {
@@ -148,7 +153,11 @@ impl Cmd {
                     app.set_user_status(&Actor::Operator, &username, UserStatus::Disabled, "cli")?;
                 println!("disabled {}; their sessions are ended", u.username);
             }
-            Action::Depart { username, to } => {
+            Action::Depart {
+                username,
+                to,
+                to_pool,
+            } => {
                 let app = open(data)?;
                 let find = |name: &str| -> anyhow::Result<String> {
                     app.store
@@ -156,9 +165,22 @@ impl Cmd {
                         .map(|u| u.id)
                         .ok_or_else(|| anyhow::anyhow!("no user named {name}"))
                 };
-                let (leaving, successor) = (find(&username)?, find(&to)?);
-                let moved = app.depart_user(&Actor::Operator, &leaving, &successor, "cli")?;
-                println!("{username} departed; {moved} customers now belong to {to}");
+                let leaving = find(&username)?;
+                let (dest, label) = match (to, to_pool) {
+                    (Some(to), _) => (DepartTo::User(find(&to)?), to),
+                    (None, Some(pool)) => {
+                        let found = app
+                            .store
+                            .read(crate::store::pools::all)?
+                            .into_iter()
+                            .find(|p| p.name == pool || p.id == pool)
+                            .ok_or_else(|| anyhow::anyhow!("no pool named {pool}"))?;
+                        (DepartTo::Pool(found.id), format!("pool {}", found.name))
+                    }
+                    (None, None) => anyhow::bail!("give --to USER or --to-pool POOL"),
+                };
+                let moved = app.depart_user_to(&Actor::Operator, &leaving, &dest, "cli")?;
+                println!("{username} departed; {moved} customers now belong to {label}");
             }
             Action::ResetPassword {
                 username,

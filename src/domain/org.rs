@@ -11,6 +11,7 @@ pub const CAPABILITIES: &[&str] = &[
     "customer.edit",
     "customer.delete",
     "customer.transfer",
+    "customer.assign",
     "customer.export",
     "customer.import",
     "pool.claim",

@@ -56,6 +56,16 @@ pub struct Role {
     /// Full-value reveals per user per day (Asia/Shanghai); `None` = unlimited.
     #[serde(default)]
     pub daily_reveal_quota: Option<u32>,
+    /// How many of their own customers a holder may lock against pool recall.
+    #[serde(default = "default_lock_limit")]
+    pub lock_limit: u32,
+}
+
+/// Locks per user unless a role says otherwise.
+pub const DEFAULT_LOCK_LIMIT: u32 = 5;
+
+fn default_lock_limit() -> u32 {
+    DEFAULT_LOCK_LIMIT
 }
 
 /// The built-in roles as first seeded.
@@ -82,6 +92,7 @@ pub fn builtin_roles() -> Vec<Role> {
                 scope,
                 field_privileges: privileges.iter().map(|p| (*p).to_string()).collect(),
                 daily_reveal_quota: quota,
+                lock_limit: DEFAULT_LOCK_LIMIT,
             }
         })
         .collect()
@@ -95,6 +106,8 @@ pub struct Access {
     pub field_privileges: BTreeSet<String>,
     /// The most generous quota among the roles granting a privilege; `None` = unlimited.
     pub daily_reveal_quota: Option<u32>,
+    /// The most generous lock limit among the roles.
+    pub lock_limit: u32,
 }
 
 pub fn combine<'a>(roles: impl IntoIterator<Item = &'a Role>) -> Access {
@@ -103,10 +116,12 @@ pub fn combine<'a>(roles: impl IntoIterator<Item = &'a Role>) -> Access {
         scope: DataScope::Own,
         field_privileges: BTreeSet::new(),
         daily_reveal_quota: Some(0),
+        lock_limit: 0,
     };
     for r in roles {
         access.capabilities.extend(r.capabilities.iter().cloned());
         access.scope = access.scope.max(r.scope);
+        access.lock_limit = access.lock_limit.max(r.lock_limit);
         if !r.field_privileges.is_empty() {
             access
                 .field_privileges

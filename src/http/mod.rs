@@ -14,6 +14,7 @@ mod imports;
 mod middleware;
 mod openapi;
 mod org;
+mod pools;
 mod search;
 mod setup;
 mod tokens;
@@ -83,6 +84,15 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(followups::transfer))
         .routes(routes!(exports::customers))
         .routes(routes!(search::search))
+        .routes(routes!(pools::list, pools::create))
+        .routes(routes!(pools::get, pools::update, pools::delete))
+        .routes(routes!(pools::customers))
+        .routes(routes!(pools::sweep))
+        .routes(routes!(pools::claim))
+        .routes(routes!(pools::release))
+        .routes(routes!(pools::lock))
+        .routes(routes!(pools::unlock))
+        .routes(routes!(pools::assign))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

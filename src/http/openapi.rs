@@ -17,6 +17,7 @@ use utoipa::OpenApi;
         (name = "users", description = "Staff accounts"),
         (name = "customers", description = "Customers (客户): records, duplicates, reveals"),
         (name = "organisation", description = "Departments and roles"),
+        (name = "pools", description = "Public pools (公海): claim, release, locks, recall sweeps, assignment"),
     )
 )]
 pub struct ApiDoc;

@@ -10,6 +10,7 @@ use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::service::auth::{Caller, UserView};
 use crate::service::users::{Actor, NewUser, UserPatch};
+use crate::service::followups::DepartTo;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {
@@ -144,8 +145,12 @@ pub async fn change_own_password(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DepartRequest {
-    /// The successor who receives every customer of the departing user.
-    pub to_user: String,
+    /// The successor who receives every customer of the departing user …
+    #[serde(default)]
+    pub to_user: Option<String>,
+    /// … or the public pool (id) they all go to.
+    #[serde(default)]
+    pub to_pool: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -153,7 +158,8 @@ pub struct DepartResult {
     pub customers_moved: u64,
 }
 
-/// 离职继承: mark the user departed and move all their customers to a successor at once.
+/// 离职继承: mark the user departed and move all their customers to a successor, or into a
+/// public pool, at once.
 #[utoipa::path(post, path = "/users/{id}/depart", operation_id = "depart_user", tag = "users", request_body = DepartRequest, responses(
     (status = 200, description = "Departed; customers moved", body = DepartResult),
     (status = 400, description = "Unknown or inactive successor", body = ErrorBody),
@@ -166,8 +172,18 @@ pub async fn depart(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<DepartRequest>,
 ) -> Result<Json<DepartResult>, ApiError> {
+    let to = match (body.to_user, body.to_pool) {
+        (Some(u), None) => DepartTo::User(u),
+        (None, Some(p)) => DepartTo::Pool(p),
+        _ => {
+            return Err(ApiError::from(crate::service::Error::validation(
+                "to_user",
+                "请指定接收人或公海（二选一）",
+            )));
+        }
+    };
     let moved = app
-        .blocking(move |app| app.depart_user(&Actor::User(&caller), &id, &body.to_user, &source))
+        .blocking(move |app| app.depart_user_to(&Actor::User(&caller), &id, &to, &source))
         .await?;
     Ok(Json(DepartResult {
         customers_moved: moved,

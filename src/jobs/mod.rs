@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod indexer;
+pub mod pool;
 pub mod schedule;
 
 use std::sync::Arc;

@@ -290,7 +290,7 @@ impl Search {
         }
         std::fs::create_dir_all(&self.root)?;
         let store_id = store_identity(store)?;
-        let store_seq = store.read(|tx| outbox::last_seq(tx))?;
+        let store_seq = store.read(outbox::last_seq)?;
         let existing = match self.current_generation() {
             Some(g) => Engine::open_valid(&self.root.join(&g), &g, &store_id, store_seq)?,
             None => None,
@@ -344,7 +344,7 @@ impl Search {
                             return false;
                         }
                     }
-                    if done % 10_000 == 0 {
+                    if done.is_multiple_of(10_000) {
                         progress(done, total);
                     }
                     true
@@ -393,7 +393,7 @@ impl Search {
         let Some(engine) = self.live() else {
             return Ok(true);
         };
-        let seq = store.read(|tx| outbox::last_seq(tx))?;
+        let seq = store.read(outbox::last_seq)?;
         Ok(seq > engine.applied.load(Ordering::SeqCst))
     }
 
@@ -447,7 +447,7 @@ impl Search {
             generation: engine.generation.clone(),
             documents: engine.documents(),
             applied_seq: engine.applied.load(Ordering::SeqCst),
-            store_seq: store.read(|tx| outbox::last_seq(tx))?,
+            store_seq: store.read(outbox::last_seq)?,
         })
     }
 
@@ -478,7 +478,7 @@ pub struct Inspection {
 pub fn inspect(data_dir: &Path, store: &Store, sample: u64) -> Result<Inspection> {
     let root = data_dir.join("index");
     let search = Search::new(data_dir);
-    let store_seq = store.read(|tx| outbox::last_seq(tx))?;
+    let store_seq = store.read(outbox::last_seq)?;
     let store_id = store.setting("store_id")?.unwrap_or_default();
     let mut live = Vec::new();
     let mut total = 0u64;

@@ -79,6 +79,14 @@ pub struct CustomerView {
     pub next_followup_at: Option<chrono::DateTime<Utc>>,
     pub created_at: chrono::DateTime<Utc>,
     pub updated_at: chrono::DateTime<Utc>,
+    /// Since when the current owner holds it (claim, assignment, transfer).
+    pub held_since: Option<chrono::DateTime<Utc>>,
+    /// Locked by its owner against pool recall.
+    pub locked: bool,
+    /// When it last entered a public pool.
+    pub pool_entered_at: Option<chrono::DateTime<Utc>>,
+    /// Who held it before it went to a pool.
+    pub previous_owner_id: Option<String>,
 }
 
 impl From<&Customer> for CustomerView {
@@ -111,6 +119,10 @@ impl From<&Customer> for CustomerView {
             next_followup_at: c.next_followup_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            held_since: c.held_since,
+            locked: c.locked,
+            pool_entered_at: c.pool_entered_at,
+            previous_owner_id: c.previous_owner_id.clone(),
         }
     }
 }
@@ -355,7 +367,11 @@ impl App {
     ) -> Result<Customer> {
         caller.require("customer.read")?;
         let found = self.store.read(|tx| customers::get(tx, id))?;
-        let c = scope.check(found)?;
+        // Members of the pool a customer waits in may read it (and its history) before claiming.
+        let c = match found {
+            Some(c) if !scope.can_see(&c) && self.in_callers_pool(caller, &c)? => c,
+            other => scope.check(other)?,
+        };
         if c.deleted_at.is_some() {
             return Err(Error::NotFound);
         }

@@ -24,7 +24,16 @@ pub enum Due {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Reminder {
     pub customer: CustomerView,
+    /// The promised follow-up time, or (`recall_warning`) when the customer will be recalled.
     pub due_at: DateTime<Utc>,
+    /// `followup` or `recall_warning` (the pool will take the customer back soon).
+    pub kind: String,
+    /// Whole days until recall (`recall_warning` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    /// Why the customer would be recalled (`recall_warning` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -114,8 +123,13 @@ impl App {
     pub fn timeline(&self, caller: &Caller, customer_id: &str) -> Result<Timeline> {
         caller.require("customer.read")?;
         let scope = self.scope_of(caller)?;
+        let found = self.store.read(|tx| customers::get(tx, customer_id))?;
+        // Pool members see a waiting customer's history: previous owners and follow-ups.
+        let c = match found {
+            Some(c) if !scope.can_see(&c) && self.in_callers_pool(caller, &c)? => c,
+            other => scope.check(other)?,
+        };
         self.store.read(|tx| {
-            let c = scope.check(customers::get(tx, customer_id)?)?;
             if c.deleted_at.is_some() {
                 return Err(Error::NotFound);
             }
@@ -156,11 +170,17 @@ impl App {
                     out.push(Reminder {
                         customer: CustomerView::from(&c),
                         due_at: at,
+                        kind: "followup".into(),
+                        days_left: None,
+                        reason: None,
                     });
                 }
             }
             Ok::<_, Error>(out)
         })?;
+        if let Due::Today = due {
+            out.extend(self.recall_warnings(caller)?);
+        }
         out.sort_by_key(|r| r.due_at);
         Ok(out)
     }
@@ -187,6 +207,7 @@ impl App {
             let mut c = before.clone();
             c.owner_id = Some(target.id.clone());
             c.pool_id = None;
+            c.held_since = Some(now);
             c.updated_at = now;
             customers::put(tx, Some(&before), &c)?;
             customers::add_event(
@@ -218,6 +239,15 @@ impl App {
     }
 }
 
+/// Where a departing user's customers go.
+#[derive(Debug, Clone)]
+pub enum DepartTo {
+    /// A successor (user id) inherits them.
+    User(String),
+    /// They go into this public pool (pool id).
+    Pool(String),
+}
+
 impl App {
     /// 离职继承: marks a user departed (ending their sessions) and hands every customer they
     /// own — with its reminders and history — to a successor, all in one transaction.
@@ -229,8 +259,22 @@ impl App {
         successor_id: &str,
         source: &str,
     ) -> Result<u64> {
+        self.depart_user_to(actor, user_id, &DepartTo::User(successor_id.to_string()), source)
+    }
+
+    /// Departure with the customers going to a successor or into a public pool; everything
+    /// (customers, timeline, status, sessions, audit) in one transaction.
+    pub fn depart_user_to(
+        &self,
+        actor: &super::users::Actor,
+        user_id: &str,
+        to: &DepartTo,
+        source: &str,
+    ) -> Result<u64> {
         actor.require("user.manage")?;
-        if user_id == successor_id {
+        if let DepartTo::User(successor_id) = to
+            && user_id == successor_id
+        {
             return Err(Error::validation("to_user", "接收人不能是离职人员本人"));
         }
         let now = self.now();
@@ -240,9 +284,23 @@ impl App {
         };
         self.store.write(|tx| {
             let mut leaving = users::find_by_id_w(tx, user_id)?.ok_or(Error::NotFound)?;
-            let successor = users::find_by_id_w(tx, successor_id)?
-                .filter(|u| u.status == UserStatus::Active)
-                .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
+            let (successor, pool) = match to {
+                DepartTo::User(id) => (
+                    Some(
+                        users::find_by_id_w(tx, id)?
+                            .filter(|u| u.status == UserStatus::Active)
+                            .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?,
+                    ),
+                    None,
+                ),
+                DepartTo::Pool(id) => (
+                    None,
+                    Some(
+                        crate::store::pools::get_w(tx, id)?
+                            .ok_or_else(|| Error::validation("to_pool", "公海不存在"))?,
+                    ),
+                ),
+            };
             if leaving.is_admin()
                 && users::all_w(tx)?
                     .iter()
@@ -263,8 +321,19 @@ impl App {
                     continue;
                 };
                 let mut c = before.clone();
-                c.owner_id = Some(successor.id.clone());
-                c.updated_at = now;
+                let (kind, to_id, note) = match (&successor, &pool) {
+                    (Some(s), _) => {
+                        c.owner_id = Some(s.id.clone());
+                        c.held_since = Some(now);
+                        c.updated_at = now;
+                        ("inherited", s.id.clone(), "离职继承")
+                    }
+                    (None, Some(p)) => {
+                        super::pools::into_pool(&mut c, p, now);
+                        ("departed_to_pool", p.id.clone(), "离职转入公海")
+                    }
+                    (None, None) => continue,
+                };
                 customers::put(tx, Some(&before), &c)?;
                 customers::add_event(
                     tx,
@@ -273,10 +342,10 @@ impl App {
                         new_id(now),
                         now,
                         &actor_id,
-                        "inherited",
+                        kind,
                         Some(leaving.id.clone()),
-                        Some(successor.id.clone()),
-                        Some("离职继承".into()),
+                        Some(to_id),
+                        Some(note.into()),
                     ),
                 )?;
             }
@@ -292,7 +361,9 @@ impl App {
                     source,
                     Some(leaving.id.clone()),
                     json!({
-                        "username": leaving.username, "successor": successor.username,
+                        "username": leaving.username,
+                        "successor": successor.as_ref().map(|s| s.username.clone()),
+                        "pool_id": pool.as_ref().map(|p| p.id.clone()),
                         "customers_moved": ids.len(), "sessions_ended": ended,
                     }),
                 ),

@@ -2,6 +2,7 @@
 //! identity; authorization and audit happen here and nowhere else. Functions are synchronous
 //! (redb and argon2 block): the HTTP layer calls them through [`App::blocking`].
 
+pub mod assign;
 pub mod audit;
 pub mod auth;
 pub mod customers;
@@ -13,6 +14,9 @@ pub mod followups;
 pub mod import;
 pub mod org;
 pub mod password;
+pub mod pool_rules;
+pub mod pool_sweep;
+pub mod pools;
 pub mod rotate;
 pub mod scope;
 pub mod search;

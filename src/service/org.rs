@@ -43,6 +43,8 @@ pub struct RolePatch {
     pub daily_reveal_quota: Option<u32>,
     #[serde(default)]
     pub unlimited_reveals: bool,
+    /// Own customers a holder may lock against pool recall.
+    pub lock_limit: Option<u32>,
 }
 
 fn check_department_name(name: &str) -> Result<String> {
@@ -291,6 +293,9 @@ impl App {
                 role.daily_reveal_quota = None;
             } else if let Some(q) = patch.daily_reveal_quota {
                 role.daily_reveal_quota = Some(q);
+            }
+            if let Some(n) = patch.lock_limit {
+                role.lock_limit = n;
             }
             if let Some((field, reason)) = roles::role_problem(&role) {
                 return Err(Error::validation(field, reason));

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod migrate;
 pub mod org;
 pub mod outbox;
+pub mod pools;
 pub mod sessions;
 pub mod setup;
 pub mod snapshot;

@@ -1,0 +1,235 @@
+//! Public pools (公海): pool settings, the pool's customers, claim, release, locks, recall
+//! sweeps and assignment.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::auth::Source;
+use super::error::ErrorBody;
+use super::{ApiError, ApiJson, AppState};
+use crate::domain::pool::Pool;
+use crate::service::assign::{AssignRequest, AssignResult};
+use crate::service::auth::Caller;
+use crate::service::customers::{CustomerPage, CustomerView};
+use crate::service::pool_sweep::SweepReport;
+use crate::service::pools::{PoolCustomerFilter, PoolInput, PoolPatch, PoolView, ReleaseRequest};
+
+/// Pools I may use or manage (`pool.manage` sees every pool).
+#[utoipa::path(get, path = "/pools", operation_id = "list_pools", tag = "pools", responses(
+    (status = 200, description = "Pools with their waiting customers' count", body = [PoolView])))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PoolView>>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.list_pools(&caller)).await?,
+    ))
+}
+
+/// Create a pool (one per department, one firm-wide).
+#[utoipa::path(post, path = "/pools", operation_id = "create_pool", tag = "pools", request_body = PoolInput, responses(
+    (status = 201, description = "Created", body = Pool),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 403, description = "Missing pool.manage", body = ErrorBody),
+    (status = 409, description = "The department (or the firm) already has a pool", body = ErrorBody)))]
+pub async fn create(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(input): ApiJson<PoolInput>,
+) -> Result<(StatusCode, Json<Pool>), ApiError> {
+    let p = app
+        .blocking(move |app| app.create_pool(&caller, input, &source))
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// One pool (404 unless I may use or manage it).
+#[utoipa::path(get, path = "/pools/{id}", operation_id = "get_pool", tag = "pools", responses(
+    (status = 200, description = "The pool", body = PoolView),
+    (status = 404, description = "Absent, or not mine to use", body = ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PoolView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.get_pool(&caller, &id)).await?,
+    ))
+}
+
+/// Change a pool's name, department, members, admins or settings.
+#[utoipa::path(patch, path = "/pools/{id}", operation_id = "update_pool", tag = "pools", request_body = PoolPatch, responses(
+    (status = 200, description = "Updated", body = Pool),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 403, description = "Neither pool.manage nor an admin of this pool", body = ErrorBody),
+    (status = 404, description = "No such pool", body = ErrorBody),
+    (status = 409, description = "The department already has a pool", body = ErrorBody)))]
+pub async fn update(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<PoolPatch>,
+) -> Result<Json<Pool>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.update_pool(&caller, &id, patch, &source))
+            .await?,
+    ))
+}
+
+/// Delete an empty pool.
+#[utoipa::path(delete, path = "/pools/{id}", operation_id = "delete_pool", tag = "pools", responses(
+    (status = 204, description = "Deleted"),
+    (status = 403, description = "Missing pool.manage", body = ErrorBody),
+    (status = 404, description = "No such pool", body = ErrorBody),
+    (status = 422, description = "Customers still wait in it", body = ErrorBody)))]
+pub async fn delete(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| app.delete_pool(&caller, &id, &source))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Customers waiting in a pool (sensitive fields masked), in id order.
+#[utoipa::path(get, path = "/pools/{id}/customers", operation_id = "list_pool_customers", tag = "pools", params(PoolCustomerFilter), responses(
+    (status = 200, description = "A page of waiting customers", body = CustomerPage),
+    (status = 400, description = "Invalid filter", body = ErrorBody),
+    (status = 404, description = "Absent, or not a member", body = ErrorBody)))]
+pub async fn customers(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(f): Query<PoolCustomerFilter>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.pool_customers(&caller, &id, &f))
+            .await?,
+    ))
+}
+
+/// 领取: take a customer out of its pool (the pool's rules decide; exactly one of
+/// concurrent claims wins).
+#[utoipa::path(post, path = "/customers/{id}/claim", operation_id = "claim_customer", tag = "pools", responses(
+    (status = 200, description = "Claimed: now mine", body = CustomerView),
+    (status = 403, description = "Missing pool.claim", body = ErrorBody),
+    (status = 404, description = "Absent, or not in a pool I am a member of", body = ErrorBody),
+    (status = 409, description = "Refused by a rule (`claim_refused`, message names the rule) or already claimed", body = ErrorBody)))]
+pub async fn claim(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.claim_customer(&caller, &id, &source))
+            .await?,
+    ))
+}
+
+/// 释放: put a customer back into a pool, with a reason (owner, or a manager who sees it).
+#[utoipa::path(post, path = "/customers/{id}/release", operation_id = "release_customer", tag = "pools", request_body = ReleaseRequest, responses(
+    (status = 200, description = "Released", body = CustomerView),
+    (status = 400, description = "Reason missing", body = ErrorBody),
+    (status = 403, description = "Not the owner and missing customer.transfer", body = ErrorBody),
+    (status = 404, description = "Absent or out of scope", body = ErrorBody),
+    (status = 422, description = "Already in a pool, or no pool set up", body = ErrorBody)))]
+pub async fn release(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ReleaseRequest>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.release_customer(&caller, &id, req, &source))
+            .await?,
+    ))
+}
+
+/// Lock one of my customers against recall (up to my roles' lock limit).
+#[utoipa::path(post, path = "/customers/{id}/lock", operation_id = "lock_customer", tag = "pools", responses(
+    (status = 200, description = "Locked", body = CustomerView),
+    (status = 404, description = "Absent or out of scope", body = ErrorBody),
+    (status = 409, description = "Lock limit reached", body = ErrorBody),
+    (status = 422, description = "Not my customer", body = ErrorBody)))]
+pub async fn lock(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.set_customer_lock(&caller, &id, true, &source))
+            .await?,
+    ))
+}
+
+/// Unlock one of my customers.
+#[utoipa::path(post, path = "/customers/{id}/unlock", operation_id = "unlock_customer", tag = "pools", responses(
+    (status = 200, description = "Unlocked", body = CustomerView),
+    (status = 404, description = "Absent or out of scope", body = ErrorBody),
+    (status = 422, description = "Not my customer", body = ErrorBody)))]
+pub async fn unlock(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.set_customer_lock(&caller, &id, false, &source))
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SweepQuery {
+    /// Only compute what would happen (default true).
+    pub dry_run: Option<bool>,
+    /// The instant to sweep as of (RFC 3339); default now.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// Recall sweep: preview (dry run) or run what the rules decide at an instant.
+#[utoipa::path(post, path = "/pools/sweep", operation_id = "sweep_pools", tag = "pools", params(SweepQuery), responses(
+    (status = 200, description = "What the sweep did (or would do)", body = SweepReport),
+    (status = 400, description = "Bad `as_of`", body = ErrorBody),
+    (status = 403, description = "Missing pool.manage", body = ErrorBody)))]
+pub async fn sweep(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Query(q): Query<SweepQuery>,
+) -> Result<Json<SweepReport>, ApiError> {
+    let dry_run = q.dry_run.unwrap_or(true);
+    Ok(Json(
+        app.blocking(move |app| app.sweep_pools(&caller, q.as_of, dry_run, &source))
+            .await?,
+    ))
+}
+
+/// Assign customers (in my scope or waiting in a pool I use) to a user, or automatically.
+#[utoipa::path(post, path = "/customers/assign", operation_id = "assign_customers", tag = "pools", request_body = AssignRequest, responses(
+    (status = 200, description = "Who got each customer", body = AssignResult),
+    (status = 400, description = "Invalid request (ids, to_user/auto, mode)", body = ErrorBody),
+    (status = 403, description = "Missing customer.assign", body = ErrorBody),
+    (status = 404, description = "A customer is absent or out of reach", body = ErrorBody)))]
+pub async fn assign(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(req): ApiJson<AssignRequest>,
+) -> Result<Json<AssignResult>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.assign_customers(&caller, req, &source))
+            .await?,
+    ))
+}

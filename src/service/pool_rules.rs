@@ -1,0 +1,240 @@
+//! The built-in pool rules (`pool.recall`, `pool.can_claim`, `assign.pick`) in plain Rust, with
+//! the input and decision types of the plugin hook contract. The service calls them through
+//! [`App::recall_rule`] and friends, the one place to switch to the script engine.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{App, Result};
+use crate::domain::customer::{Customer, Stage};
+use crate::domain::org::User;
+use crate::domain::pool::Pool;
+
+pub struct RecallInput {
+    pub customer: Customer,
+    pub pool: Pool,
+    pub locked: bool,
+    /// Later of claim/assign time and created_at.
+    pub held_since: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecallDecision {
+    Keep,
+    Warn { days_left: i64, reason: String },
+    Recall { reason: String },
+}
+
+pub struct ClaimInput {
+    pub customer: Customer,
+    pub pool: Pool,
+    pub user: User,
+    pub owned_count: u64,
+    pub owned_count_excluding_won: u64,
+    pub claims_today_in_pool: u64,
+    pub last_released_by_this_user_at: Option<DateTime<Utc>>,
+    pub entered_pool_at: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimDecision {
+    Allow,
+    Refuse { rule: String, reason: String },
+}
+
+#[derive(Clone)]
+pub struct AssignCandidate {
+    pub user: User,
+    pub open_leads: u64,
+    pub weight: u32,
+}
+
+pub struct AssignInput {
+    pub customer: Customer,
+    pub candidates: Vec<AssignCandidate>,
+    pub mode: String,
+    pub cursor: u64,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignDecision {
+    pub user_id: Option<String>,
+    pub reason: String,
+}
+
+/// Whole days from `now` until `due`, rounded up (a recall 1 hour away is 1 day away).
+fn days_until(now: DateTime<Utc>, due: DateTime<Utc>) -> i64 {
+    let secs = (due - now).num_seconds();
+    (secs + 86_399).div_euclid(86_400)
+}
+
+/// `pool.recall`: keep, warn or recall an owned customer.
+pub fn recall(i: &RecallInput) -> RecallDecision {
+    let s = &i.pool.settings;
+    let c = &i.customer;
+    if !s.recall_enabled || i.locked || c.stage == Stage::Won || c.deleted_at.is_some() {
+        return RecallDecision::Keep;
+    }
+    let mut due: Vec<(DateTime<Utc>, String)> = Vec::new();
+    let from = c
+        .last_followup_at
+        .map_or(i.held_since, |f| f.max(i.held_since));
+    let grade = c.grade.as_deref();
+    let days = s.no_followup_days_for(grade);
+    due.push((
+        from + Duration::days(i64::from(days)),
+        format!(
+            "超过{days}天未跟进（{}级客户）",
+            grade
+                .filter(|g| s.no_followup_days.contains_key(*g))
+                .unwrap_or("默认")
+        ),
+    ));
+    if let Some(n) = s.no_signing_days
+        && !matches!(c.stage, Stage::Signed | Stage::Won)
+    {
+        due.push((
+            i.held_since + Duration::days(i64::from(n)),
+            format!("领取或分配后{n}天内未签约"),
+        ));
+    }
+    let Some((at, reason)) = due.into_iter().min_by_key(|(at, _)| *at) else {
+        return RecallDecision::Keep;
+    };
+    if at <= i.now {
+        return RecallDecision::Recall { reason };
+    }
+    let days_left = days_until(i.now, at);
+    if days_left <= i64::from(s.warn_days_before) {
+        RecallDecision::Warn { days_left, reason }
+    } else {
+        RecallDecision::Keep
+    }
+}
+
+/// `pool.can_claim`: may this user take this customer out of the pool now?
+pub fn can_claim(i: &ClaimInput) -> ClaimDecision {
+    let s = &i.pool.settings;
+    let refuse = |rule: &str, reason: String| ClaimDecision::Refuse {
+        rule: rule.to_string(),
+        reason,
+    };
+    if s.protect_new_hours > 0
+        && let Some(at) = i.entered_pool_at
+        && i.now < at + Duration::hours(i64::from(s.protect_new_hours))
+    {
+        return refuse(
+            "protect_new",
+            format!("该客户进入公海未满{}小时，暂不可领取", s.protect_new_hours),
+        );
+    }
+    if s.reclaim_cooldown_days > 0
+        && let Some(at) = i.last_released_by_this_user_at
+        && i.now < at + Duration::days(i64::from(s.reclaim_cooldown_days))
+    {
+        return refuse(
+            "reclaim_cooldown",
+            format!(
+                "您{}天内曾负责该客户，冷却期内不可重新领取",
+                s.reclaim_cooldown_days
+            ),
+        );
+    }
+    if i.claims_today_in_pool >= u64::from(s.claim_daily_limit) {
+        return refuse(
+            "claim_daily_limit",
+            format!(
+                "今日在该公海已领取{}个客户，已达每日上限",
+                i.claims_today_in_pool
+            ),
+        );
+    }
+    let owned = if s.max_owned_counts_won {
+        i.owned_count
+    } else {
+        i.owned_count_excluding_won
+    };
+    if owned >= u64::from(s.max_owned) {
+        return refuse(
+            "max_owned",
+            format!("名下客户已达上限（{}个），请先跟进或释放客户", s.max_owned),
+        );
+    }
+    ClaimDecision::Allow
+}
+
+/// `assign.pick`: who gets a new lead. Candidates arrive sorted by user id; the cursor counts
+/// the assignments made so far in this scope.
+pub fn assign(i: &AssignInput) -> AssignDecision {
+    let n = i.candidates.len() as u64;
+    if n == 0 {
+        return AssignDecision {
+            user_id: None,
+            reason: "没有可分配的业务员".into(),
+        };
+    }
+    let pick = |idx: u64, reason: &str| AssignDecision {
+        user_id: usize::try_from(idx % n)
+            .ok()
+            .and_then(|k| i.candidates.get(k))
+            .map(|c| c.user.id.clone()),
+        reason: reason.to_string(),
+    };
+    match i.mode.as_str() {
+        "weighted" => {
+            let total: u64 = i
+                .candidates
+                .iter()
+                .map(|c| u64::from(c.weight.max(1)))
+                .sum();
+            let mut slot = i.cursor % total.max(1);
+            for c in &i.candidates {
+                let w = u64::from(c.weight.max(1));
+                if slot < w {
+                    return AssignDecision {
+                        user_id: Some(c.user.id.clone()),
+                        reason: "按权重轮流分配".into(),
+                    };
+                }
+                slot -= w;
+            }
+            pick(i.cursor, "按权重轮流分配")
+        }
+        "least_loaded" => {
+            // Fewest open leads; ties go round in cursor order.
+            let start = i.cursor % n;
+            let best = (0..n)
+                .map(|k| (start + k) % n)
+                .filter_map(|k| {
+                    usize::try_from(k)
+                        .ok()
+                        .and_then(|k| i.candidates.get(k))
+                        .map(|c| (c.open_leads, k))
+                })
+                .min_by_key(|(load, _)| *load)
+                .map_or(0, |(_, k)| k);
+            pick(best, "分配给跟进中线索最少的业务员")
+        }
+        "by_city" => pick(i.cursor, "按城市分配（同城业务员轮流）"),
+        _ => pick(i.cursor, "轮流分配"),
+    }
+}
+
+impl App {
+    /// The one place the service asks `pool.recall`.
+    pub(crate) fn recall_rule(&self, i: &RecallInput) -> Result<RecallDecision> {
+        Ok(recall(i))
+    }
+
+    /// The one place the service asks `pool.can_claim`.
+    pub(crate) fn claim_rule(&self, i: &ClaimInput) -> Result<ClaimDecision> {
+        Ok(can_claim(i))
+    }
+
+    /// The one place the service asks `assign.pick`.
+    pub(crate) fn assign_rule(&self, i: &AssignInput) -> Result<AssignDecision> {
+        Ok(assign(i))
+    }
+}

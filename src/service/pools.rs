@@ -1,0 +1,737 @@
+//! Public pools (公海): pool settings, who may use a pool, the pool's customer list, claim,
+//! release and locks. Recall sweeps are in `pool_sweep`, assignment in `assign`, the rules
+//! themselves in `pool_rules`.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Caller;
+use super::customers::{CustomerPage, CustomerView, live, shanghai};
+use super::pool_rules::{ClaimDecision, ClaimInput};
+use super::{App, Error, Result, audit, new_id};
+use crate::domain::customer::{Customer, Stage};
+use crate::domain::org::{self, Department, User, UserStatus};
+use crate::domain::pool::{Pool, PoolSettings};
+use crate::store::customers::{self, TimelineEvent};
+use crate::store::{ReadTransaction, WriteTransaction, pools, users};
+
+/// What a pool administrator sends to create a pool.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolInput {
+    pub name: String,
+    #[serde(default)]
+    pub department_id: Option<String>,
+    #[serde(default)]
+    pub members: Vec<String>,
+    #[serde(default)]
+    pub admins: Vec<String>,
+    #[serde(default)]
+    pub settings: PoolSettings,
+}
+
+/// A change of a pool: absent fields stay; `department_id: null` makes it firm-wide.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::customer::double")]
+    #[schema(value_type = Option<String>)]
+    pub department_id: Option<Option<String>>,
+    pub members: Option<Vec<String>>,
+    pub admins: Option<Vec<String>>,
+    pub settings: Option<PoolSettings>,
+}
+
+/// A pool as listed: the pool, how many customers wait in it, and what the caller may do.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PoolView {
+    #[serde(flatten)]
+    pub pool: Pool,
+    pub customers: u64,
+    /// The caller may claim from this pool.
+    pub member: bool,
+    /// The caller may change this pool.
+    pub manage: bool,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PoolCustomerFilter {
+    pub stage: Option<Stage>,
+    pub grade: Option<String>,
+    pub city: Option<String>,
+    pub channel: Option<String>,
+    /// Id of the last customer of the previous page.
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<usize>,
+}
+
+impl PoolCustomerFilter {
+    fn matches(&self, c: &Customer) -> bool {
+        self.stage.is_none_or(|s| c.stage == s)
+            && self
+                .grade
+                .as_ref()
+                .is_none_or(|g| c.grade.as_ref() == Some(g))
+            && self
+                .city
+                .as_ref()
+                .is_none_or(|g| c.city.as_ref() == Some(g))
+            && self
+                .channel
+                .as_ref()
+                .is_none_or(|g| c.channel.as_ref() == Some(g))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ReleaseRequest {
+    /// Why the customer goes back to the pool (required).
+    #[serde(default)]
+    pub reason: String,
+    /// The pool to release into; default: the owner's department pool or the firm-wide one.
+    #[serde(default)]
+    pub pool_id: Option<String>,
+}
+
+/// May `user` claim from `pool` (listed member, pool admin, or in its department subtree)?
+pub fn is_member(pool: &Pool, user: &User, departments: &[Department]) -> bool {
+    if user.status != UserStatus::Active {
+        return false;
+    }
+    if pool.is_admin(&user.id) {
+        return true;
+    }
+    if !pool.members.is_empty() {
+        return pool.members.contains(&user.id);
+    }
+    match (&pool.department_id, &user.department_id) {
+        (None, _) => true,
+        (Some(d), Some(ud)) => org::subtree(departments, d).contains(ud),
+        (Some(_), None) => false,
+    }
+}
+
+/// The pool a customer of a user in `dept` goes to: the pool of the nearest department up the
+/// tree that has one, else the firm-wide pool.
+pub fn target_pool<'a>(
+    all: &'a [Pool],
+    departments: &[Department],
+    dept: Option<&str>,
+) -> Option<&'a Pool> {
+    let mut seen = BTreeSet::new();
+    let mut cur = dept.map(String::from);
+    while let Some(d) = cur {
+        if !seen.insert(d.clone()) {
+            break;
+        }
+        if let Some(p) = all
+            .iter()
+            .find(|p| p.department_id.as_deref() == Some(d.as_str()))
+        {
+            return Some(p);
+        }
+        cur = departments
+            .iter()
+            .find(|x| x.id == d)
+            .and_then(|x| x.parent_id.clone());
+    }
+    all.iter().find(|p| p.department_id.is_none())
+}
+
+/// The day a counter is kept for (Asia/Shanghai).
+pub fn day_key(now: DateTime<Utc>) -> String {
+    now.with_timezone(&shanghai())
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+pub(crate) fn claim_key(user: &str, pool: &str, now: DateTime<Utc>) -> String {
+    format!("claim/{user}/{pool}/{}", day_key(now))
+}
+
+/// (owned, owned excluding won, locked) among a user's live customers.
+pub(crate) fn owned_counts(tx: &WriteTransaction, user: &str) -> Result<(u64, u64, u64)> {
+    let (mut all, mut not_won, mut locked) = (0, 0, 0);
+    for id in customers::ids_by_owner_w(tx, Some(user))? {
+        if let Some(c) = customers::get_w(tx, &id)?
+            && c.deleted_at.is_none()
+        {
+            all += 1;
+            if c.stage != Stage::Won {
+                not_won += 1;
+            }
+            if c.locked {
+                locked += 1;
+            }
+        }
+    }
+    Ok((all, not_won, locked))
+}
+
+/// Puts a customer into `pool` (release, recall, departure): no owner, not locked.
+pub(crate) fn into_pool(c: &mut Customer, pool: &Pool, now: DateTime<Utc>) {
+    c.previous_owner_id = c.owner_id.take().or(c.previous_owner_id.take());
+    c.pool_id = Some(pool.id.clone());
+    c.pool_entered_at = Some(now);
+    c.held_since = None;
+    c.locked = false;
+    c.updated_at = now;
+}
+
+fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 32 {
+        return Err(Error::validation("name", "公海名称不能为空，最多32个字符"));
+    }
+    Ok(name.to_string())
+}
+
+fn check_settings(s: &PoolSettings) -> Result<()> {
+    if let Some((g, _)) = s
+        .no_followup_days
+        .iter()
+        .find(|(g, d)| **d == 0 || g.trim().is_empty())
+    {
+        return Err(Error::validation(
+            format!("settings.no_followup_days.{g}"),
+            "未跟进回收天数必须大于0",
+        ));
+    }
+    if s.no_signing_days == Some(0) {
+        return Err(Error::validation(
+            "settings.no_signing_days",
+            "未签约回收天数必须大于0（不回收请留空）",
+        ));
+    }
+    if s.warn_days_before > 365 {
+        return Err(Error::validation(
+            "settings.warn_days_before",
+            "提前提醒天数最多365天",
+        ));
+    }
+    Ok(())
+}
+
+impl App {
+    fn require_pool_manage(caller: &Caller) -> Result<()> {
+        caller.require("pool.manage")
+    }
+
+    fn check_pool_refs(tx: &WriteTransaction, p: &Pool) -> Result<()> {
+        if let Some(d) = &p.department_id
+            && !crate::store::org::departments_w(tx)?
+                .iter()
+                .any(|x| &x.id == d)
+        {
+            return Err(Error::validation("department_id", "部门不存在"));
+        }
+        for (field, list) in [("members", &p.members), ("admins", &p.admins)] {
+            for u in list {
+                if users::find_by_id_w(tx, u)?.is_none() {
+                    return Err(Error::validation(field, format!("用户 {u} 不存在")));
+                }
+            }
+        }
+        if pools::all_w(tx)?
+            .iter()
+            .any(|o| o.id != p.id && o.department_id == p.department_id)
+        {
+            return Err(Error::Conflict {
+                code: "pool_exists",
+                message: if p.department_id.is_some() {
+                    "该部门已有公海".into()
+                } else {
+                    "已有全公司公海".into()
+                },
+            });
+        }
+        check_settings(&p.settings)
+    }
+
+    pub fn create_pool(&self, caller: &Caller, input: PoolInput, source: &str) -> Result<Pool> {
+        Self::require_pool_manage(caller)?;
+        let now = self.now();
+        let pool = Pool {
+            id: new_id(now),
+            name: check_name(&input.name)?,
+            department_id: input.department_id.filter(|d| !d.is_empty()),
+            members: dedup(input.members),
+            admins: dedup(input.admins),
+            settings: input.settings,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.write(|tx| {
+            Self::check_pool_refs(tx, &pool)?;
+            pools::put(tx, &pool)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "pool.created",
+                    source,
+                    Some(pool.id.clone()),
+                    json!(pool),
+                ),
+            )?;
+            Ok(pool.clone())
+        })
+    }
+
+    pub fn update_pool(
+        &self,
+        caller: &Caller,
+        id: &str,
+        patch: PoolPatch,
+        source: &str,
+    ) -> Result<Pool> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = pools::get_w(tx, id)?.ok_or(Error::NotFound)?;
+            // Pool admins may change their own pool's settings and members.
+            if !caller.can("pool.manage") && !before.is_admin(&caller.user.id) {
+                return Err(Error::Forbidden("pool.manage".into()));
+            }
+            let mut p = before.clone();
+            if let Some(n) = &patch.name {
+                p.name = check_name(n)?;
+            }
+            if let Some(d) = patch.department_id.clone() {
+                p.department_id = d.filter(|d| !d.is_empty());
+            }
+            if let Some(m) = patch.members.clone() {
+                p.members = dedup(m);
+            }
+            if let Some(a) = patch.admins.clone() {
+                p.admins = dedup(a);
+            }
+            if let Some(s) = patch.settings.clone() {
+                p.settings = s;
+            }
+            p.updated_at = now;
+            Self::check_pool_refs(tx, &p)?;
+            pools::put(tx, &p)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "pool.updated",
+                    source,
+                    Some(p.id.clone()),
+                    json!({"before": before, "after": p}),
+                ),
+            )?;
+            Ok(p)
+        })
+    }
+
+    /// Deletes an empty pool (customers waiting in it must be claimed or moved first).
+    pub fn delete_pool(&self, caller: &Caller, id: &str, source: &str) -> Result<()> {
+        Self::require_pool_manage(caller)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let p = pools::get_w(tx, id)?.ok_or(Error::NotFound)?;
+            let waiting = customers::ids_by_owner_w(tx, None)?
+                .into_iter()
+                .filter_map(|cid| customers::get_w(tx, &cid).transpose())
+                .collect::<crate::store::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|c| c.pool_id.as_deref() == Some(id) && c.deleted_at.is_none())
+                .count();
+            if waiting > 0 {
+                return Err(Error::Unprocessable {
+                    code: "pool_not_empty",
+                    message: format!("公海中还有{waiting}个客户，不能删除"),
+                });
+            }
+            pools::delete(tx, id)?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "pool.deleted",
+                    source,
+                    Some(p.id.clone()),
+                    json!({"name": p.name}),
+                ),
+            )
+        })
+    }
+
+    /// Pools the caller may use (member) or manage; `pool.manage` sees every pool.
+    pub fn list_pools(&self, caller: &Caller) -> Result<Vec<PoolView>> {
+        self.store.read(|tx| {
+            let departments = crate::store::org::departments(tx)?;
+            let all = pools::all(tx)?;
+            let mut counts = std::collections::BTreeMap::<String, u64>::new();
+            if !all.is_empty() {
+                for id in customers::ids_by_owner(tx, None)? {
+                    if let Some(c) = customers::get(tx, &id)?
+                        && c.deleted_at.is_none()
+                        && let Some(p) = c.pool_id
+                    {
+                        *counts.entry(p).or_default() += 1;
+                    }
+                }
+            }
+            Ok(all
+                .into_iter()
+                .filter_map(|p| {
+                    let member = is_member(&p, &caller.user, &departments);
+                    let manage = caller.can("pool.manage") || p.is_admin(&caller.user.id);
+                    (member || manage).then(|| PoolView {
+                        customers: counts.get(&p.id).copied().unwrap_or(0),
+                        pool: p,
+                        member,
+                        manage,
+                    })
+                })
+                .collect())
+        })
+    }
+
+    pub fn get_pool(&self, caller: &Caller, id: &str) -> Result<PoolView> {
+        self.list_pools(caller)?
+            .into_iter()
+            .find(|p| p.pool.id == id)
+            .ok_or(Error::NotFound)
+    }
+
+    /// The pool if the caller may see its customers (member, pool admin or `pool.manage`).
+    fn usable_pool(tx: &ReadTransaction, caller: &Caller, id: &str) -> Result<Pool> {
+        let p = pools::get(tx, id)?.ok_or(Error::NotFound)?;
+        let departments = crate::store::org::departments(tx)?;
+        if caller.can("pool.manage") || is_member(&p, &caller.user, &departments) {
+            Ok(p)
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Is `c` waiting in a pool the caller is a member of? (Then they may see its history.)
+    pub(crate) fn in_callers_pool(&self, caller: &Caller, c: &Customer) -> Result<bool> {
+        let (Some(pool_id), None, None) = (&c.pool_id, &c.owner_id, &c.deleted_at) else {
+            return Ok(false);
+        };
+        self.store
+            .read(|tx| match Self::usable_pool(tx, caller, pool_id) {
+                Ok(_) => Ok(true),
+                Err(Error::NotFound) => Ok(false),
+                Err(e) => Err(e),
+            })
+    }
+
+    /// Customers waiting in a pool, in id order, sensitive fields masked.
+    pub fn pool_customers(
+        &self,
+        caller: &Caller,
+        pool_id: &str,
+        f: &PoolCustomerFilter,
+    ) -> Result<CustomerPage> {
+        caller.require("customer.read")?;
+        let limit = f.limit.unwrap_or(50).clamp(1, 200);
+        self.store.read(|tx| {
+            let pool = Self::usable_pool(tx, caller, pool_id)?;
+            let mut matching: Vec<Customer> = Vec::new();
+            for id in customers::ids_by_owner(tx, None)? {
+                if let Some(c) = customers::get(tx, &id)?
+                    && c.deleted_at.is_none()
+                    && c.pool_id.as_deref() == Some(pool.id.as_str())
+                    && f.matches(&c)
+                {
+                    matching.push(c);
+                }
+            }
+            let start = match f.cursor.as_deref() {
+                Some(cur) => matching.partition_point(|c| c.id.as_str() <= cur),
+                None => 0,
+            };
+            let items: Vec<CustomerView> = matching
+                .iter()
+                .skip(start)
+                .take(limit)
+                .map(CustomerView::from)
+                .collect();
+            let next_cursor = if start + limit < matching.len() {
+                items.last().map(|v| v.id.clone())
+            } else {
+                None
+            };
+            Ok(CustomerPage {
+                items,
+                next_cursor,
+                total: matching.len() as u64,
+            })
+        })
+    }
+
+    /// 领取: takes a customer out of its pool. The rule check and the write happen in one
+    /// write transaction, so among concurrent claims exactly one wins and limits are exact.
+    pub fn claim_customer(&self, caller: &Caller, id: &str, source: &str) -> Result<CustomerView> {
+        caller.require("pool.claim")?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = live(customers::get_w(tx, id)?.ok_or(Error::NotFound)?)?;
+            let departments = crate::store::org::departments_w(tx)?;
+            let Some(pool_id) = before.pool_id.clone().filter(|_| before.owner_id.is_none()) else {
+                return Err(self.claimed_already(tx, caller, &before, &departments)?);
+            };
+            let pool = pools::get_w(tx, &pool_id)?
+                .filter(|p| is_member(p, &caller.user, &departments))
+                .ok_or(Error::NotFound)?;
+            let (owned, not_won, _) = owned_counts(tx, &caller.user.id)?;
+            let key = claim_key(&caller.user.id, &pool.id, now);
+            let input = ClaimInput {
+                customer: before.clone(),
+                pool: pool.clone(),
+                user: caller.user.clone(),
+                owned_count: owned,
+                owned_count_excluding_won: not_won,
+                claims_today_in_pool: pools::counter_w(tx, &key)?,
+                last_released_by_this_user_at: before
+                    .pool_entered_at
+                    .filter(|_| before.previous_owner_id.as_deref() == Some(&caller.user.id)),
+                entered_pool_at: before.pool_entered_at,
+                now,
+            };
+            if let ClaimDecision::Refuse { rule, reason } = self.claim_rule(&input)? {
+                return Err(Error::Conflict {
+                    code: "claim_refused",
+                    message: format!("{reason}（规则：{rule}）"),
+                });
+            }
+            let mut c = before.clone();
+            c.owner_id = Some(caller.user.id.clone());
+            c.pool_id = None;
+            c.held_since = Some(now);
+            c.locked = false;
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            pools::bump(tx, &key)?;
+            customers::add_event(
+                tx,
+                &c.id,
+                &TimelineEvent::new(
+                    new_id(now),
+                    now,
+                    &caller.user.id,
+                    "claimed",
+                    Some(pool.id.clone()),
+                    Some(caller.user.id.clone()),
+                    None,
+                ),
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.claimed",
+                    source,
+                    Some(c.id.clone()),
+                    json!({"pool_id": pool.id, "previous_owner_id": before.previous_owner_id}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+
+    /// The answer to a claim of a customer that is not waiting in a pool: "already claimed"
+    /// for members of the pool it was claimed from, "not found" for everyone else.
+    fn claimed_already(
+        &self,
+        tx: &WriteTransaction,
+        caller: &Caller,
+        c: &Customer,
+        departments: &[Department],
+    ) -> Result<Error> {
+        if c.owner_id.as_deref() == Some(caller.user.id.as_str()) {
+            return Ok(Error::Conflict {
+                code: "already_owned",
+                message: "该客户已在您名下".into(),
+            });
+        }
+        let last_claim_pool = customers_events_w(tx, &c.id)?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "claimed" || e.kind == "assigned")
+            .and_then(|e| e.from);
+        let member = match last_claim_pool {
+            Some(p) => {
+                pools::get_w(tx, &p)?.is_some_and(|p| is_member(&p, &caller.user, departments))
+            }
+            None => false,
+        };
+        Ok(if member {
+            Error::Conflict {
+                code: "already_claimed",
+                message: "该客户已被他人领取".into(),
+            }
+        } else {
+            Error::NotFound
+        })
+    }
+
+    /// 释放: the owner (or a manager who sees the customer) puts it back into a pool.
+    pub fn release_customer(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: ReleaseRequest,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require("customer.read")?;
+        let reason = req.reason.trim().to_string();
+        if reason.is_empty() {
+            return Err(Error::validation("reason", "请填写释放原因"));
+        }
+        if reason.chars().count() > 200 {
+            return Err(Error::validation("reason", "释放原因最多200个字符"));
+        }
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
+            let Some(owner_id) = before.owner_id.clone() else {
+                return Err(Error::Unprocessable {
+                    code: "not_owned",
+                    message: "该客户已在公海中".into(),
+                });
+            };
+            if owner_id != caller.user.id && !caller.can("customer.transfer") {
+                return Err(Error::Forbidden("customer.transfer".into()));
+            }
+            let all = pools::all_w(tx)?;
+            let departments = crate::store::org::departments_w(tx)?;
+            let pool = match &req.pool_id {
+                Some(p) => all
+                    .iter()
+                    .find(|x| &x.id == p)
+                    .ok_or_else(|| Error::validation("pool_id", "公海不存在"))?,
+                None => {
+                    let owner = users::find_by_id_w(tx, &owner_id)?;
+                    target_pool(
+                        &all,
+                        &departments,
+                        owner.as_ref().and_then(|u| u.department_id.as_deref()),
+                    )
+                    .ok_or_else(|| Error::Unprocessable {
+                        code: "no_pool",
+                        message: "尚未设置公海，请联系管理员".into(),
+                    })?
+                }
+            };
+            let mut c = before.clone();
+            into_pool(&mut c, pool, now);
+            customers::put(tx, Some(&before), &c)?;
+            pools::remove_counter(tx, &format!("recall_warn/{owner_id}/{}", c.id))?;
+            customers::add_event(
+                tx,
+                &c.id,
+                &TimelineEvent::new(
+                    new_id(now),
+                    now,
+                    &caller.user.id,
+                    "released",
+                    Some(owner_id.clone()),
+                    Some(pool.id.clone()),
+                    Some(reason.clone()),
+                ),
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.released",
+                    source,
+                    Some(c.id.clone()),
+                    json!({"from": owner_id, "pool_id": pool.id, "reason": reason}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+
+    /// Locks (or unlocks) one of the caller's own customers: locked customers are never
+    /// recalled. The caller's roles' `lock_limit` caps how many they may hold locked.
+    pub fn set_customer_lock(
+        &self,
+        caller: &Caller,
+        id: &str,
+        lock: bool,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require("customer.read")?;
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        let limit = caller.access.lock_limit;
+        self.store.write(|tx| {
+            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
+            if before.owner_id.as_deref() != Some(caller.user.id.as_str()) {
+                return Err(Error::Unprocessable {
+                    code: "not_owner",
+                    message: "只能锁定自己名下的客户".into(),
+                });
+            }
+            if before.locked == lock {
+                return Ok(CustomerView::from(&before));
+            }
+            if lock {
+                let (_, _, locked) = owned_counts(tx, &caller.user.id)?;
+                if locked >= u64::from(limit) {
+                    return Err(Error::Conflict {
+                        code: "lock_limit",
+                        message: format!("最多可锁定{limit}个客户"),
+                    });
+                }
+            }
+            let mut c = before.clone();
+            c.locked = lock;
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            let kind = if lock { "locked" } else { "unlocked" };
+            customers::add_event(
+                tx,
+                &c.id,
+                &TimelineEvent::new(new_id(now), now, &caller.user.id, kind, None, None, None),
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    if lock {
+                        "customer.locked"
+                    } else {
+                        "customer.unlocked"
+                    },
+                    source,
+                    Some(c.id.clone()),
+                    json!({}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+}
+
+fn customers_events_w(tx: &WriteTransaction, id: &str) -> Result<Vec<TimelineEvent>> {
+    Ok(pools::customer_events_w(tx, id)?)
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    v.retain(|s| !s.trim().is_empty());
+    v.sort();
+    v.dedup();
+    v
+}

@@ -1,0 +1,102 @@
+//! Public pools (table `pools`, few rows: read whole) and text-keyed counters (table
+//! `counters`): daily claims `claim/<user>/<pool>/<YYYY-MM-DD>`, assignment cursors
+//! `assign/<scope>`, recall warnings `recall_warn/<owner>/<customer>` (day number).
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::org::{decode_all, decode_one};
+use super::{Result, codec, tables};
+use crate::domain::pool::Pool;
+
+const T: &str = "pools";
+
+pub fn all(tx: &ReadTransaction) -> Result<Vec<Pool>> {
+    decode_all(&tx.open_table(tables::POOLS)?, T)
+}
+
+pub fn all_w(tx: &WriteTransaction) -> Result<Vec<Pool>> {
+    decode_all(&tx.open_table(tables::POOLS)?, T)
+}
+
+pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Pool>> {
+    decode_one(&tx.open_table(tables::POOLS)?, id, T)
+}
+
+pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Pool>> {
+    decode_one(&tx.open_table(tables::POOLS)?, id, T)
+}
+
+pub fn put(tx: &WriteTransaction, p: &Pool) -> Result<()> {
+    tx.open_table(tables::POOLS)?
+        .insert(p.id.as_str(), codec::encode(p).as_slice())?;
+    Ok(())
+}
+
+pub fn delete(tx: &WriteTransaction, id: &str) -> Result<bool> {
+    Ok(tx.open_table(tables::POOLS)?.remove(id)?.is_some())
+}
+
+pub fn counter(tx: &ReadTransaction, key: &str) -> Result<u64> {
+    Ok(tx
+        .open_table(tables::COUNTERS)?
+        .get(key)?
+        .map(|v| v.value())
+        .unwrap_or(0))
+}
+
+pub fn counter_w(tx: &WriteTransaction, key: &str) -> Result<u64> {
+    Ok(tx
+        .open_table(tables::COUNTERS)?
+        .get(key)?
+        .map(|v| v.value())
+        .unwrap_or(0))
+}
+
+pub fn set_counter(tx: &WriteTransaction, key: &str, value: u64) -> Result<()> {
+    tx.open_table(tables::COUNTERS)?.insert(key, value)?;
+    Ok(())
+}
+
+pub fn remove_counter(tx: &WriteTransaction, key: &str) -> Result<()> {
+    tx.open_table(tables::COUNTERS)?.remove(key)?;
+    Ok(())
+}
+
+/// Adds one to a counter; returns the value after adding.
+pub fn bump(tx: &WriteTransaction, key: &str) -> Result<u64> {
+    let n = counter_w(tx, key)? + 1;
+    set_counter(tx, key, n)?;
+    Ok(n)
+}
+
+/// Counters under a key prefix, in key order.
+pub fn counters_with_prefix(tx: &ReadTransaction, prefix: &str) -> Result<Vec<(String, u64)>> {
+    let t = tx.open_table(tables::COUNTERS)?;
+    let mut out = Vec::new();
+    for row in t.range(prefix..)? {
+        let (k, v) = row?;
+        if !k.value().starts_with(prefix) {
+            break;
+        }
+        out.push((k.value().to_string(), v.value()));
+    }
+    Ok(out)
+}
+
+/// A customer's timeline events in a write transaction, in time order.
+pub fn customer_events_w(
+    tx: &WriteTransaction,
+    customer_id: &str,
+) -> Result<Vec<super::customers::TimelineEvent>> {
+    let t = tx.open_table(tables::CUSTOMER_EVENTS)?;
+    let prefix = format!("{customer_id}/");
+    let mut out = Vec::new();
+    for row in t.range(prefix.as_str()..)? {
+        let (k, v) = row?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        out.push(codec::decode("customer_events", v.value())?);
+    }
+    Ok(out)
+}
