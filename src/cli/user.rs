@@ -49,7 +49,11 @@ enum Action {
     Depart {
         username: String,
         /// Username of the successor.
-        #[arg(long = "to", required_unless_present = "to_pool", conflicts_with = "to_pool")]
+        #[arg(
+            long = "to",
+            required_unless_present = "to_pool",
+            conflicts_with = "to_pool"
+        )]
         to: Option<String>,
         /// Name (or id) of the public pool (公海) that receives the customers.
         #[arg(long = "to-pool")]

@@ -4,6 +4,6 @@ pub mod customer;
 pub mod followup;
 pub mod id_number;
 pub mod org;
-pub mod pool;
 pub mod phone;
+pub mod pool;
 pub mod roles;

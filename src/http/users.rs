@@ -9,8 +9,8 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::service::auth::{Caller, UserView};
-use crate::service::users::{Actor, NewUser, UserPatch};
 use crate::service::followups::DepartTo;
+use crate::service::users::{Actor, NewUser, UserPatch};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {

@@ -69,7 +69,8 @@ fn is_open_lead(c: &Customer) -> bool {
 }
 
 impl App {
-    /// Active users the caller may assign to (in their scope, able to claim, not paused),
+    /// Active users the caller may assign to (in their scope, able to claim but not to assign,
+    /// not paused),
     /// sorted by id, with their loads.
     fn candidates(&self, tx: &WriteTransaction, scope: &Scope) -> Result<Vec<Load>> {
         let all_roles = crate::store::org::roles_w(tx)?;
@@ -86,7 +87,10 @@ impl App {
                 continue;
             }
             let access = roles::combine(all_roles.iter().filter(|r| u.roles.contains(&r.key)));
-            if !access.capabilities.contains("pool.claim") {
+            // Assignees are those who take leads, not those who hand them out.
+            if !access.capabilities.contains("pool.claim")
+                || access.capabilities.contains("customer.assign")
+            {
                 continue;
             }
             if pools::counter_w(tx, &format!("assign/paused/{}", u.id))? != 0 {

@@ -259,7 +259,12 @@ impl App {
         successor_id: &str,
         source: &str,
     ) -> Result<u64> {
-        self.depart_user_to(actor, user_id, &DepartTo::User(successor_id.to_string()), source)
+        self.depart_user_to(
+            actor,
+            user_id,
+            &DepartTo::User(successor_id.to_string()),
+            source,
+        )
     }
 
     /// Departure with the customers going to a successor or into a public pool; everything

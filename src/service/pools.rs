@@ -38,7 +38,7 @@ pub struct PoolInput {
 #[serde(deny_unknown_fields)]
 pub struct PoolPatch {
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "crate::domain::customer::double")]
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub department_id: Option<Option<String>>,
     pub members: Option<Vec<String>>,
@@ -97,6 +97,13 @@ pub struct ReleaseRequest {
     /// The pool to release into; default: the owner's department pool or the firm-wide one.
     #[serde(default)]
     pub pool_id: Option<String>,
+}
+
+/// Absent (`None`), `null` (`Some(None)`) or a value.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// May `user` claim from `pool` (listed member, pool admin, or in its department subtree)?

@@ -84,11 +84,27 @@ impl TestServer {
         Self::start_with_config(fixture, Config::defaults().unwrap()).await
     }
 
-    pub async fn start_with_config(fixture: Fixture, mut config: Config) -> TestServer {
+    pub async fn start_with_config(fixture: Fixture, config: Config) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(template(fixture), dir.path());
+        Self::start_in(dir, config, Arc::new(ManualClock::new(epoch()))).await
+    }
+
+    /// Stops the server and starts a new process-like instance on the same data directory
+    /// and clock (what a restart looks like to the store).
+    pub async fn restart(self) -> TestServer {
+        let clock = Arc::clone(&self.clock);
+        let config = self.app.config.clone();
+        let dir = self.stop().await;
+        Self::start_in(dir, config, clock).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        mut config: Config,
+        clock: Arc<ManualClock>,
+    ) -> TestServer {
         config.server.listen = "127.0.0.1:0".into();
-        let clock = Arc::new(ManualClock::new(epoch()));
         let app = zhudai::open_app(dir.path(), config, clock.clone()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -1,0 +1,794 @@
+//! Public pools (公海): recall rules at controlled dates, warnings, preview == sweep, claims
+//! under concurrency (one winner, exact limits), cooldown, protection, membership, departure
+//! into a pool, and assignment turns that survive a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer, epoch};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use zhudai::service::users::Actor;
+
+const PASS: &str = common::TEAM_PASSWORD;
+
+fn department(s: &TestServer, name: &str) -> String {
+    s.app
+        .create_department(
+            &Actor::Operator,
+            zhudai::service::org::DepartmentInput {
+                name: name.into(),
+                parent_id: None,
+            },
+            "t",
+        )
+        .unwrap()
+        .id
+}
+
+/// A firm-wide pool with these settings (merged over the defaults); returns its id.
+async fn pool(admin: &Client, name: &str, dept: Option<&str>, settings: Value) -> String {
+    let (st, p) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": name, "department_id": dept, "settings": settings}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    p["id"].as_str().unwrap().to_string()
+}
+
+/// A customer owned by `owner`, created by the admin; returns its id.
+async fn customer(admin: &Client, n: u32, owner: &str, extra: Value) -> String {
+    let mut body =
+        json!({"name": format!("客户{n}"), "phone": format!("139{n:08}"), "owner_id": owner});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (st, c) = admin.post("/api/v1/customers", body).await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    c["id"].as_str().unwrap().to_string()
+}
+
+async fn sweep(admin: &Client, at: DateTime<Utc>, dry_run: bool) -> Value {
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (st, r) = admin
+        .post(
+            &format!(
+                "/api/v1/pools/sweep?dry_run={dry_run}&as_of={}",
+                at.replace('+', "%2B")
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    r
+}
+
+/// (customer id, action) pairs of a sweep report.
+fn actions(r: &Value) -> BTreeSet<(String, String)> {
+    r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["customer_id"].as_str().unwrap().to_string(),
+                a["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pair(id: &str, action: &str) -> (String, String) {
+    (id.to_string(), action.to_string())
+}
+
+async fn event_kinds(c: &Client, id: &str) -> Vec<String> {
+    let (st, t) = c.get(&format!("/api/v1/customers/{id}/timeline")).await;
+    assert_eq!(st, StatusCode::OK, "{t}");
+    t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn recall_rules_by_grade_follow_up_signing_won_and_locks() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let p = pool(&admin, "全公司公海", None, json!({"no_signing_days": null})).await;
+
+    let a = customer(&admin, 1, &sun, json!({"grade": "A"})).await;
+    let d = customer(&admin, 2, &sun, json!({"grade": "D"})).await;
+    let won = customer(&admin, 3, &sun, json!({"grade": "D", "stage": "won"})).await;
+    let locked = customer(&admin, 4, &sun, json!({"grade": "D"})).await;
+    let none = customer(&admin, 5, &sun, json!({})).await; // "default": 15 days
+    let followed = customer(&admin, 6, &sun, json!({"grade": "D"})).await;
+    let sun_c = s.login("sun", PASS).await;
+    let (st, _) = sun_c
+        .post(&format!("/api/v1/customers/{locked}/lock"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+
+    // Day 5: a follow-up on `followed` moves its clock (counted from the later of the last
+    // follow-up and held_since).
+    s.clock.advance(Duration::days(5));
+    let sun_c = s.login("sun", PASS).await;
+    let (st, f) = sun_c
+        .post(
+            &format!("/api/v1/customers/{followed}/followups"),
+            json!({"kind": "call", "content": "回访"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+
+    let scenarios: &[(i64, &[(&str, &str)])] = &[
+        (3, &[]),
+        // D (7 days) is 3 days away at day 4: warned, not before.
+        (4, &[(&d, "warn")]),
+        (6, &[(&d, "warn")]),
+        (7, &[(&d, "recall")]),
+        // `followed` is due on day 5 + 7 = 12; warned from day 9.
+        (9, &[(&d, "recall"), (&followed, "warn")]),
+        (
+            12,
+            &[(&d, "recall"), (&none, "warn"), (&followed, "recall")],
+        ),
+        (
+            15,
+            &[(&d, "recall"), (&none, "recall"), (&followed, "recall")],
+        ),
+        (
+            27,
+            &[
+                (&d, "recall"),
+                (&none, "recall"),
+                (&followed, "recall"),
+                (&a, "warn"),
+            ],
+        ),
+        (
+            30,
+            &[
+                (&d, "recall"),
+                (&none, "recall"),
+                (&followed, "recall"),
+                (&a, "recall"),
+            ],
+        ),
+        // Won and locked customers are never recalled, however long.
+        (
+            400,
+            &[
+                (&d, "recall"),
+                (&none, "recall"),
+                (&followed, "recall"),
+                (&a, "recall"),
+            ],
+        ),
+    ];
+    for (day, expect) in scenarios {
+        let r = sweep(&admin, epoch() + Duration::days(*day), true).await;
+        let want: BTreeSet<_> = expect.iter().map(|(i, a)| pair(i, a)).collect();
+        assert_eq!(actions(&r), want, "day {day}: {r}");
+    }
+    let r = sweep(&admin, epoch() + Duration::days(7), true).await;
+    let reason = r["actions"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("7天未跟进"), "{reason}");
+    assert!(!actions(&r).contains(&pair(&won, "recall")));
+
+    // Preview == real sweep, and the real one changes the records.
+    let at = epoch() + Duration::days(12);
+    let preview = sweep(&admin, at, true).await;
+    let real = sweep(&admin, at, false).await;
+    assert_eq!(preview["actions"], real["actions"]);
+    assert_eq!(real["recalled"], 2);
+    assert_eq!(real["warned"], 1);
+    assert_eq!(real["dry_run"], false);
+    let (_, c) = admin.get(&format!("/api/v1/customers/{d}")).await;
+    assert_eq!(c["owner_id"], Value::Null);
+    assert_eq!(c["pool_id"], p.as_str());
+    assert_eq!(c["previous_owner_id"], sun.as_str());
+    assert!(
+        event_kinds(&admin, &d)
+            .await
+            .contains(&"recalled".to_string())
+    );
+    let (_, audit) = admin.get("/api/v1/audit?limit=200").await;
+    let recalls = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "customer.recalled")
+        .count();
+    assert_eq!(recalls, 2, "one audit entry per recall");
+    // A second run at the same instant has nothing more to recall.
+    let again = sweep(&admin, at, false).await;
+    assert_eq!(again["recalled"], 0);
+    let (_, c) = admin.get(&format!("/api/v1/customers/{locked}")).await;
+    assert_eq!(c["owner_id"], sun.as_str());
+    assert_eq!(c["locked"], true);
+}
+
+#[tokio::test]
+async fn no_signing_rule_counts_from_held_since_and_spares_signed() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let mei = common::add_user(&s, "mei", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    pool(
+        &admin,
+        "公海",
+        None,
+        json!({"no_followup_days": {"default": 1000}, "no_signing_days": 20, "warn_days_before": 0}),
+    )
+    .await;
+    let lead = customer(&admin, 1, &sun, json!({})).await;
+    let signed = customer(&admin, 2, &sun, json!({"stage": "signed"})).await;
+    let r = sweep(&admin, epoch() + Duration::days(19), true).await;
+    assert!(actions(&r).is_empty(), "{r}");
+    let r = sweep(&admin, epoch() + Duration::days(20), true).await;
+    assert_eq!(actions(&r), BTreeSet::from([pair(&lead, "recall")]));
+    assert!(
+        r["actions"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("20天内未签约")
+    );
+    let _ = signed;
+
+    // Released on day 10 and claimed by mei: her 20 days start at the claim.
+    s.clock.advance(Duration::days(10));
+    let sun_c = s.login("sun", PASS).await;
+    let (st, e) = sun_c
+        .post(
+            &format!("/api/v1/customers/{lead}/release"),
+            json!({"reason": "客户暂无需求"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    let mei_c = s.login("mei", PASS).await;
+    let (st, e) = mei_c
+        .post(&format!("/api/v1/customers/{lead}/claim"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_eq!(e["owner_id"], mei.as_str());
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let r = sweep(&admin, epoch() + Duration::days(29), true).await;
+    assert!(actions(&r).is_empty(), "{r}");
+    let r = sweep(&admin, epoch() + Duration::days(30), true).await;
+    assert_eq!(actions(&r), BTreeSet::from([pair(&lead, "recall")]));
+}
+
+#[tokio::test]
+async fn warnings_reach_the_owners_reminders_once_a_day() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    pool(&admin, "公海", None, json!({"no_signing_days": null})).await;
+    let d = customer(&admin, 1, &sun, json!({"grade": "D"})).await;
+
+    s.clock.advance(Duration::days(4));
+    assert!(zhudai::jobs::pool::tick(&s.app), "first tick sweeps");
+    assert!(
+        !zhudai::jobs::pool::tick(&s.app),
+        "not again within the interval"
+    );
+    s.clock.advance(Duration::minutes(10));
+    assert!(zhudai::jobs::pool::tick(&s.app), "again after the interval");
+    let sun_c = s.login("sun", PASS).await;
+    let (st, r) = sun_c.get("/api/v1/reminders?due=today").await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let warn: Vec<&Value> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "recall_warning")
+        .collect();
+    assert_eq!(warn.len(), 1, "{r}");
+    assert_eq!(warn[0]["customer"]["id"], d.as_str());
+    assert_eq!(warn[0]["days_left"], 3);
+    let count = |kinds: Vec<String>| kinds.iter().filter(|k| *k == "recall_warning").count();
+    assert_eq!(
+        count(event_kinds(&sun_c, &d).await),
+        1,
+        "one warning per day"
+    );
+
+    s.clock.advance(Duration::days(1));
+    assert!(zhudai::jobs::pool::tick(&s.app));
+    let sun_c = s.login("sun", PASS).await;
+    assert_eq!(count(event_kinds(&sun_c, &d).await), 2);
+    let (_, r) = sun_c.get("/api/v1/reminders?due=today").await;
+    assert_eq!(r["items"][0]["days_left"], 2, "{r}");
+
+    // A follow-up ends the warning.
+    let (st, _) = sun_c
+        .post(
+            &format!("/api/v1/customers/{d}/followups"),
+            json!({"kind": "call", "content": "回访"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (_, r) = sun_c.get("/api/v1/reminders?due=today").await;
+    assert_eq!(r["total"], 0, "{r}");
+
+    // The job recalls when due.
+    s.clock.advance(Duration::days(7));
+    assert!(zhudai::jobs::pool::tick(&s.app));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, c) = admin.get(&format!("/api/v1/customers/{d}")).await;
+    assert_eq!(c["owner_id"], Value::Null, "{c}");
+}
+
+/// Puts `n` customers of `owner` into the pool (released by the owner); returns their ids.
+async fn in_pool(
+    s: &TestServer,
+    admin: &Client,
+    owner: (&str, &str),
+    from: u32,
+    n: u32,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in from..from + n {
+        ids.push(customer(admin, i, owner.0, json!({})).await);
+    }
+    let c = s.login(owner.1, PASS).await;
+    for id in &ids {
+        let (st, e) = c
+            .post(
+                &format!("/api/v1/customers/{id}/release"),
+                json!({"reason": "无法联系"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{e}");
+    }
+    ids
+}
+
+#[tokio::test]
+async fn concurrent_claims_have_one_winner_and_limits_are_exact() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let p = pool(
+        &admin,
+        "公海",
+        None,
+        json!({"claim_daily_limit": 3, "max_owned": 300}),
+    )
+    .await;
+    let owner = common::add_user(&s, "owner", &["sales"], None);
+    let mut claimers = Vec::new();
+    for i in 0..10 {
+        common::add_user(&s, &format!("c{i}"), &["sales"], None);
+        claimers.push(s.login(&format!("c{i}"), PASS).await);
+    }
+    let ids = in_pool(&s, &admin, (&owner, "owner"), 1, 11).await;
+
+    // Release needs a reason.
+    let (st, e) = admin
+        .post(
+            &format!("/api/v1/customers/{}/release", ids[0]),
+            json!({"reason": " "}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("reason")),
+        "{e}"
+    );
+
+    // 50 claims of one customer from 10 users at once: exactly one wins.
+    let target = ids[0].clone();
+    let mut tasks = Vec::new();
+    for k in 0..50 {
+        let c = Client {
+            http: claimers[k % 10].http.clone(),
+            base: claimers[k % 10].base.clone(),
+            csrf: claimers[k % 10].csrf.clone(),
+        };
+        let path = format!("/api/v1/customers/{target}/claim");
+        tasks.push(tokio::spawn(async move { c.post(&path, json!({})).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        let (st, body) = t.await.unwrap();
+        match st.as_u16() {
+            200 => wins += 1,
+            409 => assert!(
+                ["already_claimed", "already_owned"]
+                    .contains(&body["error"]["code"].as_str().unwrap()),
+                "{body}"
+            ),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(wins, 1);
+
+    // The daily limit (3) holds under 10 concurrent claims of different customers.
+    let c9 = &claimers[9];
+    let mut tasks = Vec::new();
+    for id in &ids[1..11] {
+        let c = Client {
+            http: c9.http.clone(),
+            base: c9.base.clone(),
+            csrf: c9.csrf.clone(),
+        };
+        let path = format!("/api/v1/customers/{id}/claim");
+        tasks.push(tokio::spawn(async move { c.post(&path, json!({})).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (st, body) = t.await.unwrap();
+        if st == StatusCode::OK {
+            ok += 1;
+        } else {
+            assert_eq!(st, StatusCode::CONFLICT, "{body}");
+            assert_eq!(body["error"]["code"], "claim_refused");
+            let m = body["error"]["message"].as_str().unwrap();
+            assert!(
+                m.contains("claim_daily_limit") && m.contains("每日上限"),
+                "{m}"
+            );
+        }
+    }
+    assert_eq!(ok, 3);
+
+    // max_owned: c8 may hold 2 (the daily limit no longer bites).
+    let (st, e) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/pools/{p}"),
+            Some(json!({"settings": {"claim_daily_limit": 100, "max_owned": 2}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    let (_, page) = admin.get(&format!("/api/v1/pools/{p}/customers")).await;
+    let waiting: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(waiting.len(), 7);
+    let c8 = &claimers[8];
+    let mut tasks = Vec::new();
+    for id in &waiting {
+        let c = Client {
+            http: c8.http.clone(),
+            base: c8.base.clone(),
+            csrf: c8.csrf.clone(),
+        };
+        let path = format!("/api/v1/customers/{id}/claim");
+        tasks.push(tokio::spawn(async move { c.post(&path, json!({})).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (st, body) = t.await.unwrap();
+        if st == StatusCode::OK {
+            ok += 1;
+        } else {
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("max_owned"),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(ok, 2);
+}
+
+#[tokio::test]
+async fn cooldown_protection_and_membership() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let one = department(&s, "一部");
+    let two = department(&s, "二部");
+    let sun = common::add_user(&s, "sun", &["sales"], Some(&one));
+    common::add_user(&s, "mei", &["sales"], Some(&one));
+    common::add_user(&s, "out", &["sales"], Some(&two));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let p = pool(
+        &admin,
+        "一部公海",
+        Some(&one),
+        json!({"reclaim_cooldown_days": 7, "protect_new_hours": 0}),
+    )
+    .await;
+    let ids = in_pool(&s, &admin, (&sun, "sun"), 1, 2).await;
+
+    // Non-members of the department's pool see nothing and cannot claim.
+    let out = s.login("out", PASS).await;
+    for path in [
+        format!("/api/v1/pools/{p}"),
+        format!("/api/v1/pools/{p}/customers"),
+        format!("/api/v1/customers/{}", ids[0]),
+        format!("/api/v1/customers/{}/timeline", ids[0]),
+    ] {
+        let (st, e) = out.get(&path).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{path}: {e}");
+    }
+    let (st, _) = out
+        .post(&format!("/api/v1/customers/{}/claim", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, pools) = out.get("/api/v1/pools").await;
+    assert_eq!(pools.as_array().unwrap().len(), 0);
+
+    // Members see the waiting customer and its history (previous owner, release reason).
+    let mei = s.login("mei", PASS).await;
+    let (st, c) = mei.get(&format!("/api/v1/customers/{}", ids[0])).await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+    assert_eq!(c["previous_owner_id"], sun.as_str());
+    assert!(c["phone"].as_str().unwrap().contains("****"), "masked: {c}");
+    assert!(
+        event_kinds(&mei, &ids[0])
+            .await
+            .contains(&"released".to_string())
+    );
+    let (_, page) = mei
+        .get(&format!("/api/v1/pools/{p}/customers?limit=1"))
+        .await;
+    assert_eq!(page["total"], 2);
+    let cur = page["next_cursor"].as_str().unwrap();
+    let (_, page2) = mei
+        .get(&format!("/api/v1/pools/{p}/customers?limit=1&cursor={cur}"))
+        .await;
+    assert_eq!(page2["items"][0]["id"], ids[1].as_str());
+
+    // Cooldown: the former owner waits 7 days; another member may claim at once.
+    let sun_c = s.login("sun", PASS).await;
+    let (st, e) = sun_c
+        .post(&format!("/api/v1/customers/{}/claim", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reclaim_cooldown"),
+        "{e}"
+    );
+    s.clock.advance(Duration::days(7));
+    let sun_c = s.login("sun", PASS).await;
+    let (st, e) = sun_c
+        .post(&format!("/api/v1/customers/{}/claim", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+
+    // Protection: nobody claims within 24 hours of a customer entering the pool.
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, _) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/pools/{p}"),
+            Some(json!({"settings": {"reclaim_cooldown_days": 7, "protect_new_hours": 24}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = sun_c
+        .post(
+            &format!("/api/v1/customers/{}/release", ids[0]),
+            json!({"reason": "重复客户"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let mei = s.login("mei", PASS).await;
+    let (st, e) = mei
+        .post(&format!("/api/v1/customers/{}/claim", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("protect_new"),
+        "{e}"
+    );
+    s.clock.advance(Duration::hours(25));
+    let mei = s.login("mei", PASS).await;
+    let (st, e) = mei
+        .post(&format!("/api/v1/customers/{}/claim", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    // Now owned by mei: sun (no longer owner, own scope) gets 404 reading it.
+    let sun_c = s.login("sun", PASS).await;
+    let (st, _) = sun_c.get(&format!("/api/v1/customers/{}", ids[0])).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn locks_are_limited_per_role() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(customer(&admin, i, &sun, json!({})).await);
+    }
+    let sun_c = s.login("sun", PASS).await;
+    for (i, id) in ids.iter().enumerate() {
+        let (st, e) = sun_c
+            .post(&format!("/api/v1/customers/{id}/lock"), json!({}))
+            .await;
+        if i < 5 {
+            assert_eq!(st, StatusCode::OK, "{e}");
+        } else {
+            assert_eq!(
+                (st, e["error"]["code"].as_str()),
+                (StatusCode::CONFLICT, Some("lock_limit"))
+            );
+        }
+    }
+    let (st, _) = sun_c
+        .post(&format!("/api/v1/customers/{}/unlock", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = sun_c
+        .post(&format!("/api/v1/customers/{}/lock", ids[5]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    // The admin (not the owner) cannot lock someone else's customer.
+    let (st, _) = admin
+        .post(&format!("/api/v1/customers/{}/lock", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn departure_to_a_pool_moves_exactly_the_departing_users_customers() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let mei = common::add_user(&s, "mei", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let p = pool(&admin, "公海", None, json!({})).await;
+    let mut suns = BTreeSet::new();
+    for i in 0..3 {
+        suns.insert(customer(&admin, i, &sun, json!({})).await);
+    }
+    let meis = customer(&admin, 10, &mei, json!({})).await;
+    let (st, e) = admin
+        .post(
+            &format!("/api/v1/users/{sun}/depart"),
+            json!({"to_pool": "nope"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    let (st, r) = admin
+        .post(
+            &format!("/api/v1/users/{sun}/depart"),
+            json!({"to_pool": p}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    assert_eq!(r["customers_moved"], 3);
+    let (_, page) = admin.get(&format!("/api/v1/pools/{p}/customers")).await;
+    let waiting: BTreeSet<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(waiting, suns);
+    let (_, c) = admin.get(&format!("/api/v1/customers/{meis}")).await;
+    assert_eq!(c["owner_id"], mei.as_str());
+    let (_, u) = admin.get(&format!("/api/v1/users/{sun}")).await;
+    assert_eq!(u["status"], "departed");
+    let first = suns.iter().next().unwrap();
+    assert!(
+        event_kinds(&admin, first)
+            .await
+            .contains(&"departed_to_pool".to_string())
+    );
+}
+
+#[tokio::test]
+async fn round_robin_assignment_is_fair_across_a_restart() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let mut users = Vec::new();
+    for n in ["ra", "rb", "rc"] {
+        users.push(common::add_user(&s, n, &["sales"], None));
+    }
+    users.sort();
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let me = admin.get("/api/v1/me").await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut leads = Vec::new();
+    for i in 0..6 {
+        leads.push(customer(&admin, i, &me, json!({})).await);
+    }
+    let (st, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": &leads[0..2], "auto": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let got: Vec<&str> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [users[0].as_str(), users[1].as_str()]);
+
+    let s = s.restart().await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": &leads[2..6], "auto": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let got: Vec<&str> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            users[2].as_str(),
+            users[0].as_str(),
+            users[1].as_str(),
+            users[2].as_str()
+        ],
+        "the turn continues after the restart"
+    );
+
+    // Disabled users are skipped; manual assignment names the user; sales may not assign.
+    s.app
+        .set_user_status(
+            &Actor::Operator,
+            "rb",
+            zhudai::domain::org::UserStatus::Disabled,
+            "t",
+        )
+        .unwrap();
+    let extra = customer(&admin, 20, &me, json!({})).await;
+    let (_, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [extra], "auto": true, "mode": "least_loaded"}),
+        )
+        .await;
+    assert_ne!(r["items"][0]["user_id"], users[1].as_str(), "{r}");
+    let (st, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [extra], "to_user": users[0]}),
+        )
+        .await;
+    assert_eq!(
+        (st, r["items"][0]["user_id"].as_str()),
+        (StatusCode::OK, Some(users[0].as_str()))
+    );
+    let (st, _) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [extra], "to_user": users[0], "auto": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let ra = s.login("ra", PASS).await;
+    let (st, _) = ra
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [extra], "to_user": users[2]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
