@@ -47,8 +47,7 @@ pub type AppState = Arc<App>;
 fn api(import_limit: usize) -> OpenApiRouter<AppState> {
     // Imports carry whole files: their own, larger body limit.
     let imports = OpenApiRouter::new()
-        .routes(routes!(imports::create, imports::list))
-        .routes(routes!(imports::preview))
+        .routes(routes!(imports::create))
         .layer(DefaultBodyLimit::max(import_limit));
     let v1 = OpenApiRouter::new()
         .routes(routes!(health::health))
@@ -94,11 +93,6 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(pools::lock))
         .routes(routes!(pools::unlock))
         .routes(routes!(pools::assign))
-        .routes(routes!(imports::get))
-        .routes(routes!(imports::cancel))
-        .routes(routes!(imports::errors_xlsx))
-        .routes(routes!(imports::list_templates, imports::create_template))
-        .routes(routes!(imports::delete_template))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
