@@ -14,16 +14,20 @@ import { AccountPage } from './pages/account.js';
 import { AdminBackupPage } from './pages/admin-backup.js';
 import { CustomersPage } from './pages/customers.js';
 import { CustomerDetailPage } from './pages/customer-detail.js';
+import { PoolsPage } from './pages/pools.js';
+import { AdminPoolsPage } from './pages/admin-pools.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
   { id: 'customers', path: '/customers', key: 'nav.customers', icon: 'contacts', page: CustomersPage, nav: true, capability: 'customer.read' },
   // A route with `pattern` matches by regular expression (the page reads its parameters from the path).
   { id: 'customer-detail', path: '/customers/:id', pattern: /^\/customers\/[^/]+$/, key: 'customer.title', icon: 'contacts', page: CustomerDetailPage, nav: false, capability: 'customer.read' },
+  { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true },
   { id: 'admin-users', path: '/admin/users', key: 'nav.adminUsers', icon: 'users', page: AdminUsersPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-pools', path: '/admin/pools', key: 'nav.adminPools', icon: 'inbox', page: AdminPoolsPage, nav: true, capability: 'pool.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-audit', path: '/admin/audit', key: 'nav.adminAudit', icon: 'audit', page: AdminAuditPage, nav: true, capability: 'audit.view', sectionKey: 'nav.section.settings' },
   { id: 'admin-backup', path: '/admin/backup', key: 'nav.adminBackup', icon: 'backup', page: AdminBackupPage, nav: true, capability: 'backup.run', sectionKey: 'nav.section.settings' },
   // In the user menu, not in the left navigation.

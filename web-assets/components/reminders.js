@@ -1,5 +1,6 @@
 // Today's to-dos: customers whose next follow-up is due today or overdue
-// (GET /api/v1/reminders?due=today|overdue). `remindersStamp` is bumped after
+// (GET /api/v1/reminders?due=today|overdue), and customers the public pool will
+// soon take back (items of kind `recall_warning` with `days_left`). `remindersStamp` is bumped after
 // anything that may change them (a follow-up logged), so the top-bar badge
 // and the dashboard reload.
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
@@ -16,13 +17,18 @@ export function remindersChanged() {
   remindersStamp.value += 1;
 }
 
-/** → { today: [...], overdue: [...] } */
+/** → { today: [...], overdue: [...], recall: [...] } */
 export async function loadReminders() {
   const [today, overdue] = await Promise.all([
     api('GET', '/api/v1/reminders?due=today'),
     api('GET', '/api/v1/reminders?due=overdue'),
   ]);
-  return { today: today.items, overdue: overdue.items };
+  const recall = (r) => r.kind === 'recall_warning';
+  return {
+    today: today.items.filter((r) => !recall(r)),
+    overdue: overdue.items,
+    recall: today.items.filter(recall),
+  };
 }
 
 /** The count of today + overdue reminders in the top bar (links to the dashboard). */
@@ -35,7 +41,7 @@ export function ReminderBadge() {
     let live = true;
     loadReminders()
       .then((r) => {
-        if (live) setCount(r.today.length + r.overdue.length);
+        if (live) setCount(r.today.length + r.overdue.length + r.recall.length);
       })
       .catch(() => {
         if (live) setCount(null);

@@ -16,6 +16,7 @@ import { SelectField } from '../components/form.js';
 import { ConfirmDialog, FormDialog } from '../components/dialog.js';
 import { FormError } from '../components/field.js';
 import { remindersChanged } from '../components/reminders.js';
+import { PoolActions } from '../components/pool-actions.js';
 import {
   CustomerDialog, FOLLOWUP_KINDS, StageBadge, Stars, Tags, customerErrorText, kindLabel, orDash,
 } from '../components/customers.js';
@@ -372,6 +373,7 @@ export function CustomerDetailPage() {
         <p class="page-subtitle">${[c.city, c.company, c.channel].filter(Boolean).join(' · ') || t('customer.noSummary')}</p>
       </div>
       <div class="page-actions">
+        <${PoolActions} customer=${c} onChanged=${(saved) => { setState({ status: 'ready', customer: saved }); loadTimeline(); remindersChanged(); }} />
         ${canEdit && html`<button type="button" class="btn" onClick=${() => setDialog('edit')} data-testid="customer-edit">
           <${Icon} name="edit" size=${16} /><span>${t('common.edit')}</span></button>`}
         ${canTransfer && html`<button type="button" class="btn" onClick=${() => setDialog('transfer')} data-testid="customer-transfer">

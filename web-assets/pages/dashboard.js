@@ -28,7 +28,9 @@ function ReminderList({ title, items, tone, testid, emptyText }) {
               <span class="reminder-name">${r.customer.name}</span>
               <span class="mono muted">${r.customer.phone}</span>
               <span class="reminder-spacer"></span>
-              <time class=${`nowrap ${tone === 'error' ? 'tone-error' : ''}`} datetime=${r.due_at}>${formatDateTime(r.due_at, { seconds: false })}</time>
+              ${r.kind === 'recall_warning'
+                ? html`<span class="nowrap tone-warning" title=${r.reason || ''} data-testid="recall-days">${t('reminders.recallDays', { days: r.days_left })}</span>`
+                : html`<time class=${`nowrap ${tone === 'error' ? 'tone-error' : ''}`} datetime=${r.due_at}>${formatDateTime(r.due_at, { seconds: false })}</time>`}
             </a>
           </li>`)}
         </ul>`
@@ -48,7 +50,7 @@ function Todos() {
   let body;
   if (state.status === 'loading') body = html`<${Loading} testid="todos-loading" />`;
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="todos-error" />`;
-  else if (!state.today.length && !state.overdue.length) {
+  else if (!state.today.length && !state.overdue.length && !state.recall.length) {
     body = html`<div class="card empty-state" data-testid="todos-empty">
       <div class="empty-state-icon"><${Icon} name="check" size=${36} /></div>
       <h2 class="empty-state-title">${t('reminders.empty.title')}</h2>
@@ -61,6 +63,8 @@ function Todos() {
         emptyText=${t('reminders.todayEmpty')} />
       <${ReminderList} title=${t('reminders.overdue')} items=${state.overdue} tone="error" testid="todos-overdue"
         emptyText=${t('reminders.overdueEmpty')} />
+      ${state.recall.length > 0 && html`<${ReminderList} title=${t('reminders.recall')} items=${state.recall} tone="warning"
+        testid="todos-recall" emptyText="" />`}
     </div>`;
   }
   return html`<section class="todos" aria-labelledby="todos-title" data-testid="todos">
