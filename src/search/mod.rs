@@ -42,6 +42,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
 const BATCH: usize = 2_000;
+/// Outbox entries applied between two commits when catching up on a backlog.
+const COMMIT_EVERY: usize = 50_000;
 /// Test hook: abort the process after documents are added but before the index commits.
 pub const CRASH_HOOK_ENV: &str = "ZHUDAI_TEST_CRASH_BEFORE_INDEX_COMMIT";
 
@@ -192,8 +194,9 @@ impl Engine {
     fn apply(&self, store: &Store, store_id: &str, id_tail: IdTail) -> Result<u64> {
         let mut writer = lock(&self.writer);
         let mut total = 0;
+        let mut after = self.applied.load(Ordering::SeqCst);
+        let mut uncommitted = 0;
         loop {
-            let after = self.applied.load(Ordering::SeqCst);
             let last = store.read(|tx| {
                 let pending = outbox::pending(tx, after, BATCH)?;
                 let mut seen = std::collections::HashSet::new();
@@ -203,19 +206,24 @@ impl Engine {
                     }
                 }
                 total += pending.len() as u64;
+                uncommitted += pending.len();
                 Ok::<_, Error>(pending.last().map(|(s, _)| *s))
             })?;
-            match last {
-                Some(seq) => {
-                    if std::env::var_os(CRASH_HOOK_ENV).is_some() {
-                        tracing::error!(
-                            "{CRASH_HOOK_ENV} is set: aborting before the index commit"
-                        );
-                        std::process::abort();
-                    }
-                    self.commit(&mut writer, store_id, seq)?
+            if let Some(seq) = last {
+                after = seq;
+            }
+            // A backlog (an import) is committed in large steps; a trickle at once.
+            let done = last.is_none();
+            if uncommitted > 0 && (done || uncommitted >= COMMIT_EVERY) {
+                if std::env::var_os(CRASH_HOOK_ENV).is_some() {
+                    tracing::error!("{CRASH_HOOK_ENV} is set: aborting before the index commit");
+                    std::process::abort();
                 }
-                None => return Ok(total),
+                self.commit(&mut writer, store_id, after)?;
+                uncommitted = 0;
+            }
+            if done {
+                return Ok(total);
             }
         }
     }
