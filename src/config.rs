@@ -54,6 +54,8 @@ pub struct LogConfig {
 pub struct CustomersConfig {
     /// `refuse` or `flag`.
     pub on_duplicate: String,
+    /// Days a deleted customer stays in the recycle bin (restorable) before it is purged.
+    pub recycle_days: u32,
 }
 
 /// Scheduled backups (see `jobs::backup` and docs/backup.md).
@@ -196,6 +198,9 @@ impl Config {
         }
         if !["refuse", "flag"].contains(&self.customers.on_duplicate.as_str()) {
             return Err(bad("customers.on_duplicate", "must be refuse or flag"));
+        }
+        if self.customers.recycle_days == 0 {
+            return Err(bad("customers.recycle_days", "must be at least 1"));
         }
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(bad("session", "timeouts must be greater than zero"));

@@ -180,13 +180,19 @@ async fn scope_applies_to_read_list_edit_and_delete() {
     assert_eq!(page["total"], 1);
     let (_, page) = w.mgr_a.get("/api/v1/customers").await;
     assert_eq!(names(&page), ["张三丰"]);
-    let (_, page) = w.admin.get("/api/v1/customers?limit=1").await;
+    // Oldest first here (the default is newest first).
+    let (_, page) = w
+        .admin
+        .get("/api/v1/customers?limit=1&sort=created_at")
+        .await;
     assert_eq!(page["total"], 2);
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     let cursor = page["next_cursor"].as_str().unwrap();
     let (_, page2) = w
         .admin
-        .get(&format!("/api/v1/customers?limit=1&cursor={cursor}"))
+        .get(&format!(
+            "/api/v1/customers?limit=1&sort=created_at&cursor={cursor}"
+        ))
         .await;
     assert_eq!(names(&page2), ["李四"]);
     assert!(page2["next_cursor"].is_null());

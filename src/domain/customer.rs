@@ -157,6 +157,119 @@ pub struct CustomerInput {
     pub owner_id: Option<String>,
 }
 
+/// Reads a field that may be absent (`None`: leave it), `null` (`Some(None)`: clear it) or a
+/// value (`Some(Some(v))`). Use with `#[serde(default, deserialize_with = "double")]`.
+pub fn double<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A PATCH of a customer: absent keys stay as they are; `null` clears an optional field.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// Cannot be cleared (`null` is refused).
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// Cannot be cleared (`null` is refused).
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub extra_phones: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub id_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub city: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub channel: Option<Option<String>>,
+    pub stage: Option<Stage>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub grade: Option<Option<String>>,
+    pub stars: Option<u8>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub intent: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub demand: Option<Demand>,
+    pub profile: Option<Profile>,
+    /// Merged into the record's custom values; `null` or `""` removes a key.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<Consent>)]
+    pub consent: Option<Option<Consent>>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub next_followup_at: Option<Option<DateTime<Utc>>>,
+    /// Refused: ownership changes go through transfer.
+    pub owner_id: Option<String>,
+}
+
+impl CustomerPatch {
+    /// The values to validate as an input (cleared fields are absent from it) and the names of
+    /// the fields to clear.
+    pub fn split(&self) -> Result<(CustomerInput, Vec<&'static str>), Problem> {
+        if self.name == Some(None) {
+            return Err(("name", "姓名不能为空".into()));
+        }
+        if self.phone == Some(None) {
+            return Err(("phone", "手机号不能为空，不能清除".into()));
+        }
+        let mut clear = Vec::new();
+        let mut take = |name: &'static str, v: &Option<Option<String>>| -> Option<String> {
+            match v {
+                Some(None) => {
+                    clear.push(name);
+                    None
+                }
+                Some(Some(s)) => Some(s.clone()),
+                None => None,
+            }
+        };
+        let input = CustomerInput {
+            name: self.name.clone().flatten(),
+            phone: self.phone.clone().flatten(),
+            extra_phones: self.extra_phones.clone(),
+            id_number: take("id_number", &self.id_number),
+            city: take("city", &self.city),
+            address: take("address", &self.address),
+            company: take("company", &self.company),
+            channel: take("channel", &self.channel),
+            stage: self.stage,
+            grade: take("grade", &self.grade),
+            stars: self.stars,
+            intent: take("intent", &self.intent),
+            tags: self.tags.clone(),
+            demand: self.demand.clone(),
+            profile: self.profile.clone(),
+            custom: self.custom.clone(),
+            consent: self.consent.clone().flatten(),
+            owner_id: self.owner_id.clone(),
+        };
+        if self.consent == Some(None) {
+            clear.push("consent");
+        }
+        if self.next_followup_at == Some(None) {
+            clear.push("next_followup_at");
+        }
+        Ok((input, clear))
+    }
+}
+
 /// Input after validation: normalised sensitive values still in plaintext (the service seals
 /// them immediately).
 #[derive(Debug, Clone)]
@@ -227,6 +340,13 @@ pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<
         && !["A", "B", "C", "D"].contains(&g.as_str())
     {
         return Err(("grade", "等级应为 A、B、C 或 D".into()));
+    }
+    if let Some(c) = &input.consent {
+        if c.basis.trim().is_empty() || c.basis.chars().count() > 32 {
+            return Err(("consent.basis", "同意依据不能为空，最多32个字符".into()));
+        }
+        text("consent.notice_version", &c.notice_version, 32)?;
+        text("consent.channel", &c.channel, 32)?;
     }
     if input.stars.is_some_and(|s| s > 5) {
         return Err(("stars", "星级应为0到5".into()));
@@ -359,6 +479,21 @@ mod tests {
         assert_eq!(ok.phone.unwrap().as_str(), "13800138000");
         // Editing needs no name or phone.
         assert!(check(&CustomerInput::default(), false, today()).is_ok());
+    }
+
+    #[test]
+    fn patches_tell_absent_from_null() {
+        let p: CustomerPatch =
+            serde_json::from_str(r#"{"city": null, "company": "某公司", "consent": null}"#)
+                .unwrap();
+        let (input, clear) = p.split().unwrap();
+        assert_eq!(clear, vec!["city", "consent"]);
+        assert_eq!(input.company.as_deref(), Some("某公司"));
+        assert!(input.address.is_none());
+        let p: CustomerPatch = serde_json::from_str("{}").unwrap();
+        assert!(p.split().unwrap().1.is_empty());
+        let p: CustomerPatch = serde_json::from_str(r#"{"name": null}"#).unwrap();
+        assert_eq!(p.split().unwrap_err().0, "name");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Types and rules of the business, no I/O.
 
+pub mod custom_field;
 pub mod customer;
 pub mod followup;
 pub mod id_number;

@@ -1,29 +1,39 @@
 //! Customers: list, create, read, edit, recycle, duplicate check, reveal.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
-use crate::domain::customer::CustomerInput;
+use crate::domain::customer::{CustomerInput, CustomerPatch};
 use crate::service::auth::Caller;
+use crate::service::bulk::{BulkRequest, BulkResult};
+use crate::service::customer_list::merge_repeated_tags;
 use crate::service::customers::{
     CustomerFilter, CustomerPage, CustomerView, DuplicateAnswer, DuplicateQuery, RevealField,
     Revealed,
 };
+use crate::service::recycle::{EraseRequest, RecycledCustomer};
 
-/// Customers in my scope, newest last; filters combine.
+/// Customers in my scope, newest first unless `sort` says otherwise; filters combine.
 #[utoipa::path(get, path = "/customers", operation_id = "list_customers", tag = "customers", params(CustomerFilter), responses(
     (status = 200, description = "A page of customers (sensitive fields masked)", body = CustomerPage),
     (status = 403, description = "Missing customer.read", body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(f): Query<CustomerFilter>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<CustomerPage>, ApiError> {
+    // `tag` may repeat (`tag=a&tag=b`); the plain query extractor reads one comma list.
+    let merged = merge_repeated_tags(raw.as_deref().unwrap_or(""));
+    let uri: axum::http::Uri = format!("/?{merged}")
+        .parse()
+        .map_err(|_| crate::service::Error::validation("query", "查询参数格式不正确"))?;
+    let Query(f) = Query::<CustomerFilter>::try_from_uri(&uri)
+        .map_err(|e| crate::service::Error::validation("query", format!("查询参数不正确：{e}")))?;
     Ok(Json(
         app.blocking(move |app| app.list_customers(&caller, &f))
             .await?,
@@ -62,8 +72,9 @@ pub async fn get(
     ))
 }
 
-/// Edit fields (absent fields stay as they are).
-#[utoipa::path(patch, path = "/customers/{id}", operation_id = "update_customer", tag = "customers", request_body = CustomerInput, responses(
+/// Edit fields: absent fields stay as they are; `null` clears an optional field (city,
+/// company, address, channel, grade, intent, id_number, consent, next_followup_at).
+#[utoipa::path(patch, path = "/customers/{id}", operation_id = "update_customer", tag = "customers", request_body = CustomerPatch, responses(
     (status = 200, description = "Updated", body = CustomerView),
     (status = 400, description = "Invalid field", body = ErrorBody),
     (status = 404, description = "Absent or out of scope", body = ErrorBody),
@@ -73,7 +84,7 @@ pub async fn update(
     Source(source): Source,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(input): ApiJson<CustomerInput>,
+    ApiJson(input): ApiJson<CustomerPatch>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.update_customer(&caller, &id, input, &source))
@@ -134,4 +145,73 @@ pub async fn unmask(
         app.blocking(move |app| app.unmask(&caller, &id, body.field, &source))
             .await?,
     ))
+}
+
+/// One action on many customers, all or nothing: any id outside my scope makes the whole
+/// request 404 and nothing changes. Audited once with the count.
+#[utoipa::path(post, path = "/customers/bulk", operation_id = "bulk_customers", tag = "customers", request_body = BulkRequest, responses(
+    (status = 200, description = "Applied", body = BulkResult),
+    (status = 400, description = "Invalid request (named in `field`)", body = ErrorBody),
+    (status = 403, description = "Missing the action's capability", body = ErrorBody),
+    (status = 404, description = "An id is absent or out of scope; nothing changed", body = ErrorBody)))]
+pub async fn bulk(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(req): ApiJson<BulkRequest>,
+) -> Result<Json<BulkResult>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.bulk_customers(&caller, req, &source))
+            .await?,
+    ))
+}
+
+/// The recycle bin (admin): deleted customers still restorable. Listing also purges those
+/// past `customers.recycle_days`.
+#[utoipa::path(get, path = "/customers/recycle-bin", operation_id = "customer_recycle_bin", tag = "customers", responses(
+    (status = 200, description = "Deleted customers, most recent first", body = Vec<RecycledCustomer>),
+    (status = 403, description = "Not an administrator", body = ErrorBody)))]
+pub async fn recycle_bin(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<RecycledCustomer>>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.recycle_bin(&caller)).await?,
+    ))
+}
+
+/// Restore a customer from the recycle bin (admin; within `customers.recycle_days`).
+#[utoipa::path(post, path = "/customers/{id}/restore", operation_id = "restore_customer", tag = "customers", responses(
+    (status = 200, description = "Restored", body = CustomerView),
+    (status = 403, description = "Not an administrator", body = ErrorBody),
+    (status = 404, description = "Not in the recycle bin (or purged)", body = ErrorBody)))]
+pub async fn restore(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.restore_customer(&caller, &id, &source))
+            .await?,
+    ))
+}
+
+/// Erase a customer's personal information for a deletion request (admin): anonymised in
+/// place, follow-up text replaced, phone and ID number free again; audited with the reference.
+#[utoipa::path(post, path = "/customers/{id}/erase", operation_id = "erase_customer", tag = "customers", request_body = EraseRequest, responses(
+    (status = 204, description = "Erased"),
+    (status = 400, description = "Missing request reference", body = ErrorBody),
+    (status = 403, description = "Not an administrator", body = ErrorBody),
+    (status = 404, description = "Absent or already erased", body = ErrorBody)))]
+pub async fn erase(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<EraseRequest>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| app.erase_customer(&caller, &id, req, &source))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

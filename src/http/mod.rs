@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod backup;
+mod customer_settings;
 mod customers;
 pub mod error;
 mod exports;
@@ -76,6 +77,32 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
             customers::delete
         ))
         .routes(routes!(customers::check_duplicate))
+        .routes(routes!(customers::bulk))
+        .routes(routes!(customers::recycle_bin))
+        .routes(routes!(customers::restore))
+        .routes(routes!(customers::erase))
+        .routes(routes!(
+            customer_settings::list_fields,
+            customer_settings::create_field
+        ))
+        .routes(routes!(
+            customer_settings::update_field,
+            customer_settings::delete_field
+        ))
+        .routes(routes!(
+            customer_settings::list_groups,
+            customer_settings::create_group
+        ))
+        .routes(routes!(
+            customer_settings::update_group,
+            customer_settings::delete_group
+        ))
+        .routes(routes!(
+            customer_settings::list_views,
+            customer_settings::create_view
+        ))
+        .routes(routes!(customer_settings::delete_view))
+        .routes(routes!(customer_settings::directory))
         .routes(routes!(customers::unmask))
         .routes(routes!(followups::list, followups::add))
         .routes(routes!(followups::edit))

@@ -2,18 +2,20 @@
 //! takes the caller's scope. The callers' duplicate check and reveals are in `duplicates`.
 
 use chrono::{FixedOffset, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Caller;
 use super::scope::{Owned, Scope};
 use super::{App, Error, Result, audit, new_id};
 use crate::crypto::field::Kind;
+use crate::domain::custom_field;
 use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
 use crate::domain::id_number::Gender;
 use crate::domain::phone::Mobile;
 use crate::store::{WriteTransaction, customers, users};
 
+pub use super::customer_list::{CustomerFilter, DueFilter, FilterContext, Sort, Whose};
 pub use super::duplicates::{
     DuplicateAnswer, DuplicateMatch, DuplicateQuery, RevealField, Revealed,
 };
@@ -124,38 +126,6 @@ impl From<&Customer> for CustomerView {
             pool_entered_at: c.pool_entered_at,
             previous_owner_id: c.previous_owner_id.clone(),
         }
-    }
-}
-
-#[derive(Debug, Default, Clone, Serialize, Deserialize, utoipa::IntoParams)]
-pub struct CustomerFilter {
-    pub stage: Option<Stage>,
-    pub grade: Option<String>,
-    pub tag: Option<String>,
-    pub owner: Option<String>,
-    pub channel: Option<String>,
-    pub cursor: Option<String>,
-    /// 1–200, default 50.
-    pub limit: Option<usize>,
-}
-
-impl CustomerFilter {
-    /// The field filters (scope and the recycle bin are the caller's business).
-    pub fn matches(&self, c: &Customer) -> bool {
-        self.stage.is_none_or(|s| c.stage == s)
-            && self
-                .grade
-                .as_ref()
-                .is_none_or(|g| c.grade.as_ref() == Some(g))
-            && self.tag.as_ref().is_none_or(|t| c.tags.contains(t))
-            && self
-                .owner
-                .as_ref()
-                .is_none_or(|o| c.owner_id.as_ref() == Some(o))
-            && self
-                .channel
-                .as_ref()
-                .is_none_or(|ch| c.channel.as_ref() == Some(ch))
     }
 }
 
@@ -325,6 +295,9 @@ impl App {
         let mut c = self.new_record(&input, checked, owner_id, &caller.user.id, now)?;
         let refuse = self.config.customers.on_duplicate == "refuse";
         self.store.write(|tx| {
+            let defs = super::customer_settings::custom_fields_w(tx)?;
+            c.custom = custom_field::validate_map(&defs, &c.custom, true)
+                .map_err(|(f, r)| Error::validation(f, r))?;
             if let Some(owner) = c.owner_id.as_deref() {
                 let ok = users::find_by_id_w(tx, owner)?
                     .is_some_and(|u| u.status == crate::domain::org::UserStatus::Active);
@@ -389,43 +362,62 @@ impl App {
         caller.require("customer.read")?;
         let scope = self.scope_of(caller)?;
         let limit = f.limit.unwrap_or(50).clamp(1, 200);
-        let keep = |c: &Customer| c.deleted_at.is_none() && scope.can_see(c) && f.matches(c);
-        let mut items = Vec::new();
-        let mut total = 0u64;
-        let mut next_cursor = None;
-        self.store.read(|tx| {
+        let ctx = FilterContext::new(&caller.user.id, self.now());
+        let keep = |c: &Customer| c.deleted_at.is_none() && scope.can_see(c) && f.matches(c, &ctx);
+        // Only (sort key, id) of every match is held; the page's records are read afterwards.
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let page = self.store.read(|tx| {
             customers::scan(tx, None, |c| {
                 if keep(&c) {
-                    total += 1;
-                    let after_cursor = f.cursor.as_deref().is_none_or(|cur| c.id.as_str() > cur);
-                    if after_cursor {
-                        if items.len() < limit {
-                            items.push(CustomerView::from(&c));
-                        } else if next_cursor.is_none() {
-                            next_cursor = items.last().map(|v: &CustomerView| v.id.clone());
-                        }
-                    }
+                    keys.push((f.sort_key(&c), c.id));
                 }
                 true
+            })?;
+            keys.sort();
+            if f.sort.unwrap_or_default().descending() {
+                keys.reverse();
+            }
+            let start = match f.cursor.as_deref() {
+                Some(cur) => keys
+                    .iter()
+                    .position(|(_, id)| id == cur)
+                    .map(|i| i + 1)
+                    .ok_or_else(|| {
+                        Error::validation("cursor", "分页位置已失效，请从第一页重新查看")
+                    })?,
+                None => 0,
+            };
+            let mut items = Vec::new();
+            for (_, id) in keys.iter().skip(start).take(limit) {
+                if let Some(c) = customers::get(tx, id)? {
+                    items.push(CustomerView::from(&c));
+                }
+            }
+            let next_cursor = if start + limit < keys.len() {
+                items.last().map(|v: &CustomerView| v.id.clone())
+            } else {
+                None
+            };
+            Ok::<_, Error>(CustomerPage {
+                items,
+                next_cursor,
+                total: keys.len() as u64,
             })
         })?;
-        Ok(CustomerPage {
-            items,
-            next_cursor,
-            total,
-        })
+        Ok(page)
     }
 
     pub fn update_customer(
         &self,
         caller: &Caller,
         id: &str,
-        input: CustomerInput,
+        patch: customer::CustomerPatch,
         source: &str,
     ) -> Result<CustomerView> {
         caller.require("customer.edit")?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
+        let (input, clear) = patch.split().map_err(|(f, r)| Error::validation(f, r))?;
         let checked = customer::check(&input, false, now.with_timezone(&shanghai()).date_naive())
             .map_err(|(f, r)| Error::validation(f, r))?;
         if input.owner_id.is_some() {
@@ -480,8 +472,53 @@ impl App {
             set!(tags);
             set!(demand);
             set!(profile);
-            set!(custom);
             set!(consent);
+            if let Some(values) = &input.custom {
+                let defs = super::customer_settings::custom_fields_w(tx)?;
+                let given = custom_field::validate_map(&defs, values, false)
+                    .map_err(|(f, r)| Error::validation(f, r))?;
+                for k in values.keys() {
+                    match given.get(k) {
+                        Some(v) => c.custom.insert(k.clone(), v.clone()),
+                        None => c.custom.remove(k),
+                    };
+                }
+                if let Some(d) = defs.iter().find(|d| {
+                    d.active
+                        && d.required
+                        && values.contains_key(&d.key)
+                        && !c.custom.contains_key(&d.key)
+                }) {
+                    return Err(Error::validation(
+                        format!("custom.{}", d.key),
+                        format!("{}不能为空", d.label),
+                    ));
+                }
+                changed.push("custom");
+            }
+            if let Some(Some(at)) = patch.next_followup_at {
+                c.next_followup_at = Some(at);
+                changed.push("next_followup_at");
+            }
+            for f in &clear {
+                match *f {
+                    "id_number" => {
+                        c.id_number = None;
+                        c.gender = None;
+                        c.birth_date = None;
+                    }
+                    "city" => c.city = None,
+                    "address" => c.address = None,
+                    "company" => c.company = None,
+                    "channel" => c.channel = None,
+                    "grade" => c.grade = None,
+                    "intent" => c.intent = None,
+                    "consent" => c.consent = None,
+                    "next_followup_at" => c.next_followup_at = None,
+                    _ => {}
+                }
+                changed.push(f);
+            }
             if changed
                 .iter()
                 .any(|f| ["phone", "extra_phones", "id_number"].contains(f))
@@ -523,6 +560,20 @@ impl App {
                     json!({"fields": changed}),
                 ),
             )?;
+            if c.consent != before.consent {
+                // PIPL: the legal basis is evidence; each change is kept in the audit chain.
+                audit::record(
+                    tx,
+                    now,
+                    audit::by_user(
+                        &caller.user,
+                        "customer.consent_changed",
+                        source,
+                        Some(c.id.clone()),
+                        json!({"from": before.consent, "to": c.consent}),
+                    ),
+                )?;
+            }
             Ok(CustomerView::from(&c))
         })
     }

@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::customers::{CustomerFilter, shanghai};
+use super::customers::{CustomerFilter, FilterContext, shanghai};
 use super::{App, Error, Result, audit};
+use crate::domain::custom_field;
 use crate::domain::customer::{Customer, Stage};
 use crate::store::{customers, users};
 
@@ -122,13 +123,13 @@ impl App {
             tag: q.tag.clone(),
             owner: q.owner.clone(),
             channel: q.channel.clone(),
-            cursor: None,
-            limit: None,
+            ..Default::default()
         };
-        let (rows, owners) = self.store.read(|tx| {
+        let ctx = FilterContext::new(&caller.user.id, self.now());
+        let (rows, owners, defs) = self.store.read(|tx| {
             let mut rows: Vec<Customer> = Vec::new();
             customers::scan(tx, None, |c| {
-                if c.deleted_at.is_none() && scope.can_see(&c) && filter.matches(&c) {
+                if c.deleted_at.is_none() && scope.can_see(&c) && filter.matches(&c, &ctx) {
                     rows.push(c);
                 }
                 true
@@ -137,7 +138,12 @@ impl App {
                 .into_iter()
                 .map(|u| (u.id, u.display_name))
                 .collect();
-            Ok::<_, Error>((rows, owners))
+            // One column per active custom field, in display order.
+            let defs: Vec<_> = super::customer_settings::custom_fields(tx)?
+                .into_iter()
+                .filter(|d| d.active)
+                .collect();
+            Ok::<_, Error>((rows, owners, defs))
         })?;
         let tz = shanghai();
         let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -166,7 +172,7 @@ impl App {
                 Some(s) => open("id_number", &s.enc, &s.masked, full_id)?,
                 None => String::new(),
             };
-            table.push(vec![
+            let mut row = vec![
                 c.name.clone(),
                 open("phone", &c.phone.enc, &c.phone.masked, full_phone)?,
                 extra,
@@ -197,13 +203,29 @@ impl App {
                 time(c.last_followup_at),
                 time(c.next_followup_at),
                 time(Some(c.created_at)),
-            ]);
+            ];
+            row.extend(defs.iter().map(|d| {
+                c.custom
+                    .get(&d.key)
+                    .map(|v| custom_field::display(d, v))
+                    .unwrap_or_default()
+            }));
+            table.push(row);
         }
+        let headers: Vec<String> = HEADERS
+            .iter()
+            .map(|h| (*h).to_string())
+            .chain(defs.iter().map(|d| d.label.clone()))
+            .collect();
         let stamp = self.now().with_timezone(&tz).format("%Y%m%d-%H%M");
         let (bytes, content_type, ext) = match q.format {
-            ExportFormat::Csv => (csv_bytes(&table)?, "text/csv; charset=utf-8", "csv"),
+            ExportFormat::Csv => (
+                csv_bytes(&headers, &table)?,
+                "text/csv; charset=utf-8",
+                "csv",
+            ),
             ExportFormat::Xlsx => (
-                xlsx_bytes(&table)?,
+                xlsx_bytes(&headers, &table)?,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "xlsx",
             ),
@@ -223,24 +245,25 @@ impl App {
     }
 }
 
-fn csv_bytes(table: &[Vec<String>]) -> Result<Vec<u8>> {
+fn csv_bytes(headers: &[String], table: &[Vec<String>]) -> Result<Vec<u8>> {
     let err = |e: csv::Error| Error::Internal(e.to_string());
     // A BOM so Excel and WPS open UTF-8 Chinese correctly.
     let mut w = csv::Writer::from_writer("\u{feff}".as_bytes().to_vec());
-    w.write_record(HEADERS).map_err(err)?;
+    w.write_record(headers.iter().map(|h| defuse(h)))
+        .map_err(err)?;
     for row in table {
         w.write_record(row.iter().map(|c| defuse(c))).map_err(err)?;
     }
     w.into_inner().map_err(|e| Error::Internal(e.to_string()))
 }
 
-fn xlsx_bytes(table: &[Vec<String>]) -> Result<Vec<u8>> {
+fn xlsx_bytes(headers: &[String], table: &[Vec<String>]) -> Result<Vec<u8>> {
     let err = |e: rust_xlsxwriter::XlsxError| Error::Internal(e.to_string());
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    for (col, h) in HEADERS.iter().enumerate() {
+    for (col, h) in headers.iter().enumerate() {
         let col = u16::try_from(col).map_err(|e| Error::Internal(e.to_string()))?;
-        sheet.write_string(0, col, *h).map_err(err)?;
+        sheet.write_string(0, col, defuse(h)).map_err(err)?;
     }
     for (r, row) in table.iter().enumerate() {
         let r = u32::try_from(r + 1).map_err(|e| Error::Internal(e.to_string()))?;

@@ -5,6 +5,9 @@
 pub mod assign;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
+pub mod customer_list;
+pub mod customer_settings;
 pub mod customers;
 pub mod demo;
 pub mod duplicates;
@@ -17,6 +20,7 @@ pub mod password;
 pub mod pool_rules;
 pub mod pool_sweep;
 pub mod pools;
+pub mod recycle;
 pub mod rotate;
 pub mod scope;
 pub mod search;

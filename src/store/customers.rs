@@ -9,10 +9,12 @@ use crate::domain::customer::Customer;
 const T: &str = "customers";
 
 fn keys_of(c: &Customer) -> Vec<String> {
-    let mut keys = vec![format!("p:{}/{}", c.phone.bidx, c.id)];
+    let mut keys = Vec::new();
+    // An erased record's phone has no blind index: nothing to find it by.
     keys.extend(
-        c.extra_phones
-            .iter()
+        std::iter::once(&c.phone)
+            .chain(&c.extra_phones)
+            .filter(|p| !p.bidx.is_empty())
             .map(|p| format!("p:{}/{}", p.bidx, c.id)),
     );
     if let Some(i) = &c.id_number {
@@ -189,6 +191,14 @@ pub fn put_followup(tx: &WriteTransaction, f: &crate::domain::followup::Followup
 
 pub fn followups(
     tx: &ReadTransaction,
+    customer_id: &str,
+) -> Result<Vec<crate::domain::followup::Followup>> {
+    prefixed(&tx.open_table(tables::FOLLOWUPS)?, customer_id, "followups")
+}
+
+/// Every follow-up of a customer, in a write transaction (to rewrite them).
+pub fn followups_w(
+    tx: &WriteTransaction,
     customer_id: &str,
 ) -> Result<Vec<crate::domain::followup::Followup>> {
     prefixed(&tx.open_table(tables::FOLLOWUPS)?, customer_id, "followups")

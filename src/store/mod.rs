@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod codec;
+pub mod customer_settings;
 pub mod customers;
 pub mod migrate;
 pub mod org;

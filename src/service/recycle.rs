@@ -1,0 +1,253 @@
+//! The recycle bin (回收站) and erasure for a personal-information deletion request (PIPL
+//! art. 47). Deleted customers can be restored by an admin for `customers.recycle_days`;
+//! after that they are purged. Purging and erasure anonymise the record in place: the name
+//! becomes 已删除, phones, ID number, address, company and custom values are dropped with
+//! their blind-index keys (so the number may be entered again), follow-up text is replaced.
+//! The record keeps `deleted_at`, so the search indexer drops it through the outbox that
+//! `customers::put` writes. Purging runs lazily, when the recycle bin is listed or a restore
+//! is attempted ([`App::purge_recycle_bin`] can also be called by a job).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Caller;
+use super::customers::CustomerView;
+use super::{App, Error, Result, audit, new_id};
+use crate::domain::customer::{Customer, Sealed};
+use crate::store::WriteTransaction;
+use crate::store::customers::{self, TimelineEvent};
+
+/// The name an anonymised customer is shown under.
+pub const ERASED_NAME: &str = "已删除";
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecycledCustomer {
+    pub customer: CustomerView,
+    pub deleted_at: DateTime<Utc>,
+    /// Restorable until then; purged afterwards.
+    pub purge_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct EraseRequest {
+    /// The deletion request's reference (ticket number, letter date…), kept in the audit log.
+    pub request_ref: String,
+}
+
+fn is_erased(c: &Customer) -> bool {
+    c.name == ERASED_NAME && c.phone.bidx.is_empty()
+}
+
+fn admin(caller: &Caller) -> Result<()> {
+    caller.require("customer.delete")?;
+    caller.require("settings.manage")
+}
+
+/// Anonymises `before` in place (record, keys, follow-ups); returns the new record.
+fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Result<Customer> {
+    let mut c = before.clone();
+    let blank = Sealed {
+        enc: String::new(),
+        bidx: String::new(),
+        masked: String::new(),
+        tail: String::new(),
+    };
+    c.name = ERASED_NAME.to_string();
+    c.phone = blank;
+    c.extra_phones.clear();
+    c.id_number = None;
+    c.gender = None;
+    c.birth_date = None;
+    c.city = None;
+    c.address = None;
+    c.company = None;
+    c.custom.clear();
+    c.demand.purpose = None;
+    c.profile = Default::default();
+    c.tags.clear();
+    c.next_followup_at = None;
+    c.deleted_at = Some(before.deleted_at.unwrap_or(now));
+    c.updated_at = now;
+    customers::put(tx, Some(before), &c)?;
+    for mut f in customers::followups_w(tx, &c.id)? {
+        f.content = "（内容已删除）".into();
+        f.outcome = None;
+        customers::put_followup(tx, &f)?;
+    }
+    Ok(c)
+}
+
+impl App {
+    fn recycle_days(&self) -> Duration {
+        Duration::days(i64::from(self.config.customers.recycle_days.max(1)))
+    }
+
+    /// Anonymises every customer deleted longer ago than `customers.recycle_days`; returns how
+    /// many. Audited as one entry with the count.
+    pub fn purge_recycle_bin(&self) -> Result<usize> {
+        let now = self.now();
+        let cutoff = now - self.recycle_days();
+        let mut due = Vec::new();
+        self.store.read(|tx| {
+            customers::scan(tx, None, |c| {
+                if c.deleted_at.is_some_and(|d| d < cutoff) && !is_erased(&c) {
+                    due.push(c.id);
+                }
+                true
+            })
+        })?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        self.store.write(|tx| {
+            let mut n = 0;
+            for id in &due {
+                let Some(before) = customers::get_w(tx, id)? else {
+                    continue;
+                };
+                if before.deleted_at.is_some_and(|d| d < cutoff) && !is_erased(&before) {
+                    anonymise(tx, &before, now)?;
+                    n += 1;
+                }
+            }
+            audit::record(
+                tx,
+                now,
+                crate::store::audit::NewAudit {
+                    actor_id: None,
+                    actor: "system".into(),
+                    action: "customer.purged",
+                    target: None,
+                    detail: json!({"count": n, "recycle_days": self.config.customers.recycle_days}),
+                    source: "system".into(),
+                },
+            )?;
+            Ok(n)
+        })
+    }
+
+    /// Deleted customers still restorable, most recently deleted first (admin).
+    pub fn recycle_bin(&self, caller: &Caller) -> Result<Vec<RecycledCustomer>> {
+        admin(caller)?;
+        self.purge_recycle_bin()?;
+        let keep = self.recycle_days();
+        let mut out = Vec::new();
+        self.store.read(|tx| {
+            customers::scan(tx, None, |c| {
+                if let Some(d) = c.deleted_at
+                    && !is_erased(&c)
+                {
+                    out.push(RecycledCustomer {
+                        customer: CustomerView::from(&c),
+                        deleted_at: d,
+                        purge_at: d + keep,
+                    });
+                }
+                true
+            })
+        })?;
+        out.sort_by_key(|r| std::cmp::Reverse(r.deleted_at));
+        Ok(out)
+    }
+
+    /// Takes a customer out of the recycle bin (admin; within `customers.recycle_days`).
+    pub fn restore_customer(
+        &self,
+        caller: &Caller,
+        id: &str,
+        source: &str,
+    ) -> Result<CustomerView> {
+        admin(caller)?;
+        self.purge_recycle_bin()?;
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = scope.check(customers::get_w(tx, id)?)?;
+            if before.deleted_at.is_none() || is_erased(&before) {
+                return Err(Error::NotFound);
+            }
+            let mut c = before.clone();
+            c.deleted_at = None;
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            customers::add_event(
+                tx,
+                &c.id,
+                &TimelineEvent::new(
+                    new_id(now),
+                    now,
+                    &caller.user.id,
+                    "restored",
+                    None,
+                    None,
+                    None,
+                ),
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.restored",
+                    source,
+                    Some(c.id.clone()),
+                    json!({}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+
+    /// Erases a customer's personal information for a deletion request (admin). The record
+    /// stays as an anonymous, deleted shell so statistics and the audit chain still add up.
+    pub fn erase_customer(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: EraseRequest,
+        source: &str,
+    ) -> Result<()> {
+        admin(caller)?;
+        let reference = req.request_ref.trim().to_string();
+        if reference.is_empty() || reference.chars().count() > 64 {
+            return Err(Error::validation(
+                "request_ref",
+                "请填写删除请求编号，最多64个字符",
+            ));
+        }
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = scope.check(customers::get_w(tx, id)?)?;
+            if is_erased(&before) {
+                return Err(Error::NotFound);
+            }
+            anonymise(tx, &before, now)?;
+            customers::add_event(
+                tx,
+                id,
+                &TimelineEvent::new(
+                    new_id(now),
+                    now,
+                    &caller.user.id,
+                    "erased",
+                    None,
+                    None,
+                    None,
+                ),
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.erased",
+                    source,
+                    Some(id.to_string()),
+                    json!({"request_ref": reference}),
+                ),
+            )
+        })
+    }
+}
