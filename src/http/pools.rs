@@ -14,8 +14,9 @@ use crate::domain::pool::Pool;
 use crate::service::assign::{AssignRequest, AssignResult};
 use crate::service::auth::Caller;
 use crate::service::customers::{CustomerPage, CustomerView};
+use crate::service::pool_claims::ReleaseRequest;
 use crate::service::pool_sweep::SweepReport;
-use crate::service::pools::{PoolCustomerFilter, PoolInput, PoolPatch, PoolView, ReleaseRequest};
+use crate::service::pools::{PoolCustomerFilter, PoolInput, PoolPatch, PoolView};
 
 /// Pools I may use or manage (`pool.manage` sees every pool).
 #[utoipa::path(get, path = "/pools", operation_id = "list_pools", tag = "pools", responses(

@@ -17,6 +17,7 @@ pub mod followups;
 pub mod import;
 pub mod org;
 pub mod password;
+pub mod pool_claims;
 pub mod pool_rules;
 pub mod pool_sweep;
 pub mod pools;

@@ -1,0 +1,282 @@
+//! Claim, release and locks: how customers leave and enter the public pools by hand. The rule
+//! check and the write of a claim share one write transaction (redb runs one writer at a
+//! time), so concurrent claims have exactly one winner and limits hold exactly.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::customers::{CustomerView, live};
+use super::pool_rules::{ClaimDecision, ClaimInput};
+use super::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
+use super::{App, Error, Result, audit, new_id};
+use crate::domain::customer::Customer;
+use crate::domain::org::Department;
+use crate::store::customers::{self, TimelineEvent};
+use crate::store::{WriteTransaction, pools, users};
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ReleaseRequest {
+    /// Why the customer goes back to the pool (required).
+    #[serde(default)]
+    pub reason: String,
+    /// The pool to release into; default: the owner's department pool or the firm-wide one.
+    #[serde(default)]
+    pub pool_id: Option<String>,
+}
+
+impl App {
+    /// 领取: takes a customer out of its pool. The rule check and the write happen in one
+    /// write transaction, so among concurrent claims exactly one wins and limits are exact.
+    pub fn claim_customer(&self, caller: &Caller, id: &str, source: &str) -> Result<CustomerView> {
+        caller.require("pool.claim")?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = live(customers::get_w(tx, id)?.ok_or(Error::NotFound)?)?;
+            let departments = crate::store::org::departments_w(tx)?;
+            let Some(pool_id) = before.pool_id.clone().filter(|_| before.owner_id.is_none()) else {
+                return Err(self.claimed_already(tx, caller, &before, &departments)?);
+            };
+            let pool = pools::get_w(tx, &pool_id)?
+                .filter(|p| is_member(p, &caller.user, &departments))
+                .ok_or(Error::NotFound)?;
+            let (owned, not_won, _) = owned_counts(tx, &caller.user.id)?;
+            let key = claim_key(&caller.user.id, &pool.id, now);
+            let input = ClaimInput {
+                customer: before.clone(),
+                pool: pool.clone(),
+                user: caller.user.clone(),
+                owned_count: owned,
+                owned_count_excluding_won: not_won,
+                claims_today_in_pool: pools::counter_w(tx, &key)?,
+                last_released_by_this_user_at: before
+                    .pool_entered_at
+                    .filter(|_| before.previous_owner_id.as_deref() == Some(&caller.user.id)),
+                entered_pool_at: before.pool_entered_at,
+                now,
+            };
+            if let ClaimDecision::Refuse { rule, reason } = self.claim_rule(&input)? {
+                return Err(Error::Conflict {
+                    code: "claim_refused",
+                    message: format!("{reason}（规则：{rule}）"),
+                });
+            }
+            let mut c = before.clone();
+            c.owner_id = Some(caller.user.id.clone());
+            c.pool_id = None;
+            c.held_since = Some(now);
+            c.locked = false;
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            pools::bump(tx, &key)?;
+            customers::add_event(
+                tx,
+                &c.id,
+                &TimelineEvent::new(
+                    new_id(now),
+                    now,
+                    &caller.user.id,
+                    "claimed",
+                    Some(pool.id.clone()),
+                    Some(caller.user.id.clone()),
+                    None,
+                ),
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.claimed",
+                    source,
+                    Some(c.id.clone()),
+                    json!({"pool_id": pool.id, "previous_owner_id": before.previous_owner_id}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+
+    /// The answer to a claim of a customer that is not waiting in a pool: "already claimed"
+    /// for members of the pool it was claimed from, "not found" for everyone else.
+    fn claimed_already(
+        &self,
+        tx: &WriteTransaction,
+        caller: &Caller,
+        c: &Customer,
+        departments: &[Department],
+    ) -> Result<Error> {
+        if c.owner_id.as_deref() == Some(caller.user.id.as_str()) {
+            return Ok(Error::Conflict {
+                code: "already_owned",
+                message: "该客户已在您名下".into(),
+            });
+        }
+        let last_claim_pool = customers_events_w(tx, &c.id)?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "claimed" || e.kind == "assigned")
+            .and_then(|e| e.from);
+        let member = match last_claim_pool {
+            Some(p) => {
+                pools::get_w(tx, &p)?.is_some_and(|p| is_member(&p, &caller.user, departments))
+            }
+            None => false,
+        };
+        Ok(if member {
+            Error::Conflict {
+                code: "already_claimed",
+                message: "该客户已被他人领取".into(),
+            }
+        } else {
+            Error::NotFound
+        })
+    }
+
+    /// 释放: the owner (or a manager who sees the customer) puts it back into a pool.
+    pub fn release_customer(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: ReleaseRequest,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require("customer.read")?;
+        let reason = req.reason.trim().to_string();
+        if reason.is_empty() {
+            return Err(Error::validation("reason", "请填写释放原因"));
+        }
+        if reason.chars().count() > 200 {
+            return Err(Error::validation("reason", "释放原因最多200个字符"));
+        }
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
+            let Some(owner_id) = before.owner_id.clone() else {
+                return Err(Error::Unprocessable {
+                    code: "not_owned",
+                    message: "该客户已在公海中".into(),
+                });
+            };
+            if owner_id != caller.user.id && !caller.can("customer.transfer") {
+                return Err(Error::Forbidden("customer.transfer".into()));
+            }
+            let all = pools::all_w(tx)?;
+            let departments = crate::store::org::departments_w(tx)?;
+            let pool = match &req.pool_id {
+                Some(p) => all
+                    .iter()
+                    .find(|x| &x.id == p)
+                    .ok_or_else(|| Error::validation("pool_id", "公海不存在"))?,
+                None => {
+                    let owner = users::find_by_id_w(tx, &owner_id)?;
+                    target_pool(
+                        &all,
+                        &departments,
+                        owner.as_ref().and_then(|u| u.department_id.as_deref()),
+                    )
+                    .ok_or_else(|| Error::Unprocessable {
+                        code: "no_pool",
+                        message: "尚未设置公海，请联系管理员".into(),
+                    })?
+                }
+            };
+            let mut c = before.clone();
+            into_pool(&mut c, pool, now);
+            customers::put(tx, Some(&before), &c)?;
+            pools::remove_counter(tx, &format!("recall_warn/{owner_id}/{}", c.id))?;
+            customers::add_event(
+                tx,
+                &c.id,
+                &TimelineEvent::new(
+                    new_id(now),
+                    now,
+                    &caller.user.id,
+                    "released",
+                    Some(owner_id.clone()),
+                    Some(pool.id.clone()),
+                    Some(reason.clone()),
+                ),
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "customer.released",
+                    source,
+                    Some(c.id.clone()),
+                    json!({"from": owner_id, "pool_id": pool.id, "reason": reason}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+
+    /// Locks (or unlocks) one of the caller's own customers: locked customers are never
+    /// recalled. The caller's roles' `lock_limit` caps how many they may hold locked.
+    pub fn set_customer_lock(
+        &self,
+        caller: &Caller,
+        id: &str,
+        lock: bool,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require("customer.read")?;
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        let limit = caller.access.lock_limit;
+        self.store.write(|tx| {
+            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
+            if before.owner_id.as_deref() != Some(caller.user.id.as_str()) {
+                return Err(Error::Unprocessable {
+                    code: "not_owner",
+                    message: "只能锁定自己名下的客户".into(),
+                });
+            }
+            if before.locked == lock {
+                return Ok(CustomerView::from(&before));
+            }
+            if lock {
+                let (_, _, locked) = owned_counts(tx, &caller.user.id)?;
+                if locked >= u64::from(limit) {
+                    return Err(Error::Conflict {
+                        code: "lock_limit",
+                        message: format!("最多可锁定{limit}个客户"),
+                    });
+                }
+            }
+            let mut c = before.clone();
+            c.locked = lock;
+            c.updated_at = now;
+            customers::put(tx, Some(&before), &c)?;
+            let kind = if lock { "locked" } else { "unlocked" };
+            customers::add_event(
+                tx,
+                &c.id,
+                &TimelineEvent::new(new_id(now), now, &caller.user.id, kind, None, None, None),
+            )?;
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    if lock {
+                        "customer.locked"
+                    } else {
+                        "customer.unlocked"
+                    },
+                    source,
+                    Some(c.id.clone()),
+                    json!({}),
+                ),
+            )?;
+            Ok(CustomerView::from(&c))
+        })
+    }
+}
+
+fn customers_events_w(tx: &WriteTransaction, id: &str) -> Result<Vec<TimelineEvent>> {
+    Ok(pools::customer_events_w(tx, id)?)
+}
