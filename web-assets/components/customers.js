@@ -1,7 +1,7 @@
 // Shared pieces of the customer pages: stage and follow-up kind labels,
 // badges, the customer form (create and edit), the duplicate warning
 // and customer-specific error texts.
-import { useRef, useState } from '../vendor/preact/hooks.module.js';
+import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { locale, t } from '../i18n/index.js';
 import { api } from '../api.js';
@@ -11,6 +11,10 @@ import { Field } from './field.js';
 import { SelectField } from './form.js';
 import { FormDialog } from './dialog.js';
 import { Icon } from './icons.js';
+import {
+  ConsentFields, CustomFieldInputs, TagGroupPicker, buildCustom, consentFromForm, consentToForm, customToForm,
+  loadCustomerSettings,
+} from './customer-settings.js';
 
 export const STAGES = [
   { value: 'lead', labelKey: 'stage.lead', tone: 'muted' },
@@ -225,9 +229,10 @@ export function buildCustomerInput(values, { creating, original = null }) {
   if (full.name !== original.name) body.name = full.name;
   if (phone) body.phone = phone;
   if (idNumber) body.id_number = idNumber;
-  for (const k of ['city', 'company', 'channel']) if (full[k] !== (original[k] || '')) body[k] = full[k];
+  // An emptied optional field is sent as null, which clears it.
+  for (const k of ['city', 'company', 'channel']) if (full[k] !== (original[k] || '')) body[k] = full[k] || null;
   if (full.stage !== original.stage) body.stage = full.stage;
-  if (full.grade && full.grade !== original.grade) body.grade = full.grade;
+  if ((full.grade || null) !== (original.grade || null)) body.grade = full.grade || null;
   if (full.stars !== (original.stars ?? 0)) body.stars = full.stars;
   if (tags.join('\n') !== (original.tags || []).join('\n')) body.tags = tags;
   const od = original.demand || {};
@@ -268,8 +273,13 @@ const CHANNEL_KEYS = ['customers.channel.online', 'customers.channel.phone', 'cu
   'customers.channel.street', 'customers.channel.returning', 'customers.channel.partner'];
 
 /** The fields of the customer form. onBlurField(name) after phone / ID number lose focus. */
-export function CustomerFields({ values, errors, set, onBlurField, editing = false }) {
+export function CustomerFields({ values, errors, set, onBlurField, editing = false, settings = null, customErrors = {}, setCustom }) {
   const blur = (name) => () => onBlurField && onBlurField(name);
+  const toggleTag = (tag) => {
+    const now = splitTags(values.tags);
+    const next = now.includes(tag) ? now.filter((x) => x !== tag) : [...now, tag];
+    set('tags')(next.join(t('customers.tagJoiner')));
+  };
   return html`
     <h3 class="form-section-title">${t('customers.section.basic')}</h3>
     <div class="form-grid form-grid-2">
@@ -307,6 +317,7 @@ export function CustomerFields({ values, errors, set, onBlurField, editing = fal
       <${Field} id="customer-tags" label=${t('customers.field.tags')} value=${values.tags} onInput=${set('tags')}
         error=${errors.tags} testid="customer-form-tags" required=${false} hint=${t('customers.tagsHint')} />
     </div>
+    ${settings && html`<${TagGroupPicker} groups=${settings.groups} tags=${splitTags(values.tags)} onToggle=${toggleTag} />`}
     ${splitTags(values.tags).length > 0 && html`<div class="tag-preview" data-testid="customer-form-tag-preview">
       ${splitTags(values.tags).map((x) => html`<span class="tag tag-primary" key=${x}>${x}</span>`)}</div>`}
     <h3 class="form-section-title">${t('customers.section.demand')}</h3>
@@ -318,7 +329,10 @@ export function CustomerFields({ values, errors, set, onBlurField, editing = fal
         error=${errors.term} testid="customer-form-term" required=${false} inputMode="numeric" maxLength=${3} />
       <${Field} id="customer-purpose" label=${t('customers.field.purpose')} value=${values.purpose} onInput=${set('purpose')}
         error=${errors.purpose} testid="customer-form-purpose" required=${false} maxLength=${64} />
-    </div>`;
+    </div>
+    ${settings && html`<${CustomFieldInputs} defs=${settings.fields} values=${values.custom || {}} errors=${customErrors}
+      set=${setCustom} />`}
+    <${ConsentFields} values=${values} set=${set} errors=${errors} />`;
 }
 
 const ORDER = ['name', 'phone', 'id_number', 'city', 'company', 'channel', 'stage', 'grade', 'stars', 'tags', 'amount', 'term', 'purpose'];
@@ -334,8 +348,26 @@ function focusFirst(errors) {
  */
 export function CustomerDialog({ customer = null, onClose, onDone }) {
   const editing = Boolean(customer);
-  const [values, setValues] = useState(editing ? formFromCustomer(customer) : emptyForm());
+  const [values, setValues] = useState(() => ({
+    ...(editing ? formFromCustomer(customer) : emptyForm()),
+    ...consentToForm(editing ? customer.consent : null),
+    custom: {},
+  }));
   const [errors, setErrors] = useState({});
+  const [settings, setSettings] = useState(null);
+  const [customErrors, setCustomErrors] = useState({});
+  useEffect(() => {
+    loadCustomerSettings().then((st) => {
+      setSettings(st);
+      const custom = {};
+      for (const d of st.fields) custom[d.key] = customToForm(d, editing ? (customer.custom || {})[d.key] : null);
+      setValues((v) => ({ ...v, custom }));
+    });
+  }, []);
+  const setCustom = (key, value) => {
+    setValues((v) => ({ ...v, custom: { ...v.custom, [key]: value } }));
+    setCustomErrors((e) => ({ ...e, [key]: null }));
+  };
   const [formError, setFormError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [dup, setDup] = useState(null);
@@ -373,6 +405,20 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
       focusFirst(found);
       return;
     }
+    const defs = settings ? settings.fields : [];
+    const { custom, errors: cErrors } = buildCustom(defs, values.custom || {}, editing ? (customer.custom || {}) : null);
+    setCustomErrors(cErrors);
+    if (Object.keys(cErrors).length) return;
+    if (Object.keys(custom).length) body.custom = custom;
+    const consent = consentFromForm(values);
+    if (!editing) {
+      if (consent) body.consent = consent;
+    } else {
+      const before = customer.consent || null;
+      const same = (a, b) => (!a && !b) || (a && b && a.basis === b.basis && (a.notice_version || null) === (b.notice_version || null)
+        && (a.channel || null) === (b.channel || null) && Math.abs(new Date(a.at) - new Date(b.at)) < 60000);
+      if (!same(consent, before)) body.consent = consent;
+    }
     if (editing && !Object.keys(body).length) {
       onClose();
       return;
@@ -387,6 +433,10 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
       setBusy(false);
       if (error.code === 'duplicate') {
         setConflict(customerErrorText(error));
+        return;
+      }
+      if (error.code === 'validation' && String(error.field || '').startsWith('custom.')) {
+        setCustomErrors({ [error.field.slice(7)]: customerErrorText(error) });
         return;
       }
       const field = error.code === 'validation' ? formFieldOf(error.field) : null;
@@ -407,6 +457,7 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     ${conflict && html`<div class="notice notice-error" role="alert" data-testid="customer-conflict">
       <strong>${conflict}</strong></div>`}
     ${answers.map((a, i) => html`<${DuplicateBanner} key=${i} answer=${a} onOpen=${onClose} />`)}
-    <${CustomerFields} values=${values} errors=${errors} set=${set} onBlurField=${onBlurField} editing=${editing} />
+    <${CustomerFields} values=${values} errors=${errors} set=${set} onBlurField=${onBlurField} editing=${editing}
+      settings=${settings} customErrors=${customErrors} setCustom=${setCustom} />
   <//>`;
 }

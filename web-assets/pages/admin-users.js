@@ -285,6 +285,33 @@ function ResetPasswordDialog({ user, onClose, onDone }) {
   <//>`;
 }
 
+/** Departure handover: pick a successor, confirm, POST /api/v1/users/{id}/depart. */
+function DepartDialog({ user, users, onClose, onDone }) {
+  const options = users.filter((u) => u.status === 'active' && u.id !== user.id);
+  const [to, setTo] = useState(options[0]?.id || '');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api('POST', `/api/v1/users/${encodeURIComponent(user.id)}/depart`, { to_user: to });
+      onDone(r, options.find((u) => u.id === to));
+    } catch (e) {
+      setBusy(false);
+      setError(errorText(e));
+    }
+  };
+  return html`<${ConfirmDialog} title=${t('cx.depart.title', { name: user.display_name })}
+    body=${t('cx.depart.body', { name: user.display_name })} confirmLabel=${t('cx.depart.confirm')}
+    busy=${busy} error=${error} onConfirm=${options.length ? submit : onClose} onClose=${onClose} testid="depart-dialog">
+    ${options.length
+      ? html`<${SelectField} id="depart-to" label=${t('cx.depart.successor')} value=${to} onChange=${setTo} testid="depart-to"
+          options=${options.map((u) => ({ value: u.id, label: `${u.display_name} (${u.username})` }))} />`
+      : html`<p class="muted">${t('cx.depart.nobody')}</p>`}
+  <//>`;
+}
+
 export function AdminUsersPage() {
   const [state, setState] = useState({ status: 'loading' });
   const [dialog, setDialog] = useState(null); // { type: 'create' | 'edit' | 'reset', user? }
@@ -348,6 +375,9 @@ export function AdminUsersPage() {
                   <button type="button" class="btn btn-sm btn-text" data-testid="user-reset"
                     aria-label=${t('users.resetAria', { name: u.display_name })}
                     onClick=${() => setDialog({ type: 'reset', user: u })}><${Icon} name="key" size=${15} />${t('users.resetPassword')}</button>
+                  ${u.status !== 'departed' && session.value?.id !== u.id && html`<button type="button" class="btn btn-sm btn-text"
+                    data-testid="user-depart" onClick=${() => setDialog({ type: 'depart', user: u })}>
+                    <${Icon} name="move" size=${15} />${t('cx.depart.button')}</button>`}
                 </div>
               </td>
             </tr>`)}
@@ -395,6 +425,12 @@ export function AdminUsersPage() {
         load({ quiet: true });
         // My own name, roles or status changed: refresh what the shell shows and allows.
         if (u.id === session.value?.id) loadMe().catch(() => {});
+      }} />`}
+    ${dialog?.type === 'depart' && html`<${DepartDialog} user=${dialog.user} users=${state.users} onClose=${close}
+      onDone=${(r, to) => {
+        close();
+        toast(t('cx.depart.done', { count: r.customers_moved, name: to ? to.display_name : '' }));
+        load({ quiet: true });
       }} />`}
     ${dialog?.type === 'reset' && html`<${ResetPasswordDialog} user=${dialog.user}
       onClose=${close} onDone=${() => { const u = dialog.user; close(); toast(t('users.resetDone', { name: u.display_name })); }} />`}

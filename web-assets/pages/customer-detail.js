@@ -12,6 +12,7 @@ import { fenToWan, fenToYuan } from '../money.js';
 import { LoadError, Loading } from '../components/states.js';
 import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
+import { consentText, customText, loadCustomerSettings, loadDirectory } from '../components/customer-settings.js';
 import { SelectField } from '../components/form.js';
 import { ConfirmDialog, FormDialog } from '../components/dialog.js';
 import { FormError } from '../components/field.js';
@@ -93,6 +94,22 @@ function ProfileCard({ c, userName }) {
       <dt>${t('customers.field.nextFollowup')}</dt><dd data-testid="customer-next">${formatDateTime(c.next_followup_at, { seconds: false })}</dd>
       <dt>${t('customer.lastFollowup')}</dt><dd>${formatDateTime(c.last_followup_at, { seconds: false })}</dd>
       <dt>${t('common.createdAt')}</dt><dd>${formatDateTime(c.created_at, { seconds: false })}</dd>
+    </dl>
+  </div>`;
+}
+
+function ExtraCard({ c, fields }) {
+  const shown = fields.filter((d) => d.active || (c.custom && d.key in c.custom));
+  return html`<div class="card" data-testid="customer-extra">
+    ${shown.length > 0 && html`<h2 class="card-title">${t('cx.custom.section')}</h2>
+      <dl class="desc-list" data-testid="customer-custom">
+        ${shown.map((d) => html`<dt key=${`t-${d.key}`}>${d.label}</dt>
+          <dd key=${`d-${d.key}`} data-testid=${`customer-custom-${d.key}`}>${customText(d, (c.custom || {})[d.key])}</dd>`)}
+      </dl>`}
+    <h2 class=${`card-title${shown.length ? ' section-gap' : ''}`}>${t('cx.consent.section')}</h2>
+    <dl class="desc-list">
+      <dt>${t('cx.consent.record')}</dt><dd data-testid="customer-consent">${consentText(c.consent)}</dd>
+      ${c.consent && html`<dt>${t('cx.consent.at')}</dt><dd>${formatDateTime(c.consent.at, { seconds: false })}</dd>`}
     </dl>
   </div>`;
 }
@@ -284,7 +301,7 @@ function TransferDialog({ customer, users, onClose, onDone }) {
     onSubmit=${submit} busy=${busy} testid="transfer-dialog" submitLabel=${t('customer.transfer.submit')} error=${error}>
     ${options.length
       ? html`<${SelectField} id="transfer-to" label=${t('customer.transfer.to')} value=${to} onChange=${setTo} testid="transfer-to"
-          options=${options.map((u) => ({ value: u.id, label: `${u.display_name} (${u.username})` }))} />`
+          options=${options.map((u) => ({ value: u.id, label: u.username ? `${u.display_name} (${u.username})` : u.display_name }))} />`
       : html`<p class="muted">${t('customer.transfer.nobody')}</p>`}
   <//>`;
 }
@@ -323,9 +340,11 @@ export function CustomerDetailPage() {
     loadCustomer();
     loadTimeline();
   }, [id]);
+  const [settings, setSettings] = useState({ fields: [], groups: [] });
   useEffect(() => {
-    if (!can('user.manage')) return;
-    api('GET', '/api/v1/users').then((r) => setUsers(r.items)).catch(() => setUsers(null));
+    // Every signed-in user may read the directory: owners and authors are named, not "a colleague".
+    loadDirectory().then((list) => setUsers(list)).catch(() => setUsers(null));
+    loadCustomerSettings().then(setSettings);
   }, []);
 
   const me = session.value;
@@ -385,6 +404,7 @@ export function CustomerDetailPage() {
     <div class="customer-layout">
       <div class="customer-side">
         <${ProfileCard} c=${c} userName=${userName} />
+        <${ExtraCard} c=${c} fields=${settings.fields} />
         <${DemandCard} c=${c} />
       </div>
       <div class="customer-main">

@@ -1,6 +1,8 @@
-// /customers — the customer list (capability customer.read): filters (stage, grade,
-// tag, channel) sent as GET /api/v1/customers query parameters, paging by
-// next_cursor ("load more"), the total, and the new-customer dialog.
+// /customers — the customer list (capability customer.read):
+// view tabs (the built-in mine / team / all views and the user's saved views, plus the recycle bin for admins),
+// filters and sort sent as GET /api/v1/customers query parameters, paging by
+// next_cursor ("load more"), the total, optional custom-field columns, row
+// checkboxes with a bulk action bar, and the new-customer dialog.
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -9,6 +11,8 @@ import { can } from '../auth.js';
 import { navigate, queryParam } from '../router.js';
 import { formatDateTime } from '../format.js';
 import { EmptyState, LoadError, Loading } from '../components/states.js';
+import { customText, loadCustomerSettings, loadDirectory } from '../components/customer-settings.js';
+import { BulkBar, RecycleBin, SaveViewDialog } from '../components/customer-bulk.js';
 import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
 import {
@@ -16,11 +20,34 @@ import {
 } from '../components/customers.js';
 
 const PAGE_SIZE = 50;
-const NO_FILTERS = { stage: '', grade: '', tag: '', channel: '' };
+const NO_FILTERS = {
+  stage: '', grade: '', tag: '', channel: '', due: '', flagged: '', created_from: '', created_to: '', sort: '',
+};
+const SORTS = ['-created_at', 'created_at', '-updated_at', 'updated_at', 'next_followup_at', 'name'];
+const COLUMNS_KEY = 'zhudai.customers.columns';
 
-function listUrl(filters, cursor) {
+function storedColumns() {
+  try {
+    return JSON.parse(localStorage.getItem(COLUMNS_KEY) || '[]');
+  } catch {
+    return [];
+  }
+}
+
+/** A saved view's filter → the page's filter values. */
+function filtersOfView(view) {
+  const f = { ...NO_FILTERS };
+  for (const [k, v] of Object.entries((view && view.filter) || {})) {
+    if (v == null || k === 'whose') continue;
+    if (k in f) f[k] = String(v);
+  }
+  return f;
+}
+
+function listUrl(filters, cursor, view) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(filters)) if (v && v.trim()) q.set(k, v.trim());
+  if (view && view.filter && view.filter.whose) q.set('whose', view.filter.whose);
   q.set('limit', String(PAGE_SIZE));
   if (cursor) q.set('cursor', cursor);
   return `/api/v1/customers?${q}`;
@@ -31,30 +58,54 @@ export function customerHref(id) {
 }
 
 export function CustomersPage() {
+  const [views, setViews] = useState([]);
+  const [viewId, setViewId] = useState(queryParam('view') || 'all');
   const [filters, setFilters] = useState(NO_FILTERS);
   const [draft, setDraft] = useState(NO_FILTERS);
   const [state, setState] = useState({ status: 'loading' });
   const [more, setMore] = useState({ busy: false, error: null });
   const [creating, setCreating] = useState(queryParam('new') === '1' && can('customer.create'));
+  const [selected, setSelected] = useState([]);
+  const [settings, setSettings] = useState({ fields: [], groups: [] });
+  const [directory, setDirectory] = useState([]);
+  const [columns, setColumns] = useState(storedColumns);
+  const [saving, setSaving] = useState(false);
+  const isAdmin = can('settings.manage') && can('customer.delete');
+  const view = views.find((v) => v.id === viewId) || null;
+  const inBin = viewId === 'recycle-bin';
+
+  const loadViews = async () => {
+    try {
+      setViews(await api('GET', '/api/v1/customer-views'));
+    } catch {
+      setViews([]);
+    }
+  };
+  useEffect(() => {
+    loadViews();
+    loadCustomerSettings().then(setSettings);
+    loadDirectory().then(setDirectory);
+  }, []);
 
   const load = async (f = filters) => {
     setState({ status: 'loading' });
     setMore({ busy: false, error: null });
+    setSelected([]);
     try {
-      const page = await api('GET', listUrl(f));
+      const page = await api('GET', listUrl(f, null, view));
       setState({ status: 'ready', items: page.items, cursor: page.next_cursor, total: page.total });
     } catch (error) {
       setState({ status: 'error', error });
     }
   };
   useEffect(() => {
-    load(filters);
-  }, [filters]);
+    if (!inBin) load(filters);
+  }, [filters, viewId, views.length]);
 
   const loadMore = async () => {
     setMore({ busy: true, error: null });
     try {
-      const page = await api('GET', listUrl(filters, state.cursor));
+      const page = await api('GET', listUrl(filters, state.cursor, view));
       setState((s) => ({ ...s, items: [...s.items, ...page.items], cursor: page.next_cursor, total: page.total }));
       setMore({ busy: false, error: null });
     } catch (error) {
@@ -62,6 +113,12 @@ export function CustomersPage() {
     }
   };
 
+  const pickView = (v) => {
+    setViewId(v.id);
+    const f = filtersOfView(v);
+    setDraft(f);
+    setFilters(f);
+  };
   const applyFilters = (event) => {
     event.preventDefault();
     setFilters({ ...draft });
@@ -75,15 +132,31 @@ export function CustomersPage() {
     setDraft(NO_FILTERS);
     setFilters(NO_FILTERS);
   };
+  const toggleColumn = (key) => {
+    const next = columns.includes(key) ? columns.filter((k) => k !== key) : [...columns, key];
+    setColumns(next);
+    try { localStorage.setItem(COLUMNS_KEY, JSON.stringify(next)); } catch { /* private mode */ }
+  };
+  const ownerName = (id) => {
+    if (!id) return t('customers.pool');
+    const u = directory.find((x) => x.id === id);
+    return u ? u.display_name : '—';
+  };
   const filtered = Object.values(filters).some((v) => v.trim());
   const canCreate = can('customer.create');
   const openCreate = () => setCreating(true);
+  const customCols = settings.fields.filter((d) => d.active && columns.includes(d.key));
+  const items = state.status === 'ready' ? state.items : [];
+  const allSelected = items.length > 0 && items.every((c) => selected.includes(c.id));
+  const toggleRow = (id) => setSelected((sel) => (sel.includes(id) ? sel.filter((x) => x !== id) : [...sel, id]));
+  const toggleAll = () => setSelected(allSelected ? [] : items.map((c) => c.id));
 
   let body;
-  if (state.status === 'loading') body = html`<${Loading} testid="customers-loading" />`;
+  if (inBin) body = html`<${RecycleBin} />`;
+  else if (state.status === 'loading') body = html`<${Loading} testid="customers-loading" />`;
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${() => load()} testid="customers-error" />`;
   else if (!state.items.length) {
-    body = filtered
+    body = filtered || (view && view.filter && view.filter.whose)
       ? html`<${EmptyState} icon="search" title=${t('customers.noMatch.title')} body=${t('customers.noMatch.body')} testid="customers-empty">
           <button type="button" class="btn" onClick=${clear}>${t('customers.filters.clear')}</button>
         <//>`
@@ -92,9 +165,14 @@ export function CustomersPage() {
             <${Icon} name="plus" size=${16} /><span>${t('customers.create.button')}</span></button>`}
         <//>`;
   } else {
-    body = html`<div class="table-wrap">
+    body = html`
+    ${selected.length > 0 && html`<${BulkBar} ids=${selected} groups=${settings.groups} directory=${directory}
+      onDone=${() => load()} onClear=${() => setSelected([])} />`}
+    <div class="table-wrap">
       <table class="table table-customers" data-testid="customers-table">
         <thead><tr>
+          <th scope="col" class="cell-check"><input type="checkbox" checked=${allSelected} onChange=${toggleAll}
+            aria-label=${t('cx.bulk.selectAll')} data-testid="customers-select-all" /></th>
           <th scope="col">${t('customers.field.name')}</th>
           <th scope="col">${t('customers.field.phone')}</th>
           <th scope="col">${t('customers.field.city')}</th>
@@ -102,12 +180,16 @@ export function CustomersPage() {
           <th scope="col">${t('customers.field.grade')}</th>
           <th scope="col">${t('customers.field.stars')}</th>
           <th scope="col">${t('customers.field.tags')}</th>
+          <th scope="col">${t('customer.owner')}</th>
           <th scope="col">${t('customers.field.nextFollowup')}</th>
           <th scope="col">${t('common.createdAt')}</th>
+          ${customCols.map((d) => html`<th scope="col" key=${d.key}>${d.label}</th>`)}
         </tr></thead>
         <tbody>
           ${state.items.map((c) => html`<tr key=${c.id} class="row-link" data-testid="customer-row" data-id=${c.id}
-            onClick=${(e) => { if (!e.target.closest('a')) navigate(customerHref(c.id)); }}>
+            onClick=${(e) => { if (!e.target.closest('a') && !e.target.closest('.cell-check')) navigate(customerHref(c.id)); }}>
+            <td class="cell-check"><input type="checkbox" checked=${selected.includes(c.id)} onChange=${() => toggleRow(c.id)}
+              aria-label=${t('cx.bulk.select', { name: c.name })} data-testid="customer-row-check" /></td>
             <td><a href=${customerHref(c.id)} class="row-title" data-testid="customer-row-link">${c.name}</a>
               ${c.duplicate_flag && html`<span class="tag tag-action tone-warning" title=${t('customers.duplicateFlag.title')}>${t('customers.duplicateFlag')}</span>`}</td>
             <td class="mono nowrap">${c.phone}</td>
@@ -115,9 +197,11 @@ export function CustomersPage() {
             <td><${StageBadge} stage=${c.stage} /></td>
             <td>${orDash(c.grade)}</td>
             <td class="nowrap"><${Stars} value=${c.stars} /></td>
-            <td class="cell-tags"><${Tags} tags=${c.tags} /></td>
+            <td class="cell-tags" data-testid="customer-row-tags"><${Tags} tags=${c.tags} /></td>
+            <td class="nowrap" data-testid="customer-row-owner">${ownerName(c.owner_id)}</td>
             <td class="nowrap">${formatDateTime(c.next_followup_at, { seconds: false })}</td>
             <td class="nowrap">${formatDateTime(c.created_at, { seconds: false })}</td>
+            ${customCols.map((d) => html`<td key=${d.key} data-testid=${`customer-row-custom-${d.key}`}>${customText(d, (c.custom || {})[d.key])}</td>`)}
           </tr>`)}
         </tbody>
       </table>
@@ -132,11 +216,21 @@ export function CustomersPage() {
     </div>`;
   }
 
+  const removeView = async (v) => {
+    try {
+      await api('DELETE', `/api/v1/customer-views/${encodeURIComponent(v.id)}`);
+      if (viewId === v.id) pickView({ id: 'all', filter: {} });
+      loadViews();
+    } catch (error) {
+      toast(customerErrorText(error));
+    }
+  };
+
   return html`<section class="page page-wide" data-testid="page-customers">
     <header class="page-header page-header-row">
       <div>
         <h1 class="page-title">${t('customers.title')}</h1>
-        <p class="page-subtitle">${state.status === 'ready'
+        <p class="page-subtitle">${state.status === 'ready' && !inBin
           ? html`<span data-testid="customers-total">${t('customers.total', { count: state.total })}</span>`
           : t('customers.subtitle')}</p>
       </div>
@@ -144,8 +238,20 @@ export function CustomersPage() {
         <${Icon} name="plus" size=${16} /><span>${t('customers.create.button')}</span>
       </button>`}
     </header>
+    <div class="view-tabs" role="tablist" aria-label=${t('cx.views')} data-testid="customer-views">
+      ${views.map((v) => html`<span class="view-tab-wrap" key=${v.id}>
+        <button type="button" role="tab" aria-selected=${viewId === v.id ? 'true' : 'false'}
+          class=${`view-tab${viewId === v.id ? ' is-active' : ''}`} onClick=${() => pickView(v)}
+          data-testid=${`view-tab-${v.builtin ? v.id : 'saved'}`} data-name=${v.name}>${v.name}</button>
+        ${!v.builtin && html`<button type="button" class="btn btn-sm btn-text" aria-label=${t('cx.views.delete', { name: v.name })}
+          onClick=${() => removeView(v)} data-testid="view-delete">×</button>`}
+      </span>`)}
+      ${isAdmin && html`<button type="button" role="tab" aria-selected=${inBin ? 'true' : 'false'}
+        class=${`view-tab${inBin ? ' is-active' : ''}`} onClick=${() => setViewId('recycle-bin')}
+        data-testid="view-tab-recycle-bin">${t('cx.bin.title')}</button>`}
+    </div>
     <div class="card card-flush">
-      <form class="toolbar" role="search" aria-label=${t('customers.filters')} onSubmit=${applyFilters} data-testid="customers-filters">
+      ${!inBin && html`<form class="toolbar" role="search" aria-label=${t('customers.filters')} onSubmit=${applyFilters} data-testid="customers-filters">
         <label class="toolbar-field">
           <span>${t('customers.field.stage')}</span>
           <select class="input input-sm select" value=${draft.stage} onChange=${setSelect('stage')} data-testid="filter-stage">
@@ -170,11 +276,51 @@ export function CustomersPage() {
           <input class="input input-sm filter-text" value=${draft.channel} data-testid="filter-channel"
             onInput=${(e) => setDraft({ ...draft, channel: e.currentTarget.value })} />
         </label>
+        <label class="toolbar-field">
+          <span>${t('cx.filter.due')}</span>
+          <select class="input input-sm select" value=${draft.due} onChange=${setSelect('due')} data-testid="filter-due">
+            <option value="">${t('customers.filters.all')}</option>
+            ${['today', 'overdue', 'none'].map((d) => html`<option key=${d} value=${d}>${t(`cx.filter.due.${d}`)}</option>`)}
+          </select>
+        </label>
+        <label class="toolbar-field">
+          <span>${t('cx.filter.createdFrom')}</span>
+          <input type="date" class="input input-sm" value=${draft.created_from} data-testid="filter-created-from"
+            onChange=${setSelect('created_from')} />
+        </label>
+        <label class="toolbar-field">
+          <span>${t('cx.filter.createdTo')}</span>
+          <input type="date" class="input input-sm" value=${draft.created_to} data-testid="filter-created-to"
+            onChange=${setSelect('created_to')} />
+        </label>
+        <label class="toolbar-field">
+          <span>${t('cx.filter.flagged')}</span>
+          <select class="input input-sm select" value=${draft.flagged} onChange=${setSelect('flagged')} data-testid="filter-flagged">
+            <option value="">${t('customers.filters.all')}</option>
+            <option value="true">${t('cx.filter.flagged.yes')}</option>
+          </select>
+        </label>
+        <label class="toolbar-field">
+          <span>${t('cx.sort')}</span>
+          <select class="input input-sm select" value=${draft.sort} onChange=${setSelect('sort')} data-testid="filter-sort">
+            <option value="">${t('cx.sort.-created_at')}</option>
+            ${SORTS.slice(1).map((k) => html`<option key=${k} value=${k}>${t(`cx.sort.${k}`)}</option>`)}
+          </select>
+        </label>
         <button type="submit" class="btn btn-sm" data-testid="filter-apply">${t('customers.filters.apply')}</button>
         ${filtered && html`<button type="button" class="btn btn-sm btn-text" onClick=${clear} data-testid="filter-clear">${t('customers.filters.clear')}</button>`}
-      </form>
+        <button type="button" class="btn btn-sm btn-text" onClick=${() => setSaving(true)} data-testid="view-save">${t('cx.views.save')}</button>
+        ${settings.fields.some((d) => d.active) && html`<details class="column-menu" data-testid="column-menu">
+          <summary class="btn btn-sm btn-text">${t('cx.columns')}</summary>
+          <div class="column-menu-list">${settings.fields.filter((d) => d.active).map((d) => html`<label class="check" key=${d.key}>
+            <input type="checkbox" checked=${columns.includes(d.key)} onChange=${() => toggleColumn(d.key)}
+              data-testid=${`column-${d.key}`} /><span class="check-label">${d.label}</span></label>`)}</div>
+        </details>`}
+      </form>`}
       ${body}
     </div>
+    ${saving && html`<${SaveViewDialog} filters=${filters} whose=${view && view.filter ? view.filter.whose : null}
+      onClose=${() => setSaving(false)} onSaved=${(v) => { setSaving(false); loadViews().then(() => pickView(v)); }} />`}
     ${creating && html`<${CustomerDialog} onClose=${() => setCreating(false)} onDone=${(c) => {
       setCreating(false);
       toast(t('customers.created', { name: c.name }));

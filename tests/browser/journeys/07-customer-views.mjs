@@ -1,0 +1,98 @@
+// Customer views: the administrator defines a custom field (微信号) and a tag group (资质)
+// through the API → the new-customer form shows the custom field and the grouped tag picker,
+// and the detail card shows the value → on the list, two rows are ticked and tagged 公积金 with
+// the bulk bar → filtering by that tag and saving the filter makes a 公积金客户 tab that
+// shows only those two, while 全部 shows everyone. Screenshots: tests/browser/artifacts/07-*.png.
+import { join } from 'node:path';
+import { artifacts, assert } from '../harness.mjs';
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `07-${name}.png`) });
+
+/** Calls the API from inside the app (its session cookie and CSRF token). */
+export function apiCall(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const src = document.querySelector('script[type="module"]').src;
+    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
+    return api(m, p, b);
+  }, [method, path, body]);
+}
+
+export async function setupAdmin(page, server) {
+  await page.goto(server.setupUrl);
+  await page.getByTestId('setup-username').fill('boss');
+  await page.getByTestId('setup-display-name').fill('王老板');
+  await page.getByTestId('setup-password').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').press('Enter');
+  await page.getByTestId('shell').waitFor();
+}
+
+async function rowNames(page) {
+  return page.getByTestId('customer-row-link').allInnerTexts();
+}
+
+export default async function ({ page, server }) {
+  await setupAdmin(page, server);
+  await apiCall(page, 'POST', '/api/v1/custom-fields', { key: 'wechat', label: '微信号', kind: 'text', order: 1 });
+  await apiCall(page, 'POST', '/api/v1/tag-groups', { name: '资质', tags: ['有房', '有车', '公积金'], order: 1 });
+  for (const [name, phone] of [['赵一', '13800138001'], ['钱二', '13800138002'], ['孙三', '13800138003']]) {
+    await apiCall(page, 'POST', '/api/v1/customers', { name, phone });
+  }
+
+  // A custom field and grouped tags in the form; the value on the detail card.
+  await page.goto(`${server.base}/customers`);
+  await page.getByTestId('customers-table').waitFor();
+  await page.getByTestId('customer-create').click();
+  await page.getByTestId('customer-dialog').waitFor();
+  await page.getByTestId('customer-form-name').fill('李四');
+  await page.getByTestId('customer-form-phone').fill('13800138004');
+  await page.getByTestId('custom-wechat').fill('lisi_wx');
+  await page.getByTestId('tag-pick-有房').click();
+  assert((await page.getByTestId('customer-form-tags').inputValue()).includes('有房'), 'the picker fills the tags');
+  await shot(page, 'form');
+  await page.getByTestId('customer-dialog-submit').click();
+  await page.getByTestId('page-customer-detail').waitFor();
+  const wx = await page.getByTestId('customer-custom-wechat').innerText();
+  assert(wx === 'lisi_wx', `custom value on the card: ${wx}`);
+  assert((await page.getByTestId('customer-owner').innerText()).includes('王老板'), 'owner named');
+
+  // Bulk tag two rows through the bar.
+  await page.getByTestId('back-to-customers').click();
+  await page.getByTestId('customers-table').waitFor();
+  assert((await page.getByTestId('customers-total').innerText()).includes('4'), 'four customers');
+  const rows = page.getByTestId('customer-row');
+  const pick = ['赵一', '钱二'];
+  for (const name of pick) {
+    await rows.filter({ hasText: name }).getByTestId('customer-row-check').check();
+  }
+  await page.getByTestId('bulk-bar').waitFor();
+  assert((await page.getByTestId('bulk-count').innerText()).includes('2'), 'two selected');
+  await page.getByTestId('bulk-action').selectOption('tag');
+  await page.getByTestId('bulk-tags').fill('公积金');
+  await shot(page, 'bulk-bar');
+  await page.getByTestId('bulk-apply').click();
+  await page.getByTestId('bulk-bar').waitFor({ state: 'detached' });
+  for (const name of pick) {
+    const tags = await rows.filter({ hasText: name }).getByTestId('customer-row-tags').innerText();
+    assert(tags.includes('公积金'), `${name} tagged: ${tags}`);
+  }
+
+  // Filter by the tag, save it as a view: a new tab with just those two.
+  await page.getByTestId('filter-tag').fill('公积金');
+  await page.getByTestId('filter-apply').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 2);
+  await page.getByTestId('view-save').click();
+  await page.getByTestId('view-dialog').waitFor();
+  await page.getByTestId('view-name').fill('公积金客户');
+  await page.getByTestId('view-dialog-submit').click();
+  const tab = page.locator('[data-testid="view-tab-saved"][data-name="公积金客户"]');
+  await tab.waitFor();
+  await page.getByTestId('view-tab-all').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 4);
+  await tab.click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 2);
+  const names = (await rowNames(page)).sort();
+  assert(JSON.stringify(names) === JSON.stringify([...pick].sort()), `the saved view shows ${names}`);
+  assert((await tab.getAttribute('aria-selected')) === 'true', 'the saved tab is active');
+  await shot(page, 'saved-view');
+}
