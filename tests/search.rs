@@ -335,8 +335,19 @@ async fn a_rebuild_while_people_work_loses_no_update() {
                     "test",
                 )
                 .unwrap();
-            let page = app.list_customers(&caller, &Default::default()).unwrap();
-            let first = page.items.iter().find(|v| v.name == "客户000").unwrap();
+            let mut first = None;
+            app.store
+                .read(|tx| {
+                    zhudai::store::customers::scan(tx, None, |c| {
+                        let found = c.name == "客户000";
+                        if found {
+                            first = Some(c);
+                        }
+                        !found
+                    })
+                })
+                .unwrap();
+            let first = first.unwrap();
             app.update_customer(
                 &caller,
                 &first.id,
@@ -463,4 +474,56 @@ async fn doctor_inspection_reports_drift() {
         healed.drifted.is_empty() && healed.documents == 5,
         "{healed:?}"
     );
+}
+
+#[tokio::test]
+async fn customers_waiting_in_a_pool_are_found_by_its_members_only() {
+    let w = world().await;
+    common::add_user(&w.s, "sales_c", &["sales"], None);
+    let sales_c = w.s.login("sales_c", PASS).await;
+    let b_id =
+        w.s.app
+            .store
+            .read(|tx| zhudai::store::users::find_by_username(tx, "sales_b"))
+            .unwrap()
+            .unwrap()
+            .id;
+    let (st, pool) = w
+        .admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "一号公海", "members": [b_id]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{pool}");
+    let id = create(
+        &w.sales_a,
+        json!({"name": "公孙胜", "phone": "13855556666"}),
+    )
+    .await;
+    assert!(names(&search(&w.sales_b, "公孙").await).is_empty());
+    let (st, v) = w
+        .sales_a
+        .post(
+            &format!("/api/v1/customers/{id}/release"),
+            json!({"reason": "联系不上", "pool_id": pool["id"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    // The member finds it (masked), the former owner and a non-member do not.
+    let found = search(&w.sales_b, "公孙").await;
+    assert_eq!(names(&found), ["公孙胜"]);
+    assert_eq!(found["items"][0]["customer"]["phone"], "138****6666");
+    assert!(names(&search(&w.sales_b, "6666").await) == ["公孙胜"]);
+    assert!(names(&search(&w.sales_a, "公孙").await).is_empty());
+    assert!(names(&search(&sales_c, "gs").await).is_empty());
+    assert!(names(&search(&sales_c, "6666").await).is_empty());
+    // Claimed by the member: now it is theirs (and still found), no longer a pool customer.
+    let (st, v) = w
+        .sales_b
+        .post(&format!("/api/v1/customers/{id}/claim"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(names(&search(&w.sales_b, "公孙胜").await), ["公孙胜"]);
+    assert!(names(&search(&sales_c, "公孙").await).is_empty());
 }

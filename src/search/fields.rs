@@ -12,7 +12,7 @@ use super::analysis;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::followup::Followup;
 
-pub const INDEX_VERSION: u32 = 2;
+pub const INDEX_VERSION: u32 = 3;
 
 const ZH: &str = "zh";
 const GRAMS12: &str = "grams12";
@@ -188,7 +188,10 @@ pub fn document(
     for u in &c.collaborators {
         d.add_text(f.collab, u);
     }
-    if let Some(p) = &c.pool_id {
+    // Only a customer waiting in a pool (no owner) is visible to the pool's members.
+    if c.owner_id.is_none()
+        && let Some(p) = &c.pool_id
+    {
         d.add_text(f.pool, p);
     }
     let stage = stage_key(c.stage);

@@ -59,14 +59,14 @@ pub struct SearchPage {
     pub facets: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
-fn restrict_of(scope: &Scope) -> Restrict {
+fn restrict_of(scope: &Scope, pools: Vec<String>) -> Restrict {
     Restrict {
         owners: match &scope.visible {
             Visible::All => None,
             Visible::Owners(set) => Some(set.iter().cloned().collect()),
         },
         collaborator: scope.user_id.clone(),
-        pools: Vec::new(),
+        pools,
     }
 }
 
@@ -113,6 +113,21 @@ impl App {
             .map_err(search_error)
     }
 
+    /// Pools whose waiting customers the caller may see (member, or `pool.manage`).
+    fn visible_pools(&self, caller: &Caller) -> Result<Vec<String>> {
+        self.store.read(|tx| {
+            let departments = crate::store::org::departments(tx)?;
+            Ok(crate::store::pools::all(tx)?
+                .into_iter()
+                .filter(|p| {
+                    caller.can("pool.manage")
+                        || super::pools::is_member(p, &caller.user, &departments)
+                })
+                .map(|p| p.id)
+                .collect())
+        })
+    }
+
     /// A typed word, with full phone and ID numbers resolved through the blind index.
     fn query_word(&self, word: &str) -> Result<Word> {
         let digits = word.chars().filter(char::is_ascii_digit).count();
@@ -154,6 +169,7 @@ impl App {
             .filter(|w| !w.is_empty())
             .map(|w| self.query_word(w))
             .collect::<Result<Vec<_>>>()?;
+        let pools = self.visible_pools(caller)?;
         let limit = q.limit.unwrap_or(20).clamp(1, 100);
         let offset = match q.cursor.as_deref() {
             None | Some("") => 0,
@@ -164,7 +180,7 @@ impl App {
         };
         let req = Request {
             words,
-            restrict: restrict_of(&scope),
+            restrict: restrict_of(&scope, pools.clone()),
             filters: Filters {
                 stage: q.stage.clone(),
                 grade: q.grade.clone(),
@@ -192,7 +208,11 @@ impl App {
         let items: Vec<SearchHit> = found
             .into_iter()
             .flatten()
-            .filter(|c| c.deleted_at.is_none() && scope.can_see(c))
+            .filter(|c| {
+                let waiting_in_my_pool =
+                    c.owner_id.is_none() && c.pool_id.as_ref().is_some_and(|p| pools.contains(p));
+                c.deleted_at.is_none() && (scope.can_see(c) || waiting_in_my_pool)
+            })
             .map(|c| SearchHit {
                 highlights: highlights(&c, &text),
                 customer: CustomerView::from(&c),
