@@ -5,6 +5,7 @@ mod backup;
 mod demo;
 mod doctor;
 mod import;
+mod plugin;
 mod progress;
 mod reindex;
 mod restore;
@@ -48,6 +49,8 @@ pub enum Command {
     Restore(restore::Cmd),
     /// Rebuild the search index from the store (online through a running server).
     Reindex(reindex::Cmd),
+    /// Check plugins and run their inline tests, or print the plugin API reference.
+    Plugin(plugin::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Backup(cmd) => cmd.run(&cli.data),
         Command::Restore(cmd) => cmd.run(&cli.data),
         Command::Reindex(cmd) => cmd.run(&cli.data),
+        Command::Plugin(cmd) => cmd.run(&cli.data),
     };
     match result {
         Ok(code) => code,

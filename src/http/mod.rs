@@ -15,6 +15,7 @@ mod imports;
 mod middleware;
 mod openapi;
 mod org;
+mod plugins;
 mod pools;
 mod search;
 mod setup;
@@ -120,6 +121,11 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(pools::lock))
         .routes(routes!(pools::unlock))
         .routes(routes!(pools::assign))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::get, plugins::save))
+        .routes(routes!(plugins::version))
+        .routes(routes!(plugins::rollback))
+        .routes(routes!(plugins::try_it))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

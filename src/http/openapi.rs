@@ -18,6 +18,7 @@ use utoipa::OpenApi;
         (name = "customers", description = "Customers (客户): records, duplicates, reveals"),
         (name = "organisation", description = "Departments and roles"),
         (name = "pools", description = "Public pools (公海): claim, release, locks, recall sweeps, assignment"),
+        (name = "plugins", description = "Rhai plugins: status, source, versions, rollback, try a hook"),
     )
 )]
 pub struct ApiDoc;

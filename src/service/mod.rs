@@ -17,6 +17,7 @@ pub mod followups;
 pub mod import;
 pub mod org;
 pub mod password;
+pub mod plugins;
 pub mod pool_claims;
 pub mod pool_rules;
 pub mod pool_sweep;
@@ -86,6 +87,8 @@ pub struct App {
     pub fields: crate::crypto::field::FieldCipher,
     /// The customer search index (derived from the store; opened on first use).
     pub search: crate::search::Search,
+    /// Rhai plugins from `data/plugins` (hooks: pool.recall, pool.can_claim, assign.pick).
+    pub plugins: Arc<crate::script::Plugins>,
 }
 
 impl App {
@@ -97,6 +100,7 @@ impl App {
         fields: crate::crypto::field::FieldCipher,
     ) -> App {
         let search = crate::search::Search::new(&data_dir);
+        let plugins = Arc::new(crate::script::Plugins::new(&data_dir.join("plugins")));
         App {
             store,
             config,
@@ -105,6 +109,7 @@ impl App {
             login_throttle: throttle::LoginThrottle::default(),
             fields,
             search,
+            plugins,
         }
     }
 

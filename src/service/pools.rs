@@ -9,13 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
-use super::customers::{CustomerPage, CustomerView, live, shanghai};
-use super::pool_rules::{ClaimDecision, ClaimInput};
+use super::customers::{CustomerPage, CustomerView, shanghai};
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, Department, User, UserStatus};
 use crate::domain::pool::{Pool, PoolSettings};
-use crate::store::customers::{self, TimelineEvent};
+use crate::store::customers;
 use crate::store::{ReadTransaction, WriteTransaction, pools, users};
 
 /// What a pool administrator sends to create a pool.

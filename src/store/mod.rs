@@ -9,6 +9,7 @@ pub mod customers;
 pub mod migrate;
 pub mod org;
 pub mod outbox;
+pub mod plugins;
 pub mod pools;
 pub mod sessions;
 pub mod setup;

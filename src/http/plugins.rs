@@ -1,0 +1,144 @@
+//! Plugins: list, read, save (422 with file/line/message when the source does not compile),
+//! versions, rollback and "try it" against a real customer. All need `plugin.manage`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::auth::Source;
+use super::error::{ErrorBody, ErrorDetail};
+use super::{ApiError, ApiJson, AppState};
+use crate::script::{PluginStatus, ScriptError};
+use crate::service::auth::Caller;
+use crate::service::plugins::{
+    PluginDetail, PluginRollback, PluginSave, PluginTry, PluginTryResult, PluginVersionView,
+};
+
+/// The 422 body of a save that does not compile: the usual error plus where it is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PluginErrorBody {
+    pub error: ErrorDetail,
+    pub script_error: ScriptError,
+}
+
+fn saved(result: Result<PluginDetail, ScriptError>) -> Response {
+    match result {
+        Ok(detail) => Json(detail).into_response(),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(PluginErrorBody {
+                error: ErrorDetail {
+                    code: "plugin_compile".into(),
+                    message: e.to_string(),
+                    field: Some("source".into()),
+                },
+                script_error: e,
+            }),
+        )
+            .into_response(),
+    }
+}
+
+/// Every plugin with its status: running file, last good version or built-in default, errors.
+#[utoipa::path(get, path = "/plugins", operation_id = "list_plugins", tag = "plugins", responses(
+    (status = 200, description = "Plugins and their status", body = [PluginStatus]),
+    (status = 403, description = "Missing plugin.manage", body = ErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PluginStatus>>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.list_plugins(&caller)).await?,
+    ))
+}
+
+/// One plugin: status, source on disk (or the default), saved versions.
+#[utoipa::path(get, path = "/plugins/{name}", operation_id = "get_plugin", tag = "plugins", responses(
+    (status = 200, description = "The plugin", body = PluginDetail),
+    (status = 403, description = "Missing plugin.manage", body = ErrorBody),
+    (status = 404, description = "No such plugin", body = ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<PluginDetail>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.get_plugin(&caller, &name))
+            .await?,
+    ))
+}
+
+/// Save a new source: versioned, audited, written atomically, picked up at once.
+#[utoipa::path(put, path = "/plugins/{name}", operation_id = "save_plugin", tag = "plugins", request_body = PluginSave, responses(
+    (status = 200, description = "Saved and running", body = PluginDetail),
+    (status = 400, description = "Invalid name or source too large", body = ErrorBody),
+    (status = 403, description = "Missing plugin.manage", body = ErrorBody),
+    (status = 422, description = "Does not compile: file, line and message; the running version stays", body = PluginErrorBody)))]
+pub async fn save(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(input): ApiJson<PluginSave>,
+) -> Result<Response, ApiError> {
+    let r = app
+        .blocking(move |app| app.save_plugin(&caller, &name, input, &source))
+        .await?;
+    Ok(saved(r))
+}
+
+/// One saved version's source.
+#[utoipa::path(get, path = "/plugins/{name}/versions/{vid}", operation_id = "get_plugin_version", tag = "plugins", responses(
+    (status = 200, description = "The version", body = PluginVersionView),
+    (status = 403, description = "Missing plugin.manage", body = ErrorBody),
+    (status = 404, description = "No such version", body = ErrorBody)))]
+pub async fn version(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((name, vid)): Path<(String, String)>,
+) -> Result<Json<PluginVersionView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.plugin_version(&caller, &name, &vid))
+            .await?,
+    ))
+}
+
+/// Save an earlier version again (as a new version).
+#[utoipa::path(post, path = "/plugins/{name}/rollback", operation_id = "rollback_plugin", tag = "plugins", request_body = PluginRollback, responses(
+    (status = 200, description = "Rolled back and running", body = PluginDetail),
+    (status = 403, description = "Missing plugin.manage", body = ErrorBody),
+    (status = 404, description = "No such version", body = ErrorBody),
+    (status = 422, description = "That version no longer compiles (the API changed)", body = PluginErrorBody)))]
+pub async fn rollback(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(input): ApiJson<PluginRollback>,
+) -> Result<Response, ApiError> {
+    let r = app
+        .blocking(move |app| app.rollback_plugin(&caller, &name, &input.version, &source))
+        .await?;
+    Ok(saved(r))
+}
+
+/// Run a hook against a real customer (in the caller's scope); nothing is written. Script
+/// errors come back in `error` with file and line.
+#[utoipa::path(post, path = "/plugins/{name}/test", operation_id = "try_plugin", tag = "plugins", request_body = PluginTry, responses(
+    (status = 200, description = "The decision, or the script error", body = PluginTryResult),
+    (status = 400, description = "Unknown hook or pool", body = ErrorBody),
+    (status = 403, description = "Missing plugin.manage", body = ErrorBody),
+    (status = 404, description = "Customer absent or out of scope", body = ErrorBody)))]
+pub async fn try_it(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(_name): Path<String>,
+    ApiJson(input): ApiJson<PluginTry>,
+) -> Result<Json<PluginTryResult>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.try_plugin(&caller, input))
+            .await?,
+    ))
+}

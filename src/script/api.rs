@@ -1,0 +1,345 @@
+//! The one place that binds the script API: the sandboxed engine, the view types scripts read
+//! and the helper functions they call. Every binding goes through [`Api`], which records its
+//! name, signature and description; `docs/plugins.md` is generated from that record and a test
+//! fails when a binding changes without the list in the test being updated.
+
+use std::cell::Cell;
+use std::time::Instant;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset, TimeZone, Utc};
+use rhai::packages::{
+    BasicArrayPackage, BasicMapPackage, BasicMathPackage, CorePackage, LogicPackage,
+    MoreStringPackage, Package,
+};
+use rhai::{Dynamic, Engine, ImmutableString};
+
+use super::views::{CandidateView, CtxView, CustomerView, PoolView, UserView};
+
+/// The version of the API described here; plugins can read it with `api_version()`.
+pub const API_VERSION: i64 = 1;
+
+/// Operations one hook call may run (an infinite loop stops here).
+pub const MAX_OPERATIONS: u64 = 1_000_000;
+/// Wall-clock budget of one hook call.
+pub const DEADLINE_MS: u64 = 200;
+pub const MAX_CALL_LEVELS: usize = 32;
+pub const MAX_STRING_SIZE: usize = 64 * 1024;
+pub const MAX_ARRAY_SIZE: usize = 10_000;
+pub const MAX_MAP_SIZE: usize = 10_000;
+
+thread_local! {
+    /// Deadline of the evaluation running on this thread (set by `Plugins` around each call).
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// `ctx.now` of the evaluation running on this thread, for `today()`.
+    static NOW: Cell<i64> = const { Cell::new(0) };
+}
+
+/// Sets the deadline and `now` for evaluations on this thread until the guard drops.
+pub(crate) struct EvalGuard;
+
+impl EvalGuard {
+    pub(crate) fn new(now: DateTime<Utc>, budget: std::time::Duration) -> EvalGuard {
+        DEADLINE.with(|d| d.set(Some(Instant::now() + budget)));
+        NOW.with(|n| n.set(now.timestamp()));
+        EvalGuard
+    }
+}
+
+impl Drop for EvalGuard {
+    fn drop(&mut self) {
+        DEADLINE.with(|d| d.set(None));
+    }
+}
+
+/// One exposed binding, as listed in the reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// "type", "field" or "function".
+    pub kind: &'static str,
+    /// `Customer`, `customer.stage`, `days_between(a, b)`.
+    pub name: String,
+    /// The Rhai signature, e.g. `days_between(a: int, b: int) -> int`.
+    pub signature: String,
+    pub doc: &'static str,
+}
+
+/// The registrar: everything a script can reach is added through it.
+pub struct Api {
+    pub engine: Engine,
+    pub bindings: Vec<Binding>,
+}
+
+impl Api {
+    pub fn ty<T: Clone + Send + Sync + 'static>(&mut self, name: &'static str, doc: &'static str) {
+        self.engine.register_type_with_name::<T>(name);
+        self.bindings.push(Binding {
+            kind: "type",
+            name: name.to_string(),
+            signature: name.to_string(),
+            doc,
+        });
+    }
+
+    pub fn field<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        owner: &'static str,
+        name: &'static str,
+        ty: &'static str,
+        doc: &'static str,
+        get: impl Fn(&mut T) -> Dynamic + Send + Sync + 'static,
+    ) {
+        self.engine.register_get(name, get);
+        let var = owner.to_lowercase();
+        self.bindings.push(Binding {
+            kind: "field",
+            name: format!("{var}.{name}"),
+            signature: format!("{var}.{name}: {ty}"),
+            doc,
+        });
+    }
+
+    fn push_fn(&mut self, name: &'static str, signature: &'static str, doc: &'static str) {
+        self.bindings.push(Binding {
+            kind: "function",
+            name: name.to_string(),
+            signature: signature.to_string(),
+            doc,
+        });
+    }
+}
+
+/// Calendar dates are counted in China Standard Time (+08:00, no daylight saving).
+fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
+}
+
+pub fn date_of(ts: i64) -> Option<NaiveDate> {
+    DateTime::from_timestamp(ts, 0).map(|t| t.with_timezone(&shanghai()).date_naive())
+}
+
+/// Parses `2026-11-20T02:00:00Z` (any RFC 3339) or `2026-11-20` (midnight in Shanghai).
+pub fn parse_ts(s: &str) -> Option<i64> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    let midnight = d.and_hms_opt(0, 0, 0)?;
+    shanghai()
+        .from_local_datetime(&midnight)
+        .single()
+        .map(|t| t.timestamp())
+}
+
+pub fn ts_to_utc(ts: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(ts, 0)
+}
+
+type Rr<T> = Result<T, Box<rhai::EvalAltResult>>;
+
+fn bad(msg: String) -> Box<rhai::EvalAltResult> {
+    msg.into()
+}
+
+fn days_between(a: i64, b: i64) -> Rr<i64> {
+    match (date_of(a), date_of(b)) {
+        (Some(a), Some(b)) => Ok((b - a).num_days()),
+        _ => Err(bad(format!("days_between: 时间超出范围（{a}, {b}）"))),
+    }
+}
+
+fn date_string(ts: i64) -> Rr<ImmutableString> {
+    date_of(ts)
+        .map(|d| d.format("%Y-%m-%d").to_string().into())
+        .ok_or_else(|| bad(format!("date: 时间超出范围（{ts}）")))
+}
+
+/// Builds the sandboxed engine with every binding. Never enables `unchecked`.
+pub fn build() -> Api {
+    let mut engine = Engine::new_raw();
+    // Only pure packages: no file, time-of-system, blob or debugging package.
+    engine.register_global_module(CorePackage::new().as_shared_module());
+    engine.register_global_module(LogicPackage::new().as_shared_module());
+    engine.register_global_module(BasicMathPackage::new().as_shared_module());
+    engine.register_global_module(BasicArrayPackage::new().as_shared_module());
+    engine.register_global_module(BasicMapPackage::new().as_shared_module());
+    engine.register_global_module(MoreStringPackage::new().as_shared_module());
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    engine.set_max_modules(0);
+    engine.disable_symbol("eval");
+    // `import` is refused at compile time too (not only when it would run).
+    engine.disable_symbol("import");
+    engine.set_max_operations(MAX_OPERATIONS);
+    engine.set_max_call_levels(MAX_CALL_LEVELS);
+    engine.set_max_expr_depths(64, 32);
+    engine.set_max_string_size(MAX_STRING_SIZE);
+    engine.set_max_array_size(MAX_ARRAY_SIZE);
+    engine.set_max_map_size(MAX_MAP_SIZE);
+    engine.set_strict_variables(true);
+    engine.on_progress(|ops| {
+        if ops % 1024 != 0 {
+            return None;
+        }
+        let late = DEADLINE.with(|d| d.get().is_some_and(|d| Instant::now() > d));
+        late.then(|| Dynamic::from("deadline"))
+    });
+    // print/debug output goes nowhere (a plugin must not fill the server log).
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+
+    let mut api = Api {
+        engine,
+        bindings: Vec::new(),
+    };
+    CustomerView::register(&mut api);
+    UserView::register(&mut api);
+    PoolView::register(&mut api);
+    CandidateView::register(&mut api);
+    CtxView::register(&mut api);
+    register_functions(&mut api);
+    api
+}
+
+fn register_functions(api: &mut Api) {
+    api.engine.register_fn("api_version", || API_VERSION);
+    api.push_fn(
+        "api_version",
+        "api_version() -> int",
+        "插件 API 的版本（当前为 1）。",
+    );
+
+    api.engine.register_fn("days_between", days_between);
+    api.push_fn(
+        "days_between",
+        "days_between(a: int, b: int) -> int",
+        "从时间 a 到时间 b 跨过的自然日数（按北京时间 +08:00 的日期相减；同一天为 0，b 早于 a 为负）。",
+    );
+
+    api.engine.register_fn("date", date_string);
+    api.push_fn(
+        "date",
+        "date(ts: int) -> string",
+        "时间戳在北京时间的日期，如 \"2026-11-20\"。",
+    );
+
+    api.engine.register_fn("today", || -> Rr<ImmutableString> {
+        date_string(NOW.with(Cell::get))
+    });
+    api.push_fn(
+        "today",
+        "today() -> string",
+        "ctx.now 在北京时间的日期（不读系统时钟，测试时随 now 变化）。",
+    );
+
+    api.engine
+        .register_fn("ts", |s: ImmutableString| -> Rr<i64> {
+            parse_ts(&s).ok_or_else(|| bad(format!("ts: 无法识别的时间 \"{s}\"")))
+        });
+    api.push_fn(
+        "ts",
+        "ts(s: string) -> int",
+        "把 \"2026-11-20T02:00:00Z\"（RFC 3339）或 \"2026-11-20\"（北京时间零点）转成时间戳（Unix 秒）。",
+    );
+
+    api.engine
+        .register_fn("days", |n: i64| n.saturating_mul(86_400));
+    api.push_fn(
+        "days",
+        "days(n: int) -> int",
+        "n 天的秒数（n × 24 小时），用于 `t + days(15)`。",
+    );
+
+    api.engine
+        .register_fn("hours", |n: i64| n.saturating_mul(3_600));
+    api.push_fn("hours", "hours(n: int) -> int", "n 小时的秒数。");
+
+    api.engine
+        .register_fn("days_left", |from: i64, to: i64| -> i64 {
+            (to.saturating_sub(from))
+                .saturating_add(86_399)
+                .div_euclid(86_400)
+        });
+    api.push_fn(
+        "days_left",
+        "days_left(now: int, due: int) -> int",
+        "从 now 到 due 还剩的整天数，向上取整（还差 1 小时算 1 天；已过期为 0 或负数）。",
+    );
+
+    api.engine
+        .register_fn("later", |a: Dynamic, b: Dynamic| -> Dynamic {
+            match (a.as_int(), b.as_int()) {
+                (Ok(x), Ok(y)) => Dynamic::from(x.max(y)),
+                (Ok(_), Err(_)) => a,
+                _ => b,
+            }
+        });
+    api.push_fn(
+        "later",
+        "later(a: int|(), b: int|()) -> int|()",
+        "两个时间中较晚的一个；其中一个为 ()（没有）时返回另一个。",
+    );
+
+    api.engine.register_fn(
+        "no_followup_days_for",
+        |pool: &mut PoolView, grade: Dynamic| -> i64 { pool.no_followup_days_for(&grade) },
+    );
+    api.push_fn(
+        "no_followup_days_for",
+        "pool.no_followup_days_for(grade: string|()) -> int",
+        "该等级客户允许不跟进的天数：先查 no_followup_days[grade]，再查 \"default\"，都没有为 15。",
+    );
+}
+
+/// The reference for plugin authors, generated from the bindings (`docs/plugins.md`).
+pub fn reference(bindings: &[Binding]) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# 插件 API 参考（zhudai plugin API）\n\n\
+         <!-- 由 src/script/api.rs 生成：`zhudai plugin docs > docs/plugins.md`；测试会检查它是否过期。 -->\n\n",
+    );
+    out.push_str(&format!(
+        "API 版本：{API_VERSION}。插件是 `data/plugins/` 下的 Rhai 脚本，在沙箱中运行：没有 import、eval、\
+         文件、网络和系统时钟；每次调用最多 {MAX_OPERATIONS} 次运算、{DEADLINE_MS} 毫秒、调用深度 {MAX_CALL_LEVELS}，\
+         字符串最长 {MAX_STRING_SIZE} 字节，数组和对象最多 {MAX_ARRAY_SIZE} 项。\n\n"
+    ));
+    out.push_str(HOOKS_DOC);
+    out.push_str("\n## 类型与字段\n\n时间都是 Unix 秒（int），没有的值为 `()`。\n");
+    for b in bindings {
+        match b.kind {
+            "type" => out.push_str(&format!("\n### {}\n\n{}\n\n", b.name, b.doc)),
+            "field" => out.push_str(&format!("- `{}` — {}\n", b.signature, b.doc)),
+            _ => {}
+        }
+    }
+    out.push_str("\n## 函数\n\n");
+    for b in bindings.iter().filter(|b| b.kind == "function") {
+        out.push_str(&format!("- `{}` — {}\n", b.signature, b.doc));
+    }
+    out.push_str(INLINE_TESTS_DOC);
+    out
+}
+
+const HOOKS_DOC: &str = "## 挂钩（hooks）\n\n\
+| 挂钩 | 文件与函数 | 返回 |\n\
+|---|---|---|\n\
+| `pool.recall` | `pool.rhai`: `fn recall(customer, pool, ctx)` | `#{ recall: true, reason: \"…\" }` 回收；`#{ warn: 天数, reason: \"…\" }` 提醒；`#{}` 或 `()` 保留 |\n\
+| `pool.can_claim` | `pool.rhai`: `fn can_claim(customer, user, pool, ctx)` | `#{ allow: true }`；拒绝时 `#{ allow: false, rule: \"规则名\", reason: \"…\" }`（必须写明 rule） |\n\
+| `assign.pick` | `assign.rhai`: `fn pick(customer, candidates, ctx)` | `#{ user_id: \"…\", reason: \"…\" }`；无人可分配时 `#{ user_id: (), reason: \"…\" }` |\n\n\
+以后会加入 `products.score`、`deal.fee`、`commission.split`、`report.*`，同样是“只读输入 → 返回决定”。\
+脚本从不写数据：服务在自己的事务里执行返回的决定。插件文件缺少某个挂钩函数时使用内置默认规则。\n";
+
+const INLINE_TESTS_DOC: &str = "\n## 内置测试用例\n\n\
+插件可以定义 `fn tests()`，返回用例数组；`zhudai plugin check` 会逐个运行，失败时给出 文件:行号 并以非零状态退出：\n\n\
+```rhai\n\
+fn tests() {\n\
+    [\n\
+        #{ name: \"B级15天未跟进回收\", hook: \"recall\", now: \"2026-11-20T02:00:00Z\",\n\
+           customer: #{ grade: \"B\", held_since: \"2026-10-01\", last_followup_at: \"2026-11-01T02:00:00Z\" },\n\
+           pool: #{ warn_days_before: 3 },\n\
+           expect: #{ recall: true } },\n\
+    ]\n\
+}\n\
+```\n\n\
+- `hook`：`recall`、`can_claim` 或 `pick`（也可写全名 `pool.recall`）。\n\
+- `now`：用例的当前时间；`customer`、`user`、`pool`、`candidates`（数组）、`ctx` 只写需要的字段，其余取默认值\
+（池子设置取系统默认；客户 created_at 与 held_since 默认为 now）；写错字段名会报错。时间可写 RFC 3339、`\"2026-11-20\"` 或 Unix 秒。\n\
+- `expect`：只比较写出的键，例如 `#{ recall: true }`、`#{ warn: 2 }`、`#{ keep: true }`、`#{ allow: false, rule: \"max_owned\" }`、`#{ user_id: \"u2\" }`。\n";

@@ -1,0 +1,312 @@
+//! `plugin check`: compile and lint plugin files and run their inline test cases
+//! (`fn tests()` returning `[#{ hook, now, customer, …, expect }]`).
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rhai::{AST, Array, Dynamic, Map};
+
+use super::api::{parse_ts, ts_to_utc};
+use super::hooks::{self, Args, Hook};
+use super::views::{CandidateView, CtxView, CustomerView, PoolView, UserView};
+use super::{Plugins, ScriptError, file_name, line_of};
+use crate::domain::pool::Pool;
+
+/// The outcome of checking one file.
+#[derive(Debug, Default)]
+pub struct FileReport {
+    pub file: String,
+    pub warnings: Vec<String>,
+    pub passed: usize,
+    /// Compile errors and failed cases, each located.
+    pub failures: Vec<ScriptError>,
+}
+
+/// Checks every `*.rhai` in `dir` (or only `only`).
+pub fn check_dir(plugins: &Plugins, dir: &Path, only: Option<&str>) -> Vec<FileReport> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".rhai"))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| only.is_none_or(|o| o == n))
+        .map(|name| {
+            let path = dir.join(file_name(&name));
+            match std::fs::read_to_string(&path) {
+                Ok(source) => check_source(plugins, &name, &source),
+                Err(e) => FileReport {
+                    file: file_name(&name),
+                    failures: vec![ScriptError {
+                        file: file_name(&name),
+                        line: None,
+                        message: format!("无法读取：{e}"),
+                    }],
+                    ..FileReport::default()
+                },
+            }
+        })
+        .collect()
+}
+
+/// Compiles, lints and runs the inline tests of one plugin source.
+pub fn check_source(plugins: &Plugins, name: &str, source: &str) -> FileReport {
+    let file = file_name(name);
+    let mut report = FileReport {
+        file: file.clone(),
+        ..FileReport::default()
+    };
+    let ast = match plugins.compile(name, source) {
+        Ok(ast) => ast,
+        Err(e) => {
+            report.failures.push(e);
+            return report;
+        }
+    };
+    report.warnings = Plugins::warnings(name, &ast);
+    if !ast
+        .iter_functions()
+        .any(|f| f.name == "tests" && f.params.is_empty())
+    {
+        return report;
+    }
+    let fixed = ts_to_utc(parse_ts("2026-11-20T02:00:00Z").unwrap_or(0)).unwrap_or_default();
+    let cases = match plugins.call(&file, &ast, "tests", Vec::new(), fixed) {
+        Ok(v) => v,
+        Err(e) => {
+            report.failures.push(e);
+            return report;
+        }
+    };
+    let Some(cases) = cases.read_lock::<Array>().map(|a| a.clone()) else {
+        report.failures.push(ScriptError {
+            file: file.clone(),
+            line: line_of(source, "fn tests"),
+            message: "fn tests() 应返回用例数组".into(),
+        });
+        return report;
+    };
+    let lines = case_lines(source);
+    for (k, case) in cases.iter().enumerate() {
+        let line = lines
+            .get(k)
+            .copied()
+            .or_else(|| line_of(source, "fn tests"));
+        match run_case(plugins, name, source, &file, &ast, case) {
+            Ok(()) => report.passed += 1,
+            Err(message) => {
+                let label = case
+                    .read_lock::<Map>()
+                    .and_then(|m| m.get("name").and_then(|n| n.clone().into_string().ok()))
+                    .unwrap_or_else(|| format!("第 {} 个用例", k + 1));
+                report.failures.push(ScriptError {
+                    file: file.clone(),
+                    line,
+                    message: format!("用例「{label}」：{message}"),
+                });
+            }
+        }
+    }
+    report
+}
+
+/// Lines of the `hook:` keys after `fn tests`, one per case in writing order.
+fn case_lines(source: &str) -> Vec<usize> {
+    let Some(start) = source.find("fn tests") else {
+        return Vec::new();
+    };
+    let base = source[..start].matches('\n').count() + 1;
+    source[start..]
+        .lines()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            let n = l.matches("hook:").count() + l.matches("hook :").count();
+            std::iter::repeat_n(base + i, n)
+        })
+        .collect()
+}
+
+fn map_of(case: &Map, key: &str) -> Result<Map, String> {
+    match case.get(key) {
+        None => Ok(Map::new()),
+        Some(v) => v
+            .read_lock::<Map>()
+            .map(|m| m.clone())
+            .ok_or_else(|| format!("{key} 应为对象 #{{…}}")),
+    }
+}
+
+fn run_case(
+    plugins: &Plugins,
+    name: &str,
+    source: &str,
+    file: &str,
+    ast: &AST,
+    case: &Dynamic,
+) -> Result<(), String> {
+    let case = case
+        .read_lock::<Map>()
+        .map(|m| m.clone())
+        .ok_or("用例应为对象 #{ hook, now, …, expect }")?;
+    for key in case.keys() {
+        if ![
+            "name",
+            "hook",
+            "now",
+            "customer",
+            "user",
+            "pool",
+            "candidates",
+            "ctx",
+            "expect",
+        ]
+        .contains(&key.as_str())
+        {
+            return Err(format!("未知的键 {key}"));
+        }
+    }
+    let hook_name = case
+        .get("hook")
+        .and_then(|h| h.clone().into_string().ok())
+        .ok_or("缺少 hook")?;
+    let hook: Hook = hooks::hook(&hook_name).ok_or(format!("未知的挂钩 {hook_name}"))?;
+    let now_ts = match case.get("now") {
+        Some(v) => views_ts(v)?,
+        None => parse_ts("2026-11-20T02:00:00Z").unwrap_or(0),
+    };
+    let now: DateTime<Utc> = ts_to_utc(now_ts).ok_or("now 超出范围")?;
+
+    let mut customer = CustomerView::blank(now_ts);
+    let cmap = map_of(&case, "customer")?;
+    customer.overlay(&cmap)?;
+    // held_since defaults to created_at when only the latter is given.
+    if !cmap.contains_key("held_since") {
+        customer.held_since = customer.created_at.clone();
+    }
+    let mut pool = PoolView::new(&Pool {
+        id: "p1".into(),
+        name: "公海".into(),
+        department_id: None,
+        members: Vec::new(),
+        admins: Vec::new(),
+        settings: Default::default(),
+        created_at: now,
+        updated_at: now,
+    });
+    pool.overlay(&map_of(&case, "pool")?)?;
+    let mut ctx = CtxView::new(hook.name, now);
+    ctx.overlay(&map_of(&case, "ctx")?)?;
+
+    let args = match hook.function {
+        "recall" => Args::Recall {
+            customer,
+            pool,
+            ctx,
+        },
+        "can_claim" => {
+            let mut user = UserView::blank();
+            user.overlay(&map_of(&case, "user")?)?;
+            Args::Claim {
+                customer,
+                user,
+                pool,
+                ctx,
+            }
+        }
+        _ => {
+            let list = match case.get("candidates") {
+                None => Array::new(),
+                Some(v) => v
+                    .read_lock::<Array>()
+                    .map(|a| a.clone())
+                    .ok_or("candidates 应为数组")?,
+            };
+            let mut candidates = Vec::new();
+            for c in list {
+                let m = c
+                    .read_lock::<Map>()
+                    .map(|m| m.clone())
+                    .ok_or("candidates 的每一项应为对象 #{ id, … }")?;
+                let mut view = CandidateView::blank();
+                view.overlay(&m)?;
+                candidates.push(view);
+            }
+            Args::Pick {
+                customer,
+                candidates,
+                ctx,
+            }
+        }
+    };
+    // The function under test: this file's, else the built-in default.
+    let value = if ast.iter_functions().any(|f| f.name == hook.function) {
+        plugins.call(file, ast, hook.function, args.into_dynamics(), now)
+    } else {
+        let default = plugins
+            .defaults
+            .get(hook.plugin)
+            .ok_or(format!("{name} 没有 {}", hook.function))?;
+        plugins.call(file, default, hook.function, args.into_dynamics(), now)
+    }
+    .map_err(|mut e| {
+        if e.line.is_none() {
+            e.line = line_of(source, &format!("fn {}(", hook.function));
+        }
+        e.to_string()
+    })?;
+    let got = hooks::decision_map(hook, &value)?;
+    let expect = map_of(&case, "expect")?;
+    if expect.is_empty() {
+        return Err("缺少 expect".into());
+    }
+    for (key, want) in &expect {
+        let want = to_json(want);
+        let have = got
+            .get(key.as_str())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        if want != have {
+            return Err(format!("{key} 期望 {want}，实际 {have}（完整结果 {got}）"));
+        }
+    }
+    Ok(())
+}
+
+fn views_ts(v: &Dynamic) -> Result<i64, String> {
+    if let Ok(n) = v.as_int() {
+        return Ok(n);
+    }
+    let s = v.clone().into_string().map_err(|_| "now 应为时间")?;
+    parse_ts(&s).ok_or(format!("无法识别的时间 \"{s}\""))
+}
+
+/// A Rhai value as JSON, for comparing with a decision.
+pub fn to_json(v: &Dynamic) -> serde_json::Value {
+    use serde_json::Value;
+    if v.is_unit() {
+        Value::Null
+    } else if let Ok(b) = v.as_bool() {
+        Value::Bool(b)
+    } else if let Ok(n) = v.as_int() {
+        Value::from(n)
+    } else if let Ok(f) = v.as_float() {
+        Value::from(f)
+    } else if v.is_string() {
+        Value::String(v.clone().into_string().unwrap_or_default())
+    } else if let Some(a) = v.read_lock::<Array>() {
+        Value::Array(a.iter().map(to_json).collect())
+    } else if let Some(m) = v.read_lock::<Map>() {
+        Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+    } else {
+        Value::String(v.to_string())
+    }
+}

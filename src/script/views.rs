@@ -1,0 +1,369 @@
+//! Read-only views handed to scripts: copies of the records with getters only (no setters, so
+//! a script cannot even change its own copy). Each view is declared once with its fields' Rhai
+//! types; the macro registers the getters and lets inline tests fill a view from a map.
+
+use chrono::{DateTime, Utc};
+use rhai::{Array, Dynamic, Map};
+
+use super::api::{Api, parse_ts};
+use crate::domain::customer::Customer;
+use crate::domain::org::User;
+use crate::domain::pool::Pool;
+
+/// Conversions from a test-case map value, by field kind.
+mod kind {
+    use super::*;
+
+    pub fn str(v: &Dynamic) -> Result<Dynamic, String> {
+        if v.is_string() {
+            Ok(v.clone())
+        } else {
+            Err(format!("应为字符串，实际为 {}", v.type_name()))
+        }
+    }
+    pub fn opt_str(v: &Dynamic) -> Result<Dynamic, String> {
+        if v.is_unit() {
+            Ok(Dynamic::UNIT)
+        } else {
+            str(v)
+        }
+    }
+    pub fn int(v: &Dynamic) -> Result<Dynamic, String> {
+        v.as_int()
+            .map(Dynamic::from)
+            .map_err(|t| format!("应为整数，实际为 {t}"))
+    }
+    pub fn opt_int(v: &Dynamic) -> Result<Dynamic, String> {
+        if v.is_unit() {
+            Ok(Dynamic::UNIT)
+        } else {
+            int(v)
+        }
+    }
+    pub fn bool(v: &Dynamic) -> Result<Dynamic, String> {
+        v.as_bool()
+            .map(Dynamic::from)
+            .map_err(|t| format!("应为 true/false，实际为 {t}"))
+    }
+    pub fn ts(v: &Dynamic) -> Result<Dynamic, String> {
+        if let Ok(n) = v.as_int() {
+            return Ok(Dynamic::from(n));
+        }
+        let s = v
+            .clone()
+            .into_string()
+            .map_err(|t| format!("应为时间，实际为 {t}"))?;
+        parse_ts(&s)
+            .map(Dynamic::from)
+            .ok_or_else(|| format!("无法识别的时间 \"{s}\""))
+    }
+    pub fn opt_ts(v: &Dynamic) -> Result<Dynamic, String> {
+        if v.is_unit() {
+            Ok(Dynamic::UNIT)
+        } else {
+            ts(v)
+        }
+    }
+    pub fn array(v: &Dynamic) -> Result<Dynamic, String> {
+        if v.is_array() {
+            Ok(v.clone())
+        } else {
+            Err(format!("应为数组，实际为 {}", v.type_name()))
+        }
+    }
+    pub fn map(v: &Dynamic) -> Result<Dynamic, String> {
+        if v.is_map() {
+            Ok(v.clone())
+        } else {
+            Err(format!("应为对象，实际为 {}", v.type_name()))
+        }
+    }
+}
+
+fn rhai_type(kind: &str) -> &'static str {
+    match kind {
+        "str" => "string",
+        "opt_str" => "string|()",
+        "int" => "int",
+        "opt_int" => "int|()",
+        "bool" => "bool",
+        "ts" => "int (时间)",
+        "opt_ts" => "int|() (时间)",
+        "array" => "array",
+        _ => "map",
+    }
+}
+
+macro_rules! view {
+    ($ty:ident, $name:literal, $doc:literal, { $($field:ident : $kind:ident, $fdoc:literal;)* }) => {
+        #[derive(Debug, Clone, Default)]
+        pub struct $ty { $(pub $field: Dynamic,)* }
+
+        impl $ty {
+            pub(crate) fn register(api: &mut Api) {
+                api.ty::<$ty>($name, $doc);
+                $( api.field::<$ty>($name, stringify!($field), rhai_type(stringify!($kind)), $fdoc,
+                    |v: &mut $ty| v.$field.clone()); )*
+            }
+
+            /// Overrides the fields present in `map` (inline tests); unknown keys are errors.
+            pub fn overlay(&mut self, map: &Map) -> Result<(), String> {
+                for (key, value) in map {
+                    match key.as_str() {
+                        $( stringify!($field) => {
+                            self.$field = kind::$kind(value)
+                                .map_err(|e| format!("{}.{}: {e}", $name, key))?;
+                        } )*
+                        other => return Err(format!("{} 没有字段 {other}", $name)),
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+view!(CustomerView, "Customer", "客户（只读副本，不含手机号和身份证号）。", {
+    id: str, "客户 id";
+    name: str, "姓名";
+    stage: str, "阶段：lead、contacted、qualified、invited、visited、signed、won、lost、invalid";
+    grade: opt_str, "等级 A–D，未评级为 ()";
+    stars: int, "星级 0–5";
+    city: opt_str, "城市";
+    channel: opt_str, "来源渠道";
+    tags: array, "标签（字符串数组）";
+    owner_id: opt_str, "负责人 id，在公海中为 ()";
+    pool_id: opt_str, "所在公海 id";
+    previous_owner_id: opt_str, "上一任负责人 id";
+    last_followup_at: opt_ts, "最近一次跟进时间";
+    next_followup_at: opt_ts, "计划下次跟进时间";
+    created_at: ts, "录入时间";
+    held_since: ts, "当前负责人开始持有的时间（领取/分配时间与录入时间中较晚者）";
+    locked: bool, "是否锁定（锁定的客户永不回收）";
+    pool_entered_at: opt_ts, "进入公海的时间";
+    deleted: bool, "是否已删除（在回收站中）";
+});
+
+view!(UserView, "User", "系统用户（业务员、主管等）。", {
+    id: str, "用户 id";
+    username: str, "登录名";
+    display_name: str, "显示名";
+    roles: array, "角色名数组";
+    department_id: opt_str, "部门 id";
+    is_admin: bool, "是否管理员";
+});
+
+view!(PoolView, "Pool", "公海及其规则设置（设置项直接作为字段）。", {
+    id: str, "公海 id";
+    name: str, "名称";
+    department_id: opt_str, "所属部门，全公司公海为 ()";
+    recall_enabled: bool, "是否回收";
+    no_followup_days: map, "按等级的未跟进天数，如 #{A: 30, B: 15, C: 10, D: 7, default: 15}";
+    no_signing_days: opt_int, "领取或分配后多少天内未签约即回收，() 为不限";
+    warn_days_before: int, "回收前几天提醒负责人";
+    claim_daily_limit: int, "每人每天在此公海最多领取数";
+    max_owned: int, "每人名下客户上限";
+    max_owned_counts_won: bool, "已成交客户是否计入上限";
+    reclaim_cooldown_days: int, "失去客户后多少天内不可重新领取";
+    protect_new_hours: int, "进入公海后多少小时内不可领取";
+});
+
+view!(CandidateView, "Candidate", "分配候选人（调用方已按在职、部门、城市等条件筛选过）。", {
+    id: str, "用户 id";
+    display_name: str, "显示名";
+    department_id: opt_str, "部门 id";
+    open_leads: int, "跟进中的线索数";
+    weight: int, "分配权重（至少按 1 计）";
+});
+
+view!(CtxView, "Ctx", "调用上下文：当前时间与本次调用的计数。", {
+    hook: str, "挂钩名，如 \"pool.recall\"";
+    now: ts, "当前时间（测试中可控，不要用别的时钟）";
+    owned_count: int, "can_claim：领取人名下客户数";
+    owned_count_excluding_won: int, "can_claim：不含已成交的名下客户数";
+    claims_today: int, "can_claim：领取人今天（北京时间）在此公海已领取数";
+    last_released_at: opt_ts, "can_claim：领取人上次失去该客户的时间";
+    entered_pool_at: opt_ts, "can_claim：该客户进入公海的时间";
+    mode: str, "assign.pick：分配方式 round_robin、weighted、least_loaded、by_city";
+    cursor: int, "assign.pick：此范围内已分配的次数（轮流用）";
+});
+
+fn s(v: &str) -> Dynamic {
+    Dynamic::from(v.to_string())
+}
+fn opt_s(v: Option<&str>) -> Dynamic {
+    v.map_or(Dynamic::UNIT, s)
+}
+fn t(v: DateTime<Utc>) -> Dynamic {
+    Dynamic::from(v.timestamp())
+}
+fn opt_t(v: Option<DateTime<Utc>>) -> Dynamic {
+    v.map_or(Dynamic::UNIT, t)
+}
+fn int(v: impl TryInto<i64>) -> Dynamic {
+    Dynamic::from(v.try_into().unwrap_or(i64::MAX))
+}
+fn strings(v: &[String]) -> Dynamic {
+    Dynamic::from(v.iter().map(|x| s(x)).collect::<Array>())
+}
+
+/// The snake_case name of a serde enum value (`Stage::Won` → "won").
+fn enum_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+impl CustomerView {
+    pub fn new(c: &Customer, held_since: DateTime<Utc>, locked: bool) -> CustomerView {
+        CustomerView {
+            id: s(&c.id),
+            name: s(&c.name),
+            stage: s(&enum_name(&c.stage)),
+            grade: opt_s(c.grade.as_deref()),
+            stars: int(c.stars),
+            city: opt_s(c.city.as_deref()),
+            channel: opt_s(c.channel.as_deref()),
+            tags: strings(&c.tags),
+            owner_id: opt_s(c.owner_id.as_deref()),
+            pool_id: opt_s(c.pool_id.as_deref()),
+            previous_owner_id: opt_s(c.previous_owner_id.as_deref()),
+            last_followup_at: opt_t(c.last_followup_at),
+            next_followup_at: opt_t(c.next_followup_at),
+            created_at: t(c.created_at),
+            held_since: t(held_since),
+            locked: Dynamic::from(locked),
+            pool_entered_at: opt_t(c.pool_entered_at),
+            deleted: Dynamic::from(c.deleted_at.is_some()),
+        }
+    }
+
+    /// The base of an inline test's customer: a lead created at `now`.
+    pub fn blank(now: i64) -> CustomerView {
+        CustomerView {
+            id: s("c1"),
+            name: s("测试客户"),
+            stage: s("lead"),
+            grade: Dynamic::UNIT,
+            stars: int(0),
+            city: Dynamic::UNIT,
+            channel: Dynamic::UNIT,
+            tags: Dynamic::from(Array::new()),
+            owner_id: s("u1"),
+            pool_id: Dynamic::UNIT,
+            previous_owner_id: Dynamic::UNIT,
+            last_followup_at: Dynamic::UNIT,
+            next_followup_at: Dynamic::UNIT,
+            created_at: Dynamic::from(now),
+            held_since: Dynamic::from(now),
+            locked: Dynamic::from(false),
+            pool_entered_at: Dynamic::UNIT,
+            deleted: Dynamic::from(false),
+        }
+    }
+}
+
+impl UserView {
+    pub fn new(u: &User) -> UserView {
+        UserView {
+            id: s(&u.id),
+            username: s(&u.username),
+            display_name: s(&u.display_name),
+            roles: strings(&u.roles),
+            department_id: opt_s(u.department_id.as_deref()),
+            is_admin: Dynamic::from(u.is_admin()),
+        }
+    }
+
+    pub fn blank() -> UserView {
+        UserView {
+            id: s("u1"),
+            username: s("sales1"),
+            display_name: s("业务员"),
+            roles: strings(&["sales".to_string()]),
+            department_id: Dynamic::UNIT,
+            is_admin: Dynamic::from(false),
+        }
+    }
+}
+
+impl PoolView {
+    pub fn new(p: &Pool) -> PoolView {
+        let st = &p.settings;
+        let days: Map = st
+            .no_followup_days
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), int(*v)))
+            .collect();
+        PoolView {
+            id: s(&p.id),
+            name: s(&p.name),
+            department_id: opt_s(p.department_id.as_deref()),
+            recall_enabled: Dynamic::from(st.recall_enabled),
+            no_followup_days: Dynamic::from(days),
+            no_signing_days: st.no_signing_days.map_or(Dynamic::UNIT, int),
+            warn_days_before: int(st.warn_days_before),
+            claim_daily_limit: int(st.claim_daily_limit),
+            max_owned: int(st.max_owned),
+            max_owned_counts_won: Dynamic::from(st.max_owned_counts_won),
+            reclaim_cooldown_days: int(st.reclaim_cooldown_days),
+            protect_new_hours: int(st.protect_new_hours),
+        }
+    }
+
+    /// Same fallback as `PoolSettings::no_followup_days_for`.
+    pub fn no_followup_days_for(&self, grade: &Dynamic) -> i64 {
+        let days = self.no_followup_days.read_lock::<Map>();
+        let lookup = |k: &str| {
+            days.as_ref()
+                .and_then(|m| m.get(k))
+                .and_then(|v| v.as_int().ok())
+        };
+        grade
+            .clone()
+            .into_string()
+            .ok()
+            .and_then(|g| lookup(&g))
+            .or_else(|| lookup("default"))
+            .unwrap_or(15)
+    }
+}
+
+impl CandidateView {
+    pub fn new(u: &User, open_leads: u64, weight: u32) -> CandidateView {
+        CandidateView {
+            id: s(&u.id),
+            display_name: s(&u.display_name),
+            department_id: opt_s(u.department_id.as_deref()),
+            open_leads: int(open_leads),
+            weight: int(weight),
+        }
+    }
+
+    pub fn blank() -> CandidateView {
+        CandidateView {
+            id: s("u1"),
+            display_name: s("业务员"),
+            department_id: Dynamic::UNIT,
+            open_leads: int(0),
+            weight: int(1),
+        }
+    }
+}
+
+impl CtxView {
+    pub fn new(hook: &str, now: DateTime<Utc>) -> CtxView {
+        CtxView {
+            hook: s(hook),
+            now: t(now),
+            owned_count: int(0),
+            owned_count_excluding_won: int(0),
+            claims_today: int(0),
+            last_released_at: Dynamic::UNIT,
+            entered_pool_at: Dynamic::UNIT,
+            mode: s("round_robin"),
+            cursor: int(0),
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Plugin administration: list, read, save (versioned, audited, written atomically), roll
+//! back, and try a hook against a real customer. Needs `plugin.manage`. A source that does not
+//! compile is refused with its file, line and message, and the running version stays.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Caller;
+use super::{App, Error, Result, audit, new_id};
+use crate::domain::pool::{Pool, PoolSettings};
+use crate::script::{
+    self, AssignCandidate, AssignInput, ClaimInput, PluginStatus, RecallInput, ScriptError,
+};
+use crate::store::{self, plugins::PluginVersion, tables};
+
+/// Plugin sources larger than this are refused.
+pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PluginVersionMeta {
+    pub id: String,
+    pub author: String,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+    pub lines: usize,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PluginVersionView {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub author: String,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PluginDetail {
+    #[serde(flatten)]
+    pub status: PluginStatus,
+    /// The source on disk (or the built-in default when there is no file).
+    pub source: String,
+    /// The built-in default, for comparison and reset.
+    pub default_source: Option<String>,
+    /// Saved versions, newest first.
+    pub versions: Vec<PluginVersionMeta>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct PluginSave {
+    pub source: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct PluginRollback {
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct PluginTry {
+    /// `pool.recall`, `pool.can_claim` or `assign.pick` (or `recall`, `can_claim`, `pick`).
+    pub hook: String,
+    pub customer_id: String,
+    #[serde(default)]
+    pub pool_id: Option<String>,
+    /// Pool settings to try with (defaults when absent); ignored when `pool_id` names a pool.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub pool: Option<PoolSettings>,
+    /// `assign.pick`: round_robin, weighted, least_loaded or by_city.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PluginTryResult {
+    pub hook: String,
+    /// The decision as a map (`recall`/`warn`/`keep`, `allow`/`rule`, `user_id`) with `reason`.
+    #[schema(value_type = Object)]
+    pub decision: Option<serde_json::Value>,
+    pub error: Option<ScriptError>,
+    pub elapsed_ms: u64,
+}
+
+/// How many lines a save adds and removes (a multiset comparison, enough for the audit).
+pub fn diff_summary(before: &str, after: &str) -> serde_json::Value {
+    use std::collections::BTreeMap;
+    let mut count: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in before.lines() {
+        *count.entry(l).or_default() -= 1;
+    }
+    for l in after.lines() {
+        *count.entry(l).or_default() += 1;
+    }
+    let added: i64 = count.values().filter(|v| **v > 0).sum();
+    let removed: i64 = -count.values().filter(|v| **v < 0).sum::<i64>();
+    json!({
+        "lines_before": before.lines().count(),
+        "lines_after": after.lines().count(),
+        "added": added,
+        "removed": removed,
+    })
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if script::valid_name(name) {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "name",
+            "插件名只能包含小写字母、数字、下划线和连字符",
+        ))
+    }
+}
+
+/// Writes a file through a temporary sibling and a rename, so a reader never sees half of it.
+fn write_atomically(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("rhai.tmp");
+    std::fs::write(&tmp, content)?;
+    std::fs::rename(&tmp, path)
+}
+
+impl App {
+    pub fn list_plugins(&self, caller: &Caller) -> Result<Vec<PluginStatus>> {
+        caller.require("plugin.manage")?;
+        Ok(self.plugins.list())
+    }
+
+    pub fn get_plugin(&self, caller: &Caller, name: &str) -> Result<PluginDetail> {
+        caller.require("plugin.manage")?;
+        check_name(name)?;
+        let status = self
+            .plugins
+            .list()
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or(Error::NotFound)?;
+        let versions = self.store.read(|tx| store::plugins::list(tx, name))?;
+        Ok(PluginDetail {
+            status,
+            source: self.plugins.source(name).unwrap_or_default(),
+            default_source: script::default_source(name).map(str::to_string),
+            versions: versions
+                .into_iter()
+                .map(|(id, v)| PluginVersionMeta {
+                    id,
+                    author: v.author,
+                    at: v.at,
+                    note: v.note,
+                    lines: v.source.lines().count(),
+                })
+                .collect(),
+        })
+    }
+
+    pub fn plugin_version(
+        &self,
+        caller: &Caller,
+        name: &str,
+        version: &str,
+    ) -> Result<PluginVersionView> {
+        caller.require("plugin.manage")?;
+        check_name(name)?;
+        let v = self
+            .store
+            .read(|tx| store::plugins::get(tx, name, version))?
+            .ok_or(Error::NotFound)?;
+        Ok(PluginVersionView {
+            id: version.to_string(),
+            name: name.to_string(),
+            source: v.source,
+            author: v.author,
+            at: v.at,
+            note: v.note,
+        })
+    }
+
+    /// Saves a new source. `Ok(Err(_))`: it does not compile (nothing was changed).
+    pub fn save_plugin(
+        &self,
+        caller: &Caller,
+        name: &str,
+        input: PluginSave,
+        source_label: &str,
+    ) -> Result<std::result::Result<PluginDetail, ScriptError>> {
+        caller.require("plugin.manage")?;
+        check_name(name)?;
+        if input.source.len() > MAX_SOURCE_BYTES {
+            return Err(Error::validation(
+                "source",
+                format!("插件源码不能超过 {} KB", MAX_SOURCE_BYTES / 1024),
+            ));
+        }
+        if let Err(e) = self.plugins.compile(name, &input.source) {
+            return Ok(Err(e));
+        }
+        let before = self.plugins.source(name).unwrap_or_default();
+        let now = self.clock.now();
+        let id = new_id(now);
+        let path = self.plugins.dir().join(script::file_name(name));
+        let note = input.note.filter(|n| !n.trim().is_empty());
+        self.store.write(|tx| {
+            store::plugins::put(
+                tx,
+                name,
+                &id,
+                &PluginVersion {
+                    source: input.source.clone(),
+                    author: caller.user.id.clone(),
+                    at: now,
+                    note: note.clone(),
+                },
+            )?;
+            let mut detail = diff_summary(&before, &input.source);
+            detail["version"] = json!(id);
+            detail["note"] = json!(note);
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "plugin.saved",
+                    source_label,
+                    Some(name.to_string()),
+                    detail,
+                ),
+            )?;
+            // The file last, so a failed write aborts the version and the audit row.
+            write_atomically(&path, &input.source)
+                .map_err(|e| Error::Internal(format!("writing {}: {e}", path.display())))
+        })?;
+        self.plugins.invalidate();
+        Ok(Ok(self.get_plugin(caller, name)?))
+    }
+
+    /// Saves an earlier version again, as a new version.
+    pub fn rollback_plugin(
+        &self,
+        caller: &Caller,
+        name: &str,
+        version: &str,
+        source_label: &str,
+    ) -> Result<std::result::Result<PluginDetail, ScriptError>> {
+        let v = self.plugin_version(caller, name, version)?;
+        self.save_plugin(
+            caller,
+            name,
+            PluginSave {
+                source: v.source,
+                note: Some(format!("回滚到版本 {version}")),
+            },
+            source_label,
+        )
+    }
+
+    /// Runs a hook against a real customer in the caller's scope; nothing is written.
+    pub fn try_plugin(&self, caller: &Caller, input: PluginTry) -> Result<PluginTryResult> {
+        caller.require("plugin.manage")?;
+        let hook = script::hooks::hook(&input.hook)
+            .ok_or_else(|| Error::validation("hook", "未知的挂钩"))?;
+        let scope = self.scope_of(caller)?;
+        let customer = scope.check(
+            self.store
+                .read(|tx| store::customers::get(tx, &input.customer_id))?,
+        )?;
+        let now = self.clock.now();
+        let pool = match &input.pool_id {
+            Some(id) => self
+                .store
+                .read(|tx| {
+                    store::org::decode_one::<Pool>(&tx.open_table(tables::POOLS)?, id, "pools")
+                })?
+                .ok_or_else(|| Error::validation("pool_id", "公海不存在"))?,
+            None => Pool {
+                id: "try".into(),
+                name: "试运行".into(),
+                department_id: None,
+                members: Vec::new(),
+                admins: Vec::new(),
+                settings: input.pool.clone().unwrap_or_default(),
+                created_at: now,
+                updated_at: now,
+            },
+        };
+        let held_since = customer
+            .held_since
+            .map_or(customer.created_at, |h| h.max(customer.created_at));
+        let started = std::time::Instant::now();
+        let outcome: std::result::Result<serde_json::Value, ScriptError> = match hook.function {
+            "recall" => self
+                .plugins
+                .recall(&RecallInput {
+                    locked: customer.locked,
+                    held_since,
+                    customer,
+                    pool,
+                    now,
+                })
+                .map(|d| match d {
+                    script::RecallDecision::Keep => json!({"keep": true, "recall": false}),
+                    script::RecallDecision::Warn { days_left, reason } => {
+                        json!({"keep": true, "recall": false, "warn": days_left, "reason": reason})
+                    }
+                    script::RecallDecision::Recall { reason } => {
+                        json!({"recall": true, "reason": reason})
+                    }
+                }),
+            "can_claim" => self
+                .plugins
+                .can_claim(&ClaimInput {
+                    entered_pool_at: customer.pool_entered_at,
+                    customer,
+                    pool,
+                    user: caller.user.clone(),
+                    owned_count: 0,
+                    owned_count_excluding_won: 0,
+                    claims_today_in_pool: 0,
+                    last_released_by_this_user_at: None,
+                    now,
+                })
+                .map(|d| match d {
+                    script::ClaimDecision::Allow => json!({"allow": true}),
+                    script::ClaimDecision::Refuse { rule, reason } => {
+                        json!({"allow": false, "rule": rule, "reason": reason})
+                    }
+                }),
+            _ => {
+                let mut users = self.store.read(store::users::all)?;
+                users.retain(|u| u.status == crate::domain::org::UserStatus::Active);
+                users.sort_by(|a, b| a.id.cmp(&b.id));
+                self.plugins
+                    .assign(&AssignInput {
+                        customer,
+                        candidates: users
+                            .into_iter()
+                            .map(|user| AssignCandidate {
+                                user,
+                                open_leads: 0,
+                                weight: 1,
+                            })
+                            .collect(),
+                        mode: input.mode.clone().unwrap_or_else(|| "round_robin".into()),
+                        cursor: 0,
+                        now,
+                    })
+                    .map(|d| json!({"user_id": d.user_id, "reason": d.reason}))
+            }
+        };
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (decision, error) = match outcome {
+            Ok(d) => (Some(d), None),
+            Err(e) => (None, Some(e)),
+        };
+        Ok(PluginTryResult {
+            hook: hook.name.to_string(),
+            decision,
+            error,
+            elapsed_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_summary_counts_lines() {
+        let d = diff_summary("a\nb\nc\n", "a\nc\nd\ne\n");
+        assert_eq!(d["added"], 2);
+        assert_eq!(d["removed"], 1);
+        assert_eq!(d["lines_before"], 3);
+        assert_eq!(d["lines_after"], 4);
+    }
+}

@@ -1,0 +1,94 @@
+// 公海: the administrator sets up a firm-wide pool and previews a recall sweep ten days ahead
+// (小周's grade-D customer, untouched for 7 days, would be recalled) → runs that sweep through
+// the API (dry_run=false, as_of in the future) → 小吴 opens 公海 in a second browser, sees the
+// customer with its phone masked, claims it after confirming, and finds it in 客户.
+import { join } from 'node:path';
+import { artifacts, assert } from '../harness.mjs';
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `06-${name}.png`) });
+const PASSWORD = 'sales pass 2026!';
+
+function apiCall(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const src = document.querySelector('script[type="module"]').src;
+    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
+    return api(m, p, b);
+  }, [method, path, body]);
+}
+
+/** A datetime-local value `days` from now, in the browser machine's time zone. */
+function localIn(days) {
+  const d = new Date(Date.now() + days * 86400000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export default async function ({ page, server }) {
+  await page.goto(server.setupUrl);
+  await page.getByTestId('setup-username').fill('boss');
+  await page.getByTestId('setup-display-name').fill('王老板');
+  await page.getByTestId('setup-password').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').press('Enter');
+  await page.getByTestId('shell').waitFor();
+
+  const zhou = await apiCall(page, 'POST', '/api/v1/users', { username: 'zhou', display_name: '小周', roles: ['sales'], password: PASSWORD });
+  await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: PASSWORD });
+  const c = await apiCall(page, 'POST', '/api/v1/customers', { name: '冯七', phone: '13900139007', grade: 'D', city: '成都', owner_id: zhou.id });
+
+  // The pool, created on the settings page.
+  await page.getByTestId('nav-admin-pools').click();
+  await page.getByTestId('page-admin-pools').waitFor();
+  await page.getByTestId('pool-create').click();
+  await page.getByTestId('pool-dialog').waitFor();
+  await page.getByTestId('pool-name').fill('全公司公海');
+  await page.getByTestId('pool-nosign').fill('');
+  await page.getByTestId('pool-dialog-submit').click();
+  await page.getByTestId('pool-dialog').waitFor({ state: 'detached' });
+  await page.getByTestId('admin-pool-row').waitFor();
+
+  // Preview ten days ahead: one recall, with the rule's reason.
+  await page.getByTestId('sweep-at').fill(localIn(10));
+  await page.getByTestId('sweep-run').click();
+  await page.getByTestId('sweep-table').waitFor();
+  assert(await page.getByTestId('sweep-row').count() === 1, 'one customer in the preview');
+  const previewRow = await page.getByTestId('sweep-row').innerText();
+  assert(previewRow.includes('冯七') && previewRow.includes('未跟进'), 'preview names customer and reason: ' + previewRow);
+  await shot(page, 'preview');
+
+  // The real sweep at that instant.
+  const asOf = new Date(Date.now() + 10 * 86400000).toISOString();
+  const report = await apiCall(page, 'POST', `/api/v1/pools/sweep?dry_run=false&as_of=${encodeURIComponent(asOf)}`, {});
+  assert(report.recalled === 1, 'recalled one: ' + JSON.stringify(report));
+
+  // 小吴 claims it from 公海.
+  const other = await page.context().browser().newContext({ viewport: { width: 1366, height: 768 } });
+  const wu = await other.newPage();
+  try {
+    await wu.goto(`${server.base}/login?next=/pools`);
+    await wu.getByTestId('login-username').fill('wu');
+    await wu.getByTestId('login-password').fill(PASSWORD);
+    await wu.getByTestId('login-password').press('Enter');
+    await wu.getByTestId('pool-table').waitFor();
+    const row = wu.getByTestId('pool-row');
+    assert(await row.count() === 1, 'one waiting customer');
+    const text = await row.innerText();
+    assert(text.includes('冯七') && text.includes('****'), 'name shown, phone masked: ' + text);
+    await wu.screenshot({ path: join(artifacts, '06-pool-list.png') });
+    await row.getByTestId('pool-claim').click();
+    await wu.getByTestId('claim-dialog').waitFor();
+    await wu.getByTestId('confirm-ok').click();
+    await wu.getByTestId('claim-dialog').waitFor({ state: 'detached' });
+    await wu.getByTestId('pool-empty').waitFor();
+
+    // Now in 小吴's customers.
+    await wu.goto(`${server.base}/customers/${c.id}`);
+    await wu.getByTestId('page-customer-detail').waitFor();
+    assert((await wu.getByTestId('customer-name').innerText()) === '冯七', 'claimed customer opens');
+    await wu.getByTestId('customer-release').waitFor();
+    await wu.getByTestId('customer-lock').waitFor();
+    await wu.screenshot({ path: join(artifacts, '06-claimed.png') });
+  } finally {
+    await other.close();
+  }
+}
