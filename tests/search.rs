@@ -527,3 +527,48 @@ async fn customers_waiting_in_a_pool_are_found_by_its_members_only() {
     assert_eq!(names(&search(&w.sales_b, "公孙胜").await), ["公孙胜"]);
     assert!(names(&search(&sales_c, "公孙").await).is_empty());
 }
+
+async fn list(c: &Client, query: String) -> Value {
+    let (st, v) = c.get(&format!("/api/v1/customers?{query}")).await;
+    assert_eq!(st, 200, "{query}: {v}");
+    v
+}
+
+#[tokio::test]
+async fn the_customer_list_q_filter_uses_the_same_engine_and_scope() {
+    let w = world().await;
+    seed(&w).await;
+    let names_of = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Pinyin and fragments work in the list; B's 张三 never shows for A.
+    assert_eq!(
+        names_of(&list(&w.sales_a, format!("q={}", enc("zs"))).await),
+        ["张三丰"]
+    );
+    let v = list(&w.sales_a, format!("q={}", enc("成都"))).await;
+    assert_eq!(v["total"], 2);
+    // Other filters combine with q.
+    let v = list(&w.sales_a, format!("q={}&grade=C", enc("成都"))).await;
+    assert_eq!(names_of(&v), ["曾小贤"]);
+    // Paging through the ranked matches.
+    let v = list(&w.sales_a, format!("q={}&limit=1", enc("成都"))).await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    let cursor = v["next_cursor"].as_str().unwrap().to_string();
+    let v2 = list(
+        &w.sales_a,
+        format!("q={}&limit=1&cursor={cursor}", enc("成都")),
+    )
+    .await;
+    assert_eq!(v2["items"].as_array().unwrap().len(), 1);
+    assert_ne!(names_of(&v), names_of(&v2));
+    assert!(v2["next_cursor"].is_null());
+    // The admin sees both 张三 and 张三丰, exact name first.
+    let v = list(&w.admin, format!("q={}", enc("张三"))).await;
+    assert_eq!(names_of(&v), ["张三", "张三丰"]);
+}

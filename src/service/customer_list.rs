@@ -50,6 +50,11 @@ pub enum Sort {
 )]
 #[into_params(parameter_in = Query)]
 pub struct CustomerFilter {
+    /// Full-text search through the search index (name fragments, pinyin, phone last 4, …;
+    /// see `GET /search`). Results keep the search ranking unless `sort` is given; at most
+    /// the best 5,000 matches are listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
     pub stage: Option<Stage>,
     pub grade: Option<String>,
     /// Any of these tags: `tag=a&tag=b` or `tag=a,b`.

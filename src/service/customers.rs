@@ -366,15 +366,36 @@ impl App {
         let keep = |c: &Customer| c.deleted_at.is_none() && scope.can_see(c) && f.matches(c, &ctx);
         // Only (sort key, id) of every match is held; the page's records are read afterwards.
         let mut keys: Vec<(String, String)> = Vec::new();
+        let ranked = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => Some(self.ranked_ids(&scope, q)?),
+            None => None,
+        };
         let page = self.store.read(|tx| {
-            customers::scan(tx, None, |c| {
-                if keep(&c) {
-                    keys.push((f.sort_key(&c), c.id));
+            match &ranked {
+                Some(ids) => {
+                    for (rank, id) in ids.iter().enumerate() {
+                        if let Some(c) = customers::get(tx, id)?
+                            && keep(&c)
+                        {
+                            let key = match f.sort {
+                                Some(_) => f.sort_key(&c),
+                                None => format!("{rank:08}"),
+                            };
+                            keys.push((key, c.id));
+                        }
+                    }
                 }
-                true
-            })?;
+                None => customers::scan(tx, None, |c| {
+                    if keep(&c) {
+                        keys.push((f.sort_key(&c), c.id));
+                    }
+                    true
+                })?,
+            }
             keys.sort();
-            if f.sort.unwrap_or_default().descending() {
+            // Search results keep their ranking (best first) unless a sort was asked for.
+            let by_rank = ranked.is_some() && f.sort.is_none();
+            if !by_rank && f.sort.unwrap_or_default().descending() {
                 keys.reverse();
             }
             let start = match f.cursor.as_deref() {

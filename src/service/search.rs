@@ -59,6 +59,9 @@ pub struct SearchPage {
     pub facets: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+/// The most matches the customer list's `q` pages through.
+const LIST_SEARCH_CAP: usize = 5_000;
+
 fn restrict_of(scope: &Scope, pools: Vec<String>) -> Restrict {
     Restrict {
         owners: match &scope.visible {
@@ -154,21 +157,43 @@ impl App {
         Ok(Word::Text(word.to_string()))
     }
 
-    pub fn search_customers(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
-        caller.require("customer.read")?;
-        let scope = self.scope_of(caller)?;
-        let text = analysis::normalise(q.q.as_deref().unwrap_or(""));
+    /// Ids of the best matches of `q` in the caller's scope (the customer list's `q`).
+    pub(crate) fn ranked_ids(&self, scope: &Scope, q: &str) -> Result<Vec<String>> {
+        let req = Request {
+            words: self.query_words(q)?,
+            restrict: restrict_of(scope, Vec::new()),
+            filters: Filters::default(),
+            offset: 0,
+            limit: LIST_SEARCH_CAP,
+            facets: false,
+        };
+        Ok(self
+            .search
+            .search(&self.store, &|c| self.id_tail(c), &req)
+            .map_err(search_error)?
+            .ids)
+    }
+
+    /// The words of a query, normalised, full phone and ID numbers resolved.
+    fn query_words(&self, q: &str) -> Result<Vec<Word>> {
+        let text = analysis::normalise(q);
         if text.chars().count() > 100 {
             return Err(Error::Validation {
                 field: "q".into(),
                 reason: "搜索内容不能超过 100 个字".into(),
             });
         }
-        let words = text
-            .split(' ')
+        text.split(' ')
             .filter(|w| !w.is_empty())
             .map(|w| self.query_word(w))
-            .collect::<Result<Vec<_>>>()?;
+            .collect()
+    }
+
+    pub fn search_customers(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
+        caller.require("customer.read")?;
+        let scope = self.scope_of(caller)?;
+        let text = analysis::normalise(q.q.as_deref().unwrap_or(""));
+        let words = self.query_words(&text)?;
         let pools = self.visible_pools(caller)?;
         let limit = q.limit.unwrap_or(20).clamp(1, 100);
         let offset = match q.cursor.as_deref() {
