@@ -847,4 +847,5 @@ export default {
   'plugins.try.run': 'Run',
   'plugins.try.badJson': 'The pool settings are not valid JSON',
   'plugins.try.elapsed': 'Took {ms} ms',
+  'customers.filters.qPlaceholder': 'Name, pinyin, last 4 phone digits, company…',
 };

@@ -847,4 +847,5 @@ export default {
   'plugins.try.run': '运行',
   'plugins.try.badJson': '公海设置不是有效的 JSON',
   'plugins.try.elapsed': '用时 {ms} 毫秒',
+  'customers.filters.qPlaceholder': '姓名、拼音、手机后四位、公司…',
 };

@@ -21,7 +21,7 @@ import {
 
 const PAGE_SIZE = 50;
 const NO_FILTERS = {
-  stage: '', grade: '', tag: '', channel: '', due: '', flagged: '', created_from: '', created_to: '', sort: '',
+  q: '', stage: '', grade: '', tag: '', channel: '', due: '', flagged: '', created_from: '', created_to: '', sort: '',
 };
 const SORTS = ['-created_at', 'created_at', '-updated_at', 'updated_at', 'next_followup_at', 'name'];
 const COLUMNS_KEY = 'zhudai.customers.columns';
@@ -60,8 +60,9 @@ export function customerHref(id) {
 export function CustomersPage() {
   const [views, setViews] = useState([]);
   const [viewId, setViewId] = useState(queryParam('view') || 'all');
-  const [filters, setFilters] = useState(NO_FILTERS);
-  const [draft, setDraft] = useState(NO_FILTERS);
+  // `?q=` comes from the top-bar search's "show all".
+  const [filters, setFilters] = useState(() => ({ ...NO_FILTERS, q: queryParam('q') || '' }));
+  const [draft, setDraft] = useState(() => ({ ...NO_FILTERS, q: queryParam('q') || '' }));
   const [state, setState] = useState({ status: 'loading' });
   const [more, setMore] = useState({ busy: false, error: null });
   const [creating, setCreating] = useState(queryParam('new') === '1' && can('customer.create'));
@@ -252,6 +253,11 @@ export function CustomersPage() {
     </div>
     <div class="card card-flush">
       ${!inBin && html`<form class="toolbar" role="search" aria-label=${t('customers.filters')} onSubmit=${applyFilters} data-testid="customers-filters">
+        <label class="toolbar-field toolbar-search">
+          <span>${t('search.label')}</span>
+          <input type="search" class="input input-sm" value=${draft.q} placeholder=${t('customers.filters.qPlaceholder')}
+            onInput=${(e) => setDraft((d) => ({ ...d, q: e.currentTarget.value }))} data-testid="filter-q" />
+        </label>
         <label class="toolbar-field">
           <span>${t('customers.field.stage')}</span>
           <select class="input input-sm select" value=${draft.stage} onChange=${setSelect('stage')} data-testid="filter-stage">
