@@ -1,68 +1,16 @@
-//! The built-in pool rules (`pool.recall`, `pool.can_claim`, `assign.pick`) in plain Rust, with
-//! the input and decision types of the plugin hook contract. The service calls them through
-//! [`App::recall_rule`] and friends, the one place to switch to the script engine.
+//! The pool rules (`pool.recall`, `pool.can_claim`, `assign.pick`): the service asks the plugin
+//! engine through [`App::recall_rule`] and friends; the same rules in plain Rust below answer
+//! when a plugin fails at run time (logged), so a broken script never stops claims or sweeps.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{App, Result};
-use crate::domain::customer::{Customer, Stage};
-use crate::domain::org::User;
-use crate::domain::pool::Pool;
+use crate::domain::customer::Stage;
 
-pub struct RecallInput {
-    pub customer: Customer,
-    pub pool: Pool,
-    pub locked: bool,
-    /// Later of claim/assign time and created_at.
-    pub held_since: DateTime<Utc>,
-    pub now: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecallDecision {
-    Keep,
-    Warn { days_left: i64, reason: String },
-    Recall { reason: String },
-}
-
-pub struct ClaimInput {
-    pub customer: Customer,
-    pub pool: Pool,
-    pub user: User,
-    pub owned_count: u64,
-    pub owned_count_excluding_won: u64,
-    pub claims_today_in_pool: u64,
-    pub last_released_by_this_user_at: Option<DateTime<Utc>>,
-    pub entered_pool_at: Option<DateTime<Utc>>,
-    pub now: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClaimDecision {
-    Allow,
-    Refuse { rule: String, reason: String },
-}
-
-#[derive(Clone)]
-pub struct AssignCandidate {
-    pub user: User,
-    pub open_leads: u64,
-    pub weight: u32,
-}
-
-pub struct AssignInput {
-    pub customer: Customer,
-    pub candidates: Vec<AssignCandidate>,
-    pub mode: String,
-    pub cursor: u64,
-    pub now: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssignDecision {
-    pub user_id: Option<String>,
-    pub reason: String,
-}
+pub use crate::script::{
+    AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, RecallDecision,
+    RecallInput,
+};
 
 /// Whole days from `now` until `due`, rounded up (a recall 1 hour away is 1 day away).
 fn days_until(now: DateTime<Utc>, due: DateTime<Utc>) -> i64 {
@@ -225,16 +173,25 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
 impl App {
     /// The one place the service asks `pool.recall`.
     pub(crate) fn recall_rule(&self, i: &RecallInput) -> Result<RecallDecision> {
-        Ok(recall(i))
+        Ok(self.plugins.recall(i).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "pool.recall plugin failed; built-in rule used");
+            recall(i)
+        }))
     }
 
     /// The one place the service asks `pool.can_claim`.
     pub(crate) fn claim_rule(&self, i: &ClaimInput) -> Result<ClaimDecision> {
-        Ok(can_claim(i))
+        Ok(self.plugins.can_claim(i).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "pool.can_claim plugin failed; built-in rule used");
+            can_claim(i)
+        }))
     }
 
     /// The one place the service asks `assign.pick`.
     pub(crate) fn assign_rule(&self, i: &AssignInput) -> Result<AssignDecision> {
-        Ok(assign(i))
+        Ok(self.plugins.assign(i).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "assign.pick plugin failed; built-in rule used");
+            assign(i)
+        }))
     }
 }
