@@ -92,4 +92,16 @@ export default async function ({ page, server }) {
   await shot(page, 'empty');
   await box.press('Escape');
   assert((await page.getByTestId('global-search-panel').count()) === 0, 'Escape closes the panel');
+
+  // The customer list searches with the same engine (?q= as the top bar's "show all" sends).
+  await page.goto(`${server.base}/customers?q=${encodeURIComponent('欧阳')}`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 2);
+  assert((await page.getByTestId('filter-q').inputValue()) === '欧阳', 'the list shows the query');
+  await page.getByTestId('filter-q').fill('sxx');
+  await page.getByTestId('filter-apply').click();
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll('[data-testid="customer-row"]');
+    return rows.length === 1 && rows[0].innerText.includes('单雄信');
+  });
+  await shot(page, 'list');
 }
