@@ -192,7 +192,14 @@ fn default_recall_by_grade_counts_from_the_later_of_followup_and_held_since() {
     };
     // (grade, last follow-up, held since, now, expected)
     let keep = RecallDecision::Keep;
-    let rows: Vec<(Option<&str>, Option<&str>, &str, &str, RecallDecision)> = vec![
+    type Row<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        RecallDecision,
+    );
+    let rows: Vec<Row> = vec![
         // B: 15 days from the last follow-up.
         (
             Some("B"),
