@@ -62,6 +62,13 @@ pub fn open_app(
     if purged > 0 {
         tracing::info!(count = purged, "expired sessions removed");
     }
+    let interrupted = app.recover_import_jobs()?;
+    if interrupted > 0 {
+        tracing::warn!(
+            count = interrupted,
+            "import jobs cut short by a restart marked failed"
+        );
+    }
     Ok(app)
 }
 

@@ -45,7 +45,10 @@ export async function api(method, path, body) {
   const verb = method.toUpperCase();
   const headers = { Accept: 'application/json' };
   const init = { method: verb, headers, credentials: 'same-origin', cache: 'no-store' };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    // A file upload: the browser sets the multipart content type with its boundary.
+    init.body = body;
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }

@@ -14,6 +14,7 @@ import { AccountPage } from './pages/account.js';
 import { AdminBackupPage } from './pages/admin-backup.js';
 import { CustomersPage } from './pages/customers.js';
 import { CustomerDetailPage } from './pages/customer-detail.js';
+import { ImportPage } from './pages/import.js';
 import { PoolsPage } from './pages/pools.js';
 import { AdminPoolsPage } from './pages/admin-pools.js';
 import { AdminPluginsPage } from './pages/admin-plugins.js';
@@ -21,6 +22,7 @@ import { AdminPluginsPage } from './pages/admin-plugins.js';
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
   { id: 'customers', path: '/customers', key: 'nav.customers', icon: 'contacts', page: CustomersPage, nav: true, capability: 'customer.read' },
+  { id: 'customer-import', path: '/customers/import', key: 'nav.import', icon: 'contacts', page: ImportPage, nav: false, capability: 'customer.import' },
   // A route with `pattern` matches by regular expression (the page reads its parameters from the path).
   { id: 'customer-detail', path: '/customers/:id', pattern: /^\/customers\/[^/]+$/, key: 'customer.title', icon: 'contacts', page: CustomerDetailPage, nav: false, capability: 'customer.read' },
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },

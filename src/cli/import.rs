@@ -1,7 +1,9 @@
-//! `zhudai import FILE`: customers from a CSV or XLSX file, owned by `--owner` (server
-//! stopped). Writes in batches with a progress bar; Ctrl-C keeps the committed batches, and
-//! running the same file again skips what is already there.
+//! `zhudai import FILE`: customers from a CSV or XLSX file, imported as `--owner` (server
+//! stopped). The file is streamed in batches with a progress bar; Ctrl-C keeps the committed
+//! batches, and running the same file again skips what is already there. Rejected rows are
+//! written to `<FILE>.errors.xlsx` (or `--errors F`) with the reason for each.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,10 +11,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::progress::Progress;
+use super::progress::Progress as Bar;
 use crate::config::Config;
 use crate::service::SystemClock;
-use crate::service::import::OnDuplicate;
+use crate::service::import::report::ErrorSheet;
+use crate::service::import::{
+    ImportOptions, ImportReport, Mapping, OnDuplicate, Progress, RowError,
+};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Dup {
@@ -24,9 +29,18 @@ enum Dup {
 #[derive(Args)]
 pub struct Cmd {
     file: PathBuf,
-    /// Username who will own the imported customers (and whose rights apply).
+    /// Username whose rights apply and who owns rows without an owner column.
     #[arg(long)]
     owner: String,
+    /// Public pool for rows without an owner column (instead of --owner owning them).
+    #[arg(long)]
+    pool: Option<String>,
+    /// Column mapping, TOML: `[columns]` then `"客户姓名" = "name"` (`"ignore"` skips a column).
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// Where to write the rejected rows (default: FILE.errors.xlsx next to the file).
+    #[arg(long)]
+    errors: Option<PathBuf>,
     /// Check every row and report; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -34,11 +48,74 @@ pub struct Cmd {
     on_duplicate: Dup,
 }
 
+#[derive(serde::Deserialize)]
+struct MappingFile {
+    columns: BTreeMap<String, String>,
+}
+
+/// Reads a `--mapping` file.
+pub fn read_mapping(path: &Path) -> anyhow::Result<Mapping> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: MappingFile = toml::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected [columns] \"header\" = \"field\"",
+            path.display()
+        )
+    })?;
+    Ok(file
+        .columns
+        .into_iter()
+        .map(|(h, f)| (h, (f != "ignore" && !f.is_empty()).then_some(f)))
+        .collect())
+}
+
+/// The bar, and the rejected rows collected into the error report.
+struct Watch {
+    bar: Option<Bar>,
+    total: u64,
+    shown: u64,
+    sheet: Option<ErrorSheet>,
+}
+
+impl Progress for Watch {
+    fn total(&mut self, total: Option<u64>) {
+        self.total = total.unwrap_or(0);
+    }
+
+    fn header(
+        &mut self,
+        headers: &[String],
+        _columns: &[(String, Option<String>)],
+    ) -> crate::service::Result<()> {
+        self.sheet = Some(ErrorSheet::new(headers)?);
+        Ok(())
+    }
+
+    fn rejected(&mut self, error: &RowError, cells: &[String]) -> crate::service::Result<()> {
+        if let Some(s) = self.sheet.as_mut() {
+            s.add(error, cells)?;
+        }
+        Ok(())
+    }
+
+    fn after_batch(&mut self, report: &ImportReport) -> crate::service::Result<bool> {
+        let done = report.rows as u64;
+        let total = self.total.max(done);
+        let bar = self.bar.get_or_insert_with(|| Bar::new("importing", total));
+        bar.inc(done - self.shown);
+        self.shown = done;
+        Ok(true)
+    }
+}
+
 impl Cmd {
     pub fn run(self, data: &Path) -> anyhow::Result<ExitCode> {
         super::init_tracing("warn");
-        let bytes = std::fs::read(&self.file)
-            .with_context(|| format!("cannot read {}", self.file.display()))?;
+        if !self.file.exists() {
+            anyhow::bail!("cannot read {}", self.file.display());
+        }
+        let mapping = self.mapping.as_deref().map(read_mapping).transpose()?;
         if !data.join("zhudai.redb").exists() {
             anyhow::bail!(
                 "{} has no zhudai store; run `zhudai serve` once first",
@@ -49,30 +126,45 @@ impl Cmd {
         let app = crate::open_app(data, config, Arc::new(SystemClock))
             .with_context(|| format!("cannot open {}", data.display()))?;
         let caller = app.caller_for(&self.owner)?;
-        let mode = match self.on_duplicate {
-            Dup::Skip => OnDuplicate::Skip,
-            Dup::Update => OnDuplicate::Update,
-            Dup::Flag => OnDuplicate::Flag,
-        };
-        let mut bar: Option<Progress> = None;
-        let mut seen = 0;
-        let report = app.import_customers(
-            &caller,
-            &bytes,
-            mode,
-            self.dry_run,
-            "cli",
-            &mut |done, total| {
-                let bar = bar.get_or_insert_with(|| Progress::new("importing", total as u64));
-                bar.inc((done - seen) as u64);
-                seen = done;
+        let opts = ImportOptions {
+            on_duplicate: match self.on_duplicate {
+                Dup::Skip => OnDuplicate::Skip,
+                Dup::Update => OnDuplicate::Update,
+                Dup::Flag => OnDuplicate::Flag,
             },
-        )?;
-        if let Some(bar) = bar {
+            dry_run: self.dry_run,
+            mapping,
+            template_id: None,
+            owner: None,
+            pool_id: self.pool.clone(),
+            batch_rows: None,
+        };
+        let mut watch = Watch {
+            bar: None,
+            total: 0,
+            shown: 0,
+            sheet: None,
+        };
+        let id = crate::service::new_id(app.now());
+        let report = app.import_file(&caller, &self.file, &opts, "cli", &id, &mut watch)?;
+        if let Some(bar) = watch.bar.take() {
             bar.finish();
         }
         for e in &report.errors {
             println!("row {}: {}: {}", e.row, e.field, e.reason);
+        }
+        if report.rejected > report.errors.len() {
+            println!("… and {} more", report.rejected - report.errors.len());
+        }
+        if let Some(sheet) = watch.sheet.take().filter(|s| s.rows() > 0) {
+            let out = self.errors.clone().unwrap_or_else(|| {
+                let mut name = self.file.as_os_str().to_owned();
+                name.push(".errors.xlsx");
+                PathBuf::from(name)
+            });
+            std::fs::write(&out, sheet.finish()?)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("rejected rows written to {}", out.display());
         }
         println!(
             "{}{} rows: {} created, {} updated, {} skipped as duplicates, {} flagged, {} rejected",
@@ -86,7 +178,7 @@ impl Cmd {
             report.updated,
             report.skipped,
             report.flagged,
-            report.errors.len()
+            report.rejected
         );
         Ok(ExitCode::SUCCESS)
     }

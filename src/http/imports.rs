@@ -1,15 +1,25 @@
-//! Customer imports: the file is the request body (CSV or XLSX, as exported by Excel/WPS).
+//! Customer imports. A multipart upload starts a background job (202) whose progress is polled;
+//! a raw file body (`application/octet-stream`) is imported at once (200, the report). The
+//! mapping step (`/imports/preview`), saved mappings (`/import-templates`) and the error report
+//! (`/imports/{id}/errors.xlsx`) live here too.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, AppState};
+use super::{ApiError, ApiJson, AppState};
 use crate::service::auth::Caller;
-use crate::service::import::{ImportReport, OnDuplicate};
+use crate::service::import::jobs::{ImportJob, JobList};
+use crate::service::import::preview::ImportPreview;
+use crate::service::import::templates::{ImportTemplate, NewTemplate, TemplateList};
+use crate::service::import::{ImportOptions, ImportReport, Mapping, OnDuplicate};
+use crate::service::{Error, new_id};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ImportQuery {
@@ -22,33 +32,327 @@ pub struct ImportQuery {
     pub on_duplicate: OnDuplicate,
 }
 
-/// Import customers from a CSV (UTF-8, GBK or GB18030) or XLSX file sent as the body; rows
-/// become the caller's customers. Answers with counts and the rejected rows and why.
+/// The multipart form of an import (only `file` is required).
+#[allow(dead_code)] // describes the form for OpenAPI; the handler reads the parts itself
+#[derive(utoipa::ToSchema)]
+pub struct ImportForm {
+    /// The CSV (UTF-8, GBK, GB18030) or XLSX file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// JSON object header → field (`null` or `"ignore"` to skip a column).
+    mapping: Option<String>,
+    template_id: Option<String>,
+    /// `skip` (default), `update` or `flag`.
+    on_duplicate: Option<String>,
+    /// `true` to check and count only.
+    dry_run: Option<bool>,
+    /// Username who gets rows without an owner column (default: me).
+    owner: Option<String>,
+    /// Public pool for rows without an owner column (instead of an owner).
+    pool_id: Option<String>,
+}
+
+fn bad(field: &str, reason: impl Into<String>) -> ApiError {
+    Error::validation(field, reason).into()
+}
+
+/// Reads a multipart upload: the `file` part is streamed to the spool file of `id`; the other
+/// parts become import options. Returns the file's name.
+async fn read_form(
+    app: &AppState,
+    id: &str,
+    mut form: Multipart,
+) -> Result<(String, ImportOptions), ApiError> {
+    let spool = app.spool_path(id)?;
+    let mut opts = ImportOptions::default();
+    let mut file_name = None;
+    let failed = |e: std::io::Error| ApiError::from(Error::Internal(format!("spooling: {e}")));
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&spool).await;
+                return Err(ApiError::new(e.status(), "bad_upload", e.body_text()));
+            }
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            file_name = Some(field.file_name().unwrap_or("upload").to_string());
+            let mut out = tokio::fs::File::create(&spool).await.map_err(failed)?;
+            let mut field = field;
+            loop {
+                match field.chunk().await {
+                    Ok(Some(chunk)) => out.write_all(&chunk).await.map_err(failed)?,
+                    Ok(None) => break,
+                    Err(e) => {
+                        drop(out);
+                        let _ = tokio::fs::remove_file(&spool).await;
+                        return Err(ApiError::new(e.status(), "bad_upload", e.body_text()));
+                    }
+                }
+            }
+            out.flush().await.map_err(failed)?;
+            continue;
+        }
+        let text = field
+            .text()
+            .await
+            .map_err(|e| ApiError::new(e.status(), "bad_upload", e.body_text()))?;
+        let text = text.trim().to_string();
+        let some = |t: String| (!t.is_empty()).then_some(t);
+        match name.as_str() {
+            "mapping" if !text.is_empty() => {
+                let m: Mapping = serde_json::from_str(&text).map_err(|_| {
+                    bad("mapping", "列映射格式不正确（应为 JSON 对象：表头 → 字段）")
+                })?;
+                opts.mapping = Some(m);
+            }
+            "template_id" => opts.template_id = some(text),
+            "owner" => opts.owner = some(text),
+            "pool_id" => opts.pool_id = some(text),
+            "dry_run" => opts.dry_run = matches!(text.as_str(), "true" | "1" | "on"),
+            "on_duplicate" => {
+                opts.on_duplicate = match text.as_str() {
+                    "" | "skip" => OnDuplicate::Skip,
+                    "update" => OnDuplicate::Update,
+                    "flag" => OnDuplicate::Flag,
+                    _ => return Err(bad("on_duplicate", "重复处理方式应为 skip、update 或 flag")),
+                }
+            }
+            _ => {}
+        }
+    }
+    match file_name {
+        Some(n) => Ok((n, opts)),
+        None => Err(bad("file", "请选择要导入的文件")),
+    }
+}
+
+fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// Import customers. A multipart form (`file` + options) starts a background job and answers
+/// 202 with it: poll `GET /imports/{id}`. A raw CSV or XLSX body is imported at once and
+/// answered with the report (rows owned by the caller; query parameters as options).
 #[utoipa::path(post, path = "/imports", operation_id = "import_customers", tag = "customers", params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The CSV or XLSX file"),
+    request_body(content(
+        (ImportForm = "multipart/form-data"),
+        (Vec<u8> = "application/octet-stream")),
+        description = "The file, with options as form fields (or as query parameters for a raw body)"),
     responses(
-        (status = 200, description = "Done (or checked, for a dry run)", body = ImportReport),
-        (status = 400, description = "Unreadable file or no recognisable header", body = ErrorBody),
+        (status = 202, description = "Job started (multipart)", body = ImportJob),
+        (status = 200, description = "Done, or checked for a dry run (raw body)", body = ImportReport),
+        (status = 400, description = "Unreadable file, no recognisable header, bad mapping, owner or pool", body = ErrorBody),
         (status = 403, description = "Missing customer.import", body = ErrorBody),
+        (status = 404, description = "Template not found", body = ErrorBody),
         (status = 413, description = "File larger than server.import_limit_bytes", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
     Query(q): Query<ImportQuery>,
-    body: Bytes,
-) -> Result<Json<ImportReport>, ApiError> {
-    let report = app
+    req: Request,
+) -> Result<Response, ApiError> {
+    if !is_multipart(&req) {
+        let body = Bytes::from_request(req, &app)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "payload_too_large", e.body_text()))?;
+        let report = app
+            .blocking(move |app| {
+                app.import_customers(
+                    &caller,
+                    &body,
+                    q.on_duplicate,
+                    q.dry_run,
+                    &source,
+                    &mut |_, _| {},
+                )
+            })
+            .await?;
+        return Ok(Json(report).into_response());
+    }
+    caller.require("customer.import")?;
+    let form = Multipart::from_request(req, &app)
+        .await
+        .map_err(|e| ApiError::new(e.status(), "bad_upload", e.body_text()))?;
+    let id = new_id(app.now());
+    let (file_name, opts) = read_form(&app, &id, form).await?;
+    let job = {
+        let app2 = app.clone();
+        app.blocking(move |_| app2.start_import_job(&caller, &id, &file_name, opts, &source))
+            .await?
+    };
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+}
+
+/// The mapping step: the file's encoding, header, the automatic (or template) mapping and the
+/// first rows. Nothing is imported; the upload is not kept.
+#[utoipa::path(post, path = "/imports/preview", operation_id = "preview_import", tag = "customers",
+    request_body(content = ImportForm, content_type = "multipart/form-data", description = "The file (other fields ignored)"),
+    responses(
+        (status = 200, description = "What the file looks like and how it would be mapped", body = ImportPreview),
+        (status = 400, description = "Unreadable or empty file", body = ErrorBody),
+        (status = 403, description = "Missing customer.import", body = ErrorBody),
+        (status = 413, description = "File larger than server.import_limit_bytes", body = ErrorBody)))]
+pub async fn preview(
+    State(app): State<AppState>,
+    caller: Caller,
+    req: Request,
+) -> Result<Json<ImportPreview>, ApiError> {
+    caller.require("customer.import")?;
+    let form = Multipart::from_request(req, &app)
+        .await
+        .map_err(|e| ApiError::new(e.status(), "bad_upload", e.body_text()))?;
+    let id = format!("preview-{}", new_id(app.now()));
+    let (_, _) = read_form(&app, &id, form).await?;
+    let spool = app.spool_path(&id)?;
+    let result = app
         .blocking(move |app| {
-            app.import_customers(
-                &caller,
-                &body,
-                q.on_duplicate,
-                q.dry_run,
-                &source,
-                &mut |_, _| {},
-            )
+            let r = app.preview_import(&caller, &spool);
+            let _ = std::fs::remove_file(&spool);
+            r
         })
         .await?;
-    Ok(Json(report))
+    Ok(Json(result))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct JobListQuery {
+    /// At most this many (default 20, at most 100).
+    pub limit: Option<usize>,
+}
+
+/// My import jobs, newest first.
+#[utoipa::path(get, path = "/imports", operation_id = "list_imports", tag = "customers", params(JobListQuery), responses(
+    (status = 200, description = "Jobs", body = JobList),
+    (status = 403, description = "Missing customer.import", body = ErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<JobListQuery>,
+) -> Result<Json<JobList>, ApiError> {
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    Ok(Json(
+        app.blocking(move |app| app.list_import_jobs(&caller, limit))
+            .await?,
+    ))
+}
+
+/// One job: status, progress (processed of total), counts and the first rejected rows.
+#[utoipa::path(get, path = "/imports/{id}", operation_id = "get_import", tag = "customers", responses(
+    (status = 200, description = "The job", body = ImportJob),
+    (status = 404, description = "No such job of mine", body = ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ImportJob>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.import_job(&caller, &id))
+            .await?,
+    ))
+}
+
+/// Stop a job before its next batch: what was written stays (and is counted); importing the
+/// same file again completes it.
+#[utoipa::path(post, path = "/imports/{id}/cancel", operation_id = "cancel_import", tag = "customers", responses(
+    (status = 200, description = "Cancellation requested (the job stops between batches)", body = ImportJob),
+    (status = 404, description = "No such job of mine", body = ErrorBody),
+    (status = 422, description = "The job has already finished", body = ErrorBody)))]
+pub async fn cancel(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ImportJob>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.cancel_import_job(&caller, &id))
+            .await?,
+    ))
+}
+
+/// The rejected rows of a job as XLSX: original cells plus the field and reason (Chinese).
+#[utoipa::path(get, path = "/imports/{id}/errors.xlsx", operation_id = "import_errors_xlsx", tag = "customers", responses(
+    (status = 200, description = "The error report (`Content-Disposition: attachment`)"),
+    (status = 404, description = "No such job of mine", body = ErrorBody)))]
+pub async fn errors_xlsx(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (name, bytes) = app
+        .blocking(move |app| app.import_job_errors_xlsx(&caller, &id))
+        .await?;
+    let mut resp = Body::from(bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    );
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let disposition =
+        format!("attachment; filename=\"import-errors.xlsx\"; filename*=UTF-8''{encoded}");
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// Saved column mappings.
+#[utoipa::path(get, path = "/import-templates", operation_id = "list_import_templates", tag = "customers", responses(
+    (status = 200, description = "Templates", body = TemplateList),
+    (status = 403, description = "Missing customer.import", body = ErrorBody)))]
+pub async fn list_templates(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TemplateList>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.list_import_templates(&caller))
+            .await?,
+    ))
+}
+
+/// Save a mapping (from the mapping step) under a name.
+#[utoipa::path(post, path = "/import-templates", operation_id = "create_import_template", tag = "customers", request_body = NewTemplate, responses(
+    (status = 201, description = "Saved", body = ImportTemplate),
+    (status = 400, description = "Empty name or a mapping to an unknown field", body = ErrorBody),
+    (status = 409, description = "A template of that name exists", body = ErrorBody)))]
+pub async fn create_template(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(new): ApiJson<NewTemplate>,
+) -> Result<(StatusCode, Json<ImportTemplate>), ApiError> {
+    let t = app
+        .blocking(move |app| app.create_import_template(&caller, new, &source))
+        .await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+/// Delete a template (its author or an administrator).
+#[utoipa::path(delete, path = "/import-templates/{id}", operation_id = "delete_import_template", tag = "customers", responses(
+    (status = 204, description = "Deleted"),
+    (status = 403, description = "Not the author and missing settings.manage", body = ErrorBody),
+    (status = 404, description = "No such template", body = ErrorBody)))]
+pub async fn delete_template(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| app.delete_import_template(&caller, &id, &source))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -49,7 +49,8 @@ pub type AppState = Arc<App>;
 fn api(import_limit: usize) -> OpenApiRouter<AppState> {
     // Imports carry whole files: their own, larger body limit.
     let imports = OpenApiRouter::new()
-        .routes(routes!(imports::create))
+        .routes(routes!(imports::create, imports::list))
+        .routes(routes!(imports::preview))
         .layer(DefaultBodyLimit::max(import_limit));
     let v1 = OpenApiRouter::new()
         .routes(routes!(health::health))
@@ -126,6 +127,11 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::version))
         .routes(routes!(plugins::rollback))
         .routes(routes!(plugins::try_it))
+        .routes(routes!(imports::get))
+        .routes(routes!(imports::cancel))
+        .routes(routes!(imports::errors_xlsx))
+        .routes(routes!(imports::list_templates, imports::create_template))
+        .routes(routes!(imports::delete_template))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -1,23 +1,41 @@
 //! Importing customers from the files agencies actually have: CSV in UTF-8 (with or without
 //! BOM), GBK or GB18030, and XLSX (first sheet). Headers are recognised from the usual Chinese
-//! and English column names; every row is validated like a form; duplicates (by phone or ID
-//! number, against the store and earlier rows of the same file) are skipped, updated or flagged.
-//! Rows are written in batches, one transaction each, so an interrupted import leaves whole
-//! batches, and running the same file again with `skip` adds nothing.
+//! and English column names, or mapped by the importer (a saved template, or a mapping sent
+//! with the file); every row is validated like a form; duplicates (by phone or ID number,
+//! against the store and earlier rows of the same file) are skipped, updated or flagged.
+//!
+//! The file is streamed: rows are read, checked, sealed and written in batches of [`BATCH`],
+//! one transaction each, so memory stays flat whatever the file's size, an interrupted import
+//! leaves whole batches, and running the same file again with `skip` adds nothing.
 
-use std::collections::HashSet;
+pub mod jobs;
+pub mod preview;
+pub mod report;
+pub mod source;
+pub mod templates;
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
 use super::customers::shanghai;
+use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
-use crate::crypto::field::Kind;
-use crate::domain::customer::{self, CustomerInput, Demand};
-use crate::store::customers;
+use crate::domain::customer::{self, Customer, CustomerInput, Demand};
+use crate::domain::org::UserStatus;
+use crate::store::{WriteTransaction, customers, tables, users};
 
-const BATCH: usize = 500;
+/// Rows per write transaction. Bigger batches mean fewer commits (each one syncs the file);
+/// 5,000 rows keep a batch's prepared records to a few MB.
+pub const BATCH: usize = 5000;
+/// Rejected rows kept in a report's `errors` (all of them are counted in `rejected`, and a
+/// job keeps every one, sealed, for its error report).
+pub const KEPT_ERRORS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -31,7 +49,7 @@ pub enum OnDuplicate {
     Flag,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// Line in the file (1 = the first line).
     pub row: usize,
@@ -48,122 +66,124 @@ pub struct ImportReport {
     pub updated: usize,
     pub skipped: usize,
     pub flagged: usize,
+    /// Rows refused (every one; `errors` lists the first ones).
+    pub rejected: usize,
     pub errors: Vec<RowError>,
-    /// Which recognised field each column went to (`null`: ignored).
+    /// Which field each column went to (`null`: ignored).
     pub columns: Vec<(String, Option<String>)>,
+    /// Stopped between batches on request: what is counted was written, the rest was not read.
+    pub stopped: bool,
 }
 
-/// Decodes a CSV file's bytes: BOM or valid UTF-8 as UTF-8, anything else as GB18030 (a
-/// superset of GBK and GB2312, which is what Excel and WPS write on Chinese Windows).
-pub fn decode_text(bytes: &[u8]) -> String {
-    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return String::from_utf8_lossy(rest).into_owned();
+/// Header text → field (`name`, `phone`, …, `owner`, `custom.<key>`; `null` or `"ignore"`:
+/// ignore the column). Headers not named keep their automatic mapping.
+pub type Mapping = BTreeMap<String, Option<String>>;
+
+/// How to run one import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub on_duplicate: OnDuplicate,
+    pub dry_run: bool,
+    /// Column choices made by the importer (win over the template and the automatic mapping).
+    pub mapping: Option<Mapping>,
+    /// A saved mapping (`import_templates`) to apply; the file's headers must match it.
+    pub template_id: Option<String>,
+    /// Username who gets rows without an `owner` column (default: the importer).
+    pub owner: Option<String>,
+    /// Public pool for rows without an `owner` column (instead of an owner).
+    pub pool_id: Option<String>,
+    /// Rows per transaction (default [`BATCH`]); tests use small batches to stop mid-way.
+    pub batch_rows: Option<usize>,
+}
+
+/// Counts so far, as a job records them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Counts {
+    pub processed: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    pub flagged: u64,
+    pub rejected: u64,
+}
+
+/// Who watches an import run: the CLI's progress bar, a background job's record.
+pub trait Progress {
+    /// The file's rows (without the header) when they can be counted cheaply.
+    fn total(&mut self, _total: Option<u64>) {}
+    /// The header row and the field each column goes to.
+    fn header(&mut self, _headers: &[String], _columns: &[(String, Option<String>)]) -> Result<()> {
+        Ok(())
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::GB18030.decode(bytes).0.into_owned(),
+    /// A refused row, with its original cells (for the error report).
+    fn rejected(&mut self, _error: &RowError, _cells: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// Inside each batch's write transaction (never for dry runs), with the counts including
+    /// the batch: a record written here commits together with the batch.
+    fn in_batch(&mut self, _tx: &WriteTransaction, _counts: &Counts) -> Result<()> {
+        Ok(())
+    }
+    /// After each batch; `false` stops the import before the next one.
+    fn after_batch(&mut self, _report: &ImportReport) -> Result<bool> {
+        Ok(true)
     }
 }
 
-fn cell_text(d: &calamine::Data) -> String {
-    use calamine::Data;
-    match d {
-        Data::Int(i) => i.to_string(),
-        // Excel stores long digit strings typed without a leading quote as numbers
-        // (13800138000 → 1.38e10): print integral values without a fraction.
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::String(s) => s.clone(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::DateTime(dt) => dt.to_string(),
-        Data::Error(_) | Data::Empty => String::new(),
+/// Progress that only calls back with (rows done, rows in the file when known).
+pub struct Callback<'a>(pub &'a mut dyn FnMut(usize, usize), usize);
+
+impl<'a> Callback<'a> {
+    pub fn new(f: &'a mut dyn FnMut(usize, usize)) -> Self {
+        Callback(f, 0)
     }
 }
 
-/// Columns beyond this are ignored; rows beyond this refuse the file. A sparse sheet with one
-/// cell at XFD1048576 must not make us allocate rows × columns.
-const MAX_COLUMNS: u32 = 256;
-const MAX_ROWS: u32 = 2_000_000;
-
-/// The first worksheet's non-empty cells, row by row (1-based line numbers).
-fn read_xlsx(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
-    use calamine::Reader;
-    let unreadable =
-        |e: calamine::XlsxError| Error::validation("file", format!("无法读取 Excel 文件：{e}"));
-    let mut book: calamine::Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(unreadable)?;
-    let first = book
-        .sheet_names()
-        .first()
-        .cloned()
-        .ok_or_else(|| Error::validation("file", "Excel 文件中没有工作表"))?;
-    let mut cells = book.worksheet_cells_reader(&first).map_err(unreadable)?;
-    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
-    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
-        let (r, c) = cell.get_position();
-        if c >= MAX_COLUMNS {
-            continue;
-        }
-        if r >= MAX_ROWS {
-            return Err(Error::validation(
-                "file",
-                format!("文件行数超过上限（{MAX_ROWS} 行），请拆分后导入"),
-            ));
-        }
-        let text = cell_text(&calamine::Data::from(cell.get_value().clone()));
-        if text.is_empty() {
-            continue;
-        }
-        let row = rows.entry(r).or_default();
-        let c = c as usize;
-        if row.len() <= c {
-            row.resize(c + 1, String::new());
-        }
-        row[c] = text;
+impl Progress for Callback<'_> {
+    fn total(&mut self, total: Option<u64>) {
+        self.1 = total.unwrap_or(0) as usize;
     }
-    Ok(rows
-        .into_iter()
-        .map(|(r, cells)| (r as usize + 1, cells))
-        .collect())
+    fn after_batch(&mut self, report: &ImportReport) -> Result<bool> {
+        (self.0)(report.rows, self.1.max(report.rows));
+        Ok(true)
+    }
 }
 
-/// The file as rows of text cells, blank rows dropped (each keeps its 1-based line number).
-pub fn read_table(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
-    // (line in the file, cells): CSV readers skip blank lines, so lines are taken from the reader.
-    let rows: Vec<(usize, Vec<String>)> = if bytes.starts_with(b"PK") {
-        read_xlsx(bytes)?
-    } else {
-        let text = decode_text(bytes);
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut out = Vec::new();
-        for rec in reader.records() {
-            let rec = rec.map_err(|e| Error::validation("file", format!("CSV 格式错误：{e}")))?;
-            let line = rec.position().map_or(out.len() + 1, |p| p.line() as usize);
-            out.push((line, rec.iter().map(str::to_string).collect()));
-        }
-        out
-    };
-    Ok(rows
-        .into_iter()
-        .map(|(line, r)| {
-            (
-                line,
-                r.into_iter()
-                    .map(|c| c.trim().to_string())
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .filter(|(_, r)| r.iter().any(|c| !c.is_empty()))
-        .collect())
+/// The fields a column can go to, with the Chinese name shown in the mapping step and in the
+/// error report.
+pub const FIELDS: &[(&str, &str)] = &[
+    ("name", "姓名"),
+    ("phone", "手机号"),
+    ("extra_phones", "其他电话"),
+    ("id_number", "身份证号"),
+    ("city", "城市"),
+    ("address", "地址"),
+    ("company", "单位名称"),
+    ("channel", "渠道"),
+    ("grade", "客户等级"),
+    ("stars", "星级"),
+    ("intent", "意向"),
+    ("tags", "标签"),
+    ("amount_wan", "贷款金额（万元）"),
+    ("amount_yuan", "贷款金额（元）"),
+    ("term_months", "贷款期限（月）"),
+    ("purpose", "贷款用途"),
+    ("owner", "负责人（用户名）"),
+];
+
+/// The Chinese name of a field key (custom fields and `file` pass through).
+pub fn field_label(field: &str) -> String {
+    FIELDS
+        .iter()
+        .find(|(k, _)| *k == field)
+        .map(|(_, l)| l.to_string())
+        .or_else(|| field.strip_prefix("custom.").map(String::from))
+        .unwrap_or_else(|| field.to_string())
 }
 
 /// Recognised column → field. Headers are compared after removing spaces and turning
 /// full-width brackets into ASCII ones.
-fn field_for(header: &str) -> Option<&'static str> {
+pub fn field_for(header: &str) -> Option<&'static str> {
     let h: String = header
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '\u{feff}')
@@ -198,6 +218,7 @@ fn field_for(header: &str) -> Option<&'static str> {
             "term_months"
         }
         "贷款用途" | "用途" | "purpose" => "purpose",
+        "负责人" | "归属人" | "所属业务员" | "owner" => "owner",
         _ => return None,
     })
 }
@@ -239,14 +260,18 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// One row to a customer input, or the first problem with it.
+/// What one row gives: the customer input and the owner named in an `owner` column.
+type RowInput = (CustomerInput, Option<String>);
+
+/// One row to a customer input, or the first problem with it (field, reason).
 fn row_input(
-    map: &[Option<&'static str>],
+    columns: &[Option<String>],
     row: &[String],
-) -> std::result::Result<CustomerInput, (String, String)> {
+) -> std::result::Result<RowInput, (String, String)> {
     let mut input = CustomerInput::default();
     let mut demand = Demand::default();
-    for (i, field) in map.iter().enumerate() {
+    let mut owner = None;
+    for (i, field) in columns.iter().enumerate() {
         let (Some(field), Some(v)) = (field, row.get(i)) else {
             continue;
         };
@@ -254,7 +279,7 @@ fn row_input(
             continue;
         }
         let bad = |reason: &str| (field.to_string(), reason.to_string());
-        match *field {
+        match field.as_str() {
             "name" => input.name = Some(v.clone()),
             "phone" => input.phone = Some(v.clone()),
             "extra_phones" => input.extra_phones = Some(split_list(v)),
@@ -269,25 +294,136 @@ fn row_input(
             "tags" => input.tags = Some(split_list(v)),
             "amount_wan" => {
                 demand.amount_fen =
-                    Some(parse_money(v, 1_000_000).ok_or_else(|| bad("金额格式不正确"))?)
+                    Some(parse_money(v, 1_000_000).ok_or_else(|| bad("贷款金额格式不正确"))?)
             }
             "amount_yuan" => {
-                demand.amount_fen = Some(parse_money(v, 100).ok_or_else(|| bad("金额格式不正确"))?)
+                demand.amount_fen =
+                    Some(parse_money(v, 100).ok_or_else(|| bad("贷款金额格式不正确"))?)
             }
             "term_months" => {
-                demand.term_months = Some(v.parse().map_err(|_| bad("期限应为整数月"))?)
+                demand.term_months = Some(v.parse().map_err(|_| bad("贷款期限应为整数月"))?)
             }
             "purpose" => demand.purpose = Some(v.clone()),
-            _ => {}
+            "owner" => owner = Some(v.clone()),
+            other => {
+                if let Some(key) = other.strip_prefix("custom.") {
+                    input
+                        .custom
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(key.to_string(), serde_json::Value::String(v.clone()));
+                }
+            }
         }
     }
     if demand != Demand::default() {
         input.demand = Some(demand);
     }
-    Ok(input)
+    Ok((input, owner))
+}
+
+/// Is `field` something a column may go to? (`custom.<key>` when that custom field exists.)
+fn known_target(field: &str, custom_keys: &HashSet<String>) -> bool {
+    FIELDS.iter().any(|(k, _)| *k == field)
+        || field
+            .strip_prefix("custom.")
+            .is_some_and(|k| custom_keys.contains(k))
+}
+
+/// The field of each column: the importer's choice, else the template's, else automatic.
+pub fn resolve_columns(
+    headers: &[String],
+    explicit: &Mapping,
+    custom_keys: &HashSet<String>,
+) -> Result<Vec<Option<String>>> {
+    let mut out = Vec::with_capacity(headers.len());
+    for h in headers {
+        let field = match explicit.get(h.trim()) {
+            Some(None) => None,
+            Some(Some(f)) if f.is_empty() || f == "ignore" => None,
+            Some(Some(f)) if known_target(f, custom_keys) => Some(f.clone()),
+            Some(Some(f)) => {
+                return Err(Error::validation(
+                    "mapping",
+                    format!("列“{h}”映射到的字段“{f}”不存在"),
+                ));
+            }
+            None => field_for(h).map(String::from),
+        };
+        out.push(field);
+    }
+    let mut seen = HashSet::new();
+    for f in out.iter().flatten() {
+        if !seen.insert(f.as_str()) {
+            return Err(Error::validation(
+                "mapping",
+                format!("字段“{}”被多个列使用", field_label(f)),
+            ));
+        }
+    }
+    for (needed, label) in [("name", "姓名"), ("phone", "手机号")] {
+        if !out.iter().any(|f| f.as_deref() == Some(needed)) {
+            return Err(Error::validation("file", format!("缺少必需的列：{label}")));
+        }
+    }
+    Ok(out)
+}
+
+/// The header is the first of the first rows that names at least two known columns (files
+/// often start with a title line, and merged title cells leave blanks).
+fn is_header(row: &[String], explicit: &Mapping) -> bool {
+    row.iter()
+        .filter(|c| field_for(c).is_some() || explicit.contains_key(c.trim()))
+        .count()
+        >= 2
+}
+
+/// Rows looked at for a header before giving up.
+const HEADER_SEARCH: usize = 5;
+
+fn no_header() -> Error {
+    Error::validation("file", "找不到表头：至少需要“姓名”和“手机号”两列")
+}
+
+/// Short, stable 64-bit digest of a blind index: earlier rows of the file are remembered in
+/// 8 bytes each, not as full strings.
+fn digest(kind: char, bidx: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    kind.hash(&mut h);
+    bidx.hash(&mut h);
+    h.finish()
+}
+
+/// Everything a running import carries from batch to batch.
+struct Run<'a> {
+    caller: &'a Caller,
+    scope: Scope,
+    opts: &'a ImportOptions,
+    source: &'a str,
+    import_id: &'a str,
+    columns: Vec<Option<String>>,
+    /// Owner of rows without an owner cell (`None` with `pool_id`: to the pool).
+    default_owner: Option<String>,
+    pool_id: Option<String>,
+    /// Username or display name → user id, or why rows cannot be given to them.
+    owners: HashMap<String, std::result::Result<String, String>>,
+    /// Digests of phone and ID-number blind indexes of earlier rows of this file.
+    seen: HashSet<u64>,
+    now: chrono::DateTime<chrono::Utc>,
+    today: chrono::NaiveDate,
+    batch_no: usize,
+}
+
+/// A row checked and sealed, waiting for its batch's transaction.
+struct Ready {
+    line: usize,
+    input: CustomerInput,
+    record: Customer,
+    cells: Vec<String>,
 }
 
 impl App {
+    /// Imports a whole file held in memory (the synchronous API and older callers): spooled to
+    /// the data directory, then streamed like any other import.
     pub fn import_customers(
         &self,
         caller: &Caller,
@@ -298,231 +434,551 @@ impl App {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ImportReport> {
         caller.require("customer.import")?;
-        let scope = self.scope_of(caller)?;
-        let table = read_table(bytes)?;
-        // The header is the first row that names at least two known columns (files often start
-        // with a title line, and merged title cells leave blanks).
-        let header_at = table
-            .iter()
-            .take(5)
-            .position(|(_, r)| r.iter().filter(|c| field_for(c).is_some()).count() >= 2)
-            .ok_or_else(|| Error::validation("file", "找不到表头：至少需要“姓名”和“手机号”两列"))?;
-        let header = &table[header_at].1;
-        let map: Vec<Option<&'static str>> = header.iter().map(|h| field_for(h)).collect();
-        for needed in ["name", "phone"] {
-            if !map.contains(&Some(needed)) {
+        let spool = self.spool_path(&new_id(self.now()))?;
+        std::fs::write(&spool, bytes)
+            .map_err(|e| Error::Internal(format!("spooling the import: {e}")))?;
+        let opts = ImportOptions {
+            on_duplicate,
+            dry_run,
+            ..Default::default()
+        };
+        let r = self.import_file(
+            caller,
+            &spool,
+            &opts,
+            source,
+            &new_id(self.now()),
+            &mut Callback::new(progress),
+        );
+        let _ = std::fs::remove_file(&spool);
+        r
+    }
+
+    /// Where uploads wait while they are imported (removed when the import ends).
+    pub fn spool_path(&self, id: &str) -> Result<std::path::PathBuf> {
+        let dir = self.data_dir.join("imports");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
+        Ok(dir.join(format!("{id}.upload")))
+    }
+
+    /// Custom field keys defined by the firm (columns may map to `custom.<key>`).
+    fn custom_field_keys(&self) -> Result<HashSet<String>> {
+        Ok(self.store.read(|tx| {
+            let t = tx.open_table(tables::CUSTOM_FIELDS)?;
+            let mut keys = HashSet::new();
+            for row in t.iter()? {
+                let (k, _) = row?;
+                keys.insert(k.value().to_string());
+            }
+            Ok::<_, crate::store::Error>(keys)
+        })?)
+    }
+
+    /// The mapping the importer asked for: the template's, overridden by the explicit one.
+    fn requested_mapping(&self, opts: &ImportOptions) -> Result<(Mapping, Option<Mapping>)> {
+        let template = match &opts.template_id {
+            Some(id) => Some(self.import_template(id)?.mapping),
+            None => None,
+        };
+        let mut m = template.clone().unwrap_or_default();
+        if let Some(explicit) = &opts.mapping {
+            for (k, v) in explicit {
+                m.insert(k.trim().to_string(), v.clone());
+            }
+        }
+        let custom = self.custom_field_keys()?;
+        for (h, f) in &m {
+            if let Some(f) = f
+                && !f.is_empty()
+                && f != "ignore"
+                && !known_target(f, &custom)
+            {
                 return Err(Error::validation(
-                    "file",
-                    format!(
-                        "缺少必需的列：{}",
-                        if needed == "name" {
-                            "姓名"
-                        } else {
-                            "手机号"
-                        }
-                    ),
+                    "mapping",
+                    format!("列“{h}”映射到的字段“{f}”不存在"),
                 ));
             }
         }
+        Ok((m, template))
+    }
+
+    /// Resolves an owner named in a file or request: an active user the caller may give
+    /// customers to (themselves; anyone in their scope with `customer.transfer`).
+    fn owner_for(&self, caller: &Caller, scope: &Scope, name: &str) -> Result<String, String> {
+        let found = self
+            .store
+            .read(|tx| {
+                let by_name = users::find_by_username(tx, name)?;
+                Ok::<_, Error>(match by_name {
+                    Some(u) => Some(u),
+                    None => {
+                        let mut same: Vec<_> = users::all(tx)?
+                            .into_iter()
+                            .filter(|u| u.display_name == name)
+                            .collect();
+                        if same.len() == 1 { same.pop() } else { None }
+                    }
+                })
+            })
+            .map_err(|_| "无法读取用户".to_string())?;
+        let Some(u) = found.filter(|u| u.status == UserStatus::Active) else {
+            return Err(format!("负责人“{name}”不存在或已停用"));
+        };
+        if u.id == caller.user.id {
+            return Ok(u.id);
+        }
+        let in_scope = scope.owner_filter().is_none_or(|set| set.contains(&u.id));
+        if !caller.can("customer.transfer") || !in_scope {
+            return Err(format!("无权将客户分配给“{name}”"));
+        }
+        Ok(u.id)
+    }
+
+    /// Who gets rows without an owner cell: the requested owner, nobody (a pool), or the
+    /// importer. Checks the owner may be given customers and the pool exists.
+    fn import_target(
+        &self,
+        caller: &Caller,
+        scope: &Scope,
+        opts: &ImportOptions,
+    ) -> Result<Option<String>> {
+        if opts.owner.is_some() && opts.pool_id.is_some() {
+            return Err(Error::validation("pool_id", "负责人和公海只能选择一个"));
+        }
+        let default_owner = match opts.owner.as_deref().filter(|o| !o.is_empty()) {
+            Some(name) => Some(
+                self.owner_for(caller, scope, name)
+                    .map_err(|reason| Error::validation("owner", reason))?,
+            ),
+            None if opts.pool_id.is_some() => None,
+            None => Some(caller.user.id.clone()),
+        };
+        if let Some(pool) = &opts.pool_id {
+            let exists = self.store.read(|tx| {
+                Ok::<_, crate::store::Error>(
+                    tx.open_table(tables::POOLS)?.get(pool.as_str())?.is_some(),
+                )
+            })?;
+            if !exists {
+                return Err(Error::validation("pool_id", "公海不存在"));
+            }
+        }
+        Ok(default_owner)
+    }
+
+    /// Streams the file at `path` into customers (see the module comment).
+    pub fn import_file(
+        &self,
+        caller: &Caller,
+        path: &Path,
+        opts: &ImportOptions,
+        source: &str,
+        import_id: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<ImportReport> {
+        caller.require("customer.import")?;
+        let scope = self.scope_of(caller)?;
+        let default_owner = self.import_target(caller, &scope, opts)?;
+        let (explicit, template) = self.requested_mapping(opts)?;
+        let custom_keys = self.custom_field_keys()?;
+        let encoding = source::sniff(path)?;
+        progress.total(
+            match encoding {
+                source::Encoding::Xlsx => source::xlsx_declared_rows(path)?,
+                _ => Some(source::count_csv_rows(path)?),
+            }
+            .map(|n| n.saturating_sub(1)),
+        );
+        let now = self.now();
         let mut report = ImportReport {
-            dry_run,
-            columns: header
-                .iter()
-                .zip(&map)
-                .map(|(h, f)| (h.clone(), f.map(String::from)))
-                .collect(),
+            dry_run: opts.dry_run,
             ..Default::default()
         };
-        let now = self.now();
-        let today = now.with_timezone(&shanghai()).date_naive();
-        let data = &table[header_at + 1..];
-        report.rows = data.len();
-        // Validate and seal every row first; nothing is written for rows with problems.
-        let mut ready = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        for (line, row) in data {
-            let input = match row_input(&map, row) {
-                Ok(i) => i,
-                Err((field, reason)) => {
-                    report.errors.push(RowError {
-                        row: *line,
-                        field,
-                        reason,
-                    });
-                    continue;
+        let mut head: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut run: Option<Run> = None;
+        let batch_rows = opts.batch_rows.unwrap_or(BATCH).clamp(1, BATCH * 4);
+        let mut batch: Vec<(usize, Vec<String>)> = Vec::with_capacity(batch_rows);
+        source::each_row(path, encoding, &mut |line, cells| {
+            let Some(r) = run.as_mut() else {
+                if !is_header(&cells, &explicit) {
+                    head.push((line, cells));
+                    return if head.len() >= HEADER_SEARCH {
+                        Err(no_header())
+                    } else {
+                        Ok(true)
+                    };
                 }
-            };
-            let checked = match customer::check(&input, true, today) {
-                Ok(c) => c,
-                Err((field, reason)) => {
-                    report.errors.push(RowError {
-                        row: *line,
-                        field: field.into(),
-                        reason,
-                    });
-                    continue;
+                if let Some(t) = &template
+                    && let Some(missing) = t.keys().find(|h| !cells.iter().any(|c| c == *h))
+                {
+                    return Err(Error::validation(
+                        "template_id",
+                        format!("文件表头与模板不符：缺少列“{missing}”"),
+                    ));
                 }
-            };
-            let phone_key = checked
-                .phone
-                .as_ref()
-                .map(|p| self.fields.blind_index(Kind::Phone, p.as_str()));
-            if let Some(k) = &phone_key
-                && !seen.insert(k.clone())
-            {
-                report.errors.push(RowError {
-                    row: *line,
-                    field: "phone".into(),
-                    reason: "与文件中前面的行手机号重复".into(),
+                let columns = resolve_columns(&cells, &explicit, &custom_keys)?;
+                report.columns = cells.iter().cloned().zip(columns.iter().cloned()).collect();
+                progress.header(&cells, &report.columns)?;
+                run = Some(Run {
+                    caller,
+                    scope: scope.clone(),
+                    opts,
+                    source,
+                    import_id,
+                    columns,
+                    default_owner: default_owner.clone(),
+                    pool_id: opts.pool_id.clone(),
+                    owners: HashMap::new(),
+                    seen: HashSet::new(),
+                    now,
+                    today: now.with_timezone(&shanghai()).date_naive(),
+                    batch_no: 0,
                 });
-                continue;
-            }
-            let c = self.new_record(
-                &input,
-                checked,
-                Some(caller.user.id.clone()),
-                &caller.user.id,
-                now,
-            )?;
-            ready.push((*line, input, c));
-        }
-        let total = ready.len();
-        let mut done = 0;
-        let import_id = new_id(now);
-        let report_rows = report.rows;
-        // Rows refused before writing (validation, duplicates inside the file) are counted
-        // in the first batch's audit row.
-        let mut errors_before = report.errors.len();
-        for (batch_no, batch) in ready.chunks(BATCH).enumerate() {
-            let counts = self.store.write(|tx| {
-                let (mut created, mut updated, mut skipped, mut flagged) = (0, 0, 0, 0);
-                let mut row_errors = Vec::new();
-                for (line, input, c) in batch {
-                    let dups = Self::exact_matches(tx, c)?;
-                    let mut c = c.clone();
-                    if let Some((_, existing)) = dups.first() {
-                        match on_duplicate {
-                            OnDuplicate::Skip => {
-                                skipped += 1;
-                                continue;
-                            }
-                            OnDuplicate::Update => {
-                                if existing.deleted_at.is_some() || !scope.can_see(existing) {
-                                    row_errors.push(RowError {
-                                        row: *line,
-                                        field: "phone".into(),
-                                        reason: "该客户已存在且不在您的权限范围内".into(),
-                                    });
-                                    continue;
-                                }
-                                let mut u = existing.clone();
-                                macro_rules! fill {
-                                    ($f:ident) => {
-                                        if input.$f.is_some() {
-                                            u.$f = input.$f.clone();
-                                        }
-                                    };
-                                }
-                                fill!(city);
-                                fill!(address);
-                                fill!(company);
-                                fill!(channel);
-                                fill!(grade);
-                                fill!(intent);
-                                if let Some(t) = &input.tags {
-                                    for tag in t {
-                                        if !u.tags.contains(tag) {
-                                            u.tags.push(tag.clone());
-                                        }
-                                    }
-                                }
-                                if let Some(d) = &input.demand {
-                                    u.demand = d.clone();
-                                }
-                                u.updated_at = now;
-                                if !dry_run {
-                                    customers::put(tx, Some(existing), &u)?;
-                                }
-                                updated += 1;
-                                continue;
-                            }
-                            OnDuplicate::Flag => {
-                                c.duplicate_flag = true;
-                                flagged += 1;
-                            }
-                        }
-                    }
-                    if !dry_run {
-                        customers::put(tx, None, &c)?;
-                    }
-                    created += 1;
-                }
-                if dry_run {
-                    // Nothing of a dry run may stick: abort by returning the counts as an "error".
-                    return Err(DryRun((created, updated, skipped, flagged, row_errors)).into());
-                }
-                // Audited with the batch, in its transaction: an interrupted import leaves exactly
-                // the batches it wrote, each with its audit row.
-                audit::record(tx, now, audit::by_user(&caller.user, "customer.imported", source, Some(import_id.clone()), json!({
-                    "batch": batch_no, "rows_in_file": report_rows, "created": created, "updated": updated,
-                    "skipped": skipped, "flagged": flagged, "errors": row_errors.len() + errors_before,
-                    "on_duplicate": on_duplicate,
-                })))?;
-                Ok::<_, ImportTxError>((created, updated, skipped, flagged, row_errors))
-            });
-            let (created, updated, skipped, flagged, row_errors) = match counts {
-                Ok(c) => c,
-                Err(ImportTxError::DryRun(DryRun(c))) => c,
-                Err(ImportTxError::Service(e)) => return Err(e),
+                return Ok(true);
             };
-            report.created += created;
-            report.updated += updated;
-            report.skipped += skipped;
-            report.flagged += flagged;
-            report.errors.extend(row_errors);
-            errors_before = 0;
-            done += batch.len();
-            progress(done, total);
-        }
-        if !dry_run && total == 0 {
-            // Nothing to write, but an import was still attempted.
-            self.store.write(|tx| {
-                audit::record(tx, now, audit::by_user(&caller.user, "customer.imported", source, Some(import_id.clone()), json!({
-                    "batch": 0, "rows_in_file": report.rows, "created": 0, "updated": 0, "skipped": 0,
-                    "flagged": 0, "errors": report.errors.len(), "on_duplicate": on_duplicate,
-                })))
-            })?;
+            batch.push((line, cells));
+            if batch.len() >= batch_rows {
+                let rows = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
+                if !self.import_batch(r, rows, &mut report, progress)? {
+                    report.stopped = true;
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })?;
+        let Some(mut r) = run else {
+            return Err(no_header());
+        };
+        if !report.stopped && (!batch.is_empty() || r.batch_no == 0) {
+            // The last, partial batch; or an empty file still leaves its audit row.
+            self.import_batch(&mut r, batch, &mut report, progress)?;
         }
         report.errors.sort_by_key(|e| e.row);
         Ok(report)
     }
+
+    fn reject(
+        report: &mut ImportReport,
+        progress: &mut dyn Progress,
+        row: usize,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+        cells: &[String],
+    ) -> Result<()> {
+        let e = RowError {
+            row,
+            field: field.into(),
+            reason: reason.into(),
+        };
+        progress.rejected(&e, cells)?;
+        report.rejected += 1;
+        if report.errors.len() < KEPT_ERRORS {
+            report.errors.push(e);
+        }
+        Ok(())
+    }
+
+    /// Checks, seals and writes one batch of rows; `false` when the watcher asks to stop.
+    fn import_batch(
+        &self,
+        r: &mut Run,
+        rows: Vec<(usize, Vec<String>)>,
+        report: &mut ImportReport,
+        progress: &mut dyn Progress,
+    ) -> Result<bool> {
+        let rejected_before = report.rejected;
+        report.rows += rows.len();
+        let mut ready: Vec<Ready> = Vec::with_capacity(rows.len());
+        // Checked and sealed outside the transaction: nothing is written for rows with problems.
+        for (line, cells) in rows {
+            let (mut input, owner_cell) = match row_input(&r.columns, &cells) {
+                Ok(i) => i,
+                Err((field, reason)) => {
+                    Self::reject(report, progress, line, field, reason, &cells)?;
+                    continue;
+                }
+            };
+            let owner = match owner_cell {
+                Some(name) => {
+                    if !r.owners.contains_key(&name) {
+                        let o = self.owner_for(r.caller, &r.scope, &name);
+                        r.owners.insert(name.clone(), o);
+                    }
+                    match r.owners.get(&name) {
+                        Some(Ok(id)) => Some(id.clone()),
+                        Some(Err(reason)) => {
+                            let reason = reason.clone();
+                            Self::reject(report, progress, line, "owner", reason, &cells)?;
+                            continue;
+                        }
+                        None => None,
+                    }
+                }
+                None => r.default_owner.clone(),
+            };
+            input.owner_id = owner.clone();
+            let checked = match customer::check(&input, true, r.today) {
+                Ok(c) => c,
+                Err((field, reason)) => {
+                    Self::reject(report, progress, line, field, reason, &cells)?;
+                    continue;
+                }
+            };
+            let mut record =
+                self.new_record(&input, checked, owner.clone(), &r.caller.user.id, r.now)?;
+            if owner.is_none() {
+                record.pool_id = r.pool_id.clone();
+            }
+            let phone = digest('p', &record.phone.bidx);
+            if r.seen.contains(&phone) {
+                Self::reject(
+                    report,
+                    progress,
+                    line,
+                    "phone",
+                    "与文件中前面的行手机号重复",
+                    &cells,
+                )?;
+                continue;
+            }
+            if let Some(i) = &record.id_number {
+                let d = digest('i', &i.bidx);
+                if !r.seen.insert(d) {
+                    Self::reject(
+                        report,
+                        progress,
+                        line,
+                        "id_number",
+                        "与文件中前面的行身份证号重复",
+                        &cells,
+                    )?;
+                    continue;
+                }
+            }
+            r.seen.insert(phone);
+            ready.push(Ready {
+                line,
+                input,
+                record,
+                cells,
+            });
+        }
+        let counts_before = Counts {
+            processed: report.rows as u64,
+            created: report.created as u64,
+            updated: report.updated as u64,
+            skipped: report.skipped as u64,
+            flagged: report.flagged as u64,
+            rejected: report.rejected as u64,
+        };
+        let batch_no = r.batch_no;
+        r.batch_no += 1;
+        let errors_in_batch = report.rejected - rejected_before;
+        let outcome = self.store.write(|tx| {
+            let mut out = BatchOutcome::default();
+            let matches = existing_matches(tx, &ready, r.opts.on_duplicate)?;
+            for (row, found) in ready.iter().zip(matches) {
+                let mut c = row.record.clone();
+                if let Some(found) = found {
+                    match r.opts.on_duplicate {
+                        OnDuplicate::Skip => {
+                            out.skipped += 1;
+                            continue;
+                        }
+                        OnDuplicate::Update => {
+                            let existing = match found {
+                                Found::Record(e) => *e,
+                                Found::Key => continue,
+                            };
+                            if existing.deleted_at.is_some() || !r.scope.can_see(&existing) {
+                                out.refused.push((
+                                    row.line,
+                                    "该客户已存在且不在您的权限范围内",
+                                    row.cells.clone(),
+                                ));
+                                continue;
+                            }
+                            let u = merged(&existing, &row.input, r.now);
+                            if !r.opts.dry_run {
+                                customers::put(tx, Some(&existing), &u)?;
+                            }
+                            out.updated += 1;
+                            continue;
+                        }
+                        OnDuplicate::Flag => {
+                            c.duplicate_flag = true;
+                            out.flagged += 1;
+                        }
+                    }
+                }
+                if !r.opts.dry_run {
+                    customers::put(tx, None, &c)?;
+                }
+                out.created += 1;
+            }
+            if r.opts.dry_run {
+                // Nothing of a dry run may stick: abort by returning the outcome as an "error".
+                return Err(BatchError::DryRun(out));
+            }
+            let counts = Counts {
+                created: counts_before.created + out.created as u64,
+                updated: counts_before.updated + out.updated as u64,
+                skipped: counts_before.skipped + out.skipped as u64,
+                flagged: counts_before.flagged + out.flagged as u64,
+                rejected: counts_before.rejected + out.refused.len() as u64,
+                ..counts_before
+            };
+            // Audited with the batch, in its transaction: an interrupted import leaves exactly
+            // the batches it wrote, each with its audit row.
+            audit::record(tx, r.now, audit::by_user(&r.caller.user, "customer.imported", r.source, Some(r.import_id.to_string()), json!({
+                "batch": batch_no, "rows": counts.processed, "created": out.created, "updated": out.updated,
+                "skipped": out.skipped, "flagged": out.flagged, "errors": errors_in_batch + out.refused.len(),
+                "on_duplicate": r.opts.on_duplicate, "pool_id": r.pool_id,
+            })))?;
+            progress.in_batch(tx, &counts)?;
+            Ok(out)
+        });
+        let out = match outcome {
+            Ok(o) | Err(BatchError::DryRun(o)) => o,
+            Err(BatchError::Service(e)) => return Err(e),
+        };
+        report.created += out.created;
+        report.updated += out.updated;
+        report.skipped += out.skipped;
+        report.flagged += out.flagged;
+        for (line, reason, cells) in out.refused {
+            Self::reject(report, progress, line, "phone", reason, &cells)?;
+        }
+        progress.after_batch(report)
+    }
 }
 
-type Counts = (usize, usize, usize, usize, Vec<RowError>);
+/// An existing customer with the same phone or ID number: only its key is needed to skip or
+/// flag; the record itself to update it.
+enum Found {
+    Key,
+    Record(Box<Customer>),
+}
 
-/// A dry run's counts, carried out of the write transaction so that it aborts.
-struct DryRun(Counts);
+/// For each ready row, the first existing customer sharing a phone or ID number, found through
+/// the blind-index keys with one table handle for the whole batch.
+fn existing_matches(
+    tx: &WriteTransaction,
+    ready: &[Ready],
+    mode: OnDuplicate,
+) -> Result<Vec<Option<Found>>, BatchError> {
+    let keys = tx
+        .open_table(tables::CUSTOMER_KEYS)
+        .map_err(crate::store::Error::from)?;
+    let first_id = |kind: char, bidx: &str| -> Result<Option<String>, BatchError> {
+        let prefix = format!("{kind}:{bidx}/");
+        let mut range = keys
+            .range(prefix.as_str()..)
+            .map_err(crate::store::Error::from)?;
+        match range.next() {
+            Some(row) => {
+                let (k, v) = row.map_err(crate::store::Error::from)?;
+                Ok(k.value()
+                    .starts_with(&prefix)
+                    .then(|| v.value().to_string()))
+            }
+            None => Ok(None),
+        }
+    };
+    let mut ids = Vec::with_capacity(ready.len());
+    for row in ready {
+        let c = &row.record;
+        let mut found = first_id('p', &c.phone.bidx)?;
+        for p in &c.extra_phones {
+            if found.is_none() {
+                found = first_id('p', &p.bidx)?;
+            }
+        }
+        if found.is_none()
+            && let Some(i) = &c.id_number
+        {
+            found = first_id('i', &i.bidx)?;
+        }
+        ids.push(found);
+    }
+    drop(keys);
+    ids.into_iter()
+        .map(|id| match (id, mode) {
+            (None, _) => Ok(None),
+            (Some(id), OnDuplicate::Update) => {
+                Ok(customers::get_w(tx, &id)?.map(|c| Found::Record(Box::new(c))))
+            }
+            (Some(_), _) => Ok(Some(Found::Key)),
+        })
+        .collect()
+}
 
-enum ImportTxError {
-    DryRun(DryRun),
+/// The existing customer with the row's non-empty fields filled in.
+fn merged(
+    existing: &Customer,
+    input: &CustomerInput,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Customer {
+    let mut u = existing.clone();
+    macro_rules! fill {
+        ($f:ident) => {
+            if input.$f.is_some() {
+                u.$f = input.$f.clone();
+            }
+        };
+    }
+    fill!(city);
+    fill!(address);
+    fill!(company);
+    fill!(channel);
+    fill!(grade);
+    fill!(intent);
+    if let Some(t) = &input.tags {
+        for tag in t {
+            if !u.tags.contains(tag) {
+                u.tags.push(tag.clone());
+            }
+        }
+    }
+    if let Some(d) = &input.demand {
+        u.demand = d.clone();
+    }
+    if let Some(custom) = &input.custom {
+        for (k, v) in custom {
+            u.custom.insert(k.clone(), v.clone());
+        }
+    }
+    u.updated_at = now;
+    u
+}
+
+#[derive(Default)]
+struct BatchOutcome {
+    created: usize,
+    updated: usize,
+    skipped: usize,
+    flagged: usize,
+    /// Rows refused inside the transaction (line, reason, cells).
+    refused: Vec<(usize, &'static str, Vec<String>)>,
+}
+
+/// How a batch transaction ends other than committing: a dry run's outcome (so that it aborts)
+/// or a failure.
+enum BatchError {
+    DryRun(BatchOutcome),
     Service(Error),
 }
 
-impl From<DryRun> for ImportTxError {
-    fn from(d: DryRun) -> Self {
-        ImportTxError::DryRun(d)
-    }
-}
-
-impl From<Error> for ImportTxError {
+impl From<Error> for BatchError {
     fn from(e: Error) -> Self {
-        ImportTxError::Service(e)
+        BatchError::Service(e)
     }
 }
 
-impl From<crate::store::Error> for ImportTxError {
+impl From<crate::store::Error> for BatchError {
     fn from(e: crate::store::Error) -> Self {
-        ImportTxError::Service(e.into())
+        BatchError::Service(e.into())
     }
 }
 
@@ -542,12 +998,41 @@ mod tests {
     }
 
     #[test]
-    fn encodings_and_headers() {
-        let (gbk, _, _) = encoding_rs::GBK.encode("姓名,手机号\n张三,13800138000\n");
-        assert_eq!(decode_text(&gbk), "姓名,手机号\n张三,13800138000\n");
-        assert_eq!(decode_text("\u{feff}姓名".as_bytes()), "姓名");
+    fn headers_are_recognised() {
         assert_eq!(field_for(" 贷款金额（万元） "), Some("amount_wan"));
         assert_eq!(field_for("联系电话"), Some("phone"));
+        assert_eq!(field_for("负责人"), Some("owner"));
         assert_eq!(field_for("备注"), None);
+    }
+
+    #[test]
+    fn an_explicit_mapping_wins_and_is_checked() {
+        let h: Vec<String> = ["客户", "电话", "备注", "城市"].map(String::from).to_vec();
+        let custom = HashSet::from(["wechat".to_string()]);
+        let m = Mapping::from([
+            ("客户".to_string(), Some("name".to_string())),
+            ("电话".to_string(), Some("phone".to_string())),
+            ("备注".to_string(), Some("custom.wechat".to_string())),
+            ("城市".to_string(), None),
+        ]);
+        assert_eq!(
+            resolve_columns(&h, &m, &custom).unwrap(),
+            [
+                Some("name".into()),
+                Some("phone".into()),
+                Some("custom.wechat".into()),
+                None
+            ]
+        );
+        let bad = Mapping::from([("备注".to_string(), Some("custom.qq".to_string()))]);
+        assert!(
+            resolve_columns(&h, &bad, &custom).is_err(),
+            "unknown custom field"
+        );
+        let twice = Mapping::from([("城市".to_string(), Some("name".to_string()))]);
+        assert!(
+            resolve_columns(&h, &twice, &custom).is_err(),
+            "two columns, one field"
+        );
     }
 }

@@ -235,9 +235,14 @@ export function CustomersPage() {
           ? html`<span data-testid="customers-total">${t('customers.total', { count: state.total })}</span>`
           : t('customers.subtitle')}</p>
       </div>
-      ${canCreate && html`<button type="button" class="btn btn-primary" data-testid="customer-create" onClick=${openCreate}>
-        <${Icon} name="plus" size=${16} /><span>${t('customers.create.button')}</span>
-      </button>`}
+      <div class="page-actions">
+        ${can('customer.import') && html`<button type="button" class="btn" data-testid="customer-import" onClick=${() => navigate('/customers/import')}>
+          <span>${t('customers.import.button')}</span>
+        </button>`}
+        ${canCreate && html`<button type="button" class="btn btn-primary" data-testid="customer-create" onClick=${openCreate}>
+          <${Icon} name="plus" size=${16} /><span>${t('customers.create.button')}</span>
+        </button>`}
+      </div>
     </header>
     <div class="view-tabs" role="tablist" aria-label=${t('cx.views')} data-testid="customer-views">
       ${views.map((v) => html`<span class="view-tab-wrap" key=${v.id}>

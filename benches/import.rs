@@ -1,0 +1,223 @@
+//! Import speed and memory. Run: `cargo bench --bench import` (100,000 synthetic customers;
+//! `ZHUDAI_BENCH_FULL=1` for 1,000,000). The rows come from `synth` and are written as a GBK
+//! CSV (streamed) and an XLSX (rust_xlsxwriter); each file is imported by the real path
+//! (decoding, validation, encryption, blind indexes, duplicate check, audit, search outbox) in
+//! a child process, so its peak RSS (VmHWM) is the import's alone. In the same run, a raw
+//! baseline inserts the same rows straight into a redb table with their blind-index keys,
+//! without validation or encryption, in batches of the same size.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use zhudai::service::import::{BATCH, ImportOptions, Progress};
+
+const HEADER: &str =
+    "姓名,手机号,身份证号,城市,地址,单位名称,渠道,贷款金额(元),贷款期限(月),贷款用途,标签";
+
+fn vm_hwm_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn cells(c: &zhudai::synth::SynthCustomer) -> [String; 11] {
+    [
+        c.name.clone(),
+        c.phone.clone(),
+        c.id_number.clone(),
+        c.city.to_string(),
+        c.address.clone(),
+        c.company.clone().unwrap_or_default(),
+        c.channel.to_string(),
+        (c.demand_amount_fen / 100).to_string(),
+        c.demand_term_months.to_string(),
+        c.demand_purpose.to_string(),
+        c.tags.join(";"),
+    ]
+}
+
+/// Streams `n` rows as a GBK CSV.
+fn write_gbk_csv(path: &Path, n: u64) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut g = zhudai::synth::Generator::new(7, chrono::Utc::now());
+    let mut line = String::new();
+    out.write_all(&encoding_rs::GBK.encode(&format!("{HEADER}\n")).0)
+        .unwrap();
+    for _ in 0..n {
+        line.clear();
+        line.push_str(&cells(&g.customer()).join(","));
+        line.push('\n');
+        out.write_all(&encoding_rs::GBK.encode(&line).0).unwrap();
+    }
+    out.flush().unwrap();
+}
+
+fn write_xlsx(path: &Path, n: u64) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (i, h) in HEADER.split(',').enumerate() {
+        sheet.write_string(0, i as u16, h).unwrap();
+    }
+    let mut g = zhudai::synth::Generator::new(11, chrono::Utc::now());
+    for r in 0..n {
+        for (i, v) in cells(&g.customer()).iter().enumerate() {
+            sheet.write_string(r as u32 + 1, i as u16, v).unwrap();
+        }
+    }
+    book.save(path).unwrap();
+}
+
+struct Quiet;
+impl Progress for Quiet {}
+
+/// In the child: opens a fresh data directory, imports `file`, prints "rows seconds vmhwm".
+fn child(file: &Path, data: &Path) {
+    let app = zhudai::open_app(
+        data,
+        zhudai::config::Config::defaults().unwrap(),
+        Arc::new(zhudai::service::SystemClock),
+    )
+    .unwrap();
+    let token = app.prepare_setup().unwrap().unwrap();
+    app.complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
+        .unwrap();
+    let admin = app.caller_for("admin").unwrap();
+    let t = Instant::now();
+    let report = app
+        .import_file(
+            &admin,
+            file,
+            &ImportOptions::default(),
+            "bench",
+            "bench",
+            &mut Quiet,
+        )
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(
+        report.created + report.rejected,
+        report.rows,
+        "{:?}",
+        report.errors.first()
+    );
+    println!("{} {} {secs} {}", report.rows, report.rejected, vm_hwm_kb());
+}
+
+/// Runs the import of `file` in a child process: (rows, rejected, seconds, peak RSS in kB).
+fn import_in_child(file: &Path, work: &Path, name: &str) -> (u64, u64, f64, u64) {
+    let data = work.join(format!("data-{name}"));
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("ZHUDAI_BENCH_CHILD_FILE", file)
+        .env("ZHUDAI_BENCH_CHILD_DATA", &data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default().to_string();
+    let v: Vec<&str> = last.split_whitespace().collect();
+    let _ = std::fs::remove_dir_all(&data);
+    (
+        v[0].parse().unwrap(),
+        v[1].parse().unwrap(),
+        v[2].parse().unwrap(),
+        v[3].parse().unwrap(),
+    )
+}
+
+/// The same rows straight into redb: one record and its blind-index keys per row, no
+/// validation, no encryption, same batch size. Returns seconds.
+fn raw_baseline(work: &Path, n: u64) -> f64 {
+    const ROWS: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("rows");
+    const KEYS: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("keys");
+    let (key, _) = zhudai::crypto::keyfile::load_or_create(&work.join("raw.key")).unwrap();
+    let fields = zhudai::crypto::field::FieldCipher::new(&key);
+    let db = redb::Database::create(work.join("raw.redb")).unwrap();
+    let mut g = zhudai::synth::Generator::new(7, chrono::Utc::now());
+    let t = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let batch = (n - done).min(BATCH as u64);
+        let tx = db.begin_write().unwrap();
+        {
+            let mut rows = tx.open_table(ROWS).unwrap();
+            let mut keys = tx.open_table(KEYS).unwrap();
+            for _ in 0..batch {
+                let c = cells(&g.customer());
+                let id = zhudai::service::new_id(chrono::Utc::now());
+                let p = fields.blind_index(zhudai::crypto::field::Kind::Phone, &c[1]);
+                let i = fields.blind_index(zhudai::crypto::field::Kind::IdNumber, &c[2]);
+                keys.insert(format!("p:{p}/{id}").as_str(), id.as_str())
+                    .unwrap();
+                keys.insert(format!("i:{i}/{id}").as_str(), id.as_str())
+                    .unwrap();
+                rows.insert(id.as_str(), c.join(",").as_bytes()).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        done += batch;
+    }
+    t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    if let (Ok(file), Ok(data)) = (
+        std::env::var("ZHUDAI_BENCH_CHILD_FILE"),
+        std::env::var("ZHUDAI_BENCH_CHILD_DATA"),
+    ) {
+        child(&PathBuf::from(file), &PathBuf::from(data));
+        return;
+    }
+    let full = std::env::var("ZHUDAI_BENCH_FULL").is_ok_and(|v| v == "1");
+    let n: u64 = if full { 1_000_000 } else { 100_000 };
+    let xlsx_n: u64 = if full { 200_000 } else { 100_000 };
+    let work = tempfile::tempdir().unwrap();
+
+    let csv = work.path().join("customers-gbk.csv");
+    let t = Instant::now();
+    write_gbk_csv(&csv, n);
+    println!(
+        "generated {n} rows as GBK CSV ({:.1} MB) in {:.1} s",
+        std::fs::metadata(&csv).unwrap().len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let raw_s = raw_baseline(work.path(), n);
+    println!(
+        "baseline: raw redb inserts with blind-index keys: {n} rows in {raw_s:.2} s = {:.0} rows/s",
+        n as f64 / raw_s
+    );
+    let (rows, rejected, secs, hwm) = import_in_child(&csv, work.path(), "csv");
+    println!(
+        "import GBK CSV: {rows} rows ({rejected} rejected) in {secs:.2} s = {:.0} rows/s (×{:.1} the baseline), peak RSS {:.0} MB",
+        rows as f64 / secs,
+        secs / raw_s.max(1e-9),
+        hwm as f64 / 1024.0
+    );
+    std::fs::remove_file(&csv).unwrap();
+
+    let xlsx = work.path().join("customers.xlsx");
+    let t = Instant::now();
+    write_xlsx(&xlsx, xlsx_n);
+    println!(
+        "generated {xlsx_n} rows as XLSX ({:.1} MB) in {:.1} s",
+        std::fs::metadata(&xlsx).unwrap().len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let (rows, rejected, secs, hwm) = import_in_child(&xlsx, work.path(), "xlsx");
+    println!(
+        "import XLSX: {rows} rows ({rejected} rejected) in {secs:.2} s = {:.0} rows/s, peak RSS {:.0} MB",
+        rows as f64 / secs,
+        hwm as f64 / 1024.0
+    );
+}
