@@ -828,5 +828,6 @@ fn bench_recall_reports_a_cost() {
         })
         .collect();
     let per = p.bench_recall(&inputs, 5);
+    eprintln!("pool.recall (default plugin): {per:?} per evaluation");
     assert!(per < Duration::from_millis(50), "{per:?} per evaluation");
 }
