@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
-    TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{Index, Order, Searcher, TantivyDocument, Term};
@@ -181,26 +181,44 @@ fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
     ))
 }
 
+/// Owners or pools above this many are matched with one term-set bitset instead of a lazy
+/// union of their postings (which lets a selective query skip most of the scope).
+const LAZY_UNION_MAX: usize = 128;
+
+fn any_term(field: Field, values: &[String]) -> Box<dyn Query> {
+    if values.len() > LAZY_UNION_MAX {
+        return Box::new(TermSetQuery::new(
+            values.iter().map(|v| Term::from_field_text(field, v)),
+        ));
+    }
+    Box::new(BooleanQuery::new(
+        values
+            .iter()
+            .map(|v| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(field, v),
+                    IndexRecordOption::Basic,
+                ));
+                (Occur::Should, q)
+            })
+            .collect(),
+    ))
+}
+
+/// The caller's scope as a required clause that does not change the ranking.
 fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>> {
     let owners = r.owners.as_ref()?;
     let mut any: Vec<(Occur, Box<dyn Query>)> = vec![
-        (
-            Occur::Should,
-            Box::new(TermSetQuery::new(
-                owners.iter().map(|o| Term::from_field_text(f.owner, o)),
-            )),
-        ),
+        (Occur::Should, any_term(f.owner, owners)),
         (Occur::Should, term(f.collab, &r.collaborator)),
     ];
     if !r.pools.is_empty() {
-        any.push((
-            Occur::Should,
-            Box::new(TermSetQuery::new(
-                r.pools.iter().map(|p| Term::from_field_text(f.pool, p)),
-            )),
-        ));
+        any.push((Occur::Should, any_term(f.pool, &r.pools)));
     }
-    Some(Box::new(BooleanQuery::new(any)))
+    Some(Box::new(ConstScoreQuery::new(
+        Box::new(BooleanQuery::new(any)),
+        0.0,
+    )))
 }
 
 pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
