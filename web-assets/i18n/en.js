@@ -899,4 +899,5 @@ export default {
   'import.recent.file': 'File',
   'import.recent.status': 'Status',
   'import.recent.at': 'When',
+  'customers.facets.stage': 'By stage',
 };

@@ -899,4 +899,5 @@ export default {
   'import.recent.file': '文件',
   'import.recent.status': '状态',
   'import.recent.at': '时间',
+  'customers.facets.stage': '按阶段',
 };

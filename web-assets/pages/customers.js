@@ -44,6 +44,18 @@ function filtersOfView(view) {
   return f;
 }
 
+/** Counts per stage for the current query and filters (the search engine's facets, in the
+ * caller's scope); the stage filter itself is left out so every stage shows its count. */
+async function loadStageFacets(filters) {
+  const q = new URLSearchParams({ limit: '1' });
+  for (const k of ['q', 'grade', 'tag', 'channel']) if (filters[k] && filters[k].trim()) q.set(k, filters[k].trim());
+  try {
+    return (await api('GET', `/api/v1/search?${q}`)).facets.stage || {};
+  } catch {
+    return null;
+  }
+}
+
 function listUrl(filters, cursor, view) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(filters)) if (v && v.trim()) q.set(k, v.trim());
@@ -64,6 +76,7 @@ export function CustomersPage() {
   const [filters, setFilters] = useState(() => ({ ...NO_FILTERS, q: queryParam('q') || '' }));
   const [draft, setDraft] = useState(() => ({ ...NO_FILTERS, q: queryParam('q') || '' }));
   const [state, setState] = useState({ status: 'loading' });
+  const [stageCounts, setStageCounts] = useState(null);
   const [more, setMore] = useState({ busy: false, error: null });
   const [creating, setCreating] = useState(queryParam('new') === '1' && can('customer.create'));
   const [selected, setSelected] = useState([]);
@@ -95,6 +108,7 @@ export function CustomersPage() {
     try {
       const page = await api('GET', listUrl(f, null, view));
       setState({ status: 'ready', items: page.items, cursor: page.next_cursor, total: page.total });
+      loadStageFacets(f).then(setStageCounts);
     } catch (error) {
       setState({ status: 'error', error });
     }
@@ -328,6 +342,16 @@ export function CustomersPage() {
               data-testid=${`column-${d.key}`} /><span class="check-label">${d.label}</span></label>`)}</div>
         </details>`}
       </form>`}
+      ${!inBin && stageCounts && Object.keys(stageCounts).length > 0 && html`<div class="facet-bar" data-testid="stage-facets"
+        aria-label=${t('customers.facets.stage')}>
+        <span class="facet-label">${t('customers.facets.stage')}</span>
+        ${STAGES.filter((s) => stageCounts[s.value]).map((s) => html`<button type="button" key=${s.value}
+          class=${`facet-chip${filters.stage === s.value ? ' is-active' : ''}`} aria-pressed=${filters.stage === s.value}
+          data-testid=${`facet-stage-${s.value}`}
+          onClick=${() => { const next = { ...draft, stage: filters.stage === s.value ? '' : s.value }; setDraft(next); setFilters(next); }}>
+          ${t(s.labelKey)} <b>${stageCounts[s.value]}</b>
+        </button>`)}
+      </div>`}
       ${body}
     </div>
     ${saving && html`<${SaveViewDialog} filters=${filters} whose=${view && view.filter ? view.filter.whose : null}
