@@ -237,6 +237,27 @@ function eventText(e, userName) {
       return t('timeline.transferred', { from: e.from ? userName(e.from) : t('customers.pool'), to: e.to ? userName(e.to) : t('customers.pool') });
     case 'inherited':
       return t('timeline.inherited', { from: e.from ? userName(e.from) : t('customers.pool'), to: e.to ? userName(e.to) : t('customers.pool') });
+    case 'stage_changed':
+      return t('timeline.stageChanged', { from: e.from ? t(`stage.${e.from}`) : '—', to: e.to ? t(`stage.${e.to}`) : '—' });
+    case 'claimed':
+      return t('timeline.claimed', { to: e.to ? userName(e.to) : '—' });
+    case 'released':
+      return t('timeline.released', { from: e.from ? userName(e.from) : '—', note: e.note || '—' });
+    case 'recalled':
+      return t('timeline.recalled', { from: e.from ? userName(e.from) : '—', note: e.note || '—' });
+    case 'recall_warning':
+    case 'warned':
+      return t('timeline.recallWarning', { note: e.note || '' });
+    case 'assigned':
+      return t('timeline.assigned', { to: e.to ? userName(e.to) : '—' });
+    case 'locked':
+      return t('timeline.locked');
+    case 'unlocked':
+      return t('timeline.unlocked');
+    case 'restored':
+      return t('timeline.restored');
+    case 'erased':
+      return t('timeline.erased');
     default:
       return t('timeline.other', { kind: e.kind });
   }
