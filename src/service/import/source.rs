@@ -223,17 +223,47 @@ pub fn each_row(
     }
 }
 
+/// Passes bytes through and notes where each newline is, so a record's line in the file can
+/// be told from its byte offset: the CSV reader skips blank lines and does not count them.
+/// Only newlines read ahead of the records are held (at most one reader buffer's worth).
+struct LineTracker<R> {
+    inner: R,
+    offset: u64,
+    newlines: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+}
+
+impl<R: Read> Read for LineTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut q = self.newlines.borrow_mut();
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                q.push_back(self.offset + i as u64);
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
 fn each_csv_row(
     input: impl Read,
     visit: &mut dyn FnMut(usize, Vec<String>) -> Result<bool>,
 ) -> Result<()> {
+    let newlines = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
+    let tracked = LineTracker {
+        inner: input,
+        offset: 0,
+        newlines: std::rc::Rc::clone(&newlines),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(input);
+        .from_reader(tracked);
     let mut rec = csv::StringRecord::new();
     let mut count = 0usize;
+    let mut line = 1usize;
     loop {
         let more = reader
             .read_record(&mut rec)
@@ -245,8 +275,17 @@ fn each_csv_row(
         if count > MAX_ROWS as usize {
             return Err(too_many_rows());
         }
-        // CSV readers skip blank lines, so the line is taken from the reader.
-        let line = rec.position().map_or(count, |p| p.line() as usize);
+        // The record's line: one more than the newlines before its last byte (the reader's
+        // start position may still point at blank lines it skipped; a quoted field spanning
+        // lines gives its last line).
+        let last_byte = reader.position().byte().saturating_sub(1);
+        {
+            let mut q = newlines.borrow_mut();
+            while q.front().is_some_and(|&nl| nl < last_byte) {
+                q.pop_front();
+                line += 1;
+            }
+        }
         if let Some(cells) = tidy(rec.iter().map(str::to_string).collect())
             && !visit(line, cells)?
         {
