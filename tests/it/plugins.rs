@@ -3,7 +3,7 @@
 //! never stop the server from answering.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

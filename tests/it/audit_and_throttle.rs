@@ -2,7 +2,7 @@
 //! account out for its owner, every attempt is audited, and tampering is detected by doctor.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 use redb::{ReadableTable, TableDefinition};

@@ -3,7 +3,7 @@
 //! numbers; duplicates inside the file and against the store; dry runs; re-runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use serde_json::{Value, json};

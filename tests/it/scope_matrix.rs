@@ -4,7 +4,7 @@
 //! data scope, and out-of-scope single reads are 404.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

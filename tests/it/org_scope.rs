@@ -2,7 +2,7 @@
 //! accounts issue), the admin API for the organisation, and API tokens.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

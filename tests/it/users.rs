@@ -2,7 +2,7 @@
 //! the `zhudai user` command, and the audit trail of each change.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 use zhudai::domain::org::UserStatus;

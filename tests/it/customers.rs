@@ -3,7 +3,7 @@
 //! plaintext phone or ID number in the store file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use reqwest::Method;

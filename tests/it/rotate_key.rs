@@ -3,7 +3,7 @@
 //! refuses to start while a rotation is unfinished.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! refusals and migrations. The reference `age` tool round trips are in `backup_interop.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! the admin API (`/api/v1/backups/status`, `/api/v1/backups/run`) and `zhudai doctor`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;

@@ -2,7 +2,7 @@
 //! injection, exact money, audit.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! transfers and the timeline.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer, epoch};

@@ -3,7 +3,7 @@
 //! erasure for a deletion request, and the staff directory.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use reqwest::Method;

@@ -3,7 +3,7 @@
 //! into a pool, and assignment turns that survive a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

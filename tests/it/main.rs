@@ -1,0 +1,26 @@
+//! All integration tests in one binary: one link step instead of one per file (the 2-core CI
+//! machine spent most of its test time linking, and each binary weighed ~400 MB).
+//! Run one area with `cargo test --test it search::`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod audit_and_throttle;
+mod backup;
+mod backup_interop;
+mod backup_schedule;
+mod common;
+mod customer_features;
+mod customers;
+mod export;
+mod followups;
+mod import;
+mod org_scope;
+mod pii_at_rest;
+mod platform_api;
+mod plugins;
+mod pools;
+mod process;
+mod rotate_key;
+mod scope_matrix;
+mod search;
+mod store_schema;
+mod users;
