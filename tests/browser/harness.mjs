@@ -12,7 +12,8 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, '..', '..');
 export const artifacts = join(here, 'artifacts');
-const bin = join(root, 'target', 'debug', 'zhudai');
+// Honour CARGO_TARGET_DIR (worktrees share one target directory).
+const bin = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'zhudai');
 
 export function ensureBinary() {
   // Always: the UI is embedded at compile time, so a stale binary would test a stale UI.
