@@ -9,6 +9,7 @@
 //! - `ZHUDAI_BENCH_CONCURRENCY` keep-alive connections, default 8;
 //! - `ZHUDAI_BENCH_PG=1` also runs `benches/pg_trgm.sh` (installs PostgreSQL from Debian
 //!   packages if missing, starts a throwaway cluster) on the same rows and queries;
+//! - `ZHUDAI_BENCH_INDEX_ONLY=1` stops after the indexing figures (for profiling);
 //! - `ZHUDAI_BENCH_KEEP=DIR` keeps the work directory (data dir, `rows.csv`, `queries.tsv`,
 //!   result files) in DIR instead of a temporary one, e.g. to run the PostgreSQL script by hand.
 //!
@@ -191,7 +192,6 @@ fn main() {
         mb(hwm)
     );
     let generation = status.generation.clone();
-    drop(app);
 
     // Baseline: raw tantivy, same names and companies, default tokenizer, same writer setup.
     let (raw_s, raw_mb) = raw_tantivy_indexing(rows, now, &work.join("raw-index"));
@@ -201,6 +201,13 @@ fn main() {
         index_s / raw_s.max(1e-9),
         index_mb / raw_mb.max(1e-9)
     );
+
+    if std::env::var_os("ZHUDAI_BENCH_INDEX_ONLY").is_some() {
+        index_breakdown(&app);
+        return;
+    }
+
+    drop(app);
 
     // 3 + 4. A fresh process opens the data dir and serves the queries.
     let exe = std::env::current_exe().unwrap();
@@ -419,6 +426,74 @@ fn read_queries(path: &Path) -> BTreeMap<String, Vec<String>> {
         }
     }
     pools
+}
+
+/// Where the indexing time goes: each stage of building a document, timed alone over every
+/// customer (single thread), to know which one to make faster.
+fn index_breakdown(app: &App) {
+    let (schema, fields) = zhudai::search::fields::schema();
+    let index = tantivy::Index::create_in_ram(schema);
+    zhudai::search::fields::register_tokenizers(&index).unwrap();
+    let mut zh = index.tokenizers().get("zh").unwrap();
+    let mut grams = index.tokenizers().get("grams12").unwrap();
+    let (mut decode, mut fus, mut tail, mut doc, mut jieba, mut gram) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
+    let mut n = 0u64;
+    let mut tokens = 0u64;
+    let mut last = Instant::now();
+    app.store
+        .read(|tx| {
+            customers::scan(tx, None, |c| {
+                decode += last.elapsed();
+                n += 1;
+                let t = Instant::now();
+                let f = customers::followups(tx, &c.id).unwrap();
+                fus += t.elapsed();
+                let t = Instant::now();
+                let six = app.id_tail(&c);
+                tail += t.elapsed();
+                let t = Instant::now();
+                let d = zhudai::search::fields::document(&fields, &c, &f, six);
+                doc += t.elapsed();
+                let t = Instant::now();
+                for (field, v) in tantivy::Document::iter_fields_and_values(&d) {
+                    if let Some(text) = tantivy::schema::Value::as_str(&v) {
+                        if field == fields.text {
+                            let mut ts = zh.token_stream(text);
+                            while tantivy::tokenizer::TokenStream::advance(&mut ts) {
+                                tokens += 1;
+                            }
+                        }
+                    }
+                }
+                jieba += t.elapsed();
+                let t = Instant::now();
+                let mut ts = grams.token_stream(&c.name);
+                while tantivy::tokenizer::TokenStream::advance(&mut ts) {}
+                gram += t.elapsed();
+                last = Instant::now();
+                true
+            })?;
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    println!(
+        "per document (µs): decode {:.1}, follow-ups {:.1}, id tail {:.1}, document {:.1}, jieba {:.1} ({:.1} tokens), name grams {:.1}",
+        us(decode),
+        us(fus),
+        us(tail),
+        us(doc),
+        us(jieba),
+        tokens as f64 / n.max(1) as f64,
+        us(gram)
+    );
 }
 
 /// Indexes the same names and companies into a minimal schema with tantivy's defaults.

@@ -22,6 +22,15 @@ pub struct Config {
     pub customers: CustomersConfig,
     pub backup: BackupConfig,
     pub pool: PoolConfig,
+    pub store: StoreConfig,
+}
+
+/// The redb database file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Memory for cached database pages, MiB (redb's own default is 1 GiB).
+    pub cache_mb: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

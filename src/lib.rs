@@ -48,7 +48,8 @@ pub fn open_app(
     if prepared.copied_plugins > 0 {
         tracing::info!(count = prepared.copied_plugins, "copied default plugins");
     }
-    let store = store::Store::open(&layout.store())?;
+    let cache = usize::try_from(config.store.cache_mb.max(1) << 20).unwrap_or(usize::MAX);
+    let store = store::Store::open_with_cache(&layout.store(), cache)?;
     let fields = crypto::field::FieldCipher::new(&prepared.key);
     check_key(&store, &fields, &layout)?;
     let app = Arc::new(App::new(
