@@ -8,7 +8,7 @@ use crate::common;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use serde_json::{Value, json};
 
-async fn upload(c: &Client, query: &str, body: Vec<u8>) -> (u16, Value) {
+pub async fn upload(c: &Client, query: &str, body: Vec<u8>) -> (u16, Value) {
     let r = c
         .http
         .post(format!("{}/api/v1/imports{query}", c.base))
@@ -263,7 +263,7 @@ async fn the_import_command_reports_rows() {
 const BOUNDARY: &str = "zhudai-test-boundary-7MA4YWxkTrZu0gW";
 
 /// A multipart body: the file plus text fields.
-fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
+pub fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
     let mut b = Vec::new();
     for (k, v) in fields {
         b.extend_from_slice(
@@ -282,7 +282,7 @@ fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
     b
 }
 
-async fn post_form(c: &Client, path: &str, body: Vec<u8>) -> (u16, Value) {
+pub async fn post_form(c: &Client, path: &str, body: Vec<u8>) -> (u16, Value) {
     let r = c
         .http
         .post(format!("{}{path}", c.base))
@@ -299,7 +299,7 @@ async fn post_form(c: &Client, path: &str, body: Vec<u8>) -> (u16, Value) {
 }
 
 /// Polls a job every 50 ms until it has finished.
-async fn wait_job(c: &Client, id: &str) -> Value {
+pub async fn wait_job(c: &Client, id: &str) -> Value {
     for _ in 0..600 {
         let (st, job) = c.get(&format!("/api/v1/imports/{id}")).await;
         assert_eq!(st, 200, "{job}");
