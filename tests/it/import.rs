@@ -681,22 +681,17 @@ async fn a_saved_template_applies_to_files_whose_headers_match() {
 async fn rows_go_to_a_pool_or_to_the_owner_named_within_the_importers_scope() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
-    // A public pool exists (its record is the pools module's business; the import checks the id).
-    s.app
-        .store
-        .write(|tx| {
-            tx.open_table(zhudai::store::tables::POOLS)?
-                .insert("pool-1", [1u8, b'{', b'}'].as_slice())?;
-            Ok::<_, zhudai::store::Error>(())
-        })
-        .unwrap();
+    // A public pool exists.
+    let (st, p) = admin.post("/api/v1/pools", json!({"name": "公海一"})).await;
+    assert_eq!(st, 201, "{p}");
+    let pool_1 = p["id"].as_str().unwrap().to_string();
     let (st, job) = post_form(
         &admin,
         "/api/v1/imports",
         form(
             "p.csv",
             "姓名,手机号\n公海甲,13700137000\n".as_bytes(),
-            &[("pool_id", "pool-1")],
+            &[("pool_id", pool_1.as_str())],
         ),
     )
     .await;
@@ -707,7 +702,7 @@ async fn rows_go_to_a_pool_or_to_the_owner_named_within_the_importers_scope() {
     let c = &page["items"][0];
     assert_eq!(
         (c["owner_id"].clone(), c["pool_id"].clone()),
-        (Value::Null, json!("pool-1"))
+        (Value::Null, json!(pool_1))
     );
     let (st, e) = post_form(
         &admin,

@@ -232,3 +232,120 @@ async fn a_phone_in_the_recycle_bin_is_a_duplicate_on_import() {
     let _: Value = report;
     s.stop().await;
 }
+
+/// A department's pool (one firm-wide pool at most, so each test pool gets a department).
+async fn pool(admin: &Client, name: &str, body: Value) -> String {
+    let (st, d) = admin
+        .post("/api/v1/departments", json!({"name": format!("{name}部")}))
+        .await;
+    assert_eq!(st, 201, "{d}");
+    let mut body = body;
+    body["name"] = json!(name);
+    body["department_id"] = d["id"].clone();
+    let (st, p) = admin.post("/api/v1/pools", body).await;
+    assert_eq!(st, 201, "{p}");
+    p["id"].as_str().unwrap().to_string()
+}
+
+async fn try_pool(c: &Client, pool: &str, phone: &str) -> (u16, Value) {
+    let body = form(
+        "p.csv",
+        format!("姓名,手机号\n甲,{phone}\n").as_bytes(),
+        &[("pool_id", pool)],
+    );
+    post_form(c, "/api/v1/imports", body).await
+}
+
+#[tokio::test]
+async fn importing_into_a_pool_needs_the_right_to_use_that_pool() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, r) = admin
+        .post("/api/v1/roles", json!({"key": "importer", "name": "录入员", "capabilities": ["customer.read", "customer.create", "customer.import"], "scope": "self", "field_privileges": [], "daily_reveal_quota": 0}))
+        .await;
+    assert_eq!(st, 201, "{r}");
+    let wang = common::add_user(&s, "xiao.wang", &["importer"], None);
+    let li = common::add_user(&s, "xiao.li", &["importer"], None);
+    let mine = pool(&admin, "王的公海", json!({"members": [wang]})).await;
+    let run_by_wang = pool(
+        &admin,
+        "王管理的公海",
+        json!({"members": [li], "admins": [wang]}),
+    )
+    .await;
+    let others = pool(&admin, "李的公海", json!({"members": [li]})).await;
+    let w = s.login("xiao.wang", common::TEAM_PASSWORD).await;
+    // A pool the importer is not a member or admin of answers like an absent one.
+    let (st, e) = try_pool(&w, &others, "13600136000").await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (400, Some("pool_id")),
+        "{e}"
+    );
+    let (st, e2) = try_pool(&w, "no-such-pool", "13600136000").await;
+    assert_eq!(st, 400);
+    assert_eq!(
+        e["error"]["message"], e2["error"]["message"],
+        "no existence leak"
+    );
+    // Member and pool admin may; so may pool.manage (the administrator), into any pool.
+    for (c, pool, phone) in [
+        (&w, &mine, "13600136001"),
+        (&w, &run_by_wang, "13600136002"),
+        (&admin, &others, "13600136003"),
+    ] {
+        let (st, job) = try_pool(c, pool, phone).await;
+        assert_eq!(st, 202, "{job}");
+        let job = wait_job(c, job["id"].as_str().unwrap()).await;
+        assert_eq!(job["created"], 1, "{job}");
+    }
+    let (_, page) = admin.get("/api/v1/customers").await;
+    let pools: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["pool_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(pools.len(), 3, "{page}");
+    for p in [&mine, &run_by_wang, &others] {
+        assert!(pools.contains(&p.as_str()), "{pools:?}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_import_command_leaves_the_search_index_up_to_date() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let data = s.stop().await;
+    let file = data.path().join("名单.csv");
+    std::fs::write(
+        &file,
+        "姓名,手机号,城市\n检索甲,13800138000,成都\n检索乙,13800138001,重庆\n".as_bytes(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args([
+            "--data",
+            data.path().to_str().unwrap(),
+            "import",
+            file.to_str().unwrap(),
+            "--owner",
+            ADMIN,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = zhudai::store::Store::open(&data.path().join("zhudai.redb")).unwrap();
+    let seen = zhudai::search::inspect(data.path(), &store, 100).unwrap();
+    assert!(seen.generation.is_some(), "{seen:?}");
+    assert_eq!(seen.live_customers, 2);
+    assert_eq!(
+        (seen.pending, seen.documents),
+        (0, 2),
+        "indexed before the command exited: {seen:?}"
+    );
+}
