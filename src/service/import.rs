@@ -520,8 +520,7 @@ impl App {
 
     /// The firm's custom field definitions (cells are validated against them).
     fn custom_field_defs(&self) -> Result<Vec<CustomField>> {
-        self.store
-            .read(|tx| super::customer_settings::custom_fields(tx))
+        self.store.read(super::customer_settings::custom_fields)
     }
 
     /// The mapping the importer asked for: the template's, overridden by the explicit one.

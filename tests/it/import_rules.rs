@@ -349,3 +349,88 @@ async fn the_import_command_leaves_the_search_index_up_to_date() {
         "indexed before the command exited: {seen:?}"
     );
 }
+
+#[tokio::test]
+async fn rejected_row_files_are_removed_after_the_retention_period() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    assert_eq!(s.app.config.customers.import_rejected_days, 7, "default");
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let imports = s.dir.path().join("imports");
+    let (st, job) = post_form(
+        &admin,
+        "/api/v1/imports",
+        form(
+            "r.csv",
+            "姓名,手机号\n甲,13800138000\n乙,123\n".as_bytes(),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(st, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let job = wait_job(&admin, &id).await;
+    assert_eq!(job["rejected"], 1, "{job}");
+    let file = imports.join(format!("{id}.rejected"));
+    assert!(file.exists());
+    // A file left behind by a job whose record is gone.
+    let orphan = imports.join("01ORPHANJOB.rejected");
+    std::fs::write(&orphan, "sealed\n").unwrap();
+
+    let report = |admin: &Client| {
+        let url = format!("{}/api/v1/imports/{id}/errors.xlsx", admin.base);
+        let http = admin.http.clone();
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    // (Sessions end after 12 hours: log in again after moving the clock.)
+    s.clock.advance(chrono::Duration::days(6));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, _) = admin.get("/api/v1/imports").await;
+    assert_eq!(st, 200);
+    assert!(file.exists(), "kept within the retention period");
+    assert!(!orphan.exists(), "no job record: removed at once");
+    assert_eq!(report(&admin).await, 200);
+
+    s.clock
+        .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    admin.get("/api/v1/imports").await;
+    assert!(!file.exists(), "removed after 7 days");
+    let (_, job) = admin.get(&format!("/api/v1/imports/{id}")).await;
+    assert_eq!(job["errors_purged"], true, "{job}");
+    assert_eq!(report(&admin).await, 422, "expired, not an empty report");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_import_also_clears_expired_files_and_the_period_is_configurable() {
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.customers.import_rejected_days = 2;
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let csv = "姓名,手机号\n乙,123\n";
+    let (_, job) = post_form(
+        &admin,
+        "/api/v1/imports",
+        form("a.csv", csv.as_bytes(), &[]),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_string();
+    wait_job(&admin, &id).await;
+    let file = s.dir.path().join("imports").join(format!("{id}.rejected"));
+    assert!(file.exists());
+    s.clock
+        .advance(chrono::Duration::days(2) + chrono::Duration::minutes(1));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, next) = post_form(
+        &admin,
+        "/api/v1/imports",
+        form("b.csv", csv.as_bytes(), &[]),
+    )
+    .await;
+    wait_job(&admin, next["id"].as_str().unwrap()).await;
+    assert!(
+        !file.exists(),
+        "starting an import removed the expired file"
+    );
+    s.stop().await;
+}
