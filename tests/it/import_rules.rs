@@ -24,7 +24,7 @@ fn customer_rows(s: &TestServer) -> u64 {
 
 async fn define_fields(admin: &Client) {
     for d in [
-        json!({"key": "source_kind", "label": "来源类型", "kind": "select", "options": ["转介绍", "广告"]}),
+        json!({"key": "source_kind", "label": "来源类型", "kind": "select", "options": ["转介绍", "广告"], "show_in_list": true}),
         json!({"key": "deposit", "label": "保证金", "kind": "money"}),
         json!({"key": "loans", "label": "在贷笔数", "kind": "number"}),
         json!({"key": "visit_on", "label": "到访日期", "kind": "date"}),
@@ -32,6 +32,20 @@ async fn define_fields(admin: &Client) {
         let (st, v) = admin.post("/api/v1/custom-fields", d).await;
         assert_eq!(st, 201, "{v}");
     }
+    // `show_in_list` (the list's default columns) is kept; absent means false.
+    let (_, defs) = admin.get("/api/v1/custom-fields").await;
+    let shown: Vec<(&str, bool)> = defs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["key"].as_str().unwrap(),
+                d["show_in_list"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(shown.contains(&("source_kind", true)) && shown.contains(&("deposit", false)));
 }
 
 fn mapping() -> String {
