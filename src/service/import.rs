@@ -361,32 +361,44 @@ fn row_input(
 }
 
 /// Is `field` something a column may go to? (`custom.<key>` when that custom field exists.)
-fn known_target(field: &str, custom_keys: &HashSet<String>) -> bool {
+fn known_target(field: &str, defs: &[CustomField]) -> bool {
     FIELDS.iter().any(|(k, _)| *k == field)
         || field
             .strip_prefix("custom.")
-            .is_some_and(|k| custom_keys.contains(k))
+            .is_some_and(|k| defs.iter().any(|d| d.key == k))
+}
+
+/// The automatic mapping of a header: a built-in field, else the custom field whose name
+/// (label) or key the header is.
+pub fn auto_field(header: &str, defs: &[CustomField]) -> Option<String> {
+    if let Some(f) = field_for(header) {
+        return Some(f.to_string());
+    }
+    let h = header.trim();
+    defs.iter()
+        .find(|d| d.active && (d.label == h || d.key == h))
+        .map(|d| format!("custom.{}", d.key))
 }
 
 /// The field of each column: the importer's choice, else the template's, else automatic.
 pub fn resolve_columns(
     headers: &[String],
     explicit: &Mapping,
-    custom_keys: &HashSet<String>,
+    defs: &[CustomField],
 ) -> Result<Vec<Option<String>>> {
     let mut out = Vec::with_capacity(headers.len());
     for h in headers {
         let field = match explicit.get(h.trim()) {
             Some(None) => None,
             Some(Some(f)) if f.is_empty() || f == "ignore" => None,
-            Some(Some(f)) if known_target(f, custom_keys) => Some(f.clone()),
+            Some(Some(f)) if known_target(f, defs) => Some(f.clone()),
             Some(Some(f)) => {
                 return Err(Error::validation(
                     "mapping",
                     format!("列“{h}”映射到的字段“{f}”不存在"),
                 ));
             }
-            None => field_for(h).map(String::from),
+            None => auto_field(h, defs),
         };
         out.push(field);
     }
@@ -505,21 +517,8 @@ impl App {
         Ok(dir.join(format!("{id}.upload")))
     }
 
-    /// Custom field keys defined by the firm (columns may map to `custom.<key>`).
-    fn custom_field_keys(&self) -> Result<HashSet<String>> {
-        Ok(self.store.read(|tx| {
-            let t = tx.open_table(tables::CUSTOM_FIELDS)?;
-            let mut keys = HashSet::new();
-            for row in t.iter()? {
-                let (k, _) = row?;
-                keys.insert(k.value().to_string());
-            }
-            Ok::<_, crate::store::Error>(keys)
-        })?)
-    }
-
     /// The firm's custom field definitions (cells are validated against them).
-    fn custom_field_defs(&self) -> Result<Vec<CustomField>> {
+    pub(crate) fn custom_field_defs(&self) -> Result<Vec<CustomField>> {
         self.store.read(super::customer_settings::custom_fields)
     }
 
@@ -535,7 +534,7 @@ impl App {
                 m.insert(k.trim().to_string(), v.clone());
             }
         }
-        let custom = self.custom_field_keys()?;
+        let custom = self.custom_field_defs()?;
         for (h, f) in &m {
             if let Some(f) = f
                 && !f.is_empty()
@@ -635,7 +634,6 @@ impl App {
         let default_owner = self.import_target(caller, &scope, opts)?;
         let (explicit, template) = self.requested_mapping(opts)?;
         let defs = self.custom_field_defs()?;
-        let custom_keys: HashSet<String> = defs.iter().map(|d| d.key.clone()).collect();
         let encoding = source::sniff(path)?;
         progress.total(
             match encoding {
@@ -671,7 +669,7 @@ impl App {
                         format!("文件表头与模板不符：缺少列“{missing}”"),
                     ));
                 }
-                let columns = resolve_columns(&cells, &explicit, &custom_keys)?;
+                let columns = resolve_columns(&cells, &explicit, &defs)?;
                 report.columns = cells.iter().cloned().zip(columns.iter().cloned()).collect();
                 progress.header(&cells, &report.columns)?;
                 run = Some(Run {
@@ -1075,7 +1073,16 @@ mod tests {
     #[test]
     fn an_explicit_mapping_wins_and_is_checked() {
         let h: Vec<String> = ["客户", "电话", "备注", "城市"].map(String::from).to_vec();
-        let custom = HashSet::from(["wechat".to_string()]);
+        let custom = [CustomField {
+            key: "wechat".into(),
+            label: "微信号".into(),
+            kind: Kind::Text,
+            options: vec![],
+            required: false,
+            order: 0,
+            active: true,
+            show_in_list: false,
+        }];
         let m = Mapping::from([
             ("客户".to_string(), Some("name".to_string())),
             ("电话".to_string(), Some("phone".to_string())),
@@ -1100,6 +1107,12 @@ mod tests {
         assert!(
             resolve_columns(&h, &twice, &custom).is_err(),
             "two columns, one field"
+        );
+        // A header that is a custom field's name maps to it automatically.
+        let h2: Vec<String> = ["姓名", "手机", "微信号"].map(String::from).to_vec();
+        assert_eq!(
+            resolve_columns(&h2, &Mapping::new(), &custom).unwrap()[2],
+            Some("custom.wechat".into())
         );
     }
 }

@@ -183,12 +183,20 @@ async fn required_custom_fields_are_needed_by_new_rows_only() {
         )
         .await;
     assert_eq!(st, 201);
-    let csv = "姓名,手机号,城市\n老客户,13900139000,成都\n新客户,13900139001,成都\n";
+    // The 微信号 column maps itself: it is the field's name.
+    let csv = "姓名,手机号,城市,微信号\n老客户,13900139000,成都,\n新客户,13900139001,成都,\n第三,13900139002,成都,wx3\n";
     let (st, report) = upload(&admin, "?on_duplicate=update", csv.as_bytes().to_vec()).await;
     assert_eq!(st, 200, "{report}");
+    assert!(
+        report["columns"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(["微信号", "custom.wx"])),
+        "{report}"
+    );
     assert_eq!(
         (report["updated"].as_u64(), report["created"].as_u64()),
-        (Some(1), Some(0)),
+        (Some(1), Some(1)),
         "{report}"
     );
     assert_eq!(report["errors"][0]["field"], "custom.wx", "{report}");
