@@ -970,4 +970,5 @@ export default {
   'customSettings.error.name': 'The group name cannot be empty and has at most 16 characters',
   'customSettings.error.tags': 'Tags cannot be empty or repeated; at most 100, each up to 16 characters',
   'customSettings.error.color': 'The colour must look like #RRGGBB',
+  'import.errors.expired': 'The error report was removed after its retention period',
 };

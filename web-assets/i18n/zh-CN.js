@@ -970,4 +970,5 @@ export default {
   'customSettings.error.name': '分组名称不能为空，最多16个字符',
   'customSettings.error.tags': '标签不能为空或重复，每个最多16个字符，最多100个',
   'customSettings.error.color': '颜色应为 #RRGGBB 格式',
+  'import.errors.expired': '错误报告已超过保留期限并已删除',
 };
