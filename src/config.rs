@@ -65,6 +65,8 @@ pub struct CustomersConfig {
     pub on_duplicate: String,
     /// Days a deleted customer stays in the recycle bin (restorable) before it is purged.
     pub recycle_days: u32,
+    /// Days an import's rejected-row file (its error report) is kept after the import ends.
+    pub import_rejected_days: u32,
 }
 
 /// Scheduled backups (see `jobs::backup` and docs/backup.md).
@@ -210,6 +212,9 @@ impl Config {
         }
         if self.customers.recycle_days == 0 {
             return Err(bad("customers.recycle_days", "must be at least 1"));
+        }
+        if self.customers.import_rejected_days == 0 {
+            return Err(bad("customers.import_rejected_days", "must be at least 1"));
         }
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(bad("session", "timeouts must be greater than zero"));

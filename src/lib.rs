@@ -64,6 +64,9 @@ pub fn open_app(
         tracing::info!(count = purged, "expired sessions removed");
     }
     let interrupted = app.recover_import_jobs()?;
+    if let Err(e) = app.purge_import_files() {
+        tracing::warn!(error = %e, "removing expired import error files");
+    }
     if interrupted > 0 {
         tracing::warn!(
             count = interrupted,

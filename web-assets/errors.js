@@ -29,6 +29,7 @@ const BY_CODE = {
   department_not_empty: () => t('error.department_not_empty'),
   department_exists: () => t('error.department_exists'),
   role_exists: () => t('error.role_exists'),
+  custom_field_exists: () => t('error.custom_field_exists'),
   role_in_use: () => t('error.role_in_use'),
   builtin_role: () => t('error.builtin_role'),
   admin_role_locked: () => t('error.admin_role_locked'),

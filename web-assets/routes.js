@@ -18,6 +18,7 @@ import { ImportPage } from './pages/import.js';
 import { PoolsPage } from './pages/pools.js';
 import { AdminPoolsPage } from './pages/admin-pools.js';
 import { AdminPluginsPage } from './pages/admin-plugins.js';
+import { AdminCustomerSettingsPage } from './pages/admin-customer-settings.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -31,6 +32,7 @@ export const ROUTES = [
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-pools', path: '/admin/pools', key: 'nav.adminPools', icon: 'inbox', page: AdminPoolsPage, nav: true, capability: 'pool.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-customer-settings', path: '/admin/customer-settings', key: 'nav.adminCustomerSettings', icon: 'contacts', page: AdminCustomerSettingsPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-plugins', path: '/admin/plugins', key: 'nav.adminPlugins', icon: 'system', page: AdminPluginsPage, nav: true, capability: 'plugin.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-audit', path: '/admin/audit', key: 'nav.adminAudit', icon: 'audit', page: AdminAuditPage, nav: true, capability: 'audit.view', sectionKey: 'nav.section.settings' },
   { id: 'admin-backup', path: '/admin/backup', key: 'nav.adminBackup', icon: 'backup', page: AdminBackupPage, nav: true, capability: 'backup.run', sectionKey: 'nav.section.settings' },

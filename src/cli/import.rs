@@ -146,10 +146,21 @@ impl Cmd {
             sheet: None,
         };
         let id = crate::service::new_id(app.now());
-        let report = app.import_file(&caller, &self.file, &opts, "cli", &id, &mut watch)?;
+        let result = app.import_file(&caller, &self.file, &opts, "cli", &id, &mut watch);
         if let Some(bar) = watch.bar.take() {
             bar.finish();
         }
+        if !self.dry_run {
+            // The index is brought up to date before the command exits, so search finds the
+            // imported rows at once; should it fail, the next start replays the outbox.
+            if let Err(e) = app.search_catch_up() {
+                eprintln!(
+                    "warning: search index not updated ({e}); it catches up at the next start"
+                );
+            }
+        }
+        // Batches committed before a failure are indexed above too.
+        let report = result?;
         for e in &report.errors {
             println!("row {}: {}: {}", e.row, e.field, e.reason);
         }

@@ -40,6 +40,9 @@ pub struct CustomField {
     /// Inactive fields are kept on records but no longer offered, required or exported.
     #[serde(default = "yes")]
     pub active: bool,
+    /// Shown as a column of the customer list unless the user has chosen their own columns.
+    #[serde(default)]
+    pub show_in_list: bool,
 }
 
 fn yes() -> bool {
@@ -270,6 +273,7 @@ mod tests {
             required: false,
             order: 0,
             active: true,
+            show_in_list: false,
         }
     }
 

@@ -278,7 +278,8 @@ pub async fn cancel(
 /// The rejected rows of a job as XLSX: original cells plus the field and reason (Chinese).
 #[utoipa::path(get, path = "/imports/{id}/errors.xlsx", operation_id = "import_errors_xlsx", tag = "customers", responses(
     (status = 200, description = "The error report (`Content-Disposition: attachment`)"),
-    (status = 404, description = "No such job of mine", body = ErrorBody)))]
+    (status = 404, description = "No such job of mine", body = ErrorBody),
+    (status = 422, description = "`report_expired`: the rejected rows were removed after `customers.import_rejected_days`", body = ErrorBody)))]
 pub async fn errors_xlsx(
     State(app): State<AppState>,
     caller: Caller,

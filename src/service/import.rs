@@ -26,6 +26,7 @@ use super::auth::Caller;
 use super::customers::shanghai;
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::custom_field::{self, CustomField, Kind};
 use crate::domain::customer::{self, Customer, CustomerInput, Demand};
 use crate::domain::org::UserStatus;
 use crate::store::{WriteTransaction, customers, tables, users};
@@ -252,6 +253,38 @@ pub fn parse_money(raw: &str, unit: i64) -> Option<i64> {
         .checked_add(frac_v.checked_mul(scale)?)
 }
 
+/// A money cell in yuan → fen, as agencies write it: "1,234.50", "¥1234元", "12万", "12.5万元".
+pub fn parse_yuan(raw: &str) -> Option<i64> {
+    let s = raw.trim();
+    let s = s.trim_start_matches(['¥', '￥']).trim();
+    let s = s.strip_suffix('元').unwrap_or(s).trim_end();
+    match s.strip_suffix('万') {
+        Some(wan) => parse_money(wan, 1_000_000),
+        None => parse_money(s, 100),
+    }
+}
+
+/// A custom-field cell → its stored value, through the same rules as the API
+/// ([`custom_field::validate_value`]); money is written in yuan and becomes fen first. The
+/// reason names the column.
+fn custom_cell(
+    def: &CustomField,
+    header: &str,
+    raw: &str,
+) -> std::result::Result<serde_json::Value, (String, String)> {
+    let value = match def.kind {
+        Kind::Money => match parse_yuan(raw) {
+            Some(fen) => custom_field::validate_value(def, &fen.to_string()),
+            None => Err((
+                format!("custom.{}", def.key),
+                format!("{}应为金额（元），如 1,234.50 或 12万", def.label),
+            )),
+        },
+        _ => custom_field::validate_value(def, raw),
+    };
+    value.map_err(|(field, reason)| (field, format!("列“{}”：{reason}", header.trim())))
+}
+
 fn split_list(s: &str) -> Vec<String> {
     s.split([';', '；', ',', '，', '、', '|'])
         .map(str::trim)
@@ -266,6 +299,8 @@ type RowInput = (CustomerInput, Option<String>);
 /// One row to a customer input, or the first problem with it (field, reason).
 fn row_input(
     columns: &[Option<String>],
+    headers: &[String],
+    defs: &[CustomField],
     row: &[String],
 ) -> std::result::Result<RowInput, (String, String)> {
     let mut input = CustomerInput::default();
@@ -297,8 +332,7 @@ fn row_input(
                     Some(parse_money(v, 1_000_000).ok_or_else(|| bad("贷款金额格式不正确"))?)
             }
             "amount_yuan" => {
-                demand.amount_fen =
-                    Some(parse_money(v, 100).ok_or_else(|| bad("贷款金额格式不正确"))?)
+                demand.amount_fen = Some(parse_yuan(v).ok_or_else(|| bad("贷款金额格式不正确"))?)
             }
             "term_months" => {
                 demand.term_months = Some(v.parse().map_err(|_| bad("贷款期限应为整数月"))?)
@@ -307,10 +341,15 @@ fn row_input(
             "owner" => owner = Some(v.clone()),
             other => {
                 if let Some(key) = other.strip_prefix("custom.") {
+                    let Some(def) = defs.iter().find(|d| d.key == key) else {
+                        return Err(bad("未定义的自定义字段"));
+                    };
+                    let header = headers.get(i).map_or(key, String::as_str);
+                    let value = custom_cell(def, header, v)?;
                     input
                         .custom
                         .get_or_insert_with(BTreeMap::new)
-                        .insert(key.to_string(), serde_json::Value::String(v.clone()));
+                        .insert(key.to_string(), value);
                 }
             }
         }
@@ -322,32 +361,44 @@ fn row_input(
 }
 
 /// Is `field` something a column may go to? (`custom.<key>` when that custom field exists.)
-fn known_target(field: &str, custom_keys: &HashSet<String>) -> bool {
+fn known_target(field: &str, defs: &[CustomField]) -> bool {
     FIELDS.iter().any(|(k, _)| *k == field)
         || field
             .strip_prefix("custom.")
-            .is_some_and(|k| custom_keys.contains(k))
+            .is_some_and(|k| defs.iter().any(|d| d.key == k))
+}
+
+/// The automatic mapping of a header: a built-in field, else the custom field whose name
+/// (label) or key the header is.
+pub fn auto_field(header: &str, defs: &[CustomField]) -> Option<String> {
+    if let Some(f) = field_for(header) {
+        return Some(f.to_string());
+    }
+    let h = header.trim();
+    defs.iter()
+        .find(|d| d.active && (d.label == h || d.key == h))
+        .map(|d| format!("custom.{}", d.key))
 }
 
 /// The field of each column: the importer's choice, else the template's, else automatic.
 pub fn resolve_columns(
     headers: &[String],
     explicit: &Mapping,
-    custom_keys: &HashSet<String>,
+    defs: &[CustomField],
 ) -> Result<Vec<Option<String>>> {
     let mut out = Vec::with_capacity(headers.len());
     for h in headers {
         let field = match explicit.get(h.trim()) {
             Some(None) => None,
             Some(Some(f)) if f.is_empty() || f == "ignore" => None,
-            Some(Some(f)) if known_target(f, custom_keys) => Some(f.clone()),
+            Some(Some(f)) if known_target(f, defs) => Some(f.clone()),
             Some(Some(f)) => {
                 return Err(Error::validation(
                     "mapping",
                     format!("列“{h}”映射到的字段“{f}”不存在"),
                 ));
             }
-            None => field_for(h).map(String::from),
+            None => auto_field(h, defs),
         };
         out.push(field);
     }
@@ -401,6 +452,10 @@ struct Run<'a> {
     source: &'a str,
     import_id: &'a str,
     columns: Vec<Option<String>>,
+    /// The header row (rejection reasons name the column).
+    headers: Vec<String>,
+    /// Custom field definitions, read once per import.
+    defs: Vec<CustomField>,
     /// Owner of rows without an owner cell (`None` with `pool_id`: to the pool).
     default_owner: Option<String>,
     pool_id: Option<String>,
@@ -462,17 +517,9 @@ impl App {
         Ok(dir.join(format!("{id}.upload")))
     }
 
-    /// Custom field keys defined by the firm (columns may map to `custom.<key>`).
-    fn custom_field_keys(&self) -> Result<HashSet<String>> {
-        Ok(self.store.read(|tx| {
-            let t = tx.open_table(tables::CUSTOM_FIELDS)?;
-            let mut keys = HashSet::new();
-            for row in t.iter()? {
-                let (k, _) = row?;
-                keys.insert(k.value().to_string());
-            }
-            Ok::<_, crate::store::Error>(keys)
-        })?)
+    /// The firm's custom field definitions (cells are validated against them).
+    pub(crate) fn custom_field_defs(&self) -> Result<Vec<CustomField>> {
+        self.store.read(super::customer_settings::custom_fields)
     }
 
     /// The mapping the importer asked for: the template's, overridden by the explicit one.
@@ -487,7 +534,7 @@ impl App {
                 m.insert(k.trim().to_string(), v.clone());
             }
         }
-        let custom = self.custom_field_keys()?;
+        let custom = self.custom_field_defs()?;
         for (h, f) in &m {
             if let Some(f) = f
                 && !f.is_empty()
@@ -555,12 +602,17 @@ impl App {
             None => Some(caller.user.id.clone()),
         };
         if let Some(pool) = &opts.pool_id {
-            let exists = self.store.read(|tx| {
-                Ok::<_, crate::store::Error>(
-                    tx.open_table(tables::POOLS)?.get(pool.as_str())?.is_some(),
-                )
+            // The rule of the pools module: its members and admins use a pool, `pool.manage`
+            // manages every pool. A pool the caller may not use answers like an absent one.
+            let usable = self.store.read(|tx| {
+                let Some(p) = crate::store::pools::get(tx, pool)? else {
+                    return Ok::<_, Error>(false);
+                };
+                let departments = crate::store::org::departments(tx)?;
+                Ok(caller.can("pool.manage")
+                    || super::pools::is_member(&p, &caller.user, &departments))
             })?;
-            if !exists {
+            if !usable {
                 return Err(Error::validation("pool_id", "公海不存在"));
             }
         }
@@ -581,7 +633,7 @@ impl App {
         let scope = self.scope_of(caller)?;
         let default_owner = self.import_target(caller, &scope, opts)?;
         let (explicit, template) = self.requested_mapping(opts)?;
-        let custom_keys = self.custom_field_keys()?;
+        let defs = self.custom_field_defs()?;
         let encoding = source::sniff(path)?;
         progress.total(
             match encoding {
@@ -617,7 +669,7 @@ impl App {
                         format!("文件表头与模板不符：缺少列“{missing}”"),
                     ));
                 }
-                let columns = resolve_columns(&cells, &explicit, &custom_keys)?;
+                let columns = resolve_columns(&cells, &explicit, &defs)?;
                 report.columns = cells.iter().cloned().zip(columns.iter().cloned()).collect();
                 progress.header(&cells, &report.columns)?;
                 run = Some(Run {
@@ -627,6 +679,8 @@ impl App {
                     source,
                     import_id,
                     columns,
+                    headers: cells.clone(),
+                    defs: defs.clone(),
                     default_owner: default_owner.clone(),
                     pool_id: opts.pool_id.clone(),
                     owners: HashMap::new(),
@@ -692,7 +746,7 @@ impl App {
         let mut ready: Vec<Ready> = Vec::with_capacity(rows.len());
         // Checked and sealed outside the transaction: nothing is written for rows with problems.
         for (line, cells) in rows {
-            let (mut input, owner_cell) = match row_input(&r.columns, &cells) {
+            let (mut input, owner_cell) = match row_input(&r.columns, &r.headers, &r.defs, &cells) {
                 Ok(i) => i,
                 Err((field, reason)) => {
                     Self::reject(report, progress, line, field, reason, &cells)?;
@@ -794,7 +848,8 @@ impl App {
                             if existing.deleted_at.is_some() || !r.scope.can_see(&existing) {
                                 out.refused.push((
                                     row.line,
-                                    "该客户已存在且不在您的权限范围内",
+                                    "phone".into(),
+                                    "该客户已存在且不在您的权限范围内".into(),
                                     row.cells.clone(),
                                 ));
                                 continue;
@@ -811,6 +866,11 @@ impl App {
                             out.flagged += 1;
                         }
                     }
+                }
+                // A new customer needs every required custom field, as a form does.
+                if let Err((field, reason)) = custom_field::required_present(&r.defs, &c.custom) {
+                    out.refused.push((row.line, field, reason, row.cells.clone()));
+                    continue;
                 }
                 if !r.opts.dry_run {
                     customers::put(tx, None, &c)?;
@@ -847,8 +907,8 @@ impl App {
         report.updated += out.updated;
         report.skipped += out.skipped;
         report.flagged += out.flagged;
-        for (line, reason, cells) in out.refused {
-            Self::reject(report, progress, line, "phone", reason, &cells)?;
+        for (line, field, reason, cells) in out.refused {
+            Self::reject(report, progress, line, field, reason, &cells)?;
         }
         progress.after_batch(report)
     }
@@ -959,8 +1019,8 @@ struct BatchOutcome {
     updated: usize,
     skipped: usize,
     flagged: usize,
-    /// Rows refused inside the transaction (line, reason, cells).
-    refused: Vec<(usize, &'static str, Vec<String>)>,
+    /// Rows refused inside the transaction (line, field, reason, cells).
+    refused: Vec<(usize, String, String, Vec<String>)>,
 }
 
 /// How a batch transaction ends other than committing: a dry run's outcome (so that it aborts)
@@ -995,6 +1055,11 @@ mod tests {
         assert_eq!(parse_money("1.234", 100), None, "below a fen");
         assert_eq!(parse_money("abc", 100), None);
         assert_eq!(parse_money("-5", 100), None);
+        assert_eq!(parse_yuan("1,234.50"), Some(123_450));
+        assert_eq!(parse_yuan("12万"), Some(12_000_000));
+        assert_eq!(parse_yuan("¥12.5万元"), Some(12_500_000));
+        assert_eq!(parse_yuan("300元"), Some(30_000));
+        assert_eq!(parse_yuan("万"), None);
     }
 
     #[test]
@@ -1008,7 +1073,16 @@ mod tests {
     #[test]
     fn an_explicit_mapping_wins_and_is_checked() {
         let h: Vec<String> = ["客户", "电话", "备注", "城市"].map(String::from).to_vec();
-        let custom = HashSet::from(["wechat".to_string()]);
+        let custom = [CustomField {
+            key: "wechat".into(),
+            label: "微信号".into(),
+            kind: Kind::Text,
+            options: vec![],
+            required: false,
+            order: 0,
+            active: true,
+            show_in_list: false,
+        }];
         let m = Mapping::from([
             ("客户".to_string(), Some("name".to_string())),
             ("电话".to_string(), Some("phone".to_string())),
@@ -1033,6 +1107,12 @@ mod tests {
         assert!(
             resolve_columns(&h, &twice, &custom).is_err(),
             "two columns, one field"
+        );
+        // A header that is a custom field's name maps to it automatically.
+        let h2: Vec<String> = ["姓名", "手机", "微信号"].map(String::from).to_vec();
+        assert_eq!(
+            resolve_columns(&h2, &Mapping::new(), &custom).unwrap()[2],
+            Some("custom.wechat".into())
         );
     }
 }

@@ -12,13 +12,15 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, '..', '..');
 export const artifacts = join(here, 'artifacts');
-// Honour CARGO_TARGET_DIR (worktrees share one target directory).
-const bin = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'zhudai');
+// Honour CARGO_TARGET_DIR (worktrees share one target directory). Worktrees sharing it also
+// share `debug/zhudai`, which holds whichever worktree built last: ZHUDAI_BIN names this
+// worktree's own executable instead (`cargo build --message-format=json` prints its path).
+const bin = process.env.ZHUDAI_BIN || join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'zhudai');
 
 export function ensureBinary() {
   // Always: the UI is embedded at compile time, so a stale binary would test a stale UI.
   // (A no-op when nothing changed.)
-  execFileSync('cargo', ['build', '--quiet'], { cwd: root, stdio: 'inherit' });
+  if (!process.env.ZHUDAI_BIN) execFileSync('cargo', ['build', '--quiet'], { cwd: root, stdio: 'inherit' });
   if (!existsSync(bin)) throw new Error(`no binary at ${bin}`);
 }
 

@@ -252,6 +252,7 @@ fn import_can_reuse_text_validation() {
         required: false,
         order: 0,
         active: true,
+        show_in_list: false,
     };
     assert_eq!(validate_value(&def, "2500").unwrap(), json!(2500));
     assert_eq!(validate_value(&def, "25.00").unwrap_err().0, "custom.fee");

@@ -8,7 +8,7 @@ use crate::common;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use serde_json::{Value, json};
 
-async fn upload(c: &Client, query: &str, body: Vec<u8>) -> (u16, Value) {
+pub async fn upload(c: &Client, query: &str, body: Vec<u8>) -> (u16, Value) {
     let r = c
         .http
         .post(format!("{}/api/v1/imports{query}", c.base))
@@ -263,7 +263,7 @@ async fn the_import_command_reports_rows() {
 const BOUNDARY: &str = "zhudai-test-boundary-7MA4YWxkTrZu0gW";
 
 /// A multipart body: the file plus text fields.
-fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
+pub fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
     let mut b = Vec::new();
     for (k, v) in fields {
         b.extend_from_slice(
@@ -282,7 +282,7 @@ fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
     b
 }
 
-async fn post_form(c: &Client, path: &str, body: Vec<u8>) -> (u16, Value) {
+pub async fn post_form(c: &Client, path: &str, body: Vec<u8>) -> (u16, Value) {
     let r = c
         .http
         .post(format!("{}{path}", c.base))
@@ -299,7 +299,7 @@ async fn post_form(c: &Client, path: &str, body: Vec<u8>) -> (u16, Value) {
 }
 
 /// Polls a job every 50 ms until it has finished.
-async fn wait_job(c: &Client, id: &str) -> Value {
+pub async fn wait_job(c: &Client, id: &str) -> Value {
     for _ in 0..600 {
         let (st, job) = c.get(&format!("/api/v1/imports/{id}")).await;
         assert_eq!(st, 200, "{job}");
@@ -681,22 +681,17 @@ async fn a_saved_template_applies_to_files_whose_headers_match() {
 async fn rows_go_to_a_pool_or_to_the_owner_named_within_the_importers_scope() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
-    // A public pool exists (its record is the pools module's business; the import checks the id).
-    s.app
-        .store
-        .write(|tx| {
-            tx.open_table(zhudai::store::tables::POOLS)?
-                .insert("pool-1", [1u8, b'{', b'}'].as_slice())?;
-            Ok::<_, zhudai::store::Error>(())
-        })
-        .unwrap();
+    // A public pool exists.
+    let (st, p) = admin.post("/api/v1/pools", json!({"name": "公海一"})).await;
+    assert_eq!(st, 201, "{p}");
+    let pool_1 = p["id"].as_str().unwrap().to_string();
     let (st, job) = post_form(
         &admin,
         "/api/v1/imports",
         form(
             "p.csv",
             "姓名,手机号\n公海甲,13700137000\n".as_bytes(),
-            &[("pool_id", "pool-1")],
+            &[("pool_id", pool_1.as_str())],
         ),
     )
     .await;
@@ -707,7 +702,7 @@ async fn rows_go_to_a_pool_or_to_the_owner_named_within_the_importers_scope() {
     let c = &page["items"][0];
     assert_eq!(
         (c["owner_id"].clone(), c["pool_id"].clone()),
-        (Value::Null, json!("pool-1"))
+        (Value::Null, json!(pool_1))
     );
     let (st, e) = post_form(
         &admin,

@@ -13,6 +13,7 @@ mod customers;
 mod export;
 mod followups;
 mod import;
+mod import_rules;
 mod org_scope;
 mod pii_at_rest;
 mod platform_api;

@@ -89,7 +89,7 @@ function ProfileCard({ c, userName }) {
       <dt>${t('customers.field.channel')}</dt><dd>${orDash(c.channel)}</dd>
       <dt>${t('customers.field.grade')}</dt><dd>${orDash(c.grade)}</dd>
       <dt>${t('customers.field.stars')}</dt><dd><${Stars} value=${c.stars} /></dd>
-      <dt>${t('customers.field.tags')}</dt><dd><${Tags} tags=${c.tags} /></dd>
+      <dt>${t('customers.field.tags')}</dt><dd data-testid="customer-tags"><${Tags} tags=${c.tags} /></dd>
       <dt>${t('customer.owner')}</dt><dd data-testid="customer-owner">${c.owner_id ? userName(c.owner_id) : t('customers.pool')}</dd>
       <dt>${t('customers.field.nextFollowup')}</dt><dd data-testid="customer-next">${formatDateTime(c.next_followup_at, { seconds: false })}</dd>
       <dt>${t('customer.lastFollowup')}</dt><dd>${formatDateTime(c.last_followup_at, { seconds: false })}</dd>

@@ -26,11 +26,13 @@ const NO_FILTERS = {
 const SORTS = ['-created_at', 'created_at', '-updated_at', 'updated_at', 'next_followup_at', 'name'];
 const COLUMNS_KEY = 'zhudai.customers.columns';
 
+/** The user's own choice of custom columns, or null (then the fields marked show_in_list). */
 function storedColumns() {
   try {
-    return JSON.parse(localStorage.getItem(COLUMNS_KEY) || '[]');
+    const v = JSON.parse(localStorage.getItem(COLUMNS_KEY) || 'null');
+    return Array.isArray(v) ? v : null;
   } catch {
-    return [];
+    return null;
   }
 }
 
@@ -147,8 +149,9 @@ export function CustomersPage() {
     setDraft(NO_FILTERS);
     setFilters(NO_FILTERS);
   };
+  const shownColumns = columns ?? settings.fields.filter((d) => d.show_in_list).map((d) => d.key);
   const toggleColumn = (key) => {
-    const next = columns.includes(key) ? columns.filter((k) => k !== key) : [...columns, key];
+    const next = shownColumns.includes(key) ? shownColumns.filter((k) => k !== key) : [...shownColumns, key];
     setColumns(next);
     try { localStorage.setItem(COLUMNS_KEY, JSON.stringify(next)); } catch { /* private mode */ }
   };
@@ -160,7 +163,7 @@ export function CustomersPage() {
   const filtered = Object.values(filters).some((v) => v.trim());
   const canCreate = can('customer.create');
   const openCreate = () => setCreating(true);
-  const customCols = settings.fields.filter((d) => d.active && columns.includes(d.key));
+  const customCols = settings.fields.filter((d) => d.active && shownColumns.includes(d.key));
   const items = state.status === 'ready' ? state.items : [];
   const allSelected = items.length > 0 && items.every((c) => selected.includes(c.id));
   const toggleRow = (id) => setSelected((sel) => (sel.includes(id) ? sel.filter((x) => x !== id) : [...sel, id]));
@@ -338,7 +341,7 @@ export function CustomersPage() {
         ${settings.fields.some((d) => d.active) && html`<details class="column-menu" data-testid="column-menu">
           <summary class="btn btn-sm btn-text">${t('cx.columns')}</summary>
           <div class="column-menu-list">${settings.fields.filter((d) => d.active).map((d) => html`<label class="check" key=${d.key}>
-            <input type="checkbox" checked=${columns.includes(d.key)} onChange=${() => toggleColumn(d.key)}
+            <input type="checkbox" checked=${shownColumns.includes(d.key)} onChange=${() => toggleColumn(d.key)}
               data-testid=${`column-${d.key}`} /><span class="check-label">${d.label}</span></label>`)}</div>
         </details>`}
       </form>`}

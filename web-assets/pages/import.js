@@ -56,7 +56,9 @@ function JobProgress({ job, onCancel, cancelling }) {
         <thead><tr><th>${t('import.rejected.row')}</th><th>${t('import.rejected.field')}</th><th>${t('import.rejected.reason')}</th></tr></thead>
         <tbody>${job.rejected_rows.map((e) => html`<tr key=${e.row}><td>${e.row}</td><td>${e.field}</td><td>${e.reason}</td></tr>`)}</tbody>
       </table>
-      <a class="btn" href=${`/api/v1/imports/${encodeURIComponent(job.id)}/errors.xlsx`} download data-testid="import-errors-download">${t('import.errors.download')}</a>
+      ${job.errors_purged
+        ? html`<p class="muted" data-testid="import-errors-expired">${t('import.errors.expired')}</p>`
+        : html`<a class="btn" href=${`/api/v1/imports/${encodeURIComponent(job.id)}/errors.xlsx`} download data-testid="import-errors-download">${t('import.errors.download')}</a>`}
     </div>`}
   </div>`;
 }
@@ -251,7 +253,7 @@ export function ImportPage() {
         <thead><tr><th>${t('import.recent.file')}</th><th>${t('import.recent.status')}</th><th>${t('import.count.created')}</th><th>${t('import.count.rejected')}</th><th>${t('import.recent.at')}</th></tr></thead>
         <tbody>${recent.map((j) => html`<tr key=${j.id}>
           <td>${j.file_name}</td><td>${t(`import.status.${j.status}`)}</td><td>${j.created}</td>
-          <td>${j.rejected > 0 ? html`<a href=${`/api/v1/imports/${encodeURIComponent(j.id)}/errors.xlsx`} download>${j.rejected}</a>` : j.rejected}</td>
+          <td>${j.rejected > 0 && !j.errors_purged ? html`<a href=${`/api/v1/imports/${encodeURIComponent(j.id)}/errors.xlsx`} download>${j.rejected}</a>` : j.rejected}</td>
           <td>${formatDateTime(j.created_at)}</td></tr>`)}</tbody>
       </table>
     </div>`}

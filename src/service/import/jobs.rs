@@ -2,7 +2,9 @@
 //! and imported on its own thread; the job record carries progress and counts and is written
 //! in the same transaction as each batch, so what it reports is exactly what was committed.
 //! Cancelling sets a flag the import reads between batches. Rows refused are kept, sealed with
-//! the field key, in `data/imports/<job>.rejected` for the error report.
+//! the field key, in `data/imports/<job>.rejected` for the error report, for
+//! `customers.import_rejected_days` after the job ends ([`App::purge_import_files`], run when
+//! jobs are listed or started and at start-up).
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
@@ -65,6 +67,9 @@ pub struct ImportJob {
     pub cancel_requested: bool,
     /// Why a failed job failed (Chinese).
     pub error: Option<String>,
+    /// The rejected rows were removed after `customers.import_rejected_days`: no error report.
+    #[serde(default)]
+    pub errors_purged: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -226,6 +231,7 @@ impl App {
     /// The caller's jobs, newest first.
     pub fn list_import_jobs(&self, caller: &Caller, limit: usize) -> Result<JobList> {
         caller.require("customer.import")?;
+        self.purge_import_files_logged();
         let me = caller.user.id.clone();
         let items = self.store.read(|tx| {
             let t = tx.open_table(tables::IMPORT_JOBS)?;
@@ -256,6 +262,7 @@ impl App {
         source: &str,
     ) -> Result<ImportJob> {
         caller.require("customer.import")?;
+        self.purge_import_files_logged();
         let upload = self.spool_path(id)?;
         let checked = (|| {
             let scope = self.scope_of(caller)?;
@@ -286,6 +293,7 @@ impl App {
             template_id: opts.template_id.clone(),
             cancel_requested: false,
             error: None,
+            errors_purged: false,
             created_at: now,
             started_at: None,
             finished_at: None,
@@ -447,9 +455,78 @@ impl App {
         Ok(ids.len())
     }
 
+    /// Removes the rejected-row files of jobs that ended more than
+    /// `customers.import_rejected_days` ago (marking the job), and files whose job record is
+    /// gone. Returns how many files were removed.
+    pub fn purge_import_files(&self) -> Result<usize> {
+        let dir = self.data_dir.join("imports");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::Internal(format!("reading {}: {e}", dir.display()))),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::Internal(format!("reading imports: {e}")))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(id) = name.strip_suffix(".rejected") {
+                files.push((id.to_string(), entry.path()));
+            }
+        }
+        if files.is_empty() {
+            return Ok(0);
+        }
+        let keep =
+            chrono::Duration::days(i64::from(self.config.customers.import_rejected_days.max(1)));
+        let cutoff = self.now() - keep;
+        let mut removed = 0;
+        for (id, path) in files {
+            // Decided and recorded in one transaction: the job is marked before its file goes,
+            // so a report is either complete or refused, never silently empty.
+            let remove = self.store.write(|tx| {
+                let Some(mut job) = get_w(tx, &id)? else {
+                    return Ok::<_, Error>(true);
+                };
+                let expired =
+                    job.status.finished() && job.finished_at.is_some_and(|at| at <= cutoff);
+                if expired && !job.errors_purged {
+                    job.errors_purged = true;
+                    put(tx, &job)?;
+                }
+                Ok(expired)
+            })?;
+            if remove {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Error::Internal(format!("removing {}: {e}", path.display())));
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// [`Self::purge_import_files`] where a failure must not stop the caller's request.
+    fn purge_import_files_logged(&self) {
+        if let Err(e) = self.purge_import_files() {
+            tracing::warn!(error = %e, "removing expired import error files");
+        }
+    }
+
     /// The error report of a job: every refused row with its cells and reason.
     pub fn import_job_errors_xlsx(&self, caller: &Caller, id: &str) -> Result<(String, Vec<u8>)> {
         let job = self.import_job(caller, id)?;
+        if job.errors_purged {
+            return Err(Error::Unprocessable {
+                code: "report_expired",
+                message: format!(
+                    "错误报告已超过保留期限（{}天）并已删除",
+                    self.config.customers.import_rejected_days
+                ),
+            });
+        }
         let mut sheet = ErrorSheet::new(&job.headers)?;
         match std::fs::File::open(self.rejected_path(id)) {
             Ok(f) => {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::super::auth::Caller;
 use super::super::{App, Error, Result};
 use super::templates::ImportTemplate;
-use super::{FIELDS, HEADER_SEARCH, Mapping, field_for, is_header, source};
+use super::{FIELDS, HEADER_SEARCH, Mapping, auto_field, is_header, source};
 
 /// Data rows shown in a preview.
 pub const PREVIEW_ROWS: usize = 10;
@@ -77,13 +77,13 @@ impl App {
             .as_ref()
             .map(|t| t.mapping.clone())
             .unwrap_or_default();
-        let custom = self.custom_field_keys()?;
+        let defs = self.custom_field_defs()?;
         let mapping = headers
             .iter()
             .map(|h| {
                 let f = match explicit.get(h.trim()) {
                     Some(f) => f.clone(),
-                    None => field_for(h).map(String::from),
+                    None => auto_field(h, &defs),
                 };
                 (h.clone(), f)
             })
@@ -100,11 +100,10 @@ impl App {
                 label: l.to_string(),
             })
             .collect();
-        let mut custom: Vec<String> = custom.into_iter().collect();
-        custom.sort();
-        fields.extend(custom.into_iter().map(|k| FieldChoice {
-            key: format!("custom.{k}"),
-            label: k,
+        // In the firm's order, named by their labels.
+        fields.extend(defs.into_iter().map(|d| FieldChoice {
+            key: format!("custom.{}", d.key),
+            label: d.label,
         }));
         Ok(ImportPreview {
             encoding,

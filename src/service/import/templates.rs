@@ -95,7 +95,7 @@ impl App {
             return Err(Error::validation("mapping", "模板至少需要一列映射"));
         }
         let headers: Vec<String> = mapping.keys().cloned().collect();
-        super::resolve_columns(&headers, &mapping, &self.custom_field_keys()?)?;
+        super::resolve_columns(&headers, &mapping, &self.custom_field_defs()?)?;
         let now = self.now();
         let t = ImportTemplate {
             id: new_id(now),
