@@ -463,12 +463,12 @@ fn index_breakdown(app: &App) {
                 doc += t.elapsed();
                 let t = Instant::now();
                 for (field, v) in tantivy::Document::iter_fields_and_values(&d) {
-                    if let Some(text) = tantivy::schema::Value::as_str(&v) {
-                        if field == fields.text {
-                            let mut ts = zh.token_stream(text);
-                            while tantivy::tokenizer::TokenStream::advance(&mut ts) {
-                                tokens += 1;
-                            }
+                    if let Some(text) = tantivy::schema::Value::as_str(&v)
+                        && field == fields.text
+                    {
+                        let mut ts = zh.token_stream(text);
+                        while tantivy::tokenizer::TokenStream::advance(&mut ts) {
+                            tokens += 1;
                         }
                     }
                 }
