@@ -4,7 +4,8 @@
 //! (decoding, validation, encryption, blind indexes, duplicate check, audit, search outbox) in
 //! a child process, so its peak RSS (VmHWM) is the import's alone. In the same run, a raw
 //! baseline inserts the same rows straight into a redb table with their blind-index keys,
-//! without validation or encryption, in batches of the same size.
+//! without validation or encryption, in batches of the same size, and indexes them into a plain
+//! tantivy index; the import is followed by the search catch-up `zhudai import` does, timed apart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -102,17 +103,38 @@ fn child(file: &Path, data: &Path) {
         )
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    // What `zhudai import` does before it exits: the index takes in every new customer.
+    let t = Instant::now();
+    app.search_catch_up().unwrap();
+    let index_secs = t.elapsed().as_secs_f64();
     assert_eq!(
         report.created + report.rejected,
         report.rows,
         "{:?}",
         report.errors.first()
     );
-    println!("{} {} {secs} {}", report.rows, report.rejected, vm_hwm_kb());
+    println!(
+        "{} {} {secs} {index_secs} {}",
+        report.rows,
+        report.rejected,
+        vm_hwm_kb()
+    );
 }
 
-/// Runs the import of `file` in a child process: (rows, rejected, seconds, peak RSS in kB).
-fn import_in_child(file: &Path, work: &Path, name: &str) -> (u64, u64, f64, u64) {
+/// What a child measured.
+struct Measured {
+    rows: u64,
+    rejected: u64,
+    /// The import itself (store written, outbox filled).
+    secs: f64,
+    /// The search catch-up after it.
+    index_secs: f64,
+    /// Peak RSS, kB.
+    hwm: u64,
+}
+
+/// Runs the import of `file` in a child process.
+fn import_in_child(file: &Path, work: &Path, name: &str) -> Measured {
     let data = work.join(format!("data-{name}"));
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .env("ZHUDAI_BENCH_CHILD_FILE", file)
@@ -128,17 +150,19 @@ fn import_in_child(file: &Path, work: &Path, name: &str) -> (u64, u64, f64, u64)
     let last = text.lines().last().unwrap_or_default().to_string();
     let v: Vec<&str> = last.split_whitespace().collect();
     let _ = std::fs::remove_dir_all(&data);
-    (
-        v[0].parse().unwrap(),
-        v[1].parse().unwrap(),
-        v[2].parse().unwrap(),
-        v[3].parse().unwrap(),
-    )
+    Measured {
+        rows: v[0].parse().unwrap(),
+        rejected: v[1].parse().unwrap(),
+        secs: v[2].parse().unwrap(),
+        index_secs: v[3].parse().unwrap(),
+        hwm: v[4].parse().unwrap(),
+    }
 }
 
 /// The same rows straight into redb: one record and its blind-index keys per row, no
-/// validation, no encryption, same batch size. Returns seconds.
-fn raw_baseline(work: &Path, n: u64) -> f64 {
+/// validation, no encryption, same batch size; then the same rows into a plain tantivy index
+/// (name, company, address with the default tokenizer, one commit). Returns seconds for each.
+fn raw_baseline(work: &Path, n: u64) -> (f64, f64) {
     const ROWS: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("rows");
     const KEYS: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("keys");
     let (key, _) = zhudai::crypto::keyfile::load_or_create(&work.join("raw.key")).unwrap();
@@ -168,7 +192,33 @@ fn raw_baseline(work: &Path, n: u64) -> f64 {
         tx.commit().unwrap();
         done += batch;
     }
-    t.elapsed().as_secs_f64()
+    let store_s = t.elapsed().as_secs_f64();
+
+    use tantivy::schema::{STORED, STRING, Schema, TEXT};
+    let mut b = Schema::builder();
+    let id = b.add_text_field("id", STRING | STORED);
+    let name = b.add_text_field("name", TEXT);
+    let company = b.add_text_field("company", TEXT);
+    let address = b.add_text_field("address", TEXT);
+    let dir = work.join("raw-index");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut g = zhudai::synth::Generator::new(7, chrono::Utc::now());
+    let t = Instant::now();
+    let index = tantivy::Index::create_in_dir(&dir, b.build()).unwrap();
+    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(2, 64 << 20).unwrap();
+    for i in 0..n {
+        let c = g.customer();
+        let mut d = tantivy::TantivyDocument::default();
+        d.add_text(id, format!("{i:010}"));
+        d.add_text(name, &c.name);
+        d.add_text(company, c.company.as_deref().unwrap_or(""));
+        d.add_text(address, &c.address);
+        writer.add_document(d).unwrap();
+    }
+    writer.commit().unwrap();
+    let index_s = t.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (store_s, index_s)
 }
 
 fn main() {
@@ -192,18 +242,15 @@ fn main() {
         std::fs::metadata(&csv).unwrap().len() as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );
-    let raw_s = raw_baseline(work.path(), n);
+    let (raw_s, raw_index_s) = raw_baseline(work.path(), n);
+    let raw_total = raw_s + raw_index_s;
     println!(
-        "baseline: raw redb inserts with blind-index keys: {n} rows in {raw_s:.2} s = {:.0} rows/s",
-        n as f64 / raw_s
+        "baseline: raw redb inserts with blind-index keys: {n} rows in {raw_s:.2} s = {:.0} rows/s; raw tantivy (name, company, address; 2 threads) {raw_index_s:.2} s; together {raw_total:.2} s = {:.0} rows/s",
+        n as f64 / raw_s,
+        n as f64 / raw_total
     );
-    let (rows, rejected, secs, hwm) = import_in_child(&csv, work.path(), "csv");
-    println!(
-        "import GBK CSV: {rows} rows ({rejected} rejected) in {secs:.2} s = {:.0} rows/s (×{:.1} the baseline), peak RSS {:.0} MB",
-        rows as f64 / secs,
-        secs / raw_s.max(1e-9),
-        hwm as f64 / 1024.0
-    );
+    let m = import_in_child(&csv, work.path(), "csv");
+    report("GBK CSV", &m, Some((raw_s, raw_total)));
     std::fs::remove_file(&csv).unwrap();
 
     let xlsx = work.path().join("customers.xlsx");
@@ -214,10 +261,29 @@ fn main() {
         std::fs::metadata(&xlsx).unwrap().len() as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );
-    let (rows, rejected, secs, hwm) = import_in_child(&xlsx, work.path(), "xlsx");
+    let m = import_in_child(&xlsx, work.path(), "xlsx");
+    report("XLSX", &m, None);
+}
+
+fn report(what: &str, m: &Measured, baseline: Option<(f64, f64)>) {
+    let total = m.secs + m.index_secs;
+    let ratios = baseline
+        .map(|(store, both)| {
+            format!(
+                " (×{:.1} the raw store baseline; with indexing ×{:.1} the raw store + index baseline)",
+                m.secs / store.max(1e-9),
+                total / both.max(1e-9)
+            )
+        })
+        .unwrap_or_default();
     println!(
-        "import XLSX: {rows} rows ({rejected} rejected) in {secs:.2} s = {:.0} rows/s, peak RSS {:.0} MB",
-        rows as f64 / secs,
-        hwm as f64 / 1024.0
+        "import {what}: {} rows ({} rejected) in {:.2} s = {:.0} rows/s; search catch-up {:.2} s; import + index {total:.2} s = {:.0} rows/s{ratios}; peak RSS {:.0} MB",
+        m.rows,
+        m.rejected,
+        m.secs,
+        m.rows as f64 / m.secs,
+        m.index_secs,
+        m.rows as f64 / total,
+        m.hwm as f64 / 1024.0
     );
 }

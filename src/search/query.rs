@@ -257,10 +257,14 @@ pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
 pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tantivy::Result<Hits> {
     let query = build(index, f, req);
     let limit = req.limit.max(1);
-    let mut facets = FacetCollector::for_field("facet");
-    for name in FACETS {
-        facets.add_facet(format!("/{name}").as_str());
-    }
+    // Facet counts walk every match: only when asked (the list page), not for the top bar.
+    let facets = req.facets.then(|| {
+        let mut c = FacetCollector::for_field("facet");
+        for name in FACETS {
+            c.add_facet(format!("/{name}").as_str());
+        }
+        c
+    });
     let (addresses, total, counts) = if req.words.is_empty() {
         let top = TopDocs::with_limit(limit)
             .and_offset(req.offset)
@@ -290,7 +294,7 @@ pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tan
         }
     }
     let mut out = BTreeMap::new();
-    if req.facets {
+    if let Some(counts) = counts {
         for name in FACETS {
             let values: BTreeMap<String, u64> = counts
                 .get(format!("/{name}").as_str())

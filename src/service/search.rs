@@ -30,6 +30,9 @@ pub struct SearchQuery {
     pub cursor: Option<String>,
     /// 1–100, default 20.
     pub limit: Option<usize>,
+    /// Count matches per stage, grade, owner and channel (default true). Search-as-you-type
+    /// passes `false`: counting walks every match.
+    pub facets: Option<bool>,
 }
 
 /// Characters `[start, end)` of a shown field that matched the query.
@@ -216,7 +219,7 @@ impl App {
             },
             offset,
             limit,
-            facets: true,
+            facets: q.facets.unwrap_or(true),
         };
         let hits = self
             .search

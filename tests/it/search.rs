@@ -223,6 +223,12 @@ async fn another_sales_customer_never_shows_for_any_query() {
     assert_eq!(v["total"], 3);
     assert_eq!(v["facets"]["grade"], json!({"A": 1, "B": 1, "C": 1}));
     assert_eq!(v["facets"]["stage"], json!({"lead": 3}));
+    // Search-as-you-type asks for no counts: same matches and total, no facets walked.
+    let (st, v) = w.sales_a.get("/api/v1/search?q=&facets=false").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["facets"], json!({}));
 }
 
 #[tokio::test]

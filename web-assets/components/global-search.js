@@ -77,7 +77,7 @@ export function GlobalSearch() {
     let live = true;
     setState((s) => ({ ...s, status: 'loading' }));
     const timer = setTimeout(() => {
-      api('GET', `/api/v1/search?limit=${LIMIT}&q=${encodeURIComponent(text)}`)
+      api('GET', `/api/v1/search?limit=${LIMIT}&facets=false&q=${encodeURIComponent(text)}`)
         .then((page) => {
           if (!live) return;
           setState({ status: 'done', items: page.items, total: page.total });
