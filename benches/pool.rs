@@ -131,7 +131,13 @@ fn org(app: &App) -> Org {
         .unwrap()
     };
     let dept_pools = (0..3)
-        .map(|i| pool(&format!("{}公海", i + 1), Some(&depts[i]), PoolSettings::default()))
+        .map(|i| {
+            pool(
+                &format!("{}公海", i + 1),
+                Some(&depts[i]),
+                PoolSettings::default(),
+            )
+        })
         .collect();
     let firm_pool = pool("公司公海", None, PoolSettings::default());
     let claim_pool = pool(
@@ -178,15 +184,15 @@ fn fill(app: &App, rows: u64, now: DateTime<Utc>, org: &Org) -> Vec<String> {
             };
             let mut c: Customer = app.demo_record(&s, owner.clone(), "bench").unwrap();
             let age = 30 + rng.below(335) as i64;
-            c.created_at = now - chrono::Duration::seconds(age * DAY + rng.below(DAY as u64) as i64);
+            c.created_at =
+                now - chrono::Duration::seconds(age * DAY + rng.below(DAY as u64) as i64);
             c.updated_at = c.created_at;
             if owner.is_some() {
                 let held = rng.below(u64::try_from((now - c.created_at).num_seconds()).unwrap());
                 c.held_since = Some(c.created_at + chrono::Duration::seconds(held as i64));
                 if rng.chance(85) {
-                    c.last_followup_at = Some(
-                        now - chrono::Duration::seconds(rng.below(120 * DAY as u64) as i64),
-                    );
+                    c.last_followup_at =
+                        Some(now - chrono::Duration::seconds(rng.below(120 * DAY as u64) as i64));
                 }
                 c.locked = rng.chance(3);
                 if rng.chance(4) {
@@ -269,7 +275,7 @@ fn eval_costs(app: &App, org: &Org, now: DateTime<Utc>) {
     let recall: Vec<RecallInput> = sample
         .iter()
         .map(|(c, p)| RecallInput {
-            customer: c.clone(),
+            customer: c.into(),
             pool: p.clone(),
             locked: c.locked,
             held_since: zhudai::service::pool_sweep::held_since(c),
@@ -334,7 +340,9 @@ fn claim_distinct(app: &Arc<App>, org: &Org, ids: &[String], threads: usize) -> 
     std::thread::scope(|s| {
         for (k, chunk) in ids.chunks(ids.len().div_ceil(threads)).enumerate() {
             let app = app.clone();
-            let caller = app.caller_for(&format!("c{:02}", k % org.claimers.len())).unwrap();
+            let caller = app
+                .caller_for(&format!("c{:02}", k % org.claimers.len()))
+                .unwrap();
             let (won, start) = (&won, &start);
             s.spawn(move || {
                 start.wait();

@@ -299,7 +299,7 @@ impl App {
                 .recall(&RecallInput {
                     locked: customer.locked,
                     held_since,
-                    customer,
+                    customer: (&customer).into(),
                     pool,
                     now,
                 })

@@ -792,3 +792,51 @@ async fn round_robin_assignment_is_fair_across_a_restart() {
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
+
+/// A sweep skips customers inside the rule's declared `horizon` (claimed/assigned and followed
+/// up within it) without running `recall`; a rule that declares no horizon sees everyone.
+/// Preview and sweep agree either way.
+#[tokio::test]
+async fn horizon_skips_only_when_the_rule_declares_one() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    pool(&admin, "全公司公海", None, json!({})).await;
+    let fresh = customer(&admin, 1, &sun, json!({"grade": "A"})).await;
+    let save = |source: &'static str| {
+        let admin = &admin;
+        async move {
+            let (st, b) = admin
+                .call(
+                    reqwest::Method::PUT,
+                    "/api/v1/plugins/pool",
+                    Some(json!({"source": source, "note": "test"})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+        }
+    };
+    // Recalls everyone, no horizon: the customer claimed a moment ago is recalled.
+    save("fn recall(customer, pool, ctx) { #{ recall: true, reason: \"全部回收\" } }\n").await;
+    let now = epoch();
+    let preview = sweep(&admin, now, true).await;
+    assert_eq!(actions(&preview), BTreeSet::from([pair(&fresh, "recall")]));
+    // The same rule declaring a 10-day horizon: the fresh customer is not even evaluated…
+    save(
+        "fn recall(customer, pool, ctx) { #{ recall: true, reason: \"全部回收\" } }\n\
+         fn horizon(pool, ctx) { 10 }\n",
+    )
+    .await;
+    let preview = sweep(&admin, now, true).await;
+    assert_eq!(preview["scanned"], 1);
+    assert!(actions(&preview).is_empty(), "{preview}");
+    assert_eq!(actions(&sweep(&admin, now, false).await), actions(&preview));
+    // …until it is older than the horizon; then preview == sweep again.
+    let later = now + Duration::days(11);
+    let preview = sweep(&admin, later, true).await;
+    assert_eq!(actions(&preview), BTreeSet::from([pair(&fresh, "recall")]));
+    assert_eq!(
+        actions(&sweep(&admin, later, false).await),
+        actions(&preview)
+    );
+}
