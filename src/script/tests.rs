@@ -863,9 +863,11 @@ fn default_horizon_is_the_shortest_rule_minus_the_warning() {
     let h = |s: PoolSettings| rule.horizon(&views::PoolView::new(&pool(s)), now).unwrap();
     // D: 7 days, warned 3 days before.
     assert_eq!(h(PoolSettings::default()), Some(4));
-    let mut s = PoolSettings::default();
-    s.no_signing_days = Some(5);
-    s.warn_days_before = 1;
+    let mut s = PoolSettings {
+        no_signing_days: Some(5),
+        warn_days_before: 1,
+        ..PoolSettings::default()
+    };
     assert_eq!(h(s.clone()), Some(4));
     s.no_followup_days.clear();
     s.no_signing_days = None;
@@ -882,9 +884,11 @@ fn default_rule_keeps_everyone_inside_its_horizon() {
     let rule = p.recall_rule().unwrap();
     let now = at("2026-11-20T02:00:00Z");
     let mut settings = vec![PoolSettings::default()];
-    let mut s = PoolSettings::default();
-    s.no_signing_days = Some(6);
-    s.warn_days_before = 5;
+    let mut s = PoolSettings {
+        no_signing_days: Some(6),
+        warn_days_before: 5,
+        ..PoolSettings::default()
+    };
     settings.push(s.clone());
     s.no_followup_days.insert("A".into(), 2);
     settings.push(s);
@@ -933,11 +937,13 @@ fn default_rule_keeps_everyone_inside_its_horizon() {
 fn default_script_equals_the_built_in_rule() {
     let p = defaults();
     let now = at("2026-11-20T02:00:00Z");
-    for s in [PoolSettings::default(), {
-        let mut s = PoolSettings::default();
-        s.no_signing_days = None;
-        s
-    }] {
+    for s in [
+        PoolSettings::default(),
+        PoolSettings {
+            no_signing_days: None,
+            ..PoolSettings::default()
+        },
+    ] {
         for grade in [None, Some("A"), Some("B"), Some("D"), Some("X")] {
             for stage in [Stage::Lead, Stage::Signed, Stage::Won] {
                 for held_days in [1, 20, 85, 89, 95] {
