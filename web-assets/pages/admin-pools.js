@@ -174,14 +174,18 @@ function AssignmentSettings({ deptName }) {
   useEffect(() => {
     load();
   }, []);
+  const put = (row) => setState((s) => ({ ...s, users: s.users.map((x) => (x.user_id === row.user_id ? row : x)) }));
   const save = async (u, change) => {
     setBusy(u.user_id);
+    put({ ...u, ...change }); // shown at once; put back if the server refuses
     try {
       const after = await api('PUT', `/api/v1/assignment/users/${encodeURIComponent(u.user_id)}`, change);
-      setState((s) => ({ ...s, users: s.users.map((x) => (x.user_id === after.user_id ? after : x)) }));
+      put(after);
       setWeights((w) => ({ ...w, [after.user_id]: String(after.weight) }));
       toast(t('adminPools.assign.saved'));
     } catch (error) {
+      put(u);
+      setWeights((w) => ({ ...w, [u.user_id]: String(u.weight) }));
       toast(errorText(error), { tone: 'error' });
     } finally {
       setBusy(null);
