@@ -132,6 +132,69 @@ pub struct Customer {
     pub previous_owner_id: Option<String>,
 }
 
+/// The fields rules (plugins) read, decoded from a stored customer without the sealed phone
+/// and ID number, the profile, demand and custom fields: a recall sweep decodes only these.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RuleFields {
+    pub id: String,
+    pub name: String,
+    pub stage: Stage,
+    pub grade: Option<String>,
+    #[serde(default)]
+    pub stars: u8,
+    pub city: Option<String>,
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub owner_id: Option<String>,
+    pub pool_id: Option<String>,
+    pub last_followup_at: Option<DateTime<Utc>>,
+    pub next_followup_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub held_since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub locked: bool,
+    #[serde(default)]
+    pub pool_entered_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub previous_owner_id: Option<String>,
+}
+
+impl RuleFields {
+    /// Since when the current owner holds the customer: the later of held_since and created_at.
+    pub fn held_since(&self) -> DateTime<Utc> {
+        self.held_since
+            .map_or(self.created_at, |h| h.max(self.created_at))
+    }
+}
+
+impl From<&Customer> for RuleFields {
+    fn from(c: &Customer) -> RuleFields {
+        RuleFields {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            stage: c.stage,
+            grade: c.grade.clone(),
+            stars: c.stars,
+            city: c.city.clone(),
+            channel: c.channel.clone(),
+            tags: c.tags.clone(),
+            owner_id: c.owner_id.clone(),
+            pool_id: c.pool_id.clone(),
+            last_followup_at: c.last_followup_at,
+            next_followup_at: c.next_followup_at,
+            created_at: c.created_at,
+            deleted_at: c.deleted_at,
+            held_since: c.held_since,
+            locked: c.locked,
+            pool_entered_at: c.pool_entered_at,
+            previous_owner_id: c.previous_owner_id.clone(),
+        }
+    }
+}
+
 /// What a caller sends to create or replace a customer's editable fields.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct CustomerInput {

@@ -122,6 +122,8 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(pools::lock))
         .routes(routes!(pools::unlock))
         .routes(routes!(pools::assign))
+        .routes(routes!(pools::assignees))
+        .routes(routes!(pools::set_assignee))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::get, plugins::save))
         .routes(routes!(plugins::version))

@@ -11,7 +11,7 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::pool::Pool;
-use crate::service::assign::{AssignRequest, AssignResult};
+use crate::service::assign::{AssignRequest, AssignResult, Assignee, AssigneeSettings};
 use crate::service::auth::Caller;
 use crate::service::customers::{CustomerPage, CustomerView};
 use crate::service::pool_claims::ReleaseRequest;
@@ -231,6 +231,38 @@ pub async fn assign(
 ) -> Result<Json<AssignResult>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.assign_customers(&caller, req, &source))
+            .await?,
+    ))
+}
+
+/// The users automatic assignment hands leads to, with pause, weight and load.
+#[utoipa::path(get, path = "/assignment/users", operation_id = "list_assignees", tag = "pools", responses(
+    (status = 200, description = "Assignable users (active, take leads), sorted by id", body = [Assignee]),
+    (status = 403, description = "Missing pool.manage", body = ErrorBody)))]
+pub async fn assignees(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Assignee>>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.list_assignees(&caller)).await?,
+    ))
+}
+
+/// Pause or resume a user's automatic assignments, or set their weight (weighted mode).
+#[utoipa::path(put, path = "/assignment/users/{id}", operation_id = "set_assignee", tag = "pools", request_body = AssigneeSettings, responses(
+    (status = 200, description = "The user's assignment settings after the change", body = Assignee),
+    (status = 400, description = "Weight outside 1–100", body = ErrorBody),
+    (status = 403, description = "Missing pool.manage", body = ErrorBody),
+    (status = 404, description = "No such assignable user in my scope", body = ErrorBody)))]
+pub async fn set_assignee(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<AssigneeSettings>,
+) -> Result<Json<Assignee>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.set_assignee(&caller, &id, change, &source))
             .await?,
     ))
 }

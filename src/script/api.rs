@@ -324,6 +324,9 @@ const HOOKS_DOC: &str = "## 挂钩（hooks）\n\n\
 | `pool.recall` | `pool.rhai`: `fn recall(customer, pool, ctx)` | `#{ recall: true, reason: \"…\" }` 回收；`#{ warn: 天数, reason: \"…\" }` 提醒；`#{}` 或 `()` 保留 |\n\
 | `pool.can_claim` | `pool.rhai`: `fn can_claim(customer, user, pool, ctx)` | `#{ allow: true }`；拒绝时 `#{ allow: false, rule: \"规则名\", reason: \"…\" }`（必须写明 rule） |\n\
 | `assign.pick` | `assign.rhai`: `fn pick(customer, candidates, ctx)` | `#{ user_id: \"…\", reason: \"…\" }`；无人可分配时 `#{ user_id: (), reason: \"…\" }` |\n\n\
+`pool.rhai` 还可以定义可选的 `fn horizon(pool, ctx)`，返回天数 H：开始持有（领取/分配）和最近一次跟进\
+（没有跟进过则只看开始持有）都在 H 天以内的客户不可能被回收或提醒，回收扫描直接跳过它们、不调用 `recall`，\
+以加快扫描。返回 `()` 或不定义时每个客户都调用 `recall`。修改 `recall` 规则时要一起修改 `horizon`。\n\n\
 以后会加入 `products.score`、`deal.fee`、`commission.split`、`report.*`，同样是“只读输入 → 返回决定”。\
 脚本从不写数据：服务在自己的事务里执行返回的决定。插件文件缺少某个挂钩函数时使用内置默认规则。\n";
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic, Map};
 
 use super::views::{CandidateView, CtxView, CustomerView, PoolView, UserView};
-use crate::domain::customer::Customer;
+use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::User;
 use crate::domain::pool::Pool;
 
@@ -38,6 +38,10 @@ pub const ASSIGN_PICK: Hook = Hook {
     params: &["customer", "candidates", "ctx"],
 };
 
+/// The optional companion of `pool.recall`: `fn horizon(pool, ctx)`, the days after a claim or
+/// follow-up before any recall or warning can happen (sweeps skip customers inside it).
+pub const HORIZON: &str = "horizon";
+
 /// The fixed list of hook points wired today (`products.score`, `deal.fee`,
 /// `commission.split`, `report.*` join it when those features land).
 pub const HOOKS: [Hook; 3] = [RECALL, CAN_CLAIM, ASSIGN_PICK];
@@ -50,7 +54,8 @@ pub fn hook(name: &str) -> Option<Hook> {
 }
 
 pub struct RecallInput {
-    pub customer: Customer,
+    /// What the rule reads of the customer (a sweep decodes only these fields).
+    pub customer: RuleFields,
     pub pool: Pool,
     pub locked: bool,
     /// Later of claim/assign time and created_at.
@@ -169,7 +174,7 @@ impl Args {
 
     pub fn recall(i: &RecallInput) -> Args {
         Args::Recall {
-            customer: CustomerView::new(&i.customer, i.held_since, i.locked),
+            customer: CustomerView::from_fields(&i.customer, i.held_since, i.locked),
             pool: PoolView::new(&i.pool),
             ctx: CtxView::new(RECALL.name, i.now),
         }

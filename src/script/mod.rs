@@ -24,6 +24,80 @@ pub use hooks::{
 use api::{Binding, EvalGuard};
 use hooks::Args;
 
+/// One resolved version of the `pool.recall` rule (see [`Plugins::recall_rule`]).
+pub struct RecallRule<'a> {
+    plugins: &'a Plugins,
+    file: String,
+    ast: Arc<AST>,
+}
+
+impl RecallRule<'_> {
+    /// Keep, warn or recall an owned customer.
+    pub fn recall(&self, i: &RecallInput) -> Result<RecallDecision, ScriptError> {
+        self.recall_with(
+            views::CustomerView::from_fields(&i.customer, i.held_since, i.locked),
+            views::PoolView::new(&i.pool),
+            i.now,
+        )
+    }
+
+    /// [`RecallRule::recall`] with the views already built (a sweep builds each pool's once).
+    pub fn recall_with(
+        &self,
+        customer: views::CustomerView,
+        pool: views::PoolView,
+        now: DateTime<Utc>,
+    ) -> Result<RecallDecision, ScriptError> {
+        let args = Args::Recall {
+            customer,
+            pool,
+            ctx: views::CtxView::new(hooks::RECALL.name, now),
+        };
+        let v = self
+            .plugins
+            .call(&self.file, &self.ast, "recall", args.into_dynamics(), now)
+            .map_err(|e| self.plugins.locate(hooks::RECALL, e))?;
+        hooks::recall_decision(&v)
+            .map_err(|m| Plugins::decision_error(&self.file, hooks::RECALL, m))
+    }
+
+    /// The rule's declared horizon for `pool`, in days: `fn horizon(pool, ctx)` in the same
+    /// file. No customer both claimed/assigned and followed up (when it ever was) within the
+    /// last `horizon` days can be recalled or warned, so a sweep skips them without running
+    /// `recall`. `None` when the file declares no horizon (or returns `()`): every owned
+    /// customer is evaluated.
+    pub fn horizon(
+        &self,
+        pool: &views::PoolView,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, ScriptError> {
+        if !self
+            .ast
+            .iter_functions()
+            .any(|f| f.name == hooks::HORIZON && f.params.len() == 2)
+        {
+            return Ok(None);
+        }
+        let args = vec![
+            Dynamic::from(pool.clone()),
+            Dynamic::from(views::CtxView::new(hooks::RECALL.name, now)),
+        ];
+        let v = self
+            .plugins
+            .call(&self.file, &self.ast, hooks::HORIZON, args, now)?;
+        if v.is_unit() {
+            return Ok(None);
+        }
+        v.as_int().map(Some).map_err(|t| {
+            Plugins::decision_error(
+                &self.file,
+                hooks::RECALL,
+                format!("horizon 应返回天数（整数），实际为 {t}"),
+            )
+        })
+    }
+}
+
 /// The default plugins shipped in the binary (also copied to `data/plugins/` on first run).
 pub const DEFAULTS: [(&str, &str); 2] = [
     ("pool", include_str!("../../plugins/pool.rhai")),
@@ -405,8 +479,18 @@ impl Plugins {
 
     /// `pool.recall`: keep, warn or recall an owned customer.
     pub fn recall(&self, i: &RecallInput) -> Result<RecallDecision, ScriptError> {
-        let (file, v) = self.run(Args::recall(i), i.now)?;
-        hooks::recall_decision(&v).map_err(|m| Self::decision_error(&file, hooks::RECALL, m))
+        self.recall_rule()?.recall(i)
+    }
+
+    /// The version of `pool.recall` serving now, resolved once (a sweep evaluates one version
+    /// for all its customers, and does not look at the disk per customer).
+    pub fn recall_rule(&self) -> Result<RecallRule<'_>, ScriptError> {
+        let (file, ast) = self.ast_for(hooks::RECALL)?;
+        Ok(RecallRule {
+            plugins: self,
+            file,
+            ast,
+        })
     }
 
     /// `pool.can_claim`: may this user take this customer out of the pool now?

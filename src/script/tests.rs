@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
-use crate::domain::customer::{Customer, Stage};
+use crate::domain::customer::{Customer, RuleFields, Stage};
 use crate::domain::org::{User, UserStatus};
 use crate::domain::pool::{Pool, PoolSettings};
 
@@ -174,7 +174,7 @@ fn recall_at(
     settings: PoolSettings,
 ) -> RecallDecision {
     p.recall(&RecallInput {
-        customer: c.clone(),
+        customer: RuleFields::from(c),
         pool: pool(settings),
         locked: false,
         held_since: at(held),
@@ -373,7 +373,7 @@ fn default_recall_no_signing_won_and_locked() {
     let old = customer(Some("D"), Stage::Lead, None);
     let locked = p
         .recall(&RecallInput {
-            customer: old.clone(),
+            customer: RuleFields::from(&old),
             pool: pool(s.clone()),
             locked: true,
             held_since: at("2025-01-01T00:00:00Z"),
@@ -553,7 +553,7 @@ fn plugins_in(dir: &Path) -> Plugins {
 fn recall_err(p: &Plugins) -> ScriptError {
     let c = customer(Some("B"), Stage::Lead, None);
     p.recall(&RecallInput {
-        customer: c,
+        customer: RuleFields::from(&c),
         pool: pool(PoolSettings::default()),
         locked: false,
         held_since: at("2026-11-01T00:00:00Z"),
@@ -672,7 +672,7 @@ fn reload_picks_up_edits_and_keeps_the_last_good_version() {
     let c = customer(Some("B"), Stage::Lead, None);
     let run = |p: &Plugins| {
         p.recall(&RecallInput {
-            customer: c.clone(),
+            customer: RuleFields::from(&c),
             pool: pool(PoolSettings::default()),
             locked: false,
             held_since: at("2026-11-19T00:00:00Z"),
@@ -794,7 +794,7 @@ fn calendar_helpers_count_shanghai_days() {
     let p = plugins_in(dir.path());
     let d = p
         .recall(&RecallInput {
-            customer: customer(None, Stage::Lead, None),
+            customer: RuleFields::from(&customer(None, Stage::Lead, None)),
             pool: pool(PoolSettings::default()),
             locked: false,
             held_since: at("2026-11-01T00:00:00Z"),
@@ -816,11 +816,11 @@ fn bench_recall_reports_a_cost() {
     let p = defaults();
     let inputs: Vec<RecallInput> = (0..20)
         .map(|k| RecallInput {
-            customer: customer(
+            customer: RuleFields::from(&customer(
                 Some(["A", "B", "C", "D"][k % 4]),
                 Stage::Contacted,
                 Some("2026-11-01T02:00:00Z"),
-            ),
+            )),
             pool: pool(PoolSettings::default()),
             locked: false,
             held_since: Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap(),
@@ -830,4 +830,143 @@ fn bench_recall_reports_a_cost() {
     let per = p.bench_recall(&inputs, 5);
     eprintln!("pool.recall (default plugin): {per:?} per evaluation");
     assert!(per < Duration::from_millis(50), "{per:?} per evaluation");
+}
+
+#[test]
+fn stage_names_match_the_stored_form() {
+    for stage in [
+        Stage::Lead,
+        Stage::Contacted,
+        Stage::Qualified,
+        Stage::Invited,
+        Stage::Visited,
+        Stage::Signed,
+        Stage::Won,
+        Stage::Lost,
+        Stage::Invalid,
+    ] {
+        let mut c = customer(None, stage, None);
+        c.stage = stage;
+        let view = views::CustomerView::new(&c, c.created_at, false);
+        assert_eq!(
+            serde_json::json!(view.stage.into_string().unwrap()),
+            serde_json::to_value(stage).unwrap()
+        );
+    }
+}
+
+#[test]
+fn default_horizon_is_the_shortest_rule_minus_the_warning() {
+    let p = defaults();
+    let rule = p.recall_rule().unwrap();
+    let now = at("2026-11-20T02:00:00Z");
+    let h = |s: PoolSettings| rule.horizon(&views::PoolView::new(&pool(s)), now).unwrap();
+    // D: 7 days, warned 3 days before.
+    assert_eq!(h(PoolSettings::default()), Some(4));
+    let mut s = PoolSettings {
+        no_signing_days: Some(5),
+        warn_days_before: 1,
+        ..PoolSettings::default()
+    };
+    assert_eq!(h(s.clone()), Some(4));
+    s.no_followup_days.clear();
+    s.no_signing_days = None;
+    assert_eq!(h(s.clone()), Some(14), "no grades: the built-in 15 days");
+    s.recall_enabled = false;
+    assert_eq!(h(s), None);
+}
+
+/// Inside the declared horizon (claimed and followed up within it) the default rule never
+/// recalls or warns, whatever the grade, stage and settings: the sweep's skip is sound.
+#[test]
+fn default_rule_keeps_everyone_inside_its_horizon() {
+    let p = defaults();
+    let rule = p.recall_rule().unwrap();
+    let now = at("2026-11-20T02:00:00Z");
+    let mut settings = vec![PoolSettings::default()];
+    let mut s = PoolSettings {
+        no_signing_days: Some(6),
+        warn_days_before: 5,
+        ..PoolSettings::default()
+    };
+    settings.push(s.clone());
+    s.no_followup_days.insert("A".into(), 2);
+    settings.push(s);
+    let mut checked = 0;
+    for s in settings {
+        let pl = pool(s);
+        let days = rule
+            .horizon(&views::PoolView::new(&pl), now)
+            .unwrap()
+            .unwrap();
+        let cut = now - chrono::Duration::days(days);
+        for grade in [None, Some("A"), Some("B"), Some("C"), Some("D"), Some("X")] {
+            for stage in [Stage::Lead, Stage::Signed, Stage::Lost] {
+                // Held and followed up from just after the cut-off to now, hour by hour.
+                for held_h in (1..days * 24).step_by(5) {
+                    for last_h in [None, Some(1), Some(held_h / 2 + 1), Some(days * 24 - 1)] {
+                        let mut c = customer(grade, stage, None);
+                        c.last_followup_at = last_h.map(|h| cut + chrono::Duration::hours(h));
+                        let held = cut + chrono::Duration::hours(held_h);
+                        let d = rule
+                            .recall(&RecallInput {
+                                customer: RuleFields::from(&c),
+                                pool: pl.clone(),
+                                locked: false,
+                                held_since: held,
+                                now,
+                            })
+                            .unwrap();
+                        assert_eq!(
+                            d,
+                            RecallDecision::Keep,
+                            "{grade:?} {stage:?} {held_h} {last_h:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1000);
+}
+
+/// The default script and the built-in fallback rule decide alike (the fallback must not
+/// change outcomes when a script fails at run time).
+#[test]
+fn default_script_equals_the_built_in_rule() {
+    let p = defaults();
+    let now = at("2026-11-20T02:00:00Z");
+    for s in [
+        PoolSettings::default(),
+        PoolSettings {
+            no_signing_days: None,
+            ..PoolSettings::default()
+        },
+    ] {
+        for grade in [None, Some("A"), Some("B"), Some("D"), Some("X")] {
+            for stage in [Stage::Lead, Stage::Signed, Stage::Won] {
+                for held_days in [1, 20, 85, 89, 95] {
+                    for last_days in [None, Some(0), Some(6), Some(13), Some(16), Some(40)] {
+                        let c = customer(grade, stage, None);
+                        let mut c = c;
+                        c.last_followup_at = last_days
+                            .map(|d| now - chrono::Duration::days(d) - chrono::Duration::hours(5));
+                        let i = RecallInput {
+                            customer: RuleFields::from(&c),
+                            pool: pool(s.clone()),
+                            locked: false,
+                            held_since: now - chrono::Duration::days(held_days),
+                            now,
+                        };
+                        assert_eq!(
+                            p.recall(&i).unwrap(),
+                            crate::service::pool_rules::recall(&i),
+                            "{grade:?} {stage:?} {held_days} {last_days:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic, Map};
 
 use super::api::{Api, parse_ts};
-use crate::domain::customer::Customer;
+use crate::domain::customer::{Customer, RuleFields, Stage};
 use crate::domain::org::User;
 use crate::domain::pool::Pool;
 
@@ -208,19 +208,30 @@ fn strings(v: &[String]) -> Dynamic {
 }
 
 /// The snake_case name of a serde enum value (`Stage::Won` → "won").
-fn enum_name<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
+fn stage_name(v: Stage) -> &'static str {
+    match v {
+        Stage::Lead => "lead",
+        Stage::Contacted => "contacted",
+        Stage::Qualified => "qualified",
+        Stage::Invited => "invited",
+        Stage::Visited => "visited",
+        Stage::Signed => "signed",
+        Stage::Won => "won",
+        Stage::Lost => "lost",
+        Stage::Invalid => "invalid",
     }
 }
 
 impl CustomerView {
     pub fn new(c: &Customer, held_since: DateTime<Utc>, locked: bool) -> CustomerView {
+        CustomerView::from_fields(&RuleFields::from(c), held_since, locked)
+    }
+
+    pub fn from_fields(c: &RuleFields, held_since: DateTime<Utc>, locked: bool) -> CustomerView {
         CustomerView {
             id: s(&c.id),
             name: s(&c.name),
-            stage: s(&enum_name(&c.stage)),
+            stage: s(stage_name(c.stage)),
             grade: opt_s(c.grade.as_deref()),
             stars: int(c.stars),
             city: opt_s(c.city.as_deref()),

@@ -62,6 +62,61 @@ struct Load {
     cities: BTreeMap<String, u64>,
     weight: u32,
     capacity: u32,
+    paused: bool,
+}
+
+/// Highest assignment weight (a weight-N user gets N turns for every turn of a weight-1 user).
+pub const MAX_WEIGHT: u32 = 100;
+
+fn paused_key(user: &str) -> String {
+    format!("assign/paused/{user}")
+}
+
+fn weight_key(user: &str) -> String {
+    format!("assign/weight/{user}")
+}
+
+/// An assignable user as the assignment settings list them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Assignee {
+    pub user_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub department_id: Option<String>,
+    /// Paused users get no automatic assignments.
+    pub paused: bool,
+    /// Turns in `weighted` mode (1–100; 1 when never set).
+    pub weight: u32,
+    /// Owned customers still at 线索 or 已联系.
+    pub open_leads: u64,
+    /// Owned customers not yet won, and the most their pool allows (库容).
+    pub owned: u64,
+    pub capacity: u32,
+}
+
+impl From<&Load> for Assignee {
+    fn from(l: &Load) -> Assignee {
+        Assignee {
+            user_id: l.user.id.clone(),
+            username: l.user.username.clone(),
+            display_name: l.user.display_name.clone(),
+            department_id: l.user.department_id.clone(),
+            paused: l.paused,
+            weight: l.weight,
+            open_leads: l.open_leads,
+            owned: l.owned_not_won,
+            capacity: l.capacity,
+        }
+    }
+}
+
+/// A change of one user's assignment settings; absent fields stay.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssigneeSettings {
+    pub paused: Option<bool>,
+    /// 1–100.
+    pub weight: Option<u32>,
 }
 
 fn is_open_lead(c: &Customer) -> bool {
@@ -70,9 +125,16 @@ fn is_open_lead(c: &Customer) -> bool {
 
 impl App {
     /// Active users the caller may assign to (in their scope, able to claim but not to assign,
-    /// not paused),
-    /// sorted by id, with their loads.
+    /// not paused), sorted by id, with their loads.
     fn candidates(&self, tx: &WriteTransaction, scope: &Scope) -> Result<Vec<Load>> {
+        let mut all = Self::assignees(tx, scope)?;
+        all.retain(|l| !l.paused);
+        Ok(all)
+    }
+
+    /// Active users in `scope` who take leads (able to claim but not to assign), paused or
+    /// not, sorted by id, with their loads.
+    fn assignees(tx: &WriteTransaction, scope: &Scope) -> Result<Vec<Load>> {
         let all_roles = crate::store::org::roles_w(tx)?;
         let all_pools = pools::all_w(tx)?;
         let departments = crate::store::org::departments_w(tx)?;
@@ -93,14 +155,12 @@ impl App {
             {
                 continue;
             }
-            if pools::counter_w(tx, &format!("assign/paused/{}", u.id))? != 0 {
-                continue;
-            }
             let mut load = Load {
+                paused: pools::counter_w(tx, &paused_key(&u.id))? != 0,
                 owned_not_won: 0,
                 open_leads: 0,
                 cities: BTreeMap::new(),
-                weight: u32::try_from(pools::counter_w(tx, &format!("assign/weight/{}", u.id))?)
+                weight: u32::try_from(pools::counter_w(tx, &weight_key(&u.id))?)
                     .unwrap_or(u32::MAX)
                     .max(1),
                 capacity: target_pool(&all_pools, &departments, u.department_id.as_deref())
@@ -154,6 +214,80 @@ impl App {
             }
         }
         Err(Error::NotFound)
+    }
+
+    /// The users automatic assignment hands leads to, with their pause, weight and load
+    /// (`pool.manage`, which guards pool and assignment settings).
+    pub fn list_assignees(&self, caller: &Caller) -> Result<Vec<Assignee>> {
+        caller.require("pool.manage")?;
+        let scope = self.scope_of(caller)?;
+        // The loads are counted by the same code the assignment uses (write-transaction
+        // readers); nothing is written.
+        self.store.write(|tx| {
+            Ok(Self::assignees(tx, &scope)?
+                .iter()
+                .map(Assignee::from)
+                .collect())
+        })
+    }
+
+    /// Pauses or resumes one user's automatic assignments, or sets their weight. Audited.
+    pub fn set_assignee(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        change: AssigneeSettings,
+        source: &str,
+    ) -> Result<Assignee> {
+        caller.require("pool.manage")?;
+        if let Some(w) = change.weight
+            && !(1..=MAX_WEIGHT).contains(&w)
+        {
+            return Err(Error::validation(
+                "weight",
+                format!("权重应为1到{MAX_WEIGHT}之间的整数"),
+            ));
+        }
+        let scope = self.scope_of(caller)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let before = Self::assignees(tx, &scope)?
+                .into_iter()
+                .find(|l| l.user.id == user_id)
+                .ok_or(Error::NotFound)?;
+            if let Some(p) = change.paused {
+                if p {
+                    pools::set_counter(tx, &paused_key(user_id), 1)?;
+                } else {
+                    pools::remove_counter(tx, &paused_key(user_id))?;
+                }
+            }
+            if let Some(w) = change.weight {
+                if w == 1 {
+                    pools::remove_counter(tx, &weight_key(user_id))?;
+                } else {
+                    pools::set_counter(tx, &weight_key(user_id), u64::from(w))?;
+                }
+            }
+            let mut after = Assignee::from(&before);
+            after.paused = change.paused.unwrap_or(before.paused);
+            after.weight = change.weight.unwrap_or(before.weight);
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "assignment.user_updated",
+                    source,
+                    Some(user_id.to_string()),
+                    json!({
+                        "before": {"paused": before.paused, "weight": before.weight},
+                        "after": {"paused": after.paused, "weight": after.weight},
+                    }),
+                ),
+            )?;
+            Ok(after)
+        })
     }
 
     /// Assigns customers to a named user or automatically, all in one transaction.

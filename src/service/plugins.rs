@@ -9,9 +9,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::pool::{Pool, PoolSettings};
-use crate::script::{
-    self, AssignCandidate, AssignInput, ClaimInput, PluginStatus, RecallInput, ScriptError,
-};
+use crate::script::{self, AssignCandidate, AssignInput, PluginStatus, RecallInput, ScriptError};
 use crate::store::{self, plugins::PluginVersion, tables};
 
 /// Plugin sources larger than this are refused.
@@ -74,6 +72,10 @@ pub struct PluginTry {
     /// `assign.pick`: round_robin, weighted, least_loaded or by_city.
     #[serde(default)]
     pub mode: Option<String>,
+    /// `pool.can_claim`: the user who would claim (default: me); their owned counts and
+    /// today's claims in the pool are the real ones, as a claim would see them.
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -299,7 +301,7 @@ impl App {
                 .recall(&RecallInput {
                     locked: customer.locked,
                     held_since,
-                    customer,
+                    customer: (&customer).into(),
                     pool,
                     now,
                 })
@@ -312,25 +314,24 @@ impl App {
                         json!({"recall": true, "reason": reason})
                     }
                 }),
-            "can_claim" => self
-                .plugins
-                .can_claim(&ClaimInput {
-                    entered_pool_at: customer.pool_entered_at,
-                    customer,
-                    pool,
-                    user: caller.user.clone(),
-                    owned_count: 0,
-                    owned_count_excluding_won: 0,
-                    claims_today_in_pool: 0,
-                    last_released_by_this_user_at: None,
-                    now,
-                })
-                .map(|d| match d {
-                    script::ClaimDecision::Allow => json!({"allow": true}),
-                    script::ClaimDecision::Refuse { rule, reason } => {
-                        json!({"allow": false, "rule": rule, "reason": reason})
-                    }
-                }),
+            "can_claim" => {
+                let input = self.store.write(|tx| {
+                    // Read only: the counts a real claim would see (nothing is written).
+                    let user = match &input.user_id {
+                        Some(id) => store::users::find_by_id_w(tx, id)?
+                            .ok_or_else(|| Error::validation("user_id", "用户不存在"))?,
+                        None => caller.user.clone(),
+                    };
+                    crate::service::pool_claims::claim_input(tx, &user, &customer, &pool, now)
+                })?;
+                self.plugins.can_claim(&input)
+            }
+            .map(|d| match d {
+                script::ClaimDecision::Allow => json!({"allow": true}),
+                script::ClaimDecision::Refuse { rule, reason } => {
+                    json!({"allow": false, "rule": rule, "reason": reason})
+                }
+            }),
             _ => {
                 let mut users = self.store.read(store::users::all)?;
                 users.retain(|u| u.status == crate::domain::org::UserStatus::Active);

@@ -11,9 +11,11 @@ use super::pool_rules::{ClaimDecision, ClaimInput};
 use super::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::Customer;
-use crate::domain::org::Department;
+use crate::domain::org::{Department, User};
+use crate::domain::pool::Pool;
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::{WriteTransaction, pools, users};
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ReleaseRequest {
@@ -40,21 +42,8 @@ impl App {
             let pool = pools::get_w(tx, &pool_id)?
                 .filter(|p| is_member(p, &caller.user, &departments))
                 .ok_or(Error::NotFound)?;
-            let (owned, not_won, _) = owned_counts(tx, &caller.user.id)?;
             let key = claim_key(&caller.user.id, &pool.id, now);
-            let input = ClaimInput {
-                customer: before.clone(),
-                pool: pool.clone(),
-                user: caller.user.clone(),
-                owned_count: owned,
-                owned_count_excluding_won: not_won,
-                claims_today_in_pool: pools::counter_w(tx, &key)?,
-                last_released_by_this_user_at: before
-                    .pool_entered_at
-                    .filter(|_| before.previous_owner_id.as_deref() == Some(&caller.user.id)),
-                entered_pool_at: before.pool_entered_at,
-                now,
-            };
+            let input = claim_input(tx, &caller.user, &before, &pool, now)?;
             if let ClaimDecision::Refuse { rule, reason } = self.claim_rule(&input)? {
                 return Err(Error::Conflict {
                     code: "claim_refused",
@@ -275,6 +264,32 @@ impl App {
             Ok(CustomerView::from(&c))
         })
     }
+}
+
+/// What `pool.can_claim` is asked for `user` claiming `c` from `pool` at `now`: the user's
+/// owned counts and today's claims in the pool as they stand in `tx`. The claim and the
+/// plugin page's try-it panel both build the input here.
+pub(crate) fn claim_input(
+    tx: &WriteTransaction,
+    user: &User,
+    c: &Customer,
+    pool: &Pool,
+    now: DateTime<Utc>,
+) -> Result<ClaimInput> {
+    let (owned, not_won, _) = owned_counts(tx, &user.id)?;
+    Ok(ClaimInput {
+        customer: c.clone(),
+        pool: pool.clone(),
+        user: user.clone(),
+        owned_count: owned,
+        owned_count_excluding_won: not_won,
+        claims_today_in_pool: pools::counter_w(tx, &claim_key(&user.id, &pool.id, now))?,
+        last_released_by_this_user_at: c
+            .pool_entered_at
+            .filter(|_| c.previous_owner_id.as_deref() == Some(&user.id)),
+        entered_pool_at: c.pool_entered_at,
+        now,
+    })
 }
 
 fn customers_events_w(tx: &WriteTransaction, id: &str) -> Result<Vec<TimelineEvent>> {

@@ -1,5 +1,5 @@
 //! The pool rules (`pool.recall`, `pool.can_claim`, `assign.pick`): the service asks the plugin
-//! engine through [`App::recall_rule`] and friends; the same rules in plain Rust below answer
+//! engine through `App::decide` (pool_sweep.rs, `pool.recall`), [`App::claim_rule`] and friends; the same rules in plain Rust below answer
 //! when a plugin fails at run time (logged), so a broken script never stops claims or sweeps.
 
 use chrono::{DateTime, Duration, Utc};
@@ -171,14 +171,6 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
 }
 
 impl App {
-    /// The one place the service asks `pool.recall`.
-    pub(crate) fn recall_rule(&self, i: &RecallInput) -> Result<RecallDecision> {
-        Ok(self.plugins.recall(i).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "pool.recall plugin failed; built-in rule used");
-            recall(i)
-        }))
-    }
-
     /// The one place the service asks `pool.can_claim`.
     pub(crate) fn claim_rule(&self, i: &ClaimInput) -> Result<ClaimDecision> {
         Ok(self.plugins.can_claim(i).unwrap_or_else(|e| {

@@ -12,18 +12,24 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::CustomerView;
 use super::followups::Reminder;
-use super::pool_rules::{RecallDecision, RecallInput};
+use super::pool_rules::{self, RecallDecision, RecallInput};
 use super::pools::{into_pool, target_pool};
 use super::{App, Error, Result, audit, new_id};
-use crate::domain::customer::Customer;
+use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;
+use crate::script::views::{CustomerView as ScriptCustomer, PoolView};
+use crate::script::{RecallRule, ScriptError};
 use crate::store::audit::NewAudit;
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::{ReadTransaction, WriteTransaction, pools, users};
 
 /// Customers changed per write transaction.
 pub const BATCH: usize = 1000;
+/// Customers decoded before their rules are evaluated together.
+const EVAL_CHUNK: usize = 4096;
+/// Threads evaluating rules during a sweep (the design's small server has 2 cores).
+const THREADS: usize = 2;
 
 /// One thing a sweep does to one customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -56,41 +62,63 @@ pub struct SweepReport {
 /// What the rules need besides the customer: pools, departments, owners.
 struct Context {
     pools: Vec<Pool>,
+    /// The script's view of each pool, built once.
+    views: Vec<PoolView>,
     departments: Vec<Department>,
     users: BTreeMap<String, User>,
+    /// Owner id → index of the pool their customers go to.
+    by_owner: BTreeMap<String, usize>,
 }
 
 impl Context {
+    fn new(pools: Vec<Pool>, departments: Vec<Department>, users: Vec<User>) -> Context {
+        let mut ctx = Context {
+            views: pools.iter().map(PoolView::new).collect(),
+            pools,
+            departments,
+            users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
+            by_owner: BTreeMap::new(),
+        };
+        let by_owner = ctx
+            .users
+            .iter()
+            .filter_map(|(id, u)| {
+                let pool = target_pool(&ctx.pools, &ctx.departments, u.department_id.as_deref())?;
+                let k = ctx.pools.iter().position(|p| p.id == pool.id)?;
+                Some((id.clone(), k))
+            })
+            .collect();
+        ctx.by_owner = by_owner;
+        ctx
+    }
+
     fn read(tx: &ReadTransaction) -> Result<Context> {
-        Ok(Context {
-            pools: pools::all(tx)?,
-            departments: crate::store::org::departments(tx)?,
-            users: users::all(tx)?
-                .into_iter()
-                .map(|u| (u.id.clone(), u))
-                .collect(),
-        })
+        Ok(Context::new(
+            pools::all(tx)?,
+            crate::store::org::departments(tx)?,
+            users::all(tx)?,
+        ))
     }
 
     fn read_w(tx: &WriteTransaction) -> Result<Context> {
-        Ok(Context {
-            pools: pools::all_w(tx)?,
-            departments: crate::store::org::departments_w(tx)?,
-            users: users::all_w(tx)?
-                .into_iter()
-                .map(|u| (u.id.clone(), u))
-                .collect(),
-        })
+        Ok(Context::new(
+            pools::all_w(tx)?,
+            crate::store::org::departments_w(tx)?,
+            users::all_w(tx)?,
+        ))
     }
 
-    /// The pool an owned customer would go to.
-    fn pool_for(&self, c: &Customer) -> Option<&Pool> {
-        let owner = c.owner_id.as_ref()?;
-        let dept = self
-            .users
-            .get(owner)
-            .and_then(|u| u.department_id.as_deref());
-        target_pool(&self.pools, &self.departments, dept)
+    /// The pool (and its script view) a customer of `owner` would go to.
+    fn pool_for(&self, owner: &str) -> Option<(&Pool, &PoolView)> {
+        // An owner unknown to the user table goes where a department-less owner's would.
+        let k = match self.by_owner.get(owner) {
+            Some(k) => *k,
+            None => {
+                let pool = target_pool(&self.pools, &self.departments, None)?;
+                self.pools.iter().position(|p| p.id == pool.id)?
+            }
+        };
+        Some((self.pools.get(k)?, self.views.get(k)?))
     }
 }
 
@@ -110,32 +138,50 @@ impl App {
     fn decide(
         &self,
         ctx: &Context,
-        c: &Customer,
+        rule: Option<&RecallRule<'_>>,
+        c: &RuleFields,
         now: DateTime<Utc>,
     ) -> Result<Option<(RecallDecision, String)>> {
-        if c.owner_id.is_none() || c.deleted_at.is_some() {
+        if c.deleted_at.is_some() {
             return Ok(None);
         }
-        let Some(pool) = ctx.pool_for(c) else {
+        let Some((pool, view)) = c.owner_id.as_deref().and_then(|o| ctx.pool_for(o)) else {
             return Ok(None);
         };
-        let input = RecallInput {
-            customer: c.clone(),
-            pool: pool.clone(),
-            locked: c.locked,
-            held_since: held_since(c),
-            now,
+        let held_since = c.held_since();
+        let script = match rule {
+            Some(r) => r.recall_with(
+                ScriptCustomer::from_fields(c, held_since, c.locked),
+                view.clone(),
+                now,
+            ),
+            None => Err(ScriptError {
+                file: String::new(),
+                line: None,
+                message: "没有可用的 pool.recall 插件".into(),
+            }),
         };
-        Ok(Some((self.recall_rule(&input)?, pool.id.clone())))
+        let decision = script.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "pool.recall plugin failed; built-in rule used");
+            pool_rules::recall(&RecallInput {
+                customer: c.clone(),
+                pool: pool.clone(),
+                locked: c.locked,
+                held_since,
+                now,
+            })
+        });
+        Ok(Some((decision, pool.id.clone())))
     }
 
     fn action_of(
         &self,
         ctx: &Context,
-        c: &Customer,
+        rule: Option<&RecallRule<'_>>,
+        c: &RuleFields,
         now: DateTime<Utc>,
     ) -> Result<Option<SweepAction>> {
-        let Some((decision, pool_id)) = self.decide(ctx, c, now)? else {
+        let Some((decision, pool_id)) = self.decide(ctx, rule, c, now)? else {
             return Ok(None);
         };
         let (action, reason, days_left) = match decision {
@@ -154,8 +200,47 @@ impl App {
         }))
     }
 
-    /// What a sweep at `now` would do, from one consistent snapshot.
+    /// Actions for `rows`, evaluated on up to [`THREADS`] threads, in `rows` order.
+    fn evaluate(
+        &self,
+        ctx: &Context,
+        rule: Option<&RecallRule<'_>>,
+        rows: &[RuleFields],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SweepAction>> {
+        let run = |part: &[RuleFields]| -> Result<Vec<SweepAction>> {
+            let mut out = Vec::new();
+            for c in part {
+                out.extend(self.action_of(ctx, rule, c, now)?);
+            }
+            Ok(out)
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(THREADS);
+        if threads < 2 || rows.len() < 64 {
+            return run(rows);
+        }
+        let (first, second) = rows.split_at(rows.len() / 2);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| run(second));
+            let mut out = run(first)?;
+            match other.join() {
+                Ok(rest) => out.extend(rest?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            Ok(out)
+        })
+    }
+
+    /// What a sweep at `now` would do, from one consistent snapshot. Only the fields rules
+    /// read are decoded; customers inside their pool's declared horizon are skipped.
     fn sweep_plan(&self, now: DateTime<Utc>) -> Result<(u64, Vec<SweepAction>)> {
+        let rule = self
+            .plugins
+            .recall_rule()
+            .map_err(|e| tracing::error!(error = %e, "pool.recall plugin unavailable"))
+            .ok();
         self.store.read(|tx| {
             let ctx = Context::read(tx)?;
             let mut scanned = 0u64;
@@ -163,25 +248,55 @@ impl App {
             if ctx.pools.is_empty() {
                 return Ok((0, out));
             }
+            // Per pool: the instant after which a claim or follow-up keeps a customer safe.
+            let cutoffs: BTreeMap<&str, DateTime<Utc>> = ctx
+                .pools
+                .iter()
+                .zip(&ctx.views)
+                .filter_map(|(p, v)| {
+                    let days = rule.as_ref()?.horizon(v, now).unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "pool.recall horizon failed; every customer evaluated");
+                        None
+                    })?;
+                    (days > 0).then(|| (p.id.as_str(), now - Duration::days(days)))
+                })
+                .collect();
+            let mut pending: Vec<RuleFields> = Vec::with_capacity(EVAL_CHUNK);
             let mut failed: Option<Error> = None;
-            customers::scan(tx, None, |c| {
-                if c.owner_id.is_none() || c.deleted_at.is_some() {
+            customers::scan_rule_fields(tx, |c| {
+                if c.deleted_at.is_some() {
                     return true;
                 }
+                let Some(owner) = c.owner_id.as_deref() else {
+                    return true;
+                };
                 scanned += 1;
-                match self.action_of(&ctx, &c, now) {
-                    Ok(Some(a)) => out.push(a),
-                    Ok(None) => {}
-                    Err(e) => {
-                        failed = Some(e);
-                        return false;
+                let Some((pool, _)) = ctx.pool_for(owner) else {
+                    return true;
+                };
+                if let Some(cut) = cutoffs.get(pool.id.as_str())
+                    && c.held_since() > *cut
+                    && c.last_followup_at.is_none_or(|f| f > *cut)
+                {
+                    return true;
+                }
+                pending.push(c);
+                if pending.len() >= EVAL_CHUNK {
+                    match self.evaluate(&ctx, rule.as_ref(), &pending, now) {
+                        Ok(actions) => out.extend(actions),
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
                     }
+                    pending.clear();
                 }
                 true
             })?;
             if let Some(e) = failed {
                 return Err(e);
             }
+            out.extend(self.evaluate(&ctx, rule.as_ref(), &pending, now)?);
             Ok((scanned, out))
         })
     }
@@ -189,6 +304,7 @@ impl App {
     /// Applies planned actions in batches; each customer is re-read and re-decided inside its
     /// batch, so a follow-up or claim that landed meanwhile wins. Returns what was done.
     fn apply_sweep(&self, now: DateTime<Utc>, plan: Vec<SweepAction>) -> Result<Vec<SweepAction>> {
+        let rule = self.plugins.recall_rule().ok();
         let mut done = Vec::with_capacity(plan.len());
         let today = day_number(now);
         for batch in plan.chunks(BATCH) {
@@ -199,7 +315,8 @@ impl App {
                     let Some(before) = customers::get_w(tx, &planned.customer_id)? else {
                         continue;
                     };
-                    let Some(action) = self.action_of(&ctx, &before, now)? else {
+                    let fields = RuleFields::from(&before);
+                    let Some(action) = self.action_of(&ctx, rule.as_ref(), &fields, now)? else {
                         continue;
                     };
                     let warn_key = format!("recall_warn/{}/{}", action.owner_id, before.id);
@@ -323,6 +440,7 @@ impl App {
                 return Ok(Vec::new());
             }
             let ctx = Context::read(tx)?;
+            let rule = self.plugins.recall_rule().ok();
             let mut out = Vec::new();
             for (key, _) in keys {
                 let id = key.trim_start_matches(&prefix);
@@ -333,7 +451,7 @@ impl App {
                     continue;
                 }
                 if let Some((RecallDecision::Warn { days_left, reason }, _)) =
-                    self.decide(&ctx, &c, now)?
+                    self.decide(&ctx, rule.as_ref(), &RuleFields::from(&c), now)?
                 {
                     out.push(Reminder {
                         customer: CustomerView::from(&c),

@@ -4,7 +4,7 @@
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::{Result, codec, tables};
-use crate::domain::customer::Customer;
+use crate::domain::customer::{Customer, RuleFields};
 
 const T: &str = "customers";
 
@@ -113,6 +113,22 @@ pub fn scan(
         None => table.range::<&str>(..)?,
     };
     for row in range {
+        let (_, v) = row?;
+        if !visit(codec::decode(T, v.value())?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Every customer's [`RuleFields`], in id order: what a recall sweep reads (the sealed fields,
+/// profile and custom fields are skipped, not decoded).
+pub fn scan_rule_fields(
+    tx: &ReadTransaction,
+    mut visit: impl FnMut(RuleFields) -> bool,
+) -> Result<()> {
+    let table = tx.open_table(tables::CUSTOMERS)?;
+    for row in table.range::<&str>(..)? {
         let (_, v) = row?;
         if !visit(codec::decode(T, v.value())?) {
             break;

@@ -312,3 +312,79 @@ async fn an_edit_on_disk_is_picked_up_and_a_broken_one_reported() {
     assert_eq!(pool["error"]["file"], "pool.rhai");
     assert!(pool["error"]["line"].is_number(), "{pool}");
 }
+
+/// The try-it panel asks `can_claim` with the chosen user's real counts (owned customers,
+/// today's claims in the pool), computed by the code the claim itself uses.
+#[tokio::test]
+async fn try_it_can_claim_uses_the_users_real_counts() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let lee = common::add_user(&s, "lee", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, p) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "公海", "settings": {"claim_daily_limit": 1, "max_owned": 2,
+                   "reclaim_cooldown_days": 0}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{p}");
+    let pool_id = p["id"].as_str().unwrap().to_string();
+    // Three customers in the pool.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("客户{n}"), "phone": format!("1390000000{n}"), "owner_id": sun}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        let id = c["id"].as_str().unwrap().to_string();
+        let (st, r) = admin
+            .post(
+                &format!("/api/v1/customers/{id}/release"),
+                json!({"reason": "测试", "pool_id": pool_id}),
+            )
+            .await;
+        assert_eq!(st, 200, "{r}");
+        ids.push(id);
+    }
+    let try_claim = |user: &str, customer: &str| {
+        let admin = &admin;
+        let body = json!({"hook": "can_claim", "customer_id": customer, "pool_id": pool_id,
+                          "user_id": user});
+        async move {
+            let (st, r) = admin.post("/api/v1/plugins/pool/test", body).await;
+            assert_eq!(st, 200, "{r}");
+            r["decision"].clone()
+        }
+    };
+    assert_eq!(try_claim(&lee, &ids[0]).await["allow"], true);
+    // lee claims one: today's limit (1) is reached for lee, not for sun.
+    let lee_c = s.login("lee", common::TEAM_PASSWORD).await;
+    let (st, r) = lee_c
+        .post(&format!("/api/v1/customers/{}/claim", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(try_claim(&lee, &ids[1]).await["rule"], "claim_daily_limit");
+    assert_eq!(try_claim(&sun, &ids[1]).await["allow"], true);
+    // sun owns 2 (the limit): refused by max_owned.
+    for n in 10..12 {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("客户{n}"), "phone": format!("139000000{n}"), "owner_id": sun}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+    }
+    assert_eq!(try_claim(&sun, &ids[1]).await["rule"], "max_owned");
+    // The real claim agrees.
+    let sun_c = s.login("sun", common::TEAM_PASSWORD).await;
+    let (st, r) = sun_c
+        .post(&format!("/api/v1/customers/{}/claim", ids[1]), json!({}))
+        .await;
+    assert_eq!(st, 409, "{r}");
+    assert!(r.to_string().contains("max_owned"), "{r}");
+}

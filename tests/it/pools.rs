@@ -792,3 +792,174 @@ async fn round_robin_assignment_is_fair_across_a_restart() {
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
+
+/// A sweep skips customers inside the rule's declared `horizon` (claimed/assigned and followed
+/// up within it) without running `recall`; a rule that declares no horizon sees everyone.
+/// Preview and sweep agree either way.
+#[tokio::test]
+async fn horizon_skips_only_when_the_rule_declares_one() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    pool(&admin, "全公司公海", None, json!({})).await;
+    let fresh = customer(&admin, 1, &sun, json!({"grade": "A"})).await;
+    let save = |source: &'static str| {
+        let admin = &admin;
+        async move {
+            let (st, b) = admin
+                .call(
+                    reqwest::Method::PUT,
+                    "/api/v1/plugins/pool",
+                    Some(json!({"source": source, "note": "test"})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+        }
+    };
+    // Recalls everyone, no horizon: the customer claimed a moment ago is recalled.
+    save("fn recall(customer, pool, ctx) { #{ recall: true, reason: \"全部回收\" } }\n").await;
+    let now = epoch();
+    let preview = sweep(&admin, now, true).await;
+    assert_eq!(actions(&preview), BTreeSet::from([pair(&fresh, "recall")]));
+    // The same rule declaring a 10-day horizon: the fresh customer is not even evaluated…
+    save(
+        "fn recall(customer, pool, ctx) { #{ recall: true, reason: \"全部回收\" } }\n\
+         fn horizon(pool, ctx) { 10 }\n",
+    )
+    .await;
+    let preview = sweep(&admin, now, true).await;
+    assert_eq!(preview["scanned"], 1);
+    assert!(actions(&preview).is_empty(), "{preview}");
+    assert_eq!(actions(&sweep(&admin, now, false).await), actions(&preview));
+    // …until it is older than the horizon; then preview == sweep again.
+    let later = now + Duration::days(11);
+    let preview = sweep(&admin, later, true).await;
+    assert_eq!(actions(&preview), BTreeSet::from([pair(&fresh, "recall")]));
+    assert_eq!(
+        actions(&sweep(&admin, later, false).await),
+        actions(&preview)
+    );
+}
+
+/// Assignment settings: a paused user gets no automatic leads; in weighted mode a weight-3
+/// user gets three leads for every one of a weight-1 user. `pool.manage` only; audited.
+#[tokio::test]
+async fn paused_users_get_no_leads_and_weights_share_them() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let wa = common::add_user(&s, "wa", &["sales"], None);
+    let wb = common::add_user(&s, "wb", &["sales"], None);
+    let wc = common::add_user(&s, "wc", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let me = admin.get("/api/v1/me").await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (st, list) = admin.get("/api/v1/assignment/users").await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let ids: BTreeSet<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, BTreeSet::from([wa.as_str(), wb.as_str(), wc.as_str()]));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["paused"] == false && u["weight"] == 1)
+    );
+
+    let put = |id: String, body: Value| {
+        let admin = &admin;
+        async move {
+            admin
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/assignment/users/{id}"),
+                    Some(body),
+                )
+                .await
+        }
+    };
+    let (st, b) = put(wb.clone(), json!({"paused": true})).await;
+    assert_eq!(
+        (st, b["paused"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{b}"
+    );
+    let (st, b) = put(wa.clone(), json!({"weight": 3})).await;
+    assert_eq!((st, b["weight"].as_u64()), (StatusCode::OK, Some(3)), "{b}");
+    let (st, _) = put(wc.clone(), json!({"weight": 0})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = put(me.clone(), json!({"paused": true})).await;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "the admin hands leads out, takes none"
+    );
+    let sales = s.login("wa", PASS).await;
+    let (st, _) = sales
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/assignment/users/{wa}"),
+            Some(json!({"weight": 50})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sales.get("/api/v1/assignment/users").await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let mut leads = Vec::new();
+    for i in 0..16 {
+        leads.push(customer(&admin, i, &me, json!({})).await);
+    }
+    let (st, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": leads, "auto": true, "mode": "weighted"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let got = |id: &str| {
+        r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["user_id"] == id)
+            .count()
+    };
+    assert_eq!((got(&wa), got(&wb), got(&wc)), (12, 0, 4), "{r}");
+
+    // Resumed: wb takes leads again; the list shows the loads.
+    put(wb.clone(), json!({"paused": false})).await;
+    let extra = customer(&admin, 30, &me, json!({})).await;
+    let (_, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [extra], "auto": true, "mode": "least_loaded"}),
+        )
+        .await;
+    assert_eq!(r["items"][0]["user_id"], wb.as_str(), "{r}");
+    let (_, list) = admin.get("/api/v1/assignment/users").await;
+    let row = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["user_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&wa)["open_leads"], 12);
+    assert_eq!(row(&wa)["weight"], 3);
+    assert_eq!(row(&wb)["open_leads"], 1);
+
+    let (st, page) = admin
+        .get("/api/v1/audit?action=assignment.user_updated&limit=50")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 3, "{page}");
+}

@@ -105,12 +105,26 @@ function TryPanel({ name, hooks }) {
   const [settings, setSettings] = useState('');
   const [result, setResult] = useState(null);
   const [busy, setBusy] = useState(false);
+  // can_claim runs with a real claimer's counts in a real pool (both optional).
+  const [userId, setUserId] = useState('');
+  const [poolId, setPoolId] = useState('');
+  const [choices, setChoices] = useState({ users: [], pools: [] });
+  const claim = hook === 'pool.can_claim' || hook === 'can_claim';
+  useEffect(() => {
+    if (!claim || choices.loaded) return;
+    Promise.all([
+      api('GET', '/api/v1/users').then((r) => r.items || r).catch(() => []),
+      api('GET', '/api/v1/pools').catch(() => []),
+    ]).then(([users, pools]) => setChoices({ loaded: true, users: users.filter((u) => u.status === 'active'), pools }));
+  }, [claim]);
   const run = async (e) => {
     e.preventDefault();
     setBusy(true);
     try {
       const body = { hook, customer_id: customerId.trim() };
       if (settings.trim()) body.pool = JSON.parse(settings);
+      if (claim && userId) body.user_id = userId;
+      if (claim && poolId) body.pool_id = poolId;
       setResult(await api('POST', `/api/v1/plugins/${name}/test`, body));
     } catch (err) {
       setResult({ failure: err instanceof SyntaxError ? t('plugins.try.badJson') : errorText(err) });
@@ -127,6 +141,16 @@ function TryPanel({ name, hooks }) {
       </select></label>
     <label class="field"><span class="field-label">${t('plugins.try.customer')}</span>
       <input value=${customerId} required onInput=${(e) => setCustomerId(e.target.value)} data-testid="plugin-try-customer" /></label>
+    ${claim && html`<label class="field"><span class="field-label">${t('plugins.try.user')}</span>
+      <select value=${userId} onChange=${(e) => setUserId(e.target.value)} data-testid="plugin-try-user">
+        <option value="">${t('plugins.try.me')}</option>
+        ${choices.users.map((u) => html`<option value=${u.id}>${u.display_name || u.username}</option>`)}
+      </select></label>
+    <label class="field"><span class="field-label">${t('plugins.try.pool')}</span>
+      <select value=${poolId} onChange=${(e) => setPoolId(e.target.value)} data-testid="plugin-try-pool">
+        <option value="">${t('plugins.try.settingsPool')}</option>
+        ${choices.pools.map((p) => html`<option value=${p.id}>${p.name}</option>`)}
+      </select></label>`}
     <label class="field"><span class="field-label">${t('plugins.try.settings')}</span>
       <textarea rows="3" class="mono" placeholder='{"warn_days_before": 5}' value=${settings}
         onInput=${(e) => setSettings(e.target.value)}></textarea></label>

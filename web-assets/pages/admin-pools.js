@@ -1,6 +1,7 @@
 // /admin/pools — pool settings (capability pool.manage): create and edit pools
 // (department, members, admins, claim limits, recall days by grade) and preview
-// a recall sweep at a chosen date (POST /api/v1/pools/sweep?dry_run=true&as_of=…).
+// a recall sweep at a chosen date (POST /api/v1/pools/sweep?dry_run=true&as_of=…); pause
+// users or weight their turns in automatic assignment.
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -155,6 +156,67 @@ function SweepPreview({ pools }) {
   </div>`;
 }
 
+// Automatic assignment per user: pause (no new leads) and weight (turns in weighted mode),
+// with each user's open leads (GET/PUT /api/v1/assignment/users).
+function AssignmentSettings({ deptName }) {
+  const [state, setState] = useState({ status: 'loading' });
+  const [busy, setBusy] = useState(null);
+  const [weights, setWeights] = useState({});
+  const load = async () => {
+    try {
+      const users = await api('GET', '/api/v1/assignment/users');
+      setState({ status: 'ready', users });
+      setWeights(Object.fromEntries(users.map((u) => [u.user_id, String(u.weight)])));
+    } catch (error) {
+      setState({ status: 'error', error });
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+  const put = (row) => setState((s) => ({ ...s, users: s.users.map((x) => (x.user_id === row.user_id ? row : x)) }));
+  const save = async (u, change) => {
+    setBusy(u.user_id);
+    put({ ...u, ...change }); // shown at once; put back if the server refuses
+    try {
+      const after = await api('PUT', `/api/v1/assignment/users/${encodeURIComponent(u.user_id)}`, change);
+      put(after);
+      setWeights((w) => ({ ...w, [after.user_id]: String(after.weight) }));
+      toast(t('adminPools.assign.saved'));
+    } catch (error) {
+      put(u);
+      setWeights((w) => ({ ...w, [u.user_id]: String(u.weight) }));
+      toast(errorText(error), { tone: 'error' });
+    } finally {
+      setBusy(null);
+    }
+  };
+  return html`<div class="card" data-testid="assignment-settings">
+    <h2 class="card-title">${t('adminPools.assign.title')}</h2>
+    <p class="muted">${t('adminPools.assign.hint')}</p>
+    ${state.status === 'loading' && html`<${Loading} />`}
+    ${state.status === 'error' && html`<${LoadError} error=${state.error} onRetry=${load} />`}
+    ${state.status === 'ready' && (state.users.length === 0
+      ? html`<p class="muted">${t('adminPools.assign.empty')}</p>`
+      : html`<div class="table-wrap"><table class="table" data-testid="assignment-table">
+        <thead><tr><th>${t('adminPools.assign.user')}</th><th>${t('adminPools.department')}</th><th>${t('adminPools.assign.openLeads')}</th>
+          <th>${t('adminPools.assign.owned')}</th><th>${t('adminPools.assign.paused')}</th><th>${t('adminPools.assign.weight')}</th></tr></thead>
+        <tbody>${state.users.map((u) => html`<tr key=${u.user_id} data-testid="assignment-row">
+          <td>${u.display_name || u.username}</td><td>${deptName(u.department_id)}</td><td>${u.open_leads}</td>
+          <td>${u.owned} / ${u.capacity}</td>
+          <td><label class="check"><input type="checkbox" checked=${u.paused} disabled=${busy === u.user_id}
+            onChange=${(e) => save(u, { paused: e.currentTarget.checked })} data-testid="assignment-paused" />
+            <span>${u.paused ? t('adminPools.assign.isPaused') : t('adminPools.assign.active')}</span></label></td>
+          <td class="nowrap"><input class="input input-sm" type="number" min="1" max="100" style="width: 5em"
+              aria-label=${t('adminPools.assign.weight')} value=${weights[u.user_id] ?? ''}
+              onInput=${(e) => { const v = e.currentTarget.value; setWeights((w) => ({ ...w, [u.user_id]: v })); }}
+              data-testid="assignment-weight" />
+            <button type="button" class="btn btn-sm" disabled=${busy === u.user_id || weights[u.user_id] === String(u.weight)}
+              onClick=${() => save(u, { weight: Number(weights[u.user_id]) })} data-testid="assignment-weight-save">${t('adminPools.assign.save')}</button></td>
+        </tr>`)}</tbody></table></div>`)}
+  </div>`;
+}
+
 export function AdminPoolsPage() {
   const [state, setState] = useState({ status: 'loading' });
   const [editing, setEditing] = useState(null);
@@ -209,6 +271,7 @@ export function AdminPoolsPage() {
             <button type="button" class="btn btn-sm btn-text" onClick=${() => setDeleting(p)} data-testid="pool-delete">${t('adminPools.delete')}</button>
           </td></tr>`)}</tbody></table></div></div>`}
     <${SweepPreview} pools=${state.pools} />
+    <${AssignmentSettings} deptName=${deptName} />
     ${editing && html`<${PoolDialog} pool=${editing.id ? editing : null} departments=${state.departments} users=${state.users}
       onClose=${() => setEditing(null)} onSaved=${() => { setEditing(null); load(); }} />`}
     ${deleting && html`<${ConfirmDialog} title=${t('adminPools.delete')} body=${t('adminPools.deleteBody', { name: deleting.name })}

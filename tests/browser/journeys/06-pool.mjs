@@ -1,7 +1,8 @@
 // 公海: the administrator sets up a firm-wide pool and previews a recall sweep ten days ahead
 // (小周's grade-D customer, untouched for 7 days, would be recalled) → runs that sweep through
 // the API (dry_run=false, as_of in the future) → 小吴 opens 公海 in a second browser, sees the
-// customer with its phone masked, claims it after confirming, and finds it in 客户.
+// customer with its phone masked, claims it after confirming, and finds it in 客户. On the same
+// settings page the administrator pauses 小周's automatic assignments and weights 小吴 3.
 import { join } from 'node:path';
 import { artifacts, assert } from '../harness.mjs';
 
@@ -55,6 +56,26 @@ export default async function ({ page, server }) {
   const previewRow = await page.getByTestId('sweep-row').innerText();
   assert(previewRow.includes('冯七') && previewRow.includes('未跟进'), 'preview names customer and reason: ' + previewRow);
   await shot(page, 'preview');
+
+  // Automatic assignment: pause 小周, give 小吴 weight 3; the API reads both back.
+  await page.getByTestId('assignment-table').waitFor();
+  const rows = page.getByTestId('assignment-row');
+  assert(await rows.count() === 2, 'two salespeople take leads');
+  const zhouRow = rows.filter({ hasText: '小周' });
+  const wuRow = rows.filter({ hasText: '小吴' });
+  await zhouRow.getByTestId('assignment-paused').check();
+  await zhouRow.getByText('已暂停').waitFor();
+  await wuRow.getByTestId('assignment-weight').fill('3');
+  await wuRow.getByTestId('assignment-weight-save').click();
+  let settings = [];
+  for (let i = 0; i < 20; i++) {
+    settings = await apiCall(page, 'GET', '/api/v1/assignment/users');
+    if (settings.find((u) => u.display_name === '小吴')?.weight === 3) break;
+    await page.waitForTimeout(100);
+  }
+  assert(settings.find((u) => u.display_name === '小周').paused === true, 'zhou paused: ' + JSON.stringify(settings));
+  assert(settings.find((u) => u.display_name === '小吴').weight === 3, 'wu weight 3: ' + JSON.stringify(settings));
+  await shot(page, 'assignment');
 
   // The real sweep at that instant.
   const asOf = new Date(Date.now() + 10 * 86400000).toISOString();

@@ -1,0 +1,533 @@
+//! Public pools: recall sweep, script evaluation cost and claim throughput, each against a raw
+//! baseline measured in the same run.
+//!
+//! Run: `cargo bench --bench pool` (release). Environment: `ZHUDAI_BENCH_ROWS` customers,
+//! default 100000 (the design target is a sweep over 1000000 in under 2 s).
+//!
+//! Data: 6 departments with 200 salespeople (departments 1–3 have their own pool, 4–6 fall to
+//! the firm-wide pool) and a claim team of 32 with its own pool and generous limits. About 92%
+//! of the customers are owned (grades A–D and stages from `synth`, about 3% locked, a few %
+//! won), created up to a year ago, held since a random day after creation, last followed up
+//! over the past 120 days (15% never); the rest wait in the pools. Records are written like
+//! created customers (`demo_record`: sealed phone/ID, secondary keys, search outbox).
+//!
+//! Measured: (b) raw baseline: one redb read transaction scanning the customers table and
+//! decoding every record; (a) the recall sweep with the default `pool.rhai`: dry run, the real
+//! sweep (recalls and warnings written), and a second dry run on what is left (steady state);
+//! (c) one `pool.recall` and one `pool.can_claim` evaluation, µs per customer, next to the
+//! built-in Rust rules; (d) claims/s with 8 and 32 threads claiming distinct customers, and
+//! with 32 threads racing for the same customer (exactly one winner per race).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use zhudai::config::Config;
+use zhudai::domain::customer::{Customer, Stage};
+use zhudai::domain::pool::{Pool, PoolSettings};
+use zhudai::script::{ClaimInput, RecallInput};
+use zhudai::service::pools::PoolInput;
+use zhudai::service::users::{Actor, NewUser};
+use zhudai::service::{App, SystemClock, pool_rules};
+use zhudai::store::customers;
+
+const SEED: u64 = 20261127;
+const PASSWORD: &str = "bench staff password";
+const SALES: usize = 200;
+const CLAIMERS: usize = 32;
+const DAY: i64 = 86_400;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// splitmix64: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+struct Org {
+    sales: Vec<String>,
+    claimers: Vec<String>,
+    /// Pools of departments 1–3, the firm-wide pool, the claim team's pool.
+    dept_pools: Vec<Pool>,
+    firm_pool: Pool,
+    claim_pool: Pool,
+}
+
+fn org(app: &App) -> Org {
+    let op = Actor::Operator;
+    let dept = |name: &str| {
+        app.create_department(
+            &op,
+            zhudai::service::org::DepartmentInput {
+                name: name.into(),
+                parent_id: None,
+            },
+            "bench",
+        )
+        .unwrap()
+        .id
+    };
+    let depts: Vec<String> = ["一部", "二部", "三部", "四部", "五部", "六部"]
+        .iter()
+        .map(|n| dept(n))
+        .collect();
+    let team = dept("抢单组");
+    let user = |name: String, dept: &str| {
+        app.create_user(
+            &op,
+            NewUser {
+                username: name.clone(),
+                display_name: name,
+                roles: vec!["sales".into()],
+                password: PASSWORD.into(),
+                department_id: Some(dept.to_string()),
+                manager_id: None,
+                phone: None,
+            },
+            "bench",
+        )
+        .unwrap()
+        .id
+    };
+    let sales = (0..SALES)
+        .map(|i| user(format!("s{i:03}"), &depts[i % depts.len()]))
+        .collect();
+    let claimers = (0..CLAIMERS)
+        .map(|i| user(format!("c{i:02}"), &team))
+        .collect();
+    let admin = app.caller_for("admin").unwrap();
+    let pool = |name: &str, dept: Option<&String>, settings: PoolSettings| {
+        app.create_pool(
+            &admin,
+            PoolInput {
+                name: name.into(),
+                department_id: dept.cloned(),
+                members: vec![],
+                admins: vec![],
+                settings,
+            },
+            "bench",
+        )
+        .unwrap()
+    };
+    let dept_pools = (0..3)
+        .map(|i| {
+            pool(
+                &format!("{}公海", i + 1),
+                Some(&depts[i]),
+                PoolSettings::default(),
+            )
+        })
+        .collect();
+    let firm_pool = pool("公司公海", None, PoolSettings::default());
+    let claim_pool = pool(
+        "抢单池",
+        Some(&team),
+        PoolSettings {
+            claim_daily_limit: 1_000_000,
+            max_owned: 1_000_000,
+            reclaim_cooldown_days: 0,
+            protect_new_hours: 0,
+            ..PoolSettings::default()
+        },
+    );
+    Org {
+        sales,
+        claimers,
+        dept_pools,
+        firm_pool,
+        claim_pool,
+    }
+}
+
+/// Writes `rows` customers in 10k-record transactions; returns the ids in the claim pool.
+fn fill(app: &App, rows: u64, now: DateTime<Utc>, org: &Org) -> Vec<String> {
+    let mut synth = zhudai::synth::Generator::new(SEED, now);
+    let mut rng = Rng(SEED);
+    let mut claimable = Vec::new();
+    let other_pools: Vec<&Pool> = org
+        .dept_pools
+        .iter()
+        .chain(std::iter::once(&org.firm_pool))
+        .collect();
+    let mut done = 0u64;
+    while done < rows {
+        let batch = (rows - done).min(10_000);
+        let mut records = Vec::with_capacity(batch as usize);
+        for _ in 0..batch {
+            let s = synth.customer();
+            let roll = rng.below(100);
+            let owner = if roll >= 8 {
+                Some(org.sales[rng.below(SALES as u64) as usize].clone())
+            } else {
+                None
+            };
+            let mut c: Customer = app.demo_record(&s, owner.clone(), "bench").unwrap();
+            let age = 30 + rng.below(335) as i64;
+            c.created_at =
+                now - chrono::Duration::seconds(age * DAY + rng.below(DAY as u64) as i64);
+            c.updated_at = c.created_at;
+            if owner.is_some() {
+                let held = rng.below(u64::try_from((now - c.created_at).num_seconds()).unwrap());
+                c.held_since = Some(c.created_at + chrono::Duration::seconds(held as i64));
+                if rng.chance(85) {
+                    c.last_followup_at =
+                        Some(now - chrono::Duration::seconds(rng.below(120 * DAY as u64) as i64));
+                }
+                c.locked = rng.chance(3);
+                if rng.chance(4) {
+                    c.stage = Stage::Won;
+                }
+            } else {
+                let pool = if roll < 4 {
+                    &org.claim_pool
+                } else {
+                    other_pools[rng.below(other_pools.len() as u64) as usize]
+                };
+                c.pool_id = Some(pool.id.clone());
+                c.pool_entered_at = Some(now - chrono::Duration::days(2));
+                if pool.id == org.claim_pool.id {
+                    claimable.push(c.id.clone());
+                }
+            }
+            records.push(c);
+        }
+        app.store
+            .write(|tx| {
+                for c in &records {
+                    customers::put(tx, None, c)?;
+                }
+                Ok::<_, zhudai::store::Error>(())
+            })
+            .unwrap();
+        done += batch;
+    }
+    claimable
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// (b) One read transaction over the customers table, decoding every record.
+fn raw_scan(app: &App) -> (u64, Duration) {
+    let t = Instant::now();
+    let mut n = 0u64;
+    let mut owned = 0u64;
+    app.store
+        .read(|tx| {
+            customers::scan(tx, None, |c| {
+                n += 1;
+                owned += u64::from(c.owner_id.is_some());
+                true
+            })
+        })
+        .unwrap();
+    std::hint::black_box(owned);
+    (n, t.elapsed())
+}
+
+/// Owned customers and the pool their owner's department sends them to.
+fn samples(app: &App, org: &Org, n: usize) -> Vec<(Customer, Pool)> {
+    let mut out = Vec::new();
+    app.store
+        .read(|tx| {
+            customers::scan(tx, None, |c| {
+                if c.owner_id.is_some() {
+                    let k = out.len();
+                    let pool = if k % 2 == 0 {
+                        org.firm_pool.clone()
+                    } else {
+                        org.dept_pools[k % 3].clone()
+                    };
+                    out.push((c, pool));
+                }
+                out.len() < n
+            })
+        })
+        .unwrap();
+    out
+}
+
+/// (c) µs per evaluation: script and built-in rule, recall and can_claim.
+fn eval_costs(app: &App, org: &Org, now: DateTime<Utc>) {
+    let sample = samples(app, org, 5_000);
+    let recall: Vec<RecallInput> = sample
+        .iter()
+        .map(|(c, p)| RecallInput {
+            customer: c.into(),
+            pool: p.clone(),
+            locked: c.locked,
+            held_since: zhudai::service::pool_sweep::held_since(c),
+            now,
+        })
+        .collect();
+    let user = app.caller_for("c00").unwrap().user;
+    let claim: Vec<ClaimInput> = sample
+        .iter()
+        .enumerate()
+        .map(|(k, (c, p))| ClaimInput {
+            customer: c.clone(),
+            pool: p.clone(),
+            user: user.clone(),
+            owned_count: (k % 400) as u64,
+            owned_count_excluding_won: (k % 350) as u64,
+            claims_today_in_pool: (k % 25) as u64,
+            last_released_by_this_user_at: None,
+            entered_pool_at: Some(now - chrono::Duration::days(2)),
+            now,
+        })
+        .collect();
+    let per = |d: Duration, n: usize| secs(d) * 1e6 / n as f64;
+    let rounds = 3;
+    let script_recall = app.plugins.bench_recall(&recall, rounds);
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for i in &recall {
+            std::hint::black_box(pool_rules::recall(i));
+        }
+    }
+    let native_recall = per(t.elapsed(), recall.len() * rounds as usize);
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for i in &claim {
+            std::hint::black_box(app.plugins.can_claim(i).unwrap());
+        }
+    }
+    let script_claim = per(t.elapsed(), claim.len() * rounds as usize);
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for i in &claim {
+            std::hint::black_box(pool_rules::can_claim(i));
+        }
+    }
+    let native_claim = per(t.elapsed(), claim.len() * rounds as usize);
+    println!(
+        "(c) per-customer evaluation, {} customers × {rounds}: pool.recall script {:.2} µs (built-in Rust rule {:.3} µs), pool.can_claim script {:.2} µs (built-in {:.3} µs)",
+        recall.len(),
+        secs(script_recall) * 1e6,
+        native_recall,
+        script_claim,
+        native_claim
+    );
+}
+
+/// (d) `threads` claimers, each claiming its own share of `ids`; returns (claims, wall).
+fn claim_distinct(app: &Arc<App>, org: &Org, ids: &[String], threads: usize) -> (u64, Duration) {
+    let won = AtomicU64::new(0);
+    let start = Barrier::new(threads);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for (k, chunk) in ids.chunks(ids.len().div_ceil(threads)).enumerate() {
+            let app = app.clone();
+            let caller = app
+                .caller_for(&format!("c{:02}", k % org.claimers.len()))
+                .unwrap();
+            let (won, start) = (&won, &start);
+            s.spawn(move || {
+                start.wait();
+                for id in chunk {
+                    if app.claim_customer(&caller, id, "bench").is_ok() {
+                        won.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    (won.load(Ordering::Relaxed), t.elapsed())
+}
+
+/// (d) `threads` claimers racing for each of `ids` in turn; returns (attempts, wall).
+fn claim_same(app: &Arc<App>, ids: &[String], threads: usize) -> (u64, Duration) {
+    let winners: Vec<AtomicUsize> = ids.iter().map(|_| AtomicUsize::new(0)).collect();
+    let start = Barrier::new(threads);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for k in 0..threads {
+            let app = app.clone();
+            let caller = app.caller_for(&format!("c{:02}", k % CLAIMERS)).unwrap();
+            let (winners, start) = (&winners, &start);
+            s.spawn(move || {
+                for (id, w) in ids.iter().zip(winners) {
+                    start.wait();
+                    if app.claim_customer(&caller, id, "bench").is_ok() {
+                        w.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let wall = t.elapsed();
+    for w in &winners {
+        assert_eq!(w.load(Ordering::Relaxed), 1, "exactly one winner per race");
+    }
+    ((ids.len() * threads) as u64, wall)
+}
+
+fn main() {
+    let rows = env_or("ZHUDAI_BENCH_ROWS", 100_000);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!("zhudai pool bench: {rows} customers, {cores} cores (shared machine)");
+    let app = Arc::new(
+        zhudai::open_app(&data, Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap(),
+    );
+    let token = app.prepare_setup().unwrap().unwrap();
+    app.complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
+        .unwrap();
+    let t = Instant::now();
+    let org = org(&app);
+    println!(
+        "org: {} salespeople in 6 departments, {} claimers, 5 pools in {:.1} s",
+        org.sales.len(),
+        org.claimers.len(),
+        secs(t.elapsed())
+    );
+    let now = app.now();
+    let t = Instant::now();
+    let claimable = fill(&app, rows, now, &org);
+    println!(
+        "fill: {rows} customers in {:.1} s ({} in the claim pool)",
+        secs(t.elapsed()),
+        claimable.len()
+    );
+
+    // (b) baseline, twice (the first warms the page cache).
+    let _ = raw_scan(&app);
+    let (n, raw) = raw_scan(&app);
+    println!(
+        "(b) baseline: read-transaction scan decoding {n} customer records: {:.3} s = {:.2} µs/customer",
+        secs(raw),
+        secs(raw) * 1e6 / n as f64
+    );
+
+    // The same scan decoding only the fields rules read (what a sweep decodes).
+    let t = Instant::now();
+    let mut owned = 0u64;
+    app.store
+        .read(|tx| {
+            customers::scan_rule_fields(tx, |c| {
+                owned += u64::from(c.owner_id.is_some());
+                true
+            })
+        })
+        .unwrap();
+    let compact = t.elapsed();
+    println!(
+        "(b) the same scan decoding only the fields rules read: {:.3} s = {:.2} µs/customer ({owned} owned)",
+        secs(compact),
+        secs(compact) * 1e6 / n as f64
+    );
+
+    // (a) sweeps.
+    let ratio = |d: Duration| secs(d) / secs(raw).max(1e-9);
+    // The default rule without its `horizon` (every owned customer evaluated), as an edited
+    // plugin file; then the file is removed and the embedded default (with horizon) serves.
+    let file = app.plugins.dir().join("pool.rhai");
+    let source = zhudai::script::default_source("pool").unwrap();
+    let cut = source.find("fn horizon(").unwrap();
+    let end = cut + source[cut..].find("\n}\n").unwrap() + 3;
+    std::fs::create_dir_all(app.plugins.dir()).unwrap();
+    std::fs::write(&file, format!("{}{}", &source[..cut], &source[end..])).unwrap();
+    app.plugins.invalidate();
+    let t = Instant::now();
+    let all = app.sweep_at(now, true).unwrap();
+    let all_t = t.elapsed();
+    println!(
+        "(a) sweep dry run, default rule without horizon (all owned evaluated): {} scanned, {} would be recalled, {} warned in {:.3} s (×{:.1} the baseline)",
+        all.scanned,
+        all.recalled,
+        all.warned,
+        secs(all_t),
+        ratio(all_t)
+    );
+    std::fs::remove_file(&file).unwrap();
+    app.plugins.invalidate();
+    let t = Instant::now();
+    let dry = app.sweep_at(now, true).unwrap();
+    let dry_t = t.elapsed();
+    println!(
+        "(a) sweep dry run: {} owned scanned, {} would be recalled, {} warned in {:.3} s (×{:.1} the baseline)",
+        dry.scanned,
+        dry.recalled,
+        dry.warned,
+        secs(dry_t),
+        ratio(dry_t)
+    );
+    let t = Instant::now();
+    let real = app.sweep_at(now, false).unwrap();
+    let real_t = t.elapsed();
+    assert_eq!(real.actions, dry.actions, "preview equals the real sweep");
+    assert_eq!(
+        all.actions, dry.actions,
+        "the horizon changes nothing but the work"
+    );
+    println!(
+        "(a) sweep real: {} recalled, {} warned (one transaction per {} customers) in {:.3} s (×{:.1} the baseline)",
+        real.recalled,
+        real.warned,
+        zhudai::service::pool_sweep::BATCH,
+        secs(real_t),
+        ratio(real_t)
+    );
+    let t = Instant::now();
+    let steady = app.sweep_at(now, true).unwrap();
+    let steady_t = t.elapsed();
+    println!(
+        "(a) next sweep (steady state, dry run): {} owned scanned, {} recalled, {} warned in {:.3} s (×{:.1} the baseline)",
+        steady.scanned,
+        steady.recalled,
+        steady.warned,
+        secs(steady_t),
+        ratio(steady_t)
+    );
+
+    // (c) evaluation cost.
+    eval_costs(&app, &org, now);
+
+    // (d) claims.
+    let mut left = claimable.as_slice();
+    for threads in [8usize, 32] {
+        let take = left.len().min(2_000);
+        let (ids, rest) = left.split_at(take);
+        left = rest;
+        let (won, wall) = claim_distinct(&app, &org, ids, threads);
+        println!(
+            "(d) {threads} threads claiming {} distinct customers: {won} claimed in {:.2} s = {:.0} claims/s",
+            ids.len(),
+            secs(wall),
+            won as f64 / secs(wall)
+        );
+    }
+    let take = left.len().min(100);
+    let (tries, wall) = claim_same(&app, &left[..take], 32);
+    println!(
+        "(d) 32 threads racing for each of {take} customers: exactly 1 winner each, {tries} attempts in {:.2} s = {:.0} attempts/s, {:.1} ms per race",
+        secs(wall),
+        tries as f64 / secs(wall),
+        secs(wall) * 1e3 / take.max(1) as f64
+    );
+}
