@@ -125,6 +125,8 @@ struct Served {
     http1: BTreeMap<String, Stats>,
     raw: BTreeMap<String, Stats>,
     hits: BTreeMap<String, f64>,
+    /// Customer list / detail pages and the health baseline, one connection.
+    pages: BTreeMap<String, Stats>,
     rss_mb: f64,
     hwm_mb: f64,
     rss_anon_mb: f64,
@@ -685,6 +687,59 @@ fn serve_phase(work: &Path) {
                 out.http.insert(format!("{class}/{role}"), s);
             }
         }
+        // Customer list and detail pages (issue 4): one connection, one request at a time,
+        // against a bare `GET /api/v1/health` round trip in the same run as the baseline.
+        let n = (queries / 4).max(20);
+        let timed = |client: reqwest::Client, urls: Vec<String>| async move {
+            let started = Instant::now();
+            let mut lat = Vec::new();
+            for i in 0..n {
+                let t = Instant::now();
+                let r = client.get(&urls[i % urls.len()]).send().await.unwrap();
+                assert!(r.status().is_success(), "{}: {}", urls[i % urls.len()], r.status());
+                let _ = r.bytes().await.unwrap();
+                lat.push(t.elapsed());
+            }
+            stats(lat, started.elapsed())
+        };
+        out.pages.insert(
+            "health".into(),
+            timed(callers[0].1.clone(), vec![format!("{base}/api/v1/health")]).await,
+        );
+        for (role, client) in &callers {
+            let lists: Vec<String> = [
+                "limit=50",
+                "limit=50&stage=lead",
+                "limit=50&grade=A",
+                "limit=50&sort=-updated_at",
+            ]
+            .iter()
+            .map(|q| format!("{base}/api/v1/customers?{q}"))
+            .collect();
+            let page: serde_json::Value = client
+                .get(format!("{base}/api/v1/customers?limit=100"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let details: Vec<String> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|c| c["id"].as_str())
+                .map(|id| format!("{base}/api/v1/customers/{id}"))
+                .collect();
+            out.pages.insert(
+                format!("list/{role}"),
+                timed(client.clone(), lists).await,
+            );
+            out.pages.insert(
+                format!("detail/{role}"),
+                timed(client.clone(), details).await,
+            );
+        }
     });
 
     // The same queries straight on the index, one at a time.
@@ -764,6 +819,16 @@ fn serve_phase(work: &Path) {
                 h.p99_ms / r.p99_ms.max(1e-9)
             );
         }
+    }
+    let health = out.pages.get("health").map(|h| h.p50_ms).unwrap_or(0.0);
+    for (key, h) in &out.pages {
+        println!(
+            "page {key:<14} one connection: p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  (p50 ×{:.1} GET /api/v1/health)",
+            h.p50_ms,
+            h.p99_ms,
+            h.max_ms,
+            h.p50_ms / health.max(1e-9)
+        );
     }
     println!(
         "memory of the serving process: VmRSS {:.0} MB (anon {:.0}, file-backed {:.0}), VmHWM {:.0} MB",
