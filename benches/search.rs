@@ -9,6 +9,7 @@
 //! - `ZHUDAI_BENCH_CONCURRENCY` keep-alive connections, default 8;
 //! - `ZHUDAI_BENCH_PG=1` also runs `benches/pg_trgm.sh` (installs PostgreSQL from Debian
 //!   packages if missing, starts a throwaway cluster) on the same rows and queries;
+//! - `ZHUDAI_BENCH_PAGES` list/detail requests per kind and caller, default 40;
 //! - `ZHUDAI_BENCH_INDEX_ONLY=1` stops after the indexing figures (for profiling);
 //! - `ZHUDAI_BENCH_KEEP=DIR` keeps the work directory (data dir, `rows.csv`, `queries.tsv`,
 //!   result files) in DIR instead of a temporary one, e.g. to run the PostgreSQL script by hand.
@@ -689,7 +690,8 @@ fn serve_phase(work: &Path) {
         }
         // Customer list and detail pages (issue 4): one connection, one request at a time,
         // against a bare `GET /api/v1/health` round trip in the same run as the baseline.
-        let n = (queries / 4).max(20);
+        // Few by default: today the list scans every customer (seconds per request at 1M).
+        let n = env_or("ZHUDAI_BENCH_PAGES", 40) as usize;
         let timed = |client: reqwest::Client, urls: Vec<String>| async move {
             let started = Instant::now();
             let mut lat = Vec::new();
