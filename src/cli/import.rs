@@ -162,7 +162,7 @@ impl Cmd {
         // Batches committed before a failure are indexed above too.
         let report = result?;
         for e in &report.errors {
-            println!("row {}: {}: {}", e.row, e.field, e.reason);
+            println!("row {}: {}: {}", e.row, e.label, e.reason);
         }
         if report.rejected > report.errors.len() {
             println!("… and {} more", report.rejected - report.errors.len());

@@ -54,7 +54,11 @@ pub enum OnDuplicate {
 pub struct RowError {
     /// Line in the file (1 = the first line).
     pub row: usize,
+    /// `name`, `phone`, …, `custom.<key>`, `owner`, `file`.
     pub field: String,
+    /// The field's Chinese name (a custom field's label) for people reading the report.
+    #[serde(default)]
+    pub label: String,
     pub reason: String,
 }
 
@@ -172,14 +176,19 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("owner", "负责人（用户名）"),
 ];
 
-/// The Chinese name of a field key (custom fields and `file` pass through).
-pub fn field_label(field: &str) -> String {
+/// The Chinese name of a field key: a custom field's label, its key when no longer defined;
+/// other keys (`file`) pass through.
+pub fn field_label(field: &str, defs: &[CustomField]) -> String {
+    if let Some(key) = field.strip_prefix("custom.") {
+        return defs
+            .iter()
+            .find(|d| d.key == key)
+            .map_or_else(|| key.to_string(), |d| d.label.clone());
+    }
     FIELDS
         .iter()
         .find(|(k, _)| *k == field)
-        .map(|(_, l)| l.to_string())
-        .or_else(|| field.strip_prefix("custom.").map(String::from))
-        .unwrap_or_else(|| field.to_string())
+        .map_or_else(|| field.to_string(), |(_, l)| l.to_string())
 }
 
 /// Recognised column → field. Headers are compared after removing spaces and turning
@@ -407,7 +416,7 @@ pub fn resolve_columns(
         if !seen.insert(f.as_str()) {
             return Err(Error::validation(
                 "mapping",
-                format!("字段“{}”被多个列使用", field_label(f)),
+                format!("字段“{}”被多个列使用", field_label(f, defs)),
             ));
         }
     }
@@ -715,14 +724,17 @@ impl App {
     fn reject(
         report: &mut ImportReport,
         progress: &mut dyn Progress,
+        defs: &[CustomField],
         row: usize,
         field: impl Into<String>,
         reason: impl Into<String>,
         cells: &[String],
     ) -> Result<()> {
+        let field = field.into();
         let e = RowError {
             row,
-            field: field.into(),
+            label: field_label(&field, defs),
+            field,
             reason: reason.into(),
         };
         progress.rejected(&e, cells)?;
@@ -749,7 +761,7 @@ impl App {
             let (mut input, owner_cell) = match row_input(&r.columns, &r.headers, &r.defs, &cells) {
                 Ok(i) => i,
                 Err((field, reason)) => {
-                    Self::reject(report, progress, line, field, reason, &cells)?;
+                    Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
                     continue;
                 }
             };
@@ -763,7 +775,7 @@ impl App {
                         Some(Ok(id)) => Some(id.clone()),
                         Some(Err(reason)) => {
                             let reason = reason.clone();
-                            Self::reject(report, progress, line, "owner", reason, &cells)?;
+                            Self::reject(report, progress, &r.defs, line, "owner", reason, &cells)?;
                             continue;
                         }
                         None => None,
@@ -775,7 +787,7 @@ impl App {
             let checked = match customer::check(&input, true, r.today) {
                 Ok(c) => c,
                 Err((field, reason)) => {
-                    Self::reject(report, progress, line, field, reason, &cells)?;
+                    Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
                     continue;
                 }
             };
@@ -789,6 +801,7 @@ impl App {
                 Self::reject(
                     report,
                     progress,
+                    &r.defs,
                     line,
                     "phone",
                     "与文件中前面的行手机号重复",
@@ -802,6 +815,7 @@ impl App {
                     Self::reject(
                         report,
                         progress,
+                        &r.defs,
                         line,
                         "id_number",
                         "与文件中前面的行身份证号重复",
@@ -908,7 +922,7 @@ impl App {
         report.skipped += out.skipped;
         report.flagged += out.flagged;
         for (line, field, reason, cells) in out.refused {
-            Self::reject(report, progress, line, field, reason, &cells)?;
+            Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
         }
         progress.after_batch(report)
     }

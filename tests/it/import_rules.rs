@@ -104,6 +104,14 @@ async fn custom_field_cells_are_parsed_and_checked_like_a_form() {
             (7, "custom.visit_on")
         ]
     );
+    // People read the custom field's label, not its key.
+    let labels: Vec<&str> = dry["rejected_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["来源类型", "保证金", "在贷笔数", "到访日期"], "{dry}");
     assert!(
         errors[0].2.contains("列“来源”") && errors[0].2.contains("不在选项中"),
         "{errors:?}"
@@ -162,6 +170,11 @@ async fn custom_field_cells_are_parsed_and_checked_like_a_form() {
         "{:?}",
         rows[1]
     );
+    let field_column: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r[r.len() - 2].as_str())
+        .collect();
+    assert_eq!(field_column, ["来源类型", "保证金", "在贷笔数", "到访日期"]);
     s.stop().await;
 }
 

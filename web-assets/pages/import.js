@@ -54,7 +54,7 @@ function JobProgress({ job, onCancel, cancelling }) {
       <h3>${t('import.rejected.title', { count: job.rejected })}</h3>
       <table class="table table-compact" data-testid="import-rejected">
         <thead><tr><th>${t('import.rejected.row')}</th><th>${t('import.rejected.field')}</th><th>${t('import.rejected.reason')}</th></tr></thead>
-        <tbody>${job.rejected_rows.map((e) => html`<tr key=${e.row}><td>${e.row}</td><td>${e.field}</td><td>${e.reason}</td></tr>`)}</tbody>
+        <tbody>${job.rejected_rows.map((e) => html`<tr key=${e.row}><td>${e.row}</td><td title=${e.field}>${e.label || e.field}</td><td>${e.reason}</td></tr>`)}</tbody>
       </table>
       ${job.errors_purged
         ? html`<p class="muted" data-testid="import-errors-expired">${t('import.errors.expired')}</p>`

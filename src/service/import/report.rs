@@ -5,7 +5,7 @@
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 
 use super::super::{Error, Result};
-use super::{RowError, field_label};
+use super::RowError;
 
 /// Builds the report row by row; `finish` gives the file's bytes.
 pub struct ErrorSheet {
@@ -59,7 +59,15 @@ impl ErrorSheet {
             sheet.write_string(r, col(i + 1)?, c).map_err(xl)?;
         }
         sheet
-            .write_string(r, col(width + 1)?, field_label(&e.field))
+            .write_string(
+                r,
+                col(width + 1)?,
+                if e.label.is_empty() {
+                    &e.field
+                } else {
+                    &e.label
+                },
+            )
             .map_err(xl)?;
         sheet
             .write_string(r, col(width + 2)?, &e.reason)
