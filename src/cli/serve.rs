@@ -90,6 +90,7 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
     let scheduler = crate::jobs::backup::spawn(Arc::clone(&app));
     let indexer = crate::jobs::indexer::spawn(Arc::clone(&app));
     let sweeper = crate::jobs::pool::spawn(Arc::clone(&app));
+    let housekeeper = crate::jobs::housekeeping::spawn(Arc::clone(&app));
     // Listen for SIGTERM before announcing the server: a stop sent right after the banner
     // must not be lost.
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -100,6 +101,7 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
     scheduler.shutdown().await;
     indexer.shutdown().await;
     sweeper.shutdown().await;
+    housekeeper.shutdown().await;
     if let Some(admin) = admin {
         admin.shutdown().await;
     }

@@ -1,8 +1,9 @@
-//! Background jobs that `serve` runs besides the HTTP server: scheduled backups (more — pool
-//! recall sweeps, reminders — join here). Each job takes its time from the app's clock, so
+//! Background jobs that `serve` runs besides the HTTP server: scheduled backups, the search
+//! indexer, pool recall sweeps and hourly housekeeping. Each job takes its time from the app's clock, so
 //! tests drive it by moving a manual clock and calling its `tick`.
 
 pub mod backup;
+pub mod housekeeping;
 pub mod indexer;
 pub mod pool;
 pub mod schedule;

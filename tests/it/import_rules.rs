@@ -111,7 +111,11 @@ async fn custom_field_cells_are_parsed_and_checked_like_a_form() {
         .iter()
         .map(|e| e["label"].as_str().unwrap())
         .collect();
-    assert_eq!(labels, ["来源类型", "保证金", "在贷笔数", "到访日期"], "{dry}");
+    assert_eq!(
+        labels,
+        ["来源类型", "保证金", "在贷笔数", "到访日期"],
+        "{dry}"
+    );
     assert!(
         errors[0].2.contains("列“来源”") && errors[0].2.contains("不在选项中"),
         "{errors:?}"
@@ -170,10 +174,7 @@ async fn custom_field_cells_are_parsed_and_checked_like_a_form() {
         "{:?}",
         rows[1]
     );
-    let field_column: Vec<&str> = rows[1..]
-        .iter()
-        .map(|r| r[r.len() - 2].as_str())
-        .collect();
+    let field_column: Vec<&str> = rows[1..].iter().map(|r| r[r.len() - 2].as_str()).collect();
     assert_eq!(field_column, ["来源类型", "保证金", "在贷笔数", "到访日期"]);
     s.stop().await;
 }
@@ -467,5 +468,32 @@ async fn a_new_import_also_clears_expired_files_and_the_period_is_configurable()
         !file.exists(),
         "starting an import removed the expired file"
     );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_hourly_housekeeping_removes_expired_files_without_any_request() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, job) = post_form(
+        &admin,
+        "/api/v1/imports",
+        form("h.csv", "姓名,手机号\n乙,123\n".as_bytes(), &[]),
+    )
+    .await;
+    assert_eq!(st, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    wait_job(&admin, &id).await;
+    let file = s.dir.path().join("imports").join(format!("{id}.rejected"));
+    assert!(file.exists());
+
+    assert_eq!(zhudai::jobs::housekeeping::tick(&s.app).1, 0, "not yet due");
+    assert!(file.exists());
+    s.clock
+        .advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
+    let (sessions, files) = zhudai::jobs::housekeeping::tick(&s.app);
+    assert_eq!(files, 1);
+    assert!(sessions >= 1, "the admin's session expired too");
+    assert!(!file.exists());
     s.stop().await;
 }
