@@ -9,10 +9,13 @@ use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer, Token, TokenStr
 use tantivy::{Index, TantivyDocument};
 
 use super::analysis;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::followup::Followup;
 
-pub const INDEX_VERSION: u32 = 3;
+pub const INDEX_VERSION: u32 = 4;
 
 const ZH: &str = "zh";
 const GRAMS12: &str = "grams12";
@@ -40,6 +43,8 @@ pub struct Fields {
     pub id6: Field,
     pub created: Field,
     pub facet: Field,
+    /// The stored [`Card`] (JSON): what a search result shows, without a store read.
+    pub card: Field,
 }
 
 fn analysed(tokenizer: &str, record: IndexRecordOption) -> TextOptions {
@@ -79,6 +84,7 @@ pub fn schema() -> (Schema, Fields) {
         id6: b.add_text_field("id6", STRING),
         created: b.add_i64_field("created", INDEXED | FAST),
         facet: b.add_facet_field("facet", FacetOptions::default()),
+        card: b.add_text_field("card", STORED),
     };
     (b.build(), fields)
 }
@@ -174,6 +180,61 @@ pub fn stage_key(s: Stage) -> String {
         .unwrap_or_default()
 }
 
+/// One phone of a [`Card`]: masked, and its last four digits (themselves an index term).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardPhone {
+    pub masked: String,
+    pub tail: String,
+}
+
+/// What a search result shows of a customer and what its scope is decided on, stored in the
+/// document so results need no store read. Masked values only, like the API shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Card {
+    pub name: String,
+    /// The main phone first.
+    pub phones: Vec<CardPhone>,
+    pub city: Option<String>,
+    pub company: Option<String>,
+    pub address: Option<String>,
+    pub channel: Option<String>,
+    pub stage: Stage,
+    pub grade: Option<String>,
+    pub tags: Vec<String>,
+    pub owner_id: Option<String>,
+    pub pool_id: Option<String>,
+    pub collaborators: Vec<String>,
+    pub next_followup_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Customer> for Card {
+    fn from(c: &Customer) -> Card {
+        Card {
+            name: c.name.clone(),
+            phones: std::iter::once(&c.phone)
+                .chain(&c.extra_phones)
+                .map(|p| CardPhone {
+                    masked: p.masked.clone(),
+                    tail: p.tail.clone(),
+                })
+                .collect(),
+            city: c.city.clone(),
+            company: c.company.clone(),
+            address: c.address.clone(),
+            channel: c.channel.clone(),
+            stage: c.stage,
+            grade: c.grade.clone(),
+            tags: c.tags.clone(),
+            owner_id: c.owner_id.clone(),
+            pool_id: c.pool_id.clone(),
+            collaborators: c.collaborators.clone(),
+            next_followup_at: c.next_followup_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
 /// The searchable document of one live customer. `id_last6` gives the last six characters of
 /// the ID number (decrypted by the caller); nothing longer of a phone or ID is ever indexed.
 pub fn document(
@@ -249,5 +310,8 @@ pub fn document(
         d.add_text(f.id6, six.to_lowercase());
     }
     d.add_i64(f.created, c.created_at.timestamp());
+    if let Ok(card) = serde_json::to_string(&Card::from(c)) {
+        d.add_text(f.card, card);
+    }
     d
 }

@@ -20,6 +20,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::domain::customer::Customer;
 use crate::store::{self, Store, customers, outbox};
+pub use fields::Card;
 use fields::Fields;
 pub use query::{Filters, Hits, Request, Restrict, Word};
 

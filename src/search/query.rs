@@ -2,11 +2,12 @@
 //! filters as required clauses: nothing outside the scope is scored, returned or counted.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexQuery,
-    TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{Index, Order, Searcher, TantivyDocument, Term};
@@ -57,6 +58,8 @@ pub struct Request {
 pub struct Hits {
     /// Customer ids, best first (newest first when there are no words).
     pub ids: Vec<String>,
+    /// The stored card (JSON, [`super::fields::Card`]) of each id, in the same order.
+    pub cards: Vec<String>,
     pub total: usize,
     /// `stage` / `grade` / `owner` / `channel` → value → count.
     pub facets: BTreeMap<String, BTreeMap<String, u64>>,
@@ -115,16 +118,19 @@ fn jieba_tokens(index: &Index, text: &str) -> Vec<String> {
     out
 }
 
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$#&-~\"<>@".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
+/// Terms starting with `w` (ASCII letters): the term range [w, w with its last letter raised).
+/// A range walks the term dictionary directly; a `w.*` regex first builds an automaton, which
+/// cost more than the rest of a short query.
+fn prefix(field: Field, w: &str) -> Box<dyn Query> {
+    let mut end = w.to_string();
+    match end.pop() {
+        Some(last) if last.is_ascii_alphabetic() => end.push(char::from(last as u8 + 1)),
+        _ => return Box::new(EmptyQuery),
+    }
+    Box::new(RangeQuery::new(
+        Bound::Included(Term::from_field_text(field, w)),
+        Bound::Excluded(Term::from_field_text(field, &end)),
+    ))
 }
 
 /// The ways one typed word can match, any of which is enough; better matches score higher.
@@ -154,11 +160,8 @@ fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
     let latin = w.chars().all(|c| c.is_ascii_alphabetic());
     if latin {
         any.push(boosted(term(f.pinyin, w), 6.0));
-        if w.len() >= 2
-            && let Ok(prefix) =
-                RegexQuery::from_pattern(&format!("{}.*", regex_escape(w)), f.pinyin)
-        {
-            any.push(boosted(Box::new(prefix), 2.0));
+        if w.len() >= 2 {
+            any.push(boosted(prefix(f.pinyin, w), 2.0));
         }
     }
     any.push(boosted(term(f.name_exact, w), 10.0));
@@ -287,10 +290,13 @@ pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tan
         )
     };
     let mut ids = Vec::with_capacity(addresses.len());
+    let mut cards = Vec::with_capacity(addresses.len());
     for a in addresses {
         let doc: TantivyDocument = searcher.doc(a)?;
         if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()) {
             ids.push(id.to_string());
+            let card = doc.get_first(f.card).and_then(|v| v.as_str());
+            cards.push(card.unwrap_or_default().to_string());
         }
     }
     let mut out = BTreeMap::new();
@@ -305,6 +311,7 @@ pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tan
     }
     Ok(Hits {
         ids,
+        cards,
         total,
         facets: out,
     })

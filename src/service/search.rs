@@ -1,19 +1,19 @@
 //! Customer search use cases: the caller's scope becomes part of the index query (so paging,
 //! totals and facets only ever count what the caller may see), full phone and ID numbers go
-//! through the blind index, and hits are read back from the store and masked like any read.
+//! through the blind index, and hits are shown from the card stored with each document (masked
+//! values only, see [`crate::search::Card`]), so a result page needs no store read.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::customers::CustomerView;
-use super::scope::{Scope, Visible};
+use super::scope::{Owned, Scope, Visible};
 use super::{App, Error, Result};
 use crate::crypto::field::Kind;
-use crate::domain::customer::Customer;
+use crate::domain::customer::{Customer, Stage};
 use crate::domain::{id_number, phone};
-use crate::search::{self, Filters, Request, Restrict, Word, analysis};
+use crate::search::{self, Card, Filters, Request, Restrict, Word, analysis};
 use crate::store::customers;
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
@@ -46,9 +46,64 @@ pub struct Highlight {
     pub ranges: Vec<[usize; 2]>,
 }
 
+/// A customer as a search result shows it (masked); the full record is
+/// `GET /customers/{id}`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SearchCustomer {
+    pub id: String,
+    pub name: String,
+    /// Masked.
+    pub phone: String,
+    /// Masked.
+    pub extra_phones: Vec<String>,
+    pub city: Option<String>,
+    pub company: Option<String>,
+    pub address: Option<String>,
+    pub channel: Option<String>,
+    pub stage: Stage,
+    pub grade: Option<String>,
+    pub tags: Vec<String>,
+    pub owner_id: Option<String>,
+    pub pool_id: Option<String>,
+    pub next_followup_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl SearchCustomer {
+    fn new(id: String, c: Card) -> SearchCustomer {
+        let mut phones = c.phones.into_iter().map(|p| p.masked);
+        SearchCustomer {
+            id,
+            name: c.name,
+            phone: phones.next().unwrap_or_default(),
+            extra_phones: phones.collect(),
+            city: c.city,
+            company: c.company,
+            address: c.address,
+            channel: c.channel,
+            stage: c.stage,
+            grade: c.grade,
+            tags: c.tags,
+            owner_id: c.owner_id,
+            pool_id: c.pool_id,
+            next_followup_at: c.next_followup_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl Owned for Card {
+    fn owner_id(&self) -> Option<&str> {
+        self.owner_id.as_deref()
+    }
+    fn collaborators(&self) -> &[String] {
+        &self.collaborators
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
-    pub customer: CustomerView,
+    pub customer: SearchCustomer,
     pub highlights: Vec<Highlight>,
 }
 
@@ -225,25 +280,21 @@ impl App {
             .search
             .search(&self.store, &|c| self.id_tail(c), &req)
             .map_err(search_error)?;
-        let found = self.store.read(|tx| {
-            hits.ids
-                .iter()
-                .map(|id| customers::get(tx, id))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
-        // The index already applied the scope; checking the records again costs nothing and
-        // keeps a stale document from ever showing a record the caller may not see.
-        let items: Vec<SearchHit> = found
+        // The index already applied the scope; checking each card again costs nothing and
+        // keeps a document from ever showing a record the caller may not see.
+        let items: Vec<SearchHit> = hits
+            .ids
             .into_iter()
-            .flatten()
-            .filter(|c| {
+            .zip(hits.cards)
+            .filter_map(|(id, card)| Some((id, serde_json::from_str::<Card>(&card).ok()?)))
+            .filter(|(_, c)| {
                 let waiting_in_my_pool =
                     c.owner_id.is_none() && c.pool_id.as_ref().is_some_and(|p| pools.contains(p));
-                c.deleted_at.is_none() && (scope.can_see(c) || waiting_in_my_pool)
+                scope.can_see(c) || waiting_in_my_pool
             })
-            .map(|c| SearchHit {
+            .map(|(id, c)| SearchHit {
                 highlights: highlights(&c, &text),
-                customer: CustomerView::from(&c),
+                customer: SearchCustomer::new(id, c),
             })
             .collect();
         let next = offset + limit;
@@ -256,7 +307,7 @@ impl App {
     }
 }
 
-fn highlights(c: &Customer, text: &str) -> Vec<Highlight> {
+fn highlights(c: &Card, text: &str) -> Vec<Highlight> {
     let mut out = Vec::new();
     for word in text.split(' ').filter(|w| !w.is_empty()) {
         let latin = word.chars().all(|ch| ch.is_ascii_alphabetic());
@@ -287,7 +338,7 @@ fn highlights(c: &Customer, text: &str) -> Vec<Highlight> {
             }
         }
         if word.len() == 4 && word.chars().all(|ch| ch.is_ascii_digit()) {
-            for p in std::iter::once(&c.phone).chain(&c.extra_phones) {
+            for p in &c.phones {
                 if p.tail == word {
                     let n = p.masked.chars().count();
                     out.push(Highlight {
