@@ -45,6 +45,41 @@ pub struct Fields {
     pub facet: Field,
     /// The stored [`Card`] (JSON): what a search result shows, without a store read.
     pub card: Field,
+    /// Exact (case-sensitive, prefixed) terms the customer list filters on: `s:<stage>`,
+    /// `g:<grade>`, `c:<channel>`, `t:<tag>`, `o:<owner>`, [`HAS_OWNER`], `f:1`/`f:0`
+    /// (duplicate flag), [`NOT_ULID`].
+    pub exact: Field,
+    /// The id as a ULID, high and low 64 bits (fast): the list's tie-breaker and `created_at`
+    /// order (ids are time-ordered ULIDs; the string order of canonical ULIDs is this order).
+    pub id_hi: Field,
+    pub id_lo: Field,
+    /// `updated_at` in microseconds (fast).
+    pub updated: Field,
+    /// `next_followup_at` in microseconds, [`NO_NEXT_FOLLOWUP`] when none (fast).
+    pub next_fu: Field,
+    /// The name exactly as stored (fast string column, for the name order).
+    pub name_key: Field,
+}
+
+/// `next_fu` of a customer without a next follow-up: after every real instant.
+pub const NO_NEXT_FOLLOWUP: i64 = i64::MAX;
+/// `exact` term of a customer that has an owner.
+pub const HAS_OWNER: &str = "O";
+/// `exact` term of a customer whose id is not a canonical ULID (the list cannot order it
+/// from the index; the service falls back to reading the store).
+pub const NOT_ULID: &str = "x:not-ulid";
+
+/// A canonical (upper-case, 26-character) ULID as a number, whose order is the string's.
+pub fn ulid_of(id: &str) -> Option<u128> {
+    ulid::Ulid::from_string(id)
+        .ok()
+        .filter(|u| u.to_string() == id)
+        .map(u128::from)
+}
+
+/// `exact` term for a prefix and value, e.g. `exact_term("g", "A")` = `g:A`.
+pub fn exact_term(prefix: &str, value: &str) -> String {
+    format!("{prefix}:{value}")
 }
 
 fn analysed(tokenizer: &str, record: IndexRecordOption) -> TextOptions {
@@ -85,6 +120,12 @@ pub fn schema() -> (Schema, Fields) {
         created: b.add_i64_field("created", INDEXED | FAST),
         facet: b.add_facet_field("facet", FacetOptions::default()),
         card: b.add_text_field("card", STORED),
+        exact: b.add_text_field("exact", STRING),
+        id_hi: b.add_u64_field("id_hi", FAST),
+        id_lo: b.add_u64_field("id_lo", FAST),
+        updated: b.add_i64_field("updated", FAST),
+        next_fu: b.add_i64_field("next_fu", FAST),
+        name_key: b.add_text_field("name_key", TextOptions::default().set_fast("raw")),
     };
     (b.build(), fields)
 }
@@ -313,5 +354,42 @@ pub fn document(
     if let Ok(card) = serde_json::to_string(&Card::from(c)) {
         d.add_text(f.card, card);
     }
+    list_terms(f, c, &mut d);
     d
+}
+
+/// What the customer list filters and sorts on (see `service::customer_list`).
+fn list_terms(f: &Fields, c: &Customer, d: &mut TantivyDocument) {
+    d.add_text(f.exact, exact_term("s", &stage_key(c.stage)));
+    if let Some(g) = &c.grade {
+        d.add_text(f.exact, exact_term("g", g));
+    }
+    if let Some(ch) = &c.channel {
+        d.add_text(f.exact, exact_term("c", ch));
+    }
+    for t in &c.tags {
+        d.add_text(f.exact, exact_term("t", t));
+    }
+    if let Some(o) = &c.owner_id {
+        d.add_text(f.exact, exact_term("o", o));
+        d.add_text(f.exact, HAS_OWNER);
+    }
+    d.add_text(
+        f.exact,
+        exact_term("f", if c.duplicate_flag { "1" } else { "0" }),
+    );
+    match ulid_of(&c.id) {
+        Some(n) => {
+            d.add_u64(f.id_hi, (n >> 64) as u64);
+            d.add_u64(f.id_lo, n as u64);
+        }
+        None => d.add_text(f.exact, NOT_ULID),
+    }
+    d.add_i64(f.updated, c.updated_at.timestamp_micros());
+    d.add_i64(
+        f.next_fu,
+        c.next_followup_at
+            .map_or(NO_NEXT_FOLLOWUP, |t| t.timestamp_micros()),
+    );
+    d.add_text(f.name_key, &c.name);
 }

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod fields;
+pub mod list;
 pub mod query;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::domain::customer::Customer;
 use crate::store::{self, Store, customers, outbox};
 pub use fields::Card;
 use fields::Fields;
+pub use list::{ListFilters, ListRequest, ListSort, Listed};
 pub use query::{Filters, Hits, Request, Restrict, Word};
 
 /// Gives the last six characters of a customer's ID number (decrypted), for the `id6` terms.
@@ -248,6 +250,11 @@ impl Engine {
         )?)
     }
 
+    /// One page of the customer list (see [`list`]).
+    pub fn list(&self, req: &ListRequest) -> Result<Listed> {
+        Ok(list::run(&self.reader.searcher(), &self.fields, req)?)
+    }
+
     /// Whether a customer has a document in this generation.
     pub fn contains(&self, id: &str) -> Result<bool> {
         let q = tantivy::query::TermQuery::new(
@@ -422,6 +429,15 @@ impl Search {
             self.catch_up(store, id_tail)?;
         }
         self.engine(store, id_tail)?.search(req)
+    }
+
+    /// One page of the customer list from the live index, after applying pending changes (a
+    /// list right after a write shows it).
+    pub fn list(&self, store: &Store, id_tail: IdTail, req: &ListRequest) -> Result<Listed> {
+        if self.behind(store)? {
+            self.catch_up(store, id_tail)?;
+        }
+        self.engine(store, id_tail)?.list(req)
     }
 
     /// Rebuilds the index from the store while the old generation keeps serving; changes made

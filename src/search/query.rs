@@ -209,7 +209,7 @@ fn any_term(field: Field, values: &[String]) -> Box<dyn Query> {
 }
 
 /// The caller's scope as a required clause that does not change the ranking.
-fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>> {
+pub(crate) fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>> {
     let owners = r.owners.as_ref()?;
     let mut any: Vec<(Occur, Box<dyn Query>)> = vec![
         (Occur::Should, any_term(f.owner, owners)),

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::customers::shanghai;
 use crate::domain::customer::{Customer, Stage};
+use crate::search::fields::stage_key;
+use crate::search::{ListFilters, ListRequest, ListSort, Restrict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -164,6 +166,63 @@ impl CustomerFilter {
             },
             Sort::Name => format!("{}\u{0}{}", c.name, c.id),
         }
+    }
+}
+
+impl FilterContext {
+    /// When today (Asia/Shanghai) started.
+    pub fn today_start(&self) -> DateTime<Utc> {
+        self.today_start
+    }
+}
+
+/// The same filter and order as [`CustomerFilter::matches`] and [`CustomerFilter::sort_key`],
+/// as an index request (`q` aside: the caller handles it).
+pub fn list_request(
+    f: &CustomerFilter,
+    ctx: &FilterContext,
+    restrict: Restrict,
+    limit: usize,
+) -> ListRequest {
+    let day_after = |d: NaiveDate| day_start(d) + Duration::days(1);
+    let today = ctx.today_start;
+    let (next_from, next_before, no_next) = match f.due {
+        None => (None, None, false),
+        Some(DueFilter::Today) => (
+            Some(today.timestamp_micros()),
+            Some((today + Duration::days(1)).timestamp_micros()),
+            false,
+        ),
+        Some(DueFilter::Overdue) => (None, Some(today.timestamp_micros()), false),
+        Some(DueFilter::None) => (None, None, true),
+    };
+    let sort = f.sort.unwrap_or_default();
+    ListRequest {
+        restrict,
+        filters: ListFilters {
+            stage: f.stage.map(stage_key),
+            grade: f.grade.clone(),
+            tags: f.tags().into_iter().map(str::to_string).collect(),
+            owner: f.owner.clone(),
+            channel: f.channel.clone(),
+            created_from: f.created_from.map(|d| day_start(d).timestamp()),
+            created_before: f.created_to.map(|d| day_after(d).timestamp()),
+            next_from,
+            next_before,
+            no_next,
+            flagged: f.flagged,
+            owned_by: (f.whose == Some(Whose::Mine)).then(|| ctx.me.clone()),
+            owned_by_other_than: (f.whose == Some(Whose::Team)).then(|| ctx.me.clone()),
+        },
+        sort: match sort {
+            Sort::CreatedAt | Sort::CreatedAtDesc => ListSort::Id,
+            Sort::UpdatedAt | Sort::UpdatedAtDesc => ListSort::Updated,
+            Sort::NextFollowupAt => ListSort::NextFollowup,
+            Sort::Name => ListSort::Name,
+        },
+        descending: sort.descending(),
+        cursor: f.cursor.clone(),
+        limit,
     }
 }
 

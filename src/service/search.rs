@@ -120,7 +120,7 @@ pub struct SearchPage {
 /// The most matches the customer list's `q` pages through.
 const LIST_SEARCH_CAP: usize = 5_000;
 
-fn restrict_of(scope: &Scope, pools: Vec<String>) -> Restrict {
+pub(crate) fn restrict_of(scope: &Scope, pools: Vec<String>) -> Restrict {
     Restrict {
         owners: match &scope.visible {
             Visible::All => None,
@@ -131,7 +131,7 @@ fn restrict_of(scope: &Scope, pools: Vec<String>) -> Restrict {
     }
 }
 
-fn search_error(e: search::Error) -> Error {
+pub(crate) fn search_error(e: search::Error) -> Error {
     match e {
         search::Error::Rebuilding => Error::Unavailable {
             code: "search_rebuilding",

@@ -9,6 +9,7 @@ mod backup_interop;
 mod backup_schedule;
 mod common;
 mod customer_features;
+mod customer_list_index;
 mod customers;
 mod export;
 mod followups;
