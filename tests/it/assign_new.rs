@@ -1,0 +1,229 @@
+//! Automatic assignment of NEW leads (`assign.pick`): created through the API with
+//! `"assign": "auto"` or imported with `assign=auto`. Turns are fair and survive a restart;
+//! paused, disabled and full (库容) users get none; a lead nobody can take waits in a pool.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use crate::common;
+
+use std::collections::BTreeMap;
+
+use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use zhudai::service::users::Actor;
+
+/// Creates a lead through the API with `body` merged in; returns the created customer.
+async fn lead(c: &Client, n: u32, extra: Value) -> Value {
+    let mut body = json!({"name": format!("线索{n}"), "phone": format!("137{n:08}")});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (st, b) = c.post("/api/v1/customers", body).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    b
+}
+
+async fn auto_lead(c: &Client, n: u32) -> Value {
+    lead(c, n, json!({"assign": "auto"})).await
+}
+
+fn owner(c: &Value) -> String {
+    c["owner_id"].as_str().unwrap_or("").to_string()
+}
+
+/// Leads per owner id.
+fn tally(owners: &[String]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for o in owners {
+        *m.entry(o.clone()).or_default() += 1;
+    }
+    m
+}
+
+async fn timeline(c: &Client, id: &str) -> Vec<Value> {
+    let (st, t) = c.get(&format!("/api/v1/customers/{id}/timeline")).await;
+    assert_eq!(st, StatusCode::OK, "{t}");
+    t["events"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn round_robin_spreads_new_leads_evenly_and_continues_after_a_restart() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let mut sales: Vec<String> = ["na", "nb", "nc"]
+        .iter()
+        .map(|n| common::add_user(&s, n, &["sales"], None))
+        .collect();
+    sales.sort();
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let mut owners = Vec::new();
+    for n in 0..4 {
+        owners.push(owner(&auto_lead(&admin, n).await));
+    }
+    assert_eq!(owners, [&*sales[0], &sales[1], &sales[2], &sales[0]]);
+
+    // The turn is kept in the store: after a restart it goes on with the next user.
+    let s = s.restart().await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    for n in 4..9 {
+        owners.push(owner(&auto_lead(&admin, n).await));
+    }
+    assert_eq!(owners[4], sales[1], "the turn continues after the restart");
+    assert_eq!(
+        tally(&owners),
+        sales.iter().map(|u| (u.clone(), 3)).collect(),
+        "{owners:?}"
+    );
+
+    // On the timeline with the rule's reason, and audited like a manager's assignment.
+    let (_, page) = admin.get("/api/v1/customers?limit=1").await;
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let events = timeline(&admin, &id).await;
+    let assigned = events.iter().find(|e| e["kind"] == "assigned").unwrap();
+    assert_eq!(assigned["note"], "轮流分配", "{events:?}");
+    let (_, audit) = admin
+        .get("/api/v1/audit?action=customer.assigned&limit=50")
+        .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 9, "{audit}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn paused_disabled_and_full_users_get_none_and_nobody_left_means_the_pool() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let free = common::add_user(&s, "free", &["sales"], None);
+    let paused = common::add_user(&s, "paused", &["sales"], None);
+    let _gone = common::add_user(&s, "gone", &["sales"], None);
+    let full_dept = s
+        .app
+        .create_department(
+            &Actor::Operator,
+            zhudai::service::org::DepartmentInput {
+                name: "满员部".into(),
+                parent_id: None,
+            },
+            "t",
+        )
+        .unwrap()
+        .id;
+    let full = common::add_user(&s, "full", &["sales"], Some(&full_dept));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    // 库容 of the full user's department: one customer, which they already hold.
+    let (st, p) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "满员部公海", "department_id": full_dept, "settings": {"max_owned": 1}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    lead(&admin, 100, json!({"owner_id": full})).await;
+    let (st, b) = admin
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/assignment/users/{paused}"),
+            Some(json!({"paused": true})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    s.app
+        .set_user_status(
+            &Actor::Operator,
+            "gone",
+            zhudai::domain::org::UserStatus::Disabled,
+            "t",
+        )
+        .unwrap();
+    for n in 0..6 {
+        let c = auto_lead(&admin, n).await;
+        assert_eq!(owner(&c), free, "{c}");
+    }
+
+    // With everyone paused or full, a new lead waits in the caller's pool, with the reason.
+    let (st, p) = admin
+        .post("/api/v1/pools", json!({"name": "全公司公海"}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let firm_pool = p["id"].as_str().unwrap().to_string();
+    admin
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/assignment/users/{free}"),
+            Some(json!({"paused": true})),
+        )
+        .await;
+    let c = auto_lead(&admin, 7).await;
+    assert_eq!(
+        (c["owner_id"].clone(), c["pool_id"].clone()),
+        (Value::Null, json!(firm_pool)),
+        "{c}"
+    );
+    let events = timeline(&admin, c["id"].as_str().unwrap()).await;
+    let e = events
+        .iter()
+        .find(|e| e["kind"] == "assign_to_pool")
+        .unwrap();
+    assert!(
+        e["note"].as_str().unwrap().contains("没有可分配的业务员"),
+        "{e}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn least_loaded_gives_new_leads_to_whoever_has_fewest_open_leads() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let a = common::add_user(&s, "la", &["sales"], None);
+    let b = common::add_user(&s, "lb", &["sales"], None);
+    let c = common::add_user(&s, "lc", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    lead(&admin, 1, json!({"owner_id": a})).await;
+    lead(&admin, 2, json!({"owner_id": a})).await;
+    lead(&admin, 3, json!({"owner_id": c})).await;
+    let first = lead(&admin, 10, json!({"assign": "least_loaded"})).await;
+    assert_eq!(owner(&first), b, "b had none");
+    for n in 11..13 {
+        let l = lead(&admin, n, json!({"assign": "least_loaded"})).await;
+        assert_ne!(owner(&l), a, "a already had the most");
+    }
+    let (_, list) = admin.get("/api/v1/assignment/users").await;
+    let open: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["open_leads"].as_u64().unwrap())
+        .collect();
+    assert_eq!(open, [2, 2, 2], "{list}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn only_callers_who_may_assign_ask_for_it_and_the_request_is_checked() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sales = common::add_user(&s, "sa", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let body = json!({"name": "某某", "phone": "13600000001", "assign": "auto"});
+    let sa = s.login("sa", common::TEAM_PASSWORD).await;
+    let (st, e) = sa.post("/api/v1/customers", body.clone()).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{e}");
+    let mut bad = body.clone();
+    bad["assign"] = json!("lottery");
+    let (st, e) = admin.post("/api/v1/customers", bad).await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("assign")),
+        "{e}"
+    );
+    let mut both = body.clone();
+    both["owner_id"] = json!(sales);
+    let (st, e) = admin.post("/api/v1/customers", both).await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("assign")),
+        "{e}"
+    );
+    // Nothing was created by the refused requests.
+    let (_, page) = admin.get("/api/v1/customers?limit=1").await;
+    assert_eq!(page["total"], 0, "{page}");
+    let c = auto_lead(&admin, 1).await;
+    assert_eq!(owner(&c), sales);
+    s.stop().await;
+}
