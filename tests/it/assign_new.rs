@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use crate::common;
+use crate::import::{form, post_form, wait_job};
 
 use std::collections::BTreeMap;
 
@@ -226,4 +227,151 @@ async fn only_callers_who_may_assign_ask_for_it_and_the_request_is_checked() {
     let c = auto_lead(&admin, 1).await;
     assert_eq!(owner(&c), sales);
     s.stop().await;
+}
+
+/// `n` rows of a CSV (phones 1350000xxxx); the second column is an owner column when `owner`.
+fn rows(n: usize, from: usize, owner: Option<(usize, &str)>) -> Vec<u8> {
+    let mut s = String::from("姓名,手机号,城市,负责人\n");
+    for i in from..from + n {
+        let o = match owner {
+            Some((k, name)) if k == i => name,
+            _ => "",
+        };
+        s.push_str(&format!("导入{i},1350{i:07},成都,{o}\n"));
+    }
+    s.into_bytes()
+}
+
+async fn owners_of_imported(c: &Client) -> Vec<String> {
+    let (_, page) = c.get("/api/v1/customers?q=导入&limit=200").await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["owner_id"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_import_with_assign_auto_spreads_rows_evenly_and_sends_the_rest_to_the_pool() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let ia = common::add_user(&s, "ia", &["sales"], None);
+    let mut sales = vec![
+        ia.clone(),
+        common::add_user(&s, "ib", &["sales"], None),
+        common::add_user(&s, "ic", &["sales"], None),
+    ];
+    sales.sort();
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    // 31 rows, one naming its owner: the other 30 are spread 10/10/10 across five batches.
+    let caller = s.app.caller_for(ADMIN).unwrap();
+    let id = zhudai::service::new_id(s.app.now());
+    std::fs::write(s.app.spool_path(&id).unwrap(), rows(31, 0, Some((5, "ia")))).unwrap();
+    let opts = zhudai::service::import::ImportOptions {
+        assign: Some("auto".into()),
+        batch_rows: Some(7),
+        ..Default::default()
+    };
+    let job = s
+        .app
+        .start_import_job(&caller, &id, "a.csv", opts, "test")
+        .unwrap();
+    assert_eq!(job.assign.as_deref(), Some("auto"));
+    let job = wait_job(&admin, &id).await;
+    assert_eq!(
+        (job["created"].as_u64(), job["assigned"].as_u64()),
+        (Some(31), Some(30)),
+        "{job}"
+    );
+    let mut expect: BTreeMap<String, usize> = sales.iter().map(|u| (u.clone(), 10)).collect();
+    *expect.get_mut(&ia).unwrap() += 1;
+    assert_eq!(tally(&owners_of_imported(&admin).await), expect);
+
+    // Nobody can take leads: the rows wait in the chosen pool.
+    let (st, p) = admin
+        .post("/api/v1/pools", json!({"name": "导入公海"}))
+        .await;
+    assert_eq!(st, 201, "{p}");
+    let pool = p["id"].as_str().unwrap().to_string();
+    for u in &sales {
+        admin
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/assignment/users/{u}"),
+                Some(json!({"paused": true})),
+            )
+            .await;
+    }
+    let (_, job) = post_form(
+        &admin,
+        "/api/v1/imports",
+        form(
+            "b.csv",
+            &rows(4, 100, None),
+            &[("assign", "auto"), ("pool_id", pool.as_str())],
+        ),
+    )
+    .await;
+    let job = wait_job(&admin, job["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (job["created"].as_u64(), job["assigned"].as_u64()),
+        (Some(4), Some(0)),
+        "{job}"
+    );
+    let (_, page) = admin
+        .get(&format!("/api/v1/pools/{pool}/customers?limit=50"))
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 4, "{page}");
+
+    // Assigning needs customer.assign; not together with an owner.
+    let (st, e) = post_form(
+        &admin,
+        "/api/v1/imports",
+        form(
+            "c.csv",
+            &rows(1, 200, None),
+            &[("assign", "auto"), ("owner", "ia")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (400, Some("assign")),
+        "{e}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_import_command_assigns_with_assign_auto() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    for n in ["ca", "cb"] {
+        common::add_user(&s, n, &["sales"], None);
+    }
+    let data = s.stop().await;
+    let file = data.path().join("线索.csv");
+    std::fs::write(&file, rows(6, 0, None)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args([
+            "--data",
+            data.path().to_str().unwrap(),
+            "import",
+            file.to_str().unwrap(),
+            "--owner",
+            ADMIN,
+            "--assign",
+            "auto",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("6 created") && text.contains("6 assigned"),
+        "{text}"
+    );
 }
