@@ -375,3 +375,42 @@ async fn the_import_command_assigns_with_assign_auto() {
         "{text}"
     );
 }
+
+/// A firm's own `assign.pick` decides for new leads too; a rule naming someone it was not
+/// offered (a departed colleague, a typo) is overruled by the built-in rule.
+#[tokio::test]
+async fn a_custom_rule_decides_and_an_unoffered_choice_is_overruled() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let mut sales: Vec<String> = ["ra", "rb", "rc"]
+        .iter()
+        .map(|n| common::add_user(&s, n, &["sales"], None))
+        .collect();
+    sales.sort();
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let put = |source: &'static str| {
+        let admin = &admin;
+        async move {
+            let (st, b) = admin
+                .call(
+                    reqwest::Method::PUT,
+                    "/api/v1/plugins/assign",
+                    Some(json!({"source": source, "note": "test"})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+        }
+    };
+    put("fn pick(customer, candidates, ctx) {\n    #{ user_id: candidates[candidates.len() - 1].id, reason: \"总给最后一位\" }\n}\n").await;
+    for n in 0..2 {
+        let c = auto_lead(&admin, n).await;
+        assert_eq!(owner(&c), sales[2], "{c}");
+    }
+    let events = timeline(&admin, auto_lead(&admin, 2).await["id"].as_str().unwrap()).await;
+    let e = events.iter().find(|e| e["kind"] == "assigned").unwrap();
+    assert_eq!(e["note"], "总给最后一位", "{e}");
+
+    put("fn pick(customer, candidates, ctx) {\n    #{ user_id: \"ghost\", reason: \"查无此人\" }\n}\n").await;
+    let c = auto_lead(&admin, 3).await;
+    assert!(sales.contains(&owner(&c)), "{c}");
+    s.stop().await;
+}
