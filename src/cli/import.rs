@@ -32,9 +32,14 @@ pub struct Cmd {
     /// Username whose rights apply and who owns rows without an owner column.
     #[arg(long)]
     owner: String,
-    /// Public pool for rows without an owner column (instead of --owner owning them).
+    /// Public pool for rows without an owner column (instead of --owner owning them); with
+    /// --assign, where the rows nobody can take go.
     #[arg(long)]
     pool: Option<String>,
+    /// `auto` (or round_robin, weighted, least_loaded, by_city): rows without an owner column
+    /// are assigned by the assignment rule among --owner's team (--owner needs customer.assign).
+    #[arg(long, value_name = "MODE")]
+    assign: Option<String>,
     /// Column mapping, TOML: `[columns]` then `"客户姓名" = "name"` (`"ignore"` skips a column).
     #[arg(long)]
     mapping: Option<PathBuf>,
@@ -137,6 +142,7 @@ impl Cmd {
             template_id: None,
             owner: None,
             pool_id: self.pool.clone(),
+            assign: self.assign.clone(),
             batch_rows: None,
         };
         let mut watch = Watch {
@@ -178,7 +184,7 @@ impl Cmd {
             println!("rejected rows written to {}", out.display());
         }
         println!(
-            "{}{} rows: {} created, {} updated, {} skipped as duplicates, {} flagged, {} rejected",
+            "{}{} rows: {} created, {} updated, {} skipped as duplicates, {} flagged, {} rejected{}",
             if report.dry_run {
                 "dry run — nothing written. "
             } else {
@@ -189,7 +195,12 @@ impl Cmd {
             report.updated,
             report.skipped,
             report.flagged,
-            report.rejected
+            report.rejected,
+            if self.assign.is_some() {
+                format!(", {} assigned", report.assigned)
+            } else {
+                String::new()
+            }
         );
         Ok(ExitCode::SUCCESS)
     }

@@ -218,6 +218,11 @@ pub struct CustomerInput {
     pub consent: Option<Consent>,
     /// Owner to give it to (needs `customer.transfer` when not yourself).
     pub owner_id: Option<String>,
+    /// `"auto"`: the owner is chosen by the assignment rule (`assign.pick`, mode
+    /// `[pool] assign_mode`) among the users of my scope who take leads; or a mode name
+    /// (`round_robin`, `weighted`, `least_loaded`, `by_city`). Needs `customer.assign`; not
+    /// together with `owner_id`. When nobody can take it, it goes to my department's pool.
+    pub assign: Option<String>,
 }
 
 /// Reads a field that may be absent (`None`: leave it), `null` (`Some(None)`: clear it) or a
@@ -322,6 +327,7 @@ impl CustomerPatch {
             custom: self.custom.clone(),
             consent: self.consent.clone().flatten(),
             owner_id: self.owner_id.clone(),
+            assign: None,
         };
         if self.consent == Some(None) {
             clear.push("consent");

@@ -41,9 +41,13 @@ pub async fn list(
 }
 
 /// Create a customer; an existing phone or ID number is refused (or flagged, per settings).
+/// With `"assign": "auto"` (or a mode) the assignment rule (`assign.pick`) picks the owner among
+/// my team in the same transaction; when nobody can take it, it waits in my department's pool
+/// (`pool_id` set). Timeline `assigned` / `assign_to_pool` with the reason; audited.
 #[utoipa::path(post, path = "/customers", operation_id = "create_customer", tag = "customers", request_body = CustomerInput, responses(
     (status = 201, description = "Created", body = CustomerView),
-    (status = 400, description = "Invalid field (named in `field`)", body = ErrorBody),
+    (status = 400, description = "Invalid field (named in `field`; `assign` for an unknown mode or with `owner_id`)", body = ErrorBody),
+    (status = 403, description = "Missing customer.create, customer.transfer for another owner, or customer.assign for `assign`", body = ErrorBody),
     (status = 409, description = "Duplicate (撞单): the message names the masked owner", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,

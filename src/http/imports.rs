@@ -48,8 +48,13 @@ pub struct ImportForm {
     dry_run: Option<bool>,
     /// Username who gets rows without an owner column (default: me).
     owner: Option<String>,
-    /// Public pool for rows without an owner column (instead of an owner).
+    /// Public pool for rows without an owner column (instead of an owner); with `assign`,
+    /// where the rows nobody can take go (default: my department's pool).
     pool_id: Option<String>,
+    /// `auto` (or `round_robin`, `weighted`, `least_loaded`, `by_city`): rows without an owner
+    /// column get their owner from the assignment rule (`assign.pick`), spread row by row.
+    /// Needs `customer.assign`; not with `owner`.
+    assign: Option<String>,
 }
 
 fn bad(field: &str, reason: impl Into<String>) -> ApiError {
@@ -111,6 +116,7 @@ async fn read_form(
             "template_id" => opts.template_id = some(text),
             "owner" => opts.owner = some(text),
             "pool_id" => opts.pool_id = some(text),
+            "assign" => opts.assign = some(text),
             "dry_run" => opts.dry_run = matches!(text.as_str(), "true" | "1" | "on"),
             "on_duplicate" => {
                 opts.on_duplicate = match text.as_str() {
@@ -147,8 +153,8 @@ fn is_multipart(req: &Request) -> bool {
     responses(
         (status = 202, description = "Job started (multipart)", body = ImportJob),
         (status = 200, description = "Done, or checked for a dry run (raw body)", body = ImportReport),
-        (status = 400, description = "Unreadable file, no recognisable header, bad mapping, owner or pool", body = ErrorBody),
-        (status = 403, description = "Missing customer.import", body = ErrorBody),
+        (status = 400, description = "Unreadable file, no recognisable header, bad mapping, owner, pool or assignment mode", body = ErrorBody),
+        (status = 403, description = "Missing customer.import (or customer.assign for `assign`)", body = ErrorBody),
         (status = 404, description = "Template not found", body = ErrorBody),
         (status = 413, description = "File larger than server.import_limit_bytes", body = ErrorBody)))]
 pub async fn create(

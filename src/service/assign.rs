@@ -9,13 +9,13 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::customers::live;
-use super::pool_rules::{AssignCandidate, AssignInput};
+use super::pool_rules::{AssignCandidate, AssignDecision, AssignInput, assign};
 use super::pools::{is_member, target_pool};
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{User, UserStatus};
-use crate::domain::pool::PoolSettings;
+use crate::domain::pool::{Pool, PoolSettings};
 use crate::domain::roles;
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::{WriteTransaction, pools, users};
@@ -123,7 +123,235 @@ fn is_open_lead(c: &Customer) -> bool {
     matches!(c.stage, Stage::Lead | Stage::Contacted)
 }
 
+/// One run of automatic assignment (a request, a new customer, an import): the candidates and
+/// their loads, counted once and kept up to date as leads are handed out, the mode, and the key
+/// of the scope's cursor in `counters` (persisted, so turns stay fair across restarts).
+pub(crate) struct Picker {
+    loads: Vec<Load>,
+    mode: String,
+    cursor_key: String,
+}
+
+impl Picker {
+    /// Counts `c` (about to belong to `user_id`) in the loads: the new owner's go up, the old
+    /// owner's go down.
+    fn moved(&mut self, c: &Customer, user_id: &str) {
+        if c.owner_id.as_deref() == Some(user_id) {
+            return;
+        }
+        let (not_won, open) = (u64::from(c.stage != Stage::Won), u64::from(is_open_lead(c)));
+        for l in &mut self.loads {
+            if l.user.id == user_id {
+                l.owned_not_won += not_won;
+                l.open_leads += open;
+                if let Some(city) = &c.city {
+                    *l.cities.entry(city.clone()).or_default() += 1;
+                }
+            } else if c.owner_id.as_deref() == Some(l.user.id.as_str()) {
+                l.owned_not_won = l.owned_not_won.saturating_sub(not_won);
+                l.open_leads = l.open_leads.saturating_sub(open);
+                if let Some(city) = &c.city
+                    && let Some(n) = l.cities.get_mut(city)
+                {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        l.cities.remove(city);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where an automatically assigned NEW customer went.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Placed {
+    /// To the user `assign.pick` chose.
+    User(String),
+    /// Nobody could take it: to this pool.
+    Pool(String),
+    /// Nobody could take it and there is no pool: kept by whoever entered it.
+    Creator,
+}
+
+/// The timeline entry of a new customer's automatic placement, with the rule's reason:
+/// `assigned` to its owner, or `assign_to_pool` when nobody could take it.
+pub(crate) fn placement_event(
+    tx: &WriteTransaction,
+    actor: &str,
+    c: &Customer,
+    placed: &Placed,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let (kind, to) = match placed {
+        Placed::User(u) => ("assigned", u.clone()),
+        Placed::Creator => ("assigned", c.created_by.clone()),
+        Placed::Pool(p) => ("assign_to_pool", p.clone()),
+    };
+    customers::add_event(
+        tx,
+        &c.id,
+        &TimelineEvent::new(
+            new_id(now),
+            now,
+            actor,
+            kind,
+            None,
+            Some(to),
+            Some(reason.to_string()),
+        ),
+    )?;
+    Ok(())
+}
+
 impl App {
+    /// The assignment mode asked for (`auto` or absent: `[pool] assign_mode`), checked;
+    /// `field` names the request field in the error.
+    pub(crate) fn assign_mode(&self, requested: Option<&str>, field: &str) -> Result<String> {
+        let mode = match requested.map(str::trim).filter(|m| !m.is_empty()) {
+            None | Some("auto") => self.config.pool.assign_mode.clone(),
+            Some(m) => m.to_string(),
+        };
+        if !MODES.contains(&mode.as_str()) {
+            return Err(Error::validation(
+                field,
+                format!("未知的分配方式 {mode}（可选 auto、{}）", MODES.join("、")),
+            ));
+        }
+        Ok(mode)
+    }
+
+    /// Prepares automatic assignment by `caller`: their scope's candidates with their loads
+    /// (counted once here), and their scope's cursor.
+    pub(crate) fn picker(
+        &self,
+        tx: &WriteTransaction,
+        caller: &Caller,
+        scope: &Scope,
+        mode: String,
+    ) -> Result<Picker> {
+        let cursor_key = format!(
+            "assign/{}",
+            match scope.owner_filter() {
+                None => "all",
+                Some(_) => caller
+                    .user
+                    .department_id
+                    .as_deref()
+                    .unwrap_or(&caller.user.id),
+            }
+        );
+        Ok(Picker {
+            loads: self.candidates(tx, scope)?,
+            mode,
+            cursor_key,
+        })
+    }
+
+    /// Who gets `customer`: candidates under their capacity (库容), in `by_city` mode those
+    /// already serving its city (all when none does), asked through `assign.pick`. A choice
+    /// advances the cursor and counts the customer in the chosen user's load. A rule that
+    /// names someone it was not offered is overruled by the built-in rule.
+    pub(crate) fn pick(
+        &self,
+        tx: &WriteTransaction,
+        p: &mut Picker,
+        customer: &Customer,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<AssignDecision> {
+        let open: Vec<&Load> = p
+            .loads
+            .iter()
+            .filter(|l| l.owned_not_won < u64::from(l.capacity))
+            .collect();
+        let local: Vec<&Load> = match (p.mode.as_str(), &customer.city) {
+            ("by_city", Some(city)) => open
+                .iter()
+                .copied()
+                .filter(|l| l.cities.contains_key(city))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let offered = if local.is_empty() { open } else { local };
+        let input = AssignInput {
+            customer: customer.clone(),
+            candidates: offered
+                .iter()
+                .map(|l| AssignCandidate {
+                    user: l.user.clone(),
+                    open_leads: l.open_leads,
+                    weight: l.weight,
+                })
+                .collect(),
+            mode: p.mode.clone(),
+            cursor: pools::counter_w(tx, &p.cursor_key)?,
+            now,
+        };
+        let mut d = self.assign_rule(&input)?;
+        if let Some(u) = &d.user_id
+            && !input.candidates.iter().any(|c| &c.user.id == u)
+        {
+            tracing::error!(user = %u, "assign.pick chose a user it was not offered; built-in rule used");
+            d = assign(&input);
+        }
+        if let Some(u) = &d.user_id {
+            pools::bump(tx, &p.cursor_key)?;
+            p.moved(customer, u);
+        }
+        Ok(d)
+    }
+
+    /// Gives a NEW customer (not yet written) its owner by `assign.pick`; when nobody can take
+    /// it, puts it in `fallback` (see [`App::caller_pool`]), and when there is no pool at all
+    /// leaves it with `creator`, so a lead never lands with nobody. Returns where it went and why.
+    pub(crate) fn place_new(
+        &self,
+        tx: &WriteTransaction,
+        p: &mut Picker,
+        c: &mut Customer,
+        fallback: Option<&Pool>,
+        creator: &User,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Placed, String)> {
+        let d = self.pick(tx, p, c, now)?;
+        if let Some(u) = d.user_id {
+            c.owner_id = Some(u.clone());
+            c.pool_id = None;
+            c.held_since = Some(now);
+            return Ok((Placed::User(u), d.reason));
+        }
+        Ok(match fallback {
+            Some(pool) => {
+                c.owner_id = None;
+                c.pool_id = Some(pool.id.clone());
+                c.pool_entered_at = Some(now);
+                c.held_since = None;
+                (
+                    Placed::Pool(pool.id.clone()),
+                    format!("{}，进入公海“{}”", d.reason, pool.name),
+                )
+            }
+            None => {
+                c.owner_id = Some(creator.id.clone());
+                c.pool_id = None;
+                c.held_since = Some(now);
+                (
+                    Placed::Creator,
+                    format!("{}，且尚未设置公海，由录入人负责", d.reason),
+                )
+            }
+        })
+    }
+
+    /// The pool of `user`'s department (or the nearest parent's, else the firm-wide pool):
+    /// where new leads nobody can take wait.
+    pub(crate) fn caller_pool(tx: &WriteTransaction, user: &User) -> Result<Option<Pool>> {
+        let all = pools::all_w(tx)?;
+        let departments = crate::store::org::departments_w(tx)?;
+        Ok(target_pool(&all, &departments, user.department_id.as_deref()).cloned())
+    }
+
     /// Active users the caller may assign to (in their scope, able to claim but not to assign,
     /// not paused), sorted by id, with their loads.
     fn candidates(&self, tx: &WriteTransaction, scope: &Scope) -> Result<Vec<Load>> {
@@ -310,26 +538,9 @@ impl App {
                 "请指定接收人，或选择自动分配（二选一）",
             ));
         }
-        let mode = req
-            .mode
-            .clone()
-            .unwrap_or_else(|| self.config.pool.assign_mode.clone());
-        if !MODES.contains(&mode.as_str()) {
-            return Err(Error::validation("mode", format!("未知的分配方式 {mode}")));
-        }
+        let mode = self.assign_mode(req.mode.as_deref(), "mode")?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
-        let cursor_key = format!(
-            "assign/{}",
-            match scope.owner_filter() {
-                None => "all",
-                Some(_) => caller
-                    .user
-                    .department_id
-                    .as_deref()
-                    .unwrap_or(&caller.user.id),
-            }
-        );
         self.store.write(|tx| {
             let manual = match &req.to_user {
                 Some(u) => Some(
@@ -339,50 +550,20 @@ impl App {
                 ),
                 None => None,
             };
-            let mut loads = if manual.is_none() {
-                self.candidates(tx, &scope)?
-            } else {
-                Vec::new()
+            let mut picker = match &manual {
+                Some(_) => None,
+                None => Some(self.picker(tx, caller, &scope, mode.clone())?),
             };
             let mut items = Vec::new();
             for id in &req.ids {
                 let before = Self::assignable(tx, caller, &scope, id)?;
-                let (user_id, reason) = match &manual {
-                    Some(u) => (Some(u.id.clone()), "手动分配".to_string()),
-                    None => {
-                        let open: Vec<&Load> = loads
-                            .iter()
-                            .filter(|l| l.owned_not_won < u64::from(l.capacity))
-                            .collect();
-                        let local: Vec<&Load> = match (&mode[..], &before.city) {
-                            ("by_city", Some(city)) => open
-                                .iter()
-                                .copied()
-                                .filter(|l| l.cities.contains_key(city))
-                                .collect(),
-                            _ => Vec::new(),
-                        };
-                        let pool = if local.is_empty() { open } else { local };
-                        let input = AssignInput {
-                            customer: before.clone(),
-                            candidates: pool
-                                .iter()
-                                .map(|l| AssignCandidate {
-                                    user: l.user.clone(),
-                                    open_leads: l.open_leads,
-                                    weight: l.weight,
-                                })
-                                .collect(),
-                            mode: mode.clone(),
-                            cursor: pools::counter_w(tx, &cursor_key)?,
-                            now,
-                        };
-                        let d = self.assign_rule(&input)?;
-                        if d.user_id.is_some() {
-                            pools::bump(tx, &cursor_key)?;
-                        }
+                let (user_id, reason) = match (&manual, picker.as_mut()) {
+                    (Some(u), _) => (Some(u.id.clone()), "手动分配".to_string()),
+                    (None, Some(p)) => {
+                        let d = self.pick(tx, p, &before, now)?;
                         (d.user_id, d.reason)
                     }
+                    (None, None) => (None, String::new()),
                 };
                 let Some(user_id) = user_id else {
                     items.push(Assigned {
@@ -400,13 +581,6 @@ impl App {
                     c.locked = false;
                     c.updated_at = now;
                     customers::put(tx, Some(&before), &c)?;
-                    if let Some(l) = loads.iter_mut().find(|l| l.user.id == user_id) {
-                        l.owned_not_won += u64::from(c.stage != Stage::Won);
-                        l.open_leads += u64::from(is_open_lead(&c));
-                        if let Some(city) = &c.city {
-                            *l.cities.entry(city.clone()).or_default() += 1;
-                        }
-                    }
                     customers::add_event(
                         tx,
                         &c.id,

@@ -295,7 +295,27 @@ impl App {
         let now = self.now();
         let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
             .map_err(|(f, r)| Error::validation(f, r))?;
-        let owner_id = match input.owner_id.as_deref().filter(|o| !o.is_empty()) {
+        let named = input.owner_id.as_deref().filter(|o| !o.is_empty());
+        let auto = match input
+            .assign
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            Some(a) => {
+                caller.require("customer.assign")?;
+                if named.is_some() {
+                    return Err(Error::validation(
+                        "assign",
+                        "自动分配（assign）与指定负责人只能选择一个",
+                    ));
+                }
+                Some(self.assign_mode(Some(a), "assign")?)
+            }
+            None => None,
+        };
+        let owner_id = match named {
+            _ if auto.is_some() => None,
             Some(o) if o != caller.user.id => {
                 caller.require("customer.transfer")?;
                 Some(o.to_string())
@@ -333,10 +353,24 @@ impl App {
                 }
                 c.duplicate_flag = true;
             }
+            let placed = match &auto {
+                Some(mode) => {
+                    let mut picker = self.picker(tx, caller, &scope, mode.clone())?;
+                    let fallback = Self::caller_pool(tx, &caller.user)?;
+                    Some(self.place_new(tx, &mut picker, &mut c, fallback.as_ref(), &caller.user, now)?)
+                }
+                None => None,
+            };
             customers::put(tx, None, &c)?;
             customers::add_event(tx, &c.id, &customers::TimelineEvent::new(new_id(now), now, &caller.user.id, "created", None, c.owner_id.clone(), c.channel.clone()))?;
             audit::record(tx, now, audit::by_user(&caller.user, "customer.created", source, Some(c.id.clone()),
-                json!({"owner_id": c.owner_id, "channel": c.channel, "duplicate_flag": c.duplicate_flag})))?;
+                json!({"owner_id": c.owner_id, "pool_id": c.pool_id, "channel": c.channel, "duplicate_flag": c.duplicate_flag})))?;
+            if let (Some((placed, reason)), Some(mode)) = (placed, &auto) {
+                // Like a manager's assignment: on the timeline with the rule's reason, audited.
+                super::assign::placement_event(tx, &caller.user.id, &c, &placed, &reason, now)?;
+                audit::record(tx, now, audit::by_user(&caller.user, "customer.assigned", source, Some(c.id.clone()),
+                    json!({"from": null, "to": c.owner_id, "pool_id": c.pool_id, "mode": mode, "reason": reason, "new": true})))?;
+            }
             Ok(())
         })?;
         Ok(CustomerView::from(&c))

@@ -22,6 +22,7 @@ use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::assign::{Picker, Placed, placement_event};
 use super::auth::Caller;
 use super::customers::shanghai;
 use super::scope::Scope;
@@ -29,6 +30,7 @@ use super::{App, Error, Result, audit, new_id};
 use crate::domain::custom_field::{self, CustomField, Kind};
 use crate::domain::customer::{self, Customer, CustomerInput, Demand};
 use crate::domain::org::UserStatus;
+use crate::domain::pool::Pool;
 use crate::store::{WriteTransaction, customers, tables, users};
 
 /// Rows per write transaction. Bigger batches mean fewer commits (each one syncs the file);
@@ -71,6 +73,8 @@ pub struct ImportReport {
     pub updated: usize,
     pub skipped: usize,
     pub flagged: usize,
+    /// New rows given an owner by automatic assignment (`assign`).
+    pub assigned: usize,
     /// Rows refused (every one; `errors` lists the first ones).
     pub rejected: usize,
     pub errors: Vec<RowError>,
@@ -95,8 +99,13 @@ pub struct ImportOptions {
     pub template_id: Option<String>,
     /// Username who gets rows without an `owner` column (default: the importer).
     pub owner: Option<String>,
-    /// Public pool for rows without an `owner` column (instead of an owner).
+    /// Public pool for rows without an `owner` column (instead of an owner); with `assign`,
+    /// where the rows nobody can take go.
     pub pool_id: Option<String>,
+    /// `auto` (or a mode name): rows without an owner cell get their owner from `assign.pick`,
+    /// row by row; rows nobody can take go to `pool_id`, else the importer's pool. Needs
+    /// `customer.assign`; not with `owner`.
+    pub assign: Option<String>,
     /// Rows per transaction (default [`BATCH`]); tests use small batches to stop mid-way.
     pub batch_rows: Option<usize>,
 }
@@ -110,6 +119,9 @@ pub struct Counts {
     pub skipped: u64,
     pub flagged: u64,
     pub rejected: u64,
+    /// New rows given an owner by automatic assignment.
+    #[serde(default)]
+    pub assigned: u64,
 }
 
 /// Who watches an import run: the CLI's progress bar, a background job's record.
@@ -465,9 +477,15 @@ struct Run<'a> {
     headers: Vec<String>,
     /// Custom field definitions, read once per import.
     defs: Vec<CustomField>,
-    /// Owner of rows without an owner cell (`None` with `pool_id`: to the pool).
+    /// Owner of rows without an owner cell (`None` with `pool_id`: to the pool; `None` with
+    /// `auto_mode`: assigned).
     default_owner: Option<String>,
     pool_id: Option<String>,
+    /// The assignment mode when rows without an owner cell are assigned automatically.
+    auto_mode: Option<String>,
+    /// Candidates, loads and fallback pool: made in the first batch's transaction, then kept
+    /// up to date row by row for the whole import.
+    auto: Option<AutoRun>,
     /// Username or display name → user id, or why rows cannot be given to them.
     owners: HashMap<String, std::result::Result<String, String>>,
     /// Digests of phone and ID-number blind indexes of earlier rows of this file.
@@ -477,9 +495,25 @@ struct Run<'a> {
     batch_no: usize,
 }
 
+/// Who gets rows without an owner cell (see [`App::import_target`]).
+pub(crate) struct Target {
+    pub owner: Option<String>,
+    /// The mode, when they are assigned automatically.
+    pub auto: Option<String>,
+}
+
+/// Automatic assignment across an import's batches.
+struct AutoRun {
+    picker: Picker,
+    /// Where rows nobody can take go (`None`: there is no pool; the importer keeps them).
+    fallback: Option<Pool>,
+}
+
 /// A row checked and sealed, waiting for its batch's transaction.
 struct Ready {
     line: usize,
+    /// Its owner is to be chosen by automatic assignment.
+    auto: bool,
     input: CustomerInput,
     record: Customer,
     cells: Vec<String>,
@@ -591,23 +625,43 @@ impl App {
         Ok(u.id)
     }
 
-    /// Who gets rows without an owner cell: the requested owner, nobody (a pool), or the
-    /// importer. Checks the owner may be given customers and the pool exists.
-    fn import_target(
+    /// Who gets rows without an owner cell: the requested owner, nobody (a pool), automatic
+    /// assignment (the mode), or the importer. Checks the owner may be given customers, the
+    /// caller may assign, and the pool exists.
+    pub(crate) fn import_target(
         &self,
         caller: &Caller,
         scope: &Scope,
         opts: &ImportOptions,
-    ) -> Result<Option<String>> {
-        if opts.owner.is_some() && opts.pool_id.is_some() {
+    ) -> Result<Target> {
+        let owner = opts.owner.as_deref().filter(|o| !o.is_empty());
+        let auto = match opts
+            .assign
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            Some(a) => {
+                caller.require("customer.assign")?;
+                if owner.is_some() {
+                    return Err(Error::validation(
+                        "assign",
+                        "自动分配（assign）与指定负责人只能选择一个",
+                    ));
+                }
+                Some(self.assign_mode(Some(a), "assign")?)
+            }
+            None => None,
+        };
+        if owner.is_some() && opts.pool_id.is_some() {
             return Err(Error::validation("pool_id", "负责人和公海只能选择一个"));
         }
-        let default_owner = match opts.owner.as_deref().filter(|o| !o.is_empty()) {
+        let default_owner = match owner {
             Some(name) => Some(
                 self.owner_for(caller, scope, name)
                     .map_err(|reason| Error::validation("owner", reason))?,
             ),
-            None if opts.pool_id.is_some() => None,
+            None if opts.pool_id.is_some() || auto.is_some() => None,
             None => Some(caller.user.id.clone()),
         };
         if let Some(pool) = &opts.pool_id {
@@ -625,7 +679,10 @@ impl App {
                 return Err(Error::validation("pool_id", "公海不存在"));
             }
         }
-        Ok(default_owner)
+        Ok(Target {
+            owner: default_owner,
+            auto,
+        })
     }
 
     /// Streams the file at `path` into customers (see the module comment).
@@ -640,7 +697,7 @@ impl App {
     ) -> Result<ImportReport> {
         caller.require("customer.import")?;
         let scope = self.scope_of(caller)?;
-        let default_owner = self.import_target(caller, &scope, opts)?;
+        let target = self.import_target(caller, &scope, opts)?;
         let (explicit, template) = self.requested_mapping(opts)?;
         let defs = self.custom_field_defs()?;
         let encoding = source::sniff(path)?;
@@ -690,8 +747,10 @@ impl App {
                     columns,
                     headers: cells.clone(),
                     defs: defs.clone(),
-                    default_owner: default_owner.clone(),
+                    default_owner: target.owner.clone(),
                     pool_id: opts.pool_id.clone(),
+                    auto_mode: target.auto.clone(),
+                    auto: None,
                     owners: HashMap::new(),
                     seen: HashSet::new(),
                     now,
@@ -719,6 +778,20 @@ impl App {
         }
         report.errors.sort_by_key(|e| e.row);
         Ok(report)
+    }
+
+    /// Automatic assignment for an import, made once (in its first batch that needs it): the
+    /// importer's candidates with their loads, and the pool for rows nobody can take.
+    fn auto_run(&self, tx: &WriteTransaction, r: &Run) -> Result<AutoRun> {
+        let mode = r.auto_mode.clone().unwrap_or_default();
+        let fallback = match &r.pool_id {
+            Some(id) => crate::store::pools::get_w(tx, id)?,
+            None => Self::caller_pool(tx, &r.caller.user)?,
+        };
+        Ok(AutoRun {
+            picker: self.picker(tx, r.caller, &r.scope, mode)?,
+            fallback,
+        })
     }
 
     fn reject(
@@ -793,7 +866,8 @@ impl App {
             };
             let mut record =
                 self.new_record(&input, checked, owner.clone(), &r.caller.user.id, r.now)?;
-            if owner.is_none() {
+            let auto = owner.is_none() && r.auto_mode.is_some();
+            if owner.is_none() && !auto {
                 record.pool_id = r.pool_id.clone();
             }
             let phone = digest('p', &record.phone.bidx);
@@ -827,6 +901,7 @@ impl App {
             r.seen.insert(phone);
             ready.push(Ready {
                 line,
+                auto,
                 input,
                 record,
                 cells,
@@ -839,10 +914,12 @@ impl App {
             skipped: report.skipped as u64,
             flagged: report.flagged as u64,
             rejected: report.rejected as u64,
+            assigned: report.assigned as u64,
         };
         let batch_no = r.batch_no;
         r.batch_no += 1;
         let errors_in_batch = report.rejected - rejected_before;
+        let mut auto = r.auto.take();
         let outcome = self.store.write(|tx| {
             let mut out = BatchOutcome::default();
             let matches = existing_matches(tx, &ready, r.opts.on_duplicate)?;
@@ -886,6 +963,26 @@ impl App {
                     out.refused.push((row.line, field, reason, row.cells.clone()));
                     continue;
                 }
+                if row.auto {
+                    let a = match auto.as_mut() {
+                        Some(a) => a,
+                        None => auto.insert(self.auto_run(tx, r)?),
+                    };
+                    let (placed, reason) = self.place_new(
+                        tx,
+                        &mut a.picker,
+                        &mut c,
+                        a.fallback.as_ref(),
+                        &r.caller.user,
+                        r.now,
+                    )?;
+                    if !r.opts.dry_run {
+                        placement_event(tx, &r.caller.user.id, &c, &placed, &reason, r.now)?;
+                    }
+                    if matches!(placed, Placed::User(_)) {
+                        out.assigned += 1;
+                    }
+                }
                 if !r.opts.dry_run {
                     customers::put(tx, None, &c)?;
                 }
@@ -900,6 +997,7 @@ impl App {
                 updated: counts_before.updated + out.updated as u64,
                 skipped: counts_before.skipped + out.skipped as u64,
                 flagged: counts_before.flagged + out.flagged as u64,
+                assigned: counts_before.assigned + out.assigned as u64,
                 rejected: counts_before.rejected + out.refused.len() as u64,
                 ..counts_before
             };
@@ -909,14 +1007,17 @@ impl App {
                 "batch": batch_no, "rows": counts.processed, "created": out.created, "updated": out.updated,
                 "skipped": out.skipped, "flagged": out.flagged, "errors": errors_in_batch + out.refused.len(),
                 "on_duplicate": r.opts.on_duplicate, "pool_id": r.pool_id,
+                "assign": r.auto_mode, "assigned": out.assigned,
             })))?;
             progress.in_batch(tx, &counts)?;
             Ok(out)
         });
+        r.auto = auto;
         let out = match outcome {
             Ok(o) | Err(BatchError::DryRun(o)) => o,
             Err(BatchError::Service(e)) => return Err(e),
         };
+        report.assigned += out.assigned;
         report.created += out.created;
         report.updated += out.updated;
         report.skipped += out.skipped;
@@ -1033,6 +1134,7 @@ struct BatchOutcome {
     updated: usize,
     skipped: usize,
     flagged: usize,
+    assigned: usize,
     /// Rows refused inside the transaction (line, field, reason, cells).
     refused: Vec<(usize, String, String, Vec<String>)>,
 }

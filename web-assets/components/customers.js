@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { locale, t } from '../i18n/index.js';
 import { api } from '../api.js';
+import { can } from '../auth.js';
 import { errorText } from '../errors.js';
 import { fenToWan, parseWanToFen } from '../money.js';
 import { Field } from './field.js';
@@ -116,6 +117,7 @@ const FORM_FIELD = {
   city: 'city',
   company: 'company',
   channel: 'channel',
+  assign: 'assign',
   stage: 'stage',
   grade: 'grade',
   stars: 'stars',
@@ -335,7 +337,7 @@ export function CustomerFields({ values, errors, set, onBlurField, editing = fal
     <${ConsentFields} values=${values} set=${set} errors=${errors} />`;
 }
 
-const ORDER = ['name', 'phone', 'id_number', 'city', 'company', 'channel', 'stage', 'grade', 'stars', 'tags', 'amount', 'term', 'purpose'];
+const ORDER = ['name', 'phone', 'id_number', 'city', 'company', 'channel', 'stage', 'grade', 'stars', 'tags', 'amount', 'term', 'purpose', 'assign'];
 
 function focusFirst(errors) {
   const first = ORDER.find((f) => errors[f]);
@@ -352,7 +354,10 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     ...(editing ? formFromCustomer(customer) : emptyForm()),
     ...consentToForm(editing ? customer.consent : null),
     custom: {},
+    assign: '',
   }));
+  // Managers may let the assignment rule (assign.pick) choose the new customer's owner.
+  const mayAssign = !editing && can('customer.assign');
   const [errors, setErrors] = useState({});
   const [settings, setSettings] = useState(null);
   const [customErrors, setCustomErrors] = useState({});
@@ -413,6 +418,7 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     const consent = consentFromForm(values);
     if (!editing) {
       if (consent) body.consent = consent;
+      if (mayAssign && values.assign === 'auto') body.assign = 'auto';
     } else {
       const before = customer.consent || null;
       const same = (a, b) => (!a && !b) || (a && b && a.basis === b.basis && (a.notice_version || null) === (b.notice_version || null)
@@ -459,5 +465,10 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     ${answers.map((a, i) => html`<${DuplicateBanner} key=${i} answer=${a} onOpen=${onClose} />`)}
     <${CustomerFields} values=${values} errors=${errors} set=${set} onBlurField=${onBlurField} editing=${editing}
       settings=${settings} customErrors=${customErrors} setCustom=${setCustom} />
+    ${mayAssign && html`<div class="form-grid form-grid-2">
+      <${SelectField} id="customer-assign" label=${t('customers.assign')} value=${values.assign} onChange=${set('assign')}
+        error=${errors.assign} testid="customer-form-assign" hint=${t('customers.assign.hint')}
+        options=${[{ value: '', label: t('customers.assign.me') }, { value: 'auto', label: t('customers.assign.auto') }]} />
+    </div>`}
   <//>`;
 }

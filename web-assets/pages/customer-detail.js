@@ -249,7 +249,11 @@ function eventText(e, userName) {
     case 'warned':
       return t('timeline.recallWarning', { note: e.note || '' });
     case 'assigned':
-      return t('timeline.assigned', { to: e.to ? userName(e.to) : '—' });
+      return e.note
+        ? t('timeline.assignedWhy', { to: e.to ? userName(e.to) : '—', note: e.note })
+        : t('timeline.assigned', { to: e.to ? userName(e.to) : '—' });
+    case 'assign_to_pool':
+      return t('timeline.assignToPool', { note: e.note || '—' });
     case 'locked':
       return t('timeline.locked');
     case 'unlocked':

@@ -12,6 +12,7 @@ import { navigate } from '../router.js';
 import { formatDateTime } from '../format.js';
 import { errorText } from '../errors.js';
 import { toast } from '../components/toast.js';
+import { can } from '../auth.js';
 
 const POLL_MS = 500;
 const FINISHED = ['done', 'failed', 'cancelled'];
@@ -28,6 +29,8 @@ function Counts({ job }) {
     ['created', job.created], ['updated', job.updated], ['skipped', job.skipped],
     ['flagged', job.flagged], ['rejected', job.rejected],
   ];
+  // Rows given an owner by automatic assignment (when the import asked for it).
+  if (job.assign) items.splice(1, 0, ['assigned', job.assigned || 0]);
   return html`<dl class="import-counts" data-testid="import-counts">
     ${items.map(([k, v]) => html`<div key=${k}><dt>${t(`import.count.${k}`)}</dt><dd data-testid=${`import-count-${k}`}>${v}</dd></div>`)}
   </dl>`;
@@ -158,7 +161,8 @@ export function ImportPage() {
         on_duplicate: options.on_duplicate,
         dry_run: options.dry_run ? 'true' : '',
         owner: options.target === 'owner' ? options.owner.trim() : '',
-        pool_id: options.target === 'pool' ? options.pool_id : '',
+        pool_id: options.target === 'pool' || options.target === 'auto' ? options.pool_id : '',
+        assign: options.target === 'auto' ? 'auto' : '',
       }));
       setJob(j);
       setCancelling(false);
@@ -233,8 +237,14 @@ export function ImportPage() {
             <option value="me">${t('import.target.me')}</option>
             <option value="owner">${t('import.target.owner')}</option>
             ${pools.length > 0 && html`<option value="pool">${t('import.target.pool')}</option>`}
+            ${can('customer.assign') && html`<option value="auto">${t('import.target.auto')}</option>`}
           </select>
         </label>
+        ${options.target === 'auto' && pools.length > 0 && html`<label class="toolbar-field"><span>${t('import.autoPool')}</span>
+          <select value=${options.pool_id} onChange=${set('pool_id')} data-testid="import-auto-pool">
+            <option value="">${t('import.autoPool.mine')}</option>
+            ${pools.map((p) => html`<option key=${p.id} value=${p.id}>${p.name}</option>`)}
+          </select></label>`}
         ${options.target === 'owner' && html`<label class="toolbar-field"><span>${t('import.owner')}</span>
           <input value=${options.owner} onInput=${set('owner')} data-testid="import-owner" /></label>`}
         ${options.target === 'pool' && html`<label class="toolbar-field"><span>${t('import.pool')}</span>

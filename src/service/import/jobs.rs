@@ -62,6 +62,9 @@ pub struct ImportJob {
     pub dry_run: bool,
     pub owner: Option<String>,
     pub pool_id: Option<String>,
+    /// Automatic assignment of rows without an owner cell (`auto` or a mode).
+    #[serde(default)]
+    pub assign: Option<String>,
     pub template_id: Option<String>,
     /// Asked to stop; the import stops before its next batch.
     pub cancel_requested: bool,
@@ -199,6 +202,7 @@ fn counts_of(r: &ImportReport) -> Counts {
         skipped: r.skipped as u64,
         flagged: r.flagged as u64,
         rejected: r.rejected as u64,
+        assigned: r.assigned as u64,
     }
 }
 
@@ -290,6 +294,7 @@ impl App {
             dry_run: opts.dry_run,
             owner: opts.owner.clone(),
             pool_id: opts.pool_id.clone(),
+            assign: opts.assign.clone(),
             template_id: opts.template_id.clone(),
             cancel_requested: false,
             error: None,

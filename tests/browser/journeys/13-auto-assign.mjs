@@ -1,0 +1,45 @@
+// 自动分配: the administrator creates a new customer with 负责人 = 自动分配; the assignment rule
+// gives it to the one sales rep 小李, the detail page names her as owner and the timeline shows
+// the rule's reason. A sales rep's own form has no such choice (no customer.assign).
+import { join } from 'node:path';
+import { artifacts, assert } from '../harness.mjs';
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `13-${name}.png`) });
+const PASSWORD = 'sales pass 2026!';
+
+function apiCall(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const src = document.querySelector('script[type="module"]').src;
+    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
+    return api(m, p, b);
+  }, [method, path, body]);
+}
+
+export default async function ({ page, server }) {
+  await page.goto(server.setupUrl);
+  await page.getByTestId('setup-username').fill('boss');
+  await page.getByTestId('setup-display-name').fill('王老板');
+  await page.getByTestId('setup-password').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').press('Enter');
+  await page.getByTestId('shell').waitFor();
+  await apiCall(page, 'POST', '/api/v1/users', { username: 'li', display_name: '小李', roles: ['sales'], password: PASSWORD });
+
+  await page.getByTestId('nav-customers').click();
+  await page.getByTestId('customers-empty').waitFor();
+  await page.getByTestId('customers-empty-create').click();
+  await page.getByTestId('customer-dialog').waitFor();
+  await page.getByTestId('customer-form-name').fill('赵自动');
+  await page.getByTestId('customer-form-phone').fill('13700137013');
+  await page.getByTestId('customer-form-assign').selectOption('auto');
+  await shot(page, 'create-dialog');
+  await page.getByTestId('customer-dialog-submit').click();
+
+  await page.getByTestId('page-customer-detail').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid="customer-owner"]')?.innerText.includes('小李'));
+  const event = page.locator('[data-testid="timeline-event"][data-kind="assigned"]');
+  await event.waitFor();
+  const text = await event.innerText();
+  assert(text.includes('小李') && text.includes('轮流分配'), 'timeline names owner and reason: ' + text);
+  await shot(page, 'assigned');
+}
