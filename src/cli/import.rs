@@ -152,7 +152,14 @@ impl Cmd {
             sheet: None,
         };
         let id = crate::service::new_id(app.now());
-        let result = app.import_file(&caller, &self.file, &opts, "cli", &id, &mut watch);
+        let result = if self.dry_run {
+            app.import_file(&caller, &self.file, &opts, "cli", &id, &mut watch)
+        } else {
+            // Committed batches are indexed while later ones are read and written.
+            app.index_alongside(|| {
+                app.import_file(&caller, &self.file, &opts, "cli", &id, &mut watch)
+            })
+        };
         if let Some(bar) = watch.bar.take() {
             bar.finish();
         }

@@ -157,6 +157,31 @@ impl App {
             .map_err(search_error)
     }
 
+    /// Runs `work` (a long write such as an import) while a second thread applies the outbox
+    /// to the index as batches commit, so indexing overlaps the work instead of following it.
+    /// Call [`Self::search_catch_up`] afterwards for the last batch. Indexing failures are
+    /// logged; the next catch-up (or start) replays what is missing.
+    pub fn index_alongside<T>(&self, work: impl FnOnce() -> T) -> T {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    match self.search_catch_up() {
+                        Ok(n) if n > 0 => {}
+                        Ok(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "indexing during the import");
+                            std::thread::sleep(std::time::Duration::from_secs(1));
+                        }
+                    }
+                }
+            });
+            let out = work();
+            done.store(true, std::sync::atomic::Ordering::Release);
+            out
+        })
+    }
+
     pub fn search_status(&self) -> Result<search::Status> {
         self.search
             .status(&self.store, &|c| self.id_tail(c))
