@@ -254,7 +254,7 @@ async fn the_import_command_reports_rows() {
         ),
         "{text}"
     );
-    assert!(text.contains("row 6: phone:"), "{text}");
+    assert!(text.contains("row 6: 手机号: 手机号应为11位"), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
