@@ -55,6 +55,9 @@ fn writer_threads() -> usize {
         .clamp(1, 2)
 }
 const BATCH: usize = 2_000;
+/// Bytes per compressed doc-store block.
+const DOCSTORE_BLOCK: usize = 2048;
+
 /// Outbox entries applied between two commits when catching up on a backlog.
 const COMMIT_EVERY: usize = 50_000;
 /// Test hook: abort the process after documents are added but before the index commits.
@@ -114,7 +117,16 @@ impl Engine {
     fn create(dir: &Path, generation: &str) -> Result<Engine> {
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = fields::schema();
-        let index = Index::create_in_dir(dir, schema)?;
+        // Small doc-store blocks: a result page fetches ~20 scattered documents (id + card),
+        // and each fetch decompresses its whole block (16 KB by default).
+        let settings = tantivy::IndexSettings {
+            docstore_blocksize: DOCSTORE_BLOCK,
+            ..tantivy::IndexSettings::default()
+        };
+        let index = Index::builder()
+            .schema(schema)
+            .settings(settings)
+            .create_in_dir(dir)?;
         Engine::from_index(index, fields, generation, 0)
     }
 
