@@ -20,8 +20,11 @@ fn assert_in_step(s: &TestServer, after: &str) {
     assert!(drift.is_empty(), "after {after}: {drift:?}");
 }
 
-/// Every row of both rule tables, as bytes.
-fn rows(db: &redb::ReadOnlyDatabase) -> (Vec<(String, Vec<u8>)>, Vec<(i64, String, Vec<u8>)>) {
+/// Rows of `customer_rules` and of `customer_activity`, as bytes.
+type Rows = (Vec<(String, Vec<u8>)>, Vec<(i64, String, Vec<u8>)>);
+
+/// Every row of both rule tables.
+fn rows(db: &redb::ReadOnlyDatabase) -> Rows {
     let tx = db.begin_read().unwrap();
     let rules = tx
         .open_table(tables::CUSTOMER_RULES)
