@@ -150,6 +150,13 @@ impl App {
         };
         let held_since = c.held_since();
         let script = match rule {
+            Some(r) if r.is_default() => Ok(pool_rules::recall_as_default_script(
+                &pool.settings,
+                c,
+                c.locked,
+                held_since,
+                now,
+            )),
             Some(r) => r.recall_with(
                 ScriptCustomer::from_fields(c, held_since, c.locked),
                 view.clone(),
