@@ -108,6 +108,18 @@ fn check_store(layout: &Layout, r: &mut Report) {
                 },
                 Err(e) => r.fail("audit chain", e),
             }
+            match s.read(store::rule_fields::drift) {
+                Ok(d) if d.is_empty() => r.ok("customer rule view", "matches the records"),
+                Ok(d) => r.fail(
+                    "customer rule view",
+                    format!(
+                        "{} customer(s) differ from their records (e.g. {}); recall sweeps would misread them",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("customer rule view", e),
+            }
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),

@@ -32,6 +32,16 @@ pub struct RecallRule<'a> {
 }
 
 impl RecallRule<'_> {
+    /// Whether this is the embedded default `pool.rhai`, unedited (served from the data
+    /// directory's copy or built in): `service::pool_rules::recall_as_default_script` then
+    /// decides exactly as it would, without the interpreter.
+    pub fn is_default(&self) -> bool {
+        self.plugins
+            .defaults
+            .get("pool")
+            .is_some_and(|d| Arc::ptr_eq(d, &self.ast))
+    }
+
     /// Keep, warn or recall an owned customer.
     pub fn recall(&self, i: &RecallInput) -> Result<RecallDecision, ScriptError> {
         self.recall_with(
@@ -364,7 +374,14 @@ impl Plugins {
                         continue;
                     }
                 };
-                let compiled = self.compile(&name, &source);
+                // The shipped default, unedited, shares the embedded AST: a sweep recognises it
+                // (`RecallRule::is_default`) and runs its Rust twin instead of the interpreter.
+                let compiled = match self.defaults.get(&name) {
+                    Some(d) if DEFAULTS.iter().any(|(n, src)| *n == name && *src == source) => {
+                        Ok(d.clone())
+                    }
+                    _ => self.compile(&name, &source).map(Arc::new),
+                };
                 let entry = st.files.entry(name.clone()).or_insert_with(|| Entry {
                     stamp: None,
                     source: String::new(),
@@ -375,7 +392,7 @@ impl Plugins {
                 entry.source = source;
                 match compiled {
                     Ok(ast) => {
-                        entry.good = Some(Arc::new(ast));
+                        entry.good = Some(ast);
                         entry.error = None;
                         tracing::info!(plugin = %name, "plugin loaded");
                     }

@@ -970,3 +970,92 @@ fn default_script_equals_the_built_in_rule() {
         }
     }
 }
+
+/// The sweep's shortcut for the unedited default script (`recall_as_default_script`) decides
+/// exactly as the script on random customers, pools and instants, sub-second times included.
+#[test]
+fn the_default_scripts_rust_twin_decides_alike_to_the_second() {
+    let p = defaults();
+    let rule = p.recall_rule().unwrap();
+    assert!(rule.is_default());
+    let mut seed = 0x2026_1127_u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n.max(1)
+    };
+    let base = at("2026-11-20T02:00:00Z");
+    let grades = [None, Some("A"), Some("B"), Some("C"), Some("D"), Some("X")];
+    let stages = [Stage::Lead, Stage::Qualified, Stage::Signed, Stage::Won];
+    let mut decided = [0usize; 3];
+    for _ in 0..4000 {
+        let mut s = PoolSettings {
+            recall_enabled: next(20) != 0,
+            no_signing_days: [None, Some(30), Some(90)][next(3) as usize],
+            warn_days_before: next(5) as u32,
+            ..PoolSettings::default()
+        };
+        if next(3) == 0 {
+            s.no_followup_days.remove("D");
+        }
+        let pl = pool(s);
+        let view = views::PoolView::new(&pl);
+        // Instants within a few seconds of whole days from each other, with nanoseconds.
+        let jitter = |n: &mut dyn FnMut(u64) -> u64| {
+            chrono::Duration::days(n(100) as i64)
+                + chrono::Duration::seconds(n(7) as i64 - 3)
+                + chrono::Duration::nanoseconds(n(1_000_000_000) as i64)
+        };
+        let now = base + chrono::Duration::nanoseconds(next(1_000_000_000) as i64);
+        let held = now - jitter(&mut next);
+        let mut c = customer(grades[next(6) as usize], stages[next(4) as usize], None);
+        c.last_followup_at = (next(4) != 0).then(|| now - jitter(&mut next));
+        let f = RuleFields::from(&c);
+        let locked = next(15) == 0;
+        let script = rule
+            .recall_with(
+                views::CustomerView::from_fields(&f, held, locked),
+                view,
+                now,
+            )
+            .unwrap();
+        let twin = crate::service::pool_rules::recall_as_default_script(
+            &pl.settings,
+            &f,
+            locked,
+            held,
+            now,
+        );
+        assert_eq!(
+            script, twin,
+            "{f:?} held {held} now {now} {:?}",
+            pl.settings
+        );
+        decided[match twin {
+            RecallDecision::Keep => 0,
+            RecallDecision::Warn { .. } => 1,
+            RecallDecision::Recall { .. } => 2,
+        }] += 1;
+    }
+    assert!(decided.iter().all(|n| *n > 50), "{decided:?}");
+}
+
+/// Only the unedited default is recognised: an edited copy runs in the interpreter.
+#[test]
+fn only_the_unedited_default_pool_script_is_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Plugins::new(dir.path()).with_check_interval(Duration::ZERO);
+    let source = DEFAULTS[0].1;
+    std::fs::write(dir.path().join("pool.rhai"), source).unwrap();
+    assert!(p.recall_rule().unwrap().is_default());
+    std::fs::write(
+        dir.path().join("pool.rhai"),
+        source.replace(
+            "customer.locked ||",
+            "customer.locked || customer.stars > 4 ||",
+        ),
+    )
+    .unwrap();
+    assert!(!p.recall_rule().unwrap().is_default());
+}

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{App, Result};
-use crate::domain::customer::Stage;
+use crate::domain::customer::{RuleFields, Stage};
+use crate::domain::pool::PoolSettings;
 
 pub use crate::script::{
     AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, RecallDecision,
@@ -20,15 +21,51 @@ fn days_until(now: DateTime<Utc>, due: DateTime<Utc>) -> i64 {
 
 /// `pool.recall`: keep, warn or recall an owned customer.
 pub fn recall(i: &RecallInput) -> RecallDecision {
-    let s = &i.pool.settings;
-    let c = &i.customer;
-    if !s.recall_enabled || i.locked || c.stage == Stage::Won || c.deleted_at.is_some() {
+    recall_of(
+        &i.pool.settings,
+        &i.customer,
+        i.customer.last_followup_at,
+        i.locked,
+        i.held_since,
+        i.now,
+    )
+}
+
+/// The default `plugins/pool.rhai` in Rust: [`recall`] on whole seconds, as scripts see time
+/// (every instant is given to a script as Unix seconds). A sweep uses it when the default
+/// script serves, so a million customers are not each run through the interpreter; a test
+/// holds it equal to the script on random customers, pools and instants.
+pub fn recall_as_default_script(
+    s: &PoolSettings,
+    c: &RuleFields,
+    locked: bool,
+    held_since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> RecallDecision {
+    let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+    recall_of(
+        s,
+        c,
+        c.last_followup_at.map(whole),
+        locked,
+        whole(held_since),
+        whole(now),
+    )
+}
+
+fn recall_of(
+    s: &PoolSettings,
+    c: &RuleFields,
+    last_followup_at: Option<DateTime<Utc>>,
+    locked: bool,
+    held_since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> RecallDecision {
+    if !s.recall_enabled || locked || c.stage == Stage::Won || c.deleted_at.is_some() {
         return RecallDecision::Keep;
     }
     let mut due: Vec<(DateTime<Utc>, String)> = Vec::new();
-    let from = c
-        .last_followup_at
-        .map_or(i.held_since, |f| f.max(i.held_since));
+    let from = last_followup_at.map_or(held_since, |f| f.max(held_since));
     let grade = c.grade.as_deref();
     let days = s.no_followup_days_for(grade);
     due.push((
@@ -44,17 +81,17 @@ pub fn recall(i: &RecallInput) -> RecallDecision {
         && !matches!(c.stage, Stage::Signed | Stage::Won)
     {
         due.push((
-            i.held_since + Duration::days(i64::from(n)),
+            held_since + Duration::days(i64::from(n)),
             format!("领取或分配后{n}天内未签约"),
         ));
     }
     let Some((at, reason)) = due.into_iter().min_by_key(|(at, _)| *at) else {
         return RecallDecision::Keep;
     };
-    if at <= i.now {
+    if at <= now {
         return RecallDecision::Recall { reason };
     }
-    let days_left = days_until(i.now, at);
+    let days_left = days_until(now, at);
     if days_left <= i64::from(s.warn_days_before) {
         RecallDecision::Warn { days_left, reason }
     } else {

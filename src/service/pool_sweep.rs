@@ -22,7 +22,7 @@ use crate::script::views::{CustomerView as ScriptCustomer, PoolView};
 use crate::script::{RecallRule, ScriptError};
 use crate::store::audit::NewAudit;
 use crate::store::customers::{self, TimelineEvent};
-use crate::store::{ReadTransaction, WriteTransaction, pools, users};
+use crate::store::{ReadTransaction, WriteTransaction, pools, rule_fields, users};
 
 /// Customers changed per write transaction.
 pub const BATCH: usize = 1000;
@@ -150,6 +150,13 @@ impl App {
         };
         let held_since = c.held_since();
         let script = match rule {
+            Some(r) if r.is_default() => Ok(pool_rules::recall_as_default_script(
+                &pool.settings,
+                c,
+                c.locked,
+                held_since,
+                now,
+            )),
             Some(r) => r.recall_with(
                 ScriptCustomer::from_fields(c, held_since, c.locked),
                 view.clone(),
@@ -233,8 +240,10 @@ impl App {
         })
     }
 
-    /// What a sweep at `now` would do, from one consistent snapshot. Only the fields rules
-    /// read are decoded; customers inside their pool's declared horizon are skipped.
+    /// What a sweep at `now` would do, from one consistent snapshot, in customer id order.
+    /// Reads only the compact rule view of owned customers (`store::rule_fields`), never a
+    /// record; when every pool's rule declares a horizon, only the customers inactive since
+    /// before the latest cutoff are read at all (a range of the activity index).
     fn sweep_plan(&self, now: DateTime<Utc>) -> Result<(u64, Vec<SweepAction>)> {
         let rule = self
             .plugins
@@ -243,11 +252,11 @@ impl App {
             .ok();
         self.store.read(|tx| {
             let ctx = Context::read(tx)?;
-            let mut scanned = 0u64;
             let mut out = Vec::new();
             if ctx.pools.is_empty() {
                 return Ok((0, out));
             }
+            let scanned = rule_fields::owned_count(tx)?;
             // Per pool: the instant after which a claim or follow-up keeps a customer safe.
             let cutoffs: BTreeMap<&str, DateTime<Utc>> = ctx
                 .pools
@@ -261,16 +270,20 @@ impl App {
                     (days > 0).then(|| (p.id.as_str(), now - Duration::days(days)))
                 })
                 .collect();
+            // A pool without a horizon needs every owned customer; otherwise the latest cutoff
+            // bounds the range and each customer is checked against its own pool's below.
+            let until = ctx
+                .pools
+                .iter()
+                .map(|p| cutoffs.get(p.id.as_str()).copied())
+                .collect::<Option<Vec<_>>>()
+                .and_then(|cuts| cuts.into_iter().max());
             let mut pending: Vec<RuleFields> = Vec::with_capacity(EVAL_CHUNK);
             let mut failed: Option<Error> = None;
-            customers::scan_rule_fields(tx, |c| {
-                if c.deleted_at.is_some() {
-                    return true;
-                }
+            rule_fields::scan_owned(tx, until, |c| {
                 let Some(owner) = c.owner_id.as_deref() else {
                     return true;
                 };
-                scanned += 1;
                 let Some((pool, _)) = ctx.pool_for(owner) else {
                     return true;
                 };
@@ -297,6 +310,8 @@ impl App {
                 return Err(e);
             }
             out.extend(self.evaluate(&ctx, rule.as_ref(), &pending, now)?);
+            // The index is in activity order; reports and batches go in id order.
+            out.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
             Ok((scanned, out))
         })
     }

@@ -36,7 +36,8 @@ pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Customer>> {
     super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
 }
 
-/// Writes the record and moves its secondary keys from `before` to the new values.
+/// Writes the record, moves its secondary keys from `before` to the new values and keeps its
+/// compact rule view (`rule_fields`) in step.
 pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Result<()> {
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
     if let Some(old) = before {
@@ -49,6 +50,7 @@ pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Re
     }
     tx.open_table(tables::CUSTOMERS)?
         .insert(c.id.as_str(), codec::encode(c).as_slice())?;
+    super::rule_fields::sync(tx, c)?;
     super::outbox::enqueue(tx, &c.id)?;
     Ok(())
 }

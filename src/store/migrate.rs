@@ -12,13 +12,15 @@
 //! - 7: settings (the master key's fingerprint).
 //! - 8: search_outbox, custom_fields, tag_groups, user_prefs, import_jobs, import_templates,
 //!   plugin_versions, pools, counters.
+//! - 9: customer_rules, customer_activity (compact rule view of each customer, filled from the
+//!   records).
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 8;
+pub const SCHEMA_VERSION: u64 = 9;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -84,6 +86,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_EVENTS)?;
     tx.open_table(tables::SETTINGS)?;
     create_v8(tx)?;
+    create_v9(tx)?;
     seed_roles(tx)
 }
 
@@ -107,6 +110,12 @@ fn create_v8(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::PLUGIN_VERSIONS)?;
     tx.open_table(tables::POOLS)?;
     tx.open_table(tables::COUNTERS)?;
+    Ok(())
+}
+
+fn create_v9(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::CUSTOMER_RULES)?;
+    tx.open_table(tables::CUSTOMER_ACTIVITY)?;
     Ok(())
 }
 
@@ -164,6 +173,13 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         8 => create_v8(tx),
+        9 => {
+            // One pass over the records, one decoded at a time; same transaction as the bump.
+            create_v9(tx)?;
+            let n = super::rule_fields::rebuild(tx)?;
+            tracing::info!(customers = n, "customer rule view built");
+            Ok(())
+        }
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -11,6 +11,7 @@ pub mod org;
 pub mod outbox;
 pub mod plugins;
 pub mod pools;
+pub mod rule_fields;
 pub mod sessions;
 pub mod setup;
 pub mod snapshot;

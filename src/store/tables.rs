@@ -58,6 +58,14 @@ pub const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
 /// Counters keyed by text, e.g. `claim/<user>/<pool>/<day>` or assignment cursors (schema 8).
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
+/// Customer id → the compact binary rule view of the customer (`store::rule_fields`), what
+/// recall rules read (schema 9). Written by `store::customers::put` with the record.
+pub const CUSTOMER_RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_rules");
+/// (last activity, Unix seconds; customer id) → the same compact view, owned live customers
+/// only (schema 9): a sweep range-scans the customers inactive since before its horizon.
+pub const CUSTOMER_ACTIVITY: TableDefinition<(i64, &str), &[u8]> =
+    TableDefinition::new("customer_activity");
+
 /// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
 /// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
 macro_rules! every_table {
@@ -105,4 +113,6 @@ every_table!(
     PLUGIN_VERSIONS,
     POOLS,
     COUNTERS,
+    CUSTOMER_RULES,
+    CUSTOMER_ACTIVITY,
 );

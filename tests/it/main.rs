@@ -20,6 +20,7 @@ mod org_scope;
 mod pii_at_rest;
 mod platform_api;
 mod plugins;
+mod pool_rule_view;
 mod pools;
 mod process;
 mod rotate_key;

@@ -1,0 +1,467 @@
+//! The compact rule view of every customer (schema 9): exactly the [`RuleFields`] recall rules
+//! read, in a small binary encoding, so a sweep over a million customers never parses JSON.
+//! Two tables, both written only by [`sync`], which `customers::put` calls for every customer
+//! write (so they cannot drift from the records):
+//! - `customer_rules`: id → encoded fields, every customer;
+//! - `customer_activity`: (last activity, id) → the same bytes, owned live customers only,
+//!   where last activity is the earlier of "held since" and the last follow-up. A sweep whose
+//!   rule declares a horizon range-scans the customers inactive since before it.
+
+use chrono::{DateTime, Utc};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+use super::{Error, Result, codec, tables};
+use crate::domain::customer::{Customer, RuleFields, Stage};
+
+const T: &str = "customer_rules";
+/// Encoding version: the first byte of every value.
+const FORMAT: u8 = 1;
+
+// Presence bits of the optional fields, and the lock flag.
+const LAST_FOLLOWUP: u16 = 1;
+const NEXT_FOLLOWUP: u16 = 1 << 1;
+const DELETED: u16 = 1 << 2;
+const HELD_SINCE: u16 = 1 << 3;
+const POOL_ENTERED: u16 = 1 << 4;
+const GRADE: u16 = 1 << 5;
+const CITY: u16 = 1 << 6;
+const CHANNEL: u16 = 1 << 7;
+const OWNER: u16 = 1 << 8;
+const POOL: u16 = 1 << 9;
+const PREVIOUS_OWNER: u16 = 1 << 10;
+const LOCKED: u16 = 1 << 11;
+
+const STAGES: [Stage; 9] = [
+    Stage::Lead,
+    Stage::Contacted,
+    Stage::Qualified,
+    Stage::Invited,
+    Stage::Visited,
+    Stage::Signed,
+    Stage::Won,
+    Stage::Lost,
+    Stage::Invalid,
+];
+
+/// The instant the sweep's horizon is compared with: a customer whose claim and last
+/// follow-up both lie after the horizon's cutoff cannot be due. `None` for customers a sweep
+/// never looks at (no owner, or deleted).
+pub fn last_activity(r: &RuleFields) -> Option<DateTime<Utc>> {
+    if r.owner_id.is_none() || r.deleted_at.is_some() {
+        return None;
+    }
+    let held = r.held_since();
+    Some(r.last_followup_at.map_or(held, |f| f.min(held)))
+}
+
+fn put_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
+    out.extend(t.timestamp().to_le_bytes());
+    out.extend(t.timestamp_subsec_nanos().to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend(u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend(s.as_bytes());
+}
+
+/// The compact encoding of `r` (its id is the key, not stored again).
+pub fn encode(r: &RuleFields) -> Vec<u8> {
+    let mut flags = 0u16;
+    let times = [
+        (LAST_FOLLOWUP, r.last_followup_at),
+        (NEXT_FOLLOWUP, r.next_followup_at),
+        (DELETED, r.deleted_at),
+        (HELD_SINCE, r.held_since),
+        (POOL_ENTERED, r.pool_entered_at),
+    ];
+    let strings = [
+        (GRADE, &r.grade),
+        (CITY, &r.city),
+        (CHANNEL, &r.channel),
+        (OWNER, &r.owner_id),
+        (POOL, &r.pool_id),
+        (PREVIOUS_OWNER, &r.previous_owner_id),
+    ];
+    for (bit, t) in &times {
+        if t.is_some() {
+            flags |= bit;
+        }
+    }
+    for (bit, s) in &strings {
+        if s.is_some() {
+            flags |= bit;
+        }
+    }
+    if r.locked {
+        flags |= LOCKED;
+    }
+    let mut out = Vec::with_capacity(96 + r.name.len());
+    out.push(FORMAT);
+    out.extend(flags.to_le_bytes());
+    out.push(STAGES.iter().position(|s| *s == r.stage).unwrap_or(0) as u8);
+    out.push(r.stars);
+    put_time(&mut out, r.created_at);
+    for t in times.iter().filter_map(|(_, t)| *t) {
+        put_time(&mut out, t);
+    }
+    put_str(&mut out, &r.name);
+    for s in strings.iter().filter_map(|(_, s)| s.as_deref()) {
+        put_str(&mut out, s);
+    }
+    out.extend(
+        u32::try_from(r.tags.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    for t in &r.tags {
+        put_str(&mut out, t);
+    }
+    out
+}
+
+/// A cursor over one encoded value; every read fails as `Corrupt` past the end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.bytes.len() < n {
+            return Err(corrupt("value ends early"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| corrupt("value ends early"))
+    }
+
+    fn time(&mut self) -> Result<DateTime<Utc>> {
+        let secs = i64::from_le_bytes(self.array()?);
+        let nanos = u32::from_le_bytes(self.array()?);
+        DateTime::from_timestamp(secs, nanos).ok_or_else(|| corrupt("time out of range"))
+    }
+
+    fn string(&mut self) -> Result<String> {
+        let n = u32::from_le_bytes(self.array()?) as usize;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| corrupt("text is not UTF-8"))
+    }
+}
+
+fn corrupt(message: &str) -> Error {
+    Error::Corrupt {
+        table: T,
+        message: message.into(),
+    }
+}
+
+/// Reads back what [`encode`] wrote for customer `id`.
+pub fn decode(id: &str, bytes: &[u8]) -> Result<RuleFields> {
+    let mut r = Reader { bytes };
+    let [format] = r.array()?;
+    if format != FORMAT {
+        return Err(corrupt(&format!("unknown value format {format}")));
+    }
+    let flags = u16::from_le_bytes(r.array()?);
+    let [stage] = r.array()?;
+    let stage = *STAGES
+        .get(stage as usize)
+        .ok_or_else(|| corrupt("unknown stage"))?;
+    let [stars] = r.array()?;
+    let created_at = r.time()?;
+    let mut time = |bit: u16| -> Result<Option<DateTime<Utc>>> {
+        if flags & bit == 0 {
+            Ok(None)
+        } else {
+            r.time().map(Some)
+        }
+    };
+    let last_followup_at = time(LAST_FOLLOWUP)?;
+    let next_followup_at = time(NEXT_FOLLOWUP)?;
+    let deleted_at = time(DELETED)?;
+    let held_since = time(HELD_SINCE)?;
+    let pool_entered_at = time(POOL_ENTERED)?;
+    let name = r.string()?;
+    let mut text = |bit: u16| -> Result<Option<String>> {
+        if flags & bit == 0 {
+            Ok(None)
+        } else {
+            r.string().map(Some)
+        }
+    };
+    let grade = text(GRADE)?;
+    let city = text(CITY)?;
+    let channel = text(CHANNEL)?;
+    let owner_id = text(OWNER)?;
+    let pool_id = text(POOL)?;
+    let previous_owner_id = text(PREVIOUS_OWNER)?;
+    let n = u32::from_le_bytes(r.array()?) as usize;
+    let mut tags = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        tags.push(r.string()?);
+    }
+    if !r.bytes.is_empty() {
+        return Err(corrupt("trailing bytes"));
+    }
+    Ok(RuleFields {
+        id: id.to_string(),
+        name,
+        stage,
+        grade,
+        stars,
+        city,
+        channel,
+        tags,
+        owner_id,
+        pool_id,
+        last_followup_at,
+        next_followup_at,
+        created_at,
+        deleted_at,
+        held_since,
+        locked: flags & LOCKED != 0,
+        pool_entered_at,
+        previous_owner_id,
+    })
+}
+
+/// Moves `c`'s rows in both tables to its new values. The old activity key is taken from the
+/// stored row, not from the caller's `before`, so a wrong `before` cannot leave a stale key.
+pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
+    let fields = RuleFields::from(c);
+    let bytes = encode(&fields);
+    let mut rules = tx.open_table(tables::CUSTOMER_RULES)?;
+    let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+    let old = rules
+        .insert(c.id.as_str(), bytes.as_slice())?
+        .map(|v| decode(&c.id, v.value()))
+        .transpose()?;
+    if let Some(at) = old.as_ref().and_then(last_activity) {
+        activity.remove((at.timestamp(), c.id.as_str()))?;
+    }
+    if let Some(at) = last_activity(&fields) {
+        activity.insert((at.timestamp(), c.id.as_str()), bytes.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Fills both tables from the customer records (the 8 → 9 migration), streaming: one record
+/// decoded at a time. Returns the customers written.
+pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
+    let customers = tx.open_table(tables::CUSTOMERS)?;
+    let mut rules = tx.open_table(tables::CUSTOMER_RULES)?;
+    let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+    let mut n = 0;
+    for row in customers.iter()? {
+        let (id, v) = row?;
+        let fields: RuleFields = codec::decode("customers", v.value())?;
+        let bytes = encode(&fields);
+        rules.insert(id.value(), bytes.as_slice())?;
+        if let Some(at) = last_activity(&fields) {
+            activity.insert((at.timestamp(), id.value()), bytes.as_slice())?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Owned, live customers: the ones a sweep looks at.
+pub fn owned_count(tx: &ReadTransaction) -> Result<u64> {
+    Ok(tx.open_table(tables::CUSTOMER_ACTIVITY)?.len()?)
+}
+
+/// Every owned, live customer whose last activity is at or before `until` (all of them when
+/// `None`), oldest activity first. Rows up to one second after `until` may be included: the
+/// key holds whole seconds, the caller compares exactly.
+pub fn scan_owned(
+    tx: &ReadTransaction,
+    until: Option<DateTime<Utc>>,
+    mut visit: impl FnMut(RuleFields) -> bool,
+) -> Result<()> {
+    let table = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+    let range = match until {
+        Some(u) => table.range((i64::MIN, "")..(u.timestamp().saturating_add(1), ""))?,
+        None => table.range::<(i64, &str)>(..)?,
+    };
+    for row in range {
+        let (k, v) = row?;
+        if !visit(decode(k.value().1, v.value())?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One customer's stored rule view.
+pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<RuleFields>> {
+    let table = tx.open_table(tables::CUSTOMER_RULES)?;
+    let v = table.get(id)?;
+    v.map(|v| decode(id, v.value())).transpose()
+}
+
+/// One customer's stored rule view, in a write transaction.
+pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<RuleFields>> {
+    let table = tx.open_table(tables::CUSTOMER_RULES)?;
+    let v = table.get(id)?;
+    v.map(|v| decode(id, v.value())).transpose()
+}
+
+/// What differs between the rule tables and the customer records: customer ids whose row is
+/// missing, stale or extra, in either table (empty when they agree). Reads everything.
+pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
+    let customers = tx.open_table(tables::CUSTOMERS)?;
+    let rules = tx.open_table(tables::CUSTOMER_RULES)?;
+    let activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+    let mut out = Vec::new();
+    let mut owned = 0u64;
+    for row in customers.iter()? {
+        let (id, v) = row?;
+        let id = id.value();
+        let fields: RuleFields = codec::decode("customers", v.value())?;
+        let bytes = encode(&fields);
+        let stored = rules.get(id)?;
+        let mut ok = stored.is_some_and(|s| s.value() == bytes.as_slice());
+        if let Some(at) = last_activity(&fields) {
+            owned += 1;
+            let indexed = activity.get((at.timestamp(), id))?;
+            ok &= indexed.is_some_and(|s| s.value() == bytes.as_slice());
+        }
+        if !ok {
+            out.push(id.to_string());
+        }
+    }
+    if rules.len()? != customers.len()? || activity.len()? != owned {
+        // Rows for customers that do not exist, or stale activity keys: name them.
+        for row in rules.iter()? {
+            let (id, _) = row?;
+            if customers.get(id.value())?.is_none() {
+                out.push(id.value().to_string());
+            }
+        }
+        for row in activity.iter()? {
+            let (k, v) = row?;
+            let (secs, id) = k.value();
+            let expected = customers
+                .get(id)?
+                .map(|c| codec::decode::<RuleFields>("customers", c.value()))
+                .transpose()?
+                .and_then(|f| last_activity(&f))
+                .map(|at| at.timestamp());
+            if expected != Some(secs) || decode(id, v.value()).is_err() {
+                out.push(id.to_string());
+            }
+        }
+        if out.is_empty() {
+            out.push("(row counts differ)".into());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32, nanos: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 2, 0, 0)
+            .single()
+            .unwrap()
+            + chrono::Duration::nanoseconds(i64::from(nanos))
+    }
+
+    fn full() -> RuleFields {
+        RuleFields {
+            id: "01J0000000000000000000000A".into(),
+            name: "张三丰".into(),
+            stage: Stage::Signed,
+            grade: Some("B".into()),
+            stars: 4,
+            city: Some("成都".into()),
+            channel: Some("抖音".into()),
+            tags: vec!["有房".into(), String::new(), "公积金".into()],
+            owner_id: Some("u1".into()),
+            pool_id: Some("p1".into()),
+            last_followup_at: Some(at(5, 1)),
+            next_followup_at: Some(at(25, 0)),
+            created_at: at(1, 999_999_999),
+            deleted_at: Some(at(6, 7)),
+            held_since: Some(at(2, 3)),
+            locked: true,
+            pool_entered_at: Some(at(3, 0)),
+            previous_owner_id: Some(String::new()),
+        }
+    }
+
+    #[test]
+    fn every_field_round_trips() {
+        let all = full();
+        assert_eq!(decode(&all.id, &encode(&all)).unwrap(), all);
+        let bare = RuleFields {
+            name: String::new(),
+            stage: Stage::Invalid,
+            grade: None,
+            stars: 0,
+            city: None,
+            channel: None,
+            tags: vec![],
+            owner_id: None,
+            pool_id: None,
+            last_followup_at: None,
+            next_followup_at: None,
+            deleted_at: None,
+            held_since: None,
+            locked: false,
+            pool_entered_at: None,
+            previous_owner_id: None,
+            ..all
+        };
+        assert_eq!(decode(&bare.id, &encode(&bare)).unwrap(), bare);
+        for stage in STAGES {
+            let r = RuleFields { stage, ..full() };
+            assert_eq!(decode(&r.id, &encode(&r)).unwrap().stage, stage);
+        }
+    }
+
+    #[test]
+    fn damaged_values_are_corrupt() {
+        let bytes = encode(&full());
+        for cut in [0, 1, 5, bytes.len() - 1] {
+            assert!(matches!(
+                decode("x", &bytes[..cut]),
+                Err(Error::Corrupt { .. })
+            ));
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(matches!(decode("x", &extra), Err(Error::Corrupt { .. })));
+        let mut other = bytes;
+        other[0] = 2;
+        assert!(matches!(decode("x", &other), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn last_activity_is_the_earlier_of_claim_and_follow_up_for_owned_live_customers() {
+        let mut r = full();
+        r.deleted_at = None;
+        // Followed up (day 5) after the claim (day 2): the claim counts.
+        assert_eq!(last_activity(&r), Some(at(2, 3)));
+        r.last_followup_at = Some(at(1, 0));
+        assert_eq!(last_activity(&r), Some(at(1, 0)));
+        r.last_followup_at = None;
+        r.held_since = None;
+        assert_eq!(last_activity(&r), Some(r.created_at));
+        r.deleted_at = Some(at(9, 0));
+        assert_eq!(last_activity(&r), None);
+        r.deleted_at = None;
+        r.owner_id = None;
+        assert_eq!(last_activity(&r), None);
+    }
+}

@@ -1,0 +1,263 @@
+//! The compact rule view (`store::rule_fields`, schema 9) never drifts from the customer
+//! records: after creates, edits, follow-ups, claims, releases, recalls, transfers, a
+//! departure, locks and a recycle/restore it equals what the records give; the 8 → 9
+//! migration builds the same tables; and the drift check names a damaged row.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use crate::common;
+
+use chrono::Duration;
+use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
+use redb::{ReadableDatabase, ReadableTable};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use zhudai::store::{self, Store, migrate, rule_fields, tables};
+
+const PASS: &str = common::TEAM_PASSWORD;
+
+fn assert_in_step(s: &TestServer, after: &str) {
+    let drift = s.app.store.read(rule_fields::drift).unwrap();
+    assert!(drift.is_empty(), "after {after}: {drift:?}");
+}
+
+/// Rows of `customer_rules` and of `customer_activity`, as bytes.
+type Rows = (Vec<(String, Vec<u8>)>, Vec<(i64, String, Vec<u8>)>);
+
+/// Every row of both rule tables.
+fn rows(db: &redb::ReadOnlyDatabase) -> Rows {
+    let tx = db.begin_read().unwrap();
+    let rules = tx
+        .open_table(tables::CUSTOMER_RULES)
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.value().to_string(), v.value().to_vec())
+        })
+        .collect();
+    let activity = tx
+        .open_table(tables::CUSTOMER_ACTIVITY)
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            let (at, id) = k.value();
+            (at, id.to_string(), v.value().to_vec())
+        })
+        .collect();
+    (rules, activity)
+}
+
+#[tokio::test]
+async fn the_rule_view_follows_every_kind_of_customer_write() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let mei = common::add_user(&s, "mei", &["sales"], None);
+    let li = common::add_user(&s, "li", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, p) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "公海", "settings": {"protect_new_hours": 0}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let pool = p["id"].as_str().unwrap().to_string();
+
+    let mut ids = Vec::new();
+    for (n, grade) in ["A", "B", "C", "D", "D", "A", "B"].iter().enumerate() {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("客户{n}"), "phone": format!("1390000{n:04}"),
+                       "owner_id": sun, "grade": grade, "tags": ["有房"], "city": "成都"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{c}");
+        ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    // One more in no one's hands (created straight into the pool by its absence of owner).
+    let (st, c) = admin
+        .post(
+            "/api/v1/customers",
+            json!({"name": "无主客户", "phone": "13900009999"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    assert_in_step(&s, "creates");
+
+    s.clock.advance(Duration::minutes(5));
+    let (st, e) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/customers/{}", ids[0]),
+            Some(json!({"name": "改名客户", "grade": "C", "stage": "signed", "tags": ["公积金", "有车"],
+                        "city": null})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_in_step(&s, "an edit");
+
+    s.clock.advance(Duration::days(2));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun_c = s.login("sun", PASS).await;
+    let (st, f) = sun_c
+        .post(
+            &format!("/api/v1/customers/{}/followups", ids[1]),
+            json!({"kind": "call", "content": "约了下周面谈",
+                   "next_at": (s.app.now() + Duration::days(3)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    assert_in_step(&s, "a follow-up");
+
+    let (st, e) = sun_c
+        .post(
+            &format!("/api/v1/customers/{}/release", ids[2]),
+            json!({"reason": "暂无需求"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_in_step(&s, "a release");
+    let mei_c = s.login("mei", PASS).await;
+    let (st, e) = mei_c
+        .post(&format!("/api/v1/customers/{}/claim", ids[2]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_in_step(&s, "a claim");
+
+    let (st, e) = admin
+        .post(
+            &format!("/api/v1/customers/{}/transfer", ids[3]),
+            json!({"to_user": li}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_in_step(&s, "a transfer");
+
+    let (st, e) = sun_c
+        .post(&format!("/api/v1/customers/{}/lock", ids[5]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_in_step(&s, "a lock");
+
+    let (st, e) = admin
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/customers/{}", ids[4]),
+            None,
+        )
+        .await;
+    assert!(st.is_success(), "{st} {e}");
+    assert_in_step(&s, "a delete");
+    let (st, e) = admin
+        .post(&format!("/api/v1/customers/{}/restore", ids[4]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_in_step(&s, "a restore");
+    let (st, e) = admin
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/customers/{}", ids[6]),
+            None,
+        )
+        .await;
+    assert!(st.is_success(), "{st} {e}");
+
+    // Three weeks on, the sweep recalls the idle ones (a real sweep writes through `put`).
+    s.clock.advance(Duration::days(21));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let at = s
+        .app
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (st, r) = admin
+        .post(
+            &format!(
+                "/api/v1/pools/sweep?dry_run=false&as_of={}",
+                at.replace('+', "%2B")
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    assert!(r["recalled"].as_u64().unwrap() > 0, "{r}");
+    assert_in_step(&s, "a sweep");
+
+    let (st, e) = admin
+        .post(
+            &format!("/api/v1/users/{mei}/depart"),
+            json!({"to_pool": pool}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_in_step(&s, "a departure");
+    // Every owned live customer (and only those) is in the activity index.
+    let owned = s.app.store.read(rule_fields::owned_count).unwrap();
+    let mut live_owned = 0;
+    s.app
+        .store
+        .read(|tx| {
+            store::customers::scan(tx, None, |c| {
+                live_owned += u64::from(c.owner_id.is_some() && c.deleted_at.is_none());
+                true
+            })
+        })
+        .unwrap();
+    assert_eq!(owned, live_owned);
+    assert!(owned >= 1, "the locked customer stays");
+
+    // The 8 → 9 migration, run on a copy of this store without the rule tables, builds
+    // exactly the tables `put` maintained.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.redb");
+    s.app.store.snapshot_to(&copy).unwrap();
+    let maintained = rows(&redb::ReadOnlyDatabase::open(&copy).unwrap());
+    {
+        let db = redb::Database::open(&copy).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.delete_table(tables::CUSTOMER_RULES).unwrap();
+        tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
+        tx.open_table(tables::META)
+            .unwrap()
+            .insert("schema_version", 8)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let migrated = Store::open(&copy).unwrap();
+    assert_eq!(
+        migrate::stored_version(&migrated).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
+    assert!(migrated.read(rule_fields::drift).unwrap().is_empty());
+    drop(migrated);
+    assert_eq!(
+        rows(&redb::ReadOnlyDatabase::open(&copy).unwrap()),
+        maintained
+    );
+    assert!(!maintained.1.is_empty() && maintained.0.len() > maintained.1.len());
+
+    // The check itself: a stale row and a missing activity key are both named.
+    let stale = ids[1].clone();
+    let unindexed = ids[5].clone();
+    s.app
+        .store
+        .write(|tx| {
+            let mut f = rule_fields::get_w(tx, &stale)?.unwrap();
+            f.stars = f.stars.wrapping_add(1);
+            tx.open_table(tables::CUSTOMER_RULES)?
+                .insert(stale.as_str(), rule_fields::encode(&f).as_slice())?;
+            let f = rule_fields::get_w(tx, &unindexed)?.unwrap();
+            let at = rule_fields::last_activity(&f).unwrap();
+            tx.open_table(tables::CUSTOMER_ACTIVITY)?
+                .remove((at.timestamp(), unindexed.as_str()))?
+                .unwrap();
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    let mut expected = vec![stale, unindexed];
+    expected.sort();
+    assert_eq!(s.app.store.read(rule_fields::drift).unwrap(), expected);
+}
