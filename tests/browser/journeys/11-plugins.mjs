@@ -34,6 +34,10 @@ export default async function ({ page, server }) {
   await page.goto(`${server.base}/admin/plugins`);
   await page.getByTestId('plugin-item-pool').click();
   await page.getByTestId('plugin-detail').waitFor();
+  // The page may first show the plugin selected before the click: wait for pool.rhai itself.
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=plugin-detail] h2')?.textContent.includes('pool.rhai'),
+  );
   const editor = page.getByTestId('plugin-source');
   const good = await editor.inputValue();
   assert(good.includes('fn recall'), 'pool.rhai source shown');
