@@ -222,6 +222,27 @@ impl App {
         Ok(mode)
     }
 
+    /// The mode of a new lead's automatic assignment (`assign` of a create or an import), or
+    /// `None` when not asked. Needs `customer.assign`, and excludes a named owner.
+    pub(crate) fn new_lead_assign_mode(
+        &self,
+        caller: &Caller,
+        assign: Option<&str>,
+        owner_named: bool,
+    ) -> Result<Option<String>> {
+        let Some(a) = assign.map(str::trim).filter(|a| !a.is_empty()) else {
+            return Ok(None);
+        };
+        caller.require("customer.assign")?;
+        if owner_named {
+            return Err(Error::validation(
+                "assign",
+                "自动分配（assign）与指定负责人只能选择一个",
+            ));
+        }
+        Ok(Some(self.assign_mode(Some(a), "assign")?))
+    }
+
     /// Prepares automatic assignment by `caller`: their scope's candidates with their loads
     /// (counted once here), and their scope's cursor.
     pub(crate) fn picker(

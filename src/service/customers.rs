@@ -296,24 +296,7 @@ impl App {
         let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
             .map_err(|(f, r)| Error::validation(f, r))?;
         let named = input.owner_id.as_deref().filter(|o| !o.is_empty());
-        let auto = match input
-            .assign
-            .as_deref()
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-        {
-            Some(a) => {
-                caller.require("customer.assign")?;
-                if named.is_some() {
-                    return Err(Error::validation(
-                        "assign",
-                        "自动分配（assign）与指定负责人只能选择一个",
-                    ));
-                }
-                Some(self.assign_mode(Some(a), "assign")?)
-            }
-            None => None,
-        };
+        let auto = self.new_lead_assign_mode(caller, input.assign.as_deref(), named.is_some())?;
         let owner_id = match named {
             _ if auto.is_some() => None,
             Some(o) if o != caller.user.id => {

@@ -635,24 +635,7 @@ impl App {
         opts: &ImportOptions,
     ) -> Result<Target> {
         let owner = opts.owner.as_deref().filter(|o| !o.is_empty());
-        let auto = match opts
-            .assign
-            .as_deref()
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-        {
-            Some(a) => {
-                caller.require("customer.assign")?;
-                if owner.is_some() {
-                    return Err(Error::validation(
-                        "assign",
-                        "自动分配（assign）与指定负责人只能选择一个",
-                    ));
-                }
-                Some(self.assign_mode(Some(a), "assign")?)
-            }
-            None => None,
-        };
+        let auto = self.new_lead_assign_mode(caller, opts.assign.as_deref(), owner.is_some())?;
         if owner.is_some() && opts.pool_id.is_some() {
             return Err(Error::validation("pool_id", "负责人和公海只能选择一个"));
         }
