@@ -35,8 +35,7 @@ use serde_json::json;
 use zhudai::config::Config;
 use zhudai::domain::followup::{Followup, FollowupKind};
 use zhudai::domain::roles::DataScope;
-use zhudai::search::{Filters, Request, Restrict, Word, analysis};
-use zhudai::service::scope::Visible;
+use zhudai::search::{Filters, Request, Word, analysis};
 use zhudai::service::users::{Actor, NewUser};
 use zhudai::service::{App, SystemClock};
 use zhudai::store::customers;
@@ -452,6 +451,10 @@ fn index_breakdown(app: &App) {
     let mut last = Instant::now();
     app.store
         .read(|tx| {
+            let departments = zhudai::search::fields::OwnerDepartments::new(
+                &zhudai::store::users::all(tx).unwrap(),
+                &zhudai::store::org::departments(tx).unwrap(),
+            );
             customers::scan(tx, None, |c| {
                 decode += last.elapsed();
                 n += 1;
@@ -462,7 +465,7 @@ fn index_breakdown(app: &App) {
                 let six = app.id_tail(&c);
                 tail += t.elapsed();
                 let t = Instant::now();
-                let d = zhudai::search::fields::document(&fields, &c, &f, six);
+                let d = zhudai::search::fields::document(&fields, &c, &f, six, &departments);
                 doc += t.elapsed();
                 let t = Instant::now();
                 for (field, v) in tantivy::Document::iter_fields_and_values(&d) {
@@ -749,14 +752,7 @@ fn serve_phase(work: &Path) {
     for (role, username) in [("admin", "admin"), ("sales", DEPT_SALES)] {
         let caller = app.caller_for(username).unwrap();
         let scope = app.scope_of(&caller).unwrap();
-        let restrict = Restrict {
-            owners: match &scope.visible {
-                Visible::All => None,
-                Visible::Owners(set) => Some(set.iter().cloned().collect()),
-            },
-            collaborator: scope.user_id.clone(),
-            pools: Vec::new(),
-        };
+        let restrict = zhudai::service::search::restrict_of(&scope, Vec::new());
         for class in CLASSES {
             let pool = &pools[class];
             let started = Instant::now();

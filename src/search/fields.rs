@@ -8,14 +8,17 @@ use tantivy::schema::{
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{Index, TantivyDocument};
 
+use std::collections::HashMap;
+
 use super::analysis;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::followup::Followup;
+use crate::domain::org::{Department, User};
 
-pub const INDEX_VERSION: u32 = 4;
+pub const INDEX_VERSION: u32 = 5;
 
 const ZH: &str = "zh";
 const GRAMS12: &str = "grams12";
@@ -26,6 +29,9 @@ const KEYWORD: &str = "keyword";
 pub struct Fields {
     pub id: Field,
     pub owner: Field,
+    /// The owner's department: `d:<id>` for the department itself, `t:<id>` for it and each
+    /// department above it ([`dept_term`]).
+    pub dept: Field,
     pub collab: Field,
     pub pool: Field,
     pub stage: Field,
@@ -77,6 +83,46 @@ pub fn ulid_of(id: &str) -> Option<u128> {
         .map(u128::from)
 }
 
+/// The `dept` term of the owners of department `id`: only its own members (`tree` false), or
+/// the members of it and every department below it (`tree` true).
+pub fn dept_term(id: &str, tree: bool) -> String {
+    format!("{}:{id}", if tree { 't' } else { 'd' })
+}
+
+/// The department of each user and the departments above it, nearest first, as the index
+/// needs them to place a customer under its owner's department.
+#[derive(Debug, Default)]
+pub struct OwnerDepartments(HashMap<String, Vec<String>>);
+
+impl OwnerDepartments {
+    pub fn new(users: &[User], departments: &[Department]) -> OwnerDepartments {
+        let parent: HashMap<&str, Option<&str>> = departments
+            .iter()
+            .map(|d| (d.id.as_str(), d.parent_id.as_deref()))
+            .collect();
+        let chains = users
+            .iter()
+            .filter_map(|u| {
+                let mut chain: Vec<String> = vec![u.department_id.clone()?];
+                // A bounded walk: a cycle (refused when departments are edited) cannot loop.
+                while chain.len() <= departments.len() {
+                    let last = chain.last().map(String::as_str).unwrap_or_default();
+                    match parent.get(last).copied().flatten() {
+                        Some(p) if !chain.iter().any(|c| c == p) => chain.push(p.to_string()),
+                        _ => break,
+                    }
+                }
+                Some((u.id.clone(), chain))
+            })
+            .collect();
+        OwnerDepartments(chains)
+    }
+
+    fn of(&self, owner: Option<&str>) -> &[String] {
+        owner.and_then(|o| self.0.get(o)).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// `exact` term for a prefix and value, e.g. `exact_term("g", "A")` = `g:A`.
 pub fn exact_term(prefix: &str, value: &str) -> String {
     format!("{prefix}:{value}")
@@ -96,6 +142,7 @@ pub fn schema() -> (Schema, Fields) {
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
         owner: b.add_text_field("owner", STRING),
+        dept: b.add_text_field("dept", STRING),
         collab: b.add_text_field("collab", STRING),
         pool: b.add_text_field("pool", STRING),
         stage: b.add_text_field("stage", STRING),
@@ -283,10 +330,18 @@ pub fn document(
     c: &Customer,
     followups: &[Followup],
     id_last6: Option<String>,
+    departments: &OwnerDepartments,
 ) -> TantivyDocument {
     let mut d = TantivyDocument::default();
     d.add_text(f.id, &c.id);
     d.add_text(f.owner, c.owner_id.as_deref().unwrap_or("-"));
+    let chain = departments.of(c.owner_id.as_deref());
+    if let Some(own) = chain.first() {
+        d.add_text(f.dept, dept_term(own, false));
+    }
+    for above in chain {
+        d.add_text(f.dept, dept_term(above, true));
+    }
     for u in &c.collaborators {
         d.add_text(f.collab, u);
     }

@@ -21,8 +21,8 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::domain::customer::Customer;
 use crate::store::{self, Store, customers, outbox};
-pub use fields::Card;
-use fields::Fields;
+pub use fields::{Card, dept_term};
+use fields::{Fields, OwnerDepartments};
 pub use list::{ListFilters, ListRequest, ListSort, Listed};
 pub use query::{Filters, Hits, Request, Restrict, Word};
 
@@ -97,6 +97,14 @@ pub struct Search {
     opening: Mutex<()>,
     /// Outbox entries above this are kept even when applied (a rebuild will replay them).
     drain_floor: AtomicU64,
+}
+
+/// Every user's department chain, read in the same snapshot as the customers indexed with it.
+fn owner_departments(tx: &redb::ReadTransaction) -> Result<OwnerDepartments> {
+    Ok(OwnerDepartments::new(
+        &store::users::all(tx)?,
+        &store::org::departments(tx)?,
+    ))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -185,13 +193,20 @@ impl Engine {
         tx: &redb::ReadTransaction,
         id: &str,
         id_tail: IdTail,
+        departments: &OwnerDepartments,
     ) -> Result<()> {
         writer.delete_term(Term::from_field_text(self.fields.id, id));
         if let Some(c) = customers::get(tx, id)?
             && c.deleted_at.is_none()
         {
             let followups = customers::followups(tx, id)?;
-            writer.add_document(fields::document(&self.fields, &c, &followups, id_tail(&c)))?;
+            writer.add_document(fields::document(
+                &self.fields,
+                &c,
+                &followups,
+                id_tail(&c),
+                departments,
+            ))?;
         }
         Ok(())
     }
@@ -224,10 +239,15 @@ impl Engine {
         loop {
             let last = store.read(|tx| {
                 let pending = outbox::pending(tx, after, BATCH)?;
+                let departments = if pending.is_empty() {
+                    OwnerDepartments::default()
+                } else {
+                    owner_departments(tx)?
+                };
                 let mut seen = std::collections::HashSet::new();
                 for (_, id) in &pending {
                     if seen.insert(id.as_str()) {
-                        self.add(&mut writer, tx, id, id_tail)?;
+                        self.add(&mut writer, tx, id, id_tail, &departments)?;
                     }
                 }
                 total += pending.len() as u64;
@@ -360,6 +380,7 @@ impl Search {
                     .open_table(store::tables::CUSTOMERS)
                     .map_err(store::Error::from)
                     .and_then(|t| Ok(redb::ReadableTableMetadata::len(&t)?))?;
+                let departments = owner_departments(tx)?;
                 let mut done = 0u64;
                 let mut failed = None;
                 customers::scan(tx, None, |c| {
@@ -374,6 +395,7 @@ impl Search {
                                         &c,
                                         &f,
                                         id_tail(&c),
+                                        &departments,
                                     ))
                                     .map_err(Error::from)
                             });

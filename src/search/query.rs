@@ -29,6 +29,10 @@ pub enum Word {
 pub struct Restrict {
     /// `None`: every owner. Otherwise only these owners' customers (plus `collaborator`'s).
     pub owners: Option<Vec<String>>,
+    /// The same owners as one term of the `dept` field ([`super::fields::dept_term`]), when
+    /// they are exactly the owners of a department (or of a department and everything below
+    /// it): one posting list instead of a union of one per owner.
+    pub department: Option<String>,
     pub collaborator: String,
     /// Pools whose customers the caller may see.
     pub pools: Vec<String>,
@@ -211,8 +215,12 @@ fn any_term(field: Field, values: &[String]) -> Box<dyn Query> {
 /// The caller's scope as a required clause that does not change the ranking.
 pub(crate) fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>> {
     let owners = r.owners.as_ref()?;
+    let by_owner = match &r.department {
+        Some(d) => term(f.dept, d),
+        None => any_term(f.owner, owners),
+    };
     let mut any: Vec<(Occur, Box<dyn Query>)> = vec![
-        (Occur::Should, any_term(f.owner, owners)),
+        (Occur::Should, by_owner),
         (Occur::Should, term(f.collab, &r.collaborator)),
     ];
     if !r.pools.is_empty() {

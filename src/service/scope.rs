@@ -30,6 +30,10 @@ pub struct Scope {
     pub user_id: String,
     pub kind: DataScope,
     pub visible: Visible,
+    /// For a department or department-tree scope: the caller's department, whose owners are
+    /// `visible` (the search index matches them with one department term instead of a term
+    /// per owner).
+    pub department: Option<String>,
 }
 
 impl Scope {
@@ -71,12 +75,15 @@ impl App {
                 user_id: me,
                 kind,
                 visible: Visible::All,
+                department: None,
             });
         }
         let mut owners = BTreeSet::from([me.clone()]);
+        let mut department = None;
         if let (DataScope::Department | DataScope::DepartmentTree, Some(dept)) =
             (kind, caller.user.department_id.as_deref())
         {
+            department = Some(dept.to_string());
             let (departments, users) = self.store.read(|tx| {
                 Ok::<_, Error>((store::org::departments(tx)?, store::users::all(tx)?))
             })?;
@@ -96,6 +103,7 @@ impl App {
             user_id: me,
             kind,
             visible: Visible::Owners(owners),
+            department,
         })
     }
 }

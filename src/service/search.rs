@@ -120,12 +120,19 @@ pub struct SearchPage {
 /// The most matches the customer list's `q` pages through.
 const LIST_SEARCH_CAP: usize = 5_000;
 
-pub(crate) fn restrict_of(scope: &Scope, pools: Vec<String>) -> Restrict {
+/// The caller's scope as the index's terms (`pools`: pools whose waiting customers they see).
+pub fn restrict_of(scope: &Scope, pools: Vec<String>) -> Restrict {
     Restrict {
         owners: match &scope.visible {
             Visible::All => None,
             Visible::Owners(set) => Some(set.iter().cloned().collect()),
         },
+        department: scope.department.as_deref().map(|d| {
+            search::dept_term(
+                d,
+                scope.kind == crate::domain::roles::DataScope::DepartmentTree,
+            )
+        }),
         collaborator: scope.user_id.clone(),
         pools,
     }

@@ -38,9 +38,27 @@ pub fn departments_w(tx: &WriteTransaction) -> Result<Vec<Department>> {
     decode_all(&tx.open_table(tables::DEPARTMENTS)?, "departments")
 }
 
+/// Writes a department. Moving it under another parent queues the customers of everyone in
+/// it and below it for re-indexing in the same transaction (the search index files each
+/// customer under every department above its owner).
 pub fn put_department(tx: &WriteTransaction, d: &Department) -> Result<()> {
+    let all = departments_w(tx)?;
+    let moved = all
+        .iter()
+        .find(|old| old.id == d.id)
+        .is_some_and(|old| old.parent_id != d.parent_id);
     tx.open_table(tables::DEPARTMENTS)?
         .insert(d.id.as_str(), codec::encode(d).as_slice())?;
+    if moved {
+        let below = crate::domain::org::subtree(&all, &d.id);
+        let users = super::users::all_w(tx)?;
+        let owners: Vec<&str> = users
+            .iter()
+            .filter(|u| u.department_id.as_ref().is_some_and(|x| below.contains(x)))
+            .map(|u| u.id.as_str())
+            .collect();
+        super::outbox::enqueue_owned_by(tx, &owners)?;
+    }
     Ok(())
 }
 

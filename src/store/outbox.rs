@@ -18,6 +18,19 @@ pub fn enqueue(tx: &WriteTransaction, customer_id: &str) -> Result<u64> {
     Ok(seq)
 }
 
+/// Re-indexes every customer owned by one of `owners` (their department changed, and the
+/// index files each customer under its owner's department). Returns how many were queued.
+pub fn enqueue_owned_by(tx: &WriteTransaction, owners: &[&str]) -> Result<u64> {
+    let mut queued = 0;
+    for owner in owners {
+        for id in super::customers::ids_by_owner_w(tx, Some(owner))? {
+            enqueue(tx, &id)?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
 /// The last sequence number handed out (0 when nothing was ever enqueued).
 pub fn last_seq(tx: &ReadTransaction) -> Result<u64> {
     Ok(tx

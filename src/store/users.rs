@@ -95,12 +95,19 @@ pub fn insert(tx: &WriteTransaction, user: &User) -> Result<()> {
     Ok(())
 }
 
-/// Rewrites an existing user (the username does not change here).
+/// Rewrites an existing user (the username does not change here). A change of department
+/// queues the user's customers for re-indexing in the same transaction (the search index
+/// files each customer under its owner's department).
 pub fn update(tx: &WriteTransaction, user: &User) -> Result<()> {
     let mut table = tx.open_table(tables::USERS)?;
-    if table.get(user.id.as_str())?.is_none() {
-        return Err(Error::NotFound);
-    }
+    let before: User = match table.get(user.id.as_str())? {
+        Some(v) => codec::decode(T, v.value())?,
+        None => return Err(Error::NotFound),
+    };
     table.insert(user.id.as_str(), codec::encode(user).as_slice())?;
+    drop(table);
+    if before.department_id != user.department_id {
+        super::outbox::enqueue_owned_by(tx, &[user.id.as_str()])?;
+    }
     Ok(())
 }

@@ -26,5 +26,6 @@ mod process;
 mod rotate_key;
 mod scope_matrix;
 mod search;
+mod search_departments;
 mod store_schema;
 mod users;
