@@ -14,13 +14,15 @@
 //!   plugin_versions, pools, counters.
 //! - 9: customer_rules, customer_activity (compact rule view of each customer, filled from the
 //!   records).
+//! - 10: owner_loads (per-owner counts of live, not won, open, locked customers and per city,
+//!   filled from the records).
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 9;
+pub const SCHEMA_VERSION: u64 = 10;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -87,6 +89,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::SETTINGS)?;
     create_v8(tx)?;
     create_v9(tx)?;
+    tx.open_table(tables::OWNER_LOADS)?;
     seed_roles(tx)
 }
 
@@ -178,6 +181,12 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             create_v9(tx)?;
             let n = super::rule_fields::rebuild(tx)?;
             tracing::info!(customers = n, "customer rule view built");
+            Ok(())
+        }
+        10 => {
+            tx.open_table(tables::OWNER_LOADS)?;
+            let n = super::loads::rebuild(tx)?;
+            tracing::info!(counters = n, "owner load counters built");
             Ok(())
         }
         _ => Err(Error::Corrupt {

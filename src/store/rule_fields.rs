@@ -327,7 +327,7 @@ pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
     if let Some(at) = last_activity(&fields) {
         activity.insert((at.timestamp(), c.id.as_str()), bytes.as_slice())?;
     }
-    Ok(())
+    super::loads::shift(tx, old.as_ref(), &fields)
 }
 
 /// Fills both tables from the customer records (the 8 → 9 migration), streaming: one record
