@@ -16,7 +16,10 @@
 //! sweep (recalls and warnings written), and a second dry run on what is left (steady state);
 //! (c) one `pool.recall` and one `pool.can_claim` evaluation, µs per customer, next to the
 //! built-in Rust rules; (d) claims/s with 8 and 32 threads claiming distinct customers, and
-//! with 32 threads racing for the same customer (exactly one winner per race).
+//! with 32 threads racing for the same customer (exactly one winner per race); (e) creating a
+//! customer with `"assign": "auto"` (ms per create) next to the per-create recount it replaced;
+//! (f) the 8 → 9 and 9 → 10 migrations' rebuilds (time, peak memory). (e) and (f) run before
+//! the sweeps, so the sweeps see 20 more (recently assigned) owned customers.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -229,6 +232,108 @@ fn fill(app: &App, rows: u64, now: DateTime<Utc>, org: &Org) -> Vec<String> {
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
+}
+
+/// The process's peak resident memory (VmHWM), in MB; reset by [`reset_peak_memory`].
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn resident_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Sets the peak to the current resident memory (Linux: `5` to `/proc/self/clear_refs`).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// (f) The 8 → 9 and 9 → 10 migrations' work on this store: each drops its tables and
+/// rebuilds them from the records in one write transaction, as the migration does.
+fn migrations(app: &App) {
+    use zhudai::store::{loads, rule_fields, tables};
+    for (name, step) in [("8 → 9 (rule view)", 9), ("9 → 10 (owner loads)", 10)] {
+        reset_peak_memory();
+        let before = resident_memory_mb().unwrap_or(0.0);
+        let t = Instant::now();
+        let n = app
+            .store
+            .write(|tx| {
+                if step == 9 {
+                    tx.delete_table(tables::CUSTOMER_RULES)?;
+                    tx.delete_table(tables::CUSTOMER_ACTIVITY)?;
+                    rule_fields::rebuild(tx)
+                } else {
+                    tx.delete_table(tables::OWNER_LOADS)?;
+                    loads::rebuild(tx)
+                }
+            })
+            .unwrap();
+        let took = t.elapsed();
+        let peak = peak_memory_mb().unwrap_or(0.0);
+        println!(
+            "(f) migration {name}: {n} rows rebuilt in one write transaction in {:.1} s; peak resident memory {:.0} MB (+{:.0} MB over the {:.0} MB before)",
+            secs(took),
+            peak,
+            peak - before,
+            before
+        );
+    }
+}
+
+/// (e) Latency of creating a customer with `"assign": "auto"` (what `POST /customers` does),
+/// next to what each such create read before the owner load counters: every customer owned by
+/// every candidate (`ids_by_owner` + record decode per salesperson).
+fn assignment(app: &App, org: &Org) {
+    let admin = app.caller_for("admin").unwrap();
+    let t = Instant::now();
+    let mut read = 0u64;
+    app.store
+        .read(|tx| {
+            for u in &org.sales {
+                for id in customers::ids_by_owner(tx, Some(u))? {
+                    if let Some(c) = customers::get(tx, &id)? {
+                        read += u64::from(c.deleted_at.is_none());
+                    }
+                }
+            }
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    let recount = t.elapsed();
+    let mut took = Vec::new();
+    for k in 0..20u64 {
+        let t = Instant::now();
+        let c = app
+            .create_customer(
+                &admin,
+                zhudai::domain::customer::CustomerInput {
+                    name: Some(format!("自动分配{k}")),
+                    phone: Some(format!("1667000{k:04}")),
+                    city: Some("成都".into()),
+                    assign: Some("auto".into()),
+                    ..Default::default()
+                },
+                "bench",
+            )
+            .unwrap();
+        took.push(t.elapsed());
+        assert!(c.owner_id.is_some(), "assigned");
+    }
+    took.sort();
+    println!(
+        "(e) create with assign=auto, 20 creates: median {:.1} ms, max {:.1} ms (counters); before the counters each also read every customer of the {} candidates: {read} records in {:.0} ms",
+        secs(took[took.len() / 2]) * 1e3,
+        secs(took[took.len() - 1]) * 1e3,
+        org.sales.len(),
+        secs(recount) * 1e3
+    );
 }
 
 /// (b) One read transaction over the customers table, decoding every record.
@@ -460,6 +565,10 @@ fn main() {
         secs(view),
         secs(view) * 1e6 / viewed.max(1) as f64
     );
+
+    // (e) assignment of new leads, (f) migrations, on the freshly filled store.
+    assignment(&app, &org);
+    migrations(&app);
 
     // (a) sweeps.
     let ratio = |d: Duration| secs(d) / secs(raw).max(1e-9);
