@@ -454,14 +454,10 @@ impl App {
                 let mut chunk = Chunk::default();
                 let scan = rule_fields::scan_owned_raw(tx, until, |id, value| {
                     chunk.push(id, value);
-                    if chunk.len() >= EVAL_CHUNK {
-                        if stop.load(Ordering::Relaxed)
-                            || send.send(std::mem::take(&mut chunk)).is_err()
-                        {
-                            return false;
-                        }
-                    }
-                    true
+                    let full = chunk.len() >= EVAL_CHUNK;
+                    !(full
+                        && (stop.load(Ordering::Relaxed)
+                            || send.send(std::mem::take(&mut chunk)).is_err()))
                 });
                 if chunk.len() > 0 {
                     // A worker that stopped early reports its error below.
