@@ -28,9 +28,10 @@ use crate::store::{ReadTransaction, WriteTransaction, pools, rule_fields, users}
 
 /// Customers changed per write transaction.
 pub const BATCH: usize = 1000;
-/// Customers decoded before their rules are evaluated together.
+/// Compact rows the scanning thread copies out before handing them to an evaluating thread.
 const EVAL_CHUNK: usize = 4096;
-/// Threads evaluating rules during a sweep (the design's small server has 2 cores).
+/// Threads evaluating rules during a sweep, besides the scanning one (the design's small
+/// server has 2 cores).
 const THREADS: usize = 2;
 
 /// One thing a sweep does to one customer.

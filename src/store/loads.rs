@@ -167,6 +167,44 @@ pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
     Ok(counts.len() as u64)
 }
 
+/// One batch of [`rebuild`]: adds the counts of the customers after `after` (from the first
+/// when `None`), at most `limit` of them, to the table. Returns the last id counted and how
+/// many (fewer than `limit`: done).
+pub fn rebuild_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let customers = tx.open_table(tables::CUSTOMERS)?;
+    let range = match after {
+        Some(a) => {
+            customers.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+        }
+        None => customers.range::<&str>(..)?,
+    };
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let (mut last, mut n) = (None, 0);
+    for row in range.take(limit) {
+        let (id, v) = row?;
+        let fields: RuleFields = codec::decode("customers", v.value())?;
+        if let Some((owner, what)) = counted(&fields) {
+            for w in what {
+                *counts.entry((owner.to_string(), w)).or_default() += 1;
+            }
+        }
+        last = Some(id.value().to_string());
+        n += 1;
+    }
+    let mut table = tx.open_table(tables::OWNER_LOADS)?;
+    for ((owner, what), k) in &counts {
+        let before = table
+            .get((owner.as_str(), what.as_str()))?
+            .map_or(0, |v| v.value());
+        table.insert((owner.as_str(), what.as_str()), before + k)?;
+    }
+    Ok((last, n))
+}
+
 /// Counters that differ from a recount of the records, as `owner/counter: stored ≠ counted`
 /// (empty when they agree). Reads every customer.
 pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {

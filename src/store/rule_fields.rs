@@ -350,6 +350,37 @@ pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
     Ok(n)
 }
 
+/// One batch of [`rebuild`]: the customers after `after` (all from the first when `None`), at
+/// most `limit` of them. Returns the last id written and how many (fewer than `limit`: done).
+pub fn rebuild_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let customers = tx.open_table(tables::CUSTOMERS)?;
+    let mut rules = tx.open_table(tables::CUSTOMER_RULES)?;
+    let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+    let range = match after {
+        Some(a) => {
+            customers.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+        }
+        None => customers.range::<&str>(..)?,
+    };
+    let (mut last, mut n) = (None, 0);
+    for row in range.take(limit) {
+        let (id, v) = row?;
+        let fields: RuleFields = codec::decode("customers", v.value())?;
+        let bytes = encode(&fields);
+        rules.insert(id.value(), bytes.as_slice())?;
+        if let Some(at) = last_activity(&fields) {
+            activity.insert((at.timestamp(), id.value()), bytes.as_slice())?;
+        }
+        last = Some(id.value().to_string());
+        n += 1;
+    }
+    Ok((last, n))
+}
+
 /// Owned, live customers: the ones a sweep looks at.
 pub fn owned_count(tx: &ReadTransaction) -> Result<u64> {
     Ok(tx.open_table(tables::CUSTOMER_ACTIVITY)?.len()?)
