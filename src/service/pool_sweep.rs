@@ -68,7 +68,7 @@ pub struct SweepReport {
     pub scanned: u64,
     pub recalled: u64,
     pub warned: u64,
-    /// Per pool, every pool (zeros included), in the order of `GET /pools`.
+    /// Per pool: every pool (zeros included), in pool id order.
     pub pools: Vec<PoolSweepCount>,
     /// The first `limit` actions in customer id order.
     pub actions: Vec<SweepAction>,
