@@ -16,7 +16,10 @@
 //! sweep (recalls and warnings written), and a second dry run on what is left (steady state);
 //! (c) one `pool.recall` and one `pool.can_claim` evaluation, µs per customer, next to the
 //! built-in Rust rules; (d) claims/s with 8 and 32 threads claiming distinct customers, and
-//! with 32 threads racing for the same customer (exactly one winner per race).
+//! with 32 threads racing for the same customer (exactly one winner per race); (e) creating a
+//! customer with `"assign": "auto"` (ms per create) next to the per-create recount it replaced;
+//! (f) the 8 → 9 and 9 → 10 migrations' rebuilds (time, peak memory). (e) and (f) run before
+//! the sweeps, so the sweeps see 20 more (recently assigned) owned customers.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -38,6 +41,8 @@ const PASSWORD: &str = "bench staff password";
 const SALES: usize = 200;
 const CLAIMERS: usize = 32;
 const DAY: i64 = 86_400;
+/// Actions a sweep report lists (the most the API allows); the counts cover all of them.
+const LISTED: usize = 5_000;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -227,6 +232,132 @@ fn fill(app: &App, rows: u64, now: DateTime<Utc>, org: &Org) -> Vec<String> {
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
+}
+
+/// The process's peak resident memory (VmHWM), in MB; reset by [`reset_peak_memory`].
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn resident_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Sets the peak to the current resident memory (Linux: `5` to `/proc/self/clear_refs`).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// (f) The 8 → 9 and 9 → 10 migrations' work on this store: each drops its tables and
+/// rebuilds them from the records in one write transaction, as the migration does.
+fn migrations(app: &App) {
+    use zhudai::store::{loads, rule_fields, tables};
+    for (name, step) in [("8 → 9 (rule view)", 9), ("9 → 10 (owner loads)", 10)] {
+        reset_peak_memory();
+        let before = resident_memory_mb().unwrap_or(0.0);
+        let t = Instant::now();
+        let n = app
+            .store
+            .write(|tx| {
+                if step == 9 {
+                    tx.delete_table(tables::CUSTOMER_RULES)?;
+                    tx.delete_table(tables::CUSTOMER_ACTIVITY)?;
+                    rule_fields::rebuild(tx)
+                } else {
+                    tx.delete_table(tables::OWNER_LOADS)?;
+                    loads::rebuild(tx)
+                }
+            })
+            .unwrap();
+        let took = t.elapsed();
+        let peak = peak_memory_mb().unwrap_or(0.0);
+        println!(
+            "(f) migration {name}: {n} rows rebuilt in one write transaction in {:.1} s; peak resident memory {:.0} MB (+{:.0} MB over the {:.0} MB before)",
+            secs(took),
+            peak,
+            peak - before,
+            before
+        );
+    }
+    // The real upgrade path: back to schema 8 without the tables, then `migrate::run`, which
+    // runs both steps in resumable batches of write transactions.
+    app.store
+        .write(|tx| {
+            tx.delete_table(tables::CUSTOMER_RULES)?;
+            tx.delete_table(tables::CUSTOMER_ACTIVITY)?;
+            tx.delete_table(tables::OWNER_LOADS)?;
+            tx.open_table(tables::META)?.insert("schema_version", 8)?;
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    reset_peak_memory();
+    let before = resident_memory_mb().unwrap_or(0.0);
+    let t = Instant::now();
+    zhudai::store::migrate::run(&app.store).unwrap();
+    let took = t.elapsed();
+    let peak = peak_memory_mb().unwrap_or(0.0);
+    println!(
+        "(f) migrations 8 → 10 as an upgrade runs them (batches of write transactions): {:.1} s; peak resident memory {:.0} MB (+{:.0} MB over the {:.0} MB before)",
+        secs(took),
+        peak,
+        peak - before,
+        before
+    );
+}
+
+/// (e) Latency of creating a customer with `"assign": "auto"` (what `POST /customers` does),
+/// next to what each such create read before the owner load counters: every customer owned by
+/// every candidate (`ids_by_owner` + record decode per salesperson).
+fn assignment(app: &App, org: &Org) {
+    let admin = app.caller_for("admin").unwrap();
+    let t = Instant::now();
+    let mut read = 0u64;
+    app.store
+        .read(|tx| {
+            for u in &org.sales {
+                for id in customers::ids_by_owner(tx, Some(u))? {
+                    if let Some(c) = customers::get(tx, &id)? {
+                        read += u64::from(c.deleted_at.is_none());
+                    }
+                }
+            }
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    let recount = t.elapsed();
+    let mut took = Vec::new();
+    for k in 0..20u64 {
+        let t = Instant::now();
+        let c = app
+            .create_customer(
+                &admin,
+                zhudai::domain::customer::CustomerInput {
+                    name: Some(format!("自动分配{k}")),
+                    phone: Some(format!("1667000{k:04}")),
+                    city: Some("成都".into()),
+                    assign: Some("auto".into()),
+                    ..Default::default()
+                },
+                "bench",
+            )
+            .unwrap();
+        took.push(t.elapsed());
+        assert!(c.owner_id.is_some(), "assigned");
+    }
+    took.sort();
+    println!(
+        "(e) create with assign=auto, 20 creates: median {:.1} ms, max {:.1} ms (counters); before the counters each also read every customer of the {} candidates: {read} records in {:.0} ms",
+        secs(took[took.len() / 2]) * 1e3,
+        secs(took[took.len() - 1]) * 1e3,
+        org.sales.len(),
+        secs(recount) * 1e3
+    );
 }
 
 /// (b) One read transaction over the customers table, decoding every record.
@@ -459,6 +590,10 @@ fn main() {
         secs(view) * 1e6 / viewed.max(1) as f64
     );
 
+    // (e) assignment of new leads, (f) migrations, on the freshly filled store.
+    assignment(&app, &org);
+    migrations(&app);
+
     // (a) sweeps.
     let ratio = |d: Duration| secs(d) / secs(raw).max(1e-9);
     // The default rule without its `horizon` (every owned customer evaluated), as an edited
@@ -471,7 +606,7 @@ fn main() {
     std::fs::write(&file, format!("{}{}", &source[..cut], &source[end..])).unwrap();
     app.plugins.invalidate();
     let t = Instant::now();
-    let all = app.sweep_at(now, true).unwrap();
+    let all = app.sweep_at(now, true, LISTED).unwrap();
     let all_t = t.elapsed();
     println!(
         "(a) sweep dry run, default rule without horizon (all owned evaluated): {} scanned, {} would be recalled, {} warned in {:.3} s (×{:.1} the baseline)",
@@ -484,7 +619,7 @@ fn main() {
     std::fs::remove_file(&file).unwrap();
     app.plugins.invalidate();
     let t = Instant::now();
-    let dry = app.sweep_at(now, true).unwrap();
+    let dry = app.sweep_at(now, true, LISTED).unwrap();
     let dry_t = t.elapsed();
     println!(
         "(a) sweep dry run: {} owned scanned, {} would be recalled, {} warned in {:.3} s (×{:.1} the baseline)",
@@ -495,11 +630,13 @@ fn main() {
         ratio(dry_t)
     );
     let t = Instant::now();
-    let real = app.sweep_at(now, false).unwrap();
+    let real = app.sweep_at(now, false, LISTED).unwrap();
     let real_t = t.elapsed();
     assert_eq!(real.actions, dry.actions, "preview equals the real sweep");
+    assert_eq!(real.pools, dry.pools, "preview equals the real sweep");
     assert_eq!(
-        all.actions, dry.actions,
+        (&all.actions, &all.pools),
+        (&dry.actions, &dry.pools),
         "the horizon changes nothing but the work"
     );
     println!(
@@ -511,7 +648,7 @@ fn main() {
         ratio(real_t)
     );
     let t = Instant::now();
-    let steady = app.sweep_at(now, true).unwrap();
+    let steady = app.sweep_at(now, true, LISTED).unwrap();
     let steady_t = t.elapsed();
     println!(
         "(a) next sweep (steady state, dry run): {} owned scanned, {} recalled, {} warned in {:.3} s (×{:.1} the baseline)",

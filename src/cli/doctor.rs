@@ -120,6 +120,18 @@ fn check_store(layout: &Layout, r: &mut Report) {
                 ),
                 Err(e) => r.fail("customer rule view", e),
             }
+            match s.read(store::loads::drift) {
+                Ok(d) if d.is_empty() => r.ok("owner load counters", "match the records"),
+                Ok(d) => r.fail(
+                    "owner load counters",
+                    format!(
+                        "{} counter(s) differ from a recount of the records (e.g. {}); automatic assignment and claim limits would misjudge loads",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("owner load counters", e),
+            }
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),

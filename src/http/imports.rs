@@ -30,6 +30,13 @@ pub struct ImportQuery {
     #[serde(default)]
     #[param(inline)]
     pub on_duplicate: OnDuplicate,
+    /// Raw body only: `auto` (or `round_robin`, `weighted`, `least_loaded`, `by_city`) gives
+    /// rows without an owner column their owner from the assignment rule, as the form's
+    /// `assign` does (needs `customer.assign`).
+    pub assign: Option<String>,
+    /// Raw body only: the public pool for rows without an owner column; with `assign`, where
+    /// the rows nobody can take go (default: my department's pool).
+    pub pool_id: Option<String>,
 }
 
 /// The multipart form of an import (only `file` is required).
@@ -168,17 +175,16 @@ pub async fn create(
         let body = Bytes::from_request(req, &app)
             .await
             .map_err(|e| ApiError::new(e.status(), "payload_too_large", e.body_text()))?;
+        let some = |t: Option<String>| t.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        let opts = ImportOptions {
+            on_duplicate: q.on_duplicate,
+            dry_run: q.dry_run,
+            assign: some(q.assign),
+            pool_id: some(q.pool_id),
+            ..Default::default()
+        };
         let report = app
-            .blocking(move |app| {
-                app.import_customers(
-                    &caller,
-                    &body,
-                    q.on_duplicate,
-                    q.dry_run,
-                    &source,
-                    &mut |_, _| {},
-                )
-            })
+            .blocking(move |app| app.import_bytes(&caller, &body, &opts, &source, &mut |_, _| {}))
             .await?;
         return Ok(Json(report).into_response());
     }

@@ -15,7 +15,7 @@ use crate::service::assign::{AssignRequest, AssignResult, Assignee, AssigneeSett
 use crate::service::auth::Caller;
 use crate::service::customers::{CustomerPage, CustomerView};
 use crate::service::pool_claims::ReleaseRequest;
-use crate::service::pool_sweep::SweepReport;
+use crate::service::pool_sweep::{self, SweepReport};
 use crate::service::pools::{PoolCustomerFilter, PoolInput, PoolPatch, PoolView};
 
 /// Pools I may use or manage (`pool.manage` sees every pool).
@@ -197,6 +197,9 @@ pub struct SweepQuery {
     pub dry_run: Option<bool>,
     /// The instant to sweep as of (RFC 3339); default now.
     pub as_of: Option<DateTime<Utc>>,
+    /// How many actions the report lists, the first in customer id order (default 200, at
+    /// most 5000; the counts always cover every action).
+    pub limit: Option<usize>,
 }
 
 /// Recall sweep: preview (dry run) or run what the rules decide at an instant.
@@ -211,8 +214,12 @@ pub async fn sweep(
     Query(q): Query<SweepQuery>,
 ) -> Result<Json<SweepReport>, ApiError> {
     let dry_run = q.dry_run.unwrap_or(true);
+    let limit = q
+        .limit
+        .unwrap_or(pool_sweep::REPORT_LIMIT)
+        .min(pool_sweep::MAX_REPORT_LIMIT);
     Ok(Json(
-        app.blocking(move |app| app.sweep_pools(&caller, q.as_of, dry_run, &source))
+        app.blocking(move |app| app.sweep_pools(&caller, q.as_of, dry_run, limit, &source))
             .await?,
     ))
 }

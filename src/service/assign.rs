@@ -15,10 +15,10 @@ use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{User, UserStatus};
-use crate::domain::pool::{Pool, PoolSettings};
+use crate::domain::pool::Pool;
 use crate::domain::roles;
 use crate::store::customers::{self, TimelineEvent};
-use crate::store::{WriteTransaction, pools, users};
+use crate::store::{WriteTransaction, loads, pools, users};
 
 /// Customers one request may assign.
 const MAX_IDS: usize = 500;
@@ -57,12 +57,28 @@ pub struct AssignResult {
 /// A candidate's load, counted once per request and kept up to date as leads are handed out.
 struct Load {
     user: User,
+    /// Live customers owned, won ones included.
+    owned: u64,
     owned_not_won: u64,
     open_leads: u64,
     cities: BTreeMap<String, u64>,
     weight: u32,
     capacity: u32,
+    /// Whether won customers count against `capacity` (the pool's `max_owned_counts_won`,
+    /// as for claims).
+    counts_won: bool,
     paused: bool,
+}
+
+impl Load {
+    /// The owned customers counted against the capacity (库容).
+    fn held(&self) -> u64 {
+        if self.counts_won {
+            self.owned
+        } else {
+            self.owned_not_won
+        }
+    }
 }
 
 /// Highest assignment weight (a weight-N user gets N turns for every turn of a weight-1 user).
@@ -89,7 +105,8 @@ pub struct Assignee {
     pub weight: u32,
     /// Owned customers still at 线索 or 已联系.
     pub open_leads: u64,
-    /// Owned customers not yet won, and the most their pool allows (库容).
+    /// Owned customers counted against the capacity (not yet won; won too when the pool's
+    /// `max_owned_counts_won` is set), and the most their pool allows (库容).
     pub owned: u64,
     pub capacity: u32,
 }
@@ -104,7 +121,7 @@ impl From<&Load> for Assignee {
             paused: l.paused,
             weight: l.weight,
             open_leads: l.open_leads,
-            owned: l.owned_not_won,
+            owned: l.held(),
             capacity: l.capacity,
         }
     }
@@ -120,7 +137,7 @@ pub struct AssigneeSettings {
 }
 
 fn is_open_lead(c: &Customer) -> bool {
-    matches!(c.stage, Stage::Lead | Stage::Contacted)
+    loads::is_open_lead(c.stage)
 }
 
 /// One run of automatic assignment (a request, a new customer, an import): the candidates and
@@ -142,12 +159,14 @@ impl Picker {
         let (not_won, open) = (u64::from(c.stage != Stage::Won), u64::from(is_open_lead(c)));
         for l in &mut self.loads {
             if l.user.id == user_id {
+                l.owned += 1;
                 l.owned_not_won += not_won;
                 l.open_leads += open;
                 if let Some(city) = &c.city {
                     *l.cities.entry(city.clone()).or_default() += 1;
                 }
             } else if c.owner_id.as_deref() == Some(l.user.id.as_str()) {
+                l.owned = l.owned.saturating_sub(1);
                 l.owned_not_won = l.owned_not_won.saturating_sub(not_won);
                 l.open_leads = l.open_leads.saturating_sub(open);
                 if let Some(city) = &c.city
@@ -284,7 +303,7 @@ impl App {
         let open: Vec<&Load> = p
             .loads
             .iter()
-            .filter(|l| l.owned_not_won < u64::from(l.capacity))
+            .filter(|l| l.held() < u64::from(l.capacity))
             .collect();
         let local: Vec<&Load> = match (p.mode.as_str(), &customer.city) {
             ("by_city", Some(city)) => open
@@ -404,38 +423,28 @@ impl App {
             {
                 continue;
             }
+            let settings = target_pool(&all_pools, &departments, u.department_id.as_deref())
+                .map(|p| p.settings.clone())
+                .unwrap_or_default();
             let mut load = Load {
                 paused: pools::counter_w(tx, &paused_key(&u.id))? != 0,
+                owned: 0,
                 owned_not_won: 0,
                 open_leads: 0,
                 cities: BTreeMap::new(),
                 weight: u32::try_from(pools::counter_w(tx, &weight_key(&u.id))?)
                     .unwrap_or(u32::MAX)
                     .max(1),
-                capacity: target_pool(&all_pools, &departments, u.department_id.as_deref())
-                    .map_or_else(
-                        || PoolSettings::default().max_owned,
-                        |p| p.settings.max_owned,
-                    ),
+                capacity: settings.max_owned,
+                counts_won: settings.max_owned_counts_won,
                 user: u,
             };
-            for id in customers::ids_by_owner_w(tx, Some(&load.user.id))? {
-                let Some(c) = customers::get_w(tx, &id)? else {
-                    continue;
-                };
-                if c.deleted_at.is_some() {
-                    continue;
-                }
-                if c.stage != Stage::Won {
-                    load.owned_not_won += 1;
-                }
-                if is_open_lead(&c) {
-                    load.open_leads += 1;
-                }
-                if let Some(city) = c.city {
-                    *load.cities.entry(city).or_default() += 1;
-                }
-            }
+            // The owner's counters, kept by every customer write (`store::loads`).
+            let counted = loads::of_w(tx, &load.user.id)?;
+            load.owned = counted.live;
+            load.owned_not_won = counted.not_won;
+            load.open_leads = counted.open_leads;
+            load.cities = counted.cities;
             out.push(load);
         }
         out.sort_by(|a, b| a.user.id.cmp(&b.user.id));

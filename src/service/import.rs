@@ -531,19 +531,31 @@ impl App {
         source: &str,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ImportReport> {
-        caller.require("customer.import")?;
-        let spool = self.spool_path(&new_id(self.now()))?;
-        std::fs::write(&spool, bytes)
-            .map_err(|e| Error::Internal(format!("spooling the import: {e}")))?;
         let opts = ImportOptions {
             on_duplicate,
             dry_run,
             ..Default::default()
         };
+        self.import_bytes(caller, bytes, &opts, source, progress)
+    }
+
+    /// Imports a whole file held in memory with `opts` (the raw-body `POST /imports`).
+    pub fn import_bytes(
+        &self,
+        caller: &Caller,
+        bytes: &[u8],
+        opts: &ImportOptions,
+        source: &str,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ImportReport> {
+        caller.require("customer.import")?;
+        let spool = self.spool_path(&new_id(self.now()))?;
+        std::fs::write(&spool, bytes)
+            .map_err(|e| Error::Internal(format!("spooling the import: {e}")))?;
         let r = self.import_file(
             caller,
             &spool,
-            &opts,
+            opts,
             source,
             &new_id(self.now()),
             &mut Callback::new(progress),

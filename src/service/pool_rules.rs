@@ -42,15 +42,87 @@ pub fn recall_as_default_script(
     held_since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> RecallDecision {
-    let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
-    recall_of(
-        s,
-        c,
-        c.last_followup_at.map(whole),
+    let facts = RecallFacts {
+        stage: c.stage,
+        grade: c.grade.as_deref(),
         locked,
-        whole(held_since),
-        whole(now),
-    )
+        deleted: c.deleted_at.is_some(),
+        last_followup_at: c.last_followup_at,
+        held_since,
+    };
+    verdict_as_default_script(s, &facts, now).decision()
+}
+
+/// What the default recall rule reads of a customer, borrowed (a sweep builds it from the
+/// compact rule view without allocating).
+#[derive(Debug, Clone, Copy)]
+pub struct RecallFacts<'a> {
+    pub stage: Stage,
+    pub grade: Option<&'a str>,
+    pub locked: bool,
+    pub deleted: bool,
+    pub last_followup_at: Option<DateTime<Utc>>,
+    /// Since when the current owner holds the customer (see `RuleFields::held_since`).
+    pub held_since: DateTime<Utc>,
+}
+
+/// Which limit a recall or warning comes from; its Chinese reason is formatted only when
+/// asked for ([`Cause::reason`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause<'a> {
+    /// No follow-up for `days` days; `grade` is the grade whose setting applied, or `默认`.
+    NoFollowup { days: u32, grade: &'a str },
+    /// Not signed within `days` days of being claimed or assigned.
+    NoSigning { days: u32 },
+}
+
+impl Cause<'_> {
+    /// The rule's reason, as customers' timelines and the audit show it.
+    pub fn reason(&self) -> String {
+        match self {
+            Cause::NoFollowup { days, grade } => format!("超过{days}天未跟进（{grade}级客户）"),
+            Cause::NoSigning { days } => format!("领取或分配后{days}天内未签约"),
+        }
+    }
+}
+
+/// The default recall rule's verdict, before any text is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    Keep,
+    Warn { days_left: i64, cause: Cause<'a> },
+    Recall { cause: Cause<'a> },
+}
+
+impl Verdict<'_> {
+    /// The decision with its reason text.
+    pub fn decision(&self) -> RecallDecision {
+        match self {
+            Verdict::Keep => RecallDecision::Keep,
+            Verdict::Warn { days_left, cause } => RecallDecision::Warn {
+                days_left: *days_left,
+                reason: cause.reason(),
+            },
+            Verdict::Recall { cause } => RecallDecision::Recall {
+                reason: cause.reason(),
+            },
+        }
+    }
+}
+
+/// [`recall_as_default_script`] without the reason text: what a sweep plans with.
+pub fn verdict_as_default_script<'a>(
+    s: &'a PoolSettings,
+    f: &RecallFacts<'a>,
+    now: DateTime<Utc>,
+) -> Verdict<'a> {
+    let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+    let f = RecallFacts {
+        last_followup_at: f.last_followup_at.map(whole),
+        held_since: whole(f.held_since),
+        ..*f
+    };
+    verdict(s, &f, whole(now))
 }
 
 fn recall_of(
@@ -61,41 +133,49 @@ fn recall_of(
     held_since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> RecallDecision {
-    if !s.recall_enabled || locked || c.stage == Stage::Won || c.deleted_at.is_some() {
-        return RecallDecision::Keep;
-    }
-    let mut due: Vec<(DateTime<Utc>, String)> = Vec::new();
-    let from = last_followup_at.map_or(held_since, |f| f.max(held_since));
-    let grade = c.grade.as_deref();
-    let days = s.no_followup_days_for(grade);
-    due.push((
-        from + Duration::days(i64::from(days)),
-        format!(
-            "超过{days}天未跟进（{}级客户）",
-            grade
-                .filter(|g| s.no_followup_days.contains_key(*g))
-                .unwrap_or("默认")
-        ),
-    ));
-    if let Some(n) = s.no_signing_days
-        && !matches!(c.stage, Stage::Signed | Stage::Won)
-    {
-        due.push((
-            held_since + Duration::days(i64::from(n)),
-            format!("领取或分配后{n}天内未签约"),
-        ));
-    }
-    let Some((at, reason)) = due.into_iter().min_by_key(|(at, _)| *at) else {
-        return RecallDecision::Keep;
+    let facts = RecallFacts {
+        stage: c.stage,
+        grade: c.grade.as_deref(),
+        locked,
+        deleted: c.deleted_at.is_some(),
+        last_followup_at,
+        held_since,
     };
+    verdict(s, &facts, now).decision()
+}
+
+fn verdict<'a>(s: &'a PoolSettings, f: &RecallFacts<'a>, now: DateTime<Utc>) -> Verdict<'a> {
+    if !s.recall_enabled || f.locked || f.stage == Stage::Won || f.deleted {
+        return Verdict::Keep;
+    }
+    let from = f
+        .last_followup_at
+        .map_or(f.held_since, |l| l.max(f.held_since));
+    let days = s.no_followup_days_for(f.grade);
+    let grade = f
+        .grade
+        .and_then(|g| s.no_followup_days.get_key_value(g))
+        .map_or("默认", |(g, _)| g.as_str());
+    let mut at = from + Duration::days(i64::from(days));
+    let mut cause = Cause::NoFollowup { days, grade };
+    if let Some(n) = s.no_signing_days
+        && !matches!(f.stage, Stage::Signed | Stage::Won)
+    {
+        // On a tie the follow-up limit is the reason.
+        let signing = f.held_since + Duration::days(i64::from(n));
+        if signing < at {
+            at = signing;
+            cause = Cause::NoSigning { days: n };
+        }
+    }
     if at <= now {
-        return RecallDecision::Recall { reason };
+        return Verdict::Recall { cause };
     }
     let days_left = days_until(now, at);
     if days_left <= i64::from(s.warn_days_before) {
-        RecallDecision::Warn { days_left, reason }
+        Verdict::Warn { days_left, cause }
     } else {
-        RecallDecision::Keep
+        Verdict::Keep
     }
 }
 

@@ -4,6 +4,8 @@
 //! re-checking each customer inside the batch that changes it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::CustomerView;
 use super::followups::Reminder;
-use super::pool_rules::{self, RecallDecision, RecallInput};
+use super::pool_rules::{self, RecallDecision, RecallFacts, RecallInput, Verdict};
 use super::pools::{into_pool, target_pool};
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, RuleFields};
@@ -26,9 +28,10 @@ use crate::store::{ReadTransaction, WriteTransaction, pools, rule_fields, users}
 
 /// Customers changed per write transaction.
 pub const BATCH: usize = 1000;
-/// Customers decoded before their rules are evaluated together.
+/// Compact rows the scanning thread copies out before handing them to an evaluating thread.
 const EVAL_CHUNK: usize = 4096;
-/// Threads evaluating rules during a sweep (the design's small server has 2 cores).
+/// Threads evaluating rules during a sweep, besides the scanning one (the design's small
+/// server has 2 cores).
 const THREADS: usize = 2;
 
 /// One thing a sweep does to one customer.
@@ -47,6 +50,16 @@ pub struct SweepAction {
     pub pool_id: String,
 }
 
+/// What a sweep did (or would do) in one pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PoolSweepCount {
+    pub pool_id: String,
+    /// Customers recalled into this pool.
+    pub recalled: u64,
+    /// Owners warned about customers that would go to this pool.
+    pub warned: u64,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SweepReport {
     pub as_of: DateTime<Utc>,
@@ -55,8 +68,93 @@ pub struct SweepReport {
     pub scanned: u64,
     pub recalled: u64,
     pub warned: u64,
-    /// In customer id order.
+    /// Per pool: every pool (zeros included), in pool id order.
+    pub pools: Vec<PoolSweepCount>,
+    /// The first `limit` actions in customer id order.
     pub actions: Vec<SweepAction>,
+    /// Whether there were more actions than `actions` lists.
+    pub truncated: bool,
+}
+
+/// Actions a report lists when the caller does not say.
+pub const REPORT_LIMIT: usize = 200;
+/// The most actions a report lists.
+pub const MAX_REPORT_LIMIT: usize = 5000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Recall,
+    Warn,
+}
+
+/// One customer a sweep plans to recall or warn. Small on purpose: the first sweep over
+/// freshly loaded data may plan for most customers; names and reasons are built only for the
+/// actions a report lists or the sweep applies.
+struct Planned {
+    id: Box<str>,
+    /// Index into `Context::pools`.
+    pool: usize,
+    kind: Kind,
+}
+
+/// What a dry run found: the plan in customer id order and the first actions in full.
+struct Plan {
+    scanned: u64,
+    pool_ids: Vec<String>,
+    planned: Vec<Planned>,
+    listed: Vec<SweepAction>,
+}
+
+/// Encoded compact rows copied out of the store, handed to an evaluating thread (the read
+/// transaction's borrowed values cannot leave the scanning thread).
+#[derive(Default)]
+struct Chunk {
+    ids: String,
+    bytes: Vec<u8>,
+    /// Per row: end of its id in `ids`, end of its value in `bytes`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl Chunk {
+    fn push(&mut self, id: &str, value: &[u8]) {
+        self.ids.push_str(id);
+        self.bytes.extend_from_slice(value);
+        self.ends.push((self.ids.len(), self.bytes.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn rows(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        let mut from = (0, 0);
+        self.ends.iter().filter_map(move |&(i, b)| {
+            let row = (self.ids.get(from.0..i)?, self.bytes.get(from.1..b)?);
+            from = (i, b);
+            Some(row)
+        })
+    }
+}
+
+/// Recalls and warnings per pool id.
+#[derive(Default)]
+struct Tally {
+    by_pool: BTreeMap<String, (u64, u64)>,
+}
+
+impl Tally {
+    fn add(&mut self, pool_id: &str, recall: bool) {
+        if !self.by_pool.contains_key(pool_id) {
+            self.by_pool.insert(pool_id.to_string(), (0, 0));
+        }
+        if let Some((r, w)) = self.by_pool.get_mut(pool_id) {
+            if recall {
+                *r += 1;
+            } else {
+                *w += 1;
+            }
+        }
+    }
 }
 
 /// What the rules need besides the customer: pools, departments, owners.
@@ -68,6 +166,8 @@ struct Context {
     users: BTreeMap<String, User>,
     /// Owner id → index of the pool their customers go to.
     by_owner: BTreeMap<String, usize>,
+    /// Where customers of an owner unknown to the user table go.
+    unknown_owner: Option<usize>,
 }
 
 impl Context {
@@ -78,6 +178,7 @@ impl Context {
             departments,
             users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
             by_owner: BTreeMap::new(),
+            unknown_owner: None,
         };
         let by_owner = ctx
             .users
@@ -89,6 +190,8 @@ impl Context {
             })
             .collect();
         ctx.by_owner = by_owner;
+        ctx.unknown_owner = target_pool(&ctx.pools, &ctx.departments, None)
+            .and_then(|pool| ctx.pools.iter().position(|p| p.id == pool.id));
         ctx
     }
 
@@ -108,16 +211,18 @@ impl Context {
         ))
     }
 
+    /// The index of the pool a customer of `owner` would go to.
+    fn pool_index(&self, owner: &str) -> Option<usize> {
+        // An owner unknown to the user table goes where a department-less owner's would.
+        match self.by_owner.get(owner) {
+            Some(k) => Some(*k),
+            None => self.unknown_owner,
+        }
+    }
+
     /// The pool (and its script view) a customer of `owner` would go to.
     fn pool_for(&self, owner: &str) -> Option<(&Pool, &PoolView)> {
-        // An owner unknown to the user table goes where a department-less owner's would.
-        let k = match self.by_owner.get(owner) {
-            Some(k) => *k,
-            None => {
-                let pool = target_pool(&self.pools, &self.departments, None)?;
-                self.pools.iter().position(|p| p.id == pool.id)?
-            }
-        };
+        let k = self.pool_index(owner)?;
         Some((self.pools.get(k)?, self.views.get(k)?))
     }
 }
@@ -207,44 +312,76 @@ impl App {
         }))
     }
 
-    /// Actions for `rows`, evaluated on up to [`THREADS`] threads, in `rows` order.
-    fn evaluate(
+    /// The plan entries for one chunk of compact rows, appended to `out` (in chunk order).
+    /// With the unedited default rule this decides from the borrowed bytes with integers:
+    /// nothing is allocated for a customer the sweep keeps.
+    fn plan_chunk(
         &self,
         ctx: &Context,
         rule: Option<&RecallRule<'_>>,
-        rows: &[RuleFields],
+        cutoffs: &[Option<DateTime<Utc>>],
+        chunk: &Chunk,
         now: DateTime<Utc>,
-    ) -> Result<Vec<SweepAction>> {
-        let run = |part: &[RuleFields]| -> Result<Vec<SweepAction>> {
-            let mut out = Vec::new();
-            for c in part {
-                out.extend(self.action_of(ctx, rule, c, now)?);
+        out: &mut Vec<Planned>,
+    ) -> Result<()> {
+        let fast = rule.is_some_and(|r| r.is_default());
+        for (id, bytes) in chunk.rows() {
+            let r = rule_fields::decode_ref(bytes)?;
+            if r.deleted_at.is_some() {
+                continue;
             }
-            Ok(out)
-        };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(THREADS);
-        if threads < 2 || rows.len() < 64 {
-            return run(rows);
+            let Some(k) = r.owner_id.and_then(|o| ctx.pool_index(o)) else {
+                continue;
+            };
+            let Some(pool) = ctx.pools.get(k) else {
+                continue;
+            };
+            let held_since = r.held_since();
+            // Claimed and followed up after the pool's horizon cutoff: cannot be due.
+            if let Some(cut) = cutoffs.get(k).copied().flatten()
+                && held_since > cut
+                && r.last_followup_at.is_none_or(|f| f > cut)
+            {
+                continue;
+            }
+            let kind = if fast {
+                let facts = RecallFacts {
+                    stage: r.stage,
+                    grade: r.grade,
+                    locked: r.locked,
+                    deleted: false,
+                    last_followup_at: r.last_followup_at,
+                    held_since,
+                };
+                match pool_rules::verdict_as_default_script(&pool.settings, &facts, now) {
+                    Verdict::Keep => continue,
+                    Verdict::Warn { .. } => Kind::Warn,
+                    Verdict::Recall { .. } => Kind::Recall,
+                }
+            } else {
+                let fields = rule_fields::decode(id, bytes)?;
+                match self.decide(ctx, rule, &fields, now)? {
+                    None | Some((RecallDecision::Keep, _)) => continue,
+                    Some((RecallDecision::Warn { .. }, _)) => Kind::Warn,
+                    Some((RecallDecision::Recall { .. }, _)) => Kind::Recall,
+                }
+            };
+            out.push(Planned {
+                id: id.into(),
+                pool: k,
+                kind,
+            });
         }
-        let (first, second) = rows.split_at(rows.len() / 2);
-        std::thread::scope(|s| {
-            let other = s.spawn(|| run(second));
-            let mut out = run(first)?;
-            match other.join() {
-                Ok(rest) => out.extend(rest?),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-            Ok(out)
-        })
+        Ok(())
     }
 
-    /// What a sweep at `now` would do, from one consistent snapshot, in customer id order.
-    /// Reads only the compact rule view of owned customers (`store::rule_fields`), never a
-    /// record; when every pool's rule declares a horizon, only the customers inactive since
-    /// before the latest cutoff are read at all (a range of the activity index).
-    fn sweep_plan(&self, now: DateTime<Utc>) -> Result<(u64, Vec<SweepAction>)> {
+    /// What a sweep at `now` would do, from one consistent snapshot: the plan in customer id
+    /// order, and the first `limit` actions in full. Reads only the compact rule view of owned
+    /// customers (`store::rule_fields`), never a record; when every pool's rule declares a
+    /// horizon, only the customers inactive since before the latest cutoff are read at all (a
+    /// range of the activity index). The scanning thread copies the rows out in chunks, and
+    /// [`THREADS`] threads decide them.
+    fn sweep_plan(&self, now: DateTime<Utc>, limit: usize) -> Result<Plan> {
         let rule = self
             .plugins
             .recall_rule()
@@ -252,82 +389,133 @@ impl App {
             .ok();
         self.store.read(|tx| {
             let ctx = Context::read(tx)?;
-            let mut out = Vec::new();
+            let pool_ids = ctx.pools.iter().map(|p| p.id.clone()).collect();
             if ctx.pools.is_empty() {
-                return Ok((0, out));
+                return Ok(Plan {
+                    scanned: 0,
+                    pool_ids,
+                    planned: Vec::new(),
+                    listed: Vec::new(),
+                });
             }
             let scanned = rule_fields::owned_count(tx)?;
             // Per pool: the instant after which a claim or follow-up keeps a customer safe.
-            let cutoffs: BTreeMap<&str, DateTime<Utc>> = ctx
-                .pools
+            let cutoffs: Vec<Option<DateTime<Utc>>> = ctx
+                .views
                 .iter()
-                .zip(&ctx.views)
-                .filter_map(|(p, v)| {
+                .map(|v| {
                     let days = rule.as_ref()?.horizon(v, now).unwrap_or_else(|e| {
                         tracing::error!(error = %e, "pool.recall horizon failed; every customer evaluated");
                         None
                     })?;
-                    (days > 0).then(|| (p.id.as_str(), now - Duration::days(days)))
+                    (days > 0).then(|| now - Duration::days(days))
                 })
                 .collect();
             // A pool without a horizon needs every owned customer; otherwise the latest cutoff
-            // bounds the range and each customer is checked against its own pool's below.
-            let until = ctx
-                .pools
+            // bounds the range and each customer is checked against its own pool's.
+            let until = cutoffs
                 .iter()
-                .map(|p| cutoffs.get(p.id.as_str()).copied())
+                .copied()
                 .collect::<Option<Vec<_>>>()
                 .and_then(|cuts| cuts.into_iter().max());
-            let mut pending: Vec<RuleFields> = Vec::with_capacity(EVAL_CHUNK);
-            let mut failed: Option<Error> = None;
-            rule_fields::scan_owned(tx, until, |c| {
-                let Some(owner) = c.owner_id.as_deref() else {
-                    return true;
-                };
-                let Some((pool, _)) = ctx.pool_for(owner) else {
-                    return true;
-                };
-                if let Some(cut) = cutoffs.get(pool.id.as_str())
-                    && c.held_since() > *cut
-                    && c.last_followup_at.is_none_or(|f| f > *cut)
-                {
-                    return true;
+            let threads = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, THREADS);
+            let stop = AtomicBool::new(false);
+            let (send, receive) = mpsc::sync_channel::<Chunk>(2 * threads);
+            let receive = Mutex::new(receive);
+            let mut planned = std::thread::scope(|s| -> Result<Vec<Planned>> {
+                let workers: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| -> Result<Vec<Planned>> {
+                            let mut out = Vec::new();
+                            loop {
+                                let next = match receive.lock() {
+                                    Ok(r) => r.recv(),
+                                    Err(_) => return Ok(out),
+                                };
+                                let Ok(chunk) = next else {
+                                    return Ok(out);
+                                };
+                                if let Err(e) = self.plan_chunk(
+                                    &ctx,
+                                    rule.as_ref(),
+                                    &cutoffs,
+                                    &chunk,
+                                    now,
+                                    &mut out,
+                                ) {
+                                    stop.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                let mut chunk = Chunk::default();
+                let scan = rule_fields::scan_owned_raw(tx, until, |id, value| {
+                    chunk.push(id, value);
+                    let full = chunk.len() >= EVAL_CHUNK;
+                    !(full
+                        && (stop.load(Ordering::Relaxed)
+                            || send.send(std::mem::take(&mut chunk)).is_err()))
+                });
+                if chunk.len() > 0 {
+                    // A worker that stopped early reports its error below.
+                    let _ = send.send(chunk);
                 }
-                pending.push(c);
-                if pending.len() >= EVAL_CHUNK {
-                    match self.evaluate(&ctx, rule.as_ref(), &pending, now) {
-                        Ok(actions) => out.extend(actions),
-                        Err(e) => {
-                            failed = Some(e);
-                            return false;
-                        }
+                drop(send);
+                let mut planned = Vec::new();
+                let mut failed = scan.err().map(Error::from);
+                for w in workers {
+                    match w.join() {
+                        Ok(Ok(part)) => planned.extend(part),
+                        Ok(Err(e)) => failed = failed.or(Some(e)),
+                        Err(panic) => std::panic::resume_unwind(panic),
                     }
-                    pending.clear();
                 }
-                true
+                match failed {
+                    Some(e) => Err(e),
+                    None => Ok(planned),
+                }
             })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            out.extend(self.evaluate(&ctx, rule.as_ref(), &pending, now)?);
             // The index is in activity order; reports and batches go in id order.
-            out.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
-            Ok((scanned, out))
+            planned.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            let mut listed = Vec::with_capacity(limit.min(planned.len()));
+            for p in planned.iter().take(limit) {
+                let Some(fields) = rule_fields::get(tx, &p.id)? else {
+                    continue;
+                };
+                listed.extend(self.action_of(&ctx, rule.as_ref(), &fields, now)?);
+            }
+            Ok(Plan {
+                scanned,
+                pool_ids,
+                planned,
+                listed,
+            })
         })
     }
 
     /// Applies planned actions in batches; each customer is re-read and re-decided inside its
-    /// batch, so a follow-up or claim that landed meanwhile wins. Returns what was done.
-    fn apply_sweep(&self, now: DateTime<Utc>, plan: Vec<SweepAction>) -> Result<Vec<SweepAction>> {
+    /// batch, so a follow-up or claim that landed meanwhile wins. Returns the counts of what
+    /// was done and the first `limit` actions.
+    fn apply_sweep(
+        &self,
+        now: DateTime<Utc>,
+        plan: &[Planned],
+        limit: usize,
+    ) -> Result<(Tally, Vec<SweepAction>)> {
         let rule = self.plugins.recall_rule().ok();
-        let mut done = Vec::with_capacity(plan.len());
+        let mut tally = Tally::default();
+        let mut listed = Vec::with_capacity(limit.min(plan.len()));
         let today = day_number(now);
         for batch in plan.chunks(BATCH) {
             let applied = self.store.write(|tx| {
                 let ctx = Context::read_w(tx)?;
                 let mut applied = Vec::new();
                 for planned in batch {
-                    let Some(before) = customers::get_w(tx, &planned.customer_id)? else {
+                    let Some(before) = customers::get_w(tx, &planned.id)? else {
                         continue;
                     };
                     let fields = RuleFields::from(&before);
@@ -392,26 +580,56 @@ impl App {
                 }
                 Ok::<_, Error>(applied)
             })?;
-            done.extend(applied);
+            for action in applied {
+                tally.add(&action.pool_id, action.action == "recall");
+                if listed.len() < limit {
+                    listed.push(action);
+                }
+            }
         }
-        Ok(done)
+        Ok((tally, listed))
     }
 
-    /// Runs (or previews) a sweep as of `now`.
-    pub fn sweep_at(&self, now: DateTime<Utc>, dry_run: bool) -> Result<SweepReport> {
-        let (scanned, plan) = self.sweep_plan(now)?;
-        let actions = if dry_run {
-            plan
+    /// Runs (or previews) a sweep as of `now`; the report lists the first `limit` actions.
+    pub fn sweep_at(&self, now: DateTime<Utc>, dry_run: bool, limit: usize) -> Result<SweepReport> {
+        let limit = limit.min(MAX_REPORT_LIMIT);
+        // The real sweep re-decides every customer it applies: nothing to list from the plan.
+        let plan = self.sweep_plan(now, if dry_run { limit } else { 0 })?;
+        let (tally, actions) = if dry_run {
+            let mut tally = Tally::default();
+            for p in &plan.planned {
+                if let Some(id) = plan.pool_ids.get(p.pool) {
+                    tally.add(id, p.kind == Kind::Recall);
+                }
+            }
+            (tally, plan.listed)
         } else {
-            self.apply_sweep(now, plan)?
+            self.apply_sweep(now, &plan.planned, limit)?
         };
+        let recalled = tally.by_pool.values().map(|(r, _)| r).sum();
+        let warned = tally.by_pool.values().map(|(_, w)| w).sum();
+        let truncated = recalled + warned > actions.len() as u64;
         Ok(SweepReport {
             as_of: now,
             dry_run,
-            scanned,
-            recalled: actions.iter().filter(|a| a.action == "recall").count() as u64,
-            warned: actions.iter().filter(|a| a.action == "warn").count() as u64,
+            scanned: plan.scanned,
+            recalled,
+            warned,
+            pools: plan
+                .pool_ids
+                .into_iter()
+                .map(|pool_id| {
+                    let (recalled, warned) =
+                        tally.by_pool.get(&pool_id).copied().unwrap_or_default();
+                    PoolSweepCount {
+                        pool_id,
+                        recalled,
+                        warned,
+                    }
+                })
+                .collect(),
             actions,
+            truncated,
         })
     }
 
@@ -421,11 +639,12 @@ impl App {
         caller: &Caller,
         as_of: Option<DateTime<Utc>>,
         dry_run: bool,
+        limit: usize,
         source: &str,
     ) -> Result<SweepReport> {
         caller.require("pool.manage")?;
         let now = as_of.unwrap_or_else(|| self.now());
-        let report = self.sweep_at(now, dry_run)?;
+        let report = self.sweep_at(now, dry_run, limit)?;
         if !dry_run {
             let at = self.now();
             self.store.write(|tx| {
@@ -493,7 +712,7 @@ impl App {
         if last != DateTime::<Utc>::default() && now < last + interval {
             return Ok(None);
         }
-        let report = self.sweep_at(now, false)?;
+        let report = self.sweep_at(now, false, 0)?;
         self.store.write(|tx| {
             pools::set_counter(
                 tx,

@@ -152,22 +152,10 @@ pub(crate) fn claim_key(user: &str, pool: &str, now: DateTime<Utc>) -> String {
 }
 
 /// (owned, owned excluding won, locked) among a user's live customers.
+/// Read from the owner load counters (`store::loads`), not from the customers.
 pub(crate) fn owned_counts(tx: &WriteTransaction, user: &str) -> Result<(u64, u64, u64)> {
-    let (mut all, mut not_won, mut locked) = (0, 0, 0);
-    for id in customers::ids_by_owner_w(tx, Some(user))? {
-        if let Some(c) = customers::get_w(tx, &id)?
-            && c.deleted_at.is_none()
-        {
-            all += 1;
-            if c.stage != Stage::Won {
-                not_won += 1;
-            }
-            if c.locked {
-                locked += 1;
-            }
-        }
-    }
-    Ok((all, not_won, locked))
+    let l = crate::store::loads::of_w(tx, user)?;
+    Ok((l.live, l.not_won, l.locked))
 }
 
 /// Puts a customer into `pool` (release, recall, departure): no owner, not locked.

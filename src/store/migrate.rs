@@ -1,6 +1,7 @@
 //! Schema versions and forward migrations, run at start-up before anything else touches the
 //! store. Each step runs in its own write transaction and bumps the version in that same
-//! transaction, so a crash mid-upgrade resumes at the step that did not commit.
+//! transaction, so a crash mid-upgrade resumes at the step that did not commit (steps 9 and 10:
+//! see below).
 //!
 //! History:
 //! - 1: meta, users.
@@ -14,13 +15,19 @@
 //!   plugin_versions, pools, counters.
 //! - 9: customer_rules, customer_activity (compact rule view of each customer, filled from the
 //!   records).
+//! - 10: owner_loads (per-owner counts of live, not won, open, locked customers and per city,
+//!   filled from the records).
+//!
+//! Steps 9 and 10 read every customer record; they run in batches of write transactions, each
+//! committing its rows with a cursor, and the version is bumped with the last batch, so an
+//! interrupted upgrade resumes where it stopped.
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 9;
+pub const SCHEMA_VERSION: u64 = 10;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -53,14 +60,83 @@ pub fn run(store: &Store) -> Result<()> {
     }
     while version < SCHEMA_VERSION {
         let next = version + 1;
-        store.write(|tx| {
-            step(tx, next)?;
-            set_version(tx, next)
-        })?;
+        if let Some(rebuild) = batched(next) {
+            run_in_batches(store, next, rebuild)?;
+        } else {
+            store.write(|tx| {
+                step(tx, next)?;
+                set_version(tx, next)
+            })?;
+        }
         tracing::info!(from = version, to = next, "store schema migrated");
         version = next;
     }
     Ok(())
+}
+
+/// Customers per write transaction of a migration that rebuilds tables from the records.
+const MIGRATION_BATCH: usize = 20_000;
+
+/// A batch of a migration that rebuilds from the customer records: `(tx, after, limit)` →
+/// (last customer id done, customers done).
+type Rebuild = fn(&WriteTransaction, Option<&str>, usize) -> Result<(Option<String>, usize)>;
+
+/// The steps that read every customer record: run in batches, so a large store is not
+/// migrated in one huge write transaction.
+fn batched(to: u64) -> Option<Rebuild> {
+    match to {
+        9 => Some(super::rule_fields::rebuild_batch),
+        10 => Some(super::loads::rebuild_batch),
+        _ => None,
+    }
+}
+
+fn cursor_key(to: u64) -> String {
+    format!("migration/{to}/after")
+}
+
+/// Runs step `to` as [`MIGRATION_BATCH`]-customer write transactions. Each commits its rows
+/// with the id it got to (`settings`), so an interrupted upgrade resumes after the last
+/// committed batch; the last batch bumps the version and removes the cursor.
+fn run_in_batches(store: &Store, to: u64, rebuild: Rebuild) -> Result<()> {
+    let key = cursor_key(to);
+    let mut total = 0usize;
+    loop {
+        let done = store.write(|tx| {
+            let after = tx
+                .open_table(tables::SETTINGS)?
+                .get(key.as_str())?
+                .map(|v| v.value().to_string());
+            if after.is_none() {
+                // The first batch: the step's tables, empty.
+                step(tx, to)?;
+            }
+            let (last, n) = rebuild(tx, after.as_deref(), MIGRATION_BATCH)?;
+            total += n;
+            let mut settings = tx.open_table(tables::SETTINGS)?;
+            match last {
+                Some(last) if n == MIGRATION_BATCH => {
+                    settings.insert(key.as_str(), last.as_str())?;
+                    Ok::<_, Error>(false)
+                }
+                _ => {
+                    settings.remove(key.as_str())?;
+                    drop(settings);
+                    set_version(tx, to)?;
+                    Ok(true)
+                }
+            }
+        })?;
+        if done {
+            tracing::info!(
+                to,
+                customers = total,
+                "store rebuilt from the customer records"
+            );
+            return Ok(());
+        }
+        tracing::info!(to, customers = total, "store migration in progress");
+    }
 }
 
 fn set_version(tx: &WriteTransaction, v: u64) -> Result<()> {
@@ -87,6 +163,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::SETTINGS)?;
     create_v8(tx)?;
     create_v9(tx)?;
+    tx.open_table(tables::OWNER_LOADS)?;
     seed_roles(tx)
 }
 
@@ -173,11 +250,15 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         8 => create_v8(tx),
+        // The first batch of a rebuild from the records (`run_in_batches`): empty tables.
         9 => {
-            // One pass over the records, one decoded at a time; same transaction as the bump.
-            create_v9(tx)?;
-            let n = super::rule_fields::rebuild(tx)?;
-            tracing::info!(customers = n, "customer rule view built");
+            tx.delete_table(tables::CUSTOMER_RULES)?;
+            tx.delete_table(tables::CUSTOMER_ACTIVITY)?;
+            create_v9(tx)
+        }
+        10 => {
+            tx.delete_table(tables::OWNER_LOADS)?;
+            tx.open_table(tables::OWNER_LOADS)?;
             Ok(())
         }
         _ => Err(Error::Corrupt {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod codec;
 pub mod customer_settings;
 pub mod customers;
+pub mod loads;
 pub mod migrate;
 pub mod org;
 pub mod outbox;

@@ -229,6 +229,87 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<RuleFields> {
     })
 }
 
+/// The part of an encoded value the default recall rule and a sweep's planning read,
+/// borrowed from the stored bytes (nothing allocated).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuleRef<'a> {
+    pub stage: Stage,
+    pub created_at: DateTime<Utc>,
+    pub last_followup_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub held_since: Option<DateTime<Utc>>,
+    pub grade: Option<&'a str>,
+    pub owner_id: Option<&'a str>,
+    pub locked: bool,
+}
+
+impl RuleRef<'_> {
+    /// Since when the current owner holds the customer (as `RuleFields::held_since`).
+    pub fn held_since(&self) -> DateTime<Utc> {
+        self.held_since
+            .map_or(self.created_at, |h| h.max(self.created_at))
+    }
+}
+
+/// Reads the fields of [`RuleRef`] from what [`encode`] wrote; the rest of the value (city,
+/// channel, pool, previous owner, tags) is not looked at.
+pub fn decode_ref(bytes: &[u8]) -> Result<RuleRef<'_>> {
+    let mut r = Reader { bytes };
+    let [format] = r.array()?;
+    if format != FORMAT {
+        return Err(corrupt(&format!("unknown value format {format}")));
+    }
+    let flags = u16::from_le_bytes(r.array()?);
+    let [stage] = r.array()?;
+    let stage = *STAGES
+        .get(stage as usize)
+        .ok_or_else(|| corrupt("unknown stage"))?;
+    let [_stars] = r.array()?;
+    let created_at = r.time()?;
+    let mut time = |bit: u16| -> Result<Option<DateTime<Utc>>> {
+        if flags & bit == 0 {
+            Ok(None)
+        } else {
+            r.time().map(Some)
+        }
+    };
+    let last_followup_at = time(LAST_FOLLOWUP)?;
+    let _next_followup_at = time(NEXT_FOLLOWUP)?;
+    let deleted_at = time(DELETED)?;
+    let held_since = time(HELD_SINCE)?;
+    let _pool_entered_at = time(POOL_ENTERED)?;
+    // The name: skipped.
+    let n = u32::from_le_bytes(r.array()?) as usize;
+    r.take(n)?;
+    let mut text = |bit: u16| -> Result<Option<&[u8]>> {
+        if flags & bit == 0 {
+            Ok(None)
+        } else {
+            let n = u32::from_le_bytes(r.array()?) as usize;
+            r.take(n).map(Some)
+        }
+    };
+    let grade = text(GRADE)?;
+    let _city = text(CITY)?;
+    let _channel = text(CHANNEL)?;
+    let owner_id = text(OWNER)?;
+    Ok(RuleRef {
+        stage,
+        created_at,
+        last_followup_at,
+        deleted_at,
+        held_since,
+        grade: utf8(grade)?,
+        owner_id: utf8(owner_id)?,
+        locked: flags & LOCKED != 0,
+    })
+}
+
+fn utf8(b: Option<&[u8]>) -> Result<Option<&str>> {
+    b.map(|b| std::str::from_utf8(b).map_err(|_| corrupt("text is not UTF-8")))
+        .transpose()
+}
+
 /// Moves `c`'s rows in both tables to its new values. The old activity key is taken from the
 /// stored row, not from the caller's `before`, so a wrong `before` cannot leave a stale key.
 pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
@@ -246,7 +327,7 @@ pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
     if let Some(at) = last_activity(&fields) {
         activity.insert((at.timestamp(), c.id.as_str()), bytes.as_slice())?;
     }
-    Ok(())
+    super::loads::shift(tx, old.as_ref(), &fields)
 }
 
 /// Fills both tables from the customer records (the 8 → 9 migration), streaming: one record
@@ -267,6 +348,37 @@ pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
         n += 1;
     }
     Ok(n)
+}
+
+/// One batch of [`rebuild`]: the customers after `after` (all from the first when `None`), at
+/// most `limit` of them. Returns the last id written and how many (fewer than `limit`: done).
+pub fn rebuild_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let customers = tx.open_table(tables::CUSTOMERS)?;
+    let mut rules = tx.open_table(tables::CUSTOMER_RULES)?;
+    let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+    let range = match after {
+        Some(a) => {
+            customers.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+        }
+        None => customers.range::<&str>(..)?,
+    };
+    let (mut last, mut n) = (None, 0);
+    for row in range.take(limit) {
+        let (id, v) = row?;
+        let fields: RuleFields = codec::decode("customers", v.value())?;
+        let bytes = encode(&fields);
+        rules.insert(id.value(), bytes.as_slice())?;
+        if let Some(at) = last_activity(&fields) {
+            activity.insert((at.timestamp(), id.value()), bytes.as_slice())?;
+        }
+        last = Some(id.value().to_string());
+        n += 1;
+    }
+    Ok((last, n))
 }
 
 /// Owned, live customers: the ones a sweep looks at.
@@ -290,6 +402,26 @@ pub fn scan_owned(
     for row in range {
         let (k, v) = row?;
         if !visit(decode(k.value().1, v.value())?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// [`scan_owned`] without decoding: `visit` gets each customer's id and encoded value.
+pub fn scan_owned_raw(
+    tx: &ReadTransaction,
+    until: Option<DateTime<Utc>>,
+    mut visit: impl FnMut(&str, &[u8]) -> bool,
+) -> Result<()> {
+    let table = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+    let range = match until {
+        Some(u) => table.range((i64::MIN, "")..(u.timestamp().saturating_add(1), ""))?,
+        None => table.range::<(i64, &str)>(..)?,
+    };
+    for row in range {
+        let (k, v) = row?;
+        if !visit(k.value().1, v.value()) {
             break;
         }
     }
@@ -428,6 +560,30 @@ mod tests {
             let r = RuleFields { stage, ..full() };
             assert_eq!(decode(&r.id, &encode(&r)).unwrap().stage, stage);
         }
+    }
+
+    #[test]
+    fn the_borrowed_decode_reads_what_the_full_one_does() {
+        let mut r = full();
+        for k in 0..4 {
+            let bytes = encode(&r);
+            let b = decode_ref(&bytes).unwrap();
+            assert_eq!(b.stage, r.stage);
+            assert_eq!(b.created_at, r.created_at);
+            assert_eq!(b.last_followup_at, r.last_followup_at);
+            assert_eq!(b.deleted_at, r.deleted_at);
+            assert_eq!(b.held_since(), r.held_since());
+            assert_eq!(b.grade, r.grade.as_deref());
+            assert_eq!(b.owner_id, r.owner_id.as_deref());
+            assert_eq!(b.locked, r.locked);
+            // Then with fewer fields present.
+            match k {
+                0 => (r.grade, r.city) = (None, None),
+                1 => (r.owner_id, r.held_since, r.locked) = (None, None, false),
+                _ => (r.last_followup_at, r.deleted_at, r.stage) = (None, None, Stage::Won),
+            }
+        }
+        assert!(decode_ref(&encode(&full())[..20]).is_err());
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub const CUSTOMER_RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("c
 /// only (schema 9): a sweep range-scans the customers inactive since before its horizon.
 pub const CUSTOMER_ACTIVITY: TableDefinition<(i64, &str), &[u8]> =
     TableDefinition::new("customer_activity");
+/// (owner id, counter) → count (schema 10): per owner, live customers (`live`), not won
+/// (`not_won`), open leads (`open_leads`), locked (`locked`) and per city (`city/<city>`), kept
+/// by `store::customers::put` (`store::loads`); zero counters are absent.
+pub const OWNER_LOADS: TableDefinition<(&str, &str), u64> = TableDefinition::new("owner_loads");
 
 /// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
 /// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
@@ -115,4 +119,5 @@ every_table!(
     COUNTERS,
     CUSTOMER_RULES,
     CUSTOMER_ACTIVITY,
+    OWNER_LOADS,
 );

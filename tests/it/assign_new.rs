@@ -414,3 +414,110 @@ async fn a_custom_rule_decides_and_an_unoffered_choice_is_overruled() {
     assert!(sales.contains(&owner(&c)), "{c}");
     s.stop().await;
 }
+
+/// Capacity (库容) for assignment means what it means for claims: won customers count against
+/// `max_owned` only when the pool's `max_owned_counts_won` is set.
+#[tokio::test]
+async fn won_customers_count_against_capacity_only_when_the_pool_says_so() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let winner = common::add_user(&s, "winner", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, p) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "全公司公海",
+                   "settings": {"max_owned": 2, "max_owned_counts_won": true}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let pool = p["id"].as_str().unwrap().to_string();
+    // Two won customers and one open: three held, two not won.
+    lead(&admin, 1, json!({"owner_id": winner, "stage": "won"})).await;
+    lead(&admin, 2, json!({"owner_id": winner, "stage": "won"})).await;
+    // Counting won ones, the user is full: the lead waits in the admin's pool.
+    let c = auto_lead(&admin, 3).await;
+    assert_eq!(owner(&c), "", "{c}");
+    let (_, users) = admin.get("/api/v1/assignment/users").await;
+    assert_eq!(users[0]["owned"], 2, "{users}");
+    // Not counting them, there is room for two.
+    let (st, p) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/pools/{pool}"),
+            Some(json!({"settings": {"max_owned": 2, "max_owned_counts_won": false}})),
+        )
+        .await;
+    assert!(st.is_success(), "{st} {p}");
+    let owners = [
+        owner(&auto_lead(&admin, 4).await),
+        owner(&auto_lead(&admin, 5).await),
+    ];
+    assert_eq!(owners, [winner.clone(), winner.clone()]);
+    assert_eq!(
+        owner(&auto_lead(&admin, 6).await),
+        "",
+        "full again: 2 not won"
+    );
+    let (_, users) = admin.get("/api/v1/assignment/users").await;
+    assert_eq!(users[0]["owned"], 2, "{users}");
+    s.stop().await;
+}
+
+/// The raw-body import (`application/octet-stream`) takes `assign` and `pool_id` as query
+/// parameters, as the multipart form takes them as fields.
+#[tokio::test]
+async fn a_raw_body_import_assigns_with_the_assign_query_parameter() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let mut sales: Vec<String> = ["ra", "rb", "rc"]
+        .iter()
+        .map(|n| common::add_user(&s, n, &["sales"], None))
+        .collect();
+    sales.sort();
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, r) = crate::import::upload(&admin, "?assign=auto", rows(6, 0, None)).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (r["created"].as_u64(), r["assigned"].as_u64()),
+        (Some(6), Some(6)),
+        "{r}"
+    );
+    let mut owners = owners_of_imported(&admin).await;
+    owners.sort();
+    let mut want: Vec<String> = sales.iter().chain(&sales).cloned().collect();
+    want.sort();
+    assert_eq!(owners, want, "two each");
+    // Nobody free: the rows wait in the pool named by `pool_id`.
+    let (st, p) = admin
+        .post("/api/v1/pools", json!({"name": "导入公海"}))
+        .await;
+    assert_eq!(st, 201, "{p}");
+    let pool = p["id"].as_str().unwrap().to_string();
+    for u in &sales {
+        admin
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/assignment/users/{u}"),
+                Some(json!({"paused": true})),
+            )
+            .await;
+    }
+    let (st, r) = crate::import::upload(
+        &admin,
+        &format!("?assign=auto&pool_id={pool}"),
+        rows(2, 50, None),
+    )
+    .await;
+    assert_eq!((st, r["assigned"].as_u64()), (200, Some(0)), "{r}");
+    let (_, page) = admin
+        .get(&format!("/api/v1/pools/{pool}/customers?limit=50"))
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
+    // Checked like the form: an unknown mode, and `assign` with an owner.
+    let (st, e) = crate::import::upload(&admin, "?assign=lottery", rows(1, 90, None)).await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (400, Some("assign")),
+        "{e}"
+    );
+    s.stop().await;
+}

@@ -1,7 +1,9 @@
 //! The compact rule view (`store::rule_fields`, schema 9) never drifts from the customer
 //! records: after creates, edits, follow-ups, claims, releases, recalls, transfers, a
 //! departure, locks and a recycle/restore it equals what the records give; the 8 → 9
-//! migration builds the same tables; and the drift check names a damaged row.
+//! migration builds the same tables; and the drift check names a damaged row. The same for the
+//! owner load counters (`store::loads`, schema 10), also after a stage change to won, an
+//! automatically assigned create and an import.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use crate::common;
@@ -18,6 +20,24 @@ const PASS: &str = common::TEAM_PASSWORD;
 fn assert_in_step(s: &TestServer, after: &str) {
     let drift = s.app.store.read(rule_fields::drift).unwrap();
     assert!(drift.is_empty(), "after {after}: {drift:?}");
+    // The owner load counters (schema 10) equal a recount from the records.
+    let drift = s.app.store.read(store::loads::drift).unwrap();
+    assert!(drift.is_empty(), "owner loads after {after}: {drift:?}");
+}
+
+/// Every row of the owner load counters.
+fn load_rows(db: &redb::ReadOnlyDatabase) -> Vec<(String, String, u64)> {
+    let tx = db.begin_read().unwrap();
+    tx.open_table(tables::OWNER_LOADS)
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            let (o, w) = k.value();
+            (o.to_string(), w.to_string(), v.value())
+        })
+        .collect()
 }
 
 /// Rows of `customer_rules` and of `customer_activity`, as bytes.
@@ -99,6 +119,38 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
         .await;
     assert_eq!(st, StatusCode::OK, "{e}");
     assert_in_step(&s, "an edit");
+    let (st, e) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/customers/{}", ids[6]),
+            Some(json!({"stage": "won"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    assert_in_step(&s, "a stage change to won");
+    let (st, c) = admin
+        .post(
+            "/api/v1/customers",
+            json!({"name": "自动分配", "phone": "13711119999", "city": "重庆", "assign": "auto"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    assert_in_step(&s, "an automatically assigned create");
+    let (st, r) = crate::import::upload(
+        &admin,
+        "?assign=auto",
+        "姓名,手机号,城市\n导入甲,13500000001,成都\n导入乙,13500000002,\n"
+            .as_bytes()
+            .to_vec(),
+    )
+    .await;
+    assert_eq!((st, r["created"].as_u64()), (200, Some(2)), "{r}");
+    assert_in_step(&s, "an import");
+    let loads = s.app.store.read(|tx| store::loads::of(tx, &sun)).unwrap();
+    assert!(
+        loads.live >= 6 && loads.cities.contains_key("成都"),
+        "{loads:?}"
+    );
 
     s.clock.advance(Duration::days(2));
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
@@ -215,11 +267,14 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
     let copy = dir.path().join("copy.redb");
     s.app.store.snapshot_to(&copy).unwrap();
     let maintained = rows(&redb::ReadOnlyDatabase::open(&copy).unwrap());
+    let maintained_loads = load_rows(&redb::ReadOnlyDatabase::open(&copy).unwrap());
+    assert!(!maintained_loads.is_empty());
     {
         let db = redb::Database::open(&copy).unwrap();
         let tx = db.begin_write().unwrap();
         tx.delete_table(tables::CUSTOMER_RULES).unwrap();
         tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
+        tx.delete_table(tables::OWNER_LOADS).unwrap();
         tx.open_table(tables::META)
             .unwrap()
             .insert("schema_version", 8)
@@ -232,12 +287,92 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
         Some(migrate::SCHEMA_VERSION)
     );
     assert!(migrated.read(rule_fields::drift).unwrap().is_empty());
+    assert!(migrated.read(store::loads::drift).unwrap().is_empty());
     drop(migrated);
+    assert_eq!(
+        load_rows(&redb::ReadOnlyDatabase::open(&copy).unwrap()),
+        maintained_loads
+    );
     assert_eq!(
         rows(&redb::ReadOnlyDatabase::open(&copy).unwrap()),
         maintained
     );
     assert!(!maintained.1.is_empty() && maintained.0.len() > maintained.1.len());
+
+    // Both rebuilds run in batches and resume after an interruption: a copy left as a crash
+    // after the first batch of each step leaves it (rows of the first 2 customers committed
+    // with the cursor, version not bumped) migrates to the same tables, nothing counted twice.
+    for step in [9u64, 10] {
+        let copy = dir.path().join(format!("interrupted-{step}.redb"));
+        s.app.store.snapshot_to(&copy).unwrap();
+        {
+            let db = redb::Database::open(&copy).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.delete_table(tables::OWNER_LOADS).unwrap();
+            tx.open_table(tables::OWNER_LOADS).unwrap();
+            if step == 9 {
+                tx.delete_table(tables::CUSTOMER_RULES).unwrap();
+                tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
+            }
+            let (last, n) = if step == 9 {
+                rule_fields::rebuild_batch(&tx, None, 2).unwrap()
+            } else {
+                store::loads::rebuild_batch(&tx, None, 2).unwrap()
+            };
+            assert_eq!(n, 2);
+            // A marker among the committed rows: a restart from scratch would drop it.
+            if step == 9 {
+                tx.open_table(tables::CUSTOMER_RULES)
+                    .unwrap()
+                    .insert("!marker", [0u8].as_slice())
+                    .unwrap();
+            } else {
+                tx.open_table(tables::OWNER_LOADS)
+                    .unwrap()
+                    .insert(("!marker", "live"), 1)
+                    .unwrap();
+            }
+            tx.open_table(tables::SETTINGS)
+                .unwrap()
+                .insert(
+                    format!("migration/{step}/after").as_str(),
+                    last.unwrap().as_str(),
+                )
+                .unwrap();
+            tx.open_table(tables::META)
+                .unwrap()
+                .insert("schema_version", step - 1)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let migrated = Store::open(&copy).unwrap();
+        assert_eq!(
+            migrate::stored_version(&migrated).unwrap(),
+            Some(migrate::SCHEMA_VERSION)
+        );
+        drop(migrated);
+        let db = redb::ReadOnlyDatabase::open(&copy).unwrap();
+        let (mut rules, activity) = rows(&db);
+        let mut loads = load_rows(&db);
+        let marker = if step == 9 {
+            let k = rules.iter().position(|r| r.0 == "!marker");
+            k.map(|k| drop(rules.remove(k)))
+        } else {
+            let k = loads.iter().position(|r| r.0 == "!marker");
+            k.map(|k| drop(loads.remove(k)))
+        };
+        assert!(marker.is_some(), "step {step} resumed after its cursor");
+        assert_eq!((rules, activity), maintained, "resumed step {step}");
+        assert_eq!(loads, maintained_loads, "resumed step {step}");
+        let tx = db.begin_read().unwrap();
+        let settings = tx.open_table(tables::SETTINGS).unwrap();
+        assert!(
+            settings
+                .get(format!("migration/{step}/after").as_str())
+                .unwrap()
+                .is_none()
+        );
+    }
 
     // The check itself: a stale row and a missing activity key are both named.
     let stale = ids[1].clone();
@@ -260,4 +395,19 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
     let mut expected = vec![stale, unindexed];
     expected.sort();
     assert_eq!(s.app.store.read(rule_fields::drift).unwrap(), expected);
+    // A wrong counter is named too.
+    s.app
+        .store
+        .write(|tx| {
+            tx.open_table(tables::OWNER_LOADS)?
+                .insert((sun.as_str(), "open_leads"), 999)?;
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    let drift = s.app.store.read(store::loads::drift).unwrap();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert!(
+        drift[0].starts_with(&format!("{sun}/open_leads: 999")),
+        "{drift:?}"
+    );
 }

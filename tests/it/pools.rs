@@ -963,3 +963,118 @@ async fn paused_users_get_no_leads_and_weights_share_them() {
     assert_eq!(st, StatusCode::OK, "{page}");
     assert_eq!(page["items"].as_array().unwrap().len(), 3, "{page}");
 }
+
+/// A sweep report counts every action, per pool too, and lists only the first `limit` in
+/// customer id order (`truncated` says so); the real sweep reports what the preview said.
+#[tokio::test]
+async fn sweep_reports_count_everything_and_list_the_first_limit() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let dept = department(&s, "一部");
+    let li = common::add_user(&s, "li", &["sales"], Some(&dept));
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let firm = pool(&admin, "全公司公海", None, json!({"no_signing_days": null})).await;
+    let own = pool(
+        &admin,
+        "一部公海",
+        Some(&dept),
+        json!({"no_signing_days": null}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    // At day 7 grade D (7 days) is recalled and grade C (10 days) warned.
+    for (n, owner, grade) in [
+        (1, &li, "D"),
+        (2, &li, "D"),
+        (3, &li, "D"),
+        (4, &li, "C"),
+        (5, &sun, "D"),
+        (6, &sun, "D"),
+        (7, &sun, "C"),
+        (8, &sun, "C"),
+    ] {
+        ids.push(customer(&admin, n, owner, json!({"grade": grade})).await);
+    }
+    ids.sort();
+    let at = (epoch() + Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at = at.replace('+', "%2B");
+    let run = |dry_run: bool, limit: Option<u32>| {
+        let admin = &admin;
+        let limit = limit.map(|l| format!("&limit={l}")).unwrap_or_default();
+        let url = format!("/api/v1/pools/sweep?dry_run={dry_run}&as_of={at}{limit}");
+        async move {
+            let (st, r) = admin.post(&url, json!({})).await;
+            assert_eq!(st, StatusCode::OK, "{r}");
+            r
+        }
+    };
+    let listed = |r: &Value| -> Vec<String> {
+        r["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["customer_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let counts = |r: &Value| -> BTreeSet<(String, u64, u64)> {
+        r["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["pool_id"].as_str().unwrap().to_string(),
+                    p["recalled"].as_u64().unwrap(),
+                    p["warned"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let want = BTreeSet::from([(own.clone(), 3, 1), (firm.clone(), 2, 2)]);
+
+    let all = run(true, None).await;
+    assert_eq!(
+        (all["recalled"].as_u64(), all["warned"].as_u64()),
+        (Some(5), Some(3)),
+        "{all}"
+    );
+    assert_eq!(counts(&all), want);
+    assert_eq!(listed(&all), ids, "every action listed, in id order");
+    assert_eq!(all["truncated"], false);
+
+    let two = run(true, Some(2)).await;
+    assert_eq!(listed(&two), ids[..2].to_vec());
+    assert_eq!(two["truncated"], true);
+    assert_eq!(
+        (two["recalled"].as_u64(), two["warned"].as_u64()),
+        (Some(5), Some(3))
+    );
+    assert_eq!(counts(&two), want);
+    let none = run(true, Some(0)).await;
+    assert_eq!(listed(&none), Vec::<String>::new());
+    assert_eq!(
+        (none["truncated"].as_bool(), none["recalled"].as_u64()),
+        (Some(true), Some(5))
+    );
+    // Above the maximum: at most 5000 listed (here all 8).
+    assert_eq!(listed(&run(true, Some(100_000)).await), ids);
+
+    let real = run(false, Some(2)).await;
+    assert_eq!(
+        real["actions"], two["actions"],
+        "the preview is the real sweep"
+    );
+    assert_eq!(real["pools"], two["pools"]);
+    assert_eq!(
+        (real["recalled"].as_u64(), real["truncated"].as_bool()),
+        (Some(5), Some(true))
+    );
+    // The ones not listed were recalled all the same.
+    let (_, c) = admin.get(&format!("/api/v1/customers/{}", ids[7])).await;
+    let recalled = [&own, &firm].iter().any(|p| c["pool_id"] == p.as_str());
+    let warned = c["owner_id"] != Value::Null;
+    assert!(recalled || warned, "{c}");
+    let again = run(true, None).await;
+    assert_eq!(again["recalled"], 0, "{again}");
+    assert_eq!(again["warned"], 3, "{again}");
+}

@@ -745,6 +745,8 @@ export default {
   'adminPools.asOf': 'Time',
   'adminPools.previewRun': 'Preview',
   'adminPools.previewSummary': '{scanned} customers checked: {recalled} recalled, {warned} warned',
+  'adminPools.previewPool': '{pool}: {recalled} recalled, {warned} warned',
+  'adminPools.previewTruncated': '{total} actions in all; the table lists only the first {shown} by customer id',
   'adminPools.action': 'Action',
   'adminPools.actionRecall': 'Recall',
   'adminPools.actionWarn': 'Warn ({days} days left)',

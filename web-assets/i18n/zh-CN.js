@@ -745,6 +745,8 @@ export default {
   'adminPools.asOf': '时间',
   'adminPools.previewRun': '预览',
   'adminPools.previewSummary': '检查 {scanned} 位客户：回收 {recalled} 位，提醒 {warned} 位',
+  'adminPools.previewPool': '{pool}：回收 {recalled} 位，提醒 {warned} 位',
+  'adminPools.previewTruncated': '共 {total} 条，下表只列出按客户编号排在前面的 {shown} 条',
   'adminPools.action': '操作',
   'adminPools.actionRecall': '回收',
   'adminPools.actionWarn': '提醒（剩 {days} 天）',

@@ -146,6 +146,11 @@ function SweepPreview({ pools }) {
     ${state.status === 'error' && html`<div class="form-error" role="alert">${errorText(state.error)}</div>`}
     ${state.status === 'ready' && html`<p data-testid="sweep-summary">${t('adminPools.previewSummary', {
       scanned: state.report.scanned, recalled: state.report.recalled, warned: state.report.warned })}</p>
+      ${(state.report.pools || []).some((p) => p.recalled + p.warned > 0) && html`<ul class="muted" data-testid="sweep-pools">
+        ${state.report.pools.filter((p) => p.recalled + p.warned > 0).map((p) => html`<li key=${p.pool_id}>${t('adminPools.previewPool', {
+          pool: poolName(p.pool_id), recalled: p.recalled, warned: p.warned })}</li>`)}</ul>`}
+      ${state.report.truncated && html`<p class="muted" data-testid="sweep-truncated">${t('adminPools.previewTruncated', {
+        shown: state.report.actions.length, total: state.report.recalled + state.report.warned })}</p>`}
       ${state.report.actions.length > 0 && html`<div class="table-wrap"><table class="table" data-testid="sweep-table">
         <thead><tr><th>${t('customers.field.name')}</th><th>${t('adminPools.action')}</th><th>${t('adminPools.reason')}</th><th>${t('adminPools.toPool')}</th></tr></thead>
         <tbody>${state.report.actions.map((a) => html`<tr key=${a.customer_id} data-testid="sweep-row">

@@ -1,0 +1,235 @@
+//! Per-owner load counters (schema 10): how many live customers each user owns, how many of
+//! them are not won, open leads (线索 / 已联系), locked, and per city. Automatic assignment and
+//! claims read them instead of every customer an owner has. Written only by [`shift`], which
+//! `rule_fields::sync` (so every `customers::put`) calls with the stored previous view, so they
+//! cannot drift from the records; `zhudai doctor` recounts them ([`drift`]).
+
+use std::collections::BTreeMap;
+
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
+
+use super::{Result, codec, tables};
+use crate::domain::customer::{RuleFields, Stage};
+
+const LIVE: &str = "live";
+const NOT_WON: &str = "not_won";
+const OPEN_LEADS: &str = "open_leads";
+const LOCKED: &str = "locked";
+const CITY: &str = "city/";
+
+/// One owner's counters; zero when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loads {
+    /// Live (not deleted) customers owned.
+    pub live: u64,
+    /// … of which not won.
+    pub not_won: u64,
+    /// … at 线索 or 已联系.
+    pub open_leads: u64,
+    /// … locked against recall.
+    pub locked: u64,
+    /// … per city (cities with none are absent).
+    pub cities: BTreeMap<String, u64>,
+}
+
+/// Whether a customer at `stage` counts as an open lead.
+pub fn is_open_lead(stage: Stage) -> bool {
+    matches!(stage, Stage::Lead | Stage::Contacted)
+}
+
+/// The counters a customer adds to its owner's: (owner, counter names). `None` for customers
+/// in nobody's hands or deleted.
+fn counted(r: &RuleFields) -> Option<(&str, Vec<String>)> {
+    let owner = r.owner_id.as_deref()?;
+    if r.deleted_at.is_some() {
+        return None;
+    }
+    let mut what = vec![LIVE.to_string()];
+    if r.stage != Stage::Won {
+        what.push(NOT_WON.into());
+    }
+    if is_open_lead(r.stage) {
+        what.push(OPEN_LEADS.into());
+    }
+    if r.locked {
+        what.push(LOCKED.into());
+    }
+    if let Some(c) = &r.city {
+        what.push(format!("{CITY}{c}"));
+    }
+    Some((owner, what))
+}
+
+fn add(
+    table: &mut Table<(&'static str, &'static str), u64>,
+    owner: &str,
+    what: &str,
+    up: bool,
+) -> Result<()> {
+    let n = table.get((owner, what))?.map_or(0, |v| v.value());
+    let n = if up { n + 1 } else { n.saturating_sub(1) };
+    if n == 0 {
+        table.remove((owner, what))?;
+    } else {
+        table.insert((owner, what), n)?;
+    }
+    Ok(())
+}
+
+/// Moves one customer's contribution from `old` (its previous stored view, `None` for a new
+/// customer) to `new`.
+pub(super) fn shift(
+    tx: &WriteTransaction,
+    old: Option<&RuleFields>,
+    new: &RuleFields,
+) -> Result<()> {
+    let before = old.and_then(counted);
+    let after = counted(new);
+    if before == after {
+        return Ok(());
+    }
+    let mut table = tx.open_table(tables::OWNER_LOADS)?;
+    if let Some((owner, what)) = before {
+        for w in &what {
+            add(&mut table, owner, w, false)?;
+        }
+    }
+    if let Some((owner, what)) = after {
+        for w in &what {
+            add(&mut table, owner, w, true)?;
+        }
+    }
+    Ok(())
+}
+
+fn read(
+    table: &impl ReadableTable<(&'static str, &'static str), u64>,
+    owner: &str,
+) -> Result<Loads> {
+    let mut out = Loads::default();
+    for row in table.range((owner, "")..)? {
+        let (k, v) = row?;
+        let (o, what) = k.value();
+        if o != owner {
+            break;
+        }
+        let n = v.value();
+        match what {
+            LIVE => out.live = n,
+            NOT_WON => out.not_won = n,
+            OPEN_LEADS => out.open_leads = n,
+            LOCKED => out.locked = n,
+            w => {
+                if let Some(city) = w.strip_prefix(CITY) {
+                    out.cities.insert(city.to_string(), n);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `owner`'s counters.
+pub fn of(tx: &ReadTransaction, owner: &str) -> Result<Loads> {
+    read(&tx.open_table(tables::OWNER_LOADS)?, owner)
+}
+
+/// `owner`'s counters, in a write transaction.
+pub fn of_w(tx: &WriteTransaction, owner: &str) -> Result<Loads> {
+    read(&tx.open_table(tables::OWNER_LOADS)?, owner)
+}
+
+/// Every counter recounted from the customer records.
+fn recount(
+    customers: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<BTreeMap<(String, String), u64>> {
+    let mut out = BTreeMap::new();
+    for row in customers.iter()? {
+        let (_, v) = row?;
+        let fields: RuleFields = codec::decode("customers", v.value())?;
+        if let Some((owner, what)) = counted(&fields) {
+            for w in what {
+                *out.entry((owner.to_string(), w)).or_default() += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Fills the counters from the customer records (the 9 → 10 migration); returns the rows.
+pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
+    let counts = recount(&tx.open_table(tables::CUSTOMERS)?)?;
+    let mut table = tx.open_table(tables::OWNER_LOADS)?;
+    table.retain(|_, _| false)?;
+    for ((owner, what), n) in &counts {
+        table.insert((owner.as_str(), what.as_str()), *n)?;
+    }
+    Ok(counts.len() as u64)
+}
+
+/// One batch of [`rebuild`]: adds the counts of the customers after `after` (from the first
+/// when `None`), at most `limit` of them, to the table. Returns the last id counted and how
+/// many (fewer than `limit`: done).
+pub fn rebuild_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let customers = tx.open_table(tables::CUSTOMERS)?;
+    let range = match after {
+        Some(a) => {
+            customers.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+        }
+        None => customers.range::<&str>(..)?,
+    };
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let (mut last, mut n) = (None, 0);
+    for row in range.take(limit) {
+        let (id, v) = row?;
+        let fields: RuleFields = codec::decode("customers", v.value())?;
+        if let Some((owner, what)) = counted(&fields) {
+            for w in what {
+                *counts.entry((owner.to_string(), w)).or_default() += 1;
+            }
+        }
+        last = Some(id.value().to_string());
+        n += 1;
+    }
+    let mut table = tx.open_table(tables::OWNER_LOADS)?;
+    for ((owner, what), k) in &counts {
+        let before = table
+            .get((owner.as_str(), what.as_str()))?
+            .map_or(0, |v| v.value());
+        table.insert((owner.as_str(), what.as_str()), before + k)?;
+    }
+    Ok((last, n))
+}
+
+/// Counters that differ from a recount of the records, as `owner/counter: stored ≠ counted`
+/// (empty when they agree). Reads every customer.
+pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
+    let counted = recount(&tx.open_table(tables::CUSTOMERS)?)?;
+    let table = tx.open_table(tables::OWNER_LOADS)?;
+    let mut stored = BTreeMap::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let (o, w) = k.value();
+        stored.insert((o.to_string(), w.to_string()), v.value());
+    }
+    let mut out = Vec::new();
+    for key in counted.keys().chain(stored.keys()) {
+        let (a, b) = (stored.get(key), counted.get(key));
+        if a != b {
+            out.push(format!(
+                "{}/{}: {} ≠ {}",
+                key.0,
+                key.1,
+                a.copied().unwrap_or(0),
+                b.copied().unwrap_or(0)
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
