@@ -65,6 +65,16 @@ fn status_kb(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Prints the process's resident memory (total, anonymous, file-backed: the mmapped index).
+fn print_memory(after: &str) {
+    println!(
+        "memory after {after}: VmRSS {:.0} MB (anon {:.0}, file-backed {:.0})",
+        mb(status_kb("VmRSS:")),
+        mb(status_kb("RssAnon:")),
+        mb(status_kb("RssFile:"))
+    );
+}
+
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
@@ -630,6 +640,7 @@ fn serve_phase(work: &Path) {
                 }
             }
         }
+        print_memory("warm-up");
         // One connection, one query at a time: the latency of a request on an idle server.
         for class in CLASSES {
             for (role, client) in &callers {
@@ -648,6 +659,7 @@ fn serve_phase(work: &Path) {
                     .insert(format!("{class}/{role}"), stats(lat, started.elapsed()));
             }
         }
+        print_memory("search, 1 connection");
         for class in CLASSES {
             for (role, client) in &callers {
                 let pool = Arc::new(pools[class].clone());
@@ -691,6 +703,7 @@ fn serve_phase(work: &Path) {
                 out.http.insert(format!("{class}/{role}"), s);
             }
         }
+        print_memory("search, concurrent");
         // Customer list and detail pages (issue 4): one connection, one request at a time,
         // against a bare `GET /api/v1/health` round trip in the same run as the baseline.
         // Few by default: today the list scans every customer (seconds per request at 1M).
@@ -740,10 +753,12 @@ fn serve_phase(work: &Path) {
                 format!("list/{role}"),
                 timed(client.clone(), lists).await,
             );
+            print_memory(&format!("list/{role}"));
             out.pages.insert(
                 format!("detail/{role}"),
                 timed(client.clone(), details).await,
             );
+            print_memory(&format!("detail/{role}"));
         }
     });
 
@@ -776,6 +791,7 @@ fn serve_phase(work: &Path) {
                 .insert(format!("{class}/{role}"), stats(lat, started.elapsed()));
         }
     }
+    print_memory("raw index queries");
     out.rss_mb = mb(status_kb("VmRSS:"));
     out.hwm_mb = mb(status_kb("VmHWM:"));
     out.rss_anon_mb = mb(status_kb("RssAnon:"));

@@ -7,6 +7,7 @@
 //! Layout: `data/index/CURRENT` names the live generation directory `data/index/g-<ulid>/`.
 
 pub mod analysis;
+mod directory;
 pub mod fields;
 pub mod list;
 pub mod query;
@@ -131,10 +132,7 @@ impl Engine {
             docstore_blocksize: DOCSTORE_BLOCK,
             ..tantivy::IndexSettings::default()
         };
-        let index = Index::builder()
-            .schema(schema)
-            .settings(settings)
-            .create_in_dir(dir)?;
+        let index = Index::create(directory::IndexDir::open(dir)?, schema, settings)?;
         Engine::from_index(index, fields, generation, 0)
     }
 
@@ -162,7 +160,7 @@ impl Engine {
         store_id: &str,
         store_seq: u64,
     ) -> Result<Option<Engine>> {
-        let index = match Index::open_in_dir(dir) {
+        let index = match directory::IndexDir::open(dir).and_then(Index::open) {
             Ok(i) => i,
             Err(e) => {
                 tracing::warn!(error = %e, "search index unreadable; rebuilding");
@@ -572,7 +570,7 @@ pub fn inspect(data_dir: &Path, store: &Store, sample: u64) -> Result<Inspection
     let Some(generation) = out.generation.clone() else {
         return Ok(out);
     };
-    let index = Index::open_in_dir(root.join(&generation))?;
+    let index = Index::open(directory::IndexDir::open(&root.join(&generation))?)?;
     let payload = index
         .load_metas()?
         .payload
