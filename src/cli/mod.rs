@@ -39,9 +39,9 @@ pub enum Command {
     Doctor(doctor::Cmd),
     /// Generate realistic synthetic data.
     Demo(demo::Cmd),
-    /// Manage staff accounts (server stopped).
     /// Import customers from a CSV or XLSX file (server stopped).
     Import(import::Cmd),
+    /// Manage staff accounts (server stopped).
     User(user::Cmd),
     /// Write an encrypted backup (beside a running server), or `backup verify` one.
     Backup(backup::Cmd),
