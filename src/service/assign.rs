@@ -14,9 +14,9 @@ use super::pools::{is_member, target_pool};
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, Stage};
-use crate::domain::org::{User, UserStatus};
+use crate::domain::org::{self, User, UserStatus};
 use crate::domain::pool::Pool;
-use crate::domain::roles;
+use crate::domain::roles::{self, DataScope};
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::{WriteTransaction, loads, pools, users};
 
@@ -38,6 +38,10 @@ pub struct AssignRequest {
     /// `round_robin`, `weighted`, `least_loaded` or `by_city`; default `[pool] assign_mode`.
     #[serde(default)]
     pub mode: Option<String>,
+    /// With `auto`: hand out only to people of this department and the departments below it
+    /// (which must be within the caller's own scope). Round-robin keeps a cursor per department.
+    #[serde(default)]
+    pub department_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -271,19 +275,64 @@ impl App {
         scope: &Scope,
         mode: String,
     ) -> Result<Picker> {
-        let cursor_key = format!(
-            "assign/{}",
-            match scope.owner_filter() {
-                None => "all",
-                Some(_) => caller
-                    .user
-                    .department_id
-                    .as_deref()
-                    .unwrap_or(&caller.user.id),
+        self.picker_in(tx, caller, scope, mode, None)
+    }
+
+    /// [`App::picker`] limited to the people of `department` and the departments below it,
+    /// with that department's own cursor. The department must exist and lie within the
+    /// caller's scope (all departments, or their own department or tree).
+    pub(crate) fn picker_in(
+        &self,
+        tx: &WriteTransaction,
+        caller: &Caller,
+        scope: &Scope,
+        mode: String,
+        department: Option<&str>,
+    ) -> Result<Picker> {
+        let mut loads = self.candidates(tx, scope)?;
+        let cursor_key = match department {
+            Some(d) => {
+                let departments = crate::store::org::departments_w(tx)?;
+                if !departments.iter().any(|x| x.id == d) {
+                    return Err(Error::validation("department_id", "部门不存在"));
+                }
+                let allowed = match (scope.owner_filter(), scope.department.as_deref()) {
+                    (None, _) => true,
+                    (Some(_), Some(mine)) if scope.kind == DataScope::DepartmentTree => {
+                        org::subtree(&departments, mine).contains(d)
+                    }
+                    (Some(_), Some(mine)) => mine == d,
+                    (Some(_), None) => false,
+                };
+                if !allowed {
+                    return Err(Error::validation(
+                        "department_id",
+                        "只能分配给您管理范围内的部门",
+                    ));
+                }
+                let below = org::subtree(&departments, d);
+                loads.retain(|l| {
+                    l.user
+                        .department_id
+                        .as_ref()
+                        .is_some_and(|x| below.contains(x))
+                });
+                format!("assign/dept/{d}")
             }
-        );
+            None => format!(
+                "assign/{}",
+                match scope.owner_filter() {
+                    None => "all",
+                    Some(_) => caller
+                        .user
+                        .department_id
+                        .as_deref()
+                        .unwrap_or(&caller.user.id),
+                }
+            ),
+        };
         Ok(Picker {
-            loads: self.candidates(tx, scope)?,
+            loads,
             mode,
             cursor_key,
         })
@@ -568,6 +617,12 @@ impl App {
                 "请指定接收人，或选择自动分配（二选一）",
             ));
         }
+        if req.department_id.is_some() && !req.auto {
+            return Err(Error::validation(
+                "department_id",
+                "按部门分配只能与自动分配一起使用",
+            ));
+        }
         let mode = self.assign_mode(req.mode.as_deref(), "mode")?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
@@ -582,7 +637,13 @@ impl App {
             };
             let mut picker = match &manual {
                 Some(_) => None,
-                None => Some(self.picker(tx, caller, &scope, mode.clone())?),
+                None => Some(self.picker_in(
+                    tx,
+                    caller,
+                    &scope,
+                    mode.clone(),
+                    req.department_id.as_deref(),
+                )?),
             };
             let mut items = Vec::new();
             for id in &req.ids {

@@ -521,3 +521,96 @@ async fn a_raw_body_import_assigns_with_the_assign_query_parameter() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn auto_assignment_to_a_chosen_department_stays_inside_it_and_its_sub_departments() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let dept = |name: &str, parent: Option<&str>| {
+        s.app
+            .create_department(
+                &Actor::Operator,
+                zhudai::service::org::DepartmentInput {
+                    name: name.into(),
+                    parent_id: parent.map(String::from),
+                },
+                "t",
+            )
+            .unwrap()
+            .id
+    };
+    let a = dept("成都一部", None);
+    let a1 = dept("一部一组", Some(&a));
+    let b = dept("成都二部", None);
+    let in_a = [
+        common::add_user(&s, "ra", &["sales"], Some(&a)),
+        common::add_user(&s, "ra1", &["sales"], Some(&a1)),
+    ];
+    let in_b = common::add_user(&s, "rb", &["sales"], Some(&b));
+    common::add_user(&s, "mgr_b", &["manager"], Some(&b));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(lead(&admin, 500 + n, json!({})).await["id"].clone());
+    }
+
+    // Department A (with its sub-department): only ra and ra1, three each.
+    let (st, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": ids, "auto": true, "department_id": a}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let got: Vec<String> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_id"].as_str().unwrap().to_string())
+        .collect();
+    let t = tally(&got);
+    assert_eq!(t.len(), 2, "{r}");
+    assert!(in_a.iter().all(|u| t.get(u) == Some(&3)), "{t:?}");
+    assert!(!t.contains_key(&in_b));
+
+    // Refusals: unknown department, a department outside a manager's tree, without auto.
+    let (st, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [ids[0]], "auto": true, "department_id": "nope"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(r["error"]["field"], "department_id", "{r}");
+    let (st, r) = admin
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [ids[0]], "to_user": in_b, "department_id": b}),
+        )
+        .await;
+    assert_eq!(
+        (st, r["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("department_id")),
+        "{r}"
+    );
+    let mgr_b = s.login("mgr_b", common::TEAM_PASSWORD).await;
+    let mine = lead(&mgr_b, 600, json!({})).await["id"].clone();
+    let (st, r) = mgr_b
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [mine], "auto": true, "department_id": a}),
+        )
+        .await;
+    assert_eq!(
+        (st, r["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("department_id")),
+        "{r}"
+    );
+    let (st, r) = mgr_b
+        .post(
+            "/api/v1/customers/assign",
+            json!({"ids": [mine], "auto": true, "department_id": b}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    assert_eq!(r["items"][0]["user_id"], in_b.as_str(), "{r}");
+}
