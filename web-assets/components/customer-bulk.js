@@ -1,11 +1,13 @@
 // The customer list's bulk action bar (POST /api/v1/customers/bulk — all or
-// nothing, confirmed before a transfer or delete), the "save as view" dialog
+// nothing, confirmed before a transfer or delete; automatic assignment through
+// POST /api/v1/customers/assign, optionally within one department), the "save as view" dialog
 // (POST /api/v1/customer-views) and the admin's recycle bin (restore, erase for a
 // personal-information deletion request).
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
+import { can } from '../auth.js';
 import { formatDateTime } from '../format.js';
 import { ConfirmDialog, FormDialog } from './dialog.js';
 import { Field } from './field.js';
@@ -13,8 +15,8 @@ import { EmptyState, LoadError, Loading } from './states.js';
 import { toast } from './toast.js';
 import { GRADES, STAGES, customerErrorText, splitTags } from './customers.js';
 
-const ACTIONS = ['tag', 'untag', 'set_grade', 'set_stage', 'transfer', 'delete'];
-const CONFIRM = ['transfer', 'delete', 'untag'];
+const ACTIONS = ['tag', 'untag', 'set_grade', 'set_stage', 'transfer', 'auto_assign', 'delete'];
+const CONFIRM = ['transfer', 'auto_assign', 'delete', 'untag'];
 
 export function BulkBar({ ids, groups, directory, onDone, onClear }) {
   const [action, setAction] = useState('tag');
@@ -22,10 +24,18 @@ export function BulkBar({ ids, groups, directory, onDone, onClear }) {
   const [grade, setGrade] = useState('A');
   const [stage, setStage] = useState('contacted');
   const [to, setTo] = useState('');
+  const [dept, setDept] = useState('');
+  const [departments, setDepartments] = useState(null);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const active = directory.filter((u) => u.status === 'active');
+  const actions = ACTIONS.filter((a) => a !== 'auto_assign' || can('customer.assign'));
+  useEffect(() => {
+    if (action === 'auto_assign' && departments === null) {
+      api('GET', '/api/v1/departments').then((r) => setDepartments(r.items), () => setDepartments([]));
+    }
+  }, [action, departments]);
   const allTags = [...new Set(groups.flatMap((g) => g.tags))];
 
   const body = () => {
@@ -40,10 +50,17 @@ export function BulkBar({ ids, groups, directory, onDone, onClear }) {
     setBusy(true);
     setError(null);
     try {
-      const r = await api('POST', '/api/v1/customers/bulk', body());
+      if (action === 'auto_assign') {
+        const b = { ids, auto: true };
+        if (dept) b.department_id = dept;
+        const r = await api('POST', '/api/v1/customers/assign', b);
+        toast(t('cx.bulk.assigned', { count: r.assigned, total: ids.length }));
+      } else {
+        const r = await api('POST', '/api/v1/customers/bulk', body());
+        toast(t('cx.bulk.done', { count: r.count }));
+      }
       setBusy(false);
       setConfirming(false);
-      toast(t('cx.bulk.done', { count: r.count }));
       onDone();
     } catch (e) {
       setBusy(false);
@@ -55,7 +72,7 @@ export function BulkBar({ ids, groups, directory, onDone, onClear }) {
   return html`<div class="bulk-bar" role="region" aria-label=${t('cx.bulk.title')} data-testid="bulk-bar">
     <span data-testid="bulk-count">${t('cx.bulk.selected', { count: ids.length })}</span>
     <select class="input input-sm select" value=${action} onChange=${(e) => setAction(e.currentTarget.value)} data-testid="bulk-action">
-      ${ACTIONS.map((a) => html`<option key=${a} value=${a}>${t(`cx.bulk.action.${a}`)}</option>`)}
+      ${actions.map((a) => html`<option key=${a} value=${a}>${t(`cx.bulk.action.${a}`)}</option>`)}
     </select>
     ${(action === 'tag' || action === 'untag') && html`<input class="input input-sm" value=${tags} list="bulk-tag-options"
       placeholder=${t('cx.bulk.tagsPlaceholder')} onInput=${(e) => setTags(e.currentTarget.value)} data-testid="bulk-tags" />
@@ -66,6 +83,10 @@ export function BulkBar({ ids, groups, directory, onDone, onClear }) {
       ${STAGES.map((s) => html`<option key=${s.value} value=${s.value}>${t(s.labelKey)}</option>`)}</select>`}
     ${action === 'transfer' && html`<select class="input input-sm select" value=${to || (active[0] && active[0].id)} onChange=${(e) => setTo(e.currentTarget.value)} data-testid="bulk-to">
       ${active.map((u) => html`<option key=${u.id} value=${u.id}>${u.display_name}</option>`)}</select>`}
+    ${action === 'auto_assign' && html`<select class="input input-sm select" value=${dept} onChange=${(e) => setDept(e.currentTarget.value)}
+      aria-label=${t('cx.bulk.department')} data-testid="bulk-department">
+      <option value="">${t('cx.bulk.anyDepartment')}</option>
+      ${(departments || []).map((d) => html`<option key=${d.id} value=${d.id}>${d.name}</option>`)}</select>`}
     <button type="button" class="btn btn-sm btn-primary" onClick=${apply} disabled=${busy} data-testid="bulk-apply">${t('cx.bulk.apply')}</button>
     <button type="button" class="btn btn-sm btn-text" onClick=${onClear} data-testid="bulk-clear">${t('cx.bulk.clear')}</button>
     ${error && !confirming && html`<span class="field-error" role="alert" data-testid="bulk-error">${error}</span>`}
