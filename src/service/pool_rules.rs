@@ -42,14 +42,7 @@ pub fn recall_as_default_script(
     held_since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> RecallDecision {
-    let facts = RecallFacts {
-        stage: c.stage,
-        grade: c.grade.as_deref(),
-        locked,
-        deleted: c.deleted_at.is_some(),
-        last_followup_at: c.last_followup_at,
-        held_since,
-    };
+    let facts = RecallFacts::of(c, c.last_followup_at, locked, held_since);
     verdict_as_default_script(s, &facts, now).decision()
 }
 
@@ -64,6 +57,24 @@ pub struct RecallFacts<'a> {
     pub last_followup_at: Option<DateTime<Utc>>,
     /// Since when the current owner holds the customer (see `RuleFields::held_since`).
     pub held_since: DateTime<Utc>,
+}
+
+impl<'a> RecallFacts<'a> {
+    fn of(
+        c: &'a RuleFields,
+        last_followup_at: Option<DateTime<Utc>>,
+        locked: bool,
+        held_since: DateTime<Utc>,
+    ) -> RecallFacts<'a> {
+        RecallFacts {
+            stage: c.stage,
+            grade: c.grade.as_deref(),
+            locked,
+            deleted: c.deleted_at.is_some(),
+            last_followup_at,
+            held_since,
+        }
+    }
 }
 
 /// Which limit a recall or warning comes from; its Chinese reason is formatted only when
@@ -133,15 +144,12 @@ fn recall_of(
     held_since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> RecallDecision {
-    let facts = RecallFacts {
-        stage: c.stage,
-        grade: c.grade.as_deref(),
-        locked,
-        deleted: c.deleted_at.is_some(),
-        last_followup_at,
-        held_since,
-    };
-    verdict(s, &facts, now).decision()
+    verdict(
+        s,
+        &RecallFacts::of(c, last_followup_at, locked, held_since),
+        now,
+    )
+    .decision()
 }
 
 fn verdict<'a>(s: &'a PoolSettings, f: &RecallFacts<'a>, now: DateTime<Utc>) -> Verdict<'a> {

@@ -123,6 +123,32 @@ pub fn scan(
     Ok(())
 }
 
+/// One batch of a rebuild from the records: the [`RuleFields`] of at most `limit` customers
+/// after `after` (from the first when `None`), in id order, each given to `visit`. Returns
+/// the last id visited and how many (fewer than `limit`: done).
+pub(super) fn rule_fields_batch_w(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+    mut visit: impl FnMut(&str, RuleFields) -> Result<()>,
+) -> Result<(Option<String>, usize)> {
+    let table = tx.open_table(tables::CUSTOMERS)?;
+    let range = match after {
+        Some(a) => {
+            table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+        }
+        None => table.range::<&str>(..)?,
+    };
+    let (mut last, mut n) = (None, 0);
+    for row in range.take(limit) {
+        let (id, v) = row?;
+        visit(id.value(), codec::decode(T, v.value())?)?;
+        last = Some(id.value().to_string());
+        n += 1;
+    }
+    Ok((last, n))
+}
+
 /// Every customer's [`RuleFields`], in id order: what a recall sweep reads (the sealed fields,
 /// profile and custom fields are skipped, not decoded).
 pub fn scan_rule_fields(

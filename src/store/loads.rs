@@ -175,26 +175,15 @@ pub fn rebuild_batch(
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Option<String>, usize)> {
-    let customers = tx.open_table(tables::CUSTOMERS)?;
-    let range = match after {
-        Some(a) => {
-            customers.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
-        }
-        None => customers.range::<&str>(..)?,
-    };
     let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let (mut last, mut n) = (None, 0);
-    for row in range.take(limit) {
-        let (id, v) = row?;
-        let fields: RuleFields = codec::decode("customers", v.value())?;
+    let (last, n) = super::customers::rule_fields_batch_w(tx, after, limit, |_, fields| {
         if let Some((owner, what)) = counted(&fields) {
             for w in what {
                 *counts.entry((owner.to_string(), w)).or_default() += 1;
             }
         }
-        last = Some(id.value().to_string());
-        n += 1;
-    }
+        Ok(())
+    })?;
     let mut table = tx.open_table(tables::OWNER_LOADS)?;
     for ((owner, what), k) in &counts {
         let before = table

@@ -146,10 +146,84 @@ impl<'a> Reader<'a> {
         DateTime::from_timestamp(secs, nanos).ok_or_else(|| corrupt("time out of range"))
     }
 
-    fn string(&mut self) -> Result<String> {
+    /// A length-prefixed UTF-8 string, borrowed from the value.
+    fn str(&mut self) -> Result<&'a str> {
         let n = u32::from_le_bytes(self.array()?) as usize;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| corrupt("text is not UTF-8"))
+        std::str::from_utf8(self.take(n)?).map_err(|_| corrupt("text is not UTF-8"))
     }
+
+    /// Steps over a length-prefixed string without looking at it.
+    fn skip_str(&mut self) -> Result<()> {
+        let n = u32::from_le_bytes(self.array()?) as usize;
+        self.take(n).map(|_| ())
+    }
+
+    /// Steps over an optional string (present when `bit` is set in `flags`).
+    fn skip_opt_str(&mut self, flags: u16, bit: u16) -> Result<()> {
+        if flags & bit == 0 {
+            Ok(())
+        } else {
+            self.skip_str()
+        }
+    }
+
+    fn string(&mut self) -> Result<String> {
+        self.str().map(str::to_string)
+    }
+
+    /// An optional string: present when `bit` is set in `flags`.
+    fn opt_str(&mut self, flags: u16, bit: u16) -> Result<Option<&'a str>> {
+        if flags & bit == 0 {
+            Ok(None)
+        } else {
+            self.str().map(Some)
+        }
+    }
+
+    fn opt_time(&mut self, flags: u16, bit: u16) -> Result<Option<DateTime<Utc>>> {
+        if flags & bit == 0 {
+            Ok(None)
+        } else {
+            self.time().map(Some)
+        }
+    }
+
+    /// The fixed-order start of every value: format, flags, stage, stars and the times.
+    fn head(&mut self) -> Result<Head> {
+        let [format] = self.array()?;
+        if format != FORMAT {
+            return Err(corrupt(&format!("unknown value format {format}")));
+        }
+        let flags = u16::from_le_bytes(self.array()?);
+        let [stage] = self.array()?;
+        let stage = *STAGES
+            .get(stage as usize)
+            .ok_or_else(|| corrupt("unknown stage"))?;
+        let [stars] = self.array()?;
+        Ok(Head {
+            flags,
+            stage,
+            stars,
+            created_at: self.time()?,
+            last_followup_at: self.opt_time(flags, LAST_FOLLOWUP)?,
+            next_followup_at: self.opt_time(flags, NEXT_FOLLOWUP)?,
+            deleted_at: self.opt_time(flags, DELETED)?,
+            held_since: self.opt_time(flags, HELD_SINCE)?,
+            pool_entered_at: self.opt_time(flags, POOL_ENTERED)?,
+        })
+    }
+}
+
+struct Head {
+    flags: u16,
+    stage: Stage,
+    stars: u8,
+    created_at: DateTime<Utc>,
+    last_followup_at: Option<DateTime<Utc>>,
+    next_followup_at: Option<DateTime<Utc>>,
+    deleted_at: Option<DateTime<Utc>>,
+    held_since: Option<DateTime<Utc>>,
+    pool_entered_at: Option<DateTime<Utc>>,
 }
 
 fn corrupt(message: &str) -> Error {
@@ -162,37 +236,10 @@ fn corrupt(message: &str) -> Error {
 /// Reads back what [`encode`] wrote for customer `id`.
 pub fn decode(id: &str, bytes: &[u8]) -> Result<RuleFields> {
     let mut r = Reader { bytes };
-    let [format] = r.array()?;
-    if format != FORMAT {
-        return Err(corrupt(&format!("unknown value format {format}")));
-    }
-    let flags = u16::from_le_bytes(r.array()?);
-    let [stage] = r.array()?;
-    let stage = *STAGES
-        .get(stage as usize)
-        .ok_or_else(|| corrupt("unknown stage"))?;
-    let [stars] = r.array()?;
-    let created_at = r.time()?;
-    let mut time = |bit: u16| -> Result<Option<DateTime<Utc>>> {
-        if flags & bit == 0 {
-            Ok(None)
-        } else {
-            r.time().map(Some)
-        }
-    };
-    let last_followup_at = time(LAST_FOLLOWUP)?;
-    let next_followup_at = time(NEXT_FOLLOWUP)?;
-    let deleted_at = time(DELETED)?;
-    let held_since = time(HELD_SINCE)?;
-    let pool_entered_at = time(POOL_ENTERED)?;
+    let h = r.head()?;
     let name = r.string()?;
-    let mut text = |bit: u16| -> Result<Option<String>> {
-        if flags & bit == 0 {
-            Ok(None)
-        } else {
-            r.string().map(Some)
-        }
-    };
+    let mut text =
+        |bit: u16| -> Result<Option<String>> { Ok(r.opt_str(h.flags, bit)?.map(str::to_string)) };
     let grade = text(GRADE)?;
     let city = text(CITY)?;
     let channel = text(CHANNEL)?;
@@ -210,21 +257,21 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<RuleFields> {
     Ok(RuleFields {
         id: id.to_string(),
         name,
-        stage,
+        stage: h.stage,
         grade,
-        stars,
+        stars: h.stars,
         city,
         channel,
         tags,
         owner_id,
         pool_id,
-        last_followup_at,
-        next_followup_at,
-        created_at,
-        deleted_at,
-        held_since,
-        locked: flags & LOCKED != 0,
-        pool_entered_at,
+        last_followup_at: h.last_followup_at,
+        next_followup_at: h.next_followup_at,
+        created_at: h.created_at,
+        deleted_at: h.deleted_at,
+        held_since: h.held_since,
+        locked: h.flags & LOCKED != 0,
+        pool_entered_at: h.pool_entered_at,
         previous_owner_id,
     })
 }
@@ -255,59 +302,22 @@ impl RuleRef<'_> {
 /// channel, pool, previous owner, tags) is not looked at.
 pub fn decode_ref(bytes: &[u8]) -> Result<RuleRef<'_>> {
     let mut r = Reader { bytes };
-    let [format] = r.array()?;
-    if format != FORMAT {
-        return Err(corrupt(&format!("unknown value format {format}")));
-    }
-    let flags = u16::from_le_bytes(r.array()?);
-    let [stage] = r.array()?;
-    let stage = *STAGES
-        .get(stage as usize)
-        .ok_or_else(|| corrupt("unknown stage"))?;
-    let [_stars] = r.array()?;
-    let created_at = r.time()?;
-    let mut time = |bit: u16| -> Result<Option<DateTime<Utc>>> {
-        if flags & bit == 0 {
-            Ok(None)
-        } else {
-            r.time().map(Some)
-        }
-    };
-    let last_followup_at = time(LAST_FOLLOWUP)?;
-    let _next_followup_at = time(NEXT_FOLLOWUP)?;
-    let deleted_at = time(DELETED)?;
-    let held_since = time(HELD_SINCE)?;
-    let _pool_entered_at = time(POOL_ENTERED)?;
-    // The name: skipped.
-    let n = u32::from_le_bytes(r.array()?) as usize;
-    r.take(n)?;
-    let mut text = |bit: u16| -> Result<Option<&[u8]>> {
-        if flags & bit == 0 {
-            Ok(None)
-        } else {
-            let n = u32::from_le_bytes(r.array()?) as usize;
-            r.take(n).map(Some)
-        }
-    };
-    let grade = text(GRADE)?;
-    let _city = text(CITY)?;
-    let _channel = text(CHANNEL)?;
-    let owner_id = text(OWNER)?;
+    let h = r.head()?;
+    r.skip_str()?; // the name
+    let grade = r.opt_str(h.flags, GRADE)?;
+    r.skip_opt_str(h.flags, CITY)?;
+    r.skip_opt_str(h.flags, CHANNEL)?;
+    let owner_id = r.opt_str(h.flags, OWNER)?;
     Ok(RuleRef {
-        stage,
-        created_at,
-        last_followup_at,
-        deleted_at,
-        held_since,
-        grade: utf8(grade)?,
-        owner_id: utf8(owner_id)?,
-        locked: flags & LOCKED != 0,
+        stage: h.stage,
+        created_at: h.created_at,
+        last_followup_at: h.last_followup_at,
+        deleted_at: h.deleted_at,
+        held_since: h.held_since,
+        grade,
+        owner_id,
+        locked: h.flags & LOCKED != 0,
     })
-}
-
-fn utf8(b: Option<&[u8]>) -> Result<Option<&str>> {
-    b.map(|b| std::str::from_utf8(b).map_err(|_| corrupt("text is not UTF-8")))
-        .transpose()
 }
 
 /// Moves `c`'s rows in both tables to its new values. The old activity key is taken from the
@@ -333,21 +343,7 @@ pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
 /// Fills both tables from the customer records (the 8 → 9 migration), streaming: one record
 /// decoded at a time. Returns the customers written.
 pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
-    let customers = tx.open_table(tables::CUSTOMERS)?;
-    let mut rules = tx.open_table(tables::CUSTOMER_RULES)?;
-    let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
-    let mut n = 0;
-    for row in customers.iter()? {
-        let (id, v) = row?;
-        let fields: RuleFields = codec::decode("customers", v.value())?;
-        let bytes = encode(&fields);
-        rules.insert(id.value(), bytes.as_slice())?;
-        if let Some(at) = last_activity(&fields) {
-            activity.insert((at.timestamp(), id.value()), bytes.as_slice())?;
-        }
-        n += 1;
-    }
-    Ok(n)
+    Ok(rebuild_batch(tx, None, usize::MAX)?.1 as u64)
 }
 
 /// One batch of [`rebuild`]: the customers after `after` (all from the first when `None`), at
@@ -357,28 +353,16 @@ pub fn rebuild_batch(
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Option<String>, usize)> {
-    let customers = tx.open_table(tables::CUSTOMERS)?;
     let mut rules = tx.open_table(tables::CUSTOMER_RULES)?;
     let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
-    let range = match after {
-        Some(a) => {
-            customers.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
-        }
-        None => customers.range::<&str>(..)?,
-    };
-    let (mut last, mut n) = (None, 0);
-    for row in range.take(limit) {
-        let (id, v) = row?;
-        let fields: RuleFields = codec::decode("customers", v.value())?;
+    super::customers::rule_fields_batch_w(tx, after, limit, |id, fields| {
         let bytes = encode(&fields);
-        rules.insert(id.value(), bytes.as_slice())?;
+        rules.insert(id, bytes.as_slice())?;
         if let Some(at) = last_activity(&fields) {
-            activity.insert((at.timestamp(), id.value()), bytes.as_slice())?;
+            activity.insert((at.timestamp(), id), bytes.as_slice())?;
         }
-        last = Some(id.value().to_string());
-        n += 1;
-    }
-    Ok((last, n))
+        Ok(())
+    })
 }
 
 /// Owned, live customers: the ones a sweep looks at.
