@@ -525,19 +525,7 @@ async fn a_raw_body_import_assigns_with_the_assign_query_parameter() {
 #[tokio::test]
 async fn auto_assignment_to_a_chosen_department_stays_inside_it_and_its_sub_departments() {
     let s = TestServer::start(Fixture::WithAdmin).await;
-    let dept = |name: &str, parent: Option<&str>| {
-        s.app
-            .create_department(
-                &Actor::Operator,
-                zhudai::service::org::DepartmentInput {
-                    name: name.into(),
-                    parent_id: parent.map(String::from),
-                },
-                "t",
-            )
-            .unwrap()
-            .id
-    };
+    let dept = |name: &str, parent: Option<&str>| common::add_department(&s, name, parent);
     let a = dept("成都一部", None);
     let a1 = dept("一部一组", Some(&a));
     let b = dept("成都二部", None);

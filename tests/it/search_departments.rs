@@ -11,22 +11,9 @@ use std::collections::BTreeSet;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TEAM_PASSWORD, TestServer, add_user};
 use reqwest::Method;
 use serde_json::{Value, json};
-use zhudai::service::org::DepartmentInput;
 use zhudai::service::users::Actor;
 
-fn dept(s: &TestServer, name: &str, parent: Option<&str>) -> String {
-    s.app
-        .create_department(
-            &Actor::Operator,
-            DepartmentInput {
-                name: name.into(),
-                parent_id: parent.map(String::from),
-            },
-            "test",
-        )
-        .unwrap()
-        .id
-}
+use common::add_department as dept;
 
 /// Names found by searching 迁移 (and the total), and the list's names and total: both must
 /// agree, item for item.

@@ -236,3 +236,18 @@ pub fn add_user(s: &TestServer, name: &str, roles: &[&str], department: Option<&
         .unwrap()
         .id
 }
+
+/// Creates a department (under `parent`) as the operator; returns its id.
+pub fn add_department(s: &TestServer, name: &str, parent: Option<&str>) -> String {
+    s.app
+        .create_department(
+            &zhudai::service::users::Actor::Operator,
+            zhudai::service::org::DepartmentInput {
+                name: name.into(),
+                parent_id: parent.map(String::from),
+            },
+            "test",
+        )
+        .unwrap()
+        .id
+}
