@@ -84,7 +84,15 @@ pub struct Customer {
     pub extra_phones: Vec<Sealed>,
     pub id_number: Option<Sealed>,
     pub gender: Option<Gender>,
-    pub birth_date: Option<NaiveDate>,
+    /// The birth year from the ID number, for age bands in reports and rules. The full birth
+    /// date is never stored in clear: beside the masked number (`110105********002X`, whose
+    /// hidden digits are exactly the date) it would complete the ID number without the key.
+    #[serde(default)]
+    pub birth_year: Option<i32>,
+    /// Read from records written before schema 11 (which stored the whole date in clear), so
+    /// the migration can turn it into `birth_year`; never written.
+    #[serde(default, rename = "birth_date", skip_serializing)]
+    pub legacy_birth_date: Option<NaiveDate>,
     pub city: Option<String>,
     pub address: Option<String>,
     pub company: Option<String>,

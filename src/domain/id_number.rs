@@ -184,6 +184,16 @@ fn china_today() -> NaiveDate {
 }
 
 impl IdNumber {
+    /// A number this program normalised and stored earlier (decrypted): 18 characters with a
+    /// calendar birth date. Unlike [`parse`] it does not compare the date with today, so a
+    /// stored number stays readable whatever the clock says. `None` for anything else.
+    pub fn from_stored(s: &str) -> Option<IdNumber> {
+        let bytes: &[u8; 18] = s.as_bytes().try_into().ok()?;
+        let ok = bytes[..17].iter().all(u8::is_ascii_digit)
+            && (bytes[17].is_ascii_digit() || bytes[17] == b'X');
+        (ok && birth_from_digits(bytes).is_some()).then(|| IdNumber(s.to_string()))
+    }
+
     /// The normalised 18-character form.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -9,10 +9,10 @@ use super::auth::Caller;
 use super::scope::{Owned, Scope};
 use super::search::{restrict_of, search_error};
 use super::{App, Error, Result, audit, new_id};
-use crate::crypto::field::Kind;
+use crate::crypto::field::{FieldCipher, Kind};
 use crate::domain::custom_field;
 use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
-use crate::domain::id_number::Gender;
+use crate::domain::id_number::{Gender, IdNumber};
 use crate::domain::phone::Mobile;
 use crate::search::Listed;
 use crate::store::{WriteTransaction, customers, users};
@@ -69,6 +69,10 @@ pub struct CustomerView {
     pub extra_phones: Vec<String>,
     pub id_number: Option<String>,
     pub gender: Option<Gender>,
+    /// Age in completed years (Asia/Shanghai date), from the ID number.
+    pub age: Option<u32>,
+    /// Only for holders of `id_number.view_full`: with the masked number it is the whole ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<chrono::NaiveDate>,
     pub city: Option<String>,
     pub company: Option<String>,
@@ -101,8 +105,62 @@ pub struct CustomerView {
     pub previous_owner_id: Option<String>,
 }
 
-impl From<&Customer> for CustomerView {
-    fn from(c: &Customer) -> Self {
+/// How customers leave the service for one caller. Sensitive values are masked; the birth
+/// date (the 8 digits a masked ID number hides) goes only to holders of `id_number.view_full`,
+/// everyone else gets age and gender. Every customer a use case hands out is built here.
+pub struct Viewer<'a> {
+    fields: &'a FieldCipher,
+    today: chrono::NaiveDate,
+    birth_date: bool,
+}
+
+impl Viewer<'_> {
+    /// The ID number, decrypted: its birth date has no clear copy in the store.
+    fn id_number(&self, c: &Customer) -> Result<Option<IdNumber>> {
+        let Some(sealed) = &c.id_number else {
+            return Ok(None);
+        };
+        let plain = self
+            .fields
+            .decrypt(&c.id, "id_number", &sealed.enc)
+            .map_err(|e| Error::Internal(format!("customer {}: id_number: {e}", c.id)))?;
+        let n = IdNumber::from_stored(&plain).ok_or_else(|| {
+            Error::Internal(format!("customer {}: stored id_number is malformed", c.id))
+        })?;
+        Ok(Some(n))
+    }
+
+    /// Age in completed years, from the ID number.
+    pub fn age(&self, c: &Customer) -> Result<Option<u32>> {
+        Ok(self.id_number(c)?.map(|n| n.age_on(self.today)))
+    }
+
+    pub fn view(&self, c: &Customer) -> Result<CustomerView> {
+        let n = self.id_number(c)?;
+        let mut v = CustomerView::masked(c, n.as_ref().map(|n| n.age_on(self.today)));
+        if self.birth_date {
+            v.birth_date = n.map(|n| n.birth_date());
+        }
+        Ok(v)
+    }
+}
+
+impl App {
+    /// The [`Viewer`] for `caller` today.
+    pub fn viewer(&self, caller: &Caller) -> Viewer<'_> {
+        Viewer {
+            fields: &self.fields,
+            today: self.now().with_timezone(&shanghai()).date_naive(),
+            birth_date: caller
+                .access
+                .field_privileges
+                .contains("id_number.view_full"),
+        }
+    }
+}
+
+impl CustomerView {
+    fn masked(c: &Customer, age: Option<u32>) -> Self {
         CustomerView {
             id: c.id.clone(),
             name: c.name.clone(),
@@ -110,7 +168,8 @@ impl From<&Customer> for CustomerView {
             extra_phones: c.extra_phones.iter().map(|p| p.masked.clone()).collect(),
             id_number: c.id_number.as_ref().map(|i| i.masked.clone()),
             gender: c.gender,
-            birth_date: c.birth_date,
+            age,
+            birth_date: None,
             city: c.city.clone(),
             company: c.company.clone(),
             address: c.address.clone(),
@@ -252,7 +311,8 @@ impl App {
                 .collect::<Result<_>>()?,
             id_number,
             gender: derived.as_ref().map(|n| n.gender()),
-            birth_date: derived.as_ref().map(|n| n.birth_date()),
+            birth_year: derived.as_ref().map(|n| chrono::Datelike::year(&n.birth_date())),
+            legacy_birth_date: None,
             city: input.city.clone(),
             address: input.address.clone(),
             company: input.company.clone(),
@@ -356,7 +416,7 @@ impl App {
             }
             Ok(())
         })?;
-        Ok(CustomerView::from(&c))
+        Ok(self.viewer(caller).view(&c)?)
     }
 
     pub(crate) fn visible_customer(
@@ -380,9 +440,8 @@ impl App {
 
     pub fn get_customer(&self, caller: &Caller, id: &str) -> Result<CustomerView> {
         let scope = self.scope_of(caller)?;
-        Ok(CustomerView::from(
-            &self.visible_customer(caller, &scope, id)?,
-        ))
+        self.viewer(caller)
+            .view(&self.visible_customer(caller, &scope, id)?)
     }
 
     /// The customer list. Without `q` it is served from the search index (only the page's
@@ -391,11 +450,11 @@ impl App {
         caller.require("customer.read")?;
         let scope = self.scope_of(caller)?;
         if !has_query(f)
-            && let Some(page) = self.list_from_index(&scope, &caller.user.id, f)?
+            && let Some(page) = self.list_from_index(caller, &scope, f)?
         {
             return Ok(page);
         }
-        self.list_by_reading(&scope, &caller.user.id, f)
+        self.list_by_reading(caller, &scope, f)
     }
 
     /// The list from the index alone; `None` when the index cannot serve it right now (being
@@ -408,7 +467,7 @@ impl App {
     ) -> Result<Option<CustomerPage>> {
         caller.require("customer.read")?;
         let scope = self.scope_of(caller)?;
-        self.list_from_index(&scope, &caller.user.id, f)
+        self.list_from_index(caller, &scope, f)
     }
 
     /// The reference list: every record read and filtered with [`CustomerFilter::matches`]
@@ -421,17 +480,17 @@ impl App {
     ) -> Result<CustomerPage> {
         caller.require("customer.read")?;
         let scope = self.scope_of(caller)?;
-        self.list_by_reading(&scope, &caller.user.id, f)
+        self.list_by_reading(caller, &scope, f)
     }
 
     fn list_from_index(
         &self,
+        caller: &Caller,
         scope: &Scope,
-        me: &str,
         f: &CustomerFilter,
     ) -> Result<Option<CustomerPage>> {
         let limit = f.limit.unwrap_or(50).clamp(1, 200);
-        let ctx = FilterContext::new(me, self.now());
+        let ctx = FilterContext::new(&caller.user.id, self.now());
         let req =
             super::customer_list::list_request(f, &ctx, restrict_of(scope, Vec::new()), limit);
         let listed = match self.search.list(&self.store, &|c| self.id_tail(c), &req) {
@@ -444,11 +503,17 @@ impl App {
             Listed::Unordered => return Ok(None),
             Listed::CursorGone => return Err(cursor_gone()),
         };
+        let viewer = self.viewer(caller);
         let items = self.store.read(|tx| {
             let mut items = Vec::with_capacity(ids.len());
             for id in &ids {
-                if let Some(c) = customers::get(tx, id)? {
-                    items.push(CustomerView::from(&c));
+                // The index decided scope and deletion; the records it names are checked
+                // again, as search does, so an index behind the store never shows too much.
+                if let Some(c) = customers::get(tx, id)?
+                    && c.deleted_at.is_none()
+                    && scope.can_see(&c)
+                {
+                    items.push(viewer.view(&c)?);
                 }
             }
             Ok::<_, Error>(items)
@@ -465,9 +530,15 @@ impl App {
         }))
     }
 
-    fn list_by_reading(&self, scope: &Scope, me: &str, f: &CustomerFilter) -> Result<CustomerPage> {
+    fn list_by_reading(
+        &self,
+        caller: &Caller,
+        scope: &Scope,
+        f: &CustomerFilter,
+    ) -> Result<CustomerPage> {
         let limit = f.limit.unwrap_or(50).clamp(1, 200);
-        let ctx = FilterContext::new(me, self.now());
+        let ctx = FilterContext::new(&caller.user.id, self.now());
+        let viewer = self.viewer(caller);
         let keep = |c: &Customer| c.deleted_at.is_none() && scope.can_see(c) && f.matches(c, &ctx);
         // Only (sort key, id) of every match is held; the page's records are read afterwards.
         let mut keys: Vec<(String, String)> = Vec::new();
@@ -514,7 +585,7 @@ impl App {
             let mut items = Vec::new();
             for (_, id) in keys.iter().skip(start).take(limit) {
                 if let Some(c) = customers::get(tx, id)? {
-                    items.push(CustomerView::from(&c));
+                    items.push(viewer.view(&c)?);
                 }
             }
             let next_cursor = if start + limit < keys.len() {
@@ -582,7 +653,7 @@ impl App {
                     None => None,
                 };
                 c.gender = n.as_ref().map(|n| n.gender());
-                c.birth_date = n.as_ref().map(|n| n.birth_date());
+                c.birth_year = n.as_ref().map(|n| chrono::Datelike::year(&n.birth_date()));
                 changed.push("id_number");
             }
             set!(city);
@@ -629,7 +700,7 @@ impl App {
                     "id_number" => {
                         c.id_number = None;
                         c.gender = None;
-                        c.birth_date = None;
+                        c.birth_year = None;
                     }
                     "city" => c.city = None,
                     "address" => c.address = None,
@@ -698,7 +769,7 @@ impl App {
                     ),
                 )?;
             }
-            Ok(CustomerView::from(&c))
+            Ok(self.viewer(caller).view(&c)?)
         })
     }
 

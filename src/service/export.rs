@@ -47,7 +47,7 @@ const HEADERS: &[&str] = &[
     "其他电话",
     "身份证号",
     "性别",
-    "出生日期",
+    "年龄",
     "城市",
     "单位名称",
     "地址",
@@ -150,6 +150,8 @@ impl App {
             t.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
                 .unwrap_or_default()
         };
+        // Age, never the birth date: beside a masked ID number it would complete it.
+        let viewer = self.viewer(caller);
         let mut table: Vec<Vec<String>> = Vec::with_capacity(rows.len());
         for c in &rows {
             let open = |field: &str, enc: &str, masked: &str, allowed: bool| -> Result<String> {
@@ -180,7 +182,7 @@ impl App {
                 c.gender
                     .map(|g| g.label_zh().to_string())
                     .unwrap_or_default(),
-                c.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+                viewer.age(c)?.map(|a| a.to_string()).unwrap_or_default(),
                 c.city.clone().unwrap_or_default(),
                 c.company.clone().unwrap_or_default(),
                 c.address.clone().unwrap_or_default(),

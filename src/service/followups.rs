@@ -168,7 +168,7 @@ impl App {
                     };
                 if hit {
                     out.push(Reminder {
-                        customer: CustomerView::from(&c),
+                        customer: self.viewer(caller).view(&c)?,
                         due_at: at,
                         kind: "followup".into(),
                         days_left: None,
@@ -234,7 +234,7 @@ impl App {
                     json!({"from": before.owner_id, "to": target.id}),
                 ),
             )?;
-            Ok(CustomerView::from(&c))
+            Ok(self.viewer(caller).view(&c)?)
         })
     }
 }

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
-use super::customers::CustomerView;
 use super::followups::Reminder;
 use super::pool_rules::{self, RecallDecision, RecallFacts, RecallInput, Verdict};
 use super::pools::{into_pool, target_pool};
@@ -688,7 +687,7 @@ impl App {
                     self.decide(&ctx, rule.as_ref(), &RuleFields::from(&c), now)?
                 {
                     out.push(Reminder {
-                        customer: CustomerView::from(&c),
+                        customer: self.viewer(caller).view(&c)?,
                         due_at: now + Duration::days(days_left),
                         kind: "recall_warning".into(),
                         days_left: Some(days_left),

@@ -423,6 +423,7 @@ impl App {
     ) -> Result<CustomerPage> {
         caller.require("customer.read")?;
         let limit = f.limit.unwrap_or(50).clamp(1, 200);
+        let viewer = self.viewer(caller);
         self.store.read(|tx| {
             let pool = Self::usable_pool(tx, caller, pool_id)?;
             let mut matching: Vec<Customer> = Vec::new();
@@ -443,8 +444,8 @@ impl App {
                 .iter()
                 .skip(start)
                 .take(limit)
-                .map(CustomerView::from)
-                .collect();
+                .map(|c| viewer.view(c))
+                .collect::<Result<_>>()?;
             let next_cursor = if start + limit < matching.len() {
                 items.last().map(|v| v.id.clone())
             } else {

@@ -58,7 +58,7 @@ fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Re
     c.extra_phones.clear();
     c.id_number = None;
     c.gender = None;
-    c.birth_date = None;
+    c.birth_year = None;
     c.city = None;
     c.address = None;
     c.company = None;
@@ -132,21 +132,26 @@ impl App {
         admin(caller)?;
         self.purge_recycle_bin()?;
         let keep = self.recycle_days();
-        let mut out = Vec::new();
+        let mut deleted = Vec::new();
         self.store.read(|tx| {
             customers::scan(tx, None, |c| {
-                if let Some(d) = c.deleted_at
-                    && !is_erased(&c)
-                {
-                    out.push(RecycledCustomer {
-                        customer: CustomerView::from(&c),
-                        deleted_at: d,
-                        purge_at: d + keep,
-                    });
+                if c.deleted_at.is_some() && !is_erased(&c) {
+                    deleted.push(c);
                 }
                 true
             })
         })?;
+        let viewer = self.viewer(caller);
+        let mut out = Vec::with_capacity(deleted.len());
+        for c in &deleted {
+            if let Some(d) = c.deleted_at {
+                out.push(RecycledCustomer {
+                    customer: viewer.view(c)?,
+                    deleted_at: d,
+                    purge_at: d + keep,
+                });
+            }
+        }
         out.sort_by_key(|r| std::cmp::Reverse(r.deleted_at));
         Ok(out)
     }
@@ -195,7 +200,7 @@ impl App {
                     json!({}),
                 ),
             )?;
-            Ok(CustomerView::from(&c))
+            Ok(self.viewer(caller).view(&c)?)
         })
     }
 

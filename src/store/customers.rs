@@ -149,6 +149,42 @@ pub(super) fn rule_fields_batch_w(
     Ok((last, n))
 }
 
+/// Schema 11, one batch: records written before it kept the whole birth date in clear beside
+/// the masked ID number (together: the ID number). Each such record is rewritten with the
+/// birth year only; the other records are left as they are.
+pub(super) fn scrub_birth_dates_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut rewrite: Vec<Customer> = Vec::new();
+    let (last, n) = {
+        let table = tx.open_table(tables::CUSTOMERS)?;
+        let range = match after {
+            Some(a) => table
+                .range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?,
+            None => table.range::<&str>(..)?,
+        };
+        let (mut last, mut n) = (None, 0);
+        for row in range.take(limit) {
+            let (id, v) = row?;
+            let mut c: Customer = codec::decode(T, v.value())?;
+            if let Some(d) = c.legacy_birth_date.take() {
+                c.birth_year = Some(chrono::Datelike::year(&d));
+                rewrite.push(c);
+            }
+            last = Some(id.value().to_string());
+            n += 1;
+        }
+        (last, n)
+    };
+    let mut table = tx.open_table(tables::CUSTOMERS)?;
+    for c in &rewrite {
+        table.insert(c.id.as_str(), codec::encode(c).as_slice())?;
+    }
+    Ok((last, n))
+}
+
 /// Every customer's [`RuleFields`], in id order: what a recall sweep reads (the sealed fields,
 /// profile and custom fields are skipped, not decoded).
 pub fn scan_rule_fields(

@@ -17,8 +17,11 @@
 //!   records).
 //! - 10: owner_loads (per-owner counts of live, not won, open, locked customers and per city,
 //!   filled from the records).
+//! - 11: customer records no longer keep the birth date in clear (it completed the masked ID
+//!   number); records that have one are rewritten with the birth year only. The store is
+//!   compacted after the upgrade so the freed pages with the old values are released.
 //!
-//! Steps 9 and 10 read every customer record; they run in batches of write transactions, each
+//! Steps 9, 10 and 11 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
@@ -27,7 +30,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use super::{Error, Result, Store, codec, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 10;
+pub const SCHEMA_VERSION: u64 = 11;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -41,14 +44,23 @@ pub fn stored_version(store: &Store) -> Result<Option<u64>> {
     Ok(meta.get(VERSION_KEY)?.map(|v| v.value()))
 }
 
-pub fn run(store: &Store) -> Result<()> {
+/// What an upgrade did that the caller must finish once no transaction is open.
+#[derive(Debug, Default, PartialEq)]
+pub struct Upgraded {
+    /// Clear values were removed from records (step 11): compact the file so the pages that
+    /// held them are released rather than left readable in the free space.
+    pub compact: bool,
+}
+
+pub fn run(store: &Store) -> Result<Upgraded> {
+    let mut upgraded = Upgraded::default();
     let mut version = match stored_version(store)? {
         None => {
             store.write(|tx| {
                 create_all(tx)?;
                 set_version(tx, SCHEMA_VERSION)
             })?;
-            return Ok(());
+            return Ok(upgraded);
         }
         Some(v) => v,
     };
@@ -69,9 +81,10 @@ pub fn run(store: &Store) -> Result<()> {
             })?;
         }
         tracing::info!(from = version, to = next, "store schema migrated");
+        upgraded.compact |= next == 11;
         version = next;
     }
-    Ok(())
+    Ok(upgraded)
 }
 
 /// Customers per write transaction of a migration that rebuilds tables from the records.
@@ -87,6 +100,7 @@ fn batched(to: u64) -> Option<Rebuild> {
     match to {
         9 => Some(super::rule_fields::rebuild_batch),
         10 => Some(super::loads::rebuild_batch),
+        11 => Some(super::customers::scrub_birth_dates_batch),
         _ => None,
     }
 }
@@ -261,6 +275,8 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             tx.open_table(tables::OWNER_LOADS)?;
             Ok(())
         }
+        // Records are rewritten batch by batch; nothing to create.
+        11 => Ok(()),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -104,11 +104,14 @@ impl Store {
             path,
             <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
         )?;
-        let store = Store {
+        let mut store = Store {
             db,
             path: path.to_path_buf(),
         };
-        migrate::run(&store)?;
+        if migrate::run(&store)?.compact {
+            store.db.compact().map_err(redb::Error::from)?;
+            tracing::info!(path = %path.display(), "store compacted after the upgrade");
+        }
         Ok(store)
     }
 

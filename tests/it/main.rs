@@ -22,6 +22,7 @@ mod platform_api;
 mod plugins;
 mod pool_rule_view;
 mod pools;
+mod privacy;
 mod process;
 mod rotate_key;
 mod scope_matrix;
