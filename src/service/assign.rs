@@ -10,7 +10,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::live;
 use super::pool_rules::{AssignCandidate, AssignDecision, AssignInput, assign};
-use super::pools::{is_member, target_pool};
+use super::pools::target_pool;
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, Stage};
@@ -516,7 +516,7 @@ impl App {
             && let Some(pool) = pools::get_w(tx, p)?
         {
             let departments = crate::store::org::departments_w(tx)?;
-            if caller.can("pool.manage") || is_member(&pool, &caller.user, &departments) {
+            if super::pools::uses(&pool, caller, &departments) {
                 return Ok(c);
             }
         }

@@ -311,7 +311,9 @@ impl App {
                 .collect::<Result<_>>()?,
             id_number,
             gender: derived.as_ref().map(|n| n.gender()),
-            birth_year: derived.as_ref().map(|n| chrono::Datelike::year(&n.birth_date())),
+            birth_year: derived
+                .as_ref()
+                .map(|n| chrono::Datelike::year(&n.birth_date())),
             legacy_birth_date: None,
             city: input.city.clone(),
             address: input.address.clone(),

@@ -660,15 +660,15 @@ impl App {
             None => Some(caller.user.id.clone()),
         };
         if let Some(pool) = &opts.pool_id {
-            // The rule of the pools module: its members and admins use a pool, `pool.manage`
-            // manages every pool. A pool the caller may not use answers like an absent one.
+            // The rule of the pools module: its members use a pool, and those who manage it
+            // (admins, `pool.manage` within their scope). A pool the caller may not use
+            // answers like an absent one.
             let usable = self.store.read(|tx| {
                 let Some(p) = crate::store::pools::get(tx, pool)? else {
                     return Ok::<_, Error>(false);
                 };
                 let departments = crate::store::org::departments(tx)?;
-                Ok(caller.can("pool.manage")
-                    || super::pools::is_member(&p, &caller.user, &departments))
+                Ok(super::pools::uses(&p, caller, &departments))
             })?;
             if !usable {
                 return Err(Error::validation("pool_id", "公海不存在"));

@@ -3,7 +3,7 @@
 //! would do at a given instant; the real sweep applies it in batches of write transactions,
 //! re-checking each customer inside the batch that changes it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 
@@ -19,6 +19,7 @@ use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;
+use crate::domain::roles::DataScope;
 use crate::script::views::{CustomerView as ScriptCustomer, PoolView};
 use crate::script::{RecallRule, ScriptError};
 use crate::store::audit::NewAudit;
@@ -226,6 +227,36 @@ impl Context {
     }
 }
 
+/// What one sweep may touch. The scheduled job and callers with scope `all` sweep every
+/// customer; anyone else with `pool.manage` sweeps only customers whose pool they manage
+/// ([`super::pools::manages`]) and whose owner is inside their data scope.
+pub(crate) enum Within {
+    All,
+    Only {
+        pools: BTreeSet<String>,
+        /// `None`: every owner.
+        owners: Option<BTreeSet<String>>,
+    },
+}
+
+impl Within {
+    fn allows(&self, pool_id: &str, owner: &str) -> bool {
+        match self {
+            Within::All => true,
+            Within::Only { pools, owners } => {
+                pools.contains(pool_id) && owners.as_ref().is_none_or(|o| o.contains(owner))
+            }
+        }
+    }
+
+    fn allows_pool(&self, pool_id: &str) -> bool {
+        match self {
+            Within::All => true,
+            Within::Only { pools, .. } => pools.contains(pool_id),
+        }
+    }
+}
+
 /// Since when the current owner holds the customer: the later of held_since and created_at.
 pub fn held_since(c: &Customer) -> DateTime<Utc> {
     c.held_since.map_or(c.created_at, |h| h.max(c.created_at))
@@ -321,6 +352,7 @@ impl App {
         cutoffs: &[Option<DateTime<Utc>>],
         chunk: &Chunk,
         now: DateTime<Utc>,
+        within: &Within,
         out: &mut Vec<Planned>,
     ) -> Result<()> {
         let fast = rule.is_some_and(|r| r.is_default());
@@ -329,12 +361,15 @@ impl App {
             if r.deleted_at.is_some() {
                 continue;
             }
-            let Some(k) = r.owner_id.and_then(|o| ctx.pool_index(o)) else {
+            let Some((owner, k)) = r.owner_id.and_then(|o| Some((o, ctx.pool_index(o)?))) else {
                 continue;
             };
             let Some(pool) = ctx.pools.get(k) else {
                 continue;
             };
+            if !within.allows(&pool.id, owner) {
+                continue;
+            }
             let held_since = r.held_since();
             // Claimed and followed up after the pool's horizon cutoff: cannot be due.
             if let Some(cut) = cutoffs.get(k).copied().flatten()
@@ -380,7 +415,7 @@ impl App {
     /// horizon, only the customers inactive since before the latest cutoff are read at all (a
     /// range of the activity index). The scanning thread copies the rows out in chunks, and
     /// [`THREADS`] threads decide them.
-    fn sweep_plan(&self, now: DateTime<Utc>, limit: usize) -> Result<Plan> {
+    fn sweep_plan(&self, now: DateTime<Utc>, limit: usize, within: &Within) -> Result<Plan> {
         let rule = self
             .plugins
             .recall_rule()
@@ -442,6 +477,7 @@ impl App {
                                     &cutoffs,
                                     &chunk,
                                     now,
+                                    within,
                                     &mut out,
                                 ) {
                                     stop.store(true, Ordering::Relaxed);
@@ -504,6 +540,7 @@ impl App {
         now: DateTime<Utc>,
         plan: &[Planned],
         limit: usize,
+        within: &Within,
     ) -> Result<(Tally, Vec<SweepAction>)> {
         let rule = self.plugins.recall_rule().ok();
         let mut tally = Tally::default();
@@ -521,6 +558,10 @@ impl App {
                     let Some(action) = self.action_of(&ctx, rule.as_ref(), &fields, now)? else {
                         continue;
                     };
+                    // Moved out of the caller's reach since the plan was made.
+                    if !within.allows(&action.pool_id, &action.owner_id) {
+                        continue;
+                    }
                     let warn_key = format!("recall_warn/{}/{}", action.owner_id, before.id);
                     if action.action == "recall" {
                         let Some(pool) = ctx.pools.iter().find(|p| p.id == action.pool_id) else {
@@ -591,9 +632,19 @@ impl App {
 
     /// Runs (or previews) a sweep as of `now`; the report lists the first `limit` actions.
     pub fn sweep_at(&self, now: DateTime<Utc>, dry_run: bool, limit: usize) -> Result<SweepReport> {
+        self.sweep_within(now, dry_run, limit, &Within::All)
+    }
+
+    fn sweep_within(
+        &self,
+        now: DateTime<Utc>,
+        dry_run: bool,
+        limit: usize,
+        within: &Within,
+    ) -> Result<SweepReport> {
         let limit = limit.min(MAX_REPORT_LIMIT);
         // The real sweep re-decides every customer it applies: nothing to list from the plan.
-        let plan = self.sweep_plan(now, if dry_run { limit } else { 0 })?;
+        let plan = self.sweep_plan(now, if dry_run { limit } else { 0 }, within)?;
         let (tally, actions) = if dry_run {
             let mut tally = Tally::default();
             for p in &plan.planned {
@@ -603,7 +654,7 @@ impl App {
             }
             (tally, plan.listed)
         } else {
-            self.apply_sweep(now, &plan.planned, limit)?
+            self.apply_sweep(now, &plan.planned, limit, within)?
         };
         let recalled = tally.by_pool.values().map(|(r, _)| r).sum();
         let warned = tally.by_pool.values().map(|(_, w)| w).sum();
@@ -617,6 +668,7 @@ impl App {
             pools: plan
                 .pool_ids
                 .into_iter()
+                .filter(|pool_id| within.allows_pool(pool_id))
                 .map(|pool_id| {
                     let (recalled, warned) =
                         tally.by_pool.get(&pool_id).copied().unwrap_or_default();
@@ -632,7 +684,8 @@ impl App {
         })
     }
 
-    /// `POST /pools/sweep`: pool managers preview (or run) a sweep at any instant.
+    /// `POST /pools/sweep`: pool managers preview a sweep at any instant, or run one now, over
+    /// the pools and customers inside their scope ([`Within`]).
     pub fn sweep_pools(
         &self,
         caller: &Caller,
@@ -642,8 +695,33 @@ impl App {
         source: &str,
     ) -> Result<SweepReport> {
         caller.require("pool.manage")?;
+        if !dry_run && as_of.is_some_and(|t| t != self.now()) {
+            return Err(Error::validation(
+                "as_of",
+                "实际回收只按当前时间执行；指定时间只能用于预览（dry_run=true）",
+            ));
+        }
+        let within = if caller.access.scope == DataScope::All {
+            Within::All
+        } else {
+            let scope = self.scope_of(caller)?;
+            let pools = self.store.read(|tx| {
+                let departments = crate::store::org::departments(tx)?;
+                Ok::<_, Error>(
+                    pools::all(tx)?
+                        .into_iter()
+                        .filter(|p| super::pools::manages(p, caller, &departments))
+                        .map(|p| p.id)
+                        .collect(),
+                )
+            })?;
+            Within::Only {
+                pools,
+                owners: scope.owner_filter().cloned(),
+            }
+        };
         let now = as_of.unwrap_or_else(|| self.now());
-        let report = self.sweep_at(now, dry_run, limit)?;
+        let report = self.sweep_within(now, dry_run, limit, &within)?;
         if !dry_run {
             let at = self.now();
             self.store.write(|tx| {

@@ -14,6 +14,7 @@ use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, Department, User, UserStatus};
 use crate::domain::pool::{Pool, PoolSettings};
+use crate::domain::roles::DataScope;
 use crate::store::customers;
 use crate::store::{ReadTransaction, WriteTransaction, pools, users};
 
@@ -96,6 +97,46 @@ fn present<'de, D: serde::Deserializer<'de>>(
 }
 
 /// May `user` claim from `pool` (listed member, pool admin, or in its department subtree)?
+/// May the caller administer `pool` (settings, members, deletion, sweeps, assignment from it)?
+/// Its named admins may. Holders of `pool.manage` may for the pools inside their data scope:
+/// every pool with scope `all`; with a department scope, the pools of their department (and
+/// of the departments below it, for `department_tree`); none with scope `own`. A firm-wide
+/// pool is inside the scope `all` only. The one rule of pool administration.
+pub fn manages(pool: &Pool, caller: &Caller, departments: &[Department]) -> bool {
+    pool.is_admin(&caller.user.id)
+        || manages_by_scope(pool.department_id.as_deref(), caller, departments)
+}
+
+/// The `pool.manage` half of [`manages`]: is a pool of `department` (`None`: firm-wide)
+/// inside the caller's scope? Also decides where a caller may create or move a pool.
+pub fn manages_by_scope(
+    department: Option<&str>,
+    caller: &Caller,
+    departments: &[Department],
+) -> bool {
+    if !caller.can("pool.manage") || caller.user.status != UserStatus::Active {
+        return false;
+    }
+    match (
+        caller.access.scope,
+        department,
+        caller.user.department_id.as_deref(),
+    ) {
+        (DataScope::All, _, _) => true,
+        (DataScope::Department, Some(d), Some(mine)) => d == mine,
+        (DataScope::DepartmentTree, Some(d), Some(mine)) => {
+            org::subtree(departments, mine).contains(d)
+        }
+        _ => false,
+    }
+}
+
+/// May the caller see the customers waiting in `pool` (and claim them)? Its members and
+/// those who [`manages`] it.
+pub fn uses(pool: &Pool, caller: &Caller, departments: &[Department]) -> bool {
+    manages(pool, caller, departments) || is_member(pool, &caller.user, departments)
+}
+
 pub fn is_member(pool: &Pool, user: &User, departments: &[Department]) -> bool {
     if user.status != UserStatus::Active {
         return false;
@@ -202,6 +243,18 @@ fn check_settings(s: &PoolSettings) -> Result<()> {
     Ok(())
 }
 
+/// Creating or moving a pool where the caller's `pool.manage` does not reach.
+fn outside_scope(department: bool) -> Error {
+    Error::validation(
+        "department_id",
+        if department {
+            "只能管理本人数据范围内部门的公海"
+        } else {
+            "只有数据范围为全公司的管理者才能管理全公司公海"
+        },
+    )
+}
+
 impl App {
     fn require_pool_manage(caller: &Caller) -> Result<()> {
         caller.require("pool.manage")
@@ -252,6 +305,10 @@ impl App {
             updated_at: now,
         };
         self.store.write(|tx| {
+            let departments = crate::store::org::departments_w(tx)?;
+            if !manages_by_scope(pool.department_id.as_deref(), caller, &departments) {
+                return Err(outside_scope(pool.department_id.is_some()));
+            }
             Self::check_pool_refs(tx, &pool)?;
             pools::put(tx, &pool)?;
             audit::record(
@@ -279,9 +336,15 @@ impl App {
         let now = self.now();
         self.store.write(|tx| {
             let before = pools::get_w(tx, id)?.ok_or(Error::NotFound)?;
-            // Pool admins may change their own pool's settings and members.
-            if !caller.can("pool.manage") && !before.is_admin(&caller.user.id) {
-                return Err(Error::Forbidden("pool.manage".into()));
+            let departments = crate::store::org::departments_w(tx)?;
+            // Pool admins may change their own pool's settings and members; a pool outside
+            // the caller's scope answers like an absent one.
+            if !manages(&before, caller, &departments) {
+                return Err(if uses(&before, caller, &departments) {
+                    Error::Forbidden("pool.manage".into())
+                } else {
+                    Error::NotFound
+                });
             }
             let mut p = before.clone();
             if let Some(n) = &patch.name {
@@ -298,6 +361,11 @@ impl App {
             }
             if let Some(s) = patch.settings.clone() {
                 p.settings = s;
+            }
+            if p.department_id != before.department_id
+                && !manages_by_scope(p.department_id.as_deref(), caller, &departments)
+            {
+                return Err(outside_scope(p.department_id.is_some()));
             }
             p.updated_at = now;
             Self::check_pool_refs(tx, &p)?;
@@ -323,6 +391,14 @@ impl App {
         let now = self.now();
         self.store.write(|tx| {
             let p = pools::get_w(tx, id)?.ok_or(Error::NotFound)?;
+            let departments = crate::store::org::departments_w(tx)?;
+            if !manages_by_scope(p.department_id.as_deref(), caller, &departments) {
+                return Err(if uses(&p, caller, &departments) {
+                    Error::Forbidden("pool.manage".into())
+                } else {
+                    Error::NotFound
+                });
+            }
             let waiting = customers::ids_by_owner_w(tx, None)?
                 .into_iter()
                 .filter_map(|cid| customers::get_w(tx, &cid).transpose())
@@ -371,7 +447,7 @@ impl App {
                 .into_iter()
                 .filter_map(|p| {
                     let member = is_member(&p, &caller.user, &departments);
-                    let manage = caller.can("pool.manage") || p.is_admin(&caller.user.id);
+                    let manage = manages(&p, caller, &departments);
                     (member || manage).then(|| PoolView {
                         customers: counts.get(&p.id).copied().unwrap_or(0),
                         pool: p,
@@ -394,7 +470,7 @@ impl App {
     fn usable_pool(tx: &ReadTransaction, caller: &Caller, id: &str) -> Result<Pool> {
         let p = pools::get(tx, id)?.ok_or(Error::NotFound)?;
         let departments = crate::store::org::departments(tx)?;
-        if caller.can("pool.manage") || is_member(&p, &caller.user, &departments) {
+        if uses(&p, caller, &departments) {
             Ok(p)
         } else {
             Err(Error::NotFound)

@@ -206,16 +206,13 @@ impl App {
             .map_err(search_error)
     }
 
-    /// Pools whose waiting customers the caller may see (member, or `pool.manage`).
+    /// Pools whose waiting customers the caller may see ([`super::pools::uses`]).
     fn visible_pools(&self, caller: &Caller) -> Result<Vec<String>> {
         self.store.read(|tx| {
             let departments = crate::store::org::departments(tx)?;
             Ok(crate::store::pools::all(tx)?
                 .into_iter()
-                .filter(|p| {
-                    caller.can("pool.manage")
-                        || super::pools::is_member(p, &caller.user, &departments)
-                })
+                .filter(|p| super::pools::uses(p, caller, &departments))
                 .map(|p| p.id)
                 .collect())
         })

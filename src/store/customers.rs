@@ -161,8 +161,9 @@ pub(super) fn scrub_birth_dates_batch(
     let (last, n) = {
         let table = tx.open_table(tables::CUSTOMERS)?;
         let range = match after {
-            Some(a) => table
-                .range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?,
+            Some(a) => {
+                table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+            }
             None => table.range::<&str>(..)?,
         };
         let (mut last, mut n) = (None, 0);

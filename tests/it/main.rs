@@ -21,6 +21,7 @@ mod pii_at_rest;
 mod platform_api;
 mod plugins;
 mod pool_rule_view;
+mod pool_scope;
 mod pools;
 mod privacy;
 mod process;

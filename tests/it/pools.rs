@@ -68,6 +68,20 @@ async fn sweep(admin: &Client, at: DateTime<Utc>, dry_run: bool) -> Value {
     r
 }
 
+/// A real sweep runs "now" only: the clock is moved on to `at`, then the sweep runs. Returns
+/// the report and the administrator logged in again (the old session may have expired).
+async fn run_sweep(s: &TestServer, at: DateTime<Utc>) -> (Value, Client) {
+    let now = s.app.now();
+    assert!(at >= now, "the clock only moves forward");
+    s.clock.advance(at - now);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, r) = admin
+        .post("/api/v1/pools/sweep?dry_run=false", json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    (r, admin)
+}
+
 /// (customer id, action) pairs of a sweep report.
 fn actions(r: &Value) -> BTreeSet<(String, String)> {
     r["actions"]
@@ -188,7 +202,7 @@ async fn recall_rules_by_grade_follow_up_signing_won_and_locks() {
     // Preview == real sweep, and the real one changes the records.
     let at = epoch() + Duration::days(12);
     let preview = sweep(&admin, at, true).await;
-    let real = sweep(&admin, at, false).await;
+    let (real, admin) = run_sweep(&s, at).await;
     assert_eq!(preview["actions"], real["actions"]);
     assert_eq!(real["recalled"], 2);
     assert_eq!(real["warned"], 1);
@@ -211,7 +225,7 @@ async fn recall_rules_by_grade_follow_up_signing_won_and_locks() {
         .count();
     assert_eq!(recalls, 2, "one audit entry per recall");
     // A second run at the same instant has nothing more to recall.
-    let again = sweep(&admin, at, false).await;
+    let (again, admin) = run_sweep(&s, at).await;
     assert_eq!(again["recalled"], 0);
     let (_, c) = admin.get(&format!("/api/v1/customers/{locked}")).await;
     assert_eq!(c["owner_id"], sun.as_str());
@@ -830,15 +844,14 @@ async fn horizon_skips_only_when_the_rule_declares_one() {
     let preview = sweep(&admin, now, true).await;
     assert_eq!(preview["scanned"], 1);
     assert!(actions(&preview).is_empty(), "{preview}");
-    assert_eq!(actions(&sweep(&admin, now, false).await), actions(&preview));
+    let (real, admin) = run_sweep(&s, now).await;
+    assert_eq!(actions(&real), actions(&preview));
     // …until it is older than the horizon; then preview == sweep again.
     let later = now + Duration::days(11);
     let preview = sweep(&admin, later, true).await;
     assert_eq!(actions(&preview), BTreeSet::from([pair(&fresh, "recall")]));
-    assert_eq!(
-        actions(&sweep(&admin, later, false).await),
-        actions(&preview)
-    );
+    let (real, _) = run_sweep(&s, later).await;
+    assert_eq!(actions(&real), actions(&preview));
 }
 
 /// Assignment settings: a paused user gets no automatic leads; in weighted mode a weight-3
@@ -996,7 +1009,13 @@ async fn sweep_reports_count_everything_and_list_the_first_limit() {
         ids.push(customer(&admin, n, owner, json!({"grade": grade})).await);
     }
     ids.sort();
-    let at = (epoch() + Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // A real sweep runs now: the clock moves to day 7, where the previews look too.
+    s.clock.advance(Duration::days(7));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let at = s
+        .app
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let at = at.replace('+', "%2B");
     let run = |dry_run: bool, limit: Option<u32>| {
         let admin = &admin;

@@ -35,7 +35,9 @@ fn completes_the_id(text: &str) -> Option<String> {
     if text.contains(ID_NUMBER) || text.contains(&ID_NUMBER.to_lowercase()) {
         return Some(ID_NUMBER.into());
     }
-    birth_forms().into_iter().find(|f| text.contains(f.as_str()))
+    birth_forms()
+        .into_iter()
+        .find(|f| text.contains(f.as_str()))
 }
 
 async fn download(c: &Client, path: &str) -> (u16, Vec<u8>) {
@@ -290,7 +292,8 @@ async fn neither_the_store_file_nor_the_index_holds_the_birth_date() {
 
     let (terms, docs) = index_contents(data.path());
     assert!(
-        terms.iter().any(|t| t.contains("19600101")) && docs.iter().any(|d| d.contains("1960-01-01")),
+        terms.iter().any(|t| t.contains("19600101"))
+            && docs.iter().any(|d| d.contains("1960-01-01")),
         "the index probe sees the control's date in terms and stored documents"
     );
     let in_terms: Vec<&String> = terms
@@ -320,7 +323,7 @@ async fn neither_the_store_file_nor_the_index_holds_the_birth_date() {
 
 #[tokio::test]
 async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
-    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    use redb::{ReadableTable, TableDefinition};
     const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
     const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("customers");
     let w = world().await;

@@ -84,6 +84,8 @@ function ProfileCard({ c, userName }) {
         <dd class="mono">${c.extra_phones.join(t('list.separator'))}</dd>`}
       <dt>${t('customers.field.idNumber')}</dt>
       <dd><${RevealValue} customerId=${c.id} field="id_number" masked=${c.id_number} testid="customer-id-number" /></dd>
+      ${c.id_number && html`<dt>${t('customers.field.genderAge')}</dt>
+        <dd data-testid="customer-gender-age">${c.gender ? t(`customers.gender.${c.gender}`) : '—'} · ${t('customers.age', { n: c.age ?? '—' })}${c.birth_date ? ` · ${c.birth_date}` : ''}</dd>`}
       <dt>${t('customers.field.city')}</dt><dd>${orDash(c.city)}</dd>
       <dt>${t('customers.field.company')}</dt><dd>${orDash(c.company)}</dd>
       <dt>${t('customers.field.channel')}</dt><dd>${orDash(c.channel)}</dd>

@@ -1,6 +1,7 @@
 // 公海: the administrator sets up a firm-wide pool and previews a recall sweep ten days ahead
-// (小周's grade-D customer, untouched for 7 days, would be recalled) → runs that sweep through
-// the API (dry_run=false, as_of in the future) → 小吴 opens 公海 in a second browser, sees the
+// (小周's grade-D customer, untouched for 7 days, would be recalled) → a real sweep runs only
+// "now" (a future as_of is refused), so the administrator releases the customer into 公海
+// through the API → 小吴 opens 公海 in a second browser, sees the
 // customer with its phone masked, claims it after confirming, and finds it in 客户. On the same
 // settings page the administrator pauses 小周's automatic assignments and weights 小吴 3.
 import { join } from 'node:path';
@@ -77,10 +78,14 @@ export default async function ({ page, server }) {
   assert(settings.find((u) => u.display_name === '小吴').weight === 3, 'wu weight 3: ' + JSON.stringify(settings));
   await shot(page, 'assignment');
 
-  // The real sweep at that instant.
+  // A real sweep runs now (nothing is due yet); a future instant is for previews only.
   const asOf = new Date(Date.now() + 10 * 86400000).toISOString();
-  const report = await apiCall(page, 'POST', `/api/v1/pools/sweep?dry_run=false&as_of=${encodeURIComponent(asOf)}`, {});
-  assert(report.recalled === 1, 'recalled one: ' + JSON.stringify(report));
+  const refused = await apiCall(page, 'POST', `/api/v1/pools/sweep?dry_run=false&as_of=${encodeURIComponent(asOf)}`, {}).catch((e) => e);
+  assert(refused instanceof Error, 'a real sweep at a future instant is refused: ' + JSON.stringify(refused));
+  const report = await apiCall(page, 'POST', '/api/v1/pools/sweep?dry_run=false', {});
+  assert(report.recalled === 0, 'nothing due now: ' + JSON.stringify(report));
+  const released = await apiCall(page, 'POST', `/api/v1/customers/${c.id}/release`, { reason: '十天未跟进' });
+  assert(released.pool_id, 'released into the pool: ' + JSON.stringify(released));
 
   // 小吴 claims it from 公海.
   const other = await page.context().browser().newContext({ viewport: { width: 1366, height: 768 } });
