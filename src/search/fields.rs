@@ -18,7 +18,7 @@ use crate::domain::customer::{Customer, Stage};
 use crate::domain::followup::Followup;
 use crate::domain::org::{Department, User};
 
-pub const INDEX_VERSION: u32 = 5;
+pub const INDEX_VERSION: u32 = 6;
 
 const ZH: &str = "zh";
 const GRAMS12: &str = "grams12";
@@ -421,6 +421,9 @@ fn list_terms(f: &Fields, c: &Customer, d: &mut TantivyDocument) {
     }
     if let Some(ch) = &c.channel {
         d.add_text(f.exact, exact_term("c", ch));
+    }
+    if let Some(city) = &c.city {
+        d.add_text(f.exact, exact_term("y", city));
     }
     for t in &c.tags {
         d.add_text(f.exact, exact_term("t", t));

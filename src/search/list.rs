@@ -37,6 +37,7 @@ pub struct ListFilters {
     pub tags: Vec<String>,
     pub owner: Option<String>,
     pub channel: Option<String>,
+    pub city: Option<String>,
     /// `created_at` in `[from, before)`, Unix seconds.
     pub created_from: Option<i64>,
     pub created_before: Option<i64>,
@@ -60,6 +61,9 @@ pub struct ListRequest {
     pub descending: bool,
     /// The id of the last customer of the previous page.
     pub cursor: Option<String>,
+    /// In id order, page on after the cursor even when its customer no longer matches (a
+    /// pool page whose last customer was claimed meanwhile); otherwise that is `CursorGone`.
+    pub cursor_may_leave: bool,
     pub limit: usize,
 }
 
@@ -116,6 +120,7 @@ pub fn list_query(f: &Fields, req: &ListRequest) -> Box<dyn Query> {
         ("g", &flt.grade),
         ("o", &flt.owner),
         ("c", &flt.channel),
+        ("y", &flt.city),
         ("o", &flt.owned_by),
     ];
     for (prefix, value) in singles {
@@ -547,6 +552,10 @@ pub fn run(searcher: &Searcher, f: &Fields, req: &ListRequest) -> tantivy::Resul
     }
     let cursor = match cursor {
         None => None,
+        // In id order the cursor's id is its whole key.
+        Some((_, n)) if req.sort == ListSort::Id && req.cursor_may_leave => {
+            Some((CursorKey::Num(0), n))
+        }
         Some((text, n)) => match cursor_key(searcher, f, query.as_ref(), req.sort, text)? {
             Some(key) => Some((key, n)),
             None => return Ok(Listed::CursorGone),
@@ -723,6 +732,7 @@ mod tests {
                             sort,
                             descending,
                             cursor: cursor.clone(),
+                            cursor_may_leave: false,
                             limit,
                         };
                         let Listed::Page { ids, total, more } = run(&searcher, &f, &req).unwrap()
@@ -750,6 +760,7 @@ mod tests {
             sort: ListSort::Name,
             descending: false,
             cursor: Some(ulid::Ulid::from(7u128).to_string()),
+            cursor_may_leave: false,
             limit: 5,
         };
         assert_eq!(run(&searcher, &f, &gone).unwrap(), Listed::CursorGone);

@@ -205,6 +205,7 @@ pub fn list_request(
             tags: f.tags().into_iter().map(str::to_string).collect(),
             owner: f.owner.clone(),
             channel: f.channel.clone(),
+            city: None,
             created_from: f.created_from.map(|d| day_start(d).timestamp()),
             created_before: f.created_to.map(|d| day_after(d).timestamp()),
             next_from,
@@ -222,6 +223,7 @@ pub fn list_request(
         },
         descending: sort.descending(),
         cursor: f.cursor.clone(),
+        cursor_may_leave: false,
         limit,
     }
 }

@@ -418,7 +418,7 @@ impl App {
             }
             Ok(())
         })?;
-        Ok(self.viewer(caller).view(&c)?)
+        self.viewer(caller).view(&c)
     }
 
     pub(crate) fn visible_customer(
@@ -771,7 +771,7 @@ impl App {
                     ),
                 )?;
             }
-            Ok(self.viewer(caller).view(&c)?)
+            self.viewer(caller).view(&c)
         })
     }
 

@@ -234,7 +234,7 @@ impl App {
                     json!({"from": before.owner_id, "to": target.id}),
                 ),
             )?;
-            Ok(self.viewer(caller).view(&c)?)
+            self.viewer(caller).view(&c)
         })
     }
 }

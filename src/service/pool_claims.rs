@@ -82,7 +82,7 @@ impl App {
                     json!({"pool_id": pool.id, "previous_owner_id": before.previous_owner_id}),
                 ),
             )?;
-            Ok(self.viewer(caller).view(&c)?)
+            self.viewer(caller).view(&c)
         })
     }
 
@@ -199,7 +199,7 @@ impl App {
                     json!({"from": owner_id, "pool_id": pool.id, "reason": reason}),
                 ),
             )?;
-            Ok(self.viewer(caller).view(&c)?)
+            self.viewer(caller).view(&c)
         })
     }
 
@@ -225,7 +225,7 @@ impl App {
                 });
             }
             if before.locked == lock {
-                return Ok(self.viewer(caller).view(&before)?);
+                return self.viewer(caller).view(&before);
             }
             if lock {
                 let (_, _, locked) = owned_counts(tx, &caller.user.id)?;
@@ -261,7 +261,7 @@ impl App {
                     json!({}),
                 ),
             )?;
-            Ok(self.viewer(caller).view(&c)?)
+            self.viewer(caller).view(&c)
         })
     }
 }

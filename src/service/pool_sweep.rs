@@ -345,6 +345,7 @@ impl App {
     /// The plan entries for one chunk of compact rows, appended to `out` (in chunk order).
     /// With the unedited default rule this decides from the borrowed bytes with integers:
     /// nothing is allocated for a customer the sweep keeps.
+    #[allow(clippy::too_many_arguments)] // one chunk's inputs, all borrowed from one plan
     fn plan_chunk(
         &self,
         ctx: &Context,

@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
-use super::customers::{CustomerPage, CustomerView, shanghai};
+use super::customers::{CustomerPage, CustomerView, Viewer, shanghai};
+use super::search::search_error;
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, Department, User, UserStatus};
 use crate::domain::pool::{Pool, PoolSettings};
 use crate::domain::roles::DataScope;
+use crate::search::{ListFilters, ListRequest, ListSort, Listed, Restrict};
 use crate::store::customers;
 use crate::store::{ReadTransaction, WriteTransaction, pools, users};
 
@@ -256,6 +258,68 @@ fn outside_scope(department: bool) -> Error {
 }
 
 impl App {
+    /// The pool page from the index; `None` when the index cannot serve it right now.
+    fn pool_page_from_index(
+        &self,
+        viewer: &Viewer<'_>,
+        pool: &Pool,
+        f: &PoolCustomerFilter,
+        limit: usize,
+    ) -> Result<Option<CustomerPage>> {
+        let req = ListRequest {
+            // Nobody's customers but the pool's.
+            restrict: Restrict {
+                owners: Some(Vec::new()),
+                department: None,
+                collaborator: String::new(),
+                pools: vec![pool.id.clone()],
+            },
+            filters: ListFilters {
+                stage: f.stage.map(crate::search::fields::stage_key),
+                grade: f.grade.clone(),
+                channel: f.channel.clone(),
+                city: f.city.clone(),
+                ..Default::default()
+            },
+            sort: ListSort::Id,
+            descending: false,
+            cursor: f.cursor.clone(),
+            cursor_may_leave: true,
+            limit,
+        };
+        let (ids, total, more) = match self.search.list(&self.store, &|c| self.id_tail(c), &req) {
+            Ok(Listed::Page { ids, total, more }) => (ids, total, more),
+            Ok(Listed::Unordered) | Err(crate::search::Error::Rebuilding) => return Ok(None),
+            Ok(Listed::CursorGone) => {
+                return Err(Error::validation(
+                    "cursor",
+                    "分页位置无效，请从第一页重新查看",
+                ));
+            }
+            Err(e) => return Err(search_error(e)),
+        };
+        let items = self.store.read(|tx| {
+            let mut items = Vec::with_capacity(ids.len());
+            for id in &ids {
+                // Checked again on the record, as every index-served list does.
+                if let Some(c) = customers::get(tx, id)?
+                    && c.deleted_at.is_none()
+                    && c.owner_id.is_none()
+                    && c.pool_id.as_deref() == Some(pool.id.as_str())
+                {
+                    items.push(viewer.view(&c)?);
+                }
+            }
+            Ok::<_, Error>(items)
+        })?;
+        let next_cursor = if more { ids.last().cloned() } else { None };
+        Ok(Some(CustomerPage {
+            items,
+            next_cursor,
+            total: total as u64,
+        }))
+    }
+
     fn require_pool_manage(caller: &Caller) -> Result<()> {
         caller.require("pool.manage")
     }
@@ -399,13 +463,7 @@ impl App {
                     Error::NotFound
                 });
             }
-            let waiting = customers::ids_by_owner_w(tx, None)?
-                .into_iter()
-                .filter_map(|cid| customers::get_w(tx, &cid).transpose())
-                .collect::<crate::store::Result<Vec<_>>>()?
-                .into_iter()
-                .filter(|c| c.pool_id.as_deref() == Some(id) && c.deleted_at.is_none())
-                .count();
+            let waiting = crate::store::loads::pool_waiting_w(tx, id)?;
             if waiting > 0 {
                 return Err(Error::Unprocessable {
                     code: "pool_not_empty",
@@ -431,31 +489,20 @@ impl App {
     pub fn list_pools(&self, caller: &Caller) -> Result<Vec<PoolView>> {
         self.store.read(|tx| {
             let departments = crate::store::org::departments(tx)?;
-            let all = pools::all(tx)?;
-            let mut counts = std::collections::BTreeMap::<String, u64>::new();
-            if !all.is_empty() {
-                for id in customers::ids_by_owner(tx, None)? {
-                    if let Some(c) = customers::get(tx, &id)?
-                        && c.deleted_at.is_none()
-                        && let Some(p) = c.pool_id
-                    {
-                        *counts.entry(p).or_default() += 1;
-                    }
-                }
-            }
-            Ok(all
-                .into_iter()
-                .filter_map(|p| {
-                    let member = is_member(&p, &caller.user, &departments);
-                    let manage = manages(&p, caller, &departments);
-                    (member || manage).then(|| PoolView {
-                        customers: counts.get(&p.id).copied().unwrap_or(0),
+            let mut out = Vec::new();
+            for p in pools::all(tx)? {
+                let member = is_member(&p, &caller.user, &departments);
+                let manage = manages(&p, caller, &departments);
+                if member || manage {
+                    out.push(PoolView {
+                        customers: crate::store::loads::pool_waiting(tx, &p.id)?,
                         pool: p,
                         member,
                         manage,
-                    })
-                })
-                .collect())
+                    });
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -490,7 +537,9 @@ impl App {
             })
     }
 
-    /// Customers waiting in a pool, in id order, sensitive fields masked.
+    /// Customers waiting in a pool, in id order, sensitive fields masked. Served from the
+    /// search index (the page's records only are read); while the index is being rebuilt,
+    /// from the records of the customers in nobody's hands.
     pub fn pool_customers(
         &self,
         caller: &Caller,
@@ -500,8 +549,13 @@ impl App {
         caller.require("customer.read")?;
         let limit = f.limit.unwrap_or(50).clamp(1, 200);
         let viewer = self.viewer(caller);
+        let pool = self
+            .store
+            .read(|tx| Self::usable_pool(tx, caller, pool_id))?;
+        if let Some(page) = self.pool_page_from_index(&viewer, &pool, f, limit)? {
+            return Ok(page);
+        }
         self.store.read(|tx| {
-            let pool = Self::usable_pool(tx, caller, pool_id)?;
             let mut matching: Vec<Customer> = Vec::new();
             for id in customers::ids_by_owner(tx, None)? {
                 if let Some(c) = customers::get(tx, &id)?

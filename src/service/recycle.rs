@@ -200,7 +200,7 @@ impl App {
                     json!({}),
                 ),
             )?;
-            Ok(self.viewer(caller).view(&c)?)
+            self.viewer(caller).view(&c)
         })
     }
 

@@ -1,6 +1,7 @@
 //! Per-owner load counters (schema 10): how many live customers each user owns, how many of
 //! them are not won, open leads (线索 / 已联系), locked, and per city. Automatic assignment and
-//! claims read them instead of every customer an owner has. Written only by [`shift`], which
+//! claims read them instead of every customer an owner has. Since schema 11 also how many
+//! customers wait in each pool, for the pool list and pages. Written only by [`shift`], which
 //! `rule_fields::sync` (so every `customers::put`) calls with the stored previous view, so they
 //! cannot drift from the records; `zhudai doctor` recounts them ([`drift`]).
 
@@ -37,13 +38,23 @@ pub fn is_open_lead(stage: Stage) -> bool {
     matches!(stage, Stage::Lead | Stage::Contacted)
 }
 
-/// The counters a customer adds to its owner's: (owner, counter names). `None` for customers
-/// in nobody's hands or deleted.
-fn counted(r: &RuleFields) -> Option<(&str, Vec<String>)> {
-    let owner = r.owner_id.as_deref()?;
+/// The key under which a pool's waiting customers are counted (as `live`): user ids are
+/// ULIDs, so a `pool:` key never meets an owner's.
+fn pool_key(pool_id: &str) -> String {
+    format!("pool:{pool_id}")
+}
+
+/// The counters a customer adds: to its owner's, or, waiting in a pool, to the pool's (`live`
+/// only). `None` for deleted customers and those in nobody's hands and no pool.
+fn counted(r: &RuleFields) -> Option<(String, Vec<String>)> {
     if r.deleted_at.is_some() {
         return None;
     }
+    let owner = match (&r.owner_id, &r.pool_id) {
+        (Some(o), _) => o.clone(),
+        (None, Some(p)) => return Some((pool_key(p), vec![LIVE.to_string()])),
+        (None, None) => return None,
+    };
     let mut what = vec![LIVE.to_string()];
     if r.stage != Stage::Won {
         what.push(NOT_WON.into());
@@ -91,12 +102,12 @@ pub(super) fn shift(
     let mut table = tx.open_table(tables::OWNER_LOADS)?;
     if let Some((owner, what)) = before {
         for w in &what {
-            add(&mut table, owner, w, false)?;
+            add(&mut table, &owner, w, false)?;
         }
     }
     if let Some((owner, what)) = after {
         for w in &what {
-            add(&mut table, owner, w, true)?;
+            add(&mut table, &owner, w, true)?;
         }
     }
     Ok(())
@@ -134,6 +145,21 @@ pub fn of(tx: &ReadTransaction, owner: &str) -> Result<Loads> {
     read(&tx.open_table(tables::OWNER_LOADS)?, owner)
 }
 
+/// How many live customers wait in a pool: kept by every customer write, read by the pool
+/// list and the pool page instead of the records.
+pub fn pool_waiting(tx: &ReadTransaction, pool_id: &str) -> Result<u64> {
+    let t = tx.open_table(tables::OWNER_LOADS)?;
+    Ok(t.get((pool_key(pool_id).as_str(), LIVE))?
+        .map_or(0, |v| v.value()))
+}
+
+/// [`pool_waiting`] in a write transaction.
+pub fn pool_waiting_w(tx: &WriteTransaction, pool_id: &str) -> Result<u64> {
+    let t = tx.open_table(tables::OWNER_LOADS)?;
+    Ok(t.get((pool_key(pool_id).as_str(), LIVE))?
+        .map_or(0, |v| v.value()))
+}
+
 /// `owner`'s counters, in a write transaction.
 pub fn of_w(tx: &WriteTransaction, owner: &str) -> Result<Loads> {
     read(&tx.open_table(tables::OWNER_LOADS)?, owner)
@@ -149,7 +175,7 @@ fn recount(
         let fields: RuleFields = codec::decode("customers", v.value())?;
         if let Some((owner, what)) = counted(&fields) {
             for w in what {
-                *out.entry((owner.to_string(), w)).or_default() += 1;
+                *out.entry((owner.clone(), w)).or_default() += 1;
             }
         }
     }
@@ -167,7 +193,7 @@ pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
     Ok(counts.len() as u64)
 }
 
-/// One batch of [`rebuild`]: adds the counts of the customers after `after` (from the first
+/// One batch of schema 10's rebuild: adds the owners' counts of the customers after `after` (from the first
 /// when `None`), at most `limit` of them, to the table. Returns the last id counted and how
 /// many (fewer than `limit`: done).
 pub fn rebuild_batch(
@@ -177,9 +203,12 @@ pub fn rebuild_batch(
 ) -> Result<(Option<String>, usize)> {
     let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
     let (last, n) = super::customers::rule_fields_batch_w(tx, after, limit, |_, fields| {
-        if let Some((owner, what)) = counted(&fields) {
+        // Owners only: step 11 adds the pools' counters ([`count_pools_batch`]).
+        if fields.owner_id.is_some()
+            && let Some((owner, what)) = counted(&fields)
+        {
             for w in what {
-                *counts.entry((owner.to_string(), w)).or_default() += 1;
+                *counts.entry((owner.clone(), w)).or_default() += 1;
             }
         }
         Ok(())
@@ -190,6 +219,30 @@ pub fn rebuild_batch(
             .get((owner.as_str(), what.as_str()))?
             .map_or(0, |v| v.value());
         table.insert((owner.as_str(), what.as_str()), before + k)?;
+    }
+    Ok((last, n))
+}
+
+/// Schema 11, one batch: adds the pool counters (`pool:<id>`) of the customers after `after`,
+/// at most `limit`; owners' counters are untouched. Returns the last id and how many.
+pub fn count_pools_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let (last, n) = super::customers::rule_fields_batch_w(tx, after, limit, |_, fields| {
+        if fields.owner_id.is_none()
+            && let Some((key, _)) = counted(&fields)
+        {
+            *counts.entry(key).or_default() += 1;
+        }
+        Ok(())
+    })?;
+    let mut table = tx.open_table(tables::OWNER_LOADS)?;
+    for (key, k) in &counts {
+        let before = table.get((key.as_str(), LIVE))?.map_or(0, |v| v.value());
+        table.insert((key.as_str(), LIVE), before + k)?;
     }
     Ok((last, n))
 }

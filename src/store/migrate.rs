@@ -20,6 +20,7 @@
 //! - 11: customer records no longer keep the birth date in clear (it completed the masked ID
 //!   number); records that have one are rewritten with the birth year only. The store is
 //!   compacted after the upgrade so the freed pages with the old values are released.
+//!   owner_loads also counts each pool's waiting customers (key `pool:<id>`), added.
 //!
 //! Steps 9, 10 and 11 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -100,13 +101,24 @@ fn batched(to: u64) -> Option<Rebuild> {
     match to {
         9 => Some(super::rule_fields::rebuild_batch),
         10 => Some(super::loads::rebuild_batch),
-        11 => Some(super::customers::scrub_birth_dates_batch),
+        11 => Some(v11_batch),
         _ => None,
     }
 }
 
 fn cursor_key(to: u64) -> String {
     format!("migration/{to}/after")
+}
+
+/// Step 11 over one batch of customers: birth dates out of the records, and each pool's
+/// waiting customers counted (the owners' counters are left as they are).
+fn v11_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    super::customers::scrub_birth_dates_batch(tx, after, limit)?;
+    super::loads::count_pools_batch(tx, after, limit)
 }
 
 /// Runs step `to` as [`MIGRATION_BATCH`]-customer write transactions. Each commits its rows
@@ -275,7 +287,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             tx.open_table(tables::OWNER_LOADS)?;
             Ok(())
         }
-        // Records are rewritten batch by batch; nothing to create.
+        // Records are rewritten and pool counters added batch by batch; nothing to create.
         11 => Ok(()),
         _ => Err(Error::Corrupt {
             table: "meta",

@@ -279,3 +279,99 @@ async fn a_department_managers_sweep_touches_only_their_scope_and_runs_now() {
     assert_eq!(c["pool_id"].as_str(), Some(w.pool_b.as_str()));
     w.s.stop().await;
 }
+
+/// The pool page comes from the index and the counts from counters kept with every write:
+/// both follow releases and claims, filters apply, and a page goes on after a cursor whose
+/// customer has been claimed meanwhile.
+#[tokio::test]
+async fn pool_pages_and_counts_follow_claims() {
+    let w = world().await;
+    let admin = w.s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sales_a = w.s.login("sales_a", PASS).await;
+    let mut ids = Vec::new();
+    for (n, city) in [(1, "成都"), (2, "重庆"), (3, "成都")] {
+        let id = customer(
+            &admin,
+            &format!("池客{n}"),
+            &format!("1370013710{n}"),
+            &w.sales_a,
+        )
+        .await;
+        let (st, v) = admin
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/customers/{id}"),
+                Some(json!({"city": city})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let (st, v) = sales_a
+            .post(
+                &format!("/api/v1/customers/{id}/release"),
+                json!({"reason": "放弃"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        ids.push(id);
+    }
+    let count = |pools: &Value, id: &str| {
+        pools
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["customers"].as_u64().unwrap())
+    };
+    let (_, pools) = admin.get("/api/v1/pools").await;
+    assert_eq!(count(&pools, &w.pool_a), Some(3), "{pools}");
+    let page_path = |q: &str| format!("/api/v1/pools/{}/customers?{q}", w.pool_a);
+    let (st, first) = sales_a.get(&page_path("limit=2")).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    assert_eq!(first["total"], 3);
+    let got: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, vec![ids[0].as_str(), ids[1].as_str()]);
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    assert_eq!(cursor, ids[1]);
+    // The cursor's customer is claimed; the next page still follows it.
+    let mgr = w.s.login("mgr_a", PASS).await;
+    let (st, v) = mgr
+        .post(&format!("/api/v1/customers/{}/claim", ids[1]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, next) = sales_a
+        .get(&page_path(&format!("limit=2&cursor={cursor}")))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{next}");
+    assert_eq!(next["items"][0]["id"], ids[2].as_str(), "{next}");
+    assert_eq!(next["total"], 2);
+    assert_eq!(next["next_cursor"], Value::Null);
+    let (_, by_city) = sales_a.get(&page_path("city=成都")).await;
+    assert_eq!(by_city["total"], 2, "{by_city}");
+    let (_, pools) = admin.get("/api/v1/pools").await;
+    assert_eq!(count(&pools, &w.pool_a), Some(2), "{pools}");
+    // Deleting a waiting customer takes it off the count; a pool with customers stays.
+    let (st, _) = admin
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/customers/{}", ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, pools) = admin.get("/api/v1/pools").await;
+    assert_eq!(count(&pools, &w.pool_a), Some(1), "{pools}");
+    let (st, e) = admin
+        .call(Method::DELETE, &format!("/api/v1/pools/{}", w.pool_a), None)
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("pool_not_empty")),
+        "{e}"
+    );
+    w.s.stop().await;
+}
