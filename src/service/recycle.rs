@@ -88,15 +88,7 @@ impl App {
     pub fn purge_recycle_bin(&self) -> Result<usize> {
         let now = self.now();
         let cutoff = now - self.recycle_days();
-        let mut due = Vec::new();
-        self.store.read(|tx| {
-            customers::scan(tx, None, |c| {
-                if c.deleted_at.is_some_and(|d| d < cutoff) && !is_erased(&c) {
-                    due.push(c.id);
-                }
-                true
-            })
-        })?;
+        let due = self.store.read(|tx| customers::in_bin(tx, Some(cutoff)))?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -132,14 +124,18 @@ impl App {
         admin(caller)?;
         self.purge_recycle_bin()?;
         let keep = self.recycle_days();
-        let mut deleted = Vec::new();
-        self.store.read(|tx| {
-            customers::scan(tx, None, |c| {
-                if c.deleted_at.is_some() && !is_erased(&c) {
-                    deleted.push(c);
+        let deleted = self.store.read(|tx| {
+            let mut out = Vec::new();
+            // Most recently deleted first.
+            for id in customers::in_bin(tx, None)?.iter().rev() {
+                if let Some(c) = customers::get(tx, id)?
+                    && c.deleted_at.is_some()
+                    && !is_erased(&c)
+                {
+                    out.push(c);
                 }
-                true
-            })
+            }
+            Ok::<_, Error>(out)
         })?;
         let viewer = self.viewer(caller);
         let mut out = Vec::with_capacity(deleted.len());
@@ -152,7 +148,6 @@ impl App {
                 });
             }
         }
-        out.sort_by_key(|r| std::cmp::Reverse(r.deleted_at));
         Ok(out)
     }
 

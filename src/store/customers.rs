@@ -25,7 +25,37 @@ fn keys_of(c: &Customer) -> Vec<String> {
         c.owner_id.as_deref().unwrap_or("-"),
         c.id
     ));
+    if let Some(key) = bin_key(c) {
+        keys.push(key);
+    }
     keys
+}
+
+/// The recycle bin's key of a deleted, not yet anonymised customer (an anonymised record has
+/// no phone blind index), in deletion-time order: `b:<microseconds, 20 digits>/<id>`.
+fn bin_key(c: &Customer) -> Option<String> {
+    let at = c.deleted_at?;
+    (!c.phone.bidx.is_empty()).then(|| format!("b:{:020}/{}", at.timestamp_micros(), c.id))
+}
+
+/// The customers in the recycle bin (deleted, not anonymised), oldest deletion first, with
+/// the deletion time; only those deleted before `before` when given. Reads the bin's keys,
+/// not the records.
+pub fn in_bin(
+    tx: &ReadTransaction,
+    before: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<String>> {
+    let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    let end = match before {
+        Some(t) => format!("b:{:020}/", t.timestamp_micros()),
+        None => "b;".to_string(),
+    };
+    let mut out = Vec::new();
+    for row in keys.range("b:"..end.as_str())? {
+        let (_, v) = row?;
+        out.push(v.value().to_string());
+    }
+    Ok(out)
 }
 
 pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
@@ -151,13 +181,15 @@ pub(super) fn rule_fields_batch_w(
 
 /// Schema 11, one batch: records written before it kept the whole birth date in clear beside
 /// the masked ID number (together: the ID number). Each such record is rewritten with the
-/// birth year only; the other records are left as they are.
+/// birth year only; the other records are left as they are. Deleted customers get their
+/// recycle-bin key.
 pub(super) fn scrub_birth_dates_batch(
     tx: &WriteTransaction,
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Option<String>, usize)> {
     let mut rewrite: Vec<Customer> = Vec::new();
+    let mut bin: Vec<(String, String)> = Vec::new();
     let (last, n) = {
         let table = tx.open_table(tables::CUSTOMERS)?;
         let range = match after {
@@ -170,6 +202,9 @@ pub(super) fn scrub_birth_dates_batch(
         for row in range.take(limit) {
             let (id, v) = row?;
             let mut c: Customer = codec::decode(T, v.value())?;
+            if let Some(key) = bin_key(&c) {
+                bin.push((key, c.id.clone()));
+            }
             if let Some(d) = c.legacy_birth_date.take() {
                 c.birth_year = Some(chrono::Datelike::year(&d));
                 rewrite.push(c);
@@ -182,6 +217,10 @@ pub(super) fn scrub_birth_dates_batch(
     let mut table = tx.open_table(tables::CUSTOMERS)?;
     for c in &rewrite {
         table.insert(c.id.as_str(), codec::encode(c).as_slice())?;
+    }
+    let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    for (key, id) in &bin {
+        keys.insert(key.as_str(), id.as_str())?;
     }
     Ok((last, n))
 }

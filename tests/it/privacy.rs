@@ -326,8 +326,15 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
     use redb::{ReadableTable, TableDefinition};
     const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
     const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("customers");
+    const KEYS: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
     let w = world().await;
     let id = w.customer.clone();
+    // In the recycle bin: schema 11 also gives it the bin's key.
+    let (st, _) = w
+        .admin
+        .call(Method::DELETE, &format!("/api/v1/customers/{id}"), None)
+        .await;
+    assert_eq!(st, 204);
     let data = w.s.stop().await;
     let path = data.path().join("zhudai.redb");
     // Back to what schema 10 wrote: the whole birth date in clear beside the masked number.
@@ -347,6 +354,14 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
                 .unwrap()
                 .insert("schema_version", 10)
                 .unwrap();
+            let mut keys = tx.open_table(KEYS).unwrap();
+            let bin: Vec<String> = keys
+                .range("b:".."b;")
+                .unwrap()
+                .map(|r| r.unwrap().0.value().to_string())
+                .collect();
+            assert_eq!(bin.len(), 1);
+            keys.remove(bin[0].as_str()).unwrap();
         }
         tx.commit().unwrap();
     }
@@ -358,6 +373,12 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
         .unwrap()
         .unwrap();
     assert_eq!((c.birth_year, c.legacy_birth_date), (Some(1949), None));
+    assert_eq!(
+        store
+            .read(|tx| zhudai::store::customers::in_bin(tx, None))
+            .unwrap(),
+        vec![id.clone()]
+    );
     drop(store);
     let bytes = std::fs::read(&path).unwrap();
     let left: Vec<String> = birth_forms()
