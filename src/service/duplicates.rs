@@ -104,14 +104,18 @@ impl App {
         })?;
         let mut found = found;
         if let Some(name) = name {
-            let mut same_name = Vec::new();
-            self.store.read(|tx| {
-                customers::scan(tx, None, |c| {
-                    if c.name == name && same_name.len() < 20 {
-                        same_name.push(c);
+            // The exact-name keys, not every record: at most 20, compared in full.
+            let same_name: Vec<Customer> = self.store.read(|tx| {
+                let mut out = Vec::new();
+                for id in customers::ids_by_name(tx, name, 40)? {
+                    if let Some(c) = customers::get(tx, &id)?
+                        && c.name == name
+                        && out.len() < 20
+                    {
+                        out.push(c);
                     }
-                    true
-                })
+                }
+                Ok::<_, Error>(out)
             })?;
             let owners: Vec<Option<String>> = self.store.read(|tx| {
                 same_name

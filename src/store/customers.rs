@@ -28,7 +28,26 @@ fn keys_of(c: &Customer) -> Vec<String> {
     if let Some(key) = bin_key(c) {
         keys.push(key);
     }
+    if let Some(key) = name_key(c) {
+        keys.push(key);
+    }
     keys
+}
+
+/// The exact-name key (the duplicate check's "same name" hint); none for an anonymised record.
+fn name_key(c: &Customer) -> Option<String> {
+    (!c.phone.bidx.is_empty()).then(|| format!("n:{}/{}", c.name, c.id))
+}
+
+/// Up to `limit` ids of customers named exactly `name` (deleted ones too), in id order. A
+/// name containing `/` can list others whose name starts with it: callers compare names.
+pub fn ids_by_name(tx: &ReadTransaction, name: &str, limit: usize) -> Result<Vec<String>> {
+    let mut ids = ids_with_prefix(
+        &tx.open_table(tables::CUSTOMER_KEYS)?,
+        &format!("n:{name}/"),
+    )?;
+    ids.truncate(limit);
+    Ok(ids)
 }
 
 /// The recycle bin's key of a deleted, not yet anonymised customer (an anonymised record has
@@ -181,15 +200,15 @@ pub(super) fn rule_fields_batch_w(
 
 /// Schema 11, one batch: records written before it kept the whole birth date in clear beside
 /// the masked ID number (together: the ID number). Each such record is rewritten with the
-/// birth year only; the other records are left as they are. Deleted customers get their
-/// recycle-bin key.
+/// birth year only; the other records are left as they are. Every customer gets its name key,
+/// deleted ones their recycle-bin key.
 pub(super) fn scrub_birth_dates_batch(
     tx: &WriteTransaction,
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Option<String>, usize)> {
     let mut rewrite: Vec<Customer> = Vec::new();
-    let mut bin: Vec<(String, String)> = Vec::new();
+    let mut added: Vec<(String, String)> = Vec::new();
     let (last, n) = {
         let table = tx.open_table(tables::CUSTOMERS)?;
         let range = match after {
@@ -202,8 +221,8 @@ pub(super) fn scrub_birth_dates_batch(
         for row in range.take(limit) {
             let (id, v) = row?;
             let mut c: Customer = codec::decode(T, v.value())?;
-            if let Some(key) = bin_key(&c) {
-                bin.push((key, c.id.clone()));
+            for key in [bin_key(&c), name_key(&c)].into_iter().flatten() {
+                added.push((key, c.id.clone()));
             }
             if let Some(d) = c.legacy_birth_date.take() {
                 c.birth_year = Some(chrono::Datelike::year(&d));
@@ -219,7 +238,7 @@ pub(super) fn scrub_birth_dates_batch(
         table.insert(c.id.as_str(), codec::encode(c).as_slice())?;
     }
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
-    for (key, id) in &bin {
+    for (key, id) in &added {
         keys.insert(key.as_str(), id.as_str())?;
     }
     Ok((last, n))

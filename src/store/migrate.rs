@@ -21,7 +21,8 @@
 //!   number); records that have one are rewritten with the birth year only. The store is
 //!   compacted after the upgrade so the freed pages with the old values are released.
 //!   owner_loads also counts each pool's waiting customers (key `pool:<id>`), added;
-//!   customer_keys gains the recycle bin's keys (`b:<deleted at>/<id>`).
+//!   customer_keys gains the recycle bin's keys (`b:<deleted at>/<id>`) and exact names
+//!   (`n:<name>/<id>`).
 //!
 //! Steps 9, 10 and 11 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an

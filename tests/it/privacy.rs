@@ -362,6 +362,9 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
                 .collect();
             assert_eq!(bin.len(), 1);
             keys.remove(bin[0].as_str()).unwrap();
+            keys.remove(format!("n:张三丰/{id}").as_str())
+                .unwrap()
+                .unwrap();
         }
         tx.commit().unwrap();
     }
@@ -376,6 +379,12 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
     assert_eq!(
         store
             .read(|tx| zhudai::store::customers::in_bin(tx, None))
+            .unwrap(),
+        vec![id.clone()]
+    );
+    assert_eq!(
+        store
+            .read(|tx| zhudai::store::customers::ids_by_name(tx, "张三丰", 20))
             .unwrap(),
         vec![id.clone()]
     );
