@@ -64,6 +64,8 @@ pub fn open_app(
         tracing::info!(count = purged, "expired sessions removed");
     }
     let interrupted = app.recover_import_jobs()?;
+    // Exports in progress when the last process stopped (their downloads are gone with it).
+    clear_tmp(&data_dir.join("tmp"))?;
     if let Err(e) = app.purge_import_files() {
         tracing::warn!(error = %e, "removing expired import error files");
     }
@@ -74,6 +76,22 @@ pub fn open_app(
         );
     }
     Ok(app)
+}
+
+/// Empties `data/tmp` (export files being written or streamed by a process that stopped).
+fn clear_tmp(dir: &Path) -> anyhow::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(anyhow::anyhow!("{}: {e}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The store remembers the fingerprint of the key that sealed its data; another key is refused.

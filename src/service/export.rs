@@ -35,7 +35,9 @@ pub struct ExportQuery {
 }
 
 pub struct ExportFile {
-    pub bytes: Vec<u8>,
+    /// The written file, open for reading from its start (its name is already removed).
+    pub file: std::fs::File,
+    pub len: u64,
     pub content_type: &'static str,
     pub filename: String,
     pub rows: usize,
@@ -126,14 +128,7 @@ impl App {
             ..Default::default()
         };
         let ctx = FilterContext::new(&caller.user.id, self.now());
-        let (rows, owners, defs) = self.store.read(|tx| {
-            let mut rows: Vec<Customer> = Vec::new();
-            customers::scan(tx, None, |c| {
-                if c.deleted_at.is_none() && scope.can_see(&c) && filter.matches(&c, &ctx) {
-                    rows.push(c);
-                }
-                true
-            })?;
+        let (owners, defs) = self.store.read(|tx| {
             let owners: std::collections::HashMap<String, String> = users::all(tx)?
                 .into_iter()
                 .map(|u| (u.id, u.display_name))
@@ -143,140 +138,257 @@ impl App {
                 .into_iter()
                 .filter(|d| d.active)
                 .collect();
-            Ok::<_, Error>((rows, owners, defs))
+            Ok::<_, Error>((owners, defs))
         })?;
-        let tz = shanghai();
-        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default()
-        };
-        // Age, never the birth date: beside a masked ID number it would complete it.
-        let viewer = self.viewer(caller);
-        let mut table: Vec<Vec<String>> = Vec::with_capacity(rows.len());
-        for c in &rows {
-            let open = |field: &str, enc: &str, masked: &str, allowed: bool| -> Result<String> {
-                if allowed {
-                    self.fields
-                        .decrypt(&c.id, field, enc)
-                        .map_err(|e| Error::Internal(e.to_string()))
-                } else {
-                    Ok(masked.to_string())
-                }
-            };
-            let extra = c
-                .extra_phones
-                .iter()
-                .enumerate()
-                .map(|(i, p)| open(&format!("extra_phones.{i}"), &p.enc, &p.masked, full_phone))
-                .collect::<Result<Vec<_>>>()?
-                .join(";");
-            let id_number = match &c.id_number {
-                Some(s) => open("id_number", &s.enc, &s.masked, full_id)?,
-                None => String::new(),
-            };
-            let mut row = vec![
-                c.name.clone(),
-                open("phone", &c.phone.enc, &c.phone.masked, full_phone)?,
-                extra,
-                id_number,
-                c.gender
-                    .map(|g| g.label_zh().to_string())
-                    .unwrap_or_default(),
-                viewer.age(c)?.map(|a| a.to_string()).unwrap_or_default(),
-                c.city.clone().unwrap_or_default(),
-                c.company.clone().unwrap_or_default(),
-                c.address.clone().unwrap_or_default(),
-                c.channel.clone().unwrap_or_default(),
-                stage_label(c.stage).to_string(),
-                c.grade.clone().unwrap_or_default(),
-                c.stars.to_string(),
-                c.intent.clone().unwrap_or_default(),
-                c.tags.join(";"),
-                c.demand.amount_fen.map(yuan).unwrap_or_default(),
-                c.demand
-                    .term_months
-                    .map(|t| t.to_string())
-                    .unwrap_or_default(),
-                c.demand.purpose.clone().unwrap_or_default(),
-                c.owner_id
-                    .as_ref()
-                    .and_then(|o| owners.get(o).cloned())
-                    .unwrap_or_else(|| "公海".into()),
-                time(c.last_followup_at),
-                time(c.next_followup_at),
-                time(Some(c.created_at)),
-            ];
-            row.extend(defs.iter().map(|d| {
-                c.custom
-                    .get(&d.key)
-                    .map(|v| custom_field::display(d, v))
-                    .unwrap_or_default()
-            }));
-            table.push(row);
-        }
         let headers: Vec<String> = HEADERS
             .iter()
             .map(|h| (*h).to_string())
             .chain(defs.iter().map(|d| d.label.clone()))
             .collect();
+        let columns = Columns {
+            app: self,
+            owners,
+            defs,
+            full_phone,
+            full_id,
+            // Age, never the birth date: beside a masked ID number it would complete it.
+            viewer: self.viewer(caller),
+        };
+        let tz = shanghai();
         let stamp = self.now().with_timezone(&tz).format("%Y%m%d-%H%M");
-        let (bytes, content_type, ext) = match q.format {
-            ExportFormat::Csv => (
-                csv_bytes(&headers, &table)?,
-                "text/csv; charset=utf-8",
-                "csv",
-            ),
+        let (content_type, ext) = match q.format {
+            ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
             ExportFormat::Xlsx => (
-                xlsx_bytes(&headers, &table)?,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "xlsx",
             ),
         };
+        // Rows go to a file as they are read (one read transaction, one record at a time), so
+        // an export of a million customers holds one row in memory, not the table.
+        let dir = self.data_dir.join("tmp");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(format!("export-{}.{ext}", super::new_id(self.now())));
+        let written = (|| {
+            let mut sink = Sink::create(q.format, &path, &dir)?;
+            sink.push(&headers)?;
+            let mut rows = 0usize;
+            let mut failed: Option<Error> = None;
+            self.store.read(|tx| {
+                customers::scan(tx, None, |c| {
+                    if c.deleted_at.is_none() && scope.can_see(&c) && filter.matches(&c, &ctx) {
+                        match columns.row(&c).and_then(|row| sink.push(&row)) {
+                            Ok(()) => rows += 1,
+                            Err(e) => {
+                                failed = Some(e);
+                                return false;
+                            }
+                        }
+                    }
+                    true
+                })
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            sink.finish(&path)?;
+            let file = std::fs::File::open(&path).map_err(io_error)?;
+            let len = file.metadata().map_err(io_error)?.len();
+            Ok::<_, Error>((file, len, rows))
+        })();
+        // The open file stays readable; its name goes now, whatever happened.
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %e, "removing an export file");
+        }
+        let (file, len, rows) = written?;
         let now = self.now();
         self.store.write(|tx| {
             audit::record(tx, now, audit::by_user(&caller.user, "customer.exported", source, None, json!({
-                "format": ext, "rows": table.len(), "full": full_phone || full_id, "filter": filter,
+                "format": ext, "rows": rows, "full": full_phone || full_id, "filter": filter,
             })))
         })?;
         Ok(ExportFile {
-            bytes,
+            file,
+            len,
             content_type,
             filename: format!("客户-{stamp}.{ext}"),
-            rows: table.len(),
+            rows,
         })
     }
 }
 
-fn csv_bytes(headers: &[String], table: &[Vec<String>]) -> Result<Vec<u8>> {
-    let err = |e: csv::Error| Error::Internal(e.to_string());
-    // A BOM so Excel and WPS open UTF-8 Chinese correctly.
-    let mut w = csv::Writer::from_writer("\u{feff}".as_bytes().to_vec());
-    w.write_record(headers.iter().map(|h| defuse(h)))
-        .map_err(err)?;
-    for row in table {
-        w.write_record(row.iter().map(|c| defuse(c))).map_err(err)?;
-    }
-    w.into_inner().map_err(|e| Error::Internal(e.to_string()))
+fn io_error(e: std::io::Error) -> Error {
+    Error::Internal(e.to_string())
 }
 
-fn xlsx_bytes(headers: &[String], table: &[Vec<String>]) -> Result<Vec<u8>> {
-    let err = |e: rust_xlsxwriter::XlsxError| Error::Internal(e.to_string());
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    for (col, h) in headers.iter().enumerate() {
-        let col = u16::try_from(col).map_err(|e| Error::Internal(e.to_string()))?;
-        sheet.write_string(0, col, defuse(h)).map_err(err)?;
-    }
-    for (r, row) in table.iter().enumerate() {
-        let r = u32::try_from(r + 1).map_err(|e| Error::Internal(e.to_string()))?;
-        for (col, cell) in row.iter().enumerate() {
-            let col = u16::try_from(col).map_err(|e| Error::Internal(e.to_string()))?;
-            // Text cells (phones and ID numbers must not become numbers), defused as in CSV
-            // for files that are later saved as CSV.
-            sheet.write_string(r, col, defuse(cell)).map_err(err)?;
+/// What an export row is made from.
+struct Columns<'a> {
+    app: &'a App,
+    owners: std::collections::HashMap<String, String>,
+    defs: Vec<custom_field::CustomField>,
+    full_phone: bool,
+    full_id: bool,
+    viewer: super::customers::Viewer<'a>,
+}
+
+impl Columns<'_> {
+    fn open(
+        &self,
+        c: &Customer,
+        field: &str,
+        enc: &str,
+        masked: &str,
+        full: bool,
+    ) -> Result<String> {
+        if full {
+            self.app
+                .fields
+                .decrypt(&c.id, field, enc)
+                .map_err(|e| Error::Internal(e.to_string()))
+        } else {
+            Ok(masked.to_string())
         }
     }
-    book.save_to_buffer().map_err(err)
+
+    fn row(&self, c: &Customer) -> Result<Vec<String>> {
+        let tz = shanghai();
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default()
+        };
+        let extra = c
+            .extra_phones
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                self.open(
+                    c,
+                    &format!("extra_phones.{i}"),
+                    &p.enc,
+                    &p.masked,
+                    self.full_phone,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?
+            .join(";");
+        let id_number = match &c.id_number {
+            Some(s) => self.open(c, "id_number", &s.enc, &s.masked, self.full_id)?,
+            None => String::new(),
+        };
+        let mut row = vec![
+            c.name.clone(),
+            self.open(c, "phone", &c.phone.enc, &c.phone.masked, self.full_phone)?,
+            extra,
+            id_number,
+            c.gender
+                .map(|g| g.label_zh().to_string())
+                .unwrap_or_default(),
+            self.viewer
+                .age(c)?
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            c.city.clone().unwrap_or_default(),
+            c.company.clone().unwrap_or_default(),
+            c.address.clone().unwrap_or_default(),
+            c.channel.clone().unwrap_or_default(),
+            stage_label(c.stage).to_string(),
+            c.grade.clone().unwrap_or_default(),
+            c.stars.to_string(),
+            c.intent.clone().unwrap_or_default(),
+            c.tags.join(";"),
+            c.demand.amount_fen.map(yuan).unwrap_or_default(),
+            c.demand
+                .term_months
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            c.demand.purpose.clone().unwrap_or_default(),
+            c.owner_id
+                .as_ref()
+                .and_then(|o| self.owners.get(o).cloned())
+                .unwrap_or_else(|| "公海".into()),
+            time(c.last_followup_at),
+            time(c.next_followup_at),
+            time(Some(c.created_at)),
+        ];
+        row.extend(self.defs.iter().map(|d| {
+            c.custom
+                .get(&d.key)
+                .map(|v| custom_field::display(d, v))
+                .unwrap_or_default()
+        }));
+        Ok(row)
+    }
+}
+
+/// The file being written, one row at a time.
+enum Sink {
+    Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
+    /// A constant-memory worksheet: rows go to a temporary file as they are written.
+    Xlsx {
+        book: Box<rust_xlsxwriter::Workbook>,
+        next_row: u32,
+    },
+}
+
+fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> Error {
+    Error::Internal(e.to_string())
+}
+
+impl Sink {
+    fn create(format: ExportFormat, path: &std::path::Path, tmp: &std::path::Path) -> Result<Sink> {
+        Ok(match format {
+            ExportFormat::Csv => {
+                let mut out =
+                    std::io::BufWriter::new(std::fs::File::create_new(path).map_err(io_error)?);
+                // A BOM so Excel and WPS open UTF-8 Chinese correctly.
+                std::io::Write::write_all(&mut out, "\u{feff}".as_bytes()).map_err(io_error)?;
+                Sink::Csv(Box::new(csv::Writer::from_writer(out)))
+            }
+            ExportFormat::Xlsx => {
+                let mut book = Box::new(rust_xlsxwriter::Workbook::new());
+                book.set_tempdir(tmp).map_err(xlsx_error)?;
+                book.add_worksheet_with_constant_memory()
+                    .map_err(xlsx_error)?;
+                Sink::Xlsx { book, next_row: 0 }
+            }
+        })
+    }
+
+    fn push(&mut self, row: &[String]) -> Result<()> {
+        match self {
+            Sink::Csv(w) => w
+                .write_record(row.iter().map(|c| defuse(c)))
+                .map_err(|e| Error::Internal(e.to_string())),
+            Sink::Xlsx { book, next_row } => {
+                let sheet = book.worksheet_from_index(0).map_err(xlsx_error)?;
+                for (col, cell) in row.iter().enumerate() {
+                    let col = u16::try_from(col).map_err(|e| Error::Internal(e.to_string()))?;
+                    // Text cells (phones and ID numbers must not become numbers), defused as
+                    // in CSV for files that are later saved as CSV.
+                    sheet
+                        .write_string(*next_row, col, defuse(cell))
+                        .map_err(xlsx_error)?;
+                }
+                *next_row += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self, path: &std::path::Path) -> Result<()> {
+        match self {
+            Sink::Csv(w) => {
+                let out = w.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+                out.into_inner()
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    .sync_all()
+                    .map_err(io_error)
+            }
+            Sink::Xlsx { mut book, .. } => book.save(path).map_err(xlsx_error),
+        }
+    }
 }
 
 #[cfg(test)]

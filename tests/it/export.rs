@@ -138,5 +138,11 @@ async fn exports_are_scoped_masked_defused_and_audited() {
     assert_eq!(items[1]["detail"]["full"], true);
     assert_eq!(items[2]["actor"], "mgr_a");
     assert_eq!(items[2]["detail"]["rows"], 2);
+    // Exports are written to a file row by row and streamed; nothing is left behind.
+    let left: Vec<_> = std::fs::read_dir(s.dir.path().join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "export files left: {left:?}");
     s.stop().await;
 }
