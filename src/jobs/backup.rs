@@ -72,6 +72,9 @@ pub struct BackupStatus {
     pub configured: bool,
     /// What is wrong with the configuration, if anything.
     pub config_error: Option<String>,
+    /// The status file (`backup-status.json`) cannot be read: `last` and `last_success` are
+    /// then unknown, not "none".
+    pub status_error: Option<String>,
     pub dir: String,
     /// Daily time, +08:00.
     pub time: String,
@@ -91,12 +94,41 @@ pub fn status_path(data_dir: &Path) -> PathBuf {
     data_dir.join(STATUS_FILE)
 }
 
-/// Reads the status file; a missing or unreadable file counts as "no backup yet".
-pub fn load_status(data_dir: &Path) -> StatusFile {
-    std::fs::read(status_path(data_dir))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+/// Reads the status file; only a missing file counts as "no backup yet". A file that cannot
+/// be read or parsed is an error (shown on the admin page and by `doctor`): read as "no backup
+/// yet" it would hide a failed backup history.
+pub fn load_status(data_dir: &Path) -> Result<StatusFile, String> {
+    let path = status_path(data_dir);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StatusFile::default()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| format!("{} is damaged: {e}", path.display()))
+}
+
+/// The status file to update after a run: an unreadable one is moved aside (kept for the
+/// operator, reported) and a new one started, so the run is still recorded.
+fn status_for_update(data_dir: &Path) -> StatusFile {
+    match load_status(data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            let aside = data_dir.join(format!("{STATUS_FILE}.unreadable"));
+            match std::fs::rename(status_path(data_dir), &aside) {
+                Ok(()) => tracing::error!(
+                    error = %e,
+                    kept = %aside.display(),
+                    "backup status file unreadable; moved aside and started anew"
+                ),
+                Err(mv) => tracing::error!(
+                    error = %e,
+                    rename_error = %mv,
+                    "backup status file unreadable and cannot be moved aside"
+                ),
+            }
+            StatusFile::default()
+        }
+    }
 }
 
 /// Writes the status file atomically (temporary file, then rename).
@@ -373,7 +405,7 @@ pub fn run_locked(
         tracing::info!(file = ?record.file, size = ?record.size_bytes, "backup written");
     }
     audit(app, &record);
-    let mut status = load_status(&app.data_dir);
+    let mut status = status_for_update(&app.data_dir);
     status.last = Some(record.clone());
     if record.ok {
         status.last_success = Some(record.clone());
@@ -430,7 +462,15 @@ pub fn tick(app: &App) -> Option<RunRecord> {
     }
     let at = schedule::parse_time_of_day(&config.time)?;
     let slot = schedule::last_slot(app.now(), at);
-    let mut status = load_status(&app.data_dir);
+    // Unreadable: no slot is known, so nothing runs until it is fixed; the admin page and
+    // `doctor` show why (running now and at every tick after could fill the backup disk).
+    let mut status = match load_status(&app.data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "scheduled backup skipped: the status file is unreadable");
+            return None;
+        }
+    };
     match status.last_slot {
         Some(done) if done >= slot => return None,
         None => {
@@ -476,7 +516,10 @@ pub fn spawn(app: Arc<App>) -> Scheduler {
 /// The status view, for a data directory and its configuration.
 pub fn status_view(app: &App) -> BackupStatus {
     let config = &app.config.backup;
-    let file = load_status(&app.data_dir);
+    let (file, status_error) = match load_status(&app.data_dir) {
+        Ok(f) => (f, None),
+        Err(e) => (StatusFile::default(), Some(e)),
+    };
     let planned = plan(config, &app.data_dir);
     let config_error = planned.as_ref().err().cloned();
     let next_run_at = (config.enabled)
@@ -490,8 +533,11 @@ pub fn status_view(app: &App) -> BackupStatus {
     BackupStatus {
         enabled: config.enabled,
         configured: planned.is_ok(),
-        warning: scheduled_failed || (config.enabled && config_error.is_some()),
+        warning: scheduled_failed
+            || (config.enabled && config_error.is_some())
+            || status_error.is_some(),
         config_error,
+        status_error,
         dir: config.dir.clone(),
         time: config.time.clone(),
         keep_daily: config.keep_daily,

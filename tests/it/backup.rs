@@ -168,8 +168,14 @@ async fn backup_beside_a_busy_server_restores_one_point_in_time_and_serves() {
     let target = out_dir.path().join("restored");
     let restored = zhudai(&["restore", s(&file), "--to", s(&target), "-i", s(&identity)]);
     assert!(restored.status.success(), "{}", stderr(&restored));
-    let store = Store::open(&target.join("zhudai.redb")).unwrap();
-    let check = store.read(audit::verify).unwrap();
+    let key = zhudai::crypto::keyfile::load(&target.join("keys").join("master.key")).unwrap();
+    let store = Store::open_keyed(
+        &target.join("zhudai.redb"),
+        zhudai::store::DEFAULT_CACHE_BYTES,
+        Some(zhudai::crypto::audit_key(&key)),
+    )
+    .unwrap();
+    let check = store.verify_audit().unwrap();
     assert_eq!(check.first_broken, None, "the restored chain verifies");
     // One point in time between the backup's start and end: a prefix of the live chain.
     assert!(
@@ -584,6 +590,7 @@ fn craft_backup(work: &Path, store: &Path, manifest_schema: u64, recipient: &str
         &archive::Header {
             schema_version: manifest_schema,
             created_at: common::epoch(),
+            audit_head: None,
         },
         &zhudai::backup::Encryption::Recipients(vec![recipient.parse().unwrap()]),
         &mut |_| {},
