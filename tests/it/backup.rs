@@ -168,6 +168,12 @@ async fn backup_beside_a_busy_server_restores_one_point_in_time_and_serves() {
     let target = out_dir.path().join("restored");
     let restored = zhudai(&["restore", s(&file), "--to", s(&target), "-i", s(&identity)]);
     assert!(restored.status.success(), "{}", stderr(&restored));
+    // The manifest anchors the chain's head; the restore checked the restored chain holds it.
+    assert!(
+        stdout(&restored).contains("entries verified; it holds the head the backup recorded"),
+        "{}",
+        stdout(&restored)
+    );
     let key = zhudai::crypto::keyfile::load(&target.join("keys").join("master.key")).unwrap();
     let store = Store::open_keyed(
         &target.join("zhudai.redb"),
