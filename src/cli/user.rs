@@ -198,7 +198,7 @@ impl Cmd {
                 password_file,
             } => {
                 let password = read_password(password_file.as_deref())?;
-                let app = open_or_create(data)?;
+                let app = open(data)?;
                 app.reset_password(&Actor::Operator, &username, &password, "cli")?;
                 println!("password of {username} changed; their sessions are ended");
             }

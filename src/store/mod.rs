@@ -23,7 +23,7 @@ pub mod users;
 
 use std::path::{Path, PathBuf};
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use redb::ReadTransaction;
 use redb::ReadableDatabase;
@@ -94,7 +94,7 @@ pub struct Store {
     path: PathBuf,
     /// Seals audit entries (see `audit`); `None` when opened without the master key, and then
     /// appending audit entries is refused.
-    audit_key: Option<audit::AuditKey>,
+    audit_key: Option<Arc<audit::AuditKey>>,
     /// The head file beside the store, kept up to date by the server and the CLI.
     anchor: OnceLock<audit_anchor::Anchor>,
 }
@@ -103,7 +103,7 @@ pub struct Store {
 /// the audit head it appended, for the anchor written after the commit).
 pub struct WriteTransaction {
     tx: redb::WriteTransaction,
-    audit_key: Option<audit::AuditKey>,
+    audit_key: Option<Arc<audit::AuditKey>>,
     audit_head: Mutex<Option<audit::Head>>,
 }
 
@@ -122,7 +122,7 @@ impl std::ops::DerefMut for WriteTransaction {
 
 impl WriteTransaction {
     pub(crate) fn audit_key(&self) -> Option<&audit::AuditKey> {
-        self.audit_key.as_ref()
+        self.audit_key.as_deref()
     }
 
     fn note_audit_head(&self, head: audit::Head) {
@@ -168,7 +168,7 @@ impl Store {
         let store = Store {
             db,
             path: path.to_path_buf(),
-            audit_key,
+            audit_key: audit_key.map(Arc::new),
             anchor: OnceLock::new(),
         };
         // Before any migration re-seals something with it.
