@@ -49,9 +49,14 @@ pub fn open_app(
         tracing::info!(count = prepared.copied_plugins, "copied default plugins");
     }
     let cache = usize::try_from(config.store.cache_mb.max(1) << 20).unwrap_or(usize::MAX);
-    let store = store::Store::open_with_cache(&layout.store(), cache)?;
+    let store = store::Store::open_keyed(
+        &layout.store(),
+        cache,
+        Some(crypto::audit_key(&prepared.key)),
+    )?;
     let fields = crypto::field::FieldCipher::new(&prepared.key);
     check_key(&store, &fields, &layout)?;
+    store.keep_audit_anchor()?;
     let app = Arc::new(App::new(
         store,
         config,

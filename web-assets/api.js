@@ -18,12 +18,15 @@ export function onUnauthorized(handler) {
 }
 
 export class ApiError extends Error {
-  constructor({ status, code, message = '', field = null, retryAfter = null }) {
+  constructor({ status, code, message = '', field = null, details = null, retryAfter = null }) {
     super(message || code);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.field = field;
+    // Machine-readable facts of a refusal (e.g. { rule } for claim_refused): read these,
+    // never the message.
+    this.details = details;
     this.retryAfter = retryAfter;
   }
 }
@@ -78,6 +81,7 @@ export async function api(method, path, body) {
     code: e.code || `http_${response.status}`,
     message: e.message || response.statusText,
     field: e.field ?? null,
+    details: e.details ?? null,
     retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
   });
   if (response.status === 401 && unauthorizedHandler && !AUTH_PATHS.some((p) => path.startsWith(p))) {

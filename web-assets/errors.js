@@ -3,7 +3,7 @@
 // Chinese `message` names the exact reason (e.g. that the password contains
 // the username) and is shown as is (in English, the field-based sentence
 // below is shown instead).
-import { locale, t } from './i18n/index.js';
+import { has, locale, t } from './i18n/index.js';
 
 const VALIDATION_BY_FIELD = {
   username: () => t('error.validation.username'),
@@ -65,6 +65,9 @@ export function errorText(error) {
     }
     default:
       if (BY_CODE[error?.code]) return BY_CODE[error.code]();
+      // Every code the API returns has a text (web-assets/i18n/check.mjs checks it); a
+      // refusal's details fill its placeholders, e.g. { limit } for lock_limit.
+      if (error?.code && has(`error.${error.code}`)) return t(`error.${error.code}`, error.details ?? undefined);
       if (error?.status === 403) return t('error.forbidden');
       if (error?.status >= 500) return t('error.server', { status: error.status });
       return t('error.unexpected', { status: error?.status ?? '?' });

@@ -29,6 +29,8 @@ pub struct Entry {
 pub struct Header {
     pub schema_version: u64,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The audit chain's newest entry in the archived store.
+    pub audit_head: Option<crate::store::audit::Head>,
 }
 
 /// Largest manifest a reader accepts (a million entries fit well below this).
@@ -154,6 +156,7 @@ fn write_into(
         zhudai_version: env!("CARGO_PKG_VERSION").to_string(),
         schema_version: header.schema_version,
         created_at: header.created_at,
+        audit_head: header.audit_head.clone(),
         entries: Vec::with_capacity(entries.len()),
     };
     for entry in entries {

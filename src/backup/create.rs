@@ -176,6 +176,7 @@ pub fn create_locked(
     let header = archive::Header {
         schema_version: schema_version.unwrap_or(0),
         created_at: now,
+        audit_head: crate::store::snapshot::audit_head_of_file(&snapshot_path)?,
     };
     let (manifest, size) = archive::write(
         out,

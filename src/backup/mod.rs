@@ -47,6 +47,11 @@ pub struct Manifest {
     /// The store's schema version inside the backup.
     pub schema_version: u64,
     pub created_at: DateTime<Utc>,
+    /// The newest audit entry of the archived store (`<seq>:<hash>` parts): an anchor of the
+    /// chain outside the data directory. A restore checks the restored chain against it, and
+    /// an operator can pass it to `zhudai doctor --audit-head` later. Absent before schema 12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<crate::store::audit::Head>,
     /// Every other entry, in archive order.
     pub entries: Vec<ManifestEntry>,
 }

@@ -192,12 +192,33 @@ fn open_restored(
             Err(_) => None,
         }
     };
-    let store = match Store::open(&path) {
+    // The backup carries its own master key: the audit chain is verified (and, from an older
+    // schema, re-keyed) with it.
+    let key = crate::crypto::keyfile::load(&dir.join("keys").join("master.key"))
+        .map_err(|e| Error::Corrupted(format!("the master key in the backup: {e}")))?;
+    let audit_key = crate::crypto::audit_key(&key);
+    let store = match Store::open_keyed(&path, store::DEFAULT_CACHE_BYTES, Some(audit_key.clone()))
+    {
         Ok(s) => s,
         Err(store::Error::TooNew { found, .. }) => return Err(too_new(manifest, found)),
         Err(e) => return Err(e.into()),
     };
-    let check = store.read(store::audit::verify)?;
+    let mut check = store.read(|tx| store::audit::verify(tx, &audit_key))?;
+    if check.first_broken.is_none()
+        && let Some(anchor) = &manifest.audit_head
+    {
+        use store::audit::AgainstAnchor;
+        let found = store.read(|tx| store::audit::against(tx, anchor))?;
+        if !matches!(
+            found,
+            AgainstAnchor::Matches | AgainstAnchor::Extends { .. }
+        ) {
+            check.first_broken = Some((
+                anchor.seq,
+                format!("the chain does not hold the head the manifest records ({found:?})"),
+            ));
+        }
+    }
     let migrated_from = before.filter(|v| *v < migrate::SCHEMA_VERSION);
     Ok((migrated_from, check))
 }

@@ -8,13 +8,18 @@ use clap::Args;
 
 use crate::crypto::keyfile;
 use crate::datadir::Layout;
-use crate::store::{self, Store, migrate};
+use crate::store::audit::{AgainstAnchor, AuditKey, Head};
+use crate::store::{self, Store, audit_anchor, migrate};
 
 #[derive(Args)]
 pub struct Cmd {
     /// Re-encrypt every sensitive field under a new master key (resumable; server stopped).
     #[arg(long)]
     rotate_key: bool,
+    /// An audit head printed by an earlier `doctor` (or a backup manifest's `audit_head`),
+    /// `<seq>:<hash>`: the chain must still hold that entry unchanged.
+    #[arg(long, value_name = "SEQ:HASH")]
+    audit_head: Option<Head>,
 }
 
 struct Report {
@@ -32,6 +37,9 @@ impl Report {
     fn warn(&mut self, what: &str, detail: impl std::fmt::Display) {
         println!("warn  {what}: {detail}");
     }
+    fn note(&mut self, what: &str, detail: impl std::fmt::Display) {
+        println!("note  {what}: {detail}");
+    }
 }
 
 impl Cmd {
@@ -48,7 +56,9 @@ impl Cmd {
                 data.display()
             );
         }
-        match keyfile::load(&layout.master_key()).map(|_| ()) {
+        let key = keyfile::load(&layout.master_key());
+        let audit_key = key.as_ref().ok().map(crate::crypto::audit_key);
+        match key.map(|_| ()) {
             Ok(()) => match keyfile::loose_permissions(&layout.master_key()) {
                 Ok(None) => r.ok("master key", "present, mode 0600"),
                 Ok(Some(mode)) => r.fail(
@@ -65,7 +75,7 @@ impl Cmd {
         if !layout.store().exists() {
             r.fail("store", format!("{} is missing", layout.store().display()));
         } else {
-            check_store(&layout, &mut r);
+            check_store(&layout, audit_key, self.audit_head.as_ref(), &mut r);
         }
         check_backups(data, &mut r);
         if r.failures == 0 {
@@ -78,8 +88,13 @@ impl Cmd {
     }
 }
 
-fn check_store(layout: &Layout, r: &mut Report) {
-    match Store::open(&layout.store()) {
+fn check_store(
+    layout: &Layout,
+    key: Option<AuditKey>,
+    operator_head: Option<&Head>,
+    r: &mut Report,
+) {
+    match Store::open_keyed(&layout.store(), store::DEFAULT_CACHE_BYTES, key) {
         Ok(mut s) => {
             match migrate::stored_version(&s) {
                 Ok(v) => r.ok(
@@ -96,18 +111,7 @@ fn check_store(layout: &Layout, r: &mut Report) {
                 Ok(n) => r.ok("users", n),
                 Err(e) => r.fail("users", e),
             }
-            match s.read(store::audit::verify) {
-                Ok(c) => match c.first_broken {
-                    None => r.ok("audit chain", format!("{} entries verified", c.entries)),
-                    Some((seq, why)) => r.fail(
-                        "audit chain",
-                        format!(
-                            "broken at entry {seq}: {why}; entries from there on cannot be trusted"
-                        ),
-                    ),
-                },
-                Err(e) => r.fail("audit chain", e),
-            }
+            check_audit(&s, operator_head, r);
             match s.read(store::rule_fields::drift) {
                 Ok(d) if d.is_empty() => r.ok("customer rule view", "matches the records"),
                 Ok(d) => r.fail(
@@ -140,6 +144,74 @@ fn check_store(layout: &Layout, r: &mut Report) {
             }
         }
         Err(e) => r.fail("store", e),
+    }
+}
+
+/// The audit chain: every entry verifies under the key, the chain is not shorter than its
+/// anchors (the head file beside the store, and the operator's `--audit-head`), and the head
+/// is printed for the operator to keep.
+fn check_audit(s: &Store, operator_head: Option<&Head>, r: &mut Report) {
+    let c = match s.verify_audit() {
+        Ok(c) => c,
+        Err(e) => return r.fail("audit chain", e),
+    };
+    if let Some((seq, why)) = &c.first_broken {
+        return r.fail(
+            "audit chain",
+            format!("broken at entry {seq}: {why}; entries from there on cannot be trusted"),
+        );
+    }
+    r.ok("audit chain", format!("{} entries verified", c.entries));
+    if let Some(b) = &c.legacy_break {
+        r.fail(
+            "audit chain",
+            format!("the chain was already broken before it was keyed, at {b}"),
+        );
+    }
+    match &c.head {
+        Some(h) => r.ok(
+            "audit head",
+            format!("{h} (keep this value; pass it to a later `zhudai doctor --audit-head {h}`)"),
+        ),
+        None => r.ok("audit head", "the log is empty"),
+    }
+    let path = audit_anchor::path_for(s.path());
+    match audit_anchor::read(&path) {
+        Err(e) => r.fail("audit anchor", e),
+        Ok(None) if c.entries > 0 => r.warn(
+            "audit anchor",
+            format!("{} is missing (written at the next start)", path.display()),
+        ),
+        Ok(None) => r.ok("audit anchor", "none yet (no entries)"),
+        Ok(Some(anchor)) => against_anchor(s, "audit anchor", &anchor, r),
+    }
+    if let Some(h) = operator_head {
+        against_anchor(s, "audit head given", h, r);
+    }
+}
+
+fn against_anchor(s: &Store, what: &str, anchor: &Head, r: &mut Report) {
+    match s.read(|tx| store::audit::against(tx, anchor)) {
+        Ok(AgainstAnchor::Matches) => r.ok(what, format!("the chain ends at {anchor}")),
+        Ok(AgainstAnchor::Extends { by }) => r.note(
+            what,
+            format!("behind the chain by {by} entries; the chain holds entry {} unchanged and extends it", anchor.seq),
+        ),
+        Ok(AgainstAnchor::Truncated { chain_ends_at }) => r.fail(
+            what,
+            format!(
+                "the chain ends at entry {chain_ends_at}, but entry {} existed ({anchor}): newest entries were deleted",
+                anchor.seq
+            ),
+        ),
+        Ok(AgainstAnchor::Rewritten) => r.fail(
+            what,
+            format!(
+                "entry {} is not the one anchored ({anchor}): the log was rewritten from there",
+                anchor.seq
+            ),
+        ),
+        Err(e) => r.fail(what, e),
     }
 }
 
@@ -199,7 +271,24 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
         },
         layout.next_master_key().display()
     );
-    let store = Store::open(&layout.store())?;
+    // The store says which key seals its audit chain (a resumed rotation may have re-keyed
+    // it already): open with that one.
+    let old_audit = crate::crypto::audit_key(&old);
+    let new_audit = crate::crypto::audit_key(&next);
+    let sealed_by_new = {
+        let s = Store::open(&layout.store())?;
+        s.setting("key_check")?.as_deref() == Some(new_audit.master_check())
+    };
+    let opened_with = if sealed_by_new {
+        new_audit.clone()
+    } else {
+        old_audit
+    };
+    let store = Store::open_keyed(
+        &layout.store(),
+        store::DEFAULT_CACHE_BYTES,
+        Some(opened_with),
+    )?;
     let config = crate::config::Config::load(Some(&layout.root), std::env::vars(), &[])?.config;
     let app = crate::service::App::new(
         store,
@@ -219,8 +308,10 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish();
     }
-    // The data now belongs to the new key; until the files are swapped the server refuses to
-    // start anyway (master.next.key exists), and a rerun finishes the swap.
+    // The audit chain is re-sealed under the new key, with the new key's fingerprint in the
+    // same transaction. The data now belongs to the new key; until the files are swapped the
+    // server refuses to start anyway (master.next.key exists), and a rerun finishes the swap.
+    let rekeyed = app.store.rekey_audit(&new_audit)?;
     app.store.set_setting("key_check", &new.key_check())?;
     drop(app);
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
@@ -234,7 +325,12 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
     if let Ok(dir) = std::fs::File::open(layout.root.join("keys")) {
         let _ = dir.sync_all();
     }
-    println!("rotated: {changed} records re-encrypted under the new key");
+    println!(
+        "rotated: {changed} records re-encrypted and {rekeyed} audit entries re-sealed under the new key"
+    );
+    if let Ok(Some(head)) = app_head(&layout.store()) {
+        println!("audit head is now {head}: keep it in place of any earlier value");
+    }
     println!(
         "the old key is kept as {}; delete it once a new backup exists (backups carry their own key)",
         retired.display()
@@ -242,9 +338,19 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn app_head(store: &std::path::Path) -> anyhow::Result<Option<Head>> {
+    audit_anchor::read(&audit_anchor::path_for(store)).map_err(anyhow::Error::msg)
+}
+
 /// The last backup, from `backup-status.json` (written by `serve`'s scheduled and manual runs).
 fn check_backups(data: &Path, r: &mut Report) {
-    let status = crate::jobs::backup::load_status(data);
+    let status = match crate::jobs::backup::load_status(data) {
+        Ok(s) => s,
+        Err(e) => {
+            r.fail("last backup", format!("{e}; the backup history is unknown"));
+            return;
+        }
+    };
     let enabled = crate::config::Config::load(Some(data), std::env::vars(), &[])
         .map(|l| l.config.backup.enabled)
         .unwrap_or(false);

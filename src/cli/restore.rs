@@ -73,7 +73,13 @@ impl Cmd {
             human_size(r.manifest.total_size())
         );
         match &r.audit_broken {
-            None => println!("audit log: {} entries verified", r.audit_entries),
+            None => match &r.manifest.audit_head {
+                Some(head) => println!(
+                    "audit log: {} entries verified; it holds the head the backup recorded ({head})",
+                    r.audit_entries
+                ),
+                None => println!("audit log: {} entries verified", r.audit_entries),
+            },
             Some((seq, why)) => println!(
                 "warning: the audit log in this backup is broken at entry {seq} ({why}); it was so when the backup was made"
             ),

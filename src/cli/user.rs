@@ -70,10 +70,17 @@ enum Action {
 pub(super) fn open(data: &Path) -> anyhow::Result<Arc<App>> {
     if !data.join("zhudai.redb").exists() {
         anyhow::bail!(
-            "{} has no zhudai store; run `zhudai serve` once first",
+            "{} has no zhudai store; run `zhudai serve` once first (or create the first account with `zhudai user add`)",
             data.display()
         );
     }
+    open_or_create(data)
+}
+
+/// Like [`open`], but an empty or missing data directory is created (store, master key,
+/// default plugins) as `serve` would: `zhudai user add --role admin` is then a headless
+/// install's first step, and `serve` prints no setup link once an account exists.
+fn open_or_create(data: &Path) -> anyhow::Result<Arc<App>> {
     let config = Config::load(Some(data), std::env::vars(), &[])?.config;
     crate::open_app(data, config, Arc::new(SystemClock))
         .with_context(|| format!("cannot open {}", data.display()))
@@ -106,7 +113,7 @@ impl Cmd {
                 password_file,
             } => {
                 let password = read_password(password_file.as_deref())?;
-                let app = open(data)?;
+                let app = open_or_create(data)?;
                 let department_id = match department {
                     Some(name) => Some(
                         app.department_by_name_or_create(&Actor::Operator, &name, "cli")?

@@ -57,7 +57,7 @@ pub struct FieldCipher {
     index_key: [u8; 32],
 }
 
-fn derive(master: &MasterKey, info: &[u8]) -> [u8; 32] {
+pub(crate) fn derive(master: &MasterKey, info: &[u8]) -> [u8; 32] {
     let hk = hkdf::Hkdf::<Sha256>::new(None, master.bytes());
     let mut out = [0u8; 32];
     // 32 bytes is far below HKDF-SHA256's 8160-byte limit: expand cannot fail here.

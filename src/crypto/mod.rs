@@ -17,6 +17,16 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// The key of the audit log's HMAC chain (HKDF-SHA256 of the master key, info
+/// `zhudai audit-chain v1`): whoever can edit the store file but lacks the key cannot
+/// recompute the chain after rewriting or deleting entries.
+pub fn audit_key(master: &keyfile::MasterKey) -> crate::store::audit::AuditKey {
+    crate::store::audit::AuditKey::new(
+        field::derive(master, b"zhudai audit-chain v1"),
+        field::FieldCipher::new(master).key_check(),
+    )
+}
+
 /// Equal-time comparison for secrets of equal length (hash strings).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

@@ -23,6 +23,11 @@ pub struct ErrorDetail {
     /// The input field at fault, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Machine-readable facts of a refusal (e.g. `{"rule": "claim_daily_limit"}` for
+    /// `claim_refused`), so a client shows its own text and never parses `message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -31,6 +36,7 @@ pub struct ApiError {
     pub code: String,
     pub message: String,
     pub field: Option<String>,
+    pub details: Option<serde_json::Value>,
     pub retry_after: Option<u64>,
 }
 
@@ -41,6 +47,7 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             field: None,
+            details: None,
             retry_after: None,
         }
     }
@@ -90,6 +97,14 @@ impl From<Error> for ApiError {
             ),
             Error::NotFound => ApiError::new(S::NOT_FOUND, "not_found", "资源不存在"),
             Error::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
+            Error::Refused {
+                code,
+                message,
+                details,
+            } => ApiError {
+                details: Some(details),
+                ..ApiError::new(S::CONFLICT, code, message)
+            },
             Error::Unprocessable { code, message } => {
                 ApiError::new(S::UNPROCESSABLE_ENTITY, code, message)
             }
@@ -160,6 +175,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 field: self.field,
+                details: self.details,
             },
         };
         let mut resp = (self.status, Json(body)).into_response();
@@ -208,6 +224,15 @@ mod tests {
                 "duplicate",
             ),
             (
+                Error::Refused {
+                    code: "claim_refused",
+                    message: "x".into(),
+                    details: serde_json::json!({"rule": "claim_daily_limit"}),
+                },
+                409,
+                "claim_refused",
+            ),
+            (
                 Error::Unprocessable {
                     code: "bad_stage",
                     message: "x".into(),
@@ -250,6 +275,15 @@ mod tests {
         })
         .into_response();
         assert_eq!(resp.headers()[header::RETRY_AFTER], "17");
+        let api = ApiError::from(Error::Refused {
+            code: "claim_refused",
+            message: "今日领取已达上限（规则：claim_daily_limit）".into(),
+            details: serde_json::json!({"rule": "claim_daily_limit"}),
+        });
+        assert_eq!(
+            api.details,
+            Some(serde_json::json!({"rule": "claim_daily_limit"}))
+        );
         let api = ApiError::from(Error::validation("username", "太短"));
         assert_eq!(api.field.as_deref(), Some("username"));
         assert_eq!(api.message, "太短");

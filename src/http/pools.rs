@@ -122,7 +122,7 @@ pub async fn customers(
     (status = 200, description = "Claimed: now mine", body = CustomerView),
     (status = 403, description = "Missing pool.claim", body = ErrorBody),
     (status = 404, description = "Absent, or not in a pool I am a member of", body = ErrorBody),
-    (status = 409, description = "Refused by a rule (`claim_refused`, message names the rule) or already claimed", body = ErrorBody)))]
+    (status = 409, description = "Refused by a rule (`claim_refused`, `details.rule` names the rule, `details.reason` is its sentence) or already claimed", body = ErrorBody)))]
 pub async fn claim(
     State(app): State<AppState>,
     Source(source): Source,

@@ -19,7 +19,9 @@ use crate::service::auth::Caller;
 use crate::service::{self, App};
 use crate::store::audit::NewAudit;
 
-pub const STATUS_FILE: &str = "backup-status.json";
+pub use super::backup_status::{
+    BackupStatus, STATUS_FILE, StatusFile, load_status, save_status, status_for_update, status_path,
+};
 /// How often the scheduler looks at the clock.
 const TICK: Duration = Duration::from_secs(30);
 /// A post command running longer than this is stopped and reported.
@@ -51,66 +53,6 @@ pub struct RunRecord {
     pub post_command_error: Option<String>,
     /// Old archives removed by retention.
     pub deleted: Vec<String>,
-}
-
-/// `data/backup-status.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StatusFile {
-    pub last: Option<RunRecord>,
-    pub last_success: Option<RunRecord>,
-    pub last_scheduled: Option<RunRecord>,
-    /// The daily slot last handled by the scheduler, so each slot runs once.
-    pub last_slot: Option<DateTime<Utc>>,
-}
-
-/// What the admin page and `GET /api/v1/backups/status` show.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BackupStatus {
-    /// Scheduled backups are switched on (`backup.enabled`).
-    pub enabled: bool,
-    /// The configuration is complete and valid, so a backup can run now.
-    pub configured: bool,
-    /// What is wrong with the configuration, if anything.
-    pub config_error: Option<String>,
-    pub dir: String,
-    /// Daily time, +08:00.
-    pub time: String,
-    pub keep_daily: u32,
-    pub keep_weekly: u32,
-    pub next_run_at: Option<DateTime<Utc>>,
-    /// A backup of this data directory is running right now.
-    pub running: bool,
-    pub last: Option<RunRecord>,
-    pub last_success: Option<RunRecord>,
-    /// The last scheduled backup failed (or its post command did), or scheduled backups are
-    /// on but misconfigured: administrators see a warning.
-    pub warning: bool,
-}
-
-pub fn status_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(STATUS_FILE)
-}
-
-/// Reads the status file; a missing or unreadable file counts as "no backup yet".
-pub fn load_status(data_dir: &Path) -> StatusFile {
-    std::fs::read(status_path(data_dir))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
-}
-
-/// Writes the status file atomically (temporary file, then rename).
-pub fn save_status(data_dir: &Path, status: &StatusFile) -> std::io::Result<()> {
-    let path = status_path(data_dir);
-    let tmp = data_dir.join(format!("{STATUS_FILE}.tmp"));
-    let bytes = serde_json::to_vec_pretty(status).map_err(std::io::Error::other)?;
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)
 }
 
 /// The backup directory and key material from the configuration, or why it is not usable.
@@ -373,7 +315,7 @@ pub fn run_locked(
         tracing::info!(file = ?record.file, size = ?record.size_bytes, "backup written");
     }
     audit(app, &record);
-    let mut status = load_status(&app.data_dir);
+    let mut status = status_for_update(&app.data_dir);
     status.last = Some(record.clone());
     if record.ok {
         status.last_success = Some(record.clone());
@@ -430,7 +372,15 @@ pub fn tick(app: &App) -> Option<RunRecord> {
     }
     let at = schedule::parse_time_of_day(&config.time)?;
     let slot = schedule::last_slot(app.now(), at);
-    let mut status = load_status(&app.data_dir);
+    // Unreadable: no slot is known, so nothing runs until it is fixed; the admin page and
+    // `doctor` show why (running now and at every tick after could fill the backup disk).
+    let mut status = match load_status(&app.data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "scheduled backup skipped: the status file is unreadable");
+            return None;
+        }
+    };
     match status.last_slot {
         Some(done) if done >= slot => return None,
         None => {
@@ -476,7 +426,10 @@ pub fn spawn(app: Arc<App>) -> Scheduler {
 /// The status view, for a data directory and its configuration.
 pub fn status_view(app: &App) -> BackupStatus {
     let config = &app.config.backup;
-    let file = load_status(&app.data_dir);
+    let (file, status_error) = match load_status(&app.data_dir) {
+        Ok(f) => (f, None),
+        Err(e) => (StatusFile::default(), Some(e)),
+    };
     let planned = plan(config, &app.data_dir);
     let config_error = planned.as_ref().err().cloned();
     let next_run_at = (config.enabled)
@@ -490,8 +443,11 @@ pub fn status_view(app: &App) -> BackupStatus {
     BackupStatus {
         enabled: config.enabled,
         configured: planned.is_ok(),
-        warning: scheduled_failed || (config.enabled && config_error.is_some()),
+        warning: scheduled_failed
+            || (config.enabled && config_error.is_some())
+            || status_error.is_some(),
         config_error,
+        status_error,
         dir: config.dir.clone(),
         time: config.time.clone(),
         keep_daily: config.keep_daily,

@@ -313,11 +313,33 @@ impl Search {
         }
     }
 
-    fn current_generation(&self) -> Option<String> {
-        std::fs::read_to_string(self.root.join("CURRENT"))
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| s.starts_with("g-") && !s.contains('/'))
+    /// The generation `index/CURRENT` names, or `None` when there is no such file (no index
+    /// yet). A file that cannot be read, or names no generation, is an error: taking it for
+    /// "no index" would rebuild and then delete the generations that are there.
+    fn current_generation(&self) -> Result<Option<String>> {
+        let path = self.root.join("CURRENT");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot read {}: {e}", path.display()),
+                )));
+            }
+        };
+        let name = text.trim();
+        if name.starts_with("g-") && !name.contains('/') {
+            Ok(Some(name.to_string()))
+        } else {
+            Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} names no index generation; run `zhudai reindex` to rebuild the index",
+                    path.display()
+                ),
+            )))
+        }
     }
 
     fn set_current(&self, generation: &str) -> Result<()> {
@@ -347,7 +369,7 @@ impl Search {
         std::fs::create_dir_all(&self.root)?;
         let store_id = store_identity(store)?;
         let store_seq = store.read(outbox::last_seq)?;
-        let existing = match self.current_generation() {
+        let existing = match self.current_generation()? {
             Some(g) => Engine::open_valid(&self.root.join(&g), &g, &store_id, store_seq)?,
             None => None,
         };
@@ -559,7 +581,7 @@ pub fn inspect(data_dir: &Path, store: &Store, sample: u64) -> Result<Inspection
         })
     })?;
     let mut out = Inspection {
-        generation: search.current_generation(),
+        generation: search.current_generation()?,
         documents: 0,
         live_customers: live.len() as u64,
         pending: 0,

@@ -97,6 +97,6 @@ impl App {
     }
 
     pub fn audit_verify(&self) -> Result<ChainCheck> {
-        Ok(self.store.read(audit::verify)?)
+        Ok(self.store.verify_audit()?)
     }
 }

@@ -23,6 +23,14 @@ pub enum Error {
     /// A state conflict with a stable machine code (`duplicate`, `setup_done`, …).
     #[error("{code}: {message}")]
     Conflict { code: &'static str, message: String },
+    /// A business rule refused (409), with machine-readable `details` (e.g. `{"rule": …}`)
+    /// so clients show their own text and never parse `message`.
+    #[error("{code}: {message}")]
+    Refused {
+        code: &'static str,
+        message: String,
+        details: serde_json::Value,
+    },
     /// A credential that is not a login (setup token, API token) is wrong or expired.
     #[error("{code}: {message}")]
     TokenRejected { code: &'static str, message: String },

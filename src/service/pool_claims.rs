@@ -45,9 +45,10 @@ impl App {
             let key = claim_key(&caller.user.id, &pool.id, now);
             let input = claim_input(tx, &caller.user, &before, &pool, now)?;
             if let ClaimDecision::Refuse { rule, reason } = self.claim_rule(&input)? {
-                return Err(Error::Conflict {
+                return Err(Error::Refused {
                     code: "claim_refused",
                     message: format!("{reason}（规则：{rule}）"),
+                    details: json!({ "rule": rule, "reason": reason }),
                 });
             }
             let mut c = before.clone();
@@ -230,9 +231,10 @@ impl App {
             if lock {
                 let (_, _, locked) = owned_counts(tx, &caller.user.id)?;
                 if locked >= u64::from(limit) {
-                    return Err(Error::Conflict {
+                    return Err(Error::Refused {
                         code: "lock_limit",
                         message: format!("最多可锁定{limit}个客户"),
+                        details: json!({ "limit": limit }),
                     });
                 }
             }

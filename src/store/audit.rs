@@ -1,14 +1,19 @@
-//! The audit log: append-only and hash-chained. Each entry carries the SHA-256 of the previous
-//! entry's hash and its own content, so editing, deleting or reordering any entry breaks the
-//! chain at that point, which `zhudai doctor` reports. Entries are written in the same
-//! transaction as the change they record. Nothing in zhudai deletes them.
+//! The audit log: append-only and hash-chained. Each entry carries an HMAC-SHA256, under a
+//! key derived from the master key (`crypto::audit_key`), of the previous entry's hash and its
+//! own content, so editing, deleting or reordering any entry breaks the chain at that point,
+//! and whoever holds the store file but not the key cannot recompute the chain afterwards.
+//! Deleting the newest entries leaves a valid chain: that is caught against the head kept
+//! outside the store (`audit_anchor`, backup manifests, the value `doctor` prints). Entries
+//! are written in the same transaction as the change they record. Nothing in zhudai deletes
+//! them. Before schema 12 the chain was plain SHA-256; migration 12 re-keys it ([`rekey`]).
 
 use chrono::{DateTime, Utc};
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use hmac::{Hmac, KeyInit, Mac};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Result, codec, tables};
+use super::{Error, Result, WriteTransaction, codec, tables};
 
 const T: &str = "audit";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -44,18 +49,104 @@ pub struct NewAudit {
     pub source: String,
 }
 
-fn digest(entry: &AuditEntry) -> String {
-    let mut unsigned = entry.clone();
-    unsigned.hash = String::new();
-    let mut h = Sha256::new();
-    h.update(entry.prev_hash.as_bytes());
-    // serde_json writes struct fields in declaration order and maps sorted: stable bytes.
-    h.update(serde_json::to_vec(&unsigned).unwrap_or_default());
-    hex::encode(h.finalize())
+/// The key of the chain's HMAC; never stored, derived from the master key at open.
+/// Carries the fingerprint of the master key it comes from (`settings.key_check`), so a
+/// store is never re-sealed under a key that did not write it.
+#[derive(Clone)]
+pub struct AuditKey {
+    key: [u8; 32],
+    master_check: String,
 }
 
-/// Appends one entry at the end of the chain; returns its sequence number.
+impl AuditKey {
+    pub fn new(key: [u8; 32], master_check: String) -> AuditKey {
+        AuditKey { key, master_check }
+    }
+
+    pub fn master_check(&self) -> &str {
+        &self.master_check
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+/// The newest entry of a chain: its sequence number and hash. Written as `<seq>:<hash>`, the
+/// form `doctor` prints for the operator to keep and `--audit-head` takes back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Head, String> {
+        let (seq, hash) = s
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("{s}: expected <seq>:<hash>"))?;
+        let seq = seq
+            .parse()
+            .map_err(|_| format!("{seq}: not an entry number"))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{hash}: not a 64-digit hex hash"));
+        }
+        Ok(Head {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// How the entries of a chain are sealed: the plain SHA-256 of schemas before 12, or keyed.
+#[derive(Debug, Clone, Copy)]
+pub enum Sealing<'a> {
+    Legacy,
+    Keyed(&'a AuditKey),
+}
+
+/// The entry's content without its hash: serde_json writes struct fields in declaration
+/// order and maps sorted, so these bytes are stable.
+fn content(entry: &AuditEntry) -> Result<Vec<u8>> {
+    let mut unsigned = entry.clone();
+    unsigned.hash = String::new();
+    serde_json::to_vec(&unsigned).map_err(|e| Error::Encode(e.to_string()))
+}
+
+fn seal(sealing: Sealing<'_>, entry: &AuditEntry) -> Result<String> {
+    let content = content(entry)?;
+    Ok(match sealing {
+        Sealing::Legacy => {
+            let mut h = Sha256::new();
+            h.update(entry.prev_hash.as_bytes());
+            h.update(&content);
+            hex::encode(h.finalize())
+        }
+        Sealing::Keyed(key) => {
+            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.key)
+                .map_err(|e| Error::Encode(e.to_string()))?;
+            mac.update(entry.prev_hash.as_bytes());
+            mac.update(&[0]);
+            mac.update(&content);
+            hex::encode(mac.finalize().into_bytes())
+        }
+    })
+}
+
+/// Appends one entry at the end of the chain; returns its sequence number. Refused when the
+/// store was opened without the audit key (an entry that no one could verify is no entry).
 pub fn append(tx: &WriteTransaction, at: DateTime<Utc>, new: NewAudit) -> Result<u64> {
+    let key = tx.audit_key().ok_or(Error::AuditKeyMissing)?;
     let mut table = tx.open_table(tables::AUDIT)?;
     let (seq, prev_hash) = match table.last()? {
         Some((k, v)) => {
@@ -76,9 +167,127 @@ pub fn append(tx: &WriteTransaction, at: DateTime<Utc>, new: NewAudit) -> Result
         prev_hash,
         hash: String::new(),
     };
-    entry.hash = digest(&entry);
-    table.insert(seq, codec::encode(&entry).as_slice())?;
+    entry.hash = seal(Sealing::Keyed(key), &entry)?;
+    table.insert(seq, codec::encode(&entry)?.as_slice())?;
+    tx.note_audit_head(Head {
+        seq,
+        hash: entry.hash,
+    });
     Ok(seq)
+}
+
+/// The newest entry, if any.
+pub fn head(tx: &ReadTransaction) -> Result<Option<Head>> {
+    let table = tx.open_table(tables::AUDIT)?;
+    head_of(&table)
+}
+
+fn head_of(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<Option<Head>> {
+    match table.last()? {
+        Some((k, v)) => {
+            let e: AuditEntry = codec::decode(T, v.value())?;
+            Ok(Some(Head {
+                seq: k.value(),
+                hash: e.hash,
+            }))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The stored hash of entry `seq`, if there is such an entry.
+pub fn hash_at(tx: &ReadTransaction, seq: u64) -> Result<Option<String>> {
+    let table = tx.open_table(tables::AUDIT)?;
+    match table.get(seq)? {
+        Some(v) => Ok(Some(codec::decode::<AuditEntry>(T, v.value())?.hash)),
+        None => Ok(None),
+    }
+}
+
+/// How a chain stands against a head kept outside the store.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AgainstAnchor {
+    /// The chain ends at the anchor.
+    Matches,
+    /// The chain holds the anchored entry unchanged and `by` newer ones (the anchor lags).
+    Extends { by: u64 },
+    /// The chain ends before the anchored entry: newest entries were deleted.
+    Truncated { chain_ends_at: u64 },
+    /// The anchored entry is there but is not the one anchored: rewritten.
+    Rewritten,
+}
+
+pub fn against(tx: &ReadTransaction, anchor: &Head) -> Result<AgainstAnchor> {
+    let last = head(tx)?.map(|h| h.seq).unwrap_or(0);
+    if anchor.seq > last {
+        return Ok(AgainstAnchor::Truncated {
+            chain_ends_at: last,
+        });
+    }
+    if anchor.seq == 0 {
+        return Ok(if last == 0 {
+            AgainstAnchor::Matches
+        } else {
+            AgainstAnchor::Extends { by: last }
+        });
+    }
+    match hash_at(tx, anchor.seq)? {
+        Some(h) if h == anchor.hash && anchor.seq == last => Ok(AgainstAnchor::Matches),
+        Some(h) if h == anchor.hash => Ok(AgainstAnchor::Extends {
+            by: last - anchor.seq,
+        }),
+        Some(_) => Ok(AgainstAnchor::Rewritten),
+        None => Ok(AgainstAnchor::Truncated {
+            chain_ends_at: last,
+        }),
+    }
+}
+
+/// Re-seals every entry under `to` after checking it as sealed by `from`; returns the entries
+/// re-sealed and the first entry that did not verify under `from`, if one did not (the caller
+/// decides whether a broken chain may be re-keyed: the migration records the break in the new
+/// chain; a key rotation refuses). One write transaction.
+pub fn rekey(
+    tx: &redb::WriteTransaction,
+    from: Sealing<'_>,
+    to: &AuditKey,
+) -> Result<(u64, Option<(u64, String)>)> {
+    let mut table = tx.open_table(tables::AUDIT)?;
+    let mut seqs = Vec::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
+    for row in table.iter()? {
+        seqs.push(row?.0.value());
+    }
+    let mut old_prev = GENESIS.to_string();
+    let mut new_prev = GENESIS.to_string();
+    let mut broken = None;
+    for (expected, seq) in (1u64..).zip(seqs.iter().copied()) {
+        let Some(bytes) = table.get(seq)?.map(|v| v.value().to_vec()) else {
+            continue;
+        };
+        let mut e: AuditEntry = codec::decode(T, &bytes)?;
+        if broken.is_none() {
+            let why = if seq != expected {
+                Some(format!("entry {expected} is missing"))
+            } else if e.seq != seq {
+                Some("sequence number was changed".to_string())
+            } else if e.prev_hash != old_prev {
+                Some("does not follow the previous entry".to_string())
+            } else if seal(from, &e)? != e.hash {
+                Some("content does not match its hash".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                broken = Some((seq, why));
+            }
+        }
+        old_prev = e.hash.clone();
+        e.prev_hash = new_prev;
+        e.hash = seal(Sealing::Keyed(to), &e)?;
+        new_prev = e.hash.clone();
+        table.insert(seq, codec::encode(&e)?.as_slice())?;
+    }
+    Ok((seqs.len() as u64, broken))
 }
 
 /// Newest first, optionally only one action or one actor; `before` pages backwards.
@@ -111,14 +320,23 @@ pub fn list(
 #[derive(Debug, PartialEq)]
 pub struct ChainCheck {
     pub entries: u64,
+    /// The newest entry, when the chain has one.
+    pub head: Option<Head>,
     /// The first entry that does not verify, and why.
     pub first_broken: Option<(u64, String)>,
+    /// The chain as it was before it was keyed (schema 12) did not verify: recorded by the
+    /// migration in an `audit.chain_keyed` entry, so the break stays visible.
+    pub legacy_break: Option<String>,
 }
 
-pub fn verify(tx: &ReadTransaction) -> Result<ChainCheck> {
+/// What the migration that keys the chain records about the chain it found.
+pub const CHAIN_KEYED: &str = "audit.chain_keyed";
+
+pub fn verify(tx: &ReadTransaction, key: &AuditKey) -> Result<ChainCheck> {
     let table = tx.open_table(tables::AUDIT)?;
     let mut prev = GENESIS.to_string();
     let mut entries = 0;
+    let mut legacy_break = None;
     for (expected_seq, row) in (1u64..).zip(table.iter()?) {
         let (k, v) = row?;
         let seq = k.value();
@@ -126,7 +344,9 @@ pub fn verify(tx: &ReadTransaction) -> Result<ChainCheck> {
         let broken = |why: String| {
             Ok(ChainCheck {
                 entries,
+                head: None,
                 first_broken: Some((seq, why)),
+                legacy_break: None,
             })
         };
         if seq != expected_seq {
@@ -142,13 +362,25 @@ pub fn verify(tx: &ReadTransaction) -> Result<ChainCheck> {
         if e.prev_hash != prev {
             return broken("does not follow the previous entry".into());
         }
-        if digest(&e) != e.hash {
-            return broken("content does not match its hash".into());
+        if seal(Sealing::Keyed(key), &e)? != e.hash {
+            return broken(
+                "content does not match its keyed hash (edited, or rehashed without the key)"
+                    .into(),
+            );
+        }
+        if e.action == CHAIN_KEYED
+            && let Some(b) = e.detail.get("legacy_break").and_then(|b| b.as_str())
+        {
+            legacy_break = Some(format!(
+                "entry {b} (found when the chain was keyed, at entry {seq})"
+            ));
         }
         prev = e.hash;
     }
     Ok(ChainCheck {
         entries,
+        head: head_of(&table)?,
         first_broken: None,
+        legacy_break,
     })
 }

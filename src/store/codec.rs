@@ -14,12 +14,12 @@ use super::Error;
 
 const FORMAT_JSON: u8 = 1;
 
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+/// Encodes `value`; a value serde cannot write (a map with non-string keys, a failing custom
+/// `Serialize`) is an error for the use case, never an empty record written in its place.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
     let mut out = vec![FORMAT_JSON];
-    // Serialising our own plain structs to a Vec cannot fail: no maps with non-string keys,
-    // no I/O. Should it ever, the record is written empty and caught by `decode` at once.
-    let _ = serde_json::to_writer(&mut out, value);
-    out
+    serde_json::to_writer(&mut out, value).map_err(|e| Error::Encode(e.to_string()))?;
+    Ok(out)
 }
 
 pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, Error> {
@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn added_fields_read_old_records() {
-        let old = encode(&V1 { a: 7 });
+        let old = encode(&V1 { a: 7 }).unwrap();
         let new: V2 = decode("t", &old).unwrap();
         assert_eq!(new, V2 { a: 7, b: None });
         let back: V1 = decode(
@@ -67,7 +67,8 @@ mod tests {
             &encode(&V2 {
                 a: 1,
                 b: Some("x".into()),
-            }),
+            })
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(back, V1 { a: 1 });
@@ -84,5 +85,19 @@ mod tests {
             decode::<V1>("t", b"\x01{"),
             Err(Error::Corrupt { .. })
         ));
+    }
+
+    struct Unwritable;
+    impl Serialize for Unwritable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("no"))
+        }
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_encoded_is_an_error_not_an_empty_record() {
+        assert!(matches!(encode(&Unwritable), Err(Error::Encode(_))));
+        let map: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        assert!(matches!(encode(&map), Err(Error::Encode(_))));
     }
 }

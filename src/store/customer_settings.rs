@@ -33,7 +33,8 @@ pub fn get_w<T: DeserializeOwned>(tx: &WriteTransaction, t: Table, key: &str) ->
 }
 
 pub fn put<T: Serialize>(tx: &WriteTransaction, t: Table, key: &str, v: &T) -> Result<()> {
-    tx.open_table(t)?.insert(key, codec::encode(v).as_slice())?;
+    tx.open_table(t)?
+        .insert(key, codec::encode(v)?.as_slice())?;
     Ok(())
 }
 

@@ -98,7 +98,7 @@ pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Re
         keys.insert(k.as_str(), c.id.as_str())?;
     }
     tx.open_table(tables::CUSTOMERS)?
-        .insert(c.id.as_str(), codec::encode(c).as_slice())?;
+        .insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
     super::rule_fields::sync(tx, c)?;
     super::outbox::enqueue(tx, &c.id)?;
     Ok(())
@@ -235,7 +235,7 @@ pub(super) fn scrub_birth_dates_batch(
     };
     let mut table = tx.open_table(tables::CUSTOMERS)?;
     for c in &rewrite {
-        table.insert(c.id.as_str(), codec::encode(c).as_slice())?;
+        table.insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
     }
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
     for (key, id) in &added {
@@ -307,7 +307,7 @@ impl TimelineEvent {
 pub fn add_event(tx: &WriteTransaction, customer_id: &str, e: &TimelineEvent) -> Result<()> {
     let key = format!("{customer_id}/{}", e.id);
     tx.open_table(tables::CUSTOMER_EVENTS)?
-        .insert(key.as_str(), codec::encode(e).as_slice())?;
+        .insert(key.as_str(), codec::encode(e)?.as_slice())?;
     Ok(())
 }
 
@@ -322,7 +322,7 @@ pub fn events(tx: &ReadTransaction, customer_id: &str) -> Result<Vec<TimelineEve
 pub fn put_followup(tx: &WriteTransaction, f: &crate::domain::followup::Followup) -> Result<()> {
     let key = format!("{}/{}", f.customer_id, f.id);
     tx.open_table(tables::FOLLOWUPS)?
-        .insert(key.as_str(), codec::encode(f).as_slice())?;
+        .insert(key.as_str(), codec::encode(f)?.as_slice())?;
     // Follow-up text is searchable: the customer's document changes with it.
     super::outbox::enqueue(tx, &f.customer_id)?;
     Ok(())

@@ -23,17 +23,24 @@
 //!   owner_loads also counts each pool's waiting customers (key `pool:<id>`), added;
 //!   customer_keys gains the recycle bin's keys (`b:<deleted at>/<id>`) and exact names
 //!   (`n:<name>/<id>`).
+//! - 12: the audit chain is keyed: every entry re-sealed with HMAC-SHA256 under a key derived
+//!   from the master key (`crypto::audit_key`), after checking it as plain SHA-256; a break
+//!   found in the old chain is recorded in the `audit.chain_keyed` entry appended last, so
+//!   `doctor` keeps reporting it. Needs the master key (the store must be opened by zhudai
+//!   itself, not by a bare `Store::open`) when the log has entries; one write transaction.
+//!   And a firm-wide public pool (公司公海, default settings) is created when there is no pool
+//!   at all: a store without one silently recalled nothing. New stores get both at creation.
 //!
 //! Steps 9, 10 and 11 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use super::{Error, Result, Store, codec, tables};
+use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 11;
+pub const SCHEMA_VERSION: u64 = 12;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -95,7 +102,7 @@ const MIGRATION_BATCH: usize = 20_000;
 
 /// A batch of a migration that rebuilds from the customer records: `(tx, after, limit)` →
 /// (last customer id done, customers done).
-type Rebuild = fn(&WriteTransaction, Option<&str>, usize) -> Result<(Option<String>, usize)>;
+type Rebuild = fn(&redb::WriteTransaction, Option<&str>, usize) -> Result<(Option<String>, usize)>;
 
 /// The steps that read every customer record: run in batches, so a large store is not
 /// migrated in one huge write transaction.
@@ -115,7 +122,7 @@ fn cursor_key(to: u64) -> String {
 /// Step 11 over one batch of customers: birth dates out of the records, and each pool's
 /// waiting customers counted (the owners' counters are left as they are).
 fn v11_batch(
-    tx: &WriteTransaction,
+    tx: &redb::WriteTransaction,
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Option<String>, usize)> {
@@ -192,14 +199,45 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     create_v8(tx)?;
     create_v9(tx)?;
     tx.open_table(tables::OWNER_LOADS)?;
-    seed_roles(tx)
+    seed_roles(tx)?;
+    pools::ensure_default(tx, chrono::Utc::now())?;
+    Ok(())
+}
+
+/// Step 12: re-seal the audit chain under the key, then the default pool.
+fn key_audit_chain(tx: &WriteTransaction) -> Result<()> {
+    let now = chrono::Utc::now();
+    if tx.open_table(tables::AUDIT)?.len()? > 0 {
+        let key = tx.audit_key().cloned().ok_or(Error::AuditKeyMissing)?;
+        let (entries, broken) = audit::rekey(tx, audit::Sealing::Legacy, &key)?;
+        if let Some((seq, why)) = &broken {
+            tracing::error!(seq, %why, "the audit log was already broken before it was keyed; doctor keeps reporting it");
+        }
+        audit::append(
+            tx,
+            now,
+            audit::NewAudit {
+                actor_id: None,
+                actor: "system".into(),
+                action: audit::CHAIN_KEYED,
+                target: None,
+                detail: serde_json::json!({
+                    "entries": entries,
+                    "legacy_break": broken.map(|(seq, why)| format!("{seq}: {why}")),
+                }),
+                source: "migration".into(),
+            },
+        )?;
+    }
+    pools::ensure_default(tx, now)?;
+    Ok(())
 }
 
 fn seed_roles(tx: &WriteTransaction) -> Result<()> {
     let mut roles = tx.open_table(tables::ROLES)?;
     for role in crate::domain::roles::builtin_roles() {
         if roles.get(role.key.as_str())?.is_none() {
-            roles.insert(role.key.as_str(), codec::encode(&role).as_slice())?;
+            roles.insert(role.key.as_str(), codec::encode(&role)?.as_slice())?;
         }
     }
     Ok(())
@@ -291,6 +329,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         }
         // Records are rewritten and pool counters added batch by batch; nothing to create.
         11 => Ok(()),
+        12 => key_audit_chain(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -3,6 +3,7 @@
 //! [`Store::write`] or [`Store::read`]; a failed use case aborts and leaves nothing behind.
 
 pub mod audit;
+pub mod audit_anchor;
 pub mod codec;
 pub mod customer_settings;
 pub mod customers;
@@ -22,8 +23,10 @@ pub mod users;
 
 use std::path::{Path, PathBuf};
 
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use redb::ReadTransaction;
 use redb::ReadableDatabase;
-pub use redb::{ReadTransaction, WriteTransaction};
 
 /// Storage failures. A storage failure is never reported as "not found".
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,9 @@ pub enum Error {
         table: &'static str,
         message: String,
     },
+    /// A value could not be serialised: a bug in the record type, reported, never stored empty.
+    #[error("cannot encode a record: {0}")]
+    Encode(String),
     #[error(
         "the data directory is already in use by another zhudai process ({0}); stop it first or use another --data directory"
     )]
@@ -49,6 +55,14 @@ pub enum Error {
     Storage(#[from] redb::Error),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "the audit log is sealed with a key derived from the master key, and this store was opened without it; open the data directory through zhudai (serve, doctor, the CLI)"
+    )]
+    AuditKeyMissing,
+    #[error(
+        "keys/master.key is not the key this data was written with; put the right key file back (from a backup)"
+    )]
+    WrongKey,
 }
 
 macro_rules! storage_from {
@@ -78,17 +92,64 @@ pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 pub struct Store {
     db: redb::Database,
     path: PathBuf,
+    /// Seals audit entries (see `audit`); `None` when opened without the master key, and then
+    /// appending audit entries is refused.
+    audit_key: Option<Arc<audit::AuditKey>>,
+    /// The head file beside the store, kept up to date by the server and the CLI.
+    anchor: OnceLock<audit_anchor::Anchor>,
+}
+
+/// A write transaction: redb's, plus what the store adds to every use case (the audit key,
+/// the audit head it appended, for the anchor written after the commit).
+pub struct WriteTransaction {
+    tx: redb::WriteTransaction,
+    audit_key: Option<Arc<audit::AuditKey>>,
+    audit_head: Mutex<Option<audit::Head>>,
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = redb::WriteTransaction;
+    fn deref(&self) -> &redb::WriteTransaction {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut redb::WriteTransaction {
+        &mut self.tx
+    }
+}
+
+impl WriteTransaction {
+    pub(crate) fn audit_key(&self) -> Option<&audit::AuditKey> {
+        self.audit_key.as_deref()
+    }
+
+    fn note_audit_head(&self, head: audit::Head) {
+        *self.audit_head.lock().unwrap_or_else(|p| p.into_inner()) = Some(head);
+    }
 }
 
 impl Store {
     /// Opens (or creates) the store at `path` with the default page cache and brings its
-    /// schema up to date.
+    /// schema up to date, without the audit key: enough to read, and to write anything but
+    /// audit entries (tests, inspection). The application opens with [`Store::open_keyed`].
     pub fn open(path: &Path) -> Result<Store> {
-        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+        Store::open_keyed(path, DEFAULT_CACHE_BYTES, None)
     }
 
     /// Like [`Store::open`] with a page cache of `cache_bytes` (`[store] cache_mb`).
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store> {
+        Store::open_keyed(path, cache_bytes, None)
+    }
+
+    /// Opens with the audit key (`crypto::audit_key` of the master key), so use cases can
+    /// append audit entries and migrations can re-seal the chain.
+    pub fn open_keyed(
+        path: &Path,
+        cache_bytes: usize,
+        audit_key: Option<audit::AuditKey>,
+    ) -> Result<Store> {
         let db = match redb::Database::builder()
             .set_cache_size(cache_bytes)
             .create(path)
@@ -107,12 +168,78 @@ impl Store {
         let mut store = Store {
             db,
             path: path.to_path_buf(),
+            audit_key: audit_key.map(Arc::new),
+            anchor: OnceLock::new(),
         };
+        // Before any migration re-seals something with it.
+        if let Some(key) = &store.audit_key
+            && migrate::stored_version(&store)?.is_some_and(|v| v >= 7)
+            && let Some(stored) = store.setting("key_check")?
+            && stored != key.master_check()
+        {
+            return Err(Error::WrongKey);
+        }
         if migrate::run(&store)?.compact {
             store.db.compact().map_err(redb::Error::from)?;
             tracing::info!(path = %path.display(), "store compacted after the upgrade");
         }
         Ok(store)
+    }
+
+    /// Starts keeping the audit anchor file beside the store (see `audit_anchor`): checks it
+    /// against the chain now and rewrites it after every commit that appends audit entries.
+    /// `doctor` does not call this, so it reads the anchor as it found it.
+    pub fn keep_audit_anchor(&self) -> Result<()> {
+        if self.anchor.get().is_none() {
+            let anchor = audit_anchor::Anchor::open(self)?;
+            if self.anchor.set(anchor).is_err() {
+                tracing::debug!("audit anchor kept already (set by another thread)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Walks the whole audit chain with this store's key.
+    pub fn verify_audit(&self) -> Result<audit::ChainCheck> {
+        let key = self.audit_key.as_ref().ok_or(Error::AuditKeyMissing)?;
+        self.read(|tx| audit::verify(tx, key))
+    }
+
+    /// Re-seals the audit chain under `new` (a master-key rotation), after checking it under
+    /// the current key, and records `new`'s fingerprint as the store's key (`key_check`) in the
+    /// same transaction, so the store always says which key seals its chain. A chain already
+    /// sealed under `new` (a resumed rotation) is left as is. Refuses a chain that does not
+    /// verify: re-keying it would hide the damage.
+    pub fn rekey_audit(&self, new: &audit::AuditKey) -> Result<u64> {
+        if self.setting("key_check")?.as_deref() == Some(new.master_check()) {
+            return Ok(0);
+        }
+        let old = self.audit_key.as_ref().ok_or(Error::AuditKeyMissing)?;
+        let n = self.write(|tx| {
+            let (n, broken) = audit::rekey(tx, audit::Sealing::Keyed(old), new)?;
+            tx.open_table(tables::SETTINGS)?
+                .insert("key_check", new.master_check())?;
+            match broken {
+                Some((seq, why)) => Err(Error::Conflict(format!(
+                    "the audit chain is broken at entry {seq} ({why}); not re-keyed: run `zhudai doctor` and resolve it first"
+                ))),
+                None => Ok(n),
+            }
+        })?;
+        self.reset_audit_anchor()?;
+        Ok(n)
+    }
+
+    /// After the chain was re-sealed under a new key: the anchor takes the new head.
+    pub fn reset_audit_anchor(&self) -> Result<()> {
+        let Some(head) = self.read(audit::head)? else {
+            return Ok(());
+        };
+        match self.anchor.get() {
+            Some(a) => a.reset(&head)?,
+            None => audit_anchor::write(&audit_anchor::path_for(&self.path), &head)?,
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -124,15 +251,27 @@ impl Store {
     where
         E: From<Error>,
     {
-        let tx = self.db.begin_write().map_err(Error::from)?;
+        let tx = WriteTransaction {
+            tx: self.db.begin_write().map_err(Error::from)?,
+            audit_key: self.audit_key.clone(),
+            audit_head: Mutex::new(None),
+        };
         match f(&tx) {
             Ok(value) => {
-                tx.commit().map_err(Error::from)?;
+                let head = tx
+                    .audit_head
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner());
+                tx.tx.commit().map_err(Error::from)?;
+                // After the commit, never before: the anchor may lag the chain, never lead it.
+                if let (Some(head), Some(anchor)) = (head, self.anchor.get()) {
+                    anchor.advance(&head);
+                }
                 Ok(value)
             }
             Err(e) => {
                 // Aborting only releases the transaction; the use case's error is what matters.
-                let _ = tx.abort();
+                let _ = tx.tx.abort();
                 Err(e)
             }
         }

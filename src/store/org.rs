@@ -48,7 +48,7 @@ pub fn put_department(tx: &WriteTransaction, d: &Department) -> Result<()> {
         .find(|old| old.id == d.id)
         .is_some_and(|old| old.parent_id != d.parent_id);
     tx.open_table(tables::DEPARTMENTS)?
-        .insert(d.id.as_str(), codec::encode(d).as_slice())?;
+        .insert(d.id.as_str(), codec::encode(d)?.as_slice())?;
     if moved {
         let below = crate::domain::org::subtree(&all, &d.id);
         let users = super::users::all_w(tx)?;
@@ -76,7 +76,7 @@ pub fn roles_w(tx: &WriteTransaction) -> Result<Vec<Role>> {
 
 pub fn put_role(tx: &WriteTransaction, role: &Role) -> Result<()> {
     tx.open_table(tables::ROLES)?
-        .insert(role.key.as_str(), codec::encode(role).as_slice())?;
+        .insert(role.key.as_str(), codec::encode(role)?.as_slice())?;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ pub struct PluginVersion {
 pub fn put(tx: &WriteTransaction, name: &str, id: &str, v: &PluginVersion) -> Result<()> {
     let key = format!("{name}/{id}");
     tx.open_table(tables::PLUGIN_VERSIONS)?
-        .insert(key.as_str(), codec::encode(v).as_slice())?;
+        .insert(key.as_str(), codec::encode(v)?.as_slice())?;
     Ok(())
 }
 

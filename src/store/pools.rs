@@ -28,8 +28,34 @@ pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Pool>> {
 
 pub fn put(tx: &WriteTransaction, p: &Pool) -> Result<()> {
     tx.open_table(tables::POOLS)?
-        .insert(p.id.as_str(), codec::encode(p).as_slice())?;
+        .insert(p.id.as_str(), codec::encode(p)?.as_slice())?;
     Ok(())
+}
+
+/// Name of the pool every new installation starts with.
+pub const DEFAULT_POOL_NAME: &str = "公司公海";
+
+/// Creates the firm-wide pool with default settings when there is no pool at all (a new
+/// store, or an upgrade of one that never had a pool: recall needs somewhere to put
+/// customers). Returns whether it created one.
+pub fn ensure_default(tx: &WriteTransaction, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+    if !all_w(tx)?.is_empty() {
+        return Ok(false);
+    }
+    put(
+        tx,
+        &Pool {
+            id: ulid::Ulid::generate().to_string(),
+            name: DEFAULT_POOL_NAME.to_string(),
+            department_id: None,
+            members: Vec::new(),
+            admins: Vec::new(),
+            settings: Default::default(),
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    Ok(true)
 }
 
 pub fn delete(tx: &WriteTransaction, id: &str) -> Result<bool> {

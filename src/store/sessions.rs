@@ -29,7 +29,7 @@ pub fn get_w(tx: &WriteTransaction, token_hash: &str) -> Result<Option<Session>>
 
 pub fn put(tx: &WriteTransaction, token_hash: &str, session: &Session) -> Result<()> {
     tx.open_table(tables::SESSIONS)?
-        .insert(token_hash, codec::encode(session).as_slice())?;
+        .insert(token_hash, codec::encode(session)?.as_slice())?;
     Ok(())
 }
 

@@ -28,7 +28,7 @@ pub fn exists(tx: &ReadTransaction) -> Result<bool> {
 
 pub fn put(tx: &WriteTransaction, token: &SetupToken) -> Result<()> {
     tx.open_table(tables::SETUP)?
-        .insert(KEY, codec::encode(token).as_slice())?;
+        .insert(KEY, codec::encode(token)?.as_slice())?;
     Ok(())
 }
 

@@ -17,6 +17,17 @@ pub struct Snapshot {
     pub rows: u64,
 }
 
+/// The audit head of a store file (a snapshot): what a backup's manifest records.
+pub fn audit_head_of_file(path: &Path) -> Result<Option<super::audit::Head>> {
+    let db = redb::ReadOnlyDatabase::open(path)?;
+    let tx = redb::ReadableDatabase::begin_read(&db)?;
+    match tx.open_table(tables::AUDIT) {
+        Ok(_) => super::audit::head(&tx),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// Copies the store as of now into a new database at `path` (which must not exist).
     pub fn snapshot_to(&self, path: &Path) -> Result<Snapshot> {
@@ -145,7 +156,11 @@ mod tests {
     #[test]
     fn a_snapshot_is_the_store_at_the_start_of_its_read_transaction() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("zhudai.redb")).unwrap();
+        let key = audit::AuditKey::new([7; 32], "test".into());
+        let open = |p: &Path| {
+            Store::open_keyed(p, crate::store::DEFAULT_CACHE_BYTES, Some(key.clone())).unwrap()
+        };
+        let store = open(&dir.path().join("zhudai.redb"));
         let entry = || audit::NewAudit {
             actor_id: None,
             actor: "system".into(),
@@ -176,8 +191,8 @@ mod tests {
             n.sort();
             n
         });
-        let copied = Store::open(&copy).unwrap();
-        let check = copied.read(audit::verify).unwrap();
+        let copied = open(&copy);
+        let check = copied.read(|tx| audit::verify(tx, &key)).unwrap();
         assert_eq!(check.entries, 5);
         assert_eq!(check.first_broken, None);
         assert_eq!(

@@ -25,7 +25,7 @@ pub struct ApiToken {
 
 pub fn put(tx: &WriteTransaction, t: &ApiToken) -> Result<()> {
     tx.open_table(tables::API_TOKENS)?
-        .insert(t.id.as_str(), codec::encode(t).as_slice())?;
+        .insert(t.id.as_str(), codec::encode(t)?.as_slice())?;
     tx.open_table(tables::API_TOKEN_HASHES)?
         .insert(t.token_hash.as_str(), t.id.as_str())?;
     Ok(())

@@ -91,7 +91,7 @@ pub fn insert(tx: &WriteTransaction, user: &User) -> Result<()> {
     }
     index.insert(key.as_str(), user.id.as_str())?;
     tx.open_table(tables::USERS)?
-        .insert(user.id.as_str(), codec::encode(user).as_slice())?;
+        .insert(user.id.as_str(), codec::encode(user)?.as_slice())?;
     Ok(())
 }
 
@@ -104,7 +104,7 @@ pub fn update(tx: &WriteTransaction, user: &User) -> Result<()> {
         Some(v) => codec::decode(T, v.value())?,
         None => return Err(Error::NotFound),
     };
-    table.insert(user.id.as_str(), codec::encode(user).as_slice())?;
+    table.insert(user.id.as_str(), codec::encode(user)?.as_slice())?;
     drop(table);
     if before.department_id != user.department_id {
         super::outbox::enqueue_owned_by(tx, &[user.id.as_str()])?;

@@ -168,8 +168,20 @@ async fn backup_beside_a_busy_server_restores_one_point_in_time_and_serves() {
     let target = out_dir.path().join("restored");
     let restored = zhudai(&["restore", s(&file), "--to", s(&target), "-i", s(&identity)]);
     assert!(restored.status.success(), "{}", stderr(&restored));
-    let store = Store::open(&target.join("zhudai.redb")).unwrap();
-    let check = store.read(audit::verify).unwrap();
+    // The manifest anchors the chain's head; the restore checked the restored chain holds it.
+    assert!(
+        stdout(&restored).contains("entries verified; it holds the head the backup recorded"),
+        "{}",
+        stdout(&restored)
+    );
+    let key = zhudai::crypto::keyfile::load(&target.join("keys").join("master.key")).unwrap();
+    let store = Store::open_keyed(
+        &target.join("zhudai.redb"),
+        zhudai::store::DEFAULT_CACHE_BYTES,
+        Some(zhudai::crypto::audit_key(&key)),
+    )
+    .unwrap();
+    let check = store.verify_audit().unwrap();
     assert_eq!(check.first_broken, None, "the restored chain verifies");
     // One point in time between the backup's start and end: a prefix of the live chain.
     assert!(
@@ -566,6 +578,16 @@ fn store_with_schema(path: &Path, version: u64) {
 }
 
 fn craft_backup(work: &Path, store: &Path, manifest_schema: u64, recipient: &str) -> PathBuf {
+    craft_backup_with_head(work, store, manifest_schema, recipient, None)
+}
+
+fn craft_backup_with_head(
+    work: &Path,
+    store: &Path,
+    manifest_schema: u64,
+    recipient: &str,
+    audit_head: Option<audit::Head>,
+) -> PathBuf {
     let key = work.join("master.key");
     zhudai::crypto::keyfile::load_or_create(&key).unwrap();
     let out = work.join(format!("crafted-{manifest_schema}.age"));
@@ -584,6 +606,7 @@ fn craft_backup(work: &Path, store: &Path, manifest_schema: u64, recipient: &str
         &archive::Header {
             schema_version: manifest_schema,
             created_at: common::epoch(),
+            audit_head,
         },
         &zhudai::backup::Encryption::Recipients(vec![recipient.parse().unwrap()]),
         &mut |_| {},
@@ -685,4 +708,48 @@ fn bad_arguments_and_keys_get_one_line_reasons() {
         assert!(stderr(&o).contains(expect), "{args:?}: {}", stderr(&o));
         assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
     }
+}
+
+#[test]
+fn a_restored_chain_shorter_than_the_manifests_head_is_reported() {
+    let work = tempfile::tempdir().unwrap();
+    let (identity, recipient) = keypair(work.path(), "id.txt");
+    let (key, _) =
+        zhudai::crypto::keyfile::load_or_create(&work.path().join("master.key")).unwrap();
+    let path = work.path().join("short.redb");
+    let head = {
+        let store = Store::open_keyed(
+            &path,
+            zhudai::store::DEFAULT_CACHE_BYTES,
+            Some(zhudai::crypto::audit_key(&key)),
+        )
+        .unwrap();
+        for n in 0..3 {
+            store
+                .write(|tx| audit::append(tx, common::epoch(), system_entry("test.entry", n)))
+                .unwrap();
+        }
+        store.read(audit::head).unwrap().unwrap()
+    };
+    // The manifest recorded two entries more than the archived store holds.
+    let claimed = audit::Head {
+        seq: head.seq + 2,
+        hash: head.hash.clone(),
+    };
+    let file = craft_backup_with_head(
+        work.path(),
+        &path,
+        migrate::SCHEMA_VERSION,
+        &recipient,
+        Some(claimed),
+    );
+    let target = work.path().join("restored");
+    let r = zhudai(&["restore", s(&file), "--to", s(&target), "-i", s(&identity)]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let out = stdout(&r);
+    assert!(
+        out.contains("warning: the audit log in this backup is broken at entry 5")
+            && out.contains("does not hold the head the manifest records"),
+        "{out}"
+    );
 }

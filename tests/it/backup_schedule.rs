@@ -109,7 +109,7 @@ async fn daily_backups_follow_the_clock_keep_what_retention_says_and_report() {
     assert_eq!(manifest.entries[0].path, "zhudai.redb");
 
     // The status file and the API.
-    let status = job::load_status(server.dir.path());
+    let status = job::load_status(server.dir.path()).unwrap();
     assert_eq!(status.last_scheduled.as_ref(), Some(&run));
     let admin = server.login(ADMIN, ADMIN_PASSWORD).await;
     let (code, body) = admin.get("/api/v1/backups/status").await;
@@ -224,6 +224,44 @@ async fn a_failed_scheduled_backup_warns_admins_and_doctor() {
     assert!(
         text.lines()
             .any(|l| l.starts_with("warn  last backup: FAILED") && l.contains("disk mounted")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_status_file_is_reported_not_read_as_no_backup_yet() {
+    let out = tempfile::tempdir().unwrap();
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let server =
+        TestServer::start_with_config(Fixture::WithAdmin, config(out.path(), &recipient, "")).await;
+    std::fs::write(job::status_path(server.dir.path()), b"{\"last\": {trunc").unwrap();
+    assert!(job::load_status(server.dir.path()).is_err());
+    // The scheduler does not take the damaged file for "never ran" and overwrite it.
+    assert!(job::tick(&server.app).is_none());
+    assert_eq!(
+        std::fs::read(job::status_path(server.dir.path())).unwrap(),
+        b"{\"last\": {trunc"
+    );
+    let admin = server.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, body) = admin.get("/api/v1/backups/status").await;
+    assert_eq!(body["warning"], true, "{body}");
+    assert!(
+        body["status_error"]
+            .as_str()
+            .unwrap()
+            .contains("backup-status.json"),
+        "{body}"
+    );
+    let dir = server.stop().await;
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args(["--data", dir.path().to_str().unwrap(), "doctor"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL  last backup:") && l.contains("damaged")),
         "{text}"
     );
 }

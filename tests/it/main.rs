@@ -5,6 +5,7 @@
 
 mod assign_new;
 mod audit_and_throttle;
+mod audit_chain;
 mod backup;
 mod backup_interop;
 mod backup_schedule;

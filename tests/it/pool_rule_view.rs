@@ -13,7 +13,7 @@ use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 use redb::{ReadableDatabase, ReadableTable};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use zhudai::store::{self, Store, migrate, rule_fields, tables};
+use zhudai::store::{self, migrate, rule_fields, tables};
 
 const PASS: &str = common::TEAM_PASSWORD;
 
@@ -281,7 +281,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
             .unwrap();
         tx.commit().unwrap();
     }
-    let migrated = Store::open(&copy).unwrap();
+    let migrated = common::open_keyed(s.dir.path(), &copy);
     assert_eq!(
         migrate::stored_version(&migrated).unwrap(),
         Some(migrate::SCHEMA_VERSION)
@@ -345,7 +345,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
                 .unwrap();
             tx.commit().unwrap();
         }
-        let migrated = Store::open(&copy).unwrap();
+        let migrated = common::open_keyed(s.dir.path(), &copy);
         assert_eq!(
             migrate::stored_version(&migrated).unwrap(),
             Some(migrate::SCHEMA_VERSION)

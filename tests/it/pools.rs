@@ -447,6 +447,7 @@ async fn concurrent_claims_have_one_winner_and_limits_are_exact() {
         } else {
             assert_eq!(st, StatusCode::CONFLICT, "{body}");
             assert_eq!(body["error"]["code"], "claim_refused");
+            assert_eq!(body["error"]["details"]["rule"], "claim_daily_limit");
             let m = body["error"]["message"].as_str().unwrap();
             assert!(
                 m.contains("claim_daily_limit") && m.contains("每日上限"),

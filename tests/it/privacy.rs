@@ -370,7 +370,14 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
     }
     assert!(contains(&std::fs::read(&path).unwrap(), "1949-12-31"));
 
-    let store = zhudai::store::Store::open(&path).unwrap();
+    // Opened as the server opens it (the audit chain's key comes from the master key).
+    let app = zhudai::open_app(
+        data.path(),
+        zhudai::config::Config::defaults().unwrap(),
+        std::sync::Arc::new(zhudai::service::ManualClock::new(common::epoch())),
+    )
+    .unwrap();
+    let store = &app.store;
     let c = store
         .read(|tx| zhudai::store::customers::get(tx, &id))
         .unwrap()
@@ -388,7 +395,7 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
             .unwrap(),
         vec![id.clone()]
     );
-    drop(store);
+    drop(app);
     let bytes = std::fs::read(&path).unwrap();
     let left: Vec<String> = birth_forms()
         .into_iter()

@@ -466,8 +466,11 @@ async fn doctor_inspection_reports_drift() {
     app.store
         .write(|tx| {
             let mut t = tx.open_table(zhudai::store::tables::CUSTOMERS).unwrap();
-            t.insert(c.id.as_str(), zhudai::store::codec::encode(&c).as_slice())
-                .unwrap();
+            t.insert(
+                c.id.as_str(),
+                zhudai::store::codec::encode(&c).unwrap().as_slice(),
+            )
+            .unwrap();
             Ok::<_, zhudai::store::Error>(())
         })
         .unwrap();
@@ -577,4 +580,25 @@ async fn the_customer_list_q_filter_uses_the_same_engine_and_scope() {
     // The admin sees both 张三 and 张三丰, exact name first.
     let v = list(&w.admin, format!("q={}", enc("张三"))).await;
     assert_eq!(names_of(&v), ["张三", "张三丰"]);
+}
+
+#[tokio::test]
+async fn an_unreadable_current_file_is_an_error_not_a_rebuild_that_deletes_the_index() {
+    let w = world().await;
+    seed(&w).await;
+    assert_eq!(search(&w.admin, "").await["total"], 4);
+    let index = w.s.dir.path().join("index");
+    let generation = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    let generation = generation.trim().to_string();
+    // CURRENT cannot be read (here: a directory in its place, as an I/O error would look).
+    std::fs::remove_file(index.join("CURRENT")).unwrap();
+    std::fs::create_dir(index.join("CURRENT")).unwrap();
+    let s = w.s.restart().await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (status, body) = admin.get("/api/v1/search?q=").await;
+    assert_ne!(status, 200, "answered from a rebuilt index: {body}");
+    assert!(
+        index.join(&generation).is_dir(),
+        "the live generation was deleted"
+    );
 }

@@ -225,3 +225,45 @@ async fn user_command_manages_accounts_and_refuses_a_running_server() {
     assert!(!out.status.success());
     drop(data);
 }
+
+#[tokio::test]
+async fn user_add_on_an_empty_data_directory_creates_it_and_no_setup_link_is_needed() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let pw = work.path().join("pw.txt");
+    std::fs::write(&pw, "a long shell password\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "user",
+            "add",
+            "--username",
+            "boss",
+            "--role",
+            "admin",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(data.join("keys").join("master.key").is_file());
+    let app = zhudai::open_app(
+        &data,
+        zhudai::config::Config::defaults().unwrap(),
+        std::sync::Arc::new(zhudai::service::SystemClock),
+    )
+    .unwrap();
+    assert_eq!(app.prepare_setup().unwrap(), None, "no setup link");
+    assert!(
+        app.login("boss", "a long shell password", "127.0.0.1")
+            .is_ok()
+    );
+    // The new install has its firm-wide pool too.
+    assert_eq!(app.store.read(zhudai::store::pools::all).unwrap().len(), 1);
+}

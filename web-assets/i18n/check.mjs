@@ -5,7 +5,12 @@
 //  2. every key used in web-assets/**/*.js (t('…') calls, and `key: '…'` /
 //     `…Key: '…'` properties of data lists such as routes.js) exists;
 //  3. no Han characters in code outside the dictionaries (a cheap guard
-//     against user-visible Chinese literals in components).
+//     against user-visible Chinese literals in components);
+//  4. every error code the API can return (read from src/**/*.rs outside test
+//     modules: `Error::Conflict|Unprocessable|Unavailable|TokenRejected|Refused
+//     { code: "…" }`, `ApiError::new(status, "…"`, `ErrorDetail { code: "…"`, the canned codes of
+//     `ApiError::for_status`) has a text `error.<code>` in every dictionary, so
+//     the UI never shows a bare code or parses the server's Chinese message.
 // Unused keys are reported as warnings only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -82,6 +87,40 @@ for (const file of walk(root)) {
   });
 }
 
+function* walkRust(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walkRust(path);
+    else if (entry.name.endsWith('.rs')) yield path;
+  }
+}
+const CODE_PATTERNS = [
+  /Error::(?:Conflict|Unprocessable|Unavailable|TokenRejected|Refused)\s*\{\s*code:\s*"([a-z][a-z0-9_]*)"/g,
+  /ApiError::new\(\s*[^,]+,\s*"([a-z][a-z0-9_]*)"/g,
+  /ErrorDetail\s*\{\s*code:\s*"([a-z][a-z0-9_]*)"/g,
+];
+const CANNED = /\(\s*"([a-z][a-z0-9_]*)",\s*"[^"]*"\s*\)/g; // for_status: ("timeout", "…")
+const src = join(dirname(root), 'src');
+const apiCodes = new Map();
+for (const file of walkRust(src)) {
+  let source = readFileSync(file, 'utf8');
+  const tests = source.indexOf('#[cfg(test)]');
+  if (tests >= 0) source = source.slice(0, tests);
+  const patterns = file.endsWith(join('http', 'error.rs')) ? [...CODE_PATTERNS, CANNED] : CODE_PATTERNS;
+  for (const pattern of patterns) {
+    for (const match of source.matchAll(pattern)) {
+      if (!apiCodes.has(match[1])) apiCodes.set(match[1], relative(dirname(root), file));
+    }
+  }
+}
+if (apiCodes.size < 10) failures.push(`found only ${apiCodes.size} error codes in src/: has the error shape changed? update check.mjs`);
+for (const [code, file] of apiCodes) {
+  for (const [name, dict] of Object.entries(dicts)) {
+    if (!(`error.${code}` in dict)) failures.push(`${name}: error code "${code}" (${file}) has no text "error.${code}"`);
+    used.add(`error.${code}`);
+  }
+}
+
 for (const key of Object.keys(dicts[base])) {
   if (!used.has(key)) warnings.push(`key "${key}" is not used in any t('…') call (fine if built dynamically)`);
 }
@@ -92,4 +131,4 @@ if (failures.length) {
   console.error(`i18n check FAILED: ${failures.length} problem(s)`);
   process.exit(1);
 }
-console.log(`i18n check passed: ${Object.keys(dicts[base]).length} keys × ${Object.keys(dicts).length} locales, ${used.size} keys used in ${scanned} files`);
+console.log(`i18n check passed: ${Object.keys(dicts[base]).length} keys × ${Object.keys(dicts).length} locales, ${used.size} keys used in ${scanned} files, ${apiCodes.size} API error codes with texts`);

@@ -35,6 +35,11 @@ export function setLocale(next) {
   locale.value = next;
 }
 
+/** Whether the default dictionary has `key` (for keys built from API error codes). */
+export function has(key) {
+  return Object.hasOwn(DICTIONARIES[DEFAULT_LOCALE], key);
+}
+
 /** t('login.title'), t('error.throttled', { seconds: 30 }) — "{seconds}" placeholders. */
 export function t(key, params) {
   const dictionary = DICTIONARIES[locale.value];

@@ -22,8 +22,8 @@ const HAN = /[\u3400-\u4dbf\u4e00-\u9fff]/;
 export function poolErrorText(error) {
   if (locale.value === 'zh-CN' && typeof error?.message === 'string' && HAN.test(error.message)) return error.message;
   if (error?.code === 'claim_refused') {
-    const rule = /\uff08\u89c4\u5219\uff1a([a-z_]+)\uff09/.exec(error.message || '');
-    return rule ? t('pools.refused.rule', { rule: rule[1] }) : t('pools.refused');
+    const rule = error.details?.rule;
+    return rule ? t('pools.refused.rule', { rule }) : t('pools.refused');
   }
   if (error?.code === 'already_claimed') return t('pools.alreadyClaimed');
   return errorText(error);

@@ -92,7 +92,7 @@ fn get_w(tx: &WriteTransaction, id: &str) -> crate::store::Result<Option<ImportJ
 
 fn put(tx: &WriteTransaction, job: &ImportJob) -> crate::store::Result<()> {
     tx.open_table(tables::IMPORT_JOBS)?
-        .insert(job.id.as_str(), codec::encode(job).as_slice())?;
+        .insert(job.id.as_str(), codec::encode(job)?.as_slice())?;
     Ok(())
 }
 

@@ -114,7 +114,7 @@ impl App {
                         return Ok::<_, crate::store::Error>(true);
                     }
                 }
-                table.insert(t.id.as_str(), codec::encode(&t).as_slice())?;
+                table.insert(t.id.as_str(), codec::encode(&t)?.as_slice())?;
                 Ok(false)
             })()?;
             if clash {

@@ -1,4 +1,5 @@
-// 公海: the administrator sets up a firm-wide pool and previews a recall sweep ten days ahead
+// 公海: the firm-wide pool 公司公海 exists out of the box; the administrator finds it on the
+// settings page, edits its settings (no signing limit) and previews a recall sweep ten days ahead
 // (小周's grade-D customer, untouched for 7 days, would be recalled) → a real sweep runs only
 // "now" (a future as_of is refused), so the administrator releases the customer into 公海
 // through the API → 小吴 opens 公海 in a second browser, sees the
@@ -38,16 +39,17 @@ export default async function ({ page, server }) {
   await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: PASSWORD });
   const c = await apiCall(page, 'POST', '/api/v1/customers', { name: '冯七', phone: '13900139007', grade: 'D', city: '成都', owner_id: zhou.id });
 
-  // The pool, created on the settings page.
+  // The default pool, there on a new install, edited on the settings page.
   await page.getByTestId('nav-admin-pools').click();
   await page.getByTestId('page-admin-pools').waitFor();
-  await page.getByTestId('pool-create').click();
+  await page.getByTestId('admin-pool-row').waitFor();
+  assert(await page.getByTestId('admin-pool-row').count() === 1, 'one pool out of the box');
+  assert((await page.getByTestId('admin-pool-row').innerText()).includes('公司公海'), 'the default pool is listed');
+  await page.getByTestId('admin-pool-row').getByTestId('pool-edit').click();
   await page.getByTestId('pool-dialog').waitFor();
-  await page.getByTestId('pool-name').fill('全公司公海');
   await page.getByTestId('pool-nosign').fill('');
   await page.getByTestId('pool-dialog-submit').click();
   await page.getByTestId('pool-dialog').waitFor({ state: 'detached' });
-  await page.getByTestId('admin-pool-row').waitFor();
 
   // Preview ten days ahead: one recall, with the rule's reason.
   await page.getByTestId('sweep-at').fill(localIn(10));

@@ -68,6 +68,17 @@ fn template(fixture: Fixture) -> &'static Path {
             Arc::new(ManualClock::new(epoch())),
         )
         .unwrap();
+        // A new install has the firm-wide pool 公司公海 (tests/it/pools.rs covers that); the
+        // scenarios here set up their own pools with the settings they test, so they start
+        // from a store without any, as an admin who removed the default one would.
+        app.store
+            .write(|tx| {
+                for p in zhudai::store::pools::all_w(tx)? {
+                    zhudai::store::pools::delete(tx, &p.id)?;
+                }
+                Ok::<_, zhudai::store::Error>(())
+            })
+            .unwrap();
         if let Fixture::WithAdmin = fixture {
             let token = app.prepare_setup().unwrap().unwrap();
             app.complete_setup(&token, ADMIN, "系统管理员", ADMIN_PASSWORD, "test")
@@ -250,4 +261,16 @@ pub fn add_department(s: &TestServer, name: &str, parent: Option<&str>) -> Strin
         )
         .unwrap()
         .id
+}
+
+/// Opens a store file with the audit key of data directory `data` (a migration that re-keys
+/// the audit chain needs it; so does appending audit entries).
+pub fn open_keyed(data: &Path, store_file: &Path) -> zhudai::store::Store {
+    let key = zhudai::crypto::keyfile::load(&data.join("keys").join("master.key")).unwrap();
+    zhudai::store::Store::open_keyed(
+        store_file,
+        zhudai::store::DEFAULT_CACHE_BYTES,
+        Some(zhudai::crypto::audit_key(&key)),
+    )
+    .unwrap()
 }
