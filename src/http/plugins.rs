@@ -33,6 +33,7 @@ fn saved(result: Result<PluginDetail, ScriptError>) -> Response {
                     code: "plugin_compile".into(),
                     message: e.to_string(),
                     field: Some("source".into()),
+                    request_id: None,
                 },
                 script_error: e,
             }),

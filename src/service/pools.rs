@@ -279,8 +279,13 @@ impl App {
         let now = self.now();
         self.store.write(|tx| {
             let before = pools::get_w(tx, id)?.ok_or(Error::NotFound)?;
-            // Pool admins may change their own pool's settings and members.
+            // Pool admins may change their own pool's settings and members; members are refused,
+            // and who cannot see the pool learns nothing of it (as for an absent id).
             if !caller.can("pool.manage") && !before.is_admin(&caller.user.id) {
+                let departments = crate::store::org::departments_w(tx)?;
+                if !is_member(&before, &caller.user, &departments) {
+                    return Err(Error::NotFound);
+                }
                 return Err(Error::Forbidden("pool.manage".into()));
             }
             let mut p = before.clone();
