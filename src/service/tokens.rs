@@ -65,6 +65,9 @@ impl App {
         if name.is_empty() || name.chars().count() > 64 {
             return Err(Error::validation("name", "令牌名称不能为空，最多64个字符"));
         }
+        if !crate::domain::text::single_line_ok(name) {
+            return Err(Error::validation("name", crate::domain::text::REFUSED));
+        }
         if expires_in_days == Some(0) || expires_in_days.is_some_and(|d| d > 3650) {
             return Err(Error::validation(
                 "expires_in_days",

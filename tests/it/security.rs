@@ -280,6 +280,29 @@ async fn control_bidi_and_zero_width_characters_are_refused() {
         )
         .await;
     assert_eq!(st, 201, "newlines stay in multi-line text: {f}");
+    // Other names: departments, pools, saved views, tokens.
+    for (path, body) in [
+        (
+            "/api/v1/departments",
+            serde_json::json!({"name": "销售\u{202E}部"}),
+        ),
+        ("/api/v1/pools", serde_json::json!({"name": "公海\u{0}"})),
+        (
+            "/api/v1/customer-views",
+            serde_json::json!({"name": "我的\u{200B}视图"}),
+        ),
+        (
+            "/api/v1/tokens",
+            serde_json::json!({"name": "pbx\u{1b}[31m"}),
+        ),
+    ] {
+        let (st, e) = admin.post(path, body).await;
+        assert_eq!(
+            (st.as_u16(), e["error"]["field"].as_str()),
+            (400, Some("name")),
+            "{path}: {e}"
+        );
+    }
 }
 
 /// Issue 14.7: `next_followup_at` took 9999-12-31 and 1900-01-01 through PATCH while
