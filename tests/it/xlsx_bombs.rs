@@ -457,10 +457,10 @@ async fn the_import_command_stays_under_300_mb_on_each_bomb() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!out.status.success(), "{name} refused: {text}");
-        assert!(text.contains("超出限制"), "{name}: {text}");
+        eprintln!("{name}: peak RSS {} MB", peak_kb / 1024);
         assert!(peak_kb > 0, "{name}: VmHWM was read");
         assert!(peak_kb < 300 * 1024, "{name}: peak {peak_kb} kB");
-        eprintln!("{name}: peak RSS {} MB", peak_kb / 1024);
+        assert!(!out.status.success(), "{name} refused: {text}");
+        assert!(text.contains("超出限制"), "{name}: {text}");
     }
 }
