@@ -50,6 +50,8 @@ pub struct ServerConfig {
 pub struct SessionConfig {
     pub idle_minutes: u64,
     pub absolute_hours: u64,
+    /// Lifetime of an API token created without `expires_in_days`.
+    pub token_default_days: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,6 +220,12 @@ impl Config {
         }
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(bad("session", "timeouts must be greater than zero"));
+        }
+        if !(1..=3650).contains(&self.session.token_default_days) {
+            return Err(bad(
+                "session.token_default_days",
+                "must be between 1 and 3650",
+            ));
         }
         if crate::jobs::schedule::parse_time_of_day(&self.backup.time).is_none() {
             return Err(bad("backup.time", "must be a time of day such as 02:30"));

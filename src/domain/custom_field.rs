@@ -71,6 +71,9 @@ pub fn check_definition(d: &CustomField) -> Result<(), Problem> {
     if d.label.trim().is_empty() || d.label.chars().count() > 32 {
         return Err(("label".into(), "字段名称不能为空，最多32个字符".into()));
     }
+    if !super::text::single_line_ok(&d.label) {
+        return Err(("label".into(), super::text::REFUSED.into()));
+    }
     let choice = matches!(d.kind, Kind::Select | Kind::MultiSelect);
     if choice && d.options.is_empty() {
         return Err(("options".into(), "单选或多选字段至少需要一个选项".into()));

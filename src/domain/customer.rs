@@ -203,8 +203,10 @@ impl From<&Customer> for RuleFields {
     }
 }
 
-/// What a caller sends to create or replace a customer's editable fields.
+/// What a caller sends to create or replace a customer's editable fields. Unknown fields are
+/// refused, as in [`CustomerPatch`] (a misspelt field must not be silently dropped).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -359,10 +361,13 @@ pub struct Checked {
 pub type Problem = (&'static str, String);
 
 fn text(field: &'static str, v: &Option<String>, max: usize) -> Result<(), Problem> {
-    if let Some(s) = v
-        && s.chars().count() > max
-    {
-        return Err((field, format!("最多{max}个字符")));
+    if let Some(s) = v {
+        if s.chars().count() > max {
+            return Err((field, format!("最多{max}个字符")));
+        }
+        if !super::text::single_line_ok(s) {
+            return Err((field, super::text::REFUSED.into()));
+        }
     }
     Ok(())
 }
@@ -386,6 +391,13 @@ pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<
         }
         None if creating => return Err(("name", "姓名不能为空".into())),
         _ => {}
+    }
+    if input
+        .name
+        .as_deref()
+        .is_some_and(|n| !super::text::single_line_ok(n))
+    {
+        return Err(("name", super::text::REFUSED.into()));
     }
     let phone = match &input.phone {
         Some(p) => Some(phone::parse(p).map_err(|e| ("phone", e.to_string()))?),
@@ -422,6 +434,7 @@ pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<
         if c.basis.trim().is_empty() || c.basis.chars().count() > 32 {
             return Err(("consent.basis", "同意依据不能为空，最多32个字符".into()));
         }
+        text("consent.basis", &Some(c.basis.clone()), 32)?;
         text("consent.notice_version", &c.notice_version, 32)?;
         text("consent.channel", &c.channel, 32)?;
     }
@@ -437,6 +450,9 @@ pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<
             .any(|t| t.trim().is_empty() || t.chars().count() > 16)
         {
             return Err(("tags", "标签不能为空，最多16个字符".into()));
+        }
+        if !tags.iter().all(|t| super::text::single_line_ok(t)) {
+            return Err(("tags", super::text::REFUSED.into()));
         }
     }
     if let Some(d) = &input.demand {

@@ -47,6 +47,9 @@ pub fn check(input: &FollowupInput, now: DateTime<Utc>) -> Result<(), (&'static 
     if len > 2000 {
         return Err(("content", "跟进内容最多2000个字符".into()));
     }
+    if !super::text::multi_line_ok(&input.content) {
+        return Err(("content", super::text::REFUSED_MULTI.into()));
+    }
     if input
         .outcome
         .as_ref()
@@ -54,13 +57,27 @@ pub fn check(input: &FollowupInput, now: DateTime<Utc>) -> Result<(), (&'static 
     {
         return Err(("outcome", "跟进结果最多64个字符".into()));
     }
+    if input
+        .outcome
+        .as_ref()
+        .is_some_and(|o| !super::text::single_line_ok(o))
+    {
+        return Err(("outcome", super::text::REFUSED.into()));
+    }
     if let Some(next) = input.next_at {
-        if next < now - Duration::minutes(5) {
-            return Err(("next_at", "下次跟进时间不能早于现在".into()));
-        }
-        if next > now + Duration::days(366) {
-            return Err(("next_at", "下次跟进时间不能超过一年".into()));
-        }
+        check_next_at(next, now).map_err(|r| ("next_at", r))?;
+    }
+    Ok(())
+}
+
+/// When the next contact may be: not in the past (5 minutes of clock slack), at most a year
+/// ahead. The same bound for a follow-up's `next_at` and a customer's `next_followup_at`.
+pub fn check_next_at(next: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+    if next < now - Duration::minutes(5) {
+        return Err("下次跟进时间不能早于现在".into());
+    }
+    if next > now + Duration::days(366) {
+        return Err("下次跟进时间不能超过一年".into());
     }
     Ok(())
 }

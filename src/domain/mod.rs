@@ -8,3 +8,4 @@ pub mod org;
 pub mod phone;
 pub mod pool;
 pub mod roles;
+pub mod text;

@@ -148,6 +148,9 @@ pub fn role_problem(role: &Role) -> Option<(&'static str, String)> {
     if role.name.trim().is_empty() || role.name.chars().count() > 32 {
         return Some(("name", "角色名称不能为空，最多32个字符".into()));
     }
+    if !super::text::single_line_ok(&role.name) {
+        return Some(("name", super::text::REFUSED.into()));
+    }
     if let Some(c) = role
         .capabilities
         .iter()

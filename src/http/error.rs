@@ -28,7 +28,15 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
+    /// For internal errors (500): the request id (also the `X-Request-Id` header) that names
+    /// the server's log lines of this failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
+
+/// Marks a response as an internal error, so the request-id layer can put the id in its body.
+#[derive(Debug, Clone, Copy)]
+pub struct InternalMarker;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -176,9 +184,14 @@ impl IntoResponse for ApiError {
                 message: self.message,
                 field: self.field,
                 details: self.details,
+                request_id: None,
             },
         };
+        let internal = self.status == StatusCode::INTERNAL_SERVER_ERROR;
         let mut resp = (self.status, Json(body)).into_response();
+        if internal {
+            resp.extensions_mut().insert(InternalMarker);
+        }
         if let Some(v) = self
             .retry_after
             .and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok())

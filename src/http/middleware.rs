@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestId, RequestId};
 
 use super::ApiError;
+use super::error::{ErrorBody, ErrorDetail, InternalMarker};
 
 /// Request IDs are ULIDs: sortable, so log lines of one incident group by time.
 #[derive(Clone, Copy)]
@@ -92,4 +93,48 @@ pub async fn api_errors_as_json(req: Request, next: Next) -> Response {
 
 pub async fn api_not_found() -> Response {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "接口不存在").into_response()
+}
+
+/// A panic inside a handler (or a layer below this one) answers 500 like any internal error,
+/// and the connection and the process keep serving.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into());
+    tracing::error!(panic = %what, "handler panicked");
+    ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+}
+
+/// Internal errors (500) carry the request id in their body, so a user can quote it and the
+/// administrator find the log lines (the cause is logged, never sent).
+pub async fn request_id_in_internal_errors(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let resp = next.run(req).await;
+    if resp.extensions().get::<InternalMarker>().is_none() {
+        return resp;
+    }
+    let (parts, _) = resp.into_parts();
+    let fail = ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: fail.code,
+            message: fail.message,
+            field: None,
+            details: None,
+            request_id: id,
+        },
+    };
+    let mut fixed = (parts.status, axum::Json(body)).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fixed.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fixed
 }

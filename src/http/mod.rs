@@ -30,6 +30,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -151,7 +152,7 @@ pub fn router(app: AppState) -> Router {
     let doc = Arc::new(doc);
     let timeout = Duration::from_secs(app.config.server.request_timeout_secs.max(1));
 
-    Router::new()
+    let routes = Router::new()
         .merge(api)
         .route(
             "/api/openapi.json",
@@ -166,6 +167,20 @@ pub fn router(app: AppState) -> Router {
             axum::routing::any(middleware::api_not_found),
         )
         .merge(crate::web::router())
+        .with_state(app);
+    with_layers(routes, body_limit, import_limit, timeout)
+}
+
+/// The layers every request goes through, outermost last.
+fn with_layers(
+    routes: Router,
+    body_limit: usize,
+    import_limit: usize,
+    timeout: Duration,
+) -> Router {
+    routes
+        // Innermost: a panicking handler becomes a 500 (with the request id, added below).
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(DefaultBodyLimit::max(body_limit))
         // The hard cap for any body; extractors apply the tighter per-route limits above.
         .layer(RequestBodyLimitLayer::new(body_limit.max(import_limit)))
@@ -175,11 +190,13 @@ pub fn router(app: AppState) -> Router {
         ))
         // Outside the limit and timeout layers, so their plain-text refusals become JSON too.
         .layer(axum::middleware::from_fn(middleware::api_errors_as_json))
+        .layer(axum::middleware::from_fn(
+            middleware::request_id_in_internal_errors,
+        ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
         .layer(SetRequestIdLayer::x_request_id(middleware::MakeRequestUlid))
-        .with_state(app)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; in-flight requests finish first.
@@ -194,4 +211,40 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    /// A panic in a handler answers 500 with the contract's error body and the request id,
+    /// and the same service keeps answering.
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_with_the_request_id() {
+        async fn boom() -> &'static str {
+            panic!("capacity overflow")
+        }
+        let routes = Router::new()
+            .route("/api/v1/boom", get(boom))
+            .route("/api/v1/fine", get(|| async { "ok" }));
+        let app = with_layers(routes, 1024, 1024, Duration::from_secs(5));
+        let req = |p: &str| {
+            axum::http::Request::get(p)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let resp = app.clone().oneshot(req("/api/v1/boom")).await.unwrap();
+        assert_eq!(resp.status(), 500);
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal");
+        assert_eq!(v["error"]["request_id"], id.as_str());
+        assert!(!body.windows(8).any(|w| w == b"capacity"), "cause not sent");
+        let resp = app.oneshot(req("/api/v1/fine")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
 }

@@ -34,6 +34,7 @@ fn saved(result: Result<PluginDetail, ScriptError>) -> Response {
                     message: e.to_string(),
                     field: Some("source".into()),
                     details: None,
+                    request_id: None,
                 },
                 script_error: e,
             }),

@@ -14,7 +14,7 @@ use crate::service::tokens::{CreatedToken, TokenView};
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub name: String,
-    /// 1–3650 days; absent = no expiry.
+    /// 1–3650 days; absent = `session.token_default_days` (90 unless configured).
     pub expires_in_days: Option<u32>,
     /// Create for another user (needs `user.manage`), e.g. a PBX service account.
     pub user_id: Option<String>,

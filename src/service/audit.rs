@@ -60,7 +60,7 @@ pub struct AuditPage {
     pub items: Vec<AuditEntry>,
     /// Pass as `cursor` for the next (older) page.
     pub next_cursor: Option<String>,
-    /// Entries in the whole log.
+    /// Entries in the whole log that match the filters (`action`, `actor`).
     pub total: u64,
 }
 

@@ -151,7 +151,7 @@ impl App {
                 return Err(Error::InvalidCredentials);
             }
         };
-        self.login_throttle.success(&name, source);
+        self.login_throttle.success(&name, source, now);
         let token = crypto::random_token().map_err(|e| Error::Internal(e.to_string()))?;
         let csrf_token = crypto::random_token().map_err(|e| Error::Internal(e.to_string()))?;
         let session = Session {

@@ -105,6 +105,14 @@ impl App {
                 ),
                 _ => None,
             };
+            if let Some(t) = &target
+                && !scope.may_receive(&t.id)
+            {
+                return Err(Error::validation(
+                    "to_user",
+                    super::followups::OUT_OF_SCOPE_RECEIVER,
+                ));
+            }
             let mut count = 0;
             for id in &ids {
                 let before = live(scope.check(customers::get_w(tx, id)?)?)?;

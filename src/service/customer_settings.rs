@@ -57,6 +57,9 @@ fn check_group(g: &TagGroupInput) -> Result<()> {
     if g.name.trim().is_empty() || g.name.chars().count() > 16 {
         return Err(Error::validation("name", "分组名称不能为空，最多16个字符"));
     }
+    if !crate::domain::text::single_line_ok(&g.name) {
+        return Err(Error::validation("name", crate::domain::text::REFUSED));
+    }
     if g.tags.len() > 100
         || g.tags
             .iter()
@@ -282,6 +285,9 @@ impl App {
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 16 {
             return Err(Error::validation("name", "视图名称不能为空，最多16个字符"));
+        }
+        if !crate::domain::text::single_line_ok(name) {
+            return Err(Error::validation("name", crate::domain::text::REFUSED));
         }
         let now = self.now();
         let mut filter = input.filter;

@@ -363,6 +363,12 @@ impl App {
             _ if auto.is_some() => None,
             Some(o) if o != caller.user.id => {
                 caller.require("customer.transfer")?;
+                if !self.scope_of(caller)?.may_receive(o) {
+                    return Err(Error::validation(
+                        "owner_id",
+                        super::followups::OUT_OF_SCOPE_RECEIVER,
+                    ));
+                }
                 Some(o.to_string())
             }
             _ => Some(caller.user.id.clone()),
@@ -615,6 +621,10 @@ impl App {
         let scope = self.scope_of(caller)?;
         let now = self.now();
         let (input, clear) = patch.split().map_err(|(f, r)| Error::validation(f, r))?;
+        if let Some(Some(at)) = patch.next_followup_at {
+            crate::domain::followup::check_next_at(at, now)
+                .map_err(|r| Error::validation("next_followup_at", r))?;
+        }
         let checked = customer::check(&input, false, now.with_timezone(&shanghai()).date_naive())
             .map_err(|(f, r)| Error::validation(f, r))?;
         if input.owner_id.is_some() {

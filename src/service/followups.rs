@@ -201,6 +201,9 @@ impl App {
             let target = users::find_by_id_w(tx, to_user)?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
+            if !scope.may_receive(&target.id) {
+                return Err(Error::validation("to_user", OUT_OF_SCOPE_RECEIVER));
+            }
             if before.owner_id.as_deref() == Some(target.id.as_str()) {
                 return Err(Error::validation("to_user", "客户已经属于该用户"));
             }
@@ -238,6 +241,9 @@ impl App {
         })
     }
 }
+
+/// The refusal of a receiver outside the caller's data scope.
+pub const OUT_OF_SCOPE_RECEIVER: &str = "接收人不在你的数据范围内";
 
 /// Where a departing user's customers go.
 #[derive(Debug, Clone)]
@@ -358,6 +364,7 @@ impl App {
             leaving.updated_at = now;
             users::update(tx, &leaving)?;
             let ended = crate::store::sessions::delete_for_user(tx, &leaving.id)?;
+            let revoked = crate::store::tokens::revoke_for_user(tx, &leaving.id, now)?;
             audit::record(
                 tx,
                 now,
@@ -370,6 +377,7 @@ impl App {
                         "successor": successor.as_ref().map(|s| s.username.clone()),
                         "pool_id": pool.as_ref().map(|p| p.id.clone()),
                         "customers_moved": ids.len(), "sessions_ended": ended,
+                        "tokens_revoked": revoked,
                     }),
                 ),
             )?;

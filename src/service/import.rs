@@ -13,6 +13,7 @@ pub mod preview;
 pub mod report;
 pub mod source;
 pub mod templates;
+pub mod xlsx_guard;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};

@@ -6,6 +6,7 @@ pub mod assign;
 pub mod audit;
 pub mod auth;
 pub mod bulk;
+pub mod cells;
 pub mod customer_list;
 pub mod customer_settings;
 pub mod customers;

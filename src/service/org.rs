@@ -52,6 +52,9 @@ fn check_department_name(name: &str) -> Result<String> {
     if name.is_empty() || name.chars().count() > 32 {
         return Err(Error::validation("name", "部门名称不能为空，最多32个字符"));
     }
+    if !crate::domain::text::single_line_ok(name) {
+        return Err(Error::validation("name", crate::domain::text::REFUSED));
+    }
     Ok(name.to_string())
 }
 

@@ -56,6 +56,16 @@ impl Scope {
         }
     }
 
+    /// May the caller give a record to this user (transfer, bulk transfer, create for someone)?
+    /// Only to someone whose records they see: a department manager cannot hand a customer
+    /// outside their department.
+    pub fn may_receive(&self, user_id: &str) -> bool {
+        match &self.visible {
+            Visible::All => true,
+            Visible::Owners(set) => set.contains(user_id),
+        }
+    }
+
     /// Owner ids to restrict a query to; `None` when the caller sees every owner.
     pub fn owner_filter(&self) -> Option<&BTreeSet<String>> {
         match &self.visible {

@@ -220,28 +220,36 @@ impl App {
 
     /// A typed word, with full phone and ID numbers resolved through the blind index.
     fn query_word(&self, word: &str) -> Result<Word> {
-        let digits = word.chars().filter(char::is_ascii_digit).count();
+        Ok(self
+            .full_number(word)?
+            .unwrap_or_else(|| Word::Text(word.to_string())))
+    }
+
+    /// A full phone or ID number (spaces, dashes, `+86` allowed), resolved through the blind
+    /// index; `None` when `text` is not one.
+    fn full_number(&self, text: &str) -> Result<Option<Word>> {
+        let digits = text.chars().filter(char::is_ascii_digit).count();
         if digits >= 11 {
-            if let Ok(m) = phone::parse(word) {
+            if let Ok(m) = phone::parse(text) {
                 let bidx = self.fields.blind_index(Kind::Phone, m.as_str());
                 let ids = self
                     .store
                     .read(|tx| customers::ids_by_index(tx, 'p', &bidx))?;
-                return Ok(Word::Ids(ids));
+                return Ok(Some(Word::Ids(ids)));
             }
             let today = self
                 .now()
                 .with_timezone(&super::customers::shanghai())
                 .date_naive();
-            if let Ok(n) = id_number::parse(word, today) {
+            if let Ok(n) = id_number::parse(text, today) {
                 let bidx = self.fields.blind_index(Kind::IdNumber, n.as_str());
                 let ids = self
                     .store
                     .read(|tx| customers::ids_by_index(tx, 'i', &bidx))?;
-                return Ok(Word::Ids(ids));
+                return Ok(Some(Word::Ids(ids)));
             }
         }
-        Ok(Word::Text(word.to_string()))
+        Ok(None)
     }
 
     /// Ids of the best matches of `q` in the caller's scope (the customer list's `q`).
@@ -270,10 +278,36 @@ impl App {
                 reason: "搜索内容不能超过 100 个字".into(),
             });
         }
-        text.split(' ')
-            .filter(|w| !w.is_empty())
-            .map(|w| self.query_word(w))
-            .collect()
+        let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+        // A number typed in groups ("+86 138 1234 5678") is one phone or ID number: the
+        // longest run of number-like words that reads as one is taken whole.
+        let numberish = |w: &str| {
+            w.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '(' | ')' | 'x' | 'X'))
+        };
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < words.len() {
+            let run = words[i..].iter().take_while(|w| numberish(w)).count();
+            let mut taken = None;
+            for end in (i + 2..=i + run).rev() {
+                if let Some(w) = self.full_number(&words[i..end].join(" "))? {
+                    taken = Some((w, end));
+                    break;
+                }
+            }
+            match taken {
+                Some((w, end)) => {
+                    out.push(w);
+                    i = end;
+                }
+                None => {
+                    out.push(self.query_word(words[i])?);
+                    i += 1;
+                }
+            }
+        }
+        Ok(out)
     }
 
     pub fn search_customers(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
@@ -283,13 +317,7 @@ impl App {
         let words = self.query_words(&text)?;
         let pools = self.visible_pools(caller)?;
         let limit = q.limit.unwrap_or(20).clamp(1, 100);
-        let offset = match q.cursor.as_deref() {
-            None | Some("") => 0,
-            Some(c) => c.parse::<usize>().map_err(|_| Error::Validation {
-                field: "cursor".into(),
-                reason: "翻页标记无效，请从第一页重新查询".into(),
-            })?,
-        };
+        let offset = search_offset(q.cursor.as_deref())?;
         let req = Request {
             words,
             restrict: restrict_of(&scope, pools.clone()),
@@ -329,11 +357,34 @@ impl App {
         let next = offset + limit;
         Ok(SearchPage {
             items,
-            next_cursor: (next < hits.total).then(|| next.to_string()),
+            next_cursor: (next < hits.total && next <= MAX_SEARCH_OFFSET).then(|| next.to_string()),
             total: hits.total as u64,
             facets: hits.facets,
         })
     }
+}
+
+/// How deep a ranked search pages: the index keeps `offset + limit` candidates in memory, so an
+/// unbounded cursor would size an allocation from the request (`cursor=4294967296` aborted the
+/// process). Past this, narrow the search instead.
+pub const MAX_SEARCH_OFFSET: usize = 10_000;
+
+/// The search cursor: the offset of the next page, at most [`MAX_SEARCH_OFFSET`].
+pub fn search_offset(cursor: Option<&str>) -> Result<usize> {
+    let offset = match cursor {
+        None | Some("") => return Ok(0),
+        Some(c) => c.parse::<usize>().map_err(|_| Error::Validation {
+            field: "cursor".into(),
+            reason: "翻页标记无效，请从第一页重新查询".into(),
+        })?,
+    };
+    if offset > MAX_SEARCH_OFFSET {
+        return Err(Error::Validation {
+            field: "cursor".into(),
+            reason: format!("搜索结果最多翻到第 {MAX_SEARCH_OFFSET} 条，请增加搜索条件缩小范围"),
+        });
+    }
+    Ok(offset)
 }
 
 fn highlights(c: &Card, text: &str) -> Vec<Highlight> {

@@ -67,6 +67,12 @@ impl App {
                 "姓名不能为空，最多64个字符",
             ));
         }
+        if !crate::domain::text::single_line_ok(display_name) {
+            return Err(Error::validation(
+                "display_name",
+                crate::domain::text::REFUSED,
+            ));
+        }
         super::users::check_password(password_plain, username)?;
         let now = self.now();
         let presented = crypto::sha256_hex(token.as_bytes());

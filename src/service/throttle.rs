@@ -1,13 +1,17 @@
 //! Login throttling, three ways (ASVS V2.2, NIST 800-63B 5.2.2):
 //! - per (account, source address): after 5 failures, exponential back-off from 30 s to 15 min;
-//! - per source address across all accounts (password spraying): after 20 failures, back-off;
+//! - per source address across all accounts (password spraying): after 20 failures within the
+//!   window, back-off; each failure ages out on its own after the window, a correct login takes
+//!   that account's failures off the address, and an account that logged in correctly from the
+//!   address is not held back by the address's count (a whole office behind one NAT address is
+//!   not locked out by one sprayer or a few typists);
 //! - per account across all addresses: only after 100 consecutive failures, so nobody can lock
 //!   a colleague out from elsewhere with a handful of wrong passwords.
 //!
 //! Counters live in memory: a restart forgets them, which costs an attacker a restart of a
 //! server they cannot reach, and keeps every failed attempt from becoming a disk write.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
@@ -17,9 +21,11 @@ const SOURCE_FREE: u32 = 20;
 const ACCOUNT_FREE: u32 = 100;
 const BASE_SECS: i64 = 30;
 const MAX_SECS: i64 = 15 * 60;
-/// A counter with no attempt for this long starts again from zero: a few typos a day never add
-/// up to a lock-out.
+/// A counter with no attempt for this long starts again from zero, and a failure counts against
+/// its address for this long: a few typos a day never add up to a lock-out.
 const WINDOW_MINUTES: i64 = 60;
+/// Failures an address remembers: past `SOURCE_FREE + 8` the back-off is at its maximum anyway.
+const SOURCE_KEEP: usize = SOURCE_FREE as usize + 8;
 
 #[derive(Default, Clone, Copy)]
 struct Counter {
@@ -59,11 +65,56 @@ impl Counter {
     }
 }
 
+/// The failures from one address, oldest first, each with its account: they age out one by
+/// one, and a correct login removes its account's.
+#[derive(Default)]
+struct SourceCounter {
+    failures: VecDeque<(DateTime<Utc>, String)>,
+}
+
+impl SourceCounter {
+    fn prune(&mut self, now: DateTime<Utc>) {
+        let window = Duration::minutes(WINDOW_MINUTES);
+        while self
+            .failures
+            .front()
+            .is_some_and(|(t, _)| now - *t >= window)
+        {
+            self.failures.pop_front();
+        }
+    }
+
+    fn allowed_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let window = Duration::minutes(WINDOW_MINUTES);
+        let live = self.failures.iter().filter(|(t, _)| now - *t < window);
+        let count = u32::try_from(live.count()).unwrap_or(u32::MAX);
+        let over = count.checked_sub(SOURCE_FREE)?;
+        let secs = BASE_SECS
+            .checked_shl(over.min(20))
+            .unwrap_or(MAX_SECS)
+            .min(MAX_SECS);
+        self.failures
+            .back()
+            .map(|(t, _)| *t + Duration::seconds(secs))
+    }
+
+    fn bump(&mut self, account: &str, now: DateTime<Utc>) {
+        self.prune(now);
+        if self.failures.len() >= SOURCE_KEEP {
+            self.failures.pop_front();
+        }
+        self.failures.push_back((now, account.to_string()));
+    }
+}
+
 #[derive(Default)]
 struct State {
     pair: HashMap<(String, String), Counter>,
-    source: HashMap<String, Counter>,
+    source: HashMap<String, SourceCounter>,
     account: HashMap<String, Counter>,
+    /// (account, address) → the last correct login: that account is not held back by the
+    /// address's count for a window after it.
+    trusted: HashMap<(String, String), DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -89,6 +140,10 @@ impl LoginThrottle {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let account = account_key(username);
         let pair_key = (account.clone(), source.to_string());
+        let trusted = state
+            .trusted
+            .get(&pair_key)
+            .is_some_and(|t| now - *t < Duration::minutes(WINDOW_MINUTES));
         let waits = [
             state
                 .pair
@@ -97,7 +152,8 @@ impl LoginThrottle {
             state
                 .source
                 .get(source)
-                .and_then(|c| c.allowed_at(SOURCE_FREE, now)),
+                .filter(|_| !trusted)
+                .and_then(|c| c.allowed_at(now)),
             state
                 .account
                 .get(&account)
@@ -123,27 +179,35 @@ impl LoginThrottle {
             .source
             .entry(source.to_string())
             .or_default()
-            .bump(now);
+            .bump(&account, now);
         state.account.entry(account).or_default().bump(now);
-        if state.pair.len() > 10_000 {
+        if state.pair.len() + state.source.len() + state.trusted.len() > 10_000 {
             let keep = |c: &mut Counter| c.live(now);
+            let window = Duration::minutes(WINDOW_MINUTES);
             state.pair.retain(|_, c| keep(c));
-            state.source.retain(|_, c| keep(c));
             state.account.retain(|_, c| keep(c));
+            state.source.retain(|_, c| {
+                c.prune(now);
+                !c.failures.is_empty()
+            });
+            state.trusted.retain(|_, t| now - *t < window);
         }
         Ok(())
     }
 
-    /// The attempt was right: the account's counters clear, and the source gets its attempt
-    /// back (a sprayer who guesses one account right stays slowed down for the others).
-    pub fn success(&self, username: &str, source: &str) {
+    /// The attempt was right: the account's counters clear, the address forgets that account's
+    /// failures and no longer holds the account back for a window (a sprayer who guesses one
+    /// account right stays slowed down for the others).
+    pub fn success(&self, username: &str, source: &str, now: DateTime<Utc>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let account = account_key(username);
-        state.pair.remove(&(account.clone(), source.to_string()));
+        let pair_key = (account.clone(), source.to_string());
+        state.pair.remove(&pair_key);
         state.account.remove(&account);
         if let Some(c) = state.source.get_mut(source) {
-            c.failures = c.failures.saturating_sub(1);
+            c.failures.retain(|(_, a)| *a != account);
         }
+        state.trusted.insert(pair_key, now);
     }
 }
 
@@ -190,7 +254,7 @@ mod tests {
             60,
             "doubles"
         );
-        th.success("wang", "10.0.0.1");
+        th.success("wang", "10.0.0.1", later);
         assert!(th.begin("wang", "10.0.0.1", later).is_ok());
     }
 
@@ -221,6 +285,82 @@ mod tests {
         // An office behind one NAT address: yesterday's typos do not count today.
         let tomorrow = now + Duration::hours(25);
         assert!(th.begin("someone-else", "10.9.9.9", tomorrow).is_ok());
+    }
+
+    /// Issue 14.6: behind an office NAT, after 20 failures across accounts, correct logins kept
+    /// getting 429 after the first one each minute for 25 minutes (each admitted attempt renewed
+    /// the address's window, and a success only took one failure back).
+    #[test]
+    fn correct_logins_relax_the_address_and_failures_age_out() {
+        let th = LoginThrottle::default();
+        let nat = "10.9.9.9";
+        let now = t0();
+        for i in 0..20 {
+            assert!(th.begin(&format!("x{i}"), nat, now).is_ok());
+        }
+        assert!(th.begin("wang", nat, now).is_err(), "spraying slowed");
+        let t = now + Duration::seconds(31);
+        assert!(th.begin("wang", nat, t).is_ok());
+        th.success("wang", nat, t);
+        // Every colleague who logs in right, one after the other, gets in.
+        for (i, who) in ["li", "zhao", "qian", "sun"].into_iter().enumerate() {
+            let at = t + Duration::seconds(i64::try_from(i).unwrap());
+            assert!(th.begin(who, nat, at).is_ok(), "{who}");
+            th.success(who, nat, at);
+        }
+        // The sprayer adds failures: the address backs off again for unknown accounts, but an
+        // account that logged in right from here is not held back by the address.
+        for i in 20..30 {
+            let _ = th.begin(&format!("x{i}"), nat, t + Duration::seconds(60));
+        }
+        let t2 = t + Duration::seconds(61);
+        assert!(th.begin("zhou", nat, t2).is_err(), "new account waits");
+        assert!(th.begin("wang", nat, t2).is_ok(), "wang logged in here");
+        th.success("wang", nat, t2);
+        // Its own mistakes still count against it (per account and address).
+        for _ in 0..5 {
+            assert!(th.begin("wang", nat, t2).is_ok());
+        }
+        assert!(th.begin("wang", nat, t2).is_err());
+    }
+
+    /// The window decays as documented, whatever the traffic in between: each failure counts
+    /// against the address for 60 minutes from when it happened (before, every admitted attempt
+    /// renewed the whole count).
+    #[test]
+    fn address_failures_age_out_one_by_one_despite_traffic() {
+        let th = LoginThrottle::default();
+        let nat = "10.9.9.9";
+        let now = t0();
+        for i in 0..20 {
+            assert!(th.begin(&format!("x{i}"), nat, now).is_ok());
+        }
+        let late = now + Duration::seconds(31);
+        assert!(th.begin("x20", nat, late).is_ok());
+        // A colleague logs in right every minute.
+        let mut at = late;
+        for _ in 0..60 {
+            at += Duration::minutes(1);
+            assert!(th.begin("li", nat, at).is_ok());
+            th.success("li", nat, at);
+        }
+        let near = now + Duration::minutes(59);
+        let th2 = LoginThrottle::default();
+        for i in 0..20 {
+            assert!(th2.begin(&format!("x{i}"), nat, now).is_ok());
+        }
+        assert!(th2.begin("x20", nat, late).is_ok());
+        assert!(th2.begin("zhou", nat, near).is_ok(), "back-off over");
+        assert!(
+            th2.begin("qian", nat, near).is_err(),
+            "59 minutes: still counted"
+        );
+        let after = now + Duration::minutes(61) + Duration::seconds(31);
+        assert!(th.begin("zhou", nat, after).is_ok());
+        assert!(
+            th.begin("qian", nat, after).is_ok(),
+            "an hour later: aged out"
+        );
     }
 
     #[test]

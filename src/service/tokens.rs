@@ -1,6 +1,7 @@
 //! API tokens: created by a user for itself (or by an account manager for another user, e.g. a
-//! PBX service account), shown once, stored hashed, optionally expiring, revocable. A token
-//! acts as its user: same capabilities, same data scope.
+//! PBX service account), shown once, stored hashed, expiring (`session.token_default_days`,
+//! 90 by default, unless asked otherwise), revocable, and revoked when its user is disabled or
+//! departs. A token acts as its user: same capabilities, same data scope.
 
 use chrono::Duration;
 use serde::Serialize;
@@ -64,6 +65,9 @@ impl App {
         if name.is_empty() || name.chars().count() > 64 {
             return Err(Error::validation("name", "令牌名称不能为空，最多64个字符"));
         }
+        if !crate::domain::text::single_line_ok(name) {
+            return Err(Error::validation("name", crate::domain::text::REFUSED));
+        }
         if expires_in_days == Some(0) || expires_in_days.is_some_and(|d| d > 3650) {
             return Err(Error::validation(
                 "expires_in_days",
@@ -89,7 +93,12 @@ impl App {
             token_hash: crypto::sha256_hex(secret.as_bytes()),
             created_at: now,
             created_by: caller.user.id.clone(),
-            expires_at: expires_in_days.map(|d| now + Duration::days(i64::from(d))),
+            // Every token expires: without a lifetime asked for, after the configured default.
+            expires_at: Some(
+                now + Duration::days(i64::from(
+                    expires_in_days.unwrap_or(self.config.session.token_default_days),
+                )),
+            ),
             revoked_at: None,
             last_used_at: None,
         };

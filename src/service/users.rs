@@ -145,6 +145,12 @@ impl App {
                 "姓名不能为空，最多64个字符",
             ));
         }
+        if !crate::domain::text::single_line_ok(&display_name) {
+            return Err(Error::validation(
+                "display_name",
+                crate::domain::text::REFUSED,
+            ));
+        }
         check_password(&new.password, &username)?;
         let now = self.now();
         let password_hash = password::hash(&new.password)?;
@@ -238,6 +244,9 @@ impl App {
                 if n.is_empty() || n.chars().count() > 64 {
                     return Err(Error::validation("display_name", "姓名不能为空，最多64个字符"));
                 }
+                if !crate::domain::text::single_line_ok(&n) {
+                    return Err(Error::validation("display_name", crate::domain::text::REFUSED));
+                }
                 user.display_name = n;
             }
             if let Some(r) = patch.roles {
@@ -268,16 +277,21 @@ impl App {
             }
             user.updated_at = now;
             users::update(tx, &user)?;
-            let ended = if user.status == UserStatus::Active {
-                0
+            // Disabled or departed: sessions end and API tokens are revoked for good (enabling the
+            // account again does not bring the tokens back).
+            let (ended, revoked) = if user.status == UserStatus::Active {
+                (0, 0)
             } else {
-                store::sessions::delete_for_user(tx, &user.id)?
+                (
+                    store::sessions::delete_for_user(tx, &user.id)?,
+                    store::tokens::revoke_for_user(tx, &user.id, now)?,
+                )
             };
             let snapshot = |u: &User| json!({"display_name": u.display_name, "roles": u.roles,
                 "department_id": u.department_id, "manager_id": u.manager_id, "status": u.status});
             audit::record(tx, now, actor.audit("user.updated", source, Some(user.id.clone()), json!({
                 "username": user.username, "before": snapshot(&before), "after": snapshot(&user),
-                "sessions_ended": ended,
+                "sessions_ended": ended, "tokens_revoked": revoked,
             })))?;
             Ok(user)
         })
@@ -353,7 +367,8 @@ impl App {
         if !password::verify(&caller.user.password_hash, current) {
             return Err(Error::validation("current_password", "当前密码不正确"));
         }
-        self.login_throttle.success(&caller.user.username, source);
+        self.login_throttle
+            .success(&caller.user.username, source, now);
         check_password(new_password, &caller.user.username).map_err(|e| match e {
             Error::Validation { reason, .. } => Error::validation("new_password", reason),
             other => other,

@@ -299,18 +299,28 @@ pub fn list(
     limit: usize,
 ) -> Result<(Vec<AuditEntry>, u64)> {
     let table = tx.open_table(tables::AUDIT)?;
-    let total = table.len()?;
     let upper = before.unwrap_or(u64::MAX);
+    let matches =
+        |e: &AuditEntry| action.is_none_or(|a| e.action == a) && actor.is_none_or(|a| e.actor == a);
     let mut out = Vec::new();
-    for row in table.range(..upper)?.rev() {
-        let (_, v) = row?;
+    if action.is_none() && actor.is_none() {
+        for row in table.range(..upper)?.rev().take(limit) {
+            out.push(codec::decode(T, row?.1.value())?);
+        }
+        return Ok((out, table.len()?));
+    }
+    // Filtered: `total` counts the matching entries of the whole log, so the walk goes on
+    // past the page.
+    let mut total = 0;
+    for row in table.iter()?.rev() {
+        let (k, v) = row?;
         let e: AuditEntry = codec::decode(T, v.value())?;
-        if action.is_some_and(|a| e.action != a) || actor.is_some_and(|a| e.actor != a) {
+        if !matches(&e) {
             continue;
         }
-        out.push(e);
-        if out.len() == limit {
-            break;
+        total += 1;
+        if k.value() < upper && out.len() < limit {
+            out.push(e);
         }
     }
     Ok((out, total))

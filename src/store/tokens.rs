@@ -45,6 +45,27 @@ pub fn by_hash(tx: &ReadTransaction, hash: &str) -> Result<Option<ApiToken>> {
     v.map(|v| codec::decode(T, v.value())).transpose()
 }
 
+/// Revokes every live token of a user (disabled or departed); how many.
+pub fn revoke_for_user(tx: &WriteTransaction, user_id: &str, now: DateTime<Utc>) -> Result<u64> {
+    let live: Vec<ApiToken> = {
+        let table = tx.open_table(tables::API_TOKENS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            let t: ApiToken = codec::decode(T, v.value())?;
+            if t.user_id == user_id && t.revoked_at.is_none() {
+                out.push(t);
+            }
+        }
+        out
+    };
+    for mut t in live.iter().cloned() {
+        t.revoked_at = Some(now);
+        put(tx, &t)?;
+    }
+    Ok(live.len() as u64)
+}
+
 pub fn all(tx: &ReadTransaction) -> Result<Vec<ApiToken>> {
     let table = tx.open_table(tables::API_TOKENS)?;
     let mut out = Vec::new();

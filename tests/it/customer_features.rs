@@ -457,11 +457,13 @@ async fn list_filters_sorts_views_and_totals() {
     let _other = create(&w.sales_b, "李四", "13800138024", json!({"tags": ["有房"]})).await;
     let mgr_own = create(&w.mgr_a, "周五", "13800138025", json!({})).await;
     let id = |v: &Value| v["id"].as_str().unwrap().to_string();
-    // Follow-ups: c1 due today, c2 overdue, c3 none.
+    // Follow-ups: c1 due today, c2 overdue, c3 none. The API refuses a next follow-up in the
+    // past (issue 14.7), so c2's is set in the future and then moved back in the store, as if
+    // the days had passed.
     let now = w.s.clock.now();
     for (c, at) in [
         (&c1, now + chrono::Duration::hours(1)),
-        (&c2, now - day * 2),
+        (&c2, now + chrono::Duration::hours(2)),
     ] {
         // Distinct update times for the updated_at sorts.
         w.s.clock.advance(chrono::Duration::minutes(1));
@@ -473,6 +475,16 @@ async fn list_filters_sorts_views_and_totals() {
         .await;
         assert_eq!(st, 200, "{v}");
     }
+    let c2_id = id(&c2);
+    w.s.app
+        .store
+        .write(|tx| {
+            let before = zhudai::store::customers::get_w(tx, &c2_id)?.unwrap();
+            let mut c = before.clone();
+            c.next_followup_at = Some(now - day * 2);
+            zhudai::store::customers::put(tx, Some(&before), &c)
+        })
+        .unwrap();
 
     let cases: Vec<(&Client, &str, Vec<&str>)> = vec![
         (&w.sales_a, "", vec!["孙三", "钱二", "赵一"]),

@@ -437,6 +437,38 @@ async fn bad_queries_are_refused_with_the_field_named() {
     assert_eq!(st, 401);
 }
 
+/// Issue 14.1: a cursor sized an allocation (`4294967296` aborted the process, `2^63-1` was a
+/// "capacity overflow" panic). Every such cursor is a 400 naming `cursor`, and the server keeps
+/// serving.
+#[tokio::test]
+async fn a_huge_search_cursor_is_refused_not_allocated() {
+    let w = world().await;
+    for c in [
+        "10001",
+        "2147483648",
+        "4294967296",
+        "1000000000000000000",
+        "9223372036854775807",
+        "18446744073709551615",
+        "99999999999999999999999",
+        "-1",
+    ] {
+        let (st, v) = w
+            .sales_a
+            .get(&format!("/api/v1/search?q=a&cursor={c}"))
+            .await;
+        assert_eq!(
+            (st.as_u16(), v["error"]["field"].as_str()),
+            (400, Some("cursor")),
+            "cursor={c}: {v}"
+        );
+    }
+    let (st, _) = w.sales_a.get("/api/v1/search?q=a&cursor=10000").await;
+    assert_eq!(st, 200, "the deepest allowed page answers");
+    let (st, _) = w.sales_a.get("/api/v1/search?q=a").await;
+    assert_eq!(st, 200, "still serving");
+}
+
 #[tokio::test]
 async fn doctor_inspection_reports_drift() {
     let w = world().await;

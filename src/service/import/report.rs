@@ -1,11 +1,13 @@
 //! The error report (错误报告): the refused rows with their original cells and, in Chinese,
 //! what was wrong, as an XLSX the importer fixes and imports again. Every cell is written as
-//! text so phone and ID numbers stay as typed.
+//! text so phone and ID numbers stay as typed, defused and cut to Excel's limit like the export
+//! (`service::cells`).
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 
 use super::super::{Error, Result};
 use super::RowError;
+use crate::service::cells::xlsx_text;
 
 /// Builds the report row by row; `finish` gives the file's bytes.
 pub struct ErrorSheet {
@@ -29,7 +31,7 @@ impl ErrorSheet {
             .map_err(xl)?;
         for (i, h) in headers.iter().enumerate() {
             sheet
-                .write_string_with_format(0, col(i + 1)?, h, &bold)
+                .write_string_with_format(0, col(i + 1)?, xlsx_text(h), &bold)
                 .map_err(xl)?;
         }
         let width = headers.len();
@@ -56,21 +58,23 @@ impl ErrorSheet {
         let sheet = self.sheet()?;
         sheet.write_number(r, 0, e.row as f64).map_err(xl)?;
         for (i, c) in cells.iter().take(width).enumerate() {
-            sheet.write_string(r, col(i + 1)?, c).map_err(xl)?;
+            sheet
+                .write_string(r, col(i + 1)?, xlsx_text(c))
+                .map_err(xl)?;
         }
         sheet
             .write_string(
                 r,
                 col(width + 1)?,
-                if e.label.is_empty() {
+                xlsx_text(if e.label.is_empty() {
                     &e.field
                 } else {
                     &e.label
-                },
+                }),
             )
             .map_err(xl)?;
         sheet
-            .write_string(r, col(width + 2)?, &e.reason)
+            .write_string(r, col(width + 2)?, xlsx_text(&e.reason))
             .map_err(xl)?;
         self.next += 1;
         Ok(())

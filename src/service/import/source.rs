@@ -24,11 +24,14 @@ pub enum Encoding {
 }
 
 /// What the file is, found by looking at it once (a streaming pass for CSV: is it all UTF-8?).
+/// An XLSX is only answered once its parts passed the decompression limits of
+/// [`xlsx_guard`](super::xlsx_guard): every XLSX path (upload, preview, CLI) sniffs first.
 pub fn sniff(path: &Path) -> Result<Encoding> {
     let mut f = open(path)?;
     let mut head = [0u8; 4];
     let n = read_full(&mut f, &mut head)?;
     if head[..n].starts_with(b"PK") {
+        super::xlsx_guard::check(path, &super::xlsx_guard::LIMITS)?;
         return Ok(Encoding::Xlsx);
     }
     if head[..n].starts_with(&[0xEF, 0xBB, 0xBF]) {

@@ -1,0 +1,63 @@
+//! What text a field may hold. Names and other single-line fields refuse control characters
+//! (NUL, ESC and ANSI sequences, newlines), bidirectional overrides (an RTL override turns
+//! `txt.exe` into `exe.txt` on screen) and zero-width characters (two names that look the same
+//! but are not); multi-line fields (follow-up content) keep line breaks and nothing else of
+//! the kind. Refused rather than stripped, so the caller sees what was wrong.
+
+/// Formatting characters that change how text is shown without being seen themselves.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' // Arabic letter mark
+        | '\u{180E}' // Mongolian vowel separator
+        | '\u{200B}'..='\u{200F}' // zero-width space/non-joiner/joiner, LRM, RLM
+        | '\u{2028}' | '\u{2029}' // line and paragraph separators
+        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{2069}' // bidi isolates
+        | '\u{FEFF}' // zero-width no-break space (BOM)
+        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
+    )
+}
+
+pub const REFUSED: &str = "不能包含控制字符、换行或不可见的格式字符（如零宽字符、文字方向控制符）";
+pub const REFUSED_MULTI: &str =
+    "不能包含控制字符或不可见的格式字符（如零宽字符、文字方向控制符），换行除外";
+
+/// A single-line field: no control or invisible formatting character at all.
+pub fn single_line_ok(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() || invisible(c))
+}
+
+/// A multi-line field: line breaks (`\n`, `\r`) allowed, and the zero-width joiner that emoji
+/// sequences need; no other control or invisible formatting character.
+pub fn multi_line_ok(s: &str) -> bool {
+    !s.chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\r') || (invisible(c) && c != '\u{200D}'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_bidi_and_zero_width_are_refused() {
+        for bad in [
+            "张\0三",
+            "张三\u{1b}[31m",
+            "a\u{202E}txt.exe",
+            "张\u{200B}三",
+            "张\u{FEFF}三",
+            "张\n三",
+            "张\t三",
+            "\u{2066}x",
+            "x\u{85}",
+        ] {
+            assert!(!single_line_ok(bad), "{bad:?}");
+        }
+        assert!(single_line_ok("张三丰 Zhang-San (成都)"));
+        assert!(multi_line_ok("第一行\r\n第二行\n👨\u{200D}👩"));
+        for bad in ["a\0b", "a\u{1b}[2J", "a\u{202E}b", "a\u{200B}b", "a\tb"] {
+            assert!(!multi_line_ok(bad), "{bad:?}");
+        }
+    }
+}

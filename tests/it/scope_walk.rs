@@ -1,0 +1,314 @@
+//! Issue 14.8: the scope walk. Every route of the OpenAPI document has a declared scope rule
+//! here (a new route without one fails this test), and every route that names an object is
+//! called by every restricted role on an object outside its scope: the answer must be the one
+//! a nonexistent id gets (so ids cannot be probed) and never a success.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common;
+use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
+
+/// What the object named in a route's path is, and so who may reach it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rule {
+    /// No object in the path: the caller's own data, lists (filtered by scope; their own
+    /// tests check that), or open routes (health, setup, login).
+    NoObject,
+    /// `{id}` is a customer: seen by its owner's scope (and collaborators, pool members).
+    Customer,
+    /// `{id}` a customer, `{followup_id}` one of its follow-ups.
+    Followup,
+    /// An import job: its creator's only.
+    ImportJob,
+    /// An API token: its user's only (or `user.manage`).
+    Token,
+    /// A saved customer view: its user's only.
+    View,
+    /// A public pool: its members' (administration with `pool.manage`; the scope of
+    /// `pool.manage` holders is issue 14.2, not walked here).
+    Pool,
+    /// Organisation objects (users, departments, roles, fields, tag groups, templates,
+    /// plugins, assignment settings) changed only with a capability and readable by the staff
+    /// who need them: walked for the changes (not GETs), which must be refused alike for an
+    /// existing and a nonexistent object.
+    Organisation,
+}
+
+use Rule::*;
+
+const ROUTES: &[(&str, &str, Rule)] = &[
+    ("get", "/api/v1/assignment/users", NoObject),
+    ("put", "/api/v1/assignment/users/{id}", Organisation),
+    ("get", "/api/v1/audit", NoObject),
+    ("post", "/api/v1/auth/login", NoObject),
+    ("post", "/api/v1/auth/logout", NoObject),
+    ("post", "/api/v1/backups/run", NoObject),
+    ("get", "/api/v1/backups/status", NoObject),
+    ("get", "/api/v1/custom-fields", NoObject),
+    ("post", "/api/v1/custom-fields", NoObject),
+    ("delete", "/api/v1/custom-fields/{key}", Organisation),
+    ("put", "/api/v1/custom-fields/{key}", Organisation),
+    ("get", "/api/v1/customer-views", NoObject),
+    ("post", "/api/v1/customer-views", NoObject),
+    ("delete", "/api/v1/customer-views/{id}", View),
+    ("get", "/api/v1/customers", NoObject),
+    ("post", "/api/v1/customers", NoObject),
+    ("post", "/api/v1/customers/assign", NoObject),
+    ("post", "/api/v1/customers/bulk", NoObject),
+    ("post", "/api/v1/customers/check-duplicate", NoObject),
+    ("get", "/api/v1/customers/recycle-bin", NoObject),
+    ("delete", "/api/v1/customers/{id}", Customer),
+    ("get", "/api/v1/customers/{id}", Customer),
+    ("patch", "/api/v1/customers/{id}", Customer),
+    ("post", "/api/v1/customers/{id}/claim", Customer),
+    ("post", "/api/v1/customers/{id}/erase", Customer),
+    ("get", "/api/v1/customers/{id}/followups", Customer),
+    ("post", "/api/v1/customers/{id}/followups", Customer),
+    (
+        "patch",
+        "/api/v1/customers/{id}/followups/{followup_id}",
+        Followup,
+    ),
+    ("post", "/api/v1/customers/{id}/lock", Customer),
+    ("post", "/api/v1/customers/{id}/release", Customer),
+    ("post", "/api/v1/customers/{id}/restore", Customer),
+    ("get", "/api/v1/customers/{id}/timeline", Customer),
+    ("post", "/api/v1/customers/{id}/transfer", Customer),
+    ("post", "/api/v1/customers/{id}/unlock", Customer),
+    ("post", "/api/v1/customers/{id}/unmask", Customer),
+    ("get", "/api/v1/departments", NoObject),
+    ("post", "/api/v1/departments", NoObject),
+    ("delete", "/api/v1/departments/{id}", Organisation),
+    ("patch", "/api/v1/departments/{id}", Organisation),
+    ("get", "/api/v1/exports/customers", NoObject),
+    ("get", "/api/v1/health", NoObject),
+    ("get", "/api/v1/import-templates", NoObject),
+    ("post", "/api/v1/import-templates", NoObject),
+    ("delete", "/api/v1/import-templates/{id}", Organisation),
+    ("get", "/api/v1/imports", NoObject),
+    ("post", "/api/v1/imports", NoObject),
+    ("post", "/api/v1/imports/preview", NoObject),
+    ("get", "/api/v1/imports/{id}", ImportJob),
+    ("post", "/api/v1/imports/{id}/cancel", ImportJob),
+    ("get", "/api/v1/imports/{id}/errors.xlsx", ImportJob),
+    ("get", "/api/v1/me", NoObject),
+    ("post", "/api/v1/me/password", NoObject),
+    ("get", "/api/v1/plugins", NoObject),
+    ("get", "/api/v1/plugins/{name}", Organisation),
+    ("put", "/api/v1/plugins/{name}", Organisation),
+    ("post", "/api/v1/plugins/{name}/rollback", Organisation),
+    ("post", "/api/v1/plugins/{name}/test", Organisation),
+    ("get", "/api/v1/plugins/{name}/versions/{vid}", Organisation),
+    ("get", "/api/v1/pools", NoObject),
+    ("post", "/api/v1/pools", NoObject),
+    ("post", "/api/v1/pools/sweep", NoObject),
+    ("delete", "/api/v1/pools/{id}", Pool),
+    ("get", "/api/v1/pools/{id}", Pool),
+    ("patch", "/api/v1/pools/{id}", Pool),
+    ("get", "/api/v1/pools/{id}/customers", Pool),
+    ("get", "/api/v1/reminders", NoObject),
+    ("get", "/api/v1/roles", NoObject),
+    ("post", "/api/v1/roles", NoObject),
+    ("delete", "/api/v1/roles/{key}", Organisation),
+    ("patch", "/api/v1/roles/{key}", Organisation),
+    ("get", "/api/v1/search", NoObject),
+    ("get", "/api/v1/setup", NoObject),
+    ("post", "/api/v1/setup", NoObject),
+    ("get", "/api/v1/tag-groups", NoObject),
+    ("post", "/api/v1/tag-groups", NoObject),
+    ("delete", "/api/v1/tag-groups/{id}", Organisation),
+    ("put", "/api/v1/tag-groups/{id}", Organisation),
+    ("get", "/api/v1/tokens", NoObject),
+    ("post", "/api/v1/tokens", NoObject),
+    ("delete", "/api/v1/tokens/{id}", Token),
+    ("get", "/api/v1/users", NoObject),
+    ("post", "/api/v1/users", NoObject),
+    ("get", "/api/v1/users/directory", NoObject),
+    ("get", "/api/v1/users/{id}", Organisation),
+    ("patch", "/api/v1/users/{id}", Organisation),
+    ("post", "/api/v1/users/{id}/depart", Organisation),
+    ("post", "/api/v1/users/{id}/reset-password", Organisation),
+];
+
+/// Every route of the OpenAPI document has a rule above, and every rule a route.
+#[tokio::test]
+async fn every_route_has_a_declared_scope_rule() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let (st, doc) = s.client().get("/api/openapi.json").await;
+    assert_eq!(st, 200);
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+    }
+    let declared: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    let missing: Vec<_> = documented.difference(&declared).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a scope rule (add them to ROUTES in tests/it/scope_walk.rs): {missing:?}"
+    );
+    let stale: Vec<_> = declared.difference(&documented).collect();
+    assert!(
+        stale.is_empty(),
+        "rules for routes that no longer exist: {stale:?}"
+    );
+}
+
+const NOBODY: &str = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
+
+/// The objects of an outsider (a salesperson of another department).
+struct Theirs {
+    customer: String,
+    followup: String,
+    job: String,
+    token: String,
+    view: String,
+    pool: String,
+    user: String,
+    department: String,
+}
+
+fn fill(path: &str, rule: Rule, t: &Theirs, nobody: bool) -> String {
+    let pick = |real: &str| {
+        if nobody {
+            NOBODY.to_string()
+        } else {
+            real.to_string()
+        }
+    };
+    let id = match rule {
+        Customer | Followup => pick(&t.customer),
+        ImportJob => pick(&t.job),
+        Token => pick(&t.token),
+        View => pick(&t.view),
+        Pool => pick(&t.pool),
+        Organisation if path.starts_with("/api/v1/departments") => pick(&t.department),
+        Organisation => pick(&t.user),
+        NoObject => String::new(),
+    };
+    path.replace("{id}", &id)
+        .replace("{followup_id}", &pick(&t.followup))
+        .replace("{key}", if nobody { "nobody_key" } else { "sales" })
+        .replace(
+            "{name}",
+            if nobody {
+                "nobody.plugin"
+            } else {
+                "pool.recall"
+            },
+        )
+        .replace("{vid}", &pick("1"))
+}
+
+async fn call(c: &Client, method: &str, path: &str) -> u16 {
+    let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let body = (m != Method::GET && m != Method::DELETE).then(|| json!({}));
+    c.call(m, path, body).await.0.as_u16()
+}
+
+#[tokio::test]
+async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let east = common::add_department(&s, "东区", None);
+    let west = common::add_department(&s, "西区", None);
+    // A manager (so they may import) of the other department.
+    let outsider = common::add_user(&s, "outsider", &["manager"], Some(&west));
+    let theirs_c = s.login("outsider", common::TEAM_PASSWORD).await;
+    let (st, c) = theirs_c
+        .post(
+            "/api/v1/customers",
+            json!({"name": "外部客户", "phone": "13822223333"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let customer = c["id"].as_str().unwrap().to_string();
+    let (st, f) = theirs_c
+        .post(
+            &format!("/api/v1/customers/{customer}/followups"),
+            json!({"kind": "call", "content": "电话沟通"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{f}");
+    let (st, job) = crate::import::post_form(
+        &theirs_c,
+        "/api/v1/imports",
+        crate::import::form("x.csv", "姓名,手机号码\n王五,13833334444\n".as_bytes(), &[]),
+    )
+    .await;
+    assert_eq!(st, 202, "{job}");
+    let (st, token) = theirs_c
+        .post("/api/v1/tokens", json!({"name": "mine"}))
+        .await;
+    assert_eq!(st, 201, "{token}");
+    let (st, view) = theirs_c
+        .post(
+            "/api/v1/customer-views",
+            json!({"name": "我的视图", "filter": {}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{view}");
+    let view = view["id"].as_str().unwrap().to_string();
+    let (st, pool) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "西区公海", "department_id": west}),
+        )
+        .await;
+    assert!(st.is_success(), "{pool}");
+    let t = Theirs {
+        customer,
+        followup: f["id"].as_str().unwrap().to_string(),
+        job: job["id"].as_str().unwrap().to_string(),
+        token: token["id"].as_str().unwrap().to_string(),
+        view,
+        pool: pool["id"].as_str().unwrap().to_string(),
+        user: outsider,
+        department: west.clone(),
+    };
+
+    // Every built-in role but admin, in the other department.
+    let roles = ["sales", "manager", "finance", "documents", "service"];
+    let mut failures = Vec::new();
+    for role in roles {
+        let name = format!("walker_{role}");
+        common::add_user(&s, &name, &[role], Some(&east));
+        let c = s.login(&name, common::TEAM_PASSWORD).await;
+        let sees_every_customer = !["sales", "manager"].contains(&role);
+        // Non-destructive methods first, so a leak cannot hide the ones after it.
+        let mut order: Vec<&(&str, &str, Rule)> = ROUTES.iter().collect();
+        order.sort_by_key(|(m, p, _)| *m == "delete" || p.ends_with("/erase"));
+        for (method, path, rule) in order {
+            let walk = match rule {
+                NoObject => false,
+                Customer | Followup => !sees_every_customer,
+                Pool => role != "manager",
+                Organisation => *method != "get",
+                ImportJob | Token | View => true,
+            };
+            if !walk {
+                continue;
+            }
+            let theirs = call(&c, method, &fill(path, *rule, &t, false)).await;
+            let none = call(&c, method, &fill(path, *rule, &t, true)).await;
+            let ok = theirs == none
+                && !(200..300).contains(&theirs)
+                && (*method != "get" || [403, 404].contains(&theirs));
+            if !ok {
+                failures.push(format!(
+                    "{role} {method} {path}: theirs {theirs}, nonexistent {none}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
