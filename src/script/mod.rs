@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod check;
+pub mod errors;
 pub mod hooks;
 pub mod views;
 
@@ -16,6 +17,7 @@ use chrono::{DateTime, Utc};
 use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, Scope};
 use serde::Serialize;
 
+pub use errors::{ErrorLog, PluginFailure};
 pub use hooks::{
     AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, Hook, RecallDecision,
     RecallInput,
@@ -24,11 +26,35 @@ pub use hooks::{
 use api::{Binding, EvalGuard};
 use hooks::Args;
 
+/// A compiled plugin: its AST and the values of its top-level constants (which its
+/// functions read by name, see `api::build`).
+pub struct Compiled {
+    pub ast: AST,
+    pub consts: Option<api::Consts>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("source", &self.ast.source())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Compiled {
+    type Target = AST;
+    fn deref(&self) -> &AST {
+        &self.ast
+    }
+}
+
 /// One resolved version of the `pool.recall` rule (see [`Plugins::recall_rule`]).
 pub struct RecallRule<'a> {
     plugins: &'a Plugins,
     file: String,
-    ast: Arc<AST>,
+    ast: Arc<Compiled>,
+    /// The saved version running (for the error log).
+    pub version: Option<String>,
 }
 
 impl RecallRule<'_> {
@@ -147,33 +173,75 @@ pub struct PluginStatus {
     pub status: String,
     /// What runs now: "file", "last_good" (the file is broken) or "default".
     pub running: String,
+    /// The saved version that runs, when it is one (after a restart with a broken file: the
+    /// newest saved version that compiles and passes its tests).
+    pub running_version: Option<String>,
     pub error: Option<ScriptError>,
-    /// Hook functions the file lacks (the built-in default runs for them).
+    /// Hook functions the file lacks (the built-in default runs for them), or a file that
+    /// serves no known hook.
     pub warnings: Vec<String>,
+    /// Run-time failures of this plugin's hooks since it was last saved.
+    pub errors_since_save: u64,
+    /// Hooks of this plugin whose last call failed.
+    pub failing: Vec<String>,
+    /// The latest run-time failures, newest first.
+    pub recent_errors: Vec<PluginFailure>,
+}
+
+/// A plugin file changed on disk (not through a save): the service records it as a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskEdit {
+    pub name: String,
+    pub source: String,
+    /// Why it does not run, when it does not.
+    pub error: Option<String>,
 }
 
 struct Entry {
     stamp: Option<(SystemTime, u64)>,
     source: String,
-    /// The last version that compiled and passed the lint.
-    good: Option<Arc<AST>>,
+    /// The version that runs: the file when it is good, else the last good one.
+    good: Option<Arc<Compiled>>,
+    /// The saved version id of `good`, when it is one.
+    good_version: Option<String>,
     error: Option<ScriptError>,
+}
+
+impl Entry {
+    fn empty() -> Entry {
+        Entry {
+            stamp: None,
+            source: String::new(),
+            good: None,
+            good_version: None,
+            error: None,
+        }
+    }
 }
 
 struct State {
     last_check: Option<Instant>,
     files: BTreeMap<String, Entry>,
+    /// Saved versions per plugin, newest first: (id, source).
+    stored: BTreeMap<String, Vec<(String, String)>>,
+    disk_edits: Vec<DiskEdit>,
 }
 
 pub struct Plugins {
     dir: PathBuf,
     engine: Engine,
+    /// Evaluates top-level constants (see [`api::build_lenient`]).
+    lenient: Engine,
     bindings: Vec<Binding>,
-    defaults: BTreeMap<String, Arc<AST>>,
+    defaults: BTreeMap<String, Arc<Compiled>>,
     state: Mutex<State>,
     /// Disk is looked at no more often than this.
     check_interval: Duration,
     budget: Duration,
+    /// Run-time failures.
+    pub errors: ErrorLog,
+    /// Departments, for `dept(name)` and `candidate.department_path`.
+    org: Mutex<api::Org>,
 }
 
 /// A plugin name is a file stem: lowercase letters, digits, `_` and `-`.
@@ -241,14 +309,19 @@ impl Plugins {
         let mut p = Plugins {
             dir: dir.to_path_buf(),
             engine: api.engine,
+            lenient: api::build_lenient(),
             bindings: api.bindings,
             defaults: BTreeMap::new(),
             state: Mutex::new(State {
                 last_check: None,
                 files: BTreeMap::new(),
+                stored: BTreeMap::new(),
+                disk_edits: Vec::new(),
             }),
             check_interval: Duration::from_secs(1),
             budget: Duration::from_millis(api::DEADLINE_MS),
+            errors: ErrorLog::default(),
+            org: Mutex::new(Arc::new(Vec::new())),
         };
         for (name, source) in DEFAULTS {
             match p.compile(name, source) {
@@ -280,14 +353,87 @@ impl Plugins {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The saved versions of every plugin, newest first (from the store, at start): a file
+    /// broken at start runs the newest of them that compiles and passes its tests.
+    pub fn set_stored(&self, stored: BTreeMap<String, Vec<(String, String)>>) {
+        let mut st = self.lock();
+        st.stored = stored;
+        st.last_check = None;
+        // Files already read are read again, now knowing their versions.
+        for e in st.files.values_mut() {
+            e.stamp = None;
+        }
+    }
+
+    /// A version just saved (its file is being written).
+    pub fn add_stored(&self, name: &str, id: &str, source: &str) {
+        let mut st = self.lock();
+        st.stored
+            .entry(name.to_string())
+            .or_default()
+            .insert(0, (id.to_string(), source.to_string()));
+        st.last_check = None;
+    }
+
+    /// Edits found on disk since the last call, to be recorded as versions.
+    pub fn take_disk_edits(&self) -> Vec<DiskEdit> {
+        self.refresh();
+        std::mem::take(&mut self.lock().disk_edits)
+    }
+
+    /// The departments scripts see.
+    pub fn set_org(&self, departments: &[crate::domain::org::Department]) {
+        let org = Arc::new(api::DeptInfo::all(departments));
+        *self.org.lock().unwrap_or_else(|e| e.into_inner()) = org;
+    }
+
+    fn org(&self) -> api::Org {
+        self.org.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The values of a source's top-level constants (its top level is run, sandboxed).
+    fn constants(&self, file: &str, source: &str) -> Result<Option<api::Consts>, ScriptError> {
+        if !source.contains("const ") {
+            return Ok(None);
+        }
+        let located = |line: Option<usize>, message: String| ScriptError {
+            file: file.to_string(),
+            line,
+            message,
+        };
+        let ast = self
+            .lenient
+            .compile(source)
+            .map_err(|e| located(e.1.line(), e.0.to_string()))?;
+        let _guard = EvalGuard::new(DateTime::<Utc>::default(), self.budget);
+        let mut scope = Scope::new();
+        self.lenient
+            .run_ast_with_scope(&mut scope, &ast)
+            .map_err(|e| runtime_error(file, &e))?;
+        let consts: Vec<(String, Dynamic)> = scope
+            .iter_raw()
+            .filter(|(_, constant, _)| *constant)
+            .map(|(n, _, v)| (n.to_string(), v.clone()))
+            .collect();
+        Ok((!consts.is_empty()).then(|| Arc::new(consts)))
+    }
+
     /// Compiles and lints a plugin's source.
-    pub fn compile(&self, name: &str, source: &str) -> Result<AST, ScriptError> {
+    pub fn compile(&self, name: &str, source: &str) -> Result<Compiled, ScriptError> {
         let file = file_name(name);
-        let mut ast = self.engine.compile(source).map_err(|e| ScriptError {
-            file: file.clone(),
-            line: e.1.line(),
-            message: e.0.to_string(),
-        })?;
+        let consts = self.constants(&file, source)?;
+        let mut scope = Scope::new();
+        for (n, v) in consts.iter().flat_map(|c| c.iter()) {
+            scope.push_constant_dynamic(n.clone(), v.clone());
+        }
+        let mut ast = self
+            .engine
+            .compile_with_scope(&scope, source)
+            .map_err(|e| ScriptError {
+                file: file.clone(),
+                line: e.1.line(),
+                message: e.0.to_string(),
+            })?;
         ast.set_source(file.as_str());
         for h in hooks::HOOKS.iter().filter(|h| h.plugin == name) {
             if let Some(f) = ast.iter_functions().find(|f| f.name == h.function)
@@ -306,11 +452,22 @@ impl Plugins {
                 });
             }
         }
-        Ok(ast)
+        Ok(Compiled { ast, consts })
     }
 
-    /// Hook functions a plugin source lacks.
+    /// Hook functions a plugin source lacks, or that it serves no known hook.
     fn warnings(name: &str, ast: &AST) -> Vec<String> {
+        if !hooks::HOOKS.iter().any(|h| h.plugin == name) {
+            let known: Vec<String> = hooks::HOOKS
+                .iter()
+                .map(|h| format!("{} 的 fn {}", file_name(h.plugin), h.function))
+                .collect();
+            return vec![format!(
+                "{} 不服务任何已知挂钩，不会被调用（已知：{}）",
+                file_name(name),
+                known.join("、")
+            )];
+        }
         hooks::HOOKS
             .iter()
             .filter(|h| h.plugin == name)
@@ -324,6 +481,17 @@ impl Plugins {
                 )
             })
             .collect()
+    }
+
+    /// Compiles a source and runs its checks (inline tests, the horizon check): what must
+    /// hold before a version may run.
+    pub fn verified(&self, name: &str, source: &str) -> Result<Arc<Compiled>, ScriptError> {
+        let compiled = self.compile(name, source)?;
+        let report = check::check_compiled(self, name, source, &compiled);
+        match report.failures.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(Arc::new(compiled)),
+        }
     }
 
     /// Re-reads changed files, at most once per check interval.
@@ -360,12 +528,7 @@ impl Plugins {
                 let source = match std::fs::read_to_string(&path) {
                     Ok(s) => s,
                     Err(e) => {
-                        let entry = st.files.entry(name.clone()).or_insert_with(|| Entry {
-                            stamp: None,
-                            source: String::new(),
-                            good: None,
-                            error: None,
-                        });
+                        let entry = st.files.entry(name.clone()).or_insert_with(Entry::empty);
                         entry.error = Some(ScriptError {
                             file: file_name(&name),
                             line: None,
@@ -374,30 +537,61 @@ impl Plugins {
                         continue;
                     }
                 };
+                let is_default = DEFAULTS.iter().any(|(n, src)| *n == name && *src == source);
                 // The shipped default, unedited, shares the embedded AST: a sweep recognises it
                 // (`RecallRule::is_default`) and runs its Rust twin instead of the interpreter.
+                let stored = st.stored.get(&name).cloned().unwrap_or_default();
+                let version = stored
+                    .iter()
+                    .find(|(_, src)| *src == source)
+                    .map(|(id, _)| id.clone());
+                // A saved version passed its checks at save (or the admin forced it): it only
+                // has to compile. Anything else must also pass its tests and horizon check.
                 let compiled = match self.defaults.get(&name) {
-                    Some(d) if DEFAULTS.iter().any(|(n, src)| *n == name && *src == source) => {
-                        Ok(d.clone())
-                    }
-                    _ => self.compile(&name, &source).map(Arc::new),
+                    Some(d) if is_default => Ok(d.clone()),
+                    _ if version.is_some() => self.compile(&name, &source).map(Arc::new),
+                    _ => self.verified(&name, &source),
                 };
-                let entry = st.files.entry(name.clone()).or_insert_with(|| Entry {
-                    stamp: None,
-                    source: String::new(),
-                    good: None,
-                    error: None,
-                });
+                let changed = st.files.get(&name).is_none_or(|e| e.source != source);
+                if version.is_none() && !is_default && changed {
+                    st.disk_edits.push(DiskEdit {
+                        name: name.clone(),
+                        source: source.clone(),
+                        error: compiled.as_ref().err().map(ToString::to_string),
+                    });
+                }
+                let entry = st.files.entry(name.clone()).or_insert_with(Entry::empty);
                 entry.stamp = Some(stamp);
                 entry.source = source;
                 match compiled {
                     Ok(ast) => {
                         entry.good = Some(ast);
+                        entry.good_version = version;
                         entry.error = None;
                         tracing::info!(plugin = %name, "plugin loaded");
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "plugin does not compile; the last good version keeps running");
+                        if entry.good.is_none() {
+                            // At start: the newest saved version that compiles and passes.
+                            for (id, src) in &stored {
+                                if let Ok(ast) = self.verified(&name, src) {
+                                    entry.good = Some(ast);
+                                    entry.good_version = Some(id.clone());
+                                    break;
+                                }
+                            }
+                        }
+                        match &entry.good_version {
+                            Some(v) => {
+                                tracing::warn!(error = %e, version = %v, "plugin does not run; the last good saved version runs")
+                            }
+                            None if entry.good.is_some() => {
+                                tracing::warn!(error = %e, "plugin does not run; the last good version keeps running")
+                            }
+                            None => {
+                                tracing::warn!(error = %e, "plugin does not run and no saved version does; the built-in default runs")
+                            }
+                        }
                         entry.error = Some(e);
                     }
                 }
@@ -411,22 +605,23 @@ impl Plugins {
         self.lock().last_check = None;
     }
 
-    /// The AST that serves a hook now, and the file name to blame for its errors.
-    fn ast_for(&self, hook: Hook) -> Result<(String, Arc<AST>), ScriptError> {
+    /// The version that serves a hook now, the file name to blame for its errors and the saved
+    /// version id.
+    fn ast_for(&self, hook: Hook) -> Result<(String, Arc<Compiled>, Option<String>), ScriptError> {
         self.refresh();
         let file = file_name(hook.plugin);
         let has = |ast: &AST| ast.iter_functions().any(|f| f.name == hook.function);
-        if let Some(ast) = self
+        if let Some((ast, version)) = self
             .lock()
             .files
             .get(hook.plugin)
-            .and_then(|e| e.good.clone())
+            .and_then(|e| Some((e.good.clone()?, e.good_version.clone())))
             && has(&ast)
         {
-            return Ok((file, ast));
+            return Ok((file, ast, version));
         }
         match self.defaults.get(hook.plugin) {
-            Some(ast) if has(ast) => Ok((format!("{file} (内置默认)"), ast.clone())),
+            Some(ast) if has(ast) => Ok((format!("{file} (内置默认)"), ast.clone(), None)),
             _ => Err(ScriptError {
                 file,
                 line: None,
@@ -435,22 +630,43 @@ impl Plugins {
         }
     }
 
+    /// Records a run-time failure of `hook` about `record_id` in the error log.
+    pub fn record_failure(
+        &self,
+        hook: Hook,
+        e: &ScriptError,
+        record_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        let version = self.version_of(hook);
+        self.errors
+            .record(PluginFailure::new(hook.name, version, e, record_id, now));
+    }
+
+    /// The saved version serving `hook`, when it is one.
+    pub fn version_of(&self, hook: Hook) -> Option<String> {
+        self.lock()
+            .files
+            .get(hook.plugin)
+            .and_then(|e| e.good_version.clone())
+    }
+
     /// Calls `function` of `ast` with the deadline and `now` set for this thread.
     pub(crate) fn call(
         &self,
         file: &str,
-        ast: &AST,
+        ast: &Compiled,
         function: &str,
         args: Vec<Dynamic>,
         now: DateTime<Utc>,
     ) -> Result<Dynamic, ScriptError> {
-        let _guard = EvalGuard::new(now, self.budget);
+        let _guard = EvalGuard::new(now, self.budget).with(ast.consts.clone(), Some(self.org()));
         let mut scope = Scope::new();
         self.engine
             .call_fn_with_options::<Dynamic>(
                 CallFnOptions::new().eval_ast(false),
                 &mut scope,
-                ast,
+                &ast.ast,
                 function,
                 args,
             )
@@ -464,7 +680,7 @@ impl Plugins {
         now: DateTime<Utc>,
     ) -> Result<(String, Dynamic), ScriptError> {
         let hook = args.hook();
-        let (file, ast) = self.ast_for(hook)?;
+        let (file, ast, _) = self.ast_for(hook)?;
         let value = self
             .call(&file, &ast, hook.function, args.into_dynamics(), now)
             .map_err(|e| self.locate(hook, e))?;
@@ -502,11 +718,12 @@ impl Plugins {
     /// The version of `pool.recall` serving now, resolved once (a sweep evaluates one version
     /// for all its customers, and does not look at the disk per customer).
     pub fn recall_rule(&self) -> Result<RecallRule<'_>, ScriptError> {
-        let (file, ast) = self.ast_for(hooks::RECALL)?;
+        let (file, ast, version) = self.ast_for(hooks::RECALL)?;
         Ok(RecallRule {
             plugins: self,
             file,
             ast,
+            version,
         })
     }
 
@@ -518,9 +735,10 @@ impl Plugins {
 
     /// `assign.pick`: who gets a new lead.
     pub fn assign(&self, i: &AssignInput) -> Result<AssignDecision, ScriptError> {
-        let (file, v) = self.run(Args::pick(i), i.now)?;
-        let d = hooks::assign_decision(&v)
+        let (file, v) = self.run(Args::pick(i, &self.org()), i.now)?;
+        let mut d = hooks::assign_decision(&v)
             .map_err(|m| Self::decision_error(&file, hooks::ASSIGN_PICK, m))?;
+        d.turns = api::turns_used();
         if let Some(id) = &d.user_id
             && !i.candidates.iter().any(|c| &c.user.id == id)
         {
@@ -565,30 +783,47 @@ impl Plugins {
                     .filter(|h| h.plugin == name)
                     .map(|h| h.name.to_string())
                     .collect();
-                let (origin, status, running, error, warnings) = match st.files.get(&name) {
-                    Some(e) => (
-                        "file",
-                        if e.error.is_some() { "error" } else { "ok" },
-                        match (&e.error, &e.good) {
-                            (None, _) => "file",
-                            (Some(_), Some(_)) => "last_good",
-                            (Some(_), None) => "default",
-                        },
-                        e.error.clone(),
-                        e.good
-                            .as_ref()
-                            .map(|a| Self::warnings(&name, a))
-                            .unwrap_or_default(),
-                    ),
-                    None => ("default", "ok", "default", None, Vec::new()),
-                };
+                let (origin, status, running, running_version, error, warnings) =
+                    match st.files.get(&name) {
+                        Some(e) => (
+                            "file",
+                            if e.error.is_some() { "error" } else { "ok" },
+                            match (&e.error, &e.good) {
+                                (None, _) => "file",
+                                (Some(_), Some(_)) => "last_good",
+                                (Some(_), None) => "default",
+                            },
+                            e.good.as_ref().and(e.good_version.clone()),
+                            e.error.clone(),
+                            e.good
+                                .as_ref()
+                                .map(|a| Self::warnings(&name, a))
+                                .unwrap_or_default(),
+                        ),
+                        None => ("default", "ok", "default", None, None, Vec::new()),
+                    };
+                let served: Vec<&str> = hooks::HOOKS
+                    .iter()
+                    .filter(|h| h.plugin == name)
+                    .map(|h| h.name)
+                    .collect();
+                let failing = self
+                    .errors
+                    .failing()
+                    .into_iter()
+                    .filter(|h| served.contains(&h.as_str()))
+                    .collect();
                 PluginStatus {
                     file: file_name(&name),
+                    errors_since_save: served.iter().map(|h| self.errors.count(h)).sum(),
+                    recent_errors: self.errors.recent(&served, 20),
+                    failing,
                     name,
                     hooks,
                     origin: origin.into(),
                     status: status.into(),
                     running: running.into(),
+                    running_version,
                     error,
                     warnings,
                 }
@@ -618,3 +853,5 @@ pub(crate) fn line_of(source: &str, needle: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trust_tests;

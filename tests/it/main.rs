@@ -19,6 +19,7 @@ mod import_rules;
 mod org_scope;
 mod pii_at_rest;
 mod platform_api;
+mod plugin_trust;
 mod plugins;
 mod pool_rule_view;
 mod pools;
