@@ -16,6 +16,7 @@ mod export;
 mod followups;
 mod import;
 mod import_rules;
+mod issue15_fixes;
 mod org_scope;
 mod pii_at_rest;
 mod platform_api;
