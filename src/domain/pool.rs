@@ -144,8 +144,10 @@ mod patch_tests {
 
     #[test]
     fn a_partial_patch_changes_only_what_is_sent() {
-        let mut before = PoolSettings::default();
-        before.max_owned = 77;
+        let mut before = PoolSettings {
+            max_owned: 77,
+            ..Default::default()
+        };
         before.no_followup_days.insert("A".into(), 40);
         let after = before
             .patched(&serde_json::json!({"claim_daily_limit": 3, "no_followup_days": {"B": 9}}))
