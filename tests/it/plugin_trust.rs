@@ -520,3 +520,26 @@ async fn round_robin_inside_one_department() {
     );
     assert!(!live_owners.contains(&c.as_str()));
 }
+
+/// `zhudai plugin check` on a directory that does not exist fails (it used to report "no
+/// plugins" and exit 0); on the shipped examples it passes, the round-robin rule included.
+#[test]
+fn plugin_check_fails_on_a_missing_directory() {
+    let run = |dir: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+            .args(["plugin", "check", "--dir", dir])
+            .output()
+            .unwrap()
+    };
+    let out = run("/nonexistent/zhudai-plugins");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/zhudai-plugins"), "{err}");
+    let out = run(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/plugins"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("ok    assign-dept-round-robin.rhai: 4 test case(s) passed"),
+        "{text}"
+    );
+}
