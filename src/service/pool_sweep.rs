@@ -754,6 +754,9 @@ impl App {
                     });
                 }
             }
+            // A rule failing here hides the warning; the failure is recorded, not dropped.
+            let (n, first) = ctx.errors.take();
+            self.plugins.errors.record_many(RECALL.name, n, first);
             Ok(out)
         })
     }
