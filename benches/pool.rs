@@ -19,7 +19,10 @@
 //! with 32 threads racing for the same customer (exactly one winner per race); (e) creating a
 //! customer with `"assign": "auto"` (ms per create) next to the per-create recount it replaced;
 //! (f) the 8 → 9 and 9 → 10 migrations' rebuilds (time, peak memory). (e) and (f) run before
-//! the sweeps, so the sweeps see 20 more (recently assigned) owned customers.
+//! the sweeps, so the sweeps see 20 more (recently assigned) owned customers; (g) a real sweep
+//! with a `pool.recall` that throws for every customer, while a client times `GET /health`
+//! against the running server: the report must count every failure, nothing may be
+//! recalled, and the p99 of `/health` during the sweep must stay within 2× of idle (issue 15).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -515,6 +518,82 @@ fn claim_same(app: &Arc<App>, ids: &[String], threads: usize) -> (u64, Duration)
     ((ids.len() * threads) as u64, wall)
 }
 
+/// The p99 of `samples` (sorted in place).
+fn p99(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    let k = (samples.len() * 99 / 100).min(samples.len().saturating_sub(1));
+    samples.get(k).copied().unwrap_or_default()
+}
+
+/// (g): a real sweep in which `pool.recall` throws for every owned customer, with `/health`
+/// timed before (idle) and during the sweep.
+fn throwing_sweep(app: &Arc<App>, now: DateTime<Utc>) {
+    let file = app.plugins.dir().join("pool.rhai");
+    std::fs::write(
+        &file,
+        "fn recall(customer, pool, ctx) { throw \"bench: 每个客户都出错\"; }\n",
+    )
+    .unwrap();
+    app.plugins.invalidate();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v1/health", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(zhudai::http::serve(listener, Arc::clone(app), async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::new();
+        let probe = |client: reqwest::Client, url: String| async move {
+            let t = Instant::now();
+            let st = client.get(&url).send().await.unwrap().status();
+            assert!(st.is_success());
+            t.elapsed()
+        };
+        let mut idle = Vec::new();
+        for _ in 0..300 {
+            idle.push(probe(client.clone(), url.clone()).await);
+        }
+        let sweeper = tokio::task::spawn_blocking({
+            let app = Arc::clone(app);
+            move || {
+                let t = Instant::now();
+                (app.sweep_at(now, false, 0).unwrap(), t.elapsed())
+            }
+        });
+        let mut busy = Vec::new();
+        while !sweeper.is_finished() {
+            busy.push(probe(client.clone(), url.clone()).await);
+        }
+        let (report, took) = sweeper.await.unwrap();
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        let (idle99, busy99) = (p99(&mut idle), p99(&mut busy));
+        let ratio = secs(busy99) / secs(idle99).max(1e-9);
+        println!(
+            "(g) sweep with a pool.recall that throws for every customer: {} scanned, {} errors counted (locked/won skipped by the engine) ({} listed), {} recalled in {:.3} s; /health p99 idle {:.2} ms, during the sweep {:.2} ms over {} requests (×{ratio:.2}){}",
+            report.scanned,
+            report.errors,
+            report.first_errors.len(),
+            report.recalled,
+            secs(took),
+            secs(idle99) * 1e3,
+            secs(busy99) * 1e3,
+            busy.len(),
+            if ratio <= 2.0 { "" } else { " — MISSED the 2× target" }
+        );
+        assert_eq!(report.recalled, 0, "a failing rule recalls nobody");
+        // Locked, won and deleted customers never reach the script (engine rule).
+        assert!(report.errors > 0 && report.errors <= report.scanned, "failures are counted");
+    });
+    std::fs::remove_file(&file).unwrap();
+    app.plugins.invalidate();
+}
+
 fn main() {
     let rows = env_or("ZHUDAI_BENCH_ROWS", 100_000);
     let work = tempfile::tempdir().unwrap();
@@ -661,6 +740,9 @@ fn main() {
 
     // (c) evaluation cost.
     eval_costs(&app, &org, now);
+
+    // (g) a hook that throws for every customer.
+    throwing_sweep(&app, now);
 
     // (d) claims.
     let mut left = claimable.as_slice();

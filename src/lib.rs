@@ -64,6 +64,9 @@ pub fn open_app(
         data_dir.to_path_buf(),
         fields,
     ));
+    // Saved plugin versions first: a plugin file broken at start runs the newest good one.
+    app.load_plugin_versions()?;
+    app.sync_plugin_versions()?;
     let purged = app.purge_expired_sessions()?;
     if purged > 0 {
         tracing::info!(count = purged, "expired sessions removed");

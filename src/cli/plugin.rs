@@ -41,7 +41,8 @@ impl Cmd {
             Sub::Check { name, dir } => {
                 let dir = dir.unwrap_or_else(|| data.join("plugins"));
                 let plugins = Plugins::new(&dir);
-                let reports = check::check_dir(&plugins, &dir, name.as_deref());
+                let reports = check::check_dir(&plugins, &dir, name.as_deref())
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
                 if reports.is_empty() {
                     match name {
                         Some(n) => anyhow::bail!("{} has no {n}.rhai", dir.display()),

@@ -51,6 +51,36 @@ pub struct PoolSettings {
     pub protect_new_hours: u32,
 }
 
+impl PoolSettings {
+    /// These settings with the keys of `patch` changed and every other one kept (a partial
+    /// `PATCH /pools/{id}`); `no_followup_days` merges grade by grade. An unknown key or a
+    /// wrong type is refused with its field.
+    pub fn patched(&self, patch: &serde_json::Value) -> Result<PoolSettings, (String, String)> {
+        let serde_json::Value::Object(changes) = patch else {
+            return Err(("settings".into(), "settings 应为对象".into()));
+        };
+        let mut merged =
+            serde_json::to_value(self).map_err(|e| ("settings".to_string(), e.to_string()))?;
+        let serde_json::Value::Object(current) = &mut merged else {
+            return Err(("settings".into(), "settings 应为对象".into()));
+        };
+        for (k, v) in changes {
+            let Some(slot) = current.get_mut(k) else {
+                return Err((format!("settings.{k}"), format!("未知的设置项 {k}")));
+            };
+            match (slot, v) {
+                (serde_json::Value::Object(have), serde_json::Value::Object(new)) => {
+                    for (g, n) in new {
+                        have.insert(g.clone(), n.clone());
+                    }
+                }
+                (slot, v) => *slot = v.clone(),
+            }
+        }
+        serde_json::from_value(merged).map_err(|e| ("settings".to_string(), e.to_string()))
+    }
+}
+
 impl Default for PoolSettings {
     fn default() -> Self {
         PoolSettings {
@@ -105,5 +135,39 @@ mod tests {
         assert_eq!(s.no_followup_days_for(Some("Z")), 15);
         assert_eq!(s.no_followup_days_for(None), 15);
         assert_eq!(s.no_signing_days, Some(90));
+    }
+}
+
+#[cfg(test)]
+mod patch_tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_patch_changes_only_what_is_sent() {
+        let mut before = PoolSettings {
+            max_owned: 77,
+            ..Default::default()
+        };
+        before.no_followup_days.insert("A".into(), 40);
+        let after = before
+            .patched(&serde_json::json!({"claim_daily_limit": 3, "no_followup_days": {"B": 9}}))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(after.claim_daily_limit, 3);
+        assert_eq!(after.max_owned, 77, "unsent settings stay");
+        assert_eq!(after.no_followup_days.get("A"), Some(&40));
+        assert_eq!(after.no_followup_days.get("B"), Some(&9));
+        let none = before
+            .patched(&serde_json::json!({"no_signing_days": null}))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(none.no_signing_days, None);
+        let e = before
+            .patched(&serde_json::json!({"max_own": 3}))
+            .unwrap_err();
+        assert_eq!(e.0, "settings.max_own");
+        assert!(
+            before
+                .patched(&serde_json::json!({"max_owned": "x"}))
+                .is_err()
+        );
     }
 }

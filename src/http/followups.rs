@@ -88,9 +88,10 @@ pub async fn timeline(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ReminderQuery {
-    /// `today` or `overdue`.
+    /// `today` or `overdue` (required).
     #[param(inline)]
-    pub due: Due,
+    #[serde(default)]
+    pub due: Option<Due>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -109,9 +110,13 @@ pub async fn reminders(
     caller: Caller,
     Query(q): Query<ReminderQuery>,
 ) -> Result<Json<ReminderList>, ApiError> {
-    let items = app
-        .blocking(move |app| app.reminders(&caller, q.due))
-        .await?;
+    let due = q.due.ok_or_else(|| {
+        crate::service::Error::validation(
+            "due",
+            "缺少参数 due：today（今天到期）或 overdue（已逾期）",
+        )
+    })?;
+    let items = app.blocking(move |app| app.reminders(&caller, due)).await?;
     Ok(Json(ReminderList {
         total: items.len(),
         items,

@@ -126,7 +126,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(pools::assignees))
         .routes(routes!(pools::set_assignee))
         .routes(routes!(plugins::list))
-        .routes(routes!(plugins::get, plugins::save))
+        .routes(routes!(plugins::get, plugins::save, plugins::delete))
         .routes(routes!(plugins::version))
         .routes(routes!(plugins::rollback))
         .routes(routes!(plugins::try_it))

@@ -2,10 +2,10 @@
 //! versions, rollback and "try it" against a real customer. All need `plugin.manage`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Source;
 use super::error::{ErrorBody, ErrorDetail};
@@ -14,33 +14,58 @@ use crate::script::{PluginStatus, ScriptError};
 use crate::service::auth::Caller;
 use crate::service::plugins::{
     PluginDetail, PluginRollback, PluginSave, PluginTry, PluginTryResult, PluginVersionView,
+    SaveRefused,
 };
 
-/// The 422 body of a save that does not compile: the usual error plus where it is.
+/// The 422 body of a refused save: the usual error plus where it is. `plugin_compile`: it
+/// does not compile; `plugin_tests_failed`: its inline tests or horizon check fail (every
+/// failure in `failures`, the first also in `script_error`; `?force=true` saves anyway).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PluginErrorBody {
     pub error: ErrorDetail,
     pub script_error: ScriptError,
+    pub failures: Vec<ScriptError>,
 }
 
-fn saved(result: Result<PluginDetail, ScriptError>) -> Response {
-    match result {
-        Ok(detail) => Json(detail).into_response(),
-        Err(e) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(PluginErrorBody {
-                error: ErrorDetail {
-                    code: "plugin_compile".into(),
-                    message: e.to_string(),
-                    field: Some("source".into()),
-                    details: None,
-                    request_id: None,
-                },
-                script_error: e,
-            }),
+/// `?force=true`: save although the inline tests fail (audited).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct SaveQuery {
+    #[serde(default)]
+    pub force: bool,
+}
+
+fn saved(result: Result<PluginDetail, SaveRefused>) -> Response {
+    let (code, failures) = match result {
+        Ok(detail) => return Json(detail).into_response(),
+        Err(SaveRefused::Compile(e)) => ("plugin_compile", vec![e]),
+        Err(SaveRefused::Checks(f)) => ("plugin_tests_failed", f),
+    };
+    let Some(first) = failures.first().cloned() else {
+        return StatusCode::UNPROCESSABLE_ENTITY.into_response();
+    };
+    let message = if code == "plugin_compile" {
+        first.to_string()
+    } else {
+        format!(
+            "插件自带的测试未通过（{} 处），未保存：{first}。确认要保存请加 ?force=true",
+            failures.len()
         )
-            .into_response(),
-    }
+    };
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(PluginErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message,
+                field: Some("source".into()),
+                details: None,
+                request_id: None,
+            },
+            script_error: first,
+            failures,
+        }),
+    )
+        .into_response()
 }
 
 /// Every plugin with its status: running file, last good version or built-in default, errors.
@@ -72,23 +97,41 @@ pub async fn get(
     ))
 }
 
-/// Save a new source: versioned, audited, written atomically, picked up at once.
-#[utoipa::path(put, path = "/plugins/{name}", operation_id = "save_plugin", tag = "plugins", request_body = PluginSave, responses(
+/// Save a new source: versioned, audited, written atomically, picked up at once. The file's
+/// `tests()` and horizon check must pass (`?force=true` saves anyway, audited).
+#[utoipa::path(put, path = "/plugins/{name}", operation_id = "save_plugin", tag = "plugins", params(SaveQuery), request_body = PluginSave, responses(
     (status = 200, description = "Saved and running", body = PluginDetail),
     (status = 400, description = "Invalid name or source too large", body = ErrorBody),
     (status = 403, description = "Missing plugin.manage", body = ErrorBody),
-    (status = 422, description = "Does not compile: file, line and message; the running version stays", body = PluginErrorBody)))]
+    (status = 422, description = "Does not compile (plugin_compile) or its tests fail (plugin_tests_failed): file, line and message; the running version stays", body = PluginErrorBody)))]
 pub async fn save(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
     Path(name): Path<String>,
+    Query(q): Query<SaveQuery>,
     ApiJson(input): ApiJson<PluginSave>,
 ) -> Result<Response, ApiError> {
     let r = app
-        .blocking(move |app| app.save_plugin(&caller, &name, input, &source))
+        .blocking(move |app| app.save_plugin(&caller, &name, input, q.force, &source))
         .await?;
     Ok(saved(r))
+}
+
+/// Delete a plugin file: the built-in default serves its hooks again; saved versions stay.
+#[utoipa::path(delete, path = "/plugins/{name}", operation_id = "delete_plugin", tag = "plugins", responses(
+    (status = 204, description = "Deleted"),
+    (status = 403, description = "Missing plugin.manage", body = ErrorBody),
+    (status = 404, description = "No such plugin file", body = ErrorBody)))]
+pub async fn delete(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| app.delete_plugin(&caller, &name, &source))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// One saved version's source.
@@ -108,7 +151,7 @@ pub async fn version(
 }
 
 /// Save an earlier version again (as a new version).
-#[utoipa::path(post, path = "/plugins/{name}/rollback", operation_id = "rollback_plugin", tag = "plugins", request_body = PluginRollback, responses(
+#[utoipa::path(post, path = "/plugins/{name}/rollback", operation_id = "rollback_plugin", tag = "plugins", params(SaveQuery), request_body = PluginRollback, responses(
     (status = 200, description = "Rolled back and running", body = PluginDetail),
     (status = 403, description = "Missing plugin.manage", body = ErrorBody),
     (status = 404, description = "No such version", body = ErrorBody),
@@ -118,10 +161,11 @@ pub async fn rollback(
     Source(source): Source,
     caller: Caller,
     Path(name): Path<String>,
+    Query(q): Query<SaveQuery>,
     ApiJson(input): ApiJson<PluginRollback>,
 ) -> Result<Response, ApiError> {
     let r = app
-        .blocking(move |app| app.rollback_plugin(&caller, &name, &input.version, &source))
+        .blocking(move |app| app.rollback_plugin(&caller, &name, &input.version, q.force, &source))
         .await?;
     Ok(saved(r))
 }

@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState};
@@ -25,15 +26,18 @@ pub struct SetupRequest {
     pub password: String,
 }
 
+/// The administrator created, logged in as a login would be: the session cookie is set and
+/// `csrf_token` goes in `X-CSRF-Token` on mutating requests.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SetupResponse {
     pub user: UserView,
+    pub csrf_token: String,
 }
 
 /// Creates the first administrator (single use; the token expires after 30 minutes).
 #[utoipa::path(post, path = "/setup", operation_id = "complete_setup", tag = "auth", request_body = SetupRequest,
     responses(
-        (status = 201, description = "Administrator created", body = SetupResponse),
+        (status = 201, description = "Administrator created and logged in (session cookie set)", body = SetupResponse),
         (status = 400, description = "Invalid input", body = super::error::ErrorBody),
         (status = 401, description = "Wrong, expired or used token", body = super::error::ErrorBody),
         (status = 409, description = "An administrator already exists", body = super::error::ErrorBody),
@@ -42,17 +46,32 @@ pub async fn complete(
     State(app): State<AppState>,
     super::auth::Source(source): super::auth::Source,
     ApiJson(req): ApiJson<SetupRequest>,
-) -> Result<(StatusCode, Json<SetupResponse>), ApiError> {
-    let user = app
+) -> Result<Response, ApiError> {
+    let secure = app.config.server.secure_cookie;
+    let (user, done) = app
         .blocking(move |app| {
-            app.complete_setup(
+            let user = app.complete_setup(
                 &req.token,
                 &req.username,
                 &req.display_name,
                 &req.password,
                 &source,
-            )
+            )?;
+            // The new administrator is logged in, exactly as by the login endpoint.
+            let done = app.login(&req.username, &req.password, &source)?;
+            Ok((user, done))
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(SetupResponse { user })))
+    let mut resp = (
+        StatusCode::CREATED,
+        Json(SetupResponse {
+            user,
+            csrf_token: done.csrf_token,
+        }),
+    )
+        .into_response();
+    let cookie = HeaderValue::from_str(&super::extract::session_cookie(&done.token, secure))
+        .map_err(|e| crate::service::Error::Internal(e.to_string()))?;
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(resp)
 }

@@ -3,7 +3,8 @@
 //! name, signature and description; `docs/plugins.md` is generated from that record and a test
 //! fails when a binding changes without the list in the test being updated.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset, TimeZone, Utc};
@@ -11,7 +12,7 @@ use rhai::packages::{
     BasicArrayPackage, BasicMapPackage, BasicMathPackage, CorePackage, LogicPackage,
     MoreStringPackage, Package,
 };
-use rhai::{Dynamic, Engine, ImmutableString};
+use rhai::{Dynamic, Engine, ImmutableString, Map};
 
 use super::views::{CandidateView, CtxView, CustomerView, PoolView, UserView};
 
@@ -32,6 +33,66 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// `ctx.now` of the evaluation running on this thread, for `today()`.
     static NOW: Cell<i64> = const { Cell::new(0) };
+    /// The top-level constants of the file being run (readable inside its functions).
+    static CONSTS: RefCell<Option<Consts>> = const { RefCell::new(None) };
+    /// The departments `dept(name)` looks up.
+    static ORG: RefCell<Option<Org>> = const { RefCell::new(None) };
+    /// The groups whose `ctx.turn(group)` the running call read.
+    static TURNS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A file's top-level constants, by name.
+pub type Consts = Arc<Vec<(String, Dynamic)>>;
+/// The departments, each with its path of names from the top.
+pub type Org = Arc<Vec<DeptInfo>>;
+
+/// A department as `dept(name)` and `candidate.department_path` see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeptInfo {
+    pub id: String,
+    pub name: String,
+    /// Names from the top department down to this one.
+    pub path: Vec<String>,
+}
+
+impl DeptInfo {
+    /// Every department with its path (a parent missing from the list ends the path).
+    pub fn all(depts: &[crate::domain::org::Department]) -> Vec<DeptInfo> {
+        depts
+            .iter()
+            .map(|d| {
+                let mut path = vec![d.name.clone()];
+                let mut parent = d.parent_id.clone();
+                while let Some(p) = parent.take() {
+                    if path.len() > depts.len() {
+                        break;
+                    }
+                    if let Some(pd) = depts.iter().find(|x| x.id == p) {
+                        path.push(pd.name.clone());
+                        parent = pd.parent_id.clone();
+                    }
+                }
+                path.reverse();
+                DeptInfo {
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                    path,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The path of names of department `id` (empty when unknown or `None`).
+pub fn department_path(org: &[DeptInfo], id: Option<&str>) -> Vec<String> {
+    id.and_then(|id| org.iter().find(|d| d.id == id))
+        .map(|d| d.path.clone())
+        .unwrap_or_default()
+}
+
+/// The groups the last call on this thread read with `ctx.turn(group)`.
+pub(crate) fn turns_used() -> Vec<String> {
+    TURNS.with(|t| t.borrow().clone())
 }
 
 /// Sets the deadline and `now` for evaluations on this thread until the guard drops.
@@ -41,13 +102,23 @@ impl EvalGuard {
     pub(crate) fn new(now: DateTime<Utc>, budget: std::time::Duration) -> EvalGuard {
         DEADLINE.with(|d| d.set(Some(Instant::now() + budget)));
         NOW.with(|n| n.set(now.timestamp()));
+        TURNS.with(|t| t.borrow_mut().clear());
         EvalGuard
+    }
+
+    /// The constants and departments this call sees.
+    pub(crate) fn with(self, consts: Option<Consts>, org: Option<Org>) -> EvalGuard {
+        CONSTS.with(|c| *c.borrow_mut() = consts);
+        ORG.with(|o| *o.borrow_mut() = org);
+        self
     }
 }
 
 impl Drop for EvalGuard {
     fn drop(&mut self) {
         DEADLINE.with(|d| d.set(None));
+        CONSTS.with(|c| *c.borrow_mut() = None);
+        ORG.with(|o| *o.borrow_mut() = None);
     }
 }
 
@@ -155,6 +226,16 @@ fn date_string(ts: i64) -> Rr<ImmutableString> {
 
 /// Builds the sandboxed engine with every binding. Never enables `unchecked`.
 pub fn build() -> Api {
+    build_with(true)
+}
+
+/// The same engine without strict variables: it only evaluates a file's top level to learn
+/// its constants (whose names the strict engine then accepts inside functions).
+pub fn build_lenient() -> Engine {
+    build_with(false).engine
+}
+
+fn build_with(strict: bool) -> Api {
     let mut engine = Engine::new_raw();
     // Only pure packages: no file, time-of-system, blob or debugging package.
     engine.register_global_module(CorePackage::new().as_shared_module());
@@ -174,7 +255,19 @@ pub fn build() -> Api {
     engine.set_max_string_size(MAX_STRING_SIZE);
     engine.set_max_array_size(MAX_ARRAY_SIZE);
     engine.set_max_map_size(MAX_MAP_SIZE);
-    engine.set_strict_variables(true);
+    engine.set_strict_variables(strict);
+    // A name no local declares is looked up among the file's top-level constants.
+    #[allow(deprecated)] // `on_var` is stable in use, only marked volatile upstream
+    engine.on_var(|name, index, ctx| {
+        if index > 0 || ctx.scope().contains(name) {
+            return Ok(None);
+        }
+        Ok(CONSTS.with(|c| {
+            c.borrow()
+                .as_ref()
+                .and_then(|c| c.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))
+        }))
+    });
     engine.on_progress(|ops| {
         if ops % 1024 != 0 {
             return None;
@@ -278,6 +371,60 @@ fn register_functions(api: &mut Api) {
         "两个时间中较晚的一个；其中一个为 ()（没有）时返回另一个。",
     );
 
+    api.engine
+        .register_fn("dept", |name: ImmutableString| -> Dynamic {
+            ORG.with(|o| {
+                let org = o.borrow();
+                let Some(d) = org
+                    .as_ref()
+                    .and_then(|o| o.iter().find(|d| d.name == name.as_str()))
+                else {
+                    return Dynamic::UNIT;
+                };
+                let mut m = Map::new();
+                m.insert("id".into(), Dynamic::from(d.id.clone()));
+                m.insert("name".into(), Dynamic::from(d.name.clone()));
+                m.insert(
+                    "path".into(),
+                    Dynamic::from(
+                        d.path
+                            .iter()
+                            .map(|p| Dynamic::from(p.clone()))
+                            .collect::<rhai::Array>(),
+                    ),
+                );
+                Dynamic::from(m)
+            })
+        });
+    api.push_fn(
+        "dept",
+        "dept(name: string) -> map|()",
+        "按名称查部门：#{ id, name, path }（path 是从最上级到该部门的名称数组），没有这个部门为 ()。\
+         例如 `candidates.filter(|c| c.department_id == dept(\"直播部\").id)`；\
+         要包含下级部门，用 `\"直播部\" in c.department_path`。",
+    );
+
+    api.engine
+        .register_fn("turn", |ctx: &mut CtxView, group: ImmutableString| -> i64 {
+            TURNS.with(|t| {
+                let mut t = t.borrow_mut();
+                if !t.iter().any(|g| g == group.as_str()) {
+                    t.push(group.to_string());
+                }
+            });
+            ctx.turns
+                .read_lock::<Map>()
+                .and_then(|m| m.get(group.as_str()).and_then(|v| v.as_int().ok()))
+                .unwrap_or(0)
+        });
+    api.push_fn(
+        "turn",
+        "ctx.turn(group: string) -> int",
+        "assign.pick：分组 group 的轮次，即此分配范围内本规则按该分组已分出的线索数（持久保存；\
+         线索分给某人后，本次读过的每个分组的计数加 1）。“直播部内部轮流”写作 \
+         `let c = candidates.filter(|c| \"直播部\" in c.department_path); c[ctx.turn(\"直播部\") % c.len()]`。",
+    );
+
     api.engine.register_fn(
         "no_followup_days_for",
         |pool: &mut PoolView, grade: Dynamic| -> i64 { pool.no_followup_days_for(&grade) },
@@ -301,7 +448,7 @@ pub fn reference(bindings: &[Binding]) -> String {
          文件、网络和系统时钟；每次调用最多 {MAX_OPERATIONS} 次运算、{DEADLINE_MS} 毫秒、调用深度 {MAX_CALL_LEVELS}，\
          字符串最长 {MAX_STRING_SIZE} 字节，数组和对象最多 {MAX_ARRAY_SIZE} 项。\n\n"
     ));
-    out.push_str(HOOKS_DOC);
+    out.push_str(&hooks_doc());
     out.push_str("\n## 类型与字段\n\n时间都是 Unix 秒（int），没有的值为 `()`。\n");
     for b in bindings {
         match b.kind {
@@ -318,17 +465,70 @@ pub fn reference(bindings: &[Binding]) -> String {
     out
 }
 
-const HOOKS_DOC: &str = "## 挂钩（hooks）\n\n\
-| 挂钩 | 文件与函数 | 返回 |\n\
-|---|---|---|\n\
-| `pool.recall` | `pool.rhai`: `fn recall(customer, pool, ctx)` | `#{ recall: true, reason: \"…\" }` 回收；`#{ warn: 天数, reason: \"…\" }` 提醒；`#{}` 或 `()` 保留 |\n\
-| `pool.can_claim` | `pool.rhai`: `fn can_claim(customer, user, pool, ctx)` | `#{ allow: true }`；拒绝时 `#{ allow: false, rule: \"规则名\", reason: \"…\" }`（必须写明 rule） |\n\
-| `assign.pick` | `assign.rhai`: `fn pick(customer, candidates, ctx)` | `#{ user_id: \"…\", reason: \"…\" }`；无人可分配时 `#{ user_id: (), reason: \"…\" }` |\n\n\
-`pool.rhai` 还可以定义可选的 `fn horizon(pool, ctx)`，返回天数 H：开始持有（领取/分配）和最近一次跟进\
-（没有跟进过则只看开始持有）都在 H 天以内的客户不可能被回收或提醒，回收扫描直接跳过它们、不调用 `recall`，\
-以加快扫描。返回 `()` 或不定义时每个客户都调用 `recall`。修改 `recall` 规则时要一起修改 `horizon`。\n\n\
-以后会加入 `products.score`、`deal.fee`、`commission.split`、`report.*`，同样是“只读输入 → 返回决定”。\
-脚本从不写数据：服务在自己的事务里执行返回的决定。插件文件缺少某个挂钩函数时使用内置默认规则。\n";
+/// The hooks section: signature, result schema and failure semantics of every hook, from
+/// `hooks::HOOKS` (a hook added there is documented here with no other change).
+fn hooks_doc() -> String {
+    use super::hooks::HOOKS;
+    let mut out = String::from(
+        "## 挂钩（hooks）\n\n\
+         每个挂钩是一个插件文件里的一个函数：服务把只读输入交给它，它返回一个决定，服务在自己的事务里执行。\
+         返回值按下面的结果格式严格检查：**未知的键、类型不对、缺少必需的键都是错误**，与脚本抛出错误同样处理（见“出错时”）。\
+         插件文件缺少某个挂钩函数时使用内置默认规则；一个文件不服务任何已知挂钩时，插件页和 `plugin check` 给出警告。\n",
+    );
+    for h in HOOKS {
+        out.push_str(&format!(
+            "\n### `{}`\n\n`{}`: `fn {}({})`\n\n| 键 | 类型 | 必需 | 含义 |\n|---|---|---|---|\n",
+            h.name,
+            super::file_name(h.plugin),
+            h.function,
+            h.params.join(", ")
+        ));
+        for k in h.result {
+            let required = match k.required {
+                "always" => "是",
+                "never" => "否",
+                cond => cond,
+            };
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} | {} |\n",
+                k.key, k.ty, required, k.doc
+            ));
+        }
+        out.push_str(&format!(
+            "\n简写：{}。\n\n**出错时**（抛出错误、返回值不合格式、超时）：{}。\n",
+            h.shorthand, h.on_error
+        ));
+    }
+    out.push_str(ENGINE_RULES_DOC);
+    out
+}
+
+const ENGINE_RULES_DOC: &str = "\n### 引擎规则（脚本不能改变）\n\n\
+- 锁定、已成交（won）、已删除的客户**永不回收、永不提醒**，也**不可领取**；进入公海未满 `protect_new_hours` 小时的客户不可领取（规则名 `protect_new`）。\
+这些在调用脚本之前由服务检查，脚本返回什么都不会改变它们（领取被拒时规则名为 `locked`、`won`、`deleted`、`protect_new`）。\n\
+- `assign.pick` 返回的 `user_id` 必须是 candidates 之一，否则按出错处理。\n\n\
+### `fn horizon(pool, ctx)`（可选，`pool.rhai`）\n\n\
+返回天数 H：开始持有（领取/分配）和最近一次跟进（没有跟进过则只看开始持有）都在 H 天以内的客户不可能被回收或提醒，\
+回收扫描直接跳过它们、不调用 `recall`，以加快扫描。返回 `()` 或不定义时每个客户都调用 `recall`。\
+**horizon 会被检查**：`plugin check` 和保存时，用几组公海设置（默认、`no_signing_days: 20`、`warn_days_before: 0`、\
+各等级不跟进天数至多 5）在 H 天以内生成各等级、各阶段的客户运行 `recall`，有任何一个被回收或提醒就失败（horizon 过大）。\
+内置测试也可以直接测 horizon：`#{ hook: \"horizon\", pool: #{ … }, expect: #{ days: 12 } }`。\n\n\
+### 出错的记录与显示\n\n\
+每次出错都记入错误日志（挂钩、运行的版本、文件:行号、错误信息、客户 id），内存中保留最近 200 条。\
+插件页显示每个插件自上次保存以来的出错次数和最近的错误；某个挂钩最近一次调用出错时，管理员页面顶部显示横幅，\
+直到它再次成功或插件被重新保存。回收扫描的报告给出 `errors`（出错的客户数）和 `first_errors`（前 10 条）；\
+服务器日志每次扫描每个挂钩只写一行汇总，不按客户逐条写。\n\n\
+### 保存与版本\n\n\
+保存（`PUT /api/v1/plugins/{name}` 或插件页）先编译，再运行文件自带的 `tests()` 和 horizon 检查：不通过时拒绝保存（422，\
+`plugin_tests_failed`，给出失败的用例和 文件:行号），确认要保存可加 `?force=true`（审计记录中注明 forced 和失败项）。\
+每次保存都是一个版本；直接在磁盘上修改的文件也会记为版本（作者 `disk`，审计动作 `plugin.disk_edit`）。\
+文件不能编译或测试不通过时（包括重启时）运行最近一个能编译且通过测试的版本，插件页的 `running_version` 写明是哪一个；\
+一个都没有时运行内置默认规则。`DELETE /api/v1/plugins/{name}` 删除文件（版本保留），内置默认规则重新生效。\n\n\
+### 常量与新的挂钩\n\n\
+文件顶层的 `const` 可以在挂钩函数里直接使用（如 `const DAILY = 5;` 之后在 `can_claim` 里写 `DAILY`）。\
+以后加入的挂钩（`products.score`、`deal.fee`、`commission.split`、`report.*`）遵循同一约定：\
+在 `src/script/hooks.rs` 的 `HOOKS` 里声明函数、参数、结果格式（`result`）和出错时的处理（`on_error`），\
+本参考、严格的返回值检查、内置测试（`hook: \"函数名\"`）和错误日志都随之生效。\n";
 
 const INLINE_TESTS_DOC: &str = "\n## 内置测试用例\n\n\
 插件可以定义 `fn tests()`，返回用例数组；`zhudai plugin check` 会逐个运行，失败时给出 文件:行号 并以非零状态退出：\n\n\
@@ -342,7 +542,8 @@ fn tests() {\n\
     ]\n\
 }\n\
 ```\n\n\
-- `hook`：`recall`、`can_claim` 或 `pick`（也可写全名 `pool.recall`）。\n\
+- `hook`：`recall`、`can_claim`、`pick` 或 `horizon`（也可写全名 `pool.recall`）。\n\
 - `now`：用例的当前时间；`customer`、`user`、`pool`、`candidates`（数组）、`ctx` 只写需要的字段，其余取默认值\
-（池子设置取系统默认；客户 created_at 与 held_since 默认为 now）；写错字段名会报错。时间可写 RFC 3339、`\"2026-11-20\"` 或 Unix 秒。\n\
+（池子设置取系统默认；客户 created_at 与 held_since 默认为 now）；写错字段名会报错。\
+候选人的 `department_path` 和 `ctx.turns` 可以直接写出；测试中 `dept(name)` 返回 ()（测试没有部门数据）。时间可写 RFC 3339、`\"2026-11-20\"` 或 Unix 秒。\n\
 - `expect`：只比较写出的键，例如 `#{ recall: true }`、`#{ warn: 2 }`、`#{ keep: true }`、`#{ allow: false, rule: \"max_owned\" }`、`#{ user_id: \"u2\" }`。\n";

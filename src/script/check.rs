@@ -4,13 +4,14 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rhai::{AST, Array, Dynamic, Map};
+use rhai::{Array, Dynamic, Map};
 
 use super::api::{parse_ts, ts_to_utc};
 use super::hooks::{self, Args, Hook};
 use super::views::{CandidateView, CtxView, CustomerView, PoolView, UserView};
-use super::{Plugins, ScriptError, file_name, line_of};
-use crate::domain::pool::Pool;
+use super::{Compiled, Plugins, RecallRule, ScriptError, file_name, line_of};
+use crate::domain::customer::{RuleFields, Stage};
+use crate::domain::pool::{Pool, PoolSettings};
 
 /// The outcome of checking one file.
 #[derive(Debug, Default)]
@@ -22,22 +23,24 @@ pub struct FileReport {
     pub failures: Vec<ScriptError>,
 }
 
-/// Checks every `*.rhai` in `dir` (or only `only`).
-pub fn check_dir(plugins: &Plugins, dir: &Path, only: Option<&str>) -> Vec<FileReport> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|n| n.strip_suffix(".rhai"))
-                        .map(str::to_string)
-                })
-                .collect()
+/// Checks every `*.rhai` in `dir` (or only `only`). A directory that cannot be read is an
+/// error, not "no plugins".
+pub fn check_dir(
+    plugins: &Plugins,
+    dir: &Path,
+    only: Option<&str>,
+) -> std::io::Result<Vec<FileReport>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".rhai"))
+                .map(str::to_string)
         })
-        .unwrap_or_default();
+        .collect();
     names.sort();
-    names
+    Ok(names
         .into_iter()
         .filter(|n| only.is_none_or(|o| o == n))
         .map(|name| {
@@ -55,24 +58,32 @@ pub fn check_dir(plugins: &Plugins, dir: &Path, only: Option<&str>) -> Vec<FileR
                 },
             }
         })
-        .collect()
+        .collect())
 }
 
 /// Compiles, lints and runs the inline tests of one plugin source.
 pub fn check_source(plugins: &Plugins, name: &str, source: &str) -> FileReport {
+    match plugins.compile(name, source) {
+        Ok(ast) => check_compiled(plugins, name, source, &ast),
+        Err(e) => FileReport {
+            file: file_name(name),
+            failures: vec![e],
+            ..FileReport::default()
+        },
+    }
+}
+
+/// Lints a compiled source, checks its horizon and runs its inline tests.
+pub fn check_compiled(plugins: &Plugins, name: &str, source: &str, ast: &Compiled) -> FileReport {
     let file = file_name(name);
     let mut report = FileReport {
         file: file.clone(),
         ..FileReport::default()
     };
-    let ast = match plugins.compile(name, source) {
-        Ok(ast) => ast,
-        Err(e) => {
-            report.failures.push(e);
-            return report;
-        }
-    };
-    report.warnings = Plugins::warnings(name, &ast);
+    report.warnings = Plugins::warnings(name, ast);
+    if let Err(e) = check_horizon(plugins, name, source, ast) {
+        report.failures.push(e);
+    }
     if !ast
         .iter_functions()
         .any(|f| f.name == "tests" && f.params.is_empty())
@@ -80,7 +91,7 @@ pub fn check_source(plugins: &Plugins, name: &str, source: &str) -> FileReport {
         return report;
     }
     let fixed = ts_to_utc(parse_ts("2026-11-20T02:00:00Z").unwrap_or(0)).unwrap_or_default();
-    let cases = match plugins.call(&file, &ast, "tests", Vec::new(), fixed) {
+    let cases = match plugins.call(&file, ast, "tests", Vec::new(), fixed) {
         Ok(v) => v,
         Err(e) => {
             report.failures.push(e);
@@ -101,7 +112,7 @@ pub fn check_source(plugins: &Plugins, name: &str, source: &str) -> FileReport {
             .get(k)
             .copied()
             .or_else(|| line_of(source, "fn tests"));
-        match run_case(plugins, name, source, &file, &ast, case) {
+        match run_case(plugins, name, source, &file, ast, case) {
             Ok(()) => report.passed += 1,
             Err(message) => {
                 let label = case
@@ -150,7 +161,7 @@ fn run_case(
     name: &str,
     source: &str,
     file: &str,
-    ast: &AST,
+    ast: &Compiled,
     case: &Dynamic,
 ) -> Result<(), String> {
     let case = case
@@ -178,6 +189,9 @@ fn run_case(
         .get("hook")
         .and_then(|h| h.clone().into_string().ok())
         .ok_or("缺少 hook")?;
+    if hook_name == hooks::HORIZON {
+        return horizon_case(plugins, file, ast, &case);
+    }
     let hook: Hook = hooks::hook(&hook_name).ok_or(format!("未知的挂钩 {hook_name}"))?;
     let now_ts = match case.get("now") {
         Some(v) => views_ts(v)?,
@@ -192,16 +206,7 @@ fn run_case(
     if !cmap.contains_key("held_since") {
         customer.held_since = customer.created_at.clone();
     }
-    let mut pool = PoolView::new(&Pool {
-        id: "p1".into(),
-        name: "公海".into(),
-        department_id: None,
-        members: Vec::new(),
-        admins: Vec::new(),
-        settings: Default::default(),
-        created_at: now,
-        updated_at: now,
-    });
+    let mut pool = PoolView::new(&test_pool(Default::default(), now));
     pool.overlay(&map_of(&case, "pool")?)?;
     let mut ctx = CtxView::new(hook.name, now);
     ctx.overlay(&map_of(&case, "ctx")?)?;
@@ -309,4 +314,189 @@ pub fn to_json(v: &Dynamic) -> serde_json::Value {
     } else {
         Value::String(v.to_string())
     }
+}
+
+fn test_pool(settings: PoolSettings, now: DateTime<Utc>) -> Pool {
+    Pool {
+        id: "p1".into(),
+        name: "公海".into(),
+        department_id: None,
+        members: Vec::new(),
+        admins: Vec::new(),
+        settings,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn case_now(case: &Map) -> Result<DateTime<Utc>, String> {
+    let ts = match case.get("now") {
+        Some(v) => views_ts(v)?,
+        None => parse_ts("2026-11-20T02:00:00Z").unwrap_or(0),
+    };
+    ts_to_utc(ts).ok_or_else(|| "now 超出范围".to_string())
+}
+
+/// An inline test of `fn horizon(pool, ctx)`: `#{ hook: "horizon", pool: #{…}, expect: #{ days: 12 } }`.
+fn horizon_case(plugins: &Plugins, file: &str, ast: &Compiled, case: &Map) -> Result<(), String> {
+    let now = case_now(case)?;
+    let mut pool = PoolView::new(&test_pool(Default::default(), now));
+    pool.overlay(&map_of(case, "pool")?)?;
+    let rule = RecallRule {
+        plugins,
+        file: file.to_string(),
+        ast: std::sync::Arc::new(Compiled {
+            ast: ast.ast.clone(),
+            consts: ast.consts.clone(),
+        }),
+        version: None,
+    };
+    let days = rule.horizon(&pool, now).map_err(|e| e.to_string())?;
+    let got = days.map_or(serde_json::Value::Null, serde_json::Value::from);
+    let expect = map_of(case, "expect")?;
+    for (key, want) in &expect {
+        if key.as_str() != "days" {
+            return Err(format!("horizon 的 expect 只有 days，没有 {key}"));
+        }
+        let want = to_json(want);
+        if want != got {
+            return Err(format!("days 期望 {want}，实际 {got}"));
+        }
+    }
+    if expect.is_empty() {
+        return Err("缺少 expect".into());
+    }
+    Ok(())
+}
+
+/// Pool settings the horizon check tries: the defaults and variants that move each limit.
+fn horizon_pools() -> Vec<PoolSettings> {
+    let base = PoolSettings::default();
+    let mut out = vec![base.clone()];
+    let mut signing = base.clone();
+    signing.no_signing_days = Some(20);
+    out.push(signing);
+    let mut no_warn = base.clone();
+    no_warn.warn_days_before = 0;
+    out.push(no_warn);
+    let mut short = base;
+    for v in short.no_followup_days.values_mut() {
+        *v = (*v).min(5);
+    }
+    out.push(short);
+    out
+}
+
+/// `fn horizon` promises that a customer claimed and followed up within its days is never
+/// recalled or warned; a sweep skips such customers without asking `recall`. Checked here on
+/// generated customers inside the horizon: one that `recall` would recall or warn fails it.
+fn check_horizon(
+    plugins: &Plugins,
+    name: &str,
+    source: &str,
+    ast: &Compiled,
+) -> Result<(), ScriptError> {
+    if name != hooks::RECALL.plugin
+        || !ast
+            .iter_functions()
+            .any(|f| f.name == hooks::HORIZON && f.params.len() == 2)
+    {
+        return Ok(());
+    }
+    let file = file_name(name);
+    let owned = std::sync::Arc::new(Compiled {
+        ast: ast.ast.clone(),
+        consts: ast.consts.clone(),
+    });
+    let recall_ast = if ast
+        .iter_functions()
+        .any(|f| f.name == hooks::RECALL.function)
+    {
+        owned.clone()
+    } else {
+        match plugins.defaults.get(hooks::RECALL.plugin) {
+            Some(d) => d.clone(),
+            None => return Ok(()),
+        }
+    };
+    let rule = RecallRule {
+        plugins,
+        file: file.clone(),
+        ast: owned,
+        version: None,
+    };
+    let recall = RecallRule {
+        plugins,
+        file: file.clone(),
+        ast: recall_ast,
+        version: None,
+    };
+    let now = ts_to_utc(parse_ts("2026-11-20T02:00:00Z").unwrap_or(0)).unwrap_or_default();
+    let line = line_of(source, "fn horizon");
+    for settings in horizon_pools() {
+        let pool = test_pool(settings, now);
+        let view = PoolView::new(&pool);
+        let Some(h) = rule.horizon(&view, now)? else {
+            continue;
+        };
+        if h <= 0 {
+            continue;
+        }
+        // Inside the horizon: held and followed up less than `h` days ago.
+        let ages = [h.saturating_mul(3_600), h * 86_400 / 2, 3_600]
+            .map(|secs| secs.clamp(60, (h * 86_400).saturating_sub(60).max(60)));
+        for grade in [None, Some("A"), Some("B"), Some("C"), Some("D"), Some("X")] {
+            for stage in [Stage::Lead, Stage::Contacted, Stage::Signed] {
+                for held in ages {
+                    for follow in [None, Some(held), Some(ages[2])] {
+                        let held_since = now - chrono::Duration::seconds(held);
+                        let c = RuleFields {
+                            id: "h1".into(),
+                            name: "horizon".into(),
+                            stage,
+                            grade: grade.map(str::to_string),
+                            owner_id: Some("u1".into()),
+                            created_at: held_since,
+                            held_since: Some(held_since),
+                            last_followup_at: follow.map(|s| now - chrono::Duration::seconds(s)),
+                            stars: 0,
+                            city: None,
+                            channel: None,
+                            tags: Vec::new(),
+                            pool_id: None,
+                            next_followup_at: None,
+                            deleted_at: None,
+                            locked: false,
+                            pool_entered_at: None,
+                            previous_owner_id: None,
+                        };
+                        let d = recall.recall_with(
+                            CustomerView::from_fields(&c, held_since, false),
+                            view.clone(),
+                            now,
+                        )?;
+                        if d != hooks::RecallDecision::Keep {
+                            return Err(ScriptError {
+                                file: file.clone(),
+                                line,
+                                message: format!(
+                                    "horizon 声明 {h} 天内不会回收或提醒，但 recall 对{}级、阶段 {:?}、{} 小时前开始持有{}的客户返回了 {:?}（公海设置 {}）：请同时修改 horizon",
+                                    grade.unwrap_or("未评"),
+                                    stage,
+                                    held / 3_600,
+                                    follow.map_or(String::new(), |f| format!(
+                                        "、{} 小时前跟进",
+                                        f / 3_600
+                                    )),
+                                    d,
+                                    serde_json::to_string(&pool.settings).unwrap_or_default()
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -17,6 +17,38 @@ pub struct Hook {
     pub function: &'static str,
     /// Parameter names, as the function must declare them.
     pub params: &'static [&'static str],
+    /// The result schema: every key a returned map may hold. Any other key, a wrong type or
+    /// a missing required key is an error (handled like a run-time error).
+    pub result: &'static [ResultKey],
+    /// Short forms accepted besides a map (documentation).
+    pub shorthand: &'static str,
+    /// What the service does when the hook fails (documentation; the services implement it).
+    pub on_error: &'static str,
+}
+
+/// One key of a hook's result map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultKey {
+    pub key: &'static str,
+    /// `bool`, `int`, `string`, `int|()`, `string|()`.
+    pub ty: &'static str,
+    /// `always`, `never`, or the condition under which the key is required.
+    pub required: &'static str,
+    pub doc: &'static str,
+}
+
+const fn key(
+    key: &'static str,
+    ty: &'static str,
+    required: &'static str,
+    doc: &'static str,
+) -> ResultKey {
+    ResultKey {
+        key,
+        ty,
+        required,
+        doc,
+    }
 }
 
 pub const RECALL: Hook = Hook {
@@ -24,18 +56,63 @@ pub const RECALL: Hook = Hook {
     plugin: "pool",
     function: "recall",
     params: &["customer", "pool", "ctx"],
+    result: &[
+        key("recall", "bool", "never", "true：回收到公海"),
+        key(
+            "warn",
+            "int|()",
+            "never",
+            "还剩几天回收：提醒负责人（与 recall: true 不能同时出现）",
+        ),
+        key(
+            "reason",
+            "string",
+            "recall: true 或 warn 为整数时",
+            "原因（中文），写入时间线和审计",
+        ),
+    ],
+    shorthand: "`()` 或 `#{}`：保留",
+    on_error: "保留该客户（不回收、不提醒），记录错误；回收扫描的报告给出 errors 数量和前几条错误",
 };
 pub const CAN_CLAIM: Hook = Hook {
     name: "pool.can_claim",
     plugin: "pool",
     function: "can_claim",
     params: &["customer", "user", "pool", "ctx"],
+    result: &[
+        key("allow", "bool", "always", "是否允许领取"),
+        key(
+            "rule",
+            "string",
+            "allow: false 时",
+            "拒绝所依据的规则名，如 max_owned",
+        ),
+        key(
+            "reason",
+            "string",
+            "never",
+            "拒绝原因（中文），显示给领取人",
+        ),
+    ],
+    shorthand: "`true`：允许",
+    on_error: "拒绝领取，规则名为 plugin_error，原因中写明错误，记录错误",
 };
 pub const ASSIGN_PICK: Hook = Hook {
     name: "assign.pick",
     plugin: "assign",
     function: "pick",
     params: &["customer", "candidates", "ctx"],
+    result: &[
+        key(
+            "user_id",
+            "string|()",
+            "always",
+            "分给谁（必须是 candidates 之一）；() 表示无人可分配",
+        ),
+        key("reason", "string", "never", "分配原因（中文）"),
+    ],
+    shorthand: "`()`：无人可分配；字符串：该用户 id",
+    on_error: "不分配给任何人：线索留在调用方的公海（没有公海时留给录入人），并写明原因，记录错误",
 };
 
 /// The optional companion of `pool.recall`: `fn horizon(pool, ctx)`, the days after a claim or
@@ -100,13 +177,18 @@ pub struct AssignInput {
     pub candidates: Vec<AssignCandidate>,
     pub mode: String,
     pub cursor: u64,
+    /// `ctx.turn(group)` counters of this scope, by group.
+    pub turns: Vec<(String, u64)>,
     pub now: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AssignDecision {
     pub user_id: Option<String>,
     pub reason: String,
+    /// The groups whose `ctx.turn(group)` the rule read: their counters advance when the
+    /// lead goes to someone.
+    pub turns: Vec<String>,
 }
 
 /// The arguments a hook function receives, built from typed inputs or from a test case.
@@ -206,17 +288,23 @@ impl Args {
         }
     }
 
-    pub fn pick(i: &AssignInput) -> Args {
+    pub fn pick(i: &AssignInput, org: &[super::api::DeptInfo]) -> Args {
         let held = i.customer.held_since.unwrap_or(i.customer.created_at);
         let mut ctx = CtxView::new(ASSIGN_PICK.name, i.now);
         ctx.mode = Dynamic::from(i.mode.clone());
         ctx.cursor = int(i.cursor);
+        ctx.turns = Dynamic::from(
+            i.turns
+                .iter()
+                .map(|(g, n)| (g.as_str().into(), int(*n)))
+                .collect::<Map>(),
+        );
         Args::Pick {
             customer: CustomerView::new(&i.customer, held, i.customer.locked),
             candidates: i
                 .candidates
                 .iter()
-                .map(|c| CandidateView::new(&c.user, c.open_leads, c.weight))
+                .map(|c| CandidateView::new(&c.user, c.open_leads, c.weight).with_path(org))
                 .collect(),
             ctx,
         }
@@ -227,12 +315,62 @@ fn int(v: u64) -> Dynamic {
     Dynamic::from(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-fn get_str(m: &Map, key: &str) -> Option<String> {
-    m.get(key).and_then(|v| v.clone().into_string().ok())
-}
-
 fn as_map(v: &Dynamic) -> Option<Map> {
     v.read_lock::<Map>().map(|m| m.clone())
+}
+
+fn type_ok(ty: &str, v: &Dynamic) -> bool {
+    match ty {
+        "bool" => v.is_bool(),
+        "int" => v.is_int(),
+        "string" => v.is_string(),
+        "int|()" => v.is_int() || v.is_unit(),
+        "string|()" => v.is_string() || v.is_unit(),
+        _ => false,
+    }
+}
+
+/// Checks a returned map against the hook's result schema: unknown keys and wrong types are
+/// errors, and so is a missing key the schema always requires (conditional requirements are
+/// checked by each hook's reader).
+pub fn check_result(hook: Hook, m: &Map) -> Result<(), String> {
+    for (k, v) in m {
+        let Some(spec) = hook.result.iter().find(|r| r.key == k.as_str()) else {
+            let known: Vec<&str> = hook.result.iter().map(|r| r.key).collect();
+            return Err(format!(
+                "未知的键 {k}（{} 只认 {}）",
+                hook.name,
+                known.join("、")
+            ));
+        };
+        if !type_ok(spec.ty, v) {
+            return Err(format!("{k} 应为 {}，实际为 {}", spec.ty, v.type_name()));
+        }
+    }
+    for spec in hook.result.iter().filter(|r| r.required == "always") {
+        if !m.contains_key(spec.key) {
+            return Err(format!("缺少必需的键 {}", spec.key));
+        }
+    }
+    Ok(())
+}
+
+fn map_result(hook: Hook, v: &Dynamic, example: &str) -> Result<Map, String> {
+    let m = as_map(v).ok_or_else(|| {
+        format!(
+            "{} 应返回对象，如 {example}，实际为 {}",
+            hook.function,
+            v.type_name()
+        )
+    })?;
+    check_result(hook, &m)?;
+    Ok(m)
+}
+
+fn text(m: &Map, key: &str) -> Option<String> {
+    m.get(key)
+        .and_then(|v| v.clone().into_string().ok())
+        .filter(|s| !s.trim().is_empty())
 }
 
 /// Reads what `recall` returned.
@@ -240,37 +378,20 @@ pub fn recall_decision(v: &Dynamic) -> Result<RecallDecision, String> {
     if v.is_unit() {
         return Ok(RecallDecision::Keep);
     }
-    if let Ok(b) = v.as_bool() {
-        return Ok(if b {
-            RecallDecision::Recall {
-                reason: "插件规则".into(),
-            }
-        } else {
-            RecallDecision::Keep
+    let m = map_result(RECALL, v, "#{ recall: true, reason: \"…\" }")?;
+    let recall = m.get("recall").and_then(|x| x.as_bool().ok()) == Some(true);
+    let warn = m.get("warn").and_then(|x| x.as_int().ok());
+    if recall && warn.is_some() {
+        return Err("recall: true 与 warn 不能同时出现".into());
+    }
+    if recall || warn.is_some() {
+        let reason = text(&m, "reason").ok_or("recall: true 或 warn 时必须给出 reason")?;
+        return Ok(match warn {
+            Some(days_left) => RecallDecision::Warn { days_left, reason },
+            None => RecallDecision::Recall { reason },
         });
     }
-    let m = as_map(v).ok_or_else(|| {
-        format!(
-            "recall 应返回对象，如 #{{ recall: true, reason: \"…\" }}，实际为 {}",
-            v.type_name()
-        )
-    })?;
-    let reason = get_str(&m, "reason").unwrap_or_default();
-    if m.get("recall").and_then(|x| x.as_bool().ok()) == Some(true) {
-        if reason.is_empty() {
-            return Err("recall: true 时必须给出 reason".into());
-        }
-        return Ok(RecallDecision::Recall { reason });
-    }
-    match m.get("warn") {
-        None => Ok(RecallDecision::Keep),
-        Some(w) if w.is_unit() => Ok(RecallDecision::Keep),
-        Some(w) => match w.as_int() {
-            Ok(days_left) => Ok(RecallDecision::Warn { days_left, reason }),
-            Err(_) if w.as_bool() == Ok(false) => Ok(RecallDecision::Keep),
-            Err(t) => Err(format!("warn 应为剩余天数（整数），实际为 {t}")),
-        },
-    }
+    Ok(RecallDecision::Keep)
 }
 
 /// Reads what `can_claim` returned. A refusal must name its rule.
@@ -278,60 +399,35 @@ pub fn claim_decision(v: &Dynamic) -> Result<ClaimDecision, String> {
     if v.as_bool() == Ok(true) {
         return Ok(ClaimDecision::Allow);
     }
-    let m = as_map(v).ok_or_else(|| {
-        format!(
-            "can_claim 应返回 #{{ allow: true }} 或 #{{ allow: false, rule, reason }}，实际为 {}",
-            v.type_name()
-        )
-    })?;
-    let allow = match m.get("allow") {
-        Some(a) => a
-            .as_bool()
-            .map_err(|t| format!("allow 应为 true/false，实际为 {t}"))?,
-        None => !m.contains_key("rule"),
-    };
-    if allow {
+    let m = map_result(
+        CAN_CLAIM,
+        v,
+        "#{ allow: true } 或 #{ allow: false, rule: \"…\", reason: \"…\" }",
+    )?;
+    if m.get("allow").and_then(|a| a.as_bool().ok()) == Some(true) {
         return Ok(ClaimDecision::Allow);
     }
-    let rule = get_str(&m, "rule")
-        .filter(|r| !r.is_empty())
-        .ok_or("拒绝领取时必须写明规则名 rule")?;
-    let reason = get_str(&m, "reason").unwrap_or_else(|| format!("不符合规则 {rule}"));
+    let rule = text(&m, "rule").ok_or("allow: false 时必须写明规则名 rule")?;
+    let reason = text(&m, "reason").unwrap_or_else(|| format!("不符合规则 {rule}"));
     Ok(ClaimDecision::Refuse { rule, reason })
 }
 
 /// Reads what `pick` returned.
 pub fn assign_decision(v: &Dynamic) -> Result<AssignDecision, String> {
     if v.is_unit() {
-        return Ok(AssignDecision {
-            user_id: None,
-            reason: String::new(),
-        });
+        return Ok(AssignDecision::default());
     }
     if v.is_string() {
         return Ok(AssignDecision {
             user_id: v.clone().into_string().ok(),
-            reason: String::new(),
+            ..AssignDecision::default()
         });
     }
-    let m = as_map(v).ok_or_else(|| {
-        format!(
-            "pick 应返回 #{{ user_id: \"…\", reason: \"…\" }}，实际为 {}",
-            v.type_name()
-        )
-    })?;
-    let user_id = match m.get("user_id") {
-        None => None,
-        Some(u) if u.is_unit() => None,
-        Some(u) => Some(
-            u.clone()
-                .into_string()
-                .map_err(|t| format!("user_id 应为字符串，实际为 {t}"))?,
-        ),
-    };
+    let m = map_result(ASSIGN_PICK, v, "#{ user_id: \"…\", reason: \"…\" }")?;
     Ok(AssignDecision {
-        user_id,
-        reason: get_str(&m, "reason").unwrap_or_default(),
+        user_id: m.get("user_id").and_then(|u| u.clone().into_string().ok()),
+        reason: text(&m, "reason").unwrap_or_default(),
+        turns: Vec::new(),
     })
 }
 
@@ -339,22 +435,32 @@ pub fn assign_decision(v: &Dynamic) -> Result<AssignDecision, String> {
 pub fn decision_map(hook: Hook, v: &Dynamic) -> Result<serde_json::Value, String> {
     use serde_json::json;
     Ok(match hook.function {
-        "recall" => match recall_decision(v)? {
-            RecallDecision::Keep => json!({"keep": true, "recall": false}),
-            RecallDecision::Warn { days_left, reason } => {
-                json!({"keep": true, "recall": false, "warn": days_left, "reason": reason})
-            }
-            RecallDecision::Recall { reason } => json!({"recall": true, "reason": reason}),
-        },
-        "can_claim" => match claim_decision(v)? {
-            ClaimDecision::Allow => json!({"allow": true}),
-            ClaimDecision::Refuse { rule, reason } => {
-                json!({"allow": false, "rule": rule, "reason": reason})
-            }
-        },
+        "recall" => recall_json(&recall_decision(v)?),
+        "can_claim" => claim_json(&claim_decision(v)?),
         _ => {
             let d = assign_decision(v)?;
             json!({"user_id": d.user_id, "reason": d.reason})
         }
     })
+}
+
+pub fn recall_json(d: &RecallDecision) -> serde_json::Value {
+    use serde_json::json;
+    match d {
+        RecallDecision::Keep => json!({"keep": true, "recall": false}),
+        RecallDecision::Warn { days_left, reason } => {
+            json!({"keep": true, "recall": false, "warn": days_left, "reason": reason})
+        }
+        RecallDecision::Recall { reason } => json!({"recall": true, "reason": reason}),
+    }
+}
+
+pub fn claim_json(d: &ClaimDecision) -> serde_json::Value {
+    use serde_json::json;
+    match d {
+        ClaimDecision::Allow => json!({"allow": true}),
+        ClaimDecision::Refuse { rule, reason } => {
+            json!({"allow": false, "rule": rule, "reason": reason})
+        }
+    }
 }

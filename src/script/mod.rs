@@ -4,31 +4,60 @@
 
 pub mod api;
 pub mod check;
+pub mod errors;
 pub mod hooks;
+mod load;
 pub mod views;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, Scope};
 use serde::Serialize;
 
+pub use errors::{ErrorLog, PluginFailure};
 pub use hooks::{
     AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, Hook, RecallDecision,
     RecallInput,
 };
+pub use load::DiskEdit;
+use load::State;
 
 use api::{Binding, EvalGuard};
 use hooks::Args;
+
+/// A compiled plugin: its AST and the values of its top-level constants (which its
+/// functions read by name, see `api::build`).
+pub struct Compiled {
+    pub ast: AST,
+    pub consts: Option<api::Consts>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("source", &self.ast.source())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Compiled {
+    type Target = AST;
+    fn deref(&self) -> &AST {
+        &self.ast
+    }
+}
 
 /// One resolved version of the `pool.recall` rule (see [`Plugins::recall_rule`]).
 pub struct RecallRule<'a> {
     plugins: &'a Plugins,
     file: String,
-    ast: Arc<AST>,
+    ast: Arc<Compiled>,
+    /// The saved version running (for the error log).
+    pub version: Option<String>,
 }
 
 impl RecallRule<'_> {
@@ -147,33 +176,36 @@ pub struct PluginStatus {
     pub status: String,
     /// What runs now: "file", "last_good" (the file is broken) or "default".
     pub running: String,
+    /// The saved version that runs, when it is one (after a restart with a broken file: the
+    /// newest saved version that compiles and passes its tests).
+    pub running_version: Option<String>,
     pub error: Option<ScriptError>,
-    /// Hook functions the file lacks (the built-in default runs for them).
+    /// Hook functions the file lacks (the built-in default runs for them), or a file that
+    /// serves no known hook.
     pub warnings: Vec<String>,
-}
-
-struct Entry {
-    stamp: Option<(SystemTime, u64)>,
-    source: String,
-    /// The last version that compiled and passed the lint.
-    good: Option<Arc<AST>>,
-    error: Option<ScriptError>,
-}
-
-struct State {
-    last_check: Option<Instant>,
-    files: BTreeMap<String, Entry>,
+    /// Run-time failures of this plugin's hooks since it was last saved.
+    pub errors_since_save: u64,
+    /// Hooks of this plugin whose last call failed.
+    pub failing: Vec<String>,
+    /// The latest run-time failures, newest first.
+    pub recent_errors: Vec<PluginFailure>,
 }
 
 pub struct Plugins {
     dir: PathBuf,
     engine: Engine,
+    /// Evaluates top-level constants (see [`api::build_lenient`]).
+    lenient: Engine,
     bindings: Vec<Binding>,
-    defaults: BTreeMap<String, Arc<AST>>,
+    defaults: BTreeMap<String, Arc<Compiled>>,
     state: Mutex<State>,
     /// Disk is looked at no more often than this.
     check_interval: Duration,
     budget: Duration,
+    /// Run-time failures.
+    pub errors: ErrorLog,
+    /// Departments, for `dept(name)` and `candidate.department_path`.
+    org: Mutex<api::Org>,
 }
 
 /// A plugin name is a file stem: lowercase letters, digits, `_` and `-`.
@@ -241,14 +273,19 @@ impl Plugins {
         let mut p = Plugins {
             dir: dir.to_path_buf(),
             engine: api.engine,
+            lenient: api::build_lenient(),
             bindings: api.bindings,
             defaults: BTreeMap::new(),
             state: Mutex::new(State {
                 last_check: None,
                 files: BTreeMap::new(),
+                stored: BTreeMap::new(),
+                disk_edits: Vec::new(),
             }),
             check_interval: Duration::from_secs(1),
             budget: Duration::from_millis(api::DEADLINE_MS),
+            errors: ErrorLog::default(),
+            org: Mutex::new(Arc::new(Vec::new())),
         };
         for (name, source) in DEFAULTS {
             match p.compile(name, source) {
@@ -280,153 +317,33 @@ impl Plugins {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Compiles and lints a plugin's source.
-    pub fn compile(&self, name: &str, source: &str) -> Result<AST, ScriptError> {
-        let file = file_name(name);
-        let mut ast = self.engine.compile(source).map_err(|e| ScriptError {
-            file: file.clone(),
-            line: e.1.line(),
-            message: e.0.to_string(),
-        })?;
-        ast.set_source(file.as_str());
-        for h in hooks::HOOKS.iter().filter(|h| h.plugin == name) {
-            if let Some(f) = ast.iter_functions().find(|f| f.name == h.function)
-                && f.params.len() != h.params.len()
-            {
-                return Err(ScriptError {
-                    file: file.clone(),
-                    line: line_of(source, &format!("fn {}", h.function)),
-                    message: format!(
-                        "挂钩 {} 的函数应为 fn {}({})，这里有 {} 个参数",
-                        h.name,
-                        h.function,
-                        h.params.join(", "),
-                        f.params.len()
-                    ),
-                });
-            }
-        }
-        Ok(ast)
+    /// The departments scripts see.
+    pub fn set_org(&self, departments: &[crate::domain::org::Department]) {
+        let org = Arc::new(api::DeptInfo::all(departments));
+        *self.org.lock().unwrap_or_else(|e| e.into_inner()) = org;
     }
 
-    /// Hook functions a plugin source lacks.
-    fn warnings(name: &str, ast: &AST) -> Vec<String> {
-        hooks::HOOKS
-            .iter()
-            .filter(|h| h.plugin == name)
-            .filter(|h| !ast.iter_functions().any(|f| f.name == h.function))
-            .map(|h| {
-                format!(
-                    "未定义 fn {}({})，{} 使用内置默认规则",
-                    h.function,
-                    h.params.join(", "),
-                    h.name
-                )
-            })
-            .collect()
+    fn org(&self) -> api::Org {
+        self.org.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Re-reads changed files, at most once per check interval.
-    fn refresh(&self) {
-        let mut st = self.lock();
-        if let Some(t) = st.last_check
-            && t.elapsed() < self.check_interval
-        {
-            return;
-        }
-        st.last_check = Some(Instant::now());
-        let mut seen = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&self.dir) {
-            for ent in rd.flatten() {
-                let path = ent.path();
-                let Some(name) = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_suffix(".rhai"))
-                    .filter(|n| valid_name(n))
-                    .map(str::to_string)
-                else {
-                    continue;
-                };
-                let Ok(meta) = ent.metadata() else { continue };
-                let stamp = (
-                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    meta.len(),
-                );
-                seen.push(name.clone());
-                if st.files.get(&name).is_some_and(|e| e.stamp == Some(stamp)) {
-                    continue;
-                }
-                let source = match std::fs::read_to_string(&path) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let entry = st.files.entry(name.clone()).or_insert_with(|| Entry {
-                            stamp: None,
-                            source: String::new(),
-                            good: None,
-                            error: None,
-                        });
-                        entry.error = Some(ScriptError {
-                            file: file_name(&name),
-                            line: None,
-                            message: format!("无法读取：{e}"),
-                        });
-                        continue;
-                    }
-                };
-                // The shipped default, unedited, shares the embedded AST: a sweep recognises it
-                // (`RecallRule::is_default`) and runs its Rust twin instead of the interpreter.
-                let compiled = match self.defaults.get(&name) {
-                    Some(d) if DEFAULTS.iter().any(|(n, src)| *n == name && *src == source) => {
-                        Ok(d.clone())
-                    }
-                    _ => self.compile(&name, &source).map(Arc::new),
-                };
-                let entry = st.files.entry(name.clone()).or_insert_with(|| Entry {
-                    stamp: None,
-                    source: String::new(),
-                    good: None,
-                    error: None,
-                });
-                entry.stamp = Some(stamp);
-                entry.source = source;
-                match compiled {
-                    Ok(ast) => {
-                        entry.good = Some(ast);
-                        entry.error = None;
-                        tracing::info!(plugin = %name, "plugin loaded");
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "plugin does not compile; the last good version keeps running");
-                        entry.error = Some(e);
-                    }
-                }
-            }
-        }
-        st.files.retain(|name, _| seen.contains(name));
-    }
-
-    /// Forces the next call to look at the disk (after a save through the API).
-    pub fn invalidate(&self) {
-        self.lock().last_check = None;
-    }
-
-    /// The AST that serves a hook now, and the file name to blame for its errors.
-    fn ast_for(&self, hook: Hook) -> Result<(String, Arc<AST>), ScriptError> {
+    /// The version that serves a hook now, the file name to blame for its errors and the saved
+    /// version id.
+    fn ast_for(&self, hook: Hook) -> Result<(String, Arc<Compiled>, Option<String>), ScriptError> {
         self.refresh();
         let file = file_name(hook.plugin);
         let has = |ast: &AST| ast.iter_functions().any(|f| f.name == hook.function);
-        if let Some(ast) = self
+        if let Some((ast, version)) = self
             .lock()
             .files
             .get(hook.plugin)
-            .and_then(|e| e.good.clone())
+            .and_then(|e| Some((e.good.clone()?, e.good_version.clone())))
             && has(&ast)
         {
-            return Ok((file, ast));
+            return Ok((file, ast, version));
         }
         match self.defaults.get(hook.plugin) {
-            Some(ast) if has(ast) => Ok((format!("{file} (内置默认)"), ast.clone())),
+            Some(ast) if has(ast) => Ok((format!("{file} (内置默认)"), ast.clone(), None)),
             _ => Err(ScriptError {
                 file,
                 line: None,
@@ -435,22 +352,43 @@ impl Plugins {
         }
     }
 
+    /// Records a run-time failure of `hook` about `record_id` in the error log.
+    pub fn record_failure(
+        &self,
+        hook: Hook,
+        e: &ScriptError,
+        record_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        let version = self.version_of(hook);
+        self.errors
+            .record(PluginFailure::new(hook.name, version, e, record_id, now));
+    }
+
+    /// The saved version serving `hook`, when it is one.
+    pub fn version_of(&self, hook: Hook) -> Option<String> {
+        self.lock()
+            .files
+            .get(hook.plugin)
+            .and_then(|e| e.good_version.clone())
+    }
+
     /// Calls `function` of `ast` with the deadline and `now` set for this thread.
     pub(crate) fn call(
         &self,
         file: &str,
-        ast: &AST,
+        ast: &Compiled,
         function: &str,
         args: Vec<Dynamic>,
         now: DateTime<Utc>,
     ) -> Result<Dynamic, ScriptError> {
-        let _guard = EvalGuard::new(now, self.budget);
+        let _guard = EvalGuard::new(now, self.budget).with(ast.consts.clone(), Some(self.org()));
         let mut scope = Scope::new();
         self.engine
             .call_fn_with_options::<Dynamic>(
                 CallFnOptions::new().eval_ast(false),
                 &mut scope,
-                ast,
+                &ast.ast,
                 function,
                 args,
             )
@@ -464,7 +402,7 @@ impl Plugins {
         now: DateTime<Utc>,
     ) -> Result<(String, Dynamic), ScriptError> {
         let hook = args.hook();
-        let (file, ast) = self.ast_for(hook)?;
+        let (file, ast, _) = self.ast_for(hook)?;
         let value = self
             .call(&file, &ast, hook.function, args.into_dynamics(), now)
             .map_err(|e| self.locate(hook, e))?;
@@ -502,11 +440,12 @@ impl Plugins {
     /// The version of `pool.recall` serving now, resolved once (a sweep evaluates one version
     /// for all its customers, and does not look at the disk per customer).
     pub fn recall_rule(&self) -> Result<RecallRule<'_>, ScriptError> {
-        let (file, ast) = self.ast_for(hooks::RECALL)?;
+        let (file, ast, version) = self.ast_for(hooks::RECALL)?;
         Ok(RecallRule {
             plugins: self,
             file,
             ast,
+            version,
         })
     }
 
@@ -518,9 +457,10 @@ impl Plugins {
 
     /// `assign.pick`: who gets a new lead.
     pub fn assign(&self, i: &AssignInput) -> Result<AssignDecision, ScriptError> {
-        let (file, v) = self.run(Args::pick(i), i.now)?;
-        let d = hooks::assign_decision(&v)
+        let (file, v) = self.run(Args::pick(i, &self.org()), i.now)?;
+        let mut d = hooks::assign_decision(&v)
             .map_err(|m| Self::decision_error(&file, hooks::ASSIGN_PICK, m))?;
+        d.turns = api::turns_used();
         if let Some(id) = &d.user_id
             && !i.candidates.iter().any(|c| &c.user.id == id)
         {
@@ -545,65 +485,6 @@ impl Plugins {
         }
         start.elapsed() / n.max(1)
     }
-
-    /// Every plugin: the files on disk and the embedded defaults not overridden by one.
-    pub fn list(&self) -> Vec<PluginStatus> {
-        self.refresh();
-        let st = self.lock();
-        let mut names: Vec<String> = st.files.keys().cloned().collect();
-        for name in self.defaults.keys() {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-        names.sort();
-        names
-            .into_iter()
-            .map(|name| {
-                let hooks = hooks::HOOKS
-                    .iter()
-                    .filter(|h| h.plugin == name)
-                    .map(|h| h.name.to_string())
-                    .collect();
-                let (origin, status, running, error, warnings) = match st.files.get(&name) {
-                    Some(e) => (
-                        "file",
-                        if e.error.is_some() { "error" } else { "ok" },
-                        match (&e.error, &e.good) {
-                            (None, _) => "file",
-                            (Some(_), Some(_)) => "last_good",
-                            (Some(_), None) => "default",
-                        },
-                        e.error.clone(),
-                        e.good
-                            .as_ref()
-                            .map(|a| Self::warnings(&name, a))
-                            .unwrap_or_default(),
-                    ),
-                    None => ("default", "ok", "default", None, Vec::new()),
-                };
-                PluginStatus {
-                    file: file_name(&name),
-                    name,
-                    hooks,
-                    origin: origin.into(),
-                    status: status.into(),
-                    running: running.into(),
-                    error,
-                    warnings,
-                }
-            })
-            .collect()
-    }
-
-    /// The source of a plugin as it is on disk, or the embedded default.
-    pub fn source(&self, name: &str) -> Option<String> {
-        self.refresh();
-        if let Some(e) = self.lock().files.get(name) {
-            return Some(e.source.clone());
-        }
-        default_source(name).map(str::to_string)
-    }
 }
 
 pub fn default_source(name: &str) -> Option<&'static str> {
@@ -618,3 +499,5 @@ pub(crate) fn line_of(source: &str, needle: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trust_tests;

@@ -56,6 +56,7 @@ const EXPECTED: &[&str] = &[
     "candidate.id: string",
     "candidate.display_name: string",
     "candidate.department_id: string|()",
+    "candidate.department_path: array",
     "candidate.open_leads: int",
     "candidate.weight: int",
     "Ctx",
@@ -68,6 +69,7 @@ const EXPECTED: &[&str] = &[
     "ctx.entered_pool_at: int|() (时间)",
     "ctx.mode: string",
     "ctx.cursor: int",
+    "ctx.turns: map",
     "api_version() -> int",
     "days_between(a: int, b: int) -> int",
     "date(ts: int) -> string",
@@ -77,6 +79,8 @@ const EXPECTED: &[&str] = &[
     "hours(n: int) -> int",
     "days_left(now: int, due: int) -> int",
     "later(a: int|(), b: int|()) -> int|()",
+    "dept(name: string) -> map|()",
+    "ctx.turn(group: string) -> int",
     "pool.no_followup_days_for(grade: string|()) -> int",
 ];
 
@@ -509,6 +513,7 @@ fn default_assign_modes() {
             candidates: cands,
             mode: mode.into(),
             cursor,
+            turns: Vec::new(),
             now: at("2026-11-20T02:00:00Z"),
         })
         .unwrap()
@@ -762,7 +767,7 @@ fn shipped_plugins_pass_their_inline_tests() {
     let p = defaults();
     for dir in ["plugins", "examples/plugins"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        let reports = check::check_dir(&p, &path, None);
+        let reports = check::check_dir(&p, &path, None).unwrap();
         assert!(!reports.is_empty(), "{dir} has no plugins");
         for r in reports {
             assert!(r.failures.is_empty(), "{dir}/{}: {:?}", r.file, r.failures);

@@ -148,7 +148,7 @@ view!(UserView, "User", "系统用户（业务员、主管等）。", {
     id: str, "用户 id";
     username: str, "登录名";
     display_name: str, "显示名";
-    roles: array, "角色名数组";
+    roles: array, "角色键（role key）数组，如 [\"sales\"]、[\"manager\", \"sales\"]；内置键 admin、manager、sales、finance、documents、service，自定义角色为其键";
     department_id: opt_str, "部门 id";
     is_admin: bool, "是否管理员";
 });
@@ -172,6 +172,7 @@ view!(CandidateView, "Candidate", "分配候选人（调用方已按在职、部
     id: str, "用户 id";
     display_name: str, "显示名";
     department_id: opt_str, "部门 id";
+    department_path: array, "所在部门从最上级到本部门的名称数组，如 [\"总部\", \"直播部\", \"直播一组\"]；没有部门为 []";
     open_leads: int, "跟进中的线索数";
     weight: int, "分配权重（至少按 1 计）";
 });
@@ -185,7 +186,8 @@ view!(CtxView, "Ctx", "调用上下文：当前时间与本次调用的计数。
     last_released_at: opt_ts, "can_claim：领取人上次失去该客户的时间";
     entered_pool_at: opt_ts, "can_claim：该客户进入公海的时间";
     mode: str, "assign.pick：分配方式 round_robin、weighted、least_loaded、by_city";
-    cursor: int, "assign.pick：此范围内已分配的次数（轮流用）";
+    cursor: int, "assign.pick：此分配范围（全公司、某部门或某公海，按调用方而定）内已自动分配的线索数，每分出一条加 1；内置规则用 cursor % 候选人数 轮流。候选人名单变化时从当前位置继续，不重新开始";
+    turns: map, "assign.pick：各分组的轮次（见 ctx.turn(group)）；测试用例可写 ctx: #{ turns: #{ \"直播部\": 3 } }";
 });
 
 fn s(v: &str) -> Dynamic {
@@ -342,11 +344,19 @@ impl PoolView {
 }
 
 impl CandidateView {
+    /// Sets `department_path` from the departments.
+    pub fn with_path(mut self, org: &[super::api::DeptInfo]) -> CandidateView {
+        let id = self.department_id.clone().into_string().ok();
+        self.department_path = strings(&super::api::department_path(org, id.as_deref()));
+        self
+    }
+
     pub fn new(u: &User, open_leads: u64, weight: u32) -> CandidateView {
         CandidateView {
             id: s(&u.id),
             display_name: s(&u.display_name),
             department_id: opt_s(u.department_id.as_deref()),
+            department_path: Dynamic::from(Array::new()),
             open_leads: int(open_leads),
             weight: int(weight),
         }
@@ -357,6 +367,7 @@ impl CandidateView {
             id: s("u1"),
             display_name: s("业务员"),
             department_id: Dynamic::UNIT,
+            department_path: Dynamic::from(Array::new()),
             open_leads: int(0),
             weight: int(1),
         }
@@ -375,6 +386,7 @@ impl CtxView {
             entered_pool_at: Dynamic::UNIT,
             mode: s("round_robin"),
             cursor: int(0),
+            turns: Dynamic::from(Map::new()),
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::customers::live;
-use super::pool_rules::{AssignCandidate, AssignDecision, AssignInput, assign};
+use super::pool_rules::{AssignCandidate, AssignDecision, AssignInput};
 use super::pools::target_pool;
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
@@ -290,6 +290,8 @@ impl App {
         department: Option<&str>,
     ) -> Result<Picker> {
         let mut loads = self.candidates(tx, scope)?;
+        // `dept(name)` and `candidate.department_path` read the departments as they are now.
+        self.plugins.set_org(&crate::store::org::departments_w(tx)?);
         let cursor_key = match department {
             Some(d) => {
                 let departments = crate::store::org::departments_w(tx)?;
@@ -340,8 +342,9 @@ impl App {
 
     /// Who gets `customer`: candidates under their capacity (库容), in `by_city` mode those
     /// already serving its city (all when none does), asked through `assign.pick`. A choice
-    /// advances the cursor and counts the customer in the chosen user's load. A rule that
-    /// names someone it was not offered is overruled by the built-in rule.
+    /// advances the cursor (and the `ctx.turn` groups the rule read) and counts the customer
+    /// in the chosen user's load. A rule that fails, or names someone it was not offered,
+    /// assigns nobody (see [`App::assign_rule`]).
     pub(crate) fn pick(
         &self,
         tx: &WriteTransaction,
@@ -363,6 +366,8 @@ impl App {
             _ => Vec::new(),
         };
         let offered = if local.is_empty() { open } else { local };
+        // `ctx.turn(group)` counters live beside the scope's cursor.
+        let turn_prefix = format!("{}/turn/", p.cursor_key);
         let input = AssignInput {
             customer: customer.clone(),
             candidates: offered
@@ -375,17 +380,19 @@ impl App {
                 .collect(),
             mode: p.mode.clone(),
             cursor: pools::counter_w(tx, &p.cursor_key)?,
+            turns: pools::counters_with_prefix_w(tx, &turn_prefix)?
+                .into_iter()
+                .map(|(k, n)| (k.trim_start_matches(&turn_prefix).to_string(), n))
+                .collect(),
             now,
         };
-        let mut d = self.assign_rule(&input)?;
-        if let Some(u) = &d.user_id
-            && !input.candidates.iter().any(|c| &c.user.id == u)
-        {
-            tracing::error!(user = %u, "assign.pick chose a user it was not offered; built-in rule used");
-            d = assign(&input);
-        }
+        // `Plugins::assign` refuses a user who was not offered (an error, like a throw).
+        let d = self.assign_rule(&input)?;
         if let Some(u) = &d.user_id {
             pools::bump(tx, &p.cursor_key)?;
+            for group in &d.turns {
+                pools::bump(tx, &format!("{turn_prefix}{group}"))?;
+            }
             p.moved(customer, u);
         }
         Ok(d)

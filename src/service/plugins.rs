@@ -10,7 +10,17 @@ use super::auth::Caller;
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::pool::{Pool, PoolSettings};
 use crate::script::{self, AssignCandidate, AssignInput, PluginStatus, RecallInput, ScriptError};
+use crate::store::audit::NewAudit;
 use crate::store::{self, plugins::PluginVersion, tables};
+
+/// Why a save was refused (nothing was changed).
+#[derive(Debug, Clone)]
+pub enum SaveRefused {
+    /// It does not compile.
+    Compile(ScriptError),
+    /// Its inline tests or horizon check fail (every failure, the first first).
+    Checks(Vec<ScriptError>),
+}
 
 /// Plugin sources larger than this are refused.
 pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
@@ -59,7 +69,11 @@ pub struct PluginRollback {
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PluginTry {
+    /// The instant to decide at (RFC 3339; default: now), e.g. to preview a recall date.
+    #[serde(default)]
+    pub now: Option<DateTime<Utc>>,
     /// `pool.recall`, `pool.can_claim` or `assign.pick` (or `recall`, `can_claim`, `pick`).
     pub hook: String,
     pub customer_id: String,
@@ -108,6 +122,15 @@ pub fn diff_summary(before: &str, after: &str) -> serde_json::Value {
     })
 }
 
+/// The hooks a plugin file serves.
+fn hooks_of(name: &str) -> Vec<&'static str> {
+    script::hooks::HOOKS
+        .iter()
+        .filter(|h| h.plugin == name)
+        .map(|h| h.name)
+        .collect()
+}
+
 fn check_name(name: &str) -> Result<()> {
     if script::valid_name(name) {
         Ok(())
@@ -132,12 +155,14 @@ fn write_atomically(path: &std::path::Path, content: &str) -> std::io::Result<()
 impl App {
     pub fn list_plugins(&self, caller: &Caller) -> Result<Vec<PluginStatus>> {
         caller.require("plugin.manage")?;
+        self.sync_plugin_versions()?;
         Ok(self.plugins.list())
     }
 
     pub fn get_plugin(&self, caller: &Caller, name: &str) -> Result<PluginDetail> {
         caller.require("plugin.manage")?;
         check_name(name)?;
+        self.sync_plugin_versions()?;
         let status = self
             .plugins
             .list()
@@ -184,14 +209,17 @@ impl App {
         })
     }
 
-    /// Saves a new source. `Ok(Err(_))`: it does not compile (nothing was changed).
+    /// Saves a new source. `Ok(Err(_))`: it does not compile, or its inline tests or horizon
+    /// check fail (nothing was changed) — unless `force`, which saves a source that compiles
+    /// anyway (audited with the failures).
     pub fn save_plugin(
         &self,
         caller: &Caller,
         name: &str,
         input: PluginSave,
+        force: bool,
         source_label: &str,
-    ) -> Result<std::result::Result<PluginDetail, ScriptError>> {
+    ) -> Result<std::result::Result<PluginDetail, SaveRefused>> {
         caller.require("plugin.manage")?;
         check_name(name)?;
         if input.source.len() > MAX_SOURCE_BYTES {
@@ -200,9 +228,16 @@ impl App {
                 format!("插件源码不能超过 {} KB", MAX_SOURCE_BYTES / 1024),
             ));
         }
-        if let Err(e) = self.plugins.compile(name, &input.source) {
-            return Ok(Err(e));
+        let compiled = match self.plugins.compile(name, &input.source) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(SaveRefused::Compile(e))),
+        };
+        let failures =
+            script::check::check_compiled(&self.plugins, name, &input.source, &compiled).failures;
+        if !failures.is_empty() && !force {
+            return Ok(Err(SaveRefused::Checks(failures)));
         }
+        self.sync_plugin_versions()?;
         let before = self.plugins.source(name).unwrap_or_default();
         let now = self.clock.now();
         let id = new_id(now);
@@ -223,6 +258,11 @@ impl App {
             let mut detail = diff_summary(&before, &input.source);
             detail["version"] = json!(id);
             detail["note"] = json!(note);
+            if !failures.is_empty() {
+                detail["forced"] = json!(true);
+                detail["failures"] =
+                    json!(failures.iter().map(ToString::to_string).collect::<Vec<_>>());
+            }
             audit::record(
                 tx,
                 now,
@@ -238,8 +278,108 @@ impl App {
             write_atomically(&path, &input.source)
                 .map_err(|e| Error::Internal(format!("writing {}: {e}", path.display())))
         })?;
+        self.plugins.add_stored(name, &id, &input.source);
+        self.plugins.errors.reset(&hooks_of(name));
         self.plugins.invalidate();
         Ok(Ok(self.get_plugin(caller, name)?))
+    }
+
+    /// Deletes a plugin file: the built-in default (when there is one) serves its hooks again.
+    /// Its saved versions stay (a rollback restores one). Audited.
+    pub fn delete_plugin(&self, caller: &Caller, name: &str, source_label: &str) -> Result<()> {
+        caller.require("plugin.manage")?;
+        check_name(name)?;
+        self.sync_plugin_versions()?;
+        let path = self.plugins.dir().join(script::file_name(name));
+        let Some(before) = self
+            .plugins
+            .list()
+            .into_iter()
+            .find(|p| p.name == name && p.origin == "file")
+        else {
+            return Err(Error::NotFound);
+        };
+        let now = self.clock.now();
+        let lines = self.plugins.source(name).map_or(0, |s| s.lines().count());
+        self.store.write(|tx| {
+            audit::record(
+                tx,
+                now,
+                audit::by_user(
+                    &caller.user,
+                    "plugin.deleted",
+                    source_label,
+                    Some(name.to_string()),
+                    json!({"lines": lines, "status": before.status}),
+                ),
+            )?;
+            std::fs::remove_file(&path)
+                .map_err(|e| Error::Internal(format!("removing {}: {e}", path.display())))
+        })?;
+        self.plugins.errors.reset(&hooks_of(name));
+        self.plugins.invalidate();
+        Ok(())
+    }
+
+    /// Records plugin files edited on disk (not through a save) as versions, audited as
+    /// such (author `disk`), so every source that ever ran can be seen and rolled back to.
+    pub fn sync_plugin_versions(&self) -> Result<()> {
+        let edits = self.plugins.take_disk_edits();
+        if edits.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let mut saved = Vec::new();
+        self.store.write(|tx| {
+            for edit in &edits {
+                let id = new_id(now);
+                let note = match &edit.error {
+                    None => "磁盘上的修改".to_string(),
+                    Some(e) => format!("磁盘上的修改（不能运行：{e}）"),
+                };
+                store::plugins::put(
+                    tx,
+                    &edit.name,
+                    &id,
+                    &PluginVersion {
+                        source: edit.source.clone(),
+                        author: "disk".into(),
+                        at: now,
+                        note: Some(note),
+                    },
+                )?;
+                audit::record(
+                    tx,
+                    now,
+                    NewAudit {
+                        actor_id: None,
+                        actor: "disk".into(),
+                        action: "plugin.disk_edit",
+                        target: Some(edit.name.clone()),
+                        detail: json!({
+                            "version": id,
+                            "lines": edit.source.lines().count(),
+                            "error": edit.error,
+                        }),
+                        source: "plugins directory".into(),
+                    },
+                )?;
+                saved.push((edit.name.clone(), id, edit.source.clone()));
+            }
+            Ok::<_, Error>(())
+        })?;
+        for (name, id, source) in saved {
+            self.plugins.add_stored(&name, &id, &source);
+        }
+        Ok(())
+    }
+
+    /// Hands the saved versions to the plugin engine (at start): a file broken at start runs
+    /// the newest saved version that compiles and passes its checks.
+    pub fn load_plugin_versions(&self) -> Result<()> {
+        let all = self.store.read(store::plugins::all)?;
+        self.plugins.set_stored(all);
+        Ok(())
     }
 
     /// Saves an earlier version again, as a new version.
@@ -248,8 +388,9 @@ impl App {
         caller: &Caller,
         name: &str,
         version: &str,
+        force: bool,
         source_label: &str,
-    ) -> Result<std::result::Result<PluginDetail, ScriptError>> {
+    ) -> Result<std::result::Result<PluginDetail, SaveRefused>> {
         let v = self.plugin_version(caller, name, version)?;
         self.save_plugin(
             caller,
@@ -258,6 +399,7 @@ impl App {
                 source: v.source,
                 note: Some(format!("回滚到版本 {version}")),
             },
+            force,
             source_label,
         )
     }
@@ -272,7 +414,7 @@ impl App {
             self.store
                 .read(|tx| store::customers::get(tx, &input.customer_id))?,
         )?;
-        let now = self.clock.now();
+        let now = input.now.unwrap_or_else(|| self.clock.now());
         let pool = match &input.pool_id {
             Some(id) => self
                 .store
@@ -305,13 +447,12 @@ impl App {
                     pool,
                     now,
                 })
-                .map(|d| match d {
-                    script::RecallDecision::Keep => json!({"keep": true, "recall": false}),
-                    script::RecallDecision::Warn { days_left, reason } => {
-                        json!({"keep": true, "recall": false, "warn": days_left, "reason": reason})
-                    }
-                    script::RecallDecision::Recall { reason } => {
-                        json!({"recall": true, "reason": reason})
+                .map(|d| {
+                    // The engine rule wins over the script, as in a sweep.
+                    if crate::service::pool_rules::recall_forbidden(&(&customer).into()) {
+                        script::hooks::recall_json(&script::RecallDecision::Keep)
+                    } else {
+                        script::hooks::recall_json(&d)
                     }
                 }),
             "can_claim" => {
@@ -324,7 +465,10 @@ impl App {
                     };
                     crate::service::pool_claims::claim_input(tx, &user, &customer, &pool, now)
                 })?;
-                self.plugins.can_claim(&input)
+                match crate::service::pool_rules::claim_forbidden(&input) {
+                    Some(d) => Ok(d),
+                    None => self.plugins.can_claim(&input),
+                }
             }
             .map(|d| match d {
                 script::ClaimDecision::Allow => json!({"allow": true}),
@@ -349,6 +493,7 @@ impl App {
                             .collect(),
                         mode: input.mode.clone().unwrap_or_else(|| "round_robin".into()),
                         cursor: 0,
+                        turns: Vec::new(),
                         now,
                     })
                     .map(|d| json!({"user_id": d.user_id, "reason": d.reason}))

@@ -1,6 +1,8 @@
 //! The pool rules (`pool.recall`, `pool.can_claim`, `assign.pick`): the service asks the plugin
-//! engine through `App::decide` (pool_sweep.rs, `pool.recall`), [`App::claim_rule`] and friends; the same rules in plain Rust below answer
-//! when a plugin fails at run time (logged), so a broken script never stops claims or sweeps.
+//! engine through `App::decide` (pool_sweep.rs, `pool.recall`), [`App::claim_rule`] and friends.
+//! The same rules in plain Rust below are the default script's twin (sweeps use it for speed
+//! and tests compare the two); they never stand in for a failing script: a failure has its own
+//! safe outcome per hook (see `script::hooks`), recorded in the plugins' error log.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -246,6 +248,7 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
         return AssignDecision {
             user_id: None,
             reason: "没有可分配的业务员".into(),
+            turns: Vec::new(),
         };
     }
     let pick = |idx: u64, reason: &str| AssignDecision {
@@ -254,6 +257,7 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
             .and_then(|k| i.candidates.get(k))
             .map(|c| c.user.id.clone()),
         reason: reason.to_string(),
+        turns: Vec::new(),
     };
     match i.mode.as_str() {
         "weighted" => {
@@ -269,6 +273,7 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
                     return AssignDecision {
                         user_id: Some(c.user.id.clone()),
                         reason: "按权重轮流分配".into(),
+                        turns: Vec::new(),
                     };
                 }
                 slot -= w;
@@ -295,20 +300,95 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
     }
 }
 
+/// The rule name of a claim refused because `pool.can_claim` failed.
+pub const PLUGIN_ERROR: &str = "plugin_error";
+
+/// Engine rules no script can override: a customer that is locked, won or deleted is never
+/// recalled or claimed, and one still inside the pool's new-customer protection is never
+/// claimed. Checked before the script runs.
+pub fn claim_forbidden(i: &ClaimInput) -> Option<ClaimDecision> {
+    let c = &i.customer;
+    let refuse = |rule: &str, reason: String| {
+        Some(ClaimDecision::Refuse {
+            rule: rule.to_string(),
+            reason,
+        })
+    };
+    if c.deleted_at.is_some() {
+        return refuse("deleted", "该客户已删除，不可领取".into());
+    }
+    if c.locked {
+        return refuse("locked", "该客户已锁定，不可领取".into());
+    }
+    if c.stage == Stage::Won {
+        return refuse("won", "该客户已成交，不可领取".into());
+    }
+    let hours = i.pool.settings.protect_new_hours;
+    if hours > 0
+        && let Some(at) = i.entered_pool_at
+        && i.now < at + Duration::hours(i64::from(hours))
+    {
+        return refuse(
+            "protect_new",
+            format!("该客户进入公海未满{hours}小时，暂不可领取"),
+        );
+    }
+    None
+}
+
+/// The engine rule of recalls: locked, won and deleted customers are kept whatever the
+/// script says.
+pub fn recall_forbidden(c: &RuleFields) -> bool {
+    c.locked || c.stage == Stage::Won || c.deleted_at.is_some()
+}
+
 impl App {
-    /// The one place the service asks `pool.can_claim`.
+    /// The one place the service asks `pool.can_claim`: engine rules first, then the script;
+    /// a script that fails refuses the claim (rule `plugin_error`, the error as the reason)
+    /// and the failure is recorded.
     pub(crate) fn claim_rule(&self, i: &ClaimInput) -> Result<ClaimDecision> {
-        Ok(self.plugins.can_claim(i).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "pool.can_claim plugin failed; built-in rule used");
-            can_claim(i)
-        }))
+        if let Some(d) = claim_forbidden(i) {
+            return Ok(d);
+        }
+        let hook = crate::script::hooks::CAN_CLAIM;
+        Ok(match self.plugins.can_claim(i) {
+            Ok(d) => {
+                self.plugins.errors.ok(hook.name);
+                d
+            }
+            Err(e) => {
+                tracing::error!(error = %e, customer = %i.customer.id, "pool.can_claim plugin failed; the claim is refused");
+                self.plugins
+                    .record_failure(hook, &e, Some(&i.customer.id), i.now);
+                ClaimDecision::Refuse {
+                    rule: PLUGIN_ERROR.into(),
+                    reason: format!("领取规则插件出错，暂不能领取，请联系管理员：{e}"),
+                }
+            }
+        })
     }
 
-    /// The one place the service asks `assign.pick`.
+    /// The one place the service asks `assign.pick`. A script that fails, or names someone it
+    /// was not offered, assigns nobody: the caller then keeps the lead in its pool (or with
+    /// the creator) with the reason, and the failure is recorded.
     pub(crate) fn assign_rule(&self, i: &AssignInput) -> Result<AssignDecision> {
-        Ok(self.plugins.assign(i).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "assign.pick plugin failed; built-in rule used");
-            assign(i)
-        }))
+        let hook = crate::script::hooks::ASSIGN_PICK;
+        let result = self.plugins.assign(i);
+        Ok(match result {
+            Ok(d) => {
+                self.plugins.errors.ok(hook.name);
+                d
+            }
+            Err(e) => {
+                tracing::error!(error = %e, customer = %i.customer.id, "assign.pick plugin failed; nobody is assigned");
+                self.plugins
+                    .record_failure(hook, &e, Some(&i.customer.id), i.now);
+                AssignDecision {
+                    user_id: None,
+                    reason: format!("分配规则插件出错，未自动分配：{e}"),
+                    turns: Vec::new(),
+                }
+            }
+        })
     }
 }

@@ -13,15 +13,16 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::followups::Reminder;
-use super::pool_rules::{self, RecallDecision, RecallFacts, RecallInput, Verdict};
+use super::pool_rules::{self, RecallDecision, RecallFacts, Verdict};
 use super::pools::{into_pool, target_pool};
 use super::{App, Error, Result, audit, new_id};
 use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;
 use crate::domain::roles::DataScope;
+use crate::script::hooks::RECALL;
 use crate::script::views::{CustomerView as ScriptCustomer, PoolView};
-use crate::script::{RecallRule, ScriptError};
+use crate::script::{PluginFailure, RecallRule, ScriptError};
 use crate::store::audit::NewAudit;
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::{ReadTransaction, WriteTransaction, pools, rule_fields, users};
@@ -74,6 +75,10 @@ pub struct SweepReport {
     pub actions: Vec<SweepAction>,
     /// Whether there were more actions than `actions` lists.
     pub truncated: bool,
+    /// `pool.recall` failures (each such customer was kept, not recalled or warned).
+    pub errors: u64,
+    /// The first failures, with file, line and customer.
+    pub first_errors: Vec<PluginFailure>,
 }
 
 /// Actions a report lists when the caller does not say.
@@ -103,7 +108,11 @@ struct Plan {
     pool_ids: Vec<String>,
     planned: Vec<Planned>,
     listed: Vec<SweepAction>,
+    errors: Failures,
 }
+
+/// `pool.recall` failures: how many, and the first few.
+type Failures = (u64, Vec<PluginFailure>);
 
 /// Encoded compact rows copied out of the store, handed to an evaluating thread (the read
 /// transaction's borrowed values cannot leave the scanning thread).
@@ -168,6 +177,8 @@ struct Context {
     by_owner: BTreeMap<String, usize>,
     /// Where customers of an owner unknown to the user table go.
     unknown_owner: Option<usize>,
+    /// `pool.recall` failures met (each such customer is kept).
+    errors: crate::script::errors::Collector,
 }
 
 impl Context {
@@ -179,6 +190,7 @@ impl Context {
             users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
             by_owner: BTreeMap::new(),
             unknown_owner: None,
+            errors: Default::default(),
         };
         let by_owner = ctx
             .users
@@ -283,6 +295,10 @@ impl App {
         let Some((pool, view)) = c.owner_id.as_deref().and_then(|o| ctx.pool_for(o)) else {
             return Ok(None);
         };
+        // Engine rule: locked, won and deleted customers are never recalled or warned.
+        if pool_rules::recall_forbidden(c) {
+            return Ok(Some((RecallDecision::Keep, pool.id.clone())));
+        }
         let held_since = c.held_since();
         let script = match rule {
             Some(r) if r.is_default() => Ok(pool_rules::recall_as_default_script(
@@ -303,15 +319,16 @@ impl App {
                 message: "没有可用的 pool.recall 插件".into(),
             }),
         };
+        // A failing rule keeps the customer; the failure is counted, and logged once per sweep.
         let decision = script.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "pool.recall plugin failed; built-in rule used");
-            pool_rules::recall(&RecallInput {
-                customer: c.clone(),
-                pool: pool.clone(),
-                locked: c.locked,
-                held_since,
+            ctx.errors.add(PluginFailure::new(
+                RECALL.name,
+                rule.and_then(|r| r.version.clone()),
+                &e,
+                Some(&c.id),
                 now,
-            })
+            ));
+            RecallDecision::Keep
         });
         Ok(Some((decision, pool.id.clone())))
     }
@@ -417,11 +434,8 @@ impl App {
     /// range of the activity index). The scanning thread copies the rows out in chunks, and
     /// [`THREADS`] threads decide them.
     fn sweep_plan(&self, now: DateTime<Utc>, limit: usize, within: &Within) -> Result<Plan> {
-        let rule = self
-            .plugins
-            .recall_rule()
-            .map_err(|e| tracing::error!(error = %e, "pool.recall plugin unavailable"))
-            .ok();
+        // Without a rule every customer is kept, each counted as a failure.
+        let rule = self.plugins.recall_rule().ok();
         self.store.read(|tx| {
             let ctx = Context::read(tx)?;
             let pool_ids = ctx.pools.iter().map(|p| p.id.clone()).collect();
@@ -431,6 +445,7 @@ impl App {
                     pool_ids,
                     planned: Vec::new(),
                     listed: Vec::new(),
+                    errors: (0, Vec::new()),
                 });
             }
             let scanned = rule_fields::owned_count(tx)?;
@@ -439,8 +454,15 @@ impl App {
                 .views
                 .iter()
                 .map(|v| {
+                    // A failing horizon skips nobody (every customer is evaluated).
                     let days = rule.as_ref()?.horizon(v, now).unwrap_or_else(|e| {
-                        tracing::error!(error = %e, "pool.recall horizon failed; every customer evaluated");
+                        ctx.errors.add(PluginFailure::new(
+                            RECALL.name,
+                            rule.as_ref().and_then(|r| r.version.clone()),
+                            &e,
+                            None,
+                            now,
+                        ));
                         None
                     })?;
                     (days > 0).then(|| now - Duration::days(days))
@@ -529,6 +551,7 @@ impl App {
                 pool_ids,
                 planned,
                 listed,
+                errors: ctx.errors.take(),
             })
         })
     }
@@ -542,8 +565,9 @@ impl App {
         plan: &[Planned],
         limit: usize,
         within: &Within,
-    ) -> Result<(Tally, Vec<SweepAction>)> {
+    ) -> Result<(Tally, Vec<SweepAction>, Failures)> {
         let rule = self.plugins.recall_rule().ok();
+        let mut errors = (0, Vec::new());
         let mut tally = Tally::default();
         let mut listed = Vec::with_capacity(limit.min(plan.len()));
         let today = day_number(now);
@@ -619,6 +643,9 @@ impl App {
                     }
                     applied.push(action);
                 }
+                let (n, first) = ctx.errors.take();
+                errors.0 += n;
+                errors.1.extend(first);
                 Ok::<_, Error>(applied)
             })?;
             for action in applied {
@@ -628,7 +655,8 @@ impl App {
                 }
             }
         }
-        Ok((tally, listed))
+        errors.1.truncate(crate::script::errors::REPORT_FIRST);
+        Ok((tally, listed, errors))
     }
 
     /// Runs (or previews) a sweep as of `now`; the report lists the first `limit` actions.
@@ -646,17 +674,45 @@ impl App {
         let limit = limit.min(MAX_REPORT_LIMIT);
         // The real sweep re-decides every customer it applies: nothing to list from the plan.
         let plan = self.sweep_plan(now, if dry_run { limit } else { 0 }, within)?;
-        let (tally, actions) = if dry_run {
+        let (tally, actions, applied_errors) = if dry_run {
             let mut tally = Tally::default();
             for p in &plan.planned {
                 if let Some(id) = plan.pool_ids.get(p.pool) {
                     tally.add(id, p.kind == Kind::Recall);
                 }
             }
-            (tally, plan.listed)
+            (tally, plan.listed, (0, Vec::new()))
         } else {
             self.apply_sweep(now, &plan.planned, limit, within)?
         };
+        let (errors, mut first_errors) = plan.errors;
+        let errors = errors + applied_errors.0;
+        first_errors.extend(applied_errors.1);
+        first_errors.truncate(crate::script::errors::REPORT_FIRST);
+        if errors > 0 {
+            // One line per sweep, however many customers failed.
+            let first = first_errors.first();
+            tracing::error!(
+                hook = RECALL.name,
+                errors,
+                dry_run,
+                first = %first.map_or(String::new(), |f| format!(
+                    "{}:{}: {} (customer {})",
+                    f.file,
+                    f.line.unwrap_or(0),
+                    f.message,
+                    f.record_id.as_deref().unwrap_or("-")
+                )),
+                "pool.recall failed during the sweep; those customers were kept"
+            );
+            if !dry_run {
+                self.plugins
+                    .errors
+                    .record_many(RECALL.name, errors, first_errors.clone());
+            }
+        } else if !dry_run && plan.scanned > 0 {
+            self.plugins.errors.ok(RECALL.name);
+        }
         let recalled = tally.by_pool.values().map(|(r, _)| r).sum();
         let warned = tally.by_pool.values().map(|(_, w)| w).sum();
         let truncated = recalled + warned > actions.len() as u64;
@@ -682,6 +738,8 @@ impl App {
                 .collect(),
             actions,
             truncated,
+            errors,
+            first_errors,
         })
     }
 
@@ -774,6 +832,9 @@ impl App {
                     });
                 }
             }
+            // A rule failing here hides the warning; the failure is recorded, not dropped.
+            let (n, first) = ctx.errors.take();
+            self.plugins.errors.record_many(RECALL.name, n, first);
             Ok(out)
         })
     }

@@ -45,7 +45,9 @@ pub struct PoolPatch {
     pub department_id: Option<Option<String>>,
     pub members: Option<Vec<String>>,
     pub admins: Option<Vec<String>>,
-    pub settings: Option<PoolSettings>,
+    /// Only the settings sent change (`no_followup_days` merges by grade); the rest stay.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
 }
 
 /// A pool as listed: the pool, how many customers wait in it, and what the caller may do.
@@ -426,8 +428,11 @@ impl App {
             if let Some(a) = patch.admins.clone() {
                 p.admins = dedup(a);
             }
-            if let Some(s) = patch.settings.clone() {
-                p.settings = s;
+            if let Some(s) = &patch.settings {
+                p.settings = p
+                    .settings
+                    .patched(s)
+                    .map_err(|(field, reason)| Error::validation(field, reason))?;
             }
             if p.department_id != before.department_id
                 && !manages_by_scope(p.department_id.as_deref(), caller, &departments)

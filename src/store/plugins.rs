@@ -49,3 +49,25 @@ pub fn list(tx: &ReadTransaction, name: &str) -> Result<Vec<(String, PluginVersi
     out.reverse();
     Ok(out)
 }
+
+/// Every plugin's versions, newest first: name → [(version id, source)].
+pub fn all(
+    tx: &ReadTransaction,
+) -> Result<std::collections::BTreeMap<String, Vec<(String, String)>>> {
+    let table = tx.open_table(tables::PLUGIN_VERSIONS)?;
+    let mut out: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for row in table.range::<&str>(..)? {
+        let (k, v) = row?;
+        let Some((name, id)) = k.value().split_once('/') else {
+            continue;
+        };
+        let version: PluginVersion = codec::decode(T, v.value())?;
+        out.entry(name.to_string())
+            .or_default()
+            .push((id.to_string(), version.source));
+    }
+    for versions in out.values_mut() {
+        versions.reverse();
+    }
+    Ok(out)
+}

@@ -109,6 +109,20 @@ pub fn counters_with_prefix(tx: &ReadTransaction, prefix: &str) -> Result<Vec<(S
     Ok(out)
 }
 
+/// Counters under a key prefix in a write transaction, in key order.
+pub fn counters_with_prefix_w(tx: &WriteTransaction, prefix: &str) -> Result<Vec<(String, u64)>> {
+    let t = tx.open_table(tables::COUNTERS)?;
+    let mut out = Vec::new();
+    for row in t.range(prefix..)? {
+        let (k, v) = row?;
+        if !k.value().starts_with(prefix) {
+            break;
+        }
+        out.push((k.value().to_string(), v.value()));
+    }
+    Ok(out)
+}
+
 /// A customer's timeline events in a write transaction, in time order.
 pub fn customer_events_w(
     tx: &WriteTransaction,

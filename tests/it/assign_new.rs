@@ -377,9 +377,10 @@ async fn the_import_command_assigns_with_assign_auto() {
 }
 
 /// A firm's own `assign.pick` decides for new leads too; a rule naming someone it was not
-/// offered (a departed colleague, a typo) is overruled by the built-in rule.
+/// offered (a departed colleague, a typo) assigns nobody and the failure is recorded (it used
+/// to be overruled by the built-in rule, silently).
 #[tokio::test]
-async fn a_custom_rule_decides_and_an_unoffered_choice_is_overruled() {
+async fn a_custom_rule_decides_and_an_unoffered_choice_is_recorded_not_overruled() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     let mut sales: Vec<String> = ["ra", "rb", "rc"]
         .iter()
@@ -409,9 +410,28 @@ async fn a_custom_rule_decides_and_an_unoffered_choice_is_overruled() {
     let e = events.iter().find(|e| e["kind"] == "assigned").unwrap();
     assert_eq!(e["note"], "总给最后一位", "{e}");
 
+    // Naming someone not offered is a failure: nobody is assigned (no built-in rule swapped
+    // in), the lead stays with the caller's pool or the caller, and the failure is recorded.
     put("fn pick(customer, candidates, ctx) {\n    #{ user_id: \"ghost\", reason: \"查无此人\" }\n}\n").await;
     let c = auto_lead(&admin, 3).await;
-    assert!(sales.contains(&owner(&c)), "{c}");
+    assert!(!sales.contains(&owner(&c)), "{c}");
+    let (_, list) = admin.get("/api/v1/plugins").await;
+    let assign = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "assign")
+        .unwrap();
+    assert_eq!(assign["errors_since_save"], 1, "{assign}");
+    assert_eq!(assign["failing"], json!(["assign.pick"]), "{assign}");
+    assert!(
+        assign["recent_errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ghost"),
+        "{assign}"
+    );
+    assert_eq!(assign["recent_errors"][0]["record_id"], c["id"], "{assign}");
     s.stop().await;
 }
 

@@ -836,12 +836,20 @@ async fn horizon_skips_only_when_the_rule_declares_one() {
     let now = epoch();
     let preview = sweep(&admin, now, true).await;
     assert_eq!(actions(&preview), BTreeSet::from([pair(&fresh, "recall")]));
-    // The same rule declaring a 10-day horizon: the fresh customer is not even evaluated…
-    save(
-        "fn recall(customer, pool, ctx) { #{ recall: true, reason: \"全部回收\" } }\n\
-         fn horizon(pool, ctx) { 10 }\n",
-    )
-    .await;
+    // The same rule declaring a 10-day horizon (stale: the save is refused unless forced, see
+    // plugins::a_stale_horizon_is_caught): the fresh customer is not even evaluated…
+    let (st, b) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/plugins/pool?force=true",
+            Some(json!({
+                "source": "fn recall(customer, pool, ctx) { #{ recall: true, reason: \"全部回收\" } }\n\
+                           fn horizon(pool, ctx) { 10 }\n",
+                "note": "test"
+            })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
     let preview = sweep(&admin, now, true).await;
     assert_eq!(preview["scanned"], 1);
     assert!(actions(&preview).is_empty(), "{preview}");

@@ -99,6 +99,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/plugins", NoObject),
     ("get", "/api/v1/plugins/{name}", Organisation),
     ("put", "/api/v1/plugins/{name}", Organisation),
+    ("delete", "/api/v1/plugins/{name}", Organisation),
     ("post", "/api/v1/plugins/{name}/rollback", Organisation),
     ("post", "/api/v1/plugins/{name}/test", Organisation),
     ("get", "/api/v1/plugins/{name}/versions/{vid}", Organisation),

@@ -6,6 +6,7 @@ import { Nav } from './nav.js';
 import { UserMenu } from './user-menu.js';
 import { Toasts } from './toast.js';
 import { BackupBanner } from './backup.js';
+import { PluginBanner } from './plugin-banner.js';
 import { ReminderBadge } from './reminders.js';
 import { LOGO_URL } from './icons.js';
 import { GlobalSearch } from './global-search.js';
@@ -29,6 +30,7 @@ export function Shell({ children }) {
   return html`<div class="shell" data-testid="shell">
     <${TopBar} />
     <${BackupBanner} />
+    <${PluginBanner} />
     <div class="shell-body">
       <${Nav} />
       <main class="content" id="main" data-testid="content">${children}</main>

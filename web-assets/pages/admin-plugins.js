@@ -9,6 +9,7 @@ import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
 import { errorText } from '../errors.js';
+import { notePlugins } from '../components/plugin-banner.js';
 import { formatDateTime } from '../format.js';
 import { LoadError, Loading } from '../components/states.js';
 import { ConfirmDialog } from '../components/dialog.js';
@@ -220,6 +221,7 @@ function PluginEditor({ name, onSaved }) {
   const [loadError, setLoadError] = useState(null);
   const [source, setSource] = useState('');
   const [saveError, setSaveError] = useState(null);
+  const [testsFailed, setTestsFailed] = useState(false);
   const [busy, setBusy] = useState(false);
   const load = async () => {
     setLoadError(null);
@@ -234,16 +236,19 @@ function PluginEditor({ name, onSaved }) {
   useEffect(() => { setDetail(null); setSaveError(null); load(); }, [name]);
   if (loadError) return html`<${LoadError} error=${loadError} onRetry=${load} />`;
   if (!detail) return html`<${Loading} />`;
-  const save = async () => {
+  const save = async (force) => {
     setBusy(true);
     setSaveError(null);
+    setTestsFailed(false);
     try {
-      const d = await api('PUT', `/api/v1/plugins/${name}`, { source });
+      const d = await api('PUT', `/api/v1/plugins/${name}${force ? '?force=true' : ''}`, { source });
       setDetail(d);
       toast(t('plugins.saved'));
       onSaved();
     } catch (err) {
-      setSaveError(err.code === 'plugin_compile' ? err.message : errorText(err));
+      const located = err.code === 'plugin_compile' || err.code === 'plugin_tests_failed';
+      setSaveError(located ? err.message : errorText(err));
+      setTestsFailed(err.code === 'plugin_tests_failed');
     } finally {
       setBusy(false);
     }
@@ -257,13 +262,19 @@ function PluginEditor({ name, onSaved }) {
       </div>
       ${detail.error && html`<div class="form-error" role="alert" data-testid="plugin-status-error">
         ${t('plugins.runningError')} ${detail.error.file}${detail.error.line ? `:${detail.error.line}` : ''}: ${detail.error.message}</div>`}
+      ${detail.running_version && html`<p class="muted" data-testid="plugin-running-version">
+        ${t('plugins.runningVersion', { version: detail.running_version })}</p>`}
       ${detail.warnings.map((w) => html`<p class="muted">${w}</p>`)}
+      <${RunErrors} detail=${detail} />
       <${Editor} value=${source} onInput=${setSource} errorLine=${errorLine} />
       ${saveError && html`<div class="form-error" role="alert" data-testid="plugin-save-error">${saveError}</div>`}
+      ${testsFailed && html`<p class="muted">${t('plugins.forceHint')}</p>`}
       <div class="form-actions">
         ${detail.default_source && html`<button class="btn" type="button" onClick=${() => setSource(detail.default_source)}>
           ${t('plugins.loadDefault')}</button>`}
-        <button class="btn btn-primary" type="button" onClick=${save} disabled=${busy || source === detail.source}
+        ${testsFailed && html`<button class="btn btn-danger" type="button" onClick=${() => save(true)} disabled=${busy}
+          data-testid="plugin-force-save">${t('plugins.forceSave')}</button>`}
+        <button class="btn btn-primary" type="button" onClick=${() => save(false)} disabled=${busy || source === detail.source}
           data-testid="plugin-save">${busy ? t('common.working') : t('plugins.save')}</button>
       </div>
     </div>
@@ -272,6 +283,17 @@ function PluginEditor({ name, onSaved }) {
       <${Versions} name=${name} detail=${detail} onRolledBack=${(d) => { setDetail(d); setSource(d.source); onSaved(); }} />
     </div>
     ${detail.hooks.length > 0 && html`<${TryPanel} name=${name} hooks=${detail.hooks} />`}
+  </div>`;
+}
+
+/** Run-time failures since the last save: the count and the latest ones. */
+function RunErrors({ detail }) {
+  if (!detail.errors_since_save) return null;
+  return html`<div class="form-error" role="alert" data-testid="plugin-run-errors">
+    <p>${t('plugins.runErrors', { count: detail.errors_since_save })}</p>
+    <ul>${detail.recent_errors.slice(0, 5).map((f) => html`<li class="mono">
+      ${f.hook} · ${f.file}${f.line ? `:${f.line}` : ''}: ${f.message}${f.record_id ? ` (${t('plugins.runErrorRecord', { id: f.record_id })})` : ''}
+    </li>`)}</ul>
   </div>`;
 }
 
@@ -284,6 +306,7 @@ export function AdminPluginsPage() {
     try {
       const l = await api('GET', '/api/v1/plugins');
       setList(l);
+      notePlugins(l);
       setSelected((s) => s || l[0]?.name || null);
     } catch (err) {
       setError(err);

@@ -1,6 +1,9 @@
 // Plugins: the administrator opens pool.rhai, breaks it (a syntax error) and saves: the page
 // shows the error with its line and the save is refused; "try it" on a real customer still
-// answers with a decision from the last good rule. Screenshots: tests/browser/artifacts/11-*.png.
+// answers with a decision from the last good rule. A change that breaks the file's own tests is
+// refused with the failing case and can be saved anyway; a hook that fails at run time shows
+// in the plugin's error list and as a banner over every admin page.
+// Screenshots: tests/browser/artifacts/11-*.png.
 import { join } from 'node:path';
 import { artifacts, assert } from '../harness.mjs';
 
@@ -59,4 +62,46 @@ export default async function ({ page, server }) {
   const body = await status.json();
   assert(!body.source.includes('fn broken'), 'the saved source is still the good one');
   await shot(page, 'try');
+
+  // A change that breaks the file's own tests: refused with the case, then saved anyway.
+  const changed = good.replace('return #{ recall: true, reason: reason };', 'return #{ recall: true, reason: reason + "！" };');
+  assert(changed !== good, 'the default recall line is where the journey expects it');
+  await page.getByTestId('plugin-source').fill(changed);
+  await page.getByTestId('plugin-save').click();
+  await page.getByTestId('plugin-force-save').waitFor();
+  const refused = await page.getByTestId('plugin-save-error').innerText();
+  assert(refused.includes('B级15天未跟进回收'), `the failing case is named: ${refused}`);
+  await shot(page, 'tests-failed');
+  await page.getByTestId('plugin-force-save').click();
+  let forced = null;
+  for (let i = 0; i < 50 && !forced?.source.includes('reason + "！"'); i++) {
+    await page.waitForTimeout(100);
+    forced = await (await page.request.get(`${server.base}/api/v1/plugins/pool`)).json();
+  }
+  assert(forced.source.includes('reason + "！"'), 'saved anyway');
+
+  // assign.pick throws: a new lead goes nowhere, the failure shows, and the banner appears.
+  // A fresh session for the API calls (the page's own login replaced the first one).
+  const relogin = await page.request.post(`${server.base}/api/v1/auth/login`, {
+    data: { username: ADMIN.username, password: ADMIN.password },
+  });
+  const token = (await relogin.json()).csrf_token;
+  const put = await page.request.put(`${server.base}/api/v1/plugins/assign`, {
+    data: { source: 'fn pick(customer, candidates, ctx) { throw "坏分配规则"; }\n' },
+    headers: { 'x-csrf-token': token },
+  });
+  assert(put.status() === 200, `save assign: ${put.status()}`);
+  const lead = await page.request.post(`${server.base}/api/v1/customers`, {
+    data: { name: '自动分配线索', phone: '13822223333', assign: 'auto' }, headers: { 'x-csrf-token': token },
+  });
+  assert(lead.status() === 201, `lead: ${lead.status()} ${await lead.text()}`);
+  await page.goto(`${server.base}/admin/plugins`);
+  await page.getByTestId('plugin-banner').waitFor();
+  await page.getByTestId('plugin-item-assign').click();
+  await page.getByTestId('plugin-run-errors').waitFor();
+  const listed = await page.getByTestId('plugin-run-errors').innerText();
+  assert(listed.includes('坏分配规则'), `the failure is listed: ${listed}`);
+  await page.goto(`${server.base}/customers`);
+  await page.getByTestId('plugin-banner').waitFor();
+  await shot(page, 'banner');
 }
