@@ -147,7 +147,14 @@ fn org(app: &App) -> Org {
             )
         })
         .collect();
-    let firm_pool = pool("公司公海", None, PoolSettings::default());
+    // A new install comes with the firm-wide pool (default settings).
+    let firm_pool = app
+        .list_pools(&admin)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.pool)
+        .find(|p| p.department_id.is_none())
+        .unwrap();
     let claim_pool = pool(
         "抢单池",
         Some(&team),
