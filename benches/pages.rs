@@ -1,0 +1,493 @@
+//! Issue 13.5: the pages that list or count, at scale, each beside the whole-table read it
+//! replaced. The "before" column runs the old code path (reproduced here exactly as it was:
+//! decode every unowned customer, scan every record twice, hold every exported row) on the
+//! same store in the same run, so the ratio is read off one machine state.
+//!
+//! Run: `ZHUDAI_BENCH_ROWS=1000000 cargo bench --bench pages` (release). Environment:
+//! `ZHUDAI_BENCH_ROWS` customers (default 100000), `ZHUDAI_BENCH_POOLED` percent of them
+//! waiting in pools (default 70), `ZHUDAI_BENCH_DELETED` in the recycle bin (default 2000).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zhudai::config::Config;
+use zhudai::domain::customer::Customer;
+use zhudai::service::SystemClock;
+use zhudai::service::customers::DuplicateQuery;
+use zhudai::service::export::{ExportFormat, ExportQuery};
+use zhudai::service::org::DepartmentInput;
+use zhudai::service::pools::{PoolCustomerFilter, PoolInput};
+use zhudai::service::users::{Actor, NewUser};
+use zhudai::store::customers;
+
+const SEED: u64 = 20261205;
+const SALES: usize = 100;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// splitmix64: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n.max(1)
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// p50 and p99 in ms of `n` runs of `f` on one thread.
+fn timed(n: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let mut t: Vec<f64> = (0..n)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            ms(s.elapsed())
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    (t[t.len() / 2], t[(t.len() * 99 / 100).min(t.len() - 1)])
+}
+
+/// p99 in ms over 8 threads running `f` `n` times each at once.
+fn timed8(n: usize, f: impl Fn() + Sync) -> f64 {
+    let mut all: Vec<f64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..n)
+                        .map(|_| {
+                            let t = Instant::now();
+                            f();
+                            ms(t.elapsed())
+                        })
+                        .collect::<Vec<f64>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    all.sort_by(f64::total_cmp);
+    all[(all.len() * 99 / 100).min(all.len() - 1)]
+}
+
+fn peak_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn report(what: &str, before: (f64, f64), after: (f64, f64), after8: f64) {
+    println!(
+        "{what}: before p50 {:.2} ms p99 {:.2} ms | after p50 {:.3} ms p99 {:.3} ms (×{:.0} faster at p99), 8 threads p99 {:.3} ms{}",
+        before.0,
+        before.1,
+        after.0,
+        after.1,
+        before.1 / after.1.max(1e-6),
+        after8,
+        if after.1 < 50.0 && after8 < 50.0 {
+            ""
+        } else {
+            "  ✗ target 50 ms missed"
+        }
+    );
+}
+
+fn main() {
+    let rows = env_or("ZHUDAI_BENCH_ROWS", 100_000);
+    let pooled = env_or("ZHUDAI_BENCH_POOLED", 70);
+    let deleted = env_or("ZHUDAI_BENCH_DELETED", 2_000);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    println!("zhudai pages bench: {rows} customers, {pooled}% in pools, {deleted} deleted");
+    let app = Arc::new(
+        zhudai::open_app(&data, Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap(),
+    );
+    let token = app.prepare_setup().unwrap().unwrap();
+    app.complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
+        .unwrap();
+    let op = Actor::Operator;
+    let dept = app
+        .create_department(
+            &op,
+            DepartmentInput {
+                name: "一部".into(),
+                parent_id: None,
+            },
+            "bench",
+        )
+        .unwrap()
+        .id;
+    let sales: Vec<String> = (0..SALES)
+        .map(|i| {
+            app.create_user(
+                &op,
+                NewUser {
+                    username: format!("s{i}"),
+                    display_name: format!("业务员{i}"),
+                    roles: vec!["sales".into()],
+                    password: "bench staff password".into(),
+                    department_id: Some(dept.clone()),
+                    manager_id: None,
+                    phone: None,
+                },
+                "bench",
+            )
+            .unwrap()
+            .id
+        })
+        .collect();
+    let admin = app.caller_for("admin").unwrap();
+    let firm = app
+        .list_pools(&admin)
+        .unwrap()
+        .into_iter()
+        .find(|p| p.pool.department_id.is_none())
+        .unwrap()
+        .pool;
+    let dept_pool = app
+        .create_pool(
+            &admin,
+            PoolInput {
+                name: "一部公海".into(),
+                department_id: Some(dept.clone()),
+                members: vec![],
+                admins: vec![],
+                settings: Default::default(),
+            },
+            "bench",
+        )
+        .unwrap();
+
+    // Fill straight through the store (what an import writes), then index.
+    let now = app.now();
+    let mut synth = zhudai::synth::Generator::new(SEED, now);
+    let mut rng = Rng(SEED);
+    let t = Instant::now();
+    let mut done = 0u64;
+    let mut names = Vec::new();
+    while done < rows {
+        let batch = (rows - done).min(10_000);
+        let mut records: Vec<Customer> = Vec::with_capacity(batch as usize);
+        for _ in 0..batch {
+            let s = synth.customer();
+            let in_pool = rng.below(100) < pooled;
+            let owner = (!in_pool).then(|| sales[rng.below(SALES as u64) as usize].clone());
+            let mut c = app.demo_record(&s, owner, "bench").unwrap();
+            if in_pool {
+                let p = if rng.below(10) < 7 { &firm } else { &dept_pool };
+                c.pool_id = Some(p.id.clone());
+            }
+            if names.len() < 100 && rng.below(1000) == 0 {
+                names.push(c.name.clone());
+            }
+            records.push(c);
+        }
+        app.store
+            .write(|tx| {
+                for c in &records {
+                    customers::put(tx, None, c)?;
+                }
+                Ok::<_, zhudai::store::Error>(())
+            })
+            .unwrap();
+        done += batch;
+    }
+    println!("fill: {:.1} s", t.elapsed().as_secs_f64());
+    // Into the recycle bin (soft delete as the service writes it).
+    let mut ids = Vec::new();
+    app.store
+        .read(|tx| {
+            customers::scan(tx, None, |c| {
+                if c.owner_id.is_some() && rng.below(rows.max(1)) < deleted * 2 {
+                    ids.push(c.id);
+                }
+                (ids.len() as u64) < deleted
+            })
+        })
+        .unwrap();
+    for chunk in ids.chunks(1000) {
+        app.store
+            .write(|tx| {
+                for id in chunk {
+                    let before = customers::get_w(tx, id)?.unwrap();
+                    let mut c = before.clone();
+                    c.deleted_at = Some(now);
+                    customers::put(tx, Some(&before), &c)?;
+                }
+                Ok::<_, zhudai::store::Error>(())
+            })
+            .unwrap();
+    }
+    let t = Instant::now();
+    app.search_catch_up().unwrap();
+    println!(
+        "index: {:.1} s; {} in the bin; resident {:.0} MB",
+        t.elapsed().as_secs_f64(),
+        ids.len(),
+        rss_mb()
+    );
+
+    // Pools list: counters vs decoding every unowned customer.
+    let before = timed(3, || {
+        let mut counts = BTreeMap::<String, u64>::new();
+        app.store
+            .read(|tx| {
+                for id in customers::ids_by_owner(tx, None)? {
+                    if let Some(c) = customers::get(tx, &id)?
+                        && c.deleted_at.is_none()
+                        && let Some(p) = c.pool_id
+                    {
+                        *counts.entry(p).or_default() += 1;
+                    }
+                }
+                Ok::<_, zhudai::store::Error>(())
+            })
+            .unwrap();
+        std::hint::black_box(counts);
+    });
+    let after = timed(200, || {
+        std::hint::black_box(app.list_pools(&admin).unwrap());
+    });
+    let after8 = timed8(100, || {
+        std::hint::black_box(app.list_pools(&admin).unwrap());
+    });
+    report("GET /pools", before, after, after8);
+
+    // A pool's page (50, first page, then one after a cursor, then filtered by city).
+    let old_page = |city: Option<&str>| {
+        let mut matching: Vec<Customer> = Vec::new();
+        app.store
+            .read(|tx| {
+                for id in customers::ids_by_owner(tx, None)? {
+                    if let Some(c) = customers::get(tx, &id)?
+                        && c.deleted_at.is_none()
+                        && c.pool_id.as_deref() == Some(firm.id.as_str())
+                        && city.is_none_or(|x| c.city.as_deref() == Some(x))
+                    {
+                        matching.push(c);
+                    }
+                }
+                Ok::<_, zhudai::store::Error>(())
+            })
+            .unwrap();
+        std::hint::black_box(matching.len());
+    };
+    let first = app
+        .pool_customers(&admin, &firm.id, &PoolCustomerFilter::default())
+        .unwrap();
+    println!("pool page total {} (firm-wide pool)", first.total);
+    let before = timed(3, || old_page(None));
+    let page = |cursor: Option<String>, city: Option<String>| PoolCustomerFilter {
+        cursor,
+        city,
+        ..Default::default()
+    };
+    let after = timed(200, || {
+        std::hint::black_box(
+            app.pool_customers(&admin, &firm.id, &page(None, None))
+                .unwrap(),
+        );
+    });
+    let after8 = timed8(100, || {
+        std::hint::black_box(
+            app.pool_customers(&admin, &firm.id, &page(None, None))
+                .unwrap(),
+        );
+    });
+    report(
+        "GET /pools/{id}/customers first page",
+        before,
+        after,
+        after8,
+    );
+    let cursor = first.next_cursor.clone();
+    let after = timed(200, || {
+        std::hint::black_box(
+            app.pool_customers(&admin, &firm.id, &page(cursor.clone(), None))
+                .unwrap(),
+        );
+    });
+    let after8 = timed8(100, || {
+        std::hint::black_box(
+            app.pool_customers(&admin, &firm.id, &page(cursor.clone(), None))
+                .unwrap(),
+        );
+    });
+    report("… second page (cursor)", before, after, after8);
+    let city = first.items.first().and_then(|c| c.city.clone());
+    let before = timed(3, || old_page(city.as_deref()));
+    let after = timed(200, || {
+        std::hint::black_box(
+            app.pool_customers(&admin, &firm.id, &page(None, city.clone()))
+                .unwrap(),
+        );
+    });
+    let after8 = timed8(100, || {
+        std::hint::black_box(
+            app.pool_customers(&admin, &firm.id, &page(None, city.clone()))
+                .unwrap(),
+        );
+    });
+    report("… filtered by city", before, after, after8);
+
+    // Recycle bin: its keys vs two scans of every record.
+    let before = timed(3, || {
+        for _ in 0..2 {
+            let mut n = 0u64;
+            app.store
+                .read(|tx| {
+                    customers::scan(tx, None, |c| {
+                        n += u64::from(c.deleted_at.is_some());
+                        true
+                    })
+                })
+                .unwrap();
+            std::hint::black_box(n);
+        }
+    });
+    let after = timed(50, || {
+        std::hint::black_box(app.recycle_bin(&admin).unwrap());
+    });
+    let after8 = timed8(20, || {
+        std::hint::black_box(app.recycle_bin(&admin).unwrap());
+    });
+    report(
+        &format!("GET /customers/recycle-bin ({} entries)", ids.len()),
+        before,
+        after,
+        after8,
+    );
+
+    // The same-name hint: exact-name keys vs a scan of every record.
+    let before = timed(3, || {
+        let name = &names[0];
+        let mut same = Vec::new();
+        app.store
+            .read(|tx| {
+                customers::scan(tx, None, |c| {
+                    if &c.name == name && same.len() < 20 {
+                        same.push(c);
+                    }
+                    true
+                })
+            })
+            .unwrap();
+        std::hint::black_box(same);
+    });
+    let mut k = 0;
+    let after = timed(200, || {
+        k += 1;
+        let q = DuplicateQuery {
+            phone: None,
+            id_number: None,
+            name: Some(names[k % names.len()].clone()),
+        };
+        std::hint::black_box(app.check_duplicate(&admin, &q).unwrap());
+    });
+    let after8 = timed8(50, || {
+        let q = DuplicateQuery {
+            phone: None,
+            id_number: None,
+            name: Some(names[0].clone()),
+        };
+        std::hint::black_box(app.check_duplicate(&admin, &q).unwrap());
+    });
+    report("check-duplicate by name", before, after, after8);
+
+    // Export of every customer: streamed to a file vs every row held in memory (the old code
+    // held the records and then the table of strings before writing anything).
+    let base = rss_mb();
+    reset_peak();
+    let t = Instant::now();
+    let held = app
+        .store
+        .read(|tx| {
+            let mut rows: Vec<Customer> = Vec::new();
+            customers::scan(tx, None, |c| {
+                if c.deleted_at.is_none() {
+                    rows.push(c);
+                }
+                true
+            })?;
+            Ok::<_, zhudai::store::Error>(rows)
+        })
+        .unwrap();
+    let table: Vec<Vec<String>> = held
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.phone.masked.clone(),
+                c.city.clone().unwrap_or_default(),
+                c.address.clone().unwrap_or_default(),
+                c.company.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let held_peak = peak_mb() - base;
+    let held_time = t.elapsed().as_secs_f64();
+    drop((held, table));
+    let base = rss_mb();
+    reset_peak();
+    let t = Instant::now();
+    let q = ExportQuery {
+        format: ExportFormat::Csv,
+        full: false,
+        stage: None,
+        grade: None,
+        tag: None,
+        owner: None,
+        channel: None,
+    };
+    let file = app.export_customers(&admin, &q, "bench").unwrap();
+    let streamed = t.elapsed().as_secs_f64();
+    let streamed_peak = peak_mb() - base;
+    println!(
+        "export CSV of {} rows: before (records + rows held, not yet written) {:.1} s, +{:.0} MB peak | after (streamed to a file, {:.0} MB) {:.1} s, +{:.0} MB peak, process peak {:.0} MB{}",
+        file.rows,
+        held_time,
+        held_peak,
+        file.len as f64 / 1048576.0,
+        streamed,
+        streamed_peak,
+        peak_mb(),
+        if peak_mb() < 300.0 {
+            ""
+        } else {
+            "  ✗ target 300 MB missed"
+        }
+    );
+}
