@@ -172,14 +172,15 @@ pub fn scan(
     Ok(())
 }
 
-/// One batch of a rebuild from the records: the [`RuleFields`] of at most `limit` customers
-/// after `after` (from the first when `None`), in id order, each given to `visit`. Returns
-/// the last id visited and how many (fewer than `limit`: done).
-pub(super) fn rule_fields_batch_w(
+/// One batch of a rebuild from the records: at most `limit` customers after `after` (from the
+/// first when `None`), in id order, each decoded as `D` (the whole record, or just the
+/// [`RuleFields`]) and given to `visit`. Returns the last id visited and how many (fewer than
+/// `limit`: done).
+fn batch_w<D: serde::de::DeserializeOwned>(
     tx: &WriteTransaction,
     after: Option<&str>,
     limit: usize,
-    mut visit: impl FnMut(&str, RuleFields) -> Result<()>,
+    mut visit: impl FnMut(&str, D) -> Result<()>,
 ) -> Result<(Option<String>, usize)> {
     let table = tx.open_table(tables::CUSTOMERS)?;
     let range = match after {
@@ -198,6 +199,16 @@ pub(super) fn rule_fields_batch_w(
     Ok((last, n))
 }
 
+/// [`batch_w`] decoding only the [`RuleFields`].
+pub(super) fn rule_fields_batch_w(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+    visit: impl FnMut(&str, RuleFields) -> Result<()>,
+) -> Result<(Option<String>, usize)> {
+    batch_w(tx, after, limit, visit)
+}
+
 /// Schema 11, one batch: records written before it kept the whole birth date in clear beside
 /// the masked ID number (together: the ID number). Each such record is rewritten with the
 /// birth year only; the other records are left as they are. Every customer gets its name key,
@@ -209,30 +220,16 @@ pub(super) fn scrub_birth_dates_batch(
 ) -> Result<(Option<String>, usize)> {
     let mut rewrite: Vec<Customer> = Vec::new();
     let mut added: Vec<(String, String)> = Vec::new();
-    let (last, n) = {
-        let table = tx.open_table(tables::CUSTOMERS)?;
-        let range = match after {
-            Some(a) => {
-                table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
-            }
-            None => table.range::<&str>(..)?,
-        };
-        let (mut last, mut n) = (None, 0);
-        for row in range.take(limit) {
-            let (id, v) = row?;
-            let mut c: Customer = codec::decode(T, v.value())?;
-            for key in [bin_key(&c), name_key(&c)].into_iter().flatten() {
-                added.push((key, c.id.clone()));
-            }
-            if let Some(d) = c.legacy_birth_date.take() {
-                c.birth_year = Some(chrono::Datelike::year(&d));
-                rewrite.push(c);
-            }
-            last = Some(id.value().to_string());
-            n += 1;
+    let (last, n) = batch_w(tx, after, limit, |_, mut c: Customer| {
+        for key in [bin_key(&c), name_key(&c)].into_iter().flatten() {
+            added.push((key, c.id.clone()));
         }
-        (last, n)
-    };
+        if let Some(d) = c.legacy_birth_date.take() {
+            c.birth_year = Some(chrono::Datelike::year(&d));
+            rewrite.push(c);
+        }
+        Ok(())
+    })?;
     let mut table = tx.open_table(tables::CUSTOMERS)?;
     for c in &rewrite {
         table.insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
