@@ -221,6 +221,10 @@ fn fill(app: &App, rows: u64, now: DateTime<Utc>, org: &Org) -> Vec<String> {
                 };
                 c.pool_id = Some(pool.id.clone());
                 c.pool_entered_at = Some(now - chrono::Duration::days(2));
+                // A won customer is never claimed (an engine rule since issue 15): none wait.
+                if c.stage == Stage::Won {
+                    c.stage = Stage::Lost;
+                }
                 if pool.id == org.claim_pool.id {
                     claimable.push(c.id.clone());
                 }
