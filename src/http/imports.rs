@@ -3,6 +3,7 @@
 //! mapping step (`/imports/preview`), saved mappings (`/import-templates`) and the error report
 //! (`/imports/{id}/errors.xlsx`) live here too.
 
+use crate::domain::capability::Capability;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
@@ -188,7 +189,7 @@ pub async fn create(
             .await?;
         return Ok(Json(report).into_response());
     }
-    caller.require("customer.import")?;
+    caller.require(Capability::CustomerImport)?;
     let form = Multipart::from_request(req, &app)
         .await
         .map_err(|e| ApiError::new(e.status(), "bad_upload", e.body_text()))?;
@@ -216,7 +217,7 @@ pub async fn preview(
     caller: Caller,
     req: Request,
 ) -> Result<Json<ImportPreview>, ApiError> {
-    caller.require("customer.import")?;
+    caller.require(Capability::CustomerImport)?;
     let form = Multipart::from_request(req, &app)
         .await
         .map_err(|e| ApiError::new(e.status(), "bad_upload", e.body_text()))?;

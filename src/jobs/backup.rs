@@ -3,6 +3,7 @@
 //! The last results are kept in `data/backup-status.json` (written atomically) for the admin
 //! page, the API and `zhudai doctor`. "Run now" from the API uses the same code.
 
+use crate::domain::capability::Capability;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -462,7 +463,7 @@ pub fn status_view(app: &App) -> BackupStatus {
 impl App {
     /// Backup status for the admin page (needs `backup.run`).
     pub fn backup_status(&self, caller: &Caller) -> service::Result<BackupStatus> {
-        caller.require("backup.run")?;
+        caller.require(Capability::BackupRun)?;
         Ok(status_view(self))
     }
 }
@@ -470,7 +471,7 @@ impl App {
 /// Starts a backup now, in the background, into the configured directory (needs
 /// `backup.run`). `backup_running` when one is already running.
 pub fn start_now(app: &Arc<App>, caller: &Caller, source: &str) -> service::Result<BackupStatus> {
-    caller.require("backup.run")?;
+    caller.require(Capability::BackupRun)?;
     if let Err(e) = plan(&app.config.backup, &app.data_dir) {
         return Err(service::Error::Unprocessable {
             code: "backup_not_configured",

@@ -2,6 +2,7 @@
 //! (round robin, weighted, least loaded, by city). The cursor of each scope is kept in
 //! `counters`, so turns stay fair across restarts.
 
+use crate::domain::capability::Capability;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -256,7 +257,7 @@ impl App {
         let Some(a) = assign.map(str::trim).filter(|a| !a.is_empty()) else {
             return Ok(None);
         };
-        caller.require("customer.assign")?;
+        caller.require(Capability::CustomerAssign)?;
         if owner_named {
             return Err(Error::validation(
                 "assign",
@@ -474,8 +475,8 @@ impl App {
             }
             let access = roles::combine(all_roles.iter().filter(|r| u.roles.contains(&r.key)));
             // Assignees are those who take leads, not those who hand them out.
-            if !access.capabilities.contains("pool.claim")
-                || access.capabilities.contains("customer.assign")
+            if !access.capabilities.contains(&Capability::PoolClaim)
+                || access.capabilities.contains(&Capability::CustomerAssign)
             {
                 continue;
             }
@@ -533,7 +534,7 @@ impl App {
     /// The users automatic assignment hands leads to, with their pause, weight and load
     /// (`pool.manage`, which guards pool and assignment settings).
     pub fn list_assignees(&self, caller: &Caller) -> Result<Vec<Assignee>> {
-        caller.require("pool.manage")?;
+        caller.require(Capability::PoolManage)?;
         let scope = self.scope_of(caller)?;
         // The loads are counted by the same code the assignment uses (write-transaction
         // readers); nothing is written.
@@ -553,7 +554,7 @@ impl App {
         change: AssigneeSettings,
         source: &str,
     ) -> Result<Assignee> {
-        caller.require("pool.manage")?;
+        caller.require(Capability::PoolManage)?;
         if let Some(w) = change.weight
             && !(1..=MAX_WEIGHT).contains(&w)
         {
@@ -611,7 +612,7 @@ impl App {
         req: AssignRequest,
         source: &str,
     ) -> Result<AssignResult> {
-        caller.require("customer.assign")?;
+        caller.require(Capability::CustomerAssign)?;
         if req.ids.is_empty() || req.ids.len() > MAX_IDS {
             return Err(Error::validation(
                 "ids",

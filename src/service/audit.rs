@@ -1,6 +1,7 @@
 //! Writing and reading the audit log. Use cases call [`record`] inside their own write
 //! transaction, so a change and its audit entry commit together or not at all.
 
+use crate::domain::capability::Capability;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -74,7 +75,7 @@ impl App {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<AuditPage> {
-        caller.require("audit.view")?;
+        caller.require(Capability::AuditView)?;
         let before = match cursor {
             Some(c) => Some(
                 c.parse::<u64>()

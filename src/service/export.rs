@@ -3,6 +3,7 @@
 //! value in full (the field privilege with no daily quota — an export must not become a way
 //! around the quota), and is audited with the filter and the row count.
 
+use crate::domain::capability::{Capability, FieldPrivilege};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -99,17 +100,11 @@ impl App {
         q: &ExportQuery,
         source: &str,
     ) -> Result<ExportFile> {
-        caller.require("customer.export")?;
+        caller.require(Capability::CustomerExport)?;
         let scope = self.scope_of(caller)?;
         let full_allowed = caller.access.daily_reveal_quota.is_none();
-        let full_phone =
-            q.full && full_allowed && caller.access.field_privileges.contains("phone.view_full");
-        let full_id = q.full
-            && full_allowed
-            && caller
-                .access
-                .field_privileges
-                .contains("id_number.view_full");
+        let full_phone = q.full && full_allowed && caller.has(FieldPrivilege::PhoneViewFull);
+        let full_id = q.full && full_allowed && caller.has(FieldPrivilege::IdNumberViewFull);
         if q.full && !(full_phone || full_id) {
             return Err(Error::Forbidden("phone.view_full（无每日次数限制）".into()));
         }

@@ -3,6 +3,7 @@
 //! would do at a given instant; the real sweep applies it in batches of write transactions,
 //! re-checking each customer inside the batch that changes it.
 
+use crate::domain::capability::Capability;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -753,7 +754,7 @@ impl App {
         limit: usize,
         source: &str,
     ) -> Result<SweepReport> {
-        caller.require("pool.manage")?;
+        caller.require(Capability::PoolManage)?;
         if !dry_run && as_of.is_some_and(|t| t != self.now()) {
             return Err(Error::validation(
                 "as_of",

@@ -7,6 +7,7 @@
 //! `customers::put` writes. Purging runs lazily, when the recycle bin is listed or a restore
 //! is attempted ([`App::purge_recycle_bin`] can also be called by a job).
 
+use crate::domain::capability::Capability;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -40,8 +41,8 @@ fn is_erased(c: &Customer) -> bool {
 }
 
 fn admin(caller: &Caller) -> Result<()> {
-    caller.require("customer.delete")?;
-    caller.require("settings.manage")
+    caller.require(Capability::CustomerDelete)?;
+    caller.require(Capability::SettingsManage)
 }
 
 /// Anonymises `before` in place (record, keys, follow-ups); returns the new record.

@@ -3,6 +3,7 @@
 //! through the blind index, and hits are shown from the card stored with each document (masked
 //! values only, see [`crate::search::Card`]), so a result page needs no store read.
 
+use crate::domain::capability::Capability;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -311,7 +312,7 @@ impl App {
     }
 
     pub fn search_customers(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         let text = analysis::normalise(q.q.as_deref().unwrap_or(""));
         let words = self.query_words(&text)?;

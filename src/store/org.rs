@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Result, codec, tables};
 use crate::domain::org::Department;
-use crate::domain::roles::Role;
+use crate::domain::roles::{self, Role};
 
 /// Every value of a small string-keyed table, decoded, in key order.
 pub fn decode_all<T: DeserializeOwned>(
@@ -67,11 +67,41 @@ pub fn delete_department(tx: &WriteTransaction, id: &str) -> Result<bool> {
 }
 
 pub fn roles(tx: &ReadTransaction) -> Result<Vec<Role>> {
-    decode_all(&tx.open_table(tables::ROLES)?, "roles")
+    decode_roles(&tx.open_table(tables::ROLES)?)
 }
 
 pub fn roles_w(tx: &WriteTransaction) -> Result<Vec<Role>> {
-    decode_all(&tx.open_table(tables::ROLES)?, "roles")
+    decode_roles(&tx.open_table(tables::ROLES)?)
+}
+
+/// Every role, in key order. A capability or field privilege this build does not know grants
+/// nothing and is left out (`roles::drop_unknown_grants`); it is logged as a warning once per
+/// role and string for the life of the process, not on every request.
+fn decode_roles(table: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Vec<Role>> {
+    static WARNED: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (key, v) = row?;
+        let mut json: serde_json::Value = codec::decode("roles", v.value())?;
+        for grant in roles::drop_unknown_grants(&mut json) {
+            let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+            if warned.insert((key.value().to_string(), grant.clone())) {
+                tracing::warn!(
+                    role = key.value(),
+                    grant = %grant,
+                    "stored role names a capability this zhudai does not know; it grants nothing"
+                );
+            }
+        }
+        out.push(
+            serde_json::from_value(json).map_err(|e| super::Error::Corrupt {
+                table: "roles",
+                message: e.to_string(),
+            })?,
+        );
+    }
+    Ok(out)
 }
 
 pub fn put_role(tx: &WriteTransaction, role: &Role) -> Result<()> {

@@ -2,6 +2,7 @@
 //! header, the field each column would go to and the first rows — and lets the importer change
 //! the mapping (or apply a saved template whose headers match).
 
+use crate::domain::capability::Capability;
 use std::path::Path;
 
 use serde::Serialize;
@@ -40,7 +41,7 @@ pub struct ImportPreview {
 
 impl App {
     pub fn preview_import(&self, caller: &Caller, path: &Path) -> Result<ImportPreview> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         let encoding = source::sniff(path)?;
         let mut head: Vec<(usize, Vec<String>)> = Vec::new();
         let mut header: Option<(usize, Vec<String>)> = None;
