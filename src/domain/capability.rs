@@ -6,7 +6,6 @@
 //! `field_privileges`) by [`strict_list`]. A role read back from the store is lenient instead:
 //! see [`super::roles::drop_unknown_grants`].
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Something a role grants, named by a stable string.
@@ -109,17 +108,23 @@ grants!(
 /// A list of grants as sent over HTTP: every string must name one, else the whole field is
 /// refused with "未知权限 <string>" (the error names the field, not an index inside it).
 pub fn strict_list<'de, D: Deserializer<'de>, T: Grant>(d: D) -> Result<Vec<T>, D::Error> {
-    Vec::<String>::deserialize(d)?
-        .iter()
-        .map(|s| T::parse(s).ok_or_else(|| D::Error::custom(format!("{} {s}", T::UNKNOWN))))
-        .collect()
+    known(Vec::<String>::deserialize(d)?)
 }
 
-/// [`strict_list`] for an optional field (a patch).
+/// [`strict_list`] for an optional field (a patch): absent or `null` leaves it.
 pub fn strict_optional_list<'de, D: Deserializer<'de>, T: Grant>(
     d: D,
 ) -> Result<Option<Vec<T>>, D::Error> {
-    strict_list(d).map(Some)
+    Option::<Vec<String>>::deserialize(d)?
+        .map(known)
+        .transpose()
+}
+
+fn known<T: Grant, E: serde::de::Error>(strings: Vec<String>) -> Result<Vec<T>, E> {
+    strings
+        .iter()
+        .map(|s| T::parse(s).ok_or_else(|| E::custom(format!("{} {s}", T::UNKNOWN))))
+        .collect()
 }
 
 #[cfg(test)]
@@ -190,5 +195,20 @@ mod tests {
         assert!(e.starts_with("未知权限 nope"), "{e}");
         let r: R = serde_json::from_str(r#"{"capabilities": ["pool.claim"]}"#).unwrap();
         assert_eq!(r.capabilities, [Capability::PoolClaim]);
+
+        #[derive(Debug, Deserialize)]
+        struct Patch {
+            #[serde(default, deserialize_with = "strict_optional_list")]
+            field_privileges: Option<Vec<FieldPrivilege>>,
+        }
+        let p = |json: &str| serde_json::from_str::<Patch>(json).map(|p| p.field_privileges);
+        assert_eq!(p("{}").unwrap(), None);
+        assert_eq!(p(r#"{"field_privileges": null}"#).unwrap(), None);
+        assert_eq!(
+            p(r#"{"field_privileges": ["id_number.view_full"]}"#).unwrap(),
+            Some(vec![FieldPrivilege::IdNumberViewFull])
+        );
+        let e = p(r#"{"field_privileges": ["phone.peek"]}"#).unwrap_err();
+        assert!(e.to_string().starts_with("未知字段权限 phone.peek"), "{e}");
     }
 }

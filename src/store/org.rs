@@ -113,3 +113,43 @@ pub fn put_role(tx: &WriteTransaction, role: &Role) -> Result<()> {
 pub fn delete_role(tx: &WriteTransaction, key: &str) -> Result<bool> {
     Ok(tx.open_table(tables::ROLES)?.remove(key)?.is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::domain::roles::{Capability, FieldPrivilege, builtin_roles};
+    use crate::store::Store;
+
+    #[test]
+    fn a_stored_role_naming_an_unknown_capability_reads_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("zhudai.redb")).unwrap();
+        let mut json = serde_json::to_value(
+            builtin_roles()
+                .into_iter()
+                .find(|r| r.key == "sales")
+                .unwrap(),
+        )
+        .unwrap();
+        json["key"] = "from_newer".into();
+        json["capabilities"] = serde_json::json!(["customer.read", "customer.teleport"]);
+        json["field_privileges"] = serde_json::json!(["phone.view_full", "face.view_full"]);
+        store
+            .write(|tx| -> Result<()> {
+                tx.open_table(tables::ROLES)?
+                    .insert("from_newer", codec::encode(&json)?.as_slice())?;
+                Ok(())
+            })
+            .unwrap();
+        let roles = store.read(|tx| roles(tx)).unwrap();
+        let r = roles.iter().find(|r| r.key == "from_newer").unwrap();
+        assert_eq!(r.capabilities, [Capability::CustomerRead]);
+        assert_eq!(r.field_privileges, [FieldPrivilege::PhoneViewFull]);
+        assert!(
+            roles.iter().any(|r| r.key == "admin"),
+            "the others read too"
+        );
+        assert_eq!(store.write(|tx| roles_w(tx)).unwrap().len(), roles.len());
+    }
+}
