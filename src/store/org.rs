@@ -142,7 +142,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let roles = store.read(|tx| roles(tx)).unwrap();
+        let roles = store.read(roles).unwrap();
         let r = roles.iter().find(|r| r.key == "from_newer").unwrap();
         assert_eq!(r.capabilities, [Capability::CustomerRead]);
         assert_eq!(r.field_privileges, [FieldPrivilege::PhoneViewFull]);
