@@ -3,7 +3,6 @@
 //! mapping step (`/imports/preview`), saved mappings (`/import-templates`) and the error report
 //! (`/imports/{id}/errors.xlsx`) live here too.
 
-use crate::domain::capability::Capability;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
@@ -15,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
+use crate::domain::capability::Capability;
 use crate::service::auth::Caller;
 use crate::service::import::jobs::{ImportJob, JobList};
 use crate::service::import::preview::ImportPreview;

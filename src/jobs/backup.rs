@@ -3,7 +3,6 @@
 //! The last results are kept in `data/backup-status.json` (written atomically) for the admin
 //! page, the API and `zhudai doctor`. "Run now" from the API uses the same code.
 
-use crate::domain::capability::Capability;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -16,6 +15,7 @@ use super::schedule;
 use crate::backup::create::{self as backup_create, BackupLock, Quiet, SnapshotSource};
 use crate::backup::{Encryption, keys};
 use crate::config::BackupConfig;
+use crate::domain::capability::Capability;
 use crate::service::auth::Caller;
 use crate::service::{self, App};
 use crate::store::audit::NewAudit;

@@ -2,7 +2,6 @@
 //! (round robin, weighted, least loaded, by city). The cursor of each scope is kept in
 //! `counters`, so turns stay fair across restarts.
 
-use crate::domain::capability::Capability;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +13,7 @@ use super::pool_rules::{AssignCandidate, AssignDecision, AssignInput};
 use super::pools::target_pool;
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, User, UserStatus};
 use crate::domain::pool::Pool;

@@ -1,12 +1,12 @@
 //! Writing and reading the audit log. Use cases call [`record`] inside their own write
 //! transaction, so a change and its audit entry commit together or not at all.
 
-use crate::domain::capability::Capability;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::auth::Caller;
 use super::{App, Error, Result};
+use crate::domain::capability::Capability;
 use crate::domain::org::User;
 use crate::store::WriteTransaction;
 use crate::store::audit::{self, AuditEntry, ChainCheck, NewAudit};

@@ -2,13 +2,13 @@
 //! everyone reads them for forms) — users' saved list views, and the staff directory that
 //! names owners for any signed-in user.
 
-use crate::domain::capability::Capability;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
 use super::customer_list::{CustomerFilter, Whose};
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::custom_field::{self, CustomField};
 use crate::domain::org::UserStatus;
 use crate::store::customer_settings as kv;

@@ -1,7 +1,6 @@
 //! Customer use cases: create with duplicate check, read, list, edit, soft delete. Every query
 //! takes the caller's scope. The callers' duplicate check and reveals are in `duplicates`.
 
-use crate::domain::capability::{Capability, FieldPrivilege};
 use chrono::{FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -11,6 +10,7 @@ use super::scope::{Owned, Scope};
 use super::search::{restrict_of, search_error};
 use super::{App, Error, Result, audit, new_id};
 use crate::crypto::field::{FieldCipher, Kind};
+use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::custom_field;
 use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
 use crate::domain::id_number::{Gender, IdNumber};

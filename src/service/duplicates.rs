@@ -1,7 +1,6 @@
 //! The duplicate check staff run before entering a customer (撞单), and revealing a masked
 //! field. Both answer within the caller's scope and never leak an out-of-scope record.
 
-use crate::domain::capability::{Capability, FieldPrivilege};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -9,6 +8,7 @@ use super::auth::Caller;
 use super::customers::shanghai;
 use super::{App, Error, Result, audit};
 use crate::crypto::field::Kind;
+use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::customer::{self, Customer};
 use crate::store::{self, customers, users};
 

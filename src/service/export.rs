@@ -3,13 +3,13 @@
 //! value in full (the field privilege with no daily quota — an export must not become a way
 //! around the quota), and is audited with the filter and the row count.
 
-use crate::domain::capability::{Capability, FieldPrivilege};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
 use super::customers::{CustomerFilter, FilterContext, shanghai};
 use super::{App, Error, Result, audit};
+use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::custom_field;
 use crate::domain::customer::{Customer, Stage};
 use crate::store::{customers, users};

@@ -1,6 +1,5 @@
 //! Follow-ups, reminders, transfers and the customer timeline.
 
-use crate::domain::capability::Capability;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -8,6 +7,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::{CustomerView, live, shanghai};
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::followup::{self, Followup, FollowupInput};
 use crate::domain::org::UserStatus;
 use crate::store::customers::{self, TimelineEvent};

@@ -15,7 +15,6 @@ pub mod source;
 pub mod templates;
 pub mod xlsx_guard;
 
-use crate::domain::capability::Capability;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -29,6 +28,7 @@ use super::auth::Caller;
 use super::customers::shanghai;
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::custom_field::{self, CustomField, Kind};
 use crate::domain::customer::{self, Customer, CustomerInput, Demand};
 use crate::domain::org::UserStatus;

@@ -1,12 +1,12 @@
 //! Departments and roles: read by every logged-in user (the UI needs them for filters and
 //! labels), changed only with `user.manage`, every change audited.
 
-use crate::domain::capability::{self, Capability, FieldPrivilege};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::users::Actor;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::{self, Capability, FieldPrivilege};
 use crate::domain::org::{self, Department};
 use crate::domain::roles::{self, DataScope, Role};
 use crate::store::{self, users};

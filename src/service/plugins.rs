@@ -2,13 +2,13 @@
 //! back, and try a hook against a real customer. Needs `plugin.manage`. A source that does not
 //! compile is refused with its file, line and message, and the running version stays.
 
-use crate::domain::capability::Capability;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::pool::{Pool, PoolSettings};
 use crate::script::{self, AssignCandidate, AssignInput, PluginStatus, RecallInput, ScriptError};
 use crate::store::audit::NewAudit;

@@ -2,7 +2,6 @@
 //! check and the write of a claim share one write transaction (redb runs one writer at a
 //! time), so concurrent claims have exactly one winner and limits hold exactly.
 
-use crate::domain::capability::Capability;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -11,6 +10,7 @@ use super::customers::{CustomerView, live};
 use super::pool_rules::{ClaimDecision, ClaimInput};
 use super::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::Customer;
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;

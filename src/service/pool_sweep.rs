@@ -3,7 +3,6 @@
 //! would do at a given instant; the real sweep applies it in batches of write transactions,
 //! re-checking each customer inside the batch that changes it.
 
-use crate::domain::capability::Capability;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -17,6 +16,7 @@ use super::followups::Reminder;
 use super::pool_rules::{self, RecallDecision, RecallFacts, Verdict};
 use super::pools::{into_pool, target_pool};
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;

@@ -2,7 +2,6 @@
 //! release and locks. Recall sweeps are in `pool_sweep`, assignment in `assign`, the rules
 //! themselves in `pool_rules`.
 
-use crate::domain::capability::Capability;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +12,7 @@ use super::auth::Caller;
 use super::customers::{CustomerPage, CustomerView, Viewer, shanghai};
 use super::search::search_error;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, Department, User, UserStatus};
 use crate::domain::pool::{Pool, PoolSettings};

@@ -7,7 +7,6 @@
 //! `customers::put` writes. Purging runs lazily, when the recycle bin is listed or a restore
 //! is attempted ([`App::purge_recycle_bin`] can also be called by a job).
 
-use crate::domain::capability::Capability;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,6 +14,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::CustomerView;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Sealed};
 use crate::store::WriteTransaction;
 use crate::store::customers::{self, TimelineEvent};

@@ -3,7 +3,6 @@
 //! through the blind index, and hits are shown from the card stored with each document (masked
 //! values only, see [`crate::search::Card`]), so a result page needs no store read.
 
-use crate::domain::capability::Capability;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +11,7 @@ use super::auth::Caller;
 use super::scope::{Owned, Scope, Visible};
 use super::{App, Error, Result};
 use crate::crypto::field::Kind;
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::{id_number, phone};
 use crate::search::{self, Card, Filters, Request, Restrict, Word, analysis};

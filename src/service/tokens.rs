@@ -3,7 +3,6 @@
 //! 90 by default, unless asked otherwise), revocable, and revoked when its user is disabled or
 //! departs. A token acts as its user: same capabilities, same data scope.
 
-use crate::domain::capability::Capability;
 use chrono::Duration;
 use serde::Serialize;
 use serde_json::json;
@@ -11,6 +10,7 @@ use serde_json::json;
 use super::auth::{Caller, CallerAuth, access_of};
 use super::{App, Error, Result, audit, new_id};
 use crate::crypto;
+use crate::domain::capability::Capability;
 use crate::domain::org::UserStatus;
 use crate::store::{self, tokens::ApiToken, users};
 

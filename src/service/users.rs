@@ -1,11 +1,11 @@
 //! Staff accounts: create, list, disable, reset a password. Disabling an account or changing
 //! its password ends all of its sessions in the same transaction.
 
-use crate::domain::capability::Capability;
 use serde_json::json;
 
 use super::auth::Caller;
 use super::{App, Error, Result, audit, new_id, password};
+use crate::domain::capability::Capability;
 use crate::domain::org::{self, User, UserStatus};
 use crate::store::{self, audit::NewAudit, users};
 

@@ -6,7 +6,6 @@
 //! `customers.import_rejected_days` after the job ends ([`App::purge_import_files`], run when
 //! jobs are listed or started and at start-up).
 
-use crate::domain::capability::Capability;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use super::super::auth::Caller;
 use super::super::{App, Error, Result};
 use super::report::ErrorSheet;
 use super::{Counts, ImportOptions, ImportReport, OnDuplicate, Progress, RowError};
+use crate::domain::capability::Capability;
 use crate::store::{WriteTransaction, codec, tables};
 
 /// Rejected rows listed in the job record itself (all of them are in the error report).

@@ -2,7 +2,6 @@
 //! header, the field each column would go to and the first rows — and lets the importer change
 //! the mapping (or apply a saved template whose headers match).
 
-use crate::domain::capability::Capability;
 use std::path::Path;
 
 use serde::Serialize;
@@ -11,6 +10,7 @@ use super::super::auth::Caller;
 use super::super::{App, Error, Result};
 use super::templates::ImportTemplate;
 use super::{FIELDS, HEADER_SEARCH, Mapping, auto_field, is_header, source};
+use crate::domain::capability::Capability;
 
 /// Data rows shown in a preview.
 pub const PREVIEW_ROWS: usize = 10;

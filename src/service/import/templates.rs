@@ -1,13 +1,13 @@
 //! Saved column mappings (导入模板): a firm imports the same export of the same tool every
 //! week, so the mapping chosen once is kept by name and applied to files whose headers match.
 
-use crate::domain::capability::Capability;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::super::auth::Caller;
 use super::super::{App, Error, Result, audit, new_id};
 use super::Mapping;
+use crate::domain::capability::Capability;
 use crate::store::{codec, tables};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
