@@ -1,5 +1,6 @@
 //! Types and rules of the business, no I/O.
 
+pub mod capability;
 pub mod custom_field;
 pub mod customer;
 pub mod followup;

@@ -4,32 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Every capability a role can grant. Stable strings: they are stored in roles and sent to the UI.
-pub const CAPABILITIES: &[&str] = &[
-    "customer.read",
-    "customer.create",
-    "customer.edit",
-    "customer.delete",
-    "customer.transfer",
-    "customer.assign",
-    "customer.export",
-    "customer.import",
-    "pool.claim",
-    "pool.manage",
-    "deal.read",
-    "deal.create",
-    "deal.edit",
-    "deal.stage",
-    "product.manage",
-    "finance.read",
-    "finance.edit",
-    "report.view",
-    "plugin.manage",
-    "user.manage",
-    "audit.view",
-    "backup.run",
-    "settings.manage",
-];
+pub use super::capability::Capability;
 
 /// Built-in role keys with their Chinese names, in display order.
 pub const BUILTIN_ROLES: &[(&str, &str)] = &[
@@ -41,31 +16,50 @@ pub const BUILTIN_ROLES: &[(&str, &str)] = &[
     ("service", "客服"),
 ];
 
-/// The capabilities a built-in role is seeded with (roles are editable records afterwards).
-pub fn builtin_capabilities(role: &str) -> Vec<&'static str> {
-    let pick = |prefixes: &[&str]| -> Vec<&'static str> {
-        CAPABILITIES
+/// The capabilities a built-in role is seeded with (roles are editable records afterwards), in
+/// `Capability::ALL` order.
+pub fn builtin_capabilities(role: &str) -> Vec<Capability> {
+    use Capability::*;
+    let pick = |wanted: &[Capability]| -> Vec<Capability> {
+        Capability::ALL
             .iter()
             .copied()
-            .filter(|c| prefixes.iter().any(|p| c.starts_with(p) || c == p))
+            .filter(|c| wanted.contains(c))
             .collect()
     };
     match role {
-        "admin" => CAPABILITIES.to_vec(),
-        "manager" => pick(&["customer.", "pool.", "deal.", "report.view", "finance.read"]),
-        "sales" => pick(&[
-            "customer.read",
-            "customer.create",
-            "customer.edit",
-            "pool.claim",
-            "deal.read",
-            "deal.create",
-            "deal.edit",
-            "deal.stage",
+        "admin" => Capability::ALL.to_vec(),
+        "manager" => pick(&[
+            CustomerRead,
+            CustomerCreate,
+            CustomerEdit,
+            CustomerDelete,
+            CustomerTransfer,
+            CustomerAssign,
+            CustomerExport,
+            CustomerImport,
+            PoolClaim,
+            PoolManage,
+            DealRead,
+            DealCreate,
+            DealEdit,
+            DealStage,
+            ReportView,
+            FinanceRead,
         ]),
-        "finance" => pick(&["customer.read", "deal.read", "finance.", "report.view"]),
-        "documents" => pick(&["customer.read", "deal.read", "deal.edit"]),
-        "service" => pick(&["customer.read", "customer.create", "customer.edit"]),
+        "sales" => pick(&[
+            CustomerRead,
+            CustomerCreate,
+            CustomerEdit,
+            PoolClaim,
+            DealRead,
+            DealCreate,
+            DealEdit,
+            DealStage,
+        ]),
+        "finance" => pick(&[CustomerRead, DealRead, FinanceRead, FinanceEdit, ReportView]),
+        "documents" => pick(&[CustomerRead, DealRead, DealEdit]),
+        "service" => pick(&[CustomerRead, CustomerCreate, CustomerEdit]),
         _ => Vec::new(),
     }
 }
@@ -200,13 +194,61 @@ pub fn weak_password_problem(password: &str, username: &str) -> Option<&'static 
 mod tests {
     use super::*;
 
+    /// The seeds as the string prefixes chose them before the enum: unchanged, in order.
+    #[test]
+    fn builtin_roles_are_seeded_as_before() {
+        let old = |prefixes: &[&str]| -> Vec<&'static str> {
+            Capability::ALL
+                .iter()
+                .map(|c| c.as_str())
+                .filter(|c| prefixes.iter().any(|p| c.starts_with(p)))
+                .collect()
+        };
+        let cases: &[(&str, &[&str])] = &[
+            ("admin", &[""]),
+            (
+                "manager",
+                &["customer.", "pool.", "deal.", "report.view", "finance.read"],
+            ),
+            (
+                "sales",
+                &[
+                    "customer.read",
+                    "customer.create",
+                    "customer.edit",
+                    "pool.claim",
+                    "deal.read",
+                    "deal.create",
+                    "deal.edit",
+                    "deal.stage",
+                ],
+            ),
+            (
+                "finance",
+                &["customer.read", "deal.read", "finance.", "report.view"],
+            ),
+            ("documents", &["customer.read", "deal.read", "deal.edit"]),
+            (
+                "service",
+                &["customer.read", "customer.create", "customer.edit"],
+            ),
+        ];
+        for (role, prefixes) in cases {
+            let now: Vec<&str> = builtin_capabilities(role)
+                .iter()
+                .map(|c| c.as_str())
+                .collect();
+            assert_eq!(now, old(prefixes), "{role}");
+        }
+    }
+
     #[test]
     fn admin_has_everything_sales_does_not_manage_users() {
-        assert_eq!(builtin_capabilities("admin").len(), CAPABILITIES.len());
+        assert_eq!(builtin_capabilities("admin").len(), Capability::ALL.len());
         let sales = builtin_capabilities("sales");
-        assert!(sales.contains(&"customer.read"));
-        assert!(!sales.contains(&"user.manage"));
-        assert!(!sales.contains(&"customer.export"));
+        assert!(sales.contains(&Capability::CustomerRead));
+        assert!(!sales.contains(&Capability::UserManage));
+        assert!(!sales.contains(&Capability::CustomerExport));
         assert!(builtin_capabilities("nobody").is_empty());
     }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::org::{BUILTIN_ROLES, CAPABILITIES, builtin_capabilities};
+use super::capability::{self, Grant};
+pub use super::capability::{Capability, FieldPrivilege};
+use super::org::{BUILTIN_ROLES, builtin_capabilities};
 
 /// Whose records a role sees, besides the records its holder owns or collaborates on.
 #[derive(
@@ -36,9 +38,6 @@ pub enum DataScope {
     All,
 }
 
-/// Field privileges: who may see a sensitive field in full.
-pub const FIELD_PRIVILEGES: &[&str] = &["phone.view_full", "id_number.view_full"];
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Role {
     /// Stable key (`admin`, `sales`, or a firm's own like `team_lead`).
@@ -47,12 +46,14 @@ pub struct Role {
     /// Ignored on create: only zhudai seeds built-in roles.
     #[serde(default)]
     pub builtin: bool,
-    #[serde(default)]
-    pub capabilities: Vec<String>,
+    /// An unknown string is refused (400 naming `capabilities`).
+    #[serde(default, deserialize_with = "capability::strict_list")]
+    pub capabilities: Vec<Capability>,
     #[serde(default)]
     pub scope: DataScope,
-    #[serde(default)]
-    pub field_privileges: Vec<String>,
+    /// An unknown string is refused (400 naming `field_privileges`).
+    #[serde(default, deserialize_with = "capability::strict_list")]
+    pub field_privileges: Vec<FieldPrivilege>,
     /// Full-value reveals per user per day (Asia/Shanghai); `None` = unlimited.
     #[serde(default)]
     pub daily_reveal_quota: Option<u32>,
@@ -73,11 +74,13 @@ pub fn builtin_roles() -> Vec<Role> {
     BUILTIN_ROLES
         .iter()
         .map(|(key, name)| {
-            let (scope, privileges, quota): (DataScope, &[&str], Option<u32>) = match *key {
-                "admin" => (DataScope::All, FIELD_PRIVILEGES, None),
-                "manager" => (DataScope::DepartmentTree, &["phone.view_full"], Some(50)),
+            use FieldPrivilege::{IdNumberViewFull, PhoneViewFull};
+            let (scope, privileges, quota): (DataScope, &[FieldPrivilege], Option<u32>) = match *key
+            {
+                "admin" => (DataScope::All, FieldPrivilege::ALL, None),
+                "manager" => (DataScope::DepartmentTree, &[PhoneViewFull], Some(50)),
                 "finance" => (DataScope::All, &[], None),
-                "documents" => (DataScope::All, &["id_number.view_full"], Some(50)),
+                "documents" => (DataScope::All, &[IdNumberViewFull], Some(50)),
                 "service" => (DataScope::All, &[], None),
                 _ => (DataScope::Own, &[], None),
             };
@@ -85,12 +88,9 @@ pub fn builtin_roles() -> Vec<Role> {
                 key: (*key).to_string(),
                 name: (*name).to_string(),
                 builtin: true,
-                capabilities: builtin_capabilities(key)
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
+                capabilities: builtin_capabilities(key),
                 scope,
-                field_privileges: privileges.iter().map(|p| (*p).to_string()).collect(),
+                field_privileges: privileges.to_vec(),
                 daily_reveal_quota: quota,
                 lock_limit: DEFAULT_LOCK_LIMIT,
             }
@@ -101,9 +101,9 @@ pub fn builtin_roles() -> Vec<Role> {
 /// What a set of roles adds up to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Access {
-    pub capabilities: BTreeSet<String>,
+    pub capabilities: BTreeSet<Capability>,
     pub scope: DataScope,
-    pub field_privileges: BTreeSet<String>,
+    pub field_privileges: BTreeSet<FieldPrivilege>,
     /// The most generous quota among the roles granting a privilege; `None` = unlimited.
     pub daily_reveal_quota: Option<u32>,
     /// The most generous lock limit among the roles.
@@ -119,13 +119,13 @@ pub fn combine<'a>(roles: impl IntoIterator<Item = &'a Role>) -> Access {
         lock_limit: 0,
     };
     for r in roles {
-        access.capabilities.extend(r.capabilities.iter().cloned());
+        access.capabilities.extend(r.capabilities.iter().copied());
         access.scope = access.scope.max(r.scope);
         access.lock_limit = access.lock_limit.max(r.lock_limit);
         if !r.field_privileges.is_empty() {
             access
                 .field_privileges
-                .extend(r.field_privileges.iter().cloned());
+                .extend(r.field_privileges.iter().copied());
             access.daily_reveal_quota = match (access.daily_reveal_quota, r.daily_reveal_quota) {
                 (None, _) | (_, None) => None,
                 (Some(a), Some(b)) => Some(a.max(b)),
@@ -151,21 +151,30 @@ pub fn role_problem(role: &Role) -> Option<(&'static str, String)> {
     if !super::text::single_line_ok(&role.name) {
         return Some(("name", super::text::REFUSED.into()));
     }
-    if let Some(c) = role
-        .capabilities
-        .iter()
-        .find(|c| !CAPABILITIES.contains(&c.as_str()))
-    {
-        return Some(("capabilities", format!("未知权限 {c}")));
-    }
-    if let Some(p) = role
-        .field_privileges
-        .iter()
-        .find(|p| !FIELD_PRIVILEGES.contains(&p.as_str()))
-    {
-        return Some(("field_privileges", format!("未知字段权限 {p}")));
-    }
     None
+}
+
+/// A role as stored may name a capability or privilege this build does not know (written by a
+/// newer zhudai, or one since retired). It must not stop the server: such a string is dropped
+/// from the stored role's JSON before it is decoded, so it grants nothing, the role reads (and
+/// lists over HTTP) without it, and the next edit of the role saves it without it. Returns the
+/// dropped strings for the caller to log.
+pub fn drop_unknown_grants(role: &mut serde_json::Value) -> Vec<String> {
+    fn keep_known<T: Grant>(list: Option<&mut serde_json::Value>, dropped: &mut Vec<String>) {
+        if let Some(serde_json::Value::Array(items)) = list {
+            items.retain(|v| match v.as_str() {
+                Some(s) if T::parse(s).is_none() => {
+                    dropped.push(s.to_string());
+                    false
+                }
+                _ => true,
+            });
+        }
+    }
+    let mut dropped = Vec::new();
+    keep_known::<Capability>(role.get_mut("capabilities"), &mut dropped);
+    keep_known::<FieldPrivilege>(role.get_mut("field_privileges"), &mut dropped);
+    dropped
 }
 
 #[cfg(test)]
@@ -184,12 +193,12 @@ mod tests {
         assert_eq!(a.daily_reveal_quota, Some(0));
         let b = combine([&role("sales"), &role("manager")]);
         assert_eq!(b.scope, DataScope::DepartmentTree);
-        assert!(b.field_privileges.contains("phone.view_full"));
+        assert!(b.field_privileges.contains(&FieldPrivilege::PhoneViewFull));
         assert_eq!(b.daily_reveal_quota, Some(50));
         let c = combine([&role("manager"), &role("admin")]);
         assert_eq!(c.scope, DataScope::All);
         assert_eq!(c.daily_reveal_quota, None);
-        assert!(c.capabilities.contains("user.manage"));
+        assert!(c.capabilities.contains(&Capability::UserManage));
     }
 
     #[test]
@@ -221,7 +230,36 @@ mod tests {
         r.key = "Team Lead".into();
         assert_eq!(role_problem(&r).unwrap().0, "key");
         r.key = "team_lead".into();
-        r.capabilities.push("customer.fly".into());
-        assert_eq!(role_problem(&r).unwrap().0, "capabilities");
+        assert!(role_problem(&r).is_none());
+        // An unknown capability cannot be put into a role: decoding one from JSON fails.
+        let mut json = serde_json::to_value(&r).unwrap();
+        json["capabilities"] = serde_json::json!(["customer.read", "customer.fly"]);
+        let e = serde_json::from_value::<Role>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("未知权限 customer.fly"), "{e}");
+        let mut json = serde_json::to_value(&r).unwrap();
+        json["field_privileges"] = serde_json::json!(["phone.peek"]);
+        let e = serde_json::from_value::<Role>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("未知字段权限 phone.peek"), "{e}");
+    }
+
+    #[test]
+    fn a_stored_role_with_an_unknown_grant_reads_without_it() {
+        let mut json = serde_json::to_value(role("sales")).unwrap();
+        json["capabilities"]
+            .as_array_mut()
+            .unwrap()
+            .push("customer.fly".into());
+        json["field_privileges"] = serde_json::json!(["phone.view_full", "phone.peek"]);
+        assert_eq!(
+            drop_unknown_grants(&mut json),
+            ["customer.fly", "phone.peek"]
+        );
+        let r: Role = serde_json::from_value(json).unwrap();
+        assert_eq!(r.capabilities, role("sales").capabilities);
+        assert_eq!(r.field_privileges, [FieldPrivilege::PhoneViewFull]);
     }
 }

@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
+use crate::domain::capability::Capability;
 use crate::service::auth::Caller;
 use crate::service::import::jobs::{ImportJob, JobList};
 use crate::service::import::preview::ImportPreview;
@@ -188,7 +189,7 @@ pub async fn create(
             .await?;
         return Ok(Json(report).into_response());
     }
-    caller.require("customer.import")?;
+    caller.require(Capability::CustomerImport)?;
     let form = Multipart::from_request(req, &app)
         .await
         .map_err(|e| ApiError::new(e.status(), "bad_upload", e.body_text()))?;
@@ -216,7 +217,7 @@ pub async fn preview(
     caller: Caller,
     req: Request,
 ) -> Result<Json<ImportPreview>, ApiError> {
-    caller.require("customer.import")?;
+    caller.require(Capability::CustomerImport)?;
     let form = Multipart::from_request(req, &app)
         .await
         .map_err(|e| ApiError::new(e.status(), "bad_upload", e.body_text()))?;

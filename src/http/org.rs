@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
-use crate::domain::org::{CAPABILITIES, Department};
-use crate::domain::roles::{FIELD_PRIVILEGES, Role};
+use crate::domain::org::Department;
+use crate::domain::roles::{Capability, FieldPrivilege, Role};
 use crate::service::auth::Caller;
 use crate::service::org::{DepartmentInput, DepartmentPatch, RolePatch};
 use crate::service::users::Actor;
@@ -94,9 +94,9 @@ pub struct RoleList {
     pub next_cursor: Option<String>,
     pub total: usize,
     /// Every capability a role can grant.
-    pub capabilities: Vec<&'static str>,
+    pub capabilities: Vec<Capability>,
     /// Every field privilege a role can grant.
-    pub field_privileges: Vec<&'static str>,
+    pub field_privileges: Vec<FieldPrivilege>,
 }
 
 /// Roles, with the lists of grantable capabilities and field privileges.
@@ -112,8 +112,8 @@ pub async fn list_roles(
         total: items.len(),
         items,
         next_cursor: None,
-        capabilities: CAPABILITIES.to_vec(),
-        field_privileges: FIELD_PRIVILEGES.to_vec(),
+        capabilities: Capability::ALL.to_vec(),
+        field_privileges: FieldPrivilege::ALL.to_vec(),
     }))
 }
 

@@ -15,6 +15,7 @@ use super::schedule;
 use crate::backup::create::{self as backup_create, BackupLock, Quiet, SnapshotSource};
 use crate::backup::{Encryption, keys};
 use crate::config::BackupConfig;
+use crate::domain::capability::Capability;
 use crate::service::auth::Caller;
 use crate::service::{self, App};
 use crate::store::audit::NewAudit;
@@ -462,7 +463,7 @@ pub fn status_view(app: &App) -> BackupStatus {
 impl App {
     /// Backup status for the admin page (needs `backup.run`).
     pub fn backup_status(&self, caller: &Caller) -> service::Result<BackupStatus> {
-        caller.require("backup.run")?;
+        caller.require(Capability::BackupRun)?;
         Ok(status_view(self))
     }
 }
@@ -470,7 +471,7 @@ impl App {
 /// Starts a backup now, in the background, into the configured directory (needs
 /// `backup.run`). `backup_running` when one is already running.
 pub fn start_now(app: &Arc<App>, caller: &Caller, source: &str) -> service::Result<BackupStatus> {
-    caller.require("backup.run")?;
+    caller.require(Capability::BackupRun)?;
     if let Err(e) = plan(&app.config.backup, &app.data_dir) {
         return Err(service::Error::Unprocessable {
             code: "backup_not_configured",

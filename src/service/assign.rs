@@ -13,6 +13,7 @@ use super::pool_rules::{AssignCandidate, AssignDecision, AssignInput};
 use super::pools::target_pool;
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, User, UserStatus};
 use crate::domain::pool::Pool;
@@ -256,7 +257,7 @@ impl App {
         let Some(a) = assign.map(str::trim).filter(|a| !a.is_empty()) else {
             return Ok(None);
         };
-        caller.require("customer.assign")?;
+        caller.require(Capability::CustomerAssign)?;
         if owner_named {
             return Err(Error::validation(
                 "assign",
@@ -474,8 +475,8 @@ impl App {
             }
             let access = roles::combine(all_roles.iter().filter(|r| u.roles.contains(&r.key)));
             // Assignees are those who take leads, not those who hand them out.
-            if !access.capabilities.contains("pool.claim")
-                || access.capabilities.contains("customer.assign")
+            if !access.capabilities.contains(&Capability::PoolClaim)
+                || access.capabilities.contains(&Capability::CustomerAssign)
             {
                 continue;
             }
@@ -533,7 +534,7 @@ impl App {
     /// The users automatic assignment hands leads to, with their pause, weight and load
     /// (`pool.manage`, which guards pool and assignment settings).
     pub fn list_assignees(&self, caller: &Caller) -> Result<Vec<Assignee>> {
-        caller.require("pool.manage")?;
+        caller.require(Capability::PoolManage)?;
         let scope = self.scope_of(caller)?;
         // The loads are counted by the same code the assignment uses (write-transaction
         // readers); nothing is written.
@@ -553,7 +554,7 @@ impl App {
         change: AssigneeSettings,
         source: &str,
     ) -> Result<Assignee> {
-        caller.require("pool.manage")?;
+        caller.require(Capability::PoolManage)?;
         if let Some(w) = change.weight
             && !(1..=MAX_WEIGHT).contains(&w)
         {
@@ -611,7 +612,7 @@ impl App {
         req: AssignRequest,
         source: &str,
     ) -> Result<AssignResult> {
-        caller.require("customer.assign")?;
+        caller.require(Capability::CustomerAssign)?;
         if req.ids.is_empty() || req.ids.len() > MAX_IDS {
             return Err(Error::validation(
                 "ids",

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::{App, Error, Result};
+use crate::domain::capability::Capability;
 use crate::domain::org::User;
 use crate::store::WriteTransaction;
 use crate::store::audit::{self, AuditEntry, ChainCheck, NewAudit};
@@ -74,7 +75,7 @@ impl App {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<AuditPage> {
-        caller.require("audit.view")?;
+        caller.require(Capability::AuditView)?;
         let before = match cursor {
             Some(c) => Some(
                 c.parse::<u64>()

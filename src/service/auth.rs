@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{App, Error, Result, audit, password};
 use crate::crypto;
 use crate::domain::org::{User, UserStatus};
-use crate::domain::roles::{self, Access};
+use crate::domain::roles::{self, Access, Capability, FieldPrivilege};
 use crate::store::{self, ReadTransaction, sessions::Session, users};
 
 /// Sessions touched less than this long ago are not rewritten on every request.
@@ -34,16 +34,21 @@ pub enum CallerAuth {
 }
 
 impl Caller {
-    pub fn can(&self, capability: &str) -> bool {
-        self.access.capabilities.contains(capability)
+    pub fn can(&self, capability: Capability) -> bool {
+        self.access.capabilities.contains(&capability)
     }
 
-    pub fn require(&self, capability: &str) -> Result<()> {
+    pub fn require(&self, capability: Capability) -> Result<()> {
         if self.can(capability) {
             Ok(())
         } else {
-            Err(Error::Forbidden(capability.to_string()))
+            Err(Error::Forbidden(capability.as_str().to_string()))
         }
+    }
+
+    /// Whether the caller may see `privilege`'s field in full (quota and audit apart).
+    pub fn has(&self, privilege: FieldPrivilege) -> bool {
+        self.access.field_privileges.contains(&privilege)
     }
 }
 
@@ -54,9 +59,9 @@ pub struct UserView {
     pub username: String,
     pub display_name: String,
     pub roles: Vec<String>,
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<Capability>,
     /// `phone.view_full`, `id_number.view_full`: which masked fields the user may reveal.
-    pub field_privileges: Vec<String>,
+    pub field_privileges: Vec<FieldPrivilege>,
     pub status: UserStatus,
     pub department_id: Option<String>,
     pub manager_id: Option<String>,
@@ -72,8 +77,8 @@ impl UserView {
             username: u.username.clone(),
             display_name: u.display_name.clone(),
             roles: u.roles.clone(),
-            capabilities: access.capabilities.iter().cloned().collect(),
-            field_privileges: access.field_privileges.iter().cloned().collect(),
+            capabilities: access.capabilities.iter().copied().collect(),
+            field_privileges: access.field_privileges.iter().copied().collect(),
             status: u.status,
             department_id: u.department_id.clone(),
             manager_id: u.manager_id.clone(),

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::live;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{self, CustomerInput, Stage};
 use crate::domain::org::UserStatus;
 use crate::store::customers::{self, TimelineEvent};
@@ -57,9 +58,9 @@ impl App {
         source: &str,
     ) -> Result<BulkResult> {
         caller.require(match req.action {
-            BulkAction::Transfer => "customer.transfer",
-            BulkAction::Delete => "customer.delete",
-            _ => "customer.edit",
+            BulkAction::Transfer => Capability::CustomerTransfer,
+            BulkAction::Delete => Capability::CustomerDelete,
+            _ => Capability::CustomerEdit,
         })?;
         let mut ids = req.ids.clone();
         ids.sort();

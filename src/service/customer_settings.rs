@@ -8,13 +8,14 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customer_list::{CustomerFilter, Whose};
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::custom_field::{self, CustomField};
 use crate::domain::org::UserStatus;
 use crate::store::customer_settings as kv;
 use crate::store::{WriteTransaction, tables, users};
 
 /// Who may define fields and tag groups.
-const ADMIN_CAPABILITY: &str = "settings.manage";
+const ADMIN_CAPABILITY: Capability = Capability::SettingsManage;
 
 /// Every custom field definition, in display order.
 pub(crate) fn custom_fields_w(tx: &WriteTransaction) -> Result<Vec<CustomField>> {
@@ -130,7 +131,7 @@ fn builtin_views() -> Vec<SavedView> {
 
 impl App {
     pub fn list_custom_fields(&self, caller: &Caller) -> Result<Vec<CustomField>> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         self.store.read(custom_fields)
     }
 
@@ -201,7 +202,7 @@ impl App {
     }
 
     pub fn list_tag_groups(&self, caller: &Caller) -> Result<Vec<TagGroup>> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let mut groups: Vec<TagGroup> = self.store.read(|tx| kv::all(tx, tables::TAG_GROUPS))?;
         groups.sort_by(|a, b| (a.order, &a.id).cmp(&(b.order, &b.id)));
         Ok(groups)
@@ -272,7 +273,7 @@ impl App {
 
     /// The built-in views and the caller's own.
     pub fn list_views(&self, caller: &Caller) -> Result<Vec<SavedView>> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let prefix = format!("{}/view/", caller.user.id);
         let mine: Vec<SavedView> = self
             .store
@@ -281,7 +282,7 @@ impl App {
     }
 
     pub fn save_view(&self, caller: &Caller, input: SavedViewInput) -> Result<SavedView> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 16 {
             return Err(Error::validation("name", "视图名称不能为空，最多16个字符"));
@@ -317,7 +318,7 @@ impl App {
     }
 
     pub fn delete_view(&self, caller: &Caller, id: &str) -> Result<()> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let key = format!("{}/view/{id}", caller.user.id);
         self.store.write(|tx| {
             if kv::remove(tx, tables::USER_PREFS, &key)? {

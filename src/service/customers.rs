@@ -10,6 +10,7 @@ use super::scope::{Owned, Scope};
 use super::search::{restrict_of, search_error};
 use super::{App, Error, Result, audit, new_id};
 use crate::crypto::field::{FieldCipher, Kind};
+use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::custom_field;
 use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
 use crate::domain::id_number::{Gender, IdNumber};
@@ -151,10 +152,7 @@ impl App {
         Viewer {
             fields: &self.fields,
             today: self.now().with_timezone(&shanghai()).date_naive(),
-            birth_date: caller
-                .access
-                .field_privileges
-                .contains("id_number.view_full"),
+            birth_date: caller.has(FieldPrivilege::IdNumberViewFull),
         }
     }
 }
@@ -352,7 +350,7 @@ impl App {
         input: CustomerInput,
         source: &str,
     ) -> Result<CustomerView> {
-        caller.require("customer.create")?;
+        caller.require(Capability::CustomerCreate)?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
         let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
@@ -362,7 +360,7 @@ impl App {
         let owner_id = match named {
             _ if auto.is_some() => None,
             Some(o) if o != caller.user.id => {
-                caller.require("customer.transfer")?;
+                caller.require(Capability::CustomerTransfer)?;
                 if !self.scope_of(caller)?.may_receive(o) {
                     return Err(Error::validation(
                         "owner_id",
@@ -433,7 +431,7 @@ impl App {
         scope: &Scope,
         id: &str,
     ) -> Result<Customer> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let found = self.store.read(|tx| customers::get(tx, id))?;
         // Members of the pool a customer waits in may read it (and its history) before claiming.
         let c = match found {
@@ -455,7 +453,7 @@ impl App {
     /// The customer list. Without `q` it is served from the search index (only the page's
     /// records are read); with `q` the ranked matches are read and filtered.
     pub fn list_customers(&self, caller: &Caller, f: &CustomerFilter) -> Result<CustomerPage> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         if !has_query(f)
             && let Some(page) = self.list_from_index(caller, &scope, f)?
@@ -473,7 +471,7 @@ impl App {
         caller: &Caller,
         f: &CustomerFilter,
     ) -> Result<Option<CustomerPage>> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         self.list_from_index(caller, &scope, f)
     }
@@ -486,7 +484,7 @@ impl App {
         caller: &Caller,
         f: &CustomerFilter,
     ) -> Result<CustomerPage> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         self.list_by_reading(caller, &scope, f)
     }
@@ -617,7 +615,7 @@ impl App {
         patch: customer::CustomerPatch,
         source: &str,
     ) -> Result<CustomerView> {
-        caller.require("customer.edit")?;
+        caller.require(Capability::CustomerEdit)?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
         let (input, clear) = patch.split().map_err(|(f, r)| Error::validation(f, r))?;
@@ -787,7 +785,7 @@ impl App {
 
     /// Moves a customer to the recycle bin.
     pub fn delete_customer(&self, caller: &Caller, id: &str, source: &str) -> Result<()> {
-        caller.require("customer.delete")?;
+        caller.require(Capability::CustomerDelete)?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
         self.store.write(|tx| {

@@ -8,6 +8,7 @@ use super::auth::Caller;
 use super::customers::shanghai;
 use super::{App, Error, Result, audit};
 use crate::crypto::field::Kind;
+use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::customer::{self, Customer};
 use crate::store::{self, customers, users};
 
@@ -55,7 +56,7 @@ pub struct Revealed {
 impl App {
     /// Does this person exist already? Tells who owns them without revealing the record.
     pub fn check_duplicate(&self, caller: &Caller, q: &DuplicateQuery) -> Result<DuplicateAnswer> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         let today = self.now().with_timezone(&shanghai()).date_naive();
         let mut probes: Vec<(&'static str, char, String)> = Vec::new();
@@ -167,11 +168,19 @@ impl App {
         let scope = self.scope_of(caller)?;
         let c = self.visible_customer(caller, &scope, id)?;
         let (privilege, sealed, name) = match field {
-            RevealField::Phone => ("phone.view_full", Some(c.phone.clone()), "phone"),
-            RevealField::IdNumber => ("id_number.view_full", c.id_number.clone(), "id_number"),
+            RevealField::Phone => (
+                FieldPrivilege::PhoneViewFull,
+                Some(c.phone.clone()),
+                "phone",
+            ),
+            RevealField::IdNumber => (
+                FieldPrivilege::IdNumberViewFull,
+                c.id_number.clone(),
+                "id_number",
+            ),
         };
-        if !caller.access.field_privileges.contains(privilege) {
-            return Err(Error::Forbidden(privilege.into()));
+        if !caller.has(privilege) {
+            return Err(Error::Forbidden(privilege.as_str().into()));
         }
         let sealed = sealed.ok_or(Error::NotFound)?;
         let value = self

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::{CustomerFilter, FilterContext, shanghai};
 use super::{App, Error, Result, audit};
+use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::custom_field;
 use crate::domain::customer::{Customer, Stage};
 use crate::store::{customers, users};
@@ -99,17 +100,11 @@ impl App {
         q: &ExportQuery,
         source: &str,
     ) -> Result<ExportFile> {
-        caller.require("customer.export")?;
+        caller.require(Capability::CustomerExport)?;
         let scope = self.scope_of(caller)?;
         let full_allowed = caller.access.daily_reveal_quota.is_none();
-        let full_phone =
-            q.full && full_allowed && caller.access.field_privileges.contains("phone.view_full");
-        let full_id = q.full
-            && full_allowed
-            && caller
-                .access
-                .field_privileges
-                .contains("id_number.view_full");
+        let full_phone = q.full && full_allowed && caller.has(FieldPrivilege::PhoneViewFull);
+        let full_id = q.full && full_allowed && caller.has(FieldPrivilege::IdNumberViewFull);
         if q.full && !(full_phone || full_id) {
             return Err(Error::Forbidden("phone.view_full（无每日次数限制）".into()));
         }

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::{CustomerView, live, shanghai};
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::followup::{self, Followup, FollowupInput};
 use crate::domain::org::UserStatus;
 use crate::store::customers::{self, TimelineEvent};
@@ -49,7 +50,7 @@ impl App {
         customer_id: &str,
         input: FollowupInput,
     ) -> Result<Followup> {
-        caller.require("customer.edit")?;
+        caller.require(Capability::CustomerEdit)?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
         followup::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
@@ -86,7 +87,7 @@ impl App {
         input: FollowupInput,
         source: &str,
     ) -> Result<Followup> {
-        caller.require("customer.edit")?;
+        caller.require(Capability::CustomerEdit)?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
         followup::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
@@ -121,7 +122,7 @@ impl App {
     }
 
     pub fn timeline(&self, caller: &Caller, customer_id: &str) -> Result<Timeline> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         let found = self.store.read(|tx| customers::get(tx, customer_id))?;
         // Pool members see a waiting customer's history: previous owners and follow-ups.
@@ -142,7 +143,7 @@ impl App {
 
     /// The caller's own customers whose next follow-up is due today or overdue, earliest first.
     pub fn reminders(&self, caller: &Caller, due: Due) -> Result<Vec<Reminder>> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let now = self.now();
         let local = now.with_timezone(&shanghai());
         let start = local
@@ -193,7 +194,7 @@ impl App {
         to_user: &str,
         source: &str,
     ) -> Result<CustomerView> {
-        caller.require("customer.transfer")?;
+        caller.require(Capability::CustomerTransfer)?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
         self.store.write(|tx| {
@@ -282,7 +283,7 @@ impl App {
         to: &DepartTo,
         source: &str,
     ) -> Result<u64> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         if let DepartTo::User(successor_id) = to
             && user_id == successor_id
         {

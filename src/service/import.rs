@@ -28,6 +28,7 @@ use super::auth::Caller;
 use super::customers::shanghai;
 use super::scope::Scope;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::custom_field::{self, CustomField, Kind};
 use crate::domain::customer::{self, Customer, CustomerInput, Demand};
 use crate::domain::org::UserStatus;
@@ -549,7 +550,7 @@ impl App {
         source: &str,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ImportReport> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         let spool = self.spool_path(&new_id(self.now()))?;
         std::fs::write(&spool, bytes)
             .map_err(|e| Error::Internal(format!("spooling the import: {e}")))?;
@@ -632,7 +633,7 @@ impl App {
             return Ok(u.id);
         }
         let in_scope = scope.owner_filter().is_none_or(|set| set.contains(&u.id));
-        if !caller.can("customer.transfer") || !in_scope {
+        if !caller.can(Capability::CustomerTransfer) || !in_scope {
             return Err(format!("无权将客户分配给“{name}”"));
         }
         Ok(u.id)
@@ -691,7 +692,7 @@ impl App {
         import_id: &str,
         progress: &mut dyn Progress,
     ) -> Result<ImportReport> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         let scope = self.scope_of(caller)?;
         let target = self.import_target(caller, &scope, opts)?;
         let (explicit, template) = self.requested_mapping(opts)?;

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::users::Actor;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::{self, Capability, FieldPrivilege};
 use crate::domain::org::{self, Department};
 use crate::domain::roles::{self, DataScope, Role};
 use crate::store::{self, users};
@@ -36,9 +37,13 @@ fn present<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RolePatch {
     pub name: Option<String>,
-    pub capabilities: Option<Vec<String>>,
+    /// An unknown string is refused (400 naming `capabilities`).
+    #[serde(default, deserialize_with = "capability::strict_optional_list")]
+    pub capabilities: Option<Vec<Capability>>,
     pub scope: Option<DataScope>,
-    pub field_privileges: Option<Vec<String>>,
+    /// An unknown string is refused (400 naming `field_privileges`).
+    #[serde(default, deserialize_with = "capability::strict_optional_list")]
+    pub field_privileges: Option<Vec<FieldPrivilege>>,
     /// `null` leaves it; use `unlimited_reveals: true` to remove the quota.
     pub daily_reveal_quota: Option<u32>,
     #[serde(default)]
@@ -78,7 +83,7 @@ impl App {
         input: DepartmentInput,
         source: &str,
     ) -> Result<Department> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         let name = check_department_name(&input.name)?;
         let now = self.now();
         self.store.write(|tx| {
@@ -146,7 +151,7 @@ impl App {
         input: DepartmentPatch,
         source: &str,
     ) -> Result<Department> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         let name = input
             .name
             .as_deref()
@@ -203,7 +208,7 @@ impl App {
 
     /// Deletes an empty department (no sub-departments, no members).
     pub fn delete_department(&self, actor: &Actor, id: &str, source: &str) -> Result<()> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         let now = self.now();
         self.store.write(|tx| {
             let all = store::org::departments_w(tx)?;
@@ -241,7 +246,7 @@ impl App {
     }
 
     pub fn create_role(&self, actor: &Actor, mut role: Role, source: &str) -> Result<Role> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         role.builtin = false;
         role.name = role.name.trim().to_string();
         if let Some((field, reason)) = roles::role_problem(&role) {
@@ -272,7 +277,7 @@ impl App {
         patch: RolePatch,
         source: &str,
     ) -> Result<Role> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         let now = self.now();
         self.store.write(|tx| {
             let before = store::org::roles_w(tx)?
@@ -304,7 +309,7 @@ impl App {
                 return Err(Error::validation(field, reason));
             }
             // The firm must never lose the last way to manage accounts.
-            if role.key == "admin" && !role.capabilities.iter().any(|c| c == "user.manage") {
+            if role.key == "admin" && !role.capabilities.contains(&Capability::UserManage) {
                 return Err(Error::Unprocessable {
                     code: "admin_role_locked",
                     message: "管理员角色必须保留“用户管理”权限".into(),
@@ -326,7 +331,7 @@ impl App {
     }
 
     pub fn delete_role(&self, actor: &Actor, key: &str, source: &str) -> Result<()> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         let now = self.now();
         self.store.write(|tx| {
             let role = store::org::roles_w(tx)?

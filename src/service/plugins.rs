@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::pool::{Pool, PoolSettings};
 use crate::script::{self, AssignCandidate, AssignInput, PluginStatus, RecallInput, ScriptError};
 use crate::store::audit::NewAudit;
@@ -154,13 +155,13 @@ fn write_atomically(path: &std::path::Path, content: &str) -> std::io::Result<()
 
 impl App {
     pub fn list_plugins(&self, caller: &Caller) -> Result<Vec<PluginStatus>> {
-        caller.require("plugin.manage")?;
+        caller.require(Capability::PluginManage)?;
         self.sync_plugin_versions()?;
         Ok(self.plugins.list())
     }
 
     pub fn get_plugin(&self, caller: &Caller, name: &str) -> Result<PluginDetail> {
-        caller.require("plugin.manage")?;
+        caller.require(Capability::PluginManage)?;
         check_name(name)?;
         self.sync_plugin_versions()?;
         let status = self
@@ -193,7 +194,7 @@ impl App {
         name: &str,
         version: &str,
     ) -> Result<PluginVersionView> {
-        caller.require("plugin.manage")?;
+        caller.require(Capability::PluginManage)?;
         check_name(name)?;
         let v = self
             .store
@@ -220,7 +221,7 @@ impl App {
         force: bool,
         source_label: &str,
     ) -> Result<std::result::Result<PluginDetail, SaveRefused>> {
-        caller.require("plugin.manage")?;
+        caller.require(Capability::PluginManage)?;
         check_name(name)?;
         if input.source.len() > MAX_SOURCE_BYTES {
             return Err(Error::validation(
@@ -287,7 +288,7 @@ impl App {
     /// Deletes a plugin file: the built-in default (when there is one) serves its hooks again.
     /// Its saved versions stay (a rollback restores one). Audited.
     pub fn delete_plugin(&self, caller: &Caller, name: &str, source_label: &str) -> Result<()> {
-        caller.require("plugin.manage")?;
+        caller.require(Capability::PluginManage)?;
         check_name(name)?;
         self.sync_plugin_versions()?;
         let path = self.plugins.dir().join(script::file_name(name));
@@ -406,7 +407,7 @@ impl App {
 
     /// Runs a hook against a real customer in the caller's scope; nothing is written.
     pub fn try_plugin(&self, caller: &Caller, input: PluginTry) -> Result<PluginTryResult> {
-        caller.require("plugin.manage")?;
+        caller.require(Capability::PluginManage)?;
         let hook = script::hooks::hook(&input.hook)
             .ok_or_else(|| Error::validation("hook", "未知的挂钩"))?;
         let scope = self.scope_of(caller)?;

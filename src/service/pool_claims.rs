@@ -10,6 +10,7 @@ use super::customers::{CustomerView, live};
 use super::pool_rules::{ClaimDecision, ClaimInput};
 use super::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::Customer;
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;
@@ -31,7 +32,7 @@ impl App {
     /// 领取: takes a customer out of its pool. The rule check and the write happen in one
     /// write transaction, so among concurrent claims exactly one wins and limits are exact.
     pub fn claim_customer(&self, caller: &Caller, id: &str, source: &str) -> Result<CustomerView> {
-        caller.require("pool.claim")?;
+        caller.require(Capability::PoolClaim)?;
         let now = self.now();
         self.store.write(|tx| {
             let before = live(customers::get_w(tx, id)?.ok_or(Error::NotFound)?)?;
@@ -131,7 +132,7 @@ impl App {
         req: ReleaseRequest,
         source: &str,
     ) -> Result<CustomerView> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let reason = req.reason.trim().to_string();
         if reason.is_empty() {
             return Err(Error::validation("reason", "请填写释放原因"));
@@ -149,8 +150,10 @@ impl App {
                     message: "该客户已在公海中".into(),
                 });
             };
-            if owner_id != caller.user.id && !caller.can("customer.transfer") {
-                return Err(Error::Forbidden("customer.transfer".into()));
+            if owner_id != caller.user.id && !caller.can(Capability::CustomerTransfer) {
+                return Err(Error::Forbidden(
+                    Capability::CustomerTransfer.as_str().into(),
+                ));
             }
             let all = pools::all_w(tx)?;
             let departments = crate::store::org::departments_w(tx)?;
@@ -213,7 +216,7 @@ impl App {
         lock: bool,
         source: &str,
     ) -> Result<CustomerView> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         let now = self.now();
         let limit = caller.access.lock_limit;

@@ -16,6 +16,7 @@ use super::followups::Reminder;
 use super::pool_rules::{self, RecallDecision, RecallFacts, Verdict};
 use super::pools::{into_pool, target_pool};
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;
@@ -753,7 +754,7 @@ impl App {
         limit: usize,
         source: &str,
     ) -> Result<SweepReport> {
-        caller.require("pool.manage")?;
+        caller.require(Capability::PoolManage)?;
         if !dry_run && as_of.is_some_and(|t| t != self.now()) {
             return Err(Error::validation(
                 "as_of",

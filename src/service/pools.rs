@@ -12,6 +12,7 @@ use super::auth::Caller;
 use super::customers::{CustomerPage, CustomerView, Viewer, shanghai};
 use super::search::search_error;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, Department, User, UserStatus};
 use crate::domain::pool::{Pool, PoolSettings};
@@ -118,7 +119,7 @@ pub fn manages_by_scope(
     caller: &Caller,
     departments: &[Department],
 ) -> bool {
-    if !caller.can("pool.manage") || caller.user.status != UserStatus::Active {
+    if !caller.can(Capability::PoolManage) || caller.user.status != UserStatus::Active {
         return false;
     }
     match (
@@ -326,7 +327,7 @@ impl App {
     }
 
     fn require_pool_manage(caller: &Caller) -> Result<()> {
-        caller.require("pool.manage")
+        caller.require(Capability::PoolManage)
     }
 
     fn check_pool_refs(tx: &WriteTransaction, p: &Pool) -> Result<()> {
@@ -410,7 +411,7 @@ impl App {
             // the caller's scope answers like an absent one.
             if !manages(&before, caller, &departments) {
                 return Err(if uses(&before, caller, &departments) {
-                    Error::Forbidden("pool.manage".into())
+                    Error::Forbidden(Capability::PoolManage.as_str().into())
                 } else {
                     Error::NotFound
                 });
@@ -466,7 +467,7 @@ impl App {
             let departments = crate::store::org::departments_w(tx)?;
             if !manages_by_scope(p.department_id.as_deref(), caller, &departments) {
                 return Err(if uses(&p, caller, &departments) {
-                    Error::Forbidden("pool.manage".into())
+                    Error::Forbidden(Capability::PoolManage.as_str().into())
                 } else {
                     Error::NotFound
                 });
@@ -554,7 +555,7 @@ impl App {
         pool_id: &str,
         f: &PoolCustomerFilter,
     ) -> Result<CustomerPage> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let limit = f.limit.unwrap_or(50).clamp(1, 200);
         let viewer = self.viewer(caller);
         let pool = self

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::customers::CustomerView;
 use super::{App, Error, Result, audit, new_id};
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Sealed};
 use crate::store::WriteTransaction;
 use crate::store::customers::{self, TimelineEvent};
@@ -40,8 +41,8 @@ fn is_erased(c: &Customer) -> bool {
 }
 
 fn admin(caller: &Caller) -> Result<()> {
-    caller.require("customer.delete")?;
-    caller.require("settings.manage")
+    caller.require(Capability::CustomerDelete)?;
+    caller.require(Capability::SettingsManage)
 }
 
 /// Anonymises `before` in place (record, keys, follow-ups); returns the new record.

@@ -11,6 +11,7 @@ use super::auth::Caller;
 use super::scope::{Owned, Scope, Visible};
 use super::{App, Error, Result};
 use crate::crypto::field::Kind;
+use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::{id_number, phone};
 use crate::search::{self, Card, Filters, Request, Restrict, Word, analysis};
@@ -311,7 +312,7 @@ impl App {
     }
 
     pub fn search_customers(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
-        caller.require("customer.read")?;
+        caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         let text = analysis::normalise(q.q.as_deref().unwrap_or(""));
         let words = self.query_words(&text)?;

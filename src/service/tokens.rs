@@ -10,6 +10,7 @@ use serde_json::json;
 use super::auth::{Caller, CallerAuth, access_of};
 use super::{App, Error, Result, audit, new_id};
 use crate::crypto;
+use crate::domain::capability::Capability;
 use crate::domain::org::UserStatus;
 use crate::store::{self, tokens::ApiToken, users};
 
@@ -76,7 +77,7 @@ impl App {
         }
         let user_id = match for_user_id {
             Some(id) if id != caller.user.id => {
-                caller.require("user.manage")?;
+                caller.require(Capability::UserManage)?;
                 id.to_string()
             }
             _ => caller.user.id.clone(),
@@ -126,7 +127,7 @@ impl App {
     /// The caller's own tokens; with `all`, every token (needs `user.manage`).
     pub fn list_tokens(&self, caller: &Caller, all: bool) -> Result<Vec<TokenView>> {
         if all {
-            caller.require("user.manage")?;
+            caller.require(Capability::UserManage)?;
         }
         let tokens = self.store.read(store::tokens::all)?;
         Ok(tokens
@@ -141,7 +142,7 @@ impl App {
         let now = self.now();
         self.store.write(|tx| {
             let mut token = store::tokens::get_w(tx, id)?.ok_or(Error::NotFound)?;
-            if token.user_id != caller.user.id && !caller.can("user.manage") {
+            if token.user_id != caller.user.id && !caller.can(Capability::UserManage) {
                 return Err(Error::NotFound);
             }
             if token.revoked_at.is_none() {

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::{App, Error, Result, audit, new_id, password};
+use crate::domain::capability::Capability;
 use crate::domain::org::{self, User, UserStatus};
 use crate::store::{self, audit::NewAudit, users};
 
@@ -16,7 +17,7 @@ pub enum Actor<'a> {
 }
 
 impl Actor<'_> {
-    pub fn require(&self, capability: &str) -> Result<()> {
+    pub fn require(&self, capability: Capability) -> Result<()> {
         match self {
             Actor::User(c) => c.require(capability),
             Actor::Operator => Ok(()),
@@ -133,7 +134,7 @@ pub(crate) fn check_password(password_plain: &str, username: &str) -> Result<()>
 
 impl App {
     pub fn create_user(&self, actor: &Actor, new: NewUser, source: &str) -> Result<User> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         let username = new.username.trim().to_string();
         if let Some(reason) = org::username_problem(&username) {
             return Err(Error::validation("username", reason));
@@ -199,7 +200,7 @@ impl App {
     }
 
     pub fn list_users(&self, actor: &Actor) -> Result<Vec<User>> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         Ok(self.store.read(users::all)?)
     }
 
@@ -234,7 +235,7 @@ impl App {
         patch: UserPatch,
         source: &str,
     ) -> Result<User> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         let now = self.now();
         self.store.write(|tx| {
             let before = users::find_by_id_w(tx, id)?.ok_or(Error::NotFound)?;
@@ -323,7 +324,7 @@ impl App {
 
     /// Users with their effective capabilities, for the admin pages.
     pub fn user_views(&self, actor: &Actor) -> Result<Vec<super::auth::UserView>> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         self.store.read(|tx| {
             let roles = store::org::roles(tx)?;
             let list = users::all(tx)?;
@@ -403,7 +404,7 @@ impl App {
         new_password: &str,
         source: &str,
     ) -> Result<()> {
-        actor.require("user.manage")?;
+        actor.require(Capability::UserManage)?;
         check_password(new_password, username)?;
         let now = self.now();
         let hash = password::hash(new_password)?;

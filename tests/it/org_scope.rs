@@ -342,6 +342,33 @@ async fn organisation_api_for_admins_only() {
         (400, Some("capabilities"))
     );
     let (st, e) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "bad", "name": "x", "field_privileges": ["phone.peek"]}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("field_privileges")),
+        "{e}"
+    );
+    for (patch, field) in [
+        (json!({"capabilities": ["customer.fly"]}), "capabilities"),
+        (
+            json!({"field_privileges": ["phone.peek"]}),
+            "field_privileges",
+        ),
+    ] {
+        let (st, e) = admin
+            .call(reqwest::Method::PATCH, "/api/v1/roles/sales", Some(patch))
+            .await;
+        assert_eq!(
+            (st.as_u16(), e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{e}"
+        );
+    }
+    let (st, e) = admin
         .call(
             reqwest::Method::PATCH,
             "/api/v1/roles/admin",

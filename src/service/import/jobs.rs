@@ -17,6 +17,7 @@ use super::super::auth::Caller;
 use super::super::{App, Error, Result};
 use super::report::ErrorSheet;
 use super::{Counts, ImportOptions, ImportReport, OnDuplicate, Progress, RowError};
+use crate::domain::capability::Capability;
 use crate::store::{WriteTransaction, codec, tables};
 
 /// Rejected rows listed in the job record itself (all of them are in the error report).
@@ -223,7 +224,7 @@ impl App {
 
     /// A job the caller may see: their own (an administrator with the `all` scope sees every one).
     pub fn import_job(&self, caller: &Caller, id: &str) -> Result<ImportJob> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         let job = self.import_job_record(id)?;
         let all = self.scope_of(caller)?.owner_filter().is_none();
         if job.user_id != caller.user.id && !all {
@@ -234,7 +235,7 @@ impl App {
 
     /// The caller's jobs, newest first.
     pub fn list_import_jobs(&self, caller: &Caller, limit: usize) -> Result<JobList> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         self.purge_import_files_logged();
         let me = caller.user.id.clone();
         let items = self.store.read(|tx| {
@@ -265,7 +266,7 @@ impl App {
         opts: ImportOptions,
         source: &str,
     ) -> Result<ImportJob> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         self.purge_import_files_logged();
         let upload = self.spool_path(id)?;
         let checked = (|| {

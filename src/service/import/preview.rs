@@ -10,6 +10,7 @@ use super::super::auth::Caller;
 use super::super::{App, Error, Result};
 use super::templates::ImportTemplate;
 use super::{FIELDS, HEADER_SEARCH, Mapping, auto_field, is_header, source};
+use crate::domain::capability::Capability;
 
 /// Data rows shown in a preview.
 pub const PREVIEW_ROWS: usize = 10;
@@ -40,7 +41,7 @@ pub struct ImportPreview {
 
 impl App {
     pub fn preview_import(&self, caller: &Caller, path: &Path) -> Result<ImportPreview> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         let encoding = source::sniff(path)?;
         let mut head: Vec<(usize, Vec<String>)> = Vec::new();
         let mut header: Option<(usize, Vec<String>)> = None;

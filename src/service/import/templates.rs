@@ -7,6 +7,7 @@ use serde_json::json;
 use super::super::auth::Caller;
 use super::super::{App, Error, Result, audit, new_id};
 use super::Mapping;
+use crate::domain::capability::Capability;
 use crate::store::{codec, tables};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -55,7 +56,7 @@ impl App {
     }
 
     pub fn list_import_templates(&self, caller: &Caller) -> Result<TemplateList> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         let items = self.store.read(|tx| {
             let t = tx.open_table(tables::IMPORT_TEMPLATES)?;
             let mut out = Vec::new();
@@ -77,7 +78,7 @@ impl App {
         new: NewTemplate,
         source: &str,
     ) -> Result<ImportTemplate> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         let name = new.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 64 {
             return Err(Error::validation("name", "模板名称不能为空，最多64个字符"));
@@ -139,11 +140,11 @@ impl App {
     }
 
     pub fn delete_import_template(&self, caller: &Caller, id: &str, source: &str) -> Result<()> {
-        caller.require("customer.import")?;
+        caller.require(Capability::CustomerImport)?;
         let t = self.import_template(id)?;
         // Anyone who imports may use a template; only its author or an admin removes it.
-        if t.created_by != caller.user.id && !caller.can("settings.manage") {
-            return Err(Error::Forbidden("settings.manage".into()));
+        if t.created_by != caller.user.id && !caller.can(Capability::SettingsManage) {
+            return Err(Error::Forbidden(Capability::SettingsManage.as_str().into()));
         }
         let now = self.now();
         self.store.write(|tx| {
