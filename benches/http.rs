@@ -145,7 +145,7 @@ fn main() {
         // Password hashing cost (argon2id m=19 MiB, t=2, p=1): what each login costs.
         let started = Instant::now();
         for _ in 0..20 {
-            zhudai::service::password::hash("bench-password-1").unwrap();
+            zhudai::service::access::password::hash("bench-password-1").unwrap();
         }
         println!("argon2id hash (m=19MiB,t=2,p=1): {:.1} ms each", started.elapsed().as_secs_f64() * 1000.0 / 20.0);
     });

@@ -16,10 +16,10 @@ use zhudai::config::Config;
 use zhudai::domain::customer::Customer;
 use zhudai::service::SystemClock;
 use zhudai::service::customers::DuplicateQuery;
-use zhudai::service::export::{ExportFormat, ExportQuery};
+use zhudai::service::customers::export::{ExportFormat, ExportQuery};
 use zhudai::service::org::DepartmentInput;
+use zhudai::service::org::users::{Actor, NewUser};
 use zhudai::service::pools::{PoolCustomerFilter, PoolInput};
-use zhudai::service::users::{Actor, NewUser};
 use zhudai::store::customers;
 
 const SEED: u64 = 20261205;

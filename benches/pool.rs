@@ -34,9 +34,10 @@ use zhudai::config::Config;
 use zhudai::domain::customer::{Customer, Stage};
 use zhudai::domain::pool::{Pool, PoolSettings};
 use zhudai::script::{ClaimInput, RecallInput};
+use zhudai::service::org::users::{Actor, NewUser};
 use zhudai::service::pools::PoolInput;
-use zhudai::service::users::{Actor, NewUser};
-use zhudai::service::{App, SystemClock, pool_rules};
+use zhudai::service::pools::rules;
+use zhudai::service::{App, SystemClock};
 use zhudai::store::customers;
 
 const SEED: u64 = 20261127;
@@ -423,7 +424,7 @@ fn eval_costs(app: &App, org: &Org, now: DateTime<Utc>) {
             customer: c.into(),
             pool: p.clone(),
             locked: c.locked,
-            held_since: zhudai::service::pool_sweep::held_since(c),
+            held_since: zhudai::service::pools::sweep::held_since(c),
             now,
         })
         .collect();
@@ -449,7 +450,7 @@ fn eval_costs(app: &App, org: &Org, now: DateTime<Utc>) {
     let t = Instant::now();
     for _ in 0..rounds {
         for i in &recall {
-            std::hint::black_box(pool_rules::recall(i));
+            std::hint::black_box(rules::recall(i));
         }
     }
     let native_recall = per(t.elapsed(), recall.len() * rounds as usize);
@@ -463,7 +464,7 @@ fn eval_costs(app: &App, org: &Org, now: DateTime<Utc>) {
     let t = Instant::now();
     for _ in 0..rounds {
         for i in &claim {
-            std::hint::black_box(pool_rules::can_claim(i));
+            std::hint::black_box(rules::can_claim(i));
         }
     }
     let native_claim = per(t.elapsed(), claim.len() * rounds as usize);
@@ -742,7 +743,7 @@ fn main() {
         "(a) sweep real: {} recalled, {} warned (one transaction per {} customers) in {:.3} s (×{:.1} the baseline)",
         real.recalled,
         real.warned,
-        zhudai::service::pool_sweep::BATCH,
+        zhudai::service::pools::sweep::BATCH,
         secs(real_t),
         ratio(real_t)
     );

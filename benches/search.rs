@@ -36,7 +36,7 @@ use zhudai::config::Config;
 use zhudai::domain::followup::{Followup, FollowupKind};
 use zhudai::domain::roles::DataScope;
 use zhudai::search::{Filters, Request, Word, analysis};
-use zhudai::service::users::{Actor, NewUser};
+use zhudai::service::org::users::{Actor, NewUser};
 use zhudai::service::{App, SystemClock};
 use zhudai::store::customers;
 

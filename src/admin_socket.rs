@@ -218,7 +218,7 @@ fn snapshot_for_client(app: &App, path: &Path) -> Result<Snapshot, String> {
     let snap = app.store.snapshot_to(path).map_err(|e| e.to_string())?;
     let now = app.now();
     let audited = app.store.write(|tx| {
-        crate::service::audit::record(
+        crate::service::access::audit::record(
             tx,
             now,
             NewAudit {

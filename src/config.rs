@@ -233,7 +233,7 @@ impl Config {
         if self.pool.sweep_interval_minutes == 0 {
             return Err(bad("pool.sweep_interval_minutes", "must be at least 1"));
         }
-        if !crate::service::assign::MODES.contains(&self.pool.assign_mode.as_str()) {
+        if !crate::service::pools::assign::MODES.contains(&self.pool.assign_mode.as_str()) {
             return Err(bad(
                 "pool.assign_mode",
                 "must be round_robin, weighted, least_loaded or by_city",

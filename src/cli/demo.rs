@@ -13,7 +13,7 @@ use clap::Args;
 use super::progress::Progress;
 use crate::config::Config;
 use crate::service::SystemClock;
-use crate::service::demo::DEMO_PASSWORD;
+use crate::service::platform::demo::DEMO_PASSWORD;
 use crate::synth::Generator;
 
 #[derive(Args)]

@@ -264,7 +264,7 @@ fn check_index(layout: &Layout, s: &Store, r: &mut Report) {
     }
 }
 
-/// `--rotate-key`: see `service::rotate` for the steps and why they are safe to interrupt.
+/// `--rotate-key`: see `service::platform::rotate` for the steps and why they are safe to interrupt.
 fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     let old = keyfile::load(&layout.master_key())?;

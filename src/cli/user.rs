@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use crate::config::Config;
 use crate::domain::org::UserStatus;
 use crate::service::followups::DepartTo;
-use crate::service::users::{Actor, NewUser};
+use crate::service::org::users::{Actor, NewUser};
 use crate::service::{App, SystemClock};
 
 #[derive(Args)]

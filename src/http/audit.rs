@@ -5,8 +5,8 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
-use crate::service::audit::AuditPage;
-use crate::service::auth::Caller;
+use crate::service::access::audit::AuditPage;
+use crate::service::access::auth::Caller;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{clear_cookie, session_cookie, source_address};
 use super::{ApiError, ApiJson, AppState};
-use crate::service::auth::{Caller, CallerAuth, UserView};
+use crate::service::access::auth::{Caller, CallerAuth, UserView};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {

@@ -9,7 +9,7 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
 use crate::jobs::backup::BackupStatus;
-use crate::service::auth::Caller;
+use crate::service::access::auth::Caller;
 
 /// Scheduled-backup settings, the last result and whether a backup is running.
 #[utoipa::path(get, path = "/backups/status", operation_id = "backup_status", tag = "backups",

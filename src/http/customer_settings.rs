@@ -9,8 +9,8 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::custom_field::CustomField;
-use crate::service::auth::Caller;
-use crate::service::customer_settings::{
+use crate::service::access::auth::Caller;
+use crate::service::customers::settings::{
     DirectoryEntry, SavedView, SavedViewInput, TagGroup, TagGroupInput,
 };
 

@@ -9,14 +9,14 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::customer::{CustomerInput, CustomerPatch};
-use crate::service::auth::Caller;
-use crate::service::bulk::{BulkRequest, BulkResult};
-use crate::service::customer_list::merge_repeated_tags;
+use crate::service::access::auth::Caller;
+use crate::service::customers::bulk::{BulkRequest, BulkResult};
+use crate::service::customers::list::merge_repeated_tags;
+use crate::service::customers::recycle::{EraseRequest, RecycledCustomer};
 use crate::service::customers::{
     CustomerFilter, CustomerPage, CustomerView, DuplicateAnswer, DuplicateQuery, RevealField,
     Revealed,
 };
-use crate::service::recycle::{EraseRequest, RecycledCustomer};
 
 /// Customers in my scope, newest first unless `sort` says otherwise; filters combine.
 #[utoipa::path(get, path = "/customers", operation_id = "list_customers", tag = "customers", params(CustomerFilter), responses(

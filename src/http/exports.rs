@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
-use crate::service::auth::Caller;
-use crate::service::export::ExportQuery;
+use crate::service::access::auth::Caller;
+use crate::service::customers::export::ExportQuery;
 
 /// RFC 5987 encoding for a non-ASCII download name.
 fn percent_encode(s: &str) -> String {

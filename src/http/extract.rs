@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, header};
 use super::{ApiError, AppState};
 use crate::crypto;
 use crate::service::Error;
-use crate::service::auth::{Caller, CallerAuth};
+use crate::service::access::auth::{Caller, CallerAuth};
 
 /// Name of the session cookie; `__Host-` needs `Secure`, which plain-HTTP installs cannot use.
 pub fn cookie_name(secure: bool) -> &'static str {

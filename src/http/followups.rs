@@ -9,7 +9,7 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::followup::{Followup, FollowupInput};
-use crate::service::auth::Caller;
+use crate::service::access::auth::Caller;
 use crate::service::customers::CustomerView;
 use crate::service::followups::{Due, Reminder, Timeline};
 

@@ -15,7 +15,7 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::capability::Capability;
-use crate::service::auth::Caller;
+use crate::service::access::auth::Caller;
 use crate::service::import::jobs::{ImportJob, JobList};
 use crate::service::import::preview::ImportPreview;
 use crate::service::import::templates::{ImportTemplate, NewTemplate, TemplateList};

@@ -10,9 +10,9 @@ use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::org::Department;
 use crate::domain::roles::{Capability, FieldPrivilege, Role};
-use crate::service::auth::Caller;
+use crate::service::access::auth::Caller;
+use crate::service::org::users::Actor;
 use crate::service::org::{DepartmentInput, DepartmentPatch, RolePatch};
-use crate::service::users::Actor;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DepartmentList {

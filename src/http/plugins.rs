@@ -11,8 +11,8 @@ use super::auth::Source;
 use super::error::{ErrorBody, ErrorDetail};
 use super::{ApiError, ApiJson, AppState};
 use crate::script::{PluginStatus, ScriptError};
-use crate::service::auth::Caller;
-use crate::service::plugins::{
+use crate::service::access::auth::Caller;
+use crate::service::platform::plugins::{
     PluginDetail, PluginRollback, PluginSave, PluginTry, PluginTryResult, PluginVersionView,
     SaveRefused,
 };

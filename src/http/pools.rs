@@ -11,11 +11,11 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::pool::Pool;
-use crate::service::assign::{AssignRequest, AssignResult, Assignee, AssigneeSettings};
-use crate::service::auth::Caller;
+use crate::service::access::auth::Caller;
 use crate::service::customers::{CustomerPage, CustomerView};
-use crate::service::pool_claims::ReleaseRequest;
-use crate::service::pool_sweep::{self, SweepReport};
+use crate::service::pools::assign::{AssignRequest, AssignResult, Assignee, AssigneeSettings};
+use crate::service::pools::claims::ReleaseRequest;
+use crate::service::pools::sweep::{self, SweepReport};
 use crate::service::pools::{PoolCustomerFilter, PoolInput, PoolPatch, PoolView};
 
 /// Pools I may use or manage (`pool.manage` sees every pool).
@@ -216,8 +216,8 @@ pub async fn sweep(
     let dry_run = q.dry_run.unwrap_or(true);
     let limit = q
         .limit
-        .unwrap_or(pool_sweep::REPORT_LIMIT)
-        .min(pool_sweep::MAX_REPORT_LIMIT);
+        .unwrap_or(sweep::REPORT_LIMIT)
+        .min(sweep::MAX_REPORT_LIMIT);
     Ok(Json(
         app.blocking(move |app| app.sweep_pools(&caller, q.as_of, dry_run, limit, &source))
             .await?,

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
-use crate::service::auth::Caller;
+use crate::service::access::auth::Caller;
 use crate::service::search::{SearchPage, SearchQuery};
 
 /// Search my customers by name fragment, pinyin or initials, company, address, follow-up

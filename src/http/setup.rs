@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState};
-use crate::service::auth::UserView;
-use crate::service::setup::SetupStatus;
+use crate::service::access::auth::UserView;
+use crate::service::access::setup::SetupStatus;
 
 /// Whether first-run setup is still open.
 #[utoipa::path(get, path = "/setup", operation_id = "setup_status", tag = "auth",

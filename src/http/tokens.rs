@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
-use crate::service::auth::Caller;
-use crate::service::tokens::{CreatedToken, TokenView};
+use crate::service::access::auth::Caller;
+use crate::service::access::tokens::{CreatedToken, TokenView};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewToken {

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
-use crate::service::auth::{Caller, UserView};
+use crate::service::access::auth::{Caller, UserView};
 use crate::service::followups::DepartTo;
-use crate::service::users::{Actor, NewUser, UserPatch};
+use crate::service::org::users::{Actor, NewUser, UserPatch};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {

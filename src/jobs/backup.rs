@@ -16,7 +16,7 @@ use crate::backup::create::{self as backup_create, BackupLock, Quiet, SnapshotSo
 use crate::backup::{Encryption, keys};
 use crate::config::BackupConfig;
 use crate::domain::capability::Capability;
-use crate::service::auth::Caller;
+use crate::service::access::auth::Caller;
 use crate::service::{self, App};
 use crate::store::audit::NewAudit;
 
@@ -357,7 +357,7 @@ fn audit(app: &App, record: &RunRecord) {
     let at = record.finished_at;
     if let Err(e) = app
         .store
-        .write(|tx| crate::service::audit::record(tx, at, entry))
+        .write(|tx| crate::service::access::audit::record(tx, at, entry))
     {
         tracing::error!(error = %e, "cannot record the backup in the audit log");
     }
@@ -489,7 +489,7 @@ pub fn start_now(app: &Arc<App>, caller: &Caller, source: &str) -> service::Resu
         Err(e) => return Err(service::Error::Internal(e.to_string())),
     };
     let user = caller.user.username.clone();
-    let entry = crate::service::audit::by_user(
+    let entry = crate::service::access::audit::by_user(
         &caller.user,
         "backup.requested",
         source,
@@ -498,7 +498,7 @@ pub fn start_now(app: &Arc<App>, caller: &Caller, source: &str) -> service::Resu
     );
     let now = app.now();
     app.store
-        .write(|tx| crate::service::audit::record(tx, now, entry))?;
+        .write(|tx| crate::service::access::audit::record(tx, now, entry))?;
     let worker = Arc::clone(app);
     std::thread::Builder::new()
         .name("zhudai-backup".into())

@@ -62,7 +62,7 @@ pub struct RecallRule<'a> {
 
 impl RecallRule<'_> {
     /// Whether this is the embedded default `pool.rhai`, unedited (served from the data
-    /// directory's copy or built in): `service::pool_rules::recall_as_default_script` then
+    /// directory's copy or built in): `service::pools::rules::recall_as_default_script` then
     /// decides exactly as it would, without the interpreter.
     pub fn is_default(&self) -> bool {
         self.plugins

@@ -966,7 +966,7 @@ fn default_script_equals_the_built_in_rule() {
                         };
                         assert_eq!(
                             p.recall(&i).unwrap(),
-                            crate::service::pool_rules::recall(&i),
+                            crate::service::pools::rules::recall(&i),
                             "{grade:?} {stage:?} {held_days} {last_days:?}"
                         );
                     }
@@ -1025,7 +1025,7 @@ fn the_default_scripts_rust_twin_decides_alike_to_the_second() {
                 now,
             )
             .unwrap();
-        let twin = crate::service::pool_rules::recall_as_default_script(
+        let twin = crate::service::pools::rules::recall_as_default_script(
             &pl.settings,
             &f,
             locked,

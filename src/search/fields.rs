@@ -413,7 +413,7 @@ pub fn document(
     d
 }
 
-/// What the customer list filters and sorts on (see `service::customer_list`).
+/// What the customer list filters and sorts on (see `service::customers::list`).
 fn list_terms(f: &Fields, c: &Customer, d: &mut TantivyDocument) {
     d.add_text(f.exact, exact_term("s", &stage_key(c.stage)));
     if let Some(g) = &c.grade {

@@ -3,7 +3,7 @@
 //! store), and each segment keeps just the best `limit + 1` after the cursor's (key, id) (the
 //! cursor's key is read first from its own document), so a request's memory does not grow with
 //! the number of matches. Ordering is (key, id) ascending, or the exact reverse for the
-//! descending orders, like the list's reference implementation in `service::customer_list`.
+//! descending orders, like the list's reference implementation in `service::customers::list`.
 
 use std::cmp::Ordering;
 use std::ops::Bound;

@@ -4,12 +4,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
 use super::customers::{CustomerView, live, shanghai};
-use super::{App, Error, Result, audit, new_id};
+use super::{App, Error, Result, access::audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::followup::{self, Followup, FollowupInput};
 use crate::domain::org::UserStatus;
+use crate::service::access::auth::Caller;
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::users;
 
@@ -261,7 +261,7 @@ impl App {
     /// Returns how many customers moved.
     pub fn depart_user(
         &self,
-        actor: &super::users::Actor,
+        actor: &crate::service::org::users::Actor,
         user_id: &str,
         successor_id: &str,
         source: &str,
@@ -278,7 +278,7 @@ impl App {
     /// (customers, timeline, status, sessions, audit) in one transaction.
     pub fn depart_user_to(
         &self,
-        actor: &super::users::Actor,
+        actor: &crate::service::org::users::Actor,
         user_id: &str,
         to: &DepartTo,
         source: &str,
@@ -291,8 +291,8 @@ impl App {
         }
         let now = self.now();
         let actor_id = match actor {
-            super::users::Actor::User(c) => c.user.id.clone(),
-            super::users::Actor::Operator => "operator".to_string(),
+            crate::service::org::users::Actor::User(c) => c.user.id.clone(),
+            crate::service::org::users::Actor::Operator => "operator".to_string(),
         };
         self.store.write(|tx| {
             let mut leaving = users::find_by_id_w(tx, user_id)?.ok_or(Error::NotFound)?;

@@ -23,16 +23,16 @@ use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::assign::{Picker, Placed, placement_event};
-use super::auth::Caller;
 use super::customers::shanghai;
-use super::scope::Scope;
-use super::{App, Error, Result, audit, new_id};
+use super::{App, Error, Result, access::audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::custom_field::{self, CustomField, Kind};
 use crate::domain::customer::{self, Customer, CustomerInput, Demand};
 use crate::domain::org::UserStatus;
 use crate::domain::pool::Pool;
+use crate::service::access::auth::Caller;
+use crate::service::access::scope::Scope;
+use crate::service::pools::assign::{Picker, Placed, placement_event};
 use crate::store::{WriteTransaction, customers, tables, users};
 
 /// Rows per write transaction. Bigger batches mean fewer commits (each one syncs the file);
@@ -576,7 +576,8 @@ impl App {
 
     /// The firm's custom field definitions (cells are validated against them).
     pub(crate) fn custom_field_defs(&self) -> Result<Vec<CustomField>> {
-        self.store.read(super::customer_settings::custom_fields)
+        self.store
+            .read(crate::service::customers::settings::custom_fields)
     }
 
     /// The mapping the importer asked for: the template's, overridden by the explicit one.

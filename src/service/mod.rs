@@ -2,35 +2,15 @@
 //! identity; authorization and audit happen here and nowhere else. Functions are synchronous
 //! (redb and argon2 block): the HTTP layer calls them through [`App::blocking`].
 
-pub mod assign;
-pub mod audit;
-pub mod auth;
-pub mod bulk;
-pub mod cells;
-pub mod customer_list;
-pub mod customer_settings;
+pub mod access;
 pub mod customers;
-pub mod demo;
-pub mod duplicates;
 mod error;
-pub mod export;
 pub mod followups;
 pub mod import;
 pub mod org;
-pub mod password;
-pub mod plugins;
-pub mod pool_claims;
-pub mod pool_rules;
-pub mod pool_sweep;
+pub mod platform;
 pub mod pools;
-pub mod recycle;
-pub mod rotate;
-pub mod scope;
 pub mod search;
-pub mod setup;
-pub mod throttle;
-pub mod tokens;
-pub mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,7 +63,7 @@ pub struct App {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     pub data_dir: PathBuf,
-    pub login_throttle: throttle::LoginThrottle,
+    pub login_throttle: access::throttle::LoginThrottle,
     /// Encrypts sensitive fields and computes their blind indexes.
     pub fields: crate::crypto::field::FieldCipher,
     /// The customer search index (derived from the store; opened on first use).
@@ -107,7 +87,7 @@ impl App {
             config,
             clock,
             data_dir,
-            login_throttle: throttle::LoginThrottle::default(),
+            login_throttle: access::throttle::LoginThrottle::default(),
             fields,
             search,
             plugins,

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::auth::Caller;
-use super::scope::{Owned, Scope, Visible};
 use super::{App, Error, Result};
 use crate::crypto::field::Kind;
 use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::{id_number, phone};
 use crate::search::{self, Card, Filters, Request, Restrict, Word, analysis};
+use crate::service::access::auth::Caller;
+use crate::service::access::scope::{Owned, Scope, Visible};
 use crate::store::customers;
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]

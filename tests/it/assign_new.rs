@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 
 /// Creates a lead through the API with `body` merged in; returns the created customer.
 async fn lead(c: &Client, n: u32, extra: Value) -> Value {

@@ -106,7 +106,7 @@ async fn audit_log_needs_audit_view() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     s.app.demo_staff(2, 1).unwrap(); // staff0002 is a sales account
     let sales = s
-        .login("staff0002", zhudai::service::demo::DEMO_PASSWORD)
+        .login("staff0002", zhudai::service::platform::demo::DEMO_PASSWORD)
         .await;
     let (st, body) = sales.get("/api/v1/audit").await;
     assert_eq!(

@@ -9,7 +9,7 @@ use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 use zhudai::service::Clock;
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 
 const PASS: &str = common::TEAM_PASSWORD;
 

@@ -9,10 +9,10 @@ use chrono::Duration;
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer, add_user};
 use serde_json::json;
 use zhudai::domain::customer::Stage;
-use zhudai::service::auth::Caller;
+use zhudai::service::access::auth::Caller;
 use zhudai::service::customers::{CustomerFilter, DueFilter, Sort, Whose};
 use zhudai::service::org::DepartmentInput;
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 use zhudai::store::customers;
 
 const STAGES: [Stage; 3] = [Stage::Lead, Stage::Contacted, Stage::Won];

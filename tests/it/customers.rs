@@ -8,7 +8,7 @@ use crate::common;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 
 const PASS: &str = common::TEAM_PASSWORD;
 // A valid 18-digit number (GB 11643 check digit) from the standard's worked example.
@@ -58,7 +58,7 @@ async fn world() -> World {
             .update_user(
                 &op,
                 &common::add_user(&s, name, &[role], Some(dept)),
-                zhudai::service::users::UserPatch {
+                zhudai::service::org::users::UserPatch {
                     display_name: Some(format!("{name}显示名")),
                     ..Default::default()
                 },

@@ -7,7 +7,7 @@ use crate::common;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer};
 use serde_json::json;
 use zhudai::service::org::DepartmentInput;
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 
 const PASS: &str = common::TEAM_PASSWORD;
 

@@ -200,7 +200,7 @@ async fn imports_need_the_capability_a_header_and_respect_the_size_limit() {
     let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
     s.app.demo_staff(2, 1).unwrap();
     let sales = s
-        .login("staff0002", zhudai::service::demo::DEMO_PASSWORD)
+        .login("staff0002", zhudai::service::platform::demo::DEMO_PASSWORD)
         .await;
     let (st, e) = upload(
         &sales,
@@ -417,7 +417,7 @@ async fn a_job_runs_to_done_with_progress_and_an_error_report_of_exactly_the_rej
     assert_eq!(list["items"][0]["id"], id.as_str());
     s.app.demo_staff(2, 1).unwrap();
     let other = s
-        .login("staff0001", zhudai::service::demo::DEMO_PASSWORD)
+        .login("staff0001", zhudai::service::platform::demo::DEMO_PASSWORD)
         .await;
     let (st, _) = other.get(&format!("/api/v1/imports/{id}")).await;
     assert!(st == 404 || st == 403, "{st}");

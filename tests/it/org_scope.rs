@@ -10,9 +10,9 @@ use chrono::Duration;
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 use serde_json::{Value, json};
 use zhudai::service::Error;
+use zhudai::service::access::scope::Owned;
 use zhudai::service::org::DepartmentInput;
-use zhudai::service::scope::Owned;
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 
 /// A minimal owned record: what customers, deals and reminders will look like to the scope.
 struct Record {
@@ -164,7 +164,7 @@ async fn every_caller_sees_exactly_their_scope() {
         .update_user(
             &Actor::Operator,
             &id("sales_b"),
-            zhudai::service::users::UserPatch {
+            zhudai::service::org::users::UserPatch {
                 department_id: Some(a1.clone()),
                 ..Default::default()
             },

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TestServer, epoch};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 
 const PASS: &str = common::TEAM_PASSWORD;
 

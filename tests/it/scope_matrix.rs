@@ -12,7 +12,7 @@ use chrono::Duration;
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TEAM_PASSWORD, TestServer, add_user, epoch};
 use serde_json::json;
 use zhudai::service::org::DepartmentInput;
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 
 #[tokio::test]
 async fn every_caller_and_owner_pair() {

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TEAM_PASSWORD, TestServer, add_user};
 use reqwest::Method;
 use serde_json::{Value, json};
-use zhudai::service::users::Actor;
+use zhudai::service::org::users::Actor;
 
 use common::add_department as dept;
 

@@ -7,7 +7,7 @@ use crate::common;
 use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 use zhudai::domain::org::UserStatus;
 use zhudai::service::Error;
-use zhudai::service::users::{Actor, NewUser};
+use zhudai::service::org::users::{Actor, NewUser};
 
 fn new_user(username: &str, roles: &[&str], password: &str) -> NewUser {
     NewUser {

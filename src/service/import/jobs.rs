@@ -13,7 +13,7 @@ use std::sync::Arc;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::super::auth::Caller;
+use super::super::access::auth::Caller;
 use super::super::{App, Error, Result};
 use super::report::ErrorSheet;
 use super::{Counts, ImportOptions, ImportReport, OnDuplicate, Progress, RowError};

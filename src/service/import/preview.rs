@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::super::auth::Caller;
+use super::super::access::auth::Caller;
 use super::super::{App, Error, Result};
 use super::templates::ImportTemplate;
 use super::{FIELDS, HEADER_SEARCH, Mapping, auto_field, is_header, source};

@@ -1,13 +1,13 @@
 //! The error report (错误报告): the refused rows with their original cells and, in Chinese,
 //! what was wrong, as an XLSX the importer fixes and imports again. Every cell is written as
 //! text so phone and ID numbers stay as typed, defused and cut to Excel's limit like the export
-//! (`service::cells`).
+//! (`service::customers::cells`).
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 
 use super::super::{Error, Result};
 use super::RowError;
-use crate::service::cells::xlsx_text;
+use crate::service::customers::cells::xlsx_text;
 
 /// Builds the report row by row; `finish` gives the file's bytes.
 pub struct ErrorSheet {

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::super::auth::Caller;
-use super::super::{App, Error, Result, audit, new_id};
+use super::super::access::auth::Caller;
+use super::super::{App, Error, Result, access::audit, new_id};
 use super::Mapping;
 use crate::domain::capability::Capability;
 use crate::store::{codec, tables};

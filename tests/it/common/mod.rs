@@ -232,8 +232,8 @@ pub const TEAM_PASSWORD: &str = "team password 2026";
 pub fn add_user(s: &TestServer, name: &str, roles: &[&str], department: Option<&str>) -> String {
     s.app
         .create_user(
-            &zhudai::service::users::Actor::Operator,
-            zhudai::service::users::NewUser {
+            &zhudai::service::org::users::Actor::Operator,
+            zhudai::service::org::users::NewUser {
                 username: name.into(),
                 display_name: name.into(),
                 roles: roles.iter().map(|r| r.to_string()).collect(),
@@ -252,7 +252,7 @@ pub fn add_user(s: &TestServer, name: &str, roles: &[&str], department: Option<&
 pub fn add_department(s: &TestServer, name: &str, parent: Option<&str>) -> String {
     s.app
         .create_department(
-            &zhudai::service::users::Actor::Operator,
+            &zhudai::service::org::users::Actor::Operator,
             zhudai::service::org::DepartmentInput {
                 name: name.into(),
                 parent_id: parent.map(String::from),

@@ -1,14 +1,20 @@
 //! Customer use cases: create with duplicate check, read, list, edit, soft delete. Every query
 //! takes the caller's scope. The callers' duplicate check and reveals are in `duplicates`.
 
+pub mod bulk;
+pub mod cells;
+pub mod duplicates;
+pub mod export;
+pub mod list;
+pub mod recycle;
+pub mod settings;
+
 use chrono::{FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::auth::Caller;
-use super::scope::{Owned, Scope};
 use super::search::{restrict_of, search_error};
-use super::{App, Error, Result, audit, new_id};
+use super::{App, Error, Result, access::audit, new_id};
 use crate::crypto::field::{FieldCipher, Kind};
 use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::custom_field;
@@ -16,12 +22,14 @@ use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
 use crate::domain::id_number::{Gender, IdNumber};
 use crate::domain::phone::Mobile;
 use crate::search::Listed;
+use crate::service::access::auth::Caller;
+use crate::service::access::scope::{Owned, Scope};
 use crate::store::{WriteTransaction, customers, users};
 
-pub use super::customer_list::{CustomerFilter, DueFilter, FilterContext, Sort, Whose};
-pub use super::duplicates::{
+pub use crate::service::customers::duplicates::{
     DuplicateAnswer, DuplicateMatch, DuplicateQuery, RevealField, Revealed,
 };
+pub use crate::service::customers::list::{CustomerFilter, DueFilter, FilterContext, Sort, Whose};
 
 /// China Standard Time: no daylight saving since 1991, so a fixed offset is exact.
 pub fn shanghai() -> FixedOffset {
@@ -374,7 +382,7 @@ impl App {
         let mut c = self.new_record(&input, checked, owner_id, &caller.user.id, now)?;
         let refuse = self.config.customers.on_duplicate == "refuse";
         self.store.write(|tx| {
-            let defs = super::customer_settings::custom_fields_w(tx)?;
+            let defs = crate::service::customers::settings::custom_fields_w(tx)?;
             c.custom = custom_field::validate_map(&defs, &c.custom, true)
                 .map_err(|(f, r)| Error::validation(f, r))?;
             if let Some(owner) = c.owner_id.as_deref() {
@@ -416,7 +424,7 @@ impl App {
                 json!({"owner_id": c.owner_id, "pool_id": c.pool_id, "channel": c.channel, "duplicate_flag": c.duplicate_flag})))?;
             if let (Some((placed, reason)), Some(mode)) = (placed, &auto) {
                 // Like a manager's assignment: on the timeline with the rule's reason, audited.
-                super::assign::placement_event(tx, &caller.user.id, &c, &placed, &reason, now)?;
+                crate::service::pools::assign::placement_event(tx, &caller.user.id, &c, &placed, &reason, now)?;
                 audit::record(tx, now, audit::by_user(&caller.user, "customer.assigned", source, Some(c.id.clone()),
                     json!({"from": null, "to": c.owner_id, "pool_id": c.pool_id, "mode": mode, "reason": reason, "new": true})))?;
             }
@@ -497,8 +505,12 @@ impl App {
     ) -> Result<Option<CustomerPage>> {
         let limit = f.limit.unwrap_or(50).clamp(1, 200);
         let ctx = FilterContext::new(&caller.user.id, self.now());
-        let req =
-            super::customer_list::list_request(f, &ctx, restrict_of(scope, Vec::new()), limit);
+        let req = crate::service::customers::list::list_request(
+            f,
+            &ctx,
+            restrict_of(scope, Vec::new()),
+            limit,
+        );
         let listed = match self.search.list(&self.store, &|c| self.id_tail(c), &req) {
             Ok(l) => l,
             Err(crate::search::Error::Rebuilding) => return Ok(None),
@@ -679,7 +691,7 @@ impl App {
             set!(profile);
             set!(consent);
             if let Some(values) = &input.custom {
-                let defs = super::customer_settings::custom_fields_w(tx)?;
+                let defs = crate::service::customers::settings::custom_fields_w(tx)?;
                 let given = custom_field::validate_map(&defs, values, false)
                     .map_err(|(f, r)| Error::validation(f, r))?;
                 for k in values.keys() {

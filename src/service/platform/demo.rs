@@ -1,8 +1,8 @@
 //! Synthetic data written through the store, for `zhudai demo`, benchmarks and trials.
 
-use super::{App, Error, Result, new_id, password};
 use crate::domain::customer::{self, Customer, CustomerInput, Demand};
 use crate::domain::org::{User, UserStatus};
+use crate::service::{App, Error, Result, access::password, new_id};
 use crate::store::users;
 use crate::synth::{Generator, SynthCustomer};
 
@@ -81,7 +81,7 @@ impl App {
         };
         let now = self.now();
         let today = now
-            .with_timezone(&super::customers::shanghai())
+            .with_timezone(&crate::service::customers::shanghai())
             .date_naive();
         let checked =
             customer::check(&input, true, today).map_err(|(f, r)| Error::validation(f, r))?;

@@ -11,11 +11,6 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
-use super::followups::Reminder;
-use super::pool_rules::{self, RecallDecision, RecallFacts, Verdict};
-use super::pools::{into_pool, target_pool};
-use super::{App, Error, Result, audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::{Department, User};
@@ -24,6 +19,11 @@ use crate::domain::roles::DataScope;
 use crate::script::hooks::RECALL;
 use crate::script::views::{CustomerView as ScriptCustomer, PoolView};
 use crate::script::{PluginFailure, RecallRule, ScriptError};
+use crate::service::access::auth::Caller;
+use crate::service::followups::Reminder;
+use crate::service::pools::rules::{self, RecallDecision, RecallFacts, Verdict};
+use crate::service::pools::{into_pool, target_pool};
+use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::audit::NewAudit;
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::{ReadTransaction, WriteTransaction, pools, rule_fields, users};
@@ -242,7 +242,7 @@ impl Context {
 
 /// What one sweep may touch. The scheduled job and callers with scope `all` sweep every
 /// customer; anyone else with `pool.manage` sweeps only customers whose pool they manage
-/// ([`super::pools::manages`]) and whose owner is inside their data scope.
+/// ([`crate::service::pools::manages`]) and whose owner is inside their data scope.
 pub(crate) enum Within {
     All,
     Only {
@@ -277,7 +277,9 @@ pub fn held_since(c: &Customer) -> DateTime<Utc> {
 
 /// Shanghai day number of an instant (for "one warning per day").
 fn day_number(at: DateTime<Utc>) -> u64 {
-    let local = at.with_timezone(&super::customers::shanghai()).date_naive();
+    let local = at
+        .with_timezone(&crate::service::customers::shanghai())
+        .date_naive();
     u64::try_from(local.to_epoch_days()).unwrap_or(0)
 }
 
@@ -297,12 +299,12 @@ impl App {
             return Ok(None);
         };
         // Engine rule: locked, won and deleted customers are never recalled or warned.
-        if pool_rules::recall_forbidden(c) {
+        if rules::recall_forbidden(c) {
             return Ok(Some((RecallDecision::Keep, pool.id.clone())));
         }
         let held_since = c.held_since();
         let script = match rule {
-            Some(r) if r.is_default() => Ok(pool_rules::recall_as_default_script(
+            Some(r) if r.is_default() => Ok(rules::recall_as_default_script(
                 &pool.settings,
                 c,
                 c.locked,
@@ -406,7 +408,7 @@ impl App {
                     last_followup_at: r.last_followup_at,
                     held_since,
                 };
-                match pool_rules::verdict_as_default_script(&pool.settings, &facts, now) {
+                match rules::verdict_as_default_script(&pool.settings, &facts, now) {
                     Verdict::Keep => continue,
                     Verdict::Warn { .. } => Kind::Warn,
                     Verdict::Recall { .. } => Kind::Recall,
@@ -770,7 +772,7 @@ impl App {
                 Ok::<_, Error>(
                     pools::all(tx)?
                         .into_iter()
-                        .filter(|p| super::pools::manages(p, caller, &departments))
+                        .filter(|p| crate::service::pools::manages(p, caller, &departments))
                         .map(|p| p.id)
                         .collect(),
                 )

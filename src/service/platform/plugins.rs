@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
-use super::{App, Error, Result, audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::pool::{Pool, PoolSettings};
 use crate::script::{self, AssignCandidate, AssignInput, PluginStatus, RecallInput, ScriptError};
+use crate::service::access::auth::Caller;
+use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::audit::NewAudit;
 use crate::store::{self, plugins::PluginVersion, tables};
 
@@ -450,7 +450,7 @@ impl App {
                 })
                 .map(|d| {
                     // The engine rule wins over the script, as in a sweep.
-                    if crate::service::pool_rules::recall_forbidden(&(&customer).into()) {
+                    if crate::service::pools::rules::recall_forbidden(&(&customer).into()) {
                         script::hooks::recall_json(&script::RecallDecision::Keep)
                     } else {
                         script::hooks::recall_json(&d)
@@ -464,9 +464,9 @@ impl App {
                             .ok_or_else(|| Error::validation("user_id", "用户不存在"))?,
                         None => caller.user.clone(),
                     };
-                    crate::service::pool_claims::claim_input(tx, &user, &customer, &pool, now)
+                    crate::service::pools::claims::claim_input(tx, &user, &customer, &pool, now)
                 })?;
-                match crate::service::pool_rules::claim_forbidden(&input) {
+                match crate::service::pools::rules::claim_forbidden(&input) {
                     Some(d) => Ok(d),
                     None => self.plugins.can_claim(&input),
                 }

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use super::auth::Caller;
-use super::{App, Error, Result};
 use crate::domain::org;
 use crate::domain::roles::DataScope;
+use crate::service::access::auth::Caller;
+use crate::service::{App, Error, Result};
 use crate::store;
 
 /// Records that have an owner and collaborators, which is what scopes are decided on.

@@ -7,11 +7,11 @@ use chrono::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use super::auth::{Caller, CallerAuth, access_of};
-use super::{App, Error, Result, audit, new_id};
 use crate::crypto;
 use crate::domain::capability::Capability;
 use crate::domain::org::UserStatus;
+use crate::service::access::auth::{Caller, CallerAuth, access_of};
+use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::{self, tokens::ApiToken, users};
 
 /// Prefix that makes a zhudai token recognisable (secret scanners, logs).

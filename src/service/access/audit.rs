@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::auth::Caller;
-use super::{App, Error, Result};
 use crate::domain::capability::Capability;
 use crate::domain::org::User;
+use crate::service::access::auth::Caller;
+use crate::service::{App, Error, Result};
 use crate::store::WriteTransaction;
 use crate::store::audit::{self, AuditEntry, ChainCheck, NewAudit};
 

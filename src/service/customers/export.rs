@@ -6,12 +6,12 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::Caller;
-use super::customers::{CustomerFilter, FilterContext, shanghai};
-use super::{App, Error, Result, audit};
 use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::custom_field;
 use crate::domain::customer::{Customer, Stage};
+use crate::service::access::auth::Caller;
+use crate::service::customers::{CustomerFilter, FilterContext, shanghai};
+use crate::service::{App, Error, Result, access::audit};
 use crate::store::{customers, users};
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
@@ -90,8 +90,8 @@ pub fn yuan(fen: i64) -> String {
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
-pub use super::cells::defuse;
-use super::cells::xlsx_text;
+pub use crate::service::customers::cells::defuse;
+use crate::service::customers::cells::xlsx_text;
 
 impl App {
     pub fn export_customers(
@@ -123,7 +123,7 @@ impl App {
                 .map(|u| (u.id, u.display_name))
                 .collect();
             // One column per active custom field, in display order.
-            let defs: Vec<_> = super::customer_settings::custom_fields(tx)?
+            let defs: Vec<_> = crate::service::customers::settings::custom_fields(tx)?
                 .into_iter()
                 .filter(|d| d.active)
                 .collect();
@@ -157,7 +157,10 @@ impl App {
         let dir = self.data_dir.join("tmp");
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?;
-        let path = dir.join(format!("export-{}.{ext}", super::new_id(self.now())));
+        let path = dir.join(format!(
+            "export-{}.{ext}",
+            crate::service::new_id(self.now())
+        ));
         let written = (|| {
             let mut sink = Sink::create(q.format, &path, &dir)?;
             sink.push(&headers)?;
@@ -219,7 +222,7 @@ struct Columns<'a> {
     defs: Vec<custom_field::CustomField>,
     full_phone: bool,
     full_id: bool,
-    viewer: super::customers::Viewer<'a>,
+    viewer: crate::service::customers::Viewer<'a>,
 }
 
 impl Columns<'_> {

@@ -5,12 +5,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
-use super::customers::live;
-use super::{App, Error, Result, audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::customer::{self, CustomerInput, Stage};
 use crate::domain::org::UserStatus;
+use crate::service::access::auth::Caller;
+use crate::service::customers::live;
+use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::users;
 
@@ -73,7 +73,7 @@ impl App {
         }
         let today = self
             .now()
-            .with_timezone(&super::customers::shanghai())
+            .with_timezone(&crate::service::customers::shanghai())
             .date_naive();
         // The same rules as a single edit.
         let probe = CustomerInput {
@@ -111,7 +111,7 @@ impl App {
             {
                 return Err(Error::validation(
                     "to_user",
-                    super::followups::OUT_OF_SCOPE_RECEIVER,
+                    crate::service::followups::OUT_OF_SCOPE_RECEIVER,
                 ));
             }
             let mut count = 0;

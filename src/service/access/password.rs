@@ -3,7 +3,7 @@
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use super::{Error, Result};
+use crate::service::{Error, Result};
 
 fn hasher() -> Result<Argon2<'static>> {
     let params = Params::new(19 * 1024, 2, 1, None)

@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
-use super::customers::shanghai;
-use super::{App, Error, Result, audit};
 use crate::crypto::field::Kind;
 use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::customer::{self, Customer};
+use crate::service::access::auth::Caller;
+use crate::service::customers::shanghai;
+use crate::service::{App, Error, Result, access::audit};
 use crate::store::{self, customers, users};
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -3,10 +3,10 @@
 
 use serde_json::json;
 
-use super::auth::Caller;
-use super::{App, Error, Result, audit, new_id, password};
 use crate::domain::capability::Capability;
 use crate::domain::org::{self, User, UserStatus};
+use crate::service::access::auth::Caller;
+use crate::service::{App, Error, Result, access::audit, access::password, new_id};
 use crate::store::{self, audit::NewAudit, users};
 
 /// Who asks: a logged-in user (checked against capabilities) or the operator at the server's
@@ -323,7 +323,7 @@ impl App {
     }
 
     /// Users with their effective capabilities, for the admin pages.
-    pub fn user_views(&self, actor: &Actor) -> Result<Vec<super::auth::UserView>> {
+    pub fn user_views(&self, actor: &Actor) -> Result<Vec<crate::service::access::auth::UserView>> {
         actor.require(Capability::UserManage)?;
         self.store.read(|tx| {
             let roles = store::org::roles(tx)?;
@@ -334,13 +334,17 @@ impl App {
                     let access = crate::domain::roles::combine(
                         roles.iter().filter(|r| u.roles.contains(&r.key)),
                     );
-                    super::auth::UserView::new(u, &access)
+                    crate::service::access::auth::UserView::new(u, &access)
                 })
                 .collect())
         })
     }
 
-    pub fn user_view(&self, actor: &Actor, id: &str) -> Result<super::auth::UserView> {
+    pub fn user_view(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<crate::service::access::auth::UserView> {
         self.user_views(actor)?
             .into_iter()
             .find(|u| u.id == id)

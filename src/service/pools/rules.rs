@@ -1,14 +1,14 @@
 //! The pool rules (`pool.recall`, `pool.can_claim`, `assign.pick`): the service asks the plugin
-//! engine through `App::decide` (pool_sweep.rs, `pool.recall`), [`App::claim_rule`] and friends.
+//! engine through `App::decide` (sweep.rs, `pool.recall`), [`App::claim_rule`] and friends.
 //! The same rules in plain Rust below are the default script's twin (sweeps use it for speed
 //! and tests compare the two); they never stand in for a failing script: a failure has its own
 //! safe outcome per hook (see `script::hooks`), recorded in the plugins' error log.
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{App, Result};
 use crate::domain::customer::{RuleFields, Stage};
 use crate::domain::pool::PoolSettings;
+use crate::service::{App, Result};
 
 pub use crate::script::{
     AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, RecallDecision,

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::customers::shanghai;
 use crate::domain::customer::{Customer, Stage};
 use crate::search::fields::stage_key;
 use crate::search::{ListFilters, ListRequest, ListSort, Restrict};
+use crate::service::customers::shanghai;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

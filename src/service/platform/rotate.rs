@@ -11,10 +11,10 @@
 
 use serde_json::json;
 
-use super::{App, Error, Result, audit};
 use crate::crypto::field::{FieldCipher, Kind};
 use crate::domain::customer::{Customer, Sealed};
 use crate::domain::org::User;
+use crate::service::{App, Error, Result, access::audit};
 use crate::store::{audit::NewAudit, customers, users};
 
 const BATCH: usize = 500;

@@ -7,17 +7,17 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
-use super::customers::live;
-use super::pool_rules::{AssignCandidate, AssignDecision, AssignInput};
-use super::pools::target_pool;
-use super::scope::Scope;
-use super::{App, Error, Result, audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, User, UserStatus};
 use crate::domain::pool::Pool;
 use crate::domain::roles::{self, DataScope};
+use crate::service::access::auth::Caller;
+use crate::service::access::scope::Scope;
+use crate::service::customers::live;
+use crate::service::pools::rules::{AssignCandidate, AssignDecision, AssignInput};
+use crate::service::pools::target_pool;
+use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::{WriteTransaction, loads, pools, users};
 
@@ -524,7 +524,7 @@ impl App {
             && let Some(pool) = pools::get_w(tx, p)?
         {
             let departments = crate::store::org::departments_w(tx)?;
-            if super::pools::uses(&pool, caller, &departments) {
+            if crate::service::pools::uses(&pool, caller, &departments) {
                 return Ok(c);
             }
         }

@@ -1,6 +1,11 @@
 //! Public pools (公海): pool settings, who may use a pool, the pool's customer list, claim,
-//! release and locks. Recall sweeps are in `pool_sweep`, assignment in `assign`, the rules
-//! themselves in `pool_rules`.
+//! release and locks. Recall sweeps are in `sweep`, assignment in `assign`, the rules
+//! themselves in `rules`.
+
+pub mod assign;
+pub mod claims;
+pub mod rules;
+pub mod sweep;
 
 use std::collections::BTreeSet;
 
@@ -8,16 +13,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
 use super::customers::{CustomerPage, CustomerView, Viewer, shanghai};
 use super::search::search_error;
-use super::{App, Error, Result, audit, new_id};
+use super::{App, Error, Result, access::audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, Department, User, UserStatus};
 use crate::domain::pool::{Pool, PoolSettings};
 use crate::domain::roles::DataScope;
 use crate::search::{ListFilters, ListRequest, ListSort, Listed, Restrict};
+use crate::service::access::auth::Caller;
 use crate::store::customers;
 use crate::store::{ReadTransaction, WriteTransaction, pools, users};
 

@@ -1,15 +1,17 @@
 //! Departments and roles: read by every logged-in user (the UI needs them for filters and
 //! labels), changed only with `user.manage`, every change audited.
 
+pub mod users;
+
 use serde::Deserialize;
 use serde_json::json;
 
-use super::users::Actor;
-use super::{App, Error, Result, audit, new_id};
+use super::{App, Error, Result, access::audit, new_id};
 use crate::domain::capability::{self, Capability, FieldPrivilege};
 use crate::domain::org::{self, Department};
 use crate::domain::roles::{self, DataScope, Role};
-use crate::store::{self, users};
+use crate::service::org::users::Actor;
+use crate::store;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DepartmentInput {
@@ -218,7 +220,7 @@ impl App {
                 .cloned()
                 .ok_or(Error::NotFound)?;
             let has_children = all.iter().any(|c| c.parent_id.as_deref() == Some(id));
-            let has_members = users::all_w(tx)?
+            let has_members = store::users::all_w(tx)?
                 .iter()
                 .any(|u| u.department_id.as_deref() == Some(id));
             if has_children || has_members {
@@ -344,7 +346,7 @@ impl App {
                     message: "内置角色不能删除，可以修改其权限".into(),
                 });
             }
-            if users::all_w(tx)?
+            if store::users::all_w(tx)?
                 .iter()
                 .any(|u| u.roles.iter().any(|r| r == key))
             {

@@ -11,11 +11,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
-use super::customers::CustomerView;
-use super::{App, Error, Result, audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Sealed};
+use crate::service::access::auth::Caller;
+use crate::service::customers::CustomerView;
+use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::WriteTransaction;
 use crate::store::customers::{self, TimelineEvent};
 

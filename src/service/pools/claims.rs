@@ -5,15 +5,15 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::Caller;
-use super::customers::{CustomerView, live};
-use super::pool_rules::{ClaimDecision, ClaimInput};
-use super::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
-use super::{App, Error, Result, audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::customer::Customer;
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;
+use crate::service::access::auth::Caller;
+use crate::service::customers::{CustomerView, live};
+use crate::service::pools::rules::{ClaimDecision, ClaimInput};
+use crate::service::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
+use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::{WriteTransaction, pools, users};
 use chrono::{DateTime, Utc};

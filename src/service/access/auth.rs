@@ -4,10 +4,10 @@ use chrono::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{App, Error, Result, audit, password};
 use crate::crypto;
 use crate::domain::org::{User, UserStatus};
 use crate::domain::roles::{self, Access, Capability, FieldPrivilege};
+use crate::service::{App, Error, Result, access::audit, access::password};
 use crate::store::{self, ReadTransaction, sessions::Session, users};
 
 /// Sessions touched less than this long ago are not rewritten on every request.

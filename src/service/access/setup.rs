@@ -4,10 +4,10 @@
 use chrono::Duration;
 use serde::Serialize;
 
-use super::auth::{UserView, access_of};
-use super::{App, Error, Result, audit, new_id, password};
 use crate::crypto;
 use crate::domain::org::{self, User, UserStatus};
+use crate::service::access::auth::{UserView, access_of};
+use crate::service::{App, Error, Result, access::audit, access::password, new_id};
 use crate::store::{self, setup::SetupToken, users};
 
 pub const TOKEN_LIFETIME_MINUTES: i64 = 30;
@@ -73,7 +73,7 @@ impl App {
                 crate::domain::text::REFUSED,
             ));
         }
-        super::users::check_password(password_plain, username)?;
+        crate::service::org::users::check_password(password_plain, username)?;
         let now = self.now();
         let presented = crypto::sha256_hex(token.as_bytes());
         // Refuse a wrong token before spending 19 MiB and tens of milliseconds on argon2: this

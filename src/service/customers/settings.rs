@@ -5,12 +5,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::Caller;
-use super::customer_list::{CustomerFilter, Whose};
-use super::{App, Error, Result, audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::custom_field::{self, CustomField};
 use crate::domain::org::UserStatus;
+use crate::service::access::auth::Caller;
+use crate::service::customers::list::{CustomerFilter, Whose};
+use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::customer_settings as kv;
 use crate::store::{WriteTransaction, tables, users};
 

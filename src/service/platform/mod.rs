@@ -1,0 +1,3 @@
+pub mod demo;
+pub mod plugins;
+pub mod rotate;
