@@ -230,7 +230,7 @@ fn main() {
     let mut ids = Vec::new();
     app.store
         .read(|tx| {
-            customers::scan(tx, None, |c| {
+            customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(None, |c| {
                 if c.owner_id.is_some() && rng.below(rows.max(1)) < deleted * 2 {
                     ids.push(c.id);
                 }
@@ -242,7 +242,9 @@ fn main() {
         app.store
             .write(|tx| {
                 for id in chunk {
-                    let before = customers::get_w(tx, id)?.unwrap();
+                    let before = customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                        .any(id)?
+                        .unwrap();
                     let mut c = before.clone();
                     c.deleted_at = Some(now);
                     customers::put(tx, Some(&before), &c)?;
@@ -265,8 +267,12 @@ fn main() {
         let mut counts = BTreeMap::<String, u64>::new();
         app.store
             .read(|tx| {
-                for id in customers::ids_by_owner(tx, None)? {
-                    if let Some(c) = customers::get(tx, &id)?
+                for id in customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                    .ids_by_owner(None)?
+                {
+                    if let Some(c) =
+                        customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                            .any(&id)?
                         && c.deleted_at.is_none()
                         && let Some(p) = c.pool_id
                     {
@@ -291,8 +297,12 @@ fn main() {
         let mut matching: Vec<Customer> = Vec::new();
         app.store
             .read(|tx| {
-                for id in customers::ids_by_owner(tx, None)? {
-                    if let Some(c) = customers::get(tx, &id)?
+                for id in customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                    .ids_by_owner(None)?
+                {
+                    if let Some(c) =
+                        customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                            .any(&id)?
                         && c.deleted_at.is_none()
                         && c.pool_id.as_deref() == Some(firm.id.as_str())
                         && city.is_none_or(|x| c.city.as_deref() == Some(x))
@@ -369,10 +379,13 @@ fn main() {
             let mut n = 0u64;
             app.store
                 .read(|tx| {
-                    customers::scan(tx, None, |c| {
-                        n += u64::from(c.deleted_at.is_some());
-                        true
-                    })
+                    customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(
+                        None,
+                        |c| {
+                            n += u64::from(c.deleted_at.is_some());
+                            true
+                        },
+                    )
                 })
                 .unwrap();
             std::hint::black_box(n);
@@ -397,12 +410,15 @@ fn main() {
         let mut same = Vec::new();
         app.store
             .read(|tx| {
-                customers::scan(tx, None, |c| {
-                    if &c.name == name && same.len() < 20 {
-                        same.push(c);
-                    }
-                    true
-                })
+                customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(
+                    None,
+                    |c| {
+                        if &c.name == name && same.len() < 20 {
+                            same.push(c);
+                        }
+                        true
+                    },
+                )
             })
             .unwrap();
         std::hint::black_box(same);
@@ -452,12 +468,15 @@ fn main() {
         .store
         .read(|tx| {
             let mut rows: Vec<Customer> = Vec::new();
-            customers::scan(tx, None, |c| {
-                if c.deleted_at.is_none() {
-                    rows.push(c);
-                }
-                true
-            })?;
+            customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(
+                None,
+                |c| {
+                    if c.deleted_at.is_none() {
+                        rows.push(c);
+                    }
+                    true
+                },
+            )?;
             Ok::<_, zhudai::store::Error>(rows)
         })
         .unwrap();

@@ -336,8 +336,13 @@ fn assignment(app: &App, org: &Org) {
     app.store
         .read(|tx| {
             for u in &org.sales {
-                for id in customers::ids_by_owner(tx, Some(u))? {
-                    if let Some(c) = customers::get(tx, &id)? {
+                for id in customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                    .ids_by_owner(Some(u))?
+                {
+                    if let Some(c) =
+                        customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                            .any(&id)?
+                    {
                         read += u64::from(c.deleted_at.is_none());
                     }
                 }
@@ -382,7 +387,7 @@ fn raw_scan(app: &App) -> (u64, Duration) {
     let mut owned = 0u64;
     app.store
         .read(|tx| {
-            customers::scan(tx, None, |c| {
+            customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(None, |c| {
                 n += 1;
                 owned += u64::from(c.owner_id.is_some());
                 true
@@ -398,7 +403,7 @@ fn samples(app: &App, org: &Org, n: usize) -> Vec<(Customer, Pool)> {
     let mut out = Vec::new();
     app.store
         .read(|tx| {
-            customers::scan(tx, None, |c| {
+            customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(None, |c| {
                 if c.owner_id.is_some() {
                     let k = out.len();
                     let pool = if k % 2 == 0 {
@@ -660,10 +665,12 @@ fn main() {
     let mut owned = 0u64;
     app.store
         .read(|tx| {
-            customers::scan_rule_fields(tx, |c| {
-                owned += u64::from(c.owner_id.is_some());
-                true
-            })
+            customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_rule_fields(
+                |c| {
+                    owned += u64::from(c.owner_id.is_some());
+                    true
+                },
+            )
         })
         .unwrap();
     let compact = t.elapsed();

@@ -465,37 +465,42 @@ fn index_breakdown(app: &App) {
                 &zhudai::store::users::all(tx).unwrap(),
                 &zhudai::store::org::departments(tx).unwrap(),
             );
-            customers::scan(tx, None, |c| {
-                decode += last.elapsed();
-                n += 1;
-                let t = Instant::now();
-                let f = customers::followups(tx, &c.id).unwrap();
-                fus += t.elapsed();
-                let t = Instant::now();
-                let six = app.id_tail(&c);
-                tail += t.elapsed();
-                let t = Instant::now();
-                let d = zhudai::search::fields::document(&fields, &c, &f, six, &departments);
-                doc += t.elapsed();
-                let t = Instant::now();
-                for (field, v) in tantivy::Document::iter_fields_and_values(&d) {
-                    if let Some(text) = tantivy::schema::Value::as_str(&v)
-                        && field == fields.text
-                    {
-                        let mut ts = zh.token_stream(text);
-                        while tantivy::tokenizer::TokenStream::advance(&mut ts) {
-                            tokens += 1;
+            customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(
+                None,
+                |c| {
+                    decode += last.elapsed();
+                    n += 1;
+                    let t = Instant::now();
+                    let f = customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                        .followups(&c)
+                        .unwrap();
+                    fus += t.elapsed();
+                    let t = Instant::now();
+                    let six = app.id_tail(&c);
+                    tail += t.elapsed();
+                    let t = Instant::now();
+                    let d = zhudai::search::fields::document(&fields, &c, &f, six, &departments);
+                    doc += t.elapsed();
+                    let t = Instant::now();
+                    for (field, v) in tantivy::Document::iter_fields_and_values(&d) {
+                        if let Some(text) = tantivy::schema::Value::as_str(&v)
+                            && field == fields.text
+                        {
+                            let mut ts = zh.token_stream(text);
+                            while tantivy::tokenizer::TokenStream::advance(&mut ts) {
+                                tokens += 1;
+                            }
                         }
                     }
-                }
-                jieba += t.elapsed();
-                let t = Instant::now();
-                let mut ts = grams.token_stream(&c.name);
-                while tantivy::tokenizer::TokenStream::advance(&mut ts) {}
-                gram += t.elapsed();
-                last = Instant::now();
-                true
-            })?;
+                    jieba += t.elapsed();
+                    let t = Instant::now();
+                    let mut ts = grams.token_stream(&c.name);
+                    while tantivy::tokenizer::TokenStream::advance(&mut ts) {}
+                    gram += t.elapsed();
+                    last = Instant::now();
+                    true
+                },
+            )?;
             Ok::<_, zhudai::store::Error>(())
         })
         .unwrap();

@@ -21,7 +21,8 @@ use tantivy::schema::Term;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::domain::customer::Customer;
-use crate::store::{self, Store, customers, outbox};
+use crate::store::customers::{Reader, Unscoped};
+use crate::store::{self, Store, outbox};
 pub use fields::{Card, dept_term};
 use fields::{Fields, OwnerDepartments};
 pub use list::{ListFilters, ListRequest, ListSort, Listed};
@@ -194,10 +195,9 @@ impl Engine {
         departments: &OwnerDepartments,
     ) -> Result<()> {
         writer.delete_term(Term::from_field_text(self.fields.id, id));
-        if let Some(c) = customers::get(tx, id)?
-            && c.deleted_at.is_none()
-        {
-            let followups = customers::followups(tx, id)?;
+        let all = Reader::unscoped(tx, Unscoped::Maintenance);
+        if let Some(c) = all.live(id)? {
+            let followups = all.followups(&c)?;
             writer.add_document(fields::document(
                 &self.fields,
                 &c,
@@ -396,29 +396,25 @@ impl Search {
             let mut writer = lock(&engine.writer);
             let seq = store.read(|tx| {
                 let seq = outbox::last_seq(tx)?;
-                let total = tx
-                    .open_table(store::tables::CUSTOMERS)
-                    .map_err(store::Error::from)
-                    .and_then(|t| Ok(redb::ReadableTableMetadata::len(&t)?))?;
+                let all = Reader::unscoped(tx, Unscoped::Maintenance);
+                let total = all.count_all()?;
                 let departments = owner_departments(tx)?;
                 let mut done = 0u64;
                 let mut failed = None;
-                customers::scan(tx, None, |c| {
+                all.scan_all(None, |c| {
                     done += 1;
                     if c.deleted_at.is_none() {
-                        let result = customers::followups(tx, &c.id)
-                            .map_err(Error::from)
-                            .and_then(|f| {
-                                writer
-                                    .add_document(fields::document(
-                                        &engine.fields,
-                                        &c,
-                                        &f,
-                                        id_tail(&c),
-                                        &departments,
-                                    ))
-                                    .map_err(Error::from)
-                            });
+                        let result = all.followups(&c).map_err(Error::from).and_then(|f| {
+                            writer
+                                .add_document(fields::document(
+                                    &engine.fields,
+                                    &c,
+                                    &f,
+                                    id_tail(&c),
+                                    &departments,
+                                ))
+                                .map_err(Error::from)
+                        });
                         if let Err(e) = result {
                             failed = Some(e);
                             return false;
@@ -572,7 +568,7 @@ pub fn inspect(data_dir: &Path, store: &Store, sample: u64) -> Result<Inspection
     let mut live = Vec::new();
     let mut total = 0u64;
     store.read(|tx| {
-        customers::scan(tx, None, |c| {
+        Reader::unscoped(tx, Unscoped::Maintenance).scan_all(None, |c| {
             total += 1;
             if c.deleted_at.is_none() {
                 live.push(c.id);

@@ -4,13 +4,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::customers::{CustomerView, live, shanghai};
+use super::customers::{CustomerView, shanghai};
 use super::{App, Error, Result, access::audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::followup::{self, Followup, FollowupInput};
 use crate::domain::org::UserStatus;
 use crate::service::access::auth::Caller;
-use crate::store::customers::{self, TimelineEvent};
+use crate::store::customers::{self, Reader, TimelineEvent, Unscoped};
 use crate::store::users;
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
@@ -55,7 +55,10 @@ impl App {
         let now = self.now();
         followup::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
         self.store.write(|tx| {
-            let before = live(scope.check(customers::get_w(tx, customer_id)?)?)?;
+            let before = scope
+                .customers(tx)
+                .live(customer_id)?
+                .ok_or(Error::NotFound)?;
             let f = Followup {
                 id: new_id(now),
                 customer_id: before.id.clone(),
@@ -92,8 +95,9 @@ impl App {
         let now = self.now();
         followup::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
         self.store.write(|tx| {
-            let c = scope.check(customers::get_w(tx, customer_id)?)?;
-            let mut f = customers::followup_w(tx, &c.id, id)?.ok_or(Error::NotFound)?;
+            let read = scope.customers(tx);
+            let c = read.any(customer_id)?.ok_or(Error::NotFound)?;
+            let mut f = read.followup(&c, id)?.ok_or(Error::NotFound)?;
             if !followup::editable(&f, &caller.user.id, now) {
                 return Err(Error::Unprocessable {
                     code: "followup_locked",
@@ -123,20 +127,14 @@ impl App {
 
     pub fn timeline(&self, caller: &Caller, customer_id: &str) -> Result<Timeline> {
         caller.require(Capability::CustomerRead)?;
-        let scope = self.scope_of(caller)?;
-        let found = self.store.read(|tx| customers::get(tx, customer_id))?;
-        // Pool members see a waiting customer's history: previous owners and follow-ups.
-        let c = match found {
-            Some(c) if !scope.can_see(&c) && self.in_callers_pool(caller, &c)? => c,
-            other => scope.check(other)?,
-        };
+        // Pool members see a waiting customer's history too (the ReadScope).
+        let read = self.read_scope_of(caller)?;
         self.store.read(|tx| {
-            if c.deleted_at.is_some() {
-                return Err(Error::NotFound);
-            }
+            let customers = read.customers(tx);
+            let c = customers.live(customer_id)?.ok_or(Error::NotFound)?;
             Ok(Timeline {
-                followups: customers::followups(tx, &c.id)?,
-                events: customers::events(tx, &c.id)?,
+                followups: customers.followups(&c)?,
+                events: customers.events(&c)?,
             })
         })
     }
@@ -153,20 +151,21 @@ impl App {
             .map(|t| t.with_timezone(&Utc))
             .ok_or_else(|| Error::Internal("cannot compute the start of today".into()))?;
         let end = start + Duration::days(1);
+        let scope = self.scope_of(caller)?;
         let mut out = self.store.read(|tx| {
             let mut out = Vec::new();
-            for id in customers::ids_by_owner(tx, Some(&caller.user.id))? {
-                let Some(c) = customers::get(tx, &id)? else {
+            let read = scope.customers(tx);
+            for id in read.ids_by_owner(Some(&caller.user.id))? {
+                let Some(c) = read.live(&id)? else {
                     continue;
                 };
                 let Some(at) = c.next_followup_at else {
                     continue;
                 };
-                let hit = c.deleted_at.is_none()
-                    && match due {
-                        Due::Today => at >= start && at < end,
-                        Due::Overdue => at < start,
-                    };
+                let hit = match due {
+                    Due::Today => at >= start && at < end,
+                    Due::Overdue => at < start,
+                };
                 if hit {
                     out.push(Reminder {
                         customer: self.viewer(caller).view(&c)?,
@@ -198,7 +197,7 @@ impl App {
         let scope = self.scope_of(caller)?;
         let now = self.now();
         self.store.write(|tx| {
-            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
+            let before = scope.customers(tx).live(id)?.ok_or(Error::NotFound)?;
             let target = users::find_by_id_w(tx, to_user)?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
@@ -327,9 +326,10 @@ impl App {
                     message: "这是最后一个在职管理员，不能办理离职".into(),
                 });
             }
-            let ids = customers::ids_by_owner_w(tx, Some(&leaving.id))?;
+            let all = Reader::unscoped(tx, Unscoped::Handover);
+            let ids = all.ids_by_owner(Some(&leaving.id))?;
             for id in &ids {
-                let Some(before) = customers::get_w(tx, id)? else {
+                let Some(before) = all.any(id)? else {
                     continue;
                 };
                 let mut c = before.clone();

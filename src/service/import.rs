@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 
-use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -33,7 +32,8 @@ use crate::domain::pool::Pool;
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
 use crate::service::pools::assign::{Picker, Placed, placement_event};
-use crate::store::{WriteTransaction, customers, tables, users};
+use crate::store::customers::{Reader, Unscoped};
+use crate::store::{WriteTransaction, customers, users};
 
 /// Rows per write transaction. Bigger batches mean fewer commits (each one syncs the file);
 /// 5,000 rows keep a batch's prepared records to a few MB.
@@ -1041,46 +1041,25 @@ fn existing_matches(
     ready: &[Ready],
     mode: OnDuplicate,
 ) -> Result<Vec<Option<Found>>, BatchError> {
-    let keys = tx
-        .open_table(tables::CUSTOMER_KEYS)
-        .map_err(crate::store::Error::from)?;
-    let first_id = |kind: char, bidx: &str| -> Result<Option<String>, BatchError> {
-        let prefix = format!("{kind}:{bidx}/");
-        let mut range = keys
-            .range(prefix.as_str()..)
-            .map_err(crate::store::Error::from)?;
-        match range.next() {
-            Some(row) => {
-                let (k, v) = row.map_err(crate::store::Error::from)?;
-                Ok(k.value()
-                    .starts_with(&prefix)
-                    .then(|| v.value().to_string()))
-            }
-            None => Ok(None),
-        }
-    };
-    let mut ids = Vec::with_capacity(ready.len());
-    for row in ready {
-        let c = &row.record;
-        let mut found = first_id('p', &c.phone.bidx)?;
-        for p in &c.extra_phones {
-            if found.is_none() {
-                found = first_id('p', &p.bidx)?;
-            }
-        }
-        if found.is_none()
-            && let Some(i) = &c.id_number
-        {
-            found = first_id('i', &i.bidx)?;
-        }
-        ids.push(found);
-    }
-    drop(keys);
+    let all = Reader::unscoped(tx, Unscoped::Duplicates);
+    let probes: Vec<Vec<(char, &str)>> = ready
+        .iter()
+        .map(|row| {
+            let c = &row.record;
+            std::iter::once(('p', c.phone.bidx.as_str()))
+                .chain(c.extra_phones.iter().map(|p| ('p', p.bidx.as_str())))
+                .chain(c.id_number.iter().map(|i| ('i', i.bidx.as_str())))
+                .collect()
+        })
+        .collect();
+    let ids = all
+        .first_ids_by_index(&probes)
+        .map_err(crate::service::Error::from)?;
     ids.into_iter()
         .map(|id| match (id, mode) {
             (None, _) => Ok(None),
             (Some(id), OnDuplicate::Update) => {
-                Ok(customers::get_w(tx, &id)?.map(|c| Found::Record(Box::new(c))))
+                Ok(all.any(&id)?.map(|c| Found::Record(Box::new(c))))
             }
             (Some(_), _) => Ok(Some(Found::Key)),
         })

@@ -15,7 +15,7 @@ use crate::domain::{id_number, phone};
 use crate::search::{self, Card, Filters, Request, Restrict, Word, analysis};
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::{Owned, Scope, Visible};
-use crate::store::customers;
+use crate::store::customers::{Reader, Unscoped};
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 pub struct SearchQuery {
@@ -207,18 +207,6 @@ impl App {
             .map_err(search_error)
     }
 
-    /// Pools whose waiting customers the caller may see ([`super::pools::uses`]).
-    fn visible_pools(&self, caller: &Caller) -> Result<Vec<String>> {
-        self.store.read(|tx| {
-            let departments = crate::store::org::departments(tx)?;
-            Ok(crate::store::pools::all(tx)?
-                .into_iter()
-                .filter(|p| super::pools::uses(p, caller, &departments))
-                .map(|p| p.id)
-                .collect())
-        })
-    }
-
     /// A typed word, with full phone and ID numbers resolved through the blind index.
     fn query_word(&self, word: &str) -> Result<Word> {
         Ok(self
@@ -233,9 +221,9 @@ impl App {
         if digits >= 11 {
             if let Ok(m) = phone::parse(text) {
                 let bidx = self.fields.blind_index(Kind::Phone, m.as_str());
-                let ids = self
-                    .store
-                    .read(|tx| customers::ids_by_index(tx, 'p', &bidx))?;
+                let ids = self.store.read(|tx| {
+                    Reader::unscoped(tx, Unscoped::NumberLookup).ids_by_index('p', &bidx)
+                })?;
                 return Ok(Some(Word::Ids(ids)));
             }
             let today = self
@@ -244,9 +232,9 @@ impl App {
                 .date_naive();
             if let Ok(n) = id_number::parse(text, today) {
                 let bidx = self.fields.blind_index(Kind::IdNumber, n.as_str());
-                let ids = self
-                    .store
-                    .read(|tx| customers::ids_by_index(tx, 'i', &bidx))?;
+                let ids = self.store.read(|tx| {
+                    Reader::unscoped(tx, Unscoped::NumberLookup).ids_by_index('i', &bidx)
+                })?;
                 return Ok(Some(Word::Ids(ids)));
             }
         }
@@ -316,7 +304,7 @@ impl App {
         let scope = self.scope_of(caller)?;
         let text = analysis::normalise(q.q.as_deref().unwrap_or(""));
         let words = self.query_words(&text)?;
-        let pools = self.visible_pools(caller)?;
+        let pools: Vec<String> = self.pools_seen(caller)?.into_iter().collect();
         let limit = q.limit.unwrap_or(20).clamp(1, 100);
         let offset = search_offset(q.cursor.as_deref())?;
         let req = Request {

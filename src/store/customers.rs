@@ -1,5 +1,11 @@
 //! Customers and their secondary keys (phone and ID-number blind indexes, owner). Keys are
 //! kept in step with the record in the same transaction by [`put`].
+//!
+//! Outside `store`, customer data (records, keys, follow-ups, timeline events) is read only
+//! through a [`Reader`]: [`Reader::scoped`] applies the caller's visibility and drops deleted
+//! records in one place; [`Reader::unscoped`] is the named handle for the work that
+//! legitimately reads everything, and says why ([`Unscoped`]). `tests/it/access_rule.rs`
+//! fails when a new file outside `store` takes the unscoped handle.
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
@@ -41,7 +47,7 @@ fn name_key(c: &Customer) -> Option<String> {
 
 /// Up to `limit` ids of customers named exactly `name` (deleted ones too), in id order. A
 /// name containing `/` can list others whose name starts with it: callers compare names.
-pub fn ids_by_name(tx: &ReadTransaction, name: &str, limit: usize) -> Result<Vec<String>> {
+pub(super) fn ids_by_name(tx: &ReadTransaction, name: &str, limit: usize) -> Result<Vec<String>> {
     let mut ids = ids_with_prefix(
         &tx.open_table(tables::CUSTOMER_KEYS)?,
         &format!("n:{name}/"),
@@ -60,7 +66,7 @@ fn bin_key(c: &Customer) -> Option<String> {
 /// The customers in the recycle bin (deleted, not anonymised), oldest deletion first, with
 /// the deletion time; only those deleted before `before` when given. Reads the bin's keys,
 /// not the records.
-pub fn in_bin(
+pub(super) fn in_bin(
     tx: &ReadTransaction,
     before: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<String>> {
@@ -77,11 +83,11 @@ pub fn in_bin(
     Ok(out)
 }
 
-pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
+pub(super) fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
     super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
 }
 
-pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Customer>> {
+pub(super) fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Customer>> {
     super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
 }
 
@@ -121,21 +127,21 @@ fn ids_with_prefix(
 }
 
 /// Ids of customers with this blind index (`kind` is `p` for phones, `i` for ID numbers).
-pub fn ids_by_index_w(tx: &WriteTransaction, kind: char, bidx: &str) -> Result<Vec<String>> {
+pub(super) fn ids_by_index_w(tx: &WriteTransaction, kind: char, bidx: &str) -> Result<Vec<String>> {
     ids_with_prefix(
         &tx.open_table(tables::CUSTOMER_KEYS)?,
         &format!("{kind}:{bidx}/"),
     )
 }
 
-pub fn ids_by_index(tx: &ReadTransaction, kind: char, bidx: &str) -> Result<Vec<String>> {
+pub(super) fn ids_by_index(tx: &ReadTransaction, kind: char, bidx: &str) -> Result<Vec<String>> {
     ids_with_prefix(
         &tx.open_table(tables::CUSTOMER_KEYS)?,
         &format!("{kind}:{bidx}/"),
     )
 }
 
-pub fn ids_by_owner_w(tx: &WriteTransaction, owner: Option<&str>) -> Result<Vec<String>> {
+pub(super) fn ids_by_owner_w(tx: &WriteTransaction, owner: Option<&str>) -> Result<Vec<String>> {
     ids_with_prefix(
         &tx.open_table(tables::CUSTOMER_KEYS)?,
         &format!("o:{}/", owner.unwrap_or("-")),
@@ -143,7 +149,7 @@ pub fn ids_by_owner_w(tx: &WriteTransaction, owner: Option<&str>) -> Result<Vec<
 }
 
 /// Customer ids owned by `owner` (`None`: in no one's hands), in id order.
-pub fn ids_by_owner(tx: &ReadTransaction, owner: Option<&str>) -> Result<Vec<String>> {
+pub(super) fn ids_by_owner(tx: &ReadTransaction, owner: Option<&str>) -> Result<Vec<String>> {
     ids_with_prefix(
         &tx.open_table(tables::CUSTOMER_KEYS)?,
         &format!("o:{}/", owner.unwrap_or("-")),
@@ -151,7 +157,7 @@ pub fn ids_by_owner(tx: &ReadTransaction, owner: Option<&str>) -> Result<Vec<Str
 }
 
 /// Every customer, in id (creation) order, starting after `after`.
-pub fn scan(
+pub(super) fn scan(
     tx: &ReadTransaction,
     after: Option<&str>,
     mut visit: impl FnMut(Customer) -> bool,
@@ -241,22 +247,6 @@ pub(super) fn scrub_birth_dates_batch(
     Ok((last, n))
 }
 
-/// Every customer's [`RuleFields`], in id order: what a recall sweep reads (the sealed fields,
-/// profile and custom fields are skipped, not decoded).
-pub fn scan_rule_fields(
-    tx: &ReadTransaction,
-    mut visit: impl FnMut(RuleFields) -> bool,
-) -> Result<()> {
-    let table = tx.open_table(tables::CUSTOMERS)?;
-    for row in table.range::<&str>(..)? {
-        let (_, v) = row?;
-        if !visit(codec::decode(T, v.value())?) {
-            break;
-        }
-    }
-    Ok(())
-}
-
 /// Counts today's reveals of `user` and adds one; returns the count after adding.
 pub fn add_reveal(tx: &WriteTransaction, user_id: &str, day: &str) -> Result<u64> {
     let mut t = tx.open_table(tables::REVEALS)?;
@@ -308,7 +298,7 @@ pub fn add_event(tx: &WriteTransaction, customer_id: &str, e: &TimelineEvent) ->
     Ok(())
 }
 
-pub fn events(tx: &ReadTransaction, customer_id: &str) -> Result<Vec<TimelineEvent>> {
+pub(super) fn events(tx: &ReadTransaction, customer_id: &str) -> Result<Vec<TimelineEvent>> {
     prefixed(
         &tx.open_table(tables::CUSTOMER_EVENTS)?,
         customer_id,
@@ -325,7 +315,7 @@ pub fn put_followup(tx: &WriteTransaction, f: &crate::domain::followup::Followup
     Ok(())
 }
 
-pub fn followups(
+pub(super) fn followups(
     tx: &ReadTransaction,
     customer_id: &str,
 ) -> Result<Vec<crate::domain::followup::Followup>> {
@@ -333,14 +323,14 @@ pub fn followups(
 }
 
 /// Every follow-up of a customer, in a write transaction (to rewrite them).
-pub fn followups_w(
+pub(super) fn followups_w(
     tx: &WriteTransaction,
     customer_id: &str,
 ) -> Result<Vec<crate::domain::followup::Followup>> {
     prefixed(&tx.open_table(tables::FOLLOWUPS)?, customer_id, "followups")
 }
 
-pub fn followup_w(
+pub(super) fn followup_w(
     tx: &WriteTransaction,
     customer_id: &str,
     id: &str,
@@ -367,4 +357,290 @@ fn prefixed<T: serde::de::DeserializeOwned>(
         out.push(codec::decode(name, v.value())?);
     }
     Ok(out)
+}
+
+/// Decides whether a reader sees a customer: the caller's data scope (and, for reads, the
+/// pools they are a member of). Implemented by `service::access::scope`.
+pub trait Sees {
+    fn sees(&self, c: &Customer) -> bool;
+}
+
+/// Why a use case reads customers without a caller's scope. Each variant is one kind of work
+/// that must see every record; `tests/it/access_rule.rs` keeps a list of the files allowed to
+/// use each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unscoped {
+    /// Firm-wide duplicate checks (create, import, duplicate hints): a duplicate may be anyone's;
+    /// what the caller then sees of it is masked by the service.
+    Duplicates,
+    /// Claims, releases and assignment act on customers in pools or in someone else's hands
+    /// under the pool and assignment rules, which are checked by the caller of the reader.
+    PoolRules,
+    /// The recall sweep, purges and erasure: jobs over every record.
+    Jobs,
+    /// Handing over a leaving user's customers (admin).
+    Handover,
+    /// A full phone or ID number typed into search resolves to ids through the blind index;
+    /// the search then applies the caller's scope to them.
+    NumberLookup,
+    /// Re-encryption under a new key, search reindex, exports of the whole book by the job
+    /// that checks scope per row.
+    Maintenance,
+}
+
+/// A transaction a [`Reader`] reads in (a write transaction sees its own writes).
+#[derive(Clone, Copy)]
+pub enum Tx<'t> {
+    Read(&'t ReadTransaction),
+    Write(&'t WriteTransaction),
+}
+
+impl<'t> From<&'t ReadTransaction> for Tx<'t> {
+    fn from(tx: &'t ReadTransaction) -> Tx<'t> {
+        Tx::Read(tx)
+    }
+}
+
+impl<'t> From<&'t WriteTransaction> for Tx<'t> {
+    fn from(tx: &'t WriteTransaction) -> Tx<'t> {
+        Tx::Write(tx)
+    }
+}
+
+impl<'t> From<&'t super::WriteTransaction> for Tx<'t> {
+    fn from(tx: &'t super::WriteTransaction) -> Tx<'t> {
+        Tx::Write(tx)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Access<'t> {
+    Scoped(&'t dyn Sees),
+    Unscoped(Unscoped),
+}
+
+/// The one way to read customer data from outside `store`.
+#[derive(Clone, Copy)]
+pub struct Reader<'t> {
+    tx: Tx<'t>,
+    access: Access<'t>,
+}
+
+impl<'t> Reader<'t> {
+    /// Reads what `sees` allows; deleted records are only returned by [`Reader::deleted`].
+    pub fn scoped(tx: impl Into<Tx<'t>>, sees: &'t dyn Sees) -> Reader<'t> {
+        Reader {
+            tx: tx.into(),
+            access: Access::Scoped(sees),
+        }
+    }
+
+    /// Reads every record (deleted ones through [`Reader::deleted`] / [`Reader::any`]).
+    pub fn unscoped(tx: impl Into<Tx<'t>>, why: Unscoped) -> Reader<'t> {
+        Reader {
+            tx: tx.into(),
+            access: Access::Unscoped(why),
+        }
+    }
+
+    pub fn why(&self) -> Option<Unscoped> {
+        match self.access {
+            Access::Scoped(_) => None,
+            Access::Unscoped(why) => Some(why),
+        }
+    }
+
+    fn sees(&self, c: &Customer) -> bool {
+        match self.access {
+            Access::Scoped(s) => s.sees(c),
+            Access::Unscoped(_) => true,
+        }
+    }
+
+    /// The record in any state (live, deleted, anonymised) when the reader sees it.
+    pub fn any(&self, id: &str) -> Result<Option<Customer>> {
+        let found = match self.tx {
+            Tx::Read(tx) => get(tx, id)?,
+            Tx::Write(tx) => get_w(tx, id)?,
+        };
+        Ok(found.filter(|c| self.sees(c)))
+    }
+
+    /// The live (not deleted) record when the reader sees it: `None` when absent, deleted or
+    /// out of scope alike.
+    pub fn live(&self, id: &str) -> Result<Option<Customer>> {
+        Ok(self.any(id)?.filter(|c| c.deleted_at.is_none()))
+    }
+
+    /// A deleted record (recycle bin, erasure) when the reader sees it.
+    pub fn deleted(&self, id: &str) -> Result<Option<Customer>> {
+        Ok(self.any(id)?.filter(|c| c.deleted_at.is_some()))
+    }
+
+    /// Every record decoded as its [`RuleFields`] only (the sealed fields, profile and custom
+    /// fields are skipped), in id order: a baseline for the compact rule view.
+    pub fn scan_rule_fields(&self, mut visit: impl FnMut(RuleFields) -> bool) -> Result<()> {
+        let (Tx::Read(tx), Access::Unscoped(_)) = (self.tx, self.access) else {
+            return Err(super::Error::Misuse(
+                "rule fields are scanned by an unscoped reader in a read transaction".into(),
+            ));
+        };
+        let table = tx.open_table(tables::CUSTOMERS)?;
+        for row in table.range::<&str>(..)? {
+            let (_, v) = row?;
+            if !visit(codec::decode(T, v.value())?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many records the table holds, deleted ones included (unscoped work's progress).
+    pub fn count_all(&self) -> Result<u64> {
+        use redb::ReadableTableMetadata;
+        if self.why().is_none() {
+            return Err(super::Error::Misuse(
+                "only an unscoped reader counts every record".into(),
+            ));
+        }
+        Ok(match self.tx {
+            Tx::Read(tx) => tx.open_table(tables::CUSTOMERS)?.len()?,
+            Tx::Write(tx) => tx.open_table(tables::CUSTOMERS)?.len()?,
+        })
+    }
+
+    /// Live records the reader sees, in id (creation) order after `after`, until `visit`
+    /// answers false.
+    pub fn scan(&self, after: Option<&str>, mut visit: impl FnMut(Customer) -> bool) -> Result<()> {
+        let Tx::Read(tx) = self.tx else {
+            return Err(super::Error::Misuse(
+                "customers are scanned in a read transaction".into(),
+            ));
+        };
+        scan(tx, after, |c| {
+            if c.deleted_at.is_some() || !self.sees(&c) {
+                return true;
+            }
+            visit(c)
+        })
+    }
+
+    /// Every record, deleted and anonymised ones too (unscoped work only: key rotation,
+    /// reindex).
+    pub fn scan_all(&self, after: Option<&str>, visit: impl FnMut(Customer) -> bool) -> Result<()> {
+        let (Tx::Read(tx), Access::Unscoped(_)) = (self.tx, self.access) else {
+            return Err(super::Error::Misuse(
+                "scan_all needs an unscoped reader in a read transaction".into(),
+            ));
+        };
+        scan(tx, after, visit)
+    }
+
+    /// Ids of live and deleted records under a key: phone (`p`) or ID-number (`i`) blind
+    /// index, not filtered (the records are read and checked with [`Reader::live`]).
+    pub fn ids_by_index(&self, kind: char, bidx: &str) -> Result<Vec<String>> {
+        match self.tx {
+            Tx::Read(tx) => ids_by_index(tx, kind, bidx),
+            Tx::Write(tx) => ids_by_index_w(tx, kind, bidx),
+        }
+    }
+
+    /// For each probe list, the first id found under its keys tried in order (`kind`, blind
+    /// index), with one table handle for all of them (an import batch's duplicate lookup).
+    pub fn first_ids_by_index(&self, probes: &[Vec<(char, &str)>]) -> Result<Vec<Option<String>>> {
+        fn first(
+            keys: &impl ReadableTable<&'static str, &'static str>,
+            probes: &[(char, &str)],
+        ) -> Result<Option<String>> {
+            for (kind, bidx) in probes {
+                let prefix = format!("{kind}:{bidx}/");
+                if let Some(row) = keys.range(prefix.as_str()..)?.next() {
+                    let (k, v) = row?;
+                    if k.value().starts_with(&prefix) {
+                        return Ok(Some(v.value().to_string()));
+                    }
+                }
+            }
+            Ok(None)
+        }
+        match self.tx {
+            Tx::Read(tx) => {
+                let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+                probes.iter().map(|p| first(&keys, p)).collect()
+            }
+            Tx::Write(tx) => {
+                let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+                probes.iter().map(|p| first(&keys, p)).collect()
+            }
+        }
+    }
+
+    /// Up to `limit` ids of records named exactly `name` (see [`ids_by_name`]).
+    pub fn ids_by_name(&self, name: &str, limit: usize) -> Result<Vec<String>> {
+        match self.tx {
+            Tx::Read(tx) => ids_by_name(tx, name, limit),
+            Tx::Write(_) => Err(super::Error::Misuse(
+                "names are looked up in a read transaction".into(),
+            )),
+        }
+    }
+
+    /// Ids of the records owned by `owner` (`None`: in nobody's hands), in id order.
+    pub fn ids_by_owner(&self, owner: Option<&str>) -> Result<Vec<String>> {
+        match self.tx {
+            Tx::Read(tx) => ids_by_owner(tx, owner),
+            Tx::Write(tx) => ids_by_owner_w(tx, owner),
+        }
+    }
+
+    /// Ids in the recycle bin, oldest deletion first (deleted before `before` when given).
+    pub fn in_bin(&self, before: Option<chrono::DateTime<chrono::Utc>>) -> Result<Vec<String>> {
+        match self.tx {
+            Tx::Read(tx) => in_bin(tx, before),
+            Tx::Write(_) => Err(super::Error::Misuse(
+                "the recycle bin is listed in a read transaction".into(),
+            )),
+        }
+    }
+
+    /// The follow-ups of a record this reader returned.
+    pub fn followups(&self, c: &Customer) -> Result<Vec<crate::domain::followup::Followup>> {
+        if !self.sees(c) {
+            return Ok(Vec::new());
+        }
+        match self.tx {
+            Tx::Read(tx) => followups(tx, &c.id),
+            Tx::Write(tx) => followups_w(tx, &c.id),
+        }
+    }
+
+    /// One follow-up of a record this reader returned.
+    pub fn followup(
+        &self,
+        c: &Customer,
+        id: &str,
+    ) -> Result<Option<crate::domain::followup::Followup>> {
+        if !self.sees(c) {
+            return Ok(None);
+        }
+        match self.tx {
+            Tx::Read(tx) => Ok(followups(tx, &c.id)?.into_iter().find(|f| f.id == id)),
+            Tx::Write(tx) => followup_w(tx, &c.id, id),
+        }
+    }
+
+    /// The timeline events of a record this reader returned.
+    pub fn events(&self, c: &Customer) -> Result<Vec<TimelineEvent>> {
+        if !self.sees(c) {
+            return Ok(Vec::new());
+        }
+        match self.tx {
+            Tx::Read(tx) => events(tx, &c.id),
+            Tx::Write(tx) => prefixed(
+                &tx.open_table(tables::CUSTOMER_EVENTS)?,
+                &c.id,
+                "customer_events",
+            ),
+        }
+    }
 }

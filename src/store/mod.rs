@@ -63,6 +63,9 @@ pub enum Error {
         "keys/master.key is not the key this data was written with; put the right key file back (from a backup)"
     )]
     WrongKey,
+    /// A store function called in a way it does not support (a bug in the caller).
+    #[error("store misuse: {0}")]
+    Misuse(String),
 }
 
 macro_rules! storage_from {

@@ -479,7 +479,12 @@ async fn list_filters_sorts_views_and_totals() {
     w.s.app
         .store
         .write(|tx| {
-            let before = zhudai::store::customers::get_w(tx, &c2_id)?.unwrap();
+            let before = zhudai::store::customers::Reader::unscoped(
+                tx,
+                zhudai::store::customers::Unscoped::Maintenance,
+            )
+            .any(&c2_id)?
+            .unwrap();
             let mut c = before.clone();
             c.next_followup_at = Some(now - day * 2);
             zhudai::store::customers::put(tx, Some(&before), &c)
@@ -774,7 +779,13 @@ async fn erasure_leaves_no_trace_of_the_phone_in_the_store() {
     let before =
         w.s.app
             .store
-            .read(|tx| zhudai::store::customers::get(tx, &id))
+            .read(|tx| {
+                zhudai::store::customers::Reader::unscoped(
+                    tx,
+                    zhudai::store::customers::Unscoped::Maintenance,
+                )
+                .any(&id)
+            })
             .unwrap()
             .unwrap();
     let (enc, bidx) = (before.phone.enc.clone(), before.phone.bidx.clone());
@@ -812,14 +823,26 @@ async fn erasure_leaves_no_trace_of_the_phone_in_the_store() {
     let after =
         w.s.app
             .store
-            .read(|tx| zhudai::store::customers::get(tx, &id))
+            .read(|tx| {
+                zhudai::store::customers::Reader::unscoped(
+                    tx,
+                    zhudai::store::customers::Unscoped::Maintenance,
+                )
+                .any(&id)
+            })
             .unwrap()
             .unwrap();
     assert_eq!(after.name, "已删除");
     let keyed =
         w.s.app
             .store
-            .read(|tx| zhudai::store::customers::ids_by_index(tx, 'p', &bidx))
+            .read(|tx| {
+                zhudai::store::customers::Reader::unscoped(
+                    tx,
+                    zhudai::store::customers::Unscoped::Maintenance,
+                )
+                .ids_by_index('p', &bidx)
+            })
             .unwrap();
     assert!(keyed.is_empty(), "blind-index key removed: {keyed:?}");
     assert!(after.phone.enc.is_empty() && after.phone.bidx.is_empty());
@@ -854,7 +877,13 @@ async fn erasure_leaves_no_trace_of_the_phone_in_the_store() {
     let again_rec =
         w.s.app
             .store
-            .read(|tx| zhudai::store::customers::get(tx, &again_id))
+            .read(|tx| {
+                zhudai::store::customers::Reader::unscoped(
+                    tx,
+                    zhudai::store::customers::Unscoped::Maintenance,
+                )
+                .any(&again_id)
+            })
             .unwrap()
             .unwrap();
     assert!(again_rec.phone.enc.is_empty());

@@ -3,6 +3,7 @@
 //! Run one area with `cargo test --test it search::`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+mod access_rule;
 mod assign_new;
 mod audit_and_throttle;
 mod audit_chain;

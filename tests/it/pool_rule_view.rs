@@ -252,10 +252,11 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
     s.app
         .store
         .read(|tx| {
-            store::customers::scan(tx, None, |c| {
-                live_owned += u64::from(c.owner_id.is_some() && c.deleted_at.is_none());
-                true
-            })
+            store::customers::Reader::unscoped(tx, store::customers::Unscoped::Maintenance)
+                .scan_all(None, |c| {
+                    live_owned += u64::from(c.owner_id.is_some() && c.deleted_at.is_none());
+                    true
+                })
         })
         .unwrap();
     assert_eq!(owned, live_owned);

@@ -379,19 +379,33 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
     .unwrap();
     let store = &app.store;
     let c = store
-        .read(|tx| zhudai::store::customers::get(tx, &id))
+        .read(|tx| {
+            zhudai::store::customers::Reader::unscoped(
+                tx,
+                zhudai::store::customers::Unscoped::Maintenance,
+            )
+            .any(&id)
+        })
         .unwrap()
         .unwrap();
     assert_eq!((c.birth_year, c.legacy_birth_date), (Some(1949), None));
     assert_eq!(
         store
-            .read(|tx| zhudai::store::customers::in_bin(tx, None))
+            .read(|tx| zhudai::store::customers::Reader::unscoped(
+                tx,
+                zhudai::store::customers::Unscoped::Maintenance
+            )
+            .in_bin(None))
             .unwrap(),
         vec![id.clone()]
     );
     assert_eq!(
         store
-            .read(|tx| zhudai::store::customers::ids_by_name(tx, "张三丰", 20))
+            .read(|tx| zhudai::store::customers::Reader::unscoped(
+                tx,
+                zhudai::store::customers::Unscoped::Maintenance
+            )
+            .ids_by_name("张三丰", 20))
             .unwrap(),
         vec![id.clone()]
     );

@@ -21,7 +21,13 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
     let before = s
         .app
         .store
-        .read(|tx| zhudai::store::customers::get(tx, &id))
+        .read(|tx| {
+            zhudai::store::customers::Reader::unscoped(
+                tx,
+                zhudai::store::customers::Unscoped::Maintenance,
+            )
+            .any(&id)
+        })
         .unwrap()
         .unwrap();
     let data = s.stop().await;
@@ -87,7 +93,13 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
     .unwrap();
     let after = app
         .store
-        .read(|tx| zhudai::store::customers::get(tx, &id))
+        .read(|tx| {
+            zhudai::store::customers::Reader::unscoped(
+                tx,
+                zhudai::store::customers::Unscoped::Maintenance,
+            )
+            .any(&id)
+        })
         .unwrap()
         .unwrap();
     assert_ne!(after.phone.enc, before.phone.enc);

@@ -344,7 +344,11 @@ async fn a_rebuild_while_people_work_loses_no_update() {
             let mut first = None;
             app.store
                 .read(|tx| {
-                    zhudai::store::customers::scan(tx, None, |c| {
+                    zhudai::store::customers::Reader::unscoped(
+                        tx,
+                        zhudai::store::customers::Unscoped::Maintenance,
+                    )
+                    .scan_all(None, |c| {
                         let found = c.name == "客户000";
                         if found {
                             first = Some(c);
@@ -486,7 +490,11 @@ async fn doctor_inspection_reports_drift() {
         .store
         .read(|tx| {
             let mut first = None;
-            zhudai::store::customers::scan(tx, None, |c| {
+            zhudai::store::customers::Reader::unscoped(
+                tx,
+                zhudai::store::customers::Unscoped::Maintenance,
+            )
+            .scan_all(None, |c| {
                 first = Some(c);
                 false
             })

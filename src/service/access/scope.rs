@@ -5,11 +5,13 @@
 
 use std::collections::BTreeSet;
 
+use crate::domain::customer::Customer;
 use crate::domain::org;
 use crate::domain::roles::DataScope;
 use crate::service::access::auth::Caller;
 use crate::service::{App, Error, Result};
 use crate::store;
+use crate::store::customers::{Reader, Sees, Tx};
 
 /// Records that have an owner and collaborators, which is what scopes are decided on.
 pub trait Owned {
@@ -75,7 +77,68 @@ impl Scope {
     }
 }
 
+/// Writes and the caller's own lists: the data scope alone.
+impl Sees for Scope {
+    fn sees(&self, c: &Customer) -> bool {
+        self.can_see(c)
+    }
+}
+
+impl Scope {
+    /// Customer data as this scope sees it: the one way use cases read customers for a caller
+    /// (writes included: a record out of scope is "not found").
+    pub fn customers<'t>(&'t self, tx: impl Into<Tx<'t>>) -> Reader<'t> {
+        Reader::scoped(tx, self)
+    }
+}
+
+/// What a caller may read: their data scope, and also the customers waiting in a pool they are
+/// a member of (a pool member reads a waiting customer and its history before claiming it).
+/// This is the one place that exception is made; writes use the [`Scope`] alone.
+#[derive(Debug, Clone)]
+pub struct ReadScope {
+    pub scope: Scope,
+    /// Ids of the pools whose waiting customers the caller sees ([`crate::service::pools::uses`]).
+    pub pools: BTreeSet<String>,
+}
+
+impl Sees for ReadScope {
+    fn sees(&self, c: &Customer) -> bool {
+        self.scope.can_see(c)
+            || (c.owner_id.is_none()
+                && c.deleted_at.is_none()
+                && c.pool_id.as_ref().is_some_and(|p| self.pools.contains(p)))
+    }
+}
+
+impl ReadScope {
+    pub fn customers<'t>(&'t self, tx: impl Into<Tx<'t>>) -> Reader<'t> {
+        Reader::scoped(tx, self)
+    }
+}
+
 impl App {
+    /// The caller's [`ReadScope`]: their data scope and the pools they use.
+    pub fn read_scope_of(&self, caller: &Caller) -> Result<ReadScope> {
+        let scope = self.scope_of(caller)?;
+        Ok(ReadScope {
+            pools: self.pools_seen(caller)?,
+            scope,
+        })
+    }
+
+    /// Pools whose waiting customers the caller may see ([`crate::service::pools::uses`]).
+    pub(crate) fn pools_seen(&self, caller: &Caller) -> Result<BTreeSet<String>> {
+        self.store.read(|tx| {
+            let departments = store::org::departments(tx)?;
+            Ok(store::pools::all(tx)?
+                .into_iter()
+                .filter(|p| crate::service::pools::uses(p, caller, &departments))
+                .map(|p| p.id)
+                .collect())
+        })
+    }
+
     /// The caller's scope, from their roles' widest scope and the current department tree.
     pub fn scope_of(&self, caller: &Caller) -> Result<Scope> {
         let kind = caller.access.scope;

@@ -9,7 +9,6 @@ use crate::domain::capability::Capability;
 use crate::domain::customer::{self, CustomerInput, Stage};
 use crate::domain::org::UserStatus;
 use crate::service::access::auth::Caller;
-use crate::service::customers::live;
 use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::users;
@@ -116,7 +115,7 @@ impl App {
             }
             let mut count = 0;
             for id in &ids {
-                let before = live(scope.check(customers::get_w(tx, id)?)?)?;
+                let before = scope.customers(tx).live(id)?.ok_or(Error::NotFound)?;
                 let mut c = before.clone();
                 let mut event = None;
                 match req.action {

@@ -12,7 +12,7 @@ use crate::domain::customer::{Customer, Stage};
 use crate::service::access::auth::Caller;
 use crate::service::customers::{CustomerFilter, FilterContext, shanghai};
 use crate::service::{App, Error, Result, access::audit};
-use crate::store::{customers, users};
+use crate::store::users;
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -167,8 +167,8 @@ impl App {
             let mut rows = 0usize;
             let mut failed: Option<Error> = None;
             self.store.read(|tx| {
-                customers::scan(tx, None, |c| {
-                    if c.deleted_at.is_none() && scope.can_see(&c) && filter.matches(&c, &ctx) {
+                scope.customers(tx).scan(None, |c| {
+                    if filter.matches(&c, &ctx) {
                         match columns.row(&c).and_then(|row| sink.push(&row)) {
                             Ok(()) => rows += 1,
                             Err(e) => {

@@ -18,6 +18,7 @@ use crate::service::customers::CustomerView;
 use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::WriteTransaction;
 use crate::store::customers::{self, TimelineEvent};
+use crate::store::customers::{Reader, Unscoped};
 
 /// The name an anonymised customer is shown under.
 pub const ERASED_NAME: &str = "已删除";
@@ -71,7 +72,7 @@ fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Re
     c.deleted_at = Some(before.deleted_at.unwrap_or(now));
     c.updated_at = now;
     customers::put(tx, Some(before), &c)?;
-    for mut f in customers::followups_w(tx, &c.id)? {
+    for mut f in Reader::unscoped(tx, Unscoped::Jobs).followups(&c)? {
         f.content = "（内容已删除）".into();
         f.outcome = None;
         customers::put_followup(tx, &f)?;
@@ -89,14 +90,17 @@ impl App {
     pub fn purge_recycle_bin(&self) -> Result<usize> {
         let now = self.now();
         let cutoff = now - self.recycle_days();
-        let due = self.store.read(|tx| customers::in_bin(tx, Some(cutoff)))?;
+        let due = self
+            .store
+            .read(|tx| Reader::unscoped(tx, Unscoped::Jobs).in_bin(Some(cutoff)))?;
         if due.is_empty() {
             return Ok(0);
         }
         self.store.write(|tx| {
             let mut n = 0;
+            let all = Reader::unscoped(tx, Unscoped::Jobs);
             for id in &due {
-                let Some(before) = customers::get_w(tx, id)? else {
+                let Some(before) = all.any(id)? else {
                     continue;
                 };
                 if before.deleted_at.is_some_and(|d| d < cutoff) && !is_erased(&before) {
@@ -125,12 +129,13 @@ impl App {
         admin(caller)?;
         self.purge_recycle_bin()?;
         let keep = self.recycle_days();
+        let scope = self.scope_of(caller)?;
         let deleted = self.store.read(|tx| {
             let mut out = Vec::new();
+            let read = scope.customers(tx);
             // Most recently deleted first.
-            for id in customers::in_bin(tx, None)?.iter().rev() {
-                if let Some(c) = customers::get(tx, id)?
-                    && c.deleted_at.is_some()
+            for id in read.in_bin(None)?.iter().rev() {
+                if let Some(c) = read.deleted(id)?
                     && !is_erased(&c)
                 {
                     out.push(c);
@@ -164,7 +169,7 @@ impl App {
         let scope = self.scope_of(caller)?;
         let now = self.now();
         self.store.write(|tx| {
-            let before = scope.check(customers::get_w(tx, id)?)?;
+            let before = scope.customers(tx).any(id)?.ok_or(Error::NotFound)?;
             if before.deleted_at.is_none() || is_erased(&before) {
                 return Err(Error::NotFound);
             }
@@ -220,7 +225,7 @@ impl App {
         let scope = self.scope_of(caller)?;
         let now = self.now();
         self.store.write(|tx| {
-            let before = scope.check(customers::get_w(tx, id)?)?;
+            let before = scope.customers(tx).any(id)?.ok_or(Error::NotFound)?;
             if is_erased(&before) {
                 return Err(Error::NotFound);
             }

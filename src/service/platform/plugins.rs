@@ -411,10 +411,10 @@ impl App {
         let hook = script::hooks::hook(&input.hook)
             .ok_or_else(|| Error::validation("hook", "未知的挂钩"))?;
         let scope = self.scope_of(caller)?;
-        let customer = scope.check(
-            self.store
-                .read(|tx| store::customers::get(tx, &input.customer_id))?,
-        )?;
+        let customer = self
+            .store
+            .read(|tx| scope.customers(tx).live(&input.customer_id))?
+            .ok_or(Error::NotFound)?;
         let now = input.now.unwrap_or_else(|| self.clock.now());
         let pool = match &input.pool_id {
             Some(id) => self

@@ -15,6 +15,7 @@ use crate::crypto::field::{FieldCipher, Kind};
 use crate::domain::customer::{Customer, Sealed};
 use crate::domain::org::User;
 use crate::service::{App, Error, Result, access::audit};
+use crate::store::customers::{Reader, Unscoped};
 use crate::store::{audit::NewAudit, customers, users};
 
 const BATCH: usize = 500;
@@ -102,7 +103,7 @@ impl App {
         let all_users = self.store.read(users::all)?;
         let mut ids = Vec::new();
         self.store.read(|tx| {
-            customers::scan(tx, None, |c| {
+            Reader::unscoped(tx, Unscoped::Maintenance).scan_all(None, |c| {
                 ids.push(c.id);
                 true
             })
@@ -124,8 +125,9 @@ impl App {
         for chunk in ids.chunks(BATCH) {
             let n = self.store.write(|tx| {
                 let mut n = 0;
+                let all = Reader::unscoped(tx, Unscoped::Maintenance);
                 for id in chunk {
-                    let Some(before) = customers::get_w(tx, id)? else {
+                    let Some(before) = all.any(id)? else {
                         continue;
                     };
                     if let Some(after) = reseal_customer(&self.fields, new, &before)? {

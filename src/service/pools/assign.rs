@@ -14,7 +14,6 @@ use crate::domain::pool::Pool;
 use crate::domain::roles::{self, DataScope};
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
-use crate::service::customers::live;
 use crate::service::pools::rules::{AssignCandidate, AssignDecision, AssignInput};
 use crate::service::pools::target_pool;
 use crate::service::{App, Error, Result, access::audit, new_id};
@@ -508,29 +507,6 @@ impl App {
         Ok(out)
     }
 
-    /// May the caller hand this customer out? In scope, or waiting in a pool they may use.
-    fn assignable(
-        tx: &WriteTransaction,
-        caller: &Caller,
-        scope: &Scope,
-        id: &str,
-    ) -> Result<Customer> {
-        let c = live(customers::get_w(tx, id)?.ok_or(Error::NotFound)?)?;
-        if scope.can_see(&c) {
-            return Ok(c);
-        }
-        if c.owner_id.is_none()
-            && let Some(p) = &c.pool_id
-            && let Some(pool) = pools::get_w(tx, p)?
-        {
-            let departments = crate::store::org::departments_w(tx)?;
-            if crate::service::pools::uses(&pool, caller, &departments) {
-                return Ok(c);
-            }
-        }
-        Err(Error::NotFound)
-    }
-
     /// The users automatic assignment hands leads to, with their pause, weight and load
     /// (`pool.manage`, which guards pool and assignment settings).
     pub fn list_assignees(&self, caller: &Caller) -> Result<Vec<Assignee>> {
@@ -632,7 +608,9 @@ impl App {
             ));
         }
         let mode = self.assign_mode(req.mode.as_deref(), "mode")?;
-        let scope = self.scope_of(caller)?;
+        // The caller hands out customers in their scope or waiting in a pool they may use.
+        let read = self.read_scope_of(caller)?;
+        let scope = &read.scope;
         let now = self.now();
         self.store.write(|tx| {
             let manual = match &req.to_user {
@@ -648,14 +626,14 @@ impl App {
                 None => Some(self.picker_in(
                     tx,
                     caller,
-                    &scope,
+                    scope,
                     mode.clone(),
                     req.department_id.as_deref(),
                 )?),
             };
             let mut items = Vec::new();
             for id in &req.ids {
-                let before = Self::assignable(tx, caller, &scope, id)?;
+                let before = read.customers(tx).live(id)?.ok_or(Error::NotFound)?;
                 let (user_id, reason) = match (&manual, picker.as_mut()) {
                     (Some(u), _) => (Some(u.id.clone()), "手动分配".to_string()),
                     (None, Some(p)) => {

@@ -10,11 +10,12 @@ use crate::domain::customer::Customer;
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;
 use crate::service::access::auth::Caller;
-use crate::service::customers::{CustomerView, live};
+use crate::service::customers::CustomerView;
 use crate::service::pools::rules::{ClaimDecision, ClaimInput};
 use crate::service::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
 use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::customers::{self, TimelineEvent};
+use crate::store::customers::{Reader, Unscoped};
 use crate::store::{WriteTransaction, pools, users};
 use chrono::{DateTime, Utc};
 
@@ -35,7 +36,10 @@ impl App {
         caller.require(Capability::PoolClaim)?;
         let now = self.now();
         self.store.write(|tx| {
-            let before = live(customers::get_w(tx, id)?.ok_or(Error::NotFound)?)?;
+            // Unscoped: a claim is decided by pool membership and the claim rule below.
+            let before = Reader::unscoped(tx, Unscoped::PoolRules)
+                .live(id)?
+                .ok_or(Error::NotFound)?;
             let departments = crate::store::org::departments_w(tx)?;
             let Some(pool_id) = before.pool_id.clone().filter(|_| before.owner_id.is_none()) else {
                 return Err(self.claimed_already(tx, caller, &before, &departments)?);
@@ -143,7 +147,7 @@ impl App {
         let scope = self.scope_of(caller)?;
         let now = self.now();
         self.store.write(|tx| {
-            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
+            let before = scope.customers(tx).live(id)?.ok_or(Error::NotFound)?;
             let Some(owner_id) = before.owner_id.clone() else {
                 return Err(Error::Unprocessable {
                     code: "not_owned",
@@ -221,7 +225,7 @@ impl App {
         let now = self.now();
         let limit = caller.access.lock_limit;
         self.store.write(|tx| {
-            let before = live(scope.check(customers::get_w(tx, id)?)?)?;
+            let before = scope.customers(tx).live(id)?.ok_or(Error::NotFound)?;
             if before.owner_id.as_deref() != Some(caller.user.id.as_str()) {
                 return Err(Error::Unprocessable {
                     code: "not_owner",

@@ -23,7 +23,7 @@ use crate::domain::pool::{Pool, PoolSettings};
 use crate::domain::roles::DataScope;
 use crate::search::{ListFilters, ListRequest, ListSort, Listed, Restrict};
 use crate::service::access::auth::Caller;
-use crate::store::customers;
+use crate::service::access::scope::ReadScope;
 use crate::store::{ReadTransaction, WriteTransaction, pools, users};
 
 /// What a pool administrator sends to create a pool.
@@ -273,6 +273,7 @@ impl App {
     fn pool_page_from_index(
         &self,
         viewer: &Viewer<'_>,
+        read: &ReadScope,
         pool: &Pool,
         f: &PoolCustomerFilter,
         limit: usize,
@@ -311,10 +312,10 @@ impl App {
         };
         let items = self.store.read(|tx| {
             let mut items = Vec::with_capacity(ids.len());
+            let customers = read.customers(tx);
             for id in &ids {
                 // Checked again on the record, as every index-served list does.
-                if let Some(c) = customers::get(tx, id)?
-                    && c.deleted_at.is_none()
+                if let Some(c) = customers.live(id)?
                     && c.owner_id.is_none()
                     && c.pool_id.as_deref() == Some(pool.id.as_str())
                 {
@@ -538,19 +539,6 @@ impl App {
         }
     }
 
-    /// Is `c` waiting in a pool the caller is a member of? (Then they may see its history.)
-    pub(crate) fn in_callers_pool(&self, caller: &Caller, c: &Customer) -> Result<bool> {
-        let (Some(pool_id), None, None) = (&c.pool_id, &c.owner_id, &c.deleted_at) else {
-            return Ok(false);
-        };
-        self.store
-            .read(|tx| match Self::usable_pool(tx, caller, pool_id) {
-                Ok(_) => Ok(true),
-                Err(Error::NotFound) => Ok(false),
-                Err(e) => Err(e),
-            })
-    }
-
     /// Customers waiting in a pool, in id order, sensitive fields masked. Served from the
     /// search index (the page's records only are read); while the index is being rebuilt,
     /// from the records of the customers in nobody's hands.
@@ -566,14 +554,15 @@ impl App {
         let pool = self
             .store
             .read(|tx| Self::usable_pool(tx, caller, pool_id))?;
-        if let Some(page) = self.pool_page_from_index(&viewer, &pool, f, limit)? {
+        let read = self.read_scope_of(caller)?;
+        if let Some(page) = self.pool_page_from_index(&viewer, &read, &pool, f, limit)? {
             return Ok(page);
         }
         self.store.read(|tx| {
             let mut matching: Vec<Customer> = Vec::new();
-            for id in customers::ids_by_owner(tx, None)? {
-                if let Some(c) = customers::get(tx, &id)?
-                    && c.deleted_at.is_none()
+            let customers = read.customers(tx);
+            for id in customers.ids_by_owner(None)? {
+                if let Some(c) = customers.live(&id)?
                     && c.pool_id.as_deref() == Some(pool.id.as_str())
                     && f.matches(&c)
                 {

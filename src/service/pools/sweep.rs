@@ -26,6 +26,7 @@ use crate::service::pools::{into_pool, target_pool};
 use crate::service::{App, Error, Result, access::audit, new_id};
 use crate::store::audit::NewAudit;
 use crate::store::customers::{self, TimelineEvent};
+use crate::store::customers::{Reader, Unscoped};
 use crate::store::{ReadTransaction, WriteTransaction, pools, rule_fields, users};
 
 /// Customers changed per write transaction.
@@ -578,8 +579,9 @@ impl App {
             let applied = self.store.write(|tx| {
                 let ctx = Context::read_w(tx)?;
                 let mut applied = Vec::new();
+                let all = Reader::unscoped(tx, Unscoped::Jobs);
                 for planned in batch {
-                    let Some(before) = customers::get_w(tx, &planned.id)? else {
+                    let Some(before) = all.any(&planned.id)? else {
                         continue;
                     };
                     let fields = RuleFields::from(&before);
@@ -806,7 +808,9 @@ impl App {
     /// The caller's customers the sweep warned about and that are still about to be recalled.
     pub(crate) fn recall_warnings(&self, caller: &Caller) -> Result<Vec<Reminder>> {
         let now = self.now();
+        let scope = self.scope_of(caller)?;
         self.store.read(|tx| {
+            let read = scope.customers(tx);
             let prefix = format!("recall_warn/{}/", caller.user.id);
             let keys = pools::counters_with_prefix(tx, &prefix)?;
             if keys.is_empty() {
@@ -817,7 +821,7 @@ impl App {
             let mut out = Vec::new();
             for (key, _) in keys {
                 let id = key.trim_start_matches(&prefix);
-                let Some(c) = customers::get(tx, id)? else {
+                let Some(c) = read.any(id)? else {
                     continue;
                 };
                 if c.owner_id.as_deref() != Some(caller.user.id.as_str()) {

@@ -1,0 +1,189 @@
+//! Reading customers for a caller: one record, and the customer list (from the search index,
+//! or by reading the records while the index is rebuilt or a query ranks them).
+
+use super::list::{CustomerFilter, FilterContext};
+use super::{CustomerPage, CustomerView, cursor_gone, has_query};
+use crate::domain::capability::Capability;
+use crate::domain::customer::Customer;
+use crate::search::Listed;
+use crate::service::access::auth::Caller;
+use crate::service::access::scope::Scope;
+use crate::service::search::{restrict_of, search_error};
+use crate::service::{App, Error, Result};
+
+impl App {
+    /// A live customer the caller may read (their scope, or waiting in a pool they use).
+    pub(crate) fn visible_customer(&self, caller: &Caller, id: &str) -> Result<Customer> {
+        caller.require(Capability::CustomerRead)?;
+        let read = self.read_scope_of(caller)?;
+        self.store
+            .read(|tx| read.customers(tx).live(id))?
+            .ok_or(Error::NotFound)
+    }
+
+    pub fn get_customer(&self, caller: &Caller, id: &str) -> Result<CustomerView> {
+        self.viewer(caller)
+            .view(&self.visible_customer(caller, id)?)
+    }
+    /// The customer list. Without `q` it is served from the search index (only the page's
+    /// records are read); with `q` the ranked matches are read and filtered.
+    pub fn list_customers(&self, caller: &Caller, f: &CustomerFilter) -> Result<CustomerPage> {
+        caller.require(Capability::CustomerRead)?;
+        let scope = self.scope_of(caller)?;
+        if !has_query(f)
+            && let Some(page) = self.list_from_index(caller, &scope, f)?
+        {
+            return Ok(page);
+        }
+        self.list_by_reading(caller, &scope, f)
+    }
+
+    /// The list from the index alone; `None` when the index cannot serve it right now (being
+    /// opened or rebuilt, or holding ids it cannot order). For tests comparing both paths.
+    #[doc(hidden)]
+    pub fn list_customers_indexed(
+        &self,
+        caller: &Caller,
+        f: &CustomerFilter,
+    ) -> Result<Option<CustomerPage>> {
+        caller.require(Capability::CustomerRead)?;
+        let scope = self.scope_of(caller)?;
+        self.list_from_index(caller, &scope, f)
+    }
+
+    /// The reference list: every record read and filtered with [`CustomerFilter::matches`]
+    /// (and the `q` path). For tests comparing both paths.
+    #[doc(hidden)]
+    pub fn list_customers_scanned(
+        &self,
+        caller: &Caller,
+        f: &CustomerFilter,
+    ) -> Result<CustomerPage> {
+        caller.require(Capability::CustomerRead)?;
+        let scope = self.scope_of(caller)?;
+        self.list_by_reading(caller, &scope, f)
+    }
+
+    fn list_from_index(
+        &self,
+        caller: &Caller,
+        scope: &Scope,
+        f: &CustomerFilter,
+    ) -> Result<Option<CustomerPage>> {
+        let limit = f.limit.unwrap_or(50).clamp(1, 200);
+        let ctx = FilterContext::new(&caller.user.id, self.now());
+        let req = crate::service::customers::list::list_request(
+            f,
+            &ctx,
+            restrict_of(scope, Vec::new()),
+            limit,
+        );
+        let listed = match self.search.list(&self.store, &|c| self.id_tail(c), &req) {
+            Ok(l) => l,
+            Err(crate::search::Error::Rebuilding) => return Ok(None),
+            Err(e) => return Err(search_error(e)),
+        };
+        let (ids, total, more) = match listed {
+            Listed::Page { ids, total, more } => (ids, total, more),
+            Listed::Unordered => return Ok(None),
+            Listed::CursorGone => return Err(cursor_gone()),
+        };
+        let viewer = self.viewer(caller);
+        let items = self.store.read(|tx| {
+            let mut items = Vec::with_capacity(ids.len());
+            // The index decided scope and deletion; the records it names are checked again
+            // (the scoped reader), as search does, so an index behind the store never shows
+            // too much.
+            let read = scope.customers(tx);
+            for id in &ids {
+                if let Some(c) = read.live(id)? {
+                    items.push(viewer.view(&c)?);
+                }
+            }
+            Ok::<_, Error>(items)
+        })?;
+        let next_cursor = if more {
+            items.last().map(|v: &CustomerView| v.id.clone())
+        } else {
+            None
+        };
+        Ok(Some(CustomerPage {
+            items,
+            next_cursor,
+            total: total as u64,
+        }))
+    }
+
+    fn list_by_reading(
+        &self,
+        caller: &Caller,
+        scope: &Scope,
+        f: &CustomerFilter,
+    ) -> Result<CustomerPage> {
+        let limit = f.limit.unwrap_or(50).clamp(1, 200);
+        let ctx = FilterContext::new(&caller.user.id, self.now());
+        let viewer = self.viewer(caller);
+        let keep = |c: &Customer| f.matches(c, &ctx);
+        // Only (sort key, id) of every match is held; the page's records are read afterwards.
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let ranked = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => Some(self.ranked_ids(scope, q)?),
+            None => None,
+        };
+        let page = self.store.read(|tx| {
+            let read = scope.customers(tx);
+            match &ranked {
+                Some(ids) => {
+                    for (rank, id) in ids.iter().enumerate() {
+                        if let Some(c) = read.live(id)?
+                            && keep(&c)
+                        {
+                            let key = match f.sort {
+                                Some(_) => f.sort_key(&c),
+                                None => format!("{rank:08}"),
+                            };
+                            keys.push((key, c.id));
+                        }
+                    }
+                }
+                None => read.scan(None, |c| {
+                    if keep(&c) {
+                        keys.push((f.sort_key(&c), c.id));
+                    }
+                    true
+                })?,
+            }
+            keys.sort();
+            // Search results keep their ranking (best first) unless a sort was asked for.
+            let by_rank = ranked.is_some() && f.sort.is_none();
+            if !by_rank && f.sort.unwrap_or_default().descending() {
+                keys.reverse();
+            }
+            let start = match f.cursor.as_deref() {
+                Some(cur) => keys
+                    .iter()
+                    .position(|(_, id)| id == cur)
+                    .map(|i| i + 1)
+                    .ok_or_else(cursor_gone)?,
+                None => 0,
+            };
+            let mut items = Vec::new();
+            for (_, id) in keys.iter().skip(start).take(limit) {
+                if let Some(c) = read.live(id)? {
+                    items.push(viewer.view(&c)?);
+                }
+            }
+            let next_cursor = if start + limit < keys.len() {
+                items.last().map(|v: &CustomerView| v.id.clone())
+            } else {
+                None
+            };
+            Ok::<_, Error>(CustomerPage {
+                items,
+                next_cursor,
+                total: keys.len() as u64,
+            })
+        })?;
+        Ok(page)
+    }
+}

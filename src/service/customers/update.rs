@@ -1,0 +1,230 @@
+//! Editing and deleting a customer: a patch applied field by field, the duplicate check when
+//! a number changes, the stage on the timeline, consent changes audited on their own.
+
+use serde_json::json;
+
+use super::{CustomerView, shanghai, stage_name};
+use crate::domain::capability::Capability;
+use crate::domain::custom_field;
+use crate::domain::customer::{self, Checked, Customer, CustomerInput};
+use crate::service::access::auth::Caller;
+use crate::service::context::W;
+use crate::service::{App, Error, Result};
+
+/// A validated patch: the values to set, the fields to clear, the new follow-up date.
+struct Edit {
+    input: CustomerInput,
+    checked: Checked,
+    clear: Vec<&'static str>,
+    next_followup_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl App {
+    pub fn update_customer(
+        &self,
+        caller: &Caller,
+        id: &str,
+        patch: customer::CustomerPatch,
+        source: &str,
+    ) -> Result<CustomerView> {
+        caller.require(Capability::CustomerEdit)?;
+        let ctx = self.ctx(caller, source)?;
+        let edit = self.validate_edit(&patch, ctx.now)?;
+        ctx.write(|w| {
+            let before = w.live(id)?;
+            let mut c = before.clone();
+            let changed = self.apply_edit(w, &edit, &mut c)?;
+            self.check_numbers_after_edit(w, &changed, &mut c)?;
+            c.updated_at = w.now();
+            w.put(Some(&before), &c)?;
+            if c.stage != before.stage {
+                w.event(
+                    &c.id,
+                    "stage_changed",
+                    stage_name(before.stage),
+                    stage_name(c.stage),
+                    None,
+                )?;
+            }
+            w.audit("customer.updated", Some(&c.id), json!({"fields": changed}))?;
+            if c.consent != before.consent {
+                // PIPL: the legal basis is evidence; each change is kept in the audit chain.
+                w.audit(
+                    "customer.consent_changed",
+                    Some(&c.id),
+                    json!({"from": before.consent, "to": c.consent}),
+                )?;
+            }
+            self.viewer(caller).view(&c)
+        })
+    }
+
+    /// Phase 1, before any read: the patch's shape and values.
+    fn validate_edit(
+        &self,
+        patch: &customer::CustomerPatch,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Edit> {
+        let (input, clear) = patch.split().map_err(|(f, r)| Error::validation(f, r))?;
+        let next_followup_at = patch.next_followup_at.flatten();
+        if let Some(at) = next_followup_at {
+            crate::domain::followup::check_next_at(at, now)
+                .map_err(|r| Error::validation("next_followup_at", r))?;
+        }
+        let checked = customer::check(&input, false, now.with_timezone(&shanghai()).date_naive())
+            .map_err(|(f, r)| Error::validation(f, r))?;
+        if input.owner_id.is_some() {
+            return Err(Error::validation("owner_id", "请使用转移功能更换负责人"));
+        }
+        Ok(Edit {
+            input,
+            checked,
+            clear,
+            next_followup_at,
+        })
+    }
+
+    /// Phase 2: the patch applied to the record; returns the names of the changed fields.
+    fn apply_edit(&self, w: &W<'_>, e: &Edit, c: &mut Customer) -> Result<Vec<&'static str>> {
+        let input = &e.input;
+        let mut changed: Vec<&'static str> = Vec::new();
+        macro_rules! set {
+            ($field:ident) => {
+                if let Some(v) = input.$field.clone() {
+                    c.$field = v.into();
+                    changed.push(stringify!($field));
+                }
+            };
+        }
+        if let Some(n) = &input.name {
+            c.name = n.trim().to_string();
+            changed.push("name");
+        }
+        if let Some(p) = &e.checked.phone {
+            c.phone = self.seal_phone(&c.id, "phone", p)?;
+            changed.push("phone");
+        }
+        if let Some(list) = &e.checked.extra_phones {
+            c.extra_phones = list
+                .iter()
+                .enumerate()
+                .map(|(i, m)| self.seal_phone(&c.id, &format!("extra_phones.{i}"), m))
+                .collect::<Result<_>>()?;
+            changed.push("extra_phones");
+        }
+        if let Some(n) = &e.checked.id_number {
+            c.id_number = match n {
+                Some(n) => Some(self.seal_id_number(&c.id, n)?),
+                None => None,
+            };
+            c.gender = n.as_ref().map(|n| n.gender());
+            c.birth_year = n.as_ref().map(|n| chrono::Datelike::year(&n.birth_date()));
+            changed.push("id_number");
+        }
+        set!(city);
+        set!(address);
+        set!(company);
+        set!(channel);
+        set!(stage);
+        set!(grade);
+        set!(stars);
+        set!(intent);
+        set!(tags);
+        set!(demand);
+        set!(profile);
+        set!(consent);
+        if let Some(values) = &input.custom {
+            apply_custom(w, values, c)?;
+            changed.push("custom");
+        }
+        if let Some(at) = e.next_followup_at {
+            c.next_followup_at = Some(at);
+            changed.push("next_followup_at");
+        }
+        for f in &e.clear {
+            match *f {
+                "id_number" => {
+                    c.id_number = None;
+                    c.gender = None;
+                    c.birth_year = None;
+                }
+                "city" => c.city = None,
+                "address" => c.address = None,
+                "company" => c.company = None,
+                "channel" => c.channel = None,
+                "grade" => c.grade = None,
+                "intent" => c.intent = None,
+                "consent" => c.consent = None,
+                "next_followup_at" => c.next_followup_at = None,
+                _ => {}
+            }
+            changed.push(f);
+        }
+        Ok(changed)
+    }
+
+    /// Phase 3: a changed phone or ID number that belongs to another customer is refused or
+    /// flagged, as `customers.on_duplicate` says.
+    fn check_numbers_after_edit(
+        &self,
+        w: &W<'_>,
+        changed: &[&'static str],
+        c: &mut Customer,
+    ) -> Result<()> {
+        let numbers_changed = changed
+            .iter()
+            .any(|f| ["phone", "extra_phones", "id_number"].contains(f));
+        if !numbers_changed || Self::exact_matches(w.tx, c)?.is_empty() {
+            return Ok(());
+        }
+        if self.config.customers.on_duplicate == "refuse" {
+            return Err(Error::Conflict {
+                code: "duplicate",
+                message: "该号码已属于另一位客户".into(),
+            });
+        }
+        c.duplicate_flag = true;
+        Ok(())
+    }
+
+    /// Moves a customer to the recycle bin.
+    pub fn delete_customer(&self, caller: &Caller, id: &str, source: &str) -> Result<()> {
+        caller.require(Capability::CustomerDelete)?;
+        let ctx = self.ctx(caller, source)?;
+        ctx.write(|w| {
+            let before = w.live(id)?;
+            let mut c = before.clone();
+            c.deleted_at = Some(w.now());
+            c.updated_at = w.now();
+            w.put(Some(&before), &c)?;
+            w.audit("customer.deleted", Some(&c.id), json!({}))
+        })
+    }
+}
+
+/// Custom values of a patch: given keys set (validated against the definitions), keys given
+/// empty removed; a required field cannot be emptied.
+fn apply_custom(
+    w: &W<'_>,
+    values: &std::collections::BTreeMap<String, serde_json::Value>,
+    c: &mut Customer,
+) -> Result<()> {
+    let defs = super::settings::custom_fields_w(w.tx)?;
+    let given = custom_field::validate_map(&defs, values, false)
+        .map_err(|(f, r)| Error::validation(f, r))?;
+    for k in values.keys() {
+        match given.get(k) {
+            Some(v) => c.custom.insert(k.clone(), v.clone()),
+            None => c.custom.remove(k),
+        };
+    }
+    if let Some(d) = defs.iter().find(|d| {
+        d.active && d.required && values.contains_key(&d.key) && !c.custom.contains_key(&d.key)
+    }) {
+        return Err(Error::validation(
+            format!("custom.{}", d.key),
+            format!("{}不能为空", d.label),
+        ));
+    }
+    Ok(())
+}
