@@ -195,7 +195,10 @@ fn against_anchor(s: &Store, what: &str, anchor: &Head, r: &mut Report) {
         Ok(AgainstAnchor::Matches) => r.ok(what, format!("the chain ends at {anchor}")),
         Ok(AgainstAnchor::Extends { by }) => r.note(
             what,
-            format!("behind the chain by {by} entries; the chain holds entry {} unchanged and extends it", anchor.seq),
+            format!(
+                "behind the chain by {by} entries; the chain holds entry {} unchanged and extends it",
+                anchor.seq
+            ),
         ),
         Ok(AgainstAnchor::Truncated { chain_ends_at }) => r.fail(
             what,
@@ -384,7 +387,10 @@ fn check_backups(data: &Path, r: &mut Report) {
                 last.error.as_deref().unwrap_or("unknown error"),
                 success
                     .as_ref()
-                    .map(|s| format!("{} ({})", when(s.started_at), s.file.as_deref().unwrap_or("?")))
+                    .map(|s| {
+                        let file = s.file.as_deref().unwrap_or("?");
+                        format!("{} ({file})", when(s.started_at))
+                    })
                     .unwrap_or_else(|| "none".into())
             ),
         ),
@@ -397,7 +403,10 @@ fn check_backups(data: &Path, r: &mut Report) {
                 last.duration_ms as f64 / 1000.0
             );
             match &last.post_command_error {
-                Some(e) => r.warn("last backup", format!("{line}; but the post command failed: {e}")),
+                Some(e) => {
+                    let line = format!("{line}; but the post command failed: {e}");
+                    r.warn("last backup", line)
+                }
                 None => r.ok("last backup", line),
             }
         }

@@ -91,11 +91,11 @@ impl App {
         source: &str,
     ) -> Result<Followup> {
         caller.require(Capability::CustomerEdit)?;
-        let scope = self.scope_of(caller)?;
-        let now = self.now();
+        let ctx = self.ctx(caller, source)?;
+        let now = ctx.now;
         followup::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
-        self.store.write(|tx| {
-            let read = scope.customers(tx);
+        ctx.write(|w| {
+            let read = w.customers();
             let c = read.any(customer_id)?.ok_or(Error::NotFound)?;
             let mut f = read.followup(&c, id)?.ok_or(Error::NotFound)?;
             if !followup::editable(&f, &caller.user.id, now) {
@@ -109,18 +109,8 @@ impl App {
             f.outcome = input.outcome.clone().filter(|o| !o.trim().is_empty());
             f.next_at = input.next_at;
             f.edited_at = Some(now);
-            customers::put_followup(tx, &f)?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    "followup.edited",
-                    source,
-                    Some(f.id.clone()),
-                    json!({"customer_id": c.id}),
-                ),
-            )?;
+            customers::put_followup(w.tx, &f)?;
+            w.audit("followup.edited", Some(&f.id), json!({"customer_id": c.id}))?;
             Ok(f)
         })
     }
@@ -194,14 +184,14 @@ impl App {
         source: &str,
     ) -> Result<CustomerView> {
         caller.require(Capability::CustomerTransfer)?;
-        let scope = self.scope_of(caller)?;
-        let now = self.now();
-        self.store.write(|tx| {
-            let before = scope.customers(tx).live(id)?.ok_or(Error::NotFound)?;
-            let target = users::find_by_id_w(tx, to_user)?
+        let ctx = self.ctx(caller, source)?;
+        let now = ctx.now;
+        ctx.write(|w| {
+            let before = w.live(id)?;
+            let target = users::find_by_id_w(w.tx, to_user)?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
-            if !scope.may_receive(&target.id) {
+            if !ctx.scope.may_receive(&target.id) {
                 return Err(Error::validation("to_user", OUT_OF_SCOPE_RECEIVER));
             }
             if before.owner_id.as_deref() == Some(target.id.as_str()) {
@@ -212,30 +202,18 @@ impl App {
             c.pool_id = None;
             c.held_since = Some(now);
             c.updated_at = now;
-            customers::put(tx, Some(&before), &c)?;
-            customers::add_event(
-                tx,
+            w.put(Some(&before), &c)?;
+            w.event(
                 &c.id,
-                &customers::TimelineEvent::new(
-                    new_id(now),
-                    now,
-                    &caller.user.id,
-                    "transferred",
-                    before.owner_id.clone(),
-                    Some(target.id.clone()),
-                    None,
-                ),
+                "transferred",
+                before.owner_id.clone(),
+                Some(target.id.clone()),
+                None,
             )?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    "customer.transferred",
-                    source,
-                    Some(c.id.clone()),
-                    json!({"from": before.owner_id, "to": target.id}),
-                ),
+            w.audit(
+                "customer.transferred",
+                Some(&c.id),
+                json!({"from": before.owner_id, "to": target.id}),
             )?;
             self.viewer(caller).view(&c)
         })

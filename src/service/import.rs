@@ -31,7 +31,7 @@ use crate::domain::org::UserStatus;
 use crate::domain::pool::Pool;
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
-use crate::service::pools::assign::{Picker, Placed, placement_event};
+use crate::service::pools::assign::{Picker, Placed};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::{WriteTransaction, customers, users};
 
@@ -958,7 +958,8 @@ impl App {
                 }
                 // A new customer needs every required custom field, as a form does.
                 if let Err((field, reason)) = custom_field::required_present(&r.defs, &c.custom) {
-                    out.refused.push((row.line, field, reason, row.cells.clone()));
+                    out.refused
+                        .push((row.line, field, reason, row.cells.clone()));
                     continue;
                 }
                 if row.auto {
@@ -975,7 +976,17 @@ impl App {
                         r.now,
                     )?;
                     if !r.opts.dry_run {
-                        placement_event(tx, &r.caller.user.id, &c, &placed, &reason, r.now)?;
+                        let (kind, to) = placed.event(&c);
+                        let event = customers::TimelineEvent::new(
+                            new_id(r.now),
+                            r.now,
+                            &r.caller.user.id,
+                            kind,
+                            None,
+                            Some(to),
+                            Some(reason.clone()),
+                        );
+                        customers::add_event(tx, &c.id, &event)?;
                     }
                     if matches!(placed, Placed::User(_)) {
                         out.assigned += 1;
@@ -1001,12 +1012,22 @@ impl App {
             };
             // Audited with the batch, in its transaction: an interrupted import leaves exactly
             // the batches it wrote, each with its audit row.
-            audit::record(tx, r.now, audit::by_user(&r.caller.user, "customer.imported", r.source, Some(r.import_id.to_string()), json!({
-                "batch": batch_no, "rows": counts.processed, "created": out.created, "updated": out.updated,
-                "skipped": out.skipped, "flagged": out.flagged, "errors": errors_in_batch + out.refused.len(),
+            let detail = json!({
+                "batch": batch_no, "rows": counts.processed, "created": out.created,
+                "updated": out.updated, "skipped": out.skipped, "flagged": out.flagged,
+                "errors": errors_in_batch + out.refused.len(),
                 "on_duplicate": r.opts.on_duplicate, "pool_id": r.pool_id,
                 "assign": r.auto_mode, "assigned": out.assigned,
-            })))?;
+            });
+            let target = Some(r.import_id.to_string());
+            let entry = audit::by_user(
+                &r.caller.user,
+                "customer.imported",
+                r.source,
+                target,
+                detail,
+            );
+            audit::record(tx, r.now, entry)?;
             progress.in_batch(tx, &counts)?;
             Ok(out)
         });

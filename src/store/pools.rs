@@ -122,21 +122,3 @@ pub fn counters_with_prefix_w(tx: &WriteTransaction, prefix: &str) -> Result<Vec
     }
     Ok(out)
 }
-
-/// A customer's timeline events in a write transaction, in time order.
-pub fn customer_events_w(
-    tx: &WriteTransaction,
-    customer_id: &str,
-) -> Result<Vec<super::customers::TimelineEvent>> {
-    let t = tx.open_table(tables::CUSTOMER_EVENTS)?;
-    let prefix = format!("{customer_id}/");
-    let mut out = Vec::new();
-    for row in t.range(prefix.as_str()..)? {
-        let (k, v) = row?;
-        if !k.value().starts_with(&prefix) {
-            break;
-        }
-        out.push(codec::decode("customer_events", v.value())?);
-    }
-    Ok(out)
-}

@@ -104,19 +104,17 @@ impl App {
             last_used_at: None,
         };
         self.store.write(|tx| {
-            let owner = users::find_by_id_w(tx, &user_id)?.ok_or_else(|| {
-                Error::validation("user_id", "用户不存在")
-            })?;
+            let owner = users::find_by_id_w(tx, &user_id)?
+                .ok_or_else(|| Error::validation("user_id", "用户不存在"))?;
             if owner.status != UserStatus::Active {
                 return Err(Error::validation("user_id", "该用户已停用"));
             }
             store::tokens::put(tx, &token)?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(&caller.user, "token.created", source, Some(token.id.clone()),
-                    json!({"for_user": owner.username, "name": token.name, "expires_at": token.expires_at})),
-            )
+            let detail = json!({"for_user": owner.username, "name": token.name,
+                                "expires_at": token.expires_at});
+            let target = Some(token.id.clone());
+            let entry = audit::by_user(&caller.user, "token.created", source, target, detail);
+            audit::record(tx, now, entry)
         })?;
         Ok(CreatedToken {
             info: TokenView::from(&token),

@@ -9,8 +9,7 @@ use crate::domain::capability::Capability;
 use crate::domain::customer::{self, CustomerInput, Stage};
 use crate::domain::org::UserStatus;
 use crate::service::access::auth::Caller;
-use crate::service::{App, Error, Result, access::audit, new_id};
-use crate::store::customers::{self, TimelineEvent};
+use crate::service::{App, Error, Result};
 use crate::store::users;
 
 /// Most ids in one request.
@@ -93,20 +92,19 @@ impl App {
             }
             _ => {}
         }
-        let scope = self.scope_of(caller)?;
-        let now = self.now();
-        let actor = caller.user.id.clone();
-        self.store.write(|tx| {
+        let ctx = self.ctx(caller, source)?;
+        let now = ctx.now;
+        ctx.write(|w| {
             let target = match (req.action, req.to_user.as_deref()) {
                 (BulkAction::Transfer, Some(to)) => Some(
-                    users::find_by_id_w(tx, to)?
+                    users::find_by_id_w(w.tx, to)?
                         .filter(|u| u.status == UserStatus::Active)
                         .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?,
                 ),
                 _ => None,
             };
             if let Some(t) = &target
-                && !scope.may_receive(&t.id)
+                && !ctx.scope.may_receive(&t.id)
             {
                 return Err(Error::validation(
                     "to_user",
@@ -115,7 +113,7 @@ impl App {
             }
             let mut count = 0;
             for id in &ids {
-                let before = scope.customers(tx).live(id)?.ok_or(Error::NotFound)?;
+                let before = w.live(id)?;
                 let mut c = before.clone();
                 let mut event = None;
                 match req.action {
@@ -137,14 +135,10 @@ impl App {
                             c.stage = s;
                         }
                         if c.stage != before.stage {
-                            event = Some(TimelineEvent::new(
-                                new_id(now),
-                                now,
-                                &actor,
+                            event = Some((
                                 "stage_changed",
                                 stage_name(before.stage),
                                 stage_name(c.stage),
-                                Some("批量操作".into()),
                             ));
                         }
                     }
@@ -154,15 +148,8 @@ impl App {
                             c.pool_id = None;
                         }
                         if c.owner_id != before.owner_id {
-                            event = Some(TimelineEvent::new(
-                                new_id(now),
-                                now,
-                                &actor,
-                                "transferred",
-                                before.owner_id.clone(),
-                                c.owner_id.clone(),
-                                Some("批量操作".into()),
-                            ));
+                            event =
+                                Some(("transferred", before.owner_id.clone(), c.owner_id.clone()));
                         }
                     }
                     BulkAction::Delete => c.deleted_at = Some(now),
@@ -171,24 +158,18 @@ impl App {
                     continue;
                 }
                 c.updated_at = now;
-                customers::put(tx, Some(&before), &c)?;
-                if let Some(e) = event {
-                    customers::add_event(tx, &c.id, &e)?;
+                w.put(Some(&before), &c)?;
+                if let Some((kind, from, to)) = event {
+                    w.event(&c.id, kind, from, to, Some("批量操作".into()))?;
                 }
                 count += 1;
             }
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    "customer.bulk",
-                    source,
-                    None,
-                    json!({"action": req.action, "count": count, "selected": ids.len(),
-                           "tags": req.tags, "grade": req.grade, "stage": req.stage,
-                           "to_user": target.as_ref().map(|t| t.id.clone())}),
-                ),
+            w.audit(
+                "customer.bulk",
+                None,
+                json!({"action": req.action, "count": count, "selected": ids.len(),
+                       "tags": req.tags, "grade": req.grade, "stage": req.stage,
+                       "to_user": target.as_ref().map(|t| t.id.clone())}),
             )?;
             Ok(BulkResult {
                 action: req.action,

@@ -12,9 +12,10 @@ use crate::domain::custom_field;
 use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
 use crate::domain::phone::Mobile;
 use crate::service::access::auth::Caller;
-use crate::service::{App, Error, Result, access::audit, new_id};
+use crate::service::context::W;
+use crate::service::{App, Error, Result, new_id};
 use crate::store::customers::{Reader, Unscoped};
-use crate::store::{WriteTransaction, customers, users};
+use crate::store::{WriteTransaction, users};
 
 impl App {
     fn seal(
@@ -168,8 +169,8 @@ impl App {
         source: &str,
     ) -> Result<CustomerView> {
         caller.require(Capability::CustomerCreate)?;
-        let scope = self.scope_of(caller)?;
-        let now = self.now();
+        let ctx = self.ctx(caller, source)?;
+        let now = ctx.now;
         let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
             .map_err(|(f, r)| Error::validation(f, r))?;
         let named = input.owner_id.as_deref().filter(|o| !o.is_empty());
@@ -178,7 +179,7 @@ impl App {
             _ if auto.is_some() => None,
             Some(o) if o != caller.user.id => {
                 caller.require(Capability::CustomerTransfer)?;
-                if !self.scope_of(caller)?.may_receive(o) {
+                if !ctx.scope.may_receive(o) {
                     return Err(Error::validation(
                         "owner_id",
                         crate::service::followups::OUT_OF_SCOPE_RECEIVER,
@@ -189,56 +190,82 @@ impl App {
             _ => Some(caller.user.id.clone()),
         };
         let mut c = self.new_record(&input, checked, owner_id, &caller.user.id, now)?;
-        let refuse = self.config.customers.on_duplicate == "refuse";
-        self.store.write(|tx| {
-            let defs = crate::service::customers::settings::custom_fields_w(tx)?;
+        ctx.write(|w| {
+            let defs = crate::service::customers::settings::custom_fields_w(w.tx)?;
             c.custom = custom_field::validate_map(&defs, &c.custom, true)
                 .map_err(|(f, r)| Error::validation(f, r))?;
             if let Some(owner) = c.owner_id.as_deref() {
-                let ok = users::find_by_id_w(tx, owner)?
+                let ok = users::find_by_id_w(w.tx, owner)?
                     .is_some_and(|u| u.status == crate::domain::org::UserStatus::Active);
                 if !ok {
                     return Err(Error::validation("owner_id", "负责人不存在或已停用"));
                 }
             }
-            // Inside the write transaction: redb runs one writer at a time, so two concurrent
-            // creates of the same phone cannot both pass this check.
-            let dups = Self::exact_matches(tx, &c)?;
-            if let Some((by, first)) = dups.first() {
-                if refuse {
-                    // Named in full to those who may see the existing record, masked to others.
-                    let visible = scope.can_see(first) && first.deleted_at.is_none();
-                    let owner = Self::owner_name(tx, first.owner_id.as_deref())?
-                        .map(|n| if visible { n } else { customer::mask_name(&n) })
-                        .unwrap_or_else(|| "公海".into());
-                    let what = if *by == "phone" { "手机号" } else { "身份证号" };
-                    return Err(Error::Conflict {
-                        code: "duplicate",
-                        message: format!("该{what}的客户已存在（负责人：{owner}），请勿重复录入"),
-                    });
-                }
-                c.duplicate_flag = true;
-            }
+            self.refuse_or_flag_duplicate(w, &mut c)?;
             let placed = match &auto {
                 Some(mode) => {
-                    let mut picker = self.picker(tx, caller, &scope, mode.clone())?;
-                    let fallback = Self::caller_pool(tx, &caller.user)?;
-                    Some(self.place_new(tx, &mut picker, &mut c, fallback.as_ref(), &caller.user, now)?)
+                    let mut picker = self.picker(w.tx, caller, &ctx.scope, mode.clone())?;
+                    let fallback = Self::caller_pool(w.tx, &caller.user)?;
+                    let user = &caller.user;
+                    Some(self.place_new(w.tx, &mut picker, &mut c, fallback.as_ref(), user, now)?)
                 }
                 None => None,
             };
-            customers::put(tx, None, &c)?;
-            customers::add_event(tx, &c.id, &customers::TimelineEvent::new(new_id(now), now, &caller.user.id, "created", None, c.owner_id.clone(), c.channel.clone()))?;
-            audit::record(tx, now, audit::by_user(&caller.user, "customer.created", source, Some(c.id.clone()),
-                json!({"owner_id": c.owner_id, "pool_id": c.pool_id, "channel": c.channel, "duplicate_flag": c.duplicate_flag})))?;
+            w.put(None, &c)?;
+            w.event(
+                &c.id,
+                "created",
+                None,
+                c.owner_id.clone(),
+                c.channel.clone(),
+            )?;
+            w.audit(
+                "customer.created",
+                Some(&c.id),
+                json!({"owner_id": c.owner_id, "pool_id": c.pool_id, "channel": c.channel,
+                       "duplicate_flag": c.duplicate_flag}),
+            )?;
             if let (Some((placed, reason)), Some(mode)) = (placed, &auto) {
                 // Like a manager's assignment: on the timeline with the rule's reason, audited.
-                crate::service::pools::assign::placement_event(tx, &caller.user.id, &c, &placed, &reason, now)?;
-                audit::record(tx, now, audit::by_user(&caller.user, "customer.assigned", source, Some(c.id.clone()),
-                    json!({"from": null, "to": c.owner_id, "pool_id": c.pool_id, "mode": mode, "reason": reason, "new": true})))?;
+                let (kind, to) = placed.event(&c);
+                w.event(&c.id, kind, None, Some(to), Some(reason.clone()))?;
+                w.audit(
+                    "customer.assigned",
+                    Some(&c.id),
+                    json!({"from": null, "to": c.owner_id, "pool_id": c.pool_id, "mode": mode,
+                           "reason": reason, "new": true}),
+                )?;
             }
             Ok(())
         })?;
         self.viewer(caller).view(&c)
+    }
+
+    /// A new record sharing a phone or ID number with an existing one is refused or flagged,
+    /// as `customers.on_duplicate` says. Inside the write transaction: redb runs one writer
+    /// at a time, so two concurrent creates of the same phone cannot both pass.
+    fn refuse_or_flag_duplicate(&self, w: &W<'_>, c: &mut Customer) -> Result<()> {
+        let dups = Self::exact_matches(w.tx, c)?;
+        let Some((by, first)) = dups.first() else {
+            return Ok(());
+        };
+        if self.config.customers.on_duplicate != "refuse" {
+            c.duplicate_flag = true;
+            return Ok(());
+        }
+        // Named in full to those who may see the existing record, masked to others.
+        let visible = w.scope().can_see(first) && first.deleted_at.is_none();
+        let owner = Self::owner_name(w.tx, first.owner_id.as_deref())?
+            .map(|n| if visible { n } else { customer::mask_name(&n) })
+            .unwrap_or_else(|| "公海".into());
+        let what = if *by == "phone" {
+            "手机号"
+        } else {
+            "身份证号"
+        };
+        Err(Error::Conflict {
+            code: "duplicate",
+            message: format!("该{what}的客户已存在（负责人：{owner}），请勿重复录入"),
+        })
     }
 }

@@ -197,9 +197,11 @@ impl App {
         let (file, len, rows) = written?;
         let now = self.now();
         self.store.write(|tx| {
-            audit::record(tx, now, audit::by_user(&caller.user, "customer.exported", source, None, json!({
+            let detail = json!({
                 "format": ext, "rows": rows, "full": full_phone || full_id, "filter": filter,
-            })))
+            });
+            let entry = audit::by_user(&caller.user, "customer.exported", source, None, detail);
+            audit::record(tx, now, entry)
         })?;
         Ok(ExportFile {
             file,

@@ -243,10 +243,16 @@ impl App {
             if let Some(n) = patch.display_name {
                 let n = n.trim().to_string();
                 if n.is_empty() || n.chars().count() > 64 {
-                    return Err(Error::validation("display_name", "姓名不能为空，最多64个字符"));
+                    return Err(Error::validation(
+                        "display_name",
+                        "姓名不能为空，最多64个字符",
+                    ));
                 }
                 if !crate::domain::text::single_line_ok(&n) {
-                    return Err(Error::validation("display_name", crate::domain::text::REFUSED));
+                    return Err(Error::validation(
+                        "display_name",
+                        crate::domain::text::REFUSED,
+                    ));
                 }
                 user.display_name = n;
             }
@@ -269,7 +275,11 @@ impl App {
             if let Some(p) = patch.phone.as_deref() {
                 self.set_phone(&mut user, Some(p))?;
             }
-            check_refs(tx, user.department_id.as_deref(), user.manager_id.as_deref())?;
+            check_refs(
+                tx,
+                user.department_id.as_deref(),
+                user.manager_id.as_deref(),
+            )?;
             if removes_last_admin(tx, &before, &user)? {
                 return Err(Error::Unprocessable {
                     code: "last_admin",
@@ -288,12 +298,17 @@ impl App {
                     store::tokens::revoke_for_user(tx, &user.id, now)?,
                 )
             };
-            let snapshot = |u: &User| json!({"display_name": u.display_name, "roles": u.roles,
-                "department_id": u.department_id, "manager_id": u.manager_id, "status": u.status});
-            audit::record(tx, now, actor.audit("user.updated", source, Some(user.id.clone()), json!({
+            let snapshot = |u: &User| {
+                json!({"display_name": u.display_name, "roles": u.roles,
+                       "department_id": u.department_id, "manager_id": u.manager_id,
+                       "status": u.status})
+            };
+            let detail = json!({
                 "username": user.username, "before": snapshot(&before), "after": snapshot(&user),
                 "sessions_ended": ended, "tokens_revoked": revoked,
-            })))?;
+            });
+            let entry = actor.audit("user.updated", source, Some(user.id.clone()), detail);
+            audit::record(tx, now, entry)?;
             Ok(user)
         })
     }

@@ -16,8 +16,7 @@ use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
 use crate::service::pools::rules::{AssignCandidate, AssignDecision, AssignInput};
 use crate::service::pools::target_pool;
-use crate::service::{App, Error, Result, access::audit, new_id};
-use crate::store::customers::{self, TimelineEvent};
+use crate::service::{App, Error, Result, access::audit};
 use crate::store::{WriteTransaction, loads, pools, users};
 
 /// Customers one request may assign.
@@ -197,35 +196,16 @@ pub(crate) enum Placed {
     Creator,
 }
 
-/// The timeline entry of a new customer's automatic placement, with the rule's reason:
-/// `assigned` to its owner, or `assign_to_pool` when nobody could take it.
-pub(crate) fn placement_event(
-    tx: &WriteTransaction,
-    actor: &str,
-    c: &Customer,
-    placed: &Placed,
-    reason: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    let (kind, to) = match placed {
-        Placed::User(u) => ("assigned", u.clone()),
-        Placed::Creator => ("assigned", c.created_by.clone()),
-        Placed::Pool(p) => ("assign_to_pool", p.clone()),
-    };
-    customers::add_event(
-        tx,
-        &c.id,
-        &TimelineEvent::new(
-            new_id(now),
-            now,
-            actor,
-            kind,
-            None,
-            Some(to),
-            Some(reason.to_string()),
-        ),
-    )?;
-    Ok(())
+impl Placed {
+    /// The timeline entry of a new customer's automatic placement (kind, to): `assigned` to its
+    /// owner, or `assign_to_pool` when nobody could take it.
+    pub(crate) fn event(&self, c: &Customer) -> (&'static str, String) {
+        match self {
+            Placed::User(u) => ("assigned", u.clone()),
+            Placed::Creator => ("assigned", c.created_by.clone()),
+            Placed::Pool(p) => ("assign_to_pool", p.clone()),
+        }
+    }
 }
 
 impl App {
@@ -610,9 +590,10 @@ impl App {
         let mode = self.assign_mode(req.mode.as_deref(), "mode")?;
         // The caller hands out customers in their scope or waiting in a pool they may use.
         let read = self.read_scope_of(caller)?;
-        let scope = &read.scope;
-        let now = self.now();
-        self.store.write(|tx| {
+        let ctx = self.ctx(caller, source)?;
+        let now = ctx.now;
+        ctx.write(|w| {
+            let tx = w.tx;
             let manual = match &req.to_user {
                 Some(u) => Some(
                     users::find_by_id_w(tx, u)?
@@ -626,7 +607,7 @@ impl App {
                 None => Some(self.picker_in(
                     tx,
                     caller,
-                    scope,
+                    &read.scope,
                     mode.clone(),
                     req.department_id.as_deref(),
                 )?),
@@ -657,31 +638,24 @@ impl App {
                     c.held_since = Some(now);
                     c.locked = false;
                     c.updated_at = now;
-                    customers::put(tx, Some(&before), &c)?;
-                    customers::add_event(
-                        tx,
+                    w.put(Some(&before), &c)?;
+                    w.event(
                         &c.id,
-                        &TimelineEvent::new(
-                            new_id(now),
-                            now,
-                            &caller.user.id,
-                            "assigned",
-                            before.owner_id.clone().or(before.pool_id.clone()),
-                            Some(user_id.clone()),
-                            Some(reason.clone()),
-                        ),
+                        "assigned",
+                        before.owner_id.clone().or(before.pool_id.clone()),
+                        Some(user_id.clone()),
+                        Some(reason.clone()),
                     )?;
-                    audit::record(
-                        tx,
-                        now,
-                        audit::by_user(
-                            &caller.user,
-                            "customer.assigned",
-                            source,
-                            Some(c.id.clone()),
-                            json!({"from": before.owner_id, "pool_id": before.pool_id,
-                                   "to": user_id, "mode": if manual.is_some() { "manual" } else { mode.as_str() }}),
-                        ),
+                    let how = if manual.is_some() {
+                        "manual"
+                    } else {
+                        mode.as_str()
+                    };
+                    w.audit(
+                        "customer.assigned",
+                        Some(&c.id),
+                        json!({"from": before.owner_id, "pool_id": before.pool_id,
+                               "to": user_id, "mode": how}),
                     )?;
                 }
                 items.push(Assigned {

@@ -13,8 +13,7 @@ use crate::service::access::auth::Caller;
 use crate::service::customers::CustomerView;
 use crate::service::pools::rules::{ClaimDecision, ClaimInput};
 use crate::service::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
-use crate::service::{App, Error, Result, access::audit, new_id};
-use crate::store::customers::{self, TimelineEvent};
+use crate::service::{App, Error, Result};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::{WriteTransaction, pools, users};
 use chrono::{DateTime, Utc};
@@ -34,8 +33,10 @@ impl App {
     /// write transaction, so among concurrent claims exactly one wins and limits are exact.
     pub fn claim_customer(&self, caller: &Caller, id: &str, source: &str) -> Result<CustomerView> {
         caller.require(Capability::PoolClaim)?;
-        let now = self.now();
-        self.store.write(|tx| {
+        let ctx = self.ctx(caller, source)?;
+        let now = ctx.now;
+        ctx.write(|w| {
+            let tx = w.tx;
             // Unscoped: a claim is decided by pool membership and the claim rule below.
             let before = Reader::unscoped(tx, Unscoped::PoolRules)
                 .live(id)?
@@ -62,31 +63,19 @@ impl App {
             c.held_since = Some(now);
             c.locked = false;
             c.updated_at = now;
-            customers::put(tx, Some(&before), &c)?;
+            w.put(Some(&before), &c)?;
             pools::bump(tx, &key)?;
-            customers::add_event(
-                tx,
+            w.event(
                 &c.id,
-                &TimelineEvent::new(
-                    new_id(now),
-                    now,
-                    &caller.user.id,
-                    "claimed",
-                    Some(pool.id.clone()),
-                    Some(caller.user.id.clone()),
-                    None,
-                ),
+                "claimed",
+                Some(pool.id.clone()),
+                Some(caller.user.id.clone()),
+                None,
             )?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    "customer.claimed",
-                    source,
-                    Some(c.id.clone()),
-                    json!({"pool_id": pool.id, "previous_owner_id": before.previous_owner_id}),
-                ),
+            w.audit(
+                "customer.claimed",
+                Some(&c.id),
+                json!({"pool_id": pool.id, "previous_owner_id": before.previous_owner_id}),
             )?;
             self.viewer(caller).view(&c)
         })
@@ -107,7 +96,8 @@ impl App {
                 message: "该客户已在您名下".into(),
             });
         }
-        let last_claim_pool = customers_events_w(tx, &c.id)?
+        let last_claim_pool = Reader::unscoped(tx, Unscoped::PoolRules)
+            .events(c)?
             .into_iter()
             .rev()
             .find(|e| e.kind == "claimed" || e.kind == "assigned")
@@ -144,10 +134,11 @@ impl App {
         if reason.chars().count() > 200 {
             return Err(Error::validation("reason", "释放原因最多200个字符"));
         }
-        let scope = self.scope_of(caller)?;
-        let now = self.now();
-        self.store.write(|tx| {
-            let before = scope.customers(tx).live(id)?.ok_or(Error::NotFound)?;
+        let ctx = self.ctx(caller, source)?;
+        let now = ctx.now;
+        ctx.write(|w| {
+            let tx = w.tx;
+            let before = w.live(id)?;
             let Some(owner_id) = before.owner_id.clone() else {
                 return Err(Error::Unprocessable {
                     code: "not_owned",
@@ -181,31 +172,19 @@ impl App {
             };
             let mut c = before.clone();
             into_pool(&mut c, pool, now);
-            customers::put(tx, Some(&before), &c)?;
+            w.put(Some(&before), &c)?;
             pools::remove_counter(tx, &format!("recall_warn/{owner_id}/{}", c.id))?;
-            customers::add_event(
-                tx,
+            w.event(
                 &c.id,
-                &TimelineEvent::new(
-                    new_id(now),
-                    now,
-                    &caller.user.id,
-                    "released",
-                    Some(owner_id.clone()),
-                    Some(pool.id.clone()),
-                    Some(reason.clone()),
-                ),
+                "released",
+                Some(owner_id.clone()),
+                Some(pool.id.clone()),
+                Some(reason.clone()),
             )?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    "customer.released",
-                    source,
-                    Some(c.id.clone()),
-                    json!({"from": owner_id, "pool_id": pool.id, "reason": reason}),
-                ),
+            w.audit(
+                "customer.released",
+                Some(&c.id),
+                json!({"from": owner_id, "pool_id": pool.id, "reason": reason}),
             )?;
             self.viewer(caller).view(&c)
         })
@@ -221,11 +200,10 @@ impl App {
         source: &str,
     ) -> Result<CustomerView> {
         caller.require(Capability::CustomerRead)?;
-        let scope = self.scope_of(caller)?;
-        let now = self.now();
+        let ctx = self.ctx(caller, source)?;
         let limit = caller.access.lock_limit;
-        self.store.write(|tx| {
-            let before = scope.customers(tx).live(id)?.ok_or(Error::NotFound)?;
+        ctx.write(|w| {
+            let before = w.live(id)?;
             if before.owner_id.as_deref() != Some(caller.user.id.as_str()) {
                 return Err(Error::Unprocessable {
                     code: "not_owner",
@@ -236,7 +214,7 @@ impl App {
                 return self.viewer(caller).view(&before);
             }
             if lock {
-                let (_, _, locked) = owned_counts(tx, &caller.user.id)?;
+                let (_, _, locked) = owned_counts(w.tx, &caller.user.id)?;
                 if locked >= u64::from(limit) {
                     return Err(Error::Refused {
                         code: "lock_limit",
@@ -247,29 +225,15 @@ impl App {
             }
             let mut c = before.clone();
             c.locked = lock;
-            c.updated_at = now;
-            customers::put(tx, Some(&before), &c)?;
-            let kind = if lock { "locked" } else { "unlocked" };
-            customers::add_event(
-                tx,
-                &c.id,
-                &TimelineEvent::new(new_id(now), now, &caller.user.id, kind, None, None, None),
-            )?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    if lock {
-                        "customer.locked"
-                    } else {
-                        "customer.unlocked"
-                    },
-                    source,
-                    Some(c.id.clone()),
-                    json!({}),
-                ),
-            )?;
+            c.updated_at = w.now();
+            w.put(Some(&before), &c)?;
+            let (kind, action) = if lock {
+                ("locked", "customer.locked")
+            } else {
+                ("unlocked", "customer.unlocked")
+            };
+            w.event(&c.id, kind, None, None, None)?;
+            w.audit(action, Some(&c.id), json!({}))?;
             self.viewer(caller).view(&c)
         })
     }
@@ -299,8 +263,4 @@ pub(crate) fn claim_input(
         entered_pool_at: c.pool_entered_at,
         now,
     })
-}
-
-fn customers_events_w(tx: &WriteTransaction, id: &str) -> Result<Vec<TimelineEvent>> {
-    Ok(pools::customer_events_w(tx, id)?)
 }

@@ -357,7 +357,8 @@ impl App {
                 d
             }
             Err(e) => {
-                tracing::error!(error = %e, customer = %i.customer.id, "pool.can_claim plugin failed; the claim is refused");
+                let customer = &i.customer.id;
+                tracing::error!(error = %e, %customer, "pool.can_claim failed; claim refused");
                 self.plugins
                     .record_failure(hook, &e, Some(&i.customer.id), i.now);
                 ClaimDecision::Refuse {
@@ -380,7 +381,8 @@ impl App {
                 d
             }
             Err(e) => {
-                tracing::error!(error = %e, customer = %i.customer.id, "assign.pick plugin failed; nobody is assigned");
+                let customer = &i.customer.id;
+                tracing::error!(error = %e, %customer, "assign.pick failed; nobody assigned");
                 self.plugins
                     .record_failure(hook, &e, Some(&i.customer.id), i.now);
                 AssignDecision {
