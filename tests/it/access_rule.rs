@@ -13,7 +13,7 @@ const UNSCOPED: &[(&str, &str)] = &[
     // Duplicate checks are firm-wide; what the caller sees of a match is masked by the service.
     ("service/customers/create.rs", "Duplicates"),
     ("service/customers/duplicates.rs", "Duplicates"),
-    ("service/import.rs", "Duplicates"),
+    ("service/import/batch.rs", "Duplicates"),
     // A full number typed into search resolves to ids; the search applies the scope after.
     ("service/search.rs", "NumberLookup"),
     // A claim is decided by pool membership and the claim rule, not the data scope.

@@ -1,0 +1,490 @@
+//! One batch of an import: rows checked and sealed outside the transaction, then written in
+//! one write transaction with duplicates against the store, automatic assignment and the
+//! batch's audit row.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use serde_json::json;
+
+use crate::domain::custom_field::{self, CustomField};
+use crate::domain::customer::{self, Customer, CustomerInput};
+use crate::domain::pool::Pool;
+use crate::service::access::auth::Caller;
+use crate::service::access::scope::Scope;
+use crate::service::pools::assign::{Picker, Placed};
+use crate::service::{App, Error, Result, access::audit, new_id};
+use crate::store::customers::{Reader, Unscoped};
+use crate::store::{WriteTransaction, customers};
+
+use super::columns::{field_label, row_input};
+use super::{Counts, ImportOptions, ImportReport, KEPT_ERRORS, OnDuplicate, Progress, RowError};
+
+/// Short, stable 64-bit digest of a blind index: earlier rows of the file are remembered in
+/// 8 bytes each, not as full strings.
+pub(super) fn digest(kind: char, bidx: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    kind.hash(&mut h);
+    bidx.hash(&mut h);
+    h.finish()
+}
+
+/// Everything a running import carries from batch to batch.
+pub(super) struct Run<'a> {
+    pub(super) caller: &'a Caller,
+    pub(super) scope: Scope,
+    pub(super) opts: &'a ImportOptions,
+    pub(super) source: &'a str,
+    pub(super) import_id: &'a str,
+    pub(super) columns: Vec<Option<String>>,
+    /// The header row (rejection reasons name the column).
+    pub(super) headers: Vec<String>,
+    /// Custom field definitions, read once per import.
+    pub(super) defs: Vec<CustomField>,
+    /// Owner of rows without an owner cell (`None` with `pool_id`: to the pool; `None` with
+    /// `auto_mode`: assigned).
+    pub(super) default_owner: Option<String>,
+    pub(super) pool_id: Option<String>,
+    /// The assignment mode when rows without an owner cell are assigned automatically.
+    pub(super) auto_mode: Option<String>,
+    /// Candidates, loads and fallback pool: made in the first batch's transaction, then kept
+    /// up to date row by row for the whole import.
+    pub(super) auto: Option<AutoRun>,
+    /// Username or display name → user id, or why rows cannot be given to them.
+    pub(super) owners: HashMap<String, std::result::Result<String, String>>,
+    /// Digests of phone and ID-number blind indexes of earlier rows of this file.
+    pub(super) seen: HashSet<u64>,
+    pub(super) now: chrono::DateTime<chrono::Utc>,
+    pub(super) today: chrono::NaiveDate,
+    pub(super) batch_no: usize,
+}
+
+/// Who gets rows without an owner cell (see [`App::import_target`]).
+pub(crate) struct Target {
+    pub owner: Option<String>,
+    /// The mode, when they are assigned automatically.
+    pub auto: Option<String>,
+}
+
+/// Automatic assignment across an import's batches.
+pub(super) struct AutoRun {
+    pub(super) picker: Picker,
+    /// Where rows nobody can take go (`None`: there is no pool; the importer keeps them).
+    pub(super) fallback: Option<Pool>,
+}
+
+/// A row checked and sealed, waiting for its batch's transaction.
+pub(super) struct Ready {
+    pub(super) line: usize,
+    /// Its owner is to be chosen by automatic assignment.
+    pub(super) auto: bool,
+    pub(super) input: CustomerInput,
+    pub(super) record: Customer,
+    pub(super) cells: Vec<String>,
+}
+
+impl App {
+    /// Automatic assignment for an import, made once (in its first batch that needs it): the
+    /// importer's candidates with their loads, and the pool for rows nobody can take.
+    pub(super) fn auto_run(&self, tx: &WriteTransaction, r: &Run) -> Result<AutoRun> {
+        let mode = r.auto_mode.clone().unwrap_or_default();
+        let fallback = match &r.pool_id {
+            Some(id) => crate::store::pools::get_w(tx, id)?,
+            None => Self::caller_pool(tx, &r.caller.user)?,
+        };
+        Ok(AutoRun {
+            picker: self.picker(tx, r.caller, &r.scope, mode)?,
+            fallback,
+        })
+    }
+
+    pub(super) fn reject(
+        report: &mut ImportReport,
+        progress: &mut dyn Progress,
+        defs: &[CustomField],
+        row: usize,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+        cells: &[String],
+    ) -> Result<()> {
+        let field = field.into();
+        let e = RowError {
+            row,
+            label: field_label(&field, defs),
+            field,
+            reason: reason.into(),
+        };
+        progress.rejected(&e, cells)?;
+        report.rejected += 1;
+        if report.errors.len() < KEPT_ERRORS {
+            report.errors.push(e);
+        }
+        Ok(())
+    }
+
+    /// Checks, seals and writes one batch of rows; `false` when the watcher asks to stop.
+    pub(super) fn import_batch(
+        &self,
+        r: &mut Run,
+        rows: Vec<(usize, Vec<String>)>,
+        report: &mut ImportReport,
+        progress: &mut dyn Progress,
+    ) -> Result<bool> {
+        let rejected_before = report.rejected;
+        report.rows += rows.len();
+        // Checked and sealed outside the transaction: nothing is written for rows with problems.
+        let ready = self.prepare_rows(r, rows, report, progress)?;
+        let counts_before = Counts {
+            processed: report.rows as u64,
+            created: report.created as u64,
+            updated: report.updated as u64,
+            skipped: report.skipped as u64,
+            flagged: report.flagged as u64,
+            rejected: report.rejected as u64,
+            assigned: report.assigned as u64,
+        };
+        let batch_no = r.batch_no;
+        r.batch_no += 1;
+        let errors_in_batch = report.rejected - rejected_before;
+        let mut auto = r.auto.take();
+        let outcome = self.store.write(|tx| {
+            let out = self.write_rows(tx, r, &ready, &mut auto)?;
+            if r.opts.dry_run {
+                // Nothing of a dry run may stick: abort by returning the outcome as an "error".
+                return Err(BatchError::DryRun(out));
+            }
+            let counts = Counts {
+                created: counts_before.created + out.created as u64,
+                updated: counts_before.updated + out.updated as u64,
+                skipped: counts_before.skipped + out.skipped as u64,
+                flagged: counts_before.flagged + out.flagged as u64,
+                assigned: counts_before.assigned + out.assigned as u64,
+                rejected: counts_before.rejected + out.refused.len() as u64,
+                ..counts_before
+            };
+            // Audited with the batch, in its transaction: an interrupted import leaves exactly
+            // the batches it wrote, each with its audit row.
+            let detail = json!({
+                "batch": batch_no, "rows": counts.processed, "created": out.created,
+                "updated": out.updated, "skipped": out.skipped, "flagged": out.flagged,
+                "errors": errors_in_batch + out.refused.len(),
+                "on_duplicate": r.opts.on_duplicate, "pool_id": r.pool_id,
+                "assign": r.auto_mode, "assigned": out.assigned,
+            });
+            let target = Some(r.import_id.to_string());
+            let entry = audit::by_user(
+                &r.caller.user,
+                "customer.imported",
+                r.source,
+                target,
+                detail,
+            );
+            audit::record(tx, r.now, entry)?;
+            progress.in_batch(tx, &counts)?;
+            Ok(out)
+        });
+        r.auto = auto;
+        let out = match outcome {
+            Ok(o) | Err(BatchError::DryRun(o)) => o,
+            Err(BatchError::Service(e)) => return Err(e),
+        };
+        report.assigned += out.assigned;
+        report.created += out.created;
+        report.updated += out.updated;
+        report.skipped += out.skipped;
+        report.flagged += out.flagged;
+        for (line, field, reason, cells) in out.refused {
+            Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
+        }
+        progress.after_batch(report)
+    }
+
+    /// Phase 1, outside the transaction: each row checked and sealed; a row with a problem,
+    /// or repeating a phone or ID number of an earlier row of the file, is rejected.
+    fn prepare_rows(
+        &self,
+        r: &mut Run,
+        rows: Vec<(usize, Vec<String>)>,
+        report: &mut ImportReport,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<Ready>> {
+        let mut ready: Vec<Ready> = Vec::with_capacity(rows.len());
+        for (line, cells) in rows {
+            let (mut input, owner_cell) = match row_input(&r.columns, &r.headers, &r.defs, &cells) {
+                Ok(i) => i,
+                Err((field, reason)) => {
+                    Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
+                    continue;
+                }
+            };
+            let owner = match owner_cell {
+                Some(name) => {
+                    if !r.owners.contains_key(&name) {
+                        let o = self.owner_for(r.caller, &r.scope, &name);
+                        r.owners.insert(name.clone(), o);
+                    }
+                    match r.owners.get(&name) {
+                        Some(Ok(id)) => Some(id.clone()),
+                        Some(Err(reason)) => {
+                            let reason = reason.clone();
+                            Self::reject(report, progress, &r.defs, line, "owner", reason, &cells)?;
+                            continue;
+                        }
+                        None => None,
+                    }
+                }
+                None => r.default_owner.clone(),
+            };
+            input.owner_id = owner.clone();
+            let checked = match customer::check(&input, true, r.today) {
+                Ok(c) => c,
+                Err((field, reason)) => {
+                    Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
+                    continue;
+                }
+            };
+            let mut record =
+                self.new_record(&input, checked, owner.clone(), &r.caller.user.id, r.now)?;
+            let auto = owner.is_none() && r.auto_mode.is_some();
+            if owner.is_none() && !auto {
+                record.pool_id = r.pool_id.clone();
+            }
+            let phone = digest('p', &record.phone.bidx);
+            if r.seen.contains(&phone) {
+                Self::reject(
+                    report,
+                    progress,
+                    &r.defs,
+                    line,
+                    "phone",
+                    "与文件中前面的行手机号重复",
+                    &cells,
+                )?;
+                continue;
+            }
+            if let Some(i) = &record.id_number {
+                let d = digest('i', &i.bidx);
+                if !r.seen.insert(d) {
+                    Self::reject(
+                        report,
+                        progress,
+                        &r.defs,
+                        line,
+                        "id_number",
+                        "与文件中前面的行身份证号重复",
+                        &cells,
+                    )?;
+                    continue;
+                }
+            }
+            r.seen.insert(phone);
+            ready.push(Ready {
+                line,
+                auto,
+                input,
+                record,
+                cells,
+            });
+        }
+        Ok(ready)
+    }
+
+    /// Phase 2, in the batch's write transaction: duplicates against the store (skip, update
+    /// or flag), required custom fields, automatic assignment, the records written (not in a
+    /// dry run).
+    fn write_rows(
+        &self,
+        tx: &WriteTransaction,
+        r: &Run,
+        ready: &[Ready],
+        auto: &mut Option<AutoRun>,
+    ) -> Result<BatchOutcome, BatchError> {
+        let mut out = BatchOutcome::default();
+        let matches = existing_matches(tx, ready, r.opts.on_duplicate)?;
+        for (row, found) in ready.iter().zip(matches) {
+            let mut c = row.record.clone();
+            if let Some(found) = found {
+                match r.opts.on_duplicate {
+                    OnDuplicate::Skip => {
+                        out.skipped += 1;
+                        continue;
+                    }
+                    OnDuplicate::Update => {
+                        let existing = match found {
+                            Found::Record(e) => *e,
+                            Found::Key => continue,
+                        };
+                        if existing.deleted_at.is_some() || !r.scope.can_see(&existing) {
+                            out.refused.push((
+                                row.line,
+                                "phone".into(),
+                                "该客户已存在且不在您的权限范围内".into(),
+                                row.cells.clone(),
+                            ));
+                            continue;
+                        }
+                        let u = merged(&existing, &row.input, r.now);
+                        if !r.opts.dry_run {
+                            customers::put(tx, Some(&existing), &u)?;
+                        }
+                        out.updated += 1;
+                        continue;
+                    }
+                    OnDuplicate::Flag => {
+                        c.duplicate_flag = true;
+                        out.flagged += 1;
+                    }
+                }
+            }
+            // A new customer needs every required custom field, as a form does.
+            if let Err((field, reason)) = custom_field::required_present(&r.defs, &c.custom) {
+                out.refused
+                    .push((row.line, field, reason, row.cells.clone()));
+                continue;
+            }
+            if row.auto {
+                let a = match auto.as_mut() {
+                    Some(a) => a,
+                    None => auto.insert(self.auto_run(tx, r)?),
+                };
+                let (placed, reason) = self.place_new(
+                    tx,
+                    &mut a.picker,
+                    &mut c,
+                    a.fallback.as_ref(),
+                    &r.caller.user,
+                    r.now,
+                )?;
+                if !r.opts.dry_run {
+                    let (kind, to) = placed.event(&c);
+                    let event = customers::TimelineEvent::new(
+                        new_id(r.now),
+                        r.now,
+                        &r.caller.user.id,
+                        kind,
+                        None,
+                        Some(to),
+                        Some(reason.clone()),
+                    );
+                    customers::add_event(tx, &c.id, &event)?;
+                }
+                if matches!(placed, Placed::User(_)) {
+                    out.assigned += 1;
+                }
+            }
+            if !r.opts.dry_run {
+                customers::put(tx, None, &c)?;
+            }
+            out.created += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// An existing customer with the same phone or ID number: only its key is needed to skip or
+/// flag; the record itself to update it.
+pub(super) enum Found {
+    Key,
+    Record(Box<Customer>),
+}
+
+/// For each ready row, the first existing customer sharing a phone or ID number, found through
+/// the blind-index keys with one table handle for the whole batch.
+pub(super) fn existing_matches(
+    tx: &WriteTransaction,
+    ready: &[Ready],
+    mode: OnDuplicate,
+) -> Result<Vec<Option<Found>>, BatchError> {
+    let all = Reader::unscoped(tx, Unscoped::Duplicates);
+    let probes: Vec<Vec<(char, &str)>> = ready
+        .iter()
+        .map(|row| {
+            let c = &row.record;
+            std::iter::once(('p', c.phone.bidx.as_str()))
+                .chain(c.extra_phones.iter().map(|p| ('p', p.bidx.as_str())))
+                .chain(c.id_number.iter().map(|i| ('i', i.bidx.as_str())))
+                .collect()
+        })
+        .collect();
+    let ids = all
+        .first_ids_by_index(&probes)
+        .map_err(crate::service::Error::from)?;
+    ids.into_iter()
+        .map(|id| match (id, mode) {
+            (None, _) => Ok(None),
+            (Some(id), OnDuplicate::Update) => {
+                Ok(all.any(&id)?.map(|c| Found::Record(Box::new(c))))
+            }
+            (Some(_), _) => Ok(Some(Found::Key)),
+        })
+        .collect()
+}
+
+/// The existing customer with the row's non-empty fields filled in.
+pub(super) fn merged(
+    existing: &Customer,
+    input: &CustomerInput,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Customer {
+    let mut u = existing.clone();
+    macro_rules! fill {
+        ($f:ident) => {
+            if input.$f.is_some() {
+                u.$f = input.$f.clone();
+            }
+        };
+    }
+    fill!(city);
+    fill!(address);
+    fill!(company);
+    fill!(channel);
+    fill!(grade);
+    fill!(intent);
+    if let Some(t) = &input.tags {
+        for tag in t {
+            if !u.tags.contains(tag) {
+                u.tags.push(tag.clone());
+            }
+        }
+    }
+    if let Some(d) = &input.demand {
+        u.demand = d.clone();
+    }
+    if let Some(custom) = &input.custom {
+        for (k, v) in custom {
+            u.custom.insert(k.clone(), v.clone());
+        }
+    }
+    u.updated_at = now;
+    u
+}
+
+#[derive(Default)]
+pub(super) struct BatchOutcome {
+    pub(super) created: usize,
+    pub(super) updated: usize,
+    pub(super) skipped: usize,
+    pub(super) flagged: usize,
+    pub(super) assigned: usize,
+    /// Rows refused inside the transaction (line, field, reason, cells).
+    pub(super) refused: Vec<(usize, String, String, Vec<String>)>,
+}
+
+/// How a batch transaction ends other than committing: a dry run's outcome (so that it aborts)
+/// or a failure.
+pub(super) enum BatchError {
+    DryRun(BatchOutcome),
+    Service(Error),
+}
+
+impl From<Error> for BatchError {
+    fn from(e: Error) -> Self {
+        BatchError::Service(e)
+    }
+}
+
+impl From<crate::store::Error> for BatchError {
+    fn from(e: crate::store::Error) -> Self {
+        BatchError::Service(e.into())
+    }
+}
