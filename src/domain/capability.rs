@@ -102,6 +102,9 @@ grants!(
     FieldPrivilege, "未知字段权限", {
         PhoneViewFull = "phone.view_full",
         IdNumberViewFull = "id_number.view_full",
+        // The phone of a customer the holder owns, one reveal at a time (counted, audited);
+        // never in exports, never another owner's customer.
+        PhoneViewOwn = "phone.view_own",
     }
 );
 
@@ -157,7 +160,8 @@ mod tests {
         "backup.run",
         "settings.manage",
     ];
-    const OLD_FIELD_PRIVILEGES: &[&str] = &["phone.view_full", "id_number.view_full"];
+    const OLD_FIELD_PRIVILEGES: &[&str] =
+        &["phone.view_full", "id_number.view_full", "phone.view_own"];
 
     fn round_trips<T>(all: &[T], old: &[&str])
     where

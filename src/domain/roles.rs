@@ -62,6 +62,9 @@ pub struct Role {
     pub lock_limit: u32,
 }
 
+/// Reveals a day of the built-in salesperson role (their own customers' phones).
+pub const SALES_REVEAL_QUOTA: u32 = 200;
+
 /// Locks per user unless a role says otherwise.
 pub const DEFAULT_LOCK_LIMIT: u32 = 5;
 
@@ -74,7 +77,7 @@ pub fn builtin_roles() -> Vec<Role> {
     BUILTIN_ROLES
         .iter()
         .map(|(key, name)| {
-            use FieldPrivilege::{IdNumberViewFull, PhoneViewFull};
+            use FieldPrivilege::{IdNumberViewFull, PhoneViewFull, PhoneViewOwn};
             let (scope, privileges, quota): (DataScope, &[FieldPrivilege], Option<u32>) = match *key
             {
                 "admin" => (DataScope::All, FieldPrivilege::ALL, None),
@@ -82,6 +85,8 @@ pub fn builtin_roles() -> Vec<Role> {
                 "finance" => (DataScope::All, &[], None),
                 "documents" => (DataScope::All, &[IdNumberViewFull], Some(50)),
                 "service" => (DataScope::All, &[], None),
+                // Sales work is phone work: their own customers' numbers, 200 a day.
+                "sales" => (DataScope::Own, &[PhoneViewOwn], Some(SALES_REVEAL_QUOTA)),
                 _ => (DataScope::Own, &[], None),
             };
             Role {

@@ -379,11 +379,23 @@ async fn reveals_need_the_privilege_count_against_the_quota_and_are_audited() {
     let w = world().await;
     let (_, c) = w.sales_a.post("/api/v1/customers", zhang()).await;
     let path = format!("/api/v1/customers/{}/unmask", c["id"].as_str().unwrap());
-    let (st, e) = w.sales_a.post(&path, json!({"field": "phone"})).await;
+    // The built-in salesperson role (`phone.view_own`, 200 a day): the phone of their own
+    // customer, one reveal at a time; never the ID number.
+    let (st, r) = w.sales_a.post(&path, json!({"field": "phone"})).await;
+    assert_eq!(
+        (
+            st.as_u16(),
+            r["value"].as_str(),
+            r["remaining_today"].as_u64()
+        ),
+        (200, Some("13800138000"), Some(199)),
+        "sales role: the phone of their own customer"
+    );
+    let (st, e) = w.sales_a.post(&path, json!({"field": "id_number"})).await;
     assert_eq!(
         (st.as_u16(), e["error"]["code"].as_str()),
         (403, Some("forbidden")),
-        "sales role: masked only"
+        "sales role: the ID number stays masked"
     );
     assert_eq!(
         w.sales_b.post(&path, json!({"field": "phone"})).await.0,
@@ -440,10 +452,17 @@ async fn reveals_need_the_privilege_count_against_the_quota_and_are_audited() {
     let items = audit["items"].as_array().unwrap();
     assert_eq!(
         items.len(),
-        4,
+        5,
         "every successful reveal, not the refused ones"
     );
     assert_eq!(items[0]["detail"]["field"], "phone");
+    assert_eq!(items[0]["detail"]["basis"], "phone.view_full");
+    let own = &items[items.len() - 1];
+    assert_eq!(
+        (own["actor"].as_str(), own["detail"]["basis"].as_str()),
+        (Some("sales_a"), Some("phone.view_own")),
+        "the salesperson's reveal is audited with its basis"
+    );
     assert_eq!(items[0]["source"], "127.0.0.1");
     assert!(
         !audit.to_string().contains("13800138000"),

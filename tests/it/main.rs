@@ -21,6 +21,7 @@ mod import;
 mod import_rules;
 mod issue15_fixes;
 mod org_scope;
+mod owner_reveal;
 mod pii_at_rest;
 mod platform_api;
 mod plugin_trust;

@@ -46,6 +46,7 @@ export const CAPABILITY_LABELS = [
 export const FIELD_PRIVILEGE_LABELS = [
   { priv: 'phone.view_full', labelKey: 'priv.phone.view_full', noteKey: 'priv.phone.view_full.note' },
   { priv: 'id_number.view_full', labelKey: 'priv.id_number.view_full', noteKey: 'priv.id_number.view_full.note' },
+  { priv: 'phone.view_own', labelKey: 'priv.phone.view_own', noteKey: 'priv.phone.view_own.note' },
 ];
 
 export const DATA_SCOPES = [

@@ -55,7 +55,10 @@ function RevealValue({ customerId, field, masked, testid }) {
     }
   };
   return html`<span class="reveal" data-testid=${testid}>
-    <span class="mono" data-testid=${`${testid}-value`}>${state.value || masked}</span>
+    ${state.value && field === 'phone'
+      ? html`<a class="mono tel" href=${`tel:${state.value}`} data-testid=${`${testid}-value`}
+          title=${t('customer.reveal.call')}><${Icon} name="phone" size=${15} />${state.value}</a>`
+      : html`<span class="mono" data-testid=${`${testid}-value`}>${state.value || masked}</span>`}
     ${!state.value && html`<button type="button" class="btn btn-sm btn-text" onClick=${reveal} disabled=${state.busy}
       data-testid=${`${testid}-reveal`}><${Icon} name="eye" size=${15} />${t('customer.reveal.button')}</button>`}
     ${state.value && state.remaining != null && html`<span class="cell-sub">${t('customer.reveal.remaining', { count: state.remaining })}</span>`}

@@ -170,21 +170,30 @@ impl App {
         source: &str,
     ) -> Result<Revealed> {
         let c = self.visible_customer(caller, id)?;
-        let (privilege, sealed, name) = match field {
-            RevealField::Phone => (
-                FieldPrivilege::PhoneViewFull,
-                Some(c.phone.clone()),
-                "phone",
-            ),
-            RevealField::IdNumber => (
-                FieldPrivilege::IdNumberViewFull,
-                c.id_number.clone(),
-                "id_number",
-            ),
+        let owner = c.owner_id.as_deref() == Some(caller.user.id.as_str());
+        // The basis of the reveal, kept in the audit row: a privilege over every visible
+        // customer, or ownership (`phone.view_own`, the phone of one's own customers only).
+        let (basis, sealed, name) = match field {
+            RevealField::Phone if caller.has(FieldPrivilege::PhoneViewFull) => {
+                ("phone.view_full", Some(c.phone.clone()), "phone")
+            }
+            RevealField::Phone if owner && caller.has(FieldPrivilege::PhoneViewOwn) => {
+                ("phone.view_own", Some(c.phone.clone()), "phone")
+            }
+            RevealField::Phone => {
+                return Err(Error::Forbidden(
+                    FieldPrivilege::PhoneViewFull.as_str().into(),
+                ));
+            }
+            RevealField::IdNumber if caller.has(FieldPrivilege::IdNumberViewFull) => {
+                ("id_number.view_full", c.id_number.clone(), "id_number")
+            }
+            RevealField::IdNumber => {
+                return Err(Error::Forbidden(
+                    FieldPrivilege::IdNumberViewFull.as_str().into(),
+                ));
+            }
         };
-        if !caller.has(privilege) {
-            return Err(Error::Forbidden(privilege.as_str().into()));
-        }
         let sealed = sealed.ok_or(Error::NotFound)?;
         let value = self
             .fields
@@ -215,7 +224,7 @@ impl App {
                     "customer.revealed",
                     source,
                     Some(c.id.clone()),
-                    json!({"field": name}),
+                    json!({"field": name, "basis": basis}),
                 ),
             )?;
             Ok(used)
