@@ -38,6 +38,71 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// Every action the audit log can hold, by area. A use case writes one of these and nothing
+/// else (checked when an entry is appended in debug builds, and on the source by
+/// `tests/it/audit_actions.rs`); the UI has a label for each in both dictionaries and offers
+/// each in the audit page's filter (`web-assets/i18n/check.mjs` fails otherwise).
+pub const ACTIONS: &[&str] = &[
+    "auth.login",
+    "auth.login_failed",
+    "auth.login_throttled",
+    "auth.logout",
+    "setup.completed",
+    "user.created",
+    "user.updated",
+    "user.password_reset",
+    "user.password_changed",
+    "user.departed",
+    "department.created",
+    "department.updated",
+    "department.deleted",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "token.created",
+    "token.revoked",
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "customer.restored",
+    "customer.erased",
+    "customer.purged",
+    "customer.revealed",
+    "customer.exported",
+    "customer.imported",
+    "customer.transferred",
+    "customer.bulk",
+    "customer.consent_changed",
+    "customer.claimed",
+    "customer.released",
+    "customer.recalled",
+    "customer.locked",
+    "customer.unlocked",
+    "customer.assigned",
+    "followup.edited",
+    "custom_field.created",
+    "custom_field.updated",
+    "custom_field.deleted",
+    "tag_group.saved",
+    "tag_group.deleted",
+    "import_template.created",
+    "import_template.deleted",
+    "pool.created",
+    "pool.updated",
+    "pool.deleted",
+    "pool.swept",
+    "assignment.user_updated",
+    "plugin.saved",
+    "plugin.deleted",
+    "plugin.disk_edit",
+    "backup.requested",
+    "backup.completed",
+    "backup.failed",
+    "backup.snapshot",
+    "key.rotated",
+    CHAIN_KEYED,
+];
+
 /// What a use case records; sequence, time and hashes are filled in by [`append`].
 #[derive(Debug, Clone)]
 pub struct NewAudit {
@@ -146,6 +211,11 @@ fn seal(sealing: Sealing<'_>, entry: &AuditEntry) -> Result<String> {
 /// Appends one entry at the end of the chain; returns its sequence number. Refused when the
 /// store was opened without the audit key (an entry that no one could verify is no entry).
 pub fn append(tx: &WriteTransaction, at: DateTime<Utc>, new: NewAudit) -> Result<u64> {
+    debug_assert!(
+        ACTIONS.contains(&new.action),
+        "audit action {} is not in store::audit::ACTIONS",
+        new.action
+    );
     let key = tx.audit_key().ok_or(Error::AuditKeyMissing)?;
     let mut table = tx.open_table(tables::AUDIT)?;
     let (seq, prev_hash) = match table.last()? {

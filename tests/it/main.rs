@@ -5,6 +5,7 @@
 
 mod access_rule;
 mod assign_new;
+mod audit_actions;
 mod audit_and_throttle;
 mod audit_chain;
 mod backup;

@@ -11,6 +11,10 @@
 //     { code: "…" }`, `ApiError::new(status, "…"`, `ErrorDetail { code: "…"`, the canned codes of
 //     `ApiError::for_status`) has a text `error.<code>` in every dictionary, so
 //     the UI never shows a bare code or parses the server's Chinese message.
+//  5. every audit action the server can write (`store::audit::ACTIONS` in
+//     src/store/audit.rs) has a label `audit.action.<action>` in every
+//     dictionary and an entry in the audit page's filter (AUDIT_ACTIONS in
+//     pages/admin-audit.js), so the log never shows a bare code.
 // Unused keys are reported as warnings only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -121,6 +125,22 @@ for (const [code, file] of apiCodes) {
   }
 }
 
+const auditSource = readFileSync(join(src, 'store', 'audit.rs'), 'utf8');
+const actionList = auditSource.match(/pub const ACTIONS: &\[&str\] = &\[([\s\S]*?)\];/);
+const consts = new Map([...auditSource.matchAll(/pub const ([A-Z_]+): &str = "([a-z_.]+)";/g)].map((m) => [m[1], m[2]]));
+const auditActions = actionList
+  ? actionList[1].split(',').map((x) => x.trim()).filter(Boolean).map((x) => (x.startsWith('"') ? x.slice(1, -1) : consts.get(x)))
+  : [];
+if (auditActions.length < 20 || auditActions.some((a) => !a)) failures.push('could not read store::audit::ACTIONS from src/store/audit.rs: update check.mjs');
+const auditPage = readFileSync(join(root, 'pages', 'admin-audit.js'), 'utf8');
+for (const action of auditActions) {
+  for (const [name, dict] of Object.entries(dicts)) {
+    if (!(`audit.action.${action}` in dict)) failures.push(`${name}: audit action "${action}" has no label "audit.action.${action}"`);
+  }
+  if (!auditPage.includes(`action: '${action}'`)) failures.push(`pages/admin-audit.js: audit action "${action}" is not offered in AUDIT_ACTIONS (the filter)`);
+  used.add(`audit.action.${action}`);
+}
+
 for (const key of Object.keys(dicts[base])) {
   if (!used.has(key)) warnings.push(`key "${key}" is not used in any t('…') call (fine if built dynamically)`);
 }
@@ -131,4 +151,4 @@ if (failures.length) {
   console.error(`i18n check FAILED: ${failures.length} problem(s)`);
   process.exit(1);
 }
-console.log(`i18n check passed: ${Object.keys(dicts[base]).length} keys × ${Object.keys(dicts).length} locales, ${used.size} keys used in ${scanned} files, ${apiCodes.size} API error codes with texts`);
+console.log(`i18n check passed: ${Object.keys(dicts[base]).length} keys × ${Object.keys(dicts).length} locales, ${used.size} keys used in ${scanned} files, ${apiCodes.size} API error codes with texts, ${auditActions.length} audit actions labelled`);

@@ -16,7 +16,8 @@ import { departmentPath } from '../components/departments.js';
 
 const PAGE_SIZE = 50;
 
-/** Actions with a label; others are shown by their code. */
+/** Every action the server writes (store::audit::ACTIONS; i18n/check.mjs holds the two
+ *  lists equal), with its label: the filter offers each. */
 export const AUDIT_ACTIONS = [
   { action: 'auth.login', labelKey: 'audit.action.auth.login' },
   { action: 'auth.login_failed', labelKey: 'audit.action.auth.login_failed', tone: 'warning' },
@@ -40,6 +41,38 @@ export const AUDIT_ACTIONS = [
   { action: 'customer.deleted', labelKey: 'audit.action.customer.deleted' },
   { action: 'customer.revealed', labelKey: 'audit.action.customer.revealed', tone: 'warning' },
   { action: 'customer.exported', labelKey: 'audit.action.customer.exported', tone: 'warning' },
+  { action: 'user.departed', labelKey: 'audit.action.user.departed' },
+  { action: 'customer.restored', labelKey: 'audit.action.customer.restored' },
+  { action: 'customer.erased', labelKey: 'audit.action.customer.erased', tone: 'error' },
+  { action: 'customer.purged', labelKey: 'audit.action.customer.purged' },
+  { action: 'customer.imported', labelKey: 'audit.action.customer.imported' },
+  { action: 'customer.transferred', labelKey: 'audit.action.customer.transferred' },
+  { action: 'customer.bulk', labelKey: 'audit.action.customer.bulk' },
+  { action: 'customer.consent_changed', labelKey: 'audit.action.customer.consent_changed', tone: 'warning' },
+  { action: 'customer.claimed', labelKey: 'audit.action.customer.claimed' },
+  { action: 'customer.released', labelKey: 'audit.action.customer.released' },
+  { action: 'customer.recalled', labelKey: 'audit.action.customer.recalled' },
+  { action: 'customer.locked', labelKey: 'audit.action.customer.locked' },
+  { action: 'customer.unlocked', labelKey: 'audit.action.customer.unlocked' },
+  { action: 'customer.assigned', labelKey: 'audit.action.customer.assigned' },
+  { action: 'followup.edited', labelKey: 'audit.action.followup.edited' },
+  { action: 'custom_field.created', labelKey: 'audit.action.custom_field.created' },
+  { action: 'custom_field.updated', labelKey: 'audit.action.custom_field.updated' },
+  { action: 'custom_field.deleted', labelKey: 'audit.action.custom_field.deleted' },
+  { action: 'tag_group.saved', labelKey: 'audit.action.tag_group.saved' },
+  { action: 'tag_group.deleted', labelKey: 'audit.action.tag_group.deleted' },
+  { action: 'import_template.created', labelKey: 'audit.action.import_template.created' },
+  { action: 'import_template.deleted', labelKey: 'audit.action.import_template.deleted' },
+  { action: 'pool.created', labelKey: 'audit.action.pool.created' },
+  { action: 'pool.updated', labelKey: 'audit.action.pool.updated' },
+  { action: 'pool.deleted', labelKey: 'audit.action.pool.deleted' },
+  { action: 'pool.swept', labelKey: 'audit.action.pool.swept' },
+  { action: 'assignment.user_updated', labelKey: 'audit.action.assignment.user_updated' },
+  { action: 'plugin.saved', labelKey: 'audit.action.plugin.saved', tone: 'warning' },
+  { action: 'plugin.deleted', labelKey: 'audit.action.plugin.deleted', tone: 'warning' },
+  { action: 'plugin.disk_edit', labelKey: 'audit.action.plugin.disk_edit', tone: 'warning' },
+  { action: 'key.rotated', labelKey: 'audit.action.key.rotated', tone: 'warning' },
+  { action: 'audit.chain_keyed', labelKey: 'audit.action.audit.chain_keyed' },
   { action: 'backup.requested', labelKey: 'audit.action.backup.requested' },
   { action: 'backup.completed', labelKey: 'audit.action.backup.completed' },
   { action: 'backup.failed', labelKey: 'audit.action.backup.failed', tone: 'error' },
