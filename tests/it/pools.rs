@@ -1106,3 +1106,45 @@ async fn sweep_reports_count_everything_and_list_the_first_limit() {
     assert_eq!(again["recalled"], 0, "{again}");
     assert_eq!(again["warned"], 3, "{again}");
 }
+
+/// Issue 17.9: a customer going into a pool (released, recalled, departure) leaves its old
+/// owner's next follow-up date behind: whoever claims it starts without a stale reminder.
+#[tokio::test]
+async fn a_customer_enters_the_pool_without_its_previous_owners_next_follow_up() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    common::add_user(&s, "mei", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    pool(&admin, "公海", None, json!({"reclaim_cooldown_days": 0})).await;
+    let next = (epoch() + Duration::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let id = customer(&admin, 1, &sun, json!({})).await;
+    let sun_c = s.login("sun", PASS).await;
+    let (st, c) = sun_c
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/customers/{id}"),
+            Some(json!({"next_followup_at": next})),
+        )
+        .await;
+    assert_eq!(
+        (st, c["next_followup_at"].as_str()),
+        (StatusCode::OK, Some(next.as_str()))
+    );
+    let (st, c) = sun_c
+        .post(
+            &format!("/api/v1/customers/{id}/release"),
+            json!({"reason": "暂无需求"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+    assert!(c["next_followup_at"].is_null(), "released: {c}");
+    let mei_c = s.login("mei", PASS).await;
+    let (st, c) = mei_c
+        .post(&format!("/api/v1/customers/{id}/claim"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+    assert!(c["next_followup_at"].is_null(), "claimed: {c}");
+    let (_, due) = mei_c.get("/api/v1/reminders?due=today").await;
+    assert_eq!(due["total"], 0, "{due}");
+    s.stop().await;
+}

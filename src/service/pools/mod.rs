@@ -216,6 +216,8 @@ pub(crate) fn into_pool(c: &mut Customer, pool: &Pool, now: DateTime<Utc>) {
     c.pool_entered_at = Some(now);
     c.held_since = None;
     c.locked = false;
+    // The previous owner's promise to call back is not the next owner's reminder.
+    c.next_followup_at = None;
     c.updated_at = now;
 }
 
