@@ -77,6 +77,41 @@ pub fn in_bin(
     Ok(out)
 }
 
+/// Whether `key` has the shape of a recycle-bin key (`b:<20 digits>/<id>`): what a page
+/// cursor must be.
+pub fn is_bin_key(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix("b:") else {
+        return false;
+    };
+    let Some((micros, id)) = rest.split_once('/') else {
+        return false;
+    };
+    micros.len() == 20
+        && micros.bytes().all(|b| b.is_ascii_digit())
+        && !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The recycle bin newest deletion first, from the key just before `before` (from the newest
+/// when `None`): gives `visit` each key and customer id until it answers `false`. Reads only
+/// the keys visited.
+pub fn bin_newest_first(
+    tx: &ReadTransaction,
+    before: Option<&str>,
+    mut visit: impl FnMut(&str, &str) -> Result<bool>,
+) -> Result<()> {
+    let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    let end = before.unwrap_or("b;");
+    for row in keys.range::<&str>("b:"..end)?.rev() {
+        let (k, v) = row?;
+        if !visit(k.value(), v.value())? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
     super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
 }
@@ -96,6 +131,10 @@ pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Re
     }
     for k in keys_of(c) {
         keys.insert(k.as_str(), c.id.as_str())?;
+    }
+    let (was, is) = (before.and_then(bin_key).is_some(), bin_key(c).is_some());
+    if was != is {
+        super::loads::shift_bin(tx, is)?;
     }
     tx.open_table(tables::CUSTOMERS)?
         .insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
