@@ -3,12 +3,19 @@
 //! decode every unowned customer, scan every record twice, hold every exported row) on the
 //! same store in the same run, so the ratio is read off one machine state.
 //!
+//! The export's absolute peak memory is measured last, in a process of its own: the bench runs
+//! itself again (`ZHUDAI_BENCH_CHILD`) on the data directory it built, once only opening it
+//! as `zhudai serve` does (the baseline) and once also exporting every customer, and prints
+//! both children's VmHWM.
+//!
 //! Run: `ZHUDAI_BENCH_ROWS=1000000 cargo bench --bench pages` (release). Environment:
 //! `ZHUDAI_BENCH_ROWS` customers (default 100000), `ZHUDAI_BENCH_POOLED` percent of them
 //! waiting in pools (default 70), `ZHUDAI_BENCH_DELETED` in the recycle bin (default 2000).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
 
 use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +24,7 @@ use zhudai::domain::customer::Customer;
 use zhudai::service::SystemClock;
 use zhudai::service::customers::DuplicateQuery;
 use zhudai::service::customers::export::{ExportFormat, ExportQuery};
+use zhudai::service::customers::recycle::RecycleBinQuery;
 use zhudai::service::org::DepartmentInput;
 use zhudai::service::org::users::{Actor, NewUser};
 use zhudai::service::pools::{PoolCustomerFilter, PoolInput};
@@ -104,6 +112,114 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The child's mode (`idle` or `export`) and the data directory it opens.
+const CHILD: &str = "ZHUDAI_BENCH_CHILD";
+const CHILD_DATA: &str = "ZHUDAI_BENCH_DATA";
+/// The child's one line of results, `key=value` pairs after this tag.
+const CHILD_LINE: &str = "pages-child:";
+
+/// Peak and current resident size and the current one's anonymous and file-backed parts, in
+/// MB, from /proc/self/status.
+fn mem() -> [(&'static str, f64); 4] {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    [
+        ("hwm", field("VmHWM:")),
+        ("rss", field("VmRSS:")),
+        ("anon", field("RssAnon:")),
+        ("file", field("RssFile:")),
+    ]
+}
+
+fn export_query() -> ExportQuery {
+    ExportQuery {
+        format: ExportFormat::Csv,
+        full: false,
+        stage: None,
+        grade: None,
+        tag: None,
+        owner: None,
+        channel: None,
+    }
+}
+
+/// The child: opens the data directory as `zhudai serve` does (configuration loaded from it,
+/// the app with its store, plugins and search index), then for `export` runs the export of
+/// every customer through the call the HTTP handler makes and reads the file back in the
+/// handler's 64 KiB chunks. Prints its memory after opening and after the export.
+fn child(mode: &str) {
+    let data = PathBuf::from(std::env::var(CHILD_DATA).unwrap());
+    let mut line = String::new();
+    let mut put = |prefix: &str, m: [(&str, f64); 4]| {
+        for (k, v) in m {
+            line.push_str(&format!(" {k}_{prefix}={v:.1}"));
+        }
+    };
+    put("start", mem());
+    let t = Instant::now();
+    let config = Config::load(Some(&data), std::env::vars(), &[])
+        .unwrap()
+        .config;
+    let app = zhudai::open_app(&data, config, Arc::new(SystemClock)).unwrap();
+    app.prepare_setup().unwrap();
+    app.search_catch_up().unwrap();
+    let open_s = t.elapsed().as_secs_f64();
+    put("open", mem());
+    if mode == "export" {
+        let admin = app.caller_for("admin").unwrap();
+        let t = Instant::now();
+        let mut file = app
+            .export_customers(&admin, &export_query(), "bench")
+            .unwrap();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut sent = 0u64;
+        loop {
+            let n = file.file.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            sent += n as u64;
+        }
+        assert_eq!(sent, file.len);
+        let secs = t.elapsed().as_secs_f64();
+        put("export", mem());
+        line.push_str(&format!(
+            " rows={} file_mb={:.1} export_s={secs:.1}",
+            file.rows,
+            file.len as f64 / 1048576.0
+        ));
+    }
+    println!("{CHILD_LINE}{line} open_s={open_s:.2}");
+}
+
+/// Runs this bench again as a child on `data` and returns its figures.
+fn run_child(mode: &str, data: &Path) -> BTreeMap<String, f64> {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, mode)
+        .env(CHILD_DATA, data)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child {mode} failed: {text}");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(CHILD_LINE))
+        .unwrap_or_else(|| panic!("child {mode} printed no figures: {text}"));
+    line.split_whitespace()
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
@@ -126,6 +242,10 @@ fn report(what: &str, before: (f64, f64), after: (f64, f64), after8: f64) {
 }
 
 fn main() {
+    if let Ok(mode) = std::env::var(CHILD) {
+        child(&mode);
+        return;
+    }
     let rows = env_or("ZHUDAI_BENCH_ROWS", 100_000);
     let pooled = env_or("ZHUDAI_BENCH_POOLED", 70);
     let deleted = env_or("ZHUDAI_BENCH_DELETED", 2_000);
@@ -373,7 +493,9 @@ fn main() {
     });
     report("… filtered by city", before, after, after8);
 
-    // Recycle bin: its keys vs two scans of every record.
+    // Recycle bin: two scans of every record (before its keys, schema 11), then the whole bin
+    // listed from its keys (session 6: every entry's record read and its view built), then
+    // pages of it (the first, and one deep in the bin) read from a cursor.
     let before = timed(3, || {
         for _ in 0..2 {
             let mut n = 0u64;
@@ -391,18 +513,103 @@ fn main() {
             std::hint::black_box(n);
         }
     });
-    let after = timed(50, || {
-        std::hint::black_box(app.recycle_bin(&admin).unwrap());
+    let listed_all = || {
+        app.purge_recycle_bin().unwrap();
+        let deleted = app
+            .store
+            .read(|tx| {
+                let mut out = Vec::new();
+                for id in customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
+                    .in_bin(None)?
+                    .iter()
+                    .rev()
+                {
+                    if let Some(c) =
+                        customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).any(id)?
+                        && c.deleted_at.is_some()
+                        && !c.phone.bidx.is_empty()
+                    {
+                        out.push(c);
+                    }
+                }
+                Ok::<_, zhudai::store::Error>(out)
+            })
+            .unwrap();
+        let viewer = app.viewer(&admin);
+        let views: Vec<_> = deleted.iter().map(|c| viewer.view(c).unwrap()).collect();
+        std::hint::black_box(views);
+    };
+    let all = timed(50, listed_all);
+    let all8 = timed8(20, listed_all);
+    let bin_page = |cursor: Option<String>| RecycleBinQuery {
+        limit: None,
+        cursor,
+    };
+    let first = app.recycle_bin(&admin, &bin_page(None)).unwrap();
+    // Walk the bin 50 at a time; the deep page starts 1,000 entries in (or at the last page).
+    let mut cursors = Vec::new();
+    let mut next = first.next_cursor.clone();
+    let mut walked = first.items.len();
+    while let Some(c) = next {
+        let p = app.recycle_bin(&admin, &bin_page(Some(c.clone()))).unwrap();
+        walked += p.items.len();
+        cursors.push(c);
+        next = p.next_cursor;
+    }
+    assert_eq!(walked as u64, first.total, "the pages walk the whole bin");
+    let deep = cursors.get(19).or(cursors.last()).cloned();
+    let deep_at = deep.as_ref().map_or(0, |_| 50 * (cursors.len().min(20)));
+    let page_first = timed(200, || {
+        std::hint::black_box(app.recycle_bin(&admin, &bin_page(None)).unwrap());
     });
-    let after8 = timed8(20, || {
-        std::hint::black_box(app.recycle_bin(&admin).unwrap());
+    let page_first8 = timed8(100, || {
+        std::hint::black_box(app.recycle_bin(&admin, &bin_page(None)).unwrap());
     });
-    report(
-        &format!("GET /customers/recycle-bin ({} entries)", ids.len()),
-        before,
-        after,
-        after8,
+    let page_deep = timed(200, || {
+        std::hint::black_box(app.recycle_bin(&admin, &bin_page(deep.clone())).unwrap());
+    });
+    let page_deep8 = timed8(100, || {
+        std::hint::black_box(app.recycle_bin(&admin, &bin_page(deep.clone())).unwrap());
+    });
+    let miss = |one: (f64, f64), eight: f64| {
+        if one.1 < 50.0 && eight < 50.0 {
+            ""
+        } else {
+            "  ✗ target 50 ms missed"
+        }
+    };
+    println!(
+        "GET /customers/recycle-bin ({} entries, total {}): before (two scans of every record) p50 {:.2} ms p99 {:.2} ms",
+        ids.len(),
+        first.total,
+        before.0,
+        before.1
     );
+    println!(
+        "… whole bin listed (session 6 path): p50 {:.2} ms p99 {:.2} ms, 8 threads p99 {:.2} ms{}",
+        all.0,
+        all.1,
+        all8,
+        miss(all, all8)
+    );
+    for (what, one, eight) in [
+        ("first page (50)".to_string(), page_first, page_first8),
+        (
+            format!("deep page (50 after {deep_at})"),
+            page_deep,
+            page_deep8,
+        ),
+    ] {
+        println!(
+            "… {what}: p50 {:.3} ms p99 {:.3} ms (×{:.0} vs whole bin at p99), 8 threads p99 {:.3} ms (×{:.0} vs whole bin){}",
+            one.0,
+            one.1,
+            all.1 / one.1.max(1e-6),
+            eight,
+            all8 / eight.max(1e-6),
+            miss(one, eight)
+        );
+    }
 
     // The same-name hint: exact-name keys vs a scan of every record.
     let before = timed(3, || {
@@ -448,16 +655,9 @@ fn main() {
     let base = rss_mb();
     reset_peak();
     let t = Instant::now();
-    let q = ExportQuery {
-        format: ExportFormat::Csv,
-        full: false,
-        stage: None,
-        grade: None,
-        tag: None,
-        owner: None,
-        channel: None,
-    };
-    let file = app.export_customers(&admin, &q, "bench").unwrap();
+    let file = app
+        .export_customers(&admin, &export_query(), "bench")
+        .unwrap();
     let streamed = t.elapsed().as_secs_f64();
     let streamed_peak = peak_mb() - base;
     let process_peak = peak_mb();
@@ -510,4 +710,44 @@ fn main() {
             "  ✗ target 300 MB missed"
         }
     );
+
+    // The export in a process of its own: this one has held 490k decoded records and more,
+    // and the allocator keeps that memory. The store and index are closed first (redb admits
+    // one process).
+    let (rows_exported, file_len) = (file.rows, file.len);
+    drop(file);
+    drop(app);
+    let idle = run_child("idle", &data);
+    let export = run_child("export", &data);
+    let get = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(f64::NAN);
+    println!(
+        "idle opened app (child, open as serve: store, plugins, search index; {:.2} s): VmHWM {:.0} MB, VmRSS {:.0} MB (anon {:.0}, file {:.0}); before opening VmHWM {:.0} MB",
+        get(&idle, "open_s"),
+        get(&idle, "hwm_open"),
+        get(&idle, "rss_open"),
+        get(&idle, "anon_open"),
+        get(&idle, "file_open"),
+        get(&idle, "hwm_start"),
+    );
+    let (idle_hwm, export_hwm) = (get(&idle, "hwm_open"), get(&export, "hwm_export"));
+    println!(
+        "export child ({} rows, {:.0} MB CSV, {:.1} s, file read back in 64 KiB chunks): VmHWM {:.0} MB (×{:.2} of the idle child, +{:.0} MB its own), VmRSS after {:.0} MB (anon {:.0}, file {:.0}); opened VmHWM {:.0} MB{}",
+        get(&export, "rows"),
+        get(&export, "file_mb"),
+        get(&export, "export_s"),
+        export_hwm,
+        export_hwm / idle_hwm,
+        export_hwm - idle_hwm,
+        get(&export, "rss_export"),
+        get(&export, "anon_export"),
+        get(&export, "file_export"),
+        get(&export, "hwm_open"),
+        if export_hwm < 300.0 {
+            ""
+        } else {
+            "  ✗ target 300 MB missed"
+        }
+    );
+    assert_eq!(get(&export, "rows") as usize, rows_exported);
+    assert!(file_len > 0);
 }

@@ -20,6 +20,7 @@ const VALIDATION_BY_FIELD = {
   field_privileges: () => t('error.validation.capabilities'),
   expires_in_days: () => t('error.validation.expires_in_days'),
   cursor: () => t('error.validation.cursor'),
+  limit: () => t('error.validation.limit'),
 };
 
 // Stable codes of state conflicts and refusals → sentences.

@@ -12,7 +12,7 @@ use crate::domain::customer::{CustomerInput, CustomerPatch};
 use crate::service::access::auth::Caller;
 use crate::service::customers::bulk::{BulkRequest, BulkResult};
 use crate::service::customers::list::merge_repeated_tags;
-use crate::service::customers::recycle::{EraseRequest, RecycledCustomer};
+use crate::service::customers::recycle::{EraseRequest, RecycleBinPage, RecycleBinQuery};
 use crate::service::customers::{
     CustomerFilter, CustomerPage, CustomerView, DuplicateAnswer, DuplicateQuery, RevealField,
     Revealed,
@@ -170,17 +170,21 @@ pub async fn bulk(
     ))
 }
 
-/// The recycle bin (admin): deleted customers still restorable. Listing also purges those
+/// The recycle bin (admin): deleted customers still restorable, one page, most recently
+/// deleted first; `total` counts the whole bin (in my data scope). Listing also purges those
 /// past `customers.recycle_days`.
-#[utoipa::path(get, path = "/customers/recycle-bin", operation_id = "customer_recycle_bin", tag = "customers", responses(
-    (status = 200, description = "Deleted customers, most recent first", body = Vec<RecycledCustomer>),
+#[utoipa::path(get, path = "/customers/recycle-bin", operation_id = "customer_recycle_bin", tag = "customers", params(RecycleBinQuery), responses(
+    (status = 200, description = "A page of deleted customers, most recent first", body = RecycleBinPage),
+    (status = 400, description = "Bad `limit` (1–200) or `cursor` (named in `field`)", body = ErrorBody),
     (status = 403, description = "Not an administrator", body = ErrorBody)))]
 pub async fn recycle_bin(
     State(app): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<RecycledCustomer>>, ApiError> {
+    Query(q): Query<RecycleBinQuery>,
+) -> Result<Json<RecycleBinPage>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.recycle_bin(&caller)).await?,
+        app.blocking(move |app| app.recycle_bin(&caller, &q))
+            .await?,
     ))
 }
 

@@ -83,6 +83,41 @@ pub(super) fn in_bin(
     Ok(out)
 }
 
+/// Whether `key` has the shape of a recycle-bin key (`b:<20 digits>/<id>`): what a page
+/// cursor must be.
+pub fn is_bin_key(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix("b:") else {
+        return false;
+    };
+    let Some((micros, id)) = rest.split_once('/') else {
+        return false;
+    };
+    micros.len() == 20
+        && micros.bytes().all(|b| b.is_ascii_digit())
+        && !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The recycle bin newest deletion first, from the key just before `before` (from the newest
+/// when `None`): gives `visit` each key and customer id until it answers `false`. Reads only
+/// the keys visited.
+pub(super) fn bin_newest_first(
+    tx: &ReadTransaction,
+    before: Option<&str>,
+    mut visit: impl FnMut(&str, &str) -> Result<bool>,
+) -> Result<()> {
+    let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    let end = before.unwrap_or("b;");
+    for row in keys.range::<&str>("b:"..end)?.rev() {
+        let (k, v) = row?;
+        if !visit(k.value(), v.value())? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
     super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
 }
@@ -102,6 +137,10 @@ pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Re
     }
     for k in keys_of(c) {
         keys.insert(k.as_str(), c.id.as_str())?;
+    }
+    let (was, is) = (before.and_then(bin_key).is_some(), bin_key(c).is_some());
+    if was != is {
+        super::loads::shift_bin(tx, is)?;
     }
     tx.open_table(tables::CUSTOMERS)?
         .insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
@@ -599,6 +638,22 @@ impl<'t> Reader<'t> {
             Tx::Read(tx) => in_bin(tx, before),
             Tx::Write(_) => Err(super::Error::Misuse(
                 "the recycle bin is listed in a read transaction".into(),
+            )),
+        }
+    }
+
+    /// The recycle bin's keys newest deletion first, from the key just before `before`: gives
+    /// `visit` each key and customer id until it answers `false` (ids only: the records are
+    /// read with [`Reader::deleted`], which applies the reader's scope).
+    pub fn bin_newest_first(
+        &self,
+        before: Option<&str>,
+        visit: impl FnMut(&str, &str) -> Result<bool>,
+    ) -> Result<()> {
+        match self.tx {
+            Tx::Read(tx) => bin_newest_first(tx, before, visit),
+            Tx::Write(_) => Err(super::Error::Misuse(
+                "the recycle bin is paged in a read transaction".into(),
             )),
         }
     }

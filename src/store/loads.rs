@@ -3,7 +3,9 @@
 //! claims read them instead of every customer an owner has. Since schema 11 also how many
 //! customers wait in each pool, for the pool list and pages. Written only by [`shift`], which
 //! `rule_fields::sync` (so every `customers::put`) calls with the stored previous view, so they
-//! cannot drift from the records; `zhudai doctor` recounts them ([`drift`]).
+//! cannot drift from the records; `zhudai doctor` recounts them ([`drift`]). Since schema 13
+//! also the size of the recycle bin (in `counters`, moved by `customers::put` with the bin's
+//! key), so its page has a total without reading the bin.
 
 use std::collections::BTreeMap;
 
@@ -165,6 +167,45 @@ pub fn of_w(tx: &WriteTransaction, owner: &str) -> Result<Loads> {
     read(&tx.open_table(tables::OWNER_LOADS)?, owner)
 }
 
+/// The recycle bin's size: customers deleted and not anonymised, i.e. its `b:` keys in
+/// `customer_keys`.
+const BIN: &str = "customers/recycle_bin";
+
+/// How many customers are in the recycle bin (kept by every customer write).
+pub fn bin_size(tx: &ReadTransaction) -> Result<u64> {
+    Ok(tx
+        .open_table(tables::COUNTERS)?
+        .get(BIN)?
+        .map_or(0, |v| v.value()))
+}
+
+/// One customer into (`up`) or out of the recycle bin; `customers::put` calls it when the
+/// record gains or loses its bin key.
+pub(super) fn shift_bin(tx: &WriteTransaction, up: bool) -> Result<()> {
+    let mut t = tx.open_table(tables::COUNTERS)?;
+    let n = t.get(BIN)?.map_or(0, |v| v.value());
+    let n = if up { n + 1 } else { n.saturating_sub(1) };
+    t.insert(BIN, n)?;
+    Ok(())
+}
+
+/// The bin's keys counted (reads the keys, not the records).
+fn count_bin_keys(keys: &impl ReadableTable<&'static str, &'static str>) -> Result<u64> {
+    let mut n = 0;
+    for row in keys.range::<&str>("b:".."b;")? {
+        row?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Schema 13: the bin's counter set from its keys; returns it.
+pub(super) fn count_bin(tx: &WriteTransaction) -> Result<u64> {
+    let n = count_bin_keys(&tx.open_table(tables::CUSTOMER_KEYS)?)?;
+    tx.open_table(tables::COUNTERS)?.insert(BIN, n)?;
+    Ok(n)
+}
+
 /// Every counter recounted from the customer records.
 fn recount(
     customers: &impl ReadableTable<&'static str, &'static [u8]>,
@@ -248,8 +289,21 @@ pub fn count_pools_batch(
 }
 
 /// Counters that differ from a recount of the records, as `owner/counter: stored ≠ counted`
-/// (empty when they agree). Reads every customer.
+/// (empty when they agree), and the recycle bin's counter if it differs from its keys
+/// (`recycle_bin: stored ≠ counted`). Reads every customer.
 pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
+    let mut out = owner_drift(tx)?;
+    let (stored, keys) = (
+        bin_size(tx)?,
+        count_bin_keys(&tx.open_table(tables::CUSTOMER_KEYS)?)?,
+    );
+    if stored != keys {
+        out.push(format!("recycle_bin: {stored} ≠ {keys}"));
+    }
+    Ok(out)
+}
+
+fn owner_drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     let counted = recount(&tx.open_table(tables::CUSTOMERS)?)?;
     let table = tx.open_table(tables::OWNER_LOADS)?;
     let mut stored = BTreeMap::new();

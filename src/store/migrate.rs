@@ -30,6 +30,8 @@
 //!   itself, not by a bare `Store::open`) when the log has entries; one write transaction.
 //!   And a firm-wide public pool (公司公海, default settings) is created when there is no pool
 //!   at all: a store without one silently recalled nothing. New stores get both at creation.
+//! - 13: the recycle bin's size is kept as a counter (`counters`, `customers/recycle_bin`,
+//!   `store::loads`), set from the bin's keys: its page has a total without reading the bin.
 //!
 //! Steps 9, 10 and 11 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -40,7 +42,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 12;
+pub const SCHEMA_VERSION: u64 = 13;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -330,6 +332,11 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         // Records are rewritten and pool counters added batch by batch; nothing to create.
         11 => Ok(()),
         12 => key_audit_chain(tx),
+        13 => {
+            let n = super::loads::count_bin(tx)?;
+            tracing::info!(customers = n, "recycle bin counted");
+            Ok(())
+        }
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -723,8 +723,12 @@ async fn recycle_bin_restores_within_the_window_then_purges() {
     assert_eq!(st, 403, "admins only");
     let (st, bin) = w.admin.get("/api/v1/customers/recycle-bin").await;
     assert_eq!(st, 200, "{bin}");
-    assert_eq!(bin.as_array().unwrap().len(), 2);
-    assert_eq!(bin[0]["customer"]["name"], "冯八", "most recent first");
+    assert_eq!(bin["items"].as_array().unwrap().len(), 2);
+    assert_eq!(bin["total"], 2);
+    assert_eq!(
+        bin["items"][0]["customer"]["name"], "冯八",
+        "most recent first"
+    );
     let (st, _) = w
         .mgr_a
         .post(&format!("/api/v1/customers/{id}/restore"), json!({}))
@@ -755,7 +759,8 @@ async fn recycle_bin_restores_within_the_window_then_purges() {
         .await;
     assert_eq!(st, 404, "past customers.recycle_days");
     let (_, bin) = w.admin.get("/api/v1/customers/recycle-bin").await;
-    assert_eq!(bin.as_array().unwrap().len(), 0, "{bin}");
+    assert_eq!(bin["items"].as_array().unwrap().len(), 0, "{bin}");
+    assert_eq!(bin["total"], 0, "{bin}");
     let (_, audit) = w.admin.get("/api/v1/audit?action=customer.purged").await;
     assert_eq!(audit["items"][0]["detail"]["count"], 1, "{audit}");
     let again = create(&w.sales_b, "陈九", "13800138052", json!({})).await;

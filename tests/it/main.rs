@@ -32,6 +32,7 @@ mod pool_scope;
 mod pools;
 mod privacy;
 mod process;
+mod recycle_bin;
 mod rotate_key;
 mod scope_matrix;
 mod scope_walk;

@@ -119,17 +119,33 @@ export function SaveViewDialog({ filters, whose, onClose, onSaved }) {
   <//>`;
 }
 
+// The bin is paged (newest deletion first); "load more" follows next_cursor.
+const binUrl = (cursor) => `/api/v1/customers/recycle-bin${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`;
+
 export function RecycleBin() {
   const [state, setState] = useState({ status: 'loading' });
+  const [more, setMore] = useState({ busy: false, error: null });
   const [erasing, setErasing] = useState(null);
   const [ref, setRef] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const load = async () => {
+    setMore({ busy: false, error: null });
     try {
-      setState({ status: 'ready', items: await api('GET', '/api/v1/customers/recycle-bin') });
+      const page = await api('GET', binUrl(null));
+      setState({ status: 'ready', items: page.items, cursor: page.next_cursor, total: page.total });
     } catch (e) {
       setState({ status: 'error', error: e });
+    }
+  };
+  const loadMore = async () => {
+    setMore({ busy: true, error: null });
+    try {
+      const page = await api('GET', binUrl(state.cursor));
+      setState((s) => ({ ...s, items: [...s.items, ...page.items], cursor: page.next_cursor, total: page.total }));
+      setMore({ busy: false, error: null });
+    } catch (e) {
+      setMore({ busy: false, error: e });
     }
   };
   useEffect(() => {
@@ -175,6 +191,14 @@ export function RecycleBin() {
             data-testid="bin-erase">${t('cx.bin.erase')}</button>
         </td></tr>`)}</tbody>
     </table></div>
+    <div class="list-foot">
+      <span class="muted" data-testid="bin-shown">${t('customers.shown', { shown: state.items.length, total: state.total })}</span>
+      ${more.error && html`<span class="field-error" role="alert">${customerErrorText(more.error)}</span>`}
+      ${state.cursor
+        ? html`<button type="button" class="btn" onClick=${loadMore} disabled=${more.busy} data-testid="bin-more">
+            ${more.busy ? t('common.loading') : t('customers.loadMore')}</button>`
+        : html`<span class="muted" data-testid="bin-end">${t('customers.end')}</span>`}
+    </div>
     ${erasing && html`<${ConfirmDialog} title=${t('cx.bin.erase')} body=${t('cx.bin.eraseBody', { name: erasing.name })}
       confirmLabel=${t('cx.bin.erase')} busy=${busy} error=${error} onConfirm=${erase} onClose=${() => setErasing(null)} testid="erase-confirm">
       <${Field} id="erase-ref" label=${t('cx.bin.requestRef')} value=${ref} onInput=${setRef} testid="erase-ref" maxLength=${64} />

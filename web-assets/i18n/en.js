@@ -457,6 +457,7 @@ export default {
   'error.validation.capabilities': 'Contains an unknown permission; reload and try again',
   'error.validation.expires_in_days': 'Validity must be between 1 and 3650 days',
   'error.validation.cursor': 'Invalid page position; reload and try again',
+  'error.validation.limit': 'Page size must be a whole number from 1 to 200',
   'error.username_taken': 'This username is taken; choose another one',
   'error.last_admin': 'This is the last active administrator: it cannot be disabled, marked departed or lose the administrator role. Make someone else an administrator first.',
   'error.department_not_empty': 'This department still has members or sub-departments and cannot be deleted. Move its members and sub-departments elsewhere first.',

@@ -16,9 +16,8 @@ use crate::domain::customer::{Customer, Sealed};
 use crate::service::access::auth::Caller;
 use crate::service::customers::CustomerView;
 use crate::service::{App, Error, Result, access::audit, new_id};
-use crate::store::WriteTransaction;
-use crate::store::customers::{self, TimelineEvent};
-use crate::store::customers::{Reader, Unscoped};
+use crate::store::customers::{self, Reader, TimelineEvent, Unscoped};
+use crate::store::{WriteTransaction, loads};
 
 /// The name an anonymised customer is shown under.
 pub const ERASED_NAME: &str = "已删除";
@@ -29,6 +28,56 @@ pub struct RecycledCustomer {
     pub deleted_at: DateTime<Utc>,
     /// Restorable until then; purged afterwards.
     pub purge_at: DateTime<Utc>,
+}
+
+/// A page of the recycle bin: `?limit=&cursor=`.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecycleBinQuery {
+    /// 1–200, default 50; anything else is a 400 naming `limit`.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page (opaque).
+    pub cursor: Option<String>,
+}
+
+/// The recycle bin, one page, most recently deleted first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecycleBinPage {
+    pub items: Vec<RecycledCustomer>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last one.
+    pub next_cursor: Option<String>,
+    /// Customers in the bin that the caller's data scope covers.
+    pub total: u64,
+}
+
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 200;
+
+fn page_limit(raw: Option<&str>) -> Result<usize> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(DEFAULT_PAGE),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            _ => Err(Error::validation(
+                "limit",
+                format!("每页条数应为 1 到 {MAX_PAGE} 之间的整数"),
+            )),
+        },
+    }
+}
+
+/// The cursor is the last bin key of the previous page; a page starts just after it, so an
+/// entry restored or purged meanwhile moves nothing else.
+fn page_cursor(raw: Option<&str>) -> Result<Option<&str>> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(c) if customers::is_bin_key(c) => Ok(Some(c)),
+        Some(_) => Err(Error::validation(
+            "cursor",
+            "分页位置无效，请从第一页重新查看",
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -124,37 +173,65 @@ impl App {
         })
     }
 
-    /// Deleted customers still restorable, most recently deleted first (admin).
-    pub fn recycle_bin(&self, caller: &Caller) -> Result<Vec<RecycledCustomer>> {
+    /// Deleted customers still restorable, most recently deleted first (admin), one page.
+    /// With a data scope of the whole firm only the page's keys and records are read and the
+    /// total is the bin's counter; a narrower scope reads the bin's records to count and skip
+    /// the customers it does not cover.
+    pub fn recycle_bin(&self, caller: &Caller, q: &RecycleBinQuery) -> Result<RecycleBinPage> {
         admin(caller)?;
+        let limit = page_limit(q.limit.as_deref())?;
+        let cursor = page_cursor(q.cursor.as_deref())?;
+        let scope = self.scope_of(caller)?;
         self.purge_recycle_bin()?;
         let keep = self.recycle_days();
-        let scope = self.scope_of(caller)?;
-        let deleted = self.store.read(|tx| {
-            let mut out = Vec::new();
+        let whole = scope.owner_filter().is_none();
+        let (page, more, total) = self.store.read(|tx| {
+            let mut page: Vec<(String, Customer)> = Vec::with_capacity(limit);
+            let (mut more, mut seen) = (false, 0u64);
             let read = scope.customers(tx);
-            // Most recently deleted first.
-            for id in read.in_bin(None)?.iter().rev() {
-                if let Some(c) = read.deleted(id)?
-                    && !is_erased(&c)
-                {
-                    out.push(c);
+            read.bin_newest_first(if whole { cursor } else { None }, |key, id| {
+                if whole && page.len() == limit {
+                    // A key beyond the page: there is a next one.
+                    more = true;
+                    return Ok(false);
                 }
-            }
-            Ok::<_, Error>(out)
+                // The scoped reader: out of scope or restored meanwhile reads as absent.
+                let Some(c) = read.deleted(id)? else {
+                    return Ok(true);
+                };
+                if is_erased(&c) {
+                    return Ok(true);
+                }
+                seen += 1;
+                if cursor.is_none_or(|cur| key < cur) {
+                    if page.len() < limit {
+                        page.push((key.to_string(), c));
+                    } else {
+                        more = true;
+                    }
+                }
+                Ok(true)
+            })?;
+            let total = if whole { loads::bin_size(tx)? } else { seen };
+            Ok::<_, Error>((page, more, total))
         })?;
+        let next_cursor = more.then(|| page.last().map(|(k, _)| k.clone())).flatten();
         let viewer = self.viewer(caller);
-        let mut out = Vec::with_capacity(deleted.len());
-        for c in &deleted {
+        let mut items = Vec::with_capacity(page.len());
+        for (_, c) in &page {
             if let Some(d) = c.deleted_at {
-                out.push(RecycledCustomer {
+                items.push(RecycledCustomer {
                     customer: viewer.view(c)?,
                     deleted_at: d,
                     purge_at: d + keep,
                 });
             }
         }
-        Ok(out)
+        Ok(RecycleBinPage {
+            items,
+            next_cursor,
+            total,
+        })
     }
 
     /// Takes a customer out of the recycle bin (admin; within `customers.recycle_days`).
