@@ -32,6 +32,10 @@
 //!   at all: a store without one silently recalled nothing. New stores get both at creation.
 //! - 13: the recycle bin's size is kept as a counter (`counters`, `customers/recycle_bin`,
 //!   `store::loads`), set from the bin's keys: its page has a total without reading the bin.
+//! - 14: the built-in salesperson role (`sales`) gains `phone.view_own` with 200 reveals a day
+//!   (the phone of their own customers), when it still has the defaults it was seeded with (no
+//!   field privilege, no quota); a role the firm changed is left as it is, and the upgrade log
+//!   says so.
 //!
 //! Steps 9, 10 and 11 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -42,7 +46,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 13;
+pub const SCHEMA_VERSION: u64 = 14;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -245,6 +249,32 @@ fn seed_roles(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 14: see the module doc.
+fn grant_sales_own_phones(tx: &WriteTransaction) -> Result<()> {
+    use crate::domain::roles::{FieldPrivilege, SALES_REVEAL_QUOTA};
+    let Some(mut sales) = super::org::roles_w(tx)?
+        .into_iter()
+        .find(|r| r.key == "sales" && r.builtin)
+    else {
+        return Ok(());
+    };
+    if !sales.field_privileges.is_empty() || sales.daily_reveal_quota.is_some() {
+        tracing::info!(
+            "the salesperson role was changed by the firm; phone.view_own is not added (grant \
+             it on the Roles page if wanted)"
+        );
+        return Ok(());
+    }
+    sales.field_privileges = vec![FieldPrivilege::PhoneViewOwn];
+    sales.daily_reveal_quota = Some(SALES_REVEAL_QUOTA);
+    super::org::put_role(tx, &sales)?;
+    tracing::info!(
+        quota = SALES_REVEAL_QUOTA,
+        "the salesperson role may now reveal the phone of their own customers"
+    );
+    Ok(())
+}
+
 fn create_v8(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::SEARCH_OUTBOX)?;
     tx.open_table(tables::CUSTOM_FIELDS)?;
@@ -337,6 +367,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             tracing::info!(customers = n, "recycle bin counted");
             Ok(())
         }
+        14 => grant_sales_own_phones(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

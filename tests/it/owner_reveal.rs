@@ -127,3 +127,64 @@ async fn the_built_in_salesperson_role_grants_own_phones_with_a_quota() {
     assert_eq!(sales["daily_reveal_quota"], 200);
     s.stop().await;
 }
+
+/// Schema 14: an existing install's salesperson role gains `phone.view_own` (200 a day) when it
+/// still has its seeded defaults; a role the firm changed is left alone.
+#[tokio::test]
+async fn the_upgrade_grants_own_phones_to_an_unchanged_salesperson_role_only() {
+    use redb::{ReadableTable, TableDefinition};
+    const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+    const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
+    let role_after = |seeded: Option<u32>| async move {
+        let s = TestServer::start(Fixture::WithAdmin).await;
+        let data = s.stop().await;
+        let path = data.path().join("zhudai.redb");
+        {
+            // Back to schema 13 with the salesperson role as 13 seeded it (or as a firm set it).
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut roles = tx.open_table(ROLES).unwrap();
+                let mut sales: serde_json::Value = {
+                    let v = roles.get("sales").unwrap().unwrap();
+                    serde_json::from_slice(&v.value()[1..]).unwrap()
+                };
+                sales["field_privileges"] = json!([]);
+                sales["daily_reveal_quota"] = json!(seeded);
+                let mut bytes = vec![1u8];
+                bytes.extend(serde_json::to_vec(&sales).unwrap());
+                roles.insert("sales", bytes.as_slice()).unwrap();
+                tx.open_table(META)
+                    .unwrap()
+                    .insert("schema_version", 13)
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let store = common::open_keyed(data.path(), &path);
+        store
+            .read(|tx| zhudai::store::org::roles(tx))
+            .unwrap()
+            .into_iter()
+            .find(|r| r.key == "sales")
+            .unwrap()
+    };
+    let upgraded = role_after(None).await;
+    assert_eq!(
+        (
+            upgraded
+                .field_privileges
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>(),
+            upgraded.daily_reveal_quota
+        ),
+        (vec!["phone.view_own"], Some(200))
+    );
+    let kept = role_after(Some(10)).await;
+    assert_eq!(
+        (kept.field_privileges.len(), kept.daily_reveal_quota),
+        (0, Some(10)),
+        "a role the firm changed is not touched"
+    );
+}
