@@ -1,26 +1,24 @@
 //! HTTP: one router builder used by `serve`, tests and benches alike. Handlers parse and
 //! authenticate, call a `service` use case, and shape the answer; no business rule lives here.
 
-mod audit;
-mod auth;
-mod backup;
-mod customer_settings;
+// Handlers by aggregate, as in `service/`; the imports below name them for the router.
+mod access;
 mod customers;
 pub mod error;
-mod exports;
 mod extract;
 mod followups;
-mod health;
 mod imports;
 mod middleware;
 mod openapi;
 mod org;
-mod plugins;
+mod platform;
 mod pools;
 mod search;
-mod setup;
-mod tokens;
-mod users;
+
+use access::{audit, auth, setup, tokens};
+use customers::{exports, settings as customer_settings};
+use org::users;
+use platform::{backup, health, plugins};
 
 use std::future::Future;
 use std::net::SocketAddr;

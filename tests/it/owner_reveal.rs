@@ -163,7 +163,7 @@ async fn the_upgrade_grants_own_phones_to_an_unchanged_salesperson_role_only() {
         }
         let store = common::open_keyed(data.path(), &path);
         store
-            .read(|tx| zhudai::store::org::roles(tx))
+            .read(zhudai::store::org::roles)
             .unwrap()
             .into_iter()
             .find(|r| r.key == "sales")

@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::auth::Source;
-use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use crate::http::auth::Source;
+use crate::http::error::ErrorBody;
+use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::{Caller, UserView};
 use crate::service::followups::DepartTo;
 use crate::service::org::users::{Actor, NewUser, UserPatch};

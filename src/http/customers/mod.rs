@@ -1,14 +1,17 @@
 //! Customers: list, create, read, edit, recycle, duplicate check, reveal.
 
+pub(super) mod exports;
+pub(super) mod settings;
+
 use axum::Json;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::auth::Source;
-use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
 use crate::domain::customer::{CustomerInput, CustomerPatch};
+use crate::http::auth::Source;
+use crate::http::error::ErrorBody;
+use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::customers::bulk::{BulkRequest, BulkResult};
 use crate::service::customers::list::merge_repeated_tags;

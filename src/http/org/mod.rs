@@ -1,15 +1,17 @@
 //! Departments and roles: readable by every logged-in user, changed with `user.manage`.
 
+pub(super) mod users;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 
-use super::auth::Source;
-use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
 use crate::domain::org::Department;
 use crate::domain::roles::{Capability, FieldPrivilege, Role};
+use crate::http::auth::Source;
+use crate::http::error::ErrorBody;
+use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::org::users::Actor;
 use crate::service::org::{DepartmentInput, DepartmentPatch, RolePatch};

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use crate::http::{ApiError, AppState};
 use crate::service::access::audit::AuditPage;
 use crate::service::access::auth::Caller;
 
@@ -24,8 +24,8 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/audit", operation_id = "list_audit", tag = "audit", params(AuditQuery),
     responses(
         (status = 200, description = "A page of entries", body = AuditPage),
-        (status = 401, description = "Not logged in", body = super::error::ErrorBody),
-        (status = 403, description = "Missing audit.view", body = super::error::ErrorBody),
+        (status = 401, description = "Not logged in", body = crate::http::error::ErrorBody),
+        (status = 403, description = "Missing audit.view", body = crate::http::error::ErrorBody),
     ))]
 pub async fn list(
     State(app): State<AppState>,

@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{clear_cookie, session_cookie, source_address};
-use super::{ApiError, ApiJson, AppState};
+use crate::http::extract::{clear_cookie, session_cookie, source_address};
+use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::{Caller, CallerAuth, UserView};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -45,8 +45,8 @@ impl axum::extract::FromRequestParts<AppState> for Source {
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = SessionResponse),
-        (status = 401, description = "Wrong username or password", body = super::error::ErrorBody),
-        (status = 429, description = "Too many attempts (Retry-After)", body = super::error::ErrorBody),
+        (status = 401, description = "Wrong username or password", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many attempts (Retry-After)", body = crate::http::error::ErrorBody),
     ))]
 pub async fn login(
     State(app): State<AppState>,
@@ -72,8 +72,8 @@ pub async fn login(
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses(
         (status = 204, description = "Logged out"),
-        (status = 401, description = "Not logged in", body = super::error::ErrorBody),
-        (status = 403, description = "Missing or wrong X-CSRF-Token", body = super::error::ErrorBody),
+        (status = 401, description = "Not logged in", body = crate::http::error::ErrorBody),
+        (status = 403, description = "Missing or wrong X-CSRF-Token", body = crate::http::error::ErrorBody),
     ))]
 pub async fn logout(
     State(app): State<AppState>,
@@ -94,7 +94,7 @@ pub async fn logout(
 #[utoipa::path(get, path = "/me", tag = "auth",
     responses(
         (status = 200, description = "The current user", body = SessionResponse),
-        (status = 401, description = "Not logged in", body = super::error::ErrorBody),
+        (status = 401, description = "Not logged in", body = crate::http::error::ErrorBody),
     ))]
 pub async fn me(caller: Caller) -> Json<SessionResponse> {
     let csrf_token = match &caller.auth {

@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::auth::Source;
-use super::error::ErrorBody;
-use super::{ApiError, AppState};
+use crate::http::auth::Source;
+use crate::http::error::ErrorBody;
+use crate::http::{ApiError, AppState};
 use crate::jobs::backup::BackupStatus;
 use crate::service::access::auth::Caller;
 

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::auth::Source;
-use super::error::{ErrorBody, ErrorDetail};
-use super::{ApiError, ApiJson, AppState};
+use crate::http::auth::Source;
+use crate::http::error::{ErrorBody, ErrorDetail};
+use crate::http::{ApiError, ApiJson, AppState};
 use crate::script::{PluginStatus, ScriptError};
 use crate::service::access::auth::Caller;
 use crate::service::platform::plugins::{

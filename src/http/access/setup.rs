@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, AppState};
+use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::UserView;
 use crate::service::access::setup::SetupStatus;
 
@@ -38,13 +38,13 @@ pub struct SetupResponse {
 #[utoipa::path(post, path = "/setup", operation_id = "complete_setup", tag = "auth", request_body = SetupRequest,
     responses(
         (status = 201, description = "Administrator created and logged in (session cookie set)", body = SetupResponse),
-        (status = 400, description = "Invalid input", body = super::error::ErrorBody),
-        (status = 401, description = "Wrong, expired or used token", body = super::error::ErrorBody),
-        (status = 409, description = "An administrator already exists", body = super::error::ErrorBody),
+        (status = 400, description = "Invalid input", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Wrong, expired or used token", body = crate::http::error::ErrorBody),
+        (status = 409, description = "An administrator already exists", body = crate::http::error::ErrorBody),
     ))]
 pub async fn complete(
     State(app): State<AppState>,
-    super::auth::Source(source): super::auth::Source,
+    crate::http::auth::Source(source): crate::http::auth::Source,
     ApiJson(req): ApiJson<SetupRequest>,
 ) -> Result<Response, ApiError> {
     let secure = app.config.server.secure_cookie;
@@ -70,7 +70,7 @@ pub async fn complete(
         }),
     )
         .into_response();
-    let cookie = HeaderValue::from_str(&super::extract::session_cookie(&done.token, secure))
+    let cookie = HeaderValue::from_str(&crate::http::extract::session_cookie(&done.token, secure))
         .map_err(|e| crate::service::Error::Internal(e.to_string()))?;
     resp.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(resp)

@@ -5,9 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::auth::Source;
-use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use crate::http::auth::Source;
+use crate::http::error::ErrorBody;
+use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::access::tokens::{CreatedToken, TokenView};
 

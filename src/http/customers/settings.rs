@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::auth::Source;
-use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
 use crate::domain::custom_field::CustomField;
+use crate::http::auth::Source;
+use crate::http::error::ErrorBody;
+use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::customers::settings::{
     DirectoryEntry, SavedView, SavedViewInput, TagGroup, TagGroupInput,

@@ -5,9 +5,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::Source;
-use super::error::ErrorBody;
-use super::{ApiError, AppState};
+use crate::http::auth::Source;
+use crate::http::error::ErrorBody;
+use crate::http::{ApiError, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::customers::export::ExportQuery;
 
