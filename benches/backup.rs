@@ -37,10 +37,11 @@ fn main() {
     .unwrap();
     let now = chrono::Utc::now();
     let mut synth = zhudai::synth::Generator::new(7, now);
-    let token = app.prepare_setup().unwrap().unwrap();
-    app.complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
+    let token = app.access().prepare_setup().unwrap().unwrap();
+    app.access()
+        .complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
         .unwrap();
-    let admin = app.caller_for("admin").unwrap();
+    let admin = app.access().caller_for("admin").unwrap();
     let t = Instant::now();
     let mut done = 0;
     // Real customers through the import path: validated, encrypted, blind-indexed, deduplicated.
@@ -67,6 +68,7 @@ fn main() {
             ));
         }
         let report = app
+            .imports()
             .import_customers(
                 &admin,
                 csv.as_bytes(),

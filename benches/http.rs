@@ -116,9 +116,9 @@ fn main() {
         // zhudai with an administrator and synthetic staff accounts.
         let dir = tempfile::tempdir().unwrap();
         let app = zhudai::open_app(dir.path(), Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap();
-        let token = app.prepare_setup().unwrap().unwrap();
-        app.complete_setup(&token, "admin", "管理员", "bench-password-1", "bench").unwrap();
-        let seeded = app.demo_staff(users, 42).unwrap();
+        let token = app.access().prepare_setup().unwrap().unwrap();
+        app.access().complete_setup(&token, "admin", "管理员", "bench-password-1", "bench").unwrap();
+        let seeded = app.platform().demo_staff(users, 42).unwrap();
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", l.local_addr().unwrap());
         let served = Arc::clone(&app);

@@ -87,15 +87,17 @@ fn child(file: &Path, data: &Path) {
         Arc::new(zhudai::service::SystemClock),
     )
     .unwrap();
-    let token = app.prepare_setup().unwrap().unwrap();
-    app.complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
+    let token = app.access().prepare_setup().unwrap().unwrap();
+    app.access()
+        .complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
         .unwrap();
-    let admin = app.caller_for("admin").unwrap();
+    let admin = app.access().caller_for("admin").unwrap();
     let t = Instant::now();
     // As `zhudai import` does: committed batches are indexed alongside the import …
     let report = app
+        .lookup()
         .index_alongside(|| {
-            app.import_file(
+            app.imports().import_file(
                 &admin,
                 file,
                 &ImportOptions::default(),
@@ -108,7 +110,7 @@ fn child(file: &Path, data: &Path) {
     let secs = t.elapsed().as_secs_f64();
     // … and the rest before it exits: the index takes in every new customer.
     let t = Instant::now();
-    app.search_catch_up().unwrap();
+    app.lookup().search_catch_up().unwrap();
     let index_secs = t.elapsed().as_secs_f64();
     assert_eq!(
         report.created + report.rejected,

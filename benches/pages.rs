@@ -167,14 +167,15 @@ fn child(mode: &str) {
         .unwrap()
         .config;
     let app = zhudai::open_app(&data, config, Arc::new(SystemClock)).unwrap();
-    app.prepare_setup().unwrap();
-    app.search_catch_up().unwrap();
+    app.access().prepare_setup().unwrap();
+    app.lookup().search_catch_up().unwrap();
     let open_s = t.elapsed().as_secs_f64();
     put("open", mem());
     if mode == "export" {
-        let admin = app.caller_for("admin").unwrap();
+        let admin = app.access().caller_for("admin").unwrap();
         let t = Instant::now();
         let mut file = app
+            .customers()
             .export_customers(&admin, &export_query(), "bench")
             .unwrap();
         let mut buf = vec![0u8; 64 << 10];
@@ -255,11 +256,13 @@ fn main() {
     let app = Arc::new(
         zhudai::open_app(&data, Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap(),
     );
-    let token = app.prepare_setup().unwrap().unwrap();
-    app.complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
+    let token = app.access().prepare_setup().unwrap().unwrap();
+    app.access()
+        .complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
         .unwrap();
     let op = Actor::Operator;
     let dept = app
+        .org()
         .create_department(
             &op,
             DepartmentInput {
@@ -272,25 +275,27 @@ fn main() {
         .id;
     let sales: Vec<String> = (0..SALES)
         .map(|i| {
-            app.create_user(
-                &op,
-                NewUser {
-                    username: format!("s{i}"),
-                    display_name: format!("业务员{i}"),
-                    roles: vec!["sales".into()],
-                    password: "bench staff password".into(),
-                    department_id: Some(dept.clone()),
-                    manager_id: None,
-                    phone: None,
-                },
-                "bench",
-            )
-            .unwrap()
-            .id
+            app.org()
+                .create_user(
+                    &op,
+                    NewUser {
+                        username: format!("s{i}"),
+                        display_name: format!("业务员{i}"),
+                        roles: vec!["sales".into()],
+                        password: "bench staff password".into(),
+                        department_id: Some(dept.clone()),
+                        manager_id: None,
+                        phone: None,
+                    },
+                    "bench",
+                )
+                .unwrap()
+                .id
         })
         .collect();
-    let admin = app.caller_for("admin").unwrap();
+    let admin = app.access().caller_for("admin").unwrap();
     let firm = app
+        .pools()
         .list_pools(&admin)
         .unwrap()
         .into_iter()
@@ -298,6 +303,7 @@ fn main() {
         .unwrap()
         .pool;
     let dept_pool = app
+        .pools()
         .create_pool(
             &admin,
             PoolInput {
@@ -325,7 +331,7 @@ fn main() {
             let s = synth.customer();
             let in_pool = rng.below(100) < pooled;
             let owner = (!in_pool).then(|| sales[rng.below(SALES as u64) as usize].clone());
-            let mut c = app.demo_record(&s, owner, "bench").unwrap();
+            let mut c = app.platform().demo_record(&s, owner, "bench").unwrap();
             if in_pool {
                 let p = if rng.below(10) < 7 { &firm } else { &dept_pool };
                 c.pool_id = Some(p.id.clone());
@@ -374,7 +380,7 @@ fn main() {
             .unwrap();
     }
     let t = Instant::now();
-    app.search_catch_up().unwrap();
+    app.lookup().search_catch_up().unwrap();
     println!(
         "index: {:.1} s; {} in the bin; resident {:.0} MB",
         t.elapsed().as_secs_f64(),
@@ -405,10 +411,10 @@ fn main() {
         std::hint::black_box(counts);
     });
     let after = timed(200, || {
-        std::hint::black_box(app.list_pools(&admin).unwrap());
+        std::hint::black_box(app.pools().list_pools(&admin).unwrap());
     });
     let after8 = timed8(100, || {
-        std::hint::black_box(app.list_pools(&admin).unwrap());
+        std::hint::black_box(app.pools().list_pools(&admin).unwrap());
     });
     report("GET /pools", before, after, after8);
 
@@ -436,6 +442,7 @@ fn main() {
         std::hint::black_box(matching.len());
     };
     let first = app
+        .pools()
         .pool_customers(&admin, &firm.id, &PoolCustomerFilter::default())
         .unwrap();
     println!("pool page total {} (firm-wide pool)", first.total);
@@ -447,13 +454,15 @@ fn main() {
     };
     let after = timed(200, || {
         std::hint::black_box(
-            app.pool_customers(&admin, &firm.id, &page(None, None))
+            app.pools()
+                .pool_customers(&admin, &firm.id, &page(None, None))
                 .unwrap(),
         );
     });
     let after8 = timed8(100, || {
         std::hint::black_box(
-            app.pool_customers(&admin, &firm.id, &page(None, None))
+            app.pools()
+                .pool_customers(&admin, &firm.id, &page(None, None))
                 .unwrap(),
         );
     });
@@ -466,13 +475,15 @@ fn main() {
     let cursor = first.next_cursor.clone();
     let after = timed(200, || {
         std::hint::black_box(
-            app.pool_customers(&admin, &firm.id, &page(cursor.clone(), None))
+            app.pools()
+                .pool_customers(&admin, &firm.id, &page(cursor.clone(), None))
                 .unwrap(),
         );
     });
     let after8 = timed8(100, || {
         std::hint::black_box(
-            app.pool_customers(&admin, &firm.id, &page(cursor.clone(), None))
+            app.pools()
+                .pool_customers(&admin, &firm.id, &page(cursor.clone(), None))
                 .unwrap(),
         );
     });
@@ -481,13 +492,15 @@ fn main() {
     let before = timed(3, || old_page(city.as_deref()));
     let after = timed(200, || {
         std::hint::black_box(
-            app.pool_customers(&admin, &firm.id, &page(None, city.clone()))
+            app.pools()
+                .pool_customers(&admin, &firm.id, &page(None, city.clone()))
                 .unwrap(),
         );
     });
     let after8 = timed8(100, || {
         std::hint::black_box(
-            app.pool_customers(&admin, &firm.id, &page(None, city.clone()))
+            app.pools()
+                .pool_customers(&admin, &firm.id, &page(None, city.clone()))
                 .unwrap(),
         );
     });
@@ -514,7 +527,7 @@ fn main() {
         }
     });
     let listed_all = || {
-        app.purge_recycle_bin().unwrap();
+        app.customers().purge_recycle_bin().unwrap();
         let deleted = app
             .store
             .read(|tx| {
@@ -545,13 +558,19 @@ fn main() {
         limit: None,
         cursor,
     };
-    let first = app.recycle_bin(&admin, &bin_page(None)).unwrap();
+    let first = app
+        .customers()
+        .recycle_bin(&admin, &bin_page(None))
+        .unwrap();
     // Walk the bin 50 at a time; the deep page starts 1,000 entries in (or at the last page).
     let mut cursors = Vec::new();
     let mut next = first.next_cursor.clone();
     let mut walked = first.items.len();
     while let Some(c) = next {
-        let p = app.recycle_bin(&admin, &bin_page(Some(c.clone()))).unwrap();
+        let p = app
+            .customers()
+            .recycle_bin(&admin, &bin_page(Some(c.clone())))
+            .unwrap();
         walked += p.items.len();
         cursors.push(c);
         next = p.next_cursor;
@@ -560,16 +579,32 @@ fn main() {
     let deep = cursors.get(19).or(cursors.last()).cloned();
     let deep_at = deep.as_ref().map_or(0, |_| 50 * (cursors.len().min(20)));
     let page_first = timed(200, || {
-        std::hint::black_box(app.recycle_bin(&admin, &bin_page(None)).unwrap());
+        std::hint::black_box(
+            app.customers()
+                .recycle_bin(&admin, &bin_page(None))
+                .unwrap(),
+        );
     });
     let page_first8 = timed8(100, || {
-        std::hint::black_box(app.recycle_bin(&admin, &bin_page(None)).unwrap());
+        std::hint::black_box(
+            app.customers()
+                .recycle_bin(&admin, &bin_page(None))
+                .unwrap(),
+        );
     });
     let page_deep = timed(200, || {
-        std::hint::black_box(app.recycle_bin(&admin, &bin_page(deep.clone())).unwrap());
+        std::hint::black_box(
+            app.customers()
+                .recycle_bin(&admin, &bin_page(deep.clone()))
+                .unwrap(),
+        );
     });
     let page_deep8 = timed8(100, || {
-        std::hint::black_box(app.recycle_bin(&admin, &bin_page(deep.clone())).unwrap());
+        std::hint::black_box(
+            app.customers()
+                .recycle_bin(&admin, &bin_page(deep.clone()))
+                .unwrap(),
+        );
     });
     let miss = |one: (f64, f64), eight: f64| {
         if one.1 < 50.0 && eight < 50.0 {
@@ -638,7 +673,7 @@ fn main() {
             id_number: None,
             name: Some(names[k % names.len()].clone()),
         };
-        std::hint::black_box(app.check_duplicate(&admin, &q).unwrap());
+        std::hint::black_box(app.customers().check_duplicate(&admin, &q).unwrap());
     });
     let after8 = timed8(50, || {
         let q = DuplicateQuery {
@@ -646,7 +681,7 @@ fn main() {
             id_number: None,
             name: Some(names[0].clone()),
         };
-        std::hint::black_box(app.check_duplicate(&admin, &q).unwrap());
+        std::hint::black_box(app.customers().check_duplicate(&admin, &q).unwrap());
     });
     report("check-duplicate by name", before, after, after8);
 
@@ -656,6 +691,7 @@ fn main() {
     reset_peak();
     let t = Instant::now();
     let file = app
+        .customers()
         .export_customers(&admin, &export_query(), "bench")
         .unwrap();
     let streamed = t.elapsed().as_secs_f64();

@@ -85,16 +85,17 @@ struct Org {
 fn org(app: &App) -> Org {
     let op = Actor::Operator;
     let dept = |name: &str| {
-        app.create_department(
-            &op,
-            zhudai::service::org::DepartmentInput {
-                name: name.into(),
-                parent_id: None,
-            },
-            "bench",
-        )
-        .unwrap()
-        .id
+        app.org()
+            .create_department(
+                &op,
+                zhudai::service::org::DepartmentInput {
+                    name: name.into(),
+                    parent_id: None,
+                },
+                "bench",
+            )
+            .unwrap()
+            .id
     };
     let depts: Vec<String> = ["一部", "二部", "三部", "四部", "五部", "六部"]
         .iter()
@@ -102,21 +103,22 @@ fn org(app: &App) -> Org {
         .collect();
     let team = dept("抢单组");
     let user = |name: String, dept: &str| {
-        app.create_user(
-            &op,
-            NewUser {
-                username: name.clone(),
-                display_name: name,
-                roles: vec!["sales".into()],
-                password: PASSWORD.into(),
-                department_id: Some(dept.to_string()),
-                manager_id: None,
-                phone: None,
-            },
-            "bench",
-        )
-        .unwrap()
-        .id
+        app.org()
+            .create_user(
+                &op,
+                NewUser {
+                    username: name.clone(),
+                    display_name: name,
+                    roles: vec!["sales".into()],
+                    password: PASSWORD.into(),
+                    department_id: Some(dept.to_string()),
+                    manager_id: None,
+                    phone: None,
+                },
+                "bench",
+            )
+            .unwrap()
+            .id
     };
     let sales = (0..SALES)
         .map(|i| user(format!("s{i:03}"), &depts[i % depts.len()]))
@@ -124,20 +126,21 @@ fn org(app: &App) -> Org {
     let claimers = (0..CLAIMERS)
         .map(|i| user(format!("c{i:02}"), &team))
         .collect();
-    let admin = app.caller_for("admin").unwrap();
+    let admin = app.access().caller_for("admin").unwrap();
     let pool = |name: &str, dept: Option<&String>, settings: PoolSettings| {
-        app.create_pool(
-            &admin,
-            PoolInput {
-                name: name.into(),
-                department_id: dept.cloned(),
-                members: vec![],
-                admins: vec![],
-                settings,
-            },
-            "bench",
-        )
-        .unwrap()
+        app.pools()
+            .create_pool(
+                &admin,
+                PoolInput {
+                    name: name.into(),
+                    department_id: dept.cloned(),
+                    members: vec![],
+                    admins: vec![],
+                    settings,
+                },
+                "bench",
+            )
+            .unwrap()
     };
     let dept_pools = (0..3)
         .map(|i| {
@@ -150,6 +153,7 @@ fn org(app: &App) -> Org {
         .collect();
     // A new install comes with the firm-wide pool (default settings).
     let firm_pool = app
+        .pools()
         .list_pools(&admin)
         .unwrap()
         .into_iter()
@@ -198,7 +202,10 @@ fn fill(app: &App, rows: u64, now: DateTime<Utc>, org: &Org) -> Vec<String> {
             } else {
                 None
             };
-            let mut c: Customer = app.demo_record(&s, owner.clone(), "bench").unwrap();
+            let mut c: Customer = app
+                .platform()
+                .demo_record(&s, owner.clone(), "bench")
+                .unwrap();
             let age = 30 + rng.below(335) as i64;
             c.created_at =
                 now - chrono::Duration::seconds(age * DAY + rng.below(DAY as u64) as i64);
@@ -330,7 +337,7 @@ fn migrations(app: &App) {
 /// next to what each such create read before the owner load counters: every customer owned by
 /// every candidate (`ids_by_owner` + record decode per salesperson).
 fn assignment(app: &App, org: &Org) {
-    let admin = app.caller_for("admin").unwrap();
+    let admin = app.access().caller_for("admin").unwrap();
     let t = Instant::now();
     let mut read = 0u64;
     app.store
@@ -355,6 +362,7 @@ fn assignment(app: &App, org: &Org) {
     for k in 0..20u64 {
         let t = Instant::now();
         let c = app
+            .customers()
             .create_customer(
                 &admin,
                 zhudai::domain::customer::CustomerInput {
@@ -433,7 +441,7 @@ fn eval_costs(app: &App, org: &Org, now: DateTime<Utc>) {
             now,
         })
         .collect();
-    let user = app.caller_for("c00").unwrap().user;
+    let user = app.access().caller_for("c00").unwrap().user;
     let claim: Vec<ClaimInput> = sample
         .iter()
         .enumerate()
@@ -492,13 +500,14 @@ fn claim_distinct(app: &Arc<App>, org: &Org, ids: &[String], threads: usize) -> 
         for (k, chunk) in ids.chunks(ids.len().div_ceil(threads)).enumerate() {
             let app = app.clone();
             let caller = app
+                .access()
                 .caller_for(&format!("c{:02}", k % org.claimers.len()))
                 .unwrap();
             let (won, start) = (&won, &start);
             s.spawn(move || {
                 start.wait();
                 for id in chunk {
-                    if app.claim_customer(&caller, id, "bench").is_ok() {
+                    if app.pools().claim_customer(&caller, id, "bench").is_ok() {
                         won.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -516,12 +525,15 @@ fn claim_same(app: &Arc<App>, ids: &[String], threads: usize) -> (u64, Duration)
     std::thread::scope(|s| {
         for k in 0..threads {
             let app = app.clone();
-            let caller = app.caller_for(&format!("c{:02}", k % CLAIMERS)).unwrap();
+            let caller = app
+                .access()
+                .caller_for(&format!("c{:02}", k % CLAIMERS))
+                .unwrap();
             let (winners, start) = (&winners, &start);
             s.spawn(move || {
                 for (id, w) in ids.iter().zip(winners) {
                     start.wait();
-                    if app.claim_customer(&caller, id, "bench").is_ok() {
+                    if app.pools().claim_customer(&caller, id, "bench").is_ok() {
                         w.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -583,7 +595,7 @@ fn throwing_sweep(app: &Arc<App>, now: DateTime<Utc>) {
                 let t = Instant::now();
                 let mut n = 0u32;
                 loop {
-                    let report = app.sweep_at(now, false, 0).unwrap();
+                    let report = app.pools().sweep_at(now, false, 0).unwrap();
                     n += 1;
                     if t.elapsed() >= Duration::from_secs(3) {
                         return (report, t.elapsed() / n, n);
@@ -631,8 +643,9 @@ fn main() {
     let app = Arc::new(
         zhudai::open_app(&data, Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap(),
     );
-    let token = app.prepare_setup().unwrap().unwrap();
-    app.complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
+    let token = app.access().prepare_setup().unwrap().unwrap();
+    app.access()
+        .complete_setup(&token, "admin", "管理员", "bench-password-1", "bench")
         .unwrap();
     let t = Instant::now();
     let org = org(&app);
@@ -713,7 +726,7 @@ fn main() {
     std::fs::write(&file, format!("{}{}", &source[..cut], &source[end..])).unwrap();
     app.plugins.invalidate();
     let t = Instant::now();
-    let all = app.sweep_at(now, true, LISTED).unwrap();
+    let all = app.pools().sweep_at(now, true, LISTED).unwrap();
     let all_t = t.elapsed();
     println!(
         "(a) sweep dry run, default rule without horizon (all owned evaluated): {} scanned, {} would be recalled, {} warned in {:.3} s (×{:.1} the baseline)",
@@ -726,7 +739,7 @@ fn main() {
     std::fs::remove_file(&file).unwrap();
     app.plugins.invalidate();
     let t = Instant::now();
-    let dry = app.sweep_at(now, true, LISTED).unwrap();
+    let dry = app.pools().sweep_at(now, true, LISTED).unwrap();
     let dry_t = t.elapsed();
     println!(
         "(a) sweep dry run: {} owned scanned, {} would be recalled, {} warned in {:.3} s (×{:.1} the baseline)",
@@ -737,7 +750,7 @@ fn main() {
         ratio(dry_t)
     );
     let t = Instant::now();
-    let real = app.sweep_at(now, false, LISTED).unwrap();
+    let real = app.pools().sweep_at(now, false, LISTED).unwrap();
     let real_t = t.elapsed();
     assert_eq!(real.actions, dry.actions, "preview equals the real sweep");
     assert_eq!(real.pools, dry.pools, "preview equals the real sweep");
@@ -755,7 +768,7 @@ fn main() {
         ratio(real_t)
     );
     let t = Instant::now();
-    let steady = app.sweep_at(now, true, LISTED).unwrap();
+    let steady = app.pools().sweep_at(now, true, LISTED).unwrap();
     let steady_t = t.elapsed();
     println!(
         "(a) next sweep (steady state, dry run): {} owned scanned, {} recalled, {} warned in {:.3} s (×{:.1} the baseline)",

@@ -171,12 +171,13 @@ fn main() {
     );
 
     let app = zhudai::open_app(&data, Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap();
-    let token = app.prepare_setup().unwrap().unwrap();
-    app.complete_setup(&token, "admin", "管理员", ADMIN_PASSWORD, "bench")
+    let token = app.access().prepare_setup().unwrap().unwrap();
+    app.access()
+        .complete_setup(&token, "admin", "管理员", ADMIN_PASSWORD, "bench")
         .unwrap();
     let owners = org(&app);
     // The index exists (empty) before the fill, so reindex below is the one full build.
-    app.search_status().unwrap();
+    app.lookup().search_status().unwrap();
 
     // 1. Fill.
     let t = Instant::now();
@@ -192,7 +193,7 @@ fn main() {
 
     // 2. Full index build.
     let t = Instant::now();
-    let status = app.reindex(&|_, _| {}, &|| {}).unwrap();
+    let status = app.lookup().reindex(&|_, _| {}, &|| {}).unwrap();
     let index_s = t.elapsed().as_secs_f64();
     let index_mb = du(&data.join("index")) as f64 / 1e6;
     let hwm = status_kb("VmHWM:");
@@ -259,19 +260,21 @@ fn org(app: &App) -> Vec<(String, u8)> {
     let depts: Vec<String> = ["一部", "二部", "三部"]
         .iter()
         .map(|name| {
-            app.create_department(
-                &op,
-                zhudai::service::org::DepartmentInput {
-                    name: (*name).into(),
-                    parent_id: None,
-                },
-                "bench",
-            )
-            .unwrap()
-            .id
+            app.org()
+                .create_department(
+                    &op,
+                    zhudai::service::org::DepartmentInput {
+                        name: (*name).into(),
+                        parent_id: None,
+                    },
+                    "bench",
+                )
+                .unwrap()
+                .id
         })
         .collect();
     let mut role = app
+        .org()
         .list_roles()
         .unwrap()
         .into_iter()
@@ -280,11 +283,12 @@ fn org(app: &App) -> Vec<(String, u8)> {
     role.key = "sales_dept".into();
     role.name = "部门业务员".into();
     role.scope = DataScope::Department;
-    app.create_role(&op, role, "bench").unwrap();
+    app.org().create_role(&op, role, "bench").unwrap();
     (1..=20u8)
         .map(|i| {
             let dept = (i - 1) % 3;
             let user = app
+                .org()
                 .create_user(
                     &op,
                     NewUser {
@@ -331,7 +335,10 @@ fn fill(
         for i in done..done + batch {
             let s = synth.customer();
             let (owner, dept) = &owners[(i % owners.len() as u64) as usize];
-            let mut c = app.demo_record(&s, Some(owner.clone()), owner).unwrap();
+            let mut c = app
+                .platform()
+                .demo_record(&s, Some(owner.clone()), owner)
+                .unwrap();
             let mut fus = Vec::new();
             if i % 4 == 0 {
                 for f in s.followups.iter().rev().take(3) {
@@ -476,7 +483,7 @@ fn index_breakdown(app: &App) {
                         .unwrap();
                     fus += t.elapsed();
                     let t = Instant::now();
-                    let six = app.id_tail(&c);
+                    let six = app.lookup().id_tail(&c);
                     tail += t.elapsed();
                     let t = Instant::now();
                     let d = zhudai::search::fields::document(&fields, &c, &f, six, &departments);
@@ -577,16 +584,16 @@ fn serve_phase(work: &Path) {
     let t = Instant::now();
     let app = zhudai::open_app(&data, Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap();
     out.startup_ms = ms(t.elapsed());
-    let admin = app.caller_for("admin").unwrap();
+    let admin = app.access().caller_for("admin").unwrap();
     let q = zhudai::service::search::SearchQuery {
         q: Some(pools["name"][0].clone()),
         ..Default::default()
     };
     let t2 = Instant::now();
-    let page = app.search_customers(&admin, &q).unwrap();
+    let page = app.lookup().search_customers(&admin, &q).unwrap();
     out.first_search_ms = ms(t2.elapsed());
     let total_ms = ms(t.elapsed());
-    let generation = app.search_status().unwrap().generation;
+    let generation = app.lookup().search_status().unwrap().generation;
     assert_eq!(generation, expected, "start-up rebuilt the index");
     println!(
         "start-up: open_app {:.0} ms + first search {:.0} ms ({} hits) = {total_ms:.0} ms, generation unchanged (no rebuild)",
@@ -770,7 +777,7 @@ fn serve_phase(work: &Path) {
     // The same queries straight on the index, one at a time.
     let engine = app.search.engine(&app.store, &|_| None).unwrap();
     for (role, username) in [("admin", "admin"), ("sales", DEPT_SALES)] {
-        let caller = app.caller_for(username).unwrap();
+        let caller = app.access().caller_for(username).unwrap();
         let scope = app.scope_of(&caller).unwrap();
         let restrict = zhudai::service::search::restrict_of(&scope, Vec::new());
         for class in CLASSES {

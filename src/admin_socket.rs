@@ -180,7 +180,9 @@ async fn serve_one(app: Arc<App>, stream: tokio::net::UnixStream) -> std::io::Re
         }
         Ok(Request::Reindex) => {
             let app2 = Arc::clone(&app);
-            match tokio::task::spawn_blocking(move || app2.reindex(&|_, _| {}, &|| {})).await {
+            match tokio::task::spawn_blocking(move || app2.lookup().reindex(&|_, _| {}, &|| {}))
+                .await
+            {
                 Ok(Ok(status)) => Reply {
                     ok: true,
                     rows: Some(status.documents),

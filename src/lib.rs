@@ -65,16 +65,16 @@ pub fn open_app(
         fields,
     ));
     // Saved plugin versions first: a plugin file broken at start runs the newest good one.
-    app.load_plugin_versions()?;
-    app.sync_plugin_versions()?;
-    let purged = app.purge_expired_sessions()?;
+    app.platform().load_plugin_versions()?;
+    app.platform().sync_plugin_versions()?;
+    let purged = app.access().purge_expired_sessions()?;
     if purged > 0 {
         tracing::info!(count = purged, "expired sessions removed");
     }
-    let interrupted = app.recover_import_jobs()?;
+    let interrupted = app.imports().recover_import_jobs()?;
     // Exports in progress when the last process stopped (their downloads are gone with it).
     clear_tmp(&data_dir.join("tmp"))?;
-    if let Err(e) = app.purge_import_files() {
+    if let Err(e) = app.imports().purge_import_files() {
         tracing::warn!(error = %e, "removing expired import error files");
     }
     if interrupted > 0 {

@@ -92,7 +92,7 @@ impl Cmd {
             let config = Config::load(data.exists().then_some(data), std::env::vars(), &[])?.config;
             let app = crate::open_app(data, config, Arc::new(SystemClock))
                 .with_context(|| format!("cannot open {}", data.display()))?;
-            let added = app.demo_staff(self.staff, self.seed)?;
+            let added = app.platform().demo_staff(self.staff, self.seed)?;
             println!("added {added} staff accounts (staff0001…) with the password {DEMO_PASSWORD}");
         }
         Ok(ExitCode::SUCCESS)

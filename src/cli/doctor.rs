@@ -310,7 +310,7 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
     let new = crate::crypto::field::FieldCipher::new(&next);
     let mut bar: Option<super::progress::Progress> = None;
     let mut seen = 0;
-    let changed = app.rotate_fields(&new, &mut |done, total| {
+    let changed = app.platform().rotate_fields(&new, &mut |done, total| {
         let bar = bar.get_or_insert_with(|| super::progress::Progress::new("re-encrypting", total));
         bar.inc(done - seen);
         seen = done;

@@ -130,7 +130,7 @@ impl Cmd {
         let config = Config::load(Some(data), std::env::vars(), &[])?.config;
         let app = crate::open_app(data, config, Arc::new(SystemClock))
             .with_context(|| format!("cannot open {}", data.display()))?;
-        let caller = app.caller_for(&self.owner)?;
+        let caller = app.access().caller_for(&self.owner)?;
         let opts = ImportOptions {
             on_duplicate: match self.on_duplicate {
                 Dup::Skip => OnDuplicate::Skip,
@@ -153,11 +153,13 @@ impl Cmd {
         };
         let id = crate::service::new_id(app.now());
         let result = if self.dry_run {
-            app.import_file(&caller, &self.file, &opts, "cli", &id, &mut watch)
+            app.imports()
+                .import_file(&caller, &self.file, &opts, "cli", &id, &mut watch)
         } else {
             // Committed batches are indexed while later ones are read and written.
-            app.index_alongside(|| {
-                app.import_file(&caller, &self.file, &opts, "cli", &id, &mut watch)
+            app.lookup().index_alongside(|| {
+                app.imports()
+                    .import_file(&caller, &self.file, &opts, "cli", &id, &mut watch)
             })
         };
         if let Some(bar) = watch.bar.take() {
@@ -166,7 +168,7 @@ impl Cmd {
         if !self.dry_run {
             // The index is brought up to date before the command exits, so search finds the
             // imported rows at once; should it fail, the next start replays the outbox.
-            if let Err(e) = app.search_catch_up() {
+            if let Err(e) = app.lookup().search_catch_up() {
                 eprintln!(
                     "warning: search index not updated ({e}); it catches up at the next start"
                 );

@@ -26,7 +26,7 @@ impl Cmd {
         }
         let app = super::user::open(data)?;
         let bar: Mutex<Option<Progress>> = Mutex::new(None);
-        let status = app.reindex(
+        let status = app.lookup().reindex(
             &|done, total| {
                 let mut bar = bar.lock().unwrap_or_else(|p| p.into_inner());
                 let bar = bar.get_or_insert_with(|| Progress::new("重建索引 reindex", total));

@@ -63,7 +63,7 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
     } else {
         app.config.public_url()
     };
-    let setup_token = app.blocking(|app| app.prepare_setup()).await?;
+    let setup_token = app.blocking(|app| app.access().prepare_setup()).await?;
 
     println!(
         "zhudai {} — data directory {}",

@@ -116,12 +116,13 @@ impl Cmd {
                 let app = open_or_create(data)?;
                 let department_id = match department {
                     Some(name) => Some(
-                        app.department_by_name_or_create(&Actor::Operator, &name, "cli")?
+                        app.org()
+                            .department_by_name_or_create(&Actor::Operator, &name, "cli")?
                             .id,
                     ),
                     None => None,
                 };
-                let user = app.create_user(
+                let user = app.org().create_user(
                     &Actor::Operator,
                     NewUser {
                         display_name: display_name.unwrap_or_else(|| username.clone()),
@@ -144,7 +145,7 @@ impl Cmd {
             Action::List => {
                 let app = open(data)?;
                 println!("{:<24} {:<16} {:<20} STATUS", "USERNAME", "NAME", "ROLES");
-                for u in app.list_users(&Actor::Operator)? {
+                for u in app.org().list_users(&Actor::Operator)? {
                     let status = match u.status {
                         UserStatus::Active => "active",
                         UserStatus::Disabled => "disabled",
@@ -160,8 +161,12 @@ impl Cmd {
             }
             Action::Disable { username } => {
                 let app = open(data)?;
-                let u =
-                    app.set_user_status(&Actor::Operator, &username, UserStatus::Disabled, "cli")?;
+                let u = app.org().set_user_status(
+                    &Actor::Operator,
+                    &username,
+                    UserStatus::Disabled,
+                    "cli",
+                )?;
                 println!("disabled {}; their sessions are ended", u.username);
             }
             Action::Depart {
@@ -190,7 +195,9 @@ impl Cmd {
                     }
                     (None, None) => anyhow::bail!("give --to USER or --to-pool POOL"),
                 };
-                let moved = app.depart_user_to(&Actor::Operator, &leaving, &dest, "cli")?;
+                let moved =
+                    app.followups()
+                        .depart_user_to(&Actor::Operator, &leaving, &dest, "cli")?;
                 println!("{username} departed; {moved} customers now belong to {label}");
             }
             Action::ResetPassword {
@@ -199,7 +206,8 @@ impl Cmd {
             } => {
                 let password = read_password(password_file.as_deref())?;
                 let app = open(data)?;
-                app.reset_password(&Actor::Operator, &username, &password, "cli")?;
+                app.org()
+                    .reset_password(&Actor::Operator, &username, &password, "cli")?;
                 println!("password of {username} changed; their sessions are ended");
             }
         }

@@ -109,8 +109,12 @@ pub struct Access {
     pub capabilities: BTreeSet<Capability>,
     pub scope: DataScope,
     pub field_privileges: BTreeSet<FieldPrivilege>,
-    /// The most generous quota among the roles granting a privilege; `None` = unlimited.
+    /// Full-value reveals a day (`phone.view_full`, `id_number.view_full`): the most generous
+    /// quota among the roles granting one of those; `None` = unlimited.
     pub daily_reveal_quota: Option<u32>,
+    /// Reveals a day of their own customers' phones (`phone.view_own`), counted apart: a
+    /// salesperson role's quota never raises what a manager role allows over everyone's.
+    pub own_phone_quota: Option<u32>,
     /// The most generous lock limit among the roles.
     pub lock_limit: u32,
 }
@@ -121,20 +125,28 @@ pub fn combine<'a>(roles: impl IntoIterator<Item = &'a Role>) -> Access {
         scope: DataScope::Own,
         field_privileges: BTreeSet::new(),
         daily_reveal_quota: Some(0),
+        own_phone_quota: Some(0),
         lock_limit: 0,
+    };
+    let most = |a: Option<u32>, b: Option<u32>| match (a, b) {
+        (None, _) | (_, None) => None,
+        (Some(a), Some(b)) => Some(a.max(b)),
     };
     for r in roles {
         access.capabilities.extend(r.capabilities.iter().copied());
         access.scope = access.scope.max(r.scope);
         access.lock_limit = access.lock_limit.max(r.lock_limit);
-        if !r.field_privileges.is_empty() {
-            access
-                .field_privileges
-                .extend(r.field_privileges.iter().copied());
-            access.daily_reveal_quota = match (access.daily_reveal_quota, r.daily_reveal_quota) {
-                (None, _) | (_, None) => None,
-                (Some(a), Some(b)) => Some(a.max(b)),
-            };
+        access
+            .field_privileges
+            .extend(r.field_privileges.iter().copied());
+        if r.field_privileges
+            .iter()
+            .any(|p| *p != FieldPrivilege::PhoneViewOwn)
+        {
+            access.daily_reveal_quota = most(access.daily_reveal_quota, r.daily_reveal_quota);
+        }
+        if r.field_privileges.contains(&FieldPrivilege::PhoneViewOwn) {
+            access.own_phone_quota = most(access.own_phone_quota, r.daily_reveal_quota);
         }
     }
     access
@@ -194,12 +206,22 @@ mod tests {
     fn several_roles_add_up_to_the_widest() {
         let a = combine([&role("sales")]);
         assert_eq!(a.scope, DataScope::Own);
-        assert!(a.field_privileges.is_empty());
-        assert_eq!(a.daily_reveal_quota, Some(0));
+        assert_eq!(
+            a.field_privileges.iter().copied().collect::<Vec<_>>(),
+            [FieldPrivilege::PhoneViewOwn]
+        );
+        assert_eq!(
+            (a.daily_reveal_quota, a.own_phone_quota),
+            (Some(0), Some(200))
+        );
         let b = combine([&role("sales"), &role("manager")]);
         assert_eq!(b.scope, DataScope::DepartmentTree);
         assert!(b.field_privileges.contains(&FieldPrivilege::PhoneViewFull));
-        assert_eq!(b.daily_reveal_quota, Some(50));
+        // The salesperson's 200 own-phone reveals do not raise the manager's 50 full reveals.
+        assert_eq!(
+            (b.daily_reveal_quota, b.own_phone_quota),
+            (Some(50), Some(200))
+        );
         let c = combine([&role("manager"), &role("admin")]);
         assert_eq!(c.scope, DataScope::All);
         assert_eq!(c.daily_reveal_quota, None);

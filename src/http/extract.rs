@@ -98,7 +98,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(|(_, secret)| secret.trim().to_string());
         if let Some(secret) = bearer {
             return Ok(app
-                .blocking(move |app| app.authenticate_token(&secret))
+                .blocking(move |app| app.access().authenticate_token(&secret))
                 .await?);
         }
         let name = cookie_name(app.config.server.secure_cookie);
@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(Error::Unauthenticated.into());
         };
         let caller = app
-            .blocking(move |app| app.authenticate_session(&token))
+            .blocking(move |app| app.access().authenticate_session(&token))
             .await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {

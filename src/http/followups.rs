@@ -29,7 +29,9 @@ pub async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<FollowupList>, ApiError> {
-    let t = app.blocking(move |app| app.timeline(&caller, &id)).await?;
+    let t = app
+        .blocking(move |app| app.followups().timeline(&caller, &id))
+        .await?;
     Ok(Json(FollowupList {
         total: t.followups.len(),
         items: t.followups,
@@ -49,7 +51,7 @@ pub async fn add(
     ApiJson(input): ApiJson<FollowupInput>,
 ) -> Result<(StatusCode, Json<Followup>), ApiError> {
     let f = app
-        .blocking(move |app| app.add_followup(&caller, &id, input))
+        .blocking(move |app| app.followups().add_followup(&caller, &id, input))
         .await?;
     Ok((StatusCode::CREATED, Json(f)))
 }
@@ -67,8 +69,11 @@ pub async fn edit(
     ApiJson(input): ApiJson<FollowupInput>,
 ) -> Result<Json<Followup>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.edit_followup(&caller, &id, &followup_id, input, &source))
-            .await?,
+        app.blocking(move |app| {
+            app.followups()
+                .edit_followup(&caller, &id, &followup_id, input, &source)
+        })
+        .await?,
     ))
 }
 
@@ -82,7 +87,8 @@ pub async fn timeline(
     Path(id): Path<String>,
 ) -> Result<Json<Timeline>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.timeline(&caller, &id)).await?,
+        app.blocking(move |app| app.followups().timeline(&caller, &id))
+            .await?,
     ))
 }
 
@@ -116,7 +122,9 @@ pub async fn reminders(
             "缺少参数 due：today（今天到期）或 overdue（已逾期）",
         )
     })?;
-    let items = app.blocking(move |app| app.reminders(&caller, due)).await?;
+    let items = app
+        .blocking(move |app| app.followups().reminders(&caller, due))
+        .await?;
     Ok(Json(ReminderList {
         total: items.len(),
         items,
@@ -143,7 +151,10 @@ pub async fn transfer(
     ApiJson(body): ApiJson<TransferRequest>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.transfer_customer(&caller, &id, &body.to_user, &source))
-            .await?,
+        app.blocking(move |app| {
+            app.followups()
+                .transfer_customer(&caller, &id, &body.to_user, &source)
+        })
+        .await?,
     ))
 }

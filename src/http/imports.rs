@@ -76,7 +76,7 @@ async fn read_form(
     id: &str,
     mut form: Multipart,
 ) -> Result<(String, ImportOptions), ApiError> {
-    let spool = app.spool_path(id)?;
+    let spool = app.imports().spool_path(id)?;
     let mut opts = ImportOptions::default();
     let mut file_name = None;
     let failed = |e: std::io::Error| ApiError::from(Error::Internal(format!("spooling: {e}")));
@@ -185,7 +185,10 @@ pub async fn create(
             ..Default::default()
         };
         let report = app
-            .blocking(move |app| app.import_bytes(&caller, &body, &opts, &source, &mut |_, _| {}))
+            .blocking(move |app| {
+                app.imports()
+                    .import_bytes(&caller, &body, &opts, &source, &mut |_, _| {})
+            })
             .await?;
         return Ok(Json(report).into_response());
     }
@@ -223,10 +226,10 @@ pub async fn preview(
         .map_err(|e| ApiError::new(e.status(), "bad_upload", e.body_text()))?;
     let id = format!("preview-{}", new_id(app.now()));
     let (_, _) = read_form(&app, &id, form).await?;
-    let spool = app.spool_path(&id)?;
+    let spool = app.imports().spool_path(&id)?;
     let result = app
         .blocking(move |app| {
-            let r = app.preview_import(&caller, &spool);
+            let r = app.imports().preview_import(&caller, &spool);
             let _ = std::fs::remove_file(&spool);
             r
         })
@@ -251,7 +254,7 @@ pub async fn list(
 ) -> Result<Json<JobList>, ApiError> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     Ok(Json(
-        app.blocking(move |app| app.list_import_jobs(&caller, limit))
+        app.blocking(move |app| app.imports().list_import_jobs(&caller, limit))
             .await?,
     ))
 }
@@ -266,7 +269,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<ImportJob>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.import_job(&caller, &id))
+        app.blocking(move |app| app.imports().import_job(&caller, &id))
             .await?,
     ))
 }
@@ -283,7 +286,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<ImportJob>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.cancel_import_job(&caller, &id))
+        app.blocking(move |app| app.imports().cancel_import_job(&caller, &id))
             .await?,
     ))
 }
@@ -299,7 +302,7 @@ pub async fn errors_xlsx(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (name, bytes) = app
-        .blocking(move |app| app.import_job_errors_xlsx(&caller, &id))
+        .blocking(move |app| app.imports().import_job_errors_xlsx(&caller, &id))
         .await?;
     let mut resp = Body::from(bytes).into_response();
     let h = resp.headers_mut();
@@ -333,7 +336,7 @@ pub async fn list_templates(
     caller: Caller,
 ) -> Result<Json<TemplateList>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.list_import_templates(&caller))
+        app.blocking(move |app| app.imports().list_import_templates(&caller))
             .await?,
     ))
 }
@@ -350,7 +353,7 @@ pub async fn create_template(
     ApiJson(new): ApiJson<NewTemplate>,
 ) -> Result<(StatusCode, Json<ImportTemplate>), ApiError> {
     let t = app
-        .blocking(move |app| app.create_import_template(&caller, new, &source))
+        .blocking(move |app| app.imports().create_import_template(&caller, new, &source))
         .await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
@@ -366,7 +369,7 @@ pub async fn delete_template(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_import_template(&caller, &id, &source))
+    app.blocking(move |app| app.imports().delete_import_template(&caller, &id, &source))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,7 +26,8 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Vec<PoolView>>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.list_pools(&caller)).await?,
+        app.blocking(move |app| app.pools().list_pools(&caller))
+            .await?,
     ))
 }
 
@@ -43,7 +44,7 @@ pub async fn create(
     ApiJson(input): ApiJson<PoolInput>,
 ) -> Result<(StatusCode, Json<Pool>), ApiError> {
     let p = app
-        .blocking(move |app| app.create_pool(&caller, input, &source))
+        .blocking(move |app| app.pools().create_pool(&caller, input, &source))
         .await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
@@ -58,7 +59,8 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<PoolView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.get_pool(&caller, &id)).await?,
+        app.blocking(move |app| app.pools().get_pool(&caller, &id))
+            .await?,
     ))
 }
 
@@ -77,7 +79,7 @@ pub async fn update(
     ApiJson(patch): ApiJson<PoolPatch>,
 ) -> Result<Json<Pool>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.update_pool(&caller, &id, patch, &source))
+        app.blocking(move |app| app.pools().update_pool(&caller, &id, patch, &source))
             .await?,
     ))
 }
@@ -94,7 +96,7 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_pool(&caller, &id, &source))
+    app.blocking(move |app| app.pools().delete_pool(&caller, &id, &source))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -111,7 +113,7 @@ pub async fn customers(
     Query(f): Query<PoolCustomerFilter>,
 ) -> Result<Json<CustomerPage>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.pool_customers(&caller, &id, &f))
+        app.blocking(move |app| app.pools().pool_customers(&caller, &id, &f))
             .await?,
     ))
 }
@@ -130,7 +132,7 @@ pub async fn claim(
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.claim_customer(&caller, &id, &source))
+        app.blocking(move |app| app.pools().claim_customer(&caller, &id, &source))
             .await?,
     ))
 }
@@ -150,7 +152,7 @@ pub async fn release(
     ApiJson(req): ApiJson<ReleaseRequest>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.release_customer(&caller, &id, req, &source))
+        app.blocking(move |app| app.pools().release_customer(&caller, &id, req, &source))
             .await?,
     ))
 }
@@ -168,7 +170,7 @@ pub async fn lock(
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.set_customer_lock(&caller, &id, true, &source))
+        app.blocking(move |app| app.pools().set_customer_lock(&caller, &id, true, &source))
             .await?,
     ))
 }
@@ -185,7 +187,7 @@ pub async fn unlock(
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.set_customer_lock(&caller, &id, false, &source))
+        app.blocking(move |app| app.pools().set_customer_lock(&caller, &id, false, &source))
             .await?,
     ))
 }
@@ -219,8 +221,11 @@ pub async fn sweep(
         .unwrap_or(sweep::REPORT_LIMIT)
         .min(sweep::MAX_REPORT_LIMIT);
     Ok(Json(
-        app.blocking(move |app| app.sweep_pools(&caller, q.as_of, dry_run, limit, &source))
-            .await?,
+        app.blocking(move |app| {
+            app.pools()
+                .sweep_pools(&caller, q.as_of, dry_run, limit, &source)
+        })
+        .await?,
     ))
 }
 
@@ -237,7 +242,7 @@ pub async fn assign(
     ApiJson(req): ApiJson<AssignRequest>,
 ) -> Result<Json<AssignResult>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.assign_customers(&caller, req, &source))
+        app.blocking(move |app| app.pools().assign_customers(&caller, req, &source))
             .await?,
     ))
 }
@@ -251,7 +256,8 @@ pub async fn assignees(
     caller: Caller,
 ) -> Result<Json<Vec<Assignee>>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.list_assignees(&caller)).await?,
+        app.blocking(move |app| app.pools().list_assignees(&caller))
+            .await?,
     ))
 }
 
@@ -269,7 +275,7 @@ pub async fn set_assignee(
     ApiJson(change): ApiJson<AssigneeSettings>,
 ) -> Result<Json<Assignee>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.set_assignee(&caller, &id, change, &source))
+        app.blocking(move |app| app.pools().set_assignee(&caller, &id, change, &source))
             .await?,
     ))
 }

@@ -17,11 +17,11 @@ pub fn spawn(app: Arc<App>) -> super::Periodic {
 
 /// One step; returns (sessions removed, import files removed). Failures are logged.
 pub fn tick(app: &App) -> (usize, usize) {
-    let sessions = app.purge_expired_sessions().unwrap_or_else(|e| {
+    let sessions = app.access().purge_expired_sessions().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "removing expired sessions");
         0
     });
-    let files = app.purge_import_files().unwrap_or_else(|e| {
+    let files = app.imports().purge_import_files().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "removing expired import error files");
         0
     });

@@ -14,7 +14,7 @@ pub fn spawn(app: Arc<App>) -> super::Periodic {
 }
 
 fn step(app: &App) {
-    match app.search_catch_up() {
+    match app.lookup().search_catch_up() {
         Ok(0) => {}
         Ok(n) => tracing::debug!(entries = n, "search index caught up"),
         Err(e) => tracing::error!(error = %e, "search index catch-up failed"),

@@ -1,11 +1,16 @@
 //! Follow-ups, reminders, transfers and the customer timeline.
 
+crate::service::use_cases!(
+    followups,
+    "Follow-ups, the timeline, reminders, transfers and departures."
+);
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::customers::{CustomerView, shanghai};
-use super::{App, Error, Result, access::audit, new_id};
+use super::{Error, Result, access::audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::followup::{self, Followup, FollowupInput};
 use crate::domain::org::UserStatus;
@@ -43,7 +48,7 @@ pub struct Timeline {
     pub events: Vec<TimelineEvent>,
 }
 
-impl App {
+impl crate::service::followups::UseCases<'_> {
     pub fn add_followup(
         &self,
         caller: &Caller,
@@ -169,7 +174,7 @@ impl App {
             Ok::<_, Error>(out)
         })?;
         if let Due::Today = due {
-            out.extend(self.recall_warnings(caller)?);
+            out.extend(self.pools().recall_warnings(caller)?);
         }
         out.sort_by_key(|r| r.due_at);
         Ok(out)
@@ -232,7 +237,7 @@ pub enum DepartTo {
     Pool(String),
 }
 
-impl App {
+impl crate::service::followups::UseCases<'_> {
     /// 离职继承: marks a user departed (ending their sessions) and hands every customer they
     /// own — with its reminders and history — to a successor, all in one transaction.
     /// Returns how many customers moved.

@@ -8,6 +8,11 @@
 //! one transaction each, so memory stays flat whatever the file's size, an interrupted import
 //! leaves whole batches, and running the same file again with `skip` adds nothing.
 
+crate::service::use_cases!(
+    imports,
+    "Importing customers from files: previews, jobs, templates."
+);
+
 mod batch;
 mod columns;
 pub mod jobs;
@@ -29,7 +34,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::customers::shanghai;
-use super::{App, Error, Result, new_id};
+use super::{Error, Result, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::custom_field::CustomField;
 use crate::domain::org::UserStatus;
@@ -170,7 +175,7 @@ impl Progress for Callback<'_> {
     }
 }
 
-impl App {
+impl crate::service::import::UseCases<'_> {
     /// Imports a whole file held in memory (the synchronous API and older callers): spooled to
     /// the data directory, then streamed like any other import.
     pub fn import_customers(
@@ -299,7 +304,9 @@ impl App {
         opts: &ImportOptions,
     ) -> Result<Target> {
         let owner = opts.owner.as_deref().filter(|o| !o.is_empty());
-        let auto = self.new_lead_assign_mode(caller, opts.assign.as_deref(), owner.is_some())?;
+        let auto =
+            self.pools()
+                .new_lead_assign_mode(caller, opts.assign.as_deref(), owner.is_some())?;
         if owner.is_some() && opts.pool_id.is_some() {
             return Err(Error::validation("pool_id", "负责人和公海只能选择一个"));
         }

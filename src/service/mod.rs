@@ -25,6 +25,35 @@ use crate::store::Store;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Declares an aggregate's facade: `UseCases<'a>` in the calling module, reached as
+/// `app.<accessor>()`, holding the aggregate's use cases (`impl UseCases<'_> { … }` in its
+/// files). It derefs to [`App`] for what every use case shares (store, clock, scope, viewer,
+/// the use-case context), so `App` itself keeps only those.
+macro_rules! use_cases {
+    ($accessor:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[doc = ""]
+        #[doc = concat!("Reached as `app.", stringify!($accessor), "()`.")]
+        #[derive(Clone, Copy)]
+        pub struct UseCases<'a>(&'a $crate::service::App);
+
+        impl $crate::service::App {
+            #[doc = $doc]
+            pub fn $accessor(&self) -> UseCases<'_> {
+                UseCases(self)
+            }
+        }
+
+        impl std::ops::Deref for UseCases<'_> {
+            type Target = $crate::service::App;
+            fn deref(&self) -> &$crate::service::App {
+                self.0
+            }
+        }
+    };
+}
+pub(crate) use use_cases;
+
 /// Where use cases get the time from, so rules are testable at any date.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

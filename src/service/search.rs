@@ -3,11 +3,13 @@
 //! through the blind index, and hits are shown from the card stored with each document (masked
 //! values only, see [`crate::search::Card`]), so a result page needs no store read.
 
+crate::service::use_cases!(lookup, "Customer search and the search index.");
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{App, Error, Result};
+use super::{Error, Result};
 use crate::crypto::field::Kind;
 use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
@@ -149,7 +151,7 @@ pub(crate) fn search_error(e: search::Error) -> Error {
     }
 }
 
-impl App {
+impl crate::service::search::UseCases<'_> {
     /// The last six characters of a customer's ID number, for the index (never stored whole).
     pub fn id_tail(&self, c: &Customer) -> Option<String> {
         let sealed = c.id_number.as_ref()?;

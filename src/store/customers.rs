@@ -286,10 +286,11 @@ pub(super) fn scrub_birth_dates_batch(
     Ok((last, n))
 }
 
-/// Counts today's reveals of `user` and adds one; returns the count after adding.
-pub fn add_reveal(tx: &WriteTransaction, user_id: &str, day: &str) -> Result<u64> {
+/// Counts today's reveals under `counter` (a user id, or `<user id>/own` for their own
+/// customers' phones) and adds one; returns the count after adding.
+pub fn add_reveal(tx: &WriteTransaction, counter: &str, day: &str) -> Result<u64> {
     let mut t = tx.open_table(tables::REVEALS)?;
-    let key = format!("{user_id}/{day}");
+    let key = format!("{counter}/{day}");
     let n = t.get(key.as_str())?.map(|v| v.value()).unwrap_or(0) + 1;
     t.insert(key.as_str(), n)?;
     Ok(n)

@@ -164,7 +164,7 @@ mod tests {
         let entry = || audit::NewAudit {
             actor_id: None,
             actor: "system".into(),
-            action: "test.entry",
+            action: "backup.snapshot",
             target: None,
             detail: serde_json::json!({}),
             source: "test".into(),

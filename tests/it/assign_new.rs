@@ -96,6 +96,7 @@ async fn paused_disabled_and_full_users_get_none_and_nobody_left_means_the_pool(
     let _gone = common::add_user(&s, "gone", &["sales"], None);
     let full_dept = s
         .app
+        .org()
         .create_department(
             &Actor::Operator,
             zhudai::service::org::DepartmentInput {
@@ -126,6 +127,7 @@ async fn paused_disabled_and_full_users_get_none_and_nobody_left_means_the_pool(
         .await;
     assert_eq!(st, StatusCode::OK, "{b}");
     s.app
+        .org()
         .set_user_status(
             &Actor::Operator,
             "gone",
@@ -264,9 +266,13 @@ async fn an_import_with_assign_auto_spreads_rows_evenly_and_sends_the_rest_to_th
     sales.sort();
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
     // 31 rows, one naming its owner: the other 30 are spread 10/10/10 across five batches.
-    let caller = s.app.caller_for(ADMIN).unwrap();
+    let caller = s.app.access().caller_for(ADMIN).unwrap();
     let id = zhudai::service::new_id(s.app.now());
-    std::fs::write(s.app.spool_path(&id).unwrap(), rows(31, 0, Some((5, "ia")))).unwrap();
+    std::fs::write(
+        s.app.imports().spool_path(&id).unwrap(),
+        rows(31, 0, Some((5, "ia"))),
+    )
+    .unwrap();
     let opts = zhudai::service::import::ImportOptions {
         assign: Some("auto".into()),
         batch_rows: Some(7),

@@ -16,11 +16,13 @@ async fn brute_force_is_throttled_per_address_and_audited() {
     let attacker = "203.0.113.9";
     let mut outcomes = Vec::new();
     for _ in 0..50 {
-        outcomes.push(match app.login(ADMIN, "guess-guess-guess", attacker) {
-            Err(Error::InvalidCredentials) => "401",
-            Err(Error::Throttled { .. }) => "429",
-            other => panic!("unexpected {:?}", other.map(|_| ())),
-        });
+        outcomes.push(
+            match app.access().login(ADMIN, "guess-guess-guess", attacker) {
+                Err(Error::InvalidCredentials) => "401",
+                Err(Error::Throttled { .. }) => "429",
+                other => panic!("unexpected {:?}", other.map(|_| ())),
+            },
+        );
     }
     assert_eq!(
         outcomes.iter().filter(|o| **o == "401").count(),
@@ -33,11 +35,15 @@ async fn brute_force_is_throttled_per_address_and_audited() {
     );
     // Even the right password waits from the attacker's address...
     assert!(matches!(
-        app.login(ADMIN, ADMIN_PASSWORD, attacker),
+        app.access().login(ADMIN, ADMIN_PASSWORD, attacker),
         Err(Error::Throttled { .. })
     ));
     // ...but the owner, elsewhere, is not locked out.
-    assert!(app.login(ADMIN, ADMIN_PASSWORD, "198.51.100.7").is_ok());
+    assert!(
+        app.access()
+            .login(ADMIN, ADMIN_PASSWORD, "198.51.100.7")
+            .is_ok()
+    );
 
     // Over HTTP: 429 with Retry-After, the contract's error body. The test client's address
     // is 127.0.0.1; fail five times from there first.
@@ -97,14 +103,21 @@ async fn brute_force_is_throttled_per_address_and_audited() {
     assert_eq!(e["detail"]["reason"], "wrong_password");
     assert_eq!(e["source"], "127.0.0.1");
     assert!(page["next_cursor"].is_string());
-    assert!(s.app.audit_verify().unwrap().first_broken.is_none());
+    assert!(
+        s.app
+            .access()
+            .audit_verify()
+            .unwrap()
+            .first_broken
+            .is_none()
+    );
     s.stop().await;
 }
 
 #[tokio::test]
 async fn audit_log_needs_audit_view() {
     let s = TestServer::start(Fixture::WithAdmin).await;
-    s.app.demo_staff(2, 1).unwrap(); // staff0002 is a sales account
+    s.app.platform().demo_staff(2, 1).unwrap(); // staff0002 is a sales account
     let sales = s
         .login("staff0002", zhudai::service::platform::demo::DEMO_PASSWORD)
         .await;
@@ -122,7 +135,10 @@ async fn audit_log_needs_audit_view() {
 async fn one_tampered_byte_is_found_by_doctor() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     for i in 0..4 {
-        let _ = s.app.login(ADMIN, "wrong password", &format!("10.0.0.{i}"));
+        let _ = s
+            .app
+            .access()
+            .login(ADMIN, "wrong password", &format!("10.0.0.{i}"));
     }
     let data = s.stop().await;
     let dir = data.path().to_path_buf();

@@ -54,7 +54,10 @@ fn printed_head(text: &str) -> String {
 async fn world(events: usize) -> tempfile::TempDir {
     let s = TestServer::start(Fixture::WithAdmin).await;
     for i in 0..events {
-        let _ = s.app.login(ADMIN, "wrong password", &format!("10.0.0.{i}"));
+        let _ = s
+            .app
+            .access()
+            .login(ADMIN, "wrong password", &format!("10.0.0.{i}"));
     }
     s.stop().await
 }
@@ -170,7 +173,7 @@ async fn rewriting_and_recomputing_every_hash_without_the_key_fails_doctor() {
 #[tokio::test]
 async fn an_anchor_that_lags_a_consistent_chain_is_a_note_not_a_failure() {
     let s = TestServer::start(Fixture::WithAdmin).await;
-    let _ = s.app.login(ADMIN, "wrong password", "10.0.0.1");
+    let _ = s.app.access().login(ADMIN, "wrong password", "10.0.0.1");
     let data = s.stop().await;
     let dir = data.path();
     let (ok, text) = doctor(dir, &[]);
@@ -183,7 +186,9 @@ async fn an_anchor_that_lags_a_consistent_chain_is_a_note_not_a_failure() {
     let config = zhudai::config::Config::defaults().unwrap();
     let app = zhudai::open_app(dir, config, Arc::new(zhudai::service::SystemClock)).unwrap();
     for i in 0..3 {
-        let _ = app.login(ADMIN, "wrong password", &format!("10.0.1.{i}"));
+        let _ = app
+            .access()
+            .login(ADMIN, "wrong password", &format!("10.0.1.{i}"));
     }
     drop(app);
     std::fs::write(dir.join("audit-head"), &anchor_then).unwrap();
@@ -266,7 +271,7 @@ async fn migration_12_keys_an_old_chain_and_creates_the_firm_wide_pool() {
     ));
     let config = zhudai::config::Config::defaults().unwrap();
     let app = zhudai::open_app(dir, config, Arc::new(zhudai::service::SystemClock)).unwrap();
-    let check = app.audit_verify().unwrap();
+    let check = app.access().audit_verify().unwrap();
     assert_eq!(check.first_broken, None);
     assert_eq!(check.legacy_break, None);
     assert_eq!(check.entries, before + 1, "the chain_keyed entry");

@@ -86,7 +86,7 @@ async fn backup_beside_a_busy_server_restores_one_point_in_time_and_serves() {
     app.store
         .write(|tx| {
             for n in 0..3000 {
-                audit::append(tx, now, system_entry("test.bulk", n))?;
+                audit::append(tx, now, system_entry("auth.logout", n))?;
             }
             Ok::<_, zhudai::store::Error>(())
         })
@@ -99,7 +99,7 @@ async fn backup_beside_a_busy_server_restores_one_point_in_time_and_serves() {
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 app.store
-                    .write(|tx| audit::append(tx, now, system_entry("test.live", n)))
+                    .write(|tx| audit::append(tx, now, system_entry("auth.logout", n)))
                     .unwrap();
                 n += 1;
                 committed.fetch_add(1, Ordering::SeqCst);
@@ -256,7 +256,7 @@ async fn stopped_data_dir() -> tempfile::TempDir {
         .store
         .write(|tx| {
             for n in 0..200 {
-                audit::append(tx, now, system_entry("test.bulk", n))?;
+                audit::append(tx, now, system_entry("auth.logout", n))?;
             }
             Ok::<_, zhudai::store::Error>(())
         })
@@ -726,7 +726,7 @@ fn a_restored_chain_shorter_than_the_manifests_head_is_reported() {
         .unwrap();
         for n in 0..3 {
             store
-                .write(|tx| audit::append(tx, common::epoch(), system_entry("test.entry", n)))
+                .write(|tx| audit::append(tx, common::epoch(), system_entry("auth.logout", n)))
                 .unwrap();
         }
         store.read(audit::head).unwrap().unwrap()

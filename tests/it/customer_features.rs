@@ -27,6 +27,7 @@ async fn world() -> World {
     let op = Actor::Operator;
     let dept = |name: &str| {
         s.app
+            .org()
             .create_department(
                 &op,
                 zhudai::service::org::DepartmentInput {

@@ -35,7 +35,11 @@ fn generate(s: &TestServer, n: usize, owners: &[Option<String>], collab: &str) {
     for i in 0..n {
         let synth_c = synth.customer();
         let owner = owners[i % owners.len()].clone();
-        let mut c = s.app.demo_record(&synth_c, owner.clone(), "test").unwrap();
+        let mut c = s
+            .app
+            .platform()
+            .demo_record(&synth_c, owner.clone(), "test")
+            .unwrap();
         // Ids are not in creation order: the created_at sort is by id, as it always was.
         let created = now - Duration::hours(((i * 37) % 24 * 9) as i64);
         c.created_at = created;
@@ -205,10 +209,15 @@ fn compare(
     loop {
         let indexed = s
             .app
+            .customers()
             .list_customers_indexed(caller, &f)
             .unwrap()
             .expect("the index serves the list");
-        let scanned = s.app.list_customers_scanned(caller, &f).unwrap();
+        let scanned = s
+            .app
+            .customers()
+            .list_customers_scanned(caller, &f)
+            .unwrap();
         assert_eq!(
             serde_json::to_value(&indexed).unwrap(),
             serde_json::to_value(&scanned).unwrap(),
@@ -228,6 +237,7 @@ async fn index_and_scan_agree_on_every_filter_sort_and_page() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     let dept = s
         .app
+        .org()
         .create_department(
             &Actor::Operator,
             DepartmentInput {
@@ -241,7 +251,7 @@ async fn index_and_scan_agree_on_every_filter_sort_and_page() {
     let mgr = add_user(&s, "mgr", &["manager"], Some(&dept));
     let sales = add_user(&s, "sales", &["sales"], Some(&dept));
     let loner = add_user(&s, "loner", &["sales"], None);
-    let admin = s.app.caller_for(ADMIN).unwrap().user.id;
+    let admin = s.app.access().caller_for(ADMIN).unwrap().user.id;
     let owners = [
         Some(admin.clone()),
         Some(mgr.clone()),
@@ -253,7 +263,7 @@ async fn index_and_scan_agree_on_every_filter_sort_and_page() {
     generate(&s, 260, &owners, &loner);
     let mut compared = 0;
     for (name, other) in [(ADMIN, &sales), ("mgr", &sales), ("loner", &admin)] {
-        let caller = s.app.caller_for(name).unwrap();
+        let caller = s.app.access().caller_for(name).unwrap();
         let me = caller.user.id.clone();
         for f in filters(&me, other) {
             // The first pages of small pages, and every page of large ones.
@@ -264,9 +274,10 @@ async fn index_and_scan_agree_on_every_filter_sort_and_page() {
     assert!(compared > 700, "{compared} pages compared");
 
     // A cursor that is no match (any more) is refused by both paths alike.
-    let caller = s.app.caller_for(ADMIN).unwrap();
+    let caller = s.app.access().caller_for(ADMIN).unwrap();
     let first = s
         .app
+        .customers()
         .list_customers_indexed(&caller, &CustomerFilter::default())
         .unwrap()
         .unwrap();
@@ -276,8 +287,14 @@ async fn index_and_scan_agree_on_every_filter_sort_and_page() {
         ..CustomerFilter::default()
     };
     let (indexed, scanned) = (
-        s.app.list_customers_indexed(&caller, &f).map(|_| ()),
-        s.app.list_customers_scanned(&caller, &f).map(|_| ()),
+        s.app
+            .customers()
+            .list_customers_indexed(&caller, &f)
+            .map(|_| ()),
+        s.app
+            .customers()
+            .list_customers_scanned(&caller, &f)
+            .map(|_| ()),
     );
     if first.items[0].stage != Stage::Won {
         assert!(indexed.is_err() && scanned.is_err());
@@ -286,8 +303,18 @@ async fn index_and_scan_agree_on_every_filter_sort_and_page() {
         cursor: Some("not-an-id".into()),
         ..CustomerFilter::default()
     };
-    assert!(s.app.list_customers_indexed(&caller, &junk).is_err());
-    assert!(s.app.list_customers_scanned(&caller, &junk).is_err());
+    assert!(
+        s.app
+            .customers()
+            .list_customers_indexed(&caller, &junk)
+            .is_err()
+    );
+    assert!(
+        s.app
+            .customers()
+            .list_customers_scanned(&caller, &junk)
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -351,7 +378,7 @@ async fn an_index_of_an_older_version_is_rebuilt_for_the_list() {
     }
     let (_, body) = c.get("/api/v1/customers?sort=name").await;
     assert_eq!(body["total"], 2, "{body}");
-    let old = s.app.search_status().unwrap().generation;
+    let old = s.app.lookup().search_status().unwrap().generation;
     // Make the live generation look like one written by the previous schema version.
     let meta = s.dir.path().join("index").join(&old).join("meta.json");
     let text = std::fs::read_to_string(&meta).unwrap();
@@ -363,5 +390,9 @@ async fn an_index_of_an_older_version_is_rebuilt_for_the_list() {
     let (_, body) = c.get("/api/v1/customers?grade=A&sort=updated_at").await;
     assert_eq!(body["total"], 1, "{body}");
     assert_eq!(body["items"][0]["name"], "老索引甲");
-    assert_ne!(s.app.search_status().unwrap().generation, old, "rebuilt");
+    assert_ne!(
+        s.app.lookup().search_status().unwrap().generation,
+        old,
+        "rebuilt"
+    );
 }

@@ -27,6 +27,7 @@ async fn world() -> World {
     let op = Actor::Operator;
     let a = s
         .app
+        .org()
         .create_department(
             &op,
             zhudai::service::org::DepartmentInput {
@@ -39,6 +40,7 @@ async fn world() -> World {
         .id;
     let b = s
         .app
+        .org()
         .create_department(
             &op,
             zhudai::service::org::DepartmentInput {
@@ -55,6 +57,7 @@ async fn world() -> World {
         ("sales_b", "sales", &b),
     ] {
         s.app
+            .org()
             .update_user(
                 &op,
                 &common::add_user(&s, name, &[role], Some(dept)),

@@ -33,6 +33,7 @@ async fn exports_are_scoped_masked_defused_and_audited() {
     let op = Actor::Operator;
     let a = s
         .app
+        .org()
         .create_department(
             &op,
             DepartmentInput {
@@ -45,6 +46,7 @@ async fn exports_are_scoped_masked_defused_and_audited() {
         .id;
     let b = s
         .app
+        .org()
         .create_department(
             &op,
             DepartmentInput {

@@ -110,7 +110,7 @@ const QUERY_REGRESSIONS: &[(&str, &str)] = &[
 fn the_search_query_parser_refuses_or_answers_never_panics() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = rt.block_on(TestServer::start(Fixture::WithAdmin));
-    let caller = s.app.caller_for(ADMIN).unwrap();
+    let caller = s.app.access().caller_for(ADMIN).unwrap();
     let check = |q: &str, cursor: &str, limit: Option<usize>| -> Result<(), TestCaseError> {
         let query = zhudai::service::search::SearchQuery {
             q: Some(q.to_string()),
@@ -119,7 +119,7 @@ fn the_search_query_parser_refuses_or_answers_never_panics() {
             facets: Some(false),
             ..Default::default()
         };
-        match s.app.search_customers(&caller, &query) {
+        match s.app.lookup().search_customers(&caller, &query) {
             Ok(page) => prop_assert!(page.items.len() <= 100),
             Err(zhudai::service::Error::Validation { field, .. }) => {
                 prop_assert!(["q", "cursor"].contains(&field.as_str()), "{field}")

@@ -198,7 +198,7 @@ async fn imports_need_the_capability_a_header_and_respect_the_size_limit() {
     let mut config = zhudai::config::Config::defaults().unwrap();
     config.server.import_limit_bytes = 4096;
     let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
-    s.app.demo_staff(2, 1).unwrap();
+    s.app.platform().demo_staff(2, 1).unwrap();
     let sales = s
         .login("staff0002", zhudai::service::platform::demo::DEMO_PASSWORD)
         .await;
@@ -415,7 +415,7 @@ async fn a_job_runs_to_done_with_progress_and_an_error_report_of_exactly_the_rej
     // Listed among my jobs; someone else does not see it.
     let (_, list) = admin.get("/api/v1/imports").await;
     assert_eq!(list["items"][0]["id"], id.as_str());
-    s.app.demo_staff(2, 1).unwrap();
+    s.app.platform().demo_staff(2, 1).unwrap();
     let other = s
         .login("staff0001", zhudai::service::platform::demo::DEMO_PASSWORD)
         .await;
@@ -428,10 +428,10 @@ async fn a_job_runs_to_done_with_progress_and_an_error_report_of_exactly_the_rej
 async fn cancel_stops_between_batches_consistently_and_a_rerun_completes_exactly() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
-    let caller = s.app.caller_for(ADMIN).unwrap();
+    let caller = s.app.access().caller_for(ADMIN).unwrap();
     let file = many_rows(3000);
     let id = zhudai::service::new_id(s.app.now());
-    std::fs::write(s.app.spool_path(&id).unwrap(), &file).unwrap();
+    std::fs::write(s.app.imports().spool_path(&id).unwrap(), &file).unwrap();
     let opts = zhudai::service::import::ImportOptions {
         batch_rows: Some(50),
         ..Default::default()
@@ -486,9 +486,9 @@ async fn cancel_stops_between_batches_consistently_and_a_rerun_completes_exactly
 #[tokio::test]
 async fn a_job_left_running_by_a_crash_is_failed_at_start_up() {
     let s = TestServer::start(Fixture::WithAdmin).await;
-    let caller = s.app.caller_for(ADMIN).unwrap();
+    let caller = s.app.access().caller_for(ADMIN).unwrap();
     let id = zhudai::service::new_id(s.app.now());
-    std::fs::write(s.app.spool_path(&id).unwrap(), many_rows(10)).unwrap();
+    std::fs::write(s.app.imports().spool_path(&id).unwrap(), many_rows(10)).unwrap();
     // Recorded, never run (as if the process died): write the record by starting and then
     // marking it running by hand is not possible from outside, so recover a queued one.
     let job = s
@@ -516,7 +516,7 @@ async fn a_job_left_running_by_a_crash_is_failed_at_start_up() {
             Ok::<_, zhudai::store::Error>(())
         })
         .unwrap();
-    assert_eq!(s.app.recover_import_jobs().unwrap(), 1);
+    assert_eq!(s.app.imports().recover_import_jobs().unwrap(), 1);
     let (_, job) = admin.get(&format!("/api/v1/imports/{id}")).await;
     assert_eq!(job["status"], "failed");
     assert!(job["error"].as_str().unwrap().contains("中断"), "{job}");

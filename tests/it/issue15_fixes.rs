@@ -51,7 +51,7 @@ async fn a_partial_pool_settings_patch_changes_only_what_is_sent() {
 #[tokio::test]
 async fn setup_answers_with_a_logged_in_session_like_login() {
     let s = TestServer::start(Fixture::Empty).await;
-    let token = s.app.prepare_setup().unwrap().unwrap();
+    let token = s.app.access().prepare_setup().unwrap().unwrap();
     let mut c = s.client();
     let (st, b) = c
         .post(

@@ -47,6 +47,7 @@ fn user_id(s: &TestServer, name: &str) -> String {
 
 fn dept(s: &TestServer, name: &str, parent: Option<&str>) -> String {
     s.app
+        .org()
         .create_department(
             &Actor::Operator,
             DepartmentInput {
@@ -66,6 +67,7 @@ async fn every_caller_sees_exactly_their_scope() {
     let a1 = dept(&s, "一部一组", Some(&a));
     let b = dept(&s, "成都二部", None);
     s.app
+        .org()
         .create_role(
             &Actor::Operator,
             serde_json::from_value(json!({"key": "team_lead", "name": "组长", "builtin": false,
@@ -129,8 +131,13 @@ async fn every_caller_sees_exactly_their_scope() {
         } else {
             PASS
         };
-        let token = s.app.login(caller_name, password, "test").unwrap().token;
-        let caller = s.app.authenticate_session(&token).unwrap();
+        let token = s
+            .app
+            .access()
+            .login(caller_name, password, "test")
+            .unwrap()
+            .token;
+        let caller = s.app.access().authenticate_session(&token).unwrap();
         let scope = s.app.scope_of(&caller).unwrap();
         let seen: BTreeSet<&str> = records
             .iter()
@@ -161,6 +168,7 @@ async fn every_caller_sees_exactly_their_scope() {
 
     // Moving a user moves their records' visibility with them, at the next request.
     s.app
+        .org()
         .update_user(
             &Actor::Operator,
             &id("sales_b"),
@@ -173,7 +181,8 @@ async fn every_caller_sees_exactly_their_scope() {
         .unwrap();
     let caller = s
         .app
-        .authenticate_session(&s.app.login("mgr_a", PASS, "test").unwrap().token)
+        .access()
+        .authenticate_session(&s.app.access().login("mgr_a", PASS, "test").unwrap().token)
         .unwrap();
     let scope = s.app.scope_of(&caller).unwrap();
     assert!(scope.owner_filter().unwrap().contains(&id("sales_b")));

@@ -188,3 +188,27 @@ async fn the_upgrade_grants_own_phones_to_an_unchanged_salesperson_role_only() {
         "a role the firm changed is not touched"
     );
 }
+
+/// A user with both the manager and the salesperson roles: full reveals keep the manager's 50
+/// a day (the salesperson role's 200 is for their own customers' phones, counted apart).
+#[tokio::test]
+async fn a_salesperson_role_does_not_raise_a_managers_full_reveal_quota() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    common::add_user(&s, "lead", &["manager", "sales"], None);
+    let lead = s.login("lead", PASS).await;
+    let (st, c) = lead
+        .post(
+            "/api/v1/customers",
+            json!({"name": "钱七", "phone": "13712345678", "id_number": "11010519491231002X"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    let unmask = format!("/api/v1/customers/{}/unmask", c["id"].as_str().unwrap());
+    let (st, r) = lead.post(&unmask, json!({"field": "phone"})).await;
+    assert_eq!(
+        (st, r["remaining_today"].as_u64()),
+        (StatusCode::OK, Some(49)),
+        "a full reveal (phone.view_full) counts against the manager's 50"
+    );
+    s.stop().await;
+}

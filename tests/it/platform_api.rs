@@ -39,6 +39,7 @@ async fn first_run_setup_is_single_use_and_expires() {
     let c = s.client();
     let token = s
         .app
+        .access()
         .prepare_setup()
         .unwrap()
         .expect("no admin yet: a token");
@@ -88,7 +89,7 @@ async fn first_run_setup_is_single_use_and_expires() {
     );
     assert_eq!(c.get("/api/v1/setup").await.1, json!({"needed": false}));
     assert!(
-        s.app.prepare_setup().unwrap().is_none(),
+        s.app.access().prepare_setup().unwrap().is_none(),
         "no new link once an admin exists"
     );
     s.login("boss", "a long enough pass").await;
@@ -96,7 +97,7 @@ async fn first_run_setup_is_single_use_and_expires() {
 
     // Expiry: a token older than 30 minutes is refused.
     let s = TestServer::start(Fixture::Empty).await;
-    let token = s.app.prepare_setup().unwrap().unwrap();
+    let token = s.app.access().prepare_setup().unwrap().unwrap();
     s.clock.advance(Duration::minutes(31));
     let (st, b) = s
         .client()

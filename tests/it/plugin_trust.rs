@@ -253,7 +253,8 @@ async fn a_throwing_recall_is_counted_once_per_sweep_and_the_server_keeps_answer
             .with_ansi(false)
             .finish();
         let report = tracing::subscriber::with_default(subscriber, || {
-            app.sweep_at(epoch() + Duration::days(1), false, 10)
+            app.pools()
+                .sweep_at(epoch() + Duration::days(1), false, 10)
                 .unwrap()
         });
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();

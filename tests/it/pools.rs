@@ -17,6 +17,7 @@ const PASS: &str = common::TEAM_PASSWORD;
 
 fn department(s: &TestServer, name: &str) -> String {
     s.app
+        .org()
         .create_department(
             &Actor::Operator,
             zhudai::service::org::DepartmentInput {
@@ -766,6 +767,7 @@ async fn round_robin_assignment_is_fair_across_a_restart() {
 
     // Disabled users are skipped; manual assignment names the user; sales may not assign.
     s.app
+        .org()
         .set_user_status(
             &Actor::Operator,
             "rb",

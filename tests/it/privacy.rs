@@ -287,7 +287,7 @@ async fn neither_the_store_file_nor_the_index_holds_the_birth_date() {
         )
         .await;
     assert_eq!(st, 201, "{v}");
-    w.s.app.search_catch_up().unwrap();
+    w.s.app.lookup().search_catch_up().unwrap();
     let data = w.s.stop().await;
 
     let (terms, docs) = index_contents(data.path());

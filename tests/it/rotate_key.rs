@@ -123,9 +123,14 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
             .unwrap(),
         "11010519491231002X"
     );
-    let token = app.login(ADMIN, ADMIN_PASSWORD, "t").unwrap().token;
-    let caller = app.authenticate_session(&token).unwrap();
+    let token = app
+        .access()
+        .login(ADMIN, ADMIN_PASSWORD, "t")
+        .unwrap()
+        .token;
+    let caller = app.access().authenticate_session(&token).unwrap();
     let dup = app
+        .customers()
         .check_duplicate(
             &caller,
             &zhudai::service::customers::DuplicateQuery {
@@ -139,21 +144,25 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
         "the secondary index follows the new blind index"
     );
     assert_eq!(
-        app.unmask(
-            &caller,
-            &id,
-            zhudai::service::customers::RevealField::Phone,
-            "t"
-        )
-        .unwrap()
-        .value,
+        app.customers()
+            .unmask(
+                &caller,
+                &id,
+                zhudai::service::customers::RevealField::Phone,
+                "t"
+            )
+            .unwrap()
+            .value,
         "13822223333"
     );
 
     // Rerunning the re-encryption with the same new key changes nothing (resume safety).
     let next = zhudai::crypto::keyfile::load(&dir.join("keys/master.key")).unwrap();
     let same = zhudai::crypto::field::FieldCipher::new(&next);
-    assert_eq!(app.rotate_fields(&same, &mut |_, _| {}).unwrap(), 0);
+    assert_eq!(
+        app.platform().rotate_fields(&same, &mut |_, _| {}).unwrap(),
+        0
+    );
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ async fn every_caller_and_owner_pair() {
     let op = Actor::Operator;
     let dept = |name: &str, parent: Option<&str>| {
         s.app
+            .org()
             .create_department(
                 &op,
                 DepartmentInput {

@@ -328,48 +328,51 @@ async fn a_rebuild_while_people_work_loses_no_update() {
     }
     // Writes committed after the snapshot and before the swap must reach the new generation.
     let app = w.s.app.clone();
-    let caller = app.caller_for(ADMIN).unwrap();
+    let caller = app.access().caller_for(ADMIN).unwrap();
     let status = tokio::task::spawn_blocking(move || {
-        app.reindex(&|_, _| {}, &|| {
-            let c = app
-                .create_customer(
-                    &caller,
-                    serde_json::from_value(
-                        json!({"name": "重建期间新客户", "phone": "13912345678"}),
+        app.lookup()
+            .reindex(&|_, _| {}, &|| {
+                let c = app
+                    .customers()
+                    .create_customer(
+                        &caller,
+                        serde_json::from_value(
+                            json!({"name": "重建期间新客户", "phone": "13912345678"}),
+                        )
+                        .unwrap(),
+                        "test",
                     )
-                    .unwrap(),
-                    "test",
-                )
-                .unwrap();
-            let mut first = None;
-            app.store
-                .read(|tx| {
-                    zhudai::store::customers::Reader::unscoped(
-                        tx,
-                        zhudai::store::customers::Unscoped::Maintenance,
-                    )
-                    .scan_all(None, |c| {
-                        let found = c.name == "客户000";
-                        if found {
-                            first = Some(c);
-                        }
-                        !found
+                    .unwrap();
+                let mut first = None;
+                app.store
+                    .read(|tx| {
+                        zhudai::store::customers::Reader::unscoped(
+                            tx,
+                            zhudai::store::customers::Unscoped::Maintenance,
+                        )
+                        .scan_all(None, |c| {
+                            let found = c.name == "客户000";
+                            if found {
+                                first = Some(c);
+                            }
+                            !found
+                        })
                     })
-                })
-                .unwrap();
-            let first = first.unwrap();
-            app.update_customer(
-                &caller,
-                &first.id,
-                serde_json::from_value(json!({"name": "客户零零零"})).unwrap(),
-                "test",
-            )
-            .unwrap();
-            // The indexer of the old generation may run meanwhile; it must not lose these.
-            app.search_catch_up().unwrap();
-            let _ = c;
-        })
-        .unwrap()
+                    .unwrap();
+                let first = first.unwrap();
+                app.customers()
+                    .update_customer(
+                        &caller,
+                        &first.id,
+                        serde_json::from_value(json!({"name": "客户零零零"})).unwrap(),
+                        "test",
+                    )
+                    .unwrap();
+                // The indexer of the old generation may run meanwhile; it must not lose these.
+                app.lookup().search_catch_up().unwrap();
+                let _ = c;
+            })
+            .unwrap()
     })
     .await
     .unwrap();
@@ -517,7 +520,7 @@ async fn doctor_inspection_reports_drift() {
     let drift = zhudai::search::inspect(&app.data_dir, &app.store, 100).unwrap();
     assert_eq!(drift.drifted, vec![c.id.clone()], "{drift:?}");
     // A rebuild repairs it.
-    app.reindex(&|_, _| {}, &|| {}).unwrap();
+    app.lookup().reindex(&|_, _| {}, &|| {}).unwrap();
     let healed = zhudai::search::inspect(&app.data_dir, &app.store, 100).unwrap();
     assert!(
         healed.drifted.is_empty() && healed.documents == 5,

@@ -63,6 +63,7 @@ async fn moving_people_and_departments_moves_their_customers_in_search() {
     let a1 = dept(&s, "一部一组", Some(&a));
     let b = dept(&s, "成都二部", None);
     s.app
+        .org()
         .create_role(
             &Actor::Operator,
             serde_json::from_value(json!({"key": "team_lead", "name": "组长", "builtin": false,

@@ -34,7 +34,7 @@ async fn creating_accounts_validates_every_field() {
         ("lisi", &["sales"], "lisi-is-me-2026", "password"),
     ];
     for (username, roles, password, field) in cases {
-        match s.app.create_user(
+        match s.app.org().create_user(
             &Actor::Operator,
             new_user(username, roles, password),
             "test",
@@ -49,13 +49,14 @@ async fn creating_accounts_validates_every_field() {
         }
     }
     s.app
+        .org()
         .create_user(
             &Actor::Operator,
             new_user("LiSi", &["sales"], "a fine long pass"),
             "test",
         )
         .unwrap();
-    match s.app.create_user(
+    match s.app.org().create_user(
         &Actor::Operator,
         new_user("lisi", &["sales"], "a fine long pass"),
         "test",
@@ -66,23 +67,25 @@ async fn creating_accounts_validates_every_field() {
     // A sales user may not manage accounts.
     let caller = s
         .app
+        .access()
         .authenticate_session(&login_token(&s, "lisi", "a fine long pass"))
         .unwrap();
     assert!(matches!(
-        s.app.create_user(&Actor::User(&caller), new_user("wangwu", &["sales"], "a fine long pass"), "test"),
+        s.app.org().create_user(&Actor::User(&caller), new_user("wangwu", &["sales"], "a fine long pass"), "test"),
         Err(Error::Forbidden(cap)) if cap == "user.manage"
     ));
     s.stop().await;
 }
 
 fn login_token(s: &TestServer, user: &str, pass: &str) -> String {
-    s.app.login(user, pass, "test").unwrap().token
+    s.app.access().login(user, pass, "test").unwrap().token
 }
 
 #[tokio::test]
 async fn disabling_or_resetting_ends_live_sessions() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     s.app
+        .org()
         .create_user(
             &Actor::Operator,
             new_user("zhao", &["sales"], "first password!"),
@@ -90,6 +93,7 @@ async fn disabling_or_resetting_ends_live_sessions() {
         )
         .unwrap();
     s.app
+        .org()
         .create_user(
             &Actor::Operator,
             new_user("qian", &["sales"], "first password!"),
@@ -102,6 +106,7 @@ async fn disabling_or_resetting_ends_live_sessions() {
     assert_eq!(zhao.get("/api/v1/me").await.0, 200);
 
     s.app
+        .org()
         .set_user_status(&Actor::Operator, "zhao", UserStatus::Disabled, "test")
         .unwrap();
     let (st, body) = zhao.get("/api/v1/me").await;
@@ -128,10 +133,16 @@ async fn disabling_or_resetting_ends_live_sessions() {
     );
 
     s.app
+        .org()
         .reset_password(&Actor::Operator, "qian", "second password!", "test")
         .unwrap();
     assert_eq!(qian.get("/api/v1/me").await.0, 401);
-    assert!(s.app.login("qian", "first password!", "test").is_err());
+    assert!(
+        s.app
+            .access()
+            .login("qian", "first password!", "test")
+            .is_err()
+    );
     s.login("qian", "second password!").await;
 
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
@@ -259,9 +270,10 @@ async fn user_add_on_an_empty_data_directory_creates_it_and_no_setup_link_is_nee
         std::sync::Arc::new(zhudai::service::SystemClock),
     )
     .unwrap();
-    assert_eq!(app.prepare_setup().unwrap(), None, "no setup link");
+    assert_eq!(app.access().prepare_setup().unwrap(), None, "no setup link");
     assert!(
-        app.login("boss", "a long shell password", "127.0.0.1")
+        app.access()
+            .login("boss", "a long shell password", "127.0.0.1")
             .is_ok()
     );
     // The new install has its firm-wide pool too.

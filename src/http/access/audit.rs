@@ -34,7 +34,7 @@ pub async fn list(
 ) -> Result<Json<AuditPage>, ApiError> {
     let page = app
         .blocking(move |app| {
-            app.audit_list(
+            app.access().audit_list(
                 &caller,
                 q.action.as_deref(),
                 q.actor.as_deref(),

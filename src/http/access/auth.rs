@@ -55,7 +55,7 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let secure = app.config.server.secure_cookie;
     let done = app
-        .blocking(move |app| app.login(&req.username, &req.password, &source))
+        .blocking(move |app| app.access().login(&req.username, &req.password, &source))
         .await?;
     let body = SessionResponse {
         user: UserView::new(&done.user, &done.access),
@@ -81,7 +81,7 @@ pub async fn logout(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let secure = app.config.server.secure_cookie;
-    app.blocking(move |app| app.logout(&caller, &source))
+    app.blocking(move |app| app.access().logout(&caller, &source))
         .await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = HeaderValue::from_str(&clear_cookie(secure)) {

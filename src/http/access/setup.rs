@@ -14,7 +14,7 @@ use crate::service::access::setup::SetupStatus;
 #[utoipa::path(get, path = "/setup", operation_id = "setup_status", tag = "auth",
     responses((status = 200, description = "Setup state", body = SetupStatus)))]
 pub async fn status(State(app): State<AppState>) -> Result<Json<SetupStatus>, ApiError> {
-    Ok(Json(app.blocking(|app| app.setup_status()).await?))
+    Ok(Json(app.blocking(|app| app.access().setup_status()).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -50,7 +50,7 @@ pub async fn complete(
     let secure = app.config.server.secure_cookie;
     let (user, done) = app
         .blocking(move |app| {
-            let user = app.complete_setup(
+            let user = app.access().complete_setup(
                 &req.token,
                 &req.username,
                 &req.display_name,
@@ -58,7 +58,7 @@ pub async fn complete(
                 &source,
             )?;
             // The new administrator is logged in, exactly as by the login endpoint.
-            let done = app.login(&req.username, &req.password, &source)?;
+            let done = app.access().login(&req.username, &req.password, &source)?;
             Ok((user, done))
         })
         .await?;

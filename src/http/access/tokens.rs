@@ -33,7 +33,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let t = app
         .blocking(move |app| {
-            app.create_token(
+            app.access().create_token(
                 &caller,
                 &body.name,
                 body.expires_in_days,
@@ -69,7 +69,7 @@ pub async fn list(
     Query(q): Query<TokenQuery>,
 ) -> Result<Json<TokenList>, ApiError> {
     let items = app
-        .blocking(move |app| app.list_tokens(&caller, q.all))
+        .blocking(move |app| app.access().list_tokens(&caller, q.all))
         .await?;
     Ok(Json(TokenList {
         total: items.len(),
@@ -89,7 +89,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.revoke_token(&caller, &id, &source))
+        app.blocking(move |app| app.access().revoke_token(&caller, &id, &source))
             .await?,
     ))
 }

@@ -75,7 +75,7 @@ pub async fn customers(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let file = app
-        .blocking(move |app| app.export_customers(&caller, &q, &source))
+        .blocking(move |app| app.customers().export_customers(&caller, &q, &source))
         .await?;
     let mut resp = Body::from_stream(stream_file(file.file)).into_response();
     let h = resp.headers_mut();

@@ -38,7 +38,7 @@ pub async fn list(
     let Query(f) = Query::<CustomerFilter>::try_from_uri(&uri)
         .map_err(|e| crate::service::Error::validation("query", format!("查询参数不正确：{e}")))?;
     Ok(Json(
-        app.blocking(move |app| app.list_customers(&caller, &f))
+        app.blocking(move |app| app.customers().list_customers(&caller, &f))
             .await?,
     ))
 }
@@ -59,7 +59,7 @@ pub async fn create(
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
     let c = app
-        .blocking(move |app| app.create_customer(&caller, input, &source))
+        .blocking(move |app| app.customers().create_customer(&caller, input, &source))
         .await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
@@ -74,7 +74,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.get_customer(&caller, &id))
+        app.blocking(move |app| app.customers().get_customer(&caller, &id))
             .await?,
     ))
 }
@@ -94,8 +94,11 @@ pub async fn update(
     ApiJson(input): ApiJson<CustomerPatch>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.update_customer(&caller, &id, input, &source))
-            .await?,
+        app.blocking(move |app| {
+            app.customers()
+                .update_customer(&caller, &id, input, &source)
+        })
+        .await?,
     ))
 }
 
@@ -110,7 +113,7 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_customer(&caller, &id, &source))
+    app.blocking(move |app| app.customers().delete_customer(&caller, &id, &source))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -125,7 +128,7 @@ pub async fn check_duplicate(
     ApiJson(q): ApiJson<DuplicateQuery>,
 ) -> Result<Json<DuplicateAnswer>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.check_duplicate(&caller, &q))
+        app.blocking(move |app| app.customers().check_duplicate(&caller, &q))
             .await?,
     ))
 }
@@ -149,7 +152,7 @@ pub async fn unmask(
     ApiJson(body): ApiJson<UnmaskRequest>,
 ) -> Result<Json<Revealed>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.unmask(&caller, &id, body.field, &source))
+        app.blocking(move |app| app.customers().unmask(&caller, &id, body.field, &source))
             .await?,
     ))
 }
@@ -168,7 +171,7 @@ pub async fn bulk(
     ApiJson(req): ApiJson<BulkRequest>,
 ) -> Result<Json<BulkResult>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.bulk_customers(&caller, req, &source))
+        app.blocking(move |app| app.customers().bulk_customers(&caller, req, &source))
             .await?,
     ))
 }
@@ -186,7 +189,7 @@ pub async fn recycle_bin(
     Query(q): Query<RecycleBinQuery>,
 ) -> Result<Json<RecycleBinPage>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.recycle_bin(&caller, &q))
+        app.blocking(move |app| app.customers().recycle_bin(&caller, &q))
             .await?,
     ))
 }
@@ -203,7 +206,7 @@ pub async fn restore(
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.restore_customer(&caller, &id, &source))
+        app.blocking(move |app| app.customers().restore_customer(&caller, &id, &source))
             .await?,
     ))
 }
@@ -222,7 +225,7 @@ pub async fn erase(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EraseRequest>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.erase_customer(&caller, &id, req, &source))
+    app.blocking(move |app| app.customers().erase_customer(&caller, &id, req, &source))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,7 +23,7 @@ pub async fn list_fields(
     caller: Caller,
 ) -> Result<Json<Vec<CustomField>>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.list_custom_fields(&caller))
+        app.blocking(move |app| app.customers().list_custom_fields(&caller))
             .await?,
     ))
 }
@@ -41,7 +41,10 @@ pub async fn create_field(
     ApiJson(def): ApiJson<CustomField>,
 ) -> Result<(StatusCode, Json<CustomField>), ApiError> {
     let d = app
-        .blocking(move |app| app.save_custom_field(&caller, def, true, &source))
+        .blocking(move |app| {
+            app.customers()
+                .save_custom_field(&caller, def, true, &source)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
@@ -61,8 +64,11 @@ pub async fn update_field(
 ) -> Result<Json<CustomField>, ApiError> {
     def.key = key;
     Ok(Json(
-        app.blocking(move |app| app.save_custom_field(&caller, def, false, &source))
-            .await?,
+        app.blocking(move |app| {
+            app.customers()
+                .save_custom_field(&caller, def, false, &source)
+        })
+        .await?,
     ))
 }
 
@@ -77,7 +83,7 @@ pub async fn delete_field(
     caller: Caller,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_custom_field(&caller, &key, &source))
+    app.blocking(move |app| app.customers().delete_custom_field(&caller, &key, &source))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -91,7 +97,7 @@ pub async fn list_groups(
     caller: Caller,
 ) -> Result<Json<Vec<TagGroup>>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.list_tag_groups(&caller))
+        app.blocking(move |app| app.customers().list_tag_groups(&caller))
             .await?,
     ))
 }
@@ -108,7 +114,10 @@ pub async fn create_group(
     ApiJson(input): ApiJson<TagGroupInput>,
 ) -> Result<(StatusCode, Json<TagGroup>), ApiError> {
     let g = app
-        .blocking(move |app| app.save_tag_group(&caller, None, input, &source))
+        .blocking(move |app| {
+            app.customers()
+                .save_tag_group(&caller, None, input, &source)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(g)))
 }
@@ -127,8 +136,11 @@ pub async fn update_group(
     ApiJson(input): ApiJson<TagGroupInput>,
 ) -> Result<Json<TagGroup>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.save_tag_group(&caller, Some(&id), input, &source))
-            .await?,
+        app.blocking(move |app| {
+            app.customers()
+                .save_tag_group(&caller, Some(&id), input, &source)
+        })
+        .await?,
     ))
 }
 
@@ -143,7 +155,7 @@ pub async fn delete_group(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_tag_group(&caller, &id, &source))
+    app.blocking(move |app| app.customers().delete_tag_group(&caller, &id, &source))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -157,7 +169,8 @@ pub async fn list_views(
     caller: Caller,
 ) -> Result<Json<Vec<SavedView>>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.list_views(&caller)).await?,
+        app.blocking(move |app| app.customers().list_views(&caller))
+            .await?,
     ))
 }
 
@@ -171,7 +184,7 @@ pub async fn create_view(
     ApiJson(input): ApiJson<SavedViewInput>,
 ) -> Result<(StatusCode, Json<SavedView>), ApiError> {
     let v = app
-        .blocking(move |app| app.save_view(&caller, input))
+        .blocking(move |app| app.customers().save_view(&caller, input))
         .await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
@@ -185,7 +198,7 @@ pub async fn delete_view(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_view(&caller, &id))
+    app.blocking(move |app| app.customers().delete_view(&caller, &id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -199,6 +212,7 @@ pub async fn directory(
     caller: Caller,
 ) -> Result<Json<Vec<DirectoryEntry>>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.user_directory(&caller)).await?,
+        app.blocking(move |app| app.customers().user_directory(&caller))
+            .await?,
     ))
 }

@@ -31,7 +31,7 @@ pub async fn list_departments(
     State(app): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<DepartmentList>, ApiError> {
-    let items = app.blocking(|app| app.list_departments()).await?;
+    let items = app.blocking(|app| app.org().list_departments()).await?;
     Ok(Json(DepartmentList {
         total: items.len(),
         items,
@@ -51,7 +51,10 @@ pub async fn create_department(
     ApiJson(input): ApiJson<DepartmentInput>,
 ) -> Result<(StatusCode, Json<Department>), ApiError> {
     let d = app
-        .blocking(move |app| app.create_department(&Actor::User(&caller), input, &source))
+        .blocking(move |app| {
+            app.org()
+                .create_department(&Actor::User(&caller), input, &source)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
@@ -69,8 +72,11 @@ pub async fn update_department(
     ApiJson(input): ApiJson<DepartmentPatch>,
 ) -> Result<Json<Department>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.update_department(&Actor::User(&caller), &id, input, &source))
-            .await?,
+        app.blocking(move |app| {
+            app.org()
+                .update_department(&Actor::User(&caller), &id, input, &source)
+        })
+        .await?,
     ))
 }
 
@@ -85,8 +91,11 @@ pub async fn delete_department(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_department(&Actor::User(&caller), &id, &source))
-        .await?;
+    app.blocking(move |app| {
+        app.org()
+            .delete_department(&Actor::User(&caller), &id, &source)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -109,7 +118,7 @@ pub async fn list_roles(
     State(app): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<RoleList>, ApiError> {
-    let items = app.blocking(|app| app.list_roles()).await?;
+    let items = app.blocking(|app| app.org().list_roles()).await?;
     Ok(Json(RoleList {
         total: items.len(),
         items,
@@ -131,7 +140,7 @@ pub async fn create_role(
     ApiJson(role): ApiJson<Role>,
 ) -> Result<(StatusCode, Json<Role>), ApiError> {
     let r = app
-        .blocking(move |app| app.create_role(&Actor::User(&caller), role, &source))
+        .blocking(move |app| app.org().create_role(&Actor::User(&caller), role, &source))
         .await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
@@ -150,8 +159,11 @@ pub async fn update_role(
     ApiJson(patch): ApiJson<RolePatch>,
 ) -> Result<Json<Role>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.update_role(&Actor::User(&caller), &key, patch, &source))
-            .await?,
+        app.blocking(move |app| {
+            app.org()
+                .update_role(&Actor::User(&caller), &key, patch, &source)
+        })
+        .await?,
     ))
 }
 
@@ -167,7 +179,7 @@ pub async fn delete_role(
     caller: Caller,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_role(&Actor::User(&caller), &key, &source))
+    app.blocking(move |app| app.org().delete_role(&Actor::User(&caller), &key, &source))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

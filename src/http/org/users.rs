@@ -25,7 +25,7 @@ pub struct UserList {
     (status = 403, description = "Missing user.manage", body = ErrorBody)))]
 pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
     let items = app
-        .blocking(move |app| app.user_views(&Actor::User(&caller)))
+        .blocking(move |app| app.org().user_views(&Actor::User(&caller)))
         .await?;
     Ok(Json(UserList {
         total: items.len(),
@@ -49,8 +49,8 @@ pub async fn create(
     let view = app
         .blocking(move |app| {
             let actor = Actor::User(&caller);
-            let user = app.create_user(&actor, new, &source)?;
-            app.user_view(&actor, &user.id)
+            let user = app.org().create_user(&actor, new, &source)?;
+            app.org().user_view(&actor, &user.id)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -66,7 +66,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.user_view(&Actor::User(&caller), &id))
+        app.blocking(move |app| app.org().user_view(&Actor::User(&caller), &id))
             .await?,
     ))
 }
@@ -87,8 +87,8 @@ pub async fn update(
     let view = app
         .blocking(move |app| {
             let actor = Actor::User(&caller);
-            app.update_user(&actor, &id, patch, &source)?;
-            app.user_view(&actor, &id)
+            app.org().update_user(&actor, &id, patch, &source)?;
+            app.org().user_view(&actor, &id)
         })
         .await?;
     Ok(Json(view))
@@ -113,8 +113,9 @@ pub async fn reset_password(
 ) -> Result<StatusCode, ApiError> {
     app.blocking(move |app| {
         let actor = Actor::User(&caller);
-        let username = app.user_view(&actor, &id)?.username;
-        app.reset_password(&actor, &username, &body.password, &source)
+        let username = app.org().user_view(&actor, &id)?.username;
+        app.org()
+            .reset_password(&actor, &username, &body.password, &source)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -137,7 +138,8 @@ pub async fn change_own_password(
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     app.blocking(move |app| {
-        app.change_own_password(&caller, &body.current_password, &body.new_password, &source)
+        app.org()
+            .change_own_password(&caller, &body.current_password, &body.new_password, &source)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -183,7 +185,10 @@ pub async fn depart(
         }
     };
     let moved = app
-        .blocking(move |app| app.depart_user_to(&Actor::User(&caller), &id, &to, &source))
+        .blocking(move |app| {
+            app.followups()
+                .depart_user_to(&Actor::User(&caller), &id, &to, &source)
+        })
         .await?;
     Ok(Json(DepartResult {
         customers_moved: moved,

@@ -77,7 +77,8 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Vec<PluginStatus>>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.list_plugins(&caller)).await?,
+        app.blocking(move |app| app.platform().list_plugins(&caller))
+            .await?,
     ))
 }
 
@@ -92,7 +93,7 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> Result<Json<PluginDetail>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.get_plugin(&caller, &name))
+        app.blocking(move |app| app.platform().get_plugin(&caller, &name))
             .await?,
     ))
 }
@@ -113,7 +114,10 @@ pub async fn save(
     ApiJson(input): ApiJson<PluginSave>,
 ) -> Result<Response, ApiError> {
     let r = app
-        .blocking(move |app| app.save_plugin(&caller, &name, input, q.force, &source))
+        .blocking(move |app| {
+            app.platform()
+                .save_plugin(&caller, &name, input, q.force, &source)
+        })
         .await?;
     Ok(saved(r))
 }
@@ -129,7 +133,7 @@ pub async fn delete(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.delete_plugin(&caller, &name, &source))
+    app.blocking(move |app| app.platform().delete_plugin(&caller, &name, &source))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -145,7 +149,7 @@ pub async fn version(
     Path((name, vid)): Path<(String, String)>,
 ) -> Result<Json<PluginVersionView>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.plugin_version(&caller, &name, &vid))
+        app.blocking(move |app| app.platform().plugin_version(&caller, &name, &vid))
             .await?,
     ))
 }
@@ -165,7 +169,10 @@ pub async fn rollback(
     ApiJson(input): ApiJson<PluginRollback>,
 ) -> Result<Response, ApiError> {
     let r = app
-        .blocking(move |app| app.rollback_plugin(&caller, &name, &input.version, q.force, &source))
+        .blocking(move |app| {
+            app.platform()
+                .rollback_plugin(&caller, &name, &input.version, q.force, &source)
+        })
         .await?;
     Ok(saved(r))
 }
@@ -184,7 +191,7 @@ pub async fn try_it(
     ApiJson(input): ApiJson<PluginTry>,
 ) -> Result<Json<PluginTryResult>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.try_plugin(&caller, input))
+        app.blocking(move |app| app.platform().try_plugin(&caller, input))
             .await?,
     ))
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::domain::capability::Capability;
 use crate::domain::org::User;
 use crate::service::access::auth::Caller;
-use crate::service::{App, Error, Result};
+use crate::service::{Error, Result};
 use crate::store::WriteTransaction;
 use crate::store::audit::{self, AuditEntry, ChainCheck, NewAudit};
 
@@ -65,7 +65,7 @@ pub struct AuditPage {
     pub total: u64,
 }
 
-impl App {
+impl crate::service::access::UseCases<'_> {
     /// The audit log, newest first (needs `audit.view`).
     pub fn audit_list(
         &self,

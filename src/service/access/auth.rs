@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::crypto;
 use crate::domain::org::{User, UserStatus};
 use crate::domain::roles::{self, Access, Capability, FieldPrivilege};
-use crate::service::{App, Error, Result, access::audit, access::password};
+use crate::service::{Error, Result, access::audit, access::password};
 use crate::store::{self, ReadTransaction, sessions::Session, users};
 
 /// Sessions touched less than this long ago are not rewritten on every request.
@@ -104,7 +104,7 @@ pub struct LoggedIn {
     pub csrf_token: String,
 }
 
-impl App {
+impl crate::service::access::UseCases<'_> {
     /// Checks the password (throttled, audited either way) and opens a session.
     pub fn login(&self, username: &str, password_plain: &str, source: &str) -> Result<LoggedIn> {
         let now = self.now();

@@ -1,3 +1,7 @@
+crate::service::use_cases!(
+    access,
+    "Signing in, sessions, API tokens, first-run setup and the audit log."
+);
 pub mod audit;
 pub mod auth;
 pub mod password;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::crypto;
 use crate::domain::org::{self, User, UserStatus};
 use crate::service::access::auth::{UserView, access_of};
-use crate::service::{App, Error, Result, access::audit, access::password, new_id};
+use crate::service::{Error, Result, access::audit, access::password, new_id};
 use crate::store::{self, setup::SetupToken, users};
 
 pub const TOKEN_LIFETIME_MINUTES: i64 = 30;
@@ -18,7 +18,7 @@ pub struct SetupStatus {
     pub needed: bool,
 }
 
-impl App {
+impl crate::service::access::UseCases<'_> {
     /// Issues a fresh setup token when no active administrator exists (replacing any earlier
     /// one) and returns it; `None` when setup is done.
     pub fn prepare_setup(&self) -> Result<Option<String>> {

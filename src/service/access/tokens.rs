@@ -11,7 +11,7 @@ use crate::crypto;
 use crate::domain::capability::Capability;
 use crate::domain::org::UserStatus;
 use crate::service::access::auth::{Caller, CallerAuth, access_of};
-use crate::service::{App, Error, Result, access::audit, new_id};
+use crate::service::{Error, Result, access::audit, new_id};
 use crate::store::{self, tokens::ApiToken, users};
 
 /// Prefix that makes a zhudai token recognisable (secret scanners, logs).
@@ -53,7 +53,7 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-impl App {
+impl crate::service::access::UseCases<'_> {
     pub fn create_token(
         &self,
         caller: &Caller,

@@ -9,7 +9,7 @@ use crate::domain::capability::Capability;
 use crate::domain::customer::{self, CustomerInput, Stage};
 use crate::domain::org::UserStatus;
 use crate::service::access::auth::Caller;
-use crate::service::{App, Error, Result};
+use crate::service::{Error, Result};
 use crate::store::users;
 
 /// Most ids in one request.
@@ -48,7 +48,7 @@ pub struct BulkResult {
     pub count: usize,
 }
 
-impl App {
+impl crate::service::customers::UseCases<'_> {
     pub fn bulk_customers(
         &self,
         caller: &Caller,

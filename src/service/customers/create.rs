@@ -13,11 +13,11 @@ use crate::domain::customer::{self, Customer, CustomerInput, Sealed, Stage};
 use crate::domain::phone::Mobile;
 use crate::service::access::auth::Caller;
 use crate::service::context::W;
-use crate::service::{App, Error, Result, new_id};
+use crate::service::{Error, Result, new_id};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::{WriteTransaction, users};
 
-impl App {
+impl crate::service::customers::UseCases<'_> {
     fn seal(
         &self,
         id: &str,
@@ -174,7 +174,9 @@ impl App {
         let checked = customer::check(&input, true, now.with_timezone(&shanghai()).date_naive())
             .map_err(|(f, r)| Error::validation(f, r))?;
         let named = input.owner_id.as_deref().filter(|o| !o.is_empty());
-        let auto = self.new_lead_assign_mode(caller, input.assign.as_deref(), named.is_some())?;
+        let auto =
+            self.pools()
+                .new_lead_assign_mode(caller, input.assign.as_deref(), named.is_some())?;
         let owner_id = match named {
             _ if auto.is_some() => None,
             Some(o) if o != caller.user.id => {
@@ -204,10 +206,20 @@ impl App {
             self.refuse_or_flag_duplicate(w, &mut c)?;
             let placed = match &auto {
                 Some(mode) => {
-                    let mut picker = self.picker(w.tx, caller, &ctx.scope, mode.clone())?;
-                    let fallback = Self::caller_pool(w.tx, &caller.user)?;
+                    let mut picker = self
+                        .pools()
+                        .picker(w.tx, caller, &ctx.scope, mode.clone())?;
+                    let fallback =
+                        crate::service::pools::UseCases::caller_pool(w.tx, &caller.user)?;
                     let user = &caller.user;
-                    Some(self.place_new(w.tx, &mut picker, &mut c, fallback.as_ref(), user, now)?)
+                    Some(self.pools().place_new(
+                        w.tx,
+                        &mut picker,
+                        &mut c,
+                        fallback.as_ref(),
+                        user,
+                        now,
+                    )?)
                 }
                 None => None,
             };

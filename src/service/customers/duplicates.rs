@@ -9,7 +9,7 @@ use crate::domain::capability::{Capability, FieldPrivilege};
 use crate::domain::customer::{self, Customer};
 use crate::service::access::auth::Caller;
 use crate::service::customers::shanghai;
-use crate::service::{App, Error, Result, access::audit};
+use crate::service::{Error, Result, access::audit};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::{self, customers, users};
 
@@ -54,7 +54,7 @@ pub struct Revealed {
     pub remaining_today: Option<u64>,
 }
 
-impl App {
+impl crate::service::customers::UseCases<'_> {
     /// Does this person exist already? Tells who owns them without revealing the record.
     pub fn check_duplicate(&self, caller: &Caller, q: &DuplicateQuery) -> Result<DuplicateAnswer> {
         caller.require(Capability::CustomerRead)?;
@@ -204,9 +204,19 @@ impl App {
             .with_timezone(&shanghai())
             .format("%Y-%m-%d")
             .to_string();
-        let quota = caller.access.daily_reveal_quota.map(u64::from);
+        // Own-phone reveals have their own quota and count (a salesperson role's allowance
+        // never adds to a manager role's full reveals).
+        let (quota, counter) = if basis == "phone.view_own" {
+            (
+                caller.access.own_phone_quota,
+                format!("{}/own", caller.user.id),
+            )
+        } else {
+            (caller.access.daily_reveal_quota, caller.user.id.clone())
+        };
+        let quota = quota.map(u64::from);
         let used = self.store.write(|tx| {
-            let used = customers::add_reveal(tx, &caller.user.id, &day)?;
+            let used = customers::add_reveal(tx, &counter, &day)?;
             if quota.is_some_and(|q| used > q) {
                 return Err(Error::Unprocessable {
                     code: "reveal_quota_exceeded",

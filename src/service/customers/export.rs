@@ -93,7 +93,7 @@ pub fn yuan(fen: i64) -> String {
 pub use crate::service::customers::cells::defuse;
 use crate::service::customers::cells::xlsx_text;
 
-impl App {
+impl crate::service::customers::UseCases<'_> {
     pub fn export_customers(
         &self,
         caller: &Caller,

@@ -1,6 +1,11 @@
 //! Customer use cases: create with duplicate check, read, list, edit, soft delete. Every query
 //! takes the caller's scope. The callers' duplicate check and reveals are in `duplicates`.
 
+crate::service::use_cases!(
+    customers,
+    "Customer records: create, read, list, edit, bulk actions, duplicates and reveals, the recycle bin, exports, custom fields and tags."
+);
+
 pub mod bulk;
 pub mod cells;
 mod create;

@@ -9,9 +9,9 @@ use crate::search::Listed;
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
 use crate::service::search::{restrict_of, search_error};
-use crate::service::{App, Error, Result};
+use crate::service::{Error, Result};
 
-impl App {
+impl crate::service::customers::UseCases<'_> {
     /// A live customer the caller may read (their scope, or waiting in a pool they use).
     pub(crate) fn visible_customer(&self, caller: &Caller, id: &str) -> Result<Customer> {
         caller.require(Capability::CustomerRead)?;
@@ -78,7 +78,10 @@ impl App {
             restrict_of(scope, Vec::new()),
             limit,
         );
-        let listed = match self.search.list(&self.store, &|c| self.id_tail(c), &req) {
+        let listed = match self
+            .search
+            .list(&self.store, &|c| self.lookup().id_tail(c), &req)
+        {
             Ok(l) => l,
             Err(crate::search::Error::Rebuilding) => return Ok(None),
             Err(e) => return Err(search_error(e)),
@@ -127,7 +130,7 @@ impl App {
         // Only (sort key, id) of every match is held; the page's records are read afterwards.
         let mut keys: Vec<(String, String)> = Vec::new();
         let ranked = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            Some(q) => Some(self.ranked_ids(scope, q)?),
+            Some(q) => Some(self.lookup().ranked_ids(scope, q)?),
             None => None,
         };
         let page = self.store.read(|tx| {

@@ -15,7 +15,7 @@ use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Sealed};
 use crate::service::access::auth::Caller;
 use crate::service::customers::CustomerView;
-use crate::service::{App, Error, Result, access::audit, new_id};
+use crate::service::{Error, Result, access::audit, new_id};
 use crate::store::customers::{self, Reader, TimelineEvent, Unscoped};
 use crate::store::{WriteTransaction, loads};
 
@@ -129,7 +129,7 @@ fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Re
     Ok(c)
 }
 
-impl App {
+impl crate::service::customers::UseCases<'_> {
     fn recycle_days(&self) -> Duration {
         Duration::days(i64::from(self.config.customers.recycle_days.max(1)))
     }

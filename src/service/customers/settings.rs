@@ -10,7 +10,7 @@ use crate::domain::custom_field::{self, CustomField};
 use crate::domain::org::UserStatus;
 use crate::service::access::auth::Caller;
 use crate::service::customers::list::{CustomerFilter, Whose};
-use crate::service::{App, Error, Result, access::audit, new_id};
+use crate::service::{Error, Result, access::audit, new_id};
 use crate::store::customer_settings as kv;
 use crate::store::{WriteTransaction, tables, users};
 
@@ -129,7 +129,7 @@ fn builtin_views() -> Vec<SavedView> {
     ]
 }
 
-impl App {
+impl crate::service::customers::UseCases<'_> {
     pub fn list_custom_fields(&self, caller: &Caller) -> Result<Vec<CustomField>> {
         caller.require(Capability::CustomerRead)?;
         self.store.read(custom_fields)

@@ -9,7 +9,7 @@ use crate::domain::custom_field;
 use crate::domain::customer::{self, Checked, Customer, CustomerInput};
 use crate::service::access::auth::Caller;
 use crate::service::context::W;
-use crate::service::{App, Error, Result};
+use crate::service::{Error, Result};
 
 /// A validated patch: the values to set, the fields to clear, the new follow-up date.
 struct Edit {
@@ -19,7 +19,7 @@ struct Edit {
     next_followup_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-impl App {
+impl crate::service::customers::UseCases<'_> {
     pub fn update_customer(
         &self,
         caller: &Caller,

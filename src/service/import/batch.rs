@@ -13,7 +13,7 @@ use crate::domain::pool::Pool;
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
 use crate::service::pools::assign::{Picker, Placed};
-use crate::service::{App, Error, Result, access::audit, new_id};
+use crate::service::{Error, Result, access::audit, new_id};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::{WriteTransaction, customers};
 
@@ -83,17 +83,17 @@ pub(super) struct Ready {
     pub(super) cells: Vec<String>,
 }
 
-impl App {
+impl crate::service::import::UseCases<'_> {
     /// Automatic assignment for an import, made once (in its first batch that needs it): the
     /// importer's candidates with their loads, and the pool for rows nobody can take.
     pub(super) fn auto_run(&self, tx: &WriteTransaction, r: &Run) -> Result<AutoRun> {
         let mode = r.auto_mode.clone().unwrap_or_default();
         let fallback = match &r.pool_id {
             Some(id) => crate::store::pools::get_w(tx, id)?,
-            None => Self::caller_pool(tx, &r.caller.user)?,
+            None => crate::service::pools::UseCases::caller_pool(tx, &r.caller.user)?,
         };
         Ok(AutoRun {
-            picker: self.picker(tx, r.caller, &r.scope, mode)?,
+            picker: self.pools().picker(tx, r.caller, &r.scope, mode)?,
             fallback,
         })
     }
@@ -243,8 +243,13 @@ impl App {
                     continue;
                 }
             };
-            let mut record =
-                self.new_record(&input, checked, owner.clone(), &r.caller.user.id, r.now)?;
+            let mut record = self.customers().new_record(
+                &input,
+                checked,
+                owner.clone(),
+                &r.caller.user.id,
+                r.now,
+            )?;
             let auto = owner.is_none() && r.auto_mode.is_some();
             if owner.is_none() && !auto {
                 record.pool_id = r.pool_id.clone();
@@ -347,7 +352,7 @@ impl App {
                     Some(a) => a,
                     None => auto.insert(self.auto_run(tx, r)?),
                 };
-                let (placed, reason) = self.place_new(
+                let (placed, reason) = self.pools().place_new(
                     tx,
                     &mut a.picker,
                     &mut c,

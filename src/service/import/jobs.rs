@@ -190,7 +190,7 @@ impl Progress for Watcher<'_> {
         if self.dry_run {
             return self.write_now(Some(&counts_of(report)));
         }
-        let job = self.app.import_job_record(&self.id)?;
+        let job = self.app.imports().import_job_record(&self.id)?;
         Ok(!job.cancel_requested)
     }
 }
@@ -207,7 +207,7 @@ fn counts_of(r: &ImportReport) -> Counts {
     }
 }
 
-impl App {
+impl crate::service::import::UseCases<'_> {
     fn rejected_path(&self, id: &str) -> PathBuf {
         self.data_dir.join("imports").join(format!("{id}.rejected"))
     }
@@ -254,66 +254,6 @@ impl App {
             Ok::<_, crate::store::Error>(out)
         })?;
         Ok(JobList { items })
-    }
-
-    /// Records a job for an upload already spooled at `spool_path(id)` and starts it on its own
-    /// thread. The target (owner, pool, template) is checked first, so a refusal is immediate.
-    pub fn start_import_job(
-        self: &Arc<Self>,
-        caller: &Caller,
-        id: &str,
-        file_name: &str,
-        opts: ImportOptions,
-        source: &str,
-    ) -> Result<ImportJob> {
-        caller.require(Capability::CustomerImport)?;
-        self.purge_import_files_logged();
-        let upload = self.spool_path(id)?;
-        let checked = (|| {
-            let scope = self.scope_of(caller)?;
-            self.import_target(caller, &scope, &opts)?;
-            self.requested_mapping(&opts)?;
-            Ok::<_, Error>(())
-        })();
-        if let Err(e) = checked {
-            let _ = std::fs::remove_file(&upload);
-            return Err(e);
-        }
-        let now = self.now();
-        let job = ImportJob {
-            id: id.to_string(),
-            user_id: caller.user.id.clone(),
-            username: caller.user.username.clone(),
-            file_name: file_name.chars().take(200).collect(),
-            status: JobStatus::Queued,
-            total: None,
-            counts: Counts::default(),
-            rejected_rows: Vec::new(),
-            headers: Vec::new(),
-            mapping: Vec::new(),
-            on_duplicate: opts.on_duplicate,
-            dry_run: opts.dry_run,
-            owner: opts.owner.clone(),
-            pool_id: opts.pool_id.clone(),
-            assign: opts.assign.clone(),
-            template_id: opts.template_id.clone(),
-            cancel_requested: false,
-            error: None,
-            errors_purged: false,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-        };
-        self.store.write(|tx| put(tx, &job))?;
-        let app = Arc::clone(self);
-        let caller = caller.clone();
-        let source = source.to_string();
-        let job_id = id.to_string();
-        std::thread::Builder::new()
-            .name(format!("import-{id}"))
-            .spawn(move || app.run_import_job(&caller, &job_id, &opts, &source))
-            .map_err(|e| Error::Internal(format!("starting the import: {e}")))?;
-        Ok(job)
     }
 
     fn run_import_job(&self, caller: &Caller, id: &str, opts: &ImportOptions, source: &str) {
@@ -559,5 +499,72 @@ impl App {
             .map_or(job.file_name.as_str(), |(s, _)| s)
             .to_string();
         Ok((format!("{stem}.errors.xlsx"), sheet.finish()?))
+    }
+}
+
+/// Starting a job needs the shared `Arc<App>` (the job runs on its own thread), so it is
+/// reached on the app itself: `app.start_import_job(…)`.
+impl App {
+    /// Records a job for an upload already spooled at `spool_path(id)` and starts it on its own
+    /// thread. The target (owner, pool, template) is checked first, so a refusal is immediate.
+    pub fn start_import_job(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: &str,
+        file_name: &str,
+        opts: ImportOptions,
+        source: &str,
+    ) -> Result<ImportJob> {
+        caller.require(Capability::CustomerImport)?;
+        self.imports().purge_import_files_logged();
+        let upload = self.imports().spool_path(id)?;
+        let checked = (|| {
+            let scope = self.scope_of(caller)?;
+            self.imports().import_target(caller, &scope, &opts)?;
+            self.imports().requested_mapping(&opts)?;
+            Ok::<_, Error>(())
+        })();
+        if let Err(e) = checked {
+            let _ = std::fs::remove_file(&upload);
+            return Err(e);
+        }
+        let now = self.now();
+        let job = ImportJob {
+            id: id.to_string(),
+            user_id: caller.user.id.clone(),
+            username: caller.user.username.clone(),
+            file_name: file_name.chars().take(200).collect(),
+            status: JobStatus::Queued,
+            total: None,
+            counts: Counts::default(),
+            rejected_rows: Vec::new(),
+            headers: Vec::new(),
+            mapping: Vec::new(),
+            on_duplicate: opts.on_duplicate,
+            dry_run: opts.dry_run,
+            owner: opts.owner.clone(),
+            pool_id: opts.pool_id.clone(),
+            assign: opts.assign.clone(),
+            template_id: opts.template_id.clone(),
+            cancel_requested: false,
+            error: None,
+            errors_purged: false,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+        };
+        self.store.write(|tx| put(tx, &job))?;
+        let app = Arc::clone(self);
+        let caller = caller.clone();
+        let source = source.to_string();
+        let job_id = id.to_string();
+        std::thread::Builder::new()
+            .name(format!("import-{id}"))
+            .spawn(move || {
+                app.imports()
+                    .run_import_job(&caller, &job_id, &opts, &source)
+            })
+            .map_err(|e| Error::Internal(format!("starting the import: {e}")))?;
+        Ok(job)
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::super::access::auth::Caller;
-use super::super::{App, Error, Result};
+use super::super::{Error, Result};
 use super::templates::ImportTemplate;
 use super::{FIELDS, HEADER_SEARCH, Mapping, auto_field, is_header, source};
 use crate::domain::capability::Capability;
@@ -39,7 +39,7 @@ pub struct ImportPreview {
     pub fields: Vec<FieldChoice>,
 }
 
-impl App {
+impl crate::service::import::UseCases<'_> {
     pub fn preview_import(&self, caller: &Caller, path: &Path) -> Result<ImportPreview> {
         caller.require(Capability::CustomerImport)?;
         let encoding = source::sniff(path)?;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::super::access::auth::Caller;
-use super::super::{App, Error, Result, access::audit, new_id};
+use super::super::{Error, Result, access::audit, new_id};
 use super::Mapping;
 use crate::domain::capability::Capability;
 use crate::store::{codec, tables};
@@ -44,7 +44,7 @@ impl ImportTemplate {
     }
 }
 
-impl App {
+impl crate::service::import::UseCases<'_> {
     pub fn import_template(&self, id: &str) -> Result<ImportTemplate> {
         let found: Option<ImportTemplate> = self.store.read(|tx| {
             let t = tx.open_table(tables::IMPORT_TEMPLATES)?;

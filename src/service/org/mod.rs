@@ -1,12 +1,14 @@
 //! Departments and roles: read by every logged-in user (the UI needs them for filters and
 //! labels), changed only with `user.manage`, every change audited.
 
+crate::service::use_cases!(org, "Users, departments and roles.");
+
 pub mod users;
 
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{App, Error, Result, access::audit, new_id};
+use super::{Error, Result, access::audit, new_id};
 use crate::domain::capability::{self, Capability, FieldPrivilege};
 use crate::domain::org::{self, Department};
 use crate::domain::roles::{self, DataScope, Role};
@@ -74,7 +76,7 @@ fn check_parent(all: &[Department], parent: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-impl App {
+impl crate::service::org::UseCases<'_> {
     pub fn list_departments(&self) -> Result<Vec<Department>> {
         Ok(self.store.read(store::org::departments)?)
     }

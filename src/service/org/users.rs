@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::domain::capability::Capability;
 use crate::domain::org::{self, User, UserStatus};
 use crate::service::access::auth::Caller;
-use crate::service::{App, Error, Result, access::audit, access::password, new_id};
+use crate::service::{Error, Result, access::audit, access::password, new_id};
 use crate::store::{self, audit::NewAudit, users};
 
 /// Who asks: a logged-in user (checked against capabilities) or the operator at the server's
@@ -132,7 +132,7 @@ pub(crate) fn check_password(password_plain: &str, username: &str) -> Result<()>
     Ok(())
 }
 
-impl App {
+impl crate::service::org::UseCases<'_> {
     pub fn create_user(&self, actor: &Actor, new: NewUser, source: &str) -> Result<User> {
         actor.require(Capability::UserManage)?;
         let username = new.username.trim().to_string();

@@ -2,14 +2,14 @@
 
 use crate::domain::customer::{self, Customer, CustomerInput, Demand};
 use crate::domain::org::{User, UserStatus};
-use crate::service::{App, Error, Result, access::password, new_id};
+use crate::service::{Error, Result, access::password, new_id};
 use crate::store::users;
 use crate::synth::{Generator, SynthCustomer};
 
 /// The password of every synthetic staff account (printed by `zhudai demo`).
 pub const DEMO_PASSWORD: &str = "zhudai-demo-2026";
 
-impl App {
+impl crate::service::platform::UseCases<'_> {
     /// Adds `n` synthetic staff accounts (`staff0001`…; one manager per ten) in one
     /// transaction; existing usernames are skipped, so running it twice adds nothing.
     /// Returns how many were added.
@@ -85,7 +85,9 @@ impl App {
             .date_naive();
         let checked =
             customer::check(&input, true, today).map_err(|(f, r)| Error::validation(f, r))?;
-        let mut c = self.new_record(&input, checked, owner_id, created_by, now)?;
+        let mut c = self
+            .customers()
+            .new_record(&input, checked, owner_id, created_by, now)?;
         c.created_at = s.created_at;
         c.updated_at = s.created_at;
         Ok(c)

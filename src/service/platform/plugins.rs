@@ -10,7 +10,7 @@ use crate::domain::capability::Capability;
 use crate::domain::pool::{Pool, PoolSettings};
 use crate::script::{self, AssignCandidate, AssignInput, PluginStatus, RecallInput, ScriptError};
 use crate::service::access::auth::Caller;
-use crate::service::{App, Error, Result, access::audit, new_id};
+use crate::service::{Error, Result, access::audit, new_id};
 use crate::store::audit::NewAudit;
 use crate::store::{self, plugins::PluginVersion, tables};
 
@@ -153,7 +153,7 @@ fn write_atomically(path: &std::path::Path, content: &str) -> std::io::Result<()
     std::fs::rename(&tmp, path)
 }
 
-impl App {
+impl crate::service::platform::UseCases<'_> {
     pub fn list_plugins(&self, caller: &Caller) -> Result<Vec<PluginStatus>> {
         caller.require(Capability::PluginManage)?;
         self.sync_plugin_versions()?;

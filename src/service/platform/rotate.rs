@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::crypto::field::{FieldCipher, Kind};
 use crate::domain::customer::{Customer, Sealed};
 use crate::domain::org::User;
-use crate::service::{App, Error, Result, access::audit};
+use crate::service::{Error, Result, access::audit};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::{audit::NewAudit, customers, users};
 
@@ -95,7 +95,7 @@ fn reseal_user(old: &FieldCipher, new: &FieldCipher, u: &User) -> Result<Option<
     Ok(Some(out))
 }
 
-impl App {
+impl crate::service::platform::UseCases<'_> {
     /// Re-seals every sensitive value under `new` (this app's own cipher is the old key).
     /// Returns how many records changed.
     pub fn rotate_fields(&self, new: &FieldCipher, progress: OnProgress) -> Result<u64> {

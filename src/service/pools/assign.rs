@@ -16,7 +16,7 @@ use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
 use crate::service::pools::rules::{AssignCandidate, AssignDecision, AssignInput};
 use crate::service::pools::target_pool;
-use crate::service::{App, Error, Result, access::audit};
+use crate::service::{Error, Result, access::audit};
 use crate::store::{WriteTransaction, loads, pools, users};
 
 /// Customers one request may assign.
@@ -208,7 +208,7 @@ impl Placed {
     }
 }
 
-impl App {
+impl crate::service::pools::UseCases<'_> {
     /// The assignment mode asked for (`auto` or absent: `[pool] assign_mode`), checked;
     /// `field` names the request field in the error.
     pub(crate) fn assign_mode(&self, requested: Option<&str>, field: &str) -> Result<String> {

@@ -13,7 +13,7 @@ use crate::service::access::auth::Caller;
 use crate::service::customers::CustomerView;
 use crate::service::pools::rules::{ClaimDecision, ClaimInput};
 use crate::service::pools::{claim_key, into_pool, is_member, owned_counts, target_pool};
-use crate::service::{App, Error, Result};
+use crate::service::{Error, Result};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::{WriteTransaction, pools, users};
 use chrono::{DateTime, Utc};
@@ -28,7 +28,7 @@ pub struct ReleaseRequest {
     pub pool_id: Option<String>,
 }
 
-impl App {
+impl crate::service::pools::UseCases<'_> {
     /// 领取: takes a customer out of its pool. The rule check and the write happen in one
     /// write transaction, so among concurrent claims exactly one wins and limits are exact.
     pub fn claim_customer(&self, caller: &Caller, id: &str, source: &str) -> Result<CustomerView> {

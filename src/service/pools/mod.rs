@@ -2,6 +2,11 @@
 //! release and locks. Recall sweeps are in `sweep`, assignment in `assign`, the rules
 //! themselves in `rules`.
 
+crate::service::use_cases!(
+    pools,
+    "Public pools (公海): claims, releases, locks, recall sweeps, assignment and their rules."
+);
+
 pub mod assign;
 pub mod claims;
 pub mod rules;
@@ -15,7 +20,7 @@ use serde_json::json;
 
 use super::customers::{CustomerPage, CustomerView, Viewer, shanghai};
 use super::search::search_error;
-use super::{App, Error, Result, access::audit, new_id};
+use super::{Error, Result, access::audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
 use crate::domain::org::{self, Department, User, UserStatus};
@@ -270,7 +275,7 @@ fn outside_scope(department: bool) -> Error {
     )
 }
 
-impl App {
+impl crate::service::pools::UseCases<'_> {
     /// The pool page from the index; `None` when the index cannot serve it right now.
     fn pool_page_from_index(
         &self,
@@ -301,17 +306,21 @@ impl App {
             cursor_may_leave: true,
             limit,
         };
-        let (ids, total, more) = match self.search.list(&self.store, &|c| self.id_tail(c), &req) {
-            Ok(Listed::Page { ids, total, more }) => (ids, total, more),
-            Ok(Listed::Unordered) | Err(crate::search::Error::Rebuilding) => return Ok(None),
-            Ok(Listed::CursorGone) => {
-                return Err(Error::validation(
-                    "cursor",
-                    "分页位置无效，请从第一页重新查看",
-                ));
-            }
-            Err(e) => return Err(search_error(e)),
-        };
+        let (ids, total, more) =
+            match self
+                .search
+                .list(&self.store, &|c| self.lookup().id_tail(c), &req)
+            {
+                Ok(Listed::Page { ids, total, more }) => (ids, total, more),
+                Ok(Listed::Unordered) | Err(crate::search::Error::Rebuilding) => return Ok(None),
+                Ok(Listed::CursorGone) => {
+                    return Err(Error::validation(
+                        "cursor",
+                        "分页位置无效，请从第一页重新查看",
+                    ));
+                }
+                Err(e) => return Err(search_error(e)),
+            };
         let items = self.store.read(|tx| {
             let mut items = Vec::with_capacity(ids.len());
             let customers = read.customers(tx);

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::customer::{RuleFields, Stage};
 use crate::domain::pool::PoolSettings;
-use crate::service::{App, Result};
+use crate::service::Result;
 
 pub use crate::script::{
     AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, RecallDecision,
@@ -342,7 +342,7 @@ pub fn recall_forbidden(c: &RuleFields) -> bool {
     c.locked || c.stage == Stage::Won || c.deleted_at.is_some()
 }
 
-impl App {
+impl crate::service::pools::UseCases<'_> {
     /// The one place the service asks `pool.can_claim`: engine rules first, then the script;
     /// a script that fails refuses the claim (rule `plugin_error`, the error as the reason)
     /// and the failure is recorded.

@@ -80,8 +80,9 @@ fn template(fixture: Fixture) -> &'static Path {
             })
             .unwrap();
         if let Fixture::WithAdmin = fixture {
-            let token = app.prepare_setup().unwrap().unwrap();
-            app.complete_setup(&token, ADMIN, "系统管理员", ADMIN_PASSWORD, "test")
+            let token = app.access().prepare_setup().unwrap().unwrap();
+            app.access()
+                .complete_setup(&token, ADMIN, "系统管理员", ADMIN_PASSWORD, "test")
                 .unwrap();
         }
         drop(app);
@@ -231,6 +232,7 @@ pub const TEAM_PASSWORD: &str = "team password 2026";
 /// Creates an account as the operator; returns its id.
 pub fn add_user(s: &TestServer, name: &str, roles: &[&str], department: Option<&str>) -> String {
     s.app
+        .org()
         .create_user(
             &zhudai::service::org::users::Actor::Operator,
             zhudai::service::org::users::NewUser {
@@ -251,6 +253,7 @@ pub fn add_user(s: &TestServer, name: &str, roles: &[&str], department: Option<&
 /// Creates a department (under `parent`) as the operator; returns its id.
 pub fn add_department(s: &TestServer, name: &str, parent: Option<&str>) -> String {
     s.app
+        .org()
         .create_department(
             &zhudai::service::org::users::Actor::Operator,
             zhudai::service::org::DepartmentInput {

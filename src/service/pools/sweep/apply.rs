@@ -8,13 +8,13 @@ use super::plan::{Context, Failures, Planned, Tally};
 use super::{BATCH, SweepAction, Within, day_number};
 use crate::domain::customer::RuleFields;
 use crate::service::pools::into_pool;
-use crate::service::{App, Error, Result, access::audit, new_id};
+use crate::service::{Error, Result, access::audit, new_id};
 use crate::store::audit::NewAudit;
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::pools;
 
-impl App {
+impl crate::service::pools::UseCases<'_> {
     /// Applies planned actions in batches; each customer is re-read and re-decided inside its
     /// batch, so a follow-up or claim that landed meanwhile wins. Returns the counts of what
     /// was done and the first `limit` actions.

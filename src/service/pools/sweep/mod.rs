@@ -22,7 +22,7 @@ use crate::script::hooks::RECALL;
 use crate::service::access::auth::Caller;
 use crate::service::followups::Reminder;
 use crate::service::pools::rules::RecallDecision;
-use crate::service::{App, Error, Result, access::audit};
+use crate::service::{Error, Result, access::audit};
 use crate::store::pools;
 
 /// Customers changed per write transaction.
@@ -127,7 +127,7 @@ fn day_number(at: DateTime<Utc>) -> u64 {
     u64::try_from(local.to_epoch_days()).unwrap_or(0)
 }
 
-impl App {
+impl crate::service::pools::UseCases<'_> {
     /// Runs (or previews) a sweep as of `now`; the report lists the first `limit` actions.
     pub fn sweep_at(&self, now: DateTime<Utc>, dry_run: bool, limit: usize) -> Result<SweepReport> {
         self.sweep_within(now, dry_run, limit, &Within::All)

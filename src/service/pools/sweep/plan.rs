@@ -16,7 +16,7 @@ use crate::script::views::{CustomerView as ScriptCustomer, PoolView};
 use crate::script::{PluginFailure, RecallRule, ScriptError};
 use crate::service::pools::rules::{self, RecallDecision, RecallFacts, Verdict};
 use crate::service::pools::target_pool;
-use crate::service::{App, Error, Result};
+use crate::service::{Error, Result};
 use crate::store::{ReadTransaction, WriteTransaction, pools, rule_fields, users};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +172,7 @@ impl Context {
     }
 }
 
-impl App {
+impl crate::service::pools::UseCases<'_> {
     /// The rule's decision for one owned, live customer (`None`: no pool to recall into).
     pub(super) fn decide(
         &self,
