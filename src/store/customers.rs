@@ -37,7 +37,54 @@ fn keys_of(c: &Customer) -> Vec<String> {
     if let Some(key) = name_key(c) {
         keys.push(key);
     }
+    if let Some(key) = waiting_key(c) {
+        keys.push(key);
+    }
     keys
+}
+
+/// The pool page's key of a customer waiting in a pool (no owner, not deleted), in id order
+/// within the pool: `q:<pool id>/<id>`.
+fn waiting_key(c: &Customer) -> Option<String> {
+    match (&c.pool_id, &c.owner_id, c.deleted_at) {
+        (Some(pool), None, None) => Some(format!("q:{pool}/{}", c.id)),
+        _ => None,
+    }
+}
+
+/// Schema 15, one batch: the pool-page keys of the customers waiting in a pool.
+pub(super) fn add_waiting_keys_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut added: Vec<(String, String)> = Vec::new();
+    let (last, n) = batch_w(tx, after, limit, |_, c: Customer| {
+        if let Some(key) = waiting_key(&c) {
+            added.push((key, c.id.clone()));
+        }
+        Ok(())
+    })?;
+    let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    for (key, id) in &added {
+        keys.insert(key.as_str(), id.as_str())?;
+    }
+    Ok((last, n))
+}
+
+/// Pool-page keys per pool (for `doctor`: each count must equal the pool's waiting counter).
+pub(super) fn waiting_keys_per_pool(
+    tx: &ReadTransaction,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    let mut out = std::collections::BTreeMap::new();
+    for row in keys.range::<&str>("q:".."q;")? {
+        let (k, _) = row?;
+        if let Some((pool, _)) = k.value()["q:".len()..].split_once('/') {
+            *out.entry(pool.to_string()).or_insert(0) += 1;
+        }
+    }
+    Ok(out)
 }
 
 /// The exact-name key (the duplicate check's "same name" hint); none for an anonymised record.
@@ -613,6 +660,38 @@ impl<'t> Reader<'t> {
                 probes.iter().map(|p| first(&keys, p)).collect()
             }
         }
+    }
+
+    /// Up to `limit` ids of the customers waiting in `pool_id`, in id order, after `after`
+    /// (the last id of the previous page; it need not be in the pool any more). Reads only
+    /// the page's keys.
+    pub fn ids_in_pool(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let Tx::Read(tx) = self.tx else {
+            return Err(super::Error::Misuse(
+                "pool pages are read in a read transaction".into(),
+            ));
+        };
+        let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+        let prefix = format!("q:{pool_id}/");
+        let start = format!("{prefix}{}", after.unwrap_or(""));
+        let end = format!("q:{pool_id}0"); // '0' is the byte after '/'
+        let mut out = Vec::with_capacity(limit);
+        for row in keys.range::<&str>((
+            std::ops::Bound::Excluded(start.as_str()),
+            std::ops::Bound::Excluded(end.as_str()),
+        ))? {
+            if out.len() == limit {
+                break;
+            }
+            let (_, v) = row?;
+            out.push(v.value().to_string());
+        }
+        Ok(out)
     }
 
     /// Up to `limit` ids of records named exactly `name` (see [`ids_by_name`]).

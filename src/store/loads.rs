@@ -300,6 +300,25 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     if stored != keys {
         out.push(format!("recycle_bin: {stored} ≠ {keys}"));
     }
+    // Each pool's page keys against its waiting counter (itself checked against the records).
+    let pages = super::customers::waiting_keys_per_pool(tx)?;
+    let counters = tx.open_table(tables::OWNER_LOADS)?;
+    let mut pools: std::collections::BTreeSet<String> = pages.keys().cloned().collect();
+    for row in counters.iter()? {
+        let (k, _) = row?;
+        if let Some(pool) = k.value().0.strip_prefix("pool:") {
+            pools.insert(pool.to_string());
+        }
+    }
+    for pool in pools {
+        let (keys, waiting) = (
+            pages.get(&pool).copied().unwrap_or(0),
+            pool_waiting(tx, &pool)?,
+        );
+        if keys != waiting {
+            out.push(format!("pool {pool} page keys: {keys} ≠ {waiting} waiting"));
+        }
+    }
     Ok(out)
 }
 

@@ -36,8 +36,10 @@
 //!   (the phone of their own customers), when it still has the defaults it was seeded with (no
 //!   field privilege, no quota); a role the firm changed is left as it is, and the upgrade log
 //!   says so.
+//! - 15: customer_keys gains each waiting customer's pool-page key (`q:<pool id>/<id>`), so a
+//!   pool's page is read from its keys in id order (one batch pass over the records).
 //!
-//! Steps 9, 10 and 11 read every customer record; they run in batches of write transactions, each
+//! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
@@ -46,7 +48,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 14;
+pub const SCHEMA_VERSION: u64 = 15;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -117,6 +119,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         9 => Some(super::rule_fields::rebuild_batch),
         10 => Some(super::loads::rebuild_batch),
         11 => Some(v11_batch),
+        15 => Some(super::customers::add_waiting_keys_batch),
         _ => None,
     }
 }
@@ -368,6 +371,8 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         14 => grant_sales_own_phones(tx),
+        // The pool-page keys are added batch by batch; nothing to create.
+        15 => Ok(()),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

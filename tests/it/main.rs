@@ -27,6 +27,7 @@ mod pii_at_rest;
 mod platform_api;
 mod plugin_trust;
 mod plugins;
+mod pool_pages;
 mod pool_rule_view;
 mod pool_scope;
 mod pools;

@@ -87,6 +87,14 @@ pub struct PoolCustomerFilter {
 }
 
 impl PoolCustomerFilter {
+    /// Any filter besides the page (then the index serves the page).
+    fn filters(&self) -> bool {
+        self.stage.is_some()
+            || self.grade.is_some()
+            || self.city.is_some()
+            || self.channel.is_some()
+    }
+
     fn matches(&self, c: &Customer) -> bool {
         self.stage.is_none_or(|s| c.stage == s)
             && self
@@ -276,6 +284,50 @@ fn outside_scope(department: bool) -> Error {
 }
 
 impl crate::service::pools::UseCases<'_> {
+    /// The unfiltered pool page from the pool's keys (`q:<pool>/<id>`, id order): only the
+    /// page's keys and records are read; the total is the pool's waiting counter.
+    fn pool_page_from_keys(
+        &self,
+        viewer: &Viewer<'_>,
+        read: &ReadScope,
+        pool: &Pool,
+        f: &PoolCustomerFilter,
+        limit: usize,
+    ) -> Result<CustomerPage> {
+        let cursor = f.cursor.as_deref().filter(|c| !c.is_empty());
+        if cursor.is_some_and(|c| c.len() != 26 || !c.bytes().all(|b| b.is_ascii_alphanumeric())) {
+            return Err(Error::validation(
+                "cursor",
+                "分页位置无效，请从第一页重新查看",
+            ));
+        }
+        self.store.read(|tx| {
+            let customers = read.customers(tx);
+            let ids = customers.ids_in_pool(&pool.id, cursor, limit + 1)?;
+            let more = ids.len() > limit;
+            let mut items = Vec::with_capacity(limit);
+            for id in ids.iter().take(limit) {
+                // Checked again on the record, as every key- or index-served list does.
+                if let Some(c) = customers.live(id)?
+                    && c.owner_id.is_none()
+                    && c.pool_id.as_deref() == Some(pool.id.as_str())
+                {
+                    items.push(viewer.view(&c)?);
+                }
+            }
+            let next_cursor = if more {
+                ids.get(limit - 1).cloned()
+            } else {
+                None
+            };
+            Ok(CustomerPage {
+                items,
+                next_cursor,
+                total: crate::store::loads::pool_waiting(tx, &pool.id)?,
+            })
+        })
+    }
+
     /// The pool page from the index; `None` when the index cannot serve it right now.
     fn pool_page_from_index(
         &self,
@@ -566,14 +618,19 @@ impl crate::service::pools::UseCases<'_> {
             .store
             .read(|tx| Self::usable_pool(tx, caller, pool_id))?;
         let read = self.read_scope_of(caller)?;
+        if !f.filters() {
+            return self.pool_page_from_keys(&viewer, &read, &pool, f, limit);
+        }
         if let Some(page) = self.pool_page_from_index(&viewer, &read, &pool, f, limit)? {
             return Ok(page);
         }
+        // The index is being rebuilt: this pool's customers, read through its keys, filtered.
         self.store.read(|tx| {
             let mut matching: Vec<Customer> = Vec::new();
             let customers = read.customers(tx);
-            for id in customers.ids_by_owner(None)? {
+            for id in customers.ids_in_pool(&pool.id, None, usize::MAX)? {
                 if let Some(c) = customers.live(&id)?
+                    && c.owner_id.is_none()
                     && c.pool_id.as_deref() == Some(pool.id.as_str())
                     && f.matches(&c)
                 {
