@@ -488,6 +488,35 @@ fn main() {
         );
     });
     report("… second page (cursor)", before, after, after8);
+    // Deep: 10,000 customers in (50 pages of 200 walked to get the cursor).
+    let mut deep = first.next_cursor.clone();
+    for _ in 0..50 {
+        let p = PoolCustomerFilter {
+            cursor: deep.clone(),
+            limit: Some(200),
+            ..Default::default()
+        };
+        deep = app
+            .pools()
+            .pool_customers(&admin, &firm.id, &p)
+            .unwrap()
+            .next_cursor;
+    }
+    let after = timed(200, || {
+        std::hint::black_box(
+            app.pools()
+                .pool_customers(&admin, &firm.id, &page(deep.clone(), None))
+                .unwrap(),
+        );
+    });
+    let after8 = timed8(100, || {
+        std::hint::black_box(
+            app.pools()
+                .pool_customers(&admin, &firm.id, &page(deep.clone(), None))
+                .unwrap(),
+        );
+    });
+    report("… a page 10,000 deep (cursor)", before, after, after8);
     let city = first.items.first().and_then(|c| c.city.clone());
     let before = timed(3, || old_page(city.as_deref()));
     let after = timed(200, || {
