@@ -24,6 +24,7 @@ export const CAPABILITY_LABELS = [
   { cap: 'customer.edit', labelKey: 'cap.customer.edit' },
   { cap: 'customer.delete', labelKey: 'cap.customer.delete' },
   { cap: 'customer.transfer', labelKey: 'cap.customer.transfer' },
+  { cap: 'customer.assign', labelKey: 'cap.customer.assign' },
   { cap: 'customer.export', labelKey: 'cap.customer.export' },
   { cap: 'customer.import', labelKey: 'cap.customer.import' },
   { cap: 'pool.claim', labelKey: 'cap.pool.claim' },

@@ -14,7 +14,10 @@
 //  5. every audit action the server can write (`store::audit::ACTIONS` in
 //     src/store/audit.rs) has a label `audit.action.<action>` in every
 //     dictionary and an entry in the audit page's filter (AUDIT_ACTIONS in
-//     pages/admin-audit.js), so the log never shows a bare code.
+//     pages/admin-audit.js), so the log never shows a bare code;
+//  6. every capability and field privilege a role can grant (the `grants!`
+//     lists in src/domain/capability.rs) has a label `cap.<c>` / `priv.<p>` in
+//     every dictionary and an entry in components/capabilities.js.
 // Unused keys are reported as warnings only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -139,6 +142,23 @@ for (const action of auditActions) {
   }
   if (!auditPage.includes(`action: '${action}'`)) failures.push(`pages/admin-audit.js: audit action "${action}" is not offered in AUDIT_ACTIONS (the filter)`);
   used.add(`audit.action.${action}`);
+}
+
+const grantSource = readFileSync(join(src, 'domain', 'capability.rs'), 'utf8');
+const grantList = (name) => {
+  const block = grantSource.match(new RegExp(`\\b${name},\\s*"[^"]*",\\s*\\{([\\s\\S]*?)\\}`));
+  return block ? [...block[1].matchAll(/=\s*"([a-z_.]+)"/g)].map((m) => m[1]) : [];
+};
+const capsPage = readFileSync(join(root, 'components', 'capabilities.js'), 'utf8');
+for (const [name, prefix, field] of [['Capability', 'cap', 'cap'], ['FieldPrivilege', 'priv', 'priv']]) {
+  const grants = grantList(name);
+  if (grants.length < 2) failures.push(`could not read the ${name} list from src/domain/capability.rs: update check.mjs`);
+  for (const g of grants) {
+    for (const [dname, dict] of Object.entries(dicts)) {
+      if (!(`${prefix}.${g}` in dict)) failures.push(`${dname}: ${name} "${g}" has no label "${prefix}.${g}"`);
+    }
+    if (!capsPage.includes(`${field}: '${g}'`)) failures.push(`components/capabilities.js: ${name} "${g}" is not listed`);
+  }
 }
 
 for (const key of Object.keys(dicts[base])) {

@@ -281,6 +281,7 @@ export default {
   'cap.customer.create': 'Create customers',
   'cap.customer.edit': 'Edit customers',
   'cap.customer.delete': 'Delete customers',
+  'cap.customer.assign': 'Assign customers (incl. automatic assignment)',
   'cap.customer.transfer': 'Transfer customers',
   'cap.customer.export': 'Export customers',
   'cap.customer.import': 'Import customers',

@@ -282,6 +282,7 @@ export default {
   'cap.customer.edit': '编辑客户',
   'cap.customer.delete': '删除客户',
   'cap.customer.transfer': '转移客户',
+  'cap.customer.assign': '分配客户（含自动分配）',
   'cap.customer.export': '导出客户',
   'cap.customer.import': '导入客户',
   'cap.pool.claim': '领取公海客户',
