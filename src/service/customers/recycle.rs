@@ -15,8 +15,8 @@ use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Sealed};
 use crate::service::access::auth::Caller;
 use crate::service::customers::CustomerView;
-use crate::service::{Error, Result, access::audit, new_id};
-use crate::store::customers::{self, Reader, TimelineEvent, Unscoped};
+use crate::service::{Error, Result, access::audit};
+use crate::store::customers::{self, Reader, Unscoped};
 use crate::store::{WriteTransaction, loads};
 
 /// The name an anonymised customer is shown under.
@@ -243,41 +243,18 @@ impl crate::service::customers::UseCases<'_> {
     ) -> Result<CustomerView> {
         admin(caller)?;
         self.purge_recycle_bin()?;
-        let scope = self.scope_of(caller)?;
-        let now = self.now();
-        self.store.write(|tx| {
-            let before = scope.customers(tx).any(id)?.ok_or(Error::NotFound)?;
-            if before.deleted_at.is_none() || is_erased(&before) {
+        let ctx = self.ctx(caller, source)?;
+        ctx.write(|w| {
+            let before = w.customers().deleted(id)?.ok_or(Error::NotFound)?;
+            if is_erased(&before) {
                 return Err(Error::NotFound);
             }
             let mut c = before.clone();
             c.deleted_at = None;
-            c.updated_at = now;
-            customers::put(tx, Some(&before), &c)?;
-            customers::add_event(
-                tx,
-                &c.id,
-                &TimelineEvent::new(
-                    new_id(now),
-                    now,
-                    &caller.user.id,
-                    "restored",
-                    None,
-                    None,
-                    None,
-                ),
-            )?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    "customer.restored",
-                    source,
-                    Some(c.id.clone()),
-                    json!({}),
-                ),
-            )?;
+            c.updated_at = w.now();
+            w.put(Some(&before), &c)?;
+            w.event(&c.id, "restored", None, None, None)?;
+            w.audit("customer.restored", Some(&c.id), json!({}))?;
             self.viewer(caller).view(&c)
         })
     }
@@ -299,37 +276,18 @@ impl crate::service::customers::UseCases<'_> {
                 "请填写删除请求编号，最多64个字符",
             ));
         }
-        let scope = self.scope_of(caller)?;
-        let now = self.now();
-        self.store.write(|tx| {
-            let before = scope.customers(tx).any(id)?.ok_or(Error::NotFound)?;
+        let ctx = self.ctx(caller, source)?;
+        ctx.write(|w| {
+            let before = w.customers().any(id)?.ok_or(Error::NotFound)?;
             if is_erased(&before) {
                 return Err(Error::NotFound);
             }
-            anonymise(tx, &before, now)?;
-            customers::add_event(
-                tx,
-                id,
-                &TimelineEvent::new(
-                    new_id(now),
-                    now,
-                    &caller.user.id,
-                    "erased",
-                    None,
-                    None,
-                    None,
-                ),
-            )?;
-            audit::record(
-                tx,
-                now,
-                audit::by_user(
-                    &caller.user,
-                    "customer.erased",
-                    source,
-                    Some(id.to_string()),
-                    json!({"request_ref": reference}),
-                ),
+            anonymise(w.tx, &before, w.now())?;
+            w.event(id, "erased", None, None, None)?;
+            w.audit(
+                "customer.erased",
+                Some(id),
+                json!({"request_ref": reference}),
             )
         })
     }
