@@ -20,6 +20,7 @@ mod pools;
 mod search;
 mod setup;
 mod tokens;
+mod tools;
 mod users;
 
 use std::future::Future;
@@ -135,6 +136,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(imports::errors_xlsx))
         .routes(routes!(imports::list_templates, imports::create_template))
         .routes(routes!(imports::delete_template))
+        .routes(routes!(tools::repayment_schedule))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
