@@ -30,6 +30,7 @@ const PATHS = {
   backup: html`<ellipse cx="12" cy="5.5" rx="7.5" ry="2.5" /><path d="M4.5 5.5v6c0 1.4 3.4 2.5 7.5 2.5s7.5-1.1 7.5-2.5v-6" /><path d="M4.5 11.5v6c0 1.4 3.4 2.5 7.5 2.5" /><path d="M16 19l2 2 3.5-4" />`,
   contacts: html`<rect x="3" y="4" width="18" height="16" rx="2" /><circle cx="9" cy="10.5" r="2.5" /><path d="M5 17a4 4 0 0 1 8 0" /><path d="M15 9h3" /><path d="M15 13h3" />`,
   eye: html`<path d="M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z" /><circle cx="12" cy="12" r="3" />`,
+  calculator: html`<rect x="5" y="3" width="14" height="18" rx="2" /><rect x="8" y="6" width="8" height="3.5" rx="0.5" /><path d="M8.5 13h.01" /><path d="M12 13h.01" /><path d="M15.5 13h.01" /><path d="M8.5 17h.01" /><path d="M12 17h.01" /><path d="M15.5 17h.01" />`,
   bell: html`<path d="M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z" /><path d="M10 20a2 2 0 0 0 4 0" />`,
 };
 
