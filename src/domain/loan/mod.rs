@@ -56,16 +56,6 @@ impl Method {
     pub fn from_key(key: &str) -> Option<Method> {
         Method::ALL.into_iter().find(|m| m.key() == key)
     }
-
-    /// The name staff use (等额本息 …).
-    pub fn label(self) -> &'static str {
-        match self {
-            Method::Annuity => "等额本息",
-            Method::EqualPrincipal => "等额本金",
-            Method::InterestOnly => "先息后本",
-            Method::Bullet => "到期还本付息",
-        }
-    }
 }
 
 /// What a schedule is computed from.
@@ -94,5 +84,20 @@ impl Invalid {
             field,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Method;
+
+    /// The API's names are serde's names, and each reads back as its method.
+    #[test]
+    fn method_keys_are_the_json_names() {
+        for m in Method::ALL {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.key());
+            assert_eq!(Method::from_key(m.key()), Some(m));
+        }
+        assert_eq!(Method::from_key("Annuity"), None);
     }
 }
