@@ -71,7 +71,9 @@ async fn published_figures_over_http() {
     assert_eq!(v["periods"][0]["date"], "2027-12-15");
     assert_eq!(v["periods"][0]["payment_fen"], 11_200_000);
     assert_eq!(v["comprehensive_cost_bp"], 1139);
-    let v = schedule(&sun, "principal_fen=10000000&annual_rate_bp=600&months=24&method=interest_only&fee_monthly_fen=50000").await;
+    const INTEREST_ONLY: &str =
+        "principal_fen=10000000&annual_rate_bp=600&months=24&method=interest_only";
+    let v = schedule(&sun, &format!("{INTEREST_ONLY}&fee_monthly_fen=50000")).await;
     assert_eq!(v["comprehensive_cost_bp"], 1200);
     assert_eq!(v["total_fee_fen"], 1_200_000);
     let v = schedule(
@@ -195,7 +197,9 @@ async fn every_bad_input_is_a_400_naming_it() {
         );
     }
     // The largest accepted inputs answer (600 periods), and quickly enough for a test.
-    let v = schedule(&admin, "principal_fen=10000000000000&annual_rate_bp=100000&months=600&method=annuity&fee_fen=9999999999999&fee_monthly_fen=10000000000000").await;
+    const LARGEST: &str = "principal_fen=10000000000000&annual_rate_bp=100000&months=600";
+    const FEES: &str = "fee_fen=9999999999999&fee_monthly_fen=10000000000000";
+    let v = schedule(&admin, &format!("{LARGEST}&method=annuity&{FEES}")).await;
     assert_eq!(v["periods"].as_array().unwrap().len(), 600);
     s.stop().await;
 }
