@@ -21,6 +21,13 @@ const VALIDATION_BY_FIELD = {
   expires_in_days: () => t('error.validation.expires_in_days'),
   cursor: () => t('error.validation.cursor'),
   limit: () => t('error.validation.limit'),
+  principal_fen: () => t('error.validation.principal_fen'),
+  annual_rate_bp: () => t('error.validation.annual_rate_bp'),
+  months: () => t('error.validation.months'),
+  method: () => t('error.validation.method'),
+  first_date: () => t('error.validation.first_date'),
+  fee_fen: () => t('error.validation.fee_fen'),
+  fee_monthly_fen: () => t('error.validation.fee_monthly_fen'),
 };
 
 // Stable codes of state conflicts and refusals → sentences.

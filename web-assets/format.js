@@ -36,3 +36,21 @@ export function formatDate(value) {
   const p = parts(value);
   return p ? `${p.year}-${p.month}-${p.day}` : String(value);
 }
+
+const DAY = new Intl.DateTimeFormat('en-CA', { timeZone: TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit' });
+
+/** Today in Asia/Shanghai as "2026-11-27". */
+export function todayIso(now = new Date()) {
+  return DAY.format(now);
+}
+
+/** "2027-01-31" plus n months, keeping the day of the month clamped to the month's end. */
+export function addMonthsIso(iso, n) {
+  const [y, m, d] = iso.split('-').map(Number);
+  const index = y * 12 + (m - 1) + n;
+  const year = Math.floor(index / 12);
+  const month = (index % 12) + 1;
+  const last = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const day = Math.min(d, last);
+  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}

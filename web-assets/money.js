@@ -46,3 +46,28 @@ export function fenToWan(fen) {
 export function fenToYuan(fen) {
   return decimal(fen, FEN_PER_YUAN, 2);
 }
+
+/** "4.9" (percent) → 490 basis points; null when empty; undefined when invalid (more than two decimals). */
+export function parsePercentToBp(text) {
+  return scaled(text, 100n, 2);
+}
+
+/** 123456789 fen → "1,234,567.89" (always two decimals, thousands grouped); "" when absent. */
+export function formatYuan(fen) {
+  if (fen == null || fen === '') return '';
+  const v = BigInt(fen);
+  const neg = v < 0n;
+  const a = neg ? -v : v;
+  const whole = (a / FEN_PER_YUAN).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const cents = (a % FEN_PER_YUAN).toString().padStart(2, '0');
+  return `${neg ? '-' : ''}${whole}.${cents}`;
+}
+
+/** 490 basis points → "4.90%"; "" when absent. */
+export function formatBpPercent(bp) {
+  if (bp == null || bp === '') return '';
+  const v = BigInt(bp);
+  const neg = v < 0n;
+  const a = neg ? -v : v;
+  return `${neg ? '-' : ''}${a / 100n}.${(a % 100n).toString().padStart(2, '0')}%`;
+}

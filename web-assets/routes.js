@@ -19,6 +19,7 @@ import { PoolsPage } from './pages/pools.js';
 import { AdminPoolsPage } from './pages/admin-pools.js';
 import { AdminPluginsPage } from './pages/admin-plugins.js';
 import { AdminCustomerSettingsPage } from './pages/admin-customer-settings.js';
+import { CalculatorPage } from './pages/calculator.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -27,6 +28,8 @@ export const ROUTES = [
   // A route with `pattern` matches by regular expression (the page reads its parameters from the path).
   { id: 'customer-detail', path: '/customers/:id', pattern: /^\/customers\/[^/]+$/, key: 'customer.title', icon: 'contacts', page: CustomerDetailPage, nav: false, capability: 'customer.read' },
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
+  // Every signed-in user: the calculator reads no customer data.
+  { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true },
   { id: 'admin-users', path: '/admin/users', key: 'nav.adminUsers', icon: 'users', page: AdminUsersPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },

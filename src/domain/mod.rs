@@ -5,6 +5,7 @@ pub mod custom_field;
 pub mod customer;
 pub mod followup;
 pub mod id_number;
+pub mod loan;
 pub mod org;
 pub mod phone;
 pub mod pool;

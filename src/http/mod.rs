@@ -14,6 +14,7 @@ mod org;
 mod platform;
 mod pools;
 mod search;
+mod tools;
 
 use access::{audit, auth, setup, tokens};
 use customers::{exports, settings as customer_settings};
@@ -133,6 +134,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(imports::errors_xlsx))
         .routes(routes!(imports::list_templates, imports::create_template))
         .routes(routes!(imports::delete_template))
+        .routes(routes!(tools::repayment_schedule))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

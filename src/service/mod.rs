@@ -12,6 +12,7 @@ pub mod org;
 pub mod platform;
 pub mod pools;
 pub mod search;
+pub mod tools;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -41,5 +41,6 @@ mod search;
 mod search_departments;
 mod security;
 mod store_schema;
+mod tools;
 mod users;
 mod xlsx_bombs;

@@ -125,6 +125,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/tokens", NoObject),
     ("post", "/api/v1/tokens", NoObject),
     ("delete", "/api/v1/tokens/{id}", Token),
+    // A calculator: reads no stored data, so nothing in it can be out of scope.
+    ("get", "/api/v1/tools/repayment-schedule", NoObject),
     ("get", "/api/v1/users", NoObject),
     ("post", "/api/v1/users", NoObject),
     ("get", "/api/v1/users/directory", NoObject),
