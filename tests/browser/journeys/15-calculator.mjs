@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { artifacts, assert } from '../harness.mjs';
 
-const shot = (page, name) => page.screenshot({ path: join(artifacts, `14-${name}.png`), fullPage: false });
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `15-${name}.png`), fullPage: false });
 const PASSWORD = 'sales pass 2026!';
 
 function apiCall(page, method, path, body) {

@@ -1,0 +1,58 @@
+// A salesperson on a phone (390×844) reveals the number of their own customer with one tap of
+// 查看 and gets a tel: link (the built-in 业务员 role: phone.view_own, 200 a day); the ID number
+// stays masked and refuses; the page does not scroll sideways.
+import { join } from 'node:path';
+import { artifacts, assert } from '../harness.mjs';
+
+const PASSWORD = 'sales pass 2026!';
+
+function apiCall(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const src = document.querySelector('script[type="module"]').src;
+    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
+    return api(m, p, b);
+  }, [method, path, body]);
+}
+
+export default async function ({ page, server }) {
+  await page.goto(server.setupUrl);
+  await page.getByTestId('setup-username').fill('boss');
+  await page.getByTestId('setup-display-name').fill('王老板');
+  await page.getByTestId('setup-password').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').press('Enter');
+  await page.getByTestId('shell').waitFor();
+  await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: PASSWORD });
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${server.base}/login`);
+  await page.getByTestId('login-username').fill('wu');
+  await page.getByTestId('login-password').fill(PASSWORD);
+  await page.getByTestId('login-password').press('Enter');
+  await page.getByTestId('shell').waitFor();
+  const c = await apiCall(page, 'POST', '/api/v1/customers', {
+    name: '赵六', phone: '13912345678', id_number: '11010519491231002X',
+  });
+
+  await page.goto(`${server.base}/customers/${c.id}`);
+  await page.getByTestId('page-customer-detail').waitFor();
+  const masked = (await page.getByTestId('customer-phone-value').innerText()).trim();
+  assert(masked.includes('****'), `masked before the tap: ${masked}`);
+  await page.getByTestId('customer-phone-reveal').click();
+  const link = page.locator('[data-testid="customer-phone-value"][href]');
+  await link.waitFor();
+  assert((await link.getAttribute('href')) === 'tel:13912345678', `a tel: link: ${await link.getAttribute('href')}`);
+  assert((await link.innerText()).includes('13912345678'), 'the full number is shown');
+  const remaining = await page.getByTestId('customer-phone').innerText();
+  assert(remaining.includes('199'), `199 reveals left today: ${remaining}`);
+
+  await page.getByTestId('customer-id-number-reveal').click();
+  await page.getByTestId('customer-id-number-error').waitFor();
+  const idValue = (await page.getByTestId('customer-id-number-value').innerText()).trim();
+  assert(idValue.includes('*'), `the ID number stays masked: ${idValue}`);
+
+  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
+  await page.screenshot({ path: join(artifacts, '16-own-phone.png'), fullPage: false });
+  // The customer page's layout on a phone is issue 17.2; recorded here, not asserted yet.
+  console.log(`customer page at 390 px: scrollWidth ${widths.page} / viewport ${widths.viewport}`);
+}
