@@ -172,7 +172,7 @@ export function PoolsPage() {
         <label class="toolbar-field"><span>${t('customers.field.stage')}</span>
           <select class="input input-sm select" value=${draft.stage} onChange=${setSelect('stage')} data-testid="pool-filter-stage">
             <option value="">${t('customers.filters.all')}</option>
-            ${STAGES.map((s) => html`<option value=${s}>${t(`stage.${s}`)}</option>`)}
+            ${STAGES.map((s) => html`<option value=${s.value}>${t(s.labelKey)}</option>`)}
           </select></label>
         <label class="toolbar-field"><span>${t('customers.field.grade')}</span>
           <select class="input input-sm select" value=${draft.grade} onChange=${setSelect('grade')} data-testid="pool-filter-grade">

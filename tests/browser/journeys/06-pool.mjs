@@ -102,6 +102,10 @@ export default async function ({ page, server }) {
     assert(await row.count() === 1, 'one waiting customer');
     const text = await row.innerText();
     assert(text.includes('冯七') && text.includes('****'), 'name shown, phone masked: ' + text);
+    // The stage filter names the stages (it showed "stage.[object Object]" nine times).
+    const stages = await wu.getByTestId('pool-filter-stage').locator('option').allInnerTexts();
+    assert(stages.length === 10 && stages.includes('新线索') && !stages.some((o) => o.includes('stage.')),
+      'stage filter options: ' + JSON.stringify(stages));
     await wu.screenshot({ path: join(artifacts, '06-pool-list.png') });
     await row.getByTestId('pool-claim').click();
     await wu.getByTestId('claim-dialog').waitFor();
