@@ -56,6 +56,8 @@ export function StageBadge({ stage }) {
 
 export function Stars({ value = 0 }) {
   const n = Math.max(0, Math.min(5, Number(value) || 0));
+  // Unrated is not "five grey stars": a dash, like any other empty field.
+  if (n === 0) return html`<span class="muted" data-stars="0" title=${t('customers.unrated')}>—</span>`;
   return html`<span class="stars" role="img" aria-label=${t('customers.starsAria', { count: n })} data-stars=${n}>
     <span class="stars-on" aria-hidden="true">${'★'.repeat(n)}</span><span class="stars-off" aria-hidden="true">${'★'.repeat(5 - n)}</span>
   </span>`;

@@ -587,6 +587,7 @@ export default {
   'customers.error.phone': 'Enter a valid 11-digit mobile number',
   'customers.error.id_number': 'Enter a valid 18-character ID number',
   'customers.error.grade': 'The grade must be A, B, C or D',
+  'customers.unrated': 'Not rated',
   'customers.error.stars': 'Stars must be 0 to 5',
   'customers.error.tags': 'Each tag can have at most 16 characters',
   'customers.error.tagsTooMany': 'At most 30 tags',

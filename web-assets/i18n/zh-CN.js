@@ -587,6 +587,7 @@ export default {
   'customers.error.phone': '请输入正确的 11 位手机号',
   'customers.error.id_number': '请输入正确的 18 位身份证号',
   'customers.error.grade': '等级应为 A、B、C 或 D',
+  'customers.unrated': '未评星',
   'customers.error.stars': '星级应为 0 到 5',
   'customers.error.tags': '每个标签最多 16 个字符',
   'customers.error.tagsTooMany': '最多 30 个标签',

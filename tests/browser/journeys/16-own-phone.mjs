@@ -1,6 +1,6 @@
 // A salesperson on a phone (390×844) reveals the number of their own customer with one tap of
 // 查看 and gets a tel: link (the built-in 业务员 role: phone.view_own, 200 a day); the ID number
-// stays masked and refuses; the page does not scroll sideways.
+// stays masked and refuses; an unrated customer shows a dash, not five grey stars.
 import { join } from 'node:path';
 import { artifacts, assert } from '../harness.mjs';
 
@@ -36,6 +36,9 @@ export default async function ({ page, server }) {
 
   await page.goto(`${server.base}/customers/${c.id}`);
   await page.getByTestId('page-customer-detail').waitFor();
+  // Unrated shows a dash, not five grey stars (issue 17.9).
+  const stars = await page.locator('[data-stars]').first().innerText();
+  assert(stars.trim() === '—', `unrated: a dash, got ${JSON.stringify(stars)}`);
   const masked = (await page.getByTestId('customer-phone-value').innerText()).trim();
   assert(masked.includes('****'), `masked before the tap: ${masked}`);
   await page.getByTestId('customer-phone-reveal').click();
