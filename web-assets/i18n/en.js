@@ -88,6 +88,8 @@ export default {
 
   'notFound.title': 'Page not found',
   'notFound.body': 'There is no page at {path}.',
+  'notFound.customer.title': 'This customer does not exist or is outside your data scope',
+  'notFound.customer.body': 'The customer may have been deleted, given to someone else, or be outside what you may see. Ask their owner or your manager.',
   'notFound.back': 'Back to dashboard',
   'forbidden.title': 'No access',
   'forbidden.body': 'Your account is not allowed to view this page. Ask an administrator if you need access.',

@@ -89,6 +89,8 @@ export default {
   'notFound.title': '页面不存在',
   'notFound.body': '找不到地址 {path} 对应的页面。',
   'notFound.back': '返回工作台',
+  'notFound.customer.title': '客户不存在或不在您的权限范围内',
+  'notFound.customer.body': '该客户可能已被删除、转给了别人，或不在您可查看的范围内。如需查看，请联系其负责人或您的主管。',
   'forbidden.title': '没有访问权限',
   'forbidden.body': '您的账号没有查看此页面的权限，如需开通请联系管理员。',
 

@@ -384,7 +384,7 @@ export function CustomerDetailPage() {
     return u ? u.display_name : t('customer.someone');
   };
 
-  if (state.status === 'not-found') return html`<${NotFoundPage} />`;
+  if (state.status === 'not-found') return html`<${NotFoundPage} record="customer" />`;
   if (state.status === 'loading') return html`<section class="page page-wide"><${Loading} testid="customer-loading" /></section>`;
   if (state.status === 'error') {
     return html`<section class="page page-wide"><${LoadError} error=${state.error} onRetry=${loadCustomer} testid="customer-error" /></section>`;

@@ -151,7 +151,7 @@ export default async function ({ page, server }) {
   await page.waitForFunction(() => document.documentElement.lang === 'en');
   assert((await page.getByTestId('customer-timeline').innerText()).includes('History'), 'timeline in English');
 
-  // An unknown customer shows the not-found page.
+  // An unknown customer (or one outside the scope: the same 404) says so, not "page not found".
   await page.goto(server.base + '/customers/no-such-customer');
-  await page.getByTestId('page-not-found').waitFor();
+  await page.getByTestId('page-record-not-found').waitFor();
 }

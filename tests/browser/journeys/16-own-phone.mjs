@@ -54,6 +54,13 @@ export default async function ({ page, server }) {
   const idValue = (await page.getByTestId('customer-id-number-value').innerText()).trim();
   assert(idValue.includes('*'), `the ID number stays masked: ${idValue}`);
 
+  // A customer id that is not theirs (absent or another's: the server answers both 404) says
+  // "not found or outside your scope", not "page not found".
+  await page.goto(`${server.base}/customers/01JZZZZZZZZZZZZZZZZZZZZZZZ`);
+  await page.getByTestId('page-record-not-found').waitFor();
+  assert((await page.getByTestId('page-not-found').count()) === 0, 'not the unknown-address page');
+  await page.goto(`${server.base}/customers/${c.id}`);
+  await page.getByTestId('page-customer-detail').waitFor();
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
   await page.screenshot({ path: join(artifacts, '16-own-phone.png'), fullPage: false });
   // The customer page's layout on a phone is issue 17.2; recorded here, not asserted yet.
