@@ -73,6 +73,7 @@ export function PoolActions({ customer: c, onChanged }) {
   return html`
     ${c.locked && html`<span class="tag tag-code" data-testid="customer-locked"><${Icon} name="lock" size=${12} /> ${t('customer.locked')}</span>`}
     ${mine && html`<button type="button" class="btn" disabled=${busy} data-testid="customer-lock"
+      title=${c.locked ? t('customer.unlock.hint') : t('customer.lock.hint')}
       onClick=${() => call(c.locked ? 'unlock' : 'lock')}><${Icon} name="lock" size=${16} />
       <span>${c.locked ? t('customer.unlock') : t('customer.lock')}</span></button>`}
     ${c.owner_id && (mine || can('customer.transfer')) && html`<button type="button" class="btn" data-testid="customer-release"

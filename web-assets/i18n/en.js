@@ -842,6 +842,8 @@ export default {
   'customer.release.reasonRequired': 'Enter a reason for the release',
   'customer.release.done': 'Released to the public pool',
   'customer.lock': 'Lock',
+  'customer.lock.hint': 'A locked customer is never recalled to the pool by its rules; how many you may lock is set by your role',
+  'customer.unlock.hint': 'Once unlocked, the pool rules count this customer again',
   'customer.unlock': 'Unlock',
   'customer.locked': 'Locked (never recalled)',
   'reminders.recall': 'About to be recalled',
