@@ -30,7 +30,7 @@ export const ROUTES = [
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
-  { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true },
+  { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true, capability: 'settings.manage' },
   { id: 'admin-users', path: '/admin/users', key: 'nav.adminUsers', icon: 'users', page: AdminUsersPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
