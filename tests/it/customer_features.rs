@@ -560,7 +560,17 @@ async fn list_filters_sorts_views_and_totals() {
         .iter()
         .map(|v| v["name"].as_str().unwrap())
         .collect();
-    assert_eq!(builtin, vec!["我负责的", "下属负责的", "全部"]);
+    // A salesperson sees only their own customers: no 下属负责的 tab (issue 17.9); a
+    // manager, whose scope covers a department, has it.
+    assert_eq!(builtin, vec!["我负责的", "全部"]);
+    let (_, mgr_views) = w.mgr_a.get("/api/v1/customer-views").await;
+    let mgr_builtin: Vec<&str> = mgr_views
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(mgr_builtin, vec!["mine", "team", "all"]);
     let (st, v) = w
         .sales_a
         .post(
@@ -578,9 +588,9 @@ async fn list_filters_sorts_views_and_totals() {
         (400, Some("name"))
     );
     let (_, views) = w.sales_a.get("/api/v1/customer-views").await;
-    assert_eq!(views[3]["filter"]["tag"], "有房");
+    assert_eq!(views[2]["filter"]["tag"], "有房");
     let (_, others) = w.sales_b.get("/api/v1/customer-views").await;
-    assert_eq!(others.as_array().unwrap().len(), 3);
+    assert_eq!(others.as_array().unwrap().len(), 2);
     let vpath = format!("/api/v1/customer-views/{}", v["id"].as_str().unwrap());
     let (st, _) = w.sales_b.call(Method::DELETE, &vpath, None).await;
     assert_eq!(st, 404);

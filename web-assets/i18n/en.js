@@ -849,6 +849,9 @@ export default {
   'reminders.recall': 'About to be recalled',
   'reminders.recallDays': 'Recalled in {days} days',
   // Customer views, bulk actions, custom fields, consent, recycle bin, departure handover
+  'cx.view.mine': 'Mine',
+  'cx.view.team': 'My team',
+  'cx.view.all': 'All',
   'cx.views': 'Customer views',
   'cx.views.save': 'Save as view',
   'cx.views.name': 'View name',

@@ -850,6 +850,9 @@ export default {
   'reminders.recallDays': '{days} 天后回收',
   // Customer views, bulk actions, custom fields, consent, recycle bin, departure handover
   'cx.views': '客户视图',
+  'cx.view.mine': '我负责的',
+  'cx.view.team': '下属负责的',
+  'cx.view.all': '全部',
   'cx.views.save': '保存为视图',
   'cx.views.name': '视图名称',
   'cx.views.delete': '删除视图“{name}”',

@@ -27,6 +27,14 @@ const SORTS = ['-created_at', 'created_at', '-updated_at', 'updated_at', 'next_f
 const COLUMNS_KEY = 'zhudai.customers.columns';
 
 /** The user's own choice of custom columns, or null (then the fields marked show_in_list). */
+const BUILTIN_VIEW_KEYS = { mine: 'cx.view.mine', team: 'cx.view.team', all: 'cx.view.all' };
+
+/** A built-in view in the reader's language; a saved view by the name its owner gave it. */
+function viewName(v) {
+  const key = v.builtin && BUILTIN_VIEW_KEYS[v.id];
+  return key ? t(key) : v.name;
+}
+
 function storedColumns() {
   try {
     const v = JSON.parse(localStorage.getItem(COLUMNS_KEY) || 'null');
@@ -265,7 +273,7 @@ export function CustomersPage() {
       ${views.map((v) => html`<span class="view-tab-wrap" key=${v.id}>
         <button type="button" role="tab" aria-selected=${viewId === v.id ? 'true' : 'false'}
           class=${`view-tab${viewId === v.id ? ' is-active' : ''}`} onClick=${() => pickView(v)}
-          data-testid=${`view-tab-${v.builtin ? v.id : 'saved'}`} data-name=${v.name}>${v.name}</button>
+          data-testid=${`view-tab-${v.builtin ? v.id : 'saved'}`} data-name=${v.name}>${viewName(v)}</button>
         ${!v.builtin && html`<button type="button" class="btn btn-sm btn-text" aria-label=${t('cx.views.delete', { name: v.name })}
           onClick=${() => removeView(v)} data-testid="view-delete">×</button>`}
       </span>`)}

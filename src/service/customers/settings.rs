@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::domain::capability::Capability;
 use crate::domain::custom_field::{self, CustomField};
 use crate::domain::org::UserStatus;
+use crate::domain::roles::DataScope;
 use crate::service::access::auth::Caller;
 use crate::service::customers::list::{CustomerFilter, Whose};
 use crate::service::{Error, Result, access::audit, new_id};
@@ -112,7 +113,8 @@ pub struct DirectoryEntry {
     pub status: UserStatus,
 }
 
-fn builtin_views() -> Vec<SavedView> {
+/// The built-in views; 下属负责的 only for a caller whose data scope covers others' customers.
+fn builtin_views(scope: DataScope) -> Vec<SavedView> {
     let view = |id: &str, name: &str, whose: Option<Whose>| SavedView {
         id: id.into(),
         name: name.into(),
@@ -122,11 +124,12 @@ fn builtin_views() -> Vec<SavedView> {
             ..Default::default()
         },
     };
-    vec![
-        view("mine", "我负责的", Some(Whose::Mine)),
-        view("team", "下属负责的", Some(Whose::Team)),
-        view("all", "全部", None),
-    ]
+    let mut views = vec![view("mine", "我负责的", Some(Whose::Mine))];
+    if scope != DataScope::Own {
+        views.push(view("team", "下属负责的", Some(Whose::Team)));
+    }
+    views.push(view("all", "全部", None));
+    views
 }
 
 impl crate::service::customers::UseCases<'_> {
@@ -278,7 +281,10 @@ impl crate::service::customers::UseCases<'_> {
         let mine: Vec<SavedView> = self
             .store
             .read(|tx| kv::with_prefix(tx, tables::USER_PREFS, &prefix))?;
-        Ok(builtin_views().into_iter().chain(mine).collect())
+        Ok(builtin_views(caller.access.scope)
+            .into_iter()
+            .chain(mine)
+            .collect())
     }
 
     pub fn save_view(&self, caller: &Caller, input: SavedViewInput) -> Result<SavedView> {

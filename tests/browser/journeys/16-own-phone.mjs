@@ -61,6 +61,18 @@ export default async function ({ page, server }) {
   assert((await page.getByTestId('page-not-found').count()) === 0, 'not the unknown-address page');
   await page.goto(`${server.base}/customers/${c.id}`);
   await page.getByTestId('page-customer-detail').waitFor();
+  // The customer list: no 下属负责的 tab for someone who sees only their own customers, and the
+  // built-in tabs follow the language (issue 17.9).
+  await page.goto(`${server.base}/customers`);
+  await page.getByTestId('view-tab-mine').waitFor();
+  assert((await page.getByTestId('view-tab-team').count()) === 0, 'no team tab for a salesperson');
+  await page.getByTestId('locale-switch').click();
+  await page.getByTestId('locale-en').click();
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
+  const mine = (await page.getByTestId('view-tab-mine').innerText()).trim();
+  assert(mine === 'Mine', `the built-in view in English: ${mine}`);
+  await page.goto(`${server.base}/customers/${c.id}`);
+  await page.getByTestId('page-customer-detail').waitFor();
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
   await page.screenshot({ path: join(artifacts, '16-own-phone.png'), fullPage: false });
   // The customer page's layout on a phone is issue 17.2; recorded here, not asserted yet.
