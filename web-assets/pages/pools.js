@@ -46,8 +46,9 @@ export function PoolsPage() {
   const [claiming, setClaiming] = useState(null);
   const [claim, setClaim] = useState({ busy: false, error: null });
 
-  const loadPools = async () => {
-    setPools({ status: 'loading' });
+  // `quiet`: refresh the counts after a claim without the loading state (no flicker).
+  const loadPools = async (quiet = false) => {
+    if (!quiet) setPools({ status: 'loading' });
     try {
       const list = await api('GET', '/api/v1/pools');
       setPools({ status: 'ready', items: list });
@@ -91,6 +92,7 @@ export function PoolsPage() {
       setClaiming(null);
       setClaim({ busy: false, error: null });
       load();
+      loadPools(true);
     } catch (error) {
       setClaim({ busy: false, error: poolErrorText(error) });
     }

@@ -112,6 +112,11 @@ export default async function ({ page, server }) {
     await wu.getByTestId('confirm-ok').click();
     await wu.getByTestId('claim-dialog').waitFor({ state: 'detached' });
     await wu.getByTestId('pool-empty').waitFor();
+    // The pool's count in the picker follows the claim without a reload (issue 17.9).
+    await wu.waitForFunction(() => {
+      const option = document.querySelector('[data-testid="pool-picker"] option:checked');
+      return option && option.textContent.trim().endsWith('(0)');
+    }, null, { timeout: 5000 });
 
     // Now in 小吴's customers.
     await wu.goto(`${server.base}/customers/${c.id}`);
