@@ -7,6 +7,7 @@ import { session } from '../auth.js';
 import { errorText } from '../errors.js';
 import { Icon } from '../components/icons.js';
 import { roleLabel } from '../components/roles.js';
+import { capabilityLabel } from '../components/capabilities.js';
 
 function StatusBadge({ health }) {
   if (health.state === 'loading') {
@@ -81,7 +82,7 @@ export function SystemPage() {
           <dt>${t('system.user.capabilities')}</dt>
           <dd data-testid="user-capabilities">
             ${(user.capabilities || []).length
-              ? user.capabilities.map((c) => html`<code class="tag tag-code" key=${c}>${c}</code>`)
+              ? user.capabilities.map((c) => html`<span class="tag" key=${c} title=${c} data-cap=${c}>${capabilityLabel(c)}</span>`)
               : t('system.user.none')}
           </dd>
         </dl>

@@ -37,6 +37,10 @@ export default async function ({ page, server }) {
 
   await page.getByTestId('nav-system').click();
   await page.getByTestId('health-status').waitFor();
+  // Capabilities by name, not raw codes (issue 17.9); the code stays in the tooltip.
+  const caps = await page.getByTestId('user-capabilities').innerText();
+  assert(caps.includes('View customers'), 'capability labels in English: ' + caps);
+  assert(!caps.includes('customer.read'), 'no raw capability code: ' + caps);
 
   await page.getByTestId('user-menu').click();
   await page.getByTestId('logout').click();
