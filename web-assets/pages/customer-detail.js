@@ -19,7 +19,7 @@ import { FormError } from '../components/field.js';
 import { remindersChanged } from '../components/reminders.js';
 import { PoolActions } from '../components/pool-actions.js';
 import {
-  CustomerDialog, FOLLOWUP_KINDS, StageBadge, Stars, Tags, customerErrorText, kindLabel, orDash,
+  CustomerDialog, FOLLOWUP_KINDS, STAGES, StageBadge, Stars, Tags, customerErrorText, kindLabel, orDash, stageLabel,
 } from '../components/customers.js';
 import { NotFoundPage } from './not-found.js';
 
@@ -39,6 +39,30 @@ export function shanghaiLocalToIso(value) {
 /** The current Beijing time as a datetime-local value ("2026-05-01T15:30"). */
 function shanghaiNowLocal() {
   return formatDateTime(new Date(), { seconds: false }).replace(' ', 'T');
+}
+
+/** The stage in one step (no full edit dialog): a select that saves on change; the timeline
+ *  shows the change at once. */
+function QuickStage({ customer: c, onSaved }) {
+  const [busy, setBusy] = useState(false);
+  const change = async (event) => {
+    const stage = event.currentTarget.value;
+    if (stage === c.stage) return;
+    setBusy(true);
+    try {
+      const saved = await api('PATCH', `/api/v1/customers/${encodeURIComponent(c.id)}`, { stage });
+      toast(t('customer.stage.saved', { stage: stageLabel(stage) }));
+      onSaved(saved);
+    } catch (error) {
+      toast(customerErrorText(error), { tone: 'error' });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<select class="input input-sm select stage-select" value=${c.stage} disabled=${busy} onChange=${change}
+    aria-label=${t('customer.stage.change')} data-testid="customer-stage" data-stage=${c.stage}>
+    ${STAGES.map((s) => html`<option value=${s.value} key=${s.value}>${t(s.labelKey)}</option>`)}
+  </select>`;
 }
 
 function RevealValue({ customerId, field, masked, testid }) {
@@ -416,7 +440,9 @@ export function CustomerDetailPage() {
       <div>
         <h1 class="page-title customer-title">
           <span data-testid="customer-name">${c.name}</span>
-          <${StageBadge} stage=${c.stage} />
+          ${canEdit
+            ? html`<${QuickStage} customer=${c} onSaved=${(saved) => { setState({ status: 'ready', customer: saved }); loadTimeline(); }} />`
+            : html`<${StageBadge} stage=${c.stage} />`}
           ${c.grade && html`<span class="tag tag-code">${t('customer.gradeBadge', { grade: c.grade })}</span>`}
         </h1>
         <p class="page-subtitle">${[c.city, c.company, c.channel].filter(Boolean).join(' · ') || t('customer.noSummary')}</p>
@@ -449,6 +475,7 @@ export function CustomerDetailPage() {
       setDialog(null);
       setState({ status: 'ready', customer: saved });
       toast(t('customer.edit.saved'));
+      loadTimeline();
     }} />`}
     ${dialog === 'transfer' && html`<${TransferDialog} customer=${c} users=${users} onClose=${() => setDialog(null)}
       onDone=${(saved, u) => {

@@ -1,6 +1,7 @@
 // A salesperson on a phone (390×844) reveals the number of their own customer with one tap of
 // 查看 and gets a tel: link (the built-in 业务员 role: phone.view_own, 200 a day); the ID number
-// stays masked and refuses; an unrated customer shows a dash, not five grey stars.
+// stays masked and refuses; an unrated customer shows a dash, not five grey stars; the stage
+// changes in one step from the header and the timeline shows it at once.
 import { join } from 'node:path';
 import { artifacts, assert } from '../harness.mjs';
 
@@ -53,6 +54,13 @@ export default async function ({ page, server }) {
   await page.getByTestId('customer-id-number-error').waitFor();
   const idValue = (await page.getByTestId('customer-id-number-value').innerText()).trim();
   assert(idValue.includes('*'), `the ID number stays masked: ${idValue}`);
+
+  // The stage in one step from the header; the timeline shows the change without a reload.
+  await page.getByTestId('customer-stage').selectOption('contacted');
+  await page.locator('[data-testid="timeline-event"][data-kind="stage_changed"]').waitFor({ timeout: 5000 });
+  await page.reload();
+  await page.getByTestId('page-customer-detail').waitFor();
+  assert((await page.getByTestId('customer-stage').inputValue()) === 'contacted', 'the stage is saved');
 
   // A customer id that is not theirs (absent or another's: the server answers both 404) says
   // "not found or outside your scope", not "page not found".
