@@ -138,6 +138,10 @@ pub struct Customer {
     /// The owner before it went to a pool (for the reclaim cooldown and the claimer's history).
     #[serde(default)]
     pub previous_owner_id: Option<String>,
+    /// Why it went to its pool: the release reason, the recall rule's reason, a departure.
+    /// Shown while it waits there (see `CustomerView::pool_reason`).
+    #[serde(default)]
+    pub pool_reason: Option<String>,
 }
 
 /// The fields rules (plugins) read, decoded from a stored customer without the sealed phone

@@ -205,6 +205,7 @@ impl crate::service::followups::UseCases<'_> {
             let mut c = before.clone();
             c.owner_id = Some(target.id.clone());
             c.pool_id = None;
+            c.pool_reason = None;
             c.held_since = Some(now);
             c.updated_at = now;
             w.put(Some(&before), &c)?;
@@ -324,7 +325,7 @@ impl crate::service::followups::UseCases<'_> {
                         ("inherited", s.id.clone(), "离职继承")
                     }
                     (None, Some(p)) => {
-                        super::pools::into_pool(&mut c, p, now);
+                        super::pools::into_pool(&mut c, p, now, "离职转入公海");
                         ("departed_to_pool", p.id.clone(), "离职转入公海")
                     }
                     (None, None) => continue,

@@ -218,3 +218,21 @@ async fn doctor_names_missing_page_keys_and_the_upgrade_to_schema_15_adds_them()
         .unwrap();
     assert_eq!(listed, in_a);
 }
+
+/// Issue 17.9: a waiting customer carries why it is in the pool (the release reason here), shown
+/// on the pool page; taken out of the pool, the reason is gone.
+#[tokio::test]
+async fn a_waiting_customer_says_why_it_is_in_the_pool() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let a = pool(&admin, "一号公海", None).await;
+    let ids = waiting(&admin, &a, 1, 4000).await;
+    let (_, page) = admin.get(&format!("/api/v1/pools/{a}/customers")).await;
+    assert_eq!(page["items"][0]["pool_reason"], "暂无需求", "{page}");
+    let (st, c) = admin
+        .post(&format!("/api/v1/customers/{}/claim", ids[0]), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+    assert!(c["pool_reason"].is_null(), "claimed: no pool reason: {c}");
+    s.stop().await;
+}

@@ -837,6 +837,7 @@ export default {
   'adminPools.assign.saved': 'Assignment settings saved',
   'adminPools.reason': 'Reason',
   'adminPools.toPool': 'Pool',
+  'pools.reason': 'Why it is here',
   'customer.release': 'Release to pool',
   'customer.release.reason': 'Reason',
   'customer.release.reasonRequired': 'Enter a reason for the release',

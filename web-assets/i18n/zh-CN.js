@@ -838,6 +838,7 @@ export default {
   'adminPools.reason': '原因',
   'adminPools.toPool': '目标公海',
   'customer.release': '释放到公海',
+  'pools.reason': '进入原因',
   'customer.release.reason': '释放原因',
   'customer.release.reasonRequired': '请填写释放原因',
   'customer.release.done': '已释放到公海',

@@ -131,6 +131,7 @@ export function PoolsPage() {
           <th scope="col">${t('customers.field.grade')}</th>
           <th scope="col">${t('customers.field.channel')}</th>
           <th scope="col">${t('pools.enteredAt')}</th>
+          <th scope="col">${t('pools.reason')}</th>
           <th scope="col"><span class="visually-hidden">${t('pools.claim')}</span></th>
         </tr></thead>
         <tbody>
@@ -142,6 +143,7 @@ export function PoolsPage() {
             <td>${orDash(c.grade)}</td>
             <td>${orDash(c.channel)}</td>
             <td class="nowrap">${formatDateTime(c.pool_entered_at, { seconds: false })}</td>
+            <td class="cell-reason" data-testid="pool-row-reason">${orDash(c.pool_reason)}</td>
             <td class="nowrap">${mayClaim && html`<button type="button" class="btn btn-sm btn-primary" data-testid="pool-claim"
               onClick=${() => { setClaim({ busy: false, error: null }); setClaiming(c); }}>${t('pools.claim')}</button>`}</td>
           </tr>`)}

@@ -146,6 +146,7 @@ impl crate::service::customers::UseCases<'_> {
                         if let Some(t) = &target {
                             c.owner_id = Some(t.id.clone());
                             c.pool_id = None;
+                            c.pool_reason = None;
                         }
                         if c.owner_id != before.owner_id {
                             event =

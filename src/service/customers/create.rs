@@ -158,6 +158,7 @@ impl crate::service::customers::UseCases<'_> {
             locked: false,
             pool_entered_at: None,
             previous_owner_id: None,
+            pool_reason: None,
         };
         Ok(c)
     }

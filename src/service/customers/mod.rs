@@ -106,6 +106,8 @@ pub struct CustomerView {
     pub pool_entered_at: Option<chrono::DateTime<Utc>>,
     /// Who held it before it went to a pool.
     pub previous_owner_id: Option<String>,
+    /// While it waits in a pool: why it went there (release reason, recall rule, departure).
+    pub pool_reason: Option<String>,
 }
 
 /// How customers leave the service for one caller. Sensitive values are masked; the birth
@@ -194,6 +196,10 @@ impl CustomerView {
             locked: c.locked,
             pool_entered_at: c.pool_entered_at,
             previous_owner_id: c.previous_owner_id.clone(),
+            pool_reason: c
+                .pool_reason
+                .clone()
+                .filter(|_| c.owner_id.is_none() && c.pool_id.is_some()),
         }
     }
 }

@@ -394,6 +394,7 @@ impl crate::service::pools::UseCases<'_> {
         if let Some(u) = d.user_id {
             c.owner_id = Some(u.clone());
             c.pool_id = None;
+            c.pool_reason = None;
             c.held_since = Some(now);
             return Ok((Placed::User(u), d.reason));
         }
@@ -411,6 +412,7 @@ impl crate::service::pools::UseCases<'_> {
             None => {
                 c.owner_id = Some(creator.id.clone());
                 c.pool_id = None;
+                c.pool_reason = None;
                 c.held_since = Some(now);
                 (
                     Placed::Creator,
@@ -635,6 +637,7 @@ impl crate::service::pools::UseCases<'_> {
                     let mut c = before.clone();
                     c.owner_id = Some(user_id.clone());
                     c.pool_id = None;
+                    c.pool_reason = None;
                     c.held_since = Some(now);
                     c.locked = false;
                     c.updated_at = now;

@@ -60,6 +60,7 @@ impl crate::service::pools::UseCases<'_> {
             let mut c = before.clone();
             c.owner_id = Some(caller.user.id.clone());
             c.pool_id = None;
+            c.pool_reason = None;
             c.held_since = Some(now);
             c.locked = false;
             c.updated_at = now;
@@ -171,7 +172,7 @@ impl crate::service::pools::UseCases<'_> {
                 }
             };
             let mut c = before.clone();
-            into_pool(&mut c, pool, now);
+            into_pool(&mut c, pool, now, &reason);
             w.put(Some(&before), &c)?;
             pools::remove_counter(tx, &format!("recall_warn/{owner_id}/{}", c.id))?;
             w.event(

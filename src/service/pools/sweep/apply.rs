@@ -53,7 +53,7 @@ impl crate::service::pools::UseCases<'_> {
                             continue;
                         };
                         let mut c = before.clone();
-                        into_pool(&mut c, pool, now);
+                        into_pool(&mut c, pool, now, &action.reason);
                         customers::put(tx, Some(&before), &c)?;
                         pools::remove_counter(tx, &warn_key)?;
                         customers::add_event(
