@@ -1,0 +1,53 @@
+// The audit log reads as sentences, not codes (issue 17.7): after a morning of ordinary work —
+// a colleague created, customers created, edited, revealed, released to the pool, claimed back,
+// locked, deleted and restored, a pool created — every row of the audit page shows a label
+// (its code only underneath), and the action filter offers every action the server writes.
+import { assert } from '../harness.mjs';
+
+function apiCall(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const src = document.querySelector('script[type="module"]').src;
+    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
+    return api(m, p, b);
+  }, [method, path, body]);
+}
+
+export default async function ({ page, server }) {
+  await page.goto(server.setupUrl);
+  await page.getByTestId('setup-username').fill('boss');
+  await page.getByTestId('setup-display-name').fill('王老板');
+  await page.getByTestId('setup-password').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').press('Enter');
+  await page.getByTestId('shell').waitFor();
+
+  await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: 'sales pass 2026!' });
+  const pools = await apiCall(page, 'GET', '/api/v1/pools');
+  const pool = pools[0].id;
+  const c = await apiCall(page, 'POST', '/api/v1/customers', { name: '赵六', phone: '13912345678' });
+  await apiCall(page, 'PATCH', `/api/v1/customers/${c.id}`, { city: '成都' });
+  await apiCall(page, 'POST', `/api/v1/customers/${c.id}/unmask`, { field: 'phone' });
+  await apiCall(page, 'POST', `/api/v1/customers/${c.id}/lock`, {});
+  await apiCall(page, 'POST', `/api/v1/customers/${c.id}/unlock`, {});
+  await apiCall(page, 'POST', `/api/v1/customers/${c.id}/release`, { reason: '暂无需求', pool_id: pool });
+  const d = await apiCall(page, 'POST', '/api/v1/customers', { name: '钱七', phone: '13712345678' });
+  await apiCall(page, 'DELETE', `/api/v1/customers/${d.id}`);
+  await apiCall(page, 'POST', `/api/v1/customers/${d.id}/restore`, {});
+
+  await page.goto(`${server.base}/admin/audit`);
+  await page.getByTestId('audit-table').waitFor();
+  const rows = await page.getByTestId('audit-row').evaluateAll((trs) => trs.map((tr) => ({
+    action: tr.dataset.action,
+    label: tr.querySelector('[data-action]')?.textContent.trim(),
+  })));
+  assert(rows.length >= 10, `a morning of work in the log: ${rows.length} rows`);
+  const bare = rows.filter((r) => !r.label || r.label === r.action);
+  assert(bare.length === 0, `every action has a label: ${JSON.stringify(bare)}`);
+  const actions = new Set(rows.map((r) => r.action));
+  for (const a of ['customer.created', 'customer.updated', 'customer.revealed', 'customer.locked', 'customer.released', 'customer.deleted', 'customer.restored', 'user.created']) {
+    assert(actions.has(a), `${a} is in the log: ${[...actions]}`);
+  }
+  const options = await page.getByTestId('audit-filter-action').locator('option').allInnerTexts();
+  assert(options.length > 50, `the filter offers every action: ${options.length}`);
+  assert(!options.some((o) => /^[a-z_]+\.[a-z_]+$/.test(o.trim())), 'no bare code in the filter');
+}
