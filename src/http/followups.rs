@@ -94,7 +94,7 @@ pub async fn timeline(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ReminderQuery {
-    /// `today` or `overdue` (required).
+    /// `today`, `overdue`, `tomorrow` or `week` (the six days after tomorrow); required.
     #[param(inline)]
     #[serde(default)]
     pub due: Option<Due>,
@@ -107,7 +107,8 @@ pub struct ReminderList {
     pub total: usize,
 }
 
-/// My customers due for a follow-up today, or overdue (Asia/Shanghai days).
+/// My customers due for a follow-up today, overdue, tomorrow or later this week (Asia/Shanghai
+/// days).
 #[utoipa::path(get, path = "/reminders", operation_id = "list_reminders", tag = "customers", params(ReminderQuery), responses(
     (status = 200, description = "Due follow-ups, earliest first", body = ReminderList),
     (status = 400, description = "`due` missing or unknown", body = ErrorBody)))]
@@ -119,7 +120,7 @@ pub async fn reminders(
     let due = q.due.ok_or_else(|| {
         crate::service::Error::validation(
             "due",
-            "缺少参数 due：today（今天到期）或 overdue（已逾期）",
+            "缺少参数 due：today（今天到期）、overdue（已逾期）、tomorrow（明天）或 week（本周其余几天）",
         )
     })?;
     let items = app

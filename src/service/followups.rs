@@ -25,6 +25,10 @@ pub enum Due {
     Today,
     /// Next follow-up was due before today.
     Overdue,
+    /// Next follow-up falls on tomorrow.
+    Tomorrow,
+    /// Next follow-up falls in the six days after tomorrow (the rest of the coming week).
+    Week,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -157,9 +161,12 @@ impl crate::service::followups::UseCases<'_> {
                 let Some(at) = c.next_followup_at else {
                     continue;
                 };
+                let day = Duration::days(1);
                 let hit = match due {
                     Due::Today => at >= start && at < end,
                     Due::Overdue => at < start,
+                    Due::Tomorrow => at >= end && at < end + day,
+                    Due::Week => at >= end + day && at < end + day * 7,
                 };
                 if hit {
                     out.push(Reminder {

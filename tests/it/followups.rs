@@ -85,6 +85,11 @@ async fn followups_drive_reminders_by_shanghai_day() {
     };
     assert!(due("today").await.is_empty(), "due tomorrow, not today");
     assert!(due("overdue").await.is_empty());
+    assert_eq!(due("tomorrow").await, ["钱七"], "tomorrow 09:30 Shanghai");
+    assert!(
+        due("week").await.is_empty(),
+        "tomorrow is not the rest of the week"
+    );
     // 14:30 UTC on the 20th is 22:30 in Shanghai: still the 20th there.
     s.clock.advance(Duration::hours(12) + Duration::minutes(30));
     assert_eq!(
@@ -343,5 +348,55 @@ async fn departure_hands_every_customer_to_the_successor_at_once() {
     assert_eq!(u["status"], "departed");
     let (_, a) = admin.get("/api/v1/audit?action=user.departed").await;
     assert_eq!(a["items"][0]["detail"]["customers_moved"], 3);
+    s.stop().await;
+}
+
+/// Issue 17.4: tomorrow and the rest of the coming week, by Shanghai days, beside today.
+#[tokio::test]
+async fn reminders_for_tomorrow_and_the_rest_of_the_week() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    user(&s, "sun", "sales");
+    let sun = s.login("sun", PASS).await;
+    // epoch() is 10:00 on 2026-11-20 in Shanghai; day 0 is today.
+    for (day, name) in [
+        (1, "明天客户"),
+        (2, "后天客户"),
+        (7, "七天后客户"),
+        (8, "八天后客户"),
+    ] {
+        let at = epoch() + Duration::days(day) + Duration::hours(1);
+        let (st, c) = sun
+            .post(
+                "/api/v1/customers",
+                json!({"name": name, "phone": format!("1381111{:04}", day)}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        let id = c["id"].as_str().unwrap();
+        let (st, c) = sun
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/customers/{id}"),
+                Some(json!({"next_followup_at": at.to_rfc3339()})),
+            )
+            .await;
+        assert_eq!(st, 200, "{c}");
+    }
+    let due = |when: &'static str| {
+        let sun = &sun;
+        async move {
+            let (st, r) = sun.get(&format!("/api/v1/reminders?due={when}")).await;
+            assert_eq!(st, 200, "{r}");
+            r["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["customer"]["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(due("tomorrow").await, ["明天客户"]);
+    assert_eq!(due("week").await, ["后天客户", "七天后客户"], "days 2 to 7");
+    assert!(due("today").await.is_empty());
     s.stop().await;
 }

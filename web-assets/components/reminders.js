@@ -31,6 +31,15 @@ export async function loadReminders() {
   };
 }
 
+/** → { tomorrow: [...], week: [...] }: what comes next (the dashboard, not the badge). */
+export async function loadUpcoming() {
+  const [tomorrow, week] = await Promise.all([
+    api('GET', '/api/v1/reminders?due=tomorrow'),
+    api('GET', '/api/v1/reminders?due=week'),
+  ]);
+  return { tomorrow: tomorrow.items, week: week.items };
+}
+
 /** The count of today + overdue reminders in the top bar (links to the dashboard). */
 export function ReminderBadge() {
   const allowed = can('customer.read');

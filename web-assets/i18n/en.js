@@ -849,6 +849,10 @@ export default {
   'customer.stage.saved': 'Stage changed to "{stage}"',
   'customer.unlock': 'Unlock',
   'customer.locked': 'Locked (never recalled)',
+  'reminders.tomorrow': 'Tomorrow',
+  'reminders.tomorrowEmpty': 'No follow-up planned for tomorrow',
+  'reminders.week': 'Later this week',
+  'reminders.weekEmpty': 'Nothing planned for the six days after',
   'reminders.recall': 'About to be recalled',
   'reminders.recallDays': 'Recalled in {days} days',
   // Customer views, bulk actions, custom fields, consent, recycle bin, departure handover

@@ -850,6 +850,10 @@ export default {
   'customer.unlock.hint': '解除后，该客户重新按公海规则计算回收时间',
   'customer.locked': '已锁定（不会被回收）',
   'reminders.recall': '即将回收',
+  'reminders.tomorrow': '明天',
+  'reminders.tomorrowEmpty': '明天没有约好的跟进',
+  'reminders.week': '本周其余几天',
+  'reminders.weekEmpty': '之后六天没有约好的跟进',
   'reminders.recallDays': '{days} 天后回收',
   // Customer views, bulk actions, custom fields, consent, recycle bin, departure handover
   'cx.views': '客户视图',

@@ -5,7 +5,7 @@ import { can, session } from '../auth.js';
 import { formatDateTime } from '../format.js';
 import { Icon } from '../components/icons.js';
 import { LoadError, Loading } from '../components/states.js';
-import { loadReminders, remindersStamp } from '../components/reminders.js';
+import { loadReminders, loadUpcoming, remindersStamp } from '../components/reminders.js';
 
 function greeting(name) {
   const hour = new Date().getHours();
@@ -42,15 +42,16 @@ function Todos() {
   const stamp = remindersStamp.value;
   const [state, setState] = useState({ status: 'loading' });
   const load = () => {
-    loadReminders()
-      .then((r) => setState({ status: 'ready', ...r }))
+    Promise.all([loadReminders(), loadUpcoming()])
+      .then(([r, u]) => setState({ status: 'ready', ...r, ...u }))
       .catch((error) => setState({ status: 'error', error }));
   };
   useEffect(load, [stamp]);
   let body;
   if (state.status === 'loading') body = html`<${Loading} testid="todos-loading" />`;
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="todos-error" />`;
-  else if (!state.today.length && !state.overdue.length && !state.recall.length) {
+  else if (!state.today.length && !state.overdue.length && !state.recall.length
+    && !state.tomorrow.length && !state.week.length) {
     body = html`<div class="card empty-state" data-testid="todos-empty">
       <div class="empty-state-icon"><${Icon} name="check" size=${36} /></div>
       <h2 class="empty-state-title">${t('reminders.empty.title')}</h2>
@@ -65,6 +66,10 @@ function Todos() {
         emptyText=${t('reminders.overdueEmpty')} />
       ${state.recall.length > 0 && html`<${ReminderList} title=${t('reminders.recall')} items=${state.recall} tone="warning"
         testid="todos-recall" emptyText="" />`}
+      <${ReminderList} title=${t('reminders.tomorrow')} items=${state.tomorrow} tone="info" testid="todos-tomorrow"
+        emptyText=${t('reminders.tomorrowEmpty')} />
+      <${ReminderList} title=${t('reminders.week')} items=${state.week} tone="info" testid="todos-week"
+        emptyText=${t('reminders.weekEmpty')} />
     </div>`;
   }
   return html`<section class="todos" aria-labelledby="todos-title" data-testid="todos">

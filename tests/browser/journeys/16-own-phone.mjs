@@ -81,6 +81,15 @@ export default async function ({ page, server }) {
   assert(mine === 'Mine', `the built-in view in English: ${mine}`);
   await page.goto(`${server.base}/customers/${c.id}`);
   await page.getByTestId('page-customer-detail').waitFor();
+  // The dashboard shows what comes tomorrow beside today (issue 17.4).
+  const tomorrow = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
+  await apiCall(page, 'PATCH', `/api/v1/customers/${c.id}`, { next_followup_at: tomorrow });
+  await page.goto(`${server.base}/`);
+  await page.getByTestId('todos-tomorrow-row').waitFor();
+  assert((await page.getByTestId('todos-tomorrow-row').innerText()).includes('赵六'), 'tomorrow\'s follow-up on the dashboard');
+  assert((await page.getByTestId('todos-week-count').innerText()).trim() === '0', 'nothing later this week');
+  await page.goto(`${server.base}/customers/${c.id}`);
+  await page.getByTestId('page-customer-detail').waitFor();
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
   await page.screenshot({ path: join(artifacts, '16-own-phone.png'), fullPage: false });
   // The customer page's layout on a phone is issue 17.2; recorded here, not asserted yet.
