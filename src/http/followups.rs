@@ -159,3 +159,19 @@ pub async fn transfer(
         .await?,
     ))
 }
+
+/// My team today (a manager, or a firm-wide scope): per colleague in my data scope, follow-ups
+/// logged today, overdue customers and open leads (Asia/Shanghai day).
+#[utoipa::path(get, path = "/team/today", operation_id = "team_today", tag = "customers", responses(
+    (status = 200, description = "The team's day", body = crate::service::followups::TeamToday),
+    (status = 403, description = "The caller sees only their own customers", body = ErrorBody),
+    (status = 503, description = "The search index is being rebuilt", body = ErrorBody)))]
+pub async fn team_today(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::service::followups::TeamToday>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.followups().team_today(&caller))
+            .await?,
+    ))
+}

@@ -52,6 +52,34 @@ pub struct Timeline {
     pub events: Vec<TimelineEvent>,
 }
 
+/// The counter of `user`'s follow-ups logged on the Shanghai day of `at`.
+fn followups_done_key(user: &str, at: DateTime<Utc>) -> String {
+    format!(
+        "followups_done/{user}/{}",
+        at.with_timezone(&shanghai()).format("%Y-%m-%d")
+    )
+}
+
+/// One colleague's day, as their manager sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TeamMemberToday {
+    pub user_id: String,
+    pub display_name: String,
+    /// Follow-ups they logged today (Asia/Shanghai).
+    pub followups_today: u64,
+    /// Their customers whose promised follow-up is before today.
+    pub overdue: u64,
+    /// Their customers still at 线索 or 已联系.
+    pub open_leads: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TeamToday {
+    /// The Shanghai day counted (YYYY-MM-DD).
+    pub day: String,
+    pub members: Vec<TeamMemberToday>,
+}
+
 impl crate::service::followups::UseCases<'_> {
     pub fn add_followup(
         &self,
@@ -80,6 +108,8 @@ impl crate::service::followups::UseCases<'_> {
                 edited_at: None,
             };
             customers::put_followup(tx, &f)?;
+            // Follow-ups done per person and Shanghai day (the manager's team view).
+            crate::store::pools::bump(tx, &followups_done_key(&caller.user.id, now))?;
             // What pool recall rules read: the last contact, and the next one promised.
             let mut c = before.clone();
             c.last_followup_at = Some(now);
@@ -185,6 +215,73 @@ impl crate::service::followups::UseCases<'_> {
         }
         out.sort_by_key(|r| r.due_at);
         Ok(out)
+    }
+
+    /// The team at a glance for a caller who sees others' customers (a department manager, or
+    /// anyone with a firm-wide scope): per active colleague in that scope, today's follow-ups
+    /// (a counter kept with each follow-up), overdue customers (the index, one count each) and
+    /// open leads (the owner load counters). Someone who sees only their own gets 403.
+    pub fn team_today(&self, caller: &Caller) -> Result<TeamToday> {
+        caller.require(Capability::CustomerRead)?;
+        let scope = self.scope_of(caller)?;
+        if scope.kind == crate::domain::roles::DataScope::Own {
+            return Err(Error::Forbidden("部门或全公司的数据范围".into()));
+        }
+        let now = self.now();
+        let members: Vec<crate::domain::org::User> = self
+            .store
+            .read(users::all)?
+            .into_iter()
+            .filter(|u| u.status == UserStatus::Active && scope.may_receive(&u.id))
+            .collect();
+        let ctx = crate::service::customers::list::FilterContext::new(&caller.user.id, now);
+        let mut out = Vec::with_capacity(members.len());
+        for u in members {
+            let overdue = crate::service::customers::list::CustomerFilter {
+                due: Some(crate::service::customers::list::DueFilter::Overdue),
+                owner: Some(u.id.clone()),
+                ..Default::default()
+            };
+            let req = crate::service::customers::list::list_request(
+                &overdue,
+                &ctx,
+                crate::service::search::restrict_of(&scope, Vec::new()),
+                1,
+            );
+            let overdue = match self
+                .search
+                .list(&self.store, &|c| self.lookup().id_tail(c), &req)
+            {
+                Ok(crate::search::Listed::Page { total, .. }) => total as u64,
+                Ok(_) | Err(crate::search::Error::Rebuilding) => {
+                    return Err(Error::Unavailable {
+                        code: "search_rebuilding",
+                        message: "搜索索引正在重建，请稍后再试".into(),
+                    });
+                }
+                Err(e) => return Err(crate::service::search::search_error(e)),
+            };
+            let (followups_today, open_leads) = self.store.read(|tx| {
+                Ok::<_, Error>((
+                    crate::store::pools::counter(tx, &followups_done_key(&u.id, now))?,
+                    crate::store::loads::of(tx, &u.id)?.open_leads,
+                ))
+            })?;
+            out.push(TeamMemberToday {
+                user_id: u.id,
+                display_name: u.display_name,
+                followups_today,
+                overdue,
+                open_leads,
+            });
+        }
+        Ok(TeamToday {
+            day: now
+                .with_timezone(&shanghai())
+                .format("%Y-%m-%d")
+                .to_string(),
+            members: out,
+        })
     }
 
     /// Gives a customer to another active user; recorded on the timeline and in the audit log.

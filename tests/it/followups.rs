@@ -400,3 +400,107 @@ async fn reminders_for_tomorrow_and_the_rest_of_the_week() {
     assert!(due("today").await.is_empty());
     s.stop().await;
 }
+
+/// Issue 17.4: a manager sees their team's day at a glance — follow-ups logged today, overdue
+/// customers and open leads per colleague in their scope; a salesperson gets 403.
+#[tokio::test]
+async fn a_manager_sees_the_teams_day() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let op = zhudai::service::org::users::Actor::Operator;
+    let dept = s
+        .app
+        .org()
+        .create_department(
+            &op,
+            zhudai::service::org::DepartmentInput {
+                name: "一部".into(),
+                parent_id: None,
+            },
+            "t",
+        )
+        .unwrap()
+        .id;
+    let other = s
+        .app
+        .org()
+        .create_department(
+            &op,
+            zhudai::service::org::DepartmentInput {
+                name: "二部".into(),
+                parent_id: None,
+            },
+            "t",
+        )
+        .unwrap()
+        .id;
+    common::add_user(&s, "mgr", &["manager"], Some(&dept));
+    let sun_id = common::add_user(&s, "sun", &["sales"], Some(&dept));
+    common::add_user(&s, "far", &["sales"], Some(&other));
+    let sun = s.login("sun", PASS).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (st, c) = sun
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("客户{i}"), "phone": format!("1391111000{i}")}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    // Two follow-ups today; one customer promised a call tomorrow, which becomes overdue.
+    for id in &ids[..2] {
+        let (st, f) = sun
+            .post(
+                &format!("/api/v1/customers/{id}/followups"),
+                json!({"kind": "call", "content": "电话沟通", "next_at": (epoch() + Duration::hours(24)).to_rfc3339()}),
+            )
+            .await;
+        assert_eq!(st, 201, "{f}");
+    }
+    let (st, e) = sun.get("/api/v1/team/today").await;
+    assert_eq!(st, 403, "{e}");
+    let mgr = s.login("mgr", PASS).await;
+    let (st, team) = mgr.get("/api/v1/team/today").await;
+    assert_eq!(st, 200, "{team}");
+    let row = |team: &serde_json::Value, id: &str| {
+        team["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user_id"] == id)
+            .cloned()
+    };
+    let sun_row = row(&team, &sun_id).unwrap();
+    assert_eq!(
+        (
+            sun_row["followups_today"].as_u64(),
+            sun_row["overdue"].as_u64(),
+            sun_row["open_leads"].as_u64()
+        ),
+        (Some(2), Some(0), Some(3))
+    );
+    let names: Vec<&str> = team["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["display_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains("far")),
+        "another department is not in the team: {names:?}"
+    );
+    // Two days later: today's count starts again, the two promised calls are overdue.
+    s.clock.advance(Duration::days(2));
+    let mgr = s.login("mgr", PASS).await;
+    let (_, team) = mgr.get("/api/v1/team/today").await;
+    let sun_row = row(&team, &sun_id).unwrap();
+    assert_eq!(
+        (
+            sun_row["followups_today"].as_u64(),
+            sun_row["overdue"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+    s.stop().await;
+}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
+import { api } from '../api.js';
 import { can, session } from '../auth.js';
 import { formatDateTime } from '../format.js';
 import { Icon } from '../components/icons.js';
@@ -78,6 +79,42 @@ function Todos() {
   </section>`;
 }
 
+/** A manager's team at a glance (GET /api/v1/team/today): per colleague in their data scope,
+ *  follow-ups logged today, overdue customers and open leads. */
+function TeamToday() {
+  const [state, setState] = useState({ status: 'loading' });
+  const load = () => {
+    api('GET', '/api/v1/team/today')
+      .then((team) => setState({ status: 'ready', team }))
+      .catch((error) => setState({ status: 'error', error }));
+  };
+  useEffect(load, []);
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} testid="team-loading" />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="team-error" />`;
+  else if (!state.team.members.length) body = html`<p class="muted" data-testid="team-empty">${t('team.empty')}</p>`;
+  else {
+    body = html`<div class="table-wrap"><table class="table" data-testid="team-table">
+      <thead><tr>
+        <th scope="col">${t('team.member')}</th>
+        <th scope="col" class="num">${t('team.followupsToday')}</th>
+        <th scope="col" class="num">${t('team.overdue')}</th>
+        <th scope="col" class="num">${t('team.openLeads')}</th>
+      </tr></thead>
+      <tbody>${state.team.members.map((m) => html`<tr key=${m.user_id} data-testid="team-row" data-user=${m.user_id}>
+        <td>${m.display_name}</td>
+        <td class="num" data-testid="team-followups">${m.followups_today}</td>
+        <td class=${`num ${m.overdue > 0 ? 'tone-error' : ''}`} data-testid="team-overdue">${m.overdue}</td>
+        <td class="num" data-testid="team-open-leads">${m.open_leads}</td>
+      </tr>`)}</tbody>
+    </table></div>`;
+  }
+  return html`<section class="todos" aria-labelledby="team-title" data-testid="team-today">
+    <h2 class="section-title" id="team-title">${t('team.title')}</h2>
+    <div class="card card-flush">${body}</div>
+  </section>`;
+}
+
 export function DashboardPage() {
   const user = session.value;
   const name = user.display_name || user.username;
@@ -86,6 +123,7 @@ export function DashboardPage() {
       <h1 class="page-title" data-testid="dashboard-greeting">${greeting(name)}</h1>
       <p class="page-subtitle">${t('dashboard.subtitle')}</p>
     </header>
+    ${can('customer.read') && user.data_scope && user.data_scope !== 'self' && html`<${TeamToday} />`}
     ${can('customer.read')
       ? html`<${Todos} />`
       : html`<div class="card empty-state" data-testid="dashboard-empty">

@@ -62,6 +62,8 @@ pub struct UserView {
     pub capabilities: Vec<Capability>,
     /// `phone.view_full`, `id_number.view_full`: which masked fields the user may reveal.
     pub field_privileges: Vec<FieldPrivilege>,
+    /// Whose customers the user sees besides their own (the widest of their roles).
+    pub data_scope: crate::domain::roles::DataScope,
     pub status: UserStatus,
     pub department_id: Option<String>,
     pub manager_id: Option<String>,
@@ -79,6 +81,7 @@ impl UserView {
             roles: u.roles.clone(),
             capabilities: access.capabilities.iter().copied().collect(),
             field_privileges: access.field_privileges.iter().copied().collect(),
+            data_scope: access.scope,
             status: u.status,
             department_id: u.department_id.clone(),
             manager_id: u.manager_id.clone(),

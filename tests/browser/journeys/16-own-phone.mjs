@@ -88,6 +88,7 @@ export default async function ({ page, server }) {
   await page.getByTestId('todos-tomorrow-row').waitFor();
   assert((await page.getByTestId('todos-tomorrow-row').innerText()).includes('赵六'), 'tomorrow\'s follow-up on the dashboard');
   assert((await page.getByTestId('todos-week-count').innerText()).trim() === '0', 'nothing later this week');
+  assert((await page.getByTestId('team-today').count()) === 0, 'no team card for a salesperson');
   await page.goto(`${server.base}/customers/${c.id}`);
   await page.getByTestId('page-customer-detail').waitFor();
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));

@@ -34,6 +34,10 @@ export default async function ({ page, server }) {
   await apiCall(page, 'DELETE', `/api/v1/customers/${d.id}`);
   await apiCall(page, 'POST', `/api/v1/customers/${d.id}/restore`, {});
 
+  // The dashboard's team card (issue 17.4): the admin's scope is the firm, so 小吴 is a row.
+  await page.goto(`${server.base}/`);
+  await page.getByTestId('team-table').waitFor();
+  assert((await page.getByTestId('team-row').count()) >= 1, 'colleagues in the team card');
   await page.goto(`${server.base}/admin/audit`);
   await page.getByTestId('audit-table').waitFor();
   const rows = await page.getByTestId('audit-row').evaluateAll((trs) => trs.map((tr) => ({
