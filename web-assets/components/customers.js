@@ -245,16 +245,33 @@ export function buildCustomerInput(values, { creating, original = null }) {
   return { body, errors };
 }
 
-/** The warning shown when check-duplicate found the person already. */
-export function DuplicateBanner({ answer, onOpen }) {
-  if (!answer || !answer.exists) return null;
-  const exact = answer.matches.filter((m) => m.by !== 'name');
-  return html`<div class="notice notice-warning dup-banner" role="alert" data-testid="duplicate-warning">
-    ${exact.map((m, i) => html`<div class="dup-row" key=${i}>
+/** One notice for everything duplicate-related in the form: the matches the duplicate check
+ *  found by phone and by ID number (each record once, saying which field matched), and the
+ *  server's refusal on save. A match the caller may open gets a link; one they may not, the
+ *  next step (ask its owner or their manager). */
+export function DuplicateNotice({ answers, conflict, onOpen }) {
+  const seen = new Set();
+  const matches = [];
+  for (const a of answers) {
+    for (const m of (a && a.matches) || []) {
+      const key = m.customer_id || `${m.name}|${m.owner}`;
+      if (m.by === 'name' || seen.has(key)) continue;
+      seen.add(key);
+      matches.push(m);
+    }
+  }
+  if (!matches.length && !conflict) return null;
+  return html`<div class=${`notice ${conflict ? 'notice-error' : 'notice-warning'} dup-banner`} role="alert"
+    data-testid="duplicate-warning">
+    ${conflict && html`<strong class="dup-conflict" data-testid="customer-conflict">${conflict}</strong>`}
+    ${matches.map((m, i) => html`<div class="dup-row" key=${i} data-by=${m.by}>
       <${Icon} name="alert" size=${16} />
-      <span>${t('customers.duplicate.exists', { owner: m.owner || t('customers.pool') })}${m.in_recycle_bin ? t('customers.duplicate.inBin') : ''}</span>
-      ${m.customer_id && html`<a href=${`/customers/${encodeURIComponent(m.customer_id)}`} class="dup-open"
-        data-testid="duplicate-open" onClick=${onOpen}>${t('customers.duplicate.open')}</a>`}
+      <span>${t(m.by === 'phone' ? 'customers.duplicate.byPhone' : 'customers.duplicate.byIdNumber',
+        { owner: m.owner || t('customers.pool') })}${m.in_recycle_bin ? t('customers.duplicate.inBin') : ''}</span>
+      ${m.customer_id
+        ? html`<a href=${`/customers/${encodeURIComponent(m.customer_id)}`} class="dup-open"
+            data-testid="duplicate-open" onClick=${onOpen}>${t('customers.duplicate.open')}</a>`
+        : html`<span class="muted" data-testid="duplicate-next">${t('customers.duplicate.askOwner')}</span>`}
     </div>`)}
   </div>`;
 }
@@ -462,9 +479,7 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     onClose=${onClose} onSubmit=${onSubmit} busy=${busy} size="lg" testid="customer-dialog"
     submitLabel=${editing ? t('common.save') : t('customers.create.submit')}
     busyLabel=${editing ? t('common.saving') : t('common.creating')} error=${formError}>
-    ${conflict && html`<div class="notice notice-error" role="alert" data-testid="customer-conflict">
-      <strong>${conflict}</strong></div>`}
-    ${answers.map((a, i) => html`<${DuplicateBanner} key=${i} answer=${a} onOpen=${onClose} />`)}
+    <${DuplicateNotice} answers=${answers} conflict=${conflict} onOpen=${onClose} />
     <${CustomerFields} values=${values} errors=${errors} set=${set} onBlurField=${onBlurField} editing=${editing}
       settings=${settings} customErrors=${customErrors} setCustom=${setCustom} />
     ${mayAssign && html`<div class="form-grid form-grid-2">

@@ -87,12 +87,15 @@ export default async function ({ page, server }) {
   await page.getByTestId('customer-form-phone').press('Tab');
   await page.getByTestId('duplicate-warning').waitFor();
   const warning = await page.getByTestId('duplicate-warning').innerText();
-  assert(warning.includes('该客户已存在（负责人：王老板）'), 'duplicate warning: ' + warning);
+  assert(warning.includes('手机号与已有客户相同（负责人：王老板）'), 'the warning says which field matched: ' + warning);
   assert(await page.getByTestId('duplicate-open').count() === 1, 'open link to the existing customer');
   await page.getByTestId('customer-dialog-submit').click();
   await page.getByTestId('customer-conflict').waitFor();
   const conflict = await page.getByTestId('customer-conflict').innerText();
   assert(conflict.includes('已存在') && conflict.includes('王'), '409 message shown: ' + conflict);
+  // One notice, not a banner per check plus one for the refusal (issue 17.6).
+  assert(await page.getByTestId('duplicate-warning').count() === 1, 'one duplicate notice');
+  assert(await page.locator('[role="alert"]').count() === 1, 'no other stacked banner');
   await shot(page, 'duplicate');
   await page.getByTestId('customer-dialog-cancel').click();
   await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
