@@ -56,10 +56,36 @@ pub struct RunRecord {
     pub deleted: Vec<String>,
 }
 
+/// Why the backup configuration cannot run: a stable `code` (the admin page words it in the
+/// reader's language) and the `detail` in English for logs and the CLI (paths, parse errors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigProblem {
+    /// `dir_unset`, `dir_missing`, `recipients_invalid`, `recipients_file_invalid`,
+    /// `passphrase_file_invalid`, `both_keys`, `no_key`.
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+fn problem(code: &'static str, detail: impl Into<String>) -> ConfigProblem {
+    ConfigProblem {
+        code,
+        detail: detail.into(),
+    }
+}
+
 /// The backup directory and key material from the configuration, or why it is not usable.
-pub fn plan(config: &BackupConfig, data_dir: &Path) -> Result<(PathBuf, Encryption), String> {
+pub fn plan(
+    config: &BackupConfig,
+    data_dir: &Path,
+) -> Result<(PathBuf, Encryption), ConfigProblem> {
     if config.dir.trim().is_empty() {
-        return Err("backup.dir is not set".into());
+        return Err(problem("dir_unset", "backup.dir is not set"));
     }
     let resolve = |p: &str| {
         let p = Path::new(p.trim());
@@ -71,43 +97,57 @@ pub fn plan(config: &BackupConfig, data_dir: &Path) -> Result<(PathBuf, Encrypti
     };
     let dir = resolve(&config.dir);
     if !dir.is_dir() {
-        return Err(format!(
-            "backup.dir {} does not exist or is not a directory (is the disk mounted?)",
-            dir.display()
+        return Err(problem(
+            "dir_missing",
+            format!(
+                "backup.dir {} does not exist or is not a directory (is the disk mounted?)",
+                dir.display()
+            ),
         ));
     }
     let mut recipients = Vec::new();
     for r in &config.recipients {
-        recipients.push(keys::parse_recipient(r).map_err(|e| format!("backup.recipients: {e}"))?);
+        recipients.push(
+            keys::parse_recipient(r)
+                .map_err(|e| problem("recipients_invalid", format!("backup.recipients: {e}")))?,
+        );
     }
     if !config.recipients_file.trim().is_empty() {
         recipients.extend(
-            keys::read_recipients_file(&resolve(&config.recipients_file))
-                .map_err(|e| format!("backup.recipients_file: {e}"))?,
+            keys::read_recipients_file(&resolve(&config.recipients_file)).map_err(|e| {
+                problem(
+                    "recipients_file_invalid",
+                    format!("backup.recipients_file: {e}"),
+                )
+            })?,
         );
     }
     let passphrase = if config.passphrase_file.trim().is_empty() {
         None
     } else {
         Some(
-            keys::read_passphrase_file(&resolve(&config.passphrase_file))
-                .map_err(|e| format!("backup.passphrase_file: {e}"))?,
+            keys::read_passphrase_file(&resolve(&config.passphrase_file)).map_err(|e| {
+                problem(
+                    "passphrase_file_invalid",
+                    format!("backup.passphrase_file: {e}"),
+                )
+            })?,
         )
     };
     let encryption = match (passphrase, recipients.is_empty()) {
         (Some(p), true) => Encryption::Passphrase(p),
         (None, false) => Encryption::Recipients(recipients),
         (Some(_), false) => {
-            return Err(
-                "set either backup.passphrase_file or backup.recipients / recipients_file, not both"
-                    .into(),
-            );
+            return Err(problem(
+                "both_keys",
+                "set either backup.passphrase_file or backup.recipients / recipients_file, not both",
+            ));
         }
         (None, true) => {
-            return Err(
-                "no key: set backup.recipients, backup.recipients_file or backup.passphrase_file"
-                    .into(),
-            );
+            return Err(problem(
+                "no_key",
+                "no key: set backup.recipients, backup.recipients_file or backup.passphrase_file",
+            ));
         }
     };
     Ok((dir, encryption))
@@ -272,7 +312,8 @@ pub fn run_locked(
         post_command_error: None,
         deleted: Vec::new(),
     };
-    let outcome = plan(&app.config.backup, &app.data_dir).and_then(|(dir, encryption)| {
+    let planned = plan(&app.config.backup, &app.data_dir).map_err(|p| p.detail);
+    let outcome = planned.and_then(|(dir, encryption)| {
         let out = dir.join(archive_name(started_at));
         let created = backup_create::create_locked(
             &lock,
@@ -432,7 +473,8 @@ pub fn status_view(app: &App) -> BackupStatus {
         Err(e) => (StatusFile::default(), Some(e)),
     };
     let planned = plan(config, &app.data_dir);
-    let config_error = planned.as_ref().err().cloned();
+    let config_error = planned.as_ref().err().map(|p| p.detail.clone());
+    let config_problem = planned.as_ref().err().map(|p| p.code.to_string());
     let next_run_at = (config.enabled)
         .then(|| schedule::parse_time_of_day(&config.time))
         .flatten()
@@ -443,6 +485,7 @@ pub fn status_view(app: &App) -> BackupStatus {
         .is_some_and(|r| !r.ok || r.post_command_error.is_some());
     BackupStatus {
         enabled: config.enabled,
+        config_problem,
         configured: planned.is_ok(),
         warning: scheduled_failed
             || (config.enabled && config_error.is_some())

@@ -116,6 +116,7 @@ async fn daily_backups_follow_the_clock_keep_what_retention_says_and_report() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["enabled"], true);
     assert_eq!(body["configured"], true);
+    assert!(body["config_problem"].is_null(), "{body}");
     assert_eq!(body["warning"], false);
     assert_eq!(body["running"], false);
     assert_eq!(body["last"]["ok"], true);
@@ -212,6 +213,8 @@ async fn a_failed_scheduled_backup_warns_admins_and_doctor() {
     assert_eq!(body["warning"], true);
     assert_eq!(body["configured"], false);
     assert_eq!(body["last"]["ok"], false);
+    // The UI words the problem from its code (issue 17.8: no English in the Chinese UI).
+    assert_eq!(body["config_problem"], "dir_missing", "{body}");
     let (code, body) = admin.post("/api/v1/backups/run", json!({})).await;
     assert_eq!(code, 422, "{body}");
     assert_eq!(body["error"]["code"], "backup_not_configured");

@@ -92,6 +92,22 @@ function RunResult({ record, testid }) {
   </dl>`;
 }
 
+const PROBLEM_KEYS = {
+  dir_unset: 'backup.problem.dir_unset',
+  dir_missing: 'backup.problem.dir_missing',
+  recipients_invalid: 'backup.problem.recipients_invalid',
+  recipients_file_invalid: 'backup.problem.recipients_file_invalid',
+  passphrase_file_invalid: 'backup.problem.passphrase_file_invalid',
+  both_keys: 'backup.problem.both_keys',
+  no_key: 'backup.problem.no_key',
+};
+
+/** Why backups cannot run, in the reader's language (the server's English detail below it). */
+function problemText(status) {
+  const key = PROBLEM_KEYS[status.config_problem];
+  return key ? t(key) : status.config_error;
+}
+
 function Unconfigured({ status }) {
   return html`<div class="card backup-setup" data-testid="backup-unconfigured">
     <div class="backup-setup-head">
@@ -102,7 +118,8 @@ function Unconfigured({ status }) {
       </div>
     </div>
     ${status.config_error && html`<p class="backup-reason" data-testid="backup-config-error">
-      ${t('backup.unconfigured.reason')}${t('list.colon')}<code>${status.config_error}</code></p>`}
+      ${t('backup.unconfigured.reason')}${t('list.colon')}${problemText(status)}
+      ${status.config_problem !== 'dir_unset' && html`<br /><code class="muted">${status.config_error}</code>`}</p>`}
     <h3 class="section-title">${t('backup.unconfigured.scheduleTitle')}</h3>
     <p>${t('backup.unconfigured.scheduleBody')}</p>
     <pre class="code-block" data-testid="backup-config-example">${CONFIG_EXAMPLE}</pre>
@@ -245,7 +262,9 @@ export function AdminBackupPage() {
       <div class="page-actions">
         <button type="button" class="btn" onClick=${load} disabled=${state.status === 'loading' || state.refreshing}
           data-testid="backup-refresh"><${Icon} name="refresh" size=${16} /><span>${t('system.refresh')}</span></button>
-        <button type="button" class="btn btn-primary" disabled=${state.status === 'loading' || running}
+        <button type="button" class="btn btn-primary"
+          disabled=${state.status === 'loading' || running || (data && !data.configured)}
+          title=${data && !data.configured ? problemText(data) : undefined}
           onClick=${() => setConfirm({ open: true, busy: false, error: null })} data-testid="backup-run">
           <${Icon} name="backup" size=${16} /><span>${running ? t('backup.running') : t('backup.run')}</span></button>
       </div>

@@ -1,8 +1,8 @@
 // Backups: first-run setup → the administrator opens 备份 under 系统设置 in the navigation → the
 // page shows the honest "not configured" state (how to set up [backup], the manual command,
-// docs/backup.md) and no warning banner (scheduled backups are off) → 立即备份 → confirm → the
-// server's 422 backup_not_configured is shown in Chinese inside the dialog, which stays open →
-// cancel. Screenshots: tests/browser/artifacts/04-*.png.
+// docs/backup.md) and no warning banner (scheduled backups are off); the reason in Chinese, and
+// 立即备份 disabled with it until backups are configured. Screenshots:
+// tests/browser/artifacts/04-*.png.
 import { join } from 'node:path';
 import { artifacts, assert } from '../harness.mjs';
 
@@ -46,17 +46,13 @@ export default async function ({ page, server }) {
   assert(statusCalls.length >= 1, 'the status was fetched');
   await shot(page, 'unconfigured');
 
-  // 立即备份 → confirm → the refusal in Chinese, with the server's reason.
-  await page.getByTestId('backup-run').click();
-  await page.getByTestId('backup-confirm').waitFor();
-  await page.getByTestId('confirm-ok').click();
-  const error = page.getByTestId('confirm-error');
-  await error.waitFor();
-  const text = await error.innerText();
-  assert(text.includes('无法开始备份') && text.includes('备份尚未配置'), 'not-configured message in Chinese: ' + text);
-  assert(text.includes('backup.dir'), "the server's reason is shown: " + text);
-  await shot(page, 'not-configured-error');
-  await page.getByTestId('confirm-cancel').click();
-  await page.getByTestId('backup-confirm').waitFor({ state: 'detached' });
-  assert(await page.getByTestId('toast').count() === 0, 'no success toast after a refusal');
+  // The reason is in Chinese (no "backup.dir is not set" in the Chinese UI), and 立即备份 is
+  // disabled with that reason until backups are configured (issue 17.8).
+  const reason = await page.getByTestId('backup-config-error').innerText();
+  assert(reason.includes('尚未设置备份目录') && !reason.includes('is not set'), 'the reason in Chinese: ' + reason);
+  const run = page.getByTestId('backup-run');
+  assert(await run.isDisabled(), '立即备份 disabled until configured');
+  assert((await run.getAttribute('title')).includes('尚未设置备份目录'), 'the button says why: ' + (await run.getAttribute('title')));
+  await shot(page, 'not-configured');
+  assert(await page.getByTestId('toast').count() === 0, 'no toast');
 }
