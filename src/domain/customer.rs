@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::id_number::{self, Gender, IdNumber};
 use super::phone::{self, Mobile};
+use super::profile::money;
+pub use super::profile::{Business, Credit, Demand, Occupation, Profile, TaxRating};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -21,37 +23,6 @@ pub enum Stage {
     Won,
     Lost,
     Invalid,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Demand {
-    /// Loan amount wanted, in fen.
-    pub amount_fen: Option<i64>,
-    pub term_months: Option<u32>,
-    pub purpose: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Credit {
-    pub overdue_count_2y: Option<u32>,
-    pub inquiries_3m: Option<u32>,
-    pub inquiries_6m: Option<u32>,
-    pub existing_debt_fen: Option<i64>,
-}
-
-/// The qualification profile lenders ask about.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Profile {
-    pub occupation: Option<String>,
-    pub monthly_income_fen: Option<i64>,
-    pub social_security_months: Option<u32>,
-    pub provident_fund_months: Option<u32>,
-    pub provident_fund_base_fen: Option<i64>,
-    pub has_property: Option<bool>,
-    pub property_value_fen: Option<i64>,
-    pub has_car: Option<bool>,
-    #[serde(default)]
-    pub credit: Credit,
 }
 
 /// PIPL: on what basis the firm holds this person's data.
@@ -358,7 +329,7 @@ pub struct Checked {
     pub id_number: Option<Option<IdNumber>>,
 }
 
-pub type Problem = (&'static str, String);
+pub use super::profile::Problem;
 
 fn text(field: &'static str, v: &Option<String>, max: usize) -> Result<(), Problem> {
     if let Some(s) = v {
@@ -370,15 +341,6 @@ fn text(field: &'static str, v: &Option<String>, max: usize) -> Result<(), Probl
         }
     }
     Ok(())
-}
-
-fn money(field: &'static str, v: Option<i64>) -> Result<(), Problem> {
-    match v {
-        Some(f) if f < 0 => Err((field, "金额不能为负数".into())),
-        // 10 billion yuan: beyond any loan an agency brokers; catches yuan/fen mix-ups in imports.
-        Some(f) if f > 1_000_000_000_000 => Err((field, "金额过大（单位为分）".into())),
-        _ => Ok(()),
-    }
 }
 
 /// Validates an input. `creating` makes name and phone required. Errors name the field (dotted
@@ -463,21 +425,7 @@ pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<
         text("demand.purpose", &d.purpose, 64)?;
     }
     if let Some(p) = &input.profile {
-        money("profile.monthly_income_fen", p.monthly_income_fen)?;
-        money("profile.provident_fund_base_fen", p.provident_fund_base_fen)?;
-        money("profile.property_value_fen", p.property_value_fen)?;
-        money(
-            "profile.credit.existing_debt_fen",
-            p.credit.existing_debt_fen,
-        )?;
-        if let (Some(i3), Some(i6)) = (p.credit.inquiries_3m, p.credit.inquiries_6m)
-            && i6 < i3
-        {
-            return Err((
-                "profile.credit.inquiries_6m",
-                "近6个月查询次数不能少于近3个月".into(),
-            ));
-        }
+        super::profile::check(p)?;
     }
     Ok(Checked {
         phone,
