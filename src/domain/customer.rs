@@ -77,7 +77,7 @@ pub struct Customer {
     pub tags: Vec<String>,
     #[serde(default)]
     pub demand: Demand,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::profile::stored")]
     pub profile: Profile,
     #[serde(default)]
     pub custom: BTreeMap<String, serde_json::Value>,
@@ -535,6 +535,24 @@ mod tests {
         assert!(p.split().unwrap().1.is_empty());
         let p: CustomerPatch = serde_json::from_str(r#"{"name": null}"#).unwrap();
         assert_eq!(p.split().unwrap_err().0, "name");
+    }
+
+    #[test]
+    fn a_stored_free_text_occupation_still_decodes() {
+        let c: Customer = serde_json::from_value(serde_json::json!({
+            "id": "c1", "name": "王五", "stage": "lead", "created_by": "u1",
+            "phone": {"enc": "", "bidx": "", "masked": "", "tail": ""},
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "profile": {"occupation": "个体户", "monthly_income_fen": 100}
+        }))
+        .unwrap();
+        assert_eq!(c.profile.occupation, Some(Occupation::BusinessOwner));
+        assert_eq!(c.profile.monthly_income_fen, Some(100));
+        // And without a profile at all.
+        let mut v = serde_json::to_value(&c).unwrap();
+        v.as_object_mut().unwrap().remove("profile");
+        let c: Customer = serde_json::from_value(v).unwrap();
+        assert_eq!(c.profile, Profile::default());
     }
 
     #[test]

@@ -18,13 +18,15 @@ pub struct Demand {
 
 /// Occupation type, stored as its snake_case name.
 ///
-/// Decoding is lenient because earlier versions stored free text here: a value that is not a
-/// variant name is read through [`Occupation::parse`] (the usual Chinese labels, and the
-/// `self_employed` the demo data used, which is a business owner), and anything still unknown
-/// becomes `other`, so an old record always stays readable. Imports use `parse` and refuse
-/// an unknown cell instead.
+/// The API takes only the snake_case names (anything else is a validation error naming
+/// `profile.occupation`). Stored records are read leniently, because earlier versions kept
+/// free text here: [`stored`] reads an unknown value through [`Occupation::parse`] (the usual
+/// Chinese labels, and the `self_employed` the demo data used, which is a business owner) and
+/// anything still unknown as `other`, so an old record always stays readable; it becomes the
+/// snake_case name when the record is next written. Imports use `parse` and refuse an unknown
+/// cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case", from = "String")]
+#[serde(rename_all = "snake_case")]
 pub enum Occupation {
     /// 上班族 / 受薪
     Employee,
@@ -58,10 +60,16 @@ impl Occupation {
     }
 }
 
-impl From<String> for Occupation {
-    fn from(s: String) -> Occupation {
-        Occupation::parse(&s).unwrap_or(Occupation::Other)
+/// Reads a stored profile, mapping an occupation written as free text (see [`Occupation`]).
+pub fn stored<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Profile, D::Error> {
+    let mut v = serde_json::Value::deserialize(d)?;
+    if let Some(o) = v.get_mut("occupation")
+        && let Some(text) = o.as_str()
+    {
+        let occupation = Occupation::parse(text).unwrap_or(Occupation::Other);
+        *o = serde_json::to_value(occupation).map_err(serde::de::Error::custom)?;
     }
+    serde_json::from_value(v).map_err(serde::de::Error::custom)
 }
 
 /// The tax authority's credit rating of a business (纳税信用等级).
@@ -366,9 +374,7 @@ mod tests {
 
     #[test]
     fn old_free_text_occupations_stay_readable() {
-        let read = |v: &str| -> Profile {
-            serde_json::from_value(serde_json::json!({ "occupation": v })).unwrap()
-        };
+        let read = |v: &str| -> Profile { stored(serde_json::json!({ "occupation": v })).unwrap() };
         assert_eq!(read("employee").occupation, Some(Occupation::Employee));
         assert_eq!(read("公务员").occupation, Some(Occupation::CivilServant));
         assert_eq!(read("个体户").occupation, Some(Occupation::BusinessOwner));
@@ -381,6 +387,10 @@ mod tests {
         // Written back as the snake_case name.
         let json = serde_json::to_value(read("事业单位")).unwrap();
         assert_eq!(json["occupation"], "civil_servant");
+        // The API takes only the names.
+        let api: Result<Profile, _> =
+            serde_json::from_value(serde_json::json!({"occupation": "个体户"}));
+        assert!(api.is_err());
         // A record from before the new fields decodes with them empty.
         let old: Profile = serde_json::from_str(
             r#"{"occupation":null,"monthly_income_fen":100,"social_security_months":null,

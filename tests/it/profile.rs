@@ -98,3 +98,40 @@ async fn demo_csv_columns_import_into_the_typed_profile() {
     assert!(p["property_mortgaged"].is_null(), "empty cell left unknown");
     assert!(p["business"]["tax_rating"].is_null());
 }
+
+#[tokio::test]
+async fn the_api_takes_occupation_names_and_names_a_bad_profile_field() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let cases = [
+        (json!({"occupation": "开出租车"}), "profile.occupation"),
+        (
+            json!({"credit": {"card_utilization_pct": 101}}),
+            "profile.credit.card_utilization_pct",
+        ),
+        (
+            json!({"business": {"tax_rating": "E"}}),
+            "profile.business.tax_rating",
+        ),
+    ];
+    for (profile, field) in cases {
+        let (st, r) = admin
+            .post(
+                "/api/v1/customers",
+                json!({"name": "周七", "phone": "13500135000", "profile": profile}),
+            )
+            .await;
+        assert_eq!(st.as_u16(), 400, "{r}");
+        assert_eq!(r["error"]["field"], field, "{r}");
+    }
+    let (st, c) = admin
+        .post(
+            "/api/v1/customers",
+            json!({"name": "周七", "phone": "13500135000",
+                   "profile": {"occupation": "civil_servant", "business": {"tax_rating": "M"}}}),
+        )
+        .await;
+    assert_eq!(st.as_u16(), 201, "{c}");
+    assert_eq!(c["profile"]["occupation"], "civil_servant");
+    assert_eq!(c["profile"]["business"]["tax_rating"], "M");
+}
