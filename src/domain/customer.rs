@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::id_number::{self, Gender, IdNumber};
 use super::phone::{self, Mobile};
+use super::profile::money;
+pub use super::profile::{Business, Credit, Demand, Occupation, Profile, TaxRating};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -21,37 +23,6 @@ pub enum Stage {
     Won,
     Lost,
     Invalid,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Demand {
-    /// Loan amount wanted, in fen.
-    pub amount_fen: Option<i64>,
-    pub term_months: Option<u32>,
-    pub purpose: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Credit {
-    pub overdue_count_2y: Option<u32>,
-    pub inquiries_3m: Option<u32>,
-    pub inquiries_6m: Option<u32>,
-    pub existing_debt_fen: Option<i64>,
-}
-
-/// The qualification profile lenders ask about.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Profile {
-    pub occupation: Option<String>,
-    pub monthly_income_fen: Option<i64>,
-    pub social_security_months: Option<u32>,
-    pub provident_fund_months: Option<u32>,
-    pub provident_fund_base_fen: Option<i64>,
-    pub has_property: Option<bool>,
-    pub property_value_fen: Option<i64>,
-    pub has_car: Option<bool>,
-    #[serde(default)]
-    pub credit: Credit,
 }
 
 /// PIPL: on what basis the firm holds this person's data.
@@ -106,7 +77,7 @@ pub struct Customer {
     pub tags: Vec<String>,
     #[serde(default)]
     pub demand: Demand,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::profile::stored")]
     pub profile: Profile,
     #[serde(default)]
     pub custom: BTreeMap<String, serde_json::Value>,
@@ -362,7 +333,7 @@ pub struct Checked {
     pub id_number: Option<Option<IdNumber>>,
 }
 
-pub type Problem = (&'static str, String);
+pub use super::profile::Problem;
 
 fn text(field: &'static str, v: &Option<String>, max: usize) -> Result<(), Problem> {
     if let Some(s) = v {
@@ -374,15 +345,6 @@ fn text(field: &'static str, v: &Option<String>, max: usize) -> Result<(), Probl
         }
     }
     Ok(())
-}
-
-fn money(field: &'static str, v: Option<i64>) -> Result<(), Problem> {
-    match v {
-        Some(f) if f < 0 => Err((field, "金额不能为负数".into())),
-        // 10 billion yuan: beyond any loan an agency brokers; catches yuan/fen mix-ups in imports.
-        Some(f) if f > 1_000_000_000_000 => Err((field, "金额过大（单位为分）".into())),
-        _ => Ok(()),
-    }
 }
 
 /// Validates an input. `creating` makes name and phone required. Errors name the field (dotted
@@ -467,21 +429,7 @@ pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<
         text("demand.purpose", &d.purpose, 64)?;
     }
     if let Some(p) = &input.profile {
-        money("profile.monthly_income_fen", p.monthly_income_fen)?;
-        money("profile.provident_fund_base_fen", p.provident_fund_base_fen)?;
-        money("profile.property_value_fen", p.property_value_fen)?;
-        money(
-            "profile.credit.existing_debt_fen",
-            p.credit.existing_debt_fen,
-        )?;
-        if let (Some(i3), Some(i6)) = (p.credit.inquiries_3m, p.credit.inquiries_6m)
-            && i6 < i3
-        {
-            return Err((
-                "profile.credit.inquiries_6m",
-                "近6个月查询次数不能少于近3个月".into(),
-            ));
-        }
+        super::profile::check(p)?;
     }
     Ok(Checked {
         phone,
@@ -591,6 +539,24 @@ mod tests {
         assert!(p.split().unwrap().1.is_empty());
         let p: CustomerPatch = serde_json::from_str(r#"{"name": null}"#).unwrap();
         assert_eq!(p.split().unwrap_err().0, "name");
+    }
+
+    #[test]
+    fn a_stored_free_text_occupation_still_decodes() {
+        let c: Customer = serde_json::from_value(serde_json::json!({
+            "id": "c1", "name": "王五", "stage": "lead", "created_by": "u1",
+            "phone": {"enc": "", "bidx": "", "masked": "", "tail": ""},
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "profile": {"occupation": "个体户", "monthly_income_fen": 100}
+        }))
+        .unwrap();
+        assert_eq!(c.profile.occupation, Some(Occupation::BusinessOwner));
+        assert_eq!(c.profile.monthly_income_fen, Some(100));
+        // And without a profile at all.
+        let mut v = serde_json::to_value(&c).unwrap();
+        v.as_object_mut().unwrap().remove("profile");
+        let c: Customer = serde_json::from_value(v).unwrap();
+        assert_eq!(c.profile, Profile::default());
     }
 
     #[test]

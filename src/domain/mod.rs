@@ -9,5 +9,6 @@ pub mod loan;
 pub mod org;
 pub mod phone;
 pub mod pool;
+pub mod profile;
 pub mod roles;
 pub mod text;

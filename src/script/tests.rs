@@ -32,6 +32,8 @@ const EXPECTED: &[&str] = &[
     "customer.locked: bool",
     "customer.pool_entered_at: int|() (时间)",
     "customer.deleted: bool",
+    "customer.demand: map",
+    "customer.profile: map",
     "User",
     "user.id: string",
     "user.username: string",
@@ -858,6 +860,46 @@ fn stage_names_match_the_stored_form() {
             serde_json::to_value(stage).unwrap()
         );
     }
+}
+
+#[test]
+fn scripts_read_the_profile_and_cannot_change_it() {
+    use crate::domain::customer::{Occupation, TaxRating};
+    let mut c = customer(None, Stage::Lead, None);
+    c.profile.occupation = Some(Occupation::BusinessOwner);
+    c.profile.credit.inquiries_1m = Some(2);
+    c.profile.business.tax_rating = Some(TaxRating::A);
+    c.demand.amount_fen = Some(30_000_000);
+    let view = views::CustomerView::new(&c, c.created_at, false);
+    let p = defaults();
+    let ast = p
+        .compile(
+            "x",
+            "fn f(c) { let p = c.profile; p.credit.inquiries_1m = 99; \
+             [c.profile.occupation, c.profile.credit.inquiries_1m, c.profile.business.tax_rating, \
+              c.profile.has_car, c.demand.amount_fen] }\n",
+        )
+        .unwrap();
+    let v = p
+        .call("x.rhai", &ast, "f", vec![Dynamic::from(view)], c.created_at)
+        .unwrap();
+    // The assignment changed a copy: the view keeps the record's value.
+    assert_eq!(
+        check::to_json(&v),
+        serde_json::json!(["business_owner", 2, "A", null, 30_000_000])
+    );
+
+    // Inline tests fill the profile from a map.
+    let src = "fn can_claim(customer, user, pool, ctx) {\n\
+                 if customer.profile.business.tax_rating == \"D\" { return #{ allow: false, rule: \"tax\" }; }\n\
+                 #{ allow: true }\n}\n\
+               fn tests() { [\n\
+                 #{ hook: \"can_claim\", customer: #{ profile: #{ business: #{ tax_rating: \"D\" } } }, expect: #{ allow: false, rule: \"tax\" } },\n\
+                 #{ hook: \"can_claim\", expect: #{ allow: true } },\n\
+               ] }\n";
+    let r = check::check_source(&p, "pool", src);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    assert_eq!(r.passed, 2);
 }
 
 #[test]

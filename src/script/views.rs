@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic, Map};
 
 use super::api::{Api, parse_ts};
-use crate::domain::customer::{Customer, RuleFields, Stage};
+use crate::domain::customer::{Customer, Demand, Profile, RuleFields, Stage};
 use crate::domain::org::User;
 use crate::domain::pool::Pool;
 
@@ -142,6 +142,8 @@ view!(CustomerView, "Customer", "客户（只读副本，不含手机号和身�
     locked: bool, "是否锁定（锁定的客户永不回收）";
     pool_entered_at: opt_ts, "进入公海的时间";
     deleted: bool, "是否已删除（在回收站中）";
+    demand: map, "贷款需求（只读）：#{amount_fen: 金额（分）, term_months: 期限（月）, purpose: 用途}，未填的项为 ()。pool.recall 中整个为 ()（回收扫描只读紧凑视图，不含需求与资质）";
+    profile: map, "资质（只读）：occupation（employee、civil_servant、business_owner、freelancer、other）、monthly_income_fen、social_security_months、provident_fund_months、provident_fund_base_fen、has_property、property_value_fen、property_mortgaged、has_car、car_value_fen；credit: #{overdue_count_2y, current_overdue, inquiries_1m, inquiries_3m, inquiries_6m, existing_debt_fen, card_utilization_pct}；business: #{licence_age_months, annual_tax_fen, tax_rating（\"A\"–\"D\"、\"M\"）, annual_turnover_fen}。金额单位为分，未填的项为 ()。pool.recall 中整个为 ()";
 });
 
 view!(UserView, "User", "系统用户（业务员、主管等）。", {
@@ -205,6 +207,28 @@ fn opt_t(v: Option<DateTime<Utc>>) -> Dynamic {
 fn int(v: impl TryInto<i64>) -> Dynamic {
     Dynamic::from(v.try_into().unwrap_or(i64::MAX))
 }
+/// A JSON value as the script sees it: objects become maps, null becomes `()`.
+fn json(v: &serde_json::Value) -> Dynamic {
+    use serde_json::Value;
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from(*b),
+        Value::Number(n) => n.as_i64().map_or(Dynamic::UNIT, Dynamic::from),
+        Value::String(x) => s(x),
+        Value::Array(a) => Dynamic::from(a.iter().map(json).collect::<Array>()),
+        Value::Object(o) => Dynamic::from(
+            o.iter()
+                .map(|(k, v)| (k.as_str().into(), json(v)))
+                .collect::<Map>(),
+        ),
+    }
+}
+
+/// A record part (demand, profile) as a read-only map; `()` if it cannot be serialised.
+fn part(v: &impl serde::Serialize) -> Dynamic {
+    serde_json::to_value(v).map_or(Dynamic::UNIT, |v| json(&v))
+}
+
 fn strings(v: &[String]) -> Dynamic {
     Dynamic::from(v.iter().map(|x| s(x)).collect::<Array>())
 }
@@ -226,7 +250,11 @@ fn stage_name(v: Stage) -> &'static str {
 
 impl CustomerView {
     pub fn new(c: &Customer, held_since: DateTime<Utc>, locked: bool) -> CustomerView {
-        CustomerView::from_fields(&RuleFields::from(c), held_since, locked)
+        CustomerView {
+            demand: part(&c.demand),
+            profile: part(&c.profile),
+            ..CustomerView::from_fields(&RuleFields::from(c), held_since, locked)
+        }
     }
 
     pub fn from_fields(c: &RuleFields, held_since: DateTime<Utc>, locked: bool) -> CustomerView {
@@ -249,6 +277,9 @@ impl CustomerView {
             locked: Dynamic::from(locked),
             pool_entered_at: opt_t(c.pool_entered_at),
             deleted: Dynamic::from(c.deleted_at.is_some()),
+            // Not in the compact rule view the recall sweep reads.
+            demand: Dynamic::UNIT,
+            profile: Dynamic::UNIT,
         }
     }
 
@@ -273,6 +304,8 @@ impl CustomerView {
             locked: Dynamic::from(false),
             pool_entered_at: Dynamic::UNIT,
             deleted: Dynamic::from(false),
+            demand: part(&Demand::default()),
+            profile: part(&Profile::default()),
         }
     }
 }

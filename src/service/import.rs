@@ -17,6 +17,7 @@ mod batch;
 mod columns;
 pub mod jobs;
 pub mod preview;
+mod profile_columns;
 pub mod report;
 pub mod source;
 pub mod templates;
@@ -26,7 +27,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use batch::{Run, Target};
 pub use columns::{
-    FIELDS, auto_field, field_for, field_label, parse_money, parse_yuan, resolve_columns,
+    FIELDS, all_fields, auto_field, field_for, field_label, parse_money, parse_yuan,
+    resolve_columns,
 };
 use columns::{HEADER_SEARCH, is_header, known_target, no_header};
 use std::path::Path;

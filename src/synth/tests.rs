@@ -166,3 +166,31 @@ fn birth_dates_cover_age_bands() {
         .collect();
     assert!(ages.iter().any(|&a| a < 25) && ages.iter().any(|&a| a >= 50));
 }
+
+#[test]
+fn generated_profiles_read_as_typed_profiles() {
+    use crate::domain::customer::Occupation;
+    for (o, _) in data::OCCUPATIONS {
+        assert!(Occupation::parse(o).is_some(), "{o}");
+    }
+    let mut g = Generator::new(7, now());
+    for _ in 0..2000 {
+        let c = g.customer();
+        let p = crate::domain::customer::Profile {
+            monthly_income_fen: Some(c.monthly_income_fen),
+            social_security_months: Some(c.social_security_months),
+            provident_fund_months: Some(c.provident_fund_months),
+            provident_fund_base_fen: Some(c.provident_fund_base_fen),
+            property_value_fen: Some(c.property_value_fen),
+            credit: crate::domain::customer::Credit {
+                overdue_count_2y: Some(c.overdue_count_2y),
+                inquiries_3m: Some(c.inquiries_3m),
+                inquiries_6m: Some(c.inquiries_6m),
+                existing_debt_fen: Some(c.existing_debt_fen),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(crate::domain::profile::check(&p), Ok(()), "{c:?}");
+    }
+}

@@ -1,5 +1,5 @@
 // /customers/:id — customer detail: profile (masked phone / ID number with a reveal
-// button), demand and qualification profile, a quick follow-up box, the
+// button), demand and qualification profile (components/qualification.js), a quick follow-up box, the
 // timeline (follow-ups and events, newest first), edit, transfer and delete.
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
@@ -8,7 +8,6 @@ import { api } from '../api.js';
 import { can, session } from '../auth.js';
 import { navigate, route } from '../router.js';
 import { formatDateTime } from '../format.js';
-import { fenToWan, fenToYuan } from '../money.js';
 import { LoadError, Loading } from '../components/states.js';
 import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
@@ -21,6 +20,7 @@ import { PoolActions } from '../components/pool-actions.js';
 import {
   CustomerDialog, FOLLOWUP_KINDS, STAGES, StageBadge, Stars, Tags, customerErrorText, kindLabel, orDash, stageLabel,
 } from '../components/customers.js';
+import { QualificationCard, QualificationDialog } from '../components/qualification.js';
 import { NotFoundPage } from './not-found.js';
 
 function customerIdFromPath(path) {
@@ -90,17 +90,6 @@ function RevealValue({ customerId, field, masked, testid }) {
   </span>`;
 }
 
-function yuan(fen) {
-  return fen == null ? '—' : t('money.yuan', { amount: fenToYuan(fen) });
-}
-function months(n) {
-  return n == null ? '—' : t('customer.months', { count: n });
-}
-function yesNo(v) {
-  if (v == null) return '—';
-  return v ? t('common.yes') : t('common.no');
-}
-
 function ProfileCard({ c, userName }) {
   return html`<div class="card" data-testid="customer-profile">
     <h2 class="card-title">${t('customer.section.profile')}</h2>
@@ -139,34 +128,6 @@ function ExtraCard({ c, fields }) {
     <dl class="desc-list">
       <dt>${t('cx.consent.record')}</dt><dd data-testid="customer-consent">${consentText(c.consent)}</dd>
       ${c.consent && html`<dt>${t('cx.consent.at')}</dt><dd>${formatDateTime(c.consent.at, { seconds: false })}</dd>`}
-    </dl>
-  </div>`;
-}
-
-function DemandCard({ c }) {
-  const d = c.demand || {};
-  const p = c.profile || {};
-  const cr = p.credit || {};
-  return html`<div class="card" data-testid="customer-demand">
-    <h2 class="card-title">${t('customers.section.demand')}</h2>
-    <dl class="desc-list">
-      <dt>${t('customer.amount')}</dt>
-      <dd data-testid="customer-amount">${d.amount_fen == null ? '—' : t('money.wan', { amount: fenToWan(d.amount_fen) })}</dd>
-      <dt>${t('customer.term')}</dt><dd>${months(d.term_months)}</dd>
-      <dt>${t('customers.field.purpose')}</dt><dd>${orDash(d.purpose)}</dd>
-    </dl>
-    <h2 class="card-title section-gap">${t('customer.section.qualification')}</h2>
-    <dl class="desc-list">
-      <dt>${t('customer.profile.occupation')}</dt><dd>${orDash(p.occupation)}</dd>
-      <dt>${t('customer.profile.income')}</dt><dd>${yuan(p.monthly_income_fen)}</dd>
-      <dt>${t('customer.profile.socialSecurity')}</dt><dd>${months(p.social_security_months)}</dd>
-      <dt>${t('customer.profile.providentFund')}</dt><dd>${months(p.provident_fund_months)}</dd>
-      <dt>${t('customer.profile.providentBase')}</dt><dd>${yuan(p.provident_fund_base_fen)}</dd>
-      <dt>${t('customer.profile.property')}</dt><dd>${yesNo(p.has_property)}${p.property_value_fen != null ? ` · ${yuan(p.property_value_fen)}` : ''}</dd>
-      <dt>${t('customer.profile.car')}</dt><dd>${yesNo(p.has_car)}</dd>
-      <dt>${t('customer.profile.overdue2y')}</dt><dd>${orDash(cr.overdue_count_2y)}</dd>
-      <dt>${t('customer.profile.inquiries')}</dt><dd>${orDash(cr.inquiries_3m)} / ${orDash(cr.inquiries_6m)}</dd>
-      <dt>${t('customer.profile.debt')}</dt><dd>${yuan(cr.existing_debt_fen)}</dd>
     </dl>
   </div>`;
 }
@@ -461,7 +422,7 @@ export function CustomerDetailPage() {
       <div class="customer-side">
         <${ProfileCard} c=${c} userName=${userName} />
         <${ExtraCard} c=${c} fields=${settings.fields} />
-        <${DemandCard} c=${c} />
+        <${QualificationCard} c=${c} canEdit=${canEdit} onEdit=${() => setDialog('qualification')} />
       </div>
       <div class="customer-main">
         ${canEdit && html`<${FollowupBox} customerId=${c.id} onLogged=${() => { loadCustomer(); loadTimeline(); }} />`}
@@ -476,6 +437,11 @@ export function CustomerDetailPage() {
       setState({ status: 'ready', customer: saved });
       toast(t('customer.edit.saved'));
       loadTimeline();
+    }} />`}
+    ${dialog === 'qualification' && html`<${QualificationDialog} customer=${c} onClose=${() => setDialog(null)} onDone=${(saved) => {
+      setDialog(null);
+      setState({ status: 'ready', customer: saved });
+      toast(t('q.saved'));
     }} />`}
     ${dialog === 'transfer' && html`<${TransferDialog} customer=${c} users=${users} onClose=${() => setDialog(null)}
       onDone=${(saved, u) => {

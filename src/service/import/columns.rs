@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::domain::custom_field::{self, CustomField, Kind};
-use crate::domain::customer::{CustomerInput, Demand};
+use crate::domain::customer::{CustomerInput, Demand, Profile};
 use crate::service::{Error, Result};
 
 use super::Mapping;
+use super::profile_columns::{self, PROFILE_FIELDS};
 
 /// The fields a column can go to, with the Chinese name shown in the mapping step and in the
 /// error report.
@@ -31,6 +32,11 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("owner", "负责人（用户名）"),
 ];
 
+/// Every built-in field a column can go to: [`FIELDS`], then the profile's.
+pub fn all_fields() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    FIELDS.iter().chain(PROFILE_FIELDS)
+}
+
 /// The Chinese name of a field key: a custom field's label, its key when no longer defined;
 /// other keys (`file`) pass through.
 pub fn field_label(field: &str, defs: &[CustomField]) -> String {
@@ -40,8 +46,7 @@ pub fn field_label(field: &str, defs: &[CustomField]) -> String {
             .find(|d| d.key == key)
             .map_or_else(|| key.to_string(), |d| d.label.clone());
     }
-    FIELDS
-        .iter()
+    all_fields()
         .find(|(k, _)| *k == field)
         .map_or_else(|| field.to_string(), |(_, l)| l.to_string())
 }
@@ -84,7 +89,7 @@ pub fn field_for(header: &str) -> Option<&'static str> {
         }
         "贷款用途" | "用途" | "purpose" => "purpose",
         "负责人" | "归属人" | "所属业务员" | "owner" => "owner",
-        _ => return None,
+        other => return profile_columns::profile_field_for(other),
     })
 }
 
@@ -169,6 +174,7 @@ pub(super) fn row_input(
 ) -> std::result::Result<RowInput, (String, String)> {
     let mut input = CustomerInput::default();
     let mut demand = Demand::default();
+    let mut profile = Profile::default();
     let mut owner = None;
     for (i, field) in columns.iter().enumerate() {
         let (Some(field), Some(v)) = (field, row.get(i)) else {
@@ -203,6 +209,16 @@ pub(super) fn row_input(
             }
             "purpose" => demand.purpose = Some(v.clone()),
             "owner" => owner = Some(v.clone()),
+            other if other.starts_with("profile.") => {
+                match profile_columns::set(&mut profile, other, v) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(bad("未知的资质字段")),
+                    Err(reason) => {
+                        let header = headers.get(i).map_or(other, String::as_str);
+                        return Err(bad(&format!("列“{}”：{reason}", header.trim())));
+                    }
+                }
+            }
             other => {
                 if let Some(key) = other.strip_prefix("custom.") {
                     let Some(def) = defs.iter().find(|d| d.key == key) else {
@@ -221,12 +237,15 @@ pub(super) fn row_input(
     if demand != Demand::default() {
         input.demand = Some(demand);
     }
+    if profile != Profile::default() {
+        input.profile = Some(profile);
+    }
     Ok((input, owner))
 }
 
 /// Is `field` something a column may go to? (`custom.<key>` when that custom field exists.)
 pub(super) fn known_target(field: &str, defs: &[CustomField]) -> bool {
-    FIELDS.iter().any(|(k, _)| *k == field)
+    all_fields().any(|(k, _)| *k == field)
         || field
             .strip_prefix("custom.")
             .is_some_and(|k| defs.iter().any(|d| d.key == k))

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::super::access::auth::Caller;
 use super::super::{Error, Result};
 use super::templates::ImportTemplate;
-use super::{FIELDS, HEADER_SEARCH, Mapping, auto_field, is_header, source};
+use super::{HEADER_SEARCH, Mapping, all_fields, auto_field, is_header, source};
 use crate::domain::capability::Capability;
 
 /// Data rows shown in a preview.
@@ -94,8 +94,7 @@ impl crate::service::import::UseCases<'_> {
             _ => Some(source::count_csv_rows(path)?),
         }
         .map(|n| n.saturating_sub(header_row as u64));
-        let mut fields: Vec<FieldChoice> = FIELDS
-            .iter()
+        let mut fields: Vec<FieldChoice> = all_fields()
             .map(|(k, l)| FieldChoice {
                 key: k.to_string(),
                 label: l.to_string(),

@@ -1,6 +1,6 @@
 //! Synthetic data written through the store, for `zhudai demo`, benchmarks and trials.
 
-use crate::domain::customer::{self, Customer, CustomerInput, Demand};
+use crate::domain::customer::{self, Credit, Customer, CustomerInput, Demand, Occupation, Profile};
 use crate::domain::org::{User, UserStatus};
 use crate::service::{Error, Result, access::password, new_id};
 use crate::store::users;
@@ -76,6 +76,25 @@ impl crate::service::platform::UseCases<'_> {
                 amount_fen: Some(s.demand_amount_fen),
                 term_months: Some(s.demand_term_months),
                 purpose: Some(s.demand_purpose.to_string()),
+            }),
+            // The same profile `zhudai demo --csv` writes, so matching has something to read.
+            profile: Some(Profile {
+                occupation: Occupation::parse(s.occupation),
+                monthly_income_fen: Some(s.monthly_income_fen),
+                social_security_months: Some(s.social_security_months),
+                provident_fund_months: Some(s.provident_fund_months),
+                provident_fund_base_fen: Some(s.provident_fund_base_fen),
+                has_property: Some(s.has_property),
+                property_value_fen: s.has_property.then_some(s.property_value_fen),
+                has_car: Some(s.has_car),
+                credit: Credit {
+                    overdue_count_2y: Some(s.overdue_count_2y),
+                    inquiries_3m: Some(s.inquiries_3m),
+                    inquiries_6m: Some(s.inquiries_6m),
+                    existing_debt_fen: Some(s.existing_debt_fen),
+                    ..Credit::default()
+                },
+                ..Profile::default()
             }),
             ..CustomerInput::default()
         };
