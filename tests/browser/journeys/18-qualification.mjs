@@ -45,7 +45,7 @@ export default async function ({ page, server }) {
   await err.waitFor();
   assert((await err.innerText()).includes('近6个月'), `the reason beside the field: ${await err.innerText()}`);
   await page.getByTestId('qf-profile-credit-inquiries-6m').fill('');
-  await page.screenshot({ path: join(artifacts, '17-qualification-form.png') });
+  await page.screenshot({ path: join(artifacts, '18-qualification-form.png') });
   await page.getByTestId('qualification-dialog-submit').click();
   await page.getByTestId('qualification-dialog').waitFor({ state: 'detached' });
 
