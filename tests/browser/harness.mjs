@@ -45,7 +45,16 @@ export function startServer() {
         resolve({
           base: line.slice('listening on '.length).trim(),
           setupUrl,
-          stop: () => { child.kill('SIGTERM'); rmSync(data, { recursive: true, force: true }); },
+          // Waits for the server to exit before removing its directory: a server still
+          // writing (the search indexer after the last request) races a removal.
+          stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) {
+              const exited = new Promise((done) => child.once('exit', done));
+              child.kill('SIGTERM');
+              await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
+            }
+            rmSync(data, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+          },
         });
       }
     });

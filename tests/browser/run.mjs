@@ -29,7 +29,7 @@ for (const file of files) {
     await page.screenshot({ path: join(artifacts, file.replace('.mjs', '-failed.png')) }).catch(() => {});
   } finally {
     await context.close();
-    server.stop();
+    await server.stop();
   }
 }
 await browser.close();
