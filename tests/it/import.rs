@@ -828,3 +828,41 @@ async fn the_import_command_takes_a_mapping_file_and_writes_an_error_report() {
     assert_eq!(range.get((1, 1)).unwrap().to_string(), "李四");
     assert_eq!(range.get((1, 2)).unwrap().to_string(), "123");
 }
+
+/// Issue 17.3: a 贷款需求（万元） column fills the demand in fen, a 客户阶段 column with the labels
+/// people type sets the stage, and an unknown stage rejects the row naming the column.
+#[tokio::test]
+async fn demand_in_wan_and_stage_labels_are_imported() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let csv = "姓名,手机号,贷款需求（万元）,客户阶段\n\
+王一,13800000001,30.5,已上门\n\
+王二,13800000002,8,新线索\n\
+王三,13800000003,,随便写的\n";
+    let (st, r) = upload(&admin, "", csv.as_bytes().to_vec()).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["created"], 2, "{r}");
+    assert_eq!(r["errors"][0]["field"], "stage", "{r}");
+    assert_eq!(r["errors"][0]["row"], 4, "{r}");
+    let (_, page) = admin.get("/api/v1/customers?sort=name").await;
+    let got: Vec<(String, String, i64)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["stage"].as_str().unwrap().to_string(),
+                c["demand"]["amount_fen"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("王一".to_string(), "visited".to_string(), 30_500_000),
+            ("王二".to_string(), "lead".to_string(), 8_000_000),
+        ]
+    );
+    s.stop().await;
+}

@@ -25,6 +25,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("stars", "星级"),
     ("intent", "意向"),
     ("tags", "标签"),
+    ("stage", "客户阶段"),
     ("amount_wan", "贷款金额（万元）"),
     ("amount_yuan", "贷款金额（元）"),
     ("term_months", "贷款期限（月）"),
@@ -80,7 +81,13 @@ pub fn field_for(header: &str) -> Option<&'static str> {
         "星级" | "stars" => "stars",
         "意向" | "意向度" | "intent" => "intent",
         "标签" | "tags" => "tags",
-        "贷款金额(万元)" | "需求金额(万元)" | "金额(万元)" => "amount_wan",
+        "阶段" | "客户阶段" | "跟进阶段" | "跟进状态" | "stage" => "stage",
+        "贷款金额(万元)"
+        | "需求金额(万元)"
+        | "金额(万元)"
+        | "贷款需求(万元)"
+        | "需求(万元)"
+        | "贷款额度(万元)" => "amount_wan",
         "贷款金额(元)" | "需求金额(元)" | "贷款金额" | "金额" | "amount_yuan" => {
             "amount_yuan"
         }
@@ -90,6 +97,24 @@ pub fn field_for(header: &str) -> Option<&'static str> {
         "贷款用途" | "用途" | "purpose" => "purpose",
         "负责人" | "归属人" | "所属业务员" | "owner" => "owner",
         other => return profile_columns::profile_field_for(other),
+    })
+}
+
+/// A stage cell: the Chinese labels the UI shows (and their common variants) or the API's names.
+fn stage_of(cell: &str) -> Option<crate::domain::customer::Stage> {
+    use crate::domain::customer::Stage;
+    let c = cell.trim().to_lowercase();
+    Some(match c.as_str() {
+        "新线索" | "线索" | "新客户" | "lead" => Stage::Lead,
+        "已联系" | "联系中" | "跟进中" | "contacted" => Stage::Contacted,
+        "有资质" | "资质合格" | "qualified" => Stage::Qualified,
+        "已邀约" | "邀约" | "invited" => Stage::Invited,
+        "已上门" | "已面谈" | "上门" | "visited" => Stage::Visited,
+        "已签约" | "签约" | "signed" => Stage::Signed,
+        "已放款" | "放款" | "成交" | "已成交" | "won" => Stage::Won,
+        "已流失" | "流失" | "lost" => Stage::Lost,
+        "无效" | "无效客户" | "invalid" => Stage::Invalid,
+        _ => return None,
     })
 }
 
@@ -197,6 +222,11 @@ pub(super) fn row_input(
             "stars" => input.stars = Some(v.parse().map_err(|_| bad("星级应为0到5的整数"))?),
             "intent" => input.intent = Some(v.clone()),
             "tags" => input.tags = Some(split_list(v)),
+            "stage" => {
+                input.stage = Some(stage_of(v).ok_or_else(|| {
+                    bad("客户阶段应为：新线索、已联系、有资质、已邀约、已上门、已签约、已放款、已流失、无效")
+                })?)
+            }
             "amount_wan" => {
                 demand.amount_fen =
                     Some(parse_money(v, 1_000_000).ok_or_else(|| bad("贷款金额格式不正确"))?)
@@ -344,6 +374,26 @@ mod tests {
         assert_eq!(field_for("联系电话"), Some("phone"));
         assert_eq!(field_for("负责人"), Some("owner"));
         assert_eq!(field_for("备注"), None);
+        // Issue 17.3: the 万元 demand column and a stage column are recognised.
+        assert_eq!(field_for("贷款需求（万元）"), Some("amount_wan"));
+        assert_eq!(field_for("客户阶段"), Some("stage"));
+    }
+
+    #[test]
+    fn stage_cells_read_the_labels_people_type() {
+        use crate::domain::customer::Stage;
+        for (cell, stage) in [
+            ("新线索", Stage::Lead),
+            ("已联系", Stage::Contacted),
+            ("有资质", Stage::Qualified),
+            ("已上门", Stage::Visited),
+            ("已放款", Stage::Won),
+            (" 无效 ", Stage::Invalid),
+            ("signed", Stage::Signed),
+        ] {
+            assert_eq!(stage_of(cell), Some(stage), "{cell}");
+        }
+        assert_eq!(stage_of("随便"), None);
     }
 
     #[test]
