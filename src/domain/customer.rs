@@ -113,6 +113,9 @@ pub struct Customer {
     /// Shown while it waits there (see `CustomerView::pool_reason`).
     #[serde(default)]
     pub pool_reason: Option<String>,
+    /// 备注: free notes about the customer (several lines, at most 1,000 characters).
+    #[serde(default)]
+    pub notes: Option<String>,
 }
 
 /// The fields rules (plugins) read, decoded from a stored customer without the sealed phone
@@ -196,6 +199,8 @@ pub struct CustomerInput {
     pub stars: Option<u8>,
     pub intent: Option<String>,
     pub tags: Option<Vec<String>>,
+    /// 备注 (several lines, at most 1,000 characters).
+    pub notes: Option<String>,
     pub demand: Option<Demand>,
     pub profile: Option<Profile>,
     #[schema(value_type = Option<Object>)]
@@ -256,6 +261,10 @@ pub struct CustomerPatch {
     #[serde(default, deserialize_with = "double")]
     #[schema(value_type = Option<String>)]
     pub intent: Option<Option<String>>,
+    /// 备注; `null` clears it.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
     pub tags: Option<Vec<String>>,
     pub demand: Option<Demand>,
     pub profile: Option<Profile>,
@@ -307,6 +316,7 @@ impl CustomerPatch {
             stars: self.stars,
             intent: take("intent", &self.intent),
             tags: self.tags.clone(),
+            notes: take("notes", &self.notes),
             demand: self.demand.clone(),
             profile: self.profile.clone(),
             custom: self.custom.clone(),
@@ -391,6 +401,14 @@ pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<
     text("company", &input.company, 100)?;
     text("channel", &input.channel, 32)?;
     text("intent", &input.intent, 16)?;
+    if let Some(n) = &input.notes {
+        if n.chars().count() > 1000 {
+            return Err(("notes", "备注最多1000个字符".into()));
+        }
+        if !super::text::multi_line_ok(n) {
+            return Err(("notes", super::text::REFUSED_MULTI.into()));
+        }
+    }
     if let Some(g) = &input.grade
         && !["A", "B", "C", "D"].contains(&g.as_str())
     {

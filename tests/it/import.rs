@@ -830,15 +830,15 @@ async fn the_import_command_takes_a_mapping_file_and_writes_an_error_report() {
 }
 
 /// Issue 17.3: a 贷款需求（万元） column fills the demand in fen, a 客户阶段 column with the labels
-/// people type sets the stage, and an unknown stage rejects the row naming the column.
+/// people type sets the stage (an unknown one rejects the row naming the column), and 备注 is kept.
 #[tokio::test]
 async fn demand_in_wan_and_stage_labels_are_imported() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
-    let csv = "姓名,手机号,贷款需求（万元）,客户阶段\n\
-王一,13800000001,30.5,已上门\n\
-王二,13800000002,8,新线索\n\
-王三,13800000003,,随便写的\n";
+    let csv = "姓名,手机号,贷款需求（万元）,客户阶段,备注\n\
+王一,13800000001,30.5,已上门,老客户介绍；有房\n\
+王二,13800000002,8,新线索,\n\
+王三,13800000003,,随便写的,\n";
     let (st, r) = upload(&admin, "", csv.as_bytes().to_vec()).await;
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["created"], 2, "{r}");
@@ -863,6 +863,40 @@ async fn demand_in_wan_and_stage_labels_are_imported() {
             ("王一".to_string(), "visited".to_string(), 30_500_000),
             ("王二".to_string(), "lead".to_string(), 8_000_000),
         ]
+    );
+    // 备注 has a place: kept on import, edited and cleared like any optional field.
+    let first = &page["items"][0];
+    assert_eq!(first["notes"], "老客户介绍；有房", "{first}");
+    let path = format!("/api/v1/customers/{}", first["id"].as_str().unwrap());
+    let (st, c) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({"notes": "第一行\n第二行"})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), c["notes"].as_str()),
+        (200, Some("第一行\n第二行")),
+        "{c}"
+    );
+    let (st, c) = admin
+        .call(reqwest::Method::PATCH, &path, Some(json!({"notes": null})))
+        .await;
+    assert_eq!(st, 200);
+    assert!(c["notes"].is_null(), "{c}");
+    let too_long = "字".repeat(1001);
+    let (st, e) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({"notes": too_long})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("notes")),
+        "{e}"
     );
     s.stop().await;
 }

@@ -127,6 +127,7 @@ const FORM_FIELD = {
   'demand.amount_fen': 'amount',
   'demand.term_months': 'term',
   'demand.purpose': 'purpose',
+  notes: 'notes',
 };
 
 export function formFieldOf(apiField) {
@@ -145,7 +146,7 @@ export function splitTags(text) {
 export function emptyForm() {
   return {
     name: '', phone: '', id_number: '', city: '', company: '', channel: '', stage: 'lead',
-    grade: '', stars: '0', tags: '', amount: '', term: '', purpose: '',
+    grade: '', stars: '0', tags: '', amount: '', term: '', purpose: '', notes: '',
   };
 }
 
@@ -164,6 +165,7 @@ export function formFromCustomer(c) {
     amount: fenToWan(c.demand?.amount_fen),
     term: c.demand?.term_months != null ? String(c.demand.term_months) : '',
     purpose: c.demand?.purpose || '',
+    notes: c.notes || '',
   };
 }
 
@@ -206,6 +208,8 @@ export function buildCustomerInput(values, { creating, original = null }) {
     if (!/^\d+$/.test(termText) || Number(termText) < 1 || Number(termText) > 600) errors.term = t('customers.error.term');
     else term = Number(termText);
   }
+  const notes = (values.notes || '').trim();
+  if (Array.from(notes).length > 1000) errors.notes = t('customers.error.notes');
   const tags = splitTags(values.tags);
   if (tags.length > 30) errors.tags = t('customers.error.tagsTooMany');
   else if (tags.some((x) => Array.from(x).length > 16)) errors.tags = t('customers.error.tags');
@@ -227,6 +231,7 @@ export function buildCustomerInput(values, { creating, original = null }) {
     if (idNumber) body.id_number = idNumber;
     for (const k of ['city', 'company', 'channel']) if (!body[k]) delete body[k];
     if (demand.amount_fen != null || demand.term_months != null || demand.purpose) body.demand = demand;
+    if (notes) body.notes = notes;
     return { body, errors };
   }
   const body = {};
@@ -239,6 +244,7 @@ export function buildCustomerInput(values, { creating, original = null }) {
   if ((full.grade || null) !== (original.grade || null)) body.grade = full.grade || null;
   if (full.stars !== (original.stars ?? 0)) body.stars = full.stars;
   if (tags.join('\n') !== (original.tags || []).join('\n')) body.tags = tags;
+  if (notes !== (original.notes || '')) body.notes = notes || null;
   const od = original.demand || {};
   if (demand.amount_fen !== (od.amount_fen ?? null) || demand.term_months !== (od.term_months ?? null)
     || demand.purpose !== (od.purpose || null)) body.demand = demand;
@@ -350,6 +356,13 @@ export function CustomerFields({ values, errors, set, onBlurField, editing = fal
         error=${errors.term} testid="customer-form-term" required=${false} inputMode="numeric" maxLength=${3} />
       <${Field} id="customer-purpose" label=${t('customers.field.purpose')} value=${values.purpose} onInput=${set('purpose')}
         error=${errors.purpose} testid="customer-form-purpose" required=${false} maxLength=${64} />
+    </div>
+    <div class=${`field${errors.notes ? ' has-error' : ''}`}>
+      <label class="field-label" for="customer-notes">${t('customers.field.notes')}</label>
+      <textarea class="input" id="customer-notes" rows="3" maxlength="1000" value=${values.notes || ''}
+        onInput=${(e) => set('notes')(e.currentTarget.value)} aria-invalid=${errors.notes ? 'true' : 'false'}
+        data-testid="customer-form-notes"></textarea>
+      ${errors.notes && html`<p class="field-error" role="alert">${errors.notes}</p>`}
     </div>
     ${settings && html`<${CustomFieldInputs} defs=${settings.fields} values=${values.custom || {}} errors=${customErrors}
       set=${setCustom} />`}

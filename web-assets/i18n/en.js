@@ -550,6 +550,8 @@ export default {
   'customers.field.idNumber': 'ID number',
   'customers.field.newIdNumber': 'New ID number',
   'customers.field.city': 'City',
+  'customers.field.notes': 'Notes',
+  'customers.error.notes': 'Notes: at most 1,000 characters',
   'customers.field.company': 'Employer',
   'customers.field.channel': 'Channel',
   'customers.field.stage': 'Stage',

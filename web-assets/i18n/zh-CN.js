@@ -550,6 +550,8 @@ export default {
   'customers.field.idNumber': '身份证号',
   'customers.field.newIdNumber': '新身份证号',
   'customers.field.city': '城市',
+  'customers.field.notes': '备注',
+  'customers.error.notes': '备注最多1000个字符',
   'customers.field.company': '单位',
   'customers.field.channel': '渠道',
   'customers.field.stage': '阶段',

@@ -104,6 +104,7 @@ function ProfileCard({ c, userName }) {
         <dd data-testid="customer-gender-age">${c.gender ? t(`customers.gender.${c.gender}`) : '—'} · ${t('customers.age', { n: c.age ?? '—' })}${c.birth_date ? ` · ${c.birth_date}` : ''}</dd>`}
       <dt>${t('customers.field.city')}</dt><dd>${orDash(c.city)}</dd>
       <dt>${t('customers.field.company')}</dt><dd>${orDash(c.company)}</dd>
+      <dt>${t('customers.field.notes')}</dt><dd class="notes" data-testid="customer-notes">${orDash(c.notes)}</dd>
       <dt>${t('customers.field.channel')}</dt><dd>${orDash(c.channel)}</dd>
       <dt>${t('customers.field.grade')}</dt><dd>${orDash(c.grade)}</dd>
       <dt>${t('customers.field.stars')}</dt><dd><${Stars} value=${c.stars} /></dd>

@@ -159,6 +159,7 @@ impl crate::service::customers::UseCases<'_> {
             pool_entered_at: None,
             previous_owner_id: None,
             pool_reason: None,
+            notes: input.notes.clone().filter(|n| !n.trim().is_empty()),
         };
         Ok(c)
     }

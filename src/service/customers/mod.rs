@@ -108,6 +108,8 @@ pub struct CustomerView {
     pub previous_owner_id: Option<String>,
     /// While it waits in a pool: why it went there (release reason, recall rule, departure).
     pub pool_reason: Option<String>,
+    /// 备注.
+    pub notes: Option<String>,
 }
 
 /// How customers leave the service for one caller. Sensitive values are masked; the birth
@@ -200,6 +202,7 @@ impl CustomerView {
                 .pool_reason
                 .clone()
                 .filter(|_| c.owner_id.is_none() && c.pool_id.is_some()),
+            notes: c.notes.clone(),
         }
     }
 }

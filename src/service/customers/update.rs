@@ -129,6 +129,7 @@ impl crate::service::customers::UseCases<'_> {
         set!(grade);
         set!(stars);
         set!(intent);
+        set!(notes);
         set!(tags);
         set!(demand);
         set!(profile);
@@ -154,6 +155,7 @@ impl crate::service::customers::UseCases<'_> {
                 "channel" => c.channel = None,
                 "grade" => c.grade = None,
                 "intent" => c.intent = None,
+                "notes" => c.notes = None,
                 "consent" => c.consent = None,
                 "next_followup_at" => c.next_followup_at = None,
                 _ => {}

@@ -25,6 +25,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("stars", "星级"),
     ("intent", "意向"),
     ("tags", "标签"),
+    ("notes", "备注"),
     ("stage", "客户阶段"),
     ("amount_wan", "贷款金额（万元）"),
     ("amount_yuan", "贷款金额（元）"),
@@ -82,6 +83,7 @@ pub fn field_for(header: &str) -> Option<&'static str> {
         "意向" | "意向度" | "intent" => "intent",
         "标签" | "tags" => "tags",
         "阶段" | "客户阶段" | "跟进阶段" | "跟进状态" | "stage" => "stage",
+        "备注" | "说明" | "备注信息" | "notes" => "notes",
         "贷款金额(万元)"
         | "需求金额(万元)"
         | "金额(万元)"
@@ -222,6 +224,7 @@ pub(super) fn row_input(
             "stars" => input.stars = Some(v.parse().map_err(|_| bad("星级应为0到5的整数"))?),
             "intent" => input.intent = Some(v.clone()),
             "tags" => input.tags = Some(split_list(v)),
+            "notes" => input.notes = Some(v.clone()),
             "stage" => {
                 input.stage = Some(stage_of(v).ok_or_else(|| {
                     bad("客户阶段应为：新线索、已联系、有资质、已邀约、已上门、已签约、已放款、已流失、无效")
@@ -373,7 +376,7 @@ mod tests {
         assert_eq!(field_for(" 贷款金额（万元） "), Some("amount_wan"));
         assert_eq!(field_for("联系电话"), Some("phone"));
         assert_eq!(field_for("负责人"), Some("owner"));
-        assert_eq!(field_for("备注"), None);
+        assert_eq!(field_for("备注"), Some("notes"));
         // Issue 17.3: the 万元 demand column and a stage column are recognised.
         assert_eq!(field_for("贷款需求（万元）"), Some("amount_wan"));
         assert_eq!(field_for("客户阶段"), Some("stage"));

@@ -91,6 +91,14 @@ export default async function ({ page, server }) {
   assert((await page.getByTestId('team-today').count()) === 0, 'no team card for a salesperson');
   await page.goto(`${server.base}/customers/${c.id}`);
   await page.getByTestId('page-customer-detail').waitFor();
+  // 备注 has a place (issue 17.3): written in the edit form, shown on the page, lines kept.
+  await page.getByTestId('customer-edit').click();
+  await page.getByTestId('customer-dialog').waitFor();
+  await page.getByTestId('customer-form-notes').fill('周末方便联系\n老客户介绍');
+  await page.getByTestId('customer-dialog-submit').click();
+  await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
+  const notes = await page.getByTestId('customer-notes').innerText();
+  assert(notes.includes('周末方便联系') && notes.includes('老客户介绍'), 'notes shown: ' + notes);
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
   await page.screenshot({ path: join(artifacts, '16-own-phone.png'), fullPage: false });
   // The customer page on a phone, in English (the longer labels): no sideways scroll; the
