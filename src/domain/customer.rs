@@ -116,6 +116,10 @@ pub struct Customer {
     /// 备注: free notes about the customer (several lines, at most 1,000 characters).
     #[serde(default)]
     pub notes: Option<String>,
+    /// 录入时间 in the system the customer came from (an import keeps it); `created_at` stays
+    /// when it entered zhudai.
+    #[serde(default)]
+    pub entered_at: Option<DateTime<Utc>>,
 }
 
 /// The fields rules (plugins) read, decoded from a stored customer without the sealed phone
@@ -201,6 +205,8 @@ pub struct CustomerInput {
     pub tags: Option<Vec<String>>,
     /// 备注 (several lines, at most 1,000 characters).
     pub notes: Option<String>,
+    /// 录入时间 in the system it came from (not in the future).
+    pub entered_at: Option<DateTime<Utc>>,
     pub demand: Option<Demand>,
     pub profile: Option<Profile>,
     #[schema(value_type = Option<Object>)]
@@ -317,6 +323,7 @@ impl CustomerPatch {
             intent: take("intent", &self.intent),
             tags: self.tags.clone(),
             notes: take("notes", &self.notes),
+            entered_at: None,
             demand: self.demand.clone(),
             profile: self.profile.clone(),
             custom: self.custom.clone(),
@@ -401,6 +408,16 @@ pub fn check(input: &CustomerInput, creating: bool, today: NaiveDate) -> Result<
     text("company", &input.company, 100)?;
     text("channel", &input.channel, 32)?;
     text("intent", &input.intent, 16)?;
+    if let Some(at) = input.entered_at {
+        // The Shanghai calendar day (UTC+8 all year).
+        let day = (at + chrono::Duration::hours(8)).date_naive();
+        if day > today {
+            return Err(("entered_at", "录入时间不能晚于今天".into()));
+        }
+        if chrono::Datelike::year(&day) < 1990 {
+            return Err(("entered_at", "录入时间不能早于1990年".into()));
+        }
+    }
     if let Some(n) = &input.notes {
         if n.chars().count() > 1000 {
             return Err(("notes", "备注最多1000个字符".into()));

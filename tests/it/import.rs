@@ -830,20 +830,31 @@ async fn the_import_command_takes_a_mapping_file_and_writes_an_error_report() {
 }
 
 /// Issue 17.3: a 贷款需求（万元） column fills the demand in fen, a 客户阶段 column with the labels
-/// people type sets the stage (an unknown one rejects the row naming the column), and 备注 is kept.
+/// people type sets the stage (an unknown one rejects the row naming the column), 备注 and the
+/// original 录入时间 are kept.
 #[tokio::test]
 async fn demand_in_wan_and_stage_labels_are_imported() {
     let s = TestServer::start(Fixture::WithAdmin).await;
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
-    let csv = "姓名,手机号,贷款需求（万元）,客户阶段,备注\n\
-王一,13800000001,30.5,已上门,老客户介绍；有房\n\
-王二,13800000002,8,新线索,\n\
-王三,13800000003,,随便写的,\n";
+    let csv = "姓名,手机号,贷款需求（万元）,客户阶段,备注,录入时间\n\
+王一,13800000001,30.5,已上门,老客户介绍；有房,2024/5/6 09:30\n\
+王二,13800000002,8,新线索,,\n\
+王三,13800000003,,随便写的,,\n\
+王四,13800000004,,,,2099-01-01\n";
     let (st, r) = upload(&admin, "", csv.as_bytes().to_vec()).await;
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["created"], 2, "{r}");
     assert_eq!(r["errors"][0]["field"], "stage", "{r}");
     assert_eq!(r["errors"][0]["row"], 4, "{r}");
+    // An entry date in the future is refused, naming the column, not dropped.
+    assert_eq!(
+        (
+            r["errors"][1]["row"].as_u64(),
+            r["errors"][1]["field"].as_str()
+        ),
+        (Some(5), Some("entered_at")),
+        "{r}"
+    );
     let (_, page) = admin.get("/api/v1/customers?sort=name").await;
     let got: Vec<(String, String, i64)> = page["items"]
         .as_array()
@@ -867,6 +878,11 @@ async fn demand_in_wan_and_stage_labels_are_imported() {
     // 备注 has a place: kept on import, edited and cleared like any optional field.
     let first = &page["items"][0];
     assert_eq!(first["notes"], "老客户介绍；有房", "{first}");
+    assert_eq!(
+        first["entered_at"], "2024-05-06T01:30:00Z",
+        "录入时间 kept: {first}"
+    );
+    assert!(page["items"][1]["entered_at"].is_null());
     let path = format!("/api/v1/customers/{}", first["id"].as_str().unwrap());
     let (st, c) = admin
         .call(

@@ -882,6 +882,7 @@ export default {
   'customer.release.reason': 'Reason',
   'customer.release.reasonRequired': 'Enter a reason for the release',
   'customer.release.done': 'Released to the public pool',
+  'customer.enteredAt': 'Originally entered',
   'customer.lock': 'Lock',
   'customer.lock.hint': 'A locked customer is never recalled to the pool by its rules; how many you may lock is set by your role',
   'customer.unlock.hint': 'Once unlocked, the pool rules count this customer again',

@@ -882,6 +882,7 @@ export default {
   'customer.release.reason': '释放原因',
   'customer.release.reasonRequired': '请填写释放原因',
   'customer.release.done': '已释放到公海',
+  'customer.enteredAt': '原录入时间',
   'customer.lock': '锁定',
   'customer.unlock': '解除锁定',
   'customer.stage.change': '修改阶段',

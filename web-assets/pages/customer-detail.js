@@ -113,6 +113,8 @@ function ProfileCard({ c, userName }) {
       <dt>${t('customers.field.nextFollowup')}</dt><dd data-testid="customer-next">${formatDateTime(c.next_followup_at, { seconds: false })}</dd>
       <dt>${t('customer.lastFollowup')}</dt><dd>${formatDateTime(c.last_followup_at, { seconds: false })}</dd>
       <dt>${t('common.createdAt')}</dt><dd>${formatDateTime(c.created_at, { seconds: false })}</dd>
+      ${c.entered_at && html`<dt>${t('customer.enteredAt')}</dt>
+        <dd data-testid="customer-entered-at">${formatDateTime(c.entered_at, { seconds: false })}</dd>`}
     </dl>
   </div>`;
 }

@@ -160,6 +160,7 @@ impl crate::service::customers::UseCases<'_> {
             previous_owner_id: None,
             pool_reason: None,
             notes: input.notes.clone().filter(|n| !n.trim().is_empty()),
+            entered_at: input.entered_at,
         };
         Ok(c)
     }

@@ -110,6 +110,8 @@ pub struct CustomerView {
     pub pool_reason: Option<String>,
     /// 备注.
     pub notes: Option<String>,
+    /// 录入时间 in the system it came from.
+    pub entered_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// How customers leave the service for one caller. Sensitive values are masked; the birth
@@ -203,6 +205,7 @@ impl CustomerView {
                 .clone()
                 .filter(|_| c.owner_id.is_none() && c.pool_id.is_some()),
             notes: c.notes.clone(),
+            entered_at: c.entered_at,
         }
     }
 }

@@ -26,6 +26,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("intent", "意向"),
     ("tags", "标签"),
     ("notes", "备注"),
+    ("entered_at", "录入时间"),
     ("stage", "客户阶段"),
     ("amount_wan", "贷款金额（万元）"),
     ("amount_yuan", "贷款金额（元）"),
@@ -84,6 +85,9 @@ pub fn field_for(header: &str) -> Option<&'static str> {
         "标签" | "tags" => "tags",
         "阶段" | "客户阶段" | "跟进阶段" | "跟进状态" | "stage" => "stage",
         "备注" | "说明" | "备注信息" | "notes" => "notes",
+        "录入时间" | "录入日期" | "创建时间" | "登记时间" | "登记日期" | "entered_at" => {
+            "entered_at"
+        }
         "贷款金额(万元)"
         | "需求金额(万元)"
         | "金额(万元)"
@@ -100,6 +104,33 @@ pub fn field_for(header: &str) -> Option<&'static str> {
         "负责人" | "归属人" | "所属业务员" | "owner" => "owner",
         other => return profile_columns::profile_field_for(other),
     })
+}
+
+/// A 录入时间 cell as old systems and spreadsheets write it, read as Shanghai time: `2025-03-01`,
+/// `2025/3/1`, `2025.3.1`, `2025年3月1日`, each optionally followed by `10:20` or `10:20:30`.
+fn entered_at_of(cell: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+    let s = cell
+        .trim()
+        .replace(['年', '月', '/', '.'], "-")
+        .replace('日', " ");
+    let s = s.trim();
+    let (date, time) = match s.split_once([' ', 'T']) {
+        Some((d, t)) => (d.trim(), Some(t.trim())),
+        None => (s, None),
+    };
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    let time = match time.filter(|t| !t.is_empty()) {
+        None => NaiveTime::MIN,
+        Some(t) => NaiveTime::parse_from_str(t, "%H:%M:%S")
+            .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+            .ok()?,
+    };
+    let local = NaiveDateTime::new(date, time);
+    Some(chrono::DateTime::from_naive_utc_and_offset(
+        local - chrono::Duration::hours(8),
+        chrono::Utc,
+    ))
 }
 
 /// A stage cell: the Chinese labels the UI shows (and their common variants) or the API's names.
@@ -225,6 +256,11 @@ pub(super) fn row_input(
             "intent" => input.intent = Some(v.clone()),
             "tags" => input.tags = Some(split_list(v)),
             "notes" => input.notes = Some(v.clone()),
+            "entered_at" => {
+                input.entered_at = Some(entered_at_of(v).ok_or_else(|| {
+                    bad("录入时间格式不正确（如 2025-03-01、2025/3/1 10:20 或 2025年3月1日）")
+                })?)
+            }
             "stage" => {
                 input.stage = Some(stage_of(v).ok_or_else(|| {
                     bad("客户阶段应为：新线索、已联系、有资质、已邀约、已上门、已签约、已放款、已流失、无效")
@@ -397,6 +433,35 @@ mod tests {
             assert_eq!(stage_of(cell), Some(stage), "{cell}");
         }
         assert_eq!(stage_of("随便"), None);
+    }
+
+    #[test]
+    fn entry_dates_read_as_shanghai_time() {
+        let at = |s: &str| entered_at_of(s).map(|t| t.to_rfc3339());
+        for cell in [
+            "2025-03-01",
+            "2025/3/1",
+            "2025.3.1",
+            "2025年3月1日",
+            " 2025-3-1 ",
+        ] {
+            assert_eq!(
+                at(cell).as_deref(),
+                Some("2025-02-28T16:00:00+00:00"),
+                "{cell}"
+            );
+        }
+        assert_eq!(
+            at("2025/3/1 10:20").as_deref(),
+            Some("2025-03-01T02:20:00+00:00")
+        );
+        assert_eq!(
+            at("2025年3月1日 10:20:30").as_deref(),
+            Some("2025-03-01T02:20:30+00:00")
+        );
+        for bad in ["2025-13-01", "昨天", "3/1/2025", "2025-03-01 25:00"] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
     }
 
     #[test]
