@@ -261,8 +261,8 @@ export function ImportPage() {
       <h2>${t('import.recent')}</h2>
       <table class="table table-compact" data-testid="import-recent">
         <thead><tr><th>${t('import.recent.file')}</th><th>${t('import.recent.status')}</th><th>${t('import.count.created')}</th><th>${t('import.count.rejected')}</th><th>${t('import.recent.at')}</th></tr></thead>
-        <tbody>${recent.map((j) => html`<tr key=${j.id}>
-          <td>${j.file_name}</td><td>${t(`import.status.${j.status}`)}</td><td>${j.created}</td>
+        <tbody>${recent.map((j) => html`<tr key=${j.id} data-testid="import-recent-row" data-dry-run=${j.dry_run ? 'true' : 'false'}>
+          <td>${j.file_name}${j.dry_run && html` <span class="badge" data-testid="import-recent-dry-run">${t('import.dryRun')}</span>`}</td><td>${t(`import.status.${j.status}`)}</td><td>${j.created}</td>
           <td>${j.rejected > 0 && !j.errors_purged ? html`<a href=${`/api/v1/imports/${encodeURIComponent(j.id)}/errors.xlsx`} download>${j.rejected}</a>` : j.rejected}</td>
           <td>${formatDateTime(j.created_at)}</td></tr>`)}</tbody>
       </table>

@@ -70,4 +70,18 @@ export default async function ({ page, server }) {
   await page.getByTestId('customers-total').waitFor();
   const total = await page.getByTestId('customers-total').innerText();
   assert(total.includes('3'), `three customers: ${total}`);
+
+  // A dry run is labelled as such in 最近的导入 (issue 17.3).
+  await page.goto(`${server.base}/customers/import`);
+  await page.getByTestId('page-import').waitFor();
+  await page.getByTestId('import-file').setInputFiles({ name: '试一下.csv', mimeType: 'text/csv', buffer: GBK_CSV });
+  await page.getByTestId('import-preview').waitFor();
+  await page.getByTestId('import-dry-run').check();
+  await page.getByTestId('import-start').click();
+  await page.locator('[data-testid="import-job"][data-status="done"]').waitFor({ timeout: 20000 });
+  await page.goto(`${server.base}/customers/import`);
+  await page.locator('[data-testid="import-recent-row"][data-dry-run="true"]').waitFor();
+  const dryRow = await page.locator('[data-testid="import-recent-row"][data-dry-run="true"]').innerText();
+  assert(dryRow.includes('仅检查'), `the dry run is labelled: ${dryRow}`);
+  assert((await page.locator('[data-testid="import-recent-row"][data-dry-run="false"]').count()) === 1, 'the real import is not');
 }
