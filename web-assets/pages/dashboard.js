@@ -102,7 +102,7 @@ function TeamToday() {
         <th scope="col" class="num">${t('team.openLeads')}</th>
       </tr></thead>
       <tbody>${state.team.members.map((m) => html`<tr key=${m.user_id} data-testid="team-row" data-user=${m.user_id}>
-        <td>${m.display_name}</td>
+        <td class="nowrap">${m.display_name}</td>
         <td class="num" data-testid="team-followups">${m.followups_today}</td>
         <td class=${`num ${m.overdue > 0 ? 'tone-error' : ''}`} data-testid="team-overdue">${m.overdue}</td>
         <td class="num" data-testid="team-open-leads">${m.open_leads}</td>

@@ -54,4 +54,14 @@ export default async function ({ page, server }) {
   const options = await page.getByTestId('audit-filter-action').locator('option').allInnerTexts();
   assert(options.length > 50, `the filter offers every action: ${options.length}`);
   assert(!options.some((o) => /^[a-z_]+\.[a-z_]+$/.test(o.trim())), 'no bare code in the filter');
+
+  // On a phone (issue 17.2): the pool page with a waiting customer (its table scrolls inside its
+  // card, the page does not) and the dashboard with the team card, no sideways scroll.
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const path of ['/pools', '/']) {
+    await page.goto(`${server.base}${path}`);
+    await page.waitForLoadState('networkidle');
+    const w = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
+    assert(w.page <= w.viewport, `${path} at 390 px: ${JSON.stringify(w)}`);
+  }
 }
