@@ -81,6 +81,27 @@ export async function newPage(browser) {
   return { context, page };
 }
 
+/** Calls the API from inside the page, as the signed-in user (session cookie and CSRF token),
+ *  through the app's own `api.js`. */
+export function apiCall(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const src = document.querySelector('script[type="module"]').src;
+    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
+    return api(m, p, b);
+  }, [method, path, body]);
+}
+
+/** First run through the setup link: the administrator boss / 王老板, signed in. */
+export async function setupAdmin(page, server) {
+  await page.goto(server.setupUrl);
+  await page.getByTestId('setup-username').fill('boss');
+  await page.getByTestId('setup-display-name').fill('王老板');
+  await page.getByTestId('setup-password').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').fill('a long enough pass');
+  await page.getByTestId('setup-confirm').press('Enter');
+  await page.getByTestId('shell').waitFor();
+}
+
 export function assert(cond, message) {
   if (!cond) throw new Error('assertion failed: ' + message);
 }

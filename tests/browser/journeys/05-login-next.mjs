@@ -1,15 +1,9 @@
 // After login the app returns to the page the user came from, but never to another site,
 // whatever tricks the `next` parameter tries (tab-folded "//host", backslashes, full URLs).
-import { assert } from '../harness.mjs';
+import { assert, setupAdmin } from '../harness.mjs';
 
 export default async function ({ page, server }) {
-  await page.goto(server.setupUrl);
-  await page.getByTestId('setup-username').fill('boss');
-  await page.getByTestId('setup-display-name').fill('王老板');
-  await page.getByTestId('setup-password').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await setupAdmin(page, server);
   const origin = new URL(server.base).origin;
 
   const cases = [

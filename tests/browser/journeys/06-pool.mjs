@@ -6,18 +6,10 @@
 // customer with its phone masked, claims it after confirming, and finds it in 客户. On the same
 // settings page the administrator pauses 小周's automatic assignments and weights 小吴 3.
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `06-${name}.png`) });
 const PASSWORD = 'sales pass 2026!';
-
-function apiCall(page, method, path, body) {
-  return page.evaluate(async ([m, p, b]) => {
-    const src = document.querySelector('script[type="module"]').src;
-    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
-    return api(m, p, b);
-  }, [method, path, body]);
-}
 
 /** A datetime-local value `days` from now, in the browser machine's time zone. */
 function localIn(days) {
@@ -27,13 +19,7 @@ function localIn(days) {
 }
 
 export default async function ({ page, server }) {
-  await page.goto(server.setupUrl);
-  await page.getByTestId('setup-username').fill('boss');
-  await page.getByTestId('setup-display-name').fill('王老板');
-  await page.getByTestId('setup-password').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await setupAdmin(page, server);
 
   const zhou = await apiCall(page, 'POST', '/api/v1/users', { username: 'zhou', display_name: '小周', roles: ['sales'], password: PASSWORD });
   await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: PASSWORD });

@@ -4,29 +4,11 @@
 // the bulk bar → filtering by that tag and saving the filter makes a 公积金客户 tab that
 // shows only those two, while 全部 shows everyone. Screenshots: tests/browser/artifacts/07-*.png.
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `07-${name}.png`) });
 
 /** Calls the API from inside the app (its session cookie and CSRF token). */
-export function apiCall(page, method, path, body) {
-  return page.evaluate(async ([m, p, b]) => {
-    const src = document.querySelector('script[type="module"]').src;
-    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
-    return api(m, p, b);
-  }, [method, path, body]);
-}
-
-export async function setupAdmin(page, server) {
-  await page.goto(server.setupUrl);
-  await page.getByTestId('setup-username').fill('boss');
-  await page.getByTestId('setup-display-name').fill('王老板');
-  await page.getByTestId('setup-password').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').press('Enter');
-  await page.getByTestId('shell').waitFor();
-}
-
 async function rowNames(page) {
   return page.getByTestId('customer-row-link').allInnerTexts();
 }

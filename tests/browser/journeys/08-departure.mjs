@@ -1,9 +1,8 @@
 // Departure handover (离职继承): two sales staff, 小周 with three customers and 小吴 with one.
 // 小吴 signs in (in a second browser) and sees one customer; the administrator presses 离职交接
 // on 小周's row, picks 小吴 and confirms → 小周 shows as departed, and 小吴's list has four.
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
-import { apiCall, setupAdmin } from './07-customer-views.mjs';
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `08-${name}.png`) });
 const PASSWORD = 'sales pass 2026!';

@@ -4,9 +4,8 @@
 // with a colour, reorders and deletes with a confirmation → creates a customer using the field
 // and a tag of the group → sees both on the detail page and the field as a list column.
 // (A sales user has no entry: journey 02 checks the sales navigation exactly.) Screenshots: tests/browser/artifacts/12-*.png.
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
-import { apiCall, setupAdmin } from './07-customer-views.mjs';
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `12-${name}.png`) });
 

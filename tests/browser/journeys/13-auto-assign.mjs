@@ -3,27 +3,13 @@
 // the rule's reason. Then two of the boss's own customers are selected in the list and handed
 // out with the bulk action 自动分配 within 二部: both go to 二部's rep 小王, not to 小李.
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `13-${name}.png`) });
 const PASSWORD = 'sales pass 2026!';
 
-function apiCall(page, method, path, body) {
-  return page.evaluate(async ([m, p, b]) => {
-    const src = document.querySelector('script[type="module"]').src;
-    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
-    return api(m, p, b);
-  }, [method, path, body]);
-}
-
 export default async function ({ page, server }) {
-  await page.goto(server.setupUrl);
-  await page.getByTestId('setup-username').fill('boss');
-  await page.getByTestId('setup-display-name').fill('王老板');
-  await page.getByTestId('setup-password').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await setupAdmin(page, server);
   await apiCall(page, 'POST', '/api/v1/users', { username: 'li', display_name: '小李', roles: ['sales'], password: PASSWORD });
 
   await page.getByTestId('nav-customers').click();

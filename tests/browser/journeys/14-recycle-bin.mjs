@@ -2,9 +2,8 @@
 // with "已显示 50 / 52" and 加载更多 → one click brings the other 2 and "已全部显示" → restoring
 // one reloads the first page with the new total → with the rest erased through the API, the
 // empty state. Screenshots: tests/browser/artifacts/14-*.png.
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
-import { apiCall, setupAdmin } from './07-customer-views.mjs';
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `14-${name}.png`) });
 

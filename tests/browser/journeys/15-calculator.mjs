@@ -5,31 +5,17 @@
 // 等额本金 starts at ¥6,861.11; a fee raises the comprehensive cost; a form error names the
 // field, and so does the server's refusal of a fee as large as the loan.
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `15-${name}.png`), fullPage: false });
 const PASSWORD = 'sales pass 2026!';
-
-function apiCall(page, method, path, body) {
-  return page.evaluate(async ([m, p, b]) => {
-    const src = document.querySelector('script[type="module"]').src;
-    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
-    return api(m, p, b);
-  }, [method, path, body]);
-}
 
 async function text(page, testid) {
   return (await page.getByTestId(testid).innerText()).trim();
 }
 
 export default async function ({ page, server }) {
-  await page.goto(server.setupUrl);
-  await page.getByTestId('setup-username').fill('boss');
-  await page.getByTestId('setup-display-name').fill('王老板');
-  await page.getByTestId('setup-password').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await setupAdmin(page, server);
   await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: PASSWORD });
 
   // A phone, and the salesperson signed in on it.

@@ -3,26 +3,12 @@
 // stays masked and refuses; an unrated customer shows a dash, not five grey stars; the stage
 // changes in one step from the header and the timeline shows it at once.
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
 const PASSWORD = 'sales pass 2026!';
 
-function apiCall(page, method, path, body) {
-  return page.evaluate(async ([m, p, b]) => {
-    const src = document.querySelector('script[type="module"]').src;
-    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
-    return api(m, p, b);
-  }, [method, path, body]);
-}
-
 export default async function ({ page, server }) {
-  await page.goto(server.setupUrl);
-  await page.getByTestId('setup-username').fill('boss');
-  await page.getByTestId('setup-display-name').fill('王老板');
-  await page.getByTestId('setup-password').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await setupAdmin(page, server);
   await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: PASSWORD });
 
   await page.setViewportSize({ width: 390, height: 844 });

@@ -2,24 +2,10 @@
 // a colleague created, customers created, edited, revealed, released to the pool, claimed back,
 // locked, deleted and restored, a pool created — every row of the audit page shows a label
 // (its code only underneath), and the action filter offers every action the server writes.
-import { assert } from '../harness.mjs';
-
-function apiCall(page, method, path, body) {
-  return page.evaluate(async ([m, p, b]) => {
-    const src = document.querySelector('script[type="module"]').src;
-    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
-    return api(m, p, b);
-  }, [method, path, body]);
-}
+import { apiCall, assert, setupAdmin } from '../harness.mjs';
 
 export default async function ({ page, server }) {
-  await page.goto(server.setupUrl);
-  await page.getByTestId('setup-username').fill('boss');
-  await page.getByTestId('setup-display-name').fill('王老板');
-  await page.getByTestId('setup-password').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await setupAdmin(page, server);
 
   await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: 'sales pass 2026!' });
   const pools = await apiCall(page, 'GET', '/api/v1/pools');

@@ -2,24 +2,10 @@
 // form, fills three fields (money in yuan, a yes/no select, an enum select), is told next to
 // the field when the server refuses a value, saves, and sees the values after a reload.
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
-
-function apiCall(page, method, path, body) {
-  return page.evaluate(async ([m, p, b]) => {
-    const src = document.querySelector('script[type="module"]').src;
-    const { api } = await import(src.replace(/app\.js$/, 'api.js'));
-    return api(m, p, b);
-  }, [method, path, body]);
-}
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
 export default async function ({ page, server }) {
-  await page.goto(server.setupUrl);
-  await page.getByTestId('setup-username').fill('boss');
-  await page.getByTestId('setup-display-name').fill('王老板');
-  await page.getByTestId('setup-password').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').fill('a long enough pass');
-  await page.getByTestId('setup-confirm').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await setupAdmin(page, server);
   const c = await apiCall(page, 'POST', '/api/v1/customers', {
     name: '钱老板', phone: '13912345678',
     profile: { occupation: 'business_owner', credit: { inquiries_3m: 4 } },
