@@ -121,10 +121,12 @@ impl App {
     /// The caller's [`ReadScope`]: their data scope and the pools they use.
     pub fn read_scope_of(&self, caller: &Caller) -> Result<ReadScope> {
         let scope = self.scope_of(caller)?;
-        Ok(ReadScope {
-            pools: self.pools_seen(caller)?,
-            scope,
-        })
+        // A firm-wide scope already sees every customer: no pool list to read.
+        let pools = match scope.visible {
+            Visible::All => BTreeSet::new(),
+            Visible::Owners(_) => self.pools_seen(caller)?,
+        };
+        Ok(ReadScope { pools, scope })
     }
 
     /// Pools whose waiting customers the caller may see ([`crate::service::pools::uses`]).
