@@ -36,6 +36,7 @@ const BY_CODE = {
   last_admin: () => t('error.last_admin'),
   department_not_empty: () => t('error.department_not_empty'),
   department_exists: () => t('error.department_exists'),
+  product_exists: () => t('error.product_exists'),
   role_exists: () => t('error.role_exists'),
   custom_field_exists: () => t('error.custom_field_exists'),
   role_in_use: () => t('error.role_in_use'),

@@ -13,6 +13,7 @@ mod openapi;
 mod org;
 mod platform;
 mod pools;
+mod products;
 mod search;
 mod tools;
 
@@ -136,6 +137,10 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(imports::list_templates, imports::create_template))
         .routes(routes!(imports::delete_template))
         .routes(routes!(tools::repayment_schedule))
+        .routes(routes!(products::list, products::create))
+        .routes(routes!(products::get, products::update))
+        .routes(routes!(products::versions))
+        .routes(routes!(products::matches))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -11,6 +11,7 @@ pub mod import;
 pub mod org;
 pub mod platform;
 pub mod pools;
+pub mod products;
 pub mod search;
 pub mod tools;
 

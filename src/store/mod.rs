@@ -13,6 +13,7 @@ pub mod org;
 pub mod outbox;
 pub mod plugins;
 pub mod pools;
+pub mod products;
 pub mod rule_fields;
 pub mod sessions;
 pub mod setup;

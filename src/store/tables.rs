@@ -91,6 +91,12 @@ macro_rules! every_table {
     };
 }
 
+/// Product id → `domain::product::Product`, its current version (schema 16).
+pub const PRODUCTS: TableDefinition<&str, &[u8]> = TableDefinition::new("products");
+/// `<product id>/<version, 8 digits>` → every version of a product as it was written
+/// (schema 16).
+pub const PRODUCT_VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("product_versions");
+
 every_table!(
     META,
     USERS,
@@ -120,4 +126,6 @@ every_table!(
     CUSTOMER_RULES,
     CUSTOMER_ACTIVITY,
     OWNER_LOADS,
+    PRODUCTS,
+    PRODUCT_VERSIONS,
 );

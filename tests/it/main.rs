@@ -33,6 +33,7 @@ mod pool_scope;
 mod pools;
 mod privacy;
 mod process;
+mod products;
 mod profile;
 mod recycle_bin;
 mod rotate_key;

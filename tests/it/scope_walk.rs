@@ -73,6 +73,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
         Followup,
     ),
     ("post", "/api/v1/customers/{id}/lock", Customer),
+    ("get", "/api/v1/customers/{id}/matches", Customer),
     ("post", "/api/v1/customers/{id}/release", Customer),
     ("post", "/api/v1/customers/{id}/restore", Customer),
     ("get", "/api/v1/customers/{id}/timeline", Customer),
@@ -110,6 +111,13 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/pools/{id}", Pool),
     ("patch", "/api/v1/pools/{id}", Pool),
     ("get", "/api/v1/pools/{id}/customers", Pool),
+    // Products are the firm's configuration, not customer data: every user who reads
+    // customers reads them; changes need product.manage.
+    ("get", "/api/v1/products", NoObject),
+    ("post", "/api/v1/products", NoObject),
+    ("get", "/api/v1/products/{id}", Organisation),
+    ("put", "/api/v1/products/{id}", Organisation),
+    ("get", "/api/v1/products/{id}/versions", Organisation),
     ("get", "/api/v1/reminders", NoObject),
     ("get", "/api/v1/team/today", NoObject),
     ("get", "/api/v1/roles", NoObject),

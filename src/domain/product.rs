@@ -1,0 +1,485 @@
+//! Credit products (信贷产品) the agency brokers: the lender's terms, the admission requirements
+//! written as fields of the qualification profile (so matching is a comparison, not a reading of
+//! prose), the documents a lender asks for and the agency's fee terms. No I/O.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::loan::{self, Method};
+use super::profile::{Occupation, TaxRating};
+
+pub type Problem = (&'static str, String);
+
+/// The kind of loan, as agencies and lenders name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// 信用贷
+    Credit,
+    /// 抵押贷
+    Mortgage,
+    /// 车贷
+    Car,
+    /// 经营贷
+    Business,
+    /// 税贷
+    Tax,
+    /// 公积金贷
+    ProvidentFund,
+    /// 保单贷
+    Policy,
+    /// 其他
+    Other,
+}
+
+impl Category {
+    pub const ALL: [Category; 8] = [
+        Category::Credit,
+        Category::Mortgage,
+        Category::Car,
+        Category::Business,
+        Category::Tax,
+        Category::ProvidentFund,
+        Category::Policy,
+        Category::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Credit => "信用贷",
+            Category::Mortgage => "抵押贷",
+            Category::Car => "车贷",
+            Category::Business => "经营贷",
+            Category::Tax => "税贷",
+            Category::ProvidentFund => "公积金贷",
+            Category::Policy => "保单贷",
+            Category::Other => "其他",
+        }
+    }
+
+    /// The snake_case name or the Chinese label (product sheets write the label).
+    pub fn parse(raw: &str) -> Option<Category> {
+        let raw = raw.trim();
+        Category::ALL.into_iter().find(|c| {
+            c.label() == raw
+                || serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    == Some(raw.to_owned())
+        })
+    }
+}
+
+/// Who may apply, as fields of the qualification profile. Every field is optional: absent means
+/// the lender does not ask. A customer whose profile does not say (unknown) is neither
+/// eligible nor refused for that requirement: matching lists it as information to collect.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct Requirements {
+    pub age_min: Option<u32>,
+    pub age_max: Option<u32>,
+    /// Cities the lender serves; empty = anywhere. Matched against the customer's city
+    /// ignoring a trailing 市.
+    pub cities: Vec<String>,
+    /// Occupations accepted; empty = any.
+    pub occupations: Vec<Occupation>,
+    pub min_monthly_income_fen: Option<i64>,
+    pub min_social_security_months: Option<u32>,
+    pub min_provident_fund_months: Option<u32>,
+    pub min_provident_fund_base_fen: Option<i64>,
+    /// The applicant must own property (抵押贷: the property is the collateral).
+    pub property_required: bool,
+    /// The property must not already be mortgaged.
+    pub property_unmortgaged: bool,
+    pub car_required: bool,
+    pub max_overdue_2y: Option<u32>,
+    /// No overdue right now.
+    pub no_current_overdue: bool,
+    pub max_inquiries_1m: Option<u32>,
+    pub max_inquiries_3m: Option<u32>,
+    pub max_inquiries_6m: Option<u32>,
+    /// Existing debt at most this many times the monthly income (负债收入比, in percent:
+    /// 2000 = 20 months of income).
+    pub max_debt_income_pct: Option<u32>,
+    pub max_card_utilization_pct: Option<u32>,
+    pub min_licence_age_months: Option<u32>,
+    /// The lowest tax rating accepted (A is best; the order is A > B > M > C > D).
+    pub min_tax_rating: Option<TaxRating>,
+    pub min_annual_tax_fen: Option<i64>,
+    pub min_annual_turnover_fen: Option<i64>,
+}
+
+/// The rank of a tax rating, higher is better: A > B > M (new businesses) > C > D.
+pub fn tax_rank(r: TaxRating) -> u8 {
+    match r {
+        TaxRating::A => 5,
+        TaxRating::B => 4,
+        TaxRating::M => 3,
+        TaxRating::C => 2,
+        TaxRating::D => 1,
+    }
+}
+
+/// The agency's service fee on a deal of this product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServiceFee {
+    /// A fixed amount per deal.
+    Fixed { fen: i64 },
+    /// A share of the disbursed amount, in basis points (300 = 3%).
+    Rate { bp: u32 },
+}
+
+/// What the agency earns on a deal of this product.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct FeeTerms {
+    /// Charged to the borrower; counts in the comprehensive financing cost.
+    pub service_fee: Option<ServiceFee>,
+    /// Paid by the lender to the agency, basis points of the disbursed amount (返佣).
+    pub lender_rebate_bp: Option<u32>,
+}
+
+/// A product as the agency's admin writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProductInput {
+    pub name: String,
+    /// The lending institution (银行, 消费金融公司, 小贷公司 …).
+    pub lender: String,
+    pub category: Category,
+    pub amount_min_fen: i64,
+    pub amount_max_fen: i64,
+    pub term_min_months: u32,
+    pub term_max_months: u32,
+    /// Annual rate range, basis points (490 = 4.9%).
+    pub rate_min_bp: u32,
+    pub rate_max_bp: u32,
+    /// Repayment methods the lender offers; at least one.
+    pub methods: Vec<Method>,
+    #[serde(default)]
+    pub requirements: Requirements,
+    /// Documents the lender asks for (身份证, 户口本, 银行流水 …), in the order they are collected.
+    #[serde(default)]
+    pub documents: Vec<String>,
+    #[serde(default)]
+    pub fees: FeeTerms,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A stored product: the input plus its identity and version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Product {
+    pub id: String,
+    #[serde(flatten)]
+    pub terms: ProductInput,
+    /// 1 on creation, +1 on each change; every version is kept.
+    pub version: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The user who wrote this version.
+    pub updated_by: String,
+}
+
+const MAX_NAME: usize = 60;
+const MAX_LIST: usize = 60;
+const MAX_ITEM: usize = 40;
+
+fn text(field: &'static str, v: &str, max: usize, required: bool) -> Result<(), Problem> {
+    let n = v.trim().chars().count();
+    if required && n == 0 {
+        return Err((field, "不能为空".into()));
+    }
+    if n > max {
+        return Err((field, format!("最多{max}个字符")));
+    }
+    if !super::text::single_line_ok(v) {
+        return Err((field, super::text::REFUSED.into()));
+    }
+    Ok(())
+}
+
+fn money(field: &'static str, v: Option<i64>) -> Result<(), Problem> {
+    super::profile::money(field, v)
+}
+
+fn range<T: PartialOrd + Copy>(
+    field: &'static str,
+    min: Option<T>,
+    max: Option<T>,
+) -> Result<(), Problem> {
+    if let (Some(a), Some(b)) = (min, max)
+        && a > b
+    {
+        return Err((field, "下限不能大于上限".into()));
+    }
+    Ok(())
+}
+
+/// Validates a product; the error names the field (`requirements.age_min`).
+pub fn check(p: &ProductInput) -> Result<(), Problem> {
+    text("name", &p.name, MAX_NAME, true)?;
+    text("lender", &p.lender, MAX_NAME, true)?;
+    if p.amount_min_fen <= 0 {
+        return Err(("amount_min_fen", "最低额度应大于0".into()));
+    }
+    if p.amount_max_fen > loan::MAX_PRINCIPAL_FEN {
+        return Err(("amount_max_fen", "额度过大（单位为分）".into()));
+    }
+    range(
+        "amount_max_fen",
+        Some(p.amount_min_fen),
+        Some(p.amount_max_fen),
+    )?;
+    if p.term_min_months == 0 || p.term_max_months > loan::MAX_MONTHS {
+        return Err((
+            "term_min_months",
+            format!("期限应为1到{}个月", loan::MAX_MONTHS),
+        ));
+    }
+    range(
+        "term_max_months",
+        Some(p.term_min_months),
+        Some(p.term_max_months),
+    )?;
+    if i64::from(p.rate_max_bp) > loan::MAX_RATE_BP {
+        return Err(("rate_max_bp", "年利率过高".into()));
+    }
+    range("rate_max_bp", Some(p.rate_min_bp), Some(p.rate_max_bp))?;
+    if p.methods.is_empty() {
+        return Err(("methods", "至少选择一种还款方式".into()));
+    }
+    if p.documents.len() > MAX_LIST {
+        return Err(("documents", format!("最多{MAX_LIST}项")));
+    }
+    for d in &p.documents {
+        text("documents", d, MAX_ITEM, true)?;
+    }
+    if p.notes.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(("notes", "最多2000个字符".into()));
+    }
+    match p.fees.service_fee {
+        Some(ServiceFee::Fixed { fen }) => money("fees.service_fee.fen", Some(fen))?,
+        Some(ServiceFee::Rate { bp }) if bp > 10_000 => {
+            return Err(("fees.service_fee.bp", "服务费率应为0到100%".into()));
+        }
+        _ => {}
+    }
+    if p.fees.lender_rebate_bp.is_some_and(|bp| bp > 10_000) {
+        return Err(("fees.lender_rebate_bp", "返佣比例应为0到100%".into()));
+    }
+    check_requirements(&p.requirements)
+}
+
+fn check_requirements(r: &Requirements) -> Result<(), Problem> {
+    if r.age_min.is_some_and(|a| a > 100) || r.age_max.is_some_and(|a| a > 100) {
+        return Err(("requirements.age_min", "年龄应为0到100".into()));
+    }
+    range("requirements.age_max", r.age_min, r.age_max)?;
+    if r.cities.len() > MAX_LIST {
+        return Err(("requirements.cities", format!("最多{MAX_LIST}个城市")));
+    }
+    for c in &r.cities {
+        text("requirements.cities", c, 20, true)?;
+    }
+    money(
+        "requirements.min_monthly_income_fen",
+        r.min_monthly_income_fen,
+    )?;
+    money(
+        "requirements.min_provident_fund_base_fen",
+        r.min_provident_fund_base_fen,
+    )?;
+    money("requirements.min_annual_tax_fen", r.min_annual_tax_fen)?;
+    money(
+        "requirements.min_annual_turnover_fen",
+        r.min_annual_turnover_fen,
+    )?;
+    for (field, v) in [
+        (
+            "requirements.min_social_security_months",
+            r.min_social_security_months,
+        ),
+        (
+            "requirements.min_provident_fund_months",
+            r.min_provident_fund_months,
+        ),
+        (
+            "requirements.min_licence_age_months",
+            r.min_licence_age_months,
+        ),
+    ] {
+        if v.is_some_and(|m| m > super::profile::MAX_MONTHS) {
+            return Err((field, "月数应为0到600".into()));
+        }
+    }
+    if r.max_card_utilization_pct.is_some_and(|p| p > 100) {
+        return Err((
+            "requirements.max_card_utilization_pct",
+            "信用卡使用率应为0到100".into(),
+        ));
+    }
+    if r.property_unmortgaged && !r.property_required {
+        return Err((
+            "requirements.property_unmortgaged",
+            "要求房产未抵押时须同时要求有房产".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Normalises what an admin typed: trimmed names, cities without a trailing 市, no duplicate
+/// list entries.
+pub fn normalise(p: &mut ProductInput) {
+    p.name = p.name.trim().to_string();
+    p.lender = p.lender.trim().to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    p.requirements.cities = p
+        .requirements
+        .cities
+        .iter()
+        .map(|c| city_key(c).to_string())
+        .filter(|c| seen.insert(c.clone()))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    p.documents = p
+        .documents
+        .iter()
+        .map(|d| d.trim().to_string())
+        .filter(|d| seen.insert(d.clone()))
+        .collect();
+    p.methods.dedup();
+    p.requirements.occupations.dedup();
+    p.notes = p.notes.take().filter(|n| !n.trim().is_empty());
+}
+
+/// A city as matching compares it: trimmed, without a trailing 市 (上海市 = 上海).
+pub fn city_key(c: &str) -> &str {
+    let c = c.trim();
+    c.strip_suffix('市').unwrap_or(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn sample() -> ProductInput {
+        ProductInput {
+            name: "工薪贷".into(),
+            lender: "某银行".into(),
+            category: Category::Credit,
+            amount_min_fen: 1_000_000,
+            amount_max_fen: 30_000_000,
+            term_min_months: 12,
+            term_max_months: 36,
+            rate_min_bp: 360,
+            rate_max_bp: 1800,
+            methods: vec![Method::Annuity],
+            requirements: Requirements::default(),
+            documents: vec!["身份证".into()],
+            fees: FeeTerms::default(),
+            active: true,
+            notes: None,
+        }
+    }
+
+    #[test]
+    fn each_product_rule_names_its_field() {
+        type Change = fn(&mut ProductInput);
+        let cases: Vec<(Change, &str)> = vec![
+            (|p| p.name = " ".into(), "name"),
+            (|p| p.lender = String::new(), "lender"),
+            (|p| p.amount_min_fen = 0, "amount_min_fen"),
+            (|p| p.amount_max_fen = 500_000, "amount_max_fen"),
+            (
+                |p| p.amount_max_fen = loan::MAX_PRINCIPAL_FEN + 1,
+                "amount_max_fen",
+            ),
+            (|p| p.term_min_months = 0, "term_min_months"),
+            (|p| p.term_max_months = 6, "term_max_months"),
+            (|p| p.rate_min_bp = 2000, "rate_max_bp"),
+            (|p| p.methods.clear(), "methods"),
+            (|p| p.documents = vec!["".into()], "documents"),
+            (
+                |p| p.fees.service_fee = Some(ServiceFee::Rate { bp: 10_001 }),
+                "fees.service_fee.bp",
+            ),
+            (
+                |p| p.fees.service_fee = Some(ServiceFee::Fixed { fen: -1 }),
+                "fees.service_fee.fen",
+            ),
+            (
+                |p| p.fees.lender_rebate_bp = Some(20_000),
+                "fees.lender_rebate_bp",
+            ),
+            (
+                |p| p.requirements.age_min = Some(101),
+                "requirements.age_min",
+            ),
+            (
+                |p| {
+                    p.requirements.age_min = Some(40);
+                    p.requirements.age_max = Some(30);
+                },
+                "requirements.age_max",
+            ),
+            (
+                |p| p.requirements.min_social_security_months = Some(601),
+                "requirements.min_social_security_months",
+            ),
+            (
+                |p| p.requirements.max_card_utilization_pct = Some(101),
+                "requirements.max_card_utilization_pct",
+            ),
+            (
+                |p| p.requirements.property_unmortgaged = true,
+                "requirements.property_unmortgaged",
+            ),
+            (
+                |p| p.requirements.min_monthly_income_fen = Some(-1),
+                "requirements.min_monthly_income_fen",
+            ),
+        ];
+        assert!(check(&sample()).is_ok());
+        for (change, field) in cases {
+            let mut p = sample();
+            change(&mut p);
+            let err = check(&p).expect_err(field);
+            assert_eq!(err.0, field, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn categories_read_from_labels_and_names() {
+        assert_eq!(Category::parse("公积金贷"), Some(Category::ProvidentFund));
+        assert_eq!(
+            Category::parse("provident_fund"),
+            Some(Category::ProvidentFund)
+        );
+        assert_eq!(Category::parse("高利贷"), None);
+    }
+
+    #[test]
+    fn normalise_drops_the_city_suffix_and_duplicates() {
+        let mut p = sample();
+        p.requirements.cities = vec!["上海市".into(), "上海".into(), " 杭州 ".into()];
+        p.documents = vec!["身份证".into(), "身份证".into()];
+        normalise(&mut p);
+        assert_eq!(p.requirements.cities, vec!["上海", "杭州"]);
+        assert_eq!(p.documents, vec!["身份证"]);
+    }
+
+    #[test]
+    fn tax_ratings_rank_a_best_and_m_between_b_and_c() {
+        use TaxRating::*;
+        let mut r = [D, M, A, C, B];
+        r.sort_by_key(|r| std::cmp::Reverse(tax_rank(*r)));
+        assert_eq!(r, [A, B, M, C, D]);
+    }
+}

@@ -1,0 +1,114 @@
+//! Credit products (信贷产品) and product matching for a customer.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+
+use super::auth::Source;
+use super::error::ErrorBody;
+use super::{ApiError, ApiJson, AppState};
+use crate::domain::product::{Product, ProductInput};
+use crate::service::access::auth::Caller;
+use crate::service::products::matching::MatchReport;
+use crate::service::products::{ProductFilter, ProductList};
+
+/// Products, active first, by category and name (every user who may read customers).
+#[utoipa::path(get, path = "/products", operation_id = "list_products", tag = "products",
+    params(ProductFilter), responses(
+    (status = 200, description = "Products", body = ProductList)))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(f): Query<ProductFilter>,
+) -> Result<Json<ProductList>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.products().list_products(&caller, &f))
+            .await?,
+    ))
+}
+
+/// Create a product (`product.manage`).
+#[utoipa::path(post, path = "/products", operation_id = "create_product", tag = "products",
+    request_body = ProductInput, responses(
+    (status = 201, description = "Created (version 1)", body = Product),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 403, description = "Missing product.manage", body = ErrorBody),
+    (status = 409, description = "The lender already has a product of that name", body = ErrorBody)))]
+pub async fn create(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(input): ApiJson<ProductInput>,
+) -> Result<(StatusCode, Json<Product>), ApiError> {
+    let p = app
+        .blocking(move |app| app.products().create_product(&caller, input, &source))
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// One product.
+#[utoipa::path(get, path = "/products/{id}", operation_id = "get_product", tag = "products", responses(
+    (status = 200, description = "The product's current version", body = Product),
+    (status = 404, description = "No such product", body = ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.products().get_product(&caller, &id))
+            .await?,
+    ))
+}
+
+/// Replace a product's terms: a new version (`product.manage`). Deactivate with `active: false`.
+#[utoipa::path(put, path = "/products/{id}", operation_id = "update_product", tag = "products",
+    request_body = ProductInput, responses(
+    (status = 200, description = "The new version (the same one when nothing changed)", body = Product),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 403, description = "Missing product.manage", body = ErrorBody),
+    (status = 404, description = "No such product", body = ErrorBody),
+    (status = 409, description = "The lender already has a product of that name", body = ErrorBody)))]
+pub async fn update(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ProductInput>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.products().update_product(&caller, &id, input, &source))
+            .await?,
+    ))
+}
+
+/// Every version of a product, oldest first.
+#[utoipa::path(get, path = "/products/{id}/versions", operation_id = "product_versions", tag = "products", responses(
+    (status = 200, description = "Versions", body = [Product]),
+    (status = 404, description = "No such product", body = ErrorBody)))]
+pub async fn versions(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Product>>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.products().product_versions(&caller, &id))
+            .await?,
+    ))
+}
+
+/// The customer against every active product: eligible ones ranked with an estimate, every
+/// failing requirement named, information to collect, and near misses with what would cure them.
+#[utoipa::path(get, path = "/customers/{id}/matches", operation_id = "customer_matches", tag = "products", responses(
+    (status = 200, description = "The match report", body = MatchReport),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody)))]
+pub async fn matches(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MatchReport>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.products().matches(&caller, &id))
+            .await?,
+    ))
+}

@@ -1,0 +1,130 @@
+//! Matching one customer against every active product (`GET /customers/{id}/matches`): the
+//! requirements are checked in `domain::matching` (every failing one named), then the plugin
+//! hook `products.score` ranks what passes.
+
+use chrono::{Datelike, Days};
+use serde::Serialize;
+
+use crate::domain::customer::Customer;
+use crate::domain::matching::{self, Applicant, Decision, Estimate, Finding, Status};
+use crate::domain::product::{Category, Product};
+use crate::service::access::auth::Caller;
+use crate::service::{Error, Result};
+use crate::store;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProductMatch {
+    pub product_id: String,
+    pub name: String,
+    pub lender: String,
+    pub category: Category,
+    pub status: Status,
+    /// Every requirement the customer fails, in Chinese with the value and the bar.
+    pub failures: Vec<Finding>,
+    /// Requirements the profile does not answer: information to collect.
+    pub missing: Vec<Finding>,
+    /// For an ineligible product failing only one curable requirement: what would change it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub near_miss: Option<Finding>,
+    /// The amount and term the customer could get and the first monthly payment range
+    /// (eligible and needs-information products).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
+    /// The plugin's rank (higher first); 0 for products the plugin does not score.
+    pub score: i64,
+    /// The plugin's reasons for its score, shown beside the product.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MatchReport {
+    pub customer_id: String,
+    /// Eligible first (by score), then needs-information, then near misses (closest first),
+    /// then the other ineligible products.
+    pub items: Vec<ProductMatch>,
+    pub eligible: usize,
+    pub needs_info: usize,
+    pub ineligible: usize,
+    /// The scoring plugin failed: products are listed unscored, and the admin sees the error on
+    /// the plugin page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_error: Option<String>,
+}
+
+fn rank(m: &ProductMatch) -> (u8, i64, u32, &str) {
+    match (m.status, &m.near_miss) {
+        (Status::Eligible, _) => (0, -m.score, 0, &m.name),
+        (Status::NeedsInfo, _) => (1, -m.score, 0, &m.name),
+        (Status::Ineligible, Some(f)) => (2, 0, f.gap.unwrap_or(u32::MAX), &m.name),
+        (Status::Ineligible, None) => (3, 0, 0, &m.name),
+    }
+}
+
+impl crate::service::products::UseCases<'_> {
+    /// Every active product for customer `id` (404 outside the caller's scope).
+    pub fn matches(&self, caller: &Caller, id: &str) -> Result<MatchReport> {
+        let customer = self.customers().visible_customer(caller, id)?;
+        let age = self.viewer(caller).age(&customer)?;
+        let products = self.store.read(store::products::all)?;
+        self.match_products(&customer, age, &products)
+    }
+
+    pub(crate) fn match_products(
+        &self,
+        c: &Customer,
+        age: Option<u32>,
+        products: &[Product],
+    ) -> Result<MatchReport> {
+        let applicant = Applicant {
+            age,
+            city: c.city.as_deref(),
+            profile: &c.profile,
+            demand: &c.demand,
+        };
+        let today = self
+            .now()
+            .with_timezone(&crate::service::customers::shanghai())
+            .date_naive();
+        // The estimate's first payment: a month from today, on a day every month has.
+        let first_date = today
+            .checked_add_days(Days::new(31))
+            .and_then(|d| d.with_day(d.day().min(28)))
+            .ok_or_else(|| Error::Internal("date out of range".into()))?;
+        let mut items = Vec::new();
+        for p in products.iter().filter(|p| p.terms.active) {
+            let d: Decision = matching::evaluate(&p.terms.requirements, &applicant);
+            let estimate = match d.status {
+                Status::Ineligible => None,
+                _ => Some(
+                    matching::estimate(&p.terms, &c.demand, first_date).ok_or_else(|| {
+                        Error::Internal(format!("product {}: terms give no schedule", p.id))
+                    })?,
+                ),
+            };
+            items.push(ProductMatch {
+                product_id: p.id.clone(),
+                name: p.terms.name.clone(),
+                lender: p.terms.lender.clone(),
+                category: p.terms.category,
+                status: d.status,
+                near_miss: d.near_miss().cloned(),
+                failures: d.failures,
+                missing: d.missing,
+                estimate,
+                score: 0,
+                notes: vec![],
+            });
+        }
+        let plugin_error = None;
+        items.sort_by(|a, b| rank(a).cmp(&rank(b)));
+        let count = |s: Status| items.iter().filter(|m| m.status == s).count();
+        Ok(MatchReport {
+            customer_id: c.id.clone(),
+            eligible: count(Status::Eligible),
+            needs_info: count(Status::NeedsInfo),
+            ineligible: count(Status::Ineligible),
+            items,
+            plugin_error,
+        })
+    }
+}

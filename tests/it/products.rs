@@ -1,0 +1,207 @@
+//! Credit products over HTTP: who may write them, validation naming the field, versions and the
+//! audit, and matching a customer (every reason, scope).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use crate::common;
+
+use common::{ADMIN, ADMIN_PASSWORD, Fixture, TEAM_PASSWORD, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+pub fn salary_loan() -> Value {
+    json!({
+        "name": "工薪贷", "lender": "某银行", "category": "credit",
+        "amount_min_fen": 1_000_000, "amount_max_fen": 30_000_000,
+        "term_min_months": 12, "term_max_months": 36,
+        "rate_min_bp": 600, "rate_max_bp": 1200,
+        "methods": ["annuity", "equal_principal"],
+        "requirements": {
+            "age_min": 22, "age_max": 55,
+            "cities": ["上海市", "杭州"],
+            "occupations": ["employee", "civil_servant"],
+            "min_social_security_months": 12,
+            "max_inquiries_3m": 4
+        },
+        "documents": ["身份证", "社保缴纳证明", "银行流水"],
+        "fees": {"service_fee": {"kind": "rate", "bp": 300}, "lender_rebate_bp": 100}
+    })
+}
+
+fn fund_loan() -> Value {
+    json!({
+        "name": "公积金贷", "lender": "某消金", "category": "provident_fund",
+        "amount_min_fen": 500_000, "amount_max_fen": 50_000_000,
+        "term_min_months": 12, "term_max_months": 60,
+        "rate_min_bp": 400, "rate_max_bp": 900,
+        "methods": ["annuity"],
+        "requirements": {"min_provident_fund_months": 24, "min_provident_fund_base_fen": 500_000}
+    })
+}
+
+async fn put(c: &common::Client, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
+    c.call(Method::PUT, path, Some(body)).await
+}
+
+#[tokio::test]
+async fn products_are_written_by_product_managers_and_read_by_staff() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let sales = s.login("xiao", TEAM_PASSWORD).await;
+
+    let (st, e) = sales.post("/api/v1/products", salary_loan()).await;
+    assert_eq!(st, 403, "a salesperson may not write products: {e}");
+
+    let mut bad = salary_loan();
+    bad["requirements"]["age_max"] = json!(18);
+    let (st, e) = admin.post("/api/v1/products", bad).await;
+    assert_eq!(st, 400, "{e}");
+    assert_eq!(e["error"]["field"], "requirements.age_max", "{e}");
+
+    let (st, p) = admin.post("/api/v1/products", salary_loan()).await;
+    assert_eq!(st, 201, "{p}");
+    assert_eq!(p["version"], 1);
+    assert_eq!(
+        p["requirements"]["cities"],
+        json!(["上海", "杭州"]),
+        "city names are stored without 市"
+    );
+    let id = p["id"].as_str().unwrap().to_string();
+
+    let (st, e) = admin.post("/api/v1/products", salary_loan()).await;
+    assert_eq!(st, 409, "same lender and name: {e}");
+    assert_eq!(e["error"]["code"], "product_exists");
+
+    // A salesperson reads the list (active first) and one product.
+    let (st, list) = sales.get("/api/v1/products").await;
+    assert_eq!(st, 200, "{list}");
+    assert_eq!(list["total"], 1);
+    let (st, one) = sales.get(&format!("/api/v1/products/{id}")).await;
+    assert_eq!((st.as_u16(), &one["name"]), (200, &json!("工薪贷")));
+
+    // A change is a new version; the same terms again are not.
+    let mut changed = salary_loan();
+    changed["rate_min_bp"] = json!(550);
+    let (st, v2) = put(&admin, &format!("/api/v1/products/{id}"), changed.clone()).await;
+    assert_eq!((st.as_u16(), &v2["version"]), (200, &json!(2)), "{v2}");
+    let (_, same) = put(&admin, &format!("/api/v1/products/{id}"), changed.clone()).await;
+    assert_eq!(same["version"], 2, "no change, no version");
+    changed["active"] = json!(false);
+    let (_, v3) = put(&admin, &format!("/api/v1/products/{id}"), changed).await;
+    assert_eq!(v3["version"], 3);
+    let (_, versions) = sales.get(&format!("/api/v1/products/{id}/versions")).await;
+    let rates: Vec<i64> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rate_min_bp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(rates, [600, 550, 550]);
+    let (_, active) = sales.get("/api/v1/products?active=true").await;
+    assert_eq!(active["total"], 0, "deactivated: {active}");
+
+    let (_, audit) = admin.get("/api/v1/audit?action=product.updated").await;
+    let row = &audit["items"][0];
+    assert_eq!(row["detail"]["changed"], json!(["rate_min_bp"]), "{audit}");
+    let (_, audit) = admin.get("/api/v1/audit?action=product.deactivated").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+
+    let (st, _) = sales.get("/api/v1/products/nope").await;
+    assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn a_customer_is_matched_with_every_reason_and_only_in_scope() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    common::add_user(&s, "da", &["sales"], None);
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let da = s.login("da", TEAM_PASSWORD).await;
+    for p in [salary_loan(), fund_loan()] {
+        let (st, e) = admin.post("/api/v1/products", p).await;
+        assert_eq!(st, 201, "{e}");
+    }
+    let (st, c) = xiao
+        .post(
+            "/api/v1/customers",
+            json!({"name": "钱七", "phone": "13800138000", "city": "上海",
+                   "demand": {"amount_fen": 10_000_000, "term_months": 12},
+                   "profile": {"occupation": "employee", "social_security_months": 6,
+                               "provident_fund_months": 36, "provident_fund_base_fen": 800_000,
+                               "credit": {"inquiries_3m": 2}}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let id = c["id"].as_str().unwrap();
+
+    let (st, m) = xiao.get(&format!("/api/v1/customers/{id}/matches")).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(
+        (
+            m["eligible"].as_u64(),
+            m["needs_info"].as_u64(),
+            m["ineligible"].as_u64()
+        ),
+        (Some(1), Some(0), Some(1)),
+        "{m}"
+    );
+    let first = &m["items"][0];
+    assert_eq!(first["name"], "公积金贷", "eligible first: {m}");
+    assert_eq!(first["status"], "eligible");
+    assert_eq!(first["estimate"]["amount_fen"], 10_000_000, "{first}");
+    assert_eq!(first["estimate"]["term_months"], 12);
+    // ¥100,000 over 12 months at 4% and 9%, annuity: P·i·(1+i)^n / ((1+i)^n − 1) =
+    // 8,514.990 and 8,745.148 yuan, half-up to the fen.
+    assert_eq!(first["estimate"]["payment_min_fen"], 851_499, "{first}");
+    assert_eq!(first["estimate"]["payment_max_fen"], 874_515, "{first}");
+    let second = &m["items"][1];
+    assert_eq!(second["status"], "ineligible");
+    assert_eq!(
+        second["failures"],
+        json!([{"field": "min_social_security_months", "reason": "社保缴纳 6 个月，要求 ≥ 12 个月",
+                "hint": "再缴 6 个月社保即可申请", "gap": 6}]),
+        "{second}"
+    );
+    assert_eq!(second["near_miss"]["hint"], "再缴 6 个月社保即可申请");
+    assert_eq!(
+        second["missing"],
+        json!([{"field": "id_number", "reason": "未填写身份证号（用于计算年龄）"}]),
+        "{second}"
+    );
+
+    // The profile changes: the answer follows.
+    let (st, e) = xiao
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/customers/{id}"),
+            Some(json!({"id_number": "11010519491231002X",
+                        "profile": {"occupation": "employee", "social_security_months": 12,
+                                    "provident_fund_months": 36, "provident_fund_base_fen": 800_000,
+                                    "credit": {"inquiries_3m": 2}}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+    let (_, m) = xiao.get(&format!("/api/v1/customers/{id}/matches")).await;
+    let salary = m["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "工薪贷")
+        .unwrap();
+    let reasons: Vec<&str> = salary["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 1, "{salary}");
+    assert!(
+        reasons[0].starts_with("年龄 ") && reasons[0].ends_with("岁，要求 ≤ 55 岁"),
+        "social security now met; the ID says born 1949: {reasons:?}"
+    );
+
+    // Another salesperson: 404, as for the customer itself.
+    let (st, _) = da.get(&format!("/api/v1/customers/{id}/matches")).await;
+    assert_eq!(st, 404);
+}
