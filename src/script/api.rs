@@ -14,7 +14,7 @@ use rhai::packages::{
 };
 use rhai::{Dynamic, Engine, ImmutableString, Map};
 
-use super::views::{CandidateView, CtxView, CustomerView, PoolView, UserView};
+use super::views::{CandidateView, CtxView, CustomerView, PoolView, ProductView, UserView};
 
 /// The version of the API described here; plugins can read it with `api_version()`.
 pub const API_VERSION: i64 = 1;
@@ -287,6 +287,7 @@ fn build_with(strict: bool) -> Api {
     UserView::register(&mut api);
     PoolView::register(&mut api);
     CandidateView::register(&mut api);
+    ProductView::register(&mut api);
     CtxView::register(&mut api);
     register_functions(&mut api);
     api

@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, Map};
 
 use super::api::{parse_ts, ts_to_utc};
 use super::hooks::{self, Args, Hook};
-use super::views::{CandidateView, CtxView, CustomerView, PoolView, UserView};
+use super::views::{CandidateView, CtxView, CustomerView, PoolView, ProductView, UserView};
 use super::{Compiled, Plugins, RecallRule, ScriptError, file_name, line_of};
 use crate::domain::customer::{RuleFields, Stage};
 use crate::domain::pool::{Pool, PoolSettings};
@@ -177,6 +177,7 @@ fn run_case(
             "user",
             "pool",
             "candidates",
+            "product",
             "ctx",
             "expect",
         ]
@@ -209,6 +210,15 @@ fn run_case(
     let mut pool = PoolView::new(&test_pool(Default::default(), now));
     pool.overlay(&map_of(&case, "pool")?)?;
     let mut ctx = CtxView::new(hook.name, now);
+    let mut product = ProductView::blank();
+    product.overlay(&map_of(&case, "product")?)?;
+    if hook.function == "score" {
+        // The estimate a test does not give: the product's upper bounds.
+        let mut estimate = rhai::Map::new();
+        estimate.insert("amount_fen".into(), product.amount_max_fen.clone());
+        estimate.insert("term_months".into(), product.term_max_months.clone());
+        ctx.estimate = Dynamic::from(estimate);
+    }
     ctx.overlay(&map_of(&case, "ctx")?)?;
 
     let args = match hook.function {
@@ -227,6 +237,11 @@ fn run_case(
                 ctx,
             }
         }
+        "score" => Args::Score {
+            customer,
+            product,
+            ctx,
+        },
         _ => {
             let list = match case.get("candidates") {
                 None => Array::new(),

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic, Map};
 
-use super::views::{CandidateView, CtxView, CustomerView, PoolView, UserView};
+use super::views::{CandidateView, CtxView, CustomerView, PoolView, ProductView, UserView};
 use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::User;
 use crate::domain::pool::Pool;
@@ -115,13 +115,44 @@ pub const ASSIGN_PICK: Hook = Hook {
     on_error: "不分配给任何人：线索留在调用方的公海（没有公海时留给录入人），并写明原因，记录错误",
 };
 
+pub const SCORE: Hook = Hook {
+    name: "products.score",
+    plugin: "match",
+    function: "score",
+    params: &["customer", "product", "ctx"],
+    result: &[
+        key("score", "int", "never", "排序分，越高越靠前（不写为 0）"),
+        key(
+            "eligible",
+            "bool",
+            "never",
+            "false：按本机构的规则不可做（准入要求之外的规则），须给出 reason",
+        ),
+        key(
+            "reason",
+            "string",
+            "eligible: false 时",
+            "不可做的原因（中文），显示在产品匹配中",
+        ),
+        key(
+            "amount_max_fen",
+            "int",
+            "never",
+            "估算额度上限（分）：低于 ctx.estimate.amount_fen 时按它重新估算（不低于产品最低额度）",
+        ),
+        key("note", "string", "never", "一句说明，显示在产品旁"),
+    ],
+    shorthand: "整数：即 score",
+    on_error: "该产品照常列出但不排序（score 0），匹配结果注明插件出错，记录错误供管理员查看",
+};
+
 /// The optional companion of `pool.recall`: `fn horizon(pool, ctx)`, the days after a claim or
 /// follow-up before any recall or warning can happen (sweeps skip customers inside it).
 pub const HORIZON: &str = "horizon";
 
-/// The fixed list of hook points wired today (`products.score`, `deal.fee`,
-/// `commission.split`, `report.*` join it when those features land).
-pub const HOOKS: [Hook; 3] = [RECALL, CAN_CLAIM, ASSIGN_PICK];
+/// The fixed list of hook points wired today (`deal.fee`, `commission.split`, `report.*` join
+/// it when those features land).
+pub const HOOKS: [Hook; 4] = [RECALL, CAN_CLAIM, ASSIGN_PICK, SCORE];
 
 /// Finds a hook by full name (`pool.recall`) or function name (`recall`).
 pub fn hook(name: &str) -> Option<Hook> {
@@ -191,6 +222,27 @@ pub struct AssignDecision {
     pub turns: Vec<String>,
 }
 
+/// One product that passed the admission requirements, to be scored.
+pub struct ScoreInput<'a> {
+    pub customer: &'a Customer,
+    pub product: &'a crate::domain::product::Product,
+    pub age: Option<u32>,
+    /// `eligible` or `needs_info`.
+    pub status: &'static str,
+    pub missing: Vec<&'static str>,
+    pub estimate: &'a crate::domain::matching::Estimate,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScoreDecision {
+    pub score: i64,
+    /// The firm's own rule refuses the product, with this reason.
+    pub refused: Option<String>,
+    pub amount_max_fen: Option<i64>,
+    pub note: Option<String>,
+}
+
 /// The arguments a hook function receives, built from typed inputs or from a test case.
 pub enum Args {
     Recall {
@@ -209,6 +261,11 @@ pub enum Args {
         candidates: Vec<CandidateView>,
         ctx: CtxView,
     },
+    Score {
+        customer: CustomerView,
+        product: ProductView,
+        ctx: CtxView,
+    },
 }
 
 impl Args {
@@ -217,6 +274,7 @@ impl Args {
             Args::Recall { .. } => RECALL,
             Args::Claim { .. } => CAN_CLAIM,
             Args::Pick { .. } => ASSIGN_PICK,
+            Args::Score { .. } => SCORE,
         }
     }
 
@@ -251,6 +309,24 @@ impl Args {
                 Dynamic::from(candidates.into_iter().map(Dynamic::from).collect::<Array>()),
                 Dynamic::from(ctx),
             ],
+            Args::Score {
+                customer,
+                product,
+                ctx,
+            } => vec![
+                Dynamic::from(customer),
+                Dynamic::from(product),
+                Dynamic::from(ctx),
+            ],
+        }
+    }
+
+    pub fn score(i: &ScoreInput<'_>) -> Args {
+        let held = i.customer.held_since.unwrap_or(i.customer.created_at);
+        Args::Score {
+            customer: CustomerView::new(i.customer, held, i.customer.locked),
+            product: ProductView::new(i.product),
+            ctx: CtxView::for_score(i.now, i.age, i.status, &i.missing, i.estimate),
         }
     }
 
@@ -431,12 +507,56 @@ pub fn assign_decision(v: &Dynamic) -> Result<AssignDecision, String> {
     })
 }
 
+/// Reads what `score` returned.
+pub fn score_decision(v: &Dynamic) -> Result<ScoreDecision, String> {
+    if let Ok(n) = v.as_int() {
+        return Ok(ScoreDecision {
+            score: n,
+            ..ScoreDecision::default()
+        });
+    }
+    if v.is_unit() {
+        return Ok(ScoreDecision::default());
+    }
+    let m = map_result(
+        SCORE,
+        v,
+        "#{ score: 100 } 或 #{ eligible: false, reason: \"…\" }",
+    )?;
+    let refused = if m.get("eligible").and_then(|e| e.as_bool().ok()) == Some(false) {
+        Some(text(&m, "reason").ok_or("eligible: false 时必须给出 reason")?)
+    } else {
+        None
+    };
+    let amount_max_fen = m.get("amount_max_fen").and_then(|a| a.as_int().ok());
+    if amount_max_fen.is_some_and(|a| a <= 0) {
+        return Err("amount_max_fen 应大于 0".into());
+    }
+    Ok(ScoreDecision {
+        score: m.get("score").and_then(|s| s.as_int().ok()).unwrap_or(0),
+        refused,
+        amount_max_fen,
+        note: text(&m, "note"),
+    })
+}
+
+pub fn score_json(d: &ScoreDecision) -> serde_json::Value {
+    serde_json::json!({
+        "score": d.score,
+        "eligible": d.refused.is_none(),
+        "reason": d.refused,
+        "amount_max_fen": d.amount_max_fen,
+        "note": d.note,
+    })
+}
+
 /// A decision as a map, for comparing with an inline test's `expect` and for the try-it panel.
 pub fn decision_map(hook: Hook, v: &Dynamic) -> Result<serde_json::Value, String> {
     use serde_json::json;
     Ok(match hook.function {
         "recall" => recall_json(&recall_decision(v)?),
         "can_claim" => claim_json(&claim_decision(v)?),
+        "score" => score_json(&score_decision(v)?),
         _ => {
             let d = assign_decision(v)?;
             json!({"user_id": d.user_id, "reason": d.reason})

@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use errors::{ErrorLog, PluginFailure};
 pub use hooks::{
     AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, Hook, RecallDecision,
-    RecallInput,
+    RecallInput, ScoreDecision, ScoreInput,
 };
 pub use load::DiskEdit;
 use load::State;
@@ -138,9 +138,10 @@ impl RecallRule<'_> {
 }
 
 /// The default plugins shipped in the binary (also copied to `data/plugins/` on first run).
-pub const DEFAULTS: [(&str, &str); 2] = [
+pub const DEFAULTS: [(&str, &str); 3] = [
     ("pool", include_str!("../../plugins/pool.rhai")),
     ("assign", include_str!("../../plugins/assign.rhai")),
+    ("match", include_str!("../../plugins/match.rhai")),
 ];
 
 /// A compile, lint or run-time error, located in a plugin file.
@@ -471,6 +472,13 @@ impl Plugins {
             ));
         }
         Ok(d)
+    }
+
+    /// `products.score`: rank a product that passed the requirements (or refuse it by the
+    /// firm's own rule).
+    pub fn score(&self, i: &ScoreInput<'_>) -> Result<ScoreDecision, ScriptError> {
+        let (file, v) = self.run(Args::score(i), i.now)?;
+        hooks::score_decision(&v).map_err(|m| Self::decision_error(&file, hooks::SCORE, m))
     }
 
     /// Average cost of one `pool.recall` evaluation over `rounds` runs (for sweep benches).

@@ -179,6 +179,23 @@ view!(CandidateView, "Candidate", "分配候选人（调用方已按在职、部
     weight: int, "分配权重（至少按 1 计）";
 });
 
+view!(ProductView, "Product", "信贷产品（只读）。金额单位为分，利率单位为基点（490 = 4.9%）。", {
+    id: str, "产品 id";
+    name: str, "产品名称";
+    lender: str, "放款机构";
+    category: str, "类别：credit（信用贷）、mortgage（抵押贷）、car（车贷）、business（经营贷）、tax（税贷）、provident_fund（公积金贷）、policy（保单贷）、other";
+    amount_min_fen: int, "最低额度（分）";
+    amount_max_fen: int, "最高额度（分）";
+    term_min_months: int, "最短期限（月）";
+    term_max_months: int, "最长期限（月）";
+    rate_min_bp: int, "最低年利率（基点）";
+    rate_max_bp: int, "最高年利率（基点）";
+    methods: array, "还款方式：annuity（等额本息）、equal_principal（等额本金）、interest_only（先息后本）、bullet（到期还本付息）";
+    requirements: map, "准入要求（只读）：age_min、age_max、cities、occupations、min_monthly_income_fen、min_social_security_months、min_provident_fund_months、min_provident_fund_base_fen、property_required、property_unmortgaged、car_required、max_overdue_2y、no_current_overdue、max_inquiries_1m、max_inquiries_3m、max_inquiries_6m、max_debt_income_pct、max_card_utilization_pct、min_licence_age_months、min_tax_rating、min_annual_tax_fen、min_annual_turnover_fen；未要求的为 ()";
+    documents: array, "所需材料（字符串数组）";
+    fees: map, "费用条款：#{service_fee: #{kind: \"fixed\", fen} 或 #{kind: \"rate\", bp} 或 (), lender_rebate_bp}";
+});
+
 view!(CtxView, "Ctx", "调用上下文：当前时间与本次调用的计数。", {
     hook: str, "挂钩名，如 \"pool.recall\"";
     now: ts, "当前时间（测试中可控，不要用别的时钟）";
@@ -190,6 +207,10 @@ view!(CtxView, "Ctx", "调用上下文：当前时间与本次调用的计数。
     mode: str, "assign.pick：分配方式 round_robin、weighted、least_loaded、by_city";
     cursor: int, "assign.pick：此分配范围（全公司、某部门或某公海，按调用方而定）内已自动分配的线索数，每分出一条加 1；内置规则用 cursor % 候选人数 轮流。候选人名单变化时从当前位置继续，不重新开始";
     turns: map, "assign.pick：各分组的轮次（见 ctx.turn(group)）；测试用例可写 ctx: #{ turns: #{ \"直播部\": 3 } }";
+    age: opt_int, "products.score：客户年龄（由身份证号算出；没有身份证号为 ()）";
+    status: str, "products.score：准入检查结果，eligible（全部满足）或 needs_info（没有不满足的，但资质缺项）";
+    missing: array, "products.score：资质缺项（字段名数组，如 [\"profile.social_security_months\"]）";
+    estimate: map, "products.score：估算 #{amount_fen, term_months, method, payment_min_fen, payment_max_fen}（客户需求在产品范围内取需求，否则取最近的边界；未填需求取产品上限；月供为首期，分别按最低、最高利率）";
 });
 
 fn s(v: &str) -> Dynamic {
@@ -420,6 +441,70 @@ impl CtxView {
             mode: s("round_robin"),
             cursor: int(0),
             turns: Dynamic::from(Map::new()),
+            age: Dynamic::UNIT,
+            status: s("eligible"),
+            missing: Dynamic::from(Array::new()),
+            estimate: Dynamic::from(Map::new()),
+        }
+    }
+
+    /// The context of `products.score` for one product that passed the requirements.
+    pub fn for_score(
+        now: DateTime<Utc>,
+        age: Option<u32>,
+        status: &str,
+        missing: &[&str],
+        estimate: &impl serde::Serialize,
+    ) -> CtxView {
+        CtxView {
+            age: age.map_or(Dynamic::UNIT, int),
+            status: s(status),
+            missing: Dynamic::from(missing.iter().map(|m| s(m)).collect::<Array>()),
+            estimate: part(estimate),
+            ..CtxView::new("products.score", now)
+        }
+    }
+}
+
+impl ProductView {
+    pub fn new(p: &crate::domain::product::Product) -> ProductView {
+        let t = &p.terms;
+        ProductView {
+            id: s(&p.id),
+            name: s(&t.name),
+            lender: s(&t.lender),
+            category: part(&t.category),
+            amount_min_fen: int(t.amount_min_fen),
+            amount_max_fen: int(t.amount_max_fen),
+            term_min_months: int(t.term_min_months),
+            term_max_months: int(t.term_max_months),
+            rate_min_bp: int(t.rate_min_bp),
+            rate_max_bp: int(t.rate_max_bp),
+            methods: part(&t.methods),
+            requirements: part(&t.requirements),
+            documents: strings(&t.documents),
+            fees: part(&t.fees),
+        }
+    }
+
+    /// The base of an inline test's product: a 信用贷 of ¥10,000–¥200,000 over 12–36 months at
+    /// 6–12%, annuity, without requirements.
+    pub fn blank() -> ProductView {
+        ProductView {
+            id: s("p1"),
+            name: s("测试产品"),
+            lender: s("测试银行"),
+            category: s("credit"),
+            amount_min_fen: int(1_000_000),
+            amount_max_fen: int(20_000_000),
+            term_min_months: int(12),
+            term_max_months: int(36),
+            rate_min_bp: int(600),
+            rate_max_bp: int(1200),
+            methods: Dynamic::from(vec![s("annuity")]),
+            requirements: part(&crate::domain::product::Requirements::default()),
+            documents: Dynamic::from(Array::new()),
+            fees: part(&crate::domain::product::FeeTerms::default()),
         }
     }
 }

@@ -205,3 +205,102 @@ async fn a_customer_is_matched_with_every_reason_and_only_in_scope() {
     let (st, _) = da.get(&format!("/api/v1/customers/{id}/matches")).await;
     assert_eq!(st, 404);
 }
+
+/// The default `products.score` caps a 信用贷 at 20 months of income and says so; a failing
+/// plugin leaves the products listed unscored and says so in the report; the try-it panel
+/// scores one product.
+#[tokio::test]
+async fn the_scoring_plugin_ranks_caps_and_its_failure_is_reported() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let mut credit = salary_loan();
+    credit["requirements"] = json!({});
+    let (_, credit) = admin.post("/api/v1/products", credit).await;
+    let (_, fund) = admin.post("/api/v1/products", fund_loan()).await;
+    let mut fund_req = fund_loan();
+    fund_req["name"] = json!("无要求公积金贷");
+    fund_req["requirements"] = json!({});
+    let (st, e) = admin.post("/api/v1/products", fund_req).await;
+    assert_eq!(st, 201, "{e}");
+    let (_, c) = admin
+        .post(
+            "/api/v1/customers",
+            json!({"name": "孙八", "phone": "13900139000",
+                   "demand": {"amount_fen": 20_000_000, "term_months": 12},
+                   "profile": {"monthly_income_fen": 400_000}}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+    let (st, m) = admin.get(&format!("/api/v1/customers/{id}/matches")).await;
+    assert_eq!(st, 200, "{m}");
+    assert!(m.get("plugin_error").is_none(), "{m}");
+    let item = |m: &Value, pid: &Value| {
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| &i["product_id"] == pid)
+            .cloned()
+            .unwrap()
+    };
+    let c1 = item(&m, &credit["id"]);
+    assert_eq!(c1["status"], "eligible", "{c1}");
+    assert_eq!(c1["estimate"]["amount_fen"], 8_000_000, "¥4,000 × 20: {c1}");
+    assert_eq!(c1["notes"], json!(["信用贷额度按月收入的20倍估算"]));
+    // 1000 − 600/10 + 200 (the ¥200,000 asked is within the product's maximum).
+    assert_eq!(c1["score"], 1140, "{c1}");
+    // The fund loan lacks provident-fund facts: needs information, ranked after the eligible.
+    let f = item(&m, &fund["id"]);
+    assert_eq!(
+        (f["status"].as_str(), f["score"].as_i64()),
+        (Some("needs_info"), Some(860)),
+        "1000 − 40 − 300 + 200: {f}"
+    );
+    let order: Vec<&str> = m["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["eligible", "eligible", "needs_info"], "{m}");
+    assert_eq!(
+        m["items"][0]["name"], "无要求公积金贷",
+        "score 1160 before 1140: {m}"
+    );
+
+    // The try-it panel scores one product.
+    let (st, t) = admin
+        .post(
+            "/api/v1/plugins/match/test",
+            json!({"hook": "products.score", "customer_id": id, "product_id": credit["id"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["decision"]["amount_max_fen"], 8_000_000, "{t}");
+
+    // A broken plugin: listed unscored, the error reported.
+    let (st, e) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/plugins/match",
+            Some(json!({"source": "fn score(customer, product, ctx) { throw \"坏了\"; }"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+    let (_, m) = admin.get(&format!("/api/v1/customers/{id}/matches")).await;
+    assert!(m["plugin_error"].as_str().unwrap().contains("坏了"), "{m}");
+    assert_eq!(m["eligible"], 2, "the requirements still decide: {m}");
+    assert!(
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["score"] == 0),
+        "{m}"
+    );
+    let (_, p) = admin.get("/api/v1/plugins/match").await;
+    assert!(
+        p.to_string().contains("坏了"),
+        "the admin sees the failure on the plugin page: {p}"
+    );
+}

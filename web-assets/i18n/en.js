@@ -1023,6 +1023,8 @@ export default {
   'plugins.try.customer': 'Customer ID',
   'plugins.try.settings': 'Pool settings (JSON, optional)',
   'plugins.try.user': 'Claimer (judged on their real owned count and today\'s claims)',
+  'plugins.try.product': 'Product',
+  'plugins.try.noProducts': 'No active products yet: add one on the Products page first',
   'plugins.try.me': 'Myself',
   'plugins.try.pool': 'Pool',
   'plugins.try.settingsPool': 'None: use the settings below',

@@ -1023,6 +1023,8 @@ export default {
   'plugins.try.customer': '客户 ID',
   'plugins.try.settings': '公海设置（JSON，可留空）',
   'plugins.try.user': '领取人（按其真实的名下客户数和今日领取数判断）',
+  'plugins.try.product': '产品',
+  'plugins.try.noProducts': '还没有启用的产品，请先在“产品”页添加',
   'plugins.try.me': '我自己',
   'plugins.try.pool': '公海',
   'plugins.try.settingsPool': '不选：用下面填写的设置',

@@ -111,6 +111,17 @@ function TryPanel({ name, hooks }) {
   const [poolId, setPoolId] = useState('');
   const [choices, setChoices] = useState({ users: [], pools: [] });
   const claim = hook === 'pool.can_claim' || hook === 'can_claim';
+  // products.score runs against one product.
+  const score = hook === 'products.score' || hook === 'score';
+  const [productId, setProductId] = useState('');
+  const [products, setProducts] = useState(null);
+  useEffect(() => {
+    if (!score || products) return;
+    api('GET', '/api/v1/products?active=true').then((r) => {
+      setProducts(r.items);
+      if (r.items.length) setProductId(r.items[0].id);
+    }).catch((err) => setResult({ failure: errorText(err) }));
+  }, [score]);
   useEffect(() => {
     if (!claim || choices.loaded) return;
     Promise.all([
@@ -126,6 +137,7 @@ function TryPanel({ name, hooks }) {
       if (settings.trim()) body.pool = JSON.parse(settings);
       if (claim && userId) body.user_id = userId;
       if (claim && poolId) body.pool_id = poolId;
+      if (score) body.product_id = productId;
       setResult(await api('POST', `/api/v1/plugins/${name}/test`, body));
     } catch (err) {
       setResult({ failure: err instanceof SyntaxError ? t('plugins.try.badJson') : errorText(err) });
@@ -152,9 +164,14 @@ function TryPanel({ name, hooks }) {
         <option value="">${t('plugins.try.settingsPool')}</option>
         ${choices.pools.map((p) => html`<option value=${p.id}>${p.name}</option>`)}
       </select></label>`}
-    <label class="field"><span class="field-label">${t('plugins.try.settings')}</span>
+    ${score && html`<label class="field"><span class="field-label">${t('plugins.try.product')}</span>
+      <select value=${productId} onChange=${(e) => setProductId(e.target.value)} data-testid="plugin-try-product">
+        ${(products || []).map((p) => html`<option value=${p.id}>${p.lender} · ${p.name}</option>`)}
+      </select>
+      ${products && products.length === 0 && html`<span class="muted">${t('plugins.try.noProducts')}</span>`}</label>`}
+    ${!score && html`<label class="field"><span class="field-label">${t('plugins.try.settings')}</span>
       <textarea rows="3" class="mono" placeholder='{"warn_days_before": 5}' value=${settings}
-        onInput=${(e) => setSettings(e.target.value)}></textarea></label>
+        onInput=${(e) => setSettings(e.target.value)}></textarea></label>`}
     <button class="btn btn-primary" type="submit" disabled=${busy || !customerId.trim()} data-testid="plugin-try-run">
       ${busy ? t('common.working') : t('plugins.try.run')}</button>
     ${result && html`<div class="plugin-try-result" data-testid="plugin-try-result">

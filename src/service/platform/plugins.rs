@@ -75,7 +75,8 @@ pub struct PluginTry {
     /// The instant to decide at (RFC 3339; default: now), e.g. to preview a recall date.
     #[serde(default)]
     pub now: Option<DateTime<Utc>>,
-    /// `pool.recall`, `pool.can_claim` or `assign.pick` (or `recall`, `can_claim`, `pick`).
+    /// `pool.recall`, `pool.can_claim`, `assign.pick` or `products.score` (or `recall`,
+    /// `can_claim`, `pick`, `score`).
     pub hook: String,
     pub customer_id: String,
     #[serde(default)]
@@ -91,6 +92,9 @@ pub struct PluginTry {
     /// today's claims in the pool are the real ones, as a claim would see them.
     #[serde(default)]
     pub user_id: Option<String>,
+    /// `products.score`: the product to score the customer against (required).
+    #[serde(default)]
+    pub product_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -477,6 +481,7 @@ impl crate::service::platform::UseCases<'_> {
                     json!({"allow": false, "rule": rule, "reason": reason})
                 }
             }),
+            "score" => self.try_score(caller, &customer, input.product_id.as_deref(), now)?,
             _ => {
                 let mut users = self.store.read(store::users::all)?;
                 users.retain(|u| u.status == crate::domain::org::UserStatus::Active);
@@ -511,6 +516,59 @@ impl crate::service::platform::UseCases<'_> {
             error,
             elapsed_ms,
         })
+    }
+}
+
+impl crate::service::platform::UseCases<'_> {
+    /// `products.score` on one product: the requirements first (a product the customer fails
+    /// is not scored, as in matching), then the plugin.
+    fn try_score(
+        &self,
+        caller: &Caller,
+        customer: &crate::domain::customer::Customer,
+        product_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<serde_json::Value, ScriptError>> {
+        use crate::domain::matching::{self, Applicant, Status};
+        let id = product_id.ok_or_else(|| Error::validation("product_id", "请选择产品"))?;
+        let product = self
+            .store
+            .read(|tx| store::products::get(tx, id))?
+            .ok_or_else(|| Error::validation("product_id", "产品不存在"))?;
+        let age = self.viewer(caller).age(customer)?;
+        let d = matching::evaluate(
+            &product.terms.requirements,
+            &Applicant {
+                age,
+                city: customer.city.as_deref(),
+                profile: &customer.profile,
+                demand: &customer.demand,
+            },
+        );
+        if d.status == Status::Ineligible {
+            return Ok(Ok(json!({"eligible": false, "failures": d.failures})));
+        }
+        let first = now
+            .with_timezone(&crate::service::customers::shanghai())
+            .date_naive();
+        let estimate = matching::estimate(&product.terms, &customer.demand, first)
+            .ok_or_else(|| Error::Internal(format!("product {id}: terms give no schedule")))?;
+        Ok(self
+            .plugins
+            .score(&script::ScoreInput {
+                customer,
+                product: &product,
+                age,
+                status: if d.status == Status::Eligible {
+                    "eligible"
+                } else {
+                    "needs_info"
+                },
+                missing: d.missing.iter().map(|f| f.field).collect(),
+                estimate: &estimate,
+                now,
+            })
+            .map(|s| script::hooks::score_json(&s)))
     }
 }
 

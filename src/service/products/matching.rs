@@ -5,9 +5,11 @@
 use chrono::{Datelike, Days};
 use serde::Serialize;
 
-use crate::domain::customer::Customer;
+use crate::domain::customer::{Customer, Demand};
 use crate::domain::matching::{self, Applicant, Decision, Estimate, Finding, Status};
 use crate::domain::product::{Category, Product};
+use crate::script::ScoreInput;
+use crate::script::hooks::SCORE;
 use crate::service::access::auth::Caller;
 use crate::service::{Error, Result};
 use crate::store;
@@ -90,32 +92,83 @@ impl crate::service::products::UseCases<'_> {
             .checked_add_days(Days::new(31))
             .and_then(|d| d.with_day(d.day().min(28)))
             .ok_or_else(|| Error::Internal("date out of range".into()))?;
+        let now = self.now();
         let mut items = Vec::new();
+        let mut plugin_error = None;
         for p in products.iter().filter(|p| p.terms.active) {
-            let d: Decision = matching::evaluate(&p.terms.requirements, &applicant);
-            let estimate = match d.status {
-                Status::Ineligible => None,
-                _ => Some(
-                    matching::estimate(&p.terms, &c.demand, first_date).ok_or_else(|| {
-                        Error::Internal(format!("product {}: terms give no schedule", p.id))
-                    })?,
-                ),
-            };
-            items.push(ProductMatch {
+            let mut d: Decision = matching::evaluate(&p.terms.requirements, &applicant);
+            let mut m = ProductMatch {
                 product_id: p.id.clone(),
                 name: p.terms.name.clone(),
                 lender: p.terms.lender.clone(),
                 category: p.terms.category,
                 status: d.status,
                 near_miss: d.near_miss().cloned(),
-                failures: d.failures,
-                missing: d.missing,
-                estimate,
+                failures: vec![],
+                missing: vec![],
+                estimate: None,
                 score: 0,
                 notes: vec![],
-            });
+            };
+            if d.status != Status::Ineligible {
+                let no_schedule =
+                    || Error::Internal(format!("product {}: terms give no schedule", p.id));
+                let estimate =
+                    matching::estimate(&p.terms, &c.demand, first_date).ok_or_else(no_schedule)?;
+                let input = ScoreInput {
+                    customer: c,
+                    product: p,
+                    age,
+                    status: if d.status == Status::Eligible {
+                        "eligible"
+                    } else {
+                        "needs_info"
+                    },
+                    missing: d.missing.iter().map(|f| f.field).collect(),
+                    estimate: &estimate,
+                    now,
+                };
+                let mut estimate = estimate.clone();
+                match self.plugins.score(&input) {
+                    Ok(s) => {
+                        m.score = s.score;
+                        m.notes.extend(s.note);
+                        if let Some(reason) = s.refused {
+                            d.failures.push(Finding {
+                                field: "plugin",
+                                reason,
+                                hint: None,
+                                gap: None,
+                            });
+                            m.status = Status::Ineligible;
+                        } else if let Some(cap) = s.amount_max_fen
+                            && cap < estimate.amount_fen
+                        {
+                            let capped = Demand {
+                                amount_fen: Some(cap),
+                                term_months: Some(estimate.term_months),
+                                purpose: None,
+                            };
+                            estimate = matching::estimate(&p.terms, &capped, first_date)
+                                .ok_or_else(no_schedule)?;
+                        }
+                    }
+                    Err(e) => {
+                        // Recorded once per match, not once per product.
+                        if plugin_error.is_none() {
+                            self.plugins.record_failure(SCORE, &e, Some(&c.id), now);
+                            plugin_error = Some(e.to_string());
+                        }
+                    }
+                }
+                if m.status != Status::Ineligible {
+                    m.estimate = Some(estimate);
+                }
+            }
+            m.failures = d.failures;
+            m.missing = d.missing;
+            items.push(m);
         }
-        let plugin_error = None;
         items.sort_by(|a, b| rank(a).cmp(&rank(b)));
         let count = |s: Status| items.iter().filter(|m| m.status == s).count();
         Ok(MatchReport {
