@@ -20,6 +20,7 @@ import { AdminPoolsPage } from './pages/admin-pools.js';
 import { AdminPluginsPage } from './pages/admin-plugins.js';
 import { AdminCustomerSettingsPage } from './pages/admin-customer-settings.js';
 import { CalculatorPage } from './pages/calculator.js';
+import { AdminProductsPage } from './pages/admin-products.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -34,6 +35,7 @@ export const ROUTES = [
   { id: 'admin-users', path: '/admin/users', key: 'nav.adminUsers', icon: 'users', page: AdminUsersPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-products', path: '/admin/products', key: 'nav.adminProducts', icon: 'calculator', page: AdminProductsPage, nav: true, capability: 'product.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-pools', path: '/admin/pools', key: 'nav.adminPools', icon: 'inbox', page: AdminPoolsPage, nav: true, capability: 'pool.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-customer-settings', path: '/admin/customer-settings', key: 'nav.adminCustomerSettings', icon: 'contacts', page: AdminCustomerSettingsPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-plugins', path: '/admin/plugins', key: 'nav.adminPlugins', icon: 'system', page: AdminPluginsPage, nav: true, capability: 'plugin.manage', sectionKey: 'nav.section.settings' },

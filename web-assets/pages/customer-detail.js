@@ -21,6 +21,7 @@ import {
   CustomerDialog, FOLLOWUP_KINDS, STAGES, StageBadge, Stars, Tags, customerErrorText, kindLabel, orDash, stageLabel,
 } from '../components/customers.js';
 import { QualificationCard, QualificationDialog } from '../components/qualification.js';
+import { MatchesCard } from '../components/matches.js';
 import { NotFoundPage } from './not-found.js';
 
 function customerIdFromPath(path) {
@@ -426,6 +427,7 @@ export function CustomerDetailPage() {
         <${ProfileCard} c=${c} userName=${userName} />
         <${ExtraCard} c=${c} fields=${settings.fields} />
         <${QualificationCard} c=${c} canEdit=${canEdit} onEdit=${() => setDialog('qualification')} />
+        <${MatchesCard} customerId=${c.id} version=${c.updated_at} />
       </div>
       <div class="customer-main">
         ${canEdit && html`<${FollowupBox} customerId=${c.id} onLogged=${() => { loadCustomer(); loadTimeline(); }} />`}
