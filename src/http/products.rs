@@ -10,6 +10,7 @@ use super::{ApiError, ApiJson, AppState};
 use crate::domain::product::{Product, ProductInput};
 use crate::service::access::auth::Caller;
 use crate::service::products::matching::MatchReport;
+use crate::service::products::reverse::{CandidatePage, CandidateQuery};
 use crate::service::products::{ProductFilter, ProductList};
 
 /// Products, active first, by category and name (every user who may read customers).
@@ -109,6 +110,25 @@ pub async fn matches(
 ) -> Result<Json<MatchReport>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.products().matches(&caller, &id))
+            .await?,
+    ))
+}
+
+/// The reverse match: which customers in my scope qualify for this product (counts and one
+/// page, masked like every customer list). Reads the compact match rows, not the records.
+#[utoipa::path(get, path = "/products/{id}/candidates", operation_id = "product_candidates", tag = "products",
+    params(CandidateQuery), responses(
+    (status = 200, description = "Counts and a page of qualifying customers", body = CandidatePage),
+    (status = 400, description = "Invalid limit", body = ErrorBody),
+    (status = 404, description = "No such product", body = ErrorBody)))]
+pub async fn candidates(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<CandidateQuery>,
+) -> Result<Json<CandidatePage>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.products().candidates(&caller, &id, &q))
             .await?,
     ))
 }

@@ -192,6 +192,7 @@ pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Re
     tx.open_table(tables::CUSTOMERS)?
         .insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
     super::rule_fields::sync(tx, c)?;
+    super::match_rows::sync(tx, c)?;
     super::outbox::enqueue(tx, &c.id)?;
     Ok(())
 }
@@ -289,6 +290,16 @@ fn batch_w<D: serde::de::DeserializeOwned>(
         n += 1;
     }
     Ok((last, n))
+}
+
+/// [`batch_w`] over whole records.
+pub(super) fn records_batch_w(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+    mut visit: impl FnMut(&Customer) -> Result<()>,
+) -> Result<(Option<String>, usize)> {
+    batch_w(tx, after, limit, |_, c: Customer| visit(&c))
 }
 
 /// [`batch_w`] decoding only the [`RuleFields`].
@@ -450,6 +461,9 @@ fn prefixed<T: serde::de::DeserializeOwned>(
 /// pools they are a member of). Implemented by `service::access::scope`.
 pub trait Sees {
     fn sees(&self, c: &Customer) -> bool;
+    /// The same decision from a compact match row (owner and collaborators): the data scope
+    /// only, without the pool-member exception of reads.
+    fn sees_row(&self, r: &super::match_rows::MatchRow) -> bool;
 }
 
 /// Why a use case reads customers without a caller's scope. Each variant is one kind of work
@@ -580,6 +594,26 @@ impl<'t> Reader<'t> {
             }
         }
         Ok(())
+    }
+
+    /// Live customers' compact match rows the reader sees (its data scope: pool customers only
+    /// for a firm-wide reader), in id order, until `visit` answers false. For the reverse match.
+    pub fn scan_match_rows(
+        &self,
+        mut visit: impl FnMut(&str, super::match_rows::MatchRow) -> Result<bool>,
+    ) -> Result<()> {
+        let Tx::Read(tx) = self.tx else {
+            return Err(super::Error::Misuse(
+                "match rows are scanned in a read transaction".into(),
+            ));
+        };
+        super::match_rows::scan(tx, |id, row| {
+            let seen = match self.access {
+                Access::Scoped(s) => s.sees_row(&row),
+                Access::Unscoped(_) => true,
+            };
+            if seen { visit(id, row) } else { Ok(true) }
+        })
     }
 
     /// How many records the table holds, deleted ones included (unscoped work's progress).

@@ -39,6 +39,8 @@
 //! - 15: customer_keys gains each waiting customer's pool-page key (`q:<pool id>/<id>`), so a
 //!   pool's page is read from its keys in id order (one batch pass over the records).
 //! - 16: products, product_versions (credit products and every version written).
+//! - 17: customer_match (the compact match view of every live customer, filled from the
+//!   records in batches).
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -49,7 +51,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 16;
+pub const SCHEMA_VERSION: u64 = 17;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -121,6 +123,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         10 => Some(super::loads::rebuild_batch),
         11 => Some(v11_batch),
         15 => Some(super::customers::add_waiting_keys_batch),
+        17 => Some(super::match_rows::rebuild_batch),
         _ => None,
     }
 }
@@ -210,6 +213,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     create_v9(tx)?;
     tx.open_table(tables::OWNER_LOADS)?;
     create_v16(tx)?;
+    tx.open_table(tables::CUSTOMER_MATCH)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -382,6 +386,10 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         // The pool-page keys are added batch by batch; nothing to create.
         15 => Ok(()),
         16 => create_v16(tx),
+        17 => {
+            tx.open_table(tables::CUSTOMER_MATCH)?;
+            Ok(())
+        }
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

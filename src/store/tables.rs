@@ -97,6 +97,10 @@ pub const PRODUCTS: TableDefinition<&str, &[u8]> = TableDefinition::new("product
 /// (schema 16).
 pub const PRODUCT_VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("product_versions");
 
+/// Customer id → the compact match view of a live customer (`store::match_rows`, schema 17):
+/// what product matching reads, so the reverse match never parses a record.
+pub const CUSTOMER_MATCH: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_match");
+
 every_table!(
     META,
     USERS,
@@ -128,4 +132,5 @@ every_table!(
     OWNER_LOADS,
     PRODUCTS,
     PRODUCT_VERSIONS,
+    CUSTOMER_MATCH,
 );

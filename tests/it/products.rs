@@ -304,3 +304,186 @@ async fn the_scoring_plugin_ranks_caps_and_its_failure_is_reported() {
         "the admin sees the failure on the plugin page: {p}"
     );
 }
+
+/// The reverse match: counts and pages over the caller's scope only; the exact age decides a
+/// customer whose birth year leaves it open; a changed requirement changes the list.
+#[tokio::test]
+async fn the_reverse_match_lists_only_my_qualifying_customers() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    common::add_user(&s, "da", &["sales"], None);
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let da = s.login("da", TEAM_PASSWORD).await;
+    let mut p = fund_loan();
+    p["requirements"]["age_max"] = json!(76);
+    let (_, p) = admin.post("/api/v1/products", p).await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    let qualified = json!({"provident_fund_months": 30, "provident_fund_base_fen": 600_000});
+    let mut xiao_ids = vec![];
+    for (k, profile) in [
+        qualified.clone(),
+        qualified.clone(),
+        json!({"provident_fund_months": 12, "provident_fund_base_fen": 600_000}),
+        json!({"provident_fund_months": 30}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (st, c) = xiao
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("客户{k}"), "phone": format!("1380000000{k}"), "profile": profile}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        xiao_ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    // Born 1949-12-31: 76 on the test clock's 2026-11-20, though 2026 − 1949 = 77.
+    let (st, old) = da
+        .post(
+            "/api/v1/customers",
+            json!({"name": "老周", "phone": "13900000009", "id_number": "11010519491231002X",
+                   "profile": qualified}),
+        )
+        .await;
+    assert_eq!(st, 201, "{old}");
+
+    let url = format!("/api/v1/products/{pid}/candidates");
+    let (st, page) = xiao.get(&url).await;
+    assert_eq!(st, 200, "{page}");
+    assert_eq!(
+        (
+            page["eligible"].as_u64(),
+            page["needs_info"].as_u64(),
+            page["scanned"].as_u64()
+        ),
+        (Some(0), Some(3), Some(4)),
+        "no ID number: the age is unknown, so at best information is missing: {page}"
+    );
+    let (_, page) = da.get(&url).await;
+    assert_eq!(
+        (page["eligible"].as_u64(), page["scanned"].as_u64()),
+        (Some(1), Some(1)),
+        "the exact age, 76, decides: {page}"
+    );
+    assert_eq!(page["items"][0]["name"], "老周");
+    assert_eq!(
+        page["items"][0]["id_number"], "110105********002X",
+        "masked as everywhere: {page}"
+    );
+
+    // Without the age requirement the salesperson's two qualified customers are eligible.
+    let mut changed = fund_loan();
+    changed["requirements"]["age_max"] = json!(75);
+    let (st, _) = put(&admin, &format!("/api/v1/products/{pid}"), changed).await;
+    assert_eq!(st, 200);
+    let (_, page) = da.get(&url).await;
+    assert_eq!(
+        page["eligible"], 0,
+        "75: both readings of the birth year fail: {page}"
+    );
+    let (st, _) = put(&admin, &format!("/api/v1/products/{pid}"), fund_loan()).await;
+    assert_eq!(st, 200);
+    let (_, page) = xiao.get(&format!("{url}?limit=1")).await;
+    assert_eq!(
+        (page["eligible"].as_u64(), page["needs_info"].as_u64()),
+        (Some(2), Some(1)),
+        "{page}"
+    );
+    assert_eq!(page["items"][0]["id"], xiao_ids[0].as_str());
+    let after = page["next_after"].as_str().unwrap();
+    let (_, page2) = xiao.get(&format!("{url}?limit=1&after={after}")).await;
+    assert_eq!(page2["items"][0]["id"], xiao_ids[1].as_str());
+    assert!(page2["next_after"].is_null(), "{page2}");
+    let (_, info) = xiao.get(&format!("{url}?status=needs_info")).await;
+    assert_eq!(info["items"][0]["id"], xiao_ids[3].as_str(), "{info}");
+    // The admin sees all five.
+    let (_, all) = admin.get(&url).await;
+    assert_eq!(
+        (all["eligible"].as_u64(), all["scanned"].as_u64()),
+        (Some(3), Some(5)),
+        "{all}"
+    );
+    // A deleted customer drops out.
+    let (st, e) = admin
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/customers/{}", xiao_ids[0]),
+            None,
+        )
+        .await;
+    assert!(st.is_success(), "{e}");
+    let (_, page) = xiao.get(&url).await;
+    assert_eq!(page["eligible"], 1, "{page}");
+    let (st, e) = xiao.get(&format!("{url}?limit=0")).await;
+    assert_eq!((st.as_u16(), &e["error"]["field"]), (400, &json!("limit")));
+}
+
+/// Schema 17 fills the compact match rows of an existing store from the records (live
+/// customers only).
+#[tokio::test]
+async fn the_upgrade_fills_the_match_rows_of_live_customers() {
+    use redb::TableDefinition;
+    const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+    const MATCH: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_match");
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let mut ids = vec![];
+    for k in 0..3 {
+        let (_, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("客户{k}"), "phone": format!("1370000000{k}"),
+                       "city": "杭州", "profile": {"social_security_months": 10 + k}}),
+            )
+            .await;
+        ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    let (st, _) = admin
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/customers/{}", ids[2]),
+            None,
+        )
+        .await;
+    assert!(st.is_success());
+    let data = s.stop().await;
+    let path = data.path().join("zhudai.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.delete_table(MATCH).unwrap();
+        tx.open_table(META)
+            .unwrap()
+            .insert("schema_version", 16)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = common::open_keyed(data.path(), &path);
+    let mut seen = vec![];
+    store
+        .read(|tx| {
+            zhudai::store::customers::Reader::unscoped(
+                tx,
+                zhudai::store::customers::Unscoped::Maintenance,
+            )
+            .scan_match_rows(|id, row| {
+                seen.push((
+                    id.to_string(),
+                    row.city.clone(),
+                    row.profile.social_security_months,
+                ));
+                Ok(true)
+            })
+        })
+        .unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            (ids[0].clone(), Some("杭州".to_string()), Some(10)),
+            (ids[1].clone(), Some("杭州".to_string()), Some(11)),
+        ],
+        "the deleted customer has no row"
+    );
+}

@@ -118,6 +118,9 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/products/{id}", Organisation),
     ("put", "/api/v1/products/{id}", Organisation),
     ("get", "/api/v1/products/{id}/versions", Organisation),
+    // The product is configuration; the customers listed are the caller's scope only
+    // (tests/it/products.rs::the_reverse_match_lists_only_my_qualifying_customers).
+    ("get", "/api/v1/products/{id}/candidates", Organisation),
     ("get", "/api/v1/reminders", NoObject),
     ("get", "/api/v1/team/today", NoObject),
     ("get", "/api/v1/roles", NoObject),

@@ -12,6 +12,7 @@ use crate::service::access::auth::Caller;
 use crate::service::{App, Error, Result};
 use crate::store;
 use crate::store::customers::{Reader, Sees, Tx};
+use crate::store::match_rows::MatchRow;
 
 /// Records that have an owner and collaborators, which is what scopes are decided on.
 pub trait Owned {
@@ -82,6 +83,18 @@ impl Sees for Scope {
     fn sees(&self, c: &Customer) -> bool {
         self.can_see(c)
     }
+    fn sees_row(&self, r: &MatchRow) -> bool {
+        self.can_see(r)
+    }
+}
+
+impl Owned for MatchRow {
+    fn owner_id(&self) -> Option<&str> {
+        self.owner_id.as_deref()
+    }
+    fn collaborators(&self) -> &[String] {
+        &self.collaborators
+    }
 }
 
 impl Scope {
@@ -108,6 +121,9 @@ impl Sees for ReadScope {
             || (c.owner_id.is_none()
                 && c.deleted_at.is_none()
                 && c.pool_id.as_ref().is_some_and(|p| self.pools.contains(p)))
+    }
+    fn sees_row(&self, r: &MatchRow) -> bool {
+        self.scope.can_see(r)
     }
 }
 

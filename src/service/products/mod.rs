@@ -5,6 +5,7 @@
 crate::service::use_cases!(products, "Credit products and product matching.");
 
 pub mod matching;
+pub mod reverse;
 
 use serde::Serialize;
 use serde_json::json;
