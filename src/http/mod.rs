@@ -141,6 +141,8 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(products::get, products::update))
         .routes(routes!(products::versions))
         .routes(routes!(products::candidates))
+        .routes(routes!(products::import))
+        .routes(routes!(products::sheet_template))
         .routes(routes!(products::matches))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)

@@ -7,10 +7,13 @@ use axum::http::StatusCode;
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
+use crate::domain::capability::Capability;
 use crate::domain::product::{Product, ProductInput};
+use crate::service::Error;
 use crate::service::access::auth::Caller;
 use crate::service::products::matching::MatchReport;
 use crate::service::products::reverse::{CandidatePage, CandidateQuery};
+use crate::service::products::sheet::ProductImportReport;
 use crate::service::products::{ProductFilter, ProductList};
 
 /// Products, active first, by category and name (every user who may read customers).
@@ -130,5 +133,83 @@ pub async fn candidates(
     Ok(Json(
         app.blocking(move |app| app.products().candidates(&caller, &id, &q))
             .await?,
+    ))
+}
+
+/// Import a product sheet (CSV or XLSX, columns named in Chinese; the template's headers are at
+/// `GET /products/sheet-template`): all or nothing, every bad cell reported with its row, column,
+/// value and reason. A row naming an existing product (same lender and name) replaces its
+/// terms as a new version. Multipart: `file`, and `dry_run=true` to check without writing.
+#[utoipa::path(post, path = "/products/import", operation_id = "import_products", tag = "products",
+    request_body(content_type = "multipart/form-data", description = "`file` (CSV or XLSX) and optional `dry_run`"),
+    responses(
+    (status = 200, description = "What was (or would be) created and updated, or every error (then nothing was written)", body = ProductImportReport),
+    (status = 400, description = "Unreadable or empty file", body = ErrorBody),
+    (status = 403, description = "Missing product.manage", body = ErrorBody)))]
+pub async fn import(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    mut form: axum::extract::Multipart,
+) -> Result<Json<ProductImportReport>, ApiError> {
+    caller.require(Capability::ProductManage)?;
+    let spool = app
+        .imports()
+        .spool_path(&format!("products-{}", crate::service::new_id(app.now())))?;
+    let mut dry_run = false;
+    let mut got_file = false;
+    let upload = |e: axum::extract::multipart::MultipartError| {
+        ApiError::new(e.status(), "bad_upload", e.body_text())
+    };
+    while let Some(field) = form.next_field().await.map_err(upload)? {
+        match field.name() {
+            Some("file") => {
+                let bytes = field.bytes().await.map_err(upload)?;
+                tokio::fs::write(&spool, &bytes)
+                    .await
+                    .map_err(|e| Error::Internal(format!("spooling: {e}")))?;
+                got_file = true;
+            }
+            Some("dry_run") => {
+                dry_run = matches!(
+                    field.text().await.map_err(upload)?.trim(),
+                    "true" | "1" | "on"
+                );
+            }
+            _ => {}
+        }
+    }
+    if !got_file {
+        return Err(Error::validation("file", "请选择产品表文件").into());
+    }
+    let report = app
+        .blocking(move |app| {
+            let r = app
+                .products()
+                .import_products(&caller, &spool, dry_run, &source);
+            let _ = std::fs::remove_file(&spool);
+            r
+        })
+        .await?;
+    Ok(Json(report))
+}
+
+/// The product sheet's headers as a CSV file (UTF-8 with a BOM, so Excel shows the Chinese).
+#[utoipa::path(get, path = "/products/sheet-template", operation_id = "product_sheet_template", tag = "products", responses(
+    (status = 200, description = "CSV with the header row", content_type = "text/csv")))]
+pub async fn sheet_template(caller: Caller) -> Result<impl axum::response::IntoResponse, ApiError> {
+    caller.require(Capability::ProductManage)?;
+    let mut body = String::from("\u{feff}");
+    body.push_str(&crate::service::products::sheet::template_headers().join(","));
+    body.push_str("\r\n");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"products-template.csv\"",
+            ),
+        ],
+        body,
     ))
 }

@@ -31,6 +31,7 @@ pub use columns::{
     resolve_columns,
 };
 use columns::{HEADER_SEARCH, is_header, known_target, no_header};
+pub use profile_columns::parse_yes_no;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};

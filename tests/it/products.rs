@@ -487,3 +487,162 @@ async fn the_upgrade_fills_the_match_rows_of_live_customers() {
         "the deleted customer has no row"
     );
 }
+
+/// A multipart upload of `file` (and `dry_run`), built by hand.
+async fn upload_sheet(c: &common::Client, file: &[u8], dry_run: bool) -> (u16, Value) {
+    let b = "zhudai-test-boundary";
+    let mut body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\n{dry_run}\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"products.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    let r = c
+        .http
+        .post(format!("{}/api/v1/products/import", c.base))
+        .header("x-csrf-token", c.csrf.clone().unwrap())
+        .header("content-type", format!("multipart/form-data; boundary={b}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// A product sheet: all or nothing, every bad cell named with its row, column and value; a
+/// dry run writes nothing; a second import updates by lender + name as new versions.
+#[tokio::test]
+async fn a_product_sheet_imports_all_or_nothing() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let header = "产品名称,放款机构,类别,最低额度(万元),最高额度(万元),最短期限(月),最长期限(月),最低年利率(%),最高年利率(%),还款方式,年龄下限,年龄上限,可做城市,社保月数,近3月查询上限,须有房,服务费,返佣(%),内部编号\n";
+    let bad = format!(
+        "{header}工薪贷,某银行,信用贷,1,30,12,36,3.6,18,等额本息、等额本金,22,55,上海市、杭州,12,4,否,3%,1,A-01\n\
+         房抵贷,某银行,抵押贷,十,500,12,120,3.2,6,先息后本,,,,,,是,5000,0.5,A-02\n\
+         车主贷,某消金,车贷,5,20,12,36,7,24,按月付,,,,,,,,,A-03\n\
+         工薪贷,某银行,信用贷,1,30,12,36,3.6,18,等额本息,,,,,,,,,A-04\n\
+         税贷,某银行,税贷,10,100,12,36,4,9,等额本息,60,40,,,,,,,A-05\n"
+    );
+    let (st, r) = upload_sheet(&admin, bad.as_bytes(), false).await;
+    assert_eq!(st, 200, "{r}");
+    let errors: Vec<(u64, &str, &str)> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["column"].as_str().unwrap(),
+                e["value"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (3, "最低额度(万元)", "十"),
+            (4, "还款方式", "按月付"),
+            (5, "产品名称", "工薪贷"),
+            (6, "年龄上限", "40"),
+        ],
+        "{r}"
+    );
+    assert_eq!(r["errors"][3]["reason"], "下限不能大于上限");
+    assert_eq!(
+        r["ignored_columns"],
+        json!(["内部编号"]),
+        "not silently dropped"
+    );
+    assert_eq!(r["created"], 0);
+    let (_, list) = admin.get("/api/v1/products").await;
+    assert_eq!(list["total"], 0, "nothing written: {list}");
+
+    let good = format!(
+        "{header}工薪贷,某银行,信用贷,1,30,12,36,3.6,18,等额本息、等额本金,22,55,上海市、杭州,12,4,否,3%,1,A-01\n\
+         房抵贷,某银行,抵押贷,10,500,12,120,3.2,6,先息后本,,,,,,是,5000,0.5,A-02\n"
+    );
+    let (st, r) = upload_sheet(&xiao, good.as_bytes(), false).await;
+    assert_eq!(st, 403, "a salesperson may not import products: {r}");
+    let (_, r) = upload_sheet(&admin, good.as_bytes(), true).await;
+    assert_eq!(
+        (r["created"].as_u64(), r["dry_run"].as_bool()),
+        (Some(2), Some(true)),
+        "{r}"
+    );
+    let (_, list) = admin.get("/api/v1/products").await;
+    assert_eq!(list["total"], 0, "a dry run writes nothing");
+    let (_, r) = upload_sheet(&admin, good.as_bytes(), false).await;
+    assert_eq!(r["created"], 2, "{r}");
+    let (_, list) = admin.get("/api/v1/products").await;
+    let salary = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "工薪贷")
+        .unwrap()
+        .clone();
+    assert_eq!(salary["amount_max_fen"], 30_000_000);
+    assert_eq!(salary["rate_min_bp"], 360);
+    assert_eq!(salary["methods"], json!(["annuity", "equal_principal"]));
+    assert_eq!(salary["requirements"]["cities"], json!(["上海", "杭州"]));
+    assert_eq!(salary["requirements"]["property_required"], false);
+    assert_eq!(
+        salary["fees"],
+        json!({"service_fee": {"kind": "rate", "bp": 300}, "lender_rebate_bp": 100})
+    );
+    let mortgage = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "房抵贷")
+        .unwrap();
+    assert_eq!(
+        mortgage["fees"]["service_fee"],
+        json!({"kind": "fixed", "fen": 500_000})
+    );
+    assert_eq!(mortgage["requirements"]["property_required"], true);
+
+    // Again, with one rate changed: one new version, one unchanged.
+    let changed = good.replace("3.2,6,先息后本", "3.3,6,先息后本");
+    let (_, r) = upload_sheet(&admin, changed.as_bytes(), false).await;
+    assert_eq!(
+        (
+            r["created"].as_u64(),
+            r["updated"].as_u64(),
+            r["unchanged"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1)),
+        "{r}"
+    );
+    let (_, v) = admin
+        .get(&format!(
+            "/api/v1/products/{}/versions",
+            mortgage["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(v.as_array().unwrap().len(), 2);
+
+    let (st, e) = upload_sheet(&admin, "名称,机构\n".as_bytes(), false).await;
+    assert_eq!(st, 200, "{e}");
+    assert!(
+        e["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["column"] == "产品名称" && x["reason"] == "缺少这一列"),
+        "{e}"
+    );
+    let r = admin
+        .http
+        .get(format!("{}/api/v1/products/sheet-template", admin.base))
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.starts_with("\u{feff}产品名称,放款机构,类别,最低额度(万元)"),
+        "{text}"
+    );
+}

@@ -115,6 +115,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     // customers reads them; changes need product.manage.
     ("get", "/api/v1/products", NoObject),
     ("post", "/api/v1/products", NoObject),
+    ("post", "/api/v1/products/import", NoObject),
+    ("get", "/api/v1/products/sheet-template", NoObject),
     ("get", "/api/v1/products/{id}", Organisation),
     ("put", "/api/v1/products/{id}", Organisation),
     ("get", "/api/v1/products/{id}/versions", Organisation),

@@ -202,6 +202,52 @@ function Versions({ product, onClose }) {
   <//>`;
 }
 
+/** Import a product sheet: check first (dry run), then import; every bad cell listed. */
+function SheetDialog({ onClose, onDone }) {
+  const [file, setFile] = useState(null);
+  const [report, setReport] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const send = async (dryRun) => {
+    if (!file) {
+      setError(t('product.sheet.pick'));
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const form = new FormData();
+      form.append('dry_run', dryRun ? 'true' : 'false');
+      form.append('file', file);
+      const r = await api('POST', '/api/v1/products/import', form);
+      setReport(r);
+      if (!dryRun && r.errors.length === 0) {
+        toast(t('product.sheet.done', { created: r.created, updated: r.updated }));
+        onDone();
+      }
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<${FormDialog} title=${t('product.sheet.title')} onClose=${onClose} onSubmit=${() => send(false)}
+    submitLabel=${t('product.sheet.import')} busy=${busy} error=${error} testid="product-sheet" size="lg">
+    <p class="field-hint">${t('product.sheet.hint')} <a href="/api/v1/products/sheet-template" download>${t('product.sheet.template')}</a></p>
+    <input type="file" accept=".csv,.xlsx" onChange=${(e) => { setFile(e.currentTarget.files[0] || null); setReport(null); }} data-testid="product-sheet-file" />
+    <div><button type="button" class="btn" disabled=${busy} onClick=${() => send(true)} data-testid="product-sheet-check">${t('product.sheet.check')}</button></div>
+    ${report && html`<div data-testid="product-sheet-report">
+      ${report.errors.length === 0
+        ? html`<p>${t(report.dry_run ? 'product.sheet.wouldDo' : 'product.sheet.did', { created: report.created, updated: report.updated, unchanged: report.unchanged })}</p>`
+        : html`<p class="form-error" role="alert">${t('product.sheet.errors', { n: report.errors.length })}</p>
+          <div class="table-wrap"><table class="table"><thead><tr><th>${t('product.sheet.row')}</th><th>${t('product.sheet.column')}</th>
+            <th>${t('product.sheet.value')}</th><th>${t('product.sheet.reason')}</th></tr></thead>
+            <tbody>${report.errors.map((e, i) => html`<tr key=${i}><td>${e.row}</td><td>${e.column}</td><td>${e.value}</td><td>${e.reason}</td></tr>`)}</tbody></table></div>`}
+      ${report.ignored_columns.length > 0 && html`<p class="muted">${t('product.sheet.ignored', { cols: report.ignored_columns.join('、') })}</p>`}
+    </div>`}
+  <//>`;
+}
+
 export function AdminProductsPage() {
   const [state, setState] = useState({ status: 'loading' });
   const [dialog, setDialog] = useState(null);
@@ -225,7 +271,9 @@ export function AdminProductsPage() {
   return html`<section class="page" data-testid="admin-products">
     <header class="page-header">
       <h1 class="page-title">${t('nav.adminProducts')}</h1>
-      <div class="page-actions"><button type="button" class="btn btn-primary" onClick=${() => setDialog({ kind: 'edit' })}
+      <div class="page-actions">
+        <button type="button" class="btn" onClick=${() => setDialog({ kind: 'sheet' })} data-testid="product-sheet-open">${t('product.sheet.title')}</button>
+        <button type="button" class="btn btn-primary" onClick=${() => setDialog({ kind: 'edit' })}
         data-testid="product-create">${t('product.create')}</button></div>
     </header>
     ${state.items.length === 0
@@ -247,6 +295,7 @@ export function AdminProductsPage() {
           </td></tr>`)}</tbody></table></div>`}
     ${dialog?.kind === 'edit' && html`<${ProductDialog} product=${dialog.p} onClose=${() => setDialog(null)} onSaved=${() => { setDialog(null); load(); }} />`}
     ${dialog?.kind === 'versions' && html`<${Versions} product=${dialog.p} onClose=${() => setDialog(null)} />`}
+    ${dialog?.kind === 'sheet' && html`<${SheetDialog} onClose=${() => setDialog(null)} onDone=${() => load()} />`}
     ${dialog?.kind === 'deactivate' && html`<${ConfirmDialog} title=${t('product.deactivateTitle', { name: dialog.p.name })}
       body=${t('product.deactivateBody')} confirmLabel=${t('product.deactivate')} onClose=${() => setDialog(null)}
       onConfirm=${() => toggle(dialog.p)} testid="product-deactivate-confirm" />`}

@@ -6,6 +6,7 @@ crate::service::use_cases!(products, "Credit products and product matching.");
 
 pub mod matching;
 pub mod reverse;
+pub mod sheet;
 
 use serde::Serialize;
 use serde_json::json;

@@ -60,4 +60,21 @@ export default async function ({ page, server }) {
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(wide <= 0, `no sideways scroll at 390 px (${wide} px too wide)`);
   await page.screenshot({ path: join(artifacts, '24-matches-eligible.png'), fullPage: true });
+
+  // A product sheet from the products page: a bad cell is listed with its row and value and
+  // nothing is imported; the corrected sheet imports.
+  await page.goto(`${server.base}/admin/products`);
+  await page.getByTestId('product-sheet-open').click();
+  const header = '产品名称,放款机构,类别,最低额度(万元),最高额度(万元),最短期限(月),最长期限(月),最低年利率(%),最高年利率(%),还款方式\n';
+  const file = (rows) => ({ name: 'products.csv', mimeType: 'text/csv', buffer: Buffer.from(header + rows) });
+  await page.getByTestId('product-sheet-file').setInputFiles(file('车主贷,某消金,车贷,5,20,12,36,7,24,按月付\n'));
+  await page.getByTestId('product-sheet-check').click();
+  let report = await page.getByTestId('product-sheet-report').innerText();
+  assert(report.includes('按月付') && report.includes('还款方式'), `the bad cell listed: ${report}`);
+  await page.getByTestId('product-sheet-file').setInputFiles(file('车主贷,某消金,车贷,5,20,12,36,7,24,等额本息\n'));
+  await page.getByTestId('product-sheet-submit').click();
+  await page.getByTestId('product-sheet-report').waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="product-row"]').length === 2);
+  report = await page.getByTestId('product-sheet-report').innerText();
+  assert(report.includes('新建 1'), `imported: ${report}`);
 }
