@@ -21,6 +21,7 @@ import { AdminPluginsPage } from './pages/admin-plugins.js';
 import { AdminCustomerSettingsPage } from './pages/admin-customer-settings.js';
 import { CalculatorPage } from './pages/calculator.js';
 import { AdminProductsPage } from './pages/admin-products.js';
+import { FunnelPage } from './pages/funnel.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -29,6 +30,7 @@ export const ROUTES = [
   // A route with `pattern` matches by regular expression (the page reads its parameters from the path).
   { id: 'customer-detail', path: '/customers/:id', pattern: /^\/customers\/[^/]+$/, key: 'customer.title', icon: 'contacts', page: CustomerDetailPage, nav: false, capability: 'customer.read' },
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
+  { id: 'funnel', path: '/reports/funnel', key: 'nav.funnel', icon: 'dashboard', page: FunnelPage, nav: true, capability: 'customer.read' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true, capability: 'settings.manage' },

@@ -25,6 +25,34 @@ pub enum Stage {
     Invalid,
 }
 
+impl Stage {
+    /// The stored and API name (`lead`, `won`, …).
+    pub fn key(self) -> &'static str {
+        match self {
+            Stage::Lead => "lead",
+            Stage::Contacted => "contacted",
+            Stage::Qualified => "qualified",
+            Stage::Invited => "invited",
+            Stage::Visited => "visited",
+            Stage::Signed => "signed",
+            Stage::Won => "won",
+            Stage::Lost => "lost",
+            Stage::Invalid => "invalid",
+        }
+    }
+
+    /// The customer funnel's stages, in order (lost and invalid are off it).
+    pub const PIPELINE: [&'static str; 7] = [
+        "lead",
+        "contacted",
+        "qualified",
+        "invited",
+        "visited",
+        "signed",
+        "won",
+    ];
+}
+
 /// PIPL: on what basis the firm holds this person's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Consent {

@@ -14,6 +14,7 @@ mod org;
 mod platform;
 mod pools;
 mod products;
+mod reports;
 mod search;
 mod tools;
 
@@ -144,6 +145,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(products::import))
         .routes(routes!(products::sheet_template))
         .routes(routes!(products::matches))
+        .routes(routes!(reports::customers))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

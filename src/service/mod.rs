@@ -12,6 +12,7 @@ pub mod org;
 pub mod platform;
 pub mod pools;
 pub mod products;
+pub mod reports;
 pub mod search;
 pub mod tools;
 

@@ -193,6 +193,17 @@ pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Re
         .insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
     super::rule_fields::sync(tx, c)?;
     super::match_rows::sync(tx, c)?;
+    if c.deleted_at.is_none() {
+        super::funnel::on_write(
+            tx,
+            super::funnel::Kind::Customer,
+            &crate::domain::customer::Stage::PIPELINE,
+            &c.id,
+            c.owner_id.as_deref(),
+            c.stage.key(),
+            c.updated_at,
+        )?;
+    }
     super::outbox::enqueue(tx, &c.id)?;
     Ok(())
 }

@@ -41,6 +41,8 @@
 //! - 16: products, product_versions (credit products and every version written).
 //! - 17: customer_match (the compact match view of every live customer, filled from the
 //!   records in batches).
+//! - 18: funnel_since, and `settings` `funnel/since` = today: the funnel counters (`counters`,
+//!   `fe/…`, `fd/…`) count from now on; history before the upgrade is not reconstructed.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -51,7 +53,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 17;
+pub const SCHEMA_VERSION: u64 = 18;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -214,6 +216,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::OWNER_LOADS)?;
     create_v16(tx)?;
     tx.open_table(tables::CUSTOMER_MATCH)?;
+    super::funnel::create(tx, chrono::Utc::now())?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -390,6 +393,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             tx.open_table(tables::CUSTOMER_MATCH)?;
             Ok(())
         }
+        18 => super::funnel::create(tx, chrono::Utc::now()),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

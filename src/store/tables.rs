@@ -101,6 +101,10 @@ pub const PRODUCT_VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new(
 /// what product matching reads, so the reverse match never parses a record.
 pub const CUSTOMER_MATCH: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_match");
 
+/// `fs/<kind>/<record id>` → (stage, since, Unix seconds): the stage each customer or deal is in
+/// and since when, for the funnel's time-in-stage (`store::funnel`, schema 18).
+pub const FUNNEL_SINCE: TableDefinition<&str, (&str, i64)> = TableDefinition::new("funnel_since");
+
 every_table!(
     META,
     USERS,
@@ -133,4 +137,5 @@ every_table!(
     PRODUCTS,
     PRODUCT_VERSIONS,
     CUSTOMER_MATCH,
+    FUNNEL_SINCE,
 );

@@ -17,6 +17,7 @@ mod customer_list_index;
 mod customers;
 mod export;
 mod followups;
+mod funnels;
 mod fuzz;
 mod import;
 mod import_rules;

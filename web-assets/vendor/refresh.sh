@@ -14,6 +14,7 @@ PREACT_VERSION="${PREACT_VERSION:-11.2.0}"
 HTM_VERSION="${HTM_VERSION:-3.1.1}"
 SIGNALS_VERSION="${SIGNALS_VERSION:-2.11.4}"
 SIGNALS_CORE_VERSION="${SIGNALS_CORE_VERSION:-1.14.5}"
+ECHARTS_VERSION="${ECHARTS_VERSION:-6.0.0}"
 
 VENDOR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/zhudai-vendor.XXXXXX")"
@@ -47,8 +48,9 @@ fetch preact "$PREACT_VERSION" preact
 fetch htm "$HTM_VERSION" htm
 fetch @preact/signals "$SIGNALS_VERSION" signals
 fetch @preact/signals-core "$SIGNALS_CORE_VERSION" signals-core
+fetch echarts "$ECHARTS_VERSION" echarts
 
-rm -rf "$VENDOR/preact" "$VENDOR/htm" "$VENDOR/signals" "$VENDOR/signals-core"
+rm -rf "$VENDOR/preact" "$VENDOR/htm" "$VENDOR/signals" "$VENDOR/signals-core" "$VENDOR/echarts"
 
 # preact: core + hooks ("exports" → ./dist/preact.mjs, ./hooks/dist/hooks.mjs)
 put "$WORK/preact/dist/preact.mjs"       "$VENDOR/preact/preact.module.js"
@@ -71,13 +73,17 @@ rewrite "$VENDOR/signals/signals.module.js" preact ../preact/preact.module.js
 rewrite "$VENDOR/signals/signals.module.js" @preact/signals-core ../signals-core/signals-core.module.js
 cp "$WORK/signals/LICENSE" "$VENDOR/signals/LICENSE"
 
+# echarts (the self-contained ESM bundle; no imports)
+put "$WORK/echarts/dist/echarts.esm.min.js" "$VENDOR/echarts/echarts.esm.min.js"
+cp "$WORK/echarts/LICENSE" "$WORK/echarts/NOTICE" "$VENDOR/echarts/"
+
 # Every import specifier left must be relative ("./" or "../").
 bad="$(grep -EHo "(from|import)[[:space:]]*[\"'][^\"'.][^\"']*[\"']" \
-  "$VENDOR"/preact/*.js "$VENDOR"/htm/*.js "$VENDOR"/signals/*.js "$VENDOR"/signals-core/*.js || true)"
+  "$VENDOR"/preact/*.js "$VENDOR"/htm/*.js "$VENDOR"/signals/*.js "$VENDOR"/signals-core/*.js "$VENDOR"/echarts/*.js || true)"
 if [ -n "$bad" ]; then
   echo "refresh.sh: bare import specifiers remain:" >&2
   echo "$bad" >&2
   exit 1
 fi
 
-echo "vendored: preact@${PREACT_VERSION} htm@${HTM_VERSION} @preact/signals@${SIGNALS_VERSION} @preact/signals-core@${SIGNALS_CORE_VERSION}"
+echo "vendored: preact@${PREACT_VERSION} htm@${HTM_VERSION} @preact/signals@${SIGNALS_VERSION} @preact/signals-core@${SIGNALS_CORE_VERSION} echarts@${ECHARTS_VERSION}"

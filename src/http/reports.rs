@@ -1,0 +1,26 @@
+//! Reports: funnels.
+
+use axum::Json;
+use axum::extract::{Query, State};
+
+use super::error::ErrorBody;
+use super::{ApiError, AppState};
+use crate::service::access::auth::Caller;
+use crate::service::reports::{Funnel, FunnelQuery};
+
+/// The customer funnel (lead → won) for a period over my scope: how many reached each stage,
+/// the conversion to the next, the median days in each stage, lost and invalid.
+#[utoipa::path(get, path = "/funnels/customers", operation_id = "customer_funnel", tag = "reports",
+    params(FunnelQuery), responses(
+    (status = 200, description = "The funnel", body = Funnel),
+    (status = 400, description = "A bad date or period", body = ErrorBody)))]
+pub async fn customers(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<FunnelQuery>,
+) -> Result<Json<Funnel>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.reports().customer_funnel(&caller, &q))
+            .await?,
+    ))
+}
