@@ -10,6 +10,7 @@ mod progress;
 mod reindex;
 mod restore;
 mod serve;
+mod setup_link;
 mod user;
 
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ pub enum Command {
     Reindex(reindex::Cmd),
     /// Check plugins and run their inline tests, or print the plugin API reference.
     Plugin(plugin::Cmd),
+    /// Print a fresh first-run setup link (asks the running server; while no administrator exists).
+    SetupLink(setup_link::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Restore(cmd) => cmd.run(&cli.data),
         Command::Reindex(cmd) => cmd.run(&cli.data),
         Command::Plugin(cmd) => cmd.run(&cli.data),
+        Command::SetupLink(cmd) => cmd.run(&cli.data),
     };
     match result {
         Ok(code) => code,

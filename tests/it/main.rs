@@ -42,6 +42,7 @@ mod scope_walk;
 mod search;
 mod search_departments;
 mod security;
+mod setup_link;
 mod store_schema;
 mod tools;
 mod users;
