@@ -11,6 +11,7 @@ mod reindex;
 mod restore;
 mod serve;
 mod setup_link;
+mod upgrade_check;
 mod user;
 
 use std::path::PathBuf;
@@ -54,6 +55,8 @@ pub enum Command {
     Plugin(plugin::Cmd),
     /// Print a fresh first-run setup link (asks the running server; while no administrator exists).
     SetupLink(setup_link::Cmd),
+    /// Run the pending store migrations on a copy of the data directory and report them.
+    UpgradeCheck(upgrade_check::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Reindex(cmd) => cmd.run(&cli.data),
         Command::Plugin(cmd) => cmd.run(&cli.data),
         Command::SetupLink(cmd) => cmd.run(&cli.data),
+        Command::UpgradeCheck(cmd) => cmd.run(&cli.data),
     };
     match result {
         Ok(code) => code,
