@@ -4,6 +4,7 @@
 mod backup;
 mod demo;
 mod doctor;
+mod health;
 mod import;
 mod plugin;
 mod progress;
@@ -53,6 +54,8 @@ pub enum Command {
     Reindex(reindex::Cmd),
     /// Check plugins and run their inline tests, or print the plugin API reference.
     Plugin(plugin::Cmd),
+    /// Ask a running server's health endpoint; exit 0 when it answers 200 (container HEALTHCHECK).
+    Health(health::Cmd),
     /// Print a fresh first-run setup link (asks the running server; while no administrator exists).
     SetupLink(setup_link::Cmd),
     /// Run the pending store migrations on a copy of the data directory and report them.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Restore(cmd) => cmd.run(&cli.data),
         Command::Reindex(cmd) => cmd.run(&cli.data),
         Command::Plugin(cmd) => cmd.run(&cli.data),
+        Command::Health(cmd) => cmd.run(&cli.data),
         Command::SetupLink(cmd) => cmd.run(&cli.data),
         Command::UpgradeCheck(cmd) => cmd.run(&cli.data),
     };

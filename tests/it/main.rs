@@ -24,6 +24,7 @@ mod issue15_fixes;
 mod metrics;
 mod org_scope;
 mod owner_reveal;
+mod packaging;
 mod pii_at_rest;
 mod platform_api;
 mod plugin_trust;
