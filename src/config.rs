@@ -81,6 +81,8 @@ pub struct SessionConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
+    /// `text` (human-readable lines) or `json` (one JSON object per line, for log collectors).
+    pub format: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -261,6 +263,9 @@ impl Config {
         }
         if crate::jobs::schedule::parse_time_of_day(&self.backup.time).is_none() {
             return Err(bad("backup.time", "must be a time of day such as 02:30"));
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(bad("log.format", "must be text or json"));
         }
         if !self.metrics.listen.is_empty()
             && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()

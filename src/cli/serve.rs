@@ -29,7 +29,7 @@ impl Cmd {
         }
         let data_for_config = data.exists().then_some(data);
         let loaded = Config::load(data_for_config, std::env::vars(), &flags)?;
-        super::init_tracing(&loaded.config.log.level);
+        super::init_tracing_as(&loaded.config.log.level, loaded.config.log.format == "json");
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
