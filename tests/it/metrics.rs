@@ -314,3 +314,62 @@ fn the_parser_rejects_what_prometheus_would() {
         );
     }
 }
+
+fn run(ok: bool, finished: chrono::DateTime<chrono::Utc>) -> zhudai::jobs::backup::RunRecord {
+    zhudai::jobs::backup::RunRecord {
+        trigger: zhudai::jobs::backup::Trigger::Scheduled,
+        requested_by: None,
+        started_at: finished - chrono::Duration::seconds(3),
+        finished_at: finished,
+        duration_ms: 3000,
+        ok,
+        file: ok.then(|| "/backups/zhudai-20261119-023000.age".into()),
+        size_bytes: ok.then_some(1234),
+        error: (!ok).then(|| "disk full".into()),
+        post_command_error: None,
+        deleted: Vec::new(),
+    }
+}
+
+/// Backup age and last result come from `backup-status.json`, measured with the app's clock;
+/// a status file that cannot be read is counted as a collection error, not shown as "no backup".
+#[tokio::test]
+async fn backup_gauges_follow_the_status_file() {
+    let s = TestServer::start_with_config(Fixture::WithAdmin, with_token()).await;
+    let now = s.app.now();
+    let good = run(true, now - chrono::Duration::hours(26));
+    let status = zhudai::jobs::backup_status::StatusFile {
+        last: Some(run(false, now - chrono::Duration::hours(2))),
+        last_success: Some(good.clone()),
+        last_scheduled: None,
+        last_slot: None,
+    };
+    zhudai::jobs::backup_status::save_status(s.dir.path(), &status).unwrap();
+    let (_, text) = scrape(&s, Some(TOKEN)).await;
+    let m = parse(&text);
+    assert_eq!(
+        value(&m, "zhudai_backup_last_run_ok", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&m, "zhudai_backup_age_seconds", &[]),
+        Some(26.0 * 3600.0)
+    );
+    assert_eq!(
+        value(&m, "zhudai_backup_last_success_timestamp_seconds", &[]),
+        Some(good.finished_at.timestamp() as f64)
+    );
+    assert_eq!(value(&m, "zhudai_metrics_collect_errors", &[]), Some(0.0));
+
+    std::fs::write(s.dir.path().join("backup-status.json"), b"{not json").unwrap();
+    let (status, text) = scrape(&s, Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    let m = parse(&text);
+    assert_eq!(
+        value(&m, "zhudai_metrics_collect_errors", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(value(&m, "zhudai_backup_age_seconds", &[]), None);
+}
