@@ -8,6 +8,8 @@
 //!                                                 → {"ok":true,"schema_version":4,"rows":123}
 //!                                                 | {"ok":false,"error":"…"}
 //! {"op":"reindex"}                                → {"ok":true,"rows":<documents>}
+//! {"op":"setup_link"}                             → {"ok":true,"link":"http://…/setup#token=…"}
+//!                                                 | {"ok":true} (an administrator exists)
 //! ```
 //!
 //! `serve` (and tests) start it with [`spawn`]; a stale socket file with nobody listening is
@@ -40,6 +42,9 @@ pub enum Request {
     },
     /// Rebuild the search index online.
     Reindex,
+    /// Issue a fresh first-run setup link (replacing the one printed at start), while no
+    /// administrator exists.
+    SetupLink,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -53,6 +58,8 @@ pub struct Reply {
     pub schema_version: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 impl Reply {
@@ -192,6 +199,23 @@ async fn serve_one(app: Arc<App>, stream: tokio::net::UnixStream) -> std::io::Re
                 Err(e) => Reply::error(format!("reindex task failed: {e}")),
             }
         }
+        Ok(Request::SetupLink) => {
+            let app2 = Arc::clone(&app);
+            match tokio::task::spawn_blocking(move || app2.access().prepare_setup()).await {
+                Ok(Ok(token)) => {
+                    if token.is_some() {
+                        tracing::info!("a new setup link was issued over the admin socket");
+                    }
+                    Reply {
+                        ok: true,
+                        link: token.map(|t| format!("{}/setup#token={t}", app.config.public_url())),
+                        ..Reply::default()
+                    }
+                }
+                Ok(Err(e)) => Reply::error(e.to_string()),
+                Err(e) => Reply::error(format!("setup task failed: {e}")),
+            }
+        }
     };
     let mut out = serde_json::to_vec(&reply).unwrap_or_default();
     out.push(b'\n');
@@ -316,4 +340,29 @@ pub fn reindex(data_dir: &Path) -> anyhow::Result<Option<u64>> {
         );
     }
     Ok(Some(reply.rows.unwrap_or(0)))
+}
+
+/// What the running server said to `setup-link`.
+pub enum SetupLink {
+    /// No server answers on this data directory.
+    NoServer,
+    /// An administrator exists: setup is done.
+    Done,
+    Link(String),
+}
+
+/// Asks the running server for a fresh setup link.
+pub fn setup_link(data_dir: &Path) -> anyhow::Result<SetupLink> {
+    let Some(stream) = connect(data_dir) else {
+        return Ok(SetupLink::NoServer);
+    };
+    let reply = call(stream, &Request::SetupLink, Duration::from_secs(30))
+        .map_err(|e| anyhow::anyhow!("the running server did not answer: {e}"))?;
+    if !reply.ok {
+        anyhow::bail!(
+            "the running server could not issue a setup link: {}",
+            reply.error.unwrap_or_default()
+        );
+    }
+    Ok(reply.link.map_or(SetupLink::Done, SetupLink::Link))
 }

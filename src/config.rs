@@ -11,7 +11,11 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULTS: &str = include_str!("config.default.toml");
 
 /// Environment variables that are not configuration keys but are still ours.
-const RESERVED_ENV: &[&str] = &["ZHUDAI_DATA", "ZHUDAI_LOG"];
+const RESERVED_ENV: &[&str] = &["ZHUDAI_DATA", "ZHUDAI_LOG", CONFIG_ENV];
+
+/// The configuration file to read instead of `data/config.toml` (the Debian package sets it
+/// to `/etc/zhudai/config.toml`); it must exist when set.
+pub const CONFIG_ENV: &str = "ZHUDAI_CONFIG";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +27,25 @@ pub struct Config {
     pub backup: BackupConfig,
     pub pool: PoolConfig,
     pub store: StoreConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `GET /metrics` (see `http::metrics`): off while both are empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Bearer token a scraper sends; empty: no token (then only `listen` can serve metrics).
+    pub token: String,
+    /// A second, metrics-only listen address; empty: none.
+    pub listen: String,
+}
+
+impl MetricsConfig {
+    /// Whether the main listener answers `/metrics` (only with a token: the main listener is
+    /// reachable by every client of the CRM).
+    pub fn on_main_listener(&self) -> bool {
+        !self.token.is_empty()
+    }
 }
 
 /// The redb database file.
@@ -58,6 +81,8 @@ pub struct SessionConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
+    /// `text` (human-readable lines) or `json` (one JSON object per line, for log collectors).
+    pub format: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,8 +158,18 @@ impl Config {
         let mut merged = parse(DEFAULTS, "embedded defaults")?;
         let known = known_keys(&merged);
 
-        if let Some(dir) = data_dir {
-            let path = dir.join("config.toml");
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("ZHUDAI_"))
+            .collect();
+        let explicit = env
+            .iter()
+            .find(|(k, v)| k == CONFIG_ENV && !v.is_empty())
+            .map(|(_, v)| std::path::PathBuf::from(v));
+        let file = explicit
+            .clone()
+            .or_else(|| data_dir.map(|d| d.join("config.toml")));
+        if let Some(path) = file {
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     let file = parse(&text, &path.display().to_string())?;
@@ -147,7 +182,9 @@ impl Config {
                         }
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // Only the data directory's file is optional; one named by ZHUDAI_CONFIG
+                // must be there.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {}
                 Err(source) => {
                     return Err(ConfigError::Read {
                         path: path.display().to_string(),
@@ -157,10 +194,7 @@ impl Config {
             }
         }
 
-        let mut env: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("ZHUDAI_"))
-            .collect();
+        let mut env = env;
         env.sort();
         for (name, raw) in env {
             if RESERVED_ENV.contains(&name.as_str()) {
@@ -229,6 +263,23 @@ impl Config {
         }
         if crate::jobs::schedule::parse_time_of_day(&self.backup.time).is_none() {
             return Err(bad("backup.time", "must be a time of day such as 02:30"));
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(bad("log.format", "must be text or json"));
+        }
+        if !self.metrics.listen.is_empty()
+            && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(bad(
+                "metrics.listen",
+                "must be empty or an address and port such as 127.0.0.1:9464",
+            ));
+        }
+        if !self.metrics.token.is_empty() && self.metrics.token.trim().len() < 16 {
+            return Err(bad(
+                "metrics.token",
+                "must be at least 16 characters (e.g. `openssl rand -hex 32`)",
+            ));
         }
         if self.pool.sweep_interval_minutes == 0 {
             return Err(bad("pool.sweep_interval_minutes", "must be at least 1"));
@@ -363,6 +414,50 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn zhudai_config_names_the_file_and_it_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), "[log]\nlevel = \"debug\"\n").unwrap();
+        let etc = dir.path().join("etc.toml");
+        std::fs::write(&etc, "[log]\nlevel = \"warn\"\n").unwrap();
+        let etc_env = env(&[("ZHUDAI_CONFIG", etc.to_str().unwrap())]);
+        let c = Config::load(Some(dir.path()), etc_env, &[]).unwrap();
+        assert_eq!(
+            c.config.log.level, "warn",
+            "the named file, not data/config.toml"
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let missing = dir.path().join("nope.toml");
+        let err = Config::load(
+            Some(dir.path()),
+            env(&[("ZHUDAI_CONFIG", missing.to_str().unwrap())]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nope.toml"), "{err}");
+    }
+
+    #[test]
+    fn metrics_settings_are_checked() {
+        let token = env(&[("ZHUDAI_METRICS_TOKEN", "short")]);
+        let err = Config::load(None, token, &[]).unwrap_err();
+        assert!(err.to_string().contains("metrics.token"), "{err}");
+        let listen = env(&[("ZHUDAI_METRICS_LISTEN", "localhost")]);
+        let err = Config::load(None, listen, &[]).unwrap_err();
+        assert!(err.to_string().contains("metrics.listen"), "{err}");
+        let c = Config::defaults().unwrap();
+        assert!(!c.metrics.on_main_listener(), "off by default");
+        let shown = Config::load(
+            None,
+            env(&[("ZHUDAI_METRICS_TOKEN", "0123456789abcdef0123")]),
+            &[],
+        )
+        .unwrap()
+        .config
+        .to_display_toml();
+        assert!(!shown.contains("0123456789abcdef0123"), "{shown}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod datadir;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod script;
 pub mod search;
 pub mod service;

@@ -29,7 +29,7 @@ impl Cmd {
         }
         let data_for_config = data.exists().then_some(data);
         let loaded = Config::load(data_for_config, std::env::vars(), &flags)?;
-        super::init_tracing(&loaded.config.log.level);
+        super::init_tracing_as(&loaded.config.log.level, loaded.config.log.format == "json");
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
@@ -95,9 +95,40 @@ async fn serve(data: &Path, config: Config) -> anyhow::Result<()> {
     // must not be lost.
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
+    let (metrics_stop, metrics_task) = if app.config.metrics.listen.is_empty() {
+        (None, None)
+    } else {
+        let addr = app.config.metrics.listen.clone();
+        let metrics_listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+        let bound = metrics_listener
+            .local_addr()
+            .context("cannot read the metrics address")?;
+        println!("metrics on http://{bound}/metrics");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(crate::http::serve_metrics(
+            metrics_listener,
+            Arc::clone(&app),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        (Some(stop), Some(task))
+    };
     // Last line of the banner: scripts and tests wait for it.
     println!("listening on {public_url}");
     let served = crate::http::serve(listener, app, shutdown_signal(term)).await;
+    if let Some(stop) = metrics_stop {
+        let _ = stop.send(());
+    }
+    if let Some(task) = metrics_task {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "metrics listener failed"),
+            Err(e) => tracing::error!(error = %e, "metrics listener task failed"),
+        }
+    }
     scheduler.shutdown().await;
     indexer.shutdown().await;
     sweeper.shutdown().await;

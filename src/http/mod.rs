@@ -8,6 +8,7 @@ pub mod error;
 mod extract;
 mod followups;
 mod imports;
+pub mod metrics;
 mod middleware;
 mod openapi;
 mod org;
@@ -163,7 +164,7 @@ pub fn router(app: AppState) -> Router {
     let doc = Arc::new(doc);
     let timeout = Duration::from_secs(app.config.server.request_timeout_secs.max(1));
 
-    let routes = Router::new()
+    let mut routes = Router::new()
         .merge(api)
         .route(
             "/api/openapi.json",
@@ -176,10 +177,18 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/api/{*rest}",
             axum::routing::any(middleware::api_not_found),
-        )
+        );
+    // On the main listener only with a token: every client of the CRM can reach it.
+    if app.config.metrics.on_main_listener() {
+        routes = routes.merge(metrics::route());
+    }
+    let routes = routes
         .merge(crate::web::router())
-        .with_state(app);
+        .route_layer(axum::middleware::from_fn(metrics::tag_route))
+        .with_state(Arc::clone(&app));
     with_layers(routes, body_limit, import_limit, timeout)
+        // Outermost: counts and times every request, refusals by the layers included.
+        .layer(axum::middleware::from_fn_with_state(app, metrics::track))
 }
 
 /// The layers every request goes through, outermost last.
@@ -222,6 +231,17 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Serves the metrics-only router (`[metrics] listen`) on `listener` until `shutdown`.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    app: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics::listener_router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 #[cfg(test)]

@@ -19,8 +19,10 @@ pub fn spawn(app: Arc<App>) -> super::Periodic {
 /// One step: sweeps if due; returns whether a sweep ran.
 pub fn tick(app: &App) -> bool {
     let minutes = i64::try_from(app.config.pool.sweep_interval_minutes).unwrap_or(i64::MAX);
+    let started = std::time::Instant::now();
     match app.pools().sweep_if_due(chrono::Duration::minutes(minutes)) {
         Ok(Some(r)) => {
+            app.metrics.observe_job("sweep", started.elapsed());
             if r.recalled + r.warned > 0 {
                 tracing::info!(
                     recalled = r.recalled,

@@ -526,6 +526,12 @@ impl Search {
         self.status(store, id_tail)
     }
 
+    /// The last outbox sequence the open index has applied; `None` while no index is open
+    /// (nothing is opened to answer).
+    pub fn applied_seq_if_open(&self) -> Option<u64> {
+        self.live().map(|e| e.applied.load(Ordering::SeqCst))
+    }
+
     pub fn status(&self, store: &Store, id_tail: IdTail) -> Result<Status> {
         let engine = self.engine(store, id_tail)?;
         Ok(Status {

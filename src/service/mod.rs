@@ -103,6 +103,8 @@ pub struct App {
     pub search: crate::search::Search,
     /// Rhai plugins from `data/plugins` (hooks: pool.recall, pool.can_claim, assign.pick).
     pub plugins: Arc<crate::script::Plugins>,
+    /// Request counters and job durations for `GET /metrics` (kept in memory).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl App {
@@ -124,6 +126,7 @@ impl App {
             fields,
             search,
             plugins,
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 

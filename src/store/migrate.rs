@@ -75,7 +75,20 @@ pub struct Upgraded {
     pub compact: bool,
 }
 
+/// One migration step that committed, for a caller that reports them (`zhudai upgrade-check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepDone {
+    pub from: u64,
+    pub to: u64,
+    pub elapsed: std::time::Duration,
+}
+
 pub fn run(store: &Store) -> Result<Upgraded> {
+    run_observed(store, &mut |_| {})
+}
+
+/// [`run`], telling `on_step` about each step as it commits.
+pub fn run_observed(store: &Store, on_step: &mut dyn FnMut(&StepDone)) -> Result<Upgraded> {
     let mut upgraded = Upgraded::default();
     let mut version = match stored_version(store)? {
         None => {
@@ -95,6 +108,7 @@ pub fn run(store: &Store) -> Result<Upgraded> {
     }
     while version < SCHEMA_VERSION {
         let next = version + 1;
+        let started = std::time::Instant::now();
         if let Some(rebuild) = batched(next) {
             run_in_batches(store, next, rebuild)?;
         } else {
@@ -104,6 +118,11 @@ pub fn run(store: &Store) -> Result<Upgraded> {
             })?;
         }
         tracing::info!(from = version, to = next, "store schema migrated");
+        on_step(&StepDone {
+            from: version,
+            to: next,
+            elapsed: started.elapsed(),
+        });
         upgraded.compact |= next == 11;
         version = next;
     }

@@ -156,6 +156,16 @@ impl Store {
         cache_bytes: usize,
         audit_key: Option<audit::AuditKey>,
     ) -> Result<Store> {
+        Store::open_observed(path, cache_bytes, audit_key, &mut |_| {})
+    }
+
+    /// [`Store::open_keyed`], telling `on_step` about each migration step as it commits.
+    pub fn open_observed(
+        path: &Path,
+        cache_bytes: usize,
+        audit_key: Option<audit::AuditKey>,
+        on_step: &mut dyn FnMut(&migrate::StepDone),
+    ) -> Result<Store> {
         let db = match redb::Database::builder()
             .set_cache_size(cache_bytes)
             .create(path)
@@ -185,7 +195,7 @@ impl Store {
         {
             return Err(Error::WrongKey);
         }
-        if migrate::run(&store)?.compact {
+        if migrate::run_observed(&store, on_step)?.compact {
             store.db.compact().map_err(redb::Error::from)?;
             tracing::info!(path = %path.display(), "store compacted after the upgrade");
         }

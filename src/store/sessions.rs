@@ -55,6 +55,24 @@ pub fn delete_for_user(tx: &WriteTransaction, user_id: &str) -> Result<usize> {
     Ok(doomed.len())
 }
 
+/// Sessions still valid at these cutoffs (what `purge_expired` would keep).
+pub fn count_active(
+    tx: &ReadTransaction,
+    idle_cutoff: DateTime<Utc>,
+    abs_cutoff: DateTime<Utc>,
+) -> Result<u64> {
+    let table = tx.open_table(tables::SESSIONS)?;
+    let mut n = 0;
+    for row in table.iter()? {
+        let (_, v) = row?;
+        let s: Session = codec::decode(T, v.value())?;
+        if s.last_seen_at >= idle_cutoff && s.created_at >= abs_cutoff {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Removes sessions whose last activity is before `idle_cutoff` or creation before `abs_cutoff`.
 pub fn purge_expired(
     tx: &WriteTransaction,

@@ -122,3 +122,49 @@ fn a_failed_use_case_leaves_nothing_behind() {
         .unwrap();
     assert!(!seen, "aborted write is invisible");
 }
+
+/// `zhudai upgrade-check DIR` (the real binary) on a data directory holding the schema-1
+/// fixture: every step with its time, the from/to versions, the result; the original store
+/// file is left exactly as it was.
+#[test]
+fn upgrade_check_reports_the_migrations_of_a_schema_1_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(FIXTURE, data.join("zhudai.redb")).unwrap();
+    zhudai::datadir::prepare(&zhudai::datadir::Layout::new(&data)).unwrap();
+    let before = std::fs::read(data.join("zhudai.redb")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .arg("upgrade-check")
+        .arg(&data)
+        .arg("--work-dir")
+        .arg(work.path())
+        .env_remove("ZHUDAI_DATA")
+        .env_remove("ZHUDAI_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for v in 1..migrate::SCHEMA_VERSION {
+        assert!(
+            stdout.contains(&format!("migration {v} → {}: ", v + 1)),
+            "step {v} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains(&format!(
+        "migrated from schema 1 to {}",
+        migrate::SCHEMA_VERSION
+    )));
+    assert!(stdout.contains("result: ok — 2 user(s)"), "{stdout}");
+    assert_eq!(std::fs::read(data.join("zhudai.redb")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "the copy is removed"
+    );
+}

@@ -287,8 +287,13 @@ impl crate::service::import::UseCases<'_> {
             rejected_path: self.rejected_path(id),
             dry_run: opts.dry_run,
         };
+        let timer = std::time::Instant::now();
         let result = match started {
-            Ok(true) => self.import_file(caller, &upload, opts, source, id, &mut watcher),
+            Ok(true) => {
+                let r = self.import_file(caller, &upload, opts, source, id, &mut watcher);
+                self.metrics.observe_job("import", timer.elapsed());
+                r
+            }
             Ok(false) => Ok(ImportReport {
                 stopped: true,
                 ..Default::default()

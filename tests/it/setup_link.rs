@@ -1,0 +1,55 @@
+//! `zhudai setup-link`: a fresh one-time setup link from the running server over the admin
+//! socket while no administrator exists; "done" once one exists; a clear refusal with no server.
+
+use std::sync::Arc;
+
+use zhudai::admin_socket::{self, SetupLink};
+
+use crate::common::{Fixture, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_server_issues_a_fresh_link_that_works_once() {
+    let server = TestServer::start(Fixture::Empty).await;
+    let data = server.dir.path().to_path_buf();
+    let admin = admin_socket::spawn(Arc::clone(&server.app), &data).unwrap();
+
+    let ask = |data: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || admin_socket::setup_link(&data))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let SetupLink::Link(first) = ask(data.clone()).await else {
+        panic!("no link while no administrator exists");
+    };
+    let SetupLink::Link(link) = ask(data.clone()).await else {
+        panic!("no second link");
+    };
+    assert_ne!(first, link, "each request issues a new token");
+    let token = link.split_once("/setup#token=").unwrap().1.to_string();
+    // The earlier link is void; the newest one creates the administrator.
+    let old = first.split_once("/setup#token=").unwrap().1.to_string();
+    assert!(
+        server
+            .app
+            .access()
+            .complete_setup(&old, "boss", "老板", "correct-horse-battery", "test")
+            .is_err()
+    );
+    server
+        .app
+        .access()
+        .complete_setup(&token, "boss", "老板", "correct-horse-battery", "test")
+        .unwrap();
+    assert!(matches!(ask(data.clone()).await, SetupLink::Done));
+    admin.shutdown().await;
+}
+
+#[test]
+fn without_a_server_it_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        admin_socket::setup_link(dir.path()).unwrap(),
+        SetupLink::NoServer
+    ));
+}
