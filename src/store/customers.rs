@@ -208,6 +208,14 @@ pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Re
     Ok(())
 }
 
+/// Asks for the file to be compacted when the store is next let go or opened: an erased
+/// customer's old record must not stay readable in redb's free pages.
+pub fn request_scrub(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::SETTINGS)?
+        .insert(super::SCRUB_PENDING, "1")?;
+    Ok(())
+}
+
 /// The customer ids under one key prefix of `customer_keys`.
 fn ids_with_prefix(
     keys: &impl ReadableTable<&'static str, &'static str>,

@@ -95,6 +95,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
 /// The open database. Cheap to share behind an `Arc`; redb serialises writers itself.
+/// `settings` key set in an erasure's transaction: the file is to be compacted (see
+/// `Store::scrub_if_pending`).
+pub const SCRUB_PENDING: &str = "scrub/pending";
+
 pub struct Store {
     db: redb::Database,
     path: PathBuf,
@@ -103,6 +107,16 @@ pub struct Store {
     audit_key: Option<Arc<audit::AuditKey>>,
     /// The head file beside the store, kept up to date by the server and the CLI.
     anchor: OnceLock<audit_anchor::Anchor>,
+}
+
+impl Drop for Store {
+    /// Scrubs the free pages of erased records before the file is let go (see
+    /// [`Store::scrub_if_pending`]); a failure leaves the flag set for the next open.
+    fn drop(&mut self) {
+        if let Err(e) = self.scrub_if_pending() {
+            tracing::error!(path = %self.path.display(), "compacting after an erasure failed (retried at the next start): {e}");
+        }
+    }
 }
 
 /// A write transaction: redb's, plus what the store adds to every use case (the audit key,
@@ -199,7 +213,30 @@ impl Store {
             store.db.compact().map_err(redb::Error::from)?;
             tracing::info!(path = %path.display(), "store compacted after the upgrade");
         }
+        // An erasure whose old pages a shutdown did not scrub (a crash, a kill).
+        store.scrub_if_pending()?;
         Ok(store)
+    }
+
+    /// Compacts the file when an erasure asked for it ([`SCRUB_PENDING`]): redb leaves the
+    /// pages a transaction replaced in the file until it reuses them, so an erased customer's
+    /// old record could still be read from the free pages. Needs the store to itself (open or
+    /// drop).
+    fn scrub_if_pending(&mut self) -> Result<()> {
+        if self.setting(SCRUB_PENDING)?.is_none() {
+            return Ok(());
+        }
+        // Twice: the first pass moves the live pages down; the second releases what the first
+        // left behind, the flag's own removal included.
+        self.write(|tx| {
+            tx.open_table(tables::SETTINGS)?.remove(SCRUB_PENDING)?;
+            Ok::<_, Error>(())
+        })?;
+        for _ in 0..2 {
+            self.db.compact().map_err(redb::Error::from)?;
+        }
+        tracing::info!(path = %self.path.display(), "store compacted after an erasure");
+        Ok(())
     }
 
     /// Starts keeping the audit anchor file beside the store (see `audit_anchor`): checks it

@@ -22,6 +22,7 @@ const AREAS: &[&str] = &[
     "tag_group",
     "import_template",
     "pool",
+    "product",
     "assignment",
     "plugin",
     "backup",

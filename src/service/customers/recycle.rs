@@ -97,6 +97,9 @@ fn admin(caller: &Caller) -> Result<()> {
 
 /// Anonymises `before` in place (record, keys, follow-ups); returns the new record.
 fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Result<Customer> {
+    // The old record stays in redb's free pages until they are reused: compact when the store
+    // is next let go or opened.
+    crate::store::customers::request_scrub(tx)?;
     let mut c = before.clone();
     let blank = Sealed {
         enc: String::new(),

@@ -27,6 +27,7 @@ pub enum Wanted {
 #[into_params(parameter_in = Query)]
 pub struct CandidateQuery {
     /// `eligible` (default) or `needs_info`: which customers the page lists.
+    #[param(inline)]
     pub status: Option<Wanted>,
     /// Page size, 1–200 (default 50).
     pub limit: Option<usize>,
