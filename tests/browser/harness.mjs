@@ -106,6 +106,14 @@ export function assert(cond, message) {
   if (!cond) throw new Error('assertion failed: ' + message);
 }
 
+/** A screenshot for the documentation (docs/screenshots/<name>.png, the viewport only, so the
+ *  file stays small): what a reader of docs/admin.md sees is what the journey just checked. */
+export async function docScreenshot(page, name) {
+  const dir = join(root, 'docs', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });
+}
+
 export function ensureArtifacts() {
   mkdirSync(artifacts, { recursive: true });
 }
