@@ -137,6 +137,7 @@ impl Cmd {
                 Dup::Update => OnDuplicate::Update,
                 Dup::Flag => OnDuplicate::Flag,
             },
+            bad_optional: Default::default(),
             dry_run: self.dry_run,
             mapping,
             template_id: None,
