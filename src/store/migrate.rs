@@ -38,6 +38,8 @@
 //!   says so.
 //! - 15: customer_keys gains each waiting customer's pool-page key (`q:<pool id>/<id>`), so a
 //!   pool's page is read from its keys in id order (one batch pass over the records).
+//! - 16: `notices`, each user's log of customers given to them (`store::notices`), created
+//!   empty.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -48,7 +50,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 15;
+pub const SCHEMA_VERSION: u64 = 16;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -208,6 +210,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     create_v8(tx)?;
     create_v9(tx)?;
     tx.open_table(tables::OWNER_LOADS)?;
+    tx.open_table(tables::NOTICES)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -373,6 +376,10 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         14 => grant_sales_own_phones(tx),
         // The pool-page keys are added batch by batch; nothing to create.
         15 => Ok(()),
+        16 => {
+            tx.open_table(tables::NOTICES)?;
+            Ok(())
+        }
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -9,6 +9,7 @@ pub mod customer_settings;
 pub mod customers;
 pub mod loads;
 pub mod migrate;
+pub mod notices;
 pub mod org;
 pub mod outbox;
 pub mod plugins;

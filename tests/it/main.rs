@@ -21,6 +21,7 @@ mod fuzz;
 mod import;
 mod import_rules;
 mod issue15_fixes;
+mod notices;
 mod org_scope;
 mod owner_reveal;
 mod pii_at_rest;

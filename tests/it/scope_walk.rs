@@ -111,6 +111,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("patch", "/api/v1/pools/{id}", Pool),
     ("get", "/api/v1/pools/{id}/customers", Pool),
     ("get", "/api/v1/reminders", NoObject),
+    ("get", "/api/v1/notices", NoObject),
     ("get", "/api/v1/team/today", NoObject),
     ("get", "/api/v1/roles", NoObject),
     ("post", "/api/v1/roles", NoObject),

@@ -723,6 +723,12 @@ export default {
   'reminders.empty.title': 'Nothing to do today',
   'reminders.empty.body': 'Set a “next contact” when logging a follow-up; due customers show up here.',
   'reminders.toCustomers': 'View customers',
+  'notices.title': 'Customers newly given to you: {count}',
+  'notices.heading': 'New customers',
+  'notices.empty': 'No customers given to you lately',
+  'notices.failed': 'Could not check for new customers; retrying shortly',
+  'notices.assigned': 'New customer: {name} is now yours',
+  'notices.assignedBy': 'New customer: {by} gave you {name}',
   'reminders.badgeTitle': 'To-dos today: {count} customers',
   // Backup page (/admin/backup) and the shell's backup warning
   'nav.adminBackup': 'Backups',

@@ -723,6 +723,12 @@ export default {
   'reminders.empty.title': '今天没有待办',
   'reminders.empty.body': '在客户详情里写跟进时设置“下次联系”，到期的客户会出现在这里。',
   'reminders.toCustomers': '查看客户',
+  'notices.title': '新分配给您的客户：{count} 位',
+  'notices.heading': '新客户提醒',
+  'notices.empty': '暂无新分配的客户',
+  'notices.failed': '暂时无法获取新客户提醒，稍后自动重试',
+  'notices.assigned': '新客户：{name} 已分配给您',
+  'notices.assignedBy': '新客户：{by} 将 {name} 分配给您',
   'reminders.badgeTitle': '今日待办：{count} 位客户',
   // Backup page (/admin/backup) and the shell's backup warning
   'nav.adminBackup': '备份',

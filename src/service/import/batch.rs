@@ -473,7 +473,7 @@ impl crate::service::import::UseCases<'_> {
                 }
             }
             if !r.opts.dry_run {
-                customers::put(tx, None, &c)?;
+                customers::put_by(tx, None, &c, Some(&r.caller.user.id))?;
             }
             out.created += 1;
             if !row.review.is_empty() {

@@ -1,0 +1,51 @@
+// A new lead reaches the salesperson without a reload (issue 17.5): 小吴 has the app open in
+// their own browser; the manager (here the administrator, in another browser context) gives
+// them a customer; within one poll (~10 s) 小吴 sees a toast naming the customer and who gave
+// it, the bell counts one, and its panel links to the customer.
+import { apiCall, assert, setupAdmin } from '../harness.mjs';
+
+const PASSWORD = 'sales pass 2026!';
+
+export default async function ({ page, server }) {
+  await setupAdmin(page, server);
+  const wu = await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: PASSWORD });
+
+  const other = await page.context().browser().newContext({ viewport: { width: 390, height: 844 } });
+  try {
+    const phone = await other.newPage();
+    const errors = [];
+    phone.on('pageerror', (e) => errors.push(String(e)));
+    await phone.goto(`${server.base}/login`);
+    await phone.getByTestId('login-username').fill('wu');
+    await phone.getByTestId('login-password').fill(PASSWORD);
+    await phone.getByTestId('login-password').press('Enter');
+    await phone.getByTestId('shell').waitFor();
+    await phone.getByTestId('notice-bell').waitFor();
+    assert((await phone.getByTestId('notice-count').count()) === 0, 'nothing new yet');
+    const before = await phone.evaluate(() => performance.now());
+
+    // The manager gives 小吴 a customer (created, then transferred).
+    const c = await apiCall(page, 'POST', '/api/v1/customers', { name: '郑十', phone: '13600001234' });
+    await apiCall(page, 'POST', `/api/v1/customers/${c.id}/transfer`, { to_user: wu.id });
+
+    // No reload: the toast and the bell's count arrive by themselves.
+    const toast = phone.getByTestId('toast').filter({ hasText: '郑十' });
+    await toast.waitFor({ timeout: 15000 });
+    const text = await toast.innerText();
+    assert(text.includes('王老板'), `who gave it: ${text}`);
+    assert((await phone.getByTestId('notice-count').innerText()).trim() === '1', 'the bell counts one');
+    const waited = (await phone.evaluate(() => performance.now())) - before;
+    assert(waited < 15000, `within seconds: ${waited} ms`);
+    await phone.getByTestId('notice-bell').click();
+    await phone.getByTestId('notice-panel').waitFor();
+    assert((await phone.getByTestId('notice-count').count()) === 0, 'opened: nothing unread');
+    await phone.getByTestId('notice-item').filter({ hasText: '郑十' }).click();
+    await phone.getByTestId('page-customer-detail').waitFor();
+    assert((await phone.getByTestId('customer-name').innerText()).includes('郑十'), 'the link opens the customer');
+    const w = await phone.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
+    assert(w.page <= w.viewport, `no sideways scroll with the bell at 390 px: ${JSON.stringify(w)}`);
+    assert(errors.length === 0, `no page errors: ${errors.join(' | ')}`);
+  } finally {
+    await other.close();
+  }
+}
