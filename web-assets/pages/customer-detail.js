@@ -18,6 +18,7 @@ import { FormError } from '../components/field.js';
 import { remindersChanged } from '../components/reminders.js';
 import { PoolActions } from '../components/pool-actions.js';
 import { useNarrow } from '../components/narrow.js';
+import { assignReasonText } from '../components/assign-reasons.js';
 import {
   CustomerDialog, FOLLOWUP_KINDS, STAGES, StageBadge, Stars, Tags, customerErrorText, kindLabel, orDash, stageLabel,
 } from '../components/customers.js';
@@ -264,10 +265,10 @@ function eventText(e, userName) {
       return t('timeline.recallWarning', { note: e.note || '' });
     case 'assigned':
       return e.note
-        ? t('timeline.assignedWhy', { to: e.to ? userName(e.to) : '—', note: e.note })
+        ? t('timeline.assignedWhy', { to: e.to ? userName(e.to) : '—', note: assignReasonText(e.note) })
         : t('timeline.assigned', { to: e.to ? userName(e.to) : '—' });
     case 'assign_to_pool':
-      return t('timeline.assignToPool', { note: e.note || '—' });
+      return t('timeline.assignToPool', { note: assignReasonText(e.note) || '—' });
     case 'locked':
       return t('timeline.locked');
     case 'unlocked':
