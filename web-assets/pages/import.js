@@ -108,7 +108,8 @@ export function ImportPage() {
     loadTemplates();
     loadRecent();
     loadDirectory().then((list) => setStaff((list || []).filter((u) => u.status === 'active')));
-    api('GET', '/api/v1/pools').then((r) => setPools((r && r.items) || []), () => setPools([]));
+    // GET /pools answers a plain list.
+    api('GET', '/api/v1/pools').then((r) => setPools(Array.isArray(r) ? r : []), () => setPools([]));
     return () => clearTimeout(timer.current);
   }, []);
 

@@ -15,6 +15,9 @@ export default async function ({ page, server }) {
   await page.getByTestId('page-import').waitFor();
   await page.getByTestId('import-file').setInputFiles({ name: '名单.csv', mimeType: 'text/csv', buffer: CSV });
   await page.getByTestId('import-preview').waitFor();
+  // Rows can go to a pool (the pool list loads: GET /pools answers a plain list).
+  const targets = await page.getByTestId('import-target').locator('option').evaluateAll((os) => os.map((o) => o.value));
+  assert(targets.includes('pool'), `the pool is offered: ${targets}`);
   // The owner: a picker of the staff, by display name.
   await page.getByTestId('import-target').selectOption('owner');
   const owners = await page.getByTestId('import-owner').locator('option').allInnerTexts();

@@ -3,7 +3,8 @@
 // them a customer by hand and another goes to them by the assignment rule; within one poll
 // (~10 s) 小吴 sees a toast for each naming the customer and who gave it, the bell counts two,
 // and its panel links to the customers. In English the rule's reason on the timeline is English
-// too (issue 17.9: "(轮流分配)" stayed Chinese).
+// too (issue 17.9: "(轮流分配)" stayed Chinese). The manager's audit log then names the
+// customer and both owners instead of ids.
 import { apiCall, assert, setupAdmin } from '../harness.mjs';
 
 const PASSWORD = 'sales pass 2026!';
@@ -64,4 +65,14 @@ export default async function ({ page, server }) {
   } finally {
     await other.close();
   }
+
+  // The manager's audit log names the customer and the people instead of ids (issue 17.7).
+  await page.goto(`${server.base}/admin/audit`);
+  await page.getByTestId('audit-filter-action').selectOption('customer.transferred');
+  const row = page.locator('[data-testid="audit-row"][data-action="customer.transferred"]').first();
+  await row.waitFor();
+  const target = await row.getByTestId('audit-target').innerText();
+  assert(target.includes('郑十'), `the target by name: ${target}`);
+  const facts = await row.getByTestId('audit-facts').innerText();
+  assert(facts.includes('小吴') && facts.includes('王老板') && facts.includes('新负责人'), `details as labelled names: ${facts}`);
 }
