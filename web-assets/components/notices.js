@@ -13,6 +13,8 @@ import { Icon } from './icons.js';
 import { toast } from './toast.js';
 
 export const POLL_MS = 10_000;
+/** More new notices than this in one poll (an import, a bulk assignment): one summary toast. */
+const TOASTS_PER_POLL = 3;
 
 function seenKey(userId) {
   return `zhudai.notices.seen.${userId}`;
@@ -41,6 +43,7 @@ export function NoticeBell() {
   const user = session.value;
   const [items, setItems] = useState([]);
   const [seen, setSeen] = useState(null);
+  const [latest, setLatest] = useState(0);
   const [open, setOpen] = useState(false);
   const [failed, setFailed] = useState(false);
   const cursor = useRef(null);
@@ -64,10 +67,15 @@ export function NoticeBell() {
             setSeen(stored === null ? r.latest : stored);
             setItems(r.items.slice().reverse());
           } else if (r.items.length) {
-            for (const n of r.items) toast(noticeText(n), { tone: 'success', ms: 8000 });
+            if (r.items.length > TOASTS_PER_POLL) {
+              toast(t('notices.many', { count: r.latest - cursor.current }), { tone: 'success', ms: 8000 });
+            } else {
+              for (const n of r.items) toast(noticeText(n), { tone: 'success', ms: 8000 });
+            }
             setItems((old) => [...r.items.slice().reverse(), ...old].slice(0, 20));
           }
           cursor.current = r.latest;
+          setLatest(r.latest);
         } catch {
           if (live) setFailed(true);
         }
@@ -94,7 +102,8 @@ export function NoticeBell() {
   }, [open]);
 
   if (!user) return null;
-  const unread = seen === null ? 0 : items.filter((n) => n.seq > seen).length;
+  // Since the panel was last opened: the log's count (a big import is more than the 20 listed).
+  const unread = seen === null ? 0 : Math.max(0, latest - seen);
   const toggle = () => {
     if (!open && cursor.current !== null) {
       writeSeen(user.id, cursor.current);

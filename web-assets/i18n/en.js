@@ -768,6 +768,7 @@ export default {
   'reminders.empty.title': 'Nothing to do today',
   'reminders.empty.body': 'Set a “next contact” when logging a follow-up; due customers show up here.',
   'reminders.toCustomers': 'View customers',
+  'notices.many': '{count} new customers are now yours',
   'notices.title': 'Customers newly given to you: {count}',
   'notices.heading': 'New customers',
   'notices.empty': 'No customers given to you lately',

@@ -768,6 +768,7 @@ export default {
   'reminders.empty.title': '今天没有待办',
   'reminders.empty.body': '在客户详情里写跟进时设置“下次联系”，到期的客户会出现在这里。',
   'reminders.toCustomers': '查看客户',
+  'notices.many': '{count} 位新客户已分配给您',
   'notices.title': '新分配给您的客户：{count} 位',
   'notices.heading': '新客户提醒',
   'notices.empty': '暂无新分配的客户',

@@ -4,7 +4,7 @@
 // (~10 s) 小吴 sees a toast for each naming the customer and who gave it, the bell counts two,
 // and its panel links to the customers. In English the rule's reason on the timeline is English
 // too (issue 17.9: "(轮流分配)" stayed Chinese). The manager's audit log then names the
-// customer and both owners instead of ids.
+// customer and both owners instead of ids. Four at once make one summary toast.
 import { apiCall, assert, setupAdmin } from '../harness.mjs';
 
 const PASSWORD = 'sales pass 2026!';
@@ -59,6 +59,14 @@ export default async function ({ page, server }) {
     await phone.waitForFunction(() => document.documentElement.lang === 'en');
     const english = await assigned.innerText();
     assert(english.includes('round robin') && !english.includes('轮流分配'), `the reason in English: ${english}`);
+
+    // Many at once (an import, a bulk hand-out): one summary toast, the bell counts them all.
+    for (const [i, name] of ['褚一', '褚二', '褚三', '褚四'].entries()) {
+      await apiCall(page, 'POST', '/api/v1/customers', { name, phone: `1350000000${i}`, assign: 'auto' });
+    }
+    await phone.getByTestId('toast').filter({ hasText: '4 new customers are now yours' }).waitFor({ timeout: 15000 });
+    assert((await phone.getByTestId('toast').filter({ hasText: '褚' }).count()) === 0, 'no toast per customer');
+    assert((await phone.getByTestId('notice-count').innerText()).trim() === '4', 'the bell counts four');
     const w = await phone.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
     assert(w.page <= w.viewport, `no sideways scroll with the bell at 390 px: ${JSON.stringify(w)}`);
     assert(errors.length === 0, `no page errors: ${errors.join(' | ')}`);
