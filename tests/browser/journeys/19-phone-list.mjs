@@ -1,7 +1,8 @@
 // The daily pages on a phone (390×844, issue 17.2): the customer list as cards (name, stage,
 // masked phone, owner, next follow-up) with its filters in a drawer (筛选 opens it, apply and
-// clear work), the customer page's actions in a 更多 ▾ menu, the follow-up form usable — and no
-// sideways scroll on any of them. Screenshots of each go to docs/screenshots/.
+// clear work), the top-bar search spread over the bar, the customer page's actions in a 更多 ▾
+// menu, the follow-up form usable — and no sideways scroll on any of them. Screenshots of each go
+// to docs/screenshots/ (with ZHUDAI_DOC_SCREENSHOTS=1).
 import { apiCall, assert, docScreenshot, setupAdmin } from '../harness.mjs';
 
 const PASSWORD = 'sales pass 2026!';
@@ -61,6 +62,16 @@ export default async function ({ page, server }) {
   await page.getByTestId('filter-clear').click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-card"]').length === 3);
   assert((await page.getByTestId('customers-filters').count()) === 0, 'the drawer closes on clear');
+
+  // The top-bar search on a phone: tapped, it spreads over the bar; results fit the screen.
+  await page.getByTestId('global-search-input').click();
+  await page.getByTestId('global-search-input').fill('赵六');
+  await page.getByTestId('search-hit').first().waitFor();
+  const searchBox = await page.getByTestId('global-search-input').boundingBox();
+  assert(searchBox && searchBox.width >= 250, `the search box spreads over the bar: ${JSON.stringify(searchBox)}`);
+  await noSidewaysScroll(page, 'search results');
+  await docScreenshot(page, 'phone-search');
+  await page.getByTestId('global-search-input').press('Escape');
 
   // The customer page: the actions in 更多 ▾, the follow-up form usable.
   await card.getByTestId('customer-card-link').click();
