@@ -1091,3 +1091,50 @@ async fn keep_imports_the_row_without_the_bad_field_tagged_for_review_and_warns(
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_import_command_keeps_rows_with_a_bad_optional_field_when_asked() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let data = s.stop().await;
+    let file = data.path().join("名单.csv");
+    std::fs::write(&file, BAD_ID_CSV).unwrap();
+    let run = |choice: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+            .args([
+                "--data",
+                data.path().to_str().unwrap(),
+                "import",
+                file.to_str().unwrap(),
+                "--owner",
+                ADMIN,
+                "--dry-run",
+                "--bad-optional",
+                choice,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run("keep");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("2 created"), "{text}");
+    assert!(
+        text.contains("row 2 (周一): 身份证号 \"110105194912310021\" left out, tagged 待核对"),
+        "{text}"
+    );
+    assert!(
+        text.contains("imported without a bad field, tagged 待核对: 1"),
+        "{text}"
+    );
+    let out = run("reject");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 created") && text.contains("2 rejected"),
+        "{text}"
+    );
+    assert!(!text.contains("left out"), "{text}");
+}
