@@ -77,3 +77,53 @@ pub fn after(tx: &ReadTransaction, user: &str, after: u64, limit: usize) -> Resu
     out.reverse();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_users_log_is_read_after_a_cursor_keeps_the_newest_and_stays_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("zhudai.redb")).unwrap();
+        let at = chrono::DateTime::UNIX_EPOCH;
+        store
+            .write(|tx| -> Result<()> {
+                for i in 0..KEPT + 5 {
+                    push(tx, "u1", "assigned", &format!("c{i}"), Some("boss"), at)?;
+                }
+                // A user whose id starts with the other's: no key of one is in the other's range.
+                push(tx, "u10", "assigned", "other", None, at)?;
+                Ok(())
+            })
+            .unwrap();
+        store
+            .read(|tx| -> Result<()> {
+                assert_eq!(latest(tx, "u1")?, KEPT + 5);
+                let newest = after(tx, "u1", 0, 20)?;
+                let seqs: Vec<u64> = newest.iter().map(|n| n.seq).collect();
+                assert_eq!(seqs, ((KEPT - 14)..=(KEPT + 5)).collect::<Vec<_>>());
+                assert_eq!(newest[19].customer_id, format!("c{}", KEPT + 4));
+                let next = after(tx, "u1", KEPT + 3, 20)?;
+                assert_eq!(
+                    next.iter().map(|n| n.seq).collect::<Vec<_>>(),
+                    [KEPT + 4, KEPT + 5]
+                );
+                assert!(after(tx, "u1", KEPT + 5, 20)?.is_empty());
+                // Only the newest KEPT are kept.
+                let all = after(tx, "u1", 0, 10_000)?;
+                assert_eq!(all.len() as u64, KEPT);
+                assert_eq!(all[0].seq, 6);
+                let theirs = after(tx, "u10", 0, 20)?;
+                assert_eq!(theirs.len(), 1);
+                assert_eq!(
+                    (theirs[0].customer_id.as_str(), theirs[0].by.as_deref()),
+                    ("other", None)
+                );
+                Ok(())
+            })
+            .unwrap();
+    }
+}
