@@ -98,5 +98,19 @@ export default async function ({ page, server }) {
   assert(box && box.x >= 0 && box.x + box.width <= 390, `the form fits the screen: ${JSON.stringify(box)}`);
   await docScreenshot(page, 'phone-followup-form');
   await page.getByTestId('followup-submit').click();
-  await page.locator('[data-testid="timeline-followup"], [data-testid="timeline-item"]').filter({ hasText: '客户下周带资料来访' }).first().waitFor();
+  await page.getByTestId('timeline-followup').filter({ hasText: '客户下周带资料来访' }).first().waitFor();
+
+  // In English (longer labels) the list, its drawer and the customer page still fit.
+  await page.getByTestId('locale-switch').click();
+  await page.getByTestId('locale-en').click();
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
+  await noSidewaysScroll(page, 'customer page in English');
+  await page.goto(`${server.base}/customers`);
+  await page.getByTestId('customer-cards').waitFor();
+  await noSidewaysScroll(page, 'customer list in English');
+  await page.getByTestId('filter-open').click();
+  await page.getByTestId('customers-filters').waitFor();
+  await noSidewaysScroll(page, 'filter drawer in English');
+  await page.getByTestId('filter-close').click();
+  await page.getByTestId('customers-filters').waitFor({ state: 'detached' });
 }
