@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Source;
 use super::error::ErrorBody;
+use super::extract::PollingCaller;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::followup::{Followup, FollowupInput};
 use crate::service::access::auth::Caller;
@@ -187,12 +188,13 @@ pub struct NoticeQuery {
 }
 
 /// My new-lead notices (the bell): customers given to me — by a manager, a rule, an import, a
-/// pool's assignment — after a cursor. The UI polls it every few seconds.
+/// pool's assignment — after a cursor. The UI polls it every few seconds; a poll is not session
+/// activity (an unattended open tab still signs out at the idle timeout).
 #[utoipa::path(get, path = "/notices", operation_id = "list_notices", tag = "customers", params(NoticeQuery), responses(
     (status = 200, description = "Notices after the cursor, oldest first, and the newest cursor", body = NoticeList)))]
 pub async fn notices(
     State(app): State<AppState>,
-    caller: Caller,
+    PollingCaller(caller): PollingCaller,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Json<NoticeList>, ApiError> {
     let limit = q.limit.unwrap_or(crate::service::notices::MAX_NOTICES);

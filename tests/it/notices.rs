@@ -97,3 +97,30 @@ async fn an_assigned_customer_reaches_the_salesperson_and_the_cursor_advances() 
     );
     s.stop().await;
 }
+
+/// The bell polls every 10 s: that must not keep an unattended tab signed in past the idle
+/// timeout (30 min by default), while a real request still does.
+#[tokio::test]
+async fn polling_the_notices_is_not_session_activity() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    common::add_user(&s, "wu", &["sales"], None);
+    let sales = s.login("wu", TEAM_PASSWORD).await;
+    for _ in 0..3 {
+        s.clock.advance(chrono::Duration::minutes(10));
+        assert_eq!(sales.get("/api/v1/notices").await.0, 200);
+    }
+    // 31 minutes of polls and nothing else: signed out.
+    s.clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(sales.get("/api/v1/me").await.0, 401);
+
+    let sales = s.login("wu", TEAM_PASSWORD).await;
+    s.clock.advance(chrono::Duration::minutes(20));
+    assert_eq!(sales.get("/api/v1/me").await.0, 200, "real activity");
+    s.clock.advance(chrono::Duration::minutes(20));
+    assert_eq!(
+        sales.get("/api/v1/notices").await.0,
+        200,
+        "within the idle time"
+    );
+    s.stop().await;
+}
