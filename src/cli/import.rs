@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::service::SystemClock;
 use crate::service::import::report::ErrorSheet;
 use crate::service::import::{
-    ImportOptions, ImportReport, Mapping, OnDuplicate, Progress, RowError,
+    BadOptional, ImportOptions, ImportReport, Mapping, OnDuplicate, Progress, REVIEW_TAG, RowError,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -51,6 +51,16 @@ pub struct Cmd {
     dry_run: bool,
     #[arg(long, value_enum, default_value = "skip")]
     on_duplicate: Dup,
+    /// A row whose optional field is bad (an ID number's check digit, a date, a money cell):
+    /// `reject` it, or `keep` it without that field, tagged 待核对 and listed as a warning.
+    #[arg(long, value_enum, default_value = "reject")]
+    bad_optional: BadOpt,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BadOpt {
+    Reject,
+    Keep,
 }
 
 #[derive(serde::Deserialize)]
@@ -137,6 +147,10 @@ impl Cmd {
                 Dup::Update => OnDuplicate::Update,
                 Dup::Flag => OnDuplicate::Flag,
             },
+            bad_optional: match self.bad_optional {
+                BadOpt::Reject => BadOptional::Reject,
+                BadOpt::Keep => BadOptional::Keep,
+            },
             dry_run: self.dry_run,
             mapping,
             template_id: None,
@@ -182,6 +196,12 @@ impl Cmd {
         if report.rejected > report.errors.len() {
             println!("… and {} more", report.rejected - report.errors.len());
         }
+        for w in &report.warnings {
+            println!(
+                "row {} ({}): {} \"{}\" left out, tagged {REVIEW_TAG}: {}",
+                w.row, w.name, w.label, w.value, w.reason
+            );
+        }
         if let Some(sheet) = watch.sheet.take().filter(|s| s.rows() > 0) {
             let out = self.errors.clone().unwrap_or_else(|| {
                 let mut name = self.file.as_os_str().to_owned();
@@ -211,6 +231,12 @@ impl Cmd {
                 String::new()
             }
         );
+        if matches!(self.bad_optional, BadOpt::Keep) {
+            println!(
+                "imported without a bad field, tagged {REVIEW_TAG}: {}",
+                report.to_review
+            );
+        }
         Ok(ExitCode::SUCCESS)
     }
 }

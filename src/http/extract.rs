@@ -87,43 +87,67 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        // Integrators: `Authorization: Bearer zd_…`. No cookie is involved, so no CSRF check.
-        // Other schemes (e.g. a proxy's Basic auth) are not ours: fall through to the cookie.
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, secret)| secret.trim().to_string());
-        if let Some(secret) = bearer {
-            return Ok(app
-                .blocking(move |app| app.access().authenticate_token(&secret))
-                .await?);
-        }
-        let name = cookie_name(app.config.server.secure_cookie);
-        let Some(token) = read_cookie(&parts.headers, name).map(str::to_owned) else {
+        caller_of(parts, app, true).await
+    }
+}
+
+/// The caller of a background poll (the new-lead bell): authenticated like [`Caller`], but the
+/// request is not session activity, so polling does not hold off the idle timeout.
+pub struct PollingCaller(pub Caller);
+
+impl FromRequestParts<AppState> for PollingCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        caller_of(parts, app, false).await.map(PollingCaller)
+    }
+}
+
+/// The bearer token's or the session cookie's caller (`activity`: the request keeps the
+/// session alive), with the CSRF check for unsafe methods.
+async fn caller_of(parts: &Parts, app: &AppState, activity: bool) -> Result<Caller, ApiError> {
+    // Integrators: `Authorization: Bearer zd_…`. No cookie is involved, so no CSRF check.
+    // Other schemes (e.g. a proxy's Basic auth) are not ours: fall through to the cookie.
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim().to_string());
+    if let Some(secret) = bearer {
+        return Ok(app
+            .blocking(move |app| app.access().authenticate_token(&secret))
+            .await?);
+    }
+    let name = cookie_name(app.config.server.secure_cookie);
+    let Some(token) = read_cookie(&parts.headers, name).map(str::to_owned) else {
+        return Err(Error::Unauthenticated.into());
+    };
+    let caller = app
+        .blocking(move |app| {
+            if activity {
+                app.access().authenticate_session(&token)
+            } else {
+                app.access().authenticate_session_passively(&token)
+            }
+        })
+        .await?;
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let CallerAuth::Session { csrf_token, .. } = &caller.auth else {
             return Err(Error::Unauthenticated.into());
         };
-        let caller = app
-            .blocking(move |app| app.access().authenticate_session(&token))
-            .await?;
-        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if !safe {
-            let CallerAuth::Session { csrf_token, .. } = &caller.auth else {
-                return Err(Error::Unauthenticated.into());
-            };
-            let sent = parts
-                .headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !crypto::constant_time_eq(sent.as_bytes(), csrf_token.as_bytes()) {
-                return Err(Error::CsrfRejected.into());
-            }
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !crypto::constant_time_eq(sent.as_bytes(), csrf_token.as_bytes()) {
+            return Err(Error::CsrfRejected.into());
         }
-        Ok(caller)
     }
+    Ok(caller)
 }
 
 /// `axum::Json` with rejections in the API error format.

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Source;
 use super::error::ErrorBody;
+use super::extract::PollingCaller;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::followup::{Followup, FollowupInput};
 use crate::service::access::auth::Caller;
 use crate::service::customers::CustomerView;
 use crate::service::followups::{Due, Reminder, Timeline};
+use crate::service::notices::NoticeList;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct FollowupList {
@@ -174,4 +176,30 @@ pub async fn team_today(
         app.blocking(move |app| app.followups().team_today(&caller))
             .await?,
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct NoticeQuery {
+    /// The `latest` of the previous call (absent or 0: the newest notices).
+    #[serde(default)]
+    pub after: u64,
+    /// 1–20, default 20.
+    pub limit: Option<usize>,
+}
+
+/// My new-lead notices (the bell): customers given to me — by a manager, a rule, an import, a
+/// pool's assignment — after a cursor. The UI polls it every few seconds; a poll is not session
+/// activity (an unattended open tab still signs out at the idle timeout).
+#[utoipa::path(get, path = "/notices", operation_id = "list_notices", tag = "customers", params(NoticeQuery), responses(
+    (status = 200, description = "Notices after the cursor, oldest first, and the newest cursor", body = NoticeList)))]
+pub async fn notices(
+    State(app): State<AppState>,
+    PollingCaller(caller): PollingCaller,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Json<NoticeList>, ApiError> {
+    let limit = q.limit.unwrap_or(crate::service::notices::MAX_NOTICES);
+    let list = app
+        .blocking(move |app| app.followups().notices(&caller, q.after, limit))
+        .await?;
+    Ok(Json(list))
 }

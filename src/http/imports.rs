@@ -19,7 +19,7 @@ use crate::service::access::auth::Caller;
 use crate::service::import::jobs::{ImportJob, JobList};
 use crate::service::import::preview::ImportPreview;
 use crate::service::import::templates::{ImportTemplate, NewTemplate, TemplateList};
-use crate::service::import::{ImportOptions, ImportReport, Mapping, OnDuplicate};
+use crate::service::import::{BadOptional, ImportOptions, ImportReport, Mapping, OnDuplicate};
 use crate::service::{Error, new_id};
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -31,6 +31,11 @@ pub struct ImportQuery {
     #[serde(default)]
     #[param(inline)]
     pub on_duplicate: OnDuplicate,
+    /// A row with a bad optional field (ID number, a date, a money cell…): `reject` it
+    /// (default) or `keep` it without that field, tagged 待核对 and listed as a warning.
+    #[serde(default)]
+    #[param(inline)]
+    pub bad_optional: BadOptional,
     /// Raw body only: `auto` (or `round_robin`, `weighted`, `least_loaded`, `by_city`) gives
     /// rows without an owner column their owner from the assignment rule, as the form's
     /// `assign` does (needs `customer.assign`).
@@ -54,7 +59,10 @@ pub struct ImportForm {
     on_duplicate: Option<String>,
     /// `true` to check and count only.
     dry_run: Option<bool>,
-    /// Username who gets rows without an owner column (default: me).
+    /// `reject` (default) or `keep`: a row whose optional field is bad is refused, or imported
+    /// without that field, tagged 待核对 and listed in `warning_rows`.
+    bad_optional: Option<String>,
+    /// Username, or user id, who gets rows without an owner column (default: me).
     owner: Option<String>,
     /// Public pool for rows without an owner column (instead of an owner); with `assign`,
     /// where the rows nobody can take go (default: my department's pool).
@@ -126,6 +134,13 @@ async fn read_form(
             "pool_id" => opts.pool_id = some(text),
             "assign" => opts.assign = some(text),
             "dry_run" => opts.dry_run = matches!(text.as_str(), "true" | "1" | "on"),
+            "bad_optional" => {
+                opts.bad_optional = match text.as_str() {
+                    "" | "reject" => BadOptional::Reject,
+                    "keep" => BadOptional::Keep,
+                    _ => return Err(bad("bad_optional", "错误字段处理方式应为 reject 或 keep")),
+                }
+            }
             "on_duplicate" => {
                 opts.on_duplicate = match text.as_str() {
                     "" | "skip" => OnDuplicate::Skip,
@@ -179,6 +194,7 @@ pub async fn create(
         let some = |t: Option<String>| t.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
         let opts = ImportOptions {
             on_duplicate: q.on_duplicate,
+            bad_optional: q.bad_optional,
             dry_run: q.dry_run,
             assign: some(q.assign),
             pool_id: some(q.pool_id),

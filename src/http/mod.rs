@@ -113,6 +113,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(followups::edit))
         .routes(routes!(followups::timeline))
         .routes(routes!(followups::reminders))
+        .routes(routes!(followups::notices))
         .routes(routes!(followups::team_today))
         .routes(routes!(followups::transfer))
         .routes(routes!(exports::customers))

@@ -94,7 +94,7 @@ impl W<'_> {
 
     /// Writes a customer (record, secondary keys, counters, rule view, search outbox).
     pub fn put(&self, before: Option<&Customer>, c: &Customer) -> Result<()> {
-        customers::put(self.tx, before, c)?;
+        customers::put_by(self.tx, before, c, Some(&self.ctx.caller.user.id))?;
         Ok(())
     }
 

@@ -74,7 +74,35 @@ pub struct RowError {
     #[serde(default)]
     pub label: String,
     pub reason: String,
+    /// The row's name cell, so the reader knows whose row it is. Personal data: a job keeps
+    /// it only sealed (its stored record has it empty; `import_job` fills it from the sealed
+    /// file for the caller).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The offending cell as typed (empty when the problem has no one cell). Kept like `name`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
 }
+
+/// What to do with a row whose optional field is bad (an ID number with a wrong check digit, a
+/// date or money cell that does not read) while its name and phone are good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BadOptional {
+    /// Refuse the whole row (it goes to the error report).
+    #[default]
+    Reject,
+    /// Import the row without that field, tag the customer [`REVIEW_TAG`] and list the row as a
+    /// warning (column, value, reason).
+    Keep,
+}
+
+/// The tag on a customer imported without a bad optional field ([`BadOptional::Keep`]).
+pub const REVIEW_TAG: &str = "待核对";
+
+/// Fields a row cannot go without: a problem with one of these refuses the row whatever
+/// [`BadOptional`] says.
+pub const REQUIRED_FIELDS: &[&str] = &["name", "phone", "owner"];
 
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
@@ -90,6 +118,10 @@ pub struct ImportReport {
     /// Rows refused (every one; `errors` lists the first ones).
     pub rejected: usize,
     pub errors: Vec<RowError>,
+    /// Rows imported without a bad optional field and tagged for review ([`BadOptional::Keep`]).
+    pub to_review: usize,
+    /// The first of them: one entry per dropped field (`KEPT_ERRORS` at most).
+    pub warnings: Vec<RowError>,
     /// Which field each column went to (`null`: ignored).
     pub columns: Vec<(String, Option<String>)>,
     /// Stopped between batches on request: what is counted was written, the rest was not read.
@@ -104,12 +136,15 @@ pub type Mapping = BTreeMap<String, Option<String>>;
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     pub on_duplicate: OnDuplicate,
+    /// A bad optional field: refuse the row (default) or keep the row without it.
+    pub bad_optional: BadOptional,
     pub dry_run: bool,
     /// Column choices made by the importer (win over the template and the automatic mapping).
     pub mapping: Option<Mapping>,
     /// A saved mapping (`import_templates`) to apply; the file's headers must match it.
     pub template_id: Option<String>,
-    /// Username who gets rows without an `owner` column (default: the importer).
+    /// Username (or user id, as the UI's picker sends it) who gets rows without an `owner`
+    /// column (default: the importer).
     pub owner: Option<String>,
     /// Public pool for rows without an `owner` column (instead of an owner); with `assign`,
     /// where the rows nobody can take go.
@@ -134,6 +169,9 @@ pub struct Counts {
     /// New rows given an owner by automatic assignment.
     #[serde(default)]
     pub assigned: u64,
+    /// Rows imported without a bad optional field, tagged for review.
+    #[serde(default)]
+    pub to_review: u64,
 }
 
 /// Who watches an import run: the CLI's progress bar, a background job's record.
@@ -146,6 +184,11 @@ pub trait Progress {
     }
     /// A refused row, with its original cells (for the error report).
     fn rejected(&mut self, _error: &RowError, _cells: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// A row imported without a bad optional field (one call per field dropped), with its
+    /// original cells.
+    fn warned(&mut self, _warning: &RowError, _cells: &[String]) -> Result<()> {
         Ok(())
     }
     /// Inside each batch's write transaction (never for dry runs), with the counts including
@@ -272,16 +315,18 @@ impl crate::service::import::UseCases<'_> {
             .store
             .read(|tx| {
                 let by_name = users::find_by_username(tx, name)?;
-                Ok::<_, Error>(match by_name {
-                    Some(u) => Some(u),
-                    None => {
-                        let mut same: Vec<_> = users::all(tx)?
-                            .into_iter()
-                            .filter(|u| u.display_name == name)
-                            .collect();
-                        if same.len() == 1 { same.pop() } else { None }
-                    }
-                })
+                if by_name.is_some() {
+                    return Ok::<_, Error>(by_name);
+                }
+                // The UI's owner picker sends the user's id.
+                if let Some(u) = users::get(tx, name)? {
+                    return Ok(Some(u));
+                }
+                let mut same: Vec<_> = users::all(tx)?
+                    .into_iter()
+                    .filter(|u| u.display_name == name)
+                    .collect();
+                Ok(if same.len() == 1 { same.pop() } else { None })
             })
             .map_err(|_| "无法读取用户".to_string())?;
         let Some(u) = found.filter(|u| u.status == UserStatus::Active) else {
@@ -434,6 +479,7 @@ impl crate::service::import::UseCases<'_> {
             self.import_batch(&mut r, batch, &mut report, progress)?;
         }
         report.errors.sort_by_key(|e| e.row);
+        report.warnings.sort_by_key(|e| e.row);
         Ok(report)
     }
 }

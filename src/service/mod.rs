@@ -8,6 +8,7 @@ pub mod customers;
 mod error;
 pub mod followups;
 pub mod import;
+pub mod notices;
 pub mod org;
 pub mod platform;
 pub mod pools;

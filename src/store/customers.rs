@@ -174,8 +174,28 @@ pub(super) fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Customer>>
 }
 
 /// Writes the record, moves its secondary keys from `before` to the new values and keeps its
-/// compact rule view (`rule_fields`) in step.
+/// compact rule view (`rule_fields`) in step. Written by no one in particular (a job, a
+/// migration): see [`put_by`].
 pub fn put(tx: &WriteTransaction, before: Option<&Customer>, c: &Customer) -> Result<()> {
+    put_by(tx, before, c, None)
+}
+
+/// [`put`] by `actor`: when the customer becomes a user's who did not hold it before, and that
+/// user is not the actor (claiming, creating one's own), the user gets a notice
+/// (`store::notices`) in this transaction.
+pub fn put_by(
+    tx: &WriteTransaction,
+    before: Option<&Customer>,
+    c: &Customer,
+    actor: Option<&str>,
+) -> Result<()> {
+    if let Some(owner) = c.owner_id.as_deref()
+        && c.deleted_at.is_none()
+        && before.and_then(|b| b.owner_id.as_deref()) != Some(owner)
+        && actor != Some(owner)
+    {
+        super::notices::push(tx, owner, "assigned", &c.id, actor, c.updated_at)?;
+    }
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
     if let Some(old) = before {
         for k in keys_of(old) {

@@ -43,6 +43,8 @@
 //!   records in batches).
 //! - 18: funnel_since, and `settings` `funnel/since` = today: the funnel counters (`counters`,
 //!   `fe/…`, `fd/…`) count from now on; history before the upgrade is not reconstructed.
+//! - 19: `notices`, each user's log of customers given to them (`store::notices`), created
+//!   empty.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -53,7 +55,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 18;
+pub const SCHEMA_VERSION: u64 = 19;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -236,6 +238,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     create_v16(tx)?;
     tx.open_table(tables::CUSTOMER_MATCH)?;
     super::funnel::create(tx, chrono::Utc::now())?;
+    tx.open_table(tables::NOTICES)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -413,6 +416,10 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         18 => super::funnel::create(tx, chrono::Utc::now()),
+        19 => {
+            tx.open_table(tables::NOTICES)?;
+            Ok(())
+        }
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

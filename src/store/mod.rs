@@ -11,6 +11,7 @@ pub mod funnel;
 pub mod loads;
 pub mod match_rows;
 pub mod migrate;
+pub mod notices;
 pub mod org;
 pub mod outbox;
 pub mod plugins;

@@ -70,6 +70,11 @@ pub const CUSTOMER_ACTIVITY: TableDefinition<(i64, &str), &[u8]> =
 /// by `store::customers::put` (`store::loads`); zero counters are absent.
 pub const OWNER_LOADS: TableDefinition<(&str, &str), u64> = TableDefinition::new("owner_loads");
 
+/// `<user id>/<seq, 16 hex digits>` → a new-lead notice for that user (schema 16;
+/// `store::notices`, written by `customers::put`; the seq counter is `notice/<user id>` in
+/// [`COUNTERS`]).
+pub const NOTICES: TableDefinition<&str, &[u8]> = TableDefinition::new("notices");
+
 /// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
 /// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
 macro_rules! every_table {
@@ -138,4 +143,5 @@ every_table!(
     PRODUCT_VERSIONS,
     CUSTOMER_MATCH,
     FUNNEL_SINCE,
+    NOTICES,
 );

@@ -106,6 +106,18 @@ export function assert(cond, message) {
   if (!cond) throw new Error('assertion failed: ' + message);
 }
 
+/** A screenshot for the documentation (docs/screenshots/<name>.png, the viewport only, so the
+ *  file stays small): what a reader of docs/admin.md sees is what the journey just checked.
+ *  Written only with ZHUDAI_DOC_SCREENSHOTS=1 (the pages show today's dates, so every run would
+ *  otherwise change the committed files):
+ *  `ZHUDAI_DOC_SCREENSHOTS=1 node tests/browser/run.mjs 19`. */
+export async function docScreenshot(page, name) {
+  if (process.env.ZHUDAI_DOC_SCREENSHOTS !== '1') return;
+  const dir = join(root, 'docs', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });
+}
+
 export function ensureArtifacts() {
   mkdirSync(artifacts, { recursive: true });
 }

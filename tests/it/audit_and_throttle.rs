@@ -223,3 +223,40 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_and_audited() 
     assert_eq!(page["items"][0]["source"], "198.51.100.1");
     s.stop().await;
 }
+
+/// Issue 17.7: the audit page names customer targets the reader may see — through the reader's
+/// own scope, so a deleted customer (or one outside it) stays an id.
+#[tokio::test]
+async fn the_audit_page_names_customers_the_reader_may_see() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(common::ADMIN, common::ADMIN_PASSWORD).await;
+    let (_, a) = admin
+        .post(
+            "/api/v1/customers",
+            json!({"name": "冯一", "phone": "13800000031"}),
+        )
+        .await;
+    let (_, b) = admin
+        .post(
+            "/api/v1/customers",
+            json!({"name": "冯二", "phone": "13800000032"}),
+        )
+        .await;
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let (st, _) = admin
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/customers/{b}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (st, page) = admin.get("/api/v1/audit?action=customer.created").await;
+    assert_eq!(st, 200, "{page}");
+    assert_eq!(page["customer_names"][a], "冯一", "{page}");
+    assert!(
+        page["customer_names"].get(b).is_none(),
+        "a deleted customer stays an id: {page}"
+    );
+    s.stop().await;
+}

@@ -916,3 +916,225 @@ async fn demand_in_wan_and_stage_labels_are_imported() {
     );
     s.stop().await;
 }
+
+/// A row with a good name and phone but an ID number whose check digit is wrong, and a row whose
+/// phone is bad (a required field: refused whatever the choice).
+const BAD_ID_CSV: &str = "姓名,手机号,身份证号,录入时间\n\
+周一,13800000011,110105194912310021,2024-05-06\n\
+周二,13800000012,,\n\
+周三,12345,,\n";
+
+#[tokio::test]
+async fn a_bad_optional_field_refuses_the_row_by_default_naming_whose_row_and_the_value() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, r) = upload(
+        &admin,
+        "?bad_optional=reject",
+        BAD_ID_CSV.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (
+            r["created"].as_u64(),
+            r["rejected"].as_u64(),
+            r["to_review"].as_u64()
+        ),
+        (Some(1), Some(2), Some(0)),
+        "{r}"
+    );
+    let e = &r["errors"][0];
+    assert_eq!(
+        (e["row"].as_u64(), e["field"].as_str(), e["label"].as_str()),
+        (Some(2), Some("id_number"), Some("身份证号")),
+        "{r}"
+    );
+    assert_eq!(e["name"], "周一", "whose row: {r}");
+    assert_eq!(e["value"], "110105194912310021", "the value as typed: {r}");
+    assert_eq!(
+        (
+            r["errors"][1]["name"].as_str(),
+            r["errors"][1]["value"].as_str()
+        ),
+        (Some("周三"), Some("12345")),
+        "{r}"
+    );
+    assert!(r["warnings"].as_array().unwrap().is_empty(), "{r}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn keep_imports_the_row_without_the_bad_field_tagged_for_review_and_warns() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, r) = upload(&admin, "?bad_optional=keep", BAD_ID_CSV.as_bytes().to_vec()).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (
+            r["created"].as_u64(),
+            r["rejected"].as_u64(),
+            r["to_review"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "the bad phone is still refused: {r}"
+    );
+    assert_eq!(r["errors"][0]["field"], "phone", "{r}");
+    let w = &r["warnings"][0];
+    assert_eq!(
+        (
+            w["row"].as_u64(),
+            w["field"].as_str(),
+            w["name"].as_str(),
+            w["value"].as_str()
+        ),
+        (
+            Some(2),
+            Some("id_number"),
+            Some("周一"),
+            Some("110105194912310021")
+        ),
+        "{r}"
+    );
+    let (_, page) = admin.get("/api/v1/customers?sort=name").await;
+    let zhou = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "周一")
+        .unwrap()
+        .clone();
+    assert!(
+        zhou["id_number"].is_null(),
+        "imported without the ID: {zhou}"
+    );
+    assert_eq!(
+        zhou["tags"],
+        json!(["待核对"]),
+        "flagged for review: {zhou}"
+    );
+    assert_eq!(
+        zhou["entered_at"], "2024-05-05T16:00:00Z",
+        "the good fields kept: {zhou}"
+    );
+    let other = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "周二")
+        .unwrap();
+    assert_eq!(
+        other["tags"],
+        json!([]),
+        "a good row is not flagged: {other}"
+    );
+
+    // As a background job: the warning rows show whose row and what value to the importer;
+    // the job record itself keeps neither (the list reads the stored records as they are).
+    let (st, job) = post_form(
+        &admin,
+        "/api/v1/imports",
+        form(
+            "再来.csv",
+            BAD_ID_CSV.replace("138000000", "139000000").as_bytes(),
+            &[("bad_optional", "keep")],
+        ),
+    )
+    .await;
+    assert_eq!(st, 202, "{job}");
+    assert_eq!(job["bad_optional"], "keep");
+    let id = job["id"].as_str().unwrap().to_string();
+    let job = wait_job(&admin, &id).await;
+    assert_eq!(
+        (job["created"].as_u64(), job["to_review"].as_u64()),
+        (Some(2), Some(1)),
+        "{job}"
+    );
+    assert_eq!(job["warning_rows"][0]["name"], "周一", "{job}");
+    assert_eq!(
+        job["warning_rows"][0]["value"], "110105194912310021",
+        "{job}"
+    );
+    assert_eq!(job["rejected_rows"][0]["name"], "周三", "{job}");
+    let (_, list) = admin.get("/api/v1/imports").await;
+    let stored = &list["items"][0];
+    assert_eq!(stored["id"], id.as_str());
+    assert!(
+        stored["warning_rows"][0].get("name").is_none()
+            && stored["rejected_rows"][0].get("value").is_none(),
+        "no personal data in the job record: {stored}"
+    );
+    // A kept row is not in the error report (it was imported); the refused one is.
+    let r = admin
+        .http
+        .get(format!("{}/api/v1/imports/{id}/errors.xlsx", admin.base))
+        .send()
+        .await
+        .unwrap();
+    let bytes = r.bytes().await.unwrap().to_vec();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let range = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(range.rows().count(), 2, "header + the refused row");
+
+    let (st, e) = post_form(
+        &admin,
+        "/api/v1/imports",
+        form("x.csv", BAD_ID_CSV.as_bytes(), &[("bad_optional", "maybe")]),
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (400, Some("bad_optional")),
+        "{e}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_import_command_keeps_rows_with_a_bad_optional_field_when_asked() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let data = s.stop().await;
+    let file = data.path().join("名单.csv");
+    std::fs::write(&file, BAD_ID_CSV).unwrap();
+    let run = |choice: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+            .args([
+                "--data",
+                data.path().to_str().unwrap(),
+                "import",
+                file.to_str().unwrap(),
+                "--owner",
+                ADMIN,
+                "--dry-run",
+                "--bad-optional",
+                choice,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run("keep");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("2 created"), "{text}");
+    assert!(
+        text.contains("row 2 (周一): 身份证号 \"110105194912310021\" left out, tagged 待核对"),
+        "{text}"
+    );
+    assert!(
+        text.contains("imported without a bad field, tagged 待核对: 1"),
+        "{text}"
+    );
+    let out = run("reject");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 created") && text.contains("2 rejected"),
+        "{text}"
+    );
+    assert!(!text.contains("left out"), "{text}");
+}

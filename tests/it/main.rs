@@ -23,6 +23,7 @@ mod import;
 mod import_rules;
 mod issue15_fixes;
 mod metrics;
+mod notices;
 mod org_scope;
 mod owner_reveal;
 mod packaging;

@@ -126,6 +126,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     // (tests/it/products.rs::the_reverse_match_lists_only_my_qualifying_customers).
     ("get", "/api/v1/products/{id}/candidates", Organisation),
     ("get", "/api/v1/reminders", NoObject),
+    ("get", "/api/v1/notices", NoObject),
     ("get", "/api/v1/team/today", NoObject),
     ("get", "/api/v1/roles", NoObject),
     ("post", "/api/v1/roles", NoObject),

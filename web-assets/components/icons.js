@@ -32,6 +32,7 @@ const PATHS = {
   phone: html`<path d="M5 4h3.5l1.5 4.5-2.2 1.4a11 11 0 0 0 6.3 6.3l1.4-2.2L20 15.5V19a1.5 1.5 0 0 1-1.6 1.5A16.5 16.5 0 0 1 3.5 5.6 1.5 1.5 0 0 1 5 4z" />`,
   eye: html`<path d="M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z" /><circle cx="12" cy="12" r="3" />`,
   calculator: html`<rect x="5" y="3" width="14" height="18" rx="2" /><rect x="8" y="6" width="8" height="3.5" rx="0.5" /><path d="M8.5 13h.01" /><path d="M12 13h.01" /><path d="M15.5 13h.01" /><path d="M8.5 17h.01" /><path d="M12 17h.01" /><path d="M15.5 17h.01" />`,
+  clock: html`<circle cx="12" cy="12" r="9" /><path d="M12 7v5l3 2" />`,
   bell: html`<path d="M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z" /><path d="M10 20a2 2 0 0 0 4 0" />`,
 };
 

@@ -62,7 +62,7 @@ export function ReminderBadge() {
   if (!allowed || count === null) return null;
   return html`<a class="topbar-reminders" href="/" data-testid="reminder-badge"
     title=${t('reminders.badgeTitle', { count })} aria-label=${t('reminders.badgeTitle', { count })}>
-    <${Icon} name="bell" size=${18} />
+    <${Icon} name="clock" size=${18} />
     ${count > 0 && html`<span class="topbar-reminders-count" data-testid="reminder-badge-count">${count > 99 ? '99+' : count}</span>`}
   </a>`;
 }

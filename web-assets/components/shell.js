@@ -8,6 +8,7 @@ import { Toasts } from './toast.js';
 import { BackupBanner } from './backup.js';
 import { PluginBanner } from './plugin-banner.js';
 import { ReminderBadge } from './reminders.js';
+import { NoticeBell } from './notices.js';
 import { LOGO_URL } from './icons.js';
 import { GlobalSearch } from './global-search.js';
 
@@ -21,6 +22,7 @@ export function TopBar() {
     <${GlobalSearch} />
     <div class="topbar-spacer"></div>
     <${ReminderBadge} />
+    <${NoticeBell} />
     <${LocaleSwitch} />
     <${UserMenu} />
   </header>`;

@@ -1,10 +1,12 @@
 // /admin/audit — the audit log, newest first (capability audit.view):
 // filter by action and actor, "load more" through next_cursor, targets shown
-// by name where the page can resolve them, details as compact JSON that
-// expands.
+// by name where the reader may see them (customers through the server's
+// customer_names, in the reader's scope; users, pools, departments, roles,
+// templates from what the page loads), details as labelled facts with ids
+// turned into names, the raw JSON one click away.
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
-import { t } from '../i18n/index.js';
+import { has, t } from '../i18n/index.js';
 import { api } from '../api.js';
 import { can } from '../auth.js';
 import { errorText } from '../errors.js';
@@ -13,6 +15,7 @@ import { EmptyState, LoadError, Loading } from '../components/states.js';
 import { Icon } from '../components/icons.js';
 import { loadRoles, roleLabel } from '../components/roles.js';
 import { departmentPath } from '../components/departments.js';
+import { loadDirectory } from '../components/customer-settings.js';
 
 const PAGE_SIZE = 50;
 
@@ -110,7 +113,25 @@ function targetName(entry, ctx) {
   }
   if (kind === 'role') return roleLabel(target);
   if (kind === 'token') return detail?.name || null;
+  if (kind === 'customer') return ctx.customers?.get(target) || null;
+  if (kind === 'followup') {
+    const name = detail?.customer_id && ctx.customers?.get(detail.customer_id);
+    return name ? t('audit.target.followupOf', { name }) : null;
+  }
+  if (kind === 'pool') return ctx.pools?.get(target) || detail?.name || null;
+  if (kind === 'import_template' || kind === 'custom_field' || kind === 'tag_group') return detail?.name || detail?.label || null;
+  if (kind === 'assignment') return ctx.directory?.get(target) || null;
   return null;
+}
+
+/** An id in a detail → a name the page knows (user, pool, customer), else the value itself. */
+function factValue(v, ctx) {
+  if (v == null || v === '') return '—';
+  if (typeof v === 'boolean') return v ? t('common.yes') : t('common.no');
+  if (typeof v === 'string') return ctx.directory?.get(v) || ctx.pools?.get(v) || ctx.customers?.get(v) || v;
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : factValue(x, ctx))).join(t('list.separator'));
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
 }
 
 /** Entries without an actor id: the operator's CLI, the system, or someone not logged in. */
@@ -120,15 +141,19 @@ function actorKind(actor) {
   return t('audit.actor.anonymous');
 }
 
-function DetailCell({ detail }) {
+function DetailCell({ detail, ctx }) {
   if (detail == null || (typeof detail === 'object' && !Array.isArray(detail) && !Object.keys(detail).length)) {
     return html`<span class="muted">—</span>`;
   }
-  const compact = JSON.stringify(detail);
-  return html`<details class="json-detail" data-testid="audit-detail">
-    <summary title=${t('audit.detail.expand')}><code>${compact}</code></summary>
-    <pre>${JSON.stringify(detail, null, 2)}</pre>
-  </details>`;
+  const facts = typeof detail === 'object' && !Array.isArray(detail) ? Object.entries(detail) : [];
+  return html`${facts.length > 0 && html`<dl class="audit-facts" data-testid="audit-facts">
+      ${facts.map(([k, v]) => html`<div key=${k}><dt title=${k}>${has(`audit.detail.key.${k}`) ? t(`audit.detail.key.${k}`) : k}</dt>
+        <dd data-key=${k}>${factValue(v, ctx)}</dd></div>`)}
+    </dl>`}
+    <details class="json-detail" data-testid="audit-detail">
+      <summary title=${t('audit.detail.expand')}>${facts.length ? t('audit.detail.raw') : html`<code>${JSON.stringify(detail)}</code>`}</summary>
+      <pre>${JSON.stringify(detail, null, 2)}</pre>
+    </details>`;
 }
 
 export function AdminAuditPage() {
@@ -146,10 +171,23 @@ export function AdminAuditPage() {
       api('GET', '/api/v1/departments').then((d) => d.items).catch(() => null),
       can('user.manage') ? api('GET', '/api/v1/users').then((d) => d.items).catch(() => null) : null,
       loadRoles().catch(() => null),
-    ]).then(([departments, users]) => {
-      setCtx({ departments, users: users ? new Map(users.map((u) => [u.id, u])) : null });
+      loadDirectory().catch(() => []),
+      api('GET', '/api/v1/pools').then((d) => (Array.isArray(d) ? d : d.items)).catch(() => null),
+    ]).then(([departments, users, , directory, pools]) => {
+      setCtx((c) => ({
+        ...c,
+        departments,
+        users: users ? new Map(users.map((u) => [u.id, u])) : null,
+        directory: new Map((directory || []).map((u) => [u.id, u.display_name])),
+        pools: pools ? new Map(pools.map((p) => [p.id, p.name])) : null,
+      }));
     });
   }, []);
+
+  // Customer names come with each page (only those the reader may see).
+  const addCustomers = (names) => setCtx((c) => ({
+    ...c, customers: new Map([...(c.customers || new Map()), ...Object.entries(names || {})]),
+  }));
 
   const fetchPage = (applied, cursor) => {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
@@ -167,6 +205,7 @@ export function AdminAuditPage() {
       const page = await fetchPage(applied);
       if (id !== request.current) return;
       setState({ status: 'ready', items: page.items, cursor: page.next_cursor, total: page.total });
+      addCustomers(page.customer_names);
     } catch (error) {
       if (id !== request.current) return;
       setState({ status: 'error', error, items: [], cursor: null });
@@ -183,6 +222,7 @@ export function AdminAuditPage() {
       const page = await fetchPage(filters, state.cursor);
       if (id !== request.current) return;
       setState((s) => ({ ...s, items: [...s.items, ...page.items], cursor: page.items.length ? page.next_cursor : null }));
+      addCustomers(page.customer_names);
       setMore({ busy: false, error: null });
     } catch (error) {
       if (id !== request.current) return;
@@ -233,7 +273,7 @@ export function AdminAuditPage() {
                   : html`<span class="muted">—</span>`}
               </td>
               <td class="mono nowrap">${e.source}</td>
-              <td class="cell-detail"><${DetailCell} detail=${e.detail} /></td>
+              <td class="cell-detail"><${DetailCell} detail=${e.detail} ctx=${ctx} /></td>
             </tr>`;
           })}
         </tbody>

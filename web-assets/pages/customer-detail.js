@@ -17,6 +17,8 @@ import { ConfirmDialog, FormDialog } from '../components/dialog.js';
 import { FormError } from '../components/field.js';
 import { remindersChanged } from '../components/reminders.js';
 import { PoolActions } from '../components/pool-actions.js';
+import { useNarrow } from '../components/narrow.js';
+import { assignReasonText } from '../components/assign-reasons.js';
 import {
   CustomerDialog, FOLLOWUP_KINDS, STAGES, StageBadge, Stars, Tags, customerErrorText, kindLabel, orDash, stageLabel,
 } from '../components/customers.js';
@@ -64,6 +66,26 @@ function QuickStage({ customer: c, onSaved }) {
     aria-label=${t('customer.stage.change')} data-testid="customer-stage" data-stage=${c.stage}>
     ${STAGES.map((s) => html`<option value=${s.value} key=${s.value}>${t(s.labelKey)}</option>`)}
   </select>`;
+}
+
+/** The header's actions: a row of buttons, or on a phone a 'more' menu holding them. The menu's
+ *  items stay mounted while it is closed (hidden, not removed) so a dialog an item opened lives on
+ *  after the menu closes (dialogs sit in the top layer and show through the hidden list). */
+function ActionMenu({ narrow, children }) {
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (!open) return undefined;
+    const away = (e) => { if (!e.target.closest('[data-testid="customer-actions"]')) setOpen(false); };
+    document.addEventListener('click', away);
+    return () => document.removeEventListener('click', away);
+  }, [open]);
+  if (!narrow) return html`<div class="page-actions" data-testid="customer-actions">${children}</div>`;
+  return html`<div class="page-actions action-menu" data-testid="customer-actions">
+    <button type="button" class="btn" aria-haspopup="true" aria-expanded=${open ? 'true' : 'false'}
+      onClick=${() => setOpen(!open)} data-testid="customer-actions-more">${t('customer.actions.more')} ▾</button>
+    <div class=${`action-menu-list${open ? ' is-open' : ''}`} role="group" aria-label=${t('customer.actions')}
+      onClick=${(e) => { if (e.target.closest('button')) setOpen(false); }}>${children}</div>
+  </div>`;
 }
 
 function RevealValue({ customerId, field, masked, testid }) {
@@ -244,10 +266,10 @@ function eventText(e, userName) {
       return t('timeline.recallWarning', { note: e.note || '' });
     case 'assigned':
       return e.note
-        ? t('timeline.assignedWhy', { to: e.to ? userName(e.to) : '—', note: e.note })
+        ? t('timeline.assignedWhy', { to: e.to ? userName(e.to) : '—', note: assignReasonText(e.note) })
         : t('timeline.assigned', { to: e.to ? userName(e.to) : '—' });
     case 'assign_to_pool':
-      return t('timeline.assignToPool', { note: e.note || '—' });
+      return t('timeline.assignToPool', { note: assignReasonText(e.note) || '—' });
     case 'locked':
       return t('timeline.locked');
     case 'unlocked':
@@ -382,6 +404,7 @@ export function CustomerDetailPage() {
   const canEdit = can('customer.edit');
   const canTransfer = can('customer.transfer') && Array.isArray(users);
   const canDelete = can('customer.delete');
+  const narrow = useNarrow();
 
   const remove = async () => {
     setDel({ busy: true, error: null });
@@ -412,7 +435,7 @@ export function CustomerDetailPage() {
         </h1>
         <p class="page-subtitle">${[c.city, c.company, c.channel].filter(Boolean).join(' · ') || t('customer.noSummary')}</p>
       </div>
-      <div class="page-actions">
+      <${ActionMenu} narrow=${narrow}>
         <${PoolActions} customer=${c} onChanged=${(saved) => { setState({ status: 'ready', customer: saved }); loadTimeline(); remindersChanged(); }} />
         ${canEdit && html`<button type="button" class="btn" onClick=${() => setDialog('edit')} data-testid="customer-edit">
           <${Icon} name="edit" size=${16} /><span>${t('common.edit')}</span></button>`}
@@ -420,7 +443,7 @@ export function CustomerDetailPage() {
           <${Icon} name="move" size=${16} /><span>${t('customer.transfer.button')}</span></button>`}
         ${canDelete && html`<button type="button" class="btn btn-danger-outline" onClick=${() => { setDel({ busy: false, error: null }); setDialog('delete'); }}
           data-testid="customer-delete"><${Icon} name="trash" size=${16} /><span>${t('common.delete')}</span></button>`}
-      </div>
+      <//>
     </header>
     <div class="customer-layout">
       <div class="customer-side">

@@ -15,6 +15,7 @@ import { customText, loadCustomerSettings, loadDirectory } from '../components/c
 import { BulkBar, RecycleBin, SaveViewDialog } from '../components/customer-bulk.js';
 import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
+import { useNarrow } from '../components/narrow.js';
 import {
   CustomerDialog, GRADES, STAGES, StageBadge, Stars, Tags, customerErrorText, orDash,
 } from '../components/customers.js';
@@ -94,6 +95,8 @@ export function CustomersPage() {
   const [directory, setDirectory] = useState([]);
   const [columns, setColumns] = useState(storedColumns);
   const [saving, setSaving] = useState(false);
+  const [drawer, setDrawer] = useState(false);
+  const narrow = useNarrow();
   const isAdmin = can('settings.manage') && can('customer.delete');
   const view = views.find((v) => v.id === viewId) || null;
   const inBin = viewId === 'recycle-bin';
@@ -147,15 +150,18 @@ export function CustomersPage() {
   const applyFilters = (event) => {
     event.preventDefault();
     setFilters({ ...draft });
+    setDrawer(false);
   };
+  // On a wide screen a select applies at once; in the phone's drawer it waits for the apply button.
   const setSelect = (name) => (event) => {
     const next = { ...draft, [name]: event.currentTarget.value };
     setDraft(next);
-    setFilters(next);
+    if (!narrow) setFilters(next);
   };
   const clear = () => {
     setDraft(NO_FILTERS);
     setFilters(NO_FILTERS);
+    setDrawer(false);
   };
   const shownColumns = columns ?? settings.fields.filter((d) => d.show_in_list).map((d) => d.key);
   const toggleColumn = (key) => {
@@ -169,6 +175,7 @@ export function CustomersPage() {
     return u ? u.display_name : '—';
   };
   const filtered = Object.values(filters).some((v) => v.trim());
+  const activeFilters = Object.entries(filters).filter(([k, v]) => k !== 'sort' && v.trim()).length;
   const canCreate = can('customer.create');
   const openCreate = () => setCreating(true);
   const customCols = settings.fields.filter((d) => d.active && shownColumns.includes(d.key));
@@ -194,7 +201,20 @@ export function CustomersPage() {
     body = html`
     ${selected.length > 0 && html`<${BulkBar} ids=${selected} groups=${settings.groups} directory=${directory}
       onDone=${() => load()} onClear=${() => setSelected([])} />`}
-    <div class="table-wrap">
+    ${narrow ? html`<ul class="customer-cards" data-testid="customer-cards">
+      ${state.items.map((c) => html`<li key=${c.id} class="customer-card" data-testid="customer-card" data-id=${c.id}
+        onClick=${(e) => { if (!e.target.closest('a')) navigate(customerHref(c.id)); }}>
+        <div class="customer-card-head">
+          <a href=${customerHref(c.id)} class="row-title" data-testid="customer-card-link">${c.name}</a>
+          <${StageBadge} stage=${c.stage} />
+        </div>
+        <dl class="customer-card-facts">
+          <dt>${t('customers.field.phone')}</dt><dd class="mono" data-testid="customer-card-phone">${c.phone || '—'}</dd>
+          <dt>${t('customer.owner')}</dt><dd data-testid="customer-card-owner">${ownerName(c.owner_id)}</dd>
+          <dt>${t('customers.field.nextFollowup')}</dt><dd data-testid="customer-card-next">${formatDateTime(c.next_followup_at, { seconds: false })}</dd>
+        </dl>
+      </li>`)}
+    </ul>` : html`<div class="table-wrap">
       <table class="table table-customers" data-testid="customers-table">
         <thead><tr>
           <th scope="col" class="cell-check"><input type="checkbox" checked=${allSelected} onChange=${toggleAll}
@@ -231,7 +251,7 @@ export function CustomersPage() {
           </tr>`)}
         </tbody>
       </table>
-    </div>
+    </div>`}
     <div class="list-foot">
       <span class="muted" data-testid="customers-shown">${t('customers.shown', { shown: state.items.length, total: state.total })}</span>
       ${more.error && html`<span class="field-error" role="alert">${customerErrorText(more.error)}</span>`}
@@ -282,7 +302,17 @@ export function CustomersPage() {
         data-testid="view-tab-recycle-bin">${t('cx.bin.title')}</button>`}
     </div>
     <div class="card card-flush">
-      ${!inBin && html`<form class="toolbar" role="search" aria-label=${t('customers.filters')} onSubmit=${applyFilters} data-testid="customers-filters">
+      ${!inBin && narrow && html`<div class="toolbar filter-bar">
+        <button type="button" class="btn btn-sm" aria-expanded=${drawer ? 'true' : 'false'} onClick=${() => { setDraft({ ...filters }); setDrawer(true); }}
+          data-testid="filter-open">${t('customers.filters.open')}${activeFilters > 0 ? ` (${activeFilters})` : ''}</button>
+        ${filtered && html`<button type="button" class="btn btn-sm btn-text" onClick=${clear} data-testid="filter-clear-bar">${t('customers.filters.clear')}</button>`}
+      </div>`}
+      ${!inBin && narrow && drawer && html`<div class="drawer-backdrop" onClick=${() => setDrawer(false)} data-testid="filter-backdrop"></div>`}
+      ${!inBin && (!narrow || drawer) && html`<form class=${narrow ? 'toolbar filter-drawer' : 'toolbar'} role="search" aria-label=${t('customers.filters')}
+        onSubmit=${applyFilters} data-testid="customers-filters">
+        ${narrow && html`<div class="filter-drawer-head"><h2 class="card-title">${t('customers.filters')}</h2>
+          <button type="button" class="dialog-close" aria-label=${t('common.close')} onClick=${() => setDrawer(false)}
+            data-testid="filter-close"><${Icon} name="close" size=${18} /></button></div>`}
         <label class="toolbar-field toolbar-search">
           <span>${t('search.label')}</span>
           <input type="search" class="input input-sm" value=${draft.q} placeholder=${t('customers.filters.qPlaceholder')}
@@ -343,10 +373,10 @@ export function CustomersPage() {
             ${SORTS.slice(1).map((k) => html`<option key=${k} value=${k}>${t(`cx.sort.${k}`)}</option>`)}
           </select>
         </label>
-        <button type="submit" class="btn btn-sm" data-testid="filter-apply">${t('customers.filters.apply')}</button>
-        ${filtered && html`<button type="button" class="btn btn-sm btn-text" onClick=${clear} data-testid="filter-clear">${t('customers.filters.clear')}</button>`}
-        <button type="button" class="btn btn-sm btn-text" onClick=${() => setSaving(true)} data-testid="view-save">${t('cx.views.save')}</button>
-        ${settings.fields.some((d) => d.active) && html`<details class="column-menu" data-testid="column-menu">
+        <button type="submit" class=${narrow ? 'btn btn-primary' : 'btn btn-sm'} data-testid="filter-apply">${t('customers.filters.apply')}</button>
+        ${(filtered || narrow) && html`<button type="button" class="btn btn-sm btn-text" onClick=${clear} data-testid="filter-clear">${t('customers.filters.clear')}</button>`}
+        ${!narrow && html`<button type="button" class="btn btn-sm btn-text" onClick=${() => setSaving(true)} data-testid="view-save">${t('cx.views.save')}</button>`}
+        ${!narrow && settings.fields.some((d) => d.active) && html`<details class="column-menu" data-testid="column-menu">
           <summary class="btn btn-sm btn-text">${t('cx.columns')}</summary>
           <div class="column-menu-list">${settings.fields.filter((d) => d.active).map((d) => html`<label class="check" key=${d.key}>
             <input type="checkbox" checked=${shownColumns.includes(d.key)} onChange=${() => toggleColumn(d.key)}

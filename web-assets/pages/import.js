@@ -12,7 +12,8 @@ import { navigate } from '../router.js';
 import { formatDateTime } from '../format.js';
 import { errorText } from '../errors.js';
 import { toast } from '../components/toast.js';
-import { can } from '../auth.js';
+import { can, session } from '../auth.js';
+import { loadDirectory } from '../components/customer-settings.js';
 
 const POLL_MS = 500;
 const FINISHED = ['done', 'failed', 'cancelled'];
@@ -31,6 +32,8 @@ function Counts({ job }) {
   ];
   // Rows given an owner by automatic assignment (when the import asked for it).
   if (job.assign) items.splice(1, 0, ['assigned', job.assigned || 0]);
+  // Rows kept without a bad optional field (when the import asked for it).
+  if (job.bad_optional === 'keep' || job.to_review) items.push(['to_review', job.to_review || 0]);
   return html`<dl class="import-counts" data-testid="import-counts">
     ${items.map(([k, v]) => html`<div key=${k}><dt>${t(`import.count.${k}`)}</dt><dd data-testid=${`import-count-${k}`}>${v}</dd></div>`)}
   </dl>`;
@@ -55,15 +58,27 @@ function JobProgress({ job, onCancel, cancelling }) {
       onClick=${onCancel} data-testid="import-cancel">${t('import.cancel')}</button>`}
     ${FINISHED.includes(job.status) && job.rejected > 0 && html`<div class="import-rejected">
       <h3>${t('import.rejected.title', { count: job.rejected })}</h3>
-      <table class="table table-compact" data-testid="import-rejected">
-        <thead><tr><th>${t('import.rejected.row')}</th><th>${t('import.rejected.field')}</th><th>${t('import.rejected.reason')}</th></tr></thead>
-        <tbody>${job.rejected_rows.map((e) => html`<tr key=${e.row}><td>${e.row}</td><td title=${e.field}>${e.label || e.field}</td><td>${e.reason}</td></tr>`)}</tbody>
-      </table>
+      <${RowTable} rows=${job.rejected_rows} testid="import-rejected" />
       ${job.errors_purged
         ? html`<p class="muted" data-testid="import-errors-expired">${t('import.errors.expired')}</p>`
         : html`<a class="btn" href=${`/api/v1/imports/${encodeURIComponent(job.id)}/errors.xlsx`} download data-testid="import-errors-download">${t('import.errors.download')}</a>`}
     </div>`}
+    ${FINISHED.includes(job.status) && (job.warning_rows || []).length > 0 && html`<div class="import-rejected">
+      <h3>${t('import.warnings.title', { count: job.to_review })}</h3>
+      <${RowTable} rows=${job.warning_rows} testid="import-warnings" />
+    </div>`}
   </div>`;
+}
+
+/** Refused rows or warnings: the row, whose it is, the column, the value as typed, why. */
+function RowTable({ rows, testid }) {
+  return html`<div class="table-wrap"><table class="table table-compact" data-testid=${testid}>
+    <thead><tr><th>${t('import.rejected.row')}</th><th>${t('import.rejected.name')}</th><th>${t('import.rejected.field')}</th>
+      <th>${t('import.rejected.value')}</th><th>${t('import.rejected.reason')}</th></tr></thead>
+    <tbody>${rows.map((e, i) => html`<tr key=${`${e.row}-${i}`} data-testid=${`${testid}-row`}>
+      <td>${e.row}</td><td data-testid="row-name">${e.name || '—'}</td><td title=${e.field}>${e.label || e.field}</td>
+      <td class="mono" data-testid="row-value">${e.value || '—'}</td><td>${e.reason}</td></tr>`)}</tbody>
+  </table></div>`;
 }
 
 export function ImportPage() {
@@ -73,7 +88,8 @@ export function ImportPage() {
   const [templates, setTemplates] = useState([]);
   const [templateId, setTemplateId] = useState('');
   const [templateName, setTemplateName] = useState('');
-  const [options, setOptions] = useState({ on_duplicate: 'skip', dry_run: false, target: 'me', owner: '', pool_id: '' });
+  const [options, setOptions] = useState({ on_duplicate: 'skip', bad_optional: 'reject', dry_run: false, target: 'me', owner: '', pool_id: '' });
+  const [staff, setStaff] = useState([]);
   const [pools, setPools] = useState([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
@@ -91,7 +107,9 @@ export function ImportPage() {
   useEffect(() => {
     loadTemplates();
     loadRecent();
-    api('GET', '/api/v1/pools').then((r) => setPools((r && r.items) || []), () => setPools([]));
+    loadDirectory().then((list) => setStaff((list || []).filter((u) => u.status === 'active')));
+    // GET /pools answers a plain list.
+    api('GET', '/api/v1/pools').then((r) => setPools(Array.isArray(r) ? r : []), () => setPools([]));
     return () => clearTimeout(timer.current);
   }, []);
 
@@ -159,8 +177,9 @@ export function ImportPage() {
       const j = await api('POST', '/api/v1/imports', formOf(file, {
         mapping: mappingJson(),
         on_duplicate: options.on_duplicate,
+        bad_optional: options.bad_optional,
         dry_run: options.dry_run ? 'true' : '',
-        owner: options.target === 'owner' ? options.owner.trim() : '',
+        owner: options.target === 'owner' ? options.owner : '',
         pool_id: options.target === 'pool' || options.target === 'auto' ? options.pool_id : '',
         assign: options.target === 'auto' ? 'auto' : '',
       }));
@@ -235,7 +254,7 @@ export function ImportPage() {
         <label class="toolbar-field"><span>${t('import.target')}</span>
           <select value=${options.target} onChange=${set('target')} data-testid="import-target">
             <option value="me">${t('import.target.me')}</option>
-            <option value="owner">${t('import.target.owner')}</option>
+            ${can('customer.transfer') && html`<option value="owner">${t('import.target.owner')}</option>`}
             ${pools.length > 0 && html`<option value="pool">${t('import.target.pool')}</option>`}
             ${can('customer.assign') && html`<option value="auto">${t('import.target.auto')}</option>`}
           </select>
@@ -246,12 +265,19 @@ export function ImportPage() {
             ${pools.map((p) => html`<option key=${p.id} value=${p.id}>${p.name}</option>`)}
           </select></label>`}
         ${options.target === 'owner' && html`<label class="toolbar-field"><span>${t('import.owner')}</span>
-          <input value=${options.owner} onInput=${set('owner')} data-testid="import-owner" /></label>`}
+          <select value=${options.owner} onChange=${set('owner')} data-testid="import-owner">
+            <option value="">${t('import.owner.pick')}</option>
+            ${staff.filter((u) => u.id !== session.value?.id).map((u) => html`<option key=${u.id} value=${u.id}>${u.display_name}</option>`)}
+          </select></label>`}
         ${options.target === 'pool' && html`<label class="toolbar-field"><span>${t('import.pool')}</span>
           <select value=${options.pool_id} onChange=${set('pool_id')} data-testid="import-pool">
             <option value=""></option>
             ${pools.map((p) => html`<option key=${p.id} value=${p.id}>${p.name}</option>`)}
           </select></label>`}
+        <label class="toolbar-field"><span>${t('import.badOptional')}</span>
+          <select value=${options.bad_optional} onChange=${set('bad_optional')} data-testid="import-bad-optional">
+            ${['reject', 'keep'].map((k) => html`<option key=${k} value=${k}>${t(`import.badOptional.${k}`)}</option>`)}
+          </select></label>
         <label class="checkbox"><input type="checkbox" checked=${options.dry_run} onChange=${set('dry_run')} data-testid="import-dry-run" /> ${t('import.dryRun')}</label>
         <button type="button" class="btn btn-primary" onClick=${start} disabled=${busy || running} data-testid="import-start">${t('import.start')}</button>
       </div>

@@ -11,6 +11,16 @@ use crate::service::{Error, Result};
 use crate::store::WriteTransaction;
 use crate::store::audit::{self, AuditEntry, ChainCheck, NewAudit};
 
+/// Actions whose target is a customer id (`customer.imported` names an import job; export,
+/// bulk and purge entries have none; a follow-up's entry names its customer in `customer_id`).
+fn is_customer_target(action: &str) -> bool {
+    action.starts_with("customer.")
+        && !matches!(
+            action,
+            "customer.imported" | "customer.exported" | "customer.bulk" | "customer.purged"
+        )
+}
+
 /// Longest username kept from an anonymous attempt (no log stuffing).
 const MAX_ANON_NAME: usize = 64;
 
@@ -63,6 +73,9 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
     /// Entries in the whole log that match the filters (`action`, `actor`).
     pub total: u64,
+    /// Customer id → name for the page's customer targets the reader may see (through their
+    /// own scope; a customer deleted or outside it stays an id).
+    pub customer_names: std::collections::BTreeMap<String, String>,
 }
 
 impl crate::service::access::UseCases<'_> {
@@ -84,9 +97,28 @@ impl crate::service::access::UseCases<'_> {
             None => None,
         };
         let limit = limit.clamp(1, 500);
-        let (items, total) = self
-            .store
-            .read(|tx| Ok::<_, Error>(audit::list(tx, action, actor, before, limit)?))?;
+        let scope = self.read_scope_of(caller)?;
+        let (items, total, customer_names) = self.store.read(|tx| {
+            let (items, total) = audit::list(tx, action, actor, before, limit)?;
+            // One read per customer target on the page (at most `limit`), in the reader's scope.
+            let read = scope.customers(tx);
+            let mut names = std::collections::BTreeMap::new();
+            for e in &items {
+                let target = e
+                    .target
+                    .as_deref()
+                    .filter(|_| is_customer_target(&e.action));
+                let in_detail = e.detail.get("customer_id").and_then(|v| v.as_str());
+                for id in target.into_iter().chain(in_detail) {
+                    if !names.contains_key(id)
+                        && let Some(c) = read.live(id)?
+                    {
+                        names.insert(id.to_string(), c.name);
+                    }
+                }
+            }
+            Ok::<_, Error>((items, total, names))
+        })?;
         let next_cursor = (items.len() == limit)
             .then(|| items.last().map(|e| e.seq.to_string()))
             .flatten();
@@ -94,6 +126,7 @@ impl crate::service::access::UseCases<'_> {
             items,
             next_cursor,
             total,
+            customer_names,
         })
     }
 

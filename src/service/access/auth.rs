@@ -217,8 +217,19 @@ impl crate::service::access::UseCases<'_> {
         }
     }
 
-    /// Resolves a session cookie to the caller; expired or orphaned sessions are removed.
+    /// Resolves a session cookie to the caller; expired or orphaned sessions are removed. The
+    /// request counts as activity (it keeps the session from its idle timeout).
     pub fn authenticate_session(&self, token: &str) -> Result<Caller> {
+        self.authenticate_session_as(token, true)
+    }
+
+    /// [`Self::authenticate_session`] for a page polling in the background (the new-lead
+    /// bell): not activity, so an unattended open tab still ends at the idle timeout.
+    pub fn authenticate_session_passively(&self, token: &str) -> Result<Caller> {
+        self.authenticate_session_as(token, false)
+    }
+
+    fn authenticate_session_as(&self, token: &str, activity: bool) -> Result<Caller> {
         let now = self.now();
         let hash = crypto::sha256_hex(token.as_bytes());
         let (session, user, access) = self.store.read(|tx| {
@@ -245,7 +256,7 @@ impl crate::service::access::UseCases<'_> {
                 .write(|tx| Ok::<_, Error>(store::sessions::delete(tx, &hash)?))?;
             return Err(Error::Unauthenticated);
         };
-        if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+        if activity && (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
             // Re-read inside the write: a logout or password reset that committed since our read
             // must not be undone by writing the stale copy back.
             let still = self.store.write(|tx| {

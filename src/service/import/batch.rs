@@ -18,7 +18,10 @@ use crate::store::customers::{Reader, Unscoped};
 use crate::store::{WriteTransaction, customers};
 
 use super::columns::{field_label, row_input};
-use super::{Counts, ImportOptions, ImportReport, KEPT_ERRORS, OnDuplicate, Progress, RowError};
+use super::{
+    BadOptional, Counts, ImportOptions, ImportReport, KEPT_ERRORS, OnDuplicate, Progress,
+    REQUIRED_FIELDS, REVIEW_TAG, RowError,
+};
 
 /// Short, stable 64-bit digest of a blind index: earlier rows of the file are remembered in
 /// 8 bytes each, not as full strings.
@@ -81,7 +84,51 @@ pub(super) struct Ready {
     pub(super) input: CustomerInput,
     pub(super) record: Customer,
     pub(super) cells: Vec<String>,
+    /// The optional fields left out of it (kept for review), as warnings.
+    pub(super) review: Vec<RowError>,
 }
+
+/// The columns that fill `field`.
+fn columns_of(columns: &[Option<String>], field: &str) -> Vec<usize> {
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.as_deref() == Some(field))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A refused row or a warning, with the row's name and the offending cell as typed.
+pub(super) fn row_error(
+    defs: &[CustomField],
+    columns: &[Option<String>],
+    row: usize,
+    field: String,
+    reason: String,
+    cells: &[String],
+) -> RowError {
+    let cell = |f: &str| {
+        columns_of(columns, f)
+            .into_iter()
+            .filter_map(|i| cells.get(i))
+            .find(|v| !v.is_empty())
+            .cloned()
+            .unwrap_or_default()
+    };
+    RowError {
+        row,
+        label: field_label(&field, defs),
+        name: cell("name"),
+        value: cell(&field),
+        field,
+        reason,
+    }
+}
+
+/// One row's outcome before its transaction: input, owner and checked values, or the first
+/// problem (field, reason).
+type RowChecked =
+    std::result::Result<(CustomerInput, Option<String>, customer::Checked), (String, String)>;
 
 impl crate::service::import::UseCases<'_> {
     /// Automatic assignment for an import, made once (in its first batch that needs it): the
@@ -98,22 +145,18 @@ impl crate::service::import::UseCases<'_> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn reject(
         report: &mut ImportReport,
         progress: &mut dyn Progress,
         defs: &[CustomField],
+        columns: &[Option<String>],
         row: usize,
         field: impl Into<String>,
         reason: impl Into<String>,
         cells: &[String],
     ) -> Result<()> {
-        let field = field.into();
-        let e = RowError {
-            row,
-            label: field_label(&field, defs),
-            field,
-            reason: reason.into(),
-        };
+        let e = row_error(defs, columns, row, field.into(), reason.into(), cells);
         progress.rejected(&e, cells)?;
         report.rejected += 1;
         if report.errors.len() < KEPT_ERRORS {
@@ -142,6 +185,7 @@ impl crate::service::import::UseCases<'_> {
             flagged: report.flagged as u64,
             rejected: report.rejected as u64,
             assigned: report.assigned as u64,
+            to_review: report.to_review as u64,
         };
         let batch_no = r.batch_no;
         r.batch_no += 1;
@@ -159,6 +203,7 @@ impl crate::service::import::UseCases<'_> {
                 skipped: counts_before.skipped + out.skipped as u64,
                 flagged: counts_before.flagged + out.flagged as u64,
                 assigned: counts_before.assigned + out.assigned as u64,
+                to_review: counts_before.to_review + out.reviewed.len() as u64,
                 rejected: counts_before.rejected + out.refused.len() as u64,
                 ..counts_before
             };
@@ -194,9 +239,55 @@ impl crate::service::import::UseCases<'_> {
         report.skipped += out.skipped;
         report.flagged += out.flagged;
         for (line, field, reason, cells) in out.refused {
-            Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
+            Self::reject(
+                report, progress, &r.defs, &r.columns, line, field, reason, &cells,
+            )?;
+        }
+        // Warnings only for rows that were written (created or updated), after the commit.
+        for (warnings, cells) in out.reviewed {
+            report.to_review += 1;
+            for w in warnings {
+                progress.warned(&w, &cells)?;
+                if report.warnings.len() < KEPT_ERRORS {
+                    report.warnings.push(w);
+                }
+            }
         }
         progress.after_batch(report)
+    }
+
+    /// One row's cells → its input, owner and checked values, or the first problem. `review`
+    /// adds the [`REVIEW_TAG`] (the row lost a bad optional field).
+    fn check_row(&self, r: &mut Run, cells: &[String], review: bool) -> Result<RowChecked> {
+        let (mut input, owner_cell) = match row_input(&r.columns, &r.headers, &r.defs, cells) {
+            Ok(i) => i,
+            Err(problem) => return Ok(Err(problem)),
+        };
+        let owner = match owner_cell {
+            Some(name) => {
+                if !r.owners.contains_key(&name) {
+                    let o = self.owner_for(r.caller, &r.scope, &name);
+                    r.owners.insert(name.clone(), o);
+                }
+                match r.owners.get(&name) {
+                    Some(Ok(id)) => Some(id.clone()),
+                    Some(Err(reason)) => return Ok(Err(("owner".into(), reason.clone()))),
+                    None => None,
+                }
+            }
+            None => r.default_owner.clone(),
+        };
+        input.owner_id = owner.clone();
+        if review {
+            let tags = input.tags.get_or_insert_with(Vec::new);
+            if !tags.iter().any(|t| t == REVIEW_TAG) {
+                tags.push(REVIEW_TAG.to_string());
+            }
+        }
+        Ok(match customer::check(&input, true, r.today) {
+            Ok(checked) => Ok((input, owner, checked)),
+            Err((field, reason)) => Err((field.to_string(), reason)),
+        })
     }
 
     /// Phase 1, outside the transaction: each row checked and sealed; a row with a problem,
@@ -210,38 +301,36 @@ impl crate::service::import::UseCases<'_> {
     ) -> Result<Vec<Ready>> {
         let mut ready: Vec<Ready> = Vec::with_capacity(rows.len());
         for (line, cells) in rows {
-            let (mut input, owner_cell) = match row_input(&r.columns, &r.headers, &r.defs, &cells) {
-                Ok(i) => i,
-                Err((field, reason)) => {
-                    Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
-                    continue;
+            // With `BadOptional::Keep`, a bad optional cell is blanked and the row checked
+            // again (each round blanks at least one non-empty cell, so this ends).
+            let mut work = cells.clone();
+            let mut review: Vec<RowError> = Vec::new();
+            let passed = loop {
+                let (field, reason) = match self.check_row(r, &work, !review.is_empty())? {
+                    Ok(ok) => break Some(ok),
+                    Err(problem) => problem,
+                };
+                let cols = columns_of(&r.columns, &field);
+                let keep = r.opts.bad_optional == BadOptional::Keep
+                    && !REQUIRED_FIELDS.contains(&field.as_str())
+                    && cols
+                        .iter()
+                        .any(|&i| work.get(i).is_some_and(|v| !v.is_empty()));
+                if !keep {
+                    Self::reject(
+                        report, progress, &r.defs, &r.columns, line, field, reason, &cells,
+                    )?;
+                    break None;
+                }
+                review.push(row_error(&r.defs, &r.columns, line, field, reason, &cells));
+                for i in cols {
+                    if let Some(v) = work.get_mut(i) {
+                        v.clear();
+                    }
                 }
             };
-            let owner = match owner_cell {
-                Some(name) => {
-                    if !r.owners.contains_key(&name) {
-                        let o = self.owner_for(r.caller, &r.scope, &name);
-                        r.owners.insert(name.clone(), o);
-                    }
-                    match r.owners.get(&name) {
-                        Some(Ok(id)) => Some(id.clone()),
-                        Some(Err(reason)) => {
-                            let reason = reason.clone();
-                            Self::reject(report, progress, &r.defs, line, "owner", reason, &cells)?;
-                            continue;
-                        }
-                        None => None,
-                    }
-                }
-                None => r.default_owner.clone(),
-            };
-            input.owner_id = owner.clone();
-            let checked = match customer::check(&input, true, r.today) {
-                Ok(c) => c,
-                Err((field, reason)) => {
-                    Self::reject(report, progress, &r.defs, line, field, reason, &cells)?;
-                    continue;
-                }
+            let Some((input, owner, checked)) = passed else {
+                continue;
             };
             let mut record = self.customers().new_record(
                 &input,
@@ -260,6 +349,7 @@ impl crate::service::import::UseCases<'_> {
                     report,
                     progress,
                     &r.defs,
+                    &r.columns,
                     line,
                     "phone",
                     "与文件中前面的行手机号重复",
@@ -274,6 +364,7 @@ impl crate::service::import::UseCases<'_> {
                         report,
                         progress,
                         &r.defs,
+                        &r.columns,
                         line,
                         "id_number",
                         "与文件中前面的行身份证号重复",
@@ -289,6 +380,7 @@ impl crate::service::import::UseCases<'_> {
                 input,
                 record,
                 cells,
+                review,
             });
         }
         Ok(ready)
@@ -333,6 +425,9 @@ impl crate::service::import::UseCases<'_> {
                             customers::put(tx, Some(&existing), &u)?;
                         }
                         out.updated += 1;
+                        if !row.review.is_empty() {
+                            out.reviewed.push((row.review.clone(), row.cells.clone()));
+                        }
                         continue;
                     }
                     OnDuplicate::Flag => {
@@ -378,9 +473,12 @@ impl crate::service::import::UseCases<'_> {
                 }
             }
             if !r.opts.dry_run {
-                customers::put(tx, None, &c)?;
+                customers::put_by(tx, None, &c, Some(&r.caller.user.id))?;
             }
             out.created += 1;
+            if !row.review.is_empty() {
+                out.reviewed.push((row.review.clone(), row.cells.clone()));
+            }
         }
         Ok(out)
     }
@@ -473,6 +571,8 @@ pub(super) struct BatchOutcome {
     pub(super) assigned: usize,
     /// Rows refused inside the transaction (line, field, reason, cells).
     pub(super) refused: Vec<(usize, String, String, Vec<String>)>,
+    /// Rows written without a bad optional field: their warnings and cells.
+    pub(super) reviewed: Vec<(Vec<RowError>, Vec<String>)>,
 }
 
 /// How a batch transaction ends other than committing: a dry run's outcome (so that it aborts)

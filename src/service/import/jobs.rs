@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::super::access::auth::Caller;
 use super::super::{App, Error, Result};
 use super::report::ErrorSheet;
-use super::{Counts, ImportOptions, ImportReport, OnDuplicate, Progress, RowError};
+use super::{BadOptional, Counts, ImportOptions, ImportReport, OnDuplicate, Progress, RowError};
 use crate::domain::capability::Capability;
 use crate::store::{WriteTransaction, codec, tables};
 
@@ -53,13 +53,21 @@ pub struct ImportJob {
     pub total: Option<u64>,
     #[serde(flatten)]
     pub counts: Counts,
-    /// The first rejected rows (row number, field, reason).
+    /// The first rejected rows (row number, field, reason; the name and value are filled in
+    /// from the sealed file when a caller reads the job, never stored here).
     pub rejected_rows: Vec<RowError>,
+    /// The first rows imported without a bad optional field (`bad_optional: keep`), one entry
+    /// per field left out; name and value as in `rejected_rows`.
+    #[serde(default)]
+    pub warning_rows: Vec<RowError>,
     /// The file's header row.
     pub headers: Vec<String>,
     /// The mapping used: (header, field or `null`).
     pub mapping: Vec<(String, Option<String>)>,
     pub on_duplicate: OnDuplicate,
+    /// A bad optional field: `reject` the row or `keep` it without the field.
+    #[serde(default)]
+    pub bad_optional: BadOptional,
     pub dry_run: bool,
     pub owner: Option<String>,
     pub pool_id: Option<String>,
@@ -97,11 +105,23 @@ fn put(tx: &WriteTransaction, job: &ImportJob) -> crate::store::Result<()> {
     Ok(())
 }
 
-/// One refused row as kept for the error report (sealed as a whole).
+/// One refused row as kept for the error report (sealed as a whole); or a row imported
+/// without a bad optional field (`warning`), kept so the job can show whose row it was.
 #[derive(Serialize, Deserialize)]
 struct KeptRow {
     error: RowError,
     cells: Vec<String>,
+    #[serde(default)]
+    warning: bool,
+}
+
+/// A row error as a job record stores it: without the personal data (name, value).
+fn stored(e: &RowError) -> RowError {
+    RowError {
+        name: String::new(),
+        value: String::new(),
+        ..e.clone()
+    }
 }
 
 /// Watches a job's import: records progress in the job, keeps refused rows.
@@ -112,6 +132,7 @@ struct Watcher<'a> {
     headers: Vec<String>,
     mapping: Vec<(String, Option<String>)>,
     first: Vec<RowError>,
+    warnings: Vec<RowError>,
     rejected_file: Option<BufWriter<std::fs::File>>,
     rejected_path: PathBuf,
     dry_run: bool,
@@ -129,12 +150,38 @@ impl Watcher<'_> {
         job.headers.clone_from(&self.headers);
         job.mapping.clone_from(&self.mapping);
         job.rejected_rows.clone_from(&self.first);
+        job.warning_rows.clone_from(&self.warnings);
         put(tx, &job)?;
         Ok(!job.cancel_requested)
     }
 
     fn write_now(&self, counts: Option<&Counts>) -> Result<bool> {
         self.app.store.write(|tx| self.update(tx, counts))
+    }
+
+    /// Appends a refused row (or a warning) to the job's sealed file.
+    fn keep(&mut self, error: &RowError, cells: &[String], warning: bool) -> Result<()> {
+        if self.rejected_file.is_none() {
+            let f = std::fs::File::create(&self.rejected_path)
+                .map_err(|e| Error::Internal(format!("keeping rejected rows: {e}")))?;
+            self.rejected_file = Some(BufWriter::new(f));
+        }
+        let line = serde_json::to_string(&KeptRow {
+            error: error.clone(),
+            cells: cells.to_vec(),
+            warning,
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let sealed = self
+            .app
+            .fields
+            .encrypt(&self.id, "rejected", &line)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(f) = self.rejected_file.as_mut() {
+            writeln!(f, "{sealed}")
+                .map_err(|e| Error::Internal(format!("keeping rejected rows: {e}")))?;
+        }
+        Ok(())
     }
 }
 
@@ -151,28 +198,16 @@ impl Progress for Watcher<'_> {
 
     fn rejected(&mut self, error: &RowError, cells: &[String]) -> Result<()> {
         if self.first.len() < FIRST_REJECTED {
-            self.first.push(error.clone());
+            self.first.push(stored(error));
         }
-        if self.rejected_file.is_none() {
-            let f = std::fs::File::create(&self.rejected_path)
-                .map_err(|e| Error::Internal(format!("keeping rejected rows: {e}")))?;
-            self.rejected_file = Some(BufWriter::new(f));
+        self.keep(error, cells, false)
+    }
+
+    fn warned(&mut self, warning: &RowError, cells: &[String]) -> Result<()> {
+        if self.warnings.len() < FIRST_REJECTED {
+            self.warnings.push(stored(warning));
         }
-        let line = serde_json::to_string(&KeptRow {
-            error: error.clone(),
-            cells: cells.to_vec(),
-        })
-        .map_err(|e| Error::Internal(e.to_string()))?;
-        let sealed = self
-            .app
-            .fields
-            .encrypt(&self.id, "rejected", &line)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        if let Some(f) = self.rejected_file.as_mut() {
-            writeln!(f, "{sealed}")
-                .map_err(|e| Error::Internal(format!("keeping rejected rows: {e}")))?;
-        }
-        Ok(())
+        self.keep(warning, cells, true)
     }
 
     fn in_batch(&mut self, tx: &WriteTransaction, counts: &Counts) -> Result<()> {
@@ -204,6 +239,7 @@ fn counts_of(r: &ImportReport) -> Counts {
         flagged: r.flagged as u64,
         rejected: r.rejected as u64,
         assigned: r.assigned as u64,
+        to_review: r.to_review as u64,
     }
 }
 
@@ -230,7 +266,52 @@ impl crate::service::import::UseCases<'_> {
         if job.user_id != caller.user.id && !all {
             return Err(Error::NotFound);
         }
+        let mut job = job;
+        self.fill_row_context(&mut job)?;
         Ok(job)
+    }
+
+    /// The shown rows' names and values, from the job's sealed file (the first rows only: the
+    /// file is read up to the last row the job shows).
+    fn fill_row_context(&self, job: &mut ImportJob) -> Result<()> {
+        if job.errors_purged || (job.rejected_rows.is_empty() && job.warning_rows.is_empty()) {
+            return Ok(());
+        }
+        let f = match std::fs::File::open(self.rejected_path(&job.id)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::Internal(format!("rejected rows: {e}"))),
+        };
+        let (mut errors, mut warnings) = (0, 0);
+        for line in std::io::BufReader::new(f).lines() {
+            if errors >= job.rejected_rows.len() && warnings >= job.warning_rows.len() {
+                break;
+            }
+            let line = line.map_err(|e| Error::Internal(format!("rejected rows: {e}")))?;
+            if line.is_empty() {
+                continue;
+            }
+            let plain = self
+                .fields
+                .decrypt(&job.id, "rejected", &line)
+                .map_err(|e| Error::Internal(format!("rejected rows: {e}")))?;
+            let kept: KeptRow = serde_json::from_str(&plain)
+                .map_err(|e| Error::Internal(format!("rejected rows: {e}")))?;
+            let (list, n) = if kept.warning {
+                (&mut job.warning_rows, &mut warnings)
+            } else {
+                (&mut job.rejected_rows, &mut errors)
+            };
+            if let Some(shown) = list.get_mut(*n)
+                && shown.row == kept.error.row
+                && shown.field == kept.error.field
+            {
+                shown.name = kept.error.name;
+                shown.value = kept.error.value;
+            }
+            *n += 1;
+        }
+        Ok(())
     }
 
     /// The caller's jobs, newest first.
@@ -283,6 +364,7 @@ impl crate::service::import::UseCases<'_> {
             headers: Vec::new(),
             mapping: Vec::new(),
             first: Vec::new(),
+            warnings: Vec::new(),
             rejected_file: None,
             rejected_path: self.rejected_path(id),
             dry_run: opts.dry_run,
@@ -318,6 +400,7 @@ impl crate::service::import::UseCases<'_> {
                 job.headers.clone_from(&w.headers);
                 job.mapping.clone_from(&w.mapping);
                 job.rejected_rows.clone_from(&w.first);
+                job.warning_rows.clone_from(&w.warnings);
             }
             match &result {
                 Ok(report) => {
@@ -492,7 +575,10 @@ impl crate::service::import::UseCases<'_> {
                         .map_err(|e| Error::Internal(format!("rejected rows: {e}")))?;
                     let kept: KeptRow = serde_json::from_str(&plain)
                         .map_err(|e| Error::Internal(format!("rejected rows: {e}")))?;
-                    sheet.add(&kept.error, &kept.cells)?;
+                    // Rows kept with a warning were imported: not for importing again.
+                    if !kept.warning {
+                        sheet.add(&kept.error, &kept.cells)?;
+                    }
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -543,9 +629,11 @@ impl App {
             total: None,
             counts: Counts::default(),
             rejected_rows: Vec::new(),
+            warning_rows: Vec::new(),
             headers: Vec::new(),
             mapping: Vec::new(),
             on_duplicate: opts.on_duplicate,
+            bad_optional: opts.bad_optional,
             dry_run: opts.dry_run,
             owner: opts.owner.clone(),
             pool_id: opts.pool_id.clone(),

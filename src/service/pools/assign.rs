@@ -406,7 +406,7 @@ impl crate::service::pools::UseCases<'_> {
                 c.held_since = None;
                 (
                     Placed::Pool(pool.id.clone()),
-                    format!("{}，进入公海“{}”", d.reason, pool.name),
+                    pool_note(&d.reason, &pool.name),
                 )
             }
             None => {
@@ -414,10 +414,7 @@ impl crate::service::pools::UseCases<'_> {
                 c.pool_id = None;
                 c.pool_reason = None;
                 c.held_since = Some(now);
-                (
-                    Placed::Creator,
-                    format!("{}，且尚未设置公海，由录入人负责", d.reason),
-                )
+                (Placed::Creator, creator_note(&d.reason))
             }
         })
     }
@@ -673,4 +670,16 @@ impl crate::service::pools::UseCases<'_> {
             })
         })
     }
+}
+
+/// The timeline note of a new lead nobody could take, placed in a pool (translated in the UI:
+/// `assign.reason.toPool`).
+pub(crate) fn pool_note(reason: &str, pool: &str) -> String {
+    format!("{reason}，进入公海“{pool}”")
+}
+
+/// The timeline note of a new lead nobody could take, kept by whoever entered it, when there is
+/// no pool (`assign.reason.toCreator`).
+pub(crate) fn creator_note(reason: &str) -> String {
+    format!("{reason}，且尚未设置公海，由录入人负责")
 }

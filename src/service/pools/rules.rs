@@ -240,6 +240,15 @@ pub fn can_claim(i: &ClaimInput) -> ClaimDecision {
     ClaimDecision::Allow
 }
 
+/// The built-in assignment rule's reasons (as the default `assign.rhai` writes them too), kept
+/// in the timeline. The UI shows them in the reader's language by matching the zh-CN
+/// dictionary's `assign.reason.*` texts (`components/assign-reasons.js`; tested below).
+pub const REASON_ROUND_ROBIN: &str = "轮流分配";
+pub const REASON_WEIGHTED: &str = "按权重轮流分配";
+pub const REASON_LEAST_LOADED: &str = "分配给跟进中线索最少的业务员";
+pub const REASON_BY_CITY: &str = "按城市分配（同城业务员轮流）";
+pub const REASON_NOBODY: &str = "没有可分配的业务员";
+
 /// `assign.pick`: who gets a new lead. Candidates arrive sorted by user id; the cursor counts
 /// the assignments made so far in this scope.
 pub fn assign(i: &AssignInput) -> AssignDecision {
@@ -247,7 +256,7 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
     if n == 0 {
         return AssignDecision {
             user_id: None,
-            reason: "没有可分配的业务员".into(),
+            reason: REASON_NOBODY.into(),
             turns: Vec::new(),
         };
     }
@@ -272,13 +281,13 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
                 if slot < w {
                     return AssignDecision {
                         user_id: Some(c.user.id.clone()),
-                        reason: "按权重轮流分配".into(),
+                        reason: REASON_WEIGHTED.into(),
                         turns: Vec::new(),
                     };
                 }
                 slot -= w;
             }
-            pick(i.cursor, "按权重轮流分配")
+            pick(i.cursor, REASON_WEIGHTED)
         }
         "least_loaded" => {
             // Fewest open leads; ties go round in cursor order.
@@ -293,10 +302,10 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
                 })
                 .min_by_key(|(load, _)| *load)
                 .map_or(0, |(_, k)| k);
-            pick(best, "分配给跟进中线索最少的业务员")
+            pick(best, REASON_LEAST_LOADED)
         }
-        "by_city" => pick(i.cursor, "按城市分配（同城业务员轮流）"),
-        _ => pick(i.cursor, "轮流分配"),
+        "by_city" => pick(i.cursor, REASON_BY_CITY),
+        _ => pick(i.cursor, REASON_ROUND_ROBIN),
     }
 }
 
@@ -392,5 +401,42 @@ impl crate::service::pools::UseCases<'_> {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::assign::{creator_note, pool_note};
+    use super::*;
+
+    /// The zh-CN dictionary's `assign.reason.*` texts: the UI translates a timeline note only
+    /// when it matches one exactly, so a reason changed here without the dictionary would stay
+    /// Chinese in English mode.
+    fn dictionary_reasons() -> Vec<String> {
+        include_str!("../../../web-assets/i18n/zh-CN.js")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("'assign.reason."))
+            .filter_map(|l| l.split_once("': '"))
+            .map(|(_, v)| v.trim_end_matches(',').trim_end_matches('\'').to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_built_in_assignment_reason_has_a_translation() {
+        let known = dictionary_reasons();
+        for reason in [
+            REASON_ROUND_ROBIN,
+            REASON_WEIGHTED,
+            REASON_LEAST_LOADED,
+            REASON_BY_CITY,
+            REASON_NOBODY,
+            &pool_note("{reason}", "{pool}"),
+            &creator_note("{reason}"),
+        ] {
+            assert!(
+                known.iter().any(|k| k == reason),
+                "{reason} is not among assign.reason.* in zh-CN.js: {known:?}"
+            );
+        }
     }
 }

@@ -78,6 +78,8 @@ export default async function ({ page, server }) {
   await page.goto(`${server.base}/customers/${c.id}`);
   await page.getByTestId('page-customer-detail').waitFor();
   // 备注 has a place (issue 17.3): written in the edit form, shown on the page, lines kept.
+  // On a phone the header's actions sit in the 更多 ▾ menu (issue 17.2).
+  await page.getByTestId('customer-actions-more').click();
   await page.getByTestId('customer-edit').click();
   await page.getByTestId('customer-dialog').waitFor();
   await page.getByTestId('customer-form-notes').fill('周末方便联系\n老客户介绍');

@@ -1,0 +1,135 @@
+// The new-lead bell: customers given to me (by a manager, a rule, an import, a pool) appear
+// within seconds without a reload. GET /api/v1/notices?after=<cursor> every POLL_MS while the
+// tab is visible; each new notice is a toast and a row in the bell's panel; the count is what
+// arrived since I last opened the panel (remembered per user in localStorage).
+import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
+import { html } from '../html.js';
+import { t } from '../i18n/index.js';
+import { api } from '../api.js';
+import { session } from '../auth.js';
+import { navigate } from '../router.js';
+import { formatDateTime } from '../format.js';
+import { Icon } from './icons.js';
+import { toast } from './toast.js';
+
+export const POLL_MS = 10_000;
+/** More new notices than this in one poll (an import, a bulk assignment): one summary toast. */
+const TOASTS_PER_POLL = 3;
+
+function seenKey(userId) {
+  return `zhudai.notices.seen.${userId}`;
+}
+
+function readSeen(userId) {
+  try {
+    const v = Number(localStorage.getItem(seenKey(userId)));
+    return Number.isFinite(v) && v > 0 ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeSeen(userId, seq) {
+  try { localStorage.setItem(seenKey(userId), String(seq)); } catch { /* private mode: count resets */ }
+}
+
+function noticeText(n) {
+  return n.by_name
+    ? t('notices.assignedBy', { name: n.customer_name, by: n.by_name })
+    : t('notices.assigned', { name: n.customer_name });
+}
+
+export function NoticeBell() {
+  const user = session.value;
+  const [items, setItems] = useState([]);
+  const [seen, setSeen] = useState(null);
+  const [latest, setLatest] = useState(0);
+  const [open, setOpen] = useState(false);
+  const [failed, setFailed] = useState(false);
+  const cursor = useRef(null);
+  const rootRef = useRef(null);
+
+  useEffect(() => {
+    if (!user) return undefined;
+    let live = true;
+    let timer = null;
+    const tick = async () => {
+      if (document.visibilityState === 'visible' || cursor.current === null) {
+        try {
+          const first = cursor.current === null;
+          const r = await api('GET', `/api/v1/notices${first ? '' : `?after=${cursor.current}`}`);
+          if (!live) return;
+          setFailed(false);
+          if (first) {
+            // First look in this browser: what came before is not "new".
+            const stored = readSeen(user.id);
+            if (stored === null) writeSeen(user.id, r.latest);
+            setSeen(stored === null ? r.latest : stored);
+            setItems(r.items.slice().reverse());
+          } else if (r.items.length) {
+            if (r.items.length > TOASTS_PER_POLL) {
+              toast(t('notices.many', { count: r.latest - cursor.current }), { tone: 'success', ms: 8000 });
+            } else {
+              for (const n of r.items) toast(noticeText(n), { tone: 'success', ms: 8000 });
+            }
+            setItems((old) => [...r.items.slice().reverse(), ...old].slice(0, 20));
+          }
+          cursor.current = r.latest;
+          setLatest(r.latest);
+        } catch {
+          if (live) setFailed(true);
+        }
+      }
+      if (live) timer = setTimeout(tick, POLL_MS);
+    };
+    tick();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [user && user.id]);
+
+  useEffect(() => {
+    if (!open) return undefined;
+    const away = (e) => { if (rootRef.current && !rootRef.current.contains(e.target)) setOpen(false); };
+    const esc = (e) => { if (e.key === 'Escape') setOpen(false); };
+    document.addEventListener('mousedown', away);
+    document.addEventListener('keydown', esc);
+    return () => {
+      document.removeEventListener('mousedown', away);
+      document.removeEventListener('keydown', esc);
+    };
+  }, [open]);
+
+  if (!user) return null;
+  // Since the panel was last opened: the log's count (a big import is more than the 20 listed).
+  const unread = seen === null ? 0 : Math.max(0, latest - seen);
+  const toggle = () => {
+    if (!open && cursor.current !== null) {
+      writeSeen(user.id, cursor.current);
+      setSeen(cursor.current);
+    }
+    setOpen(!open);
+  };
+  const title = failed ? t('notices.failed') : t('notices.title', { count: unread });
+  return html`<div class="notice-bell" ref=${rootRef}>
+    <button type="button" class="topbar-reminders" aria-haspopup="true" aria-expanded=${open ? 'true' : 'false'}
+      title=${title} aria-label=${title} onClick=${toggle} data-testid="notice-bell" data-failed=${failed ? 'true' : 'false'}>
+      <${Icon} name="bell" size=${18} />
+      ${unread > 0 && html`<span class="topbar-reminders-count" data-testid="notice-count">${unread > 99 ? '99+' : unread}</span>`}
+      ${failed && html`<span class="notice-failed" aria-hidden="true">!</span>`}
+    </button>
+    ${open && html`<div class="notice-panel" role="region" aria-label=${t('notices.heading')} data-testid="notice-panel">
+      <h2 class="notice-panel-title">${t('notices.heading')}</h2>
+      ${failed && html`<p class="field-error" role="alert">${t('notices.failed')}</p>`}
+      ${items.length === 0
+        ? html`<p class="muted notice-empty">${t('notices.empty')}</p>`
+        : html`<ul class="notice-list">${items.map((n) => html`<li key=${n.seq}>
+            <a href=${`/customers/${encodeURIComponent(n.customer_id)}`} data-testid="notice-item"
+              onClick=${(e) => { e.preventDefault(); setOpen(false); navigate(`/customers/${encodeURIComponent(n.customer_id)}`); }}>
+              <span>${noticeText(n)}</span>
+              <span class="muted notice-at">${formatDateTime(n.at, { seconds: false })}</span>
+            </a></li>`)}</ul>`}
+    </div>`}
+  </div>`;
+}
