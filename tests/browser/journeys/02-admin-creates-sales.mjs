@@ -111,9 +111,9 @@ export default async function ({ page, server }) {
   await logIn(page, SALES);
   assert((await page.getByTestId('user-display-name').innerText()).includes(SALES.display), 'sales display name shown');
   const salesNav = await navIds(page);
-  // Sales staff work with customers (customer.read), claim from the pool (pool.claim) and use
-  // the loan calculator (everyone), but see no settings section.
-  assert(salesNav.join(',') === 'nav-dashboard,nav-customers,nav-pools,nav-calculator', 'sales navigation is dashboard, customers, pool and calculator (no 系统状态): ' + salesNav);
+  // Sales staff work with customers (customer.read), claim from the pool (pool.claim), see
+  // their own funnel and use the loan calculator (everyone), but see no settings section.
+  assert(salesNav.join(',') === 'nav-dashboard,nav-customers,nav-pools,nav-funnel,nav-calculator', 'sales navigation is dashboard, customers, pool, funnel and calculator (no 系统状态): ' + salesNav);
   const salesNavText = await page.getByTestId('nav').innerText();
   for (const hidden of ['用户管理', '部门', '角色', '审计日志', '系统设置']) {
     assert(!salesNavText.includes(hidden), `sales navigation has no ${hidden}: ${salesNavText}`);
