@@ -120,7 +120,7 @@ export default async function ({ page, server }) {
   }
   await page.goto(server.base + '/admin/users');
   await page.getByTestId('page-forbidden').waitFor();
-  assert((await navIds(page)).join(',') === 'nav-dashboard,nav-customers,nav-pools,nav-calculator', 'forbidden page keeps the sales navigation');
+  assert((await navIds(page)).join(',') === 'nav-dashboard,nav-customers,nav-pools,nav-funnel,nav-calculator', 'forbidden page keeps the sales navigation');
   await shot(page, 'sales-forbidden');
 
   // My account (from the user menu): own profile; changing the password ends every session,
