@@ -64,6 +64,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(backup::status))
         .routes(routes!(backup::run))
+        .routes(routes!(backup::save_settings))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
         .routes(routes!(users::reset_password))

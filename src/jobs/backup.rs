@@ -312,7 +312,11 @@ pub fn run_locked(
         post_command_error: None,
         deleted: Vec::new(),
     };
-    let planned = plan(&app.config.backup, &app.data_dir).map_err(|p| p.detail);
+    let config = app.backup_config();
+    let planned = config
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|c| plan(c, &app.data_dir).map_err(|p| p.detail));
     let outcome = planned.and_then(|(dir, encryption)| {
         let out = dir.join(archive_name(started_at));
         let created = backup_create::create_locked(
@@ -333,9 +337,12 @@ pub fn run_locked(
             record.ok = true;
             record.file = Some(created.path.display().to_string());
             record.size_bytes = Some(created.size);
-            match apply_retention(&dir, &app.config.backup) {
-                Ok(deleted) => record.deleted = deleted,
-                Err(e) => record.post_command_error = Some(e),
+            // `planned` succeeded, so the configuration was read.
+            if let Ok(config) = &config {
+                match apply_retention(&dir, config) {
+                    Ok(deleted) => record.deleted = deleted,
+                    Err(e) => record.post_command_error = Some(e),
+                }
             }
             let command = app.config.backup.post_command.trim();
             if !command.is_empty()
@@ -408,7 +415,13 @@ fn audit(app: &App, record: &RunRecord) {
 /// The first look after scheduled backups are switched on only records the current slot, so
 /// the first run is at the next configured time. Returns the run, if one happened.
 pub fn tick(app: &App) -> Option<RunRecord> {
-    let config = &app.config.backup;
+    let config = match app.backup_config() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("scheduled backup skipped: {e}");
+            return None;
+        }
+    };
     if !config.enabled {
         return None;
     }
@@ -448,17 +461,19 @@ pub type Scheduler = super::Periodic;
 
 /// Starts the scheduler (needs a tokio runtime). Reports a misconfiguration at start-up.
 pub fn spawn(app: Arc<App>) -> Scheduler {
-    if app.config.backup.enabled {
-        match plan(&app.config.backup, &app.data_dir) {
+    match app.backup_config() {
+        Ok(config) if config.enabled => match plan(&config, &app.data_dir) {
             Ok((dir, _)) => tracing::info!(
                 dir = %dir.display(),
-                time = %app.config.backup.time,
+                time = %config.time,
                 "scheduled backups on (daily, +08:00)"
             ),
             Err(e) => tracing::error!(
-                "scheduled backups are on but cannot run: {e}; fix data/config.toml"
+                "scheduled backups are on but cannot run: {e}; fix them on the 备份 page or in data/config.toml"
             ),
-        }
+        },
+        Ok(_) => {}
+        Err(e) => tracing::error!("scheduled backups cannot start: {e}"),
     }
     super::every(app, TICK, "backup scheduler", |app| {
         tick(app);
@@ -467,14 +482,23 @@ pub fn spawn(app: Arc<App>) -> Scheduler {
 
 /// The status view, for a data directory and its configuration.
 pub fn status_view(app: &App) -> BackupStatus {
-    let config = &app.config.backup;
+    let (config, unreadable) = match app.backup_config() {
+        Ok(c) => (c, None),
+        Err(e) => (app.config.backup.clone(), Some(e)),
+    };
+    let config = &config;
     let (file, status_error) = match load_status(&app.data_dir) {
         Ok(f) => (f, None),
         Err(e) => (StatusFile::default(), Some(e)),
     };
     let planned = plan(config, &app.data_dir);
-    let config_error = planned.as_ref().err().map(|p| p.detail.clone());
-    let config_problem = planned.as_ref().err().map(|p| p.code.to_string());
+    let mut config_error = planned.as_ref().err().map(|p| p.detail.clone());
+    let mut config_problem = planned.as_ref().err().map(|p| p.code.to_string());
+    if let Some(e) = unreadable {
+        // The page's settings cannot be read: nothing runs (see `tick`); say so.
+        config_error = Some(e);
+        config_problem = Some("settings_unreadable".into());
+    }
     let next_run_at = (config.enabled)
         .then(|| schedule::parse_time_of_day(&config.time))
         .flatten()
@@ -496,6 +520,10 @@ pub fn status_view(app: &App) -> BackupStatus {
         time: config.time.clone(),
         keep_daily: config.keep_daily,
         keep_weekly: config.keep_weekly,
+        recipients: config.recipients.clone(),
+        key_files: !config.recipients_file.trim().is_empty()
+            || !config.passphrase_file.trim().is_empty(),
+        from_page: app.backup_settings_saved(),
         next_run_at,
         running: backup_create::running(&app.data_dir),
         last: file.last,
@@ -515,7 +543,8 @@ impl App {
 /// `backup.run`). `backup_running` when one is already running.
 pub fn start_now(app: &Arc<App>, caller: &Caller, source: &str) -> service::Result<BackupStatus> {
     caller.require(Capability::BackupRun)?;
-    if let Err(e) = plan(&app.config.backup, &app.data_dir) {
+    let config = app.backup_config().map_err(service::Error::Internal)?;
+    if let Err(e) = plan(&config, &app.data_dir) {
         return Err(service::Error::Unprocessable {
             code: "backup_not_configured",
             message: format!("备份尚未配置：{e}"),

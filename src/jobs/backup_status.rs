@@ -42,6 +42,12 @@ pub struct BackupStatus {
     pub time: String,
     pub keep_daily: u32,
     pub keep_weekly: u32,
+    /// age public keys the archives are encrypted to (public, not secret).
+    pub recipients: Vec<String>,
+    /// The configuration file names a recipients or passphrase file (not editable on the page).
+    pub key_files: bool,
+    /// The settings saved on the 备份 page are in force (else the configuration file's).
+    pub from_page: bool,
     pub next_run_at: Option<DateTime<Utc>>,
     /// A backup of this data directory is running right now.
     pub running: bool,

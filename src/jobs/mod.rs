@@ -3,6 +3,7 @@
 //! tests drive it by moving a manual clock and calling its `tick`.
 
 pub mod backup;
+pub mod backup_settings;
 pub mod backup_status;
 pub mod housekeeping;
 pub mod indexer;

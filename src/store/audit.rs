@@ -100,6 +100,7 @@ pub const ACTIONS: &[&str] = &[
     "plugin.deleted",
     "plugin.disk_edit",
     "backup.requested",
+    "backup.settings_changed",
     "backup.completed",
     "backup.failed",
     "backup.snapshot",

@@ -347,6 +347,12 @@ impl Store {
         Ok(t.get(name)?.map(|v| v.value().to_string()))
     }
 
+    /// Writes a named setting inside a use case's transaction.
+    pub fn put_setting(tx: &WriteTransaction, name: &str, value: &str) -> Result<()> {
+        tx.open_table(tables::SETTINGS)?.insert(name, value)?;
+        Ok(())
+    }
+
     pub fn set_setting(&self, name: &str, value: &str) -> Result<()> {
         self.write(|tx| {
             tx.open_table(tables::SETTINGS)?.insert(name, value)?;

@@ -11,6 +11,7 @@ mod audit_chain;
 mod backup;
 mod backup_interop;
 mod backup_schedule;
+mod backup_settings;
 mod common;
 mod customer_features;
 mod customer_list_index;

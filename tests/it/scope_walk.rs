@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/auth/logout", NoObject),
     ("post", "/api/v1/backups/run", NoObject),
     ("get", "/api/v1/backups/status", NoObject),
+    ("put", "/api/v1/backups/settings", NoObject),
     ("get", "/api/v1/custom-fields", NoObject),
     ("post", "/api/v1/custom-fields", NoObject),
     ("delete", "/api/v1/custom-fields/{key}", Organisation),

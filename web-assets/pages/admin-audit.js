@@ -67,6 +67,7 @@ export const AUDIT_ACTIONS = [
   { action: 'import_template.created', labelKey: 'audit.action.import_template.created' },
   { action: 'import_template.deleted', labelKey: 'audit.action.import_template.deleted' },
   { action: 'pool.created', labelKey: 'audit.action.pool.created' },
+  { action: 'backup.settings_changed', labelKey: 'audit.action.backup.settings_changed' },
   { action: 'product.created', labelKey: 'audit.action.product.created' },
   { action: 'product.updated', labelKey: 'audit.action.product.updated' },
   { action: 'product.activated', labelKey: 'audit.action.product.activated' },

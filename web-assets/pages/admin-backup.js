@@ -9,7 +9,10 @@ import { api } from '../api.js';
 import { errorText } from '../errors.js';
 import { formatDateTime, TIME_ZONE } from '../format.js';
 import { LoadError, Loading } from '../components/states.js';
-import { ConfirmDialog } from '../components/dialog.js';
+import { ConfirmDialog, FormDialog } from '../components/dialog.js';
+import { Field } from '../components/field.js';
+import { Checkbox } from '../components/form.js';
+import { can } from '../auth.js';
 import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
 import { backupStatus, loadBackupStatus } from '../components/backup.js';
@@ -100,7 +103,64 @@ const PROBLEM_KEYS = {
   passphrase_file_invalid: 'backup.problem.passphrase_file_invalid',
   both_keys: 'backup.problem.both_keys',
   no_key: 'backup.problem.no_key',
+  settings_unreadable: 'backup.problem.settings_unreadable',
 };
+
+/** Edit the schedule, directory, retention and public keys (settings.manage); in force at
+ * once, no restart. A refusal is shown beside its field. */
+function SettingsDialog({ status, onClose, onSaved }) {
+  const [f, setF] = useState({
+    enabled: status.enabled, dir: status.dir || '', time: status.time || '02:30',
+    keep_daily: String(status.keep_daily), keep_weekly: String(status.keep_weekly),
+    recipients: (status.recipients || []).join('\n'),
+  });
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const set = (k) => (v) => setF((x) => ({ ...x, [k]: v }));
+  const onSubmit = async () => {
+    const num = (v) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN);
+    const body = {
+      enabled: f.enabled, dir: f.dir.trim(), time: f.time.trim(),
+      keep_daily: num(f.keep_daily), keep_weekly: num(f.keep_weekly),
+      recipients: f.recipients.split(/[\s,]+/).map((r) => r.trim()).filter(Boolean),
+    };
+    const local = {};
+    for (const k of ['keep_daily', 'keep_weekly']) if (Number.isNaN(body[k])) local[k] = t('backup.edit.number');
+    setErrors(local);
+    if (Object.keys(local).length) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const data = await api('PUT', '/api/v1/backups/settings', body);
+      toast(t('backup.edit.saved'));
+      onSaved(data);
+    } catch (e) {
+      setBusy(false);
+      if (e.field && ['dir', 'time', 'keep_daily', 'keep_weekly', 'recipients'].includes(e.field)) setErrors({ [e.field]: e.message || errorText(e) });
+      else setError(errorText(e));
+    }
+  };
+  return html`<${FormDialog} title=${t('backup.edit.title')} onClose=${onClose} onSubmit=${onSubmit} busy=${busy} error=${error} testid="backup-edit">
+    <p class="field-hint">${t('backup.edit.hint')}</p>
+    <${Checkbox} id="backup-edit-enabled" label=${t('backup.edit.enabled')} checked=${f.enabled} onChange=${set('enabled')} testid="backup-edit-enabled" />
+    <${Field} id="backup-edit-dir" label=${t('backup.edit.dir')} value=${f.dir} onInput=${set('dir')} error=${errors.dir} testid="backup-edit-dir"
+      placeholder="/mnt/backup/zhudai" required=${false} />
+    <div class="form-grid">
+      <${Field} id="backup-edit-time" label=${t('backup.edit.time')} value=${f.time} onInput=${set('time')} error=${errors.time} testid="backup-edit-time" />
+      <${Field} id="backup-edit-daily" label=${t('backup.edit.keepDaily')} value=${f.keep_daily} onInput=${set('keep_daily')} error=${errors.keep_daily} inputMode="numeric" testid="backup-edit-daily" />
+      <${Field} id="backup-edit-weekly" label=${t('backup.edit.keepWeekly')} value=${f.keep_weekly} onInput=${set('keep_weekly')} error=${errors.keep_weekly} inputMode="numeric" testid="backup-edit-weekly" />
+    </div>
+    <div class=${`field${errors.recipients ? ' has-error' : ''}`}>
+      <label class="field-label" for="backup-edit-recipients">${t('backup.edit.recipients')}</label>
+      <textarea class="input mono" id="backup-edit-recipients" rows="3" value=${f.recipients} placeholder="age1…"
+        onInput=${(e) => set('recipients')(e.currentTarget.value)} data-testid="backup-edit-recipients"
+        disabled=${status.key_files}></textarea>
+      ${errors.recipients && html`<div class="field-error" role="alert" data-testid="backup-edit-recipients-error">${errors.recipients}</div>`}
+      <div class="field-hint">${status.key_files ? t('backup.edit.keyFiles') : t('backup.edit.recipientsHint')}</div>
+    </div>
+  <//>`;
+}
 
 /** Why backups cannot run, in the reader's language (the server's English detail below it). */
 function problemText(status) {
@@ -131,9 +191,12 @@ function Unconfigured({ status }) {
   </div>`;
 }
 
-function Settings({ status }) {
+function Settings({ status, onEdit }) {
   return html`<div class="card" data-testid="backup-settings">
-    <h2 class="card-title">${t('backup.settings.title')}</h2>
+    <div class="q-group-head">
+      <h2 class="card-title">${t('backup.settings.title')}</h2>
+      ${onEdit && html`<button type="button" class="btn btn-sm" onClick=${onEdit} data-testid="backup-edit-open">${t('common.edit')}</button>`}
+    </div>
     <dl class="desc-list">
       <dt>${t('backup.settings.schedule')}</dt>
       <dd data-testid="backup-enabled">${status.enabled
@@ -152,7 +215,9 @@ function Settings({ status }) {
       <dt>${t('backup.settings.retention')}</dt>
       <dd>${t('backup.settings.retentionValue', { daily: status.keep_daily, weekly: status.keep_weekly })}</dd>
       <dt>${t('backup.settings.encryption')}</dt>
-      <dd class="muted">${t('backup.settings.encryptionHidden')}</dd>
+      <dd class="muted">${status.recipients?.length ? t('backup.settings.keys', { n: status.recipients.length }) : t('backup.settings.encryptionHidden')}</dd>
+      <dt>${t('backup.settings.source')}</dt>
+      <dd class="muted" data-testid="backup-source">${status.from_page ? t('backup.settings.fromPage') : t('backup.settings.fromFile')}</dd>
     </dl>
   </div>`;
 }
@@ -160,6 +225,7 @@ function Settings({ status }) {
 export function AdminBackupPage() {
   const [state, setState] = useState({ status: 'loading' });
   const [confirm, setConfirm] = useState({ open: false, busy: false, error: null });
+  const [editing, setEditing] = useState(false);
   const poll = useRef(null);
   const alive = useRef(true);
 
@@ -239,7 +305,7 @@ export function AdminBackupPage() {
         <span class="spinner spinner-sm" aria-hidden="true"></span><span>${t('backup.running')}</span></div>`}
       ${!data.configured && html`<${Unconfigured} status=${data} />`}
       <div class="card-grid backup-grid">
-        <${Settings} status=${data} />
+        <${Settings} status=${data} onEdit=${can('settings.manage') ? () => setEditing(true) : null} />
         <div class="card" data-testid="backup-last">
           <h2 class="card-title">${t('backup.last.title')}</h2>
           ${data.last
@@ -270,6 +336,8 @@ export function AdminBackupPage() {
       </div>
     </header>
     ${body}
+    ${editing && data && html`<${SettingsDialog} status=${data} onClose=${() => setEditing(false)}
+      onSaved=${(d) => { setEditing(false); backupStatus.value = d; setState({ status: 'ready', data: d }); }} />`}
     ${confirm.open && html`<${ConfirmDialog} testid="backup-confirm" danger=${false}
       title=${t('backup.confirm.title')} body=${t('backup.confirm.body')}
       confirmLabel=${t('backup.confirm.ok')} busyLabel=${t('backup.confirm.busy')}

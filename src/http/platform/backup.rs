@@ -50,3 +50,26 @@ pub async fn run(
     };
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
+
+/// Change the scheduled-backup settings (`settings.manage`): on/off, directory, time,
+/// retention and the age public keys. In force at the scheduler's next look, no restart; the
+/// post command and key files stay in the configuration file. Settings that could not run are
+/// refused naming the field.
+#[utoipa::path(put, path = "/backups/settings", operation_id = "save_backup_settings", tag = "backups",
+    request_body = crate::jobs::backup_settings::BackupSettings,
+    responses(
+        (status = 200, description = "Saved; the status with the new settings", body = BackupStatus),
+        (status = 400, description = "Invalid field (`dir`, `time`, `keep_daily`, `keep_weekly`, `recipients`)", body = ErrorBody),
+        (status = 403, description = "Missing settings.manage", body = ErrorBody),
+    ))]
+pub async fn save_settings(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    crate::http::ApiJson(s): crate::http::ApiJson<crate::jobs::backup_settings::BackupSettings>,
+) -> Result<Json<BackupStatus>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| crate::jobs::backup_settings::save(app, &caller, s, &source))
+            .await?,
+    ))
+}

@@ -55,4 +55,22 @@ export default async function ({ page, server }) {
   assert((await run.getAttribute('title')).includes('尚未设置备份目录'), 'the button says why: ' + (await run.getAttribute('title')));
   await shot(page, 'not-configured');
   assert(await page.getByTestId('toast').count() === 0, 'no toast');
+
+  // Set up from the page (issue 17.8): a relative directory is refused beside the field; an
+  // absolute one and a public key make backups configured at once, no restart.
+  await page.getByTestId('backup-edit-open').click();
+  await page.getByTestId('backup-edit').waitFor();
+  await page.getByTestId('backup-edit-enabled').check();
+  await page.getByTestId('backup-edit-dir').fill('backups');
+  await page.getByTestId('backup-edit-recipients').fill('age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p');
+  await page.getByTestId('backup-edit-submit').click();
+  const dirError = page.getByTestId('backup-edit-dir-error');
+  await dirError.waitFor();
+  assert((await dirError.innerText()).includes('绝对路径'), 'the reason beside the field: ' + (await dirError.innerText()));
+  await page.getByTestId('backup-edit-dir').fill(process.env.TMPDIR || '/tmp');
+  await page.getByTestId('backup-edit-submit').click();
+  await page.getByTestId('backup-edit').waitFor({ state: 'detached' });
+  assert((await page.getByTestId('backup-configured').innerText()).includes('完整'), 'configured without a restart');
+  assert((await page.getByTestId('backup-source').innerText()).includes('本页面'), 'from the page');
+  assert(!(await page.getByTestId('backup-run').isDisabled()), '立即备份 enabled');
 }
