@@ -203,3 +203,60 @@ pub async fn notices(
         .await?;
     Ok(Json(list))
 }
+
+/// Ask for a colleague's customer found by a duplicate warning (转移申请), by the number typed.
+#[utoipa::path(post, path = "/transfer-requests", operation_id = "request_transfer", tag = "customers",
+    request_body = crate::service::customers::transfer_requests::TransferRequestInput, responses(
+    (status = 201, description = "Requested; the owner's manager decides", body = crate::service::customers::transfer_requests::TransferView),
+    (status = 400, description = "Invalid field, or no customer has that number", body = ErrorBody),
+    (status = 409, description = "`transfer_not_needed` (already in my scope), `transfer_in_pool` (claim it), `transfer_pending` (asked already)", body = ErrorBody)))]
+pub async fn request_transfer(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(input): ApiJson<crate::service::customers::transfer_requests::TransferRequestInput>,
+) -> Result<
+    (
+        axum::http::StatusCode,
+        Json<crate::service::customers::transfer_requests::TransferView>,
+    ),
+    ApiError,
+> {
+    let v = app
+        .blocking(move |app| app.customers().request_transfer(&caller, input, &source))
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(v)))
+}
+
+/// Transfer requests I may decide (customers in my scope, `customer.transfer`) and my own.
+#[utoipa::path(get, path = "/transfer-requests", operation_id = "transfer_requests", tag = "customers", responses(
+    (status = 200, description = "Both lists", body = crate::service::customers::transfer_requests::TransferLists)))]
+pub async fn transfer_requests(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::service::customers::transfer_requests::TransferLists>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.customers().transfer_requests(&caller))
+            .await?,
+    ))
+}
+
+/// Approve (the customer moves to the requester) or reject (with a note) a pending request.
+#[utoipa::path(post, path = "/transfer-requests/{id}/decision", operation_id = "decide_transfer", tag = "customers",
+    request_body = crate::service::customers::transfer_requests::TransferDecision, responses(
+    (status = 200, description = "Decided", body = crate::service::customers::transfer_requests::TransferView),
+    (status = 403, description = "Missing customer.transfer, or my own request", body = ErrorBody),
+    (status = 404, description = "No such request, or the customer is outside my scope", body = ErrorBody),
+    (status = 409, description = "`transfer_decided`", body = ErrorBody)))]
+pub async fn decide_transfer(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(d): ApiJson<crate::service::customers::transfer_requests::TransferDecision>,
+) -> Result<Json<crate::service::customers::transfer_requests::TransferView>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.customers().decide_transfer(&caller, &id, d, &source))
+            .await?,
+    ))
+}

@@ -117,6 +117,11 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(followups::notices))
         .routes(routes!(followups::team_today))
         .routes(routes!(followups::transfer))
+        .routes(routes!(
+            followups::request_transfer,
+            followups::transfer_requests
+        ))
+        .routes(routes!(followups::decide_transfer))
         .routes(routes!(exports::customers))
         .routes(routes!(search::search))
         .routes(routes!(pools::list, pools::create))

@@ -15,6 +15,7 @@ use crate::domain::capability::Capability;
 use crate::domain::followup::{self, Followup, FollowupInput};
 use crate::domain::org::UserStatus;
 use crate::service::access::auth::Caller;
+use crate::service::context::W;
 use crate::store::customers::{self, Reader, TimelineEvent, Unscoped};
 use crate::store::users;
 
@@ -306,28 +307,40 @@ impl crate::service::followups::UseCases<'_> {
             if before.owner_id.as_deref() == Some(target.id.as_str()) {
                 return Err(Error::validation("to_user", "客户已经属于该用户"));
             }
-            let mut c = before.clone();
-            c.owner_id = Some(target.id.clone());
-            c.pool_id = None;
-            c.pool_reason = None;
-            c.held_since = Some(now);
-            c.updated_at = now;
-            w.put(Some(&before), &c)?;
-            w.event(
-                &c.id,
-                "transferred",
-                before.owner_id.clone(),
-                Some(target.id.clone()),
-                None,
-            )?;
-            w.audit(
-                "customer.transferred",
-                Some(&c.id),
-                json!({"from": before.owner_id, "to": target.id}),
-            )?;
+            let c = move_to(w, &before, &target.id, now)?;
             self.viewer(caller).view(&c)
         })
     }
+}
+
+/// Gives `before` to `to` (a transfer, or an approved transfer request): owner, out of any
+/// pool, held from now; with its timeline event and audit row, in the caller's transaction.
+pub(crate) fn move_to(
+    w: &W<'_>,
+    before: &crate::domain::customer::Customer,
+    to: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::domain::customer::Customer> {
+    let mut c = before.clone();
+    c.owner_id = Some(to.to_string());
+    c.pool_id = None;
+    c.pool_reason = None;
+    c.held_since = Some(now);
+    c.updated_at = now;
+    w.put(Some(before), &c)?;
+    w.event(
+        &c.id,
+        "transferred",
+        before.owner_id.clone(),
+        Some(to.to_string()),
+        None,
+    )?;
+    w.audit(
+        "customer.transferred",
+        Some(&c.id),
+        json!({"from": before.owner_id, "to": to}),
+    )?;
+    Ok(c)
 }
 
 /// The refusal of a receiver outside the caller's data scope.

@@ -45,6 +45,7 @@
 //!   `fe/…`, `fd/…`) count from now on; history before the upgrade is not reconstructed.
 //! - 19: `notices`, each user's log of customers given to them (`store::notices`), created
 //!   empty.
+//! - 20: transfer_requests, transfer_keys (转移申请, `store::transfers`), created empty.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -55,7 +56,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 19;
+pub const SCHEMA_VERSION: u64 = 20;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -239,6 +240,8 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_MATCH)?;
     super::funnel::create(tx, chrono::Utc::now())?;
     tx.open_table(tables::NOTICES)?;
+    tx.open_table(tables::TRANSFER_REQUESTS)?;
+    tx.open_table(tables::TRANSFER_KEYS)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -418,6 +421,11 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         18 => super::funnel::create(tx, chrono::Utc::now()),
         19 => {
             tx.open_table(tables::NOTICES)?;
+            Ok(())
+        }
+        20 => {
+            tx.open_table(tables::TRANSFER_REQUESTS)?;
+            tx.open_table(tables::TRANSFER_KEYS)?;
             Ok(())
         }
         _ => Err(Error::Corrupt {

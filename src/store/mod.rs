@@ -23,6 +23,7 @@ pub mod setup;
 pub mod snapshot;
 pub mod tables;
 pub mod tokens;
+pub mod transfers;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -110,6 +110,12 @@ pub const CUSTOMER_MATCH: TableDefinition<&str, &[u8]> = TableDefinition::new("c
 /// and since when, for the funnel's time-in-stage (`store::funnel`, schema 18).
 pub const FUNNEL_SINCE: TableDefinition<&str, (&str, i64)> = TableDefinition::new("funnel_since");
 
+/// Transfer request id → `store::transfers::TransferRequest` (schema 20).
+pub const TRANSFER_REQUESTS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("transfer_requests");
+/// Keys of transfer requests → request id (`store::transfers`, schema 20).
+pub const TRANSFER_KEYS: TableDefinition<&str, &str> = TableDefinition::new("transfer_keys");
+
 every_table!(
     META,
     USERS,
@@ -144,4 +150,6 @@ every_table!(
     CUSTOMER_MATCH,
     FUNNEL_SINCE,
     NOTICES,
+    TRANSFER_REQUESTS,
+    TRANSFER_KEYS,
 );

@@ -23,6 +23,7 @@ const AREAS: &[&str] = &[
     "import_template",
     "pool",
     "product",
+    "transfer",
     "assignment",
     "plugin",
     "backup",

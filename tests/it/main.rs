@@ -50,5 +50,6 @@ mod security;
 mod setup_link;
 mod store_schema;
 mod tools;
+mod transfer_requests;
 mod users;
 mod xlsx_bombs;

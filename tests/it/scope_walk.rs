@@ -141,6 +141,15 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("delete", "/api/v1/tag-groups/{id}", Organisation),
     ("put", "/api/v1/tag-groups/{id}", Organisation),
     ("get", "/api/v1/tokens", NoObject),
+    // Transfer requests: the list is the caller's own and their scope's; a decision on a
+    // customer outside the approver's scope is 404 (tests/it/transfer_requests.rs).
+    ("get", "/api/v1/transfer-requests", NoObject),
+    ("post", "/api/v1/transfer-requests", NoObject),
+    (
+        "post",
+        "/api/v1/transfer-requests/{id}/decision",
+        Organisation,
+    ),
     ("post", "/api/v1/tokens", NoObject),
     ("delete", "/api/v1/tokens/{id}", Token),
     // A calculator: reads no stored data, so nothing in it can be out of scope.

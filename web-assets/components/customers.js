@@ -255,7 +255,35 @@ export function buildCustomerInput(values, { creating, original = null }) {
  *  found by phone and by ID number (each record once, saying which field matched), and the
  *  server's refusal on save. A match the caller may open gets a link; one they may not, the
  *  next step (ask its owner or their manager). */
-export function DuplicateNotice({ answers, conflict, onOpen }) {
+/** The next step for a match the caller may not open: ask for it (a transfer request the
+ *  owner's manager decides), by the number typed; the reason is asked inline. */
+function AskForIt({ m, typed }) {
+  const [state, setState] = useState({ open: false, reason: '', busy: false, error: null, done: false });
+  if (!m.owner) return html`<span class="muted" data-testid="duplicate-next">${t('customers.duplicate.inPool')}</span>`;
+  if (state.done) return html`<span class="muted" data-testid="transfer-asked">${t('customers.duplicate.asked')}</span>`;
+  if (!state.open) {
+    return html`<span class="muted" data-testid="duplicate-next">${t('customers.duplicate.askOwner')}</span>
+      <button type="button" class="btn btn-sm" data-testid="transfer-ask" onClick=${() => setState({ ...state, open: true })}>${t('customers.duplicate.ask')}</button>`;
+  }
+  const send = async () => {
+    setState({ ...state, busy: true, error: null });
+    try {
+      await api('POST', '/api/v1/transfer-requests', { [m.by]: typed[m.by], reason: state.reason });
+      setState({ ...state, busy: false, done: true });
+    } catch (e) {
+      setState({ ...state, busy: false, error: errorText(e) });
+    }
+  };
+  return html`<span class="dup-ask">
+    <input class="input" placeholder=${t('customers.duplicate.reason')} value=${state.reason} maxlength="200"
+      onInput=${(e) => setState({ ...state, reason: e.currentTarget.value })} data-testid="transfer-reason" />
+    <button type="button" class="btn btn-sm btn-primary" disabled=${state.busy || !state.reason.trim()} onClick=${send}
+      data-testid="transfer-send">${t('customers.duplicate.send')}</button>
+    ${state.error && html`<span class="field-error" role="alert">${state.error}</span>`}
+  </span>`;
+}
+
+export function DuplicateNotice({ answers, conflict, onOpen, typed = {} }) {
   const seen = new Set();
   const matches = [];
   for (const a of answers) {
@@ -277,7 +305,7 @@ export function DuplicateNotice({ answers, conflict, onOpen }) {
       ${m.customer_id
         ? html`<a href=${`/customers/${encodeURIComponent(m.customer_id)}`} class="dup-open"
             data-testid="duplicate-open" onClick=${onOpen}>${t('customers.duplicate.open')}</a>`
-        : html`<span class="muted" data-testid="duplicate-next">${t('customers.duplicate.askOwner')}</span>`}
+        : html`<${AskForIt} m=${m} typed=${typed} />`}
     </div>`)}
   </div>`;
 }
@@ -492,7 +520,8 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     onClose=${onClose} onSubmit=${onSubmit} busy=${busy} size="lg" testid="customer-dialog"
     submitLabel=${editing ? t('common.save') : t('customers.create.submit')}
     busyLabel=${editing ? t('common.saving') : t('common.creating')} error=${formError}>
-    <${DuplicateNotice} answers=${answers} conflict=${conflict} onOpen=${onClose} />
+    <${DuplicateNotice} answers=${answers} conflict=${conflict} onOpen=${onClose}
+      typed=${{ phone: values.phone.trim(), id_number: values.id_number.trim() }} />
     <${CustomerFields} values=${values} errors=${errors} set=${set} onBlurField=${onBlurField} editing=${editing}
       settings=${settings} customErrors=${customErrors} setCustom=${setCustom} />
     ${mayAssign && html`<div class="form-grid form-grid-2">

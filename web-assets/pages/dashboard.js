@@ -7,6 +7,7 @@ import { formatDateTime } from '../format.js';
 import { Icon } from '../components/icons.js';
 import { LoadError, Loading } from '../components/states.js';
 import { loadReminders, loadUpcoming, remindersStamp } from '../components/reminders.js';
+import { TransferRequestsCard } from '../components/transfer-requests.js';
 
 function greeting(name) {
   const hour = new Date().getHours();
@@ -124,6 +125,7 @@ export function DashboardPage() {
       <p class="page-subtitle">${t('dashboard.subtitle')}</p>
     </header>
     ${can('customer.read') && user.data_scope && user.data_scope !== 'self' && html`<${TeamToday} />`}
+    ${can('customer.read') && html`<${TransferRequestsCard} />`}
     ${can('customer.read')
       ? html`<${Todos} />`
       : html`<div class="card empty-state" data-testid="dashboard-empty">

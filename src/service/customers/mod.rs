@@ -15,6 +15,7 @@ pub mod list;
 mod read;
 pub mod recycle;
 pub mod settings;
+pub mod transfer_requests;
 mod update;
 
 use chrono::{FixedOffset, Utc};

@@ -1,0 +1,54 @@
+// The duplicate warning's next step (issue 17.6): a salesperson whose new lead is a colleague's
+// customer asks for it from the warning (a reason, inline); the owner's manager approves on the
+// dashboard; the customer is then the requester's. On a 390×844 phone.
+import { apiCall, assert, setupAdmin } from '../harness.mjs';
+
+const PASSWORD = 'team pass 2026!';
+const PHONE = '13912340099';
+
+async function logInAs(page, server, username) {
+  await page.context().clearCookies();
+  await page.goto(`${server.base}/login`);
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill(PASSWORD);
+  await page.getByTestId('login-password').press('Enter');
+  await page.getByTestId('shell').waitFor();
+}
+
+export default async function ({ page, server }) {
+  await setupAdmin(page, server);
+  const dept = await apiCall(page, 'POST', '/api/v1/departments', { name: '一部' });
+  for (const [username, roles] of [['owner', ['sales']], ['asker', ['sales']], ['lead', ['manager']]]) {
+    await apiCall(page, 'POST', '/api/v1/users', { username, display_name: username, roles, password: PASSWORD, department_id: dept.id });
+  }
+  await page.setViewportSize({ width: 390, height: 844 });
+  await logInAs(page, server, 'owner');
+  const c = await apiCall(page, 'POST', '/api/v1/customers', { name: '司马光', phone: PHONE });
+
+  await logInAs(page, server, 'asker');
+  await page.goto(`${server.base}/customers`);
+  await page.getByTestId('customer-create').click();
+  await page.getByTestId('customer-form-phone').fill(PHONE);
+  await page.getByTestId('customer-form-phone').blur();
+  await page.getByTestId('transfer-ask').click();
+  await page.getByTestId('transfer-reason').fill('客户主动来电找我办理');
+  await page.getByTestId('transfer-send').click();
+  await page.getByTestId('transfer-asked').waitFor();
+
+  await logInAs(page, server, 'lead');
+  const card = page.getByTestId('transfer-requests');
+  await card.getByTestId('transfer-pending').waitFor();
+  const text = await card.innerText();
+  assert(text.includes('司马光') && text.includes('客户主动来电找我办理'), `the approver sees who and why: ${text}`);
+  await card.getByTestId('transfer-approve').click();
+  await page.getByTestId('toast').first().waitFor();
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert(wide <= 0, `no sideways scroll at 390 px (${wide} px too wide)`);
+
+  await logInAs(page, server, 'asker');
+  const mine = page.getByTestId('transfer-requests');
+  await mine.getByTestId('transfer-mine').waitFor();
+  assert((await mine.innerText()).includes('已同意'), 'approved in my list');
+  const got = await apiCall(page, 'GET', `/api/v1/customers/${c.id}`);
+  assert(got.name === '司马光', 'the customer is now the requester\'s');
+}
