@@ -39,6 +39,8 @@
 //! - 15: customer_keys gains each waiting customer's pool-page key (`q:<pool id>/<id>`), so a
 //!   pool's page is read from its keys in id order (one batch pass over the records).
 //! - 16: products, product_versions (credit products and every version written).
+//! - 17: deals, deal_keys, deal_counts (deals through the pipeline; the built-in roles already
+//!   held the deal capabilities since schema 4, so no role changes).
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -49,7 +51,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 16;
+pub const SCHEMA_VERSION: u64 = 17;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -210,6 +212,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     create_v9(tx)?;
     tx.open_table(tables::OWNER_LOADS)?;
     create_v16(tx)?;
+    create_v17(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -299,6 +302,13 @@ fn create_v16(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+fn create_v17(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::DEALS)?;
+    tx.open_table(tables::DEAL_KEYS)?;
+    tx.open_table(tables::DEAL_COUNTS)?;
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -382,6 +392,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         // The pool-page keys are added batch by batch; nothing to create.
         15 => Ok(()),
         16 => create_v16(tx),
+        17 => create_v17(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -7,6 +7,7 @@ pub mod audit_anchor;
 pub mod codec;
 pub mod customer_settings;
 pub mod customers;
+pub mod deals;
 pub mod loads;
 pub mod migrate;
 pub mod org;

@@ -97,6 +97,15 @@ pub const PRODUCTS: TableDefinition<&str, &[u8]> = TableDefinition::new("product
 /// (schema 16).
 pub const PRODUCT_VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("product_versions");
 
+/// Deal id → `domain::deal::Deal` (schema 17).
+pub const DEALS: TableDefinition<&str, &[u8]> = TableDefinition::new("deals");
+/// Secondary keys of deals → the deal's officer id (schema 17): `c:<customer>/<deal>`,
+/// `o:<officer>/<deal>`, `a:<assistant>/<deal>`, `s:<stage>/<deal>`,
+/// `os:<officer>/<stage>/<deal>`, `as:<assistant>/<stage>/<deal>` (`store::deals`).
+pub const DEAL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("deal_keys");
+/// (officer id or `*`, deal stage) → deals (schema 17), kept by `store::deals::put`.
+pub const DEAL_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("deal_counts");
+
 every_table!(
     META,
     USERS,
@@ -128,4 +137,7 @@ every_table!(
     OWNER_LOADS,
     PRODUCTS,
     PRODUCT_VERSIONS,
+    DEALS,
+    DEAL_KEYS,
+    DEAL_COUNTS,
 );

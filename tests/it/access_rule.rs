@@ -23,6 +23,8 @@ const UNSCOPED: &[(&str, &str)] = &[
     ("service/customers/recycle.rs", "Jobs"),
     // Handing over a leaving user's customers (admin).
     ("service/followups.rs", "Handover"),
+    // A customer's stage follows its most advanced open deal; the deal's scope was checked.
+    ("service/deals/stage.rs", "DealStage"),
     // Key rotation and the search index (rebuild, outbox, inspection).
     ("service/platform/rotate.rs", "Maintenance"),
     ("search/mod.rs", "Maintenance"),
@@ -42,6 +44,10 @@ const CUSTOMER_TABLES: &[&str] = &[
     "tables::CUSTOMER_ACTIVITY",
     "TableDefinition::new(\"customer",
     "TableDefinition::new(\"followups",
+    // Deals: read through `store::deals::Reader` (scoped) only.
+    "tables::DEALS",
+    "tables::DEAL_KEYS",
+    "tables::DEAL_COUNTS",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

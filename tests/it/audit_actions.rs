@@ -22,6 +22,8 @@ const AREAS: &[&str] = &[
     "tag_group",
     "import_template",
     "pool",
+    "product",
+    "deal",
     "assignment",
     "plugin",
     "backup",

@@ -15,6 +15,7 @@ mod common;
 mod customer_features;
 mod customer_list_index;
 mod customers;
+mod deals;
 mod export;
 mod followups;
 mod fuzz;

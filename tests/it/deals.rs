@@ -1,0 +1,469 @@
+//! Deals (业务单) over HTTP: creation rules, required fields per stage, illegal moves refused,
+//! history kept, the customer's stage following its deals, the manager's audited override of
+//! a missing contract, the schedule of a disbursed deal, and scope (404 outside it in get,
+//! move, edit, list, board and a customer's deals).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use crate::common;
+
+use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TEAM_PASSWORD, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn product(admin: &Client) -> String {
+    let (st, p) = admin
+        .post("/api/v1/products", crate::products::salary_loan())
+        .await;
+    assert_eq!(st, 201, "{p}");
+    p["id"].as_str().unwrap().to_string()
+}
+
+async fn customer(c: &Client, name: &str, phone: &str) -> String {
+    let (st, v) = c
+        .post("/api/v1/customers", json!({"name": name, "phone": phone}))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn deal(c: &Client, customer: &str, product: &str) -> Value {
+    let (st, d) = c
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": customer, "product_id": product,
+                   "amount_fen": 10_000_000, "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    d
+}
+
+async fn stage(c: &Client, id: &str, body: Value) -> (u16, Value) {
+    let (st, v) = c.post(&format!("/api/v1/deals/{id}/stage"), body).await;
+    (st.as_u16(), v)
+}
+
+async fn customer_stage(c: &Client, id: &str) -> String {
+    let (_, v) = c.get(&format!("/api/v1/customers/{id}")).await;
+    v["stage"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let p = product(&admin).await;
+    let c = customer(&xiao, "钱七", "13800138000").await;
+
+    // Creation: the product must exist and be active, the amount sensible.
+    let (st, e) = xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c, "product_id": "nope", "amount_fen": 1, "term_months": 12}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("product_id"))
+    );
+    let (st, e) = xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c, "product_id": p, "amount_fen": 0, "term_months": 12}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("amount_fen"))
+    );
+    let d = deal(&xiao, &c, &p).await;
+    let id = d["id"].as_str().unwrap();
+    assert_eq!(d["stage"], "invited");
+    assert_eq!(
+        d["product"]["name"], "工薪贷",
+        "a snapshot of the product: {d}"
+    );
+    assert_eq!(d["officer_name"], "xiao");
+    assert_eq!(
+        customer_stage(&xiao, &c).await,
+        "invited",
+        "the customer follows"
+    );
+
+    // Illegal: skipping to submitted; a required field missing names it.
+    let (st, e) = stage(&xiao, id, json!({"stage": "submitted"})).await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("deal_stage_illegal")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("邀约"),
+        "{e}"
+    );
+    let (st, e) = stage(&xiao, id, json!({"stage": "withdrawn"})).await;
+    assert_eq!((st, &e["error"]["field"]), (400, &json!("reason")), "{e}");
+
+    // 签约 without a contract: refused; a salesperson may not override.
+    let (st, v) = stage(&xiao, id, json!({"stage": "visited", "note": "到店面谈"})).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(customer_stage(&xiao, &c).await, "visited");
+    let (st, e) = stage(&xiao, id, json!({"stage": "signed"})).await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("deal_contract_required")),
+        "{e}"
+    );
+    let (st, e) = stage(
+        &xiao,
+        id,
+        json!({"stage": "signed", "override": true, "reason": "原件已收"}),
+    )
+    .await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("deal_override_forbidden")),
+        "{e}"
+    );
+    // The manager (admin here) overrides with a reason: audited.
+    let (st, e) = stage(&admin, id, json!({"stage": "signed", "override": true})).await;
+    assert_eq!((st, &e["error"]["field"]), (400, &json!("reason")), "{e}");
+    let (st, v) = stage(
+        &admin,
+        id,
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收，系统补录"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(customer_stage(&xiao, &c).await, "signed");
+    let (_, audit) = admin.get("/api/v1/audit?action=deal.override").await;
+    let row = &audit["items"][0];
+    assert_eq!(row["target"], *id, "{audit}");
+    assert_eq!(row["detail"]["reason"], "合同原件已收，系统补录");
+
+    let (st, _) = stage(&xiao, id, json!({"stage": "submitted"})).await;
+    assert_eq!(st, 200);
+    let (st, e) = stage(&xiao, id, json!({"stage": "approved"})).await;
+    assert_eq!(
+        (st, &e["error"]["field"]),
+        (400, &json!("approved_amount_fen")),
+        "{e}"
+    );
+    let (st, _) = stage(
+        &xiao,
+        id,
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(customer_stage(&xiao, &c).await, "signed");
+
+    let disbursed = json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
+        "disbursed_on": "2026-12-01", "rate_bp": 1200, "term_months": 12,
+        "method": "annuity", "first_repayment_date": "2027-01-01"});
+    for field in [
+        "disbursed_amount_fen",
+        "disbursed_on",
+        "rate_bp",
+        "term_months",
+        "method",
+        "first_repayment_date",
+    ] {
+        let mut body = disbursed.clone();
+        body.as_object_mut().unwrap().remove(field);
+        let (st, e) = stage(&xiao, id, body).await;
+        assert_eq!((st, &e["error"]["field"]), (400, &json!(field)), "{e}");
+    }
+    let mut too_much = disbursed.clone();
+    too_much["disbursed_amount_fen"] = json!(8_000_001);
+    let (st, e) = stage(&xiao, id, too_much).await;
+    assert_eq!(
+        (st, &e["error"]["field"]),
+        (400, &json!("disbursed_amount_fen")),
+        "{e}"
+    );
+    let (st, v) = stage(&xiao, id, disbursed).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(customer_stage(&xiao, &c).await, "won");
+
+    // The schedule and the comprehensive cost: ¥80,000, 12 months, 12% annuity, a 3% service
+    // fee (¥2,400) paid at disbursement.
+    let (_, v) = xiao.get(&format!("/api/v1/deals/{id}")).await;
+    let sched = &v["schedule"];
+    assert_eq!(sched["periods"].as_array().unwrap().len(), 12, "{v}");
+    assert_eq!(sched["total_principal_fen"], 8_000_000);
+    assert_eq!(sched["service_fee_fen"], 240_000);
+    let cost = sched["comprehensive_cost_bp"].as_i64().unwrap();
+    assert!((1_750..1_800).contains(&cost), "above the 12% rate: {cost}");
+
+    let (st, _) = stage(&xiao, id, json!({"stage": "fee_collected"})).await;
+    assert_eq!(st, 200);
+    let (st, e) = stage(&xiao, id, json!({"stage": "withdrawn", "reason": "x"})).await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("deal_stage_illegal")),
+        "{e}"
+    );
+
+    // The history: who, from, to, the override reason.
+    let (_, v) = xiao.get(&format!("/api/v1/deals/{id}")).await;
+    let moves: Vec<(Value, Value)> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["from"].clone(), h["to"].clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (Value::Null, json!("invited")),
+            (json!("invited"), json!("visited")),
+            (json!("visited"), json!("signed")),
+            (json!("signed"), json!("submitted")),
+            (json!("submitted"), json!("approved")),
+            (json!("approved"), json!("disbursed")),
+            (json!("disbursed"), json!("fee_collected")),
+        ]
+    );
+    assert_eq!(v["history"][1]["note"], "到店面谈");
+    assert_eq!(v["history"][2]["override_reason"], "合同原件已收，系统补录");
+    assert_ne!(
+        v["history"][2]["by"], v["history"][1]["by"],
+        "the manager moved it"
+    );
+    let (_, audit) = admin.get("/api/v1/audit?action=deal.stage_changed").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 6, "{audit}");
+
+    // The customer's timeline shows the stage changes the deal caused.
+    let (_, tl) = xiao.get(&format!("/api/v1/customers/{c}/timeline")).await;
+    let text = tl.to_string();
+    assert!(text.contains("随业务单"), "{tl}");
+}
+
+#[tokio::test]
+async fn the_customer_follows_its_most_advanced_open_deal() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let p = product(&admin).await;
+    let c = customer(&admin, "孙八", "13900139000").await;
+    let a = deal(&admin, &c, &p).await;
+    let b = deal(&admin, &c, &p).await;
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let (st, _) = stage(&admin, a, json!({"stage": "visited"})).await;
+    assert_eq!(st, 200);
+    let (st, _) = stage(
+        &admin,
+        a,
+        json!({"stage": "signed", "override": true, "reason": "补录"}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = stage(&admin, a, json!({"stage": "submitted"})).await;
+    assert_eq!(st, 200);
+    assert_eq!(customer_stage(&admin, &c).await, "signed");
+    // B moving to visited does not pull the customer back: A is further.
+    let (st, _) = stage(&admin, b, json!({"stage": "visited"})).await;
+    assert_eq!(st, 200);
+    assert_eq!(customer_stage(&admin, &c).await, "signed");
+    // A rejected: B is now the most advanced open deal.
+    let (st, v) = stage(
+        &admin,
+        a,
+        json!({"stage": "rejected", "reason": "征信查询过多"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["closed_reason"], "征信查询过多");
+    assert_eq!(customer_stage(&admin, &c).await, "visited");
+    // B withdrawn too: no open deal; the customer keeps the stage it had.
+    let (st, _) = stage(
+        &admin,
+        b,
+        json!({"stage": "withdrawn", "reason": "客户不需要了"}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(customer_stage(&admin, &c).await, "visited");
+
+    let (_, list) = admin.get(&format!("/api/v1/customers/{c}/deals")).await;
+    assert_eq!(list["total"], 2, "{list}");
+    let (_, list) = admin.get("/api/v1/deals?stage=rejected").await;
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["items"][0]["id"], *a);
+    // A closed deal is not edited.
+    let (st, e) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{a}"),
+            Some(json!({"amount_fen": 1})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("deal_closed"))
+    );
+}
+
+#[tokio::test]
+async fn deals_are_scoped_like_customers() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let east = common::add_department(&s, "东区", None);
+    let a_id = common::add_user(&s, "sales_a", &["sales"], Some(&east));
+    common::add_user(&s, "sales_b", &["sales"], Some(&east));
+    let helper = common::add_user(&s, "helper", &["sales"], Some(&east));
+    common::add_user(&s, "boss", &["manager"], Some(&east));
+    let sa = s.login("sales_a", TEAM_PASSWORD).await;
+    let sb = s.login("sales_b", TEAM_PASSWORD).await;
+    let sh = s.login("helper", TEAM_PASSWORD).await;
+    let boss = s.login("boss", TEAM_PASSWORD).await;
+    let p = product(&admin).await;
+    let c = customer(&sa, "周九", "13700137000").await;
+
+    // B may not open a deal on A's customer (404 like the customer), nor name another
+    // officer they do not see.
+    let (st, _) = sb
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c, "product_id": p, "amount_fen": 100, "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, e) = sa
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c, "product_id": p, "amount_fen": 100, "term_months": 12,
+                   "officer_id": helper}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("officer_id"))
+    );
+
+    let d = deal(&sa, &c, &p).await;
+    let id = d["id"].as_str().unwrap();
+    assert_eq!(d["officer_id"], a_id);
+
+    // B: 404 in get, move, edit; absent from list, board and the customer's deals.
+    let (st, _) = sb.get(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(st, 404);
+    let (st, _) = stage(&sb, id, json!({"stage": "visited"})).await;
+    assert_eq!(st, 404);
+    let (st, _) = sb
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{id}"),
+            Some(json!({"amount_fen": 5})),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, _) = sb.get(&format!("/api/v1/customers/{c}/deals")).await;
+    assert_eq!(st, 404);
+    let (_, list) = sb.get("/api/v1/deals").await;
+    assert_eq!(
+        (
+            list["total"].as_u64(),
+            list["items"].as_array().unwrap().len()
+        ),
+        (Some(0), 0)
+    );
+    let (_, list) = sb.get(&format!("/api/v1/deals?officer={a_id}")).await;
+    assert_eq!(list["total"], 0, "{list}");
+    let (_, board) = sb.get("/api/v1/deals/board").await;
+    let invited = &board["columns"][0];
+    assert_eq!(
+        (invited["stage"].as_str(), invited["count"].as_u64()),
+        (Some("invited"), Some(0))
+    );
+    assert!(invited["cards"].as_array().unwrap().is_empty());
+
+    // A and A's manager see it; so does an assistant once added (not the customer though).
+    for c in [&sa, &boss] {
+        let (_, board) = c.get("/api/v1/deals/board").await;
+        assert_eq!(board["columns"][0]["count"], 1, "{board}");
+        assert_eq!(board["columns"][0]["cards"][0]["id"], *id);
+        let (_, list) = c.get("/api/v1/deals?stage=invited").await;
+        assert_eq!(list["total"], 1, "{list}");
+    }
+    let (st, v) = sa
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{id}"),
+            Some(json!({"assistant_id": helper, "amount_fen": 9_000_000})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["assistant_name"], "helper");
+    let (st, _) = sh.get(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(st, 200);
+    let (_, board) = sh.get("/api/v1/deals/board").await;
+    assert_eq!(
+        board["columns"][0]["count"], 1,
+        "assistant-only deals are counted: {board}"
+    );
+    let (_, list) = sh.get("/api/v1/deals").await;
+    assert_eq!(list["total"], 1, "{list}");
+    // The assistant moves it; the customer (not theirs) follows all the same.
+    let (st, _) = stage(&sh, id, json!({"stage": "visited"})).await;
+    assert_eq!(st, 200);
+    assert_eq!(customer_stage(&sa, &c).await, "visited");
+    let (_, audit) = admin.get("/api/v1/audit?action=deal.updated").await;
+    assert_eq!(
+        audit["items"][0]["detail"]["fields"],
+        json!(["amount_fen", "assistant_id"]),
+        "{audit}"
+    );
+    // Removing the assistant takes the deal out of their sight.
+    let (st, _) = sa
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{id}"),
+            Some(json!({"assistant_id": null})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = sh.get(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn lists_page_from_the_keys_newest_first() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let p = product(&admin).await;
+    let c = customer(&admin, "吴十", "13600136000").await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(
+            deal(&admin, &c, &p).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    ids.reverse();
+    for filter in ["", "stage=invited&", &format!("customer={c}&")] {
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (st, page) = admin
+                .get(&format!("/api/v1/deals?{filter}limit=2{cursor}"))
+                .await;
+            assert_eq!(st, 200, "{page}");
+            assert_eq!(page["total"], 5, "{filter}: {page}");
+            for d in page["items"].as_array().unwrap() {
+                seen.push(d["id"].as_str().unwrap().to_string());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ids, "{filter}");
+    }
+    let (st, e) = admin.get("/api/v1/deals?limit=0").await;
+    assert_eq!((st.as_u16(), &e["error"]["field"]), (400, &json!("limit")));
+}
