@@ -20,6 +20,8 @@ import { AdminPoolsPage } from './pages/admin-pools.js';
 import { AdminPluginsPage } from './pages/admin-plugins.js';
 import { AdminCustomerSettingsPage } from './pages/admin-customer-settings.js';
 import { CalculatorPage } from './pages/calculator.js';
+import { DealsPage } from './pages/deals.js';
+import { DealDetailPage } from './pages/deal-detail.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -27,6 +29,8 @@ export const ROUTES = [
   { id: 'customer-import', path: '/customers/import', key: 'nav.import', icon: 'contacts', page: ImportPage, nav: false, capability: 'customer.import' },
   // A route with `pattern` matches by regular expression (the page reads its parameters from the path).
   { id: 'customer-detail', path: '/customers/:id', pattern: /^\/customers\/[^/]+$/, key: 'customer.title', icon: 'contacts', page: CustomerDetailPage, nav: false, capability: 'customer.read' },
+  { id: 'deals', path: '/deals', key: 'nav.deals', icon: 'folder', page: DealsPage, nav: true, capability: 'deal.read' },
+  { id: 'deal-detail', path: '/deals/:id', pattern: /^\/deals\/[^/]+$/, key: 'deal.title', icon: 'folder', page: DealDetailPage, nav: false, capability: 'deal.read' },
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },

@@ -21,6 +21,7 @@ import {
   CustomerDialog, FOLLOWUP_KINDS, STAGES, StageBadge, Stars, Tags, customerErrorText, kindLabel, orDash, stageLabel,
 } from '../components/customers.js';
 import { QualificationCard, QualificationDialog } from '../components/qualification.js';
+import { CustomerDealsCard } from '../components/deals.js';
 import { NotFoundPage } from './not-found.js';
 
 function customerIdFromPath(path) {
@@ -428,6 +429,7 @@ export function CustomerDetailPage() {
         <${QualificationCard} c=${c} canEdit=${canEdit} onEdit=${() => setDialog('qualification')} />
       </div>
       <div class="customer-main">
+        <${CustomerDealsCard} customer=${c} />
         ${canEdit && html`<${FollowupBox} customerId=${c.id} onLogged=${() => { loadCustomer(); loadTimeline(); }} />`}
         <div class="card" data-testid="customer-timeline">
           <h2 class="card-title">${t('timeline.title')}</h2>
