@@ -127,6 +127,12 @@ impl DealStage {
         self.rank().is_some()
     }
 
+    /// Approved, disbursed or collected: the lender has said yes. The default pool rule never
+    /// recalls a customer whose most advanced open deal is this far (issue 16.9).
+    pub fn past_submitted(self) -> bool {
+        self.rank().is_some_and(|r| r > 3)
+    }
+
     /// The customer stage a deal at this stage stands for (`None`: rejected / withdrawn stand
     /// for nothing).
     pub fn customer_stage(self) -> Option<CustomerStage> {
@@ -504,11 +510,15 @@ fn field_pair(r: Refusal) -> (&'static str, String) {
 /// The customer stage that the open deals stand for: the most advanced one's (`None` when no
 /// deal is open; the customer's stage is then left as it is).
 pub fn customer_stage_of(stages: impl IntoIterator<Item = DealStage>) -> Option<CustomerStage> {
+    most_advanced_open(stages).and_then(DealStage::customer_stage)
+}
+
+/// The most advanced stage among the open (not rejected or withdrawn) ones.
+pub fn most_advanced_open(stages: impl IntoIterator<Item = DealStage>) -> Option<DealStage> {
     stages
         .into_iter()
         .filter(|s| s.is_open())
         .max_by_key(|s| s.rank())
-        .and_then(DealStage::customer_stage)
 }
 
 #[cfg(test)]

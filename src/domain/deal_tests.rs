@@ -295,6 +295,20 @@ fn the_customer_follows_the_most_advanced_open_deal() {
 }
 
 #[test]
+fn past_submitted_is_approved_disbursed_or_collected() {
+    let past: Vec<DealStage> = DealStage::ALL
+        .into_iter()
+        .filter(|s| s.past_submitted())
+        .collect();
+    assert_eq!(past, vec![Approved, Disbursed, FeeCollected]);
+    assert_eq!(
+        most_advanced_open([Approved, Rejected, Invited]),
+        Some(Approved)
+    );
+    assert_eq!(most_advanced_open([Withdrawn]), None);
+}
+
+#[test]
 fn stage_keys_are_the_json_names() {
     for s in DealStage::ALL {
         assert_eq!(serde_json::to_value(s).unwrap(), s.key());

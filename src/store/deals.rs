@@ -5,12 +5,14 @@
 //! Keys (`deal_keys`, key → the deal's officer id):
 //! `c:<customer>/<deal>`, `o:<officer>/<deal>`, `a:<assistant>/<deal>`, `s:<stage>/<deal>`,
 //! `os:<officer>/<stage>/<deal>`, `as:<assistant>/<stage>/<deal>`.
+//! And `m:<customer>` → the stage of the customer's most advanced open deal (absent when none
+//! is open), kept by [`set_lead_stage`]: what recall rules read of a customer's deals.
 //! Counters (`deal_counts`, (officer id or `*`, stage) → deals): zero counters are absent.
 //!
 //! Deals are read outside `store` only through a [`Reader`] made from what the caller sees
 //! ([`SeesDeals`]): a deal out of scope is `None`, exactly like an absent one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use redb::{ReadableTable, WriteTransaction};
 
@@ -96,6 +98,45 @@ pub fn stages_of_customer(tx: &WriteTransaction, customer_id: &str) -> Result<Ve
         }
     }
     Ok(out)
+}
+
+/// Records the stage of a customer's most advanced open deal (`None`: no open deal).
+pub fn set_lead_stage(
+    tx: &WriteTransaction,
+    customer_id: &str,
+    stage: Option<DealStage>,
+) -> Result<()> {
+    let mut k = tx.open_table(tables::DEAL_KEYS)?;
+    let key = format!("m:{customer_id}");
+    match stage {
+        Some(s) => k.insert(key.as_str(), s.key())?,
+        None => k.remove(key.as_str())?,
+    };
+    Ok(())
+}
+
+/// Every customer with an open deal → the stage of its most advanced one (a recall sweep
+/// reads these once; only customers with deals have an entry).
+pub fn lead_stages<'t>(tx: impl Into<Tx<'t>>) -> Result<HashMap<String, DealStage>> {
+    fn read(
+        keys: &impl ReadableTable<&'static str, &'static str>,
+    ) -> Result<HashMap<String, DealStage>> {
+        let mut out = HashMap::new();
+        for row in keys.range("m:".."m;")? {
+            let (k, v) = row?;
+            let stage = DealStage::from_key(v.value()).ok_or_else(|| super::Error::Corrupt {
+                table: "deal_keys",
+                message: format!("unknown deal stage {}", v.value()),
+            })?;
+            let customer = k.value().strip_prefix("m:").unwrap_or(k.value());
+            out.insert(customer.to_string(), stage);
+        }
+        Ok(out)
+    }
+    match tx.into() {
+        Tx::Read(tx) => read(&tx.open_table(tables::DEAL_KEYS)?),
+        Tx::Write(tx) => read(&tx.open_table(tables::DEAL_KEYS)?),
+    }
 }
 
 /// The deal ids under `prefix`, newest first, below `before` (a deal id), at most `limit`.

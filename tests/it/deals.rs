@@ -467,3 +467,89 @@ async fn lists_page_from_the_keys_newest_first() {
     let (st, e) = admin.get("/api/v1/deals?limit=0").await;
     assert_eq!((st.as_u16(), &e["error"]["field"]), (400, &json!("limit")));
 }
+
+/// Issue 16.9: the default pool rule never recalls a customer whose most advanced open deal
+/// is past 进件 (approved, disbursed, collected); a deal only at 进件 protects nothing. Both the
+/// preview and the real sweep (which re-decides in its write transaction) hold it.
+#[tokio::test]
+async fn the_default_pool_rule_keeps_customers_with_an_approved_deal() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let p = product(&admin).await;
+    let (st, pool) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "全公司公海", "department_id": null, "settings": {}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{pool}");
+    let approved = customer(&xiao, "甲", "13500135001").await;
+    let submitted = customer(&xiao, "乙", "13500135002").await;
+    let rejected = customer(&xiao, "丙", "13500135003").await;
+    let mut deals = Vec::new();
+    for c in [&approved, &submitted, &rejected] {
+        let d = deal(&xiao, c, &p).await["id"].as_str().unwrap().to_string();
+        for body in [
+            json!({"stage": "signed", "override": true, "reason": "补录"}),
+            json!({"stage": "submitted"}),
+        ] {
+            let (st, v) = stage(&admin, &d, body).await;
+            assert_eq!(st, 200, "{v}");
+        }
+        deals.push(d);
+    }
+    let (st, _) = stage(
+        &admin,
+        &deals[0],
+        json!({"stage": "approved", "approved_amount_fen": 5_000_000}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    // An approved deal that is then rejected protects nothing any more.
+    for body in [
+        json!({"stage": "approved", "approved_amount_fen": 5_000_000}),
+        json!({"stage": "rejected", "reason": "放款前复核未通过"}),
+    ] {
+        let (st, _) = stage(&admin, &deals[2], body).await;
+        assert_eq!(st, 200);
+    }
+
+    let later = s.app.now() + chrono::Duration::days(120);
+    let at = later
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        .replace('+', "%2B");
+    let (st, plan) = admin
+        .post(
+            &format!("/api/v1/pools/sweep?dry_run=true&as_of={at}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{plan}");
+    let recalled = |r: &Value| -> Vec<String> {
+        let mut v: Vec<String> = r["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["action"] == "recall")
+            .map(|a| a["customer_id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut expected = vec![submitted.clone(), rejected.clone()];
+    expected.sort();
+    assert_eq!(recalled(&plan), expected, "{plan}");
+
+    s.clock.advance(chrono::Duration::days(120));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, done) = admin
+        .post("/api/v1/pools/sweep?dry_run=false", json!({}))
+        .await;
+    assert_eq!(st, 200, "{done}");
+    let (_, kept) = admin.get(&format!("/api/v1/customers/{approved}")).await;
+    assert!(kept["owner_id"].is_string(), "still owned: {kept}");
+    let (_, gone) = admin.get(&format!("/api/v1/customers/{submitted}")).await;
+    assert!(gone["owner_id"].is_null(), "recalled: {gone}");
+}

@@ -50,7 +50,9 @@ fn refusal(from: DealStage, to: DealStage, r: Refusal) -> Error {
 /// customer is in the recycle bin.
 pub(super) fn follow_customer(w: &W<'_>, d: &Deal) -> Result<()> {
     let stages = store::deals::stages_of_customer(w.tx, &d.customer_id)?;
-    let Some(target) = deal::customer_stage_of(stages) else {
+    let lead = deal::most_advanced_open(stages);
+    store::deals::set_lead_stage(w.tx, &d.customer_id, lead)?;
+    let Some(target) = lead.and_then(DealStage::customer_stage) else {
         return Ok(());
     };
     let Some(before) = Customers::unscoped(w.tx, Unscoped::DealStage).live(&d.customer_id)? else {
