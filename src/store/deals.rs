@@ -283,10 +283,39 @@ impl<'t> Reader<'t> {
 
     /// A page of the deals the reader sees, newest first, after `cursor` (a deal id).
     pub fn page(&self, f: &Filter, cursor: Option<&str>, limit: usize) -> Result<Page> {
+        self.page_counted(f, cursor, limit, None)
+    }
+
+    /// [`Reader::page`] with this reader's [`Reader::counts`] when the caller has them
+    /// already (the board reads them once for its nine columns).
+    pub fn page_counted(
+        &self,
+        f: &Filter,
+        cursor: Option<&str>,
+        limit: usize,
+        counts: Option<&BTreeMap<DealStage, u64>>,
+    ) -> Result<Page> {
         if let Some(customer) = &f.customer {
             return self.customer_page(customer, f, cursor, limit);
         }
         let stage = f.stage.map(DealStage::key);
+        let owned;
+        let counts = match (counts, &f.officer) {
+            (Some(c), _) => Some(c),
+            (None, None) => {
+                owned = self.counts()?;
+                Some(&owned)
+            }
+            (None, Some(_)) => None,
+        };
+        let in_scope_total = || -> u64 {
+            counts.map_or(0, |c| {
+                c.iter()
+                    .filter(|(s, _)| f.stage.is_none_or(|x| x == **s))
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+        };
         let (prefixes, total): (Vec<String>, u64) = match (&f.officer, self.sees.users()) {
             (Some(o), users) => {
                 if users.is_some_and(|set| !set.contains(o)) {
@@ -313,12 +342,7 @@ impl<'t> Reader<'t> {
                 (vec![p], total)
             }
             (None, None) => {
-                let counts = self.counts()?;
-                let total = counts
-                    .iter()
-                    .filter(|(s, _)| f.stage.is_none_or(|x| x == **s))
-                    .map(|(_, n)| n)
-                    .sum();
+                let total = in_scope_total();
                 let p = match stage {
                     Some(s) => vec![format!("s:{s}/")],
                     None => Vec::new(),
@@ -326,12 +350,7 @@ impl<'t> Reader<'t> {
                 (p, total)
             }
             (None, Some(set)) => {
-                let counts = self.counts()?;
-                let total = counts
-                    .iter()
-                    .filter(|(s, _)| f.stage.is_none_or(|x| x == **s))
-                    .map(|(_, n)| n)
-                    .sum();
+                let total = in_scope_total();
                 let mut p = Vec::new();
                 for u in set {
                     match stage {

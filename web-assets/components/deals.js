@@ -179,8 +179,10 @@ export async function quickMove(deal, to) {
 
 /** The Advance control on a card: a stage select and a button (keyboard and phone). */
 export function AdvanceControl({ deal, onMove }) {
-  const [to, setTo] = useState(deal.next_stages[0] || '');
+  const [picked, setTo] = useState(deal.next_stages[0] || '');
   if (!deal.next_stages.length || !can('deal.stage')) return null;
+  // After a move the deal's next stages change: a pick that is no longer offered falls back.
+  const to = deal.next_stages.includes(picked) ? picked : deal.next_stages[0];
   const sid = `advance-${deal.id}`;
   return html`<div class="deal-advance">
     <label class="visually-hidden" for=${sid}>${t('deals.advance.label')}</label>

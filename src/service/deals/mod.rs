@@ -275,7 +275,10 @@ impl crate::service::deals::UseCases<'_> {
                     stage: Some(stage),
                     ..Filter::default()
                 };
-                pages.push((stage, r.page(&f, None, BOARD_CARDS)?.items));
+                pages.push((
+                    stage,
+                    r.page_counted(&f, None, BOARD_CARDS, Some(&counts))?.items,
+                ));
             }
             Ok::<_, Error>((counts, pages))
         })?;
