@@ -34,6 +34,14 @@ const UNSCOPED: &[(&str, &str)] = &[
 /// (`store::rule_fields`).
 const RULE_VIEW: &[&str] = &["service/pools/sweep/", "cli/doctor.rs"];
 
+/// (file under src/, function) pairs allowed to call the unscoped deal readers of
+/// `store::deals`, which hand out stages only (no deal record): the customer's stage follows
+/// its deals, and the recall sweep reads each customer's most advanced open deal.
+const DEAL_STAGE_READS: &[(&str, &str)] = &[
+    ("service/deals/stage.rs", "deals::stages_of_customer("),
+    ("service/pools/sweep/plan.rs", "deals::lead_stages("),
+];
+
 /// Customer tables nobody outside `store` opens by hand.
 const CUSTOMER_TABLES: &[&str] = &[
     "tables::CUSTOMERS",
@@ -97,6 +105,11 @@ fn violations(rel: &str, text: &str) -> Vec<String> {
             "{rel}: reads the compact rule view (store::rule_fields) outside the sweep"
         ));
     }
+    for (_, call) in DEAL_STAGE_READS {
+        if flat.contains(call) && !DEAL_STAGE_READS.contains(&(rel, call)) {
+            out.push(format!("{rel}: calls store::{call}..) outside its allowed file"));
+        }
+    }
     for table in CUSTOMER_TABLES {
         if flat.contains(table) {
             out.push(format!("{rel}: opens {table} outside store/"));
@@ -152,6 +165,9 @@ fn the_rule_check_catches_each_kind_of_breach() {
     assert!(violations("service/customers/duplicates.rs", listed_elsewhere).is_empty());
     let rule_view = "store::rule_fields::scan_owned(tx, None, |_| true)";
     assert_eq!(violations("service/reports.rs", rule_view).len(), 1);
+    let stages = "let s = store::deals::lead_stages(tx)?;";
+    assert_eq!(violations("service/reports.rs", stages).len(), 1);
+    assert!(violations("service/pools/sweep/plan.rs", stages).is_empty());
     // Inside store anything goes: that is where the raw readers live.
     assert!(violations("store/customers.rs", hand_opened).is_empty());
 }

@@ -1225,7 +1225,6 @@ export default {
   'deals.card.officer': 'Officer: {name}',
   'deals.advance': 'Advance',
   'deals.advance.label': 'Move to',
-  'deals.advance.none': 'Closed',
   'deals.move.title': 'Move to: {stage}',
   'deals.move.submit': 'Move',
   'deals.move.approvedAmount': 'Approved amount (yuan)',

@@ -1225,7 +1225,6 @@ export default {
   'deals.card.officer': '负责人：{name}',
   'deals.advance': '推进',
   'deals.advance.label': '推进到',
-  'deals.advance.none': '已结束',
   'deals.move.title': '推进到：{stage}',
   'deals.move.submit': '确认推进',
   'deals.move.approvedAmount': '审批金额（元）',
