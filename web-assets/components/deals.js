@@ -248,8 +248,9 @@ export function NewDealDialog({ customer, onClose, onDone }) {
   <//>`;
 }
 
-/** The customer page's deals card: the customer's deals and a New deal button. */
-export function CustomerDealsCard({ customer }) {
+/** The customer page's deals card: the customer's deals and a New deal button (`onChanged`:
+ * a new deal may have moved the customer's stage). */
+export function CustomerDealsCard({ customer, onChanged }) {
   const [state, setState] = useState({ status: 'loading' });
   const [open, setOpen] = useState(false);
   const load = () => api('GET', `/api/v1/customers/${encodeURIComponent(customer.id)}/deals`)
@@ -272,6 +273,6 @@ export function CustomerDealsCard({ customer }) {
       </li>`)}
     </ul>`}
     ${open && html`<${NewDealDialog} customer=${customer} onClose=${() => setOpen(false)}
-      onDone=${() => { setOpen(false); load(); }} />`}
+      onDone=${() => { setOpen(false); load(); if (onChanged) onChanged(); }} />`}
   </div>`;
 }

@@ -429,7 +429,7 @@ export function CustomerDetailPage() {
         <${QualificationCard} c=${c} canEdit=${canEdit} onEdit=${() => setDialog('qualification')} />
       </div>
       <div class="customer-main">
-        <${CustomerDealsCard} customer=${c} />
+        <${CustomerDealsCard} customer=${c} onChanged=${() => { loadCustomer(); loadTimeline(); }} />
         ${canEdit && html`<${FollowupBox} customerId=${c.id} onLogged=${() => { loadCustomer(); loadTimeline(); }} />`}
         <div class="card" data-testid="customer-timeline">
           <h2 class="card-title">${t('timeline.title')}</h2>

@@ -40,6 +40,8 @@ export default async function ({ page, server }) {
   await page.getByTestId('new-deal').waitFor({ state: 'detached' });
   await page.getByTestId('customer-deal').waitFor();
   assert((await page.getByTestId('customer-deal').innerText()).includes('邀约'), 'the new deal is at 邀约');
+  // The customer's stage follows at once (header and timeline).
+  await page.locator('[data-testid="timeline-event"][data-kind="stage_changed"]').waitFor();
 
   // The board, from the navigation.
   await page.locator('nav a[href="/deals"]').first().click();
