@@ -553,3 +553,177 @@ async fn the_default_pool_rule_keeps_customers_with_an_approved_deal() {
     let (_, gone) = admin.get(&format!("/api/v1/customers/{submitted}")).await;
     assert!(gone["owner_id"].is_null(), "recalled: {gone}");
 }
+
+/// Every id of a deal list, all pages followed.
+async fn all_ids(c: &Client, query: &str) -> (Vec<String>, u64) {
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    let mut total = None;
+    loop {
+        let (st, page) = c
+            .get(&format!("/api/v1/deals?{query}&limit=3{cursor}"))
+            .await;
+        assert_eq!(st, 200, "{page}");
+        total.get_or_insert(page["total"].as_u64().unwrap());
+        for d in page["items"].as_array().unwrap() {
+            ids.push(d["id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    (ids, total.unwrap())
+}
+
+/// The counters and keys against a plain count: after random creations, moves, officer and
+/// assistant changes, every user's board counts, list totals and pages (whole, and per stage)
+/// equal what filtering every deal by that user's scope gives.
+#[tokio::test]
+async fn counts_and_pages_match_a_plain_filter_after_random_changes() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let east = common::add_department(&s, "东区", None);
+    let west = common::add_department(&s, "西区", None);
+    let a = common::add_user(&s, "east_a", &["sales"], Some(&east));
+    let b = common::add_user(&s, "east_b", &["sales"], Some(&east));
+    let w = common::add_user(&s, "west_w", &["sales"], Some(&west));
+    common::add_user(&s, "east_boss", &["manager"], Some(&east));
+    let users = [a.clone(), b.clone(), w.clone()];
+    // Who each login sees (its own id, or the east department's people).
+    let viewers = [
+        ("east_a", vec![a.clone()]),
+        ("east_b", vec![b.clone()]),
+        ("west_w", vec![w.clone()]),
+        ("east_boss", vec![a.clone(), b.clone()]),
+    ];
+    let p = product(&admin).await;
+    let mut customers = Vec::new();
+    for (i, owner) in users.iter().enumerate() {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("客户{i}"), "phone": format!("1360000000{i}"),
+                       "owner_id": owner}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        customers.push(c["id"].as_str().unwrap().to_string());
+    }
+    let mut seed = 0x1604_u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for _ in 0..40 {
+        match next(4) {
+            0 | 1 if ids.len() < 14 => {
+                let k = next(3) as usize;
+                let assistant = (next(3) == 0).then(|| users[next(3) as usize].clone());
+                let (st, d) = admin
+                    .post(
+                        "/api/v1/deals",
+                        json!({"customer_id": customers[k], "product_id": p,
+                               "amount_fen": 1_000_000, "term_months": 12,
+                               "officer_id": users[next(3) as usize],
+                               "assistant_id": assistant}),
+                    )
+                    .await;
+                assert_eq!(st, 201, "{d}");
+                ids.push(d["id"].as_str().unwrap().to_string());
+            }
+            2 if !ids.is_empty() => {
+                let id = &ids[next(ids.len() as u64) as usize];
+                let (_, d) = admin.get(&format!("/api/v1/deals/{id}")).await;
+                let offered = d["next_stages"].as_array().unwrap();
+                if offered.is_empty() {
+                    continue;
+                }
+                let to = offered[next(offered.len() as u64) as usize]
+                    .as_str()
+                    .unwrap();
+                let body = json!({"stage": to, "override": true, "reason": "测试",
+                    "approved_amount_fen": 1_000_000, "disbursed_amount_fen": 1_000_000,
+                    "disbursed_on": "2026-12-01", "rate_bp": 1000, "term_months": 12,
+                    "method": "annuity", "first_repayment_date": "2027-01-01"});
+                let (st, v) = stage(&admin, id, body).await;
+                assert_eq!(st, 200, "{to}: {v}");
+            }
+            _ if !ids.is_empty() => {
+                let id = &ids[next(ids.len() as u64) as usize];
+                let assistant = (next(2) == 0).then(|| users[next(3) as usize].clone());
+                let (st, v) = admin
+                    .call(
+                        Method::PATCH,
+                        &format!("/api/v1/deals/{id}"),
+                        Some(json!({"officer_id": users[next(3) as usize],
+                                    "assistant_id": assistant})),
+                    )
+                    .await;
+                assert!(st == 200 || st == 409, "{v}");
+            }
+            _ => {}
+        }
+    }
+    // The truth: every deal as the administrator reads it.
+    let mut all = Vec::new();
+    for id in &ids {
+        let (_, d) = admin.get(&format!("/api/v1/deals/{id}")).await;
+        all.push(d);
+    }
+    // The walk reached what it is meant to check.
+    assert!(ids.len() >= 8, "{} deals", ids.len());
+    assert!(all.iter().filter(|d| d["stage"] != "invited").count() >= 3);
+    assert!(
+        all.iter()
+            .any(|d| { d["assistant_id"].is_string() && d["assistant_id"] != d["officer_id"] })
+    );
+    for (login, seen) in &viewers {
+        let c = s.login(login, TEAM_PASSWORD).await;
+        let visible: Vec<&Value> = all
+            .iter()
+            .filter(|d| {
+                seen.iter()
+                    .any(|u| d["officer_id"] == json!(u) || d["assistant_id"] == json!(u))
+            })
+            .collect();
+        let mut expected: Vec<String> = visible
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect();
+        expected.sort_unstable_by(|x, y| y.cmp(x));
+        let (got, total) = all_ids(&c, "").await;
+        assert_eq!(
+            (got, total),
+            (expected.clone(), expected.len() as u64),
+            "{login}"
+        );
+        let (_, board) = c.get("/api/v1/deals/board").await;
+        for col in board["columns"].as_array().unwrap() {
+            let st = col["stage"].as_str().unwrap();
+            let mut want: Vec<String> = visible
+                .iter()
+                .filter(|d| d["stage"] == st)
+                .map(|d| d["id"].as_str().unwrap().to_string())
+                .collect();
+            want.sort_unstable_by(|x, y| y.cmp(x));
+            assert_eq!(col["count"], want.len(), "{login} {st}");
+            let cards: Vec<&str> = col["cards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(cards, want, "{login} {st} cards");
+            let (got, total) = all_ids(&c, &format!("stage={st}")).await;
+            assert_eq!(
+                (got, total),
+                (want, col["count"].as_u64().unwrap()),
+                "{login} {st}"
+            );
+        }
+    }
+}
