@@ -107,7 +107,9 @@ fn violations(rel: &str, text: &str) -> Vec<String> {
     }
     for (_, call) in DEAL_STAGE_READS {
         if flat.contains(call) && !DEAL_STAGE_READS.contains(&(rel, call)) {
-            out.push(format!("{rel}: calls store::{call}..) outside its allowed file"));
+            out.push(format!(
+                "{rel}: calls store::{call}..) outside its allowed file"
+            ));
         }
     }
     for table in CUSTOMER_TABLES {
