@@ -139,6 +139,69 @@ pub fn lead_stages<'t>(tx: impl Into<Tx<'t>>) -> Result<HashMap<String, DealStag
     }
 }
 
+/// Keys and counters that differ from a recount of the deal records (`zhudai doctor`): each
+/// as text, empty when everything matches.
+pub fn drift(tx: &redb::ReadTransaction) -> Result<Vec<String>> {
+    let mut want_keys = BTreeMap::new();
+    let mut want_counts: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+    let mut by_customer: BTreeMap<String, Vec<DealStage>> = BTreeMap::new();
+    for row in tx.open_table(tables::DEALS)?.iter()? {
+        let (_, v) = row?;
+        let d: Deal = codec::decode("deals", v.value())?;
+        for k in keys(&d) {
+            want_keys.insert(k, d.officer_id.clone());
+        }
+        for who in [d.officer_id.as_str(), "*"] {
+            *want_counts
+                .entry((who.to_string(), d.stage.key()))
+                .or_default() += 1;
+        }
+        by_customer
+            .entry(d.customer_id.clone())
+            .or_default()
+            .push(d.stage);
+    }
+    for (customer, stages) in by_customer {
+        if let Some(s) = crate::domain::deal::most_advanced_open(stages) {
+            want_keys.insert(format!("m:{customer}"), s.key().to_string());
+        }
+    }
+    let mut out = Vec::new();
+    let mut stored_keys = BTreeMap::new();
+    for row in tx.open_table(tables::DEAL_KEYS)?.iter()? {
+        let (k, v) = row?;
+        stored_keys.insert(k.value().to_string(), v.value().to_string());
+    }
+    for (k, v) in &want_keys {
+        if stored_keys.get(k) != Some(v) {
+            out.push(format!("deal key {k}: missing or wrong"));
+        }
+    }
+    for k in stored_keys.keys() {
+        if !want_keys.contains_key(k) {
+            out.push(format!("deal key {k}: no such deal"));
+        }
+    }
+    let mut stored_counts = BTreeMap::new();
+    for row in tx.open_table(tables::DEAL_COUNTS)?.iter()? {
+        let (k, v) = row?;
+        let (who, stage) = k.value();
+        stored_counts.insert((who.to_string(), stage.to_string()), v.value());
+    }
+    for ((who, stage), n) in &want_counts {
+        let got = stored_counts
+            .remove(&(who.clone(), (*stage).to_string()))
+            .unwrap_or(0);
+        if got != *n {
+            out.push(format!("deal count {who}/{stage}: {got} ≠ {n}"));
+        }
+    }
+    for ((who, stage), n) in stored_counts {
+        out.push(format!("deal count {who}/{stage}: {n} ≠ 0"));
+    }
+    Ok(out)
+}
+
 /// The deal ids under `prefix`, newest first, below `before` (a deal id), at most `limit`.
 fn ids_desc(
     keys: &impl ReadableTable<&'static str, &'static str>,

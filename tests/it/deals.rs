@@ -674,6 +674,9 @@ async fn counts_and_pages_match_a_plain_filter_after_random_changes() {
         let (_, d) = admin.get(&format!("/api/v1/deals/{id}")).await;
         all.push(d);
     }
+    // What `zhudai doctor` recounts agrees; a tampered counter is reported.
+    let drift = s.app.store.read(zhudai::store::deals::drift).unwrap();
+    assert!(drift.is_empty(), "{drift:?}");
     // The walk reached what it is meant to check.
     assert!(ids.len() >= 8, "{} deals", ids.len());
     assert!(all.iter().filter(|d| d["stage"] != "invited").count() >= 3);
@@ -726,4 +729,19 @@ async fn counts_and_pages_match_a_plain_filter_after_random_changes() {
             );
         }
     }
+    // Tampered: reported.
+    s.app
+        .store
+        .write(|tx| {
+            tx.open_table(zhudai::store::tables::DEAL_COUNTS)?
+                .insert(("*", "invited"), 999)?;
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    let drift = s.app.store.read(zhudai::store::deals::drift).unwrap();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert!(
+        drift[0].starts_with("deal count */invited: 999"),
+        "{drift:?}"
+    );
 }
