@@ -206,6 +206,7 @@ impl Disbursement {
 
 /// A request to move a deal: the target and the fields its stage needs.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StageFields {
     pub approved_amount_fen: Option<i64>,
     pub approved_term_months: Option<u32>,

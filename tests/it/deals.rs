@@ -78,6 +78,14 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
         (st.as_u16(), &e["error"]["field"]),
         (400, &json!("amount_fen"))
     );
+    let (st, e) = xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c, "product_id": p, "amount_fen": 1, "term_months": 12,
+                   "officer": "x"}),
+        )
+        .await;
+    assert_eq!(st, 400, "an unknown field is refused: {e}");
     let d = deal(&xiao, &c, &p).await;
     let id = d["id"].as_str().unwrap();
     assert_eq!(d["stage"], "invited");
@@ -151,6 +159,29 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
         (400, &json!("approved_amount_fen")),
         "{e}"
     );
+    // A misspelt field is refused, not dropped; so is a missing or unknown stage.
+    let (st, e) = stage(
+        &xiao,
+        id,
+        json!({"stage": "approved", "approved_amount": 1}),
+    )
+    .await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (400, &json!("validation")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("approved_amount"),
+        "{e}"
+    );
+    for body in [json!({}), json!({"stage": "lent"})] {
+        let (st, e) = stage(&xiao, id, body).await;
+        assert_eq!(st, 400, "{e}");
+    }
     let (st, _) = stage(
         &xiao,
         id,

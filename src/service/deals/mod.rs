@@ -35,8 +35,9 @@ impl SeesDeals for Scope {
     }
 }
 
-/// A new deal. The officer defaults to the caller.
+/// A new deal. The officer defaults to the caller. Unknown fields are refused.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewDeal {
     pub customer_id: String,
     pub product_id: String,
@@ -49,6 +50,7 @@ pub struct NewDeal {
 /// A change of a deal's request or people; absent fields are left, `assistant_id: null`
 /// removes the assistant.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DealPatch {
     pub amount_fen: Option<i64>,
     pub term_months: Option<u32>,

@@ -16,12 +16,27 @@ use crate::store;
 use crate::store::customers::{Reader as Customers, Unscoped};
 use crate::store::deals::Reader;
 
-/// `POST /deals/{id}/stage`: the target stage and the fields it needs.
+/// `POST /deals/{id}/stage`: the target stage and the fields it needs. An unknown (e.g.
+/// misspelt) field is refused, not dropped: read as an object, `stage` taken out, the rest
+/// read strictly as [`StageFields`] (serde's `flatten` cannot refuse unknown fields).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct MoveRequest {
     pub stage: DealStage,
     #[serde(flatten)]
     pub fields: StageFields,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for MoveRequest {
+    type Error = String;
+
+    fn try_from(mut m: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let stage = m.remove("stage").ok_or("missing field `stage`")?;
+        let stage = serde_json::from_value(stage).map_err(|e| format!("stage: {e}"))?;
+        let fields =
+            serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| e.to_string())?;
+        Ok(MoveRequest { stage, fields })
+    }
 }
 
 fn refusal(from: DealStage, to: DealStage, r: Refusal) -> Error {
