@@ -115,6 +115,13 @@ pub fn set_lead_stage(
     Ok(())
 }
 
+/// The stage of one customer's most advanced open deal (a rule tried on that customer).
+pub fn lead_stage(tx: &redb::ReadTransaction, customer_id: &str) -> Result<Option<DealStage>> {
+    let keys = tx.open_table(tables::DEAL_KEYS)?;
+    let v = keys.get(format!("m:{customer_id}").as_str())?;
+    Ok(v.and_then(|v| DealStage::from_key(v.value())))
+}
+
 /// Every customer with an open deal → the stage of its most advanced one (a recall sweep
 /// reads these once; only customers with deals have an entry).
 pub fn lead_stages<'t>(tx: impl Into<Tx<'t>>) -> Result<HashMap<String, DealStage>> {

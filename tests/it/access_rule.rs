@@ -40,6 +40,7 @@ const RULE_VIEW: &[&str] = &["service/pools/sweep/", "cli/doctor.rs"];
 const DEAL_STAGE_READS: &[(&str, &str)] = &[
     ("service/deals/stage.rs", "deals::stages_of_customer("),
     ("service/pools/sweep/plan.rs", "deals::lead_stages("),
+    ("service/platform/plugins.rs", "deals::lead_stage("),
 ];
 
 /// Customer tables nobody outside `store` opens by hand.

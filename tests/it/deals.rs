@@ -573,6 +573,19 @@ async fn the_default_pool_rule_keeps_customers_with_an_approved_deal() {
     expected.sort();
     assert_eq!(recalled(&plan), expected, "{plan}");
 
+    // Trying the rule on a customer (plugins page) sees the deal as the sweep does.
+    for (c, keep) in [(&approved, true), (&submitted, false)] {
+        let (st, r) = admin
+            .post(
+                "/api/v1/plugins/pool/test",
+                json!({"hook": "pool.recall", "customer_id": c,
+                       "now": later.to_rfc3339()}),
+            )
+            .await;
+        assert_eq!(st, 200, "{r}");
+        assert_eq!(r["decision"]["keep"] == json!(true), keep, "{r}");
+    }
+
     s.clock.advance(chrono::Duration::days(120));
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
     let (st, done) = admin
