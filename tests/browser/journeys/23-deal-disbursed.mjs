@@ -53,6 +53,16 @@ export default async function ({ page, server }) {
   assert(wide <= 390, `nothing wider than the phone: ${wide}`);
   await page.screenshot({ path: join(artifacts, '23-deal-schedule-phone.png'), fullPage: true });
 
+  // The board on the phone: the columns scroll inside it, the page does not; cards stay
+  // inside their column.
+  await page.goto(`${server.base}/deals`);
+  await page.getByTestId('deal-board').waitFor();
+  const boardWide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(boardWide <= 390, `the board page is not wider than the phone: ${boardWide}`);
+  const fits = await page.evaluate(() => [...document.querySelectorAll('[data-testid="deal-card"]')]
+    .every((card) => card.getBoundingClientRect().right <= card.closest('[data-testid="deal-column"]').getBoundingClientRect().right + 0.5));
+  assert(fits, 'every card inside its column');
+
   await page.setViewportSize({ width: 1366, height: 768 });
   await page.goto(`${server.base}/deals?view=list`);
   await page.getByTestId('deal-list').waitFor();
