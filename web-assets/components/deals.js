@@ -256,8 +256,9 @@ export function CustomerDealsCard({ customer, onChanged }) {
   const load = () => api('GET', `/api/v1/customers/${encodeURIComponent(customer.id)}/deals`)
     .then((r) => setState({ status: 'ready', items: r.items }))
     .catch((error) => setState({ status: 'error', error }));
-  useEffect(() => { load(); }, [customer.id]);
-  if (!can('deal.read')) return null;
+  const allowed = can('deal.read');
+  useEffect(() => { if (allowed) load(); }, [customer.id, allowed]);
+  if (!allowed) return null;
   return html`<div class="card" data-testid="customer-deals">
     <div class="card-head card-head-row">
       <h2 class="card-title">${t('customerDeals.title')}</h2>
