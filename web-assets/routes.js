@@ -22,6 +22,8 @@ import { AdminCustomerSettingsPage } from './pages/admin-customer-settings.js';
 import { CalculatorPage } from './pages/calculator.js';
 import { AdminProductsPage } from './pages/admin-products.js';
 import { FunnelPage } from './pages/funnel.js';
+import { DealsPage } from './pages/deals.js';
+import { DealDetailPage } from './pages/deal-detail.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -29,6 +31,8 @@ export const ROUTES = [
   { id: 'customer-import', path: '/customers/import', key: 'nav.import', icon: 'contacts', page: ImportPage, nav: false, capability: 'customer.import' },
   // A route with `pattern` matches by regular expression (the page reads its parameters from the path).
   { id: 'customer-detail', path: '/customers/:id', pattern: /^\/customers\/[^/]+$/, key: 'customer.title', icon: 'contacts', page: CustomerDetailPage, nav: false, capability: 'customer.read' },
+  { id: 'deals', path: '/deals', key: 'nav.deals', icon: 'folder', page: DealsPage, nav: true, capability: 'deal.read' },
+  { id: 'deal-detail', path: '/deals/:id', pattern: /^\/deals\/[^/]+$/, key: 'deal.title', icon: 'folder', page: DealDetailPage, nav: false, capability: 'deal.read' },
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
   { id: 'funnel', path: '/reports/funnel', key: 'nav.funnel', icon: 'dashboard', page: FunnelPage, nav: true, capability: 'customer.read' },
   // Every signed-in user: the calculator reads no customer data.

@@ -136,6 +136,18 @@ fn check_store(
                 ),
                 Err(e) => r.fail("owner load counters", e),
             }
+            match s.read(store::deals::drift) {
+                Ok(d) if d.is_empty() => r.ok("deal keys and counters", "match the deals"),
+                Ok(d) => r.fail(
+                    "deal keys and counters",
+                    format!(
+                        "{} difference(s) from a recount of the deals (e.g. {}); deal lists and the board would misreport",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("deal keys and counters", e),
+            }
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),

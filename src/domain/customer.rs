@@ -178,6 +178,10 @@ pub struct RuleFields {
     pub pool_entered_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub previous_owner_id: Option<String>,
+    /// The stage of the customer's most advanced open deal (`None`: no open deal). Not part of
+    /// the customer record nor the compact view: a recall sweep fills it from the deal keys.
+    #[serde(skip)]
+    pub deal_stage: Option<crate::domain::deal::DealStage>,
 }
 
 impl RuleFields {
@@ -209,6 +213,7 @@ impl From<&Customer> for RuleFields {
             locked: c.locked,
             pool_entered_at: c.pool_entered_at,
             previous_owner_id: c.previous_owner_id.clone(),
+            deal_stage: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod capability;
 pub mod custom_field;
 pub mod customer;
+pub mod deal;
 pub mod followup;
 pub mod id_number;
 pub mod loan;

@@ -4,6 +4,7 @@
 // Handlers by aggregate, as in `service/`; the imports below name them for the router.
 mod access;
 mod customers;
+mod deals;
 pub mod error;
 mod extract;
 mod followups;
@@ -154,6 +155,11 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(products::sheet_template))
         .routes(routes!(products::matches))
         .routes(routes!(reports::customers))
+        .routes(routes!(deals::list, deals::create))
+        .routes(routes!(deals::board))
+        .routes(routes!(deals::get, deals::update))
+        .routes(routes!(deals::move_stage))
+        .routes(routes!(deals::of_customer))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         (name = "plugins", description = "Rhai plugins: status, source, versions, rollback, try a hook"),
         (name = "products", description = "Credit products (信贷产品) and matching a customer against them"),
         (name = "reports", description = "Funnels and reports over the caller's scope"),
+        (name = "deals", description = "Deals (业务单) through the pipeline: board, list, stage moves with their required fields"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
     )
 )]

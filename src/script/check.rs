@@ -484,6 +484,7 @@ fn check_horizon(
                             locked: false,
                             pool_entered_at: None,
                             previous_owner_id: None,
+                            deal_stage: None,
                         };
                         let d = recall.recall_with(
                             CustomerView::from_fields(&c, held_since, false),

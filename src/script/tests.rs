@@ -32,6 +32,7 @@ const EXPECTED: &[&str] = &[
     "customer.locked: bool",
     "customer.pool_entered_at: int|() (时间)",
     "customer.deleted: bool",
+    "customer.deal_stage: string|()",
     "customer.demand: map",
     "customer.profile: map",
     "User",
@@ -1077,7 +1078,15 @@ fn the_default_scripts_rust_twin_decides_alike_to_the_second() {
         let held = now - jitter(&mut next);
         let mut c = customer(grades[next(6) as usize], stages[next(4) as usize], None);
         c.last_followup_at = (next(4) != 0).then(|| now - jitter(&mut next));
-        let f = RuleFields::from(&c);
+        let f = RuleFields {
+            // No deal, or a deal at any stage (the rule keeps those past 进件).
+            deal_stage: [None]
+                .into_iter()
+                .chain(crate::domain::deal::DealStage::ALL.map(Some))
+                .nth(next(10) as usize)
+                .flatten(),
+            ..RuleFields::from(&c)
+        };
         let locked = next(15) == 0;
         let script = rule
             .recall_with(

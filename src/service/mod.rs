@@ -5,6 +5,7 @@
 pub mod access;
 pub mod context;
 pub mod customers;
+pub mod deals;
 mod error;
 pub mod followups;
 pub mod import;

@@ -523,6 +523,10 @@ pub enum Unscoped {
     /// A full phone or ID number typed into search resolves to ids through the blind index;
     /// the search then applies the caller's scope to them.
     NumberLookup,
+    /// A customer's stage follows its most advanced open deal (issue 16.4): the deal's scope
+    /// was checked; the customer may be outside the mover's (an assistant, a manager moving
+    /// a deal of a customer since transferred).
+    DealStage,
     /// Re-encryption under a new key, search reindex, exports of the whole book by the job
     /// that checks scope per row.
     Maintenance,

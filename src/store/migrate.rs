@@ -46,6 +46,8 @@
 //! - 19: `notices`, each user's log of customers given to them (`store::notices`), created
 //!   empty.
 //! - 20: transfer_requests, transfer_keys (转移申请, `store::transfers`), created empty.
+//! - 21: deals, deal_keys, deal_counts (deals through the pipeline; the built-in roles already
+//!   held the deal capabilities since schema 4, so no role changes).
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -56,7 +58,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 20;
+pub const SCHEMA_VERSION: u64 = 21;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -242,6 +244,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::NOTICES)?;
     tx.open_table(tables::TRANSFER_REQUESTS)?;
     tx.open_table(tables::TRANSFER_KEYS)?;
+    create_v21(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -328,6 +331,13 @@ fn create_v8(tx: &WriteTransaction) -> Result<()> {
 fn create_v16(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::PRODUCTS)?;
     tx.open_table(tables::PRODUCT_VERSIONS)?;
+    Ok(())
+}
+
+fn create_v21(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::DEALS)?;
+    tx.open_table(tables::DEAL_KEYS)?;
+    tx.open_table(tables::DEAL_COUNTS)?;
     Ok(())
 }
 
@@ -428,6 +438,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             tx.open_table(tables::TRANSFER_KEYS)?;
             Ok(())
         }
+        21 => create_v21(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

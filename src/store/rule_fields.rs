@@ -273,6 +273,7 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<RuleFields> {
         locked: h.flags & LOCKED != 0,
         pool_entered_at: h.pool_entered_at,
         previous_owner_id,
+        deal_stage: None,
     })
 }
 
@@ -513,6 +514,7 @@ mod tests {
             locked: true,
             pool_entered_at: Some(at(3, 0)),
             previous_owner_id: Some(String::new()),
+            deal_stage: None,
         }
     }
 

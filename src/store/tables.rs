@@ -115,6 +115,14 @@ pub const TRANSFER_REQUESTS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("transfer_requests");
 /// Keys of transfer requests → request id (`store::transfers`, schema 20).
 pub const TRANSFER_KEYS: TableDefinition<&str, &str> = TableDefinition::new("transfer_keys");
+/// Deal id → `domain::deal::Deal` (schema 21).
+pub const DEALS: TableDefinition<&str, &[u8]> = TableDefinition::new("deals");
+/// Secondary keys of deals → the deal's officer id (schema 21): `c:<customer>/<deal>`,
+/// `o:<officer>/<deal>`, `a:<assistant>/<deal>`, `s:<stage>/<deal>`,
+/// `os:<officer>/<stage>/<deal>`, `as:<assistant>/<stage>/<deal>` (`store::deals`).
+pub const DEAL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("deal_keys");
+/// (officer id or `*`, deal stage) → deals (schema 21), kept by `store::deals::put`.
+pub const DEAL_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("deal_counts");
 
 every_table!(
     META,
@@ -152,4 +160,7 @@ every_table!(
     NOTICES,
     TRANSFER_REQUESTS,
     TRANSFER_KEYS,
+    DEALS,
+    DEAL_KEYS,
+    DEAL_COUNTS,
 );

@@ -23,6 +23,8 @@ const UNSCOPED: &[(&str, &str)] = &[
     ("service/customers/recycle.rs", "Jobs"),
     // Handing over a leaving user's customers (admin).
     ("service/followups.rs", "Handover"),
+    // A customer's stage follows its most advanced open deal; the deal's scope was checked.
+    ("service/deals/stage.rs", "DealStage"),
     // Key rotation and the search index (rebuild, outbox, inspection).
     ("service/platform/rotate.rs", "Maintenance"),
     ("search/mod.rs", "Maintenance"),
@@ -31,6 +33,15 @@ const UNSCOPED: &[(&str, &str)] = &[
 /// Files (or folders, ending in `/`) outside `store` that may read the compact rule view
 /// (`store::rule_fields`).
 const RULE_VIEW: &[&str] = &["service/pools/sweep/", "cli/doctor.rs"];
+
+/// (file under src/, function) pairs allowed to call the unscoped deal readers of
+/// `store::deals`, which hand out stages only (no deal record): the customer's stage follows
+/// its deals, and the recall sweep reads each customer's most advanced open deal.
+const DEAL_STAGE_READS: &[(&str, &str)] = &[
+    ("service/deals/stage.rs", "deals::stages_of_customer("),
+    ("service/pools/sweep/plan.rs", "deals::lead_stages("),
+    ("service/platform/plugins.rs", "deals::lead_stage("),
+];
 
 /// Customer tables nobody outside `store` opens by hand.
 const CUSTOMER_TABLES: &[&str] = &[
@@ -42,6 +53,10 @@ const CUSTOMER_TABLES: &[&str] = &[
     "tables::CUSTOMER_ACTIVITY",
     "TableDefinition::new(\"customer",
     "TableDefinition::new(\"followups",
+    // Deals: read through `store::deals::Reader` (scoped) only.
+    "tables::DEALS",
+    "tables::DEAL_KEYS",
+    "tables::DEAL_COUNTS",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -90,6 +105,13 @@ fn violations(rel: &str, text: &str) -> Vec<String> {
         out.push(format!(
             "{rel}: reads the compact rule view (store::rule_fields) outside the sweep"
         ));
+    }
+    for (_, call) in DEAL_STAGE_READS {
+        if flat.contains(call) && !DEAL_STAGE_READS.contains(&(rel, call)) {
+            out.push(format!(
+                "{rel}: calls store::{call}..) outside its allowed file"
+            ));
+        }
     }
     for table in CUSTOMER_TABLES {
         if flat.contains(table) {
@@ -146,6 +168,9 @@ fn the_rule_check_catches_each_kind_of_breach() {
     assert!(violations("service/customers/duplicates.rs", listed_elsewhere).is_empty());
     let rule_view = "store::rule_fields::scan_owned(tx, None, |_| true)";
     assert_eq!(violations("service/reports.rs", rule_view).len(), 1);
+    let stages = "let s = store::deals::lead_stages(tx)?;";
+    assert_eq!(violations("service/reports.rs", stages).len(), 1);
+    assert!(violations("service/pools/sweep/plan.rs", stages).is_empty());
     // Inside store anything goes: that is where the raw readers live.
     assert!(violations("store/customers.rs", hand_opened).is_empty());
 }

@@ -24,6 +24,7 @@ const AREAS: &[&str] = &[
     "pool",
     "product",
     "transfer",
+    "deal",
     "assignment",
     "plugin",
     "backup",

@@ -16,6 +16,7 @@ mod common;
 mod customer_features;
 mod customer_list_index;
 mod customers;
+mod deals;
 mod export;
 mod followups;
 mod funnels;

@@ -21,6 +21,8 @@ enum Rule {
     Customer,
     /// `{id}` a customer, `{followup_id}` one of its follow-ups.
     Followup,
+    /// `{id}` is a deal: seen by the scopes holding its officer or its assistant.
+    Deal,
     /// An import job: its creator's only.
     ImportJob,
     /// An API token: its user's only (or `user.manage`).
@@ -81,6 +83,13 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/customers/{id}/transfer", Customer),
     ("post", "/api/v1/customers/{id}/unlock", Customer),
     ("post", "/api/v1/customers/{id}/unmask", Customer),
+    ("get", "/api/v1/customers/{id}/deals", Customer),
+    ("get", "/api/v1/deals", NoObject),
+    ("post", "/api/v1/deals", NoObject),
+    ("get", "/api/v1/deals/board", NoObject),
+    ("get", "/api/v1/deals/{id}", Deal),
+    ("patch", "/api/v1/deals/{id}", Deal),
+    ("post", "/api/v1/deals/{id}/stage", Deal),
     ("get", "/api/v1/departments", NoObject),
     ("post", "/api/v1/departments", NoObject),
     ("delete", "/api/v1/departments/{id}", Organisation),
@@ -198,6 +207,7 @@ const NOBODY: &str = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
 /// The objects of an outsider (a salesperson of another department).
 struct Theirs {
     customer: String,
+    deal: String,
     followup: String,
     job: String,
     token: String,
@@ -217,6 +227,7 @@ fn fill(path: &str, rule: Rule, t: &Theirs, nobody: bool) -> String {
     };
     let id = match rule {
         Customer | Followup => pick(&t.customer),
+        Deal => pick(&t.deal),
         ImportJob => pick(&t.job),
         Token => pick(&t.token),
         View => pick(&t.view),
@@ -262,6 +273,18 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
         .await;
     assert_eq!(st, 201, "{c}");
     let customer = c["id"].as_str().unwrap().to_string();
+    let (st, product) = admin
+        .post("/api/v1/products", crate::products::salary_loan())
+        .await;
+    assert_eq!(st, 201, "{product}");
+    let (st, deal) = theirs_c
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": customer, "product_id": product["id"],
+                   "amount_fen": 10_000_000, "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{deal}");
     let (st, f) = theirs_c
         .post(
             &format!("/api/v1/customers/{customer}/followups"),
@@ -297,6 +320,7 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
     assert!(st.is_success(), "{pool}");
     let t = Theirs {
         customer,
+        deal: deal["id"].as_str().unwrap().to_string(),
         followup: f["id"].as_str().unwrap().to_string(),
         job: job["id"].as_str().unwrap().to_string(),
         token: token["id"].as_str().unwrap().to_string(),
@@ -320,7 +344,7 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
         for (method, path, rule) in order {
             let walk = match rule {
                 NoObject => false,
-                Customer | Followup => !sees_every_customer,
+                Customer | Followup | Deal => !sees_every_customer,
                 Pool => role != "manager",
                 Organisation => *method != "get",
                 ImportJob | Token | View => true,

@@ -24,6 +24,7 @@ import {
 } from '../components/customers.js';
 import { QualificationCard, QualificationDialog } from '../components/qualification.js';
 import { MatchesCard } from '../components/matches.js';
+import { CustomerDealsCard } from '../components/deals.js';
 import { NotFoundPage } from './not-found.js';
 
 function customerIdFromPath(path) {
@@ -453,6 +454,7 @@ export function CustomerDetailPage() {
         <${MatchesCard} customerId=${c.id} version=${c.updated_at} />
       </div>
       <div class="customer-main">
+        <${CustomerDealsCard} customer=${c} onChanged=${() => { loadCustomer(); loadTimeline(); }} />
         ${canEdit && html`<${FollowupBox} customerId=${c.id} onLogged=${() => { loadCustomer(); loadTimeline(); }} />`}
         <div class="card" data-testid="customer-timeline">
           <h2 class="card-title">${t('timeline.title')}</h2>

@@ -41,7 +41,7 @@ pub fn shanghai() -> FixedOffset {
 }
 
 /// The API name of a stage (`lead`, `won`, …), as stored on timeline events.
-fn stage_name(s: Stage) -> Option<String> {
+pub(crate) fn stage_name(s: Stage) -> Option<String> {
     serde_json::to_value(s)
         .ok()
         .and_then(|v| v.as_str().map(String::from))

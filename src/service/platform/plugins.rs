@@ -441,6 +441,10 @@ impl crate::service::platform::UseCases<'_> {
         let held_since = customer
             .held_since
             .map_or(customer.created_at, |h| h.max(customer.created_at));
+        // As a sweep sees the customer: with its most advanced open deal.
+        let deal_stage = self
+            .store
+            .read(|tx| store::deals::lead_stage(tx, &customer.id))?;
         let started = std::time::Instant::now();
         let outcome: std::result::Result<serde_json::Value, ScriptError> = match hook.function {
             "recall" => self
@@ -448,7 +452,10 @@ impl crate::service::platform::UseCases<'_> {
                 .recall(&RecallInput {
                     locked: customer.locked,
                     held_since,
-                    customer: (&customer).into(),
+                    customer: crate::domain::customer::RuleFields {
+                        deal_stage,
+                        ..(&customer).into()
+                    },
                     pool,
                     now,
                 })

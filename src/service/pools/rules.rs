@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::customer::{RuleFields, Stage};
+use crate::domain::deal::DealStage;
 use crate::domain::pool::PoolSettings;
 use crate::service::Result;
 
@@ -59,6 +60,8 @@ pub struct RecallFacts<'a> {
     pub last_followup_at: Option<DateTime<Utc>>,
     /// Since when the current owner holds the customer (see `RuleFields::held_since`).
     pub held_since: DateTime<Utc>,
+    /// The customer's most advanced open deal (see `RuleFields::deal_stage`).
+    pub deal_stage: Option<DealStage>,
 }
 
 impl<'a> RecallFacts<'a> {
@@ -75,6 +78,7 @@ impl<'a> RecallFacts<'a> {
             deleted: c.deleted_at.is_some(),
             last_followup_at,
             held_since,
+            deal_stage: c.deal_stage,
         }
     }
 }
@@ -156,6 +160,10 @@ fn recall_of(
 
 fn verdict<'a>(s: &'a PoolSettings, f: &RecallFacts<'a>, now: DateTime<Utc>) -> Verdict<'a> {
     if !s.recall_enabled || f.locked || f.stage == Stage::Won || f.deleted {
+        return Verdict::Keep;
+    }
+    // A deal the lender approved (or paid out): the customer stays with its officer.
+    if f.deal_stage.is_some_and(DealStage::past_submitted) {
         return Verdict::Keep;
     }
     let from = f

@@ -1,7 +1,7 @@
 //! Planning a sweep: the compact rule view scanned once by one thread, rules evaluated by two,
 //! the actions sorted into id order for reports and batches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 
@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{EVAL_CHUNK, SweepAction, THREADS, Within};
 use crate::domain::customer::RuleFields;
+use crate::domain::deal::DealStage;
 use crate::domain::org::{Department, User};
 use crate::domain::pool::Pool;
 use crate::script::hooks::RECALL;
@@ -112,11 +113,19 @@ pub(super) struct Context {
     pub(super) unknown_owner: Option<usize>,
     /// `pool.recall` failures met (each such customer is kept).
     pub(super) errors: crate::script::errors::Collector,
+    /// Customers with an open deal → its most advanced stage (`store::deals::lead_stages`).
+    pub(super) deal_stages: HashMap<String, DealStage>,
 }
 
 impl Context {
-    pub(super) fn new(pools: Vec<Pool>, departments: Vec<Department>, users: Vec<User>) -> Context {
+    pub(super) fn new(
+        pools: Vec<Pool>,
+        departments: Vec<Department>,
+        users: Vec<User>,
+        deal_stages: HashMap<String, DealStage>,
+    ) -> Context {
         let mut ctx = Context {
+            deal_stages,
             views: pools.iter().map(PoolView::new).collect(),
             pools,
             departments,
@@ -145,6 +154,7 @@ impl Context {
             pools::all(tx)?,
             crate::store::org::departments(tx)?,
             users::all(tx)?,
+            crate::store::deals::lead_stages(tx)?,
         ))
     }
 
@@ -153,6 +163,7 @@ impl Context {
             pools::all_w(tx)?,
             crate::store::org::departments_w(tx)?,
             users::all_w(tx)?,
+            crate::store::deals::lead_stages(tx)?,
         ))
     }
 
@@ -184,6 +195,18 @@ impl crate::service::pools::UseCases<'_> {
         if c.deleted_at.is_some() {
             return Ok(None);
         }
+        // What the rule reads of the customer's deals.
+        let with_deal;
+        let c = match ctx.deal_stages.get(&c.id) {
+            Some(s) if c.deal_stage != Some(*s) => {
+                with_deal = RuleFields {
+                    deal_stage: Some(*s),
+                    ..c.clone()
+                };
+                &with_deal
+            }
+            _ => c,
+        };
         let Some((pool, view)) = c.owner_id.as_deref().and_then(|o| ctx.pool_for(o)) else {
             return Ok(None);
         };
@@ -296,6 +319,7 @@ impl crate::service::pools::UseCases<'_> {
                     deleted: false,
                     last_followup_at: r.last_followup_at,
                     held_since,
+                    deal_stage: ctx.deal_stages.get(id).copied(),
                 };
                 match rules::verdict_as_default_script(&pool.settings, &facts, now) {
                     Verdict::Keep => continue,

@@ -1,0 +1,164 @@
+//! Moving a deal through the pipeline (`domain::deal::check_move` decides), with its history,
+//! the audit rows, and the customer's stage following its most advanced open deal — all in
+//! the move's one write transaction.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::DealView;
+use crate::domain::capability::Capability;
+use crate::domain::deal::{self, Deal, DealStage, Refusal, StageChange, StageFields};
+use crate::service::access::auth::Caller;
+use crate::service::context::W;
+use crate::service::customers::stage_name;
+use crate::service::{Error, Result};
+use crate::store;
+use crate::store::customers::{Reader as Customers, Unscoped};
+use crate::store::deals::Reader;
+
+/// `POST /deals/{id}/stage`: the target stage and the fields it needs. An unknown (e.g.
+/// misspelt) field is refused, not dropped: read as an object, `stage` taken out, the rest
+/// read strictly as [`StageFields`] (serde's `flatten` cannot refuse unknown fields).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+pub struct MoveRequest {
+    pub stage: DealStage,
+    #[serde(flatten)]
+    pub fields: StageFields,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for MoveRequest {
+    type Error = String;
+
+    fn try_from(mut m: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let stage = m.remove("stage").ok_or("missing field `stage`")?;
+        let stage = serde_json::from_value(stage).map_err(|e| format!("stage: {e}"))?;
+        let fields =
+            serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| e.to_string())?;
+        Ok(MoveRequest { stage, fields })
+    }
+}
+
+fn refusal(from: DealStage, to: DealStage, r: Refusal) -> Error {
+    match r {
+        Refusal::Illegal(message) => Error::Refused {
+            code: "deal_stage_illegal",
+            message,
+            details: json!({"from": from, "to": to}),
+        },
+        Refusal::Field(field, reason) => Error::validation(field, reason),
+        Refusal::ContractRequired => Error::Refused {
+            code: "deal_contract_required",
+            message: "签约需要已签合同；没有合同时须由经理特批（勾选特批并填写原因）".into(),
+            details: json!({"field": "override"}),
+        },
+        Refusal::OverrideForbidden => Error::Refused {
+            code: "deal_override_forbidden",
+            message: "只有经理（有分配客户权限的角色）可以特批无合同签约".into(),
+            details: json!({"field": "override"}),
+        },
+    }
+}
+
+/// Sets the customer's stage to what its open deals stand for (the most advanced one), with
+/// a timeline event; nothing when no deal is open or the stage is already right, or when the
+/// customer is in the recycle bin.
+pub(super) fn follow_customer(w: &W<'_>, d: &Deal) -> Result<()> {
+    let stages = store::deals::stages_of_customer(w.tx, &d.customer_id)?;
+    let lead = deal::most_advanced_open(stages);
+    store::deals::set_lead_stage(w.tx, &d.customer_id, lead)?;
+    let Some(target) = lead.and_then(DealStage::customer_stage) else {
+        return Ok(());
+    };
+    let Some(before) = Customers::unscoped(w.tx, Unscoped::DealStage).live(&d.customer_id)? else {
+        return Ok(());
+    };
+    if before.stage == target {
+        return Ok(());
+    }
+    let mut c = before.clone();
+    c.stage = target;
+    c.updated_at = w.now();
+    w.put(Some(&before), &c)?;
+    w.event(
+        &c.id,
+        "stage_changed",
+        stage_name(before.stage),
+        stage_name(target),
+        Some(format!(
+            "随业务单（{} · {}）{}",
+            d.product.lender,
+            d.product.name,
+            d.stage.label()
+        )),
+    )
+}
+
+impl crate::service::deals::UseCases<'_> {
+    pub fn move_deal(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: MoveRequest,
+        source: &str,
+    ) -> Result<DealView> {
+        caller.require(Capability::DealStage)?;
+        let may_override = Self::may_override(caller);
+        let ctx = self.ctx(caller, source)?;
+        let d = ctx.write(|w| {
+            let before = Reader::scoped(w.tx, w.scope())
+                .get(id)?
+                .ok_or(Error::NotFound)?;
+            let (from, to) = (before.stage, req.stage);
+            // No signed contract can be on file yet (the documents issue brings them).
+            let has_contract = false;
+            let ok = deal::check_move(
+                from,
+                to,
+                &req.fields,
+                before.approval.as_ref(),
+                has_contract,
+                may_override,
+            )
+            .map_err(|r| refusal(from, to, r))?;
+            let mut d = before.clone();
+            d.stage = to;
+            if ok.approval.is_some() {
+                d.approval = ok.approval;
+            }
+            if ok.disbursement.is_some() {
+                d.disbursement = ok.disbursement;
+            }
+            if ok.reason.is_some() {
+                d.closed_reason.clone_from(&ok.reason);
+            }
+            let now = w.now();
+            d.history.push(StageChange {
+                at: now,
+                by: caller.user.id.clone(),
+                from: Some(from),
+                to,
+                note: ok.note.clone().or_else(|| ok.reason.clone()),
+                override_reason: ok.override_reason.clone(),
+            });
+            d.updated_at = now;
+            store::deals::put(w.tx, Some(&before), &d)?;
+            follow_customer(w, &d)?;
+            w.audit(
+                "deal.stage_changed",
+                Some(&d.id),
+                json!({"from": from, "to": to, "reason": ok.reason, "note": ok.note,
+                       "approval": ok.approval, "disbursement": ok.disbursement}),
+            )?;
+            if let Some(why) = &ok.override_reason {
+                w.audit(
+                    "deal.override",
+                    Some(&d.id),
+                    json!({"rule": "signed_contract", "reason": why, "to": to}),
+                )?;
+            }
+            Ok(d)
+        })?;
+        self.view(caller, d)
+    }
+}
