@@ -13,6 +13,9 @@ const UNSCOPED: &[(&str, &str)] = &[
     // Duplicate checks are firm-wide; what the caller sees of a match is masked by the service.
     ("service/customers/create.rs", "Duplicates"),
     ("service/customers/duplicates.rs", "Duplicates"),
+    // A transfer request finds the customer behind a duplicate number; the requester sees a
+    // masked name only, the approver reads it through their own scope.
+    ("service/customers/transfer_requests.rs", "Duplicates"),
     ("service/import/batch.rs", "Duplicates"),
     // A full number typed into search resolves to ids; the search applies the scope after.
     ("service/search.rs", "NumberLookup"),
