@@ -66,6 +66,17 @@ impl DealStage {
         DealStage::Withdrawn,
     ];
 
+    /// The deal funnel's stages, in order (rejected and withdrawn are off it).
+    pub const PIPELINE: [&'static str; 7] = [
+        "invited",
+        "visited",
+        "signed",
+        "submitted",
+        "approved",
+        "disbursed",
+        "fee_collected",
+    ];
+
     /// The API name (`invited`, `fee_collected`, …), also used in store keys.
     pub fn key(self) -> &'static str {
         match self {

@@ -155,6 +155,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(products::sheet_template))
         .routes(routes!(products::matches))
         .routes(routes!(reports::customers))
+        .routes(routes!(reports::deals))
         .routes(routes!(deals::list, deals::create))
         .routes(routes!(deals::board))
         .routes(routes!(deals::get, deals::update))

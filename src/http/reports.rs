@@ -24,3 +24,21 @@ pub async fn customers(
             .await?,
     ))
 }
+
+/// The deal funnel (invited → fee collected) for a period over my scope (deals by their
+/// officer): reached, conversion, median days in each stage, rejected and withdrawn.
+#[utoipa::path(get, path = "/funnels/deals", operation_id = "deal_funnel", tag = "reports",
+    params(FunnelQuery), responses(
+    (status = 200, description = "The funnel", body = Funnel),
+    (status = 400, description = "A bad date or period", body = ErrorBody),
+    (status = 403, description = "Missing deal.read", body = ErrorBody)))]
+pub async fn deals(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<FunnelQuery>,
+) -> Result<Json<Funnel>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.reports().deal_funnel(&caller, &q))
+            .await?,
+    ))
+}

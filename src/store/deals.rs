@@ -83,7 +83,16 @@ pub fn put(tx: &WriteTransaction, before: Option<&Deal>, d: &Deal) -> Result<()>
     if let Some(b) = before {
         bump(tx, &b.officer_id, b.stage, false)?;
     }
-    bump(tx, &d.officer_id, d.stage, true)
+    bump(tx, &d.officer_id, d.stage, true)?;
+    super::funnel::on_write(
+        tx,
+        super::funnel::Kind::Deal,
+        &DealStage::PIPELINE,
+        &d.id,
+        Some(&d.officer_id),
+        d.stage.key(),
+        d.updated_at,
+    )
 }
 
 /// The stages of every deal of a customer, whoever's they are: the customer's stage follows

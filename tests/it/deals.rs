@@ -318,6 +318,25 @@ async fn the_customer_follows_its_most_advanced_open_deal() {
     assert_eq!(st, 200);
     assert_eq!(customer_stage(&admin, &c).await, "visited");
 
+    // The deal funnel counts both deals by their officer, passing through and closing.
+    let (st, f) = admin
+        .get("/api/v1/funnels/deals?from=2026-11-01&to=2026-11-30")
+        .await;
+    assert_eq!(st, 200, "{f}");
+    let reached: Vec<u64> = f["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reached"].as_u64().unwrap())
+        .collect();
+    // invited, visited, signed, submitted, approved, disbursed, fee_collected
+    assert_eq!(reached, [2, 2, 1, 1, 0, 0, 0], "{f}");
+    assert_eq!(f["outcomes"], json!({"rejected": 1, "withdrawn": 1}));
+    assert_eq!(
+        f["stages"][1]["conversion_bp"], 5000,
+        "1 of 2 visited signed"
+    );
+
     let (_, list) = admin.get(&format!("/api/v1/customers/{c}/deals")).await;
     assert_eq!(list["total"], 2, "{list}");
     let (_, list) = admin.get("/api/v1/deals?stage=rejected").await;
@@ -458,6 +477,17 @@ async fn deals_are_scoped_like_customers() {
     assert_eq!(st, 200);
     let (st, _) = sh.get(&format!("/api/v1/deals/{id}")).await;
     assert_eq!(st, 404);
+    // The deal funnel: A's deal counts for A and their manager, not for B.
+    let url = "/api/v1/funnels/deals?from=2026-11-01&to=2026-11-30";
+    let invited = |f: &Value| f["stages"][0]["reached"].as_u64().unwrap();
+    let (_, fa) = sa.get(url).await;
+    let (_, fb) = sb.get(url).await;
+    let (_, fboss) = boss.get(url).await;
+    assert_eq!(
+        (invited(&fa), invited(&fb), invited(&fboss)),
+        (1, 0, 1),
+        "{fb}"
+    );
 }
 
 #[tokio::test]

@@ -97,6 +97,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/exports/customers", NoObject),
     // Counts over the caller's own scope (tests/it/funnels.rs).
     ("get", "/api/v1/funnels/customers", NoObject),
+    ("get", "/api/v1/funnels/deals", NoObject),
     ("get", "/api/v1/health", NoObject),
     ("get", "/api/v1/import-templates", NoObject),
     ("post", "/api/v1/import-templates", NoObject),

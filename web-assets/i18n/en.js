@@ -1004,6 +1004,8 @@ export default {
   'funnel.conversion': 'Converted to next',
   'funnel.median': 'Days in stage (median)',
   'funnel.days': '{n} days',
+  'funnel.kind.customers': 'Customers',
+  'funnel.kind.deals': 'Deals',
   'funnel.thisMonth': 'This month',
   'funnel.last30': 'Last 30 days',
   'funnel.last90': 'Last 90 days',

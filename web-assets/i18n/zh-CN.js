@@ -1004,6 +1004,8 @@ export default {
   'funnel.conversion': '转化到下一阶段',
   'funnel.median': '停留天数（中位数）',
   'funnel.days': '{n} 天',
+  'funnel.kind.customers': '客户漏斗',
+  'funnel.kind.deals': '业务单漏斗',
   'funnel.thisMonth': '本月',
   'funnel.last30': '近30天',
   'funnel.last90': '近90天',

@@ -6,6 +6,7 @@ import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
 import { todayIso } from '../format.js';
+import { can } from '../auth.js';
 import { EmptyState, LoadError, Loading } from '../components/states.js';
 
 function monthStart(iso) {
@@ -22,7 +23,12 @@ function pct(bp) {
   return bp == null ? '—' : `${(bp / 100).toFixed(1)}%`;
 }
 
-function Chart({ stages }) {
+/** The label of a stage of `kind` (customer stages and deal stages have their own words). */
+function stageLabel(kind, stage) {
+  return t(kind === 'deals' ? `deals.stage.${stage}` : `stage.${stage}`);
+}
+
+function Chart({ stages, kind }) {
   const ref = useRef(null);
   useEffect(() => {
     let chart = null;
@@ -36,7 +42,7 @@ function Chart({ stages }) {
         series: [{
           type: 'funnel', left: '5%', width: '90%', top: 10, bottom: 10, sort: 'none', gap: 2, minSize: '8%',
           label: { show: true, position: 'inside', formatter: '{b} {c}' },
-          data: stages.map((s) => ({ name: t(`stage.${s.stage}`), value: s.reached })),
+          data: stages.map((s) => ({ name: stageLabel(kind, s.stage), value: s.reached })),
         }],
       });
       window.addEventListener('resize', resize);
@@ -46,7 +52,7 @@ function Chart({ stages }) {
       window.removeEventListener('resize', resize);
       if (chart) chart.dispose();
     };
-  }, [stages]);
+  }, [stages, kind]);
   return html`<div ref=${ref} class="funnel-chart" role="img" aria-label=${t('funnel.chartLabel')} data-testid="funnel-chart"></div>`;
 }
 
@@ -54,13 +60,14 @@ export function FunnelPage() {
   const today = todayIso();
   const [period, setPeriod] = useState({ from: monthStart(today), to: today });
   const [state, setState] = useState({ status: 'loading' });
+  const [kind, setKind] = useState('customers');
   const load = () => {
     setState({ status: 'loading' });
-    api('GET', `/api/v1/funnels/customers?from=${period.from}&to=${period.to}`)
+    api('GET', `/api/v1/funnels/${kind}?from=${period.from}&to=${period.to}`)
       .then((f) => setState({ status: 'ready', f }))
       .catch((e) => setState({ status: 'error', error: e }));
   };
-  useEffect(load, [period.from, period.to]);
+  useEffect(load, [period.from, period.to, kind]);
   const preset = (from) => setPeriod({ from, to: today });
   let body;
   if (state.status === 'loading') body = html`<${Loading} />`;
@@ -72,17 +79,21 @@ export function FunnelPage() {
       ${f.counting_since && f.from < f.counting_since && html`<p class="muted" data-testid="funnel-since">${t('funnel.since', { day: f.counting_since })}</p>`}
       ${empty
         ? html`<${EmptyState} icon="dashboard" title=${t('funnel.empty.title')} body=${t('funnel.empty.body')} testid="funnel-empty" />`
-        : html`<div class="card"><${Chart} stages=${f.stages} /></div>
+        : html`<div class="card"><${Chart} stages=${f.stages} kind=${kind} /></div>
           <div class="card table-wrap"><table class="table funnel-table" data-testid="funnel-table">
             <thead><tr><th>${t('funnel.stage')}</th><th>${t('funnel.reached')}</th><th>${t('funnel.conversion')}</th><th>${t('funnel.median')}</th></tr></thead>
-            <tbody>${f.stages.map((s) => html`<tr key=${s.stage}><td>${t(`stage.${s.stage}`)}</td><td>${s.reached}</td>
+            <tbody>${f.stages.map((s) => html`<tr key=${s.stage}><td>${stageLabel(kind, s.stage)}</td><td>${s.reached}</td>
               <td>${pct(s.conversion_bp)}</td><td>${s.median_days == null ? '—' : t('funnel.days', { n: s.median_days })}</td></tr>`)}
-            ${Object.entries(f.outcomes).map(([k, n]) => html`<tr key=${k} class="is-muted"><td>${t(`stage.${k}`)}</td><td>${n}</td><td>—</td><td>—</td></tr>`)}
+            ${Object.entries(f.outcomes).map(([k, n]) => html`<tr key=${k} class="is-muted"><td>${stageLabel(kind, k)}</td><td>${n}</td><td>—</td><td>—</td></tr>`)}
             </tbody></table></div>`}`;
   }
   return html`<section class="page" data-testid="page-funnel">
     <header class="page-header"><h1 class="page-title">${t('nav.funnel')}</h1></header>
     <div class="card funnel-period">
+      ${can('deal.read') && html`<div class="chip-row" role="tablist">
+        ${['customers', 'deals'].map((k) => html`<button type="button" role="tab" aria-selected=${kind === k}
+          class=${`btn btn-sm${kind === k ? ' btn-primary' : ''}`} onClick=${() => setKind(k)} data-testid=${`funnel-kind-${k}`}>${t(`funnel.kind.${k}`)}</button>`)}
+      </div>`}
       <div class="chip-row">
         <button type="button" class="btn btn-sm" onClick=${() => preset(monthStart(today))} data-testid="funnel-month">${t('funnel.thisMonth')}</button>
         <button type="button" class="btn btn-sm" onClick=${() => preset(daysBefore(today, 29))} data-testid="funnel-30">${t('funnel.last30')}</button>

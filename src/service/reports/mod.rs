@@ -166,6 +166,18 @@ impl crate::service::reports::UseCases<'_> {
         })
     }
 
+    /// The deal funnel: invited → fee collected; rejected and withdrawn as outcomes. Counted
+    /// by the deal's officer.
+    pub fn deal_funnel(&self, caller: &Caller, q: &FunnelQuery) -> Result<Funnel> {
+        caller.require(Capability::DealRead)?;
+        self.funnel(
+            caller,
+            Kind::Deal,
+            &crate::domain::deal::DealStage::PIPELINE,
+            q,
+        )
+    }
+
     /// The customer funnel: lead → won; lost and invalid as outcomes.
     pub fn customer_funnel(&self, caller: &Caller, q: &FunnelQuery) -> Result<Funnel> {
         self.funnel(caller, Kind::Customer, &Stage::PIPELINE, q)

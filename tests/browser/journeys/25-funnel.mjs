@@ -28,4 +28,8 @@ export default async function ({ page, server }) {
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(wide <= 0, `no sideways scroll at 390 px (${wide} px too wide)`);
   await page.screenshot({ path: join(artifacts, '25-funnel-phone.png'), fullPage: true });
+
+  // The deal funnel tab: no deals yet, an empty state.
+  await page.getByTestId('funnel-kind-deals').click();
+  await page.getByTestId('funnel-empty').waitFor();
 }
