@@ -505,6 +505,73 @@ pub struct Deal {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A date in a running loan's calendar worth a call from the officer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// The first repayment: make sure the borrower pays on time (reminded 3 days before).
+    FirstPayment,
+    /// Two months before maturity: a renewal (续贷) opportunity.
+    Renewal,
+    /// The last repayment (reminded 7 days before).
+    Maturity,
+}
+
+impl ServiceKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            ServiceKind::FirstPayment => "first_payment",
+            ServiceKind::Renewal => "renewal",
+            ServiceKind::Maturity => "maturity",
+        }
+    }
+
+    pub fn from_key(k: &str) -> Option<ServiceKind> {
+        [
+            ServiceKind::FirstPayment,
+            ServiceKind::Renewal,
+            ServiceKind::Maturity,
+        ]
+        .into_iter()
+        .find(|s| s.key() == k)
+    }
+}
+
+/// The service reminders of a disbursed (or fee-collected) deal: (remind on, kind, the date it
+/// is about). The maturity is the last period's date (`schedule::month_end`, as the schedule).
+pub fn service_dates(d: &Deal) -> Vec<(NaiveDate, ServiceKind, NaiveDate)> {
+    let Some(x) = &d.disbursement else {
+        return vec![];
+    };
+    if !matches!(d.stage, DealStage::Disbursed | DealStage::FeeCollected) {
+        return vec![];
+    }
+    let first = x.first_repayment_date;
+    let mut out = Vec::new();
+    // A bullet loan pays once, at maturity: no first-payment reminder of its own.
+    if x.method != Method::Bullet
+        && let Some(on) = first.checked_sub_days(chrono::Days::new(3))
+    {
+        out.push((on, ServiceKind::FirstPayment, first));
+    }
+    // Month `k` of the loan ends `k − 1` months after the first repayment (month 0 is the
+    // disbursement): the last period is month `term`.
+    let last = i64::from(x.term_months.max(1));
+    if let Some(maturity) = crate::domain::loan::schedule::month_end(first, last) {
+        if let Some(on) = maturity.checked_sub_months(chrono::Months::new(2))
+            && on > first
+        {
+            out.push((on, ServiceKind::Renewal, maturity));
+        }
+        if maturity > first
+            && let Some(on) = maturity.checked_sub_days(chrono::Days::new(7))
+        {
+            out.push((on, ServiceKind::Maturity, maturity));
+        }
+    }
+    out
+}
+
 /// The requested amount and term, each refused with its field.
 pub fn check_request(amount_fen: i64, term_months: u32) -> Result<(), (&'static str, String)> {
     amount("amount_fen", amount_fen, "申请金额").map_err(field_pair)?;

@@ -333,3 +333,77 @@ fn the_service_fee_is_fixed_or_a_rate_of_the_disbursed_amount() {
     p.service_fee = Some(ServiceFee::Fixed { fen: 200_000 });
     assert_eq!(p.service_fee_fen(10_000_000), 200_000);
 }
+
+fn running(method: Method, first: &str, months: u32) -> Deal {
+    let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    Deal {
+        id: "d".into(),
+        customer_id: "c".into(),
+        customer_name: "客户".into(),
+        product: ProductSnapshot {
+            id: "p".into(),
+            name: "产品".into(),
+            lender: "银行".into(),
+            category: crate::domain::product::Category::Credit,
+            version: 1,
+            service_fee: None,
+        },
+        amount_fen: 1_000_000,
+        term_months: months,
+        officer_id: "u".into(),
+        assistant_id: None,
+        stage: DealStage::Disbursed,
+        approval: None,
+        disbursement: Some(Disbursement {
+            amount_fen: 1_000_000,
+            disbursed_on: date("2026-12-01"),
+            rate_bp: 1200,
+            term_months: months,
+            method,
+            first_repayment_date: date(first),
+        }),
+        closed_reason: None,
+        history: vec![],
+        created_by: "u".into(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+#[test]
+fn a_running_loan_reminds_before_its_first_payment_renewal_and_maturity() {
+    let d = running(Method::Annuity, "2027-01-31", 12);
+    assert_eq!(
+        service_dates(&d),
+        vec![
+            (
+                date("2027-01-28"),
+                ServiceKind::FirstPayment,
+                date("2027-01-31")
+            ),
+            // The 12th period ends 2027-12-31; two months before, a renewal.
+            (date("2027-10-31"), ServiceKind::Renewal, date("2027-12-31")),
+            (
+                date("2027-12-24"),
+                ServiceKind::Maturity,
+                date("2027-12-31")
+            ),
+        ]
+    );
+    // A bullet loan pays once, at maturity.
+    let b = running(Method::Bullet, "2027-01-31", 6);
+    assert_eq!(
+        service_dates(&b)
+            .iter()
+            .map(|(_, k, on)| (*k, *on))
+            .collect::<Vec<_>>(),
+        vec![
+            (ServiceKind::Renewal, date("2027-06-30")),
+            (ServiceKind::Maturity, date("2027-06-30"))
+        ]
+    );
+    // Not running (approved, or closed): nothing.
+    let mut closed = d.clone();
+    closed.stage = DealStage::Approved;
+    assert!(service_dates(&closed).is_empty());
+}

@@ -129,3 +129,19 @@ pub async fn of_customer(
             .await?,
     ))
 }
+
+/// My service reminders (贷后提醒) of running loans: before the first repayment, a renewal
+/// opportunity two months before maturity, and the maturity.
+#[utoipa::path(get, path = "/deals/reminders", operation_id = "deal_reminders", tag = "deals",
+    params(crate::service::deals::reminders::ServiceQuery), responses(
+    (status = 200, description = "Reminders, by date", body = [crate::service::deals::reminders::ServiceReminder])))]
+pub async fn reminders(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<crate::service::deals::reminders::ServiceQuery>,
+) -> Result<Json<Vec<crate::service::deals::reminders::ServiceReminder>>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.deals().service_reminders(&caller, &q))
+            .await?,
+    ))
+}

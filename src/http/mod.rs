@@ -158,6 +158,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(reports::deals))
         .routes(routes!(deals::list, deals::create))
         .routes(routes!(deals::board))
+        .routes(routes!(deals::reminders))
         .routes(routes!(deals::get, deals::update))
         .routes(routes!(deals::move_stage))
         .routes(routes!(deals::of_customer))

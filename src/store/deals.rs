@@ -48,7 +48,35 @@ fn keys(d: &Deal) -> Vec<String> {
         out.push(format!("a:{a}/{id}"));
         out.push(format!("as:{a}/{st}/{id}"));
     }
+    // Service reminders of a running loan, by the day to remind the officer.
+    for (on, kind, _) in crate::domain::deal::service_dates(d) {
+        out.push(format!("rm:{}/{on}/{}/{id}", d.officer_id, kind.key()));
+    }
     out
+}
+
+/// The service reminders of `officer` due from day `from` to day `to` (inclusive), in date
+/// order: (remind on, kind key, deal id).
+pub fn reminders(
+    tx: &redb::ReadTransaction,
+    officer: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<(String, String, String)>> {
+    let keys = tx.open_table(tables::DEAL_KEYS)?;
+    let start = format!("rm:{officer}/{from}");
+    // '0' sorts after '/': every key of day `to` is below it.
+    let end = format!("rm:{officer}/{to}0");
+    let mut out = Vec::new();
+    for row in keys.range(start.as_str()..end.as_str())? {
+        let (k, _) = row?;
+        let rest = &k.value()[3 + officer.len() + 1..];
+        let mut parts = rest.splitn(3, '/');
+        if let (Some(day), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) {
+            out.push((day.to_string(), kind.to_string(), id.to_string()));
+        }
+    }
+    Ok(out)
 }
 
 fn bump(tx: &WriteTransaction, officer: &str, stage: DealStage, up: bool) -> Result<()> {

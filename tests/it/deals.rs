@@ -819,3 +819,64 @@ async fn counts_and_pages_match_a_plain_filter_after_random_changes() {
         "{drift:?}"
     );
 }
+
+/// Issue 16.8: a disbursed deal reminds its officer before the first repayment, two months
+/// before maturity (a renewal) and before the maturity; no one else sees them.
+#[tokio::test]
+async fn a_disbursed_deal_reminds_its_officer_of_its_key_dates() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let p = product(&admin).await;
+    let c = customer(&admin, "钱九", "13600136001").await;
+    let d = deal(&admin, &c, &p).await;
+    let id = d["id"].as_str().unwrap();
+    for body in [
+        json!({"stage": "visited"}),
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+        // The test clock is 2026-11-20: the first repayment in 3 days, 12 months.
+        json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
+               "disbursed_on": "2026-11-20", "rate_bp": 1200, "term_months": 12,
+               "method": "annuity", "first_repayment_date": "2026-11-23"}),
+    ] {
+        let (st, v) = stage(&admin, id, body).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (st, today) = admin.get("/api/v1/deals/reminders").await;
+    assert_eq!(st, 200, "{today}");
+    assert_eq!(
+        today,
+        json!([{"deal_id": id, "customer_id": c, "customer_name": "钱九", "product": "工薪贷",
+                "kind": "first_payment", "date": "2026-11-23", "remind_on": "2026-11-20",
+                "amount_fen": 8_000_000}]),
+    );
+    let (_, week) = admin.get("/api/v1/deals/reminders?due=week").await;
+    assert_eq!(week, json!([]));
+    let (_, theirs) = xiao.get("/api/v1/deals/reminders").await;
+    assert_eq!(theirs, json!([]), "only the officer's");
+
+    // 2027-08-23: two months before the maturity (2027-10-23), a renewal opportunity.
+    s.clock.advance(chrono::Duration::days(276));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, today) = admin.get("/api/v1/deals/reminders").await;
+    let kinds: Vec<(&str, &str)> = today
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["date"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("renewal", "2027-10-23")], "{today}");
+    // 2027-10-16: the maturity in 7 days.
+    s.clock.advance(chrono::Duration::days(54));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, today) = admin.get("/api/v1/deals/reminders").await;
+    assert_eq!(today[0]["kind"], "maturity", "{today}");
+    // After the maturity, nothing is left to remind.
+    s.clock.advance(chrono::Duration::days(8));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, today) = admin.get("/api/v1/deals/reminders").await;
+    assert_eq!(today, json!([]));
+}

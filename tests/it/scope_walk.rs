@@ -98,6 +98,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     // Counts over the caller's own scope (tests/it/funnels.rs).
     ("get", "/api/v1/funnels/customers", NoObject),
     ("get", "/api/v1/funnels/deals", NoObject),
+    // The caller's own deals' reminders.
+    ("get", "/api/v1/deals/reminders", NoObject),
     ("get", "/api/v1/health", NoObject),
     ("get", "/api/v1/import-templates", NoObject),
     ("post", "/api/v1/import-templates", NoObject),

@@ -8,6 +8,7 @@ import { Icon } from '../components/icons.js';
 import { LoadError, Loading } from '../components/states.js';
 import { loadReminders, loadUpcoming, remindersStamp } from '../components/reminders.js';
 import { TransferRequestsCard } from '../components/transfer-requests.js';
+import { DealRemindersCard } from '../components/deal-reminders.js';
 
 function greeting(name) {
   const hour = new Date().getHours();
@@ -126,6 +127,7 @@ export function DashboardPage() {
     </header>
     ${can('customer.read') && user.data_scope && user.data_scope !== 'self' && html`<${TeamToday} />`}
     ${can('customer.read') && html`<${TransferRequestsCard} />`}
+    ${can('deal.read') && html`<${DealRemindersCard} />`}
     ${can('customer.read')
       ? html`<${Todos} />`
       : html`<div class="card empty-state" data-testid="dashboard-empty">

@@ -5,6 +5,7 @@
 
 crate::service::use_cases!(deals, "Deals (业务单) through the pipeline.");
 
+pub mod reminders;
 mod stage;
 mod view;
 

@@ -71,4 +71,24 @@ export default async function ({ page, server }) {
   assert((await page.getByTestId('deal-row').count()) === 1, 'one disbursed deal');
   await page.getByTestId('deal-filter-stage').selectOption('invited');
   await page.getByText('没有符合条件的业务单').waitFor();
+
+  // A loan whose first repayment is in two days reminds its officer on the dashboard (16.8).
+  const d2 = await apiCall(page, 'POST', '/api/v1/deals', {
+    customer_id: c.id, product_id: p.id, amount_fen: 5000000, term_months: 12,
+  });
+  const iso = (n) => new Date(Date.now() + 8 * 3600e3 + n * 86400e3).toISOString().slice(0, 10);
+  for (const body of [
+    { stage: 'signed', override: true, reason: '合同原件已收' },
+    { stage: 'submitted' },
+    { stage: 'approved', approved_amount_fen: 5000000 },
+    { stage: 'disbursed', disbursed_amount_fen: 5000000, disbursed_on: iso(0), rate_bp: 1200,
+      term_months: 12, method: 'annuity', first_repayment_date: iso(2) },
+  ]) {
+    await apiCall(page, 'POST', `/api/v1/deals/${d2.id}/stage`, body);
+  }
+  await page.goto(`${server.base}/`);
+  const reminders = page.getByTestId('deal-reminders-today');
+  await reminders.waitFor();
+  const text = await reminders.innerText();
+  assert(text.includes('钱七') && text.includes('首期还款') && text.includes(iso(2)), `the reminder: ${text}`);
 }
