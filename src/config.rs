@@ -28,6 +28,17 @@ pub struct Config {
     pub pool: PoolConfig,
     pub store: StoreConfig,
     pub metrics: MetricsConfig,
+    pub loans: LoansConfig,
+}
+
+/// The comprehensive financing cost (综合融资成本) limits of the firm (docs/loans.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoansConfig {
+    /// A deal whose annualised comprehensive cost is above this (basis points) is flagged.
+    pub cost_warn_bp: i64,
+    /// Above this the deal is over the firm's cap (the judicial red line is 36%).
+    pub cost_cap_bp: i64,
 }
 
 /// `GET /metrics` (see `http::metrics`): off while both are empty.
@@ -283,6 +294,15 @@ impl Config {
         }
         if self.pool.sweep_interval_minutes == 0 {
             return Err(bad("pool.sweep_interval_minutes", "must be at least 1"));
+        }
+        if !(1..=crate::domain::loan::MAX_RATE_BP).contains(&self.loans.cost_cap_bp) {
+            return Err(bad("loans.cost_cap_bp", "must be 1 to 100000 basis points"));
+        }
+        if !(1..=self.loans.cost_cap_bp).contains(&self.loans.cost_warn_bp) {
+            return Err(bad(
+                "loans.cost_warn_bp",
+                "must be positive and not above loans.cost_cap_bp",
+            ));
         }
         if !crate::service::pools::assign::MODES.contains(&self.pool.assign_mode.as_str()) {
             return Err(bad(

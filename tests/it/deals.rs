@@ -228,6 +228,11 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
     assert_eq!(sched["service_fee_fen"], 240_000);
     let cost = sched["comprehensive_cost_bp"].as_i64().unwrap();
     assert!((1_750..1_800).contains(&cost), "above the 12% rate: {cost}");
+    assert!(
+        sched["cost_warning"].is_null(),
+        "under the default 24% line: {sched}"
+    );
+    assert_eq!(sched["over_cap"], false);
 
     let (st, _) = stage(&xiao, id, json!({"stage": "fee_collected"})).await;
     assert_eq!(st, 200);
@@ -879,4 +884,36 @@ async fn a_disbursed_deal_reminds_its_officer_of_its_key_dates() {
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
     let (_, today) = admin.get("/api/v1/deals/reminders").await;
     assert_eq!(today, json!([]));
+}
+
+/// Issue 16.7 (part): a disbursed deal whose comprehensive cost is above the firm's warning line
+/// or cap (`[loans]`) says so on the deal.
+#[tokio::test]
+async fn a_deal_above_the_firms_cost_limits_is_flagged() {
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.loans.cost_warn_bp = 1500;
+    config.loans.cost_cap_bp = 1700;
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let p = product(&admin).await;
+    let c = customer(&admin, "吴十", "13600136002").await;
+    let d = deal(&admin, &c, &p).await;
+    let id = d["id"].as_str().unwrap();
+    for body in [
+        json!({"stage": "visited"}),
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+        json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
+               "disbursed_on": "2026-12-01", "rate_bp": 1200, "term_months": 12,
+               "method": "annuity", "first_repayment_date": "2027-01-01"}),
+    ] {
+        let (st, v) = stage(&admin, id, body).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (_, v) = admin.get(&format!("/api/v1/deals/{id}")).await;
+    let sched = &v["schedule"];
+    assert_eq!(sched["over_cap"], true, "about 17.7% > 17%: {sched}");
+    let warning = sched["cost_warning"].as_str().unwrap();
+    assert!(warning.contains("超过本机构上限 17.00%"), "{warning}");
 }

@@ -73,6 +73,8 @@ function Schedule({ s }) {
         ${s.service_fee_fen > 0 && html`<span>${t('deal.schedule.fee', { amount: formatYuan(s.service_fee_fen) })} · </span>`}
         ${s.comprehensive_cost_bp != null && html`<span data-testid="deal-cost">${t('deal.schedule.cost', { cost: formatBpPercent(s.comprehensive_cost_bp) })}</span>`}
       </p>
+      ${s.cost_warning && html`<div class=${`notice ${s.over_cap ? 'notice-error' : 'notice-warning'}`} role="alert" data-testid="deal-cost-warning">${s.cost_warning}</div>`}
+      ${s.cost_problem && html`<div class="notice notice-warning" role="alert">${s.cost_problem}</div>`}
     </div>
     <div class="table-wrap" tabindex="0" role="region" aria-label=${t('deal.schedule', { count: s.periods.length })}>
       <table class="table calc-table">

@@ -128,7 +128,7 @@ impl crate::service::deals::UseCases<'_> {
         let names = self.names()?;
         Ok(deals
             .into_iter()
-            .map(|d| DealView::new(d, &names, Self::may_override(caller), false))
+            .map(|d| DealView::new(d, &names, Self::may_override(caller), None))
             .collect())
     }
 
@@ -214,7 +214,7 @@ impl crate::service::deals::UseCases<'_> {
             d,
             &self.names()?,
             Self::may_override(caller),
-            true,
+            Some(&self.config.loans),
         ))
     }
 
@@ -293,7 +293,7 @@ impl crate::service::deals::UseCases<'_> {
                 count: counts.get(&stage).copied().unwrap_or(0),
                 cards: items
                     .into_iter()
-                    .map(|d| DealView::new(d, &names, Self::may_override(caller), false))
+                    .map(|d| DealView::new(d, &names, Self::may_override(caller), None))
                     .collect(),
             })
             .collect();

@@ -25,6 +25,10 @@ pub struct DealSchedule {
     /// `None` when it cannot be computed (`cost_problem` says why).
     pub comprehensive_cost_bp: Option<i64>,
     pub cost_problem: Option<String>,
+    /// Set when the cost is above the firm's warning line or cap (`[loans]`), in Chinese.
+    pub cost_warning: Option<String>,
+    /// Above the firm's cap (`loans.cost_cap_bp`): no contract may be issued on these terms.
+    pub over_cap: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -46,12 +50,12 @@ impl DealView {
         deal: Deal,
         names: &BTreeMap<String, String>,
         may_override: bool,
-        with_schedule: bool,
+        with_schedule: Option<&crate::config::LoansConfig>,
     ) -> DealView {
-        let schedule = if with_schedule {
+        let schedule = if let Some(limits) = with_schedule {
             deal.disbursement
                 .as_ref()
-                .and_then(|d| schedule_of(&deal, d))
+                .and_then(|d| schedule_of(&deal, d, limits))
         } else {
             None
         };
@@ -69,7 +73,37 @@ impl DealView {
     }
 }
 
-fn schedule_of(deal: &Deal, d: &deal::Disbursement) -> Option<DealSchedule> {
+/// The warning for a cost of `bp` against the firm's limits, and whether it is over the cap.
+pub fn cost_check(bp: i64, limits: &crate::config::LoansConfig) -> (Option<String>, bool) {
+    let pct = |v: i64| format!("{}.{:02}%", v / 100, v % 100);
+    if bp > limits.cost_cap_bp {
+        (
+            Some(format!(
+                "综合年化成本 {}，超过本机构上限 {}：不得按此条件签发合同",
+                pct(bp),
+                pct(limits.cost_cap_bp)
+            )),
+            true,
+        )
+    } else if bp > limits.cost_warn_bp {
+        (
+            Some(format!(
+                "综合年化成本 {}，超过本机构提醒线 {}",
+                pct(bp),
+                pct(limits.cost_warn_bp)
+            )),
+            false,
+        )
+    } else {
+        (None, false)
+    }
+}
+
+fn schedule_of(
+    deal: &Deal,
+    d: &deal::Disbursement,
+    limits: &crate::config::LoansConfig,
+) -> Option<DealSchedule> {
     // The terms were checked when the deal was disbursed: a schedule always exists.
     let s = loan::schedule(&d.loan_terms()).ok()?;
     let fee = deal.product.service_fee_fen(d.amount_fen);
@@ -82,7 +116,10 @@ fn schedule_of(deal: &Deal, d: &deal::Disbursement) -> Option<DealSchedule> {
         Ok(bp) => (Some(bp), None),
         Err(e) => (None, Some(e.reason().to_string())),
     };
+    let (cost_warning, over_cap) = cost.map_or((None, false), |bp| cost_check(bp, limits));
     Some(DealSchedule {
+        cost_warning,
+        over_cap,
         start_date: s.start_date,
         total_payment_fen: s.total_payment_fen,
         total_principal_fen: s.total_principal_fen,
@@ -92,4 +129,31 @@ fn schedule_of(deal: &Deal, d: &deal::Disbursement) -> Option<DealSchedule> {
         comprehensive_cost_bp: cost,
         cost_problem: problem,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cost_check;
+    use crate::config::LoansConfig;
+
+    #[test]
+    fn the_cost_is_flagged_above_the_warning_line_and_the_cap() {
+        let l = LoansConfig {
+            cost_warn_bp: 2400,
+            cost_cap_bp: 3600,
+        };
+        assert_eq!(
+            cost_check(2400, &l),
+            (None, false),
+            "at the line: not above it"
+        );
+        let (w, cap) = cost_check(2401, &l);
+        assert_eq!(
+            (w.as_deref(), cap),
+            (Some("综合年化成本 24.01%，超过本机构提醒线 24.00%"), false)
+        );
+        assert_eq!(cost_check(3600, &l).1, false);
+        let (w, cap) = cost_check(3601, &l);
+        assert!(cap && w.unwrap().contains("不得按此条件签发合同"));
+    }
 }
