@@ -152,7 +152,7 @@ mod tests {
             (w.as_deref(), cap),
             (Some("综合年化成本 24.01%，超过本机构提醒线 24.00%"), false)
         );
-        assert_eq!(cost_check(3600, &l).1, false);
+        assert!(!cost_check(3600, &l).1, "at the cap: not over it");
         let (w, cap) = cost_check(3601, &l);
         assert!(cap && w.unwrap().contains("不得按此条件签发合同"));
     }
