@@ -646,3 +646,61 @@ async fn a_product_sheet_imports_all_or_nothing() {
         "{text}"
     );
 }
+
+/// The product sheet as Excel writes it: numbers as numbers (an amount, a rate of 3.6 typed as
+/// a number), text as text.
+#[tokio::test]
+async fn a_product_sheet_in_xlsx_imports() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let headers = [
+        "产品名称",
+        "放款机构",
+        "类别",
+        "最低额度(万元)",
+        "最高额度(万元)",
+        "最短期限(月)",
+        "最长期限(月)",
+        "最低年利率(%)",
+        "最高年利率(%)",
+        "还款方式",
+        "社保月数",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for (c, v) in ["公积金贷", "某银行", "公积金贷"].iter().enumerate() {
+        sheet.write_string(1, c as u16, *v).unwrap();
+    }
+    for (c, v) in [
+        (3u16, 1.0),
+        (4, 50.0),
+        (5, 12.0),
+        (6, 60.0),
+        (7, 3.6),
+        (8, 9.0),
+        (10, 12.0),
+    ] {
+        sheet.write_number(1, c, v).unwrap();
+    }
+    sheet.write_string(1, 9, "等额本息、先息后本").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let (st, r) = upload_sheet(&admin, &bytes, false).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (r["created"].as_u64(), r["errors"].as_array().map(Vec::len)),
+        (Some(1), Some(0)),
+        "{r}"
+    );
+    let (_, list) = admin.get("/api/v1/products").await;
+    let p = &list["items"][0];
+    assert_eq!(
+        (p["amount_max_fen"].as_i64(), p["rate_min_bp"].as_i64()),
+        (Some(50_000_000), Some(360)),
+        "{p}"
+    );
+    assert_eq!(p["methods"], json!(["annuity", "interest_only"]));
+    assert_eq!(p["requirements"]["min_social_security_months"], 12);
+}
