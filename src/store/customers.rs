@@ -221,6 +221,7 @@ pub fn put_by(
             &c.id,
             c.owner_id.as_deref(),
             c.stage.key(),
+            None,
             c.updated_at,
         )?;
     }

@@ -119,6 +119,7 @@ pub fn put(tx: &WriteTransaction, before: Option<&Deal>, d: &Deal) -> Result<()>
         &d.id,
         Some(&d.officer_id),
         d.stage.key(),
+        d.closed_reason.as_deref(),
         d.updated_at,
     )
 }

@@ -87,7 +87,10 @@ pub fn entered<'a>(pipeline: &[&'a str], from: Option<&str>, to: &'a str) -> Vec
 }
 
 /// Records a record's stage after a write: entries for the stages it entered, the stay it left
-/// in its previous stage, and its new "since". `owner` is the record's owner after the write.
+/// in its previous stage, and its new "since". `owner` is the record's owner after the write;
+/// `reason` why it entered an off-pipeline stage (a rejected deal's reason), counted by its text
+/// (`fr/<kind>/<day>/<owner>/<stage>/<reason>`).
+#[allow(clippy::too_many_arguments)]
 pub fn on_write(
     tx: &WriteTransaction,
     kind: Kind,
@@ -95,6 +98,7 @@ pub fn on_write(
     id: &str,
     owner: Option<&str>,
     stage: &str,
+    reason: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<()> {
     let since_key = format!("fs/{}/{id}", kind.key());
@@ -112,6 +116,13 @@ pub fn on_write(
     let from = previous.as_ref().map(|(s, _)| s.as_str());
     for s in entered(pipeline, from, stage) {
         bump(tx, &format!("fe/{k}/{today}/{who}/{s}"))?;
+    }
+    if !pipeline.contains(&stage)
+        && let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty())
+    {
+        // The reason is the key's last part: no '/' inside it.
+        let r: String = r.chars().map(|c| if c == '/' { '／' } else { c }).collect();
+        bump(tx, &format!("fr/{k}/{today}/{who}/{stage}/{r}"))?;
     }
     if let Some((old, t)) = &previous {
         let days = u32::try_from((at.timestamp() - t).max(0) / 86_400).unwrap_or(u32::MAX);
@@ -160,6 +171,42 @@ fn parse(kind_len: usize, key: &str, count: u64) -> Result<Row> {
         bucket,
         count,
     })
+}
+
+/// Every reason counter of `kind` from day `from` to day `to`: (owner, stage, reason, count).
+pub fn reasons(
+    tx: &ReadTransaction,
+    kind: Kind,
+    from: &str,
+    to: &str,
+    mut visit: impl FnMut(Option<String>, String, String, u64),
+) -> Result<()> {
+    let k = kind.key();
+    let start = format!("fr/{k}/{from}");
+    let end = format!("fr/{k}/{to}0");
+    let t = tx.open_table(tables::COUNTERS)?;
+    for row in t.range(start.as_str()..end.as_str())? {
+        let (key, v) = row?;
+        let key = key.value();
+        let bad = || Error::Corrupt {
+            table: "counters",
+            message: format!("funnel reason key {key}"),
+        };
+        let rest = key.get(3 + k.len() + 1..).ok_or_else(bad)?;
+        let mut parts = rest.splitn(4, '/');
+        let (Some(_day), Some(owner), Some(stage), Some(reason)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        visit(
+            (owner != "-").then(|| owner.to_string()),
+            stage.to_string(),
+            reason.to_string(),
+            v.value(),
+        );
+    }
+    Ok(())
 }
 
 /// Every entry (`stays: false`) or stay (`true`) counter of `kind` from day `from` to day `to`

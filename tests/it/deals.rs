@@ -338,6 +338,12 @@ async fn the_customer_follows_its_most_advanced_open_deal() {
     assert_eq!(reached, [2, 2, 1, 1, 0, 0, 0], "{f}");
     assert_eq!(f["outcomes"], json!({"rejected": 1, "withdrawn": 1}));
     assert_eq!(
+        f["reasons"],
+        json!([{"stage": "withdrawn", "reason": "客户不需要了", "count": 1},
+               {"stage": "rejected", "reason": "征信查询过多", "count": 1}]),
+        "the reasons given, counted (ties by the reason's text)"
+    );
+    assert_eq!(
         f["stages"][1]["conversion_bp"], 5000,
         "1 of 2 visited signed"
     );

@@ -1006,6 +1006,7 @@ export default {
   'funnel.days': '{n} days',
   'funnel.kind.customers': 'Customers',
   'funnel.kind.deals': 'Deals',
+  'funnel.reasons': 'Why rejected or withdrawn',
   'funnel.thisMonth': 'This month',
   'funnel.last30': 'Last 30 days',
   'funnel.last90': 'Last 90 days',

@@ -1006,6 +1006,7 @@ export default {
   'funnel.days': '{n} 天',
   'funnel.kind.customers': '客户漏斗',
   'funnel.kind.deals': '业务单漏斗',
+  'funnel.reasons': '拒贷与撤单原因',
   'funnel.thisMonth': '本月',
   'funnel.last30': '近30天',
   'funnel.last90': '近90天',

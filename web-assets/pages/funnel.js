@@ -85,7 +85,12 @@ export function FunnelPage() {
             <tbody>${f.stages.map((s) => html`<tr key=${s.stage}><td>${stageLabel(kind, s.stage)}</td><td>${s.reached}</td>
               <td>${pct(s.conversion_bp)}</td><td>${s.median_days == null ? '—' : t('funnel.days', { n: s.median_days })}</td></tr>`)}
             ${Object.entries(f.outcomes).map(([k, n]) => html`<tr key=${k} class="is-muted"><td>${stageLabel(kind, k)}</td><td>${n}</td><td>—</td><td>—</td></tr>`)}
-            </tbody></table></div>`}`;
+            </tbody></table></div>
+          ${f.reasons.length > 0 && html`<div class="card" data-testid="funnel-reasons">
+            <h2 class="card-title">${t('funnel.reasons')}</h2>
+            <ul class="reminder-list">${f.reasons.map((r) => html`<li key=${r.stage + r.reason}>
+              <span class="badge">${stageLabel(kind, r.stage)}</span> ${r.reason} <span class="muted">× ${r.count}</span></li>`)}</ul>
+          </div>`}`}`;
   }
   return html`<section class="page" data-testid="page-funnel">
     <header class="page-header"><h1 class="page-title">${t('nav.funnel')}</h1></header>

@@ -52,6 +52,15 @@ pub struct Funnel {
     pub stages: Vec<FunnelStage>,
     /// Off the pipeline (lost, invalid; rejected, withdrawn for deals): entries in the period.
     pub outcomes: BTreeMap<String, u64>,
+    /// Why (deals: the reasons given when rejected or withdrawn), most frequent first, at most 20.
+    pub reasons: Vec<FunnelReason>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FunnelReason {
+    pub stage: String,
+    pub reason: String,
+    pub count: u64,
 }
 
 fn parse_day(field: &'static str, v: &str) -> Result<NaiveDate> {
@@ -111,6 +120,7 @@ impl crate::service::reports::UseCases<'_> {
         let (f, t) = (from.to_string(), to.to_string());
         let mut reached: BTreeMap<String, u64> = BTreeMap::new();
         let mut stays: BTreeMap<String, BTreeMap<u32, u64>> = BTreeMap::new();
+        let mut why: BTreeMap<(String, String), u64> = BTreeMap::new();
         let counting_since = self.store.read(|tx| {
             funnel::rows(tx, kind, false, &f, &t, |r| {
                 if sees(&r.owner) {
@@ -126,8 +136,23 @@ impl crate::service::reports::UseCases<'_> {
                         .or_default() += r.count;
                 }
             })?;
+            funnel::reasons(tx, kind, &f, &t, |owner, stage, reason, n| {
+                if sees(&owner) {
+                    *why.entry((stage, reason)).or_default() += n;
+                }
+            })?;
             funnel::since(tx)
         })?;
+        let mut reasons: Vec<FunnelReason> = why
+            .into_iter()
+            .map(|((stage, reason), count)| FunnelReason {
+                stage,
+                reason,
+                count,
+            })
+            .collect();
+        reasons.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+        reasons.truncate(20);
         let count = |s: &str| reached.get(s).copied().unwrap_or(0);
         let stages = pipeline
             .iter()
@@ -163,6 +188,7 @@ impl crate::service::reports::UseCases<'_> {
             counting_since,
             stages,
             outcomes,
+            reasons,
         })
     }
 
