@@ -70,8 +70,9 @@ async fn trends_count_leads_and_followups_by_day_over_my_scope_and_reconcile() {
     let east = common::add_department(&s, "东区", None);
     let west = common::add_department(&s, "西区", None);
     common::add_user(&s, "boss", &["manager"], Some(&east));
-    common::add_user(&s, "xiao", &["sales"], Some(&east));
-    common::add_user(&s, "da", &["sales"], Some(&east));
+    let xiao_id = common::add_user(&s, "xiao", &["sales"], Some(&east));
+    let da_id = common::add_user(&s, "da", &["sales"], Some(&east));
+    let idle = common::add_user(&s, "idle", &["sales"], Some(&east));
     common::add_user(&s, "far", &["sales"], Some(&west));
     let xiao = s.login("xiao", TEAM_PASSWORD).await;
     let da = s.login("da", TEAM_PASSWORD).await;
@@ -130,7 +131,8 @@ async fn trends_count_leads_and_followups_by_day_over_my_scope_and_reconcile() {
         [
             ("xiao".to_string(), 4, 3),
             ("da".to_string(), 1, 1),
-            ("boss".to_string(), 0, 0)
+            ("boss".to_string(), 0, 0),
+            ("idle".to_string(), 0, 0)
         ]
     );
     assert_eq!(t["series"][27]["followups"], 4);
@@ -144,8 +146,30 @@ async fn trends_count_leads_and_followups_by_day_over_my_scope_and_reconcile() {
     assert_eq!(&names[..3], ["xiao", "far", "da"], "by follow-ups: {t}");
     assert!(names.contains(&"boss".to_string()), "{t}");
 
+    // Departures: xiao's customers go to da, but the counts stay where they were made (xiao's
+    // row stays, departed, because it has numbers); idle, departed with nothing, drops out.
+    let op = zhudai::service::org::users::Actor::Operator;
+    s.app
+        .followups()
+        .depart_user(&op, &xiao_id, &da_id, "test")
+        .unwrap();
+    s.app
+        .followups()
+        .depart_user(&op, &idle, &da_id, "test")
+        .unwrap();
+    let (_, t) = boss.get("/api/v1/reports/trends").await;
+    assert_eq!(reconciled(&t), (4, 5), "{t}");
+    assert_eq!(
+        ranked(&t),
+        [
+            ("xiao".to_string(), 4, 3),
+            ("da".to_string(), 1, 1),
+            ("boss".to_string(), 0, 0)
+        ]
+    );
+
     // Only 30 or 90 days.
-    let (st, e) = xiao.get("/api/v1/reports/trends?days=7").await;
+    let (st, e) = boss.get("/api/v1/reports/trends?days=7").await;
     assert_eq!((st.as_u16(), &e["error"]["field"]), (400, &json!("days")));
     s.stop().await;
 }
