@@ -156,6 +156,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(products::matches))
         .routes(routes!(reports::customers))
         .routes(routes!(reports::deals))
+        .routes(routes!(reports::trends))
         .routes(routes!(deals::list, deals::create))
         .routes(routes!(deals::board))
         .routes(routes!(deals::reminders))

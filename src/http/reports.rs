@@ -1,4 +1,4 @@
-//! Reports: funnels.
+//! Reports: funnels and the 工作台 trends.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
 use crate::service::access::auth::Caller;
-use crate::service::reports::{Funnel, FunnelQuery};
+use crate::service::reports::{Funnel, FunnelQuery, Trends, TrendsQuery};
 
 /// The customer funnel (lead → won) for a period over my scope: how many reached each stage,
 /// the conversion to the next, the median days in each stage, lost and invalid.
@@ -39,6 +39,23 @@ pub async fn deals(
 ) -> Result<Json<Funnel>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.reports().deal_funnel(&caller, &q))
+            .await?,
+    ))
+}
+
+/// New leads and follow-ups per day over my scope for the last 30 or 90 days (Asia/Shanghai,
+/// every day present), and the ranking of the users I see by follow-ups.
+#[utoipa::path(get, path = "/reports/trends", operation_id = "report_trends", tag = "reports",
+    params(TrendsQuery), responses(
+    (status = 200, description = "The series and the ranking", body = Trends),
+    (status = 400, description = "days is not 30 or 90", body = ErrorBody)))]
+pub async fn trends(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<TrendsQuery>,
+) -> Result<Json<Trends>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.reports().trends(&caller, &q))
             .await?,
     ))
 }

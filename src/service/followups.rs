@@ -53,12 +53,18 @@ pub struct Timeline {
     pub events: Vec<TimelineEvent>,
 }
 
-/// The counter of `user`'s follow-ups logged on the Shanghai day of `at`.
+/// The counter of `user`'s follow-ups logged on the Shanghai day of `at`. Kept per day and
+/// never deleted: the team view reads today's, the trends report (`reports::trends`) a range.
 fn followups_done_key(user: &str, at: DateTime<Utc>) -> String {
-    format!(
-        "followups_done/{user}/{}",
-        at.with_timezone(&shanghai()).format("%Y-%m-%d")
+    followups_done_day_key(
+        user,
+        &at.with_timezone(&shanghai()).format("%Y-%m-%d").to_string(),
     )
+}
+
+/// The counter of `user`'s follow-ups logged on `day` (`YYYY-MM-DD`, Asia/Shanghai).
+pub(crate) fn followups_done_day_key(user: &str, day: &str) -> String {
+    format!("followups_done/{user}/{day}")
 }
 
 /// One colleague's day, as their manager sees it.

@@ -95,6 +95,21 @@ pub fn bump(tx: &WriteTransaction, key: &str) -> Result<u64> {
     Ok(n)
 }
 
+/// Counters with keys from `start` (inclusive) to `end` (exclusive), in key order.
+pub fn counters_in_range(
+    tx: &ReadTransaction,
+    start: &str,
+    end: &str,
+) -> Result<Vec<(String, u64)>> {
+    let t = tx.open_table(tables::COUNTERS)?;
+    let mut out = Vec::new();
+    for row in t.range(start..end)? {
+        let (k, v) = row?;
+        out.push((k.value().to_string(), v.value()));
+    }
+    Ok(out)
+}
+
 /// Counters under a key prefix, in key order.
 pub fn counters_with_prefix(tx: &ReadTransaction, prefix: &str) -> Result<Vec<(String, u64)>> {
     let t = tx.open_table(tables::COUNTERS)?;

@@ -52,5 +52,6 @@ mod setup_link;
 mod store_schema;
 mod tools;
 mod transfer_requests;
+mod trends;
 mod users;
 mod xlsx_bombs;

@@ -141,6 +141,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/reminders", NoObject),
     ("get", "/api/v1/notices", NoObject),
     ("get", "/api/v1/team/today", NoObject),
+    // Counts over the caller's own scope (tests/it/trends.rs).
+    ("get", "/api/v1/reports/trends", NoObject),
     ("get", "/api/v1/roles", NoObject),
     ("post", "/api/v1/roles", NoObject),
     ("delete", "/api/v1/roles/{key}", Organisation),

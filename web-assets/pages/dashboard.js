@@ -1,4 +1,4 @@
-import { useEffect, useState } from '../vendor/preact/hooks.module.js';
+import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
@@ -117,6 +117,91 @@ function TeamToday() {
   </section>`;
 }
 
+/** New leads (bars) and follow-ups (a line) per day: ECharts, loaded on demand like the
+ *  funnel page, SVG renderer (the CSP allows no inline canvas tricks, and text stays text). */
+function TrendsChart({ series }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    let chart = null;
+    let gone = false;
+    const resize = () => chart && chart.resize();
+    import('../vendor/echarts/echarts.esm.min.js').then((echarts) => {
+      if (gone || !ref.current) return;
+      chart = echarts.init(ref.current, null, { renderer: 'svg' });
+      chart.setOption({
+        tooltip: { trigger: 'axis' },
+        legend: { top: 0 },
+        grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+        xAxis: { type: 'category', data: series.map((d) => d.day.slice(5)) },
+        yAxis: { type: 'value', minInterval: 1 },
+        series: [
+          { type: 'bar', name: t('trends.newLeads'), data: series.map((d) => d.new_leads) },
+          { type: 'line', name: t('trends.followups'), data: series.map((d) => d.followups), smooth: true, showSymbol: false },
+        ],
+      });
+      window.addEventListener('resize', resize);
+    });
+    return () => {
+      gone = true;
+      window.removeEventListener('resize', resize);
+      if (chart) chart.dispose();
+    };
+  }, [series]);
+  return html`<div ref=${ref} class="trends-chart" role="img" aria-label=${t('trends.chartLabel')} data-testid="trends-chart"></div>`;
+}
+
+/** Trends and ranking over my scope (GET /api/v1/reports/trends): new leads and follow-ups by
+ *  day for the last 30 or 90 days, and the top 10 by follow-ups. */
+function Trends() {
+  const [days, setDays] = useState(30);
+  const [state, setState] = useState({ status: 'loading' });
+  const load = () => {
+    setState({ status: 'loading' });
+    api('GET', `/api/v1/reports/trends?days=${days}`)
+      .then((tr) => setState({ status: 'ready', tr }))
+      .catch((error) => setState({ status: 'error', error }));
+  };
+  useEffect(load, [days]);
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} testid="trends-loading" />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="trends-error" />`;
+  else {
+    const { tr } = state;
+    const top = tr.ranking.slice(0, 10);
+    body = html`
+      ${tr.counting_since && tr.from < tr.counting_since && html`<p class="muted" data-testid="trends-since">${t('trends.since', { day: tr.counting_since })}</p>`}
+      <${TrendsChart} series=${tr.series} />
+      <h3 class="trends-subtitle">${t('trends.ranking')}</h3>
+      ${top.length
+        ? html`<div class="table-wrap"><table class="table trends-table" data-testid="trends-ranking">
+          <thead><tr>
+            <th scope="col" class="num">#</th>
+            <th scope="col">${t('team.member')}</th>
+            <th scope="col" class="num">${t('trends.followups')}</th>
+            <th scope="col" class="num">${t('trends.newLeads')}</th>
+          </tr></thead>
+          <tbody>${top.map((r, i) => html`<tr key=${r.user_id} data-testid="trends-row" data-user=${r.user_id}>
+            <td class="num">${i + 1}</td>
+            <td class="trends-name">${r.display_name}</td>
+            <td class="num" data-testid="trends-row-followups">${r.followups}</td>
+            <td class="num" data-testid="trends-row-leads">${r.new_leads}</td>
+          </tr>`)}</tbody>
+        </table></div>`
+        : html`<p class="muted" data-testid="trends-ranking-empty">${t('trends.rankingEmpty')}</p>`}`;
+  }
+  return html`<section class="todos" aria-labelledby="trends-title" data-testid="trends">
+    <div class="trends-head">
+      <h2 class="section-title" id="trends-title">${t('trends.title')}</h2>
+      <div class="chip-row" role="tablist">
+        ${[30, 90].map((n) => html`<button type="button" role="tab" aria-selected=${days === n}
+          class=${`btn btn-sm${days === n ? ' btn-primary' : ''}`} onClick=${() => setDays(n)}
+          data-testid=${`trends-${n}`}>${t(`trends.last${n}`)}</button>`)}
+      </div>
+    </div>
+    <div class="card">${body}</div>
+  </section>`;
+}
+
 export function DashboardPage() {
   const user = session.value;
   const name = user.display_name || user.username;
@@ -129,7 +214,7 @@ export function DashboardPage() {
     ${can('customer.read') && html`<${TransferRequestsCard} />`}
     ${can('deal.read') && html`<${DealRemindersCard} />`}
     ${can('customer.read')
-      ? html`<${Todos} />`
+      ? html`<${Todos} /><${Trends} />`
       : html`<div class="card empty-state" data-testid="dashboard-empty">
       <div class="empty-state-icon"><${Icon} name="inbox" size=${40} /></div>
       <h2 class="empty-state-title">${t('dashboard.empty.title')}</h2>

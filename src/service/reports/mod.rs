@@ -1,7 +1,10 @@
-//! Reports: funnels for a period and the caller's scope, read from counters kept in the same
+//! Reports: funnels and trends for a period and the caller's scope, read from counters kept in the same
 //! transaction as the records (`store::funnel`), never from the records.
 
 crate::service::use_cases!(reports, "Funnels and reports.");
+
+mod trends;
+pub use trends::{RankRow, TrendDay, Trends, TrendsQuery};
 
 use std::collections::BTreeMap;
 
