@@ -63,7 +63,8 @@ export default async function ({ page, server }) {
   await card.getByTestId('trends-90').click();
   await card.getByTestId('trends-chart').locator('svg').waitFor();
   await page.waitForFunction(() => document.querySelector('[data-testid="trends-90"]')?.getAttribute('aria-selected') === 'true');
-  await card.getByTestId('trends-row').first().waitFor();
+  // The card reloads: wait for the 90-day rows, not whatever is on screen mid-reload.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="trends-row"]').length === 2);
   rows = await card.getByTestId('trends-row').allInnerTexts();
   assert(rows.length === 2, `still everyone over 90 days: ${rows}`);
   await noSidewaysScroll(page);
