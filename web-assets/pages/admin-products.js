@@ -202,6 +202,38 @@ function Versions({ product, onClose }) {
   <//>`;
 }
 
+/** The reverse match: which customers in my scope qualify for this product (or need
+ * information), a page at a time — the list to work after adding or changing a product. */
+function CandidatesDialog({ product, onClose }) {
+  const [status, setStatus] = useState('eligible');
+  const [state, setState] = useState({ status: 'loading', items: [] });
+  const load = (after, items) => {
+    setState((s) => ({ ...s, status: 'loading' }));
+    const q = `status=${status}&limit=50${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+    api('GET', `/api/v1/products/${encodeURIComponent(product.id)}/candidates?${q}`)
+      .then((r) => setState({ status: 'ready', r, items: [...items, ...r.items] }))
+      .catch((e) => setState({ status: 'error', message: errorText(e), items }));
+  };
+  useEffect(() => load(null, []), [status]);
+  const r = state.r;
+  return html`<${Dialog} title=${t('product.candidates.title', { name: product.name })} onClose=${onClose} testid="product-candidates" size="lg">
+    ${r && html`<p data-testid="product-candidates-summary">${t('product.candidates.summary', { eligible: r.eligible, info: r.needs_info, scanned: r.scanned })}</p>`}
+    <div class="chip-row" role="tablist">
+      ${['eligible', 'needs_info'].map((s) => html`<button type="button" role="tab" aria-selected=${status === s}
+        class=${`btn btn-sm${status === s ? ' btn-primary' : ''}`} onClick=${() => setStatus(s)} data-testid=${`product-candidates-${s}`}>${t(`product.candidates.${s}`)}</button>`)}
+    </div>
+    ${state.status === 'error' && html`<div class="form-error" role="alert">${state.message}</div>`}
+    ${state.items.length > 0 && html`<div class="table-wrap"><table class="table"><thead><tr>
+        <th>${t('product.candidates.name')}</th><th>${t('product.candidates.phone')}</th><th>${t('product.candidates.city')}</th></tr></thead>
+      <tbody>${state.items.map((c) => html`<tr key=${c.id} data-testid="product-candidate">
+        <td><a href=${`/customers/${encodeURIComponent(c.id)}`}>${c.name}</a></td><td class="mono">${c.phone}</td><td>${c.city || '—'}</td></tr>`)}</tbody></table></div>`}
+    ${state.status === 'ready' && state.items.length === 0 && html`<p class="muted" data-testid="product-candidates-none">${t('product.candidates.none')}</p>`}
+    ${state.status === 'loading' && html`<${Loading} />`}
+    ${r && r.next_after && state.status === 'ready' && html`<button type="button" class="btn" onClick=${() => load(r.next_after, state.items)}
+      data-testid="product-candidates-more">${t('product.candidates.more')}</button>`}
+  <//>`;
+}
+
 /** Import a product sheet: check first (dry run), then import; every bad cell listed. */
 function SheetDialog({ onClose, onDone }) {
   const [file, setFile] = useState(null);
@@ -289,12 +321,14 @@ export function AdminProductsPage() {
           <td>${p.active ? t('product.active') : t('product.inactive')} · v${p.version}</td>
           <td class="row-actions">
             <button type="button" class="btn btn-sm" onClick=${() => setDialog({ kind: 'edit', p })} data-testid="product-edit">${t('common.edit')}</button>
+            <button type="button" class="btn btn-sm" onClick=${() => setDialog({ kind: 'candidates', p })} data-testid="product-candidates-open">${t('product.candidates.open')}</button>
             <button type="button" class="btn btn-sm" onClick=${() => setDialog({ kind: 'versions', p })}>${t('product.history')}</button>
             <button type="button" class="btn btn-sm" onClick=${() => (p.active ? setDialog({ kind: 'deactivate', p }) : toggle(p))}
               data-testid="product-toggle">${p.active ? t('product.deactivate') : t('product.activate')}</button>
           </td></tr>`)}</tbody></table></div>`}
     ${dialog?.kind === 'edit' && html`<${ProductDialog} product=${dialog.p} onClose=${() => setDialog(null)} onSaved=${() => { setDialog(null); load(); }} />`}
     ${dialog?.kind === 'versions' && html`<${Versions} product=${dialog.p} onClose=${() => setDialog(null)} />`}
+    ${dialog?.kind === 'candidates' && html`<${CandidatesDialog} product=${dialog.p} onClose=${() => setDialog(null)} />`}
     ${dialog?.kind === 'sheet' && html`<${SheetDialog} onClose=${() => setDialog(null)} onDone=${() => load()} />`}
     ${dialog?.kind === 'deactivate' && html`<${ConfirmDialog} title=${t('product.deactivateTitle', { name: dialog.p.name })}
       body=${t('product.deactivateBody')} confirmLabel=${t('product.deactivate')} onClose=${() => setDialog(null)}

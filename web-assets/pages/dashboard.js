@@ -96,7 +96,7 @@ function TeamToday() {
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="team-error" />`;
   else if (!state.team.members.length) body = html`<p class="muted" data-testid="team-empty">${t('team.empty')}</p>`;
   else {
-    body = html`<div class="table-wrap"><table class="table" data-testid="team-table">
+    body = html`<div class="table-wrap"><table class="table team-table" data-testid="team-table">
       <thead><tr>
         <th scope="col">${t('team.member')}</th>
         <th scope="col" class="num">${t('team.followupsToday')}</th>

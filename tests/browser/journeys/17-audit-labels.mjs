@@ -24,6 +24,11 @@ export default async function ({ page, server }) {
   await page.goto(`${server.base}/`);
   await page.getByTestId('team-table').waitFor();
   assert((await page.getByTestId('team-row').count()) >= 1, 'colleagues in the team card');
+  // On a phone the team table fits its card: no scrolling inside it either.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const inner = await page.getByTestId('team-table').evaluate((t) => t.closest('.table-wrap').scrollWidth - t.closest('.table-wrap').clientWidth);
+  assert(inner <= 0, `the team table fits at 390 px (${inner} px too wide)`);
+  await page.setViewportSize({ width: 1366, height: 768 });
   await page.goto(`${server.base}/admin/audit`);
   await page.getByTestId('audit-table').waitFor();
   const rows = await page.getByTestId('audit-row').evaluateAll((trs) => trs.map((tr) => ({

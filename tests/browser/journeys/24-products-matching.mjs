@@ -61,6 +61,18 @@ export default async function ({ page, server }) {
   assert(wide <= 0, `no sideways scroll at 390 px (${wide} px too wide)`);
   await page.screenshot({ path: join(artifacts, '24-matches-eligible.png'), fullPage: true });
 
+  // The reverse match from the products page: who now qualifies, as a list to work.
+  await page.goto(`${server.base}/admin/products`);
+  await page.getByTestId('product-candidates-open').click();
+  const cands = page.getByTestId('product-candidates');
+  await cands.getByTestId('product-candidate').first().waitFor();
+  const summary = await cands.getByTestId('product-candidates-summary').innerText();
+  assert(summary.includes('可做 1'), `one eligible customer: ${summary}`);
+  assert((await cands.getByTestId('product-candidate').innerText()).includes('周九'), 'the customer listed');
+  await cands.getByTestId('product-candidates-needs_info').click();
+  await cands.getByTestId('product-candidates-none').waitFor();
+  await page.getByTestId('product-candidates-close').click();
+
   // A product sheet from the products page: a bad cell is listed with its row and value and
   // nothing is imported; the corrected sheet imports.
   await page.goto(`${server.base}/admin/products`);
