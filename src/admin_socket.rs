@@ -316,7 +316,7 @@ pub fn snapshot(data_dir: &Path, path: &Path) -> crate::backup::Result<Option<Sn
     if !reply.ok {
         return Err(crate::backup::Error::Refused(format!(
             "the running server refused the snapshot: {}",
-            reply.error.unwrap_or_default()
+            reply.error.unwrap_or_else(|| "it gave no reason".into())
         )));
     }
     Ok(Some(Snapshot {
@@ -336,7 +336,7 @@ pub fn reindex(data_dir: &Path) -> anyhow::Result<Option<u64>> {
     if !reply.ok {
         anyhow::bail!(
             "the running server could not rebuild the index: {}",
-            reply.error.unwrap_or_default()
+            reply.error.unwrap_or_else(|| "it gave no reason".into())
         );
     }
     Ok(Some(reply.rows.unwrap_or(0)))
@@ -361,7 +361,7 @@ pub fn setup_link(data_dir: &Path) -> anyhow::Result<SetupLink> {
     if !reply.ok {
         anyhow::bail!(
             "the running server could not issue a setup link: {}",
-            reply.error.unwrap_or_default()
+            reply.error.unwrap_or_else(|| "it gave no reason".into())
         );
     }
     Ok(reply.link.map_or(SetupLink::Done, SetupLink::Link))

@@ -96,7 +96,8 @@ pub fn init_tracing(level: &str) {
 /// Like [`init_tracing`], as JSON lines when `json` (`[log] format = "json"`).
 pub fn init_tracing_as(level: &str, json: bool) {
     let filter = std::env::var("ZHUDAI_LOG").unwrap_or_else(|_| level.to_string());
-    // try_init also routes the `log` crate's records (tantivy's) into tracing, as before.
+    // try_init also routes the `log` crate's records (tantivy's) into tracing, as before. It
+    // fails only when a subscriber is already installed (tests, a second call): that one stays.
     let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber(
         &filter,
         json,

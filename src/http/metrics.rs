@@ -41,6 +41,7 @@ pub async fn tag_route(req: Request, next: Next) -> Response {
         req.extensions().get::<MatchedPath>(),
         req.extensions().get::<RouteSlot>(),
     ) {
+        // Set once per request; a nested router's later match keeps the first (outer) pattern.
         let _ = slot.0.set(path.as_str().to_string());
     }
     next.run(req).await

@@ -187,7 +187,9 @@ pub async fn import(
             let r = app
                 .products()
                 .import_products(&caller, &spool, dry_run, &source);
-            let _ = std::fs::remove_file(&spool);
+            if let Err(e) = std::fs::remove_file(&spool) {
+                tracing::warn!(path = %spool.display(), "cannot remove a product sheet upload: {e}");
+            }
             r
         })
         .await?;
