@@ -13,6 +13,7 @@ import { addMonthsIso, todayIso } from '../format.js';
 import { formatBpPercent, formatYuan, parsePercentToBp, parseYuanToFen } from '../money.js';
 import { Field, FormError } from '../components/field.js';
 import { SelectField } from '../components/form.js';
+import { PeriodsTable } from '../components/periods-table.js';
 
 const METHODS = ['annuity', 'equal_principal', 'interest_only', 'bullet'];
 const MAX_MONTHS = 600;
@@ -102,28 +103,8 @@ function Table({ result }) {
   return html`<div class="card card-flush" data-testid="calc-schedule">
     <div class="card-head"><h2 class="card-title">${t('calc.schedule', { count: result.periods.length })}</h2>
       <p class="card-lead muted">${t('calc.schedule.lead', { date: result.start_date })}</p></div>
-    <div class="table-wrap calc-table-wrap" tabindex="0" role="region" aria-label=${t('calc.schedule', { count: result.periods.length })}>
-      <table class="table calc-table">
-        <thead><tr>
-          <th scope="col">${t('calc.col.no')}</th>
-          <th scope="col">${t('calc.col.date')}</th>
-          <th scope="col" class="num">${t('calc.col.payment')}</th>
-          <th scope="col" class="num">${t('calc.col.principal')}</th>
-          <th scope="col" class="num">${t('calc.col.interest')}</th>
-          <th scope="col" class="num">${t('calc.col.balance')}</th>
-        </tr></thead>
-        <tbody>
-          ${result.periods.map((p) => html`<tr key=${p.no} data-testid="calc-row">
-            <td class="num">${p.no}</td>
-            <td class="nowrap mono-num">${p.date}</td>
-            <td class="num">${formatYuan(p.payment_fen)}</td>
-            <td class="num">${formatYuan(p.principal_fen)}</td>
-            <td class="num">${formatYuan(p.interest_fen)}</td>
-            <td class="num">${formatYuan(p.balance_fen)}</td>
-          </tr>`)}
-        </tbody>
-      </table>
-    </div>
+    <${PeriodsTable} periods=${result.periods} label=${t('calc.schedule', { count: result.periods.length })}
+      rowTestid="calc-row" wrapClass="calc-table-wrap" />
   </div>`;
 }
 

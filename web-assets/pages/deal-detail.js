@@ -16,6 +16,7 @@ import {
   AdvanceControl, DealStageBadge, MoveDialog, dealStageLabel, moveNeedsForm, quickMove, yuan,
 } from '../components/deals.js';
 import { NotFoundPage } from './not-found.js';
+import { PeriodsTable } from '../components/periods-table.js';
 
 function dealIdFromPath(path) {
   const m = path.match(/^\/deals\/([^/]+)\/?$/);
@@ -76,28 +77,7 @@ function Schedule({ s }) {
       ${s.cost_warning && html`<div class=${`notice ${s.over_cap ? 'notice-error' : 'notice-warning'}`} role="alert" data-testid="deal-cost-warning">${s.cost_warning}</div>`}
       ${s.cost_problem && html`<div class="notice notice-warning" role="alert">${s.cost_problem}</div>`}
     </div>
-    <div class="table-wrap" tabindex="0" role="region" aria-label=${t('deal.schedule', { count: s.periods.length })}>
-      <table class="table calc-table">
-        <thead><tr>
-          <th scope="col">${t('calc.col.no')}</th>
-          <th scope="col">${t('calc.col.date')}</th>
-          <th scope="col" class="num">${t('calc.col.payment')}</th>
-          <th scope="col" class="num">${t('calc.col.principal')}</th>
-          <th scope="col" class="num">${t('calc.col.interest')}</th>
-          <th scope="col" class="num">${t('calc.col.balance')}</th>
-        </tr></thead>
-        <tbody>
-          ${s.periods.map((p) => html`<tr key=${p.no} data-testid="deal-schedule-row">
-            <td class="num">${p.no}</td>
-            <td class="nowrap mono-num">${p.date}</td>
-            <td class="num">${formatYuan(p.payment_fen)}</td>
-            <td class="num">${formatYuan(p.principal_fen)}</td>
-            <td class="num">${formatYuan(p.interest_fen)}</td>
-            <td class="num">${formatYuan(p.balance_fen)}</td>
-          </tr>`)}
-        </tbody>
-      </table>
-    </div>
+    <${PeriodsTable} periods=${s.periods} label=${t('deal.schedule', { count: s.periods.length })} rowTestid="deal-schedule-row" />
   </div>`;
 }
 
