@@ -831,6 +831,23 @@ async fn counts_and_pages_match_a_plain_filter_after_random_changes() {
     );
 }
 
+/// Moves a new deal (by a manager) to 放款: ¥80,000 approved and disbursed, 12 months at 12%
+/// annuity, on `on` with the first repayment on `first`.
+async fn disburse(manager: &Client, id: &str, on: &str, first: &str) {
+    for body in [
+        json!({"stage": "visited"}),
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+        json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
+               "disbursed_on": on, "rate_bp": 1200, "term_months": 12,
+               "method": "annuity", "first_repayment_date": first}),
+    ] {
+        let (st, v) = stage(manager, id, body).await;
+        assert_eq!(st, 200, "{v}");
+    }
+}
+
 /// Issue 16.8: a disbursed deal reminds its officer before the first repayment, two months
 /// before maturity (a renewal) and before the maturity; no one else sees them.
 #[tokio::test]
@@ -843,19 +860,8 @@ async fn a_disbursed_deal_reminds_its_officer_of_its_key_dates() {
     let c = customer(&admin, "钱九", "13600136001").await;
     let d = deal(&admin, &c, &p).await;
     let id = d["id"].as_str().unwrap();
-    for body in [
-        json!({"stage": "visited"}),
-        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
-        json!({"stage": "submitted"}),
-        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
-        // The test clock is 2026-11-20: the first repayment in 3 days, 12 months.
-        json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
-               "disbursed_on": "2026-11-20", "rate_bp": 1200, "term_months": 12,
-               "method": "annuity", "first_repayment_date": "2026-11-23"}),
-    ] {
-        let (st, v) = stage(&admin, id, body).await;
-        assert_eq!(st, 200, "{v}");
-    }
+    // The test clock is 2026-11-20: the first repayment in 3 days, 12 months.
+    disburse(&admin, id, "2026-11-20", "2026-11-23").await;
     let (st, today) = admin.get("/api/v1/deals/reminders").await;
     assert_eq!(st, 200, "{today}");
     assert_eq!(
@@ -905,18 +911,7 @@ async fn a_deal_above_the_firms_cost_limits_is_flagged() {
     let c = customer(&admin, "吴十", "13600136002").await;
     let d = deal(&admin, &c, &p).await;
     let id = d["id"].as_str().unwrap();
-    for body in [
-        json!({"stage": "visited"}),
-        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
-        json!({"stage": "submitted"}),
-        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
-        json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
-               "disbursed_on": "2026-12-01", "rate_bp": 1200, "term_months": 12,
-               "method": "annuity", "first_repayment_date": "2027-01-01"}),
-    ] {
-        let (st, v) = stage(&admin, id, body).await;
-        assert_eq!(st, 200, "{v}");
-    }
+    disburse(&admin, id, "2026-12-01", "2027-01-01").await;
     let (_, v) = admin.get(&format!("/api/v1/deals/{id}")).await;
     let sched = &v["schedule"];
     assert_eq!(sched["over_cap"], true, "about 17.7% > 17%: {sched}");
