@@ -251,6 +251,9 @@ impl Config {
                 "must be an address and port such as 127.0.0.1:8080",
             ));
         }
+        for entry in &self.server.trusted_proxies {
+            proxy_net(entry).map_err(|m| bad("server.trusted_proxies", &m))?;
+        }
         if self.server.body_limit_bytes < 1024 {
             return Err(bad("server.body_limit_bytes", "must be at least 1024"));
         }
@@ -425,6 +428,61 @@ fn hide_secrets(value: &mut toml::Value) {
     }
 }
 
+/// Reads a `server.trusted_proxies` entry: an IP address or a CIDR range.
+pub fn proxy_net(entry: &str) -> Result<ProxyNet, String> {
+    let (addr, prefix) = match entry.trim().split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (entry.trim(), None),
+    };
+    let addr: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{entry}` is not an IP address or CIDR range such as 10.0.0.0/8"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => max,
+        Some(p) => match p.parse::<u8>() {
+            Ok(n) if n <= max => n,
+            _ => return Err(format!("`{entry}`: the prefix length must be 0 to {max}")),
+        },
+    };
+    Ok(ProxyNet { addr, prefix })
+}
+
+/// A trusted proxy entry: an address with a prefix length (a bare address is a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl ProxyNet {
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        match (self.addr, ip) {
+            (std::net::IpAddr::V4(net), std::net::IpAddr::V4(ip)) => {
+                prefix_eq(&net.octets(), &ip.octets(), self.prefix)
+            }
+            (std::net::IpAddr::V6(net), std::net::IpAddr::V6(ip)) => {
+                prefix_eq(&net.octets(), &ip.octets(), self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether the first `bits` bits of `a` and `b` agree.
+fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let whole = usize::from(bits / 8);
+    let rest = bits % 8;
+    if a[..whole] != b[..whole] {
+        return false;
+    }
+    if rest == 0 {
+        return true;
+    }
+    let mask = 0xffu8 << (8 - rest);
+    (a[whole] & mask) == (b[whole] & mask)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +492,45 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidr_ranges() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let net = |s: &str| proxy_net(s).unwrap();
+        assert!(net("10.0.0.0/8").contains(&ip("10.255.3.4")));
+        assert!(!net("10.0.0.0/8").contains(&ip("11.0.0.1")));
+        assert!(net("172.16.0.0/12").contains(&ip("172.31.255.255")));
+        assert!(!net("172.16.0.0/12").contains(&ip("172.32.0.0")));
+        assert!(net("192.168.1.7").contains(&ip("192.168.1.7")));
+        assert!(!net("192.168.1.7").contains(&ip("192.168.1.8")));
+        assert!(net("0.0.0.0/0").contains(&ip("8.8.8.8")));
+        assert!(net("fd00::/8").contains(&ip("fd12:3456::1")));
+        assert!(!net("fd00::/8").contains(&ip("fe80::1")));
+        assert!(
+            !net("10.0.0.0/8").contains(&ip("::ffff:10.0.0.1")),
+            "families never mix"
+        );
+        for bad in [
+            "10.0.0.0/33",
+            "fd00::/129",
+            "10.0.0/8",
+            "proxy.local",
+            "10.0.0.0/x",
+        ] {
+            assert!(proxy_net(bad).is_err(), "{bad}");
+        }
+        let e = Config::load(
+            None,
+            env(&[("ZHUDAI_SERVER_TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/40")]),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("server.trusted_proxies") && e.contains("10.0.0.0/40"),
+            "{e}"
+        );
     }
 
     #[test]

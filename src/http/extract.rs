@@ -1,7 +1,7 @@
 //! Extractors: the authenticated caller (session cookie + CSRF) and JSON bodies whose
 //! rejections speak the API's error format.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -44,43 +44,51 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// `::ffff:10.0.0.1` (an IPv4 client on a dual-stack socket) is `10.0.0.1`.
-fn canonical_ip(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
-        v4 => v4.to_string(),
-    }
-}
-
 /// The peer address, for throttling and audit ("unknown" when not served over TCP).
 ///
 /// Behind a trusted reverse proxy the client is the right-most X-Forwarded-For address that is
 /// not itself a trusted proxy (the left part of the header is whatever the client sent).
+/// `trusted_proxies` holds addresses and CIDR ranges (`10.0.0.0/8`, `fd00::/8`), checked when
+/// the configuration is loaded ([`crate::config::proxy_net`]).
 pub fn source_address(parts: &Parts, trusted_proxies: &[String]) -> String {
-    let peer = parts
+    let nets: Vec<crate::config::ProxyNet> = trusted_proxies
+        .iter()
+        .filter_map(|entry| crate::config::proxy_net(entry).ok())
+        .collect();
+    let trusted = |ip: &IpAddr| nets.iter().any(|n| n.contains(ip));
+    let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| canonical_ip(c.0.ip()))
-        .unwrap_or_else(|| "unknown".into());
-    if !trusted_proxies.contains(&peer) {
-        return peer;
+        .map(|c| canonical(c.0.ip()))
+    else {
+        return "unknown".into();
+    };
+    if !trusted(&peer) {
+        return peer.to_string();
     }
-    let forwarded: Vec<String> = parts
+    let forwarded: Vec<IpAddr> = parts
         .headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
-        .map(canonical_ip)
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .map(canonical)
         .collect();
     forwarded
         .into_iter()
         .rev()
-        .find(|a| !trusted_proxies.contains(a))
+        .find(|a| !trusted(a))
         .unwrap_or(peer)
+        .to_string()
+}
+
+/// An IPv4-mapped IPv6 address is the IPv4 address (a dual-stack listener reports them so).
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -185,7 +185,8 @@ async fn one_tampered_byte_is_found_by_doctor() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_and_audited() {
     let mut config = zhudai::config::Config::defaults().unwrap();
-    config.server.trusted_proxies = vec!["127.0.0.1".into()];
+    // A range, as a hosting partner configures its proxy subnet; 10.1.2.3 inside it is skipped too.
+    config.server.trusted_proxies = vec!["127.0.0.0/8".into(), "10.0.0.0/8".into()];
     let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
     let http = reqwest::Client::new();
     let attempt = |xff: &'static str| {
@@ -204,7 +205,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_and_audited() 
     };
     // The client forges a left-hand entry; the proxy appends the real address on the right.
     for _ in 0..5 {
-        assert_eq!(attempt("6.6.6.6, 203.0.113.5").await, 401);
+        assert_eq!(attempt("6.6.6.6, 203.0.113.5, 10.1.2.3").await, 401);
     }
     assert_eq!(
         attempt("7.7.7.7, 203.0.113.5").await,
