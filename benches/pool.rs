@@ -454,6 +454,7 @@ fn eval_costs(app: &App, org: &Org, now: DateTime<Utc>) {
             claims_today_in_pool: (k % 25) as u64,
             last_released_by_this_user_at: None,
             entered_pool_at: Some(now - chrono::Duration::days(2)),
+            deal_stage: None,
             now,
         })
         .collect();

@@ -62,7 +62,26 @@ pub struct Prepared {
     pub key: MasterKey,
     pub created_key: bool,
     pub copied_plugins: usize,
+    /// Unedited default plugins of an earlier release replaced by this release's (file names).
+    pub upgraded_plugins: Vec<String>,
 }
+
+/// SHA-256 of every default plugin an earlier release shipped and this one replaced. A file in
+/// `data/plugins/` equal to one of these was never edited by the firm, so an upgrade replaces it
+/// with the new default; any other content is the firm's and is left alone. When a default
+/// plugin changes, its old hash goes here (the test `current_defaults_are_recorded` says so).
+pub const SUPERSEDED_DEFAULTS: &[(&str, &str)] = &[
+    // pool.rhai as first shipped (recall rules).
+    (
+        "pool.rhai",
+        "8b2bea70b29570e51709309f94985810163f9b27ef438ce3503c826fc1c04eb0",
+    ),
+    // pool.rhai with `fn horizon` (before recall rules saw deals).
+    (
+        "pool.rhai",
+        "9f122e727c37b38fade536e5e3101dddf23a5a2c3f1826f58ecb540387e8c703",
+    ),
+];
 
 /// Creates what is missing: the directory (0700), the master key, the default plugins.
 /// Never overwrites: a firm's edited plugin or an existing key is left alone.
@@ -98,9 +117,118 @@ pub fn prepare(layout: &Layout) -> Result<Prepared, DataDirError> {
             copied_plugins += 1;
         }
     }
+    let upgraded_plugins = upgrade_unedited_plugins(&plugins).map_err(|(p, e)| io(&p)(e))?;
     Ok(Prepared {
         key,
         created_key,
         copied_plugins,
+        upgraded_plugins,
     })
+}
+
+/// Replaces each default plugin file that is byte for byte a default of an earlier release
+/// ([`SUPERSEDED_DEFAULTS`]) with this release's default (written beside it, then renamed).
+fn upgrade_unedited_plugins(dir: &Path) -> Result<Vec<String>, (PathBuf, std::io::Error)> {
+    let mut upgraded = Vec::new();
+    for name in DefaultPlugins::iter() {
+        let Some(file) = DefaultPlugins::get(&name) else {
+            continue;
+        };
+        let target = dir.join(name.as_ref());
+        let on_disk = match std::fs::read(&target) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err((target, e)),
+        };
+        let hash = crate::crypto::sha256_hex(&on_disk);
+        if !SUPERSEDED_DEFAULTS
+            .iter()
+            .any(|(n, h)| *n == name.as_ref() && *h == hash)
+        {
+            continue;
+        }
+        let fresh = target.with_extension("rhai.new");
+        std::fs::write(&fresh, &file.data).map_err(|e| (fresh.clone(), e))?;
+        std::fs::rename(&fresh, &target).map_err(|e| (target.clone(), e))?;
+        upgraded.push(name.to_string());
+    }
+    Ok(upgraded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(dir: &Path) -> Layout {
+        Layout::new(dir.join("data"))
+    }
+
+    #[test]
+    fn an_unedited_old_default_is_upgraded_and_an_edited_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = layout(dir.path());
+        prepare(&layout).unwrap();
+        let pool = layout.plugins().join("pool.rhai");
+        let assign = layout.plugins().join("assign.rhai");
+        let old = include_str!("../tests/fixtures/plugins/pool.rhai.first-release");
+        std::fs::write(&pool, old).unwrap();
+        let edited = format!("{}\n// 本公司：线索七天不跟进即回收\n", old);
+        std::fs::write(&assign, &edited).unwrap();
+
+        let p = prepare(&layout).unwrap();
+        assert_eq!(p.upgraded_plugins, vec!["pool.rhai".to_string()]);
+        let current = DefaultPlugins::get("pool.rhai").unwrap();
+        assert_eq!(std::fs::read(&pool).unwrap(), current.data.as_ref());
+        assert_eq!(
+            std::fs::read_to_string(&assign).unwrap(),
+            edited,
+            "the firm's edit stays"
+        );
+        // An old default that the firm then edited is the firm's too.
+        std::fs::write(&pool, format!("{old} ")).unwrap();
+        assert!(prepare(&layout).unwrap().upgraded_plugins.is_empty());
+        assert_eq!(std::fs::read_to_string(&pool).unwrap(), format!("{old} "));
+        assert!(!layout.plugins().join("pool.rhai.new").exists());
+    }
+
+    /// Changing a default plugin? Add the old file's hash to [`SUPERSEDED_DEFAULTS`] (so data
+    /// directories holding it unedited get the new one), then record the new hash here.
+    #[test]
+    fn current_defaults_are_recorded() {
+        let current = [
+            (
+                "assign.rhai",
+                "aa1acd35d40eb405caafa0cff8865655cff4b21e1beed480dd3bb4e1350b444c",
+            ),
+            (
+                "match.rhai",
+                "97e5b23066031797eef58b98b6264ca7a5b1e66478305b39a24283b089cfd80c",
+            ),
+            (
+                "pool.rhai",
+                "fd9ceebdfa353b3b62ebd6ce28541475620958a623473d2cd9f718ba8589ec15",
+            ),
+        ];
+        let shipped: Vec<(String, String)> = DefaultPlugins::iter()
+            .filter(|n| n.ends_with(".rhai"))
+            .map(|n| {
+                let f = DefaultPlugins::get(&n).unwrap();
+                (n.to_string(), crate::crypto::sha256_hex(&f.data))
+            })
+            .collect();
+        let recorded: Vec<(String, String)> = current
+            .iter()
+            .map(|(n, h)| (n.to_string(), h.to_string()))
+            .collect();
+        assert_eq!(
+            shipped, recorded,
+            "a default plugin changed: see this test's comment"
+        );
+        for (name, hash) in SUPERSEDED_DEFAULTS {
+            assert!(
+                !current.contains(&(name, hash)),
+                "{name}: the current default is listed as superseded"
+            );
+        }
+    }
 }

@@ -46,6 +46,12 @@ pub fn open_app(
     if prepared.created_key {
         tracing::info!(path = %layout.master_key().display(), "created master key");
     }
+    for name in &prepared.upgraded_plugins {
+        tracing::info!(
+            plugin = %name,
+            "replaced an unedited default plugin of an earlier release with this release's default"
+        );
+    }
     if prepared.copied_plugins > 0 {
         tracing::info!(count = prepared.copied_plugins, "copied default plugins");
     }

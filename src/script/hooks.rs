@@ -187,6 +187,8 @@ pub struct ClaimInput {
     pub claims_today_in_pool: u64,
     pub last_released_by_this_user_at: Option<DateTime<Utc>>,
     pub entered_pool_at: Option<DateTime<Utc>>,
+    /// The customer's most advanced open deal (`customer.deal_stage`).
+    pub deal_stage: Option<crate::domain::deal::DealStage>,
     pub now: DateTime<Utc>,
 }
 
@@ -210,6 +212,8 @@ pub struct AssignInput {
     pub cursor: u64,
     /// `ctx.turn(group)` counters of this scope, by group.
     pub turns: Vec<(String, u64)>,
+    /// The customer's most advanced open deal (`customer.deal_stage`); a new lead has none.
+    pub deal_stage: Option<crate::domain::deal::DealStage>,
     pub now: DateTime<Utc>,
 }
 
@@ -341,6 +345,7 @@ impl Args {
     pub fn claim(i: &ClaimInput) -> Args {
         let held = i.customer.held_since.unwrap_or(i.customer.created_at);
         let mut customer = CustomerView::new(&i.customer, held, i.customer.locked);
+        customer.set_deal_stage(i.deal_stage);
         if i.entered_pool_at.is_some() {
             customer.pool_entered_at = i
                 .entered_pool_at
@@ -375,8 +380,10 @@ impl Args {
                 .map(|(g, n)| (g.as_str().into(), int(*n)))
                 .collect::<Map>(),
         );
+        let mut customer = CustomerView::new(&i.customer, held, i.customer.locked);
+        customer.set_deal_stage(i.deal_stage);
         Args::Pick {
-            customer: CustomerView::new(&i.customer, held, i.customer.locked),
+            customer,
             candidates: i
                 .candidates
                 .iter()

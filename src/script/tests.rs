@@ -441,6 +441,7 @@ fn claim(p: &Plugins, settings: PoolSettings, f: impl FnOnce(&mut ClaimInput)) -
         claims_today_in_pool: 0,
         last_released_by_this_user_at: None,
         entered_pool_at: Some(at("2026-11-01T00:00:00Z")),
+        deal_stage: None,
         now: at("2026-11-20T02:00:00Z"),
     };
     f(&mut i);
@@ -536,6 +537,7 @@ fn default_assign_modes() {
             mode: mode.into(),
             cursor,
             turns: Vec::new(),
+            deal_stage: None,
             now: at("2026-11-20T02:00:00Z"),
         })
         .unwrap()
@@ -587,6 +589,50 @@ fn recall_err(p: &Plugins) -> ScriptError {
         now: at("2026-11-20T02:00:00Z"),
     })
     .unwrap_err()
+}
+
+/// Issue 16.9: claim and assignment rules see the customer's most advanced open deal, as
+/// recall rules do.
+#[test]
+fn claim_and_pick_rules_see_the_deal_stage() {
+    use crate::domain::deal::DealStage;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pool",
+        "fn can_claim(customer, user, pool, ctx) {\n    if customer.deal_stage == \"submitted\" {\n        return #{ allow: false, rule: \"open_deal\", reason: \"已进件的客户不能领取\" };\n    }\n    #{ allow: true }\n}\n",
+    );
+    write(
+        dir.path(),
+        "assign",
+        "fn pick(customer, candidates, ctx) {\n    #{ user_id: candidates[0].id, reason: `阶段：${customer.deal_stage}` }\n}\n",
+    );
+    let p = plugins_in(dir.path());
+    let s = PoolSettings::default;
+    assert_eq!(
+        rule(claim(&p, s(), |i| i.deal_stage = Some(DealStage::Submitted))),
+        "open_deal"
+    );
+    assert_eq!(rule(claim(&p, s(), |_| {})), "allow");
+    let pick = |deal_stage| {
+        p.assign(&AssignInput {
+            customer: customer(None, Stage::Lead, None),
+            candidates: vec![AssignCandidate {
+                user: user("u1"),
+                open_leads: 0,
+                weight: 1,
+            }],
+            mode: "round_robin".into(),
+            cursor: 0,
+            turns: Vec::new(),
+            deal_stage,
+            now: at("2026-11-20T02:00:00Z"),
+        })
+        .unwrap()
+        .reason
+    };
+    assert_eq!(pick(Some(DealStage::Approved)), "阶段：approved");
+    assert_eq!(pick(None), "阶段：");
 }
 
 #[test]

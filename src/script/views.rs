@@ -142,7 +142,7 @@ view!(CustomerView, "Customer", "客户（只读副本，不含手机号和身�
     locked: bool, "是否锁定（锁定的客户永不回收）";
     pool_entered_at: opt_ts, "进入公海的时间";
     deleted: bool, "是否已删除（在回收站中）";
-    deal_stage: opt_str, "该客户最靠后的进行中业务单（未拒贷、未撤单）的阶段：invited、visited、signed、submitted、approved、disbursed、fee_collected；没有进行中的业务单为 ()。仅 pool.recall 中提供，其他挂钩中为 ()";
+    deal_stage: opt_str, "该客户最靠后的进行中业务单（未拒贷、未撤单）的阶段：invited、visited、signed、submitted、approved、disbursed、fee_collected；没有进行中的业务单为 ()。pool.recall、pool.can_claim、assign.pick 中提供；products.score 中为 ()";
     demand: map, "贷款需求（只读）：#{amount_fen: 金额（分）, term_months: 期限（月）, purpose: 用途}，未填的项为 ()。pool.recall 中整个为 ()（回收扫描只读紧凑视图，不含需求与资质）";
     profile: map, "资质（只读）：occupation（employee、civil_servant、business_owner、freelancer、other）、monthly_income_fen、social_security_months、provident_fund_months、provident_fund_base_fen、has_property、property_value_fen、property_mortgaged、has_car、car_value_fen；credit: #{overdue_count_2y, current_overdue, inquiries_1m, inquiries_3m, inquiries_6m, existing_debt_fen, card_utilization_pct}；business: #{licence_age_months, annual_tax_fen, tax_rating（\"A\"–\"D\"、\"M\"）, annual_turnover_fen}。金额单位为分，未填的项为 ()。pool.recall 中整个为 ()";
 });
@@ -304,6 +304,11 @@ impl CustomerView {
             demand: Dynamic::UNIT,
             profile: Dynamic::UNIT,
         }
+    }
+
+    /// `customer.deal_stage` for hooks whose input carries it (the compact rule view has it).
+    pub fn set_deal_stage(&mut self, stage: Option<crate::domain::deal::DealStage>) {
+        self.deal_stage = stage.map_or(Dynamic::UNIT, |st| s(st.key()));
     }
 
     /// The base of an inline test's customer: a lead created at `now`.

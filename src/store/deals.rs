@@ -154,10 +154,25 @@ pub fn set_lead_stage(
 }
 
 /// The stage of one customer's most advanced open deal (a rule tried on that customer).
-pub fn lead_stage(tx: &redb::ReadTransaction, customer_id: &str) -> Result<Option<DealStage>> {
-    let keys = tx.open_table(tables::DEAL_KEYS)?;
-    let v = keys.get(format!("m:{customer_id}").as_str())?;
-    Ok(v.and_then(|v| DealStage::from_key(v.value())))
+pub fn lead_stage<'t>(tx: impl Into<Tx<'t>>, customer_id: &str) -> Result<Option<DealStage>> {
+    fn read(
+        keys: &impl ReadableTable<&'static str, &'static str>,
+        customer_id: &str,
+    ) -> Result<Option<DealStage>> {
+        let Some(v) = keys.get(format!("m:{customer_id}").as_str())? else {
+            return Ok(None);
+        };
+        DealStage::from_key(v.value())
+            .map(Some)
+            .ok_or_else(|| super::Error::Corrupt {
+                table: "deal_keys",
+                message: format!("unknown deal stage {}", v.value()),
+            })
+    }
+    match tx.into() {
+        Tx::Read(tx) => read(&tx.open_table(tables::DEAL_KEYS)?, customer_id),
+        Tx::Write(tx) => read(&tx.open_table(tables::DEAL_KEYS)?, customer_id),
+    }
 }
 
 /// Every customer with an open deal → the stage of its most advanced one (a recall sweep

@@ -753,3 +753,92 @@ fn a_restored_chain_shorter_than_the_manifests_head_is_reported() {
         "{out}"
     );
 }
+
+/// Issue 23: the upgrade path an agency takes — a backup written by the previous release (the
+/// fixture's README says which and how) restores with this binary, migrates, serves its data,
+/// passes `doctor`, and this binary's own backup of it restores again to the same data.
+#[tokio::test]
+async fn a_backup_of_the_previous_release_restores_and_round_trips() {
+    let fixture = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/old-release"
+    ));
+    let identity = fixture.join("identity.txt");
+    let first = tempfile::tempdir().unwrap();
+    let r = zhudai(&[
+        "restore",
+        s(&fixture.join("backup.age")),
+        "--to",
+        s(first.path()),
+        "-i",
+        s(&identity),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(
+        stdout(&r).contains("migrated from schema 15"),
+        "{}",
+        stdout(&r)
+    );
+
+    // What the old release held, read through this release's API.
+    async fn check(dir: tempfile::TempDir) -> tempfile::TempDir {
+        let config = zhudai::config::Config::defaults().unwrap();
+        let clock = Arc::new(zhudai::service::ManualClock::new(common::epoch()));
+        let server = TestServer::start_in(dir, config, clock).await;
+        let boss = server.login("boss", "Zhudai-Old-Release-2026").await;
+        let (status, page) = boss.get("/api/v1/customers?limit=1").await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["total"], 30, "{page}");
+        let (status, c) = boss
+            .get("/api/v1/customers/01M92KQVH0YE9M5F5ZF4633GRA")
+            .await;
+        assert_eq!(status, 200, "{c}");
+        assert_eq!(c["name"], "罗凯庆");
+        assert_eq!(
+            c["phone"], "134****7369",
+            "the encrypted phone decrypts and masks"
+        );
+        let (status, log) = boss
+            .get("/api/v1/customers/01M92KQVH0YE9M5F5ZF4633GRA/followups")
+            .await;
+        assert_eq!(status, 200, "{log}");
+        assert!(
+            log.to_string().contains("旧版本的跟进记录"),
+            "the old follow-up is there: {log}"
+        );
+        let (status, hits) = boss.get("/api/v1/search?q=罗凯庆").await;
+        assert_eq!(status, 200, "{hits}");
+        assert!(
+            hits.to_string().contains("01M92KQVH0YE9M5F5ZF4633GRA"),
+            "{hits}"
+        );
+        server.stop().await
+    }
+    let first = check(first).await;
+    let doctor = zhudai(&["--data", s(first.path()), "doctor"]);
+    assert!(
+        doctor.status.success(),
+        "{}{}",
+        stdout(&doctor),
+        stderr(&doctor)
+    );
+
+    // This release's backup of the upgraded directory restores to the same data.
+    let work = tempfile::tempdir().unwrap();
+    let (id2, recipient) = keypair(work.path(), "id.txt");
+    let file = work.path().join("new.age");
+    let out = zhudai(&[
+        "--data",
+        s(first.path()),
+        "backup",
+        "--out",
+        s(&file),
+        "-r",
+        &recipient,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = tempfile::tempdir().unwrap();
+    let r = zhudai(&["restore", s(&file), "--to", s(second.path()), "-i", s(&id2)]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    check(second).await;
+}

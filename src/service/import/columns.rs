@@ -110,6 +110,10 @@ pub fn field_for(header: &str) -> Option<&'static str> {
 /// `2025/3/1`, `2025.3.1`, `2025年3月1日`, each optionally followed by `10:20` or `10:20:30`.
 fn entered_at_of(cell: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+    // RFC 3339 with its own offset (what `zhudai demo` and most systems' APIs write).
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(cell.trim()) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
     let s = cell
         .trim()
         .replace(['年', '月', '/', '.'], "-")
@@ -459,7 +463,26 @@ mod tests {
             at("2025年3月1日 10:20:30").as_deref(),
             Some("2025-03-01T02:20:30+00:00")
         );
-        for bad in ["2025-13-01", "昨天", "3/1/2025", "2025-03-01 25:00"] {
+        // RFC 3339 keeps its own offset (`zhudai demo` writes these).
+        assert_eq!(
+            at("2026-11-15T08:55:12+00:00").as_deref(),
+            Some("2026-11-15T08:55:12+00:00")
+        );
+        assert_eq!(
+            at("2026-11-15T08:55:12+08:00").as_deref(),
+            Some("2026-11-15T00:55:12+00:00")
+        );
+        assert_eq!(
+            at("2026-11-15T08:55:12Z").as_deref(),
+            Some("2026-11-15T08:55:12+00:00")
+        );
+        for bad in [
+            "2025-13-01",
+            "昨天",
+            "3/1/2025",
+            "2025-03-01 25:00",
+            "2026-11-15T08:55:12+25:00",
+        ] {
             assert_eq!(at(bad), None, "{bad}");
         }
     }

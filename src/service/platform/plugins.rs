@@ -507,6 +507,7 @@ impl crate::service::platform::UseCases<'_> {
                         mode: input.mode.clone().unwrap_or_else(|| "round_robin".into()),
                         cursor: 0,
                         turns: Vec::new(),
+                        deal_stage,
                         now,
                     })
                     .map(|d| json!({"user_id": d.user_id, "reason": d.reason}))

@@ -364,6 +364,7 @@ impl crate::service::pools::UseCases<'_> {
                 .into_iter()
                 .map(|(k, n)| (k.trim_start_matches(&turn_prefix).to_string(), n))
                 .collect(),
+            deal_stage: crate::store::deals::lead_stage(tx, &customer.id)?,
             now,
         };
         // `Plugins::assign` refuses a user who was not offered (an error, like a throw).

@@ -262,6 +262,7 @@ pub(crate) fn claim_input(
             .pool_entered_at
             .filter(|_| c.previous_owner_id.as_deref() == Some(&user.id)),
         entered_pool_at: c.pool_entered_at,
+        deal_stage: crate::store::deals::lead_stage(tx, &c.id)?,
         now,
     })
 }

@@ -111,7 +111,7 @@ impl TestServer {
         Self::start_in(dir, config, clock).await
     }
 
-    async fn start_in(
+    pub async fn start_in(
         dir: tempfile::TempDir,
         mut config: Config,
         clock: Arc<ManualClock>,
