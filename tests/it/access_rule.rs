@@ -39,11 +39,14 @@ const RULE_VIEW: &[&str] = &["service/pools/sweep/", "cli/doctor.rs"];
 
 /// (file under src/, function) pairs allowed to call the unscoped deal readers of
 /// `store::deals`, which hand out stages only (no deal record): the customer's stage follows
-/// its deals, and the recall sweep reads each customer's most advanced open deal.
+/// its deals, and the recall sweep, claims and assignment (and the plugin page's try-it panel)
+/// give rules the customer's most advanced open deal.
 const DEAL_STAGE_READS: &[(&str, &str)] = &[
     ("service/deals/stage.rs", "deals::stages_of_customer("),
     ("service/pools/sweep/plan.rs", "deals::lead_stages("),
     ("service/platform/plugins.rs", "deals::lead_stage("),
+    ("service/pools/claims.rs", "deals::lead_stage("),
+    ("service/pools/assign.rs", "deals::lead_stage("),
 ];
 
 /// Customer tables nobody outside `store` opens by hand.

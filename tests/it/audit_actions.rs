@@ -33,7 +33,7 @@ const AREAS: &[&str] = &[
 ];
 
 /// Dotted strings in those areas that are not audit actions (file names, config keys).
-const NOT_ACTIONS: &[&str] = &["backup.lock", "backup.time", "key.tmp"];
+const NOT_ACTIONS: &[&str] = &["backup.lock", "backup.time", "key.tmp", "pool.rhai"];
 
 /// Files whose dotted strings are configuration keys or hook names, not actions (and the
 /// script engine's test modules, which are whole files).
