@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -148,7 +148,9 @@ fn write_into(
     let age_out = encryptor
         .wrap_output(BufWriter::with_capacity(1 << 20, file))
         .map_err(io("cannot write the backup"))?;
-    let mut tar = tar::Builder::new(age_out);
+    let zstd_out =
+        zstd::Encoder::new(age_out, super::ZSTD_LEVEL).map_err(io("cannot write the backup"))?;
+    let mut tar = tar::Builder::new(zstd_out);
     let mtime = u64::try_from(header.created_at.timestamp()).unwrap_or(0);
     let mut manifest = Manifest {
         format: FORMAT_NAME.to_string(),
@@ -197,7 +199,8 @@ fn write_into(
     let mut h = tar_header(json.len() as u64, mtime);
     tar.append_data(&mut h, MANIFEST, json.as_slice())
         .map_err(io("cannot write the backup"))?;
-    let age_out = tar.into_inner().map_err(io("cannot write the backup"))?;
+    let zstd_out = tar.into_inner().map_err(io("cannot write the backup"))?;
+    let age_out = zstd_out.finish().map_err(io("cannot write the backup"))?;
     let buffered = age_out.finish().map_err(io("cannot write the backup"))?;
     let file = buffered.into_inner().map_err(|e| Error::Io {
         what: "cannot write the backup".into(),
@@ -205,6 +208,19 @@ fn write_into(
     })?;
     file.sync_all().map_err(io("cannot write the backup"))?;
     Ok(manifest)
+}
+
+/// The tar inside the decryption: zstd-compressed (format 2, recognised by the zstd frame's
+/// magic number) or plain (format 1; a tar starts with an entry name, never with that magic).
+fn decompressed<'r, R: Read + 'r>(plain: R) -> io::Result<Box<dyn Read + 'r>> {
+    const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+    let mut buffered = BufReader::with_capacity(zstd::zstd_safe::DCtx::in_size(), plain);
+    let head = buffered.fill_buf()?;
+    if head.starts_with(&ZSTD_MAGIC) {
+        Ok(Box::new(zstd::Decoder::with_buffer(buffered)?))
+    } else {
+        Ok(Box::new(buffered))
+    }
 }
 
 fn tar_header(size: u64, mtime: u64) -> tar::Header {
@@ -267,7 +283,7 @@ pub fn read(
     };
     // A small buffer keeps `read_so_far` at the end of the chunk being decrypted.
     let plain = keys::decrypt(BufReader::new(counted), unlock, path)?;
-    let mut archive = tar::Archive::new(plain);
+    let mut archive = tar::Archive::new(decompressed(plain).map_err(stream_error)?);
     let mut seen: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut manifest: Option<Manifest> = None;

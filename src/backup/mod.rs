@@ -30,8 +30,12 @@ pub use create::{Created, create};
 pub use keys::{Encryption, Unlock};
 pub use restore::{Restored, restore};
 
-/// The archive format this binary writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The archive format this binary writes and the newest it reads: 2 compresses the tar with
+/// zstd inside the encryption (1, a plain tar inside age, is still read).
+pub const FORMAT_VERSION: u32 = 2;
+/// zstd level of backups: 3 (zstd's default) compresses a store to about a third at several
+/// hundred MB/s per core.
+pub const ZSTD_LEVEL: i32 = 3;
 /// Identifies our manifests (`format` field).
 pub const FORMAT_NAME: &str = "zhudai-backup";
 pub const MANIFEST: &str = "manifest.json";

@@ -266,6 +266,19 @@ async fn stopped_data_dir() -> tempfile::TempDir {
         "[session]\nidle_minutes = 45\n",
     )
     .unwrap();
+    // 300 KB that do not compress (stored attachments are ciphertext): the archive spans
+    // several age chunks, so a byte flipped in its middle is not in the last one.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::create_dir_all(server.dir.path().join("blobs/zz")).unwrap();
+    std::fs::write(server.dir.path().join("blobs/zz/noise"), noise).unwrap();
     server.stop().await
 }
 
@@ -837,6 +850,15 @@ async fn a_backup_of_the_previous_release_restores_and_round_trips() {
         &recipient,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // Compressed inside the encryption (format 2): far smaller than the store it holds.
+    let archive = std::fs::metadata(&file).unwrap().len();
+    let store = std::fs::metadata(first.path().join("zhudai.redb"))
+        .unwrap()
+        .len();
+    assert!(
+        archive * 3 < store,
+        "archive {archive} bytes, store {store}"
+    );
     let second = tempfile::tempdir().unwrap();
     let r = zhudai(&["restore", s(&file), "--to", s(second.path()), "-i", s(&id2)]);
     assert!(r.status.success(), "{}", stderr(&r));

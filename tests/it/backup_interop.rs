@@ -67,9 +67,28 @@ fn keypair(dir: &Path, name: &str) -> (PathBuf, String) {
     (path, id.to_public().to_string())
 }
 
-/// Names listed by `tar -t` of a decrypted tar file.
-fn tar_names(tar: &Path) -> Vec<String> {
-    let out = Command::new("tar").arg("-tf").arg(tar).output().unwrap();
+/// `zstd -d` of what `age -d` wrote: the tar (backups are tar → zstd → age).
+fn unzstd(compressed: &Path) -> PathBuf {
+    let tar = compressed.with_extension("tar");
+    let out = Command::new("zstd")
+        .args(["-d", "-q", "-f"])
+        .arg(compressed)
+        .arg("-o")
+        .arg(&tar)
+        .output()
+        .expect("the zstd command (apt-get install zstd)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tar
+}
+
+/// Names listed by `tar -t` of the tar inside a decrypted backup (`age -d | zstd -d | tar -t`).
+fn tar_names(decrypted: &Path) -> Vec<String> {
+    let tar = unzstd(decrypted);
+    let out = Command::new("tar").arg("-tf").arg(&tar).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -90,7 +109,7 @@ fn expect_entries(names: &[String]) {
 }
 
 #[test]
-fn age_decrypts_with_an_identity_and_the_content_is_a_plain_tar() {
+fn age_decrypts_with_an_identity_and_the_content_is_a_zstd_tar() {
     if !age_or_skip() {
         return;
     }
@@ -108,7 +127,7 @@ fn age_decrypts_with_an_identity_and_the_content_is_a_plain_tar() {
         &Encryption::Recipients(keys::read_recipients_file(&rfile).unwrap()),
     );
     for (i, id) in [&id1, &id2].into_iter().enumerate() {
-        let tar = work.path().join(format!("out{i}.tar"));
+        let tar = work.path().join(format!("out{i}.zst"));
         let out = Command::new("age")
             .arg("-d")
             .arg("-i")
@@ -143,7 +162,7 @@ fn age_decrypts_with_an_identity_and_the_content_is_a_plain_tar() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(x.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "zhudai-backup");
-    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["format_version"], 2);
 }
 
 #[test]
@@ -178,7 +197,7 @@ fn age_decrypts_a_passphrase_backup_and_we_read_what_age_encrypts() {
         "{header}"
     );
 
-    let tar = work.path().join("out.tar");
+    let tar = work.path().join("out.zst");
     let cmd = format!("age -d -o '{}' '{}'", tar.display(), file.display());
     let mut child = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
