@@ -11,6 +11,10 @@
 //!   day, by how many whole days they had been in it ([`bucket`]: each day up to 30, then
 //!   wider), for the median time in each stage.
 //! - `fs/<kind>/<record id>` in `funnel_since`: the stage a record is in and since when.
+//! - `me/…`, `md/…`, `mr/…`: the same counters by month (`YYYY-MM` in place of the day), bumped
+//!   with the day's (schema 22 sums the day counters kept before). A funnel over a long
+//!   period reads whole months from these and only its partial months by day ([`period_rows`]):
+//!   a year at 200k deals reads ~30k rows instead of ~250k.
 //!
 //! Counting starts when the table is created (schema 18); `settings` key `funnel/since` holds
 //! that instant so a funnel says from when its counts are complete.
@@ -60,10 +64,85 @@ pub fn day(at: DateTime<Utc>) -> String {
     at.with_timezone(&shanghai()).format("%Y-%m-%d").to_string()
 }
 
+/// Bumps a day counter (`fe/…`, `fd/…`, `fr/…`) and its month rollup (`me/…`, `md/…`, `mr/…`).
 fn bump(tx: &WriteTransaction, key: &str) -> Result<()> {
     let mut t = tx.open_table(tables::COUNTERS)?;
-    let n = t.get(key)?.map_or(0, |v| v.value());
-    t.insert(key, n + 1)?;
+    for k in [key.to_string(), month_key(key)?] {
+        let n = t.get(k.as_str())?.map_or(0, |v| v.value());
+        t.insert(k.as_str(), n + 1)?;
+    }
+    Ok(())
+}
+
+/// `fe/<kind>/<YYYY-MM-DD>/rest` → `me/<kind>/<YYYY-MM>/rest` (likewise fd → md, fr → mr).
+fn month_key(day_key: &str) -> Result<String> {
+    let bad = || Error::Corrupt {
+        table: "counters",
+        message: format!("funnel key {day_key}"),
+    };
+    let mut parts = day_key.splitn(4, '/');
+    let (Some(prefix), Some(kind), Some(day), Some(rest)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let month_prefix = match prefix {
+        "fe" => "me",
+        "fd" => "md",
+        "fr" => "mr",
+        _ => return Err(bad()),
+    };
+    let month = day.get(..7).filter(|_| day.len() == 10).ok_or_else(bad)?;
+    Ok(format!("{month_prefix}/{kind}/{month}/{rest}"))
+}
+
+/// The pieces a period `from..=to` (days) is read in: whole calendar months from the month
+/// counters, the partial months at its ends from the day counters. `(true, "YYYY-MM", _)` is a
+/// month, `(false, first day, last day)` a run of days.
+fn segments(from: chrono::NaiveDate, to: chrono::NaiveDate) -> Vec<(bool, String, String)> {
+    use chrono::{Datelike, NaiveDate};
+    let mut out = Vec::new();
+    let mut cursor = from;
+    while cursor <= to {
+        let first = cursor.with_day(1).unwrap_or(cursor);
+        let next_month = if first.month() == 12 {
+            NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+        };
+        let Some(next_month) = next_month else {
+            out.push((false, cursor.to_string(), to.to_string()));
+            break;
+        };
+        let last = next_month.pred_opt().unwrap_or(next_month);
+        if cursor == first && last <= to {
+            out.push((true, first.format("%Y-%m").to_string(), String::new()));
+        } else {
+            out.push((false, cursor.to_string(), last.min(to).to_string()));
+        }
+        cursor = next_month;
+    }
+    out
+}
+
+/// Sums the month rollups from the day counters (schema 22: counters written before the
+/// rollups existed). Reads only the funnel's key ranges.
+pub(super) fn build_month_rollups(tx: &WriteTransaction) -> Result<()> {
+    let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    {
+        let t = tx.open_table(tables::COUNTERS)?;
+        for prefix in ["fe/", "fd/", "fr/"] {
+            let end = format!("{}0", prefix.trim_end_matches('/'));
+            for row in t.range(prefix..end.as_str())? {
+                let (k, v) = row?;
+                *sums.entry(month_key(k.value())?).or_default() += v.value();
+            }
+        }
+    }
+    let mut t = tx.open_table(tables::COUNTERS)?;
+    for (k, n) in &sums {
+        t.insert(k.as_str(), *n)?;
+    }
     Ok(())
 }
 
@@ -173,17 +252,19 @@ fn parse(kind_len: usize, key: &str, count: u64) -> Result<Row> {
     })
 }
 
-/// Every reason counter of `kind` from day `from` to day `to`: (owner, stage, reason, count).
-pub fn reasons(
+/// Reason counters under `prefix` (`fr` by day, `mr` by month) with keys from `start` below `end`
+/// (both after `<prefix>/<kind>/`).
+fn reasons_in(
     tx: &ReadTransaction,
+    prefix: &str,
     kind: Kind,
-    from: &str,
-    to: &str,
-    mut visit: impl FnMut(Option<String>, String, String, u64),
+    start: &str,
+    end: &str,
+    visit: &mut impl FnMut(Option<String>, String, String, u64),
 ) -> Result<()> {
     let k = kind.key();
-    let start = format!("fr/{k}/{from}");
-    let end = format!("fr/{k}/{to}0");
+    let start = format!("{prefix}/{k}/{start}");
+    let end = format!("{prefix}/{k}/{end}");
     let t = tx.open_table(tables::COUNTERS)?;
     for row in t.range(start.as_str()..end.as_str())? {
         let (key, v) = row?;
@@ -232,6 +313,59 @@ pub fn rows(
     Ok(())
 }
 
+/// Like [`rows`], over the period `from..=to` read as whole months plus partial months by day
+/// (see [`segments`]); a month's rows carry `YYYY-MM` as their `day`.
+pub fn period_rows(
+    tx: &ReadTransaction,
+    kind: Kind,
+    stays: bool,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    mut visit: impl FnMut(Row),
+) -> Result<()> {
+    let k = kind.key();
+    let t = tx.open_table(tables::COUNTERS)?;
+    for (month, a, b) in segments(from, to) {
+        let (start, end) = match (month, stays) {
+            (true, false) => (format!("me/{k}/{a}/"), format!("me/{k}/{a}0")),
+            (true, true) => (format!("md/{k}/{a}/"), format!("md/{k}/{a}0")),
+            (false, false) => (format!("fe/{k}/{a}"), format!("fe/{k}/{b}0")),
+            (false, true) => (format!("fd/{k}/{a}"), format!("fd/{k}/{b}0")),
+        };
+        for row in t.range(start.as_str()..end.as_str())? {
+            let (key, v) = row?;
+            visit(parse(k.len(), key.value(), v.value())?);
+        }
+    }
+    Ok(())
+}
+
+/// Every reason counter of `kind` over `from..=to`: (owner, stage, reason, count), read as
+/// whole months plus partial months by day.
+pub fn period_reasons(
+    tx: &ReadTransaction,
+    kind: Kind,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    mut visit: impl FnMut(Option<String>, String, String, u64),
+) -> Result<()> {
+    for (month, a, b) in segments(from, to) {
+        if month {
+            reasons_in(
+                tx,
+                "mr",
+                kind,
+                &format!("{a}/"),
+                &format!("{a}0"),
+                &mut visit,
+            )?;
+        } else {
+            reasons_in(tx, "fr", kind, &a, &format!("{b}0"), &mut visit)?;
+        }
+    }
+    Ok(())
+}
+
 /// Since when the counters are complete (the first start of a binary with funnels).
 pub fn since(tx: &ReadTransaction) -> Result<Option<String>> {
     Ok(tx
@@ -276,6 +410,88 @@ mod tests {
             ["lead", "contacted"]
         );
         assert_eq!(entered(&P, Some("won"), "won"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_period_is_read_as_whole_months_and_partial_months_by_day() {
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        let seg = |a: &str, b: &str| {
+            segments(d(a), d(b))
+                .into_iter()
+                .map(|(m, x, y)| if m { x } else { format!("{x}..{y}") })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            seg("2025-12-05", "2026-03-04"),
+            [
+                "2025-12-05..2025-12-31",
+                "2026-01",
+                "2026-02",
+                "2026-03-01..2026-03-04"
+            ]
+        );
+        assert_eq!(seg("2026-02-01", "2026-02-28"), ["2026-02"]);
+        assert_eq!(
+            seg("2024-02-01", "2024-02-28"),
+            ["2024-02-01..2024-02-28"],
+            "leap year"
+        );
+        assert_eq!(seg("2026-11-10", "2026-11-20"), ["2026-11-10..2026-11-20"]);
+        assert_eq!(seg("2026-12-01", "2027-01-31"), ["2026-12", "2027-01"]);
+        assert_eq!(seg("2026-11-20", "2026-11-20"), ["2026-11-20..2026-11-20"]);
+        assert!(seg("2026-11-21", "2026-11-20").is_empty());
+        assert_eq!(
+            month_key("fe/deal/2026-11-20/u1/signed").unwrap(),
+            "me/deal/2026-11/u1/signed"
+        );
+        assert_eq!(
+            month_key("fr/deal/2026-11-20/-/rejected/征信/花").unwrap(),
+            "mr/deal/2026-11/-/rejected/征信/花"
+        );
+        assert!(month_key("fx/deal/2026-11-20/u1/signed").is_err());
+    }
+
+    /// Schema 22: counters written before the rollups existed are summed into them; a write
+    /// after the upgrade bumps both.
+    #[test]
+    fn month_rollups_are_built_from_the_day_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open(&dir.path().join("s.redb")).unwrap();
+        store
+            .write(|tx| {
+                let mut t = tx.open_table(tables::COUNTERS)?;
+                t.insert("fe/deal/2026-11-02/u1/invited", 2)?;
+                t.insert("fe/deal/2026-11-30/u1/invited", 3)?;
+                t.insert("fe/deal/2026-12-01/u1/invited", 1)?;
+                t.insert("fd/deal/2026-11-05/u1/invited/4", 1)?;
+                t.insert("fr/deal/2026-11-05/-/rejected/负债高", 1)?;
+                t.insert("pool/other", 9)?;
+                drop(t);
+                build_month_rollups(tx)?;
+                bump(tx, "fe/deal/2026-11-15/u1/invited")
+            })
+            .unwrap();
+        let got = store
+            .read(|tx| {
+                let t = tx.open_table(tables::COUNTERS)?;
+                let mut v = Vec::new();
+                for row in t.range("m".."n")? {
+                    let (k, n) = row?;
+                    v.push((k.value().to_string(), n.value()));
+                }
+                Ok::<_, Error>(v)
+            })
+            .unwrap();
+        let want: Vec<(String, u64)> = [
+            ("md/deal/2026-11/u1/invited/4", 1),
+            ("me/deal/2026-11/u1/invited", 6),
+            ("me/deal/2026-12/u1/invited", 1),
+            ("mr/deal/2026-11/-/rejected/负债高", 1),
+        ]
+        .iter()
+        .map(|(k, n)| (k.to_string(), *n))
+        .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

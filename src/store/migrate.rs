@@ -48,6 +48,8 @@
 //! - 20: transfer_requests, transfer_keys (转移申请, `store::transfers`), created empty.
 //! - 21: deals, deal_keys, deal_counts (deals through the pipeline; the built-in roles already
 //!   held the deal capabilities since schema 4, so no role changes).
+//! - 22: the funnel's month rollups (`me/…`, `md/…`, `mr/…` in `counters`), summed from the day
+//!   counters kept so far (`store::funnel`).
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -58,7 +60,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 21;
+pub const SCHEMA_VERSION: u64 = 22;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -439,6 +441,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         21 => create_v21(tx),
+        22 => super::funnel::build_month_rollups(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -111,6 +111,30 @@ async fn the_customer_funnel_counts_reached_stages_over_my_scope_and_period() {
         "the admin sees everyone: {f}"
     );
 
+    // November whole is read from the month rollups; split, from the day counters; a period
+    // from mid-October to the end of December from days, a month, a month: all agree.
+    let month = reached(&admin.get(url).await.1);
+    let early = reached(
+        &admin
+            .get("/api/v1/funnels/customers?from=2026-11-01&to=2026-11-21")
+            .await
+            .1,
+    );
+    let late = reached(
+        &admin
+            .get("/api/v1/funnels/customers?from=2026-11-22&to=2026-11-30")
+            .await
+            .1,
+    );
+    let split: Vec<u64> = early.iter().zip(&late).map(|(a, b)| a + b).collect();
+    assert_eq!(split, month, "day counters and month rollups agree");
+    let (_, wide) = admin
+        .get("/api/v1/funnels/customers?from=2026-10-15&to=2026-12-31")
+        .await;
+    assert_eq!(reached(&wide), month, "{wide}");
+    assert_eq!(wide["outcomes"], json!({"lost": 1}));
+    assert_eq!(stage_of(&wide, "contacted")["median_days"], 3, "{wide}");
+
     // A period from 11-22: only A's jump to signed.
     let (_, f) = xiao
         .get("/api/v1/funnels/customers?from=2026-11-22&to=2026-11-30")

@@ -125,12 +125,12 @@ impl crate::service::reports::UseCases<'_> {
         let mut stays: BTreeMap<String, BTreeMap<u32, u64>> = BTreeMap::new();
         let mut why: BTreeMap<(String, String), u64> = BTreeMap::new();
         let counting_since = self.store.read(|tx| {
-            funnel::rows(tx, kind, false, &f, &t, |r| {
+            funnel::period_rows(tx, kind, false, from, to, |r| {
                 if sees(&r.owner) {
                     *reached.entry(r.stage).or_default() += r.count;
                 }
             })?;
-            funnel::rows(tx, kind, true, &f, &t, |r| {
+            funnel::period_rows(tx, kind, true, from, to, |r| {
                 if sees(&r.owner) {
                     *stays
                         .entry(r.stage)
@@ -139,7 +139,7 @@ impl crate::service::reports::UseCases<'_> {
                         .or_default() += r.count;
                 }
             })?;
-            funnel::reasons(tx, kind, &f, &t, |owner, stage, reason, n| {
+            funnel::period_reasons(tx, kind, from, to, |owner, stage, reason, n| {
                 if sees(&owner) {
                     *why.entry((stage, reason)).or_default() += n;
                 }
