@@ -4,6 +4,7 @@
 
 pub mod admin_socket;
 pub mod backup;
+pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod crypto;
