@@ -126,6 +126,11 @@ impl BlobKeys {
         key.try_into().map_err(|_| verify())
     }
 
+    /// Whether `wrapped` is a key of blob `id` wrapped under these keys.
+    pub fn opens(&self, id: &str, wrapped: &str) -> bool {
+        self.unwrap_key(id, wrapped).is_ok()
+    }
+
     /// The same blob key wrapped under `other` (a master-key rotation).
     pub fn rewrap(&self, other: &BlobKeys, id: &str, wrapped: &str) -> Result<String, BlobError> {
         let key = self.unwrap_key(id, wrapped)?;
@@ -269,30 +274,6 @@ impl Blobs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Every blob id that has a file (for `doctor`: a disk walk, never on a request path).
-    pub fn ids_on_disk(&self) -> Result<Vec<String>, BlobError> {
-        let mut out = Vec::new();
-        let dirs = match std::fs::read_dir(&self.root) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e.into()),
-        };
-        for dir in dirs {
-            let dir = dir?;
-            if dir.file_name() == "tmp" || !dir.file_type()?.is_dir() {
-                continue;
-            }
-            for f in std::fs::read_dir(dir.path())? {
-                let f = f?;
-                if let Some(name) = f.file_name().to_str() {
-                    out.push(name.to_string());
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
     }
 }
 

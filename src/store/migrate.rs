@@ -48,6 +48,9 @@
 //! - 20: transfer_requests, transfer_keys (转移申请, `store::transfers`), created empty.
 //! - 21: deals, deal_keys, deal_counts (deals through the pipeline; the built-in roles already
 //!   held the deal capabilities since schema 4, so no role changes).
+//! - 22: blobs, blob_deletions (the encrypted blob store's rows), deal_documents,
+//!   document_keys (权证 custody), created empty; a deal's checklist is written on its first
+//!   documents change.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -58,7 +61,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 21;
+pub const SCHEMA_VERSION: u64 = 22;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -245,6 +248,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::TRANSFER_REQUESTS)?;
     tx.open_table(tables::TRANSFER_KEYS)?;
     create_v21(tx)?;
+    to_22_blobs(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -338,6 +342,15 @@ fn create_v21(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::DEALS)?;
     tx.open_table(tables::DEAL_KEYS)?;
     tx.open_table(tables::DEAL_COUNTS)?;
+    Ok(())
+}
+
+/// Schema 22: the blob store and document custody (see the module doc).
+fn to_22_blobs(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::BLOBS)?;
+    tx.open_table(tables::BLOB_DELETIONS)?;
+    tx.open_table(tables::DEAL_DOCUMENTS)?;
+    tx.open_table(tables::DOCUMENT_KEYS)?;
     Ok(())
 }
 
@@ -439,6 +452,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         21 => create_v21(tx),
+        22 => to_22_blobs(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),
