@@ -337,9 +337,10 @@ async fn hand_overs_follow_the_machine_and_land_in_history_timeline_audit_and_li
         .await;
     let text = tl.to_string();
     assert!(
-        text.contains("身份证：借出") && text.contains("银行张经理"),
+        text.contains(r#""from":"身份证""#) && text.contains(r#""to":"lent_out""#),
         "{text}"
     );
+    assert!(text.contains("xiao → 银行张经理（面签）"), "{text}");
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
     let (_, audit) = admin.get("/api/v1/audit?limit=50").await;
     let actions: Vec<&str> = audit["items"]

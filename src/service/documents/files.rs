@@ -192,7 +192,7 @@ impl UseCases<'_> {
                 &c,
                 "document.attached",
                 &item,
-                Some(format!("上传附件 {}", file.name)),
+                Some(file.name.clone()),
                 json!({"blob": file.blob, "size": file.size, "content_type": file.content_type}),
             )?;
             // Last: transactions are serialised, so the name is never raced for; a failed

@@ -219,11 +219,14 @@ impl crate::service::documents::UseCases<'_> {
         detail: serde_json::Value,
     ) -> Result<()> {
         store::custody::put(w.tx, before, after, deal)?;
+        // The customer's timeline: `from` the document's name, `to` what happened (a status
+        // key, or `added` / `removed` / `attached`), `note` the hand-over line or file name.
+        let what = action.strip_prefix("document.").unwrap_or(action);
         w.event(
             &deal.customer_id,
             "document",
-            None,
-            Some(format!("{}：{}", item.name, item.status.label())),
+            Some(item.name.clone()),
+            Some(what.to_string()),
             timeline,
         )?;
         let mut detail = detail;
