@@ -81,6 +81,18 @@ pub fn put(
     Ok(())
 }
 
+/// Rewrites a checklist whose deal the caller has not read (erasure works on every deal of
+/// the erased customer, whoever's): the deal's people come from its record here, in `store`.
+pub fn rewrite(tx: &WriteTransaction, before: &Checklist, c: &Checklist) -> Result<()> {
+    let deal = tx
+        .open_table(tables::DEALS)?
+        .get(c.deal_id.as_str())?
+        .map(|v| codec::decode::<Deal>("deals", v.value()))
+        .transpose()?
+        .ok_or(super::Error::NotFound)?;
+    put(tx, Some(before), c, &deal)
+}
+
 /// The deal's people changed: its document keys carry the new ones.
 pub fn people_changed(tx: &WriteTransaction, deal: &Deal) -> Result<()> {
     let Some(c) = get(tx, &deal.id)? else {

@@ -4,8 +4,6 @@
 //! erased). A file whose removal fails stays queued in `blob_deletions`, where `doctor` shows
 //! it and the next start retries it.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -16,7 +14,7 @@ use crate::domain::custody::{self, DocFile};
 use crate::service::access::auth::Caller;
 use crate::service::{Error, Result};
 use crate::store;
-use crate::store::deals::{Reader, SeesDeals};
+use crate::store::deals::Reader;
 
 /// What an upload says about itself besides its bytes.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
@@ -50,15 +48,6 @@ pub fn blob_error(e: BlobError) -> Error {
     }
 }
 
-/// Every deal: erasure works on a customer's deals whoever's they are.
-struct AllDeals;
-
-impl SeesDeals for AllDeals {
-    fn users(&self) -> Option<&BTreeSet<String>> {
-        None
-    }
-}
-
 /// Erasure of a customer (`customers::recycle`): every file attached to the documents of their
 /// deals loses its reference (the blob row goes with its last one, the file is queued for
 /// removal) and the items' notes go; statuses and hand-over times stay. Returns the files
@@ -71,9 +60,6 @@ pub fn erase_customer(
 ) -> Result<usize> {
     let mut n = 0;
     for before in store::custody::of_customer(tx, customer_id)? {
-        let Some(deal) = Reader::scoped(tx, &AllDeals).get(&before.deal_id)? else {
-            continue;
-        };
         let mut c = before.clone();
         for item in &mut c.items {
             let reference = blob_ref(&c.deal_id, &item.id);
@@ -86,7 +72,7 @@ pub fn erase_customer(
                 h.note = None;
             }
         }
-        store::custody::put(tx, Some(&before), &c, &deal)?;
+        store::custody::rewrite(tx, &before, &c)?;
     }
     Ok(n)
 }
