@@ -611,3 +611,31 @@ async fn backup_restore_round_trips_blobs_and_doctor_finds_a_missing_one() {
     );
     assert!(text.contains("warn  blobs: 1 orphaned file(s)"), "{text}");
 }
+
+#[tokio::test]
+async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() {
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.documents.upload_limit_bytes = 4096;
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+    let (xiao, deal, _) = setup(&s).await;
+    let files = format!("/api/v1/deals/{deal}/documents/i1/files");
+    let (st, e) = upload(&xiao, &files, scan(100_000)).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (422, Some("file_too_large")),
+        "{e}"
+    );
+    let (st, f) = upload(&xiao, &files, scan(4000)).await;
+    assert_eq!(st, 201, "just under the limit: {f}");
+    let tmp = s.dir.path().join("blobs/tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "no partial file left"
+    );
+    // Nothing was recorded for the refused one: one blob, one file.
+    assert_eq!(
+        s.app.store.read(zhudai::store::blobs::all).unwrap().len(),
+        1
+    );
+}

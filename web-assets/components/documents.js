@@ -246,3 +246,23 @@ export function DocumentsCard({ dealId }) {
       onClose=${() => { setRemoving(null); setRemoveError(''); }} />`}
   </div>`;
 }
+
+/** The dashboard's overdue originals (lent out longer than the configured days) on the deals
+ * the user sees: the documents clerk sees the firm's, an officer their deals'. Shown only when
+ * there are any. */
+export function OverdueDocumentsCard() {
+  const [page, setPage] = useState(null);
+  useEffect(() => {
+    api('GET', '/api/v1/documents/custody?overdue=1&limit=5').then(setPage).catch(() => setPage(null));
+  }, []);
+  if (!page || !page.total) return null;
+  return html`<div class="card" data-testid="overdue-documents">
+    <h2 class="card-title">${t('documents.overdueCard', { count: page.total })}</h2>
+    <ul class="reminder-list">${page.items.map((r) => html`<li key=${`${r.deal_id}/${r.item_id}`}>
+      <a href=${`/deals/${encodeURIComponent(r.deal_id)}`}>${r.customer_name}</a>
+      <span class="badge badge-danger">${r.name}</span>
+      <span class="muted">${t('documents.overdueLine', { holder: r.holder || '—', days: r.days_out })}</span>
+    </li>`)}</ul>
+    ${page.total > page.items.length && html`<a href="/documents">${t('documents.overdueAll')}</a>`}
+  </div>`;
+}
