@@ -507,6 +507,82 @@ async fn erasure_removes_the_customers_files() {
     );
     let (_, list) = admin.get(&format!("/api/v1/deals/{deal}/documents")).await;
     assert_eq!(list["items"][0]["files"], json!([]));
+
+    // A file that cannot be removed (here: a directory stands in its place): the erasure
+    // commits, the removal stays queued, doctor reports it, and the next start retries it.
+    let (st, c2) = xiao
+        .post(
+            "/api/v1/customers",
+            json!({"name": "赵九", "phone": "13900139000"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c2}");
+    let (_, d2) = xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c2["id"], "product_id": list_product(&admin).await,
+                   "amount_fen": 10_000_000, "term_months": 12}),
+        )
+        .await;
+    let deal2 = d2["id"].as_str().unwrap().to_string();
+    let (st, f) = upload(
+        &xiao,
+        &format!("/api/v1/deals/{deal2}/documents/i1/files"),
+        scan(777),
+    )
+    .await;
+    assert_eq!(st, 201, "{f}");
+    let blob2 = f["blob"].as_str().unwrap().to_string();
+    let path2 = s.dir.path().join("blobs").join(&blob2[..2]).join(&blob2);
+    std::fs::remove_file(&path2).unwrap();
+    std::fs::create_dir_all(path2.join("stuck")).unwrap();
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/customers/{}/erase", c2["id"].as_str().unwrap()),
+            json!({"request_ref": "PIPL-2"}),
+        )
+        .await;
+    assert!(st.is_success(), "the erasure itself commits: {v}");
+    let queued = s
+        .app
+        .store
+        .read(zhudai::store::blobs::pending_deletions)
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].0, blob2);
+    let dir = s.stop().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args(["--data", dir.path().to_str().unwrap(), "doctor"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success());
+    assert!(text.contains("FAIL  blob removals: 1 file(s)"), "{text}");
+    // Cleared by hand to a plain file again: the next start removes it and the queue row.
+    std::fs::remove_dir_all(&path2).unwrap();
+    std::fs::write(&path2, b"ciphertext").unwrap();
+    let app = zhudai::open_app(
+        dir.path(),
+        zhudai::config::Config::defaults().unwrap(),
+        std::sync::Arc::new(zhudai::service::SystemClock),
+    )
+    .unwrap();
+    assert!(!path2.exists());
+    assert!(
+        app.store
+            .read(zhudai::store::blobs::pending_deletions)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn list_product(admin: &Client) -> String {
+    let (_, ps) = admin.get("/api/v1/products").await;
+    ps["items"][0]["id"]
+        .as_str()
+        .or_else(|| ps[0]["id"].as_str())
+        .unwrap()
+        .to_string()
 }
 
 fn zhudai(args: &[&str]) -> std::process::Output {
