@@ -29,6 +29,17 @@ pub struct Config {
     pub store: StoreConfig,
     pub metrics: MetricsConfig,
     pub loans: LoansConfig,
+    pub documents: DocumentsConfig,
+}
+
+/// Document custody (权证) and the blob store (docs/documents.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentsConfig {
+    /// A document lent out longer than this many days is on the overdue list.
+    pub overdue_days: u32,
+    /// Largest scan or photo accepted, bytes.
+    pub upload_limit_bytes: u64,
 }
 
 /// The comprehensive financing cost (综合融资成本) limits of the firm (docs/loans.md).
@@ -297,6 +308,15 @@ impl Config {
         }
         if self.pool.sweep_interval_minutes == 0 {
             return Err(bad("pool.sweep_interval_minutes", "must be at least 1"));
+        }
+        if !(1..=3650).contains(&self.documents.overdue_days) {
+            return Err(bad("documents.overdue_days", "must be 1 to 3650 days"));
+        }
+        if !(1024..=4 << 30).contains(&self.documents.upload_limit_bytes) {
+            return Err(bad(
+                "documents.upload_limit_bytes",
+                "must be 1 KiB to 4 GiB",
+            ));
         }
         if !(1..=crate::domain::loan::MAX_RATE_BP).contains(&self.loans.cost_cap_bp) {
             return Err(bad("loans.cost_cap_bp", "must be 1 to 100000 basis points"));

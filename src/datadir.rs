@@ -5,6 +5,7 @@
 //!   zhudai.redb      all records, sessions, audit log, search outbox
 //!   keys/master.key  field-encryption key, mode 0600
 //!   plugins/         this firm's Rhai plugins (defaults copied on first run)
+//!   blobs/           encrypted scans and photos (`crate::blobs`; uploads in progress in tmp/)
 //!   config.toml      optional
 //! ```
 

@@ -4,6 +4,7 @@
 
 pub mod admin_socket;
 pub mod backup;
+pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -70,6 +71,7 @@ pub fn open_app(
         clock,
         data_dir.to_path_buf(),
         fields,
+        blobs::BlobKeys::new(&prepared.key),
     ));
     // Saved plugin versions first: a plugin file broken at start runs the newest good one.
     app.platform().load_plugin_versions()?;
@@ -79,6 +81,9 @@ pub fn open_app(
         tracing::info!(count = purged, "expired sessions removed");
     }
     let interrupted = app.imports().recover_import_jobs()?;
+    // Blob files whose last reference went before a stop, and uploads cut short by it.
+    app.documents().remove_unreferenced_files();
+    clear_tmp(&app.blobs.tmp_dir())?;
     // Exports in progress when the last process stopped (their downloads are gone with it).
     clear_tmp(&data_dir.join("tmp"))?;
     if let Err(e) = app.imports().purge_import_files() {

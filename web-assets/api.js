@@ -89,3 +89,8 @@ export async function api(method, path, body) {
   }
   throw error;
 }
+
+/** The CSRF token for requests made without `api` (an XMLHttpRequest upload with progress). */
+export function csrfHeader() {
+  return csrfToken;
+}

@@ -24,6 +24,7 @@ import { AdminProductsPage } from './pages/admin-products.js';
 import { FunnelPage } from './pages/funnel.js';
 import { DealsPage } from './pages/deals.js';
 import { DealDetailPage } from './pages/deal-detail.js';
+import { DocumentsPage } from './pages/documents.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -33,6 +34,8 @@ export const ROUTES = [
   { id: 'customer-detail', path: '/customers/:id', pattern: /^\/customers\/[^/]+$/, key: 'customer.title', icon: 'contacts', page: CustomerDetailPage, nav: false, capability: 'customer.read' },
   { id: 'deals', path: '/deals', key: 'nav.deals', icon: 'folder', page: DealsPage, nav: true, capability: 'deal.read' },
   { id: 'deal-detail', path: '/deals/:id', pattern: /^\/deals\/[^/]+$/, key: 'deal.title', icon: 'folder', page: DealDetailPage, nav: false, capability: 'deal.read' },
+  // Documents custody: the documents clerk, officers and managers (every deal reader; the server scopes the list).
+  { id: 'documents', path: '/documents', key: 'nav.documents', icon: 'lock', page: DocumentsPage, nav: true, capability: 'deal.read' },
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
   { id: 'funnel', path: '/reports/funnel', key: 'nav.funnel', icon: 'dashboard', page: FunnelPage, nav: true, capability: 'customer.read' },
   // Every signed-in user: the calculator reads no customer data.

@@ -234,6 +234,8 @@ pub fn list_entries(data_dir: &Path, snapshot: &Path) -> Result<Vec<Entry>> {
     for top in ["plugins", "blobs"] {
         walk(&data_dir.join(top), top, &mut entries)?;
     }
+    // Uploads in progress are not blobs yet.
+    entries.retain(|e| !e.path.starts_with("blobs/tmp/"));
     Ok(entries)
 }
 

@@ -148,6 +148,19 @@ fn check_store(
                 ),
                 Err(e) => r.fail("deal keys and counters", e),
             }
+            match s.read(store::custody::drift) {
+                Ok(d) if d.is_empty() => r.ok("document keys", "match the checklists"),
+                Ok(d) => r.fail(
+                    "document keys",
+                    format!(
+                        "{} difference(s) from a recount of the checklists (e.g. {}); the 权证 page would misreport",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("document keys", e),
+            }
+            check_blobs(layout, &s, r);
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),
@@ -279,6 +292,92 @@ fn check_index(layout: &Layout, s: &Store, r: &mut Report) {
     }
 }
 
+/// Blob rows against the files in `data/blobs` (a disk walk: doctor runs offline): a row
+/// without its file is missing (FAIL), a file without a row is orphaned (warn: an upload
+/// whose transaction did not commit, or a removal that did not happen), and removals still
+/// queued after an erasure or a removed item are listed (FAIL: the file should be gone).
+fn check_blobs(layout: &Layout, s: &Store, r: &mut Report) {
+    let rows = match s.read(store::blobs::all) {
+        Ok(rows) => rows,
+        Err(e) => return r.fail("blobs", e),
+    };
+    let queued = match s.read(store::blobs::pending_deletions) {
+        Ok(q) => q,
+        Err(e) => return r.fail("blob removals", e),
+    };
+    // Only the walk needs the directory: the keys are not used.
+    let files = match blob_files(&layout.root.join("blobs")) {
+        Ok(f) => f,
+        Err(e) => return r.fail("blobs", e),
+    };
+    let known: std::collections::BTreeSet<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+    let missing: Vec<&str> = known
+        .iter()
+        .copied()
+        .filter(|id| !files.contains(*id))
+        .collect();
+    let queued_ids: std::collections::BTreeSet<&str> =
+        queued.iter().map(|(id, _)| id.as_str()).collect();
+    let orphaned: Vec<&String> = files
+        .iter()
+        .filter(|f| !known.contains(f.as_str()) && !queued_ids.contains(f.as_str()))
+        .collect();
+    if missing.is_empty() {
+        r.ok("blobs", format!("{} file(s), each present", rows.len()));
+    } else {
+        r.fail(
+            "blobs",
+            format!(
+                "{} of {} missing on disk (e.g. {}); restore data/blobs from a backup",
+                missing.len(),
+                rows.len(),
+                missing[0]
+            ),
+        );
+    }
+    if !orphaned.is_empty() {
+        r.warn(
+            "blobs",
+            format!(
+                "{} orphaned file(s) with no record (e.g. {}): safe to delete once no backup needs them",
+                orphaned.len(),
+                orphaned[0]
+            ),
+        );
+    }
+    if !queued.is_empty() {
+        r.fail(
+            "blob removals",
+            format!(
+                "{} file(s) whose records were removed (erasure or a removed document) are still to be deleted (e.g. {}); the next start retries, or delete data/blobs/<2 digits>/<id> by hand",
+                queued.len(),
+                queued[0].0
+            ),
+        );
+    }
+}
+
+fn blob_files(root: &Path) -> std::io::Result<std::collections::BTreeSet<String>> {
+    let mut out = std::collections::BTreeSet::new();
+    let dirs = match std::fs::read_dir(root) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for dir in dirs {
+        let dir = dir?;
+        if dir.file_name() == "tmp" || !dir.file_type()?.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(dir.path())? {
+            if let Some(name) = f?.file_name().to_str() {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `--rotate-key`: see `service::platform::rotate` for the steps and why they are safe to interrupt.
 fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
@@ -318,6 +417,7 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
         std::sync::Arc::new(crate::service::SystemClock),
         layout.root.clone(),
         crate::crypto::field::FieldCipher::new(&old),
+        crate::blobs::BlobKeys::new(&old),
     );
     let new = crate::crypto::field::FieldCipher::new(&next);
     let mut bar: Option<super::progress::Progress> = None;
@@ -333,6 +433,28 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
     // The audit chain is re-sealed under the new key, with the new key's fingerprint in the
     // same transaction. The data now belongs to the new key; until the files are swapped the
     // server refuses to start anyway (master.next.key exists), and a rerun finishes the swap.
+    // Blob keys are wrapped by a key derived from the master key: re-wrapped in one
+    // transaction (a resumed rotation finds some already under the new key and keeps them).
+    let (old_blobs, new_blobs) = (
+        crate::blobs::BlobKeys::new(&old),
+        crate::blobs::BlobKeys::new(&next),
+    );
+    let blobs = app.store.write(|tx| {
+        store::blobs::rewrap_all(tx, |id, wrapped| {
+            if new_blobs.opens(id, wrapped) {
+                return Ok(wrapped.to_string());
+            }
+            old_blobs
+                .rewrap(&new_blobs, id, wrapped)
+                .map_err(|e| store::Error::Corrupt {
+                    table: "blobs",
+                    message: e.to_string(),
+                })
+        })
+    })?;
+    if blobs > 0 {
+        println!("{blobs} blob keys re-wrapped under the new key");
+    }
     let rekeyed = app.store.rekey_audit(&new_audit)?;
     app.store.set_setting("key_check", &new.key_check())?;
     drop(app);

@@ -5,6 +5,7 @@
 mod access;
 mod customers;
 mod deals;
+mod documents;
 pub mod error;
 mod extract;
 mod followups;
@@ -163,6 +164,13 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(deals::get, deals::update))
         .routes(routes!(deals::move_stage))
         .routes(routes!(deals::of_customer))
+        .routes(routes!(documents::list, documents::add))
+        .routes(routes!(documents::remove))
+        .routes(routes!(documents::move_item))
+        .routes(routes!(documents::upload))
+        .routes(routes!(documents::download))
+        .routes(routes!(documents::custody))
+        .routes(routes!(documents::export))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
@@ -176,6 +184,9 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 pub fn router(app: AppState) -> Router {
     let body_limit = usize::try_from(app.config.server.body_limit_bytes).unwrap_or(usize::MAX);
     let import_limit = usize::try_from(app.config.server.import_limit_bytes).unwrap_or(usize::MAX);
+    // Document uploads stream their body (no extractor limit): their cap is the hard limit's.
+    let upload_limit =
+        usize::try_from(app.config.documents.upload_limit_bytes).unwrap_or(usize::MAX);
     let (api, doc) = api(import_limit).split_for_parts();
     let doc = Arc::new(doc);
     let timeout = Duration::from_secs(app.config.server.request_timeout_secs.max(1));
@@ -202,7 +213,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::web::router())
         .route_layer(axum::middleware::from_fn(metrics::tag_route))
         .with_state(Arc::clone(&app));
-    with_layers(routes, body_limit, import_limit, timeout)
+    with_layers(routes, body_limit, import_limit.max(upload_limit), timeout)
         // Outermost: counts and times every request, refusals by the layers included.
         .layer(axum::middleware::from_fn_with_state(app, metrics::track))
 }

@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         (name = "products", description = "Credit products (信贷产品) and matching a customer against them"),
         (name = "reports", description = "Funnels and reports over the caller's scope"),
         (name = "deals", description = "Deals (业务单) through the pipeline: board, list, stage moves with their required fields"),
+        (name = "documents", description = "Document custody (权证): checklists, hand-overs, encrypted scans with ranged downloads, the held and overdue lists"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
     )
 )]

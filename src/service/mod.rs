@@ -6,6 +6,7 @@ pub mod access;
 pub mod context;
 pub mod customers;
 pub mod deals;
+pub mod documents;
 mod error;
 pub mod followups;
 pub mod import;
@@ -107,6 +108,8 @@ pub struct App {
     pub plugins: Arc<crate::script::Plugins>,
     /// Request counters and job durations for `GET /metrics` (kept in memory).
     pub metrics: crate::metrics::Metrics,
+    /// The encrypted files under `data/blobs` (scans, photos).
+    pub blobs: crate::blobs::Blobs,
 }
 
 impl App {
@@ -116,8 +119,11 @@ impl App {
         clock: Arc<dyn Clock>,
         data_dir: PathBuf,
         fields: crate::crypto::field::FieldCipher,
+        blob_keys: crate::blobs::BlobKeys,
     ) -> App {
         let search = crate::search::Search::new(&data_dir);
+        let blobs =
+            crate::blobs::Blobs::new(&data_dir, blob_keys, config.documents.upload_limit_bytes);
         let plugins = Arc::new(crate::script::Plugins::new(&data_dir.join("plugins")));
         App {
             store,
@@ -129,6 +135,7 @@ impl App {
             search,
             plugins,
             metrics: crate::metrics::Metrics::default(),
+            blobs,
         }
     }
 

@@ -110,6 +110,9 @@ pub fn put(tx: &WriteTransaction, before: Option<&Deal>, d: &Deal) -> Result<()>
     drop(k);
     if let Some(b) = before {
         bump(tx, &b.officer_id, b.stage, false)?;
+        if b.officer_id != d.officer_id || b.assistant_id != d.assistant_id {
+            super::custody::people_changed(tx, d)?;
+        }
     }
     bump(tx, &d.officer_id, d.stage, true)?;
     super::funnel::on_write(

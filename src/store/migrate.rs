@@ -50,6 +50,9 @@
 //!   held the deal capabilities since schema 4, so no role changes).
 //! - 22: the funnel's month rollups (`me/…`, `md/…`, `mr/…` in `counters`), summed from the day
 //!   counters kept so far (`store::funnel`).
+//! - 23: blobs, blob_deletions (the encrypted blob store's rows), deal_documents,
+//!   document_keys (权证 custody), created empty; a deal's checklist is written on its first
+//!   documents change.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -60,7 +63,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 22;
+pub const SCHEMA_VERSION: u64 = 23;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -247,6 +250,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::TRANSFER_REQUESTS)?;
     tx.open_table(tables::TRANSFER_KEYS)?;
     create_v21(tx)?;
+    to_23_blobs(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -340,6 +344,15 @@ fn create_v21(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::DEALS)?;
     tx.open_table(tables::DEAL_KEYS)?;
     tx.open_table(tables::DEAL_COUNTS)?;
+    Ok(())
+}
+
+/// Schema 22: the blob store and document custody (see the module doc).
+fn to_23_blobs(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::BLOBS)?;
+    tx.open_table(tables::BLOB_DELETIONS)?;
+    tx.open_table(tables::DEAL_DOCUMENTS)?;
+    tx.open_table(tables::DOCUMENT_KEYS)?;
     Ok(())
 }
 
@@ -442,6 +455,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         }
         21 => create_v21(tx),
         22 => super::funnel::build_month_rollups(tx),
+        23 => to_23_blobs(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -4,7 +4,9 @@
 
 pub mod audit;
 pub mod audit_anchor;
+pub mod blobs;
 pub mod codec;
+pub mod custody;
 pub mod customer_settings;
 pub mod customers;
 pub mod deals;

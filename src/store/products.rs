@@ -40,7 +40,18 @@ pub fn put(tx: &WriteTransaction, p: &Product) -> Result<()> {
 
 /// Every version of product `id`, oldest first.
 pub fn versions(tx: &ReadTransaction, id: &str) -> Result<Vec<Product>> {
-    let table = tx.open_table(tables::PRODUCT_VERSIONS)?;
+    versions_in(&tx.open_table(tables::PRODUCT_VERSIONS)?, id)
+}
+
+/// [`versions`] in a write transaction.
+pub fn versions_w(tx: &WriteTransaction, id: &str) -> Result<Vec<Product>> {
+    versions_in(&tx.open_table(tables::PRODUCT_VERSIONS)?, id)
+}
+
+fn versions_in(
+    table: &impl redb::ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Vec<Product>> {
     let start = format!("{id}/");
     let end = format!("{id}0");
     let mut out = Vec::new();

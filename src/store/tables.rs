@@ -124,6 +124,20 @@ pub const DEAL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("deal_ke
 /// (officer id or `*`, deal stage) → deals (schema 21), kept by `store::deals::put`.
 pub const DEAL_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("deal_counts");
 
+/// Blob id (64 hex digits) → `store::blobs::BlobMeta`: size, sniffed type, the wrapped blob
+/// key and the records that refer to it (schema 23).
+pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
+/// Blob id → Unix seconds: files whose last reference went in a committed transaction and that
+/// are still to be removed from `data/blobs` (schema 23). A row left here is a failed removal:
+/// `zhudai doctor` reports it and the next start retries it.
+pub const BLOB_DELETIONS: TableDefinition<&str, i64> = TableDefinition::new("blob_deletions");
+/// Deal id → `domain::custody::Checklist`, the deal's documents (权证) (schema 23).
+pub const DEAL_DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("deal_documents");
+/// Keys of held documents → `<officer id>\t<assistant id>` of their deal (schema 23):
+/// `h:<status>/<deal>/<item>` for each received or lent-out item, `out:<lent out at, Unix
+/// seconds, 12 digits>/<deal>/<item>` for each lent-out item (`store::custody`).
+pub const DOCUMENT_KEYS: TableDefinition<&str, &str> = TableDefinition::new("document_keys");
+
 every_table!(
     META,
     USERS,
@@ -163,4 +177,8 @@ every_table!(
     DEALS,
     DEAL_KEYS,
     DEAL_COUNTS,
+    BLOBS,
+    BLOB_DELETIONS,
+    DEAL_DOCUMENTS,
+    DOCUMENT_KEYS,
 );

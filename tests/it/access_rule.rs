@@ -63,6 +63,11 @@ const CUSTOMER_TABLES: &[&str] = &[
     "tables::DEALS",
     "tables::DEAL_KEYS",
     "tables::DEAL_COUNTS",
+    // Documents custody and blobs: through `store::custody` / `store::blobs`, after the deal's
+    // scoped reader.
+    "tables::DEAL_DOCUMENTS",
+    "tables::DOCUMENT_KEYS",
+    "tables::BLOBS",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -25,6 +25,7 @@ const AREAS: &[&str] = &[
     "product",
     "transfer",
     "deal",
+    "document",
     "assignment",
     "plugin",
     "backup",

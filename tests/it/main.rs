@@ -17,6 +17,7 @@ mod customer_features;
 mod customer_list_index;
 mod customers;
 mod deals;
+mod documents;
 mod export;
 mod followups;
 mod funnels;

@@ -18,6 +18,37 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
         .post("/api/v1/customers", json!({"name": "周八", "phone": "13822223333", "id_number": "11010519491231002X", "extra_phones": ["13922223333"]}))
         .await;
     let id = c["id"].as_str().unwrap().to_string();
+    // A scan in the blob store: its key is wrapped by the master key and must follow it.
+    let (_, p) = admin
+        .post("/api/v1/products", crate::products::salary_loan())
+        .await;
+    let (_, d) = admin
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": id, "product_id": p["id"], "amount_fen": 10_000_000, "term_months": 12}),
+        )
+        .await;
+    let scan = b"%PDF-1.7 a scanned property certificate".to_vec();
+    let deal = d["id"].as_str().unwrap().to_string();
+    let blob = {
+        let staged = {
+            let mut w = s.app.blobs.writer().unwrap();
+            w.write(&scan).unwrap();
+            w.finish().unwrap()
+        };
+        let token = s
+            .app
+            .access()
+            .login(ADMIN, ADMIN_PASSWORD, "t")
+            .unwrap()
+            .token;
+        let caller = s.app.access().authenticate_session(&token).unwrap();
+        s.app
+            .documents()
+            .attach(&caller, &deal, "i1", staged, None, "test")
+            .unwrap()
+            .blob
+    };
     let before = s
         .app
         .store
@@ -102,6 +133,20 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
         })
         .unwrap()
         .unwrap();
+    let meta = app
+        .store
+        .read(|tx| zhudai::store::blobs::get(tx, &blob))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.blobs
+            .open(&blob, meta.size, &meta.key)
+            .unwrap()
+            .read_all()
+            .unwrap(),
+        scan,
+        "the blob reads under the new key"
+    );
     assert_ne!(after.phone.enc, before.phone.enc);
     assert_ne!(
         after.phone.bidx, before.phone.bidx,

@@ -90,6 +90,19 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/deals/{id}", Deal),
     ("patch", "/api/v1/deals/{id}", Deal),
     ("post", "/api/v1/deals/{id}/stage", Deal),
+    ("get", "/api/v1/deals/{id}/documents", Deal),
+    ("post", "/api/v1/deals/{id}/documents", Deal),
+    ("delete", "/api/v1/deals/{id}/documents/{item}", Deal),
+    ("post", "/api/v1/deals/{id}/documents/{item}/moves", Deal),
+    ("post", "/api/v1/deals/{id}/documents/{item}/files", Deal),
+    (
+        "get",
+        "/api/v1/deals/{id}/documents/{item}/files/{blob}",
+        Deal,
+    ),
+    // Held documents of the deals the caller sees (their own test checks the filter).
+    ("get", "/api/v1/documents/custody", NoObject),
+    ("get", "/api/v1/documents/custody/export", NoObject),
     ("get", "/api/v1/departments", NoObject),
     ("post", "/api/v1/departments", NoObject),
     ("delete", "/api/v1/departments/{id}", Organisation),
@@ -253,6 +266,8 @@ fn fill(path: &str, rule: Rule, t: &Theirs, nobody: bool) -> String {
             },
         )
         .replace("{vid}", &pick("1"))
+        .replace("{item}", "i1")
+        .replace("{blob}", &"a".repeat(64))
 }
 
 async fn call(c: &Client, method: &str, path: &str) -> u16 {

@@ -279,6 +279,8 @@ function eventText(e, userName) {
       return t('timeline.restored');
     case 'erased':
       return t('timeline.erased');
+    case 'document':
+      return t('timeline.document', { name: e.from || '—', what: t(`documents.event.${e.to}`), note: e.note || '' });
     default:
       return t('timeline.other', { kind: e.kind });
   }

@@ -9,6 +9,7 @@ import { LoadError, Loading } from '../components/states.js';
 import { loadReminders, loadUpcoming, remindersStamp } from '../components/reminders.js';
 import { TransferRequestsCard } from '../components/transfer-requests.js';
 import { DealRemindersCard } from '../components/deal-reminders.js';
+import { OverdueDocumentsCard } from '../components/documents.js';
 
 function greeting(name) {
   const hour = new Date().getHours();
@@ -213,6 +214,7 @@ export function DashboardPage() {
     ${can('customer.read') && user.data_scope && user.data_scope !== 'self' && html`<${TeamToday} />`}
     ${can('customer.read') && html`<${TransferRequestsCard} />`}
     ${can('deal.read') && html`<${DealRemindersCard} />`}
+    ${can('deal.read') && html`<${OverdueDocumentsCard} />`}
     ${can('customer.read')
       ? html`<${Todos} /><${Trends} />`
       : html`<div class="card empty-state" data-testid="dashboard-empty">

@@ -129,6 +129,9 @@ fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Re
         f.outcome = None;
         customers::put_followup(tx, &f)?;
     }
+    // Scans and photos of the customer's deal documents: detached here, their files removed
+    // after the commit (`remove_unreferenced_files`).
+    crate::service::documents::erase_customer(tx, &c.id, now)?;
     Ok(c)
 }
 
@@ -172,8 +175,9 @@ impl crate::service::customers::UseCases<'_> {
                     source: "system".into(),
                 },
             )?;
-            Ok(n)
+            Ok::<_, Error>(n)
         })
+        .inspect(|_| self.documents().remove_unreferenced_files())
     }
 
     /// Deleted customers still restorable, most recently deleted first (admin), one page.
@@ -292,6 +296,8 @@ impl crate::service::customers::UseCases<'_> {
                 Some(id),
                 json!({"request_ref": reference}),
             )
-        })
+        })?;
+        self.documents().remove_unreferenced_files();
+        Ok(())
     }
 }
