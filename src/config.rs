@@ -29,6 +29,23 @@ pub struct Config {
     pub store: StoreConfig,
     pub metrics: MetricsConfig,
     pub loans: LoansConfig,
+    pub leads: LeadsConfig,
+}
+
+/// The lead-vendor duplicate check and the public application forms (docs/leads.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadsConfig {
+    /// `POST /leads/check` requests per minute per API token (or per user in the browser).
+    pub check_requests_per_minute: u32,
+    /// Numbers checked per day (Asia/Shanghai) per API token (or per user).
+    pub check_numbers_per_day: u32,
+    /// Application form submissions per hour from one address (all forms together).
+    pub apply_per_address_per_hour: u32,
+    /// Application form submissions per day with one phone number.
+    pub apply_per_phone_per_day: u32,
+    /// Largest submission body, bytes.
+    pub apply_body_limit_bytes: u64,
 }
 
 /// The comprehensive financing cost (综合融资成本) limits of the firm (docs/loans.md).

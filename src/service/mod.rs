@@ -9,6 +9,7 @@ pub mod deals;
 mod error;
 pub mod followups;
 pub mod import;
+pub mod leads;
 pub mod notices;
 pub mod org;
 pub mod platform;
@@ -107,6 +108,8 @@ pub struct App {
     pub plugins: Arc<crate::script::Plugins>,
     /// Request counters and job durations for `GET /metrics` (kept in memory).
     pub metrics: crate::metrics::Metrics,
+    /// The duplicate check's and the application forms' rate limits (kept in memory).
+    pub limits: leads::Limiter,
 }
 
 impl App {
@@ -129,6 +132,7 @@ impl App {
             search,
             plugins,
             metrics: crate::metrics::Metrics::default(),
+            limits: leads::Limiter::default(),
         }
     }
 

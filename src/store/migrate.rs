@@ -48,6 +48,12 @@
 //! - 20: transfer_requests, transfer_keys (转移申请, `store::transfers`), created empty.
 //! - 21: deals, deal_keys, deal_counts (deals through the pipeline; the built-in roles already
 //!   held the deal capabilities since schema 4, so no role changes).
+//! - 22: lead_check (the lead-vendor duplicate check's keyed phone index, `store::leads`),
+//!   application_forms, application_keys, application_submissions (online applications,
+//!   `store::applications`), created empty; the built-in admin role gains `lead.check`. The
+//!   lead index of existing customers needs the field key to compute: the step marks the fill
+//!   pending (`store::leads::FILL_CURSOR`) and the application fills it at start in batches
+//!   (`service::leads::fill_lead_index`), resuming after a restart.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -58,7 +64,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 21;
+pub const SCHEMA_VERSION: u64 = 22;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -245,6 +251,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::TRANSFER_REQUESTS)?;
     tx.open_table(tables::TRANSFER_KEYS)?;
     create_v21(tx)?;
+    create_v22(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -338,6 +345,33 @@ fn create_v21(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::DEALS)?;
     tx.open_table(tables::DEAL_KEYS)?;
     tx.open_table(tables::DEAL_COUNTS)?;
+    Ok(())
+}
+
+fn create_v22(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::LEAD_CHECK)?;
+    tx.open_table(tables::APPLICATION_FORMS)?;
+    tx.open_table(tables::APPLICATION_KEYS)?;
+    tx.open_table(tables::APPLICATION_SUBMISSIONS)?;
+    Ok(())
+}
+
+/// Step 22 (see the module doc): the tables, `lead.check` for the built-in admin role, and the
+/// lead index fill marked pending when there are customers.
+fn to_22_leads(tx: &WriteTransaction) -> Result<()> {
+    use crate::domain::roles::Capability;
+    create_v22(tx)?;
+    if let Some(mut admin) = super::org::roles_w(tx)?
+        .into_iter()
+        .find(|r| r.key == "admin" && r.builtin)
+        && !admin.capabilities.contains(&Capability::LeadCheck)
+    {
+        admin.capabilities.push(Capability::LeadCheck);
+        super::org::put_role(tx, &admin)?;
+    }
+    if tx.open_table(tables::CUSTOMERS)?.len()? > 0 {
+        super::leads::mark_fill(tx)?;
+    }
     Ok(())
 }
 
@@ -439,6 +473,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         21 => create_v21(tx),
+        22 => to_22_leads(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),
