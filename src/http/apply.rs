@@ -13,7 +13,7 @@ use super::auth::Source;
 use super::{ApiError, AppState};
 use crate::service::Error;
 use crate::service::leads::apply::Application;
-use crate::service::leads::forms::FIELDS;
+use crate::service::leads::forms::{FIELDS, SENSITIVE};
 use crate::store::applications::Form;
 
 fn esc(s: &str) -> String {
@@ -170,12 +170,15 @@ fn form_html(form: &Form, ticket: &str, a: &Application, error: Option<&str>) ->
         esc(&form.consent_general.text),
         form.consent_general.version
     ));
-    out.push_str(&format!(
-        "<div class=\"consent\"><p>{}</p><label><input type=\"checkbox\" \
-         name=\"consent_sensitive\" value=\"v{}\"> 我单独同意处理我的敏感个人信息（收入、房产、车辆）</label></div>",
-        esc(&form.consent_sensitive.text),
-        form.consent_sensitive.version
-    ));
+    // The separate consent only when the form asks something sensitive (PIPL art. 29).
+    if form.fields.iter().any(|f| SENSITIVE.contains(&f.as_str())) {
+        out.push_str(&format!(
+            "<div class=\"consent\"><p>{}</p><label><input type=\"checkbox\" \
+             name=\"consent_sensitive\" value=\"v{}\"> 我单独同意处理我的敏感个人信息（收入、房产、车辆）</label></div>",
+            esc(&form.consent_sensitive.text),
+            form.consent_sensitive.version
+        ));
+    }
     out.push_str("<button type=\"submit\">提交申请</button></form>");
     out
 }

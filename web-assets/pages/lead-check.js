@@ -17,7 +17,8 @@ export function entriesOf(text) {
   for (const line of text.split(/\r?\n/)) {
     for (const cell of line.split(/[,;\t]/)) {
       const v = cell.trim().replace(/^"|"$/g, '');
-      if (v && /[0-9a-fA-F]{6}/.test(v.replace(/[\s\-+()]/g, ''))) out.push(v);
+      // A cell without a digit is a header or a note, not an entry.
+      if (v && /\d/.test(v)) out.push(v);
     }
   }
   return [...new Set(out)];

@@ -3,11 +3,19 @@
 // public link, which fits the screen with the consent boxes unticked, fills it in and sees the
 // success page; the salesperson the assignment rule chose sees the lead in their bell and opens
 // it (channel and consent on the record). Then 撞库: the administrator pastes a vendor's list
-// and gets one fresh number, one existing, one not recognised.
+// and gets one fresh number, one existing, one not recognised, and the fresh one as XLSX.
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
 const PASSWORD = 'sales pass 2026!';
+
+async function login(page, server, username, password) {
+  await page.goto(`${server.base}/login`);
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-password').press('Enter');
+  await page.getByTestId('shell').waitFor();
+}
 
 export default async function ({ page, server }) {
   await setupAdmin(page, server);
@@ -24,6 +32,13 @@ export default async function ({ page, server }) {
   await page.getByTestId('apply-form-web').waitFor();
   const link = await page.getByTestId('apply-link').innerText();
   assert(link.endsWith('/apply/web'), `the public link: ${link}`);
+  // The admin page on a phone: nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByTestId('apply-form-web').waitFor();
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(wide <= 390, `the admin page fits 390 px: ${wide}`);
+  await page.screenshot({ path: join(artifacts, '31-admin-apply-390.png') });
+  await page.setViewportSize({ width: 1366, height: 768 });
 
   // A visitor on a phone.
   const phone = await page.context().browser().newContext({ viewport: { width: 390, height: 844 } });
@@ -36,7 +51,8 @@ export default async function ({ page, server }) {
     const overflow = await v.evaluate(() => document.documentElement.scrollWidth);
     assert(overflow <= 390, `fits 390 px: ${overflow}`);
     assert(!(await v.locator('input[name="consent_general"]').isChecked()), 'consent unticked by default');
-    assert(!(await v.locator('input[name="consent_sensitive"]').isChecked()), 'sensitive consent unticked by default');
+    // The default fields ask nothing sensitive: no separate consent box.
+    assert((await v.locator('input[name="consent_sensitive"]').count()) === 0, 'no sensitive consent asked');
     await v.locator('input[name="name"]').fill('孙九');
     await v.locator('input[name="phone"]').fill('139 0000 1234');
     await v.locator('input[name="city"]').fill('成都');
@@ -53,13 +69,7 @@ export default async function ({ page, server }) {
   }
 
   // The officer the rule chose sees the lead.
-  await page.goto(`${server.base}/login`);
-  await apiCall(page, 'POST', '/api/v1/auth/logout');
-  await page.goto(`${server.base}/login`);
-  await page.getByTestId('login-username').fill('wu');
-  await page.getByTestId('login-password').fill(PASSWORD);
-  await page.getByTestId('login-password').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await login(page, server, 'wu', PASSWORD);
   await page.getByTestId('notice-bell').click();
   await page.getByTestId('notice-item').filter({ hasText: '孙九' }).click();
   await page.getByTestId('page-customer-detail').waitFor();
@@ -68,12 +78,7 @@ export default async function ({ page, server }) {
   await page.screenshot({ path: join(artifacts, '31-officer-lead.png') });
 
   // 撞库 as the administrator.
-  await apiCall(page, 'POST', '/api/v1/auth/logout');
-  await page.goto(`${server.base}/login`);
-  await page.getByTestId('login-username').fill('boss');
-  await page.getByTestId('login-password').fill('a long enough pass');
-  await page.getByTestId('login-password').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await login(page, server, 'boss', 'a long enough pass');
   await page.goto(`${server.base}/leads/check`);
   await page.getByTestId('lead-input').fill('13900001234\n13800138000\n12345\n');
   await page.getByTestId('lead-run').click();
@@ -82,4 +87,6 @@ export default async function ({ page, server }) {
   const text = await result.innerText();
   assert(text.includes('新号码 1 个') && text.includes('已是客户 1 个') && text.includes('无法识别 1 个'), `the answer: ${text}`);
   await page.screenshot({ path: join(artifacts, '31-lead-check.png') });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('lead-download').click()]);
+  assert(download.suggestedFilename() === 'fresh-leads.xlsx', `the file: ${download.suggestedFilename()}`);
 }
