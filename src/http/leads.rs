@@ -168,3 +168,48 @@ pub async fn fresh_xlsx(
         bytes,
     ))
 }
+
+/// Read a vendor's list from a file (`lead.check`): multipart `file`, CSV (UTF-8 or GB18030) or
+/// XLSX (first sheet) → the cells that hold a digit, for `POST /leads/check`.
+#[utoipa::path(post, path = "/leads/list-file", operation_id = "lead_list_file", tag = "leads",
+    request_body(content_type = "multipart/form-data", description = "`file`: CSV or XLSX"),
+    responses(
+    (status = 200, description = "The entries found", body = crate::service::leads::fresh::EntryList),
+    (status = 400, description = "No file, an unreadable one, or more than 100,000 entries", body = ErrorBody),
+    (status = 403, description = "Missing lead.check", body = ErrorBody)))]
+pub async fn list_file(
+    State(app): State<AppState>,
+    caller: Caller,
+    mut form: axum::extract::Multipart,
+) -> Result<Json<crate::service::leads::fresh::EntryList>, ApiError> {
+    caller.require(crate::domain::capability::Capability::LeadCheck)?;
+    let spool = app
+        .imports()
+        .spool_path(&format!("leads-{}", crate::service::new_id(app.now())))?;
+    let upload = |e: axum::extract::multipart::MultipartError| {
+        ApiError::new(e.status(), "bad_upload", e.body_text())
+    };
+    let mut got_file = false;
+    while let Some(field) = form.next_field().await.map_err(upload)? {
+        if field.name() == Some("file") {
+            let bytes = field.bytes().await.map_err(upload)?;
+            tokio::fs::write(&spool, &bytes)
+                .await
+                .map_err(|e| crate::service::Error::Internal(format!("spooling: {e}")))?;
+            got_file = true;
+        }
+    }
+    if !got_file {
+        return Err(crate::service::Error::validation("file", "请选择文件").into());
+    }
+    let list = app
+        .blocking(move |app| {
+            let r = app.leads().list_entries(&caller, &spool);
+            if let Err(e) = std::fs::remove_file(&spool) {
+                tracing::warn!(path = %spool.display(), "cannot remove a lead list upload: {e}");
+            }
+            r
+        })
+        .await?;
+    Ok(Json(list))
+}

@@ -167,6 +167,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(deals::of_customer))
         .routes(routes!(leads::check))
         .routes(routes!(leads::fresh_xlsx))
+        .routes(routes!(leads::list_file))
         .routes(routes!(leads::list_forms, leads::create_form))
         .routes(routes!(leads::get_form, leads::update_form))
         .routes(routes!(leads::submissions))

@@ -241,3 +241,37 @@ async fn customers_written_before_schema_22_are_filled_in_at_start() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_vendor_list_is_read_from_an_xlsx_or_csv_upload() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "手机号").unwrap();
+    // Excel keeps a typed number as a number: read back without a fraction.
+    sheet.write_number(1, 0, 13800138000.0).unwrap();
+    sheet.write_string(2, 0, "139 0013 9000").unwrap();
+    sheet.write_string(3, 0, "13800138000").unwrap();
+    let xlsx = book.save_to_buffer().unwrap();
+    let (st, v) = crate::import::post_form(
+        &admin,
+        "/api/v1/leads/list-file",
+        crate::import::form("vendor.xlsx", &xlsx, &[]),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["entries"], json!(["13800138000", "139 0013 9000"]));
+    let (st, v) = crate::import::post_form(
+        &admin,
+        "/api/v1/leads/list-file",
+        crate::import::form(
+            "vendor.csv",
+            "号码,备注\n13700137000,老客户\n".as_bytes(),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!((st, &v["entries"]), (200, &json!(["13700137000"])), "{v}");
+    s.stop().await;
+}

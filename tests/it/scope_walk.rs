@@ -99,6 +99,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/leads/check", NoObject),
     // Writes the caller's own entries into a file; reads nothing stored.
     ("post", "/api/v1/leads/fresh.xlsx", NoObject),
+    // Reads the caller's own upload; nothing stored.
+    ("post", "/api/v1/leads/list-file", NoObject),
     ("get", "/api/v1/deals", NoObject),
     ("post", "/api/v1/deals", NoObject),
     ("get", "/api/v1/deals/board", NoObject),

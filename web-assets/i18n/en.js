@@ -1122,7 +1122,7 @@ export default {
   'leadCheck.subtitle': 'Before buying leads, check which numbers are already the firm\'s customers (yes or no only)',
   'leadCheck.input': 'Paste numbers (one per line: mobile numbers or their SHA-256)',
   'leadCheck.placeholder': '13800138000',
-  'leadCheck.upload': 'Or upload a CSV / TXT file',
+  'leadCheck.upload': 'Or upload an Excel / CSV file',
   'leadCheck.uploadHint': 'One number per line, or comma-separated; checked 1,000 at a time',
   'leadCheck.run': 'Check',
   'leadCheck.running': 'Checking…',

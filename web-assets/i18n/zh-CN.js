@@ -1122,7 +1122,7 @@ export default {
   'leadCheck.subtitle': '购买线索前，查询哪些号码已经是公司的客户（只回答是或否）',
   'leadCheck.input': '粘贴号码（每行一个，可以是手机号或其 SHA-256）',
   'leadCheck.placeholder': '13800138000',
-  'leadCheck.upload': '或上传 CSV / TXT 文件',
+  'leadCheck.upload': '或上传 Excel / CSV 文件',
   'leadCheck.uploadHint': '每行一个号码，或逗号分隔；每1000条一批查询',
   'leadCheck.run': '开始查询',
   'leadCheck.running': '查询中…',

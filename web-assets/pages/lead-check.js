@@ -1,6 +1,7 @@
 // /leads/check — the lead-vendor duplicate check (lead.check): paste or upload a lead vendor's list (phone numbers or
 // their SHA-256), see which are already customers (yes/no only), download the fresh ones.
-// Sent in batches of 1,000 (the API's cap); the server's rate limits apply per user.
+// A file is read by the server (CSV or XLSX); checks go in batches of 1,000 (the API's cap);
+// the server's rate limits apply per user.
 import { useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -54,10 +55,23 @@ export function LeadCheckPage() {
     }
   };
 
+  // The server reads the file (CSV in UTF-8 or GBK, or XLSX) and hands back its entries.
   const onFile = async (event) => {
     const file = event.currentTarget.files?.[0];
     if (!file) return;
-    setText(await file.text());
+    setError(null);
+    setBusy(true);
+    try {
+      const form = new FormData();
+      form.append('file', file);
+      const list = await api('POST', '/api/v1/leads/list-file', form);
+      setText(list.entries.join('\n'));
+      if (!list.entries.length) setError(t('leadCheck.none'));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
   };
 
   const run = async () => {
@@ -103,7 +117,7 @@ export function LeadCheckPage() {
         placeholder=${t('leadCheck.placeholder')} onInput=${(e) => setText(e.currentTarget.value)}></textarea>
       <div class="field">
         <label class="field-label" for="lead-file">${t('leadCheck.upload')}</label>
-        <input id="lead-file" type="file" accept=".csv,.txt,text/csv,text/plain" onChange=${onFile} data-testid="lead-file" />
+        <input id="lead-file" type="file" accept=".csv,.txt,.xlsx,text/csv,text/plain,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" onChange=${onFile} data-testid="lead-file" />
         <div class="field-hint">${t('leadCheck.uploadHint')}</div>
       </div>
       <${FormError} text=${error} testid="lead-error" />

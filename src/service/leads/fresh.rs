@@ -1,7 +1,9 @@
-//! The fresh entries of a lead check as an XLSX file (the 撞库 page's download): one text
-//! column, each cell a normalised mobile number or a SHA-256 that the caller sent back, written
-//! by the export's cell rule (text cells, defused). Nothing is looked up here, and an entry that
-//! is neither a number nor a hash is refused, so no other content reaches the file.
+//! Files of the 撞库 page: a vendor's list read from an upload (CSV in UTF-8 or GB18030, or
+//! XLSX, through the import's guarded reader), and the fresh entries of a check as an XLSX
+//! file: one text column, each cell a normalised mobile number or a SHA-256 that the caller
+//! sent back, written by the export's cell rule (text cells, defused). Nothing is looked up
+//! here, and an entry that is neither a number nor a hash is refused, so no other content
+//! reaches the file.
 
 use crate::domain::capability::Capability;
 use crate::service::access::auth::Caller;
@@ -15,7 +17,40 @@ fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> Error {
     Error::Internal(e.to_string())
 }
 
+/// The entries of an uploaded list.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EntryList {
+    /// Every cell holding a digit, trimmed, in file order, without repeats.
+    pub entries: Vec<String>,
+}
+
 impl crate::service::leads::UseCases<'_> {
+    /// `POST /leads/list-file` (`lead.check`): the cells of an uploaded vendor list that hold
+    /// a digit (numbers, hashes; headers and notes are left out), at most [`MAX_FRESH`].
+    pub fn list_entries(&self, caller: &Caller, path: &std::path::Path) -> Result<EntryList> {
+        use crate::service::import::source;
+        caller.require(Capability::LeadCheck)?;
+        let encoding = source::sniff(path)?;
+        let mut seen = std::collections::HashSet::new();
+        let mut entries = Vec::new();
+        source::each_row(path, encoding, &mut |_, cells| {
+            for c in cells {
+                if c.bytes().any(|b| b.is_ascii_digit()) && c.len() <= 100 && seen.insert(c.clone())
+                {
+                    if entries.len() == MAX_FRESH {
+                        return Err(Error::validation(
+                            "file",
+                            format!("每个文件最多{MAX_FRESH}个号码"),
+                        ));
+                    }
+                    entries.push(c);
+                }
+            }
+            Ok(true)
+        })?;
+        Ok(EntryList { entries })
+    }
+
     /// `POST /leads/fresh.xlsx` (`lead.check`): the entries as a one-column workbook.
     pub fn fresh_xlsx(&self, caller: &Caller, entries: &[String]) -> Result<Vec<u8>> {
         caller.require(Capability::LeadCheck)?;

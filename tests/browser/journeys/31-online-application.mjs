@@ -80,7 +80,10 @@ export default async function ({ page, server }) {
   // 撞库 as the administrator.
   await login(page, server, 'boss', 'a long enough pass');
   await page.goto(`${server.base}/leads/check`);
-  await page.getByTestId('lead-input').fill('13900001234\n13800138000\n12345\n');
+  // A file is read by the server into the box (here a CSV with a header).
+  await page.getByTestId('lead-file').setInputFiles({ name: 'vendor.csv', mimeType: 'text/csv',
+    buffer: Buffer.from('手机号\n13900001234\n13800138000\n12345\n') });
+  await page.waitForFunction(() => document.querySelector('[data-testid="lead-input"]').value.includes('12345'));
   await page.getByTestId('lead-run').click();
   const result = page.getByTestId('lead-result');
   await result.waitFor();
