@@ -249,6 +249,36 @@ pub async fn submit(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    submit_as(app, source, slug, json, body).await
+}
+
+/// The public submission under the API's base path (the contract's `POST
+/// /api/v1/apply/{form}`): JSON in and out, otherwise exactly `POST /apply/{slug}` (no login,
+/// the same anti-abuse checks; the ticket comes from the form's page).
+#[utoipa::path(post, path = "/apply/{slug}", operation_id = "submit_application", tag = "leads",
+    request_body = Application, responses(
+    (status = 200, description = "Accepted", body = crate::service::leads::apply::Accepted),
+    (status = 400, description = "A field is missing or wrong (`field` names it)", body = crate::http::error::ErrorBody),
+    (status = 404, description = "No active form with this slug", body = crate::http::error::ErrorBody),
+    (status = 409, description = "Refused: `apply_refused` (honeypot), `apply_too_fast`, `apply_ticket_invalid`", body = crate::http::error::ErrorBody),
+    (status = 413, description = "Larger than `[leads] apply_body_limit_bytes`", body = crate::http::error::ErrorBody),
+    (status = 429, description = "Too many submissions from this address or with this phone", body = crate::http::error::ErrorBody)))]
+pub async fn submit_api(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Path(slug): Path<String>,
+    body: Body,
+) -> Response {
+    submit_as(app, source, slug, true, body).await
+}
+
+async fn submit_as(
+    app: AppState,
+    source: String,
+    slug: String,
+    json: bool,
+    body: Body,
+) -> Response {
     let limit = usize::try_from(app.config.leads.apply_body_limit_bytes).unwrap_or(usize::MAX);
     let refuse = |status: StatusCode, code: &'static str, message: &str| -> Response {
         if json {

@@ -168,6 +168,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(leads::check))
         .routes(routes!(leads::fresh_xlsx))
         .routes(routes!(leads::list_file))
+        .routes(routes!(apply::submit_api))
         .routes(routes!(leads::list_forms, leads::create_form))
         .routes(routes!(leads::get_form, leads::update_form))
         .routes(routes!(leads::submissions))

@@ -111,10 +111,19 @@ async fn a_submission_makes_one_assigned_customer_and_the_same_phone_none() {
     let (st, v) = submit(&s, "web", application(&ticket, "138 0013 8000")).await;
     assert_eq!((st, &v), (200, &json!({"ok": true})));
     assert_eq!(customers_total(&s).await, 1);
+    // The contract's API path is the same submission: a repeat is de-duplicated.
+    let resp = reqwest::Client::new()
+        .post(s.url("/api/v1/apply/web"))
+        .json(&application(&ticket, "13800138000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(customers_total(&s).await, 1);
 
     // The officer the rule chose sees it: the notice, then the record with the consent.
     let (_, n) = xiao.get("/api/v1/notices").await;
-    assert_eq!(n["items"].as_array().unwrap().len(), 1, "{n}");
+    assert_eq!(n["items"].as_array().unwrap().len(), 2, "{n}");
     assert_eq!(n["items"][0]["by_name"], Value::Null, "given by the system");
     let id = n["items"][0]["customer_id"].as_str().unwrap().to_string();
     let (_, c) = xiao.get(&format!("/api/v1/customers/{id}")).await;
@@ -152,7 +161,7 @@ async fn a_submission_makes_one_assigned_customer_and_the_same_phone_none() {
     assert_eq!(st, 200);
     assert_eq!(customers_total(&s).await, 1, "never a second record");
     let (_, n) = xiao.get("/api/v1/notices").await;
-    assert_eq!(n["items"][1]["kind"], "applied", "{n}");
+    assert_eq!(n["items"][2]["kind"], "applied", "{n}");
     let (_, tl) = xiao.get(&format!("/api/v1/customers/{id}/timeline")).await;
     assert!(tl.to_string().contains("\"applied\""), "{tl}");
 
@@ -162,7 +171,7 @@ async fn a_submission_makes_one_assigned_customer_and_the_same_phone_none() {
             f["id"].as_str().unwrap()
         ))
         .await;
-    assert_eq!(subs["total"], 2);
+    assert_eq!(subs["total"], 3);
     let items = subs["items"].as_array().unwrap();
     assert_eq!(
         (
@@ -172,8 +181,8 @@ async fn a_submission_makes_one_assigned_customer_and_the_same_phone_none() {
         ),
         (&json!(false), &json!(2), &json!(0))
     );
-    assert_eq!(items[1]["new_customer"], true);
-    assert_eq!(items[1]["phone_masked"], "138****8000");
+    assert_eq!(items[2]["new_customer"], true);
+    assert_eq!(items[2]["phone_masked"], "138****8000");
     assert!(!subs.to_string().contains("13800138000"));
     // Forms are the admin's: a salesperson is refused.
     let (st, _) = xiao.get("/api/v1/application-forms").await;

@@ -97,6 +97,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ),
     // The duplicate check answers yes/no for numbers firm-wide (lead.check); no object.
     ("post", "/api/v1/leads/check", NoObject),
+    // The public application (no login); the same as POST /apply/{slug}.
+    ("post", "/api/v1/apply/{slug}", NoObject),
     // Writes the caller's own entries into a file; reads nothing stored.
     ("post", "/api/v1/leads/fresh.xlsx", NoObject),
     // Reads the caller's own upload; nothing stored.
