@@ -1087,6 +1087,8 @@ export default {
   'apply.field.title': 'Title',
   'apply.field.slug': 'Address',
   'apply.field.slugHint': '2 to 40 lower-case letters, digits or hyphens, e.g. web; the public address is /apply/web',
+  'apply.field.intro': 'Introduction (optional)',
+  'apply.field.introHint': 'Shown under the title, at most 500 characters',
   'apply.field.channel': 'Channel',
   'apply.field.channelHint': 'Customers from this form count for this channel',
   'apply.field.fields': 'Fields asked (the mobile number always)',

@@ -1087,6 +1087,8 @@ export default {
   'apply.field.title': '标题',
   'apply.field.slug': '地址标识',
   'apply.field.slugHint': '2到40个小写字母、数字或连字符，例如 web；公开地址为 /apply/web',
+  'apply.field.intro': '说明（选填）',
+  'apply.field.introHint': '显示在标题下方，最多500字',
   'apply.field.channel': '来源渠道',
   'apply.field.channelHint': '通过此表单来的客户计入这个渠道',
   'apply.field.fields': '收集的字段（手机号总是收集）',

@@ -14,7 +14,7 @@ import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
 
 const FIELD_KEYS = ['name', 'city', 'amount', 'purpose', 'monthly_income', 'has_property', 'has_car'];
-const FORM_FIELDS = ['slug', 'title', 'channel', 'fields', 'consent_general', 'consent_sensitive', 'frame_ancestors', 'min_fill_seconds'];
+const FORM_FIELDS = ['slug', 'title', 'intro', 'channel', 'fields', 'consent_general', 'consent_sensitive', 'frame_ancestors', 'min_fill_seconds'];
 
 function publicUrl(form) {
   return `${window.location.origin}${form.path}`;
@@ -90,6 +90,8 @@ function FormEditor({ form, onClose, onSaved }) {
     <${Field} id="apply-title" label=${t('apply.field.title')} value=${f.title} onInput=${set('title')} error=${errors.title} testid="apply-title" maxLength=${60} />
     <${Field} id="apply-slug" label=${t('apply.field.slug')} value=${f.slug} onInput=${set('slug')} error=${errors.slug}
       hint=${t('apply.field.slugHint')} testid="apply-slug" maxLength=${40} />
+    <${TextArea} id="apply-intro" label=${t('apply.field.intro')} value=${f.intro} onInput=${set('intro')} error=${errors.intro}
+      testid="apply-intro" hint=${t('apply.field.introHint')} />
     <${Field} id="apply-channel" label=${t('apply.field.channel')} value=${f.channel} onInput=${set('channel')} error=${errors.channel}
       hint=${t('apply.field.channelHint')} testid="apply-channel" maxLength=${40} />
     <${CheckboxGroup} id="apply-fields" legend=${t('apply.field.fields')} value=${f.fields} onChange=${set('fields')} error=${errors.fields}
