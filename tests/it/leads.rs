@@ -229,6 +229,50 @@ async fn customers_written_before_schema_22_are_filled_in_at_start() {
         (code.as_u16(), &e["error"]["code"]),
         (503, &json!("lead_index_building"))
     );
+    // The fill resumes batch by batch: a batch of one customer at a time, three customers.
+    customer(&admin, "戊", "13500135001").await;
+    customer(&admin, "己", "13500135002").await;
+    let fields = &s.app.fields;
+    let lead_of = |id: &str, field: &str, sealed: &zhudai::domain::customer::Sealed| {
+        fields
+            .decrypt(id, field, &sealed.enc)
+            .map(|plain| fields.lead_index(&plain))
+            .map_err(|e| e.to_string())
+    };
+    let mut rounds = Vec::new();
+    loop {
+        let done = s
+            .app
+            .store
+            .write(|tx| zhudai::store::leads::fill_batch(tx, 1, &lead_of))
+            .unwrap();
+        rounds.push(done);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        rounds,
+        [false, false, false, true],
+        "one customer per batch, then done"
+    );
+    let (code, v) = admin
+        .post(
+            "/api/v1/leads/check",
+            json!({"phones": ["13500135000", "13500135002"]}),
+        )
+        .await;
+    assert_eq!(code.as_u16(), 200, "{v}");
+    assert_eq!(v["existing"], 2);
+    // Marked pending again (as after an interrupted upgrade): the restart fills what is left.
+    s.app
+        .store
+        .write(|tx| {
+            tx.open_table(zhudai::store::tables::SETTINGS)?
+                .insert(zhudai::store::leads::FILL_CURSOR, "")?;
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
     let s = s.restart().await;
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
     let (code, v) = admin
