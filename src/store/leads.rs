@@ -51,6 +51,50 @@ pub fn exists(tx: &ReadTransaction, lead: &str) -> Result<bool> {
     Ok(first.is_some_and(|(k, _)| k.value().starts_with(&prefix)))
 }
 
+/// Differences between the lead-check table and a recount from the records, for `zhudai
+/// doctor` (reads every customer: an offline check, never on a request path). Empty while the
+/// schema-22 fill is pending is not claimed: the fill is reported instead.
+pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
+    if fill_pending(tx)? {
+        return Ok(vec![
+            "the schema-22 fill has not finished (it runs at the next start)".into(),
+        ]);
+    }
+    let mut out = Vec::new();
+    let mut expected = std::collections::BTreeSet::new();
+    for row in tx.open_table(tables::CUSTOMERS)?.iter()? {
+        let (_, v) = row?;
+        let c: Customer = codec::decode("customers", v.value())?;
+        if std::iter::once(&c.phone)
+            .chain(&c.extra_phones)
+            .any(|p| !p.bidx.is_empty() && p.lead.is_empty())
+        {
+            out.push(format!(
+                "customer {} has a phone without its lead-check index",
+                c.id
+            ));
+        }
+        expected.extend(keys_of(&c));
+    }
+    let mut actual = std::collections::BTreeSet::new();
+    for row in tx.open_table(tables::LEAD_CHECK)?.iter()? {
+        let (k, _) = row?;
+        actual.insert(k.value().to_string());
+    }
+    let customer = |k: &String| k.rsplit('/').next().unwrap_or_default().to_string();
+    out.extend(
+        expected
+            .difference(&actual)
+            .map(|k| format!("customer {}: a lead-check key is missing", customer(k))),
+    );
+    out.extend(
+        actual
+            .difference(&expected)
+            .map(|k| format!("customer {}: a stale lead-check key", customer(k))),
+    );
+    Ok(out)
+}
+
 /// Whether the schema-22 fill is still to run.
 pub fn fill_pending(tx: &ReadTransaction) -> Result<bool> {
     Ok(tx.open_table(tables::SETTINGS)?.get(FILL_CURSOR)?.is_some())

@@ -140,6 +140,28 @@ async fn plain_and_hashed_numbers_are_answered_yes_or_no_and_nothing_else() {
         json!({"entries": 9, "checked": 7, "existing": 3, "invalid": 2})
     );
     assert!(!row.to_string().contains("13800138000"));
+
+    // `zhudai doctor` recounts the index from the records: in step, then a key removed by hand
+    // is reported.
+    let drift = || s.app.store.read(zhudai::store::leads::drift).unwrap();
+    assert_eq!(drift(), Vec::<String>::new());
+    s.app
+        .store
+        .write(|tx| {
+            let lead = s.app.fields.lead_index("13800138000");
+            let mut t = tx.open_table(zhudai::store::tables::LEAD_CHECK)?;
+            let key = {
+                use redb::ReadableTable;
+                let first = t.range(format!("{lead}/").as_str()..)?.next().unwrap()?;
+                first.0.value().to_string()
+            };
+            t.remove(key.as_str())?;
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    let d = drift();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].contains("missing"), "{d:?}");
     s.stop().await;
 }
 
