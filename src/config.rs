@@ -30,6 +30,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub loans: LoansConfig,
     pub documents: DocumentsConfig,
+    pub leads: LeadsConfig,
 }
 
 /// Document custody (权证) and the blob store (docs/documents.md).
@@ -40,6 +41,22 @@ pub struct DocumentsConfig {
     pub overdue_days: u32,
     /// Largest scan or photo accepted, bytes.
     pub upload_limit_bytes: u64,
+}
+
+/// The lead-vendor duplicate check and the public application forms (docs/leads.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadsConfig {
+    /// `POST /leads/check` requests per minute per API token (or per user in the browser).
+    pub check_requests_per_minute: u32,
+    /// Numbers checked per day (Asia/Shanghai) per API token (or per user).
+    pub check_numbers_per_day: u32,
+    /// Application form submissions per hour from one address (all forms together).
+    pub apply_per_address_per_hour: u32,
+    /// Application form submissions per day with one phone number.
+    pub apply_per_phone_per_day: u32,
+    /// Largest submission body, bytes.
+    pub apply_body_limit_bytes: u64,
 }
 
 /// The comprehensive financing cost (综合融资成本) limits of the firm (docs/loans.md).

@@ -73,6 +73,9 @@ pub fn open_app(
         fields,
         blobs::BlobKeys::new(&prepared.key),
     ));
+    // Before serving: a store upgraded to schema 24 answers the duplicate check only once its
+    // customers' lead index is filled.
+    app.leads().fill_lead_index()?;
     // Saved plugin versions first: a plugin file broken at start runs the newest good one.
     app.platform().load_plugin_versions()?;
     app.platform().sync_plugin_versions()?;

@@ -94,3 +94,35 @@ export async function api(method, path, body) {
 export function csrfHeader() {
   return csrfToken;
 }
+
+/**
+ * Like api(), for a file download: → Blob on success; throws the same ApiError otherwise.
+ */
+export async function apiBlob(method, path, body) {
+  const verb = method.toUpperCase();
+  const headers = { Accept: '*/*' };
+  const init = { method: verb, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (MUTATING.has(verb) && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (cause) {
+    throw new ApiError({ status: 0, code: 'network', message: String(cause?.message ?? cause) });
+  }
+  if (response.ok) return response.blob();
+  let e = {};
+  try {
+    e = (await response.json()).error || {};
+  } catch { /* not JSON: the status says enough */ }
+  throw new ApiError({
+    status: response.status,
+    code: e.code || `http_${response.status}`,
+    message: e.message || response.statusText,
+    field: e.field ?? null,
+    retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
+  });
+}

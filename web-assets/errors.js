@@ -48,6 +48,8 @@ const BY_CODE = {
   admin_role_locked: () => t('error.admin_role_locked'),
   not_found: () => t('error.not_found'),
   csrf_rejected: () => t('error.csrf_rejected'),
+  lead_index_building: () => t('error.lead_index_building'),
+  apply_slug_taken: () => t('error.apply_slug_taken'),
 };
 
 const HAN = /[\u3400-\u4dbf\u4e00-\u9fff]/;

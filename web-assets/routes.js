@@ -25,6 +25,8 @@ import { FunnelPage } from './pages/funnel.js';
 import { DealsPage } from './pages/deals.js';
 import { DealDetailPage } from './pages/deal-detail.js';
 import { DocumentsPage } from './pages/documents.js';
+import { AdminApplyPage } from './pages/admin-apply.js';
+import { LeadCheckPage } from './pages/lead-check.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -37,6 +39,7 @@ export const ROUTES = [
   // Documents custody: the documents clerk, officers and managers (every deal reader; the server scopes the list).
   { id: 'documents', path: '/documents', key: 'nav.documents', icon: 'lock', page: DocumentsPage, nav: true, capability: 'deal.read' },
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
+  { id: 'lead-check', path: '/leads/check', key: 'nav.leadCheck', icon: 'contacts', page: LeadCheckPage, nav: true, capability: 'lead.check' },
   { id: 'funnel', path: '/reports/funnel', key: 'nav.funnel', icon: 'dashboard', page: FunnelPage, nav: true, capability: 'customer.read' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
@@ -46,6 +49,7 @@ export const ROUTES = [
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-products', path: '/admin/products', key: 'nav.adminProducts', icon: 'calculator', page: AdminProductsPage, nav: true, capability: 'product.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-pools', path: '/admin/pools', key: 'nav.adminPools', icon: 'inbox', page: AdminPoolsPage, nav: true, capability: 'pool.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-apply', path: '/admin/apply', key: 'nav.adminApply', icon: 'contacts', page: AdminApplyPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-customer-settings', path: '/admin/customer-settings', key: 'nav.adminCustomerSettings', icon: 'contacts', page: AdminCustomerSettingsPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-plugins', path: '/admin/plugins', key: 'nav.adminPlugins', icon: 'system', page: AdminPluginsPage, nav: true, capability: 'plugin.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-audit', path: '/admin/audit', key: 'nav.adminAudit', icon: 'audit', page: AdminAuditPage, nav: true, capability: 'audit.view', sectionKey: 'nav.section.settings' },

@@ -161,6 +161,18 @@ fn check_store(
                 Err(e) => r.fail("document keys", e),
             }
             check_blobs(layout, &s, r);
+            match s.read(store::leads::drift) {
+                Ok(d) if d.is_empty() => r.ok("lead-check index", "matches the records"),
+                Ok(d) => r.fail(
+                    "lead-check index",
+                    format!(
+                        "{} difference(s) from a recount of the records (e.g. {}); the duplicate check (撞库) would misanswer",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("lead-check index", e),
+            }
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),

@@ -55,6 +55,8 @@ impl Kind {
 pub struct FieldCipher {
     aead: XChaCha20Poly1305,
     index_key: [u8; 32],
+    lead_key: [u8; 32],
+    ticket_key: [u8; 32],
 }
 
 pub(crate) fn derive(master: &MasterKey, info: &[u8]) -> [u8; 32] {
@@ -71,6 +73,8 @@ impl FieldCipher {
         FieldCipher {
             aead: XChaCha20Poly1305::new(&enc.into()),
             index_key: derive(master, b"zhudai blind-index v1"),
+            lead_key: derive(master, b"zhudai lead-check v1"),
+            ticket_key: derive(master, b"zhudai apply-ticket v1"),
         }
     }
 
@@ -146,6 +150,36 @@ impl FieldCipher {
     }
 }
 
+impl FieldCipher {
+    /// The lead-check index of a normalised mobile (`docs/leads.md`): HMAC-SHA256 under its
+    /// own derived key (info `zhudai lead-check v1`) over the SHA-256 hex of the 11 digits.
+    /// A vendor who only sends SHA-256 hashes is answered from the same index
+    /// ([`FieldCipher::lead_index_of_sha256`]), and the store file alone reveals nothing: a
+    /// plain SHA-256 of an 11-digit number would be reversed by brute force in seconds.
+    pub fn lead_index(&self, normalised: &str) -> String {
+        self.lead_index_of_sha256(&super::sha256_hex(normalised.as_bytes()))
+    }
+
+    /// The MAC of an application form's fill-time ticket (`service::leads::apply`), under its
+    /// own derived key (info `zhudai apply-ticket v1`).
+    pub fn ticket_mac(&self, data: &str) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.ticket_key) else {
+            return String::new();
+        };
+        mac.update(data.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// [`FieldCipher::lead_index`] from the lower-case SHA-256 hex of the normalised number.
+    pub fn lead_index_of_sha256(&self, sha256_hex: &str) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.lead_key) else {
+            return String::new();
+        };
+        mac.update(sha256_hex.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
 /// `6222 **** **** 1234`-style masking for bank cards: first 4 and last 4 digits.
 pub fn mask_bank_card(card: &str) -> String {
     let digits: String = card.chars().filter(char::is_ascii_digit).collect();
@@ -206,6 +240,17 @@ mod tests {
             other.decrypt("01A", "phone", &a).is_err(),
             "another master key cannot read it"
         );
+    }
+
+    #[test]
+    fn lead_index_answers_plain_and_hashed_alike_and_is_keyed() {
+        let c = cipher();
+        let plain = c.lead_index("13800138000");
+        let sha = crate::crypto::sha256_hex(b"13800138000");
+        assert_eq!(plain, c.lead_index_of_sha256(&sha));
+        assert_ne!(plain, sha, "not the bare hash");
+        assert_ne!(plain, c.blind_index(Kind::Phone, "13800138000"));
+        assert_eq!(plain.len(), 64);
     }
 
     #[test]

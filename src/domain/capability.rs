@@ -94,6 +94,9 @@ grants!(
         AuditView = "audit.view",
         BackupRun = "backup.run",
         SettingsManage = "settings.manage",
+        // The lead-vendor duplicate check (撞库): yes/no per number, nothing else. Only the
+        // built-in admin role holds it; a firm grants it to an integration user's role.
+        LeadCheck = "lead.check",
     }
 );
 
@@ -159,6 +162,7 @@ mod tests {
         "audit.view",
         "backup.run",
         "settings.manage",
+        "lead.check",
     ];
     const OLD_FIELD_PRIVILEGES: &[&str] =
         &["phone.view_full", "id_number.view_full", "phone.view_own"];

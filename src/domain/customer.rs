@@ -71,6 +71,10 @@ pub struct Sealed {
     pub masked: String,
     /// Last digits kept in clear for search by suffix (4 for phones, 4 for ID numbers).
     pub tail: String,
+    /// Phones only: the lead-check index (`FieldCipher::lead_index`, schema 24), empty for an
+    /// ID number, an erased value, or a record the schema-22 fill has not reached yet.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub lead: String,
 }
 
 /// The stored customer.

@@ -38,12 +38,16 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    // A response with its own (stricter) policy keeps it: served files (`http::documents`).
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+    // A response with its own policy keeps it: served files (`http::documents`, a stricter
+    // sandbox) and the public application form (its `frame-ancestors` lists the sites allowed
+    // to embed it, so no X-Frame-Options either).
+    let own_policy = h.contains_key(header::CONTENT_SECURITY_POLICY);
+    if !own_policy {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
         );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -53,7 +57,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),

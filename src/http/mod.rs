@@ -3,6 +3,7 @@
 
 // Handlers by aggregate, as in `service/`; the imports below name them for the router.
 mod access;
+mod apply;
 mod customers;
 mod deals;
 mod documents;
@@ -10,6 +11,7 @@ pub mod error;
 mod extract;
 mod followups;
 mod imports;
+mod leads;
 pub mod metrics;
 mod middleware;
 mod openapi;
@@ -171,6 +173,13 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(documents::download))
         .routes(routes!(documents::custody))
         .routes(routes!(documents::export))
+        .routes(routes!(leads::check))
+        .routes(routes!(leads::fresh_xlsx))
+        .routes(routes!(leads::list_file))
+        .routes(routes!(apply::submit_api))
+        .routes(routes!(leads::list_forms, leads::create_form))
+        .routes(routes!(leads::get_form, leads::update_form))
+        .routes(routes!(leads::submissions))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
@@ -200,6 +209,7 @@ pub fn router(app: AppState) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+        .route("/apply/{slug}", get(apply::show).post(apply::submit))
         .route("/api", axum::routing::any(middleware::api_not_found))
         .route(
             "/api/{*rest}",

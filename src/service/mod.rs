@@ -10,6 +10,7 @@ pub mod documents;
 mod error;
 pub mod followups;
 pub mod import;
+pub mod leads;
 pub mod notices;
 pub mod org;
 pub mod platform;
@@ -110,6 +111,8 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// The encrypted files under `data/blobs` (scans, photos).
     pub blobs: crate::blobs::Blobs,
+    /// The duplicate check's and the application forms' rate limits (kept in memory).
+    pub limits: leads::Limiter,
 }
 
 impl App {
@@ -136,6 +139,7 @@ impl App {
             plugins,
             metrics: crate::metrics::Metrics::default(),
             blobs,
+            limits: leads::Limiter::default(),
         }
     }
 

@@ -213,6 +213,7 @@ pub fn put_by(
         .insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
     super::rule_fields::sync(tx, c)?;
     super::match_rows::sync(tx, c)?;
+    super::leads::sync(tx, before, c)?;
     if c.deleted_at.is_none() {
         super::funnel::on_write(
             tx,

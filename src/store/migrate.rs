@@ -53,6 +53,12 @@
 //! - 23: blobs, blob_deletions (the encrypted blob store's rows), deal_documents,
 //!   document_keys (权证 custody), created empty; a deal's checklist is written on its first
 //!   documents change.
+//! - 24: lead_check (the lead-vendor duplicate check's keyed phone index, `store::leads`),
+//!   application_forms, application_keys, application_submissions (online applications,
+//!   `store::applications`), created empty; the built-in admin role gains `lead.check`. The
+//!   lead index of existing customers needs the field key to compute: the step marks the fill
+//!   pending (`store::leads::FILL_CURSOR`) and the application fills it at start in batches
+//!   (`service::leads::fill_lead_index`), resuming after a restart.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -63,7 +69,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 23;
+pub const SCHEMA_VERSION: u64 = 24;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -251,6 +257,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::TRANSFER_KEYS)?;
     create_v21(tx)?;
     to_23_blobs(tx)?;
+    create_v24(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -347,12 +354,39 @@ fn create_v21(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
-/// Schema 22: the blob store and document custody (see the module doc).
+/// Schema 23: the blob store and document custody (see the module doc).
 fn to_23_blobs(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::BLOBS)?;
     tx.open_table(tables::BLOB_DELETIONS)?;
     tx.open_table(tables::DEAL_DOCUMENTS)?;
     tx.open_table(tables::DOCUMENT_KEYS)?;
+    Ok(())
+}
+
+fn create_v24(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::LEAD_CHECK)?;
+    tx.open_table(tables::APPLICATION_FORMS)?;
+    tx.open_table(tables::APPLICATION_KEYS)?;
+    tx.open_table(tables::APPLICATION_SUBMISSIONS)?;
+    Ok(())
+}
+
+/// Step 24 (see the module doc): the tables, `lead.check` for the built-in admin role, and the
+/// lead index fill marked pending when there are customers.
+fn to_24_leads(tx: &WriteTransaction) -> Result<()> {
+    use crate::domain::roles::Capability;
+    create_v24(tx)?;
+    if let Some(mut admin) = super::org::roles_w(tx)?
+        .into_iter()
+        .find(|r| r.key == "admin" && r.builtin)
+        && !admin.capabilities.contains(&Capability::LeadCheck)
+    {
+        admin.capabilities.push(Capability::LeadCheck);
+        super::org::put_role(tx, &admin)?;
+    }
+    if tx.open_table(tables::CUSTOMERS)?.len()? > 0 {
+        super::leads::mark_fill(tx)?;
+    }
     Ok(())
 }
 
@@ -456,6 +490,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         21 => create_v21(tx),
         22 => super::funnel::build_month_rollups(tx),
         23 => to_23_blobs(tx),
+        24 => to_24_leads(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

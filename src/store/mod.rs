@@ -2,6 +2,7 @@
 //! version and forward migrations (see `migrate`). Every use case runs in one transaction via
 //! [`Store::write`] or [`Store::read`]; a failed use case aborts and leaves nothing behind.
 
+pub mod applications;
 pub mod audit;
 pub mod audit_anchor;
 pub mod blobs;
@@ -11,6 +12,7 @@ pub mod customer_settings;
 pub mod customers;
 pub mod deals;
 pub mod funnel;
+pub mod leads;
 pub mod loads;
 pub mod match_rows;
 pub mod migrate;

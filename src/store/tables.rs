@@ -75,6 +75,20 @@ pub const OWNER_LOADS: TableDefinition<(&str, &str), u64> = TableDefinition::new
 /// [`COUNTERS`]).
 pub const NOTICES: TableDefinition<&str, &[u8]> = TableDefinition::new("notices");
 
+/// `<lead-check index>/<customer id>` → "" (schema 24, `store::leads`): every phone of every
+/// customer not erased (the recycle bin included), kept by `store::customers::put` with the
+/// record. The index is `FieldCipher::lead_index` (keyed), so the file alone reveals nothing.
+pub const LEAD_CHECK: TableDefinition<&str, &str> = TableDefinition::new("lead_check");
+/// Application form id → `store::applications::Form` (schema 24).
+pub const APPLICATION_FORMS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("application_forms");
+/// Keys of application forms and submissions (schema 24): `s:<slug>` → form id,
+/// `f:<form id>/<submission id>` → "" (the form's submissions in time order).
+pub const APPLICATION_KEYS: TableDefinition<&str, &str> = TableDefinition::new("application_keys");
+/// Submission id → `store::applications::Submission` (schema 24).
+pub const APPLICATION_SUBMISSIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("application_submissions");
+
 /// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
 /// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
 macro_rules! every_table {
@@ -181,4 +195,8 @@ every_table!(
     BLOB_DELETIONS,
     DEAL_DOCUMENTS,
     DOCUMENT_KEYS,
+    LEAD_CHECK,
+    APPLICATION_FORMS,
+    APPLICATION_KEYS,
+    APPLICATION_SUBMISSIONS,
 );

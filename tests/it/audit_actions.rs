@@ -31,6 +31,8 @@ const AREAS: &[&str] = &[
     "backup",
     "key",
     "audit",
+    "lead",
+    "application_form",
 ];
 
 /// Dotted strings in those areas that are not audit actions (file names, config keys).

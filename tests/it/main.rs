@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod access_rule;
+mod apply;
 mod assign_new;
 mod audit_actions;
 mod audit_and_throttle;
@@ -25,6 +26,7 @@ mod fuzz;
 mod import;
 mod import_rules;
 mod issue15_fixes;
+mod leads;
 mod metrics;
 mod notices;
 mod org_scope;

@@ -152,6 +152,15 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
         after.phone.bidx, before.phone.bidx,
         "blind index recomputed under the new key"
     );
+    // The lead-check index too (schema 22): the new one is found, the old one is gone.
+    assert_ne!(after.phone.lead, before.phone.lead);
+    let found = |lead: &str| {
+        app.store
+            .read(|tx| zhudai::store::leads::exists(tx, lead))
+            .unwrap()
+    };
+    assert!(found(&app.fields.lead_index("13822223333")));
+    assert!(!found(&before.phone.lead));
     assert_eq!(
         app.fields.decrypt(&id, "phone", &after.phone.enc).unwrap(),
         "13822223333"

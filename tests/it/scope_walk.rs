@@ -84,6 +84,25 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/customers/{id}/unlock", Customer),
     ("post", "/api/v1/customers/{id}/unmask", Customer),
     ("get", "/api/v1/customers/{id}/deals", Customer),
+    // Online application forms: settings.manage (forms and their submissions are the firm's
+    // configuration; a submission's customer is reached through the customer routes).
+    ("get", "/api/v1/application-forms", NoObject),
+    ("post", "/api/v1/application-forms", NoObject),
+    ("get", "/api/v1/application-forms/{id}", Organisation),
+    ("put", "/api/v1/application-forms/{id}", Organisation),
+    (
+        "get",
+        "/api/v1/application-forms/{id}/submissions",
+        Organisation,
+    ),
+    // The duplicate check answers yes/no for numbers firm-wide (lead.check); no object.
+    ("post", "/api/v1/leads/check", NoObject),
+    // The public application (no login); the same as POST /apply/{slug}.
+    ("post", "/api/v1/apply/{slug}", NoObject),
+    // Writes the caller's own entries into a file; reads nothing stored.
+    ("post", "/api/v1/leads/fresh.xlsx", NoObject),
+    // Reads the caller's own upload; nothing stored.
+    ("post", "/api/v1/leads/list-file", NoObject),
     ("get", "/api/v1/deals", NoObject),
     ("post", "/api/v1/deals", NoObject),
     ("get", "/api/v1/deals/board", NoObject),

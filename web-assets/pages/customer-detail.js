@@ -256,6 +256,8 @@ function eventText(e, userName) {
       return t('timeline.inherited', { from: e.from ? userName(e.from) : t('customers.pool'), to: e.to ? userName(e.to) : t('customers.pool') });
     case 'stage_changed':
       return t('timeline.stageChanged', { from: e.from ? t(`stage.${e.from}`) : '—', to: e.to ? t(`stage.${e.to}`) : '—' });
+    case 'applied':
+      return t('timeline.applied', { form: e.note || '—' });
     case 'claimed':
       return t('timeline.claimed', { to: e.to ? userName(e.to) : '—' });
     case 'released':

@@ -33,6 +33,10 @@ impl crate::service::customers::UseCases<'_> {
                 .encrypt(id, field, plain)
                 .map_err(|e| Error::Internal(e.to_string()))?,
             bidx: self.fields.blind_index(kind, plain),
+            lead: match kind {
+                Kind::Phone => self.fields.lead_index(plain),
+                _ => String::new(),
+            },
             masked,
             tail: tail.to_string(),
         })

@@ -106,6 +106,7 @@ fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Re
         bidx: String::new(),
         masked: String::new(),
         tail: String::new(),
+        lead: String::new(),
     };
     c.name = ERASED_NAME.to_string();
     c.phone = blank;

@@ -42,6 +42,10 @@ fn reseal(
             .encrypt(record, field, &plain)
             .map_err(|e| Error::Internal(e.to_string()))?,
         bidx: new.blind_index(kind, &plain),
+        lead: match kind {
+            Kind::Phone => new.lead_index(&plain),
+            _ => String::new(),
+        },
         masked: s.masked.clone(),
         tail: s.tail.clone(),
     }))
