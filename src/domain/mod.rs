@@ -4,6 +4,7 @@ pub mod capability;
 pub mod custom_field;
 pub mod customer;
 pub mod deal;
+pub mod fee;
 pub mod followup;
 pub mod id_number;
 pub mod loan;
