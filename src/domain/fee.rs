@@ -136,6 +136,9 @@ pub struct FeeAccount {
     pub refunds: Vec<Refund>,
     pub waivers: Vec<Waiver>,
     pub rebate_receipts: Vec<RebateReceipt>,
+    /// The store keys of the commission lines written for this deal (payments, clawbacks).
+    #[serde(default)]
+    pub lines: Vec<String>,
 }
 
 fn sum(it: impl Iterator<Item = i64>) -> i64 {
@@ -398,6 +401,7 @@ mod tests {
             refunds: Vec::new(),
             waivers: Vec::new(),
             rebate_receipts: Vec::new(),
+            lines: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@ mod customers;
 mod deals;
 pub mod error;
 mod extract;
+mod fees;
 mod followups;
 mod imports;
 pub mod metrics;
@@ -163,6 +164,23 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(deals::get, deals::update))
         .routes(routes!(deals::move_stage))
         .routes(routes!(deals::of_customer))
+        .routes(routes!(fees::deal_fees))
+        .routes(routes!(fees::record_payment))
+        .routes(routes!(fees::remove_payment))
+        .routes(routes!(fees::record_refund))
+        .routes(routes!(fees::waive))
+        .routes(routes!(fees::receive_rebate))
+        .routes(routes!(fees::recompute))
+        .routes(routes!(fees::receivables))
+        .routes(routes!(fees::overdue))
+        .routes(routes!(fees::rebates))
+        .routes(routes!(fees::payments))
+        .routes(routes!(fees::months))
+        .routes(routes!(fees::month))
+        .routes(routes!(fees::close_month))
+        .routes(routes!(fees::reopen_month))
+        .routes(routes!(fees::statement))
+        .routes(routes!(fees::statement_xlsx))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

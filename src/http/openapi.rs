@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         (name = "products", description = "Credit products (信贷产品) and matching a customer against them"),
         (name = "reports", description = "Funnels and reports over the caller's scope"),
         (name = "deals", description = "Deals (业务单) through the pipeline: board, list, stage moves with their required fields"),
+        (name = "fees", description = "Fees (服务费), payments (回款), refunds, waivers, rebates, commission statements and month close (月结)"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
     )
 )]

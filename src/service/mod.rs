@@ -7,6 +7,7 @@ pub mod context;
 pub mod customers;
 pub mod deals;
 mod error;
+pub mod fees;
 pub mod followups;
 pub mod import;
 pub mod notices;

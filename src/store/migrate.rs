@@ -49,6 +49,9 @@
 //! - 21: deals, deal_keys, deal_counts (deals through the pipeline; the built-in roles already
 //!   held the deal capabilities since schema 4, so no role changes).
 //!
+//! - 22: fee_accounts, fee_keys, commission_lines, fee_totals, months (fees, payments,
+//!   commissions, month close; `store::fees`), created empty.
+//!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
@@ -58,7 +61,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 21;
+pub const SCHEMA_VERSION: u64 = 22;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -245,6 +248,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::TRANSFER_REQUESTS)?;
     tx.open_table(tables::TRANSFER_KEYS)?;
     create_v21(tx)?;
+    to_22_fees(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -338,6 +342,17 @@ fn create_v21(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::DEALS)?;
     tx.open_table(tables::DEAL_KEYS)?;
     tx.open_table(tables::DEAL_COUNTS)?;
+    Ok(())
+}
+
+/// Schema 22: fees, payments, commission lines, their totals and month close (`store::fees`),
+/// created empty (deals disbursed before it get their fee account at their first payment).
+fn to_22_fees(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::FEE_ACCOUNTS)?;
+    tx.open_table(tables::FEE_KEYS)?;
+    tx.open_table(tables::COMMISSION_LINES)?;
+    tx.open_table(tables::FEE_TOTALS)?;
+    tx.open_table(tables::MONTHS)?;
     Ok(())
 }
 
@@ -439,6 +454,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         21 => create_v21(tx),
+        22 => to_22_fees(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

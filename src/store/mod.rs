@@ -8,6 +8,7 @@ pub mod codec;
 pub mod customer_settings;
 pub mod customers;
 pub mod deals;
+pub mod fees;
 pub mod funnel;
 pub mod loads;
 pub mod match_rows;

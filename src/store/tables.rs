@@ -124,6 +124,19 @@ pub const DEAL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("deal_ke
 /// (officer id or `*`, deal stage) → deals (schema 21), kept by `store::deals::put`.
 pub const DEAL_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("deal_counts");
 
+/// Deal id → `domain::fee::FeeAccount` (schema 22, `store::fees`).
+pub const FEE_ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("fee_accounts");
+/// Keys of fee accounts → deal id (schema 22): `pm:<month>/<officer>/<payment or refund id>`,
+/// `rcv:<officer>/<deal>`, `rb:<officer>/<deal>` (`store::fees`).
+pub const FEE_KEYS: TableDefinition<&str, &str> = TableDefinition::new("fee_keys");
+/// `<month>/<user>/<line id>` → `domain::fee::CommissionLine` (schema 22).
+pub const COMMISSION_LINES: TableDefinition<&str, &[u8]> = TableDefinition::new("commission_lines");
+/// Money totals in fen (schema 22): `vol/<month>/<officer>`, `com/<month>/<user>`,
+/// `in/<month>`, `out/<month>`, moved with the records (`store::fees`).
+pub const FEE_TOTALS: TableDefinition<&str, i64> = TableDefinition::new("fee_totals");
+/// `YYYY-MM` → `store::fees::MonthClose` (schema 22).
+pub const MONTHS: TableDefinition<&str, &[u8]> = TableDefinition::new("months");
+
 every_table!(
     META,
     USERS,
@@ -163,4 +176,9 @@ every_table!(
     DEALS,
     DEAL_KEYS,
     DEAL_COUNTS,
+    FEE_ACCOUNTS,
+    FEE_KEYS,
+    COMMISSION_LINES,
+    FEE_TOTALS,
+    MONTHS,
 );

@@ -60,6 +60,10 @@ const CUSTOMER_TABLES: &[&str] = &[
     "tables::DEALS",
     "tables::DEAL_KEYS",
     "tables::DEAL_COUNTS",
+    // Fees: read through `store::fees::Reader` (scoped) or by a deal already read.
+    "tables::FEE_ACCOUNTS",
+    "tables::FEE_KEYS",
+    "tables::COMMISSION_LINES",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

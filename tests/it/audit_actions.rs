@@ -25,6 +25,8 @@ const AREAS: &[&str] = &[
     "product",
     "transfer",
     "deal",
+    "fee",
+    "month",
     "assignment",
     "plugin",
     "backup",

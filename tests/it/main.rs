@@ -18,6 +18,7 @@ mod customer_list_index;
 mod customers;
 mod deals;
 mod export;
+mod fees;
 mod followups;
 mod funnels;
 mod fuzz;

@@ -1,0 +1,751 @@
+//! Fees (服务费), payments (回款), refunds, waivers, the lender's rebate and commissions: each
+//! recorded in one write transaction with its commission lines, totals, audit row and — when
+//! the fee is paid in full — the deal's move to 收费. A deal's fees are seen by whoever sees
+//! the deal (its scope); the finance lists are in `finance.rs`, month close in `months.rs`,
+//! statements in `statement.rs`. The rules are in `domain::fee`, docs/finance.md.
+
+crate::service::use_cases!(fees, "Fees, payments (回款), commissions and month close.");
+
+mod finance;
+mod months;
+mod statement;
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use finance::{FinanceQuery, MovePage, MoveRow, ReceivablePage, ReceivableRow};
+pub use months::{MonthView, ReopenRequest};
+pub use statement::{Statement, StatementQuery};
+
+use super::access::auth::Caller;
+use super::context::W;
+use super::{Error, Result, new_id};
+use crate::domain::capability::Capability;
+use crate::domain::deal::{Deal, DealStage};
+use crate::domain::fee::{
+    self, CommissionLine, FeeAccount, LineKind, PayMethod, Payment, RebateReceipt, Refund, Waiver,
+};
+use crate::script::{FeeInput, SplitInput, hooks};
+use crate::store;
+use crate::store::deals::Reader as Deals;
+use crate::store::fees::Reader as Fees;
+
+/// `POST /deals/{id}/payments`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    pub amount_fen: i64,
+    /// YYYY-MM-DD, not in the future; its month must be open.
+    pub paid_on: NaiveDate,
+    pub method: PayMethod,
+    pub payer: Option<String>,
+    pub receipt_no: String,
+}
+
+/// `POST /deals/{id}/refunds`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRefund {
+    pub amount_fen: i64,
+    pub refunded_on: NaiveDate,
+    pub reason: String,
+}
+
+/// `POST /deals/{id}/fee-waivers` (managers).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWaiver {
+    pub amount_fen: i64,
+    pub reason: String,
+}
+
+/// `POST /deals/{id}/rebate-receipts`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRebateReceipt {
+    pub amount_fen: i64,
+    pub received_on: NaiveDate,
+    pub receipt_no: String,
+}
+
+/// `DELETE /deals/{id}/payments/{payment_id}?reason=`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RemoveQuery {
+    /// Why the payment is removed (audited).
+    pub reason: Option<String>,
+}
+
+/// `POST /deals/{id}/fee-recompute` (finance): run `deal.fee` again.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recompute {
+    pub reason: String,
+}
+
+/// A payment or refund row with its month and whether that month is closed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PaymentRow {
+    #[serde(flatten)]
+    pub payment: Payment,
+    pub month: String,
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RefundRow {
+    #[serde(flatten)]
+    pub refund: Refund,
+    pub month: String,
+    pub locked: bool,
+}
+
+/// A deal's fees as the deal page shows them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FeesView {
+    pub deal_id: String,
+    pub stage: DealStage,
+    /// `false`: the deal is not disbursed yet, or no money moved yet and the fee shown is what
+    /// `deal.fee` computes now (nothing stored).
+    pub recorded: bool,
+    pub fee_fen: i64,
+    pub fee_rule: String,
+    pub paid_fen: i64,
+    pub refunded_fen: i64,
+    pub waived_fen: i64,
+    /// fee − paid + refunded − waived.
+    pub balance_fen: i64,
+    pub rebate_fen: i64,
+    pub rebate_received_fen: i64,
+    pub rebate_balance_fen: i64,
+    pub payments: Vec<PaymentRow>,
+    pub refunds: Vec<RefundRow>,
+    pub waivers: Vec<Waiver>,
+    pub rebate_receipts: Vec<RebateReceipt>,
+    /// The caller may record payments, refunds and rebate receipts (`finance.edit`).
+    pub may_record: bool,
+    /// The caller may waive part of the fee (managers: `customer.assign`).
+    pub may_waive: bool,
+}
+
+fn refused(code: &'static str, message: String) -> Error {
+    Error::Refused {
+        code,
+        message,
+        details: json!({}),
+    }
+}
+
+pub(crate) fn month_closed(month: &str) -> Error {
+    Error::Refused {
+        code: "month_closed",
+        message: format!("{month} 已月结，该月的回款、退款和提成不能新增、修改或删除"),
+        details: json!({"month": month}),
+    }
+}
+
+fn text(field: &'static str, v: &str, max: usize) -> Result<String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err(Error::validation(field, "不能为空"));
+    }
+    if v.chars().count() > max {
+        return Err(Error::validation(field, format!("不能超过{max}个字")));
+    }
+    Ok(v.to_string())
+}
+
+impl crate::service::fees::UseCases<'_> {
+    fn may_waive(caller: &Caller) -> bool {
+        caller.can(Capability::CustomerAssign)
+    }
+
+    fn check_open(w: &W<'_>, on: NaiveDate, field: &'static str) -> Result<String> {
+        if on > w.now().date_naive() {
+            return Err(Error::validation(field, "日期不能晚于今天"));
+        }
+        let m = fee::month_of(on);
+        if store::fees::is_closed(w.tx, &m)? {
+            return Err(month_closed(&m));
+        }
+        Ok(m)
+    }
+
+    /// The deal in the caller's scope, disbursed.
+    fn disbursed(w: &W<'_>, id: &str) -> Result<Deal> {
+        let d = Deals::scoped(w.tx, w.scope())
+            .get(id)?
+            .ok_or(Error::NotFound)?;
+        if d.disbursement.is_none()
+            || !matches!(d.stage, DealStage::Disbursed | DealStage::FeeCollected)
+        {
+            return Err(refused(
+                "fee_not_disbursed",
+                "业务单尚未放款，不能登记费用".into(),
+            ));
+        }
+        Ok(d)
+    }
+
+    fn manager_of(w: &W<'_>, officer: &str) -> Result<Option<String>> {
+        Ok(store::users::find_by_id_w(w.tx, officer)?.and_then(|u| u.manager_id))
+    }
+
+    /// Runs `deal.fee`; a failure refuses the use case (nothing is written) with the error.
+    fn compute(&self, w: &W<'_>, d: &Deal) -> Result<crate::script::FeeDecision> {
+        let manager = Self::manager_of(w, &d.officer_id)?;
+        let input = FeeInput {
+            deal: d,
+            manager_id: manager.as_deref(),
+            now: w.now(),
+        };
+        match self.plugins.fee(&input) {
+            Ok(dec) => Ok(dec),
+            Err(e) => {
+                self.plugins
+                    .record_failure(hooks::FEE, &e, Some(&d.id), w.now());
+                Err(plugin_failed(&e))
+            }
+        }
+    }
+
+    /// A new account for a disbursed deal: the fee from `deal.fee`, the rebate from the
+    /// product's terms. Called at disbursement (in the move's transaction) and for deals
+    /// disbursed before schema 22 at their first payment.
+    pub(crate) fn open_account(&self, w: &W<'_>, d: &Deal) -> Result<FeeAccount> {
+        let Some(disb) = d.disbursement else {
+            return Err(refused(
+                "fee_not_disbursed",
+                "业务单尚未放款，不能登记费用".into(),
+            ));
+        };
+        let f = self.compute(w, d)?;
+        let a = FeeAccount {
+            deal_id: d.id.clone(),
+            officer_id: d.officer_id.clone(),
+            disbursed_on: disb.disbursed_on,
+            disbursed_fen: disb.amount_fen,
+            fee_fen: f.fee_fen,
+            fee_rule: f.rule,
+            rebate_fen: fee::rebate(d.product.rebate_bp, disb.amount_fen),
+            payments: Vec::new(),
+            refunds: Vec::new(),
+            waivers: Vec::new(),
+            rebate_receipts: Vec::new(),
+            lines: Vec::new(),
+        };
+        store::fees::put_account(w.tx, None, &a)?;
+        Ok(a)
+    }
+
+    fn account(&self, w: &W<'_>, d: &Deal) -> Result<FeeAccount> {
+        match Fees::scoped(w.tx, w.scope()).of_deal(d)? {
+            Some(a) => Ok(a),
+            None => self.open_account(w, d),
+        }
+    }
+
+    fn view(&self, caller: &Caller, d: &Deal, a: &FeeAccount, recorded: bool) -> Result<FeesView> {
+        let closed = self.store.read(|tx| {
+            let mut out = BTreeSet::new();
+            let months: BTreeSet<String> = a
+                .payments
+                .iter()
+                .map(|p| fee::month_of(p.paid_on))
+                .chain(a.refunds.iter().map(|r| fee::month_of(r.refunded_on)))
+                .collect();
+            for m in months {
+                if store::fees::month(tx, &m)?.is_some_and(|c| c.closed) {
+                    out.insert(m);
+                }
+            }
+            Ok::<_, Error>(out)
+        })?;
+        Ok(FeesView {
+            deal_id: d.id.clone(),
+            stage: d.stage,
+            recorded,
+            fee_fen: a.fee_fen,
+            fee_rule: a.fee_rule.clone(),
+            paid_fen: a.paid(),
+            refunded_fen: a.refunded(),
+            waived_fen: a.waived(),
+            balance_fen: a.balance(),
+            rebate_fen: a.rebate_fen,
+            rebate_received_fen: a.rebate_received(),
+            rebate_balance_fen: a.rebate_balance(),
+            payments: a
+                .payments
+                .iter()
+                .map(|p| {
+                    let month = fee::month_of(p.paid_on);
+                    PaymentRow {
+                        payment: p.clone(),
+                        locked: closed.contains(&month),
+                        month,
+                    }
+                })
+                .collect(),
+            refunds: a
+                .refunds
+                .iter()
+                .map(|r| {
+                    let month = fee::month_of(r.refunded_on);
+                    RefundRow {
+                        refund: r.clone(),
+                        locked: closed.contains(&month),
+                        month,
+                    }
+                })
+                .collect(),
+            waivers: a.waivers.clone(),
+            rebate_receipts: a.rebate_receipts.clone(),
+            may_record: caller.can(Capability::FinanceEdit),
+            may_waive: Self::may_waive(caller),
+        })
+    }
+
+    /// `GET /deals/{id}/fees`: the account, or for a disbursed deal without one what
+    /// `deal.fee` gives now (nothing is written).
+    pub fn deal_fees(&self, caller: &Caller, id: &str) -> Result<FeesView> {
+        caller.require(Capability::DealRead)?;
+        let scope = self.scope_of(caller)?;
+        let (d, a) = self.store.read(|tx| {
+            let d = Deals::scoped(tx, &scope).get(id)?.ok_or(Error::NotFound)?;
+            let a = Fees::scoped(tx, &scope).of_deal(&d)?;
+            Ok::<_, Error>((d, a))
+        })?;
+        if let Some(a) = a {
+            return self.view(caller, &d, &a, true);
+        }
+        // A preview: the fee as `deal.fee` computes it now (a deal not yet disbursed: none).
+        let disb = d.disbursement;
+        let (fee_fen, fee_rule) = match disb {
+            Some(_) => {
+                let manager = self
+                    .store
+                    .read(|tx| store::users::get(tx, &d.officer_id))?
+                    .and_then(|u| u.manager_id);
+                let input = FeeInput {
+                    deal: &d,
+                    manager_id: manager.as_deref(),
+                    now: self.now(),
+                };
+                match self.plugins.fee(&input) {
+                    Ok(f) => (f.fee_fen, f.rule),
+                    Err(e) => (0, format!("插件出错：{e}")),
+                }
+            }
+            None => (0, String::new()),
+        };
+        let a = FeeAccount {
+            deal_id: d.id.clone(),
+            officer_id: d.officer_id.clone(),
+            disbursed_on: disb.map_or_else(|| self.now().date_naive(), |x| x.disbursed_on),
+            disbursed_fen: disb.map_or(0, |x| x.amount_fen),
+            fee_fen,
+            fee_rule,
+            rebate_fen: fee::rebate(d.product.rebate_bp, disb.map_or(0, |x| x.amount_fen)),
+            payments: Vec::new(),
+            refunds: Vec::new(),
+            waivers: Vec::new(),
+            rebate_receipts: Vec::new(),
+            lines: Vec::new(),
+        };
+        self.view(caller, &d, &a, false)
+    }
+
+    /// `POST /deals/{id}/payments`: the payment, its commission lines (`commission.split`),
+    /// the totals, the audit row, and the move to 收费 when the fee is paid in full.
+    pub fn record_payment(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: NewPayment,
+        source: &str,
+    ) -> Result<FeesView> {
+        caller.require(Capability::FinanceEdit)?;
+        let receipt_no = text("receipt_no", &input.receipt_no, 64)?;
+        let payer = match input.payer.as_deref().map(str::trim) {
+            Some(p) if !p.is_empty() => Some(text("payer", p, 64)?),
+            _ => None,
+        };
+        let ctx = self.ctx(caller, source)?;
+        let (d, a) = ctx.write(|w| {
+            let d = Self::disbursed(w, id)?;
+            let month = Self::check_open(w, input.paid_on, "paid_on")?;
+            let before = self.account(w, &d)?;
+            before
+                .check_payment(input.amount_fen)
+                .map_err(|(f, r)| Error::validation(f, r))?;
+            let p = Payment {
+                id: new_id(w.now()),
+                amount_fen: input.amount_fen,
+                paid_on: input.paid_on,
+                method: input.method,
+                payer: payer.clone(),
+                receipt_no: receipt_no.clone(),
+                recorded_by: caller.user.id.clone(),
+                recorded_at: w.now(),
+            };
+            let vol_key = format!("vol/{month}/{}", d.officer_id);
+            let volume = store::fees::total(w.tx, &vol_key)?;
+            let manager = Self::manager_of(w, &d.officer_id)?;
+            let split = self
+                .plugins
+                .split(&SplitInput {
+                    deal: &d,
+                    fee_fen: before.fee_fen,
+                    manager_id: manager.as_deref(),
+                    payment: &p,
+                    month_volume_fen: volume,
+                    now: w.now(),
+                })
+                .map_err(|e| {
+                    self.plugins
+                        .record_failure(hooks::SPLIT, &e, Some(&d.id), w.now());
+                    plugin_failed(&e)
+                })?;
+            let mut lines = Vec::new();
+            for (k, s) in split.into_iter().enumerate() {
+                if store::users::find_by_id_w(w.tx, &s.user_id)?.is_none() {
+                    return Err(refused(
+                        "plugin_failed",
+                        format!(
+                            "commission.rhai 的返回值无效：第 {} 行的员工 {} 不存在",
+                            k + 1,
+                            s.user_id
+                        ),
+                    ));
+                }
+                let l = CommissionLine {
+                    id: format!("{}-{k}", p.id),
+                    month: month.clone(),
+                    on: p.paid_on,
+                    user_id: s.user_id,
+                    role: s.role,
+                    deal_id: d.id.clone(),
+                    source_id: p.id.clone(),
+                    kind: LineKind::Commission,
+                    amount_fen: s.amount_fen,
+                    rule: s.rule,
+                    adjusts: Vec::new(),
+                };
+                store::fees::put_line(w.tx, &l)?;
+                lines.push(l);
+            }
+            store::fees::add_total(w.tx, &vol_key, p.amount_fen)?;
+            store::fees::add_total(w.tx, &format!("in/{month}"), p.amount_fen)?;
+            let mut a = before.clone();
+            a.payments.push(p.clone());
+            a.lines.extend(lines.iter().map(store::fees::line_key));
+            store::fees::put_account(w.tx, Some(&before), &a)?;
+            w.audit(
+                "fee.payment",
+                Some(&d.id),
+                json!({"payment": p, "lines": lines.iter().map(|l| json!({
+                    "user": l.user_id, "role": l.role, "amount_fen": l.amount_fen})).collect::<Vec<_>>(),
+                    "balance_fen": a.balance()}),
+            )?;
+            let d = if a.settled() && d.stage == DealStage::Disbursed {
+                self.deals().collect_fee(w, &d)?
+            } else {
+                d
+            };
+            Ok((d, a))
+        })?;
+        self.view(caller, &d, &a, true)
+    }
+
+    /// `DELETE /deals/{id}/payments/{payment_id}` (`finance.edit`): a payment recorded by
+    /// mistake is removed with its commission lines and totals, in an open month only, and
+    /// only while the deal has no refunds (a refund's clawback was computed from it).
+    pub fn remove_payment(
+        &self,
+        caller: &Caller,
+        id: &str,
+        payment_id: &str,
+        reason: &str,
+        source: &str,
+    ) -> Result<FeesView> {
+        caller.require(Capability::FinanceEdit)?;
+        let reason = text("reason", reason, 200)?;
+        let ctx = self.ctx(caller, source)?;
+        let (d, a) = ctx.write(|w| {
+            let d = Self::disbursed(w, id)?;
+            let before = Fees::scoped(w.tx, w.scope())
+                .of_deal(&d)?
+                .ok_or(Error::NotFound)?;
+            let p = before
+                .payments
+                .iter()
+                .find(|p| p.id == payment_id)
+                .cloned()
+                .ok_or(Error::NotFound)?;
+            let month = fee::month_of(p.paid_on);
+            if store::fees::is_closed(w.tx, &month)? {
+                return Err(month_closed(&month));
+            }
+            if !before.refunds.is_empty() {
+                return Err(refused(
+                    "payment_has_refunds",
+                    "该业务单已有退款，不能删除回款；请登记退款冲正".into(),
+                ));
+            }
+            let mine: Vec<String> = before
+                .lines
+                .iter()
+                .filter(|k| k.contains(&format!("/{}-", p.id)))
+                .cloned()
+                .collect();
+            for l in store::fees::lines_by_key(w.tx, &mine)? {
+                store::fees::remove_line(w.tx, &l)?;
+            }
+            store::fees::add_total(
+                w.tx,
+                &format!("vol/{month}/{}", d.officer_id),
+                -p.amount_fen,
+            )?;
+            store::fees::add_total(w.tx, &format!("in/{month}"), -p.amount_fen)?;
+            let mut a = before.clone();
+            a.payments.retain(|x| x.id != p.id);
+            a.lines.retain(|k| !mine.contains(k));
+            store::fees::put_account(w.tx, Some(&before), &a)?;
+            w.audit(
+                "fee.payment_removed",
+                Some(&d.id),
+                json!({"payment": p, "reason": reason, "lines": mine, "balance_fen": a.balance()}),
+            )?;
+            Ok((d, a))
+        })?;
+        self.view(caller, &d, &a, true)
+    }
+
+    /// `POST /deals/{id}/refunds`: the refund and the clawback of the commission of the deal's
+    /// payments, proportionally; lines whose month is closed are corrected by adjustment lines
+    /// in the refund's (open) month that name them.
+    pub fn record_refund(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: NewRefund,
+        source: &str,
+    ) -> Result<FeesView> {
+        caller.require(Capability::FinanceEdit)?;
+        let reason = text("reason", &input.reason, 200)?;
+        let ctx = self.ctx(caller, source)?;
+        let (d, a) = ctx.write(|w| {
+            let d = Self::disbursed(w, id)?;
+            let month = Self::check_open(w, input.refunded_on, "refunded_on")?;
+            let before = self.account(w, &d)?;
+            before
+                .check_refund(input.amount_fen)
+                .map_err(|(f, r)| Error::validation(f, r))?;
+            let r = Refund {
+                id: new_id(w.now()),
+                amount_fen: input.amount_fen,
+                refunded_on: input.refunded_on,
+                reason: reason.clone(),
+                recorded_by: caller.user.id.clone(),
+                recorded_at: w.now(),
+            };
+            // The original lines: the account keeps the keys of every line written for it.
+            let original = store::fees::lines_by_key(w.tx, &before.lines)?;
+            let claws = fee::clawback(&original, before.paid(), before.refunded(), r.amount_fen);
+            let mut lines = Vec::new();
+            for (k, (user, role, amount, refs)) in claws.into_iter().enumerate() {
+                let mut closed_refs = Vec::new();
+                for line_ref in &refs {
+                    let m = line_ref.split('/').next().unwrap_or_default();
+                    if m != month && store::fees::is_closed(w.tx, m)? {
+                        closed_refs.push(line_ref.clone());
+                    }
+                }
+                let adjustment = !closed_refs.is_empty();
+                let l = CommissionLine {
+                    id: format!("{}-{k}", r.id),
+                    month: month.clone(),
+                    on: r.refunded_on,
+                    user_id: user,
+                    role,
+                    deal_id: d.id.clone(),
+                    source_id: r.id.clone(),
+                    kind: if adjustment {
+                        LineKind::Adjustment
+                    } else {
+                        LineKind::Clawback
+                    },
+                    amount_fen: amount,
+                    rule: if adjustment {
+                        format!(
+                            "退款 {} 冲回提成（原提成在已月结的 {}，本月调整）",
+                            fee::yuan(r.amount_fen),
+                            closed_refs
+                                .iter()
+                                .filter_map(|x| x.split('/').next())
+                                .collect::<BTreeSet<_>>()
+                                .into_iter()
+                                .collect::<Vec<_>>()
+                                .join("、")
+                        )
+                    } else {
+                        format!("退款 {} 按比例冲回提成", fee::yuan(r.amount_fen))
+                    },
+                    adjusts: refs,
+                };
+                store::fees::put_line(w.tx, &l)?;
+                lines.push(l);
+            }
+            store::fees::add_total(
+                w.tx,
+                &format!("vol/{month}/{}", d.officer_id),
+                -r.amount_fen,
+            )?;
+            store::fees::add_total(w.tx, &format!("out/{month}"), r.amount_fen)?;
+            let mut a = before.clone();
+            a.refunds.push(r.clone());
+            a.lines.extend(lines.iter().map(store::fees::line_key));
+            store::fees::put_account(w.tx, Some(&before), &a)?;
+            w.audit(
+                "fee.refund",
+                Some(&d.id),
+                json!({"refund": r, "lines": lines.iter().map(|l| json!({
+                    "user": l.user_id, "amount_fen": l.amount_fen, "kind": l.kind,
+                    "adjusts": l.adjusts})).collect::<Vec<_>>(), "balance_fen": a.balance()}),
+            )?;
+            Ok((d, a))
+        })?;
+        self.view(caller, &d, &a, true)
+    }
+
+    /// `POST /deals/{id}/fee-waivers`: a manager lets part of the balance go (audited).
+    pub fn waive(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: NewWaiver,
+        source: &str,
+    ) -> Result<FeesView> {
+        caller.require(Capability::DealRead)?;
+        if !Self::may_waive(caller) {
+            return Err(Error::Forbidden(Capability::CustomerAssign.to_string()));
+        }
+        let reason = text("reason", &input.reason, 200)?;
+        let ctx = self.ctx(caller, source)?;
+        let (d, a) = ctx.write(|w| {
+            let d = Self::disbursed(w, id)?;
+            let before = self.account(w, &d)?;
+            before
+                .check_waiver(input.amount_fen)
+                .map_err(|(f, r)| Error::validation(f, r))?;
+            let x = Waiver {
+                id: new_id(w.now()),
+                amount_fen: input.amount_fen,
+                reason: reason.clone(),
+                by: caller.user.id.clone(),
+                at: w.now(),
+            };
+            let mut a = before.clone();
+            a.waivers.push(x.clone());
+            store::fees::put_account(w.tx, Some(&before), &a)?;
+            w.audit(
+                "fee.waived",
+                Some(&d.id),
+                json!({"waiver": x, "balance_fen": a.balance()}),
+            )?;
+            let d = if a.settled() && d.stage == DealStage::Disbursed {
+                self.deals().collect_fee(w, &d)?
+            } else {
+                d
+            };
+            Ok((d, a))
+        })?;
+        self.view(caller, &d, &a, true)
+    }
+
+    /// `POST /deals/{id}/rebate-receipts`: money received from the lender.
+    pub fn receive_rebate(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: NewRebateReceipt,
+        source: &str,
+    ) -> Result<FeesView> {
+        caller.require(Capability::FinanceEdit)?;
+        let receipt_no = text("receipt_no", &input.receipt_no, 64)?;
+        let ctx = self.ctx(caller, source)?;
+        let (d, a) = ctx.write(|w| {
+            let d = Self::disbursed(w, id)?;
+            Self::check_open(w, input.received_on, "received_on")?;
+            let before = self.account(w, &d)?;
+            before
+                .check_rebate_receipt(input.amount_fen)
+                .map_err(|(f, r)| Error::validation(f, r))?;
+            let x = RebateReceipt {
+                id: new_id(w.now()),
+                amount_fen: input.amount_fen,
+                received_on: input.received_on,
+                receipt_no: receipt_no.clone(),
+                recorded_by: caller.user.id.clone(),
+                recorded_at: w.now(),
+            };
+            let mut a = before.clone();
+            a.rebate_receipts.push(x.clone());
+            store::fees::put_account(w.tx, Some(&before), &a)?;
+            w.audit(
+                "fee.rebate_received",
+                Some(&d.id),
+                json!({"receipt": x, "rebate_balance_fen": a.rebate_balance()}),
+            )?;
+            Ok((d, a))
+        })?;
+        self.view(caller, &d, &a, true)
+    }
+
+    /// `POST /deals/{id}/fee-recompute`: finance runs `deal.fee` again (e.g. after the firm
+    /// changed its plugin), with a reason; audited with the old and new fee.
+    pub fn recompute(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: Recompute,
+        source: &str,
+    ) -> Result<FeesView> {
+        caller.require(Capability::FinanceEdit)?;
+        let reason = text("reason", &input.reason, 200)?;
+        let ctx = self.ctx(caller, source)?;
+        let (d, a) = ctx.write(|w| {
+            let d = Self::disbursed(w, id)?;
+            let before = self.account(w, &d)?;
+            let f = self.compute(w, &d)?;
+            let mut a = before.clone();
+            a.fee_fen = f.fee_fen;
+            a.fee_rule = f.rule;
+            store::fees::put_account(w.tx, Some(&before), &a)?;
+            w.audit(
+                "fee.recomputed",
+                Some(&d.id),
+                json!({"from_fen": before.fee_fen, "to_fen": a.fee_fen, "rule": a.fee_rule,
+                       "reason": reason}),
+            )?;
+            let d = if a.settled() && d.stage == DealStage::Disbursed {
+                self.deals().collect_fee(w, &d)?
+            } else {
+                d
+            };
+            Ok((d, a))
+        })?;
+        self.view(caller, &d, &a, true)
+    }
+}
+
+fn plugin_failed(e: &crate::script::ScriptError) -> Error {
+    Error::Refused {
+        code: "plugin_failed",
+        message: format!("插件出错，未写入任何记录：{e}"),
+        details: json!({"file": e.file, "line": e.line, "error": e.message}),
+    }
+}
