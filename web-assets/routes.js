@@ -24,6 +24,8 @@ import { AdminProductsPage } from './pages/admin-products.js';
 import { FunnelPage } from './pages/funnel.js';
 import { DealsPage } from './pages/deals.js';
 import { DealDetailPage } from './pages/deal-detail.js';
+import { FinancePage } from './pages/finance.js';
+import { CommissionsPage } from './pages/commissions.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -35,6 +37,13 @@ export const ROUTES = [
   { id: 'deal-detail', path: '/deals/:id', pattern: /^\/deals\/[^/]+$/, key: 'deal.title', icon: 'folder', page: DealDetailPage, nav: false, capability: 'deal.read' },
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
   { id: 'funnel', path: '/reports/funnel', key: 'nav.funnel', icon: 'dashboard', page: FunnelPage, nav: true, capability: 'customer.read' },
+  // Everyone's own commission statement (others' with finance.read, in scope).
+  { id: 'commissions', path: '/commissions', key: 'nav.commissions', icon: 'audit', page: CommissionsPage, nav: true },
+  { id: 'finance-receivables', path: '/finance/receivables', key: 'nav.finance.receivables', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-payments', path: '/finance/payments', key: 'nav.finance.payments', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-overdue', path: '/finance/overdue', key: 'nav.finance.overdue', icon: 'clock', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-rebates', path: '/finance/rebates', key: 'nav.finance.rebates', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-months', path: '/finance/months', key: 'nav.finance.months', icon: 'lock', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true, capability: 'settings.manage' },

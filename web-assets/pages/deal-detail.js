@@ -1,6 +1,6 @@
 // /deals/:id — one deal: its fields, the Advance control, the stage history (who, when, from,
 // to, note, a manager's override), and for a disbursed deal the repayment schedule with the
-// service fee and the comprehensive annual cost.
+// service fee and the comprehensive annual cost, and its fees card (components/fees.js).
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -17,6 +17,7 @@ import {
 } from '../components/deals.js';
 import { NotFoundPage } from './not-found.js';
 import { PeriodsTable } from '../components/periods-table.js';
+import { FeeCard } from '../components/fees.js';
 
 function dealIdFromPath(path) {
   const m = path.match(/^\/deals\/([^/]+)\/?$/);
@@ -129,6 +130,8 @@ export function DealDetailPage() {
     <div class="customer-layout">
       <div class="customer-side"><${Fields} d=${d} /></div>
       <div class="customer-main">
+        ${(d.stage === 'disbursed' || d.stage === 'fee_collected') && html`<${FeeCard} dealId=${d.id} stage=${d.stage}
+          onChanged=${(v) => { if (v.stage !== d.stage) load(); }} />`}
         ${d.schedule && html`<${Schedule} s=${d.schedule} />`}
         <${History} d=${d} userName=${userName} />
       </div>

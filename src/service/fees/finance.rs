@@ -114,7 +114,7 @@ impl crate::service::fees::UseCases<'_> {
         caller.require(Capability::FinanceRead)?;
         let scope = self.scope_of(caller)?;
         let names = self.names()?;
-        let today = self.now().date_naive();
+        let today = super::today(self.now());
         let mut rows = self.store.read(|tx| {
             let deals = Deals::scoped(tx, &scope);
             let mut out = Vec::new();
@@ -192,7 +192,7 @@ impl crate::service::fees::UseCases<'_> {
     pub fn month_payments(&self, caller: &Caller, q: &super::FinanceQuery) -> Result<MovePage> {
         caller.require(Capability::FinanceRead)?;
         let month = match q.month.as_deref() {
-            None => fee::month_of(self.now().date_naive()),
+            None => fee::month_of(super::today(self.now())),
             Some(m) => fee::parse_month(m)
                 .ok_or_else(|| Error::validation("month", "月份格式应为 YYYY-MM"))?,
         };

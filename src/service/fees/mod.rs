@@ -131,6 +131,12 @@ pub struct FeesView {
     pub may_waive: bool,
 }
 
+/// Today in Asia/Shanghai: dates of payments and months are the firm's calendar days.
+pub(crate) fn today(now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    now.with_timezone(&crate::service::customers::shanghai())
+        .date_naive()
+}
+
 fn refused(code: &'static str, message: String) -> Error {
     Error::Refused {
         code,
@@ -164,7 +170,7 @@ impl crate::service::fees::UseCases<'_> {
     }
 
     fn check_open(w: &W<'_>, on: NaiveDate, field: &'static str) -> Result<String> {
-        if on > w.now().date_naive() {
+        if on > today(w.now()) {
             return Err(Error::validation(field, "日期不能晚于今天"));
         }
         let m = fee::month_of(on);
@@ -344,7 +350,7 @@ impl crate::service::fees::UseCases<'_> {
         let a = FeeAccount {
             deal_id: d.id.clone(),
             officer_id: d.officer_id.clone(),
-            disbursed_on: disb.map_or_else(|| self.now().date_naive(), |x| x.disbursed_on),
+            disbursed_on: disb.map_or_else(|| today(self.now()), |x| x.disbursed_on),
             disbursed_fen: disb.map_or(0, |x| x.amount_fen),
             fee_fen,
             fee_rule,

@@ -104,7 +104,7 @@ impl crate::service::fees::UseCases<'_> {
     /// `GET /finance/months`: the last twelve months up to this one, newest first.
     pub fn months(&self, caller: &Caller) -> Result<Vec<MonthView>> {
         caller.require(Capability::FinanceRead)?;
-        let mut m = fee::month_of(self.now().date_naive());
+        let mut m = fee::month_of(super::today(self.now()));
         let mut out = Vec::new();
         for _ in 0..12 {
             out.push(self.month_view(&m, false)?);
@@ -124,7 +124,7 @@ impl crate::service::fees::UseCases<'_> {
         let m = month_arg(m)?;
         let ctx = self.ctx(caller, source)?;
         ctx.write(|w| {
-            if m > fee::month_of(w.now().date_naive()) {
+            if m > fee::month_of(super::today(w.now())) {
                 return Err(refused(
                     "month_not_over",
                     format!("{m} 还没到，不能月结"),

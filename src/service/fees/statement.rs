@@ -42,7 +42,7 @@ impl crate::service::fees::UseCases<'_> {
     pub fn statement(&self, caller: &Caller, q: &StatementQuery) -> Result<Statement> {
         let user = q.user.clone().unwrap_or_else(|| caller.user.id.clone());
         let month = match q.month.as_deref() {
-            None => fee::month_of(self.now().date_naive()),
+            None => fee::month_of(super::today(self.now())),
             Some(m) => fee::parse_month(m)
                 .ok_or_else(|| Error::validation("month", "月份格式应为 YYYY-MM"))?,
         };
