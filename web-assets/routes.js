@@ -26,6 +26,7 @@ import { DealsPage } from './pages/deals.js';
 import { DealDetailPage } from './pages/deal-detail.js';
 import { FinancePage } from './pages/finance.js';
 import { CommissionsPage } from './pages/commissions.js';
+import { TargetsPage } from './pages/targets.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -39,6 +40,7 @@ export const ROUTES = [
   { id: 'funnel', path: '/reports/funnel', key: 'nav.funnel', icon: 'dashboard', page: FunnelPage, nav: true, capability: 'customer.read' },
   // Everyone's own commission statement (others' with finance.read, in scope).
   { id: 'commissions', path: '/commissions', key: 'nav.commissions', icon: 'audit', page: CommissionsPage, nav: true },
+  { id: 'targets', path: '/targets', key: 'nav.targets', icon: 'dashboard', page: TargetsPage, nav: true },
   { id: 'finance-receivables', path: '/finance/receivables', key: 'nav.finance.receivables', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   { id: 'finance-payments', path: '/finance/payments', key: 'nav.finance.payments', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   { id: 'finance-overdue', path: '/finance/overdue', key: 'nav.finance.overdue', icon: 'clock', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },

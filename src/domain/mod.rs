@@ -15,4 +15,5 @@ pub mod pool;
 pub mod product;
 pub mod profile;
 pub mod roles;
+pub mod target;
 pub mod text;

@@ -13,7 +13,8 @@ use super::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::fees::{
     FeesView, FinanceQuery, MonthView, MovePage, NewPayment, NewRebateReceipt, NewRefund,
-    NewWaiver, ReceivablePage, Recompute, RemoveQuery, ReopenRequest, Statement, StatementQuery,
+    NewWaiver, Person, ProgressPage, ReceivablePage, Recompute, RemoveQuery, ReopenRequest,
+    SetTarget, Statement, StatementQuery, TargetQuery,
 };
 
 /// A deal's fee: the agreed fee (`deal.fee`), payments, refunds, waivers, balance and the
@@ -344,4 +345,39 @@ pub async fn statement_xlsx(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
+}
+
+/// Monthly targets (业绩目标) and progress of the users and departments I see.
+#[utoipa::path(get, path = "/targets/progress", operation_id = "target_progress", tag = "fees",
+    params(TargetQuery), responses(
+    (status = 200, description = "Targets, actuals and progress", body = ProgressPage),
+    (status = 400, description = "Invalid month", body = ErrorBody)))]
+pub async fn target_progress(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<TargetQuery>,
+) -> Result<Json<ProgressPage>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.fees().progress(&caller, &q))
+            .await?,
+    ))
+}
+
+/// Set a user's or a department's target of a month (managers: `customer.assign`, in scope).
+#[utoipa::path(put, path = "/targets", operation_id = "set_target", tag = "fees",
+    request_body = SetTarget, responses(
+    (status = 200, description = "The target with its progress", body = Person),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 403, description = "Not a manager", body = ErrorBody),
+    (status = 404, description = "No such user or department in my scope", body = ErrorBody)))]
+pub async fn set_target(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(input): ApiJson<SetTarget>,
+) -> Result<Json<Person>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.fees().set_target(&caller, input, &source))
+            .await?,
+    ))
 }

@@ -181,6 +181,8 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(fees::reopen_month))
         .routes(routes!(fees::statement))
         .routes(routes!(fees::statement_xlsx))
+        .routes(routes!(fees::target_progress))
+        .routes(routes!(fees::set_target))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

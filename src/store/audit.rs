@@ -110,6 +110,7 @@ pub const ACTIONS: &[&str] = &[
     "fee.payment_removed",
     "month.closed",
     "month.reopened",
+    "target.set",
     "assignment.user_updated",
     "plugin.saved",
     "plugin.deleted",

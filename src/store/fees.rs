@@ -203,17 +203,6 @@ pub fn put_month(tx: &WriteTransaction, c: &MonthClose) -> Result<()> {
     Ok(())
 }
 
-/// The months on record (closed or reopened), newest first (at most a few per year).
-pub fn months(tx: &redb::ReadTransaction) -> Result<Vec<MonthClose>> {
-    let mut out = Vec::new();
-    for row in tx.open_table(tables::MONTHS)?.iter()? {
-        let (_, v) = row?;
-        out.push(codec::decode("months", v.value())?);
-    }
-    out.reverse();
-    Ok(out)
-}
-
 /// Reads accounts for a caller: an account is seen when its deal's officer is one of the
 /// users the caller sees.
 pub struct Reader<'t> {
@@ -352,19 +341,41 @@ pub fn tamper_line_for_tests(tx: &WriteTransaction, key: &str, bytes: &[u8]) -> 
     Ok(())
 }
 
-/// The keys of the commission lines of a month (tests of the frozen hash).
-#[doc(hidden)]
-pub fn line_keys_for_tests(
-    tx: &redb::ReadTransaction,
+/// A target's key: `<month>/u/<user>` or `<month>/d/<department>`.
+pub fn target_key(month: &str, department: bool, id: &str) -> String {
+    format!("{month}/{}/{id}", if department { "d" } else { "u" })
+}
+
+pub fn put_target(
+    tx: &WriteTransaction,
+    key: &str,
+    t: &crate::domain::target::Target,
+) -> Result<()> {
+    tx.open_table(tables::TARGETS)?
+        .insert(key, codec::encode(t)?.as_slice())?;
+    Ok(())
+}
+
+/// Every target of a month (one row per user and department that has one).
+pub fn targets<'t>(
+    tx: impl Into<Tx<'t>>,
     month: &str,
-) -> Result<Vec<(String, Vec<u8>)>> {
-    let t = tx.open_table(tables::COMMISSION_LINES)?;
-    let prefix = format!("{month}/");
-    let end = format!("{prefix}\u{10FFFF}");
-    let mut out = Vec::new();
-    for row in t.range(prefix.as_str()..end.as_str())? {
-        let (k, v) = row?;
-        out.push((k.value().to_string(), v.value().to_vec()));
+) -> Result<Vec<(String, crate::domain::target::Target)>> {
+    fn read(
+        t: &impl ReadableTable<&'static str, &'static [u8]>,
+        month: &str,
+    ) -> Result<Vec<(String, crate::domain::target::Target)>> {
+        let prefix = format!("{month}/");
+        let end = format!("{month}0");
+        let mut out = Vec::new();
+        for row in t.range(prefix.as_str()..end.as_str())? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), codec::decode("targets", v.value())?));
+        }
+        Ok(out)
     }
-    Ok(out)
+    match tx.into() {
+        Tx::Read(tx) => read(&tx.open_table(tables::TARGETS)?, month),
+        Tx::Write(tx) => read(&tx.open_table(tables::TARGETS)?, month),
+    }
 }

@@ -49,8 +49,8 @@
 //! - 21: deals, deal_keys, deal_counts (deals through the pipeline; the built-in roles already
 //!   held the deal capabilities since schema 4, so no role changes).
 //!
-//! - 22: fee_accounts, fee_keys, commission_lines, fee_totals, months (fees, payments,
-//!   commissions, month close; `store::fees`), created empty.
+//! - 22: fee_accounts, fee_keys, commission_lines, fee_totals, months, targets (fees,
+//!   payments, commissions, month close, monthly targets; `store::fees`), created empty.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -353,6 +353,7 @@ fn to_22_fees(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::COMMISSION_LINES)?;
     tx.open_table(tables::FEE_TOTALS)?;
     tx.open_table(tables::MONTHS)?;
+    tx.open_table(tables::TARGETS)?;
     Ok(())
 }
 

@@ -134,6 +134,8 @@ pub const COMMISSION_LINES: TableDefinition<&str, &[u8]> = TableDefinition::new(
 /// Money totals in fen (schema 22): `vol/<month>/<officer>`, `com/<month>/<user>`,
 /// `in/<month>`, `out/<month>`, moved with the records (`store::fees`).
 pub const FEE_TOTALS: TableDefinition<&str, i64> = TableDefinition::new("fee_totals");
+/// `<month>/u/<user id>` or `<month>/d/<department id>` → `domain::target::Target` (schema 22).
+pub const TARGETS: TableDefinition<&str, &[u8]> = TableDefinition::new("targets");
 /// `YYYY-MM` → `store::fees::MonthClose` (schema 22).
 pub const MONTHS: TableDefinition<&str, &[u8]> = TableDefinition::new("months");
 
@@ -181,4 +183,5 @@ every_table!(
     COMMISSION_LINES,
     FEE_TOTALS,
     MONTHS,
+    TARGETS,
 );

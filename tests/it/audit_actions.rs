@@ -27,6 +27,7 @@ const AREAS: &[&str] = &[
     "deal",
     "fee",
     "month",
+    "target",
     "assignment",
     "plugin",
     "backup",

@@ -568,3 +568,79 @@ fn split(payment, deal, ctx) {
     let (_, m) = t.cai.get("/api/v1/finance/payments?month=2026-11").await;
     assert_eq!(m["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn targets_show_progress_to_each_user_and_their_manager() {
+    let t = team().await;
+    let id = disbursed_deal(
+        &t,
+        json!({"service_fee": {"kind": "rate", "bp": 300}}),
+        "13800138004",
+    )
+    .await;
+    // A manager sets xiao's November target; a salesperson may not, another department's
+    // manager cannot reach xiao (404 like an absent user).
+    let body = json!({"month": "2026-11", "user_id": t.xiao_id, "fees_fen": 480_000,
+                      "disbursed_fen": 16_000_000, "deals_signed": 4, "followups": 10});
+    let (st, _) = t
+        .xiao
+        .call(reqwest::Method::PUT, "/api/v1/targets", Some(body.clone()))
+        .await;
+    assert_eq!(st, 403);
+    let (st, _) = t
+        .zhao
+        .call(reqwest::Method::PUT, "/api/v1/targets", Some(body.clone()))
+        .await;
+    assert_eq!(st, 404);
+    let (st, p) = t
+        .wang
+        .call(reqwest::Method::PUT, "/api/v1/targets", Some(body))
+        .await;
+    assert_eq!(st, 200, "{p}");
+    // Disbursed 80,000 元 and one deal signed already count.
+    assert_eq!(
+        (
+            &p["actual"]["disbursed_fen"],
+            &p["actual"]["deals_signed"],
+            &p["progress"]["disbursed_bp"]
+        ),
+        (&json!(8_000_000), &json!(1), &json!(5_000)),
+        "{p}"
+    );
+    let (st, e) = t
+        .wang
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/targets",
+            Some(json!({"month": "2026-11", "user_id": t.xiao_id, "followups": -1})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("followups"))
+    );
+
+    // A payment moves the progress: 2,400 元 of 4,800 = 50%.
+    assert_eq!(pay(&t.cai, &id, 240_000, "2026-11-10").await.0, 201);
+    let (_, mine) = t.xiao.get("/api/v1/targets/progress?month=2026-11").await;
+    let users = mine["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "a salesperson sees only themselves: {mine}");
+    assert_eq!(users[0]["progress"]["fees_bp"], 5_000);
+    assert_eq!(mine["departments"], json!([]));
+    let (_, team) = t.wang.get("/api/v1/targets/progress?month=2026-11").await;
+    let names: Vec<&str> = team["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"xiao") && !names.contains(&"zhao"),
+        "{names:?}"
+    );
+    let dept = &team["departments"][0];
+    assert_eq!(
+        (&dept["name"], &dept["actual"]["fees_fen"]),
+        (&json!("一部"), &json!(240_000))
+    );
+}

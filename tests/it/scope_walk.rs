@@ -109,6 +109,9 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/finance/months/{month}/reopen", NoObject),
     ("get", "/api/v1/commissions/statement", NoObject),
     ("get", "/api/v1/commissions/statement.xlsx", NoObject),
+    // Targets: the users and departments of the caller's scope (tests/it/fees.rs).
+    ("get", "/api/v1/targets/progress", NoObject),
+    ("put", "/api/v1/targets", NoObject),
     ("get", "/api/v1/departments", NoObject),
     ("post", "/api/v1/departments", NoObject),
     ("delete", "/api/v1/departments/{id}", Organisation),

@@ -87,6 +87,7 @@ export const AUDIT_ACTIONS = [
   { action: 'fee.payment_removed', labelKey: 'audit.action.fee.payment_removed', tone: 'warning' },
   { action: 'month.closed', labelKey: 'audit.action.month.closed' },
   { action: 'month.reopened', labelKey: 'audit.action.month.reopened', tone: 'warning' },
+  { action: 'target.set', labelKey: 'audit.action.target.set' },
   { action: 'pool.updated', labelKey: 'audit.action.pool.updated' },
   { action: 'pool.deleted', labelKey: 'audit.action.pool.deleted' },
   { action: 'pool.swept', labelKey: 'audit.action.pool.swept' },

@@ -9,6 +9,7 @@ crate::service::use_cases!(fees, "Fees, payments (回款), commissions and month
 mod finance;
 mod months;
 mod statement;
+mod targets;
 
 use std::collections::BTreeSet;
 
@@ -19,6 +20,7 @@ use serde_json::json;
 pub use finance::{FinanceQuery, MovePage, MoveRow, ReceivablePage, ReceivableRow};
 pub use months::{MonthView, ReopenRequest};
 pub use statement::{Statement, StatementQuery};
+pub use targets::{Person, ProgressPage, SetTarget, TargetQuery};
 
 use super::access::auth::Caller;
 use super::context::W;
@@ -218,10 +220,21 @@ impl crate::service::fees::UseCases<'_> {
         }
     }
 
-    /// A new account for a disbursed deal: the fee from `deal.fee`, the rebate from the
-    /// product's terms. Called at disbursement (in the move's transaction) and for deals
-    /// disbursed before schema 22 at their first payment.
+    /// At disbursement, in the move's transaction: the deal's account, and the amount
+    /// disbursed counted for the officer's month (`dis/<month>/<officer>`, for targets).
     pub(crate) fn open_account(&self, w: &W<'_>, d: &Deal) -> Result<FeeAccount> {
+        let a = self.new_account(w, d)?;
+        store::fees::add_total(
+            w.tx,
+            &format!("dis/{}/{}", fee::month_of(a.disbursed_on), a.officer_id),
+            a.disbursed_fen,
+        )?;
+        Ok(a)
+    }
+
+    /// A new account for a disbursed deal: the fee from `deal.fee`, the rebate from the
+    /// product's terms (also for deals disbursed before schema 22, at their first payment).
+    fn new_account(&self, w: &W<'_>, d: &Deal) -> Result<FeeAccount> {
         let Some(disb) = d.disbursement else {
             return Err(refused(
                 "fee_not_disbursed",
@@ -250,7 +263,7 @@ impl crate::service::fees::UseCases<'_> {
     fn account(&self, w: &W<'_>, d: &Deal) -> Result<FeeAccount> {
         match Fees::scoped(w.tx, w.scope()).of_deal(d)? {
             Some(a) => Ok(a),
-            None => self.open_account(w, d),
+            None => self.new_account(w, d),
         }
     }
 
@@ -407,7 +420,8 @@ impl crate::service::fees::UseCases<'_> {
                     fee_fen: before.fee_fen,
                     manager_id: manager.as_deref(),
                     payment: &p,
-                    month_volume_fen: volume,
+                    // Refunds beyond the month's receipts do not push the tiers below 0.
+                    month_volume_fen: volume.max(0),
                     now: w.now(),
                 })
                 .map_err(|e| {

@@ -1,7 +1,7 @@
 // Fees on a phone (390×844): a disbursed deal's 费用 card shows the agreed fee (3% of the
 // disbursed amount); a payment recorded there moves the balance and writes the officer's
 // commission line, seen on 我的提成; finance closes the month (with a confirmation) and the
-// month shows a lock; back on the deal, the payment is locked (its remove button disabled)
+// month shows a lock; the 业绩目标 page shows the fee target's progress move; back on the deal, the payment is locked (its remove button disabled)
 // and a new payment dated in the closed month is refused with the server's reason.
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
@@ -31,7 +31,13 @@ export default async function ({ page, server }) {
     await apiCall(page, 'POST', `/api/v1/deals/${d.id}/stage`, body);
   }
 
+  const me = await apiCall(page, 'GET', '/api/v1/me');
+  await apiCall(page, 'PUT', '/api/v1/targets', { month, user_id: (me.user || me).id, fees_fen: 100000 });
+
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${server.base}/targets`);
+  await page.getByTestId('target-fees-pct').waitFor();
+  assert((await page.getByTestId('target-fees-pct').innerText()).includes('0.00%'), 'nothing received yet');
   await page.goto(`${server.base}/deals/${d.id}`);
   await page.getByTestId('deal-fees').waitFor();
   const agreed = await page.getByTestId('fee-agreed').innerText();
@@ -57,6 +63,13 @@ export default async function ({ page, server }) {
   await page.getByTestId('commission-line').first().waitFor();
   assert((await page.getByTestId('commission-amount').first().innerText()).includes('50.00'), 'the officer line');
   assert((await page.getByTestId('commission-total').innerText()).includes('50.00'), 'the month total');
+
+  // The fee target (1,000 元) is half done.
+  await page.goto(`${server.base}/targets`);
+  await page.getByTestId('target-fees-pct').waitFor();
+  assert((await page.getByTestId('target-fees-pct').innerText()).includes('50.00%'), 'the progress moved');
+  const targetsWide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(targetsWide <= 390, `the targets page fits the phone: ${targetsWide}`);
 
   // Close the month (a confirmation first); it shows a lock.
   await page.goto(`${server.base}/finance/months`);
