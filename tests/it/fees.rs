@@ -160,6 +160,30 @@ async fn payments_write_commissions_and_collect_the_fee_in_full() {
     );
     assert!(f["fee_rule"].as_str().unwrap().contains("3%"), "{f}");
 
+    // The plugin page's try-it runs deal.fee and commission.split on the customer's deal.
+    let (_, deal) = t.admin.get(&format!("/api/v1/deals/{id}")).await;
+    let (st, tried) = t
+        .admin
+        .post(
+            "/api/v1/plugins/fee/test",
+            json!({"hook": "deal.fee", "customer_id": deal["customer_id"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{tried}");
+    assert_eq!(tried["decision"]["fee_fen"], 240_000, "{tried}");
+    let (_, tried) = t
+        .admin
+        .post(
+            "/api/v1/plugins/commission/test",
+            json!({"hook": "commission.split", "customer_id": deal["customer_id"]}),
+        )
+        .await;
+    assert_eq!(
+        tried["decision"]["by_role"],
+        json!({"officer": 100_000, "assistant": 20_000, "manager": 10_000}),
+        "a sample payment of 10,000 元: {tried}"
+    );
+
     // A salesperson cannot record money; finance can. Partial payment of 1,000.01 元.
     assert_eq!(pay(&t.xiao, &id, 100_001, "2026-11-10").await.0, 403);
     let (st, f) = pay(&t.cai, &id, 100_001, "2026-11-10").await;
@@ -567,6 +591,63 @@ fn split(payment, deal, ctx) {
     );
     let (_, m) = t.cai.get("/api/v1/finance/payments?month=2026-11").await;
     assert_eq!(m["items"].as_array().unwrap().len(), 1);
+
+    // A failing deal.fee refuses the disbursement: the deal stays approved, no account.
+    std::fs::write(
+        plugins.join("fee.rhai"),
+        "fn fee(deal, ctx) { throw \"费率未定\"; }\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (_, p) = t.admin.get("/api/v1/products").await;
+    let product = p["items"][0]["id"].clone();
+    let (_, c) = t
+        .xiao
+        .post(
+            "/api/v1/customers",
+            json!({"name": "孙八", "phone": "13800138009"}),
+        )
+        .await;
+    let (_, d) = t
+        .xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c["id"], "product_id": product, "amount_fen": 10_000_000,
+                   "term_months": 12}),
+        )
+        .await;
+    let did = d["id"].as_str().unwrap();
+    for body in [
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+    ] {
+        let (st, v) = t
+            .admin
+            .post(&format!("/api/v1/deals/{did}/stage"), body)
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (st, e) = t
+        .admin
+        .post(
+            &format!("/api/v1/deals/{did}/stage"),
+            json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
+                   "disbursed_on": "2026-11-02", "rate_bp": 1200, "term_months": 12,
+                   "method": "annuity", "first_repayment_date": "2026-12-02"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("plugin_failed")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("费率未定"),
+        "{e}"
+    );
+    let (_, d) = t.admin.get(&format!("/api/v1/deals/{did}")).await;
+    assert_eq!(d["stage"], "approved", "nothing half-written");
 }
 
 #[tokio::test]
