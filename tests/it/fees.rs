@@ -201,6 +201,19 @@ async fn payments_write_commissions_and_collect_the_fee_in_full() {
     assert_eq!((st, &e["error"]["field"]), (400, &json!("paid_on")), "{e}");
     assert_eq!(pay(&t.cai, &id, 0, "2026-11-10").await.0, 400);
 
+    let (st, e) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/refunds"),
+            json!({"amount_fen": 1, "refunded_on": "2026-11-09", "reason": "早于回款"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("refunded_on")),
+        "{e}"
+    );
+
     // Commission lines: officer 10% (first tier), assistant 2%, manager 1%, to the fen.
     let (st, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
     assert_eq!(st, 200, "{s}");

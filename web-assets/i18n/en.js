@@ -1700,4 +1700,5 @@ export default {
   'targets.edit.title': '{name} · targets for {month}',
   'targets.saved': 'Target saved',
   'targets.error.number': 'Enter a number of 0 or more (money: at most two decimals)',
+  'finance.closedAt': 'Closed {at}',
 };

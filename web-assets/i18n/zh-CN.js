@@ -1700,4 +1700,5 @@ export default {
   'targets.edit.title': '{name} · {month} 目标',
   'targets.saved': '目标已保存',
   'targets.error.number': '请填写不小于0的数字（金额最多两位小数）',
+  'finance.closedAt': '月结于 {at}',
 };

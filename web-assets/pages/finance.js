@@ -144,28 +144,26 @@ function Months() {
     }
   };
   return html`<div data-testid="finance-months">
-    <div class="card card-flush"><div class="table-wrap"><table class="table">
-      <thead><tr><th>${t('finance.month')}</th><th>${t('finance.col.status')}</th><th class="money">${t('finance.received')}</th>
-        <th class="money">${t('finance.col.commission')}</th><th></th></tr></thead>
-      <tbody>${state.data.map((m) => html`<tr key=${m.month} data-testid="finance-month-row" data-month=${m.month}>
-        <td>${m.month}</td>
-        <td>${m.closed
-          ? html`<span class="tag tag-muted" data-testid="month-locked"><${Icon} name="lock" size=${12} /> ${t('finance.closed')}</span>
-            <div class="muted small">${formatDateTime(m.closed_at, { seconds: false })}</div>
-            ${checked[m.month] != null && html`<div class=${checked[m.month] ? 'small' : 'small form-error'} data-testid="month-verified">
-              ${checked[m.month] ? t('finance.verified') : t('finance.tampered')}</div>`}`
-          : html`<span class="muted">${t('finance.open')}</span>`}</td>
-        <td class="money">${yuan(m.received_fen)}</td>
-        <td class="money">${m.closed ? yuan(m.total_fen) : '—'}</td>
-        <td>
+    <div class="card"><ul class="plain-list month-list">
+      ${state.data.map((m) => html`<li key=${m.month} data-testid="finance-month-row" data-month=${m.month}>
+        <strong class="month-name">${m.month}</strong>
+        ${m.closed
+          ? html`<span class="tag tag-muted" data-testid="month-locked"><${Icon} name="lock" size=${12} /> ${t('finance.closed')}</span>`
+          : html`<span class="muted">${t('finance.open')}</span>`}
+        <span class="month-figures">${t('finance.received')} ${yuan(m.received_fen)}${m.closed
+          ? html` · ${t('finance.col.commission')} ${yuan(m.total_fen)}` : ''}</span>
+        <span class="month-actions">
           ${!m.closed && mayClose && html`<button type="button" class="btn" data-testid="month-close"
             onClick=${() => { setError(''); setClosing(m.month); }}>${t('finance.close')}</button>`}
           ${m.closed && html`<button type="button" class="btn btn-link" data-testid="month-verify" onClick=${() => verify(m.month)}>${t('finance.verify')}</button>`}
           ${m.closed && isAdmin && html`<button type="button" class="btn btn-link" data-testid="month-reopen"
             onClick=${() => { setError(''); setReason(''); setReopening(m.month); }}>${t('finance.reopen')}</button>`}
-        </td>
-      </tr>`)}</tbody>
-    </table></div></div>
+        </span>
+        ${m.closed && html`<span class="muted small month-detail">${t('finance.closedAt', { at: formatDateTime(m.closed_at, { seconds: false }) })}</span>`}
+        ${checked[m.month] != null && html`<span class=${checked[m.month] ? 'small month-detail' : 'small month-detail form-error'} data-testid="month-verified">
+          ${checked[m.month] ? t('finance.verified') : t('finance.tampered')}</span>`}
+      </li>`)}
+    </ul></div>
     ${closing && html`<${ConfirmDialog} title=${t('finance.close.title', { month: closing })} testid="month-close-dialog"
       body=${t('finance.close.body', { month: closing })} confirmLabel=${t('finance.close')} danger=${false}
       busy=${busy} error=${error} onClose=${() => setClosing(null)}

@@ -564,6 +564,18 @@ impl crate::service::fees::UseCases<'_> {
             before
                 .check_refund(input.amount_fen)
                 .map_err(|(f, r)| Error::validation(f, r))?;
+            if before
+                .payments
+                .iter()
+                .map(|p| p.paid_on)
+                .min()
+                .is_some_and(|first| input.refunded_on < first)
+            {
+                return Err(Error::validation(
+                    "refunded_on",
+                    "退款日期不能早于首笔回款日期",
+                ));
+            }
             let r = Refund {
                 id: new_id(w.now()),
                 amount_fen: input.amount_fen,

@@ -82,6 +82,8 @@ export default async function ({ page, server }) {
   await row.getByTestId('month-locked').waitFor();
   await row.getByTestId('month-verify').click();
   assert((await row.getByTestId('month-verified').innerText()).includes('校验通过'), 'the frozen hash verifies');
+  const monthsWide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(monthsWide <= 390, `the months fit the phone: ${monthsWide}`);
   await page.screenshot({ path: join(artifacts, '30-month-closed-phone.png'), fullPage: true });
 
   // Back on the deal: the payment is locked and cannot be removed; a new payment dated in the
