@@ -276,6 +276,12 @@ async fn payments_write_commissions_and_collect_the_fee_in_full() {
     let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
     assert_eq!(s["total_fen"], 24_000, "10% of 2,400 元: {s}");
 
+    assert_eq!(
+        t.s.app.store.read(zhudai::store::fees::drift).unwrap(),
+        Vec::<String>::new(),
+        "keys and totals match a recount"
+    );
+
     // The rebate is its own receivable.
     let (_, r) = t.cai.get("/api/v1/finance/rebates").await;
     assert_eq!(r["total_fen"], 80_000, "{r}");
@@ -520,6 +526,11 @@ async fn a_refund_after_close_lands_in_the_next_open_month_and_the_hash_holds() 
         .unwrap();
     let (_, m) = t.cai.get("/api/v1/finance/months/2026-11").await;
     assert_eq!(m["verified"], false, "{m}");
+
+    // Doctor's recount: the tampered amount shows as a commission total that differs.
+    let drift = t.s.app.store.read(zhudai::store::fees::drift).unwrap();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert!(drift[0].starts_with("fee total com/2026-11/"), "{drift:?}");
 
     // Reopening: admins only, with a reason; audited.
     let reopen = "/api/v1/finance/months/2026-11/reopen";
