@@ -12,9 +12,9 @@ use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::fees::{
-    FeesView, FinanceQuery, MonthView, MovePage, NewPayment, NewRebateReceipt, NewRefund,
-    NewWaiver, Person, ProgressPage, ReceivablePage, Recompute, RemoveQuery, ReopenRequest,
-    SetTarget, Statement, StatementQuery, TargetQuery,
+    CommissionList, CommissionQuery, FeesView, FinanceQuery, MoneyList, MonthView, MovePage,
+    NewPayment, NewRebateReceipt, NewRefund, NewWaiver, Person, ProgressPage, ReceivablePage,
+    Recompute, RemoveQuery, ReopenRequest, SetTarget, Statement, StatementQuery, TargetQuery,
 };
 
 /// A deal's fee: the agreed fee (`deal.fee`), payments, refunds, waivers, balance and the
@@ -378,6 +378,40 @@ pub async fn set_target(
 ) -> Result<Json<Person>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.fees().set_target(&caller, input, &source))
+            .await?,
+    ))
+}
+
+/// A deal's payments and refunds (refunds negative), oldest first.
+#[utoipa::path(get, path = "/deals/{id}/payments", operation_id = "deal_payments", tag = "fees", responses(
+    (status = 200, description = "Payments and refunds", body = MoneyList),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody)))]
+pub async fn deal_payments(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MoneyList>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.fees().deal_payments(&caller, &id))
+            .await?,
+    ))
+}
+
+/// Commission lines of a month in my scope: mine (`mine=true`), one user's, or every user's I
+/// see (`finance.read`).
+#[utoipa::path(get, path = "/commissions", operation_id = "commission_lines", tag = "fees",
+    params(CommissionQuery), responses(
+    (status = 200, description = "Commission lines", body = CommissionList),
+    (status = 400, description = "Invalid month", body = ErrorBody),
+    (status = 403, description = "Everyone's lines need finance.read", body = ErrorBody),
+    (status = 404, description = "No such user in my scope", body = ErrorBody)))]
+pub async fn commission_lines(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CommissionQuery>,
+) -> Result<Json<CommissionList>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.fees().commission_lines(&caller, &q))
             .await?,
     ))
 }

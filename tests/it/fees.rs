@@ -493,12 +493,50 @@ async fn a_refund_after_close_lands_in_the_next_open_month_and_the_hash_holds() 
         (&m["verified"], m["hash"].as_str().unwrap()),
         (&json!(true), frozen.as_str())
     );
-    // A refund in the same (open) month is a plain clawback.
+    // The public contract's forms: GET /deals/{id}/payments, refunds as negative payments,
+    // GET /commissions in the caller's scope.
+    let (_, list) = t.cai.get(&format!("/api/v1/deals/{id}/payments")).await;
+    assert_eq!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["amount_fen"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [240_000, -120_000],
+        "{list}"
+    );
+    let (st, e) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/payments"),
+            json!({"amount_fen": -1, "paid_on": "2026-12-04", "method": "transfer"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("reason")),
+        "{e}"
+    );
+    let (_, mine) = t
+        .xiao
+        .get("/api/v1/commissions?mine=true&month=2026-12")
+        .await;
+    assert_eq!(mine["total_fen"], -12_000, "{mine}");
+    assert_eq!(t.xiao.get("/api/v1/commissions?month=2026-12").await.0, 403);
+    let (_, all) = t.cai.get("/api/v1/commissions?month=2026-12").await;
+    assert_eq!(
+        all["total"], 3,
+        "officer, assistant, manager adjustments: {all}"
+    );
+
+    // A refund in the same (open) month (as a negative payment) is a plain clawback.
     let (st, _) = t
         .cai
         .post(
-            &format!("/api/v1/deals/{id}/refunds"),
-            json!({"amount_fen": 120_000, "refunded_on": "2026-12-04", "reason": "全部退回"}),
+            &format!("/api/v1/deals/{id}/payments"),
+            json!({"amount_fen": -120_000, "paid_on": "2026-12-04", "method": "transfer",
+                   "reason": "全部退回"}),
         )
         .await;
     assert_eq!(st, 201);

@@ -91,6 +91,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("patch", "/api/v1/deals/{id}", Deal),
     ("post", "/api/v1/deals/{id}/stage", Deal),
     ("get", "/api/v1/deals/{id}/fees", Deal),
+    ("get", "/api/v1/deals/{id}/payments", Deal),
     ("post", "/api/v1/deals/{id}/payments", Deal),
     ("delete", "/api/v1/deals/{id}/payments/{payment_id}", Deal),
     ("post", "/api/v1/deals/{id}/refunds", Deal),
@@ -107,6 +108,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/finance/months/{month}", NoObject),
     ("post", "/api/v1/finance/months/{month}/close", NoObject),
     ("post", "/api/v1/finance/months/{month}/reopen", NoObject),
+    ("get", "/api/v1/commissions", NoObject),
     ("get", "/api/v1/commissions/statement", NoObject),
     ("get", "/api/v1/commissions/statement.xlsx", NoObject),
     // Targets: the users and departments of the caller's scope (tests/it/fees.rs).

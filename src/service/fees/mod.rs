@@ -19,7 +19,7 @@ use serde_json::json;
 
 pub use finance::{FinanceQuery, MovePage, MoveRow, ReceivablePage, ReceivableRow};
 pub use months::{MonthView, ReopenRequest};
-pub use statement::{Statement, StatementQuery};
+pub use statement::{CommissionList, CommissionQuery, Statement, StatementQuery};
 pub use targets::{Person, ProgressPage, SetTarget, TargetQuery};
 
 use super::access::auth::Caller;
@@ -35,7 +35,8 @@ use crate::store;
 use crate::store::deals::Reader as Deals;
 use crate::store::fees::Reader as Fees;
 
-/// `POST /deals/{id}/payments`.
+/// `POST /deals/{id}/payments`. A negative `amount_fen` with a `reason` is a refund of that
+/// amount dated `paid_on` (the public contract's form; `POST /deals/{id}/refunds` is the same).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
@@ -44,7 +45,35 @@ pub struct NewPayment {
     pub paid_on: NaiveDate,
     pub method: PayMethod,
     pub payer: Option<String>,
+    /// Required for a payment.
+    #[serde(default)]
     pub receipt_no: String,
+    /// Required for a refund (a negative amount).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A payment or refund as `GET /deals/{id}/payments` lists it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MoneyRow {
+    pub id: String,
+    /// `payment` or `refund`.
+    pub kind: String,
+    /// Negative for a refund.
+    pub amount_fen: i64,
+    pub on: NaiveDate,
+    pub month: String,
+    pub locked: bool,
+    pub method: Option<PayMethod>,
+    pub payer: Option<String>,
+    pub receipt_no: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MoneyList {
+    pub items: Vec<MoneyRow>,
+    pub total: u64,
 }
 
 /// `POST /deals/{id}/refunds`.
@@ -377,6 +406,44 @@ impl crate::service::fees::UseCases<'_> {
         self.view(caller, &d, &a, false)
     }
 
+    /// `GET /deals/{id}/payments`: the deal's payments and refunds, oldest first.
+    pub fn deal_payments(&self, caller: &Caller, id: &str) -> Result<MoneyList> {
+        let v = self.deal_fees(caller, id)?;
+        let mut items: Vec<MoneyRow> = v
+            .payments
+            .into_iter()
+            .map(|p| MoneyRow {
+                id: p.payment.id,
+                kind: "payment".into(),
+                amount_fen: p.payment.amount_fen,
+                on: p.payment.paid_on,
+                month: p.month,
+                locked: p.locked,
+                method: Some(p.payment.method),
+                payer: p.payment.payer,
+                receipt_no: Some(p.payment.receipt_no),
+                reason: None,
+            })
+            .chain(v.refunds.into_iter().map(|r| MoneyRow {
+                id: r.refund.id,
+                kind: "refund".into(),
+                amount_fen: -r.refund.amount_fen,
+                on: r.refund.refunded_on,
+                month: r.month,
+                locked: r.locked,
+                method: None,
+                payer: None,
+                receipt_no: None,
+                reason: Some(r.refund.reason),
+            }))
+            .collect();
+        items.sort_by(|a, b| (a.on, &a.id).cmp(&(b.on, &b.id)));
+        Ok(MoneyList {
+            total: items.len() as u64,
+            items,
+        })
+    }
+
     /// `POST /deals/{id}/payments`: the payment, its commission lines (`commission.split`),
     /// the totals, the audit row, and the move to 收费 when the fee is paid in full.
     pub fn record_payment(
@@ -387,6 +454,14 @@ impl crate::service::fees::UseCases<'_> {
         source: &str,
     ) -> Result<FeesView> {
         caller.require(Capability::FinanceEdit)?;
+        if input.amount_fen < 0 {
+            let refund = NewRefund {
+                amount_fen: -input.amount_fen,
+                refunded_on: input.paid_on,
+                reason: input.reason.clone().unwrap_or_default(),
+            };
+            return self.record_refund(caller, id, refund, source);
+        }
         let receipt_no = text("receipt_no", &input.receipt_no, 64)?;
         let payer = match input.payer.as_deref().map(str::trim) {
             Some(p) if !p.is_empty() => Some(text("payer", p, 64)?),

@@ -22,6 +22,26 @@ pub struct StatementQuery {
     pub month: Option<String>,
 }
 
+/// `GET /commissions?month=&user=&mine=true`.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommissionQuery {
+    /// `YYYY-MM` (default: this month).
+    pub month: Option<String>,
+    /// One user's lines (in my scope; mine without `finance.read`).
+    pub user: Option<String>,
+    /// Only my lines.
+    pub mine: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CommissionList {
+    pub month: String,
+    pub items: Vec<CommissionLine>,
+    pub total: u64,
+    pub total_fen: i64,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Statement {
     pub user_id: String,
@@ -83,6 +103,61 @@ impl crate::service::fees::UseCases<'_> {
             clawback_fen: b,
             adjustment_fen: a,
             total_fen: c + b + a,
+        })
+    }
+
+    /// `GET /commissions`: the commission lines of a month in the caller's scope — mine
+    /// (`mine=true`), one user's (`user=`), or (with `finance.read`) every user's I see.
+    pub fn commission_lines(&self, caller: &Caller, q: &CommissionQuery) -> Result<CommissionList> {
+        let user = if q.mine == Some(true) {
+            Some(caller.user.id.clone())
+        } else {
+            q.user.clone()
+        };
+        let items = match user {
+            Some(user) => {
+                self.statement(
+                    caller,
+                    &StatementQuery {
+                        user: Some(user),
+                        month: q.month.clone(),
+                    },
+                )?
+                .lines
+            }
+            None => {
+                caller.require(Capability::FinanceRead)?;
+                let month = match q.month.as_deref() {
+                    None => fee::month_of(super::today(self.now())),
+                    Some(m) => fee::parse_month(m)
+                        .ok_or_else(|| Error::validation("month", "月份格式应为 YYYY-MM"))?,
+                };
+                let scope = self.scope_of(caller)?;
+                self.store.read(|tx| match &scope.visible {
+                    crate::service::access::scope::Visible::All => {
+                        Ok::<_, Error>(store::fees::month_lines(tx, &month)?)
+                    }
+                    crate::service::access::scope::Visible::Owners(set) => {
+                        let fees = Fees::scoped(tx, &scope);
+                        let mut out = Vec::new();
+                        for u in set {
+                            out.extend(fees.statement(u, &month)?.unwrap_or_default());
+                        }
+                        Ok(out)
+                    }
+                })?
+            }
+        };
+        let month = items
+            .first()
+            .map(|l| l.month.clone())
+            .or_else(|| q.month.clone())
+            .unwrap_or_else(|| fee::month_of(super::today(self.now())));
+        Ok(CommissionList {
+            month,
+            total: items.len() as u64,
+            total_fen: items.iter().map(|l| l.amount_fen).sum(),
+            items,
         })
     }
 
