@@ -610,7 +610,7 @@ async fn a_firms_own_scheme_runs_and_a_failing_one_writes_nothing() {
         plugins.join("commission.rhai"),
         r#"
 fn split(payment, deal, ctx) {
-    [#{ user: deal.officer_id, role: "officer", amount_fen: payment.amount_fen * 8 / 100, rule: "统一 8%" },
+    [#{ user: deal.officer_id, role: "officer", amount_fen: payment.amount_fen * 8 / 100, rule: "=统一 8%" },
      #{ user: deal.manager_id, role: "manager", amount_fen: 2000, rule: "每笔 20 元" }]
 }
 "#,
@@ -623,7 +623,30 @@ fn split(payment, deal, ctx) {
         by_role(&s),
         [("officer".into(), "commission".into(), 8_000)]
     );
-    assert_eq!(s["lines"][0]["rule"], "统一 8%");
+    assert_eq!(s["lines"][0]["rule"], "=统一 8%");
+    // The export writes the rule as text, never as a formula.
+    let r = t
+        .xiao
+        .http
+        .get(format!(
+            "{}/api/v1/commissions/statement.xlsx?month=2026-11",
+            t.xiao.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    let bytes = r.bytes().await.unwrap().to_vec();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let range = book.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0][5], "计算依据");
+    assert_eq!(rows[1][5], "'=统一 8%", "defused: {rows:?}");
+    assert_eq!(rows[1][4], "80", "80.00 元: {rows:?}");
     let (_, s) = statement(&t.wang, &t.wang_id, "2026-11").await;
     assert_eq!(s["total_fen"], 2_000);
     let (_, s) = statement(&t.cai, &t.li_id, "2026-11").await;
