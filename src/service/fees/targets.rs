@@ -3,7 +3,8 @@
 //! (`fee_totals` `vol/<month>/<officer>`), amount disbursed (`dis/<month>/<officer>`), deals
 //! signed (the deal funnel's `fe/deal/<day>/<officer>/signed`) and follow-ups
 //! (`followups_done/<user>/<day>`). Managers (`customer.assign`) set targets for the users and
-//! departments of their scope; everyone sees their own progress, a manager their department's.
+//! departments of their scope; everyone sees their own progress, a manager (or finance) the
+//! users and departments of their scope.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -90,12 +91,15 @@ impl crate::service::fees::UseCases<'_> {
     pub fn progress(&self, caller: &Caller, q: &TargetQuery) -> Result<ProgressPage> {
         let month = month_arg(q.month.as_deref(), super::today(self.now()))?;
         let scope = self.scope_of(caller)?;
+        // Colleagues' figures are for managers and finance; anyone else sees their own, even
+        // with a firm-wide data scope (customer service, documents).
+        let team = caller.can(Capability::CustomerAssign) || caller.can(Capability::FinanceRead);
         let from = format!("{month}-01");
         let to = format!("{month}-31");
         let (users, departments, targets, signed, done, totals) = self.store.read(|tx| {
             let users: Vec<_> = store::users::all(tx)?
                 .into_iter()
-                .filter(|u| scope.may_receive(&u.id))
+                .filter(|u| u.id == caller.user.id || (team && scope.may_receive(&u.id)))
                 .filter(|u| u.status == UserStatus::Active || u.id == caller.user.id)
                 .collect();
             let departments = store::org::departments(tx)?;
@@ -159,7 +163,11 @@ impl crate::service::fees::UseCases<'_> {
                 )
             })
             .collect();
-        let seen = self.departments_seen(caller, &departments)?;
+        let seen = if team {
+            self.departments_seen(caller, &departments)?
+        } else {
+            BTreeSet::new()
+        };
         let depts: Vec<Person> = departments
             .iter()
             .filter(|d| seen.contains(&d.id))
