@@ -145,6 +145,7 @@ fn main() {
                             category: Category::Credit,
                             version: 1,
                             service_fee: None,
+                            rebate_bp: None,
                         },
                         amount_fen: 10_000_000,
                         term_months: 12,

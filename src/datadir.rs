@@ -202,6 +202,14 @@ mod tests {
                 "aa1acd35d40eb405caafa0cff8865655cff4b21e1beed480dd3bb4e1350b444c",
             ),
             (
+                "commission.rhai",
+                "d4f7c0554d696da44fa98e3398076bf653a5181a678a4a97dd0095b07a82dc22",
+            ),
+            (
+                "fee.rhai",
+                "4b424f43555c2363cc8f3fe3835b21688ee1d48c593c10eea0a92de2002efe3e",
+            ),
+            (
                 "match.rhai",
                 "97e5b23066031797eef58b98b6264ca7a5b1e66478305b39a24283b089cfd80c",
             ),

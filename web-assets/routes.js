@@ -27,6 +27,9 @@ import { DealDetailPage } from './pages/deal-detail.js';
 import { DocumentsPage } from './pages/documents.js';
 import { AdminApplyPage } from './pages/admin-apply.js';
 import { LeadCheckPage } from './pages/lead-check.js';
+import { FinancePage } from './pages/finance.js';
+import { CommissionsPage } from './pages/commissions.js';
+import { TargetsPage } from './pages/targets.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -41,6 +44,14 @@ export const ROUTES = [
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
   { id: 'lead-check', path: '/leads/check', key: 'nav.leadCheck', icon: 'contacts', page: LeadCheckPage, nav: true, capability: 'lead.check' },
   { id: 'funnel', path: '/reports/funnel', key: 'nav.funnel', icon: 'dashboard', page: FunnelPage, nav: true, capability: 'customer.read' },
+  // Everyone's own commission statement (others' with finance.read, in scope).
+  { id: 'commissions', path: '/commissions', key: 'nav.commissions', icon: 'audit', page: CommissionsPage, nav: true },
+  { id: 'targets', path: '/targets', key: 'nav.targets', icon: 'dashboard', page: TargetsPage, nav: true },
+  { id: 'finance-receivables', path: '/finance/receivables', key: 'nav.finance.receivables', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-payments', path: '/finance/payments', key: 'nav.finance.payments', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-overdue', path: '/finance/overdue', key: 'nav.finance.overdue', icon: 'clock', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-rebates', path: '/finance/rebates', key: 'nav.finance.rebates', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-months', path: '/finance/months', key: 'nav.finance.months', icon: 'lock', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true, capability: 'settings.manage' },

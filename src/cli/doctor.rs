@@ -173,6 +173,18 @@ fn check_store(
                 ),
                 Err(e) => r.fail("lead-check index", e),
             }
+            match s.read(store::fees::drift) {
+                Ok(d) if d.is_empty() => r.ok("fee keys and totals", "match the fee accounts"),
+                Ok(d) => r.fail(
+                    "fee keys and totals",
+                    format!(
+                        "{} difference(s) from a recount of the fee accounts (e.g. {}); receivables, payments and statements would misreport",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("fee keys and totals", e),
+            }
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),

@@ -451,6 +451,10 @@ pub struct ProductSnapshot {
     pub category: Category,
     pub version: u32,
     pub service_fee: Option<ServiceFee>,
+    /// The lender's rebate (返佣) to the agency, basis points of the disbursed amount
+    /// (absent in deals made before schema 25: none).
+    #[serde(default)]
+    pub rebate_bp: Option<u32>,
 }
 
 impl ProductSnapshot {

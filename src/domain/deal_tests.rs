@@ -325,6 +325,7 @@ fn the_service_fee_is_fixed_or_a_rate_of_the_disbursed_amount() {
         category: Category::Credit,
         version: 1,
         service_fee: None,
+        rebate_bp: None,
     };
     assert_eq!(p.service_fee_fen(10_000_000), 0);
     p.service_fee = Some(ServiceFee::Rate { bp: 300 });
@@ -347,6 +348,7 @@ fn running(method: Method, first: &str, months: u32) -> Deal {
             category: crate::domain::product::Category::Credit,
             version: 1,
             service_fee: None,
+            rebate_bp: None,
         },
         amount_fen: 1_000_000,
         term_months: months,

@@ -9,6 +9,7 @@ mod deals;
 mod documents;
 pub mod error;
 mod extract;
+mod fees;
 mod followups;
 mod imports;
 mod leads;
@@ -180,6 +181,26 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(leads::list_forms, leads::create_form))
         .routes(routes!(leads::get_form, leads::update_form))
         .routes(routes!(leads::submissions))
+        .routes(routes!(fees::deal_fees))
+        .routes(routes!(fees::deal_payments, fees::record_payment))
+        .routes(routes!(fees::commission_lines))
+        .routes(routes!(fees::remove_payment))
+        .routes(routes!(fees::record_refund))
+        .routes(routes!(fees::waive))
+        .routes(routes!(fees::receive_rebate))
+        .routes(routes!(fees::recompute))
+        .routes(routes!(fees::receivables))
+        .routes(routes!(fees::overdue))
+        .routes(routes!(fees::rebates))
+        .routes(routes!(fees::payments))
+        .routes(routes!(fees::months))
+        .routes(routes!(fees::month))
+        .routes(routes!(fees::close_month))
+        .routes(routes!(fees::reopen_month))
+        .routes(routes!(fees::statement))
+        .routes(routes!(fees::statement_xlsx))
+        .routes(routes!(fees::target_progress))
+        .routes(routes!(fees::set_target))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -24,6 +24,7 @@ use utoipa::OpenApi;
         (name = "deals", description = "Deals (业务单) through the pipeline: board, list, stage moves with their required fields"),
         (name = "documents", description = "Document custody (权证): checklists, hand-overs, encrypted scans with ranged downloads, the held and overdue lists"),
         (name = "leads", description = "Leads from outside: the lead-vendor duplicate check (撞库) and the online application forms (在线申请)"),
+        (name = "fees", description = "Fees (服务费), payments (回款), refunds, waivers, rebates, commission statements and month close (月结)"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
     )
 )]

@@ -14,7 +14,9 @@ use rhai::packages::{
 };
 use rhai::{Dynamic, Engine, ImmutableString, Map};
 
-use super::views::{CandidateView, CtxView, CustomerView, PoolView, ProductView, UserView};
+use super::views::{
+    CandidateView, CtxView, CustomerView, DealView, PaymentView, PoolView, ProductView, UserView,
+};
 
 /// The version of the API described here; plugins can read it with `api_version()`.
 pub const API_VERSION: i64 = 1;
@@ -285,6 +287,8 @@ fn build_with(strict: bool) -> Api {
     };
     CustomerView::register(&mut api);
     UserView::register(&mut api);
+    DealView::register(&mut api);
+    PaymentView::register(&mut api);
     PoolView::register(&mut api);
     CandidateView::register(&mut api);
     ProductView::register(&mut api);

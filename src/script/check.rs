@@ -8,7 +8,9 @@ use rhai::{Array, Dynamic, Map};
 
 use super::api::{parse_ts, ts_to_utc};
 use super::hooks::{self, Args, Hook};
-use super::views::{CandidateView, CtxView, CustomerView, PoolView, ProductView, UserView};
+use super::views::{
+    CandidateView, CtxView, CustomerView, DealView, PaymentView, PoolView, ProductView, UserView,
+};
 use super::{Compiled, Plugins, RecallRule, ScriptError, file_name, line_of};
 use crate::domain::customer::{RuleFields, Stage};
 use crate::domain::pool::{Pool, PoolSettings};
@@ -178,6 +180,8 @@ fn run_case(
             "pool",
             "candidates",
             "product",
+            "deal",
+            "payment",
             "ctx",
             "expect",
         ]
@@ -242,6 +246,17 @@ fn run_case(
             product,
             ctx,
         },
+        "fee" | "split" => {
+            let mut deal = DealView::blank();
+            deal.overlay(&map_of(&case, "deal")?)?;
+            if hook.function == "fee" {
+                Args::Fee { deal, ctx }
+            } else {
+                let mut payment = PaymentView::blank();
+                payment.overlay(&map_of(&case, "payment")?)?;
+                Args::Split { payment, deal, ctx }
+            }
+        }
         _ => {
             let list = match case.get("candidates") {
                 None => Array::new(),

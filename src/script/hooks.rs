@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic, Map};
 
-use super::views::{CandidateView, CtxView, CustomerView, PoolView, ProductView, UserView};
+use super::views::{
+    CandidateView, CtxView, CustomerView, DealView, PaymentView, PoolView, ProductView, UserView,
+};
 use crate::domain::customer::{Customer, RuleFields};
 use crate::domain::org::User;
 use crate::domain::pool::Pool;
@@ -146,13 +148,55 @@ pub const SCORE: Hook = Hook {
     on_error: "该产品照常列出但不排序（score 0），匹配结果注明插件出错，记录错误供管理员查看",
 };
 
+pub const FEE: Hook = Hook {
+    name: "deal.fee",
+    plugin: "fee",
+    function: "fee",
+    params: &["deal", "ctx"],
+    result: &[
+        key("fee_fen", "int", "always", "约定服务费（分，不小于 0）"),
+        key(
+            "rule",
+            "string",
+            "never",
+            "计算依据（中文），显示在费用卡片上",
+        ),
+    ],
+    shorthand: "整数：即 fee_fen",
+    on_error: "放款（或财务重算服务费）被拒绝（409 plugin_failed），显示插件错误，什么也不写入",
+};
+
+pub const SPLIT: Hook = Hook {
+    name: "commission.split",
+    plugin: "commission",
+    function: "split",
+    params: &["payment", "deal", "ctx"],
+    result: &[
+        key("user", "string", "always", "提成归属的员工 id"),
+        key(
+            "role",
+            "string",
+            "always",
+            "角色：officer（负责人）、assistant（协办人）、manager（经理）或本机构自定的名称",
+        ),
+        key("amount_fen", "int", "always", "提成金额（分）"),
+        key(
+            "rule",
+            "string",
+            "always",
+            "计算依据（中文），显示在提成明细上",
+        ),
+    ],
+    shorthand: "数组：每项一条提成行（对象，键见下）；`()` 或 `[]`：无提成",
+    on_error: "回款被拒绝（409 plugin_failed），显示插件错误，什么也不写入；修好插件后重新登记",
+};
+
 /// The optional companion of `pool.recall`: `fn horizon(pool, ctx)`, the days after a claim or
 /// follow-up before any recall or warning can happen (sweeps skip customers inside it).
 pub const HORIZON: &str = "horizon";
 
-/// The fixed list of hook points wired today (`deal.fee`, `commission.split`, `report.*` join
-/// it when those features land).
-pub const HOOKS: [Hook; 4] = [RECALL, CAN_CLAIM, ASSIGN_PICK, SCORE];
+/// The fixed list of hook points wired today (`report.*` joins it when reports take plugins).
+pub const HOOKS: [Hook; 6] = [RECALL, CAN_CLAIM, ASSIGN_PICK, SCORE, FEE, SPLIT];
 
 /// Finds a hook by full name (`pool.recall`) or function name (`recall`).
 pub fn hook(name: &str) -> Option<Hook> {
@@ -247,6 +291,30 @@ pub struct ScoreDecision {
     pub note: Option<String>,
 }
 
+/// `deal.fee`: a deal at disbursement (or recomputed by finance).
+pub struct FeeInput<'a> {
+    pub deal: &'a crate::domain::deal::Deal,
+    pub manager_id: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeDecision {
+    pub fee_fen: i64,
+    pub rule: String,
+}
+
+/// `commission.split`: one payment of a deal's fee.
+pub struct SplitInput<'a> {
+    pub deal: &'a crate::domain::deal::Deal,
+    pub fee_fen: i64,
+    pub manager_id: Option<&'a str>,
+    pub payment: &'a crate::domain::fee::Payment,
+    /// The officer's net payments received earlier in the payment's month.
+    pub month_volume_fen: i64,
+    pub now: DateTime<Utc>,
+}
+
 /// The arguments a hook function receives, built from typed inputs or from a test case.
 pub enum Args {
     Recall {
@@ -270,6 +338,15 @@ pub enum Args {
         product: ProductView,
         ctx: CtxView,
     },
+    Fee {
+        deal: DealView,
+        ctx: CtxView,
+    },
+    Split {
+        payment: PaymentView,
+        deal: DealView,
+        ctx: CtxView,
+    },
 }
 
 impl Args {
@@ -279,6 +356,8 @@ impl Args {
             Args::Claim { .. } => CAN_CLAIM,
             Args::Pick { .. } => ASSIGN_PICK,
             Args::Score { .. } => SCORE,
+            Args::Fee { .. } => FEE,
+            Args::Split { .. } => SPLIT,
         }
     }
 
@@ -322,6 +401,29 @@ impl Args {
                 Dynamic::from(product),
                 Dynamic::from(ctx),
             ],
+            Args::Fee { deal, ctx } => vec![Dynamic::from(deal), Dynamic::from(ctx)],
+            Args::Split { payment, deal, ctx } => vec![
+                Dynamic::from(payment),
+                Dynamic::from(deal),
+                Dynamic::from(ctx),
+            ],
+        }
+    }
+
+    pub fn fee(i: &FeeInput<'_>) -> Args {
+        Args::Fee {
+            deal: DealView::new(i.deal, 0, i.manager_id, None),
+            ctx: CtxView::new(FEE.name, i.now),
+        }
+    }
+
+    pub fn split(i: &SplitInput<'_>) -> Args {
+        let mut ctx = CtxView::new(SPLIT.name, i.now);
+        ctx.month_volume_fen = Dynamic::from(i.month_volume_fen);
+        Args::Split {
+            payment: PaymentView::new(i.payment),
+            deal: DealView::new(i.deal, i.fee_fen, i.manager_id, None),
+            ctx,
         }
     }
 
@@ -547,6 +649,69 @@ pub fn score_decision(v: &Dynamic) -> Result<ScoreDecision, String> {
     })
 }
 
+/// Reads what `fee` returned.
+pub fn fee_decision(v: &Dynamic) -> Result<FeeDecision, String> {
+    let (fee_fen, rule) = if let Ok(n) = v.as_int() {
+        (n, String::new())
+    } else {
+        let m = map_result(FEE, v, "#{ fee_fen: 300000, rule: \"…\" }")?;
+        (
+            m.get("fee_fen").and_then(|x| x.as_int().ok()).unwrap_or(0),
+            text(&m, "rule").unwrap_or_default(),
+        )
+    };
+    if fee_fen < 0 {
+        return Err("fee_fen 不能小于 0".into());
+    }
+    Ok(FeeDecision { fee_fen, rule })
+}
+
+/// Reads what `split` returned: the lines, each checked against the schema.
+pub fn split_decision(v: &Dynamic) -> Result<Vec<crate::domain::fee::SplitLine>, String> {
+    if v.is_unit() {
+        return Ok(Vec::new());
+    }
+    let list = v.read_lock::<Array>().map(|a| a.clone()).ok_or_else(|| {
+        format!(
+            "split 应返回数组，如 [#{{ user, role, amount_fen, rule }}]，实际为 {}",
+            v.type_name()
+        )
+    })?;
+    let mut out = Vec::new();
+    for (k, item) in list.iter().enumerate() {
+        let m = as_map(item)
+            .ok_or_else(|| format!("第 {} 行应为对象，实际为 {}", k + 1, item.type_name()))?;
+        check_result(SPLIT, &m).map_err(|e| format!("第 {} 行：{e}", k + 1))?;
+        let user_id = text(&m, "user").ok_or(format!("第 {} 行：user 为空", k + 1))?;
+        let role = text(&m, "role").ok_or(format!("第 {} 行：role 为空", k + 1))?;
+        out.push(crate::domain::fee::SplitLine {
+            user_id,
+            role,
+            amount_fen: m
+                .get("amount_fen")
+                .and_then(|x| x.as_int().ok())
+                .unwrap_or(0),
+            rule: text(&m, "rule").unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+pub fn split_json(lines: &[crate::domain::fee::SplitLine]) -> serde_json::Value {
+    use serde_json::json;
+    let mut by_role = serde_json::Map::new();
+    for l in lines {
+        let n = by_role.get(&l.role).and_then(|v| v.as_i64()).unwrap_or(0);
+        by_role.insert(l.role.clone(), json!(n + l.amount_fen));
+    }
+    json!({
+        "lines": lines.iter().map(|l| json!({"user": l.user_id, "role": l.role,
+            "amount_fen": l.amount_fen, "rule": l.rule})).collect::<Vec<_>>(),
+        "by_role": by_role,
+        "total_fen": lines.iter().map(|l| l.amount_fen).sum::<i64>(),
+    })
+}
+
 pub fn score_json(d: &ScoreDecision) -> serde_json::Value {
     serde_json::json!({
         "score": d.score,
@@ -564,6 +729,11 @@ pub fn decision_map(hook: Hook, v: &Dynamic) -> Result<serde_json::Value, String
         "recall" => recall_json(&recall_decision(v)?),
         "can_claim" => claim_json(&claim_decision(v)?),
         "score" => score_json(&score_decision(v)?),
+        "fee" => {
+            let d = fee_decision(v)?;
+            json!({"fee_fen": d.fee_fen, "rule": d.rule})
+        }
+        "split" => split_json(&split_decision(v)?),
         _ => {
             let d = assign_decision(v)?;
             json!({"user_id": d.user_id, "reason": d.reason})

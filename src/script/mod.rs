@@ -20,8 +20,8 @@ use serde::Serialize;
 
 pub use errors::{ErrorLog, PluginFailure};
 pub use hooks::{
-    AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, Hook, RecallDecision,
-    RecallInput, ScoreDecision, ScoreInput,
+    AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, FeeDecision, FeeInput,
+    Hook, RecallDecision, RecallInput, ScoreDecision, ScoreInput, SplitInput,
 };
 pub use load::DiskEdit;
 use load::State;
@@ -138,10 +138,12 @@ impl RecallRule<'_> {
 }
 
 /// The default plugins shipped in the binary (also copied to `data/plugins/` on first run).
-pub const DEFAULTS: [(&str, &str); 3] = [
+pub const DEFAULTS: [(&str, &str); 5] = [
     ("pool", include_str!("../../plugins/pool.rhai")),
     ("assign", include_str!("../../plugins/assign.rhai")),
     ("match", include_str!("../../plugins/match.rhai")),
+    ("fee", include_str!("../../plugins/fee.rhai")),
+    ("commission", include_str!("../../plugins/commission.rhai")),
 ];
 
 /// A compile, lint or run-time error, located in a plugin file.
@@ -479,6 +481,21 @@ impl Plugins {
     pub fn score(&self, i: &ScoreInput<'_>) -> Result<ScoreDecision, ScriptError> {
         let (file, v) = self.run(Args::score(i), i.now)?;
         hooks::score_decision(&v).map_err(|m| Self::decision_error(&file, hooks::SCORE, m))
+    }
+
+    /// `deal.fee`: the agreed fee of a disbursed deal.
+    pub fn fee(&self, i: &FeeInput<'_>) -> Result<FeeDecision, ScriptError> {
+        let (file, v) = self.run(Args::fee(i), i.now)?;
+        hooks::fee_decision(&v).map_err(|m| Self::decision_error(&file, hooks::FEE, m))
+    }
+
+    /// `commission.split`: the commission lines of one payment.
+    pub fn split(
+        &self,
+        i: &SplitInput<'_>,
+    ) -> Result<Vec<crate::domain::fee::SplitLine>, ScriptError> {
+        let (file, v) = self.run(Args::split(i), i.now)?;
+        hooks::split_decision(&v).map_err(|m| Self::decision_error(&file, hooks::SPLIT, m))
     }
 
     /// Average cost of one `pool.recall` evaluation over `rounds` runs (for sweep benches).

@@ -211,7 +211,35 @@ view!(CtxView, "Ctx", "调用上下文：当前时间与本次调用的计数。
     age: opt_int, "products.score：客户年龄（由身份证号算出；没有身份证号为 ()）";
     status: str, "products.score：准入检查结果，eligible（全部满足）或 needs_info（没有不满足的，但资质缺项）";
     missing: array, "products.score：资质缺项（字段名数组，如 [\"profile.social_security_months\"]）";
+    month_volume_fen: int, "commission.split：负责人本月在这笔回款之前已收的回款额（分，扣除本月退款）";
     estimate: map, "products.score：估算 #{amount_fen, term_months, method, payment_min_fen, payment_max_fen}（客户需求在产品范围内取需求，否则取最近的边界；未填需求取产品上限；月供为首期，分别按最低、最高利率）";
+});
+
+view!(DealView, "Deal", "业务单（只读）：deal.fee 与 commission.split 的输入。金额单位为分，费率单位为基点。", {
+    id: str, "业务单 id";
+    customer_id: str, "客户 id";
+    product_id: str, "产品 id";
+    product_name: str, "产品名称";
+    lender: str, "放款机构";
+    category: str, "产品类别，如 credit、mortgage";
+    amount_fen: int, "申请金额（分）";
+    disbursed_fen: int, "放款金额（分，未放款为 0）";
+    disbursed_on: opt_str, "放款日期 YYYY-MM-DD（未放款为 ()）";
+    fee_terms: map, "产品的服务费条款（建单时的快照）：#{kind: \"fixed\", fen} 或 #{kind: \"rate\", bp}；未设为空对象 #{}";
+    rebate_bp: opt_int, "放款机构返佣（基点），未设为 ()";
+    fee_fen: int, "commission.split：约定服务费（分）";
+    officer_id: str, "负责人 id";
+    assistant_id: opt_str, "协办人 id，没有为 ()";
+    manager_id: opt_str, "负责人的上级经理 id，没有为 ()";
+    channel: opt_str, "客户来源渠道，没有为 ()";
+});
+
+view!(PaymentView, "Payment", "一笔回款（只读）：commission.split 的输入。", {
+    id: str, "回款 id";
+    amount_fen: int, "金额（分，大于 0）";
+    paid_on: str, "回款日期 YYYY-MM-DD";
+    month: str, "回款所在月份 YYYY-MM（提成计入该月）";
+    method: str, "方式：transfer（转账）、cash（现金）、wechat（微信）、alipay（支付宝）、other（其他）";
 });
 
 fn s(v: &str) -> Dynamic {
@@ -453,6 +481,7 @@ impl CtxView {
             status: s("eligible"),
             missing: Dynamic::from(Array::new()),
             estimate: Dynamic::from(Map::new()),
+            month_volume_fen: int(0),
         }
     }
 
@@ -513,6 +542,88 @@ impl ProductView {
             requirements: part(&crate::domain::product::Requirements::default()),
             documents: Dynamic::from(Array::new()),
             fees: part(&crate::domain::product::FeeTerms::default()),
+        }
+    }
+}
+
+impl DealView {
+    /// What `deal.fee` and `commission.split` see of a deal.
+    pub fn new(
+        d: &crate::domain::deal::Deal,
+        fee_fen: i64,
+        manager_id: Option<&str>,
+        channel: Option<&str>,
+    ) -> DealView {
+        let disb = d.disbursement.as_ref();
+        DealView {
+            id: s(&d.id),
+            customer_id: s(&d.customer_id),
+            product_id: s(&d.product.id),
+            product_name: s(&d.product.name),
+            lender: s(&d.product.lender),
+            category: part(&d.product.category),
+            amount_fen: int(d.amount_fen),
+            disbursed_fen: int(disb.map_or(0, |x| x.amount_fen)),
+            disbursed_on: disb.map_or(Dynamic::UNIT, |x| s(&x.disbursed_on.to_string())),
+            fee_terms: d
+                .product
+                .service_fee
+                .map_or_else(|| Dynamic::from(Map::new()), |f| part(&f)),
+            rebate_bp: d.product.rebate_bp.map_or(Dynamic::UNIT, int),
+            fee_fen: int(fee_fen),
+            officer_id: s(&d.officer_id),
+            assistant_id: opt_s(d.assistant_id.as_deref()),
+            manager_id: opt_s(manager_id),
+            channel: opt_s(channel),
+        }
+    }
+
+    /// The base of an inline test's deal: 100,000 元 disbursed on 2026-11-02 of a product
+    /// charging 3%, officer `u1`, no assistant, no manager, fee 3,000 元.
+    pub fn blank() -> DealView {
+        let mut terms = Map::new();
+        terms.insert("kind".into(), s("rate"));
+        terms.insert("bp".into(), int(300));
+        DealView {
+            id: s("d1"),
+            customer_id: s("c1"),
+            product_id: s("p1"),
+            product_name: s("测试产品"),
+            lender: s("测试银行"),
+            category: s("credit"),
+            amount_fen: int(10_000_000),
+            disbursed_fen: int(10_000_000),
+            disbursed_on: s("2026-11-02"),
+            fee_terms: Dynamic::from(terms),
+            rebate_bp: Dynamic::UNIT,
+            fee_fen: int(300_000),
+            officer_id: s("u1"),
+            assistant_id: Dynamic::UNIT,
+            manager_id: Dynamic::UNIT,
+            channel: Dynamic::UNIT,
+        }
+    }
+}
+
+impl PaymentView {
+    pub fn new(p: &crate::domain::fee::Payment) -> PaymentView {
+        PaymentView {
+            id: s(&p.id),
+            amount_fen: int(p.amount_fen),
+            paid_on: s(&p.paid_on.to_string()),
+            month: s(&crate::domain::fee::month_of(p.paid_on)),
+            method: part(&p.method),
+        }
+    }
+
+    /// The base of an inline test's payment: 10,000 元 by transfer on 2026-11-20.
+    pub fn blank() -> PaymentView {
+        PaymentView {
+            id: s("pay1"),
+            amount_fen: int(1_000_000),
+            paid_on: s("2026-11-20"),
+            month: s("2026-11"),
+            method: s("transfer"),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod deals;
 pub mod documents;
 mod error;
+pub mod fees;
 pub mod followups;
 pub mod import;
 pub mod leads;

@@ -100,7 +100,7 @@ pub fn fill_pending(tx: &ReadTransaction) -> Result<bool> {
     Ok(tx.open_table(tables::SETTINGS)?.get(FILL_CURSOR)?.is_some())
 }
 
-/// Marks the fill as pending (migration 22 on a store that has customers).
+/// Marks the fill as pending (migration 24 on a store that has customers).
 pub(super) fn mark_fill(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::SETTINGS)?.insert(FILL_CURSOR, "")?;
     Ok(())

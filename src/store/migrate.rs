@@ -59,6 +59,8 @@
 //!   lead index of existing customers needs the field key to compute: the step marks the fill
 //!   pending (`store::leads::FILL_CURSOR`) and the application fills it at start in batches
 //!   (`service::leads::fill_lead_index`), resuming after a restart.
+//! - 25: fee_accounts, fee_keys, commission_lines, fee_totals, months, targets (fees,
+//!   payments, commissions, month close, monthly targets; `store::fees`), created empty.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -69,7 +71,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 24;
+pub const SCHEMA_VERSION: u64 = 25;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -258,6 +260,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     create_v21(tx)?;
     to_23_blobs(tx)?;
     create_v24(tx)?;
+    to_25_fees(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -390,6 +393,18 @@ fn to_24_leads(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 25: fees, payments, commission lines, their totals and month close (`store::fees`),
+/// created empty (deals disbursed before it get their fee account at their first payment).
+fn to_25_fees(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::FEE_ACCOUNTS)?;
+    tx.open_table(tables::FEE_KEYS)?;
+    tx.open_table(tables::COMMISSION_LINES)?;
+    tx.open_table(tables::FEE_TOTALS)?;
+    tx.open_table(tables::MONTHS)?;
+    tx.open_table(tables::TARGETS)?;
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -491,6 +506,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         22 => super::funnel::build_month_rollups(tx),
         23 => to_23_blobs(tx),
         24 => to_24_leads(tx),
+        25 => to_25_fees(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

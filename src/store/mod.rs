@@ -11,6 +11,7 @@ pub mod custody;
 pub mod customer_settings;
 pub mod customers;
 pub mod deals;
+pub mod fees;
 pub mod funnel;
 pub mod leads;
 pub mod loads;

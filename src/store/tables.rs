@@ -151,6 +151,20 @@ pub const DEAL_DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("d
 /// `h:<status>/<deal>/<item>` for each received or lent-out item, `out:<lent out at, Unix
 /// seconds, 12 digits>/<deal>/<item>` for each lent-out item (`store::custody`).
 pub const DOCUMENT_KEYS: TableDefinition<&str, &str> = TableDefinition::new("document_keys");
+/// Deal id → `domain::fee::FeeAccount` (schema 25, `store::fees`).
+pub const FEE_ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("fee_accounts");
+/// Keys of fee accounts → deal id (schema 25): `pm:<month>/<officer>/<payment or refund id>`,
+/// `rcv:<officer>/<deal>`, `rb:<officer>/<deal>` (`store::fees`).
+pub const FEE_KEYS: TableDefinition<&str, &str> = TableDefinition::new("fee_keys");
+/// `<month>/<user>/<line id>` → `domain::fee::CommissionLine` (schema 25).
+pub const COMMISSION_LINES: TableDefinition<&str, &[u8]> = TableDefinition::new("commission_lines");
+/// Money totals in fen (schema 25): `vol/<month>/<officer>`, `com/<month>/<user>`,
+/// `in/<month>`, `out/<month>`, moved with the records (`store::fees`).
+pub const FEE_TOTALS: TableDefinition<&str, i64> = TableDefinition::new("fee_totals");
+/// `<month>/u/<user id>` or `<month>/d/<department id>` → `domain::target::Target` (schema 25).
+pub const TARGETS: TableDefinition<&str, &[u8]> = TableDefinition::new("targets");
+/// `YYYY-MM` → `store::fees::MonthClose` (schema 25).
+pub const MONTHS: TableDefinition<&str, &[u8]> = TableDefinition::new("months");
 
 every_table!(
     META,
@@ -199,4 +213,10 @@ every_table!(
     APPLICATION_FORMS,
     APPLICATION_KEYS,
     APPLICATION_SUBMISSIONS,
+    FEE_ACCOUNTS,
+    FEE_KEYS,
+    COMMISSION_LINES,
+    FEE_TOTALS,
+    MONTHS,
+    TARGETS,
 );

@@ -68,6 +68,10 @@ const CUSTOMER_TABLES: &[&str] = &[
     "tables::DEAL_DOCUMENTS",
     "tables::DOCUMENT_KEYS",
     "tables::BLOBS",
+    // Fees: read through `store::fees::Reader` (scoped) or by a deal already read.
+    "tables::FEE_ACCOUNTS",
+    "tables::FEE_KEYS",
+    "tables::COMMISSION_LINES",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

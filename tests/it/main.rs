@@ -20,6 +20,7 @@ mod customers;
 mod deals;
 mod documents;
 mod export;
+mod fees;
 mod followups;
 mod funnels;
 mod fuzz;

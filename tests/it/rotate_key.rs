@@ -152,7 +152,7 @@ async fn rotation_reencrypts_everything_and_lookups_still_work() {
         after.phone.bidx, before.phone.bidx,
         "blind index recomputed under the new key"
     );
-    // The lead-check index too (schema 22): the new one is found, the old one is gone.
+    // The lead-check index too (schema 24): the new one is found, the old one is gone.
     assert_ne!(after.phone.lead, before.phone.lead);
     let found = |lead: &str| {
         app.store

@@ -1,6 +1,7 @@
 // /deals/:id — one deal: its fields, the Advance control, the stage history (who, when, from,
 // to, note, a manager's override), and for a disbursed deal the repayment schedule with the
-// service fee and the comprehensive annual cost; the documents (custody) card.
+// service fee and the comprehensive annual cost, its fees card (components/fees.js) and the
+// documents (custody) card.
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -18,6 +19,7 @@ import {
 import { NotFoundPage } from './not-found.js';
 import { PeriodsTable } from '../components/periods-table.js';
 import { DocumentsCard } from '../components/documents.js';
+import { FeeCard } from '../components/fees.js';
 
 function dealIdFromPath(path) {
   const m = path.match(/^\/deals\/([^/]+)\/?$/);
@@ -130,6 +132,8 @@ export function DealDetailPage() {
     <div class="customer-layout">
       <div class="customer-side"><${Fields} d=${d} /></div>
       <div class="customer-main">
+        ${(d.stage === 'disbursed' || d.stage === 'fee_collected') && html`<${FeeCard} dealId=${d.id} stage=${d.stage}
+          onChanged=${(v) => { if (v.stage !== d.stage) load(); }} />`}
         ${d.schedule && html`<${Schedule} s=${d.schedule} />`}
         <${DocumentsCard} dealId=${d.id} />
         <${History} d=${d} userName=${userName} />

@@ -174,6 +174,7 @@ impl crate::service::deals::UseCases<'_> {
                     category: product.terms.category,
                     version: product.version,
                     service_fee: product.terms.fees.service_fee,
+                    rebate_bp: product.terms.fees.lender_rebate_bp,
                 },
                 amount_fen: input.amount_fen,
                 term_months: input.term_months,

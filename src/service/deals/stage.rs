@@ -144,6 +144,11 @@ impl crate::service::deals::UseCases<'_> {
             d.updated_at = now;
             store::deals::put(w.tx, Some(&before), &d)?;
             follow_customer(w, &d)?;
+            if to == DealStage::Disbursed {
+                // The agreed fee (`deal.fee`), in the move's transaction: a failing plugin
+                // refuses the move and nothing is written.
+                self.fees().open_account(w, &d)?;
+            }
             w.audit(
                 "deal.stage_changed",
                 Some(&d.id),
@@ -160,5 +165,44 @@ impl crate::service::deals::UseCases<'_> {
             Ok(d)
         })?;
         self.view(caller, d)
+    }
+}
+
+impl crate::service::deals::UseCases<'_> {
+    /// 放款 → 收费 when the fee is paid in full (or the rest waived): the same move as
+    /// `POST /deals/{id}/stage` (history, customer stage, audit row), in the caller's write
+    /// transaction.
+    pub(crate) fn collect_fee(&self, w: &W<'_>, before: &Deal) -> Result<Deal> {
+        let (from, to) = (before.stage, DealStage::FeeCollected);
+        deal::check_move(
+            from,
+            to,
+            &StageFields::default(),
+            before.approval.as_ref(),
+            false,
+            false,
+        )
+        .map_err(|r| refusal(from, to, r))?;
+        let mut d = before.clone();
+        d.stage = to;
+        let now = w.now();
+        let note = "服务费已收齐".to_string();
+        d.history.push(StageChange {
+            at: now,
+            by: w.caller().user.id.clone(),
+            from: Some(from),
+            to,
+            note: Some(note.clone()),
+            override_reason: None,
+        });
+        d.updated_at = now;
+        store::deals::put(w.tx, Some(before), &d)?;
+        follow_customer(w, &d)?;
+        w.audit(
+            "deal.stage_changed",
+            Some(&d.id),
+            json!({"from": from, "to": to, "note": note}),
+        )?;
+        Ok(d)
     }
 }

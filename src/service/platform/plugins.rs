@@ -489,6 +489,7 @@ impl crate::service::platform::UseCases<'_> {
                 }
             }),
             "score" => self.try_score(caller, &customer, input.product_id.as_deref(), now)?,
+            "fee" | "split" => self.try_fee(&scope, &customer.id, hook, now)?,
             _ => {
                 let mut users = self.store.read(store::users::all)?;
                 users.retain(|u| u.status == crate::domain::org::UserStatus::Active);
@@ -528,6 +529,71 @@ impl crate::service::platform::UseCases<'_> {
 }
 
 impl crate::service::platform::UseCases<'_> {
+    /// `deal.fee` or `commission.split` on the customer's newest disbursed deal in the caller's
+    /// scope (for `split`: a sample payment of 10,000 元 today, the officer's month volume 0).
+    fn try_fee(
+        &self,
+        scope: &crate::service::access::scope::Scope,
+        customer_id: &str,
+        hook: script::Hook,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<std::result::Result<serde_json::Value, ScriptError>> {
+        let filter = store::deals::Filter {
+            customer: Some(customer_id.to_string()),
+            ..Default::default()
+        };
+        let page = self
+            .store
+            .read(|tx| store::deals::Reader::scoped(tx, scope).page(&filter, None, 50))?;
+        let Some(deal) = page.items.into_iter().find(|d| d.disbursement.is_some()) else {
+            return Err(Error::validation(
+                "customer_id",
+                "该客户没有已放款的业务单，无法试运行服务费或提成规则",
+            ));
+        };
+        let manager = self
+            .store
+            .read(|tx| store::users::get(tx, &deal.officer_id))?
+            .and_then(|u| u.manager_id);
+        if hook.function == "fee" {
+            return Ok(self
+                .plugins
+                .fee(&script::FeeInput {
+                    deal: &deal,
+                    manager_id: manager.as_deref(),
+                    now,
+                })
+                .map(|d| json!({"fee_fen": d.fee_fen, "rule": d.rule})));
+        }
+        let on = now
+            .with_timezone(&crate::service::customers::shanghai())
+            .date_naive();
+        let payment = crate::domain::fee::Payment {
+            id: "try".into(),
+            amount_fen: 1_000_000,
+            paid_on: on,
+            method: crate::domain::fee::PayMethod::Transfer,
+            payer: None,
+            receipt_no: "try".into(),
+            recorded_by: String::new(),
+            recorded_at: now,
+        };
+        Ok(self
+            .plugins
+            .split(&script::SplitInput {
+                deal: &deal,
+                fee_fen: crate::domain::fee::agreed_fee(
+                    deal.product.service_fee,
+                    deal.disbursement.map_or(0, |x| x.amount_fen),
+                ),
+                manager_id: manager.as_deref(),
+                payment: &payment,
+                month_volume_fen: 0,
+                now,
+            })
+            .map(|lines| script::hooks::split_json(&lines)))
+    }
+
     /// `products.score` on one product: the requirements first (a product the customer fails
     /// is not scored, as in matching), then the plugin.
     fn try_score(

@@ -1,0 +1,104 @@
+// Fees on a phone (390×844): a disbursed deal's 费用 card shows the agreed fee (3% of the
+// disbursed amount); a payment recorded there moves the balance and writes the officer's
+// commission line, seen on 我的提成; finance closes the month (with a confirmation) and the
+// month shows a lock; the 业绩目标 page shows the fee target's progress move; back on the deal, the payment is locked (its remove button disabled)
+// and a new payment dated in the closed month is refused with the server's reason.
+import { join } from 'node:path';
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
+
+export default async function ({ page, server }) {
+  await setupAdmin(page, server);
+  const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+  const month = today.slice(0, 7);
+  const p = await apiCall(page, 'POST', '/api/v1/products', {
+    name: '工薪贷', lender: '某银行', category: 'credit',
+    amount_min_fen: 1000000, amount_max_fen: 30000000, term_min_months: 12, term_max_months: 36,
+    rate_min_bp: 600, rate_max_bp: 1200, methods: ['annuity'],
+    fees: { service_fee: { kind: 'rate', bp: 300 }, lender_rebate_bp: 100 },
+  });
+  const c = await apiCall(page, 'POST', '/api/v1/customers', { name: '钱七', phone: '13812345678' });
+  const d = await apiCall(page, 'POST', '/api/v1/deals', {
+    customer_id: c.id, product_id: p.id, amount_fen: 5000000, term_months: 12,
+  });
+  const first = new Date(Date.now() + 8 * 3600e3 + 30 * 86400e3).toISOString().slice(0, 10);
+  for (const body of [
+    { stage: 'signed', override: true, reason: '合同原件已收' },
+    { stage: 'submitted' },
+    { stage: 'approved', approved_amount_fen: 5000000 },
+    { stage: 'disbursed', disbursed_amount_fen: 5000000, disbursed_on: today, rate_bp: 1200,
+      term_months: 12, method: 'annuity', first_repayment_date: first },
+  ]) {
+    await apiCall(page, 'POST', `/api/v1/deals/${d.id}/stage`, body);
+  }
+
+  const me = await apiCall(page, 'GET', '/api/v1/me');
+  await apiCall(page, 'PUT', '/api/v1/targets', { month, user_id: (me.user || me).id, fees_fen: 100000 });
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${server.base}/targets`);
+  await page.getByTestId('target-fees-pct').waitFor();
+  assert((await page.getByTestId('target-fees-pct').innerText()).includes('0.00%'), 'nothing received yet');
+  await page.goto(`${server.base}/deals/${d.id}`);
+  await page.getByTestId('deal-fees').waitFor();
+  const agreed = await page.getByTestId('fee-agreed').innerText();
+  assert(agreed.includes('1,500.00') && agreed.includes('3%'), `3% of 50,000: ${agreed}`);
+  assert((await page.getByTestId('fee-rebate').innerText()).includes('500.00'), 'the rebate receivable');
+  await page.getByTestId('fees-empty').waitFor();
+
+  // Record 500 元: the balance moves to 1,000.
+  await page.getByTestId('fee-pay').click();
+  await page.getByTestId('fee-payment-dialog').waitFor();
+  await page.getByTestId('fee-amount').fill('500');
+  await page.getByTestId('fee-receipt').fill('SJ-0001');
+  await page.getByTestId('fee-payment-dialog-submit').click();
+  await page.getByTestId('fee-payment-dialog').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.querySelector('[data-testid="fee-balance"]')?.textContent.includes('1,000.00'));
+  assert((await page.getByTestId('fee-payment-row').count()) === 1, 'one payment row');
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(wide <= 390, `nothing wider than the phone: ${wide}`);
+  await page.screenshot({ path: join(artifacts, '30-deal-fees-phone.png'), fullPage: true });
+
+  // The officer (the admin here) sees the commission line: 10% of 500 = 50 元.
+  await page.goto(`${server.base}/commissions`);
+  await page.getByTestId('commission-line').first().waitFor();
+  assert((await page.getByTestId('commission-amount').first().innerText()).includes('50.00'), 'the officer line');
+  assert((await page.getByTestId('commission-total').innerText()).includes('50.00'), 'the month total');
+
+  // The fee target (1,000 元) is half done.
+  await page.goto(`${server.base}/targets`);
+  await page.getByTestId('target-fees-pct').waitFor();
+  assert((await page.getByTestId('target-fees-pct').innerText()).includes('50.00%'), 'the progress moved');
+  const targetsWide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(targetsWide <= 390, `the targets page fits the phone: ${targetsWide}`);
+
+  // Close the month (a confirmation first); it shows a lock.
+  await page.goto(`${server.base}/finance/months`);
+  const row = page.locator(`[data-testid="finance-month-row"][data-month="${month}"]`);
+  await row.waitFor();
+  await row.getByTestId('month-close').click();
+  await page.getByTestId('month-close-dialog').waitFor();
+  await page.getByTestId('confirm-ok').click();
+  await page.getByTestId('month-close-dialog').waitFor({ state: 'detached' });
+  await row.getByTestId('month-locked').waitFor();
+  await row.getByTestId('month-verify').click();
+  assert((await row.getByTestId('month-verified').innerText()).includes('校验通过'), 'the frozen hash verifies');
+  const monthsWide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(monthsWide <= 390, `the months fit the phone: ${monthsWide}`);
+  await page.screenshot({ path: join(artifacts, '30-month-closed-phone.png'), fullPage: true });
+
+  // Back on the deal: the payment is locked and cannot be removed; a new payment dated in the
+  // closed month is refused with the reason.
+  await page.goto(`${server.base}/deals/${d.id}`);
+  await page.getByTestId('fee-payment-row').waitFor();
+  assert((await page.getByTestId('fee-payment-row').getAttribute('data-locked')) === 'true', 'the row is locked');
+  await page.getByTestId('fee-locked').first().waitFor();
+  assert(await page.getByTestId('fee-payment-remove').isDisabled(), 'remove is disabled on a locked row');
+  await page.getByTestId('fee-pay').click();
+  await page.getByTestId('fee-payment-dialog').waitFor();
+  await page.getByTestId('fee-receipt').fill('SJ-0002');
+  await page.getByTestId('fee-payment-dialog-submit').click();
+  const err = page.getByTestId('fee-payment-dialog-error');
+  await err.waitFor();
+  assert((await err.innerText()).includes('已月结'), `the refusal is shown: ${await err.innerText()}`);
+  await page.screenshot({ path: join(artifacts, '30-locked-refused-phone.png'), fullPage: true });
+}

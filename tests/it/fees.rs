@@ -1,0 +1,812 @@
+//! Issue 19: fees, payments (回款), commissions (`commission.split`), refunds and clawbacks,
+//! month close with its frozen hash, and scope — over HTTP, to the fen.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use crate::common;
+
+use common::{ADMIN, ADMIN_PASSWORD, Client, Fixture, TEAM_PASSWORD, TestServer};
+use serde_json::{Value, json};
+
+struct Team {
+    s: TestServer,
+    admin: Client,
+    /// finance role
+    cai: Client,
+    /// sales, department 一部, manager wang
+    xiao: Client,
+    xiao_id: String,
+    /// sales, department 一部 (the assistant)
+    li_id: String,
+    /// manager of 一部
+    wang: Client,
+    wang_id: String,
+    /// manager of 二部
+    zhao: Client,
+}
+
+async fn team() -> Team {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let one = common::add_department(&s, "一部", None);
+    let two = common::add_department(&s, "二部", None);
+    let wang_id = common::add_user(&s, "wang", &["manager"], Some(&one));
+    common::add_user(&s, "zhao", &["manager"], Some(&two));
+    let xiao_id = common::add_user(&s, "xiao", &["sales"], Some(&one));
+    let li_id = common::add_user(&s, "li", &["sales"], Some(&one));
+    common::add_user(&s, "cai", &["finance"], None);
+    let (st, v) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{xiao_id}"),
+            Some(json!({"manager_id": wang_id})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    Team {
+        cai: s.login("cai", TEAM_PASSWORD).await,
+        xiao: s.login("xiao", TEAM_PASSWORD).await,
+        wang: s.login("wang", TEAM_PASSWORD).await,
+        zhao: s.login("zhao", TEAM_PASSWORD).await,
+        admin,
+        xiao_id,
+        li_id,
+        wang_id,
+        s,
+    }
+}
+
+/// A deal of xiao's (assistant li) for a product with `fees`, disbursed 80,000 元 on
+/// 2026-11-02.
+async fn disbursed_deal(t: &Team, fees: Value, phone: &str) -> String {
+    let mut p = crate::products::salary_loan();
+    p["fees"] = fees;
+    p["name"] = json!(format!("工薪贷{phone}"));
+    let (st, p) = t.admin.post("/api/v1/products", p).await;
+    assert_eq!(st, 201, "{p}");
+    let (st, c) = t
+        .xiao
+        .post("/api/v1/customers", json!({"name": "钱七", "phone": phone}))
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let (st, d) = t
+        .xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c["id"], "product_id": p["id"], "amount_fen": 10_000_000,
+                   "term_months": 12, "assistant_id": t.li_id}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    let id = d["id"].as_str().unwrap().to_string();
+    for body in [
+        json!({"stage": "visited"}),
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+        json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
+               "disbursed_on": "2026-11-02", "rate_bp": 1200, "term_months": 12,
+               "method": "annuity", "first_repayment_date": "2026-12-02"}),
+    ] {
+        let (st, v) = t
+            .admin
+            .post(&format!("/api/v1/deals/{id}/stage"), body)
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    id
+}
+
+async fn pay(c: &Client, deal: &str, fen: i64, on: &str) -> (u16, Value) {
+    let (st, v) = c
+        .post(
+            &format!("/api/v1/deals/{deal}/payments"),
+            json!({"amount_fen": fen, "paid_on": on, "method": "transfer",
+                   "payer": "钱七", "receipt_no": format!("R-{fen}")}),
+        )
+        .await;
+    (st.as_u16(), v)
+}
+
+async fn statement(c: &Client, user: &str, month: &str) -> (u16, Value) {
+    let (st, v) = c
+        .get(&format!(
+            "/api/v1/commissions/statement?user={user}&month={month}"
+        ))
+        .await;
+    (st.as_u16(), v)
+}
+
+fn by_role(s: &Value) -> Vec<(String, String, i64)> {
+    s["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["role"].as_str().unwrap().to_string(),
+                l["kind"].as_str().unwrap().to_string(),
+                l["amount_fen"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn payments_write_commissions_and_collect_the_fee_in_full() {
+    let t = team().await;
+    // 3% of 80,000 元 = 2,400 元; rebate 1% = 800 元.
+    let id = disbursed_deal(
+        &t,
+        json!({"service_fee": {"kind": "rate", "bp": 300}, "lender_rebate_bp": 100}),
+        "13800138000",
+    )
+    .await;
+    let (st, f) = t.xiao.get(&format!("/api/v1/deals/{id}/fees")).await;
+    assert_eq!(st, 200, "{f}");
+    assert_eq!(
+        (
+            &f["fee_fen"],
+            &f["balance_fen"],
+            &f["rebate_fen"],
+            &f["recorded"]
+        ),
+        (
+            &json!(240_000),
+            &json!(240_000),
+            &json!(80_000),
+            &json!(true)
+        ),
+        "the fee was computed at disbursement: {f}"
+    );
+    assert!(f["fee_rule"].as_str().unwrap().contains("3%"), "{f}");
+
+    // The plugin page's try-it runs deal.fee and commission.split on the customer's deal.
+    let (_, deal) = t.admin.get(&format!("/api/v1/deals/{id}")).await;
+    let (st, tried) = t
+        .admin
+        .post(
+            "/api/v1/plugins/fee/test",
+            json!({"hook": "deal.fee", "customer_id": deal["customer_id"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{tried}");
+    assert_eq!(tried["decision"]["fee_fen"], 240_000, "{tried}");
+    let (_, tried) = t
+        .admin
+        .post(
+            "/api/v1/plugins/commission/test",
+            json!({"hook": "commission.split", "customer_id": deal["customer_id"]}),
+        )
+        .await;
+    assert_eq!(
+        tried["decision"]["by_role"],
+        json!({"officer": 100_000, "assistant": 20_000, "manager": 10_000}),
+        "a sample payment of 10,000 元: {tried}"
+    );
+
+    // A salesperson cannot record money; finance can. Partial payment of 1,000.01 元.
+    assert_eq!(pay(&t.xiao, &id, 100_001, "2026-11-10").await.0, 403);
+    let (st, f) = pay(&t.cai, &id, 100_001, "2026-11-10").await;
+    assert_eq!(st, 201, "{f}");
+    assert_eq!(f["balance_fen"], 139_999);
+    assert_eq!(f["stage"], "disbursed");
+    // Overpaying, a future date, a zero amount: refused naming the field.
+    let (st, e) = pay(&t.cai, &id, 140_000, "2026-11-10").await;
+    assert_eq!(
+        (st, &e["error"]["field"]),
+        (400, &json!("amount_fen")),
+        "{e}"
+    );
+    let (st, e) = pay(&t.cai, &id, 1, "2026-11-21").await;
+    assert_eq!((st, &e["error"]["field"]), (400, &json!("paid_on")), "{e}");
+    assert_eq!(pay(&t.cai, &id, 0, "2026-11-10").await.0, 400);
+
+    let (st, e) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/refunds"),
+            json!({"amount_fen": 1, "refunded_on": "2026-11-09", "reason": "早于回款"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("refunded_on")),
+        "{e}"
+    );
+
+    // Commission lines: officer 10% (first tier), assistant 2%, manager 1%, to the fen.
+    let (st, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
+    assert_eq!(st, 200, "{s}");
+    assert_eq!(
+        by_role(&s),
+        [("officer".into(), "commission".into(), 10_000)]
+    );
+    let (_, s) = statement(&t.cai, &t.li_id, "2026-11").await;
+    assert_eq!(
+        by_role(&s),
+        [("assistant".into(), "commission".into(), 2_000)]
+    );
+    let (_, s) = statement(&t.wang, &t.wang_id, "2026-11").await;
+    assert_eq!(
+        by_role(&s),
+        [("manager".into(), "commission".into(), 1_000)]
+    );
+
+    // A payment recorded by mistake is removed with its lines (an open month).
+    let (st, f) = pay(&t.cai, &id, 5, "2026-11-11").await;
+    assert_eq!(st, 201, "{f}");
+    let pid = f["payments"][1]["id"].as_str().unwrap().to_string();
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
+    assert_eq!(s["total_fen"], 10_001, "0.5 fen rounds up: {s}");
+    let del = format!("/api/v1/deals/{id}/payments/{pid}");
+    assert_eq!(
+        t.cai.call(reqwest::Method::DELETE, &del, None).await.0,
+        400,
+        "a reason"
+    );
+    let (st, f) = t
+        .cai
+        .call(
+            reqwest::Method::DELETE,
+            &format!("{del}?reason=%E5%BD%95%E9%94%99"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &f["balance_fen"]),
+        (200, &json!(139_999)),
+        "{f}"
+    );
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
+    assert_eq!(s["total_fen"], 10_000);
+
+    // The rest: the deal reaches 收费 through the stage path (history, customer won).
+    let (st, f) = pay(&t.cai, &id, 139_999, "2026-11-12").await;
+    assert_eq!(st, 201, "{f}");
+    assert_eq!(
+        (&f["balance_fen"], &f["stage"]),
+        (&json!(0), &json!("fee_collected"))
+    );
+    let (_, d) = t.xiao.get(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(d["stage"], "fee_collected");
+    assert_eq!(
+        d["history"].as_array().unwrap().last().unwrap()["note"],
+        "服务费已收齐"
+    );
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
+    assert_eq!(s["total_fen"], 24_000, "10% of 2,400 元: {s}");
+
+    assert_eq!(
+        t.s.app.store.read(zhudai::store::fees::drift).unwrap(),
+        Vec::<String>::new(),
+        "keys and totals match a recount"
+    );
+
+    // The rebate is its own receivable.
+    let (_, r) = t.cai.get("/api/v1/finance/rebates").await;
+    assert_eq!(r["total_fen"], 80_000, "{r}");
+    let (st, f) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/rebate-receipts"),
+            json!({"amount_fen": 80_000, "received_on": "2026-11-15", "receipt_no": "L-1"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{f}");
+    assert_eq!(f["rebate_balance_fen"], 0);
+    let (_, r) = t.cai.get("/api/v1/finance/rebates").await;
+    assert_eq!(r["items"], json!([]));
+
+    // The month's payments: finance sees all, the department's manager too, another
+    // department's manager nothing, a salesperson is refused the finance list.
+    let (_, m) = t.cai.get("/api/v1/finance/payments?month=2026-11").await;
+    assert_eq!(
+        (&m["received_fen"], &m["items"].as_array().unwrap().len()),
+        (&json!(240_000), &2)
+    );
+    let (_, m) = t.wang.get("/api/v1/finance/payments?month=2026-11").await;
+    assert_eq!(m["received_fen"], 240_000);
+    let (_, m) = t.zhao.get("/api/v1/finance/payments?month=2026-11").await;
+    assert_eq!(m["items"], json!([]));
+    let (st, _) = t.xiao.get("/api/v1/finance/payments").await;
+    assert_eq!(st, 403);
+    // Statements: a salesperson sees only their own; a manager of another department not ours.
+    assert_eq!(statement(&t.xiao, &t.li_id, "2026-11").await.0, 404);
+    assert_eq!(statement(&t.zhao, &t.xiao_id, "2026-11").await.0, 404);
+    assert_eq!(statement(&t.wang, &t.xiao_id, "2026-11").await.0, 200);
+    // A deal out of scope: 404 like an absent one.
+    assert_eq!(t.zhao.get(&format!("/api/v1/deals/{id}/fees")).await.0, 404);
+    // XLSX export of a statement.
+    let resp = t
+        .xiao
+        .http
+        .get(format!(
+            "{}/api/v1/commissions/statement.xlsx?month=2026-11",
+            t.xiao.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.bytes().await.unwrap().starts_with(b"PK"),
+        "a zip (xlsx)"
+    );
+}
+
+#[tokio::test]
+async fn the_officers_tiers_follow_the_months_volume_to_the_fen() {
+    let t = team().await;
+    // A fixed fee of 300,000 元.
+    let id = disbursed_deal(
+        &t,
+        json!({"service_fee": {"kind": "fixed", "fen": 30_000_000}}),
+        "13800138001",
+    )
+    .await;
+    // 60,000 元: 50,000 × 10% + 10,000 × 12% = 6,200 元.
+    assert_eq!(pay(&t.cai, &id, 6_000_000, "2026-11-05").await.0, 201);
+    // 200,000 元 more, from 60,000 to 260,000: 140,000 × 12% + 60,000 × 15% = 25,800 元.
+    assert_eq!(pay(&t.cai, &id, 20_000_000, "2026-11-06").await.0, 201);
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
+    assert_eq!(
+        by_role(&s),
+        [
+            ("officer".into(), "commission".into(), 620_000),
+            ("officer".into(), "commission".into(), 2_580_000)
+        ]
+    );
+    // A manager waives the rest (audited); a salesperson may not.
+    let (st, _) = t
+        .xiao
+        .post(
+            &format!("/api/v1/deals/{id}/fee-waivers"),
+            json!({"amount_fen": 4_000_000, "reason": "老客户"}),
+        )
+        .await;
+    assert_eq!(st, 403);
+    let (st, f) = t
+        .wang
+        .post(
+            &format!("/api/v1/deals/{id}/fee-waivers"),
+            json!({"amount_fen": 4_000_000, "reason": "老客户"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{f}");
+    assert_eq!(
+        (&f["balance_fen"], &f["stage"]),
+        (&json!(0), &json!("fee_collected"))
+    );
+}
+
+#[tokio::test]
+async fn a_refund_after_close_lands_in_the_next_open_month_and_the_hash_holds() {
+    let mut t = team().await;
+    let id = disbursed_deal(
+        &t,
+        json!({"service_fee": {"kind": "rate", "bp": 300}}),
+        "13800138002",
+    )
+    .await;
+    assert_eq!(pay(&t.cai, &id, 240_000, "2026-11-10").await.0, 201);
+    // Receivables before: none (paid in full).
+    let (_, r) = t.cai.get("/api/v1/finance/receivables").await;
+    assert_eq!(r["items"], json!([]), "{r}");
+
+    // Close 2026-11: a salesperson and a manager may not; finance may; twice is refused.
+    let close = "/api/v1/finance/months/2026-11/close";
+    assert_eq!(t.wang.post(close, json!({})).await.0, 403);
+    let (st, m) = t.cai.post(close, json!({})).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(
+        (&m["closed"], &m["verified"], &m["lines"]),
+        (&json!(true), &json!(true), &json!(3))
+    );
+    let frozen = m["hash"].as_str().unwrap().to_string();
+    let (st, e) = t.cai.post(close, json!({})).await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("month_already_closed"))
+    );
+    assert_eq!(
+        t.cai
+            .post("/api/v1/finance/months/2027-01/close", json!({}))
+            .await
+            .0,
+        409
+    );
+
+    // Nothing dated in November can be written or removed any more.
+    let (_, f) = t.cai.get(&format!("/api/v1/deals/{id}/fees")).await;
+    let pid = f["payments"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(f["payments"][0]["locked"], true);
+    let (st, e) = t
+        .cai
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/deals/{id}/payments/{pid}?reason=录错"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("month_closed")),
+        "{e}"
+    );
+    let (st, e) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/refunds"),
+            json!({"amount_fen": 1, "refunded_on": "2026-11-15", "reason": "误收"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("month_closed")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("已月结"),
+        "{e}"
+    );
+
+    // December: half refunded → adjustment lines in December naming the November lines.
+    t.s.clock.advance(chrono::Duration::days(15));
+    // Sessions do not outlive the fortnight: sign in again.
+    t.cai = t.s.login("cai", TEAM_PASSWORD).await;
+    t.xiao = t.s.login("xiao", TEAM_PASSWORD).await;
+    t.admin = t.s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, f) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/refunds"),
+            json!({"amount_fen": 120_000, "refunded_on": "2026-12-03", "reason": "客户投诉退一半"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{f}");
+    assert_eq!(
+        (&f["balance_fen"], &f["refunded_fen"]),
+        (&json!(120_000), &json!(120_000))
+    );
+    assert_eq!(f["payments"][0]["locked"], true, "{f}");
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-12").await;
+    assert_eq!(
+        by_role(&s),
+        [("officer".into(), "adjustment".into(), -12_000)]
+    );
+    let adj = &s["lines"][0];
+    assert!(
+        adj["adjusts"][0].as_str().unwrap().starts_with("2026-11/"),
+        "{adj}"
+    );
+    assert!(adj["rule"].as_str().unwrap().contains("2026-11"), "{adj}");
+    let (_, s) = statement(&t.cai, &t.li_id, "2026-12").await;
+    assert_eq!(s["total_fen"], -2_400, "assistant 2% of 2,400 元 × ½");
+    // November's statement is untouched, and its hash still verifies.
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
+    assert_eq!(
+        (&s["total_fen"], &s["closed"]),
+        (&json!(24_000), &json!(true))
+    );
+    let (_, m) = t.cai.get("/api/v1/finance/months/2026-11").await;
+    assert_eq!(
+        (&m["verified"], m["hash"].as_str().unwrap()),
+        (&json!(true), frozen.as_str())
+    );
+    // The public contract's forms: GET /deals/{id}/payments, refunds as negative payments,
+    // GET /commissions in the caller's scope.
+    let (_, list) = t.cai.get(&format!("/api/v1/deals/{id}/payments")).await;
+    assert_eq!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["amount_fen"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [240_000, -120_000],
+        "{list}"
+    );
+    let (st, e) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/payments"),
+            json!({"amount_fen": -1, "paid_on": "2026-12-04", "method": "transfer"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("reason")),
+        "{e}"
+    );
+    let (_, mine) = t
+        .xiao
+        .get("/api/v1/commissions?mine=true&month=2026-12")
+        .await;
+    assert_eq!(mine["total_fen"], -12_000, "{mine}");
+    assert_eq!(t.xiao.get("/api/v1/commissions?month=2026-12").await.0, 403);
+    let (_, all) = t.cai.get("/api/v1/commissions?month=2026-12").await;
+    assert_eq!(
+        all["total"], 3,
+        "officer, assistant, manager adjustments: {all}"
+    );
+
+    // A refund in the same (open) month (as a negative payment) is a plain clawback.
+    let (st, _) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/payments"),
+            json!({"amount_fen": -120_000, "paid_on": "2026-12-04", "method": "transfer",
+                   "reason": "全部退回"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-12").await;
+    assert_eq!(s["total_fen"], -24_000, "all clawed back, to the fen: {s}");
+
+    // One stored byte changed: the hash no longer verifies.
+    t.s.app
+        .store
+        .write(|tx| {
+            let keys = {
+                let rows = zhudai::store::fees::month_lines(tx, "2026-11")?;
+                rows.into_iter()
+                    .map(|l| zhudai::store::fees::line_key(&l))
+                    .collect::<Vec<_>>()
+            };
+            let mut line = zhudai::store::fees::month_lines(tx, "2026-11")?
+                .into_iter()
+                .next()
+                .unwrap();
+            line.amount_fen += 1;
+            let bytes = zhudai::store::codec::encode(&line)?;
+            zhudai::store::fees::tamper_line_for_tests(tx, &keys[0], &bytes)
+        })
+        .unwrap();
+    let (_, m) = t.cai.get("/api/v1/finance/months/2026-11").await;
+    assert_eq!(m["verified"], false, "{m}");
+
+    // Doctor's recount: the tampered amount shows as a commission total that differs.
+    let drift = t.s.app.store.read(zhudai::store::fees::drift).unwrap();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert!(drift[0].starts_with("fee total com/2026-11/"), "{drift:?}");
+
+    // Reopening: admins only, with a reason; audited.
+    let reopen = "/api/v1/finance/months/2026-11/reopen";
+    assert_eq!(t.cai.post(reopen, json!({"reason": "更正"})).await.0, 403);
+    assert_eq!(t.admin.post(reopen, json!({"reason": " "})).await.0, 400);
+    let (st, m) = t.admin.post(reopen, json!({"reason": "更正提成"})).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(m["closed"], false);
+    let (_, audit) = t.admin.get("/api/v1/audit?limit=200").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "fee.payment",
+        "fee.refund",
+        "month.closed",
+        "month.reopened",
+    ] {
+        assert!(actions.contains(&a), "{a} audited: {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_firms_own_scheme_runs_and_a_failing_one_writes_nothing() {
+    let t = team().await;
+    let id = disbursed_deal(
+        &t,
+        json!({"service_fee": {"kind": "rate", "bp": 300}}),
+        "13800138003",
+    )
+    .await;
+    let plugins = t.s.dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    // A flat 8% for the officer, 20 元 a payment for the manager, nothing for the assistant.
+    std::fs::write(
+        plugins.join("commission.rhai"),
+        r#"
+fn split(payment, deal, ctx) {
+    [#{ user: deal.officer_id, role: "officer", amount_fen: payment.amount_fen * 8 / 100, rule: "=统一 8%" },
+     #{ user: deal.manager_id, role: "manager", amount_fen: 2000, rule: "每笔 20 元" }]
+}
+"#,
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(pay(&t.cai, &id, 100_000, "2026-11-10").await.0, 201);
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
+    assert_eq!(
+        by_role(&s),
+        [("officer".into(), "commission".into(), 8_000)]
+    );
+    assert_eq!(s["lines"][0]["rule"], "=统一 8%");
+    // The export writes the rule as text, never as a formula.
+    let r = t
+        .xiao
+        .http
+        .get(format!(
+            "{}/api/v1/commissions/statement.xlsx?month=2026-11",
+            t.xiao.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    let bytes = r.bytes().await.unwrap().to_vec();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let range = book.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0][5], "计算依据");
+    assert_eq!(rows[1][5], "'=统一 8%", "defused: {rows:?}");
+    assert_eq!(rows[1][4], "80", "80.00 元: {rows:?}");
+    let (_, s) = statement(&t.wang, &t.wang_id, "2026-11").await;
+    assert_eq!(s["total_fen"], 2_000);
+    let (_, s) = statement(&t.cai, &t.li_id, "2026-11").await;
+    assert_eq!(s["lines"], json!([]));
+
+    // A scheme that fails: the payment is refused with the plugin's error, nothing written.
+    std::fs::write(
+        plugins.join("commission.rhai"),
+        "fn split(payment, deal, ctx) { throw \"方案未定\"; }\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (st, e) = pay(&t.cai, &id, 100_000, "2026-11-11").await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("plugin_failed")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("方案未定"),
+        "{e}"
+    );
+    let (_, f) = t.cai.get(&format!("/api/v1/deals/{id}/fees")).await;
+    assert_eq!(
+        f["paid_fen"], 100_000,
+        "the refused payment left nothing: {f}"
+    );
+    let (_, m) = t.cai.get("/api/v1/finance/payments?month=2026-11").await;
+    assert_eq!(m["items"].as_array().unwrap().len(), 1);
+
+    // A failing deal.fee refuses the disbursement: the deal stays approved, no account.
+    std::fs::write(
+        plugins.join("fee.rhai"),
+        "fn fee(deal, ctx) { throw \"费率未定\"; }\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (_, p) = t.admin.get("/api/v1/products").await;
+    let product = p["items"][0]["id"].clone();
+    let (_, c) = t
+        .xiao
+        .post(
+            "/api/v1/customers",
+            json!({"name": "孙八", "phone": "13800138009"}),
+        )
+        .await;
+    let (_, d) = t
+        .xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c["id"], "product_id": product, "amount_fen": 10_000_000,
+                   "term_months": 12}),
+        )
+        .await;
+    let did = d["id"].as_str().unwrap();
+    for body in [
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+    ] {
+        let (st, v) = t
+            .admin
+            .post(&format!("/api/v1/deals/{did}/stage"), body)
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (st, e) = t
+        .admin
+        .post(
+            &format!("/api/v1/deals/{did}/stage"),
+            json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
+                   "disbursed_on": "2026-11-02", "rate_bp": 1200, "term_months": 12,
+                   "method": "annuity", "first_repayment_date": "2026-12-02"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("plugin_failed")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("费率未定"),
+        "{e}"
+    );
+    let (_, d) = t.admin.get(&format!("/api/v1/deals/{did}")).await;
+    assert_eq!(d["stage"], "approved", "nothing half-written");
+}
+
+#[tokio::test]
+async fn targets_show_progress_to_each_user_and_their_manager() {
+    let t = team().await;
+    let id = disbursed_deal(
+        &t,
+        json!({"service_fee": {"kind": "rate", "bp": 300}}),
+        "13800138004",
+    )
+    .await;
+    // A manager sets xiao's November target; a salesperson may not, another department's
+    // manager cannot reach xiao (404 like an absent user).
+    let body = json!({"month": "2026-11", "user_id": t.xiao_id, "fees_fen": 480_000,
+                      "disbursed_fen": 16_000_000, "deals_signed": 4, "followups": 10});
+    let (st, _) = t
+        .xiao
+        .call(reqwest::Method::PUT, "/api/v1/targets", Some(body.clone()))
+        .await;
+    assert_eq!(st, 403);
+    let (st, _) = t
+        .zhao
+        .call(reqwest::Method::PUT, "/api/v1/targets", Some(body.clone()))
+        .await;
+    assert_eq!(st, 404);
+    let (st, p) = t
+        .wang
+        .call(reqwest::Method::PUT, "/api/v1/targets", Some(body))
+        .await;
+    assert_eq!(st, 200, "{p}");
+    // Disbursed 80,000 元 and one deal signed already count.
+    assert_eq!(
+        (
+            &p["actual"]["disbursed_fen"],
+            &p["actual"]["deals_signed"],
+            &p["progress"]["disbursed_bp"]
+        ),
+        (&json!(8_000_000), &json!(1), &json!(5_000)),
+        "{p}"
+    );
+    let (st, e) = t
+        .wang
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/targets",
+            Some(json!({"month": "2026-11", "user_id": t.xiao_id, "followups": -1})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("followups"))
+    );
+
+    // A payment moves the progress: 2,400 元 of 4,800 = 50%.
+    assert_eq!(pay(&t.cai, &id, 240_000, "2026-11-10").await.0, 201);
+    let (_, mine) = t.xiao.get("/api/v1/targets/progress?month=2026-11").await;
+    let users = mine["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "a salesperson sees only themselves: {mine}");
+    assert_eq!(users[0]["progress"]["fees_bp"], 5_000);
+    assert_eq!(mine["departments"], json!([]));
+    let (_, team) = t.wang.get("/api/v1/targets/progress?month=2026-11").await;
+    let names: Vec<&str> = team["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"xiao") && !names.contains(&"zhao"),
+        "{names:?}"
+    );
+    let dept = &team["departments"][0];
+    assert_eq!(
+        (&dept["name"], &dept["actual"]["fees_fen"]),
+        (&json!("一部"), &json!(240_000))
+    );
+}
