@@ -29,6 +29,19 @@ pub struct Config {
     pub store: StoreConfig,
     pub metrics: MetricsConfig,
     pub loans: LoansConfig,
+    pub contracts: ContractsConfig,
+}
+
+/// Contracts and signing links (docs/contracts.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractsConfig {
+    /// Hours a signing link stays valid.
+    pub link_hours: u32,
+    /// The firm as contracts name it (placeholders `firm.name`, `firm.address`, `firm.phone`).
+    pub firm_name: String,
+    pub firm_address: String,
+    pub firm_phone: String,
 }
 
 /// The comprehensive financing cost (综合融资成本) limits of the firm (docs/loans.md).
@@ -294,6 +307,9 @@ impl Config {
         }
         if self.pool.sweep_interval_minutes == 0 {
             return Err(bad("pool.sweep_interval_minutes", "must be at least 1"));
+        }
+        if !(1..=24 * 30).contains(&self.contracts.link_hours) {
+            return Err(bad("contracts.link_hours", "must be 1 to 720 hours"));
         }
         if !(1..=crate::domain::loan::MAX_RATE_BP).contains(&self.loans.cost_cap_bp) {
             return Err(bad("loans.cost_cap_bp", "must be 1 to 100000 basis points"));

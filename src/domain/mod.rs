@@ -1,6 +1,7 @@
 //! Types and rules of the business, no I/O.
 
 pub mod capability;
+pub mod contract;
 pub mod custom_field;
 pub mod customer;
 pub mod deal;

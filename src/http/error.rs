@@ -119,6 +119,7 @@ impl From<Error> for ApiError {
             Error::Unavailable { code, message } => {
                 ApiError::new(S::SERVICE_UNAVAILABLE, code, message)
             }
+            Error::Gone { code, message } => ApiError::new(S::GONE, code, message),
             Error::Throttled { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(

@@ -22,6 +22,8 @@ use utoipa::OpenApi;
         (name = "products", description = "Credit products (信贷产品) and matching a customer against them"),
         (name = "reports", description = "Funnels and reports over the caller's scope"),
         (name = "deals", description = "Deals (业务单) through the pipeline: board, list, stage moves with their required fields"),
+        (name = "contracts", description = "Contract templates (versioned), a deal's frozen contracts, one-time signing links, verification, the signed PDF"),
+        (name = "signing", description = "The borrower's signing page and its submission (no login; outside /api; the one-time token is the authority)"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
     )
 )]

@@ -48,6 +48,9 @@
 //! - 20: transfer_requests, transfer_keys (转移申请, `store::transfers`), created empty.
 //! - 21: deals, deal_keys, deal_counts (deals through the pipeline; the built-in roles already
 //!   held the deal capabilities since schema 4, so no role changes).
+//! - 22: contract_templates, contract_template_versions, contracts, contract_keys (contracts
+//!   and signing, docs/contracts.md); the two default templates (居间服务协议, 个人信息授权书)
+//!   seeded as version 1.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -58,7 +61,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 21;
+pub const SCHEMA_VERSION: u64 = 22;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -245,6 +248,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::TRANSFER_REQUESTS)?;
     tx.open_table(tables::TRANSFER_KEYS)?;
     create_v21(tx)?;
+    to_22_contracts(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -338,6 +342,20 @@ fn create_v21(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::DEALS)?;
     tx.open_table(tables::DEAL_KEYS)?;
     tx.open_table(tables::DEAL_COUNTS)?;
+    Ok(())
+}
+
+/// Step 22: the contract tables and the seeded default templates.
+fn to_22_contracts(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::CONTRACTS)?;
+    tx.open_table(tables::CONTRACT_KEYS)?;
+    tx.open_table(tables::CONTRACT_TEMPLATE_VERSIONS)?;
+    tx.open_table(tables::CONTRACT_TEMPLATES)?;
+    for t in crate::domain::contract::seeded(chrono::Utc::now()) {
+        if super::contracts::template(tx, &t.id)?.is_none() {
+            super::contracts::put_template(tx, &t)?;
+        }
+    }
     Ok(())
 }
 
@@ -439,6 +457,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
             Ok(())
         }
         21 => create_v21(tx),
+        22 => to_22_contracts(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod audit_anchor;
 pub mod codec;
+pub mod contracts;
 pub mod customer_settings;
 pub mod customers;
 pub mod deals;

@@ -124,6 +124,18 @@ pub const DEAL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("deal_ke
 /// (officer id or `*`, deal stage) → deals (schema 21), kept by `store::deals::put`.
 pub const DEAL_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("deal_counts");
 
+/// Contract template id → its current version (`domain::contract::ContractTemplate`, schema 22).
+pub const CONTRACT_TEMPLATES: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("contract_templates");
+/// `<template id>/<version, 8 digits>` → every saved version of a template (schema 22).
+pub const CONTRACT_TEMPLATE_VERSIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("contract_template_versions");
+/// Contract id → `domain::contract::Contract`, frozen content and signing record (schema 22).
+pub const CONTRACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contracts");
+/// `d:<deal>/<contract>` → "", `l:<signing token sha256>` → contract id (`store::contracts`,
+/// schema 22).
+pub const CONTRACT_KEYS: TableDefinition<&str, &str> = TableDefinition::new("contract_keys");
+
 every_table!(
     META,
     USERS,
@@ -163,4 +175,8 @@ every_table!(
     DEALS,
     DEAL_KEYS,
     DEAL_COUNTS,
+    CONTRACT_TEMPLATES,
+    CONTRACT_TEMPLATE_VERSIONS,
+    CONTRACTS,
+    CONTRACT_KEYS,
 );

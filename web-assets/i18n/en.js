@@ -1553,4 +1553,13 @@ export default {
   'error.deal_contract_required': 'Signing needs a signed contract; without one, a manager must override (tick the override and give a reason)',
   'error.deal_override_forbidden': 'Only a manager may sign without a contract',
   'error.deal_closed': 'The deal is closed and cannot be changed',
+  'audit.action.contract_template.created': 'Contract template created',
+  'audit.action.contract_template.updated': 'Contract template saved as a new version',
+  'audit.action.contract.created': 'Contract generated',
+  'audit.action.contract.link_issued': 'Signing link issued',
+  'audit.action.contract.voided': 'Contract voided',
+  'audit.action.contract.signed': 'Contract signed by the borrower',
+  'error.contract_signed': 'The contract is signed and cannot change; generate a new one to be signed',
+  'error.contract_void': 'The contract is void',
+  'error.contract_customer_gone': 'The deal\'s customer was deleted; no contract can be generated',
 };

@@ -1553,4 +1553,13 @@ export default {
   'error.deal_contract_required': '签约需要已签合同；没有合同时须由经理特批（勾选特批并填写原因）',
   'error.deal_override_forbidden': '只有经理可以特批无合同签约',
   'error.deal_closed': '业务单已结束，不能再修改',
+  'audit.action.contract_template.created': '新建合同模板',
+  'audit.action.contract_template.updated': '保存合同模板新版本',
+  'audit.action.contract.created': '生成合同',
+  'audit.action.contract.link_issued': '发出签署链接',
+  'audit.action.contract.voided': '作废合同',
+  'audit.action.contract.signed': '借款人签署合同',
+  'error.contract_signed': '合同已签署，不能再修改；如需变更请重新生成合同并签署',
+  'error.contract_void': '合同已作废',
+  'error.contract_customer_gone': '该业务单的客户已删除，无法生成合同',
 };
