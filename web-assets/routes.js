@@ -24,6 +24,7 @@ import { AdminProductsPage } from './pages/admin-products.js';
 import { FunnelPage } from './pages/funnel.js';
 import { DealsPage } from './pages/deals.js';
 import { DealDetailPage } from './pages/deal-detail.js';
+import { AdminContractTemplatesPage } from './pages/admin-contract-templates.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -42,6 +43,7 @@ export const ROUTES = [
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-products', path: '/admin/products', key: 'nav.adminProducts', icon: 'calculator', page: AdminProductsPage, nav: true, capability: 'product.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-contract-templates', path: '/admin/contract-templates', key: 'nav.adminContractTemplates', icon: 'folder', page: AdminContractTemplatesPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-pools', path: '/admin/pools', key: 'nav.adminPools', icon: 'inbox', page: AdminPoolsPage, nav: true, capability: 'pool.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-customer-settings', path: '/admin/customer-settings', key: 'nav.adminCustomerSettings', icon: 'contacts', page: AdminCustomerSettingsPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-plugins', path: '/admin/plugins', key: 'nav.adminPlugins', icon: 'system', page: AdminPluginsPage, nav: true, capability: 'plugin.manage', sectionKey: 'nav.section.settings' },

@@ -127,7 +127,10 @@ pub async fn page_of(
         .collect();
     let body = format!(
         "<header><div class=\"firm\">{firm}</div><div class=\"exp\">链接有效期至 {expires}</div></header>\
-<main><article class=\"contract\">{content}</article>\
+<main data-msg-consent=\"请逐项阅读并勾选同意\" data-msg-empty=\"请先在框内手写签名\" \
+data-msg-sending=\"正在提交…\" data-msg-done=\"签署完成\" \
+data-msg-done-note=\"合同已签署并保存，您可以关闭此页面。如需合同副本，请联系您的业务员。\" \
+data-msg-fail=\"提交失败，请检查网络后重试\"><article class=\"contract\">{content}</article>\
 <p class=\"hash\">合同内容 SHA-256：<code>{hash}</code></p>\
 <section class=\"consents\">{consents}</section>\
 <section class=\"pad\"><div class=\"padhead\"><span>请在下方框内手写签名</span>\
@@ -138,8 +141,7 @@ pub async fn page_of(
 <button type=\"button\" id=\"submit\" class=\"primary\">确认签署</button>\
 <p class=\"note\">签署即表示您以手写签名图像确认上述合同；签署记录（时间、IP、浏览器信息）将与合同一并保存。</p>\
 </main>\
-<script src=\"/assets/{v}/vendor/signature_pad/signature_pad.umd.min.js\"></script>\
-<script src=\"/assets/{v}/sign/sign.js\"></script>",
+<script type=\"module\" src=\"/assets/{v}/sign/sign.js\"></script>",
         firm = esc(&p.firm_name),
         content = p.content,
         hash = esc(&p.content_sha256),

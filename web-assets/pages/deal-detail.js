@@ -1,6 +1,6 @@
 // /deals/:id — one deal: its fields, the Advance control, the stage history (who, when, from,
 // to, note, a manager's override), and for a disbursed deal the repayment schedule with the
-// service fee and the comprehensive annual cost.
+// service fee and the comprehensive annual cost; its contracts (components/contracts.js).
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -17,6 +17,7 @@ import {
 } from '../components/deals.js';
 import { NotFoundPage } from './not-found.js';
 import { PeriodsTable } from '../components/periods-table.js';
+import { ContractsCard } from '../components/contracts.js';
 
 function dealIdFromPath(path) {
   const m = path.match(/^\/deals\/([^/]+)\/?$/);
@@ -130,6 +131,7 @@ export function DealDetailPage() {
       <div class="customer-side"><${Fields} d=${d} /></div>
       <div class="customer-main">
         ${d.schedule && html`<${Schedule} s=${d.schedule} />`}
+        <${ContractsCard} deal=${d} />
         <${History} d=${d} userName=${userName} />
       </div>
     </div>
