@@ -535,3 +535,16 @@ async fn contracts_outside_the_deals_scope_are_404() {
         .await;
     assert_eq!(st, 404);
 }
+
+#[test]
+fn docs_list_every_placeholder() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contracts.md")).unwrap();
+    for p in zhudai::domain::contract::PLACEHOLDERS {
+        assert!(
+            doc.contains(&format!("| `{}` |", p.path)),
+            "docs/contracts.md lists {}",
+            p.path
+        );
+    }
+}

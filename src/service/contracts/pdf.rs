@@ -143,7 +143,9 @@ fn wrap(text: &str, size: f32, max: f32) -> Vec<String> {
     let mut w = 0.0;
     for c in text.chars() {
         let cw = width(c, size);
-        if w + cw > max && !line.is_empty() {
+        // Closing punctuation never starts a line: it hangs into the margin instead.
+        let hangs = "，。、；：！？）」』》】,.;:!?)".contains(c);
+        if w + cw > max && !line.is_empty() && !hangs {
             lines.push(std::mem::take(&mut line));
             w = 0.0;
             if c == ' ' {
@@ -355,12 +357,18 @@ mod tests {
                 (Style::Item, "一".to_string()),
             ]
         );
+        let lines = wrap(
+            &format!("{}，下一句", "借".repeat(46)),
+            BODY,
+            PAGE_W - 2.0 * MARGIN,
+        );
+        assert!(!lines[1].starts_with('，'), "{lines:?}");
         let long = "借".repeat(100);
         let lines = wrap(&long, BODY, PAGE_W - 2.0 * MARGIN);
         assert!(lines.len() > 1);
         for l in &lines {
             let w: f32 = l.chars().map(|c| width(c, BODY)).sum();
-            assert!(w <= PAGE_W - 2.0 * MARGIN);
+            assert!(w <= PAGE_W - 2.0 * MARGIN + BODY);
         }
     }
 }
