@@ -191,6 +191,23 @@ pub fn signed_of_deal(tx: &WriteTransaction, deal_id: &str) -> Result<Vec<Contra
     Ok(out)
 }
 
+/// Every contract id (key rotation re-seals each contract's encrypted text and signature).
+pub fn all_ids<'t>(tx: impl Into<Tx<'t>>) -> Result<Vec<String>> {
+    open!(tx.into(), tables::CONTRACTS, |t| {
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, _) = row?;
+            out.push(k.value().to_string());
+        }
+        Ok(out)
+    })
+}
+
+/// A contract by id whoever's deal it is (key rotation only).
+pub fn for_maintenance(tx: &WriteTransaction, id: &str) -> Result<Option<Contract>> {
+    get_raw(Tx::Write(tx), id)
+}
+
 /// A stored contract's bytes as they are, for tests and `doctor` that check tampering.
 pub fn raw_bytes<'t>(tx: impl Into<Tx<'t>>, id: &str) -> Result<Option<Vec<u8>>> {
     open!(tx.into(), tables::CONTRACTS, |t| Ok(t

@@ -548,3 +548,44 @@ fn docs_list_every_placeholder() {
         );
     }
 }
+
+/// Key rotation re-seals a contract's encrypted text and signature: it still verifies under
+/// the new key.
+#[tokio::test]
+async fn a_signed_contract_still_verifies_after_key_rotation() {
+    let t = setup().await;
+    let c = contract(&t.sales, &t.deal).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let (_, link) = t
+        .sales
+        .post(&format!("/api/v1/contracts/{id}/link"), json!({}))
+        .await;
+    assert_eq!(sign(&t.s, &token(&link), good()).await.0, 200);
+    let data = t.s.stop().await;
+    let dir = data.path();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args(["--data", dir.to_str().unwrap(), "doctor", "--rotate-key"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = zhudai::open_app(
+        dir,
+        zhudai::config::Config::defaults().unwrap(),
+        std::sync::Arc::new(zhudai::service::SystemClock),
+    )
+    .unwrap();
+    let raw = app
+        .store
+        .read(|tx| zhudai::store::contracts::raw_bytes(tx, &id))
+        .unwrap()
+        .unwrap();
+    let stored: zhudai::domain::contract::Contract = serde_json::from_slice(&raw[1..]).unwrap();
+    let v = zhudai::service::contracts::verify(&app.fields, &stored);
+    assert!(v.ok, "{v:?}");
+    assert_eq!(v.signature_ok, Some(true));
+}
