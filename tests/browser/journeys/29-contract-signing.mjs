@@ -4,6 +4,8 @@
 // separately), draws a signature with pointer moves on the canvas and submits. A second
 // visit is refused with a clear page. The officer then sees the contract signed and moves the
 // deal to 签约 without the manager's override (none audited). Nothing is wider than the phone.
+// Then the admin's template editor: a preview against the deal, a misspelt placeholder named
+// with its line, a save as version 2.
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
@@ -104,4 +106,29 @@ export default async function ({ page, server }) {
   const pageWide = await page.evaluate(() => document.documentElement.scrollWidth);
   assert(pageWide <= 390, `the deal page fits the phone: ${pageWide}`);
   await page.screenshot({ path: join(artifacts, '29-deal-signed-phone.png'), fullPage: true });
+
+  // The template editor (admin): preview against this deal; a misspelt placeholder shows its
+  // line and name; saving makes version 2.
+  await page.goto(`${server.base}/admin/contract-templates`);
+  await page.getByTestId('tpl-item').first().waitFor();
+  await page.getByTestId('tpl-item').filter({ hasText: '居间服务协议' }).getByTestId('tpl-edit').click();
+  await page.getByTestId('tpl-deal').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid="tpl-deal"]')?.options.length > 0);
+  await page.getByTestId('tpl-preview').click();
+  await page.getByTestId('tpl-preview-html').waitFor();
+  assert((await page.getByTestId('tpl-preview-html').innerText()).includes('钱七'), 'the preview is of the deal');
+  const body = await page.getByTestId('tpl-body').inputValue();
+  await page.getByTestId('tpl-body').fill(`${body}\n<p>{{ customer.nmae }}</p>`);
+  await page.getByTestId('tpl-preview').click();
+  const perr = page.getByTestId('tpl-preview-error');
+  await perr.waitFor();
+  assert((await perr.innerText()).includes('customer.nmae'), `names the placeholder: ${await perr.innerText()}`);
+  await page.getByTestId('tpl-save').click();
+  await page.getByTestId('tpl-error').waitFor();
+  assert((await page.getByTestId('tpl-error').innerText()).includes('customer.nmae'), 'saving is refused');
+  await page.getByTestId('tpl-body').fill(`${body}\n<p>补充条款：{{ firm.name }}</p>`);
+  await page.getByTestId('tpl-save').click();
+  await page.getByText('已保存为第 2 版').waitFor();
+  const edWide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(edWide <= 390, `the editor fits the phone: ${edWide}`);
 }
