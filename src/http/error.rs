@@ -255,6 +255,14 @@ mod tests {
                 "bad_stage",
             ),
             (
+                Error::Gone {
+                    code: "sign_link_gone",
+                    message: "x".into(),
+                },
+                410,
+                "sign_link_gone",
+            ),
+            (
                 Error::Throttled {
                     retry_after_secs: 30,
                 },
