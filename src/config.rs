@@ -31,6 +31,7 @@ pub struct Config {
     pub loans: LoansConfig,
     pub documents: DocumentsConfig,
     pub leads: LeadsConfig,
+    pub contracts: ContractsConfig,
 }
 
 /// Document custody (权证) and the blob store (docs/documents.md).
@@ -57,6 +58,18 @@ pub struct LeadsConfig {
     pub apply_per_phone_per_day: u32,
     /// Largest submission body, bytes.
     pub apply_body_limit_bytes: u64,
+}
+
+/// Contracts and signing links (docs/contracts.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractsConfig {
+    /// Hours a signing link stays valid.
+    pub link_hours: u32,
+    /// The firm as contracts name it (placeholders `firm.name`, `firm.address`, `firm.phone`).
+    pub firm_name: String,
+    pub firm_address: String,
+    pub firm_phone: String,
 }
 
 /// The comprehensive financing cost (综合融资成本) limits of the firm (docs/loans.md).
@@ -334,6 +347,9 @@ impl Config {
                 "documents.upload_limit_bytes",
                 "must be 1 KiB to 4 GiB",
             ));
+        }
+        if !(1..=24 * 30).contains(&self.contracts.link_hours) {
+            return Err(bad("contracts.link_hours", "must be 1 to 720 hours"));
         }
         if !(1..=crate::domain::loan::MAX_RATE_BP).contains(&self.loans.cost_cap_bp) {
             return Err(bad("loans.cost_cap_bp", "must be 1 to 100000 basis points"));

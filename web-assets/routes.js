@@ -30,6 +30,7 @@ import { LeadCheckPage } from './pages/lead-check.js';
 import { FinancePage } from './pages/finance.js';
 import { CommissionsPage } from './pages/commissions.js';
 import { TargetsPage } from './pages/targets.js';
+import { AdminContractTemplatesPage } from './pages/admin-contract-templates.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -59,6 +60,7 @@ export const ROUTES = [
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-products', path: '/admin/products', key: 'nav.adminProducts', icon: 'calculator', page: AdminProductsPage, nav: true, capability: 'product.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-contract-templates', path: '/admin/contract-templates', key: 'nav.adminContractTemplates', icon: 'folder', page: AdminContractTemplatesPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-pools', path: '/admin/pools', key: 'nav.adminPools', icon: 'inbox', page: AdminPoolsPage, nav: true, capability: 'pool.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-apply', path: '/admin/apply', key: 'nav.adminApply', icon: 'contacts', page: AdminApplyPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-customer-settings', path: '/admin/customer-settings', key: 'nav.adminCustomerSettings', icon: 'contacts', page: AdminCustomerSettingsPage, nav: true, capability: 'settings.manage', sectionKey: 'nav.section.settings' },

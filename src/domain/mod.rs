@@ -2,6 +2,7 @@
 
 pub mod capability;
 pub mod custody;
+pub mod contract;
 pub mod custom_field;
 pub mod customer;
 pub mod deal;

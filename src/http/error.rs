@@ -119,6 +119,7 @@ impl From<Error> for ApiError {
             Error::Unavailable { code, message } => {
                 ApiError::new(S::SERVICE_UNAVAILABLE, code, message)
             }
+            Error::Gone { code, message } => ApiError::new(S::GONE, code, message),
             Error::Throttled { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(
@@ -252,6 +253,14 @@ mod tests {
                 },
                 422,
                 "bad_stage",
+            ),
+            (
+                Error::Gone {
+                    code: "sign_link_gone",
+                    message: "x".into(),
+                },
+                410,
+                "sign_link_gone",
             ),
             (
                 Error::Throttled {

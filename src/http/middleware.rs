@@ -39,8 +39,8 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     // A response with its own policy keeps it: served files (`http::documents`, a stricter
-    // sandbox) and the public application form (its `frame-ancestors` lists the sites allowed
-    // to embed it, so no X-Frame-Options either).
+    // sandbox), the signing page (tighter) and the public application form (its
+    // `frame-ancestors` lists the sites allowed to embed it, so no X-Frame-Options either).
     let own_policy = h.contains_key(header::CONTENT_SECURITY_POLICY);
     if !own_policy {
         h.insert(

@@ -4,6 +4,7 @@
 // Handlers by aggregate, as in `service/`; the imports below name them for the router.
 mod access;
 mod apply;
+mod contracts;
 mod customers;
 mod deals;
 mod documents;
@@ -22,6 +23,7 @@ mod pools;
 mod products;
 mod reports;
 mod search;
+mod sign;
 mod tools;
 
 use access::{audit, auth, setup, tokens};
@@ -201,8 +203,26 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(fees::statement_xlsx))
         .routes(routes!(fees::target_progress))
         .routes(routes!(fees::set_target))
+        .routes(routes!(
+            contracts::list_templates,
+            contracts::create_template
+        ))
+        .routes(routes!(contracts::placeholders))
+        .routes(routes!(contracts::get_template, contracts::update_template))
+        .routes(routes!(contracts::template_versions))
+        .routes(routes!(contracts::preview_template))
+        .routes(routes!(contracts::list, contracts::create))
+        .routes(routes!(contracts::get))
+        .routes(routes!(contracts::link))
+        .routes(routes!(contracts::void))
+        .routes(routes!(contracts::verify))
+        .routes(routes!(contracts::pdf))
         .merge(imports);
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
+    // The borrower's signing page and submission: outside /api, no login.
+    let public = OpenApiRouter::new().routes(routes!(sign::page_of, sign::submit));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .merge(public)
 }
 
 /// The OpenAPI document served at `/api/openapi.json`.

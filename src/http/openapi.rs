@@ -25,6 +25,8 @@ use utoipa::OpenApi;
         (name = "documents", description = "Document custody (权证): checklists, hand-overs, encrypted scans with ranged downloads, the held and overdue lists"),
         (name = "leads", description = "Leads from outside: the lead-vendor duplicate check (撞库) and the online application forms (在线申请)"),
         (name = "fees", description = "Fees (服务费), payments (回款), refunds, waivers, rebates, commission statements and month close (月结)"),
+        (name = "contracts", description = "Contract templates (versioned), a deal's frozen contracts, one-time signing links, verification, the signed PDF"),
+        (name = "signing", description = "The borrower's signing page and its submission (no login; outside /api; the one-time token is the authority)"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
     )
 )]

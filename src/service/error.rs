@@ -37,6 +37,9 @@ pub enum Error {
     /// Well-formed but not allowed in the current state.
     #[error("{code}: {message}")]
     Unprocessable { code: &'static str, message: String },
+    /// Existed once and is no longer usable (410): a used or expired signing link.
+    #[error("{code}: {message}")]
+    Gone { code: &'static str, message: String },
     /// A part of the service is temporarily unable to answer (e.g. the search index rebuilds).
     #[error("{code}: {message}")]
     Unavailable { code: &'static str, message: String },

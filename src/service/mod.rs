@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod context;
+pub mod contracts;
 pub mod customers;
 pub mod deals;
 pub mod documents;
@@ -102,6 +103,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub data_dir: PathBuf,
     pub login_throttle: access::throttle::LoginThrottle,
+    /// Requests per address to the public signing routes.
+    pub sign_limiter: contracts::SignLimiter,
     /// Encrypts sensitive fields and computes their blind indexes.
     pub fields: crate::crypto::field::FieldCipher,
     /// The customer search index (derived from the store; opened on first use).
@@ -135,6 +138,7 @@ impl App {
             clock,
             data_dir,
             login_throttle: access::throttle::LoginThrottle::default(),
+            sign_limiter: contracts::SignLimiter::default(),
             fields,
             search,
             plugins,

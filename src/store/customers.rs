@@ -529,6 +529,9 @@ pub enum Unscoped {
     /// was checked; the customer may be outside the mover's (an assistant, a manager moving
     /// a deal of a customer since transferred).
     DealStage,
+    /// A contract names its deal's borrower (name, ID number, phone, address): the deal's
+    /// scope was checked; the customer may be outside the caller's (an assistant).
+    Contract,
     /// Re-encryption under a new key, search reindex, exports of the whole book by the job
     /// that checks scope per row.
     Maintenance,

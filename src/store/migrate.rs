@@ -61,6 +61,9 @@
 //!   (`service::leads::fill_lead_index`), resuming after a restart.
 //! - 25: fee_accounts, fee_keys, commission_lines, fee_totals, months, targets (fees,
 //!   payments, commissions, month close, monthly targets; `store::fees`), created empty.
+//! - 26: contract_templates, contract_template_versions, contracts, contract_keys (contracts
+//!   and signing, docs/contracts.md); the two default templates (居间服务协议, 个人信息授权书)
+//!   seeded as version 1.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -71,7 +74,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 25;
+pub const SCHEMA_VERSION: u64 = 26;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -261,6 +264,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_23_blobs(tx)?;
     create_v24(tx)?;
     to_25_fees(tx)?;
+    to_26_contracts(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -393,6 +397,20 @@ fn to_24_leads(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Step 26: the contract tables and the seeded default templates.
+fn to_26_contracts(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::CONTRACTS)?;
+    tx.open_table(tables::CONTRACT_KEYS)?;
+    tx.open_table(tables::CONTRACT_TEMPLATE_VERSIONS)?;
+    tx.open_table(tables::CONTRACT_TEMPLATES)?;
+    for t in crate::domain::contract::seeded(chrono::Utc::now()) {
+        if super::contracts::template(tx, &t.id)?.is_none() {
+            super::contracts::put_template(tx, &t)?;
+        }
+    }
+    Ok(())
+}
+
 /// Schema 25: fees, payments, commission lines, their totals and month close (`store::fees`),
 /// created empty (deals disbursed before it get their fee account at their first payment).
 fn to_25_fees(tx: &WriteTransaction) -> Result<()> {
@@ -507,6 +525,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         23 => to_23_blobs(tx),
         24 => to_24_leads(tx),
         25 => to_25_fees(tx),
+        26 => to_26_contracts(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

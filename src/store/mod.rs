@@ -8,6 +8,7 @@ pub mod audit_anchor;
 pub mod blobs;
 pub mod codec;
 pub mod custody;
+pub mod contracts;
 pub mod customer_settings;
 pub mod customers;
 pub mod deals;

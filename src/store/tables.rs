@@ -165,6 +165,17 @@ pub const FEE_TOTALS: TableDefinition<&str, i64> = TableDefinition::new("fee_tot
 pub const TARGETS: TableDefinition<&str, &[u8]> = TableDefinition::new("targets");
 /// `YYYY-MM` → `store::fees::MonthClose` (schema 25).
 pub const MONTHS: TableDefinition<&str, &[u8]> = TableDefinition::new("months");
+/// Contract template id → its current version (`domain::contract::ContractTemplate`, schema 26).
+pub const CONTRACT_TEMPLATES: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("contract_templates");
+/// `<template id>/<version, 8 digits>` → every saved version of a template (schema 26).
+pub const CONTRACT_TEMPLATE_VERSIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("contract_template_versions");
+/// Contract id → `domain::contract::Contract`, frozen content and signing record (schema 26).
+pub const CONTRACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contracts");
+/// `d:<deal>/<contract>` → "", `l:<signing token sha256>` → contract id (`store::contracts`,
+/// schema 26).
+pub const CONTRACT_KEYS: TableDefinition<&str, &str> = TableDefinition::new("contract_keys");
 
 every_table!(
     META,
@@ -219,4 +230,8 @@ every_table!(
     FEE_TOTALS,
     MONTHS,
     TARGETS,
+    CONTRACT_TEMPLATES,
+    CONTRACT_TEMPLATE_VERSIONS,
+    CONTRACTS,
+    CONTRACT_KEYS,
 );

@@ -11,6 +11,11 @@ pub fn get(tx: &ReadTransaction, id: &str) -> Result<Option<User>> {
     super::org::decode_one(&tx.open_table(tables::USERS)?, id, T)
 }
 
+/// [`get`] inside a write transaction.
+pub fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<User>> {
+    super::org::decode_one(&tx.open_table(tables::USERS)?, id, T)
+}
+
 pub fn find_by_username(tx: &ReadTransaction, username: &str) -> Result<Option<User>> {
     let index = tx.open_table(tables::USERS_BY_NAME)?;
     let id = match index.get(username.to_lowercase().as_str())? {

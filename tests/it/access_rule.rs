@@ -28,6 +28,8 @@ const UNSCOPED: &[(&str, &str)] = &[
     ("service/followups.rs", "Handover"),
     // A customer's stage follows its most advanced open deal; the deal's scope was checked.
     ("service/deals/stage.rs", "DealStage"),
+    // A contract is rendered from its deal's borrower; the deal's scope was checked.
+    ("service/contracts/mod.rs", "Contract"),
     // Key rotation and the search index (rebuild, outbox, inspection).
     ("service/platform/rotate.rs", "Maintenance"),
     ("search/mod.rs", "Maintenance"),

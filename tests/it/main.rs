@@ -14,6 +14,7 @@ mod backup_interop;
 mod backup_schedule;
 mod backup_settings;
 mod common;
+mod contracts;
 mod customer_features;
 mod customer_list_index;
 mod customers;

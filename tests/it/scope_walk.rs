@@ -23,6 +23,9 @@ enum Rule {
     Followup,
     /// `{id}` is a deal: seen by the scopes holding its officer or its assistant.
     Deal,
+    /// `{id}` is a contract: seen with its deal (the scopes holding the deal's officer or
+    /// assistant).
+    Contract,
     /// An import job: its creator's only.
     ImportJob,
     /// An API token: its user's only (or `user.manage`).
@@ -50,6 +53,27 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/backups/run", NoObject),
     ("get", "/api/v1/backups/status", NoObject),
     ("put", "/api/v1/backups/settings", NoObject),
+    // Contract templates: the firm's documents, changed with settings.manage only.
+    ("get", "/api/v1/contract-templates", NoObject),
+    ("post", "/api/v1/contract-templates", NoObject),
+    ("get", "/api/v1/contract-templates/placeholders", NoObject),
+    ("get", "/api/v1/contract-templates/{id}", Organisation),
+    ("put", "/api/v1/contract-templates/{id}", Organisation),
+    (
+        "get",
+        "/api/v1/contract-templates/{id}/versions",
+        Organisation,
+    ),
+    (
+        "post",
+        "/api/v1/contract-templates/{id}/preview",
+        Organisation,
+    ),
+    ("get", "/api/v1/contracts/{id}", Contract),
+    ("post", "/api/v1/contracts/{id}/link", Contract),
+    ("get", "/api/v1/contracts/{id}/pdf", Contract),
+    ("get", "/api/v1/contracts/{id}/verify", Contract),
+    ("post", "/api/v1/contracts/{id}/void", Contract),
     ("get", "/api/v1/custom-fields", NoObject),
     ("post", "/api/v1/custom-fields", NoObject),
     ("delete", "/api/v1/custom-fields/{key}", Organisation),
@@ -146,6 +170,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     // Targets: the users and departments of the caller's scope (tests/it/fees.rs).
     ("get", "/api/v1/targets/progress", NoObject),
     ("put", "/api/v1/targets", NoObject),
+    ("get", "/api/v1/deals/{id}/contracts", Deal),
+    ("post", "/api/v1/deals/{id}/contracts", Deal),
     ("get", "/api/v1/departments", NoObject),
     ("post", "/api/v1/departments", NoObject),
     ("delete", "/api/v1/departments/{id}", Organisation),
@@ -204,6 +230,10 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("delete", "/api/v1/roles/{key}", Organisation),
     ("patch", "/api/v1/roles/{key}", Organisation),
     ("get", "/api/v1/search", NoObject),
+    // The borrower's signing page: the one-time token is the authority (tests/it/contracts.rs:
+    // a guessed token is 404, a used or expired one 410, nothing written).
+    ("get", "/sign/{token}", NoObject),
+    ("post", "/sign/{token}", NoObject),
     ("get", "/api/v1/setup", NoObject),
     ("post", "/api/v1/setup", NoObject),
     ("get", "/api/v1/tag-groups", NoObject),
@@ -269,6 +299,7 @@ const NOBODY: &str = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
 struct Theirs {
     customer: String,
     deal: String,
+    contract: String,
     followup: String,
     job: String,
     token: String,
@@ -289,6 +320,7 @@ fn fill(path: &str, rule: Rule, t: &Theirs, nobody: bool) -> String {
     let id = match rule {
         Customer | Followup => pick(&t.customer),
         Deal => pick(&t.deal),
+        Contract => pick(&t.contract),
         ImportJob => pick(&t.job),
         Token => pick(&t.token),
         View => pick(&t.view),
@@ -348,6 +380,13 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
         )
         .await;
     assert_eq!(st, 201, "{deal}");
+    let (st, contract) = theirs_c
+        .post(
+            &format!("/api/v1/deals/{}/contracts", deal["id"].as_str().unwrap()),
+            json!({"template_id": "default-service-agreement"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{contract}");
     let (st, f) = theirs_c
         .post(
             &format!("/api/v1/customers/{customer}/followups"),
@@ -384,6 +423,7 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
     let t = Theirs {
         customer,
         deal: deal["id"].as_str().unwrap().to_string(),
+        contract: contract["id"].as_str().unwrap().to_string(),
         followup: f["id"].as_str().unwrap().to_string(),
         job: job["id"].as_str().unwrap().to_string(),
         token: token["id"].as_str().unwrap().to_string(),
@@ -407,7 +447,7 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
         for (method, path, rule) in order {
             let walk = match rule {
                 NoObject => false,
-                Customer | Followup | Deal => !sees_every_customer,
+                Customer | Followup | Deal | Contract => !sees_every_customer,
                 Pool => role != "manager",
                 Organisation => *method != "get",
                 ImportJob | Token | View => true,

@@ -1,7 +1,7 @@
 // /deals/:id — one deal: its fields, the Advance control, the stage history (who, when, from,
 // to, note, a manager's override), and for a disbursed deal the repayment schedule with the
-// service fee and the comprehensive annual cost, its fees card (components/fees.js) and the
-// documents (custody) card.
+// service fee and the comprehensive annual cost, its fees card (components/fees.js), the
+// documents (custody) card and its contracts (components/contracts.js).
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -20,6 +20,7 @@ import { NotFoundPage } from './not-found.js';
 import { PeriodsTable } from '../components/periods-table.js';
 import { DocumentsCard } from '../components/documents.js';
 import { FeeCard } from '../components/fees.js';
+import { ContractsCard } from '../components/contracts.js';
 
 function dealIdFromPath(path) {
   const m = path.match(/^\/deals\/([^/]+)\/?$/);
@@ -136,6 +137,7 @@ export function DealDetailPage() {
           onChanged=${(v) => { if (v.stage !== d.stage) load(); }} />`}
         ${d.schedule && html`<${Schedule} s=${d.schedule} />`}
         <${DocumentsCard} dealId=${d.id} />
+        <${ContractsCard} deal=${d} />
         <${History} d=${d} userName=${userName} />
       </div>
     </div>

@@ -15,6 +15,7 @@ HTM_VERSION="${HTM_VERSION:-3.1.1}"
 SIGNALS_VERSION="${SIGNALS_VERSION:-2.11.4}"
 SIGNALS_CORE_VERSION="${SIGNALS_CORE_VERSION:-1.14.5}"
 ECHARTS_VERSION="${ECHARTS_VERSION:-6.0.0}"
+SIGNATURE_PAD_VERSION="${SIGNATURE_PAD_VERSION:-5.1.4}"
 
 VENDOR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/zhudai-vendor.XXXXXX")"
@@ -49,8 +50,9 @@ fetch htm "$HTM_VERSION" htm
 fetch @preact/signals "$SIGNALS_VERSION" signals
 fetch @preact/signals-core "$SIGNALS_CORE_VERSION" signals-core
 fetch echarts "$ECHARTS_VERSION" echarts
+fetch signature_pad "$SIGNATURE_PAD_VERSION" signature_pad
 
-rm -rf "$VENDOR/preact" "$VENDOR/htm" "$VENDOR/signals" "$VENDOR/signals-core" "$VENDOR/echarts"
+rm -rf "$VENDOR/preact" "$VENDOR/htm" "$VENDOR/signals" "$VENDOR/signals-core" "$VENDOR/echarts" "$VENDOR/signature_pad"
 
 # preact: core + hooks ("exports" → ./dist/preact.mjs, ./hooks/dist/hooks.mjs)
 put "$WORK/preact/dist/preact.mjs"       "$VENDOR/preact/preact.module.js"
@@ -77,13 +79,17 @@ cp "$WORK/signals/LICENSE" "$VENDOR/signals/LICENSE"
 put "$WORK/echarts/dist/echarts.esm.min.js" "$VENDOR/echarts/echarts.esm.min.js"
 cp "$WORK/echarts/LICENSE" "$WORK/echarts/NOTICE" "$VENDOR/echarts/"
 
+# signature_pad (the minified ESM build, default export; no imports): the signing page
+put "$WORK/signature_pad/dist/signature_pad.min.js" "$VENDOR/signature_pad/signature_pad.module.js"
+cp "$WORK/signature_pad/LICENSE" "$VENDOR/signature_pad/LICENSE"
+
 # Every import specifier left must be relative ("./" or "../").
 bad="$(grep -EHo "(from|import)[[:space:]]*[\"'][^\"'.][^\"']*[\"']" \
-  "$VENDOR"/preact/*.js "$VENDOR"/htm/*.js "$VENDOR"/signals/*.js "$VENDOR"/signals-core/*.js "$VENDOR"/echarts/*.js || true)"
+  "$VENDOR"/preact/*.js "$VENDOR"/htm/*.js "$VENDOR"/signals/*.js "$VENDOR"/signals-core/*.js "$VENDOR"/echarts/*.js "$VENDOR"/signature_pad/*.js || true)"
 if [ -n "$bad" ]; then
   echo "refresh.sh: bare import specifiers remain:" >&2
   echo "$bad" >&2
   exit 1
 fi
 
-echo "vendored: preact@${PREACT_VERSION} htm@${HTM_VERSION} @preact/signals@${SIGNALS_VERSION} @preact/signals-core@${SIGNALS_CORE_VERSION} echarts@${ECHARTS_VERSION}"
+echo "vendored: preact@${PREACT_VERSION} htm@${HTM_VERSION} @preact/signals@${SIGNALS_VERSION} @preact/signals-core@${SIGNALS_CORE_VERSION} echarts@${ECHARTS_VERSION} signature_pad@${SIGNATURE_PAD_VERSION}"

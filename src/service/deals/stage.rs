@@ -110,8 +110,9 @@ impl crate::service::deals::UseCases<'_> {
                 .get(id)?
                 .ok_or(Error::NotFound)?;
             let (from, to) = (before.stage, req.stage);
-            // No signed contract can be on file yet (the documents issue brings them).
-            let has_contract = false;
+            // A signed contract whose hashes verify, read in this transaction.
+            let has_contract = to == DealStage::Signed
+                && crate::service::contracts::has_signed_contract(w.tx, &self.fields, &before.id)?;
             let ok = deal::check_move(
                 from,
                 to,

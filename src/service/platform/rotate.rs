@@ -12,11 +12,12 @@
 use serde_json::json;
 
 use crate::crypto::field::{FieldCipher, Kind};
+use crate::domain::contract::Contract;
 use crate::domain::customer::{Customer, Sealed};
 use crate::domain::org::User;
 use crate::service::{Error, Result, access::audit};
 use crate::store::customers::{Reader, Unscoped};
-use crate::store::{audit::NewAudit, customers, users};
+use crate::store::{audit::NewAudit, contracts, customers, users};
 
 const BATCH: usize = 500;
 
@@ -80,6 +81,43 @@ fn reseal_customer(old: &FieldCipher, new: &FieldCipher, c: &Customer) -> Result
     Ok(changed.then_some(out))
 }
 
+/// One encrypted text value (no blind index) under the new key; `None` when it already is.
+fn reseal_text(
+    old: &FieldCipher,
+    new: &FieldCipher,
+    record: &str,
+    field: &str,
+    enc: &str,
+) -> Result<Option<String>> {
+    if new.decrypt(record, field, enc).is_ok() {
+        return Ok(None);
+    }
+    let plain = old
+        .decrypt(record, field, enc)
+        .map_err(|e| Error::Internal(format!("{record}.{field} opens with neither key: {e}")))?;
+    new.encrypt(record, field, &plain)
+        .map(Some)
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// A contract's frozen text and signature image under the new key.
+fn reseal_contract(old: &FieldCipher, new: &FieldCipher, c: &Contract) -> Result<Option<Contract>> {
+    let mut out = c.clone();
+    let mut changed = false;
+    if let Some(enc) = reseal_text(old, new, &c.id, "content", &c.content_enc)? {
+        out.content_enc = enc;
+        changed = true;
+    }
+    if let Some(s) = &c.signing
+        && let Some(enc) = reseal_text(old, new, &c.id, "signature", &s.signature_enc)?
+        && let Some(os) = out.signing.as_mut()
+    {
+        os.signature_enc = enc;
+        changed = true;
+    }
+    Ok(changed.then_some(out))
+}
+
 fn reseal_user(old: &FieldCipher, new: &FieldCipher, u: &User) -> Result<Option<User>> {
     let Some(enc) = &u.phone_enc else {
         return Ok(None);
@@ -112,7 +150,10 @@ impl crate::service::platform::UseCases<'_> {
                 true
             })
         })?;
-        let total = (all_users.len() + ids.len()) as u64;
+        let contract_ids = self
+            .store
+            .read(|tx| Ok::<_, Error>(contracts::all_ids(tx)?))?;
+        let total = (all_users.len() + ids.len() + contract_ids.len()) as u64;
         let mut done = 0u64;
         let mut changed = 0u64;
         self.store.write(|tx| {
@@ -136,6 +177,24 @@ impl crate::service::platform::UseCases<'_> {
                     };
                     if let Some(after) = reseal_customer(&self.fields, new, &before)? {
                         customers::put(tx, Some(&before), &after)?;
+                        n += 1;
+                    }
+                }
+                Ok::<_, Error>(n)
+            })?;
+            changed += n;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        for chunk in contract_ids.chunks(BATCH) {
+            let n = self.store.write(|tx| {
+                let mut n = 0;
+                for id in chunk {
+                    let Some(before) = contracts::for_maintenance(tx, id)? else {
+                        continue;
+                    };
+                    if let Some(after) = reseal_contract(&self.fields, new, &before)? {
+                        contracts::put(tx, Some(&before), &after)?;
                         n += 1;
                     }
                 }
