@@ -30,6 +30,22 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub loans: LoansConfig,
     pub documents: DocumentsConfig,
+    pub calls: CallsConfig,
+}
+
+/// Calls from the PBX, recordings and click-to-call (docs/calls.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsConfig {
+    /// Largest call recording accepted, bytes.
+    pub recording_limit_bytes: u64,
+    /// The PBX's click-to-call endpoint (`http://host:port/path`, plain HTTP on the LAN);
+    /// empty: click-to-call is off.
+    #[serde(default)]
+    pub click_to_call_url: String,
+    /// Sent as `Authorization: Bearer …` to the click-to-call endpoint; empty: none.
+    #[serde(default)]
+    pub click_to_call_token: String,
 }
 
 /// Document custody (权证) and the blob store (docs/documents.md).
@@ -316,6 +332,16 @@ impl Config {
             return Err(bad(
                 "documents.upload_limit_bytes",
                 "must be 1 KiB to 4 GiB",
+            ));
+        }
+        if !(1024..=4 << 30).contains(&self.calls.recording_limit_bytes) {
+            return Err(bad("calls.recording_limit_bytes", "must be 1 KiB to 4 GiB"));
+        }
+        let url = self.calls.click_to_call_url.trim();
+        if !url.is_empty() && !url.starts_with("http://") {
+            return Err(bad(
+                "calls.click_to_call_url",
+                "must be empty or an http:// URL (for https, put a local proxy in front)",
             ));
         }
         if !(1..=crate::domain::loan::MAX_RATE_BP).contains(&self.loans.cost_cap_bp) {

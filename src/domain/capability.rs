@@ -94,6 +94,7 @@ grants!(
         AuditView = "audit.view",
         BackupRun = "backup.run",
         SettingsManage = "settings.manage",
+        CallIngest = "call.ingest",
     }
 );
 
@@ -159,6 +160,7 @@ mod tests {
         "audit.view",
         "backup.run",
         "settings.manage",
+        "call.ingest",
     ];
     const OLD_FIELD_PRIVILEGES: &[&str] =
         &["phone.view_full", "id_number.view_full", "phone.view_own"];

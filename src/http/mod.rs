@@ -3,6 +3,7 @@
 
 // Handlers by aggregate, as in `service/`; the imports below name them for the router.
 mod access;
+mod calls;
 mod customers;
 mod deals;
 mod documents;
@@ -171,6 +172,13 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(documents::download))
         .routes(routes!(documents::custody))
         .routes(routes!(documents::export))
+        .routes(routes!(calls::ingest))
+        .routes(routes!(calls::upload_recording, calls::play_recording))
+        .routes(routes!(calls::unmatched))
+        .routes(routes!(calls::attach))
+        .routes(routes!(calls::of_customer))
+        .routes(routes!(calls::config))
+        .routes(routes!(calls::stats))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
@@ -187,6 +195,9 @@ pub fn router(app: AppState) -> Router {
     // Document uploads stream their body (no extractor limit): their cap is the hard limit's.
     let upload_limit =
         usize::try_from(app.config.documents.upload_limit_bytes).unwrap_or(usize::MAX);
+    let recording_limit =
+        usize::try_from(app.config.calls.recording_limit_bytes).unwrap_or(usize::MAX);
+    let upload_limit = upload_limit.max(recording_limit);
     let (api, doc) = api(import_limit).split_for_parts();
     let doc = Arc::new(doc);
     let timeout = Duration::from_secs(app.config.server.request_timeout_secs.max(1));

@@ -23,6 +23,7 @@ use utoipa::OpenApi;
         (name = "reports", description = "Funnels and reports over the caller's scope"),
         (name = "deals", description = "Deals (业务单) through the pipeline: board, list, stage moves with their required fields"),
         (name = "documents", description = "Document custody (权证): checklists, hand-overs, encrypted scans with ranged downloads, the held and overdue lists"),
+        (name = "calls", description = "Calls from the PBX: ingestion by API token, matching by the number's blind index, the unmatched list, encrypted recordings with ranged playback, call statistics"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
     )
 )]

@@ -53,6 +53,8 @@
 //! - 23: blobs, blob_deletions (the encrypted blob store's rows), deal_documents,
 //!   document_keys (权证 custody), created empty; a deal's checklist is written on its first
 //!   documents change.
+//! - 24: calls, call_keys (calls from the PBX, `store::calls`), created empty; the built-in
+//!   admin role gains `call.ingest` (new since schema 4; a firm's own roles are left alone).
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -63,7 +65,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 23;
+pub const SCHEMA_VERSION: u64 = 24;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -251,6 +253,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::TRANSFER_KEYS)?;
     create_v21(tx)?;
     to_23_blobs(tx)?;
+    to_24_calls(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -356,6 +359,20 @@ fn to_23_blobs(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 24: calls (see the module doc).
+fn to_24_calls(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::CALLS)?;
+    tx.open_table(tables::CALL_KEYS)?;
+    for mut role in super::org::roles_w(tx)? {
+        let ingest = crate::domain::capability::Capability::CallIngest;
+        if role.builtin && role.key == "admin" && !role.capabilities.contains(&ingest) {
+            role.capabilities.push(ingest);
+            super::org::put_role(tx, &role)?;
+        }
+    }
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -456,6 +473,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         21 => create_v21(tx),
         22 => super::funnel::build_month_rollups(tx),
         23 => to_23_blobs(tx),
+        24 => to_24_calls(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod audit_anchor;
 pub mod blobs;
+pub mod calls;
 pub mod codec;
 pub mod custody;
 pub mod customer_settings;

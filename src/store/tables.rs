@@ -138,6 +138,12 @@ pub const DEAL_DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("d
 /// seconds, 12 digits>/<deal>/<item>` for each lent-out item (`store::custody`).
 pub const DOCUMENT_KEYS: TableDefinition<&str, &str> = TableDefinition::new("document_keys");
 
+/// Call id → `domain::call::Call`, calls reported by the PBX (schema 24).
+pub const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
+/// Keys of calls (`store::calls`, schema 24): `x:<external id>` → call id, `c:<customer>/<call>`,
+/// `u:<call>` (unmatched), `r:<user>/<day>/<customer>` (reached that day) → empty.
+pub const CALL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("call_keys");
+
 every_table!(
     META,
     USERS,
@@ -181,4 +187,6 @@ every_table!(
     BLOB_DELETIONS,
     DEAL_DOCUMENTS,
     DOCUMENT_KEYS,
+    CALLS,
+    CALL_KEYS,
 );

@@ -26,6 +26,7 @@ const AREAS: &[&str] = &[
     "transfer",
     "deal",
     "document",
+    "call",
     "assignment",
     "plugin",
     "backup",

@@ -12,6 +12,7 @@ mod backup;
 mod backup_interop;
 mod backup_schedule;
 mod backup_settings;
+mod calls;
 mod common;
 mod customer_features;
 mod customer_list_index;

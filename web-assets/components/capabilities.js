@@ -42,6 +42,7 @@ export const CAPABILITY_LABELS = [
   { cap: 'audit.view', labelKey: 'cap.audit.view' },
   { cap: 'backup.run', labelKey: 'cap.backup.run' },
   { cap: 'settings.manage', labelKey: 'cap.settings.manage' },
+  { cap: 'call.ingest', labelKey: 'cap.call.ingest' },
 ];
 
 export const FIELD_PRIVILEGE_LABELS = [

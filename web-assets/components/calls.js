@@ -1,0 +1,62 @@
+// Calls on the customer page: the calls the PBX reported (numbers masked), each recording
+// played in place (<audio>, ranged requests so seeking works; every play is audited by the
+// server), and the click-to-call button, shown disabled with the reason when not configured.
+import { useEffect, useState } from '../vendor/preact/hooks.module.js';
+import { html } from '../html.js';
+import { t } from '../i18n/index.js';
+import { api } from '../api.js';
+import { formatDateTime } from '../format.js';
+import { LoadError, Loading } from './states.js';
+import { Icon } from './icons.js';
+
+/** Talk time as minutes and seconds, in the current locale. */
+export function talkText(secs) {
+  const m = Math.floor(secs / 60);
+  const s = secs % 60;
+  return m > 0 ? t('calls.talk.minutes', { m, s: String(s).padStart(2, '0') }) : t('calls.talk.seconds', { s });
+}
+
+function CallRow({ call }) {
+  const number = call.direction === 'in' ? call.from : call.to;
+  return html`<li class="call-row" data-testid="customer-call">
+    <div class="call-head">
+      <span class=${`badge badge-${call.result === 'answered' ? 'success' : 'muted'}`}>${t(`calls.result.${call.result}`)}</span>
+      <span>${t(`calls.direction.${call.direction}`)}</span>
+      <span class="mono">${number}</span>
+      <span class="muted">${formatDateTime(call.started_at, { seconds: false })}</span>
+      ${call.result === 'answered' && html`<span class="mono-num">${talkText(call.talk_seconds)}</span>`}
+      ${call.user_name && html`<span class="muted">${call.user_name}</span>`}
+    </div>
+    ${call.recording && html`<audio controls preload="metadata" class="call-audio" data-testid="call-audio"
+      src=${`/api/v1/calls/${encodeURIComponent(call.id)}/recording`}
+      aria-label=${t('calls.recording')}></audio>`}
+  </li>`;
+}
+
+export function CustomerCallsCard({ customer }) {
+  const [state, setState] = useState({ status: 'loading' });
+  const [config, setConfig] = useState(null);
+  const load = () => api('GET', `/api/v1/customers/${encodeURIComponent(customer.id)}/calls`)
+    .then((r) => setState({ status: 'ready', items: r.items }))
+    .catch((error) => setState({ status: 'error', error }));
+  useEffect(() => { load(); }, [customer.id]);
+  useEffect(() => {
+    api('GET', '/api/v1/calls/config').then(setConfig).catch(() => setConfig({ click_to_call: false }));
+  }, []);
+  const enabled = !!(config && config.click_to_call);
+  return html`<div class="card" data-testid="customer-calls">
+    <div class="card-head card-head-row">
+      <h2 class="card-title">${t('calls.title')}</h2>
+      <button type="button" class="btn btn-sm" disabled=${!enabled} data-testid="click-to-call"
+        title=${enabled ? t('calls.clickToCall.hint') : t('calls.clickToCall.off')}>
+        <${Icon} name="phone" size=${16} /><span>${t('calls.clickToCall.button')}</span></button>
+    </div>
+    ${!enabled && config && html`<p class="cell-sub" data-testid="click-to-call-off">${t('calls.clickToCall.off')}</p>`}
+    ${state.status === 'loading' && html`<${Loading} testid="calls-loading" />`}
+    ${state.status === 'error' && html`<${LoadError} error=${state.error} onRetry=${load} testid="calls-error" />`}
+    ${state.status === 'ready' && state.items.length === 0 && html`<p class="muted" data-testid="calls-empty">${t('calls.empty')}</p>`}
+    ${state.status === 'ready' && state.items.length > 0 && html`<ul class="call-list">
+      ${state.items.map((c) => html`<${CallRow} key=${c.id} call=${c} />`)}
+    </ul>`}
+  </div>`;
+}
