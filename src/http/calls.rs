@@ -15,7 +15,7 @@ use super::{ApiError, ApiJson, AppState};
 use crate::domain::call::CallInput;
 use crate::service::access::auth::Caller;
 use crate::service::calls::{
-    AttachBody, CallList, CallStatsQuery, CallStatsReport, CallView, CallsConfigView,
+    AttachBody, CallList, CallStatsQuery, CallStatsReport, CallView, CallsConfigView, Dialed,
     recording_error,
 };
 
@@ -185,6 +185,28 @@ pub async fn stats(
 ) -> Result<Json<CallStatsReport>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.calls().stats(&caller, &q))
+            .await?,
+    ))
+}
+
+/// Click-to-call: the server asks the PBX (`calls.click_to_call_url`) to ring my extension and
+/// dial the customer; the number is sent to the PBX only, never to the browser
+/// (`customer.edit`, the customer in my scope; audited; at most 10 a minute).
+#[utoipa::path(post, path = "/customers/{id}/call", operation_id = "dial_customer", tag = "calls",
+    responses(
+    (status = 200, description = "The PBX accepted; the number masked", body = Dialed),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody),
+    (status = 409, description = "`click_to_call_off`: not configured", body = ErrorBody),
+    (status = 429, description = "Too many calls this minute", body = ErrorBody),
+    (status = 503, description = "`pbx_unreachable`: the PBX did not accept", body = ErrorBody)))]
+pub async fn dial(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Dialed>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.calls().dial(&caller, &id, &source))
             .await?,
     ))
 }

@@ -179,6 +179,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(calls::of_customer))
         .routes(routes!(calls::config))
         .routes(routes!(calls::stats))
+        .routes(routes!(calls::dial))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -114,6 +114,7 @@ pub const ACTIONS: &[&str] = &[
     "call.attached",
     "call.recording_added",
     "call.recording_played",
+    "call.dialed",
     "assignment.user_updated",
     "plugin.saved",
     "plugin.deleted",

@@ -5,7 +5,8 @@
 //!
 //! Keys in `call_keys` (value: the call id, or empty): `x:<external id>` (idempotency),
 //! `c:<customer id>/<call id>` (a customer's calls), `u:<call id>` (waiting to be attached),
-//! `r:<user>/<day>/<customer>` (a customer reached that day, for the distinct count).
+//! `r:<user>/<day>/<customer>` (a customer reached that day, for the distinct count),
+//! `e:<extension>` → user id (users' PBX extensions, unique).
 //! Counters (`counters`): `calls/<user or ->/<day>/{n,answered,talk,reached}`, day in
 //! Asia/Shanghai.
 
@@ -275,4 +276,26 @@ pub fn of_customer_w(tx: &WriteTransaction, customer_id: &str) -> Result<Vec<Cal
         }
     }
     Ok(out)
+}
+
+/// The user holding PBX extension `ext`.
+pub fn extension_owner<'t>(tx: impl Into<Tx<'t>>, ext: &str) -> Result<Option<String>> {
+    key(tx.into(), &format!("e:{ext}"))
+}
+
+/// Moves `user`'s extension key from `old` to `new` (either may be absent).
+pub fn set_extension(
+    tx: &WriteTransaction,
+    user: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<()> {
+    let mut keys = tx.open_table(tables::CALL_KEYS)?;
+    if let Some(o) = old {
+        keys.remove(format!("e:{o}").as_str())?;
+    }
+    if let Some(n) = new {
+        keys.insert(format!("e:{n}").as_str(), user)?;
+    }
+    Ok(())
 }

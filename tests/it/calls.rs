@@ -481,3 +481,132 @@ async fn statistics_per_user_and_day_from_a_known_fixture() {
         (400, Some("to"))
     );
 }
+
+#[tokio::test]
+async fn click_to_call_sends_the_real_number_to_the_pbx_only_within_scope() {
+    // A stand-in PBX: records what it receives.
+    type Received = std::sync::Mutex<Vec<(Option<String>, Value)>>;
+    let got: std::sync::Arc<Received> = Default::default();
+    let seen = got.clone();
+    let pbx = axum::Router::new().route(
+        "/originate",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    seen.lock().unwrap().push((auth, body));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, pbx).await.unwrap() });
+
+    // Not configured: refused, and the UI is told.
+    let off = TestServer::start(Fixture::WithAdmin).await;
+    common::add_user(&off, "xiao", &["sales"], None);
+    let xiao = off.login("xiao", TEAM_PASSWORD).await;
+    let c = customer(&xiao, "钱七", "13800138000").await;
+    assert_eq!(
+        xiao.get("/api/v1/calls/config").await.1["click_to_call"],
+        false
+    );
+    let (st, v) = xiao
+        .post(&format!("/api/v1/customers/{c}/call"), json!({}))
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (409, Some("click_to_call_off"))
+    );
+
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.calls.click_to_call_url = format!("http://{addr}/originate");
+    config.calls.click_to_call_token = "pbx-secret-123".into();
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+    let xiao_id = common::add_user(&s, "xiao", &["sales"], None);
+    common::add_user(&s, "other", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    // The admin gives xiao extension 8001 (unique).
+    let (st, u) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{xiao_id}"),
+            Some(json!({"extension": "8001"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{u}");
+    let other_id = common::add_user(&s, "third", &["sales"], None);
+    let (st, e) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{other_id}"),
+            Some(json!({"extension": "8001"})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("extension"))
+    );
+
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let c = customer(&xiao, "钱七", "13800138000").await;
+    assert_eq!(
+        xiao.get("/api/v1/calls/config").await.1["click_to_call"],
+        true
+    );
+    let (st, d) = xiao
+        .post(&format!("/api/v1/customers/{c}/call"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(
+        d,
+        json!({"number": "138****8000", "extension": "8001"}),
+        "masked for the browser"
+    );
+    assert_eq!(
+        got.lock().unwrap().clone(),
+        [(
+            Some("Bearer pbx-secret-123".to_string()),
+            json!({"extension": "8001", "number": "13800138000"})
+        )],
+        "the PBX receives the real number"
+    );
+    // Out of scope: 404, and the PBX hears nothing.
+    let other = s.login("other", TEAM_PASSWORD).await;
+    let (st, _) = other
+        .post(&format!("/api/v1/customers/{c}/call"), json!({}))
+        .await;
+    assert_eq!(st, 404);
+    assert_eq!(got.lock().unwrap().len(), 1);
+    assert_eq!(audit_count(&admin, "call.dialed").await, 1);
+    // Calls from the PBX find the user by extension.
+    let token = pbx_token(&admin).await;
+    let (st, v) = post_call(
+        &s,
+        &token,
+        cdr("e1", "13800138000", s.app.now(), 10, "answered", "8001"),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["user_id"], xiao_id.as_str());
+    // Rate limit: 10 a minute per user.
+    for _ in 1..10 {
+        assert_eq!(
+            xiao.post(&format!("/api/v1/customers/{c}/call"), json!({}))
+                .await
+                .0,
+            200
+        );
+    }
+    assert_eq!(
+        xiao.post(&format!("/api/v1/customers/{c}/call"), json!({}))
+            .await
+            .0,
+        429
+    );
+}

@@ -60,6 +60,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/calls/{id}/recording", Call),
     ("post", "/api/v1/calls/{id}/recording", Call),
     ("get", "/api/v1/customers/{id}/calls", Customer),
+    ("post", "/api/v1/customers/{id}/call", Customer),
     // Call statistics over the caller's own scope (tests/it/calls.rs).
     ("get", "/api/v1/reports/calls", NoObject),
     ("get", "/api/v1/custom-fields", NoObject),

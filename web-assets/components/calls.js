@@ -6,8 +6,10 @@ import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
 import { formatDateTime } from '../format.js';
+import { errorText } from '../errors.js';
 import { LoadError, Loading } from './states.js';
 import { Icon } from './icons.js';
+import { toast } from './toast.js';
 
 /** Talk time as minutes and seconds, in the current locale. */
 export function talkText(secs) {
@@ -44,10 +46,22 @@ export function CustomerCallsCard({ customer }) {
     api('GET', '/api/v1/calls/config').then(setConfig).catch(() => setConfig({ click_to_call: false }));
   }, []);
   const enabled = !!(config && config.click_to_call);
+  const [dialing, setDialing] = useState(false);
+  const dial = async () => {
+    setDialing(true);
+    try {
+      const r = await api('POST', `/api/v1/customers/${encodeURIComponent(customer.id)}/call`, {});
+      toast(t('calls.clickToCall.done', { number: r.number, extension: r.extension }));
+    } catch (error) {
+      toast(errorText(error), { tone: 'error' });
+    } finally {
+      setDialing(false);
+    }
+  };
   return html`<div class="card" data-testid="customer-calls">
     <div class="card-head card-head-row">
       <h2 class="card-title">${t('calls.title')}</h2>
-      <button type="button" class="btn btn-sm" disabled=${!enabled} data-testid="click-to-call"
+      <button type="button" class="btn btn-sm" disabled=${!enabled || dialing} onClick=${dial} data-testid="click-to-call"
         title=${enabled ? t('calls.clickToCall.hint') : t('calls.clickToCall.off')}>
         <${Icon} name="phone" size=${16} /><span>${t('calls.clickToCall.button')}</span></button>
     </div>

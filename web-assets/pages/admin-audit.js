@@ -91,6 +91,7 @@ export const AUDIT_ACTIONS = [
   { action: 'call.attached', labelKey: 'audit.action.call.attached' },
   { action: 'call.recording_added', labelKey: 'audit.action.call.recording_added' },
   { action: 'call.recording_played', labelKey: 'audit.action.call.recording_played' },
+  { action: 'call.dialed', labelKey: 'audit.action.call.dialed' },
   { action: 'pool.updated', labelKey: 'audit.action.pool.updated' },
   { action: 'pool.deleted', labelKey: 'audit.action.pool.deleted' },
   { action: 'pool.swept', labelKey: 'audit.action.pool.swept' },

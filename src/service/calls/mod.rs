@@ -11,11 +11,13 @@
 
 crate::service::use_cases!(calls, "Calls from the PBX, recordings and call statistics.");
 
+mod dial;
 mod stats;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub use dial::Dialed;
 pub use stats::{CallStatsQuery, CallStatsReport, CallStatsRow};
 
 use super::access::audit;
@@ -187,9 +189,17 @@ impl UseCases<'_> {
                 return Ok::<_, Error>((existing, false));
             }
             let agent = input.agent.trim();
-            let user = match users::find_by_id_w(tx, agent)? {
+            // By extension first (what a PBX knows), then user id, then username.
+            let by_extension = match call_store::extension_owner(tx, agent)? {
+                Some(id) => users::find_by_id_w(tx, &id)?,
+                None => None,
+            };
+            let user = match by_extension {
                 Some(u) => Some(u),
-                None => users::find_by_username_w(tx, agent)?,
+                None => match users::find_by_id_w(tx, agent)? {
+                    Some(u) => Some(u),
+                    None => users::find_by_username_w(tx, agent)?,
+                },
             };
             let customers = customer_store::Reader::unscoped(tx, Unscoped::CallMatch);
             let mut customer: Option<Customer> = None;
