@@ -23,6 +23,8 @@ pub enum Unscoped {
     /// unmatched list and attachment (`customer.assign` holders; the customer attached to is
     /// checked against their scope).
     Intake,
+    /// Master-key rotation (re-encrypting the numbers); never a request path.
+    Maintenance,
 }
 
 /// The one way to read calls from outside `store`.
@@ -298,4 +300,13 @@ pub fn set_extension(
         keys.insert(format!("e:{n}").as_str(), user)?;
     }
     Ok(())
+}
+
+/// Every call id, in id order (key rotation; never a request path).
+pub fn all_ids(tx: &redb::ReadTransaction) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for row in tx.open_table(tables::CALLS)?.iter()? {
+        out.push(row?.0.value().to_string());
+    }
+    Ok(out)
 }

@@ -36,6 +36,7 @@ const UNSCOPED: &[(&str, &str)] = &[
     ("service/deals/stage.rs", "DealStage"),
     // Key rotation and the search index (rebuild, outbox, inspection).
     ("service/platform/rotate.rs", "Maintenance"),
+    // ...and the calls' numbers (`store::calls`).
     ("search/mod.rs", "Maintenance"),
 ];
 
