@@ -5,7 +5,7 @@ import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
-import { formatDateTime } from '../format.js';
+import { formatDateTime, todayIso } from '../format.js';
 import { errorText } from '../errors.js';
 import { LoadError, Loading } from './states.js';
 import { Icon } from './icons.js';
@@ -73,4 +73,39 @@ export function CustomerCallsCard({ customer }) {
       ${state.items.map((c) => html`<${CallRow} key=${c.id} call=${c} />`)}
     </ul>`}
   </div>`;
+}
+
+/** Today's calls per user in my scope (the dashboard): shown once the PBX has reported calls. */
+export function CallStatsCard() {
+  const [state, setState] = useState({ status: 'loading' });
+  const day = todayIso();
+  const load = () => api('GET', `/api/v1/reports/calls?from=${day}&to=${day}`)
+    .then((r) => setState({ status: 'ready', rows: r.users }))
+    .catch((error) => setState({ status: 'error', error }));
+  useEffect(() => { load(); }, []);
+  if (state.status === 'loading' || (state.status === 'ready' && state.rows.length === 0)) return null;
+  const body = state.status === 'error'
+    ? html`<${LoadError} error=${state.error} onRetry=${load} testid="call-stats-error" />`
+    : html`<div class="table-wrap"><table class="table" data-testid="call-stats">
+      <thead><tr>
+        <th scope="col">${t('team.member')}</th>
+        <th scope="col" class="num">${t('calls.stats.calls')}</th>
+        <th scope="col" class="num">${t('calls.stats.answeredRate')}</th>
+        <th scope="col" class="num">${t('calls.stats.talk')}</th>
+        <th scope="col" class="num">${t('calls.stats.avgTalk')}</th>
+        <th scope="col" class="num">${t('calls.stats.reached')}</th>
+      </tr></thead>
+      <tbody>${state.rows.map((r) => html`<tr key=${r.user_id} data-testid="call-stats-row">
+        <td class="nowrap">${r.display_name}</td>
+        <td class="num">${r.calls}</td>
+        <td class="num">${(r.answered_rate_bp / 100).toFixed(1)}%</td>
+        <td class="num">${talkText(r.talk_seconds)}</td>
+        <td class="num">${talkText(r.avg_talk_seconds)}</td>
+        <td class="num">${r.customers_reached}</td>
+      </tr>`)}</tbody>
+    </table></div>`;
+  return html`<section class="todos" aria-labelledby="call-stats-title" data-testid="call-stats-card">
+    <h2 class="section-title" id="call-stats-title">${t('calls.stats.title')}</h2>
+    <div class="card card-flush">${body}</div>
+  </section>`;
 }

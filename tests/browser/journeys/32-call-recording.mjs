@@ -2,7 +2,8 @@
 // browser) reports an answered call and uploads its recording (a generated 3-second WAV); the
 // customer page lists the call with the masked number, the recording plays in an <audio>
 // element (metadata loads, seeking works through Range requests), the timeline shows the
-// call, and the click-to-call button is disabled with its reason (not configured).
+// call, and the click-to-call button is disabled with its reason (not configured); the
+// dashboard shows today's call statistics.
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
@@ -72,4 +73,13 @@ export default async function ({ page, server }) {
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
   assert(wide <= 390, `the customer page is not wider than the phone: ${wide}`);
   await page.screenshot({ path: join(artifacts, '32-customer-calls-phone.png'), fullPage: true });
+
+  // The dashboard shows today's call statistics (one answered call of 3 s, one customer).
+  await page.goto(`${server.base}/`);
+  const stats = page.getByTestId('call-stats-row');
+  await stats.first().waitFor();
+  const cells = await stats.first().locator('td').allInnerTexts();
+  assert(cells[0] === '王老板' && cells[1] === '1' && cells[2] === '100.0%' && cells[5] === '1', `the stats row: ${cells}`);
+  const wide2 = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(wide2 <= 390, `the dashboard is not wider than the phone: ${wide2}`);
 }
