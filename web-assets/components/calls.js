@@ -10,6 +10,8 @@ import { errorText } from '../errors.js';
 import { LoadError, Loading } from './states.js';
 import { Icon } from './icons.js';
 import { toast } from './toast.js';
+import { FormDialog } from './dialog.js';
+import { Field } from './field.js';
 
 /** Talk time as minutes and seconds, in the current locale. */
 export function talkText(secs) {
@@ -107,5 +109,82 @@ export function CallStatsCard() {
   return html`<section class="todos" aria-labelledby="call-stats-title" data-testid="call-stats-card">
     <h2 class="section-title" id="call-stats-title">${t('calls.stats.title')}</h2>
     <div class="card card-flush">${body}</div>
+  </section>`;
+}
+
+/** Attach a waiting call: search a customer (name, phone) among those I see, pick one. */
+function AttachDialog({ call, onClose, onDone }) {
+  const [q, setQ] = useState('');
+  const [found, setFound] = useState([]);
+  const [picked, setPicked] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const text = q.trim();
+    if (!text) { setFound([]); return undefined; }
+    let live = true;
+    const timer = setTimeout(() => {
+      api('GET', `/api/v1/search?limit=8&facets=false&q=${encodeURIComponent(text)}`)
+        .then((page) => { if (live) setFound(page.items.map((i) => i.customer)); })
+        .catch((e) => { if (live) setError(errorText(e)); });
+    }, 250);
+    return () => { live = false; clearTimeout(timer); };
+  }, [q]);
+  const submit = async () => {
+    if (!picked) { setError(t('calls.attach.pick')); return; }
+    setBusy(true);
+    setError(null);
+    try {
+      await api('POST', `/api/v1/calls/${encodeURIComponent(call.id)}/attach`, { customer_id: picked.id });
+      onDone(picked);
+    } catch (e) {
+      setBusy(false);
+      setError(errorText(e));
+    }
+  };
+  return html`<${FormDialog} title=${t('calls.attach.title')} onClose=${onClose} onSubmit=${submit} busy=${busy}
+    error=${error} testid="call-attach" submitLabel=${t('calls.attach.submit')}>
+    <p class="muted">${t(`calls.direction.${call.direction}`)} · <span class="mono">${call.direction === 'in' ? call.from : call.to}</span>
+      · ${formatDateTime(call.started_at, { seconds: false })}</p>
+    <${Field} id="call-attach-q" label=${t('calls.attach.search')} value=${q} onInput=${setQ} required=${false}
+      autocomplete="off" testid="call-attach-q" />
+    <ul class="call-list" role="listbox" aria-label=${t('calls.attach.search')}>
+      ${found.map((c) => html`<li key=${c.id}>
+        <button type="button" class=${`btn btn-sm ${picked && picked.id === c.id ? 'btn-primary' : ''}`}
+          aria-pressed=${!!(picked && picked.id === c.id)} onClick=${() => setPicked(c)} data-testid="call-attach-option">
+          ${c.name} · <span class="mono">${c.phone}</span></button>
+      </li>`)}
+    </ul>
+  <//>`;
+}
+
+/** Calls no customer matched, waiting for a manager or admin to attach them (the dashboard;
+ *  `customer.assign`); hidden when none wait. */
+export function UnmatchedCallsCard() {
+  const [state, setState] = useState({ status: 'loading' });
+  const [attaching, setAttaching] = useState(null);
+  const load = () => api('GET', '/api/v1/calls/unmatched')
+    .then((r) => setState({ status: 'ready', items: r.items, total: r.total }))
+    .catch((error) => setState({ status: 'error', error }));
+  useEffect(() => { load(); }, []);
+  if (state.status === 'loading' || (state.status === 'ready' && state.total === 0)) return null;
+  return html`<section class="todos" aria-labelledby="unmatched-calls-title" data-testid="unmatched-calls">
+    <h2 class="section-title" id="unmatched-calls-title">${t('calls.unmatched.title', { count: state.total ?? 0 })}</h2>
+    <div class="card">
+      ${state.status === 'error' && html`<${LoadError} error=${state.error} onRetry=${load} testid="unmatched-calls-error" />`}
+      ${state.status === 'ready' && html`<ul class="call-list">
+        ${state.items.map((c) => html`<li key=${c.id} class="call-head" data-testid="unmatched-call">
+          <span>${t(`calls.direction.${c.direction}`)}</span>
+          <span class="mono">${c.direction === 'in' ? c.from : c.to}</span>
+          <span class="muted">${formatDateTime(c.started_at, { seconds: false })}</span>
+          <span>${t(`calls.result.${c.result}`)}</span>
+          ${c.user_name && html`<span class="muted">${c.user_name}</span>`}
+          <button type="button" class="btn btn-sm" onClick=${() => setAttaching(c)} data-testid="unmatched-call-attach">
+            ${t('calls.attach.button')}</button>
+        </li>`)}
+      </ul>`}
+    </div>
+    ${attaching && html`<${AttachDialog} call=${attaching} onClose=${() => setAttaching(null)}
+      onDone=${(c) => { setAttaching(null); toast(t('calls.attach.done', { name: c.name })); load(); }} />`}
   </section>`;
 }

@@ -10,7 +10,7 @@ import { loadReminders, loadUpcoming, remindersStamp } from '../components/remin
 import { TransferRequestsCard } from '../components/transfer-requests.js';
 import { DealRemindersCard } from '../components/deal-reminders.js';
 import { OverdueDocumentsCard } from '../components/documents.js';
-import { CallStatsCard } from '../components/calls.js';
+import { CallStatsCard, UnmatchedCallsCard } from '../components/calls.js';
 
 function greeting(name) {
   const hour = new Date().getHours();
@@ -216,6 +216,7 @@ export function DashboardPage() {
     ${can('customer.read') && html`<${TransferRequestsCard} />`}
     ${can('deal.read') && html`<${DealRemindersCard} />`}
     ${can('deal.read') && html`<${OverdueDocumentsCard} />`}
+    ${can('customer.assign') && html`<${UnmatchedCallsCard} />`}
     ${can('customer.read') && html`<${CallStatsCard} />`}
     ${can('customer.read')
       ? html`<${Todos} /><${Trends} />`

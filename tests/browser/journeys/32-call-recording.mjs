@@ -3,7 +3,8 @@
 // customer page lists the call with the masked number, the recording plays in an <audio>
 // element (metadata loads, seeking works through Range requests), the timeline shows the
 // call, and the click-to-call button is disabled with its reason (not configured); the
-// dashboard shows today's call statistics.
+// dashboard shows today's call statistics, and a call no customer matched waits there until
+// the admin attaches it to the customer (searched by name).
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
@@ -82,4 +83,25 @@ export default async function ({ page, server }) {
   assert(cells[0] === '王老板' && cells[1] === '1' && cells[2] === '100.0%' && cells[5] === '1', `the stats row: ${cells}`);
   const wide2 = await page.evaluate(() => document.documentElement.scrollWidth);
   assert(wide2 <= 390, `the dashboard is not wider than the phone: ${wide2}`);
+
+  // A call from a number no customer has waits on the dashboard; the admin attaches it.
+  const lost = await pbx('POST', '/api/v1/calls', JSON.stringify({
+    external_id: 'journey-32-b', direction: 'in', from: '13900009999', to: '8001',
+    started_at: new Date(Date.now() - 30000).toISOString(), ring_seconds: 9, talk_seconds: 0,
+    result: 'no_answer', agent: 'boss',
+  }));
+  assert(lost.status === 201, `unmatched call ingested: ${lost.status}`);
+  await page.reload();
+  const waiting = page.getByTestId('unmatched-call');
+  await waiting.first().waitFor();
+  assert((await waiting.first().innerText()).includes('139****9999'), 'the waiting call is masked');
+  await waiting.first().getByTestId('unmatched-call-attach').click();
+  await page.getByTestId('call-attach').waitFor();
+  await page.getByTestId('call-attach-q').fill('周九');
+  await page.getByTestId('call-attach-option').first().click();
+  await page.getByTestId('call-attach-submit').click();
+  await page.getByTestId('unmatched-calls').waitFor({ state: 'detached' });
+  const calls = await apiCall(page, 'GET', `/api/v1/customers/${c.id}/calls`);
+  assert(calls.total === 2, `the customer has both calls now: ${calls.total}`);
+  await page.screenshot({ path: join(artifacts, '32-dashboard-calls-phone.png'), fullPage: true });
 }
