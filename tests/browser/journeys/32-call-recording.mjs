@@ -37,7 +37,7 @@ export default async function ({ page, server }) {
   });
   const r = await pbx('POST', '/api/v1/calls', JSON.stringify({
     external_id: 'journey-32', direction: 'out', from: '8001', to: '13812345670',
-    started_at: new Date(Date.now() - 60000).toISOString(), ring_seconds: 4, talk_seconds: 3,
+    started_at: new Date(Date.now() - 1000).toISOString(), ring_seconds: 4, talk_seconds: 3,
     result: 'answered', agent: 'boss',
   }));
   assert(r.status === 201, `call ingested: ${r.status}`);
@@ -87,7 +87,7 @@ export default async function ({ page, server }) {
   // A call from a number no customer has waits on the dashboard; the admin attaches it.
   const lost = await pbx('POST', '/api/v1/calls', JSON.stringify({
     external_id: 'journey-32-b', direction: 'in', from: '13900009999', to: '8001',
-    started_at: new Date(Date.now() - 30000).toISOString(), ring_seconds: 9, talk_seconds: 0,
+    started_at: new Date(Date.now() - 1000).toISOString(), ring_seconds: 9, talk_seconds: 0,
     result: 'no_answer', agent: 'boss',
   }));
   assert(lost.status === 201, `unmatched call ingested: ${lost.status}`);
