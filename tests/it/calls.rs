@@ -610,3 +610,47 @@ async fn click_to_call_sends_the_real_number_to_the_pbx_only_within_scope() {
         429
     );
 }
+
+#[tokio::test]
+async fn erasing_a_customer_removes_their_call_recordings() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let c = customer(&admin, "钱七", "13800138000").await;
+    let token = pbx_token(&admin).await;
+    let (_, call) = post_call(
+        &s,
+        &token,
+        cdr(
+            "erase-1",
+            "13800138000",
+            s.app.now(),
+            5,
+            "answered",
+            "admin",
+        ),
+    )
+    .await;
+    let id = call["id"].as_str().unwrap().to_string();
+    let (st, v) = upload(&s, &token, &id, wav(5000)).await;
+    assert_eq!(st, 201, "{v}");
+    let blob = v["recording"]["blob"].as_str().unwrap().to_string();
+    let path = s.dir.path().join("blobs").join(&blob[..2]).join(&blob);
+    assert!(path.exists());
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/customers/{c}/erase"),
+            json!({"request_ref": "PIPL-2"}),
+        )
+        .await;
+    assert!(st.is_success(), "{v}");
+    assert!(!path.exists(), "the recording is gone");
+    assert!(
+        s.app
+            .store
+            .read(|tx| zhudai::store::blobs::get(tx, &blob))
+            .unwrap()
+            .is_none()
+    );
+    let (st, _) = admin.get(&format!("/api/v1/calls/{id}/recording")).await;
+    assert_eq!(st, 404);
+}
