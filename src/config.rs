@@ -46,6 +46,9 @@ pub struct CallsConfig {
     /// Sent as `Authorization: Bearer …` to the click-to-call endpoint; empty: none.
     #[serde(default)]
     pub click_to_call_token: String,
+    /// `host:port` pairs the server may fetch recordings from (plain http); empty: none.
+    #[serde(default)]
+    pub recording_fetch_hosts: Vec<String>,
 }
 
 /// Document custody (权证) and the blob store (docs/documents.md).

@@ -16,7 +16,7 @@ use crate::domain::call::CallInput;
 use crate::service::access::auth::Caller;
 use crate::service::calls::{
     AttachBody, CallList, CallStatsQuery, CallStatsReport, CallView, CallsConfigView, Dialed,
-    recording_error,
+    FetchBody, recording_error,
 };
 
 /// Record a call from the PBX (`call.ingest`, usually an API token). The same `external_id`
@@ -209,4 +209,26 @@ pub async fn dial(
         app.blocking(move |app| app.calls().dial(&caller, &id, &source))
             .await?,
     ))
+}
+
+/// Have the server fetch a call's recording from a URL (`call.ingest`): only from a host in
+/// `calls.recording_fetch_hosts` (plain http, no redirects); stored like an upload.
+#[utoipa::path(post, path = "/calls/{id}/recording/fetch", operation_id = "fetch_call_recording", tag = "calls",
+    request_body = FetchBody, responses(
+    (status = 201, description = "Fetched and stored", body = CallView),
+    (status = 400, description = "`url` not on an allow-listed host", body = ErrorBody),
+    (status = 404, description = "No such call", body = ErrorBody),
+    (status = 422, description = "`recording_type_refused` or `file_too_large`", body = ErrorBody),
+    (status = 503, description = "`recording_fetch_failed`: the host did not answer 200", body = ErrorBody)))]
+pub async fn fetch_recording(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<FetchBody>,
+) -> Result<(StatusCode, Json<CallView>), ApiError> {
+    let call = app
+        .blocking(move |app| app.calls().fetch_recording(&caller, &id, body, &source))
+        .await?;
+    Ok((StatusCode::CREATED, Json(call)))
 }

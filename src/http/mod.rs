@@ -180,6 +180,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(calls::config))
         .routes(routes!(calls::stats))
         .routes(routes!(calls::dial))
+        .routes(routes!(calls::fetch_recording))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

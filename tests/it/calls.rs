@@ -654,3 +654,77 @@ async fn erasing_a_customer_removes_their_call_recordings() {
     let (st, _) = admin.get(&format!("/api/v1/calls/{id}/recording")).await;
     assert_eq!(st, 404);
 }
+
+#[tokio::test]
+async fn a_recording_is_fetched_only_from_an_allow_listed_host() {
+    let audio = wav(3000);
+    let served = audio.clone();
+    let host = axum::Router::new()
+        .route(
+            "/rec/a.wav",
+            axum::routing::get(move || {
+                let b = served.clone();
+                async move { b }
+            }),
+        )
+        .route(
+            "/rec/missing.wav",
+            axum::routing::get(|| async { (axum::http::StatusCode::NOT_FOUND, "no") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, host).await.unwrap() });
+
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.calls.recording_fetch_hosts = vec![addr.to_string()];
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    customer(&admin, "钱七", "13800138000").await;
+    let token = pbx_token(&admin).await;
+    let (_, call) = post_call(
+        &s,
+        &token,
+        cdr("f1", "13800138000", s.app.now(), 5, "answered", "admin"),
+    )
+    .await;
+    let id = call["id"].as_str().unwrap();
+    let fetch = |url: String| {
+        let (s, token) = (&s, &token);
+        async move {
+            let r = reqwest::Client::new()
+                .post(s.url(&format!("/api/v1/calls/{id}/recording/fetch")))
+                .bearer_auth(token)
+                .json(&json!({"url": url}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Another host (here: another port of the same machine) is refused before any request.
+    let other = format!("http://127.0.0.1:{}/rec/a.wav", addr.port() + 1);
+    let (st, v) = fetch(other).await;
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (400, Some("url")),
+        "{v}"
+    );
+    let (st, v) = fetch(format!("https://{addr}/rec/a.wav")).await;
+    assert_eq!(st, 400, "{v}");
+    let (st, v) = fetch(format!("http://{addr}/rec/missing.wav")).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (503, Some("recording_fetch_failed"))
+    );
+    let (st, v) = fetch(format!("http://{addr}/rec/a.wav")).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["recording"]["size"], audio.len());
+    assert_eq!(v["recording"]["content_type"], "audio/wav");
+    let r = admin
+        .http
+        .get(format!("{}/api/v1/calls/{id}/recording", admin.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), audio.as_slice());
+}

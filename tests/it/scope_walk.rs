@@ -59,6 +59,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/calls/{id}/attach", Call),
     ("get", "/api/v1/calls/{id}/recording", Call),
     ("post", "/api/v1/calls/{id}/recording", Call),
+    ("post", "/api/v1/calls/{id}/recording/fetch", Call),
     ("get", "/api/v1/customers/{id}/calls", Customer),
     ("post", "/api/v1/customers/{id}/call", Customer),
     // Call statistics over the caller's own scope (tests/it/calls.rs).

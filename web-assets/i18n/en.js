@@ -1607,6 +1607,7 @@ export default {
   'calls.attach.pick': 'Pick a customer first',
   'calls.attach.submit': 'Attach',
   'calls.attach.done': 'Attached to {name}',
+  'error.recording_fetch_failed': 'The recording could not be fetched from the phone system',
   'timeline.document': 'Document "{name}": {what} {note}',
   'documents.card': 'Documents (originals)',
   'documents.empty': 'The product asks for no documents; add them below.',

@@ -1607,6 +1607,7 @@ export default {
   'calls.attach.pick': '请先选择一位客户',
   'calls.attach.submit': '关联',
   'calls.attach.done': '已关联到 {name}',
+  'error.recording_fetch_failed': '无法从电话系统取回录音',
   'timeline.document': '权证资料「{name}」{what} {note}',
   'documents.card': '权证 / 资料',
   'documents.empty': '该产品没有要求资料，可在下方添加。',

@@ -32,7 +32,7 @@ pub struct Dialed {
 }
 
 /// `http://host[:port]/path` → (host, port, path).
-fn parse_url(url: &str) -> Option<(String, u16, String)> {
+pub(super) fn parse_url(url: &str) -> Option<(String, u16, String)> {
     let rest = url.trim().strip_prefix("http://")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),

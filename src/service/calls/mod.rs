@@ -12,12 +12,14 @@
 crate::service::use_cases!(calls, "Calls from the PBX, recordings and call statistics.");
 
 mod dial;
+mod fetch;
 mod stats;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use dial::Dialed;
+pub use fetch::FetchBody;
 pub use stats::{CallStatsQuery, CallStatsReport, CallStatsRow};
 
 use super::access::audit;
