@@ -32,6 +32,25 @@ pub struct Config {
     pub documents: DocumentsConfig,
     pub leads: LeadsConfig,
     pub contracts: ContractsConfig,
+    pub calls: CallsConfig,
+}
+
+/// Calls from the PBX, recordings and click-to-call (docs/calls.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsConfig {
+    /// Largest call recording accepted, bytes.
+    pub recording_limit_bytes: u64,
+    /// The PBX's click-to-call endpoint (`http://host:port/path`, plain HTTP on the LAN);
+    /// empty: click-to-call is off.
+    #[serde(default)]
+    pub click_to_call_url: String,
+    /// Sent as `Authorization: Bearer …` to the click-to-call endpoint; empty: none.
+    #[serde(default)]
+    pub click_to_call_token: String,
+    /// `host:port` pairs the server may fetch recordings from (plain http); empty: none.
+    #[serde(default)]
+    pub recording_fetch_hosts: Vec<String>,
 }
 
 /// Document custody (权证) and the blob store (docs/documents.md).
@@ -350,6 +369,16 @@ impl Config {
         }
         if !(1..=24 * 30).contains(&self.contracts.link_hours) {
             return Err(bad("contracts.link_hours", "must be 1 to 720 hours"));
+        }
+        if !(1024..=4 << 30).contains(&self.calls.recording_limit_bytes) {
+            return Err(bad("calls.recording_limit_bytes", "must be 1 KiB to 4 GiB"));
+        }
+        let url = self.calls.click_to_call_url.trim();
+        if !url.is_empty() && !url.starts_with("http://") {
+            return Err(bad(
+                "calls.click_to_call_url",
+                "must be empty or an http:// URL (for https, put a local proxy in front)",
+            ));
         }
         if !(1..=crate::domain::loan::MAX_RATE_BP).contains(&self.loans.cost_cap_bp) {
             return Err(bad("loans.cost_cap_bp", "must be 1 to 100000 basis points"));

@@ -44,7 +44,7 @@ pub enum BlobError {
     TooLarge { limit: u64 },
     #[error("the file is empty")]
     Empty,
-    #[error("the file type is not accepted (JPEG, PNG, WebP, HEIC or PDF only)")]
+    #[error("the file type is not accepted here")]
     TypeRefused,
     #[error("blob {0} is missing on disk")]
     Missing(String),
@@ -187,8 +187,14 @@ impl Blobs {
         Some(self.root.join(&id[..2]).join(id))
     }
 
-    /// Starts an upload: a new temporary file under `blobs/tmp`.
+    /// Starts an upload of a scan or photo (at most [`Blobs::limit`]).
     pub fn writer(&self) -> Result<BlobWriter, BlobError> {
+        self.writer_for(sniff::Accept::Scans, self.limit)
+    }
+
+    /// Starts an upload: a new temporary file under `blobs/tmp`, of the formats `accept`
+    /// allows, at most `limit` bytes.
+    pub fn writer_for(&self, accept: sniff::Accept, limit: u64) -> Result<BlobWriter, BlobError> {
         let dir = self.tmp_dir();
         std::fs::create_dir_all(&dir)?;
         let mut key = [0u8; 32];
@@ -208,7 +214,8 @@ impl Blobs {
             hasher: Sha256::new(),
             buf: Vec::with_capacity(CHUNK * 2),
             size: 0,
-            limit: self.limit,
+            limit,
+            accept,
             content_type: None,
         })
     }
@@ -289,6 +296,7 @@ pub struct BlobWriter {
     buf: Vec<u8>,
     size: u64,
     limit: u64,
+    accept: sniff::Accept,
     content_type: Option<&'static str>,
 }
 
@@ -303,7 +311,8 @@ impl BlobWriter {
         self.hasher.update(data);
         self.buf.extend_from_slice(data);
         if self.content_type.is_none() && self.buf.len() >= sniff::NEEDED {
-            self.content_type = Some(sniff::sniff(&self.buf).ok_or(BlobError::TypeRefused)?);
+            self.content_type =
+                Some(sniff::sniff_as(self.accept, &self.buf).ok_or(BlobError::TypeRefused)?);
         }
         // Keep at least one byte back: the last chunk is sealed differently.
         while self.buf.len() > CHUNK {
@@ -327,7 +336,7 @@ impl BlobWriter {
         }
         let content_type = match self.content_type {
             Some(t) => t,
-            None => sniff::sniff(&self.buf).ok_or(BlobError::TypeRefused)?,
+            None => sniff::sniff_as(self.accept, &self.buf).ok_or(BlobError::TypeRefused)?,
         };
         let rest = std::mem::take(&mut self.buf);
         let sealed = self.seal.seal(&rest, true)?;

@@ -97,6 +97,7 @@ grants!(
         // The lead-vendor duplicate check (撞库): yes/no per number, nothing else. Only the
         // built-in admin role holds it; a firm grants it to an integration user's role.
         LeadCheck = "lead.check",
+        CallIngest = "call.ingest",
     }
 );
 
@@ -163,6 +164,7 @@ mod tests {
         "backup.run",
         "settings.manage",
         "lead.check",
+        "call.ingest",
     ];
     const OLD_FIELD_PRIVILEGES: &[&str] =
         &["phone.view_full", "id_number.view_full", "phone.view_own"];

@@ -1,5 +1,6 @@
 //! Types and rules of the business, no I/O.
 
+pub mod call;
 pub mod capability;
 pub mod custody;
 pub mod contract;

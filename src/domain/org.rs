@@ -95,6 +95,10 @@ pub struct User {
     /// `138****5678`, kept for display so lists need no decryption.
     #[serde(default)]
     pub phone_masked: Option<String>,
+    /// The user's PBX extension (分机号): calls are matched to users by it and click-to-call
+    /// rings it; unique among users.
+    #[serde(default)]
+    pub extension: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -122,45 +122,8 @@ pub async fn upload(
     let check = (caller.clone(), id.clone(), item.clone());
     app.blocking(move |app| app.documents().check_attach(&check.0, &check.1, &check.2))
         .await?;
-    let mut writer = app.blobs.writer().map_err(blob_error)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
-    // Hashing, encrypting and writing on a blocking thread, a chunk at a time.
-    let worker = tokio::task::spawn_blocking(move || {
-        while let Some(chunk) = rx.blocking_recv() {
-            writer.write(&chunk)?;
-        }
-        writer.finish()
-    });
-    let mut stream = body.into_data_stream();
-    let mut cut_short = None;
-    loop {
-        let next =
-            std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut stream), cx))
-                .await;
-        match next {
-            None => break,
-            Some(Ok(chunk)) => {
-                if tx.send(chunk).await.is_err() {
-                    break; // the writer refused (too large, wrong type): its error follows
-                }
-            }
-            Some(Err(e)) => {
-                cut_short = Some(e);
-                break;
-            }
-        }
-    }
-    drop(tx);
-    let staged = worker
-        .await
-        .map_err(|e| Error::Internal(format!("upload task failed: {e}")))?;
-    if let Some(e) = cut_short {
-        // The client went away or the body passed the server's hard limit; the partial file
-        // was removed with the writer.
-        tracing::info!(error = %e, "upload cut short");
-        return Err(Error::validation("file", "上传中断，请重试").into());
-    }
-    let staged = staged.map_err(blob_error)?;
+    let writer = app.blobs.writer().map_err(blob_error)?;
+    let staged = receive(writer, body).await?.map_err(blob_error)?;
     let file = app
         .blocking(move |app| {
             app.documents()
@@ -223,6 +186,69 @@ pub async fn download(
     let f = app
         .blocking(move |app| app.documents().file(&caller, &id, &item, &blob))
         .await?;
+    let kind = if q.inline == Some(1) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    send(f, &headers, kind).await
+}
+
+/// Streams a request body into a blob writer (hashed, sniffed and encrypted a chunk at a time
+/// on a blocking thread). The outer error: the body was cut short or the task failed; the
+/// inner one: the writer refused (too large, wrong type, empty) — mapped by the caller, whose
+/// refusal names what it accepts.
+pub async fn receive(
+    mut writer: crate::blobs::BlobWriter,
+    body: Body,
+) -> Result<Result<crate::blobs::Staged, crate::blobs::BlobError>, ApiError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let worker = tokio::task::spawn_blocking(move || {
+        while let Some(chunk) = rx.blocking_recv() {
+            writer.write(&chunk)?;
+        }
+        writer.finish()
+    });
+    let mut stream = body.into_data_stream();
+    let mut cut_short = None;
+    loop {
+        let next =
+            std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut stream), cx))
+                .await;
+        match next {
+            None => break,
+            Some(Ok(chunk)) => {
+                if tx.send(chunk).await.is_err() {
+                    break; // the writer refused (too large, wrong type): its error follows
+                }
+            }
+            Some(Err(e)) => {
+                cut_short = Some(e);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let staged = worker
+        .await
+        .map_err(|e| Error::Internal(format!("upload task failed: {e}")))?;
+    if let Some(e) = cut_short {
+        // The client went away or the body passed the server's hard limit; the partial file
+        // was removed with the writer.
+        tracing::info!(error = %e, "upload cut short");
+        return Err(Error::validation("file", "上传中断，请重试").into());
+    }
+    Ok(staged)
+}
+
+/// Serves a blob the service has let the caller read: the whole file, or one `Range`
+/// (206; unsatisfiable: 416), with `nosniff`, a sandboxing CSP and no caching. `kind` is the
+/// disposition (`inline` or `attachment`).
+pub async fn send(
+    f: crate::service::documents::FileDownload,
+    headers: &HeaderMap,
+    kind: &str,
+) -> Result<Response, ApiError> {
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let size = f.size;
     let range = match crate::blobs::parse_range(range_header, size) {
@@ -288,11 +314,6 @@ pub async fn download(
             &format!("bytes {start}-{end}/{size}"),
         );
     }
-    let kind = if q.inline == Some(1) {
-        "inline"
-    } else {
-        "attachment"
-    };
     let ext = crate::blobs::sniff::extension(&f.content_type);
     put(
         h,

@@ -5,6 +5,7 @@
 mod access;
 mod apply;
 mod contracts;
+mod calls;
 mod customers;
 mod deals;
 mod documents;
@@ -217,6 +218,15 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(contracts::void))
         .routes(routes!(contracts::verify))
         .routes(routes!(contracts::pdf))
+        .routes(routes!(calls::ingest))
+        .routes(routes!(calls::upload_recording, calls::play_recording))
+        .routes(routes!(calls::unmatched))
+        .routes(routes!(calls::attach))
+        .routes(routes!(calls::of_customer))
+        .routes(routes!(calls::config))
+        .routes(routes!(calls::stats))
+        .routes(routes!(calls::dial))
+        .routes(routes!(calls::fetch_recording))
         .merge(imports);
     // The borrower's signing page and submission: outside /api, no login.
     let public = OpenApiRouter::new().routes(routes!(sign::page_of, sign::submit));
@@ -237,6 +247,9 @@ pub fn router(app: AppState) -> Router {
     // Document uploads stream their body (no extractor limit): their cap is the hard limit's.
     let upload_limit =
         usize::try_from(app.config.documents.upload_limit_bytes).unwrap_or(usize::MAX);
+    let recording_limit =
+        usize::try_from(app.config.calls.recording_limit_bytes).unwrap_or(usize::MAX);
+    let upload_limit = upload_limit.max(recording_limit);
     let (api, doc) = api(import_limit).split_for_parts();
     let doc = Arc::new(doc);
     let timeout = Duration::from_secs(app.config.server.request_timeout_secs.max(1));

@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         (name = "fees", description = "Fees (服务费), payments (回款), refunds, waivers, rebates, commission statements and month close (月结)"),
         (name = "contracts", description = "Contract templates (versioned), a deal's frozen contracts, one-time signing links, verification, the signed PDF"),
         (name = "signing", description = "The borrower's signing page and its submission (no login; outside /api; the one-time token is the authority)"),
+        (name = "calls", description = "Calls from the PBX: ingestion by API token, matching by the number's blind index, the unmatched list, encrypted recordings with ranged playback, call statistics"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
     )
 )]

@@ -206,6 +206,7 @@ fn user(id: &str) -> User {
         phone_enc: None,
         phone_bidx: None,
         phone_masked: None,
+        extension: None,
         created_at: t,
         updated_at: t,
     }

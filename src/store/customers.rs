@@ -525,6 +525,9 @@ pub enum Unscoped {
     /// A full phone or ID number typed into search resolves to ids through the blind index;
     /// the search then applies the caller's scope to them.
     NumberLookup,
+    /// A call from the PBX is matched to a customer by the customer-side number's blind index
+    /// (the integration acts for the firm; what leaves is masked).
+    CallMatch,
     /// A customer's stage follows its most advanced open deal (issue 16.4): the deal's scope
     /// was checked; the customer may be outside the mover's (an assistant, a manager moving
     /// a deal of a customer since transferred).

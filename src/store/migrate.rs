@@ -64,6 +64,8 @@
 //! - 26: contract_templates, contract_template_versions, contracts, contract_keys (contracts
 //!   and signing, docs/contracts.md); the two default templates (居间服务协议, 个人信息授权书)
 //!   seeded as version 1.
+//! - 27: calls, call_keys (calls from the PBX, `store::calls`), created empty; the built-in
+//!   admin role gains `call.ingest` (new since schema 4; a firm's own roles are left alone).
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -74,7 +76,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 26;
+pub const SCHEMA_VERSION: u64 = 27;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -265,6 +267,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     create_v24(tx)?;
     to_25_fees(tx)?;
     to_26_contracts(tx)?;
+    to_27_calls(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -411,6 +414,20 @@ fn to_26_contracts(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 27: calls (see the module doc).
+fn to_27_calls(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::CALLS)?;
+    tx.open_table(tables::CALL_KEYS)?;
+    for mut role in super::org::roles_w(tx)? {
+        let ingest = crate::domain::capability::Capability::CallIngest;
+        if role.builtin && role.key == "admin" && !role.capabilities.contains(&ingest) {
+            role.capabilities.push(ingest);
+            super::org::put_role(tx, &role)?;
+        }
+    }
+    Ok(())
+}
+
 /// Schema 25: fees, payments, commission lines, their totals and month close (`store::fees`),
 /// created empty (deals disbursed before it get their fee account at their first payment).
 fn to_25_fees(tx: &WriteTransaction) -> Result<()> {
@@ -526,6 +543,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         24 => to_24_leads(tx),
         25 => to_25_fees(tx),
         26 => to_26_contracts(tx),
+        27 => to_27_calls(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod audit_anchor;
 pub mod blobs;
+pub mod calls;
 pub mod codec;
 pub mod custody;
 pub mod contracts;

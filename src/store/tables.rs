@@ -177,6 +177,12 @@ pub const CONTRACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contra
 /// schema 26).
 pub const CONTRACT_KEYS: TableDefinition<&str, &str> = TableDefinition::new("contract_keys");
 
+/// Call id → `domain::call::Call`, calls reported by the PBX (schema 27).
+pub const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
+/// Keys of calls (`store::calls`, schema 27): `x:<external id>` → call id, `c:<customer>/<call>`,
+/// `u:<call>` (unmatched), `r:<user>/<day>/<customer>` (reached that day) → empty.
+pub const CALL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("call_keys");
+
 every_table!(
     META,
     USERS,
@@ -234,4 +240,6 @@ every_table!(
     CONTRACT_TEMPLATE_VERSIONS,
     CONTRACTS,
     CONTRACT_KEYS,
+    CALLS,
+    CALL_KEYS,
 );

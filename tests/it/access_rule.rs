@@ -19,6 +19,12 @@ const UNSCOPED: &[(&str, &str)] = &[
     ("service/import/batch.rs", "Duplicates"),
     // A full number typed into search resolves to ids; the search applies the scope after.
     ("service/search.rs", "NumberLookup"),
+    // A PBX's call is matched to its customer by the number's blind index (firm-wide).
+    ("service/calls/mod.rs", "CallMatch"),
+    // Calls (`store::calls`): ingestion and recording uploads by the PBX token (idempotency by
+    // external id), the unmatched list and attaching (`customer.assign`; the customer
+    // attached to is read through the caller's scope).
+    ("service/calls/mod.rs", "Intake"),
     // A claim is decided by pool membership and the claim rule, not the data scope.
     ("service/pools/claims.rs", "PoolRules"),
     // Jobs over every record: recall sweep, recycle-bin purge and erasure.
@@ -32,6 +38,7 @@ const UNSCOPED: &[(&str, &str)] = &[
     ("service/contracts/mod.rs", "Contract"),
     // Key rotation and the search index (rebuild, outbox, inspection).
     ("service/platform/rotate.rs", "Maintenance"),
+    // ...and the calls' numbers (`store::calls`).
     ("search/mod.rs", "Maintenance"),
 ];
 
@@ -74,6 +81,9 @@ const CUSTOMER_TABLES: &[&str] = &[
     "tables::FEE_ACCOUNTS",
     "tables::FEE_KEYS",
     "tables::COMMISSION_LINES",
+    // Calls: through `store::calls::Reader` (the customer's scope) only.
+    "tables::CALLS",
+    "tables::CALL_KEYS",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -31,6 +31,7 @@ const AREAS: &[&str] = &[
     "target",
     "contract",
     "contract_template",
+    "call",
     "assignment",
     "plugin",
     "backup",

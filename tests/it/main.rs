@@ -13,6 +13,7 @@ mod backup;
 mod backup_interop;
 mod backup_schedule;
 mod backup_settings;
+mod calls;
 mod common;
 mod contracts;
 mod customer_features;

@@ -26,6 +26,8 @@ enum Rule {
     /// `{id}` is a contract: seen with its deal (the scopes holding the deal's officer or
     /// assistant).
     Contract,
+    /// `{id}` is a call: seen by the scopes that see its customer.
+    Call,
     /// An import job: its creator's only.
     ImportJob,
     /// An API token: its user's only (or `user.manage`).
@@ -74,6 +76,18 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/contracts/{id}/pdf", Contract),
     ("get", "/api/v1/contracts/{id}/verify", Contract),
     ("post", "/api/v1/contracts/{id}/void", Contract),
+    // Ingestion by the PBX token; settings; the unmatched list (`customer.assign`).
+    ("post", "/api/v1/calls", NoObject),
+    ("get", "/api/v1/calls/config", NoObject),
+    ("get", "/api/v1/calls/unmatched", NoObject),
+    ("post", "/api/v1/calls/{id}/attach", Call),
+    ("get", "/api/v1/calls/{id}/recording", Call),
+    ("post", "/api/v1/calls/{id}/recording", Call),
+    ("post", "/api/v1/calls/{id}/recording/fetch", Call),
+    ("get", "/api/v1/customers/{id}/calls", Customer),
+    ("post", "/api/v1/customers/{id}/call", Customer),
+    // Call statistics over the caller's own scope (tests/it/calls.rs).
+    ("get", "/api/v1/reports/calls", NoObject),
     ("get", "/api/v1/custom-fields", NoObject),
     ("post", "/api/v1/custom-fields", NoObject),
     ("delete", "/api/v1/custom-fields/{key}", Organisation),
@@ -298,6 +312,7 @@ const NOBODY: &str = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
 /// The objects of an outsider (a salesperson of another department).
 struct Theirs {
     customer: String,
+    call: String,
     deal: String,
     contract: String,
     followup: String,
@@ -321,6 +336,7 @@ fn fill(path: &str, rule: Rule, t: &Theirs, nobody: bool) -> String {
         Customer | Followup => pick(&t.customer),
         Deal => pick(&t.deal),
         Contract => pick(&t.contract),
+        Call => pick(&t.call),
         ImportJob => pick(&t.job),
         Token => pick(&t.token),
         View => pick(&t.view),
@@ -420,7 +436,30 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
         )
         .await;
     assert!(st.is_success(), "{pool}");
+    // A call with a recording, matched to the outsider's customer.
+    let (st, pbx) = admin.post("/api/v1/tokens", json!({"name": "pbx"})).await;
+    assert_eq!(st, 201, "{pbx}");
+    let pbx = pbx["token"].as_str().unwrap().to_string();
+    let (st, c) = crate::calls::post_call(
+        &s,
+        &pbx,
+        json!({"external_id": "walk", "direction": "out", "from": "8001", "to": "13822223333",
+               "started_at": s.app.now(), "talk_seconds": 5, "result": "answered", "agent": "outsider"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{c}");
+    assert_eq!(c["customer_id"], customer.as_str());
+    let their_call = c["id"].as_str().unwrap().to_string();
+    let r = reqwest::Client::new()
+        .post(s.url(&format!("/api/v1/calls/{their_call}/recording")))
+        .bearer_auth(&pbx)
+        .body(crate::calls::wav(1000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     let t = Theirs {
+        call: their_call,
         customer,
         deal: deal["id"].as_str().unwrap().to_string(),
         contract: contract["id"].as_str().unwrap().to_string(),
@@ -447,7 +486,7 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
         for (method, path, rule) in order {
             let walk = match rule {
                 NoObject => false,
-                Customer | Followup | Deal | Contract => !sees_every_customer,
+                Customer | Followup | Deal | Contract | Call => !sees_every_customer,
                 Pool => role != "manager",
                 Organisation => *method != "get",
                 ImportJob | Token | View => true,

@@ -43,6 +43,7 @@ export const CAPABILITY_LABELS = [
   { cap: 'backup.run', labelKey: 'cap.backup.run' },
   { cap: 'settings.manage', labelKey: 'cap.settings.manage' },
   { cap: 'lead.check', labelKey: 'cap.lead.check' },
+  { cap: 'call.ingest', labelKey: 'cap.call.ingest' },
 ];
 
 export const FIELD_PRIVILEGE_LABELS = [

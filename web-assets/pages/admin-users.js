@@ -142,13 +142,14 @@ function EditUserDialog({ user, catalog, departments, onClose, onSaved }) {
     roles: [...user.roles],
     department_id: user.department_id || '',
     status: user.status,
+    extension: user.extension || '',
   });
   const [errors, setErrors] = useState({});
   const [formError, setFormError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState(false);
-  const refs = { display_name: useRef(null), department_id: useRef(null) };
-  const order = ['display_name', 'roles', 'department_id', 'status'];
+  const refs = { display_name: useRef(null), department_id: useRef(null), extension: useRef(null) };
+  const order = ['display_name', 'roles', 'department_id', 'extension', 'status'];
   const isSelf = session.value?.id === user.id;
 
   const set = (name) => (value) => {
@@ -163,6 +164,7 @@ function EditUserDialog({ user, catalog, departments, onClose, onSaved }) {
     if (values.roles.join(',') !== user.roles.join(',')) body.roles = values.roles;
     if (values.department_id !== (user.department_id || '')) body.department_id = values.department_id;
     if (values.status !== user.status) body.status = values.status;
+    if (values.extension.trim() !== (user.extension || '')) body.extension = values.extension.trim();
     return body;
   };
 
@@ -220,6 +222,9 @@ function EditUserDialog({ user, catalog, departments, onClose, onSaved }) {
         <${SelectField} id="user-department_id" label=${t('users.field.department')} value=${values.department_id}
           onChange=${set('department_id')} error=${errors.department_id} inputRef=${refs.department_id}
           options=${departmentOptions(departments, { none: t('users.noDepartment') })} testid="user-form-department" />
+        <${Field} id="user-extension" label=${t('user.extension')} value=${values.extension} required=${false}
+          onInput=${set('extension')} error=${errors.extension} autocomplete="off" inputRef=${refs.extension}
+          hint=${t('user.extensionHint')} testid="user-form-extension" maxLength=${16} inputMode="numeric" />
       </div>
       <${CheckboxGroup} id="user-roles" legend=${t('users.field.roles')} options=${roleOptions(catalog)}
         value=${values.roles} onChange=${set('roles')} error=${errors.roles} testid="user-form-roles" columns=${3} required />

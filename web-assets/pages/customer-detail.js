@@ -25,6 +25,7 @@ import {
 import { QualificationCard, QualificationDialog } from '../components/qualification.js';
 import { MatchesCard } from '../components/matches.js';
 import { CustomerDealsCard } from '../components/deals.js';
+import { CustomerCallsCard } from '../components/calls.js';
 import { NotFoundPage } from './not-found.js';
 
 function customerIdFromPath(path) {
@@ -283,6 +284,8 @@ function eventText(e, userName) {
       return t('timeline.erased');
     case 'document':
       return t('timeline.document', { name: e.from || '—', what: t(`documents.event.${e.to}`), note: e.note || '' });
+    case 'call':
+      return t('timeline.call', { note: e.note || '' });
     default:
       return t('timeline.other', { kind: e.kind });
   }
@@ -459,6 +462,7 @@ export function CustomerDetailPage() {
       </div>
       <div class="customer-main">
         <${CustomerDealsCard} customer=${c} onChanged=${() => { loadCustomer(); loadTimeline(); }} />
+        <${CustomerCallsCard} customer=${c} />
         ${canEdit && html`<${FollowupBox} customerId=${c.id} onLogged=${() => { loadCustomer(); loadTimeline(); }} />`}
         <div class="card" data-testid="customer-timeline">
           <h2 class="card-title">${t('timeline.title')}</h2>

@@ -10,6 +10,7 @@ import { loadReminders, loadUpcoming, remindersStamp } from '../components/remin
 import { TransferRequestsCard } from '../components/transfer-requests.js';
 import { DealRemindersCard } from '../components/deal-reminders.js';
 import { OverdueDocumentsCard } from '../components/documents.js';
+import { CallStatsCard, UnmatchedCallsCard } from '../components/calls.js';
 
 function greeting(name) {
   const hour = new Date().getHours();
@@ -215,6 +216,8 @@ export function DashboardPage() {
     ${can('customer.read') && html`<${TransferRequestsCard} />`}
     ${can('deal.read') && html`<${DealRemindersCard} />`}
     ${can('deal.read') && html`<${OverdueDocumentsCard} />`}
+    ${can('customer.assign') && html`<${UnmatchedCallsCard} />`}
+    ${can('customer.read') && html`<${CallStatsCard} />`}
     ${can('customer.read')
       ? html`<${Todos} /><${Trends} />`
       : html`<div class="card empty-state" data-testid="dashboard-empty">

@@ -69,6 +69,8 @@ pub struct UserView {
     pub manager_id: Option<String>,
     /// Masked (`138****5678`).
     pub phone: Option<String>,
+    /// PBX extension (分机号), if set.
+    pub extension: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -86,6 +88,7 @@ impl UserView {
             department_id: u.department_id.clone(),
             manager_id: u.manager_id.clone(),
             phone: u.phone_masked.clone(),
+            extension: u.extension.clone(),
             created_at: u.created_at,
         }
     }

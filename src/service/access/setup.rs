@@ -137,6 +137,7 @@ impl crate::service::access::UseCases<'_> {
                     phone_enc: None,
                     phone_bidx: None,
                     phone_masked: None,
+                    extension: None,
                     created_at: now,
                     updated_at: now,
                 };

@@ -133,6 +133,8 @@ fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Re
     // Scans and photos of the customer's deal documents: detached here, their files removed
     // after the commit (`remove_unreferenced_files`).
     crate::service::documents::erase_customer(tx, &c.id, now)?;
+    // Call recordings likewise (the calls stay, numbers masked, for the statistics).
+    crate::service::calls::erase_customer(tx, &c.id, now)?;
     Ok(c)
 }
 

@@ -70,6 +70,8 @@ pub struct UserPatch {
     pub status: Option<UserStatus>,
     /// Mainland mobile; empty string removes it.
     pub phone: Option<String>,
+    /// PBX extension (分机号, 1–16 digits), unique; empty string removes it.
+    pub extension: Option<String>,
 }
 
 fn check_roles(tx: &crate::store::WriteTransaction, roles: &[String]) -> Result<()> {
@@ -167,6 +169,7 @@ impl crate::service::org::UseCases<'_> {
             phone_enc: None,
             phone_bidx: None,
             phone_masked: None,
+            extension: None,
             created_at: now,
             updated_at: now,
         };
@@ -274,6 +277,26 @@ impl crate::service::org::UseCases<'_> {
             }
             if let Some(p) = patch.phone.as_deref() {
                 self.set_phone(&mut user, Some(p))?;
+            }
+            if let Some(x) = patch.extension.as_deref() {
+                let x = x.trim();
+                user.extension = if x.is_empty() {
+                    None
+                } else {
+                    if x.len() > 16 || !x.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(Error::validation("extension", "分机号应为1到16位数字"));
+                    }
+                    if store::calls::extension_owner(tx, x)?.is_some_and(|owner| owner != user.id) {
+                        return Err(Error::validation("extension", "该分机号已被其他用户使用"));
+                    }
+                    Some(x.to_string())
+                };
+                store::calls::set_extension(
+                    tx,
+                    &user.id,
+                    before.extension.as_deref(),
+                    user.extension.as_deref(),
+                )?;
             }
             check_refs(
                 tx,

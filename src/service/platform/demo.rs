@@ -35,6 +35,7 @@ impl crate::service::platform::UseCases<'_> {
                     phone_enc: None,
                     phone_bidx: None,
                     phone_masked: None,
+                    extension: None,
                     created_at: now,
                     updated_at: now,
                 };

@@ -137,6 +137,27 @@ fn reseal_user(old: &FieldCipher, new: &FieldCipher, u: &User) -> Result<Option<
     Ok(Some(out))
 }
 
+/// A call's numbers under `new` (`None`: already there).
+fn reseal_call(
+    old: &FieldCipher,
+    new: &FieldCipher,
+    c: &crate::domain::call::Call,
+) -> Result<Option<crate::domain::call::Call>> {
+    if new.decrypt(&c.id, "from", &c.from_enc).is_ok() {
+        return Ok(None);
+    }
+    let mut out = c.clone();
+    for (field, enc) in [("from", &mut out.from_enc), ("to", &mut out.to_enc)] {
+        let plain = old.decrypt(&c.id, field, enc).map_err(|e| {
+            Error::Internal(format!("call {} {field} opens with neither key: {e}", c.id))
+        })?;
+        *enc = new
+            .encrypt(&c.id, field, &plain)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+    }
+    Ok(Some(out))
+}
+
 impl crate::service::platform::UseCases<'_> {
     /// Re-seals every sensitive value under `new` (this app's own cipher is the old key).
     /// Returns how many records changed.
@@ -204,6 +225,27 @@ impl crate::service::platform::UseCases<'_> {
             done += chunk.len() as u64;
             progress(done, total);
         }
+        // Calls' numbers (issue 22): encrypted with the field cipher too.
+        let call_ids = self.store.read(crate::store::calls::all_ids)?;
+        for chunk in call_ids.chunks(BATCH) {
+            changed += self.store.write(|tx| {
+                let mut n = 0;
+                let calls = crate::store::calls::Reader::unscoped(
+                    tx,
+                    crate::store::calls::Unscoped::Maintenance,
+                );
+                for id in chunk {
+                    let Some(before) = calls.get(id)? else {
+                        continue;
+                    };
+                    if let Some(after) = reseal_call(&self.fields, new, &before)? {
+                        crate::store::calls::update(tx, &after)?;
+                        n += 1;
+                    }
+                }
+                Ok::<_, Error>(n)
+            })?;
+        }
         self.store.write(|tx| {
             audit::record(
                 tx,
@@ -219,5 +261,51 @@ impl crate::service::platform::UseCases<'_> {
             )
         })?;
         Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::domain::call::{Call, CallResult, Direction};
+
+    fn cipher() -> FieldCipher {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, _) = crate::crypto::keyfile::load_or_create(&dir.path().join("k")).unwrap();
+        FieldCipher::new(&key)
+    }
+
+    #[test]
+    fn a_calls_numbers_move_to_the_new_key_once() {
+        let (old, new) = (cipher(), cipher());
+        let call = Call {
+            id: "c1".into(),
+            external_id: "x".into(),
+            direction: Direction::Out,
+            from_enc: old.encrypt("c1", "from", "8001").unwrap(),
+            from_masked: "****".into(),
+            to_enc: old.encrypt("c1", "to", "13800138000").unwrap(),
+            to_masked: "138****8000".into(),
+            started_at: chrono::DateTime::UNIX_EPOCH,
+            ring_seconds: 0,
+            talk_seconds: 0,
+            result: CallResult::Busy,
+            agent: "8001".into(),
+            user_id: None,
+            customer_id: None,
+            recording: None,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let after = reseal_call(&old, &new, &call).unwrap().unwrap();
+        assert_eq!(new.decrypt("c1", "from", &after.from_enc).unwrap(), "8001");
+        assert_eq!(
+            new.decrypt("c1", "to", &after.to_enc).unwrap(),
+            "13800138000"
+        );
+        assert!(
+            reseal_call(&old, &new, &after).unwrap().is_none(),
+            "resumable: done once"
+        );
     }
 }
