@@ -470,6 +470,7 @@ export default {
   'audit.action.audit.chain_keyed': 'Audit log keyed',
   'audit.action.customer.revealed': 'Full value revealed',
   'audit.action.customer.exported': 'Customers exported',
+  'audit.action.report.exported': 'Report exported',
   'audit.action.backup.requested': 'Backup requested',
   'audit.action.backup.completed': 'Backup completed',
   'audit.action.backup.failed': 'Backup failed',

@@ -470,6 +470,7 @@ export default {
   'audit.action.audit.chain_keyed': '审计日志启用密钥签名',
   'audit.action.customer.revealed': '查看完整信息',
   'audit.action.customer.exported': '导出客户',
+  'audit.action.report.exported': '导出报表',
   'audit.action.backup.requested': '发起备份',
   'audit.action.backup.completed': '备份完成',
   'audit.action.backup.failed': '备份失败',
