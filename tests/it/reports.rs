@@ -200,6 +200,40 @@ async fn pools_count_claims_per_user_and_pool_in_the_period() {
     // xiao sees none of da's claims.
     let (_, r) = xiao.get("/api/v1/reports/pools").await;
     assert_eq!(r["rows"], json!([]), "{r}");
+
+    // Recalls: the sweep's count is the report's total, per former owner.
+    lead(&xiao, "乙", "13800000002").await;
+    s.clock.advance(chrono::Duration::days(40));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, sw) = admin
+        .post("/api/v1/pools/sweep?dry_run=false", json!({}))
+        .await;
+    assert_eq!(st, 200, "{sw}");
+    let recalled = sw["recalled"].as_u64().unwrap();
+    assert!(recalled >= 2, "xiao's and da's customers go back: {sw}");
+    let (_, r) = admin
+        .get("/api/v1/reports/pools?from=2020-01-01&to=2020-12-31")
+        .await;
+    assert_eq!(r["rows"], json!([]), "another period: {r}");
+    let (_, r) = admin.get("/api/v1/reports/trends").await;
+    let to = r["to"].as_str().unwrap().to_string();
+    let (_, r) = admin
+        .get(&format!("/api/v1/reports/pools?from={to}&to={to}"))
+        .await;
+    assert_eq!(
+        r["totals"]["recalled"].as_u64(),
+        Some(recalled),
+        "{r} vs {sw}"
+    );
+    assert_eq!(r["totals"]["claimed"], 0, "the claim was 40 days ago: {r}");
+    let xiao_recalled: u64 = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["display_name"] == "xiao")
+        .map(|x| x["recalled"].as_u64().unwrap())
+        .sum();
+    assert_eq!(xiao_recalled, 1, "{r}");
     s.stop().await;
 }
 

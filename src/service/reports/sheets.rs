@@ -6,7 +6,8 @@
 //!   (`followups_done/<user>/<day>`, the counter the 工作台 trends read, so the two reconcile)
 //!   and the customers held now (the owner loads, `store::loads`);
 //! - `funnel`: the customer funnel (or the deal funnel with `kind=deal`), stage by stage;
-//! - `pools`: claims per user and pool in the period (`claim/<user>/<pool>/<day>`).
+//! - `pools`: claims and recalls per user and pool in the period (`claim/<user>/<pool>/<day>`,
+//!   `recall/<former owner>/<pool>/<day>`, bumped in the recall's transaction).
 
 use std::collections::BTreeMap;
 
@@ -232,21 +233,29 @@ impl crate::service::reports::UseCases<'_> {
                         .collect();
                     let mut rows = Vec::new();
                     for u in self.report_people(tx, caller, department)? {
-                        let mut per_pool: BTreeMap<String, u64> = BTreeMap::new();
-                        // `claim/<user>/<pool>/<day>`: one key per pool and day claimed from.
-                        for (key, n) in
-                            pools::counters_with_prefix(tx, &format!("claim/{}/", u.id))?
-                        {
-                            let mut parts = key.rsplitn(3, '/');
-                            let day = parts.next().unwrap_or_default();
-                            let pool = parts.next().unwrap_or_default();
-                            let in_period = NaiveDate::parse_from_str(day, "%Y-%m-%d")
-                                .is_ok_and(|d| d >= from && d <= to);
-                            if in_period {
-                                *per_pool.entry(pool.to_string()).or_default() += n;
+                        // (claimed, recalled) per pool in the period, from
+                        // `claim/<user>/<pool>/<day>` and `recall/<owner>/<pool>/<day>`.
+                        let mut per_pool: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+                        for (which, prefix) in [(0, "claim"), (1, "recall")] {
+                            let keys =
+                                pools::counters_with_prefix(tx, &format!("{prefix}/{}/", u.id))?;
+                            for (key, n) in keys {
+                                let mut parts = key.rsplitn(3, '/');
+                                let day = parts.next().unwrap_or_default();
+                                let pool = parts.next().unwrap_or_default();
+                                let in_period = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                                    .is_ok_and(|d| d >= from && d <= to);
+                                if in_period {
+                                    let e = per_pool.entry(pool.to_string()).or_default();
+                                    if which == 0 {
+                                        e.0 += n;
+                                    } else {
+                                        e.1 += n;
+                                    }
+                                }
                             }
                         }
-                        for (pool, n) in per_pool {
+                        for (pool, (claimed, recalled)) in per_pool {
                             rows.push(BTreeMap::from([
                                 ("user_id".to_string(), json!(u.id)),
                                 ("display_name".to_string(), json!(u.display_name)),
@@ -257,7 +266,8 @@ impl crate::service::reports::UseCases<'_> {
                                         names.get(&pool).cloned().unwrap_or_else(|| pool.clone())
                                     ),
                                 ),
-                                ("claimed".to_string(), json!(n)),
+                                ("claimed".to_string(), json!(claimed)),
+                                ("recalled".to_string(), json!(recalled)),
                             ]));
                         }
                     }
@@ -271,10 +281,11 @@ impl crate::service::reports::UseCases<'_> {
                         col("pool_id", "公海池ID", "text"),
                         col("pool_name", "公海池", "text"),
                         col("claimed", "领取", "number"),
+                        col("recalled", "被回收", "number"),
                     ],
                     rows,
                     "claimed",
-                    vec!["回收次数尚无按日计数，暂未列出。".to_string()],
+                    vec!["回收自本版本起按日计数，之前的回收不计。".to_string()],
                 )
             }
             _ => return Err(Error::NotFound),
