@@ -22,6 +22,7 @@ import { AdminCustomerSettingsPage } from './pages/admin-customer-settings.js';
 import { CalculatorPage } from './pages/calculator.js';
 import { AdminProductsPage } from './pages/admin-products.js';
 import { FunnelPage } from './pages/funnel.js';
+import { ReportsPage } from './pages/reports.js';
 import { DealsPage } from './pages/deals.js';
 import { DealDetailPage } from './pages/deal-detail.js';
 import { DocumentsPage } from './pages/documents.js';
@@ -45,6 +46,7 @@ export const ROUTES = [
   { id: 'pools', path: '/pools', key: 'nav.pools', icon: 'inbox', page: PoolsPage, nav: true, capability: 'customer.read' },
   { id: 'lead-check', path: '/leads/check', key: 'nav.leadCheck', icon: 'contacts', page: LeadCheckPage, nav: true, capability: 'lead.check' },
   { id: 'funnel', path: '/reports/funnel', key: 'nav.funnel', icon: 'dashboard', page: FunnelPage, nav: true, capability: 'customer.read' },
+  { id: 'reports', path: '/reports', key: 'nav.reports', icon: 'dashboard', page: ReportsPage, nav: true, capability: 'customer.read' },
   // Everyone's own commission statement (others' with finance.read, in scope).
   { id: 'commissions', path: '/commissions', key: 'nav.commissions', icon: 'audit', page: CommissionsPage, nav: true },
   { id: 'targets', path: '/targets', key: 'nav.targets', icon: 'dashboard', page: TargetsPage, nav: true },

@@ -164,6 +164,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(reports::customers))
         .routes(routes!(reports::deals))
         .routes(routes!(reports::trends))
+        .routes(routes!(reports::report))
         .routes(routes!(deals::list, deals::create))
         .routes(routes!(deals::board))
         .routes(routes!(deals::reminders))

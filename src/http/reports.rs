@@ -1,12 +1,15 @@
 //! Reports: funnels and the 工作台 trends.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
+use crate::http::auth::Source;
 use crate::service::access::auth::Caller;
-use crate::service::reports::{Funnel, FunnelQuery, Trends, TrendsQuery};
+use crate::service::reports::{Funnel, FunnelQuery, ReportQuery, ReportTable, Trends, TrendsQuery};
 
 /// The customer funnel (lead → won) for a period over my scope: how many reached each stage,
 /// the conversion to the next, the median days in each stage, lost and invalid.
@@ -58,4 +61,55 @@ pub async fn trends(
         app.blocking(move |app| app.reports().trends(&caller, &q))
             .await?,
     ))
+}
+
+/// A report (`activity`, `funnel` or `pools`) for a period over my scope, optionally one
+/// department: its columns, rows and totals (docs/reports.md); with `format=xlsx` the same
+/// table as an XLSX file (ids as text cells, formula-safe; audited `report.exported`).
+#[utoipa::path(get, path = "/reports/{name}", operation_id = "report", tag = "reports",
+    params(("name" = String, Path, description = "activity, funnel or pools"), ReportQuery),
+    responses(
+    (status = 200, description = "The report (JSON), or the XLSX file with format=xlsx", body = ReportTable),
+    (status = 400, description = "A bad date, period, kind or format", body = ErrorBody),
+    (status = 404, description = "No such report", body = ErrorBody)))]
+pub async fn report(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    match q.format.as_deref() {
+        None | Some("" | "json") => {
+            let t = app
+                .blocking(move |app| app.reports().report(&caller, &name, &q))
+                .await?;
+            Ok(Json(t).into_response())
+        }
+        Some("xlsx") => {
+            let f = app
+                .blocking(move |app| app.reports().export_report(&caller, &name, &q, &source))
+                .await?;
+            let mut resp = f.bytes.into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+            );
+            let disposition = format!(
+                "attachment; filename=\"report.xlsx\"; filename*=UTF-8''{}",
+                super::customers::exports::percent_encode(&f.filename)
+            );
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&f.rows.to_string()) {
+                h.insert("x-export-rows", v);
+            }
+            Ok(resp)
+        }
+        Some(_) => Err(crate::service::Error::validation("format", "只能是xlsx").into()),
+    }
 }

@@ -69,6 +69,7 @@ pub const ACTIONS: &[&str] = &[
     "customer.purged",
     "customer.revealed",
     "customer.exported",
+    "report.exported",
     "customer.imported",
     "customer.transferred",
     "transfer.requested",

@@ -39,6 +39,7 @@ const AREAS: &[&str] = &[
     "audit",
     "lead",
     "application_form",
+    "report",
 ];
 
 /// Dotted strings in those areas that are not audit actions (file names, config keys).

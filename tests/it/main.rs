@@ -48,6 +48,7 @@ mod process;
 mod products;
 mod profile;
 mod recycle_bin;
+mod reports;
 mod rotate_key;
 mod scope_matrix;
 mod scope_walk;

@@ -239,6 +239,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/team/today", NoObject),
     // Counts over the caller's own scope (tests/it/trends.rs).
     ("get", "/api/v1/reports/trends", NoObject),
+    // Counts over the caller's own scope (tests/it/reports.rs); the name is a report, not a record.
+    ("get", "/api/v1/reports/{name}", NoObject),
     ("get", "/api/v1/roles", NoObject),
     ("post", "/api/v1/roles", NoObject),
     ("delete", "/api/v1/roles/{key}", Organisation),

@@ -44,6 +44,7 @@ export const AUDIT_ACTIONS = [
   { action: 'customer.deleted', labelKey: 'audit.action.customer.deleted' },
   { action: 'customer.revealed', labelKey: 'audit.action.customer.revealed', tone: 'warning' },
   { action: 'customer.exported', labelKey: 'audit.action.customer.exported', tone: 'warning' },
+  { action: 'report.exported', labelKey: 'audit.action.report.exported', tone: 'warning' },
   { action: 'user.departed', labelKey: 'audit.action.user.departed' },
   { action: 'customer.restored', labelKey: 'audit.action.customer.restored' },
   { action: 'customer.erased', labelKey: 'audit.action.customer.erased', tone: 'error' },

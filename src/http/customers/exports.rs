@@ -12,7 +12,7 @@ use crate::service::access::auth::Caller;
 use crate::service::customers::export::ExportQuery;
 
 /// RFC 5987 encoding for a non-ASCII download name.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),

@@ -3,7 +3,9 @@
 
 crate::service::use_cases!(reports, "Funnels and reports.");
 
+mod sheets;
 mod trends;
+pub use sheets::{REPORTS, ReportColumn, ReportFile, ReportQuery, ReportTable};
 pub use trends::{RankRow, TrendDay, Trends, TrendsQuery};
 
 use std::collections::BTreeMap;
@@ -89,6 +91,31 @@ fn median(h: &BTreeMap<u32, u64>) -> Option<u32> {
 }
 
 impl crate::service::reports::UseCases<'_> {
+    /// A report's period: Asia/Shanghai days `from..=to`, by default the first of this month to
+    /// today, at most 366 days apart.
+    pub(crate) fn period(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<(NaiveDate, NaiveDate)> {
+        let today = self.now().with_timezone(&shanghai()).date_naive();
+        let from = match from {
+            Some(v) => parse_day("from", v)?,
+            None => today.with_day(1).unwrap_or(today),
+        };
+        let to = match to {
+            Some(v) => parse_day("to", v)?,
+            None => today,
+        };
+        if to < from {
+            return Err(Error::validation("to", "结束日期不能早于开始日期"));
+        }
+        if (to - from).num_days() > 366 {
+            return Err(Error::validation("to", "一次最多统计366天"));
+        }
+        Ok((from, to))
+    }
+
     /// A funnel of `kind` over the caller's scope (owners they see; the unowned for a
     /// firm-wide scope) for the query's period.
     pub fn funnel(
@@ -99,21 +126,7 @@ impl crate::service::reports::UseCases<'_> {
         q: &FunnelQuery,
     ) -> Result<Funnel> {
         caller.require(Capability::CustomerRead)?;
-        let today = self.now().with_timezone(&shanghai()).date_naive();
-        let from = match &q.from {
-            Some(v) => parse_day("from", v)?,
-            None => today.with_day(1).unwrap_or(today),
-        };
-        let to = match &q.to {
-            Some(v) => parse_day("to", v)?,
-            None => today,
-        };
-        if to < from {
-            return Err(Error::validation("to", "结束日期不能早于开始日期"));
-        }
-        if (to - from).num_days() > 366 {
-            return Err(Error::validation("to", "一次最多统计366天"));
-        }
+        let (from, to) = self.period(q.from.as_deref(), q.to.as_deref())?;
         let scope = self.scope_of(caller)?;
         let sees = |owner: &Option<String>| match (&scope.visible, owner) {
             (Visible::All, _) => true,

@@ -56,6 +56,16 @@ impl crate::service::pools::UseCases<'_> {
                         into_pool(&mut c, pool, now, &action.reason);
                         customers::put(tx, Some(&before), &c)?;
                         pools::remove_counter(tx, &warn_key)?;
+                        // The reports' daily recall count, per former owner and pool.
+                        pools::bump(
+                            tx,
+                            &format!(
+                                "recall/{}/{}/{}",
+                                action.owner_id,
+                                pool.id,
+                                crate::service::pools::day_key(now)
+                            ),
+                        )?;
                         customers::add_event(
                             tx,
                             &c.id,

@@ -1,0 +1,183 @@
+// /reports — the reports page: the reports in a row of tabs; each with a period
+// (Asia/Shanghai days), a department filter where it applies, an ECharts chart (vendored, no
+// build step), a table and an XLSX export (GET /api/v1/reports/{name}?format=xlsx, audited).
+import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
+import { html } from '../html.js';
+import { t } from '../i18n/index.js';
+import { api, apiBlob } from '../api.js';
+import { todayIso } from '../format.js';
+import { errorText } from '../errors.js';
+import { FormError } from '../components/field.js';
+import { EmptyState, LoadError, Loading } from '../components/states.js';
+
+const REPORTS = ['activity', 'funnel', 'pools'];
+/** Reports counted per user: the department filter applies to them. */
+const BY_USER = new Set(['activity', 'pools']);
+
+function monthStart(iso) {
+  return `${iso.slice(0, 8)}01`;
+}
+
+function daysBefore(iso, n) {
+  const d = new Date(`${iso}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - n);
+  return d.toISOString().slice(0, 10);
+}
+
+function save(name, blob) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+/** A row's label: a user's name, a pool and user, or a funnel stage. */
+function rowLabel(name, kind, r) {
+  if (name === 'funnel') return t(kind === 'deal' ? `deals.stage.${r.stage}` : `stage.${r.stage}`);
+  if (name === 'pools') return `${r.display_name} · ${r.pool_name}`;
+  return r.display_name;
+}
+
+function cell(name, kind, col, r) {
+  const v = r[col.key];
+  if (v == null) return '—';
+  if (col.key === 'stage') return rowLabel(name, kind, r);
+  if (col.key === 'conversion_bp') return `${(v / 100).toFixed(1)}%`;
+  return String(v);
+}
+
+function Chart({ report, kind }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    let chart = null;
+    let gone = false;
+    const resize = () => chart && chart.resize();
+    import('../vendor/echarts/echarts.esm.min.js').then((echarts) => {
+      if (gone || !ref.current) return;
+      chart = echarts.init(ref.current, null, { renderer: 'svg' });
+      const labels = report.rows.map((r) => rowLabel(report.name, kind, r));
+      const values = report.rows.map((r) => r[report.chart] ?? 0);
+      chart.setOption({ animation: false });
+      chart.setOption(report.name === 'funnel'
+        ? {
+          tooltip: { trigger: 'item', formatter: '{b}: {c}' },
+          series: [{
+            type: 'funnel', left: '5%', width: '90%', top: 10, bottom: 10, sort: 'none', gap: 2, minSize: '8%',
+            label: { show: true, position: 'inside', formatter: '{b} {c}' },
+            data: labels.map((name, i) => ({ name, value: values[i] })),
+          }],
+        }
+        : {
+          tooltip: { trigger: 'axis' },
+          grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
+          xAxis: { type: 'value', minInterval: 1 },
+          yAxis: { type: 'category', data: labels, inverse: true },
+          series: [{ type: 'bar', name: t(`reports.col.${report.chart}`), data: values }],
+        });
+      window.addEventListener('resize', resize);
+    });
+    return () => {
+      gone = true;
+      window.removeEventListener('resize', resize);
+      if (chart) chart.dispose();
+    };
+  }, [report, kind]);
+  return html`<div ref=${ref} class="funnel-chart" role="img" aria-label=${t(`reports.${report.name}.title`)} data-testid="report-chart"></div>`;
+}
+
+export function ReportsPage() {
+  const today = todayIso();
+  const [name, setName] = useState('activity');
+  const [kind, setKind] = useState('customer');
+  const [period, setPeriod] = useState({ from: monthStart(today), to: today });
+  const [department, setDepartment] = useState('');
+  const [departments, setDepartments] = useState([]);
+  const [state, setState] = useState({ status: 'loading' });
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState(null);
+
+  useEffect(() => {
+    api('GET', '/api/v1/departments').then((d) => setDepartments(d.items || [])).catch(() => setDepartments([]));
+  }, []);
+
+  const query = () => {
+    const q = new URLSearchParams({ from: period.from, to: period.to });
+    if (BY_USER.has(name) && department) q.set('department', department);
+    if (name === 'funnel') q.set('kind', kind);
+    return q;
+  };
+  const load = () => {
+    setState({ status: 'loading' });
+    api('GET', `/api/v1/reports/${name}?${query()}`)
+      .then((r) => setState({ status: 'ready', r }))
+      .catch((e) => setState({ status: 'error', error: e }));
+  };
+  useEffect(load, [name, kind, period.from, period.to, department]);
+
+  const exportXlsx = async () => {
+    setSaving(true);
+    setError(null);
+    try {
+      const q = query();
+      q.set('format', 'xlsx');
+      save(`${t(`reports.${name}.title`)}-${period.from}-${period.to}.xlsx`, await apiBlob('GET', `/api/v1/reports/${name}?${q}`));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} />`;
+  else {
+    const { r } = state;
+    const empty = r.rows.length === 0 || r.rows.every((x) => !x[r.chart]);
+    const numbers = r.columns.filter((c) => c.kind === 'number');
+    body = html`
+      ${empty
+        ? html`<${EmptyState} icon="dashboard" title=${t('reports.empty.title')} body=${t('reports.empty.body')} testid="report-empty" />`
+        : html`<div class="card"><${Chart} report=${r} kind=${kind} /></div>`}
+      ${r.rows.length > 0 && html`<div class="card table-wrap"><table class="table" data-testid="report-table">
+        <thead><tr>${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c) => html`<th key=${c.key}>${t(`reports.col.${c.key}`)}</th>`)}</tr></thead>
+        <tbody>${r.rows.map((x, i) => html`<tr key=${i}>${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c) => html`<td key=${c.key}>${cell(r.name, kind, c, x)}</td>`)}</tr>`)}
+        ${Object.keys(r.totals).length > 0 && html`<tr class="is-muted" data-testid="report-totals">${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c, i) => html`<td key=${c.key}>${i === 0 ? t('reports.total') : (numbers.includes(c) ? r.totals[c.key] : '')}</td>`)}</tr>`}
+        </tbody></table></div>`}
+      <p class="muted" data-testid="report-note">${t(`reports.${r.name}.note`)}</p>`;
+  }
+  return html`<section class="page" data-testid="page-reports">
+    <header class="page-header"><h1 class="page-title">${t('nav.reports')}</h1>
+      <button type="button" class="btn" disabled=${saving || state.status !== 'ready'} onClick=${exportXlsx} data-testid="report-export">${t('reports.export')}</button>
+    </header>
+    <${FormError} message=${error} />
+    <div class="card funnel-period">
+      <div class="chip-row" role="tablist">
+        ${REPORTS.map((k) => html`<button type="button" role="tab" aria-selected=${name === k} key=${k}
+          class=${`btn btn-sm${name === k ? ' btn-primary' : ''}`} onClick=${() => setName(k)} data-testid=${`report-tab-${k}`}>${t(`reports.${k}.title`)}</button>`)}
+      </div>
+      ${name === 'funnel' && html`<div class="chip-row">
+        ${['customer', 'deal'].map((k) => html`<button type="button" key=${k} class=${`btn btn-sm${kind === k ? ' btn-primary' : ''}`}
+          onClick=${() => setKind(k)} data-testid=${`report-kind-${k}`}>${t(`funnel.kind.${k}s`)}</button>`)}
+      </div>`}
+      <div class="chip-row">
+        <button type="button" class="btn btn-sm" onClick=${() => setPeriod({ from: monthStart(today), to: today })}>${t('funnel.thisMonth')}</button>
+        <button type="button" class="btn btn-sm" onClick=${() => setPeriod({ from: daysBefore(today, 29), to: today })} data-testid="report-30">${t('funnel.last30')}</button>
+        <button type="button" class="btn btn-sm" onClick=${() => setPeriod({ from: daysBefore(today, 89), to: today })}>${t('funnel.last90')}</button>
+      </div>
+      <label class="field-inline">${t('funnel.from')} <input class="input" type="date" value=${period.from} max=${period.to}
+        onChange=${(e) => e.currentTarget.value && setPeriod({ ...period, from: e.currentTarget.value })} data-testid="report-from" /></label>
+      <label class="field-inline">${t('funnel.to')} <input class="input" type="date" value=${period.to} min=${period.from}
+        onChange=${(e) => e.currentTarget.value && setPeriod({ ...period, to: e.currentTarget.value })} data-testid="report-to" /></label>
+      ${BY_USER.has(name) && departments.length > 0 && html`<label class="field-inline">${t('reports.department')}
+        <select class="input" value=${department} onChange=${(e) => setDepartment(e.currentTarget.value)} data-testid="report-department">
+          <option value="">${t('reports.allDepartments')}</option>
+          ${departments.map((d) => html`<option key=${d.id} value=${d.id}>${d.name}</option>`)}
+        </select></label>`}
+    </div>
+    ${body}
+  </section>`;
+}
