@@ -201,6 +201,10 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(fees::statement_xlsx))
         .routes(routes!(fees::target_progress))
         .routes(routes!(fees::set_target))
+        .routes(routes!(fees::list_channels, fees::create_channel))
+        .routes(routes!(fees::update_channel))
+        .routes(routes!(fees::set_channel_cost))
+        .routes(routes!(fees::channel_report))
         .merge(imports);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -61,6 +61,8 @@
 //!   (`service::leads::fill_lead_index`), resuming after a restart.
 //! - 25: fee_accounts, fee_keys, commission_lines, fee_totals, months, targets (fees,
 //!   payments, commissions, month close, monthly targets; `store::fees`), created empty.
+//! - 26: channels, channel_names, channel_costs, channel_stats (channels and their ROI;
+//!   `store::channels`), created empty: counting starts at the upgrade, no backfill.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -71,7 +73,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 25;
+pub const SCHEMA_VERSION: u64 = 26;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -261,6 +263,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_23_blobs(tx)?;
     create_v24(tx)?;
     to_25_fees(tx)?;
+    to_26_channels(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -405,6 +408,16 @@ fn to_25_fees(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 26: channels, their monthly costs and per-channel counters (`store::channels`),
+/// created empty: counting starts with the upgrade (no backfill).
+fn to_26_channels(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::CHANNELS)?;
+    tx.open_table(tables::CHANNEL_NAMES)?;
+    tx.open_table(tables::CHANNEL_COSTS)?;
+    tx.open_table(tables::CHANNEL_STATS)?;
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -507,6 +520,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         23 => to_23_blobs(tx),
         24 => to_24_leads(tx),
         25 => to_25_fees(tx),
+        26 => to_26_channels(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

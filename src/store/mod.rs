@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod audit_anchor;
 pub mod blobs;
+pub mod channels;
 pub mod codec;
 pub mod custody;
 pub mod customer_settings;

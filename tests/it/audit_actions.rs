@@ -36,6 +36,7 @@ const AREAS: &[&str] = &[
     "audit",
     "lead",
     "application_form",
+    "channel",
 ];
 
 /// Dotted strings in those areas that are not audit actions (file names, config keys).

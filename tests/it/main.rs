@@ -13,6 +13,7 @@ mod backup;
 mod backup_interop;
 mod backup_schedule;
 mod backup_settings;
+mod channels;
 mod common;
 mod customer_features;
 mod customer_list_index;

@@ -146,6 +146,12 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     // Targets: the users and departments of the caller's scope (tests/it/fees.rs).
     ("get", "/api/v1/targets/progress", NoObject),
     ("put", "/api/v1/targets", NoObject),
+    // Channels and their ROI: finance's (finance.read / finance.edit), tests/it/channels.rs.
+    ("get", "/api/v1/channels", NoObject),
+    ("post", "/api/v1/channels", NoObject),
+    ("put", "/api/v1/channels/{id}", Organisation),
+    ("put", "/api/v1/channels/{id}/costs/{month}", Organisation),
+    ("get", "/api/v1/reports/channels", NoObject),
     ("get", "/api/v1/departments", NoObject),
     ("post", "/api/v1/departments", NoObject),
     ("delete", "/api/v1/departments/{id}", Organisation),
