@@ -103,6 +103,11 @@ async fn roi_from_a_known_fixture_figure_by_figure() {
         403
     );
     assert_eq!(xiao.get("/api/v1/channels").await.0, 403);
+    // A manager does not see the firm's channel costs either.
+    let one = common::add_department(&s, "一部", None);
+    common::add_user(&s, "wang", &["manager"], Some(&one));
+    let wang = s.login("wang", TEAM_PASSWORD).await;
+    assert_eq!(wang.get("/api/v1/reports/channels").await.0, 403);
     assert_eq!(xiao.get("/api/v1/reports/channels").await.0, 403);
     let (dy, dt) = (dy["id"].as_str().unwrap(), dt["id"].as_str().unwrap());
 
@@ -133,6 +138,14 @@ async fn roi_from_a_known_fixture_figure_by_figure() {
         )
         .await;
     assert_eq!((st.as_u16(), &v["count"]), (200, &json!(1)), "{v}");
+    // Setting the stage it already has counts nothing more.
+    let (st, v) = admin
+        .post(
+            "/api/v1/customers/bulk",
+            json!({"ids": [a2], "action": "set_stage", "stage": "qualified"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
 
     // a1's deal: signed, disbursed 80,000 元 today, fee 3% = 2,400 元; 2,000 元 paid and
     // 300 元 refunded: 1,700 元 of fees.

@@ -1,7 +1,8 @@
 //! Channels (渠道) with their monthly costs, and the ROI report per channel from the counters
 //! `store::channels` keeps in the writes' transactions. Channels and costs are finance's:
-//! reading them and the report needs `finance.read` (finance and admins; a manager does not see
-//! the firm's channel costs), writing them `finance.edit`. A cost of a closed month
+//! reading them and the report needs `finance.read` with a firm-wide data scope (finance and
+//! admins; a manager, whose scope is a department, is refused: the counters are per channel,
+//! not per officer), writing them `finance.edit`. A cost of a closed month
 //! (`store::fees::is_closed`) cannot change (`month_closed`), like payments.
 //!
 //! A customer's `channel` text belongs to the channel of that name (trimmed,
@@ -17,6 +18,7 @@ use serde_json::json;
 use crate::domain::capability::Capability;
 use crate::domain::fee;
 use crate::service::access::auth::Caller;
+use crate::service::access::scope::Visible;
 use crate::service::{Error, Result, new_id};
 use crate::store;
 use crate::store::channels::{Channel, Cost, fold};
@@ -209,9 +211,21 @@ fn name_taken(name: &str) -> Error {
 }
 
 impl crate::service::fees::UseCases<'_> {
+    /// Channels, costs and the ROI report are firm-wide figures: `finance.read` with a
+    /// firm-wide data scope (finance, admins). A manager holds `finance.read` for their
+    /// department's lists, but the counters are per channel, not per officer, so they are
+    /// refused rather than shown the whole firm.
+    fn require_firm_finance(&self, caller: &Caller) -> Result<()> {
+        caller.require(Capability::FinanceRead)?;
+        match self.scope_of(caller)?.visible {
+            Visible::All => Ok(()),
+            _ => Err(Error::Forbidden("finance.read (firm-wide)".to_string())),
+        }
+    }
+
     /// `GET /channels`: every channel with its costs of the last 12 months.
     pub fn channels(&self, caller: &Caller) -> Result<ChannelList> {
-        caller.require(Capability::FinanceRead)?;
+        self.require_firm_finance(caller)?;
         let months = months_back(super::today(self.now()), 12);
         let (first, last) = (months[0].clone(), months[months.len() - 1].clone());
         let (channels, costs, closed) = self.store.read(|tx| {
@@ -367,7 +381,7 @@ impl crate::service::fees::UseCases<'_> {
     /// cost per lead and per signed customer, ROI, and the totals — from counters and the
     /// period's cost keys, no record is read.
     pub fn channel_report(&self, caller: &Caller, q: &ChannelReportQuery) -> Result<ChannelReport> {
-        caller.require(Capability::FinanceRead)?;
+        self.require_firm_finance(caller)?;
         let this = fee::month_of(super::today(self.now()));
         let from = match &q.from {
             Some(m) => month_arg("from", m)?,
