@@ -37,6 +37,7 @@ const BY_CODE = {
   department_not_empty: () => t('error.department_not_empty'),
   department_exists: () => t('error.department_exists'),
   product_exists: () => t('error.product_exists'),
+  channel_exists: () => t('error.channel_exists'),
   transfer_not_needed: () => t('error.transfer_not_needed'),
   contract_signed: () => t('error.contract_signed'),
   contract_void: () => t('error.contract_void'),

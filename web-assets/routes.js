@@ -32,6 +32,7 @@ import { FinancePage } from './pages/finance.js';
 import { CommissionsPage } from './pages/commissions.js';
 import { TargetsPage } from './pages/targets.js';
 import { AdminContractTemplatesPage } from './pages/admin-contract-templates.js';
+import { ChannelsPage } from './pages/channels.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -55,6 +56,7 @@ export const ROUTES = [
   { id: 'finance-overdue', path: '/finance/overdue', key: 'nav.finance.overdue', icon: 'clock', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   { id: 'finance-rebates', path: '/finance/rebates', key: 'nav.finance.rebates', icon: 'calculator', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   { id: 'finance-months', path: '/finance/months', key: 'nav.finance.months', icon: 'lock', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  { id: 'finance-channels', path: '/finance/channels', key: 'nav.finance.channels', icon: 'dashboard', page: ChannelsPage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true, capability: 'settings.manage' },

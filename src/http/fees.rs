@@ -11,6 +11,7 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
+use crate::service::fees::{ChannelInput, ChannelList, ChannelReport, ChannelReportQuery, SetCost};
 use crate::service::fees::{
     CommissionList, CommissionQuery, FeesView, FinanceQuery, MoneyList, MonthView, MovePage,
     NewPayment, NewRebateReceipt, NewRefund, NewWaiver, Person, ProgressPage, ReceivablePage,
@@ -412,6 +413,103 @@ pub async fn commission_lines(
 ) -> Result<Json<CommissionList>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.fees().commission_lines(&caller, &q))
+            .await?,
+    ))
+}
+
+/// Channels (渠道) with their costs of the last 12 months (`finance.read`).
+#[utoipa::path(get, path = "/channels", operation_id = "list_channels", tag = "fees", responses(
+    (status = 200, description = "Channels and their monthly costs", body = ChannelList),
+    (status = 403, description = "Missing finance.read", body = ErrorBody)))]
+pub async fn list_channels(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ChannelList>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.fees().channels(&caller))
+            .await?,
+    ))
+}
+
+/// Create a channel (`finance.edit`); names are unique (409 `channel_exists`).
+#[utoipa::path(post, path = "/channels", operation_id = "create_channel", tag = "fees",
+    request_body = ChannelInput, responses(
+    (status = 201, description = "The channel", body = crate::store::channels::Channel),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 403, description = "Missing finance.edit", body = ErrorBody),
+    (status = 409, description = "A channel of that name exists", body = ErrorBody)))]
+pub async fn create_channel(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    ApiJson(input): ApiJson<ChannelInput>,
+) -> Result<(StatusCode, Json<crate::store::channels::Channel>), ApiError> {
+    let c = app
+        .blocking(move |app| app.fees().create_channel(&caller, input, &source))
+        .await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// Change a channel's name, kind, active flag or notes (`finance.edit`).
+#[utoipa::path(put, path = "/channels/{id}", operation_id = "update_channel", tag = "fees",
+    request_body = ChannelInput, responses(
+    (status = 200, description = "The channel", body = crate::store::channels::Channel),
+    (status = 400, description = "Invalid field", body = ErrorBody),
+    (status = 403, description = "Missing finance.edit", body = ErrorBody),
+    (status = 404, description = "No such channel", body = ErrorBody),
+    (status = 409, description = "Another channel has that name", body = ErrorBody)))]
+pub async fn update_channel(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ChannelInput>,
+) -> Result<Json<crate::store::channels::Channel>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.fees().update_channel(&caller, &id, input, &source))
+            .await?,
+    ))
+}
+
+/// Set a channel's cost of a month (`finance.edit`; 0 clears it). A closed month is 409
+/// `month_closed`.
+#[utoipa::path(put, path = "/channels/{id}/costs/{month}", operation_id = "set_channel_cost", tag = "fees",
+    request_body = SetCost, responses(
+    (status = 200, description = "The month's cost", body = crate::store::channels::Cost),
+    (status = 400, description = "Invalid month or amount", body = ErrorBody),
+    (status = 403, description = "Missing finance.edit", body = ErrorBody),
+    (status = 404, description = "No such channel", body = ErrorBody),
+    (status = 409, description = "The month is closed", body = ErrorBody)))]
+pub async fn set_channel_cost(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path((id, month)): Path<(String, String)>,
+    ApiJson(input): ApiJson<SetCost>,
+) -> Result<Json<crate::store::channels::Cost>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| {
+            app.fees()
+                .set_channel_cost(&caller, &id, &month, input, &source)
+        })
+        .await?,
+    ))
+}
+
+/// Channels and ROI over months `from..=to` (`finance.read`): leads, valid leads, signed,
+/// disbursed, fees, cost, cost per lead and per signed customer, ROI in basis points, totals.
+#[utoipa::path(get, path = "/reports/channels", operation_id = "channel_report", tag = "fees",
+    params(ChannelReportQuery), responses(
+    (status = 200, description = "Per channel figures and totals", body = ChannelReport),
+    (status = 400, description = "Invalid period", body = ErrorBody),
+    (status = 403, description = "Missing finance.read", body = ErrorBody)))]
+pub async fn channel_report(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ChannelReportQuery>,
+) -> Result<Json<ChannelReport>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.fees().channel_report(&caller, &q))
             .await?,
     ))
 }

@@ -228,6 +228,10 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(calls::stats))
         .routes(routes!(calls::dial))
         .routes(routes!(calls::fetch_recording))
+        .routes(routes!(fees::list_channels, fees::create_channel))
+        .routes(routes!(fees::update_channel))
+        .routes(routes!(fees::set_channel_cost))
+        .routes(routes!(fees::channel_report))
         .merge(imports);
     // The borrower's signing page and submission: outside /api, no login.
     let public = OpenApiRouter::new().routes(routes!(sign::page_of, sign::submit));

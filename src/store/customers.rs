@@ -214,6 +214,7 @@ pub fn put_by(
     super::rule_fields::sync(tx, c)?;
     super::match_rows::sync(tx, c)?;
     super::leads::sync(tx, before, c)?;
+    super::channels::on_customer(tx, before, c)?;
     if c.deleted_at.is_none() {
         super::funnel::on_write(
             tx,

@@ -94,7 +94,8 @@ pub fn put_account(
     for key in account_keys(a) {
         k.insert(key.as_str(), a.deal_id.as_str())?;
     }
-    Ok(())
+    drop(k);
+    super::channels::on_account(tx, before, a)
 }
 
 /// Adds `delta` to a total.

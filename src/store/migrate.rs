@@ -66,6 +66,8 @@
 //!   seeded as version 1.
 //! - 27: calls, call_keys (calls from the PBX, `store::calls`), created empty; the built-in
 //!   admin role gains `call.ingest` (new since schema 4; a firm's own roles are left alone).
+//! - 28: channels, channel_names, channel_costs, channel_stats (channels and their ROI;
+//!   `store::channels`), created empty: counting starts at the upgrade, no backfill.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -76,7 +78,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 27;
+pub const SCHEMA_VERSION: u64 = 28;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -268,6 +270,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_25_fees(tx)?;
     to_26_contracts(tx)?;
     to_27_calls(tx)?;
+    to_28_channels(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -440,6 +443,16 @@ fn to_25_fees(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 28: channels, their monthly costs and per-channel counters (`store::channels`),
+/// created empty: counting starts with the upgrade (no backfill).
+fn to_28_channels(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::CHANNELS)?;
+    tx.open_table(tables::CHANNEL_NAMES)?;
+    tx.open_table(tables::CHANNEL_COSTS)?;
+    tx.open_table(tables::CHANNEL_STATS)?;
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -544,6 +557,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         25 => to_25_fees(tx),
         26 => to_26_contracts(tx),
         27 => to_27_calls(tx),
+        28 => to_28_channels(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

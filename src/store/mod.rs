@@ -7,6 +7,7 @@ pub mod audit;
 pub mod audit_anchor;
 pub mod blobs;
 pub mod calls;
+pub mod channels;
 pub mod codec;
 pub mod custody;
 pub mod contracts;

@@ -163,6 +163,16 @@ pub const COMMISSION_LINES: TableDefinition<&str, &[u8]> = TableDefinition::new(
 pub const FEE_TOTALS: TableDefinition<&str, i64> = TableDefinition::new("fee_totals");
 /// `<month>/u/<user id>` or `<month>/d/<department id>` → `domain::target::Target` (schema 25).
 pub const TARGETS: TableDefinition<&str, &[u8]> = TableDefinition::new("targets");
+/// Channel id → `store::channels::Channel` (schema 28).
+pub const CHANNELS: TableDefinition<&str, &[u8]> = TableDefinition::new("channels");
+/// Lower-cased channel name → channel id (schema 28): names are unique.
+pub const CHANNEL_NAMES: TableDefinition<&str, &str> = TableDefinition::new("channel_names");
+/// `<YYYY-MM>/<channel id>` → `store::channels::Cost`, a channel's cost of a month (schema 28).
+pub const CHANNEL_COSTS: TableDefinition<&str, &[u8]> = TableDefinition::new("channel_costs");
+/// `<YYYY-MM>/<metric>/<channel text>` → count or fen (schema 28): per customer channel text
+/// and month, kept by `store::customers::put`, `store::deals::put` and `store::fees` in the
+/// write's transaction (`store::channels`).
+pub const CHANNEL_STATS: TableDefinition<&str, i64> = TableDefinition::new("channel_stats");
 /// `YYYY-MM` → `store::fees::MonthClose` (schema 25).
 pub const MONTHS: TableDefinition<&str, &[u8]> = TableDefinition::new("months");
 /// Contract template id → its current version (`domain::contract::ContractTemplate`, schema 26).
@@ -242,4 +252,8 @@ every_table!(
     CONTRACT_KEYS,
     CALLS,
     CALL_KEYS,
+    CHANNELS,
+    CHANNEL_NAMES,
+    CHANNEL_COSTS,
+    CHANNEL_STATS,
 );

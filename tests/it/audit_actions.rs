@@ -40,6 +40,7 @@ const AREAS: &[&str] = &[
     "lead",
     "application_form",
     "report",
+    "channel",
 ];
 
 /// Dotted strings in those areas that are not audit actions (file names, config keys).

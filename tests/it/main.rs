@@ -14,6 +14,7 @@ mod backup_interop;
 mod backup_schedule;
 mod backup_settings;
 mod calls;
+mod channels;
 mod common;
 mod contracts;
 mod customer_features;

@@ -186,6 +186,12 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("put", "/api/v1/targets", NoObject),
     ("get", "/api/v1/deals/{id}/contracts", Deal),
     ("post", "/api/v1/deals/{id}/contracts", Deal),
+    // Channels and their ROI: finance's (finance.read / finance.edit), tests/it/channels.rs.
+    ("get", "/api/v1/channels", NoObject),
+    ("post", "/api/v1/channels", NoObject),
+    ("put", "/api/v1/channels/{id}", Organisation),
+    ("put", "/api/v1/channels/{id}/costs/{month}", Organisation),
+    ("get", "/api/v1/reports/channels", NoObject),
     ("get", "/api/v1/departments", NoObject),
     ("post", "/api/v1/departments", NoObject),
     ("delete", "/api/v1/departments/{id}", Organisation),

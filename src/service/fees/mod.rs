@@ -6,6 +6,7 @@
 
 crate::service::use_cases!(fees, "Fees, payments (回款), commissions and month close.");
 
+mod channels;
 mod corrections;
 mod finance;
 mod months;
@@ -18,6 +19,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub use channels::{
+    ChannelInput, ChannelList, ChannelReport, ChannelReportQuery, ChannelRow, RoiRow, SetCost,
+};
 pub use finance::{FinanceQuery, MovePage, MoveRow, ReceivablePage, ReceivableRow};
 pub use months::{MonthView, ReopenRequest};
 pub use statement::{CommissionList, CommissionQuery, Statement, StatementQuery};
