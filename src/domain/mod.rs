@@ -2,8 +2,8 @@
 
 pub mod call;
 pub mod capability;
-pub mod custody;
 pub mod contract;
+pub mod custody;
 pub mod custom_field;
 pub mod customer;
 pub mod deal;

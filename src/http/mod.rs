@@ -4,8 +4,8 @@
 // Handlers by aggregate, as in `service/`; the imports below name them for the router.
 mod access;
 mod apply;
-mod contracts;
 mod calls;
+mod contracts;
 mod customers;
 mod deals;
 mod documents;
