@@ -113,14 +113,14 @@ export default async function ({ page, server }) {
   const salesNav = await navIds(page);
   // Sales staff work with customers (customer.read), claim from the pool (pool.claim), see
   // their own funnel and use the loan calculator (everyone), but see no settings section.
-  assert(salesNav.join(',') === 'nav-dashboard,nav-customers,nav-deals,nav-documents,nav-pools,nav-funnel,nav-commissions,nav-targets,nav-calculator', 'sales navigation is dashboard, customers, deals, documents (their deals\' 权证), pool, funnel, their commission statement and targets, and calculator (no 系统状态, no finance): ' + salesNav);
+  assert(salesNav.join(',') === 'nav-dashboard,nav-customers,nav-deals,nav-documents,nav-pools,nav-funnel,nav-reports,nav-commissions,nav-targets,nav-calculator', 'sales navigation is dashboard, customers, deals, documents (their deals\' 权证), pool, funnel, reports over their own scope, their commission statement and targets, and calculator (no 系统状态, no finance): ' + salesNav);
   const salesNavText = await page.getByTestId('nav').innerText();
   for (const hidden of ['用户管理', '部门', '角色', '审计日志', '系统设置']) {
     assert(!salesNavText.includes(hidden), `sales navigation has no ${hidden}: ${salesNavText}`);
   }
   await page.goto(server.base + '/admin/users');
   await page.getByTestId('page-forbidden').waitFor();
-  assert((await navIds(page)).join(',') === 'nav-dashboard,nav-customers,nav-deals,nav-documents,nav-pools,nav-funnel,nav-commissions,nav-targets,nav-calculator', 'forbidden page keeps the sales navigation');
+  assert((await navIds(page)).join(',') === 'nav-dashboard,nav-customers,nav-deals,nav-documents,nav-pools,nav-funnel,nav-reports,nav-commissions,nav-targets,nav-calculator', 'forbidden page keeps the sales navigation');
   await shot(page, 'sales-forbidden');
 
   // My account (from the user menu): own profile; changing the password ends every session,
