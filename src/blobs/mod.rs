@@ -366,7 +366,12 @@ impl Drop for BlobWriter {
         // Not finished (an error or a cut-off upload): the partial file goes.
         if !self.tmp.as_os_str().is_empty() {
             self.file = None;
-            let _ = std::fs::remove_file(&self.tmp);
+            if let Err(e) = std::fs::remove_file(&self.tmp)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                // Left in blobs/tmp (never served, never backed up): the operator sees why.
+                tracing::warn!(path = %self.tmp.display(), error = %e, "cannot remove an unfinished upload");
+            }
         }
     }
 }
