@@ -34,6 +34,21 @@ const PATHS = {
   calculator: html`<rect x="5" y="3" width="14" height="18" rx="2" /><rect x="8" y="6" width="8" height="3.5" rx="0.5" /><path d="M8.5 13h.01" /><path d="M12 13h.01" /><path d="M15.5 13h.01" /><path d="M8.5 17h.01" /><path d="M12 17h.01" /><path d="M15.5 17h.01" />`,
   clock: html`<circle cx="12" cy="12" r="9" /><path d="M12 7v5l3 2" />`,
   bell: html`<path d="M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z" /><path d="M10 20a2 2 0 0 0 4 0" />`,
+  funnel: html`<path d="M3 4h18l-7 8.5V19l-4 2v-8.5z" />`,
+  chart: html`<path d="M4 20h16" /><rect x="6" y="11" width="3" height="6" rx="0.5" /><rect x="11" y="6" width="3" height="11" rx="0.5" /><rect x="16" y="9" width="3" height="8" rx="0.5" />`,
+  target: html`<circle cx="12" cy="12" r="9" /><circle cx="12" cy="12" r="5" /><circle cx="12" cy="12" r="1" />`,
+  coins: html`<ellipse cx="9" cy="7" rx="6" ry="2.5" /><path d="M3 7v4c0 1.4 2.7 2.5 6 2.5s6-1.1 6-2.5V7" /><path d="M9 16.5c-3.3 0-6-1.1-6-2.5" /><path d="M3 11v6c0 1.4 2.7 2.5 6 2.5 1.2 0 2.3-.1 3.2-.4" /><circle cx="17" cy="16" r="4.5" />`,
+  wallet: html`<path d="M4 6.5A2.5 2.5 0 0 1 6.5 4H18v4" /><rect x="4" y="8" width="17" height="12" rx="2" /><path d="M16 14h.01" />`,
+  receipt: html`<path d="M6 3h12v18l-3-2-3 2-3-2-3 2z" /><path d="M9 8h6" /><path d="M9 12h6" /><path d="M9 16h3" />`,
+  percent: html`<path d="M19 5L5 19" /><circle cx="7" cy="7" r="2.5" /><circle cx="17" cy="17" r="2.5" />`,
+  share: html`<circle cx="6" cy="12" r="2.5" /><circle cx="18" cy="6" r="2.5" /><circle cx="18" cy="18" r="2.5" /><path d="M8.3 10.8l7.4-3.6" /><path d="M8.3 13.2l7.4 3.6" />`,
+  userCheck: html`<circle cx="9" cy="8" r="4" /><path d="M2 21a7 7 0 0 1 12.5-4.3" /><path d="M15 18l2 2 4-4" />`,
+  box: html`<path d="M12 3l8 4.5v9L12 21l-8-4.5v-9z" /><path d="M4 7.5l8 4.5 8-4.5" /><path d="M12 12v9" />`,
+  form: html`<rect x="5" y="3" width="14" height="18" rx="2" /><path d="M9 8h6" /><path d="M9 12h6" /><path d="M9 16h2" /><path d="M14 17l1.5 1.5L18 16" />`,
+  sliders: html`<path d="M4 7h10" /><path d="M18 7h2" /><circle cx="16" cy="7" r="2" /><path d="M4 17h4" /><path d="M12 17h8" /><circle cx="10" cy="17" r="2" />`,
+  fileText: html`<path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z" /><path d="M14 3v5h5" /><path d="M9 13h6" /><path d="M9 17h6" />`,
+  calendar: html`<rect x="4" y="5" width="16" height="16" rx="2" /><path d="M4 10h16" /><path d="M9 3v4" /><path d="M15 3v4" /><path d="M10 15.5l1.5 1.5 3-3" />`,
+  puzzle: html`<path d="M10 4a2 2 0 0 1 4 0v2h4v4h-1.5a2 2 0 0 0 0 4H18v4h-4v-1.5a2 2 0 0 0-4 0V20H6v-4h1.5a2 2 0 0 0 0-4H6V6h4z" />`,
 };
 
 export function Icon({ name, size = 18, class: className = '' }) {

@@ -15,7 +15,7 @@ function NavList({ items, path, labelledBy }) {
       const active = isActive(r, path);
       return html`<li key=${r.id}>
         <a href=${r.path} class=${`sidenav-item${active ? ' is-active' : ''}`}
-          aria-current=${active ? 'page' : undefined} data-testid=${`nav-${r.id}`}>
+          aria-current=${active ? 'page' : undefined} title=${t(r.key)} data-testid=${`nav-${r.id}`}>
           <${Icon} name=${r.icon} />
           <span>${t(r.key)}</span>
         </a>

@@ -161,10 +161,11 @@ export function ChannelsPage() {
   const done = () => { setEditing(null); setCosting(null); load(); };
   const { list, report } = state;
   return html`<section class="page page-wide" data-testid="page-channels">
-    <header class="page-header"><h1 class="page-title">${t('nav.finance.channels')}</h1>
-      <p class="page-subtitle">${t('channels.subtitle')}</p>
-      ${list && list.may_edit && html`<button type="button" class="btn btn-primary" data-testid="channel-new"
-        onClick=${() => setEditing({})}>${t('channels.new')}</button>`}</header>
+    <header class="page-header page-header-row">
+      <div><h1 class="page-title">${t('nav.finance.channels')}</h1>
+        <p class="page-subtitle">${t('channels.subtitle')}</p></div>
+      ${list && list.may_edit && html`<div class="page-actions"><button type="button" class="btn btn-primary" data-testid="channel-new"
+        onClick=${() => setEditing({})}>${t('channels.new')}</button></div>`}</header>
     ${state.status === 'loading' ? html`<${Loading} />`
       : state.status === 'error' ? html`<${LoadError} error=${state.error} onRetry=${load} />`
       : html`

@@ -1,0 +1,48 @@
+// Every page in the navigation fits a phone: at 390×844, in Chinese and in English, no page
+// scrolls sideways (wide tables scroll inside their own frame) and none logs an error; the
+// navigation icons are distinct so the icon-only rail can be told apart; on a phone the top-bar
+// search spans the bar while it is being typed in.
+import { join } from 'node:path';
+import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
+
+export default async function ({ page, server }) {
+  await setupAdmin(page, server);
+  for (const [i, name] of ['张三', '李四'].entries()) {
+    const c = await apiCall(page, 'POST', '/api/v1/customers', { name, phone: `1391234567${i}`, channel: '抖音' });
+    await apiCall(page, 'POST', `/api/v1/customers/${c.id}/followups`, { kind: 'call', content: '电话沟通' });
+  }
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${server.base}/`);
+  await page.getByTestId('nav').waitFor();
+  const links = await page.locator('nav a.sidenav-item').evaluateAll((as) =>
+    as.map((a) => ({ href: a.getAttribute('href'), icon: a.querySelector('svg').innerHTML })));
+  assert(links.length >= 20, `the administrator's navigation lists every page: ${links.length}`);
+  const icons = new Map();
+  for (const l of links) {
+    assert(!icons.has(l.icon) || l.href.startsWith('/admin/pools'),
+      `${l.href} has the same icon as ${icons.get(l.icon)}`);
+    icons.set(l.icon, l.href);
+  }
+
+  const wide = [];
+  for (const locale of ['zh-CN', 'en']) {
+    await page.evaluate((l) => localStorage.setItem('zhudai.locale', l), locale);
+    for (const { href } of links) {
+      await page.goto(`${server.base}${href}`);
+      await page.getByTestId('content').waitFor();
+      await page.waitForLoadState('networkidle');
+      const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (over > 0) {
+        wide.push(`${locale} ${href} +${over}px`);
+        await page.screenshot({ path: join(artifacts, `39-wide-${locale}-${href.replace(/\//g, '_')}.png`) });
+      }
+    }
+  }
+  assert(wide.length === 0, `pages wider than a phone: ${wide.join(', ')}`);
+
+  await page.goto(`${server.base}/`);
+  const search = page.locator('.global-search input');
+  await search.click();
+  const box = await search.boundingBox();
+  assert(box.width > 280, `the focused search box spans the bar: ${box.width}px`);
+}
