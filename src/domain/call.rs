@@ -84,8 +84,11 @@ pub struct Call {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallInput {
-    /// The PBX's id of the call (idempotency key).
-    pub external_id: String,
+    /// The PBX's id of the call (idempotency key). Optional: without it the key is derived
+    /// from the direction, both numbers, the start and the agent (`CallInput::key`), so the
+    /// same CDR posted twice is still one call.
+    #[serde(default)]
+    pub external_id: Option<String>,
     pub direction: Direction,
     /// Caller number.
     pub from: String,
@@ -120,9 +123,34 @@ pub fn mask(number: &str) -> String {
     }
 }
 
+impl CallInput {
+    /// The idempotency key: the PBX's `external_id`, or `cdr:` and the SHA-256 (hex, 32
+    /// characters) of what identifies a call record when the PBX sends no id.
+    pub fn key(&self) -> String {
+        if let Some(id) = &self.external_id {
+            return id.trim().to_string();
+        }
+        use sha2::Digest;
+        // A mainland mobile however it is written (`+86 138-…`, `138…`), else its digits.
+        let number =
+            |n: &str| super::phone::parse(n).map_or_else(|_| digits(n), |m| m.as_str().to_string());
+        let fields = format!(
+            "{:?}|{}|{}|{}|{}",
+            self.direction,
+            number(&self.from),
+            number(&self.to),
+            self.started_at.to_rfc3339(),
+            self.agent.trim()
+        );
+        let hash = sha2::Sha256::digest(fields.as_bytes());
+        let hex: String = hash.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        format!("cdr:{hex}")
+    }
+}
+
 /// Checks an input against `now`; the error names the field, in Chinese.
 pub fn check(input: &CallInput, now: DateTime<Utc>) -> Result<(), (&'static str, String)> {
-    let id = input.external_id.trim();
+    let id = input.external_id.as_deref().map(str::trim).unwrap_or("-");
     if id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID || id.chars().any(char::is_control) {
         return Err((
             "external_id",
@@ -173,7 +201,7 @@ mod tests {
 
     fn input() -> CallInput {
         CallInput {
-            external_id: "1733380000.42".into(),
+            external_id: Some("1733380000.42".into()),
             direction: Direction::Out,
             from: "8001".into(),
             to: "138 0013 8000".into(),
@@ -201,7 +229,10 @@ mod tests {
         i.direction = Direction::In;
         assert_eq!(i.customer_number(), "8001");
         let cases: Vec<(Change, &str)> = vec![
-            (Box::new(|i| i.external_id = " ".into()), "external_id"),
+            (
+                Box::new(|i| i.external_id = Some(" ".into())),
+                "external_id",
+            ),
             (Box::new(|i| i.to = "13800<b>".into()), "to"),
             (Box::new(|i| i.from = "".into()), "from"),
             (Box::new(|i| i.agent = "".into()), "agent"),

@@ -99,6 +99,23 @@ pub async fn move_item(
     ))
 }
 
+/// The same hand-over under the name docs/api.md gives it (`…/handover`).
+#[utoipa::path(post, path = "/deals/{id}/documents/{item}/handover", operation_id = "hand_over_deal_document", tag = "documents",
+    request_body = MoveBody, responses(
+    (status = 200, description = "The item after the move", body = ItemView),
+    (status = 400, description = "Recipient or note missing or too long", body = ErrorBody),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody),
+    (status = 409, description = "The move is refused", body = ErrorBody)))]
+pub async fn handover(
+    state: State<AppState>,
+    source: Source,
+    caller: Caller,
+    path: Path<(String, String)>,
+    body: ApiJson<MoveBody>,
+) -> Result<Json<ItemView>, ApiError> {
+    move_item(state, source, caller, path, body).await
+}
+
 /// Attach a scan or photo (the raw request body; JPEG, PNG, WebP, HEIC or PDF, recognised from
 /// the bytes; at most `documents.upload_limit_bytes`) (`deal.edit`). Stored encrypted.
 #[utoipa::path(post, path = "/deals/{id}/documents/{item}/files", operation_id = "upload_deal_document_file", tag = "documents",

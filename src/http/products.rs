@@ -8,7 +8,7 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::capability::Capability;
-use crate::domain::product::{Product, ProductInput};
+use crate::domain::product::{self, Product, ProductInput};
 use crate::service::Error;
 use crate::service::access::auth::Caller;
 use crate::service::products::matching::MatchReport;
@@ -42,8 +42,9 @@ pub async fn create(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
-    ApiJson(input): ApiJson<ProductInput>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
+    let input = wire(body)?;
     let p = app
         .blocking(move |app| app.products().create_product(&caller, input, &source))
         .await?;
@@ -78,12 +79,41 @@ pub async fn update(
     Source(source): Source,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(input): ApiJson<ProductInput>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Json<Product>, ApiError> {
+    let input = wire(body)?;
     Ok(Json(
         app.blocking(move |app| app.products().update_product(&caller, &id, input, &source))
             .await?,
     ))
+}
+
+/// Change some of a product's terms: a JSON merge patch (RFC 7396; `null` clears a field)
+/// over the current version, saved as a new version (`product.manage`).
+#[utoipa::path(patch, path = "/products/{id}", operation_id = "patch_product", tag = "products",
+    request_body = serde_json::Value, responses(
+    (status = 200, description = "The new version (the same one when nothing changed)", body = Product),
+    (status = 400, description = "Invalid or unknown field", body = ErrorBody),
+    (status = 403, description = "Missing product.manage", body = ErrorBody),
+    (status = 404, description = "No such product", body = ErrorBody),
+    (status = 409, description = "The lender already has a product of that name", body = ErrorBody)))]
+pub async fn patch(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.products().patch_product(&caller, &id, body, &source))
+            .await?,
+    ))
+}
+
+/// A product body as docs/api.md writes it (older names still read); an unknown field is a
+/// 400 naming it.
+fn wire(body: serde_json::Value) -> Result<ProductInput, Error> {
+    product::from_wire(body).map_err(|(field, reason)| Error::validation(field, reason))
 }
 
 /// Every version of a product, oldest first.

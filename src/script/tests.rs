@@ -1205,3 +1205,53 @@ fn only_the_unedited_default_pool_script_is_the_default() {
     .unwrap();
     assert!(!p.recall_rule().unwrap().is_default());
 }
+
+/// Plugins read a product's requirements and fee terms under the names docs/plugins.md gives
+/// (`age_min`, `property_required`, `service_fee.bp` …), whatever names the HTTP API uses: a
+/// renamed key would read as `()` in a firm's script and silently change its decisions.
+#[test]
+fn plugin_product_views_keep_their_documented_names() {
+    use crate::domain::product::{FeeTerms, Product, ProductInput, Requirements, ServiceFee};
+    let p = Product {
+        id: "p1".into(),
+        terms: ProductInput {
+            name: "工薪贷".into(),
+            lender: "某银行".into(),
+            category: crate::domain::product::Category::Credit,
+            amount_min_fen: 1_000_000,
+            amount_max_fen: 30_000_000,
+            term_min_months: 12,
+            term_max_months: 36,
+            rate_min_bp: 600,
+            rate_max_bp: 1200,
+            methods: vec![crate::domain::loan::Method::Annuity],
+            requirements: Requirements {
+                age_min: Some(22),
+                property_required: true,
+                min_licence_age_months: Some(24),
+                ..Requirements::default()
+            },
+            documents: vec![],
+            fees: FeeTerms {
+                service_fee: Some(ServiceFee::Rate { bp: 300 }),
+                lender_rebate_bp: Some(100),
+            },
+            active: true,
+            notes: None,
+        },
+        version: 1,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+        updated_by: "u".into(),
+    };
+    let v = super::views::ProductView::new(&p);
+    let r = v.requirements.cast::<rhai::Map>();
+    assert_eq!(r["age_min"].as_int(), Ok(22));
+    assert_eq!(r["property_required"].as_bool(), Ok(true));
+    assert_eq!(r["min_licence_age_months"].as_int(), Ok(24));
+    assert!(!r.contains_key("min_age"));
+    let f = v.fees.cast::<rhai::Map>();
+    let fee = f["service_fee"].clone().cast::<rhai::Map>();
+    assert_eq!(fee["bp"].as_int(), Ok(300));
+    assert_eq!(f["lender_rebate_bp"].as_int(), Ok(100));
+}

@@ -279,6 +279,53 @@ fn part(v: &impl serde::Serialize) -> Dynamic {
     serde_json::to_value(v).map_or(Dynamic::UNIT, |v| json(&v))
 }
 
+/// A product's requirements under the names plugins have always read (`age_min`,
+/// `property_required` …; the HTTP API writes `min_age`, `requires_property`).
+fn requirements_view(r: &crate::domain::product::Requirements) -> Dynamic {
+    let Ok(serde_json::Value::Object(mut m)) = serde_json::to_value(r) else {
+        return Dynamic::UNIT;
+    };
+    for (plugin_name, api_name) in crate::domain::product::REQUIREMENT_ALIASES {
+        if let Some(v) = m.remove(*api_name) {
+            m.insert((*plugin_name).to_string(), v);
+        }
+    }
+    json(&serde_json::Value::Object(m))
+}
+
+/// `#{kind: "fixed", fen}` or `#{kind: "rate", bp}`, as plugins read a service fee.
+fn service_fee_view(f: &crate::domain::product::ServiceFee) -> Dynamic {
+    use crate::domain::product::ServiceFee;
+    let mut m = Map::new();
+    match *f {
+        ServiceFee::Fixed { fen } => {
+            m.insert("kind".into(), s("fixed"));
+            m.insert("fen".into(), int(fen));
+        }
+        ServiceFee::Rate { bp } => {
+            m.insert("kind".into(), s("rate"));
+            m.insert("bp".into(), int(bp));
+        }
+    }
+    Dynamic::from(m)
+}
+
+/// `#{service_fee, lender_rebate_bp}`, as plugins read a product's fee terms.
+fn fees_view(f: &crate::domain::product::FeeTerms) -> Dynamic {
+    let mut m = Map::new();
+    m.insert(
+        "service_fee".into(),
+        f.service_fee
+            .as_ref()
+            .map_or(Dynamic::UNIT, service_fee_view),
+    );
+    m.insert(
+        "lender_rebate_bp".into(),
+        f.lender_rebate_bp.map_or(Dynamic::UNIT, int),
+    );
+    Dynamic::from(m)
+}
+
 fn strings(v: &[String]) -> Dynamic {
     Dynamic::from(v.iter().map(|x| s(x)).collect::<Array>())
 }
@@ -518,9 +565,9 @@ impl ProductView {
             rate_min_bp: int(t.rate_min_bp),
             rate_max_bp: int(t.rate_max_bp),
             methods: part(&t.methods),
-            requirements: part(&t.requirements),
+            requirements: requirements_view(&t.requirements),
             documents: strings(&t.documents),
-            fees: part(&t.fees),
+            fees: fees_view(&t.fees),
         }
     }
 
@@ -539,9 +586,9 @@ impl ProductView {
             rate_min_bp: int(600),
             rate_max_bp: int(1200),
             methods: Dynamic::from(vec![s("annuity")]),
-            requirements: part(&crate::domain::product::Requirements::default()),
+            requirements: requirements_view(&crate::domain::product::Requirements::default()),
             documents: Dynamic::from(Array::new()),
-            fees: part(&crate::domain::product::FeeTerms::default()),
+            fees: fees_view(&crate::domain::product::FeeTerms::default()),
         }
     }
 }
@@ -568,7 +615,7 @@ impl DealView {
             fee_terms: d
                 .product
                 .service_fee
-                .map_or_else(|| Dynamic::from(Map::new()), |f| part(&f)),
+                .map_or_else(|| Dynamic::from(Map::new()), |f| service_fee_view(&f)),
             rebate_bp: d.product.rebate_bp.map_or(Dynamic::UNIT, int),
             fee_fen: int(fee_fen),
             officer_id: s(&d.officer_id),

@@ -78,7 +78,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 28;
+pub const SCHEMA_VERSION: u64 = 29;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -453,6 +453,47 @@ fn to_28_channels(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Products are written with the field names of docs/api.md (`min_amount_fen`, `fee`,
+/// `rebate_bp`, `required_documents`, `requirements.min_age` …): every current and past
+/// version is rewritten, the nested `fees` object lifted to the top level. Older names are
+/// still read, so this only keeps one spelling on disk.
+fn to_29_product_names(tx: &WriteTransaction) -> Result<()> {
+    for (def, name) in [
+        (tables::PRODUCTS, "products"),
+        (tables::PRODUCT_VERSIONS, "product_versions"),
+    ] {
+        let mut table = tx.open_table(def)?;
+        let mut rewritten = Vec::new();
+        for row in table.iter()? {
+            let (key, bytes) = row?;
+            let serde_json::Value::Object(mut m) = codec::decode(name, bytes.value())? else {
+                return Err(Error::Corrupt {
+                    table: name,
+                    message: format!("{} is not an object", key.value()),
+                });
+            };
+            crate::domain::product::canonical_names(&mut m).map_err(|(field, reason)| {
+                Error::Corrupt {
+                    table: name,
+                    message: format!("{}: {field}: {reason}", key.value()),
+                }
+            })?;
+            let product: crate::domain::product::Product =
+                serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| {
+                    Error::Corrupt {
+                        table: name,
+                        message: format!("{}: {e}", key.value()),
+                    }
+                })?;
+            rewritten.push((key.value().to_string(), codec::encode(&product)?));
+        }
+        for (key, bytes) in rewritten {
+            table.insert(key.as_str(), bytes.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -558,6 +599,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         26 => to_26_contracts(tx),
         27 => to_27_calls(tx),
         28 => to_28_channels(tx),
+        29 => to_29_product_names(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

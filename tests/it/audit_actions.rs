@@ -43,8 +43,15 @@ const AREAS: &[&str] = &[
     "channel",
 ];
 
-/// Dotted strings in those areas that are not audit actions (file names, config keys).
-const NOT_ACTIONS: &[&str] = &["backup.lock", "backup.time", "key.tmp", "pool.rhai"];
+/// Dotted strings in those areas that are not audit actions (file names, product field paths).
+const NOT_ACTIONS: &[&str] = &[
+    "backup.lock",
+    "backup.time",
+    "key.tmp",
+    "pool.rhai",
+    "fee.amount_fen",
+    "fee.rate_bp",
+];
 
 /// Files whose dotted strings are configuration keys or hook names, not actions (and the
 /// script engine's test modules, which are whole files).

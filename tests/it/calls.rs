@@ -728,3 +728,27 @@ async fn a_recording_is_fetched_only_from_an_allow_listed_host() {
         .unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), audio.as_slice());
 }
+
+/// The call shape of docs/api.md has no `external_id`: such a call is accepted, and the same
+/// record posted again (however the PBX writes the number) is the same call, not a second one;
+/// a call that differs in its start is a new one.
+#[tokio::test]
+async fn a_call_without_an_external_id_is_recorded_once() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    customer(&admin, "钱七", "13800138000").await;
+    let token = pbx_token(&admin).await;
+    let at = s.app.now() - Duration::minutes(10);
+    let body = |to: &str, at: DateTime<Utc>| {
+        json!({"direction": "out", "agent": ADMIN, "from": "8001", "to": to,
+               "started_at": at, "ring_seconds": 5, "talk_seconds": 60, "result": "answered"})
+    };
+    let (st, first) = post_call(&s, &token, body("13800138000", at)).await;
+    assert_eq!(st, 201, "{first}");
+    let (st, again) = post_call(&s, &token, body("+86 138-0013-8000", at)).await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    let (st, later) = post_call(&s, &token, body("13800138000", at + Duration::minutes(1))).await;
+    assert_eq!(st, 201, "{later}");
+    assert_ne!(later["id"], first["id"]);
+}

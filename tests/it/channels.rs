@@ -150,7 +150,8 @@ async fn roi_from_a_known_fixture_figure_by_figure() {
     // a1's deal: signed, disbursed 80,000 元 today, fee 3% = 2,400 元; 2,000 元 paid and
     // 300 元 refunded: 1,700 元 of fees.
     let mut p = crate::products::salary_loan();
-    p["fees"] = json!({"service_fee": {"kind": "rate", "bp": 300}});
+    p["fee"] = json!({"kind": "rate", "rate_bp": 300});
+    p.as_object_mut().unwrap().remove("rebate_bp");
     let (st, p) = admin.post("/api/v1/products", p).await;
     assert_eq!(st, 201, "{p}");
     let (st, d) = admin

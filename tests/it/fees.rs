@@ -59,6 +59,10 @@ async fn team() -> Team {
 /// 2026-11-02.
 async fn disbursed_deal(t: &Team, fees: Value, phone: &str) -> String {
     let mut p = crate::products::salary_loan();
+    // The older nested `fees` shape (still read): it replaces the fixture's `fee`/`rebate_bp`.
+    let m = p.as_object_mut().unwrap();
+    m.remove("fee");
+    m.remove("rebate_bp");
     p["fees"] = fees;
     p["name"] = json!(format!("工薪贷{phone}"));
     let (st, p) = t.admin.post("/api/v1/products", p).await;

@@ -11,28 +11,28 @@ use serde_json::{Value, json};
 pub fn salary_loan() -> Value {
     json!({
         "name": "工薪贷", "lender": "某银行", "category": "credit",
-        "amount_min_fen": 1_000_000, "amount_max_fen": 30_000_000,
-        "term_min_months": 12, "term_max_months": 36,
-        "rate_min_bp": 600, "rate_max_bp": 1200,
+        "min_amount_fen": 1_000_000, "max_amount_fen": 30_000_000,
+        "min_term_months": 12, "max_term_months": 36,
+        "min_rate_bp": 600, "max_rate_bp": 1200,
         "methods": ["annuity", "equal_principal"],
         "requirements": {
-            "age_min": 22, "age_max": 55,
+            "min_age": 22, "max_age": 55,
             "cities": ["上海市", "杭州"],
             "occupations": ["employee", "civil_servant"],
             "min_social_security_months": 12,
             "max_inquiries_3m": 4
         },
-        "documents": ["身份证", "社保缴纳证明", "银行流水"],
-        "fees": {"service_fee": {"kind": "rate", "bp": 300}, "lender_rebate_bp": 100}
+        "required_documents": ["身份证", "社保缴纳证明", "银行流水"],
+        "fee": {"kind": "rate", "rate_bp": 300}, "rebate_bp": 100
     })
 }
 
 fn fund_loan() -> Value {
     json!({
         "name": "公积金贷", "lender": "某消金", "category": "provident_fund",
-        "amount_min_fen": 500_000, "amount_max_fen": 50_000_000,
-        "term_min_months": 12, "term_max_months": 60,
-        "rate_min_bp": 400, "rate_max_bp": 900,
+        "min_amount_fen": 500_000, "max_amount_fen": 50_000_000,
+        "min_term_months": 12, "max_term_months": 60,
+        "min_rate_bp": 400, "max_rate_bp": 900,
         "methods": ["annuity"],
         "requirements": {"min_provident_fund_months": 24, "min_provident_fund_base_fen": 500_000}
     })
@@ -53,10 +53,10 @@ async fn products_are_written_by_product_managers_and_read_by_staff() {
     assert_eq!(st, 403, "a salesperson may not write products: {e}");
 
     let mut bad = salary_loan();
-    bad["requirements"]["age_max"] = json!(18);
+    bad["requirements"]["max_age"] = json!(18);
     let (st, e) = admin.post("/api/v1/products", bad).await;
     assert_eq!(st, 400, "{e}");
-    assert_eq!(e["error"]["field"], "requirements.age_max", "{e}");
+    assert_eq!(e["error"]["field"], "requirements.max_age", "{e}");
 
     let (st, p) = admin.post("/api/v1/products", salary_loan()).await;
     assert_eq!(st, 201, "{p}");
@@ -81,7 +81,7 @@ async fn products_are_written_by_product_managers_and_read_by_staff() {
 
     // A change is a new version; the same terms again are not.
     let mut changed = salary_loan();
-    changed["rate_min_bp"] = json!(550);
+    changed["min_rate_bp"] = json!(550);
     let (st, v2) = put(&admin, &format!("/api/v1/products/{id}"), changed.clone()).await;
     assert_eq!((st.as_u16(), &v2["version"]), (200, &json!(2)), "{v2}");
     let (_, same) = put(&admin, &format!("/api/v1/products/{id}"), changed.clone()).await;
@@ -94,7 +94,7 @@ async fn products_are_written_by_product_managers_and_read_by_staff() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v["rate_min_bp"].as_i64().unwrap())
+        .map(|v| v["min_rate_bp"].as_i64().unwrap())
         .collect();
     assert_eq!(rates, [600, 550, 550]);
     let (_, active) = sales.get("/api/v1/products?active=true").await;
@@ -102,7 +102,7 @@ async fn products_are_written_by_product_managers_and_read_by_staff() {
 
     let (_, audit) = admin.get("/api/v1/audit?action=product.updated").await;
     let row = &audit["items"][0];
-    assert_eq!(row["detail"]["changed"], json!(["rate_min_bp"]), "{audit}");
+    assert_eq!(row["detail"]["changed"], json!(["min_rate_bp"]), "{audit}");
     let (_, audit) = admin.get("/api/v1/audit?action=product.deactivated").await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
 
@@ -316,7 +316,7 @@ async fn the_reverse_match_lists_only_my_qualifying_customers() {
     let xiao = s.login("xiao", TEAM_PASSWORD).await;
     let da = s.login("da", TEAM_PASSWORD).await;
     let mut p = fund_loan();
-    p["requirements"]["age_max"] = json!(76);
+    p["requirements"]["max_age"] = json!(76);
     let (_, p) = admin.post("/api/v1/products", p).await;
     let pid = p["id"].as_str().unwrap().to_string();
     let qualified = json!({"provident_fund_months": 30, "provident_fund_base_fen": 600_000});
@@ -375,7 +375,7 @@ async fn the_reverse_match_lists_only_my_qualifying_customers() {
 
     // Without the age requirement the salesperson's two qualified customers are eligible.
     let mut changed = fund_loan();
-    changed["requirements"]["age_max"] = json!(75);
+    changed["requirements"]["max_age"] = json!(75);
     let (st, _) = put(&admin, &format!("/api/v1/products/{pid}"), changed).await;
     assert_eq!(st, 200);
     let (_, page) = da.get(&url).await;
@@ -583,15 +583,13 @@ async fn a_product_sheet_imports_all_or_nothing() {
         .find(|p| p["name"] == "工薪贷")
         .unwrap()
         .clone();
-    assert_eq!(salary["amount_max_fen"], 30_000_000);
-    assert_eq!(salary["rate_min_bp"], 360);
+    assert_eq!(salary["max_amount_fen"], 30_000_000);
+    assert_eq!(salary["min_rate_bp"], 360);
     assert_eq!(salary["methods"], json!(["annuity", "equal_principal"]));
     assert_eq!(salary["requirements"]["cities"], json!(["上海", "杭州"]));
-    assert_eq!(salary["requirements"]["property_required"], false);
-    assert_eq!(
-        salary["fees"],
-        json!({"service_fee": {"kind": "rate", "bp": 300}, "lender_rebate_bp": 100})
-    );
+    assert_eq!(salary["requirements"]["requires_property"], false);
+    assert_eq!(salary["fee"], json!({"kind": "rate", "rate_bp": 300}));
+    assert_eq!(salary["rebate_bp"], 100);
     let mortgage = list["items"]
         .as_array()
         .unwrap()
@@ -599,10 +597,10 @@ async fn a_product_sheet_imports_all_or_nothing() {
         .find(|p| p["name"] == "房抵贷")
         .unwrap();
     assert_eq!(
-        mortgage["fees"]["service_fee"],
-        json!({"kind": "fixed", "fen": 500_000})
+        mortgage["fee"],
+        json!({"kind": "fixed", "amount_fen": 500_000})
     );
-    assert_eq!(mortgage["requirements"]["property_required"], true);
+    assert_eq!(mortgage["requirements"]["requires_property"], true);
 
     // Again, with one rate changed: one new version, one unchanged.
     let changed = good.replace("3.2,6,先息后本", "3.3,6,先息后本");
@@ -697,10 +695,96 @@ async fn a_product_sheet_in_xlsx_imports() {
     let (_, list) = admin.get("/api/v1/products").await;
     let p = &list["items"][0];
     assert_eq!(
-        (p["amount_max_fen"].as_i64(), p["rate_min_bp"].as_i64()),
+        (p["max_amount_fen"].as_i64(), p["min_rate_bp"].as_i64()),
         (Some(50_000_000), Some(360)),
         "{p}"
     );
     assert_eq!(p["methods"], json!(["annuity", "interest_only"]));
     assert_eq!(p["requirements"]["min_social_security_months"], 12);
+}
+
+/// The product shape of docs/api.md (the public contract): created with those names, read back
+/// with them, changed with a merge patch; an unknown field is refused naming it, never dropped.
+#[tokio::test]
+async fn products_speak_the_public_contract() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let body = json!({
+        "name": "房抵贷", "lender": "某银行", "category": "mortgage",
+        "min_amount_fen": 10_000_000, "max_amount_fen": 500_000_000,
+        "min_term_months": 12, "max_term_months": 120, "min_rate_bp": 350, "max_rate_bp": 800,
+        "methods": ["annuity", "interest_only"],
+        "requirements": {"min_age": 22, "max_age": 60, "cities": ["成都"],
+                         "min_social_security_months": 6, "min_provident_fund_months": 0,
+                         "requires_property": true, "requires_car": false,
+                         "min_monthly_income_fen": 500_000, "max_inquiries_3m": 6,
+                         "max_inquiries_6m": 10, "max_overdue_2y": 2, "min_license_months": 12,
+                         "min_tax_rating": "B"},
+        "required_documents": ["房产证", "身份证"],
+        "fee": {"kind": "rate", "rate_bp": 200}, "rebate_bp": 50, "active": true
+    });
+    let (st, p) = admin.post("/api/v1/products", body).await;
+    assert_eq!(st, 201, "{p}");
+    let id = p["id"].as_str().unwrap().to_string();
+    let (st, got) = admin.get(&format!("/api/v1/products/{id}")).await;
+    assert_eq!(st, 200);
+    for (k, v) in [
+        ("min_amount_fen", json!(10_000_000)),
+        ("max_amount_fen", json!(500_000_000)),
+        ("min_term_months", json!(12)),
+        ("max_rate_bp", json!(800)),
+        ("required_documents", json!(["房产证", "身份证"])),
+        ("fee", json!({"kind": "rate", "rate_bp": 200})),
+        ("rebate_bp", json!(50)),
+        ("active", json!(true)),
+    ] {
+        assert_eq!(got[k], v, "{k} in {got}");
+    }
+    assert_eq!(got["requirements"]["min_age"], 22);
+    assert_eq!(got["requirements"]["requires_property"], true);
+    assert_eq!(got["requirements"]["min_license_months"], 12);
+    assert_eq!(got["requirements"]["min_tax_rating"], "B");
+
+    let (st, patched) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/products/{id}"),
+            Some(
+                json!({"max_rate_bp": 900, "fee": {"kind": "fixed", "amount_fen": 300_000},
+                        "requirements": {"max_age": null}}),
+            ),
+        )
+        .await;
+    assert_eq!(st, 200, "{patched}");
+    assert_eq!(patched["version"], 2);
+    assert_eq!(patched["max_rate_bp"], 900);
+    assert_eq!(patched["min_rate_bp"], 350, "untouched fields stay");
+    assert_eq!(
+        patched["fee"],
+        json!({"kind": "fixed", "amount_fen": 300_000})
+    );
+    assert!(patched["requirements"]["max_age"].is_null(), "null clears");
+    assert_eq!(patched["requirements"]["min_age"], 22);
+
+    let (st, err) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/products/{id}"),
+            Some(json!({"requirements": {"min_agee": 30}})),
+        )
+        .await;
+    assert_eq!(st, 400, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("min_agee"),
+        "{err}"
+    );
+    let (st, err) = admin
+        .post("/api/v1/products", json!({"name": "x", "min_amount": 1}))
+        .await;
+    assert_eq!(st, 400, "{err}");
+    let (_, after) = admin.get(&format!("/api/v1/products/{id}")).await;
+    assert_eq!(after["version"], 2, "a refused patch writes nothing");
 }

@@ -151,6 +151,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/deals/{id}/documents", Deal),
     ("delete", "/api/v1/deals/{id}/documents/{item}", Deal),
     ("post", "/api/v1/deals/{id}/documents/{item}/moves", Deal),
+    ("post", "/api/v1/deals/{id}/documents/{item}/handover", Deal),
     ("post", "/api/v1/deals/{id}/documents/{item}/files", Deal),
     (
         "get",
@@ -236,6 +237,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/products/sheet-template", NoObject),
     ("get", "/api/v1/products/{id}", Organisation),
     ("put", "/api/v1/products/{id}", Organisation),
+    ("patch", "/api/v1/products/{id}", Organisation),
     ("get", "/api/v1/products/{id}/versions", Organisation),
     // The product is configuration; the customers listed are the caller's scope only
     // (tests/it/products.rs::the_reverse_match_lists_only_my_qualifying_customers).

@@ -168,3 +168,86 @@ fn upgrade_check_reports_the_migrations_of_a_schema_1_copy() {
         "the copy is removed"
     );
 }
+
+/// Schema 29: products written with the older field names and the nested `fees` object (every
+/// release before it) read back with the names of docs/api.md, the fee terms intact, in the
+/// current record and in the version history.
+#[test]
+fn products_of_schema_28_are_rewritten_with_the_api_names() {
+    const PRODUCTS: TableDefinition<&str, &[u8]> = TableDefinition::new("products");
+    const VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("product_versions");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zhudai.redb");
+    drop(Store::open(&path).unwrap());
+    let legacy = serde_json::json!({
+        "id": "01JP0000000000000000000001", "name": "工薪贷", "lender": "某银行",
+        "category": "credit", "amount_min_fen": 1_000_000, "amount_max_fen": 30_000_000,
+        "term_min_months": 12, "term_max_months": 36, "rate_min_bp": 600, "rate_max_bp": 1200,
+        "methods": ["annuity"],
+        "requirements": {"age_min": 22, "age_max": 55, "property_required": true,
+                         "car_required": false, "min_licence_age_months": 24},
+        "documents": ["身份证"],
+        "fees": {"service_fee": {"kind": "rate", "bp": 300}, "lender_rebate_bp": 100},
+        "active": true, "notes": null, "version": 1,
+        "created_at": "2026-11-01T02:00:00Z", "updated_at": "2026-11-01T02:00:00Z",
+        "updated_by": "01JF0000000000000000000001"
+    });
+    let mut bytes = vec![1u8];
+    bytes.extend(serde_json::to_vec(&legacy).unwrap());
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(META)
+            .unwrap()
+            .insert("schema_version", 28)
+            .unwrap();
+        tx.open_table(PRODUCTS)
+            .unwrap()
+            .insert("01JP0000000000000000000001", bytes.as_slice())
+            .unwrap();
+        tx.open_table(VERSIONS)
+            .unwrap()
+            .insert("01JP0000000000000000000001/00000001", bytes.as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let p = store
+        .read(|tx| store::products::get(tx, "01JP0000000000000000000001"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.terms.amount_min_fen, 1_000_000);
+    assert_eq!(p.terms.requirements.age_min, Some(22));
+    assert!(p.terms.requirements.property_required);
+    assert_eq!(p.terms.requirements.min_licence_age_months, Some(24));
+    assert_eq!(
+        p.terms.fees.service_fee,
+        Some(zhudai::domain::product::ServiceFee::Rate { bp: 300 })
+    );
+    assert_eq!(p.terms.fees.lender_rebate_bp, Some(100));
+    let stored = store
+        .read(|tx| {
+            let t = tx.open_table(PRODUCTS)?;
+            let v = t
+                .get("01JP0000000000000000000001")?
+                .unwrap()
+                .value()
+                .to_vec();
+            Ok::<_, store::Error>(v)
+        })
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&stored[1..]).unwrap();
+    assert_eq!(json["min_amount_fen"], 1_000_000, "{json}");
+    assert_eq!(
+        json["fee"],
+        serde_json::json!({"kind": "rate", "rate_bp": 300})
+    );
+    assert_eq!(json["rebate_bp"], 100);
+    assert_eq!(json["requirements"]["min_age"], 22);
+    assert!(json.get("fees").is_none() && json.get("amount_min_fen").is_none());
+    let versions = store
+        .read(|tx| store::products::versions(tx, "01JP0000000000000000000001"))
+        .unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].terms.fees.lender_rebate_bp, Some(100));
+}

@@ -29,24 +29,24 @@ const TERMS = [
   { path: 'name', kind: 'text', required: true },
   { path: 'lender', kind: 'text', required: true },
   { path: 'category', kind: 'category' },
-  { path: 'amount_min_fen', kind: 'wan', required: true },
-  { path: 'amount_max_fen', kind: 'wan', required: true },
-  { path: 'term_min_months', kind: 'int', required: true },
-  { path: 'term_max_months', kind: 'int', required: true },
-  { path: 'rate_min_bp', kind: 'pct', required: true },
-  { path: 'rate_max_bp', kind: 'pct', required: true },
+  { path: 'min_amount_fen', kind: 'wan', required: true },
+  { path: 'max_amount_fen', kind: 'wan', required: true },
+  { path: 'min_term_months', kind: 'int', required: true },
+  { path: 'max_term_months', kind: 'int', required: true },
+  { path: 'min_rate_bp', kind: 'pct', required: true },
+  { path: 'max_rate_bp', kind: 'pct', required: true },
   { path: 'methods', kind: 'methods' },
-  { path: 'documents', kind: 'list' },
-  { path: 'fees.lender_rebate_bp', kind: 'pct' },
+  { path: 'required_documents', kind: 'list' },
+  { path: 'rebate_bp', kind: 'pct' },
   { path: 'notes', kind: 'text' },
 ];
 const REQUIREMENTS = [
-  'age_min:int', 'age_max:int', 'cities:list', 'occupations:occupations',
+  'min_age:int', 'max_age:int', 'cities:list', 'occupations:occupations',
   'min_monthly_income_fen:yuan', 'min_social_security_months:int', 'min_provident_fund_months:int',
-  'min_provident_fund_base_fen:yuan', 'property_required:bool', 'property_unmortgaged:bool', 'car_required:bool',
+  'min_provident_fund_base_fen:yuan', 'requires_property:bool', 'property_unmortgaged:bool', 'requires_car:bool',
   'max_overdue_2y:int', 'no_current_overdue:bool', 'max_inquiries_1m:int', 'max_inquiries_3m:int',
   'max_inquiries_6m:int', 'max_debt_income_pct:pct', 'max_card_utilization_pct:int',
-  'min_licence_age_months:int', 'min_tax_rating:rating', 'min_annual_tax_fen:yuan', 'min_annual_turnover_fen:yuan',
+  'min_license_months:int', 'min_tax_rating:rating', 'min_annual_tax_fen:yuan', 'min_annual_turnover_fen:yuan',
 ].map((s) => { const [k, kind] = s.split(':'); return { path: `requirements.${k}`, kind }; });
 const ALL = [...TERMS, ...REQUIREMENTS];
 
@@ -74,16 +74,16 @@ function toForm(p) {
     else if (d.kind === 'pct') f[d.path] = formatBpPercent(v).replace('%', '');
     else f[d.path] = String(v);
   }
-  const fee = p?.fees?.service_fee;
+  const fee = p?.fee;
   f.fee_kind = fee ? fee.kind : '';
-  f.fee_value = !fee ? '' : fee.kind === 'fixed' ? fenToYuan(fee.fen) : formatBpPercent(fee.bp).replace('%', '');
+  f.fee_value = !fee ? '' : fee.kind === 'fixed' ? fenToYuan(fee.amount_fen) : formatBpPercent(fee.rate_bp).replace('%', '');
   f.active = p ? p.active : true;
   return f;
 }
 
 /** The form → the request body, or client-side errors by path. */
 function fromForm(f) {
-  const body = { requirements: {}, fees: {}, active: f.active };
+  const body = { requirements: {}, fee: null, active: f.active };
   const errors = {};
   for (const d of ALL) {
     const raw = typeof f[d.path] === 'string' ? f[d.path].trim() : f[d.path];
@@ -104,13 +104,13 @@ function fromForm(f) {
   if (f.fee_kind) {
     const v = f.fee_kind === 'fixed' ? parseYuanToFen(f.fee_value) : parsePercentToBp(f.fee_value);
     if (v == null) errors.fee_value = t('product.error.number');
-    else body.fees.service_fee = f.fee_kind === 'fixed' ? { kind: 'fixed', fen: v } : { kind: 'rate', bp: v };
+    else body.fee = f.fee_kind === 'fixed' ? { kind: 'fixed', amount_fen: v } : { kind: 'rate', rate_bp: v };
   }
   return { body, errors };
 }
 
 function label(path) {
-  return t(`product.f.${path.replace('requirements.', 'r.').replace('fees.', '')}`);
+  return t(`product.f.${path.replace('requirements.', 'r.')}`);
 }
 
 function FieldFor({ d, f, set, errors }) {
@@ -158,7 +158,7 @@ function ProductDialog({ product, onClose, onSaved }) {
       onSaved();
     } catch (e) {
       setBusy(false);
-      const path = e.field === 'fees.service_fee.bp' || e.field === 'fees.service_fee.fen' ? 'fee_value' : e.field;
+      const path = e.field === 'fee.rate_bp' || e.field === 'fee.amount_fen' ? 'fee_value' : e.field;
       if (path && (ALL.some((d) => d.path === path) || path === 'fee_value')) setErrors({ [path]: e.message || errorText(e) });
       else setError(errorText(e));
     }
@@ -197,8 +197,8 @@ function Versions({ product, onClose }) {
     ${state.status === 'loading' && html`<${Loading} />`}
     ${state.status === 'error' && html`<div class="form-error" role="alert">${state.message}</div>`}
     ${state.status === 'ready' && html`<ol class="version-list">${state.v.map((p) => html`<li key=${p.version}>
-      <strong>v${p.version}</strong> · ${formatDateTime(p.updated_at)} · ${fenToWan(p.amount_min_fen)}–${fenToWan(p.amount_max_fen)}${t('product.unit.wan')}
-      · ${formatBpPercent(p.rate_min_bp)}–${formatBpPercent(p.rate_max_bp)} · ${p.active ? t('product.active') : t('product.inactive')}</li>`)}</ol>`}
+      <strong>v${p.version}</strong> · ${formatDateTime(p.updated_at)} · ${fenToWan(p.min_amount_fen)}–${fenToWan(p.max_amount_fen)}${t('product.unit.wan')}
+      · ${formatBpPercent(p.min_rate_bp)}–${formatBpPercent(p.max_rate_bp)} · ${p.active ? t('product.active') : t('product.inactive')}</li>`)}</ol>`}
   <//>`;
 }
 
@@ -315,9 +315,9 @@ export function AdminProductsPage() {
           <th>${t('product.col.amount')}</th><th>${t('product.col.term')}</th><th>${t('product.col.rate')}</th><th>${t('product.col.status')}</th><th></th></tr></thead>
         <tbody>${state.items.map((p) => html`<tr key=${p.id} data-testid="product-row" class=${p.active ? '' : 'is-muted'}>
           <td>${p.name}</td><td>${p.lender}</td><td>${t(`product.category.${p.category}`)}</td>
-          <td>${fenToWan(p.amount_min_fen)}–${fenToWan(p.amount_max_fen)}${t('product.unit.wan')}</td>
-          <td>${p.term_min_months}–${p.term_max_months}${t('product.unit.months')}</td>
-          <td>${formatBpPercent(p.rate_min_bp)}–${formatBpPercent(p.rate_max_bp)}</td>
+          <td>${fenToWan(p.min_amount_fen)}–${fenToWan(p.max_amount_fen)}${t('product.unit.wan')}</td>
+          <td>${p.min_term_months}–${p.max_term_months}${t('product.unit.months')}</td>
+          <td>${formatBpPercent(p.min_rate_bp)}–${formatBpPercent(p.max_rate_bp)}</td>
           <td>${p.active ? t('product.active') : t('product.inactive')} · v${p.version}</td>
           <td class="row-actions">
             <button type="button" class="btn btn-sm" onClick=${() => setDialog({ kind: 'edit', p })} data-testid="product-edit">${t('common.edit')}</button>

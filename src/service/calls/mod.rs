@@ -181,7 +181,7 @@ impl UseCases<'_> {
         caller.require(Capability::CallIngest)?;
         let now = self.now();
         call::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
-        let external_id = input.external_id.trim().to_string();
+        let external_id = input.key();
         let bidx = phone::parse(input.customer_number())
             .ok()
             .map(|m| self.fields.blind_index(Kind::Phone, m.as_str()));

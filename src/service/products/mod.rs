@@ -146,9 +146,41 @@ impl crate::service::products::UseCases<'_> {
     ) -> Result<Product> {
         caller.require(Capability::ProductManage)?;
         let terms = checked(input)?;
+        self.replace_terms(caller, id, source, |_| Ok(terms))
+    }
+
+    /// `PATCH /products/{id}`: a JSON merge patch (RFC 7396) over the current version, read and
+    /// written in one transaction, so a concurrent edit is never undone by a stale patch.
+    pub fn patch_product(
+        &self,
+        caller: &Caller,
+        id: &str,
+        patch: serde_json::Value,
+        source: &str,
+    ) -> Result<Product> {
+        caller.require(Capability::ProductManage)?;
+        let serde_json::Value::Object(mut patch) = patch else {
+            return Err(Error::validation("body", "应为 JSON 对象"));
+        };
+        product::canonical_names(&mut patch).map_err(|(f, r)| Error::validation(f, r))?;
+        self.replace_terms(caller, id, source, |before| {
+            let mut current = json(before)?;
+            product::merge_patch(&mut current, serde_json::Value::Object(patch));
+            checked(product::from_wire(current).map_err(|(f, r)| Error::validation(f, r))?)
+        })
+    }
+
+    fn replace_terms(
+        &self,
+        caller: &Caller,
+        id: &str,
+        source: &str,
+        make: impl FnOnce(&ProductInput) -> Result<ProductInput>,
+    ) -> Result<Product> {
         let now = self.now();
         self.store.write(|tx| {
             let before = store::products::get_w(tx, id)?.ok_or(Error::NotFound)?;
+            let terms = make(&before.terms)?;
             let changed = changed_fields(&before.terms, &terms)?;
             if changed.is_empty() {
                 return Ok(before);

@@ -116,7 +116,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["最低额度(万元)", "最低额度（万元）", "最低额度"],
-        field: "amount_min_fen",
+        field: "min_amount_fen",
         set: |p, v| {
             p.amount_min_fen = wan(v)?;
             Ok(())
@@ -124,7 +124,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["最高额度(万元)", "最高额度（万元）", "最高额度"],
-        field: "amount_max_fen",
+        field: "max_amount_fen",
         set: |p, v| {
             p.amount_max_fen = wan(v)?;
             Ok(())
@@ -132,7 +132,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["最短期限(月)", "最短期限（月）", "最短期限"],
-        field: "term_min_months",
+        field: "min_term_months",
         set: |p, v| {
             p.term_min_months = int(v)?;
             Ok(())
@@ -140,7 +140,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["最长期限(月)", "最长期限（月）", "最长期限"],
-        field: "term_max_months",
+        field: "max_term_months",
         set: |p, v| {
             p.term_max_months = int(v)?;
             Ok(())
@@ -148,7 +148,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["最低年利率(%)", "最低年利率（%）", "最低年利率"],
-        field: "rate_min_bp",
+        field: "min_rate_bp",
         set: |p, v| {
             p.rate_min_bp = pct_bp(v)?;
             Ok(())
@@ -156,7 +156,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["最高年利率(%)", "最高年利率（%）", "最高年利率"],
-        field: "rate_max_bp",
+        field: "max_rate_bp",
         set: |p, v| {
             p.rate_max_bp = pct_bp(v)?;
             Ok(())
@@ -172,7 +172,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["年龄下限", "最低年龄"],
-        field: "requirements.age_min",
+        field: "requirements.min_age",
         set: |p, v| {
             req(p).age_min = Some(int(v)?);
             Ok(())
@@ -180,7 +180,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["年龄上限", "最高年龄"],
-        field: "requirements.age_max",
+        field: "requirements.max_age",
         set: |p, v| {
             req(p).age_max = Some(int(v)?);
             Ok(())
@@ -239,7 +239,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["须有房", "要求有房"],
-        field: "requirements.property_required",
+        field: "requirements.requires_property",
         set: |p, v| {
             req(p).property_required = yes(v)?;
             Ok(())
@@ -255,7 +255,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["须有车", "要求有车"],
-        field: "requirements.car_required",
+        field: "requirements.requires_car",
         set: |p, v| {
             req(p).car_required = yes(v)?;
             Ok(())
@@ -311,7 +311,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["营业执照月数", "营业执照至少(月)"],
-        field: "requirements.min_licence_age_months",
+        field: "requirements.min_license_months",
         set: |p, v| {
             req(p).min_licence_age_months = Some(int(v)?);
             Ok(())
@@ -343,7 +343,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["所需材料", "材料"],
-        field: "documents",
+        field: "required_documents",
         set: |p, v| {
             p.documents = list(v);
             Ok(())
@@ -351,7 +351,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["服务费"],
-        field: "fees.service_fee",
+        field: "fee",
         set: |p, v| {
             let v = v.trim();
             p.fees.service_fee = Some(if v.ends_with('%') {
@@ -364,7 +364,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         headers: &["返佣(%)", "返佣（%）", "返佣"],
-        field: "fees.lender_rebate_bp",
+        field: "rebate_bp",
         set: |p, v| {
             p.fees.lender_rebate_bp = Some(pct_bp(v)?);
             Ok(())
@@ -396,12 +396,12 @@ const REQUIRED: [&str; 10] = [
     "name",
     "lender",
     "category",
-    "amount_min_fen",
-    "amount_max_fen",
-    "term_min_months",
-    "term_max_months",
-    "rate_min_bp",
-    "rate_max_bp",
+    "min_amount_fen",
+    "max_amount_fen",
+    "min_term_months",
+    "max_term_months",
+    "min_rate_bp",
+    "max_rate_bp",
     "methods",
 ];
 

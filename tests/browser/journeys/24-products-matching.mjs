@@ -13,28 +13,28 @@ export default async function ({ page, server }) {
   await page.getByTestId('product-dialog').waitFor();
   await page.getByTestId('product-name').fill('工薪贷');
   await page.getByTestId('product-lender').fill('某银行');
-  await page.getByTestId('product-amount_min_fen').fill('1');
-  await page.getByTestId('product-amount_max_fen').fill('30');
-  await page.getByTestId('product-term_min_months').fill('12');
-  await page.getByTestId('product-term_max_months').fill('36');
-  await page.getByTestId('product-rate_min_bp').fill('6');
-  await page.getByTestId('product-rate_max_bp').fill('12');
+  await page.getByTestId('product-min_amount_fen').fill('1');
+  await page.getByTestId('product-max_amount_fen').fill('30');
+  await page.getByTestId('product-min_term_months').fill('12');
+  await page.getByTestId('product-max_term_months').fill('36');
+  await page.getByTestId('product-min_rate_bp').fill('6');
+  await page.getByTestId('product-max_rate_bp').fill('12');
   await page.getByTestId('product-requirements-min_social_security_months').fill('12');
   // An upper age below the lower one: the server names the field, shown beside it.
-  await page.getByTestId('product-requirements-age_min').fill('40');
-  await page.getByTestId('product-requirements-age_max').fill('30');
+  await page.getByTestId('product-requirements-min_age').fill('40');
+  await page.getByTestId('product-requirements-max_age').fill('30');
   await page.getByTestId('product-dialog-submit').click();
-  const err = page.getByTestId('product-requirements-age_max-error');
+  const err = page.getByTestId('product-requirements-max_age-error');
   await err.waitFor();
   assert((await err.innerText()).includes('下限不能大于上限'), `reason beside the field: ${await err.innerText()}`);
-  await page.getByTestId('product-requirements-age_min').fill('');
-  await page.getByTestId('product-requirements-age_max').fill('');
+  await page.getByTestId('product-requirements-min_age').fill('');
+  await page.getByTestId('product-requirements-max_age').fill('');
   await page.getByTestId('product-dialog-submit').click();
   await page.getByTestId('product-dialog').waitFor({ state: 'detached' });
   const row = await page.getByTestId('product-row').innerText();
   assert(row.includes('工薪贷') && row.includes('1–30') && row.includes('6.00%–12.00%'), `the row: ${row}`);
   const [p] = (await apiCall(page, 'GET', '/api/v1/products')).items;
-  assert(p.amount_max_fen === 30000000 && p.rate_min_bp === 600, `sent as fen and bp: ${JSON.stringify(p)}`);
+  assert(p.max_amount_fen === 30000000 && p.min_rate_bp === 600, `sent as fen and bp: ${JSON.stringify(p)}`);
 
   const c = await apiCall(page, 'POST', '/api/v1/customers', {
     name: '周九', phone: '13712345678', demand: { amount_fen: 10000000, term_months: 12 },
