@@ -698,3 +698,48 @@ fn same(a: &Value, b: &Value) -> bool {
         _ => a == b,
     }
 }
+
+/// The custom reports section of the plugin reference (`docs/plugins.md`).
+pub const REPORTS_DOC: &str = r#"
+## 自定义报表 / Custom reports（`report.*`）
+
+一个自定义报表是 `data/plugins/reports/<名称>.rhai`（插件名 `report.<名称>`，名称为小写字母、数字、`-`、`_`），不需要重新编译：
+在插件页点“新建报表”上传或粘贴，或直接放进目录（一秒内生效，记为 `disk` 版本）。它出现在“报表”菜单内置报表之后，参数显示为表单，
+`GET /api/v1/reports/custom` 列出全部（含出错的及其 文件:行号），`GET /api/v1/reports/custom/{名称}?from=&to=&<参数>=` 运行，
+`&format=xlsx` 导出（文本单元格防公式，审计 `report.exported`，detail.report 为 `custom/<名称>`）。示例：`examples/plugins/reports/`（每周跟进质量、渠道月度对比）。
+
+### `fn meta()`
+
+| 键 | 类型 | 必需 | 含义 |
+|---|---|---|---|
+| `title` | `string` | 是 | 标题（菜单与页面） |
+| `title_en` | `string` | 否 | 英文界面的标题 |
+| `params` | `array` | 否 | 参数，每项 `#{ name, kind, label, label_en?, initial?, options? }` |
+| `chart` | `map` | 否 | 图表 `#{ kind: "bar"\|"line"\|"pie", x: 列名, series: [数字列名…] }` |
+
+参数 `kind`：`period`（时间段，最多一个；查询参数 `from`、`to`；`initial` 为 `this_month`（默认）、`last_month`、`last_and_this_month`、`last_7_days`、`last_30_days`；
+`params.<name>` 为 `#{ from, to }`）、`department`（部门 id；给出时 data 只含该部门的人，仍在调用人范围内；`params.<name>` 为 `#{ id, name }` 或 `()`）、
+`product`（产品 id；`#{ id, name, lender }` 或 `()`）、`number`（整数）、`choice`（`options` 之一，默认第一个）。`default` 是 Rhai 的保留字，默认值写作 `initial`（或带引号的 `"default"`）。
+参数名为字母开头的字母、数字、下划线，不能是 `from`、`to`、`format`。
+
+### `fn run(data, params)`
+
+返回 `#{ columns: [...], rows: [[...], ...], chart? }`：`columns` 1–50 列，每列是列名字符串或 `#{ label, kind: "text"|"number" }`（不写 kind 时，全是数字或 () 的列为 number）；
+每行是与 columns 等长的数组，单元格为字符串、整数、小数、布尔或 ()；number 列只能是数字或 ()；`chart` 覆盖 meta 的图表（可按数据生成列名），`x` 和 `series` 必须是列名，series 必须是数字列。
+**未知的键、类型不对、行长不符都是错误**，与脚本抛出错误、超过运算次数/时间/大小上限同样处理：报表页显示错误（422 `report_plugin_failed`，消息以 `reports/<名称>.rhai:行号:` 开头），
+记入错误日志（插件页的出错次数和最近错误），其他报表和页面照常；自定义报表出错不触发管理员横幅。文件不能编译或测试不通过时运行上一个可用版本，报表页注明。
+
+`data`（服务器按调用人的数据范围构造，脚本拿不到任何读取句柄；销售只看到自己，主管本部门，全公司范围所有人；所有数字来自与写入同一事务维护的计数，不读记录）：
+
+- `data.from`、`data.to`、`data.today`：`YYYY-MM-DD`（北京时间）；`data.scope`：`own`、`department` 或 `all`；`data.department`：部门筛选的 id 或 ()
+- `data.users`：`[#{ id, name, department_id, department, active }]` 范围内（及部门筛选内）的人
+- `data.departments`：`[#{ id, name }]` 这些人所在的部门
+- `data.days`：`[#{ day, user_id, followups, new_leads, deals_signed, calls, calls_answered, claims }]` 每人每天（只列有数字的日子）：跟进次数、新线索（按当时负责人）、签约业务单（按负责人）、通话与接通、公海领取
+- `data.months`：`[#{ month, user_id, fees_fen, disbursed_fen }]` 每人每月（时间段涉及的月份）：回款（扣除退款，分）、放款金额（分）
+- `data.channels`：`[#{ month, channel, leads, valid_leads, signed, disbursed_fen, fees_fen }]` 每渠道每月；渠道计数不按人，只有全公司范围且有 `finance.read`、未按部门筛选时提供，否则为 `[]`
+
+内置测试：`#{ name, hook: "run", now?, data: #{ … }, params: #{ … }, expect: #{ columns?: [列名…], rows?: [[…]], row_count?: n, chart?: #{…} } }`；
+`data` 覆盖空数据（`from` 2026-11-01、`to` 2026-11-30、各列表为空），`expect` 只比较写出的键。`zhudai plugin check` 检查 `plugins/reports/` 下的文件（编译、meta 的格式、测试），保存时同样检查。
+
+**English.** A custom report is `data/plugins/reports/<name>.rhai` (plugin `report.<name>`), added through the plugins page (新建报表: upload or paste) or on disk, without a restart. It declares `fn meta()` — `title`, `title_en`, `params` (`period` → query `from`/`to`, `department`, `product`, `number`, `choice` with `options`; the default is written `initial`, since `default` is reserved in Rhai) and an optional `chart` (`bar`/`line`/`pie`, `x` a column, `series` number columns) — and `fn run(data, params)` returning `#{ columns, rows, chart? }`. Both are checked strictly: unknown keys, wrong types and ragged rows are errors, handled like a throw or a limit (operations, time, size — the same as every hook): the report answers 422 `report_plugin_failed` with `reports/<name>.rhai:<line>:` and the failure is logged on the plugins page; nothing else is affected. `data` is built by the server from the caller's scope only (users, their departments, per user and day follow-ups, new leads, signed deals, calls, claims; per user and month fees and disbursements; per channel and month figures for a firm-wide finance scope only), all from counters kept in the writes' transactions. `GET /api/v1/reports/custom` lists the reports (broken ones with their error), `GET /api/v1/reports/custom/{name}` runs one, `format=xlsx` exports it (formula-safe, audited `report.exported`). Inline tests use `hook: "run"` with `data`, `params` and `expect` (`columns`, `rows`, `row_count`, `chart`) and run in `zhudai plugin check` and on save.
+"#;

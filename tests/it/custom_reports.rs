@@ -298,3 +298,38 @@ async fn the_shipped_examples_run_over_real_data() {
     assert_eq!((st.as_u16(), &e["error"]["field"]), (400, &json!("metric")));
     s.stop().await;
 }
+
+/// `zhudai plugin check` runs the reports' inline tests: the shipped examples pass; a failing
+/// case fails the check with its file and line.
+#[test]
+fn plugin_check_runs_the_reports_inline_tests() {
+    let run = |dir: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+            .args(["plugin", "check", "--dir", dir])
+            .output()
+            .unwrap()
+    };
+    let out = run(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/plugins"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("ok    reports/weekly-followups.rhai: 2 test case(s) passed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok    reports/channel-mom.rhai: 3 test case(s) passed"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("reports")).unwrap();
+    let failing = PER_USER.replace("row_count: 0", "row_count: 2");
+    std::fs::write(dir.path().join("reports/per-user.rhai"), failing).unwrap();
+    let out = run(dir.path().to_str().unwrap());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("FAIL  reports/per-user.rhai:16: 用例「空」"),
+        "{text}"
+    );
+}
