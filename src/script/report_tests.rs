@@ -269,3 +269,19 @@ fn inline_tests_of_a_report_run_in_plugin_check() {
     let r = check::check_source(&p, "report.avg", &bad);
     assert_eq!(r.failures[0].line, Some(1), "{:?}", r.failures);
 }
+
+#[test]
+fn data_larger_than_the_array_limit_can_be_read() {
+    let src = "fn meta() { #{ title: \"计数\" } }\nfn run(data, params) {\n  let n = 0;\n  for u in data.users { n += u.n; }\n  #{ columns: [\"n\"], rows: [[n]] }\n}\n";
+    let (_d, p) = in_dir(&[("report.count", src)]);
+    let users: Vec<(&str, i64)> = (0..20_000).map(|_| ("x", 1)).collect();
+    let out = p
+        .run_report(
+            "report.count",
+            data(&users),
+            Dynamic::from(Map::new()),
+            now(),
+        )
+        .unwrap();
+    assert_eq!(out.unwrap().rows[0][0], serde_json::json!(20_000));
+}
