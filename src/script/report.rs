@@ -654,7 +654,7 @@ pub(super) fn run_case(
         .get("hook")
         .and_then(|h| h.clone().into_string().ok())
         .ok_or("缺少 hook")?;
-    if hook != "run" && hook != "report.run" {
+    if hook != "run" {
         return Err(format!("报表插件的用例 hook 应为 \"run\"，实际为 {hook}"));
     }
     let mut data = blank_data();

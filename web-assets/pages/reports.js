@@ -188,6 +188,6 @@ export function ReportsPage() {
           ${departments.map((d) => html`<option key=${d.id} value=${d.id}>${d.name}</option>`)}
         </select></label>`}`}
     </div>
-    ${customInfo ? html`<${CustomReport} info=${customInfo} />` : body}
+    ${customInfo ? html`<${CustomReport} key=${customInfo.name} info=${customInfo} />` : body}
   </section>`;
 }
