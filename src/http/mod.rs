@@ -165,6 +165,8 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(reports::deals))
         .routes(routes!(reports::trends))
         .routes(routes!(reports::report))
+        .routes(routes!(reports::custom_list))
+        .routes(routes!(reports::custom))
         .routes(routes!(deals::list, deals::create))
         .routes(routes!(deals::board))
         .routes(routes!(deals::reminders))

@@ -9,7 +9,11 @@ use super::error::ErrorBody;
 use super::{ApiError, AppState};
 use crate::http::auth::Source;
 use crate::service::access::auth::Caller;
-use crate::service::reports::{Funnel, FunnelQuery, ReportQuery, ReportTable, Trends, TrendsQuery};
+use crate::service::reports::{
+    CustomReportInfo, CustomReportResult, Funnel, FunnelQuery, ReportQuery, ReportTable, Trends,
+    TrendsQuery,
+};
+use std::collections::BTreeMap;
 
 /// The customer funnel (lead → won) for a period over my scope: how many reached each stage,
 /// the conversion to the next, the median days in each stage, lost and invalid.
@@ -112,4 +116,82 @@ pub async fn report(
         }
         Some(_) => Err(crate::service::Error::validation("format", "只能是xlsx").into()),
     }
+}
+
+/// The custom reports (`plugins/reports/*.rhai`) for the reports menu: title, parameters
+/// (shown as a form), chart, and the file's error with file and line when it has one.
+#[utoipa::path(get, path = "/reports/custom", operation_id = "custom_reports", tag = "reports",
+    responses(
+    (status = 200, description = "The custom reports, broken ones with their error", body = [CustomReportInfo]),
+    (status = 403, description = "Missing customer.read", body = ErrorBody)))]
+pub async fn custom_list(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<CustomReportInfo>>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.reports().custom_reports(&caller))
+            .await?,
+    ))
+}
+
+/// Run a custom report over my scope. The query holds its parameters: `from` and `to` for a
+/// period, the parameter's name for the others (a department id, a product id, a number, a
+/// choice); `format=xlsx` returns the table as an XLSX file (formula-safe, audited
+/// `report.exported`). A script that fails answers 422 `report_plugin_failed` with the file
+/// and line in the message.
+#[utoipa::path(get, path = "/reports/custom/{name}", operation_id = "custom_report", tag = "reports",
+    params(("name" = String, Path, description = "The report's file name without .rhai"),
+        ("params" = Option<Object>, Query, style = Form, explode, description = "from, to, format and the declared parameters")),
+    responses(
+    (status = 200, description = "The report (JSON), or the XLSX file with format=xlsx", body = CustomReportResult),
+    (status = 400, description = "A bad parameter, date or period", body = ErrorBody),
+    (status = 404, description = "No such report", body = ErrorBody),
+    (status = 422, description = "The script failed (report_plugin_failed: file:line: message)", body = ErrorBody)))]
+pub async fn custom(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    match q.get("format").map(String::as_str) {
+        None | Some("" | "json") => {
+            let r = app
+                .blocking(move |app| app.reports().custom_report(&caller, &name, &q))
+                .await?;
+            Ok(Json(r).into_response())
+        }
+        Some("xlsx") => {
+            let f = app
+                .blocking(move |app| {
+                    app.reports()
+                        .export_custom_report(&caller, &name, &q, &source)
+                })
+                .await?;
+            Ok(xlsx_response(f))
+        }
+        Some(_) => Err(crate::service::Error::validation("format", "只能是xlsx").into()),
+    }
+}
+
+fn xlsx_response(f: crate::service::reports::ReportFile) -> Response {
+    let mut resp = f.bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    );
+    let disposition = format!(
+        "attachment; filename=\"report.xlsx\"; filename*=UTF-8''{}",
+        super::customers::exports::percent_encode(&f.filename)
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&f.rows.to_string()) {
+        h.insert("x-export-rows", v);
+    }
+    resp
 }

@@ -454,6 +454,7 @@ pub fn reference(bindings: &[Binding]) -> String {
          字符串最长 {MAX_STRING_SIZE} 字节，数组和对象最多 {MAX_ARRAY_SIZE} 项。\n\n"
     ));
     out.push_str(&hooks_doc());
+    out.push_str(super::report::REPORTS_DOC);
     out.push_str("\n## 类型与字段\n\n时间都是 Unix 秒（int），没有的值为 `()`。\n");
     for b in bindings {
         match b.kind {
@@ -531,9 +532,10 @@ const ENGINE_RULES_DOC: &str = "\n### 引擎规则（脚本不能改变）\n\n\
 一个都没有时运行内置默认规则。`DELETE /api/v1/plugins/{name}` 删除文件（版本保留），内置默认规则重新生效。\n\n\
 ### 常量与新的挂钩\n\n\
 文件顶层的 `const` 可以在挂钩函数里直接使用（如 `const DAILY = 5;` 之后在 `can_claim` 里写 `DAILY`）。\
-以后加入的挂钩（`products.score`、`deal.fee`、`commission.split`、`report.*`）遵循同一约定：\
+以后加入的挂钩（如 `products.score`、`deal.fee`、`commission.split`）遵循同一约定：\
 在 `src/script/hooks.rs` 的 `HOOKS` 里声明函数、参数、结果格式（`result`）和出错时的处理（`on_error`），\
-本参考、严格的返回值检查、内置测试（`hook: \"函数名\"`）和错误日志都随之生效。\n";
+本参考、严格的返回值检查、内置测试（`hook: \"函数名\"`）和错误日志都随之生效。\
+自定义报表（`report.*`）是一组文件而不是一个固定的挂钩，约定见下一节。\n";
 
 const INLINE_TESTS_DOC: &str = "\n## 内置测试用例\n\n\
 插件可以定义 `fn tests()`，返回用例数组；`zhudai plugin check` 会逐个运行，失败时给出 文件:行号 并以非零状态退出：\n\n\
@@ -547,7 +549,7 @@ fn tests() {\n\
     ]\n\
 }\n\
 ```\n\n\
-- `hook`：`recall`、`can_claim`、`pick` 或 `horizon`（也可写全名 `pool.recall`）。\n\
+- `hook`：`recall`、`can_claim`、`pick` 或 `horizon`（也可写全名 `pool.recall`）；报表插件为 `run`（见“自定义报表”）。\n\
 - `now`：用例的当前时间；`customer`、`user`、`pool`、`candidates`（数组）、`ctx` 只写需要的字段，其余取默认值\
 （池子设置取系统默认；客户 created_at 与 held_since 默认为 now）；写错字段名会报错。\
 候选人的 `department_path` 和 `ctx.turns` 可以直接写出；测试中 `dept(name)` 返回 ()（测试没有部门数据）。时间可写 RFC 3339、`\"2026-11-20\"` 或 Unix 秒。\n\

@@ -32,14 +32,10 @@ pub fn check_dir(
     dir: &Path,
     only: Option<&str>,
 ) -> std::io::Result<Vec<FileReport>> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)?
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".rhai"))
-                .map(str::to_string)
-        })
+    std::fs::read_dir(dir)?;
+    let mut names: Vec<String> = super::load::plugin_files(dir)
+        .into_iter()
+        .map(|(n, _)| n)
         .collect();
     names.sort();
     Ok(names
@@ -86,13 +82,19 @@ pub fn check_compiled(plugins: &Plugins, name: &str, source: &str, ast: &Compile
     if let Err(e) = check_horizon(plugins, name, source, ast) {
         report.failures.push(e);
     }
+    let fixed = ts_to_utc(parse_ts("2026-11-20T02:00:00Z").unwrap_or(0)).unwrap_or_default();
+    if super::report::is_report(name)
+        && let Err(e) = plugins.meta_of(name, source, ast, fixed)
+    {
+        report.failures.push(e);
+        return report;
+    }
     if !ast
         .iter_functions()
         .any(|f| f.name == "tests" && f.params.is_empty())
     {
         return report;
     }
-    let fixed = ts_to_utc(parse_ts("2026-11-20T02:00:00Z").unwrap_or(0)).unwrap_or_default();
     let cases = match plugins.call(&file, ast, "tests", Vec::new(), fixed) {
         Ok(v) => v,
         Err(e) => {
@@ -170,6 +172,10 @@ fn run_case(
         .read_lock::<Map>()
         .map(|m| m.clone())
         .ok_or("用例应为对象 #{ hook, now, …, expect }")?;
+    if super::report::is_report(name) {
+        let now = case_now(&case)?;
+        return super::report::run_case(plugins, name, source, ast, &case, now);
+    }
     for key in case.keys() {
         if ![
             "name",

@@ -12,8 +12,39 @@ use rhai::{AST, Dynamic, Scope};
 use super::api::{self, EvalGuard};
 use super::{
     Compiled, DEFAULTS, PluginStatus, Plugins, ScriptError, check, default_source, file_name,
-    hooks, line_of, runtime_error, valid_name,
+    hooks, line_of, report, runtime_error, valid_name,
 };
+
+/// The plugin files of a directory: `*.rhai` and the custom reports `reports/*.rhai`
+/// (named `report.<stem>`), with their paths.
+pub(super) fn plugin_files(dir: &std::path::Path) -> Vec<(String, std::path::PathBuf)> {
+    let mut out = Vec::new();
+    for (sub, prefix) in [(None, ""), (Some(report::DIR), report::PREFIX)] {
+        let d = match sub {
+            Some(s) => dir.join(s),
+            None => dir.to_path_buf(),
+        };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for ent in rd.flatten() {
+            let path = ent.path();
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".rhai"))
+                .map(|n| format!("{prefix}{n}"))
+                .filter(|n| valid_name(n))
+            else {
+                continue;
+            };
+            if path.is_file() {
+                out.push((name, path));
+            }
+        }
+    }
+    out
+}
 
 /// A plugin file changed on disk (not through a save): the service records it as a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,11 +175,18 @@ impl Plugins {
                 });
             }
         }
-        Ok(Compiled { ast, consts })
+        let compiled = Compiled { ast, consts };
+        if report::is_report(name) {
+            report::check_functions(name, source, &compiled)?;
+        }
+        Ok(compiled)
     }
 
     /// Hook functions a plugin source lacks, or that it serves no known hook.
     pub(super) fn warnings(name: &str, ast: &AST) -> Vec<String> {
+        if report::is_report(name) {
+            return Vec::new();
+        }
         if !hooks::HOOKS.iter().any(|h| h.plugin == name) {
             let known: Vec<String> = hooks::HOOKS
                 .iter()
@@ -196,19 +234,11 @@ impl Plugins {
         }
         st.last_check = Some(Instant::now());
         let mut seen = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&self.dir) {
-            for ent in rd.flatten() {
-                let path = ent.path();
-                let Some(name) = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_suffix(".rhai"))
-                    .filter(|n| valid_name(n))
-                    .map(str::to_string)
-                else {
+        {
+            for (name, path) in plugin_files(&self.dir) {
+                let Ok(meta) = std::fs::metadata(&path) else {
                     continue;
                 };
-                let Ok(meta) = ent.metadata() else { continue };
                 let stamp = (
                     meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                     meta.len(),
@@ -311,11 +341,15 @@ impl Plugins {
         names
             .into_iter()
             .map(|name| {
-                let hooks = hooks::HOOKS
-                    .iter()
-                    .filter(|h| h.plugin == name)
-                    .map(|h| h.name.to_string())
-                    .collect();
+                let hooks = if report::is_report(&name) {
+                    vec![name.clone()]
+                } else {
+                    hooks::HOOKS
+                        .iter()
+                        .filter(|h| h.plugin == name)
+                        .map(|h| h.name.to_string())
+                        .collect()
+                };
                 let (origin, status, running, running_version, error, warnings) =
                     match st.files.get(&name) {
                         Some(e) => (
@@ -335,11 +369,15 @@ impl Plugins {
                         ),
                         None => ("default", "ok", "default", None, None, Vec::new()),
                     };
-                let served: Vec<&str> = hooks::HOOKS
-                    .iter()
-                    .filter(|h| h.plugin == name)
-                    .map(|h| h.name)
-                    .collect();
+                let served: Vec<&str> = if report::is_report(&name) {
+                    vec![name.as_str()]
+                } else {
+                    hooks::HOOKS
+                        .iter()
+                        .filter(|h| h.plugin == name)
+                        .map(|h| h.name)
+                        .collect()
+                };
                 let failing = self
                     .errors
                     .failing()

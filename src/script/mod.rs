@@ -7,6 +7,7 @@ pub mod check;
 pub mod errors;
 pub mod hooks;
 mod load;
+pub mod report;
 pub mod views;
 
 use std::collections::BTreeMap;
@@ -211,17 +212,24 @@ pub struct Plugins {
     org: Mutex<api::Org>,
 }
 
-/// A plugin name is a file stem: lowercase letters, digits, `_` and `-`.
+/// A plugin name is a file stem: lowercase letters, digits, `_` and `-`; a custom report's is
+/// `report.<stem>` (its file is `reports/<stem>.rhai`).
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
+    let stem = report::stem(name).unwrap_or(name);
+    !stem.is_empty()
+        && stem.len() <= 64
+        && stem
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// The file of a plugin, relative to the plugins directory: `pool.rhai`,
+/// `reports/weekly.rhai` for the report `report.weekly`.
 pub fn file_name(name: &str) -> String {
-    format!("{name}.rhai")
+    match report::stem(name) {
+        Some(stem) => format!("{}/{stem}.rhai", report::DIR),
+        None => format!("{name}.rhai"),
+    }
 }
 
 /// Strips the ` (line 3, position 7)` Rhai appends, since the line is reported separately.
@@ -522,6 +530,8 @@ pub(crate) fn line_of(source: &str, needle: &str) -> Option<usize> {
     Some(source[..at].matches('\n').count() + 1)
 }
 
+#[cfg(test)]
+mod report_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

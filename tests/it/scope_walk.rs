@@ -249,6 +249,10 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/reports/trends", NoObject),
     // Counts over the caller's own scope (tests/it/reports.rs); the name is a report, not a record.
     ("get", "/api/v1/reports/{name}", NoObject),
+    // Custom reports: the data a script gets is built from the caller's scope only
+    // (tests/it/custom_reports.rs); the name is a report file, not a record.
+    ("get", "/api/v1/reports/custom", NoObject),
+    ("get", "/api/v1/reports/custom/{name}", NoObject),
     ("get", "/api/v1/roles", NoObject),
     ("post", "/api/v1/roles", NoObject),
     ("delete", "/api/v1/roles/{key}", Organisation),

@@ -17,7 +17,9 @@ export const failingHooks = signal(null);
 
 /** Sets the banner from a GET /api/v1/plugins answer. */
 export function notePlugins(list) {
-  failingHooks.value = list.flatMap((p) => p.failing || []);
+  // A custom report's failure (report.*) shows on its report and the plugins page only: it
+  // decides nothing about customers, so it raises no banner.
+  failingHooks.value = list.flatMap((p) => p.failing || []).filter((h) => !h.startsWith('report.'));
 }
 
 export function PluginBanner() {

@@ -299,7 +299,7 @@ function PluginEditor({ name, onSaved }) {
       <h2 class="card-title">${t('plugins.versions.title')}</h2>
       <${Versions} name=${name} detail=${detail} onRolledBack=${(d) => { setDetail(d); setSource(d.source); onSaved(); }} />
     </div>
-    ${detail.hooks.length > 0 && html`<${TryPanel} name=${name} hooks=${detail.hooks} />`}
+    ${detail.hooks.length > 0 && !name.startsWith('report.') && html`<${TryPanel} name=${name} hooks=${detail.hooks} />`}
   </div>`;
 }
 
@@ -314,10 +314,64 @@ function RunErrors({ detail }) {
   </div>`;
 }
 
+/**
+ * A new custom report (plugins/reports/<name>.rhai, plugin `report.<name>`): a name and the
+ * source, pasted or read from a .rhai file; saved like any plugin (compiled, its inline tests
+ * run; a refusal names file and line). It appears in the reports menu at once.
+ */
+function NewReport({ onCreated, onClose }) {
+  const [name, setName] = useState('');
+  const [source, setSource] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const valid = /^[a-z0-9_-]{1,64}$/.test(name);
+  const readFile = async (e) => {
+    const file = e.currentTarget.files?.[0];
+    if (!file) return;
+    setSource(await file.text());
+    if (!name) setName(file.name.replace(/\.rhai$/, '').toLowerCase().replace(/[^a-z0-9_-]/g, '-'));
+  };
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api('PUT', `/api/v1/plugins/report.${name}`, { source, note: t('plugins.newReport.note') });
+      toast(t('plugins.saved'));
+      onCreated(`report.${name}`);
+    } catch (err) {
+      const located = err.code === 'plugin_compile' || err.code === 'plugin_tests_failed';
+      setError(located ? err.message : errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="card" onSubmit=${submit} data-testid="plugin-new-report">
+    <h2 class="card-title">${t('plugins.newReport.title')}</h2>
+    <p class="muted">${t('plugins.newReport.body')}</p>
+    <label class="field"><span class="field-label">${t('plugins.newReport.name')}</span>
+      <input class="input mono" value=${name} required placeholder="weekly-followups"
+        onInput=${(e) => setName(e.currentTarget.value.trim())} data-testid="plugin-new-name" />
+      <span class="muted">${t('plugins.newReport.file', { file: `reports/${name || '…'}.rhai` })}</span></label>
+    <label class="field"><span class="field-label">${t('plugins.newReport.upload')}</span>
+      <input type="file" accept=".rhai,text/plain" onChange=${readFile} data-testid="plugin-new-file" /></label>
+    <label class="field"><span class="field-label">${t('plugins.source')}</span>
+      <textarea class="input mono" rows="12" spellcheck="false" value=${source}
+        onInput=${(e) => setSource(e.currentTarget.value)} data-testid="plugin-new-source"></textarea></label>
+    ${error && html`<div class="form-error" role="alert" data-testid="plugin-new-error">${error}</div>`}
+    <div class="form-actions">
+      <button class="btn" type="button" onClick=${onClose}>${t('common.cancel')}</button>
+      <button class="btn btn-primary" type="submit" disabled=${busy || !valid || !source.trim()} data-testid="plugin-new-save">
+        ${busy ? t('common.working') : t('plugins.save')}</button>
+    </div>
+  </form>`;
+}
+
 export function AdminPluginsPage() {
   const [list, setList] = useState(null);
   const [error, setError] = useState(null);
   const [selected, setSelected] = useState(null);
+  const [adding, setAdding] = useState(false);
   const load = async () => {
     setError(null);
     try {
@@ -334,7 +388,10 @@ export function AdminPluginsPage() {
     <header class="page-header">
       <h1 class="page-title">${t('plugins.title')}</h1>
       <p class="page-subtitle">${t('plugins.subtitle')}</p>
+      <button type="button" class="btn" onClick=${() => setAdding(true)} data-testid="plugin-new-report-open">${t('plugins.newReport.open')}</button>
     </header>
+    ${adding && html`<${NewReport} onClose=${() => setAdding(false)}
+      onCreated=${(n) => { setAdding(false); setSelected(n); load(); }} />`}
     ${error && html`<${LoadError} error=${error} onRetry=${load} />`}
     ${!error && !list && html`<${Loading} />`}
     ${list && html`<div class="plugins-layout">

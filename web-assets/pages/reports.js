@@ -9,6 +9,7 @@ import { todayIso } from '../format.js';
 import { errorText } from '../errors.js';
 import { FormError } from '../components/field.js';
 import { EmptyState, LoadError, Loading } from '../components/states.js';
+import { CustomReport, customTitle, loadCustomReports } from './reports-custom.js';
 
 const REPORTS = ['activity', 'funnel', 'pools'];
 /** Reports counted per user: the department filter applies to them. */
@@ -98,6 +99,10 @@ export function ReportsPage() {
   const [state, setState] = useState({ status: 'loading' });
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState(null);
+  // Custom reports (Rhai plugins), after the built-in ones: tab `custom:<name>`.
+  const [custom, setCustom] = useState([]);
+  useEffect(() => { loadCustomReports().then(setCustom); }, []);
+  const customInfo = name.startsWith('custom:') ? custom.find((c) => `custom:${c.name}` === name) : null;
 
   useEffect(() => {
     api('GET', '/api/v1/departments').then((d) => setDepartments(d.items || [])).catch(() => setDepartments([]));
@@ -110,6 +115,7 @@ export function ReportsPage() {
     return q;
   };
   const load = () => {
+    if (name.startsWith('custom:')) return;
     setState({ status: 'loading' });
     api('GET', `/api/v1/reports/${name}?${query()}`)
       .then((r) => setState({ status: 'ready', r }))
@@ -151,14 +157,18 @@ export function ReportsPage() {
   }
   return html`<section class="page" data-testid="page-reports">
     <header class="page-header"><h1 class="page-title">${t('nav.reports')}</h1>
-      <button type="button" class="btn" disabled=${saving || state.status !== 'ready'} onClick=${exportXlsx} data-testid="report-export">${t('reports.export')}</button>
+      ${!customInfo && html`<button type="button" class="btn" disabled=${saving || state.status !== 'ready'} onClick=${exportXlsx} data-testid="report-export">${t('reports.export')}</button>`}
     </header>
     <${FormError} message=${error} />
     <div class="card funnel-period">
       <div class="chip-row" role="tablist">
         ${REPORTS.map((k) => html`<button type="button" role="tab" aria-selected=${name === k} key=${k}
           class=${`btn btn-sm${name === k ? ' btn-primary' : ''}`} onClick=${() => setName(k)} data-testid=${`report-tab-${k}`}>${t(`reports.${k}.title`)}</button>`)}
+        ${custom.map((c) => html`<button type="button" role="tab" aria-selected=${name === `custom:${c.name}`} key=${`custom:${c.name}`}
+          class=${`btn btn-sm${name === `custom:${c.name}` ? ' btn-primary' : ''}${c.runnable ? '' : ' is-muted'}`} title=${c.file}
+          onClick=${() => setName(`custom:${c.name}`)} data-testid=${`report-tab-custom-${c.name}`}>${customTitle(c)}</button>`)}
       </div>
+      ${customInfo ? null : html`
       ${name === 'funnel' && html`<div class="chip-row">
         ${['customer', 'deal'].map((k) => html`<button type="button" key=${k} class=${`btn btn-sm${kind === k ? ' btn-primary' : ''}`}
           onClick=${() => setKind(k)} data-testid=${`report-kind-${k}`}>${t(`funnel.kind.${k}s`)}</button>`)}
@@ -176,8 +186,8 @@ export function ReportsPage() {
         <select class="input" value=${department} onChange=${(e) => setDepartment(e.currentTarget.value)} data-testid="report-department">
           <option value="">${t('reports.allDepartments')}</option>
           ${departments.map((d) => html`<option key=${d.id} value=${d.id}>${d.name}</option>`)}
-        </select></label>`}
+        </select></label>`}`}
     </div>
-    ${body}
+    ${customInfo ? html`<${CustomReport} key=${customInfo.name} info=${customInfo} />` : body}
   </section>`;
 }

@@ -128,7 +128,10 @@ pub fn diff_summary(before: &str, after: &str) -> serde_json::Value {
 }
 
 /// The hooks a plugin file serves.
-fn hooks_of(name: &str) -> Vec<&'static str> {
+fn hooks_of(name: &str) -> Vec<&str> {
+    if script::report::is_report(name) {
+        return vec![name];
+    }
     script::hooks::HOOKS
         .iter()
         .filter(|h| h.plugin == name)
@@ -142,7 +145,7 @@ fn check_name(name: &str) -> Result<()> {
     } else {
         Err(Error::validation(
             "name",
-            "插件名只能包含小写字母、数字、下划线和连字符",
+            "插件名只能包含小写字母、数字、下划线和连字符（自定义报表为 report.名称）",
         ))
     }
 }

@@ -3,8 +3,10 @@
 
 crate::service::use_cases!(reports, "Funnels and reports.");
 
+mod custom;
 mod sheets;
 mod trends;
+pub use custom::{CustomReportInfo, CustomReportResult};
 pub use sheets::{REPORTS, ReportColumn, ReportFile, ReportQuery, ReportTable};
 pub use trends::{RankRow, TrendDay, Trends, TrendsQuery};
 

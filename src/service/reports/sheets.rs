@@ -343,7 +343,7 @@ fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> Error {
 }
 
 /// The table as an XLSX workbook (one sheet: headings, rows, a totals row).
-fn xlsx(t: &ReportTable) -> Result<Vec<u8>> {
+pub(super) fn xlsx(t: &ReportTable) -> Result<Vec<u8>> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     for (c, column) in t.columns.iter().enumerate() {
