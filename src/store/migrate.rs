@@ -78,7 +78,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 28;
+pub const SCHEMA_VERSION: u64 = 29;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -271,6 +271,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_26_contracts(tx)?;
     to_27_calls(tx)?;
     to_28_channels(tx)?;
+    tx.open_table(tables::OWNER_TOUCH)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -453,6 +454,16 @@ fn to_28_channels(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 29: the keys the reports read (`store::report_keys`): `owner_touch` filled from the
+/// compact rule view, and the per-kind follow-up counters counted from the follow-ups.
+fn to_29_report_keys(tx: &WriteTransaction) -> Result<()> {
+    tx.delete_table(tables::OWNER_TOUCH)?;
+    let keys = super::report_keys::rebuild(tx)?;
+    let followups = super::report_keys::backfill_kinds(tx)?;
+    tracing::info!(keys, followups, "report keys built");
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -558,6 +569,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         26 => to_26_contracts(tx),
         27 => to_27_calls(tx),
         28 => to_28_channels(tx),
+        29 => to_29_report_keys(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -3,6 +3,7 @@
 
 crate::service::use_cases!(reports, "Funnels and reports.");
 
+mod people;
 mod sheets;
 mod trends;
 pub use sheets::{REPORTS, ReportColumn, ReportFile, ReportQuery, ReportTable};
