@@ -68,6 +68,9 @@
 //!   admin role gains `call.ingest` (new since schema 4; a firm's own roles are left alone).
 //! - 28: channels, channel_names, channel_costs, channel_stats (channels and their ROI;
 //!   `store::channels`), created empty: counting starts at the upgrade, no backfill.
+//! - 29: owner_touch (per owner, customers by last touch: hoarding) built from the compact
+//!   rule view; the counters `followups_kind/…` and `prod/…`, `prodwhy/…` counted from the
+//!   follow-ups and the deals' stage histories (`store::report_keys`). One write transaction.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -455,12 +458,14 @@ fn to_28_channels(tx: &WriteTransaction) -> Result<()> {
 }
 
 /// Schema 29: the keys the reports read (`store::report_keys`): `owner_touch` filled from the
-/// compact rule view, and the per-kind follow-up counters counted from the follow-ups.
+/// compact rule view, the per-kind follow-up counters counted from the follow-ups and the
+/// per-product deal counters from the deals' stage histories.
 fn to_29_report_keys(tx: &WriteTransaction) -> Result<()> {
     tx.delete_table(tables::OWNER_TOUCH)?;
     let keys = super::report_keys::rebuild(tx)?;
     let followups = super::report_keys::backfill_kinds(tx)?;
-    tracing::info!(keys, followups, "report keys built");
+    let stage_changes = super::report_keys::backfill_products(tx)?;
+    tracing::info!(keys, followups, stage_changes, "report keys built");
     Ok(())
 }
 

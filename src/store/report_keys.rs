@@ -8,6 +8,10 @@
 //! - the per-user, per-day, per-kind follow-up counters `followups_kind/<user>/<day>/<kind>`
 //!   live in the `counters` table (bumped by `service::followups`); [`backfill_kinds`] fills
 //!   them from the follow-up records once, at the upgrade.
+//! - the per-product deal counters `prod/<product>/<day>/<officer>/<stage>` (a deal entering
+//!   a stage) and `prodwhy/<product>/<day>/<officer>/<reason>` (rejected or withdrawn), also in
+//!   `counters`, bumped by `store::deals::put` ([`on_deal`]); [`backfill_products`] counts the
+//!   deals' stage histories once, at the upgrade.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +20,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::{Result, codec, tables};
 use crate::domain::customer::RuleFields;
+use crate::domain::deal::{Deal, DealStage};
 
 /// The instant a customer was last touched by its owner: the later of "held since" and the
 /// last follow-up. `None` for customers nobody owns and deleted ones (not anyone's hoard).
@@ -127,6 +132,95 @@ pub fn backfill_kinds(tx: &WriteTransaction) -> Result<u64> {
                 .entry(followups_kind_key(&f.author_id, &day, f.kind.as_str()))
                 .or_default() += 1;
             n += 1;
+        }
+    }
+    for (k, c) in counts {
+        super::pools::set_counter(tx, &k, c)?;
+    }
+    Ok(n)
+}
+
+/// The Shanghai day (`YYYY-MM-DD`) of an instant.
+fn day_of(at: DateTime<Utc>) -> String {
+    at.with_timezone(&crate::service::customers::shanghai())
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// The reason a deal left the pipeline, as counted: trimmed, at most 32 characters, `/` kept
+/// (it is the key's last part), "未填写" when none was given.
+fn reason_key(reason: Option<&str>) -> String {
+    let r: String = reason
+        .map(str::trim)
+        .unwrap_or("")
+        .chars()
+        .take(32)
+        .collect();
+    if r.is_empty() {
+        "未填写".to_string()
+    } else {
+        r
+    }
+}
+
+/// The per-product stage counters of one stage entry: `prod/<product>/<day>/<officer>/<stage>`
+/// and, for rejected and withdrawn, `prodwhy/<product>/<day>/<officer>/<reason>`.
+fn stage_keys(
+    product: &str,
+    day: &str,
+    officer: &str,
+    stage: DealStage,
+    reason: Option<&str>,
+) -> Vec<String> {
+    let mut out = vec![format!("prod/{product}/{day}/{officer}/{}", stage.key())];
+    if matches!(stage, DealStage::Rejected | DealStage::Withdrawn) {
+        out.push(format!(
+            "prodwhy/{product}/{day}/{officer}/{}",
+            reason_key(reason)
+        ));
+    }
+    out
+}
+
+/// Counts a deal's entry into its stage per product (the `products` report), in the deal
+/// write's transaction (`store::deals::put`): only when the stage changes (or the deal is new).
+pub(super) fn on_deal(tx: &WriteTransaction, before: Option<&Deal>, d: &Deal) -> Result<()> {
+    if before.is_some_and(|b| b.stage == d.stage) {
+        return Ok(());
+    }
+    for k in stage_keys(
+        &d.product.id,
+        &day_of(d.updated_at),
+        &d.officer_id,
+        d.stage,
+        d.closed_reason.as_deref(),
+    ) {
+        super::pools::bump(tx, &k)?;
+    }
+    Ok(())
+}
+
+/// Counts every stage change of every deal into the per-product counters (the 28 → 29
+/// upgrade; they start empty), by the deal's current officer. Returns the changes counted.
+pub fn backfill_products(tx: &WriteTransaction) -> Result<u64> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut n = 0;
+    {
+        let t = tx.open_table(tables::DEALS)?;
+        for row in t.iter()? {
+            let (_, bytes) = row?;
+            let d: Deal = codec::decode("deals", bytes.value())?;
+            for c in &d.history {
+                let reason = if c.to == d.stage {
+                    d.closed_reason.as_deref()
+                } else {
+                    c.note.as_deref()
+                };
+                for k in stage_keys(&d.product.id, &day_of(c.at), &d.officer_id, c.to, reason) {
+                    *counts.entry(k).or_default() += 1;
+                }
+                n += 1;
+            }
         }
     }
     for (k, c) in counts {

@@ -909,4 +909,55 @@ async fn the_finance_report_and_fee_rankings_to_the_fen() {
     assert_eq!(other["totals"]["collected_fen"], 0);
     let (_, dept) = t.wang.get(q).await;
     assert_eq!(dept["totals"]["collected_fen"], 100_000, "{dept}");
+
+    // Products: a second deal of the same product rejected with a reason.
+    let (_, first) = t.admin.get(&format!("/api/v1/deals/{id}")).await;
+    let product = first["product"]["id"].as_str().unwrap().to_string();
+    let (st, c) = t
+        .xiao
+        .post(
+            "/api/v1/customers",
+            json!({"name": "孙八", "phone": "13800138010"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let (st, d) = t
+        .xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c["id"], "product_id": product, "amount_fen": 5_000_000,
+                   "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    for body in [
+        json!({"stage": "signed", "override": true, "reason": "补录"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "rejected", "reason": "征信查询过多"}),
+    ] {
+        let (st, v) = t
+            .admin
+            .post(
+                &format!("/api/v1/deals/{}/stage", d["id"].as_str().unwrap()),
+                body,
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let pq = "/api/v1/reports/products?from=2026-11-01&to=2026-11-30";
+    let (st, p) = t.wang.get(pq).await;
+    assert_eq!(st, 200, "{p}");
+    let row = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["product_id"] == product.as_str())
+        .unwrap_or_else(|| panic!("{p}"));
+    let figures = ["invited", "submitted", "approved", "rejected", "disbursed"]
+        .map(|k| row[k].as_u64().unwrap());
+    assert_eq!(figures, [2, 2, 1, 1, 1], "{p}");
+    assert_eq!(row["reasons"], "征信查询过多×1");
+    // The other department's manager sees none of it.
+    let (_, other) = t.zhao.get(pq).await;
+    assert!(other["rows"].as_array().unwrap().is_empty(), "{other}");
 }

@@ -515,7 +515,9 @@ fn report_rows(path: &std::path::Path) -> KeptRows {
             let (k, v) = r.unwrap();
             (k.value().to_string(), v.value())
         })
-        .filter(|(k, _)| k.starts_with("followups_kind/"))
+        .filter(|(k, _)| {
+            k.starts_with("followups_kind/") || k.starts_with("prod/") || k.starts_with("prodwhy/")
+        })
         .collect();
     (touch, kinds)
 }
@@ -538,13 +540,40 @@ async fn the_upgrade_builds_what_the_writes_keep() {
     follow(&sun_c, &a, "wechat").await;
     let li_c = s.login("li", TEAM_PASSWORD).await;
     follow(&li_c, &b, "visit").await;
+    // A deal: created, visited, withdrawn with a reason (the per-product counters).
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, p) = admin
+        .post("/api/v1/products", crate::products::salary_loan())
+        .await;
+    assert_eq!(st, 201, "{p}");
+    let (st, d) = sun_c
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": a, "product_id": p["id"], "amount_fen": 5_000_000,
+                   "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    for body in [
+        json!({"stage": "visited"}),
+        json!({"stage": "withdrawn", "reason": "收入/流水不足"}),
+    ] {
+        let (st, v) = admin
+            .post(
+                &format!("/api/v1/deals/{}/stage", d["id"].as_str().unwrap()),
+                body,
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.redb");
     s.app.store.snapshot_to(&copy).unwrap();
     let kept = report_rows(&copy);
     assert_eq!(kept.0.len(), 3, "{kept:?}");
-    assert_eq!(kept.1.len(), 3, "{kept:?}");
+    // 3 follow-up kinds; invited, visited, withdrawn and one reason of the product.
+    assert_eq!(kept.1.len(), 7, "{kept:?}");
     {
         let db = redb::Database::open(&copy).unwrap();
         let tx = db.begin_write().unwrap();

@@ -12,9 +12,11 @@ import { EmptyState, LoadError, Loading } from '../components/states.js';
 import { yuan } from '../components/fees.js';
 import { talkText } from '../components/calls.js';
 
-const REPORTS = ['activity', 'funnel', 'pools', 'call_stats', 'rankings', 'finance'];
+const REPORTS = ['activity', 'funnel', 'pools', 'call_stats', 'rankings', 'finance', 'products'];
 /** Reports counted per user: the department filter applies to them. */
-const BY_USER = new Set(['activity', 'pools', 'call_stats', 'rankings', 'finance']);
+const BY_USER = new Set(['activity', 'pools', 'call_stats', 'rankings', 'finance', 'products']);
+/** Id columns: in the XLSX, not on screen. */
+const HIDDEN = new Set(['user_id', 'pool_id', 'product_id']);
 /** What the rankings rank by (`by`). */
 const RANK_BY = ['fees', 'deals', 'followups', 'calls'];
 
@@ -42,6 +44,7 @@ function save(name, blob) {
 function rowLabel(name, kind, r) {
   if (name === 'funnel') return t(kind === 'deal' ? `deals.stage.${r.stage}` : `stage.${r.stage}`);
   if (name === 'pools') return `${r.display_name} · ${r.pool_name}`;
+  if (name === 'products') return r.product_name;
   return r.display_name;
 }
 
@@ -153,9 +156,9 @@ export function ReportsPage() {
         ? html`<${EmptyState} icon="dashboard" title=${t('reports.empty.title')} body=${t('reports.empty.body')} testid="report-empty" />`
         : html`<div class="card"><${Chart} report=${r} kind=${kind} /></div>`}
       ${r.rows.length > 0 && html`<div class="card table-wrap"><table class="table" data-testid="report-table">
-        <thead><tr>${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c) => html`<th key=${c.key}>${t(`reports.col.${c.key}`)}</th>`)}</tr></thead>
-        <tbody>${r.rows.map((x, i) => html`<tr key=${i}>${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c) => html`<td key=${c.key}>${cell(r.name, kind, c, x)}</td>`)}</tr>`)}
-        ${Object.keys(r.totals).length > 0 && html`<tr class="is-muted" data-testid="report-totals">${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c, i) => html`<td key=${c.key}>${i === 0 ? t('reports.total') : (numbers.includes(c) && r.totals[c.key] != null ? cell(r.name, kind, c, r.totals) : '')}</td>`)}</tr>`}
+        <thead><tr>${r.columns.filter((c) => !HIDDEN.has(c.key)).map((c) => html`<th key=${c.key}>${t(`reports.col.${c.key}`)}</th>`)}</tr></thead>
+        <tbody>${r.rows.map((x, i) => html`<tr key=${i}>${r.columns.filter((c) => !HIDDEN.has(c.key)).map((c) => html`<td key=${c.key}>${cell(r.name, kind, c, x)}</td>`)}</tr>`)}
+        ${Object.keys(r.totals).length > 0 && html`<tr class="is-muted" data-testid="report-totals">${r.columns.filter((c) => !HIDDEN.has(c.key)).map((c, i) => html`<td key=${c.key}>${i === 0 ? t('reports.total') : (numbers.includes(c) && r.totals[c.key] != null ? cell(r.name, kind, c, r.totals) : '')}</td>`)}</tr>`}
         </tbody></table></div>`}
       <p class="muted" data-testid="report-note">${t(`reports.${r.name}.note`)}</p>`;
   }

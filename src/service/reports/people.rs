@@ -10,7 +10,9 @@
 //!   day lies in the period), deals signed (the deal funnel's `signed` entries), follow-ups and
 //!   calls, ranked by one of them;
 //! - `finance`: per officer, collected, refunded, commission (`com/<month>/<user>`, whole
-//!   months), outstanding fees and their ageing from the disbursement day (`rcv:` keys).
+//!   months), outstanding fees and their ageing from the disbursement day (`rcv:` keys);
+//! - `products`: per product, deals entering each stage and the rejection reasons
+//!   (`prod/…`, `prodwhy/…`, `store::report_keys`).
 //!
 //! The people are those of the caller's scope (a salesperson: only their own row; a manager:
 //! their department; a firm-wide scope: everyone), optionally one department.
@@ -479,6 +481,100 @@ impl crate::service::reports::UseCases<'_> {
             "net_fen",
             vec![
                 "提成按所涉及的整月统计；应收未收与账龄是现在的数（从放款日起算），不随时间段变化。"
+                    .to_string(),
+            ],
+        ))
+    }
+}
+
+impl crate::service::reports::UseCases<'_> {
+    /// `products`: per product, deals created, submitted (进件), approved, rejected (with the
+    /// reasons, most frequent first), withdrawn and disbursed in the period, for the deals of
+    /// the officers in scope. Needs `deal.read`.
+    pub(super) fn products_sheet(
+        &self,
+        caller: &Caller,
+        department: Option<&str>,
+        (from, to): (NaiveDate, NaiveDate),
+    ) -> Result<Sheet> {
+        caller.require(Capability::DealRead)?;
+        const STAGES: [&str; 6] = [
+            "invited",
+            "submitted",
+            "approved",
+            "rejected",
+            "withdrawn",
+            "disbursed",
+        ];
+        let rows = self.store.read(|tx| {
+            let people: std::collections::BTreeSet<String> = self
+                .report_people(tx, caller, department)?
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            let mut rows = Vec::new();
+            // The products table is small (the firm's catalogue).
+            for p in crate::store::products::all(tx)? {
+                let mut n: BTreeMap<String, u64> = BTreeMap::new();
+                for (key, c) in sum_days(tx, &format!("prod/{}/", p.id), from, to)? {
+                    let mut parts = key.rsplitn(3, '/');
+                    let (Some(stage), Some(officer)) = (parts.next(), parts.next()) else {
+                        continue;
+                    };
+                    if people.contains(officer) {
+                        *n.entry(stage.to_string()).or_default() += c;
+                    }
+                }
+                let mut why: BTreeMap<String, u64> = BTreeMap::new();
+                for (key, c) in sum_days(tx, &format!("prodwhy/{}/", p.id), from, to)? {
+                    // `prodwhy/<product>/<day>/<officer>/<reason>`: the reason may hold '/'.
+                    let mut parts = key.splitn(5, '/').skip(3);
+                    let (Some(officer), Some(reason)) = (parts.next(), parts.next()) else {
+                        continue;
+                    };
+                    if people.contains(officer) {
+                        *why.entry(reason.to_string()).or_default() += c;
+                    }
+                }
+                if n.values().all(|c| *c == 0) {
+                    continue;
+                }
+                let mut reasons: Vec<(String, u64)> = why.into_iter().collect();
+                reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let reasons: Vec<String> = reasons
+                    .iter()
+                    .take(5)
+                    .map(|(r, c)| format!("{r}×{c}"))
+                    .collect();
+                let mut r = BTreeMap::from([
+                    ("product_id".to_string(), json!(p.id)),
+                    ("product_name".to_string(), json!(p.terms.name)),
+                    ("reasons".to_string(), json!(reasons.join("；"))),
+                ]);
+                for s in STAGES {
+                    r.insert(s.to_string(), json!(n.get(s).copied().unwrap_or(0)));
+                }
+                rows.push(r);
+            }
+            Ok::<_, Error>(rows)
+        })?;
+        Ok((
+            "产品统计",
+            vec![
+                col("product_id", "产品ID", "text"),
+                col("product_name", "产品", "text"),
+                col("invited", "建单", "number"),
+                col("submitted", "进件", "number"),
+                col("approved", "批复", "number"),
+                col("rejected", "拒绝", "number"),
+                col("withdrawn", "撤回", "number"),
+                col("disbursed", "放款", "number"),
+                col("reasons", "拒绝/撤回原因", "text"),
+            ],
+            rows,
+            "submitted",
+            vec![
+                "按业务单进入各阶段的日期统计（业务员在范围内的业务单）；“匹配”由产品页按需计算，没有计数，不在此表。"
                     .to_string(),
             ],
         ))

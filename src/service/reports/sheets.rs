@@ -8,7 +8,7 @@
 //! - `funnel`: the customer funnel (or the deal funnel with `kind=deal`), stage by stage;
 //! - `pools`: claims and recalls per user and pool in the period (`claim/<user>/<pool>/<day>`,
 //!   `recall/<former owner>/<pool>/<day>`, bumped in the recall's transaction);
-//! - `call_stats`, `rankings`, `finance` and the activity's by-kind and hoarding columns:
+//! - `call_stats`, `rankings`, `finance`, `products` and the activity's by-kind and hoarding columns:
 //!   `people.rs`.
 
 use std::collections::BTreeMap;
@@ -26,13 +26,14 @@ use crate::service::{Error, Result};
 use crate::store::{pools, users};
 
 /// The reports listed on the reports page, in order.
-pub const REPORTS: [&str; 6] = [
+pub const REPORTS: [&str; 7] = [
     "activity",
     "funnel",
     "pools",
     "call_stats",
     "rankings",
     "finance",
+    "products",
 ];
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -67,7 +68,7 @@ pub struct ReportColumn {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportTable {
-    /// `activity`, `funnel`, `pools`, `call_stats`, `rankings` or `finance`.
+    /// `activity`, `funnel`, `pools`, `call_stats`, `rankings`, `finance` or `products`.
     pub name: String,
     /// The report's title (zh-CN).
     pub title: String,
@@ -264,6 +265,7 @@ impl crate::service::reports::UseCases<'_> {
             "call_stats" => self.calls_sheet(caller, department, (from, to))?,
             "rankings" => self.rankings_sheet(caller, department, (from, to), q.by.as_deref())?,
             "finance" => self.finance_sheet(caller, department, (from, to))?,
+            "products" => self.products_sheet(caller, department, (from, to))?,
             _ => return Err(Error::NotFound),
         };
         let totals = if name == "funnel" {
