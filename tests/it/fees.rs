@@ -899,6 +899,12 @@ async fn the_finance_report_and_fee_rankings_to_the_fen() {
     assert_eq!(r["rows"][0]["user_id"], t.xiao_id.as_str(), "{r}");
     assert_eq!(r["rows"][0]["fees_fen"], 90_000);
     assert_eq!(r["rows"][0]["deals_signed"], 1);
+    // The rankings' fees are the finance report's net, for the same scope and period.
+    let (_, wf) = t.wang.get(q).await;
+    assert_eq!(
+        r["totals"]["fees_fen"], wf["totals"]["net_fen"],
+        "{r} vs {wf}"
+    );
 
     // Scope: xiao their own row; the other department's manager nothing of xiao's.
     let (_, mine) = t.xiao.get(q).await;

@@ -443,6 +443,14 @@ async fn call_stats_and_rankings_from_a_known_fixture() {
     assert_eq!(row(&r, &xiao)["followups"], 1);
     assert_eq!(r["totals"]["calls"], 7);
     assert!(r["totals"].get("rank").is_none(), "{r}");
+    // Reconciliation across reports: the rankings' calls and follow-ups are the call
+    // statistics' and the activity report's, user by user.
+    let act = report(&admin, "activity?from=2026-11-20&to=2026-11-21").await;
+    for u in [&xiao, &li] {
+        assert_eq!(row(&r, u)["calls"], row(&t, u)["calls"], "{u}");
+        assert_eq!(row(&r, u)["followups"], row(&act, u)["followups"], "{u}");
+    }
+    assert_eq!(r["totals"]["followups"], act["totals"]["followups"]);
     let (st, e) = admin.get("/api/v1/reports/rankings?by=money").await;
     assert_eq!((st.as_u16(), &e["error"]["field"]), (400, &json!("by")));
     // A salesperson ranks only themselves (the default: own figures only).
