@@ -70,10 +70,11 @@
 //!   `store::channels`), created empty: counting starts at the upgrade, no backfill.
 //! - 29: owner_touch (per owner, customers by last touch: hoarding) built from the compact
 //!   rule view; the counters `followups_kind/…` and `prod/…`, `prodwhy/…` counted from the
-//!   follow-ups and the deals' stage histories (`store::report_keys`). One write transaction.
+//!   follow-ups and the deals' stage histories (`store::report_keys`); batched like 9 (the
+//!   counters in the first batch).
 //!
-//! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
-//! committing its rows with a cursor, and the version is bumped with the last batch, so an
+//! Steps 9, 10, 11, 15, 17 and 29 read every customer (record or rule view); they run in
+//! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
@@ -173,6 +174,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         11 => Some(v11_batch),
         15 => Some(super::customers::add_waiting_keys_batch),
         17 => Some(super::match_rows::rebuild_batch),
+        29 => Some(super::report_keys::rebuild_batch),
         _ => None,
     }
 }
@@ -457,15 +459,16 @@ fn to_28_channels(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
-/// Schema 29: the keys the reports read (`store::report_keys`): `owner_touch` filled from the
-/// compact rule view, the per-kind follow-up counters counted from the follow-ups and the
-/// per-product deal counters from the deals' stage histories.
+/// Schema 29: the keys the reports read (`store::report_keys`). This first batch of the step
+/// (`run_in_batches`): `owner_touch` emptied (its batches then fill it from the compact rule
+/// view), the per-kind follow-up counters counted from the follow-ups and the per-product deal
+/// counters from the deals' stage histories.
 fn to_29_report_keys(tx: &WriteTransaction) -> Result<()> {
     tx.delete_table(tables::OWNER_TOUCH)?;
-    let keys = super::report_keys::rebuild(tx)?;
+    tx.open_table(tables::OWNER_TOUCH)?;
     let followups = super::report_keys::backfill_kinds(tx)?;
     let stage_changes = super::report_keys::backfill_products(tx)?;
-    tracing::info!(keys, followups, stage_changes, "report keys built");
+    tracing::info!(followups, stage_changes, "report counters built");
     Ok(())
 }
 

@@ -83,14 +83,28 @@ pub fn of_owner(tx: &ReadTransaction, owner: &str) -> Result<Vec<(i64, String)>>
     Ok(out)
 }
 
-/// Fills `owner_touch` from the compact rule view (`customer_rules`, not the JSON records):
-/// the 28 → 29 upgrade. Returns the keys written.
-pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
+/// One batch of filling `owner_touch` from the compact rule view (`customer_rules`, not the
+/// JSON records) for the 28 → 29 upgrade: the customers after `after` (from the first when
+/// `None`), at most `limit`. Returns the last id read and how many (fewer than `limit`: done).
+pub fn rebuild_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
     let rules = tx.open_table(tables::CUSTOMER_RULES)?;
     let mut t = tx.open_table(tables::OWNER_TOUCH)?;
+    let range = match after {
+        Some(a) => {
+            rules.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+        }
+        None => rules.range::<&str>(..)?,
+    };
+    let mut last = None;
     let mut n = 0;
-    for row in rules.iter()? {
+    for row in range.take(limit) {
         let (id, bytes) = row?;
+        n += 1;
+        last = Some(id.value().to_string());
         // A row the rule view itself cannot read is `zhudai doctor`'s finding
         // (`rule_fields::drift`), not a reason to refuse the upgrade: said, and left out.
         let r = match super::rule_fields::decode(id.value(), bytes.value()) {
@@ -102,10 +116,9 @@ pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {
         };
         if let Some((owner, at)) = key(&r) {
             t.insert((owner.as_str(), at, id.value()), ())?;
-            n += 1;
         }
     }
-    Ok(n)
+    Ok((last, n))
 }
 
 /// The counter of `user`'s follow-ups of `kind` (`call`, `wechat`…) logged on `day`.
