@@ -14,6 +14,39 @@ pub enum FollowupKind {
     Note,
 }
 
+impl FollowupKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [FollowupKind; 5] = [
+        FollowupKind::Call,
+        FollowupKind::Wechat,
+        FollowupKind::Visit,
+        FollowupKind::Sms,
+        FollowupKind::Note,
+    ];
+
+    /// The wire name (`call`, `wechat`…), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowupKind::Call => "call",
+            FollowupKind::Visit => "visit",
+            FollowupKind::Wechat => "wechat",
+            FollowupKind::Sms => "sms",
+            FollowupKind::Note => "note",
+        }
+    }
+
+    /// The zh-CN label (report columns).
+    pub fn label(self) -> &'static str {
+        match self {
+            FollowupKind::Call => "电话",
+            FollowupKind::Visit => "面谈",
+            FollowupKind::Wechat => "微信",
+            FollowupKind::Sms => "短信",
+            FollowupKind::Note => "备注",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Followup {
     pub id: String,

@@ -67,14 +67,16 @@ pub async fn trends(
     ))
 }
 
-/// A report (`activity`, `funnel` or `pools`) for a period over my scope, optionally one
+/// A report (`activity`, `funnel`, `pools`, `call_stats`, `rankings`, `finance` or `products`) for a
+/// period over my scope, optionally one
 /// department: its columns, rows and totals (docs/reports.md); with `format=xlsx` the same
 /// table as an XLSX file (ids as text cells, formula-safe; audited `report.exported`).
 #[utoipa::path(get, path = "/reports/{name}", operation_id = "report", tag = "reports",
-    params(("name" = String, Path, description = "activity, funnel or pools"), ReportQuery),
+    params(("name" = String, Path, description = "activity, funnel, pools, call_stats, rankings, finance or products"), ReportQuery),
     responses(
     (status = 200, description = "The report (JSON), or the XLSX file with format=xlsx", body = ReportTable),
-    (status = 400, description = "A bad date, period, kind or format", body = ErrorBody),
+    (status = 400, description = "A bad date, period, kind, format, idle_days or by", body = ErrorBody),
+    (status = 403, description = "rankings, finance and products need deal.read", body = ErrorBody),
     (status = 404, description = "No such report", body = ErrorBody)))]
 pub async fn report(
     State(app): State<AppState>,

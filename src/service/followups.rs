@@ -62,6 +62,20 @@ fn followups_done_key(user: &str, at: DateTime<Utc>) -> String {
     )
 }
 
+/// The counter of `user`'s follow-ups of `kind` logged on the Shanghai day of `at`
+/// (`followups_kind/<user>/<day>/<kind>`, schema 29; `store::report_keys`).
+fn followups_kind_key(
+    user: &str,
+    at: DateTime<Utc>,
+    kind: crate::domain::followup::FollowupKind,
+) -> String {
+    crate::store::report_keys::followups_kind_key(
+        user,
+        &at.with_timezone(&shanghai()).format("%Y-%m-%d").to_string(),
+        kind.as_str(),
+    )
+}
+
 /// The counter of `user`'s follow-ups logged on `day` (`YYYY-MM-DD`, Asia/Shanghai).
 pub(crate) fn followups_done_day_key(user: &str, day: &str) -> String {
     format!("followups_done/{user}/{day}")
@@ -117,6 +131,8 @@ impl crate::service::followups::UseCases<'_> {
             customers::put_followup(tx, &f)?;
             // Follow-ups done per person and Shanghai day (the manager's team view).
             crate::store::pools::bump(tx, &followups_done_key(&caller.user.id, now))?;
+            // … and per kind (the activity report's 电话/微信/面谈… columns).
+            crate::store::pools::bump(tx, &followups_kind_key(&caller.user.id, now, f.kind))?;
             // What pool recall rules read: the last contact, and the next one promised.
             let mut c = before.clone();
             c.last_followup_at = Some(now);
@@ -149,6 +165,14 @@ impl crate::service::followups::UseCases<'_> {
                     code: "followup_locked",
                     message: "只有本人可在24小时内修改跟进记录".into(),
                 });
+            }
+            if f.kind != input.kind {
+                // The per-kind counter of the day it was logged follows the correction.
+                let old = followups_kind_key(&f.author_id, f.created_at, f.kind);
+                let n = crate::store::pools::counter_w(w.tx, &old)?;
+                crate::store::pools::set_counter(w.tx, &old, n.saturating_sub(1))?;
+                let new = followups_kind_key(&f.author_id, f.created_at, input.kind);
+                crate::store::pools::bump(w.tx, &new)?;
             }
             f.kind = input.kind;
             f.content = input.content.trim().to_string();

@@ -116,6 +116,7 @@ pub fn put(tx: &WriteTransaction, before: Option<&Deal>, d: &Deal) -> Result<()>
     }
     bump(tx, &d.officer_id, d.stage, true)?;
     super::channels::on_deal(tx, before, d)?;
+    super::report_keys::on_deal(tx, before, d)?;
     super::funnel::on_write(
         tx,
         super::funnel::Kind::Deal,

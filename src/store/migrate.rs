@@ -68,9 +68,15 @@
 //!   admin role gains `call.ingest` (new since schema 4; a firm's own roles are left alone).
 //! - 28: channels, channel_names, channel_costs, channel_stats (channels and their ROI;
 //!   `store::channels`), created empty: counting starts at the upgrade, no backfill.
+//! - 29: products and their versions rewritten with the field names of docs/api.md
+//!   (`min_amount_fen`, `fee`, `rebate_bp`, `required_documents`, `requirements.min_age` …).
+//! - 30: owner_touch (per owner, customers by last touch: hoarding) built from the compact
+//!   rule view; the counters `followups_kind/…` and `prod/…`, `prodwhy/…` counted from the
+//!   follow-ups and the deals' stage histories (`store::report_keys`); batched like 9 (the
+//!   counters in the first batch).
 //!
-//! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
-//! committing its rows with a cursor, and the version is bumped with the last batch, so an
+//! Steps 9, 10, 11, 15, 17 and 30 read every customer (record or rule view); they run in
+//! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
@@ -78,7 +84,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 29;
+pub const SCHEMA_VERSION: u64 = 30;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -170,6 +176,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         11 => Some(v11_batch),
         15 => Some(super::customers::add_waiting_keys_batch),
         17 => Some(super::match_rows::rebuild_batch),
+        30 => Some(super::report_keys::rebuild_batch),
         _ => None,
     }
 }
@@ -271,6 +278,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_26_contracts(tx)?;
     to_27_calls(tx)?;
     to_28_channels(tx)?;
+    tx.open_table(tables::OWNER_TOUCH)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -494,6 +502,19 @@ fn to_29_product_names(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 30: the keys the reports read (`store::report_keys`). This first batch of the step
+/// (`run_in_batches`): `owner_touch` emptied (its batches then fill it from the compact rule
+/// view), the per-kind follow-up counters counted from the follow-ups and the per-product deal
+/// counters from the deals' stage histories.
+fn to_30_report_keys(tx: &WriteTransaction) -> Result<()> {
+    tx.delete_table(tables::OWNER_TOUCH)?;
+    tx.open_table(tables::OWNER_TOUCH)?;
+    let followups = super::report_keys::backfill_kinds(tx)?;
+    let stage_changes = super::report_keys::backfill_products(tx)?;
+    tracing::info!(followups, stage_changes, "report counters built");
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -600,6 +621,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         27 => to_27_calls(tx),
         28 => to_28_channels(tx),
         29 => to_29_product_names(tx),
+        30 => to_30_report_keys(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod plugins;
 pub mod pools;
 pub mod products;
+pub mod report_keys;
 pub mod rule_fields;
 pub mod sessions;
 pub mod setup;

@@ -338,6 +338,7 @@ pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
     if let Some(at) = last_activity(&fields) {
         activity.insert((at.timestamp(), c.id.as_str()), bytes.as_slice())?;
     }
+    super::report_keys::shift(tx, old.as_ref(), &fields)?;
     super::loads::shift(tx, old.as_ref(), &fields)
 }
 

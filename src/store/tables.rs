@@ -193,6 +193,11 @@ pub const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
 /// `u:<call>` (unmatched), `r:<user>/<day>/<customer>` (reached that day) → empty.
 pub const CALL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("call_keys");
 
+/// (owner id, last touch in Unix seconds, customer id) → empty (`store::report_keys`, schema
+/// 30): every owned live customer, ordered per owner by the later of its claim and its last
+/// follow-up, so "held without a follow-up for N days" (囤积) is one range per owner.
+pub const OWNER_TOUCH: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("owner_touch");
+
 every_table!(
     META,
     USERS,
@@ -256,4 +261,5 @@ every_table!(
     CHANNEL_NAMES,
     CHANNEL_COSTS,
     CHANNEL_STATS,
+    OWNER_TOUCH,
 );

@@ -814,3 +814,160 @@ async fn targets_show_progress_to_each_user_and_their_manager() {
         (&json!("一部"), &json!(240_000))
     );
 }
+
+fn report_row<'a>(t: &'a Value, user: &str) -> Option<&'a Value> {
+    t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user_id"] == user)
+}
+
+/// The finance report and the rankings by fees from a known deal: collected, refunded, net,
+/// outstanding and its ageing bucket, to the fen; rows = totals; scoped (sales own, a
+/// manager their department, finance everyone).
+#[tokio::test]
+async fn the_finance_report_and_fee_rankings_to_the_fen() {
+    let t = team().await;
+    let id = disbursed_deal(
+        &t,
+        json!({"service_fee": {"kind": "rate", "bp": 300}}),
+        "13800138009",
+    )
+    .await;
+    // Fee: 3% of 80,000 元 = 240,000 fen; 100,000 paid on 11-10, 10,000 refunded on 11-15.
+    let (st, v) = pay(&t.cai, &id, 100_000, "2026-11-10").await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/refunds"),
+            json!({"amount_fen": 10_000, "refunded_on": "2026-11-15", "reason": "多收"}),
+        )
+        .await;
+    assert!(st.is_success(), "{v}");
+    let q = "/api/v1/reports/finance?from=2026-11-01&to=2026-11-30";
+    let (st, f) = t.cai.get(q).await;
+    assert_eq!(st, 200, "{f}");
+    let x = report_row(&f, &t.xiao_id).unwrap_or_else(|| panic!("{f}"));
+    let figures = [
+        "collected_fen",
+        "refunded_fen",
+        "net_fen",
+        "outstanding_fen",
+        "age_0_30_fen",
+        "age_31_60_fen",
+        "age_over_90_fen",
+    ]
+    .map(|k| x[k].as_i64().unwrap());
+    assert_eq!(figures, [100_000, 10_000, 90_000, 150_000, 150_000, 0, 0]);
+    for k in [
+        "collected_fen",
+        "net_fen",
+        "outstanding_fen",
+        "commission_fen",
+    ] {
+        let rows: i64 = f["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[k].as_i64().unwrap())
+            .sum();
+        assert_eq!(f["totals"][k].as_i64(), Some(rows), "{k}: {f}");
+    }
+    // Commission: the lines of November, as the statements show them.
+    let commission: i64 = f["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["commission_fen"].as_i64().unwrap())
+        .sum();
+    assert!(commission > 0, "{f}");
+    // A period before the payment: nothing collected, the receivable still outstanding.
+    let (_, early) = t
+        .cai
+        .get("/api/v1/reports/finance?from=2026-11-01&to=2026-11-05")
+        .await;
+    let x = report_row(&early, &t.xiao_id).unwrap();
+    assert_eq!(
+        (x["collected_fen"].as_i64(), x["outstanding_fen"].as_i64()),
+        (Some(0), Some(150_000))
+    );
+
+    // Rankings by fees: xiao first with the net.
+    let (st, r) = t
+        .wang
+        .get("/api/v1/reports/rankings?from=2026-11-01&to=2026-11-30")
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["rows"][0]["user_id"], t.xiao_id.as_str(), "{r}");
+    assert_eq!(r["rows"][0]["fees_fen"], 90_000);
+    assert_eq!(r["rows"][0]["deals_signed"], 1);
+    // The rankings' fees are the finance report's net, for the same scope and period.
+    let (_, wf) = t.wang.get(q).await;
+    assert_eq!(
+        r["totals"]["fees_fen"], wf["totals"]["net_fen"],
+        "{r} vs {wf}"
+    );
+
+    // Scope: xiao their own row; the other department's manager nothing of xiao's.
+    let (_, mine) = t.xiao.get(q).await;
+    assert_eq!(mine["rows"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["rows"][0]["user_id"], t.xiao_id.as_str());
+    let (_, other) = t.zhao.get(q).await;
+    assert!(report_row(&other, &t.xiao_id).is_none(), "{other}");
+    assert_eq!(other["totals"]["collected_fen"], 0);
+    let (_, dept) = t.wang.get(q).await;
+    assert_eq!(dept["totals"]["collected_fen"], 100_000, "{dept}");
+
+    // Products: a second deal of the same product rejected with a reason.
+    let (_, first) = t.admin.get(&format!("/api/v1/deals/{id}")).await;
+    let product = first["product"]["id"].as_str().unwrap().to_string();
+    let (st, c) = t
+        .xiao
+        .post(
+            "/api/v1/customers",
+            json!({"name": "孙八", "phone": "13800138010"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let (st, d) = t
+        .xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": c["id"], "product_id": product, "amount_fen": 5_000_000,
+                   "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    for body in [
+        json!({"stage": "signed", "override": true, "reason": "补录"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "rejected", "reason": "征信查询过多"}),
+    ] {
+        let (st, v) = t
+            .admin
+            .post(
+                &format!("/api/v1/deals/{}/stage", d["id"].as_str().unwrap()),
+                body,
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let pq = "/api/v1/reports/products?from=2026-11-01&to=2026-11-30";
+    let (st, p) = t.wang.get(pq).await;
+    assert_eq!(st, 200, "{p}");
+    let row = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["product_id"] == product.as_str())
+        .unwrap_or_else(|| panic!("{p}"));
+    let figures = ["invited", "submitted", "approved", "rejected", "disbursed"]
+        .map(|k| row[k].as_u64().unwrap());
+    assert_eq!(figures, [2, 2, 1, 1, 1], "{p}");
+    assert_eq!(row["reasons"], "征信查询过多×1");
+    // The other department's manager sees none of it.
+    let (_, other) = t.zhao.get(pq).await;
+    assert!(other["rows"].as_array().unwrap().is_empty(), "{other}");
+}

@@ -51,6 +51,7 @@ mod products;
 mod profile;
 mod recycle_bin;
 mod reports;
+mod reports_people;
 mod rotate_key;
 mod scope_matrix;
 mod scope_walk;

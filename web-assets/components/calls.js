@@ -112,6 +112,35 @@ export function CallStatsCard() {
   </section>`;
 }
 
+/** My own call figures this month (the account page): calls, answered rate, talk time, average talk and
+ *  customers reached, from the same counters as the reports. */
+export function MyCallStats({ userId }) {
+  const [state, setState] = useState({ status: 'loading' });
+  const day = todayIso();
+  const load = () => api('GET', `/api/v1/reports/calls?from=${day.slice(0, 8)}01&to=${day}`)
+    .then((r) => setState({ status: 'ready', row: r.users.find((u) => u.user_id === userId) || null }))
+    .catch((error) => setState({ status: 'error', error }));
+  useEffect(() => { load(); }, [userId]);
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} testid="my-calls-loading" />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="my-calls-error" />`;
+  else if (!state.row) body = html`<p class="muted" data-testid="my-calls-empty">${t('calls.mine.empty')}</p>`;
+  else {
+    const r = state.row;
+    body = html`<dl class="desc-list" data-testid="my-calls">
+      <dt>${t('calls.stats.calls')}</dt><dd data-testid="my-calls-count">${r.calls}</dd>
+      <dt>${t('calls.stats.answeredRate')}</dt><dd>${(r.answered_rate_bp / 100).toFixed(1)}%</dd>
+      <dt>${t('calls.stats.talk')}</dt><dd>${talkText(r.talk_seconds)}</dd>
+      <dt>${t('calls.stats.avgTalk')}</dt><dd>${talkText(r.avg_talk_seconds)}</dd>
+      <dt>${t('calls.stats.reached')}</dt><dd>${r.customers_reached}</dd>
+    </dl>`;
+  }
+  return html`<div class="card" data-testid="my-calls-card">
+    <h2 class="card-title">${t('calls.mine.title')}</h2>
+    ${body}
+  </div>`;
+}
+
 /** Attach a waiting call: search a customer (name, phone) among those I see, pick one. */
 function AttachDialog({ call, onClose, onDone }) {
   const [q, setQ] = useState('');

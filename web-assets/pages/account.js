@@ -16,6 +16,8 @@ import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
 import { loadRoles, roleLabel } from '../components/roles.js';
 import { departmentPath } from '../components/departments.js';
+import { MyCallStats } from '../components/calls.js';
+import { can } from '../auth.js';
 
 const PASSWORD_MIN = 8;
 const PASSWORD_MAX = 128;
@@ -342,6 +344,7 @@ export function AccountPage() {
     <div class="card-grid">
       <${Profile} />
       <${ChangePassword} />
+      ${can('customer.read') && session.value && html`<${MyCallStats} userId=${session.value.id} />`}
     </div>
     <div class="section-gap"></div>
     <${Tokens} />

@@ -3,7 +3,8 @@ import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
 import { can, session } from '../auth.js';
-import { formatDateTime } from '../format.js';
+import { formatDateTime, todayIso } from '../format.js';
+import { yuan } from '../components/fees.js';
 import { Icon } from '../components/icons.js';
 import { LoadError, Loading } from '../components/states.js';
 import { loadReminders, loadUpcoming, remindersStamp } from '../components/reminders.js';
@@ -204,6 +205,56 @@ function Trends() {
   </section>`;
 }
 
+/** The rankings this month over my scope (GET /api/v1/reports/rankings): by fees, deals signed,
+ *  follow-ups or calls; top 10. A salesperson sees only their own row (docs/reports.md). */
+function Rankings() {
+  const [by, setBy] = useState('fees');
+  const [state, setState] = useState({ status: 'loading' });
+  const today = todayIso();
+  const load = () => {
+    setState({ status: 'loading' });
+    api('GET', `/api/v1/reports/rankings?from=${today.slice(0, 8)}01&to=${today}&by=${by}`)
+      .then((r) => setState({ status: 'ready', rows: r.rows.slice(0, 10) }))
+      .catch((error) => setState({ status: 'error', error }));
+  };
+  useEffect(load, [by]);
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} testid="rankings-loading" />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="rankings-error" />`;
+  else if (state.rows.length === 0) body = html`<p class="muted" data-testid="rankings-empty">${t('trends.rankingEmpty')}</p>`;
+  else {
+    body = html`<div class="table-wrap"><table class="table trends-table" data-testid="rankings">
+      <thead><tr>
+        <th scope="col" class="num">#</th>
+        <th scope="col">${t('team.member')}</th>
+        <th scope="col" class="num">${t('reports.col.fees_fen')}</th>
+        <th scope="col" class="num">${t('reports.col.deals_signed')}</th>
+        <th scope="col" class="num">${t('reports.col.followups')}</th>
+        <th scope="col" class="num">${t('reports.col.calls')}</th>
+      </tr></thead>
+      <tbody>${state.rows.map((r) => html`<tr key=${r.user_id} data-testid="rankings-row" data-user=${r.user_id}>
+        <td class="num">${r.rank}</td>
+        <td class="trends-name">${r.display_name}</td>
+        <td class="num">${yuan(r.fees_fen)}</td>
+        <td class="num">${r.deals_signed}</td>
+        <td class="num">${r.followups}</td>
+        <td class="num">${r.calls}</td>
+      </tr>`)}</tbody>
+    </table></div>`;
+  }
+  return html`<section class="todos" aria-labelledby="rankings-title" data-testid="rankings-card">
+    <div class="trends-head">
+      <h2 class="section-title" id="rankings-title">${t('rankings.title')}</h2>
+      <div class="chip-row" role="tablist">
+        ${['fees', 'deals', 'followups', 'calls'].map((k) => html`<button type="button" role="tab" aria-selected=${by === k} key=${k}
+          class=${`btn btn-sm${by === k ? ' btn-primary' : ''}`} onClick=${() => setBy(k)}
+          data-testid=${`rankings-by-${k}`}>${t(`reports.by.${k}`)}</button>`)}
+      </div>
+    </div>
+    <div class="card">${body}</div>
+  </section>`;
+}
+
 export function DashboardPage() {
   const user = session.value;
   const name = user.display_name || user.username;
@@ -219,7 +270,7 @@ export function DashboardPage() {
     ${can('customer.assign') && html`<${UnmatchedCallsCard} />`}
     ${can('customer.read') && html`<${CallStatsCard} />`}
     ${can('customer.read')
-      ? html`<${Todos} /><${Trends} />`
+      ? html`<${Todos} /><${Trends} />${can('deal.read') && html`<${Rankings} />`}`
       : html`<div class="card empty-state" data-testid="dashboard-empty">
       <div class="empty-state-icon"><${Icon} name="inbox" size=${40} /></div>
       <h2 class="empty-state-title">${t('dashboard.empty.title')}</h2>

@@ -10,10 +10,16 @@ import { errorText } from '../errors.js';
 import { FormError } from '../components/field.js';
 import { EmptyState, LoadError, Loading } from '../components/states.js';
 import { CustomReport, customTitle, loadCustomReports } from './reports-custom.js';
+import { yuan } from '../components/fees.js';
+import { talkText } from '../components/calls.js';
 
-const REPORTS = ['activity', 'funnel', 'pools'];
+const REPORTS = ['activity', 'funnel', 'pools', 'call_stats', 'rankings', 'finance', 'products'];
 /** Reports counted per user: the department filter applies to them. */
-const BY_USER = new Set(['activity', 'pools']);
+const BY_USER = new Set(['activity', 'pools', 'call_stats', 'rankings', 'finance', 'products']);
+/** Id columns: in the XLSX, not on screen. */
+const HIDDEN = new Set(['user_id', 'pool_id', 'product_id']);
+/** What the rankings rank by (`by`). */
+const RANK_BY = ['fees', 'deals', 'followups', 'calls'];
 
 function monthStart(iso) {
   return `${iso.slice(0, 8)}01`;
@@ -39,6 +45,7 @@ function save(name, blob) {
 function rowLabel(name, kind, r) {
   if (name === 'funnel') return t(kind === 'deal' ? `deals.stage.${r.stage}` : `stage.${r.stage}`);
   if (name === 'pools') return `${r.display_name} · ${r.pool_name}`;
+  if (name === 'products') return r.product_name;
   return r.display_name;
 }
 
@@ -46,7 +53,9 @@ function cell(name, kind, col, r) {
   const v = r[col.key];
   if (v == null) return '—';
   if (col.key === 'stage') return rowLabel(name, kind, r);
-  if (col.key === 'conversion_bp') return `${(v / 100).toFixed(1)}%`;
+  if (col.key.endsWith('_bp')) return `${(v / 100).toFixed(1)}%`;
+  if (col.key.endsWith('_fen')) return yuan(v);
+  if (col.key.endsWith('_seconds')) return talkText(v);
   return String(v);
 }
 
@@ -95,6 +104,8 @@ export function ReportsPage() {
   const [kind, setKind] = useState('customer');
   const [period, setPeriod] = useState({ from: monthStart(today), to: today });
   const [department, setDepartment] = useState('');
+  const [by, setBy] = useState('fees');
+  const [idleDays, setIdleDays] = useState(7);
   const [departments, setDepartments] = useState([]);
   const [state, setState] = useState({ status: 'loading' });
   const [saving, setSaving] = useState(false);
@@ -112,6 +123,8 @@ export function ReportsPage() {
     const q = new URLSearchParams({ from: period.from, to: period.to });
     if (BY_USER.has(name) && department) q.set('department', department);
     if (name === 'funnel') q.set('kind', kind);
+    if (name === 'rankings') q.set('by', by);
+    if (name === 'activity') q.set('idle_days', String(idleDays));
     return q;
   };
   const load = () => {
@@ -121,7 +134,7 @@ export function ReportsPage() {
       .then((r) => setState({ status: 'ready', r }))
       .catch((e) => setState({ status: 'error', error: e }));
   };
-  useEffect(load, [name, kind, period.from, period.to, department]);
+  useEffect(load, [name, kind, period.from, period.to, department, by, idleDays]);
 
   const exportXlsx = async () => {
     setSaving(true);
@@ -149,9 +162,9 @@ export function ReportsPage() {
         ? html`<${EmptyState} icon="dashboard" title=${t('reports.empty.title')} body=${t('reports.empty.body')} testid="report-empty" />`
         : html`<div class="card"><${Chart} report=${r} kind=${kind} /></div>`}
       ${r.rows.length > 0 && html`<div class="card table-wrap"><table class="table" data-testid="report-table">
-        <thead><tr>${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c) => html`<th key=${c.key}>${t(`reports.col.${c.key}`)}</th>`)}</tr></thead>
-        <tbody>${r.rows.map((x, i) => html`<tr key=${i}>${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c) => html`<td key=${c.key}>${cell(r.name, kind, c, x)}</td>`)}</tr>`)}
-        ${Object.keys(r.totals).length > 0 && html`<tr class="is-muted" data-testid="report-totals">${r.columns.filter((c) => c.key !== 'user_id' && c.key !== 'pool_id').map((c, i) => html`<td key=${c.key}>${i === 0 ? t('reports.total') : (numbers.includes(c) ? r.totals[c.key] : '')}</td>`)}</tr>`}
+        <thead><tr>${r.columns.filter((c) => !HIDDEN.has(c.key)).map((c) => html`<th key=${c.key}>${t(`reports.col.${c.key}`)}</th>`)}</tr></thead>
+        <tbody>${r.rows.map((x, i) => html`<tr key=${i}>${r.columns.filter((c) => !HIDDEN.has(c.key)).map((c) => html`<td key=${c.key}>${cell(r.name, kind, c, x)}</td>`)}</tr>`)}
+        ${Object.keys(r.totals).length > 0 && html`<tr class="is-muted" data-testid="report-totals">${r.columns.filter((c) => !HIDDEN.has(c.key)).map((c, i) => html`<td key=${c.key}>${i === 0 ? t('reports.total') : (numbers.includes(c) && r.totals[c.key] != null ? cell(r.name, kind, c, r.totals) : '')}</td>`)}</tr>`}
         </tbody></table></div>`}
       <p class="muted" data-testid="report-note">${t(`reports.${r.name}.note`)}</p>`;
   }
@@ -182,6 +195,13 @@ export function ReportsPage() {
         onChange=${(e) => e.currentTarget.value && setPeriod({ ...period, from: e.currentTarget.value })} data-testid="report-from" /></label>
       <label class="field-inline">${t('funnel.to')} <input class="input" type="date" value=${period.to} min=${period.from}
         onChange=${(e) => e.currentTarget.value && setPeriod({ ...period, to: e.currentTarget.value })} data-testid="report-to" /></label>
+      ${name === 'rankings' && html`<div class="chip-row" data-testid="report-by">
+        ${RANK_BY.map((k) => html`<button type="button" key=${k} class=${`btn btn-sm${by === k ? ' btn-primary' : ''}`}
+          onClick=${() => setBy(k)} data-testid=${`report-by-${k}`}>${t(`reports.by.${k}`)}</button>`)}
+      </div>`}
+      ${name === 'activity' && html`<label class="field-inline">${t('reports.idleDays')}
+        <input class="input input-sm" type="number" inputMode="numeric" style="width:5em" min="1" max="365" value=${idleDays}
+          onChange=${(e) => { const n = Number(e.currentTarget.value); if (n >= 1 && n <= 365) setIdleDays(n); }} data-testid="report-idle-days" /></label>`}
       ${BY_USER.has(name) && departments.length > 0 && html`<label class="field-inline">${t('reports.department')}
         <select class="input" value=${department} onChange=${(e) => setDepartment(e.currentTarget.value)} data-testid="report-department">
           <option value="">${t('reports.allDepartments')}</option>

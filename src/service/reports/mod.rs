@@ -4,6 +4,7 @@
 crate::service::use_cases!(reports, "Funnels and reports.");
 
 mod custom;
+mod people;
 mod sheets;
 mod trends;
 pub use custom::{CustomReportInfo, CustomReportResult};

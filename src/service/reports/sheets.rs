@@ -7,7 +7,9 @@
 //!   and the customers held now (the owner loads, `store::loads`);
 //! - `funnel`: the customer funnel (or the deal funnel with `kind=deal`), stage by stage;
 //! - `pools`: claims and recalls per user and pool in the period (`claim/<user>/<pool>/<day>`,
-//!   `recall/<former owner>/<pool>/<day>`, bumped in the recall's transaction).
+//!   `recall/<former owner>/<pool>/<day>`, bumped in the recall's transaction);
+//! - `call_stats`, `rankings`, `finance`, `products` and the activity's by-kind and hoarding columns:
+//!   `people.rs`.
 
 use std::collections::BTreeMap;
 
@@ -16,16 +18,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::capability::Capability;
-use crate::domain::org::{User, UserStatus};
+use crate::domain::org::User;
 use crate::service::access::audit;
 use crate::service::access::auth::Caller;
 use crate::service::customers::cells::xlsx_text;
-use crate::service::followups::followups_done_day_key;
 use crate::service::{Error, Result};
-use crate::store::{loads, pools, users};
+use crate::store::{pools, users};
 
 /// The reports listed on the reports page, in order.
-pub const REPORTS: [&str; 3] = ["activity", "funnel", "pools"];
+pub const REPORTS: [&str; 7] = [
+    "activity",
+    "funnel",
+    "pools",
+    "call_stats",
+    "rankings",
+    "finance",
+    "products",
+];
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -40,6 +49,11 @@ pub struct ReportQuery {
     pub kind: Option<String>,
     /// `xlsx` for the file; absent for JSON.
     pub format: Option<String>,
+    /// `activity` only: hoarding counts customers held without a follow-up for this many
+    /// days (1–365, default 7).
+    pub idle_days: Option<u32>,
+    /// `rankings` only: `fees` (default), `deals`, `followups` or `calls`.
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -54,7 +68,7 @@ pub struct ReportColumn {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportTable {
-    /// `activity`, `funnel` or `pools`.
+    /// `activity`, `funnel`, `pools`, `call_stats`, `rankings`, `finance` or `products`.
     pub name: String,
     /// The report's title (zh-CN).
     pub title: String,
@@ -81,7 +95,7 @@ pub struct ReportFile {
     pub rows: usize,
 }
 
-fn col(key: &str, label: &str, kind: &str) -> ReportColumn {
+pub(super) fn col(key: &str, label: &str, kind: &str) -> ReportColumn {
     ReportColumn {
         key: key.into(),
         label: label.into(),
@@ -106,14 +120,14 @@ fn totals(columns: &[ReportColumn], rows: &[BTreeMap<String, Value>]) -> BTreeMa
 
 /// The days `from..=to` of a counter keyed `<prefix><day>`: the range for `counters_in_range`
 /// ('0' sorts after every character of a day, so all of day `to` is below it).
-fn day_range(prefix: &str, from: NaiveDate, to: NaiveDate) -> (String, String) {
+pub(super) fn day_range(prefix: &str, from: NaiveDate, to: NaiveDate) -> (String, String) {
     (format!("{prefix}{from}"), format!("{prefix}{to}0"))
 }
 
 impl crate::service::reports::UseCases<'_> {
     /// The users of the caller's scope (and of `department` when given), staff only: the
     /// users table is small.
-    fn report_people(
+    pub(super) fn report_people(
         &self,
         tx: &redb::ReadTransaction,
         caller: &Caller,
@@ -137,47 +151,7 @@ impl crate::service::reports::UseCases<'_> {
             .map(str::trim)
             .filter(|d| !d.is_empty());
         let (title, columns, rows, chart, notes) = match name {
-            "activity" => {
-                let rows = self.store.read(|tx| {
-                    let mut rows = Vec::new();
-                    for u in self.report_people(tx, caller, department)? {
-                        let (start, end) = day_range(&followups_done_day_key(&u.id, ""), from, to);
-                        let done: u64 = pools::counters_in_range(tx, &start, &end)?
-                            .into_iter()
-                            .map(|(_, n)| n)
-                            .sum();
-                        let held = loads::of(tx, &u.id)?;
-                        // As in the trends' ranking: departed users only with a figure.
-                        if u.status != UserStatus::Active && done == 0 && held.live == 0 {
-                            continue;
-                        }
-                        rows.push(BTreeMap::from([
-                            ("user_id".to_string(), json!(u.id)),
-                            ("display_name".to_string(), json!(u.display_name)),
-                            ("followups".to_string(), json!(done)),
-                            ("customers_held".to_string(), json!(held.live)),
-                            ("open_leads".to_string(), json!(held.open_leads)),
-                        ]));
-                    }
-                    Ok::<_, Error>(rows)
-                })?;
-                (
-                    "跟进活动",
-                    vec![
-                        col("user_id", "用户ID", "text"),
-                        col("display_name", "姓名", "text"),
-                        col("followups", "跟进次数", "number"),
-                        col("customers_held", "当前持有客户", "number"),
-                        col("open_leads", "其中待跟进线索", "number"),
-                    ],
-                    rows,
-                    "followups",
-                    vec![
-                        "囤积（持有但N天未跟进）未列出：没有按负责人排序的最后跟进索引，只能全表扫描得出。"
-                            .to_string(),
-                    ],
-                )
-            }
+            "activity" => self.activity_sheet(caller, department, (from, to), q.idle_days)?,
             "funnel" => {
                 let fq = crate::service::reports::FunnelQuery {
                     from: Some(from.to_string()),
@@ -288,12 +262,18 @@ impl crate::service::reports::UseCases<'_> {
                     vec!["回收自本版本起按日计数，之前的回收不计。".to_string()],
                 )
             }
+            "call_stats" => self.calls_sheet(caller, department, (from, to))?,
+            "rankings" => self.rankings_sheet(caller, department, (from, to), q.by.as_deref())?,
+            "finance" => self.finance_sheet(caller, department, (from, to))?,
+            "products" => self.products_sheet(caller, department, (from, to))?,
             _ => return Err(Error::NotFound),
         };
         let totals = if name == "funnel" {
             BTreeMap::new()
         } else {
-            totals(&columns, &rows)
+            let mut t = totals(&columns, &rows);
+            super::people::fix_totals(name, &mut t);
+            t
         };
         Ok(ReportTable {
             name: name.to_string(),

@@ -1,0 +1,243 @@
+//! Keys the reports read (schema 30), kept in the transactions of the writes they describe:
+//! - `owner_touch` (owner, last touch, customer) → (): every owned live customer, per owner
+//!   ordered by its *last touch*, the later of the claim (held since) and the last follow-up.
+//!   Moved only by [`shift`], which `rule_fields::sync` (so every `customers::put`: claim,
+//!   assignment, transfer, recall, deletion, restore, erasure, follow-up, a call counted as a
+//!   follow-up) calls with the stored previous view, so it cannot drift from the records.
+//!   "Held without a follow-up for N days" (囤积) is then one range read per owner ([`stale`]).
+//! - the per-user, per-day, per-kind follow-up counters `followups_kind/<user>/<day>/<kind>`
+//!   live in the `counters` table (bumped by `service::followups`); [`backfill_kinds`] fills
+//!   them from the follow-up records once, at the upgrade.
+//! - the per-product deal counters `prod/<product>/<day>/<officer>/<stage>` (a deal entering
+//!   a stage) and `prodwhy/<product>/<day>/<officer>/<reason>` (rejected or withdrawn), also in
+//!   `counters`, bumped by `store::deals::put` ([`on_deal`]); [`backfill_products`] counts the
+//!   deals' stage histories once, at the upgrade.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::{Result, codec, tables};
+use crate::domain::customer::RuleFields;
+use crate::domain::deal::{Deal, DealStage};
+
+/// The instant a customer was last touched by its owner: the later of "held since" and the
+/// last follow-up. `None` for customers nobody owns and deleted ones (not anyone's hoard).
+pub fn last_touch(r: &RuleFields) -> Option<DateTime<Utc>> {
+    let owner = r.owner_id.as_ref()?;
+    if r.deleted_at.is_some() || owner.is_empty() {
+        return None;
+    }
+    let held = r.held_since();
+    Some(r.last_followup_at.map_or(held, |f| f.max(held)))
+}
+
+fn key(r: &RuleFields) -> Option<(String, i64)> {
+    let at = last_touch(r)?;
+    Some((r.owner_id.clone()?, at.timestamp()))
+}
+
+/// Moves one customer's `owner_touch` key from `old` (the stored previous view, `None` for a
+/// new customer) to `new`.
+pub(super) fn shift(
+    tx: &WriteTransaction,
+    old: Option<&RuleFields>,
+    new: &RuleFields,
+) -> Result<()> {
+    let before = old.and_then(key);
+    let after = key(new);
+    if before == after {
+        return Ok(());
+    }
+    let mut t = tx.open_table(tables::OWNER_TOUCH)?;
+    if let Some((owner, at)) = &before {
+        t.remove((owner.as_str(), *at, new.id.as_str()))?;
+    }
+    if let Some((owner, at)) = &after {
+        t.insert((owner.as_str(), *at, new.id.as_str()), ())?;
+    }
+    Ok(())
+}
+
+/// How many live customers `owner` holds whose last touch is before `cutoff`: one range.
+pub fn stale(tx: &ReadTransaction, owner: &str, cutoff: DateTime<Utc>) -> Result<u64> {
+    let t = tx.open_table(tables::OWNER_TOUCH)?;
+    let mut n = 0;
+    for row in t.range((owner, i64::MIN, "")..(owner, cutoff.timestamp(), ""))? {
+        row?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Every key `owner` has (tests and `zhudai doctor`-style checks).
+pub fn of_owner(tx: &ReadTransaction, owner: &str) -> Result<Vec<(i64, String)>> {
+    let t = tx.open_table(tables::OWNER_TOUCH)?;
+    let mut out = Vec::new();
+    for row in t.range((owner, i64::MIN, "")..=(owner, i64::MAX, "\u{10FFFF}"))? {
+        let (k, _) = row?;
+        let (_, at, id) = k.value();
+        out.push((at, id.to_string()));
+    }
+    Ok(out)
+}
+
+/// One batch of filling `owner_touch` from the compact rule view (`customer_rules`, not the
+/// JSON records) for the 28 → 29 upgrade: the customers after `after` (from the first when
+/// `None`), at most `limit`. Returns the last id read and how many (fewer than `limit`: done).
+pub fn rebuild_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let rules = tx.open_table(tables::CUSTOMER_RULES)?;
+    let mut t = tx.open_table(tables::OWNER_TOUCH)?;
+    let range = match after {
+        Some(a) => {
+            rules.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+        }
+        None => rules.range::<&str>(..)?,
+    };
+    let mut last = None;
+    let mut n = 0;
+    for row in range.take(limit) {
+        let (id, bytes) = row?;
+        n += 1;
+        last = Some(id.value().to_string());
+        // A row the rule view itself cannot read is `zhudai doctor`'s finding
+        // (`rule_fields::drift`), not a reason to refuse the upgrade: said, and left out.
+        let r = match super::rule_fields::decode(id.value(), bytes.value()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(customer = id.value(), error = %e, "owner_touch: rule row unreadable, skipped");
+                continue;
+            }
+        };
+        if let Some((owner, at)) = key(&r) {
+            t.insert((owner.as_str(), at, id.value()), ())?;
+        }
+    }
+    Ok((last, n))
+}
+
+/// The counter of `user`'s follow-ups of `kind` (`call`, `wechat`…) logged on `day`.
+pub fn followups_kind_key(user: &str, day: &str, kind: &str) -> String {
+    format!("followups_kind/{user}/{day}/{kind}")
+}
+
+/// Counts every follow-up record into `followups_kind/<author>/<day>/<kind>` (the 28 → 29
+/// upgrade; the counters start empty). Days are Asia/Shanghai. Returns the follow-ups counted.
+pub fn backfill_kinds(tx: &WriteTransaction) -> Result<u64> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut n = 0;
+    {
+        let t = tx.open_table(tables::FOLLOWUPS)?;
+        for row in t.iter()? {
+            let (_, bytes) = row?;
+            let f: crate::domain::followup::Followup = codec::decode("followups", bytes.value())?;
+            let day = f
+                .created_at
+                .with_timezone(&crate::service::customers::shanghai())
+                .format("%Y-%m-%d")
+                .to_string();
+            *counts
+                .entry(followups_kind_key(&f.author_id, &day, f.kind.as_str()))
+                .or_default() += 1;
+            n += 1;
+        }
+    }
+    for (k, c) in counts {
+        super::pools::set_counter(tx, &k, c)?;
+    }
+    Ok(n)
+}
+
+/// The Shanghai day (`YYYY-MM-DD`) of an instant.
+fn day_of(at: DateTime<Utc>) -> String {
+    at.with_timezone(&crate::service::customers::shanghai())
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// The reason a deal left the pipeline, as counted: trimmed, at most 32 characters, `/` kept
+/// (it is the key's last part), "未填写" when none was given.
+fn reason_key(reason: Option<&str>) -> String {
+    let r: String = reason
+        .map(str::trim)
+        .unwrap_or("")
+        .chars()
+        .take(32)
+        .collect();
+    if r.is_empty() {
+        "未填写".to_string()
+    } else {
+        r
+    }
+}
+
+/// The per-product stage counters of one stage entry: `prod/<product>/<day>/<officer>/<stage>`
+/// and, for rejected and withdrawn, `prodwhy/<product>/<day>/<officer>/<reason>`.
+fn stage_keys(
+    product: &str,
+    day: &str,
+    officer: &str,
+    stage: DealStage,
+    reason: Option<&str>,
+) -> Vec<String> {
+    let mut out = vec![format!("prod/{product}/{day}/{officer}/{}", stage.key())];
+    if matches!(stage, DealStage::Rejected | DealStage::Withdrawn) {
+        out.push(format!(
+            "prodwhy/{product}/{day}/{officer}/{}",
+            reason_key(reason)
+        ));
+    }
+    out
+}
+
+/// Counts a deal's entry into its stage per product (the `products` report), in the deal
+/// write's transaction (`store::deals::put`): only when the stage changes (or the deal is new).
+pub(super) fn on_deal(tx: &WriteTransaction, before: Option<&Deal>, d: &Deal) -> Result<()> {
+    if before.is_some_and(|b| b.stage == d.stage) {
+        return Ok(());
+    }
+    for k in stage_keys(
+        &d.product.id,
+        &day_of(d.updated_at),
+        &d.officer_id,
+        d.stage,
+        d.closed_reason.as_deref(),
+    ) {
+        super::pools::bump(tx, &k)?;
+    }
+    Ok(())
+}
+
+/// Counts every stage change of every deal into the per-product counters (the 28 → 29
+/// upgrade; they start empty), by the deal's current officer. Returns the changes counted.
+pub fn backfill_products(tx: &WriteTransaction) -> Result<u64> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut n = 0;
+    {
+        let t = tx.open_table(tables::DEALS)?;
+        for row in t.iter()? {
+            let (_, bytes) = row?;
+            let d: Deal = codec::decode("deals", bytes.value())?;
+            for c in &d.history {
+                let reason = if c.to == d.stage {
+                    d.closed_reason.as_deref()
+                } else {
+                    c.note.as_deref()
+                };
+                for k in stage_keys(&d.product.id, &day_of(c.at), &d.officer_id, c.to, reason) {
+                    *counts.entry(k).or_default() += 1;
+                }
+                n += 1;
+            }
+        }
+    }
+    for (k, c) in counts {
+        super::pools::set_counter(tx, &k, c)?;
+    }
+    Ok(n)
+}
