@@ -37,6 +37,21 @@ use crate::store::deals::Reader as Deals;
 #[serde(deny_unknown_fields)]
 pub struct NewContract {
     pub template_id: String,
+    /// A manager's override of the cost cap (`deal_cost_over_cap`), with `reason`.
+    #[serde(default, rename = "override")]
+    pub override_cap: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /contracts/{id}/link` (the body is optional): a manager's override of the cost cap.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    #[serde(default, rename = "override")]
+    pub override_cap: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// `POST /contracts/{id}/void`.
@@ -181,6 +196,77 @@ fn fee_terms(d: &Deal) -> (Option<u32>, Option<i64>) {
     }
 }
 
+/// Refuses a contract step (`step`: `create` or `link`) when the deal's comprehensive cost is
+/// above the firm's cap (`loans.cost_cap_bp`), unless a manager overrides with a reason —
+/// then one `deal.override` audit row (`rule: cost_cap`) is written in the step's
+/// transaction. A cost that cannot be computed refuses too, naming the missing terms.
+fn cost_gate(
+    w: &crate::service::context::W<'_>,
+    limits: &crate::config::LoansConfig,
+    d: &Deal,
+    override_cap: bool,
+    reason: Option<&str>,
+    step: &str,
+    contract_id: Option<&str>,
+) -> Result<()> {
+    use crate::service::deals::{CostUnknown, contract_cost, pct};
+    let product = store::products::versions_w(w.tx, &d.product.id)?
+        .into_iter()
+        .find(|p| p.version == d.product.version)
+        .or(store::products::get_w(w.tx, &d.product.id)?)
+        .map(|p| p.terms);
+    let today = w
+        .now()
+        .with_timezone(&super::customers::shanghai())
+        .date_naive();
+    let cost = contract_cost(d, product.as_ref(), today).map_err(|e| match e {
+        CostUnknown::NoAmount => Error::Refused {
+            code: "deal_terms_required",
+            message: "业务单还没有贷款金额，无法计算综合年化成本，不能生成或发送合同".into(),
+            details: json!({"field": "amount_fen"}),
+        },
+        CostUnknown::Field(field, why) => {
+            Error::validation(field, format!("无法计算综合年化成本：{why}"))
+        }
+    })?;
+    if cost.bp <= limits.cost_cap_bp {
+        return Ok(());
+    }
+    let facts = json!({"cost_bp": cost.bp, "cap_bp": limits.cost_cap_bp, "cost": pct(cost.bp),
+        "cap": pct(limits.cost_cap_bp), "basis": cost.basis, "basis_label": cost.basis.label(),
+        "field": "override"});
+    if !override_cap {
+        return Err(Error::Refused {
+            code: "deal_cost_over_cap",
+            message: format!(
+                "综合年化成本 {}（按{}计算），超过本机构上限 {}：不得按此条件生成或发送合同；如确需签发，须由经理特批（勾选特批并填写原因）",
+                pct(cost.bp),
+                cost.basis.label(),
+                pct(limits.cost_cap_bp)
+            ),
+            details: facts,
+        });
+    }
+    if !crate::service::deals::UseCases::may_override(w.caller()) {
+        return Err(Error::Refused {
+            code: "deal_override_forbidden",
+            message: "只有经理（有分配客户权限的角色）可以特批".into(),
+            details: facts,
+        });
+    }
+    let reason = reason.map(str::trim).unwrap_or_default();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(Error::validation("reason", "特批须填写原因（200字以内）"));
+    }
+    w.audit(
+        "deal.override",
+        Some(&d.id),
+        json!({"rule": "cost_cap", "reason": reason, "step": step, "contract_id": contract_id,
+               "cost_bp": cost.bp, "cap_bp": limits.cost_cap_bp, "basis": cost.basis}),
+    )?;
+    Ok(())
+}
+
 impl UseCases<'_> {
     fn view_of(&self, caller: &Caller, c: &Contract) -> Result<ContractView> {
         let full = caller.has(FieldPrivilege::IdNumberViewFull);
@@ -301,13 +387,22 @@ impl UseCases<'_> {
             let t = store::contracts::template(w.tx, &req.template_id)?
                 .filter(|t| t.active)
                 .ok_or_else(|| Error::validation("template_id", "没有这个启用中的合同模板"))?;
+            let now = w.now();
+            let id = new_id(now);
+            cost_gate(
+                w,
+                &self.config.loans,
+                &d,
+                req.override_cap,
+                req.reason.as_deref(),
+                "create",
+                Some(&id),
+            )?;
             let facts = self.facts(w.tx, &d)?;
             let bad = |e: contract::RenderError| Error::validation("template_id", e.message);
             let full = contract::render(&t.body, &contract::context(&facts, true)).map_err(bad)?;
             let masked =
                 contract::render(&t.body, &contract::context(&facts, false)).map_err(bad)?;
-            let now = w.now();
-            let id = new_id(now);
             let c = Contract {
                 content_enc: self
                     .fields
@@ -381,7 +476,13 @@ impl UseCases<'_> {
     }
 
     /// Issues a one-time signing link (`deal.edit`); a link issued before is void from now.
-    pub fn issue_link(&self, caller: &Caller, id: &str, source: &str) -> Result<IssuedLink> {
+    pub fn issue_link(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: LinkRequest,
+        source: &str,
+    ) -> Result<IssuedLink> {
         caller.require(Capability::DealEdit)?;
         let token = crate::crypto::random_token()
             .map_err(|e| Error::Internal(format!("random token: {e}")))?;
@@ -394,6 +495,20 @@ impl UseCases<'_> {
             if !matches!(before.state, ContractState::Draft | ContractState::Sent) {
                 return Err(not_open(&before));
             }
+            // The deal as it stands now (its terms may have moved since the contract was
+            // frozen); the contract's scope covers its deal.
+            let d = Deals::scoped(w.tx, w.scope())
+                .get(&before.deal_id)?
+                .ok_or_else(|| Error::Internal(format!("contract {id}: deal missing")))?;
+            cost_gate(
+                w,
+                &self.config.loans,
+                &d,
+                req.override_cap,
+                req.reason.as_deref(),
+                "link",
+                Some(&before.id),
+            )?;
             let now = w.now();
             let mut c = before.clone();
             c.link = Some(SigningLink {
