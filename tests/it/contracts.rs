@@ -589,3 +589,71 @@ async fn a_signed_contract_still_verifies_after_key_rotation() {
     assert!(v.ok, "{v:?}");
     assert_eq!(v.signature_ok, Some(true));
 }
+
+#[tokio::test]
+async fn a_signed_authorisation_alone_does_not_make_the_deal_signed() {
+    let t = setup().await;
+    let (st, c) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/contracts", t.deal),
+            json!({"template_id": "default-pi-authorisation"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    assert_eq!(c["kind"], "authorisation");
+    let id = c["id"].as_str().unwrap();
+    let (st, link) = t
+        .sales
+        .post(&format!("/api/v1/contracts/{id}/link"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{link}");
+    let (st, v) = sign(&t.s, &token(&link), good()).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/stage", t.deal),
+            json!({"stage": "visited", "note": "到店"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    // Signed and verified, but an authorisation: 签约 still needs the agreement.
+    let (_, check) = t.sales.get(&format!("/api/v1/contracts/{id}/verify")).await;
+    assert_eq!(check["ok"], true, "{check}");
+    let (st, e) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/stage", t.deal),
+            json!({"stage": "signed"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("deal_contract_required")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("居间服务协议")
+    );
+    // The service agreement signed: 签约 goes through.
+    let agreement = contract(&t.sales, &t.deal).await;
+    let aid = agreement["id"].as_str().unwrap();
+    let (_, link) = t
+        .sales
+        .post(&format!("/api/v1/contracts/{aid}/link"), json!({}))
+        .await;
+    let (st, v) = sign(&t.s, &token(&link), good()).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/stage", t.deal),
+            json!({"stage": "signed"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+}

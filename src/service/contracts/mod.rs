@@ -176,8 +176,9 @@ pub fn verify(fields: &FieldCipher, c: &Contract) -> Verification {
     v
 }
 
-/// Whether the deal has a signed contract whose hashes verify (read in the move's write
-/// transaction, after the deal's scope was checked).
+/// Whether the deal has a signed service agreement (居间服务协议) whose hashes verify (read in
+/// the move's write transaction, after the deal's scope was checked). An authorisation letter
+/// or a fee confirmation is not the agreement 签约 stands for.
 pub fn has_signed_contract(
     tx: &store::WriteTransaction,
     fields: &FieldCipher,
@@ -185,7 +186,7 @@ pub fn has_signed_contract(
 ) -> Result<bool> {
     Ok(store::contracts::signed_of_deal(tx, deal_id)?
         .iter()
-        .any(|c| verify(fields, c).ok))
+        .any(|c| c.kind == TemplateKind::ServiceAgreement && verify(fields, c).ok))
 }
 
 fn fee_terms(d: &Deal) -> (Option<u32>, Option<i64>) {
