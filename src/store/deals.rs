@@ -142,6 +142,12 @@ pub fn stages_of_customer(tx: &WriteTransaction, customer_id: &str) -> Result<Ve
     Ok(out)
 }
 
+/// The ids of a customer's deals, newest first (erasure).
+pub fn ids_of_customer(tx: &WriteTransaction, customer_id: &str) -> Result<Vec<String>> {
+    let keys = tx.open_table(tables::DEAL_KEYS)?;
+    ids_desc(&keys, &format!("c:{customer_id}/"), None, usize::MAX)
+}
+
 /// Records the stage of a customer's most advanced open deal (`None`: no open deal).
 pub fn set_lead_stage(
     tx: &WriteTransaction,

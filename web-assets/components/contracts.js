@@ -209,6 +209,7 @@ export function ContractsCard({ deal }) {
             ${c.link && html` · ${t('contract.link.until', { at: formatDateTime(c.link.expires_at, { seconds: false }) })}`}
             ${c.signed && html` · ${t('contract.signedOn', { at: formatDateTime(c.signed.at, { seconds: false }) })}`}
             ${c.void_reason && html` · ${c.void_reason}`}</div>
+          ${c.erasure_note && html`<p class="notice notice-warning" data-testid="contract-erasure">${t(c.state === 'signed' ? 'contract.erasure.retained' : 'contract.erasure.erased')}</p>`}
           <div class="contract-actions">
             <button type="button" class="btn" onClick=${() => setViewing(c)} data-testid="contract-view-btn">${t('contract.view')}</button>
             ${mayEdit && (c.state === 'draft' || c.state === 'sent') && html`

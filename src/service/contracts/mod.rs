@@ -104,6 +104,63 @@ pub struct ContractView {
     pub void_reason: Option<String>,
     pub created_by: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Set once the borrower's personal information was erased: what happened to this
+    /// contract, in Chinese (deleted; or a signed contract retained, shown to admins only).
+    pub erasure_note: Option<String>,
+}
+
+/// How erasure treated a customer's contracts (docs/contracts.md, "Erasure").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ContractsErased {
+    /// Drafts, unsent, sent and void contracts: content deleted, links dead.
+    pub erased: usize,
+    /// Signed contracts kept under PIPL art. 47 (statutory retention), shown to admins only.
+    pub retained: usize,
+}
+
+/// Whoever may erase a customer (`customer.delete` and `settings.manage`) may read a signed
+/// contract retained after its borrower's erasure.
+pub(crate) fn may_read_retained(caller: &Caller) -> bool {
+    caller.can(Capability::CustomerDelete) && caller.can(Capability::SettingsManage)
+}
+
+/// Erasure of a customer (in the erasure's transaction): the contracts of their deals that
+/// were never signed lose their content (text, masked copy, hash) and are void (a live link
+/// dies); signed contracts are kept as they are — a legally required retention (PIPL art. 47;
+/// a signed agreement is evidence of the service and its fee) — but from now on shown to
+/// administrators only.
+pub fn erase_customer(
+    tx: &store::WriteTransaction,
+    customer_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ContractsErased> {
+    let mut out = ContractsErased::default();
+    for deal_id in store::deals::ids_of_customer(tx, customer_id)? {
+        for before in store::contracts::of_deal_w(tx, &deal_id)? {
+            if before.erasure.is_some() {
+                continue;
+            }
+            let mut c = before.clone();
+            let retained = before.state == ContractState::Signed;
+            if retained {
+                c.content_masked = contract::RETAINED_NOTE.into();
+                out.retained += 1;
+            } else {
+                c.content_enc = String::new();
+                c.content_sha256 = String::new();
+                c.content_masked = contract::ERASED_NOTE.into();
+                if c.state != ContractState::Void {
+                    c.state = ContractState::Void;
+                    c.void_reason = Some("借款人个人信息已删除".into());
+                }
+                out.erased += 1;
+            }
+            c.erasure = Some(contract::ContractErasure { at: now, retained });
+            c.updated_at = now;
+            store::contracts::put(tx, Some(&before), &c)?;
+        }
+    }
+    Ok(out)
 }
 
 /// A deal's contracts, newest first.
@@ -154,6 +211,10 @@ pub fn verify(fields: &FieldCipher, c: &Contract) -> Verification {
         signature_ok: None,
         reason: None,
     };
+    if c.erasure.is_some_and(|e| !e.retained) {
+        v.reason = Some("合同内容已按个人信息删除请求清除，无法核验".into());
+        return v;
+    }
     let Some(content) = decrypt_content(fields, c) else {
         v.reason = Some("合同内容无法解密：存储内容已被改动或密钥不符".into());
         return v;
@@ -270,7 +331,15 @@ fn cost_gate(
 
 impl UseCases<'_> {
     fn view_of(&self, caller: &Caller, c: &Contract) -> Result<ContractView> {
-        let full = caller.has(FieldPrivilege::IdNumberViewFull);
+        // After erasure: a retained signed contract for administrators only; nothing else.
+        let open = match c.erasure {
+            None => true,
+            Some(e) => e.retained && may_read_retained(caller),
+        };
+        let full = match c.erasure {
+            None => caller.has(FieldPrivilege::IdNumberViewFull),
+            Some(_) => open,
+        };
         let content = if full {
             decrypt_content(&self.fields, c).ok_or_else(|| {
                 Error::Internal(format!("contract {}: content does not decrypt", c.id))
@@ -280,13 +349,18 @@ impl UseCases<'_> {
         };
         let signed = c.signing.as_ref().map(|s| SignedView {
             at: s.at,
-            ip: s.ip.clone(),
-            user_agent: s.user_agent.clone(),
-            typed_name: s.typed_name.clone(),
+            ip: if open { s.ip.clone() } else { String::new() },
+            user_agent: if open {
+                s.user_agent.clone()
+            } else {
+                String::new()
+            },
+            typed_name: s.typed_name.clone().filter(|_| open),
             consents: s.consents.clone(),
             link_id: s.link_id.clone(),
             signature_sha256: s.signature_sha256.clone(),
             signature_png: signature_png(&self.fields, c)
+                .filter(|_| open)
                 .map(|png| {
                     format!(
                         "data:image/png;base64,{}",
@@ -320,6 +394,13 @@ impl UseCases<'_> {
             void_reason: c.void_reason.clone(),
             created_by: c.created_by.clone(),
             created_at: c.created_at,
+            erasure_note: c.erasure.map(|e| {
+                if e.retained {
+                    "借款人已删除个人信息：已签署合同依《个人信息保护法》第四十七条在法定保存期限内保存，仅管理员可查看".into()
+                } else {
+                    "借款人已删除个人信息：合同内容已清除".into()
+                }
+            }),
         })
     }
 
@@ -426,6 +507,7 @@ impl UseCases<'_> {
                 created_by: caller.user.id.clone(),
                 created_at: now,
                 updated_at: now,
+                erasure: None,
             };
             store::contracts::put(w.tx, None, &c)?;
             w.audit(
