@@ -1685,7 +1685,7 @@ export default {
   'error.month_already_closed': 'That month is already closed',
   'error.month_not_over': 'That month has not come yet; it cannot be closed',
   'error.month_not_closed': 'That month is not closed',
-  'error.deal_contract_required': 'Signing needs a signed service agreement (an authorisation or fee confirmation does not count); without one, a manager must override (tick the override and give a reason)',
+  'error.deal_contract_required': 'Signing needs a signed contract: the service agreement (an authorisation or fee confirmation does not count); without one, a manager must override (tick the override and give a reason)',
   'error.contract_erased': 'The borrower\'s personal information was erased: this contract is no longer shown (a signed one is kept by law, for administrators only)',
   'error.deal_override_forbidden': 'Only a manager may override (signing without a contract, a contract above the cost cap)',
   'error.deal_cost_over_cap': 'The annualised comprehensive cost is {cost}, above the firm\'s cap of {cap}: no contract may be made or sent on these terms; a manager may override (tick the override and give a reason)',

@@ -1685,7 +1685,7 @@ export default {
   'error.month_already_closed': '该月已经月结',
   'error.month_not_over': '该月还没到，不能月结',
   'error.month_not_closed': '该月没有月结，无需重开',
-  'error.deal_contract_required': '签约需要已签署的居间服务协议（授权书、服务费确认书不算）；没有时须由经理特批（勾选特批并填写原因）',
+  'error.deal_contract_required': '签约需要已签合同（居间服务协议；授权书、服务费确认书不算）；没有时须由经理特批（勾选特批并填写原因）',
   'error.contract_erased': '借款人已删除个人信息：该合同不再展示（已签署合同依法保存，仅管理员可导出）',
   'error.deal_override_forbidden': '只有经理可以特批（无合同签约、超过综合成本上限签发合同）',
   'error.deal_cost_over_cap': '综合年化成本 {cost}，超过本机构上限 {cap}：不得按此条件生成或发送合同；如确需签发，须由经理特批（勾选特批并填写原因）',
