@@ -788,4 +788,11 @@ async fn erasure_deletes_unsigned_contracts_and_keeps_signed_ones_for_admins_onl
         audit["items"][0]["detail"]["contracts_retained"], 1,
         "{audit}"
     );
+    // The deal's name snapshot is gone too; its stage is untouched.
+    let (_, d) = t.admin.get(&format!("/api/v1/deals/{}", t.deal)).await;
+    assert_eq!(
+        (&d["customer_name"], &d["stage"]),
+        (&json!("已删除"), &json!("invited")),
+        "{d}"
+    );
 }

@@ -154,6 +154,8 @@ fn anonymise(
     // Contracts: unsigned ones lose their content; signed ones are kept for the statutory
     // retention period, shown to administrators only (docs/contracts.md, "Erasure").
     let contracts = crate::service::contracts::erase_customer(tx, &c.id, now)?;
+    // The deals' name snapshot (finance lists, reminders, the documents page) goes too.
+    crate::store::deals::rename_customer(tx, &c.id, ERASED_NAME)?;
     Ok((c, contracts))
 }
 
