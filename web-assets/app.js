@@ -7,7 +7,7 @@ import { signal } from './vendor/signals/signals.module.js';
 import { html } from './html.js';
 import { t } from './i18n/index.js';
 import { route, navigate } from './router.js';
-import { can, loadMe, loginHref, session } from './auth.js';
+import { canRoute, loadMe, loginHref, session } from './auth.js';
 import { matchRoute } from './routes.js';
 import { errorText } from './errors.js';
 import { Shell } from './components/shell.js';
@@ -76,7 +76,7 @@ function App() {
   } else if (!matched) {
     title = t('notFound.title');
     content = html`<${Shell}><${NotFoundPage} /><//>`;
-  } else if (!can(matched.capability)) {
+  } else if (!canRoute(matched)) {
     title = t('forbidden.title');
     content = html`<${Shell}><${ForbiddenPage} /><//>`;
   } else {

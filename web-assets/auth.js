@@ -20,6 +20,16 @@ export function can(capability) {
   return Boolean(user && Array.isArray(user.capabilities) && user.capabilities.includes(capability));
 }
 
+/**
+ * True when the signed-in user may open a route: its capability, and for a route marked
+ * `scope: 'all'` (the server refuses anyone without a firm-wide data scope, e.g. channels to
+ * a manager) the data scope `all` too.
+ */
+export function canRoute(r) {
+  if (!can(r.capability)) return false;
+  return !r.scope || session.value?.data_scope === r.scope;
+}
+
 function accept(data) {
   setCsrfToken(data.csrf_token);
   session.value = data.user;

@@ -1,6 +1,7 @@
 // Signed-in pages. Each entry: { id, path, key (i18n key of the title and
 // nav label), icon, page, nav (shown in the left navigation),
-// capability (optional: hidden from nav and refused when the user lacks it),
+// capability (optional: hidden from nav and refused when the user lacks it), scope
+// (optional, 'all': also needs a firm-wide data scope, as the server does),
 // sectionKey (optional: i18n key of a nav section heading; entries with the
 // same sectionKey are listed together under it, after the entries without) }.
 // Add a module by adding a page file and an entry here.
@@ -56,7 +57,8 @@ export const ROUTES = [
   { id: 'finance-overdue', path: '/finance/overdue', key: 'nav.finance.overdue', icon: 'clock', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   { id: 'finance-rebates', path: '/finance/rebates', key: 'nav.finance.rebates', icon: 'percent', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   { id: 'finance-months', path: '/finance/months', key: 'nav.finance.months', icon: 'calendar', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
-  { id: 'finance-channels', path: '/finance/channels', key: 'nav.finance.channels', icon: 'share', page: ChannelsPage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
+  // Channels are firm-wide numbers: finance.read with a firm-wide data scope (the server refuses a manager's department scope).
+  { id: 'finance-channels', path: '/finance/channels', key: 'nav.finance.channels', icon: 'share', page: ChannelsPage, nav: true, capability: 'finance.read', scope: 'all', sectionKey: 'nav.section.finance' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true, capability: 'settings.manage' },

@@ -409,7 +409,24 @@ pub struct Contract {
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set when the borrower's personal information was erased (docs/contracts.md, "Erasure").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<ContractErasure>,
 }
+
+/// What erasure did to a contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractErasure {
+    pub at: DateTime<Utc>,
+    /// A signed contract kept under PIPL art. 47 (a legally required retention period):
+    /// stored as it was, shown only to administrators. `false`: its content was deleted.
+    pub retained: bool,
+}
+
+/// Shown instead of an unsigned contract's content once the borrower's data was erased.
+pub const ERASED_NOTE: &str = "（合同内容已按个人信息删除请求清除）";
+/// Shown instead of a retained signed contract's content to everyone but administrators.
+pub const RETAINED_NOTE: &str = "（已签署合同：借款人已申请删除个人信息，依《个人信息保护法》第四十七条仅在法定保存期限内存储，除管理员外不再展示）";
 
 /// Bytes a signature image may have.
 pub const MAX_SIGNATURE_BYTES: usize = 300 * 1024;

@@ -13,8 +13,8 @@ use super::{ApiError, ApiJson, AppState};
 use crate::domain::contract::ContractTemplate;
 use crate::service::access::auth::Caller;
 use crate::service::contracts::{
-    ContractList, ContractView, IssuedLink, NewContract, PlaceholderView, PreviewRequest,
-    PreviewResult, TemplateInput, TemplateList, Verification, VoidRequest,
+    ContractList, ContractView, IssuedLink, LinkRequest, NewContract, PlaceholderView,
+    PreviewRequest, PreviewResult, TemplateInput, TemplateList, Verification, VoidRequest,
 };
 
 /// Contract templates, current versions (`settings.manage` or `deal.edit`).
@@ -156,12 +156,15 @@ pub async fn list(
     ))
 }
 
-/// Render the template's current version for the deal and freeze it (`deal.edit`).
+/// Render the template's current version for the deal and freeze it (`deal.edit`); refused
+/// above the firm's cost cap unless a manager overrides (`override`, `reason`; audited).
 #[utoipa::path(post, path = "/deals/{id}/contracts", operation_id = "create_contract",
     tag = "contracts", request_body = NewContract, responses(
     (status = 201, description = "The frozen contract (draft)", body = ContractView),
-    (status = 400, description = "No such template, or it does not render", body = ErrorBody),
-    (status = 404, description = "Absent, or outside my scope", body = ErrorBody)))]
+    (status = 400, description = "No such template, or it does not render; an override without a reason; the cost cannot be computed (the field named)", body = ErrorBody),
+    (status = 403, description = "Missing deal.edit; an override by someone who may not (deal_override_forbidden)", body = ErrorBody),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody),
+    (status = 409, description = "deal_cost_over_cap (the deal's comprehensive cost is above the firm's cap; a manager may override with a reason); deal_terms_required", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Source(source): Source,
@@ -192,20 +195,26 @@ pub async fn get(
 }
 
 /// Issue a one-time signing link (`deal.edit`); an earlier link stops working. The URL is
-/// shown this once.
+/// shown this once. Refused (`deal_cost_over_cap`) when the deal's comprehensive cost is
+/// above the firm's cap, unless a manager sends `override` with a `reason` (audited).
 #[utoipa::path(post, path = "/contracts/{id}/link", operation_id = "issue_signing_link",
-    tag = "contracts", responses(
+    tag = "contracts", request_body(content = Option<LinkRequest>,
+        description = "Optional: a manager's override of the cost cap"), responses(
     (status = 200, description = "The signing URL and its expiry", body = IssuedLink),
+    (status = 400, description = "Invalid field (an override without a reason; the cost cannot be computed: the field named)", body = ErrorBody),
+    (status = 403, description = "Missing deal.edit; an override by someone who may not (deal_override_forbidden)", body = ErrorBody),
     (status = 404, description = "Absent, or outside my scope", body = ErrorBody),
-    (status = 409, description = "Signed or void", body = ErrorBody)))]
+    (status = 409, description = "Signed or void; deal_cost_over_cap; deal_terms_required", body = ErrorBody)))]
 pub async fn link(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
     Path(id): Path<String>,
+    body: Option<ApiJson<LinkRequest>>,
 ) -> Result<Json<IssuedLink>, ApiError> {
+    let req = body.map(|ApiJson(r)| r).unwrap_or_default();
     Ok(Json(
-        app.blocking(move |app| app.contracts().issue_link(&caller, &id, &source))
+        app.blocking(move |app| app.contracts().issue_link(&caller, &id, req, &source))
             .await?,
     ))
 }

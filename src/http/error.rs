@@ -111,7 +111,17 @@ impl From<Error> for ApiError {
                 details,
             } => ApiError {
                 details: Some(details),
-                ..ApiError::new(S::CONFLICT, code, message)
+                // A refusal of who the caller is (`*_forbidden`, e.g. an override only a
+                // manager may give) is a 403; every other refusal a 409.
+                ..ApiError::new(
+                    if code.ends_with("_forbidden") {
+                        S::FORBIDDEN
+                    } else {
+                        S::CONFLICT
+                    },
+                    code,
+                    message,
+                )
             },
             Error::Unprocessable { code, message } => {
                 ApiError::new(S::UNPROCESSABLE_ENTITY, code, message)

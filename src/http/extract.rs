@@ -174,6 +174,22 @@ where
     }
 }
 
+/// An optional JSON body: absent when the request has no `Content-Type` (axum's `Json`
+/// rule); present but malformed is refused like [`ApiJson`].
+impl<T, S> axum::extract::OptionalFromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let v = <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
+            .await?;
+        Ok(v.map(|axum::Json(v)| ApiJson(v)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

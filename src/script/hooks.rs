@@ -295,6 +295,9 @@ pub struct ScoreDecision {
 pub struct FeeInput<'a> {
     pub deal: &'a crate::domain::deal::Deal,
     pub manager_id: Option<&'a str>,
+    /// The customer's channel text and the registered channel of that name.
+    pub channel: Option<&'a str>,
+    pub channel_id: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -309,6 +312,9 @@ pub struct SplitInput<'a> {
     pub deal: &'a crate::domain::deal::Deal,
     pub fee_fen: i64,
     pub manager_id: Option<&'a str>,
+    /// The customer's channel text and the registered channel of that name.
+    pub channel: Option<&'a str>,
+    pub channel_id: Option<&'a str>,
     pub payment: &'a crate::domain::fee::Payment,
     /// The officer's net payments received earlier in the payment's month.
     pub month_volume_fen: i64,
@@ -412,7 +418,7 @@ impl Args {
 
     pub fn fee(i: &FeeInput<'_>) -> Args {
         Args::Fee {
-            deal: DealView::new(i.deal, 0, i.manager_id, None),
+            deal: DealView::new(i.deal, 0, i.manager_id, i.channel, i.channel_id),
             ctx: CtxView::new(FEE.name, i.now),
         }
     }
@@ -422,7 +428,7 @@ impl Args {
         ctx.month_volume_fen = Dynamic::from(i.month_volume_fen);
         Args::Split {
             payment: PaymentView::new(i.payment),
-            deal: DealView::new(i.deal, i.fee_fen, i.manager_id, None),
+            deal: DealView::new(i.deal, i.fee_fen, i.manager_id, i.channel, i.channel_id),
             ctx,
         }
     }

@@ -59,6 +59,7 @@ const EXPECTED: &[&str] = &[
     "deal.assistant_id: string|()",
     "deal.manager_id: string|()",
     "deal.channel: string|()",
+    "deal.channel_id: string|()",
     "Payment",
     "payment.id: string",
     "payment.amount_fen: int",

@@ -231,7 +231,8 @@ view!(DealView, "Deal", "业务单（只读）：deal.fee 与 commission.split �
     officer_id: str, "负责人 id";
     assistant_id: opt_str, "协办人 id，没有为 ()";
     manager_id: opt_str, "负责人的上级经理 id，没有为 ()";
-    channel: opt_str, "客户来源渠道，没有为 ()";
+    channel: opt_str, "客户来源渠道（客户的渠道文字，去掉首尾空格），没有为 ()";
+    channel_id: opt_str, "该渠道文字对应的已登记渠道 id（渠道页「渠道」中同名者，不区分大小写），未登记为 ()";
 });
 
 view!(PaymentView, "Payment", "一笔回款（只读）：commission.split 的输入。", {
@@ -600,6 +601,7 @@ impl DealView {
         fee_fen: i64,
         manager_id: Option<&str>,
         channel: Option<&str>,
+        channel_id: Option<&str>,
     ) -> DealView {
         let disb = d.disbursement.as_ref();
         DealView {
@@ -622,6 +624,7 @@ impl DealView {
             assistant_id: opt_s(d.assistant_id.as_deref()),
             manager_id: opt_s(manager_id),
             channel: opt_s(channel),
+            channel_id: opt_s(channel_id),
         }
     }
 
@@ -648,6 +651,7 @@ impl DealView {
             assistant_id: Dynamic::UNIT,
             manager_id: Dynamic::UNIT,
             channel: Dynamic::UNIT,
+            channel_id: Dynamic::UNIT,
         }
     }
 }

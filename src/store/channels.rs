@@ -94,10 +94,42 @@ pub fn all<'t>(tx: impl Into<Tx<'t>>) -> Result<Vec<Channel>> {
 
 /// The id of the channel named `name` (case-insensitive), if any.
 pub fn id_by_name(tx: &WriteTransaction, name: &str) -> Result<Option<String>> {
-    Ok(tx
-        .open_table(tables::CHANNEL_NAMES)?
-        .get(fold(name).as_str())?
-        .map(|v| v.value().to_string()))
+    id_named(tx, name)
+}
+
+/// [`id_by_name`] in either kind of transaction.
+pub fn id_named<'t>(tx: impl Into<Tx<'t>>, name: &str) -> Result<Option<String>> {
+    let key = fold(name);
+    Ok(match tx.into() {
+        Tx::Read(tx) => tx
+            .open_table(tables::CHANNEL_NAMES)?
+            .get(key.as_str())?
+            .map(|v| v.value().to_string()),
+        Tx::Write(tx) => tx
+            .open_table(tables::CHANNEL_NAMES)?
+            .get(key.as_str())?
+            .map(|v| v.value().to_string()),
+    })
+}
+
+/// What the fee and commission hooks see of a deal's channel: the customer's `channel` text
+/// (trimmed; `None` when empty or the customer is gone) and the id of the registered channel
+/// of that name, if any. Read unscoped: the deal's scope was checked by the caller.
+pub fn of_customer<'t>(
+    tx: impl Into<Tx<'t>> + Copy,
+    customer_id: &str,
+) -> Result<(Option<String>, Option<String>)> {
+    let c = super::customers::Reader::unscoped(tx, super::customers::Unscoped::DealStage)
+        .live(customer_id)?;
+    let Some(text) = c
+        .and_then(|c| c.channel)
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok((None, None));
+    };
+    let id = id_named(tx, &text)?;
+    Ok((Some(text), id))
 }
 
 /// Writes a channel and its name key (`before`: as it was).

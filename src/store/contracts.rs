@@ -140,6 +140,17 @@ pub enum Link {
     Unknown,
 }
 
+/// A deal's contracts, newest first, unscoped (erasure: the caller checked who may).
+pub fn of_deal_w(tx: &WriteTransaction, deal_id: &str) -> Result<Vec<Contract>> {
+    let mut out = Vec::new();
+    for id in ids_of_deal(Tx::Write(tx), deal_id)? {
+        if let Some(c) = get_raw(Tx::Write(tx), &id)? {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 fn get_raw(tx: Tx<'_>, id: &str) -> Result<Option<Contract>> {
     open!(tx, tables::CONTRACTS, |t| t
         .get(id)?

@@ -143,6 +143,29 @@ pub fn stages_of_customer(tx: &WriteTransaction, customer_id: &str) -> Result<Ve
     Ok(out)
 }
 
+/// The ids of a customer's deals, newest first (erasure).
+pub fn ids_of_customer(tx: &WriteTransaction, customer_id: &str) -> Result<Vec<String>> {
+    let keys = tx.open_table(tables::DEAL_KEYS)?;
+    ids_desc(&keys, &format!("c:{customer_id}/"), None, usize::MAX)
+}
+
+/// Erasure: the customer's name snapshot on each of their deals becomes `name` (stages, keys
+/// and counters unchanged: the same stage writes no funnel or channel event).
+pub fn rename_customer(tx: &WriteTransaction, customer_id: &str, name: &str) -> Result<usize> {
+    let mut n = 0;
+    for id in ids_of_customer(tx, customer_id)? {
+        let before = decode(&tx.open_table(tables::DEALS)?, &id)?;
+        let Some(before) = before.filter(|d| d.customer_name != name) else {
+            continue;
+        };
+        let mut d = before.clone();
+        d.customer_name = name.to_string();
+        put(tx, Some(&before), &d)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Records the stage of a customer's most advanced open deal (`None`: no open deal).
 pub fn set_lead_stage(
     tx: &WriteTransaction,

@@ -589,3 +589,210 @@ async fn a_signed_contract_still_verifies_after_key_rotation() {
     assert!(v.ok, "{v:?}");
     assert_eq!(v.signature_ok, Some(true));
 }
+
+#[tokio::test]
+async fn a_signed_authorisation_alone_does_not_make_the_deal_signed() {
+    let t = setup().await;
+    let (st, c) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/contracts", t.deal),
+            json!({"template_id": "default-pi-authorisation"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    assert_eq!(c["kind"], "authorisation");
+    let id = c["id"].as_str().unwrap();
+    let (st, link) = t
+        .sales
+        .post(&format!("/api/v1/contracts/{id}/link"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{link}");
+    let (st, v) = sign(&t.s, &token(&link), good()).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/stage", t.deal),
+            json!({"stage": "visited", "note": "到店"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    // Signed and verified, but an authorisation: 签约 still needs the agreement.
+    let (_, check) = t.sales.get(&format!("/api/v1/contracts/{id}/verify")).await;
+    assert_eq!(check["ok"], true, "{check}");
+    let (st, e) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/stage", t.deal),
+            json!({"stage": "signed"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("deal_contract_required")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("居间服务协议")
+    );
+    // The service agreement signed: 签约 goes through.
+    let agreement = contract(&t.sales, &t.deal).await;
+    let aid = agreement["id"].as_str().unwrap();
+    let (_, link) = t
+        .sales
+        .post(&format!("/api/v1/contracts/{aid}/link"), json!({}))
+        .await;
+    let (st, v) = sign(&t.s, &token(&link), good()).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/stage", t.deal),
+            json!({"stage": "signed"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+}
+
+/// Issue 20: erasing the borrower deletes the content of the contracts never signed (links
+/// die) and keeps the signed ones (PIPL art. 47, statutory retention), from then on shown in
+/// full to administrators only; the result says how many were kept and why.
+#[tokio::test]
+async fn erasure_deletes_unsigned_contracts_and_keeps_signed_ones_for_admins_only() {
+    let t = setup().await;
+    // A signed agreement, a sent authorisation (live link), a draft agreement.
+    let signed = contract(&t.sales, &t.deal).await;
+    let signed_id = signed["id"].as_str().unwrap().to_string();
+    let (_, link) = t
+        .sales
+        .post(&format!("/api/v1/contracts/{signed_id}/link"), json!({}))
+        .await;
+    assert_eq!(sign(&t.s, &token(&link), good()).await.0, 200);
+    let (st, sent) = t
+        .sales
+        .post(
+            &format!("/api/v1/deals/{}/contracts", t.deal),
+            json!({"template_id": "default-pi-authorisation"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{sent}");
+    let sent_id = sent["id"].as_str().unwrap().to_string();
+    let (_, link) = t
+        .sales
+        .post(&format!("/api/v1/contracts/{sent_id}/link"), json!({}))
+        .await;
+    let live_token = token(&link);
+    let draft = contract(&t.sales, &t.deal).await;
+    let draft_id = draft["id"].as_str().unwrap().to_string();
+
+    let (_, d) = t.sales.get(&format!("/api/v1/deals/{}", t.deal)).await;
+    let customer = d["customer_id"].as_str().unwrap().to_string();
+    let (st, r) = t
+        .admin
+        .post(
+            &format!("/api/v1/customers/{customer}/erase"),
+            json!({"request_ref": "PI-2026-101"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (&r["contracts_erased"], &r["contracts_retained"]),
+        (&json!(2), &json!(1)),
+        "{r}"
+    );
+    assert!(
+        r["retained_reason"]
+            .as_str()
+            .unwrap()
+            .contains("第四十七条"),
+        "{r}"
+    );
+
+    // The unsigned ones: void, content, masked copy and hash gone, nothing of the borrower
+    // left in the stored record; the live link is dead (410), nothing signs.
+    for id in [&sent_id, &draft_id] {
+        let (_, c) = t.admin.get(&format!("/api/v1/contracts/{id}")).await;
+        assert_eq!(
+            (&c["state"], &c["content"], &c["content_sha256"]),
+            (
+                &json!("void"),
+                &json!(zhudai::domain::contract::ERASED_NOTE),
+                &json!("")
+            ),
+            "{c}"
+        );
+        assert!(c["erasure_note"].is_string(), "{c}");
+        let raw =
+            t.s.app
+                .store
+                .read(|tx| zhudai::store::contracts::raw_bytes(tx, id))
+                .unwrap()
+                .unwrap();
+        let raw = String::from_utf8_lossy(&raw);
+        assert!(!raw.contains("钱七") && !raw.contains("1101"), "{raw}");
+        let (_, v) = t.admin.get(&format!("/api/v1/contracts/{id}/verify")).await;
+        assert_eq!(v["ok"], false);
+    }
+    let (st, _, _) = page(&t.s, &live_token).await;
+    assert_eq!(st, 410, "the sent link died with the content");
+
+    // The signed one: kept; the officer reads only the retention note, no signature, no
+    // address; its PDF is refused. The administrator reads it in full and it verifies.
+    let (_, c) = t.sales.get(&format!("/api/v1/contracts/{signed_id}")).await;
+    assert_eq!(c["state"], "signed");
+    assert_eq!(c["content"], zhudai::domain::contract::RETAINED_NOTE, "{c}");
+    assert_eq!(
+        (
+            &c["signed"]["signature_png"],
+            &c["signed"]["ip"],
+            &c["signed"]["typed_name"]
+        ),
+        (&json!(""), &json!(""), &json!(null)),
+        "{c}"
+    );
+    let r = t
+        .sales
+        .http
+        .get(t.s.url(&format!("/api/v1/contracts/{signed_id}/pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let (_, c) = t.admin.get(&format!("/api/v1/contracts/{signed_id}")).await;
+    assert!(c["content"].as_str().unwrap().contains(ID_NUMBER), "{c}");
+    assert!(
+        c["signed"]["signature_png"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png")
+    );
+    let (_, v) = t
+        .admin
+        .get(&format!("/api/v1/contracts/{signed_id}/verify"))
+        .await;
+    assert_eq!(v["ok"], true, "{v}");
+    let r = t
+        .admin
+        .http
+        .get(t.s.url(&format!("/api/v1/contracts/{signed_id}/pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, audit) = t.admin.get("/api/v1/audit?action=customer.erased").await;
+    assert_eq!(
+        audit["items"][0]["detail"]["contracts_retained"], 1,
+        "{audit}"
+    );
+    // The deal's name snapshot is gone too; its stage is untouched.
+    let (_, d) = t.admin.get(&format!("/api/v1/deals/{}", t.deal)).await;
+    assert_eq!(
+        (&d["customer_name"], &d["stage"]),
+        (&json!("已删除"), &json!("invited")),
+        "{d}"
+    );
+}

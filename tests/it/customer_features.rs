@@ -833,7 +833,7 @@ async fn erasure_leaves_no_trace_of_the_phone_in_the_store() {
             json!({"request_ref": "PI-2026-007"}),
         )
         .await;
-    assert_eq!(st, 204);
+    assert_eq!(st, 200);
     let (st, _) = w.sales_a.get(&format!("/api/v1/customers/{id}")).await;
     assert_eq!(st, 404);
     let after =
@@ -867,7 +867,7 @@ async fn erasure_leaves_no_trace_of_the_phone_in_the_store() {
     let (_, audit) = w.admin.get("/api/v1/audit?action=customer.erased").await;
     assert_eq!(
         audit["items"][0]["detail"],
-        json!({"request_ref": "PI-2026-007"})
+        json!({"request_ref": "PI-2026-007", "contracts_erased": 0, "contracts_retained": 0})
     );
     // The number can be used again.
     let again = create(&w.sales_b, "新客户", PHONE, json!({})).await;
@@ -889,7 +889,7 @@ async fn erasure_leaves_no_trace_of_the_phone_in_the_store() {
             json!({"request_ref": "PI-2026-008"}),
         )
         .await;
-    assert_eq!(st, 204, "erasing from the recycle bin too");
+    assert_eq!(st, 200, "erasing from the recycle bin too");
     let again_rec =
         w.s.app
             .store

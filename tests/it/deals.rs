@@ -132,7 +132,7 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
     .await;
     assert_eq!(
         (st, &e["error"]["code"]),
-        (409, &json!("deal_override_forbidden")),
+        (403, &json!("deal_override_forbidden")),
         "{e}"
     );
     // The manager (admin here) overrides with a reason: audited.

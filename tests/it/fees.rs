@@ -971,3 +971,126 @@ async fn the_finance_report_and_fee_rankings_to_the_fen() {
     let (_, other) = t.zhao.get(pq).await;
     assert!(other["rows"].as_array().unwrap().is_empty(), "{other}");
 }
+
+/// Issue 19: `deal.fee` and `commission.split` see the deal's channel (the customer's text and
+/// the registered channel's id) and the product's category; a firm's scheme pays by them.
+#[tokio::test]
+async fn a_scheme_pays_by_channel_and_product_category_to_the_fen() {
+    let t = team().await;
+    let (st, ch) = t
+        .admin
+        .post(
+            "/api/v1/channels",
+            json!({"name": "抖音", "kind": "线上广告"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{ch}");
+    let douyin = ch["id"].as_str().unwrap().to_string();
+    let plugins = t.s.dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    // The fee: 1.5% on a mortgage, else 3%. The officer: 5% on a registered 抖音 customer's
+    // payment, 12% on a mortgage, else 10%; the rule names what the plugin saw.
+    std::fs::write(
+        plugins.join("fee.rhai"),
+        r#"
+fn fee(deal, ctx) {
+    let bp = if deal.category == "mortgage" { 150 } else { 300 };
+    #{ fee_fen: (deal.disbursed_fen * bp + 5000) / 10000, rule: `${deal.category} ${bp}bp` }
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        plugins.join("commission.rhai"),
+        r#"
+fn split(payment, deal, ctx) {
+    let bp = if deal.channel == "抖音" && deal.channel_id != () { 500 }
+             else if deal.category == "mortgage" { 1200 } else { 1000 };
+    [#{ user: deal.officer_id, role: "officer", amount_fen: (payment.amount_fen * bp + 5000) / 10000,
+        rule: `${deal.channel}|${deal.channel_id}|${deal.product_id}|${deal.category}|${bp}` }]
+}
+"#,
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+
+    // category, the customer's channel text, phone.
+    let mut deals = Vec::new();
+    for (i, (category, channel, phone)) in [
+        ("credit", Some("抖音"), "13800138101"),
+        ("mortgage", Some("朋友介绍"), "13800138102"),
+        ("credit", None, "13800138103"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = crate::products::salary_loan();
+        p["name"] = json!(format!("产品{i}"));
+        p["category"] = json!(category);
+        let (st, p) = t.admin.post("/api/v1/products", p).await;
+        assert_eq!(st, 201, "{p}");
+        let mut c = json!({"name": "钱七", "phone": phone});
+        if let Some(ch) = channel {
+            c["channel"] = json!(ch);
+        }
+        let (st, c) = t.xiao.post("/api/v1/customers", c).await;
+        assert_eq!(st, 201, "{c}");
+        let (st, d) = t
+            .xiao
+            .post(
+                "/api/v1/deals",
+                json!({"customer_id": c["id"], "product_id": p["id"], "amount_fen": 10_000_000,
+                       "term_months": 12}),
+            )
+            .await;
+        assert_eq!(st, 201, "{d}");
+        let id = d["id"].as_str().unwrap().to_string();
+        for body in [
+            json!({"stage": "visited"}),
+            json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+            json!({"stage": "submitted"}),
+            json!({"stage": "approved", "approved_amount_fen": 8_000_001}),
+            json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_001,
+                   "disbursed_on": "2026-11-02", "rate_bp": 1200, "term_months": 12,
+                   "method": "annuity", "first_repayment_date": "2026-12-02"}),
+        ] {
+            let (st, v) = t
+                .admin
+                .post(&format!("/api/v1/deals/{id}/stage"), body)
+                .await;
+            assert_eq!(st, 200, "{v}");
+        }
+        deals.push((id, p["id"].as_str().unwrap().to_string()));
+    }
+    // Fees to the fen: 8,000,001 × 3% = 240,000.03 → 240,000; × 1.5% = 120,000.015 → 120,000.
+    for ((id, _), fee) in deals.iter().zip([240_000, 120_000, 240_000]) {
+        let (_, f) = t.cai.get(&format!("/api/v1/deals/{id}/fees")).await;
+        assert_eq!(f["fee_fen"], fee, "{f}");
+    }
+    // One payment each of 12,345 fen: 5% → 617.25 → 617; 12% → 1,481.4 → 1,481; 10% → 1,234.5
+    // → 1,235.
+    for (id, _) in &deals {
+        assert_eq!(pay(&t.cai, id, 12_345, "2026-11-10").await.0, 201);
+    }
+    let (_, s) = statement(&t.xiao, &t.xiao_id, "2026-11").await;
+    let mut lines: Vec<(String, i64)> = s["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["rule"].as_str().unwrap().to_string(),
+                l["amount_fen"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    lines.sort();
+    let mut want = vec![
+        (format!("抖音|{douyin}|{}|credit|500", deals[0].1), 617),
+        (format!("朋友介绍||{}|mortgage|1200", deals[1].1), 1_481),
+        (format!("||{}|credit|1000", deals[2].1), 1_235),
+    ];
+    want.sort();
+    assert_eq!(lines, want, "{s}");
+    assert_eq!(s["total_fen"], 617 + 1_481 + 1_235);
+}

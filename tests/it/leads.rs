@@ -60,7 +60,7 @@ async fn plain_and_hashed_numbers_are_answered_yes_or_no_and_nothing_else() {
             json!({"request_ref": "PI-1"}),
         )
         .await;
-    assert_eq!(st, 204);
+    assert_eq!(st, 200);
     let t = token(&admin).await;
 
     let (st, v) = check(

@@ -17,6 +17,7 @@ mod calls;
 mod channels;
 mod common;
 mod contracts;
+mod cost_cap;
 mod custom_reports;
 mod customer_features;
 mod customer_list_index;

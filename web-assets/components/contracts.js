@@ -2,7 +2,9 @@
 // one-time signing link (shown once, with its expiry, to copy into WeChat/SMS), view,
 // verify, void (confirmed) and download the PDF. The full text of a contract holds the
 // borrower's whole ID number: the server sends the masked copy to anyone without
-// id_number.view_full.
+// id_number.view_full. Above the firm's comprehensive-cost cap the server refuses to make or
+// send a contract (deal_cost_over_cap): the refusal is shown in a dialog, and a manager
+// (deal.may_override) may tick the override and give a reason (audited) to go on.
 import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -11,8 +13,8 @@ import { can } from '../auth.js';
 import { formatDateTime } from '../format.js';
 import { errorText } from '../errors.js';
 import { toast } from './toast.js';
-import { ConfirmDialog, Dialog } from './dialog.js';
-import { SelectField } from './form.js';
+import { ConfirmDialog, Dialog, FormDialog } from './dialog.js';
+import { Checkbox, SelectField } from './form.js';
 import { Field } from './field.js';
 
 const STATE_TONE = { draft: '', sent: 'badge-warning', signed: 'badge-success', void: 'badge-error' };
@@ -78,6 +80,53 @@ function VoidDialog({ c, onClose, onDone }) {
   <//>`;
 }
 
+// The cost-cap refusal, and for a manager the override (checkbox + reason) to retry with.
+function CostCapDialog({ error, mayOverride, onRetry, onClose }) {
+  const [override, setOverride] = useState(false);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState(null);
+  const submit = async () => {
+    if (!override) {
+      setProblem({ field: 'override', text: t('contract.cap.tickOverride') });
+      return;
+    }
+    if (!reason.trim()) {
+      setProblem({ field: 'reason', text: t('contract.cap.reasonRequired') });
+      return;
+    }
+    setBusy(true);
+    try {
+      await onRetry({ override: true, reason: reason.trim() });
+    } catch (e) {
+      setProblem({ field: e.field === 'reason' ? 'reason' : null, text: errorText(e) });
+      setBusy(false);
+    }
+  };
+  const basis = error.details?.basis;
+  const message = html`<p class="notice notice-warning" role="alert" data-testid="contract-cap-message">${errorText(error)}</p>
+    ${basis && html`<p class="muted" data-testid="contract-cap-basis">${t(`contract.cap.basis.${basis}`)}</p>`}`;
+  if (!mayOverride) {
+    return html`<${Dialog} title=${t('contract.cap.title')} onClose=${onClose} testid="contract-cap"
+      footer=${html`<button type="button" class="btn btn-primary" onClick=${onClose} data-testid="contract-cap-close">${t('common.close')}</button>`}>
+      ${message}
+      <p class="muted">${t('contract.cap.askManager')}</p>
+    <//>`;
+  }
+  return html`<${FormDialog} title=${t('contract.cap.title')} onClose=${onClose} onSubmit=${submit} busy=${busy}
+    testid="contract-cap" submitLabel=${t('contract.cap.submit')} danger=${true}
+    error=${problem && !problem.field ? problem.text : null}>
+    ${message}
+    <div class=${`field${problem?.field === 'override' ? ' has-error' : ''}`}>
+      <${Checkbox} id="contract-cap-override" label=${t('contract.cap.override')} note=${t('contract.cap.overrideNote')}
+        checked=${override} onChange=${setOverride} testid="contract-cap-override" />
+      ${problem?.field === 'override' && html`<div class="field-error" role="alert">${problem.text}</div>`}
+    </div>
+    <${Field} id="contract-cap-reason" label=${t('contract.cap.reason')} value=${reason} onInput=${setReason}
+      maxLength=${200} testid="contract-cap-reason" error=${problem?.field === 'reason' ? problem.text : null} />
+  <//>`;
+}
+
 export function ContractsCard({ deal }) {
   const [items, setItems] = useState(null);
   const [templates, setTemplates] = useState([]);
@@ -86,6 +135,8 @@ export function ContractsCard({ deal }) {
   const [viewing, setViewing] = useState(null);
   const [link, setLink] = useState(null);
   const [voiding, setVoiding] = useState(null);
+  // { error, retry(extra) }: a deal_cost_over_cap refusal and how to retry with an override.
+  const [capped, setCapped] = useState(null);
   const mayEdit = can('deal.edit');
   const base = `/api/v1/deals/${encodeURIComponent(deal.id)}/contracts`;
   const load = async () => {
@@ -106,24 +157,33 @@ export function ContractsCard({ deal }) {
     }).catch(() => setTemplates([]));
   }, []);
 
-  const run = async (fn) => {
+  // `attempt(extra)` is the request (extra: a manager's override); refused above the cost cap,
+  // the refusal opens the override dialog, which retries through the same function.
+  const run = async (fn, attempt) => {
     setBusy(true);
     try {
       await fn();
     } catch (e) {
-      toast(errorText(e), { tone: 'error' });
+      if (attempt && e.code === 'deal_cost_over_cap') {
+        setCapped({ error: e, retry: async (extra) => { await attempt(extra); setCapped(null); } });
+      } else {
+        toast(errorText(e), { tone: 'error' });
+      }
     }
     setBusy(false);
   };
-  const generate = () => run(async () => {
-    await api('POST', base, { template_id: pick });
+  const generateWith = async (extra = {}) => {
+    await api('POST', base, { template_id: pick, ...extra });
     toast(t('contract.generated'));
     await load();
-  });
-  const issue = (c) => run(async () => {
-    setLink(await api('POST', `/api/v1/contracts/${encodeURIComponent(c.id)}/link`));
+  };
+  const generate = () => run(() => generateWith(), generateWith);
+  const issueWith = (c) => async (extra) => {
+    const path = `/api/v1/contracts/${encodeURIComponent(c.id)}/link`;
+    setLink(await (extra ? api('POST', path, extra) : api('POST', path)));
     await load();
-  });
+  };
+  const issue = (c) => run(() => issueWith(c)(), issueWith(c));
   const verify = (c) => run(async () => {
     const v = await api('GET', `/api/v1/contracts/${encodeURIComponent(c.id)}/verify`);
     toast(v.ok ? t('contract.verify.ok') : t('contract.verify.bad', { reason: v.reason || '' }), { tone: v.ok ? 'success' : 'error' });
@@ -149,6 +209,7 @@ export function ContractsCard({ deal }) {
             ${c.link && html` · ${t('contract.link.until', { at: formatDateTime(c.link.expires_at, { seconds: false }) })}`}
             ${c.signed && html` · ${t('contract.signedOn', { at: formatDateTime(c.signed.at, { seconds: false }) })}`}
             ${c.void_reason && html` · ${c.void_reason}`}</div>
+          ${c.erasure_note && html`<p class="notice notice-warning" data-testid="contract-erasure">${t(c.state === 'signed' ? 'contract.erasure.retained' : 'contract.erasure.erased')}</p>`}
           <div class="contract-actions">
             <button type="button" class="btn" onClick=${() => setViewing(c)} data-testid="contract-view-btn">${t('contract.view')}</button>
             ${mayEdit && (c.state === 'draft' || c.state === 'sent') && html`
@@ -160,6 +221,8 @@ export function ContractsCard({ deal }) {
         </li>`)}</ul>`}
     ${viewing && html`<${ViewDialog} c=${viewing} onClose=${() => setViewing(null)} />`}
     ${link && html`<${LinkDialog} link=${link} onClose=${() => setLink(null)} />`}
+    ${capped && html`<${CostCapDialog} error=${capped.error} mayOverride=${deal.may_override}
+      onRetry=${capped.retry} onClose=${() => setCapped(null)} />`}
     ${voiding && html`<${VoidDialog} c=${voiding} onClose=${() => setVoiding(null)}
       onDone=${() => { setVoiding(null); toast(t('contract.void.done')); load(); }} />`}
   </div>`;

@@ -164,10 +164,13 @@ export function RecycleBin() {
     setBusy(true);
     setError(null);
     try {
-      await api('POST', `/api/v1/customers/${encodeURIComponent(erasing.id)}/erase`, { request_ref: ref.trim() });
+      const r = await api('POST', `/api/v1/customers/${encodeURIComponent(erasing.id)}/erase`, { request_ref: ref.trim() });
       setBusy(false);
       setErasing(null);
-      toast(t('cx.bin.erased'));
+      // Signed contracts are kept (statutory retention, admins only): say how many and why.
+      toast(r?.contracts_retained
+        ? t('cx.bin.erasedKept', { erased: r.contracts_erased, retained: r.contracts_retained })
+        : t('cx.bin.erased'), { ms: r?.contracts_retained ? 10000 : 3500 });
       load();
     } catch (e) {
       setBusy(false);

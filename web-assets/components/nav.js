@@ -4,7 +4,7 @@
 // is not shown).
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
-import { can } from '../auth.js';
+import { canRoute } from '../auth.js';
 import { route } from '../router.js';
 import { ROUTES, isActive } from '../routes.js';
 import { Icon } from './icons.js';
@@ -26,7 +26,7 @@ function NavList({ items, path, labelledBy }) {
 
 export function Nav() {
   const path = route.value.path;
-  const items = ROUTES.filter((r) => r.nav && can(r.capability));
+  const items = ROUTES.filter((r) => r.nav && canRoute(r));
   const top = items.filter((r) => !r.sectionKey);
   const sections = [];
   for (const r of items) {

@@ -15,7 +15,9 @@ use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::customers::bulk::{BulkRequest, BulkResult};
 use crate::service::customers::list::merge_repeated_tags;
-use crate::service::customers::recycle::{EraseRequest, RecycleBinPage, RecycleBinQuery};
+use crate::service::customers::recycle::{
+    EraseRequest, EraseResult, RecycleBinPage, RecycleBinQuery,
+};
 use crate::service::customers::{
     CustomerFilter, CustomerPage, CustomerView, DuplicateAnswer, DuplicateQuery, RevealField,
     Revealed,
@@ -214,7 +216,7 @@ pub async fn restore(
 /// Erase a customer's personal information for a deletion request (admin): anonymised in
 /// place, follow-up text replaced, phone and ID number free again; audited with the reference.
 #[utoipa::path(post, path = "/customers/{id}/erase", operation_id = "erase_customer", tag = "customers", request_body = EraseRequest, responses(
-    (status = 204, description = "Erased"),
+    (status = 200, description = "Erased; how many of the customer's contracts were deleted and how many signed ones were kept (and why)", body = EraseResult),
     (status = 400, description = "Missing request reference", body = ErrorBody),
     (status = 403, description = "Not an administrator", body = ErrorBody),
     (status = 404, description = "Absent or already erased", body = ErrorBody)))]
@@ -224,8 +226,9 @@ pub async fn erase(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EraseRequest>,
-) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| app.customers().erase_customer(&caller, &id, req, &source))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Json<EraseResult>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.customers().erase_customer(&caller, &id, req, &source))
+            .await?,
+    ))
 }

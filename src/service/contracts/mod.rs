@@ -37,6 +37,21 @@ use crate::store::deals::Reader as Deals;
 #[serde(deny_unknown_fields)]
 pub struct NewContract {
     pub template_id: String,
+    /// A manager's override of the cost cap (`deal_cost_over_cap`), with `reason`.
+    #[serde(default, rename = "override")]
+    pub override_cap: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /contracts/{id}/link` (the body is optional): a manager's override of the cost cap.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    #[serde(default, rename = "override")]
+    pub override_cap: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// `POST /contracts/{id}/void`.
@@ -89,6 +104,63 @@ pub struct ContractView {
     pub void_reason: Option<String>,
     pub created_by: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Set once the borrower's personal information was erased: what happened to this
+    /// contract, in Chinese (deleted; or a signed contract retained, shown to admins only).
+    pub erasure_note: Option<String>,
+}
+
+/// How erasure treated a customer's contracts (docs/contracts.md, "Erasure").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ContractsErased {
+    /// Drafts, unsent, sent and void contracts: content deleted, links dead.
+    pub erased: usize,
+    /// Signed contracts kept under PIPL art. 47 (statutory retention), shown to admins only.
+    pub retained: usize,
+}
+
+/// Whoever may erase a customer (`customer.delete` and `settings.manage`) may read a signed
+/// contract retained after its borrower's erasure.
+pub(crate) fn may_read_retained(caller: &Caller) -> bool {
+    caller.can(Capability::CustomerDelete) && caller.can(Capability::SettingsManage)
+}
+
+/// Erasure of a customer (in the erasure's transaction): the contracts of their deals that
+/// were never signed lose their content (text, masked copy, hash) and are void (a live link
+/// dies); signed contracts are kept as they are — a legally required retention (PIPL art. 47;
+/// a signed agreement is evidence of the service and its fee) — but from now on shown to
+/// administrators only.
+pub fn erase_customer(
+    tx: &store::WriteTransaction,
+    customer_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ContractsErased> {
+    let mut out = ContractsErased::default();
+    for deal_id in store::deals::ids_of_customer(tx, customer_id)? {
+        for before in store::contracts::of_deal_w(tx, &deal_id)? {
+            if before.erasure.is_some() {
+                continue;
+            }
+            let mut c = before.clone();
+            let retained = before.state == ContractState::Signed;
+            if retained {
+                c.content_masked = contract::RETAINED_NOTE.into();
+                out.retained += 1;
+            } else {
+                c.content_enc = String::new();
+                c.content_sha256 = String::new();
+                c.content_masked = contract::ERASED_NOTE.into();
+                if c.state != ContractState::Void {
+                    c.state = ContractState::Void;
+                    c.void_reason = Some("借款人个人信息已删除".into());
+                }
+                out.erased += 1;
+            }
+            c.erasure = Some(contract::ContractErasure { at: now, retained });
+            c.updated_at = now;
+            store::contracts::put(tx, Some(&before), &c)?;
+        }
+    }
+    Ok(out)
 }
 
 /// A deal's contracts, newest first.
@@ -139,6 +211,10 @@ pub fn verify(fields: &FieldCipher, c: &Contract) -> Verification {
         signature_ok: None,
         reason: None,
     };
+    if c.erasure.is_some_and(|e| !e.retained) {
+        v.reason = Some("合同内容已按个人信息删除请求清除，无法核验".into());
+        return v;
+    }
     let Some(content) = decrypt_content(fields, c) else {
         v.reason = Some("合同内容无法解密：存储内容已被改动或密钥不符".into());
         return v;
@@ -161,8 +237,9 @@ pub fn verify(fields: &FieldCipher, c: &Contract) -> Verification {
     v
 }
 
-/// Whether the deal has a signed contract whose hashes verify (read in the move's write
-/// transaction, after the deal's scope was checked).
+/// Whether the deal has a signed service agreement (居间服务协议) whose hashes verify (read in
+/// the move's write transaction, after the deal's scope was checked). An authorisation letter
+/// or a fee confirmation is not the agreement 签约 stands for.
 pub fn has_signed_contract(
     tx: &store::WriteTransaction,
     fields: &FieldCipher,
@@ -170,7 +247,7 @@ pub fn has_signed_contract(
 ) -> Result<bool> {
     Ok(store::contracts::signed_of_deal(tx, deal_id)?
         .iter()
-        .any(|c| verify(fields, c).ok))
+        .any(|c| c.kind == TemplateKind::ServiceAgreement && verify(fields, c).ok))
 }
 
 fn fee_terms(d: &Deal) -> (Option<u32>, Option<i64>) {
@@ -181,9 +258,88 @@ fn fee_terms(d: &Deal) -> (Option<u32>, Option<i64>) {
     }
 }
 
+/// Refuses a contract step (`step`: `create` or `link`) when the deal's comprehensive cost is
+/// above the firm's cap (`loans.cost_cap_bp`), unless a manager overrides with a reason —
+/// then one `deal.override` audit row (`rule: cost_cap`) is written in the step's
+/// transaction. A cost that cannot be computed refuses too, naming the missing terms.
+fn cost_gate(
+    w: &crate::service::context::W<'_>,
+    limits: &crate::config::LoansConfig,
+    d: &Deal,
+    override_cap: bool,
+    reason: Option<&str>,
+    step: &str,
+    contract_id: Option<&str>,
+) -> Result<()> {
+    use crate::service::deals::{CostUnknown, contract_cost, pct};
+    let product = store::products::versions_w(w.tx, &d.product.id)?
+        .into_iter()
+        .find(|p| p.version == d.product.version)
+        .or(store::products::get_w(w.tx, &d.product.id)?)
+        .map(|p| p.terms);
+    let today = w
+        .now()
+        .with_timezone(&super::customers::shanghai())
+        .date_naive();
+    let cost = contract_cost(d, product.as_ref(), today).map_err(|e| match e {
+        CostUnknown::NoAmount => Error::Refused {
+            code: "deal_terms_required",
+            message: "业务单还没有贷款金额，无法计算综合年化成本，不能生成或发送合同".into(),
+            details: json!({"field": "amount_fen"}),
+        },
+        CostUnknown::Field(field, why) => {
+            Error::validation(field, format!("无法计算综合年化成本：{why}"))
+        }
+    })?;
+    if cost.bp <= limits.cost_cap_bp {
+        return Ok(());
+    }
+    let facts = json!({"cost_bp": cost.bp, "cap_bp": limits.cost_cap_bp, "cost": pct(cost.bp),
+        "cap": pct(limits.cost_cap_bp), "basis": cost.basis, "basis_label": cost.basis.label(),
+        "field": "override"});
+    if !override_cap {
+        return Err(Error::Refused {
+            code: "deal_cost_over_cap",
+            message: format!(
+                "综合年化成本 {}（按{}计算），超过本机构上限 {}：不得按此条件生成或发送合同；如确需签发，须由经理特批（勾选特批并填写原因）",
+                pct(cost.bp),
+                cost.basis.label(),
+                pct(limits.cost_cap_bp)
+            ),
+            details: facts,
+        });
+    }
+    if !crate::service::deals::UseCases::may_override(w.caller()) {
+        return Err(Error::Refused {
+            code: "deal_override_forbidden",
+            message: "只有经理（有分配客户权限的角色）可以特批".into(),
+            details: facts,
+        });
+    }
+    let reason = reason.map(str::trim).unwrap_or_default();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(Error::validation("reason", "特批须填写原因（200字以内）"));
+    }
+    w.audit(
+        "deal.override",
+        Some(&d.id),
+        json!({"rule": "cost_cap", "reason": reason, "step": step, "contract_id": contract_id,
+               "cost_bp": cost.bp, "cap_bp": limits.cost_cap_bp, "basis": cost.basis}),
+    )?;
+    Ok(())
+}
+
 impl UseCases<'_> {
     fn view_of(&self, caller: &Caller, c: &Contract) -> Result<ContractView> {
-        let full = caller.has(FieldPrivilege::IdNumberViewFull);
+        // After erasure: a retained signed contract for administrators only; nothing else.
+        let open = match c.erasure {
+            None => true,
+            Some(e) => e.retained && may_read_retained(caller),
+        };
+        let full = match c.erasure {
+            None => caller.has(FieldPrivilege::IdNumberViewFull),
+            Some(_) => open,
+        };
         let content = if full {
             decrypt_content(&self.fields, c).ok_or_else(|| {
                 Error::Internal(format!("contract {}: content does not decrypt", c.id))
@@ -193,13 +349,18 @@ impl UseCases<'_> {
         };
         let signed = c.signing.as_ref().map(|s| SignedView {
             at: s.at,
-            ip: s.ip.clone(),
-            user_agent: s.user_agent.clone(),
-            typed_name: s.typed_name.clone(),
+            ip: if open { s.ip.clone() } else { String::new() },
+            user_agent: if open {
+                s.user_agent.clone()
+            } else {
+                String::new()
+            },
+            typed_name: s.typed_name.clone().filter(|_| open),
             consents: s.consents.clone(),
             link_id: s.link_id.clone(),
             signature_sha256: s.signature_sha256.clone(),
             signature_png: signature_png(&self.fields, c)
+                .filter(|_| open)
                 .map(|png| {
                     format!(
                         "data:image/png;base64,{}",
@@ -233,6 +394,13 @@ impl UseCases<'_> {
             void_reason: c.void_reason.clone(),
             created_by: c.created_by.clone(),
             created_at: c.created_at,
+            erasure_note: c.erasure.map(|e| {
+                if e.retained {
+                    "借款人已删除个人信息：已签署合同依《个人信息保护法》第四十七条在法定保存期限内保存，仅管理员可查看".into()
+                } else {
+                    "借款人已删除个人信息：合同内容已清除".into()
+                }
+            }),
         })
     }
 
@@ -301,13 +469,22 @@ impl UseCases<'_> {
             let t = store::contracts::template(w.tx, &req.template_id)?
                 .filter(|t| t.active)
                 .ok_or_else(|| Error::validation("template_id", "没有这个启用中的合同模板"))?;
+            let now = w.now();
+            let id = new_id(now);
+            cost_gate(
+                w,
+                &self.config.loans,
+                &d,
+                req.override_cap,
+                req.reason.as_deref(),
+                "create",
+                Some(&id),
+            )?;
             let facts = self.facts(w.tx, &d)?;
             let bad = |e: contract::RenderError| Error::validation("template_id", e.message);
             let full = contract::render(&t.body, &contract::context(&facts, true)).map_err(bad)?;
             let masked =
                 contract::render(&t.body, &contract::context(&facts, false)).map_err(bad)?;
-            let now = w.now();
-            let id = new_id(now);
             let c = Contract {
                 content_enc: self
                     .fields
@@ -330,6 +507,7 @@ impl UseCases<'_> {
                 created_by: caller.user.id.clone(),
                 created_at: now,
                 updated_at: now,
+                erasure: None,
             };
             store::contracts::put(w.tx, None, &c)?;
             w.audit(
@@ -381,7 +559,13 @@ impl UseCases<'_> {
     }
 
     /// Issues a one-time signing link (`deal.edit`); a link issued before is void from now.
-    pub fn issue_link(&self, caller: &Caller, id: &str, source: &str) -> Result<IssuedLink> {
+    pub fn issue_link(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: LinkRequest,
+        source: &str,
+    ) -> Result<IssuedLink> {
         caller.require(Capability::DealEdit)?;
         let token = crate::crypto::random_token()
             .map_err(|e| Error::Internal(format!("random token: {e}")))?;
@@ -394,6 +578,20 @@ impl UseCases<'_> {
             if !matches!(before.state, ContractState::Draft | ContractState::Sent) {
                 return Err(not_open(&before));
             }
+            // The deal as it stands now (its terms may have moved since the contract was
+            // frozen); the contract's scope covers its deal.
+            let d = Deals::scoped(w.tx, w.scope())
+                .get(&before.deal_id)?
+                .ok_or_else(|| Error::Internal(format!("contract {id}: deal missing")))?;
+            cost_gate(
+                w,
+                &self.config.loans,
+                &d,
+                req.override_cap,
+                req.reason.as_deref(),
+                "link",
+                Some(&before.id),
+            )?;
             let now = w.now();
             let mut c = before.clone();
             c.link = Some(SigningLink {

@@ -326,10 +326,25 @@ fn render(c: &Contract, content: &str, signature: Option<&[u8]>) -> Result<Vec<u
 
 impl UseCases<'_> {
     /// `GET /contracts/{id}/pdf`: the contract in full for holders of `id_number.view_full`,
-    /// else its masked copy (the certificate's hash is always the full contract's).
+    /// else its masked copy (the certificate's hash is always the full contract's). After the
+    /// borrower's erasure: a retained signed contract in full for administrators only, else
+    /// refused (`contract_erased`).
     pub fn contract_pdf(&self, caller: &Caller, id: &str) -> Result<(String, Vec<u8>)> {
         let c = self.read_contract(caller, id)?;
-        let content = if caller.has(FieldPrivilege::IdNumberViewFull) {
+        if let Some(e) = c.erasure
+            && !(e.retained && super::may_read_retained(caller))
+        {
+            return Err(Error::Refused {
+                code: "contract_erased",
+                message: if e.retained {
+                    "借款人已删除个人信息：该已签署合同依法仅作保存，只有管理员可以导出".into()
+                } else {
+                    "借款人已删除个人信息：该合同的内容已清除".into()
+                },
+                details: serde_json::json!({"retained": e.retained}),
+            });
+        }
+        let content = if c.erasure.is_some() || caller.has(FieldPrivilege::IdNumberViewFull) {
             super::decrypt_content(&self.fields, &c).ok_or_else(|| {
                 Error::Internal(format!("contract {}: content does not decrypt", c.id))
             })?

@@ -86,6 +86,18 @@ pub struct EraseRequest {
     pub request_ref: String,
 }
 
+/// `POST /customers/{id}/erase`: what the erasure did beyond the customer record.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EraseResult {
+    /// Unsigned (draft, sent, void) contracts of the customer's deals whose content was deleted.
+    pub contracts_erased: usize,
+    /// Signed contracts kept under PIPL art. 47 (statutory retention), from now on shown to
+    /// administrators only.
+    pub contracts_retained: usize,
+    /// Why any were kept, in Chinese (`None` when none were).
+    pub retained_reason: Option<String>,
+}
+
 fn is_erased(c: &Customer) -> bool {
     c.name == ERASED_NAME && c.phone.bidx.is_empty()
 }
@@ -96,7 +108,11 @@ fn admin(caller: &Caller) -> Result<()> {
 }
 
 /// Anonymises `before` in place (record, keys, follow-ups); returns the new record.
-fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Result<Customer> {
+fn anonymise(
+    tx: &WriteTransaction,
+    before: &Customer,
+    now: DateTime<Utc>,
+) -> Result<(Customer, crate::service::contracts::ContractsErased)> {
     // The old record stays in redb's free pages until they are reused: compact when the store
     // is next let go or opened.
     crate::store::customers::request_scrub(tx)?;
@@ -135,7 +151,12 @@ fn anonymise(tx: &WriteTransaction, before: &Customer, now: DateTime<Utc>) -> Re
     crate::service::documents::erase_customer(tx, &c.id, now)?;
     // Call recordings likewise (the calls stay, numbers masked, for the statistics).
     crate::service::calls::erase_customer(tx, &c.id, now)?;
-    Ok(c)
+    // Contracts: unsigned ones lose their content; signed ones are kept for the statutory
+    // retention period, shown to administrators only (docs/contracts.md, "Erasure").
+    let contracts = crate::service::contracts::erase_customer(tx, &c.id, now)?;
+    // The deals' name snapshot (finance lists, reminders, the documents page) goes too.
+    crate::store::deals::rename_customer(tx, &c.id, ERASED_NAME)?;
+    Ok((c, contracts))
 }
 
 impl crate::service::customers::UseCases<'_> {
@@ -277,7 +298,7 @@ impl crate::service::customers::UseCases<'_> {
         id: &str,
         req: EraseRequest,
         source: &str,
-    ) -> Result<()> {
+    ) -> Result<EraseResult> {
         admin(caller)?;
         let reference = req.request_ref.trim().to_string();
         if reference.is_empty() || reference.chars().count() > 64 {
@@ -287,20 +308,32 @@ impl crate::service::customers::UseCases<'_> {
             ));
         }
         let ctx = self.ctx(caller, source)?;
-        ctx.write(|w| {
+        let contracts = ctx.write(|w| {
             let before = w.customers().any(id)?.ok_or(Error::NotFound)?;
             if is_erased(&before) {
                 return Err(Error::NotFound);
             }
-            anonymise(w.tx, &before, w.now())?;
+            let (_, contracts) = anonymise(w.tx, &before, w.now())?;
             w.event(id, "erased", None, None, None)?;
             w.audit(
                 "customer.erased",
                 Some(id),
-                json!({"request_ref": reference}),
-            )
+                json!({"request_ref": reference, "contracts_erased": contracts.erased,
+                       "contracts_retained": contracts.retained}),
+            )?;
+            Ok(contracts)
         })?;
         self.documents().remove_unreferenced_files();
-        Ok(())
+        Ok(EraseResult {
+            contracts_erased: contracts.erased,
+            contracts_retained: contracts.retained,
+            retained_reason: (contracts.retained > 0).then(|| {
+                format!(
+                    "保留 {} 份已签署合同：依《个人信息保护法》第四十七条，法律、行政法规规定的保存期限未届满的，\
+                     只停止除存储和必要安全保护措施之外的处理；这些合同今后仅管理员可查看",
+                    contracts.retained
+                )
+            }),
+        })
     }
 }

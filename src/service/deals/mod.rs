@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use stage::MoveRequest;
-pub use view::{DealSchedule, DealView};
+pub use view::{ContractCost, CostBasis, CostUnknown, DealSchedule, DealView, contract_cost, pct};
 
 use super::access::auth::Caller;
 use super::access::scope::{Scope, Visible};

@@ -49,7 +49,7 @@ fn refusal(from: DealStage, to: DealStage, r: Refusal) -> Error {
         Refusal::Field(field, reason) => Error::validation(field, reason),
         Refusal::ContractRequired => Error::Refused {
             code: "deal_contract_required",
-            message: "签约需要已签合同；没有合同时须由经理特批（勾选特批并填写原因）".into(),
+            message: "签约需要已签合同（居间服务协议；授权书、服务费确认书不算）；没有时须由经理特批（勾选特批并填写原因）".into(),
             details: json!({"field": "override"}),
         },
         Refusal::OverrideForbidden => Error::Refused {

@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::domain::deal::{self, Deal, DealStage};
-use crate::domain::loan::{self, Fee, Period};
+use crate::domain::loan::irr::IrrError;
+use crate::domain::loan::{self, Fee, Period, Schedule};
 
 /// A disbursed deal's schedule (money in fen).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -73,9 +74,13 @@ impl DealView {
     }
 }
 
+/// `3725` → `37.25%`.
+pub fn pct(v: i64) -> String {
+    format!("{}.{:02}%", v / 100, v % 100)
+}
+
 /// The warning for a cost of `bp` against the firm's limits, and whether it is over the cap.
 pub fn cost_check(bp: i64, limits: &crate::config::LoansConfig) -> (Option<String>, bool) {
-    let pct = |v: i64| format!("{}.{:02}%", v / 100, v % 100);
     if bp > limits.cost_cap_bp {
         (
             Some(format!(
@@ -99,6 +104,126 @@ pub fn cost_check(bp: i64, limits: &crate::config::LoansConfig) -> (Option<Strin
     }
 }
 
+/// The comprehensive cost (bp) of a schedule with the agency's service fee of `fee_fen` paid
+/// up front (at disbursement): the one cost computation for deals.
+fn cost_with_fee(s: &Schedule, fee_fen: i64) -> Result<i64, IrrError> {
+    let fees = if fee_fen > 0 {
+        vec![Fee::upfront(s, fee_fen)]
+    } else {
+        Vec::new()
+    };
+    loan::comprehensive_cost(s, &fees)
+}
+
+/// Which terms a contract's cost check used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostBasis {
+    /// The disbursed loan's terms.
+    Disbursement,
+    /// The approved amount/term/rate (a missing term or rate: the request's term, the
+    /// product's highest rate), the worst of the product's repayment methods.
+    Approval,
+    /// The requested amount and term at the product's highest rate, the worst method.
+    Request,
+}
+
+impl CostBasis {
+    pub fn label(self) -> &'static str {
+        match self {
+            CostBasis::Disbursement => "放款条件",
+            CostBasis::Approval => "审批条件（按产品最不利情形）",
+            CostBasis::Request => "申请金额与期限（按产品最高利率、最不利还款方式）",
+        }
+    }
+}
+
+/// A deal's comprehensive cost as a contract sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContractCost {
+    pub bp: i64,
+    pub basis: CostBasis,
+}
+
+/// Why a contract's cost could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CostUnknown {
+    /// The deal has no loan amount at all yet.
+    NoAmount,
+    /// Terms are missing or unusable: the field and the reason, in Chinese.
+    Field(&'static str, String),
+}
+
+/// The annualised comprehensive cost a contract of `deal` is checked against (issue 16.7):
+/// the disbursement terms if disbursed, else the approval's, else the request at the
+/// product's worst case (`product`: the product version the deal was made with — its
+/// highest rate and every repayment method it offers); the deal's service fee counted up
+/// front in every case. `today` dates a loan not yet disbursed (the cost barely depends on it).
+pub fn contract_cost(
+    deal: &Deal,
+    product: Option<&crate::domain::product::ProductInput>,
+    today: NaiveDate,
+) -> Result<ContractCost, CostUnknown> {
+    let field = |f: &'static str, why: &str| CostUnknown::Field(f, why.to_string());
+    if let Some(d) = &deal.disbursement {
+        let s = loan::schedule(&d.loan_terms())
+            .map_err(|e| CostUnknown::Field("disbursement", e.reason))?;
+        let bp = cost_with_fee(&s, deal.product.service_fee_fen(d.amount_fen))
+            .map_err(|e| field("disbursement", e.reason()))?;
+        return Ok(ContractCost {
+            bp,
+            basis: CostBasis::Disbursement,
+        });
+    }
+    let (amount, term, rate, basis, f) = match &deal.approval {
+        Some(a) => (
+            a.amount_fen,
+            a.term_months.unwrap_or(deal.term_months),
+            a.rate_bp,
+            CostBasis::Approval,
+            "approval",
+        ),
+        None => (
+            deal.amount_fen,
+            deal.term_months,
+            None,
+            CostBasis::Request,
+            "amount_fen",
+        ),
+    };
+    if amount <= 0 {
+        return Err(CostUnknown::NoAmount);
+    }
+    let p =
+        product.ok_or_else(|| field("product_id", "找不到业务单的产品，无法计算综合年化成本"))?;
+    if p.methods.is_empty() {
+        return Err(field(
+            "product_id",
+            "产品未设置还款方式，无法计算综合年化成本",
+        ));
+    }
+    let first_date = today
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| field("first_date", "日期超出可计算的范围"))?;
+    let rate = i64::from(rate.unwrap_or(p.rate_max_bp));
+    let fee = deal.product.service_fee_fen(amount);
+    let mut worst: Option<i64> = None;
+    for method in &p.methods {
+        let s = loan::schedule(&loan::LoanTerms {
+            principal_fen: amount,
+            annual_rate_bp: rate,
+            months: term,
+            method: *method,
+            first_date,
+        })
+        .map_err(|e| CostUnknown::Field(f, e.reason))?;
+        let bp = cost_with_fee(&s, fee).map_err(|e| field(f, e.reason()))?;
+        worst = Some(worst.map_or(bp, |w| w.max(bp)));
+    }
+    let bp = worst.ok_or_else(|| field("product_id", "产品未设置还款方式"))?;
+    Ok(ContractCost { bp, basis })
+}
+
 fn schedule_of(
     deal: &Deal,
     d: &deal::Disbursement,
@@ -107,12 +232,7 @@ fn schedule_of(
     // The terms were checked when the deal was disbursed: a schedule always exists.
     let s = loan::schedule(&d.loan_terms()).ok()?;
     let fee = deal.product.service_fee_fen(d.amount_fen);
-    let fees = if fee > 0 {
-        vec![Fee::upfront(&s, fee)]
-    } else {
-        Vec::new()
-    };
-    let (cost, problem) = match loan::comprehensive_cost(&s, &fees) {
+    let (cost, problem) = match cost_with_fee(&s, fee) {
         Ok(bp) => (Some(bp), None),
         Err(e) => (None, Some(e.reason().to_string())),
     };

@@ -239,9 +239,12 @@ impl crate::service::fees::UseCases<'_> {
     /// Runs `deal.fee`; a failure refuses the use case (nothing is written) with the error.
     fn compute(&self, w: &W<'_>, d: &Deal) -> Result<crate::script::FeeDecision> {
         let manager = Self::manager_of(w, &d.officer_id)?;
+        let (channel, channel_id) = store::channels::of_customer(w.tx, &d.customer_id)?;
         let input = FeeInput {
             deal: d,
             manager_id: manager.as_deref(),
+            channel: channel.as_deref(),
+            channel_id: channel_id.as_deref(),
             now: w.now(),
         };
         match self.plugins.fee(&input) {
@@ -382,9 +385,14 @@ impl crate::service::fees::UseCases<'_> {
                     .store
                     .read(|tx| store::users::get(tx, &d.officer_id))?
                     .and_then(|u| u.manager_id);
+                let (channel, channel_id) = self
+                    .store
+                    .read(|tx| store::channels::of_customer(tx, &d.customer_id))?;
                 let input = FeeInput {
                     deal: &d,
                     manager_id: manager.as_deref(),
+                    channel: channel.as_deref(),
+                    channel_id: channel_id.as_deref(),
                     now: self.now(),
                 };
                 match self.plugins.fee(&input) {
@@ -493,12 +501,15 @@ impl crate::service::fees::UseCases<'_> {
             let vol_key = format!("vol/{month}/{}", d.officer_id);
             let volume = store::fees::total(w.tx, &vol_key)?;
             let manager = Self::manager_of(w, &d.officer_id)?;
+            let (channel, channel_id) = store::channels::of_customer(w.tx, &d.customer_id)?;
             let split = self
                 .plugins
                 .split(&SplitInput {
                     deal: &d,
                     fee_fen: before.fee_fen,
                     manager_id: manager.as_deref(),
+                    channel: channel.as_deref(),
+                    channel_id: channel_id.as_deref(),
                     payment: &p,
                     // Refunds beyond the month's receipts do not push the tiers below 0.
                     month_volume_fen: volume.max(0),

@@ -558,12 +558,17 @@ impl crate::service::platform::UseCases<'_> {
             .store
             .read(|tx| store::users::get(tx, &deal.officer_id))?
             .and_then(|u| u.manager_id);
+        let (channel, channel_id) = self
+            .store
+            .read(|tx| store::channels::of_customer(tx, &deal.customer_id))?;
         if hook.function == "fee" {
             return Ok(self
                 .plugins
                 .fee(&script::FeeInput {
                     deal: &deal,
                     manager_id: manager.as_deref(),
+                    channel: channel.as_deref(),
+                    channel_id: channel_id.as_deref(),
                     now,
                 })
                 .map(|d| json!({"fee_fen": d.fee_fen, "rule": d.rule})));
@@ -590,6 +595,8 @@ impl crate::service::platform::UseCases<'_> {
                     deal.disbursement.map_or(0, |x| x.amount_fen),
                 ),
                 manager_id: manager.as_deref(),
+                channel: channel.as_deref(),
+                channel_id: channel_id.as_deref(),
                 payment: &payment,
                 month_volume_fen: 0,
                 now,

@@ -104,7 +104,10 @@ fn reseal_text(
 fn reseal_contract(old: &FieldCipher, new: &FieldCipher, c: &Contract) -> Result<Option<Contract>> {
     let mut out = c.clone();
     let mut changed = false;
-    if let Some(enc) = reseal_text(old, new, &c.id, "content", &c.content_enc)? {
+    // An erased contract's content is gone (empty): nothing to reseal.
+    if !c.content_enc.is_empty()
+        && let Some(enc) = reseal_text(old, new, &c.id, "content", &c.content_enc)?
+    {
         out.content_enc = enc;
         changed = true;
     }

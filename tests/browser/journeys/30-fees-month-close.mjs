@@ -2,7 +2,9 @@
 // disbursed amount); a payment recorded there moves the balance and writes the officer's
 // commission line, seen on 我的提成; finance closes the month (with a confirmation) and the
 // month shows a lock; the 业绩目标 page shows the fee target's progress move; back on the deal, the payment is locked (its remove button disabled)
-// and a new payment dated in the closed month is refused with the server's reason.
+// and a new payment dated in the closed month is refused with the server's reason. Last, a
+// manager (finance.read over a department) does not see 渠道 in the navigation: channels are
+// firm-wide numbers the server refuses them (403), and the page says so if opened directly.
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
@@ -101,4 +103,23 @@ export default async function ({ page, server }) {
   await err.waitFor();
   assert((await err.innerText()).includes('已月结'), `the refusal is shown: ${await err.innerText()}`);
   await page.screenshot({ path: join(artifacts, '30-locked-refused-phone.png'), fullPage: true });
+
+  // A manager: finance pages yes, 渠道 no (hidden; the server still refuses with 403).
+  const dept = await apiCall(page, 'POST', '/api/v1/departments', { name: '一部' });
+  await apiCall(page, 'POST', '/api/v1/users', {
+    username: 'jingli', display_name: '王经理', roles: ['manager'], password: 'team pass 2026!', department_id: dept.id,
+  });
+  await page.context().clearCookies();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${server.base}/login`);
+  await page.getByTestId('login-username').fill('jingli');
+  await page.getByTestId('login-password').fill('team pass 2026!');
+  await page.getByTestId('login-password').press('Enter');
+  await page.getByTestId('shell').waitFor();
+  await page.getByTestId('nav-finance-receivables').waitFor();
+  assert((await page.getByTestId('nav-finance-channels').count()) === 0, 'no 渠道 entry for a manager');
+  const status = await page.evaluate(async () => (await fetch('/api/v1/channels', { credentials: 'same-origin' })).status);
+  assert(status === 403, `the server refuses channels to a manager: ${status}`);
+  await page.goto(`${server.base}/finance/channels`);
+  await page.getByTestId('page-forbidden').waitFor();
 }
