@@ -68,6 +68,8 @@
 //!   admin role gains `call.ingest` (new since schema 4; a firm's own roles are left alone).
 //! - 28: channels, channel_names, channel_costs, channel_stats (channels and their ROI;
 //!   `store::channels`), created empty: counting starts at the upgrade, no backfill.
+//! - 29: referrals, referral_fees, referral_keys (brokers' referrals and their fees,
+//!   `store::brokers`), created empty; the built-in `broker` role (经纪人) seeded.
 //!
 //! Steps 9, 10, 11 and 15 read every customer record; they run in batches of write transactions, each
 //! committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -78,7 +80,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 28;
+pub const SCHEMA_VERSION: u64 = 29;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -271,6 +273,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_26_contracts(tx)?;
     to_27_calls(tx)?;
     to_28_channels(tx)?;
+    to_29_brokers(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -453,6 +456,15 @@ fn to_28_channels(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 29: brokers' referrals and referral fees (`store::brokers`), created empty, and the
+/// built-in `broker` role seeded (the other roles are left as they are).
+fn to_29_brokers(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::REFERRALS)?;
+    tx.open_table(tables::REFERRAL_FEES)?;
+    tx.open_table(tables::REFERRAL_KEYS)?;
+    seed_roles(tx)
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -558,6 +570,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         26 => to_26_contracts(tx),
         27 => to_27_calls(tx),
         28 => to_28_channels(tx),
+        29 => to_29_brokers(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

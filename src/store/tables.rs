@@ -193,6 +193,14 @@ pub const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
 /// `u:<call>` (unmatched), `r:<user>/<day>/<customer>` (reached that day) → empty.
 pub const CALL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("call_keys");
 
+/// Referral id → `store::brokers::Referral`, a broker's referral (schema 29).
+pub const REFERRALS: TableDefinition<&str, &[u8]> = TableDefinition::new("referrals");
+/// Referral fee id → `store::brokers::ReferralFee`, a payable to a broker (schema 29).
+pub const REFERRAL_FEES: TableDefinition<&str, &[u8]> = TableDefinition::new("referral_fees");
+/// Keys of referrals and their fees (`store::brokers`, schema 29): `b:<broker>/<referral>`,
+/// `m:<month>/<fee>`, `u:<fee>` (unpaid), `d:<deal>` → fee id.
+pub const REFERRAL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("referral_keys");
+
 every_table!(
     META,
     USERS,
@@ -256,4 +264,7 @@ every_table!(
     CHANNEL_NAMES,
     CHANNEL_COSTS,
     CHANNEL_STATS,
+    REFERRALS,
+    REFERRAL_FEES,
+    REFERRAL_KEYS,
 );
