@@ -368,3 +368,145 @@ async fn a_referral_follows_through_to_the_deal_a_referral_fee_and_the_channel_c
     assert_eq!(st, 200, "{v}");
     assert_eq!(b.get("/api/v1/broker/referrals").await.0, 401);
 }
+
+/// A deal for `customer`, signed and disbursed 80,000 元 today with a 3% fee (2,400 元).
+async fn disbursed(admin: &Client, customer: &str, day: &str) -> String {
+    let mut p = crate::products::salary_loan();
+    p["fees"] = json!({"service_fee": {"kind": "rate", "bp": 300}});
+    let (st, p) = admin.post("/api/v1/products", p).await;
+    assert_eq!(st, 201, "{p}");
+    let (st, d) = admin
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": customer, "product_id": p["id"], "amount_fen": 10_000_000,
+                   "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    let deal = d["id"].as_str().unwrap().to_string();
+    for body in [
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+        json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
+               "disbursed_on": day, "rate_bp": 1200, "term_months": 12,
+               "method": "annuity", "first_repayment_date": "2099-01-02"}),
+    ] {
+        let (st, v) = admin
+            .post(&format!("/api/v1/deals/{deal}/stage"), body)
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    deal
+}
+
+#[tokio::test]
+async fn a_broker_sees_only_their_own_referrals_and_the_firms_fee_rule_decides_the_fee() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (day, _) = today();
+    broker(&s, &admin).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let (_, ch) = admin
+        .post(
+            "/api/v1/channels",
+            json!({"name": "经纪人-李", "kind": "经纪人"}),
+        )
+        .await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/users",
+            json!({"username": "li_broker", "display_name": "李经纪", "password": TEAM_PASSWORD,
+                   "roles": ["broker"], "broker": {"channel_id": ch["id"]}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let wang = s.login(BROKER, TEAM_PASSWORD).await;
+    let li = s.login("li_broker", TEAM_PASSWORD).await;
+    let (st, _) = wang
+        .post(
+            "/api/v1/broker/referrals",
+            referral("赵小龙", "13922223333"),
+        )
+        .await;
+    assert_eq!(st, 201);
+    // 李 sees none of 王's; the same borrower from 李 is 已有客户, counted for nobody else.
+    let (_, list) = li.get("/api/v1/broker/referrals").await;
+    assert_eq!(list["total"], 0, "{list}");
+    let (st, v) = li
+        .post(
+            "/api/v1/broker/referrals",
+            referral("赵小龙", "13922223333"),
+        )
+        .await;
+    assert_eq!((st.as_u16(), &v["existing"]), (201, &json!(true)));
+    let (_, list) = li.get("/api/v1/broker/referrals").await;
+    assert_eq!(
+        (&list["total"], &list["items"][0]["status"]),
+        (&json!(1), &json!("existing"))
+    );
+    let (_, list) = wang.get("/api/v1/broker/referrals").await;
+    assert_eq!(
+        (&list["total"], &list["items"][0]["status"]),
+        (&json!(1), &json!("following"))
+    );
+    // The customer stays 王's referral (李's duplicate changes nothing).
+    let id = customer_id(&admin, "13922223333").await;
+    let (_, c) = admin.get(&format!("/api/v1/customers/{id}")).await;
+    assert_eq!(c["channel"], "经纪人-王");
+
+    // A failing broker.fee refuses the payment that would collect the fee: nothing written.
+    let deal = disbursed(&admin, &id, &day).await;
+    let plugins = s.dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("broker.rhai"),
+        "fn referral_fee(deal, ctx) { throw \"返佣方案未定\"; }\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let pay = json!({"amount_fen": 240_000, "paid_on": day, "method": "transfer",
+                     "payer": "赵小龙", "receipt_no": "R-1"});
+    let (st, e) = admin
+        .post(&format!("/api/v1/deals/{deal}/payments"), pay.clone())
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("plugin_failed")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("返佣方案未定")
+    );
+    let (_, f) = admin.get(&format!("/api/v1/deals/{deal}/fees")).await;
+    assert_eq!(
+        (&f["paid_fen"], &f["stage"]),
+        (&json!(0), &json!("disbursed")),
+        "{f}"
+    );
+    let (_, fees) = admin.get("/api/v1/finance/referral-fees").await;
+    assert_eq!(fees["total"], 0);
+    // The firm's own rule: a flat 500 元 a deal.
+    std::fs::write(
+        plugins.join("broker.rhai"),
+        "fn referral_fee(deal, ctx) { #{ fee_fen: 50000, rule: \"每单500元\" } }\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (st, v) = admin
+        .post(&format!("/api/v1/deals/{deal}/payments"), pay)
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (_, fees) = admin.get("/api/v1/finance/referral-fees").await;
+    assert_eq!(
+        (
+            &fees["items"][0]["amount_fen"],
+            &fees["items"][0]["rule"],
+            &fees["items"][0]["broker_name"]
+        ),
+        (&json!(50_000), &json!("每单500元"), &json!("王经纪"))
+    );
+}
