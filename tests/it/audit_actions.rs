@@ -41,10 +41,21 @@ const AREAS: &[&str] = &[
     "application_form",
     "report",
     "channel",
+    "broker",
 ];
 
 /// Dotted strings in those areas that are not audit actions (file names, config keys).
-const NOT_ACTIONS: &[&str] = &["backup.lock", "backup.time", "key.tmp", "pool.rhai"];
+const NOT_ACTIONS: &[&str] = &[
+    "backup.lock",
+    "backup.time",
+    "key.tmp",
+    "pool.rhai",
+    // The broker plugin, its hook and a broker account's fields (validation errors).
+    "broker.rhai",
+    "broker.fee",
+    "broker.channel_id",
+    "broker.company",
+];
 
 /// Files whose dotted strings are configuration keys or hook names, not actions (and the
 /// script engine's test modules, which are whole files).
