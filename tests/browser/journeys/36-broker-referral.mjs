@@ -2,7 +2,8 @@
 // the broker signs in on a phone (390×844), sees their portal and nothing else, submits a
 // referral with the borrower's consent, and sees it listed masked (赵**, 139****3333) as
 // 待跟进; an officer moves the deal to 签约 and the broker sees 已签约 after a reload; the
-// same borrower again is 已有客户 and not a second customer.
+// same borrower again is 已有客户 and not a second customer. Disbursed with the fee collected,
+// the broker sees 已放款 and finance marks the 300 元 referral fee paid (经纪人返佣 page).
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
@@ -96,7 +97,32 @@ export default async function ({ page, server }) {
     const again = await apiCall(page, 'POST', '/api/v1/customers/check-duplicate', { phone: '13922223333' });
     assert(again.matches.length === 1, 'no second customer');
     assert(errors.length === 0, `no page errors: ${errors.join('; ')}`);
+
+    // Disbursed and the fee (3% of 50,000 元 = 1,500 元) collected: the broker sees 已放款,
+    // finance sees a referral fee of 300 元 (20%) and marks it paid after confirming.
+    const day = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+    for (const body of [
+      { stage: 'submitted' },
+      { stage: 'approved', approved_amount_fen: 5000000 },
+      { stage: 'disbursed', disbursed_amount_fen: 5000000, disbursed_on: day, rate_bp: 1200,
+        term_months: 12, method: 'annuity', first_repayment_date: '2099-01-02' },
+    ]) {
+      await apiCall(page, 'POST', `/api/v1/deals/${d.id}/stage`, body);
+    }
+    await apiCall(page, 'POST', `/api/v1/deals/${d.id}/payments`, {
+      amount_fen: 150000, paid_on: day, method: 'transfer', payer: '赵小龙', receipt_no: 'R-36',
+    });
+    await phone.reload();
+    await phone.waitForFunction(() => [...document.querySelectorAll('[data-testid="referral-item-status"]')]
+      .some((e) => e.textContent.trim() === '已放款'));
   } finally {
     await phoneCtx.close();
   }
+  await page.goto(`${server.base}/finance/referral-fees`);
+  const fee = page.getByTestId('referral-fee-row');
+  await fee.waitFor();
+  assert((await fee.getByTestId('rf-amount').innerText()).includes('300.00'), 'a 300 元 referral fee');
+  await fee.getByTestId('rf-pay').click();
+  await page.getByTestId('confirm-ok').click();
+  await page.getByTestId('referral-fees-empty').waitFor();
 }
