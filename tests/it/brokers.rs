@@ -510,3 +510,41 @@ async fn a_broker_sees_only_their_own_referrals_and_the_firms_fee_rule_decides_t
         (&json!(50_000), &json!("每单500元"), &json!("王经纪"))
     );
 }
+
+#[tokio::test]
+async fn a_broker_refers_at_most_200_borrowers_a_day() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    broker(&s, &admin).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let b = s.login(BROKER, TEAM_PASSWORD).await;
+    for i in 0..200 {
+        let (st, v) = b
+            .post(
+                "/api/v1/broker/referrals",
+                referral("钱多多", &format!("1370000{i:04}")),
+            )
+            .await;
+        assert_eq!(st, 201, "{i}: {v}");
+    }
+    let (st, _) = b
+        .post(
+            "/api/v1/broker/referrals",
+            referral("钱多多", "13700009999"),
+        )
+        .await;
+    assert_eq!(st, 429);
+    let (_, list) = b.get("/api/v1/broker/referrals?limit=5").await;
+    assert_eq!(list["total"], 200, "the refused one wrote nothing");
+    assert!(list["next_cursor"].is_string());
+    // The next Asia/Shanghai day starts afresh (a new session: the old one timed out).
+    s.clock.advance(chrono::Duration::days(1));
+    let b = s.login(BROKER, TEAM_PASSWORD).await;
+    let (st, v) = b
+        .post(
+            "/api/v1/broker/referrals",
+            referral("钱多多", "13700009999"),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+}
