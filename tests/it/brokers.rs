@@ -256,6 +256,11 @@ async fn a_referral_follows_through_to_the_deal_a_referral_fee_and_the_channel_c
         .await;
     assert_eq!(st, 201, "{d}");
     let deal = d["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (&d["broker_id"], &d["broker_name"]),
+        (&json!(broker_id), &json!("王经纪")),
+        "the deal keeps the broker: {d}"
+    );
     let status = |list: &Value| list["items"][1]["status_label"].clone();
     for (k, body) in [
         json!({"stage": "visited"}),

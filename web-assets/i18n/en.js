@@ -2123,4 +2123,5 @@ export default {
   'referralFees.total': 'Total {amount}, of which unpaid {unpaid}',
   'referralFees.emptyTitle': 'No referral fees',
   'referralFees.emptyBody': 'Referral fees appear here once a deal a broker brought has its fee collected',
+  'deal.broker': 'Broker',
 };

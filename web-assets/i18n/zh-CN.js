@@ -2123,4 +2123,5 @@ export default {
   'referralFees.total': '合计 {amount}，其中未付 {unpaid}',
   'referralFees.emptyTitle': '没有返佣',
   'referralFees.emptyBody': '经纪人带来的业务单收齐服务费后，返佣会出现在这里',
+  'deal.broker': '经纪人',
 };

@@ -37,6 +37,7 @@ export default async function ({ page, server }) {
   await page.locator('[data-testid="broker-row"][data-username="wangjj"]').waitFor();
 
   // The broker, on a phone.
+  let d = null;
   const phoneCtx = await page.context().browser().newContext({ viewport: { width: 390, height: 844 } });
   try {
     const phone = await phoneCtx.newPage();
@@ -83,7 +84,7 @@ export default async function ({ page, server }) {
     // The officer works the customer: a deal moved to 签约.
     const dup = await apiCall(page, 'POST', '/api/v1/customers/check-duplicate', { phone: '13922223333' });
     assert(dup.matches.length === 1, 'one customer');
-    const d = await apiCall(page, 'POST', '/api/v1/deals', {
+    d = await apiCall(page, 'POST', '/api/v1/deals', {
       customer_id: dup.matches[0].customer_id, product_id: p.id, amount_fen: 8000000, term_months: 12,
     });
     await apiCall(page, 'POST', `/api/v1/deals/${d.id}/stage`, { stage: 'signed', override: true, reason: '合同原件已收' });
@@ -118,6 +119,9 @@ export default async function ({ page, server }) {
   } finally {
     await phoneCtx.close();
   }
+  // The officer's deal page names the broker.
+  await page.goto(`${server.base}/deals/${d.id}`);
+  assert((await page.getByTestId('deal-broker').innerText()).includes('王经纪'), 'the deal names its broker');
   await page.goto(`${server.base}/finance/referral-fees`);
   const fee = page.getByTestId('referral-fee-row');
   await fee.waitFor();
