@@ -107,6 +107,7 @@ fn main() {
                     department_id: Some(department.to_string()),
                     manager_id: None,
                     phone: None,
+                    broker: None,
                 },
                 "bench",
             )
@@ -164,6 +165,7 @@ fn main() {
                             override_reason: None,
                         }],
                         created_by: "bench".into(),
+                        broker_id: None,
                         created_at: at,
                         updated_at: at,
                     };

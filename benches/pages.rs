@@ -286,6 +286,7 @@ fn main() {
                         department_id: Some(dept.clone()),
                         manager_id: None,
                         phone: None,
+                        broker: None,
                     },
                     "bench",
                 )

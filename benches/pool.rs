@@ -114,6 +114,7 @@ fn org(app: &App) -> Org {
                     department_id: Some(dept.to_string()),
                     manager_id: None,
                     phone: None,
+                    broker: None,
                 },
                 "bench",
             )

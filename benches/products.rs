@@ -151,6 +151,7 @@ fn main() {
                         department_id: None,
                         manager_id: None,
                         phone: None,
+                        broker: None,
                     },
                     "bench",
                 )

@@ -299,6 +299,7 @@ fn org(app: &App) -> Vec<(String, u8)> {
                         department_id: Some(depts[dept as usize].clone()),
                         manager_id: None,
                         phone: None,
+                        broker: None,
                     },
                     "bench",
                 )

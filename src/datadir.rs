@@ -202,6 +202,10 @@ mod tests {
                 "aa1acd35d40eb405caafa0cff8865655cff4b21e1beed480dd3bb4e1350b444c",
             ),
             (
+                "broker.rhai",
+                "a79f64038e761a482321d21f55157e297ba6118353bf48eb15e3e0156abb20f6",
+            ),
+            (
                 "commission.rhai",
                 "d4f7c0554d696da44fa98e3398076bf653a5181a678a4a97dd0095b07a82dc22",
             ),

@@ -14,6 +14,7 @@ import { Shell } from './components/shell.js';
 import { LoginPage } from './pages/login.js';
 import { SetupPage } from './pages/setup.js';
 import { ForbiddenPage, NotFoundPage } from './pages/not-found.js';
+import { BrokerPortalPage } from './pages/broker.js';
 
 const PUBLIC_PAGES = {
   '/login': { page: LoginPage, title: () => t('login.title') },
@@ -73,6 +74,10 @@ function App() {
     content = html`<${publicPage.page} />`;
   } else if (!user) {
     content = bootError.value ? html`<${BootError} error=${bootError.value} />` : html`<${Splash} />`;
+  } else if (Array.isArray(user.roles) && user.roles.includes('broker')) {
+    // A broker has their portal and nothing else, whatever the address.
+    title = t('broker.title');
+    content = html`<${BrokerPortalPage} />`;
   } else if (!matched) {
     title = t('notFound.title');
     content = html`<${Shell}><${NotFoundPage} /><//>`;

@@ -54,6 +54,10 @@ const BY_CODE = {
   csrf_rejected: () => t('error.csrf_rejected'),
   lead_index_building: () => t('error.lead_index_building'),
   apply_slug_taken: () => t('error.apply_slug_taken'),
+  referral_consent_outdated: () => t('error.referral_consent_outdated'),
+  broker_channel_missing: () => t('error.broker_channel_missing'),
+  referral_unassignable: () => t('error.referral_unassignable'),
+  referral_fee_paid: () => t('error.referral_fee_paid'),
 };
 
 const HAN = /[\u3400-\u4dbf\u4e00-\u9fff]/;

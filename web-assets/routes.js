@@ -34,6 +34,8 @@ import { CommissionsPage } from './pages/commissions.js';
 import { TargetsPage } from './pages/targets.js';
 import { AdminContractTemplatesPage } from './pages/admin-contract-templates.js';
 import { ChannelsPage } from './pages/channels.js';
+import { AdminBrokersPage } from './pages/admin-brokers.js';
+import { ReferralFeesPage } from './pages/referral-fees.js';
 
 export const ROUTES = [
   { id: 'dashboard', path: '/', key: 'nav.dashboard', icon: 'dashboard', page: DashboardPage, nav: true },
@@ -59,10 +61,12 @@ export const ROUTES = [
   { id: 'finance-months', path: '/finance/months', key: 'nav.finance.months', icon: 'calendar', page: FinancePage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   // Channels are firm-wide numbers: finance.read with a firm-wide data scope (the server refuses a manager's department scope).
   { id: 'finance-channels', path: '/finance/channels', key: 'nav.finance.channels', icon: 'share', page: ChannelsPage, nav: true, capability: 'finance.read', scope: 'all', sectionKey: 'nav.section.finance' },
+  { id: 'finance-referral-fees', path: '/finance/referral-fees', key: 'nav.finance.referralFees', icon: 'handshake', page: ReferralFeesPage, nav: true, capability: 'finance.read', sectionKey: 'nav.section.finance' },
   // Every signed-in user: the calculator reads no customer data.
   { id: 'calculator', path: '/tools/calculator', key: 'nav.calculator', icon: 'calculator', page: CalculatorPage, nav: true },
   { id: 'system', path: '/system', key: 'nav.system', icon: 'system', page: SystemPage, nav: true, capability: 'settings.manage' },
   { id: 'admin-users', path: '/admin/users', key: 'nav.adminUsers', icon: 'users', page: AdminUsersPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
+  { id: 'admin-brokers', path: '/admin/brokers', key: 'nav.adminBrokers', icon: 'briefcase', page: AdminBrokersPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-departments', path: '/admin/departments', key: 'nav.adminDepartments', icon: 'departments', page: AdminDepartmentsPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-roles', path: '/admin/roles', key: 'nav.adminRoles', icon: 'shield', page: AdminRolesPage, nav: true, capability: 'user.manage', sectionKey: 'nav.section.settings' },
   { id: 'admin-products', path: '/admin/products', key: 'nav.adminProducts', icon: 'box', page: AdminProductsPage, nav: true, capability: 'product.manage', sectionKey: 'nav.section.settings' },

@@ -132,6 +132,7 @@ impl Cmd {
                         department_id,
                         manager_id: None,
                         phone: None,
+                        broker: None,
                     },
                     "cli",
                 )?;

@@ -98,6 +98,8 @@ grants!(
         // built-in admin role holds it; a firm grants it to an integration user's role.
         LeadCheck = "lead.check",
         CallIngest = "call.ingest",
+        // A broker's referrals (经纪人报单): the built-in `broker` role holds it alone.
+        ReferralSubmit = "referral.submit",
     }
 );
 
@@ -165,6 +167,7 @@ mod tests {
         "settings.manage",
         "lead.check",
         "call.ingest",
+        "referral.submit",
     ];
     const OLD_FIELD_PRIVILEGES: &[&str] =
         &["phone.view_full", "id_number.view_full", "phone.view_own"];

@@ -124,6 +124,10 @@ pub struct Customer {
     #[serde(default)]
     pub duplicate_flag: bool,
     pub created_by: String,
+    /// The broker (经纪人) whose referral brought this customer (docs/brokers.md); kept
+    /// through to the customer's deals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Soft-deleted (recycle bin) since.

@@ -505,6 +505,10 @@ pub struct Deal {
     pub closed_reason: Option<String>,
     pub history: Vec<StageChange>,
     pub created_by: String,
+    /// The broker whose referral brought the customer (copied from the customer at creation):
+    /// the deal owes them a referral fee when its fee is collected (docs/brokers.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

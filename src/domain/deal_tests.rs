@@ -367,6 +367,7 @@ fn running(method: Method, first: &str, months: u32) -> Deal {
         closed_reason: None,
         history: vec![],
         created_by: "u".into(),
+        broker_id: None,
         created_at: at,
         updated_at: at,
     }

@@ -14,6 +14,8 @@ pub const BUILTIN_ROLES: &[(&str, &str)] = &[
     ("finance", "财务"),
     ("documents", "权证专员"),
     ("service", "客服"),
+    // External partners (渠道合作方): their portal only (docs/brokers.md).
+    ("broker", "经纪人"),
 ];
 
 /// The capabilities a built-in role is seeded with (roles are editable records afterwards), in
@@ -60,6 +62,7 @@ pub fn builtin_capabilities(role: &str) -> Vec<Capability> {
         "finance" => pick(&[CustomerRead, DealRead, FinanceRead, FinanceEdit, ReportView]),
         "documents" => pick(&[CustomerRead, DealRead, DealEdit]),
         "service" => pick(&[CustomerRead, CustomerCreate, CustomerEdit]),
+        "broker" => pick(&[ReferralSubmit]),
         _ => Vec::new(),
     }
 }
@@ -99,6 +102,9 @@ pub struct User {
     /// rings it; unique among users.
     #[serde(default)]
     pub extension: Option<String>,
+    /// Set for a broker (经纪人, role `broker`): the channel their referrals count for.
+    #[serde(default)]
+    pub broker: Option<BrokerInfo>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -107,6 +113,24 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.roles.iter().any(|r| r == "admin")
     }
+
+    /// A broker (经纪人): an outside partner who reaches their portal and nothing else.
+    pub fn is_broker(&self) -> bool {
+        self.roles.iter().any(|r| r == BROKER_ROLE)
+    }
+}
+
+/// The role key of brokers.
+pub const BROKER_ROLE: &str = "broker";
+
+/// What a broker account adds to a user (docs/brokers.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BrokerInfo {
+    /// The channel (`store::channels`) the broker's referrals count for.
+    pub channel_id: String,
+    /// The broker's company (may be empty for a person).
+    #[serde(default)]
+    pub company: String,
 }
 
 /// A department; departments form a tree through `parent_id`.

@@ -114,6 +114,22 @@ impl FromRequestParts<AppState> for PollingCaller {
 /// The bearer token's or the session cookie's caller (`activity`: the request keeps the
 /// session alive), with the CSRF check for unsafe methods.
 async fn caller_of(parts: &Parts, app: &AppState, activity: bool) -> Result<Caller, ApiError> {
+    let caller = authenticated(parts, app, activity).await?;
+    // A broker (经纪人) reaches their portal and their own account, nothing else: refused here,
+    // once for every route, so a route added later cannot forget them (tests/it/scope_walk.rs).
+    if caller.user.is_broker() {
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path(), |u| u.0.path());
+        if !crate::service::brokers::portal_path(path) {
+            return Err(Error::Forbidden("broker portal only".into()).into());
+        }
+    }
+    Ok(caller)
+}
+
+async fn authenticated(parts: &Parts, app: &AppState, activity: bool) -> Result<Caller, ApiError> {
     // Integrators: `Authorization: Bearer zd_…`. No cookie is involved, so no CSRF check.
     // Other schemes (e.g. a proxy's Basic auth) are not ours: fall through to the cookie.
     let bearer = parts

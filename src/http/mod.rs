@@ -4,6 +4,7 @@
 // Handlers by aggregate, as in `service/`; the imports below name them for the router.
 mod access;
 mod apply;
+mod brokers;
 mod calls;
 mod contracts;
 mod customers;
@@ -235,6 +236,11 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(fees::update_channel))
         .routes(routes!(fees::set_channel_cost))
         .routes(routes!(fees::channel_report))
+        .routes(routes!(brokers::portal))
+        .routes(routes!(brokers::referrals, brokers::refer))
+        .routes(routes!(brokers::list))
+        .routes(routes!(brokers::fees))
+        .routes(routes!(brokers::mark_paid))
         .merge(imports);
     // The borrower's signing page and submission: outside /api, no login.
     let public = OpenApiRouter::new().routes(routes!(sign::page_of, sign::submit));

@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         (name = "signing", description = "The borrower's signing page and its submission (no login; outside /api; the one-time token is the authority)"),
         (name = "calls", description = "Calls from the PBX: ingestion by API token, matching by the number's blind index, the unmatched list, encrypted recordings with ranged playback, call statistics"),
         (name = "tools", description = "Calculators for any signed-in user: repayment schedules and the comprehensive financing cost"),
+        (name = "brokers", description = "Brokers (经纪人): the broker portal (referrals with consent, their masked status), broker accounts, referral fees payable"),
     )
 )]
 pub struct ApiDoc;

@@ -252,11 +252,13 @@ fn run_case(
             product,
             ctx,
         },
-        "fee" | "split" => {
+        "fee" | "split" | "referral_fee" => {
             let mut deal = DealView::blank();
             deal.overlay(&map_of(&case, "deal")?)?;
             if hook.function == "fee" {
                 Args::Fee { deal, ctx }
+            } else if hook.function == "referral_fee" {
+                Args::BrokerFee { deal, ctx }
             } else {
                 let mut payment = PaymentView::blank();
                 payment.overlay(&map_of(&case, "payment")?)?;

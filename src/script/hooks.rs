@@ -191,12 +191,43 @@ pub const SPLIT: Hook = Hook {
     on_error: "回款被拒绝（409 plugin_failed），显示插件错误，什么也不写入；修好插件后重新登记",
 };
 
+pub const BROKER_FEE: Hook = Hook {
+    name: "broker.fee",
+    plugin: "broker",
+    function: "referral_fee",
+    params: &["deal", "ctx"],
+    result: &[
+        key(
+            "fee_fen",
+            "int",
+            "always",
+            "应付经纪人的返佣（分，不小于 0）；deal.fee_fen 为已收齐的服务费",
+        ),
+        key(
+            "rule",
+            "string",
+            "never",
+            "计算依据（中文），显示在财务的应付返佣上",
+        ),
+    ],
+    shorthand: "整数：即 fee_fen",
+    on_error: "收齐服务费的回款被拒绝（409 plugin_failed），显示插件错误，什么也不写入；修好插件后重新登记",
+};
+
 /// The optional companion of `pool.recall`: `fn horizon(pool, ctx)`, the days after a claim or
 /// follow-up before any recall or warning can happen (sweeps skip customers inside it).
 pub const HORIZON: &str = "horizon";
 
 /// The fixed list of hook points wired today (`report.*` joins it when reports take plugins).
-pub const HOOKS: [Hook; 6] = [RECALL, CAN_CLAIM, ASSIGN_PICK, SCORE, FEE, SPLIT];
+pub const HOOKS: [Hook; 7] = [
+    RECALL,
+    CAN_CLAIM,
+    ASSIGN_PICK,
+    SCORE,
+    FEE,
+    SPLIT,
+    BROKER_FEE,
+];
 
 /// Finds a hook by full name (`pool.recall`) or function name (`recall`).
 pub fn hook(name: &str) -> Option<Hook> {
@@ -307,6 +338,16 @@ pub struct FeeDecision {
     pub rule: String,
 }
 
+/// `broker.fee`: a deal brought by a broker whose fee has just been collected.
+pub struct BrokerFeeInput<'a> {
+    pub deal: &'a crate::domain::deal::Deal,
+    /// The fee collected: payments minus refunds (fen).
+    pub collected_fen: i64,
+    pub channel: Option<&'a str>,
+    pub channel_id: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
 /// `commission.split`: one payment of a deal's fee.
 pub struct SplitInput<'a> {
     pub deal: &'a crate::domain::deal::Deal,
@@ -353,6 +394,10 @@ pub enum Args {
         deal: DealView,
         ctx: CtxView,
     },
+    BrokerFee {
+        deal: DealView,
+        ctx: CtxView,
+    },
 }
 
 impl Args {
@@ -364,6 +409,7 @@ impl Args {
             Args::Score { .. } => SCORE,
             Args::Fee { .. } => FEE,
             Args::Split { .. } => SPLIT,
+            Args::BrokerFee { .. } => BROKER_FEE,
         }
     }
 
@@ -407,7 +453,9 @@ impl Args {
                 Dynamic::from(product),
                 Dynamic::from(ctx),
             ],
-            Args::Fee { deal, ctx } => vec![Dynamic::from(deal), Dynamic::from(ctx)],
+            Args::Fee { deal, ctx } | Args::BrokerFee { deal, ctx } => {
+                vec![Dynamic::from(deal), Dynamic::from(ctx)]
+            }
             Args::Split { payment, deal, ctx } => vec![
                 Dynamic::from(payment),
                 Dynamic::from(deal),
@@ -420,6 +468,13 @@ impl Args {
         Args::Fee {
             deal: DealView::new(i.deal, 0, i.manager_id, i.channel, i.channel_id),
             ctx: CtxView::new(FEE.name, i.now),
+        }
+    }
+
+    pub fn broker_fee(i: &BrokerFeeInput<'_>) -> Args {
+        Args::BrokerFee {
+            deal: DealView::new(i.deal, i.collected_fen, None, i.channel, i.channel_id),
+            ctx: CtxView::new(BROKER_FEE.name, i.now),
         }
     }
 
@@ -657,10 +712,19 @@ pub fn score_decision(v: &Dynamic) -> Result<ScoreDecision, String> {
 
 /// Reads what `fee` returned.
 pub fn fee_decision(v: &Dynamic) -> Result<FeeDecision, String> {
+    amount_decision(FEE, v)
+}
+
+/// Reads what `referral_fee` (`broker.fee`) returned: the same shape as `fee`.
+pub fn broker_fee_decision(v: &Dynamic) -> Result<FeeDecision, String> {
+    amount_decision(BROKER_FEE, v)
+}
+
+fn amount_decision(hook: Hook, v: &Dynamic) -> Result<FeeDecision, String> {
     let (fee_fen, rule) = if let Ok(n) = v.as_int() {
         (n, String::new())
     } else {
-        let m = map_result(FEE, v, "#{ fee_fen: 300000, rule: \"…\" }")?;
+        let m = map_result(hook, v, "#{ fee_fen: 300000, rule: \"…\" }")?;
         (
             m.get("fee_fen").and_then(|x| x.as_int().ok()).unwrap_or(0),
             text(&m, "rule").unwrap_or_default(),
@@ -740,6 +804,10 @@ pub fn decision_map(hook: Hook, v: &Dynamic) -> Result<serde_json::Value, String
             json!({"fee_fen": d.fee_fen, "rule": d.rule})
         }
         "split" => split_json(&split_decision(v)?),
+        "referral_fee" => {
+            let d = broker_fee_decision(v)?;
+            json!({"fee_fen": d.fee_fen, "rule": d.rule})
+        }
         _ => {
             let d = assign_decision(v)?;
             json!({"user_id": d.user_id, "reason": d.reason})

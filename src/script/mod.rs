@@ -21,8 +21,9 @@ use serde::Serialize;
 
 pub use errors::{ErrorLog, PluginFailure};
 pub use hooks::{
-    AssignCandidate, AssignDecision, AssignInput, ClaimDecision, ClaimInput, FeeDecision, FeeInput,
-    Hook, RecallDecision, RecallInput, ScoreDecision, ScoreInput, SplitInput,
+    AssignCandidate, AssignDecision, AssignInput, BrokerFeeInput, ClaimDecision, ClaimInput,
+    FeeDecision, FeeInput, Hook, RecallDecision, RecallInput, ScoreDecision, ScoreInput,
+    SplitInput,
 };
 pub use load::DiskEdit;
 use load::State;
@@ -139,12 +140,13 @@ impl RecallRule<'_> {
 }
 
 /// The default plugins shipped in the binary (also copied to `data/plugins/` on first run).
-pub const DEFAULTS: [(&str, &str); 5] = [
+pub const DEFAULTS: [(&str, &str); 6] = [
     ("pool", include_str!("../../plugins/pool.rhai")),
     ("assign", include_str!("../../plugins/assign.rhai")),
     ("match", include_str!("../../plugins/match.rhai")),
     ("fee", include_str!("../../plugins/fee.rhai")),
     ("commission", include_str!("../../plugins/commission.rhai")),
+    ("broker", include_str!("../../plugins/broker.rhai")),
 ];
 
 /// A compile, lint or run-time error, located in a plugin file.
@@ -495,6 +497,13 @@ impl Plugins {
     pub fn fee(&self, i: &FeeInput<'_>) -> Result<FeeDecision, ScriptError> {
         let (file, v) = self.run(Args::fee(i), i.now)?;
         hooks::fee_decision(&v).map_err(|m| Self::decision_error(&file, hooks::FEE, m))
+    }
+
+    /// `broker.fee`: the referral fee a broker is owed for a deal whose fee was collected.
+    pub fn broker_fee(&self, i: &BrokerFeeInput<'_>) -> Result<FeeDecision, ScriptError> {
+        let (file, v) = self.run(Args::broker_fee(i), i.now)?;
+        hooks::broker_fee_decision(&v)
+            .map_err(|m| Self::decision_error(&file, hooks::BROKER_FEE, m))
     }
 
     /// `commission.split`: the commission lines of one payment.

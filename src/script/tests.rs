@@ -208,6 +208,7 @@ fn user(id: &str) -> User {
         phone_bidx: None,
         phone_masked: None,
         extension: None,
+        broker: None,
         created_at: t,
         updated_at: t,
     }

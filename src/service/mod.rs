@@ -3,6 +3,7 @@
 //! (redb and argon2 block): the HTTP layer calls them through [`App::blocking`].
 
 pub mod access;
+pub mod brokers;
 pub mod calls;
 pub mod context;
 pub mod contracts;

@@ -9,7 +9,9 @@
 //!   (customer created), `valid` (the customer enters 有效/`qualified`, counted along the
 //!   pipeline like the funnel: a move from lead straight to signed passes it), `signed` (a
 //!   deal enters 签约), `disbursed` (fen, a deal enters 放款, in the month of its disbursement
-//!   date), `fees` (fen, payments minus refunds by the month they are dated in).
+//!   date), `fees` (fen, payments minus refunds by the month they are dated in),
+//!   `broker_fees` (fen, brokers' referral fees by the month they fall due, counted under
+//!   the broker's channel's name: a cost of that channel, `store::brokers`).
 //!
 //! Counting starts when the tables are created: no backfill of earlier records.
 
@@ -24,7 +26,14 @@ use crate::domain::deal::{Deal, DealStage};
 use crate::domain::fee::{FeeAccount, month_of};
 
 /// The counters kept per channel text and month.
-pub const METRICS: [&str; 5] = ["leads", "valid", "signed", "disbursed", "fees"];
+pub const METRICS: [&str; 6] = [
+    "leads",
+    "valid",
+    "signed",
+    "disbursed",
+    "fees",
+    "broker_fees",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Channel {
@@ -223,6 +232,12 @@ fn bump(tx: &WriteTransaction, month: &str, metric: &str, text: &str, delta: i64
 
 fn month_at(at: DateTime<Utc>) -> String {
     super::funnel::day(at).chars().take(7).collect()
+}
+
+/// From `store::brokers::put_fee`: a broker's referral fee falls due in `month`, a cost of the
+/// channel named `channel`.
+pub fn on_referral_fee(tx: &WriteTransaction, month: &str, channel: &str, fen: i64) -> Result<()> {
+    bump(tx, month, "broker_fees", &text_of(Some(channel)), fen)
 }
 
 /// From `store::customers::put`: a new customer is a lead of its channel; entering

@@ -74,6 +74,8 @@
 //!   rule view; the counters `followups_kind/…` and `prod/…`, `prodwhy/…` counted from the
 //!   follow-ups and the deals' stage histories (`store::report_keys`); batched like 9 (the
 //!   counters in the first batch).
+//! - 31: referrals, referral_fees, referral_keys (brokers' referrals and their fees,
+//!   `store::brokers`), created empty; the built-in `broker` role (经纪人) seeded.
 //!
 //! Steps 9, 10, 11, 15, 17 and 30 read every customer (record or rule view); they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -84,7 +86,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 30;
+pub const SCHEMA_VERSION: u64 = 31;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -279,6 +281,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_27_calls(tx)?;
     to_28_channels(tx)?;
     tx.open_table(tables::OWNER_TOUCH)?;
+    to_31_brokers(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -515,6 +518,15 @@ fn to_30_report_keys(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 31: brokers' referrals and referral fees (`store::brokers`), created empty, and the
+/// built-in `broker` role seeded (the other roles are left as they are).
+fn to_31_brokers(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(tables::REFERRALS)?;
+    tx.open_table(tables::REFERRAL_FEES)?;
+    tx.open_table(tables::REFERRAL_KEYS)?;
+    seed_roles(tx)
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -622,6 +634,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         28 => to_28_channels(tx),
         29 => to_29_product_names(tx),
         30 => to_30_report_keys(tx),
+        31 => to_31_brokers(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod audit_anchor;
 pub mod blobs;
+pub mod brokers;
 pub mod calls;
 pub mod channels;
 pub mod codec;

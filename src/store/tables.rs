@@ -197,6 +197,13 @@ pub const CALL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("call_ke
 /// 30): every owned live customer, ordered per owner by the later of its claim and its last
 /// follow-up, so "held without a follow-up for N days" (囤积) is one range per owner.
 pub const OWNER_TOUCH: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("owner_touch");
+/// Referral id → `store::brokers::Referral`, a broker's referral (schema 31).
+pub const REFERRALS: TableDefinition<&str, &[u8]> = TableDefinition::new("referrals");
+/// Referral fee id → `store::brokers::ReferralFee`, a payable to a broker (schema 31).
+pub const REFERRAL_FEES: TableDefinition<&str, &[u8]> = TableDefinition::new("referral_fees");
+/// Keys of referrals and their fees (`store::brokers`, schema 31): `b:<broker>/<referral>`,
+/// `m:<month>/<fee>`, `u:<fee>` (unpaid), `d:<deal>` → fee id.
+pub const REFERRAL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("referral_keys");
 
 every_table!(
     META,
@@ -262,4 +269,7 @@ every_table!(
     CHANNEL_COSTS,
     CHANNEL_STATS,
     OWNER_TOUCH,
+    REFERRALS,
+    REFERRAL_FEES,
+    REFERRAL_KEYS,
 );

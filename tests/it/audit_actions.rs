@@ -41,9 +41,11 @@ const AREAS: &[&str] = &[
     "application_form",
     "report",
     "channel",
+    "broker",
 ];
 
-/// Dotted strings in those areas that are not audit actions (file names, product field paths).
+/// Dotted strings in those areas that are not audit actions (file names, config keys, field
+/// paths).
 const NOT_ACTIONS: &[&str] = &[
     "backup.lock",
     "backup.time",
@@ -51,6 +53,11 @@ const NOT_ACTIONS: &[&str] = &[
     "pool.rhai",
     "fee.amount_fen",
     "fee.rate_bp",
+    // The broker plugin, its hook and a broker account's fields (validation errors).
+    "broker.rhai",
+    "broker.fee",
+    "broker.channel_id",
+    "broker.company",
 ];
 
 /// Files whose dotted strings are configuration keys or hook names, not actions (and the

@@ -193,6 +193,18 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("put", "/api/v1/channels/{id}", Organisation),
     ("put", "/api/v1/channels/{id}/costs/{month}", Organisation),
     ("get", "/api/v1/reports/channels", NoObject),
+    // Brokers: the portal is the broker's own (their referrals only, tests/it/brokers.rs);
+    // the accounts list is user.manage's; referral fees are finance's, firm-wide.
+    ("get", "/api/v1/broker/portal", NoObject),
+    ("get", "/api/v1/broker/referrals", NoObject),
+    ("post", "/api/v1/broker/referrals", NoObject),
+    ("get", "/api/v1/brokers", NoObject),
+    ("get", "/api/v1/finance/referral-fees", NoObject),
+    (
+        "post",
+        "/api/v1/finance/referral-fees/{id}/paid",
+        Organisation,
+    ),
     ("get", "/api/v1/departments", NoObject),
     ("post", "/api/v1/departments", NoObject),
     ("delete", "/api/v1/departments/{id}", Organisation),
@@ -521,4 +533,81 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// What a broker (经纪人) may reach: their portal, their own account, and the routes open to
+/// anyone (health, setup, login, the public application and signing pages).
+const BROKER_REACHES: &[(&str, &str)] = &[
+    ("get", "/api/v1/broker/portal"),
+    ("get", "/api/v1/broker/referrals"),
+    ("post", "/api/v1/broker/referrals"),
+    ("get", "/api/v1/me"),
+    ("post", "/api/v1/me/password"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/health"),
+    ("get", "/api/v1/setup"),
+    ("post", "/api/v1/setup"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/apply/{slug}"),
+    ("get", "/sign/{token}"),
+    ("post", "/sign/{token}"),
+];
+
+/// Issue 22.5: a broker calls every other route of the document, on objects that exist, and
+/// is refused (403, or 404 for a path that names nothing) every time: a route added later is
+/// walked here too, with no rule to forget.
+#[tokio::test]
+async fn a_broker_reaches_nothing_but_their_portal() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sales = common::add_user(&s, "xiao", &["sales"], None);
+    let (_, broker_id) = crate::brokers::broker(&s, &admin).await;
+    let b = s.login(crate::brokers::BROKER, common::TEAM_PASSWORD).await;
+    let (st, v) = b
+        .post(
+            "/api/v1/broker/referrals",
+            crate::brokers::referral("赵小龙", "13922223333"),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (_, d) = admin
+        .post(
+            "/api/v1/customers/check-duplicate",
+            json!({"phone": "13922223333"}),
+        )
+        .await;
+    let customer = d["matches"][0]["customer_id"].as_str().unwrap().to_string();
+    let mut failures = Vec::new();
+    for (method, path, _) in ROUTES {
+        if BROKER_REACHES.contains(&(*method, *path)) {
+            continue;
+        }
+        let filled = path
+            .replace(
+                "{id}",
+                if path.contains("/users/") {
+                    &sales
+                } else {
+                    &customer
+                },
+            )
+            .replace("{followup_id}", &customer)
+            .replace("{key}", "sales")
+            .replace("{name}", "pool.recall")
+            .replace("{vid}", "1")
+            .replace("{item}", "i1")
+            .replace("{month}", "2026-01")
+            .replace("{slug}", "x")
+            .replace("{token}", "x")
+            .replace("{blob}", &"a".repeat(64));
+        let status = call(&b, method, &filled).await;
+        if status != 403 {
+            failures.push(format!("broker {method} {path}: {status}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Still logged in, and what they reach works.
+    let (st, me) = b.get("/api/v1/me").await;
+    assert_eq!((st.as_u16(), &me["user"]["id"]), (200, &json!(broker_id)));
+    assert_eq!(b.get("/api/v1/broker/referrals").await.0, 200);
 }

@@ -18,6 +18,7 @@ fn new_user(username: &str, roles: &[&str], password: &str) -> NewUser {
         department_id: None,
         manager_id: None,
         phone: None,
+        broker: None,
     }
 }
 

@@ -44,6 +44,7 @@ export const CAPABILITY_LABELS = [
   { cap: 'settings.manage', labelKey: 'cap.settings.manage' },
   { cap: 'lead.check', labelKey: 'cap.lead.check' },
   { cap: 'call.ingest', labelKey: 'cap.call.ingest' },
+  { cap: 'referral.submit', labelKey: 'cap.referral.submit' },
 ];
 
 export const FIELD_PRIVILEGE_LABELS = [

@@ -49,6 +49,8 @@ const PATHS = {
   fileText: html`<path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z" /><path d="M14 3v5h5" /><path d="M9 13h6" /><path d="M9 17h6" />`,
   calendar: html`<rect x="4" y="5" width="16" height="16" rx="2" /><path d="M4 10h16" /><path d="M9 3v4" /><path d="M15 3v4" /><path d="M10 15.5l1.5 1.5 3-3" />`,
   puzzle: html`<path d="M10 4a2 2 0 0 1 4 0v2h4v4h-1.5a2 2 0 0 0 0 4H18v4h-4v-1.5a2 2 0 0 0-4 0V20H6v-4h1.5a2 2 0 0 0 0-4H6V6h4z" />`,
+  handshake: html`<path d="M2 11l4-4 4 2 2-1 4 1 4 4" /><path d="M6 7v6l5 5a1.5 1.5 0 0 0 2-2" /><path d="M11 16l2 2a1.5 1.5 0 0 0 2-2l-3-3" /><path d="M22 11l-4 4" />`,
+  briefcase: html`<rect x="3" y="7" width="18" height="13" rx="2" /><path d="M9 7V5a2 2 0 0 1 2-2h2a2 2 0 0 1 2 2v2" /><path d="M3 13h18" />`,
 };
 
 export function Icon({ name, size = 18, class: className = '' }) {

@@ -35,6 +35,7 @@ function writeSeen(userId, seq) {
 
 function noticeText(n) {
   if (n.kind === 'applied') return t('notices.applied', { name: n.customer_name });
+  if (n.kind === 'referred') return t('notices.referred', { name: n.customer_name });
   return n.by_name
     ? t('notices.assignedBy', { name: n.customer_name, by: n.by_name })
     : t('notices.assigned', { name: n.customer_name });

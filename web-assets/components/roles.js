@@ -10,10 +10,11 @@ const ROLE_LABELS = {
   finance: () => t('role.finance'),
   documents: () => t('role.documents'),
   service: () => t('role.service'),
+  broker: () => t('role.broker'),
 };
 
 /** Built-in role keys in display order (the server lists roles by key). */
-export const BUILTIN_ORDER = ['admin', 'manager', 'sales', 'finance', 'documents', 'service'];
+export const BUILTIN_ORDER = ['admin', 'manager', 'sales', 'finance', 'documents', 'service', 'broker'];
 
 /**
  * The role records from GET /api/v1/roles once a page has loaded them

@@ -60,8 +60,12 @@ function focusFirstError(errors, order, refs) {
   else if (first) document.getElementById(`user-${first}`)?.querySelector('input')?.focus();
 }
 
-function roleOptions(catalog) {
-  return sortRoles(catalog.items).map((r) => ({ value: r.key, label: roleName(r) }));
+// Brokers are created on their own page (with a channel) and staff never hold the broker
+// role: it is offered only on a broker's own account.
+function roleOptions(catalog, current = []) {
+  return sortRoles(catalog.items)
+    .filter((r) => r.key !== 'broker' || current.includes('broker'))
+    .map((r) => ({ value: r.key, label: roleName(r) }));
 }
 
 function CreateUserDialog({ catalog, departments, onClose, onCreated }) {
@@ -226,7 +230,7 @@ function EditUserDialog({ user, catalog, departments, onClose, onSaved }) {
           onInput=${set('extension')} error=${errors.extension} autocomplete="off" inputRef=${refs.extension}
           hint=${t('user.extensionHint')} testid="user-form-extension" maxLength=${16} inputMode="numeric" />
       </div>
-      <${CheckboxGroup} id="user-roles" legend=${t('users.field.roles')} options=${roleOptions(catalog)}
+      <${CheckboxGroup} id="user-roles" legend=${t('users.field.roles')} options=${roleOptions(catalog, user.roles)}
         value=${values.roles} onChange=${set('roles')} error=${errors.roles} testid="user-form-roles" columns=${3} required />
       <${RadioGroup} id="user-status" legend=${t('users.field.status')} options=${statusOptions}
         value=${values.status} onChange=${set('status')} error=${errors.status} testid="user-form-status" columns=${3}

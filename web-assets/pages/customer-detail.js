@@ -259,6 +259,8 @@ function eventText(e, userName) {
       return t('timeline.stageChanged', { from: e.from ? t(`stage.${e.from}`) : '—', to: e.to ? t(`stage.${e.to}`) : '—' });
     case 'applied':
       return t('timeline.applied', { form: e.note || '—' });
+    case 'referred':
+      return t('timeline.referred', { note: e.note || '—' });
     case 'claimed':
       return t('timeline.claimed', { to: e.to ? userName(e.to) : '—' });
     case 'released':

@@ -42,6 +42,7 @@ function Fields({ d }) {
       <${Row} label=${t('deal.term')}>${t('deal.termValue', { months: d.term_months })}<//>
       <${Row} label=${t('deal.officer')}>${d.officer_name || t('deal.none')}<//>
       <${Row} label=${t('deal.assistant')}>${d.assistant_name || t('deal.none')}<//>
+      ${d.broker_name && html`<${Row} label=${t('deal.broker')} testid="deal-broker">${d.broker_name}<//>`}
       ${d.approval && html`<${Row} label=${t('deal.approved')} testid="deal-approved">${yuan(d.approval.amount_fen)}<//>`}
       ${disb && html`<${Row} label=${t('deal.disbursed')} testid="deal-disbursed">${t('deal.disbursedValue', {
         amount: formatYuan(disb.amount_fen), date: disb.disbursed_on, rate: formatBpPercent(disb.rate_bp), months: disb.term_months,

@@ -71,6 +71,8 @@ pub struct UserView {
     pub phone: Option<String>,
     /// PBX extension (分机号), if set.
     pub extension: Option<String>,
+    /// A broker's channel and company (role `broker`).
+    pub broker: Option<crate::domain::org::BrokerInfo>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -89,6 +91,7 @@ impl UserView {
             manager_id: u.manager_id.clone(),
             phone: u.phone_masked.clone(),
             extension: u.extension.clone(),
+            broker: u.broker.clone(),
             created_at: u.created_at,
         }
     }

@@ -138,6 +138,7 @@ impl crate::service::access::UseCases<'_> {
                     phone_bidx: None,
                     phone_masked: None,
                     extension: None,
+                    broker: None,
                     created_at: now,
                     updated_at: now,
                 };

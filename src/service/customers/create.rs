@@ -155,6 +155,7 @@ impl crate::service::customers::UseCases<'_> {
             next_followup_at: None,
             duplicate_flag: false,
             created_by: created_by.to_string(),
+            broker_id: None,
             created_at: now,
             updated_at: now,
             deleted_at: None,

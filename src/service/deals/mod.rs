@@ -193,6 +193,7 @@ impl crate::service::deals::UseCases<'_> {
                     override_reason: None,
                 }],
                 created_by: caller.user.id.clone(),
+                broker_id: customer.broker_id.clone(),
                 created_at: now,
                 updated_at: now,
             };

@@ -204,6 +204,8 @@ impl crate::service::deals::UseCases<'_> {
             Some(&d.id),
             json!({"from": from, "to": to, "note": note}),
         )?;
+        // A deal a broker brought owes them a referral fee now (docs/brokers.md).
+        self.brokers().on_fee_collected(w, &d)?;
         Ok(d)
     }
 }

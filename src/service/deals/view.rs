@@ -38,6 +38,8 @@ pub struct DealView {
     pub deal: Deal,
     pub officer_name: Option<String>,
     pub assistant_name: Option<String>,
+    /// The broker (经纪人) whose referral brought the customer, when one did.
+    pub broker_name: Option<String>,
     /// The stages this deal may move to.
     pub next_stages: Vec<DealStage>,
     /// The caller may sign off a missing contract (a manager).
@@ -66,6 +68,7 @@ impl DealView {
                 .assistant_id
                 .as_ref()
                 .and_then(|a| names.get(a).cloned()),
+            broker_name: deal.broker_id.as_ref().and_then(|b| names.get(b).cloned()),
             next_stages: deal::next_stages(deal.stage),
             may_override,
             schedule,

@@ -102,7 +102,10 @@ pub struct RoiRow {
     pub disbursed_fen: i64,
     /// Payments minus refunds dated in the period.
     pub fees_fen: i64,
+    /// The channel's monthly costs plus its brokers' referral fees due in the period.
     pub cost_fen: i64,
+    /// Of `cost_fen`, brokers' referral fees (经纪人返佣) falling due in the period.
+    pub broker_fees_fen: i64,
     /// cost / leads, rounded to the fen (halves up); null without leads.
     pub cost_per_lead_fen: Option<i64>,
     /// cost / signed, rounded to the fen (halves up); null without signed deals.
@@ -144,6 +147,7 @@ impl RoiRow {
         self.disbursed_fen += o.disbursed_fen;
         self.fees_fen += o.fees_fen;
         self.cost_fen += o.cost_fen;
+        self.broker_fees_fen += o.broker_fees_fen;
     }
 }
 
@@ -449,6 +453,11 @@ impl crate::service::fees::UseCases<'_> {
                 "signed" => row.signed += n,
                 "disbursed" => row.disbursed_fen += n,
                 "fees" => row.fees_fen += n,
+                // A broker's referral fee is a cost of the broker's channel.
+                "broker_fees" => {
+                    row.broker_fees_fen += n;
+                    row.cost_fen += n;
+                }
                 _ => {}
             }
         }

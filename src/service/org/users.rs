@@ -58,6 +58,10 @@ pub struct NewUser {
     /// Mainland mobile for account recovery (stored encrypted).
     #[serde(default)]
     pub phone: Option<String>,
+    /// For a broker (roles exactly `["broker"]`): the channel their referrals count for and
+    /// their company (docs/brokers.md).
+    #[serde(default)]
+    pub broker: Option<crate::domain::org::BrokerInfo>,
 }
 
 /// Changes to an account; absent fields stay. An empty string clears department or manager.
@@ -87,6 +91,34 @@ fn check_roles(tx: &crate::store::WriteTransaction, roles: &[String]) -> Result<
         ));
     }
     Ok(())
+}
+
+/// A broker account holds the `broker` role alone and names an existing channel; staff never
+/// hold it (a broker's portal is all a broker reaches: `http::extract`).
+fn check_broker(
+    tx: &crate::store::WriteTransaction,
+    roles: &[String],
+    broker: Option<&mut crate::domain::org::BrokerInfo>,
+) -> Result<()> {
+    let is_broker = roles.iter().any(|r| r == org::BROKER_ROLE);
+    match broker {
+        None if is_broker => Err(Error::validation("broker", "经纪人账号须指定所属渠道")),
+        None => Ok(()),
+        Some(_) if !is_broker || roles.len() != 1 => Err(Error::validation(
+            "roles",
+            "经纪人账号只能有“经纪人”一个角色，员工账号不能兼任经纪人",
+        )),
+        Some(b) => {
+            b.company = b.company.trim().to_string();
+            if b.company.chars().count() > 64 || !crate::domain::text::single_line_ok(&b.company) {
+                return Err(Error::validation("broker.company", "公司名称最多64个字符"));
+            }
+            if store::channels::get(tx, &b.channel_id)?.is_none() {
+                return Err(Error::validation("broker.channel_id", "渠道不存在"));
+            }
+            Ok(())
+        }
+    }
 }
 
 fn check_refs(
@@ -170,12 +202,14 @@ impl crate::service::org::UseCases<'_> {
             phone_bidx: None,
             phone_masked: None,
             extension: None,
+            broker: new.broker,
             created_at: now,
             updated_at: now,
         };
         self.set_phone(&mut user, new.phone.as_deref())?;
         self.store.write(|tx| {
             check_roles(tx, &user.roles)?;
+            check_broker(tx, &user.roles, user.broker.as_mut())?;
             check_refs(
                 tx,
                 user.department_id.as_deref(),
@@ -195,7 +229,8 @@ impl crate::service::org::UseCases<'_> {
                     "user.created",
                     source,
                     Some(user.id.clone()),
-                    json!({"username": user.username, "roles": user.roles}),
+                    json!({"username": user.username, "roles": user.roles,
+                           "broker": user.broker}),
                 ),
             )
         })?;
@@ -261,6 +296,7 @@ impl crate::service::org::UseCases<'_> {
             }
             if let Some(r) = patch.roles {
                 check_roles(tx, &r)?;
+                check_broker(tx, &r, user.broker.as_mut())?;
                 user.roles = r;
             }
             if let Some(d) = patch.department_id {

@@ -36,6 +36,7 @@ impl crate::service::platform::UseCases<'_> {
                     phone_bidx: None,
                     phone_masked: None,
                     extension: None,
+                    broker: None,
                     created_at: now,
                     updated_at: now,
                 };

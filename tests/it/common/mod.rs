@@ -243,6 +243,7 @@ pub fn add_user(s: &TestServer, name: &str, roles: &[&str], department: Option<&
                 department_id: department.map(String::from),
                 manager_id: None,
                 phone: None,
+                broker: None,
             },
             "test",
         )
