@@ -244,7 +244,8 @@ async fn a_referral_follows_through_to_the_deal_a_referral_fee_and_the_channel_c
     // The deal keeps the broker: signed → 已签约; disbursed and the fee collected → 已放款
     // and a referral fee of 20% of the fee collected, rounded down to the fen.
     let mut p = crate::products::salary_loan();
-    p["fees"] = json!({"service_fee": {"kind": "rate", "bp": 300}});
+    p["fee"] = json!({"kind": "rate", "rate_bp": 300});
+    p.as_object_mut().unwrap().remove("rebate_bp");
     let (st, p) = admin.post("/api/v1/products", p).await;
     assert_eq!(st, 201, "{p}");
     let (st, d) = admin
@@ -377,7 +378,8 @@ async fn a_referral_follows_through_to_the_deal_a_referral_fee_and_the_channel_c
 /// A deal for `customer`, signed and disbursed 80,000 元 today with a 3% fee (2,400 元).
 async fn disbursed(admin: &Client, customer: &str, day: &str) -> String {
     let mut p = crate::products::salary_loan();
-    p["fees"] = json!({"service_fee": {"kind": "rate", "bp": 300}});
+    p["fee"] = json!({"kind": "rate", "rate_bp": 300});
+    p.as_object_mut().unwrap().remove("rebate_bp");
     let (st, p) = admin.post("/api/v1/products", p).await;
     assert_eq!(st, 201, "{p}");
     let (st, d) = admin
