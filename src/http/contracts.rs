@@ -13,8 +13,9 @@ use super::{ApiError, ApiJson, AppState};
 use crate::domain::contract::ContractTemplate;
 use crate::service::access::auth::Caller;
 use crate::service::contracts::{
-    ContractList, ContractView, IssuedLink, LinkRequest, NewContract, PlaceholderView,
-    PreviewRequest, PreviewResult, TemplateInput, TemplateList, Verification, VoidRequest,
+    ContractAndLink, ContractList, ContractView, IssuedLink, LinkRequest, NewContract,
+    PlaceholderView, PreviewRequest, PreviewResult, TemplateInput, TemplateList, Verification,
+    VoidRequest,
 };
 
 /// Contract templates, current versions (`settings.manage` or `deal.edit`).
@@ -176,6 +177,33 @@ pub async fn create(
         .blocking(move |app| app.contracts().create_contract(&caller, &id, req, &source))
         .await?;
     Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// Freeze a contract from `template` (its id, name or kind) and issue its one-time signing
+/// link in one call (`deal.edit`): the answer's `signing_url` contains `/sign/<token>`. Each step
+/// is refused and audited as on its own (`POST /deals/{id}/contracts`, `POST
+/// /contracts/{id}/link`); a refused link leaves the frozen draft on the deal.
+#[utoipa::path(post, path = "/deals/{id}/contract", operation_id = "create_contract_and_link",
+    tag = "contracts", request_body = ContractAndLink, responses(
+    (status = 201, description = "The frozen contract and its signing URL", body = IssuedLink),
+    (status = 400, description = "No such template, or it does not render; an override without a reason; the cost cannot be computed (the field named)", body = ErrorBody),
+    (status = 403, description = "Missing deal.edit; an override by someone who may not (deal_override_forbidden)", body = ErrorBody),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody),
+    (status = 409, description = "deal_cost_over_cap; deal_terms_required", body = ErrorBody)))]
+pub async fn create_and_link(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ContractAndLink>,
+) -> Result<(StatusCode, Json<IssuedLink>), ApiError> {
+    let l = app
+        .blocking(move |app| {
+            app.contracts()
+                .contract_and_link(&caller, &id, req, &source)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(l)))
 }
 
 /// One contract (full text with `id_number.view_full`, else the masked copy).

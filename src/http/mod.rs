@@ -218,6 +218,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(contracts::template_versions))
         .routes(routes!(contracts::preview_template))
         .routes(routes!(contracts::list, contracts::create))
+        .routes(routes!(contracts::create_and_link))
         .routes(routes!(contracts::get))
         .routes(routes!(contracts::link))
         .routes(routes!(contracts::void))

@@ -796,3 +796,38 @@ async fn erasure_deletes_unsigned_contracts_and_keeps_signed_ones_for_admins_onl
         "{d}"
     );
 }
+
+/// `POST /deals/{id}/contract {"template"}` (docs/api.md): one call freezes the contract and
+/// answers its signing link; the template is named by id, name or kind; an unknown one is a
+/// 400 naming `template`, and nothing is frozen.
+#[tokio::test]
+async fn one_call_freezes_a_contract_and_answers_its_signing_link() {
+    let t = setup().await;
+    let path = format!("/api/v1/deals/{}/contract", t.deal);
+    let (st, e) = t.sales.post(&path, json!({"template": "租赁合同"})).await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["field"]),
+        (400, &json!("template")),
+        "{e}"
+    );
+    let (_, list) = t
+        .sales
+        .get(&format!("/api/v1/deals/{}/contracts", t.deal))
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+
+    let (st, link) = t
+        .sales
+        .post(&path, json!({"template": "service_agreement"}))
+        .await;
+    assert_eq!(st, 201, "{link}");
+    assert_eq!(link["contract"]["template_id"], "default-service-agreement");
+    let (st, html, _) = page(&t.s, &token(&link)).await;
+    assert_eq!(st, 200, "{html}");
+    let (st, link2) = t
+        .sales
+        .post(&path, json!({"template": "居间服务协议"}))
+        .await;
+    assert_eq!(st, 201, "{link2}");
+    assert_ne!(link2["contract"]["id"], link["contract"]["id"]);
+}

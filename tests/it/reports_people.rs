@@ -443,6 +443,9 @@ async fn call_stats_and_rankings_from_a_known_fixture() {
     assert_eq!(row(&r, &xiao)["followups"], 1);
     assert_eq!(r["totals"]["calls"], 7);
     assert!(r["totals"].get("rank").is_none(), "{r}");
+    // `ranking`, the name docs/api.md gives, is the same report.
+    let same = report(&admin, "ranking?from=2026-11-20&to=2026-11-21&by=calls").await;
+    assert_eq!(same["rows"], r["rows"]);
     // Reconciliation across reports: the rankings' calls and follow-ups are the call
     // statistics' and the activity report's, user by user.
     let act = report(&admin, "activity?from=2026-11-20&to=2026-11-21").await;

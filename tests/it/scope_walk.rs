@@ -187,6 +187,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("put", "/api/v1/targets", NoObject),
     ("get", "/api/v1/deals/{id}/contracts", Deal),
     ("post", "/api/v1/deals/{id}/contracts", Deal),
+    ("post", "/api/v1/deals/{id}/contract", Deal),
     // Channels and their ROI: finance's (finance.read / finance.edit), tests/it/channels.rs.
     ("get", "/api/v1/channels", NoObject),
     ("post", "/api/v1/channels", NoObject),

@@ -44,6 +44,19 @@ pub struct NewContract {
     pub reason: Option<String>,
 }
 
+/// `POST /deals/{id}/contract` (docs/api.md): freeze a contract from `template` and issue its
+/// signing link in one call.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContractAndLink {
+    /// The template's id, its name (居间服务协议) or its kind (`service_agreement`).
+    pub template: String,
+    #[serde(default, rename = "override")]
+    pub override_cap: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// `POST /contracts/{id}/link` (the body is optional): a manager's override of the cost cap.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -559,6 +572,60 @@ impl UseCases<'_> {
     }
 
     /// Issues a one-time signing link (`deal.edit`); a link issued before is void from now.
+    /// `POST /deals/{id}/contract`: freezes the template's current version for the deal, then
+    /// issues its signing link, each step refused and audited as on its own. Two use cases:
+    /// when the link is refused (say, the cost cap), the frozen draft stays on the deal, where
+    /// the officer can send it later.
+    pub fn contract_and_link(
+        &self,
+        caller: &Caller,
+        deal_id: &str,
+        req: ContractAndLink,
+        source: &str,
+    ) -> Result<IssuedLink> {
+        caller.require(Capability::DealEdit)?;
+        let wanted = req.template.trim();
+        let templates = self
+            .store
+            .read(|tx| Ok::<_, Error>(store::contracts::templates(tx)?))?;
+        let kind_of = |t: &crate::domain::contract::ContractTemplate| {
+            serde_json::to_value(t.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
+        let template = templates
+            .iter()
+            .find(|t| t.id == wanted)
+            .or_else(|| templates.iter().find(|t| t.active && t.name == wanted))
+            .or_else(|| {
+                templates
+                    .iter()
+                    .find(|t| t.active && kind_of(t).as_deref() == Some(wanted))
+            })
+            .ok_or_else(|| {
+                Error::validation("template", "没有这个合同模板（填模板编号、名称或类型）")
+            })?;
+        let contract = self.create_contract(
+            caller,
+            deal_id,
+            NewContract {
+                template_id: template.id.clone(),
+                override_cap: req.override_cap,
+                reason: req.reason.clone(),
+            },
+            source,
+        )?;
+        self.issue_link(
+            caller,
+            &contract.id,
+            LinkRequest {
+                override_cap: req.override_cap,
+                reason: req.reason,
+            },
+            source,
+        )
+    }
+
     pub fn issue_link(
         &self,
         caller: &Caller,

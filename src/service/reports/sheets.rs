@@ -263,7 +263,10 @@ impl crate::service::reports::UseCases<'_> {
                 )
             }
             "call_stats" => self.calls_sheet(caller, department, (from, to))?,
-            "rankings" => self.rankings_sheet(caller, department, (from, to), q.by.as_deref())?,
+            // `ranking`: the name docs/api.md (the public contract) gives it.
+            "rankings" | "ranking" => {
+                self.rankings_sheet(caller, department, (from, to), q.by.as_deref())?
+            }
             "finance" => self.finance_sheet(caller, department, (from, to))?,
             "products" => self.products_sheet(caller, department, (from, to))?,
             _ => return Err(Error::NotFound),
