@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
+use redb::ReadableDatabase;
 use serde_json::json;
 use zhudai::config::Config;
 use zhudai::service::SystemClock;
@@ -30,22 +31,49 @@ struct Figures {
 
 /// Drives `url` from `concurrency` keep-alive connections for `secs` seconds.
 async fn load(client: &reqwest::Client, url: &str, concurrency: u64, secs: u64) -> Figures {
+    load_many(client, &[url.to_string()], None, concurrency, secs).await
+}
+
+/// Drives the `urls` (each connection walks them from its own start, so requests spread over
+/// all of them), with `bearer` as `Authorization` when given.
+async fn load_many(
+    client: &reqwest::Client,
+    urls: &[String],
+    bearer: Option<&str>,
+    concurrency: u64,
+    secs: u64,
+) -> Figures {
+    let urls = Arc::new(urls.to_vec());
+    let auth = bearer.map(|b| format!("Bearer {b}"));
+    let request = |client: &reqwest::Client, url: &str, auth: &Option<String>| {
+        let r = client.get(url);
+        match auth {
+            Some(a) => r.header("authorization", a.as_str()),
+            None => r,
+        }
+    };
     // Warm-up: open the connections, fill caches.
-    for _ in 0..200 {
-        let _ = client.get(url).send().await.map(|r| r.bytes());
+    for i in 0..200 {
+        let _ = request(client, &urls[i % urls.len()], &auth)
+            .send()
+            .await
+            .map(|r| r.bytes());
     }
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
+    for task in 0..concurrency {
         let client = client.clone();
-        let url = url.to_string();
+        let urls = Arc::clone(&urls);
+        let auth = auth.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0u64;
+            let mut i = (task as usize * 7919) % urls.len();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match client.get(&url).send().await {
+                i = (i + 104_729) % urls.len();
+                match request(&client, &urls[i], &auth).send().await {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         lat.push(t.elapsed());
@@ -124,6 +152,61 @@ fn main() {
         let served = Arc::clone(&app);
         tokio::spawn(async move { zhudai::http::serve(l, served, std::future::pending()).await.unwrap() });
 
+        // Customers for the detail reads (owned by the admin, written like created ones).
+        let customers = env_or("BENCH_CUSTOMERS", 20_000);
+        let admin = app.access().caller_for("admin").unwrap();
+        let mut synth = zhudai::synth::Generator::new(18, app.now());
+        let mut ids = Vec::with_capacity(customers as usize);
+        let mut left = customers;
+        while left > 0 {
+            let n = left.min(5_000);
+            let records: Vec<zhudai::domain::customer::Customer> = (0..n)
+                .map(|_| app.platform().demo_record(&synth.customer(), Some(admin.user.id.clone()), "bench").unwrap())
+                .collect();
+            app.store
+                .write(|tx| {
+                    for c in &records {
+                        zhudai::store::customers::put(tx, None, c)?;
+                    }
+                    Ok::<_, zhudai::store::Error>(())
+                })
+                .unwrap();
+            ids.extend(records.into_iter().map(|c| c.id));
+            left -= n;
+        }
+        let token = app.access().create_token(&admin, "bench", None, None, "bench").unwrap().token;
+
+        // Baseline for the detail read: bare axum + redb, a random read of a 300-byte value
+        // under the same ids, inline in the handler.
+        const ITEMS: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("items");
+        let raw = Arc::new(redb::Database::create(dir.path().join("bare.redb")).unwrap());
+        {
+            let tx = raw.begin_write().unwrap();
+            {
+                let mut t = tx.open_table(ITEMS).unwrap();
+                let value = vec![b'x'; 300];
+                for id in &ids {
+                    t.insert(id.as_str(), value.as_slice()).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        let bare_db = Router::new().route(
+            "/items/{id}",
+            get(move |axum::extract::Path(id): axum::extract::Path<String>| {
+                let raw = Arc::clone(&raw);
+                async move {
+                    let tx = raw.begin_read().unwrap();
+                    let t = tx.open_table(ITEMS).unwrap();
+                    let v = t.get(id.as_str()).unwrap().map(|v| v.value().to_vec()).unwrap_or_default();
+                    ([("content-type", "application/json")], v)
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bare_db_base = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, bare_db).await.unwrap() });
+
         let client = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(256).build().unwrap();
         let resp = client
             .post(format!("{base}/api/v1/auth/login"))
@@ -141,6 +224,19 @@ fn main() {
         row("zhudai GET /api/v1/health", &h, &b);
         let m = load(&client, &format!("{base}/api/v1/me"), concurrency, secs).await;
         row("zhudai GET /api/v1/me (redb read)", &m, &b);
+
+        // Customer detail by API token, random ids, against bare axum + redb in the same run.
+        let bare_urls: Vec<String> = ids.iter().map(|id| format!("{bare_db_base}/items/{id}")).collect();
+        let detail_urls: Vec<String> = ids.iter().map(|id| format!("{base}/api/v1/customers/{id}")).collect();
+        let bd = load_many(&client, &bare_urls, None, concurrency, secs).await;
+        row("bare axum + redb GET /items/{id}", &bd, &bd);
+        let d = load_many(&client, &detail_urls, Some(&token), concurrency, secs).await;
+        row("zhudai GET /customers/{id} (token)", &d, &bd);
+        println!(
+            "ratios: /health {:.2} of bare axum (target ≥ 0.70); customer detail {:.2} of bare axum + redb (target ≥ 0.50); {customers} customers",
+            h.rps / b.rps,
+            d.rps / bd.rps
+        );
 
         // Password hashing cost (argon2id m=19 MiB, t=2, p=1): what each login costs.
         let started = Instant::now();

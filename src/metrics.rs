@@ -62,7 +62,8 @@ struct RouteSeries {
 /// What the process measured since it started.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, &'static str), RouteSeries>>,
+    /// Route → method → series (nested so that a known route is found without allocating).
+    requests: Mutex<BTreeMap<String, BTreeMap<&'static str, RouteSeries>>>,
     jobs: Mutex<BTreeMap<&'static str, Histogram>>,
 }
 
@@ -84,10 +85,13 @@ impl Metrics {
     /// or `unmatched`, never the raw path: ids must not become label values.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         let class = usize::from((status / 100).clamp(1, 5)) - 1;
+        let method = method_label(method);
         let mut map = lock(&self.requests);
-        let series = map
-            .entry((route.to_string(), method_label(method)))
-            .or_default();
+        let by_method = match map.get_mut(route) {
+            Some(m) => m,
+            None => map.entry(route.to_string()).or_default(),
+        };
+        let series = by_method.entry(method).or_default();
         series.by_class[class] += 1;
         series.latency.observe(elapsed.as_secs_f64());
     }
@@ -108,7 +112,10 @@ impl Metrics {
             "counter",
             "HTTP requests answered, by matched route, method and status class",
         );
-        for ((route, method), s) in requests.iter() {
+        for (route, method, s) in requests
+            .iter()
+            .flat_map(|(r, m)| m.iter().map(move |(method, s)| (r, method, s)))
+        {
             for (i, n) in s.by_class.iter().enumerate() {
                 if *n > 0 {
                     let class = format!("{}xx", i + 1);
@@ -125,7 +132,10 @@ impl Metrics {
             "histogram",
             "Time from receiving a request to its response head, by matched route and method",
         );
-        for ((route, method), s) in requests.iter() {
+        for (route, method, s) in requests
+            .iter()
+            .flat_map(|(r, m)| m.iter().map(move |(method, s)| (r, method, s)))
+        {
             s.latency.render(
                 out,
                 "zhudai_http_request_duration_seconds",

@@ -18,6 +18,7 @@ use super::org::{BUILTIN_ROLES, builtin_capabilities};
     Default,
     PartialEq,
     Eq,
+    Hash,
     PartialOrd,
     Ord,
     Serialize,

@@ -139,7 +139,11 @@ async fn authenticated(parts: &Parts, app: &AppState, activity: bool) -> Result<
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, secret)| secret.trim().to_string());
+    // A cached caller needs no store read or write: answered here, without a blocking thread.
     if let Some(secret) = bearer {
+        if let Some(caller) = app.access().cached_token(&secret) {
+            return Ok(caller);
+        }
         return Ok(app
             .blocking(move |app| app.access().authenticate_token(&secret))
             .await?);
@@ -148,15 +152,19 @@ async fn authenticated(parts: &Parts, app: &AppState, activity: bool) -> Result<
     let Some(token) = read_cookie(&parts.headers, name).map(str::to_owned) else {
         return Err(Error::Unauthenticated.into());
     };
-    let caller = app
-        .blocking(move |app| {
-            if activity {
-                app.access().authenticate_session(&token)
-            } else {
-                app.access().authenticate_session_passively(&token)
-            }
-        })
-        .await?;
+    let caller = match app.access().cached_session(&token, activity) {
+        Some(caller) => caller,
+        None => {
+            app.blocking(move |app| {
+                if activity {
+                    app.access().authenticate_session(&token)
+                } else {
+                    app.access().authenticate_session_passively(&token)
+                }
+            })
+            .await?
+        }
+    };
     let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         let CallerAuth::Session { csrf_token, .. } = &caller.auth else {

@@ -20,18 +20,22 @@ use crate::service::App;
 
 /// The matched route of a request, filled in by [`tag_route`] once the router has matched.
 #[derive(Clone, Default)]
-struct RouteSlot(Arc<OnceLock<String>>);
+struct RouteSlot(Arc<OnceLock<MatchedPath>>);
 
 /// Outermost layer: times every request and counts its answer under its matched route.
 pub async fn track(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let slot = RouteSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let method = req.method().as_str().to_string();
+    let method = req.method().clone();
     let resp = next.run(req).await;
-    let route = slot.0.get().map(String::as_str).unwrap_or("unmatched");
-    app.metrics
-        .observe_request(route, &method, resp.status().as_u16(), started.elapsed());
+    let route = slot.0.get().map(MatchedPath::as_str).unwrap_or("unmatched");
+    app.metrics.observe_request(
+        route,
+        method.as_str(),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     resp
 }
 
@@ -42,7 +46,7 @@ pub async fn tag_route(req: Request, next: Next) -> Response {
         req.extensions().get::<RouteSlot>(),
     ) {
         // Set once per request; a nested router's later match keeps the first (outer) pattern.
-        let _ = slot.0.set(path.as_str().to_string());
+        let _ = slot.0.set(path.clone());
     }
     next.run(req).await
 }

@@ -105,6 +105,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub data_dir: PathBuf,
     pub login_throttle: access::throttle::LoginThrottle,
+    /// Sessions, tokens and scopes as last read, valid while `store.auth_epoch()` is unchanged.
+    pub auth_cache: access::cache::AuthCache,
     /// Requests per address to the public signing routes.
     pub sign_limiter: contracts::SignLimiter,
     /// Encrypts sensitive fields and computes their blind indexes.
@@ -140,6 +142,7 @@ impl App {
             clock,
             data_dir,
             login_throttle: access::throttle::LoginThrottle::default(),
+            auth_cache: access::cache::AuthCache::default(),
             sign_limiter: contracts::SignLimiter::default(),
             fields,
             search,

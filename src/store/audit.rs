@@ -269,12 +269,17 @@ pub fn append(tx: &WriteTransaction, at: DateTime<Utc>, new: NewAudit) -> Result
     );
     let key = tx.audit_key().ok_or(Error::AuditKeyMissing)?;
     let mut table = tx.open_table(tables::AUDIT)?;
-    let (seq, prev_hash) = match table.last()? {
-        Some((k, v)) => {
-            let last: AuditEntry = codec::decode(T, v.value())?;
-            (k.value() + 1, last.hash)
-        }
-        None => (1, GENESIS.to_string()),
+    // The entry this transaction appended last is the chain's head: no need to read and
+    // decode it back (a sweep appends thousands per transaction).
+    let (seq, prev_hash) = match tx.audit_head() {
+        Some(head) => (head.seq + 1, head.hash),
+        None => match table.last()? {
+            Some((k, v)) => {
+                let last: AuditEntry = codec::decode(T, v.value())?;
+                (k.value() + 1, last.hash)
+            }
+            None => (1, GENESIS.to_string()),
+        },
     };
     let mut entry = AuditEntry {
         seq,

@@ -197,13 +197,29 @@ pub fn put_by(
         super::notices::push(tx, owner, "assigned", &c.id, actor, c.updated_at)?;
     }
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
-    if let Some(old) = before {
-        for k in keys_of(old) {
-            keys.remove(k.as_str())?;
+    let new_keys = keys_of(c);
+    match before {
+        // Same record: only the keys that changed (every key's value is the id), so a write
+        // that moves one key (a recall: owner and pool) does not rewrite the others.
+        Some(old) if old.id == c.id => {
+            let old_keys = keys_of(old);
+            for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+                keys.remove(k.as_str())?;
+            }
+            for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
+                keys.insert(k.as_str(), c.id.as_str())?;
+            }
         }
-    }
-    for k in keys_of(c) {
-        keys.insert(k.as_str(), c.id.as_str())?;
+        _ => {
+            if let Some(old) = before {
+                for k in keys_of(old) {
+                    keys.remove(k.as_str())?;
+                }
+            }
+            for k in &new_keys {
+                keys.insert(k.as_str(), c.id.as_str())?;
+            }
+        }
     }
     let (was, is) = (before.and_then(bin_key).is_some(), bin_key(c).is_some());
     if was != is {

@@ -39,6 +39,7 @@ pub mod users;
 
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub use redb::ReadTransaction;
@@ -120,6 +121,9 @@ pub struct Store {
     audit_key: Option<Arc<audit::AuditKey>>,
     /// The head file beside the store, kept up to date by the server and the CLI.
     anchor: OnceLock<audit_anchor::Anchor>,
+    /// Moves on after every commit that wrote sessions, API tokens, users, roles or
+    /// departments (see [`Store::auth_epoch`]).
+    auth_epoch: AtomicU64,
 }
 
 impl Drop for Store {
@@ -138,6 +142,8 @@ pub struct WriteTransaction {
     tx: redb::WriteTransaction,
     audit_key: Option<Arc<audit::AuditKey>>,
     audit_head: Mutex<Option<audit::Head>>,
+    /// Set by every store function that writes what authentication or a caller's scope reads.
+    auth_changed: AtomicBool,
 }
 
 impl std::ops::Deref for WriteTransaction {
@@ -158,8 +164,22 @@ impl WriteTransaction {
         self.audit_key.as_deref()
     }
 
+    /// The last entry this transaction appended, if any.
+    fn audit_head(&self) -> Option<audit::Head> {
+        self.audit_head
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn note_audit_head(&self, head: audit::Head) {
         *self.audit_head.lock().unwrap_or_else(|p| p.into_inner()) = Some(head);
+    }
+
+    /// Called by the store functions that write sessions, API tokens, users, roles or
+    /// departments: the commit moves [`Store::auth_epoch`] on.
+    pub(crate) fn note_auth_change(&self) {
+        self.auth_changed.store(true, Ordering::Relaxed);
     }
 }
 
@@ -213,6 +233,7 @@ impl Store {
             path: path.to_path_buf(),
             audit_key: audit_key.map(Arc::new),
             anchor: OnceLock::new(),
+            auth_epoch: AtomicU64::new(0),
         };
         // Before any migration re-seals something with it.
         if let Some(key) = &store.audit_key
@@ -321,6 +342,7 @@ impl Store {
             tx: self.db.begin_write().map_err(Error::from)?,
             audit_key: self.audit_key.clone(),
             audit_head: Mutex::new(None),
+            auth_changed: AtomicBool::new(false),
         };
         match f(&tx) {
             Ok(value) => {
@@ -328,7 +350,12 @@ impl Store {
                     .audit_head
                     .into_inner()
                     .unwrap_or_else(|p| p.into_inner());
+                let auth_changed = tx.auth_changed.into_inner();
                 tx.tx.commit().map_err(Error::from)?;
+                // After the commit: a reader that sees the new epoch reads the new rows.
+                if auth_changed {
+                    self.auth_epoch.fetch_add(1, Ordering::SeqCst);
+                }
                 // After the commit, never before: the anchor may lag the chain, never lead it.
                 if let (Some(head), Some(anchor)) = (head, self.anchor.get()) {
                     anchor.advance(&head);
@@ -341,6 +368,14 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// A number that changes after every commit that wrote sessions, API tokens, users, roles
+    /// or departments. What was read from those tables may be reused (`service::access::cache`)
+    /// while the epoch read *before* reading them is still current: a revocation, logout,
+    /// disabled user or role/department change is seen by the very next request.
+    pub fn auth_epoch(&self) -> u64 {
+        self.auth_epoch.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on a consistent snapshot.

@@ -41,7 +41,8 @@ pub fn departments_w(tx: &WriteTransaction) -> Result<Vec<Department>> {
 /// Writes a department. Moving it under another parent queues the customers of everyone in
 /// it and below it for re-indexing in the same transaction (the search index files each
 /// customer under every department above its owner).
-pub fn put_department(tx: &WriteTransaction, d: &Department) -> Result<()> {
+pub fn put_department(tx: &super::WriteTransaction, d: &Department) -> Result<()> {
+    tx.note_auth_change();
     let all = departments_w(tx)?;
     let moved = all
         .iter()
@@ -62,7 +63,8 @@ pub fn put_department(tx: &WriteTransaction, d: &Department) -> Result<()> {
     Ok(())
 }
 
-pub fn delete_department(tx: &WriteTransaction, id: &str) -> Result<bool> {
+pub fn delete_department(tx: &super::WriteTransaction, id: &str) -> Result<bool> {
+    tx.note_auth_change();
     Ok(tx.open_table(tables::DEPARTMENTS)?.remove(id)?.is_some())
 }
 
@@ -104,13 +106,15 @@ fn decode_roles(table: &impl ReadableTable<&'static str, &'static [u8]>) -> Resu
     Ok(out)
 }
 
-pub fn put_role(tx: &WriteTransaction, role: &Role) -> Result<()> {
+pub fn put_role(tx: &super::WriteTransaction, role: &Role) -> Result<()> {
+    tx.note_auth_change();
     tx.open_table(tables::ROLES)?
         .insert(role.key.as_str(), codec::encode(role)?.as_slice())?;
     Ok(())
 }
 
-pub fn delete_role(tx: &WriteTransaction, key: &str) -> Result<bool> {
+pub fn delete_role(tx: &super::WriteTransaction, key: &str) -> Result<bool> {
+    tx.note_auth_change();
     Ok(tx.open_table(tables::ROLES)?.remove(key)?.is_some())
 }
 

@@ -27,19 +27,22 @@ pub fn get_w(tx: &WriteTransaction, token_hash: &str) -> Result<Option<Session>>
     super::org::decode_one(&tx.open_table(tables::SESSIONS)?, token_hash, T)
 }
 
-pub fn put(tx: &WriteTransaction, token_hash: &str, session: &Session) -> Result<()> {
+pub fn put(tx: &super::WriteTransaction, token_hash: &str, session: &Session) -> Result<()> {
+    tx.note_auth_change();
     tx.open_table(tables::SESSIONS)?
         .insert(token_hash, codec::encode(session)?.as_slice())?;
     Ok(())
 }
 
-pub fn delete(tx: &WriteTransaction, token_hash: &str) -> Result<()> {
+pub fn delete(tx: &super::WriteTransaction, token_hash: &str) -> Result<()> {
+    tx.note_auth_change();
     tx.open_table(tables::SESSIONS)?.remove(token_hash)?;
     Ok(())
 }
 
 /// Ends every session of one user (password change, disable); returns how many.
-pub fn delete_for_user(tx: &WriteTransaction, user_id: &str) -> Result<usize> {
+pub fn delete_for_user(tx: &super::WriteTransaction, user_id: &str) -> Result<usize> {
+    tx.note_auth_change();
     let mut table = tx.open_table(tables::SESSIONS)?;
     let mut doomed = Vec::new();
     for row in table.iter()? {
@@ -75,10 +78,11 @@ pub fn count_active(
 
 /// Removes sessions whose last activity is before `idle_cutoff` or creation before `abs_cutoff`.
 pub fn purge_expired(
-    tx: &WriteTransaction,
+    tx: &super::WriteTransaction,
     idle_cutoff: DateTime<Utc>,
     abs_cutoff: DateTime<Utc>,
 ) -> Result<usize> {
+    tx.note_auth_change();
     let mut table = tx.open_table(tables::SESSIONS)?;
     let mut doomed = Vec::new();
     for row in table.iter()? {

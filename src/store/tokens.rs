@@ -23,7 +23,8 @@ pub struct ApiToken {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-pub fn put(tx: &WriteTransaction, t: &ApiToken) -> Result<()> {
+pub fn put(tx: &super::WriteTransaction, t: &ApiToken) -> Result<()> {
+    tx.note_auth_change();
     tx.open_table(tables::API_TOKENS)?
         .insert(t.id.as_str(), codec::encode(t)?.as_slice())?;
     tx.open_table(tables::API_TOKEN_HASHES)?
@@ -46,7 +47,12 @@ pub fn by_hash(tx: &ReadTransaction, hash: &str) -> Result<Option<ApiToken>> {
 }
 
 /// Revokes every live token of a user (disabled or departed); how many.
-pub fn revoke_for_user(tx: &WriteTransaction, user_id: &str, now: DateTime<Utc>) -> Result<u64> {
+pub fn revoke_for_user(
+    tx: &super::WriteTransaction,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    tx.note_auth_change();
     let live: Vec<ApiToken> = {
         let table = tx.open_table(tables::API_TOKENS)?;
         let mut out = Vec::new();

@@ -85,7 +85,8 @@ pub fn count(tx: &ReadTransaction) -> Result<u64> {
 }
 
 /// Inserts a new user; `Conflict` when the username is taken (case-insensitively).
-pub fn insert(tx: &WriteTransaction, user: &User) -> Result<()> {
+pub fn insert(tx: &super::WriteTransaction, user: &User) -> Result<()> {
+    tx.note_auth_change();
     let mut index = tx.open_table(tables::USERS_BY_NAME)?;
     let key = user.username.to_lowercase();
     if index.get(key.as_str())?.is_some() {
@@ -103,7 +104,8 @@ pub fn insert(tx: &WriteTransaction, user: &User) -> Result<()> {
 /// Rewrites an existing user (the username does not change here). A change of department
 /// queues the user's customers for re-indexing in the same transaction (the search index
 /// files each customer under its owner's department).
-pub fn update(tx: &WriteTransaction, user: &User) -> Result<()> {
+pub fn update(tx: &super::WriteTransaction, user: &User) -> Result<()> {
+    tx.note_auth_change();
     let mut table = tx.open_table(tables::USERS)?;
     let before: User = match table.get(user.id.as_str())? {
         Some(v) => codec::decode(T, v.value())?,

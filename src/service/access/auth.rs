@@ -235,20 +235,59 @@ impl crate::service::access::UseCases<'_> {
         self.authenticate_session_as(token, false)
     }
 
+    /// The session's caller from the cache alone, when answering needs neither a store read
+    /// nor a write (so the HTTP layer can answer without a blocking thread). `None`: ask
+    /// [`Self::authenticate_session`] — not cached, cache stale, expired, disabled, or the
+    /// session's last activity is due to be written.
+    pub fn cached_session(&self, token: &str, activity: bool) -> Option<Caller> {
+        let now = self.now();
+        let hash = crypto::sha256_hex(token.as_bytes());
+        let (session, user, access) = self.auth_cache.session(&hash, self.store.auth_epoch())?;
+        let idle = Duration::minutes(i64::try_from(self.config.session.idle_minutes).unwrap_or(30));
+        let absolute =
+            Duration::hours(i64::try_from(self.config.session.absolute_hours).unwrap_or(12));
+        let expired = now - session.last_seen_at > idle || now - session.created_at > absolute;
+        let touch_due =
+            activity && (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS;
+        if user.status != UserStatus::Active || expired || touch_due {
+            return None;
+        }
+        Some(Caller {
+            user,
+            access,
+            auth: CallerAuth::Session {
+                token_hash: hash,
+                csrf_token: session.csrf_token,
+            },
+        })
+    }
+
     fn authenticate_session_as(&self, token: &str, activity: bool) -> Result<Caller> {
         let now = self.now();
         let hash = crypto::sha256_hex(token.as_bytes());
-        let (session, user, access) = self.store.read(|tx| {
-            let Some(session) = store::sessions::get(tx, &hash)? else {
-                return Ok::<_, Error>((None, None, None));
-            };
-            let user = users::get(tx, &session.user_id)?;
-            let access = match &user {
-                Some(u) => Some(access_of(tx, u)?),
-                None => None,
-            };
-            Ok((Some(session), user, access))
-        })?;
+        // Read before the rows: an entry is used only while no auth table was written since.
+        let epoch = self.store.auth_epoch();
+        let (session, user, access) = match self.auth_cache.session(&hash, epoch) {
+            Some((s, u, a)) => (Some(s), Some(u), Some(a)),
+            None => {
+                let read = self.store.read(|tx| {
+                    let Some(session) = store::sessions::get(tx, &hash)? else {
+                        return Ok::<_, Error>((None, None, None));
+                    };
+                    let user = users::get(tx, &session.user_id)?;
+                    let access = match &user {
+                        Some(u) => Some(access_of(tx, u)?),
+                        None => None,
+                    };
+                    Ok((Some(session), user, access))
+                })?;
+                if let (Some(s), Some(u), Some(a)) = &read {
+                    self.auth_cache
+                        .put_session(&hash, epoch, (s.clone(), u.clone(), a.clone()));
+                }
+                read
+            }
+        };
         let Some(mut session) = session else {
             return Err(Error::Unauthenticated);
         };

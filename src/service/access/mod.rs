@@ -4,6 +4,7 @@ crate::service::use_cases!(
 );
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod password;
 pub mod scope;
 pub mod setup;

@@ -169,6 +169,11 @@ impl App {
                 department: None,
             });
         }
+        let key = (me.clone(), caller.user.department_id.clone(), kind);
+        let epoch = self.store.auth_epoch();
+        if let Some(scope) = self.auth_cache.scope(&key, epoch) {
+            return Ok(scope);
+        }
         let mut owners = BTreeSet::from([me.clone()]);
         let mut department = None;
         if let (DataScope::Department | DataScope::DepartmentTree, Some(dept)) =
@@ -190,11 +195,13 @@ impl App {
                     .map(|u| u.id),
             );
         }
-        Ok(Scope {
+        let scope = Scope {
             user_id: me,
             kind,
             visible: Visible::Owners(owners),
             department,
-        })
+        };
+        self.auth_cache.put_scope(key, epoch, scope.clone());
+        Ok(scope)
     }
 }

@@ -163,19 +163,53 @@ impl crate::service::access::UseCases<'_> {
     }
 
     /// Resolves `Authorization: Bearer …` to the caller.
+    /// The token's caller from the cache alone, when answering needs neither a store read
+    /// nor a write. `None`: ask [`Self::authenticate_token`] (not cached, cache stale, revoked,
+    /// expired, user not active, or the last use is due to be written).
+    pub fn cached_token(&self, secret: &str) -> Option<Caller> {
+        let now = self.now();
+        let hash = crypto::sha256_hex(secret.as_bytes());
+        let (token, user, access) = self.auth_cache.token(&hash, self.store.auth_epoch())?;
+        let live = token.revoked_at.is_none()
+            && token.expires_at.is_none_or(|e| e > now)
+            && user.status == UserStatus::Active;
+        let touch_due = token
+            .last_used_at
+            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECS);
+        if !live || touch_due {
+            return None;
+        }
+        Some(Caller {
+            user,
+            access,
+            auth: CallerAuth::Token { id: token.id },
+        })
+    }
+
     pub fn authenticate_token(&self, secret: &str) -> Result<Caller> {
         let now = self.now();
         let hash = crypto::sha256_hex(secret.as_bytes());
-        let found = self.store.read(|tx| {
-            let Some(token) = store::tokens::by_hash(tx, &hash)? else {
-                return Ok::<_, Error>(None);
-            };
-            let Some(user) = users::get(tx, &token.user_id)? else {
-                return Ok(None);
-            };
-            let access = access_of(tx, &user)?;
-            Ok(Some((token, user, access)))
-        })?;
+        // Read before the rows: an entry is used only while no auth table was written since.
+        let epoch = self.store.auth_epoch();
+        let found = match self.auth_cache.token(&hash, epoch) {
+            Some(rows) => Some(rows),
+            None => {
+                let found = self.store.read(|tx| {
+                    let Some(token) = store::tokens::by_hash(tx, &hash)? else {
+                        return Ok::<_, Error>(None);
+                    };
+                    let Some(user) = users::get(tx, &token.user_id)? else {
+                        return Ok(None);
+                    };
+                    let access = access_of(tx, &user)?;
+                    Ok(Some((token, user, access)))
+                })?;
+                if let Some(rows) = &found {
+                    self.auth_cache.put_token(&hash, epoch, rows.clone());
+                }
+                found
+            }
+        };
         let Some((mut token, user, access)) = found else {
             return Err(Error::Unauthenticated);
         };

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::plan::{Context, Failures, Planned, Tally};
-use super::{BATCH, SweepAction, Within, day_number};
+use super::{SweepAction, Within, day_number};
 use crate::domain::customer::RuleFields;
 use crate::service::pools::into_pool;
 use crate::service::{Error, Result, access::audit, new_id};
@@ -24,13 +24,14 @@ impl crate::service::pools::UseCases<'_> {
         plan: &[Planned],
         limit: usize,
         within: &Within,
+        batch_size: usize,
     ) -> Result<(Tally, Vec<SweepAction>, Failures)> {
         let rule = self.plugins.recall_rule().ok();
         let mut errors = (0, Vec::new());
         let mut tally = Tally::default();
         let mut listed = Vec::with_capacity(limit.min(plan.len()));
         let today = day_number(now);
-        for batch in plan.chunks(BATCH) {
+        for batch in plan.chunks(batch_size) {
             let applied = self.store.write(|tx| {
                 let ctx = Context::read_w(tx)?;
                 let mut applied = Vec::new();

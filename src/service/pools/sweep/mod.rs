@@ -130,7 +130,13 @@ fn day_number(at: DateTime<Utc>) -> u64 {
 impl crate::service::pools::UseCases<'_> {
     /// Runs (or previews) a sweep as of `now`; the report lists the first `limit` actions.
     pub fn sweep_at(&self, now: DateTime<Utc>, dry_run: bool, limit: usize) -> Result<SweepReport> {
-        self.sweep_within(now, dry_run, limit, &Within::All)
+        self.sweep_within(now, dry_run, limit, &Within::All, BATCH)
+    }
+
+    /// The real sweep as of `now`, writing `batch` customers per write transaction (the tests
+    /// hold every batch size to the same result; [`Self::sweep_at`] uses [`BATCH`]).
+    pub fn sweep_in_batches(&self, now: DateTime<Utc>, batch: usize) -> Result<SweepReport> {
+        self.sweep_within(now, false, 0, &Within::All, batch.max(1))
     }
 
     fn sweep_within(
@@ -139,6 +145,7 @@ impl crate::service::pools::UseCases<'_> {
         dry_run: bool,
         limit: usize,
         within: &Within,
+        batch: usize,
     ) -> Result<SweepReport> {
         let limit = limit.min(MAX_REPORT_LIMIT);
         // The real sweep re-decides every customer it applies: nothing to list from the plan.
@@ -152,7 +159,7 @@ impl crate::service::pools::UseCases<'_> {
             }
             (tally, plan.listed, (0, Vec::new()))
         } else {
-            self.apply_sweep(now, &plan.planned, limit, within)?
+            self.apply_sweep(now, &plan.planned, limit, within, batch)?
         };
         let (errors, mut first_errors) = plan.errors;
         let errors = errors + applied_errors.0;
@@ -249,7 +256,7 @@ impl crate::service::pools::UseCases<'_> {
             }
         };
         let now = as_of.unwrap_or_else(|| self.now());
-        let report = self.sweep_within(now, dry_run, limit, &within)?;
+        let report = self.sweep_within(now, dry_run, limit, &within, BATCH)?;
         if !dry_run {
             let at = self.now();
             self.store.write(|tx| {
