@@ -78,6 +78,7 @@ fn logout_disable_and_role_change_are_seen_at_once() {
                 department_id: None,
                 manager_id: None,
                 phone: None,
+                broker: None,
             },
             "test",
         )

@@ -144,6 +144,7 @@ fn a_batched_sweep_writes_exactly_what_one_by_one_recalls_write() {
                             department_id: None,
                             manager_id: None,
                             phone: None,
+                            broker: None,
                         },
                         "test",
                     )
