@@ -164,12 +164,18 @@ pub struct Checklist {
     pub items: Vec<DocItem>,
     /// The number of the next item id (`i<n>`): ids are never reused.
     pub next_item: u32,
+    /// Files attached to the deal itself, outside the checklist (`POST
+    /// /deals/{id}/attachments`): a bank statement export, a screenshot of the lender's answer.
+    #[serde(default)]
+    pub attachments: Vec<DocFile>,
 }
 
 pub const MAX_NAME: usize = 40;
 pub const MAX_NOTE: usize = 200;
 pub const MAX_ITEMS: usize = 60;
 pub const MAX_FILES: usize = 20;
+/// Files attached to a deal itself (besides the checklist's).
+pub const MAX_ATTACHMENTS: usize = 60;
 
 impl Checklist {
     /// The checklist of a new deal (or of an older deal, on its first change): one pending
@@ -184,6 +190,7 @@ impl Checklist {
             deal_id: deal_id.to_string(),
             items: Vec::new(),
             next_item: 1,
+            attachments: Vec::new(),
         };
         for d in documents {
             c.push(d.clone(), true, by, now);

@@ -150,6 +150,85 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(file)))
 }
 
+/// Attach a file to the deal itself, outside the custody checklist (the raw request body;
+/// JPEG, PNG, WebP, HEIC or PDF, recognised from the bytes; at most
+/// `documents.upload_limit_bytes`) (`deal.edit`). Stored encrypted; read back with `GET
+/// /attachments/{blob}`.
+#[utoipa::path(post, path = "/deals/{id}/attachments", operation_id = "upload_deal_attachment", tag = "documents",
+    params(Upload),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+    (status = 201, description = "Attached: `{blob, name, content_type, size, at, by}`; `blob` is the id for `GET /attachments/{id}`", body = DocFile),
+    (status = 400, description = "Empty file, bad name, or the deal holds the most attachments it may", body = ErrorBody),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody),
+    (status = 413, description = "Larger than the limit", body = ErrorBody),
+    (status = 422, description = "`file_type_refused` or `file_too_large`", body = ErrorBody)))]
+pub async fn upload_attachment(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<Upload>,
+    body: Body,
+) -> Result<(StatusCode, Json<DocFile>), ApiError> {
+    // Who may attach is settled before a byte of the body is read.
+    let check = (caller.clone(), id.clone());
+    app.blocking(move |app| app.documents().check_deal_attach(&check.0, &check.1))
+        .await?;
+    let writer = app.blobs.writer().map_err(blob_error)?;
+    let staged = receive(writer, body).await?.map_err(blob_error)?;
+    let file = app
+        .blocking(move |app| {
+            app.documents()
+                .attach_to_deal(&caller, &id, staged, q.name.as_deref(), &source)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(file)))
+}
+
+/// The deal's own attachments, oldest first (`deal.read`).
+#[utoipa::path(get, path = "/deals/{id}/attachments", operation_id = "list_deal_attachments", tag = "documents",
+    responses(
+    (status = 200, description = "The attachments", body = [DocFile]),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody)))]
+pub async fn list_attachments(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<DocFile>>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.documents().deal_attachments(&caller, &id))
+            .await?,
+    ))
+}
+
+/// A file by its id (the `blob` of an attachment or of a checklist scan), through a deal the
+/// caller sees (`deal.read`); `Range: bytes=a-b` answers 206, an unsatisfiable range 416.
+/// Outside the scope, or no such file: 404.
+#[utoipa::path(get, path = "/attachments/{id}", operation_id = "download_attachment", tag = "documents",
+    params(Download), responses(
+    (status = 200, description = "The whole file"),
+    (status = 206, description = "The range asked for (`Content-Range`)"),
+    (status = 404, description = "Absent, or outside my scope", body = ErrorBody),
+    (status = 416, description = "Range not satisfiable")))]
+pub async fn download_attachment(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(blob): Path<String>,
+    Query(q): Query<Download>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let f = app
+        .blocking(move |app| app.documents().attachment(&caller, &blob))
+        .await?;
+    let kind = if q.inline == Some(1) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    send(f, &headers, kind).await
+}
+
 /// Whether a download is shown in place (`?inline=1`, images) or saved.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -180,6 +180,11 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(documents::handover))
         .routes(routes!(documents::upload))
         .routes(routes!(documents::download))
+        .routes(routes!(
+            documents::upload_attachment,
+            documents::list_attachments
+        ))
+        .routes(routes!(documents::download_attachment))
         .routes(routes!(documents::custody))
         .routes(routes!(documents::export))
         .routes(routes!(leads::check))

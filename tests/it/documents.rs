@@ -722,3 +722,114 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() {
         1
     );
 }
+
+/// The deal's own attachments (docs/api.md: `POST /deals/{id}/attachments?name=` with the raw
+/// body, `GET /attachments/{id}`): stored encrypted, listed, served whole and in ranges by id —
+/// a checklist scan too — only through a deal the caller sees (404 otherwise, as for an id that
+/// does not exist), and gone with the customer's erasure.
+#[tokio::test]
+async fn deal_attachments_are_served_by_id_within_scope_and_erased() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let (xiao, deal, customer) = setup(&s).await;
+    let data = scan(70_000);
+    let (st, f) = upload(
+        &xiao,
+        &format!("/api/v1/deals/{deal}/attachments?name=%E6%B5%81%E6%B0%B4.png"),
+        data.clone(),
+    )
+    .await;
+    assert_eq!(st, 201, "{f}");
+    assert_eq!(
+        (f["name"].as_str(), f["size"].as_u64()),
+        (Some("流水.png"), Some(data.len() as u64))
+    );
+    let blob = f["blob"].as_str().unwrap().to_string();
+    let (st, e) = upload(
+        &xiao,
+        &format!("/api/v1/deals/{deal}/attachments"),
+        b"MZ\x90\0".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (422, Some("file_type_refused"))
+    );
+    let (st, list) = xiao.get(&format!("/api/v1/deals/{deal}/attachments")).await;
+    assert_eq!(st, 200, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // The checklist is untouched by it.
+    let (_, items) = xiao.get(&format!("/api/v1/deals/{deal}/documents")).await;
+    assert!(
+        items["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["files"] == json!([]))
+    );
+
+    let url = format!("/api/v1/attachments/{blob}");
+    let r = download(&xiao, &url, None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), data);
+    let r = download(&xiao, &url, Some("bytes=100-199")).await;
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), data[100..200]);
+    // A scan of the checklist is reachable by its id the same way.
+    let (st, scan_file) = upload(
+        &xiao,
+        &format!("/api/v1/deals/{deal}/documents/i1/files"),
+        scan(500),
+    )
+    .await;
+    assert_eq!(st, 201, "{scan_file}");
+    let scan_url = format!(
+        "/api/v1/attachments/{}",
+        scan_file["blob"].as_str().unwrap()
+    );
+    assert_eq!(download(&xiao, &scan_url, None).await.status(), 200);
+
+    // Out of scope: like an id that does not exist.
+    common::add_user(&s, "li", &["sales"], None);
+    let li = s.login("li", TEAM_PASSWORD).await;
+    assert_eq!(download(&li, &url, None).await.status(), 404);
+    assert_eq!(download(&li, &scan_url, None).await.status(), 404);
+    assert_eq!(
+        download(
+            &xiao,
+            &format!("/api/v1/attachments/{}", "b".repeat(64)),
+            None
+        )
+        .await
+        .status(),
+        404
+    );
+    assert_eq!(
+        li.get(&format!("/api/v1/deals/{deal}/attachments")).await.0,
+        404
+    );
+    assert_eq!(
+        upload(&li, &format!("/api/v1/deals/{deal}/attachments"), scan(10))
+            .await
+            .0,
+        404
+    );
+
+    // Erasure takes the attachment with the scans.
+    let path = s.dir.path().join("blobs").join(&blob[..2]).join(&blob);
+    assert!(path.exists());
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/customers/{customer}/erase"),
+            json!({"request_ref": "PIPL-2"}),
+        )
+        .await;
+    assert!(st.is_success(), "{v}");
+    assert!(!path.exists(), "the attachment's file is gone");
+    assert_eq!(download(&admin, &url, None).await.status(), 404);
+    let (_, list) = admin
+        .get(&format!("/api/v1/deals/{deal}/attachments"))
+        .await;
+    assert_eq!(list, json!([]));
+}

@@ -88,11 +88,13 @@ function MoveDocDialog({ dealId, item, to, onClose, onDone }) {
   <//>`;
 }
 
-function Files({ dealId, item }) {
-  if (!item.files.length) return null;
-  return html`<ul class="doc-files" data-testid="doc-files">
-    ${item.files.map((f) => {
-      const url = `${base(dealId)}/${encodeURIComponent(item.id)}/files/${f.blob}`;
+function Files({ dealId, item, files, testid = 'doc-files' }) {
+  const list = files || item.files;
+  if (!list.length) return null;
+  return html`<ul class="doc-files" data-testid=${testid}>
+    ${list.map((f) => {
+      // A checklist scan under its item; a deal attachment by its id (docs/api.md).
+      const url = item ? `${base(dealId)}/${encodeURIComponent(item.id)}/files/${f.blob}` : `/api/v1/attachments/${f.blob}`;
       return html`<li key=${f.blob} class="doc-file" data-testid="doc-file">
         ${f.content_type.startsWith('image/') && f.content_type !== 'image/heic'
           ? html`<a href=${`${url}?inline=1`} target="_blank" rel="noopener"><img class="doc-thumb" src=${`${url}?inline=1`} alt=${f.name} loading="lazy" /></a>`
@@ -194,6 +196,51 @@ function AddItem({ dealId, onAdded }) {
   </form>`;
 }
 
+/** Files of the deal itself, outside the checklist (`/deals/{id}/attachments`). */
+function DealAttachments({ dealId, mayEdit }) {
+  const [files, setFiles] = useState(null);
+  const [error, setError] = useState(null);
+  const [progress, setProgress] = useState(null);
+  const load = async () => {
+    try {
+      setFiles(await api('GET', `/api/v1/deals/${encodeURIComponent(dealId)}/attachments`));
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  useEffect(() => { load(); }, [dealId]);
+  const onFile = async (event) => {
+    const file = event.currentTarget.files && event.currentTarget.files[0];
+    event.currentTarget.value = '';
+    if (!file) return;
+    setProgress(0);
+    try {
+      await uploadFile(`/api/v1/deals/${encodeURIComponent(dealId)}/attachments?name=${encodeURIComponent(file.name)}`, file, setProgress);
+      toast(t('documents.attachments.done', { name: file.name }));
+      load();
+    } catch (e) {
+      toast(errorText(e), { tone: 'error' });
+    } finally {
+      setProgress(null);
+    }
+  };
+  return html`<section class="doc-attachments" data-testid="deal-attachments">
+    <h3 class="card-subtitle">${t('documents.attachments.title')}</h3>
+    ${error ? html`<${LoadError} error=${error} onRetry=${load} />`
+      : files === null ? html`<${Loading} />`
+      : files.length === 0 ? html`<p class="muted" data-testid="deal-attachments-empty">${t('documents.attachments.empty')}</p>`
+      : html`<${Files} dealId=${dealId} files=${files} testid="deal-attachment-files" />`}
+    ${progress !== null && html`<div class="doc-progress" role="status">
+      <progress max="100" value=${progress}></progress> <span>${progress}%</span></div>`}
+    ${mayEdit && html`<div class="doc-actions"><label class="btn btn-sm" data-testid="deal-attachment-upload-label">
+      ${t('documents.attachments.upload')}
+      <input type="file" class="visually-hidden" accept="image/*,application/pdf"
+        onChange=${onFile} disabled=${progress !== null} data-testid="deal-attachment-upload" />
+    </label></div>`}
+  </section>`;
+}
+
 /** The deal page's documents card. */
 export function DocumentsCard({ dealId }) {
   const [state, setState] = useState({ status: 'loading' });
@@ -233,7 +280,8 @@ export function DocumentsCard({ dealId }) {
         : html`<ul class="doc-list" data-testid="doc-list">${d.items.map((item) => html`<${Item} key=${item.id}
             dealId=${dealId} item=${item} mayEdit=${d.may_edit} onChanged=${load}
             onMove=${(it, to) => setMoving({ item: it, to })} onRemove=${setRemoving} />`)}</ul>`}
-      ${d.may_edit && html`<${AddItem} dealId=${dealId} onAdded=${load} />`}`;
+      ${d.may_edit && html`<${AddItem} dealId=${dealId} onAdded=${load} />`}
+      <${DealAttachments} dealId=${dealId} mayEdit=${d.may_edit} />`;
   }
   return html`<div class="card" data-testid="deal-documents">
     <h2 class="card-title">${t('documents.card')}</h2>

@@ -61,6 +61,11 @@ pub fn erase_customer(
     let mut n = 0;
     for before in store::custody::of_customer(tx, customer_id)? {
         let mut c = before.clone();
+        let reference = blob_ref(&c.deal_id, super::attachments::ATTACHMENTS);
+        for f in c.attachments.drain(..) {
+            store::blobs::remove_ref(tx, &f.blob, &reference, now)?;
+            n += 1;
+        }
         for item in &mut c.items {
             let reference = blob_ref(&c.deal_id, &item.id);
             for f in item.files.drain(..) {

@@ -13,6 +13,7 @@
 
 crate::service::use_cases!(documents, "Document custody (权证) and attached scans.");
 
+mod attachments;
 mod files;
 mod held;
 

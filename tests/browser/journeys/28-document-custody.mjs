@@ -72,6 +72,17 @@ export default async function ({ page, server }) {
   const thumb = id.locator('img.doc-thumb');
   await page.waitForFunction((el) => el.complete && el.naturalWidth === 32, await thumb.elementHandle());
 
+  // A file of the deal itself (not one of the documents): listed under 业务附件 and served by
+  // its id (`/api/v1/attachments/{id}`).
+  const attachments = page.getByTestId('deal-attachments');
+  await attachments.getByTestId('deal-attachments-empty').waitFor();
+  await attachments.getByTestId('deal-attachment-upload').setInputFiles({ name: '银行流水.png', mimeType: 'image/png', buffer: png() });
+  const link = attachments.getByTestId('doc-file-link');
+  await link.waitFor();
+  assert((await link.innerText()).includes('银行流水.png'), 'the attachment is listed by its name');
+  assert((await link.getAttribute('href')).startsWith('/api/v1/attachments/'), 'served by its id');
+  assert((await id.getByTestId('doc-file').count()) === 1, 'the checklist item keeps its one file');
+
   // Received, then lent out to the lender (the recipient is asked for).
   await id.getByTestId('doc-move-received').click();
   await page.getByTestId('doc-move').waitFor();
