@@ -186,6 +186,26 @@ pub async fn upload_attachment(
     Ok((StatusCode::CREATED, Json(file)))
 }
 
+/// Remove one of the deal's own attachments (`deal.edit`); the file is deleted when no other
+/// deal holds it.
+#[utoipa::path(delete, path = "/deals/{id}/attachments/{blob}", operation_id = "remove_deal_attachment", tag = "documents",
+    responses(
+    (status = 204, description = "Removed"),
+    (status = 404, description = "No such attachment on the deal, or the deal is outside my scope", body = ErrorBody)))]
+pub async fn remove_attachment(
+    State(app): State<AppState>,
+    Source(source): Source,
+    caller: Caller,
+    Path((id, blob)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app.blocking(move |app| {
+        app.documents()
+            .remove_attachment(&caller, &id, &blob, &source)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The deal's own attachments, oldest first (`deal.read`).
 #[utoipa::path(get, path = "/deals/{id}/attachments", operation_id = "list_deal_attachments", tag = "documents",
     responses(

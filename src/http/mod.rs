@@ -185,6 +185,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
             documents::list_attachments
         ))
         .routes(routes!(documents::download_attachment))
+        .routes(routes!(documents::remove_attachment))
         .routes(routes!(documents::custody))
         .routes(routes!(documents::export))
         .routes(routes!(leads::check))

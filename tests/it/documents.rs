@@ -815,6 +815,35 @@ async fn deal_attachments_are_served_by_id_within_scope_and_erased() {
         404
     );
 
+    // A wrong upload is removed (out of scope: 404, nothing removed); the file goes with it.
+    let (st, wrong) = upload(
+        &xiao,
+        &format!("/api/v1/deals/{deal}/attachments"),
+        scan(900),
+    )
+    .await;
+    assert_eq!(st, 201, "{wrong}");
+    let wrong_blob = wrong["blob"].as_str().unwrap().to_string();
+    let wrong_path = s
+        .dir
+        .path()
+        .join("blobs")
+        .join(&wrong_blob[..2])
+        .join(&wrong_blob);
+    assert!(wrong_path.exists());
+    let del = format!("/api/v1/deals/{deal}/attachments/{wrong_blob}");
+    assert_eq!(li.call(reqwest::Method::DELETE, &del, None).await.0, 404);
+    assert!(wrong_path.exists());
+    let (st, _) = xiao.call(reqwest::Method::DELETE, &del, None).await;
+    assert_eq!(st, 204);
+    assert!(
+        !wrong_path.exists(),
+        "the removed attachment's file is gone"
+    );
+    assert_eq!(xiao.call(reqwest::Method::DELETE, &del, None).await.0, 404);
+    let (_, list) = xiao.get(&format!("/api/v1/deals/{deal}/attachments")).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+
     // Erasure takes the attachment with the scans.
     let path = s.dir.path().join("blobs").join(&blob[..2]).join(&blob);
     assert!(path.exists());

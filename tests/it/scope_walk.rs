@@ -160,6 +160,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ),
     ("post", "/api/v1/deals/{id}/attachments", Deal),
     ("get", "/api/v1/deals/{id}/attachments", Deal),
+    ("delete", "/api/v1/deals/{id}/attachments/{blob}", Deal),
     // `{id}` is a file (blob) id, reached only through a deal the caller sees; walked with a
     // deal id it answers 404 alike; tests/it/documents.rs checks the scope with real files.
     ("get", "/api/v1/attachments/{id}", Deal),

@@ -88,7 +88,7 @@ function MoveDocDialog({ dealId, item, to, onClose, onDone }) {
   <//>`;
 }
 
-function Files({ dealId, item, files, testid = 'doc-files' }) {
+function Files({ dealId, item, files, testid = 'doc-files', onRemove }) {
   const list = files || item.files;
   if (!list.length) return null;
   return html`<ul class="doc-files" data-testid=${testid}>
@@ -100,6 +100,8 @@ function Files({ dealId, item, files, testid = 'doc-files' }) {
           ? html`<a href=${`${url}?inline=1`} target="_blank" rel="noopener"><img class="doc-thumb" src=${`${url}?inline=1`} alt=${f.name} loading="lazy" /></a>`
           : html`<span class="doc-thumb doc-thumb-file" aria-hidden="true">${f.content_type === 'application/pdf' ? 'PDF' : 'HEIC'}</span>`}
         <a href=${url} class="doc-file-name" data-testid="doc-file-link">${f.name}</a>
+        ${onRemove && html`<button type="button" class="btn btn-sm btn-text btn-text-danger" data-testid="doc-file-remove"
+          onClick=${() => onRemove(f)}>${t('common.delete')}</button>`}
       </li>`;
     })}
   </ul>`;
@@ -201,6 +203,22 @@ function DealAttachments({ dealId, mayEdit }) {
   const [files, setFiles] = useState(null);
   const [error, setError] = useState(null);
   const [progress, setProgress] = useState(null);
+  const [removing, setRemoving] = useState(null);
+  const [removeBusy, setRemoveBusy] = useState(false);
+  const [removeError, setRemoveError] = useState('');
+  const remove = async () => {
+    setRemoveBusy(true);
+    try {
+      await api('DELETE', `/api/v1/deals/${encodeURIComponent(dealId)}/attachments/${removing.blob}`);
+      setRemoving(null);
+      setRemoveError('');
+      load();
+    } catch (e) {
+      setRemoveError(errorText(e));
+    } finally {
+      setRemoveBusy(false);
+    }
+  };
   const load = async () => {
     try {
       setFiles(await api('GET', `/api/v1/deals/${encodeURIComponent(dealId)}/attachments`));
@@ -230,7 +248,11 @@ function DealAttachments({ dealId, mayEdit }) {
     ${error ? html`<${LoadError} error=${error} onRetry=${load} />`
       : files === null ? html`<${Loading} />`
       : files.length === 0 ? html`<p class="muted" data-testid="deal-attachments-empty">${t('documents.attachments.empty')}</p>`
-      : html`<${Files} dealId=${dealId} files=${files} testid="deal-attachment-files" />`}
+      : html`<${Files} dealId=${dealId} files=${files} testid="deal-attachment-files" onRemove=${mayEdit ? setRemoving : null} />`}
+    ${removing && html`<${ConfirmDialog} title=${t('documents.attachments.removeTitle')}
+      body=${t('documents.attachments.removeBody', { name: removing.name })} confirmLabel=${t('common.delete')}
+      busy=${removeBusy} error=${removeError} onConfirm=${remove}
+      onClose=${() => { setRemoving(null); setRemoveError(''); }} />`}
     ${progress !== null && html`<div class="doc-progress" role="status">
       <progress max="100" value=${progress}></progress> <span>${progress}%</span></div>`}
     ${mayEdit && html`<div class="doc-actions"><label class="btn btn-sm" data-testid="deal-attachment-upload-label">

@@ -1808,6 +1808,8 @@ export default {
   'documents.attachments.empty': 'No attachments yet (a bank statement export, a screenshot of the lender\'s answer).',
   'documents.attachments.upload': 'Upload attachment',
   'documents.attachments.done': 'Uploaded: {name}',
+  'documents.attachments.removeTitle': 'Delete attachment',
+  'documents.attachments.removeBody': 'Delete the attachment “{name}”? The file is removed from the server and cannot be recovered.',
   'documents.card': 'Documents (originals)',
   'documents.empty': 'The product asks for no documents; add them below.',
   'documents.status.pending': 'Pending',

@@ -1808,6 +1808,8 @@ export default {
   'documents.attachments.empty': '还没有业务附件（如银行流水导出、机构回复截图）。',
   'documents.attachments.upload': '上传附件',
   'documents.attachments.done': '已上传：{name}',
+  'documents.attachments.removeTitle': '删除业务附件',
+  'documents.attachments.removeBody': '删除附件“{name}”？文件将从服务器上删除，不能恢复。',
   'documents.card': '权证 / 资料',
   'documents.empty': '该产品没有要求资料，可在下方添加。',
   'documents.status.pending': '待收',

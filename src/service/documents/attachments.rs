@@ -121,6 +121,46 @@ impl UseCases<'_> {
         })
     }
 
+    /// Removes one of the deal's own attachments (`deal.edit`): a wrong upload must not stay
+    /// on the deal. The reference goes in one transaction with the list, the timeline and the
+    /// audit (`document.removed`); the file is deleted after the commit when no other deal
+    /// holds it (a failure stays queued for `doctor` and the next start).
+    pub fn remove_attachment(
+        &self,
+        caller: &Caller,
+        deal_id: &str,
+        blob: &str,
+        source: &str,
+    ) -> Result<()> {
+        caller.require(Capability::DealEdit)?;
+        let ctx = self.ctx(caller, source)?;
+        ctx.write(|w| {
+            let (deal, before, mut c) = Self::open(w, deal_id)?;
+            let at = c
+                .attachments
+                .iter()
+                .position(|f| f.blob == blob)
+                .ok_or(Error::NotFound)?;
+            let file = c.attachments.remove(at);
+            store::blobs::remove_ref(w.tx, blob, &blob_ref(deal_id, ATTACHMENTS), w.now())?;
+            store::custody::put(w.tx, before.as_ref(), &c, &deal)?;
+            w.event(
+                &deal.customer_id,
+                "document",
+                Some("业务附件".to_string()),
+                Some("removed".to_string()),
+                Some(file.name.clone()),
+            )?;
+            w.audit(
+                "document.removed",
+                Some(&deal.id),
+                json!({"deal_id": deal.id, "attachment": true, "name": file.name, "blob": blob}),
+            )
+        })?;
+        self.remove_unreferenced_files();
+        Ok(())
+    }
+
     /// A deal's own attachments, oldest first (`deal.read`; 404 outside the scope).
     pub fn deal_attachments(&self, caller: &Caller, deal_id: &str) -> Result<Vec<DocFile>> {
         caller.require(Capability::DealRead)?;

@@ -82,6 +82,10 @@ export default async function ({ page, server }) {
   assert((await link.innerText()).includes('银行流水.png'), 'the attachment is listed by its name');
   assert((await link.getAttribute('href')).startsWith('/api/v1/attachments/'), 'served by its id');
   assert((await id.getByTestId('doc-file').count()) === 1, 'the checklist item keeps its one file');
+  // A wrong upload is deleted after a confirmation.
+  await attachments.getByTestId('doc-file-remove').click();
+  await page.getByRole('dialog').getByRole('button', { name: '删除' }).click();
+  await attachments.getByTestId('deal-attachments-empty').waitFor();
 
   // Received, then lent out to the lender (the recipient is asked for).
   await id.getByTestId('doc-move-received').click();
