@@ -241,12 +241,7 @@ pub async fn download_attachment(
     let f = app
         .blocking(move |app| app.documents().attachment(&caller, &blob))
         .await?;
-    let kind = if q.inline == Some(1) {
-        "inline"
-    } else {
-        "attachment"
-    };
-    send(f, &headers, kind).await
+    send(f, &headers, q.disposition()).await
 }
 
 /// Whether a download is shown in place (`?inline=1`, images) or saved.
@@ -254,6 +249,17 @@ pub async fn download_attachment(
 #[into_params(parameter_in = Query)]
 pub struct Download {
     pub inline: Option<u8>,
+}
+
+impl Download {
+    /// `inline` (shown in place) with `?inline=1`, else `attachment` (saved).
+    fn disposition(&self) -> &'static str {
+        if self.inline == Some(1) {
+            "inline"
+        } else {
+            "attachment"
+        }
+    }
 }
 
 /// RFC 5987 encoding of a download name (every byte outside a safe set escaped, so no quote,
@@ -302,12 +308,7 @@ pub async fn download(
     let f = app
         .blocking(move |app| app.documents().file(&caller, &id, &item, &blob))
         .await?;
-    let kind = if q.inline == Some(1) {
-        "inline"
-    } else {
-        "attachment"
-    };
-    send(f, &headers, kind).await
+    send(f, &headers, q.disposition()).await
 }
 
 /// Streams a request body into a blob writer (hashed, sniffed and encrypted a chunk at a time

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::files::FileDownload;
+use super::files::{FileDownload, reference_upload, upload_name};
 use super::{UseCases, blob_ref};
 use crate::blobs::Staged;
 use crate::domain::capability::Capability;
@@ -61,10 +61,7 @@ impl UseCases<'_> {
         source: &str,
     ) -> Result<DocFile> {
         caller.require(Capability::DealEdit)?;
-        let ext = crate::blobs::sniff::extension(staged.content_type);
-        let name = custody::check_text("name", name.unwrap_or(""), 80, false)
-            .map_err(|(f, r)| Error::validation(f, r))?
-            .unwrap_or_else(|| format!("附件.{ext}"));
+        let name = upload_name(name, "附件", staged)?;
         let ctx = self.ctx(caller, source)?;
         ctx.write(|w| {
             let (deal, before, mut c) = Self::open(w, deal_id)?;
@@ -74,27 +71,13 @@ impl UseCases<'_> {
                     format!("每笔业务最多{}个附件", custody::MAX_ATTACHMENTS),
                 ));
             }
-            let now = w.now();
-            let existed = store::blobs::add_ref(
-                w.tx,
-                &staged.id,
-                || store::blobs::BlobMeta {
-                    size: staged.size,
-                    content_type: staged.content_type.to_string(),
-                    created_at: now,
-                    key: staged.wrapped_key.clone(),
-                    refs: Vec::new(),
-                },
+            let (file, existed) = reference_upload(
+                w,
+                staged,
                 &blob_ref(deal_id, ATTACHMENTS),
-            )?;
-            let file = DocFile {
-                blob: staged.id.clone(),
                 name,
-                content_type: staged.content_type.to_string(),
-                size: staged.size,
-                at: now,
-                by: caller.user.id.clone(),
-            };
+                &caller.user.id,
+            )?;
             if !c.attachments.iter().any(|f| f.blob == file.blob) {
                 c.attachments.push(file.clone());
             }

@@ -82,6 +82,49 @@ pub fn erase_customer(
     Ok(n)
 }
 
+/// The display name of an upload: the one given (checked), else `<stem>.<ext>` from the
+/// sniffed type.
+pub(super) fn upload_name(name: Option<&str>, stem: &str, staged: &Staged) -> Result<String> {
+    let ext = crate::blobs::sniff::extension(staged.content_type);
+    Ok(custody::check_text("name", name.unwrap_or(""), 80, false)
+        .map_err(|(f, r)| Error::validation(f, r))?
+        .unwrap_or_else(|| format!("{stem}.{ext}")))
+}
+
+/// One more reference (`reference`) to a staged upload in the use case's transaction: the
+/// blob row created on the first, and the file entry that names it. Returns whether an equal
+/// file was already stored (for `BlobStore::place`).
+pub(super) fn reference_upload(
+    w: &crate::service::context::W<'_>,
+    staged: &Staged,
+    reference: &str,
+    name: String,
+    by: &str,
+) -> Result<(DocFile, bool)> {
+    let now = w.now();
+    let existed = store::blobs::add_ref(
+        w.tx,
+        &staged.id,
+        || store::blobs::BlobMeta {
+            size: staged.size,
+            content_type: staged.content_type.to_string(),
+            created_at: now,
+            key: staged.wrapped_key.clone(),
+            refs: Vec::new(),
+        },
+        reference,
+    )?;
+    let file = DocFile {
+        blob: staged.id.clone(),
+        name,
+        content_type: staged.content_type.to_string(),
+        size: staged.size,
+        at: now,
+        by: by.to_string(),
+    };
+    Ok((file, existed))
+}
+
 impl UseCases<'_> {
     /// Whether `caller` may attach a file to the item (checked before the upload is read).
     pub fn check_attach(&self, caller: &Caller, deal_id: &str, item_id: &str) -> Result<()> {
@@ -133,13 +176,7 @@ impl UseCases<'_> {
         source: &str,
     ) -> Result<DocFile> {
         caller.require(Capability::DealEdit)?;
-        let ext = crate::blobs::sniff::extension(staged.content_type);
-        let name = match custody::check_text("name", name.unwrap_or(""), 80, false)
-            .map_err(|(f, r)| Error::validation(f, r))?
-        {
-            Some(n) => n,
-            None => format!("扫描件.{ext}"),
-        };
+        let name = upload_name(name, "扫描件", staged)?;
         let ctx = self.ctx(caller, source)?;
         ctx.write(|w| {
             let (deal, before, mut c) = Self::open(w, deal_id)?;
@@ -150,28 +187,13 @@ impl UseCases<'_> {
                     format!("每项资料最多{}个附件", custody::MAX_FILES),
                 ));
             }
-            let now = w.now();
-            let reference = blob_ref(deal_id, item_id);
-            let existed = store::blobs::add_ref(
-                w.tx,
-                &staged.id,
-                || store::blobs::BlobMeta {
-                    size: staged.size,
-                    content_type: staged.content_type.to_string(),
-                    created_at: now,
-                    key: staged.wrapped_key.clone(),
-                    refs: Vec::new(),
-                },
-                &reference,
-            )?;
-            let file = DocFile {
-                blob: staged.id.clone(),
+            let (file, existed) = reference_upload(
+                w,
+                staged,
+                &blob_ref(deal_id, item_id),
                 name,
-                content_type: staged.content_type.to_string(),
-                size: staged.size,
-                at: now,
-                by: caller.user.id.clone(),
-            };
+                &caller.user.id,
+            )?;
             if !item.files.iter().any(|f| f.blob == file.blob) {
                 item.files.push(file.clone());
             }
