@@ -20,6 +20,9 @@ pub struct Cmd {
     /// `<seq>:<hash>`: the chain must still hold that entry unchanged.
     #[arg(long, value_name = "SEQ:HASH")]
     audit_head: Option<Head>,
+    /// Print every table's entries and size (per customer too) and exit.
+    #[arg(long)]
+    sizes: bool,
 }
 
 struct Report {
@@ -48,6 +51,9 @@ impl Cmd {
         let layout = Layout::new(data);
         if self.rotate_key {
             return rotate(&layout);
+        }
+        if self.sizes {
+            return sizes(&layout);
         }
         let mut r = Report { failures: 0 };
         if !data.is_dir() {
@@ -569,4 +575,54 @@ fn check_backups(data: &Path, r: &mut Report) {
             }
         }
     }
+}
+
+/// `doctor --sizes`: where the store's bytes go, per table and per customer.
+fn sizes(layout: &Layout) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&layout.store())?;
+    let tables = store.table_sizes()?;
+    let customers = tables
+        .iter()
+        .find(|t| t.name == "customers")
+        .map_or(0, |t| t.entries);
+    let file = std::fs::metadata(layout.store())?.len();
+    println!(
+        "{:<28} {:>12} {:>14} {:>14} {:>10}",
+        "table", "entries", "stored bytes", "page bytes", "per cust."
+    );
+    let per = |b: u64| {
+        if customers == 0 {
+            "-".to_string()
+        } else {
+            format!("{}", b / customers)
+        }
+    };
+    for t in &tables {
+        println!(
+            "{:<28} {:>12} {:>14} {:>14} {:>10}",
+            t.name,
+            t.entries,
+            t.stored,
+            t.pages,
+            per(t.pages)
+        );
+    }
+    let pages: u64 = tables.iter().map(|t| t.pages).sum();
+    println!(
+        "{:<28} {:>12} {:>14} {:>14} {:>10}",
+        "all tables",
+        "",
+        "",
+        pages,
+        per(pages)
+    );
+    println!(
+        "{:<28} {:>12} {:>14} {:>14} {:>10}",
+        "file",
+        "",
+        "",
+        file,
+        per(file)
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -130,11 +130,11 @@ pub fn status_of(tx: &ReadTransaction, r: &Referral) -> Result<ReferralStatus> {
     if !r.new_customer {
         return Ok(ReferralStatus::Existing);
     }
-    let customer: Option<Customer> = super::org::decode_one(
-        &tx.open_table(tables::CUSTOMERS)?,
-        &r.customer_id,
-        "customers",
-    )?;
+    let customer: Option<Customer> = tx
+        .open_table(tables::CUSTOMERS)?
+        .get(r.customer_id.as_str())?
+        .map(|v| super::customer_codec::decode(v.value()))
+        .transpose()?;
     let Some(c) = customer.filter(|c| c.deleted_at.is_none()) else {
         return Ok(ReferralStatus::Closed);
     };

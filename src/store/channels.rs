@@ -266,7 +266,7 @@ fn customer_text(tx: &WriteTransaction, customer_id: &str) -> Result<String> {
     let Some(v) = t.get(customer_id)? else {
         return Ok(String::new());
     };
-    let c: Customer = codec::decode("customers", v.value())?;
+    let c = super::customer_codec::decode(v.value())?;
     Ok(text_of(c.channel.as_deref()))
 }
 

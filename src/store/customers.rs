@@ -9,10 +9,8 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::{Result, codec, tables};
+use super::{Result, codec, customer_codec, tables};
 use crate::domain::customer::{Customer, RuleFields};
-
-const T: &str = "customers";
 
 fn keys_of(c: &Customer) -> Vec<String> {
     let mut keys = Vec::new();
@@ -166,11 +164,15 @@ pub(super) fn bin_newest_first(
 }
 
 pub(super) fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
-    super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
+    let table = tx.open_table(tables::CUSTOMERS)?;
+    let v = table.get(id)?;
+    v.map(|v| customer_codec::decode(v.value())).transpose()
 }
 
 pub(super) fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Customer>> {
-    super::org::decode_one(&tx.open_table(tables::CUSTOMERS)?, id, T)
+    let table = tx.open_table(tables::CUSTOMERS)?;
+    let v = table.get(id)?;
+    v.map(|v| customer_codec::decode(v.value())).transpose()
 }
 
 /// Writes the record, moves its secondary keys from `before` to the new values and keeps its
@@ -226,7 +228,7 @@ pub fn put_by(
         super::loads::shift_bin(tx, is)?;
     }
     tx.open_table(tables::CUSTOMERS)?
-        .insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
+        .insert(c.id.as_str(), customer_codec::encode(c)?.as_slice())?;
     super::rule_fields::sync(tx, c)?;
     super::match_rows::sync(tx, c)?;
     super::leads::sync(tx, before, c)?;
@@ -316,7 +318,7 @@ pub(super) fn scan(
     };
     for row in range {
         let (_, v) = row?;
-        if !visit(codec::decode(T, v.value())?) {
+        if !visit(customer_codec::decode(v.value())?) {
             break;
         }
     }
@@ -327,7 +329,7 @@ pub(super) fn scan(
 /// first when `None`), in id order, each decoded as `D` (the whole record, or just the
 /// [`RuleFields`]) and given to `visit`. Returns the last id visited and how many (fewer than
 /// `limit`: done).
-fn batch_w<D: serde::de::DeserializeOwned>(
+fn batch_w<D: customer_codec::FromRecord>(
     tx: &WriteTransaction,
     after: Option<&str>,
     limit: usize,
@@ -343,7 +345,7 @@ fn batch_w<D: serde::de::DeserializeOwned>(
     let (mut last, mut n) = (None, 0);
     for row in range.take(limit) {
         let (id, v) = row?;
-        visit(id.value(), codec::decode(T, v.value())?)?;
+        visit(id.value(), D::from_record(v.value())?)?;
         last = Some(id.value().to_string());
         n += 1;
     }
@@ -393,11 +395,44 @@ pub(super) fn scrub_birth_dates_batch(
     })?;
     let mut table = tx.open_table(tables::CUSTOMERS)?;
     for c in &rewrite {
-        table.insert(c.id.as_str(), codec::encode(c)?.as_slice())?;
+        table.insert(c.id.as_str(), customer_codec::encode(c)?.as_slice())?;
     }
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
     for (key, id) in &added {
         keys.insert(key.as_str(), id.as_str())?;
+    }
+    Ok((last, n))
+}
+
+/// Schema 32, one batch: records still in JSON (format 1) rewritten in the compact format 2;
+/// keys and views are unchanged (the record's fields are).
+pub fn compact_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut table = tx.open_table(tables::CUSTOMERS)?;
+    let mut rewrite: Vec<(String, Vec<u8>)> = Vec::new();
+    let (mut last, mut n) = (None, 0);
+    {
+        let range = match after {
+            Some(a) => {
+                table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+            }
+            None => table.range::<&str>(..)?,
+        };
+        for row in range.take(limit) {
+            let (id, v) = row?;
+            if customer_codec::is_legacy(v.value()) {
+                let c = customer_codec::decode(v.value())?;
+                rewrite.push((id.value().to_string(), customer_codec::encode(&c)?));
+            }
+            last = Some(id.value().to_string());
+            n += 1;
+        }
+    }
+    for (id, bytes) in &rewrite {
+        table.insert(id.as_str(), bytes.as_slice())?;
     }
     Ok((last, n))
 }
@@ -657,7 +692,7 @@ impl<'t> Reader<'t> {
         let table = tx.open_table(tables::CUSTOMERS)?;
         for row in table.range::<&str>(..)? {
             let (_, v) = row?;
-            if !visit(codec::decode(T, v.value())?) {
+            if !visit(customer_codec::decode_rule_fields(v.value())?) {
                 break;
             }
         }

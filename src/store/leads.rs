@@ -11,7 +11,7 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::{Error, Result, codec, tables};
+use super::{Error, Result, tables};
 use crate::domain::customer::{Customer, Sealed};
 
 /// `settings` key present while the fill of schema 24 is not finished: the last customer id
@@ -64,7 +64,7 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     let mut expected = std::collections::BTreeSet::new();
     for row in tx.open_table(tables::CUSTOMERS)?.iter()? {
         let (_, v) = row?;
-        let c: Customer = codec::decode("customers", v.value())?;
+        let c = super::customer_codec::decode(v.value())?;
         if std::iter::once(&c.phone)
             .chain(&c.extra_phones)
             .any(|p| !p.bidx.is_empty() && p.lead.is_empty())
@@ -132,7 +132,7 @@ pub fn fill_batch(
         };
         for row in range.take(limit) {
             let (_, v) = row?;
-            batch.push(codec::decode("customers", v.value())?);
+            batch.push(super::customer_codec::decode(v.value())?);
         }
     }
     let corrupt = |message: String| Error::Corrupt {
@@ -153,7 +153,10 @@ pub fn fill_batch(
             changed |= fill(&format!("extra_phones.{i}"), p)?;
         }
         if changed {
-            customers.insert(c.id.as_str(), codec::encode(&out)?.as_slice())?;
+            customers.insert(
+                c.id.as_str(),
+                super::customer_codec::encode(&out)?.as_slice(),
+            )?;
             sync(tx, Some(c), &out)?;
         }
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
-use super::{Result, codec, tables};
+use super::{Result, tables};
 use crate::domain::customer::{RuleFields, Stage};
 
 const LIVE: &str = "live";
@@ -213,7 +213,7 @@ fn recount(
     let mut out = BTreeMap::new();
     for row in customers.iter()? {
         let (_, v) = row?;
-        let fields: RuleFields = codec::decode("customers", v.value())?;
+        let fields = super::customer_codec::decode_rule_fields(v.value())?;
         if let Some((owner, what)) = counted(&fields) {
             for w in what {
                 *out.entry((owner.clone(), w)).or_default() += 1;

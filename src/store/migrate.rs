@@ -76,8 +76,10 @@
 //!   counters in the first batch).
 //! - 31: referrals, referral_fees, referral_keys (brokers' referrals and their fees,
 //!   `store::brokers`), created empty; the built-in `broker` role (经纪人) seeded.
+//! - 32: customer records rewritten in the compact format 2 (`store::customer_codec`),
+//!   batched like 9; the file is compacted afterwards so the space is given back.
 //!
-//! Steps 9, 10, 11, 15, 17 and 30 read every customer (record or rule view); they run in
+//! Steps 9, 10, 11, 15, 17, 30 and 32 read every customer (record or rule view); they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
@@ -86,7 +88,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 31;
+pub const SCHEMA_VERSION: u64 = 32;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -156,7 +158,7 @@ pub fn run_observed(store: &Store, on_step: &mut dyn FnMut(&StepDone)) -> Result
             to: next,
             elapsed: started.elapsed(),
         });
-        upgraded.compact |= next == 11;
+        upgraded.compact |= next == 11 || next == 32;
         version = next;
     }
     Ok(upgraded)
@@ -179,6 +181,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         15 => Some(super::customers::add_waiting_keys_batch),
         17 => Some(super::match_rows::rebuild_batch),
         30 => Some(super::report_keys::rebuild_batch),
+        32 => Some(super::customers::compact_batch),
         _ => None,
     }
 }
@@ -635,6 +638,8 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         29 => to_29_product_names(tx),
         30 => to_30_report_keys(tx),
         31 => to_31_brokers(tx),
+        // Everything happens in the batches (`customers::compact_batch`).
+        32 => Ok(()),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -12,6 +12,7 @@ pub mod channels;
 pub mod codec;
 pub mod contracts;
 pub mod custody;
+pub mod customer_codec;
 pub mod customer_settings;
 pub mod customers;
 pub mod deals;
@@ -44,6 +45,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 pub use redb::ReadTransaction;
 use redb::ReadableDatabase;
+
+/// One table's size: entries, bytes of keys and values, bytes of the pages holding them.
+pub struct TableSize {
+    pub name: String,
+    pub entries: u64,
+    pub stored: u64,
+    pub pages: u64,
+}
 
 /// Storage failures. A storage failure is never reported as "not found".
 #[derive(Debug, thiserror::Error)]
@@ -405,6 +414,27 @@ impl Store {
             tx.open_table(tables::SETTINGS)?.insert(name, value)?;
             Ok(())
         })
+    }
+
+    /// Every table's entry count and space (for `zhudai doctor --sizes`), largest first.
+    pub fn table_sizes(&self) -> Result<Vec<TableSize>> {
+        use redb::ReadableTableMetadata;
+        let tx = self.db.begin_read()?;
+        let page = 4096;
+        let mut out = Vec::new();
+        for handle in tx.list_tables()? {
+            let name = redb::TableHandle::name(&handle).to_string();
+            let table = tx.open_untyped_table(handle).map_err(redb::Error::from)?;
+            let stats = table.stats()?;
+            out.push(TableSize {
+                name,
+                entries: table.len()?,
+                stored: stats.stored_bytes(),
+                pages: (stats.leaf_pages() + stats.branch_pages()) * page,
+            });
+        }
+        out.sort_by(|a, b| b.pages.cmp(&a.pages));
+        Ok(out)
     }
 
     /// Full structural check of the file (used by `zhudai doctor`).

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
-use super::{Error, Result, codec, tables};
+use super::{Error, Result, tables};
 use crate::domain::customer::{Customer, RuleFields, Stage};
 
 const T: &str = "customer_rules";
@@ -439,7 +439,7 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     for row in customers.iter()? {
         let (id, v) = row?;
         let id = id.value();
-        let fields: RuleFields = codec::decode("customers", v.value())?;
+        let fields = super::customer_codec::decode_rule_fields(v.value())?;
         let bytes = encode(&fields);
         let stored = rules.get(id)?;
         let mut ok = stored.is_some_and(|s| s.value() == bytes.as_slice());
@@ -465,7 +465,7 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
             let (secs, id) = k.value();
             let expected = customers
                 .get(id)?
-                .map(|c| codec::decode::<RuleFields>("customers", c.value()))
+                .map(|c| super::customer_codec::decode_rule_fields(c.value()))
                 .transpose()?
                 .and_then(|f| last_activity(&f))
                 .map(|at| at.timestamp());

@@ -233,10 +233,12 @@ async fn customers_written_before_schema_22_are_filled_in_at_start() {
             use redb::ReadableTable;
             let mut t = tx.open_table(zhudai::store::tables::CUSTOMERS)?;
             let bytes = t.get(id.as_str())?.unwrap().value().to_vec();
-            let mut c: zhudai::domain::customer::Customer =
-                zhudai::store::codec::decode("customers", &bytes)?;
+            let mut c = zhudai::store::customer_codec::decode(&bytes)?;
             c.phone.lead.clear();
-            t.insert(id.as_str(), zhudai::store::codec::encode(&c)?.as_slice())?;
+            t.insert(
+                id.as_str(),
+                zhudai::store::customer_codec::encode(&c)?.as_slice(),
+            )?;
             tx.delete_table(zhudai::store::tables::LEAD_CHECK)?;
             tx.open_table(zhudai::store::tables::LEAD_CHECK)?;
             tx.open_table(zhudai::store::tables::SETTINGS)?

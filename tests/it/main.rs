@@ -19,6 +19,7 @@ mod calls;
 mod cdr_example;
 mod channels;
 mod common;
+mod compact_store;
 mod contracts;
 mod cost_cap;
 mod custom_reports;

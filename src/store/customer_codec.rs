@@ -1,0 +1,445 @@
+//! The compact encoding of customer records (format 2, schema 32).
+//!
+//! Format 1 (JSON, `store::codec`) spells every field name in every record and keeps the
+//! sealed values as hex text: about 1.5 KB for an imported customer. Format 2 is postcard
+//! (positional, varint integers) of [`V2`], a mirror of [`Customer`] with the hex inside
+//! sealed values kept as bytes and times as seconds and nanoseconds: about a third of that.
+//!
+//! Positional means the layout is fixed: `V2` and every type it holds (profile, demand,
+//! consent, the enums) must not gain, lose or reorder a field or a variant. A change to any of
+//! them is a new format (3) with its own mirror, and [`decode`] keeps reading 1 and 2. The
+//! test `layout_is_pinned` holds the bytes of a full record and fails on such a change.
+//!
+//! Readers dispatch on the format byte, so JSON records written before schema 32 stay readable
+//! while the migration rewrites them in batches.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Result, codec};
+use crate::domain::customer::{Consent, Customer, Demand, Profile, RuleFields, Sealed, Stage};
+use crate::domain::id_number::Gender;
+
+pub const FORMAT_COMPACT: u8 = 2;
+const T: &str = "customers";
+
+/// A text that is usually `<prefix><lower-case hex>` (ciphertexts `g1:…`, blind indexes): kept
+/// as the prefix and the bytes, which is exact (the hex is written back lower-case, and only
+/// lower-case hex is packed). Anything else is kept as text.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+enum Packed {
+    Text(String),
+    Hex(String, Vec<u8>),
+}
+
+fn pack(s: &str) -> Packed {
+    let start = s.rfind(':').map_or(0, |i| i + 1);
+    let body = &s[start..];
+    let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+    if !body.is_empty() && body.len() % 2 == 0 && body.bytes().all(|b| lower_hex(&b)) {
+        if let Ok(bytes) = hex::decode(body) {
+            return Packed::Hex(s[..start].to_string(), bytes);
+        }
+    }
+    Packed::Text(s.to_string())
+}
+
+fn unpack(p: Packed) -> String {
+    match p {
+        Packed::Text(s) => s,
+        Packed::Hex(prefix, bytes) => prefix + hex::encode(bytes).as_str(),
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct SealedV2 {
+    enc: Packed,
+    bidx: Packed,
+    masked: String,
+    tail: String,
+    lead: Packed,
+}
+
+impl SealedV2 {
+    fn of(s: &Sealed) -> Self {
+        SealedV2 {
+            enc: pack(&s.enc),
+            bidx: pack(&s.bidx),
+            masked: s.masked.clone(),
+            tail: s.tail.clone(),
+            lead: pack(&s.lead),
+        }
+    }
+    fn into_sealed(self) -> Sealed {
+        Sealed {
+            enc: unpack(self.enc),
+            bidx: unpack(self.bidx),
+            masked: self.masked,
+            tail: self.tail,
+            lead: unpack(self.lead),
+        }
+    }
+}
+
+/// An instant as seconds and nanoseconds since the epoch: exact, any year chrono holds.
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Copy)]
+struct Time(i64, u32);
+
+impl Time {
+    fn of(t: DateTime<Utc>) -> Self {
+        Time(t.timestamp(), t.timestamp_subsec_nanos())
+    }
+    fn at(self) -> Result<DateTime<Utc>> {
+        DateTime::from_timestamp(self.0, self.1).ok_or_else(|| Error::Corrupt {
+            table: T,
+            message: format!("time out of range: {}.{}", self.0, self.1),
+        })
+    }
+}
+
+fn time_of(t: Option<DateTime<Utc>>) -> Option<Time> {
+    t.map(Time::of)
+}
+
+fn at(t: Option<Time>) -> Result<Option<DateTime<Utc>>> {
+    t.map(Time::at).transpose()
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct ConsentV2 {
+    basis: String,
+    notice_version: Option<String>,
+    channel: Option<String>,
+    at: Time,
+}
+
+/// The stored layout of format 2: [`Customer`]'s fields in a fixed order.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct V2 {
+    id: String,
+    name: String,
+    phone: SealedV2,
+    extra_phones: Vec<SealedV2>,
+    id_number: Option<SealedV2>,
+    gender: Option<Gender>,
+    birth_year: Option<i32>,
+    city: Option<String>,
+    address: Option<String>,
+    company: Option<String>,
+    channel: Option<String>,
+    stage: Stage,
+    grade: Option<String>,
+    stars: u8,
+    intent: Option<String>,
+    tags: Vec<String>,
+    demand: Demand,
+    profile: Profile,
+    /// The custom fields as JSON text (their values are any JSON), empty when there are none.
+    custom: String,
+    owner_id: Option<String>,
+    pool_id: Option<String>,
+    collaborators: Vec<String>,
+    consent: Option<ConsentV2>,
+    last_followup_at: Option<Time>,
+    next_followup_at: Option<Time>,
+    duplicate_flag: bool,
+    created_by: String,
+    broker_id: Option<String>,
+    created_at: Time,
+    updated_at: Time,
+    deleted_at: Option<Time>,
+    held_since: Option<Time>,
+    locked: bool,
+    pool_entered_at: Option<Time>,
+    previous_owner_id: Option<String>,
+    pool_reason: Option<String>,
+    notes: Option<String>,
+    entered_at: Option<Time>,
+}
+
+/// `c` in format 2 (the format byte first).
+pub fn encode(c: &Customer) -> Result<Vec<u8>> {
+    let custom = if c.custom.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&c.custom).map_err(|e| Error::Encode(e.to_string()))?
+    };
+    let v = V2 {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        phone: SealedV2::of(&c.phone),
+        extra_phones: c.extra_phones.iter().map(SealedV2::of).collect(),
+        id_number: c.id_number.as_ref().map(SealedV2::of),
+        gender: c.gender,
+        birth_year: c.birth_year,
+        city: c.city.clone(),
+        address: c.address.clone(),
+        company: c.company.clone(),
+        channel: c.channel.clone(),
+        stage: c.stage,
+        grade: c.grade.clone(),
+        stars: c.stars,
+        intent: c.intent.clone(),
+        tags: c.tags.clone(),
+        demand: c.demand.clone(),
+        profile: c.profile.clone(),
+        custom,
+        owner_id: c.owner_id.clone(),
+        pool_id: c.pool_id.clone(),
+        collaborators: c.collaborators.clone(),
+        consent: c.consent.as_ref().map(|k| ConsentV2 {
+            basis: k.basis.clone(),
+            notice_version: k.notice_version.clone(),
+            channel: k.channel.clone(),
+            at: Time::of(k.at),
+        }),
+        last_followup_at: time_of(c.last_followup_at),
+        next_followup_at: time_of(c.next_followup_at),
+        duplicate_flag: c.duplicate_flag,
+        created_by: c.created_by.clone(),
+        broker_id: c.broker_id.clone(),
+        created_at: Time::of(c.created_at),
+        updated_at: Time::of(c.updated_at),
+        deleted_at: time_of(c.deleted_at),
+        held_since: time_of(c.held_since),
+        locked: c.locked,
+        pool_entered_at: time_of(c.pool_entered_at),
+        previous_owner_id: c.previous_owner_id.clone(),
+        pool_reason: c.pool_reason.clone(),
+        notes: c.notes.clone(),
+        entered_at: time_of(c.entered_at),
+    };
+    let mut out = vec![FORMAT_COMPACT];
+    out.extend(postcard::to_allocvec(&v).map_err(|e| Error::Encode(e.to_string()))?);
+    Ok(out)
+}
+
+fn from_v2(v: V2) -> Result<Customer> {
+    let custom: BTreeMap<String, serde_json::Value> = if v.custom.is_empty() {
+        BTreeMap::new()
+    } else {
+        serde_json::from_str(&v.custom).map_err(|e| Error::Corrupt {
+            table: T,
+            message: format!("custom fields: {e}"),
+        })?
+    };
+    Ok(Customer {
+        id: v.id,
+        name: v.name,
+        phone: v.phone.into_sealed(),
+        extra_phones: v
+            .extra_phones
+            .into_iter()
+            .map(SealedV2::into_sealed)
+            .collect(),
+        id_number: v.id_number.map(SealedV2::into_sealed),
+        gender: v.gender,
+        birth_year: v.birth_year,
+        legacy_birth_date: None,
+        city: v.city,
+        address: v.address,
+        company: v.company,
+        channel: v.channel,
+        stage: v.stage,
+        grade: v.grade,
+        stars: v.stars,
+        intent: v.intent,
+        tags: v.tags,
+        demand: v.demand,
+        profile: v.profile,
+        custom,
+        owner_id: v.owner_id,
+        pool_id: v.pool_id,
+        collaborators: v.collaborators,
+        consent: v
+            .consent
+            .map(|k| {
+                Ok::<_, Error>(Consent {
+                    basis: k.basis,
+                    notice_version: k.notice_version,
+                    channel: k.channel,
+                    at: k.at.at()?,
+                })
+            })
+            .transpose()?,
+        last_followup_at: at(v.last_followup_at)?,
+        next_followup_at: at(v.next_followup_at)?,
+        duplicate_flag: v.duplicate_flag,
+        created_by: v.created_by,
+        broker_id: v.broker_id,
+        created_at: v.created_at.at()?,
+        updated_at: v.updated_at.at()?,
+        deleted_at: at(v.deleted_at)?,
+        held_since: at(v.held_since)?,
+        locked: v.locked,
+        pool_entered_at: at(v.pool_entered_at)?,
+        previous_owner_id: v.previous_owner_id,
+        pool_reason: v.pool_reason,
+        notes: v.notes,
+        entered_at: at(v.entered_at)?,
+    })
+}
+
+/// A stored customer record in either format.
+pub fn decode(bytes: &[u8]) -> Result<Customer> {
+    match bytes.first() {
+        Some(&FORMAT_COMPACT) => {
+            let v: V2 = postcard::from_bytes(&bytes[1..]).map_err(|e| Error::Corrupt {
+                table: T,
+                message: format!("format 2: {e}"),
+            })?;
+            from_v2(v)
+        }
+        _ => codec::decode(T, bytes),
+    }
+}
+
+/// The rule fields of a stored customer record in either format.
+pub fn decode_rule_fields(bytes: &[u8]) -> Result<RuleFields> {
+    match bytes.first() {
+        Some(&FORMAT_COMPACT) => decode(bytes).map(|c| RuleFields::from(&c)),
+        _ => codec::decode(T, bytes),
+    }
+}
+
+/// What a customer record decodes to: the whole [`Customer`], or only its [`RuleFields`].
+pub trait FromRecord: Sized {
+    fn from_record(bytes: &[u8]) -> Result<Self>;
+}
+
+impl FromRecord for Customer {
+    fn from_record(bytes: &[u8]) -> Result<Self> {
+        decode(bytes)
+    }
+}
+
+impl FromRecord for RuleFields {
+    fn from_record(bytes: &[u8]) -> Result<Self> {
+        decode_rule_fields(bytes)
+    }
+}
+
+/// Whether a stored record is still in format 1 (the schema-32 migration rewrites those).
+pub fn is_legacy(bytes: &[u8]) -> bool {
+    bytes.first() != Some(&FORMAT_COMPACT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::customer::Occupation;
+
+    fn sealed(enc: &str, bidx: &str, lead: &str) -> Sealed {
+        Sealed {
+            enc: enc.into(),
+            bidx: bidx.into(),
+            masked: "138****5678".into(),
+            tail: "5678".into(),
+            lead: lead.into(),
+        }
+    }
+
+    fn full() -> Customer {
+        let t = DateTime::from_timestamp(1_764_000_000, 123_456_789).unwrap_or_default();
+        let json = serde_json::json!({
+            "id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "name": "张三",
+            "phone": {"enc": "g1:00ff", "bidx": "ab", "masked": "138****5678", "tail": "5678"},
+            "id_number": null, "gender": "female", "city": "深圳", "address": null,
+            "company": null, "channel": "抖音", "stage": "qualified", "grade": "A",
+            "intent": null, "owner_id": null, "pool_id": null, "consent": null,
+            "last_followup_at": null, "next_followup_at": null, "created_by": "u1",
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "deleted_at": null
+        });
+        let mut c: Customer = serde_json::from_value(json).unwrap();
+        c.phone = sealed("g1:0a1b2c", "9f8e", "77aa");
+        c.extra_phones = vec![sealed("not hex at all", "", "")];
+        c.id_number = Some(sealed("g1:ABCD", "00", ""));
+        c.birth_year = Some(1990);
+        c.stars = 3;
+        c.tags = vec!["高意向".into()];
+        c.demand.amount_fen = Some(50_000_000);
+        c.profile.occupation = Some(Occupation::BusinessOwner);
+        c.profile.has_property = Some(true);
+        c.custom
+            .insert("wx".into(), serde_json::json!({"a": [1, "二"]}));
+        c.owner_id = Some("u2".into());
+        c.collaborators = vec!["u3".into()];
+        c.consent = Some(Consent {
+            basis: "consent".into(),
+            notice_version: Some("v1".into()),
+            channel: None,
+            at: t,
+        });
+        c.last_followup_at = Some(t);
+        c.held_since = Some(t);
+        c.locked = true;
+        c.broker_id = Some("b1".into());
+        c.notes = Some("第一行\n第二行".into());
+        c.entered_at = Some(t);
+        c.updated_at = t;
+        c
+    }
+
+    #[test]
+    fn every_field_round_trips_exactly() {
+        let c = full();
+        let bytes = encode(&c).unwrap();
+        assert_eq!(bytes[0], FORMAT_COMPACT);
+        assert_eq!(decode(&bytes).unwrap(), c);
+        assert_eq!(
+            decode_rule_fields(&bytes).unwrap(),
+            RuleFields::from(&c),
+            "rule fields from format 2"
+        );
+        // The same record in JSON (format 1) reads to the same customer.
+        let json = codec::encode(&c).unwrap();
+        assert!(is_legacy(&json) && !is_legacy(&bytes));
+        assert_eq!(decode(&json).unwrap(), c);
+        assert!(
+            bytes.len() * 2 < json.len(),
+            "{} vs {}",
+            bytes.len(),
+            json.len()
+        );
+    }
+
+    #[test]
+    fn hex_is_packed_only_when_it_comes_back_the_same() {
+        for s in [
+            "", "g1:00ff", "abc", "ABCD", "g1:ABCD", "00", ":", "a:b:0f", "x:", "é0",
+        ] {
+            assert_eq!(unpack(pack(s)), s, "{s:?}");
+        }
+        assert_eq!(pack("g1:00ff"), Packed::Hex("g1:".into(), vec![0, 255]));
+        assert_eq!(pack("ABCD"), Packed::Text("ABCD".into()));
+    }
+
+    #[test]
+    fn truncated_or_garbage_is_corrupt() {
+        let bytes = encode(&full()).unwrap();
+        for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
+            assert!(
+                matches!(decode(&bytes[..cut]), Err(Error::Corrupt { .. })),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    /// The bytes of a full record are fixed: a field or variant added, removed or moved in
+    /// `V2` or any type it holds (Profile, Demand, Consent, Gender, Stage, Occupation…) changes
+    /// them. That change needs a format 3 with its own mirror, not an edit of format 2.
+    #[test]
+    fn layout_is_pinned() {
+        let bytes = encode(&full()).unwrap();
+        let digest = crate::crypto::sha256_hex(&bytes);
+        assert_eq!(
+            digest,
+            "ddf96ec8175b6bb3a6f0c96a175176217a05bc213bca3eb2bfeca52d372653b8",
+            "the format-2 layout changed ({} bytes): add a format 3 instead",
+            bytes.len()
+        );
+    }
+}
