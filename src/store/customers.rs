@@ -12,6 +12,23 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use super::{Result, codec, customer_codec, tables};
 use crate::domain::customer::{Customer, RuleFields};
 
+/// The part of a blind index a key holds: its first 128 bits (32 hex digits), ample to tell a
+/// million numbers apart (schema 32; before, all 64 digits).
+fn short(bidx: &str) -> &str {
+    bidx.get(..32).unwrap_or(bidx)
+}
+
+/// The prefix of the keys of customers with this blind index (`kind` `p` or `i`).
+fn index_prefix(kind: char, bidx: &str) -> String {
+    format!("{kind}:{}/", short(bidx))
+}
+
+/// The customer id a key ends with (every key is `<kind>:<…>/<id>`; its value is empty since
+/// schema 32, the id being in the key already).
+fn id_of_key(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(_, id)| id)
+}
+
 fn keys_of(c: &Customer) -> Vec<String> {
     let mut keys = Vec::new();
     // An erased record's phone has no blind index: nothing to find it by.
@@ -19,10 +36,10 @@ fn keys_of(c: &Customer) -> Vec<String> {
         std::iter::once(&c.phone)
             .chain(&c.extra_phones)
             .filter(|p| !p.bidx.is_empty())
-            .map(|p| format!("p:{}/{}", p.bidx, c.id)),
+            .map(|p| format!("{}{}", index_prefix('p', &p.bidx), c.id)),
     );
     if let Some(i) = &c.id_number {
-        keys.push(format!("i:{}/{}", i.bidx, c.id));
+        keys.push(format!("{}{}", index_prefix('i', &i.bidx), c.id));
     }
     keys.push(format!(
         "o:{}/{}",
@@ -64,8 +81,8 @@ pub(super) fn add_waiting_keys_batch(
         Ok(())
     })?;
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
-    for (key, id) in &added {
-        keys.insert(key.as_str(), id.as_str())?;
+    for (key, _) in &added {
+        keys.insert(key.as_str(), "")?;
     }
     Ok((last, n))
 }
@@ -122,8 +139,8 @@ pub(super) fn in_bin(
     };
     let mut out = Vec::new();
     for row in keys.range("b:"..end.as_str())? {
-        let (_, v) = row?;
-        out.push(v.value().to_string());
+        let (k, _) = row?;
+        out.push(id_of_key(k.value()).to_string());
     }
     Ok(out)
 }
@@ -155,8 +172,8 @@ pub(super) fn bin_newest_first(
     let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
     let end = before.unwrap_or("b;");
     for row in keys.range::<&str>("b:"..end)?.rev() {
-        let (k, v) = row?;
-        if !visit(k.value(), v.value())? {
+        let (k, _) = row?;
+        if !visit(k.value(), id_of_key(k.value()))? {
             break;
         }
     }
@@ -209,7 +226,7 @@ pub fn put_by(
                 keys.remove(k.as_str())?;
             }
             for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
-                keys.insert(k.as_str(), c.id.as_str())?;
+                keys.insert(k.as_str(), "")?;
             }
         }
         _ => {
@@ -219,7 +236,7 @@ pub fn put_by(
                 }
             }
             for k in &new_keys {
-                keys.insert(k.as_str(), c.id.as_str())?;
+                keys.insert(k.as_str(), "")?;
             }
         }
     }
@@ -264,11 +281,11 @@ fn ids_with_prefix(
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for row in keys.range(prefix..)? {
-        let (k, v) = row?;
+        let (k, _) = row?;
         if !k.value().starts_with(prefix) {
             break;
         }
-        out.push(v.value().to_string());
+        out.push(id_of_key(k.value()).to_string());
     }
     Ok(out)
 }
@@ -277,14 +294,14 @@ fn ids_with_prefix(
 pub(super) fn ids_by_index_w(tx: &WriteTransaction, kind: char, bidx: &str) -> Result<Vec<String>> {
     ids_with_prefix(
         &tx.open_table(tables::CUSTOMER_KEYS)?,
-        &format!("{kind}:{bidx}/"),
+        &index_prefix(kind, bidx),
     )
 }
 
 pub(super) fn ids_by_index(tx: &ReadTransaction, kind: char, bidx: &str) -> Result<Vec<String>> {
     ids_with_prefix(
         &tx.open_table(tables::CUSTOMER_KEYS)?,
-        &format!("{kind}:{bidx}/"),
+        &index_prefix(kind, bidx),
     )
 }
 
@@ -398,14 +415,15 @@ pub(super) fn scrub_birth_dates_batch(
         table.insert(c.id.as_str(), customer_codec::encode(c)?.as_slice())?;
     }
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
-    for (key, id) in &added {
-        keys.insert(key.as_str(), id.as_str())?;
+    for (key, _) in &added {
+        keys.insert(key.as_str(), "")?;
     }
     Ok((last, n))
 }
 
-/// Schema 32, one batch: records still in JSON (format 1) rewritten in the compact format 2;
-/// keys and views are unchanged (the record's fields are).
+/// Schema 32, one batch: records still in JSON (format 1) rewritten in the compact format 2,
+/// and the batch's customer keys and lead-check keys written in their compact form (the first
+/// batch emptied both tables: `migrate::to_32_compact`).
 pub fn compact_batch(
     tx: &WriteTransaction,
     after: Option<&str>,
@@ -413,6 +431,7 @@ pub fn compact_batch(
 ) -> Result<(Option<String>, usize)> {
     let mut table = tx.open_table(tables::CUSTOMERS)?;
     let mut rewrite: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut batch: Vec<Customer> = Vec::new();
     let (mut last, mut n) = (None, 0);
     {
         let range = match after {
@@ -423,10 +442,11 @@ pub fn compact_batch(
         };
         for row in range.take(limit) {
             let (id, v) = row?;
+            let c = customer_codec::decode(v.value())?;
             if customer_codec::is_legacy(v.value()) {
-                let c = customer_codec::decode(v.value())?;
                 rewrite.push((id.value().to_string(), customer_codec::encode(&c)?));
             }
+            batch.push(c);
             last = Some(id.value().to_string());
             n += 1;
         }
@@ -434,6 +454,14 @@ pub fn compact_batch(
     for (id, bytes) in &rewrite {
         table.insert(id.as_str(), bytes.as_slice())?;
     }
+    let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    for c in &batch {
+        for k in keys_of(c) {
+            keys.insert(k.as_str(), "")?;
+        }
+    }
+    drop(keys);
+    super::leads::add_keys(tx, &batch)?;
     Ok((last, n))
 }
 
@@ -777,11 +805,11 @@ impl<'t> Reader<'t> {
             probes: &[(char, &str)],
         ) -> Result<Option<String>> {
             for (kind, bidx) in probes {
-                let prefix = format!("{kind}:{bidx}/");
+                let prefix = index_prefix(*kind, bidx);
                 if let Some(row) = keys.range(prefix.as_str()..)?.next() {
-                    let (k, v) = row?;
+                    let (k, _) = row?;
                     if k.value().starts_with(&prefix) {
-                        return Ok(Some(v.value().to_string()));
+                        return Ok(Some(id_of_key(k.value()).to_string()));
                     }
                 }
             }
@@ -825,8 +853,8 @@ impl<'t> Reader<'t> {
             if out.len() == limit {
                 break;
             }
-            let (_, v) = row?;
-            out.push(v.value().to_string());
+            let (k, _) = row?;
+            out.push(id_of_key(k.value()).to_string());
         }
         Ok(out)
     }

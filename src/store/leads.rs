@@ -18,12 +18,30 @@ use crate::domain::customer::{Customer, Sealed};
 /// filled ("" before the first batch).
 pub const FILL_CURSOR: &str = "lead_check/fill_after";
 
+/// The prefix of a lead index's keys: its first 128 bits (32 hex digits) and `/` (schema 32;
+/// before, all 64 digits).
+fn prefix(lead: &str) -> String {
+    format!("{}/", lead.get(..32).unwrap_or(lead))
+}
+
 fn keys_of(c: &Customer) -> Vec<String> {
     std::iter::once(&c.phone)
         .chain(&c.extra_phones)
         .filter(|p| !p.bidx.is_empty() && !p.lead.is_empty())
-        .map(|p| format!("{}/{}", p.lead, c.id))
+        .map(|p| format!("{}{}", prefix(&p.lead), c.id))
         .collect()
+}
+
+/// Schema 32, one batch: the lead-check keys of `batch` (the table was emptied by the step's
+/// first batch and is rebuilt in the short form).
+pub(super) fn add_keys(tx: &WriteTransaction, batch: &[Customer]) -> Result<()> {
+    let mut t = tx.open_table(tables::LEAD_CHECK)?;
+    for c in batch {
+        for k in keys_of(c) {
+            t.insert(k.as_str(), "")?;
+        }
+    }
+    Ok(())
 }
 
 /// Moves `before`'s keys to `c`'s (called by `customers::put_by`).
@@ -46,7 +64,7 @@ pub(super) fn sync(tx: &WriteTransaction, before: Option<&Customer>, c: &Custome
 /// Whether some customer has a phone with this lead index.
 pub fn exists(tx: &ReadTransaction, lead: &str) -> Result<bool> {
     let t = tx.open_table(tables::LEAD_CHECK)?;
-    let prefix = format!("{lead}/");
+    let prefix = prefix(lead);
     let first = t.range(prefix.as_str()..)?.next().transpose()?;
     Ok(first.is_some_and(|(k, _)| k.value().starts_with(&prefix)))
 }

@@ -76,8 +76,10 @@
 //!   counters in the first batch).
 //! - 31: referrals, referral_fees, referral_keys (brokers' referrals and their fees,
 //!   `store::brokers`), created empty; the built-in `broker` role (经纪人) seeded.
-//! - 32: customer records rewritten in the compact format 2 (`store::customer_codec`),
-//!   batched like 9; the file is compacted afterwards so the space is given back.
+//! - 32: customer records rewritten in the compact format 2 (`store::customer_codec`), the
+//!   customer keys and lead-check keys rebuilt in a short form (empty values, the first 128
+//!   bits of each blind index); batched like 9; the file is compacted afterwards so the space
+//!   is given back.
 //!
 //! Steps 9, 10, 11, 15, 17, 30 and 32 read every customer (record or rule view); they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -530,6 +532,18 @@ fn to_31_brokers(tx: &WriteTransaction) -> Result<()> {
     seed_roles(tx)
 }
 
+/// Schema 32, the first batch of the step (`run_in_batches`): the customer keys and the
+/// lead-check keys emptied; the batches (`customers::compact_batch`) rewrite each record in
+/// format 2 and write its keys in the short form (the id only in the key, 128 bits of each
+/// blind index).
+fn to_32_compact(tx: &WriteTransaction) -> Result<()> {
+    tx.delete_table(tables::CUSTOMER_KEYS)?;
+    tx.open_table(tables::CUSTOMER_KEYS)?;
+    tx.delete_table(tables::LEAD_CHECK)?;
+    tx.open_table(tables::LEAD_CHECK)?;
+    Ok(())
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -638,8 +652,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         29 => to_29_product_names(tx),
         30 => to_30_report_keys(tx),
         31 => to_31_brokers(tx),
-        // Everything happens in the batches (`customers::compact_batch`).
-        32 => Ok(()),
+        32 => to_32_compact(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -2,7 +2,7 @@
 //! (JSON records) is rewritten in batches; an upgrade interrupted after a batch resumes after
 //! its cursor, every record reads back exactly as before, and `zhudai doctor` is clean.
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadableDatabase, ReadableTable};
 use serde_json::{Value, json};
 use zhudai::domain::customer::Customer;
 use zhudai::store::{codec, customer_codec, customers, migrate, tables};
@@ -18,6 +18,22 @@ fn records(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .map(|r| {
             let (k, v) = r.unwrap();
             (k.value().to_string(), v.value().to_vec())
+        })
+        .collect()
+}
+
+fn table_rows(
+    path: &std::path::Path,
+    table: redb::TableDefinition<&'static str, &'static str>,
+) -> Vec<(String, String)> {
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let tx = db.begin_read().unwrap();
+    let t = tx.open_table(table).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.value().to_string(), v.value().to_string())
         })
         .collect()
 }
@@ -75,16 +91,92 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
         );
     }
 
-    // Back to what schema 31 wrote (JSON records), then interrupted after a first batch of 2.
+    let keys_now = table_rows(&path, tables::CUSTOMER_KEYS);
+    let leads_now = table_rows(&path, tables::LEAD_CHECK);
+    assert!(
+        keys_now.iter().all(|(k, v)| v.is_empty() && k.len() < 80),
+        "{keys_now:?}"
+    );
+    assert_eq!(leads_now.len(), 14, "two phones each");
+
+    // Back to what schema 31 wrote: JSON records, keys with the whole blind index and the id
+    // as their value, lead-check keys with the whole lead index.
     {
         let db = redb::Database::open(&path).unwrap();
         let tx = db.begin_write().unwrap();
         {
             let mut t = tx.open_table(tables::CUSTOMERS).unwrap();
+            let mut keys = tx.open_table(tables::CUSTOMER_KEYS).unwrap();
+            let mut leads = tx.open_table(tables::LEAD_CHECK).unwrap();
+            for (k, _) in &keys_now {
+                keys.remove(k.as_str()).unwrap();
+            }
+            for (k, _) in &leads_now {
+                leads.remove(k.as_str()).unwrap();
+            }
             for c in &originals {
                 t.insert(c.id.as_str(), codec::encode(c).unwrap().as_slice())
                     .unwrap();
+                let mut old = vec![format!(
+                    "o:{}/{}",
+                    c.owner_id.as_deref().unwrap_or("-"),
+                    c.id
+                )];
+                for p in std::iter::once(&c.phone).chain(&c.extra_phones) {
+                    old.push(format!("p:{}/{}", p.bidx, c.id));
+                    leads
+                        .insert(format!("{}/{}", p.lead, c.id).as_str(), "")
+                        .unwrap();
+                }
+                if let Some(i) = &c.id_number {
+                    old.push(format!("i:{}/{}", i.bidx, c.id));
+                }
+                for (k, _) in keys_now.iter().filter(|(k, _)| {
+                    (k.starts_with("n:") || k.starts_with("b:")) && k.ends_with(&c.id)
+                }) {
+                    old.push(k.clone());
+                }
+                for k in old {
+                    keys.insert(k.as_str(), c.id.as_str()).unwrap();
+                }
             }
+        }
+        tx.open_table(tables::META)
+            .unwrap()
+            .insert("schema_version", 31)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    assert_ne!(table_rows(&path, tables::CUSTOMER_KEYS), keys_now);
+    let interrupted = data.path().join("interrupted.redb");
+    std::fs::copy(&path, &interrupted).unwrap();
+
+    // Straight through: records compact, keys in the short form, exactly as written today.
+    let store = common::open_keyed(data.path(), &path);
+    assert_eq!(
+        migrate::stored_version(&store).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
+    drop(store);
+    assert_eq!(table_rows(&path, tables::CUSTOMER_KEYS), keys_now);
+    assert_eq!(table_rows(&path, tables::LEAD_CHECK), leads_now);
+    let decoded: Vec<Customer> = records(&path)
+        .iter()
+        .map(|(_, b)| {
+            assert!(!customer_codec::is_legacy(b));
+            customer_codec::decode(b).unwrap()
+        })
+        .collect();
+    assert_eq!(decoded, originals, "every record reads back exactly");
+
+    // Interrupted after the first batch of 2 (tables emptied, that batch written, the cursor
+    // committed): the upgrade resumes after the cursor and ends in the same state.
+    {
+        let db = redb::Database::open(&interrupted).unwrap();
+        let tx = db.begin_write().unwrap();
+        for t in [tables::CUSTOMER_KEYS, tables::LEAD_CHECK] {
+            tx.delete_table(t).unwrap();
+            tx.open_table(t).unwrap();
         }
         let (last, n) = customers::compact_batch(&tx, None, 2).unwrap();
         assert_eq!(n, 2);
@@ -92,13 +184,9 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
             .unwrap()
             .insert("migration/32/after", last.unwrap().as_str())
             .unwrap();
-        tx.open_table(tables::META)
-            .unwrap()
-            .insert("schema_version", 31)
-            .unwrap();
         tx.commit().unwrap();
     }
-    let legacy = records(&path)
+    let legacy = records(&interrupted)
         .iter()
         .filter(|(_, b)| customer_codec::is_legacy(b))
         .count();
@@ -106,8 +194,7 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
         legacy, 5,
         "the first batch was compacted, the rest still JSON"
     );
-
-    let store = common::open_keyed(data.path(), &path);
+    let store = common::open_keyed(data.path(), &interrupted);
     assert_eq!(
         migrate::stored_version(&store).unwrap(),
         Some(migrate::SCHEMA_VERSION)
@@ -122,18 +209,10 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
         })
         .unwrap();
     assert!(!cursor_left);
-    let count = store
-        .read(|tx| Ok::<_, zhudai::store::Error>(tx.open_table(tables::CUSTOMERS)?.len()?))
-        .unwrap();
-    assert_eq!(count, 7);
     drop(store);
-    let after = records(&path);
-    assert!(after.iter().all(|(_, b)| !customer_codec::is_legacy(b)));
-    let decoded: Vec<Customer> = after
-        .iter()
-        .map(|(_, b)| customer_codec::decode(b).unwrap())
-        .collect();
-    assert_eq!(decoded, originals, "every record reads back exactly");
+    assert_eq!(table_rows(&interrupted, tables::CUSTOMER_KEYS), keys_now);
+    assert_eq!(table_rows(&interrupted, tables::LEAD_CHECK), leads_now);
+    assert_eq!(records(&interrupted), records(&path));
 
     // doctor: the rule view, keys, counters and audit chain all agree with the records.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))

@@ -210,8 +210,10 @@ async fn doctor_names_missing_page_keys_and_the_upgrade_to_schema_15_adds_them()
         .read(|tx| {
             let keys = tx.open_table(KEYS)?;
             let mut out = Vec::new();
+            // `q:<pool>/<id>`, the id in the key (the value is empty since schema 32).
             for row in keys.range::<&str>("q:".."q;")? {
-                out.push(row?.1.value().to_string());
+                let key = row?.0.value().to_string();
+                out.push(key.rsplit_once('/').unwrap().1.to_string());
             }
             Ok::<_, zhudai::store::Error>(out)
         })
