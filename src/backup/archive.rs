@@ -38,6 +38,23 @@ const MANIFEST_LIMIT: u64 = 256 * 1024 * 1024;
 /// After the tar's end blocks only zero padding may follow, and not much of it.
 const PADDING_LIMIT: u64 = 64 * 1024;
 
+/// The error a cancelled read returns. Not `ErrorKind::Interrupted`: `io::copy` (inside tar)
+/// and `read_exact` retry those, so a cancelled backup would spin instead of stopping.
+#[derive(Debug)]
+struct CancelledRead;
+
+impl std::fmt::Display for CancelledRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled")
+    }
+}
+
+impl std::error::Error for CancelledRead {}
+
+fn is_cancel(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<CancelledRead>())
+}
+
 /// Reads through a source, hashing, counting, reporting progress and honouring cancellation.
 struct Tap<'a, R> {
     inner: R,
@@ -52,7 +69,7 @@ struct Tap<'a, R> {
 impl<R: Read> Read for Tap<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.cancel.load(Ordering::Relaxed) {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+            return Err(io::Error::other(CancelledRead));
         }
         let n = self.inner.read(buf)?;
         if let Some(h) = &mut self.hasher {
@@ -129,6 +146,102 @@ pub fn partial_name(out: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Size of the pieces of tar stream handed from the reading thread to the compressing one.
+const CHUNK: usize = 1 << 20;
+/// Pieces in flight between the two threads (bounded: memory stays constant).
+const IN_FLIGHT: usize = 4;
+
+/// A piece of the tar stream for the compressing thread, or the word that the stream is
+/// complete. A channel that closes without `End` means the writer gave up: the compressing
+/// thread then stops without finishing the archive.
+enum Piece {
+    Data(Vec<u8>),
+    End,
+}
+
+/// The reading side of the pipeline: collects the tar stream into `CHUNK`-sized pieces and
+/// sends them to the compressing thread, reusing the buffers it gives back.
+struct Pipe {
+    buf: Vec<u8>,
+    to_compress: std::sync::mpsc::SyncSender<Piece>,
+    returned: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl Pipe {
+    fn send(&mut self) -> io::Result<()> {
+        let next = match self.returned.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => Vec::with_capacity(CHUNK),
+        };
+        let full = std::mem::replace(&mut self.buf, next);
+        self.to_compress.send(Piece::Data(full)).map_err(|_| {
+            io::Error::new(io::ErrorKind::BrokenPipe, "the compressing thread stopped")
+        })
+    }
+
+    /// Sends what is left and the end mark.
+    fn finish(mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.to_compress.send(Piece::End).map_err(|_| {
+            io::Error::new(io::ErrorKind::BrokenPipe, "the compressing thread stopped")
+        })
+    }
+}
+
+impl Write for Pipe {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = CHUNK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The compressing side: zstd, then age, then the file, on its own thread so that reading and
+/// hashing the entries (the caller's thread) overlaps compressing and encrypting them.
+fn compress_and_encrypt(
+    file: File,
+    encryptor: age::Encryptor,
+    pieces: std::sync::mpsc::Receiver<Piece>,
+    give_back: std::sync::mpsc::Sender<Vec<u8>>,
+) -> io::Result<File> {
+    let age_out = encryptor.wrap_output(BufWriter::with_capacity(CHUNK, file))?;
+    let mut zstd_out = zstd::Encoder::new(age_out, super::ZSTD_LEVEL)?;
+    loop {
+        match pieces.recv() {
+            Ok(Piece::Data(buf)) => {
+                zstd_out.write_all(&buf)?;
+                // The reader may be gone already (it failed): nothing to give back to then.
+                let _ = give_back.send(buf);
+            }
+            Ok(Piece::End) => break,
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "the backup stopped before its end",
+                ));
+            }
+        }
+    }
+    let age_out = zstd_out.finish()?;
+    let buffered = age_out.finish()?;
+    let file = buffered.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(file)
+}
+
 fn write_into(
     file: File,
     entries: &[Entry],
@@ -137,20 +250,56 @@ fn write_into(
     progress: &mut dyn FnMut(u64),
     cancel: &AtomicBool,
 ) -> Result<Manifest> {
+    let encryptor = encryption.encryptor()?;
+    let (to_compress, pieces) = std::sync::mpsc::sync_channel(IN_FLIGHT);
+    let (give_back, returned) = std::sync::mpsc::channel();
+    let compressor = std::thread::Builder::new()
+        .name("backup-compress".into())
+        .spawn(move || compress_and_encrypt(file, encryptor, pieces, give_back))
+        .map_err(io("cannot start the backup"))?;
+    let pipe = Pipe {
+        buf: Vec::with_capacity(CHUNK),
+        to_compress,
+        returned,
+    };
+    let produced = write_tar(pipe, entries, header, progress, cancel);
+    // `write_tar` has dropped the pipe however it ended, so the thread always comes back.
+    let compressed = compressor.join();
+    let closed = |e: &Error| matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe);
+    match (produced, compressed) {
+        (Ok(manifest), Ok(Ok(_))) => Ok(manifest),
+        // The reading side's own failure (a source file, a cancellation) explains it best.
+        (Err(e), _) if !closed(&e) => Err(e),
+        // The compressing side's failure (a full disk, …).
+        (_, Ok(Err(e))) => Err(Error::Io {
+            what: "cannot write the backup".into(),
+            source: e,
+        }),
+        (Err(e), Ok(Ok(_))) => Err(e),
+        (_, Err(_)) => Err(Error::Io {
+            what: "cannot write the backup".into(),
+            source: io::Error::other("the compressing thread panicked"),
+        }),
+    }
+}
+
+/// The tar stream of `entries` and the manifest, into `pipe` (the reading side of the
+/// pipeline): each entry is read in large pieces and hashed on the way.
+fn write_tar(
+    pipe: Pipe,
+    entries: &[Entry],
+    header: &Header,
+    progress: &mut dyn FnMut(u64),
+    cancel: &AtomicBool,
+) -> Result<Manifest> {
     let cancelled = |e: io::Error, what: String| {
-        if e.kind() == io::ErrorKind::Interrupted {
+        if is_cancel(&e) {
             Error::Cancelled
         } else {
             Error::Io { what, source: e }
         }
     };
-    let encryptor = encryption.encryptor()?;
-    let age_out = encryptor
-        .wrap_output(BufWriter::with_capacity(1 << 20, file))
-        .map_err(io("cannot write the backup"))?;
-    let zstd_out =
-        zstd::Encoder::new(age_out, super::ZSTD_LEVEL).map_err(io("cannot write the backup"))?;
-    let mut tar = tar::Builder::new(zstd_out);
+    let mut tar = tar::Builder::new(pipe);
     let mtime = u64::try_from(header.created_at.timestamp()).unwrap_or(0);
     let mut manifest = Manifest {
         format: FORMAT_NAME.to_string(),
@@ -177,7 +326,9 @@ fn write_into(
             cancel,
         };
         let mut h = tar_header(size, mtime);
-        tar.append_data(&mut h, &entry.path, &mut tap)
+        // Large reads: tar copies from a BufReader in pieces of its buffer's size.
+        let buffered = BufReader::with_capacity(CHUNK, &mut tap);
+        tar.append_data(&mut h, &entry.path, buffered)
             .map_err(|e| cancelled(e, format!("cannot back up {}", entry.source.display())))?;
         if tap.count != size {
             // tar has already written a header promising `size` bytes: the archive is broken.
@@ -199,14 +350,8 @@ fn write_into(
     let mut h = tar_header(json.len() as u64, mtime);
     tar.append_data(&mut h, MANIFEST, json.as_slice())
         .map_err(io("cannot write the backup"))?;
-    let zstd_out = tar.into_inner().map_err(io("cannot write the backup"))?;
-    let age_out = zstd_out.finish().map_err(io("cannot write the backup"))?;
-    let buffered = age_out.finish().map_err(io("cannot write the backup"))?;
-    let file = buffered.into_inner().map_err(|e| Error::Io {
-        what: "cannot write the backup".into(),
-        source: e.into_error(),
-    })?;
-    file.sync_all().map_err(io("cannot write the backup"))?;
+    let pipe = tar.into_inner().map_err(io("cannot write the backup"))?;
+    pipe.finish().map_err(io("cannot write the backup"))?;
     Ok(manifest)
 }
 
@@ -466,12 +611,141 @@ fn create_private(dir: &Path, name: &str) -> Result<File> {
 /// Errors while reading the decrypted stream: age reports truncation as UnexpectedEof and a
 /// failed chunk authentication as InvalidData; tar reports damaged headers as `Other`.
 fn stream_error(e: io::Error) -> Error {
+    if is_cancel(&e) {
+        return Error::Cancelled;
+    }
     match e.kind() {
-        io::ErrorKind::Interrupted => Error::Cancelled,
         io::ErrorKind::UnexpectedEof => Error::Truncated,
         io::ErrorKind::InvalidData => Error::Corrupted(format!(
             "a part of the file does not authenticate ({e}): it was damaged or altered"
         )),
         _ => Error::Corrupted(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            schema_version: 1,
+            created_at: chrono::Utc::now(),
+            audit_head: None,
+        }
+    }
+
+    /// Several pipeline pieces of incompressible and compressible bytes.
+    fn entries(dir: &Path) -> Vec<Entry> {
+        let mut random = vec![0u8; 3 * CHUNK + 12345];
+        getrandom::fill(&mut random).unwrap();
+        std::fs::write(dir.join("random"), &random).unwrap();
+        let text: Vec<u8> = (0..4 * CHUNK + 7).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.join("text"), &text).unwrap();
+        vec![
+            Entry {
+                path: "zhudai.redb".into(),
+                source: dir.join("text"),
+            },
+            Entry {
+                path: "blobs/00/0000".into(),
+                source: dir.join("random"),
+            },
+        ]
+    }
+
+    #[test]
+    fn many_pieces_round_trip_through_the_two_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = entries(dir.path());
+        let id = age::x25519::Identity::generate();
+        let out = dir.path().join("b.age");
+        let mut seen = 0;
+        let (written, size) = write(
+            &out,
+            &entries,
+            &header(),
+            &Encryption::Recipients(vec![id.to_public()]),
+            &mut |n| seen += n,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(seen, written.total_size());
+        // The compressible entry shrank: the archive is smaller than the entries.
+        assert!(size < written.total_size() / 2 + 4 * CHUNK as u64, "{size}");
+        let unlock = Unlock::Identities(vec![Box::new(id)]);
+        let extracted = dir.path().join("x");
+        std::fs::create_dir(&extracted).unwrap();
+        let read = read(
+            &out,
+            &unlock,
+            Some(&extracted),
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(read, written);
+        for e in &entries {
+            assert_eq!(
+                std::fs::read(extracted.join(&e.path)).unwrap(),
+                std::fs::read(&e.source).unwrap(),
+                "{}",
+                e.path
+            );
+        }
+    }
+
+    #[test]
+    fn a_cancelled_backup_stops_both_threads_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = entries(dir.path());
+        let id = age::x25519::Identity::generate();
+        let out = dir.path().join("b.age");
+        let cancel = AtomicBool::new(false);
+        let mut read_so_far = 0;
+        let err = write(
+            &out,
+            &entries,
+            &header(),
+            &Encryption::Recipients(vec![id.to_public()]),
+            &mut |n| {
+                read_so_far += n;
+                if read_so_far > 2 * CHUNK as u64 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            },
+            &cancel,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
+        assert!(!out.exists());
+        assert!(!partial_name(&out).exists());
+    }
+
+    #[test]
+    fn a_failing_write_is_reported_and_the_reading_side_does_not_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = entries(dir.path());
+        let id = age::x25519::Identity::generate();
+        // The compressing thread writes to a file opened for reading only: its first write
+        // fails, mid-stream (the random entry) or at the end (a small one).
+        for entries in [entries.clone(), entries[..1].to_vec()] {
+            let readonly = dir.path().join("readonly");
+            std::fs::write(&readonly, b"").unwrap();
+            let err = write_into(
+                File::open(&readonly).unwrap(),
+                &entries,
+                &header(),
+                &Encryption::Recipients(vec![id.to_public()]),
+                &mut |_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, Error::Io { what, source } if what == "cannot write the backup" && source.kind() != io::ErrorKind::BrokenPipe),
+                "{err:?}"
+            );
+        }
     }
 }

@@ -42,6 +42,10 @@ pub struct Created {
     pub manifest: Manifest,
     /// The snapshot came from a running server over its admin socket.
     pub via_server: bool,
+    /// Time spent taking the store snapshot.
+    pub snapshot_took: std::time::Duration,
+    /// Time spent writing the archive (read, hash, tar, compress, encrypt, sync).
+    pub archive_took: std::time::Duration,
 }
 
 /// `data/tmp`: private scratch space for snapshots (same filesystem as the store).
@@ -152,6 +156,7 @@ pub fn create_locked(
     let tmp = std::fs::canonicalize(&tmp).map_err(io(format!("cannot open {}", tmp.display())))?;
     let snapshot_path = tmp.join(format!("backup-{}.redb", crate::service::new_id(now)));
     let scratch = Scratch(snapshot_path.clone());
+    let started = std::time::Instant::now();
     let (snapshot, via_server) = match source {
         SnapshotSource::Store(store) => (store.snapshot_to(&snapshot_path)?, false),
         SnapshotSource::ServerOrFile => {
@@ -165,6 +170,8 @@ pub fn create_locked(
         }
     };
     let Snapshot { schema_version, .. } = snapshot;
+    let snapshot_took = started.elapsed();
+    let started = std::time::Instant::now();
     let entries = list_entries(data_dir, &snapshot_path)?;
     let mut total = 0;
     for e in &entries {
@@ -192,6 +199,8 @@ pub fn create_locked(
         size,
         manifest,
         via_server,
+        snapshot_took,
+        archive_took: started.elapsed(),
     })
 }
 

@@ -1,20 +1,22 @@
-//! Backups: a whole data directory as one age-encrypted tar stream, readable by the reference
-//! `age` tool (`age -d -i key.txt F.age | tar -x`).
+//! Backups: a whole data directory as one age-encrypted, zstd-compressed tar stream, readable
+//! by the reference tools (`age -d -i key.txt F.age | zstd -d | tar -x`).
 //!
-//! Archive format version 1, inside the age encryption (passphrase or X25519 recipients):
-//! a plain tar stream of regular files, in this order:
+//! Archive format version 2, inside the age encryption (passphrase or X25519 recipients): a
+//! zstd-compressed tar stream (version 1, still read, has the tar uncompressed) of regular
+//! files, in this order:
 //! `zhudai.redb` (a consistent snapshot, see `store::snapshot`), `keys/**` (`master.key`, and
 //! `master.key.next` during a key rotation), `config.toml` if present, `plugins/**`,
 //! `blobs/**` if present, and **last** `manifest.json`.
 //!
 //! The manifest is written last so that the whole backup is made in one streaming pass with
 //! constant memory: each entry is hashed (SHA-256) while it is copied into the tar, and the
-//! manifest records the hashes and sizes at the end. Readers (`verify`, `restore`) hash every
-//! entry as it streams past, then require the manifest as the final entry, then require the
-//! tar's end blocks, then read the age stream to its end (which is where age detects a
-//! truncated file or data appended to it). Any difference — a missing, extra, resized or
-//! altered entry, a damaged or truncated file, trailing data — is an error, and `restore`
-//! swaps nothing in until all of it has passed.
+//! manifest records the hashes and sizes at the end (reading and hashing run on the caller's
+//! thread, compressing, encrypting and writing on a second one: `archive::write`). Readers
+//! (`verify`, `restore`) hash every entry as it streams past, then require the manifest as the
+//! final entry, then require the tar's end blocks, then read the age stream to its end (which
+//! is where age detects a truncated file or data appended to it). Any difference — a missing,
+//! extra, resized or altered entry, a damaged or truncated file, trailing data — is an error,
+//! and `restore` swaps nothing in until all of it has passed.
 
 pub mod archive;
 pub mod create;

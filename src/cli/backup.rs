@@ -223,7 +223,7 @@ fn make(args: MakeArgs, data: &Path) -> anyhow::Result<ExitCode> {
     let created = created.with_context(|| format!("backup to {} failed", out.display()))?;
     bar.finish();
     println!(
-        "backup written: {} ({}, {} entries, schema {}, {}) in {:.1} s",
+        "backup written: {} ({}, {} entries, schema {}, {}) in {:.1} s (snapshot {:.1} s, archive {:.1} s)",
         created.path.display(),
         human_size(created.size),
         created.manifest.entries.len(),
@@ -233,7 +233,9 @@ fn make(args: MakeArgs, data: &Path) -> anyhow::Result<ExitCode> {
         } else {
             "snapshot from the store file"
         },
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        created.snapshot_took.as_secs_f64(),
+        created.archive_took.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -83,8 +83,14 @@ fn copy_from(from: &redb::ReadTransaction, path: &Path) -> Result<Snapshot> {
             path.display()
         )));
     }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
     let result = (|| {
-        let db = redb::Database::create(path)?;
+        let backend = Scratch(redb::backends::FileBackend::new(file)?);
+        let db = redb::Database::builder().create_with_backend(backend)?;
         let tx = db.begin_write()?;
         let rows = tables::copy_all(from, &tx)?;
         tx.commit()?;
@@ -98,6 +104,63 @@ fn copy_from(from: &redb::ReadTransaction, path: &Path) -> Result<Snapshot> {
         let _ = std::fs::remove_file(path);
     }
     result
+}
+
+/// The snapshot's file, without `fsync`: a snapshot is scratch that the backup reads right back
+/// (through the page cache) and deletes, and a crash in between leaves a file that is never
+/// used (the next backup removes it). Syncing it cost a full write of the store to the disk
+/// in the middle of every backup.
+#[derive(Debug)]
+struct Scratch(redb::backends::FileBackend);
+
+type Locked = std::result::Result<bool, redb::BackendError>;
+type Bound = std::ops::Bound<u64>;
+
+impl redb::StorageBackend for Scratch {
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.0.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.write(offset, data)
+    }
+    fn close(&self) -> std::io::Result<()> {
+        self.0.close()
+    }
+    fn try_lock_range(&self, start: Bound, end: Bound) -> Locked {
+        self.0.try_lock_range(start, end)
+    }
+    fn try_lock_shared_range(&self, start: Bound, end: Bound) -> Locked {
+        self.0.try_lock_shared_range(start, end)
+    }
+    fn lock_range(&self, start: Bound, end: Bound) -> std::result::Result<(), redb::BackendError> {
+        self.0.lock_range(start, end)
+    }
+    fn lock_shared_range(
+        &self,
+        start: Bound,
+        end: Bound,
+    ) -> std::result::Result<(), redb::BackendError> {
+        self.0.lock_shared_range(start, end)
+    }
+    fn unlock_range(
+        &self,
+        start: Bound,
+        end: Bound,
+    ) -> std::result::Result<(), redb::BackendError> {
+        self.0.unlock_range(start, end)
+    }
+    fn query_lock_range(&self, start: Bound, end: Bound) -> Locked {
+        self.0.query_lock_range(start, end)
+    }
 }
 
 /// Copies one table; a table absent from the source (an older schema) is skipped.
