@@ -11,6 +11,11 @@
 //!   packages if missing, starts a throwaway cluster) on the same rows and queries;
 //! - `ZHUDAI_BENCH_PAGES` list/detail requests per kind and caller, default 40;
 //! - `ZHUDAI_BENCH_INDEX_ONLY=1` stops after the indexing figures (for profiling);
+//! - serving phase only, on a kept work dir: `ZHUDAI_BENCH_SERVE=DIR
+//!   ZHUDAI_BENCH_GENERATION=$(cat DIR/data/index/CURRENT)` on the bench binary;
+//!   `ZHUDAI_BENCH_ALLOW_REBUILD=1` lets the start-up rebuild the index (after an index schema
+//!   change), `ZHUDAI_BENCH_EXPLAIN=address,name` times the parts of those classes' queries
+//!   instead of serving;
 //! - `ZHUDAI_BENCH_KEEP=DIR` keeps the work directory (data dir, `rows.csv`, `queries.tsv`,
 //!   result files) in DIR instead of a temporary one, e.g. to run the PostgreSQL script by hand.
 //!
@@ -610,12 +615,21 @@ fn serve_phase(work: &Path) {
     out.first_search_ms = ms(t2.elapsed());
     let total_ms = ms(t.elapsed());
     let generation = app.lookup().search_status().unwrap().generation;
-    assert_eq!(generation, expected, "start-up rebuilt the index");
+    if std::env::var_os("ZHUDAI_BENCH_ALLOW_REBUILD").is_some() {
+        // After an index schema change: the first search rebuilt the index (timed above).
+        println!("index generation {generation} (rebuild allowed)");
+    } else {
+        assert_eq!(generation, expected, "start-up rebuilt the index");
+    }
     println!(
         "start-up: open_app {:.0} ms + first search {:.0} ms ({} hits) = {total_ms:.0} ms, generation unchanged (no rebuild)",
         out.startup_ms, out.first_search_ms, page.total
     );
 
+    if std::env::var_os("ZHUDAI_BENCH_EXPLAIN").is_some() {
+        explain(&app, &data, &pools, &generation);
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -919,5 +933,114 @@ fn compare_pg(path: &Path, served: &Served) {
             p50 / r.p50_ms.max(1e-9),
             p99 / r.p99_ms.max(1e-9)
         );
+    }
+}
+
+/// Where the time of a high-match query goes (`ZHUDAI_BENCH_EXPLAIN=1` with
+/// `ZHUDAI_BENCH_SERVE`): the real search and its parts (matching and counting alone, top page
+/// by score alone, top page by creation order without scoring) on the same queries, p50/p99.
+fn explain(app: &App, data: &Path, pools: &BTreeMap<String, Vec<String>>, generation: &str) {
+    use tantivy::collector::{Count, TopDocs};
+    let dir = data.join("index").join(generation);
+    let index = tantivy::Index::open_in_dir(&dir).unwrap();
+    zhudai::search::fields::register_tokenizers(&index).unwrap();
+    let (_, fields) = zhudai::search::fields::schema();
+    let reader = index.reader().unwrap();
+    let searcher = reader.searcher();
+    println!("segments: {}", searcher.segment_readers().len());
+    let engine = app.search.engine(&app.store, &|_| None).unwrap();
+    let n = env_or("ZHUDAI_BENCH_QUERIES", 300) as usize;
+    let classes: Vec<String> = std::env::var("ZHUDAI_BENCH_EXPLAIN")
+        .unwrap()
+        .split(',')
+        .filter(|c| CLASSES.contains(c))
+        .map(String::from)
+        .collect();
+    for class in &classes {
+        let pool = &pools[class.as_str()];
+        let mut zh = index.tokenizers().get("zh").unwrap();
+        for q in pool.iter().take(3) {
+            let mut stream = zh.token_stream(q);
+            let mut toks = Vec::new();
+            while let Some(t) = stream.next() {
+                let df = searcher
+                    .doc_freq(&tantivy::Term::from_field_text(fields.text, &t.text))
+                    .unwrap();
+                toks.push(format!("{}({df})", t.text));
+            }
+            println!("{class} {q}: text tokens {}", toks.join(" "));
+        }
+        for (role, username) in [("admin", "admin"), ("sales", DEPT_SALES)] {
+            let caller = app.access().caller_for(username).unwrap();
+            let scope = app.scope_of(&caller).unwrap();
+            let restrict = zhudai::service::search::restrict_of(&scope, Vec::new());
+            let req_of = |i: usize, facets: bool| {
+                let q = analysis::normalise(&pool[(i * 7919) % pool.len()]);
+                Request {
+                    words: q.split(' ').map(|w| Word::Text(w.to_string())).collect(),
+                    restrict: restrict.clone(),
+                    filters: Filters::default(),
+                    offset: 0,
+                    limit: 20,
+                    facets,
+                }
+            };
+            let time = |label: &str, f: &dyn Fn(usize) -> usize| {
+                let started = Instant::now();
+                let mut lat = Vec::with_capacity(n);
+                let mut hits = 0;
+                for i in 0..n {
+                    let t = Instant::now();
+                    hits += f(i);
+                    lat.push(t.elapsed());
+                }
+                let s = stats(lat, started.elapsed());
+                println!(
+                    "  {class}/{role} {label:<40} p50 {:>7.3} ms  p99 {:>7.3} ms  mean {:>7.3} ms  (mean hits {:.0})",
+                    s.p50_ms,
+                    s.p99_ms,
+                    s.mean_ms,
+                    hits as f64 / n as f64
+                );
+            };
+            time("engine.search, facets", &|i| {
+                engine.search(&req_of(i, true)).unwrap().total
+            });
+            time("engine.search, no facets", &|i| {
+                engine.search(&req_of(i, false)).unwrap().total
+            });
+            time("query build only", &|i| {
+                std::hint::black_box(zhudai::search::query::build(
+                    &index,
+                    &fields,
+                    &req_of(i, false),
+                ));
+                0
+            });
+            time("Count (no scoring)", &|i| {
+                let q = zhudai::search::query::build(&index, &fields, &req_of(i, false));
+                searcher.search(&q, &Count).unwrap()
+            });
+            time("TopDocs by score (pruned, no count)", &|i| {
+                let q = zhudai::search::query::build(&index, &fields, &req_of(i, false));
+                searcher
+                    .search(&q, &TopDocs::with_limit(20).order_by_score())
+                    .unwrap()
+                    .len()
+            });
+            time("TopDocs by score + Count", &|i| {
+                let q = zhudai::search::query::build(&index, &fields, &req_of(i, false));
+                searcher
+                    .search(&q, &(TopDocs::with_limit(20).order_by_score(), Count))
+                    .unwrap()
+                    .1
+            });
+            time("TopDocs by created + Count (no scoring)", &|i| {
+                let q = zhudai::search::query::build(&index, &fields, &req_of(i, false));
+                let top = TopDocs::with_limit(20)
+                    .order_by_fast_field::<i64>("created", tantivy::Order::Desc);
+                searcher.search(&q, &(top, Count)).unwrap().1
+            });
+        }
     }
 }

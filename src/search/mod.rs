@@ -8,6 +8,7 @@
 
 pub mod analysis;
 mod directory;
+mod facets;
 pub mod fields;
 pub mod list;
 pub mod query;
