@@ -527,7 +527,7 @@ impl Plugins {
         let file = file_name(name);
         let meta = self.meta_of(name, source, c, now)?;
         let v = self
-            .call(&file, c, "run", vec![data, params], now)
+            .call_report(&file, c, "run", vec![data, params], now)
             .map_err(|e| at_fn(e, source, "run"))?;
         read_output(&v, meta.chart.as_ref()).map_err(|message| ScriptError {
             file,
@@ -624,6 +624,36 @@ impl Plugins {
         }
         Some(result)
     }
+}
+
+/// A report's run-time error: a limit hit names the limit and says what to do (a shorter
+/// period, a department, or a higher `reports.max_operations` / `reports.max_ms`); anything
+/// else as for every hook.
+pub(super) fn limit_error(
+    file: &str,
+    err: &rhai::EvalAltResult,
+    limits: super::ReportLimits,
+) -> ScriptError {
+    let mut e = err;
+    while let rhai::EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = e {
+        e = inner;
+    }
+    let what = match e {
+        rhai::EvalAltResult::ErrorTooManyOperations(_) => format!(
+            "运算次数超过报表上限 {}（配置 reports.max_operations）",
+            limits.max_operations
+        ),
+        rhai::EvalAltResult::ErrorTerminated(..) => format!(
+            "运行超过报表时限 {} 毫秒（配置 reports.max_ms）",
+            limits.max_ms
+        ),
+        _ => return super::runtime_error(file, err),
+    };
+    let mut out = super::runtime_error(file, err);
+    out.message = format!(
+        "{what}，已中止：请缩短时间段或选择一个部门后重试，或请管理员调大该上限"
+    );
+    out
 }
 
 /// A run-time error without a line points at the function that was called.
