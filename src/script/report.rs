@@ -650,9 +650,7 @@ pub(super) fn limit_error(
         _ => return super::runtime_error(file, err),
     };
     let mut out = super::runtime_error(file, err);
-    out.message = format!(
-        "{what}，已中止：请缩短时间段或选择一个部门后重试，或请管理员调大该上限"
-    );
+    out.message = format!("{what}，已中止：请缩短时间段或选择一个部门后重试，或请管理员调大该上限");
     out
 }
 

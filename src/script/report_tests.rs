@@ -298,8 +298,10 @@ fn data_larger_than_the_array_limit_can_be_read() {
 fn a_year_for_200_users_runs_under_the_report_limits() {
     let src = include_str!("../../examples/plugins/reports/weekly-followups.rhai");
     let users: Vec<serde_json::Value> = (0..200)
-        .map(|i| serde_json::json!({"id": format!("u{i}"), "name": format!("员工{i}"),
-            "department": "一组", "active": true}))
+        .map(|i| {
+            serde_json::json!({"id": format!("u{i}"), "name": format!("员工{i}"),
+            "department": "一组", "active": true})
+        })
         .collect();
     let start = chrono::NaiveDate::from_ymd_opt(2025, 11, 20).unwrap();
     let mut days = Vec::with_capacity(366 * 200);

@@ -1059,6 +1059,8 @@ export default {
   'reports.col.pool_name': 'Pool',
   'reports.col.claimed': 'Claimed',
   'reports.col.recalled': 'Recalled',
+  'reports.col.signed': 'Signed after claim',
+  'reports.col.sign_rate_bp': 'Claim-to-sign rate',
   'reports.custom.any': 'All',
   'reports.custom.run': 'Run',
   'reports.custom.lastGood': 'The report plugin has an error; its last good version runs:',

@@ -1059,6 +1059,8 @@ export default {
   'reports.col.pool_name': '公海池',
   'reports.col.claimed': '领取',
   'reports.col.recalled': '被回收',
+  'reports.col.signed': '领取后签约',
+  'reports.col.sign_rate_bp': '领取后签约率',
   'reports.custom.any': '全部',
   'reports.custom.run': '运行',
   'reports.custom.lastGood': '报表插件文件有错误，正在运行上一个可用版本：',

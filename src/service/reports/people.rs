@@ -135,6 +135,14 @@ pub(super) fn fix_totals(name: &str, totals: &mut BTreeMap<String, u64>) {
         "rankings" => {
             totals.remove("rank");
         }
+        "pools" => {
+            let get = |k: &str| totals.get(k).copied().unwrap_or(0);
+            let (claimed, signed) = (get("claimed"), get("signed"));
+            totals.insert(
+                "sign_rate_bp".into(),
+                (signed * 10_000).checked_div(claimed).unwrap_or(0),
+            );
+        }
         _ => {}
     }
 }
