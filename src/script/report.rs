@@ -460,10 +460,18 @@ pub fn blank_data() -> Map {
         ("today", Dynamic::from("2026-11-20".to_string())),
         ("scope", Dynamic::from("all".to_string())),
         ("department", Dynamic::UNIT),
+        ("product", Dynamic::UNIT),
     ] {
         m.insert(k.into(), v);
     }
-    for k in ["users", "departments", "days", "months", "channels"] {
+    for k in [
+        "users",
+        "departments",
+        "days",
+        "months",
+        "channels",
+        "deals",
+    ] {
         m.insert(k.into(), Dynamic::from(Array::new()));
     }
     m
