@@ -18,6 +18,11 @@
 //!   afterwards bumps `claimsign/<user>/<pool>/<claim day>` and sets the marker to 2
 //!   ([`on_deal`]), so a claim counts at most one sign. Both in `counters`, both in the
 //!   transactions of the claim and of the stage move. Counted from schema 31 on (no backfill).
+//! - matched (匹配, the `products` report): a user asking the matching of a customer
+//!   (`GET /customers/{id}/matches`) counts each product listed as eligible once per customer
+//!   and day into `prod/<product>/<day>/<user>/matched`, deduplicated by the marker
+//!   `matchseen/<day>/<customer>/<product>` ([`on_matched`]); markers of earlier days are
+//!   removed by the next such write, so only today's stay.
 
 use std::collections::BTreeMap;
 
@@ -226,6 +231,62 @@ pub fn on_claim(
         super::pools::remove_counter(tx, &k)?;
     }
     super::pools::set_counter(tx, &format!("claimof/{customer}/{user}/{pool}/{day}"), 1)
+}
+
+fn match_marker(day: &str, customer: &str, product: &str) -> String {
+    format!("matchseen/{day}/{customer}/{product}")
+}
+
+/// Whether every product of `products` was already counted as matched for `customer` on `day`
+/// (then the match needs no write).
+pub fn matched_already(
+    tx: &ReadTransaction,
+    day: &str,
+    customer: &str,
+    products: &[&str],
+) -> Result<bool> {
+    for p in products {
+        if super::pools::counter(tx, &match_marker(day, customer, p))? == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Counts the products `customer` qualifies for, as `user` asked on `day`, once per customer,
+/// product and day: `prod/<product>/<day>/<user>/matched`. Returns how many were new. Removes
+/// the dedup markers of earlier days.
+pub fn on_matched(
+    tx: &WriteTransaction,
+    day: &str,
+    customer: &str,
+    user: &str,
+    products: &[&str],
+) -> Result<u64> {
+    let old: Vec<String> = {
+        let t = tx.open_table(tables::COUNTERS)?;
+        let end = format!("matchseen/{day}");
+        let mut v = Vec::new();
+        for row in t.range("matchseen/"..end.as_str())? {
+            let (k, _) = row?;
+            v.push(k.value().to_string());
+        }
+        v
+    };
+    for k in old {
+        super::pools::remove_counter(tx, &k)?;
+    }
+    let mut n = 0;
+    for p in products {
+        let marker = match_marker(day, customer, p);
+        if super::pools::counter_w(tx, &marker)? > 0 {
+            continue;
+        }
+        super::pools::set_counter(tx, &marker, 1)?;
+        super::pools::bump(tx, &format!("prod/{p}/{day}/{user}/matched"))?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Whether a stage is 签约 or later on the pipeline (rejected and withdrawn are not).
