@@ -33,6 +33,17 @@ pub struct Config {
     pub leads: LeadsConfig,
     pub contracts: ContractsConfig,
     pub calls: CallsConfig,
+    pub reports: ReportsConfig,
+}
+
+/// Custom reports (docs/reports.md): the limits of one run of a report script.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// Rhai operations one run may take (hooks: 1,000,000).
+    pub max_operations: u64,
+    /// Wall-clock milliseconds one run may take (hooks: 200).
+    pub max_ms: u64,
 }
 
 /// Calls from the PBX, recordings and click-to-call (docs/calls.md).
@@ -354,6 +365,12 @@ impl Config {
                 "metrics.token",
                 "must be at least 16 characters (e.g. `openssl rand -hex 32`)",
             ));
+        }
+        if self.reports.max_operations < 1_000_000 {
+            return Err(bad("reports.max_operations", "must be at least 1000000"));
+        }
+        if !(200..=120_000).contains(&self.reports.max_ms) {
+            return Err(bad("reports.max_ms", "must be between 200 and 120000"));
         }
         if self.pool.sweep_interval_minutes == 0 {
             return Err(bad("pool.sweep_interval_minutes", "must be at least 1"));

@@ -133,6 +133,8 @@ pub async fn versions(
 
 /// The customer against every active product: eligible ones ranked with an estimate, every
 /// failing requirement named, information to collect, and near misses with what would cure them.
+/// Each eligible product counts once per customer and day as "matched" for the caller (the
+/// products report, docs/reports.md).
 #[utoipa::path(get, path = "/customers/{id}/matches", operation_id = "customer_matches", tag = "products", responses(
     (status = 200, description = "The match report", body = MatchReport),
     (status = 404, description = "Absent, or outside my scope", body = ErrorBody)))]

@@ -208,10 +208,39 @@ pub struct Plugins {
     /// Disk is looked at no more often than this.
     check_interval: Duration,
     budget: Duration,
+    /// Runs custom reports' `run` (`report.*`): the same sandbox with its own operation
+    /// limit and wall-clock budget (`[reports]` in the configuration), since a report
+    /// summarises a period's data while a hook decides about one record.
+    report_engine: Engine,
+    report_limits: ReportLimits,
     /// Run-time failures.
     pub errors: ErrorLog,
     /// Departments, for `dept(name)` and `candidate.department_path`.
     org: Mutex<api::Org>,
+}
+
+/// The limits a custom report's `run` has (configuration `[reports]`, docs/reports.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportLimits {
+    /// Operations one run may take.
+    pub max_operations: u64,
+    /// Wall-clock milliseconds one run may take.
+    pub max_ms: u64,
+}
+
+impl Default for ReportLimits {
+    fn default() -> Self {
+        ReportLimits {
+            max_operations: 50_000_000,
+            max_ms: 10_000,
+        }
+    }
+}
+
+fn report_engine(limits: ReportLimits) -> Engine {
+    let mut engine = api::build().engine;
+    engine.set_max_operations(limits.max_operations);
+    engine
 }
 
 /// A plugin name is a file stem: lowercase letters, digits, `_` and `-`; a custom report's is
@@ -297,6 +326,8 @@ impl Plugins {
             }),
             check_interval: Duration::from_secs(1),
             budget: Duration::from_millis(api::DEADLINE_MS),
+            report_engine: report_engine(ReportLimits::default()),
+            report_limits: ReportLimits::default(),
             errors: ErrorLog::default(),
             org: Mutex::new(Arc::new(Vec::new())),
         };
@@ -309,6 +340,18 @@ impl Plugins {
             }
         }
         p
+    }
+
+    /// Custom reports' own limits (`reports.max_operations`, `reports.max_ms`).
+    pub fn with_report_limits(mut self, limits: ReportLimits) -> Plugins {
+        self.report_engine = report_engine(limits);
+        self.report_limits = limits;
+        self
+    }
+
+    /// The limits custom reports run under.
+    pub fn report_limits(&self) -> ReportLimits {
+        self.report_limits
     }
 
     /// Looks at the disk on every call (tests and `plugin check`).
@@ -406,6 +449,31 @@ impl Plugins {
                 args,
             )
             .map_err(|e| runtime_error(file, &e))
+    }
+
+    /// Calls a report's `function` on the report engine (its own operation limit and
+    /// budget); a limit hit says which limit and what to do.
+    pub(crate) fn call_report(
+        &self,
+        file: &str,
+        ast: &Compiled,
+        function: &str,
+        args: Vec<Dynamic>,
+        now: DateTime<Utc>,
+    ) -> Result<Dynamic, ScriptError> {
+        let limits = self.report_limits;
+        let _guard = EvalGuard::new(now, Duration::from_millis(limits.max_ms))
+            .with(ast.consts.clone(), Some(self.org()));
+        let mut scope = Scope::new();
+        self.report_engine
+            .call_fn_with_options::<Dynamic>(
+                CallFnOptions::new().eval_ast(false),
+                &mut scope,
+                &ast.ast,
+                function,
+                args,
+            )
+            .map_err(|e| report::limit_error(file, &e, limits))
     }
 
     /// Runs a hook with prepared arguments; returns the raw value and the file that ran.

@@ -460,10 +460,18 @@ pub fn blank_data() -> Map {
         ("today", Dynamic::from("2026-11-20".to_string())),
         ("scope", Dynamic::from("all".to_string())),
         ("department", Dynamic::UNIT),
+        ("product", Dynamic::UNIT),
     ] {
         m.insert(k.into(), v);
     }
-    for k in ["users", "departments", "days", "months", "channels"] {
+    for k in [
+        "users",
+        "departments",
+        "days",
+        "months",
+        "channels",
+        "deals",
+    ] {
         m.insert(k.into(), Dynamic::from(Array::new()));
     }
     m
@@ -527,7 +535,7 @@ impl Plugins {
         let file = file_name(name);
         let meta = self.meta_of(name, source, c, now)?;
         let v = self
-            .call(&file, c, "run", vec![data, params], now)
+            .call_report(&file, c, "run", vec![data, params], now)
             .map_err(|e| at_fn(e, source, "run"))?;
         read_output(&v, meta.chart.as_ref()).map_err(|message| ScriptError {
             file,
@@ -624,6 +632,34 @@ impl Plugins {
         }
         Some(result)
     }
+}
+
+/// A report's run-time error: a limit hit names the limit and says what to do (a shorter
+/// period, a department, or a higher `reports.max_operations` / `reports.max_ms`); anything
+/// else as for every hook.
+pub(super) fn limit_error(
+    file: &str,
+    err: &rhai::EvalAltResult,
+    limits: super::ReportLimits,
+) -> ScriptError {
+    let mut e = err;
+    while let rhai::EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = e {
+        e = inner;
+    }
+    let what = match e {
+        rhai::EvalAltResult::ErrorTooManyOperations(_) => format!(
+            "运算次数超过报表上限 {}（配置 reports.max_operations）",
+            limits.max_operations
+        ),
+        rhai::EvalAltResult::ErrorTerminated(..) => format!(
+            "运行超过报表时限 {} 毫秒（配置 reports.max_ms）",
+            limits.max_ms
+        ),
+        _ => return super::runtime_error(file, err),
+    };
+    let mut out = super::runtime_error(file, err);
+    out.message = format!("{what}，已中止：请缩短时间段或选择一个部门后重试，或请管理员调大该上限");
+    out
 }
 
 /// A run-time error without a line points at the function that was called.
@@ -737,11 +773,19 @@ pub const REPORTS_DOC: &str = r#"
 - `data.days`：`[#{ day, user_id, followups, new_leads, deals_signed, calls, calls_answered, claims }]` 每人每天（只列有数字的日子）：跟进次数、新线索（按当时负责人）、签约业务单（按负责人）、通话与接通、公海领取
 - `data.months`：`[#{ month, user_id, fees_fen, disbursed_fen }]` 每人每月（时间段涉及的月份）：回款（扣除退款，分）、放款金额（分）
 - `data.channels`：`[#{ month, channel, leads, valid_leads, signed, disbursed_fen, fees_fen }]` 每渠道每月；渠道计数不按人，只有全公司范围且有 `finance.read`、未按部门筛选时提供，否则为 `[]`
+- `data.deals`：`[#{ day, user_id, product_id, product, stage, n }]` 每产品、每天、每个业务员、每个阶段：业务单进入该阶段的次数（`invited`…`fee_collected`、`rejected`、`withdrawn`），以及 `matched`（查看客户的产品匹配时该产品“符合”，按客户、产品、天计一次，计给查看的人）
+- `data.product`：产品筛选的 id 或 ()
 
-数据可以比数组上限（10000 项）大，读取不受限制，但运算次数和时间的上限照常：很多人、很长的时间段时，逐条遍历 `data.days` 可能超过上限（报表页给出“运算次数超过上限”），请缩短时间段或按部门筛选。
+**产品参数筛选数据**：报表声明了 `product` 参数且调用时给出时，`data.deals` 只含该产品，`data.days[].deals_signed` 只计该产品的签约，
+`data.months` 和 `data.channels`（回款、放款、渠道数字不按产品记录）为 `[]`——脚本看不到其他产品的数字。
+
+**运行上限**：报表的 `run` 有自己的上限（配置 `[reports]`：`max_operations` 默认 50000000 次运算，`max_ms` 默认 10000 毫秒；挂钩仍为 1000000 次、200 毫秒），
+因为它汇总一个时间段的数据：一年 × 200 人约 73000 条 `data.days`，示例“每周跟进质量”在默认上限内可以运行（有测试）。仍然超过时报表页显示
+“reports/<名称>.rhai:行号: 运算次数超过报表上限 N（配置 reports.max_operations），已中止：请缩短时间段或选择一个部门后重试，或请管理员调大该上限”（422，不会白屏）。
+数据可以比数组上限（10000 项）大，读取不受限制。
 
 内置测试：`#{ name, hook: "run", now?, data: #{ … }, params: #{ … }, expect: #{ columns?: [列名…], rows?: [[…]], row_count?: n, chart?: #{…} } }`；
 `data` 覆盖空数据（`from` 2026-11-01、`to` 2026-11-30、各列表为空），`expect` 只比较写出的键。`zhudai plugin check` 检查 `plugins/reports/` 下的文件（编译、meta 的格式、测试），保存时同样检查。
 
-**English.** A custom report is `data/plugins/reports/<name>.rhai` (plugin `report.<name>`), added through the plugins page (新建报表: upload or paste) or on disk, without a restart. It declares `fn meta()` — `title`, `title_en`, `params` (`period` → query `from`/`to`, `department`, `product`, `number`, `choice` with `options`; the default is written `initial`, since `default` is reserved in Rhai) and an optional `chart` (`bar`/`line`/`pie`, `x` a column, `series` number columns) — and `fn run(data, params)` returning `#{ columns, rows, chart? }`. Both are checked strictly: unknown keys, wrong types and ragged rows are errors, handled like a throw or a limit (operations, time, size — the same as every hook): the report answers 422 `report_plugin_failed` with `reports/<name>.rhai:<line>:` and the failure is logged on the plugins page; nothing else is affected. `data` is built by the server from the caller's scope only (users, their departments, per user and day follow-ups, new leads, signed deals, calls, claims; per user and month fees and disbursements; per channel and month figures for a firm-wide finance scope only), all from counters kept in the writes' transactions. `GET /api/v1/reports/custom` lists the reports (broken ones with their error), `GET /api/v1/reports/custom/{name}` runs one, `format=xlsx` exports it (formula-safe, audited `report.exported`). `data` may be larger than the array limit (reading it is fine), but the operation and time limits hold: a long period over many users can exceed them (the report says so); narrow the period or filter a department. Inline tests use `hook: "run"` with `data`, `params` and `expect` (`columns`, `rows`, `row_count`, `chart`) and run in `zhudai plugin check` and on save.
+**English.** A custom report is `data/plugins/reports/<name>.rhai` (plugin `report.<name>`), added through the plugins page (新建报表: upload or paste) or on disk, without a restart. It declares `fn meta()` — `title`, `title_en`, `params` (`period` → query `from`/`to`, `department`, `product`, `number`, `choice` with `options`; the default is written `initial`, since `default` is reserved in Rhai) and an optional `chart` (`bar`/`line`/`pie`, `x` a column, `series` number columns) — and `fn run(data, params)` returning `#{ columns, rows, chart? }`. Both are checked strictly: unknown keys, wrong types and ragged rows are errors, handled like a throw or a limit (operations, time, size — the same as every hook): the report answers 422 `report_plugin_failed` with `reports/<name>.rhai:<line>:` and the failure is logged on the plugins page; nothing else is affected. `data` is built by the server from the caller's scope only (users, their departments, per user and day follow-ups, new leads, signed deals, calls, claims; per user and month fees and disbursements; per channel and month figures for a firm-wide finance scope only), all from counters kept in the writes' transactions. `GET /api/v1/reports/custom` lists the reports (broken ones with their error), `GET /api/v1/reports/custom/{name}` runs one, `format=xlsx` exports it (formula-safe, audited `report.exported`). `data` also holds `deals` (per product, day, officer and stage: `n` deals entering the stage, and `matched`: the product listed as eligible when someone asked a customer's matching, once per customer, product and day) and `product` (the product filter). A `product` parameter, when given, filters the data: `deals` holds only that product, `days[].deals_signed` counts only its signs, and `months` and `channels` (money and channel figures are not kept per product) are empty. `data` may be larger than the array limit (reading it is fine). A report's `run` has its own limits (`[reports]` in the configuration: `max_operations`, default 50,000,000, and `max_ms`, default 10,000; hooks keep 1,000,000 and 200 ms), since it summarises a period: a year for 200 users (about 73,000 `days` rows) runs the weekly example (tested). Over them the report answers 422 naming the file, the limit and its key and what to do (a shorter period, a department, or a higher limit). Inline tests use `hook: "run"` with `data`, `params` and `expect` (`columns`, `rows`, `row_count`, `chart`) and run in `zhudai plugin check` and on save.
 "#;

@@ -220,6 +220,10 @@ fn the_runtime_limits_hold_for_reports() {
     let looping = "fn meta() { #{ title: \"死循环\" } }\nfn run(data, params) {\n  let n = 0;\n  loop { n += 1; }\n}\n";
     let huge = "fn meta() { #{ title: \"太大\" } }\nfn run(data, params) {\n  let rows = [[0]];\n  loop { rows += rows; }\n}\n";
     let (_d, p) = in_dir(&[("report.looping", looping), ("report.huge", huge)]);
+    let p = p.with_report_limits(ReportLimits {
+        max_operations: 1_000_000,
+        max_ms: 2_000,
+    });
     let e = p
         .run_report(
             "report.looping",
@@ -230,9 +234,10 @@ fn the_runtime_limits_hold_for_reports() {
         .unwrap()
         .unwrap_err();
     assert!(
-        e.message.contains("运算次数") || e.message.contains("毫秒"),
+        e.message.contains("reports.max_operations") || e.message.contains("reports.max_ms"),
         "{e}"
     );
+    assert!(e.message.contains("缩短时间段"), "{e}");
     assert_eq!(e.file, "reports/looping.rhai");
     let e = p
         .run_report("report.huge", data(&[]), Dynamic::from(Map::new()), now())
@@ -284,4 +289,60 @@ fn data_larger_than_the_array_limit_can_be_read() {
         )
         .unwrap();
     assert_eq!(out.unwrap().rows[0][0], serde_json::json!(20_000));
+}
+
+/// A year for 200 users (73,200 per-user-day rows) runs the shipped weekly example under the
+/// default report limits; under the hooks' 1,000,000 operations it would not, and the error
+/// then names the file, the limit's key and what to do.
+#[test]
+fn a_year_for_200_users_runs_under_the_report_limits() {
+    let src = include_str!("../../examples/plugins/reports/weekly-followups.rhai");
+    let users: Vec<serde_json::Value> = (0..200)
+        .map(|i| {
+            serde_json::json!({"id": format!("u{i}"), "name": format!("员工{i}"),
+            "department": "一组", "active": true})
+        })
+        .collect();
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 11, 20).unwrap();
+    let mut days = Vec::with_capacity(366 * 200);
+    for d in 0..366 {
+        let day = (start + chrono::Duration::days(d)).to_string();
+        for i in 0..200 {
+            days.push(serde_json::json!({"day": day, "user_id": format!("u{i}"),
+                "followups": 1, "new_leads": 0, "deals_signed": 0, "calls": 0,
+                "calls_answered": 0, "claims": 0}));
+        }
+    }
+    let data = serde_json::json!({"from": start.to_string(), "to": "2026-11-20",
+        "users": users, "days": days});
+    let (_d, p) = in_dir(&[("report.weekly", src)]);
+    let out = p
+        .run_report(
+            "report.weekly",
+            report::to_dynamic(&data),
+            report::to_dynamic(&serde_json::json!({"target": 5})),
+            now(),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.rows.len(), 200);
+    // Every user: 366 follow-ups on 366 active days.
+    assert_eq!(out.rows[0][2], serde_json::json!(366));
+    assert_eq!(out.rows[0][4], serde_json::json!(366));
+    let tight = p.with_report_limits(ReportLimits {
+        max_operations: 1_000_000,
+        max_ms: 60_000,
+    });
+    let e = tight
+        .run_report(
+            "report.weekly",
+            report::to_dynamic(&data),
+            report::to_dynamic(&serde_json::json!({"target": 5})),
+            now(),
+        )
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.file, "reports/weekly.rhai");
+    assert!(e.message.contains("reports.max_operations"), "{e}");
+    assert!(e.message.contains("1000000"), "{e}");
 }

@@ -135,7 +135,14 @@ impl App {
         let search = crate::search::Search::new(&data_dir);
         let blobs =
             crate::blobs::Blobs::new(&data_dir, blob_keys, config.documents.upload_limit_bytes);
-        let plugins = Arc::new(crate::script::Plugins::new(&data_dir.join("plugins")));
+        let plugins = Arc::new(
+            crate::script::Plugins::new(&data_dir.join("plugins")).with_report_limits(
+                crate::script::ReportLimits {
+                    max_operations: config.reports.max_operations,
+                    max_ms: config.reports.max_ms,
+                },
+            ),
+        );
         App {
             store,
             config,

@@ -12,6 +12,17 @@
 //!   a stage) and `prodwhy/<product>/<day>/<officer>/<reason>` (rejected or withdrawn), also in
 //!   `counters`, bumped by `store::deals::put` ([`on_deal`]); [`backfill_products`] counts the
 //!   deals' stage histories once, at the upgrade.
+//! - claim-to-sign (领取后签约, the `pools` report): a claim writes the marker
+//!   `claimof/<customer>/<user>/<pool>/<claim day>` = 1 ([`on_claim`], replacing the customer's
+//!   earlier marker); the first deal of that customer reaching 签约 or a later pipeline stage
+//!   afterwards bumps `claimsign/<user>/<pool>/<claim day>` and sets the marker to 2
+//!   ([`on_deal`]), so a claim counts at most one sign. Both in `counters`, both in the
+//!   transactions of the claim and of the stage move. Counted from schema 31 on (no backfill).
+//! - matched (匹配, the `products` report): a user asking the matching of a customer
+//!   (`GET /customers/{id}/matches`) counts each product listed as eligible once per customer
+//!   and day into `prod/<product>/<day>/<user>/matched`, deduplicated by the marker
+//!   `matchseen/<day>/<customer>/<product>` ([`on_matched`]); markers of earlier days are
+//!   removed by the next such write, so only today's stay.
 
 use std::collections::BTreeMap;
 
@@ -195,12 +206,130 @@ fn stage_keys(
     out
 }
 
+/// The marker prefix of a customer's latest claim (`claimof/<customer>/`).
+fn claim_marker_prefix(customer: &str) -> String {
+    format!("claimof/{customer}/")
+}
+
+/// The counter of claims by `user` from `pool` on `day` whose customer reached 签约 afterwards.
+pub fn claim_sign_key(user: &str, pool: &str, day: &str) -> String {
+    format!("claimsign/{user}/{pool}/{day}")
+}
+
+/// A claim of `customer` by `user` from `pool` on `day` (Asia/Shanghai): the claim cohort the
+/// customer's next sign counts for. Replaces the customer's earlier marker (a recall and a
+/// re-claim start a new cohort entry; the earlier claim keeps what it counted). In the claim's
+/// transaction.
+pub fn on_claim(
+    tx: &WriteTransaction,
+    customer: &str,
+    user: &str,
+    pool: &str,
+    day: &str,
+) -> Result<()> {
+    for (k, _) in super::pools::counters_with_prefix_w(tx, &claim_marker_prefix(customer))? {
+        super::pools::remove_counter(tx, &k)?;
+    }
+    super::pools::set_counter(tx, &format!("claimof/{customer}/{user}/{pool}/{day}"), 1)
+}
+
+fn match_marker(day: &str, customer: &str, product: &str) -> String {
+    format!("matchseen/{day}/{customer}/{product}")
+}
+
+/// Whether every product of `products` was already counted as matched for `customer` on `day`
+/// (then the match needs no write).
+pub fn matched_already(
+    tx: &ReadTransaction,
+    day: &str,
+    customer: &str,
+    products: &[&str],
+) -> Result<bool> {
+    for p in products {
+        if super::pools::counter(tx, &match_marker(day, customer, p))? == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Counts the products `customer` qualifies for, as `user` asked on `day`, once per customer,
+/// product and day: `prod/<product>/<day>/<user>/matched`. Returns how many were new. Removes
+/// the dedup markers of earlier days.
+pub fn on_matched(
+    tx: &WriteTransaction,
+    day: &str,
+    customer: &str,
+    user: &str,
+    products: &[&str],
+) -> Result<u64> {
+    let old: Vec<String> = {
+        let t = tx.open_table(tables::COUNTERS)?;
+        let end = format!("matchseen/{day}");
+        let mut v = Vec::new();
+        for row in t.range("matchseen/"..end.as_str())? {
+            let (k, _) = row?;
+            v.push(k.value().to_string());
+        }
+        v
+    };
+    for k in old {
+        super::pools::remove_counter(tx, &k)?;
+    }
+    let mut n = 0;
+    for p in products {
+        let marker = match_marker(day, customer, p);
+        if super::pools::counter_w(tx, &marker)? > 0 {
+            continue;
+        }
+        super::pools::set_counter(tx, &marker, 1)?;
+        super::pools::bump(tx, &format!("prod/{p}/{day}/{user}/matched"))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Whether a stage is 签约 or later on the pipeline (rejected and withdrawn are not).
+fn signed_or_later(s: DealStage) -> bool {
+    matches!(
+        s,
+        DealStage::Signed
+            | DealStage::Submitted
+            | DealStage::Approved
+            | DealStage::Disbursed
+            | DealStage::FeeCollected
+    )
+}
+
+/// A deal reaching 签约 (or a later pipeline stage, skipping it) counts for its customer's
+/// latest claim, once per claim.
+fn on_sign(tx: &WriteTransaction, before: Option<&Deal>, d: &Deal) -> Result<()> {
+    if !signed_or_later(d.stage) || before.is_some_and(|b| signed_or_later(b.stage)) {
+        return Ok(());
+    }
+    let prefix = claim_marker_prefix(&d.customer_id);
+    for (k, v) in super::pools::counters_with_prefix_w(tx, &prefix)? {
+        if v != 1 {
+            continue;
+        }
+        let rest = &k[prefix.len()..];
+        let mut parts = rest.splitn(3, '/');
+        if let (Some(user), Some(pool), Some(day)) = (parts.next(), parts.next(), parts.next()) {
+            super::pools::bump(tx, &claim_sign_key(user, pool, day))?;
+        }
+        super::pools::set_counter(tx, &k, 2)?;
+    }
+    Ok(())
+}
+
 /// Counts a deal's entry into its stage per product (the `products` report), in the deal
 /// write's transaction (`store::deals::put`): only when the stage changes (or the deal is new).
+/// Also the claim-to-sign count ([`on_claim`]).
 pub(super) fn on_deal(tx: &WriteTransaction, before: Option<&Deal>, d: &Deal) -> Result<()> {
     if before.is_some_and(|b| b.stage == d.stage) {
         return Ok(());
     }
+    on_sign(tx, before, d)?;
     for k in stage_keys(
         &d.product.id,
         &day_of(d.updated_at),

@@ -167,7 +167,11 @@ async fn the_same_report_sees_only_the_callers_scope() {
 
 #[tokio::test]
 async fn a_broken_report_shows_its_file_and_line_and_the_others_still_run() {
-    let s = TestServer::start(Fixture::WithAdmin).await;
+    // Reports' own limits, low here so the endless loop stops soon.
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.reports.max_operations = 1_000_000;
+    config.reports.max_ms = 1_000;
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
     let dir = s.dir.path().join("plugins").join("reports");
     std::fs::create_dir_all(&dir).unwrap();
@@ -218,7 +222,11 @@ async fn a_broken_report_shows_its_file_and_line_and_the_others_still_run() {
     let (st, e) = admin.get("/api/v1/reports/custom/looping").await;
     assert_eq!(st, 422, "{e}");
     let msg = e["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("运算次数") || msg.contains("毫秒"), "{msg}");
+    assert!(msg.starts_with("reports/looping.rhai:"), "{msg}");
+    assert!(
+        msg.contains("reports.max_operations") || msg.contains("reports.max_ms"),
+        "the key to raise: {msg}"
+    );
 
     let (st, _) = admin.get("/api/v1/reports/custom/good").await;
     assert_eq!(st, 200, "the good report still runs");
@@ -332,4 +340,99 @@ fn plugin_check_runs_the_reports_inline_tests() {
         text.contains("FAIL  reports/per-user.rhai:16: 用例「空」"),
         "{text}"
     );
+}
+
+/// Per product: the deals' stage rows of every product the data holds, and the signs per day.
+const PER_PRODUCT: &str = r#"fn meta() {
+    #{ title: "产品签约", params: [#{ name: "period", kind: "period", label: "时间段" },
+                                  #{ name: "product", kind: "product", label: "产品" }] }
+}
+
+fn run(data, params) {
+    let per = #{};
+    for d in data.deals { per[d.product] = (per[d.product] ?? 0) + d.n; }
+    let signed = 0;
+    for d in data.days { signed += d.deals_signed; }
+    let rows = [];
+    for k in per.keys() { rows.push([k, per[k]]); }
+    rows.sort(|a, b| if a[0] < b[0] { -1 } else if a[0] > b[0] { 1 } else { 0 });
+    rows.push(["签约合计", signed]);
+    rows.push(["回款月数", data.months.len()]);
+    #{ columns: ["产品", #{ label: "数", kind: "number" }], rows: rows }
+}
+"#;
+
+/// The product parameter filters the data: with product A the script sees A's deal rows and
+/// signs only (B's would show as a row and in the total if the filter broke), and no money
+/// (fees are not kept per product); without it, both.
+#[tokio::test]
+async fn the_product_parameter_filters_the_data() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/plugins/report.per-product",
+            Some(json!({"source": PER_PRODUCT})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let mut ids = Vec::new();
+    for name in ["甲贷", "乙贷"] {
+        let mut body = crate::products::salary_loan();
+        body["name"] = json!(name);
+        let (st, p) = admin.post("/api/v1/products", body).await;
+        assert_eq!(st, 201, "{p}");
+        ids.push(p["id"].as_str().unwrap().to_string());
+    }
+    // 甲贷: one deal signed; 乙贷: two deals signed.
+    for (i, product) in [&ids[0], &ids[1], &ids[1]].into_iter().enumerate() {
+        let c = lead(&admin, &format!("客户{i}"), &format!("1390000000{i}")).await;
+        let (st, d) = admin
+            .post(
+                "/api/v1/deals",
+                json!({"customer_id": c, "product_id": product,
+                       "amount_fen": 10_000_000, "term_months": 12}),
+            )
+            .await;
+        assert_eq!(st, 201, "{d}");
+        let id = d["id"].as_str().unwrap();
+        for body in [
+            json!({"stage": "visited"}),
+            json!({"stage": "signed", "override": true, "reason": "合同原件已收，系统补录"}),
+        ] {
+            let (st, v) = admin.post(&format!("/api/v1/deals/{id}/stage"), body).await;
+            assert_eq!(st, 200, "{v}");
+        }
+    }
+    let table = |r: &Value| -> Vec<(String, i64)> { rows(r) };
+    let (st, r) = admin
+        .get(&format!(
+            "/api/v1/reports/custom/per-product?product={}",
+            ids[0]
+        ))
+        .await;
+    assert_eq!(st, 200, "{r}");
+    // 甲贷: invited, visited, signed = 3 stage entries; one sign; no months.
+    assert_eq!(
+        table(&r),
+        [
+            ("甲贷".to_string(), 3),
+            ("签约合计".to_string(), 1),
+            ("回款月数".to_string(), 0)
+        ],
+        "{r}"
+    );
+    let (st, r) = admin.get("/api/v1/reports/custom/per-product").await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        table(&r)[..3],
+        [
+            ("乙贷".to_string(), 6),
+            ("甲贷".to_string(), 3),
+            ("签约合计".to_string(), 3)
+        ],
+        "{r}"
+    );
+    s.stop().await;
 }

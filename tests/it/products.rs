@@ -788,3 +788,102 @@ async fn products_speak_the_public_contract() {
     let (_, after) = admin.get(&format!("/api/v1/products/{id}")).await;
     assert_eq!(after["version"], 2, "a refused patch writes nothing");
 }
+
+/// The products report's "matched": a product listed as eligible when someone asks the
+/// matching of a customer counts once per customer, product and day (a second look the same
+/// day adds nothing, the next day counts again; an ineligible product never); the report
+/// shows matched → submitted → approved with the rates, and its totals recompute them.
+#[tokio::test]
+async fn matching_counts_once_per_customer_product_and_day_into_the_products_report() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    common::add_user(&s, "da", &["sales"], None);
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let da = s.login("da", TEAM_PASSWORD).await;
+    let mut fund = String::new();
+    for p in [salary_loan(), fund_loan()] {
+        let (st, e) = admin.post("/api/v1/products", p).await;
+        assert_eq!(st, 201, "{e}");
+        if e["name"] == "公积金贷" {
+            fund = e["id"].as_str().unwrap().to_string();
+        }
+    }
+    let (st, c) = xiao
+        .post(
+            "/api/v1/customers",
+            json!({"name": "钱七", "phone": "13800138000", "city": "上海",
+                   "demand": {"amount_fen": 10_000_000, "term_months": 12},
+                   "profile": {"occupation": "employee", "social_security_months": 6,
+                               "provident_fund_months": 36, "provident_fund_base_fen": 800_000,
+                               "credit": {"inquiries_3m": 2}}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let id = c["id"].as_str().unwrap();
+    let (_, t) = admin.get("/api/v1/reports/trends").await;
+    let day1 = t["to"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let (st, m) = xiao.get(&format!("/api/v1/customers/{id}/matches")).await;
+        assert_eq!(st, 200, "{m}");
+        assert_eq!(m["eligible"], 1, "{m}");
+    }
+    let (st, _) = da.get(&format!("/api/v1/customers/{id}/matches")).await;
+    assert_eq!(st, 404, "out of scope: not matched, not counted");
+    s.clock.advance(chrono::Duration::days(1));
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, _) = xiao.get(&format!("/api/v1/customers/{id}/matches")).await;
+    assert_eq!(st, 200);
+    let (_, t) = admin.get("/api/v1/reports/trends").await;
+    let day2 = t["to"].as_str().unwrap().to_string();
+    // One deal of the matched product, submitted and approved.
+    let (st, d) = xiao
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": id, "product_id": fund, "amount_fen": 10_000_000,
+                   "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    let deal = d["id"].as_str().unwrap();
+    for body in [
+        json!({"stage": "visited"}),
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收，系统补录"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+    ] {
+        let (st, v) = admin
+            .post(&format!("/api/v1/deals/{deal}/stage"), body)
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (st, r) = admin
+        .get(&format!("/api/v1/reports/products?from={day1}&to={day2}"))
+        .await;
+    assert_eq!(st, 200, "{r}");
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "the ineligible product has no row: {r}");
+    let row = &rows[0];
+    assert_eq!(row["product_id"], fund.as_str());
+    assert_eq!(row["matched"], 2, "once on each day: {r}");
+    assert_eq!(row["submitted"], 1);
+    assert_eq!(row["applied_bp"], 5000);
+    assert_eq!(row["approved"], 1);
+    assert_eq!(row["approved_bp"], 10_000);
+    assert_eq!(r["totals"]["matched"], 2);
+    assert_eq!(r["totals"]["applied_bp"], 5000, "{r}");
+    // Only day 1: the first look alone.
+    let (_, r) = admin
+        .get(&format!("/api/v1/reports/products?from={day1}&to={day1}"))
+        .await;
+    assert_eq!(r["rows"][0]["matched"], 1, "{r}");
+    // Only today's dedup markers are kept.
+    let markers = s
+        .app
+        .store
+        .read(|tx| zhudai::store::pools::counters_with_prefix(tx, "matchseen/"))
+        .unwrap();
+    assert_eq!(markers.len(), 1, "{markers:?}");
+    assert!(markers[0].0.starts_with(&format!("matchseen/{day2}/")));
+}

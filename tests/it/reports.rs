@@ -301,3 +301,138 @@ async fn the_funnel_report_is_the_funnel_as_a_table() {
     assert_eq!((st.as_u16(), &e["error"]["field"]), (400, &json!("kind")));
     s.stop().await;
 }
+
+async fn release(c: &Client, id: &str) {
+    let (st, e) = c
+        .post(
+            &format!("/api/v1/customers/{id}/release"),
+            json!({"reason": "客户暂无需求"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+}
+
+async fn claim(c: &Client, id: &str) {
+    let (st, e) = c
+        .post(&format!("/api/v1/customers/{id}/claim"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{e}");
+}
+
+/// A deal of `customer` taken to 签约 (the admin's audited override of the contract).
+async fn sign(admin: &Client, product: &str, customer: &str) -> String {
+    let (st, d) = admin
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": customer, "product_id": product,
+                   "amount_fen": 10_000_000, "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    let id = d["id"].as_str().unwrap().to_string();
+    for body in [
+        json!({"stage": "visited"}),
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收，系统补录"}),
+    ] {
+        let (st, v) = admin.post(&format!("/api/v1/deals/{id}/stage"), body).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    id
+}
+
+/// 领取后签约 (claim-to-sign): of the claims in the period (cohort by claim day), those whose
+/// customer then had a deal reach 签约 or later; once per claim however many deals sign; a
+/// recall and a re-claim start a new cohort entry (the sign counts for the latest claim only);
+/// per-user rows add up to the totals, whose rate is recomputed from them.
+#[tokio::test]
+async fn pools_count_claims_that_reached_signing_once_per_claim() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let east = common::add_department(&s, "东区", None);
+    common::add_user(&s, "boss", &["manager"], Some(&east));
+    common::add_user(&s, "xiao", &["sales"], Some(&east));
+    common::add_user(&s, "da", &["sales"], Some(&east));
+    common::add_user(&s, "lao", &["sales"], Some(&east));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, p) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "总公海", "department_id": null, "settings": {}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{p}");
+    let (st, prod) = admin
+        .post("/api/v1/products", crate::products::salary_loan())
+        .await;
+    assert_eq!(st, 201, "{prod}");
+    let prod = prod["id"].as_str().unwrap().to_string();
+    let xiao = s.login("xiao", TEAM_PASSWORD).await;
+    let da = s.login("da", TEAM_PASSWORD).await;
+    // lao's leads go to the pool (lao claims none of them back: no row for lao).
+    let lao = s.login("lao", TEAM_PASSWORD).await;
+    let a = lead(&lao, "甲", "13800000001").await;
+    let b = lead(&lao, "乙", "13800000002").await;
+    let c = lead(&lao, "丙", "13800000003").await;
+    for id in [&a, &b, &c] {
+        release(&lao, id).await;
+    }
+    claim(&da, &a).await;
+    claim(&da, &b).await;
+    claim(&xiao, &c).await;
+    // A signs twice (two deals) and moves on: one sign for da's claim.
+    let d1 = sign(&admin, &prod, &a).await;
+    sign(&admin, &prod, &a).await;
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/deals/{d1}/stage"),
+            json!({"stage": "submitted"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    sign(&admin, &prod, &c).await;
+    // B: da's claim ends in a release; xiao re-claims it and it signs: xiao's claim counts.
+    release(&da, &b).await;
+    claim(&xiao, &b).await;
+    sign(&admin, &prod, &b).await;
+
+    let per = |r: &Value| -> Vec<(String, u64, u64, u64)> {
+        r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["display_name"].as_str().unwrap().to_string(),
+                    x["claimed"].as_u64().unwrap(),
+                    x["signed"].as_u64().unwrap(),
+                    x["sign_rate_bp"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let boss = s.login("boss", TEAM_PASSWORD).await;
+    let (st, r) = boss.get("/api/v1/reports/pools").await;
+    assert_eq!(st, 200, "{r}");
+    let mut got = per(&r);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("da".to_string(), 2, 1, 5000),
+            ("xiao".to_string(), 2, 2, 10_000)
+        ],
+        "{r}"
+    );
+    assert_eq!(r["totals"]["claimed"], 4, "{r}");
+    assert_eq!(r["totals"]["signed"], 3, "{r}");
+    assert_eq!(r["totals"]["sign_rate_bp"], 7500, "{r}");
+    assert_eq!(sum(&r["rows"], "signed"), 3);
+    // A salesperson sees only their own claims and signs.
+    let (_, r) = da.get("/api/v1/reports/pools").await;
+    assert_eq!(per(&r), [("da".to_string(), 2, 1, 5000)], "{r}");
+    // Cohort by claim day: a period without the claims has none of the signs either.
+    let (_, r) = boss
+        .get("/api/v1/reports/pools?from=2020-01-01&to=2020-12-31")
+        .await;
+    assert_eq!(r["rows"], json!([]), "{r}");
+    s.stop().await;
+}

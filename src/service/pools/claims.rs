@@ -66,6 +66,13 @@ impl crate::service::pools::UseCases<'_> {
             c.updated_at = now;
             w.put(Some(&before), &c)?;
             pools::bump(tx, &key)?;
+            crate::store::report_keys::on_claim(
+                tx,
+                &c.id,
+                &caller.user.id,
+                &pool.id,
+                &super::day_key(now),
+            )?;
             w.event(
                 &c.id,
                 "claimed",

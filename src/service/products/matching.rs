@@ -68,7 +68,34 @@ impl crate::service::products::UseCases<'_> {
         let customer = self.customers().visible_customer(caller, id)?;
         let age = self.viewer(caller).age(&customer)?;
         let products = self.store.read(store::products::all)?;
-        self.match_products(&customer, age, &products)
+        let report = self.match_products(&customer, age, &products)?;
+        self.count_matched(caller, &customer.id, &report)?;
+        Ok(report)
+    }
+
+    /// The products report's "matched": each product listed as eligible counts once per
+    /// customer and day, for the user who asked (`store::report_keys::on_matched`). A repeat
+    /// look the same day writes nothing.
+    fn count_matched(&self, caller: &Caller, customer: &str, report: &MatchReport) -> Result<()> {
+        let eligible: Vec<&str> = report
+            .items
+            .iter()
+            .filter(|m| m.status == Status::Eligible)
+            .map(|m| m.product_id.as_str())
+            .collect();
+        if eligible.is_empty() {
+            return Ok(());
+        }
+        let day = crate::service::pools::day_key(self.now());
+        let done = self
+            .store
+            .read(|tx| store::report_keys::matched_already(tx, &day, customer, &eligible))?;
+        if !done {
+            self.store.write(|tx| {
+                store::report_keys::on_matched(tx, &day, customer, &caller.user.id, &eligible)
+            })?;
+        }
+        Ok(())
     }
 
     pub(crate) fn match_products(

@@ -10,7 +10,12 @@
 //! - per user and month: fees collected net of refunds (`vol/<month>/<officer>`) and amounts
 //!   disbursed (`dis/<month>/<officer>`);
 //! - per channel and month (`store::channels::stats`): only for a firm-wide scope with
-//!   `finance.read` and no department filter (the channel counters are not per user).
+//!   `finance.read` and no department filter (the channel counters are not per user);
+//! - per product, day, user and stage (`deals`): a deal entering a stage,
+//!   `prod/<product>/<day>/<officer>/<stage>`.
+//!
+//! A `product` parameter filters: `deals` holds only that product, `days[].deals_signed`
+//! counts only its signs, and `months` and `channels` (not kept per product) are empty.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -177,8 +182,8 @@ impl crate::service::reports::UseCases<'_> {
             .report_meta(&plugin, now)
             .ok_or(Error::NotFound)?
             .map_err(failed)?;
-        let (params, from, to, department) = self.custom_params(&meta, q)?;
-        let data = self.custom_data(caller, from, to, department.as_deref())?;
+        let (params, from, to, department, product) = self.custom_params(&meta, q)?;
+        let data = self.custom_data(caller, from, to, department.as_deref(), product.as_deref())?;
         let out = self
             .plugins
             .run_report(
@@ -265,18 +270,20 @@ impl crate::service::reports::UseCases<'_> {
         })
     }
 
-    /// The parameters as the script receives them, the period and the department filter.
+    /// The parameters as the script receives them, the period, the department filter and the
+    /// product filter (the first `product` parameter given).
     #[allow(clippy::type_complexity)]
     fn custom_params(
         &self,
         meta: &ReportMeta,
         q: &BTreeMap<String, String>,
-    ) -> Result<(Value, NaiveDate, NaiveDate, Option<String>)> {
+    ) -> Result<(Value, NaiveDate, NaiveDate, Option<String>, Option<String>)> {
         let today = self.now().with_timezone(&shanghai()).date_naive();
         let given = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let mut out = serde_json::Map::new();
         let (mut from, mut to) = default_period("this_month", today);
         let mut department = None;
+        let mut product = None;
         for p in &meta.params {
             let v = match p.kind.as_str() {
                 "period" => {
@@ -311,6 +318,9 @@ impl crate::service::reports::UseCases<'_> {
                             .store
                             .read(|tx| Ok::<_, Error>(store::products::get(tx, id)?))?
                             .ok_or_else(|| Error::validation(&p.name, "产品不存在"))?;
+                        if product.is_none() {
+                            product = Some(prod.id.clone());
+                        }
                         json!({"id": prod.id, "name": prod.terms.name, "lender": prod.terms.lender})
                     }
                     None => Value::Null,
@@ -330,16 +340,18 @@ impl crate::service::reports::UseCases<'_> {
             };
             out.insert(p.name.clone(), v);
         }
-        Ok((Value::Object(out), from, to, department))
+        Ok((Value::Object(out), from, to, department, product))
     }
 
-    /// The data a custom report is given: the caller's scope only (see the module doc).
+    /// The data a custom report is given: the caller's scope only (see the module doc), and
+    /// with `product` only that product's figures.
     pub fn custom_data(
         &self,
         caller: &Caller,
         from: NaiveDate,
         to: NaiveDate,
         department: Option<&str>,
+        product: Option<&str>,
     ) -> Result<Value> {
         let scope = self.scope_of(caller)?;
         let firm_finance = caller.can(Capability::FinanceRead)
@@ -392,7 +404,13 @@ impl crate::service::reports::UseCases<'_> {
                     }
                 }
             }
-            for (kind, stage) in [(Kind::Customer, "lead"), (Kind::Deal, "signed")] {
+            // With a product chosen, signed deals come from that product's counters below.
+            let funnel_stages: &[(Kind, &str)] = if product.is_some() {
+                &[(Kind::Customer, "lead")]
+            } else {
+                &[(Kind::Customer, "lead"), (Kind::Deal, "signed")]
+            };
+            for &(kind, stage) in funnel_stages {
                 funnel::rows(tx, kind, false, &f, &t, |r| {
                     if r.stage != stage {
                         return;
@@ -408,8 +426,45 @@ impl crate::service::reports::UseCases<'_> {
                     }
                 })?;
             }
+            // Per product, day, officer and stage: `prod/<product>/<day>/<officer>/<stage>`
+            // (a deal entering the stage), only the chosen product when there is one.
+            let products: Vec<(String, String)> = match product {
+                Some(id) => store::products::get(tx, id)?
+                    .map(|p| (p.id, p.terms.name))
+                    .into_iter()
+                    .collect(),
+                None => store::products::all(tx)?
+                    .into_iter()
+                    .map(|p| (p.id, p.terms.name))
+                    .collect(),
+            };
+            let mut deal_rows = Vec::new();
+            for (pid, pname) in &products {
+                let start = format!("prod/{pid}/{f}");
+                let end = format!("prod/{pid}/{t}0");
+                for (key, n) in pools::counters_in_range(tx, &start, &end)? {
+                    let mut parts = key.rsplitn(4, '/');
+                    let (Some(stage), Some(officer), Some(day)) =
+                        (parts.next(), parts.next(), parts.next())
+                    else {
+                        continue;
+                    };
+                    if !ids.contains(officer) {
+                        continue;
+                    }
+                    if product.is_some() && stage == "signed" {
+                        days.entry((day.to_string(), officer.to_string()))
+                            .or_default()
+                            .deals_signed += n;
+                    }
+                    deal_rows.push(json!({"day": day, "user_id": officer, "product_id": pid,
+                        "product": pname, "stage": stage, "n": n}));
+                }
+            }
+            // Fees and disbursements are kept per officer and month, not per product: with a
+            // product chosen there are none to give (never another product's money).
             let mut month_rows = Vec::new();
-            for m in &month_list {
+            for m in month_list.iter().filter(|_| product.is_none()) {
                 for u in &people {
                     let fees = store::fees::total(tx, &format!("vol/{m}/{}", u.id))?;
                     let disbursed = store::fees::total(tx, &format!("dis/{m}/{}", u.id))?;
@@ -420,7 +475,10 @@ impl crate::service::reports::UseCases<'_> {
                 }
             }
             let mut channels = Vec::new();
-            if firm_finance && let (Some(a), Some(b)) = (month_list.first(), month_list.last()) {
+            if firm_finance
+                && product.is_none()
+                && let (Some(a), Some(b)) = (month_list.first(), month_list.last())
+            {
                 let mut per: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
                 store::channels::stats(tx, a, b, |month, metric, text, n| {
                     *per.entry((month.to_string(), text.trim().to_string()))
@@ -463,6 +521,8 @@ impl crate::service::reports::UseCases<'_> {
                     "calls": d.calls, "calls_answered": d.calls_answered, "claims": d.claims,
                 })).collect::<Vec<_>>(),
                 "months": month_rows,
+                "deals": deal_rows,
+                "product": product,
                 "channels": channels,
             }))
         })

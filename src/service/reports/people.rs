@@ -118,8 +118,21 @@ fn calls_of(
 
 /// Fixes the totals row where a sum means nothing: rates and averages recomputed from the
 /// summed parts, ranks dropped.
+/// The products report's funnel rates: (column, numerator, denominator).
+const PRODUCT_RATES: [(&str, &str, &str); 2] = [
+    ("applied_bp", "submitted", "matched"),
+    ("approved_bp", "approved", "submitted"),
+];
+
 pub(super) fn fix_totals(name: &str, totals: &mut BTreeMap<String, u64>) {
     match name {
+        "products" => {
+            for (k, num, den) in PRODUCT_RATES {
+                let get = |s: &str| totals.get(s).copied().unwrap_or(0);
+                let v = (get(num) * 10_000).checked_div(get(den)).unwrap_or(0);
+                totals.insert(k.into(), v);
+            }
+        }
         "call_stats" => {
             let get = |k: &str| totals.get(k).copied().unwrap_or(0);
             let (calls, answered, talk) = (get("calls"), get("answered"), get("talk_seconds"));
@@ -134,6 +147,14 @@ pub(super) fn fix_totals(name: &str, totals: &mut BTreeMap<String, u64>) {
         }
         "rankings" => {
             totals.remove("rank");
+        }
+        "pools" => {
+            let get = |k: &str| totals.get(k).copied().unwrap_or(0);
+            let (claimed, signed) = (get("claimed"), get("signed"));
+            totals.insert(
+                "sign_rate_bp".into(),
+                (signed * 10_000).checked_div(claimed).unwrap_or(0),
+            );
         }
         _ => {}
     }
@@ -498,7 +519,8 @@ impl crate::service::reports::UseCases<'_> {
         (from, to): (NaiveDate, NaiveDate),
     ) -> Result<Sheet> {
         caller.require(Capability::DealRead)?;
-        const STAGES: [&str; 6] = [
+        const STAGES: [&str; 7] = [
+            "matched",
             "invited",
             "submitted",
             "approved",
@@ -554,6 +576,13 @@ impl crate::service::reports::UseCases<'_> {
                 for s in STAGES {
                     r.insert(s.to_string(), json!(n.get(s).copied().unwrap_or(0)));
                 }
+                let get = |s: &str| n.get(s).copied().unwrap_or(0);
+                for (k, num, den) in PRODUCT_RATES {
+                    r.insert(
+                        k.to_string(),
+                        json!((get(num) * 10_000).checked_div(get(den)).unwrap_or(0)),
+                    );
+                }
                 rows.push(r);
             }
             Ok::<_, Error>(rows)
@@ -563,9 +592,12 @@ impl crate::service::reports::UseCases<'_> {
             vec![
                 col("product_id", "产品ID", "text"),
                 col("product_name", "产品", "text"),
+                col("matched", "匹配", "number"),
                 col("invited", "建单", "number"),
                 col("submitted", "进件", "number"),
+                col("applied_bp", "匹配→进件（基点）", "number"),
                 col("approved", "批复", "number"),
+                col("approved_bp", "进件→批复（基点）", "number"),
                 col("rejected", "拒绝", "number"),
                 col("withdrawn", "撤回", "number"),
                 col("disbursed", "放款", "number"),
@@ -574,7 +606,9 @@ impl crate::service::reports::UseCases<'_> {
             rows,
             "submitted",
             vec![
-                "按业务单进入各阶段的日期统计（业务员在范围内的业务单）；“匹配”由产品页按需计算，没有计数，不在此表。"
+                "按业务单进入各阶段的日期统计（业务员在范围内的业务单）。".to_string(),
+                "匹配：有人查看客户的产品匹配时，列为“符合”的产品按客户、产品、天各计一次（计给查看的人），自本版本起计数；\
+                 匹配→进件、进件→批复为同一时间段内两数之比（不是同一批客户的跟踪）。"
                     .to_string(),
             ],
         ))

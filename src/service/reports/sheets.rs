@@ -209,8 +209,10 @@ impl crate::service::reports::UseCases<'_> {
                     for u in self.report_people(tx, caller, department)? {
                         // (claimed, recalled) per pool in the period, from
                         // `claim/<user>/<pool>/<day>` and `recall/<owner>/<pool>/<day>`.
-                        let mut per_pool: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-                        for (which, prefix) in [(0, "claim"), (1, "recall")] {
+                        // And the claims of the period whose customer reached 签约 afterwards,
+                        // `claimsign/<user>/<pool>/<claim day>` (cohort by claim day).
+                        let mut per_pool: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+                        for (which, prefix) in [(0, "claim"), (1, "recall"), (2, "claimsign")] {
                             let keys =
                                 pools::counters_with_prefix(tx, &format!("{prefix}/{}/", u.id))?;
                             for (key, n) in keys {
@@ -221,15 +223,15 @@ impl crate::service::reports::UseCases<'_> {
                                     .is_ok_and(|d| d >= from && d <= to);
                                 if in_period {
                                     let e = per_pool.entry(pool.to_string()).or_default();
-                                    if which == 0 {
-                                        e.0 += n;
-                                    } else {
-                                        e.1 += n;
+                                    match which {
+                                        0 => e.0 += n,
+                                        1 => e.1 += n,
+                                        _ => e.2 += n,
                                     }
                                 }
                             }
                         }
-                        for (pool, (claimed, recalled)) in per_pool {
+                        for (pool, (claimed, recalled, signed)) in per_pool {
                             rows.push(BTreeMap::from([
                                 ("user_id".to_string(), json!(u.id)),
                                 ("display_name".to_string(), json!(u.display_name)),
@@ -242,6 +244,11 @@ impl crate::service::reports::UseCases<'_> {
                                 ),
                                 ("claimed".to_string(), json!(claimed)),
                                 ("recalled".to_string(), json!(recalled)),
+                                ("signed".to_string(), json!(signed)),
+                                (
+                                    "sign_rate_bp".to_string(),
+                                    json!((signed * 10_000).checked_div(claimed).unwrap_or(0)),
+                                ),
                             ]));
                         }
                     }
@@ -256,10 +263,17 @@ impl crate::service::reports::UseCases<'_> {
                         col("pool_name", "公海池", "text"),
                         col("claimed", "领取", "number"),
                         col("recalled", "被回收", "number"),
+                        col("signed", "领取后签约", "number"),
+                        col("sign_rate_bp", "领取后签约率（基点）", "number"),
                     ],
                     rows,
                     "claimed",
-                    vec!["回收自本版本起按日计数，之前的回收不计。".to_string()],
+                    vec![
+                        "回收自本版本起按日计数，之前的回收不计。".to_string(),
+                        "领取后签约：时间段内的领取中，客户之后（不限于时间段内）有业务单到达签约或之后阶段的次数；\
+                         每次领取最多计一次，按领取日归入时间段；自本版本起计数。"
+                            .to_string(),
+                    ],
                 )
             }
             "call_stats" => self.calls_sheet(caller, department, (from, to))?,
