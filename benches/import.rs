@@ -6,6 +6,9 @@
 //! baseline inserts the same rows straight into a redb table with their blind-index keys,
 //! without validation or encryption, in batches of the same size, and indexes them into a plain
 //! tantivy index; the import runs with indexing alongside (as `zhudai import` does) and the final search catch-up is timed apart.
+//! `ZHUDAI_BENCH_PG=1` adds PostgreSQL's COPY of the same rows plus trigram and btree indexes
+//! (benches/pg_import.sh, which installs PostgreSQL from Debian packages when missing) and
+//! prints the import's ratio to it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -43,6 +46,49 @@ fn cells(c: &zhudai::synth::SynthCustomer) -> [String; 11] {
         c.demand_purpose.to_string(),
         c.tags.join(";"),
     ]
+}
+
+/// The same `n` rows as a UTF-8 CSV (for PostgreSQL's COPY).
+fn write_utf8_csv(path: &Path, n: u64) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut g = zhudai::synth::Generator::new(7, chrono::Utc::now());
+    writeln!(out, "{HEADER}").unwrap();
+    for _ in 0..n {
+        writeln!(out, "{}", cells(&g.customer()).join(",")).unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// PostgreSQL in the same run (`ZHUDAI_BENCH_PG=1`): COPY of the same rows and the indexes
+/// for the same lookups, by benches/pg_import.sh. Returns (copy s, indexes s, total s).
+fn pg_baseline(work: &Path, n: u64) -> Option<(f64, f64, f64)> {
+    if !std::env::var("ZHUDAI_BENCH_PG").is_ok_and(|v| v == "1") {
+        return None;
+    }
+    let csv = work.join("customers-utf8.csv");
+    write_utf8_csv(&csv, n);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pg_import.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&csv);
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text.lines().find(|l| l.starts_with("pg_import "))?;
+    let num = |k: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(k))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    Some((num("copy="), num("index="), num("total=")))
 }
 
 /// Streams `n` rows as a GBK CSV.
@@ -257,6 +303,13 @@ fn main() {
     let m = import_in_child(&csv, work.path(), "csv");
     report("GBK CSV", &m, Some((raw_s, raw_total)));
     std::fs::remove_file(&csv).unwrap();
+    if let Some((copy, index, pg_total)) = pg_baseline(work.path(), n) {
+        let ours = m.secs + m.index_secs;
+        println!(
+            "baseline: PostgreSQL COPY {copy:.2} s + indexes {index:.2} s = {pg_total:.2} s; zhudai import + index {ours:.2} s = ×{:.2} PostgreSQL (target ≤ ×1.3, and under 60 s at 1M)",
+            ours / pg_total.max(1e-9)
+        );
+    }
 
     let xlsx = work.path().join("customers.xlsx");
     let t = Instant::now();
