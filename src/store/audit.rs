@@ -302,6 +302,54 @@ pub fn append(tx: &WriteTransaction, at: DateTime<Utc>, new: NewAudit) -> Result
     Ok(seq)
 }
 
+/// [`append`] for many entries at one instant, in the order given, with one table handle:
+/// the same chain as one [`append`] after the other.
+pub fn append_many(tx: &WriteTransaction, at: DateTime<Utc>, entries: Vec<NewAudit>) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let key = tx.audit_key().ok_or(Error::AuditKeyMissing)?;
+    let mut table = tx.open_table(tables::AUDIT)?;
+    let (mut seq, mut prev_hash) = match tx.audit_head() {
+        Some(head) => (head.seq, head.hash),
+        None => match table.last()? {
+            Some((k, v)) => {
+                let last: AuditEntry = codec::decode(T, v.value())?;
+                (k.value(), last.hash)
+            }
+            None => (0, GENESIS.to_string()),
+        },
+    };
+    for new in entries {
+        debug_assert!(
+            ACTIONS.contains(&new.action),
+            "audit action {} is not in store::audit::ACTIONS",
+            new.action
+        );
+        seq += 1;
+        let mut entry = AuditEntry {
+            seq,
+            at,
+            actor_id: new.actor_id,
+            actor: new.actor,
+            action: new.action.to_string(),
+            target: new.target,
+            detail: new.detail,
+            source: new.source,
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = seal(Sealing::Keyed(key), &entry)?;
+        table.insert(seq, codec::encode(&entry)?.as_slice())?;
+        prev_hash = entry.hash;
+    }
+    tx.note_audit_head(Head {
+        seq,
+        hash: prev_hash,
+    });
+    Ok(())
+}
+
 /// The newest entry, if any.
 pub fn head(tx: &ReadTransaction) -> Result<Option<Head>> {
     let table = tx.open_table(tables::AUDIT)?;

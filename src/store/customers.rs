@@ -266,6 +266,126 @@ pub fn put_by(
     Ok(())
 }
 
+/// [`put`] for many distinct existing customers at once (a recall sweep's batch): each
+/// `(before, after)` pair is one customer's stored record and its new value. Ends exactly where
+/// one [`put`] after the other would — the same records, keys, rule views, owner loads,
+/// counters, notices and search outbox numbers — but opens each table once, writes keys in
+/// key order and counters once, and encodes the records on two threads. Refused (nothing
+/// written by it) when a pair names two customers or a customer comes twice.
+pub fn put_many(tx: &WriteTransaction, items: &[(&Customer, &Customer)]) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    if items
+        .iter()
+        .any(|(before, c)| before.id != c.id || !seen.insert(c.id.as_str()))
+    {
+        return Err(super::Error::Misuse(
+            "put_many takes distinct customers, each with its own stored record".into(),
+        ));
+    }
+    let encoded = encode_all(items.iter().map(|(_, c)| *c))?;
+    for (before, c) in items {
+        if let Some(owner) = c.owner_id.as_deref()
+            && c.deleted_at.is_none()
+            && before.owner_id.as_deref() != Some(owner)
+        {
+            super::notices::push(tx, owner, "assigned", &c.id, None, c.updated_at)?;
+        }
+    }
+    {
+        // Every key names its customer: distinct customers never share one.
+        let mut remove = Vec::new();
+        let mut insert = Vec::new();
+        for (before, c) in items {
+            let (old_keys, new_keys) = (keys_of(before), keys_of(c));
+            remove.extend(old_keys.iter().filter(|k| !new_keys.contains(k)).cloned());
+            insert.extend(
+                new_keys
+                    .into_iter()
+                    .filter(|k| !old_keys.contains(k))
+                    .map(|k| (k, c.id.as_str())),
+            );
+        }
+        remove.sort_unstable();
+        insert.sort_unstable();
+        let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+        for k in &remove {
+            keys.remove(k.as_str())?;
+        }
+        for (k, id) in &insert {
+            keys.insert(k.as_str(), *id)?;
+        }
+    }
+    for (before, c) in items {
+        let (was, is) = (bin_key(before).is_some(), bin_key(c).is_some());
+        if was != is {
+            super::loads::shift_bin(tx, is)?;
+        }
+    }
+    {
+        let mut table = tx.open_table(tables::CUSTOMERS)?;
+        for ((_, c), bytes) in items.iter().zip(&encoded) {
+            table.insert(c.id.as_str(), bytes.as_slice())?;
+        }
+    }
+    let after: Vec<&Customer> = items.iter().map(|(_, c)| *c).collect();
+    super::rule_fields::sync_many(tx, &after)?;
+    super::match_rows::sync_many(tx, &after)?;
+    for (before, c) in items {
+        super::leads::sync(tx, Some(before), c)?;
+        super::channels::on_customer(tx, Some(before), c)?;
+    }
+    super::funnel::on_customers(tx, &after)?;
+    let ids: Vec<&str> = items.iter().map(|(_, c)| c.id.as_str()).collect();
+    super::outbox::enqueue_many(tx, &ids)
+}
+
+/// Encodes records as [`put`] does, on two threads when there are many.
+fn encode_all<'c>(cs: impl Iterator<Item = &'c Customer>) -> Result<Vec<Vec<u8>>> {
+    let cs: Vec<&Customer> = cs.collect();
+    if cs.len() < 64 {
+        return cs.into_iter().map(codec::encode).collect();
+    }
+    let (first, second) = cs.split_at(cs.len() / 2);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            second
+                .iter()
+                .map(|c| codec::encode(*c))
+                .collect::<Result<Vec<_>>>()
+        });
+        let mut out = first
+            .iter()
+            .map(|c| codec::encode(*c))
+            .collect::<Result<Vec<_>>>()?;
+        match other.join() {
+            Ok(rest) => out.extend(rest?),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        Ok(out)
+    })
+}
+
+/// Decodes records read in one pass, on two threads when there are many.
+fn decode_all(raw: &[Option<Vec<u8>>]) -> Result<Vec<Option<Customer>>> {
+    let one = |r: &Option<Vec<u8>>| r.as_deref().map(|b| codec::decode(T, b)).transpose();
+    if raw.len() < 64 {
+        return raw.iter().map(one).collect();
+    }
+    let (first, second) = raw.split_at(raw.len() / 2);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| second.iter().map(one).collect::<Result<Vec<_>>>());
+        let mut out = first.iter().map(one).collect::<Result<Vec<_>>>()?;
+        match other.join() {
+            Ok(rest) => out.extend(rest?),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        Ok(out)
+    })
+}
+
 /// Asks for the file to be compacted when the store is next let go or opened: an erased
 /// customer's old record must not stay readable in redb's free pages.
 pub fn request_scrub(tx: &WriteTransaction) -> Result<()> {
@@ -517,6 +637,20 @@ pub fn add_event(tx: &WriteTransaction, customer_id: &str, e: &TimelineEvent) ->
     Ok(())
 }
 
+/// [`add_event`] for many events with one table handle, in key order.
+pub fn add_events(tx: &WriteTransaction, events: &[(&str, TimelineEvent)]) -> Result<()> {
+    let mut rows = events
+        .iter()
+        .map(|(customer_id, e)| Ok((format!("{customer_id}/{}", e.id), codec::encode(e)?)))
+        .collect::<Result<Vec<_>>>()?;
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut table = tx.open_table(tables::CUSTOMER_EVENTS)?;
+    for (key, bytes) in &rows {
+        table.insert(key.as_str(), bytes.as_slice())?;
+    }
+    Ok(())
+}
+
 pub(super) fn events(tx: &ReadTransaction, customer_id: &str) -> Result<Vec<TimelineEvent>> {
     prefixed(
         &tx.open_table(tables::CUSTOMER_EVENTS)?,
@@ -696,6 +830,27 @@ impl<'t> Reader<'t> {
             Tx::Write(tx) => get_w(tx, id)?,
         };
         Ok(found.filter(|c| self.sees(c)))
+    }
+
+    /// [`Reader::any`] for many ids: the records read with one table handle, decoded on two
+    /// threads when there are many; in the order of `ids`.
+    pub fn any_many(&self, ids: &[&str]) -> Result<Vec<Option<Customer>>> {
+        fn raw(
+            table: &impl ReadableTable<&'static str, &'static [u8]>,
+            ids: &[&str],
+        ) -> Result<Vec<Option<Vec<u8>>>> {
+            ids.iter()
+                .map(|id| Ok(table.get(*id)?.map(|v| v.value().to_vec())))
+                .collect()
+        }
+        let raw = match self.tx {
+            Tx::Read(tx) => raw(&tx.open_table(tables::CUSTOMERS)?, ids)?,
+            Tx::Write(tx) => raw(&tx.open_table(tables::CUSTOMERS)?, ids)?,
+        };
+        Ok(decode_all(&raw)?
+            .into_iter()
+            .map(|c| c.filter(|c| self.sees(c)))
+            .collect())
     }
 
     /// The live (not deleted) record when the reader sees it: `None` when absent, deleted or

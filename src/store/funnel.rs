@@ -211,6 +211,42 @@ pub fn on_write(
     Ok(())
 }
 
+/// What `customers::put` records for many live customers (a recall sweep's batch): the
+/// customers whose stage did not change are found with one table handle and skipped, as
+/// [`on_write`] would; the others go through [`on_write`].
+pub(super) fn on_customers(
+    tx: &WriteTransaction,
+    cs: &[&crate::domain::customer::Customer],
+) -> Result<()> {
+    let stage = crate::domain::customer::Stage::PIPELINE;
+    let mut moved = Vec::new();
+    {
+        let since = tx.open_table(tables::FUNNEL_SINCE)?;
+        for c in cs.iter().filter(|c| c.deleted_at.is_none()) {
+            let key = format!("fs/{}/{}", Kind::Customer.key(), c.id);
+            let same = since
+                .get(key.as_str())?
+                .is_some_and(|v| v.value().0 == c.stage.key());
+            if !same {
+                moved.push(*c);
+            }
+        }
+    }
+    for c in moved {
+        on_write(
+            tx,
+            Kind::Customer,
+            &stage,
+            &c.id,
+            c.owner_id.as_deref(),
+            c.stage.key(),
+            None,
+            c.updated_at,
+        )?;
+    }
+    Ok(())
+}
+
 /// Forgets a record (it was purged): its stay is not counted.
 pub fn forget(tx: &WriteTransaction, kind: Kind, id: &str) -> Result<()> {
     tx.open_table(tables::FUNNEL_SINCE)?

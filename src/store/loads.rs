@@ -115,6 +115,50 @@ pub(super) fn shift(
     Ok(())
 }
 
+/// [`shift`] for many customers in one pass (a recall sweep's batch): every counter touched is
+/// read once, moved in memory by the same steps in the same order as one [`shift`] after the
+/// other, and written once (removed at zero), so the table ends up exactly as it would.
+pub(super) fn shift_many(
+    tx: &WriteTransaction,
+    moves: &[(Option<RuleFields>, RuleFields)],
+) -> Result<()> {
+    let mut table = tx.open_table(tables::OWNER_LOADS)?;
+    let mut moved: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (old, new) in moves {
+        let before = old.as_ref().and_then(counted);
+        let after = counted(new);
+        if before == after {
+            continue;
+        }
+        let steps = before
+            .iter()
+            .flat_map(|(o, what)| what.iter().map(move |w| (o, w, false)))
+            .chain(
+                after
+                    .iter()
+                    .flat_map(|(o, what)| what.iter().map(move |w| (o, w, true))),
+            );
+        for (owner, what, up) in steps {
+            let key = (owner.clone(), what.clone());
+            let n = match moved.get(&key) {
+                Some(n) => *n,
+                None => table
+                    .get((owner.as_str(), what.as_str()))?
+                    .map_or(0, |v| v.value()),
+            };
+            moved.insert(key, if up { n + 1 } else { n.saturating_sub(1) });
+        }
+    }
+    for ((owner, what), n) in &moved {
+        if *n == 0 {
+            table.remove((owner.as_str(), what.as_str()))?;
+        } else {
+            table.insert((owner.as_str(), what.as_str()), *n)?;
+        }
+    }
+    Ok(())
+}
+
 fn read(
     table: &impl ReadableTable<(&'static str, &'static str), u64>,
     owner: &str,

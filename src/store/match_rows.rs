@@ -292,6 +292,19 @@ pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
     Ok(())
 }
 
+/// [`sync`] for many customers with one table handle (a recall sweep's batch).
+pub(super) fn sync_many(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()> {
+    let mut table = tx.open_table(tables::CUSTOMER_MATCH)?;
+    for c in cs {
+        if c.deleted_at.is_some() {
+            table.remove(c.id.as_str())?;
+        } else {
+            table.insert(c.id.as_str(), encode(&MatchRow::from(*c)).as_slice())?;
+        }
+    }
+    Ok(())
+}
+
 /// One batch of filling the table from the records (the 16 → 17 migration).
 pub fn rebuild_batch(
     tx: &WriteTransaction,

@@ -18,6 +18,24 @@ pub fn enqueue(tx: &WriteTransaction, customer_id: &str) -> Result<u64> {
     Ok(seq)
 }
 
+/// [`enqueue`] for many ids in one pass: the sequence counter read and written once, the
+/// entries appended in the order given, with the numbers one [`enqueue`] after the other
+/// would have handed out.
+pub fn enqueue_many(tx: &WriteTransaction, customer_ids: &[&str]) -> Result<()> {
+    if customer_ids.is_empty() {
+        return Ok(());
+    }
+    let mut counters = tx.open_table(tables::COUNTERS)?;
+    let mut seq = counters.get(SEQ_KEY)?.map(|v| v.value()).unwrap_or(0);
+    let mut outbox = tx.open_table(tables::SEARCH_OUTBOX)?;
+    for id in customer_ids {
+        seq += 1;
+        outbox.insert(seq, *id)?;
+    }
+    counters.insert(SEQ_KEY, seq)?;
+    Ok(())
+}
+
 /// Re-indexes every customer owned by one of `owners` (their department changed, and the
 /// index files each customer under its owner's department). Returns how many were queued.
 pub fn enqueue_owned_by(tx: &WriteTransaction, owners: &[&str]) -> Result<u64> {

@@ -95,6 +95,38 @@ pub fn bump(tx: &WriteTransaction, key: &str) -> Result<u64> {
     Ok(n)
 }
 
+/// A recall sweep batch's counters in one pass: removes the keys of `remove`, adds each count
+/// of `add`, and sets each key of `daily` to `today` unless it holds it already; returns, per
+/// key of `daily`, whether it was set. The same as one [`remove_counter`], [`bump`] and
+/// [`set_counter`] after the other for distinct keys.
+pub fn sweep_counters(
+    tx: &WriteTransaction,
+    remove: &[String],
+    add: &std::collections::BTreeMap<String, u64>,
+    daily: &[String],
+    today: u64,
+) -> Result<Vec<bool>> {
+    let mut t = tx.open_table(tables::COUNTERS)?;
+    let mut sorted: Vec<&str> = remove.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    for key in sorted {
+        t.remove(key)?;
+    }
+    for (key, n) in add {
+        let was = t.get(key.as_str())?.map_or(0, |v| v.value());
+        t.insert(key.as_str(), was + n)?;
+    }
+    let mut set = Vec::with_capacity(daily.len());
+    for key in daily {
+        let fresh = t.get(key.as_str())?.map_or(0, |v| v.value()) != today;
+        if fresh {
+            t.insert(key.as_str(), today)?;
+        }
+        set.push(fresh);
+    }
+    Ok(set)
+}
+
 /// Counters with keys from `start` (inclusive) to `end` (exclusive), in key order.
 pub fn counters_in_range(
     tx: &ReadTransaction,

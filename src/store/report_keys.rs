@@ -71,6 +71,38 @@ pub(super) fn shift(
     Ok(())
 }
 
+/// [`shift`] for many distinct customers in one pass (a recall sweep's batch): the keys
+/// (which name their customer) removed and inserted in key order.
+pub(super) fn shift_many(
+    tx: &WriteTransaction,
+    moves: &[(Option<RuleFields>, RuleFields)],
+) -> Result<()> {
+    let mut remove = Vec::new();
+    let mut insert = Vec::new();
+    for (old, new) in moves {
+        let before = old.as_ref().and_then(key);
+        let after = key(new);
+        if before == after {
+            continue;
+        }
+        remove.extend(before.map(|(owner, at)| (owner, at, new.id.as_str())));
+        insert.extend(after.map(|(owner, at)| (owner, at, new.id.as_str())));
+    }
+    if remove.is_empty() && insert.is_empty() {
+        return Ok(());
+    }
+    remove.sort_unstable();
+    insert.sort_unstable();
+    let mut t = tx.open_table(tables::OWNER_TOUCH)?;
+    for (owner, at, id) in &remove {
+        t.remove((owner.as_str(), *at, *id))?;
+    }
+    for (owner, at, id) in &insert {
+        t.insert((owner.as_str(), *at, *id), ())?;
+    }
+    Ok(())
+}
+
 /// How many live customers `owner` holds whose last touch is before `cutoff`: one range.
 pub fn stale(tx: &ReadTransaction, owner: &str, cutoff: DateTime<Utc>) -> Result<u64> {
     let t = tx.open_table(tables::OWNER_TOUCH)?;

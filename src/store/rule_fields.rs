@@ -342,6 +342,45 @@ pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
     super::loads::shift(tx, old.as_ref(), &fields)
 }
 
+/// [`sync`] for many distinct customers in one pass (a recall sweep's batch): each table
+/// opened once, the activity keys removed and inserted in key order, the report keys and
+/// owner loads moved for the whole batch at once. Ends exactly where one [`sync`] after the
+/// other would (the keys name their customer, so distinct customers never share one).
+pub(super) fn sync_many(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()> {
+    let mut moves = Vec::with_capacity(cs.len());
+    {
+        let mut rules = tx.open_table(tables::CUSTOMER_RULES)?;
+        let mut remove = Vec::new();
+        let mut insert = Vec::new();
+        for c in cs {
+            let fields = RuleFields::from(*c);
+            let bytes = encode(&fields);
+            let old = rules
+                .insert(c.id.as_str(), bytes.as_slice())?
+                .map(|v| decode(&c.id, v.value()))
+                .transpose()?;
+            if let Some(at) = old.as_ref().and_then(last_activity) {
+                remove.push((at.timestamp(), c.id.as_str()));
+            }
+            if let Some(at) = last_activity(&fields) {
+                insert.push(((at.timestamp(), c.id.as_str()), bytes));
+            }
+            moves.push((old, fields));
+        }
+        remove.sort_unstable();
+        insert.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+        for k in remove {
+            activity.remove(k)?;
+        }
+        for (k, bytes) in &insert {
+            activity.insert(*k, bytes.as_slice())?;
+        }
+    }
+    super::report_keys::shift_many(tx, &moves)?;
+    super::loads::shift_many(tx, &moves)
+}
+
 /// Fills both tables from the customer records (the 8 → 9 migration), streaming: one record
 /// decoded at a time. Returns the customers written.
 pub fn rebuild(tx: &WriteTransaction) -> Result<u64> {

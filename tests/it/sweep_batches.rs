@@ -1,7 +1,10 @@
-//! Issue 18.7: the real sweep writes many recalls per write transaction. Whatever the batch
-//! size, the store ends up exactly as if each customer had been recalled (or warned) in a
-//! transaction of its own: the same records, keys, rule view, owner loads, counters, search
-//! outbox, timeline events and audit entries.
+//! Issue 18.7: the real sweep writes many recalls per write transaction, table by table
+//! (`customers::put_many`, counters and loads summed per batch, one outbox and audit pass).
+//! Whatever the batch size, the store ends up exactly as if each customer had been recalled
+//! (or warned) in a transaction of its own with the single-row store functions a recall used
+//! before (`customers::put`, `pools::bump`, `customers::add_event`, `audit::append`, the
+//! reference below): the same records, keys, rule view, activity, report keys, funnel, owner
+//! loads, counters, search outbox (numbers and order), timeline events and audit chain.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,8 +14,11 @@ use redb::{ReadableTable, TableDefinition};
 use zhudai::config::Config;
 use zhudai::domain::customer::Customer;
 use zhudai::service::org::users::{Actor, NewUser};
+use zhudai::service::pools::sweep::SweepReport;
 use zhudai::service::{App, ManualClock};
-use zhudai::store::{customers, tables};
+use zhudai::store::audit::NewAudit;
+use zhudai::store::customers::{Reader, TimelineEvent, Unscoped};
+use zhudai::store::{customers, pools, tables};
 
 use crate::common;
 
@@ -56,6 +62,12 @@ fn state(app: &App) -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
     out.insert("lead_check", rows(app, tables::LEAD_CHECK, text));
     out.insert("counters", rows(app, tables::COUNTERS, num));
     out.insert("notices", rows(app, tables::NOTICES, bytes));
+    out.insert(
+        "funnel_since",
+        rows(app, tables::FUNNEL_SINCE, |(stage, at): (&str, i64)| {
+            format!("{stage}/{at}").into_bytes()
+        }),
+    );
     // Event ids are random: compare each customer's events without them.
     let events = rows(app, tables::CUSTOMER_EVENTS, bytes)
         .into_iter()
@@ -68,7 +80,7 @@ fn state(app: &App) -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
         })
         .collect();
     out.insert("customer_events", events);
-    let (activity, loads, outbox, audit) = app
+    let (activity, touch, loads, outbox, audit) = app
         .store
         .read(|tx| {
             let activity: Vec<(String, Vec<u8>)> = tx
@@ -78,6 +90,15 @@ fn state(app: &App) -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
                     let (k, v) = r.unwrap();
                     let (at, id) = k.value();
                     (format!("{at}/{id}"), v.value().to_vec())
+                })
+                .collect();
+            let touch: Vec<(String, Vec<u8>)> = tx
+                .open_table(tables::OWNER_TOUCH)?
+                .iter()?
+                .map(|r| {
+                    let (k, _) = r.unwrap();
+                    let (owner, at, id) = k.value();
+                    (format!("{owner}/{at}/{id}"), Vec::new())
                 })
                 .collect();
             let loads: Vec<(String, Vec<u8>)> = tx
@@ -105,14 +126,98 @@ fn state(app: &App) -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
                     (k.value().to_string(), v.value().to_vec())
                 })
                 .collect();
-            Ok::<_, zhudai::store::Error>((activity, loads, outbox, audit))
+            Ok::<_, zhudai::store::Error>((activity, touch, loads, outbox, audit))
         })
         .unwrap();
     out.insert("customer_activity", activity);
+    out.insert("owner_touch", touch);
     out.insert("owner_loads", loads);
     out.insert("search_outbox", outbox);
     out.insert("audit", audit);
     out
+}
+
+/// The reference: the sweep's actions (from a dry run at the same instant) applied one
+/// customer per write transaction with the single-row store functions, as the sweep wrote
+/// them before its writes were batched.
+fn one_by_one(app: &App, now: chrono::DateTime<chrono::Utc>) -> SweepReport {
+    let dry = app
+        .pools()
+        .sweep_at(now, true, zhudai::service::pools::sweep::MAX_REPORT_LIMIT)
+        .unwrap();
+    assert!(!dry.truncated, "{} actions", dry.actions.len());
+    let all_pools = app.store.read(pools::all).unwrap();
+    let today = zhudai::service::pools::sweep::day_number(now);
+    for a in &dry.actions {
+        app.store
+            .write(|tx| {
+                let before = Reader::unscoped(tx, Unscoped::Jobs)
+                    .any(&a.customer_id)?
+                    .unwrap();
+                let warn_key = format!("recall_warn/{}/{}", a.owner_id, a.customer_id);
+                if a.action == "recall" {
+                    let pool = all_pools.iter().find(|p| p.id == a.pool_id).unwrap();
+                    let mut c = before.clone();
+                    zhudai::service::pools::into_pool(&mut c, pool, now, &a.reason);
+                    customers::put(tx, Some(&before), &c)?;
+                    pools::remove_counter(tx, &warn_key)?;
+                    pools::bump(
+                        tx,
+                        &format!(
+                            "recall/{}/{}/{}",
+                            a.owner_id,
+                            pool.id,
+                            zhudai::service::pools::day_key(now)
+                        ),
+                    )?;
+                    customers::add_event(
+                        tx,
+                        &c.id,
+                        &TimelineEvent::new(
+                            zhudai::service::new_id(now),
+                            now,
+                            "system",
+                            "recalled",
+                            Some(a.owner_id.clone()),
+                            Some(pool.id.clone()),
+                            Some(a.reason.clone()),
+                        ),
+                    )?;
+                    zhudai::store::audit::append(
+                        tx,
+                        now,
+                        NewAudit {
+                            actor_id: None,
+                            actor: "system".into(),
+                            action: "customer.recalled",
+                            target: Some(c.id.clone()),
+                            detail: serde_json::json!({
+                                "from": a.owner_id, "pool_id": pool.id, "reason": a.reason,
+                            }),
+                            source: "pool sweep".into(),
+                        },
+                    )?;
+                } else if pools::counter_w(tx, &warn_key)? != today {
+                    pools::set_counter(tx, &warn_key, today)?;
+                    customers::add_event(
+                        tx,
+                        &before.id,
+                        &TimelineEvent::new(
+                            zhudai::service::new_id(now),
+                            now,
+                            "system",
+                            "recall_warning",
+                            None,
+                            a.days_left.map(|d| d.to_string()),
+                            Some(a.reason.clone()),
+                        ),
+                    )?;
+                }
+                Ok::<_, zhudai::store::Error>(())
+            })
+            .unwrap();
+    }
+    dry
 }
 
 #[test]
@@ -179,33 +284,95 @@ fn a_batched_sweep_writes_exactly_what_one_by_one_recalls_write() {
             })
             .unwrap();
     }
-    let second = tempfile::tempdir().unwrap();
-    common::copy_dir(first.path(), second.path());
+    let now = common::epoch();
+    // An earlier sweep (one by one, the reference) recalls some and leaves warnings behind:
+    // some of the customers warned then are recalled now, and their warning counters must go.
+    let warned_earlier: Vec<String> = {
+        let app = open(first.path(), clock.clone());
+        let earlier = one_by_one(&app, now - Duration::days(4));
+        assert!(earlier.recalled > 10 && earlier.warned > 10, "{earlier:?}");
+        earlier
+            .actions
+            .into_iter()
+            .filter(|a| a.action == "warn")
+            .map(|a| a.customer_id)
+            .collect()
+    };
+    let copies: Vec<tempfile::TempDir> = (0..3)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            common::copy_dir(first.path(), dir.path());
+            dir
+        })
+        .collect();
 
-    let one_by_one = open(first.path(), clock.clone());
-    let batched = open(second.path(), clock.clone());
-    let now = one_by_one.now();
-    let a = one_by_one.pools().sweep_in_batches(now, 1).unwrap();
-    let b = batched.pools().sweep_in_batches(now, 64).unwrap();
-    assert!(a.recalled > 50 && a.warned > 10, "{a:?}");
-    assert_eq!((a.recalled, a.warned), (b.recalled, b.warned));
-    assert_eq!(a.pools, b.pools);
-    let (sa, sb) = (state(&one_by_one), state(&batched));
-    for (table, rows) in &sa {
-        assert_eq!(rows.len(), sb[table].len(), "rows in {table}");
-        assert!(rows == &sb[table], "{table} differs");
-    }
-    // One audit entry per recall (plus what setup wrote, the same on both).
-    let recalled_audits = sa["audit"]
-        .iter()
-        .filter(|(_, v)| {
+    let reference = open(first.path(), clock.clone());
+    let r = one_by_one(&reference, now);
+    assert!(r.recalled > 20 && r.warned > 10, "{r:?}");
+    assert!(
+        r.actions
+            .iter()
+            .any(|a| a.action == "recall" && warned_earlier.contains(&a.customer_id)),
+        "a customer warned earlier is recalled now"
+    );
+    let expected = state(&reference);
+    for (dir, batch) in copies.iter().zip([1, 64, 0]) {
+        let app = open(dir.path(), clock.clone());
+        let got = if batch == 0 {
+            // The default batch size (one batch here).
+            app.pools().sweep_at(now, false, 0).unwrap()
+        } else {
+            app.pools().sweep_in_batches(now, batch).unwrap()
+        };
+        assert_eq!(
+            (got.recalled, got.warned),
+            (r.recalled, r.warned),
+            "batch {batch}"
+        );
+        assert_eq!(got.pools, r.pools, "batch {batch}");
+        let state = state(&app);
+        for (table, rows) in &expected {
+            assert_eq!(
+                rows.len(),
+                state[table].len(),
+                "rows in {table}, batch {batch}"
+            );
+            assert!(rows == &state[table], "{table} differs, batch {batch}");
+        }
+        let chain = app.store.verify_audit().unwrap();
+        assert!(chain.first_broken.is_none(), "{chain:?}");
+        // Each customer recalled now: exactly one audit entry naming it, its former owner, pool
+        // and reason (what the audit page and the customer's history show).
+        let mut recalled: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        for (_, v) in &state["audit"] {
             let e: zhudai::store::audit::AuditEntry =
                 zhudai::store::codec::decode("audit", v).unwrap();
-            e.action == "customer.recalled"
-        })
-        .count() as u64;
-    assert_eq!(recalled_audits, a.recalled);
-    // The default batch size on what is left: nothing more to recall.
-    let again = batched.pools().sweep_at(now, false, 0).unwrap();
-    assert_eq!(again.recalled, 0);
+            if e.action == "customer.recalled" && e.at == now {
+                recalled
+                    .entry(e.target.unwrap())
+                    .or_default()
+                    .push(e.detail);
+            }
+        }
+        let recalls: Vec<_> = r.actions.iter().filter(|a| a.action == "recall").collect();
+        assert_eq!(recalled.len(), recalls.len());
+        for a in recalls {
+            assert_eq!(
+                recalled[&a.customer_id],
+                vec![serde_json::json!({
+                    "from": a.owner_id, "pool_id": a.pool_id, "reason": a.reason,
+                })],
+                "{}",
+                a.customer_id
+            );
+        }
+        // Again at the same instant: nothing more to recall, no second warning today.
+        let events = state["customer_events"].len();
+        let again = app.pools().sweep_at(now, false, 0).unwrap();
+        assert_eq!((again.recalled, again.warned), (0, r.warned));
+        assert_eq!(
+            rows(&app, tables::CUSTOMER_EVENTS, |v: &[u8]| v.to_vec()).len(),
+            events
+        );
+    }
 }

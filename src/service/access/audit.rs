@@ -33,6 +33,12 @@ pub fn record(tx: &WriteTransaction, at: DateTime<Utc>, entry: NewAudit) -> Resu
     Ok(())
 }
 
+/// [`record`] for many entries at one instant, in order (a recall sweep's batch).
+pub fn record_many(tx: &WriteTransaction, at: DateTime<Utc>, entries: Vec<NewAudit>) -> Result<()> {
+    audit::append_many(tx, at, entries)?;
+    Ok(())
+}
+
 pub fn by_user(
     user: &User,
     action: &'static str,

@@ -223,7 +223,7 @@ pub(crate) fn owned_counts(tx: &WriteTransaction, user: &str) -> Result<(u64, u6
 }
 
 /// Puts a customer into `pool` (release, recall, departure) for `reason`: no owner, not locked.
-pub(crate) fn into_pool(c: &mut Customer, pool: &Pool, now: DateTime<Utc>, reason: &str) {
+pub fn into_pool(c: &mut Customer, pool: &Pool, now: DateTime<Utc>, reason: &str) {
     c.pool_reason = Some(reason.chars().take(200).collect());
     c.previous_owner_id = c.owner_id.take().or(c.previous_owner_id.take());
     c.pool_id = Some(pool.id.clone());

@@ -1,18 +1,27 @@
 //! Applying a planned sweep in batches of write transactions, each customer re-read and
 //! re-decided inside the batch that changes it.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::plan::{Context, Failures, Planned, Tally};
 use super::{SweepAction, Within, day_number};
-use crate::domain::customer::RuleFields;
+use crate::domain::customer::{Customer, RuleFields};
 use crate::service::pools::into_pool;
 use crate::service::{Error, Result, access::audit, new_id};
 use crate::store::audit::NewAudit;
 use crate::store::customers::{self, TimelineEvent};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::pools;
+
+/// What one applied action writes besides the record, in the batch's order: a recall (index
+/// into the batch's actions, customer id) or a warning (the same).
+enum Step {
+    Recall(usize, String),
+    Warn(usize, String),
+}
 
 impl crate::service::pools::UseCases<'_> {
     /// Applies planned actions in batches; each customer is re-read and re-decided inside its
@@ -34,12 +43,15 @@ impl crate::service::pools::UseCases<'_> {
         for batch in plan.chunks(batch_size) {
             let applied = self.store.write(|tx| {
                 let ctx = Context::read_w(tx)?;
+                let ids: Vec<&str> = batch.iter().map(|p| &*p.id).collect();
+                let records = Reader::unscoped(tx, Unscoped::Jobs).any_many(&ids)?;
+                // Decided one by one, written table by table: nothing a customer of the batch
+                // writes is read by the decision of another (the records, their warning
+                // counters and the context are each customer's own or the batch's).
                 let mut applied = Vec::new();
-                let all = Reader::unscoped(tx, Unscoped::Jobs);
-                for planned in batch {
-                    let Some(before) = all.any(&planned.id)? else {
-                        continue;
-                    };
+                let mut recalls: Vec<(Customer, Customer)> = Vec::new();
+                let mut steps: Vec<Step> = Vec::new();
+                for before in records.into_iter().flatten() {
                     let fields = RuleFields::from(&before);
                     let Some(action) = self.action_of(&ctx, rule.as_ref(), &fields, now)? else {
                         continue;
@@ -48,72 +60,104 @@ impl crate::service::pools::UseCases<'_> {
                     if !within.allows(&action.pool_id, &action.owner_id) {
                         continue;
                     }
-                    let warn_key = format!("recall_warn/{}/{}", action.owner_id, before.id);
                     if action.action == "recall" {
                         let Some(pool) = ctx.pools.iter().find(|p| p.id == action.pool_id) else {
                             continue;
                         };
                         let mut c = before.clone();
                         into_pool(&mut c, pool, now, &action.reason);
-                        customers::put(tx, Some(&before), &c)?;
-                        pools::remove_counter(tx, &warn_key)?;
-                        // The reports' daily recall count, per former owner and pool.
-                        pools::bump(
-                            tx,
-                            &format!(
-                                "recall/{}/{}/{}",
-                                action.owner_id,
-                                pool.id,
-                                crate::service::pools::day_key(now)
-                            ),
-                        )?;
-                        customers::add_event(
-                            tx,
-                            &c.id,
-                            &TimelineEvent::new(
-                                new_id(now),
-                                now,
-                                "system",
-                                "recalled",
-                                Some(action.owner_id.clone()),
-                                Some(pool.id.clone()),
-                                Some(action.reason.clone()),
-                            ),
-                        )?;
-                        audit::record(
-                            tx,
-                            now,
-                            NewAudit {
-                                actor_id: None,
-                                actor: "system".into(),
-                                action: "customer.recalled",
-                                target: Some(c.id.clone()),
-                                detail: json!({
-                                    "from": action.owner_id, "pool_id": pool.id,
-                                    "reason": action.reason,
-                                }),
-                                source: "pool sweep".into(),
-                            },
-                        )?;
-                    } else if pools::counter_w(tx, &warn_key)? != today {
-                        // One warning a day: the reminder and a timeline entry.
-                        pools::set_counter(tx, &warn_key, today)?;
-                        customers::add_event(
-                            tx,
-                            &before.id,
-                            &TimelineEvent::new(
-                                new_id(now),
-                                now,
-                                "system",
-                                "recall_warning",
-                                None,
-                                action.days_left.map(|d| d.to_string()),
-                                Some(action.reason.clone()),
-                            ),
-                        )?;
+                        steps.push(Step::Recall(applied.len(), before.id.clone()));
+                        recalls.push((before, c));
+                    } else {
+                        steps.push(Step::Warn(applied.len(), before.id));
                     }
                     applied.push(action);
                 }
+                let pairs: Vec<(&Customer, &Customer)> =
+                    recalls.iter().map(|(b, c)| (b, c)).collect();
+                customers::put_many(tx, &pairs)?;
+                // Counters: the recalled customers' warnings go, the reports' daily recall
+                // count (per former owner and pool) grows, warnings are given once a day.
+                let day = crate::service::pools::day_key(now);
+                let mut gone = Vec::with_capacity(recalls.len());
+                let mut recalled: BTreeMap<String, u64> = BTreeMap::new();
+                let mut warned = Vec::new();
+                for step in &steps {
+                    match step {
+                        Step::Recall(k, id) => {
+                            if let Some(action) = applied.get(*k) {
+                                gone.push(format!("recall_warn/{}/{id}", action.owner_id));
+                                *recalled
+                                    .entry(format!(
+                                        "recall/{}/{}/{day}",
+                                        action.owner_id, action.pool_id
+                                    ))
+                                    .or_insert(0) += 1;
+                            }
+                        }
+                        Step::Warn(k, id) => {
+                            if let Some(action) = applied.get(*k) {
+                                warned.push(format!("recall_warn/{}/{id}", action.owner_id));
+                            }
+                        }
+                    }
+                }
+                let mut fresh =
+                    pools::sweep_counters(tx, &gone, &recalled, &warned, today)?.into_iter();
+                let mut events = Vec::with_capacity(steps.len());
+                let mut entries = Vec::with_capacity(recalls.len());
+                for step in &steps {
+                    match step {
+                        Step::Recall(k, id) => {
+                            let Some(action) = applied.get(*k) else {
+                                continue;
+                            };
+                            events.push((
+                                id.as_str(),
+                                TimelineEvent::new(
+                                    new_id(now),
+                                    now,
+                                    "system",
+                                    "recalled",
+                                    Some(action.owner_id.clone()),
+                                    Some(action.pool_id.clone()),
+                                    Some(action.reason.clone()),
+                                ),
+                            ));
+                            entries.push(NewAudit {
+                                actor_id: None,
+                                actor: "system".into(),
+                                action: "customer.recalled",
+                                target: Some(id.clone()),
+                                detail: json!({
+                                    "from": action.owner_id, "pool_id": action.pool_id,
+                                    "reason": action.reason,
+                                }),
+                                source: "pool sweep".into(),
+                            });
+                        }
+                        Step::Warn(k, id) => {
+                            // One warning a day: the reminder and a timeline entry.
+                            let (Some(action), Some(true)) = (applied.get(*k), fresh.next()) else {
+                                continue;
+                            };
+                            events.push((
+                                id.as_str(),
+                                TimelineEvent::new(
+                                    new_id(now),
+                                    now,
+                                    "system",
+                                    "recall_warning",
+                                    None,
+                                    action.days_left.map(|d| d.to_string()),
+                                    Some(action.reason.clone()),
+                                ),
+                            ));
+                        }
+                    }
+                }
+                customers::add_events(tx, &events)?;
+                audit::record_many(tx, now, entries)?;
                 let (n, first) = ctx.errors.take();
                 errors.0 += n;
                 errors.1.extend(first);

@@ -119,8 +119,9 @@ pub fn held_since(c: &Customer) -> DateTime<Utc> {
     c.held_since.map_or(c.created_at, |h| h.max(c.created_at))
 }
 
-/// Shanghai day number of an instant (for "one warning per day").
-fn day_number(at: DateTime<Utc>) -> u64 {
+/// Shanghai day number of an instant (for "one warning per day": the value of a
+/// `recall_warn/<owner>/<customer>` counter).
+pub fn day_number(at: DateTime<Utc>) -> u64 {
     let local = at
         .with_timezone(&crate::service::customers::shanghai())
         .date_naive();
