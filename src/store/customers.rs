@@ -305,7 +305,7 @@ pub fn put_many(tx: &WriteTransaction, items: &[(&Customer, &Customer)]) -> Resu
                 new_keys
                     .into_iter()
                     .filter(|k| !old_keys.contains(k))
-                    .map(|k| (k, c.id.as_str())),
+                    .map(|k| (k, "")),
             );
         }
         remove.sort_unstable();
@@ -314,8 +314,9 @@ pub fn put_many(tx: &WriteTransaction, items: &[(&Customer, &Customer)]) -> Resu
         for k in &remove {
             keys.remove(k.as_str())?;
         }
-        for (k, id) in &insert {
-            keys.insert(k.as_str(), *id)?;
+        // Empty values: the id is the key's last part (schema 32).
+        for (k, v) in &insert {
+            keys.insert(k.as_str(), *v)?;
         }
     }
     for (before, c) in items {
@@ -346,19 +347,19 @@ pub fn put_many(tx: &WriteTransaction, items: &[(&Customer, &Customer)]) -> Resu
 fn encode_all<'c>(cs: impl Iterator<Item = &'c Customer>) -> Result<Vec<Vec<u8>>> {
     let cs: Vec<&Customer> = cs.collect();
     if cs.len() < 64 {
-        return cs.into_iter().map(codec::encode).collect();
+        return cs.into_iter().map(customer_codec::encode).collect();
     }
     let (first, second) = cs.split_at(cs.len() / 2);
     std::thread::scope(|s| {
         let other = s.spawn(|| {
             second
                 .iter()
-                .map(|c| codec::encode(*c))
+                .map(|c| customer_codec::encode(c))
                 .collect::<Result<Vec<_>>>()
         });
         let mut out = first
             .iter()
-            .map(|c| codec::encode(*c))
+            .map(|c| customer_codec::encode(c))
             .collect::<Result<Vec<_>>>()?;
         match other.join() {
             Ok(rest) => out.extend(rest?),
@@ -370,7 +371,7 @@ fn encode_all<'c>(cs: impl Iterator<Item = &'c Customer>) -> Result<Vec<Vec<u8>>
 
 /// Decodes records read in one pass, on two threads when there are many.
 fn decode_all(raw: &[Option<Vec<u8>>]) -> Result<Vec<Option<Customer>>> {
-    let one = |r: &Option<Vec<u8>>| r.as_deref().map(|b| codec::decode(T, b)).transpose();
+    let one = |r: &Option<Vec<u8>>| r.as_deref().map(customer_codec::decode).transpose();
     if raw.len() < 64 {
         return raw.iter().map(one).collect();
     }
