@@ -138,12 +138,13 @@ async fn authenticated(parts: &Parts, app: &AppState, activity: bool) -> Result<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, secret)| secret.trim().to_string());
+        .map(|(_, secret)| secret.trim());
     // A cached caller needs no store read or write: answered here, without a blocking thread.
     if let Some(secret) = bearer {
-        if let Some(caller) = app.access().cached_token(&secret) {
+        if let Some(caller) = app.access().cached_token(secret) {
             return Ok(caller);
         }
+        let secret = secret.to_string();
         return Ok(app
             .blocking(move |app| app.access().authenticate_token(&secret))
             .await?);

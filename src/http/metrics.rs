@@ -1,16 +1,14 @@
 //! `GET /metrics`: the Prometheus text exposition. Off unless `[metrics]` is configured: with a
 //! `token`, the main listener answers it to `Authorization: Bearer <token>` only; with `listen`,
 //! a second listener serves nothing else (`zhudai serve` starts it). Request counts and
-//! latencies are recorded by [`track`] around every request, labelled with the route pattern
+//! latencies are recorded by the request edge (`http::edge`) around every request, labelled with the route pattern
 //! the router matched (never the raw path, so ids do not become labels).
 
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -18,53 +16,32 @@ use super::{ApiError, AppState};
 use crate::metrics::Exposition;
 use crate::service::App;
 
-/// The matched route of a request, filled in by [`tag_route`] once the router has matched.
-#[derive(Clone, Default)]
-struct RouteSlot(Arc<OnceLock<MatchedPath>>);
-
-/// Outermost layer: times every request and counts its answer under its matched route.
-pub async fn track(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let slot = RouteSlot::default();
-    req.extensions_mut().insert(slot.clone());
-    let method = req.method().clone();
-    let resp = next.run(req).await;
-    let route = slot.0.get().map(MatchedPath::as_str).unwrap_or("unmatched");
-    app.metrics.observe_request(
-        route,
-        method.as_str(),
-        resp.status().as_u16(),
-        started.elapsed(),
-    );
-    resp
-}
-
-/// Route layer (runs only on matched routes): records the matched pattern for [`track`].
-pub async fn tag_route(req: Request, next: Next) -> Response {
-    if let (Some(path), Some(slot)) = (
-        req.extensions().get::<MatchedPath>(),
-        req.extensions().get::<RouteSlot>(),
-    ) {
-        // Set once per request; a nested router's later match keeps the first (outer) pattern.
-        let _ = slot.0.set(path.clone());
-    }
-    next.run(req).await
-}
-
 /// The `/metrics` route for a router, answered to the configured token only.
 pub fn route() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
-/// The router of the metrics-only listener (`[metrics] listen`).
-pub fn listener_router(app: AppState) -> Router {
-    route()
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&app),
-            track,
-        ))
-        .route_layer(axum::middleware::from_fn(tag_route))
-        .with_state(app)
+/// The service of the metrics-only listener (`[metrics] listen`), behind the same edge as the
+/// main router (its own scrapes are counted too).
+pub fn listener_router(
+    app: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<Output = Result<Response, std::convert::Infallible>>
+             + Send
+             + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let routes = route()
+        .route_layer(super::edge::TagRouteLayer)
+        .with_state(Arc::clone(&app));
+    tower::ServiceBuilder::new()
+        .layer(super::edge::EdgeLayer::new(app))
+        .service(routes)
 }
 
 fn authorized(app: &App, headers: &HeaderMap) -> bool {

@@ -10,6 +10,7 @@ mod contracts;
 mod customers;
 mod deals;
 mod documents;
+mod edge;
 pub mod error;
 mod extract;
 mod fees;
@@ -40,12 +41,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
+use axum::response::Response;
 use axum::routing::get;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -262,7 +262,17 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole application: API, OpenAPI, web UI, and the layers every request goes through.
-pub fn router(app: AppState) -> Router {
+pub fn router(
+    app: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
     let body_limit = usize::try_from(app.config.server.body_limit_bytes).unwrap_or(usize::MAX);
     let import_limit = usize::try_from(app.config.server.import_limit_bytes).unwrap_or(usize::MAX);
     // Document uploads stream their body (no extractor limit): their cap is the hard limit's.
@@ -296,39 +306,47 @@ pub fn router(app: AppState) -> Router {
     }
     let routes = routes
         .merge(crate::web::router())
-        .route_layer(axum::middleware::from_fn(metrics::tag_route))
+        .route_layer(edge::TagRouteLayer)
         .with_state(Arc::clone(&app));
-    with_layers(routes, body_limit, import_limit.max(upload_limit), timeout)
-        // Outermost: counts and times every request, refusals by the layers included.
-        .layer(axum::middleware::from_fn_with_state(app, metrics::track))
+    // Outermost, the edge counts and times every request, refusals by the layers included.
+    with_layers(
+        routes,
+        body_limit,
+        import_limit.max(upload_limit),
+        timeout,
+        app,
+    )
 }
 
-/// The layers every request goes through, outermost last.
-fn with_layers(
+/// The layers every request goes through, around the whole router (outermost first): the
+/// edge ([`edge::Edge`]: request id, log span, panics as 500, JSON refusals, request id in
+/// internal errors, security headers, metrics), the timeout, the hard body cap, the default
+/// extractor body limit.
+fn with_layers<M: edge::MetricsSink>(
     routes: Router,
     body_limit: usize,
     import_limit: usize,
     timeout: Duration,
-) -> Router {
-    routes
-        // Innermost: a panicking handler becomes a 500 (with the request id, added below).
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(DefaultBodyLimit::max(body_limit))
-        // The hard cap for any body; extractors apply the tighter per-route limits above.
-        .layer(RequestBodyLimitLayer::new(body_limit.max(import_limit)))
+    metrics: M,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::ServiceBuilder::new()
+        .layer(edge::EdgeLayer::new(metrics))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
-        // Outside the limit and timeout layers, so their plain-text refusals become JSON too.
-        .layer(axum::middleware::from_fn(middleware::api_errors_as_json))
-        .layer(axum::middleware::from_fn(
-            middleware::request_id_in_internal_errors,
-        ))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
-        .layer(SetRequestIdLayer::x_request_id(middleware::MakeRequestUlid))
+        // The hard cap for any body; extractors apply the tighter per-route limits below.
+        .layer(RequestBodyLimitLayer::new(body_limit.max(import_limit)))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .service(routes)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; in-flight requests finish first.
@@ -337,6 +355,7 @@ pub async fn serve(
     app: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::ServiceExt as _;
     axum::serve(
         listener,
         router(app).into_make_service_with_connect_info::<SocketAddr>(),
@@ -351,7 +370,8 @@ pub async fn serve_metrics(
     app: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, metrics::listener_router(app))
+    use axum::ServiceExt as _;
+    axum::serve(listener, metrics::listener_router(app).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -371,7 +391,7 @@ mod tests {
         let routes = Router::new()
             .route("/api/v1/boom", get(boom))
             .route("/api/v1/fine", get(|| async { "ok" }));
-        let app = with_layers(routes, 1024, 1024, Duration::from_secs(5));
+        let app = with_layers(routes, 1024, 1024, Duration::from_secs(5), edge::NoMetrics);
         let req = |p: &str| {
             axum::http::Request::get(p)
                 .body(axum::body::Body::empty())

@@ -66,6 +66,7 @@ mod security;
 mod setup_link;
 mod store_schema;
 mod sweep_batches;
+mod thin_path;
 mod tools;
 mod transfer_requests;
 mod trends;

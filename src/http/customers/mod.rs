@@ -75,6 +75,11 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
+    // One record and the few pools: read on the async thread (a blocking-thread hop costs
+    // more than the read) unless the scope needs whole tables read first.
+    if app.scope_is_warm(&caller) {
+        return Ok(Json(app.customers().get_customer(&caller, &id)?));
+    }
     Ok(Json(
         app.blocking(move |app| app.customers().get_customer(&caller, &id))
             .await?,

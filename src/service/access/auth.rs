@@ -242,22 +242,29 @@ impl crate::service::access::UseCases<'_> {
     pub fn cached_session(&self, token: &str, activity: bool) -> Option<Caller> {
         let now = self.now();
         let hash = crypto::sha256_hex(token.as_bytes());
-        let (session, user, access) = self.auth_cache.session(&hash, self.store.auth_epoch())?;
         let idle = Duration::minutes(i64::try_from(self.config.session.idle_minutes).unwrap_or(30));
         let absolute =
             Duration::hours(i64::try_from(self.config.session.absolute_hours).unwrap_or(12));
-        let expired = now - session.last_seen_at > idle || now - session.created_at > absolute;
-        let touch_due =
-            activity && (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS;
-        if user.status != UserStatus::Active || expired || touch_due {
-            return None;
-        }
+        // Only what the caller carries is copied out of the cache.
+        let found = self.auth_cache.with_session(
+            &hash,
+            self.store.auth_epoch(),
+            |(session, user, access)| {
+                let expired =
+                    now - session.last_seen_at > idle || now - session.created_at > absolute;
+                let touch_due =
+                    activity && (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS;
+                (user.status == UserStatus::Active && !expired && !touch_due)
+                    .then(|| (user.clone(), access.clone(), session.csrf_token.clone()))
+            },
+        )??;
+        let (user, access, csrf_token) = found;
         Some(Caller {
             user,
             access,
             auth: CallerAuth::Session {
                 token_hash: hash,
-                csrf_token: session.csrf_token,
+                csrf_token,
             },
         })
     }

@@ -8,6 +8,7 @@
 //! Only the rows are cached: expiry (idle, absolute, token expiry) is still decided from them
 //! at each request's own time.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -34,11 +35,25 @@ impl<K: Eq + Hash, V: Clone> EpochMap<K, V> {
         }
     }
 
-    fn get(&self, key: &K, epoch: u64) -> Option<V> {
+    fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q, epoch: u64) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        self.with(key, epoch, V::clone)
+    }
+
+    /// `f` of the entry, under the lock: what a request needs, without copying the rows.
+    fn with<Q: Eq + Hash + ?Sized, R>(
+        &self,
+        key: &Q,
+        epoch: u64,
+        f: impl FnOnce(&V) -> R,
+    ) -> Option<R>
+    where
+        K: Borrow<Q>,
+    {
         let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(key)
-            .filter(|(e, _)| *e == epoch)
-            .map(|(_, v)| v.clone())
+        map.get(key).filter(|(e, _)| *e == epoch).map(|(_, v)| f(v))
     }
 
     fn put(&self, key: K, epoch: u64, value: V) {
@@ -75,7 +90,17 @@ impl Default for AuthCache {
 
 impl AuthCache {
     pub(crate) fn session(&self, hash: &str, epoch: u64) -> Option<SessionRows> {
-        self.sessions.get(&hash.to_string(), epoch)
+        self.sessions.get(hash, epoch)
+    }
+
+    /// `f` of the cached session rows, without copying them.
+    pub(crate) fn with_session<R>(
+        &self,
+        hash: &str,
+        epoch: u64,
+        f: impl FnOnce(&SessionRows) -> R,
+    ) -> Option<R> {
+        self.sessions.with(hash, epoch, f)
     }
 
     pub(crate) fn put_session(&self, hash: &str, epoch: u64, rows: SessionRows) {
@@ -83,7 +108,17 @@ impl AuthCache {
     }
 
     pub(crate) fn token(&self, hash: &str, epoch: u64) -> Option<TokenRows> {
-        self.tokens.get(&hash.to_string(), epoch)
+        self.tokens.get(hash, epoch)
+    }
+
+    /// `f` of the cached token rows, without copying them.
+    pub(crate) fn with_token<R>(
+        &self,
+        hash: &str,
+        epoch: u64,
+        f: impl FnOnce(&TokenRows) -> R,
+    ) -> Option<R> {
+        self.tokens.with(hash, epoch, f)
     }
 
     pub(crate) fn put_token(&self, hash: &str, epoch: u64, rows: TokenRows) {

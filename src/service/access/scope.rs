@@ -145,6 +145,26 @@ impl App {
         Ok(ReadScope { pools, scope })
     }
 
+    /// Whether the caller's scope is at hand without reading whole tables: firm-wide or own
+    /// scope, or a department scope cached for the current auth epoch. A use case reading one
+    /// record may then run on the async thread (its other reads are the few pools).
+    pub fn scope_is_warm(&self, caller: &Caller) -> bool {
+        let kind = caller.access.scope;
+        if !matches!(kind, DataScope::Department | DataScope::DepartmentTree)
+            || caller.user.department_id.is_none()
+        {
+            return true;
+        }
+        let key = (
+            caller.user.id.clone(),
+            caller.user.department_id.clone(),
+            kind,
+        );
+        self.auth_cache
+            .scope(&key, self.store.auth_epoch())
+            .is_some()
+    }
+
     /// Pools whose waiting customers the caller may see ([`crate::service::pools::uses`]).
     pub(crate) fn pools_seen(&self, caller: &Caller) -> Result<BTreeSet<String>> {
         self.store.read(|tx| {

@@ -169,21 +169,24 @@ impl crate::service::access::UseCases<'_> {
     pub fn cached_token(&self, secret: &str) -> Option<Caller> {
         let now = self.now();
         let hash = crypto::sha256_hex(secret.as_bytes());
-        let (token, user, access) = self.auth_cache.token(&hash, self.store.auth_epoch())?;
-        let live = token.revoked_at.is_none()
-            && token.expires_at.is_none_or(|e| e > now)
-            && user.status == UserStatus::Active;
-        let touch_due = token
-            .last_used_at
-            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECS);
-        if !live || touch_due {
-            return None;
-        }
-        Some(Caller {
-            user,
-            access,
-            auth: CallerAuth::Token { id: token.id },
-        })
+        // Only what the caller carries is copied out of the cache.
+        self.auth_cache
+            .with_token(&hash, self.store.auth_epoch(), |(token, user, access)| {
+                let live = token.revoked_at.is_none()
+                    && token.expires_at.is_none_or(|e| e > now)
+                    && user.status == UserStatus::Active;
+                let touch_due = token
+                    .last_used_at
+                    .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECS);
+                (live && !touch_due).then(|| Caller {
+                    user: user.clone(),
+                    access: access.clone(),
+                    auth: CallerAuth::Token {
+                        id: token.id.clone(),
+                    },
+                })
+            })
+            .flatten()
     }
 
     pub fn authenticate_token(&self, secret: &str) -> Result<Caller> {

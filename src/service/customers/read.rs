@@ -23,7 +23,7 @@ impl crate::service::customers::UseCases<'_> {
 
     pub fn get_customer(&self, caller: &Caller, id: &str) -> Result<CustomerView> {
         self.viewer(caller)
-            .view(&self.visible_customer(caller, id)?)
+            .view_owned(self.visible_customer(caller, id)?)
     }
     /// The customer list. Without `q` it is served from the search index (only the page's
     /// records are read); with `q` the ranked matches are read and filtered.
@@ -100,7 +100,7 @@ impl crate::service::customers::UseCases<'_> {
             let read = scope.customers(tx);
             for id in &ids {
                 if let Some(c) = read.live(id)? {
-                    items.push(viewer.view(&c)?);
+                    items.push(viewer.view_owned(c)?);
                 }
             }
             Ok::<_, Error>(items)
@@ -173,7 +173,7 @@ impl crate::service::customers::UseCases<'_> {
             let mut items = Vec::new();
             for (_, id) in keys.iter().skip(start).take(limit) {
                 if let Some(c) = read.live(id)? {
-                    items.push(viewer.view(&c)?);
+                    items.push(viewer.view_owned(c)?);
                 }
             }
             let next_cursor = if start + limit < keys.len() {
