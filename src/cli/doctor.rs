@@ -591,11 +591,8 @@ fn sizes(layout: &Layout) -> anyhow::Result<ExitCode> {
         "table", "entries", "stored bytes", "page bytes", "per cust."
     );
     let per = |b: u64| {
-        if customers == 0 {
-            "-".to_string()
-        } else {
-            format!("{}", b / customers)
-        }
+        b.checked_div(customers)
+            .map_or_else(|| "-".to_string(), |n| n.to_string())
     };
     for t in &tables {
         println!(

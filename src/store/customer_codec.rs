@@ -38,10 +38,12 @@ fn pack(s: &str) -> Packed {
     let start = s.rfind(':').map_or(0, |i| i + 1);
     let body = &s[start..];
     let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
-    if !body.is_empty() && body.len() % 2 == 0 && body.bytes().all(|b| lower_hex(&b)) {
-        if let Ok(bytes) = hex::decode(body) {
-            return Packed::Hex(s[..start].to_string(), bytes);
-        }
+    if !body.is_empty()
+        && body.len().is_multiple_of(2)
+        && body.bytes().all(|b| lower_hex(&b))
+        && let Ok(bytes) = hex::decode(body)
+    {
+        return Packed::Hex(s[..start].to_string(), bytes);
     }
     Packed::Text(s.to_string())
 }

@@ -433,7 +433,7 @@ impl Store {
                 pages: (stats.leaf_pages() + stats.branch_pages()) * page,
             });
         }
-        out.sort_by(|a, b| b.pages.cmp(&a.pages));
+        out.sort_by_key(|t| std::cmp::Reverse(t.pages));
         Ok(out)
     }
 
