@@ -152,7 +152,10 @@ async fn plain_and_hashed_numbers_are_answered_yes_or_no_and_nothing_else() {
             let mut t = tx.open_table(zhudai::store::tables::LEAD_CHECK)?;
             let key = {
                 use redb::ReadableTable;
-                let first = t.range(format!("{lead}/").as_str()..)?.next().unwrap()?;
+                // Keys hold the first 128 bits (32 hex digits) of the lead index.
+                let prefix = format!("{}/", &lead[..32]);
+                let first = t.range(prefix.as_str()..)?.next().unwrap()?;
+                assert!(first.0.value().starts_with(&prefix));
                 first.0.value().to_string()
             };
             t.remove(key.as_str())?;
