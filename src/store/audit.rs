@@ -262,44 +262,10 @@ fn seal(sealing: Sealing<'_>, entry: &AuditEntry) -> Result<String> {
 /// Appends one entry at the end of the chain; returns its sequence number. Refused when the
 /// store was opened without the audit key (an entry that no one could verify is no entry).
 pub fn append(tx: &WriteTransaction, at: DateTime<Utc>, new: NewAudit) -> Result<u64> {
-    debug_assert!(
-        ACTIONS.contains(&new.action),
-        "audit action {} is not in store::audit::ACTIONS",
-        new.action
-    );
-    let key = tx.audit_key().ok_or(Error::AuditKeyMissing)?;
-    let mut table = tx.open_table(tables::AUDIT)?;
-    // The entry this transaction appended last is the chain's head: no need to read and
-    // decode it back (a sweep appends thousands per transaction).
-    let (seq, prev_hash) = match tx.audit_head() {
-        Some(head) => (head.seq + 1, head.hash),
-        None => match table.last()? {
-            Some((k, v)) => {
-                let last: AuditEntry = codec::decode(T, v.value())?;
-                (k.value() + 1, last.hash)
-            }
-            None => (1, GENESIS.to_string()),
-        },
-    };
-    let mut entry = AuditEntry {
-        seq,
-        at,
-        actor_id: new.actor_id,
-        actor: new.actor,
-        action: new.action.to_string(),
-        target: new.target,
-        detail: new.detail,
-        source: new.source,
-        prev_hash,
-        hash: String::new(),
-    };
-    entry.hash = seal(Sealing::Keyed(key), &entry)?;
-    table.insert(seq, codec::encode(&entry)?.as_slice())?;
-    tx.note_audit_head(Head {
-        seq,
-        hash: entry.hash,
-    });
-    Ok(seq)
+    append_many(tx, at, vec![new])?;
+    tx.audit_head()
+        .map(|h| h.seq)
+        .ok_or_else(|| Error::Misuse("the audit head was not noted after an append".into()))
 }
 
 /// [`append`] for many entries at one instant, in the order given, with one table handle:
@@ -310,6 +276,8 @@ pub fn append_many(tx: &WriteTransaction, at: DateTime<Utc>, entries: Vec<NewAud
     }
     let key = tx.audit_key().ok_or(Error::AuditKeyMissing)?;
     let mut table = tx.open_table(tables::AUDIT)?;
+    // The entry this transaction appended last is the chain's head: no need to read and
+    // decode it back (a sweep appends thousands per transaction).
     let (mut seq, mut prev_hash) = match tx.audit_head() {
         Some(head) => (head.seq, head.hash),
         None => match table.last()? {
