@@ -9,7 +9,7 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::{Result, codec, customer_codec, tables};
+use super::{Result, codec, customer_codec, event_codec, tables};
 use crate::domain::customer::{Customer, RuleFields};
 
 /// The part of a blind index a key holds: its first 128 bits (32 hex digits), ample to tell a
@@ -632,9 +632,9 @@ impl TimelineEvent {
 }
 
 pub fn add_event(tx: &WriteTransaction, customer_id: &str, e: &TimelineEvent) -> Result<()> {
-    let key = format!("{customer_id}/{}", e.id);
+    let key = event_codec::key(customer_id, &e.id);
     tx.open_table(tables::CUSTOMER_EVENTS)?
-        .insert(key.as_str(), codec::encode(e)?.as_slice())?;
+        .insert(key.as_str(), event_codec::encode(e)?.as_slice())?;
     Ok(())
 }
 
@@ -642,7 +642,12 @@ pub fn add_event(tx: &WriteTransaction, customer_id: &str, e: &TimelineEvent) ->
 pub fn add_events(tx: &WriteTransaction, events: &[(&str, TimelineEvent)]) -> Result<()> {
     let mut rows = events
         .iter()
-        .map(|(customer_id, e)| Ok((format!("{customer_id}/{}", e.id), codec::encode(e)?)))
+        .map(|(customer_id, e)| {
+            Ok((
+                event_codec::key(customer_id, &e.id),
+                event_codec::encode(e)?,
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
     rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut table = tx.open_table(tables::CUSTOMER_EVENTS)?;
@@ -653,11 +658,24 @@ pub fn add_events(tx: &WriteTransaction, events: &[(&str, TimelineEvent)]) -> Re
 }
 
 pub(super) fn events(tx: &ReadTransaction, customer_id: &str) -> Result<Vec<TimelineEvent>> {
-    prefixed(
-        &tx.open_table(tables::CUSTOMER_EVENTS)?,
-        customer_id,
-        "customer_events",
-    )
+    events_in(&tx.open_table(tables::CUSTOMER_EVENTS)?, customer_id)
+}
+
+/// The events under `<customer id>/`, in key (time) order, either format.
+fn events_in(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    customer_id: &str,
+) -> Result<Vec<TimelineEvent>> {
+    let prefix = format!("{customer_id}/");
+    let mut out = Vec::new();
+    for row in table.range(prefix.as_str()..)? {
+        let (k, v) = row?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        out.push(event_codec::decode(k.value(), v.value())?);
+    }
+    Ok(out)
 }
 
 pub fn put_followup(tx: &WriteTransaction, f: &crate::domain::followup::Followup) -> Result<()> {
@@ -1092,11 +1110,7 @@ impl<'t> Reader<'t> {
         }
         match self.tx {
             Tx::Read(tx) => events(tx, &c.id),
-            Tx::Write(tx) => prefixed(
-                &tx.open_table(tables::CUSTOMER_EVENTS)?,
-                &c.id,
-                "customer_events",
-            ),
+            Tx::Write(tx) => events_in(&tx.open_table(tables::CUSTOMER_EVENTS)?, &c.id),
         }
     }
 }

@@ -80,8 +80,10 @@
 //!   customer keys and lead-check keys rebuilt in a short form (empty values, the first 128
 //!   bits of each blind index); batched like 9; the file is compacted afterwards so the space
 //!   is given back.
+//! - 33: customer timeline events rewritten in the compact format 2 (`store::event_codec`),
+//!   in batches of events in key order (the cursor is the last event key); compacted after.
 //!
-//! Steps 9, 10, 11, 15, 17, 30 and 32 read every customer (record or rule view); they run in
+//! Steps 9, 10, 11, 15, 17, 30, 32 and 33 read every customer (record or rule view); they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
@@ -90,7 +92,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 32;
+pub const SCHEMA_VERSION: u64 = 33;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -160,7 +162,7 @@ pub fn run_observed(store: &Store, on_step: &mut dyn FnMut(&StepDone)) -> Result
             to: next,
             elapsed: started.elapsed(),
         });
-        upgraded.compact |= next == 11 || next == 32;
+        upgraded.compact |= next == 11 || next == 32 || next == 33;
         version = next;
     }
     Ok(upgraded)
@@ -184,6 +186,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         17 => Some(super::match_rows::rebuild_batch),
         30 => Some(super::report_keys::rebuild_batch),
         32 => Some(super::customers::compact_batch),
+        33 => Some(super::event_codec::compact_batch),
         _ => None,
     }
 }
@@ -653,6 +656,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         30 => to_30_report_keys(tx),
         31 => to_31_brokers(tx),
         32 => to_32_compact(tx),
+        33 => Ok(()),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

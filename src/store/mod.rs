@@ -16,6 +16,7 @@ pub mod customer_codec;
 pub mod customer_settings;
 pub mod customers;
 pub mod deals;
+pub mod event_codec;
 pub mod fees;
 pub mod funnel;
 pub mod leads;

@@ -5,7 +5,7 @@
 use redb::{ReadableDatabase, ReadableTable};
 use serde_json::{Value, json};
 use zhudai::domain::customer::Customer;
-use zhudai::store::{codec, customer_codec, customers, migrate, tables};
+use zhudai::store::{codec, customer_codec, customers, event_codec, migrate, tables};
 
 use crate::common::{self, ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 
@@ -235,5 +235,148 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
     assert_eq!(st, 200, "{c}");
     assert_eq!(c["name"], "客户2");
     assert_eq!(c["demand"]["amount_fen"], 30_000_002);
+    s.stop().await;
+}
+
+fn events(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let tx = db.begin_read().unwrap();
+    let t = tx.open_table(tables::CUSTOMER_EVENTS).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.value().to_string(), v.value().to_vec())
+        })
+        .collect()
+}
+
+/// Schema 33: timeline events written as JSON before it are rewritten in format 2, straight
+/// through and after an interruption, byte for byte what this version writes, and the
+/// timeline reads the same.
+#[tokio::test]
+async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, sales) = admin
+        .post(
+            "/api/v1/users",
+            json!({"username": "sales1", "display_name": "销售一", "password": "Passw0rd!long-enough", "roles": ["sales"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{sales}");
+    let mut ids = Vec::new();
+    for i in 0..5u32 {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({"name": format!("事件{i}"), "phone": format!("1370013{i:04}")}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        let id = c["id"].as_str().unwrap().to_string();
+        let (st, t) = admin
+            .post(
+                &format!("/api/v1/customers/{id}/transfer"),
+                json!({"to_user": sales["id"]}),
+            )
+            .await;
+        assert!(st.is_success(), "{t}");
+        ids.push(id);
+    }
+    let (st, timeline) = admin
+        .get(&format!("/api/v1/customers/{}/timeline", ids[1]))
+        .await;
+    assert_eq!(st, 200, "{timeline}");
+    let data = s.stop().await;
+    let path = data.path().join("zhudai.redb");
+
+    let now = events(&path);
+    assert!(now.len() >= 5, "{}", now.len());
+    let originals: Vec<_> = now
+        .iter()
+        .map(|(k, b)| {
+            assert_eq!(b[0], 2, "written compact");
+            event_codec::decode(k, b).unwrap()
+        })
+        .collect();
+
+    // Back to what schema 32 wrote: JSON events (format 1, with their ids).
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(tables::CUSTOMER_EVENTS).unwrap();
+            for ((k, _), e) in now.iter().zip(&originals) {
+                t.insert(k.as_str(), codec::encode(e).unwrap().as_slice())
+                    .unwrap();
+            }
+        }
+        tx.open_table(tables::META)
+            .unwrap()
+            .insert("schema_version", 32)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    assert_ne!(events(&path), now);
+    let interrupted = data.path().join("interrupted.redb");
+    std::fs::copy(&path, &interrupted).unwrap();
+
+    let store = common::open_keyed(data.path(), &path);
+    assert_eq!(
+        migrate::stored_version(&store).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
+    drop(store);
+    assert_eq!(events(&path), now, "rewritten exactly as written today");
+
+    // Interrupted after a first batch of 2 events, its cursor committed.
+    {
+        let db = redb::Database::open(&interrupted).unwrap();
+        let tx = db.begin_write().unwrap();
+        let (last, n) = event_codec::compact_batch(&tx, None, 2).unwrap();
+        assert_eq!(n, 2);
+        tx.open_table(tables::SETTINGS)
+            .unwrap()
+            .insert("migration/33/after", last.unwrap().as_str())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let legacy = events(&interrupted)
+        .iter()
+        .filter(|(_, b)| b[0] == 1)
+        .count();
+    assert_eq!(
+        legacy,
+        now.len() - 2,
+        "the first batch compact, the rest JSON"
+    );
+    let store = common::open_keyed(data.path(), &interrupted);
+    assert_eq!(
+        migrate::stored_version(&store).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
+    drop(store);
+    assert_eq!(events(&interrupted), now);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args(["--data", data.path().to_str().unwrap(), "doctor"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+
+    let s = TestServer::start_in(
+        data,
+        zhudai::config::Config::defaults().unwrap(),
+        std::sync::Arc::new(zhudai::service::ManualClock::new(common::epoch())),
+    )
+    .await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, again) = admin
+        .get(&format!("/api/v1/customers/{}/timeline", ids[1]))
+        .await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again, timeline, "the timeline reads the same");
     s.stop().await;
 }
