@@ -73,7 +73,7 @@ fn state(app: &App) -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
         .into_iter()
         .map(|(k, v)| {
             let mut e: customers::TimelineEvent =
-                zhudai::store::codec::decode("customer_events", &v).unwrap();
+                zhudai::store::event_codec::decode(&k, &v).unwrap();
             e.id = String::new();
             let customer = k.split('/').next().unwrap_or_default().to_string();
             (customer, serde_json::to_vec(&e).unwrap())
