@@ -101,8 +101,12 @@ pub(super) struct Ready {
     pub(super) line: usize,
     /// Its owner is to be chosen by automatic assignment.
     pub(super) auto: bool,
-    pub(super) input: CustomerInput,
+    /// The row's input, kept only for an update's merge (`on_duplicate: update`).
+    pub(super) input: Option<CustomerInput>,
     pub(super) record: Customer,
+    /// The row's cells, kept only when the write may still refuse the row or warn about it
+    /// (an update, required custom fields, a field left out): a batch in flight holds no more
+    /// than it needs.
     pub(super) cells: Vec<String>,
     /// The optional fields left out of it (kept for review), as warnings.
     pub(super) review: Vec<RowError>,
@@ -408,12 +412,18 @@ impl crate::service::import::UseCases<'_> {
                 }
             }
             state.seen.insert(phone);
+            let update = r.opts.on_duplicate == OnDuplicate::Update;
+            let may_refuse = update || r.defs.iter().any(|d| d.active && d.required);
             out.ready.push(Ready {
                 line,
                 auto,
-                input,
+                input: update.then_some(input),
                 record,
-                cells,
+                cells: if may_refuse || !review.is_empty() {
+                    cells
+                } else {
+                    Vec::new()
+                },
                 review,
             });
         }
@@ -460,7 +470,10 @@ impl crate::service::import::UseCases<'_> {
                             ));
                             continue;
                         }
-                        let u = merged(&existing, &row.input, r.now);
+                        let input = row.input.as_ref().ok_or_else(|| {
+                            Error::Internal("an update without the row's input".into())
+                        })?;
+                        let u = merged(&existing, input, r.now);
                         if !r.opts.dry_run {
                             write_created(tx, &mut created, &mut events, &r.caller.user.id)?;
                             customers::put(tx, Some(&existing), &u)?;
