@@ -56,20 +56,19 @@ pub fn push(
     Ok(seq)
 }
 
+/// One notice for [`push_many`]: (user, kind, customer id, by, at).
+pub type NewNotice<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    chrono::DateTime<chrono::Utc>,
+);
+
 /// [`push`] for many notices at once (an import batch): per user, the counter read and written
 /// once, only the notices that survive the [`KEPT`] window inserted, and the old ones it pushes
 /// out removed. Ends exactly where one [`push`] after the other (in the order given) would.
-/// Items: (user, kind, customer id, by, at).
-pub fn push_many(
-    tx: &WriteTransaction,
-    items: &[(
-        &str,
-        &str,
-        &str,
-        Option<&str>,
-        chrono::DateTime<chrono::Utc>,
-    )],
-) -> Result<()> {
+pub fn push_many(tx: &WriteTransaction, items: &[NewNotice<'_>]) -> Result<()> {
     if items.is_empty() {
         return Ok(());
     }

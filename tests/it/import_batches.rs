@@ -26,7 +26,7 @@ fn open(dir: &Path, clock: Arc<ManualClock>) -> Arc<App> {
 }
 
 fn dump(app: &App) -> Dump {
-    app.store.read(|tx| tables::dump_all(tx)).unwrap()
+    app.store.read(tables::dump_all).unwrap()
 }
 
 /// The store before any import: an administrator, three salespeople and ten customers of
