@@ -158,6 +158,7 @@ impl Cmd {
             pool_id: self.pool.clone(),
             assign: self.assign.clone(),
             batch_rows: None,
+            row_by_row: false,
         };
         let mut watch = Watch {
             bar: None,

@@ -260,6 +260,38 @@ pub fn on_customer(tx: &WriteTransaction, before: Option<&Customer>, c: &Custome
     Ok(())
 }
 
+/// [`on_customer`] for many new customers (`before` none; an import batch): the counters
+/// summed per key and each written once, ending where one call after the other would.
+pub fn on_new_customers(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()> {
+    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for c in cs.iter().filter(|c| c.deleted_at.is_none()) {
+        let text = text_of(c.channel.as_deref());
+        *sums
+            .entry(format!("{}/leads/{text}", month_at(c.created_at)))
+            .or_default() += 1;
+        if super::funnel::entered(&Stage::PIPELINE, None, c.stage.key())
+            .contains(&Stage::Qualified.key())
+        {
+            *sums
+                .entry(format!("{}/valid/{text}", month_at(c.updated_at)))
+                .or_default() += 1;
+        }
+    }
+    if sums.is_empty() {
+        return Ok(());
+    }
+    let mut t = tx.open_table(tables::CHANNEL_STATS)?;
+    for (key, delta) in sums {
+        let n = t.get(key.as_str())?.map_or(0, |v| v.value()) + delta;
+        if n == 0 {
+            t.remove(key.as_str())?;
+        } else {
+            t.insert(key.as_str(), n)?;
+        }
+    }
+    Ok(())
+}
+
 /// The channel text of a customer, read in the write transaction.
 fn customer_text(tx: &WriteTransaction, customer_id: &str) -> Result<String> {
     let t = tx.open_table(tables::CUSTOMERS)?;

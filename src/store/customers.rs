@@ -343,6 +343,63 @@ pub fn put_many(tx: &WriteTransaction, items: &[(&Customer, &Customer)]) -> Resu
     super::outbox::enqueue_many(tx, &ids)
 }
 
+/// [`put_by`] for many NEW customers at once (an import batch: `before` none for each), by
+/// `actor`. Ends exactly where one [`put_by`] after the other, in the order given, would — the
+/// same records, keys, rule views, owner loads, report keys, lead keys, channel and funnel
+/// counters, notices and search outbox numbers — but opens each table once, writes keys in
+/// key order and counters once per key, and encodes the records on two threads. Refused
+/// (nothing written) when a customer comes twice.
+pub fn insert_many(tx: &WriteTransaction, cs: &[&Customer], actor: Option<&str>) -> Result<()> {
+    if cs.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(cs.len());
+    if cs.iter().any(|c| !seen.insert(c.id.as_str())) {
+        return Err(super::Error::Misuse(
+            "insert_many takes distinct customers".into(),
+        ));
+    }
+    let encoded = encode_all(cs.iter().copied())?;
+    let notices: Vec<_> = cs
+        .iter()
+        .filter_map(|c| match c.owner_id.as_deref() {
+            Some(owner) if c.deleted_at.is_none() && actor != Some(owner) => {
+                Some((owner, "assigned", c.id.as_str(), actor, c.updated_at))
+            }
+            _ => None,
+        })
+        .collect();
+    super::notices::push_many(tx, &notices)?;
+    {
+        let mut keys: Vec<String> = cs.iter().flat_map(|c| keys_of(c)).collect();
+        keys.sort_unstable();
+        let mut table = tx.open_table(tables::CUSTOMER_KEYS)?;
+        for k in &keys {
+            table.insert(k.as_str(), "")?;
+        }
+    }
+    for c in cs {
+        if bin_key(c).is_some() {
+            super::loads::shift_bin(tx, true)?;
+        }
+    }
+    {
+        let mut order: Vec<usize> = (0..cs.len()).collect();
+        order.sort_unstable_by(|&a, &b| cs[a].id.cmp(&cs[b].id));
+        let mut table = tx.open_table(tables::CUSTOMERS)?;
+        for i in order {
+            table.insert(cs[i].id.as_str(), encoded[i].as_slice())?;
+        }
+    }
+    super::rule_fields::sync_many(tx, cs)?;
+    super::match_rows::sync_many(tx, cs)?;
+    super::leads::add_new_many(tx, cs)?;
+    super::channels::on_new_customers(tx, cs)?;
+    super::funnel::on_new_customers(tx, cs)?;
+    let ids: Vec<&str> = cs.iter().map(|c| c.id.as_str()).collect();
+    super::outbox::enqueue_many(tx, &ids)
+}
+
 /// Encodes records as [`put`] does, on two threads when there are many.
 fn encode_all<'c>(cs: impl Iterator<Item = &'c Customer>) -> Result<Vec<Vec<u8>>> {
     let cs: Vec<&Customer> = cs.collect();

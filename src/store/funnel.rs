@@ -247,6 +247,66 @@ pub(super) fn on_customers(
     Ok(())
 }
 
+/// [`on_customers`] for many NEW live customers (an import batch): a customer with no stage
+/// recorded yet enters the pipeline's stages up to its own, counted per day and month key
+/// summed over the batch and written once; one that somehow has a stage recorded goes through
+/// [`on_write`]. Ends exactly where one [`on_write`] after the other would.
+pub(super) fn on_new_customers(
+    tx: &WriteTransaction,
+    cs: &[&crate::domain::customer::Customer],
+) -> Result<()> {
+    let pipeline = crate::domain::customer::Stage::PIPELINE;
+    let k = Kind::Customer.key();
+    let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut since_rows: Vec<(String, &str, i64)> = Vec::new();
+    let mut known = Vec::new();
+    {
+        let since = tx.open_table(tables::FUNNEL_SINCE)?;
+        for c in cs.iter().filter(|c| c.deleted_at.is_none()) {
+            let since_key = format!("fs/{k}/{}", c.id);
+            if since.get(since_key.as_str())?.is_some() {
+                known.push(*c);
+                continue;
+            }
+            let today = day(c.updated_at);
+            let who = c.owner_id.as_deref().unwrap_or("-");
+            for s in entered(&pipeline, None, c.stage.key()) {
+                let key = format!("fe/{k}/{today}/{who}/{s}");
+                *sums.entry(month_key(&key)?).or_default() += 1;
+                *sums.entry(key).or_default() += 1;
+            }
+            since_rows.push((since_key, c.stage.key(), c.updated_at.timestamp()));
+        }
+    }
+    if !sums.is_empty() {
+        let mut t = tx.open_table(tables::COUNTERS)?;
+        for (key, n) in &sums {
+            let was = t.get(key.as_str())?.map_or(0, |v| v.value());
+            t.insert(key.as_str(), was + n)?;
+        }
+    }
+    if !since_rows.is_empty() {
+        since_rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut since = tx.open_table(tables::FUNNEL_SINCE)?;
+        for (key, stage, at) in &since_rows {
+            since.insert(key.as_str(), (*stage, *at))?;
+        }
+    }
+    for c in known {
+        on_write(
+            tx,
+            Kind::Customer,
+            &pipeline,
+            &c.id,
+            c.owner_id.as_deref(),
+            c.stage.key(),
+            None,
+            c.updated_at,
+        )?;
+    }
+    Ok(())
+}
+
 /// Forgets a record (it was purged): its stay is not counted.
 pub fn forget(tx: &WriteTransaction, kind: Kind, id: &str) -> Result<()> {
     tx.open_table(tables::FUNNEL_SINCE)?

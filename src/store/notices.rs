@@ -56,6 +56,67 @@ pub fn push(
     Ok(seq)
 }
 
+/// One notice for [`push_many`]: (user, kind, customer id, by, at).
+pub type NewNotice<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    chrono::DateTime<chrono::Utc>,
+);
+
+/// [`push`] for many notices at once (an import batch): per user, the counter read and written
+/// once, only the notices that survive the [`KEPT`] window inserted, and the old ones it pushes
+/// out removed. Ends exactly where one [`push`] after the other (in the order given) would.
+pub fn push_many(tx: &WriteTransaction, items: &[NewNotice<'_>]) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut per_user: std::collections::BTreeMap<&str, Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, item) in items.iter().enumerate() {
+        per_user.entry(item.0).or_default().push(i);
+    }
+    let mut inserts: Vec<(String, Vec<u8>)> = Vec::with_capacity(items.len());
+    let mut removes: Vec<String> = Vec::new();
+    for (user, idx) in &per_user {
+        let first = pools::counter_w(tx, &seq_key(user))?;
+        let last = first + idx.len() as u64;
+        pools::set_counter(tx, &seq_key(user), last)?;
+        // Pushed one by one, the notice numbered `s` removes `s - KEPT`: the old ones up to
+        // `last - KEPT` go, and of the new ones only those above it are left.
+        let floor = last.saturating_sub(KEPT);
+        for s in (first + 1).saturating_sub(KEPT).max(1)..=floor.min(first) {
+            removes.push(key(user, s));
+        }
+        for (n, &i) in idx.iter().enumerate() {
+            let seq = first + 1 + n as u64;
+            if seq <= floor {
+                continue;
+            }
+            let (_, kind, customer_id, by, at) = items[i];
+            let notice = Notice {
+                seq,
+                kind: kind.to_string(),
+                customer_id: customer_id.to_string(),
+                by: by.map(str::to_string),
+                at,
+            };
+            inserts.push((key(user, seq), codec::encode(&notice)?));
+        }
+    }
+    removes.sort_unstable();
+    inserts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut t = tx.open_table(tables::NOTICES)?;
+    for k in &removes {
+        t.remove(k.as_str())?;
+    }
+    for (k, v) in &inserts {
+        t.insert(k.as_str(), v.as_slice())?;
+    }
+    Ok(())
+}
+
 /// The user's latest seq (0: none yet).
 pub fn latest(tx: &ReadTransaction, user: &str) -> Result<u64> {
     pools::counter(tx, &seq_key(user))

@@ -184,6 +184,27 @@ pub(super) fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
     Ok(rows)
 }
 
+/// Every row of a table as raw bytes (none when the table does not exist).
+pub(super) fn dump_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    from: &redb::ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let source = match from.open_table(def) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = Vec::new();
+    for row in source.iter()? {
+        let (k, v) = row?;
+        out.push((
+            K::as_bytes(&k.value()).as_ref().to_vec(),
+            V::as_bytes(&v.value()).as_ref().to_vec(),
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

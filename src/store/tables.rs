@@ -107,6 +107,19 @@ macro_rules! every_table {
             $(rows += super::snapshot::copy_table(from, to, $table)?;)*
             Ok(rows)
         }
+
+        /// Every row of every table as raw bytes (key, value), by table name: for tests that
+        /// compare whole stores (`tests/it/import_batches.rs`).
+        pub fn dump_all(
+            from: &redb::ReadTransaction,
+        ) -> super::Result<std::collections::BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>>> {
+            let mut out = std::collections::BTreeMap::new();
+            $(out.insert(
+                redb::TableHandle::name(&$table).to_string(),
+                super::snapshot::dump_table(from, $table)?,
+            );)*
+            Ok(out)
+        }
     };
 }
 

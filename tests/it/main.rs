@@ -34,6 +34,7 @@ mod followups;
 mod funnels;
 mod fuzz;
 mod import;
+mod import_batches;
 mod import_rules;
 mod issue15_fixes;
 mod leads;

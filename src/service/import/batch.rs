@@ -50,16 +50,36 @@ pub(super) struct Run<'a> {
     pub(super) pool_id: Option<String>,
     /// The assignment mode when rows without an owner cell are assigned automatically.
     pub(super) auto_mode: Option<String>,
-    /// Candidates, loads and fallback pool: made in the first batch's transaction, then kept
-    /// up to date row by row for the whole import.
-    pub(super) auto: Option<AutoRun>,
+    pub(super) now: chrono::DateTime<chrono::Utc>,
+    pub(super) today: chrono::NaiveDate,
+}
+
+/// What checking rows carries from batch to batch (on the thread that checks and seals).
+#[derive(Default)]
+pub(super) struct Seen {
     /// Username or display name → user id, or why rows cannot be given to them.
     pub(super) owners: HashMap<String, std::result::Result<String, String>>,
     /// Digests of phone and ID-number blind indexes of earlier rows of this file.
     pub(super) seen: HashSet<u64>,
-    pub(super) now: chrono::DateTime<chrono::Utc>,
-    pub(super) today: chrono::NaiveDate,
+}
+
+/// What writing batches carries from batch to batch (on the thread that writes).
+#[derive(Default)]
+pub(super) struct Writing {
+    /// Candidates, loads and fallback pool: made in the first batch's transaction, then kept
+    /// up to date row by row for the whole import.
+    pub(super) auto: Option<AutoRun>,
     pub(super) batch_no: usize,
+}
+
+/// A batch checked and sealed (outside any transaction), waiting for its write.
+#[derive(Default)]
+pub(super) struct Prepared {
+    /// Rows read.
+    pub(super) rows: usize,
+    pub(super) ready: Vec<Ready>,
+    /// Rows refused by the check, in file order: (line, field, reason, cells).
+    pub(super) refused: Vec<(usize, String, String, Vec<String>)>,
 }
 
 /// Who gets rows without an owner cell (see [`App::import_target`]).
@@ -81,8 +101,12 @@ pub(super) struct Ready {
     pub(super) line: usize,
     /// Its owner is to be chosen by automatic assignment.
     pub(super) auto: bool,
-    pub(super) input: CustomerInput,
+    /// The row's input, kept only for an update's merge (`on_duplicate: update`).
+    pub(super) input: Option<CustomerInput>,
     pub(super) record: Customer,
+    /// The row's cells, kept only when the write may still refuse the row or warn about it
+    /// (an update, required custom fields, a field left out): a batch in flight holds no more
+    /// than it needs.
     pub(super) cells: Vec<String>,
     /// The optional fields left out of it (kept for review), as warnings.
     pub(super) review: Vec<RowError>,
@@ -165,18 +189,24 @@ impl crate::service::import::UseCases<'_> {
         Ok(())
     }
 
-    /// Checks, seals and writes one batch of rows; `false` when the watcher asks to stop.
+    /// Writes one batch checked and sealed by [`Self::prepare_rows`] (its refused rows are
+    /// reported first); `false` when the watcher asks to stop.
     pub(super) fn import_batch(
         &self,
-        r: &mut Run,
-        rows: Vec<(usize, Vec<String>)>,
+        r: &Run,
+        w: &mut Writing,
+        batch: Prepared,
         report: &mut ImportReport,
         progress: &mut dyn Progress,
     ) -> Result<bool> {
         let rejected_before = report.rejected;
-        report.rows += rows.len();
-        // Checked and sealed outside the transaction: nothing is written for rows with problems.
-        let ready = self.prepare_rows(r, rows, report, progress)?;
+        report.rows += batch.rows;
+        for (line, field, reason, cells) in batch.refused {
+            Self::reject(
+                report, progress, &r.defs, &r.columns, line, field, reason, &cells,
+            )?;
+        }
+        let ready = batch.ready;
         let counts_before = Counts {
             processed: report.rows as u64,
             created: report.created as u64,
@@ -187,12 +217,12 @@ impl crate::service::import::UseCases<'_> {
             assigned: report.assigned as u64,
             to_review: report.to_review as u64,
         };
-        let batch_no = r.batch_no;
-        r.batch_no += 1;
+        let batch_no = w.batch_no;
+        w.batch_no += 1;
         let errors_in_batch = report.rejected - rejected_before;
-        let mut auto = r.auto.take();
+        let mut auto = w.auto.take();
         let outcome = self.store.write(|tx| {
-            let out = self.write_rows(tx, r, &ready, &mut auto)?;
+            let out = self.write_rows(tx, r, ready, &mut auto)?;
             if r.opts.dry_run {
                 // Nothing of a dry run may stick: abort by returning the outcome as an "error".
                 return Err(BatchError::DryRun(out));
@@ -228,7 +258,7 @@ impl crate::service::import::UseCases<'_> {
             progress.in_batch(tx, &counts)?;
             Ok(out)
         });
-        r.auto = auto;
+        w.auto = auto;
         let out = match outcome {
             Ok(o) | Err(BatchError::DryRun(o)) => o,
             Err(BatchError::Service(e)) => return Err(e),
@@ -258,18 +288,24 @@ impl crate::service::import::UseCases<'_> {
 
     /// One row's cells → its input, owner and checked values, or the first problem. `review`
     /// adds the [`REVIEW_TAG`] (the row lost a bad optional field).
-    fn check_row(&self, r: &mut Run, cells: &[String], review: bool) -> Result<RowChecked> {
+    fn check_row(
+        &self,
+        r: &Run,
+        state: &mut Seen,
+        cells: &[String],
+        review: bool,
+    ) -> Result<RowChecked> {
         let (mut input, owner_cell) = match row_input(&r.columns, &r.headers, &r.defs, cells) {
             Ok(i) => i,
             Err(problem) => return Ok(Err(problem)),
         };
         let owner = match owner_cell {
             Some(name) => {
-                if !r.owners.contains_key(&name) {
+                if !state.owners.contains_key(&name) {
                     let o = self.owner_for(r.caller, &r.scope, &name);
-                    r.owners.insert(name.clone(), o);
+                    state.owners.insert(name.clone(), o);
                 }
-                match r.owners.get(&name) {
+                match state.owners.get(&name) {
                     Some(Ok(id)) => Some(id.clone()),
                     Some(Err(reason)) => return Ok(Err(("owner".into(), reason.clone()))),
                     None => None,
@@ -290,41 +326,51 @@ impl crate::service::import::UseCases<'_> {
         })
     }
 
-    /// Phase 1, outside the transaction: each row checked and sealed; a row with a problem,
-    /// or repeating a phone or ID number of an earlier row of the file, is rejected.
-    fn prepare_rows(
+    /// Phase 1, outside the transaction (on its own thread while the batch before is
+    /// written): each row checked and sealed; a row with a problem, or repeating a phone or ID
+    /// number of an earlier row of the file, is refused.
+    pub(super) fn prepare_rows(
         &self,
-        r: &mut Run,
+        r: &Run,
+        state: &mut Seen,
         rows: Vec<(usize, Vec<String>)>,
-        report: &mut ImportReport,
-        progress: &mut dyn Progress,
-    ) -> Result<Vec<Ready>> {
-        let mut ready: Vec<Ready> = Vec::with_capacity(rows.len());
+    ) -> Result<Prepared> {
+        let mut out = Prepared {
+            rows: rows.len(),
+            ready: Vec::with_capacity(rows.len()),
+            refused: Vec::new(),
+        };
         for (line, cells) in rows {
             // With `BadOptional::Keep`, a bad optional cell is blanked and the row checked
             // again (each round blanks at least one non-empty cell, so this ends).
-            let mut work = cells.clone();
+            let mut work: Option<Vec<String>> = None;
             let mut review: Vec<RowError> = Vec::new();
             let passed = loop {
-                let (field, reason) = match self.check_row(r, &work, !review.is_empty())? {
+                let checked = self.check_row(
+                    r,
+                    state,
+                    work.as_ref().unwrap_or(&cells),
+                    !review.is_empty(),
+                )?;
+                let (field, reason) = match checked {
                     Ok(ok) => break Some(ok),
                     Err(problem) => problem,
                 };
                 let cols = columns_of(&r.columns, &field);
+                let current = work.as_ref().unwrap_or(&cells);
                 let keep = r.opts.bad_optional == BadOptional::Keep
                     && !REQUIRED_FIELDS.contains(&field.as_str())
                     && cols
                         .iter()
-                        .any(|&i| work.get(i).is_some_and(|v| !v.is_empty()));
+                        .any(|&i| current.get(i).is_some_and(|v| !v.is_empty()));
                 if !keep {
-                    Self::reject(
-                        report, progress, &r.defs, &r.columns, line, field, reason, &cells,
-                    )?;
+                    out.refused.push((line, field, reason, cells.clone()));
                     break None;
                 }
                 review.push(row_error(&r.defs, &r.columns, line, field, reason, &cells));
+                let blanked = work.get_or_insert_with(|| cells.clone());
                 for i in cols {
-                    if let Some(v) = work.get_mut(i) {
+                    if let Some(v) = blanked.get_mut(i) {
                         v.clear();
                     }
                 }
@@ -344,62 +390,66 @@ impl crate::service::import::UseCases<'_> {
                 record.pool_id = r.pool_id.clone();
             }
             let phone = digest('p', &record.phone.bidx);
-            if r.seen.contains(&phone) {
-                Self::reject(
-                    report,
-                    progress,
-                    &r.defs,
-                    &r.columns,
+            if state.seen.contains(&phone) {
+                out.refused.push((
                     line,
-                    "phone",
-                    "与文件中前面的行手机号重复",
-                    &cells,
-                )?;
+                    "phone".into(),
+                    "与文件中前面的行手机号重复".into(),
+                    cells,
+                ));
                 continue;
             }
             if let Some(i) = &record.id_number {
                 let d = digest('i', &i.bidx);
-                if !r.seen.insert(d) {
-                    Self::reject(
-                        report,
-                        progress,
-                        &r.defs,
-                        &r.columns,
+                if !state.seen.insert(d) {
+                    out.refused.push((
                         line,
-                        "id_number",
-                        "与文件中前面的行身份证号重复",
-                        &cells,
-                    )?;
+                        "id_number".into(),
+                        "与文件中前面的行身份证号重复".into(),
+                        cells,
+                    ));
                     continue;
                 }
             }
-            r.seen.insert(phone);
-            ready.push(Ready {
+            state.seen.insert(phone);
+            let update = r.opts.on_duplicate == OnDuplicate::Update;
+            let may_refuse = update || r.defs.iter().any(|d| d.active && d.required);
+            out.ready.push(Ready {
                 line,
                 auto,
-                input,
+                input: update.then_some(input),
                 record,
-                cells,
+                cells: if may_refuse || !review.is_empty() {
+                    cells
+                } else {
+                    Vec::new()
+                },
                 review,
             });
         }
-        Ok(ready)
+        Ok(out)
     }
 
     /// Phase 2, in the batch's write transaction: duplicates against the store (skip, update
     /// or flag), required custom fields, automatic assignment, the records written (not in a
-    /// dry run).
+    /// dry run). New customers are written table by table at the end of the batch
+    /// ([`customers::insert_many`], their assignment events with [`customers::add_events`]);
+    /// an update first writes the new customers of the rows before it, so the store sees the
+    /// rows in file order, as [`ImportOptions::row_by_row`] (the reference) writes them.
     fn write_rows(
         &self,
         tx: &WriteTransaction,
         r: &Run,
-        ready: &[Ready],
+        ready: Vec<Ready>,
         auto: &mut Option<AutoRun>,
     ) -> Result<BatchOutcome, BatchError> {
         let mut out = BatchOutcome::default();
-        let matches = existing_matches(tx, ready, r.opts.on_duplicate)?;
-        for (row, found) in ready.iter().zip(matches) {
-            let mut c = row.record.clone();
+        let matches = existing_matches(tx, &ready, r.opts.on_duplicate)?;
+        let one_by_one = r.opts.row_by_row;
+        let mut created: Vec<Customer> = Vec::new();
+        let mut events: Vec<(usize, customers::TimelineEvent)> = Vec::new();
+        for (row, found) in ready.into_iter().zip(matches) {
+            let mut c = row.record;
             if let Some(found) = found {
                 match r.opts.on_duplicate {
                     OnDuplicate::Skip => {
@@ -416,17 +466,21 @@ impl crate::service::import::UseCases<'_> {
                                 row.line,
                                 "phone".into(),
                                 "该客户已存在且不在您的权限范围内".into(),
-                                row.cells.clone(),
+                                row.cells,
                             ));
                             continue;
                         }
-                        let u = merged(&existing, &row.input, r.now);
+                        let input = row.input.as_ref().ok_or_else(|| {
+                            Error::Internal("an update without the row's input".into())
+                        })?;
+                        let u = merged(&existing, input, r.now);
                         if !r.opts.dry_run {
+                            write_created(tx, &mut created, &mut events, &r.caller.user.id)?;
                             customers::put(tx, Some(&existing), &u)?;
                         }
                         out.updated += 1;
                         if !row.review.is_empty() {
-                            out.reviewed.push((row.review.clone(), row.cells.clone()));
+                            out.reviewed.push((row.review, row.cells));
                         }
                         continue;
                     }
@@ -438,8 +492,7 @@ impl crate::service::import::UseCases<'_> {
             }
             // A new customer needs every required custom field, as a form does.
             if let Err((field, reason)) = custom_field::required_present(&r.defs, &c.custom) {
-                out.refused
-                    .push((row.line, field, reason, row.cells.clone()));
+                out.refused.push((row.line, field, reason, row.cells));
                 continue;
             }
             if row.auto {
@@ -466,22 +519,59 @@ impl crate::service::import::UseCases<'_> {
                         Some(to),
                         Some(reason.clone()),
                     );
-                    customers::add_event(tx, &c.id, &event)?;
+                    if one_by_one {
+                        customers::add_event(tx, &c.id, &event)?;
+                    } else {
+                        // Written with the customer it belongs to (its index in `created`).
+                        events.push((created.len(), event));
+                    }
                 }
                 if matches!(placed, Placed::User(_)) {
                     out.assigned += 1;
                 }
             }
             if !r.opts.dry_run {
-                customers::put_by(tx, None, &c, Some(&r.caller.user.id))?;
+                if one_by_one {
+                    customers::put_by(tx, None, &c, Some(&r.caller.user.id))?;
+                } else {
+                    created.push(c);
+                }
             }
             out.created += 1;
             if !row.review.is_empty() {
-                out.reviewed.push((row.review.clone(), row.cells.clone()));
+                out.reviewed.push((row.review, row.cells));
             }
         }
+        write_created(tx, &mut created, &mut events, &r.caller.user.id)?;
         Ok(out)
     }
+}
+
+/// Writes the new customers collected so far (and their assignment events, each with the
+/// index of its customer in `created`) table by table, and empties both lists.
+fn write_created(
+    tx: &WriteTransaction,
+    created: &mut Vec<Customer>,
+    events: &mut Vec<(usize, customers::TimelineEvent)>,
+    actor: &str,
+) -> Result<(), BatchError> {
+    if !events.is_empty() {
+        let rows: Vec<(&str, customers::TimelineEvent)> = std::mem::take(events)
+            .into_iter()
+            .map(|(i, e)| {
+                created.get(i).map(|c| (c.id.as_str(), e)).ok_or_else(|| {
+                    crate::store::Error::Misuse("an assignment event without its customer".into())
+                })
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        customers::add_events(tx, &rows)?;
+    }
+    if !created.is_empty() {
+        let all: Vec<&Customer> = created.iter().collect();
+        customers::insert_many(tx, &all, Some(actor))?;
+        created.clear();
+    }
+    Ok(())
 }
 
 /// An existing customer with the same phone or ID number: only its key is needed to skip or

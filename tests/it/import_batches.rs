@@ -1,0 +1,299 @@
+//! Issue 18.1: an import writes each batch table by table (`customers::insert_many`, events
+//! with `customers::add_events`, counters, notices and loads summed per batch) while the next
+//! batch is checked and sealed. Whatever the batch, the store must end up exactly as the
+//! row-by-row writer leaves it (`ImportOptions::row_by_row`: `customers::put_by` and
+//! `customers::add_event` per row, the writer the import used before): every table, compared
+//! byte for byte through `tables::dump_all`, with only the random parts of the new ids
+//! (customers and their events) put in a canonical form.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use zhudai::config::Config;
+use zhudai::service::import::{BadOptional, ImportOptions, ImportReport, OnDuplicate};
+use zhudai::service::org::users::{Actor, NewUser};
+use zhudai::service::{App, ManualClock};
+use zhudai::store::{customer_codec, customers, tables};
+
+use crate::common;
+
+type Dump = BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>>;
+
+fn open(dir: &Path, clock: Arc<ManualClock>) -> Arc<App> {
+    zhudai::open_app(dir, Config::defaults().unwrap(), clock).unwrap()
+}
+
+fn dump(app: &App) -> Dump {
+    app.store.read(tables::dump_all).unwrap()
+}
+
+/// The store before any import: an administrator, three salespeople and ten customers of
+/// the administrator (some of them repeated in the file).
+fn base(dir: &Path, clock: Arc<ManualClock>) -> Vec<zhudai::synth::SynthCustomer> {
+    let app = open(dir, clock);
+    let setup = app.access().prepare_setup().unwrap().unwrap();
+    app.access()
+        .complete_setup(
+            &setup,
+            common::ADMIN,
+            "管理员",
+            common::ADMIN_PASSWORD,
+            "test",
+        )
+        .unwrap();
+    for i in 0..3 {
+        app.org()
+            .create_user(
+                &Actor::Operator,
+                NewUser {
+                    username: format!("s{i}"),
+                    display_name: format!("销售{i}"),
+                    roles: vec!["sales".into()],
+                    password: common::TEAM_PASSWORD.into(),
+                    department_id: None,
+                    manager_id: None,
+                    phone: None,
+                    broker: None,
+                },
+                "test",
+            )
+            .unwrap();
+    }
+    let admin = app.access().caller_for(common::ADMIN).unwrap().user.id;
+    let mut synth = zhudai::synth::Generator::new(99, app.now());
+    let existing: Vec<_> = (0..10).map(|_| synth.customer()).collect();
+    let records: Vec<_> = existing
+        .iter()
+        .map(|s| {
+            app.platform()
+                .demo_record(s, Some(admin.clone()), "test")
+                .unwrap()
+        })
+        .collect();
+    app.store
+        .write(|tx| {
+            for c in &records {
+                customers::put(tx, None, c)?;
+            }
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+    existing
+}
+
+/// 260 rows: new customers, some repeating a stored customer's phone or ID number, one
+/// repeating an earlier row's phone, one with a bad phone, one with a bad optional cell.
+fn csv(existing: &[zhudai::synth::SynthCustomer], now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    let mut synth = zhudai::synth::Generator::new(7, now);
+    let mut s = String::from(
+        "姓名,手机号,其他电话,身份证号,城市,地址,单位名称,渠道,阶段,标签,贷款金额(元)\n",
+    );
+    let mut phones: Vec<String> = Vec::new();
+    for i in 0..260 {
+        let c = synth.customer();
+        let mut phone = c.phone.clone();
+        let mut id_number = c.id_number.clone();
+        let mut amount = (c.demand_amount_fen / 100).to_string();
+        match i {
+            40 => phone = existing[0].phone.clone(),
+            90 => phone = existing[1].phone.clone(),
+            130 => id_number = existing[2].id_number.clone(),
+            170 => phone = existing[3].phone.clone(),
+            120 => phone = phones[10].clone(),
+            150 => phone = "12345".into(),
+            210 => amount = "很多".into(),
+            _ => {}
+        }
+        phones.push(phone.clone());
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            c.name,
+            phone,
+            c.extra_phones.join(";"),
+            id_number,
+            c.city,
+            c.address,
+            c.company.clone().unwrap_or_default(),
+            c.channel,
+            c.stage,
+            c.tags.join(";"),
+            amount,
+        ));
+    }
+    s.into_bytes()
+}
+
+/// The ids an import made (keys of new customers and of their events), each replaced by a
+/// token of the same length from its rank: ids are handed out in row order by both writers.
+fn canonical(before: &Dump, after: &Dump) -> Dump {
+    let old: BTreeSet<&Vec<u8>> = before["customers"].iter().map(|(k, _)| k).collect();
+    let mut map: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    let new_customers: BTreeSet<&Vec<u8>> = after["customers"]
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| !old.contains(k))
+        .collect();
+    for (rank, id) in new_customers.iter().enumerate() {
+        assert_eq!(id.len(), 26);
+        map.insert((*id).clone(), format!("C{rank:025}").into_bytes());
+    }
+    let old_events: BTreeSet<&Vec<u8>> = before["customer_events"].iter().map(|(k, _)| k).collect();
+    let new_events: BTreeSet<Vec<u8>> = after["customer_events"]
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| !old_events.contains(k))
+        .map(|k| {
+            let text = String::from_utf8(k.clone()).unwrap();
+            text.rsplit_once('/').unwrap().1.as_bytes().to_vec()
+        })
+        .collect();
+    for (rank, id) in new_events.iter().enumerate() {
+        assert_eq!(id.len(), 26);
+        map.insert(id.clone(), format!("E{rank:025}").into_bytes());
+    }
+    let swap = |bytes: &[u8]| {
+        let mut out = bytes.to_vec();
+        let mut i = 0;
+        while i + 26 <= out.len() {
+            if let Some(token) = map.get(&out[i..i + 26]) {
+                out[i..i + 26].copy_from_slice(token);
+                i += 26;
+            } else {
+                i += 1;
+            }
+        }
+        out
+    };
+    // Ciphertexts have random nonces: a record is compared with them left out (its blind
+    // indexes, masks and tails stay).
+    let plain = |table: &str, v: &[u8]| {
+        if table != "customers" {
+            return v.to_vec();
+        }
+        let mut c = customer_codec::decode(v).unwrap();
+        c.phone.enc.clear();
+        for p in &mut c.extra_phones {
+            p.enc.clear();
+        }
+        if let Some(i) = c.id_number.as_mut() {
+            i.enc.clear();
+        }
+        customer_codec::encode(&c).unwrap()
+    };
+    after
+        .iter()
+        .map(|(table, rows)| {
+            let mut rows: Vec<(Vec<u8>, Vec<u8>)> = rows
+                .iter()
+                .map(|(k, v)| (swap(k), swap(&plain(table, v))))
+                .collect();
+            rows.sort();
+            (table.clone(), rows)
+        })
+        .collect()
+}
+
+fn import(app: &App, file: &Path, opts: &ImportOptions, id: &str) -> ImportReport {
+    let caller = app.access().caller_for(common::ADMIN).unwrap();
+    let mut quiet = |_: usize, _: usize| {};
+    let mut progress = zhudai::service::import::Callback::new(&mut quiet);
+    app.imports()
+        .import_file(&caller, file, opts, "test", id, &mut progress)
+        .unwrap()
+}
+
+fn counts(r: &ImportReport) -> [usize; 8] {
+    [
+        r.rows,
+        r.created,
+        r.updated,
+        r.skipped,
+        r.flagged,
+        r.rejected,
+        r.assigned,
+        r.to_review,
+    ]
+}
+
+#[test]
+fn a_batched_import_writes_exactly_what_the_row_by_row_writer_writes() {
+    let clock = Arc::new(ManualClock::new(common::epoch()));
+    let first = tempfile::tempdir().unwrap();
+    let existing = base(first.path(), clock.clone());
+    let file = first.path().join("rows.csv");
+    std::fs::write(&file, csv(&existing, common::epoch())).unwrap();
+    let cases = [
+        // Assigned round robin, duplicates flagged, batches of 37 (the last one partial).
+        ImportOptions {
+            assign: Some("round_robin".into()),
+            on_duplicate: OnDuplicate::Flag,
+            batch_rows: Some(37),
+            ..Default::default()
+        },
+        // Updates between new rows, bad optional cells kept, batches of 64.
+        ImportOptions {
+            on_duplicate: OnDuplicate::Update,
+            bad_optional: BadOptional::Keep,
+            batch_rows: Some(64),
+            ..Default::default()
+        },
+        // Given to a salesperson (notices), duplicates skipped, one batch.
+        ImportOptions {
+            owner: Some("s1".into()),
+            ..Default::default()
+        },
+    ];
+    for (n, opts) in cases.into_iter().enumerate() {
+        let (reference, batched) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        common::copy_dir(first.path(), reference.path());
+        common::copy_dir(first.path(), batched.path());
+        let id = zhudai::service::new_id(common::epoch());
+        let one = open(reference.path(), clock.clone());
+        let before = dump(&one);
+        let expected_report = import(
+            &one,
+            &file,
+            &ImportOptions {
+                row_by_row: true,
+                ..opts.clone()
+            },
+            &id,
+        );
+        let expected = canonical(&before, &dump(&one));
+        let app = open(batched.path(), clock.clone());
+        let got_report = import(&app, &file, &opts, &id);
+        let got = canonical(&before, &dump(&app));
+        assert_eq!(
+            counts(&got_report),
+            counts(&expected_report),
+            "case {n}: {got_report:?}"
+        );
+        assert!(
+            expected_report.created > 200,
+            "case {n}: {expected_report:?}"
+        );
+        assert!(
+            expected_report.rejected >= 2,
+            "case {n}: {expected_report:?}"
+        );
+        let errors = |r: &ImportReport| {
+            r.errors
+                .iter()
+                .map(|e| (e.row, e.field.clone(), e.reason.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(errors(&got_report), errors(&expected_report), "case {n}");
+        for (table, rows) in &expected {
+            assert_eq!(rows.len(), got[table].len(), "rows in {table}, case {n}");
+            assert!(rows == &got[table], "{table} differs, case {n}");
+        }
+        assert_eq!(
+            expected.keys().collect::<Vec<_>>(),
+            got.keys().collect::<Vec<_>>()
+        );
+        let chain = app.store.verify_audit().unwrap();
+        assert!(chain.first_broken.is_none(), "{chain:?}");
+    }
+}
