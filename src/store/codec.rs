@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::Error;
 
-const FORMAT_JSON: u8 = 1;
+pub(crate) const FORMAT_JSON: u8 = 1;
 
 /// Encodes `value`; a value serde cannot write (a map with non-string keys, a failing custom
 /// `Serialize`) is an error for the use case, never an empty record written in its place.
