@@ -99,7 +99,10 @@ fn month_key(day_key: &str) -> Result<String> {
 /// The pieces a period `from..=to` (days) is read in: whole calendar months from the month
 /// counters, the partial months at its ends from the day counters. `(true, "YYYY-MM", _)` is a
 /// month, `(false, first day, last day)` a run of days.
-fn segments(from: chrono::NaiveDate, to: chrono::NaiveDate) -> Vec<(bool, String, String)> {
+pub(crate) fn segments(
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Vec<(bool, String, String)> {
     use chrono::{Datelike, NaiveDate};
     let mut out = Vec::new();
     let mut cursor = from;

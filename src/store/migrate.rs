@@ -80,8 +80,13 @@
 //!   customer keys and lead-check keys rebuilt in a short form (empty values, the first 128
 //!   bits of each blind index); batched like 9; the file is compacted afterwards so the space
 //!   is given back.
+//! - 33: owner_touch_buckets (per owner, `owner_touch` keys counted by day and by 32-day
+//!   block, so hoarding sums buckets) counted from `owner_touch`; the fee rollups in
+//!   fee_totals (`pd/`, `pdm/`, `rd/`, `rdm/`, `due/`: paid and refunded per officer by day
+//!   and month, outstanding by disbursement day; `store::fees`) counted from the fee
+//!   accounts; batched (the cursor names the phase).
 //!
-//! Steps 9, 10, 11, 15, 17, 30 and 32 read every customer (record or rule view); they run in
+//! Steps 9, 10, 11, 15, 17, 30, 32 and 33 read every customer (record or rule view) or key; they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
@@ -90,7 +95,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 32;
+pub const SCHEMA_VERSION: u64 = 33;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -184,8 +189,34 @@ fn batched(to: u64) -> Option<Rebuild> {
         17 => Some(super::match_rows::rebuild_batch),
         30 => Some(super::report_keys::rebuild_batch),
         32 => Some(super::customers::compact_batch),
+        33 => Some(v33_batch),
         _ => None,
     }
+}
+
+/// Step 33 over one batch: first the `owner_touch` keys into their buckets, then the fee
+/// accounts into the report rollups. The cursor names its phase (`t:` an `owner_touch` key,
+/// `f:` a deal id), so an interrupted upgrade resumes in the right one; a batch that finishes
+/// the first phase goes on with the second.
+fn v33_batch(
+    tx: &redb::WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut n = 0;
+    let mut fee_after = after.and_then(|a| a.strip_prefix("f:")).map(str::to_string);
+    if after.is_none_or(|a| a.starts_with("t:")) {
+        let (last, done) =
+            super::report_keys::buckets_batch(tx, after.and_then(|a| a.strip_prefix("t:")), limit)?;
+        if done == limit {
+            return Ok((last.map(|l| format!("t:{l}")), done));
+        }
+        n = done;
+        fee_after = None;
+    }
+    let (last, done) = super::fees::rollups_batch(tx, fee_after.as_deref(), limit - n)?;
+    let n = n + done;
+    Ok((last.map(|l| format!("f:{l}")), n))
 }
 
 fn cursor_key(to: u64) -> String {
@@ -286,6 +317,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_27_calls(tx)?;
     to_28_channels(tx)?;
     tx.open_table(tables::OWNER_TOUCH)?;
+    tx.open_table(tables::OWNER_TOUCH_BUCKETS)?;
     to_31_brokers(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
@@ -544,6 +576,17 @@ fn to_32_compact(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 33, the first batch of the step (`run_in_batches`): the rollups the admin's reports
+/// read, emptied — the `owner_touch` buckets (`store::report_keys`) and the fee rollups
+/// (`store::fees`: paid and refunded per officer by day and month, outstanding by
+/// disbursement day); the batches (`v33_batch`) count them from `owner_touch` and the fee
+/// accounts.
+fn to_33_report_rollups(tx: &WriteTransaction) -> Result<()> {
+    tx.delete_table(tables::OWNER_TOUCH_BUCKETS)?;
+    tx.open_table(tables::OWNER_TOUCH_BUCKETS)?;
+    super::fees::clear_rollups(tx)
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -653,6 +696,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         30 => to_30_report_keys(tx),
         31 => to_31_brokers(tx),
         32 => to_32_compact(tx),
+        33 => to_33_report_rollups(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

@@ -300,25 +300,13 @@ impl crate::service::reports::UseCases<'_> {
         let scope = self.scope_of(caller)?;
         let mut rows = self.store.read(|tx| {
             let people = self.report_people(tx, caller, department)?;
-            // Fees: the payments and refunds of the months touched, on days in the period.
+            // Fees: the payments and refunds on days in the period, per officer, from the
+            // rollups kept with the accounts (whole months + the edge days).
             let mut fees_of: BTreeMap<String, i64> = BTreeMap::new();
             let reader = fees::Reader::scoped(tx, &scope);
-            for m in months(from, to) {
-                for (id, a) in reader.month_moves(&m)? {
-                    let paid = a
-                        .payments
-                        .iter()
-                        .filter(|p| p.id == id && p.paid_on >= from && p.paid_on <= to)
-                        .map(|p| p.amount_fen)
-                        .sum::<i64>();
-                    let refunded = a
-                        .refunds
-                        .iter()
-                        .filter(|r| r.id == id && r.refunded_on >= from && r.refunded_on <= to)
-                        .map(|r| r.amount_fen)
-                        .sum::<i64>();
-                    *fees_of.entry(a.officer_id.clone()).or_default() += paid - refunded;
-                }
+            for u in &people {
+                let (paid, refunded) = reader.paid_refunded(&u.id, from, to)?;
+                fees_of.insert(u.id.clone(), paid - refunded);
             }
             let mut signed: BTreeMap<String, u64> = BTreeMap::new();
             funnel::rows(
@@ -425,45 +413,28 @@ impl crate::service::reports::UseCases<'_> {
         let rows = self.store.read(|tx| {
             let people = self.report_people(tx, caller, department)?;
             let reader = fees::Reader::scoped(tx, &scope);
-            let mut moves: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-            for m in months(from, to) {
-                for (id, a) in reader.month_moves(&m)? {
-                    let e = moves.entry(a.officer_id.clone()).or_default();
-                    for p in a.payments.iter().filter(|p| p.id == id) {
-                        if p.paid_on >= from && p.paid_on <= to {
-                            e.0 += p.amount_fen;
-                        }
-                    }
-                    for r in a.refunds.iter().filter(|r| r.id == id) {
-                        if r.refunded_on >= from && r.refunded_on <= to {
-                            e.1 += r.amount_fen;
-                        }
-                    }
-                }
-            }
-            // Outstanding now: balance per officer and ageing bucket.
-            let mut due: BTreeMap<String, [i64; 5]> = BTreeMap::new();
-            for a in reader.receivables()? {
-                let bal = a.balance();
-                let age = (today - a.disbursed_on).num_days();
-                let b = match age {
-                    ..=30 => 1,
-                    31..=60 => 2,
-                    61..=90 => 3,
-                    _ => 4,
-                };
-                let e = due.entry(a.officer_id.clone()).or_default();
-                e[0] += bal;
-                e[b] += bal;
-            }
             let mut rows = Vec::new();
             for u in people {
+                // Collected and refunded in the period, outstanding now by disbursement day:
+                // the rollups kept with the accounts (`store::fees`), not the accounts.
+                let moves = reader.paid_refunded(&u.id, from, to)?;
+                let mut due = [0i64; 5];
+                for (day, bal) in reader.outstanding_by_day(&u.id)? {
+                    let b = match (today - day).num_days() {
+                        ..=30 => 1,
+                        31..=60 => 2,
+                        61..=90 => 3,
+                        _ => 4,
+                    };
+                    due[0] += bal;
+                    due[b] += bal;
+                }
                 let mut commission = 0i64;
                 for m in months(from, to) {
                     commission += fees::total(tx, &format!("com/{m}/{}", u.id))?;
                 }
-                let (paid, refunded) = moves.get(&u.id).copied().unwrap_or((0, 0));
-                let d = due.get(&u.id).copied().unwrap_or_default();
+                let (paid, refunded) = moves;
+                let d = due;
                 let mut r = row(&u);
                 let put = |r: &mut BTreeMap<String, Value>, k: &str, v: i64| {
                     r.insert(k.to_string(), json!(v.max(0)));
