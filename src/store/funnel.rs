@@ -268,27 +268,53 @@ pub struct Row {
     pub count: u64,
 }
 
-fn parse(kind_len: usize, key: &str, count: u64) -> Result<Row> {
+/// A [`Row`] borrowing the key it was read from (the hot loops: nothing allocated per row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRef<'a> {
+    pub day: &'a str,
+    pub owner: Option<&'a str>,
+    pub stage: &'a str,
+    pub bucket: Option<u32>,
+    pub count: u64,
+}
+
+impl RowRef<'_> {
+    fn owned(self) -> Row {
+        Row {
+            day: self.day.to_string(),
+            owner: self.owner.map(str::to_string),
+            stage: self.stage.to_string(),
+            bucket: self.bucket,
+            count: self.count,
+        }
+    }
+}
+
+fn parse_ref(kind_len: usize, key: &str, count: u64) -> Result<RowRef<'_>> {
     let bad = || Error::Corrupt {
         table: "counters",
         message: format!("funnel key {key}"),
     };
     let rest = key.get(3 + kind_len + 1..).ok_or_else(bad)?;
     let mut parts = rest.split('/');
-    let day = parts.next().ok_or_else(bad)?.to_string();
+    let day = parts.next().ok_or_else(bad)?;
     let owner = parts.next().ok_or_else(bad)?;
-    let stage = parts.next().ok_or_else(bad)?.to_string();
+    let stage = parts.next().ok_or_else(bad)?;
     let bucket = parts
         .next()
         .map(|b| b.parse::<u32>().map_err(|_| bad()))
         .transpose()?;
-    Ok(Row {
+    Ok(RowRef {
         day,
-        owner: (owner != "-").then(|| owner.to_string()),
+        owner: (owner != "-").then_some(owner),
         stage,
         bucket,
         count,
     })
+}
+
+fn parse(kind_len: usize, key: &str, count: u64) -> Result<Row> {
+    parse_ref(kind_len, key, count).map(RowRef::owned)
 }
 
 /// Reason counters under `prefix` (`fr` by day, `mr` by month) with keys from `start` below `end`
@@ -348,6 +374,27 @@ pub fn rows(
     for row in t.range(start.as_str()..end.as_str())? {
         let (key, v) = row?;
         visit(parse(k.len(), key.value(), v.value())?);
+    }
+    Ok(())
+}
+
+/// [`rows`] borrowing each row from its key (nothing allocated per row).
+pub fn rows_ref(
+    tx: &ReadTransaction,
+    kind: Kind,
+    stays: bool,
+    from: &str,
+    to: &str,
+    mut visit: impl FnMut(RowRef<'_>),
+) -> Result<()> {
+    let prefix = if stays { "fd" } else { "fe" };
+    let k = kind.key();
+    let start = format!("{prefix}/{k}/{from}");
+    let end = format!("{prefix}/{k}/{to}0");
+    let t = tx.open_table(tables::COUNTERS)?;
+    for row in t.range(start.as_str()..end.as_str())? {
+        let (key, v) = row?;
+        visit(parse_ref(k.len(), key.value(), v.value())?);
     }
     Ok(())
 }

@@ -48,7 +48,7 @@ pub const RANK_BY: [&str; 4] = ["fees", "deals", "followups", "calls"];
 /// The default N of "held without a follow-up for N days".
 pub const IDLE_DAYS: u32 = 7;
 
-/// The sum of the counters `<prefix><day>…` over the days `from..=to`.
+/// The counters `<prefix><day>…` over the days `from..=to`.
 fn sum_days(
     tx: &redb::ReadTransaction,
     prefix: &str,
@@ -57,6 +57,30 @@ fn sum_days(
 ) -> Result<Vec<(String, u64)>> {
     let (start, end) = super::sheets::day_range(prefix, from, to);
     Ok(pools::counters_in_range(tx, &start, &end)?)
+}
+
+/// Visits the counters `<prefix><day>…` over the days `from..=to` (no key copied).
+fn visit_days(
+    tx: &redb::ReadTransaction,
+    prefix: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    visit: impl FnMut(&str, u64),
+) -> Result<()> {
+    let (start, end) = super::sheets::day_range(prefix, from, to);
+    Ok(pools::visit_counters(tx, &start, &end, visit)?)
+}
+
+/// The total of the counters `<prefix><day>…` over the days `from..=to`.
+fn total_days(
+    tx: &redb::ReadTransaction,
+    prefix: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<u64> {
+    let mut n = 0;
+    visit_days(tx, prefix, from, to, |_, c| n += c)?;
+    Ok(n)
 }
 
 /// The months (`YYYY-MM`) the days `from..=to` touch.
@@ -104,15 +128,17 @@ fn calls_of(
     to: NaiveDate,
 ) -> Result<Calls> {
     let mut c = Calls::default();
-    for (key, n) in sum_days(tx, &format!("calls/{user}/"), from, to)? {
-        match key.rsplit('/').next().unwrap_or_default() {
-            "n" => c.n += n,
-            "answered" => c.answered += n,
-            "talk" => c.talk += n,
-            "reached" => c.reached += n,
-            _ => {}
-        }
-    }
+    visit_days(tx, &format!("calls/{user}/"), from, to, |key, n| match key
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+    {
+        "n" => c.n += n,
+        "answered" => c.answered += n,
+        "talk" => c.talk += n,
+        "reached" => c.reached += n,
+        _ => {}
+    })?;
     Ok(c)
 }
 
@@ -178,21 +204,25 @@ impl crate::service::reports::UseCases<'_> {
         let rows = self.store.read(|tx| {
             let mut rows = Vec::new();
             for u in self.report_people(tx, caller, department)? {
-                let done: u64 = sum_days(tx, &followups_done_day_key(&u.id, ""), from, to)?
-                    .into_iter()
-                    .map(|(_, n)| n)
-                    .sum();
-                let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
-                for (key, n) in sum_days(tx, &format!("followups_kind/{}/", u.id), from, to)? {
-                    let kind = key.rsplit('/').next().unwrap_or_default().to_string();
-                    *kinds.entry(kind).or_default() += n;
-                }
+                let done = total_days(tx, &followups_done_day_key(&u.id, ""), from, to)?;
+                let mut kinds = [0u64; FollowupKind::ALL.len()];
+                visit_days(
+                    tx,
+                    &format!("followups_kind/{}/", u.id),
+                    from,
+                    to,
+                    |key, n| {
+                        let kind = key.rsplit('/').next().unwrap_or_default();
+                        if let Some(i) = FollowupKind::ALL.iter().position(|k| k.as_str() == kind) {
+                            kinds[i] += n;
+                        }
+                    },
+                )?;
                 let held = loads::of(tx, &u.id)?;
                 let hoarded = report_keys::stale(tx, &u.id, cutoff)?;
                 let mut r = row(&u);
                 r.insert("followups".into(), json!(done));
-                for k in FollowupKind::ALL {
-                    let n = kinds.get(k.as_str()).copied().unwrap_or(0);
+                for (k, n) in FollowupKind::ALL.iter().zip(kinds) {
                     r.insert(format!("followups_{}", k.as_str()), json!(n));
                 }
                 r.insert("customers_held".into(), json!(held.live));
@@ -309,7 +339,7 @@ impl crate::service::reports::UseCases<'_> {
                 fees_of.insert(u.id.clone(), paid - refunded);
             }
             let mut signed: BTreeMap<String, u64> = BTreeMap::new();
-            funnel::rows(
+            funnel::rows_ref(
                 tx,
                 Kind::Deal,
                 false,
@@ -319,16 +349,18 @@ impl crate::service::reports::UseCases<'_> {
                     if r.stage == "signed"
                         && let Some(o) = r.owner
                     {
-                        *signed.entry(o).or_default() += r.count;
+                        match signed.get_mut(o) {
+                            Some(n) => *n += r.count,
+                            None => {
+                                signed.insert(o.to_string(), r.count);
+                            }
+                        }
                     }
                 },
             )?;
             let mut rows = Vec::new();
             for u in people {
-                let done: u64 = sum_days(tx, &followups_done_day_key(&u.id, ""), from, to)?
-                    .into_iter()
-                    .map(|(_, n)| n)
-                    .sum();
+                let done = total_days(tx, &followups_done_day_key(&u.id, ""), from, to)?;
                 let calls = calls_of(tx, &u.id, from, to)?;
                 let mut r = row(&u);
                 r.insert(

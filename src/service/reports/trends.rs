@@ -136,29 +136,33 @@ impl crate::service::reports::UseCases<'_> {
                 .into_iter()
                 .filter(|u| scope.may_receive(&u.id))
                 .collect();
+            // Only the `lead` rows are kept (copied); the others are skipped unallocated.
             let mut leads: Vec<(Option<String>, String, u64)> = Vec::new();
-            funnel::rows(tx, Kind::Customer, false, &from, &to, |r| {
+            funnel::rows_ref(tx, Kind::Customer, false, &from, &to, |r| {
                 if r.stage != "lead" {
                     return;
                 }
-                let sees = match (&scope.visible, &r.owner) {
+                let sees = match (&scope.visible, r.owner) {
                     (Visible::All, _) => true,
                     (Visible::Owners(set), Some(o)) => set.contains(o),
                     (Visible::Owners(_), None) => false,
                 };
                 if sees {
-                    leads.push((r.owner, r.day, r.count));
+                    leads.push((r.owner.map(str::to_string), r.day.to_string(), r.count));
                 }
             })?;
-            let mut done: Vec<(String, String, u64)> = Vec::new();
-            for u in &people {
+            // Per user and day index (the series' position), no key copied.
+            let mut done: Vec<(usize, usize, u64)> = Vec::new();
+            for (ui, u) in people.iter().enumerate() {
                 let start = followups_done_day_key(&u.id, &from);
                 // '0' sorts after every character of a day, so all of day `to` is below it.
                 let end = format!("{}0", followups_done_day_key(&u.id, &to));
-                for (key, count) in pools::counters_in_range(tx, &start, &end)? {
-                    let day = key.rsplit('/').next().unwrap_or_default().to_string();
-                    done.push((u.id.clone(), day, count));
-                }
+                pools::visit_counters(tx, &start, &end, |key, count| {
+                    let day = key.rsplit('/').next().unwrap_or_default();
+                    if let Some(&i) = index.get(day) {
+                        done.push((ui, i, count));
+                    }
+                })?;
             }
             Ok::<_, Error>((people, leads, done, funnel::since(tx)?))
         })?;
@@ -181,14 +185,13 @@ impl crate::service::reports::UseCases<'_> {
                 None => unowned_new_leads += count,
             }
         }
-        for (user, day, count) in done {
-            let Some(&i) = index.get(day.as_str()) else {
-                continue;
-            };
+        for (ui, i, count) in done {
             if let Some(s) = series.get_mut(i) {
                 s.followups += count;
             }
-            entry(&mut ranking, &names, &user).followups += count;
+            if let Some(u) = people.get(ui) {
+                entry(&mut ranking, &names, &u.id).followups += count;
+            }
         }
         let mut ranking: Vec<RankRow> = ranking.into_values().collect();
         rank(&mut ranking);
