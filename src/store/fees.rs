@@ -484,12 +484,15 @@ impl<'t> Reader<'t> {
         let head = format!("due/{officer}/");
         let end = format!("due/{officer}0");
         let mut bad = None;
-        self.totals_in(&head, &end, |k, n| match chrono::NaiveDate::parse_from_str(
-            &k[head.len()..],
-            "%Y-%m-%d",
-        ) {
-            Ok(d) => out.push((d, n)),
-            Err(_) => bad = Some(k.to_string()),
+        self.totals_in(&head, &end, |k, n| {
+            match k
+                .get(head.len()..)
+                .unwrap_or_default()
+                .parse::<chrono::NaiveDate>()
+            {
+                Ok(d) => out.push((d, n)),
+                Err(_) => bad = Some(k.to_string()),
+            }
         })?;
         if let Some(k) = bad {
             return Err(super::Error::Corrupt {

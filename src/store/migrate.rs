@@ -703,3 +703,110 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+    use super::*;
+
+    /// Step 33 in batches of 3: the cursor goes through the `owner_touch` phase, then the fee
+    /// phase (also when a batch ends both), and the rollups built are those a one-batch run builds.
+    #[test]
+    fn step_33_batches_resume_across_their_two_phases() {
+        use crate::domain::fee::FeeAccount;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let account = |i: usize| FeeAccount {
+            deal_id: format!("d{i}"),
+            officer_id: format!("o{}", i % 2),
+            disbursed_on: chrono::NaiveDate::from_ymd_opt(2026, 3, 1 + i as u32).unwrap(),
+            disbursed_fen: 1_000_000,
+            fee_fen: 30_000,
+            fee_rule: "t".into(),
+            rebate_fen: 0,
+            payments: vec![],
+            refunds: vec![],
+            waivers: vec![],
+            rebate_receipts: vec![],
+            lines: vec![],
+        };
+        store
+            .write(|tx| {
+                let mut t = tx.open_table(tables::OWNER_TOUCH)?;
+                for i in 0..4i64 {
+                    t.insert(
+                        ("o1", 1_800_000_000 + i * 90_000, format!("c{i}").as_str()),
+                        (),
+                    )?;
+                }
+                drop(t);
+                for i in 0..5 {
+                    super::super::fees::put_account(tx, None, &account(i))?;
+                }
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        let snapshot = |store: &Store| {
+            store
+                .read(|tx| {
+                    let b: Vec<_> = tx
+                        .open_table(tables::OWNER_TOUCH_BUCKETS)?
+                        .iter()?
+                        .map(|r| {
+                            let (k, v) = r.unwrap();
+                            let (o, l, b) = k.value();
+                            (o.to_string(), l, b, v.value())
+                        })
+                        .collect();
+                    let f: Vec<_> = tx
+                        .open_table(tables::FEE_TOTALS)?
+                        .iter()?
+                        .map(|r| {
+                            let (k, v) = r.unwrap();
+                            (k.value().to_string(), v.value())
+                        })
+                        .collect();
+                    Ok::<_, Error>((b, f))
+                })
+                .unwrap()
+        };
+        // One batch for all: the reference.
+        store
+            .write(|tx| {
+                to_33_report_rollups(tx)?;
+                v33_batch(tx, None, 1000).map(drop)
+            })
+            .unwrap();
+        let kept = snapshot(&store);
+        // 4 days of one 32-day block; an outstanding balance per account.
+        assert_eq!(kept.0.len(), 4 + 1, "{kept:?}");
+        assert_eq!(kept.1.len(), 5, "{kept:?}");
+        let mut cursors = Vec::new();
+        store
+            .write(|tx| {
+                to_33_report_rollups(tx)?;
+                let mut after: Option<String> = None;
+                loop {
+                    let (last, n) = v33_batch(tx, after.as_deref(), 3)?;
+                    cursors.push(last.clone());
+                    if n < 3 {
+                        break;
+                    }
+                    after = last;
+                }
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        // 4 keys + 5 accounts in 3s: t:…(3), f:d1 (1 key + 2 accounts), f:d4 (3), done (0).
+        let phases: Vec<Option<char>> = cursors
+            .iter()
+            .map(|c| c.as_ref().and_then(|c| c.chars().next()))
+            .collect();
+        assert_eq!(
+            phases,
+            [Some('t'), Some('f'), Some('f'), None],
+            "{cursors:?}"
+        );
+        assert_eq!(snapshot(&store), kept);
+    }
+}
