@@ -203,6 +203,18 @@ fn check_store(
                 ),
                 Err(e) => r.fail("hoarding buckets", e),
             }
+            match s.read(store::funnel::lead_drift) {
+                Ok(d) if d.is_empty() => r.ok("lead counters", "match the customer funnel"),
+                Ok(d) => r.fail(
+                    "lead counters",
+                    format!(
+                        "{} difference(s) from the customer funnel's lead entries (e.g. {}); the 工作台 trends would misreport new leads",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("lead counters", e),
+            }
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),

@@ -198,6 +198,9 @@ pub fn on_write(
     let from = previous.as_ref().map(|(s, _)| s.as_str());
     for s in entered(pipeline, from, stage) {
         bump(tx, &format!("fe/{k}/{today}/{who}/{s}"))?;
+        if kind == Kind::Customer && s == "lead" {
+            bump_lead(tx, &today, who, 1)?;
+        }
     }
     if !pipeline.contains(&stage)
         && let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty())
@@ -212,6 +215,132 @@ pub fn on_write(
     }
     since.insert(since_key.as_str(), (stage, at.timestamp()))?;
     Ok(())
+}
+
+/// `fl/<YYYY-MM-DD>/<owner or ->`: the customers entering 线索 that day (the `lead` entries of
+/// `fe/customer/<day>/<owner>/lead`, schema 33), kept with them so the 工作台 trends read one
+/// row per owner and day instead of every stage's rows.
+fn lead_key(day: &str, who: &str) -> String {
+    format!("fl/{day}/{who}")
+}
+
+fn bump_lead(tx: &WriteTransaction, day: &str, who: &str, n: u64) -> Result<()> {
+    let mut t = tx.open_table(tables::COUNTERS)?;
+    let k = lead_key(day, who);
+    let have = t.get(k.as_str())?.map_or(0, |v| v.value());
+    t.insert(k.as_str(), have + n)?;
+    Ok(())
+}
+
+/// Visits the lead counters of the days `from..=to` (`YYYY-MM-DD`): (day, owner, count),
+/// `None` for customers entering 线索 without an owner.
+pub fn leads_in(
+    tx: &ReadTransaction,
+    from: &str,
+    to: &str,
+    mut visit: impl FnMut(&str, Option<&str>, u64),
+) -> Result<()> {
+    let start = format!("fl/{from}");
+    let end = format!("fl/{to}0");
+    let t = tx.open_table(tables::COUNTERS)?;
+    for row in t.range(start.as_str()..end.as_str())? {
+        let (k, v) = row?;
+        let key = k.value();
+        let (Some(day), Some(who)) = (key.get(3..13), key.get(14..)) else {
+            return Err(Error::Corrupt {
+                table: "counters",
+                message: format!("lead key {key}"),
+            });
+        };
+        visit(day, (who != "-").then_some(who), v.value());
+    }
+    Ok(())
+}
+
+/// The first key after the customer funnel's entry rows.
+const FE_CUSTOMER_END: &str = "fe/customer0";
+
+/// One batch of building the lead counters from the customer funnel's `lead` entries (the
+/// 32 → 33 upgrade; they start empty): the `fe/customer/…` rows after `after`, at most
+/// `limit`. Returns the last key read and how many.
+pub fn leads_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut found = Vec::new();
+    let mut last = None;
+    let mut n = 0;
+    {
+        let t = tx.open_table(tables::COUNTERS)?;
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded(a),
+            None => std::ops::Bound::Included("fe/customer/"),
+        };
+        for row in t
+            .range::<&str>((start, std::ops::Bound::Excluded(FE_CUSTOMER_END)))?
+            .take(limit)
+        {
+            let (k, v) = row?;
+            let key = k.value();
+            n += 1;
+            last = Some(key.to_string());
+            if let Some(rest) = key
+                .strip_prefix("fe/customer/")
+                .and_then(|r| r.strip_suffix("/lead"))
+                && let Some((day, who)) = rest.split_once('/')
+            {
+                found.push((day.to_string(), who.to_string(), v.value()));
+            }
+        }
+    }
+    for (day, who, c) in found {
+        bump_lead(tx, &day, &who, c)?;
+    }
+    Ok((last, n))
+}
+
+/// Removes every lead counter (the first batch of the 32 → 33 upgrade).
+pub fn clear_leads(tx: &WriteTransaction) -> Result<()> {
+    let mut t = tx.open_table(tables::COUNTERS)?;
+    let keys: Vec<String> = t
+        .range("fl/".."fl0")?
+        .map(|r| r.map(|(k, _)| k.value().to_string()))
+        .collect::<std::result::Result<_, _>>()?;
+    for k in keys {
+        t.remove(k.as_str())?;
+    }
+    Ok(())
+}
+
+/// Lead counters that differ from the customer funnel's `lead` entries (tests, doctor-style
+/// checks): each as text, empty when they match. Reads both key ranges whole.
+pub fn lead_drift(tx: &ReadTransaction) -> Result<Vec<String>> {
+    let t = tx.open_table(tables::COUNTERS)?;
+    let mut want: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for row in t.range("fe/customer/"..FE_CUSTOMER_END)? {
+        let (k, v) = row?;
+        if let Some(rest) = k
+            .value()
+            .strip_prefix("fe/customer/")
+            .and_then(|r| r.strip_suffix("/lead"))
+            && let Some((day, who)) = rest.split_once('/')
+        {
+            *want.entry(lead_key(day, who)).or_default() += v.value();
+        }
+    }
+    let mut out = Vec::new();
+    for row in t.range("fl/".."fl0")? {
+        let (k, v) = row?;
+        let w = want.remove(k.value()).unwrap_or(0);
+        if w != v.value() {
+            out.push(format!("lead counter {}: {} ≠ {w}", k.value(), v.value()));
+        }
+    }
+    for (k, w) in want {
+        out.push(format!("lead counter {k}: 0 ≠ {w}"));
+    }
+    Ok(out)
 }
 
 /// What `customers::put` records for many live customers (a recall sweep's batch): the

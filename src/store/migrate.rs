@@ -84,7 +84,8 @@
 //!   block, so hoarding sums buckets) counted from `owner_touch`; the fee rollups in
 //!   fee_totals (`pd/`, `pdm/`, `rd/`, `rdm/`, `due/`: paid and refunded per officer by day
 //!   and month, outstanding by disbursement day; `store::fees`) counted from the fee
-//!   accounts; batched (the cursor names the phase).
+//!   accounts; the lead counters `fl/<day>/<owner>` (the 工作台 trends) from the customer
+//!   funnel's `lead` entries; batched (the cursor names the phase).
 //!
 //! Steps 9, 10, 11, 15, 17, 30, 32 and 33 read every customer (record or rule view) or key; they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
@@ -195,9 +196,10 @@ fn batched(to: u64) -> Option<Rebuild> {
 }
 
 /// Step 33 over one batch: first the `owner_touch` keys into their buckets, then the fee
-/// accounts into the report rollups. The cursor names its phase (`t:` an `owner_touch` key,
-/// `f:` a deal id), so an interrupted upgrade resumes in the right one; a batch that finishes
-/// the first phase goes on with the second.
+/// accounts into the report rollups, then the customer funnel's `lead` entries into the lead
+/// counters. The cursor names its phase (`t:` an `owner_touch` key, `f:` a deal id, `l:` a
+/// funnel key), so an interrupted upgrade resumes in the right one; a batch that finishes a
+/// phase goes on with the next.
 fn v33_batch(
     tx: &redb::WriteTransaction,
     after: Option<&str>,
@@ -214,9 +216,17 @@ fn v33_batch(
         n = done;
         fee_after = None;
     }
-    let (last, done) = super::fees::rollups_batch(tx, fee_after.as_deref(), limit - n)?;
-    let n = n + done;
-    Ok((last.map(|l| format!("f:{l}")), n))
+    let mut lead_after = after.and_then(|a| a.strip_prefix("l:")).map(str::to_string);
+    if after.is_none_or(|a| !a.starts_with("l:")) {
+        let (last, done) = super::fees::rollups_batch(tx, fee_after.as_deref(), limit - n)?;
+        n += done;
+        if n == limit {
+            return Ok((last.map(|l| format!("f:{l}")), n));
+        }
+        lead_after = None;
+    }
+    let (last, done) = super::funnel::leads_batch(tx, lead_after.as_deref(), limit - n)?;
+    Ok((last.map(|l| format!("l:{l}")), n + done))
 }
 
 fn cursor_key(to: u64) -> String {
@@ -584,7 +594,8 @@ fn to_32_compact(tx: &WriteTransaction) -> Result<()> {
 fn to_33_report_rollups(tx: &WriteTransaction) -> Result<()> {
     tx.delete_table(tables::OWNER_TOUCH_BUCKETS)?;
     tx.open_table(tables::OWNER_TOUCH_BUCKETS)?;
-    super::fees::clear_rollups(tx)
+    super::fees::clear_rollups(tx)?;
+    super::funnel::clear_leads(tx)
 }
 
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
@@ -743,6 +754,9 @@ mod tests {
                 for i in 0..5 {
                     super::super::fees::put_account(tx, None, &account(i))?;
                 }
+                let mut c = tx.open_table(tables::COUNTERS)?;
+                c.insert("fe/customer/2026-03-01/o1/lead", 2)?;
+                c.insert("fe/customer/2026-03-01/o1/contacted", 1)?;
                 Ok::<_, Error>(())
             })
             .unwrap();
@@ -766,6 +780,15 @@ mod tests {
                             (k.value().to_string(), v.value())
                         })
                         .collect();
+                    let l: Vec<_> = tx
+                        .open_table(tables::COUNTERS)?
+                        .range("fl/".."fl0")?
+                        .map(|r| {
+                            let (k, v) = r.unwrap();
+                            (k.value().to_string(), v.value() as i64)
+                        })
+                        .collect();
+                    let f = f.into_iter().chain(l).collect::<Vec<_>>();
                     Ok::<_, Error>((b, f))
                 })
                 .unwrap()
@@ -780,7 +803,7 @@ mod tests {
         let kept = snapshot(&store);
         // 4 days of one 32-day block; an outstanding balance per account.
         assert_eq!(kept.0.len(), 4 + 1, "{kept:?}");
-        assert_eq!(kept.1.len(), 5, "{kept:?}");
+        assert_eq!(kept.1.len(), 5 + 1, "{kept:?}");
         let mut cursors = Vec::new();
         store
             .write(|tx| {
@@ -797,14 +820,15 @@ mod tests {
                 Ok::<_, Error>(())
             })
             .unwrap();
-        // 4 keys + 5 accounts in 3s: t:…(3), f:d1 (1 key + 2 accounts), f:d4 (3), done (0).
+        // 4 keys + 5 accounts + 2 funnel rows in 3s: t:…(3), f:d1 (1 key + 2 accounts),
+        // f:d4 (3), l:… (the 2 funnel rows, fewer than 3: done).
         let phases: Vec<Option<char>> = cursors
             .iter()
             .map(|c| c.as_ref().and_then(|c| c.chars().next()))
             .collect();
         assert_eq!(
             phases,
-            [Some('t'), Some('f'), Some('f'), None],
+            [Some('t'), Some('f'), Some('f'), Some('l')],
             "{cursors:?}"
         );
         assert_eq!(snapshot(&store), kept);

@@ -430,6 +430,10 @@ async fn the_upgrade_builds_the_rollups_the_writes_keep() {
         a.refunds = vec![refund(&format!("r{i}"), 1_000, "2026-03-03")];
         put(&s.app.store, &mut accounts, a);
     }
+    let leads_kept = lead_rows(&s.app.store);
+    assert!(!leads_kept.is_empty());
+    let drift = s.app.store.read(zhudai::store::funnel::lead_drift).unwrap();
+    assert!(drift.is_empty(), "{drift:?}");
     let kept = rollup_rows(&s.app.store);
     assert!(kept.0.len() >= 4 && kept.1.len() == 10, "{kept:?}");
 
@@ -476,6 +480,10 @@ async fn the_upgrade_builds_the_rollups_the_writes_keep() {
             for (k, _) in &kept.1 {
                 t.remove(k.as_str()).unwrap();
             }
+            let mut c = tx.open_table(tables::COUNTERS).unwrap();
+            for (k, _) in &leads_kept {
+                c.remove(k.as_str()).unwrap();
+            }
         }
         tx.open_table(tables::META)
             .unwrap()
@@ -489,4 +497,18 @@ async fn the_upgrade_builds_the_rollups_the_writes_keep() {
         Some(migrate::SCHEMA_VERSION)
     );
     assert_eq!(rollup_rows(&migrated), kept);
+    assert_eq!(lead_rows(&migrated), leads_kept);
+}
+
+/// The lead counters `fl/…` of a store.
+fn lead_rows(store: &Store) -> Vec<(String, u64)> {
+    store
+        .read(|tx| {
+            let mut out = Vec::new();
+            zhudai::store::pools::visit_counters(tx, "fl/", "fl0", |k, v| {
+                out.push((k.to_string(), v));
+            })?;
+            Ok::<_, zhudai::store::Error>(out)
+        })
+        .unwrap()
 }

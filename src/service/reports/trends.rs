@@ -1,6 +1,7 @@
 //! The 工作台 trends: new leads and follow-ups per day over the last 30 or 90 days, and a ranking
 //! of the users the caller sees, all read from counters kept in the writes' transactions (the
-//! funnel's `fe/customer/<day>/<owner>/lead`, the follow-ups' `followups_done/<user>/<day>`),
+//! funnel's lead counters `fl/<day>/<owner>`, kept with `fe/customer/<day>/<owner>/lead`, the
+//! follow-ups' `followups_done/<user>/<day>`),
 //! never from the records. The ranking and the series are built from the same counters, so
 //! they reconcile by construction (tests/it/trends.rs checks it).
 
@@ -16,7 +17,7 @@ use crate::service::access::scope::Visible;
 use crate::service::customers::shanghai;
 use crate::service::followups::followups_done_day_key;
 use crate::service::{Error, Result};
-use crate::store::funnel::{self, Kind};
+use crate::store::funnel;
 use crate::store::{pools, users};
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -136,19 +137,17 @@ impl crate::service::reports::UseCases<'_> {
                 .into_iter()
                 .filter(|u| scope.may_receive(&u.id))
                 .collect();
-            // Only the `lead` rows are kept (copied); the others are skipped unallocated.
+            // The lead counters (`fl/<day>/<owner>`, one row per owner and day, kept with the
+            // funnel's `lead` entries), not every stage's funnel rows.
             let mut leads: Vec<(Option<String>, String, u64)> = Vec::new();
-            funnel::rows_ref(tx, Kind::Customer, false, &from, &to, |r| {
-                if r.stage != "lead" {
-                    return;
-                }
-                let sees = match (&scope.visible, r.owner) {
+            funnel::leads_in(tx, &from, &to, |day, owner, count| {
+                let sees = match (&scope.visible, owner) {
                     (Visible::All, _) => true,
                     (Visible::Owners(set), Some(o)) => set.contains(o),
                     (Visible::Owners(_), None) => false,
                 };
                 if sees {
-                    leads.push((r.owner.map(str::to_string), r.day.to_string(), r.count));
+                    leads.push((owner.map(str::to_string), day.to_string(), count));
                 }
             })?;
             // Per user and day index (the series' position), no key copied.
