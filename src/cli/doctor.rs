@@ -191,6 +191,30 @@ fn check_store(
                 ),
                 Err(e) => r.fail("fee keys and totals", e),
             }
+            match s.read(store::report_keys::bucket_drift) {
+                Ok(d) if d.is_empty() => r.ok("hoarding buckets", "match owner_touch"),
+                Ok(d) => r.fail(
+                    "hoarding buckets",
+                    format!(
+                        "{} difference(s) from a recount of owner_touch (e.g. {}); the activity report's hoarding (囤积) would misreport",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("hoarding buckets", e),
+            }
+            match s.read(store::funnel::lead_drift) {
+                Ok(d) if d.is_empty() => r.ok("lead counters", "match the customer funnel"),
+                Ok(d) => r.fail(
+                    "lead counters",
+                    format!(
+                        "{} difference(s) from the customer funnel's lead entries (e.g. {}); the 工作台 trends would misreport new leads",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("lead counters", e),
+            }
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),

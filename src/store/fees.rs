@@ -77,7 +77,104 @@ fn account_keys(a: &FeeAccount) -> Vec<String> {
     out
 }
 
-/// Writes an account with its keys (`before`: as it was, if any).
+/// What an account adds to the report rollups in `fee_totals` (schema 34), per officer:
+/// `pd/<officer>/<day>` and `pdm/<officer>/<month>` paid, `rd/<officer>/<day>` and
+/// `rdm/<officer>/<month>` refunded (by the payment's or refund's day), and
+/// `due/<officer>/<disbursement day>` the balance outstanding (when above zero). The finance
+/// and rankings reports read these instead of decoding the accounts.
+fn rollups(a: &FeeAccount) -> Vec<(String, i64)> {
+    let o = &a.officer_id;
+    let mut out = Vec::with_capacity(2 * (a.payments.len() + a.refunds.len()) + 1);
+    for p in &a.payments {
+        let m = crate::domain::fee::month_of(p.paid_on);
+        out.push((format!("pd/{o}/{}", p.paid_on), p.amount_fen));
+        out.push((format!("pdm/{o}/{m}"), p.amount_fen));
+    }
+    for r in &a.refunds {
+        let m = crate::domain::fee::month_of(r.refunded_on);
+        out.push((format!("rd/{o}/{}", r.refunded_on), r.amount_fen));
+        out.push((format!("rdm/{o}/{m}"), r.amount_fen));
+    }
+    let due = a.balance();
+    if due > 0 {
+        out.push((format!("due/{o}/{}", a.disbursed_on), due));
+    }
+    out
+}
+
+/// Moves the rollups from `before` to `a` (netted, so an unchanged figure writes nothing).
+fn move_rollups(tx: &WriteTransaction, before: Option<&FeeAccount>, a: &FeeAccount) -> Result<()> {
+    let mut delta: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for (k, n) in before.map(rollups).unwrap_or_default() {
+        *delta.entry(k).or_default() -= n;
+    }
+    for (k, n) in rollups(a) {
+        *delta.entry(k).or_default() += n;
+    }
+    for (k, n) in delta {
+        if n != 0 {
+            add_total(tx, &k, n)?;
+        }
+    }
+    Ok(())
+}
+
+/// One batch of building the rollups from the accounts (the 33 → 34 upgrade; they start
+/// empty): the accounts after `after`, at most `limit`. Returns the last deal id and how many.
+pub fn rollups_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    let mut last = None;
+    let mut n = 0;
+    {
+        let t = tx.open_table(tables::FEE_ACCOUNTS)?;
+        let range = match after {
+            Some(a) => {
+                t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+            }
+            None => t.range::<&str>(..)?,
+        };
+        for row in range.take(limit) {
+            let (id, v) = row?;
+            let a: FeeAccount = codec::decode("fee_accounts", v.value())?;
+            for (k, x) in rollups(&a) {
+                *sums.entry(k).or_default() += x;
+            }
+            last = Some(id.value().to_string());
+            n += 1;
+        }
+    }
+    for (k, x) in sums {
+        if x != 0 {
+            add_total(tx, &k, x)?;
+        }
+    }
+    Ok((last, n))
+}
+
+/// The rollup families of [`rollups`] (emptied before the upgrade builds them).
+pub const ROLLUP_FAMILIES: [&str; 5] = ["pd/", "pdm/", "rd/", "rdm/", "due/"];
+
+/// Removes every rollup key (the first batch of the 33 → 34 upgrade).
+pub fn clear_rollups(tx: &WriteTransaction) -> Result<()> {
+    let mut t = tx.open_table(tables::FEE_TOTALS)?;
+    for f in ROLLUP_FAMILIES {
+        let end = format!("{f}\u{10FFFF}");
+        let keys: Vec<String> = t
+            .range(f..end.as_str())?
+            .map(|r| r.map(|(k, _)| k.value().to_string()))
+            .collect::<std::result::Result<_, _>>()?;
+        for k in keys {
+            t.remove(k.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes an account with its keys (`before`: as it was, if any) and moves its rollups.
 pub fn put_account(
     tx: &WriteTransaction,
     before: Option<&FeeAccount>,
@@ -95,6 +192,7 @@ pub fn put_account(
         k.insert(key.as_str(), a.deal_id.as_str())?;
     }
     drop(k);
+    move_rollups(tx, before, a)?;
     super::channels::on_account(tx, before, a)
 }
 
@@ -309,16 +407,100 @@ impl<'t> Reader<'t> {
             .into_iter()
             .map(|(k, d)| (k.rsplit('/').next().unwrap_or_default().to_string(), d))
             .collect();
-        let accounts = self.accounts(ids.iter().map(|(_, d)| d.clone()))?;
+        let accounts: std::collections::HashMap<String, FeeAccount> = self
+            .accounts(ids.iter().map(|(_, d)| d.clone()))?
+            .into_iter()
+            .map(|a| (a.deal_id.clone(), a))
+            .collect();
         Ok(ids
             .into_iter()
-            .filter_map(|(id, d)| {
-                accounts
-                    .iter()
-                    .find(|a| a.deal_id == d)
-                    .map(|a| (id, a.clone()))
-            })
+            .filter_map(|(id, d)| accounts.get(&d).map(|a| (id, a.clone())))
             .collect())
+    }
+
+    /// Whether the caller sees `officer`'s accounts.
+    fn sees_officer(&self, officer: &str) -> bool {
+        self.sees.users().is_none_or(|s| s.contains(officer))
+    }
+
+    /// Visits the totals `start..end` (`fee_totals`).
+    fn totals_in(&self, start: &str, end: &str, mut visit: impl FnMut(&str, i64)) -> Result<()> {
+        fn go(
+            t: &impl ReadableTable<&'static str, i64>,
+            start: &str,
+            end: &str,
+            visit: &mut impl FnMut(&str, i64),
+        ) -> Result<()> {
+            for row in t.range(start..end)? {
+                let (k, v) = row?;
+                visit(k.value(), v.value());
+            }
+            Ok(())
+        }
+        match &self.tx {
+            Tx::Read(tx) => go(&tx.open_table(tables::FEE_TOTALS)?, start, end, &mut visit),
+            Tx::Write(tx) => go(&tx.open_table(tables::FEE_TOTALS)?, start, end, &mut visit),
+        }
+    }
+
+    /// `officer`'s fees paid and refunded on the days `from..=to` (payments' and refunds'
+    /// days), from the rollups: whole months from the month keys, the partial months' days
+    /// from the day keys. (0, 0) when the caller does not see the officer.
+    pub fn paid_refunded(
+        &self,
+        officer: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<(i64, i64)> {
+        if !self.sees_officer(officer) {
+            return Ok((0, 0));
+        }
+        let (mut paid, mut refunded) = (0i64, 0i64);
+        for (month, a, b) in super::funnel::segments(from, to) {
+            for (fam, sum) in [("pd", &mut paid), ("rd", &mut refunded)] {
+                let (start, end) = if month {
+                    let k = format!("{fam}m/{officer}/{a}");
+                    let e = format!("{k}\u{0}");
+                    (k, e)
+                } else {
+                    (
+                        format!("{fam}/{officer}/{a}"),
+                        format!("{fam}/{officer}/{b}\u{0}"),
+                    )
+                };
+                self.totals_in(&start, &end, |_, n| *sum += n)?;
+            }
+        }
+        Ok((paid, refunded))
+    }
+
+    /// `officer`'s fees outstanding now, per disbursement day (oldest first), from the rollups.
+    /// Empty when the caller does not see the officer.
+    pub fn outstanding_by_day(&self, officer: &str) -> Result<Vec<(chrono::NaiveDate, i64)>> {
+        let mut out = Vec::new();
+        if !self.sees_officer(officer) {
+            return Ok(out);
+        }
+        let head = format!("due/{officer}/");
+        let end = format!("due/{officer}0");
+        let mut bad = None;
+        self.totals_in(&head, &end, |k, n| {
+            match k
+                .get(head.len()..)
+                .unwrap_or_default()
+                .parse::<chrono::NaiveDate>()
+            {
+                Ok(d) => out.push((d, n)),
+                Err(_) => bad = Some(k.to_string()),
+            }
+        })?;
+        if let Some(k) = bad {
+            return Err(super::Error::Corrupt {
+                table: "fee_totals",
+                message: format!("{k}: not a day"),
+            });
+        }
+        Ok(out)
     }
 
     /// A user's commission lines of a month, when the caller sees the user.
@@ -347,6 +529,9 @@ pub fn drift(tx: &redb::ReadTransaction) -> Result<Vec<String>> {
         let a: FeeAccount = codec::decode("fee_accounts", v.value())?;
         for k in account_keys(&a) {
             want_keys.insert(k, a.deal_id.clone());
+        }
+        for (k, n) in rollups(&a) {
+            *want.entry(k).or_default() += n;
         }
         for p in &a.payments {
             let m = crate::domain::fee::month_of(p.paid_on);

@@ -99,7 +99,10 @@ fn month_key(day_key: &str) -> Result<String> {
 /// The pieces a period `from..=to` (days) is read in: whole calendar months from the month
 /// counters, the partial months at its ends from the day counters. `(true, "YYYY-MM", _)` is a
 /// month, `(false, first day, last day)` a run of days.
-fn segments(from: chrono::NaiveDate, to: chrono::NaiveDate) -> Vec<(bool, String, String)> {
+pub(crate) fn segments(
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Vec<(bool, String, String)> {
     use chrono::{Datelike, NaiveDate};
     let mut out = Vec::new();
     let mut cursor = from;
@@ -195,6 +198,9 @@ pub fn on_write(
     let from = previous.as_ref().map(|(s, _)| s.as_str());
     for s in entered(pipeline, from, stage) {
         bump(tx, &format!("fe/{k}/{today}/{who}/{s}"))?;
+        if kind == Kind::Customer && s == "lead" {
+            bump_lead(tx, &today, who, 1)?;
+        }
     }
     if !pipeline.contains(&stage)
         && let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty())
@@ -209,6 +215,132 @@ pub fn on_write(
     }
     since.insert(since_key.as_str(), (stage, at.timestamp()))?;
     Ok(())
+}
+
+/// `fl/<YYYY-MM-DD>/<owner or ->`: the customers entering 线索 that day (the `lead` entries of
+/// `fe/customer/<day>/<owner>/lead`, schema 34), kept with them so the 工作台 trends read one
+/// row per owner and day instead of every stage's rows.
+fn lead_key(day: &str, who: &str) -> String {
+    format!("fl/{day}/{who}")
+}
+
+fn bump_lead(tx: &WriteTransaction, day: &str, who: &str, n: u64) -> Result<()> {
+    let mut t = tx.open_table(tables::COUNTERS)?;
+    let k = lead_key(day, who);
+    let have = t.get(k.as_str())?.map_or(0, |v| v.value());
+    t.insert(k.as_str(), have + n)?;
+    Ok(())
+}
+
+/// Visits the lead counters of the days `from..=to` (`YYYY-MM-DD`): (day, owner, count),
+/// `None` for customers entering 线索 without an owner.
+pub fn leads_in(
+    tx: &ReadTransaction,
+    from: &str,
+    to: &str,
+    mut visit: impl FnMut(&str, Option<&str>, u64),
+) -> Result<()> {
+    let start = format!("fl/{from}");
+    let end = format!("fl/{to}0");
+    let t = tx.open_table(tables::COUNTERS)?;
+    for row in t.range(start.as_str()..end.as_str())? {
+        let (k, v) = row?;
+        let key = k.value();
+        let (Some(day), Some(who)) = (key.get(3..13), key.get(14..)) else {
+            return Err(Error::Corrupt {
+                table: "counters",
+                message: format!("lead key {key}"),
+            });
+        };
+        visit(day, (who != "-").then_some(who), v.value());
+    }
+    Ok(())
+}
+
+/// The first key after the customer funnel's entry rows.
+const FE_CUSTOMER_END: &str = "fe/customer0";
+
+/// One batch of building the lead counters from the customer funnel's `lead` entries (the
+/// 33 → 34 upgrade; they start empty): the `fe/customer/…` rows after `after`, at most
+/// `limit`. Returns the last key read and how many.
+pub fn leads_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut found = Vec::new();
+    let mut last = None;
+    let mut n = 0;
+    {
+        let t = tx.open_table(tables::COUNTERS)?;
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded(a),
+            None => std::ops::Bound::Included("fe/customer/"),
+        };
+        for row in t
+            .range::<&str>((start, std::ops::Bound::Excluded(FE_CUSTOMER_END)))?
+            .take(limit)
+        {
+            let (k, v) = row?;
+            let key = k.value();
+            n += 1;
+            last = Some(key.to_string());
+            if let Some(rest) = key
+                .strip_prefix("fe/customer/")
+                .and_then(|r| r.strip_suffix("/lead"))
+                && let Some((day, who)) = rest.split_once('/')
+            {
+                found.push((day.to_string(), who.to_string(), v.value()));
+            }
+        }
+    }
+    for (day, who, c) in found {
+        bump_lead(tx, &day, &who, c)?;
+    }
+    Ok((last, n))
+}
+
+/// Removes every lead counter (the first batch of the 33 → 34 upgrade).
+pub fn clear_leads(tx: &WriteTransaction) -> Result<()> {
+    let mut t = tx.open_table(tables::COUNTERS)?;
+    let keys: Vec<String> = t
+        .range("fl/".."fl0")?
+        .map(|r| r.map(|(k, _)| k.value().to_string()))
+        .collect::<std::result::Result<_, _>>()?;
+    for k in keys {
+        t.remove(k.as_str())?;
+    }
+    Ok(())
+}
+
+/// Lead counters that differ from the customer funnel's `lead` entries (tests, doctor-style
+/// checks): each as text, empty when they match. Reads both key ranges whole.
+pub fn lead_drift(tx: &ReadTransaction) -> Result<Vec<String>> {
+    let t = tx.open_table(tables::COUNTERS)?;
+    let mut want: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for row in t.range("fe/customer/"..FE_CUSTOMER_END)? {
+        let (k, v) = row?;
+        if let Some(rest) = k
+            .value()
+            .strip_prefix("fe/customer/")
+            .and_then(|r| r.strip_suffix("/lead"))
+            && let Some((day, who)) = rest.split_once('/')
+        {
+            *want.entry(lead_key(day, who)).or_default() += v.value();
+        }
+    }
+    let mut out = Vec::new();
+    for row in t.range("fl/".."fl0")? {
+        let (k, v) = row?;
+        let w = want.remove(k.value()).unwrap_or(0);
+        if w != v.value() {
+            out.push(format!("lead counter {}: {} ≠ {w}", k.value(), v.value()));
+        }
+    }
+    for (k, w) in want {
+        out.push(format!("lead counter {k}: 0 ≠ {w}"));
+    }
+    Ok(out)
 }
 
 /// What `customers::put` records for many live customers (a recall sweep's batch): the
@@ -274,6 +406,10 @@ pub(super) fn on_new_customers(
                 let key = format!("fe/{k}/{today}/{who}/{s}");
                 *sums.entry(month_key(&key)?).or_default() += 1;
                 *sums.entry(key).or_default() += 1;
+                if s == "lead" {
+                    // As `on_write` does: the lead counter kept with the `lead` entry.
+                    *sums.entry(lead_key(&today, who)).or_default() += 1;
+                }
             }
             since_rows.push((since_key, c.stage.key(), c.updated_at.timestamp()));
         }
@@ -325,27 +461,53 @@ pub struct Row {
     pub count: u64,
 }
 
-fn parse(kind_len: usize, key: &str, count: u64) -> Result<Row> {
+/// A [`Row`] borrowing the key it was read from (the hot loops: nothing allocated per row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRef<'a> {
+    pub day: &'a str,
+    pub owner: Option<&'a str>,
+    pub stage: &'a str,
+    pub bucket: Option<u32>,
+    pub count: u64,
+}
+
+impl RowRef<'_> {
+    fn owned(self) -> Row {
+        Row {
+            day: self.day.to_string(),
+            owner: self.owner.map(str::to_string),
+            stage: self.stage.to_string(),
+            bucket: self.bucket,
+            count: self.count,
+        }
+    }
+}
+
+fn parse_ref(kind_len: usize, key: &str, count: u64) -> Result<RowRef<'_>> {
     let bad = || Error::Corrupt {
         table: "counters",
         message: format!("funnel key {key}"),
     };
     let rest = key.get(3 + kind_len + 1..).ok_or_else(bad)?;
     let mut parts = rest.split('/');
-    let day = parts.next().ok_or_else(bad)?.to_string();
+    let day = parts.next().ok_or_else(bad)?;
     let owner = parts.next().ok_or_else(bad)?;
-    let stage = parts.next().ok_or_else(bad)?.to_string();
+    let stage = parts.next().ok_or_else(bad)?;
     let bucket = parts
         .next()
         .map(|b| b.parse::<u32>().map_err(|_| bad()))
         .transpose()?;
-    Ok(Row {
+    Ok(RowRef {
         day,
-        owner: (owner != "-").then(|| owner.to_string()),
+        owner: (owner != "-").then_some(owner),
         stage,
         bucket,
         count,
     })
+}
+
+fn parse(kind_len: usize, key: &str, count: u64) -> Result<Row> {
+    parse_ref(kind_len, key, count).map(RowRef::owned)
 }
 
 /// Reason counters under `prefix` (`fr` by day, `mr` by month) with keys from `start` below `end`
@@ -405,6 +567,27 @@ pub fn rows(
     for row in t.range(start.as_str()..end.as_str())? {
         let (key, v) = row?;
         visit(parse(k.len(), key.value(), v.value())?);
+    }
+    Ok(())
+}
+
+/// [`rows`] borrowing each row from its key (nothing allocated per row).
+pub fn rows_ref(
+    tx: &ReadTransaction,
+    kind: Kind,
+    stays: bool,
+    from: &str,
+    to: &str,
+    mut visit: impl FnMut(RowRef<'_>),
+) -> Result<()> {
+    let prefix = if stays { "fd" } else { "fe" };
+    let k = kind.key();
+    let start = format!("{prefix}/{k}/{from}");
+    let end = format!("{prefix}/{k}/{to}0");
+    let t = tx.open_table(tables::COUNTERS)?;
+    for row in t.range(start.as_str()..end.as_str())? {
+        let (key, v) = row?;
+        visit(parse_ref(k.len(), key.value(), v.value())?);
     }
     Ok(())
 }

@@ -82,8 +82,14 @@
 //!   is given back.
 //! - 33: customer timeline events rewritten in the compact format 2 (`store::event_codec`),
 //!   in batches of events in key order (the cursor is the last event key); compacted after.
+//! - 34: owner_touch_buckets (per owner, `owner_touch` keys counted by day and by 32-day
+//!   block, so hoarding sums buckets) counted from `owner_touch`; the fee rollups in
+//!   fee_totals (`pd/`, `pdm/`, `rd/`, `rdm/`, `due/`: paid and refunded per officer by day
+//!   and month, outstanding by disbursement day; `store::fees`) counted from the fee
+//!   accounts; the lead counters `fl/<day>/<owner>` (the 工作台 trends) from the customer
+//!   funnel's `lead` entries; batched (the cursor names the phase).
 //!
-//! Steps 9, 10, 11, 15, 17, 30, 32 and 33 read every customer (record or rule view); they run in
+//! Steps 9, 10, 11, 15, 17, 30, 32, 33 and 34 read every customer (record or rule view) or key; they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
@@ -92,7 +98,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 33;
+pub const SCHEMA_VERSION: u64 = 34;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -187,8 +193,43 @@ fn batched(to: u64) -> Option<Rebuild> {
         30 => Some(super::report_keys::rebuild_batch),
         32 => Some(super::customers::compact_batch),
         33 => Some(super::event_codec::compact_batch),
+        34 => Some(v34_batch),
         _ => None,
     }
+}
+
+/// Step 34 over one batch: first the `owner_touch` keys into their buckets, then the fee
+/// accounts into the report rollups, then the customer funnel's `lead` entries into the lead
+/// counters. The cursor names its phase (`t:` an `owner_touch` key, `f:` a deal id, `l:` a
+/// funnel key), so an interrupted upgrade resumes in the right one; a batch that finishes a
+/// phase goes on with the next.
+fn v34_batch(
+    tx: &redb::WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut n = 0;
+    let mut fee_after = after.and_then(|a| a.strip_prefix("f:")).map(str::to_string);
+    if after.is_none_or(|a| a.starts_with("t:")) {
+        let (last, done) =
+            super::report_keys::buckets_batch(tx, after.and_then(|a| a.strip_prefix("t:")), limit)?;
+        if done == limit {
+            return Ok((last.map(|l| format!("t:{l}")), done));
+        }
+        n = done;
+        fee_after = None;
+    }
+    let mut lead_after = after.and_then(|a| a.strip_prefix("l:")).map(str::to_string);
+    if after.is_none_or(|a| !a.starts_with("l:")) {
+        let (last, done) = super::fees::rollups_batch(tx, fee_after.as_deref(), limit - n)?;
+        n += done;
+        if n == limit {
+            return Ok((last.map(|l| format!("f:{l}")), n));
+        }
+        lead_after = None;
+    }
+    let (last, done) = super::funnel::leads_batch(tx, lead_after.as_deref(), limit - n)?;
+    Ok((last.map(|l| format!("l:{l}")), n + done))
 }
 
 fn cursor_key(to: u64) -> String {
@@ -289,6 +330,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     to_27_calls(tx)?;
     to_28_channels(tx)?;
     tx.open_table(tables::OWNER_TOUCH)?;
+    tx.open_table(tables::OWNER_TOUCH_BUCKETS)?;
     to_31_brokers(tx)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
@@ -547,6 +589,18 @@ fn to_32_compact(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 34, the first batch of the step (`run_in_batches`): the rollups the admin's reports
+/// read, emptied — the `owner_touch` buckets (`store::report_keys`) and the fee rollups
+/// (`store::fees`: paid and refunded per officer by day and month, outstanding by
+/// disbursement day); the batches (`v34_batch`) count them from `owner_touch` and the fee
+/// accounts.
+fn to_34_report_rollups(tx: &WriteTransaction) -> Result<()> {
+    tx.delete_table(tables::OWNER_TOUCH_BUCKETS)?;
+    tx.open_table(tables::OWNER_TOUCH_BUCKETS)?;
+    super::fees::clear_rollups(tx)?;
+    super::funnel::clear_leads(tx)
+}
+
 fn create_v9(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::CUSTOMER_RULES)?;
     tx.open_table(tables::CUSTOMER_ACTIVITY)?;
@@ -657,9 +711,130 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         31 => to_31_brokers(tx),
         32 => to_32_compact(tx),
         33 => Ok(()),
+        34 => to_34_report_rollups(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+    use super::*;
+
+    /// Step 34 in batches of 3: the cursor goes through the `owner_touch` phase, then the fee
+    /// phase (also when a batch ends both), and the rollups built are those a one-batch run builds.
+    #[test]
+    fn step_34_batches_resume_across_their_two_phases() {
+        use crate::domain::fee::FeeAccount;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let account = |i: usize| FeeAccount {
+            deal_id: format!("d{i}"),
+            officer_id: format!("o{}", i % 2),
+            disbursed_on: chrono::NaiveDate::from_ymd_opt(2026, 3, 1 + i as u32).unwrap(),
+            disbursed_fen: 1_000_000,
+            fee_fen: 30_000,
+            fee_rule: "t".into(),
+            rebate_fen: 0,
+            payments: vec![],
+            refunds: vec![],
+            waivers: vec![],
+            rebate_receipts: vec![],
+            lines: vec![],
+        };
+        store
+            .write(|tx| {
+                let mut t = tx.open_table(tables::OWNER_TOUCH)?;
+                for i in 0..4i64 {
+                    t.insert(
+                        ("o1", 1_800_000_000 + i * 90_000, format!("c{i}").as_str()),
+                        (),
+                    )?;
+                }
+                drop(t);
+                for i in 0..5 {
+                    super::super::fees::put_account(tx, None, &account(i))?;
+                }
+                let mut c = tx.open_table(tables::COUNTERS)?;
+                c.insert("fe/customer/2026-03-01/o1/lead", 2)?;
+                c.insert("fe/customer/2026-03-01/o1/contacted", 1)?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        let snapshot = |store: &Store| {
+            store
+                .read(|tx| {
+                    let b: Vec<_> = tx
+                        .open_table(tables::OWNER_TOUCH_BUCKETS)?
+                        .iter()?
+                        .map(|r| {
+                            let (k, v) = r.unwrap();
+                            let (o, l, b) = k.value();
+                            (o.to_string(), l, b, v.value())
+                        })
+                        .collect();
+                    let f: Vec<_> = tx
+                        .open_table(tables::FEE_TOTALS)?
+                        .iter()?
+                        .map(|r| {
+                            let (k, v) = r.unwrap();
+                            (k.value().to_string(), v.value())
+                        })
+                        .collect();
+                    let l: Vec<_> = tx
+                        .open_table(tables::COUNTERS)?
+                        .range("fl/".."fl0")?
+                        .map(|r| {
+                            let (k, v) = r.unwrap();
+                            (k.value().to_string(), v.value() as i64)
+                        })
+                        .collect();
+                    let f = f.into_iter().chain(l).collect::<Vec<_>>();
+                    Ok::<_, Error>((b, f))
+                })
+                .unwrap()
+        };
+        // One batch for all: the reference.
+        store
+            .write(|tx| {
+                to_34_report_rollups(tx)?;
+                v34_batch(tx, None, 1000).map(drop)
+            })
+            .unwrap();
+        let kept = snapshot(&store);
+        // 4 days of one 32-day block; an outstanding balance per account.
+        assert_eq!(kept.0.len(), 4 + 1, "{kept:?}");
+        assert_eq!(kept.1.len(), 5 + 1, "{kept:?}");
+        let mut cursors = Vec::new();
+        store
+            .write(|tx| {
+                to_34_report_rollups(tx)?;
+                let mut after: Option<String> = None;
+                loop {
+                    let (last, n) = v34_batch(tx, after.as_deref(), 3)?;
+                    cursors.push(last.clone());
+                    if n < 3 {
+                        break;
+                    }
+                    after = last;
+                }
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        // 4 keys + 5 accounts + 2 funnel rows in 3s: t:…(3), f:d1 (1 key + 2 accounts),
+        // f:d4 (3), l:… (the 2 funnel rows, fewer than 3: done).
+        let phases: Vec<Option<char>> = cursors
+            .iter()
+            .map(|c| c.as_ref().and_then(|c| c.chars().next()))
+            .collect();
+        assert_eq!(
+            phases,
+            [Some('t'), Some('f'), Some('f'), Some('l')],
+            "{cursors:?}"
+        );
+        assert_eq!(snapshot(&store), kept);
     }
 }

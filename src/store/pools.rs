@@ -142,6 +142,22 @@ pub fn counters_in_range(
     Ok(out)
 }
 
+/// Visits the counters `start..end` in key order without copying their keys (the reports'
+/// hot loops: a sum over days reads many keys).
+pub fn visit_counters(
+    tx: &ReadTransaction,
+    start: &str,
+    end: &str,
+    mut visit: impl FnMut(&str, u64),
+) -> Result<()> {
+    let t = tx.open_table(tables::COUNTERS)?;
+    for row in t.range(start..end)? {
+        let (k, v) = row?;
+        visit(k.value(), v.value());
+    }
+    Ok(())
+}
+
 /// Counters under a key prefix, in key order.
 pub fn counters_with_prefix(tx: &ReadTransaction, prefix: &str) -> Result<Vec<(String, u64)>> {
     let t = tx.open_table(tables::COUNTERS)?;

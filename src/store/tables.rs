@@ -210,6 +210,12 @@ pub const CALL_KEYS: TableDefinition<&str, &str> = TableDefinition::new("call_ke
 /// 30): every owned live customer, ordered per owner by the later of its claim and its last
 /// follow-up, so "held without a follow-up for N days" (囤积) is one range per owner.
 pub const OWNER_TOUCH: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("owner_touch");
+/// (owner id, level, bucket) → how many `owner_touch` keys of that owner fall in the bucket
+/// (`store::report_keys`, schema 34): level 0 a UTC day (`at / 86400`), level 1 a block of 32
+/// such days. Moved with `owner_touch` in the same transaction, so "held, untouched since T"
+/// is a sum of buckets plus the keys of T's own day, not a range over every key.
+pub const OWNER_TOUCH_BUCKETS: TableDefinition<(&str, u8, i64), u64> =
+    TableDefinition::new("owner_touch_buckets");
 /// Referral id → `store::brokers::Referral`, a broker's referral (schema 31).
 pub const REFERRALS: TableDefinition<&str, &[u8]> = TableDefinition::new("referrals");
 /// Referral fee id → `store::brokers::ReferralFee`, a payable to a broker (schema 31).
@@ -282,6 +288,7 @@ every_table!(
     CHANNEL_COSTS,
     CHANNEL_STATS,
     OWNER_TOUCH,
+    OWNER_TOUCH_BUCKETS,
     REFERRALS,
     REFERRAL_FEES,
     REFERRAL_KEYS,

@@ -56,6 +56,7 @@ mod process;
 mod products;
 mod profile;
 mod recycle_bin;
+mod report_rollups;
 mod reports;
 mod reports_people;
 mod rotate_key;

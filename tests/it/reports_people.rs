@@ -52,6 +52,13 @@ fn touch(s: &TestServer, owner: &str) -> Vec<(String, i64)> {
 }
 
 fn ids(s: &TestServer, owner: &str) -> BTreeSet<String> {
+    // Every look at the keys also checks their buckets (schema 33) moved with them.
+    let drift = s
+        .app
+        .store
+        .read(zhudai::store::report_keys::bucket_drift)
+        .unwrap();
+    assert!(drift.is_empty(), "{drift:?}");
     touch(s, owner).into_iter().map(|(id, _)| id).collect()
 }
 

@@ -48,7 +48,7 @@ pub const RANK_BY: [&str; 4] = ["fees", "deals", "followups", "calls"];
 /// The default N of "held without a follow-up for N days".
 pub const IDLE_DAYS: u32 = 7;
 
-/// The sum of the counters `<prefix><day>…` over the days `from..=to`.
+/// The counters `<prefix><day>…` over the days `from..=to`.
 fn sum_days(
     tx: &redb::ReadTransaction,
     prefix: &str,
@@ -57,6 +57,30 @@ fn sum_days(
 ) -> Result<Vec<(String, u64)>> {
     let (start, end) = super::sheets::day_range(prefix, from, to);
     Ok(pools::counters_in_range(tx, &start, &end)?)
+}
+
+/// Visits the counters `<prefix><day>…` over the days `from..=to` (no key copied).
+fn visit_days(
+    tx: &redb::ReadTransaction,
+    prefix: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    visit: impl FnMut(&str, u64),
+) -> Result<()> {
+    let (start, end) = super::sheets::day_range(prefix, from, to);
+    Ok(pools::visit_counters(tx, &start, &end, visit)?)
+}
+
+/// The total of the counters `<prefix><day>…` over the days `from..=to`.
+fn total_days(
+    tx: &redb::ReadTransaction,
+    prefix: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<u64> {
+    let mut n = 0;
+    visit_days(tx, prefix, from, to, |_, c| n += c)?;
+    Ok(n)
 }
 
 /// The months (`YYYY-MM`) the days `from..=to` touch.
@@ -104,15 +128,17 @@ fn calls_of(
     to: NaiveDate,
 ) -> Result<Calls> {
     let mut c = Calls::default();
-    for (key, n) in sum_days(tx, &format!("calls/{user}/"), from, to)? {
-        match key.rsplit('/').next().unwrap_or_default() {
-            "n" => c.n += n,
-            "answered" => c.answered += n,
-            "talk" => c.talk += n,
-            "reached" => c.reached += n,
-            _ => {}
-        }
-    }
+    visit_days(tx, &format!("calls/{user}/"), from, to, |key, n| match key
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+    {
+        "n" => c.n += n,
+        "answered" => c.answered += n,
+        "talk" => c.talk += n,
+        "reached" => c.reached += n,
+        _ => {}
+    })?;
     Ok(c)
 }
 
@@ -178,21 +204,25 @@ impl crate::service::reports::UseCases<'_> {
         let rows = self.store.read(|tx| {
             let mut rows = Vec::new();
             for u in self.report_people(tx, caller, department)? {
-                let done: u64 = sum_days(tx, &followups_done_day_key(&u.id, ""), from, to)?
-                    .into_iter()
-                    .map(|(_, n)| n)
-                    .sum();
-                let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
-                for (key, n) in sum_days(tx, &format!("followups_kind/{}/", u.id), from, to)? {
-                    let kind = key.rsplit('/').next().unwrap_or_default().to_string();
-                    *kinds.entry(kind).or_default() += n;
-                }
+                let done = total_days(tx, &followups_done_day_key(&u.id, ""), from, to)?;
+                let mut kinds = [0u64; FollowupKind::ALL.len()];
+                visit_days(
+                    tx,
+                    &format!("followups_kind/{}/", u.id),
+                    from,
+                    to,
+                    |key, n| {
+                        let kind = key.rsplit('/').next().unwrap_or_default();
+                        if let Some(i) = FollowupKind::ALL.iter().position(|k| k.as_str() == kind) {
+                            kinds[i] += n;
+                        }
+                    },
+                )?;
                 let held = loads::of(tx, &u.id)?;
                 let hoarded = report_keys::stale(tx, &u.id, cutoff)?;
                 let mut r = row(&u);
                 r.insert("followups".into(), json!(done));
-                for k in FollowupKind::ALL {
-                    let n = kinds.get(k.as_str()).copied().unwrap_or(0);
+                for (k, n) in FollowupKind::ALL.iter().zip(kinds) {
                     r.insert(format!("followups_{}", k.as_str()), json!(n));
                 }
                 r.insert("customers_held".into(), json!(held.live));
@@ -300,28 +330,16 @@ impl crate::service::reports::UseCases<'_> {
         let scope = self.scope_of(caller)?;
         let mut rows = self.store.read(|tx| {
             let people = self.report_people(tx, caller, department)?;
-            // Fees: the payments and refunds of the months touched, on days in the period.
+            // Fees: the payments and refunds on days in the period, per officer, from the
+            // rollups kept with the accounts (whole months + the edge days).
             let mut fees_of: BTreeMap<String, i64> = BTreeMap::new();
             let reader = fees::Reader::scoped(tx, &scope);
-            for m in months(from, to) {
-                for (id, a) in reader.month_moves(&m)? {
-                    let paid = a
-                        .payments
-                        .iter()
-                        .filter(|p| p.id == id && p.paid_on >= from && p.paid_on <= to)
-                        .map(|p| p.amount_fen)
-                        .sum::<i64>();
-                    let refunded = a
-                        .refunds
-                        .iter()
-                        .filter(|r| r.id == id && r.refunded_on >= from && r.refunded_on <= to)
-                        .map(|r| r.amount_fen)
-                        .sum::<i64>();
-                    *fees_of.entry(a.officer_id.clone()).or_default() += paid - refunded;
-                }
+            for u in &people {
+                let (paid, refunded) = reader.paid_refunded(&u.id, from, to)?;
+                fees_of.insert(u.id.clone(), paid - refunded);
             }
             let mut signed: BTreeMap<String, u64> = BTreeMap::new();
-            funnel::rows(
+            funnel::rows_ref(
                 tx,
                 Kind::Deal,
                 false,
@@ -331,16 +349,18 @@ impl crate::service::reports::UseCases<'_> {
                     if r.stage == "signed"
                         && let Some(o) = r.owner
                     {
-                        *signed.entry(o).or_default() += r.count;
+                        match signed.get_mut(o) {
+                            Some(n) => *n += r.count,
+                            None => {
+                                signed.insert(o.to_string(), r.count);
+                            }
+                        }
                     }
                 },
             )?;
             let mut rows = Vec::new();
             for u in people {
-                let done: u64 = sum_days(tx, &followups_done_day_key(&u.id, ""), from, to)?
-                    .into_iter()
-                    .map(|(_, n)| n)
-                    .sum();
+                let done = total_days(tx, &followups_done_day_key(&u.id, ""), from, to)?;
                 let calls = calls_of(tx, &u.id, from, to)?;
                 let mut r = row(&u);
                 r.insert(
@@ -425,45 +445,28 @@ impl crate::service::reports::UseCases<'_> {
         let rows = self.store.read(|tx| {
             let people = self.report_people(tx, caller, department)?;
             let reader = fees::Reader::scoped(tx, &scope);
-            let mut moves: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-            for m in months(from, to) {
-                for (id, a) in reader.month_moves(&m)? {
-                    let e = moves.entry(a.officer_id.clone()).or_default();
-                    for p in a.payments.iter().filter(|p| p.id == id) {
-                        if p.paid_on >= from && p.paid_on <= to {
-                            e.0 += p.amount_fen;
-                        }
-                    }
-                    for r in a.refunds.iter().filter(|r| r.id == id) {
-                        if r.refunded_on >= from && r.refunded_on <= to {
-                            e.1 += r.amount_fen;
-                        }
-                    }
-                }
-            }
-            // Outstanding now: balance per officer and ageing bucket.
-            let mut due: BTreeMap<String, [i64; 5]> = BTreeMap::new();
-            for a in reader.receivables()? {
-                let bal = a.balance();
-                let age = (today - a.disbursed_on).num_days();
-                let b = match age {
-                    ..=30 => 1,
-                    31..=60 => 2,
-                    61..=90 => 3,
-                    _ => 4,
-                };
-                let e = due.entry(a.officer_id.clone()).or_default();
-                e[0] += bal;
-                e[b] += bal;
-            }
             let mut rows = Vec::new();
             for u in people {
+                // Collected and refunded in the period, outstanding now by disbursement day:
+                // the rollups kept with the accounts (`store::fees`), not the accounts.
+                let moves = reader.paid_refunded(&u.id, from, to)?;
+                let mut due = [0i64; 5];
+                for (day, bal) in reader.outstanding_by_day(&u.id)? {
+                    let b = match (today - day).num_days() {
+                        ..=30 => 1,
+                        31..=60 => 2,
+                        61..=90 => 3,
+                        _ => 4,
+                    };
+                    due[0] += bal;
+                    due[b] += bal;
+                }
                 let mut commission = 0i64;
                 for m in months(from, to) {
                     commission += fees::total(tx, &format!("com/{m}/{}", u.id))?;
                 }
-                let (paid, refunded) = moves.get(&u.id).copied().unwrap_or((0, 0));
-                let d = due.get(&u.id).copied().unwrap_or_default();
+                let (paid, refunded) = moves;
+                let d = due;
                 let mut r = row(&u);
                 let put = |r: &mut BTreeMap<String, Value>, k: &str, v: i64| {
                     r.insert(k.to_string(), json!(v.max(0)));

@@ -1,6 +1,7 @@
 //! The 工作台 trends: new leads and follow-ups per day over the last 30 or 90 days, and a ranking
 //! of the users the caller sees, all read from counters kept in the writes' transactions (the
-//! funnel's `fe/customer/<day>/<owner>/lead`, the follow-ups' `followups_done/<user>/<day>`),
+//! funnel's lead counters `fl/<day>/<owner>`, kept with `fe/customer/<day>/<owner>/lead`, the
+//! follow-ups' `followups_done/<user>/<day>`),
 //! never from the records. The ranking and the series are built from the same counters, so
 //! they reconcile by construction (tests/it/trends.rs checks it).
 
@@ -16,7 +17,7 @@ use crate::service::access::scope::Visible;
 use crate::service::customers::shanghai;
 use crate::service::followups::followups_done_day_key;
 use crate::service::{Error, Result};
-use crate::store::funnel::{self, Kind};
+use crate::store::funnel;
 use crate::store::{pools, users};
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -136,29 +137,31 @@ impl crate::service::reports::UseCases<'_> {
                 .into_iter()
                 .filter(|u| scope.may_receive(&u.id))
                 .collect();
+            // The lead counters (`fl/<day>/<owner>`, one row per owner and day, kept with the
+            // funnel's `lead` entries), not every stage's funnel rows.
             let mut leads: Vec<(Option<String>, String, u64)> = Vec::new();
-            funnel::rows(tx, Kind::Customer, false, &from, &to, |r| {
-                if r.stage != "lead" {
-                    return;
-                }
-                let sees = match (&scope.visible, &r.owner) {
+            funnel::leads_in(tx, &from, &to, |day, owner, count| {
+                let sees = match (&scope.visible, owner) {
                     (Visible::All, _) => true,
                     (Visible::Owners(set), Some(o)) => set.contains(o),
                     (Visible::Owners(_), None) => false,
                 };
                 if sees {
-                    leads.push((r.owner, r.day, r.count));
+                    leads.push((owner.map(str::to_string), day.to_string(), count));
                 }
             })?;
-            let mut done: Vec<(String, String, u64)> = Vec::new();
-            for u in &people {
+            // Per user and day index (the series' position), no key copied.
+            let mut done: Vec<(usize, usize, u64)> = Vec::new();
+            for (ui, u) in people.iter().enumerate() {
                 let start = followups_done_day_key(&u.id, &from);
                 // '0' sorts after every character of a day, so all of day `to` is below it.
                 let end = format!("{}0", followups_done_day_key(&u.id, &to));
-                for (key, count) in pools::counters_in_range(tx, &start, &end)? {
-                    let day = key.rsplit('/').next().unwrap_or_default().to_string();
-                    done.push((u.id.clone(), day, count));
-                }
+                pools::visit_counters(tx, &start, &end, |key, count| {
+                    let day = key.rsplit('/').next().unwrap_or_default();
+                    if let Some(&i) = index.get(day) {
+                        done.push((ui, i, count));
+                    }
+                })?;
             }
             Ok::<_, Error>((people, leads, done, funnel::since(tx)?))
         })?;
@@ -181,14 +184,13 @@ impl crate::service::reports::UseCases<'_> {
                 None => unowned_new_leads += count,
             }
         }
-        for (user, day, count) in done {
-            let Some(&i) = index.get(day.as_str()) else {
-                continue;
-            };
+        for (ui, i, count) in done {
             if let Some(s) = series.get_mut(i) {
                 s.followups += count;
             }
-            entry(&mut ranking, &names, &user).followups += count;
+            if let Some(u) = people.get(ui) {
+                entry(&mut ranking, &names, &u.id).followups += count;
+            }
         }
         let mut ranking: Vec<RankRow> = ranking.into_values().collect();
         rank(&mut ranking);
