@@ -251,16 +251,7 @@ pub fn put_by(
     super::leads::sync(tx, before, c)?;
     super::channels::on_customer(tx, before, c)?;
     if c.deleted_at.is_none() {
-        super::funnel::on_write(
-            tx,
-            super::funnel::Kind::Customer,
-            &crate::domain::customer::Stage::PIPELINE,
-            &c.id,
-            c.owner_id.as_deref(),
-            c.stage.key(),
-            None,
-            c.updated_at,
-        )?;
+        super::funnel::on_customer(tx, c)?;
     }
     super::outbox::enqueue(tx, &c.id)?;
     Ok(())

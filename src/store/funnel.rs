@@ -343,6 +343,23 @@ pub fn lead_drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// What `customers::put` records for one live customer: its stage in the customer pipeline.
+pub(super) fn on_customer(
+    tx: &WriteTransaction,
+    c: &crate::domain::customer::Customer,
+) -> Result<()> {
+    on_write(
+        tx,
+        Kind::Customer,
+        &crate::domain::customer::Stage::PIPELINE,
+        &c.id,
+        c.owner_id.as_deref(),
+        c.stage.key(),
+        None,
+        c.updated_at,
+    )
+}
+
 /// What `customers::put` records for many live customers (a recall sweep's batch): the
 /// customers whose stage did not change are found with one table handle and skipped, as
 /// [`on_write`] would; the others go through [`on_write`].
@@ -350,7 +367,6 @@ pub(super) fn on_customers(
     tx: &WriteTransaction,
     cs: &[&crate::domain::customer::Customer],
 ) -> Result<()> {
-    let stage = crate::domain::customer::Stage::PIPELINE;
     let mut moved = Vec::new();
     {
         let since = tx.open_table(tables::FUNNEL_SINCE)?;
@@ -365,16 +381,7 @@ pub(super) fn on_customers(
         }
     }
     for c in moved {
-        on_write(
-            tx,
-            Kind::Customer,
-            &stage,
-            &c.id,
-            c.owner_id.as_deref(),
-            c.stage.key(),
-            None,
-            c.updated_at,
-        )?;
+        on_customer(tx, c)?;
     }
     Ok(())
 }
@@ -429,16 +436,7 @@ pub(super) fn on_new_customers(
         }
     }
     for c in known {
-        on_write(
-            tx,
-            Kind::Customer,
-            &pipeline,
-            &c.id,
-            c.owner_id.as_deref(),
-            c.stage.key(),
-            None,
-            c.updated_at,
-        )?;
+        on_customer(tx, c)?;
     }
     Ok(())
 }

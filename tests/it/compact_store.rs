@@ -10,9 +10,17 @@ use zhudai::store::{codec, customer_codec, customers, event_codec, migrate, tabl
 use crate::common::{self, ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 
 fn records(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    byte_rows(path, tables::CUSTOMERS)
+}
+
+/// Every row of a `&str → &[u8]` table, in key order.
+fn byte_rows(
+    path: &std::path::Path,
+    table: redb::TableDefinition<&'static str, &'static [u8]>,
+) -> Vec<(String, Vec<u8>)> {
     let db = redb::ReadOnlyDatabase::open(path).unwrap();
     let tx = db.begin_read().unwrap();
-    let t = tx.open_table(tables::CUSTOMERS).unwrap();
+    let t = tx.open_table(table).unwrap();
     t.iter()
         .unwrap()
         .map(|r| {
@@ -239,16 +247,7 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
 }
 
 fn events(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let db = redb::ReadOnlyDatabase::open(path).unwrap();
-    let tx = db.begin_read().unwrap();
-    let t = tx.open_table(tables::CUSTOMER_EVENTS).unwrap();
-    t.iter()
-        .unwrap()
-        .map(|r| {
-            let (k, v) = r.unwrap();
-            (k.value().to_string(), v.value().to_vec())
-        })
-        .collect()
+    byte_rows(path, tables::CUSTOMER_EVENTS)
 }
 
 /// Schema 33: timeline events written as JSON before it are rewritten in format 2, straight
