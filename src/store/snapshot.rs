@@ -1,7 +1,14 @@
-//! Consistent copies of the whole store, for backups. A snapshot is one redb read transaction
-//! copied table by table into a fresh database file: writers keep committing meanwhile (redb
-//! readers never block them) and the copy shows the store exactly as it was when the read
-//! transaction began. The copy carries the same schema version as its source.
+//! Consistent copies of the whole store, for backups.
+//!
+//! A snapshot of the open store is the store file copied whole while this process holds
+//! redb's writer lock: readers go on, writers wait for the copy (it runs at the speed of the
+//! page cache, about a second per GB here), and the copy is the store exactly as the last
+//! commit left it. The copy is then opened once, which rebuilds redb's allocator state (the
+//! live file is marked "in use"), and closed clean. When an erasure still waits for its
+//! scrub, the file's free pages may hold the erased customer's old record, and a backup must
+//! not carry it on: the snapshot is then one redb read transaction copied table by table into
+//! a fresh file (only live rows; writers are not held up, and the copy is slower). The copy
+//! carries the same schema version as its source.
 
 use std::path::Path;
 
@@ -28,13 +35,109 @@ pub fn audit_head_of_file(path: &Path) -> Result<Option<super::audit::Head>> {
     }
 }
 
+/// How a snapshot was taken (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The file copied whole under the writer lock, then opened once and closed clean.
+    File,
+    /// Row by row from one read transaction: an erasure waited for its scrub.
+    Rows,
+}
+
 impl Store {
     /// Copies the store as of now into a new database at `path` (which must not exist).
     pub fn snapshot_to(&self, path: &Path) -> Result<Snapshot> {
-        let tx = self.db.begin_read()?;
-        copy_from(&tx, path)
+        self.snapshot_by(path).map(|(s, _)| s)
+    }
+
+    /// [`Store::snapshot_to`], saying how the copy was taken.
+    pub fn snapshot_by(&self, path: &Path) -> Result<(Snapshot, Method)> {
+        refuse_existing(path)?;
+        // Held until the copy is complete: no commit can land in the file meanwhile.
+        let writer = self.db.begin_write()?;
+        let scrub_pending = writer
+            .open_table(tables::SETTINGS)?
+            .get(super::SCRUB_PENDING)?
+            .is_some();
+        if scrub_pending {
+            writer.abort()?;
+            let tx = self.db.begin_read()?;
+            return Ok((copy_from(&tx, path)?, Method::Rows));
+        }
+        let schema_version = writer
+            .open_table(tables::META)?
+            .get("schema_version")?
+            .map(|v| v.value());
+        let copied = copy_file(&self.path, path);
+        // Nothing was written: letting go of the lock is all the abort does.
+        writer.abort()?;
+        copied?;
+        let rows = with_removal_on_error(path, || settle_copy(path))?;
+        Ok((
+            Snapshot {
+                schema_version,
+                rows,
+            },
+            Method::File,
+        ))
     }
 }
+
+fn refuse_existing(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Err(Error::Conflict(format!(
+            "{} already exists",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `f`; when it fails, removes the half-made copy at `path` (worth nothing) and returns
+/// the error, which is what the caller needs.
+fn with_removal_on_error<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let result = f();
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+/// Copies the store file byte for byte into a new private file (the kernel copies it, without
+/// passing the bytes through this process).
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut source = std::fs::File::open(from)?;
+    let mut target = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to)?;
+    with_removal_on_error(to, || {
+        std::io::copy(&mut source, &mut target)?;
+        Ok(())
+    })
+}
+
+/// Opens a copy of a store file that was in use, which rebuilds redb's record of free pages,
+/// and closes it clean, so it opens read-only (the backup's manifest, `restore`). Returns its
+/// number of rows. Without `fsync`: see [`Scratch`].
+fn settle_copy(path: &Path) -> Result<u64> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let db = redb::Database::builder()
+        .set_cache_size(CACHE_BYTES)
+        .create_with_backend(Scratch(redb::backends::FileBackend::new(file)?))?;
+    let rows = tables::count_all(&db.begin_read()?)?;
+    drop(db);
+    Ok(rows)
+}
+
+/// redb's page cache for a snapshot being written or settled: the copy is read back once by
+/// the archive, through the page cache of the system.
+const CACHE_BYTES: usize = 64 << 20;
 
 /// Snapshot of a store file that no process holds, opened read-only: nothing is migrated or
 /// repaired, so an older store is copied as it is. `InUse` when a server holds it.
@@ -47,10 +150,28 @@ pub fn snapshot_file(source: &Path, path: &Path) -> Result<Snapshot> {
         Err(e) => return Err(e.into()),
     };
     let tx = db.begin_read()?;
-    copy_from(&tx, path)
+    let scrub_pending = match tx.open_table(tables::SETTINGS) {
+        Ok(t) => t.get(super::SCRUB_PENDING)?.is_some(),
+        Err(redb::TableError::TableDoesNotExist(_)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if scrub_pending {
+        return copy_from(&tx, path);
+    }
+    // No process writes the file while it is open here: copied as it is.
+    let schema_version = copyable(&tx)?;
+    refuse_existing(path)?;
+    copy_file(source, path)?;
+    let rows = with_removal_on_error(path, || settle_copy(path))?;
+    Ok(Snapshot {
+        schema_version,
+        rows,
+    })
 }
 
-fn copy_from(from: &redb::ReadTransaction, path: &Path) -> Result<Snapshot> {
+/// The schema version of a store that this zhudai can copy: refused when it is newer than
+/// this binary or holds a table this binary does not know.
+fn copyable(from: &redb::ReadTransaction) -> Result<Option<u64>> {
     let schema_version = match from.open_table(tables::META) {
         Ok(meta) => meta.get("schema_version")?.map(|v| v.value()),
         Err(redb::TableError::TableDoesNotExist(_)) => None,
@@ -77,12 +198,12 @@ fn copy_from(from: &redb::ReadTransaction, path: &Path) -> Result<Snapshot> {
             });
         }
     }
-    if path.exists() {
-        return Err(Error::Conflict(format!(
-            "{} already exists",
-            path.display()
-        )));
-    }
+    Ok(schema_version)
+}
+
+fn copy_from(from: &redb::ReadTransaction, path: &Path) -> Result<Snapshot> {
+    let schema_version = copyable(from)?;
+    refuse_existing(path)?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -160,6 +281,18 @@ impl redb::StorageBackend for Scratch {
     }
     fn query_lock_range(&self, start: Bound, end: Bound) -> Locked {
         self.0.query_lock_range(start, end)
+    }
+}
+
+/// The rows of one table (none when it does not exist): redb keeps the count.
+pub(super) fn count_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    from: &redb::ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<u64> {
+    match from.open_table(def) {
+        Ok(t) => Ok(redb::ReadableTableMetadata::len(&t)?),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -108,6 +108,13 @@ macro_rules! every_table {
             Ok(rows)
         }
 
+        /// The number of rows of every table together (redb keeps each table's length).
+        pub fn count_all(from: &redb::ReadTransaction) -> super::Result<u64> {
+            let mut rows = 0;
+            $(rows += super::snapshot::count_table(from, $table)?;)*
+            Ok(rows)
+        }
+
         /// Every row of every table as raw bytes (key, value), by table name: for tests that
         /// compare whole stores (`tests/it/import_batches.rs`).
         pub fn dump_all(

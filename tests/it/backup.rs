@@ -864,3 +864,77 @@ async fn a_backup_of_the_previous_release_restores_and_round_trips() {
     assert!(r.status.success(), "{}", stderr(&r));
     check(second).await;
 }
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// A snapshot of the open store is its file copied whole under the writer lock: the copy opens
+/// read-only and holds exactly the live rows. While an erasure waits for its scrub, the live
+/// file's free pages still hold the erased record, and the snapshot is taken row by row
+/// instead, so the backup does not carry the erased customer on.
+#[tokio::test]
+async fn a_snapshot_copies_the_file_unless_an_erasure_waits_for_its_scrub() {
+    use zhudai::store::snapshot::Method;
+    let server = TestServer::start(Fixture::WithAdmin).await;
+    let admin = server.login(ADMIN, ADMIN_PASSWORD).await;
+    const NAME: &str = "擦除测试客户甲乙丙丁";
+    let mut ids = Vec::new();
+    for (n, name) in [NAME, "保留客户"].iter().enumerate() {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                serde_json::json!({"name": name, "phone": format!("1390013900{n}")}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    let dump = |store: &Store| store.read(zhudai::store::tables::dump_all).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+
+    // No erasure pending: the file, copied whole.
+    let copy = tmp.path().join("file.redb");
+    let (snap, method) = server.app.store.snapshot_by(&copy).unwrap();
+    assert_eq!(method, Method::File);
+    assert_eq!(snap.schema_version, Some(migrate::SCHEMA_VERSION));
+    let live = dump(&server.app.store);
+    let rows: u64 = live.values().map(|t| t.len() as u64).sum();
+    assert_eq!(snap.rows, rows);
+    let db = redb::ReadOnlyDatabase::open(&copy).expect("the copy opens read-only: closed clean");
+    let copied = zhudai::store::tables::dump_all(&db.begin_read().unwrap()).unwrap();
+    assert_eq!(copied, live, "the copy holds exactly the live rows");
+    drop(db);
+    assert!(
+        server.app.store.snapshot_by(&copy).is_err(),
+        "an existing file is not overwritten"
+    );
+
+    // Erased: the live file still holds the old record in free pages until the scrub.
+    let (st, body) = admin
+        .post(
+            &format!("/api/v1/customers/{}/erase", ids[0]),
+            serde_json::json!({"request_ref": "PI-1"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let live_bytes = std::fs::read(server.dir.path().join("zhudai.redb")).unwrap();
+    assert!(
+        holds(&live_bytes, NAME),
+        "the live file still holds the erased name (what a file copy would carry)"
+    );
+    let rows_copy = tmp.path().join("rows.redb");
+    let (_, method) = server.app.store.snapshot_by(&rows_copy).unwrap();
+    assert_eq!(method, Method::Rows);
+    let bytes = std::fs::read(&rows_copy).unwrap();
+    assert!(
+        !holds(&bytes, NAME),
+        "the snapshot does not hold the erased name"
+    );
+    assert!(holds(&bytes, "保留客户"), "it holds the others");
+    let db = redb::ReadOnlyDatabase::open(&rows_copy).unwrap();
+    let copied = zhudai::store::tables::dump_all(&db.begin_read().unwrap()).unwrap();
+    assert_eq!(copied, dump(&server.app.store));
+}
