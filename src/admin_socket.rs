@@ -26,7 +26,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::service::App;
 use crate::store::audit::NewAudit;
-use crate::store::snapshot::Snapshot;
+use crate::store::snapshot::{Method, Snapshot};
 
 pub const SOCKET_NAME: &str = "admin.sock";
 /// Longest request line accepted.
@@ -60,6 +60,13 @@ pub struct Reply {
     pub rows: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// A snapshot's audit head (with `snapshot_method`: a server before it sent neither, and
+    /// its copy was a clean file to read the head from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<crate::store::audit::Head>,
+    /// How the snapshot was taken: `file` (copied whole, opened once on restore) or `rows`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_method: Option<String>,
 }
 
 impl Reply {
@@ -175,10 +182,18 @@ async fn serve_one(app: Arc<App>, stream: tokio::net::UnixStream) -> std::io::Re
         Ok(Request::Snapshot { path }) => {
             let app2 = Arc::clone(&app);
             match tokio::task::spawn_blocking(move || snapshot_for_client(&app2, &path)).await {
-                Ok(Ok(s)) => Reply {
+                Ok(Ok((s, method))) => Reply {
                     ok: true,
                     schema_version: s.schema_version,
                     rows: Some(s.rows),
+                    audit_head: s.audit_head,
+                    snapshot_method: Some(
+                        match method {
+                            Method::File => "file",
+                            Method::Rows => "rows",
+                        }
+                        .into(),
+                    ),
                     ..Reply::default()
                 },
                 Ok(Err(message)) => Reply::error(message),
@@ -223,7 +238,7 @@ async fn serve_one(app: Arc<App>, stream: tokio::net::UnixStream) -> std::io::Re
     write.shutdown().await
 }
 
-fn snapshot_for_client(app: &App, path: &Path) -> Result<Snapshot, String> {
+fn snapshot_for_client(app: &App, path: &Path) -> Result<(Snapshot, Method), String> {
     let tmp = std::fs::canonicalize(app.data_dir.join("tmp"))
         .map_err(|e| format!("the data directory has no tmp/ folder: {e}"))?;
     let name_ok = path
@@ -241,7 +256,7 @@ fn snapshot_for_client(app: &App, path: &Path) -> Result<Snapshot, String> {
             tmp.display()
         ));
     }
-    let snap = app.store.snapshot_to(path).map_err(|e| e.to_string())?;
+    let (snap, method) = app.store.snapshot_by(path).map_err(|e| e.to_string())?;
     let now = app.now();
     let audited = app.store.write(|tx| {
         crate::service::access::audit::record(
@@ -264,7 +279,7 @@ fn snapshot_for_client(app: &App, path: &Path) -> Result<Snapshot, String> {
         let _ = std::fs::remove_file(path);
         return Err(format!("cannot record the snapshot in the audit log: {e}"));
     }
-    Ok(snap)
+    Ok((snap, method))
 }
 
 /// Connects to the server on `data_dir`; `None` when none listens there.
@@ -319,9 +334,15 @@ pub fn snapshot(data_dir: &Path, path: &Path) -> crate::backup::Result<Option<Sn
             reply.error.unwrap_or_else(|| "it gave no reason".into())
         )));
     }
+    let audit_head = match reply.snapshot_method {
+        Some(_) => reply.audit_head,
+        // A server of an earlier release: its copy is a clean file.
+        None => crate::store::snapshot::audit_head_of_file(path)?,
+    };
     Ok(Some(Snapshot {
         schema_version: reply.schema_version,
         rows: reply.rows.unwrap_or(0),
+        audit_head,
     }))
 }
 

@@ -158,7 +158,7 @@ pub fn create_locked(
     let scratch = Scratch(snapshot_path.clone());
     let started = std::time::Instant::now();
     let (snapshot, via_server) = match source {
-        SnapshotSource::Store(store) => (store.snapshot_to(&snapshot_path)?, false),
+        SnapshotSource::Store(store) => (store.snapshot_by(&snapshot_path)?.0, false),
         SnapshotSource::ServerOrFile => {
             match crate::admin_socket::snapshot(data_dir, &snapshot_path)? {
                 Some(s) => (s, true),
@@ -169,7 +169,11 @@ pub fn create_locked(
             }
         }
     };
-    let Snapshot { schema_version, .. } = snapshot;
+    let Snapshot {
+        schema_version,
+        audit_head,
+        ..
+    } = snapshot;
     let snapshot_took = started.elapsed();
     let started = std::time::Instant::now();
     let entries = list_entries(data_dir, &snapshot_path)?;
@@ -183,7 +187,7 @@ pub fn create_locked(
     let header = archive::Header {
         schema_version: schema_version.unwrap_or(0),
         created_at: now,
-        audit_head: crate::store::snapshot::audit_head_of_file(&snapshot_path)?,
+        audit_head,
     };
     let (manifest, size) = archive::write(
         out,

@@ -179,6 +179,10 @@ fn open_restored(
     manifest: &Manifest,
 ) -> Result<(Option<u64>, store::audit::ChainCheck)> {
     let path = dir.join("zhudai.redb");
+    // A backup's store is the file copied while the server had it open: opened once here, redb
+    // rebuilds its record of free pages (and a clean file is only opened and closed).
+    store::snapshot::settle(&path, store::snapshot::OnDisk::Synced)
+        .map_err(|e| Error::Corrupted(format!("the store in the backup cannot be opened: {e}")))?;
     let before = {
         let db = redb::ReadOnlyDatabase::open(&path).map_err(|e| {
             Error::Corrupted(format!("the store in the backup cannot be opened: {e}"))

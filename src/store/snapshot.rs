@@ -17,11 +17,13 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use super::{Error, Result, Store, migrate, tables};
 
 /// What a snapshot holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The schema version of the copied store (`None` for a store that was never initialised).
     pub schema_version: Option<u64>,
     pub rows: u64,
+    /// The audit chain's newest entry in the copy (what a backup's manifest records).
+    pub audit_head: Option<super::audit::Head>,
 }
 
 /// The audit head of a store file (a snapshot): what a backup's manifest records.
@@ -45,12 +47,20 @@ pub enum Method {
 }
 
 impl Store {
-    /// Copies the store as of now into a new database at `path` (which must not exist).
+    /// Copies the store as of now into a new database at `path` (which must not exist), which
+    /// opens like any store file (read-only too).
     pub fn snapshot_to(&self, path: &Path) -> Result<Snapshot> {
-        self.snapshot_by(path).map(|(s, _)| s)
+        let (snapshot, method) = self.snapshot_by(path)?;
+        if method == Method::File {
+            with_removal_on_error(path, || settle(path, OnDisk::Scratch))?;
+        }
+        Ok(snapshot)
     }
 
-    /// [`Store::snapshot_to`], saying how the copy was taken.
+    /// [`Store::snapshot_to`] for a backup, saying how the copy was taken. A file copy is left
+    /// as taken: the live file is marked "in use", so the copy is opened once (writable) before
+    /// it is read — restore does that ([`settle`]) — which rebuilds redb's record of free pages
+    /// at restore instead of in every backup.
     pub fn snapshot_by(&self, path: &Path) -> Result<(Snapshot, Method)> {
         refuse_existing(path)?;
         // Held until the copy is complete: no commit can land in the file meanwhile.
@@ -64,23 +74,64 @@ impl Store {
             let tx = self.db.begin_read()?;
             return Ok((copy_from(&tx, path)?, Method::Rows));
         }
-        let schema_version = writer
-            .open_table(tables::META)?
-            .get("schema_version")?
-            .map(|v| v.value());
-        let copied = copy_file(&self.path, path);
+        // What the copy will hold: the last commit, which this read sees too.
+        let described = self
+            .db
+            .begin_read()
+            .map_err(Error::from)
+            .and_then(|tx| describe(&tx));
+        let copied = described.and_then(|d| copy_file(&self.path, path).map(|()| d));
         // Nothing was written: letting go of the lock is all the abort does.
         writer.abort()?;
-        copied?;
-        let rows = with_removal_on_error(path, || settle_copy(path))?;
-        Ok((
-            Snapshot {
-                schema_version,
-                rows,
-            },
-            Method::File,
-        ))
+        let snapshot = copied?;
+        Ok((snapshot, Method::File))
     }
+}
+
+/// Opens a store file once, writable, and closes it clean: a copy of a file that was in use
+/// gets redb's record of free pages rebuilt (it then opens read-only too); a clean file is only
+/// opened and closed.
+pub fn settle(path: &Path, on_disk: OnDisk) -> Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let backend = redb::backends::FileBackend::new(file)?;
+    let builder = {
+        let mut b = redb::Database::builder();
+        b.set_cache_size(CACHE_BYTES);
+        b
+    };
+    let db = match on_disk {
+        OnDisk::Synced => builder.create_with_backend(backend)?,
+        OnDisk::Scratch => builder.create_with_backend(Scratch(backend))?,
+    };
+    drop(db);
+    Ok(())
+}
+
+/// Whether [`settle`] syncs what it writes: a restored store must be on the disk; a snapshot
+/// is scratch (see [`Scratch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDisk {
+    Synced,
+    Scratch,
+}
+
+/// A snapshot's description, read from the transaction whose state it copies: schema version
+/// (refused when this zhudai cannot copy it), rows, audit head.
+fn describe(tx: &redb::ReadTransaction) -> Result<Snapshot> {
+    let schema_version = copyable(tx)?;
+    let audit_head = match tx.open_table(tables::AUDIT) {
+        Ok(_) => super::audit::head(tx)?,
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Snapshot {
+        schema_version,
+        rows: tables::count_all(tx)?,
+        audit_head,
+    })
 }
 
 fn refuse_existing(path: &Path) -> Result<()> {
@@ -119,22 +170,6 @@ fn copy_file(from: &Path, to: &Path) -> Result<()> {
     })
 }
 
-/// Opens a copy of a store file that was in use, which rebuilds redb's record of free pages,
-/// and closes it clean, so it opens read-only (the backup's manifest, `restore`). Returns its
-/// number of rows. Without `fsync`: see [`Scratch`].
-fn settle_copy(path: &Path) -> Result<u64> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)?;
-    let db = redb::Database::builder()
-        .set_cache_size(CACHE_BYTES)
-        .create_with_backend(Scratch(redb::backends::FileBackend::new(file)?))?;
-    let rows = tables::count_all(&db.begin_read()?)?;
-    drop(db);
-    Ok(rows)
-}
-
 /// redb's page cache for a snapshot being written or settled: the copy is read back once by
 /// the archive, through the page cache of the system.
 const CACHE_BYTES: usize = 64 << 20;
@@ -158,15 +193,11 @@ pub fn snapshot_file(source: &Path, path: &Path) -> Result<Snapshot> {
     if scrub_pending {
         return copy_from(&tx, path);
     }
-    // No process writes the file while it is open here: copied as it is.
-    let schema_version = copyable(&tx)?;
+    // No process writes the file while it is open here (and it is clean): copied as it is.
+    let snapshot = describe(&tx)?;
     refuse_existing(path)?;
     copy_file(source, path)?;
-    let rows = with_removal_on_error(path, || settle_copy(path))?;
-    Ok(Snapshot {
-        schema_version,
-        rows,
-    })
+    Ok(snapshot)
 }
 
 /// The schema version of a store that this zhudai can copy: refused when it is newer than
@@ -202,7 +233,7 @@ fn copyable(from: &redb::ReadTransaction) -> Result<Option<u64>> {
 }
 
 fn copy_from(from: &redb::ReadTransaction, path: &Path) -> Result<Snapshot> {
-    let schema_version = copyable(from)?;
+    let described = describe(from)?;
     refuse_existing(path)?;
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -213,12 +244,9 @@ fn copy_from(from: &redb::ReadTransaction, path: &Path) -> Result<Snapshot> {
         let backend = Scratch(redb::backends::FileBackend::new(file)?);
         let db = redb::Database::builder().create_with_backend(backend)?;
         let tx = db.begin_write()?;
-        let rows = tables::copy_all(from, &tx)?;
+        tables::copy_all(from, &tx)?;
         tx.commit()?;
-        Ok(Snapshot {
-            schema_version,
-            rows,
-        })
+        Ok(described)
     })();
     if result.is_err() {
         // A half-written copy is worth nothing; the error is what the caller needs.

@@ -903,7 +903,15 @@ async fn a_snapshot_copies_the_file_unless_an_erasure_waits_for_its_scrub() {
     let live = dump(&server.app.store);
     let rows: u64 = live.values().map(|t| t.len() as u64).sum();
     assert_eq!(snap.rows, rows);
-    let db = redb::ReadOnlyDatabase::open(&copy).expect("the copy opens read-only: closed clean");
+    let head = server.app.store.read(|tx| audit::head(tx)).unwrap();
+    assert!(head.is_some());
+    assert_eq!(snap.audit_head, head, "the manifest's head is the copy's");
+    assert!(
+        redb::ReadOnlyDatabase::open(&copy).is_err(),
+        "the copy is of a file in use: it is settled before it is read"
+    );
+    zhudai::store::snapshot::settle(&copy, zhudai::store::snapshot::OnDisk::Scratch).unwrap();
+    let db = redb::ReadOnlyDatabase::open(&copy).expect("settled, the copy opens read-only");
     let copied = zhudai::store::tables::dump_all(&db.begin_read().unwrap()).unwrap();
     assert_eq!(copied, live, "the copy holds exactly the live rows");
     drop(db);
@@ -911,6 +919,13 @@ async fn a_snapshot_copies_the_file_unless_an_erasure_waits_for_its_scrub() {
         server.app.store.snapshot_by(&copy).is_err(),
         "an existing file is not overwritten"
     );
+    // `snapshot_to` settles it itself.
+    let clean = tmp.path().join("clean.redb");
+    server.app.store.snapshot_to(&clean).unwrap();
+    let db = redb::ReadOnlyDatabase::open(&clean).expect("opens read-only");
+    let copied = zhudai::store::tables::dump_all(&db.begin_read().unwrap()).unwrap();
+    assert_eq!(copied, live);
+    drop(db);
 
     // Erased: the live file still holds the old record in free pages until the scrub.
     let (st, body) = admin
