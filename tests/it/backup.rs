@@ -903,7 +903,7 @@ async fn a_snapshot_copies_the_file_unless_an_erasure_waits_for_its_scrub() {
     let live = dump(&server.app.store);
     let rows: u64 = live.values().map(|t| t.len() as u64).sum();
     assert_eq!(snap.rows, rows);
-    let head = server.app.store.read(|tx| audit::head(tx)).unwrap();
+    let head = server.app.store.read(audit::head).unwrap();
     assert!(head.is_some());
     assert_eq!(snap.audit_head, head, "the manifest's head is the copy's");
     assert!(
