@@ -16,7 +16,8 @@
 //!   `ZHUDAI_BENCH_ALLOW_REBUILD=1` lets the start-up rebuild the index (after an index schema
 //!   change), `ZHUDAI_BENCH_EXPLAIN=address,name` times the parts of those classes' queries
 //!   instead of serving;
-//! - `ZHUDAI_BENCH_CSV=F` fills by the real import of a `zhudai demo --customers N --csv F` file
+//! - `ZHUDAI_BENCH_CSV=F1,F2,…` fills by the real import of `zhudai demo --customers N --csv F` files
+//!   (at most 2M rows each, an import's limit), one after the other
 //!   (round robin over the 20 salespeople, indexed alongside as `zhudai import` does) instead of
 //!   writing synthetic records straight to the store: the 10M run of issue 18.6;
 //! - `ZHUDAI_BENCH_KEEP=DIR` keeps the work directory (data dir, `rows.csv`, `queries.tsv`,
@@ -197,8 +198,20 @@ fn main() {
     let t = Instant::now();
     let now = app.now();
     let (rows, samples, imported) = match std::env::var_os("ZHUDAI_BENCH_CSV") {
-        Some(csv) => {
-            let (rows, samples) = import_csv(&app, Path::new(&csv));
+        Some(files) => {
+            let mut rows = 0;
+            let mut samples = Vec::new();
+            // Files of at most 2M rows each (an import's limit): `F1,F2,…`.
+            for file in files.to_string_lossy().split(',') {
+                let (n, s) = import_csv(&app, Path::new(file));
+                rows += n;
+                samples.extend(s);
+                println!(
+                    "  {rows} customers after {:.1} s, VmHWM {:.0} MB",
+                    t.elapsed().as_secs_f64(),
+                    mb(status_kb("VmHWM:"))
+                );
+            }
             (rows, samples, true)
         }
         None => (rows, fill(&app, rows, now, &owners, &work), false),
@@ -475,7 +488,7 @@ fn import_csv(app: &App, file: &Path) -> (u64, Vec<Sample>) {
         report.rejected,
         t.elapsed().as_secs_f64()
     );
-    // The sample: about 600 rows spread over the file (name, phone, city, address, company).
+    // The sample: about 600 rows spread over each file (name, phone, city, address, company).
     let mut reader = csv::Reader::from_path(file).unwrap();
     let every = (report.rows / 600).max(1) as u64;
     let mut samples = Vec::new();
