@@ -3,8 +3,9 @@
 //! A snapshot of the open store is the store file copied whole while this process holds
 //! redb's writer lock: readers go on, writers wait for the copy (it runs at the speed of the
 //! page cache, about a second per GB here), and the copy is the store exactly as the last
-//! commit left it. The copy is then opened once, which rebuilds redb's allocator state (the
-//! live file is marked "in use"), and closed clean. When an erasure still waits for its
+//! commit left it. Since the live file is marked "in use", the copy must be opened once,
+//! writable, before it is read ([`settle`]: redb rebuilds its record of free pages): a backup
+//! leaves that to restore, [`Store::snapshot_to`] does it at once. When an erasure still waits for its
 //! scrub, the file's free pages may hold the erased customer's old record, and a backup must
 //! not carry it on: the snapshot is then one redb read transaction copied table by table into
 //! a fresh file (only live rows; writers are not held up, and the copy is slower). The copy
@@ -40,7 +41,7 @@ pub fn audit_head_of_file(path: &Path) -> Result<Option<super::audit::Head>> {
 /// How a snapshot was taken (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// The file copied whole under the writer lock, then opened once and closed clean.
+    /// The file copied whole under the writer lock (to be [`settle`]d before it is read).
     File,
     /// Row by row from one read transaction: an erasure waited for its scrub.
     Rows,
