@@ -178,6 +178,18 @@ fn birth_from_digits(full: &[u8; 18]) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, num(10..12), num(12..14))
 }
 
+/// Age in completed years on `date` of someone born on `birth` (0 before the birthday).
+pub fn age_on(birth: NaiveDate, date: NaiveDate) -> u32 {
+    if date <= birth {
+        return 0;
+    }
+    let mut years = date.year() - birth.year();
+    if (date.month(), date.day()) < (birth.month(), birth.day()) {
+        years -= 1;
+    }
+    u32::try_from(years).unwrap_or(0)
+}
+
 /// Today's date in China (UTC+8, no daylight saving), the reference for birth dates.
 fn china_today() -> NaiveDate {
     (Utc::now() + TimeDelta::hours(8)).date_naive()
@@ -188,10 +200,16 @@ impl IdNumber {
     /// calendar birth date. Unlike [`parse`] it does not compare the date with today, so a
     /// stored number stays readable whatever the clock says. `None` for anything else.
     pub fn from_stored(s: &str) -> Option<IdNumber> {
+        Self::birth_date_of_stored(s).map(|_| IdNumber(s.to_string()))
+    }
+
+    /// The birth date of a stored number when [`IdNumber::from_stored`] accepts it, without
+    /// keeping a copy of the number (the customer view needs only the date and the age).
+    pub fn birth_date_of_stored(s: &str) -> Option<NaiveDate> {
         let bytes: &[u8; 18] = s.as_bytes().try_into().ok()?;
         let ok = bytes[..17].iter().all(u8::is_ascii_digit)
             && (bytes[17].is_ascii_digit() || bytes[17] == b'X');
-        (ok && birth_from_digits(bytes).is_some()).then(|| IdNumber(s.to_string()))
+        if ok { birth_from_digits(bytes) } else { None }
     }
 
     /// The normalised 18-character form.
@@ -220,15 +238,7 @@ impl IdNumber {
     /// Age in completed years on `date`; 0 if `date` is before the birth date.
     /// Someone born on 29 February turns a year older on 1 March in common years.
     pub fn age_on(&self, date: NaiveDate) -> u32 {
-        let birth = self.birth_date();
-        if date <= birth {
-            return 0;
-        }
-        let mut years = date.year() - birth.year();
-        if (date.month(), date.day()) < (birth.month(), birth.day()) {
-            years -= 1;
-        }
-        u32::try_from(years).unwrap_or(0)
+        age_on(self.birth_date(), date)
     }
 
     /// `110101********1234`: what list views and exports show by default.

@@ -536,6 +536,18 @@ impl Plugins {
         hooks::claim_decision(&v).map_err(|m| Self::decision_error(&file, hooks::CAN_CLAIM, m))
     }
 
+    /// Whether `assign.pick` is served by the embedded default `assign.rhai`, unedited (the
+    /// data directory's copy or built in): `service::pools::rules::assign_among` then decides
+    /// exactly as it would, without the interpreter. Resolved per call, as [`Plugins::assign`]
+    /// resolves its script, so an edit on disk takes effect at the same row.
+    pub fn assign_is_default(&self) -> bool {
+        self.ast_for(hooks::ASSIGN_PICK).is_ok_and(|(_, ast, _)| {
+            self.defaults
+                .get("assign")
+                .is_some_and(|d| Arc::ptr_eq(d, &ast))
+        })
+    }
+
     /// `assign.pick`: who gets a new lead.
     pub fn assign(&self, i: &AssignInput) -> Result<AssignDecision, ScriptError> {
         let (file, v) = self.run(Args::pick(i, &self.org()), i.now)?;

@@ -1257,3 +1257,69 @@ fn plugin_product_views_keep_their_documented_names() {
     assert_eq!(fee["bp"].as_int(), Ok(300));
     assert_eq!(f["lender_rebate_bp"].as_int(), Ok(100));
 }
+
+/// The service's shortcut for the unedited default `assign.rhai` (`rules::assign_among`)
+/// decides exactly as the script, in every mode, over random candidates, weights, loads and
+/// cursors; an edited copy is not taken for the default.
+#[test]
+fn the_default_assign_scripts_rust_twin_decides_alike() {
+    let p = defaults();
+    assert!(p.assign_is_default());
+    let mut seed = 0x2026_1205_u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n.max(1)
+    };
+    let modes = [
+        "round_robin",
+        "weighted",
+        "least_loaded",
+        "by_city",
+        "other",
+    ];
+    let mut assigned = 0;
+    for _ in 0..1500 {
+        let n = next(6);
+        let candidates: Vec<AssignCandidate> = (0..n)
+            .map(|k| AssignCandidate {
+                user: user(&format!("u{k}")),
+                open_leads: next(4),
+                weight: next(4) as u32,
+            })
+            .collect();
+        let input = AssignInput {
+            customer: customer(None, Stage::Lead, None),
+            candidates,
+            mode: modes[next(5) as usize].into(),
+            cursor: next(50),
+            turns: Vec::new(),
+            deal_stage: None,
+            now: at("2026-11-20T02:00:00Z"),
+        };
+        let script = p.assign(&input).unwrap();
+        let twin = crate::service::pools::rules::assign_among(
+            &input.candidates,
+            &input.mode,
+            input.cursor,
+        );
+        assert_eq!(script, twin, "{} cursor {}", input.mode, input.cursor);
+        assigned += usize::from(twin.user_id.is_some());
+    }
+    assert!(assigned > 1000, "{assigned}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = Plugins::new(dir.path()).with_check_interval(Duration::ZERO);
+    let source = DEFAULTS[1].1;
+    std::fs::write(dir.path().join("assign.rhai"), source).unwrap();
+    assert!(p.assign_is_default(), "the data directory's unedited copy");
+    std::fs::write(
+        dir.path().join("assign.rhai"),
+        format!("{source}\n// 本公司\n"),
+    )
+    .unwrap();
+    assert!(
+        !p.assign_is_default(),
+        "an edited copy runs in the interpreter"
+    );
+}

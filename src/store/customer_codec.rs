@@ -298,6 +298,236 @@ pub fn decode(bytes: &[u8]) -> Result<Customer> {
     }
 }
 
+/// A customer record decoded for display (the detail read): what the masked view shows, with
+/// the sealed values' ciphertexts, blind indexes and lead indexes left unread, except the ID
+/// number's ciphertext (the age comes from it) kept as bytes rather than re-hexed into text.
+/// `customer`'s sealed values carry only `masked` and `tail`: a `Shown` is never written back
+/// (nothing in the store takes one) and is consumed by the view that reads it.
+pub struct Shown {
+    pub customer: Customer,
+    /// The ID number's ciphertext: its key generation and the nonce‖ciphertext bytes.
+    pub id_number_enc: Option<Ciphertext>,
+}
+
+/// A sealed value's ciphertext as stored: `<generation>:<hex>`, the hex as bytes.
+pub struct Ciphertext {
+    pub generation: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Ciphertext {
+    /// From the text form (format 1 records, or a value that is not packed).
+    fn of_text(s: &str) -> Option<Ciphertext> {
+        let (generation, body) = s.split_once(':')?;
+        Some(Ciphertext {
+            generation: generation.to_string(),
+            bytes: hex::decode(body).ok()?,
+        })
+    }
+}
+
+/// [`Packed`] read in place: the same bytes on disk, nothing allocated.
+#[derive(Deserialize)]
+enum PackedRef<'a> {
+    Text(&'a str),
+    Hex(&'a str, &'a [u8]),
+}
+
+impl PackedRef<'_> {
+    fn ciphertext(&self) -> Option<Ciphertext> {
+        match self {
+            PackedRef::Text(s) => Ciphertext::of_text(s),
+            // `<generation>:` then the bytes; a prefix without its colon is not a ciphertext.
+            PackedRef::Hex(prefix, bytes) => Some(Ciphertext {
+                generation: prefix.strip_suffix(':')?.to_string(),
+                bytes: bytes.to_vec(),
+            }),
+        }
+    }
+}
+
+/// [`SealedV2`] read for display: only `masked` and `tail` are taken.
+#[derive(Deserialize)]
+struct SealedShown<'a> {
+    #[serde(borrow)]
+    enc: PackedRef<'a>,
+    #[serde(borrow)]
+    _bidx: PackedRef<'a>,
+    masked: String,
+    tail: String,
+    #[serde(borrow)]
+    _lead: PackedRef<'a>,
+}
+
+impl SealedShown<'_> {
+    fn into_shown(self) -> Sealed {
+        Sealed {
+            enc: String::new(),
+            bidx: String::new(),
+            masked: self.masked,
+            tail: self.tail,
+            lead: String::new(),
+        }
+    }
+}
+
+/// [`V2`] field for field (postcard is positional: the same order and types), the sealed
+/// values as [`SealedShown`] and the custom fields' JSON borrowed.
+#[derive(Deserialize)]
+struct V2Shown<'a> {
+    id: String,
+    name: String,
+    #[serde(borrow)]
+    phone: SealedShown<'a>,
+    #[serde(borrow)]
+    extra_phones: Vec<SealedShown<'a>>,
+    #[serde(borrow)]
+    id_number: Option<SealedShown<'a>>,
+    gender: Option<Gender>,
+    birth_year: Option<i32>,
+    city: Option<String>,
+    address: Option<String>,
+    company: Option<String>,
+    channel: Option<String>,
+    stage: Stage,
+    grade: Option<String>,
+    stars: u8,
+    intent: Option<String>,
+    tags: Vec<String>,
+    demand: Demand,
+    profile: Profile,
+    custom: &'a str,
+    owner_id: Option<String>,
+    pool_id: Option<String>,
+    collaborators: Vec<String>,
+    consent: Option<ConsentV2>,
+    last_followup_at: Option<Time>,
+    next_followup_at: Option<Time>,
+    duplicate_flag: bool,
+    created_by: String,
+    broker_id: Option<String>,
+    created_at: Time,
+    updated_at: Time,
+    deleted_at: Option<Time>,
+    held_since: Option<Time>,
+    locked: bool,
+    pool_entered_at: Option<Time>,
+    previous_owner_id: Option<String>,
+    pool_reason: Option<String>,
+    notes: Option<String>,
+    entered_at: Option<Time>,
+}
+
+fn corrupt(message: String) -> Error {
+    Error::Corrupt { table: T, message }
+}
+
+/// A stored customer record in either format, decoded for display ([`Shown`]).
+pub fn decode_shown(bytes: &[u8]) -> Result<Shown> {
+    if bytes.first() != Some(&FORMAT_COMPACT) {
+        // Format 1 (JSON, before the schema-32 rewrite): the whole record, as [`decode`].
+        let mut customer: Customer = codec::decode(T, bytes)?;
+        let id_number_enc = match &customer.id_number {
+            Some(s) => Some(
+                Ciphertext::of_text(&s.enc)
+                    .ok_or_else(|| corrupt("id_number: malformed ciphertext".into()))?,
+            ),
+            None => None,
+        };
+        let c = &mut customer;
+        for s in std::iter::once(&mut c.phone)
+            .chain(c.extra_phones.iter_mut())
+            .chain(c.id_number.iter_mut())
+        {
+            *s = Sealed {
+                enc: String::new(),
+                bidx: String::new(),
+                masked: std::mem::take(&mut s.masked),
+                tail: std::mem::take(&mut s.tail),
+                lead: String::new(),
+            };
+        }
+        return Ok(Shown {
+            customer,
+            id_number_enc,
+        });
+    }
+    let v: V2Shown =
+        postcard::from_bytes(&bytes[1..]).map_err(|e| corrupt(format!("format 2: {e}")))?;
+    let custom: BTreeMap<String, serde_json::Value> = if v.custom.is_empty() {
+        BTreeMap::new()
+    } else {
+        serde_json::from_str(v.custom).map_err(|e| corrupt(format!("custom fields: {e}")))?
+    };
+    let id_number_enc = match &v.id_number {
+        Some(s) => Some(
+            s.enc
+                .ciphertext()
+                .ok_or_else(|| corrupt("id_number: malformed ciphertext".into()))?,
+        ),
+        None => None,
+    };
+    let customer = Customer {
+        id: v.id,
+        name: v.name,
+        phone: v.phone.into_shown(),
+        extra_phones: v
+            .extra_phones
+            .into_iter()
+            .map(SealedShown::into_shown)
+            .collect(),
+        id_number: v.id_number.map(SealedShown::into_shown),
+        gender: v.gender,
+        birth_year: v.birth_year,
+        legacy_birth_date: None,
+        city: v.city,
+        address: v.address,
+        company: v.company,
+        channel: v.channel,
+        stage: v.stage,
+        grade: v.grade,
+        stars: v.stars,
+        intent: v.intent,
+        tags: v.tags,
+        demand: v.demand,
+        profile: v.profile,
+        custom,
+        owner_id: v.owner_id,
+        pool_id: v.pool_id,
+        collaborators: v.collaborators,
+        consent: v
+            .consent
+            .map(|k| {
+                Ok::<_, Error>(Consent {
+                    basis: k.basis,
+                    notice_version: k.notice_version,
+                    channel: k.channel,
+                    at: k.at.at()?,
+                })
+            })
+            .transpose()?,
+        last_followup_at: at(v.last_followup_at)?,
+        next_followup_at: at(v.next_followup_at)?,
+        duplicate_flag: v.duplicate_flag,
+        created_by: v.created_by,
+        broker_id: v.broker_id,
+        created_at: v.created_at.at()?,
+        updated_at: v.updated_at.at()?,
+        deleted_at: at(v.deleted_at)?,
+        held_since: at(v.held_since)?,
+        locked: v.locked,
+        pool_entered_at: at(v.pool_entered_at)?,
+        previous_owner_id: v.previous_owner_id,
+        pool_reason: v.pool_reason,
+        notes: v.notes,
+        entered_at: at(v.entered_at)?,
+    };
+    Ok(Shown {
+        customer,
+        id_number_enc,
+    })
+}
+
 /// The rule fields of a stored customer record in either format.
 pub fn decode_rule_fields(bytes: &[u8]) -> Result<RuleFields> {
     match bytes.first() {
@@ -425,6 +655,47 @@ mod tests {
         for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
             assert!(
                 matches!(decode(&bytes[..cut]), Err(Error::Corrupt { .. })),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    /// The display decode reads the same record as [`decode`], minus the sealed values'
+    /// ciphertexts and indexes, in both formats; the ID number's ciphertext comes back as bytes.
+    #[test]
+    fn shown_is_the_record_without_ciphertexts_and_indexes() {
+        let mut c = full();
+        for id_enc in ["g1:ABCD", "1:00ff10"] {
+            c.id_number = Some(sealed(id_enc, "00", ""));
+            for bytes in [encode(&c).unwrap(), codec::encode(&c).unwrap()] {
+                let shown = decode_shown(&bytes).unwrap();
+                let mut want = c.clone();
+                for s in std::iter::once(&mut want.phone)
+                    .chain(want.extra_phones.iter_mut())
+                    .chain(want.id_number.iter_mut())
+                {
+                    s.enc.clear();
+                    s.bidx.clear();
+                    s.lead.clear();
+                }
+                assert_eq!(shown.customer, want, "{id_enc}, format {}", bytes[0]);
+                let enc = shown.id_number_enc.unwrap();
+                let (generation, hex_body) = id_enc.split_once(':').unwrap();
+                assert_eq!(enc.generation, generation);
+                assert_eq!(enc.bytes, hex::decode(hex_body).unwrap());
+            }
+        }
+        c.id_number = None;
+        assert!(
+            decode_shown(&encode(&c).unwrap())
+                .unwrap()
+                .id_number_enc
+                .is_none()
+        );
+        let bytes = encode(&full()).unwrap();
+        for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
+            assert!(
+                matches!(decode_shown(&bytes[..cut]), Err(Error::Corrupt { .. })),
                 "cut at {cut}"
             );
         }

@@ -926,6 +926,26 @@ impl<'t> Reader<'t> {
         Ok(self.any(id)?.filter(|c| c.deleted_at.is_none()))
     }
 
+    /// [`Reader::live`] decoded for display ([`customer_codec::Shown`]): the detail read, which
+    /// shows the masked view and so leaves ciphertexts and indexes unread. The same scope and
+    /// deletion checks, on the same fields.
+    pub fn live_shown(&self, id: &str) -> Result<Option<customer_codec::Shown>> {
+        fn one(
+            table: &impl ReadableTable<&'static str, &'static [u8]>,
+            id: &str,
+        ) -> Result<Option<customer_codec::Shown>> {
+            table
+                .get(id)?
+                .map(|v| customer_codec::decode_shown(v.value()))
+                .transpose()
+        }
+        let found = match self.tx {
+            Tx::Read(tx) => one(&tx.open_table(tables::CUSTOMERS)?, id)?,
+            Tx::Write(tx) => one(&tx.open_table(tables::CUSTOMERS)?, id)?,
+        };
+        Ok(found.filter(|s| s.customer.deleted_at.is_none() && self.sees(&s.customer)))
+    }
+
     /// A deleted record (recycle bin, erasure) when the reader sees it.
     pub fn deleted(&self, id: &str) -> Result<Option<Customer>> {
         Ok(self.any(id)?.filter(|c| c.deleted_at.is_some()))

@@ -297,3 +297,69 @@ fn a_batched_import_writes_exactly_what_the_row_by_row_writer_writes() {
         assert!(chain.first_broken.is_none(), "{chain:?}");
     }
 }
+
+/// Issue 18.1: with the unedited default `assign.rhai` the import picks owners with the
+/// script's Rust twin (`rules::assign_among`) instead of the interpreter. The store must end up
+/// exactly as with the script itself (here an edited copy, a comment added, which runs in the
+/// interpreter): same owners in the same order, load counters, cursor, events and audit.
+#[test]
+fn the_default_assignment_in_rust_writes_what_the_script_writes() {
+    let clock = Arc::new(ManualClock::new(common::epoch()));
+    let first = tempfile::tempdir().unwrap();
+    let existing = base(first.path(), clock.clone());
+    let file = first.path().join("rows.csv");
+    std::fs::write(&file, csv(&existing, common::epoch())).unwrap();
+    // The edited copy is recorded as a version when the store opens (`plugin.disk_edit`):
+    // done once here, so that both stores hold it before the import; the twin's copy then
+    // gets the unedited default back (which records nothing).
+    let assign_rhai = first.path().join("plugins/assign.rhai");
+    let default = std::fs::read_to_string(&assign_rhai).unwrap();
+    std::fs::write(
+        &assign_rhai,
+        format!("{default}\n// 本公司的分配规则（与默认相同）\n"),
+    )
+    .unwrap();
+    drop(open(first.path(), clock.clone()));
+    for mode in ["round_robin", "least_loaded", "weighted"] {
+        let (script, twin) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        common::copy_dir(first.path(), script.path());
+        common::copy_dir(first.path(), twin.path());
+        std::fs::write(twin.path().join("plugins/assign.rhai"), &default).unwrap();
+        let opts = ImportOptions {
+            assign: Some(mode.into()),
+            on_duplicate: OnDuplicate::Flag,
+            batch_rows: Some(50),
+            ..Default::default()
+        };
+        let id = zhudai::service::new_id(common::epoch());
+        let one = open(script.path(), clock.clone());
+        assert!(
+            !one.plugins.assign_is_default(),
+            "{mode}: the edited copy runs"
+        );
+        let before = dump(&one);
+        let expected_report = import(&one, &file, &opts, &id);
+        let expected = canonical(&before, &dump(&one));
+        let app = open(twin.path(), clock.clone());
+        assert!(
+            app.plugins.assign_is_default(),
+            "{mode}: the default is recognised"
+        );
+        let got_report = import(&app, &file, &opts, &id);
+        let got = canonical(&before, &dump(&app));
+        assert_eq!(counts(&got_report), counts(&expected_report), "{mode}");
+        assert!(
+            expected_report.assigned > 200,
+            "{mode}: {expected_report:?}"
+        );
+        for (table, rows) in &expected {
+            assert_eq!(rows.len(), got[table].len(), "rows in {table}, {mode}");
+            assert!(rows == &got[table], "{table} differs, {mode}");
+        }
+        assert_eq!(
+            expected.keys().collect::<Vec<_>>(),
+            got.keys().collect::<Vec<_>>()
+        );
+        assert!(app.store.verify_audit().unwrap().first_broken.is_none());
+    }
+}

@@ -25,9 +25,10 @@ use super::{App, Error, Result};
 use crate::crypto::field::FieldCipher;
 use crate::domain::capability::FieldPrivilege;
 use crate::domain::customer::{self, Customer, Stage};
-use crate::domain::id_number::{Gender, IdNumber};
+use crate::domain::id_number::{self, Gender, IdNumber};
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Owned;
+use crate::store::customer_codec::Shown;
 
 pub use crate::service::customers::duplicates::{
     DuplicateAnswer, DuplicateMatch, DuplicateQuery, RevealField, Revealed,
@@ -161,6 +162,35 @@ impl Viewer<'_> {
         let mut v = CustomerView::masked_owned(c, n.as_ref().map(|n| n.age_on(self.today)));
         if self.birth_date {
             v.birth_date = n.map(|n| n.birth_date());
+        }
+        Ok(v)
+    }
+}
+
+impl Viewer<'_> {
+    /// [`Viewer::view_owned`] of a record decoded for display (the detail read): the ID
+    /// number is decrypted from its ciphertext bytes into a stack buffer and only its birth
+    /// date is kept. The answer is the same view, field for field (`tests/it/thin_path.rs`).
+    pub fn view_shown(&self, s: Shown) -> Result<CustomerView> {
+        let c = s.customer;
+        let birth = match &s.id_number_enc {
+            None => None,
+            Some(enc) => {
+                let birth = self
+                    .fields
+                    .open(&c.id, "id_number", &enc.generation, &enc.bytes, |plain| {
+                        IdNumber::birth_date_of_stored(plain)
+                    })
+                    .map_err(|e| Error::Internal(format!("customer {}: id_number: {e}", c.id)))?
+                    .ok_or_else(|| {
+                        Error::Internal(format!("customer {}: stored id_number is malformed", c.id))
+                    })?;
+                Some(birth)
+            }
+        };
+        let mut v = CustomerView::masked_owned(c, birth.map(|b| id_number::age_on(b, self.today)));
+        if self.birth_date {
+            v.birth_date = birth;
         }
         Ok(v)
     }

@@ -21,9 +21,16 @@ impl crate::service::customers::UseCases<'_> {
             .ok_or(Error::NotFound)
     }
 
+    /// One customer as `visible_customer` finds it, shown: decoded for display
+    /// (ciphertexts and indexes unread, `Reader::live_shown`) with the same scope checks.
     pub fn get_customer(&self, caller: &Caller, id: &str) -> Result<CustomerView> {
-        self.viewer(caller)
-            .view_owned(self.visible_customer(caller, id)?)
+        caller.require(Capability::CustomerRead)?;
+        let read = self.read_scope_of(caller)?;
+        let shown = self
+            .store
+            .read(|tx| read.customers(tx).live_shown(id))?
+            .ok_or(Error::NotFound)?;
+        self.viewer(caller).view_shown(shown)
     }
     /// The customer list. Without `q` it is served from the search index (only the page's
     /// records are read); with `q` the ranked matches are read and filtered.
@@ -99,8 +106,8 @@ impl crate::service::customers::UseCases<'_> {
             // too much.
             let read = scope.customers(tx);
             for id in &ids {
-                if let Some(c) = read.live(id)? {
-                    items.push(viewer.view_owned(c)?);
+                if let Some(shown) = read.live_shown(id)? {
+                    items.push(viewer.view_shown(shown)?);
                 }
             }
             Ok::<_, Error>(items)

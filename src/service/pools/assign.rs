@@ -14,7 +14,7 @@ use crate::domain::pool::Pool;
 use crate::domain::roles::{self, DataScope};
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
-use crate::service::pools::rules::{AssignCandidate, AssignDecision, AssignInput};
+use crate::service::pools::rules::{self, AssignCandidate, AssignDecision, AssignInput};
 use crate::service::pools::target_pool;
 use crate::service::{Error, Result, access::audit};
 use crate::store::{WriteTransaction, loads, pools, users};
@@ -71,6 +71,18 @@ struct Load {
     /// as for claims).
     counts_won: bool,
     paused: bool,
+}
+
+impl rules::Offered for &Load {
+    fn user_id(&self) -> &str {
+        &self.user.id
+    }
+    fn weight(&self) -> u32 {
+        self.weight
+    }
+    fn open_leads(&self) -> u64 {
+        self.open_leads
+    }
 }
 
 impl Load {
@@ -346,6 +358,21 @@ impl crate::service::pools::UseCases<'_> {
             _ => Vec::new(),
         };
         let offered = if local.is_empty() { open } else { local };
+        if self.plugins.assign_is_default() {
+            // The unedited default script: its Rust twin decides alike (and uses no
+            // `ctx.turn`), without cloning the customer and candidates into the interpreter
+            // for every row of an import.
+            let cursor = pools::counter_w(tx, &p.cursor_key)?;
+            let d = rules::assign_among(&offered, &p.mode, cursor);
+            self.plugins
+                .errors
+                .ok(crate::script::hooks::ASSIGN_PICK.name);
+            if let Some(u) = &d.user_id {
+                pools::bump(tx, &p.cursor_key)?;
+                p.moved(customer, u);
+            }
+            return Ok(d);
+        }
         // `ctx.turn(group)` counters live beside the scope's cursor.
         let turn_prefix = format!("{}/turn/", p.cursor_key);
         let input = AssignInput {

@@ -257,10 +257,36 @@ pub const REASON_LEAST_LOADED: &str = "分配给跟进中线索最少的业务�
 pub const REASON_BY_CITY: &str = "按城市分配（同城业务员轮流）";
 pub const REASON_NOBODY: &str = "没有可分配的业务员";
 
-/// `assign.pick`: who gets a new lead. Candidates arrive sorted by user id; the cursor counts
-/// the assignments made so far in this scope.
+/// What the built-in assignment rule reads of a candidate.
+pub trait Offered {
+    fn user_id(&self) -> &str;
+    fn weight(&self) -> u32;
+    fn open_leads(&self) -> u64;
+}
+
+impl Offered for AssignCandidate {
+    fn user_id(&self) -> &str {
+        &self.user.id
+    }
+    fn weight(&self) -> u32 {
+        self.weight
+    }
+    fn open_leads(&self) -> u64 {
+        self.open_leads
+    }
+}
+
+/// `assign.pick` as the default `assign.rhai` decides it: who gets a new lead. Candidates
+/// arrive sorted by user id; the cursor counts the assignments made so far in this scope.
 pub fn assign(i: &AssignInput) -> AssignDecision {
-    let n = i.candidates.len() as u64;
+    assign_among(&i.candidates, &i.mode, i.cursor)
+}
+
+/// [`assign`] over the offered candidates themselves: the Rust twin of the unedited default
+/// script (`Plugins::assign_is_default`), which the service runs instead of the interpreter
+/// (`script::tests::the_default_assign_scripts_rust_twin_decides_alike`).
+pub fn assign_among<C: Offered>(candidates: &[C], mode: &str, cursor: u64) -> AssignDecision {
+    let n = candidates.len() as u64;
     if n == 0 {
         return AssignDecision {
             user_id: None,
@@ -271,49 +297,48 @@ pub fn assign(i: &AssignInput) -> AssignDecision {
     let pick = |idx: u64, reason: &str| AssignDecision {
         user_id: usize::try_from(idx % n)
             .ok()
-            .and_then(|k| i.candidates.get(k))
-            .map(|c| c.user.id.clone()),
+            .and_then(|k| candidates.get(k))
+            .map(|c| c.user_id().to_string()),
         reason: reason.to_string(),
         turns: Vec::new(),
     };
-    match i.mode.as_str() {
+    match mode {
         "weighted" => {
-            let total: u64 = i
-                .candidates
+            let total: u64 = candidates
                 .iter()
-                .map(|c| u64::from(c.weight.max(1)))
+                .map(|c| u64::from(c.weight().max(1)))
                 .sum();
-            let mut slot = i.cursor % total.max(1);
-            for c in &i.candidates {
-                let w = u64::from(c.weight.max(1));
+            let mut slot = cursor % total.max(1);
+            for c in candidates {
+                let w = u64::from(c.weight().max(1));
                 if slot < w {
                     return AssignDecision {
-                        user_id: Some(c.user.id.clone()),
+                        user_id: Some(c.user_id().to_string()),
                         reason: REASON_WEIGHTED.into(),
                         turns: Vec::new(),
                     };
                 }
                 slot -= w;
             }
-            pick(i.cursor, REASON_WEIGHTED)
+            pick(cursor, REASON_WEIGHTED)
         }
         "least_loaded" => {
             // Fewest open leads; ties go round in cursor order.
-            let start = i.cursor % n;
+            let start = cursor % n;
             let best = (0..n)
                 .map(|k| (start + k) % n)
                 .filter_map(|k| {
                     usize::try_from(k)
                         .ok()
-                        .and_then(|k| i.candidates.get(k))
-                        .map(|c| (c.open_leads, k))
+                        .and_then(|k| candidates.get(k))
+                        .map(|c| (c.open_leads(), k))
                 })
                 .min_by_key(|(load, _)| *load)
                 .map_or(0, |(_, k)| k);
             pick(best, REASON_LEAST_LOADED)
         }
-        "by_city" => pick(i.cursor, REASON_BY_CITY),
-        _ => pick(i.cursor, REASON_ROUND_ROBIN),
+        "by_city" => pick(cursor, REASON_BY_CITY),
+        _ => pick(cursor, REASON_ROUND_ROBIN),
     }
 }
 
