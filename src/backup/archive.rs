@@ -219,6 +219,9 @@ fn compress_and_encrypt(
 ) -> io::Result<File> {
     let age_out = encryptor.wrap_output(BufWriter::with_capacity(CHUNK, file))?;
     let mut zstd_out = zstd::Encoder::new(age_out, super::ZSTD_LEVEL)?;
+    // zstd's own workers compress while this thread encrypts and writes what they finished
+    // (the frame is the same standard zstd frame: `zstd -d` reads it).
+    zstd_out.multithread(zstd_workers())?;
     loop {
         match pieces.recv() {
             Ok(Piece::Data(buf)) => {
@@ -240,6 +243,12 @@ fn compress_and_encrypt(
     let file = buffered.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(file)
+}
+
+/// Compression workers: one per core, at most [`super::ZSTD_MAX_WORKERS`].
+fn zstd_workers() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    u32::try_from(cores.min(super::ZSTD_MAX_WORKERS)).unwrap_or(1)
 }
 
 fn write_into(
