@@ -25,9 +25,14 @@ pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_t
 pub const API_TOKEN_HASHES: TableDefinition<&str, &str> = TableDefinition::new("api_token_hashes");
 /// Customer id → `domain::customer::Customer` (schema 5).
 pub const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("customers");
-/// Secondary keys of customers → customer id (schema 5): `p:<phone blind index>/<id>`,
-/// `i:<id-number blind index>/<id>`, `o:<owner id or "-">/<id>`. One table, prefix scans.
-pub const CUSTOMER_KEYS: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
+/// Secondary keys of customers (schema 35; `store::key_codec`), bytes, no value: a kind
+/// byte, a part, the customer id. `p`/`i` + phone / ID-number blind index, `o` + owner (or
+/// none), `q` + pool (waiting customers), `b` + deletion time (the recycle bin), `n` + exact
+/// name. One table, prefix scans.
+pub const CUSTOMER_KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("customer_keys_bin");
+/// The text form of the customer keys, schemas 5 to 34 (`p:<index>/<id>` …): written only by
+/// the migrations up to 34, emptied and dropped by step 35, which builds [`CUSTOMER_KEYS`].
+pub const CUSTOMER_KEYS_V34: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
 /// `<user id>/<YYYY-MM-DD>` (Asia/Shanghai) → full-value reveals that day (schema 5).
 pub const REVEALS: TableDefinition<&str, u64> = TableDefinition::new("reveals");
 /// `<customer id>/<follow-up id>` → `domain::followup::Followup` (schema 6).
@@ -78,7 +83,11 @@ pub const NOTICES: TableDefinition<&str, &[u8]> = TableDefinition::new("notices"
 /// `<lead-check index>/<customer id>` → "" (schema 24, `store::leads`): every phone of every
 /// customer not erased (the recycle bin included), kept by `store::customers::put` with the
 /// record. The index is `FieldCipher::lead_index` (keyed), so the file alone reveals nothing.
-pub const LEAD_CHECK: TableDefinition<&str, &str> = TableDefinition::new("lead_check");
+/// Since schema 35 bytes (`store::key_codec`): the index's first 128 bits as a part, then the
+/// customer id; no value.
+pub const LEAD_CHECK: TableDefinition<&[u8], ()> = TableDefinition::new("lead_check_bin");
+/// The text form of [`LEAD_CHECK`], schemas 24 to 34 (`<32 hex>/<id>`): dropped by step 35.
+pub const LEAD_CHECK_V34: TableDefinition<&str, &str> = TableDefinition::new("lead_check");
 /// Application form id → `store::applications::Form` (schema 24).
 pub const APPLICATION_FORMS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("application_forms");
