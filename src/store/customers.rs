@@ -717,7 +717,7 @@ pub fn compact_batch(
 }
 
 /// Schema 35, one batch: the customer keys and lead-check keys of a batch of customers written
-/// in their binary form (the first batch dropped the text tables and created the binary ones
+/// in their binary form, and their rule views rewritten in format 2 (`rule_fields`) (the first batch dropped the text tables and created the binary ones
 /// empty: `migrate::to_35_binary_keys`). The batch that ends the step sets the recycle bin's
 /// counter from the keys built (the text keys it was counted from are gone).
 pub fn binary_keys_batch(
@@ -740,6 +740,7 @@ pub fn binary_keys_batch(
     drop(table);
     let refs: Vec<&Customer> = batch.iter().collect();
     super::leads::add_new_many(tx, &refs)?;
+    super::rule_fields::rewrite_many(tx, &batch)?;
     if n < limit {
         super::loads::count_bin(tx)?;
     }

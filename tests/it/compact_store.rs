@@ -5,7 +5,7 @@
 use redb::{ReadableDatabase, ReadableTable};
 use serde_json::{Value, json};
 use zhudai::domain::customer::Customer;
-use zhudai::store::{codec, customer_codec, customers, event_codec, migrate, tables};
+use zhudai::store::{codec, customer_codec, customers, event_codec, migrate, rule_fields, tables};
 
 use crate::common::{self, ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 
@@ -46,6 +46,21 @@ fn table_rows(
     t.iter()
         .unwrap()
         .map(|r| (r.unwrap().0.value().to_vec(), Vec::new()))
+        .collect()
+}
+
+/// The owned customers' rule views by last activity (`customer_activity`).
+fn activity_rows(path: &std::path::Path) -> Vec<((i64, String), Vec<u8>)> {
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let tx = db.begin_read().unwrap();
+    let t = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            let (at, id) = k.value();
+            ((at, id.to_string()), v.value().to_vec())
+        })
         .collect()
 }
 
@@ -416,9 +431,9 @@ async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
 
 /// Schema 35: a store with the text keys of schemas 32 to 34 gets its customer keys and
 /// lead-check keys in the binary form, straight through and after an interruption, byte for
-/// byte what this version writes; the text tables are gone, the recycle bin's counter is set
-/// from the new keys, `zhudai doctor` is clean (and names a key removed by hand), and the
-/// readers of the keys answer as before.
+/// byte what this version writes (and the rule views in format 2); the text tables are gone,
+/// the recycle bin's counter is set from the new keys, `zhudai doctor` is clean (and names a
+/// key removed by hand), and the readers of the keys answer as before.
 #[tokio::test]
 async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     let s = TestServer::start(Fixture::WithAdmin).await;
@@ -497,8 +512,12 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
         .iter()
         .map(|(_, b)| customer_codec::decode(b).unwrap())
         .collect();
+    let rules_now = byte_rows(&path, tables::CUSTOMER_RULES);
+    assert!(rules_now.iter().all(|(_, v)| v[0] == 2), "format 2");
+    let activity_now = activity_rows(&path);
+    assert!(!activity_now.is_empty());
 
-    // Back to what schema 34 wrote: the text tables, no binary ones.
+    // Back to what schema 34 wrote: the text tables, no binary ones, format-1 rule views.
     {
         let db = redb::Database::open(&path).unwrap();
         let tx = db.begin_write().unwrap();
@@ -521,6 +540,24 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
                 .unwrap()
                 .insert("customers/recycle_bin", 7)
                 .unwrap();
+            // The rule views in format 1 (both tables).
+            let mut rules = tx.open_table(tables::CUSTOMER_RULES).unwrap();
+            for (id, v) in &rules_now {
+                let f = rule_fields::decode(id, v).unwrap();
+                rules
+                    .insert(id.as_str(), rule_fields::encode_format_1(&f).as_slice())
+                    .unwrap();
+            }
+            let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
+            for ((at, id), v) in &activity_now {
+                let f = rule_fields::decode(id, v).unwrap();
+                activity
+                    .insert(
+                        (*at, id.as_str()),
+                        rule_fields::encode_format_1(&f).as_slice(),
+                    )
+                    .unwrap();
+            }
         }
         tx.open_table(tables::META)
             .unwrap()
@@ -546,6 +583,8 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     assert_eq!(table_rows(&path, tables::CUSTOMER_KEYS), keys_now);
     assert_eq!(table_rows(&path, tables::LEAD_CHECK), leads_now);
     assert!(!has_table(&path, "customer_keys") && !has_table(&path, "lead_check"));
+    assert_eq!(byte_rows(&path, tables::CUSTOMER_RULES), rules_now);
+    assert_eq!(activity_rows(&path), activity_now);
 
     // Interrupted after a first batch of 4 customers (text tables dropped, binary ones
     // created, that batch written, the cursor committed): resumes after the cursor.
@@ -574,6 +613,8 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     drop(store);
     assert_eq!(table_rows(&interrupted, tables::CUSTOMER_KEYS), keys_now);
     assert_eq!(table_rows(&interrupted, tables::LEAD_CHECK), leads_now);
+    assert_eq!(byte_rows(&interrupted, tables::CUSTOMER_RULES), rules_now);
+    assert_eq!(activity_rows(&interrupted), activity_now);
 
     let doctor = |dir: &std::path::Path| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
