@@ -716,8 +716,9 @@ pub fn compact_batch(
     Ok((last, n))
 }
 
-/// Schema 35, one batch: the customer keys and lead-check keys of a batch of customers written
-/// in their binary form, and their rule views rewritten in format 2 (`rule_fields`) (the first batch dropped the text tables and created the binary ones
+/// Schema 35, one batch: the records of a batch of customers rewritten in format 3 (those in
+/// format 1 or 2; `customer_codec`), their customer keys and lead-check keys written in the
+/// binary form, and their rule views rewritten in format 2 (`rule_fields`) (the first batch dropped the text tables and created the binary ones
 /// empty: `migrate::to_35_binary_keys`). The batch that ends the step sets the recycle bin's
 /// counter from the keys built (the text keys it was counted from are gone).
 pub fn binary_keys_batch(
@@ -727,11 +728,34 @@ pub fn binary_keys_batch(
 ) -> Result<(Option<String>, usize)> {
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut batch: Vec<Customer> = Vec::new();
-    let (last, n) = batch_w(tx, after, limit, |_, c: Customer| {
-        keys.extend(keys_of(&c));
-        batch.push(c);
-        Ok(())
-    })?;
+    let mut rewrite: Vec<(String, Vec<u8>)> = Vec::new();
+    let (mut last, mut n) = (None, 0);
+    {
+        let table = tx.open_table(tables::CUSTOMERS)?;
+        let range = match after {
+            Some(a) => {
+                table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+            }
+            None => table.range::<&str>(..)?,
+        };
+        for row in range.take(limit) {
+            let (id, v) = row?;
+            let c = customer_codec::decode(v.value())?;
+            if customer_codec::is_older(v.value()) {
+                rewrite.push((id.value().to_string(), customer_codec::encode(&c)?));
+            }
+            keys.extend(keys_of(&c));
+            batch.push(c);
+            last = Some(id.value().to_string());
+            n += 1;
+        }
+    }
+    if !rewrite.is_empty() {
+        let mut table = tx.open_table(tables::CUSTOMERS)?;
+        for (id, bytes) in &rewrite {
+            table.insert(id.as_str(), bytes.as_slice())?;
+        }
+    }
     keys.sort_unstable();
     let mut table = tx.open_table(tables::CUSTOMER_KEYS)?;
     for k in &keys {

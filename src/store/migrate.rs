@@ -91,9 +91,11 @@
 //!
 //! - 35: customer keys and lead-check keys in a binary form (`store::key_codec`: a kind byte,
 //!   ULIDs and the blind index's 128 bits as bytes, no value) in the new tables
-//!   customer_keys_bin and lead_check_bin, built from the records in batches; the text tables
-//!   are dropped with the first batch and the recycle bin's counter is set from the new keys
-//!   with the last; compacted after.
+//!   customer_keys_bin and lead_check_bin, built from the records in batches; in the same
+//!   batches the records are rewritten in format 3 (`store::customer_codec`: ids as bytes)
+//!   and the rule views in format 2 (`store::rule_fields`: varints); the text tables are
+//!   dropped with the first batch and the recycle bin's counter is set from the new keys with
+//!   the last; compacted after.
 //!
 //! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34 and 35 read every customer (record or rule view) or key; they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an

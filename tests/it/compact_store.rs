@@ -431,9 +431,10 @@ async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
 
 /// Schema 35: a store with the text keys of schemas 32 to 34 gets its customer keys and
 /// lead-check keys in the binary form, straight through and after an interruption, byte for
-/// byte what this version writes (and the rule views in format 2); the text tables are gone,
-/// the recycle bin's counter is set from the new keys, `zhudai doctor` is clean (and names a
-/// key removed by hand), and the readers of the keys answer as before.
+/// byte what this version writes (and the records in format 3, the rule views in format 2);
+/// the text tables are gone, the recycle bin's counter is set from the new keys, `zhudai
+/// doctor` is clean (and names a key removed by hand), and the readers of the keys answer as
+/// before.
 #[tokio::test]
 async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     let s = TestServer::start(Fixture::WithAdmin).await;
@@ -512,6 +513,8 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
         .iter()
         .map(|(_, b)| customer_codec::decode(b).unwrap())
         .collect();
+    let records_now = records(&path);
+    assert!(records_now.iter().all(|(_, b)| b[0] == 3), "format 3");
     let rules_now = byte_rows(&path, tables::CUSTOMER_RULES);
     assert!(rules_now.iter().all(|(_, v)| v[0] == 2), "format 2");
     let activity_now = activity_rows(&path);
@@ -540,6 +543,16 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
                 .unwrap()
                 .insert("customers/recycle_bin", 7)
                 .unwrap();
+            // The records in format 2.
+            let mut t = tx.open_table(tables::CUSTOMERS).unwrap();
+            for c in &originals {
+                t.insert(
+                    c.id.as_str(),
+                    customer_codec::encode_format_2(c).unwrap().as_slice(),
+                )
+                .unwrap();
+            }
+            drop(t);
             // The rule views in format 1 (both tables).
             let mut rules = tx.open_table(tables::CUSTOMER_RULES).unwrap();
             for (id, v) in &rules_now {
@@ -566,6 +579,7 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
         tx.commit().unwrap();
     }
     assert!(table_rows(&path, tables::CUSTOMER_KEYS).is_empty());
+    assert!(records(&path).iter().all(|(_, b)| b[0] == 2));
     let interrupted = data.path().join("interrupted.redb");
     std::fs::copy(&path, &interrupted).unwrap();
 
@@ -585,6 +599,7 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     assert!(!has_table(&path, "customer_keys") && !has_table(&path, "lead_check"));
     assert_eq!(byte_rows(&path, tables::CUSTOMER_RULES), rules_now);
     assert_eq!(activity_rows(&path), activity_now);
+    assert_eq!(records(&path), records_now);
 
     // Interrupted after a first batch of 4 customers (text tables dropped, binary ones
     // created, that batch written, the cursor committed): resumes after the cursor.
@@ -615,6 +630,7 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     assert_eq!(table_rows(&interrupted, tables::LEAD_CHECK), leads_now);
     assert_eq!(byte_rows(&interrupted, tables::CUSTOMER_RULES), rules_now);
     assert_eq!(activity_rows(&interrupted), activity_now);
+    assert_eq!(records(&interrupted), records_now);
 
     let doctor = |dir: &std::path::Path| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
