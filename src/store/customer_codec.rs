@@ -25,8 +25,9 @@ use crate::domain::id_number::Gender;
 pub const FORMAT_COMPACT: u8 = 2;
 /// Format 3 (schema 35, what [`encode`] writes): format 2 with the ids (the record's own,
 /// owner, pool, collaborators, creator, broker, previous owner) as 16 ULID bytes, a sealed
-/// value's tail left out when it is the last four characters of its mask, and the pool
-/// reasons the application writes itself as one byte ([`KNOWN_TEXTS`]). [`V3`] is positional
+/// value's tail left out when it is the last four characters of its mask, the pool reasons
+/// the application writes itself as one byte ([`KNOWN_TEXTS`]), and the times but the
+/// creation and the original entry as their distance from the creation ([`Dt`]). [`V3`] is positional
 /// like [`V2`], with its own pinned layout.
 pub const FORMAT_3: u8 = 3;
 const T: &str = "customers";
@@ -633,6 +634,32 @@ fn texts(v: Vec<Id>) -> Vec<String> {
     v.into_iter().map(Id::text).collect()
 }
 
+/// An instant as its distance from the record's `created_at` (format 3): whole seconds and
+/// nanoseconds apart, each a zigzag varint, so a time equal to the creation (an imported
+/// customer's update and pool entry) is two bytes. Exact.
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Copy)]
+struct Dt(i64, i32);
+
+impl Dt {
+    fn of(created: DateTime<Utc>, t: DateTime<Utc>) -> Dt {
+        // Nanoseconds are below 2·10⁹ (a leap second), so the difference fits an i32.
+        let nanos = t.timestamp_subsec_nanos() as i64 - created.timestamp_subsec_nanos() as i64;
+        Dt(
+            t.timestamp().wrapping_sub(created.timestamp()),
+            nanos as i32,
+        )
+    }
+
+    fn after(self, created: Time) -> Result<Time> {
+        let secs = created.0.checked_add(self.0);
+        let nanos = u32::try_from(i64::from(created.1) + i64::from(self.1)).ok();
+        match (secs, nanos) {
+            (Some(s), Some(n)) => Ok(Time(s, n)),
+            _ => Err(corrupt(format!("time out of range: {self:?}"))),
+        }
+    }
+}
+
 /// How many characters of the mask a left-out tail is.
 const TAIL_CHARS: usize = 4;
 
@@ -718,17 +745,17 @@ struct V3 {
     pool_id: Option<Id>,
     collaborators: Vec<Id>,
     consent: Option<ConsentV2>,
-    last_followup_at: Option<Time>,
-    next_followup_at: Option<Time>,
+    last_followup_at: Option<Dt>,
+    next_followup_at: Option<Dt>,
     duplicate_flag: bool,
     created_by: Id,
     broker_id: Option<Id>,
     created_at: Time,
-    updated_at: Time,
-    deleted_at: Option<Time>,
-    held_since: Option<Time>,
+    updated_at: Dt,
+    deleted_at: Option<Dt>,
+    held_since: Option<Dt>,
     locked: bool,
-    pool_entered_at: Option<Time>,
+    pool_entered_at: Option<Dt>,
     previous_owner_id: Option<Id>,
     pool_reason: Option<Known>,
     notes: Option<String>,
@@ -772,17 +799,17 @@ impl V3 {
                 channel: k.channel.clone(),
                 at: Time::of(k.at),
             }),
-            last_followup_at: time_of(c.last_followup_at),
-            next_followup_at: time_of(c.next_followup_at),
+            last_followup_at: c.last_followup_at.map(|t| Dt::of(c.created_at, t)),
+            next_followup_at: c.next_followup_at.map(|t| Dt::of(c.created_at, t)),
             duplicate_flag: c.duplicate_flag,
             created_by: Id::of(&c.created_by),
             broker_id: id(&c.broker_id),
             created_at: Time::of(c.created_at),
-            updated_at: Time::of(c.updated_at),
-            deleted_at: time_of(c.deleted_at),
-            held_since: time_of(c.held_since),
+            updated_at: Dt::of(c.created_at, c.updated_at),
+            deleted_at: c.deleted_at.map(|t| Dt::of(c.created_at, t)),
+            held_since: c.held_since.map(|t| Dt::of(c.created_at, t)),
             locked: c.locked,
-            pool_entered_at: time_of(c.pool_entered_at),
+            pool_entered_at: c.pool_entered_at.map(|t| Dt::of(c.created_at, t)),
             previous_owner_id: id(&c.previous_owner_id),
             pool_reason: c.pool_reason.as_deref().map(Known::of),
             notes: c.notes.clone(),
@@ -820,17 +847,32 @@ impl V3 {
             pool_id: self.pool_id.map(Id::text),
             collaborators: texts(self.collaborators),
             consent: self.consent,
-            last_followup_at: self.last_followup_at,
-            next_followup_at: self.next_followup_at,
+            last_followup_at: self
+                .last_followup_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            next_followup_at: self
+                .next_followup_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
             duplicate_flag: self.duplicate_flag,
             created_by: self.created_by.text(),
             broker_id: self.broker_id.map(Id::text),
             created_at: self.created_at,
-            updated_at: self.updated_at,
-            deleted_at: self.deleted_at,
-            held_since: self.held_since,
+            updated_at: self.updated_at.after(self.created_at)?,
+            deleted_at: self
+                .deleted_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            held_since: self
+                .held_since
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
             locked: self.locked,
-            pool_entered_at: self.pool_entered_at,
+            pool_entered_at: self
+                .pool_entered_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
             previous_owner_id: self.previous_owner_id.map(Id::text),
             pool_reason: self.pool_reason.map(Known::text).transpose()?,
             notes: self.notes,
@@ -893,17 +935,17 @@ struct V3Shown<'a> {
     pool_id: Option<Id>,
     collaborators: Vec<Id>,
     consent: Option<ConsentV2>,
-    last_followup_at: Option<Time>,
-    next_followup_at: Option<Time>,
+    last_followup_at: Option<Dt>,
+    next_followup_at: Option<Dt>,
     duplicate_flag: bool,
     created_by: Id,
     broker_id: Option<Id>,
     created_at: Time,
-    updated_at: Time,
-    deleted_at: Option<Time>,
-    held_since: Option<Time>,
+    updated_at: Dt,
+    deleted_at: Option<Dt>,
+    held_since: Option<Dt>,
     locked: bool,
-    pool_entered_at: Option<Time>,
+    pool_entered_at: Option<Dt>,
     previous_owner_id: Option<Id>,
     pool_reason: Option<Known>,
     notes: Option<String>,
@@ -940,17 +982,32 @@ impl<'a> V3Shown<'a> {
             pool_id: self.pool_id.map(Id::text),
             collaborators: texts(self.collaborators),
             consent: self.consent,
-            last_followup_at: self.last_followup_at,
-            next_followup_at: self.next_followup_at,
+            last_followup_at: self
+                .last_followup_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            next_followup_at: self
+                .next_followup_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
             duplicate_flag: self.duplicate_flag,
             created_by: self.created_by.text(),
             broker_id: self.broker_id.map(Id::text),
             created_at: self.created_at,
-            updated_at: self.updated_at,
-            deleted_at: self.deleted_at,
-            held_since: self.held_since,
+            updated_at: self.updated_at.after(self.created_at)?,
+            deleted_at: self
+                .deleted_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            held_since: self
+                .held_since
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
             locked: self.locked,
-            pool_entered_at: self.pool_entered_at,
+            pool_entered_at: self
+                .pool_entered_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
             previous_owner_id: self.previous_owner_id.map(Id::text),
             pool_reason: self.pool_reason.map(Known::text).transpose()?,
             notes: self.notes,
@@ -1140,6 +1197,12 @@ mod tests {
         short.masked = "1*".into();
         short.tail = String::new();
         c.extra_phones = vec![odd, short, sealed("x", "", "")];
+        // Times as distances from the creation: equal, earlier, later, a leap second.
+        c.updated_at = c.created_at;
+        c.held_since = DateTime::from_timestamp(1_000, 999_999_999);
+        c.pool_entered_at = DateTime::from_timestamp(4_000_000_000, 1);
+        c.deleted_at = DateTime::from_timestamp(1_764_000_059, 1_500_000_000);
+        assert!(c.deleted_at.is_some());
         for reason in [Some(KNOWN_TEXTS[0]), Some("客户要求"), None] {
             c.pool_reason = reason.map(str::to_string);
             let (v3, v2) = (encode(&c).unwrap(), encode_format_2(&c).unwrap());
@@ -1172,7 +1235,7 @@ mod tests {
         let digest = crate::crypto::sha256_hex(&bytes);
         assert_eq!(
             digest,
-            "af9051a3770f4d39060aea0cba0be3702e77bf8df048a07d7473bd7ade88c33d",
+            "d84969a56c2aefea817dc73562be6f491f9f38fe898f621367ae8bc1cdfe9bb7",
             "the format-3 layout changed ({} bytes): add a format 4 instead",
             bytes.len()
         );

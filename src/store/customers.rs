@@ -104,7 +104,8 @@ fn name_prefix(name: &str) -> Vec<u8> {
 }
 
 /// Up to `limit` ids of customers named exactly `name` (deleted ones too), in id order. A
-/// name containing a 0 byte can list others whose name starts with it: callers compare names.
+/// name holding a 0 byte is keyed without it (`key_codec::push_name`) and can list others:
+/// callers compare names.
 pub(super) fn ids_by_name(tx: &ReadTransaction, name: &str, limit: usize) -> Result<Vec<String>> {
     let mut ids = ids_with_prefix(&tx.open_table(tables::CUSTOMER_KEYS)?, &name_prefix(name))?;
     ids.truncate(limit);

@@ -16,7 +16,7 @@
 //!   their bytes, which only differs from the text order for ids no version of zhudai writes.
 //! - a middle id or hex part ([`push_part`]): `0` for none, `1` + 16 bytes (a canonical ULID,
 //!   or 32 lower-case hex digits), `2` + text + `0` for anything else.
-//! - a name ([`push_name`]): its UTF-8 bytes and a 0.
+//! - a name ([`push_name`]): its UTF-8 bytes (without any 0) and a 0.
 
 use super::{Error, Result};
 
@@ -127,9 +127,12 @@ pub(super) fn part_id(b: &[u8]) -> Result<Option<String>> {
     }
 }
 
-/// Appends a name and its terminating 0.
+/// Appends a name and its terminating 0. A 0 inside the name (names refuse control
+/// characters; a record from before that rule might hold one) is left out, so the terminator
+/// is always the first 0: such a name is found under the name without it too, and the
+/// callers compare names.
 pub(super) fn push_name(out: &mut Vec<u8>, name: &str) {
-    out.extend_from_slice(name.as_bytes());
+    out.extend(name.bytes().filter(|&b| b != 0));
     out.push(0);
 }
 
