@@ -101,26 +101,37 @@ pub const APPLICATION_SUBMISSIONS: TableDefinition<&str, &[u8]> =
 /// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
 /// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
 macro_rules! every_table {
-    ($($table:ident),* $(,)?) => {
+    ($($table:ident),* $(,)?; retired: $($old:ident),* $(,)?) => {
         /// The names of every table, in copy order.
         pub fn all_names() -> Vec<String> {
             vec![$(redb::TableHandle::name(&$table).to_string()),*]
         }
 
-        /// Copies every table that exists in `from` into `to`; returns the rows copied.
+        /// The tables of older schemas that a store not yet migrated may still hold (a later
+        /// migration drops them): known, so a copy of such a store is not refused, and copied
+        /// when present.
+        pub fn retired_names() -> Vec<String> {
+            vec![$(redb::TableHandle::name(&$old).to_string()),*]
+        }
+
+        /// Copies every table that exists in `from` into `to` (retired ones too); returns the
+        /// rows copied.
         pub fn copy_all(
             from: &redb::ReadTransaction,
             to: &redb::WriteTransaction,
         ) -> super::Result<u64> {
             let mut rows = 0;
             $(rows += super::snapshot::copy_table(from, to, $table)?;)*
+            $(rows += super::snapshot::copy_table(from, to, $old)?;)*
             Ok(rows)
         }
 
-        /// The number of rows of every table together (redb keeps each table's length).
+        /// The number of rows of every table together, retired ones too (redb keeps each
+        /// table's length).
         pub fn count_all(from: &redb::ReadTransaction) -> super::Result<u64> {
             let mut rows = 0;
             $(rows += super::snapshot::count_table(from, $table)?;)*
+            $(rows += super::snapshot::count_table(from, $old)?;)*
             Ok(rows)
         }
 
@@ -307,5 +318,7 @@ every_table!(
     OWNER_TOUCH_BUCKETS,
     REFERRALS,
     REFERRAL_FEES,
-    REFERRAL_KEYS,
+    REFERRAL_KEYS;
+    retired: CUSTOMER_KEYS_V34,
+    LEAD_CHECK_V34,
 );

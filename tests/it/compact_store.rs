@@ -580,6 +580,35 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     }
     assert!(table_rows(&path, tables::CUSTOMER_KEYS).is_empty());
     assert!(records(&path).iter().all(|(_, b)| b[0] == 2));
+    // A copy of the not yet migrated store, row by row (as beside a running server): its text
+    // key tables are known to this version (not refused) and copied.
+    {
+        let pending = data.path().join("pending.redb");
+        std::fs::copy(&path, &pending).unwrap();
+        let db = redb::Database::open(&pending).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(tables::SETTINGS)
+            .unwrap()
+            .insert(zhudai::store::SCRUB_PENDING, "1")
+            .unwrap();
+        tx.commit().unwrap();
+        drop(db);
+        let copy = data.path().join("copy.redb");
+        zhudai::store::snapshot::snapshot_file(&pending, &copy).unwrap();
+        let text_keys = |p: &std::path::Path| {
+            let db = redb::ReadOnlyDatabase::open(p).unwrap();
+            let tx = db.begin_read().unwrap();
+            let t = tx.open_table(tables::CUSTOMER_KEYS_V34).unwrap();
+            t.iter()
+                .unwrap()
+                .map(|r| r.unwrap().0.value().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert!(!text_keys(&copy).is_empty());
+        assert_eq!(text_keys(&copy), text_keys(&path));
+        std::fs::remove_file(&pending).unwrap();
+        std::fs::remove_file(&copy).unwrap();
+    }
     let interrupted = data.path().join("interrupted.redb");
     std::fs::copy(&path, &interrupted).unwrap();
 
