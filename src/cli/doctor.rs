@@ -130,6 +130,18 @@ fn check_store(
                 ),
                 Err(e) => r.fail("customer rule view", e),
             }
+            match s.read(|tx| store::customers::key_drift(tx, 20)) {
+                Ok(d) if d.is_empty() => r.ok("customer keys", "match the records"),
+                Ok(d) => r.fail(
+                    "customer keys",
+                    format!(
+                        "{} difference(s) from the keys the records call for (e.g. {}); duplicate checks, owner lists, pool pages and the recycle bin would misanswer",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("customer keys", e),
+            }
             match s.read(store::loads::drift) {
                 Ok(d) if d.is_empty() => r.ok("owner load counters", "match the records"),
                 Ok(d) => r.fail(

@@ -23,6 +23,13 @@ use crate::domain::customer::{Consent, Customer, Demand, Profile, RuleFields, Se
 use crate::domain::id_number::Gender;
 
 pub const FORMAT_COMPACT: u8 = 2;
+/// Format 3 (schema 35, what [`encode`] writes): format 2 with the ids (the record's own,
+/// owner, pool, collaborators, creator, broker, previous owner) as 16 ULID bytes, a sealed
+/// value's tail left out when it is the last four characters of its mask, the pool reasons
+/// the application writes itself as one byte ([`KNOWN_TEXTS`]), and the times but the
+/// creation and the original entry as their distance from the creation ([`Dt`]). [`V3`] is positional
+/// like [`V2`], with its own pinned layout.
+pub const FORMAT_3: u8 = 3;
 const T: &str = "customers";
 
 /// A text that is usually `<prefix><lower-case hex>` (ciphertexts `g1:…`, blind indexes): kept
@@ -161,8 +168,17 @@ struct V2 {
     entered_at: Option<Time>,
 }
 
-/// `c` in format 2 (the format byte first).
+/// `c` in the current format (3, the format byte first).
 pub fn encode(c: &Customer) -> Result<Vec<u8>> {
+    let v = V3::of(c)?;
+    let mut out = vec![FORMAT_3];
+    out.extend(postcard::to_allocvec(&v).map_err(|e| Error::Encode(e.to_string()))?);
+    Ok(out)
+}
+
+/// `c` in format 2 (schemas 32 to 34; the format byte first). Never written by the store any
+/// more: for the tests of the schema-35 rewrite and of format 2's pinned layout.
+pub fn encode_format_2(c: &Customer) -> Result<Vec<u8>> {
     let custom = if c.custom.is_empty() {
         String::new()
     } else {
@@ -284,9 +300,16 @@ fn from_v2(v: V2) -> Result<Customer> {
     })
 }
 
-/// A stored customer record in either format.
+/// A stored customer record in any format.
 pub fn decode(bytes: &[u8]) -> Result<Customer> {
     match bytes.first() {
+        Some(&FORMAT_3) => {
+            let v: V3 = postcard::from_bytes(&bytes[1..]).map_err(|e| Error::Corrupt {
+                table: T,
+                message: format!("format 3: {e}"),
+            })?;
+            from_v2(v.into_v2()?)
+        }
         Some(&FORMAT_COMPACT) => {
             let v: V2 = postcard::from_bytes(&bytes[1..]).map_err(|e| Error::Corrupt {
                 table: T,
@@ -424,7 +447,7 @@ fn corrupt(message: String) -> Error {
 
 /// A stored customer record in either format, decoded for display ([`Shown`]).
 pub fn decode_shown(bytes: &[u8]) -> Result<Shown> {
-    if bytes.first() != Some(&FORMAT_COMPACT) {
+    if is_legacy(bytes) {
         // Format 1 (JSON, before the schema-32 rewrite): the whole record, as [`decode`].
         let mut customer: Customer = codec::decode(T, bytes)?;
         let id_number_enc = match &customer.id_number {
@@ -452,8 +475,13 @@ pub fn decode_shown(bytes: &[u8]) -> Result<Shown> {
             id_number_enc,
         });
     }
-    let v: V2Shown =
-        postcard::from_bytes(&bytes[1..]).map_err(|e| corrupt(format!("format 2: {e}")))?;
+    let v: V2Shown = if bytes[0] == FORMAT_3 {
+        postcard::from_bytes::<V3Shown>(&bytes[1..])
+            .map_err(|e| corrupt(format!("format 3: {e}")))?
+            .into_v2()?
+    } else {
+        postcard::from_bytes(&bytes[1..]).map_err(|e| corrupt(format!("format 2: {e}")))?
+    };
     let custom: BTreeMap<String, serde_json::Value> = if v.custom.is_empty() {
         BTreeMap::new()
     } else {
@@ -531,7 +559,7 @@ pub fn decode_shown(bytes: &[u8]) -> Result<Shown> {
 /// The rule fields of a stored customer record in either format.
 pub fn decode_rule_fields(bytes: &[u8]) -> Result<RuleFields> {
     match bytes.first() {
-        Some(&FORMAT_COMPACT) => decode(bytes).map(|c| RuleFields::from(&c)),
+        Some(&FORMAT_COMPACT | &FORMAT_3) => decode(bytes).map(|c| RuleFields::from(&c)),
         _ => codec::decode(T, bytes),
     }
 }
@@ -555,7 +583,437 @@ impl FromRecord for RuleFields {
 
 /// Whether a stored record is still in format 1 (the schema-32 migration rewrites those).
 pub fn is_legacy(bytes: &[u8]) -> bool {
-    bytes.first() != Some(&FORMAT_COMPACT)
+    !matches!(bytes.first(), Some(&FORMAT_COMPACT | &FORMAT_3))
+}
+
+/// Whether a stored record is in an older format than [`encode`] writes (1 or 2: the
+/// schema-35 migration rewrites those).
+pub fn is_older(bytes: &[u8]) -> bool {
+    bytes.first() != Some(&FORMAT_3)
+}
+
+use super::event_codec::Id;
+
+/// Texts the application itself writes into records, stored as their index in format 3.
+/// Append only: an index, once written, always means the same text. 0: the pool reason of a
+/// customer no salesperson could take (`service::pools::rules::REASON_NOBODY`, which a test
+/// holds equal).
+const KNOWN_TEXTS: [&str; 1] = ["没有可分配的业务员"];
+
+/// A text that is often one of [`KNOWN_TEXTS`].
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+enum Known {
+    Index(u8),
+    Text(String),
+}
+
+impl Known {
+    fn of(s: &str) -> Known {
+        match KNOWN_TEXTS.iter().position(|k| *k == s) {
+            Some(i) => Known::Index(i as u8),
+            None => Known::Text(s.to_string()),
+        }
+    }
+
+    fn text(self) -> Result<String> {
+        match self {
+            Known::Index(i) => KNOWN_TEXTS
+                .get(usize::from(i))
+                .map(|s| s.to_string())
+                .ok_or_else(|| corrupt(format!("unknown text index {i}"))),
+            Known::Text(s) => Ok(s),
+        }
+    }
+}
+
+fn ids_of(v: &[String]) -> Vec<Id> {
+    v.iter().map(|s| Id::of(s)).collect()
+}
+
+fn texts(v: Vec<Id>) -> Vec<String> {
+    v.into_iter().map(Id::text).collect()
+}
+
+/// An instant as its distance from the record's `created_at` (format 3): whole seconds and
+/// nanoseconds apart, each a zigzag varint, so a time equal to the creation (an imported
+/// customer's update and pool entry) is two bytes. Exact.
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Copy)]
+struct Dt(i64, i32);
+
+impl Dt {
+    fn of(created: DateTime<Utc>, t: DateTime<Utc>) -> Dt {
+        // Nanoseconds are below 2·10⁹ (a leap second), so the difference fits an i32.
+        let nanos = t.timestamp_subsec_nanos() as i64 - created.timestamp_subsec_nanos() as i64;
+        Dt(
+            t.timestamp().wrapping_sub(created.timestamp()),
+            nanos as i32,
+        )
+    }
+
+    fn after(self, created: Time) -> Result<Time> {
+        let secs = created.0.checked_add(self.0);
+        let nanos = u32::try_from(i64::from(created.1) + i64::from(self.1)).ok();
+        match (secs, nanos) {
+            (Some(s), Some(n)) => Ok(Time(s, n)),
+            _ => Err(corrupt(format!("time out of range: {self:?}"))),
+        }
+    }
+}
+
+/// How many characters of the mask a left-out tail is.
+const TAIL_CHARS: usize = 4;
+
+/// `tail` left out (`None`) when it is exactly the last [`TAIL_CHARS`] characters of `masked`.
+fn tail_of(masked: &str, tail: &str) -> Option<String> {
+    let derived = last_chars(masked, TAIL_CHARS);
+    if derived.is_some_and(|d| d == tail) {
+        None
+    } else {
+        Some(tail.to_string())
+    }
+}
+
+fn last_chars(s: &str, n: usize) -> Option<&str> {
+    let start = s.char_indices().rev().nth(n - 1)?.0;
+    Some(&s[start..])
+}
+
+fn tail_back(masked: &str, tail: Option<String>) -> Result<String> {
+    match tail {
+        Some(t) => Ok(t),
+        None => last_chars(masked, TAIL_CHARS)
+            .map(str::to_string)
+            .ok_or_else(|| corrupt("a left-out tail with a short mask".into())),
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct SealedV3 {
+    enc: Packed,
+    bidx: Packed,
+    masked: String,
+    tail: Option<String>,
+    lead: Packed,
+}
+
+impl SealedV3 {
+    fn of(s: &Sealed) -> Self {
+        SealedV3 {
+            enc: pack(&s.enc),
+            bidx: pack(&s.bidx),
+            tail: tail_of(&s.masked, &s.tail),
+            masked: s.masked.clone(),
+            lead: pack(&s.lead),
+        }
+    }
+
+    fn into_v2(self) -> Result<SealedV2> {
+        Ok(SealedV2 {
+            enc: self.enc,
+            bidx: self.bidx,
+            tail: tail_back(&self.masked, self.tail)?,
+            masked: self.masked,
+            lead: self.lead,
+        })
+    }
+}
+
+/// The stored layout of format 3: [`V2`] with ids as [`Id`], tails as [`SealedV3`] and the
+/// pool reason as [`Known`].
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct V3 {
+    id: Id,
+    name: String,
+    phone: SealedV3,
+    extra_phones: Vec<SealedV3>,
+    id_number: Option<SealedV3>,
+    gender: Option<Gender>,
+    birth_year: Option<i32>,
+    city: Option<String>,
+    address: Option<String>,
+    company: Option<String>,
+    channel: Option<String>,
+    stage: Stage,
+    grade: Option<String>,
+    stars: u8,
+    intent: Option<String>,
+    tags: Vec<String>,
+    demand: Demand,
+    profile: Profile,
+    custom: String,
+    owner_id: Option<Id>,
+    pool_id: Option<Id>,
+    collaborators: Vec<Id>,
+    consent: Option<ConsentV2>,
+    last_followup_at: Option<Dt>,
+    next_followup_at: Option<Dt>,
+    duplicate_flag: bool,
+    created_by: Id,
+    broker_id: Option<Id>,
+    created_at: Time,
+    updated_at: Dt,
+    deleted_at: Option<Dt>,
+    held_since: Option<Dt>,
+    locked: bool,
+    pool_entered_at: Option<Dt>,
+    previous_owner_id: Option<Id>,
+    pool_reason: Option<Known>,
+    notes: Option<String>,
+    entered_at: Option<Time>,
+}
+
+impl V3 {
+    fn of(c: &Customer) -> Result<V3> {
+        let custom = if c.custom.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&c.custom).map_err(|e| Error::Encode(e.to_string()))?
+        };
+        let id = |s: &Option<String>| s.as_deref().map(Id::of);
+        Ok(V3 {
+            id: Id::of(&c.id),
+            name: c.name.clone(),
+            phone: SealedV3::of(&c.phone),
+            extra_phones: c.extra_phones.iter().map(SealedV3::of).collect(),
+            id_number: c.id_number.as_ref().map(SealedV3::of),
+            gender: c.gender,
+            birth_year: c.birth_year,
+            city: c.city.clone(),
+            address: c.address.clone(),
+            company: c.company.clone(),
+            channel: c.channel.clone(),
+            stage: c.stage,
+            grade: c.grade.clone(),
+            stars: c.stars,
+            intent: c.intent.clone(),
+            tags: c.tags.clone(),
+            demand: c.demand.clone(),
+            profile: c.profile.clone(),
+            custom,
+            owner_id: id(&c.owner_id),
+            pool_id: id(&c.pool_id),
+            collaborators: ids_of(&c.collaborators),
+            consent: c.consent.as_ref().map(|k| ConsentV2 {
+                basis: k.basis.clone(),
+                notice_version: k.notice_version.clone(),
+                channel: k.channel.clone(),
+                at: Time::of(k.at),
+            }),
+            last_followup_at: c.last_followup_at.map(|t| Dt::of(c.created_at, t)),
+            next_followup_at: c.next_followup_at.map(|t| Dt::of(c.created_at, t)),
+            duplicate_flag: c.duplicate_flag,
+            created_by: Id::of(&c.created_by),
+            broker_id: id(&c.broker_id),
+            created_at: Time::of(c.created_at),
+            updated_at: Dt::of(c.created_at, c.updated_at),
+            deleted_at: c.deleted_at.map(|t| Dt::of(c.created_at, t)),
+            held_since: c.held_since.map(|t| Dt::of(c.created_at, t)),
+            locked: c.locked,
+            pool_entered_at: c.pool_entered_at.map(|t| Dt::of(c.created_at, t)),
+            previous_owner_id: id(&c.previous_owner_id),
+            pool_reason: c.pool_reason.as_deref().map(Known::of),
+            notes: c.notes.clone(),
+            entered_at: time_of(c.entered_at),
+        })
+    }
+
+    /// The same record in format 2's layout (exact: every id and tail comes back as it was).
+    fn into_v2(self) -> Result<V2> {
+        Ok(V2 {
+            id: self.id.text(),
+            name: self.name,
+            phone: self.phone.into_v2()?,
+            extra_phones: self
+                .extra_phones
+                .into_iter()
+                .map(SealedV3::into_v2)
+                .collect::<Result<_>>()?,
+            id_number: self.id_number.map(SealedV3::into_v2).transpose()?,
+            gender: self.gender,
+            birth_year: self.birth_year,
+            city: self.city,
+            address: self.address,
+            company: self.company,
+            channel: self.channel,
+            stage: self.stage,
+            grade: self.grade,
+            stars: self.stars,
+            intent: self.intent,
+            tags: self.tags,
+            demand: self.demand,
+            profile: self.profile,
+            custom: self.custom,
+            owner_id: self.owner_id.map(Id::text),
+            pool_id: self.pool_id.map(Id::text),
+            collaborators: texts(self.collaborators),
+            consent: self.consent,
+            last_followup_at: self
+                .last_followup_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            next_followup_at: self
+                .next_followup_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            duplicate_flag: self.duplicate_flag,
+            created_by: self.created_by.text(),
+            broker_id: self.broker_id.map(Id::text),
+            created_at: self.created_at,
+            updated_at: self.updated_at.after(self.created_at)?,
+            deleted_at: self
+                .deleted_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            held_since: self
+                .held_since
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            locked: self.locked,
+            pool_entered_at: self
+                .pool_entered_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            previous_owner_id: self.previous_owner_id.map(Id::text),
+            pool_reason: self.pool_reason.map(Known::text).transpose()?,
+            notes: self.notes,
+            entered_at: self.entered_at,
+        })
+    }
+}
+
+/// [`SealedV3`] read for display, as [`SealedShown`].
+#[derive(Deserialize)]
+struct SealedV3Shown<'a> {
+    #[serde(borrow)]
+    enc: PackedRef<'a>,
+    #[serde(borrow)]
+    _bidx: PackedRef<'a>,
+    masked: String,
+    tail: Option<String>,
+    #[serde(borrow)]
+    _lead: PackedRef<'a>,
+}
+
+impl<'a> SealedV3Shown<'a> {
+    fn into_v2(self) -> Result<SealedShown<'a>> {
+        Ok(SealedShown {
+            enc: self.enc,
+            _bidx: self._bidx,
+            tail: tail_back(&self.masked, self.tail)?,
+            masked: self.masked,
+            _lead: self._lead,
+        })
+    }
+}
+
+/// [`V3`] field for field, read for display as [`V2Shown`] is.
+#[derive(Deserialize)]
+struct V3Shown<'a> {
+    id: Id,
+    name: String,
+    #[serde(borrow)]
+    phone: SealedV3Shown<'a>,
+    #[serde(borrow)]
+    extra_phones: Vec<SealedV3Shown<'a>>,
+    #[serde(borrow)]
+    id_number: Option<SealedV3Shown<'a>>,
+    gender: Option<Gender>,
+    birth_year: Option<i32>,
+    city: Option<String>,
+    address: Option<String>,
+    company: Option<String>,
+    channel: Option<String>,
+    stage: Stage,
+    grade: Option<String>,
+    stars: u8,
+    intent: Option<String>,
+    tags: Vec<String>,
+    demand: Demand,
+    profile: Profile,
+    custom: &'a str,
+    owner_id: Option<Id>,
+    pool_id: Option<Id>,
+    collaborators: Vec<Id>,
+    consent: Option<ConsentV2>,
+    last_followup_at: Option<Dt>,
+    next_followup_at: Option<Dt>,
+    duplicate_flag: bool,
+    created_by: Id,
+    broker_id: Option<Id>,
+    created_at: Time,
+    updated_at: Dt,
+    deleted_at: Option<Dt>,
+    held_since: Option<Dt>,
+    locked: bool,
+    pool_entered_at: Option<Dt>,
+    previous_owner_id: Option<Id>,
+    pool_reason: Option<Known>,
+    notes: Option<String>,
+    entered_at: Option<Time>,
+}
+
+impl<'a> V3Shown<'a> {
+    fn into_v2(self) -> Result<V2Shown<'a>> {
+        Ok(V2Shown {
+            id: self.id.text(),
+            name: self.name,
+            phone: self.phone.into_v2()?,
+            extra_phones: self
+                .extra_phones
+                .into_iter()
+                .map(SealedV3Shown::into_v2)
+                .collect::<Result<_>>()?,
+            id_number: self.id_number.map(SealedV3Shown::into_v2).transpose()?,
+            gender: self.gender,
+            birth_year: self.birth_year,
+            city: self.city,
+            address: self.address,
+            company: self.company,
+            channel: self.channel,
+            stage: self.stage,
+            grade: self.grade,
+            stars: self.stars,
+            intent: self.intent,
+            tags: self.tags,
+            demand: self.demand,
+            profile: self.profile,
+            custom: self.custom,
+            owner_id: self.owner_id.map(Id::text),
+            pool_id: self.pool_id.map(Id::text),
+            collaborators: texts(self.collaborators),
+            consent: self.consent,
+            last_followup_at: self
+                .last_followup_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            next_followup_at: self
+                .next_followup_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            duplicate_flag: self.duplicate_flag,
+            created_by: self.created_by.text(),
+            broker_id: self.broker_id.map(Id::text),
+            created_at: self.created_at,
+            updated_at: self.updated_at.after(self.created_at)?,
+            deleted_at: self
+                .deleted_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            held_since: self
+                .held_since
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            locked: self.locked,
+            pool_entered_at: self
+                .pool_entered_at
+                .map(|d| d.after(self.created_at))
+                .transpose()?,
+            previous_owner_id: self.previous_owner_id.map(Id::text),
+            pool_reason: self.pool_reason.map(Known::text).transpose()?,
+            notes: self.notes,
+            entered_at: self.entered_at,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -618,7 +1076,7 @@ mod tests {
     #[test]
     fn every_field_round_trips_exactly() {
         let c = full();
-        let bytes = encode(&c).unwrap();
+        let bytes = encode_format_2(&c).unwrap();
         assert_eq!(bytes[0], FORMAT_COMPACT);
         assert_eq!(decode(&bytes).unwrap(), c);
         assert_eq!(
@@ -667,7 +1125,11 @@ mod tests {
         let mut c = full();
         for id_enc in ["g1:ABCD", "1:00ff10"] {
             c.id_number = Some(sealed(id_enc, "00", ""));
-            for bytes in [encode(&c).unwrap(), codec::encode(&c).unwrap()] {
+            for bytes in [
+                encode(&c).unwrap(),
+                encode_format_2(&c).unwrap(),
+                codec::encode(&c).unwrap(),
+            ] {
                 let shown = decode_shown(&bytes).unwrap();
                 let mut want = c.clone();
                 for s in std::iter::once(&mut want.phone)
@@ -706,12 +1168,75 @@ mod tests {
     /// them. That change needs a format 3 with its own mirror, not an edit of format 2.
     #[test]
     fn layout_is_pinned() {
-        let bytes = encode(&full()).unwrap();
+        let bytes = encode_format_2(&full()).unwrap();
         let digest = crate::crypto::sha256_hex(&bytes);
         assert_eq!(
             digest,
             "ddf96ec8175b6bb3a6f0c96a175176217a05bc213bca3eb2bfeca52d372653b8",
             "the format-2 layout changed ({} bytes): add a format 3 instead",
+            bytes.len()
+        );
+    }
+
+    /// Format 3 reads back every field exactly, is smaller than format 2 for ULID ids, a tail
+    /// that ends its mask and a known pool reason, and keeps the others as they are.
+    #[test]
+    fn format_3_round_trips_and_is_smaller() {
+        let mut c = full();
+        let ulid = |n: u128| ulid::Ulid::from(n).to_string();
+        c.id = ulid(1);
+        c.owner_id = Some(ulid(2));
+        c.pool_id = Some(ulid(3));
+        c.created_by = ulid(4);
+        c.previous_owner_id = Some("not a ulid".into());
+        c.collaborators = vec![ulid(5), "u3".into(), ulid(6).to_lowercase()];
+        c.pool_reason = Some(KNOWN_TEXTS[0].into());
+        let mut odd = sealed("g1:00", "ab", "");
+        odd.tail = "56".into();
+        let mut short = sealed("g1:01", "cd", "");
+        short.masked = "1*".into();
+        short.tail = String::new();
+        c.extra_phones = vec![odd, short, sealed("x", "", "")];
+        // Times as distances from the creation: equal, earlier, later, a leap second.
+        c.updated_at = c.created_at;
+        c.held_since = DateTime::from_timestamp(1_000, 999_999_999);
+        c.pool_entered_at = DateTime::from_timestamp(4_000_000_000, 1);
+        c.deleted_at = DateTime::from_timestamp(1_764_000_059, 1_500_000_000);
+        assert!(c.deleted_at.is_some());
+        for reason in [Some(KNOWN_TEXTS[0]), Some("客户要求"), None] {
+            c.pool_reason = reason.map(str::to_string);
+            let (v3, v2) = (encode(&c).unwrap(), encode_format_2(&c).unwrap());
+            assert_eq!(v3[0], FORMAT_3);
+            assert!(!is_legacy(&v3) && !is_older(&v3) && is_older(&v2));
+            assert_eq!(decode(&v3).unwrap(), c);
+            assert_eq!(decode(&v2).unwrap(), c);
+            assert_eq!(decode_rule_fields(&v3).unwrap(), RuleFields::from(&c));
+            assert!(v3.len() + 40 < v2.len(), "{} vs {}", v3.len(), v2.len());
+        }
+        assert_eq!(
+            KNOWN_TEXTS[0],
+            crate::service::pools::rules::REASON_NOBODY,
+            "index 0 is the pool reason of a customer nobody could take"
+        );
+        let bytes = encode(&c).unwrap();
+        for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
+            assert!(matches!(decode(&bytes[..cut]), Err(Error::Corrupt { .. })));
+            assert!(matches!(
+                decode_shown(&bytes[..cut]),
+                Err(Error::Corrupt { .. })
+            ));
+        }
+    }
+
+    /// Format 3's bytes are fixed as format 2's are: a change is a format 4.
+    #[test]
+    fn layout_3_is_pinned() {
+        let bytes = encode(&full()).unwrap();
+        let digest = crate::crypto::sha256_hex(&bytes);
+        assert_eq!(
+            digest,
+            "d84969a56c2aefea817dc73562be6f491f9f38fe898f621367ae8bc1cdfe9bb7",
+            "the format-3 layout changed ({} bytes): add a format 4 instead",
             bytes.len()
         );
     }

@@ -9,43 +9,49 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::{Result, codec, customer_codec, event_codec, tables};
+use super::{Result, codec, customer_codec, event_codec, key_codec, tables};
 use crate::domain::customer::{Customer, RuleFields};
 
-/// The part of a blind index a key holds: its first 128 bits (32 hex digits), ample to tell a
-/// million numbers apart (schema 32; before, all 64 digits).
-fn short(bidx: &str) -> &str {
-    bidx.get(..32).unwrap_or(bidx)
+/// The prefix of the keys of customers with this blind index (`kind` `p` or `i`): the kind and
+/// the index's first 128 bits (`key_codec`).
+fn index_prefix(kind: char, bidx: &str) -> Vec<u8> {
+    let mut k = vec![kind as u8];
+    key_codec::push_part(&mut k, Some(bidx));
+    k
 }
 
-/// The prefix of the keys of customers with this blind index (`kind` `p` or `i`).
-fn index_prefix(kind: char, bidx: &str) -> String {
-    format!("{kind}:{}/", short(bidx))
+/// The prefix of the keys of the customers `owner` holds (`None`: in no one's hands).
+fn owner_prefix(owner: Option<&str>) -> Vec<u8> {
+    let mut k = vec![b'o'];
+    key_codec::push_part(&mut k, owner);
+    k
 }
 
-/// The customer id a key ends with (every key is `<kind>:<…>/<id>`; its value is empty since
-/// schema 32, the id being in the key already).
-fn id_of_key(key: &str) -> &str {
-    key.rsplit_once('/').map_or(key, |(_, id)| id)
+/// The prefix of a pool's page keys.
+fn pool_prefix(pool: &str) -> Vec<u8> {
+    let mut k = vec![b'q'];
+    key_codec::push_part(&mut k, Some(pool));
+    k
 }
 
-fn keys_of(c: &Customer) -> Vec<String> {
+fn with_id(mut prefix: Vec<u8>, id: &str) -> Vec<u8> {
+    key_codec::push_id(&mut prefix, id);
+    prefix
+}
+
+fn keys_of(c: &Customer) -> Vec<Vec<u8>> {
     let mut keys = Vec::new();
     // An erased record's phone has no blind index: nothing to find it by.
     keys.extend(
         std::iter::once(&c.phone)
             .chain(&c.extra_phones)
             .filter(|p| !p.bidx.is_empty())
-            .map(|p| format!("{}{}", index_prefix('p', &p.bidx), c.id)),
+            .map(|p| with_id(index_prefix('p', &p.bidx), &c.id)),
     );
     if let Some(i) = &c.id_number {
-        keys.push(format!("{}{}", index_prefix('i', &i.bidx), c.id));
+        keys.push(with_id(index_prefix('i', &i.bidx), &c.id));
     }
-    keys.push(format!(
-        "o:{}/{}",
-        c.owner_id.as_deref().unwrap_or("-"),
-        c.id
-    ));
+    keys.push(with_id(owner_prefix(c.owner_id.as_deref()), &c.id));
     if let Some(key) = bin_key(c) {
         keys.push(key);
     }
@@ -59,32 +65,12 @@ fn keys_of(c: &Customer) -> Vec<String> {
 }
 
 /// The pool page's key of a customer waiting in a pool (no owner, not deleted), in id order
-/// within the pool: `q:<pool id>/<id>`.
-fn waiting_key(c: &Customer) -> Option<String> {
+/// within the pool: `q`, the pool, the id.
+fn waiting_key(c: &Customer) -> Option<Vec<u8>> {
     match (&c.pool_id, &c.owner_id, c.deleted_at) {
-        (Some(pool), None, None) => Some(format!("q:{pool}/{}", c.id)),
+        (Some(pool), None, None) => Some(with_id(pool_prefix(pool), &c.id)),
         _ => None,
     }
-}
-
-/// Schema 15, one batch: the pool-page keys of the customers waiting in a pool.
-pub(super) fn add_waiting_keys_batch(
-    tx: &WriteTransaction,
-    after: Option<&str>,
-    limit: usize,
-) -> Result<(Option<String>, usize)> {
-    let mut added: Vec<(String, String)> = Vec::new();
-    let (last, n) = batch_w(tx, after, limit, |_, c: Customer| {
-        if let Some(key) = waiting_key(&c) {
-            added.push((key, c.id.clone()));
-        }
-        Ok(())
-    })?;
-    let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
-    for (key, _) in &added {
-        keys.insert(key.as_str(), "")?;
-    }
-    Ok((last, n))
 }
 
 /// Pool-page keys per pool (for `doctor`: each count must equal the pool's waiting counter).
@@ -93,36 +79,71 @@ pub(super) fn waiting_keys_per_pool(
 ) -> Result<std::collections::BTreeMap<String, u64>> {
     let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
     let mut out = std::collections::BTreeMap::new();
-    for row in keys.range::<&str>("q:".."q;")? {
+    for row in keys.range::<&[u8]>(&b"q"[..]..&b"r"[..])? {
         let (k, _) = row?;
-        if let Some((pool, _)) = k.value()["q:".len()..].split_once('/') {
-            *out.entry(pool.to_string()).or_insert(0) += 1;
+        let k = k.value();
+        let Some(start) = key_codec::id_start(k) else {
+            continue;
+        };
+        if let Some(pool) = key_codec::part_id(&k[1..start])? {
+            *out.entry(pool).or_insert(0) += 1;
         }
     }
     Ok(out)
 }
 
 /// The exact-name key (the duplicate check's "same name" hint); none for an anonymised record.
-fn name_key(c: &Customer) -> Option<String> {
-    (!c.phone.bidx.is_empty()).then(|| format!("n:{}/{}", c.name, c.id))
+fn name_key(c: &Customer) -> Option<Vec<u8>> {
+    (!c.phone.bidx.is_empty()).then(|| with_id(name_prefix(&c.name), &c.id))
+}
+
+fn name_prefix(name: &str) -> Vec<u8> {
+    let mut k = vec![b'n'];
+    key_codec::push_name(&mut k, name);
+    k
 }
 
 /// Up to `limit` ids of customers named exactly `name` (deleted ones too), in id order. A
-/// name containing `/` can list others whose name starts with it: callers compare names.
+/// name holding a 0 byte is keyed without it (`key_codec::push_name`) and can list others:
+/// callers compare names.
 pub(super) fn ids_by_name(tx: &ReadTransaction, name: &str, limit: usize) -> Result<Vec<String>> {
-    let mut ids = ids_with_prefix(
-        &tx.open_table(tables::CUSTOMER_KEYS)?,
-        &format!("n:{name}/"),
-    )?;
+    let mut ids = ids_with_prefix(&tx.open_table(tables::CUSTOMER_KEYS)?, &name_prefix(name))?;
     ids.truncate(limit);
     Ok(ids)
 }
 
 /// The recycle bin's key of a deleted, not yet anonymised customer (an anonymised record has
-/// no phone blind index), in deletion-time order: `b:<microseconds, 20 digits>/<id>`.
-fn bin_key(c: &Customer) -> Option<String> {
+/// no phone blind index), in deletion-time order: `b`, the deletion time in microseconds
+/// (8 bytes, `key_codec::push_micros`), the id.
+fn bin_key(c: &Customer) -> Option<Vec<u8>> {
     let at = c.deleted_at?;
-    (!c.phone.bidx.is_empty()).then(|| format!("b:{:020}/{}", at.timestamp_micros(), c.id))
+    (!c.phone.bidx.is_empty()).then(|| with_id(bin_prefix(at.timestamp_micros()), &c.id))
+}
+
+fn bin_prefix(micros: i64) -> Vec<u8> {
+    let mut k = vec![b'b'];
+    key_codec::push_micros(&mut k, micros);
+    k
+}
+
+/// The text a page cursor shows for a recycle-bin key: `b:<microseconds, 20 digits>/<id>`
+/// (what the keys themselves were before schema 35).
+fn bin_cursor(key: &[u8]) -> Result<(String, String)> {
+    let micros = key_codec::micros_of(&key[1..]).unwrap_or_default();
+    let id = key_codec::id_text(key.get(9..).unwrap_or_default())?;
+    Ok((format!("b:{micros:020}/{id}"), id))
+}
+
+/// The key a page cursor (`is_bin_key`) stands for; `None` when it is not one.
+fn bin_key_of_cursor(cursor: &str) -> Option<Vec<u8>> {
+    if !is_bin_key(cursor) {
+        return None;
+    }
+    let (micros, id) = cursor.strip_prefix("b:")?.split_once('/')?;
+    // 20 digits can exceed the largest time: such a cursor is after every key.
+    let micros = micros.parse::<u128>().ok()?;
+    let micros = i64::try_from(micros).unwrap_or(i64::MAX);
+    Some(with_id(bin_prefix(micros), id))
 }
 
 /// The customers in the recycle bin (deleted, not anonymised), oldest deletion first, with
@@ -134,19 +155,18 @@ pub(super) fn in_bin(
 ) -> Result<Vec<String>> {
     let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
     let end = match before {
-        Some(t) => format!("b:{:020}/", t.timestamp_micros()),
-        None => "b;".to_string(),
+        Some(t) => bin_prefix(t.timestamp_micros()),
+        None => b"c".to_vec(),
     };
     let mut out = Vec::new();
-    for row in keys.range("b:"..end.as_str())? {
+    for row in keys.range::<&[u8]>(&b"b"[..]..end.as_slice())? {
         let (k, _) = row?;
-        out.push(id_of_key(k.value()).to_string());
+        out.push(key_codec::id_text(k.value().get(9..).unwrap_or_default())?);
     }
     Ok(out)
 }
 
-/// Whether `key` has the shape of a recycle-bin key (`b:<20 digits>/<id>`): what a page
-/// cursor must be.
+/// Whether `key` has the shape of a recycle-bin page cursor (`b:<20 digits>/<id>`).
 pub fn is_bin_key(key: &str) -> bool {
     let Some(rest) = key.strip_prefix("b:") else {
         return false;
@@ -161,23 +181,96 @@ pub fn is_bin_key(key: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The recycle bin newest deletion first, from the key just before `before` (from the newest
-/// when `None`): gives `visit` each key and customer id until it answers `false`. Reads only
-/// the keys visited.
+/// The recycle bin newest deletion first, from the key just before `before` (a page cursor,
+/// [`is_bin_key`]; from the newest when `None`): gives `visit` each key's cursor text and
+/// customer id until it answers `false`. Reads only the keys visited.
 pub(super) fn bin_newest_first(
     tx: &ReadTransaction,
     before: Option<&str>,
     mut visit: impl FnMut(&str, &str) -> Result<bool>,
 ) -> Result<()> {
     let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
-    let end = before.unwrap_or("b;");
-    for row in keys.range::<&str>("b:"..end)?.rev() {
+    let end = match before {
+        Some(c) => bin_key_of_cursor(c)
+            .ok_or_else(|| super::Error::Misuse(format!("not a recycle-bin cursor: {c}")))?,
+        None => b"c".to_vec(),
+    };
+    for row in keys.range::<&[u8]>(&b"b"[..]..end.as_slice())?.rev() {
         let (k, _) = row?;
-        if !visit(k.value(), id_of_key(k.value()))? {
+        let (cursor, id) = bin_cursor(k.value())?;
+        if !visit(&cursor, &id)? {
             break;
         }
     }
     Ok(())
+}
+
+/// The text keys of schemas 5 to 34 (`tables::CUSTOMER_KEYS_V34`), written only by the
+/// migrations before 35 (which then rebuilds the binary keys from the records).
+mod v34 {
+    use super::Customer;
+
+    /// The first 128 bits (32 hex digits) of a blind index (schema 32).
+    pub(super) fn short(bidx: &str) -> &str {
+        bidx.get(..32).unwrap_or(bidx)
+    }
+
+    pub(super) fn keys_of(c: &Customer) -> Vec<String> {
+        let mut keys = Vec::new();
+        keys.extend(
+            std::iter::once(&c.phone)
+                .chain(&c.extra_phones)
+                .filter(|p| !p.bidx.is_empty())
+                .map(|p| format!("p:{}/{}", short(&p.bidx), c.id)),
+        );
+        if let Some(i) = &c.id_number {
+            keys.push(format!("i:{}/{}", short(&i.bidx), c.id));
+        }
+        keys.push(format!(
+            "o:{}/{}",
+            c.owner_id.as_deref().unwrap_or("-"),
+            c.id
+        ));
+        keys.extend(bin_key(c));
+        keys.extend(name_key(c));
+        keys.extend(waiting_key(c));
+        keys
+    }
+
+    pub(super) fn waiting_key(c: &Customer) -> Option<String> {
+        match (&c.pool_id, &c.owner_id, c.deleted_at) {
+            (Some(pool), None, None) => Some(format!("q:{pool}/{}", c.id)),
+            _ => None,
+        }
+    }
+
+    pub(super) fn name_key(c: &Customer) -> Option<String> {
+        (!c.phone.bidx.is_empty()).then(|| format!("n:{}/{}", c.name, c.id))
+    }
+
+    pub(super) fn bin_key(c: &Customer) -> Option<String> {
+        let at = c.deleted_at?;
+        (!c.phone.bidx.is_empty()).then(|| format!("b:{:020}/{}", at.timestamp_micros(), c.id))
+    }
+}
+
+/// Schema 15, one batch: the pool-page keys of the customers waiting in a pool (text keys,
+/// rebuilt in binary by step 35).
+pub(super) fn add_waiting_keys_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut added: Vec<String> = Vec::new();
+    let (last, n) = batch_w(tx, after, limit, |_, c: Customer| {
+        added.extend(v34::waiting_key(&c));
+        Ok(())
+    })?;
+    let mut keys = tx.open_table(tables::CUSTOMER_KEYS_V34)?;
+    for key in &added {
+        keys.insert(key.as_str(), "")?;
+    }
+    Ok((last, n))
 }
 
 pub(super) fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
@@ -223,20 +316,20 @@ pub fn put_by(
         Some(old) if old.id == c.id => {
             let old_keys = keys_of(old);
             for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
-                keys.remove(k.as_str())?;
+                keys.remove(k.as_slice())?;
             }
             for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
-                keys.insert(k.as_str(), "")?;
+                keys.insert(k.as_slice(), ())?;
             }
         }
         _ => {
             if let Some(old) = before {
                 for k in keys_of(old) {
-                    keys.remove(k.as_str())?;
+                    keys.remove(k.as_slice())?;
                 }
             }
             for k in &new_keys {
-                keys.insert(k.as_str(), "")?;
+                keys.insert(k.as_slice(), ())?;
             }
         }
     }
@@ -292,22 +385,17 @@ pub fn put_many(tx: &WriteTransaction, items: &[(&Customer, &Customer)]) -> Resu
         for (before, c) in items {
             let (old_keys, new_keys) = (keys_of(before), keys_of(c));
             remove.extend(old_keys.iter().filter(|k| !new_keys.contains(k)).cloned());
-            insert.extend(
-                new_keys
-                    .into_iter()
-                    .filter(|k| !old_keys.contains(k))
-                    .map(|k| (k, "")),
-            );
+            insert.extend(new_keys.into_iter().filter(|k| !old_keys.contains(k)));
         }
         remove.sort_unstable();
         insert.sort_unstable();
         let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
         for k in &remove {
-            keys.remove(k.as_str())?;
+            keys.remove(k.as_slice())?;
         }
-        // Empty values: the id is the key's last part (schema 32).
-        for (k, v) in &insert {
-            keys.insert(k.as_str(), *v)?;
+        // No values: the id is the key's last part.
+        for k in &insert {
+            keys.insert(k.as_slice(), ())?;
         }
     }
     for (before, c) in items {
@@ -362,11 +450,11 @@ pub fn insert_many(tx: &WriteTransaction, cs: &[&Customer], actor: Option<&str>)
         .collect();
     super::notices::push_many(tx, &notices)?;
     {
-        let mut keys: Vec<String> = cs.iter().flat_map(|c| keys_of(c)).collect();
+        let mut keys: Vec<Vec<u8>> = cs.iter().flat_map(|c| keys_of(c)).collect();
         keys.sort_unstable();
         let mut table = tx.open_table(tables::CUSTOMER_KEYS)?;
         for k in &keys {
-            table.insert(k.as_str(), "")?;
+            table.insert(k.as_slice(), ())?;
         }
     }
     for c in cs {
@@ -445,16 +533,16 @@ pub fn request_scrub(tx: &WriteTransaction) -> Result<()> {
 
 /// The customer ids under one key prefix of `customer_keys`.
 fn ids_with_prefix(
-    keys: &impl ReadableTable<&'static str, &'static str>,
-    prefix: &str,
+    keys: &impl ReadableTable<&'static [u8], ()>,
+    prefix: &[u8],
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for row in keys.range(prefix..)? {
+    for row in keys.range::<&[u8]>(prefix..)? {
         let (k, _) = row?;
-        if !k.value().starts_with(prefix) {
+        let Some(id) = k.value().strip_prefix(prefix) else {
             break;
-        }
-        out.push(id_of_key(k.value()).to_string());
+        };
+        out.push(key_codec::id_text(id)?);
     }
     Ok(out)
 }
@@ -475,18 +563,12 @@ pub(super) fn ids_by_index(tx: &ReadTransaction, kind: char, bidx: &str) -> Resu
 }
 
 pub(super) fn ids_by_owner_w(tx: &WriteTransaction, owner: Option<&str>) -> Result<Vec<String>> {
-    ids_with_prefix(
-        &tx.open_table(tables::CUSTOMER_KEYS)?,
-        &format!("o:{}/", owner.unwrap_or("-")),
-    )
+    ids_with_prefix(&tx.open_table(tables::CUSTOMER_KEYS)?, &owner_prefix(owner))
 }
 
 /// Customer ids owned by `owner` (`None`: in no one's hands), in id order.
 pub(super) fn ids_by_owner(tx: &ReadTransaction, owner: Option<&str>) -> Result<Vec<String>> {
-    ids_with_prefix(
-        &tx.open_table(tables::CUSTOMER_KEYS)?,
-        &format!("o:{}/", owner.unwrap_or("-")),
-    )
+    ids_with_prefix(&tx.open_table(tables::CUSTOMER_KEYS)?, &owner_prefix(owner))
 }
 
 /// Every customer, in id (creation) order, starting after `after`.
@@ -570,7 +652,7 @@ pub(super) fn scrub_birth_dates_batch(
     let mut rewrite: Vec<Customer> = Vec::new();
     let mut added: Vec<(String, String)> = Vec::new();
     let (last, n) = batch_w(tx, after, limit, |_, mut c: Customer| {
-        for key in [bin_key(&c), name_key(&c)].into_iter().flatten() {
+        for key in [v34::bin_key(&c), v34::name_key(&c)].into_iter().flatten() {
             added.push((key, c.id.clone()));
         }
         if let Some(d) = c.legacy_birth_date.take() {
@@ -583,7 +665,7 @@ pub(super) fn scrub_birth_dates_batch(
     for c in &rewrite {
         table.insert(c.id.as_str(), customer_codec::encode(c)?.as_slice())?;
     }
-    let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    let mut keys = tx.open_table(tables::CUSTOMER_KEYS_V34)?;
     for (key, _) in &added {
         keys.insert(key.as_str(), "")?;
     }
@@ -591,8 +673,9 @@ pub(super) fn scrub_birth_dates_batch(
 }
 
 /// Schema 32, one batch: records still in JSON (format 1) rewritten in the compact format 2,
-/// and the batch's customer keys and lead-check keys written in their compact form (the first
-/// batch emptied both tables: `migrate::to_32_compact`).
+/// and the batch's customer keys and lead-check keys written in their short text form (the
+/// first batch emptied both tables: `migrate::to_32_compact`; step 35 then rebuilds them in
+/// binary).
 pub fn compact_batch(
     tx: &WriteTransaction,
     after: Option<&str>,
@@ -623,15 +706,141 @@ pub fn compact_batch(
     for (id, bytes) in &rewrite {
         table.insert(id.as_str(), bytes.as_slice())?;
     }
-    let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    let mut keys = tx.open_table(tables::CUSTOMER_KEYS_V34)?;
     for c in &batch {
-        for k in keys_of(c) {
+        for k in v34::keys_of(c) {
             keys.insert(k.as_str(), "")?;
         }
     }
     drop(keys);
-    super::leads::add_keys(tx, &batch)?;
+    super::leads::add_keys_v34(tx, &batch)?;
     Ok((last, n))
+}
+
+/// Schema 35, one batch: the records of a batch of customers rewritten in format 3 (those in
+/// format 1 or 2; `customer_codec`), their customer keys and lead-check keys written in the
+/// binary form, and their rule views rewritten in format 2 (`rule_fields`) (the first batch dropped the text tables and created the binary ones
+/// empty: `migrate::to_35_binary_keys`). The batch that ends the step sets the recycle bin's
+/// counter from the keys built (the text keys it was counted from are gone).
+pub fn binary_keys_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut batch: Vec<Customer> = Vec::new();
+    let mut rewrite: Vec<(String, Vec<u8>)> = Vec::new();
+    let (mut last, mut n) = (None, 0);
+    {
+        let table = tx.open_table(tables::CUSTOMERS)?;
+        let range = match after {
+            Some(a) => {
+                table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+            }
+            None => table.range::<&str>(..)?,
+        };
+        for row in range.take(limit) {
+            let (id, v) = row?;
+            let c = customer_codec::decode(v.value())?;
+            if customer_codec::is_older(v.value()) {
+                rewrite.push((id.value().to_string(), customer_codec::encode(&c)?));
+            }
+            keys.extend(keys_of(&c));
+            batch.push(c);
+            last = Some(id.value().to_string());
+            n += 1;
+        }
+    }
+    if !rewrite.is_empty() {
+        let mut table = tx.open_table(tables::CUSTOMERS)?;
+        for (id, bytes) in &rewrite {
+            table.insert(id.as_str(), bytes.as_slice())?;
+        }
+    }
+    keys.sort_unstable();
+    let mut table = tx.open_table(tables::CUSTOMER_KEYS)?;
+    for k in &keys {
+        table.insert(k.as_slice(), ())?;
+    }
+    drop(table);
+    let refs: Vec<&Customer> = batch.iter().collect();
+    super::leads::add_new_many(tx, &refs)?;
+    super::rule_fields::rewrite_many(tx, &batch)?;
+    if n < limit {
+        super::loads::count_bin(tx)?;
+    }
+    Ok((last, n))
+}
+
+/// Differences between the customer keys and the keys the records call for, for `zhudai
+/// doctor` (reads every record and key: an offline check, never on a request path). First
+/// compares a count and an order-free sum of a hash of every key (constant memory); only when
+/// they differ are the two sets built to name the customers concerned (at most `limit`).
+pub fn key_drift(tx: &ReadTransaction, limit: usize) -> Result<Vec<String>> {
+    let fingerprint = |k: &[u8]| -> u128 {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(k);
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&d[..16]);
+        u128::from_le_bytes(b)
+    };
+    let records = tx.open_table(tables::CUSTOMERS)?;
+    let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+    let (mut want, mut want_n) = (0u128, 0u64);
+    for row in records.iter()? {
+        let (_, v) = row?;
+        let mut ks = keys_of(&customer_codec::decode(v.value())?);
+        ks.sort_unstable();
+        ks.dedup();
+        for k in ks {
+            want = want.wrapping_add(fingerprint(&k));
+            want_n += 1;
+        }
+    }
+    let (mut have, mut have_n) = (0u128, 0u64);
+    for row in keys.iter()? {
+        let (k, _) = row?;
+        have = have.wrapping_add(fingerprint(k.value()));
+        have_n += 1;
+    }
+    if (want, want_n) == (have, have_n) {
+        return Ok(Vec::new());
+    }
+    let mut expected = std::collections::BTreeSet::new();
+    for row in records.iter()? {
+        let (_, v) = row?;
+        expected.extend(keys_of(&customer_codec::decode(v.value())?));
+    }
+    let mut out = Vec::new();
+    let mut actual = std::collections::BTreeSet::new();
+    for row in keys.iter()? {
+        let (k, _) = row?;
+        actual.insert(k.value().to_vec());
+    }
+    let name = |k: &[u8]| {
+        let kind = k.first().map_or('?', |&b| char::from(b));
+        match key_codec::id_of_key(k) {
+            Ok(id) => format!("customer {id}: a `{kind}` key"),
+            Err(_) => format!("a `{kind}` key of no known shape ({} bytes)", k.len()),
+        }
+    };
+    out.extend(
+        expected
+            .difference(&actual)
+            .map(|k| format!("{} is missing", name(k))),
+    );
+    out.extend(
+        actual
+            .difference(&expected)
+            .map(|k| format!("{} is stale", name(k))),
+    );
+    if out.is_empty() {
+        out.push(format!(
+            "{have_n} keys stored, {want_n} called for by the records"
+        ));
+    }
+    out.truncate(limit);
+    Ok(out)
 }
 
 /// Counts today's reveals under `counter` (a user id, or `<user id>/own` for their own
@@ -1043,15 +1252,15 @@ impl<'t> Reader<'t> {
     /// index), with one table handle for all of them (an import batch's duplicate lookup).
     pub fn first_ids_by_index(&self, probes: &[Vec<(char, &str)>]) -> Result<Vec<Option<String>>> {
         fn first(
-            keys: &impl ReadableTable<&'static str, &'static str>,
+            keys: &impl ReadableTable<&'static [u8], ()>,
             probes: &[(char, &str)],
         ) -> Result<Option<String>> {
             for (kind, bidx) in probes {
                 let prefix = index_prefix(*kind, bidx);
-                if let Some(row) = keys.range(prefix.as_str()..)?.next() {
+                if let Some(row) = keys.range::<&[u8]>(prefix.as_slice()..)?.next() {
                     let (k, _) = row?;
-                    if k.value().starts_with(&prefix) {
-                        return Ok(Some(id_of_key(k.value()).to_string()));
+                    if let Some(id) = k.value().strip_prefix(prefix.as_slice()) {
+                        return Ok(Some(key_codec::id_text(id)?));
                     }
                 }
             }
@@ -1084,19 +1293,26 @@ impl<'t> Reader<'t> {
             ));
         };
         let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
-        let prefix = format!("q:{pool_id}/");
-        let start = format!("{prefix}{}", after.unwrap_or(""));
-        let end = format!("q:{pool_id}0"); // '0' is the byte after '/'
+        let prefix = pool_prefix(pool_id);
+        // The prefix alone is no key (every key ends with an id): excluding it starts at the
+        // pool's first key.
+        let start = match after {
+            Some(a) => with_id(prefix.clone(), a),
+            None => prefix.clone(),
+        };
         let mut out = Vec::with_capacity(limit);
-        for row in keys.range::<&str>((
-            std::ops::Bound::Excluded(start.as_str()),
-            std::ops::Bound::Excluded(end.as_str()),
+        for row in keys.range::<&[u8]>((
+            std::ops::Bound::Excluded(start.as_slice()),
+            std::ops::Bound::Unbounded,
         ))? {
             if out.len() == limit {
                 break;
             }
             let (k, _) = row?;
-            out.push(id_of_key(k.value()).to_string());
+            let Some(id) = k.value().strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            out.push(key_codec::id_text(id)?);
         }
         Ok(out)
     }

@@ -18,26 +18,36 @@ use crate::domain::customer::{Customer, Sealed};
 /// filled ("" before the first batch).
 pub const FILL_CURSOR: &str = "lead_check/fill_after";
 
-/// The prefix of a lead index's keys: its first 128 bits (32 hex digits) and `/` (schema 32;
-/// before, all 64 digits).
-fn prefix(lead: &str) -> String {
-    format!("{}/", lead.get(..32).unwrap_or(lead))
+/// The prefix of a lead index's keys: its first 128 bits as bytes (`key_codec`, schema 35;
+/// the short text form since schema 32, all 64 hex digits before).
+fn prefix(lead: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    super::key_codec::push_part(&mut k, Some(lead));
+    k
 }
 
-fn keys_of(c: &Customer) -> Vec<String> {
+fn keys_of(c: &Customer) -> Vec<Vec<u8>> {
     std::iter::once(&c.phone)
         .chain(&c.extra_phones)
         .filter(|p| !p.bidx.is_empty() && !p.lead.is_empty())
-        .map(|p| format!("{}{}", prefix(&p.lead), c.id))
+        .map(|p| {
+            let mut k = prefix(&p.lead);
+            super::key_codec::push_id(&mut k, &c.id);
+            k
+        })
         .collect()
 }
 
-/// Schema 32, one batch: the lead-check keys of `batch` (the table was emptied by the step's
-/// first batch and is rebuilt in the short form).
-pub(super) fn add_keys(tx: &WriteTransaction, batch: &[Customer]) -> Result<()> {
-    let mut t = tx.open_table(tables::LEAD_CHECK)?;
+/// Schema 32, one batch: the lead-check keys of `batch` in the short text form of schemas 32
+/// to 34 (the table was emptied by the step's first batch; step 35 rebuilds it in binary).
+pub(super) fn add_keys_v34(tx: &WriteTransaction, batch: &[Customer]) -> Result<()> {
+    let mut t = tx.open_table(tables::LEAD_CHECK_V34)?;
     for c in batch {
-        for k in keys_of(c) {
+        for p in std::iter::once(&c.phone)
+            .chain(&c.extra_phones)
+            .filter(|p| !p.bidx.is_empty() && !p.lead.is_empty())
+        {
+            let k = format!("{}/{}", p.lead.get(..32).unwrap_or(&p.lead), c.id);
             t.insert(k.as_str(), "")?;
         }
     }
@@ -53,10 +63,10 @@ pub(super) fn sync(tx: &WriteTransaction, before: Option<&Customer>, c: &Custome
     }
     let mut t = tx.open_table(tables::LEAD_CHECK)?;
     for k in old.iter().filter(|k| !new.contains(k)) {
-        t.remove(k.as_str())?;
+        t.remove(k.as_slice())?;
     }
     for k in &new {
-        t.insert(k.as_str(), "")?;
+        t.insert(k.as_slice(), ())?;
     }
     Ok(())
 }
@@ -64,14 +74,14 @@ pub(super) fn sync(tx: &WriteTransaction, before: Option<&Customer>, c: &Custome
 /// [`sync`] for many new customers (`before` none; an import batch): their keys inserted in
 /// key order with one table handle.
 pub(super) fn add_new_many(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()> {
-    let mut keys: Vec<String> = cs.iter().flat_map(|c| keys_of(c)).collect();
+    let mut keys: Vec<Vec<u8>> = cs.iter().flat_map(|c| keys_of(c)).collect();
     if keys.is_empty() {
         return Ok(());
     }
     keys.sort_unstable();
     let mut t = tx.open_table(tables::LEAD_CHECK)?;
     for k in &keys {
-        t.insert(k.as_str(), "")?;
+        t.insert(k.as_slice(), ())?;
     }
     Ok(())
 }
@@ -80,7 +90,7 @@ pub(super) fn add_new_many(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()
 pub fn exists(tx: &ReadTransaction, lead: &str) -> Result<bool> {
     let t = tx.open_table(tables::LEAD_CHECK)?;
     let prefix = prefix(lead);
-    let first = t.range(prefix.as_str()..)?.next().transpose()?;
+    let first = t.range::<&[u8]>(prefix.as_slice()..)?.next().transpose()?;
     Ok(first.is_some_and(|(k, _)| k.value().starts_with(&prefix)))
 }
 
@@ -112,9 +122,11 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     let mut actual = std::collections::BTreeSet::new();
     for row in tx.open_table(tables::LEAD_CHECK)?.iter()? {
         let (k, _) = row?;
-        actual.insert(k.value().to_string());
+        actual.insert(k.value().to_vec());
     }
-    let customer = |k: &String| k.rsplit('/').next().unwrap_or_default().to_string();
+    let customer = |k: &Vec<u8>| {
+        super::key_codec::id_of_lead_key(k).unwrap_or_else(|_| "(a key of no known shape)".into())
+    };
     out.extend(
         expected
             .difference(&actual)

@@ -211,8 +211,8 @@ pub fn of_w(tx: &WriteTransaction, owner: &str) -> Result<Loads> {
     read(&tx.open_table(tables::OWNER_LOADS)?, owner)
 }
 
-/// The recycle bin's size: customers deleted and not anonymised, i.e. its `b:` keys in
-/// `customer_keys`.
+/// The recycle bin's size: customers deleted and not anonymised, i.e. its `b` keys in
+/// `customer_keys_bin`.
 const BIN: &str = "customers/recycle_bin";
 
 /// How many customers are in the recycle bin (kept by every customer write).
@@ -233,19 +233,33 @@ pub(super) fn shift_bin(tx: &WriteTransaction, up: bool) -> Result<()> {
     Ok(())
 }
 
-/// The bin's keys counted (reads the keys, not the records).
-fn count_bin_keys(keys: &impl ReadableTable<&'static str, &'static str>) -> Result<u64> {
+/// The bin's keys counted (reads the keys, not the records; the kind byte `b`).
+fn count_bin_keys(keys: &impl ReadableTable<&'static [u8], ()>) -> Result<u64> {
     let mut n = 0;
-    for row in keys.range::<&str>("b:".."b;")? {
+    for row in keys.range::<&[u8]>(&b"b"[..]..&b"c"[..])? {
         row?;
         n += 1;
     }
     Ok(n)
 }
 
-/// Schema 13: the bin's counter set from its keys; returns it.
+/// The end of schema 35: the bin's counter set from its binary keys; returns it.
 pub(super) fn count_bin(tx: &WriteTransaction) -> Result<u64> {
     let n = count_bin_keys(&tx.open_table(tables::CUSTOMER_KEYS)?)?;
+    tx.open_table(tables::COUNTERS)?.insert(BIN, n)?;
+    Ok(n)
+}
+
+/// Schema 13: the bin's counter set from its text keys (`b:…`, schemas 11 to 34); returns it.
+pub(super) fn count_bin_v34(tx: &WriteTransaction) -> Result<u64> {
+    let mut n = 0;
+    for row in tx
+        .open_table(tables::CUSTOMER_KEYS_V34)?
+        .range::<&str>("b:".."b;")?
+    {
+        row?;
+        n += 1;
+    }
     tx.open_table(tables::COUNTERS)?.insert(BIN, n)?;
     Ok(n)
 }

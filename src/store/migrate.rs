@@ -89,7 +89,15 @@
 //!   accounts; the lead counters `fl/<day>/<owner>` (the 工作台 trends) from the customer
 //!   funnel's `lead` entries; batched (the cursor names the phase).
 //!
-//! Steps 9, 10, 11, 15, 17, 30, 32, 33 and 34 read every customer (record or rule view) or key; they run in
+//! - 35: customer keys and lead-check keys in a binary form (`store::key_codec`: a kind byte,
+//!   ULIDs and the blind index's 128 bits as bytes, no value) in the new tables
+//!   customer_keys_bin and lead_check_bin, built from the records in batches; in the same
+//!   batches the records are rewritten in format 3 (`store::customer_codec`: ids as bytes)
+//!   and the rule views in format 2 (`store::rule_fields`: varints); the text tables are
+//!   dropped with the first batch and the recycle bin's counter is set from the new keys with
+//!   the last; compacted after.
+//!
+//! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34 and 35 read every customer (record or rule view) or key; they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
@@ -98,7 +106,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 34;
+pub const SCHEMA_VERSION: u64 = 35;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -168,7 +176,7 @@ pub fn run_observed(store: &Store, on_step: &mut dyn FnMut(&StepDone)) -> Result
             to: next,
             elapsed: started.elapsed(),
         });
-        upgraded.compact |= next == 11 || next == 32 || next == 33;
+        upgraded.compact |= next == 11 || next == 32 || next == 33 || next == 35;
         version = next;
     }
     Ok(upgraded)
@@ -194,6 +202,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         32 => Some(super::customers::compact_batch),
         33 => Some(super::event_codec::compact_batch),
         34 => Some(v34_batch),
+        35 => Some(super::customers::binary_keys_batch),
         _ => None,
     }
 }
@@ -324,6 +333,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::TRANSFER_KEYS)?;
     create_v21(tx)?;
     to_23_blobs(tx)?;
+    tx.open_table(tables::LEAD_CHECK)?;
     create_v24(tx)?;
     to_25_fees(tx)?;
     to_26_contracts(tx)?;
@@ -437,8 +447,9 @@ fn to_23_blobs(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 24's tables but the lead check's (text until 34, binary since 35: the caller opens
+/// the one it writes).
 fn create_v24(tx: &WriteTransaction) -> Result<()> {
-    tx.open_table(tables::LEAD_CHECK)?;
     tx.open_table(tables::APPLICATION_FORMS)?;
     tx.open_table(tables::APPLICATION_KEYS)?;
     tx.open_table(tables::APPLICATION_SUBMISSIONS)?;
@@ -449,6 +460,7 @@ fn create_v24(tx: &WriteTransaction) -> Result<()> {
 /// lead index fill marked pending when there are customers.
 fn to_24_leads(tx: &WriteTransaction) -> Result<()> {
     use crate::domain::roles::Capability;
+    tx.open_table(tables::LEAD_CHECK_V34)?;
     create_v24(tx)?;
     if let Some(mut admin) = super::org::roles_w(tx)?
         .into_iter()
@@ -582,6 +594,20 @@ fn to_31_brokers(tx: &WriteTransaction) -> Result<()> {
 /// format 2 and write its keys in the short form (the id only in the key, 128 bits of each
 /// blind index).
 fn to_32_compact(tx: &WriteTransaction) -> Result<()> {
+    tx.delete_table(tables::CUSTOMER_KEYS_V34)?;
+    tx.open_table(tables::CUSTOMER_KEYS_V34)?;
+    tx.delete_table(tables::LEAD_CHECK_V34)?;
+    tx.open_table(tables::LEAD_CHECK_V34)?;
+    Ok(())
+}
+
+/// Schema 35, the first batch of the step (`run_in_batches`): the text keys of customers and
+/// of the lead check dropped, the binary tables created empty; the batches
+/// (`customers::binary_keys_batch`) write every customer's keys in the binary form from its
+/// record, and the last one sets the recycle bin's counter from them.
+fn to_35_binary_keys(tx: &WriteTransaction) -> Result<()> {
+    tx.delete_table(tables::CUSTOMER_KEYS_V34)?;
+    tx.delete_table(tables::LEAD_CHECK_V34)?;
     tx.delete_table(tables::CUSTOMER_KEYS)?;
     tx.open_table(tables::CUSTOMER_KEYS)?;
     tx.delete_table(tables::LEAD_CHECK)?;
@@ -647,7 +673,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         }
         5 => {
             tx.open_table(tables::CUSTOMERS)?;
-            tx.open_table(tables::CUSTOMER_KEYS)?;
+            tx.open_table(tables::CUSTOMER_KEYS_V34)?;
             tx.open_table(tables::REVEALS)?;
             Ok(())
         }
@@ -676,7 +702,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         11 => Ok(()),
         12 => key_audit_chain(tx),
         13 => {
-            let n = super::loads::count_bin(tx)?;
+            let n = super::loads::count_bin_v34(tx)?;
             tracing::info!(customers = n, "recycle bin counted");
             Ok(())
         }
@@ -712,6 +738,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         32 => to_32_compact(tx),
         33 => Ok(()),
         34 => to_34_report_rollups(tx),
+        35 => to_35_binary_keys(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

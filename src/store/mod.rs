@@ -19,6 +19,7 @@ pub mod deals;
 pub mod event_codec;
 pub mod fees;
 pub mod funnel;
+mod key_codec;
 pub mod leads;
 pub mod loads;
 pub mod match_rows;

@@ -218,7 +218,8 @@ fn copyable(from: &redb::ReadTransaction) -> Result<Option<u64>> {
         });
     }
     // A table this binary does not know would be silently left out: refuse instead.
-    let known = tables::all_names();
+    let mut known = tables::all_names();
+    known.extend(tables::retired_names());
     for handle in from.list_tables()? {
         if !known.iter().any(|k| k == handle.name()) {
             return Err(Error::Corrupt {

@@ -25,9 +25,14 @@ pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_t
 pub const API_TOKEN_HASHES: TableDefinition<&str, &str> = TableDefinition::new("api_token_hashes");
 /// Customer id → `domain::customer::Customer` (schema 5).
 pub const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("customers");
-/// Secondary keys of customers → customer id (schema 5): `p:<phone blind index>/<id>`,
-/// `i:<id-number blind index>/<id>`, `o:<owner id or "-">/<id>`. One table, prefix scans.
-pub const CUSTOMER_KEYS: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
+/// Secondary keys of customers (schema 35; `store::key_codec`), bytes, no value: a kind
+/// byte, a part, the customer id. `p`/`i` + phone / ID-number blind index, `o` + owner (or
+/// none), `q` + pool (waiting customers), `b` + deletion time (the recycle bin), `n` + exact
+/// name. One table, prefix scans.
+pub const CUSTOMER_KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("customer_keys_bin");
+/// The text form of the customer keys, schemas 5 to 34 (`p:<index>/<id>` …): written only by
+/// the migrations up to 34, emptied and dropped by step 35, which builds [`CUSTOMER_KEYS`].
+pub const CUSTOMER_KEYS_V34: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
 /// `<user id>/<YYYY-MM-DD>` (Asia/Shanghai) → full-value reveals that day (schema 5).
 pub const REVEALS: TableDefinition<&str, u64> = TableDefinition::new("reveals");
 /// `<customer id>/<follow-up id>` → `domain::followup::Followup` (schema 6).
@@ -78,7 +83,11 @@ pub const NOTICES: TableDefinition<&str, &[u8]> = TableDefinition::new("notices"
 /// `<lead-check index>/<customer id>` → "" (schema 24, `store::leads`): every phone of every
 /// customer not erased (the recycle bin included), kept by `store::customers::put` with the
 /// record. The index is `FieldCipher::lead_index` (keyed), so the file alone reveals nothing.
-pub const LEAD_CHECK: TableDefinition<&str, &str> = TableDefinition::new("lead_check");
+/// Since schema 35 bytes (`store::key_codec`): the index's first 128 bits as a part, then the
+/// customer id; no value.
+pub const LEAD_CHECK: TableDefinition<&[u8], ()> = TableDefinition::new("lead_check_bin");
+/// The text form of [`LEAD_CHECK`], schemas 24 to 34 (`<32 hex>/<id>`): dropped by step 35.
+pub const LEAD_CHECK_V34: TableDefinition<&str, &str> = TableDefinition::new("lead_check");
 /// Application form id → `store::applications::Form` (schema 24).
 pub const APPLICATION_FORMS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("application_forms");
@@ -92,26 +101,37 @@ pub const APPLICATION_SUBMISSIONS: TableDefinition<&str, &[u8]> =
 /// Every table above, listed once more for whole-store copies (`store::snapshot`, backups).
 /// A test in `store::snapshot` fails when a fresh store has a table that is missing here.
 macro_rules! every_table {
-    ($($table:ident),* $(,)?) => {
+    ($($table:ident),* $(,)?; retired: $($old:ident),* $(,)?) => {
         /// The names of every table, in copy order.
         pub fn all_names() -> Vec<String> {
             vec![$(redb::TableHandle::name(&$table).to_string()),*]
         }
 
-        /// Copies every table that exists in `from` into `to`; returns the rows copied.
+        /// The tables of older schemas that a store not yet migrated may still hold (a later
+        /// migration drops them): known, so a copy of such a store is not refused, and copied
+        /// when present.
+        pub fn retired_names() -> Vec<String> {
+            vec![$(redb::TableHandle::name(&$old).to_string()),*]
+        }
+
+        /// Copies every table that exists in `from` into `to` (retired ones too); returns the
+        /// rows copied.
         pub fn copy_all(
             from: &redb::ReadTransaction,
             to: &redb::WriteTransaction,
         ) -> super::Result<u64> {
             let mut rows = 0;
             $(rows += super::snapshot::copy_table(from, to, $table)?;)*
+            $(rows += super::snapshot::copy_table(from, to, $old)?;)*
             Ok(rows)
         }
 
-        /// The number of rows of every table together (redb keeps each table's length).
+        /// The number of rows of every table together, retired ones too (redb keeps each
+        /// table's length).
         pub fn count_all(from: &redb::ReadTransaction) -> super::Result<u64> {
             let mut rows = 0;
             $(rows += super::snapshot::count_table(from, $table)?;)*
+            $(rows += super::snapshot::count_table(from, $old)?;)*
             Ok(rows)
         }
 
@@ -298,5 +318,7 @@ every_table!(
     OWNER_TOUCH_BUCKETS,
     REFERRALS,
     REFERRAL_FEES,
-    REFERRAL_KEYS,
+    REFERRAL_KEYS;
+    retired: CUSTOMER_KEYS_V34,
+    LEAD_CHECK_V34,
 );

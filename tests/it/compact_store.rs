@@ -5,7 +5,7 @@
 use redb::{ReadableDatabase, ReadableTable};
 use serde_json::{Value, json};
 use zhudai::domain::customer::Customer;
-use zhudai::store::{codec, customer_codec, customers, event_codec, migrate, tables};
+use zhudai::store::{codec, customer_codec, customers, event_codec, migrate, rule_fields, tables};
 
 use crate::common::{self, ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 
@@ -30,20 +30,72 @@ fn byte_rows(
         .collect()
 }
 
+/// Every key of a binary key table (schema 35: no values), in key order, each with an empty
+/// value; none when the table does not exist.
 fn table_rows(
     path: &std::path::Path,
-    table: redb::TableDefinition<&'static str, &'static str>,
-) -> Vec<(String, String)> {
+    table: redb::TableDefinition<&'static [u8], ()>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
     let db = redb::ReadOnlyDatabase::open(path).unwrap();
     let tx = db.begin_read().unwrap();
-    let t = tx.open_table(table).unwrap();
+    let t = match tx.open_table(table) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Vec::new(),
+        Err(e) => panic!("{e}"),
+    };
+    t.iter()
+        .unwrap()
+        .map(|r| (r.unwrap().0.value().to_vec(), Vec::new()))
+        .collect()
+}
+
+/// The owned customers' rule views by last activity (`customer_activity`).
+fn activity_rows(path: &std::path::Path) -> Vec<((i64, String), Vec<u8>)> {
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let tx = db.begin_read().unwrap();
+    let t = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
     t.iter()
         .unwrap()
         .map(|r| {
             let (k, v) = r.unwrap();
-            (k.value().to_string(), v.value().to_string())
+            let (at, id) = k.value();
+            ((at, id.to_string()), v.value().to_vec())
         })
         .collect()
+}
+
+/// Whether a table of that name is in the store.
+fn has_table(path: &std::path::Path, name: &str) -> bool {
+    use redb::TableHandle;
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let tx = db.begin_read().unwrap();
+    tx.list_tables().unwrap().any(|t| t.name() == name)
+}
+
+/// The text keys schemas 32 to 34 wrote for `c` (customer keys, lead-check keys).
+fn v34_keys(c: &Customer) -> (Vec<String>, Vec<String>) {
+    let short = |s: &str| s.get(..32).unwrap_or(s).to_string();
+    let mut keys = vec![format!(
+        "o:{}/{}",
+        c.owner_id.as_deref().unwrap_or("-"),
+        c.id
+    )];
+    let mut leads = Vec::new();
+    for p in std::iter::once(&c.phone).chain(&c.extra_phones) {
+        keys.push(format!("p:{}/{}", short(&p.bidx), c.id));
+        leads.push(format!("{}/{}", short(&p.lead), c.id));
+    }
+    if let Some(i) = &c.id_number {
+        keys.push(format!("i:{}/{}", short(&i.bidx), c.id));
+    }
+    if let Some(at) = c.deleted_at {
+        keys.push(format!("b:{:020}/{}", at.timestamp_micros(), c.id));
+    }
+    keys.push(format!("n:{}/{}", c.name, c.id));
+    if let (Some(pool), None, None) = (&c.pool_id, &c.owner_id, c.deleted_at) {
+        keys.push(format!("q:{pool}/{}", c.id));
+    }
+    (keys, leads)
 }
 
 #[tokio::test]
@@ -113,15 +165,12 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
         let db = redb::Database::open(&path).unwrap();
         let tx = db.begin_write().unwrap();
         {
+            // Schema 31 had no binary key tables.
+            tx.delete_table(tables::CUSTOMER_KEYS).unwrap();
+            tx.delete_table(tables::LEAD_CHECK).unwrap();
             let mut t = tx.open_table(tables::CUSTOMERS).unwrap();
-            let mut keys = tx.open_table(tables::CUSTOMER_KEYS).unwrap();
-            let mut leads = tx.open_table(tables::LEAD_CHECK).unwrap();
-            for (k, _) in &keys_now {
-                keys.remove(k.as_str()).unwrap();
-            }
-            for (k, _) in &leads_now {
-                leads.remove(k.as_str()).unwrap();
-            }
+            let mut keys = tx.open_table(tables::CUSTOMER_KEYS_V34).unwrap();
+            let mut leads = tx.open_table(tables::LEAD_CHECK_V34).unwrap();
             for c in &originals {
                 t.insert(c.id.as_str(), codec::encode(c).unwrap().as_slice())
                     .unwrap();
@@ -139,11 +188,11 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
                 if let Some(i) = &c.id_number {
                     old.push(format!("i:{}/{}", i.bidx, c.id));
                 }
-                for (k, _) in keys_now.iter().filter(|(k, _)| {
-                    (k.starts_with("n:") || k.starts_with("b:")) && k.ends_with(&c.id)
-                }) {
-                    old.push(k.clone());
-                }
+                let (v34, _) = v34_keys(c);
+                old.extend(
+                    v34.into_iter()
+                        .filter(|k| k.starts_with("n:") || k.starts_with("b:")),
+                );
                 for k in old {
                     keys.insert(k.as_str(), c.id.as_str()).unwrap();
                 }
@@ -182,7 +231,7 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
     {
         let db = redb::Database::open(&interrupted).unwrap();
         let tx = db.begin_write().unwrap();
-        for t in [tables::CUSTOMER_KEYS, tables::LEAD_CHECK] {
+        for t in [tables::CUSTOMER_KEYS_V34, tables::LEAD_CHECK_V34] {
             tx.delete_table(t).unwrap();
             tx.open_table(t).unwrap();
         }
@@ -378,4 +427,301 @@ async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
     assert_eq!(st, 200, "{again}");
     assert_eq!(again, timeline, "the timeline reads the same");
     s.stop().await;
+}
+
+/// Schema 35: a store with the text keys of schemas 32 to 34 gets its customer keys and
+/// lead-check keys in the binary form, straight through and after an interruption, byte for
+/// byte what this version writes (and the records in format 3, the rule views in format 2);
+/// the text tables are gone, the recycle bin's counter is set from the new keys, `zhudai
+/// doctor` is clean (and names a key removed by hand), and the readers of the keys answer as
+/// before.
+#[tokio::test]
+async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, pool) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "迁移公海", "settings": {"reclaim_cooldown_days": 0}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{pool}");
+    let pool = pool["id"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for i in 0..9u32 {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({
+                    "name": if i < 2 { "同名客户".to_string() } else { format!("键{i}") },
+                    "phone": format!("1350013{i:04}"),
+                    "extra_phones": if i % 3 == 0 { json!([format!("1360013{i:04}")]) } else { json!([]) },
+                    "id_number": if i == 4 { json!("11010519491231002X") } else { Value::Null },
+                }),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        let id = c["id"].as_str().unwrap().to_string();
+        if (5..8).contains(&i) {
+            let (st, v) = admin
+                .post(
+                    &format!("/api/v1/customers/{id}/release"),
+                    json!({"reason": "暂无需求", "pool_id": pool}),
+                )
+                .await;
+            assert_eq!(st, 200, "{v}");
+        }
+        ids.push(id);
+    }
+    for id in [&ids[1], &ids[8]] {
+        let (st, _) = admin
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/customers/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(st, 204);
+    }
+    // What the readers answer today: the pool page, the recycle bin, a duplicate probe.
+    let pool_page = admin
+        .get(&format!("/api/v1/pools/{pool}/customers?limit=2"))
+        .await
+        .1;
+    let bin_page = admin.get("/api/v1/customers/recycle-bin?limit=1").await.1;
+    let bin_next = format!(
+        "/api/v1/customers/recycle-bin?limit=1&cursor={}",
+        bin_page["next_cursor"].as_str().unwrap()
+    );
+    let bin_page2 = admin.get(&bin_next).await.1;
+    assert_eq!(
+        bin_page2["items"].as_array().unwrap().len(),
+        1,
+        "{bin_page2}"
+    );
+    let data = s.stop().await;
+    let path = data.path().join("zhudai.redb");
+
+    let keys_now = table_rows(&path, tables::CUSTOMER_KEYS);
+    let leads_now = table_rows(&path, tables::LEAD_CHECK);
+    // 9 owner + 9 name (the bin keeps it) + 12 phone + 1 ID-number + 2 bin + 3 pool keys.
+    assert_eq!(keys_now.len(), 9 + 9 + 12 + 1 + 2 + 3, "{keys_now:?}");
+    assert!(keys_now.iter().all(|(k, _)| k.len() <= 34), "{keys_now:?}");
+    assert_eq!(leads_now.len(), 12);
+    assert!(!has_table(&path, "customer_keys") && !has_table(&path, "lead_check"));
+    let originals: Vec<Customer> = records(&path)
+        .iter()
+        .map(|(_, b)| customer_codec::decode(b).unwrap())
+        .collect();
+    let records_now = records(&path);
+    assert!(records_now.iter().all(|(_, b)| b[0] == 3), "format 3");
+    let rules_now = byte_rows(&path, tables::CUSTOMER_RULES);
+    assert!(rules_now.iter().all(|(_, v)| v[0] == 2), "format 2");
+    let activity_now = activity_rows(&path);
+    assert!(!activity_now.is_empty());
+
+    // Back to what schema 34 wrote: the text tables, no binary ones, format-1 rule views.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.delete_table(tables::CUSTOMER_KEYS).unwrap();
+        tx.delete_table(tables::LEAD_CHECK).unwrap();
+        {
+            let mut keys = tx.open_table(tables::CUSTOMER_KEYS_V34).unwrap();
+            let mut leads = tx.open_table(tables::LEAD_CHECK_V34).unwrap();
+            for c in &originals {
+                let (k, l) = v34_keys(c);
+                for k in k {
+                    keys.insert(k.as_str(), "").unwrap();
+                }
+                for l in l {
+                    leads.insert(l.as_str(), "").unwrap();
+                }
+            }
+            // A counter the text keys would give: the step sets it from the new keys.
+            tx.open_table(tables::COUNTERS)
+                .unwrap()
+                .insert("customers/recycle_bin", 7)
+                .unwrap();
+            // The records in format 2.
+            let mut t = tx.open_table(tables::CUSTOMERS).unwrap();
+            for c in &originals {
+                t.insert(
+                    c.id.as_str(),
+                    customer_codec::encode_format_2(c).unwrap().as_slice(),
+                )
+                .unwrap();
+            }
+            drop(t);
+            // The rule views in format 1 (both tables).
+            let mut rules = tx.open_table(tables::CUSTOMER_RULES).unwrap();
+            for (id, v) in &rules_now {
+                let f = rule_fields::decode(id, v).unwrap();
+                rules
+                    .insert(id.as_str(), rule_fields::encode_format_1(&f).as_slice())
+                    .unwrap();
+            }
+            let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
+            for ((at, id), v) in &activity_now {
+                let f = rule_fields::decode(id, v).unwrap();
+                activity
+                    .insert(
+                        (*at, id.as_str()),
+                        rule_fields::encode_format_1(&f).as_slice(),
+                    )
+                    .unwrap();
+            }
+        }
+        tx.open_table(tables::META)
+            .unwrap()
+            .insert("schema_version", 34)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    assert!(table_rows(&path, tables::CUSTOMER_KEYS).is_empty());
+    assert!(records(&path).iter().all(|(_, b)| b[0] == 2));
+    // A copy of the not yet migrated store, row by row (as beside a running server): its text
+    // key tables are known to this version (not refused) and copied.
+    {
+        let pending = data.path().join("pending.redb");
+        std::fs::copy(&path, &pending).unwrap();
+        let db = redb::Database::open(&pending).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(tables::SETTINGS)
+            .unwrap()
+            .insert(zhudai::store::SCRUB_PENDING, "1")
+            .unwrap();
+        tx.commit().unwrap();
+        drop(db);
+        let copy = data.path().join("copy.redb");
+        zhudai::store::snapshot::snapshot_file(&pending, &copy).unwrap();
+        let text_keys = |p: &std::path::Path| {
+            let db = redb::ReadOnlyDatabase::open(p).unwrap();
+            let tx = db.begin_read().unwrap();
+            let t = tx.open_table(tables::CUSTOMER_KEYS_V34).unwrap();
+            t.iter()
+                .unwrap()
+                .map(|r| r.unwrap().0.value().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert!(!text_keys(&copy).is_empty());
+        assert_eq!(text_keys(&copy), text_keys(&path));
+        std::fs::remove_file(&pending).unwrap();
+        std::fs::remove_file(&copy).unwrap();
+    }
+    let interrupted = data.path().join("interrupted.redb");
+    std::fs::copy(&path, &interrupted).unwrap();
+
+    let store = common::open_keyed(data.path(), &path);
+    assert_eq!(
+        migrate::stored_version(&store).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
+    assert_eq!(
+        store.read(zhudai::store::loads::bin_size).unwrap(),
+        2,
+        "counted from the new keys"
+    );
+    drop(store);
+    assert_eq!(table_rows(&path, tables::CUSTOMER_KEYS), keys_now);
+    assert_eq!(table_rows(&path, tables::LEAD_CHECK), leads_now);
+    assert!(!has_table(&path, "customer_keys") && !has_table(&path, "lead_check"));
+    assert_eq!(byte_rows(&path, tables::CUSTOMER_RULES), rules_now);
+    assert_eq!(activity_rows(&path), activity_now);
+    assert_eq!(records(&path), records_now);
+
+    // Interrupted after a first batch of 4 customers (text tables dropped, binary ones
+    // created, that batch written, the cursor committed): resumes after the cursor.
+    {
+        let db = redb::Database::open(&interrupted).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.delete_table(tables::CUSTOMER_KEYS_V34).unwrap();
+        tx.delete_table(tables::LEAD_CHECK_V34).unwrap();
+        tx.open_table(tables::CUSTOMER_KEYS).unwrap();
+        tx.open_table(tables::LEAD_CHECK).unwrap();
+        let (last, n) = customers::binary_keys_batch(&tx, None, 4).unwrap();
+        assert_eq!(n, 4);
+        tx.open_table(tables::SETTINGS)
+            .unwrap()
+            .insert("migration/35/after", last.unwrap().as_str())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let partial = table_rows(&interrupted, tables::CUSTOMER_KEYS).len();
+    assert!(partial > 0 && partial < keys_now.len(), "{partial}");
+    let store = common::open_keyed(data.path(), &interrupted);
+    assert_eq!(
+        migrate::stored_version(&store).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
+    drop(store);
+    assert_eq!(table_rows(&interrupted, tables::CUSTOMER_KEYS), keys_now);
+    assert_eq!(table_rows(&interrupted, tables::LEAD_CHECK), leads_now);
+    assert_eq!(byte_rows(&interrupted, tables::CUSTOMER_RULES), rules_now);
+    assert_eq!(activity_rows(&interrupted), activity_now);
+    assert_eq!(records(&interrupted), records_now);
+
+    let doctor = |dir: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+            .args(["--data", dir.to_str().unwrap(), "doctor"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, text) = doctor(data.path());
+    assert!(ok, "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(text.contains("customer keys"), "{text}");
+
+    // The server answers from the new keys as it did from the old.
+    let s = TestServer::start_in(
+        data,
+        zhudai::config::Config::defaults().unwrap(),
+        std::sync::Arc::new(zhudai::service::ManualClock::new(common::epoch())),
+    )
+    .await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(
+        admin
+            .get(&format!("/api/v1/pools/{pool}/customers?limit=2"))
+            .await
+            .1,
+        pool_page
+    );
+    assert_eq!(
+        admin.get("/api/v1/customers/recycle-bin?limit=1").await.1,
+        bin_page
+    );
+    assert_eq!(admin.get(&bin_next).await.1, bin_page2);
+    // The same phone again is found through its key.
+    let (st, dup) = admin
+        .post(
+            "/api/v1/customers",
+            json!({"name": "重复", "phone": "13500130003"}),
+        )
+        .await;
+    assert_eq!(st, 409, "{dup}");
+    let data = s.stop().await;
+
+    // A key removed by hand: doctor names the customer.
+    let path = data.path().join("zhudai.redb");
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut keys = tx.open_table(tables::CUSTOMER_KEYS).unwrap();
+            let first = keys_now.iter().find(|(k, _)| k[0] == b'p').unwrap();
+            keys.remove(first.0.as_slice()).unwrap().unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let (ok, text) = doctor(data.path());
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("customer keys") && text.contains("is missing"),
+        "{text}"
+    );
 }

@@ -135,9 +135,16 @@ fn canonical(before: &Dump, after: &Dump) -> Dump {
         .map(|(k, _)| k)
         .filter(|k| !old.contains(k))
         .collect();
+    // The binary keys (schema 35) hold a customer id as its 16 ULID bytes.
+    let mut binary: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     for (rank, id) in new_customers.iter().enumerate() {
         assert_eq!(id.len(), 26);
         map.insert((*id).clone(), format!("C{rank:025}").into_bytes());
+        let ulid = ulid::Ulid::from_string(std::str::from_utf8(id).unwrap()).unwrap();
+        binary.insert(
+            ulid.to_bytes().to_vec(),
+            format!("B{rank:015}").into_bytes(),
+        );
     }
     let old_events: BTreeSet<&Vec<u8>> = before["customer_events"].iter().map(|(k, _)| k).collect();
     let new_events: BTreeSet<Vec<u8>> = after["customer_events"]
@@ -160,6 +167,15 @@ fn canonical(before: &Dump, after: &Dump) -> Dump {
             if let Some(token) = map.get(&out[i..i + 26]) {
                 out[i..i + 26].copy_from_slice(token);
                 i += 26;
+            } else {
+                i += 1;
+            }
+        }
+        let mut i = 0;
+        while i + 16 <= out.len() {
+            if let Some(token) = binary.get(&out[i..i + 16]) {
+                out[i..i + 16].copy_from_slice(token);
+                i += 16;
             } else {
                 i += 1;
             }

@@ -152,13 +152,15 @@ async fn plain_and_hashed_numbers_are_answered_yes_or_no_and_nothing_else() {
             let mut t = tx.open_table(zhudai::store::tables::LEAD_CHECK)?;
             let key = {
                 use redb::ReadableTable;
-                // Keys hold the first 128 bits (32 hex digits) of the lead index.
-                let prefix = format!("{}/", &lead[..32]);
-                let first = t.range(prefix.as_str()..)?.next().unwrap()?;
+                // Keys hold the first 128 bits of the lead index as bytes, after a tag byte
+                // (schema 35, `store::key_codec`).
+                let mut prefix = vec![1u8];
+                prefix.extend(hex::decode(&lead[..32]).unwrap());
+                let first = t.range::<&[u8]>(prefix.as_slice()..)?.next().unwrap()?;
                 assert!(first.0.value().starts_with(&prefix));
-                first.0.value().to_string()
+                first.0.value().to_vec()
             };
-            t.remove(key.as_str())?;
+            t.remove(key.as_slice())?;
             Ok::<_, zhudai::store::Error>(())
         })
         .unwrap();

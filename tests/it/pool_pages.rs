@@ -158,7 +158,9 @@ async fn a_pool_page_walks_its_customers_once_in_id_order_and_follows_every_chan
 async fn doctor_names_missing_page_keys_and_the_upgrade_to_schema_15_adds_them() {
     use redb::{ReadableTable, TableDefinition};
     const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-    const KEYS: TableDefinition<&str, &str> = TableDefinition::new("customer_keys");
+    // The customer keys are bytes since schema 35 (`store::key_codec`): `q`, the pool as a
+    // part, the id (a ULID: its last 16 bytes).
+    const KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("customer_keys_bin");
     let s = TestServer::start(Fixture::WithAdmin).await;
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
     let a = pool(&admin, "一号公海", None).await;
@@ -173,14 +175,14 @@ async fn doctor_names_missing_page_keys_and_the_upgrade_to_schema_15_adds_them()
         let had;
         {
             let mut keys = tx.open_table(KEYS).unwrap();
-            let page: Vec<String> = keys
-                .range::<&str>("q:".."q;")
+            let page: Vec<Vec<u8>> = keys
+                .range::<&[u8]>(&b"q"[..]..&b"r"[..])
                 .unwrap()
-                .map(|r| r.unwrap().0.value().to_string())
+                .map(|r| r.unwrap().0.value().to_vec())
                 .collect();
             had = page.len();
             for k in page.iter().skip(keep) {
-                keys.remove(k.as_str()).unwrap();
+                keys.remove(k.as_slice()).unwrap();
             }
             if let Some(v) = version {
                 tx.open_table(META)
@@ -210,10 +212,10 @@ async fn doctor_names_missing_page_keys_and_the_upgrade_to_schema_15_adds_them()
         .read(|tx| {
             let keys = tx.open_table(KEYS)?;
             let mut out = Vec::new();
-            // `q:<pool>/<id>`, the id in the key (the value is empty since schema 32).
-            for row in keys.range::<&str>("q:".."q;")? {
-                let key = row?.0.value().to_string();
-                out.push(key.rsplit_once('/').unwrap().1.to_string());
+            for row in keys.range::<&[u8]>(&b"q"[..]..&b"r"[..])? {
+                let key = row?.0.value().to_vec();
+                let id: [u8; 16] = key[key.len() - 16..].try_into().unwrap();
+                out.push(ulid::Ulid::from_bytes(id).to_string());
             }
             Ok::<_, zhudai::store::Error>(out)
         })

@@ -49,17 +49,31 @@ fn rows<V: redb::Value + 'static>(
         .unwrap()
 }
 
+/// The keys of a binary key table (schema 35, no values), each as hex.
+fn key_rows(app: &App, def: TableDefinition<&'static [u8], ()>) -> Vec<(String, Vec<u8>)> {
+    app.store
+        .read(|tx| {
+            let t = tx.open_table(def)?;
+            let mut out = Vec::new();
+            for row in t.iter().map_err(redb::Error::from)? {
+                let (k, _) = row.map_err(redb::Error::from)?;
+                out.push((hex::encode(k.value()), Vec::new()));
+            }
+            Ok::<_, zhudai::store::Error>(out)
+        })
+        .unwrap()
+}
+
 /// Everything a recall or a warning writes, in a comparable form.
 fn state(app: &App) -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
     let bytes = |v: &[u8]| v.to_vec();
-    let text = |v: &str| v.as_bytes().to_vec();
     let num = |v: u64| v.to_be_bytes().to_vec();
     let mut out = BTreeMap::new();
     out.insert("customers", rows(app, tables::CUSTOMERS, bytes));
-    out.insert("customer_keys", rows(app, tables::CUSTOMER_KEYS, text));
+    out.insert("customer_keys", key_rows(app, tables::CUSTOMER_KEYS));
     out.insert("customer_rules", rows(app, tables::CUSTOMER_RULES, bytes));
     out.insert("customer_match", rows(app, tables::CUSTOMER_MATCH, bytes));
-    out.insert("lead_check", rows(app, tables::LEAD_CHECK, text));
+    out.insert("lead_check", key_rows(app, tables::LEAD_CHECK));
     out.insert("counters", rows(app, tables::COUNTERS, num));
     out.insert("notices", rows(app, tables::NOTICES, bytes));
     out.insert(
