@@ -760,7 +760,7 @@ fn serve_phase(work: &Path) {
             ("sales", login(DEPT_SALES, STAFF_PASSWORD).await),
         ];
         println!(
-            "queries over HTTP: GET /api/v1/search?q=…&limit=20&facets=false as the top bar sends it (scope, ranking, total, store reads, masking, highlights), {queries} per class and caller, {concurrency} keep-alive connections (and a quarter as many on 1 connection, \"1c\"); raw: the same Request on the index (scope included, no HTTP, no store reads), one at a time"
+            "queries over HTTP: GET /api/v1/search?q=…&limit=20&facets=false as the top bar sends it (scope, ranking, total, store reads, masking, highlights), {queries} per class and caller, {concurrency} keep-alive connections (and a quarter as many on 1 connection, \"1c\"); raw: the same Request on the index (the request's scope, pools seen included; no HTTP, no store reads), one at a time"
         );
         // Warm-up: connections, caches.
         for (_, client) in &callers {
@@ -902,8 +902,8 @@ fn serve_phase(work: &Path) {
     let engine = app.search.engine(&app.store, &|_| None).unwrap();
     for (role, username) in [("admin", "admin"), ("sales", DEPT_SALES)] {
         let caller = app.access().caller_for(username).unwrap();
-        let scope = app.scope_of(&caller).unwrap();
-        let restrict = zhudai::service::search::restrict_of(&scope, Vec::new());
+        // The scope exactly as a request applies it (pools seen included).
+        let restrict = app.lookup().search_restrict(&caller).unwrap();
         for class in CLASSES {
             let pool = &pools[class];
             let started = Instant::now();
@@ -1066,8 +1066,7 @@ fn explain(app: &App, data: &Path, pools: &BTreeMap<String, Vec<String>>, genera
         }
         for (role, username) in [("admin", "admin"), ("sales", DEPT_SALES)] {
             let caller = app.access().caller_for(username).unwrap();
-            let scope = app.scope_of(&caller).unwrap();
-            let restrict = zhudai::service::search::restrict_of(&scope, Vec::new());
+            let restrict = app.lookup().search_restrict(&caller).unwrap();
             let req_of = |i: usize, facets: bool| {
                 let q = analysis::normalise(&pool[(i * 7919) % pool.len()]);
                 Request {

@@ -3,14 +3,17 @@
 //! Each facet (stage, grade, owner, channel) is a single-valued string fast column (every
 //! document has exactly one value, [`NONE`] when the customer has none), so counting a match
 //! is one bit-packed read and one increment per facet: no stored fields, no facet paths, no
-//! per-value dictionary walk. Values are turned back into strings once per segment, only for
-//! the term ordinals that were counted.
+//! per-value dictionary walk. Values are read 64 matches at a time, and turned back into strings
+//! once per segment, only for the term ordinals that were counted. [`Counts::up_to`] reads them
+//! only for the first N matches (a search matching a large part of the book): the counts are
+//! then lower bounds and say so.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{ColumnValues, StrColumn};
+use tantivy::columnar::{Cardinality, ColumnValues, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// The facets a search can count, in the order of the columns ([`COLUMNS`]).
@@ -20,9 +23,28 @@ pub const COLUMNS: [&str; 4] = ["f_stage", "f_grade", "f_owner", "f_channel"];
 /// The column value of a customer without one (no grade, no channel): never counted.
 pub const NONE: &str = "\u{1}";
 
-/// Counts every match; with `facets`, also the matches per facet value.
+/// Counts every match; with `facets`, also the matches per facet value (every match: exact).
 pub struct Counts {
     pub facets: bool,
+}
+
+impl Counts {
+    /// The same counts, but facet values only of the first `cap` matches (in segment and
+    /// document order); past that the facet counts are lower bounds, flagged
+    /// [`Counted::facets_at_least`]. The total still counts every match.
+    pub fn up_to(self, cap: usize) -> CountsUpTo {
+        CountsUpTo {
+            facets: self.facets,
+            left: Arc::new(AtomicUsize::new(cap)),
+        }
+    }
+}
+
+/// [`Counts`] with a cap on the matches whose facet values are read ([`Counts::up_to`]).
+pub struct CountsUpTo {
+    facets: bool,
+    /// Matches that may still be faceted, shared by the segments (searched one after another).
+    left: Arc<AtomicUsize>,
 }
 
 /// What [`Counts`] found: the number of matches and, when asked, facet → value → count.
@@ -30,18 +52,76 @@ pub struct Counts {
 pub struct Counted {
     pub total: usize,
     pub facets: Option<BTreeMap<String, BTreeMap<String, u64>>>,
+    /// The facet counts cover only the first matches ([`Counts::up_to`]): each is at most the
+    /// true count (a lower bound), never more.
+    pub facets_at_least: bool,
 }
 
 struct FacetColumn {
     column: StrColumn,
-    /// Term ordinal of each document (dense: every document has one).
+    /// Term ordinal of each document: the column's values themselves when every document has
+    /// one (row = document, read a block at a time), otherwise through its index.
     ords: Arc<dyn ColumnValues<u64>>,
+    dense: bool,
     counts: Vec<u64>,
 }
+
+/// Matches buffered before their facet values are read together.
+const BLOCK: usize = 64;
 
 pub struct SegmentCounts {
     total: usize,
     columns: Vec<FacetColumn>,
+    /// Matches this segment may still facet; `shared` is told what was used at harvest.
+    budget: usize,
+    used: usize,
+    shared: Option<Arc<AtomicUsize>>,
+    capped: bool,
+    docs: [DocId; BLOCK],
+    buffered: usize,
+    vals: [u64; BLOCK],
+}
+
+fn segment_counts(
+    facets: bool,
+    reader: &SegmentReader,
+    budget: usize,
+    shared: Option<Arc<AtomicUsize>>,
+) -> tantivy::Result<SegmentCounts> {
+    let mut columns = Vec::new();
+    if facets {
+        let ff = reader.fast_fields();
+        for name in COLUMNS {
+            let column = ff.str(name)?.ok_or_else(|| {
+                tantivy::TantivyError::SchemaError(format!("fast column {name} missing"))
+            })?;
+            let dense = column.ords().get_cardinality() == Cardinality::Full;
+            let ords = if dense {
+                column.ords().values.clone()
+            } else {
+                // A document without a value (none is written so) reads as an unknown ordinal.
+                column.ords().clone().first_or_default_col(u64::MAX)
+            };
+            let counts = vec![0; column.num_terms()];
+            columns.push(FacetColumn {
+                column,
+                ords,
+                dense,
+                counts,
+            });
+        }
+    }
+    Ok(SegmentCounts {
+        total: 0,
+        columns,
+        budget,
+        used: 0,
+        shared,
+        capped: false,
+        docs: [0; BLOCK],
+        buffered: 0,
+        vals: [0; BLOCK],
+    })
 }
 
 impl Collector for Counts {
@@ -53,24 +133,7 @@ impl Collector for Counts {
         _: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentCounts> {
-        let mut columns = Vec::new();
-        if self.facets {
-            let ff = reader.fast_fields();
-            for name in COLUMNS {
-                let column = ff.str(name)?.ok_or_else(|| {
-                    tantivy::TantivyError::SchemaError(format!("fast column {name} missing"))
-                })?;
-                // A document without a value (none is written so) reads as an unknown ordinal.
-                let ords = column.ords().clone().first_or_default_col(u64::MAX);
-                let counts = vec![0; column.num_terms()];
-                columns.push(FacetColumn {
-                    column,
-                    ords,
-                    counts,
-                });
-            }
-        }
-        Ok(SegmentCounts { total: 0, columns })
+        segment_counts(self.facets, reader, usize::MAX, None)
     }
 
     fn requires_scoring(&self) -> bool {
@@ -78,51 +141,110 @@ impl Collector for Counts {
     }
 
     fn merge_fruits(&self, fruits: Vec<SegmentFruit>) -> tantivy::Result<Counted> {
-        let mut out = Counted::default();
-        let mut facets: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        let mut value = String::new();
-        for fruit in fruits {
-            out.total += fruit.total;
-            for (name, c) in FACETS.iter().zip(fruit.columns) {
-                let into = facets.entry(name.to_string()).or_default();
-                for (ord, n) in c.counts.iter().enumerate().filter(|(_, n)| **n > 0) {
-                    value.clear();
-                    if !c.column.ord_to_str(ord as u64, &mut value)? {
-                        return Err(tantivy::TantivyError::InternalError(format!(
-                            "facet {name}: no value for term ordinal {ord}"
-                        )));
-                    }
-                    if value != NONE {
-                        *into.entry(value.clone()).or_insert(0) += n;
-                    }
+        merge(self.facets, fruits)
+    }
+}
+
+impl Collector for CountsUpTo {
+    type Fruit = Counted;
+    type Child = SegmentCounts;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentCounts> {
+        let budget = self.left.load(Ordering::SeqCst);
+        segment_counts(self.facets, reader, budget, Some(Arc::clone(&self.left)))
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<SegmentFruit>) -> tantivy::Result<Counted> {
+        merge(self.facets, fruits)
+    }
+}
+
+fn merge(asked: bool, fruits: Vec<SegmentFruit>) -> tantivy::Result<Counted> {
+    let mut out = Counted::default();
+    let mut facets: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut value = String::new();
+    for fruit in fruits {
+        out.total += fruit.total;
+        out.facets_at_least |= fruit.capped;
+        for (name, c) in FACETS.iter().zip(fruit.columns) {
+            let into = facets.entry(name.to_string()).or_default();
+            for (ord, n) in c.counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                value.clear();
+                if !c.column.ord_to_str(ord as u64, &mut value)? {
+                    return Err(tantivy::TantivyError::InternalError(format!(
+                        "facet {name}: no value for term ordinal {ord}"
+                    )));
+                }
+                if value != NONE {
+                    *into.entry(value.clone()).or_insert(0) += n;
                 }
             }
         }
-        if self.facets {
-            for name in FACETS {
-                facets.entry(name.to_string()).or_default();
-            }
-            out.facets = Some(facets);
-        }
-        Ok(out)
     }
+    if asked {
+        for name in FACETS {
+            facets.entry(name.to_string()).or_default();
+        }
+        out.facets = Some(facets);
+    } else {
+        out.facets_at_least = false;
+    }
+    Ok(out)
 }
 
 /// One segment's counts; facet values are resolved to strings when the segments are merged.
 pub struct SegmentFruit {
     total: usize,
     columns: Vec<FacetColumn>,
+    capped: bool,
 }
 
 impl SegmentCounts {
     #[inline]
     fn count(&mut self, doc: DocId) {
         self.total += 1;
+        if self.columns.is_empty() {
+            return;
+        }
+        if self.used == self.budget {
+            self.capped = true;
+            return;
+        }
+        self.used += 1;
+        self.docs[self.buffered] = doc;
+        self.buffered += 1;
+        if self.buffered == BLOCK {
+            self.flush();
+        }
+    }
+
+    /// Reads the buffered matches' values column by column and counts them.
+    fn flush(&mut self) {
+        let docs = &self.docs[..self.buffered];
         for c in &mut self.columns {
-            if let Some(n) = c.counts.get_mut(c.ords.get_val(doc) as usize) {
-                *n += 1;
+            let vals = &mut self.vals[..docs.len()];
+            if c.dense {
+                c.ords.get_vals(docs, vals);
+            } else {
+                for (v, doc) in vals.iter_mut().zip(docs) {
+                    *v = c.ords.get_val(*doc);
+                }
+            }
+            for v in vals.iter() {
+                if let Some(n) = c.counts.get_mut(*v as usize) {
+                    *n += 1;
+                }
             }
         }
+        self.buffered = 0;
     }
 }
 
@@ -143,10 +265,19 @@ impl SegmentCollector for SegmentCounts {
         }
     }
 
-    fn harvest(self) -> SegmentFruit {
+    fn harvest(mut self) -> SegmentFruit {
+        self.flush();
+        if let Some(shared) = &self.shared {
+            let used = self.used;
+            // Never below zero, whatever order segments finish in.
+            let _ = shared.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                Some(left.saturating_sub(used))
+            });
+        }
         SegmentFruit {
             total: self.total,
             columns: self.columns,
+            capped: self.capped,
         }
     }
 }
@@ -222,5 +353,81 @@ mod tests {
             .search(&AllQuery, &Counts { facets: false })
             .unwrap();
         assert_eq!((bare.total, bare.facets), (6, None));
+    }
+
+    #[test]
+    fn capped_counts_are_lower_bounds_flagged_and_exact_under_the_cap() {
+        let (schema, f) = fields::schema();
+        let index = Index::create_in_ram(schema);
+        fields::register_tokenizers(&index).unwrap();
+        let mut w = index.writer_with_num_threads(1, 20_000_000).unwrap();
+        let stages = ["lead", "won", "lost"];
+        let owners = ["u1", "u2", "u3", "u4"];
+        // 300 customers in four segments (more than one 64-match block per segment).
+        for i in 0..300usize {
+            let id = format!("c{i}");
+            let grade = (i % 5 == 0).then_some("A");
+            let values = [
+                Some(stages[i % 3]),
+                grade,
+                Some(owners[i % 4]),
+                (i % 2 == 0).then_some("抖音"),
+            ];
+            w.add_document(doc(&f, &id, values)).unwrap();
+            if i % 75 == 74 {
+                w.commit().unwrap();
+            }
+        }
+        w.commit().unwrap();
+        w.delete_term(Term::from_field_text(f.id, "c7"));
+        w.delete_term(Term::from_field_text(f.id, "c150"));
+        w.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        assert!(searcher.segment_readers().len() >= 2);
+        let exact = searcher
+            .search(&AllQuery, &Counts { facets: true })
+            .unwrap();
+        assert_eq!(exact.total, 298);
+        assert!(!exact.facets_at_least);
+        let exact_facets = exact.facets.unwrap();
+        for cap in [0, 1, 63, 64, 65, 100, 297, 298, 299, 10_000] {
+            let got = searcher
+                .search(&AllQuery, &Counts { facets: true }.up_to(cap))
+                .unwrap();
+            // The total is never capped.
+            assert_eq!(got.total, 298, "cap {cap}");
+            assert_eq!(got.facets_at_least, cap < 298, "cap {cap}");
+            let facets = got.facets.unwrap();
+            if cap >= 298 {
+                assert_eq!(facets, exact_facets, "cap {cap}");
+                continue;
+            }
+            // Every count is at most the true one, and exactly `cap` matches were counted
+            // (every customer has a stage and an owner).
+            for (name, values) in &facets {
+                for (value, n) in values {
+                    assert!(*n <= exact_facets[name][value], "cap {cap}: {name}/{value}");
+                }
+            }
+            assert_eq!(
+                facets["stage"].values().sum::<u64>(),
+                cap as u64,
+                "cap {cap}"
+            );
+            assert_eq!(
+                facets["owner"].values().sum::<u64>(),
+                cap as u64,
+                "cap {cap}"
+            );
+            assert_eq!(facets.len(), 4);
+        }
+        // Without facets nothing is flagged, whatever the cap.
+        let bare = searcher
+            .search(&AllQuery, &Counts { facets: false }.up_to(1))
+            .unwrap();
+        assert_eq!(
+            (bare.total, bare.facets, bare.facets_at_least),
+            (298, None, false)
+        );
     }
 }

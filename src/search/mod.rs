@@ -12,6 +12,7 @@ mod facets;
 pub mod fields;
 pub mod list;
 pub mod query;
+mod union;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -15,6 +15,7 @@ use tantivy::{Index, Order, Searcher, TantivyDocument, Term};
 use super::analysis;
 use super::facets::Counts;
 use super::fields::Fields;
+use super::union::AnyOf;
 
 /// One word of the query.
 #[derive(Debug, Clone)]
@@ -68,7 +69,15 @@ pub struct Hits {
     pub total: usize,
     /// `stage` / `grade` / `owner` / `channel` → value → count.
     pub facets: BTreeMap<String, BTreeMap<String, u64>>,
+    /// More than [`FACET_CAP`] matches: `facets` count only the first of them, so each count is
+    /// a lower bound ("at least"). `total` is always exact.
+    pub facets_at_least: bool,
 }
+
+/// The most matches whose facet values a search reads. Counting a match's four facets costs
+/// about as much as finding and scoring it; a search matching tens of thousands of customers
+/// (a district at 10M) would spend most of its time there for counts nobody reads exactly.
+pub const FACET_CAP: usize = 10_000;
 
 fn term(field: Field, text: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
@@ -153,6 +162,7 @@ fn prefix(field: Field, w: &str) -> Box<dyn Query> {
 }
 
 /// The ways one typed word can match, any of which is enough; better matches score higher.
+/// A lazy union ([`AnyOf`]): beside another word or the scope, it is seeked rather than walked.
 fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
     let w = match word {
         Word::Ids(ids) => {
@@ -198,9 +208,7 @@ fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
     if let Some(q) = all_of(f.text, &jieba_tokens(index, w)) {
         any.push(q);
     }
-    Box::new(BooleanQuery::new(
-        any.into_iter().map(|q| (Occur::Should, q)).collect(),
-    ))
+    Box::new(AnyOf::new(any))
 }
 
 /// Owners or pools above this many are matched with one term-set bitset instead of a lazy
@@ -213,15 +221,14 @@ fn any_term(field: Field, values: &[String]) -> Box<dyn Query> {
             values.iter().map(|v| Term::from_field_text(field, v)),
         ));
     }
-    Box::new(BooleanQuery::new(
+    Box::new(AnyOf::new(
         values
             .iter()
-            .map(|v| {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(
+            .map(|v| -> Box<dyn Query> {
+                Box::new(TermQuery::new(
                     Term::from_field_text(field, v),
                     IndexRecordOption::Basic,
-                ));
-                (Occur::Should, q)
+                ))
             })
             .collect(),
     ))
@@ -234,15 +241,13 @@ pub(crate) fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>>
         Some(d) => term(f.dept, d),
         None => any_term(f.owner, owners),
     };
-    let mut any: Vec<(Occur, Box<dyn Query>)> = vec![
-        (Occur::Should, by_owner),
-        (Occur::Should, term(f.collab, &r.collaborator)),
-    ];
+    let mut any: Vec<Box<dyn Query>> = vec![by_owner, term(f.collab, &r.collaborator)];
     if !r.pools.is_empty() {
-        any.push((Occur::Should, any_term(f.pool, &r.pools)));
+        any.push(any_term(f.pool, &r.pools));
     }
+    // Seeked into by the words (the scope is often most of the book): a lazy union.
     Some(Box::new(ConstScoreQuery::new(
-        Box::new(BooleanQuery::new(any)),
+        Box::new(AnyOf::new(any)),
         0.0,
     )))
 }
@@ -283,8 +288,9 @@ pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
 pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tantivy::Result<Hits> {
     let query = build(index, f, req);
     let limit = req.limit.max(1);
-    // Facet counts walk every match: only when asked (the list page), not for the top bar.
-    let counts = Counts { facets: req.facets };
+    // Facet counts walk the matches: only when asked (the list page), not for the top bar, and
+    // only the first FACET_CAP of them (then flagged as lower bounds).
+    let counts = Counts { facets: req.facets }.up_to(FACET_CAP);
     let (addresses, counted) = if req.words.is_empty() {
         let top = TopDocs::with_limit(limit)
             .and_offset(req.offset)
@@ -319,6 +325,7 @@ pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tan
         cards,
         total: counted.total,
         facets: counted.facets.unwrap_or_default(),
+        facets_at_least: counted.facets_at_least,
     })
 }
 

@@ -33,8 +33,9 @@ pub struct SearchQuery {
     pub cursor: Option<String>,
     /// 1–100, default 20.
     pub limit: Option<usize>,
-    /// Count matches per stage, grade, owner and channel (default true). Search-as-you-type
-    /// passes `false`: counting walks every match.
+    /// Count matches per stage, grade, owner and channel (default true; past 10,000 matches
+    /// over the first 10,000, see `facets_at_least`). Search-as-you-type passes `false`:
+    /// counting walks the matches.
     pub facets: Option<bool>,
 }
 
@@ -116,8 +117,12 @@ pub struct SearchPage {
     pub next_cursor: Option<String>,
     /// Matching customers in the caller's scope.
     pub total: u64,
-    /// `stage`, `grade`, `owner`, `channel` → value → count, over every match in scope.
+    /// `stage`, `grade`, `owner`, `channel` → value → count, over every match in scope; over
+    /// only the first 10,000 matches when `facets_at_least` is true.
     pub facets: BTreeMap<String, BTreeMap<String, u64>>,
+    /// True when more than 10,000 customers match: each facet count is then a lower bound
+    /// (shown as "至少 N" / "at least N"); `total` is always exact.
+    pub facets_at_least: bool,
 }
 
 /// The most matches the customer list's `q` pages through.
@@ -301,6 +306,14 @@ impl crate::service::search::UseCases<'_> {
         Ok(out)
     }
 
+    /// The caller's scope as a search applies it in the index (owners, collaborations, pools
+    /// seen), so benches can time the index with what a request sends.
+    pub fn search_restrict(&self, caller: &Caller) -> Result<Restrict> {
+        let scope = self.scope_of(caller)?;
+        let pools: Vec<String> = self.pools_seen(caller)?.into_iter().collect();
+        Ok(restrict_of(&scope, pools))
+    }
+
     pub fn search_customers(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
         caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
@@ -351,6 +364,7 @@ impl crate::service::search::UseCases<'_> {
             next_cursor: (next < hits.total && next <= MAX_SEARCH_OFFSET).then(|| next.to_string()),
             total: hits.total as u64,
             facets: hits.facets,
+            facets_at_least: hits.facets_at_least,
         })
     }
 }

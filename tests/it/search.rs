@@ -232,6 +232,22 @@ async fn another_sales_customer_never_shows_for_any_query() {
 }
 
 #[tokio::test]
+async fn facet_counts_under_the_cap_are_exact_and_say_so() {
+    // Past 10,000 matches facets count the first 10,000 and say `facets_at_least` (unit test
+    // `search::facets::tests::capped_counts_are_lower_bounds_flagged_and_exact_under_the_cap`);
+    // under it they are exact and flagged so.
+    let w = world().await;
+    seed(&w).await;
+    let v = search(&w.sales_a, "").await;
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["facets"]["stage"], json!({"lead": 3}));
+    assert_eq!(v["facets_at_least"], json!(false));
+    let (st, v) = w.admin.get("/api/v1/search?q=&facets=false").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["facets_at_least"], json!(false));
+}
+
+#[tokio::test]
 async fn the_index_follows_edits_deletions_and_transfers() {
     let w = world().await;
     let id = create(

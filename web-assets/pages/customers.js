@@ -56,12 +56,15 @@ function filtersOfView(view) {
 }
 
 /** Counts per stage for the current query and filters (the search engine's facets, in the
- * caller's scope); the stage filter itself is left out so every stage shows its count. */
+ * caller's scope); the stage filter itself is left out so every stage shows its count. Past
+ * 10,000 matches the engine counts only the first ones (`facets_at_least`): the chips then say
+ * "at least N". */
 async function loadStageFacets(filters) {
   const q = new URLSearchParams({ limit: '1' });
   for (const k of ['q', 'grade', 'tag', 'channel']) if (filters[k] && filters[k].trim()) q.set(k, filters[k].trim());
   try {
-    return (await api('GET', `/api/v1/search?${q}`)).facets.stage || {};
+    const page = await api('GET', `/api/v1/search?${q}`);
+    return { counts: page.facets.stage || {}, atLeast: !!page.facets_at_least };
   } catch {
     return null;
   }
@@ -383,14 +386,15 @@ export function CustomersPage() {
               data-testid=${`column-${d.key}`} /><span class="check-label">${d.label}</span></label>`)}</div>
         </details>`}
       </form>`}
-      ${!inBin && stageCounts && Object.keys(stageCounts).length > 0 && html`<div class="facet-bar" data-testid="stage-facets"
+      ${!inBin && stageCounts && Object.keys(stageCounts.counts).length > 0 && html`<div class="facet-bar" data-testid="stage-facets"
         aria-label=${t('customers.facets.stage')}>
         <span class="facet-label">${t('customers.facets.stage')}</span>
-        ${STAGES.filter((s) => stageCounts[s.value]).map((s) => html`<button type="button" key=${s.value}
+        ${STAGES.filter((s) => stageCounts.counts[s.value]).map((s) => html`<button type="button" key=${s.value}
           class=${`facet-chip${filters.stage === s.value ? ' is-active' : ''}`} aria-pressed=${filters.stage === s.value}
           data-testid=${`facet-stage-${s.value}`}
           onClick=${() => { const next = { ...draft, stage: filters.stage === s.value ? '' : s.value }; setDraft(next); setFilters(next); }}>
-          ${t(s.labelKey)} <b>${stageCounts[s.value]}</b>
+          ${t(s.labelKey)} <b title=${stageCounts.atLeast ? t('customers.facets.atLeastHint') : null}>${stageCounts.atLeast
+            ? t('customers.facets.atLeast', { count: stageCounts.counts[s.value] }) : stageCounts.counts[s.value]}</b>
         </button>`)}
       </div>`}
       ${body}
