@@ -129,8 +129,7 @@ fn bin_prefix(micros: i64) -> Vec<u8> {
 /// The text a page cursor shows for a recycle-bin key: `b:<microseconds, 20 digits>/<id>`
 /// (what the keys themselves were before schema 35).
 fn bin_cursor(key: &[u8]) -> Result<(String, String)> {
-    let micros = key_codec::micros_of(&key[1..]).unwrap_or_default();
-    let id = key_codec::id_text(key.get(9..).unwrap_or_default())?;
+    let (micros, id) = key_codec::bin_parts(key)?;
     Ok((format!("b:{micros:020}/{id}"), id))
 }
 
@@ -161,7 +160,7 @@ pub(super) fn in_bin(
     let mut out = Vec::new();
     for row in keys.range::<&[u8]>(&b"b"[..]..end.as_slice())? {
         let (k, _) = row?;
-        out.push(key_codec::id_text(k.value().get(9..).unwrap_or_default())?);
+        out.push(key_codec::bin_parts(k.value())?.1);
     }
     Ok(out)
 }

@@ -142,9 +142,23 @@ pub(super) fn push_micros(out: &mut Vec<u8>, micros: i64) {
 }
 
 /// The time [`push_micros`] wrote.
-pub(super) fn micros_of(b: &[u8]) -> Option<i64> {
+fn micros_of(b: &[u8]) -> Option<i64> {
     let b: [u8; 8] = b.get(..8)?.try_into().ok()?;
     Some((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
+/// The deletion time and the customer id of a recycle-bin key (`b`, 8 bytes of time, the id);
+/// a key too short to hold both is corrupt, never read as time zero or an empty id.
+pub(super) fn bin_parts(key: &[u8]) -> Result<(i64, String)> {
+    let damaged = || Error::Corrupt {
+        table: T,
+        message: format!("a recycle-bin key is damaged ({} bytes)", key.len()),
+    };
+    let micros = key.get(1..).and_then(micros_of).ok_or_else(damaged)?;
+    match key.get(9..) {
+        Some(id) if !id.is_empty() => Ok((micros, id_text(id)?)),
+        _ => Err(damaged()),
+    }
 }
 
 /// Where a key's trailing id starts, by its kind byte: `p`/`i` (an index part), `o`/`q` (an
@@ -184,6 +198,23 @@ pub(super) fn id_of_lead_key(key: &[u8]) -> Result<String> {
 mod tests {
     #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
     use super::*;
+
+    #[test]
+    fn a_damaged_bin_key_is_corrupt_not_time_zero() {
+        let mut k = vec![b'b'];
+        push_micros(&mut k, 1_764_892_800_000_000);
+        push_id(&mut k, "01JABCDEFGHJKMNPQRSTVWXYZ0");
+        assert_eq!(
+            bin_parts(&k).unwrap(),
+            (
+                1_764_892_800_000_000,
+                "01JABCDEFGHJKMNPQRSTVWXYZ0".to_string()
+            )
+        );
+        for short in [&k[..1], &k[..5], &k[..9]] {
+            assert!(matches!(bin_parts(short), Err(Error::Corrupt { .. })));
+        }
+    }
 
     #[test]
     fn ids_round_trip_and_ulids_sort_as_their_text() {
