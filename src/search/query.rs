@@ -79,6 +79,17 @@ pub struct Hits {
 /// (a district at 10M) would spend most of its time there for counts nobody reads exactly.
 pub const FACET_CAP: usize = 10_000;
 
+/// The most matches whose facets `req` counts: [`FACET_CAP`] for a search by typed words (a
+/// fragment can match a district); every match for the list's own counts (no words, only
+/// filters), which stay exact however large the book is.
+fn facet_cap(req: &Request) -> usize {
+    if req.words.is_empty() {
+        usize::MAX
+    } else {
+        FACET_CAP
+    }
+}
+
 fn term(field: Field, text: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, text),
@@ -289,8 +300,8 @@ pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tan
     let query = build(index, f, req);
     let limit = req.limit.max(1);
     // Facet counts walk the matches: only when asked (the list page), not for the top bar, and
-    // only the first FACET_CAP of them (then flagged as lower bounds).
-    let counts = Counts { facets: req.facets }.up_to(FACET_CAP);
+    // for a search by words only the first FACET_CAP of them (then flagged as lower bounds).
+    let counts = Counts { facets: req.facets }.up_to(facet_cap(req));
     let (addresses, counted) = if req.words.is_empty() {
         let top = TopDocs::with_limit(limit)
             .and_offset(req.offset)
@@ -335,6 +346,22 @@ mod tests {
     use crate::search::fields;
     use tantivy::collector::DocSetCollector;
     use tantivy::{DocAddress, TantivyDocument};
+
+    #[test]
+    fn only_a_search_by_words_caps_its_facet_counts() {
+        let mut req = Request {
+            words: Vec::new(),
+            restrict: Restrict::default(),
+            filters: Filters::default(),
+            offset: 0,
+            limit: 1,
+            facets: true,
+        };
+        req.filters.grade = Some("A".into());
+        assert_eq!(facet_cap(&req), usize::MAX, "the list's counts stay exact");
+        req.words.push(Word::Text("路".into()));
+        assert_eq!(facet_cap(&req), FACET_CAP);
+    }
 
     fn all_tokens(index: &Index, text: &str) -> Vec<String> {
         let mut analyzer = index.tokenizers().get("zh").unwrap();

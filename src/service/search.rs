@@ -33,8 +33,8 @@ pub struct SearchQuery {
     pub cursor: Option<String>,
     /// 1–100, default 20.
     pub limit: Option<usize>,
-    /// Count matches per stage, grade, owner and channel (default true; past 10,000 matches
-    /// over the first 10,000, see `facets_at_least`). Search-as-you-type passes `false`:
+    /// Count matches per stage, grade, owner and channel (default true; a search by words past
+    /// 10,000 matches counts over the first 10,000, see `facets_at_least`; without words: exact). Search-as-you-type passes `false`:
     /// counting walks the matches.
     pub facets: Option<bool>,
 }
