@@ -381,8 +381,8 @@ pub(super) fn on_customers(
     {
         let since = tx.open_table(tables::FUNNEL_SINCE)?;
         for c in cs.iter().filter(|c| c.deleted_at.is_none()) {
-            let same = stage_of(&since, Kind::Customer, &c.id)?
-                .is_some_and(|(s, _)| s == c.stage.key());
+            let same =
+                stage_of(&since, Kind::Customer, &c.id)?.is_some_and(|(s, _)| s == c.stage.key());
             if !same {
                 moved.push(*c);
             }

@@ -182,7 +182,6 @@ pub fn drift(tx: &ReadTransaction, limit: usize) -> Result<Vec<String>> {
     Ok(out)
 }
 
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
@@ -190,7 +189,12 @@ mod tests {
 
     #[test]
     fn stage_rows_round_trip_and_garbage_is_corrupt() {
-        for (stage, at) in [("lead", 1_764_950_400), ("won", -86_400), ("", 0), ("阶段", i64::MAX)] {
+        for (stage, at) in [
+            ("lead", 1_764_950_400),
+            ("won", -86_400),
+            ("", 0),
+            ("阶段", i64::MAX),
+        ] {
             let v = since_value(stage, at);
             assert_eq!(since_of(&v).unwrap(), (stage, at));
         }
@@ -198,11 +202,20 @@ mod tests {
         for id in ["01JED00000000000000000000D", "d-1"] {
             let k = since_key(Kind::Deal, id);
             let (text, stage, at) = since_row_v35(&k, &since_value("signed", 7)).unwrap();
-            assert_eq!((text.as_str(), stage.as_str(), at), (format!("fs/deal/{id}").as_str(), "signed", 7));
+            assert_eq!(
+                (text.as_str(), stage.as_str(), at),
+                (format!("fs/deal/{id}").as_str(), "signed", 7)
+            );
         }
-        assert_eq!(since_key(Kind::Customer, "01JED00000000000000000000D").len(), 17);
+        assert_eq!(
+            since_key(Kind::Customer, "01JED00000000000000000000D").len(),
+            17
+        );
         assert!(matches!(since_of(&[0x80; 11]), Err(Error::Corrupt { .. })));
         assert!(matches!(since_of(&[0, 0xff]), Err(Error::Corrupt { .. })));
-        assert!(matches!(since_row_v35(b"x1", &[0]), Err(Error::Corrupt { .. })));
+        assert!(matches!(
+            since_row_v35(b"x1", &[0]),
+            Err(Error::Corrupt { .. })
+        ));
     }
 }

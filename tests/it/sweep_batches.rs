@@ -50,7 +50,10 @@ fn rows<V: redb::Value + 'static>(
 }
 
 /// Every row of a binary table (schema 36: events, funnel stages), the key as hex.
-fn bin_rows(app: &App, def: TableDefinition<&'static [u8], &'static [u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn bin_rows(
+    app: &App,
+    def: TableDefinition<&'static [u8], &'static [u8]>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
     app.store
         .read(|tx| {
             let t = tx.open_table(def)?;
