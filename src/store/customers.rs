@@ -1119,10 +1119,12 @@ impl<'t> Reader<'t> {
     /// [`Reader::any`] for many ids: the records read with one table handle, decoded on two
     /// threads when there are many; in the order of `ids`.
     pub fn any_many(&self, ids: &[&str]) -> Result<Vec<Option<Customer>>> {
+        /// Each id with its record's bytes, if stored.
+        type Raw<'i> = Vec<(&'i str, Option<Vec<u8>>)>;
         fn raw<'i>(
             table: &impl ReadableTable<&'static str, &'static [u8]>,
             ids: &[&'i str],
-        ) -> Result<Vec<(&'i str, Option<Vec<u8>>)>> {
+        ) -> Result<Raw<'i>> {
             ids.iter()
                 .map(|id| Ok((*id, table.get(*id)?.map(|v| v.value().to_vec()))))
                 .collect()
