@@ -392,21 +392,21 @@ fn main() {
     // Pools list: counters vs decoding every unowned customer.
     let before = timed(3, || {
         let mut counts = BTreeMap::<String, u64>::new();
+        // Every record decoded (since schema 36 the unowned ones have no key of their own).
         app.store
             .read(|tx| {
-                for id in customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
-                    .ids_by_owner(None)?
-                {
-                    if let Some(c) =
-                        customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
-                            .any(&id)?
-                        && c.deleted_at.is_none()
-                        && let Some(p) = c.pool_id
-                    {
-                        *counts.entry(p).or_default() += 1;
-                    }
-                }
-                Ok::<_, zhudai::store::Error>(())
+                customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(
+                    None,
+                    |c| {
+                        if c.owner_id.is_none()
+                            && c.deleted_at.is_none()
+                            && let Some(p) = c.pool_id
+                        {
+                            *counts.entry(p).or_default() += 1;
+                        }
+                        true
+                    },
+                )
             })
             .unwrap();
         std::hint::black_box(counts);
@@ -424,20 +424,20 @@ fn main() {
         let mut matching: Vec<Customer> = Vec::new();
         app.store
             .read(|tx| {
-                for id in customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
-                    .ids_by_owner(None)?
-                {
-                    if let Some(c) =
-                        customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
-                            .any(&id)?
-                        && c.deleted_at.is_none()
-                        && c.pool_id.as_deref() == Some(firm.id.as_str())
-                        && city.is_none_or(|x| c.city.as_deref() == Some(x))
-                    {
-                        matching.push(c);
-                    }
-                }
-                Ok::<_, zhudai::store::Error>(())
+                // Every record decoded (since schema 36 the unowned ones have no key of their own).
+                customers::Reader::unscoped(tx, customers::Unscoped::Maintenance).scan_all(
+                    None,
+                    |c| {
+                        if c.owner_id.is_none()
+                            && c.deleted_at.is_none()
+                            && c.pool_id.as_deref() == Some(firm.id.as_str())
+                            && city.is_none_or(|x| c.city.as_deref() == Some(x))
+                        {
+                            matching.push(c);
+                        }
+                        true
+                    },
+                )
             })
             .unwrap();
         std::hint::black_box(matching.len());

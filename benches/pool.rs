@@ -380,7 +380,7 @@ fn assignment(app: &App, org: &Org) {
         .read(|tx| {
             for u in &org.sales {
                 for id in customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)
-                    .ids_by_owner(Some(u))?
+                    .ids_by_owner(u)?
                 {
                     if let Some(c) =
                         customers::Reader::unscoped(tx, customers::Unscoped::Maintenance)

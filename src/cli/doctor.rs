@@ -142,6 +142,30 @@ fn check_store(
                 ),
                 Err(e) => r.fail("customer keys", e),
             }
+            match s.read(|tx| store::event_codec::drift(tx, 20)) {
+                Ok(d) if d.is_empty() => r.ok("timeline events", "read, each of a stored customer"),
+                Ok(d) => r.fail(
+                    "timeline events",
+                    format!(
+                        "{} event(s) unreadable or of no stored customer (e.g. {}); timelines would fail or mislead",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("timeline events", e),
+            }
+            match s.read(|tx| store::funnel_since::drift(tx, 20)) {
+                Ok(d) if d.is_empty() => r.ok("funnel stages", "match the records"),
+                Ok(d) => r.fail(
+                    "funnel stages",
+                    format!(
+                        "{} stage row(s) unreadable or unlike their record (e.g. {}); time-in-stage would miscount",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("funnel stages", e),
+            }
             match s.read(store::loads::drift) {
                 Ok(d) if d.is_empty() => r.ok("owner load counters", "match the records"),
                 Ok(d) => r.fail(

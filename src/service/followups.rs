@@ -215,7 +215,7 @@ impl crate::service::followups::UseCases<'_> {
         let mut out = self.store.read(|tx| {
             let mut out = Vec::new();
             let read = scope.customers(tx);
-            for id in read.ids_by_owner(Some(&caller.user.id))? {
+            for id in read.ids_by_owner(&caller.user.id)? {
                 let Some(c) = read.live(&id)? else {
                     continue;
                 };
@@ -458,7 +458,7 @@ impl crate::service::followups::UseCases<'_> {
                 });
             }
             let all = Reader::unscoped(tx, Unscoped::Handover);
-            let ids = all.ids_by_owner(Some(&leaving.id))?;
+            let ids = all.ids_by_owner(&leaving.id)?;
             for id in &ids {
                 let Some(before) = all.any(id)? else {
                     continue;

@@ -133,7 +133,7 @@ pub fn status_of(tx: &ReadTransaction, r: &Referral) -> Result<ReferralStatus> {
     let customer: Option<Customer> = tx
         .open_table(tables::CUSTOMERS)?
         .get(r.customer_id.as_str())?
-        .map(|v| super::customer_codec::decode(v.value()))
+        .map(|v| super::customer_codec::decode(&r.customer_id, v.value()))
         .transpose()?;
     let Some(c) = customer.filter(|c| c.deleted_at.is_none()) else {
         return Ok(ReferralStatus::Closed);

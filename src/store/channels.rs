@@ -298,7 +298,7 @@ fn customer_text(tx: &WriteTransaction, customer_id: &str) -> Result<String> {
     let Some(v) = t.get(customer_id)? else {
         return Ok(String::new());
     };
-    let c = super::customer_codec::decode(v.value())?;
+    let c = super::customer_codec::decode(customer_id, v.value())?;
     Ok(text_of(c.channel.as_deref()))
 }
 

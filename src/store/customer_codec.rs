@@ -30,6 +30,10 @@ pub const FORMAT_COMPACT: u8 = 2;
 /// creation and the original entry as their distance from the creation ([`Dt`]). [`V3`] is positional
 /// like [`V2`], with its own pinned layout.
 pub const FORMAT_3: u8 = 3;
+/// Format 4 (schema 36, what [`encode`] writes): format 3 without the record's own id (an
+/// empty text in its place: the id is the key, which every reader has), 15 bytes less. The
+/// decoders take the key for it; for the older formats the id stored in the record is kept.
+pub const FORMAT_4: u8 = 4;
 const T: &str = "customers";
 
 /// A text that is usually `<prefix><lower-case hex>` (ciphertexts `g1:…`, blind indexes): kept
@@ -168,8 +172,18 @@ struct V2 {
     entered_at: Option<Time>,
 }
 
-/// `c` in the current format (3, the format byte first).
+/// `c` in the current format (4, the format byte first).
 pub fn encode(c: &Customer) -> Result<Vec<u8>> {
+    let mut v = V3::of(c)?;
+    v.id = Id::Text(String::new());
+    let mut out = vec![FORMAT_4];
+    out.extend(postcard::to_allocvec(&v).map_err(|e| Error::Encode(e.to_string()))?);
+    Ok(out)
+}
+
+/// `c` in format 3 (schema 35; the format byte first). Never written by the store any more:
+/// for the tests of the schema-36 rewrite and of format 3's pinned layout.
+pub fn encode_format_3(c: &Customer) -> Result<Vec<u8>> {
     let v = V3::of(c)?;
     let mut out = vec![FORMAT_3];
     out.extend(postcard::to_allocvec(&v).map_err(|e| Error::Encode(e.to_string()))?);
@@ -300,9 +314,18 @@ fn from_v2(v: V2) -> Result<Customer> {
     })
 }
 
-/// A stored customer record in any format.
-pub fn decode(bytes: &[u8]) -> Result<Customer> {
+/// A stored customer record in any format, stored under the key `id`.
+pub fn decode(id: &str, bytes: &[u8]) -> Result<Customer> {
     match bytes.first() {
+        Some(&FORMAT_4) => {
+            let v: V3 = postcard::from_bytes(&bytes[1..]).map_err(|e| Error::Corrupt {
+                table: T,
+                message: format!("format 4: {e}"),
+            })?;
+            let mut c = from_v2(v.into_v2()?)?;
+            c.id = id.to_string();
+            Ok(c)
+        }
         Some(&FORMAT_3) => {
             let v: V3 = postcard::from_bytes(&bytes[1..]).map_err(|e| Error::Corrupt {
                 table: T,
@@ -445,8 +468,9 @@ fn corrupt(message: String) -> Error {
     Error::Corrupt { table: T, message }
 }
 
-/// A stored customer record in either format, decoded for display ([`Shown`]).
-pub fn decode_shown(bytes: &[u8]) -> Result<Shown> {
+/// A stored customer record in any format, stored under the key `id`, decoded for display
+/// ([`Shown`]).
+pub fn decode_shown(id: &str, bytes: &[u8]) -> Result<Shown> {
     if is_legacy(bytes) {
         // Format 1 (JSON, before the schema-32 rewrite): the whole record, as [`decode`].
         let mut customer: Customer = codec::decode(T, bytes)?;
@@ -475,7 +499,7 @@ pub fn decode_shown(bytes: &[u8]) -> Result<Shown> {
             id_number_enc,
         });
     }
-    let v: V2Shown = if bytes[0] == FORMAT_3 {
+    let v: V2Shown = if bytes[0] == FORMAT_3 || bytes[0] == FORMAT_4 {
         postcard::from_bytes::<V3Shown>(&bytes[1..])
             .map_err(|e| corrupt(format!("format 3: {e}")))?
             .into_v2()?
@@ -496,7 +520,11 @@ pub fn decode_shown(bytes: &[u8]) -> Result<Shown> {
         None => None,
     };
     let customer = Customer {
-        id: v.id,
+        id: if bytes[0] == FORMAT_4 {
+            id.to_string()
+        } else {
+            v.id
+        },
         name: v.name,
         phone: v.phone.into_shown(),
         extra_phones: v
@@ -556,40 +584,42 @@ pub fn decode_shown(bytes: &[u8]) -> Result<Shown> {
     })
 }
 
-/// The rule fields of a stored customer record in either format.
-pub fn decode_rule_fields(bytes: &[u8]) -> Result<RuleFields> {
+/// The rule fields of a stored customer record in any format, stored under the key `id`.
+pub fn decode_rule_fields(id: &str, bytes: &[u8]) -> Result<RuleFields> {
     match bytes.first() {
-        Some(&FORMAT_COMPACT | &FORMAT_3) => decode(bytes).map(|c| RuleFields::from(&c)),
+        Some(&FORMAT_COMPACT | &FORMAT_3 | &FORMAT_4) => {
+            decode(id, bytes).map(|c| RuleFields::from(&c))
+        }
         _ => codec::decode(T, bytes),
     }
 }
 
 /// What a customer record decodes to: the whole [`Customer`], or only its [`RuleFields`].
 pub trait FromRecord: Sized {
-    fn from_record(bytes: &[u8]) -> Result<Self>;
+    fn from_record(id: &str, bytes: &[u8]) -> Result<Self>;
 }
 
 impl FromRecord for Customer {
-    fn from_record(bytes: &[u8]) -> Result<Self> {
-        decode(bytes)
+    fn from_record(id: &str, bytes: &[u8]) -> Result<Self> {
+        decode(id, bytes)
     }
 }
 
 impl FromRecord for RuleFields {
-    fn from_record(bytes: &[u8]) -> Result<Self> {
-        decode_rule_fields(bytes)
+    fn from_record(id: &str, bytes: &[u8]) -> Result<Self> {
+        decode_rule_fields(id, bytes)
     }
 }
 
 /// Whether a stored record is still in format 1 (the schema-32 migration rewrites those).
 pub fn is_legacy(bytes: &[u8]) -> bool {
-    !matches!(bytes.first(), Some(&FORMAT_COMPACT | &FORMAT_3))
+    !matches!(bytes.first(), Some(&FORMAT_COMPACT | &FORMAT_3 | &FORMAT_4))
 }
 
-/// Whether a stored record is in an older format than [`encode`] writes (1 or 2: the
-/// schema-35 migration rewrites those).
+/// Whether a stored record is in an older format than [`encode`] writes (1 to 3: the
+/// schema-35 and schema-36 migrations rewrite those).
 pub fn is_older(bytes: &[u8]) -> bool {
-    bytes.first() != Some(&FORMAT_3)
+    bytes.first() != Some(&FORMAT_4)
 }
 
 use super::event_codec::Id;
@@ -1078,16 +1108,16 @@ mod tests {
         let c = full();
         let bytes = encode_format_2(&c).unwrap();
         assert_eq!(bytes[0], FORMAT_COMPACT);
-        assert_eq!(decode(&bytes).unwrap(), c);
+        assert_eq!(decode(&c.id, &bytes).unwrap(), c);
         assert_eq!(
-            decode_rule_fields(&bytes).unwrap(),
+            decode_rule_fields(&c.id, &bytes).unwrap(),
             RuleFields::from(&c),
             "rule fields from format 2"
         );
         // The same record in JSON (format 1) reads to the same customer.
         let json = codec::encode(&c).unwrap();
         assert!(is_legacy(&json) && !is_legacy(&bytes));
-        assert_eq!(decode(&json).unwrap(), c);
+        assert_eq!(decode(&c.id, &json).unwrap(), c);
         assert!(
             bytes.len() * 2 < json.len(),
             "{} vs {}",
@@ -1109,10 +1139,11 @@ mod tests {
 
     #[test]
     fn truncated_or_garbage_is_corrupt() {
-        let bytes = encode(&full()).unwrap();
+        let c = full();
+        let bytes = encode(&c).unwrap();
         for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
             assert!(
-                matches!(decode(&bytes[..cut]), Err(Error::Corrupt { .. })),
+                matches!(decode(&c.id, &bytes[..cut]), Err(Error::Corrupt { .. })),
                 "cut at {cut}"
             );
         }
@@ -1130,7 +1161,7 @@ mod tests {
                 encode_format_2(&c).unwrap(),
                 codec::encode(&c).unwrap(),
             ] {
-                let shown = decode_shown(&bytes).unwrap();
+                let shown = decode_shown(&c.id, &bytes).unwrap();
                 let mut want = c.clone();
                 for s in std::iter::once(&mut want.phone)
                     .chain(want.extra_phones.iter_mut())
@@ -1149,7 +1180,7 @@ mod tests {
         }
         c.id_number = None;
         assert!(
-            decode_shown(&encode(&c).unwrap())
+            decode_shown(&c.id, &encode(&c).unwrap())
                 .unwrap()
                 .id_number_enc
                 .is_none()
@@ -1157,7 +1188,10 @@ mod tests {
         let bytes = encode(&full()).unwrap();
         for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
             assert!(
-                matches!(decode_shown(&bytes[..cut]), Err(Error::Corrupt { .. })),
+                matches!(
+                    decode_shown(&c.id, &bytes[..cut]),
+                    Err(Error::Corrupt { .. })
+                ),
                 "cut at {cut}"
             );
         }
@@ -1205,12 +1239,26 @@ mod tests {
         assert!(c.deleted_at.is_some());
         for reason in [Some(KNOWN_TEXTS[0]), Some("客户要求"), None] {
             c.pool_reason = reason.map(str::to_string);
-            let (v3, v2) = (encode(&c).unwrap(), encode_format_2(&c).unwrap());
+            let (v3, v2) = (encode_format_3(&c).unwrap(), encode_format_2(&c).unwrap());
             assert_eq!(v3[0], FORMAT_3);
-            assert!(!is_legacy(&v3) && !is_older(&v3) && is_older(&v2));
-            assert_eq!(decode(&v3).unwrap(), c);
-            assert_eq!(decode(&v2).unwrap(), c);
-            assert_eq!(decode_rule_fields(&v3).unwrap(), RuleFields::from(&c));
+            assert!(!is_legacy(&v3) && is_older(&v3) && is_older(&v2));
+            // Format 4: format 3 without the id, read back with the key.
+            let v4 = encode(&c).unwrap();
+            assert_eq!(v4[0], FORMAT_4);
+            assert!(!is_legacy(&v4) && !is_older(&v4));
+            assert_eq!(
+                v4.len() + 15,
+                v3.len(),
+                "the 16 bytes of the id, less an empty text"
+            );
+            assert_eq!(decode(&c.id, &v4).unwrap(), c);
+            assert_eq!(decode_shown(&c.id, &v4).unwrap().customer.id, c.id);
+            assert_eq!(decode(&c.id, &v3).unwrap(), c);
+            assert_eq!(decode(&c.id, &v2).unwrap(), c);
+            assert_eq!(
+                decode_rule_fields(&c.id, &v3).unwrap(),
+                RuleFields::from(&c)
+            );
             assert!(v3.len() + 40 < v2.len(), "{} vs {}", v3.len(), v2.len());
         }
         assert_eq!(
@@ -1220,9 +1268,12 @@ mod tests {
         );
         let bytes = encode(&c).unwrap();
         for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
-            assert!(matches!(decode(&bytes[..cut]), Err(Error::Corrupt { .. })));
             assert!(matches!(
-                decode_shown(&bytes[..cut]),
+                decode(&c.id, &bytes[..cut]),
+                Err(Error::Corrupt { .. })
+            ));
+            assert!(matches!(
+                decode_shown(&c.id, &bytes[..cut]),
                 Err(Error::Corrupt { .. })
             ));
         }
@@ -1231,12 +1282,26 @@ mod tests {
     /// Format 3's bytes are fixed as format 2's are: a change is a format 4.
     #[test]
     fn layout_3_is_pinned() {
-        let bytes = encode(&full()).unwrap();
+        let bytes = encode_format_3(&full()).unwrap();
         let digest = crate::crypto::sha256_hex(&bytes);
         assert_eq!(
             digest,
             "d84969a56c2aefea817dc73562be6f491f9f38fe898f621367ae8bc1cdfe9bb7",
             "the format-3 layout changed ({} bytes): add a format 4 instead",
+            bytes.len()
+        );
+    }
+
+    /// Format 4's bytes are format 3's without the id: pinned as well.
+    #[test]
+    fn layout_4_is_pinned() {
+        let bytes = encode(&full()).unwrap();
+        assert_eq!(bytes[0], FORMAT_4);
+        let digest = crate::crypto::sha256_hex(&bytes);
+        assert_eq!(
+            digest,
+            "f57b87810e75a197cf69061e1ec353ac9314fc0b8e9a5e709fde31307cfd82f1",
+            "the format-4 layout changed ({} bytes): add a format 5 instead",
             bytes.len()
         );
     }

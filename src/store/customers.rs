@@ -20,10 +20,12 @@ fn index_prefix(kind: char, bidx: &str) -> Vec<u8> {
     k
 }
 
-/// The prefix of the keys of the customers `owner` holds (`None`: in no one's hands).
-fn owner_prefix(owner: Option<&str>) -> Vec<u8> {
+/// The prefix of the keys of the customers `owner` holds. Since schema 36 only held customers
+/// have an owner key: the `o` + none keys (a million of them in a store whose imports went to
+/// a pool) were read by nothing, a pool's waiting customers are listed by their `q` keys.
+fn owner_prefix(owner: &str) -> Vec<u8> {
     let mut k = vec![b'o'];
-    key_codec::push_part(&mut k, owner);
+    key_codec::push_part(&mut k, Some(owner));
     k
 }
 
@@ -51,7 +53,9 @@ fn keys_of(c: &Customer) -> Vec<Vec<u8>> {
     if let Some(i) = &c.id_number {
         keys.push(with_id(index_prefix('i', &i.bidx), &c.id));
     }
-    keys.push(with_id(owner_prefix(c.owner_id.as_deref()), &c.id));
+    if let Some(owner) = c.owner_id.as_deref() {
+        keys.push(with_id(owner_prefix(owner), &c.id));
+    }
     if let Some(key) = bin_key(c) {
         keys.push(key);
     }
@@ -275,13 +279,13 @@ pub(super) fn add_waiting_keys_batch(
 pub(super) fn get(tx: &ReadTransaction, id: &str) -> Result<Option<Customer>> {
     let table = tx.open_table(tables::CUSTOMERS)?;
     let v = table.get(id)?;
-    v.map(|v| customer_codec::decode(v.value())).transpose()
+    v.map(|v| customer_codec::decode(id, v.value())).transpose()
 }
 
 pub(super) fn get_w(tx: &WriteTransaction, id: &str) -> Result<Option<Customer>> {
     let table = tx.open_table(tables::CUSTOMERS)?;
     let v = table.get(id)?;
-    v.map(|v| customer_codec::decode(v.value())).transpose()
+    v.map(|v| customer_codec::decode(id, v.value())).transpose()
 }
 
 /// Writes the record, moves its secondary keys from `before` to the new values and keeps its
@@ -504,9 +508,13 @@ fn encode_all<'c>(cs: impl Iterator<Item = &'c Customer>) -> Result<Vec<Vec<u8>>
     })
 }
 
-/// Decodes records read in one pass, on two threads when there are many.
-fn decode_all(raw: &[Option<Vec<u8>>]) -> Result<Vec<Option<Customer>>> {
-    let one = |r: &Option<Vec<u8>>| r.as_deref().map(customer_codec::decode).transpose();
+/// Decodes records read in one pass (each with its id), on two threads when there are many.
+fn decode_all(raw: &[(&str, Option<Vec<u8>>)]) -> Result<Vec<Option<Customer>>> {
+    let one = |(id, r): &(&str, Option<Vec<u8>>)| {
+        r.as_deref()
+            .map(|b| customer_codec::decode(id, b))
+            .transpose()
+    };
     if raw.len() < 64 {
         return raw.iter().map(one).collect();
     }
@@ -561,12 +569,13 @@ pub(super) fn ids_by_index(tx: &ReadTransaction, kind: char, bidx: &str) -> Resu
     )
 }
 
-pub(super) fn ids_by_owner_w(tx: &WriteTransaction, owner: Option<&str>) -> Result<Vec<String>> {
+pub(super) fn ids_by_owner_w(tx: &WriteTransaction, owner: &str) -> Result<Vec<String>> {
     ids_with_prefix(&tx.open_table(tables::CUSTOMER_KEYS)?, &owner_prefix(owner))
 }
 
-/// Customer ids owned by `owner` (`None`: in no one's hands), in id order.
-pub(super) fn ids_by_owner(tx: &ReadTransaction, owner: Option<&str>) -> Result<Vec<String>> {
+/// Customer ids owned by `owner`, in id order (customers in no one's hands have no owner key
+/// since schema 36).
+pub(super) fn ids_by_owner(tx: &ReadTransaction, owner: &str) -> Result<Vec<String>> {
     ids_with_prefix(&tx.open_table(tables::CUSTOMER_KEYS)?, &owner_prefix(owner))
 }
 
@@ -584,8 +593,8 @@ pub(super) fn scan(
         None => table.range::<&str>(..)?,
     };
     for row in range {
-        let (_, v) = row?;
-        if !visit(customer_codec::decode(v.value())?) {
+        let (id, v) = row?;
+        if !visit(customer_codec::decode(id.value(), v.value())?) {
             break;
         }
     }
@@ -612,7 +621,7 @@ fn batch_w<D: customer_codec::FromRecord>(
     let (mut last, mut n) = (None, 0);
     for row in range.take(limit) {
         let (id, v) = row?;
-        visit(id.value(), D::from_record(v.value())?)?;
+        visit(id.value(), D::from_record(id.value(), v.value())?)?;
         last = Some(id.value().to_string());
         n += 1;
     }
@@ -693,7 +702,7 @@ pub fn compact_batch(
         };
         for row in range.take(limit) {
             let (id, v) = row?;
-            let c = customer_codec::decode(v.value())?;
+            let c = customer_codec::decode(id.value(), v.value())?;
             if customer_codec::is_legacy(v.value()) {
                 rewrite.push((id.value().to_string(), customer_codec::encode(&c)?));
             }
@@ -740,7 +749,7 @@ pub fn binary_keys_batch(
         };
         for row in range.take(limit) {
             let (id, v) = row?;
-            let c = customer_codec::decode(v.value())?;
+            let c = customer_codec::decode(id.value(), v.value())?;
             if customer_codec::is_older(v.value()) {
                 rewrite.push((id.value().to_string(), customer_codec::encode(&c)?));
             }
@@ -787,8 +796,8 @@ pub fn key_drift(tx: &ReadTransaction, limit: usize) -> Result<Vec<String>> {
     let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
     let (mut want, mut want_n) = (0u128, 0u64);
     for row in records.iter()? {
-        let (_, v) = row?;
-        let mut ks = keys_of(&customer_codec::decode(v.value())?);
+        let (id, v) = row?;
+        let mut ks = keys_of(&customer_codec::decode(id.value(), v.value())?);
         ks.sort_unstable();
         ks.dedup();
         for k in ks {
@@ -807,8 +816,8 @@ pub fn key_drift(tx: &ReadTransaction, limit: usize) -> Result<Vec<String>> {
     }
     let mut expected = std::collections::BTreeSet::new();
     for row in records.iter()? {
-        let (_, v) = row?;
-        expected.extend(keys_of(&customer_codec::decode(v.value())?));
+        let (id, v) = row?;
+        expected.extend(keys_of(&customer_codec::decode(id.value(), v.value())?));
     }
     let mut out = Vec::new();
     let mut actual = std::collections::BTreeSet::new();
@@ -890,7 +899,7 @@ impl TimelineEvent {
 pub fn add_event(tx: &WriteTransaction, customer_id: &str, e: &TimelineEvent) -> Result<()> {
     let key = event_codec::key(customer_id, &e.id);
     tx.open_table(tables::CUSTOMER_EVENTS)?
-        .insert(key.as_str(), event_codec::encode(e)?.as_slice())?;
+        .insert(key.as_slice(), event_codec::encode(e)?.as_slice())?;
     Ok(())
 }
 
@@ -908,7 +917,7 @@ pub fn add_events(tx: &WriteTransaction, events: &[(&str, TimelineEvent)]) -> Re
     rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut table = tx.open_table(tables::CUSTOMER_EVENTS)?;
     for (key, bytes) in &rows {
-        table.insert(key.as_str(), bytes.as_slice())?;
+        table.insert(key.as_slice(), bytes.as_slice())?;
     }
     Ok(())
 }
@@ -917,14 +926,14 @@ pub(super) fn events(tx: &ReadTransaction, customer_id: &str) -> Result<Vec<Time
     events_in(&tx.open_table(tables::CUSTOMER_EVENTS)?, customer_id)
 }
 
-/// The events under `<customer id>/`, in key (time) order, either format.
+/// The events under the customer's prefix, in key (time) order, any format.
 fn events_in(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     customer_id: &str,
 ) -> Result<Vec<TimelineEvent>> {
-    let prefix = format!("{customer_id}/");
+    let prefix = event_codec::prefix(customer_id);
     let mut out = Vec::new();
-    for row in table.range(prefix.as_str()..)? {
+    for row in table.range(prefix.as_slice()..)? {
         let (k, v) = row?;
         if !k.value().starts_with(&prefix) {
             break;
@@ -1110,12 +1119,14 @@ impl<'t> Reader<'t> {
     /// [`Reader::any`] for many ids: the records read with one table handle, decoded on two
     /// threads when there are many; in the order of `ids`.
     pub fn any_many(&self, ids: &[&str]) -> Result<Vec<Option<Customer>>> {
-        fn raw(
+        /// Each id with its record's bytes, if stored.
+        type Raw<'i> = Vec<(&'i str, Option<Vec<u8>>)>;
+        fn raw<'i>(
             table: &impl ReadableTable<&'static str, &'static [u8]>,
-            ids: &[&str],
-        ) -> Result<Vec<Option<Vec<u8>>>> {
+            ids: &[&'i str],
+        ) -> Result<Raw<'i>> {
             ids.iter()
-                .map(|id| Ok(table.get(*id)?.map(|v| v.value().to_vec())))
+                .map(|id| Ok((*id, table.get(*id)?.map(|v| v.value().to_vec()))))
                 .collect()
         }
         let raw = match self.tx {
@@ -1144,7 +1155,7 @@ impl<'t> Reader<'t> {
         ) -> Result<Option<customer_codec::Shown>> {
             table
                 .get(id)?
-                .map(|v| customer_codec::decode_shown(v.value()))
+                .map(|v| customer_codec::decode_shown(id, v.value()))
                 .transpose()
         }
         let found = match self.tx {
@@ -1169,8 +1180,8 @@ impl<'t> Reader<'t> {
         };
         let table = tx.open_table(tables::CUSTOMERS)?;
         for row in table.range::<&str>(..)? {
-            let (_, v) = row?;
-            if !visit(customer_codec::decode_rule_fields(v.value())?) {
+            let (id, v) = row?;
+            if !visit(customer_codec::decode_rule_fields(id.value(), v.value())?) {
                 break;
             }
         }
@@ -1326,8 +1337,8 @@ impl<'t> Reader<'t> {
         }
     }
 
-    /// Ids of the records owned by `owner` (`None`: in nobody's hands), in id order.
-    pub fn ids_by_owner(&self, owner: Option<&str>) -> Result<Vec<String>> {
+    /// Ids of the records owned by `owner`, in id order.
+    pub fn ids_by_owner(&self, owner: &str) -> Result<Vec<String>> {
         match self.tx {
             Tx::Read(tx) => ids_by_owner(tx, owner),
             Tx::Write(tx) => ids_by_owner_w(tx, owner),

@@ -10,7 +10,8 @@
 //! - `fd/<kind>/<YYYY-MM-DD>/<owner or ->/<stage>/<bucket>`: records that left the stage that
 //!   day, by how many whole days they had been in it ([`bucket`]: each day up to 30, then
 //!   wider), for the median time in each stage.
-//! - `fs/<kind>/<record id>` in `funnel_since`: the stage a record is in and since when.
+//! - `funnel_since_bin` (schema 36; `fs/<kind>/<record id>` in `funnel_since` before): the
+//!   stage a record is in and since when, keyed by a kind byte and the record id.
 //! - `me/…`, `md/…`, `mr/…`: the same counters by month (`YYYY-MM` in place of the day), bumped
 //!   with the day's (schema 22 sums the day counters kept before). A funnel over a long
 //!   period reads whole months from these and only its partial months by day ([`period_rows`]):
@@ -22,6 +23,7 @@
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
+use super::funnel_since::{since_key, since_value, stage_of};
 use super::{Error, Result, tables};
 
 /// What a funnel counts: customers or deals.
@@ -32,10 +34,18 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Kind::Customer => "customer",
             Kind::Deal => "deal",
+        }
+    }
+
+    /// The first byte of the record's key in `funnel_since_bin`.
+    pub(super) fn byte(self) -> u8 {
+        match self {
+            Kind::Customer => b'c',
+            Kind::Deal => b'd',
         }
     }
 }
@@ -183,12 +193,9 @@ pub fn on_write(
     reason: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let since_key = format!("fs/{}/{id}", kind.key());
+    let since_key = since_key(kind, id);
     let mut since = tx.open_table(tables::FUNNEL_SINCE)?;
-    let previous = since.get(since_key.as_str())?.map(|v| {
-        let (s, t) = v.value();
-        (s.to_string(), t)
-    });
+    let previous = stage_of(&since, kind, id)?;
     if previous.as_ref().is_some_and(|(s, _)| s == stage) {
         return Ok(());
     }
@@ -213,7 +220,10 @@ pub fn on_write(
         let days = u32::try_from((at.timestamp() - t).max(0) / 86_400).unwrap_or(u32::MAX);
         bump(tx, &format!("fd/{k}/{today}/{who}/{old}/{}", bucket(days)))?;
     }
-    since.insert(since_key.as_str(), (stage, at.timestamp()))?;
+    since.insert(
+        since_key.as_slice(),
+        since_value(stage, at.timestamp()).as_slice(),
+    )?;
     Ok(())
 }
 
@@ -371,10 +381,8 @@ pub(super) fn on_customers(
     {
         let since = tx.open_table(tables::FUNNEL_SINCE)?;
         for c in cs.iter().filter(|c| c.deleted_at.is_none()) {
-            let key = format!("fs/{}/{}", Kind::Customer.key(), c.id);
-            let same = since
-                .get(key.as_str())?
-                .is_some_and(|v| v.value().0 == c.stage.key());
+            let same =
+                stage_of(&since, Kind::Customer, &c.id)?.is_some_and(|(s, _)| s == c.stage.key());
             if !same {
                 moved.push(*c);
             }
@@ -397,13 +405,13 @@ pub(super) fn on_new_customers(
     let pipeline = crate::domain::customer::Stage::PIPELINE;
     let k = Kind::Customer.key();
     let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    let mut since_rows: Vec<(String, &str, i64)> = Vec::new();
+    let mut since_rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut known = Vec::new();
     {
         let since = tx.open_table(tables::FUNNEL_SINCE)?;
         for c in cs.iter().filter(|c| c.deleted_at.is_none()) {
-            let since_key = format!("fs/{k}/{}", c.id);
-            if since.get(since_key.as_str())?.is_some() {
+            let since_key = since_key(Kind::Customer, &c.id);
+            if since.get(since_key.as_slice())?.is_some() {
                 known.push(*c);
                 continue;
             }
@@ -418,7 +426,10 @@ pub(super) fn on_new_customers(
                     *sums.entry(lead_key(&today, who)).or_default() += 1;
                 }
             }
-            since_rows.push((since_key, c.stage.key(), c.updated_at.timestamp()));
+            since_rows.push((
+                since_key,
+                since_value(c.stage.key(), c.updated_at.timestamp()),
+            ));
         }
     }
     if !sums.is_empty() {
@@ -431,8 +442,8 @@ pub(super) fn on_new_customers(
     if !since_rows.is_empty() {
         since_rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut since = tx.open_table(tables::FUNNEL_SINCE)?;
-        for (key, stage, at) in &since_rows {
-            since.insert(key.as_str(), (*stage, *at))?;
+        for (key, value) in &since_rows {
+            since.insert(key.as_slice(), value.as_slice())?;
         }
     }
     for c in known {
@@ -444,7 +455,7 @@ pub(super) fn on_new_customers(
 /// Forgets a record (it was purged): its stay is not counted.
 pub fn forget(tx: &WriteTransaction, kind: Kind, id: &str) -> Result<()> {
     tx.open_table(tables::FUNNEL_SINCE)?
-        .remove(format!("fs/{}/{id}", kind.key()).as_str())?;
+        .remove(since_key(kind, id).as_slice())?;
     Ok(())
 }
 

@@ -99,8 +99,25 @@ pub(super) fn push_part(out: &mut Vec<u8>, part: Option<&str>) {
     }
 }
 
+/// Appends an id as a middle part, exactly: `1` + 16 bytes for a canonical ULID, `2` + text +
+/// `0` for anything else (unlike [`push_part`], never read as the hex of an index). Read back
+/// with [`part_id`].
+pub(super) fn push_id_part(out: &mut Vec<u8>, id: &str) {
+    match ulid_bytes(id) {
+        Some(b) => {
+            out.push(1);
+            out.extend_from_slice(&b);
+        }
+        None => {
+            out.push(2);
+            out.extend(id.bytes().filter(|&b| b != 0));
+            out.push(0);
+        }
+    }
+}
+
 /// Splits a middle part off `b`: its length in bytes, or `None` when malformed.
-fn part_len(b: &[u8]) -> Option<usize> {
+pub(super) fn part_len(b: &[u8]) -> Option<usize> {
     match b.first()? {
         0 => Some(1),
         1 => (b.len() > ULID_LEN).then_some(1 + ULID_LEN),

@@ -106,8 +106,8 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut expected = std::collections::BTreeSet::new();
     for row in tx.open_table(tables::CUSTOMERS)?.iter()? {
-        let (_, v) = row?;
-        let c = super::customer_codec::decode(v.value())?;
+        let (id, v) = row?;
+        let c = super::customer_codec::decode(id.value(), v.value())?;
         if std::iter::once(&c.phone)
             .chain(&c.extra_phones)
             .any(|p| !p.bidx.is_empty() && p.lead.is_empty())
@@ -176,8 +176,8 @@ pub fn fill_batch(
             ))?
         };
         for row in range.take(limit) {
-            let (_, v) = row?;
-            batch.push(super::customer_codec::decode(v.value())?);
+            let (id, v) = row?;
+            batch.push(super::customer_codec::decode(id.value(), v.value())?);
         }
     }
     let corrupt = |message: String| Error::Corrupt {

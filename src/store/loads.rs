@@ -270,8 +270,8 @@ fn recount(
 ) -> Result<BTreeMap<(String, String), u64>> {
     let mut out = BTreeMap::new();
     for row in customers.iter()? {
-        let (_, v) = row?;
-        let fields = super::customer_codec::decode_rule_fields(v.value())?;
+        let (id, v) = row?;
+        let fields = super::customer_codec::decode_rule_fields(id.value(), v.value())?;
         if let Some((owner, what)) = counted(&fields) {
             for w in what {
                 *out.entry((owner.clone(), w)).or_default() += 1;

@@ -97,7 +97,15 @@
 //!   dropped with the first batch and the recycle bin's counter is set from the new keys with
 //!   the last; compacted after.
 //!
-//! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34 and 35 read every customer (record or rule view) or key; they run in
+//! - 36: timeline events in binary keys and format 3 (`store::event_codec`:
+//!   customer_events_bin), the funnel's stages in binary keys (funnel_since_bin), both moved
+//!   from their text tables in key order and the text tables dropped; the customer keys lose
+//!   the `o` + none keys of customers in no one's hands; customers (records rewritten in format
+//!   4, without their id), customer_rules, customer_keys_bin and lead_check_bin rebuilt into
+//!   fresh tables in key order so their pages are packed (`store::v36`, `store::repack`);
+//!   batched (the cursor names the phase); compacted after.
+//!
+//! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34, 35 and 36 read every customer (record or rule view) or key; they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
 
@@ -106,7 +114,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 35;
+pub const SCHEMA_VERSION: u64 = 36;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -176,7 +184,7 @@ pub fn run_observed(store: &Store, on_step: &mut dyn FnMut(&StepDone)) -> Result
             to: next,
             elapsed: started.elapsed(),
         });
-        upgraded.compact |= next == 11 || next == 32 || next == 33 || next == 35;
+        upgraded.compact |= next == 11 || next == 32 || next == 33 || next == 35 || next == 36;
         version = next;
     }
     Ok(upgraded)
@@ -203,6 +211,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         33 => Some(super::event_codec::compact_batch),
         34 => Some(v34_batch),
         35 => Some(super::customers::binary_keys_batch),
+        36 => Some(super::v36::batch),
         _ => None,
     }
 }
@@ -679,7 +688,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         }
         6 => {
             tx.open_table(tables::FOLLOWUPS)?;
-            tx.open_table(tables::CUSTOMER_EVENTS)?;
+            tx.open_table(tables::CUSTOMER_EVENTS_V35)?;
             Ok(())
         }
         7 => {
@@ -739,6 +748,7 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         33 => Ok(()),
         34 => to_34_report_rollups(tx),
         35 => to_35_binary_keys(tx),
+        36 => super::v36::first(tx),
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

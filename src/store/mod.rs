@@ -19,6 +19,7 @@ pub mod deals;
 pub mod event_codec;
 pub mod fees;
 pub mod funnel;
+pub mod funnel_since;
 mod key_codec;
 pub mod leads;
 pub mod loads;
@@ -30,6 +31,7 @@ pub mod outbox;
 pub mod plugins;
 pub mod pools;
 pub mod products;
+pub mod repack;
 pub mod report_keys;
 pub mod rule_fields;
 pub mod sessions;
@@ -39,6 +41,7 @@ pub mod tables;
 pub mod tokens;
 pub mod transfers;
 pub mod users;
+pub mod v36;
 
 use std::path::{Path, PathBuf};
 
@@ -258,6 +261,8 @@ impl Store {
             store.db.compact().map_err(redb::Error::from)?;
             tracing::info!(path = %path.display(), "store compacted after the upgrade");
         }
+        // A table rebuild an import started and an interruption stopped (`repack`).
+        repack::drop_stray_copies(&store)?;
         // An erasure whose old pages a shutdown did not scrub (a crash, a kill).
         store.scrub_if_pending()?;
         Ok(store)

@@ -41,7 +41,7 @@ pub fn enqueue_many(tx: &WriteTransaction, customer_ids: &[&str]) -> Result<()> 
 pub fn enqueue_owned_by(tx: &WriteTransaction, owners: &[&str]) -> Result<u64> {
     let mut queued = 0;
     for owner in owners {
-        for id in super::customers::ids_by_owner_w(tx, Some(owner))? {
+        for id in super::customers::ids_by_owner_w(tx, owner)? {
             enqueue(tx, &id)?;
             queued += 1;
         }

@@ -587,7 +587,7 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     for row in customers.iter()? {
         let (id, v) = row?;
         let id = id.value();
-        let fields = super::customer_codec::decode_rule_fields(v.value())?;
+        let fields = super::customer_codec::decode_rule_fields(id, v.value())?;
         let bytes = encode(&fields);
         let stored = rules.get(id)?;
         let mut ok = stored.is_some_and(|s| s.value() == bytes.as_slice());
@@ -613,7 +613,7 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
             let (secs, id) = k.value();
             let expected = customers
                 .get(id)?
-                .map(|c| super::customer_codec::decode_rule_fields(c.value()))
+                .map(|c| super::customer_codec::decode_rule_fields(id, c.value()))
                 .transpose()?
                 .and_then(|f| last_activity(&f))
                 .map(|at| at.timestamp());

@@ -37,9 +37,16 @@ pub const CUSTOMER_KEYS_V34: TableDefinition<&str, &str> = TableDefinition::new(
 pub const REVEALS: TableDefinition<&str, u64> = TableDefinition::new("reveals");
 /// `<customer id>/<follow-up id>` → `domain::followup::Followup` (schema 6).
 pub const FOLLOWUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("followups");
-/// `<customer id>/<event id>` → `store::customers::TimelineEvent`: ownership and stage
-/// changes, shown on the customer's timeline (schema 6).
-pub const CUSTOMER_EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_events");
+/// A customer's timeline events (ownership and stage changes …) since schema 36
+/// (`store::event_codec`): the key is the customer id as a part of `store::key_codec` (`1` +
+/// its 16 ULID bytes, or `2` + text + `0`) then the event id (16 bytes, or text), so a
+/// customer's events are one prefix in time order; the value is the event in format 3.
+pub const CUSTOMER_EVENTS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("customer_events_bin");
+/// The text form of [`CUSTOMER_EVENTS`], schemas 6 to 35: `<customer id>/<event id>` → the
+/// event (JSON, or format 2 since schema 33). Moved and dropped by step 36.
+pub const CUSTOMER_EVENTS_V35: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("customer_events");
 /// Small named values of the installation, e.g. `key_check` (schema 7).
 pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings");
 
@@ -160,9 +167,15 @@ pub const PRODUCT_VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new(
 /// what product matching reads, so the reverse match never parses a record.
 pub const CUSTOMER_MATCH: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_match");
 
-/// `fs/<kind>/<record id>` → (stage, since, Unix seconds): the stage each customer or deal is in
-/// and since when, for the funnel's time-in-stage (`store::funnel`, schema 18).
-pub const FUNNEL_SINCE: TableDefinition<&str, (&str, i64)> = TableDefinition::new("funnel_since");
+/// The stage each customer or deal is in and since when, for the funnel's time-in-stage
+/// (`store::funnel`), since schema 36: the key is a kind byte (`c` customer, `d` deal) and the
+/// record id (`store::key_codec::push_id`), the value the time (Unix seconds, a zigzag varint)
+/// then the stage's name.
+pub const FUNNEL_SINCE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("funnel_since_bin");
+/// The text form of [`FUNNEL_SINCE`], schemas 18 to 35: `fs/<kind>/<record id>` → (stage,
+/// since). Moved and dropped by step 36.
+pub const FUNNEL_SINCE_V35: TableDefinition<&str, (&str, i64)> =
+    TableDefinition::new("funnel_since");
 
 /// Transfer request id → `store::transfers::TransferRequest` (schema 20).
 pub const TRANSFER_REQUESTS: TableDefinition<&str, &[u8]> =
@@ -321,4 +334,6 @@ every_table!(
     REFERRAL_KEYS;
     retired: CUSTOMER_KEYS_V34,
     LEAD_CHECK_V34,
+    CUSTOMER_EVENTS_V35,
+    FUNNEL_SINCE_V35,
 );

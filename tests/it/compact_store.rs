@@ -5,7 +5,9 @@
 use redb::{ReadableDatabase, ReadableTable};
 use serde_json::{Value, json};
 use zhudai::domain::customer::Customer;
-use zhudai::store::{codec, customer_codec, customers, event_codec, migrate, rule_fields, tables};
+use zhudai::store::{
+    codec, customer_codec, customers, event_codec, funnel_since, migrate, rule_fields, tables, v36,
+};
 
 use crate::common::{self, ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
 
@@ -70,6 +72,64 @@ fn has_table(path: &std::path::Path, name: &str) -> bool {
     let db = redb::ReadOnlyDatabase::open(path).unwrap();
     let tx = db.begin_read().unwrap();
     tx.list_tables().unwrap().any(|t| t.name() == name)
+}
+
+/// Every row of a binary table (schema 36: events, funnel stages), in key order; none when
+/// the table does not exist.
+fn bin_rows(
+    path: &std::path::Path,
+    table: redb::TableDefinition<&'static [u8], &'static [u8]>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let tx = db.begin_read().unwrap();
+    let t = match tx.open_table(table) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Vec::new(),
+        Err(e) => panic!("{e}"),
+    };
+    t.iter()
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.value().to_vec(), v.value().to_vec())
+        })
+        .collect()
+}
+
+/// What schemas up to 35 held instead of the binary tables of 36: the timeline events under
+/// `<customer id>/<event id>` in format 2, the funnel's stages under `fs/<kind>/<id>`; the
+/// binary tables dropped.
+fn back_to_text_events_and_stages(tx: &redb::WriteTransaction) {
+    use redb::ReadableTable;
+    let read = |def: redb::TableDefinition<&'static [u8], &'static [u8]>| {
+        let t = tx.open_table(def).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            })
+            .collect::<Vec<_>>()
+    };
+    let events = read(tables::CUSTOMER_EVENTS);
+    let stages = read(tables::FUNNEL_SINCE);
+    tx.delete_table(tables::CUSTOMER_EVENTS).unwrap();
+    tx.delete_table(tables::FUNNEL_SINCE).unwrap();
+    let mut t = tx.open_table(tables::CUSTOMER_EVENTS_V35).unwrap();
+    for (k, v) in &events {
+        let (customer, id) = event_codec::key_ids(k).unwrap();
+        let e = event_codec::decode(k, v).unwrap();
+        t.insert(
+            format!("{customer}/{id}").as_str(),
+            event_codec::encode_v2(&e).unwrap().as_slice(),
+        )
+        .unwrap();
+    }
+    let mut f = tx.open_table(tables::FUNNEL_SINCE_V35).unwrap();
+    for (k, v) in &stages {
+        let (key, stage, at) = funnel_since::since_row_v35(k, v).unwrap();
+        f.insert(key.as_str(), (stage.as_str(), at)).unwrap();
+    }
 }
 
 /// The text keys schemas 32 to 34 wrote for `c` (customer keys, lead-check keys).
@@ -138,7 +198,7 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
     assert_eq!(now.len(), 7);
     let originals: Vec<Customer> = now
         .iter()
-        .map(|(_, b)| customer_codec::decode(b).unwrap())
+        .map(|(id, b)| customer_codec::decode(id, b).unwrap())
         .collect();
     for ((_, bytes), c) in now.iter().zip(&originals) {
         assert!(!customer_codec::is_legacy(bytes));
@@ -153,6 +213,9 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
 
     let keys_now = table_rows(&path, tables::CUSTOMER_KEYS);
     let leads_now = table_rows(&path, tables::LEAD_CHECK);
+    let events_now = bin_rows(&path, tables::CUSTOMER_EVENTS);
+    let stages_now = bin_rows(&path, tables::FUNNEL_SINCE);
+    assert!(!events_now.is_empty() && !stages_now.is_empty());
     assert!(
         keys_now.iter().all(|(k, v)| v.is_empty() && k.len() < 80),
         "{keys_now:?}"
@@ -198,6 +261,7 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
                 }
             }
         }
+        back_to_text_events_and_stages(&tx);
         tx.open_table(tables::META)
             .unwrap()
             .insert("schema_version", 31)
@@ -217,11 +281,13 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
     drop(store);
     assert_eq!(table_rows(&path, tables::CUSTOMER_KEYS), keys_now);
     assert_eq!(table_rows(&path, tables::LEAD_CHECK), leads_now);
+    assert_eq!(bin_rows(&path, tables::CUSTOMER_EVENTS), events_now);
+    assert_eq!(bin_rows(&path, tables::FUNNEL_SINCE), stages_now);
     let decoded: Vec<Customer> = records(&path)
         .iter()
-        .map(|(_, b)| {
+        .map(|(id, b)| {
             assert!(!customer_codec::is_legacy(b));
-            customer_codec::decode(b).unwrap()
+            customer_codec::decode(id, b).unwrap()
         })
         .collect();
     assert_eq!(decoded, originals, "every record reads back exactly");
@@ -295,8 +361,9 @@ async fn json_records_are_rewritten_compact_resuming_after_an_interruption() {
     s.stop().await;
 }
 
-fn events(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    byte_rows(path, tables::CUSTOMER_EVENTS)
+/// The text events table of schemas 6 to 35.
+fn text_events(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    byte_rows(path, tables::CUSTOMER_EVENTS_V35)
 }
 
 /// Schema 33: timeline events written as JSON before it are rewritten in format 2, straight
@@ -339,25 +406,30 @@ async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
     let data = s.stop().await;
     let path = data.path().join("zhudai.redb");
 
-    let now = events(&path);
+    let now = bin_rows(&path, tables::CUSTOMER_EVENTS);
     assert!(now.len() >= 5, "{}", now.len());
     let originals: Vec<_> = now
         .iter()
         .map(|(k, b)| {
-            assert_eq!(b[0], 2, "written compact");
+            assert_eq!(b[0], 3, "written compact (format 3 since schema 36)");
             event_codec::decode(k, b).unwrap()
         })
         .collect();
 
-    // Back to what schema 32 wrote: JSON events (format 1, with their ids).
+    // Back to what schema 32 wrote: JSON events (format 1, with their ids) under text keys.
     {
         let db = redb::Database::open(&path).unwrap();
         let tx = db.begin_write().unwrap();
+        back_to_text_events_and_stages(&tx);
         {
-            let mut t = tx.open_table(tables::CUSTOMER_EVENTS).unwrap();
+            let mut t = tx.open_table(tables::CUSTOMER_EVENTS_V35).unwrap();
             for ((k, _), e) in now.iter().zip(&originals) {
-                t.insert(k.as_str(), codec::encode(e).unwrap().as_slice())
-                    .unwrap();
+                let (customer, id) = event_codec::key_ids(k).unwrap();
+                t.insert(
+                    format!("{customer}/{id}").as_str(),
+                    codec::encode(e).unwrap().as_slice(),
+                )
+                .unwrap();
             }
         }
         tx.open_table(tables::META)
@@ -366,7 +438,8 @@ async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
             .unwrap();
         tx.commit().unwrap();
     }
-    assert_ne!(events(&path), now);
+    assert!(bin_rows(&path, tables::CUSTOMER_EVENTS).is_empty());
+    assert!(text_events(&path).iter().all(|(_, b)| b[0] == 1));
     let interrupted = data.path().join("interrupted.redb");
     std::fs::copy(&path, &interrupted).unwrap();
 
@@ -376,7 +449,15 @@ async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
         Some(migrate::SCHEMA_VERSION)
     );
     drop(store);
-    assert_eq!(events(&path), now, "rewritten exactly as written today");
+    assert_eq!(
+        bin_rows(&path, tables::CUSTOMER_EVENTS),
+        now,
+        "rewritten exactly as written today"
+    );
+    assert!(
+        !has_table(&path, "customer_events"),
+        "the text table dropped"
+    );
 
     // Interrupted after a first batch of 2 events, its cursor committed.
     {
@@ -390,7 +471,7 @@ async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
             .unwrap();
         tx.commit().unwrap();
     }
-    let legacy = events(&interrupted)
+    let legacy = text_events(&interrupted)
         .iter()
         .filter(|(_, b)| b[0] == 1)
         .count();
@@ -405,7 +486,7 @@ async fn json_events_are_rewritten_compact_resuming_after_an_interruption() {
         Some(migrate::SCHEMA_VERSION)
     );
     drop(store);
-    assert_eq!(events(&interrupted), now);
+    assert_eq!(bin_rows(&interrupted, tables::CUSTOMER_EVENTS), now);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
         .args(["--data", data.path().to_str().unwrap(), "doctor"])
@@ -504,17 +585,23 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
 
     let keys_now = table_rows(&path, tables::CUSTOMER_KEYS);
     let leads_now = table_rows(&path, tables::LEAD_CHECK);
-    // 9 owner + 9 name (the bin keeps it) + 12 phone + 1 ID-number + 2 bin + 3 pool keys.
-    assert_eq!(keys_now.len(), 9 + 9 + 12 + 1 + 2 + 3, "{keys_now:?}");
+    let events_now = bin_rows(&path, tables::CUSTOMER_EVENTS);
+    let stages_now = bin_rows(&path, tables::FUNNEL_SINCE);
+    // 6 owner (the 3 in the pool have none since schema 36) + 9 name (the bin keeps it) + 12
+    // phone + 1 ID-number + 2 bin + 3 pool keys.
+    assert_eq!(keys_now.len(), 6 + 9 + 12 + 1 + 2 + 3, "{keys_now:?}");
     assert!(keys_now.iter().all(|(k, _)| k.len() <= 34), "{keys_now:?}");
     assert_eq!(leads_now.len(), 12);
     assert!(!has_table(&path, "customer_keys") && !has_table(&path, "lead_check"));
     let originals: Vec<Customer> = records(&path)
         .iter()
-        .map(|(_, b)| customer_codec::decode(b).unwrap())
+        .map(|(id, b)| customer_codec::decode(id, b).unwrap())
         .collect();
     let records_now = records(&path);
-    assert!(records_now.iter().all(|(_, b)| b[0] == 3), "format 3");
+    assert!(
+        records_now.iter().all(|(_, b)| b[0] == 4),
+        "format 4 (schema 36)"
+    );
     let rules_now = byte_rows(&path, tables::CUSTOMER_RULES);
     assert!(rules_now.iter().all(|(_, v)| v[0] == 2), "format 2");
     let activity_now = activity_rows(&path);
@@ -572,6 +659,7 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
                     .unwrap();
             }
         }
+        back_to_text_events_and_stages(&tx);
         tx.open_table(tables::META)
             .unwrap()
             .insert("schema_version", 34)
@@ -629,6 +717,8 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     assert_eq!(byte_rows(&path, tables::CUSTOMER_RULES), rules_now);
     assert_eq!(activity_rows(&path), activity_now);
     assert_eq!(records(&path), records_now);
+    assert_eq!(bin_rows(&path, tables::CUSTOMER_EVENTS), events_now);
+    assert_eq!(bin_rows(&path, tables::FUNNEL_SINCE), stages_now);
 
     // Interrupted after a first batch of 4 customers (text tables dropped, binary ones
     // created, that batch written, the cursor committed): resumes after the cursor.
@@ -722,6 +812,263 @@ async fn text_keys_are_rewritten_binary_resuming_after_an_interruption() {
     assert!(!ok, "{text}");
     assert!(
         text.contains("customer keys") && text.contains("is missing"),
+        "{text}"
+    );
+}
+
+/// Schema 36: a store as schema 35 left it (events and funnel stages in their text tables, an
+/// `o` + none key for every customer in no one's hands, records and rule views rewritten in
+/// place) gets binary event and stage tables, loses the no-owner keys and has its customer
+/// tables rebuilt, straight through and after an interruption in the middle of a rebuild,
+/// byte for byte what this version writes; no text or half-built table is left, `zhudai
+/// doctor` is clean (and names a stage row changed by hand), and the timeline reads the same.
+#[tokio::test]
+async fn events_and_stages_move_binary_and_tables_are_rebuilt_resuming_after_an_interruption() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, pool) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "三十六号公海", "settings": {"reclaim_cooldown_days": 0}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{pool}");
+    let pool = pool["id"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for i in 0..8u32 {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({
+                    "name": format!("三六{i}"),
+                    "phone": format!("1330013{i:04}"),
+                    "id_number": if i == 2 { json!("11010519491231002X") } else { Value::Null },
+                }),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        let id = c["id"].as_str().unwrap().to_string();
+        if i >= 4 {
+            let (st, v) = admin
+                .post(
+                    &format!("/api/v1/customers/{id}/release"),
+                    json!({"reason": "暂无需求", "pool_id": pool}),
+                )
+                .await;
+            assert_eq!(st, 200, "{v}");
+        }
+        ids.push(id);
+    }
+    let (st, _) = admin
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/customers/{}", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (st, timeline) = admin
+        .get(&format!("/api/v1/customers/{}/timeline", ids[5]))
+        .await;
+    assert_eq!(st, 200, "{timeline}");
+    let pool_page = admin
+        .get(&format!("/api/v1/pools/{pool}/customers?limit=3"))
+        .await
+        .1;
+    let data = s.stop().await;
+    let path = data.path().join("zhudai.redb");
+
+    let records_now = records(&path);
+    let rules_now = byte_rows(&path, tables::CUSTOMER_RULES);
+    let match_now = byte_rows(&path, tables::CUSTOMER_MATCH);
+    let activity_now = activity_rows(&path);
+    let keys_now = table_rows(&path, tables::CUSTOMER_KEYS);
+    let leads_now = table_rows(&path, tables::LEAD_CHECK);
+    let events_now = bin_rows(&path, tables::CUSTOMER_EVENTS);
+    let stages_now = bin_rows(&path, tables::FUNNEL_SINCE);
+    assert!(events_now.len() >= 8 + 4, "{}", events_now.len());
+    assert!(events_now.iter().all(|(k, v)| k.len() == 33 && v[0] == 3));
+    assert!(records_now.iter().all(|(_, v)| v[0] == 4), "format 4");
+    assert_eq!(
+        stages_now.len(),
+        8,
+        "one per customer (the deleted one keeps its row)"
+    );
+    assert!(stages_now.iter().all(|(k, _)| k.len() == 17));
+    // No customer key says "no owner": 4 owned (the deleted one too), 4 in the pool.
+    let owner_keys = keys_now.iter().filter(|(k, _)| k[0] == b'o').count();
+    assert_eq!(owner_keys, 4, "{keys_now:?}");
+    assert!(keys_now.iter().all(|(k, _)| !k.starts_with(&[b'o', 0])));
+    let unowned: Vec<&String> = ids[4..].iter().collect();
+
+    // Back to what schema 35 left: text events and stages, a no-owner key per customer in no
+    // one's hands, records and rule views rewritten in place.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        back_to_text_events_and_stages(&tx);
+        {
+            let mut keys = tx.open_table(tables::CUSTOMER_KEYS).unwrap();
+            for id in &unowned {
+                let mut k = vec![b'o', 0];
+                k.extend(ulid::Ulid::from_string(id).unwrap().to_bytes());
+                keys.insert(k.as_slice(), ()).unwrap();
+            }
+            // The records in format 3 (with their ids), as schema 35 wrote them.
+            let mut t = tx.open_table(tables::CUSTOMERS).unwrap();
+            for (id, v) in &records_now {
+                let c = customer_codec::decode(id, v).unwrap();
+                let v3 = customer_codec::encode_format_3(&c).unwrap();
+                assert_eq!(v3.len(), v.len() + 15);
+                t.insert(id.as_str(), v3.as_slice()).unwrap();
+            }
+            let mut t = tx.open_table(tables::CUSTOMER_RULES).unwrap();
+            for (id, v) in &rules_now {
+                t.insert(id.as_str(), v.as_slice()).unwrap();
+            }
+        }
+        tx.open_table(tables::META)
+            .unwrap()
+            .insert("schema_version", 35)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    assert_eq!(
+        table_rows(&path, tables::CUSTOMER_KEYS).len(),
+        keys_now.len() + 4
+    );
+    assert!(bin_rows(&path, tables::CUSTOMER_EVENTS).is_empty());
+    assert_eq!(text_events(&path).len(), events_now.len());
+    let interrupted = data.path().join("interrupted.redb");
+    std::fs::copy(&path, &interrupted).unwrap();
+
+    let left_over = |p: &std::path::Path| {
+        use redb::TableHandle;
+        let db = redb::ReadOnlyDatabase::open(p).unwrap();
+        let tx = db.begin_read().unwrap();
+        tx.list_tables()
+            .unwrap()
+            .map(|t| t.name().to_string())
+            .filter(|n| n == "customer_events" || n == "funnel_since" || n.ends_with("__repacked"))
+            .collect::<Vec<_>>()
+    };
+    let same_as_now = |p: &std::path::Path| {
+        assert_eq!(records(p), records_now);
+        assert_eq!(byte_rows(p, tables::CUSTOMER_RULES), rules_now);
+        assert_eq!(byte_rows(p, tables::CUSTOMER_MATCH), match_now);
+        assert_eq!(activity_rows(p), activity_now);
+        assert_eq!(table_rows(p, tables::CUSTOMER_KEYS), keys_now);
+        assert_eq!(table_rows(p, tables::LEAD_CHECK), leads_now);
+        assert_eq!(bin_rows(p, tables::CUSTOMER_EVENTS), events_now);
+        assert_eq!(bin_rows(p, tables::FUNNEL_SINCE), stages_now);
+        assert_eq!(left_over(p), Vec::<String>::new());
+    };
+
+    // Straight through.
+    let store = common::open_keyed(data.path(), &path);
+    assert_eq!(migrate::stored_version(&store).unwrap(), Some(36));
+    drop(store);
+    same_as_now(&path);
+
+    // Interrupted in the middle of rebuilding the customer keys: batches of 3 rows, each
+    // committed with its cursor, until the cursor is inside the keys' copy.
+    {
+        let db = redb::Database::open(&interrupted).unwrap();
+        let mut phases = Vec::new();
+        loop {
+            let tx = db.begin_write().unwrap();
+            let after = tx
+                .open_table(tables::SETTINGS)
+                .unwrap()
+                .get("migration/36/after")
+                .unwrap()
+                .map(|v| v.value().to_string());
+            if after.is_none() {
+                v36::first(&tx).unwrap();
+            }
+            let (last, n) = v36::batch(&tx, after.as_deref(), 3).unwrap();
+            assert_eq!(n, 3, "{phases:?}");
+            let last = last.unwrap();
+            tx.open_table(tables::SETTINGS)
+                .unwrap()
+                .insert("migration/36/after", last.as_str())
+                .unwrap();
+            tx.commit().unwrap();
+            phases.push(last[..2].to_string());
+            if last.starts_with("r2:") {
+                break;
+            }
+        }
+        // Events, then stages, then records, rule views, keys; each phase's rows in 3s.
+        assert_eq!(phases.first().map(String::as_str), Some("e:"), "{phases:?}");
+        assert!(phases.iter().any(|p| p == "f:"), "{phases:?}");
+        assert!(phases.iter().any(|p| p == "r0"), "{phases:?}");
+    }
+    assert_eq!(left_over(&interrupted), ["customer_keys_bin__repacked"]);
+    let store = common::open_keyed(data.path(), &interrupted);
+    assert_eq!(migrate::stored_version(&store).unwrap(), Some(36));
+    drop(store);
+    same_as_now(&interrupted);
+
+    let doctor = |dir: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+            .args(["--data", dir.to_str().unwrap(), "doctor"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, text) = doctor(data.path());
+    assert!(ok, "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(
+        text.contains("timeline events") && text.contains("funnel stages"),
+        "{text}"
+    );
+
+    let s = TestServer::start_in(
+        data,
+        zhudai::config::Config::defaults().unwrap(),
+        std::sync::Arc::new(zhudai::service::ManualClock::new(common::epoch())),
+    )
+    .await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, again) = admin
+        .get(&format!("/api/v1/customers/{}/timeline", ids[5]))
+        .await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again, timeline, "the timeline reads the same");
+    assert_eq!(
+        admin
+            .get(&format!("/api/v1/pools/{pool}/customers?limit=3"))
+            .await
+            .1,
+        pool_page
+    );
+    let data = s.stop().await;
+
+    // A live customer's stage row changed by hand: doctor names it.
+    let path = data.path().join("zhudai.redb");
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(tables::FUNNEL_SINCE).unwrap();
+            let (k, v) = &stages_now[0];
+            let mut changed = v.clone();
+            changed.truncate(v.len() - "lead".len());
+            changed.extend(b"won");
+            assert!(v.ends_with(b"lead"), "{v:?}");
+            t.insert(k.as_slice(), changed.as_slice()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let (ok, text) = doctor(data.path());
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("funnel stages") && text.contains("stage row won"),
         "{text}"
     );
 }

@@ -146,19 +146,23 @@ fn canonical(before: &Dump, after: &Dump) -> Dump {
             format!("B{rank:015}").into_bytes(),
         );
     }
-    let old_events: BTreeSet<&Vec<u8>> = before["customer_events"].iter().map(|(k, _)| k).collect();
-    let new_events: BTreeSet<Vec<u8>> = after["customer_events"]
+    // Event keys are bytes since schema 36: the customer id as a part, then the event id as
+    // its 16 ULID bytes.
+    let old_events: BTreeSet<&Vec<u8>> = before["customer_events_bin"]
+        .iter()
+        .map(|(k, _)| k)
+        .collect();
+    let new_events: BTreeSet<Vec<u8>> = after["customer_events_bin"]
         .iter()
         .map(|(k, _)| k)
         .filter(|k| !old_events.contains(k))
         .map(|k| {
-            let text = String::from_utf8(k.clone()).unwrap();
-            text.rsplit_once('/').unwrap().1.as_bytes().to_vec()
+            assert_eq!(k.len(), 33);
+            k[17..].to_vec()
         })
         .collect();
     for (rank, id) in new_events.iter().enumerate() {
-        assert_eq!(id.len(), 26);
-        map.insert(id.clone(), format!("E{rank:025}").into_bytes());
+        binary.insert(id.clone(), format!("F{rank:015}").into_bytes());
     }
     let swap = |bytes: &[u8]| {
         let mut out = bytes.to_vec();
@@ -184,11 +188,11 @@ fn canonical(before: &Dump, after: &Dump) -> Dump {
     };
     // Ciphertexts have random nonces: a record is compared with them left out (its blind
     // indexes, masks and tails stay).
-    let plain = |table: &str, v: &[u8]| {
+    let plain = |table: &str, k: &[u8], v: &[u8]| {
         if table != "customers" {
             return v.to_vec();
         }
-        let mut c = customer_codec::decode(v).unwrap();
+        let mut c = customer_codec::decode(std::str::from_utf8(k).unwrap(), v).unwrap();
         c.phone.enc.clear();
         for p in &mut c.extra_phones {
             p.enc.clear();
@@ -203,7 +207,7 @@ fn canonical(before: &Dump, after: &Dump) -> Dump {
         .map(|(table, rows)| {
             let mut rows: Vec<(Vec<u8>, Vec<u8>)> = rows
                 .iter()
-                .map(|(k, v)| (swap(k), swap(&plain(table, v))))
+                .map(|(k, v)| (swap(k), swap(&plain(table, k, v))))
                 .collect();
             rows.sort();
             (table.clone(), rows)

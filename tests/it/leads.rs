@@ -238,7 +238,7 @@ async fn customers_written_before_schema_22_are_filled_in_at_start() {
             use redb::ReadableTable;
             let mut t = tx.open_table(zhudai::store::tables::CUSTOMERS)?;
             let bytes = t.get(id.as_str())?.unwrap().value().to_vec();
-            let mut c = zhudai::store::customer_codec::decode(&bytes)?;
+            let mut c = zhudai::store::customer_codec::decode(&id, &bytes)?;
             c.phone.lead.clear();
             t.insert(
                 id.as_str(),

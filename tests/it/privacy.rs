@@ -345,7 +345,7 @@ async fn upgrading_a_store_that_kept_birth_dates_removes_them() {
         {
             let mut t = tx.open_table(CUSTOMERS).unwrap();
             let bytes = t.get(id.as_str()).unwrap().unwrap().value().to_vec();
-            let stored = zhudai::store::customer_codec::decode(&bytes).unwrap();
+            let stored = zhudai::store::customer_codec::decode(&id, &bytes).unwrap();
             let mut v: Value = serde_json::to_value(&stored).unwrap();
             v.as_object_mut().unwrap().remove("birth_year");
             v["birth_date"] = json!("1949-12-31");
