@@ -309,7 +309,9 @@ pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
 
 /// The search as a [`Ranked`] query when it is one typed word within the scope and nothing
 /// else (the top bar, and the list's search box without filters): the same matches and
-/// scores as [`build`]'s query, with a top page that need not score every match.
+/// scores as [`build`]'s query, with a top page that need not score every match. Not used by
+/// [`run`] (see there); `benches/search.rs` times it (`ZHUDAI_BENCH_EXPLAIN`) so a run on a
+/// larger book can tell whether it pays there.
 pub fn ranked(index: &Index, f: &Fields, req: &Request) -> Option<Ranked> {
     let [Word::Text(w)] = req.words.as_slice() else {
         return None;
@@ -342,26 +344,15 @@ pub fn run(
     req: &Request,
     columns: Option<Arc<Columns>>,
 ) -> tantivy::Result<Hits> {
-    let limit = req.limit.max(1);
     let mut counts = Counts { facets: req.facets }.up_to(facet_cap(req));
     if let Some(columns) = columns {
         counts = counts.with_columns(columns);
     }
-    let (addresses, counted) = if let Some(query) = ranked(index, f, req) {
-        // Two passes: the total and facets without scoring, then the page by score, which
-        // scores only the matches that can enter it (see `ranked`).
-        let counted = searcher.search(&query, &counts)?;
-        let top = TopDocs::with_limit(limit)
-            .and_offset(req.offset)
-            .order_by_score();
-        let docs = searcher.search(&query, &top)?;
-        (
-            docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
-            counted,
-        )
-    } else {
-        scored_in_one_pass(searcher, &build(index, f, req), req, counts)?
-    };
+    // One pass: page, total and facets together. The two-pass alternative ([`ranked`]: the
+    // total and facets without scoring, then a block-max pruned page) gives the same answer
+    // but measured slower at 1M (2026-12-06, docs/benchmarks.md): its second walk over the
+    // word's other clauses costs more than the scoring it saves.
+    let (addresses, counted) = scored_in_one_pass(searcher, &build(index, f, req), req, counts)?;
     let mut ids = Vec::with_capacity(addresses.len());
     let mut cards = Vec::with_capacity(addresses.len());
     for a in addresses {
