@@ -12,6 +12,7 @@ mod facets;
 pub mod fields;
 pub mod list;
 pub mod query;
+pub mod ranked;
 mod union;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 use crate::domain::customer::Customer;
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::{self, Store, outbox};
+pub use facets::Columns;
 pub use fields::{Card, dept_term};
 use fields::{Fields, OwnerDepartments};
 pub use list::{ListFilters, ListRequest, ListSort, Listed};
@@ -84,6 +86,8 @@ pub struct Engine {
     writer: Mutex<IndexWriter<TantivyDocument>>,
     applied: AtomicU64,
     generation: String,
+    /// Each segment's facet columns, opened once (see [`facets::Columns`]).
+    columns: Arc<facets::Columns>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,6 +157,7 @@ impl Engine {
             writer: Mutex::new(writer),
             applied: AtomicU64::new(applied),
             generation: generation.to_string(),
+            columns: Arc::default(),
         })
     }
 
@@ -274,11 +279,14 @@ impl Engine {
     }
 
     pub fn search(&self, req: &Request) -> Result<Hits> {
+        let searcher = self.reader.searcher();
+        self.columns.retain(&searcher);
         Ok(query::run(
-            &self.reader.searcher(),
+            &searcher,
             &self.index,
             &self.fields,
             req,
+            Some(Arc::clone(&self.columns)),
         )?)
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{
@@ -10,11 +11,12 @@ use tantivy::query::{
     RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::{Index, Order, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, Index, Order, Searcher, TantivyDocument, Term};
 
 use super::analysis;
-use super::facets::Counts;
+use super::facets::{Columns, Counted, Counts, CountsUpTo};
 use super::fields::Fields;
+use super::ranked::Ranked;
 use super::union::AnyOf;
 
 /// One word of the query.
@@ -115,9 +117,14 @@ fn fragment(field: Field, pieces: &[String]) -> Option<Box<dyn Query>> {
     }
 }
 
+/// Every piece: an intersection of their terms, a single piece as its bare term (the same
+/// matches and scores; tantivy prunes a bare term's top documents by block maxima, not a
+/// `BooleanQuery` of one clause).
 fn all_of(field: Field, pieces: &[String]) -> Option<Box<dyn Query>> {
-    if pieces.is_empty() {
-        return None;
+    match pieces {
+        [] => return None,
+        [one] => return Some(term(field, one)),
+        _ => {}
     }
     Some(Box::new(BooleanQuery::new(
         pieces
@@ -175,13 +182,17 @@ fn prefix(field: Field, w: &str) -> Box<dyn Query> {
 /// The ways one typed word can match, any of which is enough; better matches score higher.
 /// A lazy union ([`AnyOf`]): beside another word or the scope, it is seeked rather than walked.
 fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
-    let w = match word {
+    match word {
         Word::Ids(ids) => {
             let terms = ids.iter().map(|id| Term::from_field_text(f.id, id));
-            return boosted(Box::new(TermSetQuery::new(terms)), 20.0);
+            boosted(Box::new(TermSetQuery::new(terms)), 20.0)
         }
-        Word::Text(w) => w.as_str(),
-    };
+        Word::Text(w) => Box::new(text_word(index, f, w)),
+    }
+}
+
+/// The ways a typed text word can match ([`word_query`]).
+fn text_word(index: &Index, f: &Fields, w: &str) -> AnyOf {
     let mut any: Vec<Box<dyn Query>> = Vec::new();
     let digits = w.chars().all(|c| c.is_ascii_digit());
     let id_tail = w.is_ascii()
@@ -219,7 +230,7 @@ fn word_query(index: &Index, f: &Fields, word: &Word) -> Box<dyn Query> {
     if let Some(q) = all_of(f.text, &jieba_tokens(index, w)) {
         any.push(q);
     }
-    Box::new(AnyOf::new(any))
+    AnyOf::new(any)
 }
 
 /// Owners or pools above this many are matched with one term-set bitset instead of a lazy
@@ -296,31 +307,52 @@ pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(must))
 }
 
-pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tantivy::Result<Hits> {
-    let query = build(index, f, req);
-    let limit = req.limit.max(1);
-    // Facet counts walk the matches: only when asked (the list page), not for the top bar, and
-    // for a search by words only the first FACET_CAP of them (then flagged as lower bounds).
-    let counts = Counts { facets: req.facets }.up_to(facet_cap(req));
-    let (addresses, counted) = if req.words.is_empty() {
-        let top = TopDocs::with_limit(limit)
-            .and_offset(req.offset)
-            .order_by_fast_field::<i64>("created", Order::Desc);
-        let (docs, counted) = searcher.search(&query, &(top, counts))?;
-        (
-            docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
-            counted,
-        )
-    } else {
-        let top = TopDocs::with_limit(limit)
-            .and_offset(req.offset)
-            .order_by_score();
-        let (docs, counted) = searcher.search(&query, &(top, counts))?;
-        (
-            docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
-            counted,
-        )
+/// The search as a [`Ranked`] query when it is one typed word within the scope and nothing
+/// else (the top bar, and the list's search box without filters): the same matches and
+/// scores as [`build`]'s query, with a top page that need not score every match. Not used by
+/// [`run`] (see there); `benches/search.rs` times it (`ZHUDAI_BENCH_EXPLAIN`) so a run on a
+/// larger book can tell whether it pays there.
+pub fn ranked(index: &Index, f: &Fields, req: &Request) -> Option<Ranked> {
+    let [Word::Text(w)] = req.words.as_slice() else {
+        return None;
     };
+    let flt = &req.filters;
+    let filtered = [
+        &flt.stage,
+        &flt.grade,
+        &flt.owner,
+        &flt.pool,
+        &flt.tag,
+        &flt.channel,
+    ]
+    .iter()
+    .any(|v| v.is_some());
+    if filtered {
+        return None;
+    }
+    let scope = restrict_query(f, &req.restrict).into_iter().collect();
+    Some(Ranked::new(text_word(index, f, w), scope))
+}
+
+/// Runs a search. Facet counts walk the matches: only when asked (the list page), not for the
+/// top bar, and for a search by words only the first [`FACET_CAP`] of them (then flagged as
+/// lower bounds). `columns` keeps the segments' facet columns open between searches.
+pub fn run(
+    searcher: &Searcher,
+    index: &Index,
+    f: &Fields,
+    req: &Request,
+    columns: Option<Arc<Columns>>,
+) -> tantivy::Result<Hits> {
+    let mut counts = Counts { facets: req.facets }.up_to(facet_cap(req));
+    if let Some(columns) = columns {
+        counts = counts.with_columns(columns);
+    }
+    // One pass: page, total and facets together. The two-pass alternative ([`ranked`]: the
+    // total and facets without scoring, then a block-max pruned page) gives the same answer
+    // but measured slower at 1M (2026-12-06, docs/benchmarks.md): its second walk over the
+    // word's other clauses costs more than the scoring it saves.
+    let (addresses, counted) = scored_in_one_pass(searcher, &build(index, f, req), req, counts)?;
     let mut ids = Vec::with_capacity(addresses.len());
     let mut cards = Vec::with_capacity(addresses.len());
     for a in addresses {
@@ -337,6 +369,36 @@ pub fn run(searcher: &Searcher, index: &Index, f: &Fields, req: &Request) -> tan
         total: counted.total,
         facets: counted.facets.unwrap_or_default(),
         facets_at_least: counted.facets_at_least,
+    })
+}
+
+/// The page, the total and the facets in one pass over the matches (every match scored when
+/// there are words).
+fn scored_in_one_pass(
+    searcher: &Searcher,
+    query: &dyn Query,
+    req: &Request,
+    counts: CountsUpTo,
+) -> tantivy::Result<(Vec<DocAddress>, Counted)> {
+    let limit = req.limit.max(1);
+    Ok(if req.words.is_empty() {
+        let top = TopDocs::with_limit(limit)
+            .and_offset(req.offset)
+            .order_by_fast_field::<i64>("created", Order::Desc);
+        let (docs, counted) = searcher.search(query, &(top, counts))?;
+        (
+            docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
+            counted,
+        )
+    } else {
+        let top = TopDocs::with_limit(limit)
+            .and_offset(req.offset)
+            .order_by_score();
+        let (docs, counted) = searcher.search(query, &(top, counts))?;
+        (
+            docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
+            counted,
+        )
     })
 }
 

@@ -57,22 +57,40 @@ struct AnyOfWeight {
     weights: Vec<Box<dyn Weight>>,
 }
 
+/// Whether a clause's scorer has anything in its segment (the buffered union drops the others
+/// too, and so does [`union_of`]).
+pub(super) fn has_matches(s: &dyn Scorer) -> bool {
+    !s.is::<EmptyScorer>() && s.doc() != TERMINATED
+}
+
+/// The union of these clause scorers (in clause order) as [`AnyOf`] scores it: clauses with
+/// nothing in the segment left out, a single clause as itself (as tantivy's union does).
+pub(super) fn union_of(scorers: Vec<Box<dyn Scorer>>, num_docs: u32) -> Box<dyn Scorer> {
+    let mut scorers: Vec<Box<dyn Scorer>> = scorers
+        .into_iter()
+        .filter(|s| has_matches(s.as_ref()))
+        .collect();
+    match scorers.len() {
+        0 => Box::new(EmptyScorer),
+        1 => scorers.pop().unwrap_or_else(|| Box::new(EmptyScorer)),
+        _ => Box::new(AnyOfScorer::new(scorers, num_docs)),
+    }
+}
+
+impl AnyOf {
+    /// The clauses, in order.
+    pub(super) fn clauses(&self) -> &[Box<dyn Query>] {
+        &self.clauses
+    }
+}
+
 impl Weight for AnyOfWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let mut scorers = Vec::with_capacity(self.weights.len());
         for w in &self.weights {
-            let s = w.scorer(reader, boost)?;
-            // What the buffered union drops too: clauses with nothing in this segment.
-            if !s.is::<EmptyScorer>() && s.doc() != TERMINATED {
-                scorers.push(s);
-            }
+            scorers.push(w.scorer(reader, boost)?);
         }
-        Ok(match scorers.len() {
-            0 => Box::new(EmptyScorer),
-            // One clause: itself (as tantivy's union does), not a union of one.
-            1 => scorers.pop().unwrap_or_else(|| Box::new(EmptyScorer)),
-            _ => Box::new(AnyOfScorer::new(scorers, reader.num_docs())),
-        })
+        Ok(union_of(scorers, reader.num_docs()))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
