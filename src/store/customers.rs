@@ -43,6 +43,14 @@ fn with_id(mut prefix: Vec<u8>, id: &str) -> Vec<u8> {
 
 fn keys_of(c: &Customer) -> Vec<Vec<u8>> {
     let mut keys = Vec::new();
+    push_found_keys(&mut keys, c);
+    push_placed_keys(&mut keys, c);
+    keys
+}
+
+/// The keys a customer is found by: its phones, ID number and name. They depend only on
+/// what [`same_found_keys`] compares.
+fn push_found_keys(keys: &mut Vec<Vec<u8>>, c: &Customer) {
     // An erased record's phone has no blind index: nothing to find it by.
     keys.extend(
         std::iter::once(&c.phone)
@@ -53,19 +61,56 @@ fn keys_of(c: &Customer) -> Vec<Vec<u8>> {
     if let Some(i) = &c.id_number {
         keys.push(with_id(index_prefix('i', &i.bidx), &c.id));
     }
+    if let Some(key) = name_key(c) {
+        keys.push(key);
+    }
+}
+
+/// The keys of where a customer is: its owner, the recycle bin, the pool page.
+fn push_placed_keys(keys: &mut Vec<Vec<u8>>, c: &Customer) {
     if let Some(owner) = c.owner_id.as_deref() {
         keys.push(with_id(owner_prefix(owner), &c.id));
     }
     if let Some(key) = bin_key(c) {
         keys.push(key);
     }
-    if let Some(key) = name_key(c) {
-        keys.push(key);
-    }
     if let Some(key) = waiting_key(c) {
         keys.push(key);
     }
-    keys
+}
+
+/// Whether two versions of one customer have the same [`push_found_keys`]: the same id, blind
+/// indexes of the phones (in order) and of the ID number, and name. A recall, claim or
+/// transfer changes none of them, so only the placement keys need building and comparing.
+fn same_found_keys(a: &Customer, b: &Customer) -> bool {
+    a.id == b.id
+        && a.name == b.name
+        && a.phone.bidx == b.phone.bidx
+        && a.extra_phones.len() == b.extra_phones.len()
+        && a.extra_phones
+            .iter()
+            .zip(&b.extra_phones)
+            .all(|(x, y)| x.bidx == y.bidx)
+        && a.id_number.as_ref().map(|i| &i.bidx) == b.id_number.as_ref().map(|i| &i.bidx)
+}
+
+/// The keys to remove and to insert when `before` becomes `c` (each list without the keys both
+/// have).
+fn key_changes(before: &Customer, c: &Customer) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut old_keys, mut new_keys) = (Vec::new(), Vec::new());
+    if !same_found_keys(before, c) {
+        push_found_keys(&mut old_keys, before);
+        push_found_keys(&mut new_keys, c);
+    }
+    push_placed_keys(&mut old_keys, before);
+    push_placed_keys(&mut new_keys, c);
+    let remove = old_keys
+        .iter()
+        .filter(|k| !new_keys.contains(k))
+        .cloned()
+        .collect();
+    new_keys.retain(|k| !old_keys.contains(k));
+    (remove, new_keys)
 }
 
 /// The pool page's key of a customer waiting in a pool (no owner, not deleted), in id order
@@ -312,16 +357,15 @@ pub fn put_by(
         super::notices::push(tx, owner, "assigned", &c.id, actor, c.updated_at)?;
     }
     let mut keys = tx.open_table(tables::CUSTOMER_KEYS)?;
-    let new_keys = keys_of(c);
     match before {
         // Same record: only the keys that changed (every key's value is the id), so a write
         // that moves one key (a recall: owner and pool) does not rewrite the others.
         Some(old) if old.id == c.id => {
-            let old_keys = keys_of(old);
-            for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+            let (remove, insert) = key_changes(old, c);
+            for k in &remove {
                 keys.remove(k.as_slice())?;
             }
-            for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
+            for k in &insert {
                 keys.insert(k.as_slice(), ())?;
             }
         }
@@ -331,7 +375,7 @@ pub fn put_by(
                     keys.remove(k.as_slice())?;
                 }
             }
-            for k in &new_keys {
+            for k in &keys_of(c) {
                 keys.insert(k.as_slice(), ())?;
             }
         }
@@ -386,9 +430,9 @@ pub fn put_many(tx: &WriteTransaction, items: &[(&Customer, &Customer)]) -> Resu
         let mut remove = Vec::new();
         let mut insert = Vec::new();
         for (before, c) in items {
-            let (old_keys, new_keys) = (keys_of(before), keys_of(c));
-            remove.extend(old_keys.iter().filter(|k| !new_keys.contains(k)).cloned());
-            insert.extend(new_keys.into_iter().filter(|k| !old_keys.contains(k)));
+            let (gone, added) = key_changes(before, c);
+            remove.extend(gone);
+            insert.extend(added);
         }
         remove.sort_unstable();
         insert.sort_unstable();

@@ -117,39 +117,61 @@ pub(super) fn shift(
 
 /// [`shift`] for many customers in one pass (a recall sweep's batch): every counter touched is
 /// read once, moved in memory by the same steps in the same order as one [`shift`] after the
-/// other, and written once (removed at zero), so the table ends up exactly as it would.
+/// other, and written once (removed at zero), so the table ends up exactly as it would. The
+/// steps name their counters by borrowed parts of the views ([`counted_ref`]); a counter's
+/// text key is built once, when it is first met.
 pub(super) fn shift_many(
     tx: &WriteTransaction,
     moves: &[(Option<RuleFields>, RuleFields)],
 ) -> Result<()> {
     let mut table = tx.open_table(tables::OWNER_LOADS)?;
-    let mut moved: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // Each counter met: its text key and its value so far; `index` finds it by its borrowed
+    // name, `by_text` by its text (two names never share a counter by accident).
+    let mut counters: Vec<((String, String), u64)> = Vec::new();
+    let mut index: std::collections::HashMap<(Holder<'_>, Slot<'_>), usize> =
+        std::collections::HashMap::new();
+    let mut by_text: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (old, new) in moves {
-        let before = old.as_ref().and_then(counted);
-        let after = counted(new);
-        if before == after {
+        let before = old.as_ref().and_then(counted_ref);
+        let after = counted_ref(new);
+        if same_counted(before.as_ref(), after.as_ref()) {
             continue;
         }
         let steps = before
             .iter()
-            .flat_map(|(o, what)| what.iter().map(move |w| (o, w, false)))
+            .flat_map(|(o, what)| what.iter().flatten().map(move |w| (*o, *w, false)))
             .chain(
                 after
                     .iter()
-                    .flat_map(|(o, what)| what.iter().map(move |w| (o, w, true))),
+                    .flat_map(|(o, what)| what.iter().flatten().map(move |w| (*o, *w, true))),
             );
-        for (owner, what, up) in steps {
-            let key = (owner.clone(), what.clone());
-            let n = match moved.get(&key) {
-                Some(n) => *n,
-                None => table
-                    .get((owner.as_str(), what.as_str()))?
-                    .map_or(0, |v| v.value()),
+        for (holder, slot, up) in steps {
+            let k = match index.get(&(holder, slot)) {
+                Some(k) => *k,
+                None => {
+                    let text = (holder.key(), slot.key());
+                    let k = match by_text.get(&text) {
+                        Some(k) => *k,
+                        None => {
+                            let n = table
+                                .get((text.0.as_str(), text.1.as_str()))?
+                                .map_or(0, |v| v.value());
+                            counters.push((text.clone(), n));
+                            by_text.insert(text, counters.len() - 1);
+                            counters.len() - 1
+                        }
+                    };
+                    index.insert((holder, slot), k);
+                    k
+                }
             };
-            moved.insert(key, if up { n + 1 } else { n.saturating_sub(1) });
+            if let Some((_, n)) = counters.get_mut(k) {
+                *n = if up { *n + 1 } else { n.saturating_sub(1) };
+            }
         }
     }
-    for ((owner, what), n) in &moved {
+    counters.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for ((owner, what), n) in &counters {
         if *n == 0 {
             table.remove((owner.as_str(), what.as_str()))?;
         } else {
@@ -157,6 +179,80 @@ pub(super) fn shift_many(
         }
     }
     Ok(())
+}
+
+/// Whose counters a customer adds to, borrowed from its view: [`counted`]'s first part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Holder<'a> {
+    Owner(&'a str),
+    Pool(&'a str),
+}
+
+impl Holder<'_> {
+    fn key(self) -> String {
+        match self {
+            Holder::Owner(o) => o.to_string(),
+            Holder::Pool(p) => pool_key(p),
+        }
+    }
+}
+
+/// One counter of a holder, borrowed from the view: an item of [`counted`]'s second part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Slot<'a> {
+    Live,
+    NotWon,
+    OpenLeads,
+    Locked,
+    City(&'a str),
+}
+
+impl Slot<'_> {
+    fn key(self) -> String {
+        match self {
+            Slot::Live => LIVE.to_string(),
+            Slot::NotWon => NOT_WON.to_string(),
+            Slot::OpenLeads => OPEN_LEADS.to_string(),
+            Slot::Locked => LOCKED.to_string(),
+            Slot::City(c) => format!("{CITY}{c}"),
+        }
+    }
+}
+
+type CountedRef<'a> = (Holder<'a>, [Option<Slot<'a>>; 5]);
+
+/// Whether two [`counted_ref`] name the same counters, as their texts do ([`counted`]'s `==`):
+/// an owner named like a pool's key (`pool:<id>`, which no user id is) included.
+fn same_counted(a: Option<&CountedRef<'_>>, b: Option<&CountedRef<'_>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x == y || (x.1 == y.1 && x.0.key() == y.0.key()),
+        _ => false,
+    }
+}
+
+/// [`counted`] without building any text: the same holder and counters, in the same order.
+fn counted_ref(r: &RuleFields) -> Option<CountedRef<'_>> {
+    if r.deleted_at.is_some() {
+        return None;
+    }
+    let owner = match (&r.owner_id, &r.pool_id) {
+        (Some(o), _) => o.as_str(),
+        (None, Some(p)) => {
+            return Some((Holder::Pool(p), [Some(Slot::Live), None, None, None, None]));
+        }
+        (None, None) => return None,
+    };
+    Some((
+        Holder::Owner(owner),
+        [
+            Some(Slot::Live),
+            (r.stage != Stage::Won).then_some(Slot::NotWon),
+            is_open_lead(r.stage).then_some(Slot::OpenLeads),
+            r.locked.then_some(Slot::Locked),
+            r.city.as_deref().map(Slot::City),
+        ],
+    ))
 }
 
 fn read(
@@ -405,4 +501,154 @@ fn owner_drift(tx: &ReadTransaction) -> Result<Vec<String>> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn view(owner: Option<&str>, pool: Option<&str>) -> RuleFields {
+        RuleFields {
+            id: "01J0000000000000000000000A".into(),
+            name: "张三".into(),
+            stage: Stage::Lead,
+            grade: None,
+            stars: 0,
+            city: None,
+            channel: None,
+            tags: Vec::new(),
+            owner_id: owner.map(str::to_string),
+            pool_id: pool.map(str::to_string),
+            last_followup_at: None,
+            next_followup_at: None,
+            created_at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap(),
+            deleted_at: None,
+            held_since: None,
+            locked: false,
+            pool_entered_at: None,
+            previous_owner_id: None,
+            deal_stage: None,
+        }
+    }
+
+    /// Every shape of view: owners and pools, each stage, locked or not, with a city or not,
+    /// deleted ones, an owner named like a pool's key.
+    fn views() -> Vec<RuleFields> {
+        let mut out = Vec::new();
+        for (owner, pool) in [
+            (Some("u1"), None),
+            (Some("u1"), Some("p1")),
+            (None, Some("p1")),
+            (None, None),
+            (Some("pool:p1"), None),
+            (Some(""), None),
+        ] {
+            for stage in [
+                Stage::Lead,
+                Stage::Contacted,
+                Stage::Signed,
+                Stage::Won,
+                Stage::Lost,
+            ] {
+                for locked in [false, true] {
+                    for city in [None, Some("成都"), Some("")] {
+                        for deleted in [false, true] {
+                            let mut r = view(owner, pool);
+                            r.stage = stage;
+                            r.locked = locked;
+                            r.city = city.map(str::to_string);
+                            if deleted {
+                                r.deleted_at = Some(r.created_at);
+                            }
+                            out.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_borrowed_counters_are_the_text_ones() {
+        let all = views();
+        for r in &all {
+            let text = counted_ref(r).map(|(h, slots)| {
+                (
+                    h.key(),
+                    slots.iter().flatten().map(|s| s.key()).collect::<Vec<_>>(),
+                )
+            });
+            assert_eq!(text, counted(r), "{r:?}");
+        }
+        for a in &all {
+            for b in all.iter().step_by(7) {
+                assert_eq!(
+                    same_counted(counted_ref(a).as_ref(), counted_ref(b).as_ref()),
+                    counted(a) == counted(b),
+                    "{a:?} / {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn many_moves_end_where_one_shift_after_the_other_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("a.redb")).unwrap();
+        let all = views();
+        // A chain of moves through every shape, starting from nothing, twice over so that
+        // counters come back down to zero (and are removed) and up again.
+        let mut moves = Vec::new();
+        let mut prev: Option<RuleFields> = None;
+        for r in all
+            .iter()
+            .chain(all.iter().rev())
+            .chain(all.iter().step_by(3))
+        {
+            moves.push((prev.clone(), r.clone()));
+            prev = Some(r.clone());
+        }
+        let dump = |store: &crate::store::Store| {
+            store
+                .read(|tx| {
+                    let t = tx.open_table(tables::OWNER_LOADS)?;
+                    let mut out = Vec::new();
+                    for row in t.iter()? {
+                        let (k, v) = row?;
+                        let (o, w) = k.value();
+                        out.push((o.to_string(), w.to_string(), v.value()));
+                    }
+                    Ok::<_, crate::store::Error>(out)
+                })
+                .unwrap()
+        };
+        // Counters that start above zero too: one shift of every view first.
+        let seed: Vec<(Option<RuleFields>, RuleFields)> =
+            all.iter().map(|r| (None, r.clone())).collect();
+        store
+            .write(|tx| {
+                for (old, new) in &seed {
+                    shift(tx, old.as_ref(), new)?;
+                }
+                Ok::<_, crate::store::Error>(())
+            })
+            .unwrap();
+        let other = crate::store::Store::open(&dir.path().join("b.redb")).unwrap();
+        other.write(|tx| shift_many(tx, &seed)).unwrap();
+        assert_eq!(dump(&store), dump(&other));
+        for chunk in moves.chunks(37) {
+            store
+                .write(|tx| {
+                    for (old, new) in chunk {
+                        shift(tx, old.as_ref(), new)?;
+                    }
+                    Ok::<_, crate::store::Error>(())
+                })
+                .unwrap();
+            other.write(|tx| shift_many(tx, chunk)).unwrap();
+            assert_eq!(dump(&store), dump(&other));
+        }
+    }
 }

@@ -24,6 +24,7 @@ mod contracts;
 mod cost_cap;
 mod custom_reports;
 mod customer_features;
+mod customer_key_moves;
 mod customer_list_index;
 mod customers;
 mod deals;

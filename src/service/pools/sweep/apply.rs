@@ -48,9 +48,9 @@ impl crate::service::pools::UseCases<'_> {
                 // Decided one by one, written table by table: nothing a customer of the batch
                 // writes is read by the decision of another (the records, their warning
                 // counters and the context are each customer's own or the batch's).
-                let mut applied = Vec::new();
-                let mut recalls: Vec<(Customer, Customer)> = Vec::new();
-                let mut steps: Vec<Step> = Vec::new();
+                let mut applied = Vec::with_capacity(records.len());
+                let mut recalls: Vec<(Customer, Customer)> = Vec::with_capacity(records.len());
+                let mut steps: Vec<Step> = Vec::with_capacity(records.len());
                 for before in records.into_iter().flatten() {
                     let fields = RuleFields::from(&before);
                     let Some(action) = self.action_of(&ctx, rule.as_ref(), &fields, now)? else {
@@ -76,10 +76,15 @@ impl crate::service::pools::UseCases<'_> {
                 let pairs: Vec<(&Customer, &Customer)> =
                     recalls.iter().map(|(b, c)| (b, c)).collect();
                 customers::put_many(tx, &pairs)?;
+                drop(pairs);
+                let n_recalls = recalls.len();
+                // Freeing two records per recall (tens of allocations each) took about a tenth
+                // of the writer's time: the other core does it while this one writes on.
+                let freed = std::thread::spawn(move || drop(recalls));
                 // Counters: the recalled customers' warnings go, the reports' daily recall
                 // count (per former owner and pool) grows, warnings are given once a day.
                 let day = crate::service::pools::day_key(now);
-                let mut gone = Vec::with_capacity(recalls.len());
+                let mut gone = Vec::with_capacity(n_recalls);
                 let mut recalled: BTreeMap<String, u64> = BTreeMap::new();
                 let mut warned = Vec::new();
                 for step in &steps {
@@ -105,7 +110,7 @@ impl crate::service::pools::UseCases<'_> {
                 let mut fresh =
                     pools::sweep_counters(tx, &gone, &recalled, &warned, today)?.into_iter();
                 let mut events = Vec::with_capacity(steps.len());
-                let mut entries = Vec::with_capacity(recalls.len());
+                let mut entries = Vec::with_capacity(n_recalls);
                 for step in &steps {
                     match step {
                         Step::Recall(k, id) => {
@@ -158,6 +163,9 @@ impl crate::service::pools::UseCases<'_> {
                 }
                 customers::add_events(tx, &events)?;
                 audit::record_many(tx, now, entries)?;
+                if let Err(panic) = freed.join() {
+                    std::panic::resume_unwind(panic);
+                }
                 let (n, first) = ctx.errors.take();
                 errors.0 += n;
                 errors.1.extend(first);
