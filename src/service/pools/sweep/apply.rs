@@ -78,9 +78,12 @@ impl crate::service::pools::UseCases<'_> {
                 customers::put_many(tx, &pairs)?;
                 drop(pairs);
                 let n_recalls = recalls.len();
-                // Freeing two records per recall (tens of allocations each) took about a tenth
-                // of the writer's time: the other core does it while this one writes on.
-                let freed = std::thread::spawn(move || drop(recalls));
+                // Freeing two records per recall (tens of allocations each) is a large part of
+                // the writer's malloc/free time: the other core does it while this one writes
+                // on. Without a thread (none could be started) they are freed here, as before.
+                let freed = std::thread::Builder::new()
+                    .name("sweep-free".into())
+                    .spawn(move || drop(recalls));
                 // Counters: the recalled customers' warnings go, the reports' daily recall
                 // count (per former owner and pool) grows, warnings are given once a day.
                 let day = crate::service::pools::day_key(now);
@@ -163,7 +166,9 @@ impl crate::service::pools::UseCases<'_> {
                 }
                 customers::add_events(tx, &events)?;
                 audit::record_many(tx, now, entries)?;
-                if let Err(panic) = freed.join() {
+                if let Ok(freeing) = freed
+                    && let Err(panic) = freeing.join()
+                {
                     std::panic::resume_unwind(panic);
                 }
                 let (n, first) = ctx.errors.take();
