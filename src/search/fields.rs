@@ -208,67 +208,97 @@ pub struct CharGrams {
     pub min: usize,
 }
 
-pub struct CharGramStream {
-    tokens: Vec<Token>,
-    next: usize,
+/// The pieces of one text, made as they are read: one token, its text buffer reused, instead
+/// of a `String` per piece (documents are tokenised on the import's hot path).
+pub struct CharGramStream<'a> {
+    chars: std::iter::Filter<std::str::CharIndices<'a>, fn(&(usize, char)) -> bool>,
+    /// The character the pieces start at (its index among the non-whitespace characters) and
+    /// the one after it.
+    current: Option<(usize, char)>,
+    following: Option<(usize, char)>,
+    index: usize,
+    /// 0: the single character is next (when `min` is 1); 1: the pair; 2: move on.
+    step: u8,
+    min: usize,
+    token: Token,
+}
+
+fn not_whitespace(&(_, c): &(usize, char)) -> bool {
+    !c.is_whitespace()
 }
 
 impl Tokenizer for CharGrams {
-    type TokenStream<'a> = CharGramStream;
+    type TokenStream<'a> = CharGramStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> CharGramStream {
-        let chars: Vec<(usize, char)> = text
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> CharGramStream<'a> {
+        let mut chars = text
             .char_indices()
-            .filter(|(_, c)| !c.is_whitespace())
-            .collect();
-        let mut tokens = Vec::new();
-        for (i, &(start, c)) in chars.iter().enumerate() {
-            let lower: String = c.to_lowercase().collect();
-            if self.min <= 1 {
-                tokens.push(Token {
-                    offset_from: start,
-                    offset_to: start + c.len_utf8(),
-                    position: i,
-                    text: lower.clone(),
-                    position_length: 1,
-                });
-            }
-            if let Some(&(next_start, next)) = chars.get(i + 1) {
-                let mut text = lower;
-                text.extend(next.to_lowercase());
-                tokens.push(Token {
-                    offset_from: start,
-                    offset_to: next_start + next.len_utf8(),
-                    position: i,
-                    text,
-                    position_length: 1,
-                });
-            }
+            .filter(not_whitespace as fn(&(usize, char)) -> bool);
+        let current = chars.next();
+        let following = chars.next();
+        CharGramStream {
+            chars,
+            current,
+            following,
+            index: 0,
+            step: 0,
+            min: self.min,
+            token: Token::default(),
         }
-        CharGramStream { tokens, next: 0 }
     }
 }
 
-impl TokenStream for CharGramStream {
+impl TokenStream for CharGramStream<'_> {
     fn advance(&mut self) -> bool {
-        self.next += 1;
-        self.next <= self.tokens.len()
+        loop {
+            let Some((start, c)) = self.current else {
+                return false;
+            };
+            if self.step == 0 {
+                self.step = 1;
+                if self.min <= 1 {
+                    self.token.text.clear();
+                    self.token.text.extend(c.to_lowercase());
+                    self.token.offset_from = start;
+                    self.token.offset_to = start + c.len_utf8();
+                    self.token.position = self.index;
+                    self.token.position_length = 1;
+                    return true;
+                }
+            }
+            if self.step == 1 {
+                self.step = 2;
+                if let Some((next_start, next)) = self.following {
+                    self.token.text.clear();
+                    self.token.text.extend(c.to_lowercase());
+                    self.token.text.extend(next.to_lowercase());
+                    self.token.offset_from = start;
+                    self.token.offset_to = next_start + next.len_utf8();
+                    self.token.position = self.index;
+                    self.token.position_length = 1;
+                    return true;
+                }
+            }
+            self.current = self.following;
+            self.following = self.chars.next();
+            self.index += 1;
+            self.step = 0;
+        }
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self.next - 1]
+        &self.token
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.next - 1]
+        &mut self.token
     }
 }
 
+/// A stage's name as the API writes it (`Stage::key`, the same as its serde name: see
+/// `tests::stage_keys_are_the_serde_names`).
 pub fn stage_key(s: Stage) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    s.key().to_string()
 }
 
 /// One phone of a [`Card`]: masked, and its last four digits (themselves an index term).
@@ -455,4 +485,83 @@ fn list_terms(f: &Fields, c: &Customer, d: &mut TantivyDocument) {
             .map_or(NO_NEXT_FOLLOWUP, |t| t.timestamp_micros()),
     );
     d.add_text(f.name_key, &c.name);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_keys_are_the_serde_names() {
+        for s in [
+            Stage::Lead,
+            Stage::Contacted,
+            Stage::Qualified,
+            Stage::Invited,
+            Stage::Visited,
+            Stage::Signed,
+            Stage::Won,
+            Stage::Lost,
+            Stage::Invalid,
+        ] {
+            let serde = serde_json::to_value(s).ok();
+            assert_eq!(serde.as_ref().and_then(|v| v.as_str()), Some(s.key()));
+            assert_eq!(stage_key(s), s.key());
+        }
+    }
+
+    /// The pieces as the tokenizer made them before it streamed them (one `String` each).
+    fn reference(min: usize, text: &str) -> Vec<(usize, usize, usize, String)> {
+        let chars: Vec<(usize, char)> = text
+            .char_indices()
+            .filter(|(_, c)| !c.is_whitespace())
+            .collect();
+        let mut out = Vec::new();
+        for (i, &(start, c)) in chars.iter().enumerate() {
+            let lower: String = c.to_lowercase().collect();
+            if min <= 1 {
+                out.push((start, start + c.len_utf8(), i, lower.clone()));
+            }
+            if let Some(&(next_start, next)) = chars.get(i + 1) {
+                let mut t = lower;
+                t.extend(next.to_lowercase());
+                out.push((start, next_start + next.len_utf8(), i, t));
+            }
+        }
+        out
+    }
+
+    fn streamed(min: usize, text: &str) -> Vec<(usize, usize, usize, String)> {
+        let mut grams = CharGrams { min };
+        let mut stream = grams.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            assert_eq!(t.position_length, 1);
+            out.push((t.offset_from, t.offset_to, t.position, t.text.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn char_grams_stream_the_pieces_the_eager_tokenizer_made() {
+        for text in [
+            "",
+            "张",
+            "张三丰",
+            "张 三\t丰 ",
+            "  客户000 Abc ",
+            "İstanbul ΣΑΣ 北京市朝阳区建国路88号",
+            "a",
+            " ",
+        ] {
+            for min in [1, 2] {
+                assert_eq!(
+                    streamed(min, text),
+                    reference(min, text),
+                    "{text:?} min {min}"
+                );
+            }
+        }
+    }
 }

@@ -193,25 +193,30 @@ impl Engine {
         }
     }
 
-    fn add(
+    /// Replaces the documents of `ids` (each once) with their live records': the records read
+    /// with one table handle ([`Reader::any_many`]), an absent or deleted one leaving no document.
+    fn add_many(
         &self,
         writer: &mut IndexWriter<TantivyDocument>,
         tx: &redb::ReadTransaction,
-        id: &str,
+        ids: &[&str],
         id_tail: IdTail,
         departments: &OwnerDepartments,
     ) -> Result<()> {
-        writer.delete_term(Term::from_field_text(self.fields.id, id));
         let all = Reader::unscoped(tx, Unscoped::Maintenance);
-        if let Some(c) = all.live(id)? {
-            let followups = all.followups(&c)?;
-            writer.add_document(fields::document(
-                &self.fields,
-                &c,
-                &followups,
-                id_tail(&c),
-                departments,
-            ))?;
+        let records = all.any_many(ids)?;
+        for (id, record) in ids.iter().zip(records) {
+            writer.delete_term(Term::from_field_text(self.fields.id, id));
+            if let Some(c) = record.filter(|c| c.deleted_at.is_none()) {
+                let followups = all.followups(&c)?;
+                writer.add_document(fields::document(
+                    &self.fields,
+                    &c,
+                    &followups,
+                    id_tail(&c),
+                    departments,
+                ))?;
+            }
         }
         Ok(())
     }
@@ -250,11 +255,12 @@ impl Engine {
                     owner_departments(tx)?
                 };
                 let mut seen = std::collections::HashSet::new();
-                for (_, id) in &pending {
-                    if seen.insert(id.as_str()) {
-                        self.add(&mut writer, tx, id, id_tail, &departments)?;
-                    }
-                }
+                let ids: Vec<&str> = pending
+                    .iter()
+                    .map(|(_, id)| id.as_str())
+                    .filter(|id| seen.insert(*id))
+                    .collect();
+                self.add_many(&mut writer, tx, &ids, id_tail, &departments)?;
                 total += pending.len() as u64;
                 uncommitted += pending.len();
                 Ok::<_, Error>(pending.last().map(|(s, _)| *s))

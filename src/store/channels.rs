@@ -263,18 +263,35 @@ pub fn on_customer(tx: &WriteTransaction, before: Option<&Customer>, c: &Custome
 /// [`on_customer`] for many new customers (`before` none; an import batch): the counters
 /// summed per key and each written once, ending where one call after the other would.
 pub fn on_new_customers(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()> {
-    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    // Counted per (creation, last write, channel, stage) first: an import batch shares a
+    // handful of these, so each key is formatted per group, not per customer.
+    type Group<'c> = (
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        Option<&'c str>,
+        &'static str,
+    );
+    let mut groups: std::collections::HashMap<Group, i64> = std::collections::HashMap::new();
     for c in cs.iter().filter(|c| c.deleted_at.is_none()) {
-        let text = text_of(c.channel.as_deref());
-        *sums
-            .entry(format!("{}/leads/{text}", month_at(c.created_at)))
+        *groups
+            .entry((
+                c.created_at,
+                c.updated_at,
+                c.channel.as_deref(),
+                c.stage.key(),
+            ))
             .or_default() += 1;
-        if super::funnel::entered(&Stage::PIPELINE, None, c.stage.key())
-            .contains(&Stage::Qualified.key())
-        {
+    }
+    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for ((created, updated, channel, stage), n) in groups {
+        let text = text_of(channel);
+        *sums
+            .entry(format!("{}/leads/{text}", month_at(created)))
+            .or_default() += n;
+        if super::funnel::entered(&Stage::PIPELINE, None, stage).contains(&Stage::Qualified.key()) {
             *sums
-                .entry(format!("{}/valid/{text}", month_at(c.updated_at)))
-                .or_default() += 1;
+                .entry(format!("{}/valid/{text}", month_at(updated)))
+                .or_default() += n;
         }
     }
     if sums.is_empty() {

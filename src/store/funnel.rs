@@ -407,6 +407,10 @@ pub(super) fn on_new_customers(
     let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let mut since_rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut known = Vec::new();
+    // Customers counted per (time of the write, owner, stage) first: an import batch shares a
+    // handful of these, so the day and the keys are formatted per group, not per customer.
+    let mut groups: std::collections::HashMap<(DateTime<Utc>, &str, &str), u64> =
+        std::collections::HashMap::new();
     {
         let since = tx.open_table(tables::FUNNEL_SINCE)?;
         for c in cs.iter().filter(|c| c.deleted_at.is_none()) {
@@ -415,21 +419,28 @@ pub(super) fn on_new_customers(
                 known.push(*c);
                 continue;
             }
-            let today = day(c.updated_at);
             let who = c.owner_id.as_deref().unwrap_or("-");
-            for s in entered(&pipeline, None, c.stage.key()) {
-                let key = format!("fe/{k}/{today}/{who}/{s}");
-                *sums.entry(month_key(&key)?).or_default() += 1;
-                *sums.entry(key).or_default() += 1;
-                if s == "lead" {
-                    // As `on_write` does: the lead counter kept with the `lead` entry.
-                    *sums.entry(lead_key(&today, who)).or_default() += 1;
-                }
-            }
+            *groups
+                .entry((c.updated_at, who, c.stage.key()))
+                .or_default() += 1;
             since_rows.push((
                 since_key,
                 since_value(c.stage.key(), c.updated_at.timestamp()),
             ));
+        }
+    }
+    let mut days: std::collections::HashMap<DateTime<Utc>, String> =
+        std::collections::HashMap::new();
+    for ((at, who, stage), n) in groups {
+        let today = days.entry(at).or_insert_with(|| day(at));
+        for s in entered(&pipeline, None, stage) {
+            let key = format!("fe/{k}/{today}/{who}/{s}");
+            *sums.entry(month_key(&key)?).or_default() += n;
+            *sums.entry(key).or_default() += n;
+            if s == "lead" {
+                // As `on_write` does: the lead counter kept with the `lead` entry.
+                *sums.entry(lead_key(today, who)).or_default() += n;
+            }
         }
     }
     if !sums.is_empty() {
