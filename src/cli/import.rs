@@ -55,7 +55,14 @@ pub struct Cmd {
     /// `reject` it, or `keep` it without that field, tagged 待核对 and listed as a warning.
     #[arg(long, value_enum, default_value = "reject")]
     bad_optional: BadOpt,
+    /// Rows per write transaction (each commits and syncs the file). Smaller batches hold less
+    /// memory at once; larger ones commit less often.
+    #[arg(long, default_value_t = CLI_BATCH, value_parser = clap::value_parser!(u64).range(100..=20_000))]
+    batch_rows: u64,
 }
+
+/// Rows per transaction of `zhudai import` (see `--batch-rows`).
+const CLI_BATCH: u64 = crate::service::import::BATCH as u64;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BadOpt {
@@ -157,7 +164,9 @@ impl Cmd {
             owner: None,
             pool_id: self.pool.clone(),
             assign: self.assign.clone(),
-            batch_rows: None,
+            batch_rows: Some(
+                usize::try_from(self.batch_rows).unwrap_or(crate::service::import::BATCH),
+            ),
             row_by_row: false,
         };
         let mut watch = Watch {
