@@ -208,10 +208,13 @@ pub struct CharGrams {
     pub min: usize,
 }
 
+/// A text's characters without whitespace, with their byte offsets.
+type NonBlank<'a> = std::iter::Filter<std::str::CharIndices<'a>, fn(&(usize, char)) -> bool>;
+
 /// The pieces of one text, made as they are read: one token, its text buffer reused, instead
 /// of a `String` per piece (documents are tokenised on the import's hot path).
 pub struct CharGramStream<'a> {
-    chars: std::iter::Filter<std::str::CharIndices<'a>, fn(&(usize, char)) -> bool>,
+    chars: NonBlank<'a>,
     /// The character the pieces start at (its index among the non-whitespace characters) and
     /// the one after it.
     current: Option<(usize, char)>,
