@@ -257,6 +257,50 @@ async fn the_import_command_reports_rows() {
     assert!(text.contains("row 6: 手机号: 手机号应为11位"), "{text}");
 }
 
+/// `--batch-rows` sets the rows per transaction within 100..=20,000; outside it the command
+/// refuses before touching the store.
+#[tokio::test]
+async fn the_import_command_takes_rows_per_transaction() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let data = s.stop().await;
+    let file = data.path().join("客户.csv");
+    std::fs::write(&file, gbk_csv()).unwrap();
+    let run = |rows: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+            .args([
+                "--data",
+                data.path().to_str().unwrap(),
+                "import",
+                file.to_str().unwrap(),
+                "--owner",
+                ADMIN,
+                "--batch-rows",
+                rows,
+            ])
+            .output()
+            .unwrap()
+    };
+    for bad in ["99", "20001", "0"] {
+        let out = run(bad);
+        assert!(!out.status.success(), "--batch-rows {bad} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--batch-rows"), "{err}");
+    }
+    let out = run("100");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "6 rows: 3 created, 0 updated, 0 skipped as duplicates, 0 flagged, 3 rejected"
+        ),
+        "{text}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Jobs, the mapping step, templates, error reports, owners and pools.
 
