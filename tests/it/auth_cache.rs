@@ -62,10 +62,7 @@ fn logout_disable_and_role_change_are_seen_at_once() {
         std::sync::Arc::new(zhudai::service::ManualClock::new(common::epoch())),
     )
     .unwrap();
-    let setup = app.access().prepare_setup().unwrap().unwrap();
-    app.access()
-        .complete_setup(&setup, ADMIN, "管理员", ADMIN_PASSWORD, "test")
-        .unwrap();
+    common::set_up_admin(&app);
     let sales = app
         .org()
         .create_user(

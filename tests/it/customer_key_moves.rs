@@ -36,16 +36,7 @@ fn keys_follow_every_change_whether_one_or_many_customers_are_written() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(common::epoch()));
     let app = zhudai::open_app(dir.path(), Config::defaults().unwrap(), clock).unwrap();
-    let setup = app.access().prepare_setup().unwrap().unwrap();
-    app.access()
-        .complete_setup(
-            &setup,
-            common::ADMIN,
-            "管理员",
-            common::ADMIN_PASSWORD,
-            "test",
-        )
-        .unwrap();
+    common::set_up_admin(&app);
     let now = app.now();
     let owners = ["01JA0000000000000000000001", "01JA0000000000000000000002"];
     let mut synth = zhudai::synth::Generator::new(7, now);

@@ -231,18 +231,34 @@ async fn the_import_command_reports_rows() {
     let data = s.stop().await;
     let file = data.path().join("客户.csv");
     std::fs::write(&file, gbk_csv()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+    let text = imported_gbk_csv(&cli_import(data.path(), &file, &[]));
+    assert!(text.contains("row 6: 手机号: 手机号应为11位"), "{text}");
+}
+
+/// `zhudai import FILE --owner ADMIN` on the stopped server's data directory, with `extra`
+/// arguments.
+fn cli_import(
+    data: &std::path::Path,
+    file: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
         .args([
             "--data",
-            data.path().to_str().unwrap(),
+            data.to_str().unwrap(),
             "import",
             file.to_str().unwrap(),
             "--owner",
             ADMIN,
         ])
+        .args(extra)
         .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+        .unwrap()
+}
+
+/// The command succeeded and reported [`gbk_csv`]'s counts; returns what it printed.
+fn imported_gbk_csv(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{text}{}",
@@ -254,7 +270,7 @@ async fn the_import_command_reports_rows() {
         ),
         "{text}"
     );
-    assert!(text.contains("row 6: 手机号: 手机号应为11位"), "{text}");
+    text
 }
 
 /// `--batch-rows` sets the rows per transaction within 100..=20,000; outside it the command
@@ -265,40 +281,14 @@ async fn the_import_command_takes_rows_per_transaction() {
     let data = s.stop().await;
     let file = data.path().join("客户.csv");
     std::fs::write(&file, gbk_csv()).unwrap();
-    let run = |rows: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
-            .args([
-                "--data",
-                data.path().to_str().unwrap(),
-                "import",
-                file.to_str().unwrap(),
-                "--owner",
-                ADMIN,
-                "--batch-rows",
-                rows,
-            ])
-            .output()
-            .unwrap()
-    };
+    let run = |rows: &str| cli_import(data.path(), &file, &["--batch-rows", rows]);
     for bad in ["99", "20001", "0"] {
         let out = run(bad);
         assert!(!out.status.success(), "--batch-rows {bad} accepted");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--batch-rows"), "{err}");
     }
-    let out = run("100");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains(
-            "6 rows: 3 created, 0 updated, 0 skipped as duplicates, 0 flagged, 3 rejected"
-        ),
-        "{text}"
-    );
+    imported_gbk_csv(&run("100"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,16 +33,7 @@ fn dump(app: &App) -> Dump {
 /// the administrator (some of them repeated in the file).
 fn base(dir: &Path, clock: Arc<ManualClock>) -> Vec<zhudai::synth::SynthCustomer> {
     let app = open(dir, clock);
-    let setup = app.access().prepare_setup().unwrap().unwrap();
-    app.access()
-        .complete_setup(
-            &setup,
-            common::ADMIN,
-            "管理员",
-            common::ADMIN_PASSWORD,
-            "test",
-        )
-        .unwrap();
+    common::set_up_admin(&app);
     for i in 0..3 {
         app.org()
             .create_user(

@@ -259,16 +259,7 @@ fn a_batched_sweep_writes_exactly_what_one_by_one_recalls_write() {
     let first = tempfile::tempdir().unwrap();
     {
         let app = open(first.path(), clock.clone());
-        let setup = app.access().prepare_setup().unwrap().unwrap();
-        app.access()
-            .complete_setup(
-                &setup,
-                common::ADMIN,
-                "管理员",
-                common::ADMIN_PASSWORD,
-                "test",
-            )
-            .unwrap();
+        common::set_up_admin(&app);
         let owners: Vec<String> = (0..3)
             .map(|i| {
                 app.org()

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
+use common::{ADMIN, Fixture, TestServer};
 use serde_json::json;
 
 /// The detail read builds its view by moving the record's fields (`Viewer::view_owned`); it
@@ -18,10 +18,7 @@ fn owned_and_borrowed_views_agree() {
         std::sync::Arc::new(zhudai::service::ManualClock::new(common::epoch())),
     )
     .unwrap();
-    let setup = app.access().prepare_setup().unwrap().unwrap();
-    app.access()
-        .complete_setup(&setup, ADMIN, "管理员", ADMIN_PASSWORD, "test")
-        .unwrap();
+    common::set_up_admin(&app);
     app.platform().demo_staff(3, 7).unwrap();
     let admin = app.access().caller_for(ADMIN).unwrap();
     let mut synth = zhudai::synth::Generator::new(18, app.now());

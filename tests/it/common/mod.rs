@@ -22,6 +22,14 @@ pub fn epoch() -> chrono::DateTime<Utc> {
         .unwrap()
 }
 
+/// Completes first-run setup on `app` with [`ADMIN`] as the administrator ("管理员").
+pub fn set_up_admin(app: &App) {
+    let setup = app.access().prepare_setup().unwrap().unwrap();
+    app.access()
+        .complete_setup(&setup, ADMIN, "管理员", ADMIN_PASSWORD, "test")
+        .unwrap();
+}
+
 pub struct TestServer {
     pub base: String,
     pub app: Arc<App>,
