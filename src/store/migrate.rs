@@ -105,16 +105,22 @@
 //!   fresh tables in key order so their pages are packed (`store::v36`, `store::repack`);
 //!   batched (the cursor names the phase); compacted after.
 //!
-//! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34, 35 and 36 read every customer (record or rule view) or key; they run in
-//! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
-//! interrupted upgrade resumes where it stopped.
+//! - 37: customer_activity keyed by the UTC day of the last activity instead of its second
+//!   (`store::rule_fields::activity_day`), so a recall sweep's batch in id order rewrites a
+//!   few leaves per day rather than nearly every leaf; emptied by the first batch and rebuilt
+//!   from the rule views (customer_rules) in batches.
+//!
+//! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34, 35, 36 and 37 read every customer (record or rule
+//! view) or key; they run in batches of write transactions, each committing its rows with a
+//! cursor, and the version is bumped with the last batch, so an interrupted upgrade resumes
+//! where it stopped.
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 36;
+pub const SCHEMA_VERSION: u64 = 37;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -212,6 +218,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         34 => Some(v34_batch),
         35 => Some(super::customers::binary_keys_batch),
         36 => Some(super::v36::batch),
+        37 => Some(super::rule_fields::activity_batch),
         _ => None,
     }
 }
@@ -749,6 +756,11 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         34 => to_34_report_rollups(tx),
         35 => to_35_binary_keys(tx),
         36 => super::v36::first(tx),
+        37 => {
+            tx.delete_table(tables::CUSTOMER_ACTIVITY)?;
+            tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+            Ok(())
+        }
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),

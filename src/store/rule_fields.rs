@@ -3,9 +3,13 @@
 //! Two tables, both written only by [`sync`], which `customers::put` calls for every customer
 //! write (so they cannot drift from the records):
 //! - `customer_rules`: id → encoded fields, every customer;
-//! - `customer_activity`: (last activity, id) → the same bytes, owned live customers only,
-//!   where last activity is the earlier of "held since" and the last follow-up. A sweep whose
-//!   rule declares a horizon range-scans the customers inactive since before it.
+//! - `customer_activity`: (day of last activity, id) → the same bytes, owned live customers
+//!   only, where last activity is the earlier of "held since" and the last follow-up, and its
+//!   day is the UTC day number ([`activity_day`]). A sweep whose rule declares a horizon
+//!   range-scans the customers inactive since before it and compares the exact instants.
+//!   Keyed by the day rather than the second since schema 37: a recall sweep's batch (in id
+//!   order) then removes, within each day, keys that sit together, so a batch rewrites a few
+//!   leaves per day instead of nearly every leaf of the table (`store::migrate`, step 37).
 
 use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
@@ -73,6 +77,20 @@ pub fn last_activity(r: &RuleFields) -> Option<DateTime<Utc>> {
     }
     let held = r.held_since();
     Some(r.last_followup_at.map_or(held, |f| f.min(held)))
+}
+
+/// Seconds in a UTC day.
+const DAY: i64 = 86_400;
+
+/// The first part of a customer's `customer_activity` key: the UTC day number (days since
+/// 1970-01-01) of its last activity ([`last_activity`]).
+pub fn activity_day(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(DAY)
+}
+
+/// The `customer_activity` key of a customer with this rule view (`None`: not indexed).
+fn activity_key<'a>(r: &RuleFields, id: &'a str) -> Option<(i64, &'a str)> {
+    last_activity(r).map(|at| (activity_day(at), id))
 }
 
 fn put_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
@@ -424,11 +442,11 @@ pub(super) fn sync(tx: &WriteTransaction, c: &Customer) -> Result<()> {
         .insert(c.id.as_str(), bytes.as_slice())?
         .map(|v| decode(&c.id, v.value()))
         .transpose()?;
-    if let Some(at) = old.as_ref().and_then(last_activity) {
-        activity.remove((at.timestamp(), c.id.as_str()))?;
+    if let Some(k) = old.as_ref().and_then(|o| activity_key(o, &c.id)) {
+        activity.remove(k)?;
     }
-    if let Some(at) = last_activity(&fields) {
-        activity.insert((at.timestamp(), c.id.as_str()), bytes.as_slice())?;
+    if let Some(k) = activity_key(&fields, &c.id) {
+        activity.insert(k, bytes.as_slice())?;
     }
     super::report_keys::shift(tx, old.as_ref(), &fields)?;
     super::loads::shift(tx, old.as_ref(), &fields)
@@ -451,11 +469,9 @@ pub(super) fn sync_many(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()> {
                 .insert(c.id.as_str(), bytes.as_slice())?
                 .map(|v| decode(&c.id, v.value()))
                 .transpose()?;
-            if let Some(at) = old.as_ref().and_then(last_activity) {
-                remove.push((at.timestamp(), c.id.as_str()));
-            }
-            if let Some(at) = last_activity(&fields) {
-                insert.push(((at.timestamp(), c.id.as_str()), bytes));
+            remove.extend(old.as_ref().and_then(|o| activity_key(o, &c.id)));
+            if let Some(k) = activity_key(&fields, &c.id) {
+                insert.push((k, bytes));
             }
             moves.push((old, fields));
         }
@@ -491,8 +507,8 @@ pub fn rebuild_batch(
     super::customers::rule_fields_batch_w(tx, after, limit, |id, fields| {
         let bytes = encode(&fields);
         rules.insert(id, bytes.as_slice())?;
-        if let Some(at) = last_activity(&fields) {
-            activity.insert((at.timestamp(), id), bytes.as_slice())?;
+        if let Some(k) = activity_key(&fields, id) {
+            activity.insert(k, bytes.as_slice())?;
         }
         Ok(())
     })
@@ -508,11 +524,39 @@ pub(super) fn rewrite_many(tx: &WriteTransaction, batch: &[Customer]) -> Result<
         let fields = RuleFields::from(c);
         let bytes = encode(&fields);
         rules.insert(c.id.as_str(), bytes.as_slice())?;
-        if let Some(at) = last_activity(&fields) {
-            activity.insert((at.timestamp(), c.id.as_str()), bytes.as_slice())?;
+        if let Some(k) = activity_key(&fields, &c.id) {
+            activity.insert(k, bytes.as_slice())?;
         }
     }
     Ok(())
+}
+
+/// Schema 37, one batch: the activity index rebuilt from the rule views (`customer_rules`)
+/// of the customers after `after` (from the first when `None`), at most `limit` of them, with
+/// day keys (the step's first batch emptied the table of its second-keyed rows). Returns the
+/// last id read and how many (fewer than `limit`: done).
+pub fn activity_batch(
+    tx: &WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    use std::ops::Bound;
+    let rules = tx.open_table(tables::CUSTOMER_RULES)?;
+    let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut last = None;
+    let mut n = 0;
+    for row in rules.range::<&str>((from, Bound::Unbounded))?.take(limit) {
+        let (id, v) = row?;
+        let (id, bytes) = (id.value(), v.value());
+        let fields = decode(id, bytes)?;
+        if let Some(k) = activity_key(&fields, id) {
+            activity.insert(k, bytes)?;
+        }
+        last = Some(id.to_string());
+        n += 1;
+    }
+    Ok((last, n))
 }
 
 /// Owned, live customers: the ones a sweep looks at.
@@ -521,8 +565,8 @@ pub fn owned_count(tx: &ReadTransaction) -> Result<u64> {
 }
 
 /// Every owned, live customer whose last activity is at or before `until` (all of them when
-/// `None`), oldest activity first. Rows up to one second after `until` may be included: the
-/// key holds whole seconds, the caller compares exactly.
+/// `None`), by day of last activity (in id order within a day). Rows of the rest of `until`'s
+/// day are included too: the key holds the day, the caller compares exactly.
 pub fn scan_owned(
     tx: &ReadTransaction,
     until: Option<DateTime<Utc>>,
@@ -530,7 +574,7 @@ pub fn scan_owned(
 ) -> Result<()> {
     let table = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
     let range = match until {
-        Some(u) => table.range((i64::MIN, "")..(u.timestamp().saturating_add(1), ""))?,
+        Some(u) => table.range((i64::MIN, "")..(activity_day(u).saturating_add(1), ""))?,
         None => table.range::<(i64, &str)>(..)?,
     };
     for row in range {
@@ -550,7 +594,7 @@ pub fn scan_owned_raw(
 ) -> Result<()> {
     let table = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
     let range = match until {
-        Some(u) => table.range((i64::MIN, "")..(u.timestamp().saturating_add(1), ""))?,
+        Some(u) => table.range((i64::MIN, "")..(activity_day(u).saturating_add(1), ""))?,
         None => table.range::<(i64, &str)>(..)?,
     };
     for row in range {
@@ -591,9 +635,9 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
         let bytes = encode(&fields);
         let stored = rules.get(id)?;
         let mut ok = stored.is_some_and(|s| s.value() == bytes.as_slice());
-        if let Some(at) = last_activity(&fields) {
+        if let Some(k) = activity_key(&fields, id) {
             owned += 1;
-            let indexed = activity.get((at.timestamp(), id))?;
+            let indexed = activity.get(k)?;
             ok &= indexed.is_some_and(|s| s.value() == bytes.as_slice());
         }
         if !ok {
@@ -610,14 +654,14 @@ pub fn drift(tx: &ReadTransaction) -> Result<Vec<String>> {
         }
         for row in activity.iter()? {
             let (k, v) = row?;
-            let (secs, id) = k.value();
+            let (day, id) = k.value();
             let expected = customers
                 .get(id)?
                 .map(|c| super::customer_codec::decode_rule_fields(id, c.value()))
                 .transpose()?
                 .and_then(|f| last_activity(&f))
-                .map(|at| at.timestamp());
-            if expected != Some(secs) || decode(id, v.value()).is_err() {
+                .map(activity_day);
+            if expected != Some(day) || decode(id, v.value()).is_err() {
                 out.push(id.to_string());
             }
         }

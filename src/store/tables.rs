@@ -73,8 +73,9 @@ pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters"
 /// Customer id → the compact binary rule view of the customer (`store::rule_fields`), what
 /// recall rules read (schema 9). Written by `store::customers::put` with the record.
 pub const CUSTOMER_RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("customer_rules");
-/// (last activity, Unix seconds; customer id) → the same compact view, owned live customers
-/// only (schema 9): a sweep range-scans the customers inactive since before its horizon.
+/// (day of last activity, the UTC day number; customer id) → the same compact view, owned
+/// live customers only (schema 9; keyed by the second until schema 37): a sweep range-scans
+/// the customers inactive since before its horizon (`store::rule_fields`).
 pub const CUSTOMER_ACTIVITY: TableDefinition<(i64, &str), &[u8]> =
     TableDefinition::new("customer_activity");
 /// (owner id, counter) → count (schema 10): per owner, live customers (`live`), not won

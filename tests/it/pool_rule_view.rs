@@ -300,6 +300,15 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
     );
     assert!(!maintained.1.is_empty() && maintained.0.len() > maintained.1.len());
 
+    // A rule view of a customer in no one's hands (no activity key), for the marker below: it
+    // must decode, since step 37 rebuilds the activity index from the rule views.
+    let unowned = maintained
+        .0
+        .iter()
+        .find(|(id, v)| rule_fields::last_activity(&rule_fields::decode(id, v).unwrap()).is_none())
+        .expect("a customer in no one's hands")
+        .1
+        .clone();
     // Both rebuilds run in batches and resume after an interruption: a copy left as a crash
     // after the first batch of each step leaves it (rows of the first 2 customers committed
     // with the cursor, version not bumped) migrates to the same tables, nothing counted twice.
@@ -325,7 +334,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
             if step == 9 {
                 tx.open_table(tables::CUSTOMER_RULES)
                     .unwrap()
-                    .insert("!marker", [0u8].as_slice())
+                    .insert("!marker", unowned.as_slice())
                     .unwrap();
             } else {
                 tx.open_table(tables::OWNER_LOADS)
@@ -375,6 +384,67 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
         );
     }
 
+    // 36 → 37: the activity index keyed by the second becomes keyed by the day, rebuilt from
+    // the rule views in batches; a copy interrupted after its first batch (2 customers and a
+    // marker committed with the cursor) resumes after it.
+    for interrupted in [false, true] {
+        let copy = dir.path().join(format!("v36-{interrupted}.redb"));
+        s.app.store.snapshot_to(&copy).unwrap();
+        {
+            let db = redb::Database::open(&copy).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
+            {
+                let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
+                for (_, id, v) in &maintained.1 {
+                    let at = rule_fields::last_activity(&rule_fields::decode(id, v).unwrap());
+                    let secs = at.unwrap().timestamp();
+                    activity.insert((secs, id.as_str()), v.as_slice()).unwrap();
+                }
+            }
+            if interrupted {
+                tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
+                let (last, n) = rule_fields::activity_batch(&tx, None, 2).unwrap();
+                assert_eq!(n, 2);
+                tx.open_table(tables::CUSTOMER_ACTIVITY)
+                    .unwrap()
+                    .insert((i64::MIN, "!marker"), [0u8].as_slice())
+                    .unwrap();
+                tx.open_table(tables::SETTINGS)
+                    .unwrap()
+                    .insert("migration/37/after", last.unwrap().as_str())
+                    .unwrap();
+            }
+            tx.open_table(tables::META)
+                .unwrap()
+                .insert("schema_version", 36)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let migrated = common::open_keyed(s.dir.path(), &copy);
+        assert_eq!(
+            migrate::stored_version(&migrated).unwrap(),
+            Some(migrate::SCHEMA_VERSION)
+        );
+        drop(migrated);
+        let db = redb::ReadOnlyDatabase::open(&copy).unwrap();
+        let (rules, mut activity) = rows(&db);
+        if interrupted {
+            assert_eq!(activity.first().map(|r| r.1.as_str()), Some("!marker"));
+            activity.remove(0);
+        }
+        assert_eq!(
+            (rules, activity),
+            maintained,
+            "36 → 37, interrupted: {interrupted}"
+        );
+    }
+    // The keys hold the day: every owned customer's first key part is its activity's day.
+    for (day, id, v) in &maintained.1 {
+        let at = rule_fields::last_activity(&rule_fields::decode(id, v).unwrap()).unwrap();
+        assert_eq!(*day, at.timestamp().div_euclid(86_400), "{id}");
+    }
+
     // The check itself: a stale row and a missing activity key are both named.
     let stale = ids[1].clone();
     let unindexed = ids[5].clone();
@@ -388,7 +458,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
             let f = rule_fields::get_w(tx, &unindexed)?.unwrap();
             let at = rule_fields::last_activity(&f).unwrap();
             tx.open_table(tables::CUSTOMER_ACTIVITY)?
-                .remove((at.timestamp(), unindexed.as_str()))?
+                .remove((rule_fields::activity_day(at), unindexed.as_str()))?
                 .unwrap();
             Ok::<_, zhudai::store::Error>(())
         })

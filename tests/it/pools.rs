@@ -857,6 +857,13 @@ async fn horizon_skips_only_when_the_rule_declares_one() {
     assert!(actions(&preview).is_empty(), "{preview}");
     let (real, admin) = run_sweep(&s, now).await;
     assert_eq!(actions(&real), actions(&preview));
+    // One second past the horizon it is due: the activity index is keyed by the day, and the
+    // horizon's own day (the claim's day here) is read and compared to the second.
+    let just = now + Duration::days(10) + Duration::seconds(1);
+    let preview = sweep(&admin, just, true).await;
+    assert_eq!(actions(&preview), BTreeSet::from([pair(&fresh, "recall")]));
+    let preview = sweep(&admin, just - Duration::seconds(2), true).await;
+    assert!(actions(&preview).is_empty(), "{preview}");
     // …until it is older than the horizon; then preview == sweep again.
     let later = now + Duration::days(11);
     let preview = sweep(&admin, later, true).await;
