@@ -966,7 +966,10 @@ async fn events_and_stages_move_binary_and_tables_are_rebuilt_resuming_after_an_
 
     // Straight through.
     let store = common::open_keyed(data.path(), &path);
-    assert_eq!(migrate::stored_version(&store).unwrap(), Some(36));
+    assert_eq!(
+        migrate::stored_version(&store).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
     drop(store);
     same_as_now(&path);
 
@@ -1006,7 +1009,10 @@ async fn events_and_stages_move_binary_and_tables_are_rebuilt_resuming_after_an_
     }
     assert_eq!(left_over(&interrupted), ["customer_keys_bin__repacked"]);
     let store = common::open_keyed(data.path(), &interrupted);
-    assert_eq!(migrate::stored_version(&store).unwrap(), Some(36));
+    assert_eq!(
+        migrate::stored_version(&store).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
     drop(store);
     same_as_now(&interrupted);
 
