@@ -70,6 +70,33 @@ fn rows(db: &redb::ReadOnlyDatabase) -> Rows {
     (rules, activity)
 }
 
+/// The store file `copy` (a snapshot of the server's) changed by `change` and marked as schema
+/// `version`, then opened with the server's key: the migrations from `version` ran, and the
+/// store says it is current.
+fn open_migrated(
+    s: &TestServer,
+    copy: &std::path::Path,
+    version: u64,
+    change: impl FnOnce(&redb::WriteTransaction),
+) -> store::Store {
+    {
+        let db = redb::Database::open(copy).unwrap();
+        let tx = db.begin_write().unwrap();
+        change(&tx);
+        tx.open_table(tables::META)
+            .unwrap()
+            .insert("schema_version", version)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let migrated = common::open_keyed(s.dir.path(), copy);
+    assert_eq!(
+        migrate::stored_version(&migrated).unwrap(),
+        Some(migrate::SCHEMA_VERSION)
+    );
+    migrated
+}
+
 #[tokio::test]
 async fn the_rule_view_follows_every_kind_of_customer_write() {
     let s = TestServer::start(Fixture::WithAdmin).await;
@@ -270,23 +297,11 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
     let maintained = rows(&redb::ReadOnlyDatabase::open(&copy).unwrap());
     let maintained_loads = load_rows(&redb::ReadOnlyDatabase::open(&copy).unwrap());
     assert!(!maintained_loads.is_empty());
-    {
-        let db = redb::Database::open(&copy).unwrap();
-        let tx = db.begin_write().unwrap();
+    let migrated = open_migrated(&s, &copy, 8, |tx| {
         tx.delete_table(tables::CUSTOMER_RULES).unwrap();
         tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
         tx.delete_table(tables::OWNER_LOADS).unwrap();
-        tx.open_table(tables::META)
-            .unwrap()
-            .insert("schema_version", 8)
-            .unwrap();
-        tx.commit().unwrap();
-    }
-    let migrated = common::open_keyed(s.dir.path(), &copy);
-    assert_eq!(
-        migrate::stored_version(&migrated).unwrap(),
-        Some(migrate::SCHEMA_VERSION)
-    );
+    });
     assert!(migrated.read(rule_fields::drift).unwrap().is_empty());
     assert!(migrated.read(store::loads::drift).unwrap().is_empty());
     drop(migrated);
@@ -315,9 +330,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
     for step in [9u64, 10] {
         let copy = dir.path().join(format!("interrupted-{step}.redb"));
         s.app.store.snapshot_to(&copy).unwrap();
-        {
-            let db = redb::Database::open(&copy).unwrap();
-            let tx = db.begin_write().unwrap();
+        let migrated = open_migrated(&s, &copy, step - 1, |tx| {
             tx.delete_table(tables::OWNER_LOADS).unwrap();
             tx.open_table(tables::OWNER_LOADS).unwrap();
             if step == 9 {
@@ -325,9 +338,9 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
                 tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
             }
             let (last, n) = if step == 9 {
-                rule_fields::rebuild_batch(&tx, None, 2).unwrap()
+                rule_fields::rebuild_batch(tx, None, 2).unwrap()
             } else {
-                store::loads::rebuild_batch(&tx, None, 2).unwrap()
+                store::loads::rebuild_batch(tx, None, 2).unwrap()
             };
             assert_eq!(n, 2);
             // A marker among the committed rows: a restart from scratch would drop it.
@@ -349,17 +362,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
                     last.unwrap().as_str(),
                 )
                 .unwrap();
-            tx.open_table(tables::META)
-                .unwrap()
-                .insert("schema_version", step - 1)
-                .unwrap();
-            tx.commit().unwrap();
-        }
-        let migrated = common::open_keyed(s.dir.path(), &copy);
-        assert_eq!(
-            migrate::stored_version(&migrated).unwrap(),
-            Some(migrate::SCHEMA_VERSION)
-        );
+        });
         drop(migrated);
         let db = redb::ReadOnlyDatabase::open(&copy).unwrap();
         let (mut rules, activity) = rows(&db);
@@ -390,9 +393,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
     for interrupted in [false, true] {
         let copy = dir.path().join(format!("v36-{interrupted}.redb"));
         s.app.store.snapshot_to(&copy).unwrap();
-        {
-            let db = redb::Database::open(&copy).unwrap();
-            let tx = db.begin_write().unwrap();
+        let migrated = open_migrated(&s, &copy, 36, |tx| {
             tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
             {
                 let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
@@ -404,7 +405,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
             }
             if interrupted {
                 tx.delete_table(tables::CUSTOMER_ACTIVITY).unwrap();
-                let (last, n) = rule_fields::activity_batch(&tx, None, 2).unwrap();
+                let (last, n) = rule_fields::activity_batch(tx, None, 2).unwrap();
                 assert_eq!(n, 2);
                 tx.open_table(tables::CUSTOMER_ACTIVITY)
                     .unwrap()
@@ -415,17 +416,7 @@ async fn the_rule_view_follows_every_kind_of_customer_write() {
                     .insert("migration/37/after", last.unwrap().as_str())
                     .unwrap();
             }
-            tx.open_table(tables::META)
-                .unwrap()
-                .insert("schema_version", 36)
-                .unwrap();
-            tx.commit().unwrap();
-        }
-        let migrated = common::open_keyed(s.dir.path(), &copy);
-        assert_eq!(
-            migrate::stored_version(&migrated).unwrap(),
-            Some(migrate::SCHEMA_VERSION)
-        );
+        });
         drop(migrated);
         let db = redb::ReadOnlyDatabase::open(&copy).unwrap();
         let (rules, mut activity) = rows(&db);
