@@ -105,6 +105,10 @@
 //!   fresh tables in key order so their pages are packed (`store::v36`, `store::repack`);
 //!   batched (the cursor names the phase); compacted after.
 //!
+//! - 37: import_key_log (`store::keylog`: the keys of a running CLI import's new customers,
+//!   merged into customer_keys_bin and lead_check_bin at its end or at the next open),
+//!   created empty.
+//!
 //! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34, 35 and 36 read every customer (record or rule view) or key; they run in
 //! batches of write transactions, each committing its rows with a cursor, and the version is bumped with the last batch, so an
 //! interrupted upgrade resumes where it stopped.
@@ -114,7 +118,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 36;
+pub const SCHEMA_VERSION: u64 = 37;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -351,6 +355,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::OWNER_TOUCH)?;
     tx.open_table(tables::OWNER_TOUCH_BUCKETS)?;
     to_31_brokers(tx)?;
+    tx.open_table(tables::IMPORT_KEY_LOG)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -749,6 +754,10 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         34 => to_34_report_rollups(tx),
         35 => to_35_binary_keys(tx),
         36 => super::v36::first(tx),
+        37 => {
+            tx.open_table(tables::IMPORT_KEY_LOG)?;
+            Ok(())
+        }
         _ => Err(Error::Corrupt {
             table: "meta",
             message: format!("no migration to schema version {to}"),
