@@ -525,6 +525,10 @@ impl crate::service::import::UseCases<'_> {
             Ok(report)
         };
         let result = body();
+        // The file's digests and this import's logged prefixes (tens of MB at 1M) are not
+        // needed by the merge: freed before it.
+        drop(seen);
+        drop(writing);
         if logged {
             // Whether the import ended or failed: the keys of the batches it committed go to
             // their tables now (else at the next open of the store).

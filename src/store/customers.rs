@@ -20,9 +20,6 @@ fn index_prefix(kind: char, bidx: &str) -> Vec<u8> {
     k
 }
 
-/// The prefix of the keys of the customers `owner` holds. Since schema 36 only held customers
-/// have an owner key: the `o` + none keys (a million of them in a store whose imports went to
-/// a pool) were read by nothing, a pool's waiting customers are listed by their `q` keys.
 /// The length of a phone or ID-number key's prefix ([`index_prefix`]) before its id; `None`
 /// for other keys (the import key log remembers these prefixes for the duplicate check).
 fn found_prefix_len(key: &[u8]) -> Option<usize> {
@@ -32,6 +29,9 @@ fn found_prefix_len(key: &[u8]) -> Option<usize> {
     }
 }
 
+/// The prefix of the keys of the customers `owner` holds. Since schema 36 only held customers
+/// have an owner key: the `o` + none keys (a million of them in a store whose imports went to
+/// a pool) were read by nothing, a pool's waiting customers are listed by their `q` keys.
 fn owner_prefix(owner: &str) -> Vec<u8> {
     let mut k = vec![b'o'];
     key_codec::push_part(&mut k, Some(owner));

@@ -566,15 +566,8 @@ mod tests {
         store
             .write(|tx| log.append(tx, vec![later.clone()], vec![], prefix_len))
             .unwrap();
-        let find = |log: &ImportLog, prefix: &[u8]| {
-            store
-                .write(|tx| {
-                    log.first_id(tx, prefix)
-                        .map(|id| (id, ()))
-                        .map(|(id, _)| id)
-                })
-                .unwrap()
-        };
+        let find =
+            |log: &ImportLog, prefix: &[u8]| store.write(|tx| log.first_id(tx, prefix)).unwrap();
         assert_eq!(find(&log, &first[..18]), Some(first[18..].to_vec()));
         let other = customer[5].clone();
         assert_eq!(find(&log, &other[..18]), Some(other[18..].to_vec()));

@@ -480,6 +480,8 @@ impl crate::service::import::UseCases<'_> {
                         let input = row.input.as_ref().ok_or_else(|| {
                             Error::Internal("an update without the row's input".into())
                         })?;
+                        // `merged` keeps the name, phones and ID number: the keys `put`
+                        // moves are the placement keys, never one the import key log holds.
                         let u = merged(&existing, input, r.now);
                         if !r.opts.dry_run {
                             write_created(
