@@ -142,6 +142,19 @@ fn check_store(
                 ),
                 Err(e) => r.fail("customer keys", e),
             }
+            // Merged at every open (`store::keylog`): rows here would be keys that no reader
+            // sees.
+            match s.read(store::keylog::pending) {
+                Ok(0) => r.ok(
+                    "import key log",
+                    "empty (every imported key is in its table)",
+                ),
+                Ok(n) => r.fail(
+                    "import key log",
+                    format!("{n} key(s) of an interrupted import not merged into their tables"),
+                ),
+                Err(e) => r.fail("import key log", e),
+            }
             match s.read(|tx| store::event_codec::drift(tx, 20)) {
                 Ok(d) if d.is_empty() => r.ok("timeline events", "read, each of a stored customer"),
                 Ok(d) => r.fail(

@@ -121,6 +121,20 @@ impl Progress for Watch {
         Ok(())
     }
 
+    fn keys_merged(&mut self, m: &crate::store::keylog::Merged, took: std::time::Duration) {
+        println!(
+            "{} logged customer and lead-check keys merged ({}): {} rows written in {:.1} s",
+            m.logged,
+            if m.rebuilt {
+                "tables rebuilt packed"
+            } else {
+                "inserted in place"
+            },
+            m.written,
+            took.as_secs_f64()
+        );
+    }
+
     fn after_batch(&mut self, report: &ImportReport) -> crate::service::Result<bool> {
         let done = report.rows as u64;
         let total = self.total.max(done);
@@ -167,6 +181,8 @@ impl Cmd {
             batch_rows: Some(
                 usize::try_from(self.batch_rows).unwrap_or(crate::service::import::BATCH),
             ),
+            // The server is stopped: the store is this process's alone.
+            key_log: true,
             row_by_row: false,
         };
         let mut watch = Watch {
@@ -200,19 +216,6 @@ impl Cmd {
         }
         // Batches committed before a failure are indexed above too.
         let report = result?;
-        if !report.dry_run {
-            // The store is this process's alone (the server is stopped): an import that made
-            // most of the customers has their keys rebuilt packed (`store::repack`).
-            let started = std::time::Instant::now();
-            if let Some(rows) =
-                crate::store::repack::rebuild_keys_after_import(&app.store, report.created as u64)?
-            {
-                println!(
-                    "customer keys and lead-check keys rebuilt packed: {rows} rows in {:.1} s",
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        }
         for e in &report.errors {
             println!("row {}: {}: {}", e.row, e.label, e.reason);
         }

@@ -155,6 +155,11 @@ pub struct ImportOptions {
     pub assign: Option<String>,
     /// Rows per transaction (default [`BATCH`]); tests use small batches to stop mid-way.
     pub batch_rows: Option<usize>,
+    /// The store is this process's alone for the whole import (`zhudai import`, the server
+    /// stopped): the new customers' phone, ID-number and name keys and lead-check keys go to
+    /// the import key log (`store::keylog`) batch by batch and are merged into their tables
+    /// in key order when the import ends (or, after an interruption, at the next open).
+    pub key_log: bool,
     /// Writes each row with the single-row store functions (`customers::put_by`,
     /// `customers::add_event`) instead of table by table per batch: the reference the batched
     /// writer is tested against (`tests/it/import_batches.rs`); slower, same result.
@@ -205,6 +210,8 @@ pub trait Progress {
     fn after_batch(&mut self, _report: &ImportReport) -> Result<bool> {
         Ok(true)
     }
+    /// The import's logged keys were merged into their tables ([`ImportOptions::key_log`]).
+    fn keys_merged(&mut self, _merged: &crate::store::keylog::Merged, _took: std::time::Duration) {}
 }
 
 /// Progress that only calls back with (rows done, rows in the file when known).
@@ -424,92 +431,118 @@ impl crate::service::import::UseCases<'_> {
         let mut run: Option<Run> = None;
         let mut seen = Seen::default();
         let mut writing = Writing::default();
-        let mut pending: Option<Prepared> = None;
-        let batch_rows = opts.batch_rows.unwrap_or(BATCH).clamp(1, BATCH * 4);
-        let mut batch: Vec<(usize, Vec<String>)> = Vec::with_capacity(batch_rows);
-        source::each_row(path, encoding, &mut |line, cells| {
-            let Some(r) = run.as_mut() else {
-                if !is_header(&cells, &explicit) {
-                    head.push((line, cells));
-                    return if head.len() >= HEADER_SEARCH {
-                        Err(no_header())
-                    } else {
-                        Ok(true)
-                    };
+        if opts.key_log && !opts.dry_run && !opts.row_by_row {
+            writing.log = Some(crate::store::keylog::ImportLog::start(&self.store)?);
+        }
+        let logged = writing.log.is_some();
+        let body = || -> Result<ImportReport> {
+            let mut pending: Option<Prepared> = None;
+            let batch_rows = opts.batch_rows.unwrap_or(BATCH).clamp(1, BATCH * 4);
+            let mut batch: Vec<(usize, Vec<String>)> = Vec::with_capacity(batch_rows);
+            source::each_row(path, encoding, &mut |line, cells| {
+                let Some(r) = run.as_mut() else {
+                    if !is_header(&cells, &explicit) {
+                        head.push((line, cells));
+                        return if head.len() >= HEADER_SEARCH {
+                            Err(no_header())
+                        } else {
+                            Ok(true)
+                        };
+                    }
+                    if let Some(t) = &template
+                        && let Some(missing) = t.keys().find(|h| !cells.iter().any(|c| c == *h))
+                    {
+                        return Err(Error::validation(
+                            "template_id",
+                            format!("文件表头与模板不符：缺少列“{missing}”"),
+                        ));
+                    }
+                    let columns = resolve_columns(&cells, &explicit, &defs)?;
+                    report.columns = cells.iter().cloned().zip(columns.iter().cloned()).collect();
+                    progress.header(&cells, &report.columns)?;
+                    run = Some(Run {
+                        caller,
+                        scope: scope.clone(),
+                        opts,
+                        source,
+                        import_id,
+                        columns,
+                        headers: cells.clone(),
+                        defs: defs.clone(),
+                        default_owner: target.owner.clone(),
+                        pool_id: opts.pool_id.clone(),
+                        auto_mode: target.auto.clone(),
+                        now,
+                        today: now.with_timezone(&shanghai()).date_naive(),
+                    });
+                    return Ok(true);
+                };
+                let r: &Run = r;
+                batch.push((line, cells));
+                if batch.len() >= batch_rows {
+                    let rows = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
+                    // This batch is checked and sealed on a second thread while the one before
+                    // it is written.
+                    let (checked, written) = std::thread::scope(|s| {
+                        let checking = s.spawn(|| self.prepare_rows(r, &mut seen, rows));
+                        let written = match pending.take() {
+                            Some(p) => self.import_batch(r, &mut writing, p, &mut report, progress),
+                            None => Ok(true),
+                        };
+                        let checked = checking
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                        (checked, written)
+                    });
+                    if !written? {
+                        report.stopped = true;
+                        return Ok(false);
+                    }
+                    pending = Some(checked?);
                 }
-                if let Some(t) = &template
-                    && let Some(missing) = t.keys().find(|h| !cells.iter().any(|c| c == *h))
-                {
-                    return Err(Error::validation(
-                        "template_id",
-                        format!("文件表头与模板不符：缺少列“{missing}”"),
-                    ));
-                }
-                let columns = resolve_columns(&cells, &explicit, &defs)?;
-                report.columns = cells.iter().cloned().zip(columns.iter().cloned()).collect();
-                progress.header(&cells, &report.columns)?;
-                run = Some(Run {
-                    caller,
-                    scope: scope.clone(),
-                    opts,
-                    source,
-                    import_id,
-                    columns,
-                    headers: cells.clone(),
-                    defs: defs.clone(),
-                    default_owner: target.owner.clone(),
-                    pool_id: opts.pool_id.clone(),
-                    auto_mode: target.auto.clone(),
-                    now,
-                    today: now.with_timezone(&shanghai()).date_naive(),
-                });
-                return Ok(true);
+                Ok(true)
+            })?;
+            let Some(r) = run else {
+                return Err(no_header());
             };
-            let r: &Run = r;
-            batch.push((line, cells));
-            if batch.len() >= batch_rows {
-                let rows = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
-                // This batch is checked and sealed on a second thread while the one before
-                // it is written.
-                let (checked, written) = std::thread::scope(|s| {
-                    let checking = s.spawn(|| self.prepare_rows(r, &mut seen, rows));
-                    let written = match pending.take() {
-                        Some(p) => self.import_batch(r, &mut writing, p, &mut report, progress),
-                        None => Ok(true),
-                    };
-                    let checked = checking
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    (checked, written)
-                });
-                if !written? {
-                    report.stopped = true;
-                    return Ok(false);
-                }
-                pending = Some(checked?);
+            if !report.stopped
+                && let Some(p) = pending.take()
+                && !self.import_batch(&r, &mut writing, p, &mut report, progress)?
+            {
+                report.stopped = true;
             }
-            Ok(true)
-        })?;
-        let Some(r) = run else {
-            return Err(no_header());
+            if !report.stopped && (!batch.is_empty() || writing.batch_no == 0) {
+                // The last, partial batch; or an empty file still leaves its audit row.
+                let last = if batch.is_empty() {
+                    Prepared::default()
+                } else {
+                    self.prepare_rows(&r, &mut seen, batch)?
+                };
+                self.import_batch(&r, &mut writing, last, &mut report, progress)?;
+            }
+            report.errors.sort_by_key(|e| e.row);
+            report.warnings.sort_by_key(|e| e.row);
+            Ok(report)
         };
-        if !report.stopped
-            && let Some(p) = pending.take()
-            && !self.import_batch(&r, &mut writing, p, &mut report, progress)?
-        {
-            report.stopped = true;
+        let result = body();
+        // The file's digests and this import's logged prefixes (tens of MB at 1M) are not
+        // needed by the merge: freed before it.
+        drop(seen);
+        drop(writing);
+        if logged {
+            // Whether the import ended or failed: the keys of the batches it committed go to
+            // their tables now (else at the next open of the store).
+            let started = std::time::Instant::now();
+            match (&result, crate::store::keylog::merge(&self.store)) {
+                (_, Ok(Some(m))) => progress.keys_merged(&m, started.elapsed()),
+                (_, Ok(None)) => {}
+                (Ok(_), Err(e)) => return Err(e.into()),
+                (Err(_), Err(e)) => tracing::error!(
+                    error = %e,
+                    "merging the import's logged keys failed; retried at the next open"
+                ),
+            }
         }
-        if !report.stopped && (!batch.is_empty() || writing.batch_no == 0) {
-            // The last, partial batch; or an empty file still leaves its audit row.
-            let last = if batch.is_empty() {
-                Prepared::default()
-            } else {
-                self.prepare_rows(&r, &mut seen, batch)?
-            };
-            self.import_batch(&r, &mut writing, last, &mut report, progress)?;
-        }
-        report.errors.sort_by_key(|e| e.row);
-        report.warnings.sort_by_key(|e| e.row);
-        Ok(report)
+        result
     }
 }

@@ -20,6 +20,15 @@ fn index_prefix(kind: char, bidx: &str) -> Vec<u8> {
     k
 }
 
+/// The length of a phone or ID-number key's prefix ([`index_prefix`]) before its id; `None`
+/// for other keys (the import key log remembers these prefixes for the duplicate check).
+fn found_prefix_len(key: &[u8]) -> Option<usize> {
+    match key.first() {
+        Some(b'p' | b'i') => key_codec::part_len(&key[1..]).map(|n| n + 1),
+        _ => None,
+    }
+}
+
 /// The prefix of the keys of the customers `owner` holds. Since schema 36 only held customers
 /// have an owner key: the `o` + none keys (a million of them in a store whose imports went to
 /// a pool) were read by nothing, a pool's waiting customers are listed by their `q` keys.
@@ -476,6 +485,20 @@ pub fn put_many(tx: &WriteTransaction, items: &[(&Customer, &Customer)]) -> Resu
 /// key order and counters once per key, and encodes the records on two threads. Refused
 /// (nothing written) when a customer comes twice.
 pub fn insert_many(tx: &WriteTransaction, cs: &[&Customer], actor: Option<&str>) -> Result<()> {
+    insert_many_logged(tx, cs, actor, None)
+}
+
+/// [`insert_many`] that, given an import's key log, logs the keys with random prefixes
+/// instead of inserting them (phones, ID number and name into `customer_keys_bin`, the phones'
+/// lead-check keys into `lead_check_bin`; `store::keylog`), merged into their tables when the
+/// import ends. The keys of where a customer is (owner, pool page, recycle bin) follow the id
+/// and are inserted as usual.
+pub fn insert_many_logged(
+    tx: &WriteTransaction,
+    cs: &[&Customer],
+    actor: Option<&str>,
+    log: Option<&mut super::keylog::ImportLog>,
+) -> Result<()> {
     if cs.is_empty() {
         return Ok(());
     }
@@ -496,8 +519,19 @@ pub fn insert_many(tx: &WriteTransaction, cs: &[&Customer], actor: Option<&str>)
         })
         .collect();
     super::notices::push_many(tx, &notices)?;
+    let mut log = log;
     {
-        let mut keys: Vec<Vec<u8>> = cs.iter().flat_map(|c| keys_of(c)).collect();
+        let mut keys: Vec<Vec<u8>> = Vec::with_capacity(cs.len() * 5);
+        if let Some(log) = log.as_deref_mut() {
+            let mut found = Vec::with_capacity(cs.len() * 3);
+            for c in cs {
+                push_found_keys(&mut found, c);
+                push_placed_keys(&mut keys, c);
+            }
+            log.append(tx, found, super::leads::new_keys(cs), found_prefix_len)?;
+        } else {
+            keys.extend(cs.iter().flat_map(|c| keys_of(c)));
+        }
         keys.sort_unstable();
         let mut table = tx.open_table(tables::CUSTOMER_KEYS)?;
         for k in &keys {
@@ -519,7 +553,9 @@ pub fn insert_many(tx: &WriteTransaction, cs: &[&Customer], actor: Option<&str>)
     }
     super::rule_fields::sync_many(tx, cs)?;
     super::match_rows::sync_many(tx, cs)?;
-    super::leads::add_new_many(tx, cs)?;
+    if log.is_none() {
+        super::leads::add_new_many(tx, cs)?;
+    }
     super::channels::on_new_customers(tx, cs)?;
     super::funnel::on_new_customers(tx, cs)?;
     let ids: Vec<&str> = cs.iter().map(|c| c.id.as_str()).collect();
@@ -1305,6 +1341,51 @@ impl<'t> Reader<'t> {
     /// For each probe list, the first id found under its keys tried in order (`kind`, blind
     /// index), with one table handle for all of them (an import batch's duplicate lookup).
     pub fn first_ids_by_index(&self, probes: &[Vec<(char, &str)>]) -> Result<Vec<Option<String>>> {
+        self.first_ids_by_index_logged(probes, None)
+    }
+
+    /// [`Reader::first_ids_by_index`] during an import that logs its keys
+    /// (`store::keylog`): the keys in the table and the import's own logged keys, the
+    /// smallest id under a probe's prefix from either, as if the logged keys were in the
+    /// table. Needs a write transaction when `log` is given.
+    pub fn first_ids_by_index_logged(
+        &self,
+        probes: &[Vec<(char, &str)>],
+        log: Option<&super::keylog::ImportLog>,
+    ) -> Result<Vec<Option<String>>> {
+        if let Some(log) = log {
+            let Tx::Write(tx) = self.tx else {
+                return Err(super::Error::Misuse(
+                    "an import's logged keys are read in its write transaction".into(),
+                ));
+            };
+            let keys = tx.open_table(tables::CUSTOMER_KEYS)?;
+            return probes
+                .iter()
+                .map(|p| {
+                    for (kind, bidx) in p {
+                        let prefix = index_prefix(*kind, bidx);
+                        let mut best: Option<Vec<u8>> = None;
+                        if let Some(row) = keys.range::<&[u8]>(prefix.as_slice()..)?.next() {
+                            let (k, _) = row?;
+                            best = k
+                                .value()
+                                .strip_prefix(prefix.as_slice())
+                                .map(<[u8]>::to_vec);
+                        }
+                        if let Some(id) = log.first_id(tx, &prefix)?
+                            && best.as_ref().is_none_or(|b| id < *b)
+                        {
+                            best = Some(id);
+                        }
+                        if let Some(id) = best {
+                            return key_codec::id_text(&id).map(Some);
+                        }
+                    }
+                    Ok(None)
+                })
+                .collect();
+        }
         fn first(
             keys: &impl ReadableTable<&'static [u8], ()>,
             probes: &[(char, &str)],

@@ -92,16 +92,23 @@ pub(super) fn sync(tx: &WriteTransaction, before: Option<&Customer>, c: &Custome
 /// [`sync`] for many new customers (`before` none; an import batch): their keys inserted in
 /// key order with one table handle.
 pub(super) fn add_new_many(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()> {
-    let mut keys: Vec<Vec<u8>> = cs.iter().flat_map(|c| keys_of(c)).collect();
+    let keys = new_keys(cs);
     if keys.is_empty() {
         return Ok(());
     }
-    keys.sort_unstable();
     let mut t = tx.open_table(tables::LEAD_CHECK)?;
     for k in &keys {
         t.insert(k.as_slice(), ())?;
     }
     Ok(())
+}
+
+/// The lead-check keys of new customers, sorted (an import batch's; `store::keylog` logs them
+/// during a CLI import).
+pub(super) fn new_keys(cs: &[&Customer]) -> Vec<Vec<u8>> {
+    let mut keys: Vec<Vec<u8>> = cs.iter().flat_map(|c| keys_of(c)).collect();
+    keys.sort_unstable();
+    keys
 }
 
 /// Whether some customer has a phone with this lead index.

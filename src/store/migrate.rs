@@ -110,6 +110,10 @@
 //!   few leaves per day rather than nearly every leaf; emptied by the first batch and rebuilt
 //!   from the rule views (customer_rules) in batches.
 //!
+//! - 38: import_key_log (`store::keylog`: the keys of a running CLI import's new customers,
+//!   merged into customer_keys_bin and lead_check_bin at its end or at the next open),
+//!   created empty.
+//!
 //! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34, 35, 36 and 37 read every customer (record or rule
 //! view) or key; they run in batches of write transactions, each committing its rows with a
 //! cursor, and the version is bumped with the last batch, so an interrupted upgrade resumes
@@ -120,7 +124,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 37;
+pub const SCHEMA_VERSION: u64 = 38;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -358,6 +362,7 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::OWNER_TOUCH)?;
     tx.open_table(tables::OWNER_TOUCH_BUCKETS)?;
     to_31_brokers(tx)?;
+    tx.open_table(tables::IMPORT_KEY_LOG)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -759,6 +764,10 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         37 => {
             tx.delete_table(tables::CUSTOMER_ACTIVITY)?;
             tx.open_table(tables::CUSTOMER_ACTIVITY)?;
+            Ok(())
+        }
+        38 => {
+            tx.open_table(tables::IMPORT_KEY_LOG)?;
             Ok(())
         }
         _ => Err(Error::Corrupt {

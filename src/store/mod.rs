@@ -21,6 +21,7 @@ pub mod fees;
 pub mod funnel;
 pub mod funnel_since;
 mod key_codec;
+pub mod keylog;
 pub mod leads;
 pub mod loads;
 pub mod match_rows;
@@ -261,6 +262,8 @@ impl Store {
             store.db.compact().map_err(redb::Error::from)?;
             tracing::info!(path = %path.display(), "store compacted after the upgrade");
         }
+        // The keys an interrupted CLI import logged, before anything reads keys (`keylog`).
+        keylog::merge_pending(&store)?;
         // A table rebuild an import started and an interruption stopped (`repack`).
         repack::drop_stray_copies(&store)?;
         // An erasure whose old pages a shutdown did not scrub (a crash, a kill).

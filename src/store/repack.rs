@@ -136,13 +136,14 @@ pub fn rebuild_keys_after_import(store: &Store, created: u64) -> Result<Option<u
 
 /// Drops every half-built copy (`<name>__repacked`) a rebuild interrupted outside a migration
 /// left (a migration's own copies are resumed by it, so this runs once the schema is
-/// current). Returns how many were dropped.
+/// current), and any `<name>__merging` left beside an empty import key log (a merge resumes
+/// its own copies and runs first, `keylog::merge_pending`). Returns how many were dropped.
 pub(super) fn drop_stray_copies(store: &Store) -> Result<usize> {
     let stray: Vec<String> = {
         let tx = store.db.begin_read()?;
         tx.list_tables()?
             .map(|t| t.name().to_string())
-            .filter(|n| n.ends_with(SUFFIX))
+            .filter(|n| n.ends_with(SUFFIX) || n.ends_with(super::keylog::SUFFIX))
             .collect()
     };
     if stray.is_empty() {

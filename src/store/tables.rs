@@ -94,6 +94,11 @@ pub const NOTICES: TableDefinition<&str, &[u8]> = TableDefinition::new("notices"
 /// Since schema 35 bytes (`store::key_codec`): the index's first 128 bits as a part, then the
 /// customer id; no value.
 pub const LEAD_CHECK: TableDefinition<&[u8], ()> = TableDefinition::new("lead_check_bin");
+/// The import key log (schema 38, `store::keylog`): `<batch, u64 big-endian><tag><key>`, no
+/// value — the phone, ID-number and name keys (tag `c`) and lead-check keys (tag `l`) of the
+/// customers a running CLI import created, merged into [`CUSTOMER_KEYS`] and [`LEAD_CHECK`]
+/// at its end or at the next open. Empty whenever the store is open to anyone else.
+pub const IMPORT_KEY_LOG: TableDefinition<&[u8], ()> = TableDefinition::new("import_key_log");
 /// The text form of [`LEAD_CHECK`], schemas 24 to 34 (`<32 hex>/<id>`): dropped by step 35.
 pub const LEAD_CHECK_V34: TableDefinition<&str, &str> = TableDefinition::new("lead_check");
 /// Application form id → `store::applications::Form` (schema 24).
@@ -332,7 +337,8 @@ every_table!(
     OWNER_TOUCH_BUCKETS,
     REFERRALS,
     REFERRAL_FEES,
-    REFERRAL_KEYS;
+    REFERRAL_KEYS,
+    IMPORT_KEY_LOG;
     retired: CUSTOMER_KEYS_V34,
     LEAD_CHECK_V34,
     CUSTOMER_EVENTS_V35,

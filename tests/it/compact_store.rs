@@ -962,6 +962,11 @@ async fn events_and_stages_move_binary_and_tables_are_rebuilt_resuming_after_an_
         assert_eq!(bin_rows(p, tables::CUSTOMER_EVENTS), events_now);
         assert_eq!(bin_rows(p, tables::FUNNEL_SINCE), stages_now);
         assert_eq!(left_over(p), Vec::<String>::new());
+        // Schema 38 (run after 36 and 37 here): the import key log, created empty.
+        let db = redb::ReadOnlyDatabase::open(p).unwrap();
+        let tx = db.begin_read().unwrap();
+        let log = tx.open_table(tables::IMPORT_KEY_LOG).unwrap();
+        assert_eq!(redb::ReadableTableMetadata::len(&log).unwrap(), 0);
     };
 
     // Straight through.

@@ -15,6 +15,7 @@ use zhudai::config::Config;
 use zhudai::service::import::{BadOptional, ImportOptions, ImportReport, OnDuplicate};
 use zhudai::service::org::users::{Actor, NewUser};
 use zhudai::service::{App, ManualClock};
+use zhudai::store::customers::{Reader, Unscoped};
 use zhudai::store::{customer_codec, customers, tables};
 
 use crate::common;
@@ -75,7 +76,9 @@ fn base(dir: &Path, clock: Arc<ManualClock>) -> Vec<zhudai::synth::SynthCustomer
 }
 
 /// 260 rows: new customers, some repeating a stored customer's phone or ID number, one
-/// repeating an earlier row's phone, one with a bad phone, one with a bad optional cell.
+/// repeating an earlier row's phone, one with an earlier row's phone as its other phone and one
+/// with an earlier row's other phone as its phone (found through the keys, not the file's own
+/// check), one with a bad phone, one with a bad optional cell.
 fn csv(existing: &[zhudai::synth::SynthCustomer], now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
     let mut synth = zhudai::synth::Generator::new(7, now);
     let mut s = String::from(
@@ -87,7 +90,11 @@ fn csv(existing: &[zhudai::synth::SynthCustomer], now: chrono::DateTime<chrono::
         let mut phone = c.phone.clone();
         let mut id_number = c.id_number.clone();
         let mut amount = (c.demand_amount_fen / 100).to_string();
+        let mut extra = c.extra_phones.join(";");
         match i {
+            20 => extra = "13912340020".into(),
+            230 => phone = "13912340020".into(),
+            200 => extra = phones[60].clone(),
             40 => phone = existing[0].phone.clone(),
             90 => phone = existing[1].phone.clone(),
             130 => id_number = existing[2].id_number.clone(),
@@ -102,7 +109,7 @@ fn csv(existing: &[zhudai::synth::SynthCustomer], now: chrono::DateTime<chrono::
             "{},{},{},{},{},{},{},{},{},{},{}\n",
             c.name,
             phone,
-            c.extra_phones.join(";"),
+            extra,
             id_number,
             c.city,
             c.address,
@@ -256,7 +263,16 @@ fn a_batched_import_writes_exactly_what_the_row_by_row_writer_writes() {
             ..Default::default()
         },
     ];
-    for (n, opts) in cases.into_iter().enumerate() {
+    // Each again with the new customers' random-order keys logged and merged at the end, as
+    // `zhudai import` writes them (`store::keylog`).
+    let logged: Vec<ImportOptions> = cases
+        .iter()
+        .map(|o| ImportOptions {
+            key_log: true,
+            ..o.clone()
+        })
+        .collect();
+    for (n, opts) in cases.into_iter().chain(logged).enumerate() {
         let (reference, batched) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         common::copy_dir(first.path(), reference.path());
         common::copy_dir(first.path(), batched.path());
@@ -268,6 +284,7 @@ fn a_batched_import_writes_exactly_what_the_row_by_row_writer_writes() {
             &file,
             &ImportOptions {
                 row_by_row: true,
+                key_log: false,
                 ..opts.clone()
             },
             &id,
@@ -306,6 +323,7 @@ fn a_batched_import_writes_exactly_what_the_row_by_row_writer_writes() {
         );
         let chain = app.store.verify_audit().unwrap();
         assert!(chain.first_broken.is_none(), "{chain:?}");
+        assert!(got["import_key_log"].is_empty(), "case {n}");
     }
 }
 
@@ -373,4 +391,168 @@ fn the_default_assignment_in_rust_writes_what_the_script_writes() {
         );
         assert!(app.store.verify_audit().unwrap().first_broken.is_none());
     }
+}
+
+/// Stops the process (a panic, as a kill would) after `after` batches have committed.
+struct Crash {
+    after: usize,
+    batches: usize,
+}
+
+impl zhudai::service::import::Progress for Crash {
+    fn after_batch(&mut self, _: &ImportReport) -> zhudai::service::Result<bool> {
+        self.batches += 1;
+        assert!(self.batches < self.after, "simulated crash");
+        Ok(true)
+    }
+}
+
+/// Runs a key-logging import of `file` that crashes after 3 batches of 37 rows; returns what
+/// it created (from the store) and leaves the app dropped, the log not merged.
+fn crashed_import(dir: &Path, file: &Path, clock: Arc<ManualClock>) -> u64 {
+    let app = open(dir, clock);
+    let caller = app.access().caller_for(common::ADMIN).unwrap();
+    let opts = ImportOptions {
+        key_log: true,
+        batch_rows: Some(37),
+        ..Default::default()
+    };
+    let id = zhudai::service::new_id(common::epoch());
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut crash = Crash {
+            after: 3,
+            batches: 0,
+        };
+        app.imports()
+            .import_file(&caller, file, &opts, "test", &id, &mut crash)
+    }));
+    assert!(crashed.is_err(), "the import ran to its end");
+    // Three batches committed, their phone, ID-number and name keys only in the log: the
+    // tables lack them until the log is merged.
+    let (pending, drift, customers) = app
+        .store
+        .read(|tx| {
+            Ok::<_, zhudai::store::Error>((
+                zhudai::store::keylog::pending(tx)?,
+                customers::key_drift(tx, 5)?,
+                Reader::unscoped(tx, Unscoped::Jobs).count_all()?,
+            ))
+        })
+        .unwrap();
+    assert!(pending > 0);
+    assert!(!drift.is_empty(), "keys missing while logged");
+    assert!(customers >= 10 + 3 * 30, "{customers}");
+    customers - 10
+}
+
+/// The log is empty and the keys and lead-check keys are exactly what the records call for.
+fn assert_keys_whole(app: &App) {
+    let (pending, drift, leads) = app
+        .store
+        .read(|tx| {
+            Ok::<_, zhudai::store::Error>((
+                zhudai::store::keylog::pending(tx)?,
+                customers::key_drift(tx, 5)?,
+                zhudai::store::leads::drift(tx)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(pending, 0, "the log is emptied");
+    assert!(drift.is_empty(), "{drift:?}");
+    assert!(leads.is_empty(), "{leads:?}");
+}
+
+/// Issue 18.1: a CLI import logs its new customers' random-order keys and merges them at its
+/// end. Interrupted after three batches (the log not merged), the store loses no key: the
+/// next open merges the log before anything reads keys, `zhudai doctor` is clean, and running
+/// the file again creates exactly the rows the first run did not — the store then holds what
+/// one uninterrupted import writes (every table, row for row).
+#[test]
+fn an_interrupted_import_leaves_no_key_behind_at_the_next_open_or_import() {
+    let clock = Arc::new(ManualClock::new(common::epoch()));
+    let first = tempfile::tempdir().unwrap();
+    let existing = base(first.path(), clock.clone());
+    let file = first.path().join("rows.csv");
+    std::fs::write(&file, csv(&existing, common::epoch())).unwrap();
+    let opts = ImportOptions {
+        key_log: true,
+        batch_rows: Some(37),
+        ..Default::default()
+    };
+    let id = zhudai::service::new_id(common::epoch());
+
+    // The reference: one import run to its end by the row-by-row writer.
+    let reference = tempfile::tempdir().unwrap();
+    common::copy_dir(first.path(), reference.path());
+    let one = open(reference.path(), clock.clone());
+    let before = dump(&one);
+    let whole = import(
+        &one,
+        &file,
+        &ImportOptions {
+            row_by_row: true,
+            key_log: false,
+            ..opts.clone()
+        },
+        &id,
+    );
+    let expected = canonical(&before, &dump(&one));
+    drop(one);
+
+    // Interrupted, then resumed by the next import of the same file.
+    let resumed = tempfile::tempdir().unwrap();
+    common::copy_dir(first.path(), resumed.path());
+    let created = crashed_import(resumed.path(), &file, clock.clone());
+    let app = open(resumed.path(), clock.clone());
+    assert_keys_whole(&app);
+    let again = import(&app, &file, &opts, &id);
+    assert_eq!(again.created as u64 + created, whole.created as u64);
+    assert_eq!(again.skipped as u64, whole.skipped as u64 + created);
+    assert_keys_whole(&app);
+    // No customer twice: every phone key names one customer.
+    let phones = app
+        .store
+        .read(|tx| {
+            let mut seen = std::collections::HashMap::new();
+            let all = Reader::unscoped(tx, Unscoped::Jobs);
+            all.scan_all(None, |c| {
+                *seen.entry(c.phone.bidx.clone()).or_insert(0) += 1;
+                true
+            })?;
+            Ok::<_, zhudai::store::Error>(seen)
+        })
+        .unwrap();
+    assert!(phones.values().all(|&n| n == 1), "a phone twice");
+    assert_eq!(phones.len() as u64, 10 + whole.created as u64);
+    let got = canonical(&before, &dump(&app));
+    for table in ["customer_keys_bin", "lead_check_bin", "import_key_log"] {
+        assert!(expected[table] == got[table], "{table} differs");
+    }
+    drop(app);
+
+    // Interrupted, then opened by `zhudai doctor` (as by `serve`): merged there, all clean.
+    let served = tempfile::tempdir().unwrap();
+    common::copy_dir(first.path(), served.path());
+    crashed_import(served.path(), &file, clock.clone());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args(["--data", served.path().to_str().unwrap(), "doctor"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok    import key log: empty"), "{text}");
+    assert!(
+        text.contains("ok    customer keys: match the records"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok    lead-check index: matches the records"),
+        "{text}"
+    );
+    let app = open(served.path(), clock);
+    assert_keys_whole(&app);
 }

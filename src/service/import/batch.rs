@@ -70,6 +70,8 @@ pub(super) struct Writing {
     /// up to date row by row for the whole import.
     pub(super) auto: Option<AutoRun>,
     pub(super) batch_no: usize,
+    /// The import key log, when the import's keys go there ([`ImportOptions::key_log`]).
+    pub(super) log: Option<crate::store::keylog::ImportLog>,
 }
 
 /// A batch checked and sealed (outside any transaction), waiting for its write.
@@ -221,8 +223,12 @@ impl crate::service::import::UseCases<'_> {
         w.batch_no += 1;
         let errors_in_batch = report.rejected - rejected_before;
         let mut auto = w.auto.take();
+        if let Some(log) = w.log.as_mut() {
+            log.begin_batch();
+        }
+        let log = &mut w.log;
         let outcome = self.store.write(|tx| {
-            let out = self.write_rows(tx, r, ready, &mut auto)?;
+            let out = self.write_rows(tx, r, ready, &mut auto, log.as_mut())?;
             if r.opts.dry_run {
                 // Nothing of a dry run may stick: abort by returning the outcome as an "error".
                 return Err(BatchError::DryRun(out));
@@ -442,9 +448,10 @@ impl crate::service::import::UseCases<'_> {
         r: &Run,
         ready: Vec<Ready>,
         auto: &mut Option<AutoRun>,
+        mut log: Option<&mut crate::store::keylog::ImportLog>,
     ) -> Result<BatchOutcome, BatchError> {
         let mut out = BatchOutcome::default();
-        let matches = existing_matches(tx, &ready, r.opts.on_duplicate)?;
+        let matches = existing_matches(tx, &ready, r.opts.on_duplicate, log.as_deref())?;
         let one_by_one = r.opts.row_by_row;
         let mut created: Vec<Customer> = Vec::new();
         let mut events: Vec<(usize, customers::TimelineEvent)> = Vec::new();
@@ -473,9 +480,17 @@ impl crate::service::import::UseCases<'_> {
                         let input = row.input.as_ref().ok_or_else(|| {
                             Error::Internal("an update without the row's input".into())
                         })?;
+                        // `merged` keeps the name, phones and ID number: the keys `put`
+                        // moves are the placement keys, never one the import key log holds.
                         let u = merged(&existing, input, r.now);
                         if !r.opts.dry_run {
-                            write_created(tx, &mut created, &mut events, &r.caller.user.id)?;
+                            write_created(
+                                tx,
+                                &mut created,
+                                &mut events,
+                                &r.caller.user.id,
+                                log.as_deref_mut(),
+                            )?;
                             customers::put(tx, Some(&existing), &u)?;
                         }
                         out.updated += 1;
@@ -542,7 +557,7 @@ impl crate::service::import::UseCases<'_> {
                 out.reviewed.push((row.review, row.cells));
             }
         }
-        write_created(tx, &mut created, &mut events, &r.caller.user.id)?;
+        write_created(tx, &mut created, &mut events, &r.caller.user.id, log)?;
         Ok(out)
     }
 }
@@ -554,6 +569,7 @@ fn write_created(
     created: &mut Vec<Customer>,
     events: &mut Vec<(usize, customers::TimelineEvent)>,
     actor: &str,
+    log: Option<&mut crate::store::keylog::ImportLog>,
 ) -> Result<(), BatchError> {
     if !events.is_empty() {
         let rows: Vec<(&str, customers::TimelineEvent)> = std::mem::take(events)
@@ -568,7 +584,7 @@ fn write_created(
     }
     if !created.is_empty() {
         let all: Vec<&Customer> = created.iter().collect();
-        customers::insert_many(tx, &all, Some(actor))?;
+        customers::insert_many_logged(tx, &all, Some(actor), log)?;
         created.clear();
     }
     Ok(())
@@ -582,11 +598,13 @@ pub(super) enum Found {
 }
 
 /// For each ready row, the first existing customer sharing a phone or ID number, found through
-/// the blind-index keys with one table handle for the whole batch.
+/// the blind-index keys with one table handle for the whole batch (and the keys this import
+/// logged in its earlier batches, `log`).
 pub(super) fn existing_matches(
     tx: &WriteTransaction,
     ready: &[Ready],
     mode: OnDuplicate,
+    log: Option<&crate::store::keylog::ImportLog>,
 ) -> Result<Vec<Option<Found>>, BatchError> {
     let all = Reader::unscoped(tx, Unscoped::Duplicates);
     let probes: Vec<Vec<(char, &str)>> = ready
@@ -600,7 +618,7 @@ pub(super) fn existing_matches(
         })
         .collect();
     let ids = all
-        .first_ids_by_index(&probes)
+        .first_ids_by_index_logged(&probes, log)
         .map_err(crate::service::Error::from)?;
     ids.into_iter()
         .map(|id| match (id, mode) {
