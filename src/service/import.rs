@@ -15,6 +15,7 @@ crate::service::use_cases!(
 
 mod batch;
 mod columns;
+mod digests;
 pub mod jobs;
 pub mod preview;
 mod profile_columns;

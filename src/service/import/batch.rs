@@ -2,7 +2,7 @@
 //! one write transaction with duplicates against the store, automatic assignment and the
 //! batch's audit row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use serde_json::json;
@@ -60,7 +60,7 @@ pub(super) struct Seen {
     /// Username or display name → user id, or why rows cannot be given to them.
     pub(super) owners: HashMap<String, std::result::Result<String, String>>,
     /// Digests of phone and ID-number blind indexes of earlier rows of this file.
-    pub(super) seen: HashSet<u64>,
+    pub(super) seen: super::digests::DigestSet,
 }
 
 /// What writing batches carries from batch to batch (on the thread that writes).
@@ -396,7 +396,7 @@ impl crate::service::import::UseCases<'_> {
                 record.pool_id = r.pool_id.clone();
             }
             let phone = digest('p', &record.phone.bidx);
-            if state.seen.contains(&phone) {
+            if state.seen.contains(phone) {
                 out.refused.push((
                     line,
                     "phone".into(),
