@@ -78,12 +78,35 @@ struct Payload {
     seq: u64,
 }
 
+/// The index writer, and a bound on the ids it may hold.
+struct Writing {
+    writer: IndexWriter<TantivyDocument>,
+    /// No document has a ULID above this: at open the largest `id_hi` of the committed
+    /// segments (any low half), then raised by every document added. A customer whose id is
+    /// above it is new to the index, so adding it needs no delete first. Tantivy keeps every
+    /// delete in memory until a commit and then looks it up in every segment: an import of a
+    /// million new customers would carry a million of them (~50 MB) for nothing.
+    newest: u128,
+}
+
+impl Writing {
+    fn raise_to_committed(&mut self, searcher: &tantivy::Searcher) -> Result<()> {
+        for segment in searcher.segment_readers() {
+            let hi = segment.fast_fields().u64("id_hi")?.max_value();
+            self.newest = self
+                .newest
+                .max((u128::from(hi) << 64) | u128::from(u64::MAX));
+        }
+        Ok(())
+    }
+}
+
 /// One open generation of the index.
 pub struct Engine {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    writer: Mutex<IndexWriter<TantivyDocument>>,
+    writer: Mutex<Writing>,
     applied: AtomicU64,
     generation: String,
     /// Each segment's facet columns, opened once (see [`facets::Columns`]).
@@ -146,15 +169,17 @@ impl Engine {
     fn from_index(index: Index, fields: Fields, generation: &str, applied: u64) -> Result<Engine> {
         fields::register_tokenizers(&index)?;
         let writer = index.writer_with_num_threads(writer_threads(), WRITER_HEAP)?;
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let mut writing = Writing { writer, newest: 0 };
+        writing.raise_to_committed(&reader.searcher())?;
         Ok(Engine {
             index,
             reader,
             fields,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(writing),
             applied: AtomicU64::new(applied),
             generation: generation.to_string(),
             columns: Arc::default(),
@@ -195,9 +220,10 @@ impl Engine {
 
     /// Replaces the documents of `ids` (each once) with their live records': the records read
     /// with one table handle ([`Reader::any_many`]), an absent or deleted one leaving no document.
+    /// An id above [`Writing::newest`] has no document to replace.
     fn add_many(
         &self,
-        writer: &mut IndexWriter<TantivyDocument>,
+        w: &mut Writing,
         tx: &redb::ReadTransaction,
         ids: &[&str],
         id_tail: IdTail,
@@ -206,10 +232,17 @@ impl Engine {
         let all = Reader::unscoped(tx, Unscoped::Maintenance);
         let records = all.any_many(ids)?;
         for (id, record) in ids.iter().zip(records) {
-            writer.delete_term(Term::from_field_text(self.fields.id, id));
+            let ulid = fields::ulid_of(id);
+            if ulid.is_none_or(|u| u <= w.newest) {
+                w.writer
+                    .delete_term(Term::from_field_text(self.fields.id, id));
+            }
             if let Some(c) = record.filter(|c| c.deleted_at.is_none()) {
                 let followups = all.followups(&c)?;
-                writer.add_document(fields::document(
+                if let Some(u) = ulid {
+                    w.newest = w.newest.max(u);
+                }
+                w.writer.add_document(fields::document(
                     &self.fields,
                     &c,
                     &followups,
@@ -221,21 +254,18 @@ impl Engine {
         Ok(())
     }
 
-    fn commit(
-        &self,
-        writer: &mut IndexWriter<TantivyDocument>,
-        store_id: &str,
-        seq: u64,
-    ) -> Result<()> {
+    fn commit(&self, w: &mut Writing, store_id: &str, seq: u64) -> Result<()> {
         let payload = Payload {
             v: fields::INDEX_VERSION,
             store: store_id.to_string(),
             seq,
         };
-        let mut prepared = writer.prepare_commit()?;
+        let mut prepared = w.writer.prepare_commit()?;
         prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
         prepared.commit()?;
         self.reader.reload()?;
+        // A rebuild adds its documents straight to the writer: they count from here.
+        w.raise_to_committed(&self.reader.searcher())?;
         self.applied.store(seq, Ordering::SeqCst);
         Ok(())
     }
@@ -422,6 +452,7 @@ impl Search {
                     if c.deleted_at.is_none() {
                         let result = all.followups(&c).map_err(Error::from).and_then(|f| {
                             writer
+                                .writer
                                 .add_document(fields::document(
                                     &engine.fields,
                                     &c,

@@ -661,3 +661,90 @@ async fn an_unreadable_current_file_is_an_error_not_a_rebuild_that_deletes_the_i
         "the live generation was deleted"
     );
 }
+
+/// The indexer adds a customer that is new to the index without deleting its id first (its id
+/// is above every id indexed). An update must still replace the document: within one commit
+/// window (the create and the update read from the outbox in different passes), after a
+/// commit, and after the index is reopened by a restart.
+#[test]
+fn an_update_replaces_the_document_in_one_window_after_a_commit_and_after_a_reopen() {
+    use zhudai::service::search::SearchQuery;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(zhudai::service::ManualClock::new(common::epoch()));
+    let open = || {
+        zhudai::open_app(
+            dir.path(),
+            zhudai::config::Config::defaults().unwrap(),
+            clock.clone(),
+        )
+        .unwrap()
+    };
+    let app = open();
+    common::set_up_admin(&app);
+    let caller = app.access().caller_for(ADMIN).unwrap();
+    // The index is opened (built empty) first, so what follows is applied from the outbox.
+    app.lookup().search_catch_up().unwrap();
+    let rename = |app: &zhudai::service::App, id: &str, name: &str| {
+        app.customers()
+            .update_customer(
+                &caller,
+                id,
+                serde_json::from_value(json!({ "name": name })).unwrap(),
+                "test",
+            )
+            .unwrap();
+    };
+    let found = |app: &zhudai::service::App, q: &str| -> Vec<String> {
+        let q = SearchQuery {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        let page = app.lookup().search_customers(&caller, &q).unwrap();
+        page.items.iter().map(|h| h.customer.id.clone()).collect()
+    };
+    let a = app
+        .customers()
+        .create_customer(
+            &caller,
+            serde_json::from_value(json!({"name": "甲一", "phone": "13800000001"})).unwrap(),
+            "test",
+        )
+        .unwrap()
+        .id;
+    // 2,100 more customers: the outbox is read 2,000 entries at a time, so the create and the
+    // update below are applied in different passes before one commit.
+    let mut csv = String::from("name,phone\n");
+    for i in 0..2_100 {
+        csv.push_str(&format!("客户{i},1390000{i:04}\n"));
+    }
+    let report = app
+        .imports()
+        .import_bytes(
+            &caller,
+            csv.as_bytes(),
+            &zhudai::service::import::ImportOptions::default(),
+            "test",
+            &mut |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(report.created, 2_100);
+    rename(&app, &a, "乙二");
+    assert_eq!(app.lookup().search_catch_up().unwrap(), 2_102);
+    assert_eq!(app.lookup().search_status().unwrap().documents, 2_101);
+    assert_eq!(found(&app, "乙二"), [a.clone()]);
+    assert!(found(&app, "甲一").is_empty());
+    // After a commit.
+    rename(&app, &a, "丙三");
+    app.lookup().search_catch_up().unwrap();
+    assert_eq!(app.lookup().search_status().unwrap().documents, 2_101);
+    assert_eq!(found(&app, "丙三"), [a.clone()]);
+    assert!(found(&app, "乙二").is_empty());
+    // After a restart: the index reopened from its files.
+    drop(app);
+    let app = open();
+    rename(&app, &a, "丁四");
+    app.lookup().search_catch_up().unwrap();
+    assert_eq!(app.lookup().search_status().unwrap().documents, 2_101);
+    assert_eq!(found(&app, "丁四"), [a.clone()]);
+    assert!(found(&app, "丙三").is_empty());
+}
