@@ -60,6 +60,10 @@ fn writer_threads() -> usize {
         .unwrap_or(1)
         .clamp(1, 2)
 }
+/// Segment merges at once. Tantivy's default is 4; on the 2-core machines this runs on they
+/// only compete for the same cores, and each merge holds its segments' pages and its own
+/// buffers at once.
+const MERGE_THREADS: usize = 1;
 const BATCH: usize = 2_000;
 /// Bytes per compressed doc-store block.
 const DOCSTORE_BLOCK: usize = 2048;
@@ -168,7 +172,14 @@ impl Engine {
 
     fn from_index(index: Index, fields: Fields, generation: &str, applied: u64) -> Result<Engine> {
         fields::register_tokenizers(&index)?;
-        let writer = index.writer_with_num_threads(writer_threads(), WRITER_HEAP)?;
+        let threads = writer_threads();
+        let writer = index.writer_with_options(
+            tantivy::indexer::IndexWriterOptions::builder()
+                .num_worker_threads(threads)
+                .memory_budget_per_thread(WRITER_HEAP / threads)
+                .num_merge_threads(MERGE_THREADS)
+                .build(),
+        )?;
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
