@@ -49,11 +49,14 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-const WRITER_HEAP: usize = 64 * 1024 * 1024;
+/// Memory for documents not yet written as a segment, all indexing threads together. A long
+/// backlog (an import, a rebuild) fills it between commits; 64 MB put a 1M import over its
+/// 400 MB peak, and halving it costs more merges of smaller segments.
+const WRITER_HEAP: usize = 32 * 1024 * 1024;
 
 /// Indexing threads: tokenising (jieba, character pieces) is most of the cost of a document,
 /// so a rebuild or an import's backlog uses a second core when there is one. Each thread gets
-/// half of [`WRITER_HEAP`] (tantivy needs at least 15 MB per thread).
+/// half of [`WRITER_HEAP`] (tantivy needs at least 15 MB per thread: 16 MB each).
 fn writer_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
