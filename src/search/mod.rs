@@ -83,20 +83,33 @@ struct Payload {
     v: u32,
     store: String,
     seq: u64,
+    /// [`Writing::newest`] at the commit, as a ULID (absent from indexes committed before it
+    /// was kept: those start from the bound their segments give).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    newest: Option<String>,
 }
 
 /// The index writer, and a bound on the ids it may hold.
 struct Writing {
     writer: IndexWriter<TantivyDocument>,
-    /// No document has a ULID above this: at open the largest `id_hi` of the committed
-    /// segments (any low half), then raised by every document added. A customer whose id is
-    /// above it is new to the index, so adding it needs no delete first. Tantivy keeps every
+    /// No document has a ULID above this: the value kept in the last commit, then raised by
+    /// every document added (an index committed without it starts from the largest `id_hi` of
+    /// its segments, any low half). A customer whose id is above it is new to the index, so
+    /// adding it needs no delete first. The bound must be exact to be of use: an import's ids
+    /// share their millisecond and high half, so a bound rounded up to the next high half
+    /// would send every one of them through a delete. Tantivy keeps every
     /// delete in memory until a commit and then looks it up in every segment: an import of a
     /// million new customers would carry a million of them (~50 MB) for nothing.
     newest: u128,
 }
 
 impl Writing {
+    fn added(&mut self, id: &str) {
+        if let Some(u) = fields::ulid_of(id) {
+            self.newest = self.newest.max(u);
+        }
+    }
+
     fn raise_to_committed(&mut self, searcher: &tantivy::Searcher) -> Result<()> {
         for segment in searcher.segment_readers() {
             let hi = segment.fast_fields().u64("id_hi")?.max_value();
@@ -170,10 +183,17 @@ impl Engine {
             ..tantivy::IndexSettings::default()
         };
         let index = Index::create(directory::IndexDir::open(dir)?, schema, settings)?;
-        Engine::from_index(index, fields, generation, 0)
+        Engine::from_index(index, fields, generation, 0, Some(0))
     }
 
-    fn from_index(index: Index, fields: Fields, generation: &str, applied: u64) -> Result<Engine> {
+    /// `newest`: the commit's [`Writing::newest`], `None` when it did not keep one.
+    fn from_index(
+        index: Index,
+        fields: Fields,
+        generation: &str,
+        applied: u64,
+        newest: Option<u128>,
+    ) -> Result<Engine> {
         fields::register_tokenizers(&index)?;
         let threads = writer_threads();
         let writer = index.writer_with_options(
@@ -187,8 +207,13 @@ impl Engine {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let mut writing = Writing { writer, newest: 0 };
-        writing.raise_to_committed(&reader.searcher())?;
+        let mut writing = Writing {
+            writer,
+            newest: newest.unwrap_or(0),
+        };
+        if newest.is_none() {
+            writing.raise_to_committed(&reader.searcher())?;
+        }
         Ok(Engine {
             index,
             reader,
@@ -223,7 +248,10 @@ impl Engine {
             Some(p)
                 if p.v == fields::INDEX_VERSION && p.store == store_id && p.seq <= store_seq =>
             {
-                Ok(Some(Engine::from_index(index, fields, generation, p.seq)?))
+                let newest = p.newest.as_deref().and_then(fields::ulid_of);
+                Ok(Some(Engine::from_index(
+                    index, fields, generation, p.seq, newest,
+                )?))
             }
             other => {
                 tracing::info!(payload = ?other, "search index is from another store, schema or time; rebuilding");
@@ -273,13 +301,12 @@ impl Engine {
             v: fields::INDEX_VERSION,
             store: store_id.to_string(),
             seq,
+            newest: Some(ulid::Ulid::from(w.newest).to_string()),
         };
         let mut prepared = w.writer.prepare_commit()?;
         prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
         prepared.commit()?;
         self.reader.reload()?;
-        // A rebuild adds its documents straight to the writer: they count from here.
-        w.raise_to_committed(&self.reader.searcher())?;
         self.applied.store(seq, Ordering::SeqCst);
         Ok(())
     }
@@ -464,6 +491,7 @@ impl Search {
                 all.scan_all(None, |c| {
                     done += 1;
                     if c.deleted_at.is_none() {
+                        writer.added(&c.id);
                         let result = all.followups(&c).map_err(Error::from).and_then(|f| {
                             writer
                                 .writer

@@ -35,7 +35,10 @@ impl DigestSet {
         if self.contains(digest) {
             return false;
         }
-        let Some(b) = self.buckets.get_mut((digest >> (64 - BUCKET_BITS)) as usize) else {
+        let Some(b) = self
+            .buckets
+            .get_mut((digest >> (64 - BUCKET_BITS)) as usize)
+        else {
             return false;
         };
         if b.len() == b.capacity() {
@@ -54,13 +57,20 @@ mod tests {
     fn a_digest_is_found_once_inserted_and_inserted_once() {
         let mut set = DigestSet::default();
         // Digests that share a bucket (same top bits) and ones in the first and last bucket.
-        let same_bucket = [0xabcd_0000_0000_0001, 0xabcd_0000_0000_0002, 0xabcd_ffff_ffff_ffff];
+        let same_bucket = [
+            0xabcd_0000_0000_0001,
+            0xabcd_0000_0000_0002,
+            0xabcd_ffff_ffff_ffff,
+        ];
         let edges = [0, u64::MAX];
         for d in same_bucket.iter().chain(&edges) {
             assert!(!set.contains(*d));
             assert!(set.insert(*d));
             assert!(set.contains(*d));
-            assert!(!set.insert(*d), "a second insert of {d:#x} reports a new digest");
+            assert!(
+                !set.insert(*d),
+                "a second insert of {d:#x} reports a new digest"
+            );
         }
         assert!(!set.contains(0xabcd_0000_0000_0003));
         assert!(!set.contains(1));
