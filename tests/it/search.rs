@@ -734,13 +734,13 @@ fn an_update_replaces_the_document_in_one_window_after_a_commit_and_after_a_reop
     rename(&app, &a, "乙二");
     assert_eq!(app.lookup().search_catch_up().unwrap(), 2_102);
     assert_eq!(app.lookup().search_status().unwrap().documents, 2_101);
-    assert_eq!(found(&app, "乙二"), [a.clone()]);
+    assert_eq!(found(&app, "乙二"), [a.as_str()]);
     assert!(found(&app, "甲一").is_empty());
     // After a commit.
     rename(&app, &a, "丙三");
     app.lookup().search_catch_up().unwrap();
     assert_eq!(app.lookup().search_status().unwrap().documents, 2_101);
-    assert_eq!(found(&app, "丙三"), [a.clone()]);
+    assert_eq!(found(&app, "丙三"), [a.as_str()]);
     assert!(found(&app, "乙二").is_empty());
     // After a restart: the index reopened from its files.
     drop(app);
@@ -748,6 +748,6 @@ fn an_update_replaces_the_document_in_one_window_after_a_commit_and_after_a_reop
     rename(&app, &a, "丁四");
     app.lookup().search_catch_up().unwrap();
     assert_eq!(app.lookup().search_status().unwrap().documents, 2_101);
-    assert_eq!(found(&app, "丁四"), [a.clone()]);
+    assert_eq!(found(&app, "丁四"), [a.as_str()]);
     assert!(found(&app, "丙三").is_empty());
 }
