@@ -50,8 +50,9 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Memory for documents not yet written as a segment, all indexing threads together. A long
-/// backlog (an import, a rebuild) fills it between commits; 64 MB put a 1M import over its
-/// 400 MB peak, and halving it costs more merges of smaller segments.
+/// backlog (an import, a rebuild) fills it between commits. With 64 MB a 1M import peaked at
+/// 413 MB, with 32 MB at 372–380 MB in the same sitting (docs/benchmarks.md, session 18);
+/// the price is more merges of smaller segments.
 const WRITER_HEAP: usize = 32 * 1024 * 1024;
 
 /// Indexing threads: tokenising (jieba, character pieces) is most of the cost of a document,
