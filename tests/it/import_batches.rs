@@ -222,6 +222,33 @@ fn import(app: &App, file: &Path, opts: &ImportOptions, id: &str) -> ImportRepor
         .unwrap()
 }
 
+/// The reference: `file` imported into a copy of `first` by the row-by-row writer. Gives the
+/// store's tables before, the report and the tables after (canonical).
+fn reference(
+    first: &Path,
+    file: &Path,
+    opts: &ImportOptions,
+    id: &str,
+    clock: Arc<ManualClock>,
+) -> (Dump, ImportReport, Dump) {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(first, dir.path());
+    let one = open(dir.path(), clock);
+    let before = dump(&one);
+    let report = import(
+        &one,
+        file,
+        &ImportOptions {
+            row_by_row: true,
+            key_log: false,
+            ..opts.clone()
+        },
+        id,
+    );
+    let expected = canonical(&before, &dump(&one));
+    (before, report, expected)
+}
+
 fn counts(r: &ImportReport) -> [usize; 8] {
     [
         r.rows,
@@ -273,23 +300,11 @@ fn a_batched_import_writes_exactly_what_the_row_by_row_writer_writes() {
         })
         .collect();
     for (n, opts) in cases.into_iter().chain(logged).enumerate() {
-        let (reference, batched) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        common::copy_dir(first.path(), reference.path());
+        let batched = tempfile::tempdir().unwrap();
         common::copy_dir(first.path(), batched.path());
         let id = zhudai::service::new_id(common::epoch());
-        let one = open(reference.path(), clock.clone());
-        let before = dump(&one);
-        let expected_report = import(
-            &one,
-            &file,
-            &ImportOptions {
-                row_by_row: true,
-                key_log: false,
-                ..opts.clone()
-            },
-            &id,
-        );
-        let expected = canonical(&before, &dump(&one));
+        let (before, expected_report, expected) =
+            reference(first.path(), &file, &opts, &id, clock.clone());
         let app = open(batched.path(), clock.clone());
         let got_report = import(&app, &file, &opts, &id);
         let got = canonical(&before, &dump(&app));
@@ -482,22 +497,7 @@ fn an_interrupted_import_leaves_no_key_behind_at_the_next_open_or_import() {
     let id = zhudai::service::new_id(common::epoch());
 
     // The reference: one import run to its end by the row-by-row writer.
-    let reference = tempfile::tempdir().unwrap();
-    common::copy_dir(first.path(), reference.path());
-    let one = open(reference.path(), clock.clone());
-    let before = dump(&one);
-    let whole = import(
-        &one,
-        &file,
-        &ImportOptions {
-            row_by_row: true,
-            key_log: false,
-            ..opts.clone()
-        },
-        &id,
-    );
-    let expected = canonical(&before, &dump(&one));
-    drop(one);
+    let (before, whole, expected) = reference(first.path(), &file, &opts, &id, clock.clone());
 
     // Interrupted, then resumed by the next import of the same file.
     let resumed = tempfile::tempdir().unwrap();
