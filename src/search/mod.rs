@@ -98,9 +98,9 @@ struct Writing {
     /// its segments, any low half). A customer whose id is above it is new to the index, so
     /// adding it needs no delete first. The bound must be exact to be of use: an import's ids
     /// share their millisecond and high half, so a bound rounded up to the next high half
-    /// would send every one of them through a delete. Tantivy keeps every
-    /// delete in memory until a commit and then looks it up in every segment: an import of a
-    /// million new customers would carry a million of them (~50 MB) for nothing.
+    /// would send every one of them through a delete. Tantivy keeps every delete in memory
+    /// until a commit and then looks it up in every segment: an import of a million new
+    /// customers would carry a million of them (~50 MB) for nothing.
     newest: u128,
 }
 
