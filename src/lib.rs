@@ -2,6 +2,12 @@
 //! This crate is the whole application; `main.rs` only parses the command line. Tests, benches
 //! and the CLI drive the same library.
 
+/// mimalloc (v2) instead of glibc's malloc: an import spent a quarter of its CPU time in
+/// malloc/free, and a 1M import takes two thirds of the time with mimalloc (docs/benchmarks.md,
+/// session 19). Set here so the binary, the tests and the benches run on the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod admin_socket;
 pub mod backup;
 pub mod blobs;
