@@ -38,6 +38,15 @@ impl Cmd {
             return Ok(ExitCode::SUCCESS);
         }
         let config = loaded.config;
+        // The allocator asks for transparent huge pages, which speed up an import; a server
+        // would keep whole 2 MB pages for the few bytes it touches in each (78 MB instead of
+        // 50 MB after start at 1M customers, docs/benchmarks.md, session 19).
+        if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+            tracing::warn!(
+                error = %e,
+                "cannot turn off transparent huge pages; the server may hold more memory"
+            );
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -326,3 +326,28 @@ async fn a_crash_before_the_index_commit_heals_at_the_next_start() {
         "{stdout}"
     );
 }
+
+/// The `THP_enabled` line of a process's status (Linux 5.0 and later).
+fn thp_enabled(pid: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .unwrap_or_else(|| panic!("no THP_enabled in /proc/{pid}/status"))
+        .trim()
+        .to_string()
+}
+
+/// The allocator asks for transparent huge pages (an import is faster with them); a server
+/// turns them off for itself, or it would keep whole 2 MB pages for the bytes it touches.
+#[test]
+fn the_server_runs_without_transparent_huge_pages() {
+    // This process has them, so the server's 0 is the server's own doing.
+    assert_eq!(thp_enabled("self"), "1");
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = serve(&dir.path().join("data"));
+    let server = thp_enabled(&s.child.id().to_string());
+    s.child.kill().unwrap();
+    let _ = s.child.wait();
+    assert_eq!(server, "0", "zhudai serve turned transparent huge pages off");
+}
