@@ -349,5 +349,8 @@ fn the_server_runs_without_transparent_huge_pages() {
     let server = thp_enabled(&s.child.id().to_string());
     s.child.kill().unwrap();
     let _ = s.child.wait();
-    assert_eq!(server, "0", "zhudai serve turned transparent huge pages off");
+    assert_eq!(
+        server, "0",
+        "zhudai serve turned transparent huge pages off"
+    );
 }
