@@ -107,16 +107,18 @@ struct Writing {
 impl Writing {
     fn added(&mut self, id: &str) {
         if let Some(u) = fields::ulid_of(id) {
-            self.newest = self.newest.max(u);
+            self.raise(u);
         }
+    }
+
+    fn raise(&mut self, ulid: u128) {
+        self.newest = self.newest.max(ulid);
     }
 
     fn raise_to_committed(&mut self, searcher: &tantivy::Searcher) -> Result<()> {
         for segment in searcher.segment_readers() {
             let hi = segment.fast_fields().u64("id_hi")?.max_value();
-            self.newest = self
-                .newest
-                .max((u128::from(hi) << 64) | u128::from(u64::MAX));
+            self.raise((u128::from(hi) << 64) | u128::from(u64::MAX));
         }
         Ok(())
     }
@@ -283,7 +285,7 @@ impl Engine {
             if let Some(c) = record.filter(|c| c.deleted_at.is_none()) {
                 let followups = all.followups(&c)?;
                 if let Some(u) = ulid {
-                    w.newest = w.newest.max(u);
+                    w.raise(u);
                 }
                 w.writer.add_document(fields::document(
                     &self.fields,
