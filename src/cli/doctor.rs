@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::crypto::field::{FieldCipher, Kind};
 use crate::crypto::keyfile;
 use crate::datadir::Layout;
 use crate::store::audit::{AgainstAnchor, AuditKey, Head};
+use crate::store::customers::{Reader, Unscoped};
 use crate::store::{self, Store, audit_anchor, migrate};
 
 #[derive(Args)]
@@ -64,6 +66,7 @@ impl Cmd {
         }
         let key = keyfile::load(&layout.master_key());
         let audit_key = key.as_ref().ok().map(crate::crypto::audit_key);
+        let cipher = key.as_ref().ok().map(FieldCipher::new);
         match key.map(|_| ()) {
             Ok(()) => match keyfile::loose_permissions(&layout.master_key()) {
                 Ok(None) => r.ok("master key", "present, mode 0600"),
@@ -81,7 +84,13 @@ impl Cmd {
         if !layout.store().exists() {
             r.fail("store", format!("{} is missing", layout.store().display()));
         } else {
-            check_store(&layout, audit_key, self.audit_head.as_ref(), &mut r);
+            check_store(
+                &layout,
+                audit_key,
+                cipher.as_ref(),
+                self.audit_head.as_ref(),
+                &mut r,
+            );
         }
         check_backups(data, &mut r);
         if r.failures == 0 {
@@ -97,6 +106,7 @@ impl Cmd {
 fn check_store(
     layout: &Layout,
     key: Option<AuditKey>,
+    cipher: Option<&FieldCipher>,
     operator_head: Option<&Head>,
     r: &mut Report,
 ) {
@@ -264,6 +274,10 @@ fn check_store(
                 ),
                 Err(e) => r.fail("lead counters", e),
             }
+            match cipher {
+                Some(cipher) => check_sealed(&s, cipher, r),
+                None => r.fail("sealed fields", "not checked: the master key did not load"),
+            }
             check_index(layout, &s, r);
             match s.check_integrity() {
                 Ok(true) => r.ok("store integrity", "consistent"),
@@ -343,6 +357,58 @@ fn against_anchor(s: &Store, what: &str, anchor: &Head, r: &mut Report) {
             ),
         ),
         Err(e) => r.fail(what, e),
+    }
+}
+
+/// Every customer's sealed phones and ID number open under the master key and match their
+/// blind index. A value that does not would fail its reveal, its export and its duplicate
+/// check, and leave its ID number's last digits out of the search index.
+fn check_sealed(s: &Store, cipher: &FieldCipher, r: &mut Report) {
+    let mut checked = 0u64;
+    let mut bad: Vec<String> = Vec::new();
+    let mut bad_count = 0u64;
+    let scanned = s.read(|tx| {
+        Reader::unscoped(tx, Unscoped::Maintenance).scan_all(None, |c| {
+            let mut fields = vec![("phone".to_string(), Kind::Phone, &c.phone)];
+            for (i, p) in c.extra_phones.iter().enumerate() {
+                fields.push((format!("extra_phones.{i}"), Kind::Phone, p));
+            }
+            if let Some(n) = &c.id_number {
+                fields.push(("id_number".to_string(), Kind::IdNumber, n));
+            }
+            for (field, kind, sealed) in fields {
+                // An erased value keeps nothing to open (the recycle bin's anonymisation).
+                if sealed.enc.is_empty() {
+                    continue;
+                }
+                checked += 1;
+                let problem = match cipher.decrypt(&c.id, &field, &sealed.enc) {
+                    Err(e) => Some(format!("{}.{field}: {e}", c.id)),
+                    Ok(plain) if cipher.blind_index(kind, &plain) != sealed.bidx => {
+                        Some(format!("{}.{field}: blind index does not match", c.id))
+                    }
+                    Ok(_) => None,
+                };
+                if let Some(p) = problem {
+                    bad_count += 1;
+                    if bad.len() < 5 {
+                        bad.push(p);
+                    }
+                }
+            }
+            true
+        })
+    });
+    match scanned {
+        Err(e) => r.fail("sealed fields", e),
+        Ok(()) if bad_count == 0 => r.ok("sealed fields", format!("{checked} open under the key")),
+        Ok(()) => r.fail(
+            "sealed fields",
+            format!(
+                "{bad_count} of {checked} do not open under the key or miss their blind index ({}); reveals, exports, duplicate checks and search by ID number miss them: restore those customers from a backup",
+                bad.join("; ")
+            ),
+        ),
     }
 }
 

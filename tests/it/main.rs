@@ -63,6 +63,7 @@ mod reports_people;
 mod rotate_key;
 mod scope_matrix;
 mod scope_walk;
+mod sealed_fields;
 mod search;
 mod search_departments;
 mod security;
