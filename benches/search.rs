@@ -476,8 +476,11 @@ fn import_csv(app: &App, file: &Path) -> (u64, Vec<Sample>) {
     struct Quiet;
     impl zhudai::service::import::Progress for Quiet {}
     let admin = app.access().caller_for("admin").unwrap();
+    // As `zhudai import` runs it: the store is this process's alone, so the new customers'
+    // keys go to the import key log and are merged when each file ends.
     let options = zhudai::service::import::ImportOptions {
         assign: Some("round_robin".into()),
+        key_log: true,
         ..Default::default()
     };
     let t = Instant::now();
