@@ -2,7 +2,10 @@
 //! baseline measured in the same run.
 //!
 //! Run: `cargo bench --bench pool` (release). Environment: `ZHUDAI_BENCH_ROWS` customers,
-//! default 100000 (the design target is a sweep over 1000000 in under 2 s).
+//! default 100000 (the design target is a sweep over 1000000 in under 2 s);
+//! `ZHUDAI_BENCH_SWEEP_ONLY=1` the sweeps and their baselines only; `ZHUDAI_BENCH_SWEEP_BATCH`
+//! customers per sweep transaction; `ZHUDAI_BENCH_CACHE_MB` redb's page cache for the store
+//! and the raw redb baseline alike (default: `[store] cache_mb`, 64).
 //!
 //! Data: 6 departments with 200 salespeople (departments 1–3 have their own pool, 4–6 fall to
 //! the firm-wide pool) and a claim team of 32 with its own pool and generous limits. About 92%
@@ -259,7 +262,7 @@ fn raw_writes(path: &std::path::Path, n: u64) -> Duration {
     const RECORDS: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("records");
     const LOG: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("log");
     let db = redb::Database::builder()
-        .set_cache_size(zhudai::store::DEFAULT_CACHE_BYTES)
+        .set_cache_size((env_or("ZHUDAI_BENCH_CACHE_MB", 64) as usize) << 20)
         .create(path)
         .unwrap();
     let mut rng = Rng(SEED ^ 7);
@@ -678,7 +681,16 @@ fn main() {
         .unwrap_or(1);
     println!("zhudai pool bench: {rows} customers, {cores} cores (shared machine)");
     let app = Arc::new(
-        zhudai::open_app(&data, Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap(),
+        zhudai::open_app(
+            &data,
+            {
+                let mut config = Config::defaults().unwrap();
+                config.store.cache_mb = env_or("ZHUDAI_BENCH_CACHE_MB", config.store.cache_mb);
+                config
+            },
+            Arc::new(SystemClock),
+        )
+        .unwrap(),
     );
     let token = app.access().prepare_setup().unwrap().unwrap();
     app.access()
