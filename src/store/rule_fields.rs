@@ -478,62 +478,15 @@ pub(super) fn sync_many(tx: &WriteTransaction, cs: &[&Customer]) -> Result<()> {
         remove.sort_unstable();
         insert.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut activity = tx.open_table(tables::CUSTOMER_ACTIVITY)?;
-        remove_activity(&mut activity, &remove)?;
+        for k in remove {
+            activity.remove(k)?;
+        }
         for (k, bytes) in &insert {
             activity.insert(*k, bytes.as_slice())?;
         }
     }
     super::report_keys::shift_many(tx, &moves)?;
     super::loads::shift_many(tx, &moves)
-}
-
-/// A day's keys are removed in one walk when there are at least this many...
-const WALK_MIN_KEYS: usize = 4;
-/// ...and their range holds at most this many entries per key (else one descent per key).
-const WALK_PER_KEY: usize = 4;
-
-/// Removes `keys` (sorted, distinct) from `customer_activity`. A recall sweep's batch is a
-/// slice of the id space, so within each day its keys sit close together: those go in one
-/// walk over their range (`retain_in`: one descent, each leaf rewritten once) instead of one
-/// descent per key. The walk is taken only when a capped count of the range shows it dense,
-/// so a few keys spread over a large day never walk the whole day. Ends where removing the
-/// keys one by one would (`pool_rule_view`, `sweep_batches`).
-fn remove_activity(
-    activity: &mut redb::Table<(i64, &str), &[u8]>,
-    keys: &[(i64, &str)],
-) -> Result<()> {
-    for day in keys.chunk_by(|a, b| a.0 == b.0) {
-        let (Some(first), Some(last)) = (day.first(), day.last()) else {
-            continue;
-        };
-        let cap = day.len() * WALK_PER_KEY;
-        let mut dense = day.len() >= WALK_MIN_KEYS;
-        if dense {
-            let mut seen = 0usize;
-            for entry in activity.range(*first..=*last)? {
-                entry?;
-                seen += 1;
-                if seen > cap {
-                    dense = false;
-                    break;
-                }
-            }
-        }
-        if !dense {
-            for k in day {
-                activity.remove(*k)?;
-            }
-            continue;
-        }
-        let mut next = 0usize;
-        activity.retain_in(*first..=*last, |(_, id), _| {
-            while day.get(next).is_some_and(|k| k.1 < id) {
-                next += 1;
-            }
-            day.get(next).is_none_or(|k| k.1 != id)
-        })?;
-    }
-    Ok(())
 }
 
 /// Fills both tables from the customer records (the 8 → 9 migration), streaming: one record
@@ -756,84 +709,6 @@ mod tests {
             previous_owner_id: Some(String::new()),
             deal_stage: None,
         }
-    }
-
-    /// The walk (`retain_in`) and the one-by-one removes must leave the same table: dense
-    /// runs of keys (a sweep's batch), a day with few keys, a few keys spread over a large day
-    /// (the capped count sends them one by one), the first and last key of a day, and keys
-    /// of days that are not in the table.
-    #[test]
-    fn removing_activity_keys_by_walk_or_one_by_one_ends_the_same() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
-        let id = |n: usize| format!("{n:06}");
-        let ids: Vec<String> = (0..3000).map(id).collect();
-        // Days 1 and 5: 0..1000 all present; days 2 and 4: the even ones; day 3: 0..50.
-        let present = |day: i64, n: usize| match day {
-            1 | 5 => n < 1000,
-            2 | 4 => n.is_multiple_of(2),
-            3 => n < 50,
-            _ => false,
-        };
-        let tx = db.begin_write().unwrap();
-        {
-            let mut t = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
-            for day in 1..=5 {
-                for (n, i) in ids.iter().enumerate() {
-                    if present(day, n) {
-                        t.insert((day, i.as_str()), [day as u8].as_slice()).unwrap();
-                    }
-                }
-            }
-        }
-        // Walked: day 1's 200..260 but 230; day 2's every fourth of 100..300 (dense among
-        // the even ones); day 5's first eight keys; five keys of day 9 (absent: an empty
-        // range). One by one: ten keys spread over day 4; day 3's last key alone.
-        let mut remove: Vec<(i64, &str)> = Vec::new();
-        remove.extend(
-            (200..260)
-                .filter(|n| *n != 230)
-                .map(|n| (1, ids[n].as_str())),
-        );
-        remove.extend((100..300).step_by(4).map(|n| (2, ids[n].as_str())));
-        remove.extend((0..8).map(|n| (5, ids[n].as_str())));
-        remove.extend((1..6).map(|n| (9, ids[n].as_str())));
-        remove.extend((0..10).map(|k| (4, ids[2 + k * 290].as_str())));
-        remove.push((3, ids[49].as_str()));
-        remove.sort_unstable();
-        remove.dedup();
-        {
-            let mut t = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
-            remove_activity(&mut t, &remove).unwrap();
-        }
-        let mut left = Vec::new();
-        {
-            let t = tx.open_table(tables::CUSTOMER_ACTIVITY).unwrap();
-            for e in t.iter().unwrap() {
-                let (k, _) = e.unwrap();
-                let (day, i) = k.value();
-                left.push((day, i.to_string()));
-            }
-        }
-        let mut expected = Vec::new();
-        for day in 1..=5 {
-            for (n, i) in ids.iter().enumerate() {
-                if present(day, n) && !remove.contains(&(day, i.as_str())) {
-                    expected.push((day, i.clone()));
-                }
-            }
-        }
-        assert_eq!(left.len(), expected.len());
-        assert_eq!(left, expected);
-        assert!(
-            left.contains(&(1, id(230))),
-            "a key between removed ones stays"
-        );
-        assert!(!left.contains(&(4, id(292))), "a spread key is removed");
-        assert!(
-            left.contains(&(2, id(102))),
-            "an even key between removed ones stays"
-        );
     }
 
     #[test]
