@@ -8,10 +8,9 @@
 
 use crate::common;
 
-use std::path::Path;
 use std::sync::Arc;
 
-use common::{ADMIN, Fixture, TestServer};
+use common::{ADMIN, Fixture, TestServer, doctor};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use sha2::{Digest, Sha256};
 use zhudai::store::audit::AuditEntry;
@@ -19,23 +18,6 @@ use zhudai::store::audit::AuditEntry;
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-fn doctor(dir: &Path, extra: &[&str]) -> (bool, String) {
-    let mut args = vec!["--data", dir.to_str().unwrap(), "doctor"];
-    args.extend_from_slice(extra);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 /// The `<seq>:<hash>` doctor prints for the operator to keep.
 fn printed_head(text: &str) -> String {

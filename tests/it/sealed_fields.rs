@@ -8,24 +8,9 @@ use crate::common;
 
 use std::path::Path;
 
-use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer};
+use common::{ADMIN, ADMIN_PASSWORD, Fixture, TestServer, doctor};
 use serde_json::json;
 use zhudai::store::customers::{self, Reader, Unscoped};
-
-fn doctor(dir: &Path) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
-        .args(["--data", dir.to_str().unwrap(), "doctor"])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 /// Three customers with an ID number and an extra phone, the third one erased (its phone
 /// kept as an empty sealed value); the data dir and the first two ids.
@@ -78,7 +63,7 @@ fn transplant_id_number(dir: &Path, victim: &str, donor: &str) {
 #[tokio::test]
 async fn doctor_names_a_customer_whose_id_number_does_not_open() {
     let (dir, first, second) = world().await;
-    let (ok, text) = doctor(dir.path());
+    let (ok, text) = doctor(dir.path(), &[]);
     assert!(ok, "{text}");
     assert!(
         text.contains("ok    sealed fields: 6 open under the key"),
@@ -86,7 +71,7 @@ async fn doctor_names_a_customer_whose_id_number_does_not_open() {
     );
 
     transplant_id_number(dir.path(), &first, &second);
-    let (ok, text) = doctor(dir.path());
+    let (ok, text) = doctor(dir.path(), &[]);
     assert!(
         !ok,
         "a sealed value that does not open must fail doctor: {text}"
@@ -115,7 +100,7 @@ async fn doctor_names_a_sealed_value_whose_blind_index_does_not_match() {
         })
         .unwrap();
     drop(store);
-    let (ok, text) = doctor(dir.path());
+    let (ok, text) = doctor(dir.path(), &[]);
     assert!(!ok, "{text}");
     let line = text
         .lines()

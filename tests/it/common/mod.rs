@@ -286,3 +286,22 @@ pub fn open_keyed(data: &Path, store_file: &Path) -> zhudai::store::Store {
     )
     .unwrap()
 }
+
+/// Runs `zhudai doctor` (with `extra` arguments) on the data directory `dir`; whether it
+/// passed, and what it printed (stdout, then stderr).
+pub fn doctor(dir: &Path, extra: &[&str]) -> (bool, String) {
+    let mut args = vec!["--data", dir.to_str().unwrap(), "doctor"];
+    args.extend_from_slice(extra);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhudai"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
