@@ -262,7 +262,12 @@ fn raw_writes(path: &std::path::Path, n: u64) -> Duration {
     const RECORDS: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("records");
     const LOG: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("log");
     let db = redb::Database::builder()
-        .set_cache_size((env_or("ZHUDAI_BENCH_CACHE_MB", 64) as usize) << 20)
+        .set_cache_size(
+            usize::try_from(env_or("ZHUDAI_BENCH_CACHE_MB", 0))
+                .ok()
+                .filter(|mb| *mb > 0)
+                .map_or(zhudai::store::DEFAULT_CACHE_BYTES, |mb| mb << 20),
+        )
         .create(path)
         .unwrap();
     let mut rng = Rng(SEED ^ 7);

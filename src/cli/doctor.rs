@@ -1,6 +1,7 @@
 //! `zhudai doctor`: checks the data directory and reports every problem it finds; exits
 //! non-zero when any check fails. Needs the server stopped (it opens the store itself).
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -369,12 +370,13 @@ fn check_sealed(s: &Store, cipher: &FieldCipher, r: &mut Report) {
     let mut bad_count = 0u64;
     let scanned = s.read(|tx| {
         Reader::unscoped(tx, Unscoped::Maintenance).scan_all(None, |c| {
-            let mut fields = vec![("phone".to_string(), Kind::Phone, &c.phone)];
+            // The field names are the ones the values were sealed under (`customers::create`).
+            let mut fields = vec![(Cow::Borrowed("phone"), Kind::Phone, &c.phone)];
             for (i, p) in c.extra_phones.iter().enumerate() {
-                fields.push((format!("extra_phones.{i}"), Kind::Phone, p));
+                fields.push((Cow::Owned(format!("extra_phones.{i}")), Kind::Phone, p));
             }
             if let Some(n) = &c.id_number {
-                fields.push(("id_number".to_string(), Kind::IdNumber, n));
+                fields.push((Cow::Borrowed("id_number"), Kind::IdNumber, n));
             }
             for (field, kind, sealed) in fields {
                 // An erased value keeps nothing to open (the recycle bin's anonymisation).
