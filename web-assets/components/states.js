@@ -1,4 +1,5 @@
 // Loading, failed-to-load and empty blocks shared by the list pages.
+import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { errorText } from '../errors.js';
@@ -26,4 +27,22 @@ export function EmptyState({ icon = 'inbox', title, body, testid = 'empty', chil
     ${body && html`<p class="empty-state-body">${body}</p>`}
     ${children && html`<div class="empty-state-actions">${children}</div>`}
   </div>`;
+}
+
+/** Loads `fetch()` whenever `key` changes (a tab, a filter) and answers
+ *  `{ status: 'loading' | 'ready' | 'error', data, error }` for the current key only: until
+ *  the answer for the key on screen arrives it is 'loading', never the previous key's data
+ *  under the new tab; an answer for a key already left behind is dropped. `reload` asks again. */
+export function useKeyedLoad(key, fetch) {
+  const [state, setState] = useState({ key: null, status: 'loading' });
+  const latest = useRef(0);
+  const load = () => {
+    const ticket = ++latest.current;
+    setState({ key, status: 'loading' });
+    fetch()
+      .then((data) => ticket === latest.current && setState({ key, status: 'ready', data }))
+      .catch((error) => ticket === latest.current && setState({ key, status: 'error', error }));
+  };
+  useEffect(load, [key]);
+  return [state.key === key ? state : { key, status: 'loading' }, load];
 }

@@ -6,7 +6,7 @@ import { can, session } from '../auth.js';
 import { formatDateTime, todayIso } from '../format.js';
 import { yuan } from '../components/fees.js';
 import { Icon } from '../components/icons.js';
-import { LoadError, Loading } from '../components/states.js';
+import { LoadError, Loading, useKeyedLoad } from '../components/states.js';
 import { loadReminders, loadUpcoming, remindersStamp } from '../components/reminders.js';
 import { TransferRequestsCard } from '../components/transfer-requests.js';
 import { DealRemindersCard } from '../components/deal-reminders.js';
@@ -157,19 +157,12 @@ function TrendsChart({ series }) {
  *  day for the last 30 or 90 days, and the top 10 by follow-ups. */
 function Trends() {
   const [days, setDays] = useState(30);
-  const [state, setState] = useState({ status: 'loading' });
-  const load = () => {
-    setState({ status: 'loading' });
-    api('GET', `/api/v1/reports/trends?days=${days}`)
-      .then((tr) => setState({ status: 'ready', tr }))
-      .catch((error) => setState({ status: 'error', error }));
-  };
-  useEffect(load, [days]);
+  const [state, load] = useKeyedLoad(days, () => api('GET', `/api/v1/reports/trends?days=${days}`));
   let body;
   if (state.status === 'loading') body = html`<${Loading} testid="trends-loading" />`;
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="trends-error" />`;
   else {
-    const { tr } = state;
+    const tr = state.data;
     const top = tr.ranking.slice(0, 10);
     body = html`
       ${tr.counting_since && tr.from < tr.counting_since && html`<p class="muted" data-testid="trends-since">${t('trends.since', { day: tr.counting_since })}</p>`}
@@ -192,7 +185,8 @@ function Trends() {
         </table></div>`
         : html`<p class="muted" data-testid="trends-ranking-empty">${t('trends.rankingEmpty')}</p>`}`;
   }
-  return html`<section class="todos" aria-labelledby="trends-title" data-testid="trends">
+  return html`<section class="todos" aria-labelledby="trends-title" data-testid="trends"
+    data-shown=${state.status === 'ready' ? days : ''}>
     <div class="trends-head">
       <h2 class="section-title" id="trends-title">${t('trends.title')}</h2>
       <div class="chip-row" role="tablist">
@@ -209,19 +203,13 @@ function Trends() {
  *  follow-ups or calls; top 10. A salesperson sees only their own row (docs/reports.md). */
 function Rankings() {
   const [by, setBy] = useState('fees');
-  const [state, setState] = useState({ status: 'loading' });
   const today = todayIso();
-  const load = () => {
-    setState({ status: 'loading' });
-    api('GET', `/api/v1/reports/rankings?from=${today.slice(0, 8)}01&to=${today}&by=${by}`)
-      .then((r) => setState({ status: 'ready', rows: r.rows.slice(0, 10) }))
-      .catch((error) => setState({ status: 'error', error }));
-  };
-  useEffect(load, [by]);
+  const [state, load] = useKeyedLoad(by, () =>
+    api('GET', `/api/v1/reports/rankings?from=${today.slice(0, 8)}01&to=${today}&by=${by}`).then((r) => r.rows.slice(0, 10)));
   let body;
   if (state.status === 'loading') body = html`<${Loading} testid="rankings-loading" />`;
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="rankings-error" />`;
-  else if (state.rows.length === 0) body = html`<p class="muted" data-testid="rankings-empty">${t('trends.rankingEmpty')}</p>`;
+  else if (state.data.length === 0) body = html`<p class="muted" data-testid="rankings-empty">${t('trends.rankingEmpty')}</p>`;
   else {
     body = html`<div class="table-wrap"><table class="table trends-table" data-testid="rankings">
       <thead><tr>
@@ -232,7 +220,7 @@ function Rankings() {
         <th scope="col" class="num">${t('reports.col.followups')}</th>
         <th scope="col" class="num">${t('reports.col.calls')}</th>
       </tr></thead>
-      <tbody>${state.rows.map((r) => html`<tr key=${r.user_id} data-testid="rankings-row" data-user=${r.user_id}>
+      <tbody>${state.data.map((r) => html`<tr key=${r.user_id} data-testid="rankings-row" data-user=${r.user_id}>
         <td class="num">${r.rank}</td>
         <td class="trends-name">${r.display_name}</td>
         <td class="num">${yuan(r.fees_fen)}</td>
@@ -242,7 +230,8 @@ function Rankings() {
       </tr>`)}</tbody>
     </table></div>`;
   }
-  return html`<section class="todos" aria-labelledby="rankings-title" data-testid="rankings-card">
+  return html`<section class="todos" aria-labelledby="rankings-title" data-testid="rankings-card"
+    data-shown=${state.status === 'ready' ? by : ''}>
     <div class="trends-head">
       <h2 class="section-title" id="rankings-title">${t('rankings.title')}</h2>
       <div class="chip-row" role="tablist">

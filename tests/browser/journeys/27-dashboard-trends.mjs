@@ -59,12 +59,19 @@ export default async function ({ page, server }) {
   await noSidewaysScroll(page);
   await page.screenshot({ path: join(artifacts, '27-dashboard-trends-phone.png'), fullPage: true });
 
-  // 90 days: the same counts, a wider axis.
+  // 90 days: the same counts, a wider axis. The 90-day answer is held back until the tab shows
+  // it is loading: the 30-day rows must not stand under the 90-day tab meanwhile.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/api/v1/reports/trends?days=90', async (route) => { await held; await route.continue(); });
   await card.getByTestId('trends-90').click();
-  await card.getByTestId('trends-chart').locator('svg').waitFor();
   await page.waitForFunction(() => document.querySelector('[data-testid="trends-90"]')?.getAttribute('aria-selected') === 'true');
-  // The card reloads: wait for the 90-day rows, not whatever is on screen mid-reload.
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid="trends-row"]').length === 2);
+  await card.getByTestId('trends-loading').waitFor();
+  assert((await card.getByTestId('trends-row').count()) === 0, 'no 30-day rows under the 90-day tab');
+  release();
+  await page.locator('[data-testid="trends"][data-shown="90"]').waitFor();
+  await card.getByTestId('trends-chart').locator('svg').waitFor();
+  await page.unroute('**/api/v1/reports/trends?days=90');
   rows = await card.getByTestId('trends-row').allInnerTexts();
   assert(rows.length === 2, `still everyone over 90 days: ${rows}`);
   await noSidewaysScroll(page);

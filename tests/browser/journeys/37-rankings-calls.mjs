@@ -41,6 +41,8 @@ export default async function ({ page, server }) {
   await page.goto(`${server.base}/`);
   await page.getByTestId('rankings-card').waitFor();
   await page.getByTestId('rankings-by-calls').click();
+  // The rows on screen are the calls ranking's, not the fees ranking's still standing.
+  await page.locator('[data-testid="rankings-card"][data-shown="calls"]').waitFor();
   const first = page.getByTestId('rankings-row').first();
   await first.waitFor();
   const firstText = await first.innerText();
