@@ -49,21 +49,20 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Memory for documents not yet written as a segment, all indexing threads together. A long
-/// backlog (an import, a rebuild) fills it between commits. With 64 MB a 1M import peaked at
-/// 413 MB, with 32 MB at 372–380 MB in the same sitting (docs/benchmarks.md, session 18);
-/// the price is more merges of smaller segments.
-const WRITER_HEAP: usize = 32 * 1024 * 1024;
+/// Memory for documents not yet written as a segment. A long backlog (an import, a rebuild)
+/// fills it between commits, and each time it is full it becomes a segment; smaller segments
+/// mean more merges. With 64 MB on two threads a 1M import peaked at 413 MB, with 32 MB on two
+/// threads at 368–384 MB; with 24 MB on one thread at 359–372 MB, and faster (below).
+const WRITER_HEAP: usize = 24 * 1024 * 1024;
 
-/// Indexing threads: tokenising (jieba, character pieces) is most of the cost of a document,
-/// so a rebuild or an import's backlog uses a second core when there is one. Each thread gets
-/// half of [`WRITER_HEAP`] (tantivy needs at least 15 MB per thread: 16 MB each).
-fn writer_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 2)
-}
+/// Indexing threads: one. An import keeps both cores busy without a second one (reading and
+/// checking rows, writing the store, building documents, merging segments), and a second thread
+/// halves each segment, so every document is merged more often: on the 1M import one thread
+/// took 47.1–48.9 s and 87–91 CPU-s, two threads of 16 MB 56.7–57.7 s and 104–107 CPU-s, in the
+/// same sitting. A rebuild from the store, which has nothing else to do, is 8% slower on one
+/// thread (27.4 s against 25.5 s at 1M) and lets the server keep a core for its requests
+/// (docs/benchmarks.md, "One indexing thread").
+const WRITER_THREADS: usize = 1;
 /// Segment merges at once. Tantivy's default is 4; on the 2-core machines this runs on they
 /// only compete for the same cores, and each merge holds its segments' pages and its own
 /// buffers at once.
@@ -198,11 +197,10 @@ impl Engine {
         newest: Option<u128>,
     ) -> Result<Engine> {
         fields::register_tokenizers(&index)?;
-        let threads = writer_threads();
         let writer = index.writer_with_options(
             tantivy::indexer::IndexWriterOptions::builder()
-                .num_worker_threads(threads)
-                .memory_budget_per_thread(WRITER_HEAP / threads)
+                .num_worker_threads(WRITER_THREADS)
+                .memory_budget_per_thread(WRITER_HEAP / WRITER_THREADS)
                 .num_merge_threads(MERGE_THREADS)
                 .build(),
         )?;
