@@ -52,16 +52,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Memory for documents not yet written as a segment. A long backlog (an import, a rebuild)
 /// fills it between commits, and each time it is full it becomes a segment; smaller segments
 /// mean more merges. With 64 MB on two threads a 1M import peaked at 413 MB, with 32 MB on two
-/// threads at 368–384 MB; with 24 MB on one thread at 359–372 MB, and faster (below).
+/// threads at 368–384 MB; with 24 MB on one thread at 359–398 MB, and faster (below).
 const WRITER_HEAP: usize = 24 * 1024 * 1024;
 
 /// Indexing threads: one. An import keeps both cores busy without a second one (reading and
 /// checking rows, writing the store, building documents, merging segments), and a second thread
 /// halves each segment, so every document is merged more often: on the 1M import one thread
-/// took 47.1–48.9 s and 87–91 CPU-s, two threads of 16 MB 56.7–57.7 s and 104–107 CPU-s, in the
-/// same sitting. A rebuild from the store, which has nothing else to do, is 8% slower on one
-/// thread (27.4 s against 25.5 s at 1M) and lets the server keep a core for its requests
-/// (docs/benchmarks.md, "One indexing thread").
+/// took 47.1–50.2 s and 87–93 CPU-s, two threads of 16 MB 56.7–57.7 s and 104–107 CPU-s, in the
+/// same sitting; the 10M import 10.9 min against 12.6. A rebuild from the store, which has
+/// nothing else to do, is 8% slower on one thread (27.4 s against 25.5 s at 1M) and lets the
+/// server keep a core for its requests (docs/benchmarks.md, "One indexing thread").
 const WRITER_THREADS: usize = 1;
 /// Segment merges at once. Tantivy's default is 4; on the 2-core machines this runs on they
 /// only compete for the same cores, and each merge holds its segments' pages and its own
