@@ -35,9 +35,12 @@ const MERGE_BATCH: usize = 50_000;
 /// Name suffix of a key table's copy being built by a merge.
 pub(super) const SUFFIX: &str = "__merging";
 /// A merge inserts into the table itself (rather than rebuilding it packed) when the table
-/// holds more than this many times the log's rows: copying a large table for a few keys
-/// would cost more than inserting them.
-const IN_PLACE_ABOVE: u64 = 4;
+/// holds more than this many times the log's rows. A rebuild writes every row of the table and
+/// the log (~1 µs a row at 10M customers), an insert in place only the log's (~2 µs a row, each
+/// a descent into a large tree), so they cost the same when the table is as large as the log.
+/// With 4 here a 10M import in 2M files rebuilt the tables at every file (120 s of 651 s in
+/// all); with 1, 74 s of 614 s (docs/benchmarks.md, "One indexing thread", session 21).
+const IN_PLACE_ABOVE: u64 = 1;
 
 /// The tables the log feeds, with their tags.
 fn targets() -> [(TableDefinition<'static, &'static [u8], ()>, u8); 2] {
