@@ -58,6 +58,15 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// redb's page cache in MB for the store and the raw redb baseline alike:
+/// `ZHUDAI_BENCH_CACHE_MB`, else the store's default (`[store] cache_mb`).
+fn cache_mb() -> u64 {
+    env_or(
+        "ZHUDAI_BENCH_CACHE_MB",
+        (zhudai::store::DEFAULT_CACHE_BYTES >> 20) as u64,
+    )
+}
+
 /// splitmix64: deterministic, no dependency.
 struct Rng(u64);
 impl Rng {
@@ -262,12 +271,7 @@ fn raw_writes(path: &std::path::Path, n: u64) -> Duration {
     const RECORDS: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("records");
     const LOG: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("log");
     let db = redb::Database::builder()
-        .set_cache_size(
-            usize::try_from(env_or("ZHUDAI_BENCH_CACHE_MB", 0))
-                .ok()
-                .filter(|mb| *mb > 0)
-                .map_or(zhudai::store::DEFAULT_CACHE_BYTES, |mb| mb << 20),
-        )
+        .set_cache_size(usize::try_from(cache_mb().max(1) << 20).unwrap())
         .create(path)
         .unwrap();
     let mut rng = Rng(SEED ^ 7);
@@ -690,7 +694,7 @@ fn main() {
             &data,
             {
                 let mut config = Config::defaults().unwrap();
-                config.store.cache_mb = env_or("ZHUDAI_BENCH_CACHE_MB", config.store.cache_mb);
+                config.store.cache_mb = cache_mb();
                 config
             },
             Arc::new(SystemClock),
