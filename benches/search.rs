@@ -20,6 +20,8 @@
 //!   (at most 2M rows each, an import's limit), one after the other
 //!   (round robin over the 20 salespeople, indexed alongside as `zhudai import` does) instead of
 //!   writing synthetic records straight to the store: the 10M run of issue 18.6;
+//! - `ZHUDAI_BENCH_SEARCH_CONCURRENCY=N` serves with `server.search_concurrency = N` (default
+//!   0: one search or list page per core at once; 1024 for all of them at once, as before);
 //! - `ZHUDAI_BENCH_KEEP=DIR` keeps the work directory (data dir, `rows.csv`, `queries.tsv`,
 //!   result files) in DIR instead of a temporary one, e.g. to run the PostgreSQL script by hand.
 //!
@@ -721,7 +723,15 @@ fn serve_phase(work: &Path) {
 
     // 3. Start-up: open + first search, no rebuild.
     let t = Instant::now();
-    let app = zhudai::open_app(&data, Config::defaults().unwrap(), Arc::new(SystemClock)).unwrap();
+    let mut config = Config::defaults().unwrap();
+    if let Some(n) = std::env::var_os("ZHUDAI_BENCH_SEARCH_CONCURRENCY") {
+        config.server.search_concurrency = n.to_string_lossy().parse().unwrap();
+    }
+    println!(
+        "searches and list pages at once: {}",
+        config.server.search_slots()
+    );
+    let app = zhudai::open_app(&data, config, Arc::new(SystemClock)).unwrap();
     out.startup_ms = ms(t.elapsed());
     let admin = app.access().caller_for("admin").unwrap();
     let q = zhudai::service::search::SearchQuery {

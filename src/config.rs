@@ -148,6 +148,20 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     pub secure_cookie: bool,
     pub request_timeout_secs: u64,
+    /// Customer searches and list pages running at once; 0: one per core
+    /// ([`ServerConfig::search_slots`]).
+    pub search_concurrency: u32,
+}
+
+impl ServerConfig {
+    /// How many customer searches and list pages run at once: `search_concurrency`, or one
+    /// per CPU core when it is 0.
+    pub fn search_slots(&self) -> usize {
+        match self.search_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n as usize,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,6 +338,12 @@ impl Config {
         }
         for entry in &self.server.trusted_proxies {
             proxy_net(entry).map_err(|m| bad("server.trusted_proxies", &m))?;
+        }
+        if self.server.search_concurrency > 1024 {
+            return Err(bad(
+                "server.search_concurrency",
+                "must be between 0 (one per core) and 1024",
+            ));
         }
         if self.server.body_limit_bytes < 1024 {
             return Err(bad("server.body_limit_bytes", "must be at least 1024"));
@@ -721,6 +741,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("server.listen"), "{err}");
+    }
+
+    #[test]
+    fn search_concurrency_is_cores_by_default_and_bounded() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.server.search_concurrency, 0);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(c.server.search_slots(), cores);
+        let c = Config::load(None, env(&[("ZHUDAI_SERVER_SEARCH_CONCURRENCY", "3")]), &[])
+            .unwrap()
+            .config;
+        assert_eq!(c.server.search_slots(), 3);
+        let err = Config::load(
+            None,
+            env(&[("ZHUDAI_SERVER_SEARCH_CONCURRENCY", "5000")]),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("server.search_concurrency"), "{err}");
     }
 
     #[test]

@@ -213,6 +213,25 @@ pub fn render(app: &App) -> String {
         Err(e) => failed("zhudai_index_dir_bytes", &e),
     }
 
+    let (slots, running, waiting) = app.search_slots();
+    out.single(
+        "zhudai_search_slots",
+        "gauge",
+        "Customer searches and list pages that may run at once (server.search_concurrency)",
+        slots as f64,
+    );
+    out.single(
+        "zhudai_search_running",
+        "gauge",
+        "Customer searches and list pages running now",
+        running as f64,
+    );
+    out.single(
+        "zhudai_search_waiting",
+        "gauge",
+        "Customer searches and list pages waiting for their turn now",
+        waiting as f64,
+    );
     out.single(
         "zhudai_metrics_collect_errors",
         "gauge",

@@ -21,7 +21,7 @@ pub async fn search(
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<SearchPage>, ApiError> {
     Ok(Json(
-        app.blocking(move |app| app.lookup().search_customers(&caller, &q))
+        app.searching(move |app| app.lookup().search_customers(&caller, &q))
             .await?,
     ))
 }

@@ -121,6 +121,11 @@ pub struct App {
     pub blobs: crate::blobs::Blobs,
     /// The duplicate check's and the application forms' rate limits (kept in memory).
     pub limits: leads::Limiter,
+    /// Turns of the customer searches and list pages ([`App::searching`]).
+    search_slots: Arc<tokio::sync::Semaphore>,
+    /// How many slots there are, and how many requests wait for one (for `/metrics`).
+    search_slot_count: usize,
+    search_waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl App {
@@ -133,6 +138,7 @@ impl App {
         blob_keys: crate::blobs::BlobKeys,
     ) -> App {
         let search = crate::search::Search::new(&data_dir);
+        let search_slots = config.server.search_slots();
         let blobs =
             crate::blobs::Blobs::new(&data_dir, blob_keys, config.documents.upload_limit_bytes);
         let plugins = Arc::new(
@@ -157,6 +163,9 @@ impl App {
             metrics: crate::metrics::Metrics::default(),
             blobs,
             limits: leads::Limiter::default(),
+            search_slots: Arc::new(tokio::sync::Semaphore::new(search_slots)),
+            search_slot_count: search_slots,
+            search_waiting: Arc::default(),
         }
     }
 
@@ -174,6 +183,63 @@ impl App {
         tokio::task::spawn_blocking(move || f(&app))
             .await
             .map_err(|e| Error::Internal(format!("use case task failed: {e}")))?
+    }
+
+    /// [`App::blocking`] for a customer search or list page, once one of the search slots
+    /// (`server.search_concurrency`, one per core by default) is free. Waiting requests are
+    /// let in in arrival order (tokio's semaphore is fair) and each holds its slot until its
+    /// use case has returned, so at most that many of these CPU-bound reads share the cores:
+    /// eight at once on two cores would each take four times as long, a slow one slowing all
+    /// the others, where in turn each waits for the ones ahead and then runs at full speed.
+    /// A request cut off by the timeout while it waits leaves the queue.
+    pub async fn searching<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        F: FnOnce(&App) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot = {
+            let _waiting = Waiting::new(&self.search_waiting);
+            Arc::clone(&self.search_slots)
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::Internal(format!("search slots closed: {e}")))?
+        };
+        self.blocking(move |app| {
+            let out = f(app);
+            drop(slot);
+            out
+        })
+        .await
+    }
+}
+
+impl App {
+    /// Search slots: (configured, taken now, requests waiting for one).
+    pub fn search_slots(&self) -> (usize, usize, usize) {
+        let free = self.search_slots.available_permits();
+        (
+            self.search_slot_count,
+            self.search_slot_count.saturating_sub(free),
+            self.search_waiting
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+}
+
+/// Counts a request waiting for a search slot while it waits, also when it is dropped while
+/// waiting (the client went away, the timeout cut it off).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a std::sync::atomic::AtomicUsize) -> Waiting<'a> {
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

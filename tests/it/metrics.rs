@@ -228,6 +228,7 @@ async fn metrics_parse_and_counters_move_by_route_pattern() {
         "zhudai_search_outbox_seq",
         "zhudai_store_file_bytes",
         "zhudai_index_dir_bytes",
+        "zhudai_search_slots",
     ] {
         assert!(
             value(&after, name, &[]).is_some(),
@@ -235,6 +236,9 @@ async fn metrics_parse_and_counters_move_by_route_pattern() {
         );
     }
     assert_eq!(value(&after, "zhudai_sessions_active", &[]), Some(1.0));
+    // Nothing searches while the metrics are read.
+    assert_eq!(value(&after, "zhudai_search_running", &[]), Some(0.0));
+    assert_eq!(value(&after, "zhudai_search_waiting", &[]), Some(0.0));
     assert!(value(&after, "zhudai_store_file_bytes", &[]).unwrap() > 0.0);
     assert_eq!(
         value(&after, "zhudai_metrics_collect_errors", &[]),

@@ -751,3 +751,56 @@ fn an_update_replaces_the_document_in_one_window_after_a_commit_and_after_a_reop
     assert_eq!(found(&app, "丁四"), [a.as_str()]);
     assert!(found(&app, "丙三").is_empty());
 }
+
+/// `server.search_concurrency` holds: with 2 slots, six searches started at once never run
+/// more than 2 at a time, and 2 do run together; with 1 slot, waiting searches are let in in
+/// the order they arrived. Then the two routes that take a slot still answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_take_turns_in_arrival_order() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    for (slots, spacing) in [(2, Duration::ZERO), (1, Duration::from_millis(20))] {
+        let mut config = zhudai::config::Config::defaults().unwrap();
+        config.server.search_concurrency = slots;
+        let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for k in 0..6 {
+            let (app, running, most, order) = (
+                Arc::clone(&s.app),
+                Arc::clone(&running),
+                Arc::clone(&most),
+                Arc::clone(&order),
+            );
+            tasks.push(tokio::spawn(async move {
+                app.searching(move |_| {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    order.lock().unwrap().push(k);
+                    std::thread::sleep(Duration::from_millis(60));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+            }));
+            // With one slot each search arrives while the ones before it wait or run.
+            tokio::time::sleep(spacing).await;
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), slots as usize, "slots {slots}");
+        if slots == 1 {
+            assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4, 5]);
+        }
+        let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+        let (st, body) = admin.get("/api/v1/search?q=%E5%BC%A0").await;
+        assert_eq!(st, reqwest::StatusCode::OK, "{body}");
+        let (st, body) = admin.get("/api/v1/customers").await;
+        assert_eq!(st, reqwest::StatusCode::OK, "{body}");
+    }
+}

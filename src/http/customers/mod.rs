@@ -40,7 +40,7 @@ pub async fn list(
     let Query(f) = Query::<CustomerFilter>::try_from_uri(&uri)
         .map_err(|e| crate::service::Error::validation("query", format!("查询参数不正确：{e}")))?;
     Ok(Json(
-        app.blocking(move |app| app.customers().list_customers(&caller, &f))
+        app.searching(move |app| app.customers().list_customers(&caller, &f))
             .await?,
     ))
 }
