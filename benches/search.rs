@@ -21,7 +21,7 @@
 //!   (round robin over the 20 salespeople, indexed alongside as `zhudai import` does) instead of
 //!   writing synthetic records straight to the store: the 10M run of issue 18.6;
 //! - `ZHUDAI_BENCH_SEARCH_CONCURRENCY=N` serves with `server.search_concurrency = N` (default
-//!   0: one search or list page per core at once; 1024 for all of them at once, as before);
+//!   0: two searches or list pages per core at once; 1024 for all of them at once, as before);
 //! - `ZHUDAI_BENCH_KEEP=DIR` keeps the work directory (data dir, `rows.csv`, `queries.tsv`,
 //!   result files) in DIR instead of a temporary one, e.g. to run the PostgreSQL script by hand.
 //!

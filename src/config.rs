@@ -148,17 +148,19 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     pub secure_cookie: bool,
     pub request_timeout_secs: u64,
-    /// Customer searches and list pages running at once; 0: one per core
+    /// Customer searches and list pages running at once; 0: two per core
     /// ([`ServerConfig::search_slots`]).
     pub search_concurrency: u32,
 }
 
 impl ServerConfig {
-    /// How many customer searches and list pages run at once: `search_concurrency`, or one
-    /// per CPU core when it is 0.
+    /// How many customer searches and list pages run at once: `search_concurrency`, or two
+    /// per CPU core when it is 0 (one per core left the cores idle part of the time while a
+    /// search waited for a page of the index or the store, or for the HTTP layer: ×0.74 the
+    /// throughput at 10M; docs/benchmarks.md, "Searches in turn").
     pub fn search_slots(&self) -> usize {
         match self.search_concurrency {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n as usize,
         }
     }
@@ -342,7 +344,7 @@ impl Config {
         if self.server.search_concurrency > 1024 {
             return Err(bad(
                 "server.search_concurrency",
-                "must be between 0 (one per core) and 1024",
+                "must be between 0 (two per core) and 1024",
             ));
         }
         if self.server.body_limit_bytes < 1024 {
@@ -748,7 +750,7 @@ mod tests {
         let c = Config::defaults().unwrap();
         assert_eq!(c.server.search_concurrency, 0);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(c.server.search_slots(), cores);
+        assert_eq!(c.server.search_slots(), 2 * cores);
         let c = Config::load(None, env(&[("ZHUDAI_SERVER_SEARCH_CONCURRENCY", "3")]), &[])
             .unwrap()
             .config;
