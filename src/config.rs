@@ -155,9 +155,9 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// How many customer searches and list pages run at once: `search_concurrency`, or two
-    /// per CPU core when it is 0 (one per core left the cores idle part of the time while a
-    /// search waited for a page of the index or the store, or for the HTTP layer: ×0.74 the
-    /// throughput at 10M; docs/benchmarks.md, "Searches in turn").
+    /// per CPU core when it is 0 (one per core gave ×0.65–0.74 the throughput of the heavy
+    /// classes at 10M, two per core the same as no limit; docs/benchmarks.md, "Searches in
+    /// turn").
     pub fn search_slots(&self) -> usize {
         match self.search_concurrency {
             0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
