@@ -804,3 +804,58 @@ async fn searches_take_turns_in_arrival_order() {
         assert_eq!(st, reqwest::StatusCode::OK, "{body}");
     }
 }
+
+/// A search whose client gives up while it waits for a slot leaves the queue: the request's
+/// future, which holds its place in the queue, is dropped with the connection, so
+/// `zhudai_search_waiting` counts it while it waits and no longer once the client has gone,
+/// while the slot is still taken; after that the next search runs at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_whose_client_left_leaves_the_queue() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.server.search_concurrency = 1;
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    // The one slot is taken until `release` is sent.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let app = Arc::clone(&s.app);
+    let holder = tokio::spawn(async move {
+        app.searching(move |_| {
+            let _ = held.recv_timeout(Duration::from_secs(10));
+            Ok(())
+        })
+        .await
+    });
+    let wait_for = |want: (usize, usize)| {
+        let app = Arc::clone(&s.app);
+        async move {
+            for _ in 0..200 {
+                let (_, running, waiting) = app.search_slots();
+                if (running, waiting) == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("slots never reached {want:?}: {:?}", app.search_slots());
+        }
+    };
+    wait_for((1, 0)).await;
+    // A search arrives and waits; its client gives up after 300 ms.
+    let gives_up = admin
+        .http
+        .get(s.url("/api/v1/search?q=%E5%BC%A0"))
+        .timeout(Duration::from_millis(300))
+        .send();
+    let waiting = wait_for((1, 1));
+    let (answer, ()) = tokio::join!(gives_up, waiting);
+    assert!(answer.unwrap_err().is_timeout());
+    // The slot is still taken, and nobody waits for it any more.
+    wait_for((1, 0)).await;
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    wait_for((0, 0)).await;
+    let (st, body) = admin.get("/api/v1/search?q=%E5%BC%A0").await;
+    assert_eq!(st, reqwest::StatusCode::OK, "{body}");
+}
