@@ -43,11 +43,13 @@ function parseRetryAfter(value) {
  * api('GET', '/api/v1/me') → parsed JSON body (null for 204).
  * Throws ApiError { status, code, message, field, retryAfter };
  * status 0 / code "network" when the server could not be reached.
+ * `signal` (an AbortSignal) cancels the request: a search the user has typed past leaves the
+ * server's queue of searches instead of running (status 0 / code "aborted").
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, signal) {
   const verb = method.toUpperCase();
   const headers = { Accept: 'application/json' };
-  const init = { method: verb, headers, credentials: 'same-origin', cache: 'no-store' };
+  const init = { method: verb, headers, credentials: 'same-origin', cache: 'no-store', signal };
   if (body instanceof FormData) {
     // A file upload: the browser sets the multipart content type with its boundary.
     init.body = body;
@@ -61,7 +63,8 @@ export async function api(method, path, body) {
   try {
     response = await fetch(path, init);
   } catch (cause) {
-    throw new ApiError({ status: 0, code: 'network', message: String(cause?.message ?? cause) });
+    const code = cause?.name === 'AbortError' ? 'aborted' : 'network';
+    throw new ApiError({ status: 0, code, message: String(cause?.message ?? cause) });
   }
 
   let data = null;

@@ -75,9 +75,12 @@ export function GlobalSearch() {
       return undefined;
     }
     let live = true;
+    // Typing on cancels the search for the text before (it may still wait for its turn).
+    const stop = new AbortController();
     setState((s) => ({ ...s, status: 'loading' }));
     const timer = setTimeout(() => {
-      api('GET', `/api/v1/search?limit=${LIMIT}&facets=false&q=${encodeURIComponent(text)}`)
+      const path = `/api/v1/search?limit=${LIMIT}&facets=false&q=${encodeURIComponent(text)}`;
+      api('GET', path, undefined, stop.signal)
         .then((page) => {
           if (!live) return;
           setState({ status: 'done', items: page.items, total: page.total });
@@ -90,6 +93,7 @@ export function GlobalSearch() {
     return () => {
       live = false;
       clearTimeout(timer);
+      stop.abort();
     };
   }, [q, allowed]);
 

@@ -1,7 +1,7 @@
 // Top-bar search: the administrator has customers; typing three characters of a name shows
 // the customer with the matched characters highlighted, the keyboard (arrow keys, Enter)
-// opens it; pinyin initials and a phone suffix find it too; a query with no match shows the
-// help text. Screenshots go to tests/browser/artifacts/10-*.png.
+// opens it; pinyin initials and a phone suffix find it too; typing on cancels the search for
+// the text before; a query with no match shows the help text. Screenshots go to tests/browser/artifacts/10-*.png.
 import { join } from 'node:path';
 import { artifacts, assert } from '../harness.mjs';
 
@@ -82,6 +82,34 @@ export default async function ({ page, server }) {
     const hit = document.querySelector('[data-testid="search-hit"]');
     return hit && hit.innerText.includes('欧阳修');
   });
+
+  // Typing on cancels the search for the text before while it still waits for its answer
+  // (on the server it may be waiting for its turn: a cancelled one leaves the queue).
+  await box.fill('');
+  let heard;
+  const asked = new Promise((resolve) => { heard = resolve; });
+  const holdFirst = async (route) => {
+    if (new URL(route.request().url()).searchParams.get('q') === '单') {
+      heard();
+      return; // never answered: only the page can end it
+    }
+    await route.continue();
+  };
+  await page.route('**/api/v1/search?**', holdFirst);
+  const cancelled = page.waitForEvent('requestfailed', {
+    predicate: (r) => new URL(r.url()).searchParams.get('q') === '单',
+    timeout: 10000,
+  });
+  await box.pressSequentially('单', { delay: 30 });
+  await asked;
+  await box.pressSequentially('雄', { delay: 30 });
+  const failure = (await cancelled).failure()?.errorText ?? '';
+  assert(/ABORTED|cancel/i.test(failure), `the superseded search is cancelled: ${failure}`);
+  await page.waitForFunction(() => {
+    const hit = document.querySelector('[data-testid="search-hit"]');
+    return hit && hit.innerText.includes('单雄信');
+  });
+  await page.unroute('**/api/v1/search?**', holdFirst);
 
   // Nothing matches: help instead of a blank panel.
   await box.fill('');
