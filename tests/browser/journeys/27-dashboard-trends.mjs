@@ -57,6 +57,17 @@ export default async function ({ page, server }) {
   const chartText = await card.getByTestId('trends-chart').innerText();
   assert(chartText.includes('新线索') && chartText.includes('跟进次数'), `the legend names both series: ${chartText}`);
   await noSidewaysScroll(page);
+  // The month's rankings (six columns, scrolled inside their frame) keep a short name on one
+  // line at 390 px: 王老板 used to wrap one character per line.
+  await page.getByTestId('rankings-row').first().waitFor();
+  const nameLines = await page.locator('[data-testid="rankings-row"] .trends-name').evaluateAll((cells) =>
+    cells.map((c) => {
+      const range = document.createRange();
+      range.selectNodeContents(c);
+      return [c.innerText, new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size];
+    }));
+  assert(nameLines.length === 2 && nameLines.every(([, lines]) => lines === 1),
+    `each ranked name on one line: ${JSON.stringify(nameLines)}`);
   await page.screenshot({ path: join(artifacts, '27-dashboard-trends-phone.png'), fullPage: true });
 
   // 90 days: the same counts, a wider axis. The 90-day answer is held back until the tab shows
