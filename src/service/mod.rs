@@ -191,7 +191,7 @@ impl App {
     /// use case has returned, so at most that many of these CPU-bound reads share the cores:
     /// eight at once on two cores would each take four times as long, a slow one slowing all
     /// the others, where in turn each waits for the ones ahead and then runs at nearly full
-    /// speed (at 10M customers, p99 ×0.70–0.75 for the heavy classes at the same throughput).
+    /// speed (at 10M customers, p99 ×0.60–0.78 for the heavy classes at the same throughput).
     /// A request cut off by the timeout while it waits leaves the queue.
     pub async fn searching<T, F>(self: &Arc<Self>, f: F) -> Result<T>
     where
