@@ -68,7 +68,13 @@ export async function api(method, path, body, signal) {
   }
 
   let data = null;
-  const text = response.status === 204 ? '' : await response.text();
+  let text = '';
+  try {
+    text = response.status === 204 ? '' : await response.text();
+  } catch (cause) {
+    const code = cause?.name === 'AbortError' ? 'aborted' : 'network';
+    throw new ApiError({ status: 0, code, message: String(cause?.message ?? cause) });
+  }
   if (text) {
     try {
       data = JSON.parse(text);

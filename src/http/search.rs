@@ -14,7 +14,7 @@ use crate::service::search::{SearchPage, SearchQuery};
     (status = 200, description = "Matches in my scope, best first, with highlights and facets", body = SearchPage),
     (status = 400, description = "Query too long or cursor invalid", body = ErrorBody),
     (status = 403, description = "Missing customer.read", body = ErrorBody),
-    (status = 503, description = "The index is being rebuilt (first start after a restore)", body = ErrorBody)))]
+    (status = 503, description = "The index is being rebuilt (first start after a restore); or, without a body, cut off by `server.request_timeout_secs` while waiting for its turn (`server.search_concurrency`) or running", body = ErrorBody)))]
 pub async fn search(
     State(app): State<AppState>,
     caller: Caller,

@@ -26,7 +26,8 @@ use crate::service::customers::{
 /// Customers in my scope, newest first unless `sort` says otherwise; filters combine.
 #[utoipa::path(get, path = "/customers", operation_id = "list_customers", tag = "customers", params(CustomerFilter), responses(
     (status = 200, description = "A page of customers (sensitive fields masked)", body = CustomerPage),
-    (status = 403, description = "Missing customer.read", body = ErrorBody)))]
+    (status = 403, description = "Missing customer.read", body = ErrorBody),
+    (status = 503, description = "Cut off by `server.request_timeout_secs` while waiting for its turn (`server.search_concurrency`) or running (no body)")))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
