@@ -60,11 +60,17 @@ export async function api(method, path, body, signal) {
   if (MUTATING.has(verb) && csrfToken) headers['X-CSRF-Token'] = csrfToken;
 
   let response;
+  // Reaching the server and reading its answer fail the same way: aborted by the caller, or
+  // the network.
+  const unreached = (cause) => new ApiError({
+    status: 0,
+    code: cause?.name === 'AbortError' ? 'aborted' : 'network',
+    message: String(cause?.message ?? cause),
+  });
   try {
     response = await fetch(path, init);
   } catch (cause) {
-    const code = cause?.name === 'AbortError' ? 'aborted' : 'network';
-    throw new ApiError({ status: 0, code, message: String(cause?.message ?? cause) });
+    throw unreached(cause);
   }
 
   let data = null;
@@ -72,8 +78,7 @@ export async function api(method, path, body, signal) {
   try {
     text = response.status === 204 ? '' : await response.text();
   } catch (cause) {
-    const code = cause?.name === 'AbortError' ? 'aborted' : 'network';
-    throw new ApiError({ status: 0, code, message: String(cause?.message ?? cause) });
+    throw unreached(cause);
   }
   if (text) {
     try {

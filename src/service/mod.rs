@@ -212,9 +212,7 @@ impl App {
         })
         .await
     }
-}
 
-impl App {
     /// Search slots: (configured, taken now, requests waiting for one).
     pub fn search_slots(&self) -> (usize, usize, usize) {
         let free = self.search_slots.available_permits();

@@ -752,6 +752,17 @@ fn an_update_replaces_the_document_in_one_window_after_a_commit_and_after_a_reop
     assert!(found(&app, "丙三").is_empty());
 }
 
+/// Polls `done` every 10 ms until it holds; fails the test after 10 s, saying what it waited for.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("waited 10 s for {what}");
+}
+
 /// `server.search_concurrency` holds: with 2 slots, six searches started at once never run
 /// more than 2 at a time, and 2 do run together; with 1 slot, waiting searches are let in in
 /// the order they arrived. Then the two routes that take a slot still answer.
@@ -770,7 +781,7 @@ async fn searches_take_turns_in_arrival_order() {
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for k in 0..6 {
-            let (app, running, most, order) = (
+            let (app, running, most, started) = (
                 Arc::clone(&s.app),
                 Arc::clone(&running),
                 Arc::clone(&most),
@@ -780,7 +791,7 @@ async fn searches_take_turns_in_arrival_order() {
                 app.searching(move |_| {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
-                    order.lock().unwrap().push(k);
+                    started.lock().unwrap().push(k);
                     std::thread::sleep(Duration::from_millis(60));
                     running.fetch_sub(1, Ordering::SeqCst);
                     Ok(())
@@ -788,17 +799,9 @@ async fn searches_take_turns_in_arrival_order() {
                 .await
             }));
             if slots == 1 {
-                // The next search arrives only once this one holds the slot or waits for it.
-                let app = Arc::clone(&s.app);
-                let mut seen = false;
-                for _ in 0..500 {
-                    if app.search_slots().1 + app.search_slots().2 > k {
-                        seen = true;
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-                assert!(seen, "search {k} never arrived: {:?}", app.search_slots());
+                // The next search arrives only once this one has started or waits for a slot.
+                let arrived = || order.lock().unwrap().len() + s.app.search_slots().2 > k;
+                until(&format!("search {k} to arrive"), arrived).await;
             }
         }
         for t in tasks {
@@ -843,14 +846,11 @@ async fn a_search_whose_client_left_leaves_the_queue() {
     let wait_for = |want: (usize, usize)| {
         let app = Arc::clone(&s.app);
         async move {
-            for _ in 0..1000 {
+            let reached = || {
                 let (_, running, waiting) = app.search_slots();
-                if (running, waiting) == want {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            panic!("slots never reached {want:?}: {:?}", app.search_slots());
+                (running, waiting) == want
+            };
+            until(&format!("slots (running, waiting) at {want:?}"), reached).await;
         }
     };
     wait_for((1, 0)).await;
