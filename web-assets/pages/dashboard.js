@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
-import { t } from '../i18n/index.js';
+import { locale, t } from '../i18n/index.js';
 import { api } from '../api.js';
 import { can, session } from '../auth.js';
 import { formatDateTime, todayIso } from '../format.js';
@@ -149,7 +149,7 @@ function TrendsChart({ series }) {
       window.removeEventListener('resize', resize);
       if (chart) chart.dispose();
     };
-  }, [series]);
+  }, [series, locale.value]); // the series' names are in the current language
   return html`<div ref=${ref} class="trends-chart" role="img" aria-label=${t('trends.chartLabel')} data-testid="trends-chart"></div>`;
 }
 

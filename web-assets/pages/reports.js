@@ -3,7 +3,7 @@
 // build step), a table and an XLSX export (GET /api/v1/reports/{name}?format=xlsx, audited).
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
-import { t } from '../i18n/index.js';
+import { locale, t } from '../i18n/index.js';
 import { api, apiBlob } from '../api.js';
 import { todayIso } from '../format.js';
 import { errorText } from '../errors.js';
@@ -94,7 +94,7 @@ function Chart({ report, kind }) {
       window.removeEventListener('resize', resize);
       if (chart) chart.dispose();
     };
-  }, [report, kind]);
+  }, [report, kind, locale.value]); // the series' name is in the current language
   return html`<div ref=${ref} class="funnel-chart" role="img" aria-label=${t(`reports.${report.name}.title`)} data-testid="report-chart"></div>`;
 }
 

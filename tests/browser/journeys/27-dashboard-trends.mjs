@@ -56,6 +56,15 @@ export default async function ({ page, server }) {
   assert(!rows[0].includes('小王') && rows[1].includes('小王'), `most follow-ups first: ${rows}`);
   const chartText = await card.getByTestId('trends-chart').innerText();
   assert(chartText.includes('新线索') && chartText.includes('跟进次数'), `the legend names both series: ${chartText}`);
+  // Switching the language redraws the legend in it (it used to keep the first language).
+  await page.getByTestId('locale-en').click();
+  await page.waitForFunction(() => {
+    const text = document.querySelector('[data-testid="trends-chart"]')?.textContent ?? '';
+    return text.includes('New leads') && text.includes('Follow-ups') && !text.includes('新线索');
+  }, null, { timeout: 5000 });
+  await page.getByTestId('locale-zh-CN').click();
+  await page.waitForFunction(() => (document.querySelector('[data-testid="trends-chart"]')?.textContent ?? '').includes('新线索'),
+    null, { timeout: 5000 });
   await noSidewaysScroll(page);
   // The month's rankings (six columns, scrolled inside their frame) keep a short name on one
   // line at 390 px: 王老板 used to wrap one character per line.
