@@ -6,13 +6,17 @@
 //! descending orders, like the list's reference implementation in `service::customers::list`.
 
 use std::cmp::Ordering;
-use std::ops::Bound;
+use std::ops::{Bound, RangeInclusive};
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn, TermOrdHit};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
+use tantivy::{
+    DocId, DocSet, InvertedIndexReader, Score, Searcher, SegmentOrdinal, SegmentReader, TERMINATED,
+    Term,
+};
 
 use super::fields::{self, Fields};
 use super::query::{Restrict, restrict_query};
@@ -29,7 +33,7 @@ pub enum ListSort {
 }
 
 /// The list's filters in index terms (the service translates days and "today").
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListFilters {
     pub stage: Option<String>,
     pub grade: Option<String>,
@@ -164,6 +168,11 @@ pub fn list_query(f: &Fields, req: &ListRequest) -> Box<dyn Query> {
 /// An order-preserving map of i64 onto u64.
 fn flip(v: i64) -> u64 {
     (v as u64) ^ (1 << 63)
+}
+
+/// The inverse of [`flip`].
+fn unflip(k: u64) -> i64 {
+    (k ^ (1 << 63)) as i64
 }
 
 /// List order of two (key, id) items: ascending, or exactly reversed.
@@ -538,17 +547,290 @@ fn cursor_key(
     }))
 }
 
+/// When the list bounds its walk by the sort key (see [`bounded`]).
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    /// Lists with at most this many matches walk them all (that is cheap).
+    bound_from: usize,
+    /// How many sort keys are read, spread evenly over the index, to place the bound.
+    samples: u64,
+}
+
+const TUNING: Tuning = Tuning {
+    bound_from: 10_000,
+    samples: 4096,
+};
+
+/// How a page was found (for the tests: the bounded path must be the one taken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// Every match was looked at.
+    Walked,
+    /// Only the matches inside a bound placed from sampled keys, on this attempt.
+    Bounded(u32),
+}
+
 pub fn run(searcher: &Searcher, f: &Fields, req: &ListRequest) -> tantivy::Result<Listed> {
+    Ok(run_tuned(searcher, f, req, TUNING)?.0)
+}
+
+/// The number of matches: the index's live documents when nothing narrows the list.
+fn match_count(
+    searcher: &Searcher,
+    req: &ListRequest,
+    query: &dyn Query,
+) -> tantivy::Result<usize> {
+    if req.restrict.owners.is_none() && req.filters == ListFilters::default() {
+        return Ok(searcher.num_docs() as usize);
+    }
+    searcher.search(query, &Count)
+}
+
+/// What a time or id order is bounded on. Keys are compared as u128s: the ULID itself for the
+/// id order, the instant made order-preserving ([`flip`]) for the others.
+enum KeyColumn {
+    /// The id order: keys sampled from `id_hi`/`id_lo`; a range is read from the `id` terms,
+    /// whose dictionary is in id order (one term per document, and no ties however many
+    /// customers one import created in the same millisecond).
+    Id {
+        hi: Column<u64>,
+        lo: Column<u64>,
+        ids: Arc<InvertedIndexReader>,
+    },
+    Instant(Column<i64>),
+}
+
+impl KeyColumn {
+    fn open(reader: &SegmentReader, f: &Fields, sort: ListSort) -> tantivy::Result<Option<Self>> {
+        let ff = reader.fast_fields();
+        Ok(Some(match sort {
+            ListSort::Id => KeyColumn::Id {
+                hi: ff.u64("id_hi")?,
+                lo: ff.u64("id_lo")?,
+                ids: reader.inverted_index(f.id)?,
+            },
+            ListSort::Updated => KeyColumn::Instant(ff.i64("updated")?),
+            ListSort::NextFollowup => KeyColumn::Instant(ff.i64("next_fu")?),
+            ListSort::Name => return Ok(None),
+        }))
+    }
+
+    fn key(&self, doc: DocId) -> Option<u128> {
+        match self {
+            KeyColumn::Id { hi, lo, .. } => {
+                Some((u128::from(hi.first(doc)?) << 64) | u128::from(lo.first(doc)?))
+            }
+            KeyColumn::Instant(c) => c.first(doc).map(|v| u128::from(flip(v))),
+        }
+    }
+
+    /// This segment's documents (deleted ones too) whose key is within `keys`, ascending:
+    /// from the `id` terms in range, or a scan of the instants' packed values; a segment whose
+    /// keys all lie outside is skipped by their minimum and maximum.
+    fn docs_within(
+        &self,
+        keys: &RangeInclusive<u128>,
+        max_doc: DocId,
+        docs: &mut Vec<DocId>,
+    ) -> tantivy::Result<()> {
+        let (start, end) = (*keys.start(), *keys.end());
+        match self {
+            KeyColumn::Id { hi, ids, .. } => {
+                if u128::from(hi.max_value()) < start >> 64
+                    || u128::from(hi.min_value()) > end >> 64
+                {
+                    return Ok(());
+                }
+                let (first, last) = (
+                    ulid::Ulid::from(start).to_string(),
+                    ulid::Ulid::from(end).to_string(),
+                );
+                let mut terms = ids.terms().range().ge(&first).le(&last).into_stream()?;
+                while terms.advance() {
+                    let mut postings = ids.read_block_postings_from_terminfo(
+                        terms.value(),
+                        IndexRecordOption::Basic,
+                    )?;
+                    while !postings.docs().is_empty() {
+                        docs.extend_from_slice(postings.docs());
+                        postings.advance();
+                    }
+                }
+                docs.sort_unstable();
+            }
+            KeyColumn::Instant(c) => {
+                // Instants are u64 keys (see `key`).
+                let (low, high) = (unflip(start as u64), unflip(end as u64));
+                if c.max_value() >= low && c.min_value() <= high {
+                    c.get_docids_for_value_range(low..=high, 0..max_doc, docs);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Up to about `want` sort keys of live documents, read at evenly spaced positions over all
+/// segments; `None` when the order has no key to bound on.
+fn sample_keys(
+    searcher: &Searcher,
+    f: &Fields,
+    sort: ListSort,
+    want: u64,
+) -> tantivy::Result<Option<Vec<u128>>> {
+    let readers = searcher.segment_readers();
+    let max_docs: u64 = readers.iter().map(|r| u64::from(r.max_doc())).sum();
+    let step = (max_docs / want.max(1)).max(1);
+    let mut keys = Vec::new();
+    let mut base = 0u64;
+    for reader in readers {
+        let Some(col) = KeyColumn::open(reader, f, sort)? else {
+            return Ok(None);
+        };
+        let end = base + u64::from(reader.max_doc());
+        let mut at = base.div_ceil(step) * step;
+        while at < end {
+            let doc = (at - base) as DocId;
+            if !reader.is_deleted(doc)
+                && let Some(k) = col.key(doc)
+            {
+                keys.push(k);
+            }
+            at += step;
+        }
+        base = end;
+    }
+    Ok(Some(keys))
+}
+
+/// What `collector` gathers from the matches of `query` whose sort key is within `keys`: the
+/// documents in range are read from the key's column (a scan of the packed values, segments
+/// outside the range skipped by their minimum and maximum), and only they are looked up in
+/// the query's matches — the few in range lead, however many the query matches.
+fn collect_within(
+    searcher: &Searcher,
+    f: &Fields,
+    query: &dyn Query,
+    collector: &KeyCollector,
+    keys: RangeInclusive<u128>,
+) -> tantivy::Result<Option<Fruit>> {
+    let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let mut fruits = Vec::new();
+    let mut docs = Vec::new();
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let Some(col) = KeyColumn::open(reader, f, collector.sort)? else {
+            return Ok(None);
+        };
+        let mut segment = collector.for_segment(ord as SegmentOrdinal, reader)?;
+        docs.clear();
+        col.docs_within(&keys, reader.max_doc(), &mut docs)?;
+        if !docs.is_empty() {
+            let mut matches = weight.scorer(reader, 1.0)?;
+            for &doc in &docs {
+                let mut at = matches.doc();
+                if at < doc {
+                    at = matches.seek(doc);
+                }
+                if at == TERMINATED {
+                    break;
+                }
+                if at == doc && !reader.is_deleted(doc) {
+                    segment.collect(doc, 0.0);
+                }
+            }
+        }
+        fruits.push(segment.harvest());
+    }
+    collector.merge_fruits(fruits)
+}
+
+/// The best `keep` after the cursor read from only the matches whose sort key lies between
+/// the cursor's and a bound, which a sample of keys places where it predicts a few pages of
+/// matches (the matches taken to be spread over the keys like all documents). Every match
+/// outside the bound sorts after every match inside it, so when the bound holds `keep`
+/// matches they are the page; when it holds fewer (the filter picks keys unlike the
+/// sample's), it is placed sixteen times as far out once more, and after that `None`: the
+/// caller walks every match.
+fn bounded(
+    searcher: &Searcher,
+    f: &Fields,
+    query: &dyn Query,
+    collector: &KeyCollector,
+    total: usize,
+    tuning: Tuning,
+) -> tantivy::Result<Option<(Keys, u32)>> {
+    let Some(mut keys) = sample_keys(searcher, f, collector.sort, tuning.samples)? else {
+        return Ok(None);
+    };
+    if keys.is_empty() || total == 0 {
+        return Ok(None);
+    }
+    let descending = collector.descending;
+    // Matches per sampled key, from all of them (the matches before the cursor included).
+    let per_sample = total as f64 / keys.len() as f64;
+    // The cursor's key: in the id order its id's top half.
+    let cursor = collector.cursor.as_ref().map(|(k, id)| match k {
+        CursorKey::Num(_) if collector.sort == ListSort::Id => *id,
+        CursorKey::Num(k) => u128::from(*k),
+        CursorKey::Name(_) => 0,
+    });
+    // The sampled keys not before the cursor, in list order.
+    keys.retain(|k| match cursor {
+        None => true,
+        Some(c) if descending => *k <= c,
+        Some(c) => *k >= c,
+    });
+    if descending {
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+    } else {
+        keys.sort_unstable();
+    }
+    let mut margin = 4.0;
+    for attempt in 1..=2 {
+        let n = (collector.keep as f64 * margin / per_sample).ceil() as usize;
+        let Some(&bound) = keys.get(n) else {
+            return Ok(None);
+        };
+        // A bound that takes in every sampled key saves nothing (the keys are all tied).
+        if keys.last() == Some(&bound) {
+            return Ok(None);
+        }
+        let within = if descending {
+            bound..=cursor.unwrap_or(u128::MAX)
+        } else {
+            cursor.unwrap_or(0)..=bound
+        };
+        let Some(fruit) = collect_within(searcher, f, query, collector, within)? else {
+            return Ok(None);
+        };
+        let held = match &fruit.keys {
+            Keys::Num(k) => k.len(),
+            Keys::Name(k) => k.len(),
+        };
+        if held >= collector.keep {
+            return Ok(Some((fruit.keys, attempt)));
+        }
+        margin *= 16.0;
+    }
+    Ok(None)
+}
+
+fn run_tuned(
+    searcher: &Searcher,
+    f: &Fields,
+    req: &ListRequest,
+    tuning: Tuning,
+) -> tantivy::Result<(Listed, Path)> {
     let query = list_query(f, req);
     let cursor = match req.cursor.as_deref() {
         Some(c) => match fields::ulid_of(c) {
             Some(n) => Some((c, n)),
-            None => return Ok(Listed::CursorGone),
+            None => return Ok((Listed::CursorGone, Path::Walked)),
         },
         None => None,
     };
     if any_unordered(searcher, f, query.as_ref())? {
-        return Ok(Listed::Unordered);
+        return Ok((Listed::Unordered, Path::Walked));
     }
     let cursor = match cursor {
         None => None,
@@ -558,7 +840,7 @@ pub fn run(searcher: &Searcher, f: &Fields, req: &ListRequest) -> tantivy::Resul
         }
         Some((text, n)) => match cursor_key(searcher, f, query.as_ref(), req.sort, text)? {
             Some(key) => Some((key, n)),
-            None => return Ok(Listed::CursorGone),
+            None => return Ok((Listed::CursorGone, Path::Walked)),
         },
     };
     let limit = req.limit.max(1);
@@ -568,21 +850,34 @@ pub fn run(searcher: &Searcher, f: &Fields, req: &ListRequest) -> tantivy::Resul
         keep: limit + 1,
         cursor,
     };
+    if req.sort != ListSort::Name {
+        let total = match_count(searcher, req, query.as_ref())?;
+        if total > tuning.bound_from
+            && let Some((keys, attempt)) =
+                bounded(searcher, f, query.as_ref(), &collector, total, tuning)?
+        {
+            return Ok((listed_page(keys, total, limit), Path::Bounded(attempt)));
+        }
+    }
     let Some(fruit) = searcher.search(&query, &collector)? else {
-        return Ok(Listed::Unordered);
+        return Ok((Listed::Unordered, Path::Walked));
     };
-    let (ids, more) = match fruit.keys {
+    Ok((listed_page(fruit.keys, fruit.total, limit), Path::Walked))
+}
+
+fn listed_page(keys: Keys, total: usize, limit: usize) -> Listed {
+    let (ids, more) = match keys {
         Keys::Num(k) => page(k, limit),
         Keys::Name(k) => page(k, limit),
     };
-    Ok(Listed::Page {
+    Listed::Page {
         ids: ids
             .into_iter()
             .map(|n| ulid::Ulid::from(n).to_string())
             .collect(),
-        total: fruit.total,
+        total,
         more,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -766,9 +1061,134 @@ mod tests {
         assert_eq!(run(&searcher, &f, &gone).unwrap(), Listed::CursorGone);
     }
 
+    /// The bounded path gives exactly the walk's pages (totals, `more`, cursors) on an index
+    /// with deletions, tied instants and several segments, in every numeric order and
+    /// direction; with a filter unlike the sample (it keeps mostly the oldest customers) it
+    /// widens its bound or walks, and still agrees.
+    #[test]
+    fn bounded_pages_match_the_walk() {
+        let (schema, f) = fields::schema();
+        let index = tantivy::Index::create_in_ram(schema);
+        fields::register_tokenizers(&index).unwrap();
+        let mut writer: tantivy::IndexWriter =
+            index.writer_with_num_threads(1, 20_000_000).unwrap();
+        writer.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let rows = 3000u64;
+        let mut again = Vec::new();
+        for i in 0..rows {
+            // Creation-ordered ids (as ULIDs are), a few sharing their top half.
+            let id = (u128::from(i / 3 + 1) << 64) | u128::from(next());
+            let text = ulid::Ulid::from(id).to_string();
+            let mut d = tantivy::TantivyDocument::default();
+            d.add_text(f.id, &text);
+            d.add_u64(f.id_hi, (id >> 64) as u64);
+            d.add_u64(f.id_lo, id as u64);
+            d.add_i64(f.updated, (next() % 400) as i64 - 100);
+            let next_fu = if next() % 4 == 0 {
+                fields::NO_NEXT_FOLLOWUP
+            } else {
+                (next() % 500) as i64
+            };
+            d.add_i64(f.next_fu, next_fu);
+            // Mostly the oldest fifth: far fewer among the newest than a sample predicts.
+            let age = if i < rows / 5 || i % 50 == 0 {
+                "old"
+            } else {
+                "new"
+            };
+            d.add_text(f.exact, fields::exact_term("s", age));
+            if next() % 2 == 0 {
+                d.add_text(f.exact, fields::exact_term("t", "x"));
+            }
+            writer.add_document(d.clone()).unwrap();
+            if next() % 10 == 0 {
+                writer.delete_term(Term::from_field_text(f.id, &text));
+                // Half of them come back (an update): the same id in a later document.
+                if next() % 2 == 0 {
+                    again.push(d);
+                }
+            }
+            if i % 700 == 699 {
+                writer.commit().unwrap();
+                for d in again.drain(..) {
+                    writer.add_document(d).unwrap();
+                }
+            }
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        assert!(searcher.segment_readers().len() >= 4);
+        let bounded = Tuning {
+            bound_from: 0,
+            samples: 64,
+        };
+        let walked = Tuning {
+            bound_from: usize::MAX,
+            samples: 64,
+        };
+        let filters = [
+            ListFilters::default(),
+            ListFilters {
+                tags: vec!["x".into()],
+                ..Default::default()
+            },
+            ListFilters {
+                stage: Some("old".into()),
+                ..Default::default()
+            },
+        ];
+        let mut paths = Vec::new();
+        for sort in [ListSort::Id, ListSort::Updated, ListSort::NextFollowup] {
+            for descending in [false, true] {
+                for filter in &filters {
+                    for limit in [1, 7, 50] {
+                        let mut cursor: Option<String> = None;
+                        for _ in 0..6 {
+                            let req = ListRequest {
+                                restrict: Restrict::default(),
+                                filters: filter.clone(),
+                                sort,
+                                descending,
+                                cursor: cursor.clone(),
+                                cursor_may_leave: false,
+                                limit,
+                            };
+                            let (want, walk) = run_tuned(&searcher, &f, &req, walked).unwrap();
+                            assert_eq!(walk, Path::Walked);
+                            let (got, path) = run_tuned(&searcher, &f, &req, bounded).unwrap();
+                            assert_eq!(got, want, "{sort:?} {descending} {filter:?} {limit}");
+                            paths.push((sort, path));
+                            let Listed::Page { ids, more, .. } = got else {
+                                panic!("not a page");
+                            };
+                            if !more {
+                                break;
+                            }
+                            cursor = ids.last().cloned();
+                        }
+                    }
+                }
+            }
+        }
+        for sort in [ListSort::Id, ListSort::Updated, ListSort::NextFollowup] {
+            assert!(paths.contains(&(sort, Path::Bounded(1))), "{sort:?}");
+        }
+        assert!(paths.iter().any(|(_, p)| *p != Path::Bounded(1)));
+    }
+
     #[test]
     fn flip_keeps_the_order() {
         assert!(flip(-5) < flip(0) && flip(0) < flip(7) && flip(7) < flip(i64::MAX));
         assert!(flip(i64::MIN) < flip(-5));
+        for v in [i64::MIN, -5, 0, 7, i64::MAX] {
+            assert_eq!(unflip(flip(v)), v);
+        }
     }
 }
