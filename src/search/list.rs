@@ -586,87 +586,196 @@ fn match_count(
     searcher.search(query, &Count)
 }
 
-/// What a time or id order is bounded on. Keys are compared as u128s: the ULID itself for the
-/// id order, the instant made order-preserving ([`flip`]) for the others.
-enum KeyColumn {
-    /// The id order: keys sampled from `id_hi`/`id_lo`; a range is read from the `id` terms,
-    /// whose dictionary is in id order (one term per document, and no ties however many
-    /// customers one import created in the same millisecond).
-    Id {
-        hi: Column<u64>,
-        lo: Column<u64>,
-        ids: Arc<InvertedIndexReader>,
-    },
-    Instant(Column<i64>),
+/// A sort key as the bound compares it: the primary key made order-preserving ([`flip`]; 0
+/// in the id order) and the id, which breaks ties.
+type Key = (u64, u128);
+
+/// The columns and terms a time or id order is bounded on in one segment.
+struct KeyColumns {
+    hi: Column<u64>,
+    lo: Column<u64>,
+    /// The `id` terms: their dictionary is in id order (one term per customer).
+    ids: Arc<InvertedIndexReader>,
+    /// The instant of a time order.
+    instant: Option<Column<i64>>,
 }
 
-impl KeyColumn {
+impl KeyColumns {
     fn open(reader: &SegmentReader, f: &Fields, sort: ListSort) -> tantivy::Result<Option<Self>> {
         let ff = reader.fast_fields();
-        Ok(Some(match sort {
-            ListSort::Id => KeyColumn::Id {
-                hi: ff.u64("id_hi")?,
-                lo: ff.u64("id_lo")?,
-                ids: reader.inverted_index(f.id)?,
-            },
-            ListSort::Updated => KeyColumn::Instant(ff.i64("updated")?),
-            ListSort::NextFollowup => KeyColumn::Instant(ff.i64("next_fu")?),
+        let instant = match sort {
+            ListSort::Id => None,
+            ListSort::Updated => Some(ff.i64("updated")?),
+            ListSort::NextFollowup => Some(ff.i64("next_fu")?),
             ListSort::Name => return Ok(None),
+        };
+        Ok(Some(KeyColumns {
+            hi: ff.u64("id_hi")?,
+            lo: ff.u64("id_lo")?,
+            ids: reader.inverted_index(f.id)?,
+            instant,
         }))
     }
 
-    fn key(&self, doc: DocId) -> Option<u128> {
-        match self {
-            KeyColumn::Id { hi, lo, .. } => {
-                Some((u128::from(hi.first(doc)?) << 64) | u128::from(lo.first(doc)?))
-            }
-            KeyColumn::Instant(c) => c.first(doc).map(|v| u128::from(flip(v))),
+    fn id(&self, doc: DocId) -> Option<u128> {
+        Some((u128::from(self.hi.first(doc)?) << 64) | u128::from(self.lo.first(doc)?))
+    }
+
+    fn primary(&self, doc: DocId) -> Option<u64> {
+        match &self.instant {
+            None => Some(0),
+            Some(c) => c.first(doc).map(flip),
         }
     }
 
-    /// This segment's documents (deleted ones too) whose key is within `keys`, ascending:
-    /// from the `id` terms in range, or a scan of the instants' packed values; a segment whose
-    /// keys all lie outside is skipped by their minimum and maximum.
-    fn docs_within(
-        &self,
-        keys: &RangeInclusive<u128>,
-        max_doc: DocId,
-        docs: &mut Vec<DocId>,
-    ) -> tantivy::Result<()> {
-        let (start, end) = (*keys.start(), *keys.end());
-        match self {
-            KeyColumn::Id { hi, ids, .. } => {
-                if u128::from(hi.max_value()) < start >> 64
-                    || u128::from(hi.min_value()) > end >> 64
+    fn key(&self, doc: DocId) -> Option<Key> {
+        Some((self.primary(doc)?, self.id(doc)?))
+    }
+
+    /// This segment's documents (deleted ones too) that `part` takes in, appended.
+    fn docs_in(&self, part: &Part, max_doc: DocId, docs: &mut Vec<DocId>) -> tantivy::Result<()> {
+        match part {
+            Part::Ids { ids, primary } => {
+                let (first, last) = (*ids.start(), *ids.end());
+                if u128::from(self.hi.max_value()) < first >> 64
+                    || u128::from(self.hi.min_value()) > last >> 64
                 {
                     return Ok(());
                 }
                 let (first, last) = (
-                    ulid::Ulid::from(start).to_string(),
-                    ulid::Ulid::from(end).to_string(),
+                    ulid::Ulid::from(first).to_string(),
+                    ulid::Ulid::from(last).to_string(),
                 );
-                let mut terms = ids.terms().range().ge(&first).le(&last).into_stream()?;
+                let mut terms = self
+                    .ids
+                    .terms()
+                    .range()
+                    .ge(&first)
+                    .le(&last)
+                    .into_stream()?;
                 while terms.advance() {
-                    let mut postings = ids.read_block_postings_from_terminfo(
+                    let mut postings = self.ids.read_block_postings_from_terminfo(
                         terms.value(),
                         IndexRecordOption::Basic,
                     )?;
                     while !postings.docs().is_empty() {
-                        docs.extend_from_slice(postings.docs());
+                        for &doc in postings.docs() {
+                            if primary.is_none_or(|p| self.primary(doc) == Some(p)) {
+                                docs.push(doc);
+                            }
+                        }
                         postings.advance();
                     }
                 }
-                docs.sort_unstable();
             }
-            KeyColumn::Instant(c) => {
-                // Instants are u64 keys (see `key`).
-                let (low, high) = (unflip(start as u64), unflip(end as u64));
-                if c.max_value() >= low && c.min_value() <= high {
-                    c.get_docids_for_value_range(low..=high, 0..max_doc, docs);
+            Part::Primaries { primaries, ids } => {
+                let Some(col) = &self.instant else {
+                    return Ok(());
+                };
+                let range = unflip(*primaries.start())..=unflip(*primaries.end());
+                if col.max_value() < *range.start() || col.min_value() > *range.end() {
+                    return Ok(());
+                }
+                // Into a vector of its own: the column's scan may clear what it is given.
+                let mut found = Vec::new();
+                col.get_docids_for_value_range(range, 0..max_doc, &mut found);
+                match ids {
+                    None => docs.extend(found),
+                    Some(ids) => docs.extend(
+                        found
+                            .into_iter()
+                            .filter(|&doc| self.id(doc).is_some_and(|id| ids.contains(&id))),
+                    ),
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// One way of finding documents whose key is in a range.
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    /// From the `id` terms in `ids`, kept when their primary key is `primary`.
+    Ids {
+        ids: RangeInclusive<u128>,
+        primary: Option<u64>,
+    },
+    /// From the instant's column over `primaries`, kept when their id is in `ids`.
+    Primaries {
+        primaries: RangeInclusive<u64>,
+        ids: Option<RangeInclusive<u128>>,
+    },
+}
+
+impl Part {
+    /// How many of the sampled keys its driving range (the terms or the column) covers.
+    fn reach(&self, sampled: &[Key]) -> usize {
+        match self {
+            Part::Ids { ids, .. } => sampled.iter().filter(|(_, id)| ids.contains(id)).count(),
+            Part::Primaries { primaries, .. } => sampled
+                .iter()
+                .filter(|(p, _)| primaries.contains(p))
+                .count(),
+        }
+    }
+}
+
+/// The parts that find every document with a key in `low..=high` (an end `None` is open):
+/// the id order reads the id terms; a time order reads the instants strictly between the
+/// ends from the column, and the documents tied with an end (one import can give a million
+/// customers the same instant) from the id terms or from the column, whichever the sample
+/// says reaches fewer.
+fn plan(instant: bool, low: Option<Key>, high: Option<Key>, sampled: &[Key]) -> Vec<Part> {
+    if !instant {
+        return vec![Part::Ids {
+            ids: low.map_or(0, |k| k.1)..=high.map_or(u128::MAX, |k| k.1),
+            primary: None,
+        }];
+    }
+    let cheaper = |p: u64, ids: RangeInclusive<u128>| {
+        let by_ids = Part::Ids {
+            ids: ids.clone(),
+            primary: Some(p),
+        };
+        let by_primary = Part::Primaries {
+            primaries: p..=p,
+            ids: Some(ids),
+        };
+        if by_ids.reach(sampled) <= by_primary.reach(sampled) {
+            by_ids
+        } else {
+            by_primary
+        }
+    };
+    match (low, high) {
+        (Some(l), Some(h)) if l.0 == h.0 => vec![cheaper(l.0, l.1..=h.1)],
+        _ => {
+            let mut parts = Vec::new();
+            let from = match low {
+                None => Some(0),
+                Some(l) => l.0.checked_add(1),
+            };
+            let to = match high {
+                None => Some(u64::MAX),
+                Some(h) => h.0.checked_sub(1),
+            };
+            if let (Some(from), Some(to)) = (from, to)
+                && from <= to
+            {
+                parts.push(Part::Primaries {
+                    primaries: from..=to,
+                    ids: None,
+                });
+            }
+            if let Some(l) = low {
+                parts.push(cheaper(l.0, l.1..=u128::MAX));
+            }
+            if let Some(h) = high {
+                parts.push(cheaper(h.0, 0..=h.1));
+            }
+            parts
+        }
     }
 }
 
@@ -677,14 +786,14 @@ fn sample_keys(
     f: &Fields,
     sort: ListSort,
     want: u64,
-) -> tantivy::Result<Option<Vec<u128>>> {
+) -> tantivy::Result<Option<Vec<Key>>> {
     let readers = searcher.segment_readers();
     let max_docs: u64 = readers.iter().map(|r| u64::from(r.max_doc())).sum();
     let step = (max_docs / want.max(1)).max(1);
     let mut keys = Vec::new();
     let mut base = 0u64;
     for reader in readers {
-        let Some(col) = KeyColumn::open(reader, f, sort)? else {
+        let Some(cols) = KeyColumns::open(reader, f, sort)? else {
             return Ok(None);
         };
         let end = base + u64::from(reader.max_doc());
@@ -692,7 +801,7 @@ fn sample_keys(
         while at < end {
             let doc = (at - base) as DocId;
             if !reader.is_deleted(doc)
-                && let Some(k) = col.key(doc)
+                && let Some(k) = cols.key(doc)
             {
                 keys.push(k);
             }
@@ -703,27 +812,31 @@ fn sample_keys(
     Ok(Some(keys))
 }
 
-/// What `collector` gathers from the matches of `query` whose sort key is within `keys`: the
-/// documents in range are read from the key's column (a scan of the packed values, segments
-/// outside the range skipped by their minimum and maximum), and only they are looked up in
-/// the query's matches — the few in range lead, however many the query matches.
+/// What `collector` gathers from the matches of `query` among the documents `parts` find:
+/// those are read from the id terms or the key's column (segments outside a part's range
+/// skipped by their minimum and maximum), and only they are looked up in the query's matches
+/// — the few in range lead, however many the query matches.
 fn collect_within(
     searcher: &Searcher,
     f: &Fields,
     query: &dyn Query,
     collector: &KeyCollector,
-    keys: RangeInclusive<u128>,
+    parts: &[Part],
 ) -> tantivy::Result<Option<Fruit>> {
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let mut fruits = Vec::new();
     let mut docs = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
-        let Some(col) = KeyColumn::open(reader, f, collector.sort)? else {
+        let Some(cols) = KeyColumns::open(reader, f, collector.sort)? else {
             return Ok(None);
         };
         let mut segment = collector.for_segment(ord as SegmentOrdinal, reader)?;
         docs.clear();
-        col.docs_within(&keys, reader.max_doc(), &mut docs)?;
+        for part in parts {
+            cols.docs_in(part, reader.max_doc(), &mut docs)?;
+        }
+        docs.sort_unstable();
+        docs.dedup();
         if !docs.is_empty() {
             let mut matches = weight.scorer(reader, 1.0)?;
             for &doc in &docs {
@@ -759,48 +872,47 @@ fn bounded(
     total: usize,
     tuning: Tuning,
 ) -> tantivy::Result<Option<(Keys, u32)>> {
-    let Some(mut keys) = sample_keys(searcher, f, collector.sort, tuning.samples)? else {
+    let Some(sampled) = sample_keys(searcher, f, collector.sort, tuning.samples)? else {
         return Ok(None);
     };
-    if keys.is_empty() || total == 0 {
+    if sampled.is_empty() || total == 0 {
         return Ok(None);
     }
     let descending = collector.descending;
     // Matches per sampled key, from all of them (the matches before the cursor included).
-    let per_sample = total as f64 / keys.len() as f64;
-    // The cursor's key: in the id order its id's top half.
-    let cursor = collector.cursor.as_ref().map(|(k, id)| match k {
-        CursorKey::Num(_) if collector.sort == ListSort::Id => *id,
-        CursorKey::Num(k) => u128::from(*k),
-        CursorKey::Name(_) => 0,
+    let per_sample = total as f64 / sampled.len() as f64;
+    let cursor: Option<Key> = collector.cursor.as_ref().map(|(k, id)| match k {
+        CursorKey::Num(k) => (*k, *id),
+        CursorKey::Name(_) => (0, *id),
     });
     // The sampled keys not before the cursor, in list order.
-    keys.retain(|k| match cursor {
-        None => true,
-        Some(c) if descending => *k <= c,
-        Some(c) => *k >= c,
-    });
+    let mut ahead: Vec<Key> = sampled
+        .iter()
+        .copied()
+        .filter(|k| match cursor {
+            None => true,
+            Some(c) if descending => *k <= c,
+            Some(c) => *k >= c,
+        })
+        .collect();
     if descending {
-        keys.sort_unstable_by(|a, b| b.cmp(a));
+        ahead.sort_unstable_by(|a, b| b.cmp(a));
     } else {
-        keys.sort_unstable();
+        ahead.sort_unstable();
     }
     let mut margin = 4.0;
     for attempt in 1..=2 {
         let n = (collector.keep as f64 * margin / per_sample).ceil() as usize;
-        let Some(&bound) = keys.get(n) else {
+        let Some(&bound) = ahead.get(n) else {
             return Ok(None);
         };
-        // A bound that takes in every sampled key saves nothing (the keys are all tied).
-        if keys.last() == Some(&bound) {
-            return Ok(None);
-        }
-        let within = if descending {
-            bound..=cursor.unwrap_or(u128::MAX)
+        let (low, high) = if descending {
+            (Some(bound), cursor)
         } else {
-            cursor.unwrap_or(0)..=bound
+            (cursor, Some(bound))
         };
-        let Some(fruit) = collect_within(searcher, f, query, collector, within)? else {
+        let parts = plan(collector.sort != ListSort::Id, low, high, &sampled);
+        let Some(fruit) = collect_within(searcher, f, query, collector, &parts)? else {
             return Ok(None);
         };
         let held = match &fruit.keys {
@@ -1090,7 +1202,13 @@ mod tests {
             d.add_text(f.id, &text);
             d.add_u64(f.id_hi, (id >> 64) as u64);
             d.add_u64(f.id_lo, id as u64);
-            d.add_i64(f.updated, (next() % 400) as i64 - 100);
+            // A run of customers imported together share their instant.
+            let updated = if (1000..2200).contains(&i) {
+                42
+            } else {
+                (next() % 400) as i64 - 100
+            };
+            d.add_i64(f.updated, updated);
             let next_fu = if next() % 4 == 0 {
                 fields::NO_NEXT_FOLLOWUP
             } else {
@@ -1181,6 +1299,66 @@ mod tests {
             assert!(paths.contains(&(sort, Path::Bounded(1))), "{sort:?}");
         }
         assert!(paths.iter().any(|(_, p)| *p != Path::Bounded(1)));
+    }
+
+    /// The documents tied with an end of the bound are found from the id terms when the sample
+    /// says they are many, from the instants' column when few; the instants strictly inside
+    /// always from the column; the id order from the id terms alone.
+    #[test]
+    fn a_plan_reads_a_large_tie_from_the_ids() {
+        // 100 sampled keys tied at instant 7 (ids 1000..1100), and one key at each of 1..=6.
+        let mut sampled: Vec<Key> = (1000..1100).map(|id| (7, id)).collect();
+        sampled.extend((1..=6).map(|p| (p, u128::from(p))));
+        // Descending, first page: the bound inside the tie, no cursor.
+        let parts = plan(true, Some((7, 1090)), None, &sampled);
+        assert_eq!(
+            parts,
+            vec![
+                Part::Primaries {
+                    primaries: 8..=u64::MAX,
+                    ids: None
+                },
+                Part::Ids {
+                    ids: 1090..=u128::MAX,
+                    primary: Some(7)
+                },
+            ]
+        );
+        // Ascending from a cursor at instant 2 to a bound at 5: small ties from the column.
+        let parts = plan(true, Some((2, 2)), Some((5, 5)), &sampled);
+        assert_eq!(
+            parts,
+            vec![
+                Part::Primaries {
+                    primaries: 3..=4,
+                    ids: None
+                },
+                Part::Primaries {
+                    primaries: 2..=2,
+                    ids: Some(2..=u128::MAX)
+                },
+                Part::Primaries {
+                    primaries: 5..=5,
+                    ids: Some(0..=5)
+                },
+            ]
+        );
+        // Cursor and bound in the same tie: the ids between them.
+        let parts = plan(true, Some((7, 1020)), Some((7, 1060)), &sampled);
+        assert_eq!(
+            parts,
+            vec![Part::Ids {
+                ids: 1020..=1060,
+                primary: Some(7)
+            }]
+        );
+        assert_eq!(
+            plan(false, None, Some((0, 99)), &sampled),
+            vec![Part::Ids {
+                ids: 0..=99,
+                primary: None
+            }]
+        );
     }
 
     #[test]
