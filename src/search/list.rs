@@ -1,16 +1,20 @@
 //! The customer list served from the index: the filters become required clauses, every match
-//! is counted and looked at only by its sort key and id (read from fast fields, never from the
-//! store), and each segment keeps just the best `limit + 1` after the cursor's (key, id) (the
-//! cursor's key is read first from its own document), so a request's memory does not grow with
-//! the number of matches. Ordering is (key, id) ascending, or the exact reverse for the
-//! descending orders, like the list's reference implementation in `service::customers::list`.
+//! is counted, and matches are looked at only by their sort key and id (read from fast fields,
+//! never from the store); each segment keeps just the best `limit + 1` after the cursor's
+//! (key, id) (the cursor's key is read first from its own document), so a request's memory does
+//! not grow with the number of matches. Ordering is (key, id) ascending, or the exact reverse for
+//! the descending orders, like the list's reference implementation in `service::customers::list`.
+//!
+//! With many matches only those inside a bound are looked at ([`bounded`]): a sample of sort
+//! keys places it where a few pages of matches are expected, and the documents inside are read
+//! from the id terms or the key's column, not by walking every match.
 
 use std::cmp::Ordering;
 use std::ops::{Bound, RangeInclusive};
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn, TermOrdHit};
+use tantivy::columnar::{Cardinality, Column, StrColumn, TermOrdHit};
 use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{
@@ -587,33 +591,66 @@ fn match_count(
 }
 
 /// A sort key as the bound compares it: the primary key made order-preserving ([`flip`]; 0
-/// in the id order) and the id, which breaks ties.
+/// in the id order; the name's first eight bytes in the name order, see [`name_prefix`]) and
+/// the id, which breaks ties (0 in the name order: a bound there takes in whole prefixes).
 type Key = (u64, u128);
 
-/// The columns and terms a time or id order is bounded on in one segment.
+/// The first eight bytes of a name as a number (zeros after its end): names in byte order
+/// give these in the same order, ties for names alike in their first eight bytes.
+fn name_prefix(name: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = name.len().min(8);
+    b[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// The shortest name whose prefix is `p`: every name with a prefix at least `p` sorts at or
+/// after it, every name with a smaller prefix before it.
+fn prefix_name(p: u64) -> Vec<u8> {
+    let mut b = p.to_be_bytes().to_vec();
+    while b.last() == Some(&0) {
+        b.pop();
+    }
+    b
+}
+
+/// What an order's primary key is read from in one segment.
+enum KeyKind {
+    Id,
+    Instant(Column<i64>),
+    Name(StrColumn),
+}
+
+/// The columns and terms a time, id or name order is bounded on in one segment.
 struct KeyColumns {
     hi: Column<u64>,
     lo: Column<u64>,
     /// The `id` terms: their dictionary is in id order (one term per customer).
     ids: Arc<InvertedIndexReader>,
-    /// The instant of a time order.
-    instant: Option<Column<i64>>,
+    primary: KeyKind,
 }
 
 impl KeyColumns {
+    /// `None` for a segment the bound cannot read: some document without a name (the walk
+    /// orders those as the empty name).
     fn open(reader: &SegmentReader, f: &Fields, sort: ListSort) -> tantivy::Result<Option<Self>> {
         let ff = reader.fast_fields();
-        let instant = match sort {
-            ListSort::Id => None,
-            ListSort::Updated => Some(ff.i64("updated")?),
-            ListSort::NextFollowup => Some(ff.i64("next_fu")?),
-            ListSort::Name => return Ok(None),
+        let primary = match sort {
+            ListSort::Id => KeyKind::Id,
+            ListSort::Updated => KeyKind::Instant(ff.i64("updated")?),
+            ListSort::NextFollowup => KeyKind::Instant(ff.i64("next_fu")?),
+            ListSort::Name => match ff.str("name_key")? {
+                Some(col) if col.ords().get_cardinality() == Cardinality::Full => {
+                    KeyKind::Name(col)
+                }
+                _ => return Ok(None),
+            },
         };
         Ok(Some(KeyColumns {
             hi: ff.u64("id_hi")?,
             lo: ff.u64("id_lo")?,
             ids: reader.inverted_index(f.id)?,
-            instant,
+            primary,
         }))
     }
 
@@ -621,15 +658,53 @@ impl KeyColumns {
         Some((u128::from(self.hi.first(doc)?) << 64) | u128::from(self.lo.first(doc)?))
     }
 
+    /// The primary key of a time or id order (names are read in batches: [`Self::keys`]).
     fn primary(&self, doc: DocId) -> Option<u64> {
-        match &self.instant {
-            None => Some(0),
-            Some(c) => c.first(doc).map(flip),
+        match &self.primary {
+            KeyKind::Id => Some(0),
+            KeyKind::Instant(c) => c.first(doc).map(flip),
+            KeyKind::Name(_) => None,
         }
     }
 
-    fn key(&self, doc: DocId) -> Option<Key> {
-        Some((self.primary(doc)?, self.id(doc)?))
+    /// The keys of `docs` (ascending), those without one left out.
+    fn keys(&self, docs: &[DocId]) -> tantivy::Result<Vec<Key>> {
+        let KeyKind::Name(col) = &self.primary else {
+            return Ok(docs
+                .iter()
+                .filter_map(|&d| Some((self.primary(d)?, self.id(d)?)))
+                .collect());
+        };
+        let mut ords: Vec<u64> = docs
+            .iter()
+            .filter_map(|&d| col.term_ords(d).next())
+            .collect();
+        ords.sort_unstable();
+        ords.dedup();
+        let mut keys = Vec::with_capacity(ords.len());
+        col.dictionary()
+            .sorted_ords_to_term_cb(&ords, |name| keys.push((name_prefix(name), 0)))?;
+        Ok(keys)
+    }
+
+    /// The ordinals of this segment's names whose prefix is in `prefixes`.
+    fn name_ords(
+        col: &StrColumn,
+        prefixes: &RangeInclusive<u64>,
+    ) -> tantivy::Result<Option<RangeInclusive<u64>>> {
+        let dict = col.dictionary();
+        let terms = dict.num_terms() as u64;
+        let ord_at = |name: Vec<u8>| -> tantivy::Result<u64> {
+            Ok(match dict.term_ord_or_next(name)? {
+                TermOrdHit::Exact(o) | TermOrdHit::Next(o) => o.min(terms),
+            })
+        };
+        let first = ord_at(prefix_name(*prefixes.start()))?;
+        let end = match prefixes.end().checked_add(1) {
+            Some(next) => ord_at(prefix_name(next))?,
+            None => terms,
+        };
+        Ok((first < end).then(|| first..=end - 1))
     }
 
     /// This segment's documents (deleted ones too) that `part` takes in, appended.
@@ -669,16 +744,25 @@ impl KeyColumns {
                 }
             }
             Part::Primaries { primaries, ids } => {
-                let Some(col) = &self.instant else {
-                    return Ok(());
-                };
-                let range = unflip(*primaries.start())..=unflip(*primaries.end());
-                if col.max_value() < *range.start() || col.min_value() > *range.end() {
-                    return Ok(());
-                }
                 // Into a vector of its own: the column's scan may clear what it is given.
                 let mut found = Vec::new();
-                col.get_docids_for_value_range(range, 0..max_doc, &mut found);
+                match &self.primary {
+                    KeyKind::Id => return Ok(()),
+                    KeyKind::Instant(col) => {
+                        let range = unflip(*primaries.start())..=unflip(*primaries.end());
+                        if col.max_value() < *range.start() || col.min_value() > *range.end() {
+                            return Ok(());
+                        }
+                        col.get_docids_for_value_range(range, 0..max_doc, &mut found);
+                    }
+                    KeyKind::Name(col) => {
+                        let Some(ords) = Self::name_ords(col, primaries)? else {
+                            return Ok(());
+                        };
+                        col.ords()
+                            .get_docids_for_value_range(ords, 0..max_doc, &mut found);
+                    }
+                }
                 match ids {
                     None => docs.extend(found),
                     Some(ids) => docs.extend(
@@ -722,16 +806,26 @@ impl Part {
 }
 
 /// The parts that find every document with a key in `low..=high` (an end `None` is open):
-/// the id order reads the id terms; a time order reads the instants strictly between the
+/// the id order reads the id terms; the name order the names with a prefix in range from the
+/// column (whole prefixes: its keys carry no id); a time order reads the instants strictly between the
 /// ends from the column, and the documents tied with an end (one import can give a million
 /// customers the same instant) from the id terms or from the column, whichever the sample
 /// says reaches fewer.
-fn plan(instant: bool, low: Option<Key>, high: Option<Key>, sampled: &[Key]) -> Vec<Part> {
-    if !instant {
-        return vec![Part::Ids {
-            ids: low.map_or(0, |k| k.1)..=high.map_or(u128::MAX, |k| k.1),
-            primary: None,
-        }];
+fn plan(sort: ListSort, low: Option<Key>, high: Option<Key>, sampled: &[Key]) -> Vec<Part> {
+    match sort {
+        ListSort::Id => {
+            return vec![Part::Ids {
+                ids: low.map_or(0, |k| k.1)..=high.map_or(u128::MAX, |k| k.1),
+                primary: None,
+            }];
+        }
+        ListSort::Name => {
+            return vec![Part::Primaries {
+                primaries: low.map_or(0, |k| k.0)..=high.map_or(u64::MAX, |k| k.0),
+                ids: None,
+            }];
+        }
+        ListSort::Updated | ListSort::NextFollowup => {}
     }
     let cheaper = |p: u64, ids: RangeInclusive<u128>| {
         let by_ids = Part::Ids {
@@ -792,21 +886,22 @@ fn sample_keys(
     let step = (max_docs / want.max(1)).max(1);
     let mut keys = Vec::new();
     let mut base = 0u64;
+    let mut docs = Vec::new();
     for reader in readers {
         let Some(cols) = KeyColumns::open(reader, f, sort)? else {
             return Ok(None);
         };
         let end = base + u64::from(reader.max_doc());
         let mut at = base.div_ceil(step) * step;
+        docs.clear();
         while at < end {
             let doc = (at - base) as DocId;
-            if !reader.is_deleted(doc)
-                && let Some(k) = cols.key(doc)
-            {
-                keys.push(k);
+            if !reader.is_deleted(doc) {
+                docs.push(doc);
             }
             at += step;
         }
+        keys.extend(cols.keys(&docs)?);
         base = end;
     }
     Ok(Some(keys))
@@ -883,7 +978,7 @@ fn bounded(
     let per_sample = total as f64 / sampled.len() as f64;
     let cursor: Option<Key> = collector.cursor.as_ref().map(|(k, id)| match k {
         CursorKey::Num(k) => (*k, *id),
-        CursorKey::Name(_) => (0, *id),
+        CursorKey::Name(name) => (name_prefix(name), 0),
     });
     // The sampled keys not before the cursor, in list order.
     let mut ahead: Vec<Key> = sampled
@@ -911,7 +1006,7 @@ fn bounded(
         } else {
             (cursor, Some(bound))
         };
-        let parts = plan(collector.sort != ListSort::Id, low, high, &sampled);
+        let parts = plan(collector.sort, low, high, &sampled);
         let Some(fruit) = collect_within(searcher, f, query, collector, &parts)? else {
             return Ok(None);
         };
@@ -962,14 +1057,12 @@ fn run_tuned(
         keep: limit + 1,
         cursor,
     };
-    if req.sort != ListSort::Name {
-        let total = match_count(searcher, req, query.as_ref())?;
-        if total > tuning.bound_from
-            && let Some((keys, attempt)) =
-                bounded(searcher, f, query.as_ref(), &collector, total, tuning)?
-        {
-            return Ok((listed_page(keys, total, limit), Path::Bounded(attempt)));
-        }
+    let total = match_count(searcher, req, query.as_ref())?;
+    if total > tuning.bound_from
+        && let Some((keys, attempt)) =
+            bounded(searcher, f, query.as_ref(), &collector, total, tuning)?
+    {
+        return Ok((listed_page(keys, total, limit), Path::Bounded(attempt)));
     }
     let Some(fruit) = searcher.search(&query, &collector)? else {
         return Ok((Listed::Unordered, Path::Walked));
@@ -1174,7 +1267,7 @@ mod tests {
     }
 
     /// The bounded path gives exactly the walk's pages (totals, `more`, cursors) on an index
-    /// with deletions, tied instants and several segments, in every numeric order and
+    /// with deletions, tied instants and several segments, in every order and
     /// direction; with a filter unlike the sample (it keeps mostly the oldest customers) it
     /// widens its bound or walks, and still agrees.
     #[test]
@@ -1215,6 +1308,18 @@ mod tests {
                 (next() % 500) as i64
             };
             d.add_i64(f.next_fu, next_fu);
+            // Names alike in their first eight bytes, an empty one, long and short ones.
+            let names = [
+                "欧阳娜娜",
+                "欧阳修",
+                "欧阳",
+                "张伟",
+                "",
+                "zz",
+                "Zhang Wei",
+                "阿",
+            ];
+            d.add_text(f.name_key, names[(next() % names.len() as u64) as usize]);
             // Mostly the oldest fifth: far fewer among the newest than a sample predicts.
             let age = if i < rows / 5 || i % 50 == 0 {
                 "old"
@@ -1263,7 +1368,13 @@ mod tests {
             },
         ];
         let mut paths = Vec::new();
-        for sort in [ListSort::Id, ListSort::Updated, ListSort::NextFollowup] {
+        let sorts = [
+            ListSort::Id,
+            ListSort::Updated,
+            ListSort::NextFollowup,
+            ListSort::Name,
+        ];
+        for sort in sorts {
             for descending in [false, true] {
                 for filter in &filters {
                     for limit in [1, 7, 50] {
@@ -1295,7 +1406,7 @@ mod tests {
                 }
             }
         }
-        for sort in [ListSort::Id, ListSort::Updated, ListSort::NextFollowup] {
+        for sort in sorts {
             assert!(paths.contains(&(sort, Path::Bounded(1))), "{sort:?}");
         }
         assert!(paths.iter().any(|(_, p)| *p != Path::Bounded(1)));
@@ -1310,7 +1421,7 @@ mod tests {
         let mut sampled: Vec<Key> = (1000..1100).map(|id| (7, id)).collect();
         sampled.extend((1..=6).map(|p| (p, u128::from(p))));
         // Descending, first page: the bound inside the tie, no cursor.
-        let parts = plan(true, Some((7, 1090)), None, &sampled);
+        let parts = plan(ListSort::Updated, Some((7, 1090)), None, &sampled);
         assert_eq!(
             parts,
             vec![
@@ -1325,7 +1436,7 @@ mod tests {
             ]
         );
         // Ascending from a cursor at instant 2 to a bound at 5: small ties from the column.
-        let parts = plan(true, Some((2, 2)), Some((5, 5)), &sampled);
+        let parts = plan(ListSort::Updated, Some((2, 2)), Some((5, 5)), &sampled);
         assert_eq!(
             parts,
             vec![
@@ -1344,7 +1455,12 @@ mod tests {
             ]
         );
         // Cursor and bound in the same tie: the ids between them.
-        let parts = plan(true, Some((7, 1020)), Some((7, 1060)), &sampled);
+        let parts = plan(
+            ListSort::Updated,
+            Some((7, 1020)),
+            Some((7, 1060)),
+            &sampled,
+        );
         assert_eq!(
             parts,
             vec![Part::Ids {
@@ -1353,12 +1469,46 @@ mod tests {
             }]
         );
         assert_eq!(
-            plan(false, None, Some((0, 99)), &sampled),
+            plan(ListSort::Id, None, Some((0, 99)), &sampled),
             vec![Part::Ids {
                 ids: 0..=99,
                 primary: None
             }]
         );
+    }
+
+    /// Name prefixes keep the names' byte order, and the shortest name of a prefix splits the
+    /// names exactly by prefix.
+    #[test]
+    fn name_prefixes_keep_the_order() {
+        let names: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"a\x01",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefgi",
+            "欧阳".as_bytes(),
+            "欧阳修".as_bytes(),
+            "欧阳娜娜".as_bytes(),
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+        ];
+        for a in &names {
+            for b in &names {
+                if a < b {
+                    assert!(name_prefix(a) <= name_prefix(b), "{a:?} {b:?}");
+                }
+            }
+            for p in names.iter().map(|n| name_prefix(n)) {
+                for q in [p, p.saturating_add(1), p.saturating_sub(1)] {
+                    assert_eq!(
+                        *a >= prefix_name(q).as_slice(),
+                        name_prefix(a) >= q,
+                        "{a:?} {q}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
