@@ -876,7 +876,8 @@ fn serve_phase(work: &Path) {
         print_memory("search, concurrent");
         // Customer list and detail pages (issue 4): one connection, one request at a time,
         // against a bare `GET /api/v1/health` round trip in the same run as the baseline.
-        // Few by default: today the list scans every customer (seconds per request at 1M).
+        // `list` mixes filters with the default and update orders; `list-orders` is the
+        // other orders unfiltered (each bounded by a sample of keys, `search::list`).
         let n = env_or("ZHUDAI_BENCH_PAGES", 40) as usize;
         let timed = |client: reqwest::Client, urls: Vec<String>| async move {
             let started = Instant::now();
@@ -924,6 +925,14 @@ fn serve_phase(work: &Path) {
                 timed(client.clone(), lists).await,
             );
             print_memory(&format!("list/{role}"));
+            let orders: Vec<String> = ["sort=created_at", "sort=next_followup_at", "sort=name"]
+                .iter()
+                .map(|q| format!("{base}/api/v1/customers?limit=50&{q}"))
+                .collect();
+            out.pages.insert(
+                format!("list-orders/{role}"),
+                timed(client.clone(), orders).await,
+            );
             out.pages.insert(
                 format!("detail/{role}"),
                 timed(client.clone(), details).await,
