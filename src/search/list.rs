@@ -578,6 +578,29 @@ pub fn run(searcher: &Searcher, f: &Fields, req: &ListRequest) -> tantivy::Resul
     Ok(run_tuned(searcher, f, req, TUNING)?.0)
 }
 
+/// At least the number of matches, from the scope's terms' document counts alone (deleted
+/// documents counted too; filters only narrow further): a small scope is walked at once,
+/// without counting first.
+fn scope_upper_bound(searcher: &Searcher, f: &Fields, r: &Restrict) -> tantivy::Result<u64> {
+    let Some(owners) = &r.owners else {
+        return Ok(searcher.num_docs());
+    };
+    let freq = |field: Field, text: &str| searcher.doc_freq(&Term::from_field_text(field, text));
+    let mut n = freq(f.collab, &r.collaborator)?;
+    match &r.department {
+        Some(d) => n += freq(f.dept, d)?,
+        None => {
+            for o in owners {
+                n += freq(f.owner, o)?;
+            }
+        }
+    }
+    for p in &r.pools {
+        n += freq(f.pool, p)?;
+    }
+    Ok(n)
+}
+
 /// The number of matches: the index's live documents when nothing narrows the list.
 fn match_count(
     searcher: &Searcher,
@@ -1057,12 +1080,14 @@ fn run_tuned(
         keep: limit + 1,
         cursor,
     };
-    let total = match_count(searcher, req, query.as_ref())?;
-    if total > tuning.bound_from
-        && let Some((keys, attempt)) =
-            bounded(searcher, f, query.as_ref(), &collector, total, tuning)?
-    {
-        return Ok((listed_page(keys, total, limit), Path::Bounded(attempt)));
+    if scope_upper_bound(searcher, f, &req.restrict)? > tuning.bound_from as u64 {
+        let total = match_count(searcher, req, query.as_ref())?;
+        if total > tuning.bound_from
+            && let Some((keys, attempt)) =
+                bounded(searcher, f, query.as_ref(), &collector, total, tuning)?
+        {
+            return Ok((listed_page(keys, total, limit), Path::Bounded(attempt)));
+        }
     }
     let Some(fruit) = searcher.search(&query, &collector)? else {
         return Ok((Listed::Unordered, Path::Walked));
@@ -1308,6 +1333,9 @@ mod tests {
                 (next() % 500) as i64
             };
             d.add_i64(f.next_fu, next_fu);
+            if next() % 3 != 0 {
+                d.add_text(f.owner, "u1");
+            }
             // Names alike in their first eight bytes, an empty one, long and short ones.
             let names = [
                 "欧阳娜娜",
@@ -1367,6 +1395,13 @@ mod tests {
                 ..Default::default()
             },
         ];
+        // A salesperson's scope: their customers (two in three).
+        let u1 = Restrict {
+            owners: Some(vec!["u1".into()]),
+            department: None,
+            collaborator: "nobody".into(),
+            pools: Vec::new(),
+        };
         let mut paths = Vec::new();
         let sorts = [
             ListSort::Id,
@@ -1376,12 +1411,15 @@ mod tests {
         ];
         for sort in sorts {
             for descending in [false, true] {
-                for filter in &filters {
+                for (filter, restrict) in filters
+                    .iter()
+                    .flat_map(|flt| [(flt, Restrict::default()), (flt, u1.clone())])
+                {
                     for limit in [1, 7, 50] {
                         let mut cursor: Option<String> = None;
                         for _ in 0..6 {
                             let req = ListRequest {
-                                restrict: Restrict::default(),
+                                restrict: restrict.clone(),
                                 filters: filter.clone(),
                                 sort,
                                 descending,
