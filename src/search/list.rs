@@ -1549,6 +1549,54 @@ mod tests {
         }
     }
 
+    /// A part reads exactly the documents it names: the id terms in range kept to one
+    /// instant, the column's instant kept to a range of ids.
+    #[test]
+    fn parts_read_the_documents_they_name() {
+        let (schema, f) = fields::schema();
+        let index = tantivy::Index::create_in_ram(schema);
+        fields::register_tokenizers(&index).unwrap();
+        let mut writer: tantivy::IndexWriter =
+            index.writer_with_num_threads(1, 20_000_000).unwrap();
+        for (id, updated) in [(1u128, 5i64), (2, 5), (3, 7), (4, 5), (5, 9)] {
+            let id = (id << 64) | 77;
+            let mut d = tantivy::TantivyDocument::default();
+            d.add_text(f.id, ulid::Ulid::from(id).to_string());
+            d.add_u64(f.id_hi, (id >> 64) as u64);
+            d.add_u64(f.id_lo, id as u64);
+            d.add_i64(f.updated, updated);
+            writer.add_document(d).unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let reader = searcher.segment_reader(0);
+        let cols = KeyColumns::open(reader, &f, ListSort::Updated)
+            .unwrap()
+            .unwrap();
+        let read = |part: Part| {
+            let mut docs = Vec::new();
+            cols.docs_in(&part, reader.max_doc(), &mut docs).unwrap();
+            docs.sort_unstable();
+            docs
+        };
+        let id = |n: u128| (n << 64) | 77;
+        let ids_at_5 = Part::Ids {
+            ids: id(2)..=u128::MAX,
+            primary: Some(flip(5)),
+        };
+        assert_eq!(read(ids_at_5), vec![1, 3]);
+        let at_5_by_column = Part::Primaries {
+            primaries: flip(5)..=flip(5),
+            ids: Some(0..=id(2)),
+        };
+        assert_eq!(read(at_5_by_column), vec![0, 1]);
+        let above_5 = Part::Primaries {
+            primaries: flip(6)..=u64::MAX,
+            ids: None,
+        };
+        assert_eq!(read(above_5), vec![2, 4]);
+    }
+
     #[test]
     fn flip_keeps_the_order() {
         assert!(flip(-5) < flip(0) && flip(0) < flip(7) && flip(7) < flip(i64::MAX));
