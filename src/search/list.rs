@@ -1114,17 +1114,48 @@ fn listed_page(keys: Keys, total: usize, limit: usize) -> Listed {
 mod tests {
     use super::*;
 
-    /// `Best` keeps exactly what sorting everything and taking the first `n` gives, whatever
-    /// the arrival order, duplicates of keys, direction and `n`.
-    #[test]
-    fn best_keeps_the_first_n_in_list_order() {
-        let mut seed = 12345u64;
-        let mut next = move || {
+    const ORDERS: [ListSort; 4] = [
+        ListSort::Id,
+        ListSort::Updated,
+        ListSort::NextFollowup,
+        ListSort::Name,
+    ];
+
+    /// A repeatable xorshift sequence.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
-        };
+        }
+    }
+
+    /// An empty index in memory and a writer that never merges (segments stay as committed).
+    fn ram_index() -> (tantivy::Index, Fields, tantivy::IndexWriter) {
+        let (schema, f) = fields::schema();
+        let index = tantivy::Index::create_in_ram(schema);
+        fields::register_tokenizers(&index).unwrap();
+        let writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 20_000_000).unwrap();
+        writer.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));
+        (index, f, writer)
+    }
+
+    /// A document with what the list sorts on: the id (text and halves) and the update instant.
+    fn keyed_doc(f: &Fields, id: u128, updated: i64) -> tantivy::TantivyDocument {
+        let mut d = tantivy::TantivyDocument::default();
+        d.add_text(f.id, ulid::Ulid::from(id).to_string());
+        d.add_u64(f.id_hi, (id >> 64) as u64);
+        d.add_u64(f.id_lo, id as u64);
+        d.add_i64(f.updated, updated);
+        d
+    }
+
+    /// `Best` keeps exactly what sorting everything and taking the first `n` gives, whatever
+    /// the arrival order, duplicates of keys, direction and `n`.
+    #[test]
+    fn best_keeps_the_first_n_in_list_order() {
+        let mut next = xorshift(12345);
         for round in 0..40 {
             let len = (next() % 3000) as usize;
             let items: Vec<(u64, u128)> = (0..len)
@@ -1175,19 +1206,8 @@ mod tests {
     /// is not among the matches is reported.
     #[test]
     fn pages_over_segments_match_a_full_sort() {
-        let (schema, f) = fields::schema();
-        let index = tantivy::Index::create_in_ram(schema);
-        fields::register_tokenizers(&index).unwrap();
-        let mut writer: tantivy::IndexWriter =
-            index.writer_with_num_threads(1, 20_000_000).unwrap();
-        writer.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));
-        let mut seed = 99u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let (index, f, mut writer) = ram_index();
+        let mut next = xorshift(99);
         let names = ["张伟", "李娜", "", "王芳", "赵六", "阿", "zz", "张"];
         // (id, updated, next follow-up, name)
         let mut all: Vec<(u128, i64, i64, String)> = Vec::new();
@@ -1201,17 +1221,13 @@ mod tests {
             for _ in 0..(15 + seg * 6) {
                 let id = (u128::from(next() % 1000) << 80) | u128::from(next());
                 let updated = (next() % 5) as i64;
-                let next_fu = if next() % 3 == 0 {
+                let next_fu = if next().is_multiple_of(3) {
                     fields::NO_NEXT_FOLLOWUP
                 } else {
                     (next() % 4) as i64
                 };
                 let name = here[(next() % here.len() as u64) as usize].to_string();
-                let mut d = tantivy::TantivyDocument::default();
-                d.add_text(f.id, ulid::Ulid::from(id).to_string());
-                d.add_u64(f.id_hi, (id >> 64) as u64);
-                d.add_u64(f.id_lo, id as u64);
-                d.add_i64(f.updated, updated);
+                let mut d = keyed_doc(&f, id, updated);
                 d.add_i64(f.next_fu, next_fu);
                 d.add_text(f.name_key, &name);
                 writer.add_document(d).unwrap();
@@ -1221,13 +1237,7 @@ mod tests {
         }
         let searcher = index.reader().unwrap().searcher();
         assert_eq!(searcher.segment_readers().len(), 4);
-        let sorts = [
-            ListSort::Id,
-            ListSort::Updated,
-            ListSort::NextFollowup,
-            ListSort::Name,
-        ];
-        for sort in sorts {
+        for sort in ORDERS {
             for descending in [false, true] {
                 let mut expected = all.clone();
                 expected.sort_by(|a, b| {
@@ -1297,43 +1307,28 @@ mod tests {
     /// widens its bound or walks, and still agrees.
     #[test]
     fn bounded_pages_match_the_walk() {
-        let (schema, f) = fields::schema();
-        let index = tantivy::Index::create_in_ram(schema);
-        fields::register_tokenizers(&index).unwrap();
-        let mut writer: tantivy::IndexWriter =
-            index.writer_with_num_threads(1, 20_000_000).unwrap();
-        writer.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));
-        let mut seed = 7u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let (index, f, mut writer) = ram_index();
+        let mut next = xorshift(7);
         let rows = 3000u64;
         let mut again = Vec::new();
         for i in 0..rows {
             // Creation-ordered ids (as ULIDs are), a few sharing their top half.
             let id = (u128::from(i / 3 + 1) << 64) | u128::from(next());
             let text = ulid::Ulid::from(id).to_string();
-            let mut d = tantivy::TantivyDocument::default();
-            d.add_text(f.id, &text);
-            d.add_u64(f.id_hi, (id >> 64) as u64);
-            d.add_u64(f.id_lo, id as u64);
             // A run of customers imported together share their instant.
             let updated = if (1000..2200).contains(&i) {
                 42
             } else {
                 (next() % 400) as i64 - 100
             };
-            d.add_i64(f.updated, updated);
-            let next_fu = if next() % 4 == 0 {
+            let mut d = keyed_doc(&f, id, updated);
+            let next_fu = if next().is_multiple_of(4) {
                 fields::NO_NEXT_FOLLOWUP
             } else {
                 (next() % 500) as i64
             };
             d.add_i64(f.next_fu, next_fu);
-            if next() % 3 != 0 {
+            if !next().is_multiple_of(3) {
                 d.add_text(f.owner, "u1");
             }
             // Names alike in their first eight bytes, an empty one, long and short ones.
@@ -1355,14 +1350,14 @@ mod tests {
                 "new"
             };
             d.add_text(f.exact, fields::exact_term("s", age));
-            if next() % 2 == 0 {
+            if next().is_multiple_of(2) {
                 d.add_text(f.exact, fields::exact_term("t", "x"));
             }
             writer.add_document(d.clone()).unwrap();
-            if next() % 10 == 0 {
+            if next().is_multiple_of(10) {
                 writer.delete_term(Term::from_field_text(f.id, &text));
                 // Half of them come back (an update): the same id in a later document.
-                if next() % 2 == 0 {
+                if next().is_multiple_of(2) {
                     again.push(d);
                 }
             }
@@ -1403,13 +1398,7 @@ mod tests {
             pools: Vec::new(),
         };
         let mut paths = Vec::new();
-        let sorts = [
-            ListSort::Id,
-            ListSort::Updated,
-            ListSort::NextFollowup,
-            ListSort::Name,
-        ];
-        for sort in sorts {
+        for sort in ORDERS {
             for descending in [false, true] {
                 for (filter, restrict) in filters
                     .iter()
@@ -1444,7 +1433,7 @@ mod tests {
                 }
             }
         }
-        for sort in sorts {
+        for sort in ORDERS {
             assert!(paths.contains(&(sort, Path::Bounded(1))), "{sort:?}");
         }
         assert!(paths.iter().any(|(_, p)| *p != Path::Bounded(1)));
@@ -1553,19 +1542,10 @@ mod tests {
     /// instant, the column's instant kept to a range of ids.
     #[test]
     fn parts_read_the_documents_they_name() {
-        let (schema, f) = fields::schema();
-        let index = tantivy::Index::create_in_ram(schema);
-        fields::register_tokenizers(&index).unwrap();
-        let mut writer: tantivy::IndexWriter =
-            index.writer_with_num_threads(1, 20_000_000).unwrap();
+        let (index, f, mut writer) = ram_index();
         for (id, updated) in [(1u128, 5i64), (2, 5), (3, 7), (4, 5), (5, 9)] {
             let id = (id << 64) | 77;
-            let mut d = tantivy::TantivyDocument::default();
-            d.add_text(f.id, ulid::Ulid::from(id).to_string());
-            d.add_u64(f.id_hi, (id >> 64) as u64);
-            d.add_u64(f.id_lo, id as u64);
-            d.add_i64(f.updated, updated);
-            writer.add_document(d).unwrap();
+            writer.add_document(keyed_doc(&f, id, updated)).unwrap();
         }
         writer.commit().unwrap();
         let searcher = index.reader().unwrap().searcher();
