@@ -690,24 +690,37 @@ impl KeyColumns {
         }
     }
 
-    /// The keys of `docs` (ascending), those without one left out.
-    fn keys(&self, docs: &[DocId]) -> tantivy::Result<Vec<Key>> {
+    /// The keys of `docs`, one per document that has one; `None` when a name ordinal is
+    /// missing from the segment's dictionary (the walk reports that).
+    fn keys(&self, docs: &[DocId]) -> tantivy::Result<Option<Vec<Key>>> {
         let KeyKind::Name(col) = &self.primary else {
-            return Ok(docs
-                .iter()
-                .filter_map(|&d| Some((self.primary(d)?, self.id(d)?)))
-                .collect());
+            return Ok(Some(
+                docs.iter()
+                    .filter_map(|&d| Some((self.primary(d)?, self.id(d)?)))
+                    .collect(),
+            ));
         };
-        let mut ords: Vec<u64> = docs
+        let of_docs: Vec<u64> = docs
             .iter()
             .filter_map(|&d| col.term_ords(d).next())
             .collect();
+        let mut ords = of_docs.clone();
         ords.sort_unstable();
         ords.dedup();
-        let mut keys = Vec::with_capacity(ords.len());
-        col.dictionary()
-            .sorted_ords_to_term_cb(&ords, |name| keys.push((name_prefix(name), 0)))?;
-        Ok(keys)
+        let mut prefixes = Vec::with_capacity(ords.len());
+        if !col
+            .dictionary()
+            .sorted_ords_to_term_cb(&ords, |name| prefixes.push(name_prefix(name)))?
+            || prefixes.len() != ords.len()
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            of_docs
+                .iter()
+                .filter_map(|o| Some((*prefixes.get(ords.binary_search(o).ok()?)?, 0)))
+                .collect(),
+        ))
     }
 
     /// The ordinals of this segment's names whose prefix is in `prefixes`.
@@ -897,7 +910,8 @@ fn plan(sort: ListSort, low: Option<Key>, high: Option<Key>, sampled: &[Key]) ->
 }
 
 /// Up to about `want` sort keys of live documents, read at evenly spaced positions over all
-/// segments; `None` when the order has no key to bound on.
+/// segments (a name's key once per sampled document, so common names weigh as they should);
+/// `None` when a segment cannot be read for the order ([`KeyColumns::open`], [`KeyColumns::keys`]).
 fn sample_keys(
     searcher: &Searcher,
     f: &Fields,
@@ -924,7 +938,10 @@ fn sample_keys(
             }
             at += step;
         }
-        keys.extend(cols.keys(&docs)?);
+        let Some(found) = cols.keys(&docs)? else {
+            return Ok(None);
+        };
+        keys.extend(found);
         base = end;
     }
     Ok(Some(keys))
