@@ -694,16 +694,22 @@ impl KeyColumns {
     /// missing from the segment's dictionary (the walk reports that).
     fn keys(&self, docs: &[DocId]) -> tantivy::Result<Option<Vec<Key>>> {
         let KeyKind::Name(col) = &self.primary else {
+            // A document without a ULID id gives no key: the sample only leaves it out (a
+            // match without one makes the whole list unordered before any bound is placed).
             return Ok(Some(
                 docs.iter()
                     .filter_map(|&d| Some((self.primary(d)?, self.id(d)?)))
                     .collect(),
             ));
         };
-        let of_docs: Vec<u64> = docs
+        // Every document has a name here (`open` checked that the column is full).
+        let Some(of_docs) = docs
             .iter()
-            .filter_map(|&d| col.term_ords(d).next())
-            .collect();
+            .map(|&d| col.term_ords(d).next())
+            .collect::<Option<Vec<u64>>>()
+        else {
+            return Ok(None);
+        };
         let mut ords = of_docs.clone();
         ords.sort_unstable();
         ords.dedup();
@@ -711,16 +717,14 @@ impl KeyColumns {
         if !col
             .dictionary()
             .sorted_ords_to_term_cb(&ords, |name| prefixes.push(name_prefix(name)))?
-            || prefixes.len() != ords.len()
         {
             return Ok(None);
         }
-        Ok(Some(
-            of_docs
-                .iter()
-                .filter_map(|o| Some((*prefixes.get(ords.binary_search(o).ok()?)?, 0)))
-                .collect(),
-        ))
+        // `prefixes[i]` is the prefix of `ords[i]`, and every document's ordinal is in `ords`.
+        Ok(of_docs
+            .iter()
+            .map(|o| Some((*prefixes.get(ords.binary_search(o).ok()?)?, 0)))
+            .collect())
     }
 
     /// The ordinals of this segment's names whose prefix is in `prefixes`.
@@ -911,11 +915,10 @@ fn plan(sort: ListSort, low: Option<Key>, high: Option<Key>, sampled: &[Key]) ->
 
 /// Up to about `want` sort keys of live documents, read at evenly spaced positions over all
 /// segments (a name's key once per sampled document, so common names weigh as they should);
-/// `None` when a segment cannot be read for the order ([`KeyColumns::open`], [`KeyColumns::keys`]).
+/// `None` when a segment's names cannot be read ([`KeyColumns::keys`]).
 fn sample_keys(
     searcher: &Searcher,
-    f: &Fields,
-    sort: ListSort,
+    columns: &[KeyColumns],
     want: u64,
 ) -> tantivy::Result<Option<Vec<Key>>> {
     let readers = searcher.segment_readers();
@@ -924,10 +927,7 @@ fn sample_keys(
     let mut keys = Vec::new();
     let mut base = 0u64;
     let mut docs = Vec::new();
-    for reader in readers {
-        let Some(cols) = KeyColumns::open(reader, f, sort)? else {
-            return Ok(None);
-        };
+    for (reader, cols) in readers.iter().zip(columns) {
         let end = base + u64::from(reader.max_doc());
         let mut at = base.div_ceil(step) * step;
         docs.clear();
@@ -953,7 +953,7 @@ fn sample_keys(
 /// — the few in range lead, however many the query matches.
 fn collect_within(
     searcher: &Searcher,
-    f: &Fields,
+    columns: &[KeyColumns],
     query: &dyn Query,
     collector: &KeyCollector,
     parts: &[Part],
@@ -961,10 +961,7 @@ fn collect_within(
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let mut fruits = Vec::new();
     let mut docs = Vec::new();
-    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
-        let Some(cols) = KeyColumns::open(reader, f, collector.sort)? else {
-            return Ok(None);
-        };
+    for (ord, (reader, cols)) in searcher.segment_readers().iter().zip(columns).enumerate() {
         let mut segment = collector.for_segment(ord as SegmentOrdinal, reader)?;
         docs.clear();
         for part in parts {
@@ -1007,7 +1004,15 @@ fn bounded(
     total: usize,
     tuning: Tuning,
 ) -> tantivy::Result<Option<(Keys, u32)>> {
-    let Some(sampled) = sample_keys(searcher, f, collector.sort, tuning.samples)? else {
+    // Each segment's key columns, opened once for the sample and every attempt.
+    let mut columns = Vec::new();
+    for reader in searcher.segment_readers() {
+        let Some(cols) = KeyColumns::open(reader, f, collector.sort)? else {
+            return Ok(None);
+        };
+        columns.push(cols);
+    }
+    let Some(sampled) = sample_keys(searcher, &columns, tuning.samples)? else {
         return Ok(None);
     };
     if sampled.is_empty() || total == 0 {
@@ -1047,7 +1052,7 @@ fn bounded(
             (cursor, Some(bound))
         };
         let parts = plan(collector.sort, low, high, &sampled);
-        let Some(fruit) = collect_within(searcher, f, query, collector, &parts)? else {
+        let Some(fruit) = collect_within(searcher, &columns, query, collector, &parts)? else {
             return Ok(None);
         };
         let held = match &fruit.keys {
