@@ -46,7 +46,7 @@ pub mod v36;
 
 use std::path::{Path, PathBuf};
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub use redb::ReadTransaction;
@@ -139,6 +139,28 @@ pub struct Store {
     /// Moves on after every commit that wrote sessions, API tokens, users, roles or
     /// departments (see [`Store::auth_epoch`]).
     auth_epoch: AtomicU64,
+    /// Callers of [`Store::write`] waiting for the writer lock right now (see
+    /// [`Store::writers_waiting`]).
+    waiting: AtomicUsize,
+    /// Write transactions committed since the store was opened.
+    commits: AtomicU64,
+}
+
+/// One caller counted as waiting for the writer lock while this lives
+/// ([`Store::writers_waiting`]).
+pub struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn on(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Store {
@@ -249,6 +271,8 @@ impl Store {
             audit_key: audit_key.map(Arc::new),
             anchor: OnceLock::new(),
             auth_epoch: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
         };
         // Before any migration re-seals something with it.
         if let Some(key) = &store.audit_key
@@ -357,8 +381,12 @@ impl Store {
     where
         E: From<Error>,
     {
+        let begun = {
+            let _waiting = Waiting::on(&self.waiting);
+            self.db.begin_write().map_err(Error::from)?
+        };
         let tx = WriteTransaction {
-            tx: self.db.begin_write().map_err(Error::from)?,
+            tx: begun,
             audit_key: self.audit_key.clone(),
             audit_head: Mutex::new(None),
             auth_changed: AtomicBool::new(false),
@@ -371,6 +399,7 @@ impl Store {
                     .unwrap_or_else(|p| p.into_inner());
                 let auth_changed = tx.auth_changed.into_inner();
                 tx.tx.commit().map_err(Error::from)?;
+                self.commits.fetch_add(1, Ordering::Relaxed);
                 // After the commit: a reader that sees the new epoch reads the new rows.
                 if auth_changed {
                     self.auth_epoch.fetch_add(1, Ordering::SeqCst);
@@ -395,6 +424,23 @@ impl Store {
     /// disabled user or role/department change is seen by the very next request.
     pub fn auth_epoch(&self) -> u64 {
         self.auth_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Whether another caller of [`Store::write`] waits for the writer lock now: a long job
+    /// holding it (the pool sweep) ends its transaction early when someone does.
+    pub fn writers_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
+    }
+
+    /// Write transactions committed through [`Store::write`] since the store was opened.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Counts a writer as waiting until the guard drops: what [`Store::write`] does around
+    /// taking the writer lock. Tests hold one to stand for a waiting request.
+    pub fn waiting_writer(&self) -> Waiting<'_> {
+        Waiting::on(&self.waiting)
     }
 
     /// Runs `f` on a consistent snapshot.

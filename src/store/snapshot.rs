@@ -65,7 +65,10 @@ impl Store {
     pub fn snapshot_by(&self, path: &Path) -> Result<(Snapshot, Method)> {
         refuse_existing(path)?;
         // Held until the copy is complete: no commit can land in the file meanwhile.
-        let writer = self.db.begin_write()?;
+        let writer = {
+            let _waiting = self.waiting_writer();
+            self.db.begin_write()?
+        };
         let scrub_pending = writer
             .open_table(tables::SETTINGS)?
             .get(super::SCRUB_PENDING)?
@@ -156,19 +159,88 @@ fn with_removal_on_error<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Resul
 }
 
 /// Copies the store file byte for byte into a new private file (the kernel copies it, without
-/// passing the bytes through this process).
+/// passing the bytes through this process). Only the file's data is copied: the ranges redb
+/// has reserved but never written (holes, which read as zeros) stay holes in the copy, so the
+/// writers wait for the data alone (a freshly filled 1M store: 1.47 of 2.27 GB).
 fn copy_file(from: &Path, to: &Path) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut source = std::fs::File::open(from)?;
-    let mut target = std::fs::OpenOptions::new()
+    let source = std::fs::File::open(from)?;
+    let target = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(to)?;
     with_removal_on_error(to, || {
-        std::io::copy(&mut source, &mut target)?;
+        let len = source.metadata()?.len();
+        // The copy's length first: whatever is not copied below reads as zeros, as in the source.
+        target.set_len(len)?;
+        for (start, end) in data_ranges(&source, len)? {
+            copy_range(&source, &target, start, end)?;
+        }
         Ok(())
     })
+}
+
+/// The ranges of `file` (of `len` bytes) that hold data, in order; the whole file when the
+/// file system cannot tell data from holes.
+fn data_ranges(file: &std::fs::File, len: u64) -> std::io::Result<Vec<(u64, u64)>> {
+    use rustix::fs::{SeekFrom, seek};
+    let mut ranges = Vec::new();
+    let mut at = 0;
+    while at < len {
+        let start = match seek(file, SeekFrom::Data(at)) {
+            Ok(start) => start,
+            // Nothing but a hole from `at` to the end.
+            Err(rustix::io::Errno::NXIO) => break,
+            Err(rustix::io::Errno::INVAL) if at == 0 => return Ok(vec![(0, len)]),
+            Err(e) => return Err(e.into()),
+        };
+        if start >= len {
+            break;
+        }
+        let end = seek(file, SeekFrom::Hole(start))?.min(len);
+        ranges.push((start, end));
+        at = end;
+    }
+    Ok(ranges)
+}
+
+/// Copies bytes `start..end` of `from` to the same place in `to`: by the kernel, or through
+/// a buffer where the kernel cannot copy between the two files.
+fn copy_range(from: &std::fs::File, to: &std::fs::File, start: u64, end: u64) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let (mut off_in, mut off_out) = (start, start);
+    while off_in < end {
+        let want = usize::try_from(end - off_in)
+            .unwrap_or(usize::MAX)
+            .min(1 << 30);
+        match rustix::fs::copy_file_range(from, Some(&mut off_in), to, Some(&mut off_out), want) {
+            Ok(0) => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the store file ended before its length while being copied",
+                )));
+            }
+            Ok(_) => {}
+            Err(
+                rustix::io::Errno::XDEV | rustix::io::Errno::NOSYS | rustix::io::Errno::OPNOTSUPP,
+            ) => {
+                let mut buf = vec![0u8; 1 << 20];
+                while off_in < end {
+                    let n = usize::try_from(end - off_in)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.len());
+                    let piece = buf.get_mut(..n).unwrap_or_default();
+                    from.read_exact_at(piece, off_in)?;
+                    to.write_all_at(piece, off_in)?;
+                    off_in += n as u64;
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(Error::Io(e.into())),
+        }
+    }
+    Ok(())
 }
 
 /// redb's page cache for a snapshot being written or settled: the copy is read back once by
@@ -373,6 +445,61 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::store::audit;
+
+    /// A file with data, a hole of `hole` bytes, data again, and a hole at its end.
+    fn sparse_file(path: &Path, hole: u64) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(path).unwrap();
+        let head: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let tail: Vec<u8> = (0..9_000u32).map(|i| (i % 13 + 1) as u8).collect();
+        f.write_all_at(&head, 0).unwrap();
+        let tail_at = head.len() as u64 + hole;
+        f.write_all_at(&tail, tail_at).unwrap();
+        let len = tail_at + tail.len() as u64 + hole;
+        f.set_len(len).unwrap();
+        let mut want = vec![0u8; usize::try_from(len).unwrap()];
+        want[..head.len()].copy_from_slice(&head);
+        let at = usize::try_from(tail_at).unwrap();
+        want[at..at + tail.len()].copy_from_slice(&tail);
+        want
+    }
+
+    #[test]
+    fn the_file_copy_keeps_every_byte_and_leaves_holes_unwritten() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let hole = 64 << 20;
+        let want = sparse_file(&dir.path().join("source"), hole);
+        copy_file(&dir.path().join("source"), &dir.path().join("copy")).unwrap();
+        let got = std::fs::read(dir.path().join("copy")).unwrap();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the copy differs from the source");
+        // Holes the file system reports stay holes: far less than the holes is allocated.
+        let allocated = std::fs::metadata(dir.path().join("copy")).unwrap().blocks() * 512;
+        let source = std::fs::metadata(dir.path().join("source"))
+            .unwrap()
+            .blocks()
+            * 512;
+        if source < hole {
+            assert!(allocated <= source + (1 << 20), "{allocated} > {source}");
+        }
+        // A file that is all data, and one that is all hole.
+        std::fs::write(dir.path().join("full"), &want[..30_000]).unwrap();
+        copy_file(&dir.path().join("full"), &dir.path().join("full-copy")).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("full-copy")).unwrap(),
+            &want[..30_000]
+        );
+        std::fs::File::create(dir.path().join("empty"))
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        copy_file(&dir.path().join("empty"), &dir.path().join("empty-copy")).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("empty-copy")).unwrap(),
+            vec![0u8; 1 << 20]
+        );
+    }
 
     fn table_names(db_path: &Path) -> Vec<String> {
         let db = redb::ReadOnlyDatabase::open(db_path).unwrap();

@@ -253,61 +253,65 @@ fn one_by_one(app: &App, now: chrono::DateTime<chrono::Utc>) -> SweepReport {
     dry
 }
 
+/// 240 customers of three salespeople, held 3–40 days and never followed up: some due for
+/// recall, some for a warning, some kept.
+fn fill(dir: &std::path::Path, clock: Arc<ManualClock>) {
+    let app = open(dir, clock);
+    common::set_up_admin(&app);
+    let owners: Vec<String> = (0..3)
+        .map(|i| {
+            app.org()
+                .create_user(
+                    &Actor::Operator,
+                    NewUser {
+                        username: format!("s{i}"),
+                        display_name: format!("销售{i}"),
+                        roles: vec!["sales".into()],
+                        password: common::TEAM_PASSWORD.into(),
+                        department_id: None,
+                        manager_id: None,
+                        phone: None,
+                        broker: None,
+                    },
+                    "test",
+                )
+                .unwrap()
+                .id
+        })
+        .collect();
+    let now = app.now();
+    let mut synth = zhudai::synth::Generator::new(18, now);
+    let grades = ["A", "B", "C", "D"];
+    let records: Vec<Customer> = (0..240)
+        .map(|i| {
+            let s = synth.customer();
+            let owner = owners[i % owners.len()].clone();
+            let mut c = app.platform().demo_record(&s, Some(owner), "test").unwrap();
+            // Held 3–40 days, never followed up: some recalled, some warned, some kept.
+            c.created_at = now - Duration::days(60);
+            c.updated_at = c.created_at;
+            c.held_since = Some(now - Duration::days(3 + (i as i64 * 7) % 38));
+            c.last_followup_at = None;
+            c.grade = Some(grades[i % grades.len()].to_string());
+            c.locked = i % 17 == 0;
+            c
+        })
+        .collect();
+    app.store
+        .write(|tx| {
+            for c in &records {
+                customers::put(tx, None, c)?;
+            }
+            Ok::<_, zhudai::store::Error>(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn a_batched_sweep_writes_exactly_what_one_by_one_recalls_write() {
     let clock = Arc::new(ManualClock::new(common::epoch()));
     let first = tempfile::tempdir().unwrap();
-    {
-        let app = open(first.path(), clock.clone());
-        common::set_up_admin(&app);
-        let owners: Vec<String> = (0..3)
-            .map(|i| {
-                app.org()
-                    .create_user(
-                        &Actor::Operator,
-                        NewUser {
-                            username: format!("s{i}"),
-                            display_name: format!("销售{i}"),
-                            roles: vec!["sales".into()],
-                            password: common::TEAM_PASSWORD.into(),
-                            department_id: None,
-                            manager_id: None,
-                            phone: None,
-                            broker: None,
-                        },
-                        "test",
-                    )
-                    .unwrap()
-                    .id
-            })
-            .collect();
-        let now = app.now();
-        let mut synth = zhudai::synth::Generator::new(18, now);
-        let grades = ["A", "B", "C", "D"];
-        let records: Vec<Customer> = (0..240)
-            .map(|i| {
-                let s = synth.customer();
-                let owner = owners[i % owners.len()].clone();
-                let mut c = app.platform().demo_record(&s, Some(owner), "test").unwrap();
-                // Held 3–40 days, never followed up: some recalled, some warned, some kept.
-                c.created_at = now - Duration::days(60);
-                c.updated_at = c.created_at;
-                c.held_since = Some(now - Duration::days(3 + (i as i64 * 7) % 38));
-                c.last_followup_at = None;
-                c.grade = Some(grades[i % grades.len()].to_string());
-                c.locked = i % 17 == 0;
-                c
-            })
-            .collect();
-        app.store
-            .write(|tx| {
-                for c in &records {
-                    customers::put(tx, None, c)?;
-                }
-                Ok::<_, zhudai::store::Error>(())
-            })
-            .unwrap();
-    }
+    fill(first.path(), clock.clone());
     let now = common::epoch();
     // An earlier sweep (one by one, the reference) recalls some and leaves warnings behind:
     // some of the customers warned then are recalled now, and their warning counters must go.
@@ -396,4 +400,44 @@ fn a_batched_sweep_writes_exactly_what_one_by_one_recalls_write() {
         assert_eq!((again.recalled, again.warned), (0, r.warned));
         assert_eq!(bin_rows(&app, tables::CUSTOMER_EVENTS).len(), events);
     }
+}
+
+/// The real sweep keeps one write transaction over several batches while no other writer
+/// waits, and ends it after the batch during which one begins to wait.
+#[test]
+fn a_sweep_transaction_takes_several_batches_unless_a_writer_waits() {
+    let clock = Arc::new(ManualClock::new(common::epoch()));
+    let first = tempfile::tempdir().unwrap();
+    fill(first.path(), clock.clone());
+    let second = tempfile::tempdir().unwrap();
+    common::copy_dir(first.path(), second.path());
+    let now = common::epoch();
+    let max = zhudai::service::pools::sweep::TX_MAX_BATCHES as u64;
+
+    let app = open(first.path(), clock.clone());
+    let before = app.store.commits();
+    let alone = app.pools().sweep_in_batches(now, 1).unwrap();
+    let actions = alone.recalled + alone.warned;
+    assert!(actions > 2 * max, "{alone:?}");
+    assert_eq!(
+        app.store.commits() - before,
+        actions.div_ceil(max),
+        "batches of one, {max} to a transaction"
+    );
+    drop(app);
+
+    let app = open(second.path(), clock.clone());
+    let before = app.store.commits();
+    let waiting = app.store.waiting_writer();
+    let yielding = app.pools().sweep_in_batches(now, 1).unwrap();
+    drop(waiting);
+    assert_eq!(
+        (yielding.recalled, yielding.warned),
+        (alone.recalled, alone.warned)
+    );
+    assert_eq!(
+        app.store.commits() - before,
+        actions,
+        "a transaction per batch while a writer waits"
+    );
 }

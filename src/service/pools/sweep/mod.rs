@@ -32,6 +32,12 @@ use crate::store::pools;
 /// 5,000 is ×1.25 faster on a quiet machine (×1.3–1.4 under load) and 20,000 barely more,
 /// while the write lock is held about 0.3 s per batch (other writers wait that long at most).
 pub const BATCH: usize = 5000;
+/// Batches one write transaction of the real sweep takes at most while no other writer waits
+/// for the lock (it ends after the batch during which one begins to wait). At 1M customers
+/// a first sweep over a large backlog ran ×1.25 faster with 20,000 customers per transaction
+/// than with 5,000 (docs/benchmarks.md, "Sweep transactions that yield"): more of the pages a
+/// commit rewrites carry several changes.
+pub const TX_MAX_BATCHES: usize = 8;
 /// Compact rows the scanning thread copies out before handing them to an evaluating thread.
 const EVAL_CHUNK: usize = 4096;
 /// Threads evaluating rules during a sweep, besides the scanning one (the design's small
