@@ -84,6 +84,70 @@ impl<R: Read> Read for Tap<'_, R> {
     }
 }
 
+/// A file read with its holes (ranges the file system holds no data for, which read as zeros)
+/// given as zeros without asking the kernel: a store snapshot keeps the holes of the store
+/// file (`store::snapshot`), and reading them through the page cache costs more than reading
+/// the data.
+struct Sparse {
+    file: File,
+    /// Data ranges not yet passed, in order.
+    ranges: std::collections::VecDeque<(u64, u64)>,
+    pos: u64,
+    len: u64,
+}
+
+impl Sparse {
+    fn open(file: File, len: u64) -> io::Result<Sparse> {
+        let ranges = crate::store::snapshot::data_ranges(&file, len)?;
+        Ok(Sparse {
+            file,
+            ranges: ranges.into(),
+            pos: 0,
+            len,
+        })
+    }
+}
+
+impl Read for Sparse {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        while self.ranges.front().is_some_and(|&(_, end)| end <= self.pos) {
+            self.ranges.pop_front();
+        }
+        let (next_data, data_end) = self.ranges.front().copied().unwrap_or((self.len, self.len));
+        let room = buf.len() as u64;
+        if self.pos >= self.len || room == 0 {
+            return Ok(0);
+        }
+        if self.pos < next_data && next_data == self.len {
+            // The hole that ends the file: only as long as the file still is.
+            self.len = self.len.min(self.file.metadata()?.len());
+            if self.pos >= self.len {
+                return Ok(0);
+            }
+        }
+        let next_data = next_data.min(self.len);
+        let n = if self.pos < next_data {
+            // In a hole.
+            let n = usize::try_from(room.min(next_data - self.pos)).unwrap_or(buf.len());
+            buf.get_mut(..n).unwrap_or_default().fill(0);
+            n
+        } else {
+            let n = usize::try_from(room.min(data_end - self.pos)).unwrap_or(buf.len());
+            let n = self
+                .file
+                .read_at(buf.get_mut(..n).unwrap_or_default(), self.pos)?;
+            if n == 0 {
+                // Shorter than it was: the size check after the entry reports it.
+                self.len = self.pos;
+            }
+            n
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 /// Writes `entries` and the manifest to `out` (never overwriting it): the bytes go to
 /// `out.partial` first, which is synced and then linked to `out` only when complete.
 pub fn write(
@@ -326,6 +390,8 @@ fn write_tar(
             .metadata()
             .map_err(io(format!("cannot read {}", entry.source.display())))?
             .len();
+        let source = Sparse::open(source, size)
+            .map_err(io(format!("cannot read {}", entry.source.display())))?;
         let mut tap = Tap {
             inner: source.take(size),
             hasher: Some(Sha256::new()),
@@ -636,6 +702,55 @@ fn stream_error(e: io::Error) -> Error {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn a_sparse_file_reads_as_its_bytes_holes_as_zeros() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let f = File::create(&path).unwrap();
+        // Hole, data, hole, data, hole at the end.
+        let a: Vec<u8> = (0..70_000u32).map(|i| (i % 253 + 1) as u8).collect();
+        let b: Vec<u8> = (0..5_000u32).map(|i| (i % 7 + 1) as u8).collect();
+        f.write_all_at(&a, 3 << 20).unwrap();
+        f.write_all_at(&b, 9 << 20).unwrap();
+        f.set_len(12 << 20).unwrap();
+        drop(f);
+        let want = std::fs::read(&path).unwrap();
+        for piece in [1 << 20, 4093, 65_536] {
+            let len = want.len() as u64;
+            let mut sparse = Sparse::open(File::open(&path).unwrap(), len).unwrap();
+            let mut got = Vec::new();
+            let mut buf = vec![7u8; piece];
+            loop {
+                let n = sparse.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got.len(), want.len(), "pieces of {piece}");
+            assert!(got == want, "pieces of {piece}");
+        }
+        // A file shorter than measured (it shrank meanwhile) ends early, not padded with zeros:
+        // the entry's size check then refuses the backup.
+        let mut sparse = Sparse::open(File::open(&path).unwrap(), 13 << 20).unwrap();
+        let mut got = Vec::new();
+        sparse.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), want.len());
+        let mut sparse = Sparse::open(File::open(&path).unwrap(), want.len() as u64).unwrap();
+        let mut head = vec![0u8; 4 << 20];
+        sparse.read_exact(&mut head).unwrap();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(5 << 20)
+            .unwrap();
+        let mut rest = Vec::new();
+        sparse.read_to_end(&mut rest).unwrap();
+        assert!(head.len() + rest.len() < want.len(), "{}", rest.len());
+    }
 
     fn header() -> Header {
         Header {

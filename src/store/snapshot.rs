@@ -183,7 +183,7 @@ fn copy_file(from: &Path, to: &Path) -> Result<()> {
 
 /// The ranges of `file` (of `len` bytes) that hold data, in order; the whole file when the
 /// file system cannot tell data from holes.
-fn data_ranges(file: &std::fs::File, len: u64) -> std::io::Result<Vec<(u64, u64)>> {
+pub(crate) fn data_ranges(file: &std::fs::File, len: u64) -> std::io::Result<Vec<(u64, u64)>> {
     use rustix::fs::{SeekFrom, seek};
     let mut ranges = Vec::new();
     let mut at = 0;
