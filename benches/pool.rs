@@ -842,7 +842,7 @@ fn main() {
         "the horizon changes nothing but the work"
     );
     println!(
-        "(a) sweep real: {} recalled, {} warned (one transaction per {} customers) in {:.3} s (×{:.1} the baseline)",
+        "(a) sweep real: {} recalled, {} warned (batches of {} customers, up to {} to a transaction) in {:.3} s (×{:.1} the baseline)",
         real.recalled,
         real.warned,
         if batch > 0 {
@@ -850,6 +850,7 @@ fn main() {
         } else {
             zhudai::service::pools::sweep::BATCH
         },
+        zhudai::service::pools::sweep::TX_MAX_BATCHES,
         secs(real_t),
         ratio(real_t)
     );
