@@ -44,7 +44,8 @@ impl crate::service::pools::UseCases<'_> {
         let mut rest = plan;
         while !rest.is_empty() {
             // One transaction takes batches until it holds TX_MAX_BATCHES of them, the plan
-            // ends, or another writer waits for the lock (which then waits one batch at most).
+            // ends, or another writer waits for the lock (which then waits for this batch and the
+            // commit).
             let (applied, taken) = self.store.write(|tx| {
                 let mut applied = Vec::new();
                 let mut taken = 0;
