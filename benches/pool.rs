@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo bench --bench pool` (release). Environment: `ZHUDAI_BENCH_ROWS` customers,
 //! default 100000 (the design target is a sweep over 1000000 in under 2 s);
-//! `ZHUDAI_BENCH_SWEEP_ONLY=1` the sweeps and their baselines only; `ZHUDAI_BENCH_SWEEP_BATCH`
+//! `ZHUDAI_BENCH_SWEEP_ONLY=1` the sweeps and their baselines only; `ZHUDAI_BENCH_SWEEP_WRITER=MS`
+//! a writer committing every MS ms during the real sweep (its longest wait); `ZHUDAI_BENCH_SWEEP_BATCH`
 //! customers per sweep transaction; `ZHUDAI_BENCH_CACHE_MB` redb's page cache for the store
 //! and the raw redb baseline alike (default: `[store] cache_mb`, 64).
 //!
@@ -825,13 +826,56 @@ fn main() {
     );
     // `ZHUDAI_BENCH_SWEEP_BATCH`: customers per write transaction (default: the sweep's own).
     let batch = env_or("ZHUDAI_BENCH_SWEEP_BATCH", 0) as usize;
+    // `ZHUDAI_BENCH_SWEEP_WRITER=MS`: meanwhile a request-like writer commits one audit entry
+    // every MS milliseconds, and the longest of its commits (waiting for the lock included) is
+    // how long a write waits for the sweep. Off by default: a frequent writer makes the sweep
+    // yield after nearly every batch, so its rate is not comparable with figures without one.
+    let writer_ms = env_or("ZHUDAI_BENCH_SWEEP_WRITER", 0);
+    let stop = std::sync::atomic::AtomicBool::new(writer_ms == 0);
+    let (longest, commits) = (AtomicU64::new(0), AtomicU64::new(0));
     let t = Instant::now();
-    let real = if batch > 0 {
-        app.pools().sweep_in_batches(now, batch).unwrap()
-    } else {
-        app.pools().sweep_at(now, false, LISTED).unwrap()
-    };
+    let real = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                app.store
+                    .write(|tx| {
+                        zhudai::store::audit::append(
+                            tx,
+                            chrono::Utc::now(),
+                            zhudai::store::audit::NewAudit {
+                                actor_id: None,
+                                actor: "system".into(),
+                                action: "bench.write",
+                                target: None,
+                                detail: serde_json::json!({}),
+                                source: "bench".into(),
+                            },
+                        )
+                        .map(|_| ())
+                    })
+                    .unwrap();
+                longest.fetch_max(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                commits.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(writer_ms));
+            }
+        });
+        let real = if batch > 0 {
+            app.pools().sweep_in_batches(now, batch).unwrap()
+        } else {
+            app.pools().sweep_at(now, false, LISTED).unwrap()
+        };
+        stop.store(true, Ordering::Relaxed);
+        real
+    });
     let real_t = t.elapsed();
+    if writer_ms > 0 {
+        println!(
+            "(a) during the real sweep a writer committed {} audit entries (one per {writer_ms} ms); its longest commit, waiting for the lock included: {:.0} ms",
+            commits.load(Ordering::Relaxed),
+            longest.load(Ordering::Relaxed) as f64 / 1e3
+        );
+    }
     if batch == 0 {
         assert_eq!(real.actions, dry.actions, "preview equals the real sweep");
     }

@@ -498,3 +498,44 @@ impl Store {
         Ok(self.db.check_integrity()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// A caller of `Store::write` blocked on the writer lock is counted while it waits, and
+    /// only then (the sweep ends its transaction for it).
+    #[test]
+    fn a_writer_waiting_for_the_lock_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let before = store.commits();
+        let (held, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                store
+                    .write(|_tx| {
+                        held.wait();
+                        release.wait();
+                        Ok::<_, Error>(())
+                    })
+                    .unwrap();
+            });
+            held.wait();
+            assert!(!store.writers_waiting(), "the holder is not waiting");
+            let second = s.spawn(|| store.write(|_tx| Ok::<_, Error>(())).unwrap());
+            let started = std::time::Instant::now();
+            let mut counted = store.writers_waiting();
+            while !counted && started.elapsed() < std::time::Duration::from_secs(10) {
+                std::thread::yield_now();
+                counted = store.writers_waiting();
+            }
+            release.wait();
+            second.join().unwrap();
+            assert!(counted, "the blocked writer was never counted");
+        });
+        assert!(!store.writers_waiting());
+        assert_eq!(store.commits() - before, 2);
+    }
+}
