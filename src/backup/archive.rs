@@ -108,6 +108,11 @@ impl Sparse {
     }
 }
 
+/// A piece longer than the buffer it was cut for: a bug here, reported instead of reading less.
+fn short_buffer() -> io::Error {
+    io::Error::other("a sparse read was cut longer than its buffer")
+}
+
 impl Read for Sparse {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use std::os::unix::fs::FileExt;
@@ -130,13 +135,13 @@ impl Read for Sparse {
         let n = if self.pos < next_data {
             // In a hole.
             let n = usize::try_from(room.min(next_data - self.pos)).unwrap_or(buf.len());
-            buf.get_mut(..n).unwrap_or_default().fill(0);
+            buf.get_mut(..n).ok_or_else(short_buffer)?.fill(0);
             n
         } else {
             let n = usize::try_from(room.min(data_end - self.pos)).unwrap_or(buf.len());
             let n = self
                 .file
-                .read_at(buf.get_mut(..n).unwrap_or_default(), self.pos)?;
+                .read_at(buf.get_mut(..n).ok_or_else(short_buffer)?, self.pos)?;
             if n == 0 {
                 // Shorter than it was: the size check after the entry reports it.
                 self.len = self.pos;

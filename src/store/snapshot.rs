@@ -230,7 +230,9 @@ fn copy_range(from: &std::fs::File, to: &std::fs::File, start: u64, end: u64) ->
                     let n = usize::try_from(end - off_in)
                         .unwrap_or(usize::MAX)
                         .min(buf.len());
-                    let piece = buf.get_mut(..n).unwrap_or_default();
+                    let piece = buf.get_mut(..n).ok_or_else(|| {
+                        Error::Io(std::io::Error::other("a copy piece longer than its buffer"))
+                    })?;
                     from.read_exact_at(piece, off_in)?;
                     to.write_all_at(piece, off_in)?;
                     off_in += n as u64;

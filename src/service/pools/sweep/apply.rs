@@ -65,7 +65,12 @@ impl crate::service::pools::UseCases<'_> {
                 }
                 Ok::<_, Error>((applied, taken))
             })?;
-            rest = rest.get(taken..).unwrap_or_default();
+            rest = rest.get(taken..).ok_or_else(|| {
+                Error::Internal(format!(
+                    "the sweep applied {taken} customers of {} left",
+                    rest.len()
+                ))
+            })?;
             for action in applied {
                 tally.add(&action.pool_id, action.action == "recall");
                 if listed.len() < limit {
