@@ -55,10 +55,9 @@ fn is_cancel(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<CancelledRead>())
 }
 
-/// Reads through a source, hashing, counting, reporting progress and honouring cancellation.
+/// Reads through a source, counting, reporting progress and honouring cancellation.
 struct Tap<'a, R> {
     inner: R,
-    hasher: Option<Sha256>,
     count: u64,
     /// Shared copy of `count` for those who cannot reach the Tap (inside the decryptor).
     shared: Option<Arc<AtomicU64>>,
@@ -72,9 +71,6 @@ impl<R: Read> Read for Tap<'_, R> {
             return Err(io::Error::other(CancelledRead));
         }
         let n = self.inner.read(buf)?;
-        if let Some(h) = &mut self.hasher {
-            h.update(&buf[..n]);
-        }
         self.count += n as u64;
         if let Some(shared) = &self.shared {
             shared.store(self.count, Ordering::Relaxed);
@@ -220,62 +216,132 @@ const CHUNK: usize = 1 << 20;
 /// Pieces in flight between the two threads (bounded: memory stays constant).
 const IN_FLIGHT: usize = 4;
 
-/// A piece of the tar stream for the compressing thread, or the word that the stream is
-/// complete. A channel that closes without `End` means the writer gave up: the compressing
-/// thread then stops without finishing the archive.
+/// A piece of the tar stream for the compressing thread (a buffer and how much of it is the
+/// stream), or the word that the stream is complete. A channel that closes without `End`
+/// means the writer gave up: the compressing thread then stops without finishing the archive.
 enum Piece {
-    Data(Vec<u8>),
+    Data(Vec<u8>, usize),
     End,
 }
 
 /// The reading side of the pipeline: collects the tar stream into `CHUNK`-sized pieces and
-/// sends them to the compressing thread, reusing the buffers it gives back.
+/// sends them to the compressing thread, reusing the buffers it gives back. Entries are read
+/// straight into the pieces (`Pipe::copy_entry`): no copy between the file and compression.
 struct Pipe {
+    /// Always `CHUNK` bytes long; `len` of them are the stream.
     buf: Vec<u8>,
+    len: usize,
     to_compress: std::sync::mpsc::SyncSender<Piece>,
     returned: std::sync::mpsc::Receiver<Vec<u8>>,
 }
 
+fn compressor_gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the compressing thread stopped")
+}
+
 impl Pipe {
+    fn new(
+        to_compress: std::sync::mpsc::SyncSender<Piece>,
+        returned: std::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> Pipe {
+        Pipe {
+            buf: vec![0; CHUNK],
+            len: 0,
+            to_compress,
+            returned,
+        }
+    }
+
     fn send(&mut self) -> io::Result<()> {
-        let next = match self.returned.try_recv() {
-            Ok(mut b) => {
-                b.clear();
-                b
-            }
-            Err(_) => Vec::with_capacity(CHUNK),
-        };
+        let next = self.returned.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
         let full = std::mem::replace(&mut self.buf, next);
-        self.to_compress.send(Piece::Data(full)).map_err(|_| {
-            io::Error::new(io::ErrorKind::BrokenPipe, "the compressing thread stopped")
-        })
+        let len = std::mem::take(&mut self.len);
+        self.to_compress
+            .send(Piece::Data(full, len))
+            .map_err(|_| compressor_gone())
+    }
+
+    /// The free part of the current piece (sends the piece first when it is full).
+    fn room(&mut self) -> io::Result<&mut [u8]> {
+        if self.len == self.buf.len() {
+            self.send()?;
+        }
+        self.buf.get_mut(self.len..).ok_or_else(short_buffer)
+    }
+
+    /// Appends `data`.
+    fn put(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let room = self.room()?;
+            let n = room.len().min(data.len());
+            room[..n].copy_from_slice(&data[..n]);
+            self.len += n;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// Appends `size` bytes of `source`, read straight into the pieces and hashed, then the
+    /// zeros that pad them to a tar block. Returns how many bytes the source gave: fewer than
+    /// `size` when it ended early (the caller refuses the archive then), never more.
+    fn copy_entry(
+        &mut self,
+        source: &mut Sparse,
+        size: u64,
+        hasher: &mut blake3::Hasher,
+        progress: &mut dyn FnMut(u64),
+        cancel: &AtomicBool,
+    ) -> io::Result<u64> {
+        let mut copied = 0u64;
+        while copied < size {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(io::Error::other(CancelledRead));
+            }
+            let room = self.room()?;
+            let want =
+                usize::try_from(size - copied).map_or(room.len(), |left| left.min(room.len()));
+            let into = room.get_mut(..want).ok_or_else(short_buffer)?;
+            let n = source.read(into)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(into.get(..n).ok_or_else(short_buffer)?);
+            self.len += n;
+            copied += n as u64;
+            progress(n as u64);
+        }
+        let tail = (TAR_BLOCK - copied % TAR_BLOCK) % TAR_BLOCK;
+        self.put(&[0u8; TAR_BLOCK as usize][..tail as usize])?;
+        Ok(copied)
     }
 
     /// Sends what is left and the end mark.
     fn finish(mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
+        if self.len > 0 {
             self.send()?;
         }
-        self.to_compress.send(Piece::End).map_err(|_| {
-            io::Error::new(io::ErrorKind::BrokenPipe, "the compressing thread stopped")
-        })
+        self.to_compress
+            .send(Piece::End)
+            .map_err(|_| compressor_gone())
     }
 }
 
-impl Write for Pipe {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = CHUNK - self.buf.len();
-        let n = data.len().min(room);
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
+/// The tar block: headers and padded data come in multiples of it.
+const TAR_BLOCK: u64 = 512;
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+/// The header block(s) of a regular file entry: tar's own writer makes them (a GNU long-name
+/// block first when the name needs one), with no data, which `Pipe::copy_entry` then adds.
+fn header_blocks(path: &str, size: u64, mtime: u64) -> io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_data(&mut tar_header(size, mtime), path, io::empty())?;
+    let blocks = std::mem::take(tar.get_mut());
+    if blocks.is_empty() || !(blocks.len() as u64).is_multiple_of(TAR_BLOCK) {
+        return Err(io::Error::other(format!(
+            "the tar header of {path} is {} bytes, not whole blocks",
+            blocks.len()
+        )));
     }
+    Ok(blocks)
 }
 
 /// The compressing side: zstd, then age, then the file, on its own thread so that reading and
@@ -286,15 +352,16 @@ fn compress_and_encrypt(
     pieces: std::sync::mpsc::Receiver<Piece>,
     give_back: std::sync::mpsc::Sender<Vec<u8>>,
 ) -> io::Result<File> {
-    let age_out = encryptor.wrap_output(BufWriter::with_capacity(CHUNK, file))?;
+    let mut age_out = encryptor.wrap_output(BufWriter::with_capacity(CHUNK, file))?;
+    age_out.write_all(&format_frame(FORMAT_VERSION))?;
     let mut zstd_out = zstd::Encoder::new(age_out, super::ZSTD_LEVEL)?;
     // zstd's own workers compress while this thread encrypts and writes what they finished
     // (the frame is the same standard zstd frame: `zstd -d` reads it).
     zstd_out.multithread(zstd_workers())?;
     loop {
         match pieces.recv() {
-            Ok(Piece::Data(buf)) => {
-                zstd_out.write_all(&buf)?;
+            Ok(Piece::Data(buf, len)) => {
+                zstd_out.write_all(buf.get(..len).ok_or_else(short_buffer)?)?;
                 // The reader may be gone already (it failed): nothing to give back to then.
                 let _ = give_back.send(buf);
             }
@@ -335,11 +402,7 @@ fn write_into(
         .name("backup-compress".into())
         .spawn(move || compress_and_encrypt(file, encryptor, pieces, give_back))
         .map_err(io("cannot start the backup"))?;
-    let pipe = Pipe {
-        buf: Vec::with_capacity(CHUNK),
-        to_compress,
-        returned,
-    };
+    let pipe = Pipe::new(to_compress, returned);
     let produced = write_tar(pipe, entries, header, progress, cancel);
     // `write_tar` has dropped the pipe however it ended, so the thread always comes back.
     let compressed = compressor.join();
@@ -362,9 +425,9 @@ fn write_into(
 }
 
 /// The tar stream of `entries` and the manifest, into `pipe` (the reading side of the
-/// pipeline): each entry is read in large pieces and hashed on the way.
+/// pipeline): each entry is read into the stream's pieces and hashed on the way.
 fn write_tar(
-    pipe: Pipe,
+    mut pipe: Pipe,
     entries: &[Entry],
     header: &Header,
     progress: &mut dyn FnMut(u64),
@@ -377,7 +440,6 @@ fn write_tar(
             Error::Io { what, source: e }
         }
     };
-    let mut tar = tar::Builder::new(pipe);
     let mtime = u64::try_from(header.created_at.timestamp()).unwrap_or(0);
     let mut manifest = Manifest {
         format: FORMAT_NAME.to_string(),
@@ -389,29 +451,23 @@ fn write_tar(
         entries: Vec::with_capacity(entries.len()),
     };
     for entry in entries {
+        let what = || format!("cannot back up {}", entry.source.display());
         let source = File::open(&entry.source)
             .map_err(io(format!("cannot read {}", entry.source.display())))?;
         let size = source
             .metadata()
             .map_err(io(format!("cannot read {}", entry.source.display())))?
             .len();
-        let source = Sparse::open(source, size)
+        let mut source = Sparse::open(source, size)
             .map_err(io(format!("cannot read {}", entry.source.display())))?;
-        let mut tap = Tap {
-            inner: source.take(size),
-            hasher: Some(Sha256::new()),
-            count: 0,
-            shared: None,
-            progress: &mut *progress,
-            cancel,
-        };
-        let mut h = tar_header(size, mtime);
-        // Large reads: tar copies from a BufReader in pieces of its buffer's size.
-        let buffered = BufReader::with_capacity(CHUNK, &mut tap);
-        tar.append_data(&mut h, &entry.path, buffered)
-            .map_err(|e| cancelled(e, format!("cannot back up {}", entry.source.display())))?;
-        if tap.count != size {
-            // tar has already written a header promising `size` bytes: the archive is broken.
+        pipe.put(&header_blocks(&entry.path, size, mtime).map_err(io(what()))?)
+            .map_err(io(what()))?;
+        let mut hasher = blake3::Hasher::new();
+        let copied = pipe
+            .copy_entry(&mut source, size, &mut hasher, progress, cancel)
+            .map_err(|e| cancelled(e, what()))?;
+        if copied != size {
+            // The header already promises `size` bytes: the archive is broken.
             return Err(Error::Refused(format!(
                 "{} changed size while being backed up; run the backup again",
                 entry.source.display()
@@ -420,31 +476,125 @@ fn write_tar(
         manifest.entries.push(ManifestEntry {
             path: entry.path.clone(),
             size,
-            sha256: hex::encode(tap.hasher.take().unwrap_or_default().finalize()),
+            sha256: None,
+            blake3: Some(hasher.finalize().to_hex().to_string()),
         });
     }
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Io {
         what: "cannot encode the manifest".into(),
         source: io::Error::other(e),
     })?;
-    let mut h = tar_header(json.len() as u64, mtime);
-    tar.append_data(&mut h, MANIFEST, json.as_slice())
-        .map_err(io("cannot write the backup"))?;
-    let pipe = tar.into_inner().map_err(io("cannot write the backup"))?;
-    pipe.finish().map_err(io("cannot write the backup"))?;
+    let failed = io("cannot write the backup");
+    let end = header_blocks(MANIFEST, json.len() as u64, mtime)
+        .and_then(|blocks| pipe.put(&blocks))
+        .and_then(|()| pipe.put(&json))
+        .and_then(|()| {
+            let tail = (TAR_BLOCK - json.len() as u64 % TAR_BLOCK) % TAR_BLOCK;
+            pipe.put(&[0u8; TAR_BLOCK as usize][..tail as usize])
+        })
+        // The tar's end: two zero blocks.
+        .and_then(|()| pipe.put(&[0u8; 2 * TAR_BLOCK as usize]))
+        .and_then(|()| pipe.finish());
+    end.map_err(failed)?;
     Ok(manifest)
 }
 
-/// The tar inside the decryption: zstd-compressed (format 2, recognised by the zstd frame's
-/// magic number) or plain (format 1; a tar starts with an entry name, never with that magic).
-fn decompressed<'r, R: Read + 'r>(plain: R) -> io::Result<Box<dyn Read + 'r>> {
+/// zstd's skippable frames (magic numbers `0x184D2A50`–`0x184D2A5F`): `zstd -d` passes over
+/// them, so a format-3 archive names its format in one before the compressed tar and the
+/// reference tools still read it.
+const SKIPPABLE_MAGIC: u32 = 0x184D_2A5A;
+/// What the format frame holds, before the version number.
+const FORMAT_FRAME_TEXT: &str = "zhudai-backup format ";
+
+/// The skippable frame that opens the compressed stream of a format-3 (or later) archive.
+fn format_frame(version: u32) -> Vec<u8> {
+    let text = format!("{FORMAT_FRAME_TEXT}{version}");
+    let mut frame = SKIPPABLE_MAGIC.to_le_bytes().to_vec();
+    frame.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    frame.extend_from_slice(text.as_bytes());
+    frame
+}
+
+/// The hash of an archive's entries: BLAKE3 from format 3 (the one reading thread of a backup
+/// hashes the whole store; BLAKE3 takes less than half of SHA-256's time there), SHA-256 before.
+enum EntryHash {
+    Sha256(Sha256),
+    Blake3(Box<blake3::Hasher>),
+}
+
+impl EntryHash {
+    fn for_format(version: u32) -> EntryHash {
+        if version >= 3 {
+            EntryHash::Blake3(Box::new(blake3::Hasher::new()))
+        } else {
+            EntryHash::Sha256(Sha256::new())
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            EntryHash::Sha256(h) => h.update(data),
+            EntryHash::Blake3(h) => {
+                h.update(data);
+            }
+        }
+    }
+
+    /// Lower-case hex, as the manifest writes it.
+    fn finish(self) -> String {
+        match self {
+            EntryHash::Sha256(h) => hex::encode(h.finalize()),
+            EntryHash::Blake3(h) => h.finalize().to_hex().to_string(),
+        }
+    }
+}
+
+/// The tar inside the decryption, and the format its stream declares: zstd-compressed after a
+/// format frame (format 3 and later), zstd-compressed (format 2, recognised by the zstd frame's
+/// magic number), or plain (format 1; a tar starts with an entry name, never with either magic).
+fn decompressed<'r, R: Read + 'r>(plain: R) -> Result<(Box<dyn Read + 'r>, u32)> {
     const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
     let mut buffered = BufReader::with_capacity(zstd::zstd_safe::DCtx::in_size(), plain);
-    let head = buffered.fill_buf()?;
+    let head = buffered.fill_buf().map_err(stream_error)?;
+    let mut version = 2;
+    if head.get(..4) == Some(&SKIPPABLE_MAGIC.to_le_bytes()[..]) {
+        let mut frame_head = [0u8; 8];
+        buffered.read_exact(&mut frame_head).map_err(stream_error)?;
+        let len = u32::from_le_bytes([frame_head[4], frame_head[5], frame_head[6], frame_head[7]]);
+        if len > 64 {
+            return Err(Error::NotZhudai(format!(
+                "its format frame is {len} bytes long"
+            )));
+        }
+        let mut text = vec![0u8; len as usize];
+        buffered.read_exact(&mut text).map_err(stream_error)?;
+        version = std::str::from_utf8(&text)
+            .ok()
+            .and_then(|t| t.strip_prefix(FORMAT_FRAME_TEXT))
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|v| *v >= 3)
+            .ok_or_else(|| {
+                Error::NotZhudai(format!(
+                    "its format frame reads {:?}",
+                    String::from_utf8_lossy(&text)
+                ))
+            })?;
+        if version > FORMAT_VERSION {
+            return Err(Error::FormatTooNew(version));
+        }
+        let head = buffered.fill_buf().map_err(stream_error)?;
+        if !head.starts_with(&ZSTD_MAGIC) {
+            return Err(Error::Corrupted(
+                "no compressed archive follows the format frame".into(),
+            ));
+        }
+    }
+    let head = buffered.fill_buf().map_err(stream_error)?;
     if head.starts_with(&ZSTD_MAGIC) {
-        Ok(Box::new(zstd::Decoder::with_buffer(buffered)?))
+        let decoder = zstd::Decoder::with_buffer(buffered).map_err(stream_error)?;
+        Ok((Box::new(decoder), version))
     } else {
-        Ok(Box::new(buffered))
+        Ok((Box::new(buffered), 1))
     }
 }
 
@@ -500,7 +650,6 @@ pub fn read(
     };
     let counted = Tap {
         inner: file,
-        hasher: None,
         count: 0,
         shared: Some(Arc::clone(&read_so_far)),
         progress,
@@ -508,7 +657,8 @@ pub fn read(
     };
     // A small buffer keeps `read_so_far` at the end of the chunk being decrypted.
     let plain = keys::decrypt(BufReader::new(counted), unlock, path)?;
-    let mut archive = tar::Archive::new(decompressed(plain).map_err(stream_error)?);
+    let (tar_stream, stream_format) = decompressed(plain)?;
+    let mut archive = tar::Archive::new(tar_stream);
     let mut seen: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut manifest: Option<Manifest> = None;
@@ -558,6 +708,15 @@ pub fn read(
                 if m.format_version > FORMAT_VERSION {
                     return Err(Error::FormatTooNew(m.format_version));
                 }
+                // The stream says how entries were hashed: the manifest must say the same.
+                if (m.format_version >= 3 || stream_format >= 3)
+                    && m.format_version != stream_format
+                {
+                    return Err(Error::Corrupted(format!(
+                        "the manifest says format {}, the archive's stream format {stream_format}",
+                        m.format_version
+                    )));
+                }
                 manifest = Some(m);
                 continue;
             }
@@ -567,7 +726,7 @@ pub fn read(
             if seen.contains_key(&name) {
                 return Err(Error::Corrupted(format!("entry {name} appears twice")));
             }
-            let mut hasher = Sha256::new();
+            let mut hasher = EntryHash::for_format(stream_format);
             let mut size = 0u64;
             let mut sink: Box<dyn Write> = match extract_to {
                 Some(dir) => Box::new(BufWriter::new(create_private(dir, &name)?)),
@@ -592,7 +751,7 @@ pub fn read(
                     .map_err(io(format!("cannot write {name}")))?;
             }
             order.push(name.clone());
-            seen.insert(name, (size, hex::encode(hasher.finalize())));
+            seen.insert(name, (size, hasher.finish()));
         }
     }
     let Some(manifest) = manifest else {
@@ -642,13 +801,28 @@ fn check_against(
                     e.path, e.size
                 )));
             }
-            Some((_, sha)) if *sha != e.sha256 => {
-                return Err(Error::Corrupted(format!(
-                    "entry {} does not match its SHA-256 in the manifest",
-                    e.path
-                )));
+            Some((_, hash)) => {
+                let (listed, name) = if manifest.format_version >= 3 {
+                    (&e.blake3, "BLAKE3")
+                } else {
+                    (&e.sha256, "SHA-256")
+                };
+                match listed {
+                    None => {
+                        return Err(Error::Corrupted(format!(
+                            "the manifest gives no {name} for entry {}",
+                            e.path
+                        )));
+                    }
+                    Some(listed) if listed != hash => {
+                        return Err(Error::Corrupted(format!(
+                            "entry {} does not match its {name} in the manifest",
+                            e.path
+                        )));
+                    }
+                    Some(_) => {}
+                }
             }
-            Some(_) => {}
         }
     }
     if let Some(extra) = order
@@ -772,6 +946,8 @@ mod tests {
         std::fs::write(dir.join("random"), &random).unwrap();
         let text: Vec<u8> = (0..4 * CHUNK + 7).map(|i| (i % 251) as u8).collect();
         std::fs::write(dir.join("text"), &text).unwrap();
+        std::fs::write(dir.join("empty"), b"").unwrap();
+        std::fs::write(dir.join("short"), b"rule").unwrap();
         vec![
             Entry {
                 path: "zhudai.redb".into(),
@@ -780,6 +956,15 @@ mod tests {
             Entry {
                 path: "blobs/00/0000".into(),
                 source: dir.join("random"),
+            },
+            Entry {
+                path: "config.toml".into(),
+                source: dir.join("empty"),
+            },
+            // Longer than a tar header's 100-byte name field: a GNU long-name block precedes it.
+            Entry {
+                path: format!("plugins/{}.rhai", "长名称的插件".repeat(8)),
+                source: dir.join("short"),
             },
         ]
     }
@@ -876,5 +1061,182 @@ mod tests {
                 "{err:?}"
             );
         }
+    }
+
+    /// What a manifest entry lists for an entry's bytes: (`sha256`, `blake3`).
+    type Listed = fn(&[u8]) -> (Option<String>, Option<String>);
+
+    fn sha(b: &[u8]) -> (Option<String>, Option<String>) {
+        (Some(hex::encode(Sha256::digest(b))), None)
+    }
+
+    fn b3(b: &[u8]) -> (Option<String>, Option<String>) {
+        (None, Some(blake3::hash(b).to_hex().to_string()))
+    }
+
+    /// An archive made by hand, as another version of zhudai (or a forger with the key) would:
+    /// an optional format frame, the tar compressed or not, and a manifest of `version` whose
+    /// entries list what `listed` gives for each file's bytes.
+    fn craft(
+        out: &Path,
+        to: &age::x25519::Identity,
+        frame: Option<u32>,
+        compressed: bool,
+        version: u32,
+        listed: Listed,
+    ) {
+        let files: [(&str, Vec<u8>); 2] = [
+            (
+                "zhudai.redb",
+                (0..100_000u32).map(|i| (i % 241) as u8).collect(),
+            ),
+            ("keys/master.key", b"a key".to_vec()),
+        ];
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut m = Manifest {
+            format: FORMAT_NAME.into(),
+            format_version: version,
+            zhudai_version: "0.0.0".into(),
+            schema_version: 1,
+            created_at: chrono::Utc::now(),
+            audit_head: None,
+            entries: vec![],
+        };
+        for (path, bytes) in &files {
+            tar.append_data(
+                &mut tar_header(bytes.len() as u64, 0),
+                path,
+                bytes.as_slice(),
+            )
+            .unwrap();
+            let (sha256, blake3) = listed(bytes);
+            m.entries.push(ManifestEntry {
+                path: path.to_string(),
+                size: bytes.len() as u64,
+                sha256,
+                blake3,
+            });
+        }
+        let json = serde_json::to_vec(&m).unwrap();
+        tar.append_data(
+            &mut tar_header(json.len() as u64, 0),
+            MANIFEST,
+            json.as_slice(),
+        )
+        .unwrap();
+        let tar = tar.into_inner().unwrap();
+        let mut inner = frame.map(format_frame).unwrap_or_default();
+        if compressed {
+            inner.extend(zstd::encode_all(tar.as_slice(), 1).unwrap());
+        } else {
+            inner.extend(tar);
+        }
+        let enc = Encryption::Recipients(vec![to.to_public()])
+            .encryptor()
+            .unwrap();
+        let mut w = enc.wrap_output(File::create(out).unwrap()).unwrap();
+        w.write_all(&inner).unwrap();
+        w.finish().unwrap();
+    }
+
+    fn read_crafted(
+        frame: Option<u32>,
+        compressed: bool,
+        version: u32,
+        listed: Listed,
+    ) -> Result<Manifest> {
+        let dir = tempfile::tempdir().unwrap();
+        let id = age::x25519::Identity::generate();
+        let out = dir.path().join("c.age");
+        craft(&out, &id, frame, compressed, version, listed);
+        let unlock = Unlock::Identities(vec![Box::new(id)]);
+        read(&out, &unlock, None, &mut |_| {}, &AtomicBool::new(false))
+    }
+
+    #[test]
+    fn archives_of_formats_1_and_2_are_still_read_and_checked_with_sha256() {
+        // Format 1: a plain tar; format 2: zstd; both list SHA-256, neither has a frame.
+        for (compressed, version) in [(false, 1), (true, 2)] {
+            let m = read_crafted(None, compressed, version, sha).unwrap();
+            assert_eq!(m.format_version, version);
+            let wrong: Listed = |b| sha(&b[1..]);
+            let err = read_crafted(None, compressed, version, wrong).unwrap_err();
+            assert!(
+                err.to_string().contains("does not match its SHA-256"),
+                "{err}"
+            );
+            let err = read_crafted(None, compressed, version, b3).unwrap_err();
+            assert!(err.to_string().contains("gives no SHA-256"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_format_3_archive_is_checked_with_blake3() {
+        let m = read_crafted(Some(3), true, 3, b3).unwrap();
+        assert_eq!(m.format_version, 3);
+        let wrong: Listed = |b| b3(&b[1..]);
+        let err = read_crafted(Some(3), true, 3, wrong).unwrap_err();
+        assert!(
+            err.to_string().contains("does not match its BLAKE3"),
+            "{err}"
+        );
+        let err = read_crafted(Some(3), true, 3, sha).unwrap_err();
+        assert!(err.to_string().contains("gives no BLAKE3"), "{err}");
+    }
+
+    #[test]
+    fn the_stream_and_the_manifest_agree_on_the_format() {
+        // A frame saying 3 around a format-2 manifest, a format-3 manifest without a frame.
+        let err = read_crafted(Some(3), true, 2, sha).unwrap_err();
+        assert!(
+            err.to_string().contains("the manifest says format 2"),
+            "{err}"
+        );
+        let err = read_crafted(None, true, 3, b3).unwrap_err();
+        assert!(
+            err.to_string().contains("the manifest says format 3"),
+            "{err}"
+        );
+        // A newer format is named as such before any entry is read.
+        let err = read_crafted(Some(FORMAT_VERSION + 1), true, FORMAT_VERSION + 1, b3).unwrap_err();
+        assert!(
+            matches!(err, Error::FormatTooNew(v) if v == FORMAT_VERSION + 1),
+            "{err}"
+        );
+        // A frame with anything else in it is not ours.
+        let err = read_crafted(Some(2), true, 2, sha).unwrap_err();
+        assert!(matches!(err, Error::NotZhudai(_)), "{err}");
+    }
+
+    #[test]
+    fn what_we_write_lists_blake3_behind_a_format_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = entries(dir.path());
+        let id = age::x25519::Identity::generate();
+        let out = dir.path().join("b.age");
+        let (m, _) = write(
+            &out,
+            &entries,
+            &header(),
+            &Encryption::Recipients(vec![id.to_public()]),
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(m.format_version, 3);
+        for (e, listed) in entries.iter().zip(&m.entries) {
+            let bytes = std::fs::read(&e.source).unwrap();
+            assert_eq!(listed.blake3, b3(&bytes).1, "{}", e.path);
+            assert_eq!(listed.sha256, None);
+        }
+        let plain = keys::decrypt(
+            BufReader::new(File::open(&out).unwrap()),
+            &Unlock::Identities(vec![Box::new(id)]),
+            &out,
+        )
+        .unwrap();
+        let mut head = vec![0u8; format_frame(3).len()];
+        BufReader::new(plain).read_exact(&mut head).unwrap();
+        assert_eq!(head, format_frame(3));
     }
 }

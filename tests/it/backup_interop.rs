@@ -44,8 +44,13 @@ fn data_dir() -> tempfile::TempDir {
     drop(app);
     std::fs::create_dir_all(dir.path().join("blobs/ab")).unwrap();
     std::fs::write(dir.path().join("blobs/ab/cdef"), vec![7u8; 300_000]).unwrap();
+    // A name longer than a tar header's 100 bytes (GNU tar reads the long-name block).
+    std::fs::write(dir.path().join(LONG_PLUGIN), "// 评分规则\n").unwrap();
     dir
 }
+
+const LONG_PLUGIN: &str =
+    "plugins/按照本机构的评分规则给客户打分并且在分配之前检查资料是否齐全的插件.rhai";
 
 fn backup(data: &Path, out: &Path, encryption: &Encryption) {
     zhudai::backup::create(
@@ -103,7 +108,12 @@ fn tar_names(decrypted: &Path) -> Vec<String> {
 fn expect_entries(names: &[String]) {
     assert_eq!(names.first().map(String::as_str), Some("zhudai.redb"));
     assert_eq!(names.last().map(String::as_str), Some("manifest.json"));
-    for want in ["keys/master.key", "blobs/ab/cdef", "plugins/README.md"] {
+    for want in [
+        "keys/master.key",
+        "blobs/ab/cdef",
+        "plugins/README.md",
+        LONG_PLUGIN,
+    ] {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
 }
@@ -155,14 +165,33 @@ fn age_decrypts_with_an_identity_and_the_content_is_a_zstd_tar() {
         .status()
         .unwrap();
     assert!(st.success());
-    assert_eq!(
-        std::fs::read(x.join("keys/master.key")).unwrap(),
-        std::fs::read(data.path().join("keys/master.key")).unwrap()
-    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(x.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "zhudai-backup");
-    assert_eq!(manifest["format_version"], 2);
+    assert_eq!(manifest["format_version"], 3);
+    // Every file tar extracted is the data directory's (the store is a snapshot of it), with
+    // the size and hash the manifest gives.
+    let entries = manifest["entries"].as_array().unwrap();
+    assert!(entries.len() >= 5, "{entries:?}");
+    for e in entries {
+        let path = e["path"].as_str().unwrap();
+        let bytes = std::fs::read(x.join(path)).unwrap();
+        if path != "zhudai.redb" {
+            assert_eq!(
+                bytes,
+                std::fs::read(data.path().join(path)).unwrap(),
+                "{path}"
+            );
+        }
+        assert_eq!(e["size"], bytes.len() as u64, "{path}");
+        // Format 3 lists BLAKE3 (what `b3sum` prints), and no SHA-256.
+        assert_eq!(
+            e["blake3"],
+            blake3::hash(&bytes).to_hex().as_str(),
+            "{path}"
+        );
+        assert!(e.get("sha256").is_none(), "{path}");
+    }
 }
 
 #[test]
