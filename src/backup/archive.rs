@@ -80,72 +80,96 @@ impl<R: Read> Read for Tap<'_, R> {
     }
 }
 
-/// A file read with its holes (ranges the file system holds no data for, which read as zeros)
-/// given as zeros without asking the kernel: a store snapshot keeps the holes of the store
-/// file (`store::snapshot`), and reading them through the page cache costs more than reading
-/// the data.
-struct Sparse {
-    file: File,
-    /// Data ranges not yet passed, in order.
-    ranges: std::collections::VecDeque<(u64, u64)>,
-    pos: u64,
-    len: u64,
+/// A piece longer than the buffer it was cut for: a bug here, reported instead of reading less.
+fn short_buffer() -> io::Error {
+    io::Error::other("a piece of the archive was cut longer than its buffer")
 }
 
-impl Sparse {
-    fn open(file: File, len: u64) -> io::Result<Sparse> {
-        let ranges = crate::store::snapshot::data_ranges(&file, len)?;
-        Ok(Sparse {
-            file,
-            ranges: ranges.into(),
-            pos: 0,
-            len,
+/// Where an entry's bytes lie in its file: the ranges that hold data, in order. The rest are
+/// holes, which read as zeros: `store::snapshot` keeps the store file's (space redb reserved
+/// and never wrote), and an archive stores a file with holes as a GNU sparse entry — its data
+/// ranges behind a map of where they lie — so the holes are neither read nor compressed.
+struct Layout {
+    ranges: Vec<(u64, u64)>,
+    size: u64,
+}
+
+impl Layout {
+    fn of(file: &File, size: u64) -> io::Result<Layout> {
+        Ok(Layout {
+            ranges: crate::store::snapshot::data_ranges(file, size)?,
+            size,
         })
+    }
+
+    /// Stored as a sparse entry: the file has holes, and every data range but the last is
+    /// whole tar blocks (readers of the format require it; file systems give whole pages).
+    fn sparse(&self) -> bool {
+        let whole = self.ranges.as_slice() == [(0, self.size)];
+        let aligned = self.ranges.split_last().is_none_or(|(_, before)| {
+            before
+                .iter()
+                .all(|(start, end)| (end - start).is_multiple_of(TAR_BLOCK))
+        });
+        self.size > 0 && !whole && aligned
+    }
+
+    /// The sparse map: (offset, length) of each data range, and a last empty one at the end
+    /// of the file when the file ends in a hole.
+    fn map(&self) -> Vec<(u64, u64)> {
+        let mut map: Vec<(u64, u64)> = self.ranges.iter().map(|&(s, e)| (s, e - s)).collect();
+        if self.ranges.last().is_none_or(|&(_, end)| end < self.size) {
+            map.push((self.size, 0));
+        }
+        map
+    }
+
+    /// Bytes of data the entry stores.
+    fn stored(&self) -> u64 {
+        self.ranges.iter().map(|(s, e)| e - s).sum()
     }
 }
 
-/// A piece longer than the buffer it was cut for: a bug here, reported instead of reading less.
-fn short_buffer() -> io::Error {
-    io::Error::other("a sparse read was cut longer than its buffer")
+/// A GNU sparse header for `layout` (`tar -x` recreates the holes) and the extension blocks
+/// its map needs beyond the header's four slots.
+fn sparse_header(layout: &Layout, mtime: u64) -> io::Result<(tar::Header, Vec<u8>)> {
+    let map = layout.map();
+    let mut h = tar_header(layout.stored(), mtime);
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    let gnu = h
+        .as_gnu_mut()
+        .ok_or_else(|| io::Error::other("a sparse entry needs a GNU header"))?;
+    gnu.set_real_size(layout.size);
+    let (first, rest) = map.split_at(map.len().min(gnu.sparse.len()));
+    for (slot, &(offset, length)) in gnu.sparse.iter_mut().zip(first) {
+        slot.set_offset(offset);
+        slot.set_length(length);
+    }
+    gnu.set_is_extended(!rest.is_empty());
+    let mut ext_blocks = Vec::new();
+    let mut groups = rest.chunks(21).peekable();
+    while let Some(group) = groups.next() {
+        let mut ext = tar::GnuExtSparseHeader::new();
+        for (slot, &(offset, length)) in ext.sparse_mut().iter_mut().zip(group) {
+            slot.set_offset(offset);
+            slot.set_length(length);
+        }
+        ext.set_is_extended(groups.peek().is_some());
+        ext_blocks.extend_from_slice(ext.as_bytes());
+    }
+    Ok((h, ext_blocks))
 }
 
-impl Read for Sparse {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        while self.ranges.front().is_some_and(|&(_, end)| end <= self.pos) {
-            self.ranges.pop_front();
-        }
-        let (next_data, data_end) = self.ranges.front().copied().unwrap_or((self.len, self.len));
-        let room = buf.len() as u64;
-        if self.pos >= self.len || room == 0 {
-            return Ok(0);
-        }
-        if self.pos < next_data && next_data == self.len {
-            // The hole that ends the file: only as long as the file still is.
-            self.len = self.len.min(self.file.metadata()?.len());
-            if self.pos >= self.len {
-                return Ok(0);
-            }
-        }
-        let next_data = next_data.min(self.len);
-        let n = if self.pos < next_data {
-            // In a hole.
-            let n = usize::try_from(room.min(next_data - self.pos)).unwrap_or(buf.len());
-            buf.get_mut(..n).ok_or_else(short_buffer)?.fill(0);
-            n
-        } else {
-            let n = usize::try_from(room.min(data_end - self.pos)).unwrap_or(buf.len());
-            let n = self
-                .file
-                .read_at(buf.get_mut(..n).ok_or_else(short_buffer)?, self.pos)?;
-            if n == 0 {
-                // Shorter than it was: the size check after the entry reports it.
-                self.len = self.pos;
-            }
-            n
-        };
-        self.pos += n as u64;
-        Ok(n)
+/// Zeros to hash the holes of a sparse entry with (they are in its content, not in the tar).
+static ZEROS: [u8; 1 << 20] = [0; 1 << 20];
+
+/// Hashes `len` zeros (a hole) and counts them as read.
+fn hash_zeros(hasher: &mut blake3::Hasher, mut len: u64, progress: &mut dyn FnMut(u64)) {
+    while len > 0 {
+        let n = usize::try_from(len).map_or(ZEROS.len(), |l| l.min(ZEROS.len()));
+        hasher.update(&ZEROS[..n]);
+        len -= n as u64;
+        progress(n as u64);
     }
 }
 
@@ -281,38 +305,46 @@ impl Pipe {
         Ok(())
     }
 
-    /// Appends `size` bytes of `source`, read straight into the pieces and hashed, then the
-    /// zeros that pad them to a tar block. Returns how many bytes the source gave: fewer than
-    /// `size` when it ended early (the caller refuses the archive then), never more.
-    fn copy_entry(
+    /// Appends bytes `start..end` of `file`, read straight into the pieces and hashed.
+    /// Returns how many the file gave: fewer when it ended early (the caller refuses the
+    /// archive then), never more.
+    fn copy_range(
         &mut self,
-        source: &mut Sparse,
-        size: u64,
+        file: &File,
+        (start, end): (u64, u64),
         hasher: &mut blake3::Hasher,
         progress: &mut dyn FnMut(u64),
         cancel: &AtomicBool,
     ) -> io::Result<u64> {
-        let mut copied = 0u64;
-        while copied < size {
+        use std::os::unix::fs::FileExt;
+        let mut at = start;
+        while at < end {
             if cancel.load(Ordering::Relaxed) {
                 return Err(io::Error::other(CancelledRead));
             }
             let room = self.room()?;
-            let want =
-                usize::try_from(size - copied).map_or(room.len(), |left| left.min(room.len()));
+            let want = usize::try_from(end - at).map_or(room.len(), |left| left.min(room.len()));
             let into = room.get_mut(..want).ok_or_else(short_buffer)?;
-            let n = source.read(into)?;
+            let n = match file.read_at(into, at) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 break;
             }
             hasher.update(into.get(..n).ok_or_else(short_buffer)?);
             self.len += n;
-            copied += n as u64;
+            at += n as u64;
             progress(n as u64);
         }
-        let tail = (TAR_BLOCK - copied % TAR_BLOCK) % TAR_BLOCK;
-        self.put(&[0u8; TAR_BLOCK as usize][..tail as usize])?;
-        Ok(copied)
+        Ok(at - start)
+    }
+
+    /// Appends zeros up to the next tar block after `written` bytes of an entry's data.
+    fn pad(&mut self, written: u64) -> io::Result<()> {
+        let tail = (TAR_BLOCK - written % TAR_BLOCK) % TAR_BLOCK;
+        self.put(&[0u8; TAR_BLOCK as usize][..tail as usize])
     }
 
     /// Sends what is left and the end mark.
@@ -331,9 +363,9 @@ const TAR_BLOCK: u64 = 512;
 
 /// The header block(s) of a regular file entry: tar's own writer makes them (a GNU long-name
 /// block first when the name needs one), with no data, which `Pipe::copy_entry` then adds.
-fn header_blocks(path: &str, size: u64, mtime: u64) -> io::Result<Vec<u8>> {
+fn header_blocks(mut header: tar::Header, path: &str) -> io::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
-    tar.append_data(&mut tar_header(size, mtime), path, io::empty())?;
+    tar.append_data(&mut header, path, io::empty())?;
     let blocks = std::mem::take(tar.get_mut());
     if blocks.is_empty() || !(blocks.len() as u64).is_multiple_of(TAR_BLOCK) {
         return Err(io::Error::other(format!(
@@ -458,21 +490,49 @@ fn write_tar(
             .metadata()
             .map_err(io(format!("cannot read {}", entry.source.display())))?
             .len();
-        let mut source = Sparse::open(source, size)
+        let layout = Layout::of(&source, size)
             .map_err(io(format!("cannot read {}", entry.source.display())))?;
-        pipe.put(&header_blocks(&entry.path, size, mtime).map_err(io(what()))?)
-            .map_err(io(what()))?;
         let mut hasher = blake3::Hasher::new();
-        let copied = pipe
-            .copy_entry(&mut source, size, &mut hasher, progress, cancel)
-            .map_err(|e| cancelled(e, what()))?;
-        if copied != size {
-            // The header already promises `size` bytes: the archive is broken.
+        // Bytes the tar entry promises, and bytes the file gave.
+        let (promised, stored) = if layout.sparse() {
+            let (h, ext_blocks) = sparse_header(&layout, mtime).map_err(io(what()))?;
+            pipe.put(&header_blocks(h, &entry.path).map_err(io(what()))?)
+                .and_then(|()| pipe.put(&ext_blocks))
+                .map_err(io(what()))?;
+            let mut at = 0;
+            let mut stored = 0;
+            for &(start, end) in &layout.ranges {
+                hash_zeros(&mut hasher, start - at, progress);
+                let copied = pipe
+                    .copy_range(&source, (start, end), &mut hasher, progress, cancel)
+                    .map_err(|e| cancelled(e, what()))?;
+                stored += copied;
+                at = end;
+                if copied != end - start {
+                    break;
+                }
+            }
+            hash_zeros(&mut hasher, size - at, progress);
+            (layout.stored(), stored)
+        } else {
+            let h = tar_header(size, mtime);
+            pipe.put(&header_blocks(h, &entry.path).map_err(io(what()))?)
+                .map_err(io(what()))?;
+            let copied = pipe
+                .copy_range(&source, (0, size), &mut hasher, progress, cancel)
+                .map_err(|e| cancelled(e, what()))?;
+            (size, copied)
+        };
+        // A file that shrank into a hole (hashed as zeros) or grew meanwhile is caught here.
+        let now = source.metadata().map(|m| m.len()).ok();
+        if stored != promised || now != Some(size) {
+            // The header already promises other bytes: the archive is broken.
             return Err(Error::Refused(format!(
                 "{} changed size while being backed up; run the backup again",
                 entry.source.display()
             )));
         }
+        pipe.pad(stored).map_err(io(what()))?;
         manifest.entries.push(ManifestEntry {
             path: entry.path.clone(),
             size,
@@ -485,7 +545,7 @@ fn write_tar(
         source: io::Error::other(e),
     })?;
     let failed = io("cannot write the backup");
-    let end = header_blocks(MANIFEST, json.len() as u64, mtime)
+    let end = header_blocks(tar_header(json.len() as u64, mtime), MANIFEST)
         .and_then(|blocks| pipe.put(&blocks))
         .and_then(|()| pipe.put(&json))
         .and_then(|()| {
@@ -685,7 +745,7 @@ pub fn read(
                 .to_str()
                 .map(str::to_string)
                 .ok_or_else(|| Error::NotZhudai("an entry name is not UTF-8".into()))?;
-            if !kind.is_file() {
+            if !kind.is_file() && !kind.is_gnu_sparse() {
                 return Err(Error::NotZhudai(format!(
                     "entry {name} is not a regular file"
                 )));
@@ -882,53 +942,142 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    #[test]
-    fn a_sparse_file_reads_as_its_bytes_holes_as_zeros() {
+    /// A file of `len` bytes with `pieces` written at their offsets, holes elsewhere.
+    fn holey(path: &Path, len: u64, pieces: &[(u64, Vec<u8>)]) -> Vec<u8> {
         use std::os::unix::fs::FileExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        let f = File::create(&path).unwrap();
-        // Hole, data, hole, data, hole at the end.
-        let a: Vec<u8> = (0..70_000u32).map(|i| (i % 253 + 1) as u8).collect();
-        let b: Vec<u8> = (0..5_000u32).map(|i| (i % 7 + 1) as u8).collect();
-        f.write_all_at(&a, 3 << 20).unwrap();
-        f.write_all_at(&b, 9 << 20).unwrap();
-        f.set_len(12 << 20).unwrap();
-        drop(f);
-        let want = std::fs::read(&path).unwrap();
-        for piece in [1 << 20, 4093, 65_536] {
-            let len = want.len() as u64;
-            let mut sparse = Sparse::open(File::open(&path).unwrap(), len).unwrap();
-            let mut got = Vec::new();
-            let mut buf = vec![7u8; piece];
-            loop {
-                let n = sparse.read(&mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
-            assert_eq!(got.len(), want.len(), "pieces of {piece}");
-            assert!(got == want, "pieces of {piece}");
+        let f = File::create(path).unwrap();
+        for (at, bytes) in pieces {
+            f.write_all_at(bytes, *at).unwrap();
         }
-        // A file shorter than measured (it shrank meanwhile) ends early, not padded with zeros:
-        // the entry's size check then refuses the backup.
-        let mut sparse = Sparse::open(File::open(&path).unwrap(), 13 << 20).unwrap();
-        let mut got = Vec::new();
-        sparse.read_to_end(&mut got).unwrap();
-        assert_eq!(got.len(), want.len());
-        let mut sparse = Sparse::open(File::open(&path).unwrap(), want.len() as u64).unwrap();
-        let mut head = vec![0u8; 4 << 20];
-        sparse.read_exact(&mut head).unwrap();
-        File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(5 << 20)
-            .unwrap();
-        let mut rest = Vec::new();
-        sparse.read_to_end(&mut rest).unwrap();
-        assert!(head.len() + rest.len() < want.len(), "{}", rest.len());
+        f.set_len(len).unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    fn bytes(n: u32, seed: u32) -> Vec<u8> {
+        (0..n).map(|i| ((i * seed) % 251 + 1) as u8).collect()
+    }
+
+    #[test]
+    fn a_file_with_holes_is_a_sparse_entry_that_stores_only_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        // Hole, data, hole, data, hole at the end; 30 data ranges (a map longer than the
+        // header's four slots: extension blocks); holes only; data to the end.
+        let files = [
+            (
+                "zhudai.redb",
+                holey(
+                    &p("a"),
+                    12 << 20,
+                    &[(3 << 20, bytes(70_000, 7)), (9 << 20, bytes(5_000, 3))],
+                ),
+            ),
+            (
+                "blobs/00/many",
+                holey(
+                    &p("b"),
+                    40 << 20,
+                    &(0..30u64)
+                        .map(|i| (i << 20, bytes(4096, i as u32 + 1)))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            ("blobs/00/none", holey(&p("c"), 5 << 20, &[])),
+            (
+                "blobs/00/tail",
+                holey(&p("d"), (2 << 20) + 100, &[(2 << 20, bytes(100, 5))]),
+            ),
+        ];
+        let entries: Vec<Entry> = files
+            .iter()
+            .zip(["a", "b", "c", "d"])
+            .map(|((path, _), source)| Entry {
+                path: path.to_string(),
+                source: p(source),
+            })
+            .collect();
+        let id = age::x25519::Identity::generate();
+        let out = p("b.age");
+        let mut counted = 0;
+        let (m, _) = write(
+            &out,
+            &entries,
+            &header(),
+            &Encryption::Recipients(vec![id.to_public()]),
+            &mut |n| counted += n,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+        assert_eq!(counted, total, "holes count as read");
+        for ((path, content), listed) in files.iter().zip(&m.entries) {
+            assert_eq!(
+                listed.blake3,
+                b3(content).1,
+                "{path}: the hash is of the whole content"
+            );
+        }
+        // The tar holds the data, not the holes.
+        let unlock = Unlock::Identities(vec![Box::new(id)]);
+        let plain =
+            keys::decrypt(BufReader::new(File::open(&out).unwrap()), &unlock, &out).unwrap();
+        let (mut tar, version) = decompressed(plain).unwrap();
+        assert_eq!(version, 3);
+        let mut tar_bytes = Vec::new();
+        tar.read_to_end(&mut tar_bytes).unwrap();
+        assert!(
+            tar_bytes.len() < 1 << 20,
+            "{} bytes of tar for {total} of files",
+            tar_bytes.len()
+        );
+        // Read back whole, holes as zeros.
+        let x = p("x");
+        std::fs::create_dir(&x).unwrap();
+        read(
+            &out,
+            &unlock,
+            Some(&x),
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        for (path, content) in &files {
+            assert!(std::fs::read(x.join(path)).unwrap() == *content, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_shrinks_into_a_hole_while_archived_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a");
+        holey(&path, 12 << 20, &[(0, bytes(3 << 20, 7))]);
+        let entries = [Entry {
+            path: "zhudai.redb".into(),
+            source: path.clone(),
+        }];
+        let id = age::x25519::Identity::generate();
+        let mut shrunk = false;
+        let err = write(
+            &dir.path().join("b.age"),
+            &entries,
+            &header(),
+            &Encryption::Recipients(vec![id.to_public()]),
+            &mut |_| {
+                if !shrunk {
+                    File::options()
+                        .write(true)
+                        .open(&path)
+                        .unwrap()
+                        .set_len(8 << 20)
+                        .unwrap();
+                    shrunk = true;
+                }
+            },
+            &AtomicBool::new(false),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("changed size"), "{err}");
+        assert!(!dir.path().join("b.age").exists());
     }
 
     fn header() -> Header {

@@ -44,6 +44,10 @@ fn data_dir() -> tempfile::TempDir {
     drop(app);
     std::fs::create_dir_all(dir.path().join("blobs/ab")).unwrap();
     std::fs::write(dir.path().join("blobs/ab/cdef"), vec![7u8; 300_000]).unwrap();
+    // A file with holes: a GNU sparse entry, which tar extracts whole.
+    let holes = std::fs::File::create(dir.path().join("blobs/ab/holes")).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&holes, &[9u8; 4096], 1 << 20).unwrap();
+    holes.set_len(3 << 20).unwrap();
     // A name longer than a tar header's 100 bytes (GNU tar reads the long-name block).
     std::fs::write(dir.path().join(LONG_PLUGIN), "// 评分规则\n").unwrap();
     dir
