@@ -27,6 +27,21 @@ fn vm_hwm_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds this process has used, all threads, user and system (`/proc/self/stat`, in
+/// the kernel's 100 Hz ticks).
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // After the command name in parentheses: state is field 3, utime 14, stime 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok());
+            Some((ticks(14)? + ticks(15)?) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 /// Writes every dirty page of the system out (`sync`).
 fn settle_disk() {
     let synced = std::process::Command::new("sync").status().unwrap();
@@ -204,6 +219,7 @@ fn main() {
     let out = work.path().join("b.age");
     settle_disk();
     let t = Instant::now();
+    let cpu_before = cpu_s();
     let created = zhudai::backup::create(
         &data,
         &out,
@@ -215,12 +231,14 @@ fn main() {
     )
     .unwrap();
     let backup_s = t.elapsed().as_secs_f64();
+    let backup_cpu = cpu_s() - cpu_before;
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     let rss_backup = vm_hwm_kb();
     drop(app);
 
     let t = Instant::now();
+    let cpu_before = cpu_s();
     let target = work.path().join("restored");
     let unlock = Unlock::Identities(vec![Box::new(id)]);
     let r = zhudai::backup::restore(
@@ -234,6 +252,7 @@ fn main() {
     )
     .unwrap();
     let restore_s = t.elapsed().as_secs_f64();
+    let restore_cpu = cpu_s() - cpu_before;
     let ratio = backup_s / copy_s.max(1e-9);
     let archived: u64 = created.manifest.total_size();
     println!(
@@ -247,6 +266,11 @@ fn main() {
         met(backup_s < 30.0 && ratio <= 2.5),
         written.load(Ordering::Relaxed),
         longest.load(Ordering::Relaxed) as f64 / 1e3,
+    );
+    println!(
+        "backup CPU: {backup_cpu:.2} CPU-s in {backup_s:.2} s = {:.2} cores on average (of {})",
+        backup_cpu / backup_s.max(1e-9),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     println!(
         "archive: {:.1} MB = {:.1}% of the store file ({:.1} MB), {:.1}% of all files archived ({:.1} MB) [target ≤ 40%: {}]",
@@ -263,6 +287,7 @@ fn main() {
         restore_s / copy_s.max(1e-9),
         met(restore_s < 30.0),
     );
+    println!("restore CPU: {restore_cpu:.2} CPU-s in {restore_s:.2} s");
     println!(
         "peak RSS (VmHWM): {:.0} MB before the backup, {:.0} MB after it, {:.0} MB after the restore",
         rss_before as f64 / 1024.0,
