@@ -1,15 +1,17 @@
 //! Backups: a whole data directory as one age-encrypted, zstd-compressed tar stream, readable
 //! by the reference tools (`age -d -i key.txt F.age | zstd -d | tar -x`).
 //!
-//! Archive format version 2, inside the age encryption (passphrase or X25519 recipients): a
-//! zstd-compressed tar stream (version 1, still read, has the tar uncompressed) of regular
-//! files, in this order:
+//! Archive format version 3, inside the age encryption (passphrase or X25519 recipients): a
+//! zstd skippable frame naming the format (`zhudai-backup format 3`; `zstd -d` passes over it),
+//! then a zstd-compressed tar stream of regular files — a file with holes as a GNU sparse
+//! entry, its data ranges behind a map — in this order:
 //! `zhudai.redb` (a consistent snapshot, see `store::snapshot`), `keys/**` (`master.key`, and
 //! `master.key.next` during a key rotation), `config.toml` if present, `plugins/**`,
-//! `blobs/**` if present, and **last** `manifest.json`.
+//! `blobs/**` if present, and **last** `manifest.json`. Still read: version 2 (no frame,
+//! SHA-256 in the manifest) and version 1 (the same with the tar uncompressed).
 //!
 //! The manifest is written last so that the whole backup is made in one streaming pass with
-//! constant memory: each entry is hashed (SHA-256) while it is copied into the tar, and the
+//! constant memory: each entry is hashed (BLAKE3) while it is copied into the tar, and the
 //! manifest records the hashes and sizes at the end (reading and hashing run on the caller's
 //! thread, compressing, encrypting and writing on a second one: `archive::write`). Readers
 //! (`verify`, `restore`) hash every entry as it streams past, then require the manifest as the
