@@ -384,7 +384,8 @@ fn compress_and_encrypt(
     pieces: std::sync::mpsc::Receiver<Piece>,
     give_back: std::sync::mpsc::Sender<Vec<u8>>,
 ) -> io::Result<File> {
-    let mut age_out = encryptor.wrap_output(BufWriter::with_capacity(CHUNK, file))?;
+    let out = Writeback::start(file, WRITEBACK_EVERY)?;
+    let mut age_out = encryptor.wrap_output(BufWriter::with_capacity(CHUNK, out))?;
     age_out.write_all(&format_frame(FORMAT_VERSION))?;
     let mut zstd_out = zstd::Encoder::new(age_out, super::ZSTD_LEVEL)?;
     // zstd's own workers compress while this thread encrypts and writes what they finished
@@ -408,9 +409,84 @@ fn compress_and_encrypt(
     }
     let age_out = zstd_out.finish()?;
     let buffered = age_out.finish()?;
-    let file = buffered.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(file)
+    buffered.into_inner().map_err(|e| e.into_error())?.finish()
+}
+
+/// Bytes written between two background syncs of the archive.
+const WRITEBACK_EVERY: u64 = 64 << 20;
+
+/// The archive file as the compressing thread writes it. Every [`WRITEBACK_EVERY`] bytes a
+/// second thread syncs what is written so far, so the disk writes while the backup is made
+/// and the final sync has only the tail left (on a quiet disk the kernel would otherwise hold
+/// the whole archive in memory and write it all at that last sync, both cores waiting).
+struct Writeback {
+    file: File,
+    every: u64,
+    since_kick: u64,
+    /// Background syncs done (what a test looks at).
+    #[cfg_attr(not(test), expect(dead_code, reason = "only tests read it"))]
+    synced: Arc<AtomicU64>,
+    /// Asks the syncing thread for a sync; full while one is under way (the kick is skipped).
+    kick: Option<std::sync::mpsc::SyncSender<()>>,
+    syncer: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Writeback {
+    fn start(file: File, every: u64) -> io::Result<Writeback> {
+        let to_sync = file.try_clone()?;
+        let synced = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&synced);
+        let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
+        let syncer = std::thread::Builder::new()
+            .name("backup-sync".into())
+            .spawn(move || {
+                for () in kicks {
+                    to_sync.sync_data()?;
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            })?;
+        Ok(Writeback {
+            file,
+            every,
+            since_kick: 0,
+            synced,
+            kick: Some(kick),
+            syncer: Some(syncer),
+        })
+    }
+
+    /// Waits for the syncing thread (its failure is the archive's), then syncs the rest.
+    fn finish(mut self) -> io::Result<File> {
+        drop(self.kick.take());
+        if let Some(syncer) = self.syncer.take() {
+            syncer
+                .join()
+                .map_err(|_| io::Error::other("the backup's syncing thread panicked"))??;
+        }
+        self.file.sync_all()?;
+        Ok(self.file)
+    }
+}
+
+impl Write for Writeback {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(data)?;
+        self.since_kick += n as u64;
+        if self.since_kick >= self.every {
+            self.since_kick = 0;
+            if let Some(kick) = &self.kick {
+                // Full: a sync is under way, which this write's pages will catch or the next
+                // one will. Gone: the thread stopped on an error, which `finish` reports.
+                let _ = kick.try_send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Compression workers: one per core, at most [`super::ZSTD_MAX_WORKERS`].
@@ -1149,6 +1225,24 @@ mod tests {
                 source: dir.join("short"),
             },
         ]
+    }
+
+    #[test]
+    fn the_archive_is_synced_in_the_background_as_it_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut w = Writeback::start(File::create(&path).unwrap(), 64 * 1024).unwrap();
+        let piece: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+        for _ in 0..256 {
+            w.write_all(&piece).unwrap();
+            // Give the syncing thread a moment now and then, as compressing does.
+            std::thread::yield_now();
+        }
+        let synced = Arc::clone(&w.synced);
+        let file = w.finish().unwrap();
+        drop(file);
+        assert!(synced.load(Ordering::Relaxed) >= 1, "no background sync");
+        assert_eq!(std::fs::read(&path).unwrap(), piece.repeat(256));
     }
 
     #[test]
