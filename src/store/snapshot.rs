@@ -174,11 +174,57 @@ fn copy_file(from: &Path, to: &Path) -> Result<()> {
         let len = source.metadata()?.len();
         // The copy's length first: whatever is not copied below reads as zeros, as in the source.
         target.set_len(len)?;
-        for (start, end) in data_ranges(&source, len)? {
-            copy_range(&source, &target, start, end)?;
-        }
-        Ok(())
+        let ranges = data_ranges(&source, len)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        // One share of the data per core: the kernel's copy is bound by one core's memory
+        // copying, and the writers wait for all of it.
+        std::thread::scope(|scope| {
+            let copies: Vec<_> = shares(&ranges, threads)
+                .into_iter()
+                .map(|share| {
+                    let (source, target) = (&source, &target);
+                    scope.spawn(move || -> Result<()> {
+                        for (start, end) in share {
+                            copy_range(source, target, start, end)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            copies.into_iter().try_for_each(|copy| {
+                copy.join().map_err(|_| {
+                    Error::Io(std::io::Error::other("a thread copying the store panicked"))
+                })?
+            })
+        })
     })
+}
+
+/// `ranges` cut into at most `n` shares of about equal bytes, each in order, together covering
+/// every byte once (cut at whole MiB, so each thread copies whole pages).
+fn shares(ranges: &[(u64, u64)], n: usize) -> Vec<Vec<(u64, u64)>> {
+    const STEP: u64 = 1 << 20;
+    let total: u64 = ranges.iter().map(|(s, e)| e - s).sum();
+    let n = n.max(1) as u64;
+    let per = (total.div_ceil(n)).div_ceil(STEP) * STEP;
+    let mut shares = vec![Vec::new()];
+    let mut room = per;
+    for &(mut start, end) in ranges {
+        while start < end {
+            if room == 0 {
+                shares.push(Vec::new());
+                room = per;
+            }
+            let take = (end - start).min(room);
+            if let Some(share) = shares.last_mut() {
+                share.push((start, start + take));
+            }
+            start += take;
+            room -= take;
+        }
+    }
+    shares.retain(|s| !s.is_empty());
+    shares
 }
 
 /// The ranges of `file` (of `len` bytes) that hold data, in order; the whole file when the
@@ -464,6 +510,37 @@ mod tests {
         let at = usize::try_from(tail_at).unwrap();
         want[at..at + tail.len()].copy_from_slice(&tail);
         want
+    }
+
+    #[test]
+    fn the_copy_is_shared_out_evenly_every_byte_once() {
+        const MIB: u64 = 1 << 20;
+        let ranges = [
+            (0, 700 * MIB + 4096),
+            (900 * MIB, 1000 * MIB),
+            (1200 * MIB, 1200 * MIB + 8192),
+        ];
+        let total: u64 = ranges.iter().map(|(s, e)| e - s).sum();
+        for n in [1, 2, 3, 4] {
+            let shares = shares(&ranges, n);
+            assert!(shares.len() <= n, "{n}: {shares:?}");
+            // In order, no gap, no overlap: joined back they are the ranges.
+            let mut joined: Vec<(u64, u64)> = Vec::new();
+            for &(s, e) in shares.iter().flatten() {
+                assert!(s < e);
+                match joined.last_mut() {
+                    Some(last) if last.1 == s => last.1 = e,
+                    _ => joined.push((s, e)),
+                }
+            }
+            assert_eq!(joined, ranges, "{n}");
+            // About equal: none more than a MiB over an even share.
+            for share in &shares {
+                let bytes: u64 = share.iter().map(|(s, e)| e - s).sum();
+                assert!(bytes <= total.div_ceil(n as u64) + MIB, "{n}: {bytes}");
+            }
+        }
+        assert!(shares(&[], 2).is_empty());
     }
 
     #[test]
