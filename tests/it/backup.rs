@@ -767,6 +767,62 @@ fn a_restored_chain_shorter_than_the_manifests_head_is_reported() {
     );
 }
 
+/// Archive format 2 (a zstd-compressed tar, SHA-256 in the manifest, no format frame), as the
+/// release before format 3 wrote it (tests/fixtures/format2/README.md): this release verifies
+/// it with SHA-256, restores it, serves its customers and passes `doctor`.
+#[tokio::test]
+async fn a_format_2_backup_verifies_and_restores() {
+    let fixtures = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"));
+    let backup = fixtures.join("format2/backup.age");
+    let identity = fixtures.join("old-release/identity.txt");
+    let ok = zhudai(&["backup", "verify", s(&backup), "-i", s(&identity)]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).starts_with("OK: "), "{}", stdout(&ok));
+    let key = std::fs::read_to_string(&identity).unwrap();
+    let key = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap();
+    let unlock = zhudai::backup::Unlock::Identities(vec![Box::new(
+        key.parse::<age::x25519::Identity>().unwrap(),
+    )]);
+    let manifest =
+        archive::read(&backup, &unlock, None, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert_eq!(manifest.format_version, 2);
+    assert!(
+        manifest
+            .entries
+            .iter()
+            .all(|e| e.sha256.is_some() && e.blake3.is_none())
+    );
+
+    let target = tempfile::tempdir().unwrap();
+    let r = zhudai(&[
+        "restore",
+        s(&backup),
+        "--to",
+        s(target.path()),
+        "-i",
+        s(&identity),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let doctor = zhudai(&["--data", s(target.path()), "doctor"]);
+    assert!(
+        doctor.status.success(),
+        "{}{}",
+        stdout(&doctor),
+        stderr(&doctor)
+    );
+    let config = zhudai::config::Config::defaults().unwrap();
+    let clock = Arc::new(zhudai::service::ManualClock::new(common::epoch()));
+    let server = TestServer::start_in(target, config, clock).await;
+    let boss = server.login("boss", "Zhudai-Format2-2026").await;
+    let (status, page) = boss.get("/api/v1/customers?limit=1").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 30, "{page}");
+    server.stop().await;
+}
+
 /// Issue 23: the upgrade path an agency takes — a backup written by the previous release (the
 /// fixture's README says which and how) restores with this binary, migrates, serves its data,
 /// passes `doctor`, and this binary's own backup of it restores again to the same data.
@@ -850,7 +906,7 @@ async fn a_backup_of_the_previous_release_restores_and_round_trips() {
         &recipient,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // Compressed inside the encryption (format 2): far smaller than the store it holds.
+    // Compressed inside the encryption (format 3): far smaller than the store it holds.
     let archive = std::fs::metadata(&file).unwrap().len();
     let store = std::fs::metadata(first.path().join("zhudai.redb"))
         .unwrap()
