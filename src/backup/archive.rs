@@ -385,8 +385,7 @@ fn compress_and_encrypt(
     give_back: std::sync::mpsc::Sender<Vec<u8>>,
 ) -> io::Result<File> {
     let out = Writeback::start(file, WRITEBACK_EVERY)?;
-    let mut age_out = encryptor.wrap_output(BufWriter::with_capacity(CHUNK, out))?;
-    age_out.write_all(&format_frame(FORMAT_VERSION))?;
+    let age_out = encryptor.wrap_output(BufWriter::with_capacity(CHUNK, out))?;
     let mut zstd_out = zstd::Encoder::new(age_out, super::ZSTD_LEVEL)?;
     // zstd's own workers compress while this thread encrypts and writes what they finished
     // (the frame is the same standard zstd frame: `zstd -d` reads it).
@@ -558,6 +557,18 @@ fn write_tar(
         audit_head: header.audit_head.clone(),
         entries: Vec::with_capacity(entries.len()),
     };
+    // The announcement: the manifest without entries, first, so that readers know the format
+    // (and the hash) before any entry, and releases before format 3 — which read the first
+    // `manifest.json` they meet as the manifest — say the format is too new.
+    let announcement = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Io {
+        what: "cannot encode the manifest".into(),
+        source: io::Error::other(e),
+    })?;
+    header_blocks(tar_header(announcement.len() as u64, mtime), MANIFEST)
+        .and_then(|blocks| pipe.put(&blocks))
+        .and_then(|()| pipe.put(&announcement))
+        .and_then(|()| pipe.pad(announcement.len() as u64))
+        .map_err(io("cannot write the backup"))?;
     for entry in entries {
         let what = || format!("cannot back up {}", entry.source.display());
         let source = File::open(&entry.source)
@@ -635,22 +646,6 @@ fn write_tar(
     Ok(manifest)
 }
 
-/// zstd's skippable frames (magic numbers `0x184D2A50`–`0x184D2A5F`): `zstd -d` passes over
-/// them, so a format-3 archive names its format in one before the compressed tar and the
-/// reference tools still read it.
-const SKIPPABLE_MAGIC: u32 = 0x184D_2A5A;
-/// What the format frame holds, before the version number.
-const FORMAT_FRAME_TEXT: &str = "zhudai-backup format ";
-
-/// The skippable frame that opens the compressed stream of a format-3 (or later) archive.
-fn format_frame(version: u32) -> Vec<u8> {
-    let text = format!("{FORMAT_FRAME_TEXT}{version}");
-    let mut frame = SKIPPABLE_MAGIC.to_le_bytes().to_vec();
-    frame.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    frame.extend_from_slice(text.as_bytes());
-    frame
-}
-
 /// The hash of an archive's entries: BLAKE3 from format 3 (the one reading thread of a backup
 /// hashes the whole store; BLAKE3 takes less than half of SHA-256's time there), SHA-256 before.
 enum EntryHash {
@@ -685,50 +680,16 @@ impl EntryHash {
     }
 }
 
-/// The tar inside the decryption, and the format its stream declares: zstd-compressed after a
-/// format frame (format 3 and later), zstd-compressed (format 2, recognised by the zstd frame's
-/// magic number), or plain (format 1; a tar starts with an entry name, never with either magic).
+/// The tar inside the decryption, and the format that implies until a manifest opening the tar
+/// says otherwise: zstd-compressed (format 2 and later, recognised by the zstd frame's magic
+/// number) or plain (format 1; a tar starts with an entry name, never with that magic).
 fn decompressed<'r, R: Read + 'r>(plain: R) -> Result<(Box<dyn Read + 'r>, u32)> {
     const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
     let mut buffered = BufReader::with_capacity(zstd::zstd_safe::DCtx::in_size(), plain);
     let head = buffered.fill_buf().map_err(stream_error)?;
-    let mut version = 2;
-    if head.get(..4) == Some(&SKIPPABLE_MAGIC.to_le_bytes()[..]) {
-        let mut frame_head = [0u8; 8];
-        buffered.read_exact(&mut frame_head).map_err(stream_error)?;
-        let len = u32::from_le_bytes([frame_head[4], frame_head[5], frame_head[6], frame_head[7]]);
-        if len > 64 {
-            return Err(Error::NotZhudai(format!(
-                "its format frame is {len} bytes long"
-            )));
-        }
-        let mut text = vec![0u8; len as usize];
-        buffered.read_exact(&mut text).map_err(stream_error)?;
-        version = std::str::from_utf8(&text)
-            .ok()
-            .and_then(|t| t.strip_prefix(FORMAT_FRAME_TEXT))
-            .and_then(|v| v.parse::<u32>().ok())
-            .filter(|v| *v >= 3)
-            .ok_or_else(|| {
-                Error::NotZhudai(format!(
-                    "its format frame reads {:?}",
-                    String::from_utf8_lossy(&text)
-                ))
-            })?;
-        if version > FORMAT_VERSION {
-            return Err(Error::FormatTooNew(version));
-        }
-        let head = buffered.fill_buf().map_err(stream_error)?;
-        if !head.starts_with(&ZSTD_MAGIC) {
-            return Err(Error::Corrupted(
-                "no compressed archive follows the format frame".into(),
-            ));
-        }
-    }
-    let head = buffered.fill_buf().map_err(stream_error)?;
     if head.starts_with(&ZSTD_MAGIC) {
         let decoder = zstd::Decoder::with_buffer(buffered).map_err(stream_error)?;
-        Ok((Box::new(decoder), version))
+        Ok((Box::new(decoder), 2))
     } else {
         Ok((Box::new(buffered), 1))
     }
@@ -793,7 +754,9 @@ pub fn read(
     };
     // A small buffer keeps `read_so_far` at the end of the chunk being decrypted.
     let plain = keys::decrypt(BufReader::new(counted), unlock, path)?;
-    let (tar_stream, stream_format) = decompressed(plain)?;
+    let (tar_stream, mut stream_format) = decompressed(plain)?;
+    // Format 3 and later: the manifest without entries opens the tar.
+    let mut announced: Option<Manifest> = None;
     let mut archive = tar::Archive::new(tar_stream);
     let mut seen: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -844,12 +807,33 @@ pub fn read(
                 if m.format_version > FORMAT_VERSION {
                     return Err(Error::FormatTooNew(m.format_version));
                 }
-                // The stream says how entries were hashed: the manifest must say the same.
-                if (m.format_version >= 3 || stream_format >= 3)
-                    && m.format_version != stream_format
-                {
+                if seen.is_empty() && announced.is_none() {
+                    // The announcement (format 3 and later): the hash of what follows.
+                    if m.format_version < 3 || !m.entries.is_empty() {
+                        return Err(Error::Corrupted(format!(
+                            "the archive opens with a manifest of format {} and {} entries",
+                            m.format_version,
+                            m.entries.len()
+                        )));
+                    }
+                    stream_format = m.format_version;
+                    announced = Some(m);
+                    continue;
+                }
+                // The manifest must say what the announcement said (or, without one, be of
+                // a format before announcements).
+                let agrees = match &announced {
+                    Some(a) => {
+                        Manifest {
+                            entries: Vec::new(),
+                            ..m.clone()
+                        } == *a
+                    }
+                    None => m.format_version < 3,
+                };
+                if !agrees {
                     return Err(Error::Corrupted(format!(
-                        "the manifest says format {}, the archive's stream format {stream_format}",
+                        "the manifest (format {}) does not say what the archive opened with (format {stream_format})",
                         m.format_version
                     )));
                 }
@@ -1126,8 +1110,8 @@ mod tests {
         let unlock = Unlock::Identities(vec![Box::new(id)]);
         let plain =
             keys::decrypt(BufReader::new(File::open(&out).unwrap()), &unlock, &out).unwrap();
-        let (mut tar, version) = decompressed(plain).unwrap();
-        assert_eq!(version, 3);
+        let (mut tar, compressed) = decompressed(plain).unwrap();
+        assert_eq!(compressed, 2, "zstd inside the encryption");
         let mut tar_bytes = Vec::new();
         tar.read_to_end(&mut tar_bytes).unwrap();
         assert!(
@@ -1351,7 +1335,7 @@ mod tests {
     }
 
     /// An archive made by hand, as another version of zhudai (or a forger with the key) would:
-    /// an optional format frame, the tar compressed or not, and a manifest of `version` whose
+    /// an optional announcement (the manifest without entries, first, of format `frame`), the tar compressed or not, and a manifest of `version` whose
     /// entries list what `listed` gives for each file's bytes.
     fn craft(
         out: &Path,
@@ -1378,6 +1362,19 @@ mod tests {
             audit_head: None,
             entries: vec![],
         };
+        if let Some(v) = frame {
+            let announcement = Manifest {
+                format_version: v,
+                ..m.clone()
+            };
+            let json = serde_json::to_vec(&announcement).unwrap();
+            tar.append_data(
+                &mut tar_header(json.len() as u64, 0),
+                MANIFEST,
+                json.as_slice(),
+            )
+            .unwrap();
+        }
         for (path, bytes) in &files {
             tar.append_data(
                 &mut tar_header(bytes.len() as u64, 0),
@@ -1401,7 +1398,7 @@ mod tests {
         )
         .unwrap();
         let tar = tar.into_inner().unwrap();
-        let mut inner = frame.map(format_frame).unwrap_or_default();
+        let mut inner = Vec::new();
         if compressed {
             inner.extend(zstd::encode_all(tar.as_slice(), 1).unwrap());
         } else {
@@ -1465,12 +1462,12 @@ mod tests {
         // A frame saying 3 around a format-2 manifest, a format-3 manifest without a frame.
         let err = read_crafted(Some(3), true, 2, sha).unwrap_err();
         assert!(
-            err.to_string().contains("the manifest says format 2"),
+            err.to_string().contains("manifest (format 2) does not say"),
             "{err}"
         );
         let err = read_crafted(None, true, 3, b3).unwrap_err();
         assert!(
-            err.to_string().contains("the manifest says format 3"),
+            err.to_string().contains("manifest (format 3) does not say"),
             "{err}"
         );
         // A newer format is named as such before any entry is read.
@@ -1479,13 +1476,17 @@ mod tests {
             matches!(err, Error::FormatTooNew(v) if v == FORMAT_VERSION + 1),
             "{err}"
         );
-        // A frame with anything else in it is not ours.
+        // Formats before 3 never open with a manifest.
         let err = read_crafted(Some(2), true, 2, sha).unwrap_err();
-        assert!(matches!(err, Error::NotZhudai(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains("opens with a manifest of format 2"),
+            "{err}"
+        );
     }
 
     #[test]
-    fn what_we_write_lists_blake3_behind_a_format_frame() {
+    fn what_we_write_announces_format_3_and_lists_blake3() {
         let dir = tempfile::tempdir().unwrap();
         let entries = entries(dir.path());
         let id = age::x25519::Identity::generate();
@@ -1511,8 +1512,38 @@ mod tests {
             &out,
         )
         .unwrap();
-        let mut head = vec![0u8; format_frame(3).len()];
-        BufReader::new(plain).read_exact(&mut head).unwrap();
-        assert_eq!(head, format_frame(3));
+        let (stream, _) = decompressed(plain).unwrap();
+        let mut tar = tar::Archive::new(stream);
+        let mut names = Vec::new();
+        let mut first = None;
+        for entry in tar.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_str().unwrap().to_string();
+            if names.is_empty() {
+                let mut text = Vec::new();
+                entry.read_to_end(&mut text).unwrap();
+                first = Some(text);
+            }
+            names.push(name);
+        }
+        assert_eq!(names.first().map(String::as_str), Some(MANIFEST));
+        assert_eq!(names.get(1).map(String::as_str), Some("zhudai.redb"));
+        assert_eq!(names.last().map(String::as_str), Some(MANIFEST));
+        // A release before format 3 parsed the first manifest.json it met (with a SHA-256
+        // string required of each entry) and refused a format newer than its own: it must find
+        // the number there.
+        #[derive(serde::Deserialize)]
+        struct OldEntry {
+            #[allow(dead_code)]
+            sha256: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct OldManifest {
+            format_version: u32,
+            entries: Vec<OldEntry>,
+        }
+        let old: OldManifest = serde_json::from_slice(&first.unwrap()).unwrap();
+        assert_eq!(old.format_version, 3);
+        assert!(old.entries.is_empty());
     }
 }

@@ -2,13 +2,15 @@
 //! by the reference tools (`age -d -i key.txt F.age | zstd -d | tar -x`).
 //!
 //! Archive format version 3, inside the age encryption (passphrase or X25519 recipients): a
-//! zstd skippable frame naming the format (`zhudai-backup format 3`; `zstd -d` passes over it),
-//! then a zstd-compressed tar stream of regular files — a file with holes as a GNU sparse
-//! entry, its data ranges behind a map — in this order:
-//! `zhudai.redb` (a consistent snapshot, see `store::snapshot`), `keys/**` (`master.key`, and
-//! `master.key.next` during a key rotation), `config.toml` if present, `plugins/**`,
-//! `blobs/**` if present, and **last** `manifest.json`. Still read: version 2 (no frame,
-//! SHA-256 in the manifest) and version 1 (the same with the tar uncompressed).
+//! zstd-compressed tar stream of regular files — a file with holes as a GNU sparse entry, its
+//! data ranges behind a map — in this order: `manifest.json` without entries (the
+//! announcement: the format, hence the hash, before any entry; a release before format 3 reads
+//! it as the manifest and says the format is too new), `zhudai.redb` (a consistent snapshot,
+//! see `store::snapshot`), `keys/**` (`master.key`, and `master.key.next` during a key
+//! rotation), `config.toml` if present, `plugins/**`, `blobs/**` if present, and **last**
+//! `manifest.json` with the entries, which must otherwise say what the announcement said.
+//! Still read: version 2 (no announcement, SHA-256 in the manifest) and version 1 (the same
+//! with the tar uncompressed).
 //!
 //! The manifest is written last so that the whole backup is made in one streaming pass with
 //! constant memory: each entry is hashed (BLAKE3) while it is copied into the tar, and the
@@ -35,7 +37,7 @@ pub use keys::{Encryption, Unlock};
 pub use restore::{Restored, restore};
 
 /// The archive format this binary writes and the newest it reads: 3 hashes entries with BLAKE3
-/// and names its format in a zstd skippable frame before the compressed tar. Still read: 2
+/// and announces its format in a first `manifest.json` without entries. Still read: 2
 /// (zstd-compressed tar, SHA-256) and 1 (a plain tar inside age, SHA-256).
 pub const FORMAT_VERSION: u32 = 3;
 /// zstd level of backups: -2 (zstd's "fast" levels). On the 1M-customer store it takes a third
