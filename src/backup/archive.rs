@@ -611,8 +611,11 @@ fn write_tar(
             (size, copied)
         };
         // A file that shrank into a hole (hashed as zeros) or grew meanwhile is caught here.
-        let now = source.metadata().map(|m| m.len()).ok();
-        if stored != promised || now != Some(size) {
+        let now = source
+            .metadata()
+            .map_err(io(format!("cannot read {}", entry.source.display())))?
+            .len();
+        if stored != promised || now != size {
             // The header already promises other bytes: the archive is broken.
             return Err(Error::Refused(format!(
                 "{} changed size while being backed up; run the backup again",
@@ -823,12 +826,7 @@ pub fn read(
                 // The manifest must say what the announcement said (or, without one, be of
                 // a format before announcements).
                 let agrees = match &announced {
-                    Some(a) => {
-                        Manifest {
-                            entries: Vec::new(),
-                            ..m.clone()
-                        } == *a
-                    }
+                    Some(a) => a.same_archive(&m),
                     None => m.format_version < 3,
                 };
                 if !agrees {

@@ -84,6 +84,26 @@ pub struct ManifestEntry {
 }
 
 impl Manifest {
+    /// Says the same of the archive as `other`: every field but the entries.
+    /// (Destructured, so that a field added later is compared or left out on purpose.)
+    pub fn same_archive(&self, other: &Manifest) -> bool {
+        let Manifest {
+            format,
+            format_version,
+            zhudai_version,
+            schema_version,
+            created_at,
+            audit_head,
+            entries: _,
+        } = self;
+        *format == other.format
+            && *format_version == other.format_version
+            && *zhudai_version == other.zhudai_version
+            && *schema_version == other.schema_version
+            && *created_at == other.created_at
+            && *audit_head == other.audit_head
+    }
+
     pub fn total_size(&self) -> u64 {
         self.entries.iter().map(|e| e.size).sum()
     }

@@ -45,17 +45,22 @@ fn b3sum(file: &Path) -> String {
             .to_hex()
             .to_string();
     }
-    let out = Command::new("b3sum")
-        .arg("--no-names")
-        .arg(file)
-        .output()
-        .unwrap();
+    let out = succeed(Command::new("b3sum").arg("--no-names").arg(file));
+    String::from_utf8(out).unwrap().trim().to_string()
+}
+
+/// Runs a reference tool and returns what it printed; its failure fails the test, with what it
+/// said on stderr.
+fn succeed(command: &mut Command) -> Vec<u8> {
+    let out = command.output().unwrap_or_else(|e| {
+        panic!("{command:?}: {e} (is the tool installed? .ci/run installs it)")
+    });
     assert!(
         out.status.success(),
-        "{}",
+        "{command:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    out.stdout
 }
 
 fn data_dir() -> tempfile::TempDir {
@@ -104,17 +109,12 @@ fn keypair(dir: &Path, name: &str) -> (PathBuf, String) {
 /// `zstd -d` of what `age -d` wrote: the tar (backups are tar → zstd → age).
 fn unzstd(compressed: &Path) -> PathBuf {
     let tar = compressed.with_extension("tar");
-    let out = Command::new("zstd")
-        .args(["-d", "-q", "-f"])
-        .arg(compressed)
-        .arg("-o")
-        .arg(&tar)
-        .output()
-        .expect("the zstd command (apt-get install zstd)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        Command::new("zstd")
+            .args(["-d", "-q", "-f"])
+            .arg(compressed)
+            .arg("-o")
+            .arg(&tar),
     );
     tar
 }
@@ -122,13 +122,8 @@ fn unzstd(compressed: &Path) -> PathBuf {
 /// Names listed by `tar -t` of the tar inside a decrypted backup (`age -d | zstd -d | tar -t`).
 fn tar_names(decrypted: &Path) -> Vec<String> {
     let tar = unzstd(decrypted);
-    let out = Command::new("tar").arg("-tf").arg(&tar).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    let out = succeed(Command::new("tar").arg("-tf").arg(&tar));
+    String::from_utf8_lossy(&out)
         .lines()
         .map(str::to_string)
         .collect()
@@ -170,19 +165,14 @@ fn age_decrypts_with_an_identity_and_the_content_is_a_zstd_tar() {
     );
     for (i, id) in [&id1, &id2].into_iter().enumerate() {
         let tar = work.path().join(format!("out{i}.zst"));
-        let out = Command::new("age")
-            .arg("-d")
-            .arg("-i")
-            .arg(id)
-            .arg("-o")
-            .arg(&tar)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            Command::new("age")
+                .arg("-d")
+                .arg("-i")
+                .arg(id)
+                .arg("-o")
+                .arg(&tar)
+                .arg(&file),
         );
         expect_entries(&tar_names(&tar));
     }
