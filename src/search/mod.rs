@@ -13,6 +13,7 @@ pub mod fields;
 pub mod list;
 pub mod query;
 pub mod ranked;
+pub mod scope_sets;
 mod union;
 
 use std::path::{Path, PathBuf};
@@ -131,8 +132,9 @@ pub struct Engine {
     writer: Mutex<Writing>,
     applied: AtomicU64,
     generation: String,
-    /// Each segment's facet columns, opened once (see [`facets::Columns`]).
-    columns: Arc<facets::Columns>,
+    /// Each segment's facet columns and scope sets, kept between searches (see
+    /// [`query::Kept`]).
+    kept: query::Kept,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -222,7 +224,7 @@ impl Engine {
             writer: Mutex::new(writing),
             applied: AtomicU64::new(applied),
             generation: generation.to_string(),
-            columns: Arc::default(),
+            kept: query::Kept::default(),
         })
     }
 
@@ -358,13 +360,14 @@ impl Engine {
 
     pub fn search(&self, req: &Request) -> Result<Hits> {
         let searcher = self.reader.searcher();
-        self.columns.retain(&searcher);
+        self.kept.columns.retain(&searcher);
+        self.kept.scopes.retain(&searcher);
         Ok(query::run(
             &searcher,
             &self.index,
             &self.fields,
             req,
-            Some(Arc::clone(&self.columns)),
+            Some(&self.kept),
         )?)
     }
 

@@ -17,6 +17,7 @@ use super::analysis;
 use super::facets::{Columns, Counted, Counts, CountsUpTo};
 use super::fields::Fields;
 use super::ranked::Ranked;
+use super::scope_sets::ScopeSets;
 use super::union::AnyOf;
 
 /// One word of the query.
@@ -258,6 +259,11 @@ fn any_term(field: Field, values: &[String]) -> Box<dyn Query> {
 
 /// The caller's scope as a required clause that does not change the ranking.
 pub(crate) fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>> {
+    restrict_in(f, r, None)
+}
+
+/// [`restrict_query`], its matches in large segments read from `sets` when given.
+fn restrict_in(f: &Fields, r: &Restrict, sets: Option<&Arc<ScopeSets>>) -> Option<Box<dyn Query>> {
     let owners = r.owners.as_ref()?;
     let by_owner = match &r.department {
         Some(d) => term(f.dept, d),
@@ -268,19 +274,31 @@ pub(crate) fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>>
         any.push(any_term(f.pool, &r.pools));
     }
     // Seeked into by the words (the scope is often most of the book): a lazy union.
-    Some(Box::new(ConstScoreQuery::new(
-        Box::new(AnyOf::new(any)),
-        0.0,
-    )))
+    let union: Box<dyn Query> = Box::new(AnyOf::new(any));
+    let scope = match sets {
+        // The key is the whole scope, so equal keys are equal scopes.
+        Some(sets) => sets.query(format!("{r:?}"), union),
+        None => union,
+    };
+    Some(Box::new(ConstScoreQuery::new(scope, 0.0)))
 }
 
 pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
+    build_in(index, f, req, None)
+}
+
+fn build_in(
+    index: &Index,
+    f: &Fields,
+    req: &Request,
+    sets: Option<&Arc<ScopeSets>>,
+) -> Box<dyn Query> {
     let mut must: Vec<(Occur, Box<dyn Query>)> = req
         .words
         .iter()
         .map(|w| (Occur::Must, word_query(index, f, w)))
         .collect();
-    if let Some(r) = restrict_query(f, &req.restrict) {
+    if let Some(r) = restrict_in(f, &req.restrict, sets) {
         must.push((Occur::Must, r));
     }
     let flt = &req.filters;
@@ -309,10 +327,15 @@ pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
 
 /// The search as a [`Ranked`] query when it is one typed word within the scope and nothing
 /// else (the top bar, and the list's search box without filters): the same matches and
-/// scores as [`build`]'s query, with a top page that need not score every match. Not used by
-/// [`run`] (see there); `benches/search.rs` times it (`ZHUDAI_BENCH_EXPLAIN`) so a run on a
-/// larger book can tell whether it pays there.
+/// scores as [`build`]'s query, with a top page that need not score every match. [`run`] uses
+/// it for words that match many customers ([`TWO_PASSES_FROM`]); `benches/search.rs` times it
+/// beside the plain query (`ZHUDAI_BENCH_EXPLAIN`).
 pub fn ranked(index: &Index, f: &Fields, req: &Request) -> Option<Ranked> {
+    ranked_in(index, f, req, None)
+}
+
+/// The one typed text word of a search without filters, if it is one.
+fn one_word(req: &Request) -> Option<&str> {
     let [Word::Text(w)] = req.words.as_slice() else {
         return None;
     };
@@ -327,11 +350,75 @@ pub fn ranked(index: &Index, f: &Fields, req: &Request) -> Option<Ranked> {
     ]
     .iter()
     .any(|v| v.is_some());
-    if filtered {
-        return None;
-    }
-    let scope = restrict_query(f, &req.restrict).into_iter().collect();
+    (!filtered).then_some(w.as_str())
+}
+
+fn ranked_in(
+    index: &Index,
+    f: &Fields,
+    req: &Request,
+    sets: Option<&Arc<ScopeSets>>,
+) -> Option<Ranked> {
+    let w = one_word(req)?;
+    let scope = restrict_in(f, &req.restrict, sets).into_iter().collect();
     Some(Ranked::new(text_word(index, f, w), scope))
+}
+
+/// What a search keeps between searches, and how it chooses its path.
+pub struct Kept {
+    /// Each segment's facet columns, opened once.
+    pub columns: Arc<Columns>,
+    /// Each large segment's scope sets, worked out once per scope.
+    pub scopes: Arc<ScopeSets>,
+    /// A one-word search whose text words each match at least this many customers in the
+    /// whole index is run in two passes ([`TWO_PASSES_FROM`]).
+    pub two_passes_from: u64,
+}
+
+impl Default for Kept {
+    fn default() -> Kept {
+        Kept {
+            columns: Arc::default(),
+            scopes: Arc::default(),
+            two_passes_from: TWO_PASSES_FROM,
+        }
+    }
+}
+
+/// From how many matches of a typed word's address or company text (the rarest of its words,
+/// by document frequency over the whole index) a search takes two passes: the total and the
+/// facets without scoring, then the page by [`Ranked`]'s block-max pruning. At 10M customers
+/// a district and road (25,000 matches, its rarer word in 90,000) took 4.1 ms in two passes
+/// against 6.4 ms scored in one (8 segments, docs/benchmarks.md 2026-12-07); at 1M, where the
+/// same words match a tenth as many, one pass was faster, and it stays below this line.
+pub const TWO_PASSES_FROM: u64 = 50_000;
+
+/// Whether `req` takes two passes: one typed word without filters whose text words are each in
+/// at least `from` documents. The estimate reads each word's document frequency in every
+/// segment's term dictionary (microseconds), never a posting list.
+pub(crate) fn takes_two_passes(
+    searcher: &Searcher,
+    index: &Index,
+    f: &Fields,
+    req: &Request,
+    from: u64,
+) -> bool {
+    let Some(w) = one_word(req) else {
+        return false;
+    };
+    let tokens = jieba_tokens(index, w);
+    if tokens.is_empty() {
+        return false;
+    }
+    let mut rarest = u64::MAX;
+    for t in &tokens {
+        match searcher.doc_freq(&Term::from_field_text(f.text, t)) {
+            Ok(n) => rarest = rarest.min(n),
+            // An unreadable dictionary fails the search itself in the pass that follows.
+            Err(_) => return false,
+        }
+    }
+    rarest >= from
 }
 
 /// Runs a search. Facet counts walk the matches: only when asked (the list page), not for the
@@ -342,17 +429,25 @@ pub fn run(
     index: &Index,
     f: &Fields,
     req: &Request,
-    columns: Option<Arc<Columns>>,
+    kept: Option<&Kept>,
 ) -> tantivy::Result<Hits> {
     let mut counts = Counts { facets: req.facets }.up_to(facet_cap(req));
-    if let Some(columns) = columns {
-        counts = counts.with_columns(columns);
+    let sets = kept.map(|k| &k.scopes);
+    if let Some(kept) = kept {
+        counts = counts.with_columns(Arc::clone(&kept.columns));
     }
-    // One pass: page, total and facets together. The two-pass alternative ([`ranked`]: the
-    // total and facets without scoring, then a block-max pruned page) gives the same answer
-    // but measured slower at 1M (2026-12-06, docs/benchmarks.md): its second walk over the
-    // word's other clauses costs more than the scoring it saves.
-    let (addresses, counted) = scored_in_one_pass(searcher, &build(index, f, req), req, counts)?;
+    let two_passes = kept.map_or(TWO_PASSES_FROM, |k| k.two_passes_from);
+    let ranked = if takes_two_passes(searcher, index, f, req, two_passes) {
+        ranked_in(index, f, req, sets)
+    } else {
+        None
+    };
+    // One pass (page, total and facets together) unless the word matches so many customers
+    // that scoring each costs more than a second walk ([`TWO_PASSES_FROM`]).
+    let (addresses, counted) = match ranked {
+        Some(ranked) => in_two_passes(searcher, &ranked, req, counts)?,
+        None => scored_in_one_pass(searcher, &build_in(index, f, req, sets), req, counts)?,
+    };
     let mut ids = Vec::with_capacity(addresses.len());
     let mut cards = Vec::with_capacity(addresses.len());
     for a in addresses {
@@ -370,6 +465,22 @@ pub fn run(
         facets: counted.facets.unwrap_or_default(),
         facets_at_least: counted.facets_at_least,
     })
+}
+
+/// The total and the facets in a pass that scores nothing, then the page by block-max pruning
+/// ([`Ranked`]): the same answer as [`scored_in_one_pass`], scores to the bit.
+fn in_two_passes(
+    searcher: &Searcher,
+    ranked: &Ranked,
+    req: &Request,
+    counts: CountsUpTo,
+) -> tantivy::Result<(Vec<DocAddress>, Counted)> {
+    let counted = searcher.search(ranked, &counts)?;
+    let top = TopDocs::with_limit(req.limit.max(1))
+        .and_offset(req.offset)
+        .order_by_score();
+    let docs = searcher.search(ranked, &top)?;
+    Ok((docs.into_iter().map(|(_, a)| a).collect(), counted))
 }
 
 /// The page, the total and the facets in one pass over the matches (every match scored when

@@ -7,9 +7,10 @@
 //! collector a `for_each_pruning` that hands that largest clause to tantivy's own block-max
 //! pruning (block-max WAND over the posting lists of its words), scores the other clauses' few
 //! matches exactly, and merges the two in document order; the total and the facets are then
-//! counted in a separate pass that scores nothing. Measured at 1M (2026-12-06) the two passes
-//! cost more than the one scored pass of [`super::query::run`], which therefore does not use
-//! it; the bench's `ZHUDAI_BENCH_EXPLAIN` times it beside the plain query.
+//! counted in a separate pass that scores nothing. [`super::query::run`] takes this path only
+//! for a word whose address words each match many customers
+//! ([`super::query::TWO_PASSES_FROM`]): at 1M (2026-12-06) the two passes cost more than one
+//! scored pass; at 10M, for a district and road, ×0.65 of it.
 //!
 //! Results are those of the plain query, scores to the bit: every document that can enter the
 //! page reaches the collector, in document order, with its exact score (block-max pruning only
@@ -278,8 +279,10 @@ mod tests {
     use crate::search::facets::{Columns, Counts};
     use crate::search::fields::{self, Fields};
     use crate::search::query::{self, Filters, Request, Restrict, Word};
+    use crate::search::scope_sets::ScopeSets;
     use std::sync::Arc;
     use tantivy::collector::TopDocs;
+    use tantivy::schema::Value;
     use tantivy::{DocAddress, Index, Searcher, TantivyDocument};
 
     const DISTRICTS: [&str; 4] = ["锦江区", "武侯区", "青羊区", "成华区"];
@@ -408,6 +411,11 @@ mod tests {
         assert!(searcher.segment_readers().len() >= 4);
         assert!(searcher.segment_readers().iter().any(|r| r.has_deletes()));
         let columns = Arc::new(Columns::default());
+        let kept = [u64::MAX, 0].map(|two_passes_from| query::Kept {
+            columns: Arc::clone(&columns),
+            scopes: Arc::new(ScopeSets::from_docs(0)),
+            two_passes_from,
+        });
         let mut checked = 0;
         for word in ["锦江区春熙路", "锦江区", "春熙路", "东大街", "人民南路附近"]
         {
@@ -433,16 +441,74 @@ mod tests {
                         got_counts.facets_at_least, want_counts.facets_at_least,
                         "{word} {restrict:?}"
                     );
-                    // And the whole search, as the engine runs it.
-                    let hits = query::run(&searcher, &index, &f, &req, Some(Arc::clone(&columns)))
-                        .unwrap();
-                    assert_eq!(hits.total, want_counts.total);
-                    assert_eq!(hits.ids.len(), want.len());
+                    // And the whole search, as the engine runs it: in one pass, in two, and
+                    // with the scope read from kept sets in every segment.
+                    let want_ids = ids(&searcher, &f, &want);
+                    for kept in &kept {
+                        let hits = query::run(&searcher, &index, &f, &req, Some(kept)).unwrap();
+                        assert_eq!(hits.ids, want_ids, "{word} {restrict:?} {offset}+{limit}");
+                        assert_eq!(hits.total, want_counts.total);
+                        assert_eq!(Some(hits.facets), want_counts.facets);
+                        assert_eq!(hits.facets_at_least, want_counts.facets_at_least);
+                    }
                     checked += usize::from(!want.is_empty());
                 }
             }
         }
         assert!(checked > 40);
+        // The scope was read from sets, each worked out once per segment and scope.
+        let built = kept.each_ref().map(|k| k.scopes.built());
+        let segments = searcher.segment_readers().len() as u64;
+        assert!(
+            built.iter().all(|b| *b > 0 && *b <= 2 * segments),
+            "{built:?}"
+        );
+    }
+
+    fn ids(searcher: &Searcher, f: &Fields, page: &[(Score, DocAddress)]) -> Vec<String> {
+        page.iter()
+            .map(|(_, a)| {
+                let doc: TantivyDocument = searcher.doc(*a).unwrap();
+                doc.get_first(f.id)
+                    .and_then(|v| v.as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// Two passes only for one typed word whose address words are each in at least the given
+    /// number of documents: a district is; a pinyin word has no such words; a second word or a
+    /// filter keeps one pass.
+    #[test]
+    fn two_passes_are_chosen_by_the_rarest_address_word() {
+        let (index, f) = index();
+        let searcher = index.reader().unwrap().searcher();
+        let all = Restrict::default();
+        let district = request("锦江区", &all, 0, 20);
+        let df = searcher
+            .doc_freq(&tantivy::Term::from_field_text(f.text, "锦江区"))
+            .unwrap();
+        assert!(df > 1_000);
+        let two =
+            |req: &Request, from: u64| query::takes_two_passes(&searcher, &index, &f, req, from);
+        assert!(two(&district, df));
+        assert!(!two(&district, df + 1));
+        // District and road: the road is the rarer word.
+        let both = request("锦江区东大街", &all, 0, 20);
+        let road = searcher
+            .doc_freq(&tantivy::Term::from_field_text(f.text, "东大街"))
+            .unwrap();
+        assert!(road < df);
+        assert!(two(&both, road));
+        assert!(!two(&both, road + 1));
+        assert!(!two(&request("jinjiang", &all, 0, 20), 1));
+        let mut filtered = district.clone();
+        filtered.filters.stage = Some("lead".into());
+        assert!(!two(&filtered, 0));
+        let mut two_words = district.clone();
+        two_words.words.push(Word::Text("春熙路".into()));
+        assert!(!two(&two_words, 0));
     }
 
     /// What the pruning is for: on a segment where the address clause has thousands of
