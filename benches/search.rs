@@ -1121,7 +1121,13 @@ fn explain(app: &App, data: &Path, pools: &BTreeMap<String, Vec<String>>, genera
                     facets,
                 }
             };
+            // `ZHUDAI_BENCH_EXPLAIN_ONLY=engine` times only the parts whose label starts so (for
+            // a profile of one part).
+            let only = std::env::var("ZHUDAI_BENCH_EXPLAIN_ONLY").unwrap_or_default();
             let time = |label: &str, f: &dyn Fn(usize) -> usize| {
+                if !label.starts_with(only.as_str()) {
+                    return;
+                }
                 let started = Instant::now();
                 let mut lat = Vec::with_capacity(n);
                 let mut hits = 0;

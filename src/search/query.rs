@@ -385,17 +385,20 @@ impl Default for Kept {
     }
 }
 
-/// From how many matches of a typed word's address or company text (the rarest of its words,
-/// by document frequency over the whole index) a search takes two passes: the total and the
-/// facets without scoring, then the page by [`Ranked`]'s block-max pruning. At 10M customers
-/// a district and road (25,000 matches, its rarer word in 90,000) took 4.1 ms in two passes
-/// against 6.4 ms scored in one (8 segments, docs/benchmarks.md 2026-12-07); at 1M, where the
-/// same words match a tenth as many, one pass was faster, and it stays below this line.
+/// From how many customers a typed word that is one address or company word (a district) must
+/// match in the whole index for the search to take two passes: the total and the facets
+/// without scoring (one posting list walked, no intersection), then the page by [`Ranked`]'s
+/// block-max pruning. At 10M customers a district (150,000 matches) took 1.5–1.8 ms in two
+/// passes against 1.8–2.3 ms scored in one, for the salesperson 3.0–3.4 against 5.3–5.6 ms
+/// (docs/benchmarks.md, 2026-12-07). A district and road (two words, 25,000 matches) was
+/// faster alone in two passes (5.3 against 6.4 ms) but not under load (p99 at 8 connections
+/// ×1.05–1.1, throughput ×0.93): its count walks the intersection a second time. At 1M a
+/// district matches a tenth as many, and one pass was faster there.
 pub const TWO_PASSES_FROM: u64 = 50_000;
 
-/// Whether `req` takes two passes: one typed word without filters whose text words are each in
-/// at least `from` documents. The estimate reads each word's document frequency in every
-/// segment's term dictionary (microseconds), never a posting list.
+/// Whether `req` takes two passes: one typed word without filters that is a single address or
+/// company word in at least `from` documents. The estimate reads the word's document frequency
+/// in every segment's term dictionary (microseconds), never a posting list.
 pub(crate) fn takes_two_passes(
     searcher: &Searcher,
     index: &Index,
@@ -407,18 +410,13 @@ pub(crate) fn takes_two_passes(
         return false;
     };
     let tokens = jieba_tokens(index, w);
-    if tokens.is_empty() {
+    let [token] = tokens.as_slice() else {
         return false;
-    }
-    let mut rarest = u64::MAX;
-    for t in &tokens {
-        match searcher.doc_freq(&Term::from_field_text(f.text, t)) {
-            Ok(n) => rarest = rarest.min(n),
-            // An unreadable dictionary fails the search itself in the pass that follows.
-            Err(_) => return false,
-        }
-    }
-    rarest >= from
+    };
+    // An unreadable dictionary fails the search itself in the pass that follows.
+    searcher
+        .doc_freq(&Term::from_field_text(f.text, token))
+        .is_ok_and(|n| n >= from)
 }
 
 /// Runs a search. Facet counts walk the matches: only when asked (the list page), not for the
