@@ -264,6 +264,22 @@ pub(crate) fn restrict_query(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>>
 
 /// [`restrict_query`], its matches in large segments read from `sets` when given.
 fn restrict_in(f: &Fields, r: &Restrict, sets: Option<&Arc<ScopeSets>>) -> Option<Box<dyn Query>> {
+    let union = scope_union(f, r)?;
+    let scope = match sets {
+        // The key is the whole scope, so equal keys are equal scopes.
+        Some(sets) => sets.query(scope_key(r), union),
+        None => union,
+    };
+    Some(Box::new(ConstScoreQuery::new(scope, 0.0)))
+}
+
+/// What names a scope in [`ScopeSets`]: all of it.
+fn scope_key(r: &Restrict) -> String {
+    format!("{r:?}")
+}
+
+/// The documents the caller may see, as a union of their terms; `None` for every document.
+fn scope_union(f: &Fields, r: &Restrict) -> Option<Box<dyn Query>> {
     let owners = r.owners.as_ref()?;
     let by_owner = match &r.department {
         Some(d) => term(f.dept, d),
@@ -274,13 +290,7 @@ fn restrict_in(f: &Fields, r: &Restrict, sets: Option<&Arc<ScopeSets>>) -> Optio
         any.push(any_term(f.pool, &r.pools));
     }
     // Seeked into by the words (the scope is often most of the book): a lazy union.
-    let union: Box<dyn Query> = Box::new(AnyOf::new(any));
-    let scope = match sets {
-        // The key is the whole scope, so equal keys are equal scopes.
-        Some(sets) => sets.query(format!("{r:?}"), union),
-        None => union,
-    };
-    Some(Box::new(ConstScoreQuery::new(scope, 0.0)))
+    Some(Box::new(AnyOf::new(any)))
 }
 
 pub fn build(index: &Index, f: &Fields, req: &Request) -> Box<dyn Query> {
@@ -443,7 +453,27 @@ pub fn run(
     // One pass (page, total and facets together) unless the word matches so many customers
     // that scoring each costs more than a second walk ([`TWO_PASSES_FROM`]).
     let (addresses, counted) = match ranked {
-        Some(ranked) => in_two_passes(searcher, &ranked, req, counts)?,
+        Some(ranked) => {
+            // The count within the caller's scope tests each match against the scope's set
+            // rather than intersecting the scope's posting lists.
+            let counted = match (sets, scope_union(f, &req.restrict)) {
+                (Some(sets), Some(union)) => {
+                    let everyone = Request {
+                        restrict: Restrict::default(),
+                        ..req.clone()
+                    };
+                    let word = ranked_in(index, f, &everyone, None);
+                    let within =
+                        sets.within(searcher, scope_key(&req.restrict), union.as_ref(), counts)?;
+                    match word {
+                        Some(word) => searcher.search(&word, &within)?,
+                        None => searcher.search(&ranked, &within)?,
+                    }
+                }
+                _ => searcher.search(&ranked, &counts)?,
+            };
+            (top_page(searcher, &ranked, req)?, counted)
+        }
         None => scored_in_one_pass(searcher, &build_in(index, f, req, sets), req, counts)?,
     };
     let mut ids = Vec::with_capacity(addresses.len());
@@ -465,20 +495,18 @@ pub fn run(
     })
 }
 
-/// The total and the facets in a pass that scores nothing, then the page by block-max pruning
-/// ([`Ranked`]): the same answer as [`scored_in_one_pass`], scores to the bit.
-fn in_two_passes(
+/// The page by block-max pruning ([`Ranked`]), after the total and the facets were counted in
+/// a pass that scores nothing: the same answer as [`scored_in_one_pass`], scores to the bit.
+fn top_page(
     searcher: &Searcher,
     ranked: &Ranked,
     req: &Request,
-    counts: CountsUpTo,
-) -> tantivy::Result<(Vec<DocAddress>, Counted)> {
-    let counted = searcher.search(ranked, &counts)?;
+) -> tantivy::Result<Vec<DocAddress>> {
     let top = TopDocs::with_limit(req.limit.max(1))
         .and_offset(req.offset)
         .order_by_score();
     let docs = searcher.search(ranked, &top)?;
-    Ok((docs.into_iter().map(|(_, a)| a).collect(), counted))
+    Ok(docs.into_iter().map(|(_, a)| a).collect())
 }
 
 /// The page, the total and the facets in one pass over the matches (every match scored when

@@ -289,8 +289,10 @@ mod tests {
     const ROADS: [&str; 4] = ["春熙路", "人民南路", "红星路", "东大街"];
     const OWNERS: [&str; 5] = ["u1", "u2", "u3", "u4", "u5"];
     const ROWS: u64 = 16_000;
+    /// Rows added after the deletions, in a segment of their own.
+    const LATE: u64 = 3_000;
 
-    /// Customers in four segments with deletions: addresses of four districts and roads with
+    /// Customers in four segments with deletions and one without: addresses of four districts and roads with
     /// notes of varying length (so their scores differ and tie), a few whose name, tag or city
     /// is the typed word itself (scored by other clauses, some also by the address).
     fn index() -> (Index, Fields) {
@@ -305,7 +307,15 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) % n
         };
-        for i in 0..ROWS {
+        for i in 0..ROWS + LATE {
+            if i == ROWS {
+                // The deletions, then a last segment without any.
+                w.commit().unwrap();
+                for i in (0..ROWS).filter(|i| i % 7 == 3 || i % 211 == 0 && i % 2 == 0) {
+                    w.delete_term(tantivy::Term::from_field_text(f.id, &format!("c{i}")));
+                }
+                w.commit().unwrap();
+            }
             let mut d = TantivyDocument::default();
             d.add_text(f.id, format!("c{i}"));
             // Half in one district and on one road: a quarter of a segment (over PRUNE_FROM)
@@ -351,10 +361,6 @@ mod tests {
             if i % 5_000 == 4_999 {
                 w.commit().unwrap();
             }
-        }
-        w.commit().unwrap();
-        for i in (0..ROWS).filter(|i| i % 7 == 3 || i % 211 == 0 && i % 2 == 0) {
-            w.delete_term(tantivy::Term::from_field_text(f.id, &format!("c{i}")));
         }
         w.commit().unwrap();
         (index, f)
@@ -410,11 +416,16 @@ mod tests {
         let searcher = index.reader().unwrap().searcher();
         assert!(searcher.segment_readers().len() >= 4);
         assert!(searcher.segment_readers().iter().any(|r| r.has_deletes()));
+        assert!(searcher.segment_readers().iter().any(|r| !r.has_deletes()));
         let columns = Arc::new(Columns::default());
-        let kept = [u64::MAX, 0].map(|two_passes_from| query::Kept {
-            columns: Arc::clone(&columns),
-            scopes: Arc::new(ScopeSets::from_docs(0)),
-            two_passes_from,
+        // One pass and two, with the scope's sets kept for every segment; and two passes with
+        // the sets worked out per search (every segment small).
+        let kept = [(u64::MAX, 0), (0, 0), (0, u32::MAX)].map(|(two_passes_from, from_docs)| {
+            query::Kept {
+                columns: Arc::clone(&columns),
+                scopes: Arc::new(ScopeSets::from_docs(from_docs)),
+                two_passes_from,
+            }
         });
         let mut checked = 0;
         for word in ["锦江区春熙路", "锦江区", "春熙路", "东大街", "人民南路附近"]
@@ -460,9 +471,10 @@ mod tests {
         let built = kept.each_ref().map(|k| k.scopes.built());
         let segments = searcher.segment_readers().len() as u64;
         assert!(
-            built.iter().all(|b| *b > 0 && *b <= 2 * segments),
+            built[..2].iter().all(|b| *b > 0 && *b <= 2 * segments),
             "{built:?}"
         );
+        assert_eq!(built[2], 0, "small segments keep nothing");
     }
 
     fn ids(searcher: &Searcher, f: &Fields, page: &[(Score, DocAddress)]) -> Vec<String> {

@@ -12,9 +12,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::index::SegmentId;
 use tantivy::query::{EnableScoring, Explanation, Query, Scorer, Weight};
-use tantivy::{DocId, DocSet, Score, SeekDangerResult, SegmentReader, TERMINATED, Term};
+use tantivy::{
+    DocId, DocSet, Score, SeekDangerResult, SegmentOrdinal, SegmentReader, TERMINATED, Term,
+};
 
 /// Segments with fewer documents keep the plain union: it is cheap to walk there, and small
 /// segments come and go with every commit.
@@ -101,6 +104,40 @@ impl ScopeSets {
         })
     }
 
+    /// The scope's set in `reader`'s segment: the kept one for a large segment, worked out for
+    /// this search alone in a small one. `union` is the scope's plain query weight.
+    fn bits(
+        &self,
+        reader: &SegmentReader,
+        key: &Arc<str>,
+        union: &dyn Weight,
+    ) -> tantivy::Result<Arc<Bits>> {
+        if reader.max_doc() < self.from_docs {
+            let mut scorer = union.scorer(reader, 1.0)?;
+            return Ok(Arc::new(Bits::of(scorer.as_mut(), reader.max_doc())));
+        }
+        self.get_or_build(reader, key, union)
+    }
+
+    /// `inner`, given only the matches in the scope `union` (the scope's plain query, `key`
+    /// naming it as for [`Self::query`]): the scope's set is tested per match instead of its
+    /// posting lists being intersected with the query's. For collectors that score nothing
+    /// (the total and the facets), over a query without the scope.
+    pub fn within<C: Collector>(
+        self: &Arc<Self>,
+        searcher: &tantivy::Searcher,
+        key: String,
+        union: &dyn Query,
+        inner: C,
+    ) -> tantivy::Result<Within<C>> {
+        Ok(Within {
+            inner,
+            key: key.into(),
+            union: union.weight(EnableScoring::disabled_from_searcher(searcher))?,
+            sets: Arc::clone(self),
+        })
+    }
+
     fn get_or_build(
         &self,
         reader: &SegmentReader,
@@ -125,6 +162,71 @@ impl ScopeSets {
             kept.bytes -= old.bytes();
         }
         Ok(bits)
+    }
+}
+
+/// A collector given only the matches in a scope ([`ScopeSets::within`]).
+pub struct Within<C> {
+    inner: C,
+    key: Arc<str>,
+    union: Box<dyn Weight>,
+    sets: Arc<ScopeSets>,
+}
+
+impl<C: Collector> Collector for Within<C> {
+    type Fruit = C::Fruit;
+    type Child = WithinSegment<C::Child>;
+
+    fn for_segment(
+        &self,
+        ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<WithinSegment<C::Child>> {
+        Ok(WithinSegment {
+            bits: self.sets.bits(reader, &self.key, self.union.as_ref())?,
+            inner: self.inner.for_segment(ord, reader)?,
+            block: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.inner.requires_scoring()
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<<C::Child as SegmentCollector>::Fruit>,
+    ) -> tantivy::Result<C::Fruit> {
+        self.inner.merge_fruits(fruits)
+    }
+}
+
+pub struct WithinSegment<S> {
+    inner: S,
+    bits: Arc<Bits>,
+    /// A block's matches in the scope.
+    block: Vec<DocId>,
+}
+
+impl<S: SegmentCollector> SegmentCollector for WithinSegment<S> {
+    type Fruit = S::Fruit;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if self.bits.contains(doc) {
+            self.inner.collect(doc, score);
+        }
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        self.block.clear();
+        let bits = &self.bits;
+        self.block
+            .extend(docs.iter().copied().filter(|d| bits.contains(*d)));
+        self.inner.collect_block(&self.block);
+    }
+
+    fn harvest(self) -> S::Fruit {
+        self.inner.harvest()
     }
 }
 
