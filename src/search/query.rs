@@ -398,9 +398,10 @@ impl Default for Kept {
 /// From how many customers a typed word that is one address or company word (a district) must
 /// match in the whole index for the search to take two passes: the total and the facets
 /// without scoring (one posting list walked, no intersection), then the page by [`Ranked`]'s
-/// block-max pruning. At 10M customers a district (150,000 matches) took 1.5–1.8 ms in two
-/// passes against 1.8–2.3 ms scored in one, for the salesperson 3.0–3.4 against 5.3–5.6 ms
-/// (docs/benchmarks.md, 2026-12-07). A district and road (two words, 25,000 matches) was
+/// block-max pruning. At 10M customers a district (150,000 matches) took 2.2 ms in two passes
+/// against 2.4 ms scored in one, and for a salesperson (the count within the scope's set,
+/// [`ScopeSets::within`]) 1.9 against 5.6 ms (docs/benchmarks.md, 2026-12-07, session 27).
+/// A district and road (two words, 25,000 matches) was
 /// faster alone in two passes (5.3 against 6.4 ms) but not under load (p99 at 8 connections
 /// ×1.05–1.1, throughput ×0.93): its count walks the intersection a second time. At 1M a
 /// district matches a tenth as many, and one pass was faster there.
