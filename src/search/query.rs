@@ -380,8 +380,8 @@ pub struct Kept {
     pub columns: Arc<Columns>,
     /// Each large segment's scope sets, worked out once per scope.
     pub scopes: Arc<ScopeSets>,
-    /// A one-word search whose text words each match at least this many customers in the
-    /// whole index is run in two passes ([`TWO_PASSES_FROM`]).
+    /// A search that is one address word in at least this many documents of the whole index
+    /// runs in two passes ([`TWO_PASSES_FROM`], [`takes_two_passes`]).
     pub two_passes_from: u64,
 }
 
@@ -432,7 +432,8 @@ pub(crate) fn takes_two_passes(
 
 /// Runs a search. Facet counts walk the matches: only when asked (the list page), not for the
 /// top bar, and for a search by words only the first [`FACET_CAP`] of them (then flagged as
-/// lower bounds). `columns` keeps the segments' facet columns open between searches.
+/// lower bounds). `kept` holds the segments' facet columns and scope sets between searches,
+/// and the line from which a search takes two passes.
 pub fn run(
     searcher: &Searcher,
     index: &Index,
@@ -463,13 +464,12 @@ pub fn run(
                         restrict: Restrict::default(),
                         ..req.clone()
                     };
-                    let word = ranked_in(index, f, &everyone, None);
+                    // The same word without the scope (`ranked_in` gave one for `req`).
+                    let word =
+                        ranked_in(index, f, &everyone, None).unwrap_or_else(|| ranked.clone());
                     let within =
                         sets.within(searcher, scope_key(&req.restrict), union.as_ref(), counts)?;
-                    match word {
-                        Some(word) => searcher.search(&word, &within)?,
-                        None => searcher.search(&ranked, &within)?,
-                    }
+                    searcher.search(&word, &within)?
                 }
                 _ => searcher.search(&ranked, &counts)?,
             };
