@@ -122,16 +122,9 @@ impl Columns {
 
     /// Forgets the segments `searcher` no longer has, once per searcher generation.
     pub fn retain(&self, searcher: &Searcher) {
-        let generation = searcher.generation().generation_id();
-        if self.generation.swap(generation, Ordering::SeqCst) == generation {
-            return;
+        if let Some(live) = super::segments_if_new(&self.generation, searcher) {
+            self.lock().retain(|id, _| live.contains(id));
         }
-        let live: std::collections::HashSet<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(SegmentReader::segment_id)
-            .collect();
-        self.lock().retain(|id, _| live.contains(id));
     }
 
     /// How many segments' columns are kept (for tests).

@@ -394,6 +394,26 @@ impl Engine {
     }
 }
 
+/// The segments of `searcher`, when its generation is not the one `seen` holds (which it then
+/// becomes): what the caches kept per segment ([`facets::Columns`], [`scope_sets::ScopeSets`])
+/// check once per generation to let merged-away segments go.
+pub(crate) fn segments_if_new(
+    seen: &std::sync::atomic::AtomicU64,
+    searcher: &tantivy::Searcher,
+) -> Option<std::collections::HashSet<tantivy::index::SegmentId>> {
+    let generation = searcher.generation().generation_id();
+    if seen.swap(generation, std::sync::atomic::Ordering::SeqCst) == generation {
+        return None;
+    }
+    Some(
+        searcher
+            .segment_readers()
+            .iter()
+            .map(tantivy::SegmentReader::segment_id)
+            .collect(),
+    )
+}
+
 impl Search {
     pub fn new(data_dir: &Path) -> Search {
         Search {

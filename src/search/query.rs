@@ -460,16 +460,9 @@ pub fn run(
             // rather than intersecting the scope's posting lists.
             let counted = match (sets, scope_union(f, &req.restrict)) {
                 (Some(sets), Some(union)) => {
-                    let everyone = Request {
-                        restrict: Restrict::default(),
-                        ..req.clone()
-                    };
-                    // The same word without the scope (`ranked_in` gave one for `req`).
-                    let word =
-                        ranked_in(index, f, &everyone, None).unwrap_or_else(|| ranked.clone());
                     let within =
                         sets.within(searcher, scope_key(&req.restrict), union.as_ref(), counts)?;
-                    searcher.search(&word, &within)?
+                    searcher.search(&ranked.unscoped(), &within)?
                 }
                 _ => searcher.search(&ranked, &counts)?,
             };

@@ -49,6 +49,14 @@ impl Ranked {
     pub(super) fn new(word: AnyOf, scope: Vec<Box<dyn Query>>) -> Ranked {
         Ranked { word, scope }
     }
+
+    /// The same word over every document (for a collector that applies the scope itself).
+    pub(super) fn unscoped(&self) -> Ranked {
+        Ranked {
+            word: self.word.clone(),
+            scope: Vec::new(),
+        }
+    }
 }
 
 impl Clone for Ranked {

@@ -8,7 +8,7 @@
 //! and the collector skips those, as it does for the posting lists), so it is worked out once
 //! per (segment, scope) as a bit set; each match is then one bit test.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -80,15 +80,9 @@ impl ScopeSets {
 
     /// Forgets the segments `searcher` no longer has, once per searcher generation.
     pub fn retain(&self, searcher: &tantivy::Searcher) {
-        let generation = searcher.generation().generation_id();
-        if self.generation.swap(generation, Ordering::SeqCst) == generation {
+        let Some(live) = super::segments_if_new(&self.generation, searcher) else {
             return;
-        }
-        let live: HashSet<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(SegmentReader::segment_id)
-            .collect();
+        };
         let mut kept = self.lock();
         kept.sets.retain(|(id, _), _| live.contains(id));
         kept.bytes = kept.sets.values().map(|b| b.bytes()).sum();
