@@ -94,6 +94,7 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(customers::check_duplicate))
         .routes(routes!(customers::bulk))
         .routes(routes!(customers::recycle_bin))
+        .routes(routes!(customers::stage_counts))
         .routes(routes!(customers::restore))
         .routes(routes!(customers::erase))
         .routes(routes!(

@@ -10,6 +10,7 @@
 //! from the id terms or the key's column, not by walking every match.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::ops::{Bound, RangeInclusive};
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use tantivy::{
     Term,
 };
 
+use super::facets::{Columns, Counts};
 use super::fields::{self, Fields};
 use super::query::{Restrict, restrict_query};
 
@@ -576,6 +578,25 @@ enum Path {
 
 pub fn run(searcher: &Searcher, f: &Fields, req: &ListRequest) -> tantivy::Result<Listed> {
     Ok(run_tuned(searcher, f, req, TUNING)?.0)
+}
+
+/// The list's matches counted per stage (the chips above the list; the caller leaves the
+/// stage filter out). Every match is counted, from the stage fast column (no stored field).
+pub fn stage_counts(
+    searcher: &Searcher,
+    f: &Fields,
+    req: &ListRequest,
+    columns: Arc<Columns>,
+) -> tantivy::Result<BTreeMap<String, u64>> {
+    let query = list_query(f, req);
+    let counts = Counts { facets: true }
+        .up_to(usize::MAX)
+        .with_columns(columns);
+    let counted = searcher.search(query.as_ref(), &counts)?;
+    Ok(counted
+        .facets
+        .and_then(|mut by_facet| by_facet.remove("stage"))
+        .unwrap_or_default())
 }
 
 /// At least the number of matches, from the scope's terms' document counts alone (deleted

@@ -376,6 +376,21 @@ impl Engine {
         Ok(list::run(&self.reader.searcher(), &self.fields, req)?)
     }
 
+    /// The customer list's matches per stage (see [`list::stage_counts`]).
+    pub fn list_stage_counts(
+        &self,
+        req: &ListRequest,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        let searcher = self.reader.searcher();
+        self.kept.columns.retain(&searcher);
+        Ok(list::stage_counts(
+            &searcher,
+            &self.fields,
+            req,
+            std::sync::Arc::clone(&self.kept.columns),
+        )?)
+    }
+
     /// Whether a customer has a document in this generation.
     pub fn contains(&self, id: &str) -> Result<bool> {
         let q = tantivy::query::TermQuery::new(
@@ -601,6 +616,20 @@ impl Search {
             self.catch_up(store, id_tail)?;
         }
         self.engine(store, id_tail)?.list(req)
+    }
+
+    /// The customer list's matches per stage, caught up with the store first (see
+    /// [`Engine::list_stage_counts`]).
+    pub fn list_stage_counts(
+        &self,
+        store: &Store,
+        id_tail: IdTail,
+        req: &ListRequest,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        if self.behind(store)? {
+            self.catch_up(store, id_tail)?;
+        }
+        self.engine(store, id_tail)?.list_stage_counts(req)
     }
 
     /// Rebuilds the index from the store while the old generation keeps serving; changes made

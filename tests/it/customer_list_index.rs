@@ -266,6 +266,9 @@ async fn index_and_scan_agree_on_every_filter_sort_and_page() {
         let caller = s.app.access().caller_for(name).unwrap();
         let me = caller.user.id.clone();
         for f in filters(&me, other) {
+            if f.sort == Some(Sort::Name) {
+                stage_counts_agree(&s, &caller, &f);
+            }
             // The first pages of small pages, and every page of large ones.
             compared += compare(&s, &caller, &f, 9, 3);
             compared += compare(&s, &caller, &f, 200, usize::MAX);
@@ -396,3 +399,150 @@ async fn an_index_of_an_older_version_is_rebuilt_for_the_list() {
         "rebuilt"
     );
 }
+
+/// The stage chips above the customer list count the customers the list shows, by the same
+/// path: for a salesperson who also sees customers waiting in a pool (search finds those,
+/// the list does not), with and without a search word, and under the view's `whose`.
+#[tokio::test]
+async fn stage_chips_count_what_the_list_shows() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let dept = common::add_department(&s, "一部", None);
+    let me = add_user(&s, "sales_a", &["sales"], Some(&dept));
+    let mate = add_user(&s, "sales_b", &["sales"], Some(&dept));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, pool) = admin
+        .post(
+            "/api/v1/pools",
+            json!({"name": "公海", "department_id": null, "settings": {"no_signing_days": null}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{pool}");
+    let people = [
+        ("天桥甲", &me, "lead"),
+        ("天桥乙", &me, "lead"),
+        ("天桥丙", &me, "contacted"),
+        ("历下丁", &me, "won"),
+        ("天桥戊", &mate, "lead"),
+        ("天桥己", &mate, "qualified"),
+        ("天桥庚", &mate, "signed"),
+    ];
+    let mut ids = Vec::new();
+    for (i, (name, owner, stage)) in people.iter().enumerate() {
+        let (st, c) = admin
+            .post(
+                "/api/v1/customers",
+                json!({"name": name, "phone": format!("1380000{i:04}"), "owner_id": owner, "stage": stage}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    // Two of the teammate's customers wait in the firm's pool, which the salesperson uses.
+    let mate_c = s.login("sales_b", common::TEAM_PASSWORD).await;
+    for id in &ids[5..] {
+        let (st, e) = mate_c
+            .post(
+                &format!("/api/v1/customers/{id}/release"),
+                json!({"reason": "无法联系"}),
+            )
+            .await;
+        assert_eq!(st, 200, "{e}");
+    }
+    let c = s.login("sales_a", common::TEAM_PASSWORD).await;
+    let (_, found) = c.get("/api/v1/search?q=天桥&limit=1").await;
+    let (_, listed) = c.get("/api/v1/customers?q=天桥").await;
+    assert!(
+        found["total"].as_u64() > listed["total"].as_u64(),
+        "search also finds the customers waiting in the pool: {found} {listed}"
+    );
+    for query in [
+        "q=天桥",
+        "",
+        "whose=mine",
+        "whose=team",
+        "q=天桥&whose=mine",
+        "grade=Z",
+    ] {
+        let (st, counts) = c
+            .get(&format!("/api/v1/customers/stage-counts?{query}"))
+            .await;
+        assert_eq!(st, 200, "{counts}");
+        let counts = counts["stage"].as_object().unwrap().clone();
+        let (_, list) = c.get(&format!("/api/v1/customers?{query}")).await;
+        let sum: u64 = counts.values().map(|n| n.as_u64().unwrap()).sum();
+        assert_eq!(
+            Some(sum),
+            list["total"].as_u64(),
+            "{query}: {counts:?} {list}"
+        );
+        for (stage, n) in &counts {
+            let (_, one) = c
+                .get(&format!("/api/v1/customers?{query}&stage={stage}"))
+                .await;
+            assert_eq!(one["total"], *n, "{query} stage {stage}");
+        }
+        // The stage asked for does not narrow its own chips.
+        let (_, narrowed) = c
+            .get(&format!("/api/v1/customers/stage-counts?{query}&stage=won"))
+            .await;
+        assert_eq!(narrowed["stage"].as_object(), Some(&counts), "{query}");
+    }
+    let (_, counts) = c.get("/api/v1/customers/stage-counts?q=天桥").await;
+    assert_eq!(counts["stage"], json!({"lead": 2, "contacted": 1}));
+    let (_, counts) = c.get("/api/v1/customers/stage-counts").await;
+    assert_eq!(
+        counts["stage"],
+        json!({"lead": 2, "contacted": 1, "won": 1}),
+        "their own four, not the pool's"
+    );
+    let (st, e) = c.get("/api/v1/customers/stage-counts?due=someday").await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("query")),
+        "{e}"
+    );
+}
+
+/// The stage counts the index gives agree with the records read and filtered, per stage.
+fn stage_counts_agree(s: &TestServer, caller: &Caller, f: &CustomerFilter) {
+    let counts = s
+        .app
+        .customers()
+        .customer_stage_counts(caller, f)
+        .unwrap()
+        .stage;
+    let mut listed_total = 0;
+    for stage in ALL_STAGES {
+        let one = CustomerFilter {
+            stage: Some(stage),
+            limit: Some(1),
+            ..f.clone()
+        };
+        let total = s
+            .app
+            .customers()
+            .list_customers_scanned(caller, &one)
+            .unwrap()
+            .total;
+        listed_total += total;
+        assert_eq!(
+            counts.get(stage.key()).copied().unwrap_or(0),
+            total,
+            "{stage:?} of {f:?}: {counts:?}"
+        );
+    }
+    assert!(counts.values().all(|n| *n > 0), "{counts:?}");
+    assert_eq!(counts.values().sum::<u64>(), listed_total);
+}
+
+const ALL_STAGES: [Stage; 9] = [
+    Stage::Lead,
+    Stage::Contacted,
+    Stage::Qualified,
+    Stage::Invited,
+    Stage::Visited,
+    Stage::Signed,
+    Stage::Won,
+    Stage::Lost,
+    Stage::Invalid,
+];

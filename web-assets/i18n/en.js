@@ -1541,8 +1541,6 @@ export default {
   'import.recent.status': 'Status',
   'import.recent.at': 'When',
   'customers.facets.stage': 'By stage',
-  'customers.facets.atLeast': 'at least {count}',
-  'customers.facets.atLeastHint': 'Over 10,000 customers match: the stage counts cover the first 10,000 only, so the real numbers can only be higher',
   'nav.adminCustomerSettings': 'Fields & tags',
   'error.custom_field_exists': 'A field with this key already exists; choose another key',
   'customSettings.title': 'Custom fields and tag groups',

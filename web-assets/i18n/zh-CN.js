@@ -1541,8 +1541,6 @@ export default {
   'import.recent.status': '状态',
   'import.recent.at': '时间',
   'customers.facets.stage': '按阶段',
-  'customers.facets.atLeast': '至少 {count}',
-  'customers.facets.atLeastHint': '匹配超过 1 万个客户，按阶段的数字只统计了前 1 万个，实际只多不少',
   'nav.adminCustomerSettings': '字段与标签',
   'error.custom_field_exists': '该字段键已存在，请换一个',
   'customSettings.title': '自定义字段与标签分组',

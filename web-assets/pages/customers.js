@@ -55,25 +55,29 @@ function filtersOfView(view) {
   return f;
 }
 
-/** Counts per stage for the current query and filters (the search engine's facets, in the
- * caller's scope); the stage filter itself is left out so every stage shows its count. Past
- * 10,000 matches the engine counts only the first ones (`facets_at_least`): the chips then say
- * "at least N". */
-async function loadStageFacets(filters) {
-  const q = new URLSearchParams({ limit: '1' });
-  for (const k of ['q', 'grade', 'tag', 'channel']) if (filters[k] && filters[k].trim()) q.set(k, filters[k].trim());
+/** Counts per stage of the customers the list shows (the same query, filters and view, counted
+ * by the server the same way as the list's total); the stage filter itself is left out so every
+ * stage shows its count. */
+async function loadStageFacets(filters, view) {
+  const q = listParams({ ...filters, stage: '', sort: '' }, view);
   try {
-    const page = await api('GET', `/api/v1/search?${q}`);
-    return { counts: page.facets.stage || {}, atLeast: !!page.facets_at_least };
+    const counts = await api('GET', `/api/v1/customers/stage-counts?${q}`);
+    return { counts: counts.stage || {} };
   } catch {
     return null;
   }
 }
 
-function listUrl(filters, cursor, view) {
+/** The list's query parameters: its filters and the view's `whose`. */
+function listParams(filters, view) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(filters)) if (v && v.trim()) q.set(k, v.trim());
   if (view && view.filter && view.filter.whose) q.set('whose', view.filter.whose);
+  return q;
+}
+
+function listUrl(filters, cursor, view) {
+  const q = listParams(filters, view);
   q.set('limit', String(PAGE_SIZE));
   if (cursor) q.set('cursor', cursor);
   return `/api/v1/customers?${q}`;
@@ -124,7 +128,7 @@ export function CustomersPage() {
     try {
       const page = await api('GET', listUrl(f, null, view));
       setState({ status: 'ready', items: page.items, cursor: page.next_cursor, total: page.total });
-      loadStageFacets(f).then(setStageCounts);
+      loadStageFacets(f, view).then(setStageCounts);
     } catch (error) {
       setState({ status: 'error', error });
     }
@@ -393,8 +397,7 @@ export function CustomersPage() {
           class=${`facet-chip${filters.stage === s.value ? ' is-active' : ''}`} aria-pressed=${filters.stage === s.value}
           data-testid=${`facet-stage-${s.value}`}
           onClick=${() => { const next = { ...draft, stage: filters.stage === s.value ? '' : s.value }; setDraft(next); setFilters(next); }}>
-          ${t(s.labelKey)} <b title=${stageCounts.atLeast ? t('customers.facets.atLeastHint') : null}>${stageCounts.atLeast
-            ? t('customers.facets.atLeast', { count: stageCounts.counts[s.value] }) : stageCounts.counts[s.value]}</b>
+          ${t(s.labelKey)} <b>${stageCounts.counts[s.value]}</b>
         </button>`)}
       </div>`}
       ${body}

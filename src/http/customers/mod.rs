@@ -20,7 +20,7 @@ use crate::service::customers::recycle::{
 };
 use crate::service::customers::{
     CustomerFilter, CustomerPage, CustomerView, DuplicateAnswer, DuplicateQuery, RevealField,
-    Revealed,
+    Revealed, StageCounts,
 };
 
 /// Customers in my scope, newest first unless `sort` says otherwise; filters combine.
@@ -33,17 +33,43 @@ pub async fn list(
     caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<CustomerPage>, ApiError> {
-    // `tag` may repeat (`tag=a&tag=b`); the plain query extractor reads one comma list.
-    let merged = merge_repeated_tags(raw.as_deref().unwrap_or(""));
+    let f = list_filter(raw.as_deref())?;
+    Ok(Json(
+        app.searching(move |app| app.customers().list_customers(&caller, &f))
+            .await?,
+    ))
+}
+
+/// How many customers of the list the same parameters describe are in each stage, the `stage`
+/// parameter itself left out: the stage chips above the customer list. They add up to the
+/// list's `total` (without `stage`).
+#[utoipa::path(get, path = "/customers/stage-counts", operation_id = "customer_stage_counts", tag = "customers", params(CustomerFilter), responses(
+    (status = 200, description = "Customers per stage key; a stage nobody is in is absent", body = StageCounts),
+    (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+    (status = 403, description = "Missing customer.read", body = ErrorBody),
+    (status = 503, description = "Cut off by `server.request_timeout_secs` while waiting for its turn (`server.search_concurrency`) or running (no body)")))]
+pub async fn stage_counts(
+    State(app): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<StageCounts>, ApiError> {
+    let f = list_filter(raw.as_deref())?;
+    Ok(Json(
+        app.searching(move |app| app.customers().customer_stage_counts(&caller, &f))
+            .await?,
+    ))
+}
+
+/// The customer list's parameters; `tag` may repeat (`tag=a&tag=b`), which the plain query
+/// extractor reads as one comma list.
+fn list_filter(raw: Option<&str>) -> crate::service::Result<CustomerFilter> {
+    let merged = merge_repeated_tags(raw.unwrap_or(""));
     let uri: axum::http::Uri = format!("/?{merged}")
         .parse()
         .map_err(|_| crate::service::Error::validation("query", "查询参数格式不正确"))?;
     let Query(f) = Query::<CustomerFilter>::try_from_uri(&uri)
         .map_err(|e| crate::service::Error::validation("query", format!("查询参数不正确：{e}")))?;
-    Ok(Json(
-        app.searching(move |app| app.customers().list_customers(&caller, &f))
-            .await?,
-    ))
+    Ok(f)
 }
 
 /// Create a customer; an existing phone or ID number is refused (or flagged, per settings).

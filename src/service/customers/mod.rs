@@ -34,6 +34,7 @@ pub use crate::service::customers::duplicates::{
     DuplicateAnswer, DuplicateMatch, DuplicateQuery, RevealField, Revealed,
 };
 pub use crate::service::customers::list::{CustomerFilter, DueFilter, FilterContext, Sort, Whose};
+pub use crate::service::customers::read::StageCounts;
 
 /// China Standard Time: no daylight saving since 1991, so a fixed offset is exact.
 pub fn shanghai() -> FixedOffset {

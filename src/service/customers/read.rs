@@ -1,15 +1,21 @@
 //! Reading customers for a caller: one record, and the customer list (from the search index,
 //! or by reading the records while the index is rebuilt or a query ranks them).
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
 use super::list::{CustomerFilter, FilterContext};
 use super::{CustomerPage, CustomerView, cursor_gone, has_query};
 use crate::domain::capability::Capability;
 use crate::domain::customer::Customer;
 use crate::search::Listed;
+use crate::search::fields::stage_key;
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
 use crate::service::search::{restrict_of, search_error};
 use crate::service::{Error, Result};
+use crate::store::customers::Reader;
 
 impl crate::service::customers::UseCases<'_> {
     /// A live customer the caller may read (their scope, or waiting in a pool they use).
@@ -136,33 +142,16 @@ impl crate::service::customers::UseCases<'_> {
         let keep = |c: &Customer| f.matches(c, &ctx);
         // Only (sort key, id) of every match is held; the page's records are read afterwards.
         let mut keys: Vec<(String, String)> = Vec::new();
-        let ranked = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            Some(q) => Some(self.lookup().ranked_ids(scope, q)?),
-            None => None,
-        };
+        let ranked = self.ranked_for_list(scope, f)?;
         let page = self.store.read(|tx| {
             let read = scope.customers(tx);
-            match &ranked {
-                Some(ids) => {
-                    for (rank, id) in ids.iter().enumerate() {
-                        if let Some(c) = read.live(id)?
-                            && keep(&c)
-                        {
-                            let key = match f.sort {
-                                Some(_) => f.sort_key(&c),
-                                None => format!("{rank:08}"),
-                            };
-                            keys.push((key, c.id));
-                        }
-                    }
-                }
-                None => read.scan(None, |c| {
-                    if keep(&c) {
-                        keys.push((f.sort_key(&c), c.id));
-                    }
-                    true
-                })?,
-            }
+            each_read_match(&read, ranked.as_deref(), keep, |rank, c| {
+                let key = match (&ranked, f.sort) {
+                    (Some(_), None) => format!("{rank:08}"),
+                    _ => f.sort_key(&c),
+                };
+                keys.push((key, c.id));
+            })?;
             keys.sort();
             // Search results keep their ranking (best first) unless a sort was asked for.
             let by_rank = ranked.is_some() && f.sort.is_none();
@@ -196,4 +185,93 @@ impl crate::service::customers::UseCases<'_> {
         })?;
         Ok(page)
     }
+
+    /// How many customers of the list `f` describes are in each stage, `f`'s own stage left
+    /// out: the stage chips above the list. The same customers as the list, found the same
+    /// way (the index without `q`, else the ranked matches read and filtered), so the chips
+    /// add up to the list's total when no stage is chosen.
+    pub fn customer_stage_counts(
+        &self,
+        caller: &Caller,
+        f: &CustomerFilter,
+    ) -> Result<StageCounts> {
+        caller.require(Capability::CustomerRead)?;
+        let scope = self.scope_of(caller)?;
+        let ctx = FilterContext::new(&caller.user.id, self.now());
+        let all_stages = CustomerFilter {
+            stage: None,
+            ..f.clone()
+        };
+        if !has_query(f) {
+            let req = crate::service::customers::list::list_request(
+                &all_stages,
+                &ctx,
+                restrict_of(&scope, Vec::new()),
+                1,
+            );
+            match self
+                .search
+                .list_stage_counts(&self.store, &|c| self.lookup().id_tail(c), &req)
+            {
+                Ok(stage) => return Ok(StageCounts { stage }),
+                Err(crate::search::Error::Rebuilding) => {}
+                Err(e) => return Err(search_error(e)),
+            }
+        }
+        let ranked = self.ranked_for_list(&scope, f)?;
+        let mut stage = BTreeMap::new();
+        self.store.read(|tx| {
+            let read = scope.customers(tx);
+            each_read_match(
+                &read,
+                ranked.as_deref(),
+                |c| all_stages.matches(c, &ctx),
+                |_, c| *stage.entry(stage_key(c.stage)).or_insert(0) += 1,
+            )
+        })?;
+        Ok(StageCounts { stage })
+    }
+
+    /// The ranked matches of the list's `q`, if it has one.
+    fn ranked_for_list(&self, scope: &Scope, f: &CustomerFilter) -> Result<Option<Vec<String>>> {
+        match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => Ok(Some(self.lookup().ranked_ids(scope, q)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Each live record in `read`'s scope that passes `keep`, with its rank: the `ranked` ids in
+/// their order, or every record (rank 0) when there is no `q`.
+fn each_read_match(
+    read: &Reader,
+    ranked: Option<&[String]>,
+    keep: impl Fn(&Customer) -> bool,
+    mut visit: impl FnMut(usize, Customer),
+) -> Result<()> {
+    match ranked {
+        Some(ids) => {
+            for (rank, id) in ids.iter().enumerate() {
+                if let Some(c) = read.live(id)?
+                    && keep(&c)
+                {
+                    visit(rank, c);
+                }
+            }
+        }
+        None => read.scan(None, |c| {
+            if keep(&c) {
+                visit(0, c);
+            }
+            true
+        })?,
+    }
+    Ok(())
+}
+
+/// The customer list's matches per stage (`GET /customers/stage-counts`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StageCounts {
+    /// Stage key (`lead`, `contacted`, …) → customers; a stage nobody is in is absent.
+    pub stage: BTreeMap<String, u64>,
 }

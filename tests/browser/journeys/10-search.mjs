@@ -125,7 +125,7 @@ export default async function ({ page, server }) {
   await page.goto(`${server.base}/customers?q=${encodeURIComponent('欧阳')}`);
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 2);
   assert((await page.getByTestId('filter-q').inputValue()) === '欧阳', 'the list shows the query');
-  // Stage counts for the query come from the same engine and filter the list when clicked.
+  // Stage counts of the customers the list shows (GET /customers/stage-counts) filter it when clicked.
   await page.getByTestId('facet-stage-lead').waitFor();
   const chip = await page.getByTestId('facet-stage-lead').innerText();
   assert(chip.includes('2'), `stage facet counts both matches: ${chip}`);
