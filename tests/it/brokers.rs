@@ -342,6 +342,16 @@ async fn a_referral_follows_through_to_the_deal_a_referral_fee_and_the_channel_c
     let pay = json!({"paid_on": day});
     let path = format!("/api/v1/finance/referral-fees/{fid}/paid");
     assert_eq!(xiao.post(&path, pay.clone()).await.0, 403);
+    // Not paid before it fell due (today, when the deal's fee was collected).
+    let due = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap();
+    let (st, e) = cai
+        .post(&path, json!({"paid_on": (due - chrono::Duration::days(1)).to_string()}))
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("paid_on")),
+        "{e}"
+    );
     let (st, v) = cai.post(&path, pay.clone()).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["paid"]["paid_on"], json!(day));

@@ -107,7 +107,12 @@ async fn roi_from_a_known_fixture_figure_by_figure() {
     let one = common::add_department(&s, "一部", None);
     common::add_user(&s, "wang", &["manager"], Some(&one));
     let wang = s.login("wang", TEAM_PASSWORD).await;
-    assert_eq!(wang.get("/api/v1/reports/channels").await.0, 403);
+    let (st, e) = wang.get("/api/v1/reports/channels").await;
+    assert_eq!(st, 403);
+    // The refusal says what is missing in Chinese (the capability's own name aside).
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("全公司的数据范围"), "{message}");
+    assert!(!message.contains("firm-wide"), "{message}");
     assert_eq!(xiao.get("/api/v1/reports/channels").await.0, 403);
     let (dy, dt) = (dy["id"].as_str().unwrap(), dt["id"].as_str().unwrap());
 

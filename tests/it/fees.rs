@@ -1094,3 +1094,64 @@ fn split(payment, deal, ctx) {
     assert_eq!(lines, want, "{s}");
     assert_eq!(s["total_fen"], 617 + 1_481 + 1_235);
 }
+
+/// Money is not dated before it could exist, nor taken past what the fee allows: a payment or
+/// a lender's rebate before the disbursement, a recomputed fee below what was collected, and
+/// the most negative amount (once a 500: its negation overflowed) are refused naming the field.
+#[tokio::test]
+async fn money_before_the_disbursement_or_past_the_fee_is_refused() {
+    let t = team().await;
+    let id = disbursed_deal(
+        &t,
+        json!({"service_fee": {"kind": "rate", "bp": 300}, "lender_rebate_bp": 100}),
+        "13800138077",
+    )
+    .await;
+    let field = |e: &Value| e["error"]["field"].as_str().map(str::to_string);
+    let (st, e) = pay(&t.cai, &id, i64::MIN, "2026-11-10").await;
+    assert_eq!((st, field(&e)), (400, Some("amount_fen".into())), "{e}");
+    // Disbursed on 2026-11-02: the day before is refused, the day itself taken.
+    let (st, e) = pay(&t.cai, &id, 100_000, "2026-11-01").await;
+    assert_eq!((st, field(&e)), (400, Some("paid_on".into())), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("放款日期"),
+        "{e}"
+    );
+    let (st, f) = pay(&t.cai, &id, 100_000, "2026-11-02").await;
+    assert_eq!(st, 201, "{f}");
+    for (on, status) in [("2026-11-01", 400), ("2026-11-02", 201)] {
+        let (st, e) = t
+            .cai
+            .post(
+                &format!("/api/v1/deals/{id}/rebate-receipts"),
+                json!({"amount_fen": 100, "received_on": on, "receipt_no": format!("L-{on}")}),
+            )
+            .await;
+        assert_eq!(st, status, "{on}: {e}");
+        if status == 400 {
+            assert_eq!(field(&e), Some("received_on".into()), "{e}");
+        }
+    }
+
+    // The firm's fee rule falls to a flat 8 元, below the 1,000 元 collected. Recomputing is
+    // refused (a refund comes first) and the account is left as it was.
+    let plugins = t.s.dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("fee.rhai"),
+        "fn fee(deal, ctx) { #{ fee_fen: 800, rule: \"每笔 8 元\" } }\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (st, e) = t
+        .cai
+        .post(
+            &format!("/api/v1/deals/{id}/fee-recompute"),
+            json!({"reason": "费率调整"}),
+        )
+        .await;
+    assert_eq!(st, 409, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("退款"), "{e}");
+    let (_, f) = t.cai.get(&format!("/api/v1/deals/{id}/fees")).await;
+    assert_eq!((&f["fee_fen"], &f["balance_fen"]), (&json!(240_000), &json!(140_000)), "{f}");
+}

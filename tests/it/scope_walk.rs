@@ -101,6 +101,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/customers/bulk", NoObject),
     ("post", "/api/v1/customers/check-duplicate", NoObject),
     ("get", "/api/v1/customers/recycle-bin", NoObject),
+    // Counts of the list's own matches in the caller's scope (tests/it/customer_list_index.rs).
+    ("get", "/api/v1/customers/stage-counts", NoObject),
     ("delete", "/api/v1/customers/{id}", Customer),
     ("get", "/api/v1/customers/{id}", Customer),
     ("patch", "/api/v1/customers/{id}", Customer),

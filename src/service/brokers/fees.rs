@@ -71,7 +71,7 @@ impl crate::service::brokers::UseCases<'_> {
         }
         match self.scope_of(caller)?.visible {
             Visible::All => Ok(()),
-            _ => Err(Error::Forbidden("finance.read (firm-wide)".to_string())),
+            _ => Err(Error::Forbidden(crate::service::fees::FIRM_FINANCE.to_string())),
         }
     }
 
@@ -225,6 +225,13 @@ impl crate::service::brokers::UseCases<'_> {
             }
             if m.paid_on > crate::service::fees::today(w.now()) {
                 return Err(Error::validation("paid_on", "日期不能晚于今天"));
+            }
+            let due = crate::service::fees::today(before.due_at);
+            if m.paid_on < due {
+                return Err(Error::validation(
+                    "paid_on",
+                    format!("日期不能早于返佣到期日（{due}）"),
+                ));
             }
             let month = fee::month_of(m.paid_on);
             if store::fees::is_closed(w.tx, &month)? {

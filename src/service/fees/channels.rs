@@ -223,7 +223,7 @@ impl crate::service::fees::UseCases<'_> {
         caller.require(Capability::FinanceRead)?;
         match self.scope_of(caller)?.visible {
             Visible::All => Ok(()),
-            _ => Err(Error::Forbidden("finance.read (firm-wide)".to_string())),
+            _ => Err(Error::Forbidden(super::FIRM_FINANCE.to_string())),
         }
     }
 

@@ -250,6 +250,7 @@ impl crate::service::fees::UseCases<'_> {
         let ctx = self.ctx(caller, source)?;
         let (d, a) = ctx.write(|w| {
             let d = Self::disbursed(w, id)?;
+            Self::not_before_disbursement(&d, input.received_on, "received_on")?;
             Self::check_open(w, input.received_on, "received_on")?;
             let before = self.account(w, &d)?;
             before
@@ -295,6 +296,18 @@ impl crate::service::fees::UseCases<'_> {
             let mut a = before.clone();
             a.fee_fen = f.fee_fen;
             a.fee_rule = f.rule;
+            // Below what was collected the deal would owe money back: a refund comes first.
+            if a.balance() < 0 {
+                let kept = before.paid() - before.refunded() + before.waived();
+                return Err(Error::Conflict {
+                    code: "fee_below_collected",
+                    message: format!(
+                        "重新计算的服务费 {} 低于已收（含减免）的 {}：请先登记退款",
+                        fee::yuan(a.fee_fen),
+                        fee::yuan(kept)
+                    ),
+                });
+            }
             store::fees::put_account(w.tx, Some(&before), &a)?;
             w.audit(
                 "fee.recomputed",

@@ -168,6 +168,10 @@ pub struct FeesView {
 }
 
 /// Today in Asia/Shanghai: dates of payments and months are the firm's calendar days.
+/// What a firm-wide finance figure needs (the refusal names it): `finance.read` and the whole
+/// firm as data scope.
+pub(crate) const FIRM_FINANCE: &str = "finance.read 权限与全公司的数据范围";
+
 pub(crate) fn today(now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
     now.with_timezone(&crate::service::customers::shanghai())
         .date_naive()
@@ -214,6 +218,17 @@ impl crate::service::fees::UseCases<'_> {
             return Err(month_closed(&m));
         }
         Ok(m)
+    }
+
+    /// Money of a deal is not dated before its disbursement (a payment, a lender's rebate).
+    fn not_before_disbursement(d: &Deal, on: NaiveDate, field: &'static str) -> Result<()> {
+        match &d.disbursement {
+            Some(x) if on < x.disbursed_on => Err(Error::validation(
+                field,
+                format!("日期不能早于放款日期（{}）", x.disbursed_on),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The deal in the caller's scope, disbursed.
@@ -469,7 +484,10 @@ impl crate::service::fees::UseCases<'_> {
         caller.require(Capability::FinanceEdit)?;
         if input.amount_fen < 0 {
             let refund = NewRefund {
-                amount_fen: -input.amount_fen,
+                amount_fen: input
+                    .amount_fen
+                    .checked_neg()
+                    .ok_or_else(|| Error::validation("amount_fen", "金额超出范围"))?,
                 refunded_on: input.paid_on,
                 reason: input.reason.clone().unwrap_or_default(),
             };
@@ -483,6 +501,7 @@ impl crate::service::fees::UseCases<'_> {
         let ctx = self.ctx(caller, source)?;
         let (d, a) = ctx.write(|w| {
             let d = Self::disbursed(w, id)?;
+            Self::not_before_disbursement(&d, input.paid_on, "paid_on")?;
             let month = Self::check_open(w, input.paid_on, "paid_on")?;
             let before = self.account(w, &d)?;
             before
