@@ -345,7 +345,10 @@ async fn a_referral_follows_through_to_the_deal_a_referral_fee_and_the_channel_c
     // Not paid before it fell due (today, when the deal's fee was collected).
     let due = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap();
     let (st, e) = cai
-        .post(&path, json!({"paid_on": (due - chrono::Duration::days(1)).to_string()}))
+        .post(
+            &path,
+            json!({"paid_on": (due - chrono::Duration::days(1)).to_string()}),
+        )
         .await;
     assert_eq!(
         (st.as_u16(), e["error"]["field"].as_str()),

@@ -234,8 +234,27 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
     );
     assert_eq!(sched["over_cap"], false);
 
-    let (st, _) = stage(&xiao, id, json!({"stage": "fee_collected"})).await;
-    assert_eq!(st, 200);
+    // 收费 follows the money: not by hand while the fee is owed; waiving (or paying) the rest
+    // moves the deal there.
+    let (st, e) = stage(&xiao, id, json!({"stage": "fee_collected"})).await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("fee_not_collected")),
+        "{e}"
+    );
+    let (_, v) = xiao.get(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(v["stage"], "disbursed");
+    let (st, f) = admin
+        .post(
+            &format!("/api/v1/deals/{id}/fee-waivers"),
+            json!({"amount_fen": 240_000, "reason": "老客户全免"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &f["stage"]),
+        (201, &json!("fee_collected")),
+        "{f}"
+    );
     let (st, e) = stage(&xiao, id, json!({"stage": "withdrawn", "reason": "x"})).await;
     assert_eq!(
         (st, &e["error"]["code"]),

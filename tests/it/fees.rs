@@ -1151,7 +1151,14 @@ async fn money_before_the_disbursement_or_past_the_fee_is_refused() {
         )
         .await;
     assert_eq!(st, 409, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("退款"), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("退款"),
+        "{e}"
+    );
     let (_, f) = t.cai.get(&format!("/api/v1/deals/{id}/fees")).await;
-    assert_eq!((&f["fee_fen"], &f["balance_fen"]), (&json!(240_000), &json!(140_000)), "{f}");
+    assert_eq!(
+        (&f["fee_fen"], &f["balance_fen"]),
+        (&json!(240_000), &json!(140_000)),
+        "{f}"
+    );
 }

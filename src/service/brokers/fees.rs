@@ -71,7 +71,9 @@ impl crate::service::brokers::UseCases<'_> {
         }
         match self.scope_of(caller)?.visible {
             Visible::All => Ok(()),
-            _ => Err(Error::Forbidden(crate::service::fees::FIRM_FINANCE.to_string())),
+            _ => Err(Error::Forbidden(
+                crate::service::fees::FIRM_FINANCE.to_string(),
+            )),
         }
     }
 

@@ -122,6 +122,23 @@ impl crate::service::deals::UseCases<'_> {
                 may_override,
             )
             .map_err(|r| refusal(from, to, r))?;
+            if to == DealStage::FeeCollected {
+                // 收费 follows the money: a payment or waiver that settles the fee moves the
+                // deal (`collect_fee`); by hand only when nothing is owed (no fee agreed).
+                let owed = crate::store::fees::Reader::scoped(w.tx, w.scope())
+                    .of_deal(&before)?
+                    .map_or(0, |a| a.balance());
+                if owed > 0 {
+                    return Err(Error::Conflict {
+                        code: "fee_not_collected",
+                        message: format!(
+                            "服务费还差 {}：回款或减免收齐后自动进入“收费”",
+                            crate::domain::fee::yuan(owed)
+                        ),
+                    });
+                }
+                return self.collect_fee(w, &before);
+            }
             let mut d = before.clone();
             d.stage = to;
             if ok.approval.is_some() {
