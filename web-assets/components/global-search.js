@@ -150,8 +150,10 @@ export function GlobalSearch() {
         ${state.items.map((hit, i) => html`<${HitRow} key=${hit.customer.id} id=${`${listId}-${i}`}
           hit=${hit} active=${i === active} onPick=${pick} />`)}
       </ul>`}
+      ${/* No count on it: search also finds the customers waiting in the caller's pools, which the
+         customer list does not show, so its total is not the list's. */ ''}
       ${state.total > state.items.length && html`<button type="button" class="gs-all" data-testid="global-search-all"
-        onMouseDown=${(e) => { e.preventDefault(); showAll(); }}>${t('search.showAll', { count: state.total })}</button>`}
+        onMouseDown=${(e) => { e.preventDefault(); showAll(); }}>${t('search.showAll')}</button>`}
     </div>`}
   </div>`;
 }

@@ -922,7 +922,7 @@ export default {
   'search.error': 'Search failed; please try again',
   'search.noResults': 'No customers match “{q}”',
   'search.hint': 'Try two characters of a name, pinyin or initials (e.g. zsf), the last 4 digits of a phone, the last 4 or 6 of an ID number, or a word from the company or address. Only customers you may see are shown.',
-  'search.showAll': 'Show all {count} in the customer list',
+  'search.showAll': 'Open in the customer list',
 
   'nav.pools': 'Public pool',
   'nav.adminProducts': 'Credit products',

@@ -922,7 +922,7 @@ export default {
   'search.error': '搜索失败，请稍后再试',
   'search.noResults': '没有找到与“{q}”相关的客户',
   'search.hint': '可以试试：姓名中的两个字、拼音或首字母（如 zsf）、手机号后四位、身份证后四位或六位、公司或地址中的词。只会显示您有权查看的客户。',
-  'search.showAll': '在客户列表中查看全部 {count} 条',
+  'search.showAll': '在客户列表中查看',
 
   'nav.pools': '公海',
   'nav.adminProducts': '信贷产品',

@@ -3,7 +3,7 @@
 // filters and sort sent as GET /api/v1/customers query parameters, paging by
 // next_cursor ("load more"), the total, optional custom-field columns, row
 // checkboxes with a bulk action bar, and the new-customer dialog.
-import { useEffect, useState } from '../vendor/preact/hooks.module.js';
+import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
@@ -107,6 +107,17 @@ export function CustomersPage() {
   const isAdmin = can('settings.manage') && can('customer.delete');
   const view = views.find((v) => v.id === viewId) || null;
   const inBin = viewId === 'recycle-bin';
+  // The top bar's "open in the customer list" while this page is open: the route changes, the
+  // page stays mounted, so a new `?q=` becomes the search (and the other filters clear).
+  const urlQ = queryParam('q') || '';
+  const shownQ = useRef(urlQ);
+  useEffect(() => {
+    if (urlQ === shownQ.current) return;
+    shownQ.current = urlQ;
+    const next = { ...NO_FILTERS, q: urlQ };
+    setDraft(next);
+    setFilters(next);
+  }, [urlQ]);
 
   const loadViews = async () => {
     try {

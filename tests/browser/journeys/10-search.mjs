@@ -139,4 +139,32 @@ export default async function ({ page, server }) {
     return rows.length === 1 && rows[0].innerText.includes('单雄信');
   });
   await shot(page, 'list');
+
+  // More matches than the top bar shows: "open in the customer list" while the list is open
+  // makes the word the list's search (the page stays mounted; the route's ?q= changes).
+  const again = await page.request.post(`${server.base}/api/v1/auth/login`, {
+    data: { username: ADMIN.username, password: ADMIN.password },
+  });
+  const csrf2 = (await again.json()).csrf_token;
+  for (let i = 0; i < 9; i += 1) {
+    const r = await page.request.post(`${server.base}/api/v1/customers`, {
+      data: { name: `司马${'甲乙丙丁戊己庚辛壬'[i]}`, phone: `1360000${String(i).padStart(4, '0')}` },
+      headers: { 'x-csrf-token': csrf2 },
+    });
+    assert(r.status() === 201, `create 司马 ${i}: ${r.status()} ${await r.text()}`);
+  }
+  await page.goto(`${server.base}/login`);
+  await page.getByTestId('login-username').fill(ADMIN.username);
+  await page.getByTestId('login-password').fill(ADMIN.password);
+  await page.getByTestId('login-password').press('Enter');
+  await page.getByTestId('shell').waitFor();
+  await page.goto(`${server.base}/customers`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 12);
+  await page.getByTestId('global-search-input').pressSequentially('司马', { delay: 30 });
+  await page.getByTestId('global-search-all').waitFor();
+  const allText = await page.getByTestId('global-search-all').innerText();
+  assert(!/\d/.test(allText), `no count the list may not show: ${allText}`);
+  await page.getByTestId('global-search-all').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 9);
+  assert((await page.getByTestId('filter-q').inputValue()) === '司马', 'the list searches the word');
 }
