@@ -242,6 +242,38 @@ async fn a_link_signs_once_records_the_consents_and_the_deal_moves_to_signed() {
         full["content"].as_str().unwrap().contains(ID_NUMBER),
         "{full}"
     );
+    // 权证专员 may see ID numbers but not phones: the full copy holds the phone too, so they
+    // read the masked one (the PDF alike); their phone reveal is refused as before.
+    common::add_user(&t.s, "quan", &["documents"], None);
+    let quan = t.s.login("quan", TEAM_PASSWORD).await;
+    let (st, copy) = quan.get(&format!("/api/v1/contracts/{id}")).await;
+    assert_eq!(st, 200, "{copy}");
+    let text = copy["content"].as_str().unwrap();
+    assert!(copy["masked"].as_bool().unwrap(), "{copy}");
+    assert!(
+        !text.contains("13800138000") && !text.contains(ID_NUMBER),
+        "{text}"
+    );
+    let pdf = quan
+        .http
+        .get(format!("{}/api/v1/contracts/{id}/pdf", quan.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    let admin_pdf = t
+        .admin
+        .http
+        .get(format!("{}/api/v1/contracts/{id}/pdf", t.admin.base))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    // The rendering is deterministic: the same copy gives the same bytes.
+    let quan_pdf = pdf.bytes().await.unwrap();
+    assert!(quan_pdf != admin_pdf, "the PDF is the masked copy");
 
     // 签约 needs the override while no contract is signed.
     let (st, v) = t

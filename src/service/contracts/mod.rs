@@ -342,6 +342,13 @@ fn cost_gate(
     Ok(())
 }
 
+/// Whether `caller` reads a contract's full copy: it holds the borrower's ID number *and*
+/// phone in full, so only a reader who may see both (else the copy with both masked; a full
+/// ID beside a masked phone would still hand over the phone a reader may not reveal).
+pub(crate) fn reads_full_copy(caller: &Caller) -> bool {
+    caller.has(FieldPrivilege::IdNumberViewFull) && caller.has(FieldPrivilege::PhoneViewFull)
+}
+
 impl UseCases<'_> {
     fn view_of(&self, caller: &Caller, c: &Contract) -> Result<ContractView> {
         // After erasure: a retained signed contract for administrators only; nothing else.
@@ -350,7 +357,7 @@ impl UseCases<'_> {
             Some(e) => e.retained && may_read_retained(caller),
         };
         let full = match c.erasure {
-            None => caller.has(FieldPrivilege::IdNumberViewFull),
+            None => reads_full_copy(caller),
             Some(_) => open,
         };
         let content = if full {

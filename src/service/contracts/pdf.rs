@@ -12,7 +12,6 @@ use krilla::page::PageSettings;
 use krilla::text::{Font, TextDirection};
 
 use super::UseCases;
-use crate::domain::capability::FieldPrivilege;
 use crate::domain::contract::{Contract, ContractState};
 use crate::service::access::auth::Caller;
 use crate::service::{Error, Result};
@@ -344,7 +343,7 @@ impl UseCases<'_> {
                 details: serde_json::json!({"retained": e.retained}),
             });
         }
-        let content = if c.erasure.is_some() || caller.has(FieldPrivilege::IdNumberViewFull) {
+        let content = if c.erasure.is_some() || super::reads_full_copy(caller) {
             super::decrypt_content(&self.fields, &c).ok_or_else(|| {
                 Error::Internal(format!("contract {}: content does not decrypt", c.id))
             })?

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::UseCases;
-use crate::domain::capability::{Capability, FieldPrivilege};
+use crate::domain::capability::Capability;
 use crate::domain::contract::{self, ContractTemplate, Facts, RenderError, TemplateKind};
 use crate::service::access::auth::Caller;
 use crate::service::{Error, Result, new_id};
@@ -209,7 +209,8 @@ impl UseCases<'_> {
     }
 
     /// Renders a template (saved or the editor's text) against a deal in the caller's scope;
-    /// personal numbers in full only for holders of `id_number.view_full`. Writes nothing.
+    /// personal numbers in full only for readers of the full copy ([`super::reads_full_copy`]).
+    /// Writes nothing.
     pub fn preview_template(
         &self,
         caller: &Caller,
@@ -218,7 +219,7 @@ impl UseCases<'_> {
         source: &str,
     ) -> Result<PreviewResult> {
         caller.require(Capability::SettingsManage)?;
-        let full = caller.has(FieldPrivilege::IdNumberViewFull);
+        let full = super::reads_full_copy(caller);
         let ctx = self.ctx(caller, source)?;
         // A write transaction that is never given anything to write: the facts are read
         // where contracts read them (the one reader of a deal's borrower for contracts).
