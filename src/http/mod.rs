@@ -251,7 +251,9 @@ fn api(import_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(brokers::mark_paid))
         .merge(imports);
     // The borrower's signing page and submission: outside /api, no login.
-    let public = OpenApiRouter::new().routes(routes!(sign::page_of, sign::submit));
+    let public = OpenApiRouter::new()
+        .routes(routes!(sign::page_of, sign::submit))
+        .routes(routes!(sign::open));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", v1)
         .merge(public)

@@ -12,8 +12,8 @@ use super::auth::Source;
 use super::error::ErrorBody;
 use super::{ApiError, ApiJson, AppState};
 use crate::service::Error;
-use crate::service::contracts::SignRequest;
 use crate::service::contracts::sign::Signed;
+use crate::service::contracts::{OpenRequest, Opened, SignRequest};
 
 /// The page's policy: our own scripts only, no framing, no forms posted elsewhere. Inline
 /// styles are allowed for what a template's author wrote into the contract.
@@ -125,12 +125,31 @@ pub async fn page_of(
             )
         })
         .collect();
+    // The masked copy until the borrower types their number (`verify`): whoever else opens
+    // the link reads no more than staff without the reveal privilege.
+    let verify = match p.verify {
+        Some(key) => {
+            let what = if key == "id_number" {
+                "身份证号码"
+            } else {
+                "手机号码"
+            };
+            format!(
+                "<section class=\"verify\" id=\"verify\" data-key=\"{key}\">\
+<p>为保护您的个人信息，下方合同中的证件号、手机号已打码。请输入您本人的{what}，核对后显示完整合同。</p>\
+<label>{what}<input id=\"verify-input\" autocomplete=\"off\" inputmode=\"text\" maxlength=\"24\"></label>\
+<button type=\"button\" id=\"verify-btn\" class=\"primary\">核对并查看完整合同</button>\
+<p id=\"verify-msg\" class=\"msg\" role=\"alert\"></p></section>"
+            )
+        }
+        None => String::new(),
+    };
     let body = format!(
         "<header><div class=\"firm\">{firm}</div><div class=\"exp\">链接有效期至 {expires}</div></header>\
-<main data-msg-consent=\"请逐项阅读并勾选同意\" data-msg-empty=\"请先在框内手写签名\" \
+<main data-msg-verify=\"请先输入号码核对身份，查看完整合同后再签署\" data-msg-consent=\"请逐项阅读并勾选同意\" data-msg-empty=\"请先在框内手写签名\" \
 data-msg-sending=\"正在提交…\" data-msg-done=\"签署完成\" \
 data-msg-done-note=\"合同已签署并保存，您可以关闭此页面。如需合同副本，请联系您的业务员。\" \
-data-msg-fail=\"提交失败，请检查网络后重试\"><article class=\"contract\">{content}</article>\
+data-msg-fail=\"提交失败，请检查网络后重试\">{verify}<article class=\"contract\">{content}</article>\
 <p class=\"hash\">合同内容 SHA-256：<code>{hash}</code></p>\
 <section class=\"consents\">{consents}</section>\
 <section class=\"pad\"><div class=\"padhead\"><span>请在下方框内手写签名</span>\
@@ -149,12 +168,34 @@ data-msg-fail=\"提交失败，请检查网络后重试\"><article class=\"contr
     page(StatusCode::OK, &p.title, &body)
 }
 
+/// The contract in full for the borrower: their ID number (or phone, as the page's `verify`
+/// asks) checked against the contract. A wrong number counts against the link, which locks
+/// (410) after five.
+#[utoipa::path(post, path = "/sign/{token}/open", operation_id = "open_signed_contract", tag = "signing",
+    request_body = OpenRequest, responses(
+    (status = 200, description = "The contract in full (HTML)", body = Opened),
+    (status = 400, description = "The number does not match (`field`: `verify`)", body = ErrorBody),
+    (status = 404, description = "No such link", body = ErrorBody),
+    (status = 410, description = "Used, replaced, expired or locked by wrong numbers", body = ErrorBody),
+    (status = 429, description = "Too many requests", body = ErrorBody)))]
+pub async fn open(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Path(token): Path<String>,
+    ApiJson(req): ApiJson<OpenRequest>,
+) -> Result<Json<Opened>, ApiError> {
+    Ok(Json(
+        app.blocking(move |app| app.contracts().open_signing(&token, req, &source))
+            .await?,
+    ))
+}
+
 /// Sign through the link: every consent ticked, the drawn signature as PNG (base64), an
 /// optional typed name. A used or expired link is 410, a guessed one 404; nothing is written.
 #[utoipa::path(post, path = "/sign/{token}", operation_id = "sign_contract", tag = "signing",
     request_body = SignRequest, responses(
     (status = 200, description = "Signed", body = Signed),
-    (status = 400, description = "A consent not ticked, or the image is not a PNG", body = ErrorBody),
+    (status = 400, description = "A consent not ticked, the image not a PNG, or `verify` missing or wrong", body = ErrorBody),
     (status = 404, description = "No such link", body = ErrorBody),
     (status = 410, description = "Used, replaced or expired", body = ErrorBody),
     (status = 429, description = "Too many requests", body = ErrorBody)))]

@@ -95,7 +95,7 @@ async fn sign(s: &TestServer, token: &str, body: Value) -> (u16, Value) {
 
 fn good() -> Value {
     json!({"consents": {"general": true, "sensitive_pi": true}, "signature_png": PNG,
-           "typed_name": "钱七"})
+           "typed_name": "钱七", "verify": ID_NUMBER})
 }
 
 /// The stored bytes of a contract and the audit log's size: what "nothing written" compares.
@@ -304,11 +304,55 @@ async fn a_link_signs_once_records_the_consents_and_the_deal_moves_to_signed() {
     let tok = token(&link);
     assert_eq!(link["contract"]["state"], "sent");
 
-    // The page: the full contract (it is the borrower's own), both consents, a tight CSP.
+    // The page: the masked copy (whoever holds the link, the salesperson who forwards it
+    // too, reads no more than staff without reveals), both consents, a tight CSP, and a box
+    // for the borrower's ID number; typed, the contract comes in full.
     let (st, html, csp) = page(&t.s, &tok).await;
     assert_eq!(st, 200, "{html}");
-    assert!(html.contains(ID_NUMBER) && html.contains("sensitive_pi"));
+    assert!(
+        !html.contains(ID_NUMBER) && !html.contains("13800138000"),
+        "{html}"
+    );
+    assert!(html.contains("110105********002X") && html.contains("sensitive_pi"));
+    assert!(html.contains("id=\"verify-input\""), "{html}");
     assert!(csp.contains("default-src 'none'"), "{csp}");
+    let open = |typed: &str| {
+        let c = t.s.client();
+        let path = format!("/sign/{tok}/open");
+        let body = json!({"verify": typed});
+        async move {
+            let (st, v) = c.post(&path, body).await;
+            (st.as_u16(), v)
+        }
+    };
+    let (st, e) = open("110105194912310011").await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (400, Some("verify")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("还可尝试 4 次"),
+        "{e}"
+    );
+    let (st, full) = open("110105 19491231 002x").await;
+    assert_eq!(st, 200, "{full}");
+    assert!(
+        full["content"].as_str().unwrap().contains(ID_NUMBER),
+        "{full}"
+    );
+    // Signing needs the number too (the page sends what was typed).
+    let mut b = good();
+    b.as_object_mut().unwrap().remove("verify");
+    let (st, e) = sign(&t.s, &tok, b).await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (400, Some("verify")),
+        "{e}"
+    );
 
     // A missing consent, a non-PNG: refused, nothing written.
     let before = written(&t.s, &t.admin, &id).await;

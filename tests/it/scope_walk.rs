@@ -283,6 +283,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     // a guessed token is 404, a used or expired one 410, nothing written).
     ("get", "/sign/{token}", NoObject),
     ("post", "/sign/{token}", NoObject),
+    ("post", "/sign/{token}/open", NoObject),
     ("get", "/api/v1/setup", NoObject),
     ("post", "/api/v1/setup", NoObject),
     ("get", "/api/v1/tag-groups", NoObject),
@@ -560,6 +561,7 @@ const BROKER_REACHES: &[(&str, &str)] = &[
     ("post", "/api/v1/apply/{slug}"),
     ("get", "/sign/{token}"),
     ("post", "/sign/{token}"),
+    ("post", "/sign/{token}/open"),
 ];
 
 /// Issue 22.5: a broker calls every other route of the document, on objects that exist, and

@@ -1,7 +1,10 @@
 // The borrower's signing page (served by the server at /sign/<token>, outside the app
 // shell). Its texts come from the page's data-msg-* attributes, so this file holds no
-// user-visible words. Draws the signature with the vendored signature_pad (pointer
-// events), sends the ticked consents, the PNG and the optional typed name.
+// user-visible words. When the page asks the borrower to prove who they are (#verify), the
+// contract shows masked until their ID number (or phone) is checked by the server, which
+// then sends the full text; the number goes with the signature too. Draws the signature with
+// the vendored signature_pad (pointer events), sends the ticked consents, the PNG and the
+// optional typed name.
 import SignaturePad from '../vendor/signature_pad/signature_pad.module.js';
 
 const main = document.querySelector('main');
@@ -33,12 +36,58 @@ for (const box of document.querySelectorAll('input[data-key]')) {
   box.addEventListener('change', () => say('', true));
 }
 
+const verify = document.getElementById('verify');
+let proven = verify ? null : '';
+
+if (verify) {
+  const input = document.getElementById('verify-input');
+  const button = document.getElementById('verify-btn');
+  const note = document.getElementById('verify-msg');
+  const check = async () => {
+    const typed = input.value.trim();
+    if (!typed) {
+      input.focus();
+      return;
+    }
+    button.disabled = true;
+    try {
+      const resp = await fetch(`${window.location.pathname}/open`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ verify: typed }),
+      });
+      const body = await resp.json().catch(() => ({}));
+      if (resp.ok) {
+        // The server's own rendering of this contract (the same HTML the page holds masked).
+        document.querySelector('article.contract').innerHTML = body.content;
+        proven = typed;
+        verify.remove();
+        say('', true);
+        return;
+      }
+      note.textContent = (body.error && body.error.message) || main.dataset.msgFail;
+    } catch {
+      note.textContent = main.dataset.msgFail;
+    }
+    button.disabled = false;
+  };
+  button.addEventListener('click', check);
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') check();
+  });
+}
+
 document.getElementById('clear').addEventListener('click', () => {
   pad.clear();
   say('', true);
 });
 
 submit.addEventListener('click', async () => {
+  if (proven === null) {
+    say(main.dataset.msgVerify);
+    document.getElementById('verify-input').focus();
+    return;
+  }
   const consents = {};
   let missing = null;
   for (const box of document.querySelectorAll('input[data-key]')) {
@@ -64,6 +113,7 @@ submit.addEventListener('click', async () => {
         consents,
         signature_png: pad.toDataURL('image/png'),
         typed_name: document.getElementById('typed').value || null,
+        verify: proven || null,
       }),
     });
     const body = await resp.json().catch(() => ({}));

@@ -15,7 +15,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use sign::{SignLimiter, SignRequest, SigningPage};
+pub use sign::{OpenRequest, Opened, SignLimiter, SignRequest, SigningPage};
 pub use templates::{PlaceholderView, PreviewRequest, PreviewResult, TemplateInput, TemplateList};
 
 use super::access::auth::Caller;

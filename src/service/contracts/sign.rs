@@ -26,9 +26,17 @@ const WINDOW_MINUTES: i64 = 10;
 /// Addresses remembered at most (a flood of spoofed-looking addresses cannot grow memory).
 const MAX_ADDRESSES: usize = 10_000;
 
-/// Per-address request counter of the public signing routes (in memory, fixed windows).
+/// Wrong identity checks one link allows before it locks (in memory: a restart forgives them;
+/// the per-address limit still holds).
+const MAX_CHECK_FAILURES: u32 = 5;
+
+/// Per-address request counter of the public signing routes (in memory, fixed windows), and
+/// each link's failed identity checks.
 #[derive(Default)]
-pub struct SignLimiter(Mutex<HashMap<String, (DateTime<Utc>, u32)>>);
+pub struct SignLimiter(
+    Mutex<HashMap<String, (DateTime<Utc>, u32)>>,
+    Mutex<HashMap<String, u32>>,
+);
 
 impl SignLimiter {
     /// Counts a request from `source`; refuses past the window's allowance.
@@ -50,14 +58,111 @@ impl SignLimiter {
         }
         Ok(())
     }
+
+    fn locked(&self, link: &str) -> bool {
+        let m = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(link).is_some_and(|n| *n >= MAX_CHECK_FAILURES)
+    }
+
+    /// Counts a wrong identity check on `link`; returns the checks left.
+    fn failed(&self, link: &str) -> u32 {
+        let mut m = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= MAX_ADDRESSES {
+            m.clear();
+        }
+        let n = m.entry(link.to_string()).or_insert(0);
+        *n += 1;
+        MAX_CHECK_FAILURES.saturating_sub(*n)
+    }
+}
+
+/// What the borrower proves before the page shows the contract in full: a number of theirs
+/// that the full copy holds and the staff's masked copy does not. Whoever opens the link
+/// without it (the salesperson who forwards it, who may not reveal the ID number) reads the
+/// masked copy.
+#[derive(Debug, Clone, PartialEq)]
+enum Proof {
+    IdNumber(String),
+    Phone(String),
+}
+
+impl Proof {
+    fn key(&self) -> &'static str {
+        match self {
+            Proof::IdNumber(_) => "id_number",
+            Proof::Phone(_) => "phone",
+        }
+    }
+
+    fn matches(&self, typed: &str) -> bool {
+        let typed: String = typed
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        match self {
+            Proof::IdNumber(n) => typed.to_ascii_uppercase() == *n,
+            Proof::Phone(p) => typed.strip_prefix("+86").unwrap_or(&typed) == p,
+        }
+    }
+
+    fn refusal(&self, left: u32) -> Error {
+        let what = match self {
+            Proof::IdNumber(_) => "身份证号码",
+            Proof::Phone(_) => "手机号码",
+        };
+        Error::validation("verify", format!("{what}与合同不符（还可尝试 {left} 次）"))
+    }
+}
+
+/// The borrower's ID number in the full copy (an 18-character number with a valid check digit
+/// that the masked copy lacks), else their phone, else nothing to prove (both copies alike).
+fn proof_of(full: &str, masked: &str, today: chrono::NaiveDate) -> Option<Proof> {
+    if full == masked {
+        return None;
+    }
+    let runs = |text: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut run = String::new();
+        for c in text.chars().chain(std::iter::once(' ')) {
+            if c.is_ascii_digit() || ((c == 'X' || c == 'x') && run.len() == 17) {
+                run.push(c.to_ascii_uppercase());
+            } else {
+                if !run.is_empty() {
+                    out.push(std::mem::take(&mut run));
+                }
+                if c == 'X' || c == 'x' {
+                    continue;
+                }
+            }
+        }
+        out
+    };
+    let in_full = runs(full);
+    let in_masked = runs(masked);
+    let fresh = |r: &&String| !in_masked.contains(r);
+    if let Some(id) = in_full
+        .iter()
+        .filter(fresh)
+        .find(|r| r.len() == 18 && crate::domain::id_number::parse(r, today).is_ok())
+    {
+        return Some(Proof::IdNumber(id.clone()));
+    }
+    in_full
+        .iter()
+        .filter(fresh)
+        .find(|r| r.len() == 11 && r.starts_with('1'))
+        .map(|p| Proof::Phone(p.clone()))
 }
 
 /// What the borrower's page shows.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SigningPage {
     pub title: String,
-    /// The contract as frozen (the borrower's own full details).
+    /// The contract as frozen: the masked copy while `verify` is asked, else in full.
     pub content: String,
+    /// What the borrower types to read the contract in full and to sign (`id_number` or
+    /// `phone`); absent when the full copy holds neither.
+    pub verify: Option<&'static str>,
     pub content_sha256: String,
     pub consents: Vec<Consent>,
     pub expires_at: DateTime<Utc>,
@@ -74,6 +179,21 @@ pub struct SignRequest {
     pub signature_png: String,
     /// The name the borrower typed (optional).
     pub typed_name: Option<String>,
+    /// The borrower's ID number (or phone) when the page asks for it (`verify`).
+    pub verify: Option<String>,
+}
+
+/// `POST /sign/{token}/open`: the borrower's number, to read the contract in full.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRequest {
+    pub verify: String,
+}
+
+/// The contract in full, once the borrower proved who they are.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Opened {
+    pub content: String,
 }
 
 /// The signing result shown to the borrower.
@@ -93,6 +213,13 @@ fn gone(why: &str) -> Error {
     Error::Gone {
         code: "sign_link_gone",
         message: message.into(),
+    }
+}
+
+fn locked() -> Error {
+    Error::Gone {
+        code: "sign_link_locked",
+        message: "身份核对失败次数过多，此链接已锁定；请联系您的业务员重新发送".into(),
     }
 }
 
@@ -158,17 +285,52 @@ impl UseCases<'_> {
         let c = self
             .store
             .read(|tx| live(store::contracts::by_link(tx, &hash)?, now))?;
-        let content = super::decrypt_content(&self.fields, &c).ok_or_else(|| {
+        let full = super::decrypt_content(&self.fields, &c).ok_or_else(|| {
             Error::Internal(format!("contract {}: content does not decrypt", c.id))
         })?;
+        let proof = proof_of(&full, &c.content_masked, crate::service::fees::today(now));
         Ok(SigningPage {
             title: c.title.clone(),
-            content,
+            verify: proof.as_ref().map(Proof::key),
+            content: match proof {
+                Some(_) => c.content_masked.clone(),
+                None => full,
+            },
             content_sha256: c.content_sha256.clone(),
             consents: c.consents.clone(),
             expires_at: c.link.as_ref().map_or(now, |l| l.expires_at),
             firm_name: self.config.contracts.firm_name.clone(),
         })
+    }
+
+    /// The contract in full for the borrower who typed their number (`SigningPage::verify`);
+    /// a wrong one is counted against the link, which locks after a few.
+    pub fn open_signing(&self, token: &str, req: OpenRequest, source: &str) -> Result<Opened> {
+        let now = self.now();
+        self.sign_limiter.hit(source, now)?;
+        let hash = token_hash(token)?;
+        let c = self
+            .store
+            .read(|tx| live(store::contracts::by_link(tx, &hash)?, now))?;
+        let full = self.proven(&c, &hash, req.verify.as_str(), now)?;
+        Ok(Opened { content: full })
+    }
+
+    /// The full copy, when `typed` proves the borrower (or nothing needs proving).
+    fn proven(&self, c: &Contract, link: &str, typed: &str, now: DateTime<Utc>) -> Result<String> {
+        if self.sign_limiter.locked(link) {
+            return Err(locked());
+        }
+        let full = super::decrypt_content(&self.fields, c).ok_or_else(|| {
+            Error::Internal(format!("contract {}: content does not decrypt", c.id))
+        })?;
+        match proof_of(&full, &c.content_masked, crate::service::fees::today(now)) {
+            Some(p) if !p.matches(typed) => match self.sign_limiter.failed(link) {
+                0 => Err(locked()),
+                left => Err(p.refusal(left)),
+            },
+            _ => Ok(full),
+        }
     }
 
     /// Signs through the link: every consent ticked, a PNG signature; one transaction.
@@ -195,6 +357,7 @@ impl UseCases<'_> {
         let ua: String = user_agent.chars().take(400).collect();
         self.store.write(|tx| {
             let before = live(store::contracts::by_link(tx, &hash)?, now)?;
+            self.proven(&before, &hash, req.verify.as_deref().unwrap_or(""), now)?;
             let mut given = Vec::new();
             for c in &before.consents {
                 if req.consents.get(&c.key) != Some(&true) {
@@ -276,6 +439,41 @@ mod tests {
             l.hit("1.2.3.4", t0 + Duration::minutes(WINDOW_MINUTES))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_borrower_proves_the_id_number_the_masked_copy_lacks_else_the_phone() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap_or_default();
+        let full = "<p>身份证号：11010519491231002X，电话 13812345678，金额 80000</p>";
+        let masked = "<p>身份证号：110105********002X，电话 138****5678，金额 80000</p>";
+        let p = proof_of(full, masked, today);
+        assert_eq!(p, Some(Proof::IdNumber("11010519491231002X".into())));
+        let p = p.unwrap_or(Proof::Phone(String::new()));
+        assert!(p.matches("110105 19491231 002x"));
+        assert!(!p.matches("110105194912310021"));
+        assert!(!p.matches(""));
+        // Without an ID number in the contract: the phone.
+        let full = "<p>电话 13812345678，金额 80000</p>";
+        let masked = "<p>电话 138****5678，金额 80000</p>";
+        let p = proof_of(full, masked, today);
+        assert_eq!(p, Some(Proof::Phone("13812345678".into())));
+        assert!(p.is_some_and(|p| p.matches("+86 138-1234-5678")));
+        // Neither: nothing to prove.
+        assert_eq!(
+            proof_of("<p>金额 80000</p>", "<p>金额 80000</p>", today),
+            None
+        );
+    }
+
+    #[test]
+    fn a_link_locks_after_the_allowed_wrong_checks() {
+        let l = SignLimiter::default();
+        for left in (0..MAX_CHECK_FAILURES).rev() {
+            assert!(!l.locked("a"));
+            assert_eq!(l.failed("a"), left);
+        }
+        assert!(l.locked("a"));
+        assert!(!l.locked("b"), "per link");
     }
 
     #[test]

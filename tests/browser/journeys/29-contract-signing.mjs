@@ -49,6 +49,20 @@ export default async function ({ page, server }) {
   phone.on('pageerror', (e) => errors.push(String(e)));
   const resp = await phone.goto(url);
   assert(resp.status() === 200, `the page opens: ${resp.status()}`);
+  // Masked until the borrower types their own ID number (whoever else holds the link reads no
+  // more than staff without reveals); then the whole contract.
+  const masked = await phone.locator('article.contract').innerText();
+  assert(masked.includes('居间服务协议') && masked.includes('钱七') && !masked.includes('11010519491231002X'),
+    'the contract shows masked before the check');
+  await phone.locator('#submit').click();
+  assert((await phone.locator('#msg').innerText()).includes('核对身份'), 'signing asks for the check first');
+  await phone.locator('#verify-input').fill('110105194912310011');
+  await phone.locator('#verify-btn').click();
+  await phone.waitForFunction(() => document.getElementById('verify-msg')?.textContent.includes('不符'));
+  await phone.screenshot({ path: join(artifacts, '29-signing-verify-phone.png') });
+  await phone.locator('#verify-input').fill('11010519491231002x');
+  await phone.locator('#verify-btn').click();
+  await phone.locator('#verify').waitFor({ state: 'detached' });
   const text = await phone.locator('article.contract').innerText();
   assert(text.includes('居间服务协议') && text.includes('钱七') && text.includes('11010519491231002X'),
     'the borrower reads the whole contract with their own ID number');
