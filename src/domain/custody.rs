@@ -274,12 +274,32 @@ impl Refusal {
     }
 }
 
-/// A trimmed optional text within `max` characters, single line unless `multiline`.
+/// A trimmed optional single-line text (a name, a recipient) within `max` characters: no
+/// control, bidirectional or zero-width character (docs/api.md, "Text").
 pub fn check_text(
     field: &'static str,
     s: &str,
     max: usize,
     required: bool,
+) -> Result<Option<String>, (&'static str, String)> {
+    checked(field, s, max, required, false)
+}
+
+/// [`check_text`] for a note: line breaks allowed.
+fn check_note(
+    field: &'static str,
+    s: &str,
+    max: usize,
+) -> Result<Option<String>, (&'static str, String)> {
+    checked(field, s, max, false, true)
+}
+
+fn checked(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    required: bool,
+    multiline: bool,
 ) -> Result<Option<String>, (&'static str, String)> {
     let t = s.trim();
     if t.is_empty() {
@@ -292,7 +312,10 @@ pub fn check_text(
     if t.chars().count() > max {
         return Err((field, format!("最多{max}个字符")));
     }
-    if t.chars().any(|c| c.is_control() && c != '\n') {
+    if multiline && !super::text::multi_line_ok(t) {
+        return Err((field, super::text::REFUSED_MULTI.into()));
+    }
+    if !multiline && !super::text::single_line_ok(t) {
         return Err((field, super::text::REFUSED.into()));
     }
     Ok(Some(t.to_string()))
@@ -324,7 +347,7 @@ pub fn apply(item: &mut DocItem, m: &Move<'_>) -> Result<Handover, Refusal> {
     let field = |e: (&'static str, String)| Refusal::Field(e.0, e.1);
     let recipient =
         check_text("recipient", m.recipient.unwrap_or(""), MAX_NAME, false).map_err(field)?;
-    let note = check_text("note", m.note.unwrap_or(""), MAX_NOTE, false).map_err(field)?;
+    let note = check_note("note", m.note.unwrap_or(""), MAX_NOTE).map_err(field)?;
     let me = Some(m.by_name.to_string());
     let (giver, receiver) = match m.to {
         DocStatus::Received if from == DocStatus::LentOut => (item.holder.clone(), me),

@@ -170,3 +170,21 @@ fn overdue_counts_whole_days_after_going_out() {
         14
     ));
 }
+
+/// Names, recipients and file names are single lines without direction or invisible
+/// characters (U+202E before `fdp.exe` shows it as `exe.pdf`); a note may break lines.
+#[test]
+fn names_are_plain_single_lines_and_notes_may_break_lines() {
+    for bad in ["\u{202e}证产房", "户口\u{200b}本", "户口\n本"] {
+        assert!(check_text("name", bad, 40, true).is_err(), "{bad:?}");
+    }
+    assert_eq!(
+        check_text("name", " 房产证 ", 40, true),
+        Ok(Some("房产证".to_string()))
+    );
+    assert!(check_note("note", "第一行\n第二行", 200).is_ok());
+    assert!(check_note("note", "第一行\u{202e}", 200).is_err());
+    let mut m = mv(LentOut);
+    m.recipient = Some("\u{202e}行银");
+    assert!(apply(&mut item_at(Received), &m).is_err());
+}
