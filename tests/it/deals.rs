@@ -192,8 +192,8 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
     assert_eq!(customer_stage(&xiao, &c).await, "signed");
 
     let disbursed = json!({"stage": "disbursed", "disbursed_amount_fen": 8_000_000,
-        "disbursed_on": "2026-12-01", "rate_bp": 1200, "term_months": 12,
-        "method": "annuity", "first_repayment_date": "2027-01-01"});
+        "disbursed_on": "2026-11-20", "rate_bp": 1200, "term_months": 12,
+        "method": "annuity", "first_repayment_date": "2026-12-20"});
     for field in [
         "disbursed_amount_fen",
         "disbursed_on",
@@ -206,6 +206,18 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
         body.as_object_mut().unwrap().remove(field);
         let (st, e) = stage(&xiao, id, body).await;
         assert_eq!((st, &e["error"]["field"]), (400, &json!(field)), "{e}");
+    }
+    // Paid out on a day that has come (the clock is 2026-11-20), since 1900.
+    for day in ["2026-11-21", "0001-01-01"] {
+        let mut body = disbursed.clone();
+        body["disbursed_on"] = json!(day);
+        body["first_repayment_date"] = json!("2026-12-21");
+        let (st, e) = stage(&xiao, id, body).await;
+        assert_eq!(
+            (st, &e["error"]["field"]),
+            (400, &json!("disbursed_on")),
+            "{day}: {e}"
+        );
     }
     let mut too_much = disbursed.clone();
     too_much["disbursed_amount_fen"] = json!(8_000_001);
@@ -751,8 +763,8 @@ async fn counts_and_pages_match_a_plain_filter_after_random_changes() {
                     .unwrap();
                 let body = json!({"stage": to, "override": true, "reason": "测试",
                     "approved_amount_fen": 1_000_000, "disbursed_amount_fen": 1_000_000,
-                    "disbursed_on": "2026-12-01", "rate_bp": 1000, "term_months": 12,
-                    "method": "annuity", "first_repayment_date": "2027-01-01"});
+                    "disbursed_on": "2026-11-20", "rate_bp": 1000, "term_months": 12,
+                    "method": "annuity", "first_repayment_date": "2026-12-20"});
                 let (st, v) = stage(&admin, id, body).await;
                 assert_eq!(st, 200, "{to}: {v}");
             }
@@ -930,7 +942,7 @@ async fn a_deal_above_the_firms_cost_limits_is_flagged() {
     let c = customer(&admin, "吴十", "13600136002").await;
     let d = deal(&admin, &c, &p).await;
     let id = d["id"].as_str().unwrap();
-    disburse(&admin, id, "2026-12-01", "2027-01-01").await;
+    disburse(&admin, id, "2026-11-20", "2026-12-20").await;
     let (_, v) = admin.get(&format!("/api/v1/deals/{id}")).await;
     let sched = &v["schedule"];
     assert_eq!(sched["over_cap"], true, "about 17.7% > 17%: {sched}");

@@ -122,6 +122,18 @@ impl crate::service::deals::UseCases<'_> {
                 may_override,
             )
             .map_err(|r| refusal(from, to, r))?;
+            // Money is paid out on a day that has come, since 1900 (the calculator's bound):
+            // a day years off skews every aging and receivable after it.
+            if let Some(x) = &ok.disbursement {
+                let today = crate::service::fees::today(w.now());
+                let earliest = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(today);
+                if x.disbursed_on > today || x.disbursed_on < earliest {
+                    return Err(Error::validation(
+                        "disbursed_on",
+                        format!("放款日期须在 1900-01-01 与今天（{today}）之间"),
+                    ));
+                }
+            }
             if to == DealStage::FeeCollected {
                 // 收费 follows the money: a payment or waiver that settles the fee moves the
                 // deal (`collect_fee`); by hand only when nothing is owed (no fee agreed).
