@@ -207,6 +207,18 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
         let (st, e) = stage(&xiao, id, body).await;
         assert_eq!((st, &e["error"]["field"]), (400, &json!(field)), "{e}");
     }
+    // A wrong or unknown field is refused naming it.
+    for (key, value) in [
+        ("disbursed_on", json!("2026-13-45")),
+        ("method", json!("weird")),
+        ("bogus", json!(1)),
+        ("override", json!("yes")),
+    ] {
+        let mut body = disbursed.clone();
+        body[key] = value;
+        let (st, e) = stage(&xiao, id, body).await;
+        assert_eq!((st, &e["error"]["field"]), (400, &json!(key)), "{key}: {e}");
+    }
     // Paid out on a day that has come (the clock is 2026-11-20), since 1900.
     for day in ["2026-11-21", "0001-01-01"] {
         let mut body = disbursed.clone();

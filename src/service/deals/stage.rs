@@ -33,6 +33,13 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for MoveRequest {
     fn try_from(mut m: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
         let stage = m.remove("stage").ok_or("missing field `stage`")?;
         let stage = serde_json::from_value(stage).map_err(|e| format!("stage: {e}"))?;
+        // Each field alone first, so a refusal names the field it is about (serde's error for
+        // the whole object would not).
+        for (k, v) in &m {
+            let one = serde_json::Map::from_iter([(k.clone(), v.clone())]);
+            serde_json::from_value::<StageFields>(serde_json::Value::Object(one))
+                .map_err(|e| format!("{k}: {e}"))?;
+        }
         let fields =
             serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| e.to_string())?;
         Ok(MoveRequest { stage, fields })
