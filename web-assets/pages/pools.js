@@ -12,6 +12,7 @@ import { formatDateTime } from '../format.js';
 import { EmptyState, LoadError, Loading } from '../components/states.js';
 import { ConfirmDialog } from '../components/dialog.js';
 import { toast } from '../components/toast.js';
+import { useNarrow } from '../components/narrow.js';
 import { GRADES, STAGES, StageBadge, orDash } from '../components/customers.js';
 
 const PAGE_SIZE = 50;
@@ -45,6 +46,7 @@ export function PoolsPage() {
   const [state, setState] = useState({ status: 'idle' });
   const [claiming, setClaiming] = useState(null);
   const [claim, setClaim] = useState({ busy: false, error: null });
+  const narrow = useNarrow();
 
   // `quiet`: refresh the counts after a claim without the loading state (no flicker).
   const loadPools = async (quiet = false) => {
@@ -110,6 +112,8 @@ export function PoolsPage() {
   };
   const current = pools.status === 'ready' ? pools.items.find((p) => p.id === pool) : null;
   const mayClaim = can('pool.claim') && current && current.member;
+  const claimButton = (c) => mayClaim && html`<button type="button" class="btn btn-sm btn-primary" data-testid="pool-claim"
+    onClick=${() => { setClaim({ busy: false, error: null }); setClaiming(c); }}>${t('pools.claim')}</button>`;
 
   let body;
   if (pools.status === 'loading') body = html`<${Loading} testid="pools-loading" />`;
@@ -121,7 +125,22 @@ export function PoolsPage() {
   else if (!state.items.length) {
     body = html`<${EmptyState} icon="inbox" title=${t('pools.empty.title')} body=${t('pools.empty.body')} testid="pool-empty" />`;
   } else {
-    body = html`<div class="table-wrap">
+    // On a phone, one card per customer with 领取 in reach (the nine columns do not fit).
+    body = html`${narrow ? html`<ul class="customer-cards pool-cards" data-testid="pool-cards">
+      ${state.items.map((c) => html`<li key=${c.id} class="customer-card" data-testid="pool-row" data-id=${c.id}>
+        <div class="customer-card-head">
+          <a href=${`/customers/${encodeURIComponent(c.id)}`} class="row-title" data-testid="pool-row-link">${c.name}</a>
+          <${StageBadge} stage=${c.stage} />
+        </div>
+        <dl class="customer-card-facts">
+          <dt>${t('customers.field.phone')}</dt><dd class="mono">${c.phone}</dd>
+          <dt>${t('customers.field.city')}</dt><dd>${orDash(c.city)}</dd>
+          <dt>${t('pools.enteredAt')}</dt><dd>${formatDateTime(c.pool_entered_at, { seconds: false })}</dd>
+          <dt>${t('pools.reason')}</dt><dd data-testid="pool-row-reason">${orDash(c.pool_reason)}</dd>
+        </dl>
+        ${mayClaim && html`<div class="customer-card-actions">${claimButton(c)}</div>`}
+      </li>`)}
+    </ul>` : html`<div class="table-wrap">
       <table class="table" data-testid="pool-table">
         <thead><tr>
           <th scope="col">${t('customers.field.name')}</th>
@@ -144,12 +163,11 @@ export function PoolsPage() {
             <td>${orDash(c.channel)}</td>
             <td class="nowrap">${formatDateTime(c.pool_entered_at, { seconds: false })}</td>
             <td class="cell-reason" data-testid="pool-row-reason">${orDash(c.pool_reason)}</td>
-            <td class="nowrap">${mayClaim && html`<button type="button" class="btn btn-sm btn-primary" data-testid="pool-claim"
-              onClick=${() => { setClaim({ busy: false, error: null }); setClaiming(c); }}>${t('pools.claim')}</button>`}</td>
+            <td class="nowrap">${claimButton(c)}</td>
           </tr>`)}
         </tbody>
       </table>
-    </div>
+    </div>`}
     <div class="list-foot">
       <span class="muted" data-testid="pool-shown">${t('customers.shown', { shown: state.items.length, total: state.total })}</span>
       ${state.cursor

@@ -93,6 +93,14 @@ export default async function ({ page, server }) {
     assert(stages.length === 10 && stages.includes('新线索') && !stages.some((o) => o.includes('stage.')),
       'stage filter options: ' + JSON.stringify(stages));
     await wu.screenshot({ path: join(artifacts, '06-pool-list.png') });
+    // On a phone the table becomes cards, 领取 within the screen, nothing wider than it.
+    await wu.setViewportSize({ width: 390, height: 844 });
+    await wu.getByTestId('pool-cards').waitFor();
+    const claimBox = await row.getByTestId('pool-claim').boundingBox();
+    assert(claimBox && claimBox.x + claimBox.width <= 390, `领取 on the screen: ${JSON.stringify(claimBox)}`);
+    const poolWide = await wu.evaluate(() => document.documentElement.scrollWidth);
+    assert(poolWide <= 390, `the pool page fits the phone: ${poolWide}`);
+    await wu.screenshot({ path: join(artifacts, '06-pool-phone.png') });
     await row.getByTestId('pool-claim').click();
     await wu.getByTestId('claim-dialog').waitFor();
     await wu.getByTestId('confirm-ok').click();
@@ -104,7 +112,8 @@ export default async function ({ page, server }) {
       return option && option.textContent.trim().endsWith('(0)');
     }, null, { timeout: 5000 });
 
-    // Now in 小吴's customers.
+    // Now in 小吴's customers (on the desktop again: the detail's actions are in view there).
+    await wu.setViewportSize({ width: 1366, height: 768 });
     await wu.goto(`${server.base}/customers/${c.id}`);
     await wu.getByTestId('page-customer-detail').waitFor();
     assert((await wu.getByTestId('customer-name').innerText()) === '冯七', 'claimed customer opens');
