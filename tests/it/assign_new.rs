@@ -168,6 +168,21 @@ async fn paused_disabled_and_full_users_get_none_and_nobody_left_means_the_pool(
         e["note"].as_str().unwrap().contains("没有可分配的业务员"),
         "{e}"
     );
+    // A won customer is never claimable: it stays with whoever entered it, not in the pool.
+    let admin_id = s.app.access().caller_for(ADMIN).unwrap().user.id;
+    let c = lead(&admin, 8, json!({"assign": "auto", "stage": "won"})).await;
+    assert_eq!(
+        (c["owner_id"].as_str(), c["pool_id"].clone()),
+        (Some(admin_id.as_str()), Value::Null),
+        "{c}"
+    );
+    let events = timeline(&admin, c["id"].as_str().unwrap()).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["note"].as_str().is_some_and(|n| n.contains("已成交"))),
+        "{events:?}"
+    );
     s.stop().await;
 }
 

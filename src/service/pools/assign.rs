@@ -426,6 +426,19 @@ impl crate::service::pools::UseCases<'_> {
             c.held_since = Some(now);
             return Ok((Placed::User(u), d.reason));
         }
+        // A won customer can never be claimed (`rules::claim_forbidden`): a pool would hold it
+        // where nobody can take it, so whoever entered it keeps it.
+        let fallback = fallback.filter(|_| c.stage != crate::domain::customer::Stage::Won);
+        if fallback.is_none() && c.stage == crate::domain::customer::Stage::Won {
+            c.owner_id = Some(creator.id.clone());
+            c.pool_id = None;
+            c.pool_reason = None;
+            c.held_since = Some(now);
+            return Ok((
+                Placed::Creator,
+                format!("{}；已成交的客户无法从公海领取，由录入人负责", d.reason),
+            ));
+        }
         Ok(match fallback {
             Some(pool) => {
                 c.owner_id = None;
