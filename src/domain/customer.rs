@@ -26,6 +26,19 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the pipeline's order.
+    pub const ALL: [Stage; 9] = [
+        Stage::Lead,
+        Stage::Contacted,
+        Stage::Qualified,
+        Stage::Invited,
+        Stage::Visited,
+        Stage::Signed,
+        Stage::Won,
+        Stage::Lost,
+        Stage::Invalid,
+    ];
+
     /// The stored and API name (`lead`, `won`, …).
     pub fn key(self) -> &'static str {
         match self {

@@ -512,7 +512,7 @@ fn stage_counts_agree(s: &TestServer, caller: &Caller, f: &CustomerFilter) {
         .unwrap()
         .stage;
     let mut listed_total = 0;
-    for stage in ALL_STAGES {
+    for stage in Stage::ALL {
         let one = CustomerFilter {
             stage: Some(stage),
             limit: Some(1),
@@ -534,15 +534,3 @@ fn stage_counts_agree(s: &TestServer, caller: &Caller, f: &CustomerFilter) {
     assert!(counts.values().all(|n| *n > 0), "{counts:?}");
     assert_eq!(counts.values().sum::<u64>(), listed_total);
 }
-
-const ALL_STAGES: [Stage; 9] = [
-    Stage::Lead,
-    Stage::Contacted,
-    Stage::Qualified,
-    Stage::Invited,
-    Stage::Visited,
-    Stage::Signed,
-    Stage::Won,
-    Stage::Lost,
-    Stage::Invalid,
-];

@@ -277,14 +277,21 @@ fn decode_png(s: &str) -> Result<Vec<u8>> {
 }
 
 impl UseCases<'_> {
-    /// The page behind a signing link.
-    pub fn signing_page(&self, token: &str, source: &str) -> Result<SigningPage> {
+    /// The contract behind a live link (and the link's hash, and now), the request counted
+    /// against its source address.
+    fn by_live_link(&self, token: &str, source: &str) -> Result<(Contract, String, DateTime<Utc>)> {
         let now = self.now();
         self.sign_limiter.hit(source, now)?;
         let hash = token_hash(token)?;
         let c = self
             .store
             .read(|tx| live(store::contracts::by_link(tx, &hash)?, now))?;
+        Ok((c, hash, now))
+    }
+
+    /// The page behind a signing link.
+    pub fn signing_page(&self, token: &str, source: &str) -> Result<SigningPage> {
+        let (c, _, now) = self.by_live_link(token, source)?;
         let full = super::decrypt_content(&self.fields, &c).ok_or_else(|| {
             Error::Internal(format!("contract {}: content does not decrypt", c.id))
         })?;
@@ -306,12 +313,7 @@ impl UseCases<'_> {
     /// The contract in full for the borrower who typed their number (`SigningPage::verify`);
     /// a wrong one is counted against the link, which locks after a few.
     pub fn open_signing(&self, token: &str, req: OpenRequest, source: &str) -> Result<Opened> {
-        let now = self.now();
-        self.sign_limiter.hit(source, now)?;
-        let hash = token_hash(token)?;
-        let c = self
-            .store
-            .read(|tx| live(store::contracts::by_link(tx, &hash)?, now))?;
+        let (c, hash, now) = self.by_live_link(token, source)?;
         let full = self.proven(&c, &hash, req.verify.as_str(), now)?;
         Ok(Opened { content: full })
     }
