@@ -744,6 +744,22 @@ async fn deal_attachments_are_served_by_id_within_scope_and_erased() {
         (Some("流水.png"), Some(data.len() as u64))
     );
     let blob = f["blob"].as_str().unwrap().to_string();
+    // The same file again, under another name: refused naming the one already there.
+    let (st, e) = upload(
+        &xiao,
+        &format!("/api/v1/deals/{deal}/attachments?name=again.png"),
+        data.clone(),
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (409, Some("attachment_exists")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("流水.png"),
+        "{e}"
+    );
     let (st, e) = upload(
         &xiao,
         &format!("/api/v1/deals/{deal}/attachments"),

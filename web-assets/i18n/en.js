@@ -1749,6 +1749,7 @@ export default {
   'error.month_closed': 'That month is closed: its payments, refunds and commissions cannot be added, changed or removed',
   'error.plugin_failed': 'A plugin failed; nothing was recorded',
   'error.fee_not_disbursed': 'The deal is not disbursed yet; no fee can be recorded',
+  'error.attachment_exists': 'This deal already has the same attachment',
   'error.fee_not_collected': 'The fee is not collected yet; the deal moves to fee collected once payments or waivers settle it',
   'error.fee_below_collected': 'The recomputed fee is below what was collected; record a refund first',
   'error.month_already_closed': 'That month is already closed',

@@ -1749,6 +1749,7 @@ export default {
   'error.month_closed': '该月已月结，回款、退款和提成不能新增、修改或删除',
   'error.plugin_failed': '插件出错，未写入任何记录',
   'error.fee_not_disbursed': '业务单尚未放款，不能登记费用',
+  'error.attachment_exists': '这笔业务已有相同的附件',
   'error.fee_not_collected': '服务费未收齐，回款或减免收齐后自动进入“收费”',
   'error.fee_below_collected': '重新计算的服务费低于已收金额，请先登记退款',
   'error.month_already_closed': '该月已经月结',

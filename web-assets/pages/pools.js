@@ -125,7 +125,7 @@ export function PoolsPage() {
   else if (!state.items.length) {
     body = html`<${EmptyState} icon="inbox" title=${t('pools.empty.title')} body=${t('pools.empty.body')} testid="pool-empty" />`;
   } else {
-    // On a phone, one card per customer with 领取 in reach (the nine columns do not fit).
+    // On a phone, one card per customer with the claim button in reach (nine columns do not fit).
     body = html`${narrow ? html`<ul class="customer-cards pool-cards" data-testid="pool-cards">
       ${state.items.map((c) => html`<li key=${c.id} class="customer-card" data-testid="pool-row" data-id=${c.id}>
         <div class="customer-card-head">

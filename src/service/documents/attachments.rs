@@ -78,9 +78,15 @@ impl UseCases<'_> {
                 name,
                 &caller.user.id,
             )?;
-            if !c.attachments.iter().any(|f| f.blob == file.blob) {
-                c.attachments.push(file.clone());
+            // The same file again would change nothing listed: refused (nothing is written),
+            // rather than a 201 and a timeline entry naming an attachment that is not there.
+            if let Some(same) = c.attachments.iter().find(|f| f.blob == file.blob) {
+                return Err(Error::Conflict {
+                    code: "attachment_exists",
+                    message: format!("这笔业务已有相同的附件「{}」", same.name),
+                });
             }
+            c.attachments.push(file.clone());
             store::custody::put(w.tx, before.as_ref(), &c, &deal)?;
             w.event(
                 &deal.customer_id,
