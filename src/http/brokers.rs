@@ -2,12 +2,12 @@
 //! admin's list of broker accounts (created with `POST /users`), and finance's referral fees.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::brokers::{
     BrokerRow, FeeQuery, FeesPage, MarkPaid, NewReferral, Portal, ReferralAccepted, ReferralPage,
@@ -35,7 +35,7 @@ pub async fn portal(State(app): State<AppState>, caller: Caller) -> Result<Json<
 pub async fn referrals(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<ReferralQuery>,
+    ApiQuery(q): ApiQuery<ReferralQuery>,
 ) -> Result<Json<ReferralPage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.brokers().referrals(&caller, &q))
@@ -91,7 +91,7 @@ pub async fn list(
 pub async fn fees(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<FeeQuery>,
+    ApiQuery(q): ApiQuery<FeeQuery>,
 ) -> Result<Json<FeesPage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.brokers().fees(&caller, &q))

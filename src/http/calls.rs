@@ -4,14 +4,14 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use super::auth::Source;
 use super::documents::{receive, send};
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::call::CallInput;
 use crate::service::access::auth::Caller;
 use crate::service::calls::{
@@ -181,7 +181,7 @@ pub async fn config(
 pub async fn stats(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<CallStatsQuery>,
+    ApiQuery(q): ApiQuery<CallStatsQuery>,
 ) -> Result<Json<CallStatsReport>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.calls().stats(&caller, &q))

@@ -2,12 +2,12 @@
 //! customer's deals. Scope like customers (outside it: 404).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::deals::{
     Board, DealFilter, DealPage, DealPatch, DealView, MoveRequest, NewDeal,
@@ -21,7 +21,7 @@ use crate::service::deals::{
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(f): Query<DealFilter>,
+    ApiQuery(f): ApiQuery<DealFilter>,
 ) -> Result<Json<DealPage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.deals().list_deals(&caller, &f))
@@ -138,7 +138,7 @@ pub async fn of_customer(
 pub async fn reminders(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<crate::service::deals::reminders::ServiceQuery>,
+    ApiQuery(q): ApiQuery<crate::service::deals::reminders::ServiceQuery>,
 ) -> Result<Json<Vec<crate::service::deals::reminders::ServiceReminder>>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.deals().service_reminders(&caller, &q))

@@ -6,13 +6,13 @@ use std::pin::Pin;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::custody::DocFile;
 use crate::service::Error;
 use crate::service::access::auth::Caller;
@@ -132,7 +132,7 @@ pub async fn upload(
     Source(source): Source,
     caller: Caller,
     Path((id, item)): Path<(String, String)>,
-    Query(q): Query<Upload>,
+    ApiQuery(q): ApiQuery<Upload>,
     body: Body,
 ) -> Result<(StatusCode, Json<DocFile>), ApiError> {
     // Who may attach is settled before a byte of the body is read.
@@ -168,7 +168,7 @@ pub async fn upload_attachment(
     Source(source): Source,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<Upload>,
+    ApiQuery(q): ApiQuery<Upload>,
     body: Body,
 ) -> Result<(StatusCode, Json<DocFile>), ApiError> {
     // Who may attach is settled before a byte of the body is read.
@@ -235,7 +235,7 @@ pub async fn download_attachment(
     State(app): State<AppState>,
     caller: Caller,
     Path(blob): Path<String>,
-    Query(q): Query<Download>,
+    ApiQuery(q): ApiQuery<Download>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let f = app
@@ -302,7 +302,7 @@ pub async fn download(
     State(app): State<AppState>,
     caller: Caller,
     Path((id, item, blob)): Path<(String, String, String)>,
-    Query(q): Query<Download>,
+    ApiQuery(q): ApiQuery<Download>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let f = app
@@ -465,7 +465,7 @@ impl futures_core::Stream for Chunks {
 pub async fn custody(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<CustodyQuery>,
+    ApiQuery(q): ApiQuery<CustodyQuery>,
 ) -> Result<Json<CustodyPage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.documents().custody(&caller, &q))
@@ -482,7 +482,7 @@ pub async fn export(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
-    Query(q): Query<CustodyQuery>,
+    ApiQuery(q): ApiQuery<CustodyQuery>,
 ) -> Result<Response, ApiError> {
     let file = app
         .blocking(move |app| app.documents().export_custody(&caller, &q, &source))

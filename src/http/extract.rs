@@ -183,6 +183,48 @@ async fn authenticated(parts: &Parts, app: &AppState, activity: bool) -> Result<
     Ok(caller)
 }
 
+/// `axum::extract::Query` with rejections in the API error format: 400 `validation`, `field`
+/// the parameter serde names (else `query`), a Chinese reason, serde's words after it.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(r) => Err(query_error(&r.body_text())),
+        }
+    }
+}
+
+/// axum's account of a query string that does not fit (`Failed to deserialize query string:
+/// limit: invalid digit found in string`) → the parameter and a Chinese reason.
+fn query_error(text: &str) -> ApiError {
+    let detail = text
+        .split_once("query string: ")
+        .map_or(text, |(_, d)| d)
+        .to_string();
+    let field = detail
+        .split_once(": ")
+        .map(|(path, _)| path)
+        .filter(|p| !p.is_empty() && !p.contains(' '))
+        .unwrap_or("query")
+        .to_string();
+    ApiError {
+        field: Some(field),
+        ..ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "validation",
+            format!("查询参数不正确（{detail}）"),
+        )
+    }
+}
+
 /// `axum::Json` with rejections in the API error format.
 pub struct ApiJson<T>(pub T);
 
@@ -212,6 +254,21 @@ where
         let v = <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
             .await?;
         Ok(v.map(|axum::Json(v)| ApiJson(v)))
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn a_query_refusal_names_the_parameter() {
+        let e =
+            query_error("Failed to deserialize query string: limit: invalid digit found in string");
+        assert_eq!(e.field.as_deref(), Some("limit"));
+        assert!(e.message.contains("查询参数不正确"), "{}", e.message);
+        let e = query_error("Failed to deserialize query string: expected `,` or `}`");
+        assert_eq!(e.field.as_deref(), Some("query"));
     }
 }
 

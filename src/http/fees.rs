@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::fees::{ChannelInput, ChannelList, ChannelReport, ChannelReportQuery, SetCost};
 use crate::service::fees::{
@@ -72,7 +72,7 @@ pub async fn remove_payment(
     Source(source): Source,
     caller: Caller,
     Path((id, payment_id)): Path<(String, String)>,
-    Query(q): Query<RemoveQuery>,
+    ApiQuery(q): ApiQuery<RemoveQuery>,
 ) -> Result<Json<FeesView>, ApiError> {
     let reason = q.reason.unwrap_or_default();
     Ok(Json(
@@ -218,7 +218,7 @@ pub async fn rebates(
 pub async fn payments(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<FinanceQuery>,
+    ApiQuery(q): ApiQuery<FinanceQuery>,
 ) -> Result<Json<MovePage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.fees().month_payments(&caller, &q))
@@ -304,7 +304,7 @@ pub async fn reopen_month(
 pub async fn statement(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<StatementQuery>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
 ) -> Result<Json<Statement>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.fees().statement(&caller, &q))
@@ -320,7 +320,7 @@ pub async fn statement(
 pub async fn statement_xlsx(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<StatementQuery>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
 ) -> Result<Response, ApiError> {
     let (name, bytes) = app
         .blocking(move |app| app.fees().statement_xlsx(&caller, &q))
@@ -356,7 +356,7 @@ pub async fn statement_xlsx(
 pub async fn target_progress(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<TargetQuery>,
+    ApiQuery(q): ApiQuery<TargetQuery>,
 ) -> Result<Json<ProgressPage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.fees().progress(&caller, &q))
@@ -409,7 +409,7 @@ pub async fn deal_payments(
 pub async fn commission_lines(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<CommissionQuery>,
+    ApiQuery(q): ApiQuery<CommissionQuery>,
 ) -> Result<Json<CommissionList>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.fees().commission_lines(&caller, &q))
@@ -506,7 +506,7 @@ pub async fn set_channel_cost(
 pub async fn channel_report(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<ChannelReportQuery>,
+    ApiQuery(q): ApiQuery<ChannelReportQuery>,
 ) -> Result<Json<ChannelReport>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.fees().channel_report(&caller, &q))

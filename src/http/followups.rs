@@ -1,14 +1,14 @@
 //! Follow-ups, the customer timeline, reminders and transfers.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Source;
 use super::error::ErrorBody;
 use super::extract::PollingCaller;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::followup::{Followup, FollowupInput};
 use crate::service::access::auth::Caller;
 use crate::service::customers::CustomerView;
@@ -117,7 +117,7 @@ pub struct ReminderList {
 pub async fn reminders(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<ReminderQuery>,
+    ApiQuery(q): ApiQuery<ReminderQuery>,
 ) -> Result<Json<ReminderList>, ApiError> {
     let due = q.due.ok_or_else(|| {
         crate::service::Error::validation(
@@ -195,7 +195,7 @@ pub struct NoticeQuery {
 pub async fn notices(
     State(app): State<AppState>,
     PollingCaller(caller): PollingCaller,
-    Query(q): Query<NoticeQuery>,
+    ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> Result<Json<NoticeList>, ApiError> {
     let limit = q.limit.unwrap_or(crate::service::notices::MAX_NOTICES);
     let list = app

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::capability::Capability;
 use crate::service::access::auth::Caller;
 use crate::service::import::jobs::{ImportJob, JobList};
@@ -184,7 +184,7 @@ pub async fn create(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
-    Query(q): Query<ImportQuery>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
     req: Request,
 ) -> Result<Response, ApiError> {
     if !is_multipart(&req) {
@@ -266,7 +266,7 @@ pub struct JobListQuery {
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<JobListQuery>,
+    ApiQuery(q): ApiQuery<JobListQuery>,
 ) -> Result<Json<JobList>, ApiError> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     Ok(Json(

@@ -2,12 +2,12 @@
 //! application forms. The public form itself is `http::apply` (outside `/api`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::leads::check::{CheckRequest, CheckResponse};
 use crate::service::leads::forms::{FormInput, FormList, FormView, SubmissionPage};
@@ -120,7 +120,7 @@ pub async fn submissions(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<SubmissionQuery>,
+    ApiQuery(q): ApiQuery<SubmissionQuery>,
 ) -> Result<Json<SubmissionPage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| {

@@ -51,7 +51,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::ApiError;
-pub use extract::ApiJson;
+pub use extract::{ApiJson, ApiQuery};
 
 use crate::service::App;
 

@@ -2,14 +2,14 @@
 //! sweeps and assignment.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::pool::Pool;
 use crate::service::access::auth::Caller;
 use crate::service::customers::{CustomerPage, CustomerView};
@@ -110,7 +110,7 @@ pub async fn customers(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(f): Query<PoolCustomerFilter>,
+    ApiQuery(f): ApiQuery<PoolCustomerFilter>,
 ) -> Result<Json<CustomerPage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.pools().pool_customers(&caller, &id, &f))
@@ -213,7 +213,7 @@ pub async fn sweep(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
-    Query(q): Query<SweepQuery>,
+    ApiQuery(q): ApiQuery<SweepQuery>,
 ) -> Result<Json<SweepReport>, ApiError> {
     let dry_run = q.dry_run.unwrap_or(true);
     let limit = q

@@ -1,12 +1,12 @@
 //! Credit products (信贷产品) and product matching for a customer.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::auth::Source;
 use super::error::ErrorBody;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::capability::Capability;
 use crate::domain::product::{self, Product, ProductInput};
 use crate::service::Error;
@@ -23,7 +23,7 @@ use crate::service::products::{ProductFilter, ProductList};
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(f): Query<ProductFilter>,
+    ApiQuery(f): ApiQuery<ProductFilter>,
 ) -> Result<Json<ProductList>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.products().list_products(&caller, &f))
@@ -160,7 +160,7 @@ pub async fn candidates(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<CandidateQuery>,
+    ApiQuery(q): ApiQuery<CandidateQuery>,
 ) -> Result<Json<CandidatePage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.products().candidates(&caller, &id, &q))

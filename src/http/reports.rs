@@ -1,12 +1,12 @@
 //! Reports: funnels and the 工作台 trends.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ErrorBody;
-use super::{ApiError, AppState};
+use super::{ApiError, ApiQuery, AppState};
 use crate::http::auth::Source;
 use crate::service::access::auth::Caller;
 use crate::service::reports::{
@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 pub async fn customers(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<FunnelQuery>,
+    ApiQuery(q): ApiQuery<FunnelQuery>,
 ) -> Result<Json<Funnel>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.reports().customer_funnel(&caller, &q))
@@ -42,7 +42,7 @@ pub async fn customers(
 pub async fn deals(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<FunnelQuery>,
+    ApiQuery(q): ApiQuery<FunnelQuery>,
 ) -> Result<Json<Funnel>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.reports().deal_funnel(&caller, &q))
@@ -59,7 +59,7 @@ pub async fn deals(
 pub async fn trends(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<TrendsQuery>,
+    ApiQuery(q): ApiQuery<TrendsQuery>,
 ) -> Result<Json<Trends>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.reports().trends(&caller, &q))
@@ -83,7 +83,7 @@ pub async fn report(
     Source(source): Source,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<ReportQuery>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     match q.format.as_deref() {
         None | Some("" | "json") => {
@@ -154,7 +154,7 @@ pub async fn custom(
     Source(source): Source,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<BTreeMap<String, String>>,
+    ApiQuery(q): ApiQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     match q.get("format").map(String::as_str) {
         None | Some("" | "json") => {

@@ -1,10 +1,10 @@
 //! Customer search (全文检索): scope-filtered, ranked, with highlights and facets.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 
 use super::error::ErrorBody;
-use super::{ApiError, AppState};
+use super::{ApiError, ApiQuery, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::search::{SearchPage, SearchQuery};
 
@@ -18,7 +18,7 @@ use crate::service::search::{SearchPage, SearchQuery};
 pub async fn search(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<SearchQuery>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<SearchPage>, ApiError> {
     Ok(Json(
         app.searching(move |app| app.lookup().search_customers(&caller, &q))

@@ -207,6 +207,19 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
         let (st, e) = stage(&xiao, id, body).await;
         assert_eq!((st, &e["error"]["field"]), (400, &json!(field)), "{e}");
     }
+    // A bad query parameter too (it was a bare "请求无效").
+    for (query, field) in [("limit=abc", "limit"), ("stage=bogus", "stage")] {
+        let (st, e) = xiao.get(&format!("/api/v1/deals?{query}")).await;
+        assert_eq!(
+            (
+                st.as_u16(),
+                e["error"]["code"].as_str(),
+                e["error"]["field"].as_str()
+            ),
+            (400, Some("validation"), Some(field)),
+            "{query}: {e}"
+        );
+    }
     // A wrong or unknown field is refused naming it.
     for (key, value) in [
         ("disbursed_on", json!("2026-13-45")),

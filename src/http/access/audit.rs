@@ -1,10 +1,10 @@
 //! The audit log for administrators.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, ApiQuery, AppState};
 use crate::service::access::audit::AuditPage;
 use crate::service::access::auth::Caller;
 
@@ -30,7 +30,7 @@ pub struct AuditQuery {
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let page = app
         .blocking(move |app| {

@@ -1,13 +1,13 @@
 //! API tokens for integrators.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::http::auth::Source;
 use crate::http::error::ErrorBody;
-use crate::http::{ApiError, ApiJson, AppState};
+use crate::http::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::access::tokens::{CreatedToken, TokenView};
 
@@ -66,7 +66,7 @@ pub struct TokenList {
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<TokenQuery>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
 ) -> Result<Json<TokenList>, ApiError> {
     let items = app
         .blocking(move |app| app.access().list_tokens(&caller, q.all))

@@ -1,13 +1,13 @@
 //! Audited exports.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::http::auth::Source;
 use crate::http::error::ErrorBody;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, ApiQuery, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::customers::export::ExportQuery;
 
@@ -72,7 +72,7 @@ pub async fn customers(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
-    Query(q): Query<ExportQuery>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let file = app
         .blocking(move |app| app.customers().export_customers(&caller, &q, &source))

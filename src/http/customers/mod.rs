@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::domain::customer::{CustomerInput, CustomerPatch};
 use crate::http::auth::Source;
 use crate::http::error::ErrorBody;
-use crate::http::{ApiError, ApiJson, AppState};
+use crate::http::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::customers::bulk::{BulkRequest, BulkResult};
 use crate::service::customers::list::merge_repeated_tags;
@@ -245,7 +245,7 @@ pub async fn bulk(
 pub async fn recycle_bin(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<RecycleBinQuery>,
+    ApiQuery(q): ApiQuery<RecycleBinQuery>,
 ) -> Result<Json<RecycleBinPage>, ApiError> {
     Ok(Json(
         app.blocking(move |app| app.customers().recycle_bin(&caller, &q))

@@ -2,14 +2,14 @@
 //! versions, rollback and "try it" against a real customer. All need `plugin.manage`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::http::auth::Source;
 use crate::http::error::{ErrorBody, ErrorDetail};
-use crate::http::{ApiError, ApiJson, AppState};
+use crate::http::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::script::{PluginStatus, ScriptError};
 use crate::service::access::auth::Caller;
 use crate::service::platform::plugins::{
@@ -110,7 +110,7 @@ pub async fn save(
     Source(source): Source,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<SaveQuery>,
+    ApiQuery(q): ApiQuery<SaveQuery>,
     ApiJson(input): ApiJson<PluginSave>,
 ) -> Result<Response, ApiError> {
     let r = app
@@ -165,7 +165,7 @@ pub async fn rollback(
     Source(source): Source,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<SaveQuery>,
+    ApiQuery(q): ApiQuery<SaveQuery>,
     ApiJson(input): ApiJson<PluginRollback>,
 ) -> Result<Response, ApiError> {
     let r = app
