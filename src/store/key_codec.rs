@@ -40,7 +40,7 @@ const DIGIT: [u8; 256] = {
 
 /// Whether `s` is a ULID as `ulid` prints it (26 upper-case Crockford digits, the first at most
 /// `7`): exactly those print back to the same text from their 16 bytes.
-fn is_canonical_ulid(s: &str) -> bool {
+pub(crate) fn is_canonical_ulid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 26
         && (b'0'..=b'7').contains(&b[0])

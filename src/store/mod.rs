@@ -21,6 +21,7 @@ pub mod fees;
 pub mod funnel;
 pub mod funnel_since;
 mod key_codec;
+pub(crate) use key_codec::is_canonical_ulid;
 pub mod keylog;
 pub mod leads;
 pub mod loads;

@@ -208,6 +208,12 @@ async fn a_deal_moves_through_the_pipeline_with_its_fields_history_and_customer(
         assert_eq!((st, &e["error"]["field"]), (400, &json!(field)), "{e}");
     }
     // A bad query parameter too (it was a bare "请求无效").
+    let (st, e) = xiao.get("/api/v1/deals?cursor=zzz").await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("cursor")),
+        "a malformed cursor is refused, not read as the first page: {e}"
+    );
     for (query, field) in [("limit=abc", "limit"), ("stage=bogus", "stage")] {
         let (st, e) = xiao.get(&format!("/api/v1/deals?{query}")).await;
         assert_eq!(

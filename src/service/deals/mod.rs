@@ -237,6 +237,16 @@ impl crate::service::deals::UseCases<'_> {
             Some(n @ 1..=200) => n,
             Some(_) => return Err(Error::validation("limit", "每页条数须在 1 到 200 之间")),
         };
+        // A cursor is the id of the previous page's last deal: anything else would silently
+        // start a page somewhere (a malformed one sorted past every id: the first page).
+        if let Some(c) = f.cursor.as_deref().filter(|c| !c.is_empty())
+            && !crate::store::is_canonical_ulid(c)
+        {
+            return Err(Error::validation(
+                "cursor",
+                "分页位置无效，请从第一页重新查看",
+            ));
+        }
         let scope = self.scope_of(caller)?;
         let filter = Filter {
             stage: f.stage,
