@@ -934,17 +934,7 @@ fn bench_recall_reports_a_cost() {
 
 #[test]
 fn stage_names_match_the_stored_form() {
-    for stage in [
-        Stage::Lead,
-        Stage::Contacted,
-        Stage::Qualified,
-        Stage::Invited,
-        Stage::Visited,
-        Stage::Signed,
-        Stage::Won,
-        Stage::Lost,
-        Stage::Invalid,
-    ] {
+    for stage in Stage::ALL {
         let mut c = customer(None, stage, None);
         c.stage = stage;
         let view = views::CustomerView::new(&c, c.created_at, false);

@@ -496,17 +496,7 @@ mod tests {
 
     #[test]
     fn stage_keys_are_the_serde_names() {
-        for s in [
-            Stage::Lead,
-            Stage::Contacted,
-            Stage::Qualified,
-            Stage::Invited,
-            Stage::Visited,
-            Stage::Signed,
-            Stage::Won,
-            Stage::Lost,
-            Stage::Invalid,
-        ] {
+        for s in Stage::ALL {
             let serde = serde_json::to_value(s).unwrap();
             assert_eq!(serde.as_str(), Some(s.key()));
             assert_eq!(stage_key(s), s.key());

@@ -593,10 +593,11 @@ pub fn stage_counts(
         .up_to(usize::MAX)
         .with_columns(columns);
     let counted = searcher.search(query.as_ref(), &counts)?;
-    Ok(counted
+    // Asked for, the facets always hold every column (a stage nobody is in is left out of it).
+    counted
         .facets
         .and_then(|mut by_facet| by_facet.remove("stage"))
-        .unwrap_or_default())
+        .ok_or_else(|| tantivy::TantivyError::InternalError("no stage facet counted".into()))
 }
 
 /// At least the number of matches, from the scope's terms' document counts alone (deleted
