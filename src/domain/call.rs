@@ -14,6 +14,8 @@ pub const MAX_AGENT: usize = 64;
 pub const MAX_NUMBER: usize = 32;
 /// Ring and talk seconds above a day are a PBX error.
 pub const MAX_SECONDS: u32 = 86_400;
+/// Calls before this day are a PBX clock that was never set (the epoch, 1970), not a call.
+pub const EARLIEST_CALL: &str = "2000-01-01T00:00:00Z";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -70,7 +72,8 @@ pub struct Call {
     pub ring_seconds: u32,
     pub talk_seconds: u32,
     pub result: CallResult,
-    /// The agent as sent (user id, username or extension).
+    /// The agent as sent (user id, username or extension); one that matched no user is kept
+    /// as `agent_label` has it (a phone number masked).
     pub agent: String,
     /// The user the agent resolved to, if any.
     pub user_id: Option<String>,
@@ -120,6 +123,20 @@ pub fn mask(number: &str) -> String {
         format!("****{}", &d[d.len() - 4..])
     } else {
         "****".to_string()
+    }
+}
+
+/// The agent as kept and shown when it matched no user: an extension as sent, but a label
+/// that holds a telephone number (a PBX that reports a forwarded mobile as the agent) masked
+/// like the call's numbers: more than six digits is a number, not a label. An agent that
+/// matched a user is that user's own extension, id or username and is kept as sent.
+pub fn agent_label(agent: &str) -> String {
+    let agent = agent.trim();
+    let d = digits(agent);
+    if d.len() > 6 {
+        mask(&d)
+    } else {
+        agent.to_string()
     }
 }
 
@@ -180,6 +197,15 @@ pub fn check(input: &CallInput, now: DateTime<Utc>) -> Result<(), (&'static str,
     if input.started_at > now + Duration::minutes(5) {
         return Err(("started_at", "通话开始时间不能晚于现在".into()));
     }
+    let earliest = EARLIEST_CALL
+        .parse::<DateTime<Utc>>()
+        .map_err(|e| ("started_at", e.to_string()))?;
+    if input.started_at < earliest {
+        return Err((
+            "started_at",
+            "通话开始时间早于2000年，请检查电话系统的时钟".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -199,13 +225,17 @@ mod tests {
 
     type Change<'a> = Box<dyn Fn(&mut CallInput) + 'a>;
 
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_900_000, 0).unwrap_or_default()
+    }
+
     fn input() -> CallInput {
         CallInput {
             external_id: Some("1733380000.42".into()),
             direction: Direction::Out,
             from: "8001".into(),
             to: "138 0013 8000".into(),
-            started_at: DateTime::UNIX_EPOCH,
+            started_at: now(),
             ring_seconds: 5,
             talk_seconds: 60,
             result: CallResult::Answered,
@@ -221,8 +251,18 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_holding_a_number_is_masked_like_one() {
+        assert_eq!(agent_label(" 8001 "), "8001");
+        assert_eq!(agent_label("xiao"), "xiao");
+        assert_eq!(agent_label("SIP/8001"), "SIP/8001");
+        assert_eq!(agent_label("13800138000"), "138****8000");
+        assert_eq!(agent_label("SIP/13800138000"), "138****8000");
+        assert_eq!(agent_label("028-87654321"), "****4321");
+    }
+
+    #[test]
     fn inputs_are_checked_field_by_field() {
-        let now = DateTime::UNIX_EPOCH;
+        let now = now();
         assert!(check(&input(), now).is_ok());
         assert_eq!(input().customer_number(), "138 0013 8000");
         let mut i = input();
@@ -246,6 +286,10 @@ mod tests {
             ),
             (
                 Box::new(|i| i.started_at = now + Duration::hours(1)),
+                "started_at",
+            ),
+            (
+                Box::new(|i| i.started_at = DateTime::UNIX_EPOCH),
                 "started_at",
             ),
         ];

@@ -16,15 +16,15 @@ use crate::domain::call::CallInput;
 use crate::service::access::auth::Caller;
 use crate::service::calls::{
     AttachBody, CallList, CallStatsQuery, CallStatsReport, CallView, CallsConfigView, Dialed,
-    FetchBody, recording_error,
+    FetchBody, IngestedCall, recording_error,
 };
 
 /// Record a call from the PBX (`call.ingest`, usually an API token). The same `external_id`
 /// again answers 200 with the call recorded the first time.
 #[utoipa::path(post, path = "/calls", operation_id = "ingest_call", tag = "calls",
     request_body = CallInput, responses(
-    (status = 201, description = "Recorded (matched to a customer or waiting in the unmatched list)", body = CallView),
-    (status = 200, description = "Already recorded under this external id", body = CallView),
+    (status = 201, description = "Recorded (matched to a customer or waiting in the unmatched list; which one is not said)", body = IngestedCall),
+    (status = 200, description = "Already recorded under this external id", body = IngestedCall),
     (status = 400, description = "A field is invalid", body = ErrorBody),
     (status = 403, description = "`call.ingest` missing", body = ErrorBody)))]
 pub async fn ingest(
@@ -32,7 +32,7 @@ pub async fn ingest(
     Source(source): Source,
     caller: Caller,
     ApiJson(input): ApiJson<CallInput>,
-) -> Result<(StatusCode, Json<CallView>), ApiError> {
+) -> Result<(StatusCode, Json<IngestedCall>), ApiError> {
     let (call, created) = app
         .blocking(move |app| app.calls().ingest(&caller, input, &source))
         .await?;
@@ -50,7 +50,7 @@ pub async fn ingest(
 #[utoipa::path(post, path = "/calls/{id}/recording", operation_id = "upload_call_recording", tag = "calls",
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
-    (status = 201, description = "Stored", body = CallView),
+    (status = 201, description = "Stored", body = IngestedCall),
     (status = 400, description = "Empty file", body = ErrorBody),
     (status = 404, description = "No such call", body = ErrorBody),
     (status = 413, description = "Larger than the limit", body = ErrorBody),
@@ -61,7 +61,7 @@ pub async fn upload_recording(
     caller: Caller,
     Path(id): Path<String>,
     body: Body,
-) -> Result<(StatusCode, Json<CallView>), ApiError> {
+) -> Result<(StatusCode, Json<IngestedCall>), ApiError> {
     let check = (caller.clone(), id.clone());
     app.blocking(move |app| app.calls().check_recording(&check.0, &check.1))
         .await?;
@@ -215,7 +215,7 @@ pub async fn dial(
 /// `calls.recording_fetch_hosts` (plain http, no redirects); stored like an upload.
 #[utoipa::path(post, path = "/calls/{id}/recording/fetch", operation_id = "fetch_call_recording", tag = "calls",
     request_body = FetchBody, responses(
-    (status = 201, description = "Fetched and stored", body = CallView),
+    (status = 201, description = "Fetched and stored", body = IngestedCall),
     (status = 400, description = "`url` not on an allow-listed host", body = ErrorBody),
     (status = 404, description = "No such call", body = ErrorBody),
     (status = 422, description = "`recording_type_refused` or `file_too_large`", body = ErrorBody),
@@ -226,7 +226,7 @@ pub async fn fetch_recording(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<FetchBody>,
-) -> Result<(StatusCode, Json<CallView>), ApiError> {
+) -> Result<(StatusCode, Json<IngestedCall>), ApiError> {
     let call = app
         .blocking(move |app| app.calls().fetch_recording(&caller, &id, body, &source))
         .await?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{CallView, recording_error};
+use super::{IngestedCall, recording_error};
 use crate::blobs::sniff::Accept;
 use crate::domain::capability::Capability;
 use crate::service::access::auth::Caller;
@@ -41,7 +41,7 @@ impl super::UseCases<'_> {
         call_id: &str,
         body: FetchBody,
         source: &str,
-    ) -> Result<CallView> {
+    ) -> Result<IngestedCall> {
         self.check_recording(caller, call_id)?;
         caller.require(Capability::CallIngest)?;
         let (host, port, path) = super::dial::parse_url(&body.url).ok_or_else(refused)?;

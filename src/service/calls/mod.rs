@@ -59,6 +59,48 @@ pub struct CallView {
     pub recording: Option<Recording>,
 }
 
+/// A call as the PBX that reported it reads it back: the call without the customer it
+/// matched. `call.ingest` reads no customers, and the id of the customer behind a number
+/// would tell the PBX account which numbers are the firm's borrowers and link their calls.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IngestedCall {
+    pub id: String,
+    pub external_id: String,
+    pub direction: Direction,
+    /// Caller number, masked.
+    pub from: String,
+    /// Callee number, masked.
+    pub to: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub ring_seconds: u32,
+    pub talk_seconds: u32,
+    pub result: CallResult,
+    pub agent: String,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub recording: Option<Recording>,
+}
+
+impl From<CallView> for IngestedCall {
+    fn from(v: CallView) -> Self {
+        IngestedCall {
+            id: v.id,
+            external_id: v.external_id,
+            direction: v.direction,
+            from: v.from,
+            to: v.to,
+            started_at: v.started_at,
+            ring_seconds: v.ring_seconds,
+            talk_seconds: v.talk_seconds,
+            result: v.result,
+            agent: v.agent,
+            user_id: v.user_id,
+            user_name: v.user_name,
+            recording: v.recording,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CallList {
     pub items: Vec<CallView>,
@@ -177,7 +219,7 @@ impl UseCases<'_> {
         caller: &Caller,
         input: CallInput,
         source: &str,
-    ) -> Result<(CallView, bool)> {
+    ) -> Result<(IngestedCall, bool)> {
         caller.require(Capability::CallIngest)?;
         let now = self.now();
         call::check(&input, now).map_err(|(f, r)| Error::validation(f, r))?;
@@ -239,7 +281,10 @@ impl UseCases<'_> {
                 ring_seconds: input.ring_seconds,
                 talk_seconds: input.talk_seconds,
                 result: input.result,
-                agent: agent.to_string(),
+                agent: match user {
+                    Some(_) => agent.to_string(),
+                    None => call::agent_label(agent),
+                },
                 user_id: user.map(|u| u.id),
                 customer_id: customer.as_ref().map(|c| c.id.clone()),
                 recording: None,
@@ -264,7 +309,7 @@ impl UseCases<'_> {
             Ok((c, true))
         })?;
         let v = self.store.read(|tx| view(tx, call))?;
-        Ok((v, created))
+        Ok((v.into(), created))
     }
 
     /// Calls waiting for a person to attach them (`customer.assign`), oldest first.
@@ -359,14 +404,14 @@ impl UseCases<'_> {
         call_id: &str,
         staged: Staged,
         source: &str,
-    ) -> Result<CallView> {
+    ) -> Result<IngestedCall> {
         let result = self.add_recording_staged(caller, call_id, &staged, source);
         if result.is_err() {
             self.blobs.discard(staged);
         }
         let call = result?;
         self.remove_unreferenced();
-        self.store.read(|tx| view(tx, call))
+        Ok(self.store.read(|tx| view(tx, call))?.into())
     }
 
     fn add_recording_staged(
