@@ -150,7 +150,7 @@ pub async fn page_of(
 data-msg-sending=\"正在提交…\" data-msg-done=\"签署完成\" \
 data-msg-done-note=\"合同已签署并保存，您可以关闭此页面。如需合同副本，请联系您的业务员。\" \
 data-msg-fail=\"提交失败，请检查网络后重试\">{verify}<article class=\"contract\">{content}</article>\
-<p class=\"hash\">合同内容 SHA-256：<code>{hash}</code></p>\
+<p class=\"hash\">合同内容 SHA-256：<code id=\"hash\">{hash}</code></p>\
 <section class=\"consents\">{consents}</section>\
 <section class=\"pad\"><div class=\"padhead\"><span>请在下方框内手写签名</span>\
 <button type=\"button\" id=\"clear\">重写</button></div>\
@@ -163,7 +163,7 @@ data-msg-fail=\"提交失败，请检查网络后重试\">{verify}<article class
 <script type=\"module\" src=\"/assets/{v}/sign/sign.js\"></script>",
         firm = esc(&p.firm_name),
         content = p.content,
-        hash = esc(&p.content_sha256),
+        hash = esc(p.content_sha256.as_deref().unwrap_or("核对身份后显示")),
     );
     page(StatusCode::OK, &p.title, &body)
 }

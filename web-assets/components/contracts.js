@@ -27,7 +27,7 @@ function ViewDialog({ c, onClose }) {
   return html`<${Dialog} title=${c.title} onClose=${onClose} size="lg" testid="contract-view">
     ${c.masked && html`<p class="muted">${t('contract.maskedNote')}</p>`}
     <article class="contract-body" dangerouslySetInnerHTML=${{ __html: c.content }}></article>
-    <p class="muted contract-hash">SHA-256 <code>${c.content_sha256}</code></p>
+    ${c.content_sha256 ? html`<p class="muted contract-hash">SHA-256 <code>${c.content_sha256}</code></p>` : null}
     ${c.signed && html`<div class="contract-signed" data-testid="contract-signed">
       <h3>${t('contract.signedTitle')}</h3>
       <img src=${c.signed.signature_png} alt=${t('contract.signature')} class="contract-signature" />

@@ -60,6 +60,7 @@ if (verify) {
       if (resp.ok) {
         // The server's own rendering of this contract (the same HTML the page holds masked).
         document.querySelector('article.contract').innerHTML = body.content;
+        document.getElementById('hash').textContent = body.content_sha256;
         proven = typed;
         verify.remove();
         say('', true);

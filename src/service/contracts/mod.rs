@@ -106,7 +106,10 @@ pub struct ContractView {
     pub title: String,
     pub kind: TemplateKind,
     pub state: ContractState,
-    pub content_sha256: String,
+    /// The SHA-256 of the full text, for readers of the full copy only (`None` with the
+    /// masked copy: the masked text plus guesses at the hidden digits, hashed, would find
+    /// the number the mask hides; `""` once erasure cleared the content).
+    pub content_sha256: Option<String>,
     /// The rendered HTML: in full for holders of `id_number.view_full`, else the masked copy.
     pub content: String,
     /// Whether `content` is the masked copy.
@@ -192,13 +195,14 @@ pub struct IssuedLink {
     pub contract: ContractView,
 }
 
-/// `GET /contracts/{id}/verify`: the hash recomputed from the stored content.
+/// `GET /contracts/{id}/verify`: the hash recomputed from the stored content. The hashes
+/// themselves only for readers of the full copy (`None` otherwise, as in `ContractView`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Verification {
     pub ok: bool,
-    pub content_sha256: String,
+    pub content_sha256: Option<String>,
     /// What the stored content hashes to now (empty when it cannot be read).
-    pub computed_sha256: String,
+    pub computed_sha256: Option<String>,
     /// For a signed contract: the signature image and the signed hash check out too.
     pub signature_ok: Option<bool>,
     /// Why not, in Chinese.
@@ -219,8 +223,8 @@ pub(crate) fn signature_png(fields: &FieldCipher, c: &Contract) -> Option<Vec<u8
 pub fn verify(fields: &FieldCipher, c: &Contract) -> Verification {
     let mut v = Verification {
         ok: false,
-        content_sha256: c.content_sha256.clone(),
-        computed_sha256: String::new(),
+        content_sha256: Some(c.content_sha256.clone()),
+        computed_sha256: Some(String::new()),
         signature_ok: None,
         reason: None,
     };
@@ -232,8 +236,9 @@ pub fn verify(fields: &FieldCipher, c: &Contract) -> Verification {
         v.reason = Some("合同内容无法解密：存储内容已被改动或密钥不符".into());
         return v;
     };
-    v.computed_sha256 = crate::crypto::sha256_hex(content.as_bytes());
-    let content_ok = v.computed_sha256 == c.content_sha256;
+    let computed = crate::crypto::sha256_hex(content.as_bytes());
+    let content_ok = computed == c.content_sha256;
+    v.computed_sha256 = Some(computed);
     if let Some(s) = &c.signing {
         let sig_ok = signature_png(fields, c)
             .is_some_and(|png| crate::crypto::sha256_hex(&png) == s.signature_sha256)
@@ -397,7 +402,7 @@ impl UseCases<'_> {
             title: c.title.clone(),
             kind: c.kind,
             state: c.state,
-            content_sha256: c.content_sha256.clone(),
+            content_sha256: Some(c.content_sha256.clone()).filter(|_| full),
             content,
             masked: !full,
             consents: c.consents.clone(),
@@ -575,7 +580,12 @@ impl UseCases<'_> {
     /// Recomputes the contract's hash from what is stored.
     pub fn verify_contract(&self, caller: &Caller, id: &str) -> Result<Verification> {
         let c = self.read_contract(caller, id)?;
-        Ok(verify(&self.fields, &c))
+        let mut v = verify(&self.fields, &c);
+        if !reads_full_copy(caller) {
+            v.content_sha256 = None;
+            v.computed_sha256 = None;
+        }
+        Ok(v)
     }
 
     /// Issues a one-time signing link (`deal.edit`); a link issued before is void from now.

@@ -217,8 +217,49 @@ impl Layout {
     }
 }
 
+/// The certificate page's lines; the full text's hash only on the full copy's (`full`).
+fn certificate(c: &Contract, full: bool) -> Vec<String> {
+    let state = match c.state {
+        ContractState::Signed => "已签署",
+        ContractState::Sent => "待签署",
+        ContractState::Draft => "草稿（未发送）",
+        ContractState::Void => "已作废",
+    };
+    let mut lines = vec![
+        format!("合同：{}（编号 {}）", c.title, c.id),
+        format!("业务单：{}", c.deal_id),
+        format!("模板：{} 第 {} 版", c.template_id, c.template_version),
+        format!("状态：{state}"),
+        if full {
+            format!("合同内容 SHA-256：{}", c.content_sha256)
+        } else {
+            "合同内容 SHA-256：仅在完整副本中显示".to_string()
+        },
+    ];
+    if let Some(s) = &c.signing {
+        lines.push(format!("签署时间：{}", s.at.to_rfc3339()));
+        lines.push(format!("签署 IP：{}", s.ip));
+        lines.push(format!("浏览器：{}", s.user_agent));
+        lines.push(format!("签署链接编号：{}", s.link_id));
+        lines.push(format!("签名图片 SHA-256：{}", s.signature_sha256));
+        for g in &s.consents {
+            lines.push(format!("同意「{}」第 {} 版：{}", g.key, g.version, g.text));
+        }
+    } else {
+        lines.push("尚未签署：本文件不是已签署合同。".into());
+    }
+    lines.push(
+        "说明：本合同以手写签名图像签署，未使用依法设立的电子认证服务机构（CA）证书，\
+         不属于《电子签名法》第十三条所称的可靠电子签名；内容完整性以上述哈希核验。"
+            .into(),
+    );
+    lines
+}
+
 /// The PDF of a contract: text, signature (when signed), certificate page.
-fn render(c: &Contract, content: &str, signature: Option<&[u8]>) -> Result<Vec<u8>> {
+/// The PDF of `content`; `full`: the full copy, whose certificate page carries the full text's
+/// hash (a masked copy's does not: the hash would confirm a guess at the hidden digits).
+fn render(c: &Contract, content: &str, full: bool, signature: Option<&[u8]>) -> Result<Vec<u8>> {
     let font = Font::new(krilla::Data::from(FONT), 0)
         .ok_or_else(|| Error::Internal("the embedded contract font does not load".into()))?;
     let mut l = Layout::new();
@@ -255,37 +296,7 @@ fn render(c: &Contract, content: &str, signature: Option<&[u8]>) -> Result<Vec<u
     // Certificate page.
     l.new_page();
     l.text(Style::H1, "电子签署证书");
-    let state = match c.state {
-        ContractState::Signed => "已签署",
-        ContractState::Sent => "待签署",
-        ContractState::Draft => "草稿（未发送）",
-        ContractState::Void => "已作废",
-    };
-    let mut lines = vec![
-        format!("合同：{}（编号 {}）", c.title, c.id),
-        format!("业务单：{}", c.deal_id),
-        format!("模板：{} 第 {} 版", c.template_id, c.template_version),
-        format!("状态：{state}"),
-        format!("合同内容 SHA-256：{}", c.content_sha256),
-    ];
-    if let Some(s) = &c.signing {
-        lines.push(format!("签署时间：{}", s.at.to_rfc3339()));
-        lines.push(format!("签署 IP：{}", s.ip));
-        lines.push(format!("浏览器：{}", s.user_agent));
-        lines.push(format!("签署链接编号：{}", s.link_id));
-        lines.push(format!("签名图片 SHA-256：{}", s.signature_sha256));
-        for g in &s.consents {
-            lines.push(format!("同意「{}」第 {} 版：{}", g.key, g.version, g.text));
-        }
-    } else {
-        lines.push("尚未签署：本文件不是已签署合同。".into());
-    }
-    lines.push(
-        "说明：本合同以手写签名图像签署，未使用依法设立的电子认证服务机构（CA）证书，\
-         不属于《电子签名法》第十三条所称的可靠电子签名；内容完整性以上述哈希核验。"
-            .into(),
-    );
-    for line in lines {
+    for line in certificate(c, full) {
         l.text(Style::Para, &line);
     }
 
@@ -343,7 +354,8 @@ impl UseCases<'_> {
                 details: serde_json::json!({"retained": e.retained}),
             });
         }
-        let content = if c.erasure.is_some() || super::reads_full_copy(caller) {
+        let full = c.erasure.is_some() || super::reads_full_copy(caller);
+        let content = if full {
             super::decrypt_content(&self.fields, &c).ok_or_else(|| {
                 Error::Internal(format!("contract {}: content does not decrypt", c.id))
             })?
@@ -351,7 +363,7 @@ impl UseCases<'_> {
             c.content_masked.clone()
         };
         let png = super::signature_png(&self.fields, &c);
-        let bytes = render(&c, &content, png.as_deref())?;
+        let bytes = render(&c, &content, full, png.as_deref())?;
         Ok((format!("contract-{}.pdf", c.id), bytes))
     }
 }
@@ -359,6 +371,21 @@ impl UseCases<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_full_texts_hash_is_on_the_full_copys_certificate_only() {
+        let hash = "ab".repeat(32);
+        let c: Contract = serde_json::from_value(serde_json::json!({
+            "id": "c1", "deal_id": "d1", "customer_id": "k1", "template_id": "t",
+            "template_version": 1, "title": "居间服务协议", "kind": "service_agreement",
+            "content_enc": "", "content_sha256": hash, "content_masked": "", "consents": [],
+            "state": "sent", "link": null, "signing": null, "void_reason": null,
+            "created_by": "u", "created_at": "2026-12-01T00:00:00Z",
+            "updated_at": "2026-12-01T00:00:00Z"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(certificate(&c, true).iter().any(|l| l.contains(&hash)));
+        assert!(!certificate(&c, false).iter().any(|l| l.contains(&hash)));
+    }
 
     #[test]
     fn html_becomes_blocks_and_wraps_inside_the_margin() {

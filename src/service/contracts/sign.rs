@@ -163,7 +163,10 @@ pub struct SigningPage {
     /// What the borrower types to read the contract in full and to sign (`id_number` or
     /// `phone`); absent when the full copy holds neither.
     pub verify: Option<&'static str>,
-    pub content_sha256: String,
+    /// The full text's SHA-256: with the full copy only (`None` while `verify` is asked; it
+    /// comes with the full text from `open`), for the masked copy and a guess hashed would
+    /// confirm the number.
+    pub content_sha256: Option<String>,
     pub consents: Vec<Consent>,
     pub expires_at: DateTime<Utc>,
     pub firm_name: String,
@@ -194,6 +197,7 @@ pub struct OpenRequest {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Opened {
     pub content: String,
+    pub content_sha256: String,
 }
 
 /// The signing result shown to the borrower.
@@ -299,11 +303,11 @@ impl UseCases<'_> {
         Ok(SigningPage {
             title: c.title.clone(),
             verify: proof.as_ref().map(Proof::key),
+            content_sha256: Some(c.content_sha256.clone()).filter(|_| proof.is_none()),
             content: match proof {
                 Some(_) => c.content_masked.clone(),
                 None => full,
             },
-            content_sha256: c.content_sha256.clone(),
             consents: c.consents.clone(),
             expires_at: c.link.as_ref().map_or(now, |l| l.expires_at),
             firm_name: self.config.contracts.firm_name.clone(),
@@ -315,7 +319,10 @@ impl UseCases<'_> {
     pub fn open_signing(&self, token: &str, req: OpenRequest, source: &str) -> Result<Opened> {
         let (c, hash, now) = self.by_live_link(token, source)?;
         let full = self.proven(&c, &hash, req.verify.as_str(), now)?;
-        Ok(Opened { content: full })
+        Ok(Opened {
+            content: full,
+            content_sha256: c.content_sha256.clone(),
+        })
     }
 
     /// The full copy, when `typed` proves the borrower (or nothing needs proving).
