@@ -223,6 +223,40 @@ async fn a_reader_without_view_full_cannot_complete_the_masked_id() {
     w.s.stop().await;
 }
 
+/// 权证专员 may see full ID numbers, but 50 a day, each one a reveal counted and audited: the
+/// birth date beside the masked number is the full number, so it must not come with every
+/// list and detail page (it did, 200 a page, with the counter untouched).
+#[tokio::test]
+async fn a_quota_limited_holder_of_view_full_completes_no_id_without_a_reveal() {
+    let w = world().await;
+    common::add_user(&w.s, "quan", &["documents"], None);
+    let quan = w.s.login("quan", common::TEAM_PASSWORD).await;
+    let (st, v) = quan.get(&format!("/api/v1/customers/{}", w.customer)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["id_number"], MASKED);
+    assert!(v["birth_date"].is_null(), "{v}");
+    assert_eq!(v["age"], 76);
+    for (what, text) in everything_seen_by(&w, &quan).await {
+        assert_eq!(
+            completes_the_id(&text),
+            None,
+            "{what} completes the ID number for a quota-limited reader: {text}"
+        );
+    }
+    // The reveal is how they read it: counted, audited.
+    let (st, r) = quan
+        .post(
+            &format!("/api/v1/customers/{}/unmask", w.customer),
+            json!({"field": "id_number"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["value"], ID_NUMBER, "{r}");
+    let (_, a) = w.admin.get("/api/v1/audit?action=customer.revealed").await;
+    assert_eq!(a["total"], 1, "{a}");
+    w.s.stop().await;
+}
+
 #[tokio::test]
 async fn a_holder_of_view_full_gets_the_birth_date() {
     let w = world().await;

@@ -118,8 +118,8 @@ pub struct CustomerView {
 }
 
 /// How customers leave the service for one caller. Sensitive values are masked; the birth
-/// date (the 8 digits a masked ID number hides) goes only to holders of `id_number.view_full`,
-/// everyone else gets age and gender. Every customer a use case hands out is built here.
+/// date (the 8 digits a masked ID number hides) goes only to holders of `id_number.view_full`
+/// without a daily reveal quota ([`reads_birth_dates`]), everyone else gets age and gender. Every customer a use case hands out is built here.
 pub struct Viewer<'a> {
     fields: &'a FieldCipher,
     today: chrono::NaiveDate,
@@ -197,13 +197,20 @@ impl Viewer<'_> {
     }
 }
 
+/// Whether `caller` reads birth dates: the 8 digits a masked ID number hides, so only a
+/// holder of `id_number.view_full` without a daily reveal quota (a quota-limited holder reads
+/// a full number by a reveal, counted and audited, never by a birth date on every page).
+pub(crate) fn reads_birth_dates(caller: &Caller) -> bool {
+    caller.has(FieldPrivilege::IdNumberViewFull) && caller.access.daily_reveal_quota.is_none()
+}
+
 impl App {
     /// The [`Viewer`] for `caller` today.
     pub fn viewer(&self, caller: &Caller) -> Viewer<'_> {
         Viewer {
             fields: &self.fields,
             today: self.now().with_timezone(&shanghai()).date_naive(),
-            birth_date: caller.has(FieldPrivilege::IdNumberViewFull),
+            birth_date: reads_birth_dates(caller),
         }
     }
 }
