@@ -16,6 +16,22 @@ fn invisible(c: char) -> bool {
         | '\u{2066}'..='\u{2069}' // bidi isolates
         | '\u{FEFF}' // zero-width no-break space (BOM)
         | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
+        // The rest of Unicode's default-ignorable code points, and blanks that show as nothing:
+        // a soft hyphen or a Hangul filler made a second "一部" beside the first.
+        | '\u{00AD}' // soft hyphen
+        | '\u{034F}' // combining grapheme joiner
+        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+        | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+        | '\u{180B}'..='\u{180F}' // Mongolian variation selectors
+        | '\u{2065}' // reserved in the invisible-operator block
+        | '\u{2800}' // braille blank
+        | '\u{FE00}'..='\u{FE0E}' // variation selectors (U+FE0F, emoji presentation, stays)
+        | '\u{FFF0}'..='\u{FFF8}' // reserved specials
+        | '\u{E000}'..='\u{F8FF}' // private use: no agreed glyph
+        | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
+        | '\u{1D173}'..='\u{1D17A}' // musical formatting
+        | '\u{E0000}'..='\u{E0FFF}' // tags and variation selectors supplement
+        | '\u{F0000}'..='\u{10FFFF}' // supplementary private use
     )
 }
 
@@ -51,10 +67,19 @@ mod tests {
             "张\t三",
             "\u{2066}x",
             "x\u{85}",
+            "一\u{00AD}部",
+            "一\u{3164}部",
+            "刘\u{115F}筠",
+            "a\u{034F}b",
+            "a\u{2800}b",
+            "a\u{E000}b",
+            "一\u{FE00}部",
+            "a\u{E0041}b",
         ] {
             assert!(!single_line_ok(bad), "{bad:?}");
         }
         assert!(single_line_ok("张三丰 Zhang-San (成都)"));
+        assert!(single_line_ok("小王❤\u{FE0F}"), "emoji presentation stays");
         assert!(multi_line_ok("第一行\r\n第二行\n👨\u{200D}👩"));
         for bad in ["a\0b", "a\u{1b}[2J", "a\u{202E}b", "a\u{200B}b", "a\tb"] {
             assert!(!multi_line_ok(bad), "{bad:?}");
