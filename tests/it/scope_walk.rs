@@ -484,8 +484,15 @@ async fn out_of_scope_objects_answer_like_nonexistent_ones_for_every_role() {
     )
     .await;
     assert_eq!(st, 201, "{c}");
-    assert_eq!(c["customer_id"], customer.as_str());
     let their_call = c["id"].as_str().unwrap().to_string();
+    let (_, calls) = admin
+        .get(&format!("/api/v1/customers/{customer}/calls"))
+        .await;
+    assert_eq!(
+        calls["items"][0]["id"],
+        their_call.as_str(),
+        "matched: {calls}"
+    );
     let r = reqwest::Client::new()
         .post(s.url(&format!("/api/v1/calls/{their_call}/recording")))
         .bearer_auth(&pbx)
