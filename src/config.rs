@@ -192,6 +192,10 @@ pub struct CustomersConfig {
     pub recycle_days: u32,
     /// Days an import's rejected-row file (its error report) is kept after the import ends.
     pub import_rejected_days: u32,
+    /// Lookups by a full phone or ID number (or an ID's last six digits) a user may make per
+    /// minute and per 24 hours: the duplicate check, search, the list's `q`.
+    pub number_lookups_per_minute: u32,
+    pub number_lookups_per_day: u32,
 }
 
 /// Scheduled backups (see `jobs::backup` and docs/backup.md).
@@ -358,6 +362,14 @@ impl Config {
         }
         if self.customers.import_rejected_days == 0 {
             return Err(bad("customers.import_rejected_days", "must be at least 1"));
+        }
+        if self.customers.number_lookups_per_minute == 0
+            || self.customers.number_lookups_per_day < self.customers.number_lookups_per_minute
+        {
+            return Err(bad(
+                "customers.number_lookups_per_day",
+                "both at least 1, and the day's at least the minute's",
+            ));
         }
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(bad("session", "timeouts must be greater than zero"));

@@ -256,10 +256,18 @@ impl crate::service::search::UseCases<'_> {
         Ok(None)
     }
 
-    /// Ids of the best matches of `q` in the caller's scope (the customer list's `q`).
-    pub(crate) fn ranked_ids(&self, scope: &Scope, q: &str) -> Result<Vec<String>> {
+    /// Ids of the best matches of `q` in the caller's scope (the customer list's `q`). The
+    /// number lookups it holds count against `caller` ([`App::take_number_lookups`]).
+    pub(crate) fn ranked_ids(
+        &self,
+        scope: &Scope,
+        q: &str,
+        caller: &Caller,
+    ) -> Result<Vec<String>> {
+        let words = self.query_words(q)?;
+        self.take_number_lookups(caller, number_lookups(&words))?;
         let req = Request {
-            words: self.query_words(q)?,
+            words,
             restrict: restrict_of(scope, Vec::new()),
             filters: Filters::default(),
             offset: 0,
@@ -327,6 +335,7 @@ impl crate::service::search::UseCases<'_> {
         let scope = self.scope_of(caller)?;
         let text = analysis::normalise(q.q.as_deref().unwrap_or(""));
         let words = self.query_words(&text)?;
+        self.take_number_lookups(caller, number_lookups(&words))?;
         let pools: Vec<String> = self.pools_seen(caller)?.into_iter().collect();
         let limit = q.limit.unwrap_or(20).clamp(1, 100);
         let offset = search_offset(q.cursor.as_deref())?;
@@ -383,6 +392,23 @@ impl crate::service::search::UseCases<'_> {
 pub const MAX_SEARCH_OFFSET: usize = 10_000;
 
 /// The search cursor: the offset of the next page, at most [`MAX_SEARCH_OFFSET`].
+/// How many of a query's words look a number up: a full phone or ID number (resolved through
+/// the blind index) or an ID number's last six digits.
+fn number_lookups(words: &[Word]) -> u32 {
+    let n = words
+        .iter()
+        .filter(|w| match w {
+            Word::Ids(_) => true,
+            Word::Text(t) => {
+                t.len() == 6
+                    && t.bytes().take(5).all(|b| b.is_ascii_digit())
+                    && t.ends_with(|c: char| c.is_ascii_digit() || c == 'x' || c == 'X')
+            }
+        })
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 pub fn search_offset(cursor: Option<&str>) -> Result<usize> {
     let offset = match cursor {
         None | Some("") => return Ok(0),

@@ -68,6 +68,7 @@ pub const ACTIONS: &[&str] = &[
     "customer.erased",
     "customer.purged",
     "customer.revealed",
+    "customer.number_lookups_exhausted",
     "customer.exported",
     "report.exported",
     "customer.imported",

@@ -257,6 +257,85 @@ async fn a_quota_limited_holder_of_view_full_completes_no_id_without_a_reveal() 
     w.s.stop().await;
 }
 
+/// A reader who sees a number masked knows all of it but a few digits, and a lookup by the
+/// full number (the duplicate check, search, the list's `q`) says whether a guess is right: a
+/// probe completed an ID number in 26 checks and a phone in 9,881, unthrottled and unaudited.
+/// Lookups by number are metered per user (per minute, then per 24 hours, audited once);
+/// other searches are not, and neither is a reader of every number in full.
+#[tokio::test]
+async fn lookups_by_number_are_metered_for_readers_of_masked_numbers() {
+    let mut config = zhudai::config::Config::defaults().unwrap();
+    config.customers.number_lookups_per_minute = 5;
+    config.customers.number_lookups_per_day = 12;
+    let s = TestServer::start_with_config(Fixture::WithAdmin, config).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sales = s.login("xiao", common::TEAM_PASSWORD).await;
+    let (st, c) = sales
+        .post(
+            "/api/v1/customers",
+            json!({"name": "张三丰", "phone": "13800138000", "id_number": ID_NUMBER}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let check = "/api/v1/customers/check-duplicate";
+    let guess = |n: u32| json!({"phone": format!("138001{n:05}")});
+    // Five guesses a minute: the sixth waits.
+    for n in 0..5 {
+        let (st, v) = sales.post(check, guess(n)).await;
+        assert_eq!((st.as_u16(), &v["exists"]), (200, &json!(false)), "{v}");
+    }
+    let (st, v) = sales.post(check, guess(5)).await;
+    assert_eq!(st, 429, "{v}");
+    // Searching by a name is no number lookup.
+    let (st, v) = sales.get("/api/v1/search?q=张三丰").await;
+    assert_eq!((st.as_u16(), &v["total"]), (200, &json!(1)), "{v}");
+    s.clock.advance(chrono::Duration::seconds(61));
+    // Search by a full phone and by an ID number's last six digits count as well.
+    let (st, _) = sales.get("/api/v1/search?q=138%200013%200001").await;
+    assert_eq!(st, 200);
+    let (st, _) = sales.get("/api/v1/customers?q=31002X").await;
+    assert_eq!(st, 200);
+    for n in 10..13 {
+        assert_eq!(sales.post(check, guess(n)).await.0, 200);
+    }
+    s.clock.advance(chrono::Duration::seconds(61));
+    for n in 20..22 {
+        assert_eq!(sales.post(check, guess(n)).await.0, 200);
+    }
+    // Twelve in 24 hours: the day's allowance is spent, everywhere a number is looked up.
+    let (st, v) = sales.post(check, guess(30)).await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("number_lookup_quota_exceeded")),
+        "{v}"
+    );
+    for path in [
+        "/api/v1/search?q=13800138000",
+        "/api/v1/customers?q=13800138000",
+        "/api/v1/customers/stage-counts?q=13800138000",
+    ] {
+        let (st, v) = sales.get(path).await;
+        assert_eq!(st, 422, "{path}: {v}");
+    }
+    assert_eq!(sales.get("/api/v1/search?q=张三丰").await.0, 200);
+    // The administrator sees who ran out, once.
+    let (_, a) = admin
+        .get("/api/v1/audit?action=customer.number_lookups_exhausted")
+        .await;
+    assert_eq!(a["total"], 1, "{a}");
+    // A reader of every number in full is not metered (it confirms nothing new).
+    for n in 0..8 {
+        assert_eq!(admin.post(check, guess(40 + n)).await.0, 200);
+    }
+    // A day later the allowance is back.
+    s.clock.advance(chrono::Duration::hours(24));
+    let sales = s.login("xiao", common::TEAM_PASSWORD).await;
+    let (st, v) = sales.post(check, guess(50)).await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn a_holder_of_view_full_gets_the_birth_date() {
     let w = world().await;

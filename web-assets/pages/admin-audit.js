@@ -43,6 +43,7 @@ export const AUDIT_ACTIONS = [
   { action: 'customer.updated', labelKey: 'audit.action.customer.updated' },
   { action: 'customer.deleted', labelKey: 'audit.action.customer.deleted' },
   { action: 'customer.revealed', labelKey: 'audit.action.customer.revealed', tone: 'warning' },
+  { action: 'customer.number_lookups_exhausted', labelKey: 'audit.action.customer.number_lookups_exhausted', tone: 'warning' },
   { action: 'customer.exported', labelKey: 'audit.action.customer.exported', tone: 'warning' },
   { action: 'report.exported', labelKey: 'audit.action.report.exported', tone: 'warning' },
   { action: 'user.departed', labelKey: 'audit.action.user.departed' },

@@ -54,6 +54,79 @@ pub struct Revealed {
     pub remaining_today: Option<u64>,
 }
 
+/// Whether `caller` reads phones and ID numbers in full without a quota: for them a lookup by
+/// number confirms nothing they could not read, and it is not metered.
+fn reads_numbers_freely(caller: &Caller) -> bool {
+    caller.has(FieldPrivilege::PhoneViewFull)
+        && caller.has(FieldPrivilege::IdNumberViewFull)
+        && caller.access.daily_reveal_quota.is_none()
+}
+
+impl crate::service::App {
+    /// Meters `n` lookups by a full phone or ID number, or an ID number's last six digits (the
+    /// duplicate check, search, the list's `q`). Each one confirms or rules out a number, and
+    /// a reader who sees a number masked knows all of it but a few digits: about 30 guesses
+    /// complete an ID number whose age is shown, 10,000 a phone. So each user has an allowance
+    /// per minute (`customers.number_lookups_per_minute`, 429) and per 24 hours
+    /// (`customers.number_lookups_per_day`, 422 `number_lookup_quota_exceeded`, audited so the
+    /// administrator sees who ran out). Kept in memory: a restart forgives the count.
+    pub(crate) fn take_number_lookups(&self, caller: &Caller, n: u32) -> Result<()> {
+        if n == 0 || reads_numbers_freely(caller) {
+            return Ok(());
+        }
+        let cfg = &self.config.customers;
+        let now = self.now();
+        let key = format!("lookup/{}", caller.user.id);
+        let day_key = format!("{key}/day");
+        let per_day = u64::from(cfg.number_lookups_per_day);
+        let day = chrono::Duration::days(1);
+        if self
+            .limits
+            .would_take(&day_key, u64::from(n), per_day, day, now)
+            .is_err()
+        {
+            // Audited once per window: the refusals that follow add nothing the admin needs.
+            let first = self
+                .limits
+                .take(&format!("{key}/reported"), 1, 1, day, now)
+                .is_ok();
+            if first {
+                self.store.write(|tx| {
+                    audit::record(
+                        tx,
+                        now,
+                        audit::by_user(
+                            &caller.user,
+                            "customer.number_lookups_exhausted",
+                            "-",
+                            None,
+                            json!({"per_day": per_day}),
+                        ),
+                    )
+                })?;
+            }
+            return Err(Error::Unprocessable {
+                code: "number_lookup_quota_exceeded",
+                message: format!(
+                    "24 小时内按完整手机号、身份证号（或身份证后六位）查询的次数已用完（{per_day}次）；如需更多，请联系管理员"
+                ),
+            });
+        }
+        self.limits
+            .take(
+                &key,
+                u64::from(n),
+                u64::from(cfg.number_lookups_per_minute),
+                chrono::Duration::minutes(1),
+                now,
+            )
+            .map_err(|retry_after_secs| Error::Throttled { retry_after_secs })?;
+        self.limits
+            .take(&day_key, u64::from(n), per_day, day, now)
+            .map_err(|retry_after_secs| Error::Throttled { retry_after_secs })
+    }
+}
+
 impl crate::service::customers::UseCases<'_> {
     /// Does this person exist already? Tells who owns them without revealing the record.
     pub fn check_duplicate(&self, caller: &Caller, q: &DuplicateQuery) -> Result<DuplicateAnswer> {
@@ -86,6 +159,7 @@ impl crate::service::customers::UseCases<'_> {
                 "请至少提供手机号、身份证号或姓名之一",
             ));
         }
+        self.take_number_lookups(caller, u32::try_from(probes.len()).unwrap_or(u32::MAX))?;
         // Firm-wide: a duplicate may be anyone's; what the caller sees of it is decided below.
         let found: Vec<(&'static str, Customer, Option<String>)> = self.store.read(|tx| {
             let all = Reader::unscoped(tx, Unscoped::Duplicates);

@@ -142,7 +142,7 @@ impl crate::service::customers::UseCases<'_> {
         let keep = |c: &Customer| f.matches(c, &ctx);
         // Only (sort key, id) of every match is held; the page's records are read afterwards.
         let mut keys: Vec<(String, String)> = Vec::new();
-        let ranked = self.ranked_for_list(scope, f)?;
+        let ranked = self.ranked_for_list(caller, scope, f)?;
         let page = self.store.read(|tx| {
             let read = scope.customers(tx);
             each_read_match(&read, ranked.as_deref(), keep, |rank, c| {
@@ -218,7 +218,7 @@ impl crate::service::customers::UseCases<'_> {
                 Err(e) => return Err(search_error(e)),
             }
         }
-        let ranked = self.ranked_for_list(&scope, f)?;
+        let ranked = self.ranked_for_list(caller, &scope, f)?;
         let mut stage = BTreeMap::new();
         self.store.read(|tx| {
             let read = scope.customers(tx);
@@ -233,9 +233,16 @@ impl crate::service::customers::UseCases<'_> {
     }
 
     /// The ranked matches of the list's `q`, if it has one.
-    fn ranked_for_list(&self, scope: &Scope, f: &CustomerFilter) -> Result<Option<Vec<String>>> {
+    /// The number lookups in `q` count against `caller` (the page and its stage counts each:
+    /// either answers whether a number is there).
+    fn ranked_for_list(
+        &self,
+        caller: &Caller,
+        scope: &Scope,
+        f: &CustomerFilter,
+    ) -> Result<Option<Vec<String>>> {
         match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            Some(q) => Ok(Some(self.lookup().ranked_ids(scope, q)?)),
+            Some(q) => Ok(Some(self.lookup().ranked_ids(scope, q, caller)?)),
             None => Ok(None),
         }
     }
