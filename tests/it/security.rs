@@ -471,3 +471,45 @@ async fn doctor_warns_that_a_lagging_index_catches_up_at_the_next_start() {
         "{text}"
     );
 }
+
+/// Probe finding 9: a failed login wrote whatever was typed as the username (often the
+/// password, typed in the wrong box) into the permanent audit log.
+#[tokio::test]
+async fn a_failed_login_keeps_only_a_well_formed_username() {
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    for name in ["MyS3cret!Pass word", "nobody"] {
+        let (st, _) = s
+            .client()
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": name, "password": "x"}),
+            )
+            .await;
+        assert_eq!(st, 401);
+    }
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, page) = admin
+        .get("/api/v1/audit?action=auth.login_failed")
+        .await;
+    let seen: Vec<(&str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["detail"]["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("nobody", "unknown_user"),
+            ("(invalid username)", "unknown_user")
+        ]
+    );
+    let text = page.to_string();
+    assert!(!text.contains("MyS3cret"), "{text}");
+}

@@ -118,6 +118,9 @@ impl crate::service::access::UseCases<'_> {
     pub fn login(&self, username: &str, password_plain: &str, source: &str) -> Result<LoggedIn> {
         let now = self.now();
         let name = audit::clip(username.trim());
+        // What the audit log keeps of a refused attempt: the name typed when it could be a
+        // username, else a marker (a password typed into the wrong box must not stay forever).
+        let logged_name = audit::attempted_username(&name);
         if let Err(refused) = self.login_throttle.begin(&name, source, now) {
             let retry_after_secs = refused.retry_after_secs;
             if refused.log {
@@ -126,7 +129,7 @@ impl crate::service::access::UseCases<'_> {
                         tx,
                         now,
                         audit::anonymous(
-                            &name,
+                            logged_name,
                             "auth.login_throttled",
                             source,
                             json!({"retry_after_secs": retry_after_secs}),
@@ -155,7 +158,7 @@ impl crate::service::access::UseCases<'_> {
             (Some(user), None) => user,
             (found, reason) => {
                 let mut entry = audit::anonymous(
-                    &name,
+                    logged_name,
                     "auth.login_failed",
                     source,
                     json!({"reason": reason.unwrap_or("unknown")}),
