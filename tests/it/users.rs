@@ -280,3 +280,51 @@ async fn user_add_on_an_empty_data_directory_creates_it_and_no_setup_link_is_nee
     // The new install has its firm-wide pool too.
     assert_eq!(app.store.read(zhudai::store::pools::all).unwrap().len(), 1);
 }
+
+/// Probe finding 14: the product's own demo password, all-digit strings and a common password
+/// with one character added were accepted; the username rule refused every password holding a
+/// two-letter username.
+#[tokio::test]
+async fn the_password_policy_refuses_the_obvious_and_not_the_innocent() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    for password in [
+        "zhudai-demo-2026",
+        "12345678901",
+        "20261120",
+        "88888888a",
+        "a88888888",
+        "password1!",
+        "Qwertyuiop1",
+    ] {
+        match s.app.org().create_user(
+            &Actor::Operator,
+            new_user("lisi", &["sales"], password),
+            "test",
+        ) {
+            Err(Error::Validation { field, .. }) => assert_eq!(field, "password", "{password}"),
+            other => panic!("{password} accepted: {:?}", other.map(|u| u.username)),
+        }
+    }
+    // A two-letter username is part of too many words to refuse them all.
+    for (username, password) in [
+        ("ab", "abcdefgh-2026"),
+        ("xy", "5201314xyz"),
+        ("li", "a little lion"),
+    ] {
+        s.app
+            .org()
+            .create_user(&Actor::Operator, new_user(username, &["sales"], password), "test")
+            .map(|_| ())
+            .unwrap_or_else(|e| panic!("{username} {password}: {e}"));
+    }
+    // From four characters on, the username stays refused.
+    match s.app.org().create_user(
+        &Actor::Operator,
+        new_user("wang", &["sales"], "wang-2026-pass"),
+        "test",
+    ) {
+        Err(Error::Validation { field, .. }) => assert_eq!(field, "password"),
+        other => panic!("accepted: {:?}", other.map(|u| u.username)),
+    }
+    s.stop().await;
+}
