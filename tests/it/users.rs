@@ -281,6 +281,17 @@ async fn user_add_on_an_empty_data_directory_creates_it_and_no_setup_link_is_nee
     assert_eq!(app.store.read(zhudai::store::pools::all).unwrap().len(), 1);
 }
 
+/// Sends `method path body` as `client`; status and the error's code and field.
+async fn answer(
+    client: &common::Client,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let (st, v) = client.call(method, path, Some(body)).await;
+    (st.as_u16(), v)
+}
+
 /// Probe finding 14: the product's own demo password, all-digit strings and a common password
 /// with one character added were accepted; the username rule refused every password holding a
 /// two-letter username.
@@ -326,5 +337,59 @@ async fn the_password_policy_refuses_the_obvious_and_not_the_innocent() {
         Err(Error::Validation { field, .. }) => assert_eq!(field, "password"),
         other => panic!("accepted: {:?}", other.map(|u| u.username)),
     }
+    s.stop().await;
+}
+
+/// Probe finding 15: `manager_id` took a cycle (A's manager B, B's manager A).
+#[tokio::test]
+async fn manager_chains_do_not_cycle() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let a = common::add_user(&s, "ua", &["sales"], None);
+    let b = common::add_user(&s, "ub", &["sales"], None);
+    let c = common::add_user(&s, "uc", &["sales"], None);
+    let set = |who: String, manager: String| {
+        let admin = &admin;
+        async move {
+            answer(
+                admin,
+                Method::PATCH,
+                &format!("/api/v1/users/{who}"),
+                json!({"manager_id": manager}),
+            )
+            .await
+        }
+    };
+    assert_eq!(set(a.clone(), b.clone()).await.0, 200);
+    assert_eq!(set(b.clone(), c.clone()).await.0, 200);
+    for (who, manager) in [(b.clone(), a.clone()), (c.clone(), a.clone())] {
+        let (st, v) = set(who, manager).await;
+        assert_eq!((st, v["error"]["field"].as_str()), (400, Some("manager_id")), "{v}");
+    }
+    assert_eq!(set(c.clone(), String::new()).await.0, 200);
+    s.stop().await;
+}
+
+/// Probe finding 15: a departing user's customers went to a successor who cannot work them
+/// (a finance account without `customer.edit`).
+#[tokio::test]
+async fn a_successor_must_be_able_to_work_customers() {
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let fin = common::add_user(&s, "fin", &["finance"], None);
+    let li = common::add_user(&s, "li", &["sales"], None);
+    let (st, v) = admin
+        .post(&format!("/api/v1/users/{sun}/depart"), json!({"to_user": fin}))
+        .await;
+    assert_eq!((st.as_u16(), v["error"]["field"].as_str()), (400, Some("to_user")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("customer.edit"), "{v}");
+    let (st, v) = admin
+        .post(&format!("/api/v1/users/{sun}/depart"), json!({"to_user": li}))
+        .await;
+    assert_eq!(st, 200, "{v}");
     s.stop().await;
 }

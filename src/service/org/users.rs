@@ -139,6 +139,28 @@ fn check_refs(
     Ok(())
 }
 
+/// Does the manager chain starting at `manager` (their manager, that one's, …) reach `user`?
+/// Then making `manager` the manager of `user` closes a cycle. A cycle already stored (written
+/// before this check existed) ends the walk instead of looping.
+fn manager_chain_reaches(
+    tx: &crate::store::WriteTransaction,
+    manager: &str,
+    user: &str,
+) -> Result<bool> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut next = Some(manager.to_string());
+    while let Some(id) = next {
+        if id == user {
+            return Ok(true);
+        }
+        if !seen.insert(id.clone()) {
+            return Ok(false);
+        }
+        next = users::find_by_id_w(tx, &id)?.and_then(|u| u.manager_id);
+    }
+    Ok(false)
+}
+
 /// Would this change leave the firm without an active administrator?
 fn removes_last_admin(
     tx: &crate::store::WriteTransaction,
@@ -307,6 +329,14 @@ impl crate::service::org::UseCases<'_> {
                     return Err(Error::validation("manager_id", "不能把自己设为上级"));
                 }
                 user.manager_id = Some(m).filter(|m| !m.is_empty());
+                if let Some(m) = user.manager_id.as_deref()
+                    && manager_chain_reaches(tx, m, &user.id)?
+                {
+                    return Err(Error::validation(
+                        "manager_id",
+                        "不能形成上下级循环：所选上级直接或间接以此人为上级",
+                    ));
+                }
             }
             if let Some(s) = patch.status {
                 user.status = s;
