@@ -292,6 +292,84 @@ async fn answer(
     (st.as_u16(), v)
 }
 
+/// Probe finding 7: unknown fields in account, role and department bodies were ignored (a
+/// `password` in `PATCH /users/{id}` answered 200 and changed nothing).
+#[tokio::test]
+async fn organisation_bodies_refuse_unknown_fields() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let dept = common::add_department(&s, "一部", None);
+    let cases: Vec<(Method, String, serde_json::Value, &str)> = vec![
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{sun}"),
+            json!({"password": "Whatever-pass-1"}),
+            "password",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{sun}"),
+            json!({"username": "admin"}),
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            json!({"username": "zhou", "display_name": "周", "password": "a fine long pass",
+                   "roles": ["sales"], "extra": 1}),
+            "extra",
+        ),
+        (
+            Method::POST,
+            "/api/v1/roles".into(),
+            json!({"key": "x1", "name": "X", "capabilities": [], "extra": 1}),
+            "extra",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/roles/sales".into(),
+            json!({"name": "销售", "extra": 1}),
+            "extra",
+        ),
+        (
+            Method::POST,
+            "/api/v1/departments".into(),
+            json!({"name": "二部", "extra": 1}),
+            "extra",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/departments/{dept}"),
+            json!({"name": "一部", "manager": "x"}),
+            "manager",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{sun}/reset-password"),
+            json!({"password": "a fine long pass", "notify": true}),
+            "notify",
+        ),
+        (
+            Method::POST,
+            "/api/v1/tokens".into(),
+            json!({"name": "t", "scope": "all"}),
+            "scope",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (st, v) = answer(&admin, method.clone(), &path, body).await;
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{method} {path}: {v}"
+        );
+    }
+    s.stop().await;
+}
+
 /// Probe finding 14: the product's own demo password, all-digit strings and a common password
 /// with one character added were accepted; the username rule refused every password holding a
 /// two-letter username.

@@ -12,6 +12,7 @@ use crate::service::access::auth::Caller;
 use crate::service::access::tokens::{CreatedToken, TokenView};
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
     /// 1–3650 days; absent = `session.token_default_days` (90 unless configured).

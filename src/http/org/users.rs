@@ -95,6 +95,7 @@ pub async fn update(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     pub password: String,
 }
@@ -122,6 +123,7 @@ pub async fn reset_password(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
@@ -146,6 +148,7 @@ pub async fn change_own_password(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DepartRequest {
     /// The successor who receives every customer of the departing user …
     #[serde(default)]

@@ -46,6 +46,7 @@ impl Actor<'_> {
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub username: String,
     pub display_name: String,
@@ -65,7 +66,10 @@ pub struct NewUser {
 }
 
 /// Changes to an account; absent fields stay. An empty string clears department or manager.
+/// An unknown field (`password`, `username`) is refused (400 naming it), not ignored: the
+/// password has its own endpoint and the username never changes.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub display_name: Option<String>,
     pub roles: Option<Vec<String>>,
