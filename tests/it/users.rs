@@ -292,6 +292,60 @@ async fn answer(
     (st.as_u16(), v)
 }
 
+/// Probe finding 6: `PATCH {"status": "departed"}` marked a user departed without the handover
+/// (their customers stayed theirs), and a departed user came back with `"active"`.
+#[tokio::test]
+async fn departure_goes_through_the_handover_and_is_final() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let li = common::add_user(&s, "li", &["sales"], None);
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        &format!("/api/v1/users/{sun}"),
+        json!({"status": "departed"}),
+    )
+    .await;
+    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("status")), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("/depart"),
+        "{v}"
+    );
+    let (st, v) = admin
+        .post(&format!("/api/v1/users/{sun}/depart"), json!({"to_user": li}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    for status in ["active", "disabled"] {
+        let (st, v) = answer(
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{sun}"),
+            json!({"status": status}),
+        )
+        .await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (409, Some("user_departed")),
+            "{status}: {v}"
+        );
+    }
+    let (_, u) = admin.get(&format!("/api/v1/users/{sun}")).await;
+    assert_eq!(u["status"], "departed");
+    // Other fields of a departed account can still be corrected.
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        &format!("/api/v1/users/{sun}"),
+        json!({"display_name": "孙（已离职）"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+}
+
 /// Probe finding 7: unknown fields in account, role and department bodies were ignored (a
 /// `password` in `PATCH /users/{id}` answered 200 and changed nothing).
 #[tokio::test]

@@ -539,6 +539,7 @@ export default {
   'error.validation.cursor': 'Invalid page position; reload and try again',
   'error.validation.limit': 'Page size must be a whole number from 1 to 200',
   'error.username_taken': 'This username is taken; choose another one',
+  'error.user_departed': 'This person has left: the account cannot be enabled or disabled again. Create a new account if they return.',
   'error.last_admin': 'This is the last active administrator: it cannot be disabled, marked departed or lose the administrator role. Make someone else an administrator first.',
   'error.department_not_empty': 'This department still has members or sub-departments and cannot be deleted. Move its members and sub-departments elsewhere first.',
   'error.department_exists': 'A department with this name already exists under the same parent',

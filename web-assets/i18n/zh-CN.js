@@ -539,6 +539,7 @@ export default {
   'error.validation.cursor': '分页位置无效，请刷新后重试',
   'error.validation.limit': '每页条数应为 1 到 200 之间的整数',
   'error.username_taken': '用户名已被使用，请换一个',
+  'error.user_departed': '该员工已离职，账号不能再启用或停用；如需返回，请新建账号。',
   'error.last_admin': '这是最后一个在职的管理员，不能停用、标记离职或取消其管理员角色。请先让另一位员工成为管理员。',
   'error.department_not_empty': '该部门下还有成员或下级部门，不能删除。请先把成员调到其他部门，并移走或删除下级部门。',
   'error.department_exists': '同一上级部门下已有同名部门',

@@ -342,7 +342,23 @@ impl crate::service::org::UseCases<'_> {
                     ));
                 }
             }
-            if let Some(s) = patch.status {
+            if let Some(s) = patch.status
+                && s != before.status
+            {
+                // Departure is the handover (离职继承): customers go to a successor or a pool.
+                // Setting the status alone would leave them with someone who is gone.
+                if s == UserStatus::Departed {
+                    return Err(Error::validation(
+                        "status",
+                        "离职请办理离职交接（POST /users/{id}/depart），把客户交给接收人或转入公海",
+                    ));
+                }
+                if before.status == UserStatus::Departed {
+                    return Err(Error::Conflict {
+                        code: "user_departed",
+                        message: "该员工已离职，账号不能再启用或停用；如需返回，请新建账号".into(),
+                    });
+                }
                 user.status = s;
             }
             if let Some(p) = patch.phone.as_deref() {
