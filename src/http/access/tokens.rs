@@ -25,7 +25,7 @@ pub struct NewToken {
 #[utoipa::path(post, path = "/tokens", operation_id = "create_token", tag = "auth", request_body = NewToken, responses(
     (status = 201, description = "Created; `token` is shown once", body = CreatedToken),
     (status = 400, description = "Invalid field", body = ErrorBody),
-    (status = 403, description = "Creating for another user needs user.manage", body = ErrorBody)))]
+    (status = 403, description = "Creating for another user needs user.manage and that the user holds nothing beyond the caller; a token cannot create tokens (session_required)", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Source(source): Source,

@@ -31,6 +31,11 @@ pub enum CallerAuth {
     },
     /// API token (integrators): no cookie, so no CSRF token needed.
     Token { id: String },
+    /// The operator acting as a user from the server's shell ([`UseCases::caller_for`], e.g.
+    /// `zhudai import --owner`, benchmarks): holds the data directory, so it is not a token.
+    ///
+    /// [`UseCases::caller_for`]: crate::service::access::UseCases::caller_for
+    Shell,
 }
 
 impl Caller {
@@ -43,6 +48,19 @@ impl Caller {
             Ok(())
         } else {
             Err(Error::Forbidden(capability.as_str().to_string()))
+        }
+    }
+
+    /// What only a signed-in person may do (create API tokens, change the password): refused
+    /// to an API token, so a leaked token cannot renew itself or lock its owner out.
+    pub fn require_session(&self) -> Result<()> {
+        match self.auth {
+            CallerAuth::Session { .. } | CallerAuth::Shell => Ok(()),
+            CallerAuth::Token { .. } => Err(Error::Denied {
+                code: "session_required",
+                message: "API 令牌不能执行此操作（创建令牌、修改密码），请登录后在浏览器中操作".into(),
+                details: serde_json::json!({}),
+            }),
         }
     }
 
@@ -220,7 +238,7 @@ impl crate::service::access::UseCases<'_> {
             Some((user, access)) if user.status == UserStatus::Active => Ok(Caller {
                 user,
                 access,
-                auth: CallerAuth::Token { id: "cli".into() },
+                auth: CallerAuth::Shell,
             }),
             _ => Err(Error::validation("owner", "用户不存在或已停用")),
         }

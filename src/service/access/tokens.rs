@@ -62,6 +62,9 @@ impl crate::service::access::UseCases<'_> {
         for_user_id: Option<&str>,
         source: &str,
     ) -> Result<CreatedToken> {
+        // A token cannot make tokens: a leaked one would renew itself past its own expiry and
+        // revocation.
+        caller.require_session()?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 {
             return Err(Error::validation("name", "令牌名称不能为空，最多64个字符"));

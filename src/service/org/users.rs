@@ -45,6 +45,13 @@ impl Actor<'_> {
     }
 }
 
+/// What a password reset ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PasswordReset {
+    pub sessions_ended: usize,
+    pub tokens_revoked: u64,
+}
+
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
@@ -483,6 +490,8 @@ impl crate::service::org::UseCases<'_> {
         new_password: &str,
         source: &str,
     ) -> Result<()> {
+        // Not with an API token: a leaked token must not be able to lock its owner out.
+        caller.require_session()?;
         // A stolen session must not become a way to guess the password: same throttle as login.
         let now = self.now();
         if let Err(refused) = self
@@ -510,6 +519,8 @@ impl crate::service::org::UseCases<'_> {
             user.updated_at = now;
             users::update(tx, &user)?;
             let ended = store::sessions::delete_for_user(tx, &user.id)?;
+            // A new password ends what the old one opened: sessions and API tokens alike.
+            let revoked = store::tokens::revoke_for_user(tx, &user.id, now)?;
             audit::record(
                 tx,
                 now,
@@ -518,20 +529,21 @@ impl crate::service::org::UseCases<'_> {
                     "user.password_changed",
                     source,
                     Some(user.id.clone()),
-                    json!({"sessions_ended": ended}),
+                    json!({"sessions_ended": ended, "tokens_revoked": revoked}),
                 ),
             )
         })
     }
 
-    /// Sets a new password and ends every session of the user.
+    /// Sets a new password, ends every session of the user and revokes their API tokens (the
+    /// answer to a compromised account must not leave the attacker's token working).
     pub fn reset_password(
         &self,
         actor: &Actor,
         username: &str,
         new_password: &str,
         source: &str,
-    ) -> Result<()> {
+    ) -> Result<PasswordReset> {
         actor.require(Capability::UserManage)?;
         check_password(new_password, username)?;
         let now = self.now();
@@ -542,6 +554,7 @@ impl crate::service::org::UseCases<'_> {
             user.updated_at = now;
             users::update(tx, &user)?;
             let ended = store::sessions::delete_for_user(tx, &user.id)?;
+            let revoked = store::tokens::revoke_for_user(tx, &user.id, now)?;
             audit::record(
                 tx,
                 now,
@@ -549,9 +562,14 @@ impl crate::service::org::UseCases<'_> {
                     "user.password_reset",
                     source,
                     Some(user.id.clone()),
-                    json!({"username": user.username, "sessions_ended": ended}),
+                    json!({"username": user.username, "sessions_ended": ended,
+                           "tokens_revoked": revoked}),
                 ),
-            )
+            )?;
+            Ok(PasswordReset {
+                sessions_ended: ended,
+                tokens_revoked: revoked,
+            })
         })
     }
 }
