@@ -452,6 +452,10 @@ impl crate::service::followups::UseCases<'_> {
         };
         self.store.write(|tx| {
             let mut leaving = users::find_by_id_w(tx, user_id)?.ok_or(Error::NotFound)?;
+            actor.may_reach(
+                &crate::service::org::users::access_in(tx, &leaving.roles)?,
+                "为此账号办理离职",
+            )?;
             let (successor, pool) = match to {
                 DepartTo::User(id) => {
                     let s = users::find_by_id_w(tx, id)?

@@ -505,7 +505,10 @@ async fn tokens_need_a_session_to_be_made_and_end_with_the_password() {
     assert_eq!(st, 201, "{t}");
     let token = t["token"].as_str().unwrap().to_string();
     for (path, body) in [
-        ("/api/v1/tokens", json!({"name": "child", "expires_in_days": 3650})),
+        (
+            "/api/v1/tokens",
+            json!({"name": "child", "expires_in_days": 3650}),
+        ),
         (
             "/api/v1/me/password",
             json!({"current_password": common::TEAM_PASSWORD, "new_password": "brand new pass"}),
@@ -531,9 +534,7 @@ async fn tokens_need_a_session_to_be_made_and_end_with_the_password() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v, json!({"sessions_ended": 1, "tokens_revoked": 1}));
     assert_eq!(bearer_status(&s, &token).await, 401, "the reset revoked it");
-    let (_, page) = admin
-        .get("/api/v1/audit?action=user.password_reset")
-        .await;
+    let (_, page) = admin.get("/api/v1/audit?action=user.password_reset").await;
     assert_eq!(page["items"][0]["detail"]["tokens_revoked"], 1, "{page}");
 
     // The user's own change ends their tokens too, like their sessions.
@@ -574,9 +575,7 @@ async fn a_failed_login_keeps_only_a_well_formed_username() {
         assert_eq!(st, 401);
     }
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
-    let (_, page) = admin
-        .get("/api/v1/audit?action=auth.login_failed")
-        .await;
+    let (_, page) = admin.get("/api/v1/audit?action=auth.login_failed").await;
     let seen: Vec<(&str, &str)> = page["items"]
         .as_array()
         .unwrap()

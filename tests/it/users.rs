@@ -292,6 +292,197 @@ async fn answer(
     (st.as_u16(), v)
 }
 
+fn admin_id(s: &TestServer) -> String {
+    s.app
+        .store
+        .read(|tx| zhudai::store::users::find_by_username(tx, ADMIN))
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Probe finding 4: `user.manage` alone was administrator in all but name. Its holder could
+/// mint a token acting as the admin, give itself the admin role, widen its own role, create
+/// roles and accounts with more than it holds, and reset, disable or depart the admin. Now a
+/// caller grants only what it holds and manages only accounts that hold nothing beyond it.
+#[tokio::test]
+async fn user_manage_reaches_no_further_than_its_holder() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
+                   "scope": "self", "field_privileges": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let hr_id = common::add_user(&s, "hr1", &["hr"], None);
+    let boss = admin_id(&s);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+
+    let refused: Vec<(Method, String, serde_json::Value, &str)> = vec![
+        (
+            Method::POST,
+            "/api/v1/tokens".into(),
+            json!({"name": "x", "user_id": boss}),
+            "audit.view",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{hr_id}"),
+            json!({"roles": ["hr", "admin"]}),
+            "audit.view",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/roles/hr".into(),
+            json!({"capabilities": ["user.manage", "audit.view"]}),
+            "audit.view",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{boss}/reset-password"),
+            json!({"password": "Hijack-password-99"}),
+            "audit.view",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{boss}"),
+            json!({"status": "disabled"}),
+            "audit.view",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{boss}/depart"),
+            json!({"to_user": hr_id}),
+            "audit.view",
+        ),
+        (
+            Method::POST,
+            "/api/v1/roles".into(),
+            json!({"key": "viewer", "name": "审计", "capabilities": ["audit.view"]}),
+            "audit.view",
+        ),
+        (
+            Method::POST,
+            "/api/v1/roles".into(),
+            json!({"key": "wide", "name": "全局", "capabilities": ["user.manage"], "scope": "all"}),
+            "all",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/roles/sales".into(),
+            json!({"name": "销售"}),
+            "customer.read",
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            json!({"username": "boss2", "display_name": "老板二", "password": "a fine long pass",
+                   "roles": ["admin"]}),
+            "audit.view",
+        ),
+    ];
+    for (method, path, body, lacking) in refused {
+        let (st, v) = answer(&hr, method.clone(), &path, body.clone()).await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (403, Some("beyond_own_access")),
+            "{method} {path} {body}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(lacking), "{method} {path}: {message}");
+    }
+    // Nothing happened: the admin still logs in with the old password, hr1 holds only hr.
+    s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, me) = hr.get("/api/v1/me").await;
+    assert_eq!(me["user"]["roles"], json!(["hr"]));
+
+    // Within what hr1 holds, user.manage still works: an account with the same role, its
+    // password and a token for it; its own role's name.
+    let (st, v) = hr
+        .post(
+            "/api/v1/users",
+            json!({"username": "hr2", "display_name": "人事二", "password": "a fine long pass",
+                   "roles": ["hr"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let hr2 = v["id"].as_str().unwrap().to_string();
+    let (st, v) = hr
+        .post(
+            &format!("/api/v1/users/{hr2}/reset-password"),
+            json!({"password": "another long pass"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = hr
+        .post("/api/v1/tokens", json!({"name": "t", "user_id": hr2}))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = answer(
+        &hr,
+        Method::PATCH,
+        "/api/v1/roles/hr",
+        json!({"name": "人事部", "capabilities": ["user.manage"], "scope": "self"}),
+    )
+    .await;
+    assert_eq!(st, 200, "the name of one's own role, grants unchanged: {v}");
+    // The administrator holds everything and may still change any role, its own included.
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        "/api/v1/roles/admin",
+        json!({"name": "超级管理员"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        "/api/v1/roles/hr",
+        json!({"capabilities": ["user.manage", "audit.view"]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+}
+
+/// Probe finding 4, second half: a holder of `user.manage` with more than that may still not
+/// edit the grant of a role it holds itself (only an administrator, who holds every capability).
+#[tokio::test]
+async fn a_role_s_grant_is_not_edited_by_its_own_holder() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage", "audit.view"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    common::add_user(&s, "hr1", &["hr"], None);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+    let (st, v) = answer(
+        &hr,
+        Method::PATCH,
+        "/api/v1/roles/hr",
+        json!({"capabilities": ["user.manage"]}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("beyond_own_access")),
+        "{v}"
+    );
+    s.stop().await;
+}
+
 /// Probe finding 6: `PATCH {"status": "departed"}` marked a user departed without the handover
 /// (their customers stayed theirs), and a departed user came back with `"active"`.
 #[tokio::test]
@@ -309,13 +500,20 @@ async fn departure_goes_through_the_handover_and_is_final() {
         json!({"status": "departed"}),
     )
     .await;
-    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("status")), "{v}");
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (400, Some("status")),
+        "{v}"
+    );
     assert!(
         v["error"]["message"].as_str().unwrap().contains("/depart"),
         "{v}"
     );
     let (st, v) = admin
-        .post(&format!("/api/v1/users/{sun}/depart"), json!({"to_user": li}))
+        .post(
+            &format!("/api/v1/users/{sun}/depart"),
+            json!({"to_user": li}),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     for status in ["active", "disabled"] {
@@ -456,7 +654,11 @@ async fn the_password_policy_refuses_the_obvious_and_not_the_innocent() {
     ] {
         s.app
             .org()
-            .create_user(&Actor::Operator, new_user(username, &["sales"], password), "test")
+            .create_user(
+                &Actor::Operator,
+                new_user(username, &["sales"], password),
+                "test",
+            )
             .map(|_| ())
             .unwrap_or_else(|e| panic!("{username} {password}: {e}"));
     }
@@ -498,7 +700,11 @@ async fn manager_chains_do_not_cycle() {
     assert_eq!(set(b.clone(), c.clone()).await.0, 200);
     for (who, manager) in [(b.clone(), a.clone()), (c.clone(), a.clone())] {
         let (st, v) = set(who, manager).await;
-        assert_eq!((st, v["error"]["field"].as_str()), (400, Some("manager_id")), "{v}");
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (400, Some("manager_id")),
+            "{v}"
+        );
     }
     assert_eq!(set(c.clone(), String::new()).await.0, 200);
     s.stop().await;
@@ -515,12 +721,28 @@ async fn a_successor_must_be_able_to_work_customers() {
     let fin = common::add_user(&s, "fin", &["finance"], None);
     let li = common::add_user(&s, "li", &["sales"], None);
     let (st, v) = admin
-        .post(&format!("/api/v1/users/{sun}/depart"), json!({"to_user": fin}))
+        .post(
+            &format!("/api/v1/users/{sun}/depart"),
+            json!({"to_user": fin}),
+        )
         .await;
-    assert_eq!((st.as_u16(), v["error"]["field"].as_str()), (400, Some("to_user")), "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("customer.edit"), "{v}");
+    assert_eq!(
+        (st.as_u16(), v["error"]["field"].as_str()),
+        (400, Some("to_user")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("customer.edit"),
+        "{v}"
+    );
     let (st, v) = admin
-        .post(&format!("/api/v1/users/{sun}/depart"), json!({"to_user": li}))
+        .post(
+            &format!("/api/v1/users/{sun}/depart"),
+            json!({"to_user": li}),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     s.stop().await;

@@ -58,7 +58,8 @@ impl Caller {
             CallerAuth::Session { .. } | CallerAuth::Shell => Ok(()),
             CallerAuth::Token { .. } => Err(Error::Denied {
                 code: "session_required",
-                message: "API 令牌不能执行此操作（创建令牌、修改密码），请登录后在浏览器中操作".into(),
+                message: "API 令牌不能执行此操作（创建令牌、修改密码），请登录后在浏览器中操作"
+                    .into(),
                 details: serde_json::json!({}),
             }),
         }

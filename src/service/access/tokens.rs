@@ -112,6 +112,14 @@ impl crate::service::access::UseCases<'_> {
             if owner.status != UserStatus::Active {
                 return Err(Error::validation("user_id", "该用户已停用"));
             }
+            // A token acts as its user: made for someone else only when that user holds
+            // nothing beyond the caller (else `user.manage` would mint an administrator's).
+            if owner.id != caller.user.id {
+                crate::service::org::users::Actor::User(caller).may_reach(
+                    &crate::service::org::users::access_in(tx, &owner.roles)?,
+                    "为此用户创建令牌",
+                )?;
+            }
             store::tokens::put(tx, &token)?;
             let detail = json!({"for_user": owner.username, "name": token.name,
                                 "expires_at": token.expires_at});

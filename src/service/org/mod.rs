@@ -100,6 +100,26 @@ impl From<RoleInput> for Role {
     }
 }
 
+/// What a role grants (everything but its name), compared to tell a rename from a change of
+/// grant.
+fn grant_of(
+    r: &Role,
+) -> (
+    std::collections::BTreeSet<Capability>,
+    DataScope,
+    std::collections::BTreeSet<FieldPrivilege>,
+    Option<u32>,
+    u32,
+) {
+    (
+        r.capabilities.iter().copied().collect(),
+        r.scope,
+        r.field_privileges.iter().copied().collect(),
+        r.daily_reveal_quota,
+        r.lock_limit,
+    )
+}
+
 fn check_department_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 32 {
@@ -295,6 +315,7 @@ impl crate::service::org::UseCases<'_> {
 
     pub fn create_role(&self, actor: &Actor, mut role: Role, source: &str) -> Result<Role> {
         actor.require(Capability::UserManage)?;
+        actor.may_reach(&roles::combine([&role]), "创建这样的角色")?;
         role.builtin = false;
         role.name = role.name.trim().to_string();
         if let Some((field, reason)) = roles::role_problem(&role) {
@@ -332,6 +353,7 @@ impl crate::service::org::UseCases<'_> {
                 .into_iter()
                 .find(|r| r.key == key)
                 .ok_or(Error::NotFound)?;
+            actor.may_reach(&roles::combine([&before]), "修改此角色")?;
             let mut role = before.clone();
             if let Some(n) = patch.name {
                 role.name = n.trim().to_string();
@@ -355,6 +377,10 @@ impl crate::service::org::UseCases<'_> {
             }
             if let Some((field, reason)) = roles::role_problem(&role) {
                 return Err(Error::validation(field, reason));
+            }
+            actor.may_reach(&roles::combine([&role]), "这样设置角色")?;
+            if grant_of(&role) != grant_of(&before) {
+                actor.may_edit_grant_of(&role.key)?;
             }
             // The firm must never lose the last way to manage accounts.
             if role.key == "admin" && !role.capabilities.contains(&Capability::UserManage) {
@@ -386,6 +412,7 @@ impl crate::service::org::UseCases<'_> {
                 .into_iter()
                 .find(|r| r.key == key)
                 .ok_or(Error::NotFound)?;
+            actor.may_reach(&roles::combine([&role]), "删除此角色")?;
             if role.builtin {
                 return Err(Error::Unprocessable {
                     code: "builtin_role",

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::domain::capability::Capability;
 use crate::domain::org::{self, User, UserStatus};
+use crate::domain::roles::Access;
 use crate::service::access::auth::Caller;
 use crate::service::{Error, Result, access::audit, access::password, new_id};
 use crate::store::{self, audit::NewAudit, users};
@@ -21,6 +22,45 @@ impl Actor<'_> {
         match self {
             Actor::User(c) => c.require(capability),
             Actor::Operator => Ok(()),
+        }
+    }
+
+    /// The one check against escalation through `user.manage` (used by every account, role
+    /// and token change): a caller may grant, and manage an account or role holding, only what
+    /// it holds itself — capabilities, field privileges, data scope, reveal quota. `doing`
+    /// completes "不能…" in the refusal, which names what the caller lacks (403
+    /// `beyond_own_access`). The operator at the shell holds everything.
+    pub fn may_reach(&self, what: &Access, doing: &str) -> Result<()> {
+        let Actor::User(c) = self else {
+            return Ok(());
+        };
+        let lacks = c.access.lacks(what);
+        if lacks.is_empty() {
+            return Ok(());
+        }
+        let lacks = lacks.join("、");
+        Err(Error::Denied {
+            code: "beyond_own_access",
+            message: format!("不能{doing}：超出了你自己的权限，你没有 {lacks}"),
+            details: json!({ "lacks": lacks }),
+        })
+    }
+
+    /// Whether the caller may change the grant of role `key`: not of a role it holds itself,
+    /// unless it holds every capability (an administrator) — otherwise a holder would widen
+    /// its own access one step at a time.
+    pub fn may_edit_grant_of(&self, key: &str) -> Result<()> {
+        match self {
+            Actor::User(c)
+                if c.user.roles.iter().any(|r| r == key) && !c.access.holds_every_capability() =>
+            {
+                Err(Error::Denied {
+                    code: "beyond_own_access",
+                    message: "不能修改自己所持角色的权限：只有拥有全部权限的管理员可以".into(),
+                    details: json!({ "lacks": "全部权限（管理员）" }),
+                })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -150,6 +190,14 @@ fn check_refs(
     Ok(())
 }
 
+/// What a set of role keys adds up to, read in the write transaction.
+pub(crate) fn access_in(tx: &crate::store::WriteTransaction, roles: &[String]) -> Result<Access> {
+    let all = store::org::roles_w(tx)?;
+    Ok(crate::domain::roles::combine(
+        all.iter().filter(|r| roles.contains(&r.key)),
+    ))
+}
+
 /// Does the manager chain starting at `manager` (their manager, that one's, …) reach `user`?
 /// Then making `manager` the manager of `user` closes a cycle. A cycle already stored (written
 /// before this check existed) ends the walk instead of looping.
@@ -242,6 +290,7 @@ impl crate::service::org::UseCases<'_> {
         self.set_phone(&mut user, new.phone.as_deref())?;
         self.store.write(|tx| {
             check_roles(tx, &user.roles)?;
+            actor.may_reach(&access_in(tx, &user.roles)?, "创建拥有这些角色的账号")?;
             check_broker(tx, &user.roles, user.broker.as_mut())?;
             check_refs(
                 tx,
@@ -310,6 +359,7 @@ impl crate::service::org::UseCases<'_> {
         let now = self.now();
         self.store.write(|tx| {
             let before = users::find_by_id_w(tx, id)?.ok_or(Error::NotFound)?;
+            actor.may_reach(&access_in(tx, &before.roles)?, "修改此账号")?;
             let mut user = before.clone();
             if let Some(n) = patch.display_name {
                 let n = n.trim().to_string();
@@ -329,6 +379,7 @@ impl crate::service::org::UseCases<'_> {
             }
             if let Some(r) = patch.roles {
                 check_roles(tx, &r)?;
+                actor.may_reach(&access_in(tx, &r)?, "授予这些角色")?;
                 check_broker(tx, &r, user.broker.as_mut())?;
                 user.roles = r;
             }
@@ -550,6 +601,7 @@ impl crate::service::org::UseCases<'_> {
         let hash = password::hash(new_password)?;
         self.store.write(|tx| {
             let mut user = users::find_by_username_w(tx, username)?.ok_or(Error::NotFound)?;
+            actor.may_reach(&access_in(tx, &user.roles)?, "重置此账号的密码")?;
             user.password_hash = hash;
             user.updated_at = now;
             users::update(tx, &user)?;
