@@ -207,9 +207,13 @@ impl Cmd {
             } => {
                 let password = read_password(password_file.as_deref())?;
                 let app = open(data)?;
-                app.org()
-                    .reset_password(&Actor::Operator, &username, &password, "cli")?;
-                println!("password of {username} changed; their sessions are ended");
+                let done =
+                    app.org()
+                        .reset_password(&Actor::Operator, &username, &password, "cli")?;
+                println!(
+                    "password of {username} changed; {} sessions ended, {} API tokens revoked",
+                    done.sessions_ended, done.tokens_revoked
+                );
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -201,12 +201,31 @@ const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
 
 /// Why a password is too guessable for this account, or `None` (NIST 800-63B 5.1.1.2: check
 /// against known-compromised and context-specific values).
+///
+/// Refused: a listed password, one with a single character added before or after it
+/// (`88888888a`), one made of digits only (dates, phone numbers, `12345678901`), and one
+/// repeating one character. The username is refused inside the password from 4 characters
+/// on: a 2- or 3-letter username (`ab`) is part of too many ordinary words.
 pub fn weak_password_problem(password: &str, username: &str) -> Option<&'static str> {
     let lower = password.to_lowercase();
-    if COMMON_PASSWORDS.lines().any(|p| p == lower) {
+    let listed = |s: &str| COMMON_PASSWORDS.lines().any(|p| p == s);
+    let mut chars = lower.chars();
+    let without_first = {
+        chars.next();
+        chars.as_str()
+    };
+    let without_last = {
+        let mut c = lower.chars();
+        c.next_back();
+        c.as_str()
+    };
+    if listed(&lower) || listed(without_first) || listed(without_last) {
         return Some("密码过于常见，请换一个");
     }
-    if !username.is_empty() && lower.contains(&username.to_lowercase()) {
+    if lower.chars().all(|c| c.is_ascii_digit()) {
+        return Some("密码不能全部是数字");
+    }
+    if username.chars().count() >= 4 && lower.contains(&username.to_lowercase()) {
         return Some("密码不能包含用户名");
     }
     let mut chars = lower.chars();

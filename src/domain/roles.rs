@@ -120,6 +120,74 @@ pub struct Access {
     pub lock_limit: u32,
 }
 
+impl DataScope {
+    /// The API's name (`self`, `department`, `department_tree`, `all`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DataScope::Own => "self",
+            DataScope::Department => "department",
+            DataScope::DepartmentTree => "department_tree",
+            DataScope::All => "all",
+        }
+    }
+}
+
+impl Access {
+    /// Whether every capability there is adds up here (an administrator).
+    pub fn holds_every_capability(&self) -> bool {
+        Capability::ALL
+            .iter()
+            .all(|c| self.capabilities.contains(c))
+    }
+
+    /// What `other` holds beyond `self`, named for a refusal: capabilities and field
+    /// privileges by their strings, a wider data scope, a more generous daily reveal quota
+    /// for a privilege both hold. Empty when `other` is within `self`: what a holder of
+    /// `user.manage` may grant, and whose account it may manage (no escalation through it).
+    pub fn lacks(&self, other: &Access) -> Vec<String> {
+        let mut out: Vec<String> = other
+            .capabilities
+            .difference(&self.capabilities)
+            .map(|c| c.as_str().to_string())
+            .collect();
+        out.extend(
+            other
+                .field_privileges
+                .difference(&self.field_privileges)
+                .map(|p| p.as_str().to_string()),
+        );
+        if other.scope > self.scope {
+            out.push(format!("数据范围 {}", other.scope.as_str()));
+        }
+        // `None` is unlimited: more generous than any number.
+        let more = |theirs: Option<u32>, mine: Option<u32>| match (theirs, mine) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(t), Some(m)) => t > m,
+        };
+        let full = |a: &Access| {
+            a.field_privileges
+                .iter()
+                .any(|p| *p != FieldPrivilege::PhoneViewOwn)
+        };
+        let quota = |q: Option<u32>| q.map_or_else(|| "不限".to_string(), |n| n.to_string());
+        if full(self) && full(other) && more(other.daily_reveal_quota, self.daily_reveal_quota) {
+            out.push(format!(
+                "每日查看完整号码 {} 次",
+                quota(other.daily_reveal_quota)
+            ));
+        }
+        let own = |a: &Access| a.field_privileges.contains(&FieldPrivilege::PhoneViewOwn);
+        if own(self) && own(other) && more(other.own_phone_quota, self.own_phone_quota) {
+            out.push(format!(
+                "每日查看本人客户号码 {} 次",
+                quota(other.own_phone_quota)
+            ));
+        }
+        out
+    }
+}
+
 pub fn combine<'a>(roles: impl IntoIterator<Item = &'a Role>) -> Access {
     let mut access = Access {
         capabilities: BTreeSet::new(),
@@ -227,6 +295,26 @@ mod tests {
         assert_eq!(c.scope, DataScope::All);
         assert_eq!(c.daily_reveal_quota, None);
         assert!(c.capabilities.contains(&Capability::UserManage));
+    }
+
+    #[test]
+    fn what_one_access_lacks_of_another() {
+        let admin = combine([&role("admin")]);
+        let manager = combine([&role("manager")]);
+        let sales = combine([&role("sales")]);
+        assert!(admin.holds_every_capability());
+        assert!(!manager.holds_every_capability());
+        assert!(admin.lacks(&manager).is_empty());
+        assert!(manager.lacks(&manager).is_empty());
+        let lacks = manager.lacks(&admin);
+        assert!(lacks.contains(&"user.manage".to_string()), "{lacks:?}");
+        assert!(lacks.contains(&"数据范围 all".to_string()), "{lacks:?}");
+        assert!(
+            lacks.contains(&"每日查看完整号码 不限 次".to_string()),
+            "{lacks:?}"
+        );
+        // Sales holds phone.view_own, which the manager lacks; the rest is within.
+        assert_eq!(manager.lacks(&sales), ["phone.view_own"]);
     }
 
     #[test]

@@ -103,6 +103,14 @@ impl From<Error> for ApiError {
                 "forbidden",
                 format!("没有执行此操作的权限（需要 {cap}）"),
             ),
+            Error::Denied {
+                code,
+                message,
+                details,
+            } => ApiError {
+                details: Some(details),
+                ..ApiError::new(S::FORBIDDEN, code, message)
+            },
             Error::NotFound => ApiError::new(S::NOT_FOUND, "not_found", "资源不存在"),
             Error::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
             Error::Refused {
@@ -238,6 +246,15 @@ mod tests {
             ),
             (Error::CsrfRejected, 403, "csrf_rejected"),
             (Error::Forbidden("customer.export".into()), 403, "forbidden"),
+            (
+                Error::Denied {
+                    code: "session_required",
+                    message: "x".into(),
+                    details: serde_json::json!({}),
+                },
+                403,
+                "session_required",
+            ),
             (Error::NotFound, 404, "not_found"),
             (
                 Error::Conflict {

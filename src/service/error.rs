@@ -17,6 +17,16 @@ pub enum Error {
     /// The caller lacks a capability (names it).
     #[error("missing capability {0}")]
     Forbidden(String),
+    /// Refused because of who the caller is or how they signed in (403), with a stable code
+    /// and `details` for programs: e.g. `beyond_own_access` (`{"lacks": "…"}`), granting or
+    /// managing more than the caller holds; `session_required`, an API token asking for what
+    /// only a signed-in person may do.
+    #[error("{code}: {message}")]
+    Denied {
+        code: &'static str,
+        message: String,
+        details: serde_json::Value,
+    },
     /// Absent, or out of the caller's scope: the two are indistinguishable on purpose.
     #[error("not found")]
     NotFound,

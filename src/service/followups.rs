@@ -13,7 +13,7 @@ use super::customers::{CustomerView, shanghai};
 use super::{Error, Result, access::audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::followup::{self, Followup, FollowupInput};
-use crate::domain::org::UserStatus;
+use crate::domain::org::{User, UserStatus};
 use crate::service::access::auth::Caller;
 use crate::service::context::W;
 use crate::store::customers::{self, Reader, TimelineEvent, Unscoped};
@@ -376,6 +376,32 @@ pub(crate) fn move_to(
 /// The refusal of a receiver outside the caller's data scope.
 pub const OUT_OF_SCOPE_RECEIVER: &str = "接收人不在你的数据范围内";
 
+/// What an owner needs to work the customers they receive: to read them and to log follow-ups
+/// and edits. A successor without them (a finance or broker account) would hold customers
+/// nobody works, out of every pool.
+const SUCCESSOR_NEEDS: &[Capability] = &[Capability::CustomerRead, Capability::CustomerEdit];
+
+fn check_successor(tx: &crate::store::WriteTransaction, successor: &User) -> Result<()> {
+    let roles = crate::store::org::roles_w(tx)?;
+    let access =
+        crate::domain::roles::combine(roles.iter().filter(|r| successor.roles.contains(&r.key)));
+    let missing: Vec<&str> = SUCCESSOR_NEEDS
+        .iter()
+        .filter(|c| !access.capabilities.contains(c))
+        .map(|c| c.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::validation(
+        "to_user",
+        format!(
+            "接收人无法接手客户：其角色缺少 {}，请选择业务员或经理，或转入公海",
+            missing.join("、")
+        ),
+    ))
+}
+
 /// Where a departing user's customers go.
 #[derive(Debug, Clone)]
 pub enum DepartTo {
@@ -426,15 +452,18 @@ impl crate::service::followups::UseCases<'_> {
         };
         self.store.write(|tx| {
             let mut leaving = users::find_by_id_w(tx, user_id)?.ok_or(Error::NotFound)?;
+            actor.may_reach(
+                &crate::service::org::users::access_in(tx, &leaving.roles)?,
+                "为此账号办理离职",
+            )?;
             let (successor, pool) = match to {
-                DepartTo::User(id) => (
-                    Some(
-                        users::find_by_id_w(tx, id)?
-                            .filter(|u| u.status == UserStatus::Active)
-                            .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?,
-                    ),
-                    None,
-                ),
+                DepartTo::User(id) => {
+                    let s = users::find_by_id_w(tx, id)?
+                        .filter(|u| u.status == UserStatus::Active)
+                        .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
+                    check_successor(tx, &s)?;
+                    (Some(s), None)
+                }
                 DepartTo::Pool(id) => (
                     None,
                     Some(

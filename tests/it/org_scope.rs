@@ -489,7 +489,7 @@ async fn api_tokens_carry_their_user_and_can_be_revoked() {
         "the token has pbx's rights, not the admin's"
     );
 
-    // Mutating with a bearer token needs no CSRF header.
+    // A token cannot make tokens (a leaked one would renew itself): a signed-in session can.
     let http = reqwest::Client::new();
     let r = http
         .post(s.url("/api/v1/tokens"))
@@ -498,13 +498,16 @@ async fn api_tokens_carry_their_user_and_can_be_revoked() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
-    let own: Value = r.json().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let pbx = s.login("pbx", common::TEAM_PASSWORD).await;
+    let (st, own) = pbx.post("/api/v1/tokens", json!({"name": "自己的"})).await;
+    assert_eq!(st, 201, "{own}");
 
     // The listing never shows secrets; others' tokens are "not found" to non-managers.
     let (_, list) = admin.get("/api/v1/tokens?all=true").await;
     assert_eq!(list["total"], 2);
     assert!(!list.to_string().contains(&secret) && !list.to_string().contains("token_hash"));
+    // Mutating with a bearer token needs no CSRF header.
     let r = http
         .delete(s.url(&format!("/api/v1/tokens/{}", t["id"].as_str().unwrap())))
         .bearer_auth(own["token"].as_str().unwrap())

@@ -471,3 +471,129 @@ async fn doctor_warns_that_a_lagging_index_catches_up_at_the_next_start() {
         "{text}"
     );
 }
+
+async fn bearer_call(
+    s: &TestServer,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(s.url(path))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let st = r.status().as_u16();
+    (st, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Probe finding 5: a token could mint tokens that outlived it and change the password; a
+/// password reset (the admin's answer to a compromised account) or change left the account's
+/// tokens working.
+#[tokio::test]
+async fn tokens_need_a_session_to_be_made_and_end_with_the_password() {
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let sun_client = s.login("sun", common::TEAM_PASSWORD).await;
+    let (st, t) = sun_client
+        .post("/api/v1/tokens", json!({"name": "mine"}))
+        .await;
+    assert_eq!(st, 201, "{t}");
+    let token = t["token"].as_str().unwrap().to_string();
+    for (path, body) in [
+        (
+            "/api/v1/tokens",
+            json!({"name": "child", "expires_in_days": 3650}),
+        ),
+        (
+            "/api/v1/me/password",
+            json!({"current_password": common::TEAM_PASSWORD, "new_password": "brand new pass"}),
+        ),
+    ] {
+        let (st, v) = bearer_call(&s, &token, path, body).await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (403, Some("session_required")),
+            "{path}: {v}"
+        );
+    }
+    // Warm: the token is answered from the auth cache before the reset.
+    for _ in 0..2 {
+        assert_eq!(bearer_status(&s, &token).await, 200);
+    }
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/users/{sun}/reset-password"),
+            json!({"password": "second password!"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v, json!({"sessions_ended": 1, "tokens_revoked": 1}));
+    assert_eq!(bearer_status(&s, &token).await, 401, "the reset revoked it");
+    let (_, page) = admin.get("/api/v1/audit?action=user.password_reset").await;
+    assert_eq!(page["items"][0]["detail"]["tokens_revoked"], 1, "{page}");
+
+    // The user's own change ends their tokens too, like their sessions.
+    let sun_client = s.login("sun", "second password!").await;
+    let (_, t) = sun_client
+        .post("/api/v1/tokens", json!({"name": "again"}))
+        .await;
+    let token = t["token"].as_str().unwrap().to_string();
+    assert_eq!(bearer_status(&s, &token).await, 200);
+    let (st, _) = sun_client
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": "second password!", "new_password": "third password!"}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    assert_eq!(bearer_status(&s, &token).await, 401);
+    let (_, page) = admin
+        .get("/api/v1/audit?action=user.password_changed")
+        .await;
+    assert_eq!(page["items"][0]["detail"]["tokens_revoked"], 1, "{page}");
+}
+
+/// Probe finding 9: a failed login wrote whatever was typed as the username (often the
+/// password, typed in the wrong box) into the permanent audit log.
+#[tokio::test]
+async fn a_failed_login_keeps_only_a_well_formed_username() {
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    for name in ["MyS3cret!Pass word", "nobody"] {
+        let (st, _) = s
+            .client()
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": name, "password": "x"}),
+            )
+            .await;
+        assert_eq!(st, 401);
+    }
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, page) = admin.get("/api/v1/audit?action=auth.login_failed").await;
+    let seen: Vec<(&str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["detail"]["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("nobody", "unknown_user"),
+            ("(invalid username)", "unknown_user")
+        ]
+    );
+    let text = page.to_string();
+    assert!(!text.contains("MyS3cret"), "{text}");
+}

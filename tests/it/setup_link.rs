@@ -53,3 +53,24 @@ fn without_a_server_it_says_so() {
         SetupLink::NoServer
     ));
 }
+
+/// Probe finding 15: `POST /setup` after setup judged the password ("密码不能包含用户名", 400)
+/// before saying that setup is done.
+#[tokio::test]
+async fn setup_once_done_says_so_before_looking_at_the_input() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let (st, v) = s
+        .client()
+        .post(
+            "/api/v1/setup",
+            serde_json::json!({"token": "x", "username": "admin", "display_name": "",
+                               "password": "admin"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (409, Some("setup_done")),
+        "{v}"
+    );
+    s.stop().await;
+}

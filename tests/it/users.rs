@@ -280,3 +280,470 @@ async fn user_add_on_an_empty_data_directory_creates_it_and_no_setup_link_is_nee
     // The new install has its firm-wide pool too.
     assert_eq!(app.store.read(zhudai::store::pools::all).unwrap().len(), 1);
 }
+
+/// Sends `method path body` as `client`; status and the error's code and field.
+async fn answer(
+    client: &common::Client,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let (st, v) = client.call(method, path, Some(body)).await;
+    (st.as_u16(), v)
+}
+
+fn admin_id(s: &TestServer) -> String {
+    s.app
+        .store
+        .read(|tx| zhudai::store::users::find_by_username(tx, ADMIN))
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Probe finding 4: `user.manage` alone was administrator in all but name. Its holder could
+/// mint a token acting as the admin, give itself the admin role, widen its own role, create
+/// roles and accounts with more than it holds, and reset, disable or depart the admin. Now a
+/// caller grants only what it holds and manages only accounts that hold nothing beyond it.
+#[tokio::test]
+async fn user_manage_reaches_no_further_than_its_holder() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
+                   "scope": "self", "field_privileges": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let hr_id = common::add_user(&s, "hr1", &["hr"], None);
+    let boss = admin_id(&s);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+
+    let refused: Vec<(Method, String, serde_json::Value, &str)> = vec![
+        (
+            Method::POST,
+            "/api/v1/tokens".into(),
+            json!({"name": "x", "user_id": boss}),
+            "audit.view",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{hr_id}"),
+            json!({"roles": ["hr", "admin"]}),
+            "audit.view",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/roles/hr".into(),
+            json!({"capabilities": ["user.manage", "audit.view"]}),
+            "audit.view",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{boss}/reset-password"),
+            json!({"password": "Hijack-password-99"}),
+            "audit.view",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{boss}"),
+            json!({"status": "disabled"}),
+            "audit.view",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{boss}/depart"),
+            json!({"to_user": hr_id}),
+            "audit.view",
+        ),
+        (
+            Method::POST,
+            "/api/v1/roles".into(),
+            json!({"key": "viewer", "name": "审计", "capabilities": ["audit.view"]}),
+            "audit.view",
+        ),
+        (
+            Method::POST,
+            "/api/v1/roles".into(),
+            json!({"key": "wide", "name": "全局", "capabilities": ["user.manage"], "scope": "all"}),
+            "all",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/roles/sales".into(),
+            json!({"name": "销售"}),
+            "customer.read",
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            json!({"username": "boss2", "display_name": "老板二", "password": "a fine long pass",
+                   "roles": ["admin"]}),
+            "audit.view",
+        ),
+    ];
+    for (method, path, body, lacking) in refused {
+        let (st, v) = answer(&hr, method.clone(), &path, body.clone()).await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (403, Some("beyond_own_access")),
+            "{method} {path} {body}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(lacking), "{method} {path}: {message}");
+    }
+    // Nothing happened: the admin still logs in with the old password, hr1 holds only hr.
+    s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, me) = hr.get("/api/v1/me").await;
+    assert_eq!(me["user"]["roles"], json!(["hr"]));
+
+    // Within what hr1 holds, user.manage still works: an account with the same role, its
+    // password and a token for it; its own role's name.
+    let (st, v) = hr
+        .post(
+            "/api/v1/users",
+            json!({"username": "hr2", "display_name": "人事二", "password": "a fine long pass",
+                   "roles": ["hr"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let hr2 = v["id"].as_str().unwrap().to_string();
+    let (st, v) = hr
+        .post(
+            &format!("/api/v1/users/{hr2}/reset-password"),
+            json!({"password": "another long pass"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = hr
+        .post("/api/v1/tokens", json!({"name": "t", "user_id": hr2}))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = answer(
+        &hr,
+        Method::PATCH,
+        "/api/v1/roles/hr",
+        json!({"name": "人事部", "capabilities": ["user.manage"], "scope": "self"}),
+    )
+    .await;
+    assert_eq!(st, 200, "the name of one's own role, grants unchanged: {v}");
+    // The administrator holds everything and may still change any role, its own included.
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        "/api/v1/roles/admin",
+        json!({"name": "超级管理员"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        "/api/v1/roles/hr",
+        json!({"capabilities": ["user.manage", "audit.view"]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+}
+
+/// Probe finding 4, second half: a holder of `user.manage` with more than that may still not
+/// edit the grant of a role it holds itself (only an administrator, who holds every capability).
+#[tokio::test]
+async fn a_role_s_grant_is_not_edited_by_its_own_holder() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage", "audit.view"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    common::add_user(&s, "hr1", &["hr"], None);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+    let (st, v) = answer(
+        &hr,
+        Method::PATCH,
+        "/api/v1/roles/hr",
+        json!({"capabilities": ["user.manage"]}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("beyond_own_access")),
+        "{v}"
+    );
+    s.stop().await;
+}
+
+/// Probe finding 6: `PATCH {"status": "departed"}` marked a user departed without the handover
+/// (their customers stayed theirs), and a departed user came back with `"active"`.
+#[tokio::test]
+async fn departure_goes_through_the_handover_and_is_final() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let li = common::add_user(&s, "li", &["sales"], None);
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        &format!("/api/v1/users/{sun}"),
+        json!({"status": "departed"}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (400, Some("status")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("/depart"),
+        "{v}"
+    );
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/users/{sun}/depart"),
+            json!({"to_user": li}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    for status in ["active", "disabled"] {
+        let (st, v) = answer(
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{sun}"),
+            json!({"status": status}),
+        )
+        .await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (409, Some("user_departed")),
+            "{status}: {v}"
+        );
+    }
+    let (_, u) = admin.get(&format!("/api/v1/users/{sun}")).await;
+    assert_eq!(u["status"], "departed");
+    // Other fields of a departed account can still be corrected.
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        &format!("/api/v1/users/{sun}"),
+        json!({"display_name": "孙（已离职）"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+}
+
+/// Probe finding 7: unknown fields in account, role and department bodies were ignored (a
+/// `password` in `PATCH /users/{id}` answered 200 and changed nothing).
+#[tokio::test]
+async fn organisation_bodies_refuse_unknown_fields() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let dept = common::add_department(&s, "一部", None);
+    let cases: Vec<(Method, String, serde_json::Value, &str)> = vec![
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{sun}"),
+            json!({"password": "Whatever-pass-1"}),
+            "password",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{sun}"),
+            json!({"username": "admin"}),
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            json!({"username": "zhou", "display_name": "周", "password": "a fine long pass",
+                   "roles": ["sales"], "extra": 1}),
+            "extra",
+        ),
+        (
+            Method::POST,
+            "/api/v1/roles".into(),
+            json!({"key": "x1", "name": "X", "capabilities": [], "extra": 1}),
+            "extra",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/roles/sales".into(),
+            json!({"name": "销售", "extra": 1}),
+            "extra",
+        ),
+        (
+            Method::POST,
+            "/api/v1/departments".into(),
+            json!({"name": "二部", "extra": 1}),
+            "extra",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/departments/{dept}"),
+            json!({"name": "一部", "manager": "x"}),
+            "manager",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{sun}/reset-password"),
+            json!({"password": "a fine long pass", "notify": true}),
+            "notify",
+        ),
+        (
+            Method::POST,
+            "/api/v1/tokens".into(),
+            json!({"name": "t", "scope": "all"}),
+            "scope",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (st, v) = answer(&admin, method.clone(), &path, body).await;
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{method} {path}: {v}"
+        );
+    }
+    s.stop().await;
+}
+
+/// Probe finding 14: the product's own demo password, all-digit strings and a common password
+/// with one character added were accepted; the username rule refused every password holding a
+/// two-letter username.
+#[tokio::test]
+async fn the_password_policy_refuses_the_obvious_and_not_the_innocent() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    for password in [
+        "zhudai-demo-2026",
+        "12345678901",
+        "20261120",
+        "88888888a",
+        "a88888888",
+        "password1!",
+        "Qwertyuiop1",
+    ] {
+        match s.app.org().create_user(
+            &Actor::Operator,
+            new_user("lisi", &["sales"], password),
+            "test",
+        ) {
+            Err(Error::Validation { field, .. }) => assert_eq!(field, "password", "{password}"),
+            other => panic!("{password} accepted: {:?}", other.map(|u| u.username)),
+        }
+    }
+    // A two-letter username is part of too many words to refuse them all.
+    for (username, password) in [
+        ("ab", "abcdefgh-2026"),
+        ("xy", "5201314xyz"),
+        ("li", "a little lion"),
+    ] {
+        s.app
+            .org()
+            .create_user(
+                &Actor::Operator,
+                new_user(username, &["sales"], password),
+                "test",
+            )
+            .map(|_| ())
+            .unwrap_or_else(|e| panic!("{username} {password}: {e}"));
+    }
+    // From four characters on, the username stays refused.
+    match s.app.org().create_user(
+        &Actor::Operator,
+        new_user("wang", &["sales"], "wang-2026-pass"),
+        "test",
+    ) {
+        Err(Error::Validation { field, .. }) => assert_eq!(field, "password"),
+        other => panic!("accepted: {:?}", other.map(|u| u.username)),
+    }
+    s.stop().await;
+}
+
+/// Probe finding 15: `manager_id` took a cycle (A's manager B, B's manager A).
+#[tokio::test]
+async fn manager_chains_do_not_cycle() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let a = common::add_user(&s, "ua", &["sales"], None);
+    let b = common::add_user(&s, "ub", &["sales"], None);
+    let c = common::add_user(&s, "uc", &["sales"], None);
+    let set = |who: String, manager: String| {
+        let admin = &admin;
+        async move {
+            answer(
+                admin,
+                Method::PATCH,
+                &format!("/api/v1/users/{who}"),
+                json!({"manager_id": manager}),
+            )
+            .await
+        }
+    };
+    assert_eq!(set(a.clone(), b.clone()).await.0, 200);
+    assert_eq!(set(b.clone(), c.clone()).await.0, 200);
+    for (who, manager) in [(b.clone(), a.clone()), (c.clone(), a.clone())] {
+        let (st, v) = set(who, manager).await;
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (400, Some("manager_id")),
+            "{v}"
+        );
+    }
+    assert_eq!(set(c.clone(), String::new()).await.0, 200);
+    s.stop().await;
+}
+
+/// Probe finding 15: a departing user's customers went to a successor who cannot work them
+/// (a finance account without `customer.edit`).
+#[tokio::test]
+async fn a_successor_must_be_able_to_work_customers() {
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    let fin = common::add_user(&s, "fin", &["finance"], None);
+    let li = common::add_user(&s, "li", &["sales"], None);
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/users/{sun}/depart"),
+            json!({"to_user": fin}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["field"].as_str()),
+        (400, Some("to_user")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("customer.edit"),
+        "{v}"
+    );
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/users/{sun}/depart"),
+            json!({"to_user": li}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+}

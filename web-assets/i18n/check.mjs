@@ -7,7 +7,7 @@
 //  3. no Han characters in code outside the dictionaries (a cheap guard
 //     against user-visible Chinese literals in components);
 //  4. every error code the API can return (read from src/**/*.rs outside test
-//     modules: `Error::Conflict|Unprocessable|Unavailable|TokenRejected|Refused
+//     modules: `Error::Conflict|Unprocessable|Unavailable|TokenRejected|Refused|Denied
 //     { code: "…" }`, `ApiError::new(status, "…"`, `ErrorDetail { code: "…"`, the canned codes of
 //     `ApiError::for_status`) has a text `error.<code>` in every dictionary, so
 //     the UI never shows a bare code or parses the server's Chinese message.
@@ -102,7 +102,7 @@ function* walkRust(dir) {
   }
 }
 const CODE_PATTERNS = [
-  /Error::(?:Conflict|Unprocessable|Unavailable|TokenRejected|Refused)\s*\{\s*code:\s*"([a-z][a-z0-9_]*)"/g,
+  /Error::(?:Conflict|Unprocessable|Unavailable|TokenRejected|Refused|Denied)\s*\{\s*code:\s*"([a-z][a-z0-9_]*)"/g,
   /ApiError::new\(\s*[^,]+,\s*"([a-z][a-z0-9_]*)"/g,
   /ErrorDetail\s*\{\s*code:\s*"([a-z][a-z0-9_]*)"/g,
 ];

@@ -213,7 +213,11 @@ function EditUserDialog({ user, catalog, departments, onClose, onSaved }) {
   };
 
   const name = user.display_name || user.username;
-  const statusOptions = STATUSES.map((s) => ({ value: s.value, label: t(s.labelKey), note: t(s.noteKey) }));
+  // Departure is the handover dialog's (customers go to a successor), never a status edit;
+  // a departed account keeps its status.
+  const statusOptions = STATUSES.filter((s) => s.value !== 'departed')
+    .map((s) => ({ value: s.value, label: t(s.labelKey), note: t(s.noteKey) }));
+  const departed = user.status === 'departed';
   return html`
     <${FormDialog} title=${t('users.edit.title', { name })} onClose=${onClose} onSubmit=${onSubmit} busy=${busy && !confirming}
       testid="user-dialog" error=${formError} size="lg">
@@ -232,9 +236,9 @@ function EditUserDialog({ user, catalog, departments, onClose, onSaved }) {
       </div>
       <${CheckboxGroup} id="user-roles" legend=${t('users.field.roles')} options=${roleOptions(catalog, user.roles)}
         value=${values.roles} onChange=${set('roles')} error=${errors.roles} testid="user-form-roles" columns=${3} required />
-      <${RadioGroup} id="user-status" legend=${t('users.field.status')} options=${statusOptions}
+      ${!departed && html`<${RadioGroup} id="user-status" legend=${t('users.field.status')} options=${statusOptions}
         value=${values.status} onChange=${set('status')} error=${errors.status} testid="user-form-status" columns=${3}
-        hint=${isSelf ? t('users.statusSelfHint') : null} />
+        hint=${isSelf ? t('users.statusSelfHint') : null} />`}
     <//>
     ${confirming && html`<${ConfirmDialog}
       title=${values.status === 'departed' ? t('users.confirmDepart.title', { name }) : t('users.confirmDisable.title', { name })}

@@ -99,7 +99,7 @@ pub async fn logout(
 pub async fn me(caller: Caller) -> Json<SessionResponse> {
     let csrf_token = match &caller.auth {
         CallerAuth::Session { csrf_token, .. } => Some(csrf_token.clone()),
-        CallerAuth::Token { .. } => None,
+        CallerAuth::Token { .. } | CallerAuth::Shell => None,
     };
     Json(SessionResponse {
         user: UserView::new(&caller.user, &caller.access),

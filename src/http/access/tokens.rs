@@ -12,6 +12,7 @@ use crate::service::access::auth::Caller;
 use crate::service::access::tokens::{CreatedToken, TokenView};
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
     /// 1–3650 days; absent = `session.token_default_days` (90 unless configured).
@@ -24,7 +25,7 @@ pub struct NewToken {
 #[utoipa::path(post, path = "/tokens", operation_id = "create_token", tag = "auth", request_body = NewToken, responses(
     (status = 201, description = "Created; `token` is shown once", body = CreatedToken),
     (status = 400, description = "Invalid field", body = ErrorBody),
-    (status = 403, description = "Creating for another user needs user.manage", body = ErrorBody)))]
+    (status = 403, description = "Creating for another user needs user.manage and that the user holds nothing beyond the caller; a token cannot create tokens (session_required)", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Source(source): Source,

@@ -14,7 +14,7 @@ use crate::http::error::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::org::users::Actor;
-use crate::service::org::{DepartmentInput, DepartmentPatch, RolePatch};
+use crate::service::org::{DepartmentInput, DepartmentPatch, RoleInput, RolePatch};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DepartmentList {
@@ -129,7 +129,7 @@ pub async fn list_roles(
 }
 
 /// Create a role of the firm's own.
-#[utoipa::path(post, path = "/roles", tag = "organisation", request_body = Role, responses(
+#[utoipa::path(post, path = "/roles", tag = "organisation", request_body = RoleInput, responses(
     (status = 201, description = "Created", body = Role),
     (status = 400, description = "Invalid field", body = ErrorBody),
     (status = 409, description = "Key taken", body = ErrorBody)))]
@@ -137,10 +137,13 @@ pub async fn create_role(
     State(app): State<AppState>,
     Source(source): Source,
     caller: Caller,
-    ApiJson(role): ApiJson<Role>,
+    ApiJson(role): ApiJson<RoleInput>,
 ) -> Result<(StatusCode, Json<Role>), ApiError> {
     let r = app
-        .blocking(move |app| app.org().create_role(&Actor::User(&caller), role, &source))
+        .blocking(move |app| {
+            app.org()
+                .create_role(&Actor::User(&caller), role.into(), &source)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(r)))
 }

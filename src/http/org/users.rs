@@ -10,7 +10,7 @@ use crate::http::error::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::{Caller, UserView};
 use crate::service::followups::DepartTo;
-use crate::service::org::users::{Actor, NewUser, UserPatch};
+use crate::service::org::users::{self as accounts, Actor, NewUser, UserPatch};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {
@@ -95,13 +95,16 @@ pub async fn update(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     pub password: String,
 }
 
-/// Set a user's password (ends their sessions).
+/// Set a user's password: ends their sessions and revokes their API tokens (how many: in the
+/// answer and the audit entry).
 #[utoipa::path(post, path = "/users/{id}/reset-password", operation_id = "reset_user_password", tag = "users", request_body = PasswordReset, responses(
-    (status = 204, description = "Changed"),
+    (status = 200, description = "Changed; sessions ended and tokens revoked", body = accounts::PasswordReset),
+    (status = 403, description = "Missing user.manage, or the user holds more than the caller", body = ErrorBody),
     (status = 400, description = "Password refused", body = ErrorBody),
     (status = 404, description = "No such account", body = ErrorBody)))]
 pub async fn reset_password(
@@ -110,26 +113,30 @@ pub async fn reset_password(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PasswordReset>,
-) -> Result<StatusCode, ApiError> {
-    app.blocking(move |app| {
-        let actor = Actor::User(&caller);
-        let username = app.org().user_view(&actor, &id)?.username;
-        app.org()
-            .reset_password(&actor, &username, &body.password, &source)
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Json<accounts::PasswordReset>, ApiError> {
+    let done = app
+        .blocking(move |app| {
+            let actor = Actor::User(&caller);
+            let username = app.org().user_view(&actor, &id)?.username;
+            app.org()
+                .reset_password(&actor, &username, &body.password, &source)
+        })
+        .await?;
+    Ok(Json(done))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
 }
 
-/// Change my own password; every session of mine ends (log in again).
+/// Change my own password (a signed-in session only, not an API token); every session of mine
+/// ends (log in again) and my API tokens are revoked.
 #[utoipa::path(post, path = "/me/password", operation_id = "change_own_password", tag = "auth", request_body = PasswordChange, responses(
-    (status = 204, description = "Changed; all sessions ended"),
+    (status = 204, description = "Changed; all sessions ended, API tokens revoked"),
+    (status = 403, description = "Called with an API token (session_required)", body = ErrorBody),
     (status = 400, description = "Current password wrong or new one refused", body = ErrorBody)))]
 pub async fn change_own_password(
     State(app): State<AppState>,
@@ -146,6 +153,7 @@ pub async fn change_own_password(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DepartRequest {
     /// The successor who receives every customer of the departing user …
     #[serde(default)]

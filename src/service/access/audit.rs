@@ -28,6 +28,21 @@ pub fn clip(name: &str) -> String {
     name.chars().take(MAX_ANON_NAME).collect()
 }
 
+/// What the audit log records for a name typed at the login page: the name when it is a
+/// well-formed username ([`crate::domain::org::username_problem`]), else [`INVALID_USERNAME`].
+/// The log is kept for ever, and a password typed into the username box mostly holds a
+/// character no username has (a space, `!`, `@`, a Chinese character): that is not kept.
+pub fn attempted_username(typed: &str) -> &str {
+    if crate::domain::org::username_problem(typed).is_none() {
+        typed
+    } else {
+        INVALID_USERNAME
+    }
+}
+
+/// The actor of a refused login whose typed name could not be a username.
+pub const INVALID_USERNAME: &str = "(invalid username)";
+
 pub fn record(tx: &WriteTransaction, at: DateTime<Utc>, entry: NewAudit) -> Result<()> {
     audit::append(tx, at, entry)?;
     Ok(())

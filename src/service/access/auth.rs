@@ -31,6 +31,11 @@ pub enum CallerAuth {
     },
     /// API token (integrators): no cookie, so no CSRF token needed.
     Token { id: String },
+    /// The operator acting as a user from the server's shell ([`UseCases::caller_for`], e.g.
+    /// `zhudai import --owner`, benchmarks): holds the data directory, so it is not a token.
+    ///
+    /// [`UseCases::caller_for`]: crate::service::access::UseCases::caller_for
+    Shell,
 }
 
 impl Caller {
@@ -43,6 +48,20 @@ impl Caller {
             Ok(())
         } else {
             Err(Error::Forbidden(capability.as_str().to_string()))
+        }
+    }
+
+    /// What only a signed-in person may do (create API tokens, change the password): refused
+    /// to an API token, so a leaked token cannot renew itself or lock its owner out.
+    pub fn require_session(&self) -> Result<()> {
+        match self.auth {
+            CallerAuth::Session { .. } | CallerAuth::Shell => Ok(()),
+            CallerAuth::Token { .. } => Err(Error::Denied {
+                code: "session_required",
+                message: "API 令牌不能执行此操作（创建令牌、修改密码），请登录后在浏览器中操作"
+                    .into(),
+                details: serde_json::json!({}),
+            }),
         }
     }
 
@@ -118,6 +137,9 @@ impl crate::service::access::UseCases<'_> {
     pub fn login(&self, username: &str, password_plain: &str, source: &str) -> Result<LoggedIn> {
         let now = self.now();
         let name = audit::clip(username.trim());
+        // What the audit log keeps of a refused attempt: the name typed when it could be a
+        // username, else a marker (a password typed into the wrong box must not stay forever).
+        let logged_name = audit::attempted_username(&name);
         if let Err(refused) = self.login_throttle.begin(&name, source, now) {
             let retry_after_secs = refused.retry_after_secs;
             if refused.log {
@@ -126,7 +148,7 @@ impl crate::service::access::UseCases<'_> {
                         tx,
                         now,
                         audit::anonymous(
-                            &name,
+                            logged_name,
                             "auth.login_throttled",
                             source,
                             json!({"retry_after_secs": retry_after_secs}),
@@ -155,7 +177,7 @@ impl crate::service::access::UseCases<'_> {
             (Some(user), None) => user,
             (found, reason) => {
                 let mut entry = audit::anonymous(
-                    &name,
+                    logged_name,
                     "auth.login_failed",
                     source,
                     json!({"reason": reason.unwrap_or("unknown")}),
@@ -217,7 +239,7 @@ impl crate::service::access::UseCases<'_> {
             Some((user, access)) if user.status == UserStatus::Active => Ok(Caller {
                 user,
                 access,
-                auth: CallerAuth::Token { id: "cli".into() },
+                auth: CallerAuth::Shell,
             }),
             _ => Err(Error::validation("owner", "用户不存在或已停用")),
         }

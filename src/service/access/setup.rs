@@ -56,28 +56,12 @@ impl crate::service::access::UseCases<'_> {
         password_plain: &str,
         source: &str,
     ) -> Result<UserView> {
-        let username = username.trim();
-        let display_name = display_name.trim();
-        if let Some(reason) = org::username_problem(username) {
-            return Err(Error::validation("username", reason));
-        }
-        if display_name.is_empty() || display_name.chars().count() > 64 {
-            return Err(Error::validation(
-                "display_name",
-                "姓名不能为空，最多64个字符",
-            ));
-        }
-        if !crate::domain::text::single_line_ok(display_name) {
-            return Err(Error::validation(
-                "display_name",
-                crate::domain::text::REFUSED,
-            ));
-        }
-        crate::service::org::users::check_password(password_plain, username)?;
         let now = self.now();
         let presented = crypto::sha256_hex(token.as_bytes());
         // Refuse a wrong token before spending 19 MiB and tens of milliseconds on argon2: this
         // endpoint is open to anyone who can reach the server. (Checked again when writing.)
+        // "Setup is done" comes first of all: once an administrator exists, nothing sent here
+        // is looked at (not even whether the password would pass).
         let (plausible, done) = self.store.read(|tx| {
             let token = store::setup::peek(tx)?;
             let done = token.is_none()
@@ -96,6 +80,24 @@ impl crate::service::access::UseCases<'_> {
                 message: "管理员已存在，请直接登录".into(),
             });
         }
+        let username = username.trim();
+        let display_name = display_name.trim();
+        if let Some(reason) = org::username_problem(username) {
+            return Err(Error::validation("username", reason));
+        }
+        if display_name.is_empty() || display_name.chars().count() > 64 {
+            return Err(Error::validation(
+                "display_name",
+                "姓名不能为空，最多64个字符",
+            ));
+        }
+        if !crate::domain::text::single_line_ok(display_name) {
+            return Err(Error::validation(
+                "display_name",
+                crate::domain::text::REFUSED,
+            ));
+        }
+        crate::service::org::users::check_password(password_plain, username)?;
         if !plausible {
             return Err(Error::TokenRejected {
                 code: "setup_token_invalid",

@@ -62,6 +62,9 @@ impl crate::service::access::UseCases<'_> {
         for_user_id: Option<&str>,
         source: &str,
     ) -> Result<CreatedToken> {
+        // A token cannot make tokens: a leaked one would renew itself past its own expiry and
+        // revocation.
+        caller.require_session()?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 {
             return Err(Error::validation("name", "令牌名称不能为空，最多64个字符"));
@@ -108,6 +111,14 @@ impl crate::service::access::UseCases<'_> {
                 .ok_or_else(|| Error::validation("user_id", "用户不存在"))?;
             if owner.status != UserStatus::Active {
                 return Err(Error::validation("user_id", "该用户已停用"));
+            }
+            // A token acts as its user: made for someone else only when that user holds
+            // nothing beyond the caller (else `user.manage` would mint an administrator's).
+            if owner.id != caller.user.id {
+                crate::service::org::users::Actor::User(caller).may_reach(
+                    &crate::service::org::users::access_in(tx, &owner.roles)?,
+                    "为此用户创建令牌",
+                )?;
             }
             store::tokens::put(tx, &token)?;
             let detail = json!({"for_user": owner.username, "name": token.name,

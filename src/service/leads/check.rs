@@ -73,7 +73,9 @@ impl crate::service::leads::UseCases<'_> {
     fn check_limits(&self, caller: &Caller, entries: usize) -> Result<()> {
         let key = match &caller.auth {
             CallerAuth::Token { id } => format!("check/t/{id}"),
-            CallerAuth::Session { .. } => format!("check/u/{}", caller.user.id),
+            CallerAuth::Session { .. } | CallerAuth::Shell => {
+                format!("check/u/{}", caller.user.id)
+            }
         };
         let cfg = &self.config.leads;
         let now = self.now();

@@ -16,6 +16,7 @@ use crate::service::org::users::Actor;
 use crate::store;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DepartmentInput {
     pub name: String,
     #[serde(default)]
@@ -24,6 +25,7 @@ pub struct DepartmentInput {
 
 /// A rename and/or move. `parent_id`: absent = stay, `null` = top level, an id = under it.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DepartmentPatch {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -39,6 +41,7 @@ fn present<'de, D: serde::Deserializer<'de>>(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RolePatch {
     pub name: Option<String>,
     /// An unknown string is refused (400 naming `capabilities`).
@@ -54,6 +57,67 @@ pub struct RolePatch {
     pub unlimited_reveals: bool,
     /// Own customers a holder may lock against pool recall.
     pub lock_limit: Option<u32>,
+}
+
+/// A new role as sent over HTTP: a [`Role`], with an unknown field refused (400 naming it).
+/// `Role` itself stays lenient, since it also reads roles back from the store (a field added
+/// by a newer zhudai must not stop an older one).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleInput {
+    pub key: String,
+    pub name: String,
+    /// Ignored: only zhudai seeds built-in roles.
+    #[serde(default)]
+    pub builtin: bool,
+    /// An unknown string is refused (400 naming `capabilities`).
+    #[serde(default, deserialize_with = "capability::strict_list")]
+    pub capabilities: Vec<Capability>,
+    #[serde(default)]
+    pub scope: DataScope,
+    /// An unknown string is refused (400 naming `field_privileges`).
+    #[serde(default, deserialize_with = "capability::strict_list")]
+    pub field_privileges: Vec<FieldPrivilege>,
+    /// Full-value reveals per user per day; absent or `null` = unlimited.
+    #[serde(default)]
+    pub daily_reveal_quota: Option<u32>,
+    #[serde(default)]
+    pub lock_limit: Option<u32>,
+}
+
+impl From<RoleInput> for Role {
+    fn from(r: RoleInput) -> Role {
+        Role {
+            key: r.key,
+            name: r.name,
+            builtin: false,
+            capabilities: r.capabilities,
+            scope: r.scope,
+            field_privileges: r.field_privileges,
+            daily_reveal_quota: r.daily_reveal_quota,
+            lock_limit: r.lock_limit.unwrap_or(roles::DEFAULT_LOCK_LIMIT),
+        }
+    }
+}
+
+/// What a role grants (everything but its name), compared to tell a rename from a change of
+/// grant.
+fn grant_of(
+    r: &Role,
+) -> (
+    std::collections::BTreeSet<Capability>,
+    DataScope,
+    std::collections::BTreeSet<FieldPrivilege>,
+    Option<u32>,
+    u32,
+) {
+    (
+        r.capabilities.iter().copied().collect(),
+        r.scope,
+        r.field_privileges.iter().copied().collect(),
+        r.daily_reveal_quota,
+        r.lock_limit,
+    )
 }
 
 fn check_department_name(name: &str) -> Result<String> {
@@ -251,6 +315,7 @@ impl crate::service::org::UseCases<'_> {
 
     pub fn create_role(&self, actor: &Actor, mut role: Role, source: &str) -> Result<Role> {
         actor.require(Capability::UserManage)?;
+        actor.may_reach(&roles::combine([&role]), "创建这样的角色")?;
         role.builtin = false;
         role.name = role.name.trim().to_string();
         if let Some((field, reason)) = roles::role_problem(&role) {
@@ -288,6 +353,7 @@ impl crate::service::org::UseCases<'_> {
                 .into_iter()
                 .find(|r| r.key == key)
                 .ok_or(Error::NotFound)?;
+            actor.may_reach(&roles::combine([&before]), "修改此角色")?;
             let mut role = before.clone();
             if let Some(n) = patch.name {
                 role.name = n.trim().to_string();
@@ -311,6 +377,10 @@ impl crate::service::org::UseCases<'_> {
             }
             if let Some((field, reason)) = roles::role_problem(&role) {
                 return Err(Error::validation(field, reason));
+            }
+            actor.may_reach(&roles::combine([&role]), "这样设置角色")?;
+            if grant_of(&role) != grant_of(&before) {
+                actor.may_edit_grant_of(&role.key)?;
             }
             // The firm must never lose the last way to manage accounts.
             if role.key == "admin" && !role.capabilities.contains(&Capability::UserManage) {
@@ -342,6 +412,7 @@ impl crate::service::org::UseCases<'_> {
                 .into_iter()
                 .find(|r| r.key == key)
                 .ok_or(Error::NotFound)?;
+            actor.may_reach(&roles::combine([&role]), "删除此角色")?;
             if role.builtin {
                 return Err(Error::Unprocessable {
                     code: "builtin_role",

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::domain::capability::Capability;
 use crate::domain::org::{self, User, UserStatus};
+use crate::domain::roles::Access;
 use crate::service::access::auth::Caller;
 use crate::service::{Error, Result, access::audit, access::password, new_id};
 use crate::store::{self, audit::NewAudit, users};
@@ -21,6 +22,45 @@ impl Actor<'_> {
         match self {
             Actor::User(c) => c.require(capability),
             Actor::Operator => Ok(()),
+        }
+    }
+
+    /// The one check against escalation through `user.manage` (used by every account, role
+    /// and token change): a caller may grant, and manage an account or role holding, only what
+    /// it holds itself — capabilities, field privileges, data scope, reveal quota. `doing`
+    /// completes "不能…" in the refusal, which names what the caller lacks (403
+    /// `beyond_own_access`). The operator at the shell holds everything.
+    pub fn may_reach(&self, what: &Access, doing: &str) -> Result<()> {
+        let Actor::User(c) = self else {
+            return Ok(());
+        };
+        let lacks = c.access.lacks(what);
+        if lacks.is_empty() {
+            return Ok(());
+        }
+        let lacks = lacks.join("、");
+        Err(Error::Denied {
+            code: "beyond_own_access",
+            message: format!("不能{doing}：超出了你自己的权限，你没有 {lacks}"),
+            details: json!({ "lacks": lacks }),
+        })
+    }
+
+    /// Whether the caller may change the grant of role `key`: not of a role it holds itself,
+    /// unless it holds every capability (an administrator) — otherwise a holder would widen
+    /// its own access one step at a time.
+    pub fn may_edit_grant_of(&self, key: &str) -> Result<()> {
+        match self {
+            Actor::User(c)
+                if c.user.roles.iter().any(|r| r == key) && !c.access.holds_every_capability() =>
+            {
+                Err(Error::Denied {
+                    code: "beyond_own_access",
+                    message: "不能修改自己所持角色的权限：只有拥有全部权限的管理员可以".into(),
+                    details: json!({ "lacks": "全部权限（管理员）" }),
+                })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -45,7 +85,15 @@ impl Actor<'_> {
     }
 }
 
+/// What a password reset ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PasswordReset {
+    pub sessions_ended: usize,
+    pub tokens_revoked: u64,
+}
+
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub username: String,
     pub display_name: String,
@@ -65,7 +113,10 @@ pub struct NewUser {
 }
 
 /// Changes to an account; absent fields stay. An empty string clears department or manager.
+/// An unknown field (`password`, `username`) is refused (400 naming it), not ignored: the
+/// password has its own endpoint and the username never changes.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub display_name: Option<String>,
     pub roles: Option<Vec<String>>,
@@ -139,6 +190,36 @@ fn check_refs(
     Ok(())
 }
 
+/// What a set of role keys adds up to, read in the write transaction.
+pub(crate) fn access_in(tx: &crate::store::WriteTransaction, roles: &[String]) -> Result<Access> {
+    let all = store::org::roles_w(tx)?;
+    Ok(crate::domain::roles::combine(
+        all.iter().filter(|r| roles.contains(&r.key)),
+    ))
+}
+
+/// Does the manager chain starting at `manager` (their manager, that one's, …) reach `user`?
+/// Then making `manager` the manager of `user` closes a cycle. A cycle already stored (written
+/// before this check existed) ends the walk instead of looping.
+fn manager_chain_reaches(
+    tx: &crate::store::WriteTransaction,
+    manager: &str,
+    user: &str,
+) -> Result<bool> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut next = Some(manager.to_string());
+    while let Some(id) = next {
+        if id == user {
+            return Ok(true);
+        }
+        if !seen.insert(id.clone()) {
+            return Ok(false);
+        }
+        next = users::find_by_id_w(tx, &id)?.and_then(|u| u.manager_id);
+    }
+    Ok(false)
+}
+
 /// Would this change leave the firm without an active administrator?
 fn removes_last_admin(
     tx: &crate::store::WriteTransaction,
@@ -209,6 +290,7 @@ impl crate::service::org::UseCases<'_> {
         self.set_phone(&mut user, new.phone.as_deref())?;
         self.store.write(|tx| {
             check_roles(tx, &user.roles)?;
+            actor.may_reach(&access_in(tx, &user.roles)?, "创建拥有这些角色的账号")?;
             check_broker(tx, &user.roles, user.broker.as_mut())?;
             check_refs(
                 tx,
@@ -277,6 +359,7 @@ impl crate::service::org::UseCases<'_> {
         let now = self.now();
         self.store.write(|tx| {
             let before = users::find_by_id_w(tx, id)?.ok_or(Error::NotFound)?;
+            actor.may_reach(&access_in(tx, &before.roles)?, "修改此账号")?;
             let mut user = before.clone();
             if let Some(n) = patch.display_name {
                 let n = n.trim().to_string();
@@ -296,6 +379,7 @@ impl crate::service::org::UseCases<'_> {
             }
             if let Some(r) = patch.roles {
                 check_roles(tx, &r)?;
+                actor.may_reach(&access_in(tx, &r)?, "授予这些角色")?;
                 check_broker(tx, &r, user.broker.as_mut())?;
                 user.roles = r;
             }
@@ -307,8 +391,32 @@ impl crate::service::org::UseCases<'_> {
                     return Err(Error::validation("manager_id", "不能把自己设为上级"));
                 }
                 user.manager_id = Some(m).filter(|m| !m.is_empty());
+                if let Some(m) = user.manager_id.as_deref()
+                    && manager_chain_reaches(tx, m, &user.id)?
+                {
+                    return Err(Error::validation(
+                        "manager_id",
+                        "不能形成上下级循环：所选上级直接或间接以此人为上级",
+                    ));
+                }
             }
-            if let Some(s) = patch.status {
+            if let Some(s) = patch.status
+                && s != before.status
+            {
+                // Departure is the handover (离职继承): customers go to a successor or a pool.
+                // Setting the status alone would leave them with someone who is gone.
+                if s == UserStatus::Departed {
+                    return Err(Error::validation(
+                        "status",
+                        "离职请办理离职交接（POST /users/{id}/depart），把客户交给接收人或转入公海",
+                    ));
+                }
+                if before.status == UserStatus::Departed {
+                    return Err(Error::Conflict {
+                        code: "user_departed",
+                        message: "该员工已离职，账号不能再启用或停用；如需返回，请新建账号".into(),
+                    });
+                }
                 user.status = s;
             }
             if let Some(p) = patch.phone.as_deref() {
@@ -433,6 +541,8 @@ impl crate::service::org::UseCases<'_> {
         new_password: &str,
         source: &str,
     ) -> Result<()> {
+        // Not with an API token: a leaked token must not be able to lock its owner out.
+        caller.require_session()?;
         // A stolen session must not become a way to guess the password: same throttle as login.
         let now = self.now();
         if let Err(refused) = self
@@ -460,6 +570,8 @@ impl crate::service::org::UseCases<'_> {
             user.updated_at = now;
             users::update(tx, &user)?;
             let ended = store::sessions::delete_for_user(tx, &user.id)?;
+            // A new password ends what the old one opened: sessions and API tokens alike.
+            let revoked = store::tokens::revoke_for_user(tx, &user.id, now)?;
             audit::record(
                 tx,
                 now,
@@ -468,30 +580,33 @@ impl crate::service::org::UseCases<'_> {
                     "user.password_changed",
                     source,
                     Some(user.id.clone()),
-                    json!({"sessions_ended": ended}),
+                    json!({"sessions_ended": ended, "tokens_revoked": revoked}),
                 ),
             )
         })
     }
 
-    /// Sets a new password and ends every session of the user.
+    /// Sets a new password, ends every session of the user and revokes their API tokens (the
+    /// answer to a compromised account must not leave the attacker's token working).
     pub fn reset_password(
         &self,
         actor: &Actor,
         username: &str,
         new_password: &str,
         source: &str,
-    ) -> Result<()> {
+    ) -> Result<PasswordReset> {
         actor.require(Capability::UserManage)?;
         check_password(new_password, username)?;
         let now = self.now();
         let hash = password::hash(new_password)?;
         self.store.write(|tx| {
             let mut user = users::find_by_username_w(tx, username)?.ok_or(Error::NotFound)?;
+            actor.may_reach(&access_in(tx, &user.roles)?, "重置此账号的密码")?;
             user.password_hash = hash;
             user.updated_at = now;
             users::update(tx, &user)?;
             let ended = store::sessions::delete_for_user(tx, &user.id)?;
+            let revoked = store::tokens::revoke_for_user(tx, &user.id, now)?;
             audit::record(
                 tx,
                 now,
@@ -499,9 +614,14 @@ impl crate::service::org::UseCases<'_> {
                     "user.password_reset",
                     source,
                     Some(user.id.clone()),
-                    json!({"username": user.username, "sessions_ended": ended}),
+                    json!({"username": user.username, "sessions_ended": ended,
+                           "tokens_revoked": revoked}),
                 ),
-            )
+            )?;
+            Ok(PasswordReset {
+                sessions_ended: ended,
+                tokens_revoked: revoked,
+            })
         })
     }
 }
