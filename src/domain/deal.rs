@@ -587,6 +587,55 @@ pub fn check_request(amount_fen: i64, term_months: u32) -> Result<(), (&'static 
     Ok(())
 }
 
+/// A request the product lends: amount and term inside its ranges (a ¥10,000–¥50,000,
+/// 6–12-month product takes no 1-fen, 1-month deal).
+pub fn check_request_against(
+    p: &super::product::ProductInput,
+    amount_fen: i64,
+    term_months: u32,
+) -> Result<(), (&'static str, String)> {
+    use super::fee::yuan;
+    if amount_fen < p.amount_min_fen || amount_fen > p.amount_max_fen {
+        return Err((
+            "amount_fen",
+            format!(
+                "申请金额须在该产品的额度 {}–{} 之间",
+                yuan(p.amount_min_fen),
+                yuan(p.amount_max_fen)
+            ),
+        ));
+    }
+    if term_months < p.term_min_months || term_months > p.term_max_months {
+        return Err((
+            "term_months",
+            format!(
+                "期限须在该产品的 {}–{} 个月之间",
+                p.term_min_months, p.term_max_months
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A disbursement the product makes: a repayment method it offers, the amount and term inside
+/// its ranges (a lender approves less than asked, never outside the product).
+pub fn check_disbursement_against(
+    p: &super::product::ProductInput,
+    x: &Disbursement,
+) -> Result<(), (&'static str, String)> {
+    if !p.methods.contains(&x.method) {
+        let offered: Vec<&str> = p.methods.iter().map(|m| m.key()).collect();
+        return Err((
+            "method",
+            format!("该产品不提供这种还款方式，可选：{}", offered.join("、")),
+        ));
+    }
+    check_request_against(p, x.amount_fen, x.term_months).map_err(|(f, r)| match f {
+        "amount_fen" => ("disbursed_amount_fen", r.replace("申请金额", "放款金额")),
+        other => (other, r),
+    })
+}
+
 fn field_pair(r: Refusal) -> (&'static str, String) {
     match r {
         Refusal::Field(f, why) => (f, why),

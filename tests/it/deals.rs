@@ -457,7 +457,7 @@ async fn deals_are_scoped_like_customers() {
     let (st, e) = sa
         .post(
             "/api/v1/deals",
-            json!({"customer_id": c, "product_id": p, "amount_fen": 100, "term_months": 12,
+            json!({"customer_id": c, "product_id": p, "amount_fen": 10_000_000, "term_months": 12,
                    "officer_id": helper}),
         )
         .await;
@@ -891,6 +891,92 @@ async fn counts_and_pages_match_a_plain_filter_after_random_changes() {
         drift[0].starts_with("deal count */invited: 999"),
         "{drift:?}"
     );
+}
+
+/// A deal stays inside what its product lends: the amount and term asked (on creation and
+/// on edit) and the disbursement (method, amount, term). A probe made a 1-fen, 1-month deal on
+/// a ¥10,000 / 12-month product and disbursed it by a method the product does not offer.
+#[tokio::test]
+async fn a_deal_stays_inside_its_products_ranges() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let p = product(&admin).await; // ¥10,000–¥300,000, 12–36 months, annuity / equal principal
+    let c = customer(&admin, "钱七", "13800138000").await;
+    for (amount, term, field) in [
+        (1, 12, "amount_fen"),
+        (999_999, 12, "amount_fen"),
+        (30_000_001, 12, "amount_fen"),
+        (10_000_000, 1, "term_months"),
+        (10_000_000, 37, "term_months"),
+    ] {
+        let (st, e) = admin
+            .post(
+                "/api/v1/deals",
+                json!({"customer_id": c, "product_id": p, "amount_fen": amount,
+                       "term_months": term}),
+            )
+            .await;
+        assert_eq!(
+            (st.as_u16(), e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{amount} fen, {term} months: {e}"
+        );
+    }
+    let (_, list) = admin.get("/api/v1/deals").await;
+    assert_eq!(list["total"], 0, "nothing written: {list}");
+    // The edges are inside.
+    for (amount, term) in [(1_000_000, 12), (30_000_000, 36)] {
+        let (st, d) = admin
+            .post(
+                "/api/v1/deals",
+                json!({"customer_id": c, "product_id": p, "amount_fen": amount,
+                       "term_months": term}),
+            )
+            .await;
+        assert_eq!(st, 201, "{d}");
+    }
+    let d = deal(&admin, &c, &p).await;
+    let id = d["id"].as_str().unwrap();
+    let (st, e) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{id}"),
+            Some(json!({"term_months": 6})),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("term_months")),
+        "{e}"
+    );
+    for body in [
+        json!({"stage": "visited"}),
+        json!({"stage": "signed", "override": true, "reason": "合同原件已收"}),
+        json!({"stage": "submitted"}),
+        json!({"stage": "approved", "approved_amount_fen": 8_000_000}),
+    ] {
+        assert_eq!(stage(&admin, id, body).await.0, 200);
+    }
+    let disbursed = |method: &str, amount: i64, term: u32| {
+        json!({"stage": "disbursed", "disbursed_amount_fen": amount,
+               "disbursed_on": "2026-11-19", "rate_bp": 1000, "term_months": term,
+               "method": method, "first_repayment_date": "2026-12-19"})
+    };
+    for (body, field) in [
+        (disbursed("bullet", 8_000_000, 12), "method"),
+        (disbursed("annuity", 500_000, 12), "disbursed_amount_fen"),
+        (disbursed("annuity", 8_000_000, 48), "term_months"),
+    ] {
+        let (st, e) = stage(&admin, id, body).await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{e}"
+        );
+    }
+    let (st, v) = stage(&admin, id, disbursed("equal_principal", 8_000_000, 24)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["stage"], "disbursed");
 }
 
 /// Moves a new deal (by a manager) to 放款: ¥80,000 approved and disbursed, 12 months at 12%

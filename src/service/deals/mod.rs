@@ -154,6 +154,8 @@ impl crate::service::deals::UseCases<'_> {
             let product = store::products::get_w(w.tx, &input.product_id)?
                 .filter(|p| p.terms.active)
                 .ok_or_else(|| Error::validation("product_id", "产品不存在或已停用"))?;
+            deal::check_request_against(&product.terms, input.amount_fen, input.term_months)
+                .map_err(|(f, r)| Error::validation(f, r))?;
             let officer = input
                 .officer_id
                 .clone()
@@ -348,6 +350,13 @@ impl crate::service::deals::UseCases<'_> {
             }
             deal::check_request(d.amount_fen, d.term_months)
                 .map_err(|(f, r)| Error::validation(f, r))?;
+            if !changed.is_empty() {
+                let product = store::products::get_w(w.tx, &d.product.id)?.ok_or_else(|| {
+                    Error::Internal(format!("deal {}: product {} is gone", d.id, d.product.id))
+                })?;
+                deal::check_request_against(&product.terms, d.amount_fen, d.term_months)
+                    .map_err(|(f, r)| Error::validation(f, r))?;
+            }
             if let Some(o) = &patch.officer_id
                 && *o != d.officer_id
             {

@@ -140,6 +140,15 @@ impl crate::service::deals::UseCases<'_> {
                         format!("放款日期须在 1900-01-01 与今天（{today}）之间"),
                     ));
                 }
+                let product =
+                    crate::store::products::get_w(w.tx, &before.product.id)?.ok_or_else(|| {
+                        Error::Internal(format!(
+                            "deal {}: product {} is gone",
+                            before.id, before.product.id
+                        ))
+                    })?;
+                deal::check_disbursement_against(&product.terms, x)
+                    .map_err(|(f, r)| Error::validation(f, r))?;
             }
             if to == DealStage::FeeCollected {
                 // 收费 follows the money: a payment or waiver that settles the fee moves the
