@@ -11,7 +11,16 @@ export default async function ({ page, server }) {
     const c = await apiCall(page, 'POST', '/api/v1/customers', { name, phone: `1391234567${i}`, channel: '抖音' });
     await apiCall(page, 'POST', `/api/v1/customers/${c.id}/followups`, { kind: 'call', content: '电话沟通' });
   }
+  // A department tree two levels deep, with a long name: its row actions must stay in reach.
+  const top = await apiCall(page, 'POST', '/api/v1/departments', { name: '华东大区销售管理中心第一分部' });
+  await apiCall(page, 'POST', '/api/v1/departments', { name: '一组', parent_id: top.id });
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${server.base}/admin/departments`);
+  await page.getByTestId('dept-tree').waitFor();
+  const offscreen = await page.evaluate(() => [...document.querySelectorAll('[data-testid="dept-tree"] button')]
+    .filter((b) => b.getBoundingClientRect().right > window.innerWidth)
+    .map((b) => `${b.dataset.testid} right=${Math.round(b.getBoundingClientRect().right)}`));
+  assert(offscreen.length === 0, `department actions out of reach at 390 px: ${offscreen.join(', ')}`);
   await page.goto(`${server.base}/`);
   await page.getByTestId('nav').waitFor();
   const links = await page.locator('nav a.sidenav-item').evaluateAll((as) =>
