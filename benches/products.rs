@@ -226,6 +226,7 @@ fn main() {
     let checks = timed(300, || {
         let a = Applicant {
             age: Some(35),
+            born: None,
             city: customer.city.as_deref(),
             profile: &customer.profile,
             demand: &customer.demand,

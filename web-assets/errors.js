@@ -54,6 +54,7 @@ const BY_CODE = {
   csrf_rejected: () => t('error.csrf_rejected'),
   lead_index_building: () => t('error.lead_index_building'),
   apply_slug_taken: () => t('error.apply_slug_taken'),
+  consent_outdated: () => t('error.consent_outdated'),
   referral_consent_outdated: () => t('error.referral_consent_outdated'),
   broker_channel_missing: () => t('error.broker_channel_missing'),
   referral_unassignable: () => t('error.referral_unassignable'),

@@ -121,6 +121,11 @@ impl Progress for Watch {
         Ok(())
     }
 
+    /// A skipped duplicate goes to the error report too: not imported, with the reason.
+    fn skipped(&mut self, row: &RowError, cells: &[String]) -> crate::service::Result<()> {
+        self.rejected(row, cells)
+    }
+
     fn keys_merged(&mut self, m: &crate::store::keylog::Merged, took: std::time::Duration) {
         println!(
             "{} logged customer and lead-check keys merged ({}): {} rows written in {:.1} s",
@@ -236,7 +241,7 @@ impl Cmd {
             });
             std::fs::write(&out, sheet.finish()?)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            println!("rejected rows written to {}", out.display());
+            println!("rejected and skipped rows written to {}", out.display());
         }
         println!(
             "{}{} rows: {} created, {} updated, {} skipped as duplicates, {} flagged, {} rejected{}",
@@ -252,11 +257,31 @@ impl Cmd {
             report.flagged,
             report.rejected,
             if self.assign.is_some() {
-                format!(", {} assigned", report.assigned)
+                format!(
+                    ", {} assigned, {} to a pool",
+                    report.assigned, report.pooled
+                )
             } else {
                 String::new()
             }
         );
+        if report.unchanged > 0 || !report.changes.is_empty() {
+            println!("{} matched rows changed nothing", report.unchanged);
+            for c in &report.changes {
+                println!("row {}: updated {}", c.row, c.fields.join(", "));
+            }
+        }
+        // Rows nobody could take: where they went and why (the reason is the timeline's).
+        for p in &report.placements {
+            let to = match &p.pool_name {
+                Some(name) => format!("pool {name}"),
+                None => "kept by the importer".to_string(),
+            };
+            println!("{} rows not assigned → {to}: {}", p.rows, p.reason);
+        }
+        for d in &report.duplicates {
+            println!("row {}: skipped: {}", d.row, d.reason);
+        }
         if matches!(self.bad_optional, BadOpt::Keep) {
             println!(
                 "imported without a bad field, tagged {REVIEW_TAG}: {}",

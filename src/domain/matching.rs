@@ -18,6 +18,9 @@ use super::profile::Profile;
 pub struct Applicant<'a> {
     /// Age in completed years (from the ID number); `None` when no ID number is on file.
     pub age: Option<u32>,
+    /// The birth date and today's date (Asia/Shanghai), when the ID number is at hand: the age
+    /// hint then counts the days to the birthday that meets the minimum age.
+    pub born: Option<(NaiveDate, NaiveDate)>,
     pub city: Option<&'a str>,
     pub profile: &'a Profile,
     pub demand: &'a Demand,
@@ -69,11 +72,51 @@ impl Decision {
 
 fn yuan(fen: i64) -> String {
     let y = fen / 100;
-    if y >= 10_000 && y % 100 == 0 {
+    if fen % 100 != 0 {
+        // The fen shown: 4999.99 is not 4999 (the bar is compared in fen).
+        format!("{y}.{:02}元", (fen % 100).abs())
+    } else if y >= 10_000 && y % 100 == 0 {
         format!("{}万元", trim_float(y as f64 / 10_000.0))
     } else {
         format!("{y}元")
     }
+}
+
+/// When someone born on `birth` turns `age` (29 February: 1 March in a common year, as
+/// [`crate::domain::id_number::age_on`] counts).
+fn turns(birth: NaiveDate, age: u32) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    let year = birth.year().checked_add(i32::try_from(age).ok()?)?;
+    birth
+        .with_year(year)
+        .or_else(|| NaiveDate::from_ymd_opt(year, 3, 1))
+}
+
+/// The hint and gap (months, rounded up) of an applicant too young for `min`: counted to the
+/// birthday when the birth date is known, else the longest it can take.
+fn age_hint(age: u32, min: u32, born: Option<(NaiveDate, NaiveDate)>) -> (String, u32) {
+    let gap_years = min - age;
+    let Some((birth, today)) = born else {
+        return (format!("最迟 {gap_years} 年后满足年龄要求"), gap_years * 12);
+    };
+    let Some(day) = turns(birth, min).filter(|d| *d > today) else {
+        return (format!("最迟 {gap_years} 年后满足年龄要求"), gap_years * 12);
+    };
+    let days = (day - today).num_days();
+    let mut months = 0u32;
+    while today
+        .checked_add_months(chrono::Months::new(months))
+        .is_some_and(|d| d < day)
+    {
+        months += 1;
+    }
+    let hint = match days {
+        1 => format!("明天满 {min} 岁"),
+        2..=31 => format!("{days} 天后满 {min} 岁"),
+        _ if months < 24 => format!("约 {months} 个月后满 {min} 岁"),
+        _ => format!("约 {} 年后满 {min} 岁", (months + 6) / 12),
+    };
+    (hint, months.max(1))
 }
 
 fn trim_float(v: f64) -> String {
@@ -207,12 +250,12 @@ pub fn evaluate(r: &Requirements, a: &Applicant<'_>) -> Decision {
                 if let Some(min) = r.age_min
                     && age < min
                 {
-                    let gap = min - age;
+                    let (hint, gap) = age_hint(age, min, a.born);
                     c.fail(
                         "age_min",
                         format!("年龄 {age} 岁，要求 ≥ {min} 岁"),
-                        Some(format!("{gap} 年后满足年龄要求")),
-                        Some(gap * 12),
+                        Some(hint),
+                        Some(gap),
                     );
                 }
                 if let Some(max) = r.age_max
@@ -371,8 +414,11 @@ pub fn evaluate(r: &Requirements, a: &Applicant<'_>) -> Decision {
                     i128::from(debt) * 100 > i128::from(max) * i128::from(income)
                 };
                 if over {
+                    // Rounded up to 0.01 month: an excess is never shown as the limit itself.
                     let months = if income > 0 {
-                        format!("{} 个月", trim_float(debt as f64 / income as f64))
+                        let hundredths =
+                            (i128::from(debt) * 100 + i128::from(income) - 1) / i128::from(income);
+                        format!("{} 个月", trim_float(hundredths as f64 / 100.0))
                     } else {
                         "无收入".into()
                     };

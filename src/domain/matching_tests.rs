@@ -116,6 +116,7 @@ fn run(age: Option<u32>, city: Option<&str>, p: &Profile, r: &Requirements) -> D
         r,
         &Applicant {
             age,
+            born: None,
             city,
             profile: p,
             demand: &demand,
@@ -259,7 +260,7 @@ fn the_young_applicant_with_inquiries_and_an_overdue() {
             (
                 "age_min",
                 "年龄 22 岁，要求 ≥ 25 岁",
-                Some("3 年后满足年龄要求")
+                Some("最迟 3 年后满足年龄要求")
             ),
             (
                 "min_monthly_income_fen",
@@ -332,4 +333,99 @@ fn the_estimate_clamps_the_request_into_the_product() {
     };
     let e = estimate(&p, &d, first).unwrap();
     assert_eq!((e.payment_min_fen, e.payment_max_fen), (860_664, 888_488));
+}
+
+/// The age hint counts to the birthday that meets the minimum (Shanghai dates): tomorrow, in
+/// days within a month, else in months; the gap is in months, rounded up.
+#[test]
+fn the_age_hint_counts_to_the_birthday() {
+    let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+    let today = d(2026, 12, 8);
+    let r = Requirements {
+        age_min: Some(22),
+        ..Requirements::default()
+    };
+    let p = Profile::default();
+    let demand = Demand::default();
+    let hint = |birth: NaiveDate| {
+        let age = crate::domain::id_number::age_on(birth, today);
+        let dec = evaluate(
+            &r,
+            &Applicant {
+                age: Some(age),
+                born: Some((birth, today)),
+                city: None,
+                profile: &p,
+                demand: &demand,
+            },
+        );
+        dec.failures
+            .first()
+            .map(|f| (f.hint.clone().unwrap_or_default(), f.gap))
+    };
+    assert_eq!(hint(d(2004, 12, 9)), Some(("明天满 22 岁".into(), Some(1))));
+    assert_eq!(hint(d(2004, 12, 8)), None, "22 today");
+    assert_eq!(
+        hint(d(2004, 12, 10)),
+        Some(("2 天后满 22 岁".into(), Some(1)))
+    );
+    assert_eq!(
+        hint(d(2005, 1, 7)),
+        Some(("30 天后满 22 岁".into(), Some(1)))
+    );
+    assert_eq!(
+        hint(d(2005, 6, 1)),
+        Some(("约 6 个月后满 22 岁".into(), Some(6)))
+    );
+    assert_eq!(
+        hint(d(2010, 12, 9)),
+        Some(("约 6 年后满 22 岁".into(), Some(73)))
+    );
+    // Born on 29 February: 22 since 1 March 2026 (a common year), as the age itself counts.
+    assert_eq!(
+        hint(d(2004, 2, 29)).map(|h| h.0),
+        None,
+        "22 since 2026-03-01"
+    );
+    // Without the birth date (only the age): the longest it can take.
+    let dec = run(Some(21), None, &p, &r);
+    assert_eq!(
+        dec.failures[0].hint.as_deref(),
+        Some("最迟 1 年后满足年龄要求")
+    );
+}
+
+/// The debt ratio is shown rounded up to 0.01 month when it fails, so the reason never reads
+/// as if the limit were met; an income with fen shows them.
+#[test]
+fn the_debt_reason_never_contradicts_the_limit() {
+    let r = Requirements {
+        max_debt_income_pct: Some(2000),
+        min_monthly_income_fen: Some(500_000),
+        ..Requirements::default()
+    };
+    let p = Profile {
+        monthly_income_fen: Some(499_999),
+        credit: Credit {
+            existing_debt_fen: Some(10_000_001),
+            ..Credit::default()
+        },
+        ..Profile::default()
+    };
+    let dec = run(Some(30), None, &p, &r);
+    assert_eq!(
+        reasons(&dec),
+        vec![
+            (
+                "min_monthly_income_fen",
+                "月收入 4999.99元，要求 ≥ 5000元",
+                None
+            ),
+            (
+                "max_debt_income_pct",
+                "负债为月收入的 20.01 个月，要求 ≤ 20 个月",
+                Some("降低负债后可申请")
+            ),
+        ]
+    );
 }

@@ -298,10 +298,31 @@ pub fn check(p: &ProductInput) -> Result<(), Problem> {
 }
 
 fn check_requirements(r: &Requirements) -> Result<(), Problem> {
-    if r.age_min.is_some_and(|a| a > 100) || r.age_max.is_some_and(|a| a > 100) {
+    if r.age_min.is_some_and(|a| a > 100) {
         return Err(("requirements.min_age", "年龄应为0到100".into()));
     }
+    if r.age_max.is_some_and(|a| a > 100) {
+        return Err(("requirements.max_age", "年龄应为0到100".into()));
+    }
     range("requirements.max_age", r.age_min, r.age_max)?;
+    // Inquiries over a longer window include the shorter one's: a 1-month limit above the
+    // 3-month limit can never bind (the customer profile refuses the same inversion).
+    if let (Some(a), Some(b)) = (r.max_inquiries_1m, r.max_inquiries_3m)
+        && a > b
+    {
+        return Err((
+            "requirements.max_inquiries_1m",
+            "近1月查询上限不能大于近3月查询上限".into(),
+        ));
+    }
+    if let (Some(a), Some(b)) = (r.max_inquiries_3m, r.max_inquiries_6m)
+        && a > b
+    {
+        return Err((
+            "requirements.max_inquiries_3m",
+            "近3月查询上限不能大于近6月查询上限".into(),
+        ));
+    }
     if r.cities.len() > MAX_LIST {
         return Err(("requirements.cities", format!("最多{MAX_LIST}个城市")));
     }
@@ -598,6 +619,24 @@ mod tests {
                     p.requirements.age_max = Some(30);
                 },
                 "requirements.max_age",
+            ),
+            (
+                |p| p.requirements.age_max = Some(500),
+                "requirements.max_age",
+            ),
+            (
+                |p| {
+                    p.requirements.max_inquiries_1m = Some(9);
+                    p.requirements.max_inquiries_3m = Some(2);
+                },
+                "requirements.max_inquiries_1m",
+            ),
+            (
+                |p| {
+                    p.requirements.max_inquiries_3m = Some(9);
+                    p.requirements.max_inquiries_6m = Some(2);
+                },
+                "requirements.max_inquiries_3m",
             ),
             (
                 |p| p.requirements.min_social_security_months = Some(601),

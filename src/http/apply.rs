@@ -201,6 +201,54 @@ pub async fn show(State(app): State<AppState>, Path(slug): Path<String>) -> Resp
     }
 }
 
+/// The keys of a JSON application ([`Application`]'s fields).
+const JSON_KEYS: &[&str] = &[
+    "name",
+    "phone",
+    "city",
+    "amount",
+    "purpose",
+    "monthly_income",
+    "has_property",
+    "has_car",
+    "consent_general",
+    "consent_sensitive",
+    "ticket",
+    "website",
+];
+
+/// A JSON application: an object of the known keys, each a string; numbers are taken for the
+/// amount and the income (whole numbers), booleans for the consents. Anything else is a 400
+/// naming the key.
+fn json_application(bytes: &[u8]) -> Result<Application, Error> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|_| Error::validation("body", "提交内容不是有效的 JSON"))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(Error::validation("body", "提交内容应为 JSON 对象"));
+    };
+    let mut out = serde_json::Map::new();
+    for (k, v) in map {
+        if !JSON_KEYS.contains(&k.as_str()) {
+            return Err(Error::validation(k, "未知字段"));
+        }
+        let text = match v {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) if matches!(k.as_str(), "amount" | "monthly_income") => {
+                match n.as_i64() {
+                    Some(i) => i.to_string(),
+                    None => return Err(Error::validation(k, "请填写整数")),
+                }
+            }
+            serde_json::Value::Bool(b) if k.starts_with("consent_") => b.to_string(),
+            _ => return Err(Error::validation(k, "格式不正确，应为文字")),
+        };
+        out.insert(k, serde_json::Value::String(text));
+    }
+    serde_json::from_value(serde_json::Value::Object(out))
+        .map_err(|_| Error::validation("body", "提交内容无法识别"))
+}
+
 fn status_and_message(e: &Error) -> (StatusCode, String) {
     match e {
         Error::NotFound => (StatusCode::NOT_FOUND, "该申请表不存在或已停用".into()),
@@ -260,7 +308,7 @@ pub async fn submit(
     (status = 200, description = "Accepted", body = crate::service::leads::apply::Accepted),
     (status = 400, description = "A field is missing or wrong (`field` names it)", body = crate::http::error::ErrorBody),
     (status = 404, description = "No active form with this slug", body = crate::http::error::ErrorBody),
-    (status = 409, description = "Refused: `apply_refused` (honeypot), `apply_too_fast`, `apply_ticket_invalid`", body = crate::http::error::ErrorBody),
+    (status = 409, description = "Refused: `apply_refused` (honeypot), `apply_too_fast`, `apply_ticket_invalid`, `consent_outdated` (a consent text changed after the page was served)", body = crate::http::error::ErrorBody),
     (status = 413, description = "Larger than `[leads] apply_body_limit_bytes`", body = crate::http::error::ErrorBody),
     (status = 429, description = "Too many submissions from this address or with this phone", body = crate::http::error::ErrorBody)))]
 pub async fn submit_api(
@@ -298,13 +346,16 @@ async fn submit_as(
             "提交内容过大",
         );
     };
-    let parsed: Result<Application, String> = if json {
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    let parsed: Result<Application, Error> = if json {
+        json_application(&bytes)
     } else {
-        serde_urlencoded::from_bytes(&bytes).map_err(|e| e.to_string())
+        serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| Error::validation("body", "提交内容无法识别"))
     };
-    let Ok(a) = parsed else {
-        return refuse(StatusCode::BAD_REQUEST, "validation", "提交内容无法识别");
+    let a = match parsed {
+        Ok(a) => a,
+        Err(e) if json => return ApiError::from(e).into_response(),
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "validation", "提交内容无法识别"),
     };
     let form = {
         let slug = slug.clone();
@@ -339,8 +390,15 @@ async fn submit_as(
             "<h1>提交成功</h1><p class=\"done\">感谢您的申请，我们的顾问会尽快与您联系。</p>",
         ),
         Err(e) if json => ApiError::from(e).into_response(),
-        // A form that can be corrected is shown again with the reason and the values.
-        Err(e @ Error::Validation { .. }) => {
+        // A form that can be corrected is shown again with the reason and the values; after a
+        // consent text changed, with the new text to read and tick again.
+        Err(
+            e @ (Error::Validation { .. }
+            | Error::Refused {
+                code: "consent_outdated",
+                ..
+            }),
+        ) => {
             let (status, message) = status_and_message(&e);
             let ticket = app.leads().ticket(&form);
             let body = form_html(&form, &ticket, &kept, Some(&message));

@@ -95,6 +95,7 @@ pub async fn timeline(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReminderQuery {
     /// `today`, `overdue`, `tomorrow` or `week` (the six days after tomorrow); required.
     #[param(inline)]
@@ -179,6 +180,7 @@ pub async fn team_today(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NoticeQuery {
     /// The `latest` of the previous call (absent or 0: the newest notices).
     #[serde(default)]

@@ -23,6 +23,7 @@ use crate::service::import::{BadOptional, ImportOptions, ImportReport, Mapping, 
 use crate::service::{Error, new_id};
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Check every row and report, write nothing.
     #[serde(default)]
@@ -254,6 +255,7 @@ pub async fn preview(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobListQuery {
     /// At most this many (default 20, at most 100).
     pub limit: Option<usize>,

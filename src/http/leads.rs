@@ -104,6 +104,7 @@ pub async fn update_form(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubmissionQuery {
     /// The last id of the previous page.
     pub cursor: Option<String>,

@@ -528,7 +528,7 @@ const ENGINE_RULES_DOC: &str = "\n### 引擎规则（脚本不能改变）\n\n\
 保存（`PUT /api/v1/plugins/{name}` 或插件页）先编译，再运行文件自带的 `tests()` 和 horizon 检查：不通过时拒绝保存（422，\
 `plugin_tests_failed`，给出失败的用例和 文件:行号），确认要保存可加 `?force=true`（审计记录中注明 forced 和失败项）。\
 每次保存都是一个版本；直接在磁盘上修改的文件也会记为版本（作者 `disk`，审计动作 `plugin.disk_edit`）。\
-文件不能编译或测试不通过时（包括重启时）运行最近一个能编译且通过测试的版本，插件页的 `running_version` 写明是哪一个；\
+文件不能编译或测试不通过时（包括重启时）运行最近一个能编译且通过测试的版本，`running` 为 `last_good`，插件页写明运行的是哪个版本（`running_version`；正常保存后 `running` 为 `file`，`running_version` 是刚保存的版本，页面不提示）；\
 一个都没有时运行内置默认规则。`DELETE /api/v1/plugins/{name}` 删除文件（版本保留），内置默认规则重新生效。\n\n\
 ### 常量与新的挂钩\n\n\
 文件顶层的 `const` 可以在挂钩函数里直接使用（如 `const DAILY = 5;` 之后在 `can_claim` 里写 `DAILY`）。\

@@ -17,6 +17,7 @@ mod batch;
 mod columns;
 mod digests;
 pub mod jobs;
+mod merge;
 pub mod preview;
 mod profile_columns;
 pub mod report;
@@ -118,6 +119,19 @@ pub struct ImportReport {
     pub assigned: usize,
     /// Rows refused (every one; `errors` lists the first ones).
     pub rejected: usize,
+    /// Rows matched to an existing customer (`on_duplicate: update`) whose cells changed
+    /// nothing on it (not counted in `updated`).
+    pub unchanged: usize,
+    /// What each updated row changed (the first ones): its line, the customer, the fields.
+    pub changes: Vec<RowChange>,
+    /// New rows that automatic assignment (`assign`) could give nobody: put in a pool.
+    pub pooled: usize,
+    /// Where the automatically assigned rows without an owner went, and why: one entry per
+    /// destination and reason.
+    pub placements: Vec<Placement>,
+    /// Rows skipped as duplicates of existing customers (the first ones; `skipped` counts
+    /// every one): the line, the field that matched, and the existing customer, masked.
+    pub duplicates: Vec<RowError>,
     pub errors: Vec<RowError>,
     /// Rows imported without a bad optional field and tagged for review ([`BadOptional::Keep`]).
     pub to_review: usize,
@@ -127,6 +141,30 @@ pub struct ImportReport {
     pub columns: Vec<(String, Option<String>)>,
     /// Stopped between batches on request: what is counted was written, the rest was not read.
     pub stopped: bool,
+}
+
+/// One row of an update import and what it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RowChange {
+    pub row: usize,
+    pub customer_id: String,
+    /// The fields changed (`name`, `demand.amount_fen`, `profile.monthly_income_fen`, …).
+    pub fields: Vec<String>,
+}
+
+/// Rows that automatic assignment could give nobody, by where they went and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Placement {
+    /// `pool`, or `creator` (no pool, or a won customer no pool may hold: the importer keeps it).
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_name: Option<String>,
+    /// Why nobody got them (nobody in the team takes leads, everyone is full, the assignment
+    /// plugin failed …), as the timeline says it.
+    pub reason: String,
+    pub rows: usize,
 }
 
 /// Header text → field (`name`, `phone`, …, `owner`, `custom.<key>`; `null` or `"ignore"`:
@@ -183,6 +221,12 @@ pub struct Counts {
     /// Rows imported without a bad optional field, tagged for review.
     #[serde(default)]
     pub to_review: u64,
+    /// Update rows that changed nothing.
+    #[serde(default)]
+    pub unchanged: u64,
+    /// New rows automatic assignment put in a pool.
+    #[serde(default)]
+    pub pooled: u64,
 }
 
 /// Who watches an import run: the CLI's progress bar, a background job's record.
@@ -200,6 +244,10 @@ pub trait Progress {
     /// A row imported without a bad optional field (one call per field dropped), with its
     /// original cells.
     fn warned(&mut self, _warning: &RowError, _cells: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// A row skipped as a duplicate of an existing customer, with its original cells.
+    fn skipped(&mut self, _row: &RowError, _cells: &[String]) -> Result<()> {
         Ok(())
     }
     /// Inside each batch's write transaction (never for dry runs), with the counts including

@@ -20,6 +20,7 @@ use crate::service::access::scope::{Owned, Scope, Visible};
 use crate::store::customers::{Reader, Unscoped};
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// What the user typed: name fragments, pinyin or initials, company or address words,
     /// the last 4 digits of a phone, the last 4 or 6 of an ID number, or a full phone/ID.

@@ -17,6 +17,9 @@ const UNSCOPED: &[(&str, &str)] = &[
     // masked name only, the approver reads it through their own scope.
     ("service/customers/transfer_requests.rs", "Duplicates"),
     ("service/import/batch.rs", "Duplicates"),
+    // An update import giving a customer an ID number checks no other customer holds it
+    // (ids only; the row is refused without naming anyone).
+    ("service/import/merge.rs", "Duplicates"),
     // A full number typed into search resolves to ids; the search applies the scope after.
     ("service/search.rs", "NumberLookup"),
     // A PBX's call is matched to its customer by the number's blind index (firm-wide).

@@ -325,3 +325,122 @@ fn serde_urlencoded_body(pairs: &[(&'static str, String)]) -> String {
         .collect::<Vec<_>>()
         .join("&")
 }
+
+/// The consent recorded is the one the visitor saw: a text edited between the page and the
+/// post is refused (409 `consent_outdated`, nothing recorded), and the page shows the new text.
+#[tokio::test]
+async fn a_consent_text_edited_after_the_page_was_served_is_refused() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let mut body = form_body("web");
+    body["min_fill_seconds"] = json!(0);
+    let (st, f) = admin.post("/api/v1/application-forms", body.clone()).await;
+    assert_eq!(st, 201, "{f}");
+    let (_, _, ticket) = page(&s, "web").await;
+    body["consent_general"] = json!("新版本同意文字：我们会把您的信息提供给第三方机构");
+    let (st, f) = admin
+        .call(
+            Method::PUT,
+            &format!("/api/v1/application-forms/{}", f["id"].as_str().unwrap()),
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &f["consent_general"]["version"]),
+        (200, &json!(2)),
+        "{f}"
+    );
+    let (st, e) = submit(&s, "web", application(&ticket, "13811110060")).await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("consent_outdated")),
+        "{e}"
+    );
+    // The HTML form: the same refusal, with the form shown again with the new text.
+    let resp = reqwest::Client::new()
+        .post(s.url("/apply/web"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded_body(&[
+            ("ticket", ticket.clone()),
+            ("phone", "13811110060".into()),
+            ("consent_general", "v1".into()),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("新版本同意文字") && html.contains("value=\"v2\""),
+        "{html}"
+    );
+    assert_eq!(customers_total(&s).await, 0);
+    let (_, audit) = admin.get("/api/v1/audit?action=customer.applied").await;
+    assert_eq!(audit["total"], 0);
+    // A page served after the edit is accepted.
+    let (_, _, ticket) = page(&s, "web").await;
+    let (st, e) = submit(&s, "web", application(&ticket, "13811110060")).await;
+    assert_eq!(st, 200, "{e}");
+    s.stop().await;
+}
+
+/// The JSON application: a consent says yes (true, "on", "true", "1", "v<version>") or is a 400
+/// naming it; numbers may be JSON numbers; an unknown key, a field the form does not ask and
+/// an amount of 0 are 400s naming the field.
+#[tokio::test]
+async fn the_json_application_names_every_field_it_refuses() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let mut body = form_body("web");
+    body["min_fill_seconds"] = json!(0);
+    let (st, _) = admin.post("/api/v1/application-forms", body).await;
+    assert_eq!(st, 201);
+    let (_, _, ticket) = page(&s, "web").await;
+    let api = |body: Value| {
+        let url = s.url("/api/v1/apply/web");
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let with = |k: &str, v: Value| {
+        let mut a = application(&ticket, "13811110047");
+        a[k] = v;
+        a
+    };
+    for (body, field) in [
+        (with("consent_general", json!("no")), "consent_general"),
+        (with("consent_general", json!("false")), "consent_general"),
+        (with("consent_general", json!(false)), "consent_general"),
+        (with("consent_sensitive", json!("0")), "consent_sensitive"),
+        (with("amount", json!("0")), "amount"),
+        (with("amount", json!(0)), "amount"),
+        (with("amount", json!(1.5)), "amount"),
+        (with("extra", json!("x")), "extra"),
+        (with("monthly_income", json!("9000")), "monthly_income"),
+    ] {
+        let (st, e) = api(body.clone()).await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body} → {e}"
+        );
+    }
+    assert_eq!(customers_total(&s).await, 0);
+    let (st, e) = api(with("amount", json!(30))).await;
+    assert_eq!(st, 200, "{e}");
+    let mut yes = with("consent_general", json!(true));
+    yes["phone"] = json!("13811110048");
+    yes["consent_sensitive"] = json!("v1");
+    let (st, e) = api(yes).await;
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(customers_total(&s).await, 2);
+    s.stop().await;
+}

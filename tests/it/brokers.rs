@@ -557,6 +557,29 @@ async fn a_broker_refers_at_most_200_borrowers_a_day() {
     let (_, list) = b.get("/api/v1/broker/referrals?limit=5").await;
     assert_eq!(list["total"], 200, "the refused one wrote nothing");
     assert!(list["next_cursor"].is_string());
+    let (st, next) = b
+        .get(&format!(
+            "/api/v1/broker/referrals?limit=5&cursor={}",
+            list["next_cursor"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (st.as_u16(), next["items"].as_array().map(Vec::len)),
+        (200, Some(5))
+    );
+    // A bad limit or cursor is a 400 naming it, not silently clamped or read as the start.
+    for (q, field) in [
+        ("limit=0", "limit"),
+        ("limit=100000", "limit"),
+        ("cursor=zzz", "cursor"),
+    ] {
+        let (st, e) = b.get(&format!("/api/v1/broker/referrals?{q}")).await;
+        assert_eq!(
+            (st.as_u16(), e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{q}: {e}"
+        );
+    }
     // The next Asia/Shanghai day starts afresh (a new session: the old one timed out).
     s.clock.advance(chrono::Duration::days(1));
     let b = s.login(BROKER, TEAM_PASSWORD).await;

@@ -37,6 +37,7 @@ mod fuzz;
 mod import;
 mod import_batches;
 mod import_rules;
+mod import_update;
 mod issue15_fixes;
 mod leads;
 mod metrics;

@@ -319,6 +319,17 @@ async fn openapi_document_describes_the_handlers() {
     let mut ids = std::collections::BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
+            // A path parameter is one the path names (`{id}`); query options declared as path
+            // parameters (required!) made generated clients unable to call the route.
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap_or_default();
+                if p["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: `{name}` is declared in the path but is not in it"
+                    );
+                }
+            }
             let id = op["operationId"].as_str().unwrap_or_default().to_string();
             assert!(
                 ids.insert(id.clone()),

@@ -887,3 +887,73 @@ async fn matching_counts_once_per_customer_product_and_day_into_the_products_rep
     assert_eq!(markers.len(), 1, "{markers:?}");
     assert!(markers[0].0.starts_with(&format!("matchseen/{day2}/")));
 }
+
+/// A sheet re-import of a product leaves the requirements it has no column for as they were
+/// (the debt-to-income limit was cleared, and over-limit customers matched); the limit has its
+/// own column in the template.
+#[tokio::test]
+async fn a_sheet_reimport_keeps_the_debt_limit_it_has_no_column_for() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let body = json!({
+        "name": "边界信用贷", "lender": "测试银行", "category": "credit",
+        "min_amount_fen": 1_000_000, "max_amount_fen": 30_000_000,
+        "min_term_months": 12, "max_term_months": 36,
+        "min_rate_bp": 600, "max_rate_bp": 1200, "methods": ["annuity"],
+        "requirements": {"max_debt_income_pct": 2000}
+    });
+    let (st, p) = admin.post("/api/v1/products", body).await;
+    assert_eq!(st, 201, "{p}");
+    let pid = p["id"].as_str().unwrap().to_string();
+    let (st, c) = admin
+        .post(
+            "/api/v1/customers",
+            json!({"name": "负债高", "phone": "13700001009",
+                   "profile": {"monthly_income_fen": 500_000,
+                               "credit": {"existing_debt_fen": 20_000_000}}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let cid = c["id"].as_str().unwrap().to_string();
+    let status_of = |m: &Value| {
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["product_id"] == pid.as_str())
+            .map(|i| i["status"].clone())
+            .unwrap()
+    };
+
+    let header = "产品名称,放款机构,类别,最低额度(万元),最高额度(万元),最短期限(月),最长期限(月),最低年利率(%),最高年利率(%),还款方式\n";
+    let sheet = format!("{header}边界信用贷,测试银行,信用贷,1,300,12,36,6,12,等额本息\n");
+    let (st, r) = upload_sheet(&admin, sheet.as_bytes(), false).await;
+    assert_eq!((st, r["updated"].as_u64()), (200, Some(1)), "{r}");
+    let (_, p) = admin.get(&format!("/api/v1/products/{pid}")).await;
+    assert_eq!(p["max_amount_fen"], 300_000_000, "{p}");
+    assert_eq!(p["requirements"]["max_debt_income_pct"], 2000, "{p}");
+    let (_, m) = admin.get(&format!("/api/v1/customers/{cid}/matches")).await;
+    assert_eq!(status_of(&m), "ineligible", "{m}");
+
+    // The column: 15 times the monthly income.
+    let sheet = format!(
+        "{}负债收入比上限(倍)\n边界信用贷,测试银行,信用贷,1,300,12,36,6,12,等额本息,15\n",
+        header.trim_end().to_string() + ","
+    );
+    let (st, r) = upload_sheet(&admin, sheet.as_bytes(), false).await;
+    assert_eq!((st, r["updated"].as_u64()), (200, Some(1)), "{r}");
+    assert_eq!(r["ignored_columns"], json!([]), "{r}");
+    let (_, p) = admin.get(&format!("/api/v1/products/{pid}")).await;
+    assert_eq!(p["requirements"]["max_debt_income_pct"], 1500, "{p}");
+    let t = admin
+        .http
+        .get(format!("{}/api/v1/products/sheet-template", admin.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(t.contains("负债收入比上限(倍)"), "{t}");
+    s.stop().await;
+}

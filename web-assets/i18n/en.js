@@ -2152,6 +2152,7 @@ export default {
   'audit.action.broker.fee_paid': 'Referral fee paid',
   'timeline.referred': 'Referred by a broker: {note}',
   'notices.referred': '{name} was referred again by a broker',
+  'error.consent_outdated': 'The consent text has changed: read the new text, tick it again and submit',
   'error.referral_consent_outdated': 'The consent text has changed: reload the page and confirm it again',
   'error.broker_channel_missing': 'Your channel no longer exists; please contact the firm',
   'error.referral_unassignable': 'Nobody can take new customers right now; please try again later',

@@ -2152,6 +2152,7 @@ export default {
   'audit.action.broker.fee_paid': '经纪人返佣已付',
   'timeline.referred': '经纪人报单：{note}',
   'notices.referred': '{name} 由经纪人再次报单',
+  'error.consent_outdated': '个人信息处理规则已更新，请阅读新的内容后重新勾选并提交',
   'error.referral_consent_outdated': '授权说明已更新，请刷新页面后重新确认',
   'error.broker_channel_missing': '您所属的渠道已不存在，请联系机构',
   'error.referral_unassignable': '机构暂时无人接收新客户，请稍后再试',

@@ -75,6 +75,15 @@ function lineOf(message) {
   return m ? Number(m[1]) : null;
 }
 
+/**
+ * The running version is named only when the file on disk cannot run and a saved version runs
+ * instead (`running: last_good`); after every normal save the API also names the version that
+ * runs, which is the file itself.
+ */
+export function runsSavedVersion(p) {
+  return p.running === 'last_good' && Boolean(p.running_version);
+}
+
 function statusBadge(p) {
   if (p.status === 'error') {
     return html`<span class="badge badge-error">${t(p.running === 'last_good' ? 'plugins.status.lastGood' : 'plugins.status.error')}</span>`;
@@ -210,7 +219,7 @@ function Versions({ name, detail, onRolledBack }) {
     }
   };
   if (!detail.versions.length) return html`<p class="muted">${t('plugins.versions.none')}</p>`;
-  return html`<div data-testid="plugin-versions">
+  return html`<div data-testid="plugin-versions" class="table-scroll">
     <table class="table"><thead><tr>
       <th>${t('plugins.versions.at')}</th><th>${t('plugins.versions.note')}</th><th>${t('plugins.versions.lines')}</th><th></th>
     </tr></thead><tbody>
@@ -279,7 +288,7 @@ function PluginEditor({ name, onSaved }) {
       </div>
       ${detail.error && html`<div class="form-error" role="alert" data-testid="plugin-status-error">
         ${t('plugins.runningError')} ${detail.error.file}${detail.error.line ? `:${detail.error.line}` : ''}: ${detail.error.message}</div>`}
-      ${detail.running_version && html`<p class="muted" data-testid="plugin-running-version">
+      ${runsSavedVersion(detail) && html`<p class="muted" data-testid="plugin-running-version">
         ${t('plugins.runningVersion', { version: detail.running_version })}</p>`}
       ${detail.warnings.map((w) => html`<p class="muted">${w}</p>`)}
       <${RunErrors} detail=${detail} />

@@ -9,6 +9,7 @@ use crate::service::access::audit::AuditPage;
 use crate::service::access::auth::Caller;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this action, e.g. `auth.login_failed`.
     pub action: Option<String>,

@@ -47,6 +47,7 @@ pub async fn create(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
     /// Every user's tokens (needs `user.manage`).
     #[serde(default)]

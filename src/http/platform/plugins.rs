@@ -29,6 +29,7 @@ pub struct PluginErrorBody {
 
 /// `?force=true`: save although the inline tests fail (audited).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SaveQuery {
     #[serde(default)]
     pub force: bool,

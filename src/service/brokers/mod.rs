@@ -205,7 +205,21 @@ impl UseCases<'_> {
     /// `GET /broker/referrals`: the caller's own referrals, newest first, masked, with status.
     pub fn referrals(&self, caller: &Caller, q: &ReferralQuery) -> Result<ReferralPage> {
         self.me(caller)?;
-        let limit = q.limit.unwrap_or(20).clamp(1, 100);
+        let limit = match q.limit {
+            None => 20,
+            Some(n @ 1..=100) => n,
+            Some(_) => return Err(Error::validation("limit", "每页条数须在 1 到 100 之间")),
+        };
+        // A cursor is the id of the previous page's last referral: anything else would start
+        // the list somewhere silently.
+        if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty())
+            && !crate::store::is_canonical_ulid(c)
+        {
+            return Err(Error::validation(
+                "cursor",
+                "分页位置无效，请从第一页重新查看",
+            ));
+        }
         let me = caller.user.id.as_str();
         self.store.read(|tx| {
             let rows = store::brokers::referrals_before(tx, me, q.cursor.as_deref(), limit + 1)?;

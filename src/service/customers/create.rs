@@ -42,7 +42,7 @@ impl crate::service::customers::UseCases<'_> {
         })
     }
 
-    pub(super) fn seal_id_number(
+    pub(crate) fn seal_id_number(
         &self,
         id: &str,
         n: &crate::domain::id_number::IdNumber,

@@ -22,6 +22,7 @@ pub enum ExportFormat {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     #[param(inline)]
     pub format: ExportFormat,

@@ -147,6 +147,12 @@ impl Viewer<'_> {
         Ok(self.id_number(c)?.map(|n| n.age_on(self.today)))
     }
 
+    /// The birth date and today's date (Asia/Shanghai), for rules that count to a birthday
+    /// (matching's age hint); not shown as such.
+    pub fn born(&self, c: &Customer) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>> {
+        Ok(self.id_number(c)?.map(|n| (n.birth_date(), self.today)))
+    }
+
     pub fn view(&self, c: &Customer) -> Result<CustomerView> {
         let n = self.id_number(c)?;
         let mut v = CustomerView::masked(c, n.as_ref().map(|n| n.age_on(self.today)));

@@ -218,6 +218,8 @@ impl crate::service::import::UseCases<'_> {
             rejected: report.rejected as u64,
             assigned: report.assigned as u64,
             to_review: report.to_review as u64,
+            unchanged: report.unchanged as u64,
+            pooled: report.pooled as u64,
         };
         let batch_no = w.batch_no;
         w.batch_no += 1;
@@ -231,7 +233,7 @@ impl crate::service::import::UseCases<'_> {
             let out = self.write_rows(tx, r, ready, &mut auto, log.as_mut())?;
             if r.opts.dry_run {
                 // Nothing of a dry run may stick: abort by returning the outcome as an "error".
-                return Err(BatchError::DryRun(out));
+                return Err(BatchError::DryRun(Box::new(out)));
             }
             let counts = Counts {
                 created: counts_before.created + out.created as u64,
@@ -239,6 +241,8 @@ impl crate::service::import::UseCases<'_> {
                 skipped: counts_before.skipped + out.skipped as u64,
                 flagged: counts_before.flagged + out.flagged as u64,
                 assigned: counts_before.assigned + out.assigned as u64,
+                unchanged: counts_before.unchanged + out.unchanged as u64,
+                pooled: counts_before.pooled + out.pooled as u64,
                 to_review: counts_before.to_review + out.reviewed.len() as u64,
                 rejected: counts_before.rejected + out.refused.len() as u64,
                 ..counts_before
@@ -251,6 +255,7 @@ impl crate::service::import::UseCases<'_> {
                 "errors": errors_in_batch + out.refused.len(),
                 "on_duplicate": r.opts.on_duplicate, "pool_id": r.pool_id,
                 "assign": r.auto_mode, "assigned": out.assigned,
+                "unchanged": out.unchanged, "pooled": out.pooled,
             });
             let target = Some(r.import_id.to_string());
             let entry = audit::by_user(
@@ -266,7 +271,8 @@ impl crate::service::import::UseCases<'_> {
         });
         w.auto = auto;
         let out = match outcome {
-            Ok(o) | Err(BatchError::DryRun(o)) => o,
+            Ok(o) => o,
+            Err(BatchError::DryRun(o)) => *o,
             Err(BatchError::Service(e)) => return Err(e),
         };
         report.assigned += out.assigned;
@@ -274,6 +280,33 @@ impl crate::service::import::UseCases<'_> {
         report.updated += out.updated;
         report.skipped += out.skipped;
         report.flagged += out.flagged;
+        report.unchanged += out.unchanged;
+        report.pooled += out.pooled;
+        for change in out.changes {
+            if report.changes.len() < KEPT_ERRORS {
+                report.changes.push(change);
+            }
+        }
+        for p in out.placements {
+            let same = report
+                .placements
+                .iter()
+                .position(|q| q.to == p.to && q.pool_id == p.pool_id && q.reason == p.reason);
+            let kept = report.placements.len();
+            match same.and_then(|i| report.placements.get_mut(i)) {
+                Some(q) => q.rows += p.rows,
+                // Reasons are few (one per cause and pool); the cap only guards the answer.
+                None if kept < KEPT_ERRORS => report.placements.push(p),
+                None => {}
+            }
+        }
+        for (line, field, reason, cells) in out.duplicates {
+            let e = row_error(&r.defs, &r.columns, line, field, reason, &cells);
+            progress.skipped(&e, &cells)?;
+            if report.duplicates.len() < KEPT_ERRORS {
+                report.duplicates.push(e);
+            }
+        }
         for (line, field, reason, cells) in out.refused {
             Self::reject(
                 report, progress, &r.defs, &r.columns, line, field, reason, &cells,
@@ -419,7 +452,10 @@ impl crate::service::import::UseCases<'_> {
             }
             state.seen.insert(phone);
             let update = r.opts.on_duplicate == OnDuplicate::Update;
-            let may_refuse = update || r.defs.iter().any(|d| d.active && d.required);
+            // A skipped duplicate is listed with its cells too.
+            let may_refuse = update
+                || r.opts.on_duplicate == OnDuplicate::Skip
+                || r.defs.iter().any(|d| d.active && d.required);
             out.ready.push(Ready {
                 line,
                 auto,
@@ -461,6 +497,26 @@ impl crate::service::import::UseCases<'_> {
                 match r.opts.on_duplicate {
                     OnDuplicate::Skip => {
                         out.skipped += 1;
+                        let (field, reason) = match &found {
+                            Found::Record(e) => {
+                                let field = matched_field(e, &c);
+                                let what = if field == "phone" {
+                                    "手机号"
+                                } else {
+                                    "身份证号"
+                                };
+                                (
+                                    field,
+                                    format!(
+                                        "与已有客户（{}）的{what}重复，已跳过",
+                                        customer::mask_name(&e.name)
+                                    ),
+                                )
+                            }
+                            Found::Key => ("phone", "与已有客户重复，已跳过".to_string()),
+                        };
+                        out.duplicates
+                            .push((row.line, field.into(), reason, row.cells));
                         continue;
                     }
                     OnDuplicate::Update => {
@@ -480,9 +536,18 @@ impl crate::service::import::UseCases<'_> {
                         let input = row.input.as_ref().ok_or_else(|| {
                             Error::Internal("an update without the row's input".into())
                         })?;
-                        // `merged` keeps the name, phones and ID number: the keys `put`
-                        // moves are the placement keys, never one the import key log holds.
-                        let u = merged(&existing, input, r.now);
+                        let (u, changed) =
+                            match self.merged(tx, &existing, &c, input, r.today, r.now)? {
+                                Ok(m) => m,
+                                Err((field, reason)) => {
+                                    out.refused.push((row.line, field, reason, row.cells));
+                                    continue;
+                                }
+                            };
+                        if changed.is_empty() {
+                            out.unchanged += 1;
+                            continue;
+                        }
                         if !r.opts.dry_run {
                             write_created(
                                 tx,
@@ -492,8 +557,25 @@ impl crate::service::import::UseCases<'_> {
                                 log.as_deref_mut(),
                             )?;
                             customers::put(tx, Some(&existing), &u)?;
+                            if u.stage != existing.stage {
+                                let event = customers::TimelineEvent::new(
+                                    new_id(r.now),
+                                    r.now,
+                                    &r.caller.user.id,
+                                    "stage_changed",
+                                    crate::service::customers::stage_name(existing.stage),
+                                    crate::service::customers::stage_name(u.stage),
+                                    None,
+                                );
+                                customers::add_event(tx, &u.id, &event)?;
+                            }
                         }
                         out.updated += 1;
+                        out.changes.push(super::RowChange {
+                            row: row.line,
+                            customer_id: u.id.clone(),
+                            fields: changed,
+                        });
                         if !row.review.is_empty() {
                             out.reviewed.push((row.review, row.cells));
                         }
@@ -541,8 +623,14 @@ impl crate::service::import::UseCases<'_> {
                         events.push((created.len(), event));
                     }
                 }
-                if matches!(placed, Placed::User(_)) {
-                    out.assigned += 1;
+                match &placed {
+                    Placed::User(_) => out.assigned += 1,
+                    Placed::Pool(id) => {
+                        out.pooled += 1;
+                        let name = a.fallback.as_ref().map(|p| p.name.clone());
+                        out.placed("pool", Some(id.clone()), name, reason);
+                    }
+                    Placed::Creator => out.placed("creator", None, None, reason),
                 }
             }
             if !r.opts.dry_run {
@@ -623,51 +711,13 @@ pub(super) fn existing_matches(
     ids.into_iter()
         .map(|id| match (id, mode) {
             (None, _) => Ok(None),
-            (Some(id), OnDuplicate::Update) => {
+            // The record: to update it, or to say whose field a skipped row repeats.
+            (Some(id), OnDuplicate::Update | OnDuplicate::Skip) => {
                 Ok(all.any(&id)?.map(|c| Found::Record(Box::new(c))))
             }
             (Some(_), _) => Ok(Some(Found::Key)),
         })
         .collect()
-}
-
-/// The existing customer with the row's non-empty fields filled in.
-pub(super) fn merged(
-    existing: &Customer,
-    input: &CustomerInput,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Customer {
-    let mut u = existing.clone();
-    macro_rules! fill {
-        ($f:ident) => {
-            if input.$f.is_some() {
-                u.$f = input.$f.clone();
-            }
-        };
-    }
-    fill!(city);
-    fill!(address);
-    fill!(company);
-    fill!(channel);
-    fill!(grade);
-    fill!(intent);
-    if let Some(t) = &input.tags {
-        for tag in t {
-            if !u.tags.contains(tag) {
-                u.tags.push(tag.clone());
-            }
-        }
-    }
-    if let Some(d) = &input.demand {
-        u.demand = d.clone();
-    }
-    if let Some(custom) = &input.custom {
-        for (k, v) in custom {
-            u.custom.insert(k.clone(), v.clone());
-        }
-    }
-    u.updated_at = now;
-    u
 }
 
 #[derive(Default)]
@@ -681,12 +731,60 @@ pub(super) struct BatchOutcome {
     pub(super) refused: Vec<(usize, String, String, Vec<String>)>,
     /// Rows written without a bad optional field: their warnings and cells.
     pub(super) reviewed: Vec<(Vec<RowError>, Vec<String>)>,
+    pub(super) unchanged: usize,
+    pub(super) changes: Vec<super::RowChange>,
+    pub(super) pooled: usize,
+    pub(super) placements: Vec<super::Placement>,
+    /// Rows skipped as duplicates (line, field matched, reason, cells).
+    pub(super) duplicates: Vec<(usize, String, String, Vec<String>)>,
+}
+
+impl BatchOutcome {
+    /// One more row that automatic assignment gave nobody, counted by destination and reason.
+    fn placed(
+        &mut self,
+        to: &str,
+        pool_id: Option<String>,
+        pool_name: Option<String>,
+        reason: String,
+    ) {
+        match self
+            .placements
+            .iter_mut()
+            .find(|p| p.to == to && p.pool_id == pool_id && p.reason == reason)
+        {
+            Some(p) => p.rows += 1,
+            None => self.placements.push(super::Placement {
+                to: to.into(),
+                pool_id,
+                pool_name,
+                reason,
+                rows: 1,
+            }),
+        }
+    }
+}
+
+/// The field through which a row matched an existing customer: a phone (main or extra) or
+/// the ID number.
+fn matched_field(existing: &Customer, row: &Customer) -> &'static str {
+    let phones = |c: &Customer| -> Vec<String> {
+        std::iter::once(c.phone.bidx.clone())
+            .chain(c.extra_phones.iter().map(|p| p.bidx.clone()))
+            .collect()
+    };
+    let theirs = phones(existing);
+    if phones(row).iter().any(|b| theirs.contains(b)) {
+        "phone"
+    } else {
+        "id_number"
+    }
 }
 
 /// How a batch transaction ends other than committing: a dry run's outcome (so that it aborts)
 /// or a failure.
 pub(super) enum BatchError {
-    DryRun(BatchOutcome),
+    DryRun(Box<BatchOutcome>),
     Service(Error),
 }
 

@@ -60,6 +60,13 @@ pub struct ImportJob {
     /// per field left out; name and value as in `rejected_rows`.
     #[serde(default)]
     pub warning_rows: Vec<RowError>,
+    /// The first rows skipped as duplicates of existing customers (the field that matched,
+    /// the existing customer masked); name and value as in `rejected_rows`.
+    #[serde(default)]
+    pub duplicate_rows: Vec<RowError>,
+    /// Where automatically assigned rows nobody could take went, and why.
+    #[serde(default)]
+    pub placements: Vec<super::Placement>,
     /// The file's header row.
     pub headers: Vec<String>,
     /// The mapping used: (header, field or `null`).
@@ -113,6 +120,17 @@ struct KeptRow {
     cells: Vec<String>,
     #[serde(default)]
     warning: bool,
+    /// Skipped as a duplicate of an existing customer (in the error report: not imported).
+    #[serde(default)]
+    skipped: bool,
+}
+
+/// Which list a kept row belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    Rejected,
+    Warning,
+    Skipped,
 }
 
 /// A row error as a job record stores it: without the personal data (name, value).
@@ -133,6 +151,7 @@ struct Watcher<'a> {
     mapping: Vec<(String, Option<String>)>,
     first: Vec<RowError>,
     warnings: Vec<RowError>,
+    duplicates: Vec<RowError>,
     rejected_file: Option<BufWriter<std::fs::File>>,
     rejected_path: PathBuf,
     dry_run: bool,
@@ -151,6 +170,7 @@ impl Watcher<'_> {
         job.mapping.clone_from(&self.mapping);
         job.rejected_rows.clone_from(&self.first);
         job.warning_rows.clone_from(&self.warnings);
+        job.duplicate_rows.clone_from(&self.duplicates);
         put(tx, &job)?;
         Ok(!job.cancel_requested)
     }
@@ -160,7 +180,7 @@ impl Watcher<'_> {
     }
 
     /// Appends a refused row (or a warning) to the job's sealed file.
-    fn keep(&mut self, error: &RowError, cells: &[String], warning: bool) -> Result<()> {
+    fn keep(&mut self, error: &RowError, cells: &[String], kind: Kept) -> Result<()> {
         if self.rejected_file.is_none() {
             let f = std::fs::File::create(&self.rejected_path)
                 .map_err(|e| Error::Internal(format!("keeping rejected rows: {e}")))?;
@@ -169,7 +189,8 @@ impl Watcher<'_> {
         let line = serde_json::to_string(&KeptRow {
             error: error.clone(),
             cells: cells.to_vec(),
-            warning,
+            warning: kind == Kept::Warning,
+            skipped: kind == Kept::Skipped,
         })
         .map_err(|e| Error::Internal(e.to_string()))?;
         let sealed = self
@@ -200,14 +221,21 @@ impl Progress for Watcher<'_> {
         if self.first.len() < FIRST_REJECTED {
             self.first.push(stored(error));
         }
-        self.keep(error, cells, false)
+        self.keep(error, cells, Kept::Rejected)
     }
 
     fn warned(&mut self, warning: &RowError, cells: &[String]) -> Result<()> {
         if self.warnings.len() < FIRST_REJECTED {
             self.warnings.push(stored(warning));
         }
-        self.keep(warning, cells, true)
+        self.keep(warning, cells, Kept::Warning)
+    }
+
+    fn skipped(&mut self, row: &RowError, cells: &[String]) -> Result<()> {
+        if self.duplicates.len() < FIRST_REJECTED {
+            self.duplicates.push(stored(row));
+        }
+        self.keep(row, cells, Kept::Skipped)
     }
 
     fn in_batch(&mut self, tx: &WriteTransaction, counts: &Counts) -> Result<()> {
@@ -240,6 +268,8 @@ fn counts_of(r: &ImportReport) -> Counts {
         rejected: r.rejected as u64,
         assigned: r.assigned as u64,
         to_review: r.to_review as u64,
+        unchanged: r.unchanged as u64,
+        pooled: r.pooled as u64,
     }
 }
 
@@ -274,7 +304,11 @@ impl crate::service::import::UseCases<'_> {
     /// The shown rows' names and values, from the job's sealed file (the first rows only: the
     /// file is read up to the last row the job shows).
     fn fill_row_context(&self, job: &mut ImportJob) -> Result<()> {
-        if job.errors_purged || (job.rejected_rows.is_empty() && job.warning_rows.is_empty()) {
+        if job.errors_purged
+            || (job.rejected_rows.is_empty()
+                && job.warning_rows.is_empty()
+                && job.duplicate_rows.is_empty())
+        {
             return Ok(());
         }
         let f = match std::fs::File::open(self.rejected_path(&job.id)) {
@@ -282,9 +316,12 @@ impl crate::service::import::UseCases<'_> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::Internal(format!("rejected rows: {e}"))),
         };
-        let (mut errors, mut warnings) = (0, 0);
+        let (mut errors, mut warnings, mut skipped) = (0, 0, 0);
         for line in std::io::BufReader::new(f).lines() {
-            if errors >= job.rejected_rows.len() && warnings >= job.warning_rows.len() {
+            if errors >= job.rejected_rows.len()
+                && warnings >= job.warning_rows.len()
+                && skipped >= job.duplicate_rows.len()
+            {
                 break;
             }
             let line = line.map_err(|e| Error::Internal(format!("rejected rows: {e}")))?;
@@ -299,6 +336,8 @@ impl crate::service::import::UseCases<'_> {
                 .map_err(|e| Error::Internal(format!("rejected rows: {e}")))?;
             let (list, n) = if kept.warning {
                 (&mut job.warning_rows, &mut warnings)
+            } else if kept.skipped {
+                (&mut job.duplicate_rows, &mut skipped)
             } else {
                 (&mut job.rejected_rows, &mut errors)
             };
@@ -365,6 +404,7 @@ impl crate::service::import::UseCases<'_> {
             mapping: Vec::new(),
             first: Vec::new(),
             warnings: Vec::new(),
+            duplicates: Vec::new(),
             rejected_file: None,
             rejected_path: self.rejected_path(id),
             dry_run: opts.dry_run,
@@ -401,10 +441,12 @@ impl crate::service::import::UseCases<'_> {
                 job.mapping.clone_from(&w.mapping);
                 job.rejected_rows.clone_from(&w.first);
                 job.warning_rows.clone_from(&w.warnings);
+                job.duplicate_rows.clone_from(&w.duplicates);
             }
             match &result {
                 Ok(report) => {
                     job.counts = counts_of(report);
+                    job.placements.clone_from(&report.placements);
                     job.status = if report.stopped {
                         JobStatus::Cancelled
                     } else {
@@ -630,6 +672,8 @@ impl App {
             counts: Counts::default(),
             rejected_rows: Vec::new(),
             warning_rows: Vec::new(),
+            duplicate_rows: Vec::new(),
+            placements: Vec::new(),
             headers: Vec::new(),
             mapping: Vec::new(),
             on_duplicate: opts.on_duplicate,

@@ -48,7 +48,8 @@ pub struct Application {
     pub has_property: Option<String>,
     #[serde(default)]
     pub has_car: Option<String>,
-    /// A checkbox: present (any value) = ticked.
+    /// A checkbox: ticked is `v<version>` (the version the page showed, what the form sends),
+    /// `on`, `true`, `1` or `yes`; absent or empty is not ticked; anything else is refused.
     #[serde(default)]
     pub consent_general: Option<String>,
     #[serde(default)]
@@ -88,14 +89,43 @@ fn yes_no(field: &str, v: &Option<String>) -> Result<Option<bool>> {
     }
 }
 
-fn number(field: &str, v: &Option<String>, max: i64) -> Result<Option<i64>> {
+fn number(field: &str, v: &Option<String>, min: i64, max: i64) -> Result<Option<i64>> {
     match opt(v) {
         None => Ok(None),
         Some(s) => match s.parse::<i64>() {
-            Ok(n) if (0..=max).contains(&n) => Ok(Some(n)),
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
             _ => Err(Error::validation(field, "请填写合理的数字")),
         },
     }
+}
+
+/// A consent checkbox: `None` not ticked, `Some(None)` ticked, `Some(Some(v))` ticked for the
+/// text of version `v` (what the page sends). A value that does not say yes is refused.
+fn consent(field: &str, v: &Option<String>) -> Result<Option<Option<u32>>> {
+    let Some(s) = opt(v) else { return Ok(None) };
+    if let Some(n) = s.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()) {
+        return Ok(Some(Some(n)));
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(Some(None)),
+        _ => Err(Error::validation(
+            field,
+            "未表示同意：勾选即同意（on、true、1 或页面给出的版本号）",
+        )),
+    }
+}
+
+/// The consent versions a page showed, as its ticket carries them.
+struct Shown {
+    general: u32,
+    sensitive: u32,
+}
+
+fn outdated() -> Error {
+    refused(
+        "consent_outdated",
+        "个人信息处理规则已更新，请阅读新的内容后重新勾选并提交",
+    )
 }
 
 impl crate::service::leads::UseCases<'_> {
@@ -108,18 +138,28 @@ impl crate::service::leads::UseCases<'_> {
         })
     }
 
-    /// The fill-time ticket of a page of `form` served now: `<unix seconds>.<mac>`.
+    /// The fill-time ticket of a page of `form` served now, with the consent versions the page
+    /// shows: `<unix seconds>.<general>.<sensitive>.<mac>`.
     pub fn ticket(&self, form: &Form) -> String {
         let t = self.now().timestamp();
-        let mac = self.fields.ticket_mac(&format!("{}\0{t}", form.id));
-        format!("{t}.{mac}")
+        let (g, s) = (form.consent_general.version, form.consent_sensitive.version);
+        let mac = self
+            .fields
+            .ticket_mac(&format!("{}\0{t}\0{g}\0{s}", form.id));
+        format!("{t}.{g}.{s}.{mac}")
     }
 
-    fn check_ticket(&self, form: &Form, ticket: &str) -> Result<()> {
+    fn check_ticket(&self, form: &Form, ticket: &str) -> Result<Shown> {
         let invalid = || refused("apply_ticket_invalid", "页面已过期，请刷新后重新填写");
-        let (t, mac) = ticket.split_once('.').ok_or_else(invalid)?;
+        let mut parts = ticket.splitn(4, '.');
+        let mut next = || parts.next().ok_or_else(invalid);
+        let (t, g, s, mac) = (next()?, next()?, next()?, next()?);
         let secs: i64 = t.parse().map_err(|_| invalid())?;
-        let expected = self.fields.ticket_mac(&format!("{}\0{secs}", form.id));
+        let general: u32 = g.parse().map_err(|_| invalid())?;
+        let sensitive: u32 = s.parse().map_err(|_| invalid())?;
+        let expected = self
+            .fields
+            .ticket_mac(&format!("{}\0{secs}\0{general}\0{sensitive}", form.id));
         if !crate::crypto::constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
             return Err(invalid());
         }
@@ -133,7 +173,7 @@ impl crate::service::leads::UseCases<'_> {
                 "提交过快，请确认填写内容后再提交",
             ));
         }
-        Ok(())
+        Ok(Shown { general, sensitive })
     }
 
     fn take(&self, key: String, limit: u32, window: Duration) -> Result<()> {
@@ -148,7 +188,7 @@ impl crate::service::leads::UseCases<'_> {
         if opt(&a.website).is_some() {
             return Err(refused("apply_refused", "提交未被接受"));
         }
-        self.check_ticket(&form, &a.ticket)?;
+        let shown = self.check_ticket(&form, &a.ticket)?;
         let cfg = &self.config.leads;
         self.take(
             format!("apply/addr/{source}"),
@@ -157,13 +197,29 @@ impl crate::service::leads::UseCases<'_> {
         )?;
         let phone = crate::domain::phone::parse(&a.phone)
             .map_err(|e| Error::validation("phone", e.to_string()))?;
-        if opt(&a.consent_general).is_none() {
+        let general = consent("consent_general", &a.consent_general)?;
+        let sensitive = consent("consent_sensitive", &a.consent_sensitive)?;
+        let Some(general) = general else {
             return Err(Error::validation(
                 "consent_general",
                 "请阅读并同意个人信息处理规则",
             ));
-        }
+        };
         let asks = |f: &str| form.fields.iter().any(|x| x == f);
+        // A field the form does not ask is not stored: say so rather than drop it.
+        for (f, v) in [
+            ("name", &a.name),
+            ("city", &a.city),
+            ("amount", &a.amount),
+            ("purpose", &a.purpose),
+            ("monthly_income", &a.monthly_income),
+            ("has_property", &a.has_property),
+            ("has_car", &a.has_car),
+        ] {
+            if !asks(f) && opt(v).is_some() {
+                return Err(Error::validation(f, "此申请表不收集这一项"));
+            }
+        }
         let answer = |f: &str| match f {
             "monthly_income" => opt(&a.monthly_income),
             "has_property" => opt(&a.has_property),
@@ -171,23 +227,34 @@ impl crate::service::leads::UseCases<'_> {
             _ => None,
         };
         let sensitive_given = SENSITIVE.iter().any(|f| asks(f) && answer(f).is_some());
-        let sensitive_consent = opt(&a.consent_sensitive).is_some();
+        let sensitive_consent = sensitive.is_some();
         if sensitive_given && !sensitive_consent {
             return Err(Error::validation(
                 "consent_sensitive",
                 "填写收入、房产或车辆信息需单独同意处理敏感个人信息",
             ));
         }
+        // The consent recorded is the text the visitor saw: the page's versions (its ticket,
+        // and the version the checkbox sends) must still be the form's.
+        let current = (form.consent_general.version, form.consent_sensitive.version);
+        if shown.general != current.0 || general.is_some_and(|v| v != current.0) {
+            return Err(outdated());
+        }
+        if sensitive_consent
+            && (shown.sensitive != current.1 || sensitive.flatten().is_some_and(|v| v != current.1))
+        {
+            return Err(outdated());
+        }
         let pick = |f: &str, v: &Option<String>| -> Option<String> {
             asks(f).then(|| opt(v).map(str::to_string)).flatten()
         };
         let amount_wan = if asks("amount") {
-            number("amount", &a.amount, 100_000)?
+            number("amount", &a.amount, 1, 100_000)?
         } else {
             None
         };
         let income = if asks("monthly_income") {
-            number("monthly_income", &a.monthly_income, 10_000_000)?
+            number("monthly_income", &a.monthly_income, 0, 10_000_000)?
         } else {
             None
         };

@@ -624,6 +624,7 @@ impl crate::service::platform::UseCases<'_> {
             &product.terms.requirements,
             &Applicant {
                 age,
+                born: None,
                 city: customer.city.as_deref(),
                 profile: &customer.profile,
                 demand: &customer.demand,

@@ -66,9 +66,11 @@ impl crate::service::products::UseCases<'_> {
     /// Every active product for customer `id` (404 outside the caller's scope).
     pub fn matches(&self, caller: &Caller, id: &str) -> Result<MatchReport> {
         let customer = self.customers().visible_customer(caller, id)?;
-        let age = self.viewer(caller).age(&customer)?;
+        let viewer = self.viewer(caller);
+        let age = viewer.age(&customer)?;
+        let born = viewer.born(&customer)?;
         let products = self.store.read(store::products::all)?;
-        let report = self.match_products(&customer, age, &products)?;
+        let report = self.match_products(&customer, age, born, &products)?;
         self.count_matched(caller, &customer.id, &report)?;
         Ok(report)
     }
@@ -102,10 +104,12 @@ impl crate::service::products::UseCases<'_> {
         &self,
         c: &Customer,
         age: Option<u32>,
+        born: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
         products: &[Product],
     ) -> Result<MatchReport> {
         let applicant = Applicant {
             age,
+            born,
             city: c.city.as_deref(),
             profile: &c.profile,
             demand: &c.demand,

@@ -62,6 +62,7 @@ fn status_of(
             r,
             &Applicant {
                 age,
+                born: None,
                 city: row.city.as_deref(),
                 profile: &row.profile,
                 demand: &row.demand,

@@ -302,6 +302,18 @@ const COLUMNS: &[Column] = &[
         },
     },
     Column {
+        headers: &["负债收入比上限(倍)", "负债收入比上限", "负债收入比"],
+        field: "requirements.max_debt_income_pct",
+        set: |p, v| {
+            // Times the monthly income (20 = debt up to 20 months of income), to 0.01.
+            let pct = parse_money(v.trim().trim_end_matches('倍'), 100)
+                .and_then(|x| u32::try_from(x).ok())
+                .ok_or("应为月收入的倍数，如 20 或 15.5")?;
+            req(p).max_debt_income_pct = Some(pct);
+            Ok(())
+        },
+    },
+    Column {
         headers: &["信用卡使用率上限(%)", "信用卡使用率上限"],
         field: "requirements.max_card_utilization_pct",
         set: |p, v| {
@@ -437,6 +449,9 @@ pub struct ProductImportReport {
     pub errors: Vec<SheetError>,
     /// Headers not recognised: their cells were not read.
     pub ignored_columns: Vec<String>,
+    /// Template columns the sheet does not have: the products it updates keep those values
+    /// (a sheet without a column never clears a requirement).
+    pub kept_columns: Vec<String>,
 }
 
 /// The most rows a product sheet may have.
@@ -468,6 +483,8 @@ struct Sheet {
     rows: Vec<(usize, ProductInput)>,
     errors: Vec<SheetError>,
     ignored: Vec<String>,
+    /// The columns the sheet does not have: an updated product keeps their values.
+    absent: Vec<&'static Column>,
 }
 
 fn read_sheet(path: &Path) -> Result<Sheet> {
@@ -543,10 +560,21 @@ fn read_sheet(path: &Path) -> Result<Sheet> {
     if header.is_none() {
         return Err(Error::validation("file", "文件是空的"));
     }
+    let absent = COLUMNS
+        .iter()
+        .filter(|c| {
+            !header
+                .iter()
+                .flatten()
+                .flatten()
+                .any(|h| h.field == c.field)
+        })
+        .collect();
     Ok(Sheet {
         rows,
         errors,
         ignored,
+        absent,
     })
 }
 
@@ -564,6 +592,7 @@ impl crate::service::products::UseCases<'_> {
             rows,
             mut errors,
             ignored: ignored_columns,
+            absent,
         } = read_sheet(path)?;
         // Two rows naming one product: the second would silently win.
         for (i, (line, p)) in rows.iter().enumerate() {
@@ -587,18 +616,43 @@ impl crate::service::products::UseCases<'_> {
             unchanged: 0,
             errors,
             ignored_columns,
+            kept_columns: Vec::new(),
         };
         if !report.errors.is_empty() {
             report.errors.sort_by_key(|e| e.row);
             return Ok(report);
         }
         let now = self.now();
+        let mut bad = Vec::new();
         self.store.write(|tx| {
             let existing = store::products::all_w(tx)?;
-            for (_, terms) in rows {
+            // Updates first take the values of the columns the sheet lacks from the product,
+            // and are checked again as a whole: nothing is written if one fails.
+            let mut merged = Vec::with_capacity(rows.len());
+            for (line, mut terms) in rows {
                 let found = existing
                     .iter()
                     .find(|e| e.terms.lender == terms.lender && e.terms.name == terms.name);
+                if let Some(before) = found
+                    && !absent.is_empty()
+                {
+                    terms = keep_absent(terms, &before.terms, &absent)?;
+                    if let Err((field, reason)) = product::check(&terms) {
+                        bad.push(SheetError {
+                            row: line,
+                            column: String::new(),
+                            field: field.to_string(),
+                            value: String::new(),
+                            reason: format!("{reason}（含表中没有的列，沿用产品现有的值）"),
+                        });
+                    }
+                }
+                merged.push((found, terms));
+            }
+            if !bad.is_empty() {
+                return Ok(());
+            }
+            for (found, terms) in merged {
                 match found {
                     Some(before) if before.terms == terms => report.unchanged += 1,
                     Some(before) => {
@@ -656,6 +710,47 @@ impl crate::service::products::UseCases<'_> {
             }
             Ok::<_, Error>(())
         })?;
+        if !bad.is_empty() {
+            report.errors = bad;
+            report.created = 0;
+            report.updated = 0;
+            report.unchanged = 0;
+            return Ok(report);
+        }
+        if report.updated + report.unchanged > 0 {
+            report.kept_columns = absent.iter().map(|c| c.headers[0].to_string()).collect();
+        }
         Ok(report)
     }
+}
+
+/// `terms` with the fields of the `absent` columns taken from `before`. A column's field is
+/// its path in the product's JSON (`requirements.max_debt_income_pct`, `fee`).
+fn keep_absent(
+    terms: ProductInput,
+    before: &ProductInput,
+    absent: &[&'static Column],
+) -> Result<ProductInput> {
+    let json = |e: serde_json::Error| Error::Internal(format!("product sheet merge: {e}"));
+    let mut to = serde_json::to_value(&terms).map_err(json)?;
+    let from = serde_json::to_value(before).map_err(json)?;
+    for c in absent {
+        let pointer = format!("/{}", c.field.replace('.', "/"));
+        let Some(value) = from.pointer(&pointer) else {
+            continue;
+        };
+        let (parent, key) = match pointer.rsplit_once('/') {
+            Some((p, k)) => (p.to_string(), k.to_string()),
+            None => continue,
+        };
+        let slot = if parent.is_empty() {
+            Some(&mut to)
+        } else {
+            to.pointer_mut(&parent)
+        };
+        if let Some(serde_json::Value::Object(map)) = slot {
+            map.insert(key, value.clone());
+        }
+    }
+    serde_json::from_value(to).map_err(json)
 }

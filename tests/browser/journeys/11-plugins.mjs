@@ -79,6 +79,26 @@ export default async function ({ page, server }) {
     forced = await (await page.request.get(`${server.base}/api/v1/plugins/pool`)).json();
   }
   assert(forced.source.includes('reason + "！"'), 'saved anyway');
+  // A file saved through the page runs itself: the page does not say it cannot run (the API
+  // names the running version after every save; only `last_good` means the file cannot run).
+  assert(forced.running === 'file' && forced.running_version, `runs the saved file: ${forced.running}`);
+  await page.goto(`${server.base}/admin/plugins`);
+  await page.getByTestId('plugin-item-pool').click();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=plugin-detail] h2')?.textContent.includes('pool.rhai'),
+  );
+  assert(await page.getByTestId('plugin-running-version').count() === 0, 'no "cannot run" note for a good file');
+
+  // On a phone (390×844) the page fits: the list and the editor shrink, the code scrolls inside.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${server.base}/admin/plugins`);
+  await page.getByTestId('plugin-item-pool').click();
+  await page.getByTestId('plugin-detail').waitFor();
+  await page.waitForTimeout(300);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  await shot(page, 'phone');
+  assert(wide <= 390, `the plugin page fits the phone: ${wide}`);
+  await page.setViewportSize({ width: 1366, height: 768 });
 
   // assign.pick throws: a new lead goes nowhere, the failure shows, and the banner appears.
   // A fresh session for the API calls (the page's own login replaced the first one).
