@@ -594,6 +594,15 @@ pub fn check_request_against(
     amount_fen: i64,
     term_months: u32,
 ) -> Result<(), (&'static str, String)> {
+    amount_within(p, amount_fen)?;
+    term_within(p, term_months)
+}
+
+/// An amount asked inside the product's range.
+pub fn amount_within(
+    p: &super::product::ProductInput,
+    amount_fen: i64,
+) -> Result<(), (&'static str, String)> {
     use super::fee::yuan;
     if amount_fen < p.amount_min_fen || amount_fen > p.amount_max_fen {
         return Err((
@@ -605,6 +614,14 @@ pub fn check_request_against(
             ),
         ));
     }
+    Ok(())
+}
+
+/// A term asked inside the product's range.
+pub fn term_within(
+    p: &super::product::ProductInput,
+    term_months: u32,
+) -> Result<(), (&'static str, String)> {
     if term_months < p.term_min_months || term_months > p.term_max_months {
         return Err((
             "term_months",
@@ -617,8 +634,9 @@ pub fn check_request_against(
     Ok(())
 }
 
-/// A disbursement the product makes: a repayment method it offers, the amount and term inside
-/// its ranges (a lender approves less than asked, never outside the product).
+/// A disbursement by a repayment method the product offers. Its amount is bounded by the
+/// approval; the amount and term are not held to the product's ranges as they are now, which
+/// may have narrowed since the deal was made (the deal's snapshot does not keep them).
 pub fn check_disbursement_against(
     p: &super::product::ProductInput,
     x: &Disbursement,
@@ -630,10 +648,7 @@ pub fn check_disbursement_against(
             format!("该产品不提供这种还款方式，可选：{}", offered.join("、")),
         ));
     }
-    check_request_against(p, x.amount_fen, x.term_months).map_err(|(f, r)| match f {
-        "amount_fen" => ("disbursed_amount_fen", r.replace("申请金额", "放款金额")),
-        other => (other, r),
-    })
+    Ok(())
 }
 
 fn field_pair(r: Refusal) -> (&'static str, String) {

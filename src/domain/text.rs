@@ -12,8 +12,7 @@ fn invisible(c: char) -> bool {
         | '\u{200B}'..='\u{200F}' // zero-width space/non-joiner/joiner, LRM, RLM
         | '\u{2028}' | '\u{2029}' // line and paragraph separators
         | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
-        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
-        | '\u{2066}'..='\u{2069}' // bidi isolates
+        | '\u{2060}'..='\u{206F}' // word joiner, invisible operators, bidi isolates, deprecated format
         | '\u{FEFF}' // zero-width no-break space (BOM)
         | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
         // The rest of Unicode's default-ignorable code points, and blanks that show as nothing:
@@ -23,7 +22,6 @@ fn invisible(c: char) -> bool {
         | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
         | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
         | '\u{180B}'..='\u{180F}' // Mongolian variation selectors
-        | '\u{2065}' // reserved in the invisible-operator block
         | '\u{2800}' // braille blank
         | '\u{FE00}'..='\u{FE0E}' // variation selectors (U+FE0F, emoji presentation, stays)
         | '\u{FFF0}'..='\u{FFF8}' // reserved specials
@@ -75,6 +73,7 @@ mod tests {
             "a\u{E000}b",
             "一\u{FE00}部",
             "a\u{E0041}b",
+            "a\u{206A}b",
         ] {
             assert!(!single_line_ok(bad), "{bad:?}");
         }

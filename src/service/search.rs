@@ -392,7 +392,6 @@ impl crate::service::search::UseCases<'_> {
 /// process). Past this, narrow the search instead.
 pub const MAX_SEARCH_OFFSET: usize = 10_000;
 
-/// The search cursor: the offset of the next page, at most [`MAX_SEARCH_OFFSET`].
 /// How many of a query's words look a number up: a full phone or ID number (resolved through
 /// the blind index) or an ID number's last six digits.
 fn number_lookups(words: &[Word]) -> u32 {
@@ -410,6 +409,7 @@ fn number_lookups(words: &[Word]) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The search cursor: the offset of the next page, at most [`MAX_SEARCH_OFFSET`].
 pub fn search_offset(cursor: Option<&str>) -> Result<usize> {
     let offset = match cursor {
         None | Some("") => return Ok(0),

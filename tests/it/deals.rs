@@ -962,18 +962,16 @@ async fn a_deal_stays_inside_its_products_ranges() {
                "disbursed_on": "2026-11-19", "rate_bp": 1000, "term_months": term,
                "method": method, "first_repayment_date": "2026-12-19"})
     };
-    for (body, field) in [
-        (disbursed("bullet", 8_000_000, 12), "method"),
-        (disbursed("annuity", 500_000, 12), "disbursed_amount_fen"),
-        (disbursed("annuity", 8_000_000, 48), "term_months"),
-    ] {
-        let (st, e) = stage(&admin, id, body).await;
-        assert_eq!(
-            (st, e["error"]["field"].as_str()),
-            (400, Some(field)),
-            "{e}"
-        );
-    }
+    let (st, e) = stage(&admin, id, disbursed("bullet", 8_000_000, 12)).await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (400, Some("method")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("annuity"),
+        "{e}"
+    );
     let (st, v) = stage(&admin, id, disbursed("equal_principal", 8_000_000, 24)).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["stage"], "disbursed");

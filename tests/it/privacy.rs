@@ -318,6 +318,31 @@ async fn lookups_by_number_are_metered_for_readers_of_masked_numbers() {
         let (st, v) = sales.get(path).await;
         assert_eq!(st, 422, "{path}: {v}");
     }
+    // A transfer request and a number set on a customer say whose a number is as well.
+    let (st, v) = sales
+        .post(
+            "/api/v1/transfer-requests",
+            json!({"phone": "13800130077", "reason": "客户来电"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+    let id = c["id"].as_str().unwrap();
+    let (st, v) = sales
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/customers/{id}"),
+            Some(json!({"extra_phones": ["13800130078"]})),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+    let (st, v) = sales
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/customers/{id}"),
+            Some(json!({"city": "重庆"})),
+        )
+        .await;
+    assert_eq!(st, 200, "an edit without a number is no lookup: {v}");
     assert_eq!(sales.get("/api/v1/search?q=张三丰").await.0, 200);
     // The administrator sees who ran out, once.
     let (_, a) = admin
@@ -334,6 +359,46 @@ async fn lookups_by_number_are_metered_for_readers_of_masked_numbers() {
     let (st, v) = sales.post(check, guess(50)).await;
     assert_eq!(st, 200, "{v}");
     s.stop().await;
+}
+
+/// The near-miss hint of a product's minimum age counted to the birthday ("13 天后满 22 岁")
+/// is the birth date, the digits the masked ID number hides: only readers of birth dates get
+/// it; everyone else the longest it can take, in years.
+#[tokio::test]
+async fn the_age_hint_tells_the_birthday_only_to_readers_of_birth_dates() {
+    let w = world().await;
+    let (st, p) = w
+        .admin
+        .post("/api/v1/products", crate::products::salary_loan())
+        .await;
+    assert_eq!(st, 201, "{p}");
+    // 21 on 2026-11-20, 22 on 2026-12-03; the product asks 22.
+    let (st, c) = w
+        .sales
+        .post(
+            "/api/v1/customers",
+            json!({"name": "孙小年", "phone": "13800138009", "id_number": "110105200412030011"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let id = c["id"].as_str().unwrap();
+    let (st, m) = w
+        .admin
+        .get(&format!("/api/v1/customers/{id}/matches"))
+        .await;
+    assert_eq!(st, 200, "{m}");
+    assert!(m.to_string().contains("13 天后满 22 岁"), "{m}");
+    for who in [&w.sales, &w.manager] {
+        let (st, m) = who.get(&format!("/api/v1/customers/{id}/matches")).await;
+        assert_eq!(st, 200, "{m}");
+        let text = m.to_string();
+        assert!(
+            !text.contains("天后满") && !text.contains("个月后满"),
+            "{text}"
+        );
+        assert!(text.contains("最迟 1 年后满足年龄要求"), "{text}");
+    }
+    w.s.stop().await;
 }
 
 #[tokio::test]

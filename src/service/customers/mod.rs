@@ -149,7 +149,12 @@ impl Viewer<'_> {
 
     /// The birth date and today's date (Asia/Shanghai), for rules that count to a birthday
     /// (matching's age hint); not shown as such.
+    /// The birth date and today, for a hint counted to the birthday: only for a reader of
+    /// birth dates (`None` otherwise; "13 天后满 22 岁" is the birth date).
     pub fn born(&self, c: &Customer) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>> {
+        if !self.birth_date {
+            return Ok(None);
+        }
         Ok(self.id_number(c)?.map(|n| (n.birth_date(), self.today)))
     }
 

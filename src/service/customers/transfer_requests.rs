@@ -138,6 +138,9 @@ impl crate::service::customers::UseCases<'_> {
             }
             _ => return Err(Error::validation("phone", "请提供手机号或身份证号")),
         };
+        // Not found, in my scope, in a pool or someone else's: each answer says whose a
+        // number is, a lookup by number like the duplicate check, metered alike.
+        self.take_number_lookups(caller, 1)?;
         let scope = self.scope_of(caller)?;
         let ctx = self.ctx(caller, source)?;
         let now = ctx.now;

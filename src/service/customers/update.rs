@@ -30,6 +30,14 @@ impl crate::service::customers::UseCases<'_> {
         caller.require(Capability::CustomerEdit)?;
         let ctx = self.ctx(caller, source)?;
         let edit = self.validate_edit(&patch, ctx.now)?;
+        // A number set on a customer answers whether it is someone else's (409 `duplicate`, or
+        // the duplicate flag): a lookup by number like the duplicate check, metered alike.
+        let numbers = [patch.phone.is_some(), patch.id_number.is_some()]
+            .into_iter()
+            .filter(|set| *set)
+            .count()
+            + patch.extra_phones.as_ref().map_or(0, Vec::len);
+        self.take_number_lookups(caller, u32::try_from(numbers).unwrap_or(u32::MAX))?;
         ctx.write(|w| {
             let before = w.live(id)?;
             let mut c = before.clone();

@@ -351,11 +351,19 @@ impl crate::service::deals::UseCases<'_> {
             deal::check_request(d.amount_fen, d.term_months)
                 .map_err(|(f, r)| Error::validation(f, r))?;
             if !changed.is_empty() {
+                // Only what changed is held to the product's ranges as they are now: the
+                // other may be an amount the product took before it narrowed.
                 let product = store::products::get_w(w.tx, &d.product.id)?.ok_or_else(|| {
                     Error::Internal(format!("deal {}: product {} is gone", d.id, d.product.id))
                 })?;
-                deal::check_request_against(&product.terms, d.amount_fen, d.term_months)
-                    .map_err(|(f, r)| Error::validation(f, r))?;
+                if changed.contains(&"amount_fen") {
+                    deal::amount_within(&product.terms, d.amount_fen)
+                        .map_err(|(f, r)| Error::validation(f, r))?;
+                }
+                if changed.contains(&"term_months") {
+                    deal::term_within(&product.terms, d.term_months)
+                        .map_err(|(f, r)| Error::validation(f, r))?;
+                }
             }
             if let Some(o) = &patch.officer_id
                 && *o != d.officer_id

@@ -505,13 +505,17 @@ impl crate::service::import::UseCases<'_> {
                                 } else {
                                     "身份证号"
                                 };
-                                (
-                                    field,
+                                // Whose it is only when the importer may see it: a name
+                                // outside the scope tells who holds a number.
+                                let reason = if r.scope.can_see(e.as_ref()) {
                                     format!(
                                         "与已有客户（{}）的{what}重复，已跳过",
                                         customer::mask_name(&e.name)
-                                    ),
-                                )
+                                    )
+                                } else {
+                                    format!("与已有客户的{what}重复，已跳过")
+                                };
+                                (field, reason)
                             }
                             Found::Key => ("phone", "与已有客户重复，已跳过".to_string()),
                         };

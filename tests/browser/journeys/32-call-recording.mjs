@@ -42,8 +42,10 @@ export default async function ({ page, server }) {
   }));
   assert(r.status === 201, `call ingested: ${r.status}`);
   const call = await r.json();
-  assert(call.customer_id === c.id, 'matched by the number');
+  assert(!('customer_id' in call), 'the PBX is not told whose number it is');
   assert(call.to === '138****5670', 'masked');
+  const calls = await apiCall(page, 'GET', `/api/v1/customers/${c.id}/calls`);
+  assert(calls.items.length === 1 && calls.items[0].id === call.id, 'matched by the number');
   const up = await pbx('POST', `/api/v1/calls/${call.id}/recording`, wav(3), 'application/octet-stream');
   assert(up.status === 201, `recording stored: ${up.status}`);
 
