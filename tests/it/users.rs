@@ -911,3 +911,75 @@ async fn user_manage_does_not_widen_its_scope_through_departments() {
     }
     s.stop().await;
 }
+
+/// Review of the user.manage reach, gap 2: any holder of `user.manage` revoked anyone's API
+/// token — the administrator's integrations included. Another's token is revoked only when its
+/// user holds nothing beyond the caller.
+#[tokio::test]
+async fn user_manage_revokes_only_tokens_within_its_reach() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
+                   "scope": "self", "field_privileges": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    common::add_user(&s, "hr1", &["hr"], None);
+    let hr2 = common::add_user(&s, "hr2", &["hr"], None);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+    let (st, v) = admin
+        .post("/api/v1/tokens", json!({"name": "对接系统"}))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let admins = v["id"].as_str().unwrap().to_string();
+    let secret = v["token"].as_str().unwrap().to_string();
+    let (st, v) = admin
+        .post("/api/v1/tokens", json!({"name": "人事二", "user_id": hr2}))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let hr2s = v["id"].as_str().unwrap().to_string();
+
+    let (st, v) = answer(
+        &hr,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{admins}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("beyond_own_access")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("audit.view"),
+        "{v}"
+    );
+    // The administrator's token still works.
+    let r = reqwest::Client::new()
+        .get(s.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Within reach: the token of an account holding the same role.
+    let (st, v) = answer(
+        &hr,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{hr2s}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["revoked_at"].is_string(), "{v}");
+    s.stop().await;
+}
