@@ -983,3 +983,61 @@ async fn user_manage_revokes_only_tokens_within_its_reach() {
     assert!(v["revoked_at"].is_string(), "{v}");
     s.stop().await;
 }
+
+/// Review of the user.manage reach, gap 3: the comparison ignored `lock_limit`, so a holder
+/// allowed 5 locks created a role with 100000 and gave it out. A higher lock limit is more.
+#[tokio::test]
+async fn user_manage_grants_no_higher_lock_limit_than_its_own() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    for body in [
+        json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"], "scope": "self",
+               "field_privileges": [], "lock_limit": 5}),
+        json!({"key": "locker", "name": "锁客", "capabilities": [], "lock_limit": 100}),
+    ] {
+        let (st, v) = admin.post("/api/v1/roles", body).await;
+        assert_eq!(st, 201, "{v}");
+    }
+    common::add_user(&s, "hr1", &["hr"], None);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+    let refused: Vec<(Method, &str, serde_json::Value)> = vec![
+        (
+            Method::POST,
+            "/api/v1/roles",
+            json!({"key": "hoarder", "name": "囤客", "capabilities": [], "lock_limit": 100000}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            json!({"username": "lk", "display_name": "锁客", "password": "a fine long pass",
+                   "roles": ["locker"]}),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/roles/locker",
+            json!({"name": "锁客甲"}),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let (st, v) = answer(&hr, method.clone(), path, body.clone()).await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (403, Some("beyond_own_access")),
+            "{method} {path} {body}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("锁定"), "{method} {path}: {message}");
+    }
+    // Up to its own limit it still grants; the administrator (every capability, lock limit 5
+    // itself) grants any: it may raise its own role's limit anyway.
+    let (st, v) = hr
+        .post(
+            "/api/v1/roles",
+            json!({"key": "keeper", "name": "守客", "capabilities": [], "lock_limit": 5}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    s.stop().await;
+}
