@@ -141,8 +141,8 @@ impl Access {
     }
 
     /// What `other` holds beyond `self`, named for a refusal: capabilities and field
-    /// privileges by their strings, a wider data scope, a more generous daily reveal quota
-    /// for a privilege both hold. Empty when `other` is within `self`: what a holder of
+    /// privileges by their strings, a wider data scope, a higher lock limit, a more generous
+    /// daily reveal quota for a privilege both hold. Empty when `other` is within `self`: what a holder of
     /// `user.manage` may grant, and whose account it may manage (no escalation through it).
     pub fn lacks(&self, other: &Access) -> Vec<String> {
         let mut out: Vec<String> = other
@@ -158,6 +158,12 @@ impl Access {
         );
         if other.scope > self.scope {
             out.push(format!("数据范围 {}", other.scope.as_str()));
+        }
+        // A plain number (`combine` takes the highest; there is no "unlimited"): more locks is
+        // more. Not for an administrator, who may raise its own role's limit anyway
+        // (`may_edit_grant_of`): its own limit bounds nothing it grants.
+        if other.lock_limit > self.lock_limit && !self.holds_every_capability() {
+            out.push(format!("可锁定客户 {} 个", other.lock_limit));
         }
         // `None` is unlimited: more generous than any number.
         let more = |theirs: Option<u32>, mine: Option<u32>| match (theirs, mine) {
@@ -315,6 +321,13 @@ mod tests {
         );
         // Sales holds phone.view_own, which the manager lacks; the rest is within.
         assert_eq!(manager.lacks(&sales), ["phone.view_own"]);
+        // A higher lock limit is more; a lower one is within.
+        let mut hoarder = role("sales");
+        hoarder.lock_limit = 100_000;
+        assert_eq!(sales.lacks(&combine([&hoarder])), ["可锁定客户 100000 个"]);
+        assert!(combine([&hoarder]).lacks(&sales).is_empty());
+        assert_eq!(admin.lock_limit, DEFAULT_LOCK_LIMIT);
+        assert!(admin.lacks(&combine([&hoarder])).is_empty());
     }
 
     #[test]

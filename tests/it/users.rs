@@ -747,3 +747,297 @@ async fn a_successor_must_be_able_to_work_customers() {
     assert_eq!(st, 200, "{v}");
     s.stop().await;
 }
+
+/// Review of the user.manage reach, gap 1: a holder with a department scope widened it
+/// through departments — moved itself (or anyone) into another department, created accounts
+/// there, or grafted another department under its own. Now only an administrator (scope all)
+/// reaches departments outside the caller's own.
+#[tokio::test]
+async fn user_manage_does_not_widen_its_scope_through_departments() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
+                   "scope": "department", "field_privileges": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let one = common::add_department(&s, "一部", None);
+    let two = common::add_department(&s, "二部", None);
+    let hr_id = common::add_user(&s, "hr1", &["hr"], Some(&one));
+    let zhao = common::add_user(&s, "zhao", &["hr"], Some(&two));
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+
+    let refused: Vec<(Method, String, serde_json::Value)> = vec![
+        // Itself into 二部: its department scope would then be 二部's.
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{hr_id}"),
+            json!({"department_id": two}),
+        ),
+        // 二部 under 一部.
+        (
+            Method::PATCH,
+            format!("/api/v1/departments/{two}"),
+            json!({"parent_id": one}),
+        ),
+        // An account in 二部.
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            json!({"username": "hr3", "display_name": "人事三", "password": "a fine long pass",
+                   "roles": ["hr"], "department_id": two}),
+        ),
+        // Someone from 二部 into 一部 (their customers would come into view).
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{zhao}"),
+            json!({"department_id": one}),
+        ),
+        // A department under 二部, 二部 renamed or deleted, one at the top level.
+        (
+            Method::POST,
+            "/api/v1/departments".into(),
+            json!({"name": "二部一组", "parent_id": two}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/departments/{two}"),
+            json!({"name": "新二部"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/departments".into(),
+            json!({"name": "三部"}),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/departments/{two}"),
+            json!({}),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let (st, v) = answer(&hr, method.clone(), &path, body.clone()).await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (403, Some("beyond_own_access")),
+            "{method} {path} {body}: {v}"
+        );
+        // The refusal names the department out of reach (or that only scope all reaches the top).
+        let message = v["error"]["message"].as_str().unwrap();
+        let named = if path == "/api/v1/departments" && body.get("parent_id").is_none() {
+            "数据范围 all"
+        } else {
+            "部门「二部」"
+        };
+        assert!(message.contains(named), "{method} {path}: {message}");
+        assert!(
+            v["error"]["details"]["lacks"]
+                .as_str()
+                .is_some_and(|l| l.contains(named)),
+            "{v}"
+        );
+    }
+    let (_, me) = hr.get("/api/v1/me").await;
+    assert_eq!(me["user"]["department_id"], json!(one));
+    let (_, depts) = hr.get("/api/v1/departments").await;
+    let parent_of_two = depts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == json!(two))
+        .map(|d| d["parent_id"].clone());
+    assert_eq!(parent_of_two, Some(serde_json::Value::Null), "{depts}");
+
+    // Inside 一部 it all still works: an account there, a department under it, renamed.
+    let (st, v) = hr
+        .post(
+            "/api/v1/users",
+            json!({"username": "hr2", "display_name": "人事二", "password": "a fine long pass",
+                   "roles": ["hr"], "department_id": one}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let hr2 = v["id"].as_str().unwrap().to_string();
+    let (st, v) = answer(
+        &hr,
+        Method::PATCH,
+        &format!("/api/v1/users/{hr2}"),
+        json!({"department_id": one, "display_name": "人事贰"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = hr
+        .post(
+            "/api/v1/departments",
+            json!({"name": "一部一组", "parent_id": one}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let group = v["id"].as_str().unwrap().to_string();
+    let (st, v) = answer(
+        &hr,
+        Method::PATCH,
+        &format!("/api/v1/departments/{group}"),
+        json!({"name": "一部甲组"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+
+    // The administrator (scope all) still reaches everything.
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{hr_id}"),
+            json!({"department_id": two}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/departments/{two}"),
+            json!({"parent_id": one}),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/departments/{group}"),
+            json!({}),
+        ),
+    ] {
+        let (st, v) = answer(&admin, method.clone(), &path, body).await;
+        assert!(st < 300, "{method} {path}: {st} {v}");
+    }
+    s.stop().await;
+}
+
+/// Review of the user.manage reach, gap 2: any holder of `user.manage` revoked anyone's API
+/// token — the administrator's integrations included. Another's token is revoked only when its
+/// user holds nothing beyond the caller.
+#[tokio::test]
+async fn user_manage_revokes_only_tokens_within_its_reach() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
+                   "scope": "self", "field_privileges": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    common::add_user(&s, "hr1", &["hr"], None);
+    let hr2 = common::add_user(&s, "hr2", &["hr"], None);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+    let (st, v) = admin
+        .post("/api/v1/tokens", json!({"name": "对接系统"}))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let admins = v["id"].as_str().unwrap().to_string();
+    let secret = v["token"].as_str().unwrap().to_string();
+    let (st, v) = admin
+        .post("/api/v1/tokens", json!({"name": "人事二", "user_id": hr2}))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let hr2s = v["id"].as_str().unwrap().to_string();
+
+    let (st, v) = answer(
+        &hr,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{admins}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("beyond_own_access")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("audit.view"),
+        "{v}"
+    );
+    // The administrator's token still works.
+    let r = reqwest::Client::new()
+        .get(s.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Within reach: the token of an account holding the same role.
+    let (st, v) = answer(
+        &hr,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{hr2s}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["revoked_at"].is_string(), "{v}");
+    s.stop().await;
+}
+
+/// Review of the user.manage reach, gap 3: the comparison ignored `lock_limit`, so a holder
+/// allowed 5 locks created a role with 100000 and gave it out. A higher lock limit is more.
+#[tokio::test]
+async fn user_manage_grants_no_higher_lock_limit_than_its_own() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    for body in [
+        json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"], "scope": "self",
+               "field_privileges": [], "lock_limit": 5}),
+        json!({"key": "locker", "name": "锁客", "capabilities": [], "lock_limit": 100}),
+    ] {
+        let (st, v) = admin.post("/api/v1/roles", body).await;
+        assert_eq!(st, 201, "{v}");
+    }
+    common::add_user(&s, "hr1", &["hr"], None);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+    let refused: Vec<(Method, &str, serde_json::Value)> = vec![
+        (
+            Method::POST,
+            "/api/v1/roles",
+            json!({"key": "hoarder", "name": "囤客", "capabilities": [], "lock_limit": 100000}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            json!({"username": "lk", "display_name": "锁客", "password": "a fine long pass",
+                   "roles": ["locker"]}),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/roles/locker",
+            json!({"name": "锁客甲"}),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let (st, v) = answer(&hr, method.clone(), path, body.clone()).await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (403, Some("beyond_own_access")),
+            "{method} {path} {body}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("锁定"), "{method} {path}: {message}");
+    }
+    // Up to its own limit it still grants; the administrator (every capability, lock limit 5
+    // itself) grants any: it may raise its own role's limit anyway.
+    let (st, v) = hr
+        .post(
+            "/api/v1/roles",
+            json!({"key": "keeper", "name": "守客", "capabilities": [], "lock_limit": 5}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    s.stop().await;
+}

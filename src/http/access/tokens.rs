@@ -83,6 +83,7 @@ pub async fn list(
 /// Revoke a token at once.
 #[utoipa::path(delete, path = "/tokens/{id}", operation_id = "revoke_token", tag = "auth", responses(
     (status = 200, description = "Revoked", body = TokenView),
+    (status = 403, description = "Another's token, whose user holds more than the caller (beyond_own_access)", body = ErrorBody),
     (status = 404, description = "No such token of yours", body = ErrorBody)))]
 pub async fn revoke(
     State(app): State<AppState>,

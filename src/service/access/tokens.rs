@@ -146,13 +146,25 @@ impl crate::service::access::UseCases<'_> {
             .collect())
     }
 
-    /// Revokes a token of the caller's (or any, with `user.manage`); others' are "not found".
+    /// Revokes a token of the caller's (or, with `user.manage`, of an account holding nothing
+    /// beyond the caller: 403 `beyond_own_access` otherwise); others' are "not found".
     pub fn revoke_token(&self, caller: &Caller, id: &str, source: &str) -> Result<TokenView> {
         let now = self.now();
         self.store.write(|tx| {
             let mut token = store::tokens::get_w(tx, id)?.ok_or(Error::NotFound)?;
-            if token.user_id != caller.user.id && !caller.can(Capability::UserManage) {
-                return Err(Error::NotFound);
+            if token.user_id != caller.user.id {
+                if !caller.can(Capability::UserManage) {
+                    return Err(Error::NotFound);
+                }
+                // Another's token only when its user holds nothing beyond the caller (as for
+                // creating one): else `user.manage` cut off an administrator's integrations.
+                // A token whose user is gone is anyone's with `user.manage` to revoke.
+                if let Some(owner) = users::find_by_id_w(tx, &token.user_id)? {
+                    crate::service::org::users::Actor::User(caller).may_reach(
+                        &crate::service::org::users::access_in(tx, &owner.roles)?,
+                        "撤销此用户的令牌",
+                    )?;
+                }
             }
             if token.revoked_at.is_none() {
                 token.revoked_at = Some(now);

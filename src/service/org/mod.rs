@@ -157,6 +157,12 @@ impl crate::service::org::UseCases<'_> {
         self.store.write(|tx| {
             let all = store::org::departments_w(tx)?;
             check_parent(&all, input.parent_id.as_deref())?;
+            Actor::may_reach_department(
+                actor.managed_departments(&all).as_ref(),
+                &all,
+                input.parent_id.as_deref(),
+                "在此处创建部门",
+            )?;
             if all
                 .iter()
                 .any(|d| d.name == name && d.parent_id == input.parent_id)
@@ -233,11 +239,21 @@ impl crate::service::org::UseCases<'_> {
                 .find(|d| d.id == id)
                 .cloned()
                 .ok_or(Error::NotFound)?;
+            let reach = actor.managed_departments(&all);
+            Actor::may_reach_department(reach.as_ref(), &all, Some(id), "修改此部门")?;
             let parent = input
                 .parent_id
                 .clone()
                 .unwrap_or_else(|| d.parent_id.clone());
             check_parent(&all, parent.as_deref())?;
+            if parent != d.parent_id {
+                Actor::may_reach_department(
+                    reach.as_ref(),
+                    &all,
+                    parent.as_deref(),
+                    "把部门移到此处",
+                )?;
+            }
             if let Some(p) = parent.as_deref()
                 && org::would_cycle(&all, id, p)
             {
@@ -285,6 +301,12 @@ impl crate::service::org::UseCases<'_> {
                 .find(|d| d.id == id)
                 .cloned()
                 .ok_or(Error::NotFound)?;
+            Actor::may_reach_department(
+                actor.managed_departments(&all).as_ref(),
+                &all,
+                Some(id),
+                "删除此部门",
+            )?;
             let has_children = all.iter().any(|c| c.parent_id.as_deref() == Some(id));
             let has_members = store::users::all_w(tx)?
                 .iter()

@@ -1,11 +1,13 @@
 //! Staff accounts: create, list, disable, reset a password. Disabling an account or changing
 //! its password ends all of its sessions in the same transaction.
 
+use std::collections::BTreeSet;
+
 use serde_json::json;
 
 use crate::domain::capability::Capability;
 use crate::domain::org::{self, User, UserStatus};
-use crate::domain::roles::Access;
+use crate::domain::roles::{Access, DataScope};
 use crate::service::access::auth::Caller;
 use crate::service::{Error, Result, access::audit, access::password, new_id};
 use crate::store::{self, audit::NewAudit, users};
@@ -38,12 +40,68 @@ impl Actor<'_> {
         if lacks.is_empty() {
             return Ok(());
         }
-        let lacks = lacks.join("、");
-        Err(Error::Denied {
-            code: "beyond_own_access",
-            message: format!("不能{doing}：超出了你自己的权限，你没有 {lacks}"),
-            details: json!({ "lacks": lacks }),
-        })
+        Err(beyond(doing, &lacks.join("、")))
+    }
+
+    /// The departments whose accounts the caller may move, and into which it may place
+    /// accounts: those its data scope covers — its own department, with `department_tree` also
+    /// every one below it; none with scope `self` (or no department). `None`: every department
+    /// (scope `all`, or the operator). Beyond it a holder of `user.manage` would widen its
+    /// scope (or that of an account it then acts as) through departments.
+    pub(crate) fn account_departments(&self, all: &[org::Department]) -> Option<BTreeSet<String>> {
+        let Actor::User(c) = self else {
+            return None;
+        };
+        match (c.access.scope, c.user.department_id.as_deref()) {
+            (DataScope::All, _) => None,
+            (DataScope::DepartmentTree, Some(d)) => Some(org::subtree(all, d)),
+            (DataScope::Department, Some(d)) => Some(BTreeSet::from([d.to_string()])),
+            _ => Some(BTreeSet::new()),
+        }
+    }
+
+    /// The departments the caller may create under, rename, move (and move under) and delete:
+    /// its own department and every one below it, so nothing is grafted into (or out of) its
+    /// subtree; none with scope `self`. `None`: every department (scope `all`, the operator).
+    pub(crate) fn managed_departments(&self, all: &[org::Department]) -> Option<BTreeSet<String>> {
+        let Actor::User(c) = self else {
+            return None;
+        };
+        match (c.access.scope, c.user.department_id.as_deref()) {
+            (DataScope::All, _) => None,
+            (DataScope::Department | DataScope::DepartmentTree, Some(d)) => {
+                Some(org::subtree(all, d))
+            }
+            _ => Some(BTreeSet::new()),
+        }
+    }
+
+    /// Refuses `doing` unless department `dept` is in `reach` (`None` = every department; a
+    /// missing department — the top level, or an account without one — only then). The
+    /// refusal has [`Self::may_reach`]'s shape and names the department.
+    pub(crate) fn may_reach_department(
+        reach: Option<&BTreeSet<String>>,
+        all: &[org::Department],
+        dept: Option<&str>,
+        doing: &str,
+    ) -> Result<()> {
+        let Some(reach) = reach else {
+            return Ok(());
+        };
+        match dept {
+            Some(d) if reach.contains(d) => Ok(()),
+            Some(d) => {
+                let name = all
+                    .iter()
+                    .find(|x| x.id == d)
+                    .map_or(d, |x| x.name.as_str());
+                Err(beyond(doing, &format!("部门「{name}」的管理范围")))
+            }
+            None => Err(beyond(
+                doing,
+                "数据范围 all（不属于任何部门的账号和顶级部门）",
+            )),
+        }
     }
 
     /// Whether the caller may change the grant of role `key`: not of a role it holds itself,
@@ -82,6 +140,15 @@ impl Actor<'_> {
                 source: source.into(),
             },
         }
+    }
+}
+
+/// 403 `beyond_own_access`: "不能{doing}", naming what the caller lacks (also in `details`).
+fn beyond(doing: &str, lacks: &str) -> Error {
+    Error::Denied {
+        code: "beyond_own_access",
+        message: format!("不能{doing}：超出了你自己的权限，你没有 {lacks}"),
+        details: json!({ "lacks": lacks }),
     }
 }
 
@@ -297,6 +364,15 @@ impl crate::service::org::UseCases<'_> {
                 user.department_id.as_deref(),
                 user.manager_id.as_deref(),
             )?;
+            if let Some(d) = user.department_id.as_deref() {
+                let all = store::org::departments_w(tx)?;
+                Actor::may_reach_department(
+                    actor.account_departments(&all).as_ref(),
+                    &all,
+                    Some(d),
+                    "在此部门创建账号",
+                )?;
+            }
             users::insert(tx, &user).map_err(|e| match e {
                 store::Error::Conflict(_) => Error::Conflict {
                     code: "username_taken",
@@ -447,6 +523,21 @@ impl crate::service::org::UseCases<'_> {
                 user.department_id.as_deref(),
                 user.manager_id.as_deref(),
             )?;
+            // A move: the account must be within the caller's departments, and so must the
+            // department it goes to (leaving every department narrows, and is allowed).
+            if user.department_id != before.department_id {
+                let all = store::org::departments_w(tx)?;
+                let reach = actor.account_departments(&all);
+                Actor::may_reach_department(
+                    reach.as_ref(),
+                    &all,
+                    before.department_id.as_deref(),
+                    "调动此账号的部门",
+                )?;
+                if let Some(d) = user.department_id.as_deref() {
+                    Actor::may_reach_department(reach.as_ref(), &all, Some(d), "把账号调入此部门")?;
+                }
+            }
             if removes_last_admin(tx, &before, &user)? {
                 return Err(Error::Unprocessable {
                     code: "last_admin",
