@@ -44,8 +44,8 @@ export default async function ({ page, server }) {
   const call = await r.json();
   assert(!('customer_id' in call), 'the PBX is not told whose number it is');
   assert(call.to === '138****5670', 'masked');
-  const calls = await apiCall(page, 'GET', `/api/v1/customers/${c.id}/calls`);
-  assert(calls.items.length === 1 && calls.items[0].id === call.id, 'matched by the number');
+  const matched = await apiCall(page, 'GET', `/api/v1/customers/${c.id}/calls`);
+  assert(matched.items.length === 1 && matched.items[0].id === call.id, 'matched by the number');
   const up = await pbx('POST', `/api/v1/calls/${call.id}/recording`, wav(3), 'application/octet-stream');
   assert(up.status === 201, `recording stored: ${up.status}`);
 
