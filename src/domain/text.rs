@@ -23,7 +23,7 @@ fn invisible(c: char) -> bool {
         | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
         | '\u{180B}'..='\u{180F}' // Mongolian variation selectors
         | '\u{2800}' // braille blank
-        | '\u{FE00}'..='\u{FE0E}' // variation selectors (U+FE0F, emoji presentation, stays)
+        | '\u{FE00}'..='\u{FE0E}' // variation selectors (U+FE0F, emoji presentation: see below)
         | '\u{FFF0}'..='\u{FFF8}' // reserved specials
         | '\u{E000}'..='\u{F8FF}' // private use: no agreed glyph
         | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
@@ -37,9 +37,34 @@ pub const REFUSED: &str = "不能包含控制字符、换行或不可见的格�
 pub const REFUSED_MULTI: &str =
     "不能包含控制字符或不可见的格式字符（如零宽字符、文字方向控制符），换行除外";
 
+/// Characters that have an emoji form for U+FE0F (emoji presentation) to select: keycap bases,
+/// ©, ®, the symbol blocks from ‼ to the arrows and shapes, four CJK marks and the emoji planes.
+/// After anything else the selector changes nothing on screen: "一\u{FE0F}部" looks exactly like
+/// "一部" and would pass for it.
+fn takes_emoji_presentation(c: char) -> bool {
+    matches!(c,
+        '#' | '*' | '0'..='9' | '\u{A9}' | '\u{AE}'
+        | '\u{203C}'..='\u{2BFF}'
+        | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}'
+        | '\u{1F000}'..='\u{1FAFF}'
+    )
+}
+
+/// Whether every U+FE0F in `s` follows a character it can turn into an emoji.
+fn selectors_select(s: &str) -> bool {
+    let mut before = None;
+    for c in s.chars() {
+        if c == '\u{FE0F}' && !before.is_some_and(takes_emoji_presentation) {
+            return false;
+        }
+        before = Some(c);
+    }
+    true
+}
+
 /// A single-line field: no control or invisible formatting character at all.
 pub fn single_line_ok(s: &str) -> bool {
-    !s.chars().any(|c| c.is_control() || invisible(c))
+    !s.chars().any(|c| c.is_control() || invisible(c)) && selectors_select(s)
 }
 
 /// A multi-line field: line breaks (`\n`, `\r`) allowed, and the zero-width joiner that emoji
@@ -47,6 +72,7 @@ pub fn single_line_ok(s: &str) -> bool {
 pub fn multi_line_ok(s: &str) -> bool {
     !s.chars()
         .any(|c| (c.is_control() && c != '\n' && c != '\r') || (invisible(c) && c != '\u{200D}'))
+        && selectors_select(s)
 }
 
 #[cfg(test)]
@@ -74,13 +100,27 @@ mod tests {
             "一\u{FE00}部",
             "a\u{E0041}b",
             "a\u{206A}b",
+            "一\u{FE0F}部",
+            "\u{FE0F}张三",
+            "❤\u{FE0F}\u{FE0F}",
         ] {
             assert!(!single_line_ok(bad), "{bad:?}");
         }
         assert!(single_line_ok("张三丰 Zhang-San (成都)"));
         assert!(single_line_ok("小王❤\u{FE0F}"), "emoji presentation stays");
+        assert!(
+            single_line_ok("1\u{FE0F}\u{20E3} 号 ☎\u{FE0F} 🙂\u{FE0F}"),
+            "keycaps, symbols, emoji"
+        );
         assert!(multi_line_ok("第一行\r\n第二行\n👨\u{200D}👩"));
-        for bad in ["a\0b", "a\u{1b}[2J", "a\u{202E}b", "a\u{200B}b", "a\tb"] {
+        for bad in [
+            "a\0b",
+            "a\u{1b}[2J",
+            "a\u{202E}b",
+            "a\u{200B}b",
+            "a\tb",
+            "一\u{FE0F}部",
+        ] {
             assert!(!multi_line_ok(bad), "{bad:?}");
         }
     }
