@@ -198,27 +198,43 @@ async fn the_capability_the_cap_and_the_limits_are_enforced() {
     assert_eq!((code, &e["error"]["field"]), (400, &json!("phones")), "{e}");
     let (code, _) = check(&s, &t, json!({"phones": []})).await;
     assert_eq!(code, 400);
-    // 1,000 is allowed; the day's numbers then run out before the minute's requests.
+    // 1,000 is allowed; the day's numbers then run out before the minute's requests. The
+    // browser's one number above counts: the day is the user's.
     let (code, v) = check(&s, &t, json!({"phones": many[..1000]})).await;
     assert_eq!((code, v["results"].as_array().unwrap().len()), (200, 1000));
-    let (code, e) = check(&s, &t, json!({"phones": many[..501]})).await;
+    let (code, e) = check(&s, &t, json!({"phones": many[..500]})).await;
     assert_eq!(
         (code, &e["error"]["code"]),
         (429, &json!("throttled")),
         "{e}"
     );
-    let (code, _) = check(&s, &t, json!({"phones": many[..500]})).await;
+    let (code, _) = check(&s, &t, json!({"phones": many[..499]})).await;
     assert_eq!(code, 200);
     let (code, _) = check(&s, &t, json!({"phones": ["13800138000"]})).await;
     assert_eq!(code, 429, "the day's numbers are used");
-    // Another token has its own limits: three requests a minute.
+    // The day's numbers are the user's, whatever token asks: a second token minted by the same
+    // user (any session can mint one) gets no fresh allowance, nor does the user's browser.
     let t2 = token(&admin).await;
+    let (code, e) = check(&s, &t2, json!({"phones": ["13800138000"]})).await;
+    assert_eq!(
+        (code, &e["error"]["code"]),
+        (429, &json!("throttled")),
+        "a new token of the same user: {e}"
+    );
+    let (code, _) = admin
+        .post("/api/v1/leads/check", json!({"phones": ["13800138000"]}))
+        .await;
+    assert_eq!(code, 429, "the user's browser shares the day's numbers");
+    s.clock.advance(chrono::Duration::days(1));
+    // The requests per minute are per token: three each.
     for _ in 0..3 {
         let (code, _) = check(&s, &t2, json!({"phones": ["13800138000"]})).await;
         assert_eq!(code, 200);
     }
     let (code, _) = check(&s, &t2, json!({"phones": ["13800138000"]})).await;
     assert_eq!(code, 429, "the minute's three requests are used");
+    let (code, _) = check(&s, &t, json!({"phones": ["13800138000"]})).await;
+    assert_eq!(code, 200, "another token's minute is its own");
     s.clock.advance(chrono::Duration::seconds(61));
     let (code, _) = check(&s, &t2, json!({"phones": ["13800138000"]})).await;
     assert_eq!(code, 200);

@@ -69,7 +69,9 @@ fn index_of(
 }
 
 impl crate::service::leads::UseCases<'_> {
-    /// The limits of one caller: per API token, or per user in the browser.
+    /// The limits of one caller: requests per minute per API token (per user in the browser),
+    /// numbers per day per user, whichever of their tokens or sessions asks (any session can
+    /// mint another token: a day's numbers per token would be no limit at all).
     fn check_limits(&self, caller: &Caller, entries: usize) -> Result<()> {
         let key = match &caller.auth {
             CallerAuth::Token { id } => format!("check/t/{id}"),
@@ -79,7 +81,7 @@ impl crate::service::leads::UseCases<'_> {
         };
         let cfg = &self.config.leads;
         let now = self.now();
-        let day_key = format!("{key}/day");
+        let day_key = format!("check/u/{}/day", caller.user.id);
         let n = u64::try_from(entries).unwrap_or(u64::MAX);
         let per_day = u64::from(cfg.check_numbers_per_day);
         self.limits
