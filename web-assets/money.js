@@ -5,8 +5,33 @@
 const FEN_PER_YUAN = 100n;
 const FEN_PER_WAN = 1000000n;
 
+const FULL_WIDTH = /[\uFF10-\uFF19\uFF0E\uFF0C]/g;
+
+/** The text as typed, in plain digits: full-width digits, point and comma made ASCII;
+ * thousands separators and spaces dropped. */
+function plain(text) {
+  return String(text ?? '')
+    .replace(FULL_WIDTH, (c) => String.fromCharCode(c.charCodeAt(0) - 0xFEE0))
+    .trim()
+    .replace(/[,\s]/g, '');
+}
+
+// The characters wan (U+4E07) and yuan (U+5143).
+const WAN = '\u4E07';
+const YUAN = '\u5143';
+const UNIT = new RegExp(`^(.*?)(${WAN}${YUAN}|${WAN}|[wW]|${YUAN})$`);
+
+/** A unit typed after the number (8 wan, 8 wan-yuan, "8w", 80000 yuan, in characters) says
+ * what the number is, whatever the field's own unit: { digits, unit: 'wan' | 'yuan' | null }. */
+function unitOf(text) {
+  const s = plain(text);
+  const m = s.match(UNIT);
+  if (!m) return { digits: s, unit: null };
+  return { digits: m[1], unit: m[2] === YUAN ? 'yuan' : 'wan' };
+}
+
 function scaled(text, scale, decimals) {
-  const s = String(text ?? '').trim().replace(/[,\s]/g, '');
+  const s = plain(text);
   if (s === '') return null;
   const m = s.match(/^(\d+)(?:\.(\d*))?$/);
   if (!m) return undefined;
@@ -17,14 +42,25 @@ function scaled(text, scale, decimals) {
   return Number(fen);
 }
 
-/** "30.5" wan → 30500000 fen; null when empty; undefined when not a valid amount. */
-export function parseWanToFen(text) {
-  return scaled(text, FEN_PER_WAN, 6);
+/** An amount in `unit` ('wan' or 'yuan') unless the text names its own unit. */
+function parseMoney(text, unit) {
+  const { digits, unit: typed } = unitOf(text);
+  if (typed && digits === '') return undefined;
+  return (typed ?? unit) === 'wan' ? scaled(digits, FEN_PER_WAN, 6) : scaled(digits, FEN_PER_YUAN, 2);
 }
 
-/** "1234.56" yuan → 123456 fen; null when empty; undefined when invalid. */
+/** "30.5" wan → 30500000 fen (8000 typed with the yuan character → 800000: a unit typed
+ * wins); null when empty;
+ * undefined when not a valid amount. */
+export function parseWanToFen(text) {
+  return parseMoney(text, 'wan');
+}
+
+/** "1234.56" yuan → 123456 fen (8 typed with the wan character → 8000000: a unit typed
+ * wins); null when empty;
+ * undefined when invalid. */
 export function parseYuanToFen(text) {
-  return scaled(text, FEN_PER_YUAN, 2);
+  return parseMoney(text, 'yuan');
 }
 
 function decimal(fen, scale, decimals) {

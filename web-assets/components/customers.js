@@ -8,6 +8,7 @@ import { api } from '../api.js';
 import { can } from '../auth.js';
 import { errorText } from '../errors.js';
 import { fenToWan, parseWanToFen } from '../money.js';
+import { moneyHint } from './money-hint.js';
 import { Field } from './field.js';
 import { SelectField } from './form.js';
 import { FormDialog } from './dialog.js';
@@ -379,6 +380,7 @@ export function CustomerFields({ values, errors, set, onBlurField, editing = fal
     <div class="form-grid form-grid-3">
       <${Field} id="customer-amount" label=${t('customers.field.amountWan')} value=${values.amount} onInput=${set('amount')}
         error=${errors.amount} testid="customer-form-amount" required=${false} inputMode="decimal"
+        hint=${moneyHint(values.amount, 'wan')}
         placeholder=${t('customers.amountPlaceholder')} />
       <${Field} id="customer-term" label=${t('customers.field.termMonths')} value=${values.term} onInput=${set('term')}
         error=${errors.term} testid="customer-form-term" required=${false} inputMode="numeric" maxLength=${3} />

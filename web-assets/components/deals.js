@@ -10,6 +10,7 @@ import { can } from '../auth.js';
 import { placeError } from '../errors.js';
 import { addMonthsIso, todayIso } from '../format.js';
 import { formatYuan, parsePercentToBp, parseYuanToFen } from '../money.js';
+import { moneyHint } from './money-hint.js';
 import { Field } from './field.js';
 import { Checkbox, SelectField } from './form.js';
 import { FormDialog } from './dialog.js';
@@ -242,7 +243,7 @@ export function NewDealDialog({ customer, onClose, onDone }) {
       options=${options} error=${errors.product} testid="new-deal-product" required
       hint=${products && products.length === 0 ? t('newDeal.noProducts') : undefined} />
     <${Field} id="new-deal-amount" label=${t('newDeal.amount')} value=${values.amount} onInput=${set('amount')}
-      error=${errors.amount} testid="new-deal-amount" inputMode="decimal" />
+      error=${errors.amount} testid="new-deal-amount" inputMode="decimal" hint=${moneyHint(values.amount, 'yuan')} />
     <${Field} id="new-deal-term" label=${t('newDeal.term')} value=${values.term} onInput=${set('term')}
       error=${errors.term} testid="new-deal-term" inputMode="numeric" />
   <//>`;

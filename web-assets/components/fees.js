@@ -7,6 +7,7 @@ import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
 import { formatYuan, parseYuanToFen } from '../money.js';
+import { moneyHint } from './money-hint.js';
 import { todayIso } from '../format.js';
 import { Field } from './field.js';
 import { SelectField } from './form.js';
@@ -84,7 +85,7 @@ function MoneyDialog({ kind, dealId, suggested, onClose, onDone }) {
   return html`<${FormDialog} title=${t(`fees.${kind}.title`)} onClose=${onClose} onSubmit=${submit} busy=${busy}
     testid=${`fee-${kind}-dialog`} submitLabel=${t(`fees.${kind}.submit`)} error=${err.field ? null : err.text}>
     <${Field} id="fee-amount" label=${t('fees.field.amount')} value=${v.amount} onInput=${set('amount')}
-      inputMode="decimal" error=${fe('amount_fen')} testid="fee-amount" />
+      inputMode="decimal" error=${fe('amount_fen')} testid="fee-amount" hint=${moneyHint(v.amount, 'yuan')} />
     ${form.date && html`<${Field} id="fee-date" type="date" label=${t(`fees.field.${form.date}`)} value=${v.date}
       onInput=${set('date')} error=${fe(form.date)} testid="fee-date" />`}
     ${kind === 'payment' && html`<${SelectField} id="fee-method" label=${t('fees.field.method')} value=${v.method}

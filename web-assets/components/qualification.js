@@ -6,7 +6,8 @@ import { useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
-import { fenToWan, fenToYuan, parseYuanToFen } from '../money.js';
+import { fenToWan, fenToYuan, parseWanToFen, parseYuanToFen } from '../money.js';
+import { moneyHint } from './money-hint.js';
 import { Field } from './field.js';
 import { SelectField } from './form.js';
 import { FormDialog } from './dialog.js';
@@ -74,11 +75,17 @@ function put(obj, path, value) {
   o[keys[keys.length - 1]] = value;
 }
 
+/** The loan asked for is in wan, as on the card and in the new-customer form; incomes,
+ * debts and turnover in yuan. */
+function unitOf(f) {
+  return f.path === 'demand.amount_fen' ? 'wan' : 'yuan';
+}
+
 function display(f, v) {
   if (v == null) return '—';
   switch (f.kind) {
     case 'money':
-      return f.path === 'demand.amount_fen'
+      return unitOf(f) === 'wan'
         ? t('money.wan', { amount: fenToWan(v) })
         : t('money.yuan', { amount: fenToYuan(v) });
     case 'months': return t('customer.months', { count: v });
@@ -116,7 +123,7 @@ function initial(c) {
   for (const f of ALL) {
     const x = get(c, f.path);
     if (x == null) v[f.path] = '';
-    else if (f.kind === 'money') v[f.path] = fenToYuan(x);
+    else if (f.kind === 'money') v[f.path] = unitOf(f) === 'wan' ? fenToWan(x) : fenToYuan(x);
     else v[f.path] = String(x);
   }
   return v;
@@ -131,7 +138,7 @@ export function toBody(values) {
     let v = null;
     if (raw !== '') {
       if (f.kind === 'money') {
-        v = parseYuanToFen(raw);
+        v = unitOf(f) === 'wan' ? parseWanToFen(raw) : parseYuanToFen(raw);
         if (v === undefined) errors[f.path] = t('q.error.money');
       } else if (f.kind in LIMITS) {
         v = /^\d+$/.test(raw) ? Number(raw) : undefined;
@@ -193,8 +200,9 @@ export function QualificationDialog({ customer, onClose, onDone }) {
       case 'text':
         return html`<${Field} ...${common} onInput=${set(f.path)} required=${false} maxLength=${64} />`;
       case 'money':
-        return html`<${Field} ...${common} label=${t('q.inYuan', { label: t(f.labelKey) })} onInput=${set(f.path)}
-          required=${false} inputMode="decimal" />`;
+        return html`<${Field} ...${common}
+          label=${t(unitOf(f) === 'wan' ? 'q.inWan' : 'q.inYuan', { label: t(f.labelKey) })} onInput=${set(f.path)}
+          required=${false} inputMode="decimal" hint=${moneyHint(values[f.path], unitOf(f))} />`;
       default:
         return html`<${Field} ...${common} onInput=${set(f.path)} required=${false} inputMode="numeric" />`;
     }

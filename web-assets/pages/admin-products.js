@@ -17,6 +17,7 @@ import { formatDateTime } from '../format.js';
 import {
   fenToWan, fenToYuan, formatBpPercent, parsePercentToBp, parseWanToFen, parseYuanToFen,
 } from '../money.js';
+import { moneyHint } from '../components/money-hint.js';
 
 export const CATEGORIES = ['credit', 'mortgage', 'car', 'business', 'tax', 'provident_fund', 'policy', 'other'];
 const METHODS = ['annuity', 'equal_principal', 'interest_only', 'bullet'];
@@ -135,7 +136,7 @@ function FieldFor({ d, f, set, errors }) {
     default:
       return html`<${Field} id=${id} label=${unit ? `${label(d.path)}（${unit}）` : label(d.path)} value=${f[d.path]} onInput=${set(d.path)}
         error=${err} testid=${id} required=${!!d.required} inputMode=${d.kind === 'text' || d.kind === 'list' ? undefined : 'decimal'}
-        hint=${d.kind === 'list' ? t('product.listHint') : undefined} />`;
+        hint=${d.kind === 'list' ? t('product.listHint') : d.kind === 'wan' || d.kind === 'yuan' ? moneyHint(f[d.path], d.kind) : undefined} />`;
   }
 }
 

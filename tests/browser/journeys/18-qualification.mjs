@@ -22,6 +22,17 @@ export default async function ({ page, server }) {
   await page.getByTestId('qualification-edit').click();
   await page.getByTestId('qualification-dialog').waitFor();
   await page.getByTestId('qf-profile-monthly-income-fen').fill('25,000.50');
+  // Every money input says what it will record as it is typed; the loan asked for is in wan
+  // here as in the new-customer form and on the card, and a unit typed wins over the field's.
+  const echo = async (id) => page.getByTestId(id).locator('xpath=..').locator('.field-hint').innerText();
+  const incomeEcho = await echo('qf-profile-monthly-income-fen');
+  assert(incomeEcho.includes('2.50005 万元') && incomeEcho.includes('25,000.50 元'), `income echo: ${incomeEcho}`);
+  await page.getByTestId('qf-demand-amount-fen').fill('30');
+  const amountEcho = await echo('qf-demand-amount-fen');
+  assert(amountEcho.includes('30 万元') && amountEcho.includes('300,000.00 元'), `amount echo: ${amountEcho}`);
+  await page.getByTestId('qf-profile-credit-existing-debt-fen').fill('0.3万');
+  const debtEcho = await echo('qf-profile-credit-existing-debt-fen');
+  assert(debtEcho.includes('3,000.00 元'), `a typed unit wins: ${debtEcho}`);
   await page.getByTestId('qf-profile-has-property').selectOption('true');
   await page.getByTestId('qf-profile-business-tax-rating').selectOption('B');
   // Fewer inquiries in 6 months than in 3: the server names the field, shown next to it.
@@ -44,5 +55,8 @@ export default async function ({ page, server }) {
   assert((await page.getByTestId('q-profile-credit-inquiries-3m').innerText()).trim() === '4', 'untouched field kept');
   const stored = await apiCall(page, 'GET', `/api/v1/customers/${c.id}`);
   assert(stored.profile.monthly_income_fen === 2500050, `sent as fen: ${stored.profile.monthly_income_fen}`);
+  assert(stored.demand.amount_fen === 30000000, `30 wan as fen: ${stored.demand.amount_fen}`);
+  assert(stored.profile.credit.existing_debt_fen === 300000, `0.3 wan as fen: ${stored.profile.credit.existing_debt_fen}`);
+  assert((await page.getByTestId('customer-amount').innerText()).includes('30 万元'), 'the card in wan');
   assert(stored.profile.property_mortgaged === null, 'not filled stays null');
 }
