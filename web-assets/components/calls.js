@@ -5,6 +5,7 @@ import { useEffect, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
+import { session } from '../auth.js';
 import { formatDateTime, todayIso } from '../format.js';
 import { errorText } from '../errors.js';
 import { LoadError, Loading } from './states.js';
@@ -48,6 +49,8 @@ export function CustomerCallsCard({ customer }) {
     api('GET', '/api/v1/calls/config').then(setConfig).catch(() => setConfig({ click_to_call: false }));
   }, []);
   const enabled = !!(config && config.click_to_call);
+  // Only the administrator can switch it on (the configuration file): others are told whom to ask.
+  const offText = session.value?.roles?.includes('admin') ? t('calls.clickToCall.off') : t('calls.clickToCall.offStaff');
   const [dialing, setDialing] = useState(false);
   const dial = async () => {
     setDialing(true);
@@ -64,10 +67,10 @@ export function CustomerCallsCard({ customer }) {
     <div class="card-head card-head-row">
       <h2 class="card-title">${t('calls.title')}</h2>
       <button type="button" class="btn btn-sm" disabled=${!enabled || dialing} onClick=${dial} data-testid="click-to-call"
-        title=${enabled ? t('calls.clickToCall.hint') : t('calls.clickToCall.off')}>
+        title=${enabled ? t('calls.clickToCall.hint') : offText}>
         <${Icon} name="phone" size=${16} /><span>${t('calls.clickToCall.button')}</span></button>
     </div>
-    ${!enabled && config && html`<p class="cell-sub" data-testid="click-to-call-off">${t('calls.clickToCall.off')}</p>`}
+    ${!enabled && config && html`<p class="cell-sub" data-testid="click-to-call-off">${offText}</p>`}
     ${state.status === 'loading' && html`<${Loading} testid="calls-loading" />`}
     ${state.status === 'error' && html`<${LoadError} error=${state.error} onRetry=${load} testid="calls-error" />`}
     ${state.status === 'ready' && state.items.length === 0 && html`<p class="muted" data-testid="calls-empty">${t('calls.empty')}</p>`}

@@ -155,12 +155,17 @@ export function ReportsPage() {
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} />`;
   else {
     const { r } = state;
-    const empty = r.rows.length === 0 || r.rows.every((x) => !x[r.chart]);
+    // No rows: nothing to show. Rows whose charted number is 0 throughout: the table still
+    // holds the rest (a product matched but never signed), only the chart has nothing to draw.
+    const empty = r.rows.length === 0;
+    const flat = !empty && r.rows.every((x) => !x[r.chart]);
     const numbers = r.columns.filter((c) => c.kind === 'number');
     body = html`
       ${empty
         ? html`<${EmptyState} icon="dashboard" title=${t('reports.empty.title')} body=${t('reports.empty.body')} testid="report-empty" />`
-        : html`<div class="card"><${Chart} report=${r} kind=${kind} /></div>`}
+        : flat
+          ? html`<p class="muted" data-testid="report-chart-flat">${t('reports.chartFlat', { column: t(`reports.col.${r.chart}`) })}</p>`
+          : html`<div class="card"><${Chart} report=${r} kind=${kind} /></div>`}
       ${r.rows.length > 0 && html`<div class="card table-wrap"><table class="table" data-testid="report-table">
         <thead><tr>${r.columns.filter((c) => !HIDDEN.has(c.key)).map((c) => html`<th key=${c.key}>${t(`reports.col.${c.key}`)}</th>`)}</tr></thead>
         <tbody>${r.rows.map((x, i) => html`<tr key=${i}>${r.columns.filter((c) => !HIDDEN.has(c.key)).map((c) => html`<td key=${c.key}>${cell(r.name, kind, c, x)}</td>`)}</tr>`)}
