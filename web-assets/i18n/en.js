@@ -696,6 +696,7 @@ export default {
   'customers.error.duplicate': 'This customer already exists; do not enter them twice',
   'customer.title': 'Customer',
   'customer.breadcrumb': 'Breadcrumb',
+  'customer.writeFollowup': 'Write a follow-up',
   'customer.noSummary': 'No city, employer or channel yet',
   'customer.gradeBadge': 'Grade {grade}',
   'customer.section.profile': 'Profile',

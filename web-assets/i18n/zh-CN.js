@@ -696,6 +696,7 @@ export default {
   'customers.error.duplicate': '该客户已存在，请勿重复录入',
   'customer.title': '客户详情',
   'customer.breadcrumb': '位置',
+  'customer.writeFollowup': '写跟进',
   'customer.noSummary': '暂无城市、单位和渠道信息',
   'customer.gradeBadge': '{grade} 级',
   'customer.section.profile': '客户资料',

@@ -444,6 +444,15 @@ export function CustomerDetailPage() {
           ${c.grade && html`<span class="tag tag-code">${t('customer.gradeBadge', { grade: c.grade })}</span>`}
         </h1>
         <p class="page-subtitle">${[c.city, c.company, c.channel].filter(Boolean).join(' · ') || t('customer.noSummary')}</p>
+        ${narrow && canEdit && html`<button type="button" class="btn btn-primary" data-testid="customer-write-followup"
+          onClick=${() => {
+            // On a phone the form is below the profile, qualification, matches, deals and
+            // calls: the most frequent action gets a button at the top.
+            const box = document.getElementById('followup-content');
+            if (!box) return;
+            box.scrollIntoView({ block: 'center' });
+            box.focus({ preventScroll: true });
+          }}><${Icon} name="edit" size=${16} /><span>${t('customer.writeFollowup')}</span></button>`}
       </div>
       <${ActionMenu} narrow=${narrow}>
         <${PoolActions} customer=${c} onChanged=${(saved) => { setState({ status: 'ready', customer: saved }); loadTimeline(); remindersChanged(); }} />

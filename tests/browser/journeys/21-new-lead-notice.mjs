@@ -44,10 +44,18 @@ export default async function ({ page, server }) {
     assert(waited < 15000, `within seconds: ${waited} ms`);
     await phone.getByTestId('notice-bell').click();
     await phone.getByTestId('notice-panel').waitFor();
+    const panel = await phone.getByTestId('notice-panel').boundingBox();
+    const vw = phone.viewportSize().width;
+    assert(panel.x >= 0 && panel.x + panel.width <= vw, `the panel is on the screen: x=${panel.x} w=${panel.width} of ${vw}`);
     assert((await phone.getByTestId('notice-count').count()) === 0, 'opened: nothing unread');
     await phone.getByTestId('notice-item').filter({ hasText: '郑十' }).click();
     await phone.getByTestId('page-customer-detail').waitFor();
     assert((await phone.getByTestId('customer-name').innerText()).includes('郑十'), 'the link opens the customer');
+    // On a phone the follow-up form is far down the page: a button at the top takes you there.
+    await phone.getByTestId('customer-write-followup').click();
+    await phone.waitForFunction(() => document.activeElement?.id === 'followup-content');
+    const box = await phone.getByTestId('followup-content').boundingBox();
+    assert(box.y >= 0 && box.y + box.height <= phone.viewportSize().height, `the form is in view: y=${box.y}`);
     await phone.getByTestId('notice-bell').click();
     await phone.getByTestId('notice-item').filter({ hasText: '冯十一' }).click();
     await phone.waitForFunction(() => document.querySelector('[data-testid="customer-name"]')?.innerText.includes('冯十一'));
