@@ -385,10 +385,15 @@ fn check_successor(tx: &crate::store::WriteTransaction, successor: &User) -> Res
     let roles = crate::store::org::roles_w(tx)?;
     let access =
         crate::domain::roles::combine(roles.iter().filter(|r| successor.roles.contains(&r.key)));
+    // Named as the roles page names them: the capability keys meant nothing to the admin.
     let missing: Vec<&str> = SUCCESSOR_NEEDS
         .iter()
         .filter(|c| !access.capabilities.contains(c))
-        .map(|c| c.as_str())
+        .map(|c| match c {
+            Capability::CustomerRead => "“查看客户”",
+            Capability::CustomerEdit => "“编辑客户”",
+            other => other.as_str(),
+        })
         .collect();
     if missing.is_empty() {
         return Ok(());
@@ -396,7 +401,7 @@ fn check_successor(tx: &crate::store::WriteTransaction, successor: &User) -> Res
     Err(Error::validation(
         "to_user",
         format!(
-            "接收人无法接手客户：其角色缺少 {}，请选择业务员或经理，或转入公海",
+            "接收人无法接手客户：其角色没有{}权限，请选择业务员或经理，或转入公海",
             missing.join("、")
         ),
     ))

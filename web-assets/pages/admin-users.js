@@ -298,30 +298,63 @@ function ResetPasswordDialog({ user, onClose, onDone }) {
   <//>`;
 }
 
-/** Departure handover: pick a successor, confirm, POST /api/v1/users/{id}/depart. */
-function DepartDialog({ user, users, onClose, onDone }) {
-  const options = users.filter((u) => u.status === 'active' && u.id !== user.id);
-  const [to, setTo] = useState(options[0]?.id || '');
+/** The capabilities a successor needs to work the customers handed over (the server's rule). */
+const SUCCESSOR_NEEDS = ['customer.read', 'customer.edit'];
+
+/** Whether `u`'s roles (in the catalog) grant what a successor needs. */
+function canTakeCustomers(u, catalog) {
+  const caps = new Set((catalog?.items || [])
+    .filter((r) => u.roles.includes(r.key))
+    .flatMap((r) => r.capabilities || []));
+  return SUCCESSOR_NEEDS.every((c) => caps.has(c));
+}
+
+/** Departure handover: the customers go to a colleague who can work them, or into a public
+ * pool; nothing is chosen beforehand (the handover cannot be undone). POST
+ * /api/v1/users/{id}/depart. */
+function DepartDialog({ user, users, catalog, onClose, onDone }) {
+  const options = users.filter((u) => u.status === 'active' && u.id !== user.id && canTakeCustomers(u, catalog));
+  const [kind, setKind] = useState(options.length ? 'user' : 'pool');
+  const [to, setTo] = useState('');
+  const [pools, setPools] = useState(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
+  useEffect(() => {
+    api('GET', '/api/v1/pools').then((r) => setPools(Array.isArray(r) ? r : []), (e) => { setPools([]); setError(errorText(e)); });
+  }, []);
+  const choose = (k) => { setKind(k); setTo(''); setError(null); };
   const submit = async () => {
+    if (!to) {
+      setError(t(kind === 'user' ? 'cx.depart.pickUser' : 'cx.depart.pickPool'));
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
-      const r = await api('POST', `/api/v1/users/${encodeURIComponent(user.id)}/depart`, { to_user: to });
-      onDone(r, options.find((u) => u.id === to));
+      const body = kind === 'user' ? { to_user: to } : { to_pool: to };
+      const r = await api('POST', `/api/v1/users/${encodeURIComponent(user.id)}/depart`, body);
+      const target = kind === 'user' ? options.find((u) => u.id === to)?.display_name : pools.find((p) => p.id === to)?.name;
+      onDone(r, kind, target || '');
     } catch (e) {
       setBusy(false);
       setError(errorText(e));
     }
   };
+  const pick = { value: '', label: t('cx.depart.pick') };
   return html`<${ConfirmDialog} title=${t('cx.depart.title', { name: user.display_name })}
     body=${t('cx.depart.body', { name: user.display_name })} confirmLabel=${t('cx.depart.confirm')}
-    busy=${busy} error=${error} onConfirm=${options.length ? submit : onClose} onClose=${onClose} testid="depart-dialog">
-    ${options.length
-      ? html`<${SelectField} id="depart-to" label=${t('cx.depart.successor')} value=${to} onChange=${setTo} testid="depart-to"
-          options=${options.map((u) => ({ value: u.id, label: `${u.display_name} (${u.username})` }))} />`
-      : html`<p class="muted">${t('cx.depart.nobody')}</p>`}
+    busy=${busy} error=${error} onConfirm=${submit} onClose=${onClose} testid="depart-dialog">
+    <${RadioGroup} id="depart-kind" legend=${t('cx.depart.kind')} value=${kind} onChange=${choose} testid="depart-kind"
+      options=${[
+        { value: 'user', label: t('cx.depart.toUser'), note: options.length ? null : t('cx.depart.nobody') },
+        { value: 'pool', label: t('cx.depart.toPool') },
+      ]} />
+    ${kind === 'user' && options.length > 0 && html`<${SelectField} id="depart-to" label=${t('cx.depart.successor')} value=${to}
+      onChange=${(v) => { setTo(v); setError(null); }} testid="depart-to" hint=${t('cx.depart.successorHint')}
+      options=${[pick, ...options.map((u) => ({ value: u.id, label: `${u.display_name} (${u.username})` }))]} />`}
+    ${kind === 'pool' && pools && html`<${SelectField} id="depart-pool" label=${t('cx.depart.pool')} value=${to}
+      onChange=${(v) => { setTo(v); setError(null); }} testid="depart-pool"
+      options=${[pick, ...pools.map((p) => ({ value: p.id, label: p.name }))]} />`}
   <//>`;
 }
 
@@ -439,10 +472,10 @@ export function AdminUsersPage() {
         // My own name, roles or status changed: refresh what the shell shows and allows.
         if (u.id === session.value?.id) loadMe().catch(() => {});
       }} />`}
-    ${dialog?.type === 'depart' && html`<${DepartDialog} user=${dialog.user} users=${state.users} onClose=${close}
-      onDone=${(r, to) => {
+    ${dialog?.type === 'depart' && html`<${DepartDialog} user=${dialog.user} users=${state.users} catalog=${state.catalog} onClose=${close}
+      onDone=${(r, kind, name) => {
         close();
-        toast(t('cx.depart.done', { count: r.customers_moved, name: to ? to.display_name : '' }));
+        toast(t(kind === 'pool' ? 'cx.depart.donePool' : 'cx.depart.done', { count: r.customers_moved, name }));
         load({ quiet: true });
       }} />`}
     ${dialog?.type === 'reset' && html`<${ResetPasswordDialog} user=${dialog.user}

@@ -33,6 +33,14 @@ export default async function ({ page, server }) {
     await row.waitFor();
     await row.getByTestId('user-depart').click();
     await page.getByTestId('depart-dialog').waitFor();
+    // Nothing is chosen beforehand: the handover cannot be undone.
+    assert(await page.getByTestId('depart-to').inputValue() === '', 'no successor chosen beforehand');
+    await page.getByTestId('confirm-ok').click();
+    await page.getByTestId('depart-dialog').getByText('请选择接收人').waitFor();
+    // The public pool is the other way out.
+    await page.getByTestId('depart-kind-pool').check();
+    await page.getByTestId('depart-pool').waitFor();
+    await page.getByTestId('depart-kind-user').check();
     await page.getByTestId('depart-to').selectOption(wu.id);
     await shot(page, 'confirm');
     await page.getByTestId('confirm-ok').click();
