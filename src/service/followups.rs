@@ -381,6 +381,15 @@ pub const OUT_OF_SCOPE_RECEIVER: &str = "接收人不在你的数据范围内";
 /// nobody works, out of every pool.
 const SUCCESSOR_NEEDS: &[Capability] = &[Capability::CustomerRead, Capability::CustomerEdit];
 
+/// Whether `user`'s roles grant what an owner needs ([`SUCCESSOR_NEEDS`]).
+pub(crate) fn can_work_customers(roles: &[crate::domain::roles::Role], user: &User) -> bool {
+    let access =
+        crate::domain::roles::combine(roles.iter().filter(|r| user.roles.contains(&r.key)));
+    SUCCESSOR_NEEDS
+        .iter()
+        .all(|c| access.capabilities.contains(c))
+}
+
 fn check_successor(tx: &crate::store::WriteTransaction, successor: &User) -> Result<()> {
     let roles = crate::store::org::roles_w(tx)?;
     let access =

@@ -940,10 +940,78 @@ async fn the_directory_names_colleagues_without_private_data() {
         let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            vec!["department_id", "display_name", "id", "status"],
+            vec![
+                "department_id",
+                "display_name",
+                "id",
+                "may_receive",
+                "status"
+            ],
             "{e}"
         );
     }
     let (st, _) = w.s.client().get("/api/v1/users/directory").await;
     assert_eq!(st, 401);
+}
+
+/// Probe (ui30) F11: the transfer pickers offered every account, and the server refused the
+/// ones outside the caller's scope only after the confirmation. The directory now says whom the
+/// caller may hand customers to: active, within their data scope, able to work customers.
+#[tokio::test]
+async fn the_directory_says_whom_the_caller_may_hand_customers_to() {
+    let w = world().await;
+    let dept_a =
+        w.s.app
+            .access()
+            .caller_for("mgr_a")
+            .unwrap()
+            .user
+            .department_id;
+    let fin = common::add_user(&w.s, "fin_a", &["finance"], dept_a.as_deref());
+    let may = |dir: &Value| -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = dir
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["id"].as_str().unwrap().to_string(),
+                    e["may_receive"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let expect = |pairs: &[(&str, bool)]| -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = pairs.iter().map(|(id, b)| (id.to_string(), *b)).collect();
+        v.sort();
+        v
+    };
+    let admin_id = w.s.app.access().caller_for(ADMIN).unwrap().user.id;
+    let (st, dir) = w.mgr_a.get("/api/v1/users/directory").await;
+    assert_eq!(st, 200, "{dir}");
+    assert_eq!(
+        may(&dir),
+        expect(&[
+            (&admin_id, false),
+            (&w.ids["mgr_a"], true),
+            (&w.ids["sales_a"], true),
+            (&w.ids["sales_b"], false),
+            (&fin, false),
+        ]),
+        "the manager: his department's colleagues who work customers"
+    );
+    let (_, dir) = w.admin.get("/api/v1/users/directory").await;
+    assert_eq!(
+        may(&dir),
+        expect(&[
+            (&admin_id, true),
+            (&w.ids["mgr_a"], true),
+            (&w.ids["sales_a"], true),
+            (&w.ids["sales_b"], true),
+            (&fin, false),
+        ]),
+        "the administrator: everyone who works customers, not finance"
+    );
 }

@@ -29,7 +29,8 @@ export function BulkBar({ ids, groups, directory, onDone, onClear }) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
-  const active = directory.filter((u) => u.status === 'active');
+  // Only colleagues the server will accept (active, in my data scope, able to work customers).
+  const active = directory.filter((u) => u.may_receive);
   const actions = ACTIONS.filter((a) => a !== 'auto_assign' || can('customer.assign'));
   useEffect(() => {
     if (action === 'auto_assign' && departments === null) {
@@ -43,7 +44,7 @@ export function BulkBar({ ids, groups, directory, onDone, onClear }) {
     if (action === 'tag' || action === 'untag') b.tags = splitTags(tags);
     if (action === 'set_grade') b.grade = grade || null;
     if (action === 'set_stage') b.stage = stage;
-    if (action === 'transfer') b.to_user = to || (active[0] && active[0].id);
+    if (action === 'transfer') b.to_user = to;
     return b;
   };
   const run = async () => {
@@ -67,7 +68,15 @@ export function BulkBar({ ids, groups, directory, onDone, onClear }) {
       setError(customerErrorText(e));
     }
   };
-  const apply = () => (CONFIRM.includes(action) ? setConfirming(true) : run());
+  const apply = () => {
+    if (action === 'transfer' && !to) {
+      setError(t('customer.transfer.pick'));
+      return;
+    }
+    setError(null);
+    if (CONFIRM.includes(action)) setConfirming(true);
+    else run();
+  };
 
   return html`<div class="bulk-bar" role="region" aria-label=${t('cx.bulk.title')} data-testid="bulk-bar">
     <span data-testid="bulk-count">${t('cx.bulk.selected', { count: ids.length })}</span>
@@ -81,7 +90,9 @@ export function BulkBar({ ids, groups, directory, onDone, onClear }) {
       ${GRADES.map((g) => html`<option key=${g} value=${g}>${g}</option>`)}<option value="">${t('customers.grade.none')}</option></select>`}
     ${action === 'set_stage' && html`<select class="input input-sm select" value=${stage} onChange=${(e) => setStage(e.currentTarget.value)} data-testid="bulk-stage">
       ${STAGES.map((s) => html`<option key=${s.value} value=${s.value}>${t(s.labelKey)}</option>`)}</select>`}
-    ${action === 'transfer' && html`<select class="input input-sm select" value=${to || (active[0] && active[0].id)} onChange=${(e) => setTo(e.currentTarget.value)} data-testid="bulk-to">
+    ${action === 'transfer' && html`<select class="input input-sm select" value=${to} onChange=${(e) => { setTo(e.currentTarget.value); setError(null); }}
+      data-testid="bulk-to" aria-label=${t('customer.transfer.to')}>
+      <option value="">${t('cx.depart.pick')}</option>
       ${active.map((u) => html`<option key=${u.id} value=${u.id}>${u.display_name}</option>`)}</select>`}
     ${action === 'auto_assign' && html`<select class="input input-sm select" value=${dept} onChange=${(e) => setDept(e.currentTarget.value)}
       aria-label=${t('cx.bulk.department')} data-testid="bulk-department">

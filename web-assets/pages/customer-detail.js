@@ -329,8 +329,10 @@ function Timeline({ state, userName, onRetry }) {
 }
 
 function TransferDialog({ customer, users, onClose, onDone }) {
-  const options = users.filter((u) => u.status === 'active' && u.id !== customer.owner_id);
-  const [to, setTo] = useState(options[0]?.id || '');
+  // Only colleagues the server will accept (active, in my data scope, able to work customers),
+  // and nobody chosen beforehand.
+  const options = users.filter((u) => u.may_receive && u.id !== customer.owner_id);
+  const [to, setTo] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const submit = async () => {
@@ -352,7 +354,8 @@ function TransferDialog({ customer, users, onClose, onDone }) {
     onSubmit=${submit} busy=${busy} testid="transfer-dialog" submitLabel=${t('customer.transfer.submit')} error=${error}>
     ${options.length
       ? html`<${SelectField} id="transfer-to" label=${t('customer.transfer.to')} value=${to} onChange=${setTo} testid="transfer-to"
-          options=${options.map((u) => ({ value: u.id, label: u.username ? `${u.display_name} (${u.username})` : u.display_name }))} />`
+          options=${[{ value: '', label: t('cx.depart.pick') },
+            ...options.map((u) => ({ value: u.id, label: u.username ? `${u.display_name} (${u.username})` : u.display_name }))]} />`
       : html`<p class="muted">${t('customer.transfer.nobody')}</p>`}
   <//>`;
 }

@@ -111,6 +111,10 @@ pub struct DirectoryEntry {
     pub display_name: String,
     pub department_id: Option<String>,
     pub status: UserStatus,
+    /// Whether the caller may hand customers to this colleague: active, within the caller's
+    /// data scope, and able to work customers (to read and edit them), as a departure's
+    /// successor must be. Pickers offer only these.
+    pub may_receive: bool,
 }
 
 /// The built-in views; 下属负责的 only for a caller whose data scope covers others' customers.
@@ -336,13 +340,19 @@ impl crate::service::customers::UseCases<'_> {
     }
 
     /// Every account's name, department and status (no phones, no roles): for owner pickers
-    /// and timelines.
-    pub fn user_directory(&self, _caller: &Caller) -> Result<Vec<DirectoryEntry>> {
-        let mut all = self.store.read(|tx| users::all(tx).map_err(Error::from))?;
+    /// and timelines; with whether the caller may hand customers to each.
+    pub fn user_directory(&self, caller: &Caller) -> Result<Vec<DirectoryEntry>> {
+        let scope = self.scope_of(caller)?;
+        let (mut all, roles) = self
+            .store
+            .read(|tx| Ok::<_, Error>((users::all(tx)?, crate::store::org::roles(tx)?)))?;
         all.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
         Ok(all
             .into_iter()
             .map(|u| DirectoryEntry {
+                may_receive: u.status == UserStatus::Active
+                    && scope.may_receive(&u.id)
+                    && crate::service::followups::can_work_customers(&roles, &u),
                 id: u.id,
                 display_name: u.display_name,
                 department_id: u.department_id,

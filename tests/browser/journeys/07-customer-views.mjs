@@ -20,6 +20,8 @@ export default async function ({ page, server }) {
   for (const [name, phone] of [['赵一', '13800138001'], ['钱二', '13800138002'], ['孙三', '13800138003']]) {
     await apiCall(page, 'POST', '/api/v1/customers', { name, phone });
   }
+  const wu = await apiCall(page, 'POST', '/api/v1/users', { username: 'wu', display_name: '小吴', roles: ['sales'], password: 'Journey-seven-2026' });
+  await apiCall(page, 'POST', '/api/v1/users', { username: 'cai', display_name: '刘财务', roles: ['finance'], password: 'Journey-seven-2026' });
 
   // A custom field and grouped tags in the form; the value on the detail card.
   await page.goto(`${server.base}/customers`);
@@ -58,6 +60,21 @@ export default async function ({ page, server }) {
     const tags = await rows.filter({ hasText: name }).getByTestId('customer-row-tags').innerText();
     assert(tags.includes('公积金'), `${name} tagged: ${tags}`);
   }
+
+  // Hand one to a colleague: the picker offers only those who can work customers (not
+  // finance), nobody is chosen beforehand, and applying without a choice says so.
+  await rows.filter({ hasText: '孙三' }).getByTestId('customer-row-check').check();
+  await page.getByTestId('bulk-action').selectOption('transfer');
+  const offered = await page.getByTestId('bulk-to').locator('option').allInnerTexts();
+  assert(offered.includes('小吴') && !offered.includes('刘财务'), `only colleagues who work customers: ${offered}`);
+  assert(await page.getByTestId('bulk-to').inputValue() === '', 'nobody chosen beforehand');
+  await page.getByTestId('bulk-apply').click();
+  await page.getByTestId('bulk-error').waitFor();
+  await page.getByTestId('bulk-to').selectOption(wu.id);
+  await page.getByTestId('bulk-apply').click();
+  await page.getByTestId('confirm-ok').click();
+  await page.getByTestId('bulk-bar').waitFor({ state: 'detached' });
+  await rows.filter({ hasText: '孙三' }).filter({ hasText: '小吴' }).waitFor();
 
   // Filter by the tag, save it as a view: a new tab with just those two.
   await page.getByTestId('filter-tag').fill('公积金');
