@@ -13,6 +13,7 @@ import { formatDateTime } from '../format.js';
 import { EmptyState, LoadError, Loading } from '../components/states.js';
 import { customText, loadCustomerSettings, loadDirectory } from '../components/customer-settings.js';
 import { BulkBar, RecycleBin, SaveViewDialog } from '../components/customer-bulk.js';
+import { ExportDialog } from '../components/customer-export.js';
 import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
 import { useNarrow } from '../components/narrow.js';
@@ -98,6 +99,7 @@ export function CustomersPage() {
   const [more, setMore] = useState({ busy: false, error: null });
   const [creating, setCreating] = useState(queryParam('new') === '1' && can('customer.create'));
   const [selected, setSelected] = useState([]);
+  const [exporting, setExporting] = useState(false);
   const [settings, setSettings] = useState({ fields: [], groups: [] });
   const [directory, setDirectory] = useState([]);
   const [columns, setColumns] = useState(storedColumns);
@@ -302,6 +304,9 @@ export function CustomersPage() {
         ${can('customer.import') && html`<button type="button" class="btn" data-testid="customer-import" onClick=${() => navigate('/customers/import')}>
           <span>${t('customers.import.button')}</span>
         </button>`}
+        ${can('customer.export') && !inBin && html`<button type="button" class="btn" data-testid="customer-export" onClick=${() => setExporting(true)}>
+          <span>${t('customers.export.button')}</span>
+        </button>`}
         ${canCreate && html`<button type="button" class="btn btn-primary" data-testid="customer-create" onClick=${openCreate}>
           <${Icon} name="plus" size=${16} /><span>${t('customers.create.button')}</span>
         </button>`}
@@ -420,5 +425,6 @@ export function CustomersPage() {
       toast(t('customers.created', { name: c.name }));
       navigate(customerHref(c.id));
     }} />`}
+    ${exporting && html`<${ExportDialog} filters=${filters} view=${view} onClose=${() => setExporting(false)} />`}
   </section>`;
 }

@@ -94,4 +94,28 @@ export default async function ({ page, server }) {
   assert(JSON.stringify(names) === JSON.stringify([...pick].sort()), `the saved view shows ${names}`);
   assert((await tab.getAttribute('aria-selected')) === 'true', 'the saved tab is active');
   await shot(page, 'saved-view');
+
+  // Export the list as it is filtered (the tag goes with it), as CSV, audited.
+  await page.getByTestId('customer-export').click();
+  await page.getByTestId('export-dialog').waitFor();
+  assert((await page.getByTestId('export-scope').innerText()).includes('公积金'), 'the filter goes with the export');
+  await page.getByTestId('export-format-csv').check();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('export-dialog-submit').click(),
+  ]);
+  assert(download.suggestedFilename() === '客户.csv', `a CSV: ${download.suggestedFilename()}`);
+  const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+  assert(csv.includes('赵一') && csv.includes('钱二') && !csv.includes('孙三'), `the filtered rows only: ${csv.slice(0, 300)}`);
+  await page.getByTestId('export-dialog').waitFor({ state: 'detached' });
+  const audit = await apiCall(page, 'GET', '/api/v1/audit?action=customer.exported');
+  assert(audit.items.length === 1, 'the export is audited');
+  // A list narrowed by words the export cannot apply is not exported as if it were the same.
+  await page.getByTestId('filter-q').fill('赵');
+  await page.getByTestId('filter-apply').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 1);
+  await page.getByTestId('customer-export').click();
+  await page.getByTestId('export-blocked').waitFor();
+  assert((await page.getByTestId('export-blocked').innerText()).includes('搜索词'), 'it names the condition');
+  await page.getByTestId('export-dialog-cancel').click();
 }
