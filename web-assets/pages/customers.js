@@ -88,12 +88,31 @@ export function customerHref(id) {
   return `/customers/${encodeURIComponent(id)}`;
 }
 
+/** The list's filters as the address says (`?stage=signed&tag=…`): Back, a reload or a shared
+ * link shows the same list. */
+function filtersFromUrl() {
+  const f = { ...NO_FILTERS };
+  for (const k of Object.keys(NO_FILTERS)) f[k] = queryParam(k) || '';
+  return f;
+}
+
+/** The address of the list with these filters and view (the view `all` is the default). */
+function addressOf(filters, viewId) {
+  const q = new URLSearchParams();
+  if (viewId && viewId !== 'all') q.set('view', viewId);
+  for (const [k, v] of Object.entries(filters)) if (v && v.trim()) q.set(k, v.trim());
+  const s = q.toString();
+  return s ? `/customers?${s}` : '/customers';
+}
+
+const SCROLL_KEY = 'zhudai.customers.scroll';
+
 export function CustomersPage() {
   const [views, setViews] = useState([]);
   const [viewId, setViewId] = useState(queryParam('view') || 'all');
-  // `?q=` comes from the top-bar search's "show all".
-  const [filters, setFilters] = useState(() => ({ ...NO_FILTERS, q: queryParam('q') || '' }));
-  const [draft, setDraft] = useState(() => ({ ...NO_FILTERS, q: queryParam('q') || '' }));
+  // `?q=` comes from the top-bar search's "show all"; the other filters from the address too.
+  const [filters, setFilters] = useState(filtersFromUrl);
+  const [draft, setDraft] = useState(filtersFromUrl);
   const [state, setState] = useState({ status: 'loading' });
   const [stageCounts, setStageCounts] = useState(null);
   const [more, setMore] = useState({ busy: false, error: null });
@@ -134,21 +153,59 @@ export function CustomersPage() {
     loadDirectory().then(setDirectory);
   }, []);
 
+  // Only the latest load may fill the list: an earlier one answering late (a reload after a
+  // bulk action, then a filter) put the unfiltered rows back under the filter.
+  const loads = useRef(0);
+  const here = useRef('/customers');
   const load = async (f = filters) => {
+    const mine = ++loads.current;
     setState({ status: 'loading' });
     setMore({ busy: false, error: null });
     setSelected([]);
     try {
       const page = await api('GET', listUrl(f, null, view));
+      if (mine !== loads.current) return;
       setState({ status: 'ready', items: page.items, cursor: page.next_cursor, total: page.total });
-      loadStageFacets(f, view).then(setStageCounts);
+      loadStageFacets(f, view).then((c) => { if (mine === loads.current) setStageCounts(c); });
     } catch (error) {
-      setState({ status: 'error', error });
+      if (mine === loads.current) setState({ status: 'error', error });
     }
   };
   useEffect(() => {
     if (!inBin) load(filters);
+    // The address follows the list (replacing, not adding, history entries).
+    const to = addressOf(filters, viewId);
+    here.current = to;
+    if (to !== location.pathname + location.search) {
+      shownQ.current = filters.q || '';
+      navigate(to, { replace: true });
+    }
   }, [filters, viewId, views.length]);
+
+  // Back from a customer: the list scrolls to where it was. The position is kept per address
+  // as the user scrolls (at unmount the router has already scrolled to the top).
+  const scrolled = useRef(0);
+  useEffect(() => {
+    const onScroll = () => { scrolled.current = window.scrollY; };
+    window.addEventListener('scroll', onScroll, { passive: true });
+    return () => {
+      window.removeEventListener('scroll', onScroll);
+      sessionStorage.setItem(SCROLL_KEY, JSON.stringify({ at: here.current, y: scrolled.current }));
+    };
+  }, []);
+  const restored = useRef(false);
+  useEffect(() => {
+    if (restored.current || state.status !== 'ready') return;
+    restored.current = true;
+    try {
+      const kept = JSON.parse(sessionStorage.getItem(SCROLL_KEY) || 'null');
+      if (kept && kept.at === location.pathname + location.search && kept.y > 0) {
+        requestAnimationFrame(() => window.scrollTo(0, kept.y));
+      }
+    } catch {
+      // An unreadable entry is only a lost scroll position.
+    }
+  }, [state.status]);
 
   const loadMore = async () => {
     setMore({ busy: true, error: null });

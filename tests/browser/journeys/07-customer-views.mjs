@@ -80,6 +80,17 @@ export default async function ({ page, server }) {
   await page.getByTestId('filter-tag').fill('公积金');
   await page.getByTestId('filter-apply').click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 2);
+  // The filter is in the address: opening a customer and coming Back (or a reload) shows the
+  // same filtered list, not everyone.
+  assert(new URL(page.url()).searchParams.get('tag') === '公积金', `the filter in the address: ${page.url()}`);
+  await page.getByTestId('customer-row-link').first().click();
+  await page.getByTestId('page-customer-detail').waitFor();
+  await page.goBack();
+  await page.getByTestId('customers-table').waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 2);
+  assert(await page.getByTestId('filter-tag').inputValue() === '公积金', 'the filter box still says so');
+  await page.reload();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 2);
   await page.getByTestId('view-save').click();
   await page.getByTestId('view-dialog').waitFor();
   await page.getByTestId('view-name').fill('公积金客户');
