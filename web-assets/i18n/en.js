@@ -697,6 +697,7 @@ export default {
   'customer.title': 'Customer',
   'customer.breadcrumb': 'Breadcrumb',
   'customer.writeFollowup': 'Write a follow-up',
+  'customer.pooledNote': 'This customer is in a public pool: claim it to log follow-ups, change the stage or edit.',
   'customer.noSummary': 'No city, employer or channel yet',
   'customer.gradeBadge': 'Grade {grade}',
   'customer.section.profile': 'Profile',

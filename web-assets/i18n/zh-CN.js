@@ -697,6 +697,7 @@ export default {
   'customer.title': '客户详情',
   'customer.breadcrumb': '位置',
   'customer.writeFollowup': '写跟进',
+  'customer.pooledNote': '该客户在公海中：领取后才能写跟进、改阶段和编辑。',
   'customer.noSummary': '暂无城市、单位和渠道信息',
   'customer.gradeBadge': '{grade} 级',
   'customer.section.profile': '客户资料',

@@ -414,7 +414,10 @@ export function CustomerDetailPage() {
     return html`<section class="page page-wide"><${LoadError} error=${state.error} onRetry=${loadCustomer} testid="customer-error" /></section>`;
   }
   const c = state.customer;
-  const canEdit = can('customer.edit');
+  // A customer in a public pool is claimed before it is worked: its follow-ups, stage and
+  // edits are refused to anyone whose scope is not the whole firm (they came back as "记录不存在").
+  const pooled = !!c.pool_id && !c.owner_id && me?.data_scope !== 'all';
+  const canEdit = can('customer.edit') && !pooled;
   const canTransfer = can('customer.transfer') && Array.isArray(users);
   const canDelete = can('customer.delete');
   const narrow = useNarrow();
@@ -478,6 +481,7 @@ export function CustomerDetailPage() {
         <${CustomerDealsCard} customer=${c} onChanged=${() => { loadCustomer(); loadTimeline(); }} />
         <${CustomerCallsCard} customer=${c} />
         ${canEdit && html`<${FollowupBox} customerId=${c.id} onLogged=${() => { loadCustomer(); loadTimeline(); }} />`}
+        ${pooled && html`<p class="card muted" data-testid="customer-pooled-note">${t('customer.pooledNote')}</p>`}
         <div class="card" data-testid="customer-timeline">
           <h2 class="card-title">${t('timeline.title')}</h2>
           <${Timeline} state=${timeline} userName=${userName} onRetry=${loadTimeline} />

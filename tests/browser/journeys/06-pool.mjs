@@ -120,6 +120,14 @@ export default async function ({ page, server }) {
     await wu.getByTestId('customer-release').waitFor();
     await wu.getByTestId('customer-lock').waitFor();
     await wu.screenshot({ path: join(artifacts, '06-claimed.png') });
+    // Released again: the page no longer offers what the server would refuse, and says why.
+    await wu.getByTestId('customer-release').click();
+    await wu.getByTestId('release-reason').fill('客户暂无需求');
+    await wu.getByTestId('release-dialog-submit').click();
+    await wu.getByTestId('release-dialog').waitFor({ state: 'detached' });
+    await wu.getByTestId('customer-pooled-note').waitFor();
+    assert(await wu.getByTestId('followup-form').count() === 0, 'no follow-up form on a pooled customer');
+    await wu.getByTestId('customer-claim').waitFor();
   } finally {
     await other.close();
   }
