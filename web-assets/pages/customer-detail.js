@@ -415,7 +415,7 @@ export function CustomerDetailPage() {
   }
   const c = state.customer;
   // A customer in a public pool is claimed before it is worked: its follow-ups, stage and
-  // edits are refused to anyone whose scope is not the whole firm (they came back as "记录不存在").
+  // edits are refused to anyone whose scope is not the whole firm (they came back as "not found").
   const pooled = !!c.pool_id && !c.owner_id && me?.data_scope !== 'all';
   const canEdit = can('customer.edit') && !pooled;
   const canTransfer = can('customer.transfer') && Array.isArray(users);
