@@ -1733,7 +1733,7 @@ export default {
   'deals.move.note': '备注（选填）',
   'deals.move.override': '经理特批：没有已签合同也签约',
   'deals.move.overrideNote': '会记入审计日志，须填写原因。',
-  'deals.move.done': '已推进到{stage}',
+  'deals.move.done': '已推进至“{stage}”',
   'deals.move.badAmount': '请输入有效金额',
   'deals.move.badRate': '请输入有效年利率，最多两位小数',
   'deals.filter.stage': '阶段',
