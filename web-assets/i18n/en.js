@@ -1759,7 +1759,7 @@ export default {
   'error.fee_not_collected': 'The fee is not collected yet; the deal moves to fee collected once payments or waivers settle it',
   'error.fee_below_collected': 'The recomputed fee is below what was collected; record a refund first',
   'error.month_already_closed': 'That month is already closed',
-  'error.month_not_over': 'That month has not come yet; it cannot be closed',
+  'error.month_not_over': 'That month is not over yet; it cannot be closed',
   'error.month_not_closed': 'That month is not closed',
   'error.deal_contract_required': 'Signing needs a signed contract: the service agreement (an authorisation or fee confirmation does not count); without one, a manager must override (tick the override and give a reason)',
   'error.contract_erased': 'The borrower\'s personal information was erased: this contract is no longer shown (a signed one is kept by law, for administrators only)',

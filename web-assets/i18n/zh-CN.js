@@ -1759,7 +1759,7 @@ export default {
   'error.fee_not_collected': '服务费未收齐，回款或减免收齐后自动进入“收费”',
   'error.fee_below_collected': '重新计算的服务费低于已收金额，请先登记退款',
   'error.month_already_closed': '该月已经月结',
-  'error.month_not_over': '该月还没到，不能月结',
+  'error.month_not_over': '该月还没结束，不能月结',
   'error.month_not_closed': '该月没有月结，无需重开',
   'error.deal_contract_required': '签约需要已签合同（居间服务协议；授权书、服务费确认书不算）；没有时须由经理特批（勾选特批并填写原因）',
   'error.contract_erased': '借款人已删除个人信息：该合同不再展示（已签署合同依法保存，仅管理员可导出）',
