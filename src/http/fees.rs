@@ -59,14 +59,15 @@ pub async fn record_payment(
 
 /// Remove a payment recorded by mistake (`finance.edit`, with `reason`): its commission lines
 /// go with it. Refused with 409 `month_closed` in a closed month, `payment_has_refunds` once
-/// the deal has refunds.
+/// the deal has refunds, `payment_referral_fee_paid` once the broker's referral fee of a deal
+/// it settled was paid out. A deal at 收费 that owes again goes back to 放款.
 #[utoipa::path(delete, path = "/deals/{id}/payments/{payment_id}", operation_id = "remove_payment", tag = "fees",
     params(RemoveQuery), responses(
     (status = 200, description = "The deal's fees", body = FeesView),
     (status = 400, description = "No reason", body = ErrorBody),
     (status = 403, description = "Missing finance.edit", body = ErrorBody),
     (status = 404, description = "Absent, or outside my scope", body = ErrorBody),
-    (status = 409, description = "Month closed, or the deal has refunds", body = ErrorBody)))]
+    (status = 409, description = "Month closed, the deal has refunds, or its referral fee was paid out", body = ErrorBody)))]
 pub async fn remove_payment(
     State(app): State<AppState>,
     Source(source): Source,

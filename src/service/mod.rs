@@ -121,6 +121,9 @@ pub struct App {
     pub blobs: crate::blobs::Blobs,
     /// The duplicate check's and the application forms' rate limits (kept in memory).
     pub limits: leads::Limiter,
+    /// The number lookups each user made in the current day, as keyed hashes: a repeat is
+    /// not metered again ([`App::take_number_lookups`]).
+    pub looked_up: leads::Seen,
     /// Turns of the customer searches and list pages ([`App::searching`]).
     search_slots: Arc<tokio::sync::Semaphore>,
     /// How many slots there are, and how many requests wait for one (for `/metrics`).
@@ -163,6 +166,7 @@ impl App {
             metrics: crate::metrics::Metrics::default(),
             blobs,
             limits: leads::Limiter::default(),
+            looked_up: leads::Seen::default(),
             search_slots: Arc::new(tokio::sync::Semaphore::new(search_slots)),
             search_slot_count: search_slots,
             search_waiting: Arc::default(),

@@ -223,16 +223,21 @@ impl crate::service::search::UseCases<'_> {
             .map_err(search_error)
     }
 
-    /// A typed word, with full phone and ID numbers resolved through the blind index.
-    fn query_word(&self, word: &str) -> Result<Word> {
-        Ok(self
-            .full_number(word)?
-            .unwrap_or_else(|| Word::Text(word.to_string())))
+    /// A typed word, with full phone and ID numbers resolved through the blind index, and the
+    /// keyed hash of the number it looks up, if any (metered).
+    fn query_word(&self, word: &str) -> Result<(Word, Option<String>)> {
+        Ok(match self.full_number(word)? {
+            Some((w, key)) => (w, Some(key)),
+            None if looks_like_id_tail(word) => {
+                (Word::Text(word.to_string()), Some(self.id_tail_key(word)))
+            }
+            None => (Word::Text(word.to_string()), None),
+        })
     }
 
     /// A full phone or ID number (spaces, dashes, `+86` allowed), resolved through the blind
-    /// index; `None` when `text` is not one.
-    fn full_number(&self, text: &str) -> Result<Option<Word>> {
+    /// index, with that index; `None` when `text` is not one.
+    fn full_number(&self, text: &str) -> Result<Option<(Word, String)>> {
         let digits = text.chars().filter(char::is_ascii_digit).count();
         if digits >= 11 {
             if let Ok(m) = phone::parse(text) {
@@ -240,7 +245,7 @@ impl crate::service::search::UseCases<'_> {
                 let ids = self.store.read(|tx| {
                     Reader::unscoped(tx, Unscoped::NumberLookup).ids_by_index('p', &bidx)
                 })?;
-                return Ok(Some(Word::Ids(ids)));
+                return Ok(Some((Word::Ids(ids), bidx)));
             }
             let today = self
                 .now()
@@ -251,7 +256,7 @@ impl crate::service::search::UseCases<'_> {
                 let ids = self.store.read(|tx| {
                     Reader::unscoped(tx, Unscoped::NumberLookup).ids_by_index('i', &bidx)
                 })?;
-                return Ok(Some(Word::Ids(ids)));
+                return Ok(Some((Word::Ids(ids), bidx)));
             }
         }
         Ok(None)
@@ -265,8 +270,8 @@ impl crate::service::search::UseCases<'_> {
         q: &str,
         caller: &Caller,
     ) -> Result<Vec<String>> {
-        let words = self.query_words(q)?;
-        self.take_number_lookups(caller, number_lookups(&words))?;
+        let (words, numbers) = self.query_words(q)?;
+        self.take_number_lookups(caller, &numbers)?;
         let req = Request {
             words,
             restrict: restrict_of(scope, Vec::new()),
@@ -282,8 +287,9 @@ impl crate::service::search::UseCases<'_> {
             .ids)
     }
 
-    /// The words of a query, normalised, full phone and ID numbers resolved.
-    fn query_words(&self, q: &str) -> Result<Vec<Word>> {
+    /// The words of a query, normalised, full phone and ID numbers resolved, and the keyed
+    /// hashes of the numbers it looks up.
+    fn query_words(&self, q: &str) -> Result<(Vec<Word>, Vec<String>)> {
         let text = analysis::normalise(q);
         if text.chars().count() > 100 {
             return Err(Error::Validation {
@@ -299,6 +305,7 @@ impl crate::service::search::UseCases<'_> {
                 .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '(' | ')' | 'x' | 'X'))
         };
         let mut out = Vec::new();
+        let mut numbers = Vec::new();
         let mut i = 0;
         while i < words.len() {
             let run = words[i..].iter().take_while(|w| numberish(w)).count();
@@ -310,17 +317,20 @@ impl crate::service::search::UseCases<'_> {
                 }
             }
             match taken {
-                Some((w, end)) => {
+                Some(((w, key), end)) => {
                     out.push(w);
+                    numbers.push(key);
                     i = end;
                 }
                 None => {
-                    out.push(self.query_word(words[i])?);
+                    let (w, key) = self.query_word(words[i])?;
+                    out.push(w);
+                    numbers.extend(key);
                     i += 1;
                 }
             }
         }
-        Ok(out)
+        Ok((out, numbers))
     }
 
     /// The caller's scope as a search applies it in the index (owners, collaborations, pools
@@ -335,8 +345,8 @@ impl crate::service::search::UseCases<'_> {
         caller.require(Capability::CustomerRead)?;
         let scope = self.scope_of(caller)?;
         let text = analysis::normalise(q.q.as_deref().unwrap_or(""));
-        let words = self.query_words(&text)?;
-        self.take_number_lookups(caller, number_lookups(&words))?;
+        let (words, numbers) = self.query_words(&text)?;
+        self.take_number_lookups(caller, &numbers)?;
         let pools: Vec<String> = self.pools_seen(caller)?.into_iter().collect();
         let limit = q.limit.unwrap_or(20).clamp(1, 100);
         let offset = search_offset(q.cursor.as_deref())?;
@@ -392,21 +402,12 @@ impl crate::service::search::UseCases<'_> {
 /// process). Past this, narrow the search instead.
 pub const MAX_SEARCH_OFFSET: usize = 10_000;
 
-/// How many of a query's words look a number up: a full phone or ID number (resolved through
-/// the blind index) or an ID number's last six digits.
-fn number_lookups(words: &[Word]) -> u32 {
-    let n = words
-        .iter()
-        .filter(|w| match w {
-            Word::Ids(_) => true,
-            Word::Text(t) => {
-                t.len() == 6
-                    && t.bytes().take(5).all(|b| b.is_ascii_digit())
-                    && t.ends_with(|c: char| c.is_ascii_digit() || c == 'x' || c == 'X')
-            }
-        })
-        .count();
-    u32::try_from(n).unwrap_or(u32::MAX)
+/// Whether a query word is an ID number's last six digits: a lookup by number, metered like a
+/// full phone or ID number.
+fn looks_like_id_tail(t: &str) -> bool {
+    t.len() == 6
+        && t.bytes().take(5).all(|b| b.is_ascii_digit())
+        && t.ends_with(|c: char| c.is_ascii_digit() || c == 'x' || c == 'X')
 }
 
 /// The search cursor: the offset of the next page, at most [`MAX_SEARCH_OFFSET`].

@@ -125,6 +125,7 @@ pub const ACTIONS: &[&str] = &[
     "broker.referral",
     "broker.fee_due",
     "broker.fee_paid",
+    "broker.fee_voided",
     "month.closed",
     "month.reopened",
     "target.set",

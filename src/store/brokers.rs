@@ -4,7 +4,8 @@
 //!   `referral_keys` (ULIDs: time order), paged newest first; its size is the counter
 //!   `referrals/<broker>` in `counters`, bumped in the referral's transaction.
 //! - `referral_fees`: id → [`ReferralFee`], keyed `m:<month due>/<fee>` (finance's list of a
-//!   month), `u:<fee>` while unpaid, `d:<deal>` → fee id (one fee per deal).
+//!   month), `u:<fee>` while unpaid, `d:<deal>` → fee id (one fee per deal). An unpaid fee is
+//!   voided (removed, its audit row keeps it) when its deal's fee is no longer collected.
 //!
 //! A broker sees the status of a referral, never the customer: [`status_of`] reads the
 //! customer's stage and the stage of its most advanced open deal here, inside `store`, and
@@ -182,6 +183,19 @@ pub fn put_fee(tx: &WriteTransaction, before: Option<&ReferralFee>, f: &Referral
         super::channels::on_referral_fee(tx, &f.month, &f.channel_name, f.amount_fen)?;
     }
     Ok(())
+}
+
+/// Voids an unpaid fee whose deal's fee is no longer collected (the settling payment was
+/// removed, or the agreed fee recomputed upward): the fee and its keys go, and its cost leaves
+/// its channel's month. The deal may fall due again (a new fee) once it is settled again.
+pub fn void_fee(tx: &WriteTransaction, f: &ReferralFee) -> Result<()> {
+    let mut keys = tx.open_table(tables::REFERRAL_KEYS)?;
+    keys.remove(format!("m:{}/{}", f.month, f.id).as_str())?;
+    keys.remove(format!("d:{}", f.deal_id).as_str())?;
+    keys.remove(format!("u:{}", f.id).as_str())?;
+    tx.open_table(tables::REFERRAL_FEES)?
+        .remove(f.id.as_str())?;
+    super::channels::on_referral_fee(tx, &f.month, &f.channel_name, -f.amount_fen)
 }
 
 /// The fees due in `month` (`YYYY-MM`), oldest first: one range of keys.

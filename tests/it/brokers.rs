@@ -591,3 +591,171 @@ async fn a_broker_refers_at_most_200_borrowers_a_day() {
         .await;
     assert_eq!(st, 201, "{v}");
 }
+
+/// Removing the payment that settled a broker's deal left it at 收费 with the fee owed again
+/// and the referral fee still due. Now the deal goes back to 放款 (history, audit) and the
+/// unpaid referral fee is voided (audited; off finance's list and the channel's cost); once
+/// the broker was paid, the removal is refused (a refund instead) and nothing is written. A
+/// fee recomputed above what was collected takes the deal back too.
+#[tokio::test]
+async fn removing_the_settling_payment_takes_the_deal_back_and_voids_the_referral_fee() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (day, month) = today();
+    broker(&s, &admin).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    let b = s.login(BROKER, TEAM_PASSWORD).await;
+    let (st, _) = b
+        .post(
+            "/api/v1/broker/referrals",
+            referral("赵小龙", "13922223333"),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let id = customer_id(&admin, "13922223333").await;
+    let deal = disbursed(&admin, &id, &day).await;
+    let pay = |no: &str| {
+        json!({"amount_fen": 240_000, "paid_on": day, "method": "transfer",
+               "payer": "赵小龙", "receipt_no": no})
+    };
+    let payments = format!("/api/v1/deals/{deal}/payments");
+    let (st, f) = admin.post(&payments, pay("R-1")).await;
+    assert_eq!((st.as_u16(), &f["stage"]), (201, &json!("fee_collected")));
+    let pid = f["payments"][0]["id"].as_str().unwrap().to_string();
+    let (_, fees) = admin.get("/api/v1/finance/referral-fees").await;
+    assert_eq!(fees["total"], 1, "{fees}");
+    assert_eq!(report(&admin, &month).await["broker_fees_fen"], 48_000);
+
+    let remove = |pid: &str| format!("{payments}/{pid}?reason=%E5%BD%95%E9%94%99");
+    let (st, f) = admin
+        .call(reqwest::Method::DELETE, &remove(&pid), None)
+        .await;
+    assert_eq!(st, 200, "{f}");
+    assert_eq!(
+        (&f["stage"], &f["balance_fen"]),
+        (&json!("disbursed"), &json!(240_000)),
+        "{f}"
+    );
+    let (_, d) = admin.get(&format!("/api/v1/deals/{deal}")).await;
+    let last = d["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&d["stage"], &last["from"], &last["to"]),
+        (
+            &json!("disbursed"),
+            &json!("fee_collected"),
+            &json!("disbursed")
+        ),
+        "{d}"
+    );
+    assert!(
+        last["note"].as_str().unwrap().contains("回款删除"),
+        "{last}"
+    );
+    let (_, audit) = admin
+        .get("/api/v1/audit?action=deal.stage_changed&limit=50")
+        .await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["detail"]["to"] == "disbursed"
+                && a["detail"]["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("回款删除"))),
+        "{audit}"
+    );
+    // The referral fee is void: not due, not in the month, not a cost of the channel.
+    let (_, fees) = admin.get("/api/v1/finance/referral-fees").await;
+    assert_eq!(fees["total"], 0, "{fees}");
+    let (_, fees) = admin
+        .get(&format!("/api/v1/finance/referral-fees?month={month}"))
+        .await;
+    assert_eq!(fees["total"], 0, "{fees}");
+    assert_eq!(report(&admin, &month).await["broker_fees_fen"], 0);
+    let (_, audit) = admin.get("/api/v1/audit?action=broker.fee_voided").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(audit["items"][0]["detail"]["amount_fen"], 48_000, "{audit}");
+
+    // Paid again: settled, a referral fee due again; finance pays the broker. Removing the
+    // payment now is refused and nothing is written.
+    let (st, f) = admin.post(&payments, pay("R-2")).await;
+    assert_eq!((st.as_u16(), &f["stage"]), (201, &json!("fee_collected")));
+    let pid = f["payments"][0]["id"].as_str().unwrap().to_string();
+    let (_, fees) = admin.get("/api/v1/finance/referral-fees").await;
+    assert_eq!(fees["total"], 1, "{fees}");
+    let fid = fees["items"][0]["id"].as_str().unwrap().to_string();
+    let (st, v) = admin
+        .post(
+            &format!("/api/v1/finance/referral-fees/{fid}/paid"),
+            json!({"paid_on": day}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, e) = admin
+        .call(reqwest::Method::DELETE, &remove(&pid), None)
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("payment_referral_fee_paid")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("退款"),
+        "{e}"
+    );
+    let (_, f) = admin.get(&format!("/api/v1/deals/{deal}/fees")).await;
+    assert_eq!(
+        (&f["stage"], &f["balance_fen"]),
+        (&json!("fee_collected"), &json!(0)),
+        "{f}"
+    );
+    let (_, paid) = admin
+        .get(&format!(
+            "/api/v1/finance/referral-fees?month={month}&status=paid"
+        ))
+        .await;
+    assert_eq!(paid["total"], 1, "{paid}");
+
+    // The firm's fee rule rises to 3,000 元: recomputed, 600 元 is owed again and the deal
+    // goes back to 放款; the paid referral fee stays (it was paid on money collected).
+    let plugins = s.dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("fee.rhai"),
+        "fn fee(deal, ctx) { #{ fee_fen: 300000, rule: \"每笔 3000 元\" } }\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (st, f) = admin
+        .post(
+            &format!("/api/v1/deals/{deal}/fee-recompute"),
+            json!({"reason": "费率调整"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{f}");
+    assert_eq!(
+        (&f["stage"], &f["balance_fen"]),
+        (&json!("disbursed"), &json!(60_000)),
+        "{f}"
+    );
+    let (_, paid) = admin
+        .get(&format!(
+            "/api/v1/finance/referral-fees?month={month}&status=paid"
+        ))
+        .await;
+    assert_eq!(paid["total"], 1, "{paid}");
+    // Paid in full again: 收费, and no second referral fee (one per deal).
+    let (st, f) = admin
+        .post(
+            &payments,
+            json!({"amount_fen": 60_000, "paid_on": day, "method": "transfer",
+                   "payer": "赵小龙", "receipt_no": "R-3"}),
+        )
+        .await;
+    assert_eq!((st.as_u16(), &f["stage"]), (201, &json!("fee_collected")));
+    let (_, all) = admin
+        .get(&format!("/api/v1/finance/referral-fees?month={month}"))
+        .await;
+    assert_eq!(all["total"], 1, "{all}");
+}

@@ -397,8 +397,34 @@ async fn a_refund_after_close_lands_in_the_next_open_month_and_the_hash_holds() 
     let (_, r) = t.cai.get("/api/v1/finance/receivables").await;
     assert_eq!(r["items"], json!([]), "{r}");
 
-    // Close 2026-11: a salesperson and a manager may not; finance may; twice is refused.
+    // 2026-11 is not over yet (the clock says 2026-11-20): it cannot be closed, and the
+    // months list says so.
     let close = "/api/v1/finance/months/2026-11/close";
+    let (st, e) = t.cai.post(close, json!({})).await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("month_not_over")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("还没结束"),
+        "{e}"
+    );
+    let (_, months) = t.cai.get("/api/v1/finance/months").await;
+    assert_eq!(
+        (&months[0]["month"], &months[0]["over"], &months[1]["over"]),
+        (&json!("2026-11"), &json!(false), &json!(true)),
+        "{months}"
+    );
+
+    // December: close 2026-11. A salesperson and a manager may not; finance may; twice is
+    // refused; December itself is not over.
+    t.s.clock.advance(chrono::Duration::days(15));
+    // Sessions do not outlive the fortnight: sign in again.
+    t.cai = t.s.login("cai", TEAM_PASSWORD).await;
+    t.xiao = t.s.login("xiao", TEAM_PASSWORD).await;
+    t.wang = t.s.login("wang", TEAM_PASSWORD).await;
+    t.admin = t.s.login(ADMIN, ADMIN_PASSWORD).await;
     assert_eq!(t.wang.post(close, json!({})).await.0, 403);
     let (st, m) = t.cai.post(close, json!({})).await;
     assert_eq!(st, 200, "{m}");
@@ -412,13 +438,17 @@ async fn a_refund_after_close_lands_in_the_next_open_month_and_the_hash_holds() 
         (st.as_u16(), &e["error"]["code"]),
         (409, &json!("month_already_closed"))
     );
-    assert_eq!(
-        t.cai
-            .post("/api/v1/finance/months/2027-01/close", json!({}))
-            .await
-            .0,
-        409
-    );
+    for later in ["2026-12", "2027-01"] {
+        let (st, e) = t
+            .cai
+            .post(&format!("/api/v1/finance/months/{later}/close"), json!({}))
+            .await;
+        assert_eq!(
+            (st.as_u16(), &e["error"]["code"]),
+            (409, &json!("month_not_over")),
+            "{later}: {e}"
+        );
+    }
 
     // Nothing dated in November can be written or removed any more.
     let (_, f) = t.cai.get(&format!("/api/v1/deals/{id}/fees")).await;
@@ -455,11 +485,6 @@ async fn a_refund_after_close_lands_in_the_next_open_month_and_the_hash_holds() 
     );
 
     // December: half refunded → adjustment lines in December naming the November lines.
-    t.s.clock.advance(chrono::Duration::days(15));
-    // Sessions do not outlive the fortnight: sign in again.
-    t.cai = t.s.login("cai", TEAM_PASSWORD).await;
-    t.xiao = t.s.login("xiao", TEAM_PASSWORD).await;
-    t.admin = t.s.login(ADMIN, ADMIN_PASSWORD).await;
     let (st, f) = t
         .cai
         .post(

@@ -260,8 +260,10 @@ async fn a_quota_limited_holder_of_view_full_completes_no_id_without_a_reveal() 
 /// A reader who sees a number masked knows all of it but a few digits, and a lookup by the
 /// full number (the duplicate check, search, the list's `q`) says whether a guess is right: a
 /// probe completed an ID number in 26 checks and a phone in 9,881, unthrottled and unaudited.
-/// Lookups by number are metered per user (per minute, then per 24 hours, audited once);
-/// other searches are not, and neither is a reader of every number in full.
+/// Lookups by number are metered per user (per minute, then per 24 hours, audited once) as
+/// distinct numbers: a repeat tells nothing new and is not counted again (the list page and its
+/// stage counts sent the same `q` and counted twice). Other searches are not metered, and
+/// neither is a reader of every number in full.
 #[tokio::test]
 async fn lookups_by_number_are_metered_for_readers_of_masked_numbers() {
     let mut config = zhudai::config::Config::defaults().unwrap();
@@ -287,14 +289,21 @@ async fn lookups_by_number_are_metered_for_readers_of_masked_numbers() {
     }
     let (st, v) = sales.post(check, guess(5)).await;
     assert_eq!(st, 429, "{v}");
+    // What is metered is distinct numbers: one already looked up tells nothing new, and is
+    // answered without counting.
+    let (st, v) = sales.post(check, guess(0)).await;
+    assert_eq!((st.as_u16(), &v["exists"]), (200, &json!(false)), "{v}");
     // Searching by a name is no number lookup.
     let (st, v) = sales.get("/api/v1/search?q=张三丰").await;
     assert_eq!((st.as_u16(), &v["total"]), (200, &json!(1)), "{v}");
     s.clock.advance(chrono::Duration::seconds(61));
-    // Search by a full phone and by an ID number's last six digits count as well.
+    // Search by a full phone and by an ID number's last six digits count as well; the list
+    // and its stage counts, sent with the same `q`, count once.
     let (st, _) = sales.get("/api/v1/search?q=138%200013%200001").await;
     assert_eq!(st, 200);
     let (st, _) = sales.get("/api/v1/customers?q=31002X").await;
+    assert_eq!(st, 200);
+    let (st, _) = sales.get("/api/v1/customers/stage-counts?q=31002X").await;
     assert_eq!(st, 200);
     for n in 10..13 {
         assert_eq!(sales.post(check, guess(n)).await.0, 200);
@@ -303,13 +312,16 @@ async fn lookups_by_number_are_metered_for_readers_of_masked_numbers() {
     for n in 20..22 {
         assert_eq!(sales.post(check, guess(n)).await.0, 200);
     }
-    // Twelve in 24 hours: the day's allowance is spent, everywhere a number is looked up.
+    // Twelve numbers in 24 hours: the day's allowance is spent, everywhere a new number is
+    // looked up; one already looked up is still answered.
     let (st, v) = sales.post(check, guess(30)).await;
     assert_eq!(
         (st.as_u16(), v["error"]["code"].as_str()),
         (422, Some("number_lookup_quota_exceeded")),
         "{v}"
     );
+    let (st, v) = sales.post(check, guess(20)).await;
+    assert_eq!(st, 200, "a repeat: {v}");
     for path in [
         "/api/v1/search?q=13800138000",
         "/api/v1/customers?q=13800138000",

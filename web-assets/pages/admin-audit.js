@@ -102,6 +102,7 @@ export const AUDIT_ACTIONS = [
   { action: 'broker.referral', labelKey: 'audit.action.broker.referral' },
   { action: 'broker.fee_due', labelKey: 'audit.action.broker.fee_due' },
   { action: 'broker.fee_paid', labelKey: 'audit.action.broker.fee_paid' },
+  { action: 'broker.fee_voided', labelKey: 'audit.action.broker.fee_voided' },
   { action: 'month.closed', labelKey: 'audit.action.month.closed' },
   { action: 'month.reopened', labelKey: 'audit.action.month.reopened', tone: 'warning' },
   { action: 'target.set', labelKey: 'audit.action.target.set' },

@@ -153,7 +153,7 @@ function Months() {
         <span class="month-figures">${t('finance.received')} ${yuan(m.received_fen)}${m.closed
           ? html` · ${t('finance.col.commission')} ${yuan(m.total_fen)}` : ''}</span>
         <span class="month-actions">
-          ${!m.closed && mayClose && html`<button type="button" class="btn" data-testid="month-close"
+          ${!m.closed && m.over && mayClose && html`<button type="button" class="btn" data-testid="month-close"
             onClick=${() => { setError(''); setClosing(m.month); }}>${t('finance.close')}</button>`}
           ${m.closed && html`<button type="button" class="btn btn-link" data-testid="month-verify" onClick=${() => verify(m.month)}>${t('finance.verify')}</button>`}
           ${m.closed && isAdmin && html`<button type="button" class="btn btn-link" data-testid="month-reopen"

@@ -4,7 +4,8 @@
 //! payment's transaction. The fee is finance's payable (listed paid / unpaid, marked paid with
 //! an audit row) and a cost of the broker's channel in the ROI report for the month it falls
 //! due (`store::channels`, metric `broker_fees`). One fee per deal: a later refund does not
-//! change it (finance settles that with the broker by hand).
+//! change it (finance settles that with the broker by hand). When the deal leaves 收费 again
+//! (its settling payment removed, its fee recomputed upward) an unpaid fee is voided.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -140,6 +141,37 @@ impl crate::service::brokers::UseCases<'_> {
             json!({"fee": f.id, "broker_id": f.broker_id, "amount_fen": f.amount_fen,
                    "base_fen": f.base_fen, "month": f.month, "channel": f.channel_name,
                    "rule": f.rule}),
+        )
+    }
+
+    /// From `deals::uncollect_fee`, in the transaction that takes a deal back from 收费: the
+    /// deal's referral fee, if not yet paid, is voided (audited `broker.fee_voided`). One
+    /// already paid out is refused with `payment_referral_fee_paid` when `keep_paid` is false
+    /// (a removed payment: the broker was paid on money that never came; a refund is recorded
+    /// instead) and kept when true (a fee recomputed upward: what was collected still stands).
+    pub(crate) fn on_fee_uncollected(&self, w: &W<'_>, d: &Deal, keep_paid: bool) -> Result<()> {
+        let Some(f) = store::brokers::fee_of_deal(w.tx, &d.id)? else {
+            return Ok(());
+        };
+        if let Some(paid) = &f.paid {
+            if keep_paid {
+                return Ok(());
+            }
+            return Err(Error::Conflict {
+                code: "payment_referral_fee_paid",
+                message: format!(
+                    "这笔业务单的经纪人返佣 {} 已于 {} 支付，不能删除回款；请登记退款冲正",
+                    fee::yuan(f.amount_fen),
+                    paid.paid_on
+                ),
+            });
+        }
+        store::brokers::void_fee(w.tx, &f)?;
+        w.audit(
+            "broker.fee_voided",
+            Some(&d.id),
+            json!({"fee": f.id, "broker_id": f.broker_id, "amount_fen": f.amount_fen,
+                   "base_fen": f.base_fen, "month": f.month, "channel": f.channel_name}),
         )
     }
 

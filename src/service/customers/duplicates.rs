@@ -63,23 +63,32 @@ fn reads_numbers_freely(caller: &Caller) -> bool {
 }
 
 impl crate::service::App {
-    /// Meters `n` lookups by a full phone or ID number, or an ID number's last six digits (the
-    /// duplicate check, search, the list's `q`). Each one confirms or rules out a number, and
+    /// Meters lookups by a full phone or ID number, or an ID number's last six digits (the
+    /// duplicate check, search, the list's `q`), given as keyed hashes (blind indexes, see
+    /// [`App::id_tail_key`]). Each one confirms or rules out a number, and
     /// a reader who sees a number masked knows all of it but a few digits: about 30 guesses
     /// complete an ID number whose age is shown, 10,000 a phone. So each user has an allowance
     /// per minute (`customers.number_lookups_per_minute`, 429) and per 24 hours
     /// (`customers.number_lookups_per_day`, 422 `number_lookup_quota_exceeded`, audited so the
-    /// administrator sees who ran out). Kept in memory: a restart forgives the count.
-    pub(crate) fn take_number_lookups(&self, caller: &Caller, n: u32) -> Result<()> {
-        if n == 0 || reads_numbers_freely(caller) {
+    /// administrator sees who ran out). What is metered is distinct numbers: a number the user
+    /// already looked up in the current 24-hour window tells them nothing new (the list page
+    /// and its stage counts send the same `q`), and is not counted again. Kept in memory, as
+    /// the hashes alone: a restart forgives the count.
+    pub(crate) fn take_number_lookups(&self, caller: &Caller, numbers: &[String]) -> Result<()> {
+        if numbers.is_empty() || reads_numbers_freely(caller) {
             return Ok(());
         }
         let cfg = &self.config.customers;
         let now = self.now();
+        let day = chrono::Duration::days(1);
+        let fresh = self.looked_up.fresh(&caller.user.id, numbers, day, now);
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let n = u32::try_from(fresh.len()).unwrap_or(u32::MAX);
         let key = format!("lookup/{}", caller.user.id);
         let day_key = format!("{key}/day");
         let per_day = u64::from(cfg.number_lookups_per_day);
-        let day = chrono::Duration::days(1);
         if self
             .limits
             .would_take(&day_key, u64::from(n), per_day, day, now)
@@ -123,7 +132,20 @@ impl crate::service::App {
             .map_err(|retry_after_secs| Error::Throttled { retry_after_secs })?;
         self.limits
             .take(&day_key, u64::from(n), per_day, day, now)
-            .map_err(|retry_after_secs| Error::Throttled { retry_after_secs })
+            .map_err(|retry_after_secs| Error::Throttled { retry_after_secs })?;
+        let cap = usize::try_from(per_day).unwrap_or(usize::MAX);
+        self.looked_up
+            .remember(&caller.user.id, fresh, day, now, cap);
+        Ok(())
+    }
+
+    /// The keyed hash of an ID number's last six digits typed as a search word (metered like
+    /// a full number): the blind index's key, in a domain of its own.
+    pub(crate) fn id_tail_key(&self, tail: &str) -> String {
+        self.fields.blind_index(
+            Kind::IdNumber,
+            &format!("tail:{}", tail.to_ascii_uppercase()),
+        )
     }
 }
 
@@ -159,7 +181,8 @@ impl crate::service::customers::UseCases<'_> {
                 "请至少提供手机号、身份证号或姓名之一",
             ));
         }
-        self.take_number_lookups(caller, u32::try_from(probes.len()).unwrap_or(u32::MAX))?;
+        let numbers: Vec<String> = probes.iter().map(|(_, _, b)| b.clone()).collect();
+        self.take_number_lookups(caller, &numbers)?;
         // Firm-wide: a duplicate may be anyone's; what the caller sees of it is decided below.
         let found: Vec<(&'static str, Customer, Option<String>)> = self.store.read(|tx| {
             let all = Reader::unscoped(tx, Unscoped::Duplicates);

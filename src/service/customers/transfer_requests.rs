@@ -140,7 +140,7 @@ impl crate::service::customers::UseCases<'_> {
         };
         // Not found, in my scope, in a pool or someone else's: each answer says whose a
         // number is, a lookup by number like the duplicate check, metered alike.
-        self.take_number_lookups(caller, 1)?;
+        self.take_number_lookups(caller, std::slice::from_ref(&bidx))?;
         let scope = self.scope_of(caller)?;
         let ctx = self.ctx(caller, source)?;
         let now = ctx.now;

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::{CustomerView, shanghai, stage_name};
+use crate::crypto::field::Kind;
 use crate::domain::capability::Capability;
 use crate::domain::custom_field;
 use crate::domain::customer::{self, Checked, Customer, CustomerInput};
@@ -32,12 +33,20 @@ impl crate::service::customers::UseCases<'_> {
         let edit = self.validate_edit(&patch, ctx.now)?;
         // A number set on a customer answers whether it is someone else's (409 `duplicate`, or
         // the duplicate flag): a lookup by number like the duplicate check, metered alike.
-        let numbers = [patch.phone.is_some(), patch.id_number.is_some()]
-            .into_iter()
-            .filter(|set| *set)
-            .count()
-            + patch.extra_phones.as_ref().map_or(0, Vec::len);
-        self.take_number_lookups(caller, u32::try_from(numbers).unwrap_or(u32::MAX))?;
+        let c = &edit.checked;
+        let numbers: Vec<String> = c
+            .phone
+            .iter()
+            .chain(c.extra_phones.iter().flatten())
+            .map(|m| self.fields.blind_index(Kind::Phone, m.as_str()))
+            .chain(
+                c.id_number
+                    .iter()
+                    .flatten()
+                    .map(|n| self.fields.blind_index(Kind::IdNumber, n.as_str())),
+            )
+            .collect();
+        self.take_number_lookups(caller, &numbers)?;
         ctx.write(|w| {
             let before = w.live(id)?;
             let mut c = before.clone();

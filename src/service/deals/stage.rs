@@ -254,3 +254,41 @@ impl crate::service::deals::UseCases<'_> {
         Ok(d)
     }
 }
+
+impl crate::service::deals::UseCases<'_> {
+    /// 收费 → 放款 when the fee is owed again (the settling payment removed, the agreed fee
+    /// recomputed upward), in the caller's write transaction: history, customer stage, audit
+    /// row with `note`, and the deal's referral fee voided or, once paid and `keep_paid` is
+    /// false, the whole use case refused (`brokers::on_fee_uncollected`). Not a move anyone
+    /// may ask for (`check_move` refuses going back): it follows the money, like `collect_fee`.
+    pub(crate) fn uncollect_fee(
+        &self,
+        w: &W<'_>,
+        before: &Deal,
+        note: &str,
+        keep_paid: bool,
+    ) -> Result<Deal> {
+        let (from, to) = (before.stage, DealStage::Disbursed);
+        let mut d = before.clone();
+        d.stage = to;
+        let now = w.now();
+        d.history.push(StageChange {
+            at: now,
+            by: w.caller().user.id.clone(),
+            from: Some(from),
+            to,
+            note: Some(note.to_string()),
+            override_reason: None,
+        });
+        d.updated_at = now;
+        store::deals::put(w.tx, Some(before), &d)?;
+        follow_customer(w, &d)?;
+        w.audit(
+            "deal.stage_changed",
+            Some(&d.id),
+            json!({"from": from, "to": to, "note": note}),
+        )?;
+        self.brokers().on_fee_uncollected(w, &d, keep_paid)?;
+        Ok(d)
+    }
+}

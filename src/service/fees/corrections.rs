@@ -21,7 +21,9 @@ use crate::store::fees::Reader as Fees;
 impl crate::service::fees::UseCases<'_> {
     /// `DELETE /deals/{id}/payments/{payment_id}` (`finance.edit`): a payment recorded by
     /// mistake is removed with its commission lines and totals, in an open month only, and
-    /// only while the deal has no refunds (a refund's clawback was computed from it).
+    /// only while the deal has no refunds (a refund's clawback was computed from it). A deal
+    /// at 收费 that owes again goes back to 放款, its unpaid referral fee voided; a referral
+    /// fee already paid out refuses the removal (409 `payment_referral_fee_paid`).
     pub fn remove_payment(
         &self,
         caller: &Caller,
@@ -78,6 +80,14 @@ impl crate::service::fees::UseCases<'_> {
                 Some(&d.id),
                 json!({"payment": p, "reason": reason, "lines": mine, "balance_fen": a.balance()}),
             )?;
+            // The fee is owed again: the deal leaves 收费, and a broker's referral fee goes
+            // with it (refused, nothing written, once it was paid out).
+            let d = if !a.settled() && d.stage == DealStage::FeeCollected {
+                self.deals()
+                    .uncollect_fee(w, &d, "回款删除，服务费未收齐", false)?
+            } else {
+                d
+            };
             Ok((d, a))
         })?;
         self.view(caller, &d, &a, true)
@@ -315,8 +325,13 @@ impl crate::service::fees::UseCases<'_> {
                 json!({"from_fen": before.fee_fen, "to_fen": a.fee_fen, "rule": a.fee_rule,
                        "reason": reason}),
             )?;
+            // Settled either way, or no longer: the deal follows (a referral fee already paid
+            // out stays, it was paid on money collected).
             let d = if a.settled() && d.stage == DealStage::Disbursed {
                 self.deals().collect_fee(w, &d)?
+            } else if !a.settled() && d.stage == DealStage::FeeCollected && a.balance() > 0 {
+                self.deals()
+                    .uncollect_fee(w, &d, "服务费重新计算，未收齐", true)?
             } else {
                 d
             };

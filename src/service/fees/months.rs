@@ -23,6 +23,8 @@ pub struct ReopenRequest {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MonthView {
     pub month: String,
+    /// The month has ended (Asia/Shanghai): only then may it be closed.
+    pub over: bool,
     pub closed: bool,
     pub closed_at: Option<DateTime<Utc>>,
     pub closed_by: Option<String>,
@@ -79,6 +81,7 @@ impl crate::service::fees::UseCases<'_> {
         });
         let verified = (rec.closed && verify).then(|| current_hash == rec.hash);
         Ok(MonthView {
+            over: rec.month < fee::month_of(super::today(self.now())),
             month: rec.month,
             closed: rec.closed,
             closed_at: rec.closed_at,
@@ -118,16 +121,18 @@ impl crate::service::fees::UseCases<'_> {
         Ok(out)
     }
 
-    /// `POST /finance/months/{m}/close` (`finance.edit`).
+    /// `POST /finance/months/{m}/close` (`finance.edit`): a month that is over (the current
+    /// and later months 409 `month_not_over`).
     pub fn close_month(&self, caller: &Caller, m: &str, source: &str) -> Result<MonthView> {
         caller.require(Capability::FinanceEdit)?;
         let m = month_arg(m)?;
         let ctx = self.ctx(caller, source)?;
         ctx.write(|w| {
-            if m > fee::month_of(super::today(w.now())) {
+            // Only a month that is over: payments of the current one are still coming in.
+            if m >= fee::month_of(super::today(w.now())) {
                 return Err(refused(
                     "month_not_over",
-                    format!("{m} 还没到，不能月结"),
+                    format!("{m} 还没结束，不能月结"),
                     &m,
                 ));
             }

@@ -7,7 +7,7 @@ pub mod forms;
 pub mod fresh;
 mod limits;
 
-pub use limits::Limiter;
+pub use limits::{Limiter, Seen};
 
 use crate::crypto::field::Kind;
 use crate::service::{Error, Result};

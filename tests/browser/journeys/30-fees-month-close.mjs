@@ -1,8 +1,10 @@
 // Fees on a phone (390×844): a disbursed deal's 费用 card shows the agreed fee (3% of the
 // disbursed amount); a payment recorded there moves the balance and writes the officer's
-// commission line, seen on 我的提成; finance closes the month (with a confirmation) and the
-// month shows a lock; the 业绩目标 page shows the fee target's progress move; back on the deal, the payment is locked (its remove button disabled)
-// and a new payment dated in the closed month is refused with the server's reason. Last, a
+// commission line, seen on 我的提成; the 业绩目标 page shows the fee target's progress move;
+// the current month offers no 月结 (it is not over); finance closes last month (with a
+// confirmation) and it shows a lock; back on the deal, last month's payment is locked (its
+// remove button disabled) and a new payment dated in the closed month is refused with the
+// server's reason. Last, a
 // manager (finance.read over a department) does not see 渠道 in the navigation: channels are
 // firm-wide numbers the server refuses them (403), and the page says so if opened directly.
 import { join } from 'node:path';
@@ -12,6 +14,10 @@ export default async function ({ page, server }) {
   await setupAdmin(page, server);
   const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
   const month = today.slice(0, 7);
+  // Disbursed mid-last-month, so that a payment falls in a month that is over.
+  const [y, mo] = month.split('-').map(Number);
+  const last = mo === 1 ? `${y - 1}-12` : `${y}-${String(mo - 1).padStart(2, '0')}`;
+  const lastDay = `${last}-15`;
   const p = await apiCall(page, 'POST', '/api/v1/products', {
     name: '工薪贷', lender: '某银行', category: 'credit',
     amount_min_fen: 1000000, amount_max_fen: 30000000, term_min_months: 12, term_max_months: 36,
@@ -27,7 +33,7 @@ export default async function ({ page, server }) {
     { stage: 'signed', override: true, reason: '合同原件已收' },
     { stage: 'submitted' },
     { stage: 'approved', approved_amount_fen: 5000000 },
-    { stage: 'disbursed', disbursed_amount_fen: 5000000, disbursed_on: today, rate_bp: 1200,
+    { stage: 'disbursed', disbursed_amount_fen: 5000000, disbursed_on: lastDay, rate_bp: 1200,
       term_months: 12, method: 'annuity', first_repayment_date: first },
   ]) {
     await apiCall(page, 'POST', `/api/v1/deals/${d.id}/stage`, body);
@@ -73,10 +79,16 @@ export default async function ({ page, server }) {
   const targetsWide = await page.evaluate(() => document.documentElement.scrollWidth);
   assert(targetsWide <= 390, `the targets page fits the phone: ${targetsWide}`);
 
-  // Close the month (a confirmation first); it shows a lock.
+  // 200 元 paid last month. This month is not over: no 月结 offered. Close last month (a
+  // confirmation first); it shows a lock.
+  await apiCall(page, 'POST', `/api/v1/deals/${d.id}/payments`, {
+    amount_fen: 20000, paid_on: lastDay, method: 'transfer', receipt_no: 'SJ-0000',
+  });
   await page.goto(`${server.base}/finance/months`);
-  const row = page.locator(`[data-testid="finance-month-row"][data-month="${month}"]`);
+  const current = page.locator(`[data-testid="finance-month-row"][data-month="${month}"]`);
+  const row = page.locator(`[data-testid="finance-month-row"][data-month="${last}"]`);
   await row.waitFor();
+  assert((await current.getByTestId('month-close').count()) === 0, 'the current month cannot be closed yet');
   await row.getByTestId('month-close').click();
   await page.getByTestId('month-close-dialog').waitFor();
   await page.getByTestId('confirm-ok').click();
@@ -88,15 +100,20 @@ export default async function ({ page, server }) {
   assert(monthsWide <= 390, `the months fit the phone: ${monthsWide}`);
   await page.screenshot({ path: join(artifacts, '30-month-closed-phone.png'), fullPage: true });
 
-  // Back on the deal: the payment is locked and cannot be removed; a new payment dated in the
-  // closed month is refused with the reason.
+  // Back on the deal: last month's payment is locked and cannot be removed, this month's is
+  // not; a new payment dated in the closed month is refused with the reason.
   await page.goto(`${server.base}/deals/${d.id}`);
-  await page.getByTestId('fee-payment-row').waitFor();
-  assert((await page.getByTestId('fee-payment-row').getAttribute('data-locked')) === 'true', 'the row is locked');
-  await page.getByTestId('fee-locked').first().waitFor();
-  assert(await page.getByTestId('fee-payment-remove').isDisabled(), 'remove is disabled on a locked row');
+  await page.getByTestId('fee-payment-row').first().waitFor();
+  const locked = page.locator('[data-testid="fee-payment-row"][data-locked="true"]');
+  assert((await locked.count()) === 1, 'one row is locked');
+  assert((await locked.innerText()).includes(lastDay), `the locked row is last month's: ${await locked.innerText()}`);
+  await locked.getByTestId('fee-locked').waitFor();
+  assert(await locked.getByTestId('fee-payment-remove').isDisabled(), 'remove is disabled on a locked row');
+  const open = page.locator('[data-testid="fee-payment-row"][data-locked="false"]');
+  assert(!(await open.getByTestId('fee-payment-remove').isDisabled()), "this month's row can still be removed");
   await page.getByTestId('fee-pay').click();
   await page.getByTestId('fee-payment-dialog').waitFor();
+  await page.getByTestId('fee-date').fill(lastDay);
   await page.getByTestId('fee-receipt').fill('SJ-0002');
   await page.getByTestId('fee-payment-dialog-submit').click();
   const err = page.getByTestId('fee-payment-dialog-error');
