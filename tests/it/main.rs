@@ -27,6 +27,7 @@ mod customer_features;
 mod customer_key_moves;
 mod customer_list_index;
 mod customers;
+mod datadir_modes;
 mod deals;
 mod documents;
 mod export;
