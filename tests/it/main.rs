@@ -11,6 +11,7 @@ mod audit_and_throttle;
 mod audit_chain;
 mod auth_cache;
 mod backup;
+mod backup_cli;
 mod backup_interop;
 mod backup_schedule;
 mod backup_settings;

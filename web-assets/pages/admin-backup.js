@@ -74,7 +74,9 @@ function RunResult({ record, testid }) {
       : html`<span class="badge badge-success" data-testid=${`${testid}-state`}>${t('backup.result.ok')}</span>`;
   const trigger = record.trigger === 'scheduled'
     ? t('backup.trigger.scheduled')
-    : record.requested_by
+    : record.trigger === 'cli'
+      ? t('backup.trigger.cli')
+      : record.requested_by
       ? t('backup.trigger.manualBy', { name: record.requested_by })
       : t('backup.trigger.manual');
   return html`<dl class="desc-list" data-testid=${testid}>

@@ -1,0 +1,269 @@
+//! `zhudai backup` from the command line, as a cron job runs it: beside a running `zhudai serve`
+//! process its result (success or failure) reaches `GET /api/v1/backups/status`, the backup
+//! metrics and `zhudai doctor` through the server's admin socket; with no server it is recorded
+//! by the CLI itself. Also: a damaged archive is told from a wrong key, and `backup.dir` may
+//! not be the data directory or inside it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zhudai");
+const PASSWORD: &str = "correct-horse-battery";
+const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
+
+fn zhudai(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("ZHUDAI_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+struct Served {
+    child: Child,
+    base: String,
+    _lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `zhudai serve` as its own process on a port the OS picks.
+fn serve(data: &Path) -> Served {
+    let mut child = Command::new(BIN)
+        .args(["--data", s(data), "serve", "--listen", "127.0.0.1:0"])
+        .env("ZHUDAI_LOG", "info")
+        .env("ZHUDAI_METRICS_TOKEN", METRICS_TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let base = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server banner");
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.trim().to_string();
+        }
+    };
+    Served {
+        child,
+        base,
+        _lines: lines,
+    }
+}
+
+/// A data directory initialised by `zhudai user add` with an administrator `admin`.
+fn data_dir_with_admin(parent: &Path) -> std::path::PathBuf {
+    let data = parent.join("data");
+    let pass = parent.join("admin-pass.txt");
+    std::fs::write(&pass, format!("{PASSWORD}\n")).unwrap();
+    let o = zhudai(&[
+        "--data",
+        s(&data),
+        "user",
+        "add",
+        "--username",
+        "admin",
+        "--role",
+        "admin",
+        "--password-file",
+        s(&pass),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    data
+}
+
+async fn admin_client(base: &str) -> reqwest::Client {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    c
+}
+
+async fn status(c: &reqwest::Client, base: &str) -> Value {
+    let r = c
+        .get(format!("{base}/api/v1/backups/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn metrics(base: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn doctor(data: &Path) -> String {
+    let o = zhudai(&["--data", s(data), "doctor"]);
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_backup_beside_the_server_reaches_status_metrics_and_doctor() {
+    let work = tempfile::tempdir().unwrap();
+    let data = data_dir_with_admin(work.path());
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let server = serve(&data);
+    let admin = admin_client(&server.base).await;
+    let before = status(&admin, &server.base).await;
+    assert!(before["last"].is_null(), "{before}");
+
+    // A successful CLI backup beside the running server.
+    let out = work.path().join("nightly.age");
+    let (d, o, r) = (data.clone(), out.clone(), recipient.clone());
+    let made = tokio::task::spawn_blocking(move || {
+        zhudai(&["--data", s(&d), "backup", "--out", s(&o), "-r", &r])
+    })
+    .await
+    .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    let st = status(&admin, &server.base).await;
+    assert_eq!(st["last"]["ok"], true, "{st}");
+    assert_eq!(st["last"]["trigger"], "cli", "{st}");
+    assert_eq!(st["last"]["file"], s(&out), "{st}");
+    assert_eq!(
+        st["last"]["size_bytes"].as_u64(),
+        Some(std::fs::metadata(&out).unwrap().len())
+    );
+    assert_eq!(st["last_success"]["file"], s(&out), "{st}");
+    assert_eq!(st["warning"], false, "{st}");
+    let m = metrics(&server.base).await;
+    assert_eq!(metric(&m, "zhudai_backup_last_run_ok"), Some(1.0), "{m}");
+    assert!(
+        metric(&m, "zhudai_backup_last_success_timestamp_seconds").is_some(),
+        "{m}"
+    );
+
+    // A failing one (the target disk is not there): the admin sees the failure and why.
+    let missing = work.path().join("no-such-disk").join("nightly.age");
+    let (d, o, r) = (data.clone(), missing.clone(), recipient.clone());
+    let failed = tokio::task::spawn_blocking(move || {
+        zhudai(&["--data", s(&d), "backup", "--out", s(&o), "-r", &r])
+    })
+    .await
+    .unwrap();
+    assert!(!failed.status.success(), "{}", text(&failed));
+    let st = status(&admin, &server.base).await;
+    assert_eq!(st["last"]["ok"], false, "{st}");
+    assert_eq!(st["last"]["trigger"], "cli", "{st}");
+    assert!(
+        st["last"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-disk"),
+        "{st}"
+    );
+    assert_eq!(
+        st["last_success"]["file"],
+        s(&out),
+        "the last good one stays"
+    );
+    assert_eq!(st["warning"], true, "a failed CLI backup warns: {st}");
+    let m = metrics(&server.base).await;
+    assert_eq!(metric(&m, "zhudai_backup_last_run_ok"), Some(0.0), "{m}");
+
+    // The server recorded both in its audit log, as the admin socket's.
+    let r = admin
+        .get(format!("{}/api/v1/audit?action=backup.failed", server.base))
+        .send()
+        .await
+        .unwrap();
+    let audit: Value = r.json().await.unwrap();
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
+
+    // doctor (server stopped) shows the failure.
+    drop(server);
+    let report = doctor(&data);
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("warn  last backup: FAILED") && l.contains("no-such-disk")),
+        "{report}"
+    );
+
+    // With no server running (a stale admin.sock may be left by the kill), the CLI records
+    // the backup itself.
+    let offline = work.path().join("offline.age");
+    let made = zhudai(&[
+        "--data",
+        s(&data),
+        "backup",
+        "--out",
+        s(&offline),
+        "-r",
+        &recipient,
+    ]);
+    assert!(made.status.success(), "{}", text(&made));
+    let report = doctor(&data);
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("ok    last backup:") && l.contains("offline.age")),
+        "{report}"
+    );
+    let server = serve(&data);
+    let admin = admin_client(&server.base).await;
+    let st = status(&admin, &server.base).await;
+    assert_eq!(st["last"]["file"], s(&offline), "{st}");
+    assert_eq!(st["last"]["trigger"], "cli", "{st}");
+}
