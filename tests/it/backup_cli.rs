@@ -11,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use age::secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zhudai");
@@ -266,4 +267,170 @@ async fn a_cli_backup_beside_the_server_reaches_status_metrics_and_doctor() {
     let st = status(&admin, &server.base).await;
     assert_eq!(st["last"]["file"], s(&offline), "{st}");
     assert_eq!(st["last"]["trigger"], "cli", "{st}");
+}
+
+/// An age file whose header is damaged (or is not an age file at all) is reported as damaged,
+/// never as "wrong key"; a key that does not open an intact archive is reported as such.
+#[test]
+fn a_damaged_header_is_not_reported_as_a_wrong_key() {
+    let work = tempfile::tempdir().unwrap();
+    let data = data_dir_with_admin(work.path());
+    let pass = work.path().join("pass.txt");
+    std::fs::write(&pass, "correct horse\n").unwrap();
+    let wrong = work.path().join("wrong.txt");
+    std::fs::write(&wrong, "battery staple\n").unwrap();
+    let id = age::x25519::Identity::generate();
+    let identity = work.path().join("id.txt");
+    std::fs::write(&identity, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    let other = work.path().join("other.txt");
+    std::fs::write(
+        &other,
+        format!(
+            "{}\n",
+            age::x25519::Identity::generate()
+                .to_string()
+                .expose_secret()
+        ),
+    )
+    .unwrap();
+
+    let with_pass = work.path().join("p.age");
+    let o = zhudai(&[
+        "--data",
+        s(&data),
+        "backup",
+        "--out",
+        s(&with_pass),
+        "--passphrase-file",
+        s(&pass),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let with_id = work.path().join("r.age");
+    let recipient = id.to_public().to_string();
+    let o = zhudai(&[
+        "--data",
+        s(&data),
+        "backup",
+        "--out",
+        s(&with_id),
+        "-r",
+        &recipient,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Damage to one byte of the header's text: its type, its arguments, its MAC line.
+    let damage = |file: &Path, name: &str, edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut bytes = std::fs::read(file).unwrap();
+        edit(&mut bytes);
+        let p = work.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let find = |bytes: &[u8], needle: &[u8]| {
+        bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap()
+    };
+    let mac_of = |bytes: &[u8]| find(bytes, b"\n--- ") + 6;
+    let cases: Vec<(&str, std::path::PathBuf, &Path, bool)> = vec![
+        (
+            "stanza type (passphrase)",
+            damage(&with_pass, "t1.age", &|b| {
+                let i = find(b, b"scrypt");
+                b[i + 3] = b'x';
+            }),
+            &pass,
+            true,
+        ),
+        (
+            "stanza type (recipients)",
+            damage(&with_id, "t2.age", &|b| {
+                let i = find(b, b"X25519");
+                b[i + 1] = b'y';
+            }),
+            &identity,
+            false,
+        ),
+        (
+            "work factor",
+            damage(&with_pass, "t3.age", &|b| {
+                let i = find(b, b" 18\n");
+                b[i + 1] = b'%';
+            }),
+            &pass,
+            true,
+        ),
+        (
+            "MAC with the right passphrase",
+            damage(&with_pass, "t4.age", &|b| {
+                let i = mac_of(b);
+                b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+            }),
+            &pass,
+            true,
+        ),
+        (
+            "MAC with the right identity",
+            damage(&with_id, "t5.age", &|b| {
+                let i = mac_of(b);
+                b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+            }),
+            &identity,
+            false,
+        ),
+        (
+            "first line",
+            damage(&with_id, "t6.age", &|b| b[3] = b'X'),
+            &identity,
+            false,
+        ),
+        (
+            "truncated inside the header",
+            damage(&with_id, "t7.age", &|b| b.truncate(50)),
+            &identity,
+            false,
+        ),
+    ];
+    for (n, (what, file, key, passphrase)) in cases.iter().enumerate() {
+        let flag = if *passphrase {
+            "--passphrase-file"
+        } else {
+            "-i"
+        };
+        let v = zhudai(&["backup", "verify", s(file), flag, s(key)]);
+        let err = text(&v);
+        assert!(!v.status.success(), "{what}: {err}");
+        assert!(
+            !err.contains("wrong passphrase")
+                && !err.contains("give -i")
+                && !err.contains("give --passphrase-file"),
+            "{what}: reported as a key problem: {err}"
+        );
+        assert!(
+            err.contains("damaged") || err.contains("truncated"),
+            "{what}: {err}"
+        );
+        let target = work.path().join(format!("restore-{n}"));
+        let r = zhudai(&["restore", s(file), "--to", s(&target), flag, s(key)]);
+        let err = text(&r);
+        assert!(!r.status.success(), "{what}: {err}");
+        assert!(
+            err.contains("damaged") || err.contains("truncated"),
+            "{what}: restore: {err}"
+        );
+        assert!(!err.contains("wrong passphrase"), "{what}: restore: {err}");
+    }
+
+    // An intact archive and a key that does not open it: the key, not damage.
+    for (file, flag, key) in [
+        (&with_pass, "--passphrase-file", &wrong),
+        (&with_id, "-i", &other),
+    ] {
+        let v = zhudai(&["backup", "verify", s(file), flag, s(key)]);
+        let err = text(&v);
+        assert!(!v.status.success());
+        assert!(err.contains("wrong passphrase or identity"), "{err}");
+        assert!(!err.contains("damaged"), "{err}");
+    }
 }
