@@ -63,7 +63,7 @@ pub struct RunRecord {
 /// reader's language) and the `detail` in English for logs and the CLI (paths, parse errors).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigProblem {
-    /// `dir_unset`, `dir_missing`, `recipients_invalid`, `recipients_file_invalid`,
+    /// `dir_unset`, `dir_missing`, `dir_in_data`, `recipients_invalid`, `recipients_file_invalid`,
     /// `passphrase_file_invalid`, `both_keys`, `no_key`.
     pub code: &'static str,
     pub detail: String,
@@ -99,6 +99,15 @@ pub fn plan(
         }
     };
     let dir = resolve(&config.dir);
+    if dir_in_data(&dir, data_dir) {
+        return Err(problem(
+            "dir_in_data",
+            format!(
+                "backup.dir {} is the data directory or inside it: a backup would hold the earlier ones and a restore would overwrite its own source; put it on another disk",
+                dir.display()
+            ),
+        ));
+    }
     if !dir.is_dir() {
         return Err(problem(
             "dir_missing",
@@ -154,6 +163,54 @@ pub fn plan(
         }
     };
     Ok((dir, encryption))
+}
+
+/// Why `backup.dir` may not be the data directory or inside it, for the configuration file and
+/// the 备份 page.
+pub const DIR_IN_DATA_REASON: &str = "备份目录不能是数据目录本身或其中的子目录（备份会包含以前的备份，恢复时会覆盖自己的来源），请放在另一块磁盘上，如 /mnt/backup/zhudai";
+
+/// Is `dir` the data directory or below it? Both are compared resolved (symbolic links
+/// followed where the path exists, `.` and `..` taken lexically where it does not), so neither
+/// a relative path, a `..` nor a link to the data directory slips through.
+pub fn dir_in_data(dir: &Path, data_dir: &Path) -> bool {
+    let dir = resolved(dir);
+    let data = resolved(data_dir);
+    dir.starts_with(&data)
+}
+
+/// `path` made absolute and normalised: its longest existing ancestor canonicalised (links
+/// followed), the rest appended with `.` dropped and `..` applied.
+fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut lexical = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut existing = lexical.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return lexical,
+        }
+    }
 }
 
 /// `zhudai-YYYYMMDD-HHMMSS.age`, local (+08:00) time.

@@ -35,7 +35,7 @@ pub struct BackupStatus {
     /// What is wrong with the configuration, if anything (English detail: paths, parse errors).
     pub config_error: Option<String>,
     /// The same as a stable code the UI words in the reader's language: `dir_unset`,
-    /// `dir_missing`, `recipients_invalid`, `recipients_file_invalid`,
+    /// `dir_missing`, `dir_in_data`, `recipients_invalid`, `recipients_file_invalid`,
     /// `passphrase_file_invalid`, `both_keys`, `no_key`.
     pub config_problem: Option<String>,
     /// The status file (`backup-status.json`) cannot be read: `last` and `last_success` are

@@ -434,3 +434,103 @@ fn a_damaged_header_is_not_reported_as_a_wrong_key() {
         assert!(!err.contains("damaged"), "{err}");
     }
 }
+
+/// `backup.dir` inside the data directory (or the directory itself) is refused where it is
+/// set: the configuration file, and the 备份 page's settings API.
+#[tokio::test]
+async fn a_backup_dir_inside_the_data_directory_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let data = data_dir_with_admin(work.path());
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    std::fs::create_dir_all(data.join("backups")).unwrap();
+    for dir in [
+        s(&data).to_string(),
+        data.join("backups").display().to_string(),
+        "backups".to_string(),
+        format!("{}/./", s(&data)),
+    ] {
+        std::fs::write(
+            data.join("config.toml"),
+            format!("[backup]\nenabled = true\ndir = \"{dir}\"\nrecipients = [\"{recipient}\"]\n"),
+        )
+        .unwrap();
+        let err = zhudai::config::Config::load(Some(&data), std::iter::empty(), &[])
+            .err()
+            .unwrap_or_else(|| panic!("{dir}: accepted"));
+        let msg = err.to_string();
+        assert!(msg.contains("backup.dir"), "{dir}: {msg}");
+        assert!(msg.contains("数据目录"), "{dir}: {msg}");
+        // And the server refuses to start on it.
+        let o = Command::new(BIN)
+            .args(["--data", s(&data), "serve", "--listen", "127.0.0.1:0"])
+            .env("ZHUDAI_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{dir}: {}", text(&o));
+        assert!(text(&o).contains("backup.dir"), "{dir}: {}", text(&o));
+    }
+    // Beside it is fine.
+    let beside = work.path().join("backups");
+    std::fs::create_dir_all(&beside).unwrap();
+    std::fs::write(
+        data.join("config.toml"),
+        format!(
+            "[backup]\nenabled = true\ndir = \"{}\"\nrecipients = [\"{recipient}\"]\n",
+            beside.display()
+        ),
+    )
+    .unwrap();
+    assert!(zhudai::config::Config::load(Some(&data), std::iter::empty(), &[]).is_ok());
+    std::fs::remove_file(data.join("config.toml")).unwrap();
+
+    // The page's settings API.
+    let server = serve(&data);
+    let admin = admin_client(&server.base).await;
+    let csrf = {
+        let r = admin
+            .post(format!("{}/api/v1/auth/login", server.base))
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        v["csrf_token"].as_str().unwrap().to_string()
+    };
+    for dir in [
+        s(&data).to_string(),
+        data.join("backups").display().to_string(),
+    ] {
+        let r = admin
+            .put(format!("{}/api/v1/backups/settings", server.base))
+            .header("X-CSRF-Token", &csrf)
+            .json(
+                &json!({"enabled": true, "dir": dir, "time": "02:30", "keep_daily": 7,
+                          "keep_weekly": 4, "recipients": [recipient]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, 400, "{dir}: {body}");
+        assert_eq!(body["error"]["field"], "dir", "{dir}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("数据目录"),
+            "{body}"
+        );
+    }
+    let r = admin
+        .put(format!("{}/api/v1/backups/settings", server.base))
+        .header("X-CSRF-Token", &csrf)
+        .json(
+            &json!({"enabled": true, "dir": s(&beside), "time": "02:30", "keep_daily": 7,
+                      "keep_weekly": 4, "recipients": [recipient]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -884,6 +884,7 @@ export default {
   'backup.settings.fromFile': 'the configuration file',
   'backup.problem.dir_unset': 'The backup directory (backup.dir) is not set',
   'backup.problem.dir_missing': 'The backup directory does not exist or is not a directory (is the disk mounted?)',
+  'backup.problem.dir_in_data': 'The backup directory may not be the data directory or inside it: put it on another disk',
   'backup.problem.recipients_invalid': 'A backup recipient (backup.recipients) is not a valid age public key',
   'backup.problem.recipients_file_invalid': 'The recipients file (backup.recipients_file) cannot be read or parsed',
   'backup.problem.passphrase_file_invalid': 'The passphrase file (backup.passphrase_file) cannot be read',

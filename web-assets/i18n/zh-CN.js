@@ -884,6 +884,7 @@ export default {
   'backup.settings.fromFile': '配置文件',
   'backup.problem.dir_unset': '尚未设置备份目录（backup.dir）',
   'backup.problem.dir_missing': '备份目录不存在或不是目录（磁盘是否已挂载？）',
+  'backup.problem.dir_in_data': '备份目录不能是数据目录本身或其中的子目录，请放在另一块磁盘上',
   'backup.problem.recipients_invalid': '备份公钥（backup.recipients）格式不正确',
   'backup.problem.recipients_file_invalid': '备份公钥文件（backup.recipients_file）无法读取或格式不正确',
   'backup.problem.passphrase_file_invalid': '备份口令文件（backup.passphrase_file）无法读取',

@@ -100,6 +100,7 @@ function RunResult({ record, testid }) {
 const PROBLEM_KEYS = {
   dir_unset: 'backup.problem.dir_unset',
   dir_missing: 'backup.problem.dir_missing',
+  dir_in_data: 'backup.problem.dir_in_data',
   recipients_invalid: 'backup.problem.recipients_invalid',
   recipients_file_invalid: 'backup.problem.recipients_file_invalid',
   passphrase_file_invalid: 'backup.problem.passphrase_file_invalid',
