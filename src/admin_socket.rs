@@ -10,7 +10,12 @@
 //! {"op":"reindex"}                                → {"ok":true,"rows":<documents>}
 //! {"op":"setup_link"}                             → {"ok":true,"link":"http://…/setup#token=…"}
 //!                                                 | {"ok":true} (an administrator exists)
+//! {"op":"record_backup","record":{…RunRecord…}}   → {"ok":true} | {"ok":false,"error":"…"}
 //! ```
+//!
+//! `record_backup` is how `zhudai backup` (perhaps a root cron job, another OS user than the
+//! server's) reports its finished run, success or failure: the server writes the audit entry
+//! and its own `backup-status.json`, so the CLI never writes the running server's files.
 //!
 //! `serve` (and tests) start it with [`spawn`]; a stale socket file with nobody listening is
 //! replaced, and the file is removed on shutdown.
@@ -45,6 +50,10 @@ pub enum Request {
     /// Issue a fresh first-run setup link (replacing the one printed at start), while no
     /// administrator exists.
     SetupLink,
+    /// Record a finished `zhudai backup` run (the status page, metrics, `doctor`, audit).
+    RecordBackup {
+        record: crate::jobs::backup::RunRecord,
+    },
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -231,6 +240,21 @@ async fn serve_one(app: Arc<App>, stream: tokio::net::UnixStream) -> std::io::Re
                 Err(e) => Reply::error(format!("setup task failed: {e}")),
             }
         }
+        Ok(Request::RecordBackup { record }) => {
+            let app2 = Arc::clone(&app);
+            match tokio::task::spawn_blocking(move || {
+                crate::jobs::backup::record_cli_run(&app2, record)
+            })
+            .await
+            {
+                Ok(Ok(())) => Reply {
+                    ok: true,
+                    ..Reply::default()
+                },
+                Ok(Err(message)) => Reply::error(message),
+                Err(e) => Reply::error(format!("record task failed: {e}")),
+            }
+        }
     };
     let mut out = serde_json::to_vec(&reply).unwrap_or_default();
     out.push(b'\n');
@@ -386,4 +410,27 @@ pub fn setup_link(data_dir: &Path) -> anyhow::Result<SetupLink> {
         );
     }
     Ok(reply.link.map_or(SetupLink::Done, SetupLink::Link))
+}
+
+/// Asks the running server to record a finished `zhudai backup` run; `Ok(false)` when no
+/// server runs (the caller then records it itself: it owns the data directory).
+pub fn record_backup(
+    data_dir: &Path,
+    record: &crate::jobs::backup::RunRecord,
+) -> anyhow::Result<bool> {
+    let Some(stream) = connect(data_dir) else {
+        return Ok(false);
+    };
+    let request = Request::RecordBackup {
+        record: record.clone(),
+    };
+    let reply = call(stream, &request, Duration::from_secs(60))
+        .map_err(|e| anyhow::anyhow!("the running server did not record the backup: {e}"))?;
+    if !reply.ok {
+        anyhow::bail!(
+            "the running server could not record the backup: {}",
+            reply.error.unwrap_or_else(|| "it gave no reason".into())
+        );
+    }
+    Ok(true)
 }

@@ -328,7 +328,32 @@ impl Config {
                     message: e.to_string(),
                 })?;
         config.validate()?;
+        if let Some(data) = data_dir {
+            config.validate_against(data)?;
+        }
         Ok(Loaded { config, warnings })
+    }
+
+    /// Settings that depend on where the data directory is: `backup.dir` may not be the data
+    /// directory or inside it (relative paths are taken from the data directory).
+    fn validate_against(&self, data_dir: &Path) -> Result<(), ConfigError> {
+        let dir = self.backup.dir.trim();
+        if dir.is_empty() {
+            return Ok(());
+        }
+        let dir = Path::new(dir);
+        let dir = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            data_dir.join(dir)
+        };
+        if crate::jobs::backup::dir_in_data(&dir, data_dir) {
+            return Err(ConfigError::Value {
+                key: "backup.dir".into(),
+                message: crate::jobs::backup::DIR_IN_DATA_REASON.into(),
+            });
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -65,6 +65,8 @@ pub struct Prepared {
     pub copied_plugins: usize,
     /// Unedited default plugins of an earlier release replaced by this release's (file names).
     pub upgraded_plugins: Vec<String>,
+    /// The data directory's mode before it was made private (0700), when others could reach it.
+    pub tightened_from: Option<u32>,
 }
 
 /// SHA-256 of every default plugin an earlier release shipped and this one replaced. A file in
@@ -85,7 +87,9 @@ pub const SUPERSEDED_DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// Creates what is missing: the directory (0700), the master key, the default plugins.
-/// Never overwrites: a firm's edited plugin or an existing key is left alone.
+/// Never overwrites: a firm's edited plugin or an existing key is left alone. A data directory
+/// made beforehand that others can reach (0755, say) is made private (0700) rather than
+/// refused: nothing in it is anyone else's business, and the change is logged.
 pub fn prepare(layout: &Layout) -> Result<Prepared, DataDirError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
@@ -93,6 +97,14 @@ pub fn prepare(layout: &Layout) -> Result<Prepared, DataDirError> {
     };
     if !layout.root.exists() {
         std::fs::create_dir_all(&layout.root).map_err(io(&layout.root))?;
+    }
+    let mode = std::fs::metadata(&layout.root)
+        .map_err(io(&layout.root))?
+        .permissions()
+        .mode()
+        & 0o777;
+    let tightened_from = (mode & 0o077 != 0).then_some(mode);
+    if mode != 0o700 {
         std::fs::set_permissions(&layout.root, std::fs::Permissions::from_mode(0o700))
             .map_err(io(&layout.root))?;
     }
@@ -124,6 +136,7 @@ pub fn prepare(layout: &Layout) -> Result<Prepared, DataDirError> {
         created_key,
         copied_plugins,
         upgraded_plugins,
+        tightened_from,
     })
 }
 

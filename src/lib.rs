@@ -53,6 +53,12 @@ pub fn open_app(
     if prepared.created_key {
         tracing::info!(path = %layout.master_key().display(), "created master key");
     }
+    if let Some(mode) = prepared.tightened_from {
+        tracing::warn!(
+            "the data directory {} was mode {mode:04o}, open to other users of this machine; made it 0700",
+            layout.root.display()
+        );
+    }
     for name in &prepared.upgraded_plugins {
         tracing::info!(
             plugin = %name,

@@ -116,6 +116,11 @@ pub enum Error {
     Exists(PathBuf),
     #[error("{0} is not an age-encrypted file, so it is not a zhudai backup")]
     NotAge(PathBuf),
+    /// The age header is damaged: no key can open this copy (told from a wrong key).
+    #[error(
+        "the backup's age header is damaged ({0}): no key can open this copy; use another copy of the backup"
+    )]
+    DamagedHeader(String),
     #[error("not a zhudai backup: {0}")]
     NotZhudai(String),
     #[error("wrong passphrase or identity: this backup cannot be decrypted with the key given")]

@@ -1,6 +1,8 @@
 //! `zhudai backup --out F.age …` and `zhudai backup verify F.age …`. Runs beside a running
 //! server: the snapshot is asked from it over `data/admin.sock`, or read from the store file
 //! when no server runs. Keys come from files or `age1…` recipients, never a secret argument.
+//! The result, success or failure, is recorded for the admin (status page, metrics, `doctor`):
+//! by the running server over the admin socket, or in `backup-status.json` when none runs.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +15,7 @@ use clap::{Args, Subcommand};
 use super::progress::Progress;
 use crate::backup::create::{Report, SnapshotSource};
 use crate::backup::{self, Encryption, Unlock, keys};
+use crate::jobs::backup::{RunRecord, Trigger};
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -201,27 +204,97 @@ fn make(args: MakeArgs, data: &Path) -> anyhow::Result<ExitCode> {
     let Some(out) = args.out.clone() else {
         anyhow::bail!("--out F.age is required");
     };
-    let encryption = args.encryption()?;
+    let started_at = chrono::Utc::now();
+    let started = Instant::now();
+    let encryption = args.encryption();
     if !data.is_dir() {
+        // A mistake in the arguments is named first.
+        encryption?;
         anyhow::bail!("{} is not a data directory", data.display());
     }
-    let cancel = cancel_flag();
-    let started = Instant::now();
+    let made = encryption.and_then(|e| make_archive(&e, data, &out, started_at));
+    // A data directory (not a wrong --data): the run is recorded, failed or not, where the
+    // admin sees it: the running server's status page, metrics and audit, or `doctor`.
+    let recorded = if data.join("zhudai.redb").is_file() {
+        let record = RunRecord {
+            trigger: Trigger::Cli,
+            requested_by: None,
+            started_at,
+            finished_at: chrono::Utc::now(),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ok: made.is_ok(),
+            file: made
+                .as_ref()
+                .ok()
+                .map(|c| std::path::absolute(&c.path).unwrap_or_else(|_| c.path.clone()))
+                .map(|p| p.display().to_string()),
+            size_bytes: made.as_ref().ok().map(|c| c.size),
+            error: made.as_ref().err().map(|e| format!("{e:#}")),
+            post_command_error: None,
+            deleted: Vec::new(),
+        };
+        record_run(data, &record)
+    } else {
+        Ok(())
+    };
+    let created = match (made, recorded) {
+        (Ok(created), Ok(())) => created,
+        (Ok(created), Err(e)) => {
+            print_written(&created, started);
+            return Err(e.context(format!(
+                "the backup {} is complete, but its result could not be recorded",
+                created.path.display()
+            )));
+        }
+        (Err(e), Ok(())) => return Err(e),
+        (Err(e), Err(r)) => {
+            anyhow::bail!("{e:#}; and the failure could not be recorded: {r:#}");
+        }
+    };
+    print_written(&created, started);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the archive; every failure says which backup failed.
+fn make_archive(
+    encryption: &Encryption,
+    data: &Path,
+    out: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<backup::Created> {
     let mut bar = Bar {
         label: "backup",
         progress: None,
     };
     let created = backup::create(
         data,
-        &out,
-        &encryption,
+        out,
+        encryption,
         SnapshotSource::ServerOrFile,
-        chrono::Utc::now(),
+        now,
         &mut bar,
-        cancel,
-    );
-    let created = created.with_context(|| format!("backup to {} failed", out.display()))?;
+        cancel_flag(),
+    )
+    .with_context(|| format!("backup to {} failed", out.display()))?;
     bar.finish();
+    Ok(created)
+}
+
+/// Records a finished run: through the running server (which owns its status file and audit
+/// log, and may run as another user), or in the status file itself when no server runs.
+fn record_run(data: &Path, record: &RunRecord) -> anyhow::Result<()> {
+    if crate::admin_socket::record_backup(data, record)? {
+        return Ok(());
+    }
+    crate::jobs::backup::note_run(data, record).with_context(|| {
+        format!(
+            "cannot record the backup in {}",
+            crate::jobs::backup::status_path(data).display()
+        )
+    })
+}
+
+fn print_written(created: &backup::Created, started: Instant) {
     println!(
         "backup written: {} ({}, {} entries, schema {}, {}) in {:.1} s (snapshot {:.1} s, archive {:.1} s)",
         created.path.display(),
@@ -237,7 +310,6 @@ fn make(args: MakeArgs, data: &Path) -> anyhow::Result<ExitCode> {
         created.snapshot_took.as_secs_f64(),
         created.archive_took.as_secs_f64()
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {

@@ -65,6 +65,7 @@ impl Cmd {
                 data.display()
             );
         }
+        check_modes(data, &mut r);
         let key = keyfile::load(&layout.master_key());
         let audit_key = key.as_ref().ok().map(crate::crypto::audit_key);
         let cipher = key.as_ref().ok().map(FieldCipher::new);
@@ -655,6 +656,105 @@ fn rotate(layout: &Layout) -> anyhow::Result<ExitCode> {
 
 fn app_head(store: &std::path::Path) -> anyhow::Result<Option<Head>> {
     audit_anchor::read(&audit_anchor::path_for(store)).map_err(anyhow::Error::msg)
+}
+
+/// Loose entries listed one by one before the rest is summed up.
+const LOOSE_SHOWN: usize = 20;
+
+/// Borrowers' data is the service account's only: the data directory must be 0700 (a FAIL
+/// otherwise: other users of the machine can reach everything in it), and each file (0600) or
+/// directory (0700) in it that others may read is named with the command that fixes it (a
+/// warning: the private directory still shuts them out). `serve` makes the directory 0700 and
+/// writes everything owner-only; loose entries come from earlier releases or copies by hand.
+fn check_modes(data: &Path, r: &mut Report) {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(data) {
+        Ok(m) if m.permissions().mode() & 0o077 != 0 => r.fail(
+            "data directory",
+            format!(
+                "{} is mode {:04o}: other users of this machine can reach borrowers' data; run chmod 700 {}",
+                data.display(),
+                m.permissions().mode() & 0o777,
+                data.display()
+            ),
+        ),
+        Ok(_) => r.ok("data directory", format!("{} is private (0700)", data.display())),
+        Err(e) => r.fail("data directory", format!("cannot read {}: {e}", data.display())),
+    }
+    let mut loose = Vec::new();
+    let mut checked = 0u64;
+    let mut unreadable = Vec::new();
+    let mut stack = vec![data.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                unreadable.push(format!("{}: {e}", dir.display()));
+                continue;
+            }
+        };
+        let mut paths = Vec::new();
+        for entry in entries {
+            match entry {
+                Ok(e) => paths.push(e.path()),
+                Err(e) => unreadable.push(format!("{}: {e}", dir.display())),
+            }
+        }
+        paths.sort();
+        for path in paths {
+            // Not following links: a link's own mode means nothing; sockets (admin.sock) are
+            // made 0600 by the server.
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    unreadable.push(format!("{}: {e}", path.display()));
+                    continue;
+                }
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() {
+                checked += 1;
+                if mode & 0o077 != 0 {
+                    loose.push((path.clone(), mode, "700"));
+                }
+                stack.push(path);
+            } else if meta.is_file() {
+                checked += 1;
+                if mode & 0o077 != 0 {
+                    loose.push((path, mode, "600"));
+                }
+            }
+        }
+    }
+    for problem in &unreadable {
+        r.fail("file modes", format!("cannot read {problem}"));
+    }
+    for (path, mode, fix) in loose.iter().take(LOOSE_SHOWN) {
+        r.warn(
+            "file modes",
+            format!(
+                "{} is {mode:04o}, readable by others; run chmod {fix} {}",
+                path.display(),
+                path.display()
+            ),
+        );
+    }
+    if loose.len() > LOOSE_SHOWN {
+        r.warn(
+            "file modes",
+            format!(
+                "… and {} more; run chmod -R go-rwx {} to fix them all",
+                loose.len() - LOOSE_SHOWN,
+                data.display()
+            ),
+        );
+    }
+    if loose.is_empty() && unreadable.is_empty() {
+        r.ok(
+            "file modes",
+            format!("{checked} files and directories, owner-only"),
+        );
+    }
 }
 
 /// The last backup, from `backup-status.json` (written by `serve`'s scheduled and manual runs).

@@ -63,6 +63,10 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Borrowers' data: every file and directory zhudai creates (store, index, blobs, backups,
+    // status files, restored data directories) is its owner's only, whatever the shell's umask.
+    // Set first, before any thread exists: the umask is process-wide.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(cmd) => cmd.run(&cli.data),

@@ -129,7 +129,7 @@ pub fn render(app: &App) -> String {
         out.single(
             "zhudai_backup_last_run_ok",
             "gauge",
-            "1 when the last backup run (scheduled or manual) succeeded, post command included",
+            "1 when the last backup run (scheduled, manual or `zhudai backup`) succeeded, post command included",
             f64::from(u8::from(last.ok && last.post_command_error.is_none())),
         );
         out.single(

@@ -21,7 +21,8 @@ use crate::service::{self, App};
 use crate::store::audit::NewAudit;
 
 pub use super::backup_status::{
-    BackupStatus, STATUS_FILE, StatusFile, load_status, save_status, status_for_update, status_path,
+    BackupStatus, STATUS_FILE, StatusFile, load_status, note_run, save_status, status_for_update,
+    status_lock, status_path,
 };
 /// How often the scheduler looks at the clock.
 const TICK: Duration = Duration::from_secs(30);
@@ -33,6 +34,8 @@ const POST_COMMAND_LIMIT: Duration = Duration::from_secs(3600);
 pub enum Trigger {
     Scheduled,
     Manual,
+    /// `zhudai backup` from the command line (a cron job), reported by the CLI.
+    Cli,
 }
 
 /// One backup run, as recorded.
@@ -60,7 +63,7 @@ pub struct RunRecord {
 /// reader's language) and the `detail` in English for logs and the CLI (paths, parse errors).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigProblem {
-    /// `dir_unset`, `dir_missing`, `recipients_invalid`, `recipients_file_invalid`,
+    /// `dir_unset`, `dir_missing`, `dir_in_data`, `recipients_invalid`, `recipients_file_invalid`,
     /// `passphrase_file_invalid`, `both_keys`, `no_key`.
     pub code: &'static str,
     pub detail: String,
@@ -96,6 +99,15 @@ pub fn plan(
         }
     };
     let dir = resolve(&config.dir);
+    if dir_in_data(&dir, data_dir) {
+        return Err(problem(
+            "dir_in_data",
+            format!(
+                "backup.dir {} is the data directory or inside it: a backup would hold the earlier ones and a restore would overwrite its own source; put it on another disk",
+                dir.display()
+            ),
+        ));
+    }
     if !dir.is_dir() {
         return Err(problem(
             "dir_missing",
@@ -151,6 +163,54 @@ pub fn plan(
         }
     };
     Ok((dir, encryption))
+}
+
+/// Why `backup.dir` may not be the data directory or inside it, for the configuration file and
+/// the 备份 page.
+pub const DIR_IN_DATA_REASON: &str = "备份目录不能是数据目录本身或其中的子目录（备份会包含以前的备份，恢复时会覆盖自己的来源），请放在另一块磁盘上，如 /mnt/backup/zhudai";
+
+/// Is `dir` the data directory or below it? Both are compared resolved (symbolic links
+/// followed where the path exists, `.` and `..` taken lexically where it does not), so neither
+/// a relative path, a `..` nor a link to the data directory slips through.
+pub fn dir_in_data(dir: &Path, data_dir: &Path) -> bool {
+    let dir = resolved(dir);
+    let data = resolved(data_dir);
+    dir.starts_with(&data)
+}
+
+/// `path` made absolute and normalised: its longest existing ancestor canonicalised (links
+/// followed), the rest appended with `.` dropped and `..` applied.
+fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut lexical = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut existing = lexical.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return lexical,
+        }
+    }
 }
 
 /// `zhudai-YYYYMMDD-HHMMSS.age`, local (+08:00) time.
@@ -364,32 +424,80 @@ pub fn run_locked(
         tracing::info!(file = ?record.file, size = ?record.size_bytes, "backup written");
     }
     audit(app, &record);
-    let mut status = status_for_update(&app.data_dir);
-    status.last = Some(record.clone());
-    if record.ok {
-        status.last_success = Some(record.clone());
-    }
-    if trigger == Trigger::Scheduled {
-        status.last_scheduled = Some(record.clone());
-    }
-    if let Err(e) = save_status(&app.data_dir, &status) {
+    if let Err(e) = note_run(&app.data_dir, &record) {
         tracing::error!(error = %e, "cannot write {STATUS_FILE}");
     }
     record
 }
 
+/// The longest error text kept from a command-line run.
+const CLI_ERROR_LIMIT: usize = 2000;
+
+/// Records a `zhudai backup` run that the CLI reports over the admin socket: the audit log
+/// (`backup.completed` / `backup.failed`, source `admin-socket`) and the status file, so the
+/// admin page, the metrics and `doctor` show it. `Err` with the reason when it could not be
+/// recorded (the CLI then says so and exits non-zero).
+pub fn record_cli_run(app: &App, mut record: RunRecord) -> Result<(), String> {
+    // What the CLI may report: its own kind of run, nothing a scheduled run has.
+    record.trigger = Trigger::Cli;
+    record.requested_by = None;
+    record.post_command_error = None;
+    record.deleted = Vec::new();
+    if let Some(e) = &mut record.error
+        && e.len() > CLI_ERROR_LIMIT
+    {
+        let mut cut = CLI_ERROR_LIMIT;
+        while !e.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        e.truncate(cut);
+    }
+    if record.file.as_ref().is_some_and(|f| f.len() > 4096) || record.ok == record.error.is_some() {
+        return Err("refused: not a backup result (ok without error, or failed with one)".into());
+    }
+    if let Some(e) = &record.error {
+        tracing::error!(error = %e, "a command-line backup failed");
+    } else {
+        tracing::info!(file = ?record.file, size = ?record.size_bytes, "a command-line backup was written");
+    }
+    let entry = audit_entry(&record);
+    let at = record.finished_at;
+    app.store
+        .write(|tx| crate::service::access::audit::record(tx, at, entry))
+        .map_err(|e| format!("cannot record the backup in the audit log: {e}"))?;
+    note_run(&app.data_dir, &record).map_err(|e| format!("cannot write {STATUS_FILE}: {e}"))
+}
+
 fn audit(app: &App, record: &RunRecord) {
+    let entry = audit_entry(record);
+    let at = record.finished_at;
+    if let Err(e) = app
+        .store
+        .write(|tx| crate::service::access::audit::record(tx, at, entry))
+    {
+        tracing::error!(error = %e, "cannot record the backup in the audit log");
+    }
+}
+
+fn audit_entry(record: &RunRecord) -> NewAudit {
     let action = if record.ok {
         "backup.completed"
     } else {
         "backup.failed"
     };
-    let entry = NewAudit {
+    let (actor, source) = match record.trigger {
+        Trigger::Cli => ("operator".to_string(), "admin-socket"),
+        _ => (
+            record
+                .requested_by
+                .clone()
+                .unwrap_or_else(|| "system".into()),
+            "scheduler",
+        ),
+    };
+    NewAudit {
         actor_id: None,
-        actor: record
-            .requested_by
-            .clone()
-            .unwrap_or_else(|| "system".into()),
+        actor,
         action,
         target: record.file.clone(),
         detail: serde_json::json!({
@@ -400,14 +508,7 @@ fn audit(app: &App, record: &RunRecord) {
             "post_command_error": record.post_command_error,
             "deleted": record.deleted,
         }),
-        source: "scheduler".into(),
-    };
-    let at = record.finished_at;
-    if let Err(e) = app
-        .store
-        .write(|tx| crate::service::access::audit::record(tx, at, entry))
-    {
-        tracing::error!(error = %e, "cannot record the backup in the audit log");
+        source: source.into(),
     }
 }
 
@@ -427,6 +528,7 @@ pub fn tick(app: &App) -> Option<RunRecord> {
     }
     let at = schedule::parse_time_of_day(&config.time)?;
     let slot = schedule::last_slot(app.now(), at);
+    let held = status_lock();
     // Unreadable: no slot is known, so nothing runs until it is fixed; the admin page and
     // `doctor` show why (running now and at every tick after could fill the backup disk).
     let mut status = match load_status(&app.data_dir) {
@@ -453,6 +555,7 @@ pub fn tick(app: &App) -> Option<RunRecord> {
     if let Err(e) = save_status(&app.data_dir, &status) {
         tracing::error!(error = %e, "cannot write {STATUS_FILE}");
     }
+    drop(held);
     Some(run_locked(app, lock, Trigger::Scheduled, None))
 }
 
@@ -507,11 +610,13 @@ pub fn status_view(app: &App) -> BackupStatus {
         .last_scheduled
         .as_ref()
         .is_some_and(|r| !r.ok || r.post_command_error.is_some());
+    let cli_failed = file.last_cli.as_ref().is_some_and(|r| !r.ok);
     BackupStatus {
         enabled: config.enabled,
         config_problem,
         configured: planned.is_ok(),
         warning: scheduled_failed
+            || cli_failed
             || (config.enabled && config_error.is_some())
             || status_error.is_some(),
         config_error,

@@ -71,7 +71,7 @@ impl App {
 
 fn field_of(code: &str) -> &'static str {
     match code {
-        "dir_unset" | "dir_missing" => "dir",
+        "dir_unset" | "dir_missing" | "dir_in_data" => "dir",
         _ => "recipients",
     }
 }
@@ -80,6 +80,7 @@ fn reason_of(code: &str) -> &'static str {
     match code {
         "dir_unset" => "请填写备份目录",
         "dir_missing" => "备份目录不存在或不是目录（备份盘是否已挂载？）",
+        "dir_in_data" => super::backup::DIR_IN_DATA_REASON,
         "recipients_invalid" => "公钥格式不正确，应为 age1 开头的 age 公钥",
         "both_keys" => "配置文件中已设置口令文件，不能同时设置公钥",
         "no_key" => "请至少填写一个公钥（备份必须加密）",

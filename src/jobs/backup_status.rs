@@ -17,6 +17,10 @@ pub struct StatusFile {
     pub last: Option<RunRecord>,
     pub last_success: Option<RunRecord>,
     pub last_scheduled: Option<RunRecord>,
+    /// The last `zhudai backup` run from the command line (a cron job): recorded by the running
+    /// server over its admin socket, or by the CLI itself when no server runs.
+    #[serde(default)]
+    pub last_cli: Option<RunRecord>,
     /// The daily slot last handled by the scheduler, so each slot runs once.
     pub last_slot: Option<DateTime<Utc>>,
 }
@@ -31,7 +35,7 @@ pub struct BackupStatus {
     /// What is wrong with the configuration, if anything (English detail: paths, parse errors).
     pub config_error: Option<String>,
     /// The same as a stable code the UI words in the reader's language: `dir_unset`,
-    /// `dir_missing`, `recipients_invalid`, `recipients_file_invalid`,
+    /// `dir_missing`, `dir_in_data`, `recipients_invalid`, `recipients_file_invalid`,
     /// `passphrase_file_invalid`, `both_keys`, `no_key`.
     pub config_problem: Option<String>,
     /// The status file (`backup-status.json`) cannot be read: `last` and `last_success` are
@@ -53,8 +57,9 @@ pub struct BackupStatus {
     pub running: bool,
     pub last: Option<RunRecord>,
     pub last_success: Option<RunRecord>,
-    /// The last scheduled backup failed (or its post command did), or scheduled backups are
-    /// on but misconfigured: administrators see a warning.
+    /// The last scheduled backup failed (or its post command did), the last command-line
+    /// backup failed, or scheduled backups are on but misconfigured: administrators see a
+    /// warning.
     pub warning: bool,
 }
 
@@ -99,14 +104,68 @@ pub fn status_for_update(data_dir: &Path) -> StatusFile {
     }
 }
 
-/// Writes the status file atomically (temporary file, then rename).
+/// Held while this process reads, changes and writes the status file, so that two runs
+/// finishing together (a scheduled one, a CLI one reported over the admin socket) do not
+/// lose one another's record.
+pub fn status_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Records a finished run: `last`, `last_success` when it succeeded, and the slot of its
+/// trigger (`last_scheduled`, `last_cli`).
+pub fn note_run(data_dir: &Path, record: &RunRecord) -> std::io::Result<()> {
+    use super::backup::Trigger;
+    let _held = status_lock();
+    let mut status = status_for_update(data_dir);
+    status.last = Some(record.clone());
+    if record.ok {
+        status.last_success = Some(record.clone());
+    }
+    match record.trigger {
+        Trigger::Scheduled => status.last_scheduled = Some(record.clone()),
+        Trigger::Cli => status.last_cli = Some(record.clone()),
+        Trigger::Manual => {}
+    }
+    save_status(data_dir, &status)
+}
+
+/// Writes the status file atomically (temporary file, then rename), owner-only. Written by
+/// another user than the data directory's owner (a root cron job while no server runs), it is
+/// handed to the owner, so that the server can still read and replace it.
 pub fn save_status(data_dir: &Path, status: &StatusFile) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let path = status_path(data_dir);
     let tmp = data_dir.join(format!("{STATUS_FILE}.tmp"));
     let bytes = serde_json::to_vec_pretty(status).map_err(std::io::Error::other)?;
+    // One left by a crash may have another owner or mode: start afresh.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     {
         use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        let owner = std::fs::metadata(data_dir)?;
+        let mine = f.metadata()?;
+        if mine.uid() != owner.uid() || mine.gid() != owner.gid() {
+            std::os::unix::fs::fchown(&f, Some(owner.uid()), Some(owner.gid())).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot give {} to the data directory's owner (uid {}): {e}",
+                        tmp.display(),
+                        owner.uid()
+                    ),
+                )
+            })?;
+        }
         f.write_all(&bytes)?;
         f.sync_all()?;
     }

@@ -444,3 +444,65 @@ async fn the_json_application_names_every_field_it_refuses() {
     assert_eq!(customers_total(&s).await, 2);
     s.stop().await;
 }
+
+/// The separate consent for sensitive information is needed only when sensitive answers are
+/// given: `consent_sensitive: false` (or "false", "off", "0", "no") with none given is accepted
+/// and records no sensitive consent; with a sensitive answer it is refused naming the field.
+#[tokio::test]
+async fn no_sensitive_consent_is_needed_when_no_sensitive_answer_is_given() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "xiao", &["sales"], None);
+    new_form(&admin, "plain").await;
+    let (_, _, ticket) = page(&s, "plain").await;
+    s.clock.advance(chrono::Duration::seconds(6));
+    let phones = [
+        "13900139001",
+        "13900139002",
+        "13900139003",
+        "13900139004",
+        "13900139005",
+    ];
+    let values = [
+        json!(false),
+        json!("false"),
+        json!("off"),
+        json!("0"),
+        json!("no"),
+    ];
+    for (phone, declined) in phones.iter().zip(values.iter()) {
+        let body = json!({"name": "周九", "phone": phone, "city": "成都", "amount": "30",
+                          "consent_general": "on", "consent_sensitive": declined,
+                          "ticket": ticket});
+        let (st, e) = submit(&s, "plain", body).await;
+        assert_eq!(st, 200, "{declined}: {e}");
+    }
+    assert_eq!(customers_total(&s).await, 5);
+    let (_, subs) = admin.get("/api/v1/application-forms").await;
+    let id = subs["items"][0]["id"].as_str().unwrap().to_string();
+    let (_, subs) = admin
+        .get(&format!("/api/v1/application-forms/{id}/submissions"))
+        .await;
+    for item in subs["items"].as_array().unwrap() {
+        assert_eq!(item["consent_sensitive_version"], 0, "{item}");
+    }
+    // A sensitive answer with the consent declined: refused, naming the field.
+    let body = json!({"phone": "13900139006", "has_property": "yes", "consent_general": "on",
+                      "consent_sensitive": false, "ticket": ticket});
+    let (st, e) = submit(&s, "plain", body).await;
+    assert_eq!(
+        (st, &e["error"]["field"]),
+        (400, &json!("consent_sensitive")),
+        "{e}"
+    );
+    // The general consent declined is still a refusal of its own.
+    let body = json!({"phone": "13900139007", "consent_general": false, "ticket": ticket});
+    let (st, e) = submit(&s, "plain", body).await;
+    assert_eq!(
+        (st, &e["error"]["field"]),
+        (400, &json!("consent_general")),
+        "{e}"
+    );
+    assert_eq!(customers_total(&s).await, 5);
+    s.stop().await;
+}

@@ -346,6 +346,7 @@ async fn backup_gauges_follow_the_status_file() {
         last: Some(run(false, now - chrono::Duration::hours(2))),
         last_success: Some(good.clone()),
         last_scheduled: None,
+        last_cli: None,
         last_slot: None,
     };
     zhudai::jobs::backup_status::save_status(s.dir.path(), &status).unwrap();

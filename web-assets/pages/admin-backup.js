@@ -74,7 +74,9 @@ function RunResult({ record, testid }) {
       : html`<span class="badge badge-success" data-testid=${`${testid}-state`}>${t('backup.result.ok')}</span>`;
   const trigger = record.trigger === 'scheduled'
     ? t('backup.trigger.scheduled')
-    : record.requested_by
+    : record.trigger === 'cli'
+      ? t('backup.trigger.cli')
+      : record.requested_by
       ? t('backup.trigger.manualBy', { name: record.requested_by })
       : t('backup.trigger.manual');
   return html`<dl class="desc-list" data-testid=${testid}>
@@ -98,6 +100,7 @@ function RunResult({ record, testid }) {
 const PROBLEM_KEYS = {
   dir_unset: 'backup.problem.dir_unset',
   dir_missing: 'backup.problem.dir_missing',
+  dir_in_data: 'backup.problem.dir_in_data',
   recipients_invalid: 'backup.problem.recipients_invalid',
   recipients_file_invalid: 'backup.problem.recipients_file_invalid',
   passphrase_file_invalid: 'backup.problem.passphrase_file_invalid',

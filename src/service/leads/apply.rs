@@ -100,7 +100,10 @@ fn number(field: &str, v: &Option<String>, min: i64, max: i64) -> Result<Option<
 }
 
 /// A consent checkbox: `None` not ticked, `Some(None)` ticked, `Some(Some(v))` ticked for the
-/// text of version `v` (what the page sends). A value that does not say yes is refused.
+/// text of version `v` (what the page sends). An explicit no (`false`, `off`, `0`, `no`, as a
+/// JSON client sends an unticked box) is not ticked; whether that is acceptable is the
+/// caller's to say (the sensitive consent is needed only with sensitive answers). Anything else
+/// is refused.
 fn consent(field: &str, v: &Option<String>) -> Result<Option<Option<u32>>> {
     let Some(s) = opt(v) else { return Ok(None) };
     if let Some(n) = s.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()) {
@@ -108,9 +111,10 @@ fn consent(field: &str, v: &Option<String>) -> Result<Option<Option<u32>>> {
     }
     match s.to_ascii_lowercase().as_str() {
         "on" | "true" | "1" | "yes" => Ok(Some(None)),
+        "off" | "false" | "0" | "no" => Ok(None),
         _ => Err(Error::validation(
             field,
-            "未表示同意：勾选即同意（on、true、1 或页面给出的版本号）",
+            "未表示同意：勾选即同意（on、true、1 或页面给出的版本号），不同意请留空或填 false",
         )),
     }
 }
