@@ -1187,3 +1187,84 @@ async fn money_before_the_disbursement_or_past_the_fee_is_refused() {
         "{f}"
     );
 }
+
+/// Probe (ui30) F14: a deal keeps the fee terms of the product version it was made with, so a
+/// deal made before its product had a service fee owed nothing, had no 登记回款, and finance had
+/// no way to set the fee. Recomputing can now take the product's current fee into the deal
+/// (audited with the old and new terms); without it the deal's own terms stay.
+#[tokio::test]
+async fn recomputing_can_take_the_products_current_fee_into_the_deal() {
+    let t = team().await;
+    let id = disbursed_deal(&t, json!({}), "13800138078").await;
+    let (_, f) = t.cai.get(&format!("/api/v1/deals/{id}/fees")).await;
+    assert_eq!(
+        (&f["fee_fen"], &f["balance_fen"]),
+        (&json!(0), &json!(0)),
+        "{f}"
+    );
+    let (st, e) = pay(&t.cai, &id, 100_000, "2026-11-10").await;
+    assert_eq!(st, 400, "nothing is owed, no payment taken: {e}");
+
+    let (_, d) = t.cai.get(&format!("/api/v1/deals/{id}")).await;
+    let product = d["product"]["id"].as_str().unwrap().to_string();
+    let (st, p) = t
+        .admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/products/{product}"),
+            Some(json!({"fee": {"kind": "rate", "bp": 300}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{p}");
+
+    // Recomputed on the deal's own terms: still nothing owed.
+    let recompute = |body: Value| {
+        let (c, id) = (&t.cai, id.clone());
+        async move {
+            let (st, v) = c
+                .post(&format!("/api/v1/deals/{id}/fee-recompute"), body)
+                .await;
+            (st.as_u16(), v)
+        }
+    };
+    let (st, f) = recompute(json!({"reason": "核对"})).await;
+    assert_eq!((st, &f["fee_fen"]), (200, &json!(0)), "{f}");
+    // With the product's current fee: 3% of the 80,000 元 disbursed.
+    let (st, f) = recompute(json!({"reason": "产品后来才设服务费", "product_fee": true})).await;
+    assert_eq!(
+        (st, &f["fee_fen"], &f["balance_fen"]),
+        (200, &json!(240_000), &json!(240_000)),
+        "{f}"
+    );
+    let (_, d) = t.cai.get(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(
+        d["product"]["service_fee"],
+        json!({"kind": "rate", "rate_bp": 300}),
+        "{d}"
+    );
+    let (st, v) = pay(&t.cai, &id, 100_000, "2026-11-10").await;
+    assert_eq!(st, 201, "a payment is taken now: {v}");
+    let (_, a) = t
+        .admin
+        .get("/api/v1/audit?action=fee.recomputed&limit=5")
+        .await;
+    let last = &a["items"][0]["detail"];
+    assert_eq!(
+        (
+            &last["from_fen"],
+            &last["to_fen"],
+            &last["product_fee"]["from"],
+            &last["product_fee"]["to"]
+        ),
+        (
+            &json!(0),
+            &json!(240_000),
+            &Value::Null,
+            &json!({"kind": "rate", "rate_bp": 300})
+        ),
+        "{a}"
+    );
+    // Unknown fields are still refused.
+    let (st, _) = recompute(json!({"reason": "x", "product": true})).await;
+    assert_eq!(st, 400);
+}

@@ -300,7 +300,22 @@ impl crate::service::fees::UseCases<'_> {
         let reason = text("reason", &input.reason, 200)?;
         let ctx = self.ctx(caller, source)?;
         let (d, a) = ctx.write(|w| {
-            let d = Self::disbursed(w, id)?;
+            let mut d = Self::disbursed(w, id)?;
+            let mut terms = None;
+            if input.product_fee {
+                // Products are never deleted (only deactivated): a missing one is damage.
+                let p = store::products::get_w(w.tx, &d.product.id)?.ok_or_else(|| {
+                    Error::Internal(format!("deal {}: product {} is gone", d.id, d.product.id))
+                })?;
+                let was = d.clone();
+                terms = Some(
+                    json!({"from": was.product.service_fee, "to": p.terms.fees.service_fee,
+                                    "product_version": p.version}),
+                );
+                d.product.service_fee = p.terms.fees.service_fee;
+                d.updated_at = w.now();
+                store::deals::put(w.tx, Some(&was), &d)?;
+            }
             let before = self.account(w, &d)?;
             let f = self.compute(w, &d)?;
             let mut a = before.clone();
@@ -323,7 +338,7 @@ impl crate::service::fees::UseCases<'_> {
                 "fee.recomputed",
                 Some(&d.id),
                 json!({"from_fen": before.fee_fen, "to_fen": a.fee_fen, "rule": a.fee_rule,
-                       "reason": reason}),
+                       "reason": reason, "product_fee": terms}),
             )?;
             // Settled either way, or no longer: the deal follows (a referral fee already paid
             // out stays, it was paid on money collected).

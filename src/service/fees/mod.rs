@@ -120,6 +120,11 @@ pub struct RemoveQuery {
 #[serde(deny_unknown_fields)]
 pub struct Recompute {
     pub reason: String,
+    /// Take the product's current service fee into the deal first: a deal keeps the terms of
+    /// the product version it was made with, so a deal made before its product had a fee
+    /// owed nothing and could never take a payment. Audited with the old and new terms.
+    #[serde(default)]
+    pub product_fee: bool,
 }
 
 /// A payment or refund row with its month and whether that month is closed.
