@@ -104,6 +104,70 @@ impl Actor<'_> {
         }
     }
 
+    /// The one rule for acting on an account — editing it, its password, its tokens, its
+    /// departure, naming it as someone's manager or successor: the account must be in a
+    /// department the caller's data scope covers ([`Self::account_departments`]), unless the
+    /// scope is `all`. Else a department-scoped `user.manage` would take over an account of
+    /// another department (a new password, a token) and see through it what its own scope
+    /// hides. The caller's own account is always within reach.
+    pub(crate) fn may_reach_account(
+        &self,
+        all: &[org::Department],
+        account: &User,
+        doing: &str,
+    ) -> Result<()> {
+        if let Actor::User(c) = self
+            && c.user.id == account.id
+        {
+            return Ok(());
+        }
+        Self::may_reach_department(
+            self.account_departments(all).as_ref(),
+            all,
+            account.department_id.as_deref(),
+            doing,
+        )
+    }
+
+    /// [`Self::may_reach`] for what `account` holds, then [`Self::may_reach_account`]: the
+    /// check before any change to another account.
+    pub(crate) fn may_act_on(
+        &self,
+        tx: &crate::store::WriteTransaction,
+        account: &User,
+        doing: &str,
+    ) -> Result<()> {
+        self.may_reach(&access_in(tx, &account.roles)?, doing)?;
+        if let Actor::User(c) = self
+            && c.access.scope != DataScope::All
+        {
+            let all = store::org::departments_w(tx)?;
+            self.may_reach_account(&all, account, doing)?;
+        }
+        Ok(())
+    }
+
+    /// A manager named for an account (or the one it is taken from) must be within reach:
+    /// refuses `doing` when account `id` is outside the caller's departments.
+    fn may_name_manager(
+        &self,
+        tx: &crate::store::WriteTransaction,
+        id: &str,
+        doing: &str,
+    ) -> Result<()> {
+        let Actor::User(c) = self else {
+            return Ok(());
+        };
+        if c.access.scope == DataScope::All {
+            return Ok(());
+        }
+        let Some(manager) = users::find_by_id_w(tx, id)? else {
+            return Ok(());
+        };
+        let all = store::org::departments_w(tx)?;
+        self.may_reach_account(&all, &manager, doing)
+    }
+
     /// Whether the caller may change the grant of role `key`: not of a role it holds itself,
     /// unless it holds every capability (an administrator) — otherwise a holder would widen
     /// its own access one step at a time.
@@ -373,6 +437,9 @@ impl crate::service::org::UseCases<'_> {
                     "在此部门创建账号",
                 )?;
             }
+            if let Some(m) = user.manager_id.as_deref() {
+                actor.may_name_manager(tx, m, "把此人设为上级")?;
+            }
             users::insert(tx, &user).map_err(|e| match e {
                 store::Error::Conflict(_) => Error::Conflict {
                     code: "username_taken",
@@ -435,7 +502,7 @@ impl crate::service::org::UseCases<'_> {
         let now = self.now();
         self.store.write(|tx| {
             let before = users::find_by_id_w(tx, id)?.ok_or(Error::NotFound)?;
-            actor.may_reach(&access_in(tx, &before.roles)?, "修改此账号")?;
+            actor.may_act_on(tx, &before, "修改此账号")?;
             let mut user = before.clone();
             if let Some(n) = patch.display_name {
                 let n = n.trim().to_string();
@@ -467,6 +534,14 @@ impl crate::service::org::UseCases<'_> {
                     return Err(Error::validation("manager_id", "不能把自己设为上级"));
                 }
                 user.manager_id = Some(m).filter(|m| !m.is_empty());
+                if user.manager_id != before.manager_id {
+                    if let Some(old) = before.manager_id.as_deref() {
+                        actor.may_name_manager(tx, old, "把此账号从其上级名下调走")?;
+                    }
+                    if let Some(new) = user.manager_id.as_deref() {
+                        actor.may_name_manager(tx, new, "把此人设为上级")?;
+                    }
+                }
                 if let Some(m) = user.manager_id.as_deref()
                     && manager_chain_reaches(tx, m, &user.id)?
                 {
@@ -692,7 +767,7 @@ impl crate::service::org::UseCases<'_> {
         let hash = password::hash(new_password)?;
         self.store.write(|tx| {
             let mut user = users::find_by_username_w(tx, username)?.ok_or(Error::NotFound)?;
-            actor.may_reach(&access_in(tx, &user.roles)?, "重置此账号的密码")?;
+            actor.may_act_on(tx, &user, "重置此账号的密码")?;
             user.password_hash = hash;
             user.updated_at = now;
             users::update(tx, &user)?;
