@@ -1237,3 +1237,85 @@ async fn user_manage_acts_only_on_accounts_in_its_departments() {
     assert_eq!(st, 200, "{v}");
     s.stop().await;
 }
+
+/// Probe: the admin pages offered a department-scoped `user.manage` holder buttons the server
+/// then refused (新建/移动/删除 on other departments, editing accounts outside its reach). The
+/// lists now say per row what the caller may do, by the same rule the server applies.
+#[tokio::test]
+async fn lists_say_what_the_caller_may_manage() {
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
+                   "scope": "department", "field_privileges": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let one = common::add_department(&s, "一部", None);
+    let group = common::add_department(&s, "一部一组", Some(&one));
+    let two = common::add_department(&s, "二部", None);
+    let hr1 = common::add_user(&s, "hr1", &["hr"], Some(&one));
+    let qian = common::add_user(&s, "qian", &["hr"], Some(&one));
+    let li = common::add_user(&s, "li", &["sales"], Some(&one));
+    let zhao = common::add_user(&s, "zhao", &["hr"], Some(&two));
+    let boss = admin_id(&s);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+
+    let flags = |list: &serde_json::Value| -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let flag = i["may_manage"].as_bool();
+                assert!(flag.is_some(), "{i}");
+                (i["id"].as_str().unwrap().to_string(), flag.unwrap())
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let sorted = |mut v: Vec<(String, bool)>| {
+        v.sort();
+        v
+    };
+    let (st, users) = hr.get("/api/v1/users").await;
+    assert_eq!(st, 200, "{users}");
+    // Itself and qian (一部, nothing beyond hr); not li (holds customer.read), zhao (二部), boss.
+    assert_eq!(
+        flags(&users),
+        sorted(vec![
+            (hr1.clone(), true),
+            (qian.clone(), true),
+            (li.clone(), false),
+            (zhao.clone(), false),
+            (boss.clone(), false),
+        ])
+    );
+    let (st, depts) = hr.get("/api/v1/departments").await;
+    assert_eq!(st, 200, "{depts}");
+    assert_eq!(
+        flags(&depts),
+        sorted(vec![
+            (one.clone(), true),
+            (group.clone(), true),
+            (two.clone(), false)
+        ])
+    );
+    assert_eq!(depts["may_create_top_level"], json!(false), "{depts}");
+
+    // The administrator may do everything; a caller without user.manage nothing.
+    let (_, users) = admin.get("/api/v1/users").await;
+    assert!(flags(&users).iter().all(|(_, f)| *f), "{users}");
+    let (_, depts) = admin.get("/api/v1/departments").await;
+    assert!(flags(&depts).iter().all(|(_, f)| *f), "{depts}");
+    assert_eq!(depts["may_create_top_level"], json!(true), "{depts}");
+    let sales = s.login("li", common::TEAM_PASSWORD).await;
+    let (_, depts) = sales.get("/api/v1/departments").await;
+    assert!(flags(&depts).iter().all(|(_, f)| !*f), "{depts}");
+    assert_eq!(depts["may_create_top_level"], json!(false), "{depts}");
+    s.stop().await;
+}

@@ -216,6 +216,15 @@ fn beyond(doing: &str, lacks: &str) -> Error {
     }
 }
 
+/// An account in the admin list, with whether the caller may act on it (edit, reset its
+/// password, tokens, departure): the server refuses the rest with `beyond_own_access`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct UserRow {
+    #[serde(flatten)]
+    pub view: crate::service::access::auth::UserView,
+    pub may_manage: bool,
+}
+
 /// What a password reset ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PasswordReset {
@@ -683,6 +692,31 @@ impl crate::service::org::UseCases<'_> {
                         roles.iter().filter(|r| u.roles.contains(&r.key)),
                     );
                     crate::service::access::auth::UserView::new(u, &access)
+                })
+                .collect())
+        })
+    }
+
+    /// The accounts, each with whether the caller may act on it ([`Actor::may_act_on`]'s
+    /// rule), so that the admin page offers only what the server will do.
+    pub fn user_rows(&self, actor: &Actor) -> Result<Vec<UserRow>> {
+        actor.require(Capability::UserManage)?;
+        self.store.read(|tx| {
+            let roles = store::org::roles(tx)?;
+            let departments = store::org::departments(tx)?;
+            let list = users::all(tx)?;
+            Ok(list
+                .iter()
+                .map(|u| {
+                    let access = crate::domain::roles::combine(
+                        roles.iter().filter(|r| u.roles.contains(&r.key)),
+                    );
+                    let may_manage = actor.may_reach(&access, "").is_ok()
+                        && actor.may_reach_account(&departments, u, "").is_ok();
+                    UserRow {
+                        view: crate::service::access::auth::UserView::new(u, &access),
+                        may_manage,
+                    }
                 })
                 .collect())
         })
