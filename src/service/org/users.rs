@@ -640,13 +640,32 @@ impl crate::service::org::UseCases<'_> {
                     store::tokens::revoke_for_user(tx, &user.id, now)?,
                 )
             };
+            // Every field a patch can change, the phone masked (the log is kept for ever);
+            // `changed` names those that did.
             let snapshot = |u: &User| {
                 json!({"display_name": u.display_name, "roles": u.roles,
                        "department_id": u.department_id, "manager_id": u.manager_id,
-                       "status": u.status})
+                       "status": u.status, "phone": u.phone_masked, "extension": u.extension})
             };
+            let (was, now_is) = (snapshot(&before), snapshot(&user));
+            let changed: Vec<&str> = [
+                "display_name",
+                "roles",
+                "department_id",
+                "manager_id",
+                "status",
+                "phone",
+                "extension",
+            ]
+            .into_iter()
+            .filter(|f| match *f {
+                // A new number with the same mask is still a change: its blind index tells.
+                "phone" => before.phone_bidx != user.phone_bidx,
+                f => was.get(f) != now_is.get(f),
+            })
+            .collect();
             let detail = json!({
-                "username": user.username, "before": snapshot(&before), "after": snapshot(&user),
+                "username": user.username, "changed": changed, "before": was, "after": now_is,
                 "sessions_ended": ended, "tokens_revoked": revoked,
             });
             let entry = actor.audit("user.updated", source, Some(user.id.clone()), detail);
