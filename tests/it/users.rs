@@ -1319,3 +1319,60 @@ async fn lists_say_what_the_caller_may_manage() {
     assert_eq!(depts["may_create_top_level"], json!(false), "{depts}");
     s.stop().await;
 }
+
+/// Probe: a JSON body refused by serde (an unknown field, a wrong type, a value not among the
+/// choices) reached the page as serde's English. The message is now Chinese and names the field;
+/// serde's words are kept in `details.detail` for the integrator.
+#[tokio::test]
+async fn body_refusals_are_in_chinese_and_name_the_field() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    for (body, field, words) in [
+        (
+            json!({"nickname": "小孙"}),
+            "nickname",
+            vec!["不支持字段「nickname」"],
+        ),
+        (
+            json!({"roles": "admin"}),
+            "roles",
+            vec!["字段「roles」", "数组"],
+        ),
+        (
+            json!({"status": "gone"}),
+            "status",
+            vec!["字段「status」", "gone", "active"],
+        ),
+    ] {
+        let (st, v) = answer(
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{sun}"),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        for w in words {
+            assert!(message.contains(w), "{body}: {message}");
+        }
+        assert!(
+            !message.contains("expected") && !message.contains("unknown"),
+            "no English in the message: {message}"
+        );
+        assert!(
+            v["error"]["details"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("expected")),
+            "{v}"
+        );
+    }
+    s.stop().await;
+}
