@@ -210,27 +210,7 @@ fn json_data_error(text: &str) -> ApiError {
         };
         (Some(p.to_string()), message)
     } else if let Some(p) = path {
-        let expected = rest.split_once("expected ").map_or("", |(_, e)| e);
-        let want = [
-            ("sequence", "数组"),
-            ("string", "文本"),
-            ("bool", "true 或 false"),
-            ("map", "对象"),
-            ("struct", "对象"),
-            ("integer", "整数"),
-            ("u8", "整数"),
-            ("u16", "整数"),
-            ("u32", "整数"),
-            ("u64", "整数"),
-            ("i32", "整数"),
-            ("i64", "整数"),
-            ("usize", "整数"),
-            ("f64", "数字"),
-            ("date", "日期"),
-        ]
-        .iter()
-        .find(|(k, _)| expected.contains(k))
-        .map(|(_, zh)| *zh);
+        let want = expected_kind(rest.split_once("expected ").map_or("", |(_, e)| e));
         let kind = if rest.starts_with("invalid type") {
             "类型"
         } else {
@@ -248,6 +228,32 @@ fn json_data_error(text: &str) -> ApiError {
         field,
         details: Some(serde_json::json!({ "detail": detail })),
         ..ApiError::new(StatusCode::BAD_REQUEST, "validation", message)
+    }
+}
+
+/// What serde's "expected …" asks for, in Chinese (`None`: say nothing rather than guess).
+fn expected_kind(expected: &str) -> Option<&'static str> {
+    let has = |word: &str| expected.contains(word);
+    if has("sequence") {
+        Some("数组")
+    } else if has("string") {
+        Some("文本")
+    } else if has("bool") {
+        Some("true 或 false")
+    } else if has("map") || has("struct") {
+        Some("对象")
+    } else if has("integer")
+        || ["u8", "u16", "u32", "u64", "i32", "i64", "usize"]
+            .iter()
+            .any(|k| has(k))
+    {
+        Some("整数")
+    } else if has("f64") || has("number") {
+        Some("数字")
+    } else if has("date") {
+        Some("日期")
+    } else {
+        None
     }
 }
 
