@@ -190,6 +190,20 @@ impl FieldCipher {
 }
 
 impl FieldCipher {
+    /// A keyed fingerprint of a contract's full text, for the audit log: HMAC-SHA256 under the
+    /// blind-index key with its own tag. The same text gives the same value, so entries can be
+    /// matched and the server can check a text against them; but unlike a plain SHA-256 an
+    /// audit reader cannot test guesses at the masked digits against it offline.
+    pub fn content_seal(&self, text: &str) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.index_key) else {
+            return String::new();
+        };
+        mac.update(b"contract_content");
+        mac.update(&[0]);
+        mac.update(text.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// The lead-check index of a normalised mobile (`docs/leads.md`): HMAC-SHA256 under its
     /// own derived key (info `zhudai lead-check v1`) over the SHA-256 hex of the 11 digits.
     /// A vendor who only sends SHA-256 hashes is answered from the same index

@@ -173,25 +173,87 @@ impl From<JsonRejection> for ApiError {
 }
 
 /// serde's account of a JSON body that parsed but does not fit ("missing field `x`",
-/// "a.b: invalid type: …") → the field it names and a Chinese reason; serde's own words follow
-/// for the integrator.
+/// "a.b: invalid type: …", "x: unknown field `x`", "s: unknown variant `v`, expected one of …")
+/// → the field it names and a Chinese reason naming it; serde's own words go in
+/// `details.detail` for the integrator, not in the message a page shows.
 fn json_data_error(text: &str) -> ApiError {
     let detail = text.split_once("target type: ").map_or(text, |(_, d)| d);
     let detail = detail.split(" at line ").next().unwrap_or(detail);
-    let (field, reason) = if let Some(rest) = detail.split_once("missing field `") {
-        (rest.1.split('`').next().map(str::to_string), "缺少必填字段")
-    } else if let Some((path, _)) = detail.split_once(": ").filter(|(p, _)| !p.contains(' ')) {
-        (Some(path.to_string()), "字段的类型或取值不正确")
+    // "path: rest" — a path has no spaces (serde_path_to_error's dotted path, `.` at the top).
+    let (path, rest) = match detail.split_once(": ") {
+        Some((p, r)) if !p.contains(' ') && p != "." => (Some(p), r),
+        _ => (None, detail),
+    };
+    let quoted = |s: &str, after: &str| -> Option<String> {
+        s.split_once(after)
+            .and_then(|(_, r)| r.split('`').next())
+            .map(str::to_string)
+    };
+    let (field, message) = if let Some(name) = quoted(rest, "missing field `") {
+        let field = path.map_or(name.clone(), |p| format!("{p}.{name}"));
+        (Some(field), format!("缺少必填字段「{name}」"))
+    } else if let Some(name) = quoted(rest, "unknown field `") {
+        let field = path.map_or(name.clone(), str::to_string);
+        (Some(field), format!("不支持字段「{name}」，请删去它"))
+    } else if let (Some(p), Some(value)) = (path, quoted(rest, "unknown variant `")) {
+        let allowed: Vec<&str> = rest
+            .split_once("expected one of ")
+            .map(|(_, l)| l.split(", ").map(|v| v.trim_matches('`')).collect())
+            .unwrap_or_default();
+        let message = if allowed.is_empty() {
+            format!("字段「{p}」的取值「{value}」不正确")
+        } else {
+            format!(
+                "字段「{p}」的取值「{value}」不在可选值中（可选：{}）",
+                allowed.join("、")
+            )
+        };
+        (Some(p.to_string()), message)
+    } else if let Some(p) = path {
+        let want = expected_kind(rest.split_once("expected ").map_or("", |(_, e)| e));
+        let kind = if rest.starts_with("invalid type") {
+            "类型"
+        } else {
+            "取值"
+        };
+        let message = match want {
+            Some(zh) => format!("字段「{p}」的{kind}不正确，应为{zh}"),
+            None => format!("字段「{p}」的{kind}不正确"),
+        };
+        (Some(p.to_string()), message)
     } else {
-        (None, "请求内容与接口要求不符")
+        (None, "请求内容与接口要求不符".to_string())
     };
     ApiError {
         field,
-        ..ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "validation",
-            format!("{reason}（{detail}）"),
-        )
+        details: Some(serde_json::json!({ "detail": detail })),
+        ..ApiError::new(StatusCode::BAD_REQUEST, "validation", message)
+    }
+}
+
+/// What serde's "expected …" asks for, in Chinese (`None`: say nothing rather than guess).
+fn expected_kind(expected: &str) -> Option<&'static str> {
+    let has = |word: &str| expected.contains(word);
+    if has("sequence") {
+        Some("数组")
+    } else if has("string") {
+        Some("文本")
+    } else if has("bool") {
+        Some("true 或 false")
+    } else if has("map") || has("struct") {
+        Some("对象")
+    } else if has("integer")
+        || ["u8", "u16", "u32", "u64", "i32", "i64", "usize"]
+            .iter()
+            .any(|k| has(k))
+    {
+        Some("整数")
+    } else if has("f64") || has("number") {
+        Some("数字")
+    } else if has("date") {
+        Some("日期")
+    } else {
+        None
     }
 }
 
@@ -336,5 +398,62 @@ mod tests {
         let api = ApiError::from(Error::validation("username", "太短"));
         assert_eq!(api.field.as_deref(), Some("username"));
         assert_eq!(api.message, "太短");
+    }
+
+    /// A JSON body that parsed but does not fit: the reason in Chinese naming the field; serde's
+    /// English only in `details.detail`, for the integrator.
+    #[test]
+    fn body_refusals_speak_chinese_and_name_the_field() {
+        let cases: &[(&str, Option<&str>, &[&str])] = &[
+            (
+                "Failed to deserialize the JSON body into the target type: password: unknown \
+                 field `password`, expected one of `display_name`, `roles` at line 1 column 11",
+                Some("password"),
+                &["不支持字段「password」"],
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: missing field \
+                 `password` at line 1 column 20",
+                Some("password"),
+                &["缺少必填字段「password」"],
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: roles: invalid type: \
+                 string \"admin\", expected a sequence at line 1 column 17",
+                Some("roles"),
+                &["字段「roles」", "数组"],
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: status: unknown \
+                 variant `gone`, expected one of `active`, `disabled` at line 1 column 17",
+                Some("status"),
+                &["字段「status」", "gone", "active、disabled"],
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: broker.channel_id: \
+                 invalid type: integer `5`, expected a string at line 1 column 30",
+                Some("broker.channel_id"),
+                &["字段「broker.channel_id」", "文本"],
+            ),
+        ];
+        for (text, field, words) in cases {
+            let e = json_data_error(text);
+            assert_eq!(e.field.as_deref(), *field, "{text}");
+            assert_eq!(e.code, "validation");
+            for w in *words {
+                assert!(e.message.contains(w), "{text}: {}", e.message);
+            }
+            assert!(
+                !e.message.contains("expected") && !e.message.contains("field `"),
+                "no English in the message: {}",
+                e.message
+            );
+            let detail = e.details.as_ref().and_then(|d| d["detail"].as_str());
+            assert!(
+                detail.is_some_and(|d| d.contains("expected") || d.contains("missing field")),
+                "serde's words kept apart: {:?}",
+                e.details
+            );
+        }
     }
 }

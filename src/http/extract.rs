@@ -209,6 +209,21 @@ fn query_error(text: &str) -> ApiError {
         .split_once("query string: ")
         .map_or(text, |(_, d)| d)
         .to_string();
+    // serde's `unknown field `foo`, expected one of …` names the parameter between backticks.
+    if let Some(name) = detail
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_string())
+    {
+        return ApiError {
+            field: Some(name.clone()),
+            ..ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "validation",
+                format!("不支持查询参数「{name}」（{detail}）"),
+            )
+        };
+    }
     let field = detail
         .split_once(": ")
         .map(|(path, _)| path)
@@ -269,6 +284,11 @@ mod query_tests {
         assert!(e.message.contains("查询参数不正确"), "{}", e.message);
         let e = query_error("Failed to deserialize query string: expected `,` or `}`");
         assert_eq!(e.field.as_deref(), Some("query"));
+        let e = query_error(
+            "Failed to deserialize query string: unknown field `target`, expected one of `action`",
+        );
+        assert_eq!(e.field.as_deref(), Some("target"));
+        assert!(e.message.contains("「target」"), "{}", e.message);
     }
 }
 

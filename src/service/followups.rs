@@ -466,16 +466,16 @@ impl crate::service::followups::UseCases<'_> {
         };
         self.store.write(|tx| {
             let mut leaving = users::find_by_id_w(tx, user_id)?.ok_or(Error::NotFound)?;
-            actor.may_reach(
-                &crate::service::org::users::access_in(tx, &leaving.roles)?,
-                "为此账号办理离职",
-            )?;
+            actor.may_act_on(tx, &leaving, "为此账号办理离职")?;
             let (successor, pool) = match to {
                 DepartTo::User(id) => {
                     let s = users::find_by_id_w(tx, id)?
                         .filter(|u| u.status == UserStatus::Active)
                         .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
                     check_successor(tx, &s)?;
+                    // The customers go to the successor: one the caller reaches.
+                    let depts = crate::store::org::departments_w(tx)?;
+                    actor.may_reach_account(&depts, &s, "把客户交给此接收人")?;
                     (Some(s), None)
                 }
                 DepartTo::Pool(id) => (

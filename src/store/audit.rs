@@ -70,6 +70,7 @@ pub const ACTIONS: &[&str] = &[
     "customer.revealed",
     "customer.number_lookups_exhausted",
     "customer.exported",
+    "customer.export_refused",
     "report.exported",
     "customer.imported",
     "customer.transferred",

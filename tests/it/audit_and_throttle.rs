@@ -261,3 +261,100 @@ async fn the_audit_page_names_customers_the_reader_may_see() {
     );
     s.stop().await;
 }
+
+/// Probe: a change to a user's phone or extension left `user.updated` saying nothing had
+/// changed (its before/after held neither), and no entry said which fields changed. Now the
+/// entry lists `changed`, and the phone appears only masked.
+#[tokio::test]
+async fn a_user_s_phone_and_extension_changes_are_audited_by_field() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let li = common::add_user(&s, "li", &["sales"], None);
+    let (st, v) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{li}"),
+            Some(json!({"phone": "13800138000", "extension": "8021"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, page) = admin.get("/api/v1/audit?action=user.updated").await;
+    assert_eq!(st, 200, "{page}");
+    let entry = &page["items"][0];
+    assert_eq!(entry["target"], json!(li), "{page}");
+    assert_eq!(
+        entry["detail"]["changed"],
+        json!(["phone", "extension"]),
+        "{entry}"
+    );
+    assert_eq!(
+        entry["detail"]["after"]["extension"],
+        json!("8021"),
+        "{entry}"
+    );
+    assert_eq!(
+        entry["detail"]["after"]["phone"],
+        json!("138****8000"),
+        "{entry}"
+    );
+    assert!(!entry.to_string().contains("13800138000"), "{entry}");
+    s.stop().await;
+}
+
+/// Probe: an export refused (no `customer.export`, or a full copy beyond one's privileges or
+/// with a reveal quota) left no trace; an attempt to take more than one may is now in the log.
+#[tokio::test]
+async fn a_refused_export_is_audited() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    common::add_user(&s, "sales1", &["sales"], None);
+    common::add_user(&s, "mgr1", &["manager"], None);
+    let sales = s.login("sales1", common::TEAM_PASSWORD).await;
+    let mgr = s.login("mgr1", common::TEAM_PASSWORD).await;
+    let (st, _) = sales.get("/api/v1/exports/customers?format=csv").await;
+    assert_eq!(st, 403);
+    let (st, _) = mgr
+        .get("/api/v1/exports/customers?format=xlsx&full=true")
+        .await;
+    assert_eq!(st, 403);
+    let (st, page) = admin
+        .get("/api/v1/audit?action=customer.export_refused")
+        .await;
+    assert_eq!(st, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    assert_eq!(items[0]["actor"], json!("mgr1"), "{page}");
+    assert_eq!(items[0]["detail"]["full"], json!(true), "{page}");
+    assert_eq!(items[0]["detail"]["format"], json!("xlsx"), "{page}");
+    assert!(items[0]["detail"]["lacks"].is_string(), "{page}");
+    assert_eq!(items[1]["actor"], json!("sales1"), "{page}");
+    assert_eq!(
+        items[1]["detail"]["lacks"],
+        json!("customer.export"),
+        "{page}"
+    );
+    s.stop().await;
+}
+
+/// Probe: unknown query parameters on the audit list (`?target=…`, a typo of `action`) were
+/// ignored, so a filter that does not exist returned the whole log as if it had matched.
+#[tokio::test]
+async fn the_audit_list_refuses_unknown_parameters() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    for (query, name) in [("actoin=auth.login", "actoin"), ("target=x", "target")] {
+        let (st, v) = admin.get(&format!("/api/v1/audit?{query}")).await;
+        assert_eq!(
+            (st.as_u16(), v["error"]["field"].as_str()),
+            (400, Some(name)),
+            "{query}: {v}"
+        );
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(name),
+            "{v}"
+        );
+    }
+    let (st, v) = admin.get("/api/v1/audit?action=auth.login&limit=5").await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+}

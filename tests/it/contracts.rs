@@ -923,3 +923,48 @@ async fn one_call_freezes_a_contract_and_answers_its_signing_link() {
     assert_eq!(st, 201, "{link2}");
     assert_ne!(link2["contract"]["id"], link["contract"]["id"]);
 }
+
+/// Probe: `contract.created` and `contract.signed` carried the full text's SHA-256, which an
+/// audit reader without the full-copy privilege could confirm a guess against (the masked copy
+/// with the hidden ID digits filled in, ~25 tries). The entries now carry an HMAC of the text
+/// under a server key: stable for the same text, useless offline.
+#[tokio::test]
+async fn the_audit_log_does_not_carry_the_full_text_s_plain_hash() {
+    let t = setup().await;
+    let c = contract(&t.sales, &t.deal).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let (_, link) = t
+        .sales
+        .post(&format!("/api/v1/contracts/{id}/link"), json!({}))
+        .await;
+    let (st, v) = sign(&t.s, &token(&link), good()).await;
+    assert_eq!(st, 200, "{v}");
+    let (_, full) = t.admin.get(&format!("/api/v1/contracts/{id}")).await;
+    let hash = full["content_sha256"].as_str().unwrap().to_string();
+    assert_eq!(hash.len(), 64, "{full}");
+    // An audit reader who may not read the full copy.
+    let (st, v) = t
+        .admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "auditor", "name": "审计", "capabilities": ["audit.view"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    common::add_user(&t.s, "shen", &["auditor"], None);
+    let auditor = t.s.login("shen", TEAM_PASSWORD).await;
+    let mut seals = Vec::new();
+    for action in ["contract.created", "contract.signed"] {
+        let (st, page) = auditor.get(&format!("/api/v1/audit?action={action}")).await;
+        assert_eq!(st, 200, "{page}");
+        assert!(!page.to_string().contains(&hash), "{action}: {page}");
+        let seal = page["items"][0]["detail"]["content_hmac"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(seal.len(), 64, "{action}: {page}");
+        seals.push(seal);
+    }
+    assert_eq!(seals[0], seals[1], "the same text, the same seal");
+    t.s.stop().await;
+}

@@ -315,11 +315,13 @@ async fn user_manage_reaches_no_further_than_its_holder() {
         .post(
             "/api/v1/roles",
             json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
-                   "scope": "self", "field_privileges": []}),
+                   "scope": "department", "field_privileges": []}),
         )
         .await;
     assert_eq!(st, 201, "{v}");
-    let hr_id = common::add_user(&s, "hr1", &["hr"], None);
+    // In a department: an account is acted on only within the caller's departments.
+    let hr_dept = common::add_department(&s, "人事部", None);
+    let hr_id = common::add_user(&s, "hr1", &["hr"], Some(&hr_dept));
     let boss = admin_id(&s);
     let hr = s.login("hr1", common::TEAM_PASSWORD).await;
 
@@ -407,7 +409,7 @@ async fn user_manage_reaches_no_further_than_its_holder() {
         .post(
             "/api/v1/users",
             json!({"username": "hr2", "display_name": "人事二", "password": "a fine long pass",
-                   "roles": ["hr"]}),
+                   "roles": ["hr"], "department_id": hr_dept}),
         )
         .await;
     assert_eq!(st, 201, "{v}");
@@ -427,7 +429,7 @@ async fn user_manage_reaches_no_further_than_its_holder() {
         &hr,
         Method::PATCH,
         "/api/v1/roles/hr",
-        json!({"name": "人事部", "capabilities": ["user.manage"], "scope": "self"}),
+        json!({"name": "人事部", "capabilities": ["user.manage"], "scope": "department"}),
     )
     .await;
     assert_eq!(st, 200, "the name of one's own role, grants unchanged: {v}");
@@ -924,12 +926,13 @@ async fn user_manage_revokes_only_tokens_within_its_reach() {
         .post(
             "/api/v1/roles",
             json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
-                   "scope": "self", "field_privileges": []}),
+                   "scope": "department", "field_privileges": []}),
         )
         .await;
     assert_eq!(st, 201, "{v}");
-    common::add_user(&s, "hr1", &["hr"], None);
-    let hr2 = common::add_user(&s, "hr2", &["hr"], None);
+    let hr_dept = common::add_department(&s, "人事部", None);
+    common::add_user(&s, "hr1", &["hr"], Some(&hr_dept));
+    let hr2 = common::add_user(&s, "hr2", &["hr"], Some(&hr_dept));
     let hr = s.login("hr1", common::TEAM_PASSWORD).await;
     let (st, v) = admin
         .post("/api/v1/tokens", json!({"name": "对接系统"}))
@@ -1038,5 +1041,337 @@ async fn user_manage_grants_no_higher_lock_limit_than_its_own() {
         )
         .await;
     assert_eq!(st, 201, "{v}");
+    s.stop().await;
+}
+
+/// Probe: a holder of `user.manage` with a department scope still acted on accounts outside
+/// its department — edited them (phone, status), reset their password, minted and revoked their
+/// tokens, departed them, and named or removed a manager from another department. Now acting
+/// on an account needs its department within the caller's scope (unless scope `all`), and a
+/// manager or successor must be such an account too: 403 `beyond_own_access` naming it.
+#[tokio::test]
+async fn user_manage_acts_only_on_accounts_in_its_departments() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
+                   "scope": "department", "field_privileges": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let one = common::add_department(&s, "一部", None);
+    let two = common::add_department(&s, "二部", None);
+    common::add_user(&s, "hr1", &["hr"], Some(&one));
+    let qian = common::add_user(&s, "qian", &["hr"], Some(&one));
+    let sun = common::add_user(&s, "sun", &["hr"], Some(&one));
+    let zhao = common::add_user(&s, "zhao", &["hr"], Some(&two));
+    // Successors for a departure: sales in each department.
+    let li = common::add_user(&s, "li", &["sales"], Some(&one));
+    let wu = common::add_user(&s, "wu", &["sales"], Some(&two));
+    let (st, v) = admin
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "赵的对接", "user_id": zhao}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let zhaos_token = v["id"].as_str().unwrap().to_string();
+    let zhaos_secret = v["token"].as_str().unwrap().to_string();
+    // sun's manager is zhao (set by the administrator): removing or replacing them reaches 二部.
+    let (st, v) = answer(
+        &admin,
+        Method::PATCH,
+        &format!("/api/v1/users/{sun}"),
+        json!({"manager_id": zhao}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+
+    let refused: Vec<(Method, String, serde_json::Value)> = vec![
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{zhao}"),
+            json!({"display_name": "赵改"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{zhao}"),
+            json!({"phone": "13800138000"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{zhao}"),
+            json!({"status": "disabled"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{zhao}/reset-password"),
+            json!({"password": "Hijack-password-99"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/tokens".into(),
+            json!({"name": "x", "user_id": zhao}),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/tokens/{zhaos_token}"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{zhao}/depart"),
+            json!({"to_user": li}),
+        ),
+        // Someone of 一部 handed to, or reporting to, an account of 二部.
+        (
+            Method::POST,
+            format!("/api/v1/users/{qian}/depart"),
+            json!({"to_user": wu}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{qian}"),
+            json!({"manager_id": zhao}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            json!({"username": "hr4", "display_name": "人事四", "password": "a fine long pass",
+                   "roles": ["hr"], "department_id": one, "manager_id": zhao}),
+        ),
+        // … or taken from one.
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{sun}"),
+            json!({"manager_id": ""}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{sun}"),
+            json!({"manager_id": qian}),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let (st, v) = answer(&hr, method.clone(), &path, body.clone()).await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (403, Some("beyond_own_access")),
+            "{method} {path} {body}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("部门「二部」"),
+            "{method} {path}: {message}"
+        );
+        assert!(
+            v["error"]["details"]["lacks"]
+                .as_str()
+                .is_some_and(|l| l.contains("部门「二部」")),
+            "{v}"
+        );
+    }
+    // Nothing happened to zhao: same name, active, the token still works, the old password too.
+    let (_, v) = admin.get(&format!("/api/v1/users/{zhao}")).await;
+    assert_eq!(
+        (
+            v["display_name"].as_str(),
+            v["status"].as_str(),
+            &v["phone"]
+        ),
+        (Some("zhao"), Some("active"), &serde_json::Value::Null),
+        "{v}"
+    );
+    let r = reqwest::Client::new()
+        .get(s.url("/api/v1/me"))
+        .bearer_auth(&zhaos_secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    s.login("zhao", common::TEAM_PASSWORD).await;
+    let (_, v) = admin.get(&format!("/api/v1/users/{sun}")).await;
+    assert_eq!(v["manager_id"], json!(zhao), "{v}");
+
+    // Within 一部 it all still works.
+    let (st, v) = answer(
+        &hr,
+        Method::PATCH,
+        &format!("/api/v1/users/{qian}"),
+        json!({"display_name": "钱二", "manager_id": sun}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = hr
+        .post(
+            &format!("/api/v1/users/{qian}/reset-password"),
+            json!({"password": "another long pass"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = hr
+        .post("/api/v1/tokens", json!({"name": "t", "user_id": qian}))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let qians_token = v["id"].as_str().unwrap().to_string();
+    let (st, v) = answer(
+        &hr,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{qians_token}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = hr
+        .post(
+            &format!("/api/v1/users/{qian}/depart"),
+            json!({"to_user": li}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+}
+
+/// Probe: the admin pages offered a department-scoped `user.manage` holder buttons the server
+/// then refused (新建/移动/删除 on other departments, editing accounts outside its reach). The
+/// lists now say per row what the caller may do, by the same rule the server applies.
+#[tokio::test]
+async fn lists_say_what_the_caller_may_manage() {
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"key": "hr", "name": "人事", "capabilities": ["user.manage"],
+                   "scope": "department", "field_privileges": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let one = common::add_department(&s, "一部", None);
+    let group = common::add_department(&s, "一部一组", Some(&one));
+    let two = common::add_department(&s, "二部", None);
+    let hr1 = common::add_user(&s, "hr1", &["hr"], Some(&one));
+    let qian = common::add_user(&s, "qian", &["hr"], Some(&one));
+    let li = common::add_user(&s, "li", &["sales"], Some(&one));
+    let zhao = common::add_user(&s, "zhao", &["hr"], Some(&two));
+    let boss = admin_id(&s);
+    let hr = s.login("hr1", common::TEAM_PASSWORD).await;
+
+    let flags = |list: &serde_json::Value| -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let flag = i["may_manage"].as_bool();
+                assert!(flag.is_some(), "{i}");
+                (i["id"].as_str().unwrap().to_string(), flag.unwrap())
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let sorted = |mut v: Vec<(String, bool)>| {
+        v.sort();
+        v
+    };
+    let (st, users) = hr.get("/api/v1/users").await;
+    assert_eq!(st, 200, "{users}");
+    // Itself and qian (一部, nothing beyond hr); not li (holds customer.read), zhao (二部), boss.
+    assert_eq!(
+        flags(&users),
+        sorted(vec![
+            (hr1.clone(), true),
+            (qian.clone(), true),
+            (li.clone(), false),
+            (zhao.clone(), false),
+            (boss.clone(), false),
+        ])
+    );
+    let (st, depts) = hr.get("/api/v1/departments").await;
+    assert_eq!(st, 200, "{depts}");
+    assert_eq!(
+        flags(&depts),
+        sorted(vec![
+            (one.clone(), true),
+            (group.clone(), true),
+            (two.clone(), false)
+        ])
+    );
+    assert_eq!(depts["may_create_top_level"], json!(false), "{depts}");
+
+    // The administrator may do everything; a caller without user.manage nothing.
+    let (_, users) = admin.get("/api/v1/users").await;
+    assert!(flags(&users).iter().all(|(_, f)| *f), "{users}");
+    let (_, depts) = admin.get("/api/v1/departments").await;
+    assert!(flags(&depts).iter().all(|(_, f)| *f), "{depts}");
+    assert_eq!(depts["may_create_top_level"], json!(true), "{depts}");
+    let sales = s.login("li", common::TEAM_PASSWORD).await;
+    let (_, depts) = sales.get("/api/v1/departments").await;
+    assert!(flags(&depts).iter().all(|(_, f)| !*f), "{depts}");
+    assert_eq!(depts["may_create_top_level"], json!(false), "{depts}");
+    s.stop().await;
+}
+
+/// Probe: a JSON body refused by serde (an unknown field, a wrong type, a value not among the
+/// choices) reached the page as serde's English. The message is now Chinese and names the field;
+/// serde's words are kept in `details.detail` for the integrator.
+#[tokio::test]
+async fn body_refusals_are_in_chinese_and_name_the_field() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let sun = common::add_user(&s, "sun", &["sales"], None);
+    for (body, field, words) in [
+        (
+            json!({"nickname": "小孙"}),
+            "nickname",
+            vec!["不支持字段「nickname」"],
+        ),
+        (
+            json!({"roles": "admin"}),
+            "roles",
+            vec!["字段「roles」", "数组"],
+        ),
+        (
+            json!({"status": "gone"}),
+            "status",
+            vec!["字段「status」", "gone", "active"],
+        ),
+    ] {
+        let (st, v) = answer(
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{sun}"),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        for w in words {
+            assert!(message.contains(w), "{body}: {message}");
+        }
+        assert!(
+            !message.contains("expected") && !message.contains("unknown"),
+            "no English in the message: {message}"
+        );
+        assert!(
+            v["error"]["details"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("expected")),
+            "{v}"
+        );
+    }
     s.stop().await;
 }

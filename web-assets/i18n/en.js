@@ -475,6 +475,7 @@ export default {
   'audit.action.customer.revealed': 'Full value revealed',
   'audit.action.customer.number_lookups_exhausted': 'Lookups by number used up',
   'audit.action.customer.exported': 'Customers exported',
+  'audit.action.customer.export_refused': 'Customer export refused',
   'audit.action.report.exported': 'Report exported',
   'audit.action.backup.requested': 'Backup requested',
   'audit.action.backup.completed': 'Backup completed',

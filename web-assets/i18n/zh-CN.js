@@ -475,6 +475,7 @@ export default {
   'audit.action.customer.revealed': '查看完整信息',
   'audit.action.customer.number_lookups_exhausted': '按号码查询次数用完',
   'audit.action.customer.exported': '导出客户',
+  'audit.action.customer.export_refused': '导出客户被拒绝',
   'audit.action.report.exported': '导出报表',
   'audit.action.backup.requested': '发起备份',
   'audit.action.backup.completed': '备份完成',

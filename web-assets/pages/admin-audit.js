@@ -45,6 +45,7 @@ export const AUDIT_ACTIONS = [
   { action: 'customer.revealed', labelKey: 'audit.action.customer.revealed', tone: 'warning' },
   { action: 'customer.number_lookups_exhausted', labelKey: 'audit.action.customer.number_lookups_exhausted', tone: 'warning' },
   { action: 'customer.exported', labelKey: 'audit.action.customer.exported', tone: 'warning' },
+  { action: 'customer.export_refused', labelKey: 'audit.action.customer.export_refused', tone: 'error' },
   { action: 'report.exported', labelKey: 'audit.action.report.exported', tone: 'warning' },
   { action: 'user.departed', labelKey: 'audit.action.user.departed' },
   { action: 'customer.restored', labelKey: 'audit.action.customer.restored' },

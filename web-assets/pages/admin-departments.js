@@ -28,7 +28,7 @@ function place(error, fields) {
  * (name) and "move" (parent). PATCH takes name and parent together, so the
  * unchanged one is sent as it is.
  */
-function DepartmentDialog({ mode, dept, parentId, departments, onClose, onSaved }) {
+function DepartmentDialog({ mode, dept, parentId, departments, topLevel, onClose, onSaved }) {
   const [name, setName] = useState(dept ? dept.name : '');
   const [parent, setParent] = useState(mode === 'create' ? (parentId || '') : (dept?.parent_id || ''));
   const [errors, setErrors] = useState({});
@@ -77,9 +77,12 @@ function DepartmentDialog({ mode, dept, parentId, departments, onClose, onSaved 
     }
   };
 
-  // A department cannot go below itself or below one of its own sub-departments.
-  const blocked = dept && mode === 'move' ? subtreeIds(departments, dept.id) : null;
+  // A department cannot go below itself or below one of its own sub-departments, nor under
+  // one the caller may not manage (the server's may_manage flag).
+  const blocked = new Set(dept && mode === 'move' ? subtreeIds(departments, dept.id) : []);
+  for (const d of departments) if (!d.may_manage) blocked.add(d.id);
   const options = departmentOptions(departments, { none: t('departments.topLevel'), disabledIds: blocked });
+  if (!topLevel) options[0].disabled = true;
   let title;
   if (mode === 'create') {
     title = parentId
@@ -136,7 +139,12 @@ export function AdminDepartmentsPage() {
         api('GET', '/api/v1/departments'),
         api('GET', '/api/v1/users').catch(() => null),
       ]);
-      setState({ status: 'ready', departments: departments.items, users: users ? users.items : null });
+      setState({
+        status: 'ready',
+        departments: departments.items,
+        topLevel: Boolean(departments.may_create_top_level),
+        users: users ? users.items : null,
+      });
     } catch (error) {
       setState({ status: 'error', error });
     }
@@ -158,9 +166,9 @@ export function AdminDepartmentsPage() {
   else if (!state.departments.length) {
     body = html`<${EmptyState} icon="departments" title=${t('departments.empty.title')} body=${t('departments.empty.body')}
       testid="departments-empty">
-      <button type="button" class="btn btn-primary" onClick=${() => setDialog({ type: 'create' })}>
+      ${state.topLevel && html`<button type="button" class="btn btn-primary" onClick=${() => setDialog({ type: 'create' })}>
         <${Icon} name="plus" size=${16} /><span>${t('departments.create.button')}</span>
-      </button>
+      </button>`}
     <//>`;
   } else {
     const counts = new Map();
@@ -170,6 +178,9 @@ export function AdminDepartmentsPage() {
       else unassigned += 1;
     }
     const rows = flattenTree(state.departments);
+    // Somewhere to move a department to: the top level, or a managed one outside its subtree.
+    const canMove = (dept) => state.topLevel || state.departments.some((d) => d.may_manage
+      && d.id !== dept.parent_id && !subtreeIds(state.departments, dept.id).has(d.id));
     body = html`<ul class="tree" data-testid="dept-tree" aria-label=${t('departments.treeLabel')}>
       ${rows.map(({ dept, depth, childCount }) => {
         const members = counts.get(dept.id) || 0;
@@ -185,20 +196,20 @@ export function AdminDepartmentsPage() {
             ${state.users && html`<span class="tag" data-testid="dept-members">${t('departments.members', { count: members })}</span>`}
             ${childCount > 0 && html`<span class="tag tag-muted">${t('departments.children', { count: childCount })}</span>`}
           </div>
-          <div class="row-actions">
+          ${dept.may_manage && html`<div class="row-actions">
             <button type="button" class="btn btn-sm btn-text" data-testid="dept-add-child"
               aria-label=${t('departments.addChildAria', { name: dept.name })}
               onClick=${() => setDialog({ type: 'create', parentId: dept.id })}><${Icon} name="plus" size=${15} />${t('departments.addChild')}</button>
             <button type="button" class="btn btn-sm btn-text" data-testid="dept-rename"
               aria-label=${t('departments.renameAria', { name: dept.name })}
               onClick=${() => setDialog({ type: 'rename', dept })}><${Icon} name="edit" size=${15} />${t('departments.rename')}</button>
-            <button type="button" class="btn btn-sm btn-text" data-testid="dept-move"
+            ${canMove(dept) && html`<button type="button" class="btn btn-sm btn-text" data-testid="dept-move"
               aria-label=${t('departments.moveAria', { name: dept.name })}
-              onClick=${() => setDialog({ type: 'move', dept })}><${Icon} name="move" size=${15} />${t('departments.move')}</button>
+              onClick=${() => setDialog({ type: 'move', dept })}><${Icon} name="move" size=${15} />${t('departments.move')}</button>`}
             <button type="button" class="btn btn-sm btn-text btn-text-danger" data-testid="dept-delete"
               aria-label=${t('departments.deleteAria', { name: dept.name })}
               onClick=${() => setDialog({ type: 'delete', dept, members, children: childCount })}><${Icon} name="trash" size=${15} />${t('common.delete')}</button>
-          </div>
+          </div>`}
         </li>`;
       })}
     </ul>
@@ -212,15 +223,15 @@ export function AdminDepartmentsPage() {
         <h1 class="page-title">${t('departments.title')}</h1>
         <p class="page-subtitle">${t('departments.subtitle')}</p>
       </div>
-      <button type="button" class="btn btn-primary" disabled=${!ready} data-testid="dept-create"
+      ${(!ready || state.topLevel) && html`<button type="button" class="btn btn-primary" disabled=${!ready} data-testid="dept-create"
         onClick=${() => setDialog({ type: 'create' })}>
         <${Icon} name="plus" size=${16} /><span>${t('departments.create.button')}</span>
-      </button>
+      </button>`}
     </header>
     <div class="card card-flush">${body}</div>
 
     ${ready && dialog && dialog.type !== 'delete' && html`<${DepartmentDialog} mode=${dialog.type} dept=${dialog.dept}
-      parentId=${dialog.parentId} departments=${state.departments} onClose=${close}
+      parentId=${dialog.parentId} departments=${state.departments} topLevel=${state.topLevel} onClose=${close}
       onSaved=${(d) => saved(dialog.type === 'create' ? t('departments.created', { name: d.name }) : t('departments.saved', { name: d.name }))} />`}
     ${ready && dialog?.type === 'delete' && html`<${DeleteDepartmentDialog} dept=${dialog.dept} members=${dialog.members}
       children=${dialog.children} onClose=${close}

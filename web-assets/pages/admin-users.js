@@ -414,7 +414,7 @@ export function AdminUsersPage() {
               <td><${StatusBadge} status=${u.status} /></td>
               <td class="nowrap">${formatDateTime(u.created_at, { seconds: false })}</td>
               <td class="col-actions">
-                <div class="row-actions">
+                ${u.may_manage && html`<div class="row-actions">
                   <button type="button" class="btn btn-sm btn-text" data-testid="user-edit"
                     aria-label=${t('users.editAria', { name: u.display_name })}
                     onClick=${() => setDialog({ type: 'edit', user: u })}><${Icon} name="edit" size=${15} />${t('common.edit')}</button>
@@ -424,7 +424,7 @@ export function AdminUsersPage() {
                   ${u.status !== 'departed' && session.value?.id !== u.id && html`<button type="button" class="btn btn-sm btn-text"
                     data-testid="user-depart" onClick=${() => setDialog({ type: 'depart', user: u })}>
                     <${Icon} name="move" size=${15} />${t('cx.depart.button')}</button>`}
-                </div>
+                </div>`}
               </td>
             </tr>`)}
           </tbody>

@@ -8,8 +8,11 @@ use crate::http::{ApiError, ApiQuery, AppState};
 use crate::service::access::audit::AuditPage;
 use crate::service::access::auth::Caller;
 
+/// Unknown parameters are refused (400 naming them): a filter that does not exist must not
+/// answer with the whole log as if it had matched.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only this action, e.g. `auth.login_failed`.
     pub action: Option<String>,

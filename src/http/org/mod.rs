@@ -14,28 +14,34 @@ use crate::http::error::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::service::access::auth::Caller;
 use crate::service::org::users::Actor;
-use crate::service::org::{DepartmentInput, DepartmentPatch, RoleInput, RolePatch};
+use crate::service::org::{DepartmentInput, DepartmentPatch, DepartmentRow, RoleInput, RolePatch};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DepartmentList {
-    pub items: Vec<Department>,
+    /// Each with `may_manage`: whether the caller may create under, rename, move, delete it.
+    pub items: Vec<DepartmentRow>,
     pub next_cursor: Option<String>,
     pub total: usize,
+    /// Whether the caller may create a top-level department (`user.manage` with scope `all`).
+    pub may_create_top_level: bool,
 }
 
-/// The department tree as a flat list (`parent_id` links).
+/// The department tree as a flat list (`parent_id` links), with what the caller may change.
 #[utoipa::path(get, path = "/departments", tag = "organisation", responses(
     (status = 200, description = "Departments", body = DepartmentList),
     (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn list_departments(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<Json<DepartmentList>, ApiError> {
-    let items = app.blocking(|app| app.org().list_departments()).await?;
+    let (items, may_create_top_level) = app
+        .blocking(move |app| app.org().department_rows(&Actor::User(&caller)))
+        .await?;
     Ok(Json(DepartmentList {
         total: items.len(),
         items,
         next_cursor: None,
+        may_create_top_level,
     }))
 }
 

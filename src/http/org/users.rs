@@ -14,7 +14,9 @@ use crate::service::org::users::{self as accounts, Actor, NewUser, UserPatch};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {
-    pub items: Vec<UserView>,
+    /// Each with `may_manage`: whether the caller may edit it, reset its password, manage its
+    /// tokens and depart it.
+    pub items: Vec<accounts::UserRow>,
     pub next_cursor: Option<String>,
     pub total: usize,
 }
@@ -25,7 +27,7 @@ pub struct UserList {
     (status = 403, description = "Missing user.manage", body = ErrorBody)))]
 pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
     let items = app
-        .blocking(move |app| app.org().user_views(&Actor::User(&caller)))
+        .blocking(move |app| app.org().user_rows(&Actor::User(&caller)))
         .await?;
     Ok(Json(UserList {
         total: items.len(),

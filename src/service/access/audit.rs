@@ -17,7 +17,11 @@ fn is_customer_target(action: &str) -> bool {
     action.starts_with("customer.")
         && !matches!(
             action,
-            "customer.imported" | "customer.exported" | "customer.bulk" | "customer.purged"
+            "customer.imported"
+                | "customer.exported"
+                | "customer.export_refused"
+                | "customer.bulk"
+                | "customer.purged"
         )
 }
 

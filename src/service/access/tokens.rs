@@ -11,6 +11,7 @@ use crate::crypto;
 use crate::domain::capability::Capability;
 use crate::domain::org::UserStatus;
 use crate::service::access::auth::{Caller, CallerAuth, access_of};
+use crate::service::org::users::Actor;
 use crate::service::{Error, Result, access::audit, new_id};
 use crate::store::{self, tokens::ApiToken, users};
 
@@ -113,12 +114,10 @@ impl crate::service::access::UseCases<'_> {
                 return Err(Error::validation("user_id", "该用户已停用"));
             }
             // A token acts as its user: made for someone else only when that user holds
-            // nothing beyond the caller (else `user.manage` would mint an administrator's).
+            // nothing beyond the caller (else `user.manage` would mint an administrator's) and
+            // is in a department the caller's scope covers.
             if owner.id != caller.user.id {
-                crate::service::org::users::Actor::User(caller).may_reach(
-                    &crate::service::org::users::access_in(tx, &owner.roles)?,
-                    "为此用户创建令牌",
-                )?;
+                Actor::User(caller).may_act_on(tx, &owner, "为此用户创建令牌")?;
             }
             store::tokens::put(tx, &token)?;
             let detail = json!({"for_user": owner.username, "name": token.name,
@@ -147,7 +146,8 @@ impl crate::service::access::UseCases<'_> {
     }
 
     /// Revokes a token of the caller's (or, with `user.manage`, of an account holding nothing
-    /// beyond the caller: 403 `beyond_own_access` otherwise); others' are "not found".
+    /// beyond the caller, in its departments: 403 `beyond_own_access` otherwise); others' are
+    /// "not found".
     pub fn revoke_token(&self, caller: &Caller, id: &str, source: &str) -> Result<TokenView> {
         let now = self.now();
         self.store.write(|tx| {
@@ -160,10 +160,7 @@ impl crate::service::access::UseCases<'_> {
                 // creating one): else `user.manage` cut off an administrator's integrations.
                 // A token whose user is gone is anyone's with `user.manage` to revoke.
                 if let Some(owner) = users::find_by_id_w(tx, &token.user_id)? {
-                    crate::service::org::users::Actor::User(caller).may_reach(
-                        &crate::service::org::users::access_in(tx, &owner.roles)?,
-                        "撤销此用户的令牌",
-                    )?;
+                    Actor::User(caller).may_act_on(tx, &owner, "撤销此用户的令牌")?;
                 }
             }
             if token.revoked_at.is_none() {

@@ -535,11 +535,13 @@ impl UseCases<'_> {
                 erasure: None,
             };
             store::contracts::put(w.tx, None, &c)?;
+            // Not the text's SHA-256: an audit reader need not hold the full copy, and the
+            // masked copy plus a guess at the hidden digits would be checked against it.
             w.audit(
                 "contract.created",
                 Some(&c.id),
                 json!({"deal_id": d.id, "template_id": t.id, "template_version": t.version,
-                       "content_sha256": c.content_sha256}),
+                       "content_hmac": self.fields.content_seal(&full)}),
             )?;
             Ok(c)
         })?;

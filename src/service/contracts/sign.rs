@@ -405,6 +405,12 @@ impl UseCases<'_> {
             c.state = ContractState::Signed;
             c.updated_at = now;
             store::contracts::put(tx, Some(&before), &c)?;
+            // The text's keyed seal, not its SHA-256 (see `contract.created`).
+            let seal = super::decrypt_content(&self.fields, &c)
+                .map(|text| self.fields.content_seal(&text))
+                .ok_or_else(|| {
+                    Error::Internal(format!("contract {}: content does not decrypt", c.id))
+                })?;
             crate::service::access::audit::record(
                 tx,
                 now,
@@ -415,7 +421,7 @@ impl UseCases<'_> {
                     target: Some(c.id.clone()),
                     detail: json!({
                         "deal_id": c.deal_id, "link_id": link.id,
-                        "content_sha256": c.content_sha256,
+                        "content_hmac": seal,
                         "consents": given.iter().map(|g| json!({"key": g.key, "version": g.version}))
                             .collect::<Vec<_>>(),
                         "user_agent": ua,

@@ -101,14 +101,36 @@ impl crate::service::customers::UseCases<'_> {
         q: &ExportQuery,
         source: &str,
     ) -> Result<ExportFile> {
-        caller.require(Capability::CustomerExport)?;
-        let scope = self.scope_of(caller)?;
         let full_allowed = caller.access.daily_reveal_quota.is_none();
         let full_phone = q.full && full_allowed && caller.has(FieldPrivilege::PhoneViewFull);
         let full_id = q.full && full_allowed && caller.has(FieldPrivilege::IdNumberViewFull);
-        if q.full && !(full_phone || full_id) {
-            return Err(Error::Forbidden("phone.view_full（无每日次数限制）".into()));
+        let refused = caller.require(Capability::CustomerExport).and_then(|()| {
+            if q.full && !(full_phone || full_id) {
+                return Err(Error::Forbidden("phone.view_full（无每日次数限制）".into()));
+            }
+            Ok(())
+        });
+        // An attempt to take more than one may is for the administrator to see.
+        if let Err(Error::Forbidden(lacks)) = &refused {
+            let now = self.now();
+            let format = match q.format {
+                ExportFormat::Csv => "csv",
+                ExportFormat::Xlsx => "xlsx",
+            };
+            let detail = json!({"format": format, "full": q.full, "lacks": lacks});
+            self.store.write(|tx| {
+                let entry = audit::by_user(
+                    &caller.user,
+                    "customer.export_refused",
+                    source,
+                    None,
+                    detail,
+                );
+                audit::record(tx, now, entry)
+            })?;
         }
+        refused?;
+        let scope = self.scope_of(caller)?;
         let filter = CustomerFilter {
             stage: q.stage,
             grade: q.grade.clone(),

@@ -15,6 +15,15 @@ use crate::domain::roles::{self, DataScope, Role};
 use crate::service::org::users::Actor;
 use crate::store;
 
+/// A department in the list, with whether the caller may create under, rename, move or
+/// delete it (`user.manage`, within its subtree unless scope `all`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct DepartmentRow {
+    #[serde(flatten)]
+    pub dept: Department,
+    pub may_manage: bool,
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentInput {
@@ -143,6 +152,32 @@ fn check_parent(all: &[Department], parent: Option<&str>) -> Result<()> {
 impl crate::service::org::UseCases<'_> {
     pub fn list_departments(&self) -> Result<Vec<Department>> {
         Ok(self.store.read(store::org::departments)?)
+    }
+
+    /// The departments, each with whether the caller may create under, rename, move and delete
+    /// it, and whether it may create one at the top level: for pages to offer only that.
+    pub fn department_rows(&self, actor: &Actor) -> Result<(Vec<DepartmentRow>, bool)> {
+        let all = self.list_departments()?;
+        if actor.require(Capability::UserManage).is_err() {
+            let rows = all
+                .into_iter()
+                .map(|dept| DepartmentRow {
+                    dept,
+                    may_manage: false,
+                })
+                .collect();
+            return Ok((rows, false));
+        }
+        let managed = actor.managed_departments(&all);
+        let top_level = managed.is_none();
+        let rows = all
+            .iter()
+            .map(|d| DepartmentRow {
+                may_manage: managed.as_ref().is_none_or(|m| m.contains(&d.id)),
+                dept: d.clone(),
+            })
+            .collect();
+        Ok((rows, top_level))
     }
 
     pub fn create_department(

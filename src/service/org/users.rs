@@ -104,6 +104,70 @@ impl Actor<'_> {
         }
     }
 
+    /// The one rule for acting on an account — editing it, its password, its tokens, its
+    /// departure, naming it as someone's manager or successor: the account must be in a
+    /// department the caller's data scope covers ([`Self::account_departments`]), unless the
+    /// scope is `all`. Else a department-scoped `user.manage` would take over an account of
+    /// another department (a new password, a token) and see through it what its own scope
+    /// hides. The caller's own account is always within reach.
+    pub(crate) fn may_reach_account(
+        &self,
+        all: &[org::Department],
+        account: &User,
+        doing: &str,
+    ) -> Result<()> {
+        if let Actor::User(c) = self
+            && c.user.id == account.id
+        {
+            return Ok(());
+        }
+        Self::may_reach_department(
+            self.account_departments(all).as_ref(),
+            all,
+            account.department_id.as_deref(),
+            doing,
+        )
+    }
+
+    /// [`Self::may_reach`] for what `account` holds, then [`Self::may_reach_account`]: the
+    /// check before any change to another account.
+    pub(crate) fn may_act_on(
+        &self,
+        tx: &crate::store::WriteTransaction,
+        account: &User,
+        doing: &str,
+    ) -> Result<()> {
+        self.may_reach(&access_in(tx, &account.roles)?, doing)?;
+        if let Actor::User(c) = self
+            && c.access.scope != DataScope::All
+        {
+            let all = store::org::departments_w(tx)?;
+            self.may_reach_account(&all, account, doing)?;
+        }
+        Ok(())
+    }
+
+    /// A manager named for an account (or the one it is taken from) must be within reach:
+    /// refuses `doing` when account `id` is outside the caller's departments.
+    fn may_name_manager(
+        &self,
+        tx: &crate::store::WriteTransaction,
+        id: &str,
+        doing: &str,
+    ) -> Result<()> {
+        let Actor::User(c) = self else {
+            return Ok(());
+        };
+        if c.access.scope == DataScope::All {
+            return Ok(());
+        }
+        let Some(manager) = users::find_by_id_w(tx, id)? else {
+            return Ok(());
+        };
+        let all = store::org::departments_w(tx)?;
+        self.may_reach_account(&all, &manager, doing)
+    }
+
     /// Whether the caller may change the grant of role `key`: not of a role it holds itself,
     /// unless it holds every capability (an administrator) — otherwise a holder would widen
     /// its own access one step at a time.
@@ -150,6 +214,15 @@ fn beyond(doing: &str, lacks: &str) -> Error {
         message: format!("不能{doing}：超出了你自己的权限，你没有 {lacks}"),
         details: json!({ "lacks": lacks }),
     }
+}
+
+/// An account in the admin list, with whether the caller may act on it (edit, reset its
+/// password, tokens, departure): the server refuses the rest with `beyond_own_access`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct UserRow {
+    #[serde(flatten)]
+    pub view: crate::service::access::auth::UserView,
+    pub may_manage: bool,
 }
 
 /// What a password reset ended.
@@ -373,6 +446,9 @@ impl crate::service::org::UseCases<'_> {
                     "在此部门创建账号",
                 )?;
             }
+            if let Some(m) = user.manager_id.as_deref() {
+                actor.may_name_manager(tx, m, "把此人设为上级")?;
+            }
             users::insert(tx, &user).map_err(|e| match e {
                 store::Error::Conflict(_) => Error::Conflict {
                     code: "username_taken",
@@ -435,7 +511,7 @@ impl crate::service::org::UseCases<'_> {
         let now = self.now();
         self.store.write(|tx| {
             let before = users::find_by_id_w(tx, id)?.ok_or(Error::NotFound)?;
-            actor.may_reach(&access_in(tx, &before.roles)?, "修改此账号")?;
+            actor.may_act_on(tx, &before, "修改此账号")?;
             let mut user = before.clone();
             if let Some(n) = patch.display_name {
                 let n = n.trim().to_string();
@@ -467,6 +543,14 @@ impl crate::service::org::UseCases<'_> {
                     return Err(Error::validation("manager_id", "不能把自己设为上级"));
                 }
                 user.manager_id = Some(m).filter(|m| !m.is_empty());
+                if user.manager_id != before.manager_id {
+                    if let Some(old) = before.manager_id.as_deref() {
+                        actor.may_name_manager(tx, old, "把此账号从其上级名下调走")?;
+                    }
+                    if let Some(new) = user.manager_id.as_deref() {
+                        actor.may_name_manager(tx, new, "把此人设为上级")?;
+                    }
+                }
                 if let Some(m) = user.manager_id.as_deref()
                     && manager_chain_reaches(tx, m, &user.id)?
                 {
@@ -556,13 +640,32 @@ impl crate::service::org::UseCases<'_> {
                     store::tokens::revoke_for_user(tx, &user.id, now)?,
                 )
             };
+            // Every field a patch can change, the phone masked (the log is kept for ever);
+            // `changed` names those that did.
             let snapshot = |u: &User| {
                 json!({"display_name": u.display_name, "roles": u.roles,
                        "department_id": u.department_id, "manager_id": u.manager_id,
-                       "status": u.status})
+                       "status": u.status, "phone": u.phone_masked, "extension": u.extension})
             };
+            let (was, now_is) = (snapshot(&before), snapshot(&user));
+            let changed: Vec<&str> = [
+                "display_name",
+                "roles",
+                "department_id",
+                "manager_id",
+                "status",
+                "phone",
+                "extension",
+            ]
+            .into_iter()
+            .filter(|f| match *f {
+                // A new number with the same mask is still a change: its blind index tells.
+                "phone" => before.phone_bidx != user.phone_bidx,
+                f => was.get(f) != now_is.get(f),
+            })
+            .collect();
             let detail = json!({
-                "username": user.username, "before": snapshot(&before), "after": snapshot(&user),
+                "username": user.username, "changed": changed, "before": was, "after": now_is,
                 "sessions_ended": ended, "tokens_revoked": revoked,
             });
             let entry = actor.audit("user.updated", source, Some(user.id.clone()), detail);
@@ -608,6 +711,31 @@ impl crate::service::org::UseCases<'_> {
                         roles.iter().filter(|r| u.roles.contains(&r.key)),
                     );
                     crate::service::access::auth::UserView::new(u, &access)
+                })
+                .collect())
+        })
+    }
+
+    /// The accounts, each with whether the caller may act on it ([`Actor::may_act_on`]'s
+    /// rule), so that the admin page offers only what the server will do.
+    pub fn user_rows(&self, actor: &Actor) -> Result<Vec<UserRow>> {
+        actor.require(Capability::UserManage)?;
+        self.store.read(|tx| {
+            let roles = store::org::roles(tx)?;
+            let departments = store::org::departments(tx)?;
+            let list = users::all(tx)?;
+            Ok(list
+                .iter()
+                .map(|u| {
+                    let access = crate::domain::roles::combine(
+                        roles.iter().filter(|r| u.roles.contains(&r.key)),
+                    );
+                    let may_manage = actor.may_reach(&access, "").is_ok()
+                        && actor.may_reach_account(&departments, u, "").is_ok();
+                    UserRow {
+                        view: crate::service::access::auth::UserView::new(u, &access),
+                        may_manage,
+                    }
                 })
                 .collect())
         })
@@ -692,7 +820,7 @@ impl crate::service::org::UseCases<'_> {
         let hash = password::hash(new_password)?;
         self.store.write(|tx| {
             let mut user = users::find_by_username_w(tx, username)?.ok_or(Error::NotFound)?;
-            actor.may_reach(&access_in(tx, &user.roles)?, "重置此账号的密码")?;
+            actor.may_act_on(tx, &user, "重置此账号的密码")?;
             user.password_hash = hash;
             user.updated_at = now;
             users::update(tx, &user)?;

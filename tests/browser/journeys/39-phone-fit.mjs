@@ -1,7 +1,9 @@
 // Every page in the navigation fits a phone: at 390×844, in Chinese and in English, no page
 // scrolls sideways (wide tables scroll inside their own frame) and none logs an error; the
 // navigation icons are distinct so the icon-only rail can be told apart; on a phone the top-bar
-// search spans the bar while it is being typed in.
+// search spans the bar while it is being typed in. A 人事 holding only user.manage with a
+// department scope sees on the departments and users pages only the actions the server allows
+// it (no 新建/移动/删除 outside its subtree, no edit of accounts beyond it), and both still fit.
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
@@ -54,4 +56,42 @@ export default async function ({ page, server }) {
   await search.click();
   const box = await search.boundingBox();
   assert(box.width > 280, `the focused search box spans the bar: ${box.width}px`);
+
+  const other = await apiCall(page, 'POST', '/api/v1/departments', { name: '二部' });
+  await apiCall(page, 'POST', '/api/v1/roles', { key: 'hr', name: '人事', capabilities: ['user.manage'],
+    scope: 'department_tree', field_privileges: [] });
+  await apiCall(page, 'POST', '/api/v1/users', { username: 'hr1', display_name: '人事一', password: 'hr password 2026',
+    roles: ['hr'], department_id: top.id });
+  await page.keyboard.press('Escape');
+  await page.getByTestId('user-menu').click();
+  await page.getByTestId('logout').click();
+  await page.getByTestId('login-form').waitFor();
+  await page.getByTestId('login-username').fill('hr1');
+  await page.getByTestId('login-password').fill('hr password 2026');
+  await page.getByTestId('login-password').press('Enter');
+  await page.getByTestId('shell').waitFor();
+  const fits = async (what) => {
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(over <= 0, `${what} as 人事 is wider than a phone: +${over}px`);
+  };
+
+  await page.goto(`${server.base}/admin/departments`);
+  await page.getByTestId('dept-tree').waitFor();
+  await page.waitForLoadState('networkidle');
+  assert(await page.getByTestId('dept-create').count() === 0, 'no top-level 新建 for a department-scoped 人事');
+  const actions = (id) => page.getByTestId(`dept-row-${id}`).locator('button').evaluateAll(
+    (bs) => bs.map((b) => b.dataset.testid));
+  const outside = await actions(other.id);
+  assert(outside.length === 0, `no actions on a department outside the subtree: ${outside}`);
+  const own = await actions(top.id);
+  assert(own.includes('dept-add-child') && own.includes('dept-rename') && !own.includes('dept-move'),
+    `its own department: 新建 under it and rename, nowhere to move it: ${own}`);
+  await fits('/admin/departments');
+
+  await page.goto(`${server.base}/admin/users`);
+  await page.getByTestId('users-table').waitFor();
+  assert(await page.getByTestId('user-row-boss').locator('button').count() === 0,
+    'no actions on the administrator\'s account');
+  assert(await page.getByTestId('user-row-hr1').getByTestId('user-edit').count() === 1, 'its own account is editable');
+  await fits('/admin/users');
 }
