@@ -122,6 +122,44 @@ function RemoveDialog({ dealId, payment, onClose, onDone }) {
   <//>`;
 }
 
+/** Runs the fee rule again (POST /deals/{id}/fee-recompute), with a reason; optionally with
+ * the product's current service fee (a deal keeps its product's terms from when it was made:
+ * one made before the product had a fee owes nothing until finance takes the fee in). */
+function RecomputeDialog({ dealId, agreedFen, onClose, onDone }) {
+  const [reason, setReason] = useState('');
+  const [productFee, setProductFee] = useState(agreedFen === 0);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const confirm = async () => {
+    if (!reason.trim()) {
+      setError(t('fees.recompute.needReason'));
+      return;
+    }
+    setBusy(true);
+    try {
+      const saved = await api('POST', `/api/v1/deals/${encodeURIComponent(dealId)}/fee-recompute`,
+        { reason: reason.trim(), product_fee: productFee });
+      toast(t('fees.recompute.done', { amount: yuan(saved.fee_fen) }));
+      onDone(saved);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<${ConfirmDialog} title=${t('fees.recompute.title')} testid="fee-recompute-dialog"
+    body=${t('fees.recompute.body')} confirmLabel=${t('fees.recompute.submit')} busy=${busy} error=${error}
+    onConfirm=${confirm} onClose=${onClose}>
+    <label class="check" for="fee-recompute-product">
+      <input type="checkbox" id="fee-recompute-product" checked=${productFee}
+        onChange=${(e) => setProductFee(e.currentTarget.checked)} data-testid="fee-recompute-product" />
+      <span class="check-text"><span class="check-label">${t('fees.recompute.productFee')}</span>
+        <span class="check-note">${t('fees.recompute.productFeeNote')}</span></span>
+    </label>
+    <${Field} id="fee-recompute-reason" label=${t('fees.field.reason')} value=${reason} onInput=${setReason} testid="fee-recompute-reason" />
+  <//>`;
+}
+
 function Lock({ row }) {
   return row.locked
     ? html`<span class="tag tag-muted" title=${t('fees.locked.hint', { month: row.month })} data-testid="fee-locked">
@@ -134,6 +172,7 @@ export function FeeCard({ dealId, stage, onChanged }) {
   const [state, setState] = useState({ status: 'loading' });
   const [dialog, setDialog] = useState(null);
   const [removing, setRemoving] = useState(null);
+  const [recomputing, setRecomputing] = useState(false);
   const load = async () => {
     try {
       setState({ status: 'ready', v: await api('GET', `/api/v1/deals/${encodeURIComponent(dealId)}/fees`) });
@@ -149,6 +188,7 @@ export function FeeCard({ dealId, stage, onChanged }) {
   const done = (saved) => {
     setDialog(null);
     setRemoving(null);
+    setRecomputing(false);
     setState({ status: 'ready', v: saved });
     if (onChanged) onChanged(saved);
   };
@@ -177,6 +217,8 @@ export function FeeCard({ dealId, stage, onChanged }) {
           onClick=${() => setDialog('waiver')}>${t('fees.waiver.title')}</button>`}
         ${v.may_record && v.rebate_balance_fen > 0 && html`<button type="button" class="btn" data-testid="fee-rebate-receive"
           onClick=${() => setDialog('rebate')}>${t('fees.rebate.title')}</button>`}
+        ${v.may_record && html`<button type="button" class="btn" data-testid="fee-recompute"
+          onClick=${() => setRecomputing(true)}>${t('fees.recompute.title')}</button>`}
       </div>
       ${v.payments.length === 0 && v.refunds.length === 0
         ? html`<p class="muted" data-testid="fees-empty">${t('fees.empty')}</p>`
@@ -199,5 +241,6 @@ export function FeeCard({ dealId, stage, onChanged }) {
       suggested=${dialog === 'payment' ? v.balance_fen : dialog === 'rebate' ? v.rebate_balance_fen : null}
       onClose=${() => setDialog(null)} onDone=${done} />`}
     ${removing && html`<${RemoveDialog} dealId=${dealId} payment=${removing} onClose=${() => setRemoving(null)} onDone=${done} />`}
+    ${recomputing && html`<${RecomputeDialog} dealId=${dealId} agreedFen=${v.fee_fen} onClose=${() => setRecomputing(false)} onDone=${done} />`}
   </div>`;
 }

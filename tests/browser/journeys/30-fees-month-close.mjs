@@ -53,6 +53,24 @@ export default async function ({ page, server }) {
   assert((await page.getByTestId('fee-rebate').innerText()).includes('500.00'), 'the rebate receivable');
   await page.getByTestId('fees-empty').waitFor();
 
+  // The product's fee changes to 4% after the deal was made: the deal keeps 3% until finance
+  // recomputes with the product's current fee (with a reason), then goes back to 3% the same way.
+  await apiCall(page, 'PATCH', `/api/v1/products/${d.product.id}`, { fee: { kind: 'rate', bp: 400 } });
+  await page.getByTestId('fee-recompute').click();
+  await page.getByTestId('fee-recompute-dialog').waitFor();
+  assert(!(await page.getByTestId('fee-recompute-product').isChecked()), 'the deal keeps its own terms unless asked');
+  await page.getByTestId('fee-recompute-product').check();
+  await page.getByTestId('confirm-ok').click();
+  await page.getByTestId('fee-recompute-dialog').getByText('请填写原因').waitFor();
+  await page.getByTestId('fee-recompute-reason').fill('产品服务费调整');
+  await page.getByTestId('confirm-ok').click();
+  await page.getByTestId('fee-recompute-dialog').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.querySelector('[data-testid="fee-agreed"]')?.textContent.includes('2,000.00'));
+  await apiCall(page, 'PATCH', `/api/v1/products/${d.product.id}`, { fee: { kind: 'rate', bp: 300 } });
+  await apiCall(page, 'POST', `/api/v1/deals/${d.id}/fee-recompute`, { reason: '改回', product_fee: true });
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('[data-testid="fee-agreed"]')?.textContent.includes('1,500.00'));
+
   // Record 500 元: the balance moves to 1,000.
   await page.getByTestId('fee-pay').click();
   await page.getByTestId('fee-payment-dialog').waitFor();
