@@ -7,13 +7,24 @@ const FEN_PER_WAN = 1000000n;
 
 const FULL_WIDTH = /[\uFF10-\uFF19\uFF0E\uFF0C]/g;
 
-/** The text as typed, in plain digits: full-width digits, point and comma made ASCII;
- * thousands separators and spaces dropped. */
+// The ideographic full stop (U+3002), which a Chinese input method types for a point.
+const IDEOGRAPHIC_POINT = /\u3002/g;
+const GROUPED = /^\d{1,3}(,\d{3})+(\.\d*)?/;
+
+/** The text as typed, in plain digits: full-width digits, point and comma made ASCII, the
+ * ideographic full stop read as a point, spaces dropped; commas dropped only where they group
+ * thousands ("1,000,000.5"): "1,5" or "1,000,00" keep them, and are refused, not read as 15
+ * or 100000. */
 function plain(text) {
-  return String(text ?? '')
+  const s = String(text ?? '')
     .replace(FULL_WIDTH, (c) => String.fromCharCode(c.charCodeAt(0) - 0xFEE0))
-    .trim()
-    .replace(/[,\s]/g, '');
+    .replace(IDEOGRAPHIC_POINT, '.')
+    .replace(/\s/g, '');
+  if (!s.includes(',')) return s;
+  const m = s.match(GROUPED);
+  if (!m) return s;
+  const rest = s.slice(m[0].length);
+  return rest.includes(',') ? s : m[0].replace(/,/g, '') + rest;
 }
 
 // The characters wan (U+4E07) and yuan (U+5143).

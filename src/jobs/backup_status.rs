@@ -146,12 +146,20 @@ pub fn save_status(data_dir: &Path, status: &StatusFile) -> std::io::Result<()> 
     }
     {
         use std::io::Write;
+        // A new file or nothing (O_CREAT|O_EXCL, which never follows a symbolic link): run as
+        // root (a cron job), opening a link the directory's owner put in its place would write
+        // to, and hand over, whatever file it points to.
         let mut f = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
-            .open(&tmp)?;
+            .open(&tmp)
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot create {} afresh: {e}", tmp.display()),
+                )
+            })?;
         let owner = std::fs::metadata(data_dir)?;
         let mine = f.metadata()?;
         if mine.uid() != owner.uid() || mine.gid() != owner.gid() {

@@ -472,10 +472,11 @@ impl crate::service::followups::UseCases<'_> {
                     let s = users::find_by_id_w(tx, id)?
                         .filter(|u| u.status == UserStatus::Active)
                         .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
-                    check_successor(tx, &s)?;
-                    // The customers go to the successor: one the caller reaches.
+                    // The customers go to the successor: one the caller reaches (checked first,
+                    // so that an account out of reach is not described by its permissions).
                     let depts = crate::store::org::departments_w(tx)?;
                     actor.may_reach_account(&depts, &s, "把客户交给此接收人")?;
+                    check_successor(tx, &s)?;
                     (Some(s), None)
                 }
                 DepartTo::Pool(id) => (

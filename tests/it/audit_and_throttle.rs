@@ -311,8 +311,12 @@ async fn a_refused_export_is_audited() {
     common::add_user(&s, "mgr1", &["manager"], None);
     let sales = s.login("sales1", common::TEAM_PASSWORD).await;
     let mgr = s.login("mgr1", common::TEAM_PASSWORD).await;
-    let (st, _) = sales.get("/api/v1/exports/customers?format=csv").await;
-    assert_eq!(st, 403);
+    // Refused every time, recorded once an hour per user: a loop must not grow the
+    // permanent log without end.
+    for _ in 0..5 {
+        let (st, _) = sales.get("/api/v1/exports/customers?format=csv").await;
+        assert_eq!(st, 403);
+    }
     let (st, _) = mgr
         .get("/api/v1/exports/customers?format=xlsx&full=true")
         .await;
@@ -332,6 +336,19 @@ async fn a_refused_export_is_audited() {
         items[1]["detail"]["lacks"],
         json!("customer.export"),
         "{page}"
+    );
+    s.clock.advance(chrono::Duration::minutes(61));
+    let sales = s.login("sales1", common::TEAM_PASSWORD).await;
+    let (st, _) = sales.get("/api/v1/exports/customers?format=csv").await;
+    assert_eq!(st, 403);
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (_, page) = admin
+        .get("/api/v1/audit?action=customer.export_refused")
+        .await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        3,
+        "an hour later: {page}"
     );
     s.stop().await;
 }

@@ -759,3 +759,67 @@ async fn removing_the_settling_payment_takes_the_deal_back_and_voids_the_referra
         .await;
     assert_eq!(all["total"], 1, "{all}");
 }
+
+/// Review (session 30): voiding a referral fee took its cost out of its channel's month even
+/// when that month was closed, changing final figures. A fee recomputed upward after the fee's
+/// month closed is now refused (409 month_closed) and nothing is written.
+#[tokio::test]
+async fn a_referral_fee_in_a_closed_month_is_not_voided() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (day, month) = today();
+    broker(&s, &admin).await;
+    let b = s.login(BROKER, TEAM_PASSWORD).await;
+    let (st, _) = b
+        .post(
+            "/api/v1/broker/referrals",
+            referral("孙小美", "13922224444"),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let id = customer_id(&admin, "13922224444").await;
+    let deal = disbursed(&admin, &id, &day).await;
+    let (st, f) = admin
+        .post(
+            &format!("/api/v1/deals/{deal}/payments"),
+            json!({"amount_fen": 240_000, "paid_on": day, "method": "transfer",
+                   "payer": "孙小美", "receipt_no": "R-1"}),
+        )
+        .await;
+    assert_eq!((st.as_u16(), &f["stage"]), (201, &json!("fee_collected")));
+    assert_eq!(report(&admin, &month).await["broker_fees_fen"], 48_000);
+
+    // Into the next month; the fee's month is closed.
+    s.clock.advance(chrono::Duration::days(15));
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, v) = admin
+        .post(&format!("/api/v1/finance/months/{month}/close"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let plugins = s.dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("fee.rhai"),
+        "fn fee(deal, ctx) { #{ fee_fen: 300000, rule: \"每笔 3000 元\" } }\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (st, e) = admin
+        .post(
+            &format!("/api/v1/deals/{deal}/fee-recompute"),
+            json!({"reason": "费率调整"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &e["error"]["code"]),
+        (409, &json!("month_closed")),
+        "{e}"
+    );
+    let (_, f) = admin.get(&format!("/api/v1/deals/{deal}/fees")).await;
+    assert_eq!(
+        (&f["stage"], &f["fee_fen"]),
+        (&json!("fee_collected"), &json!(240_000)),
+        "nothing written: {f}"
+    );
+    assert_eq!(report(&admin, &month).await["broker_fees_fen"], 48_000);
+}

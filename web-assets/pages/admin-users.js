@@ -15,6 +15,7 @@ import { Icon } from '../components/icons.js';
 import { toast } from '../components/toast.js';
 import { loadRoles, roleLabel, roleName, sortRoles } from '../components/roles.js';
 import { departmentOptions, departmentPath } from '../components/departments.js';
+import { loadDirectory } from '../components/customer-settings.js';
 
 const PASSWORD_MIN = 8;
 const PASSWORD_MAX = 128;
@@ -313,8 +314,15 @@ function canTakeCustomers(u, catalog) {
  * pool; nothing is chosen beforehand (the handover cannot be undone). POST
  * /api/v1/users/{id}/depart. */
 function DepartDialog({ user, users, catalog, onClose, onDone }) {
-  const options = users.filter((u) => u.status === 'active' && u.id !== user.id && canTakeCustomers(u, catalog));
-  const [kind, setKind] = useState(options.length ? 'user' : 'pool');
+  // Colleagues the server accepts: able to work customers, and within my reach (the
+  // directory's may_receive: active, in my data scope, able to work customers).
+  const [reachable, setReachable] = useState(null);
+  useEffect(() => {
+    loadDirectory(true).then((dir) => setReachable(new Set(dir.filter((d) => d.may_receive).map((d) => d.id))));
+  }, []);
+  const options = users.filter((u) => u.status === 'active' && u.id !== user.id && canTakeCustomers(u, catalog)
+    && (!reachable || reachable.has(u.id)));
+  const [kind, setKind] = useState('user');
   const [to, setTo] = useState('');
   const [pools, setPools] = useState(null);
   const [busy, setBusy] = useState(false);

@@ -100,7 +100,12 @@ function filtersFromUrl() {
 function addressOf(filters, viewId) {
   const q = new URLSearchParams();
   if (viewId && viewId !== 'all') q.set('view', viewId);
-  for (const [k, v] of Object.entries(filters)) if (v && v.trim()) q.set(k, v.trim());
+  for (const [k, v] of Object.entries(filters)) {
+    // A search holding a phone or ID number (six digits or more) stays out of the address:
+    // the browser's history would keep the full number.
+    if (k === 'q' && /\d{6}/.test(v.replace(/[\s-]/g, ''))) continue;
+    if (v && v.trim()) q.set(k, v.trim());
+  }
   const s = q.toString();
   return s ? `/customers?${s}` : '/customers';
 }
@@ -177,7 +182,8 @@ export function CustomersPage() {
     const to = addressOf(filters, viewId);
     here.current = to;
     if (to !== location.pathname + location.search) {
-      shownQ.current = filters.q || '';
+      // What the address says now (a number kept out of it is not a new search).
+      shownQ.current = new URL(to, location.href).searchParams.get('q') || '';
       navigate(to, { replace: true });
     }
   }, [filters, viewId, views.length]);
@@ -208,13 +214,18 @@ export function CustomersPage() {
   }, [state.status]);
 
   const loadMore = async () => {
+    const mine = loads.current;
     setMore({ busy: true, error: null });
     try {
       const page = await api('GET', listUrl(filters, state.cursor, view));
-      setState((s) => ({ ...s, items: [...s.items, ...page.items], cursor: page.next_cursor, total: page.total }));
+      // A filter changed meanwhile: this page belongs to the list before it.
+      if (mine !== loads.current) return;
+      setState((s) => (s.status === 'ready'
+        ? { ...s, items: [...s.items, ...page.items], cursor: page.next_cursor, total: page.total }
+        : s));
       setMore({ busy: false, error: null });
     } catch (error) {
-      setMore({ busy: false, error });
+      if (mine === loads.current) setMore({ busy: false, error });
     }
   };
 

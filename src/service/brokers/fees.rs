@@ -166,6 +166,10 @@ impl crate::service::brokers::UseCases<'_> {
                 ),
             });
         }
+        // Its cost is in the channel's figures of its month: a closed month's are final.
+        if store::fees::is_closed(w.tx, &f.month)? {
+            return Err(crate::service::fees::month_closed(&f.month));
+        }
         store::brokers::void_fee(w.tx, &f)?;
         w.audit(
             "broker.fee_voided",

@@ -110,9 +110,21 @@ impl crate::service::customers::UseCases<'_> {
             }
             Ok(())
         });
-        // An attempt to take more than one may is for the administrator to see.
-        if let Err(Error::Forbidden(lacks)) = &refused {
-            let now = self.now();
+        // An attempt to take more than one may is for the administrator to see: once an hour
+        // per user (a loop of refused requests must not grow the permanent log without end).
+        let now = self.now();
+        if let Err(Error::Forbidden(lacks)) = &refused
+            && self
+                .limits
+                .take(
+                    &format!("export_refused/{}", caller.user.id),
+                    1,
+                    1,
+                    chrono::Duration::hours(1),
+                    now,
+                )
+                .is_ok()
+        {
             let format = match q.format {
                 ExportFormat::Csv => "csv",
                 ExportFormat::Xlsx => "xlsx",

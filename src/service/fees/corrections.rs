@@ -344,7 +344,9 @@ impl crate::service::fees::UseCases<'_> {
             // out stays, it was paid on money collected).
             let d = if a.settled() && d.stage == DealStage::Disbursed {
                 self.deals().collect_fee(w, &d)?
-            } else if !a.settled() && d.stage == DealStage::FeeCollected && a.balance() > 0 {
+            } else if before.settled() && !a.settled() && d.stage == DealStage::FeeCollected {
+                // Only when this recompute is what unsettles it: a deal left owing by a refund
+                // stays at 收费 (docs/finance.md) whatever a later recompute does.
                 self.deals()
                     .uncollect_fee(w, &d, "服务费重新计算，未收齐", true)?
             } else {

@@ -129,4 +129,11 @@ export default async function ({ page, server }) {
   await page.getByTestId('export-blocked').waitFor();
   assert((await page.getByTestId('export-blocked').innerText()).includes('搜索词'), 'it names the condition');
   await page.getByTestId('export-dialog-cancel').click();
+  // A full number searched stays out of the address (the browser's history would keep it).
+  await page.getByTestId('filter-q').fill('13800138002');
+  await page.getByTestId('filter-apply').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 1);
+  assert(!page.url().includes('13800138002'), `no number in the address: ${page.url()}`);
+  assert(new URL(page.url()).searchParams.get('tag') === '公积金', `the other filters stay: ${page.url()}`);
+  assert(await page.getByTestId('filter-q').inputValue() === '13800138002', 'the search itself stays');
 }

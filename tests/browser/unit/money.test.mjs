@@ -27,6 +27,15 @@ test('full-width digits, point and comma are read', () => {
   assert.equal(parseWanToFen('\uFF13\uFF0E\uFF15'), 3500000);
 });
 
+test('commas only where they group thousands; the ideographic point is a point', () => {
+  assert.equal(parseYuanToFen('1,000,000.50'), 100000050);
+  assert.equal(parseWanToFen('1,200\u4E07'), 1200000000);
+  assert.equal(parseYuanToFen('3\u30025'), 350, 'the point a Chinese input method types');
+  for (const bad of ['1,5\u4E07', '3,5', '1,000,00', '\uFF13\uFF0C\uFF15', ',100', '1,,000', '10,00.5']) {
+    assert.equal(parseYuanToFen(bad), undefined, bad);
+  }
+});
+
 test('what is not an amount is refused, not guessed', () => {
   for (const bad of ['abc', '8\u4E07\u4E07', '\u4E07', '8.123', '-5', '1e5', '8\u5343', '1.2.3']) {
     assert.equal(parseYuanToFen(bad), undefined, bad);
