@@ -769,6 +769,7 @@ async fn a_referral_fee_in_a_closed_month_is_not_voided() {
     let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
     let (day, month) = today();
     broker(&s, &admin).await;
+    common::add_user(&s, "xiao", &["sales"], None);
     let b = s.login(BROKER, TEAM_PASSWORD).await;
     let (st, _) = b
         .post(
