@@ -140,3 +140,14 @@ export async function apiBlob(method, path, body) {
     retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
   });
 }
+
+/** Hands `blob` to the browser as a download named `name` (an export, a report file). */
+export function saveBlob(name, blob) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}

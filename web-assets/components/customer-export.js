@@ -5,7 +5,7 @@
 import { useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
-import { apiBlob } from '../api.js';
+import { apiBlob, saveBlob } from '../api.js';
 import { errorText } from '../errors.js';
 import { FormDialog } from './dialog.js';
 import { RadioGroup } from './form.js';
@@ -15,16 +15,6 @@ import { toast } from './toast.js';
 const EXPORTED = ['stage', 'grade', 'tag', 'channel'];
 /** The list's other filters: not applied by the export. */
 const NOT_EXPORTED = ['q', 'due', 'flagged', 'created_from', 'created_to'];
-
-function save(name, blob) {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-}
 
 /** What stands between the list on screen and an export of it (labels), or []. */
 export function unexportable(filters, view) {
@@ -47,7 +37,7 @@ export function ExportDialog({ filters, view, onClose }) {
     for (const k of applied) q.set(k, filters[k].trim());
     try {
       const blob = await apiBlob('GET', `/api/v1/exports/customers?${q}`);
-      save(`${t('customers.export.file')}.${format}`, blob);
+      saveBlob(`${t('customers.export.file')}.${format}`, blob);
       toast(t('customers.export.done'));
       onClose();
     } catch (e) {

@@ -5,7 +5,7 @@
 import { useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
-import { api, apiBlob } from '../api.js';
+import { api, apiBlob, saveBlob } from '../api.js';
 import { errorText } from '../errors.js';
 import { FormError } from '../components/field.js';
 
@@ -25,16 +25,6 @@ export function entriesOf(text) {
   return [...new Set(out)];
 }
 
-function save(name, blob) {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-}
-
 export function LeadCheckPage() {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
@@ -47,7 +37,7 @@ export function LeadCheckPage() {
     setSaving(true);
     setError(null);
     try {
-      save('fresh-leads.xlsx', await apiBlob('POST', '/api/v1/leads/fresh.xlsx', { entries: result.fresh }));
+      saveBlob('fresh-leads.xlsx', await apiBlob('POST', '/api/v1/leads/fresh.xlsx', { entries: result.fresh }));
     } catch (e) {
       setError(errorText(e));
     } finally {

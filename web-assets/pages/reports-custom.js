@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { locale, t } from '../i18n/index.js';
-import { api, apiBlob } from '../api.js';
+import { api, apiBlob, saveBlob } from '../api.js';
 import { todayIso } from '../format.js';
 import { errorText } from '../errors.js';
 import { FormError } from '../components/field.js';
@@ -57,16 +57,6 @@ function initialValues(info, today) {
 /** "reports/x.rhai:12: message" of a script error object. */
 function located(e) {
   return `${e.file}${e.line ? `:${e.line}` : ''}: ${e.message}`;
-}
-
-function save(name, blob) {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
 function CustomChart({ r }) {
@@ -175,7 +165,7 @@ export function CustomReport({ info }) {
     try {
       const q = query();
       q.set('format', 'xlsx');
-      save(`${customTitle(info)}.xlsx`, await apiBlob('GET', `/api/v1/reports/custom/${encodeURIComponent(info.name)}?${q}`));
+      saveBlob(`${customTitle(info)}.xlsx`, await apiBlob('GET', `/api/v1/reports/custom/${encodeURIComponent(info.name)}?${q}`));
     } catch (err) {
       setExportError(errorText(err));
     } finally {

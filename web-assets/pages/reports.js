@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { locale, t } from '../i18n/index.js';
-import { api, apiBlob } from '../api.js';
+import { api, apiBlob, saveBlob } from '../api.js';
 import { todayIso } from '../format.js';
 import { errorText } from '../errors.js';
 import { FormError } from '../components/field.js';
@@ -29,16 +29,6 @@ function daysBefore(iso, n) {
   const d = new Date(`${iso}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() - n);
   return d.toISOString().slice(0, 10);
-}
-
-function save(name, blob) {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
 /** A row's label: a user's name, a pool and user, or a funnel stage. */
@@ -142,7 +132,7 @@ export function ReportsPage() {
     try {
       const q = query();
       q.set('format', 'xlsx');
-      save(`${t(`reports.${name}.title`)}-${period.from}-${period.to}.xlsx`, await apiBlob('GET', `/api/v1/reports/${name}?${q}`));
+      saveBlob(`${t(`reports.${name}.title`)}-${period.from}-${period.to}.xlsx`, await apiBlob('GET', `/api/v1/reports/${name}?${q}`));
     } catch (e) {
       setError(errorText(e));
     } finally {

@@ -229,26 +229,7 @@ impl crate::service::deals::UseCases<'_> {
             false,
         )
         .map_err(|r| refusal(from, to, r))?;
-        let mut d = before.clone();
-        d.stage = to;
-        let now = w.now();
-        let note = "服务费已收齐".to_string();
-        d.history.push(StageChange {
-            at: now,
-            by: w.caller().user.id.clone(),
-            from: Some(from),
-            to,
-            note: Some(note.clone()),
-            override_reason: None,
-        });
-        d.updated_at = now;
-        store::deals::put(w.tx, Some(before), &d)?;
-        follow_customer(w, &d)?;
-        w.audit(
-            "deal.stage_changed",
-            Some(&d.id),
-            json!({"from": from, "to": to, "note": note}),
-        )?;
+        let d = follow_the_money(w, before, to, "服务费已收齐")?;
         // A deal a broker brought owes them a referral fee now (docs/brokers.md).
         self.brokers().on_fee_collected(w, &d)?;
         Ok(d)
@@ -268,27 +249,34 @@ impl crate::service::deals::UseCases<'_> {
         note: &str,
         keep_paid: bool,
     ) -> Result<Deal> {
-        let (from, to) = (before.stage, DealStage::Disbursed);
-        let mut d = before.clone();
-        d.stage = to;
-        let now = w.now();
-        d.history.push(StageChange {
-            at: now,
-            by: w.caller().user.id.clone(),
-            from: Some(from),
-            to,
-            note: Some(note.to_string()),
-            override_reason: None,
-        });
-        d.updated_at = now;
-        store::deals::put(w.tx, Some(before), &d)?;
-        follow_customer(w, &d)?;
-        w.audit(
-            "deal.stage_changed",
-            Some(&d.id),
-            json!({"from": from, "to": to, "note": note}),
-        )?;
+        let d = follow_the_money(w, before, DealStage::Disbursed, note)?;
         self.brokers().on_fee_uncollected(w, &d, keep_paid)?;
         Ok(d)
     }
+}
+
+/// A move the money makes (to 收费 when the fee is collected, back to 放款 when it is owed
+/// again), in the caller's transaction: history with `note`, the customer's stage, audit row.
+fn follow_the_money(w: &W<'_>, before: &Deal, to: DealStage, note: &str) -> Result<Deal> {
+    let from = before.stage;
+    let mut d = before.clone();
+    d.stage = to;
+    let now = w.now();
+    d.history.push(StageChange {
+        at: now,
+        by: w.caller().user.id.clone(),
+        from: Some(from),
+        to,
+        note: Some(note.to_string()),
+        override_reason: None,
+    });
+    d.updated_at = now;
+    store::deals::put(w.tx, Some(before), &d)?;
+    follow_customer(w, &d)?;
+    w.audit(
+        "deal.stage_changed",
+        Some(&d.id),
+        json!({"from": from, "to": to, "note": note}),
+    )?;
+    Ok(d)
 }
