@@ -2,7 +2,6 @@
 //! server on the same data directory, SIGTERM, configuration printing.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -39,20 +38,7 @@ fn serve_with(data: &Path, env: &[(&str, &str)]) -> Running {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, lines) = mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    let lines = crate::common::output_lines(&mut child);
     let mut base = None;
     let mut setup_url = None;
     // The banner ends with "listening on URL"; the setup link, if any, comes before it.
