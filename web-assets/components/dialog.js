@@ -68,10 +68,31 @@ export function FormDialog({
   danger = false, error, children,
 }) {
   const formId = useId();
+  const formRef = useRef(null);
+  // After a submit, the first error (a field's or the form's) is brought into view and its
+  // field focused: a long form's error above the fold or under the footer is otherwise unseen.
+  const pending = useRef(false);
+  const wasBusy = useRef(busy);
   const submit = (event) => {
     event.preventDefault();
-    if (!busy) onSubmit();
+    if (busy) return;
+    pending.current = true;
+    onSubmit();
   };
+  useEffect(() => {
+    const settled = wasBusy.current && !busy;
+    wasBusy.current = busy;
+    if (!pending.current || busy || !formRef.current) return;
+    const bad = formRef.current.querySelector('[aria-invalid="true"], .field-error, .form-error');
+    if (bad) {
+      pending.current = false;
+      bad.scrollIntoView({ block: 'center' });
+      const field = bad.matches('input, select, textarea') ? bad : null;
+      if (field) field.focus({ preventScroll: true });
+    } else if (settled) {
+      pending.current = false;
+    }
+  });
   const footer = html`
     <button type="button" class="btn" onClick=${onClose} disabled=${busy}
       data-testid=${testid ? `${testid}-cancel` : undefined}>${t('common.cancel')}</button>
@@ -80,7 +101,7 @@ export function FormDialog({
       ${busy ? (busyLabel || t('common.saving')) : (submitLabel || t('common.save'))}
     </button>`;
   return html`<${Dialog} title=${title} onClose=${onClose} busy=${busy} testid=${testid} size=${size} footer=${footer}>
-    <form id=${formId} class="form" onSubmit=${submit} novalidate>
+    <form id=${formId} ref=${formRef} class="form" onSubmit=${submit} novalidate>
       ${children}
       <${FormError} text=${error} testid=${testid ? `${testid}-error` : 'form-error'} />
     </form>

@@ -1,4 +1,4 @@
-// Short confirmations ("User created") in the corner, announced politely.
+// Short confirmations ("User created") at the bottom of the screen, announced politely.
 // toast(text) from anywhere; <Toasts /> is rendered once by the shell.
 import { signal } from '../vendor/signals/signals.module.js';
 import { html } from '../html.js';
@@ -9,7 +9,8 @@ let nextId = 1;
 
 export function toast(text, { tone = 'success', ms = 3500 } = {}) {
   const id = nextId++;
-  toasts.value = [...toasts.value, { id, text, tone }];
+  // The same words again replace the earlier toast; at most three stand at once.
+  toasts.value = [...toasts.value.filter((x) => x.text !== text), { id, text, tone }].slice(-3);
   setTimeout(() => {
     toasts.value = toasts.value.filter((x) => x.id !== id);
   }, ms);

@@ -120,6 +120,50 @@ function TeamToday() {
   </section>`;
 }
 
+/** Finance's morning: what is owed, what is late, what came in this month and which ended
+ *  months still wait for their close (finance.read: /finance/receivables, /overdue, /payments,
+ *  /months). Each figure links to the page that lists it. */
+function FinanceToday() {
+  const month = todayIso().slice(0, 7);
+  const [state, load] = useKeyedLoad(month, () => Promise.all([
+    api('GET', '/api/v1/finance/receivables'),
+    api('GET', '/api/v1/finance/overdue'),
+    api('GET', `/api/v1/finance/payments?month=${month}`),
+    api('GET', '/api/v1/finance/months'),
+  ]).then(([owed, late, moves, months]) => ({
+    owed, late, moves,
+    // A month with nothing recorded in it has nothing to close.
+    open: months.filter((m) => m.over && !m.closed && (m.lines > 0 || m.received_fen !== 0)),
+  })));
+  let body;
+  if (state.status === 'loading') body = html`<${Loading} testid="finance-today-loading" />`;
+  else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="finance-today-error" />`;
+  else {
+    const { owed, late, moves, open } = state.data;
+    const tile = (testid, href, label, value, note, tone = '') => html`<a class=${`fin-stat ${tone}`} href=${href} data-testid=${testid}>
+      <div class="fin-stat-label">${label}</div>
+      <div class="fin-stat-value" data-testid=${`${testid}-value`}>${value}</div>
+      <div class="fin-stat-note muted">${note}</div>
+    </a>`;
+    body = html`<div class="fin-stats">
+      ${tile('finance-today-owed', '/finance/receivables', t('financeToday.owed'), yuan(owed.total_fen),
+        t('financeToday.deals', { n: owed.items.length }))}
+      ${tile('finance-today-late', '/finance/overdue', t('financeToday.late'), yuan(late.total_fen),
+        t('financeToday.deals', { n: late.items.length }), late.items.length ? 'tone-error' : '')}
+      ${tile('finance-today-received', '/finance/payments', t('financeToday.received', { month }), yuan(moves.net_fen),
+        t('financeToday.moves', { n: moves.items.length }))}
+      ${tile('finance-today-close', '/finance/months', t('financeToday.close'),
+        open.length ? open.slice(0, 3).map((m) => m.month).join(t('financeToday.sep')) : t('financeToday.closeNone'),
+        open.length > 3 ? t('financeToday.closeMore', { n: open.length }) : (open.length ? t('financeToday.closeHint') : ''),
+        open.length ? 'tone-warning' : '')}
+    </div>`;
+  }
+  return html`<section class="todos" aria-labelledby="finance-today-title" data-testid="finance-today">
+    <h2 class="section-title" id="finance-today-title">${t('financeToday.title')}</h2>
+    <div class="card">${body}</div>
+  </section>`;
+}
+
 /** New leads (bars) and follow-ups (a line) per day: ECharts, loaded on demand like the
  *  funnel page, SVG renderer (the CSP allows no inline canvas tricks, and text stays text). */
 function TrendsChart({ series }) {
@@ -252,14 +296,15 @@ export function DashboardPage() {
       <h1 class="page-title" data-testid="dashboard-greeting">${greeting(name)}</h1>
       <p class="page-subtitle">${t('dashboard.subtitle')}</p>
     </header>
-    ${can('customer.read') && user.data_scope && user.data_scope !== 'self' && html`<${TeamToday} />`}
+    ${can('finance.read') && html`<${FinanceToday} />`}
+    ${can('customer.edit') && user.data_scope && user.data_scope !== 'self' && html`<${TeamToday} />`}
     ${can('customer.read') && html`<${TransferRequestsCard} />`}
     ${can('deal.read') && html`<${DealRemindersCard} />`}
     ${can('deal.read') && html`<${OverdueDocumentsCard} />`}
     ${can('customer.assign') && html`<${UnmatchedCallsCard} />`}
     ${can('customer.read') && html`<${CallStatsCard} />`}
     ${can('customer.read')
-      ? html`<${Todos} /><${Trends} />${can('deal.read') && html`<${Rankings} />`}`
+      ? html`${can('customer.edit') && html`<${Todos} />`}<${Trends} />${can('deal.read') && html`<${Rankings} />`}`
       : html`<div class="card empty-state" data-testid="dashboard-empty">
       <div class="empty-state-icon"><${Icon} name="inbox" size=${40} /></div>
       <h2 class="empty-state-title">${t('dashboard.empty.title')}</h2>

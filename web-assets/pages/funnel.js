@@ -8,6 +8,7 @@ import { api } from '../api.js';
 import { todayIso } from '../format.js';
 import { can } from '../auth.js';
 import { EmptyState, LoadError, Loading } from '../components/states.js';
+import { PeriodInputs } from '../components/period.js';
 
 function monthStart(iso) {
   return `${iso.slice(0, 8)}01`;
@@ -104,10 +105,7 @@ export function FunnelPage() {
         <button type="button" class="btn btn-sm" onClick=${() => preset(daysBefore(today, 29))} data-testid="funnel-30">${t('funnel.last30')}</button>
         <button type="button" class="btn btn-sm" onClick=${() => preset(daysBefore(today, 89))}>${t('funnel.last90')}</button>
       </div>
-      <label class="field-inline">${t('funnel.from')} <input class="input" type="date" value=${period.from} max=${period.to}
-        onChange=${(e) => e.currentTarget.value && setPeriod({ ...period, from: e.currentTarget.value })} data-testid="funnel-from" /></label>
-      <label class="field-inline">${t('funnel.to')} <input class="input" type="date" value=${period.to} min=${period.from}
-        onChange=${(e) => e.currentTarget.value && setPeriod({ ...period, to: e.currentTarget.value })} data-testid="funnel-to" /></label>
+      <${PeriodInputs} period=${period} onChange=${setPeriod} testid="funnel" />
       <p class="muted">${t('funnel.hint')}</p>
     </div>
     ${body}

@@ -12,6 +12,7 @@ import { EmptyState, LoadError, Loading } from '../components/states.js';
 import { CustomReport, customTitle, loadCustomReports } from './reports-custom.js';
 import { yuan } from '../components/fees.js';
 import { talkText } from '../components/calls.js';
+import { PeriodInputs } from '../components/period.js';
 
 const REPORTS = ['activity', 'funnel', 'pools', 'call_stats', 'rankings', 'finance', 'products'];
 /** Reports counted per user: the department filter applies to them. */
@@ -186,10 +187,7 @@ export function ReportsPage() {
         <button type="button" class="btn btn-sm" onClick=${() => setPeriod({ from: daysBefore(today, 29), to: today })} data-testid="report-30">${t('funnel.last30')}</button>
         <button type="button" class="btn btn-sm" onClick=${() => setPeriod({ from: daysBefore(today, 89), to: today })}>${t('funnel.last90')}</button>
       </div>
-      <label class="field-inline">${t('funnel.from')} <input class="input" type="date" value=${period.from} max=${period.to}
-        onChange=${(e) => e.currentTarget.value && setPeriod({ ...period, from: e.currentTarget.value })} data-testid="report-from" /></label>
-      <label class="field-inline">${t('funnel.to')} <input class="input" type="date" value=${period.to} min=${period.from}
-        onChange=${(e) => e.currentTarget.value && setPeriod({ ...period, to: e.currentTarget.value })} data-testid="report-to" /></label>
+      <${PeriodInputs} period=${period} onChange=${setPeriod} testid="report" />
       ${name === 'rankings' && html`<div class="chip-row" data-testid="report-by">
         ${RANK_BY.map((k) => html`<button type="button" key=${k} class=${`btn btn-sm${by === k ? ' btn-primary' : ''}`}
           onClick=${() => setBy(k)} data-testid=${`report-by-${k}`}>${t(`reports.by.${k}`)}</button>`)}

@@ -1,6 +1,7 @@
 // The qualification profile (资质) on the customer page: the manager opens the compact edit
 // form, fills three fields (money in yuan, a yes/no select, an enum select), is told next to
-// the field when the server refuses a value, saves, and sees the values after a reload.
+// the field when the server refuses a value (the field scrolled into view and focused), saves,
+// and sees the values after a reload.
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
@@ -41,6 +42,17 @@ export default async function ({ page, server }) {
   const err = page.getByTestId('qf-profile-credit-inquiries-6m-error');
   await err.waitFor();
   assert((await err.innerText()).includes('近6个月'), `the reason beside the field: ${await err.innerText()}`);
+  // The refused field is brought into view above the footer and focused.
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.dataset.testid);
+  assert(focused === 'qf-profile-credit-inquiries-6m', `the refused field has the focus: ${focused}`);
+  const seen = await page.getByTestId('qf-profile-credit-inquiries-6m').evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    const d = el.closest('dialog');
+    const top = d.querySelector('.dialog-header').getBoundingClientRect().bottom;
+    const bottom = d.querySelector('.dialog-footer').getBoundingClientRect().top;
+    return { top: r.top, bottom: r.bottom, from: top, to: bottom };
+  });
+  assert(seen.top >= seen.from && seen.bottom <= seen.to, `the refused field is in view: ${JSON.stringify(seen)}`);
   await page.getByTestId('qf-profile-credit-inquiries-6m').fill('');
   await page.screenshot({ path: join(artifacts, '18-qualification-form.png') });
   await page.getByTestId('qualification-dialog-submit').click();

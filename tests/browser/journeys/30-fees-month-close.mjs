@@ -7,6 +7,8 @@
 // server's reason. Last, a
 // manager (finance.read over a department) does not see 渠道 in the navigation: channels are
 // firm-wide numbers the server refuses them (403), and the page says so if opened directly.
+// Finance's 工作台 (phone) shows money: what is owed and late, this month's takings and the
+// months waiting for their close, not the sales team's follow-up table.
 import { join } from 'node:path';
 import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
 
@@ -102,6 +104,10 @@ export default async function ({ page, server }) {
   await apiCall(page, 'POST', `/api/v1/deals/${d.id}/payments`, {
     amount_fen: 20000, paid_on: lastDay, method: 'transfer', receipt_no: 'SJ-0000',
   });
+  // The 工作台 names last month as waiting for its close (it is over and has a payment).
+  await page.goto(`${server.base}/`);
+  const waiting = await page.getByTestId('finance-today-close-value').innerText();
+  assert(waiting.includes(last) && !waiting.includes(month), `last month waits, this month does not: ${waiting}`);
   await page.goto(`${server.base}/finance/months`);
   const current = page.locator(`[data-testid="finance-month-row"][data-month="${month}"]`);
   const row = page.locator(`[data-testid="finance-month-row"][data-month="${last}"]`);
@@ -144,6 +150,9 @@ export default async function ({ page, server }) {
   await apiCall(page, 'POST', '/api/v1/users', {
     username: 'jingli', display_name: '王经理', roles: ['manager'], password: 'team pass 2026!', department_id: dept.id,
   });
+  await apiCall(page, 'POST', '/api/v1/users', {
+    username: 'caiwu', display_name: '刘财务', roles: ['finance'], password: 'team pass 2026!',
+  });
   await page.context().clearCookies();
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(`${server.base}/login`);
@@ -157,4 +166,27 @@ export default async function ({ page, server }) {
   assert(status === 403, `the server refuses channels to a manager: ${status}`);
   await page.goto(`${server.base}/finance/channels`);
   await page.getByTestId('page-forbidden').waitFor();
+
+  // Finance's 工作台 on a phone: the money, not the team's follow-ups.
+  await page.context().clearCookies();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${server.base}/login`);
+  await page.getByTestId('login-username').fill('caiwu');
+  await page.getByTestId('login-password').fill('team pass 2026!');
+  await page.getByTestId('login-password').press('Enter');
+  await page.getByTestId('finance-today-owed').waitFor();
+  const owed = await apiCall(page, 'GET', '/api/v1/finance/receivables');
+  const money = (fen) => (fen / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  assert(owed.total_fen > 0, `something is owed: ${owed.total_fen}`);
+  const owedText = await page.getByTestId('finance-today-owed-value').innerText();
+  assert(owedText.includes(money(owed.total_fen)), `the owed tile shows the receivables: ${owedText} vs ${owed.total_fen}`);
+  const closeText = await page.getByTestId('finance-today-close-value').innerText();
+  assert(closeText.includes('没有待结的月份'), `last month is closed and earlier ones are empty: ${closeText}`);
+  assert((await page.getByTestId('team-today').count()) === 0, 'no team follow-up table for finance');
+  assert((await page.getByTestId('todos').count()) === 0, 'no follow-up reminders for finance');
+  await page.locator('[data-testid="trends"][data-shown="30"]').waitFor();
+  await page.locator('[data-testid="rankings-card"][data-shown="fees"]').waitFor();
+  const homeWide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(homeWide <= 390, `finance's home fits the phone: ${homeWide}`);
+  await page.screenshot({ path: join(artifacts, '30-finance-home-phone.png'), fullPage: true });
 }

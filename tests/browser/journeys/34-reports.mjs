@@ -41,6 +41,13 @@ export default async function ({ page, server }) {
   await page.getByTestId('report-chart-flat').waitFor();
   await page.getByTestId('report-table').waitFor();
   assert(await page.getByTestId('report-empty').count() === 0, 'no "no data" above the table');
+  // An end before the start is not asked for: the reason beside the dates, the table stays.
+  await page.getByTestId('report-to').fill('2024-12-01');
+  const inverted = page.getByTestId('report-period-error');
+  await inverted.waitFor();
+  assert((await inverted.innerText()).includes('不能早于'), `the reason: ${await inverted.innerText()}`);
+  assert(await page.getByTestId('report-table').count() === 1, 'the last good period stays on screen');
+  assert(await page.getByTestId('load-error').count() === 0, 'no failed load to retry');
 
   await page.getByTestId('report-tab-pools').click();
   await page.getByTestId('report-empty').waitFor();
