@@ -84,6 +84,20 @@ pub const SUPERSEDED_DEFAULTS: &[(&str, &str)] = &[
         "pool.rhai",
         "9f122e727c37b38fade536e5e3101dddf23a5a2c3f1826f58ecb540387e8c703",
     ),
+    // fee.rhai, commission.rhai and broker.rhai with their own yuan() and percent() (money
+    // ungrouped, "100000.00元"; before the host's).
+    (
+        "fee.rhai",
+        "4b424f43555c2363cc8f3fe3835b21688ee1d48c593c10eea0a92de2002efe3e",
+    ),
+    (
+        "commission.rhai",
+        "d4f7c0554d696da44fa98e3398076bf653a5181a678a4a97dd0095b07a82dc22",
+    ),
+    (
+        "broker.rhai",
+        "a79f64038e761a482321d21f55157e297ba6118353bf48eb15e3e0156abb20f6",
+    ),
 ];
 
 /// Creates what is missing: the directory (0700), the master key, the default plugins.
@@ -216,15 +230,15 @@ mod tests {
             ),
             (
                 "broker.rhai",
-                "a79f64038e761a482321d21f55157e297ba6118353bf48eb15e3e0156abb20f6",
+                "db5b5854f6807e2a1279de194db1e0dde606ca82fbccc872822c588359ec7166",
             ),
             (
                 "commission.rhai",
-                "d4f7c0554d696da44fa98e3398076bf653a5181a678a4a97dd0095b07a82dc22",
+                "5727e1a72f3dae387f2865162ca2770b6608688465cdc6c8e867b08e1de7e298",
             ),
             (
                 "fee.rhai",
-                "4b424f43555c2363cc8f3fe3835b21688ee1d48c593c10eea0a92de2002efe3e",
+                "095b7634fa07eed0fb3428601373571afa28a43aa7023775c767bf9100b4518f",
             ),
             (
                 "match.rhai",

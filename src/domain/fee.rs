@@ -230,11 +230,19 @@ fn positive(amount_fen: i64) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-/// `¥1,234.50`-style text for messages (`1234.50元`).
+/// Money in messages and rule texts, grouped as the UI shows it: `1,234.50元`.
 pub fn yuan(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };
     let f = fen.unsigned_abs();
-    format!("{sign}{}.{:02}元", f / 100, f % 100)
+    let whole = (f / 100).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02}元", f % 100)
 }
 
 /// `YYYY-MM` of a date.
@@ -553,7 +561,11 @@ mod tests {
         assert_eq!(parse_month("2026-1"), None);
         assert_eq!(next_month("2026-12").as_deref(), Some("2027-01"));
         assert_eq!(month_of(day("2026-02-28")), "2026-02");
-        assert_eq!(yuan(-123_405), "-1234.05元");
+        assert_eq!(yuan(-123_405), "-1,234.05元");
+        assert_eq!(yuan(10_000_000), "100,000.00元");
+        assert_eq!(yuan(99_999), "999.99元");
+        assert_eq!(yuan(123_456_789_012), "1,234,567,890.12元");
+        assert_eq!(yuan(5), "0.05元");
     }
 
     #[test]

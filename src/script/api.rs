@@ -312,6 +312,20 @@ fn register_functions(api: &mut Api) {
         "从时间 a 到时间 b 跨过的自然日数（按北京时间 +08:00 的日期相减；同一天为 0，b 早于 a 为负）。",
     );
 
+    api.engine.register_fn("yuan", crate::domain::fee::yuan);
+    api.push_fn(
+        "yuan",
+        "yuan(fen: int) -> string",
+        "分写成元，千位分组，与界面一致：123456 → \"1,234.56元\"，-5 → \"-0.05元\"。",
+    );
+
+    api.engine.register_fn("percent", percent);
+    api.push_fn(
+        "percent",
+        "percent(bp: int) -> string",
+        "基点写成百分数：300 → \"3%\"，250 → \"2.5%\"，305 → \"3.05%\"。",
+    );
+
     api.engine.register_fn("date", date_string);
     api.push_fn(
         "date",
@@ -554,3 +568,33 @@ fn tests() {\n\
 （池子设置取系统默认；客户 created_at 与 held_since 默认为 now）；写错字段名会报错。\
 候选人的 `department_path` 和 `ctx.turns` 可以直接写出；测试中 `dept(name)` 返回 ()（测试没有部门数据）。时间可写 RFC 3339、`\"2026-11-20\"` 或 Unix 秒。\n\
 - `expect`：只比较写出的键，例如 `#{ recall: true }`、`#{ warn: 2 }`、`#{ keep: true }`、`#{ allow: false, rule: \"max_owned\" }`、`#{ user_id: \"u2\" }`。\n";
+
+/// Basis points as a percentage, without trailing zeros: 300 → `3%`, 250 → `2.5%`, 305 → `3.05%`.
+fn percent(bp: i64) -> String {
+    let sign = if bp < 0 { "-" } else { "" };
+    let b = bp.unsigned_abs();
+    let (whole, frac) = (b / 100, b % 100);
+    match frac {
+        0 => format!("{sign}{whole}%"),
+        f if f % 10 == 0 => format!("{sign}{whole}.{}%", f / 10),
+        f => format!("{sign}{whole}.{f:02}%"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_is_written_without_trailing_zeros() {
+        let cases = [
+            (300, "3%"),
+            (250, "2.5%"),
+            (305, "3.05%"),
+            (0, "0%"),
+            (1, "0.01%"),
+            (-150, "-1.5%"),
+        ];
+        for (bp, text) in cases {
+            assert_eq!(super::percent(bp), text, "{bp}");
+        }
+    }
+}

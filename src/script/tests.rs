@@ -119,6 +119,8 @@ const EXPECTED: &[&str] = &[
     "ctx.estimate: map",
     "api_version() -> int",
     "days_between(a: int, b: int) -> int",
+    "yuan(fen: int) -> string",
+    "percent(bp: int) -> string",
     "date(ts: int) -> string",
     "today() -> string",
     "ts(s: string) -> int",

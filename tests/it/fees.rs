@@ -552,12 +552,24 @@ async fn a_refund_after_close_lands_in_the_next_open_month_and_the_hash_holds() 
         .get("/api/v1/commissions?mine=true&month=2026-12")
         .await;
     assert_eq!(mine["total_fen"], -12_000, "{mine}");
+    // Each line's deal is named as people name it: the customer and the product.
+    let label = &mine["deals"][id.as_str()];
+    assert_eq!(label["customer_name"], "钱七", "{mine}");
+    assert!(
+        label["product_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("工薪贷"),
+        "{mine}"
+    );
     assert_eq!(t.xiao.get("/api/v1/commissions?month=2026-12").await.0, 403);
     let (_, all) = t.cai.get("/api/v1/commissions?month=2026-12").await;
     assert_eq!(
         all["total"], 3,
         "officer, assistant, manager adjustments: {all}"
     );
+    assert_eq!(all["deals"].as_object().unwrap().len(), 1, "{all}");
+    assert_eq!(all["deals"][id.as_str()]["customer_name"], "钱七");
 
     // A refund in the same (open) month (as a negative payment) is a plain clawback.
     let (st, _) = t

@@ -62,7 +62,8 @@ export function CommissionsPage() {
           <thead><tr><th>${t('finance.col.date')}</th><th>${t('commissions.col.deal')}</th><th>${t('commissions.col.role')}</th>
             <th>${t('finance.col.kind')}</th><th class="money">${t('finance.col.amount')}</th><th>${t('commissions.col.rule')}</th></tr></thead>
           <tbody>${s.lines.map((l) => html`<tr key=${l.id} data-testid="commission-line" data-kind=${l.kind}>
-            <td>${l.on}</td><td><a href=${`/deals/${encodeURIComponent(l.deal_id)}`}>${t('commissions.dealLink')}</a></td>
+            <td>${l.on}</td><td><a href=${`/deals/${encodeURIComponent(l.deal_id)}`} data-testid="commission-deal">${s.deals && s.deals[l.deal_id]
+              ? `${s.deals[l.deal_id].customer_name} · ${s.deals[l.deal_id].product_name}` : t('commissions.dealLink')}</a></td>
             <td>${t(`commissions.role.${l.role}`) === `commissions.role.${l.role}` ? l.role : t(`commissions.role.${l.role}`)}</td>
             <td>${t(`commissions.kind.${l.kind}`)}</td>
             <td class="money" data-testid="commission-amount">${yuan(l.amount_fen)}</td>

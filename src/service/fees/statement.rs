@@ -3,6 +3,8 @@
 //! holder of `finance.read` the users of their scope (finance: everyone, a manager their
 //! department); anyone else's is 404.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::capability::Capability;
@@ -11,6 +13,7 @@ use crate::service::access::auth::Caller;
 use crate::service::customers::cells::xlsx_text;
 use crate::service::{Error, Result};
 use crate::store;
+use crate::store::deals::Reader as Deals;
 use crate::store::fees::Reader as Fees;
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
@@ -40,6 +43,16 @@ pub struct CommissionList {
     pub items: Vec<CommissionLine>,
     pub total: u64,
     pub total_fen: i64,
+    /// What each line's deal is, by deal id: the deals of these lines the caller can read
+    /// (one outside their scope is absent, and the line links to the deal alone).
+    pub deals: BTreeMap<String, DealLabel>,
+}
+
+/// A deal named as people name it: the customer and the product.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DealLabel {
+    pub customer_name: String,
+    pub product_name: String,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -55,6 +68,8 @@ pub struct Statement {
     pub clawback_fen: i64,
     pub adjustment_fen: i64,
     pub total_fen: i64,
+    /// What each line's deal is (see [`CommissionList::deals`]).
+    pub deals: BTreeMap<String, DealLabel>,
 }
 
 impl crate::service::fees::UseCases<'_> {
@@ -71,9 +86,10 @@ impl crate::service::fees::UseCases<'_> {
         if !mine && !caller.can(Capability::FinanceRead) {
             return Err(Error::NotFound);
         }
-        let (lines, rec) = self.store.read(|tx| {
+        let (lines, rec, deals) = self.store.read(|tx| {
             let lines = Fees::scoped(tx, &scope).statement(&user, &month)?;
-            Ok::<_, Error>((lines, store::fees::month(tx, &month)?))
+            let deals = deal_labels(tx, &scope, lines.iter().flatten())?;
+            Ok::<_, Error>((lines, store::fees::month(tx, &month)?, deals))
         })?;
         // A scope always holds its own user: their own statement is everyone's.
         let lines = lines.ok_or(Error::NotFound)?;
@@ -103,6 +119,7 @@ impl crate::service::fees::UseCases<'_> {
             clawback_fen: b,
             adjustment_fen: a,
             total_fen: c + b + a,
+            deals,
         })
     }
 
@@ -114,16 +131,16 @@ impl crate::service::fees::UseCases<'_> {
         } else {
             q.user.clone()
         };
-        let items = match user {
+        let (items, deals) = match user {
             Some(user) => {
-                self.statement(
+                let s = self.statement(
                     caller,
                     &StatementQuery {
                         user: Some(user),
                         month: q.month.clone(),
                     },
-                )?
-                .lines
+                )?;
+                (s.lines, s.deals)
             }
             None => {
                 caller.require(Capability::FinanceRead)?;
@@ -133,18 +150,22 @@ impl crate::service::fees::UseCases<'_> {
                         .ok_or_else(|| Error::validation("month", "月份格式应为 YYYY-MM"))?,
                 };
                 let scope = self.scope_of(caller)?;
-                self.store.read(|tx| match &scope.visible {
-                    crate::service::access::scope::Visible::All => {
-                        Ok::<_, Error>(store::fees::month_lines(tx, &month)?)
-                    }
-                    crate::service::access::scope::Visible::Owners(set) => {
-                        let fees = Fees::scoped(tx, &scope);
-                        let mut out = Vec::new();
-                        for u in set {
-                            out.extend(fees.statement(u, &month)?.unwrap_or_default());
+                self.store.read(|tx| {
+                    let lines = match &scope.visible {
+                        crate::service::access::scope::Visible::All => {
+                            store::fees::month_lines(tx, &month)?
                         }
-                        Ok(out)
-                    }
+                        crate::service::access::scope::Visible::Owners(set) => {
+                            let fees = Fees::scoped(tx, &scope);
+                            let mut out = Vec::new();
+                            for u in set {
+                                out.extend(fees.statement(u, &month)?.unwrap_or_default());
+                            }
+                            out
+                        }
+                    };
+                    let deals = deal_labels(tx, &scope, lines.iter())?;
+                    Ok::<_, Error>((lines, deals))
                 })?
             }
         };
@@ -158,6 +179,7 @@ impl crate::service::fees::UseCases<'_> {
             total: items.len() as u64,
             total_fen: items.iter().map(|l| l.amount_fen).sum(),
             items,
+            deals,
         })
     }
 
@@ -191,9 +213,11 @@ impl crate::service::fees::UseCases<'_> {
                 LineKind::Adjustment => "调整",
             };
             sheet.write_string(r, 0, l.on.to_string()).map_err(xl)?;
-            sheet
-                .write_string(r, 1, xlsx_text(&l.deal_id))
-                .map_err(xl)?;
+            let deal = match s.deals.get(&l.deal_id) {
+                Some(d) => format!("{} · {}（{}）", d.customer_name, d.product_name, l.deal_id),
+                None => l.deal_id.clone(),
+            };
+            sheet.write_string(r, 1, xlsx_text(&deal)).map_err(xl)?;
             sheet.write_string(r, 2, xlsx_text(&l.role)).map_err(xl)?;
             sheet.write_string(r, 3, kind).map_err(xl)?;
             sheet
@@ -219,4 +243,29 @@ impl crate::service::fees::UseCases<'_> {
         let bytes = book.save_to_buffer().map_err(xl)?;
         Ok((format!("提成-{}-{}.xlsx", s.user_name, s.month), bytes))
     }
+}
+
+/// The labels of the lines' deals the scope can read, each deal read once by its key.
+fn deal_labels<'a>(
+    tx: &redb::ReadTransaction,
+    scope: &crate::service::access::scope::Scope,
+    lines: impl Iterator<Item = &'a CommissionLine>,
+) -> Result<BTreeMap<String, DealLabel>> {
+    let deals = Deals::scoped(tx, scope);
+    let mut out = BTreeMap::new();
+    for l in lines {
+        if out.contains_key(&l.deal_id) {
+            continue;
+        }
+        if let Some(d) = deals.get(&l.deal_id)? {
+            out.insert(
+                l.deal_id.clone(),
+                DealLabel {
+                    customer_name: d.customer_name,
+                    product_name: d.product.name,
+                },
+            );
+        }
+    }
+    Ok(out)
 }

@@ -91,6 +91,9 @@ export default async function ({ page, server }) {
   await page.getByTestId('commission-line').first().waitFor();
   assert((await page.getByTestId('commission-amount').first().innerText()).includes('50.00'), 'the officer line');
   assert((await page.getByTestId('commission-total').innerText()).includes('50.00'), 'the month total');
+  // The line names its deal as people do: the customer and the product.
+  const dealCell = await page.getByTestId('commission-deal').first().innerText();
+  assert(dealCell.includes('钱七') && dealCell.includes('工薪贷'), `the deal named: ${dealCell}`);
 
   // The fee target (1,000 元) is half done.
   await page.goto(`${server.base}/targets`);
