@@ -15,6 +15,20 @@ import { LoadError, Loading } from '../components/states.js';
 import { ConfirmDialog } from '../components/dialog.js';
 import { toast } from '../components/toast.js';
 
+/** What a plugin is for, in the reader's words: the built-ins have a name and a line each, a
+ *  firm's report is named by its file; the file and hook ids stay beside them for the technical. */
+function about(p) {
+  const key = `plugins.about.${p.name}`;
+  if (t(`${key}.title`) !== `${key}.title`) return { title: t(`${key}.title`), body: t(`${key}.body`) };
+  if (p.name.startsWith('report.')) return { title: t('plugins.about.report', { name: p.name.slice(7) }), body: '' };
+  return { title: p.file, body: '' };
+}
+
+function hookLabel(h) {
+  const key = `plugins.hook.${h}`;
+  return t(key) === key ? h : t(key);
+}
+
 const KEYWORDS = new Set(['fn', 'let', 'const', 'if', 'else', 'return', 'for', 'in', 'while', 'loop',
   'break', 'continue', 'switch', 'true', 'false', 'throw', 'try', 'catch', 'private', 'this', 'do', 'until']);
 
@@ -283,7 +297,7 @@ function PluginEditor({ name, onSaved }) {
   return html`<div class="plugin-editor" data-testid="plugin-detail">
     <div class="card">
       <div class="card-head-row">
-        <h2 class="card-title mono">${detail.file}</h2>
+        <h2 class="card-title">${about({ ...detail, name }).title} <span class="mono muted plugin-file">${detail.file}</span></h2>
         ${statusBadge(detail)}
       </div>
       ${detail.error && html`<div class="form-error" role="alert" data-testid="plugin-status-error">
@@ -397,7 +411,6 @@ export function AdminPluginsPage() {
     <header class="page-header">
       <h1 class="page-title">${t('plugins.title')}</h1>
       <p class="page-subtitle">${t('plugins.subtitle')}</p>
-      <button type="button" class="btn" onClick=${() => setAdding(true)} data-testid="plugin-new-report-open">${t('plugins.newReport.open')}</button>
     </header>
     ${adding && html`<${NewReport} onClose=${() => setAdding(false)}
       onCreated=${(n) => { setAdding(false); setSelected(n); load(); }} />`}
@@ -408,9 +421,12 @@ export function AdminPluginsPage() {
         ${list.map((p) => html`<li key=${p.name}>
           <button type="button" class=${`plugin-item${p.name === selected ? ' active' : ''}`}
             onClick=${() => setSelected(p.name)} data-testid=${`plugin-item-${p.name}`}>
-            <span class="mono">${p.file}</span> ${statusBadge(p)}
-            <span class="muted plugin-hooks">${p.hooks.join(', ')}</span>
+            <span class="plugin-title" data-testid="plugin-title">${about(p).title}</span> ${statusBadge(p)}
+            ${about(p).body && html`<span class="muted plugin-about">${about(p).body}</span>`}
+            <span class="muted plugin-hooks"><span class="mono">${p.file}</span>${p.hooks.length > 0 && ` · ${p.hooks.map(hookLabel).join('、')}`}</span>
           </button></li>`)}
+        <li class="plugin-list-foot"><button type="button" class="btn btn-sm" onClick=${() => setAdding(true)}
+          data-testid="plugin-new-report-open">${t('plugins.newReport.open')}</button></li>
       </ul>
       ${selected && html`<${PluginEditor} name=${selected} onSaved=${load} />`}
     </div>`}

@@ -35,6 +35,11 @@ export default async function ({ page, server }) {
   await page.getByTestId('shell').waitFor();
 
   await page.goto(`${server.base}/admin/plugins`);
+  // Each built-in says what it is for in words, its file and hooks beside: not only ids.
+  const poolItem = await page.getByTestId('plugin-item-pool').innerText();
+  assert(poolItem.includes('公海回收规则') && poolItem.includes('回收') && poolItem.includes('pool.rhai'), `named: ${poolItem}`);
+  const feeItem = await page.getByTestId('plugin-item-fee').innerText();
+  assert(feeItem.includes('服务费规则'), `named: ${feeItem}`);
   await page.getByTestId('plugin-item-pool').click();
   await page.getByTestId('plugin-detail').waitFor();
   // The page may first show the plugin selected before the click: wait for pool.rhai itself.
