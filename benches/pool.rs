@@ -128,6 +128,7 @@ fn org(app: &App) -> Org {
                     manager_id: None,
                     phone: None,
                     broker: None,
+                    must_change_password: false,
                 },
                 "bench",
             )

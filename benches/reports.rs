@@ -198,6 +198,7 @@ fn main() {
                     manager_id: None,
                     phone: None,
                     broker: None,
+                    must_change_password: false,
                 },
                 "bench",
             )

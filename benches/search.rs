@@ -362,6 +362,7 @@ fn org(app: &App) -> Vec<(String, u8)> {
                         manager_id: None,
                         phone: None,
                         broker: None,
+                        must_change_password: false,
                     },
                     "bench",
                 )

@@ -15,6 +15,7 @@ import { LoginPage } from './pages/login.js';
 import { SetupPage } from './pages/setup.js';
 import { ForbiddenPage, NotFoundPage } from './pages/not-found.js';
 import { BrokerPortalPage } from './pages/broker.js';
+import { FirstPasswordPage } from './pages/account.js';
 
 const PUBLIC_PAGES = {
   '/login': { page: LoginPage, title: () => t('login.title') },
@@ -78,6 +79,10 @@ function App() {
     // A broker has their portal and nothing else, whatever the address.
     title = t('broker.title');
     content = html`<${BrokerPortalPage} />`;
+  } else if (user.must_change_password) {
+    // A password an administrator chose: the holder sets their own before anything else.
+    title = t('firstPassword.title');
+    content = html`<${FirstPasswordPage} />`;
   } else if (!matched) {
     title = t('notFound.title');
     content = html`<${Shell}><${NotFoundPage} /><//>`;

@@ -133,6 +133,7 @@ impl Cmd {
                         manager_id: None,
                         phone: None,
                         broker: None,
+                        must_change_password: false,
                     },
                     "cli",
                 )?;
@@ -207,9 +208,13 @@ impl Cmd {
             } => {
                 let password = read_password(password_file.as_deref())?;
                 let app = open(data)?;
-                let done =
-                    app.org()
-                        .reset_password(&Actor::Operator, &username, &password, "cli")?;
+                let done = app.org().reset_password(
+                    &Actor::Operator,
+                    &username,
+                    &password,
+                    false,
+                    "cli",
+                )?;
                 println!(
                     "password of {username} changed; {} sessions ended, {} API tokens revoked",
                     done.sessions_ended, done.tokens_revoked

@@ -105,6 +105,11 @@ pub struct User {
     /// Set for a broker (经纪人, role `broker`): the channel their referrals count for.
     #[serde(default)]
     pub broker: Option<BrokerInfo>,
+    /// The password was set by someone else (an administrator creating the account or
+    /// resetting its password): until the holder sets their own, a session of theirs reaches
+    /// nothing but `/me`, `/me/password` and logout (`password_change_required`).
+    #[serde(default)]
+    pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -117,16 +117,32 @@ async fn caller_of(parts: &Parts, app: &AppState, activity: bool) -> Result<Call
     let caller = authenticated(parts, app, activity).await?;
     // A broker (经纪人) reaches their portal and their own account, nothing else: refused here,
     // once for every route, so a route added later cannot forget them (tests/it/scope_walk.rs).
-    if caller.user.is_broker() {
-        let path = parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .map_or_else(|| parts.uri.path(), |u| u.0.path());
-        if !crate::service::brokers::portal_path(path) {
-            return Err(Error::Forbidden("broker portal only".into()).into());
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |u| u.0.path());
+    if caller.user.is_broker() && !crate::service::brokers::portal_path(path) {
+        return Err(Error::Forbidden("broker portal only".into()).into());
+    }
+    // A password someone else chose opens the account only to choose one's own (and to leave).
+    if caller.user.must_change_password && !own_account_path(path) {
+        return Err(Error::Denied {
+            code: "password_change_required",
+            message: "请先修改初始密码".into(),
+            details: serde_json::json!({}),
         }
+        .into());
     }
     Ok(caller)
+}
+
+/// What a signed-in person may reach before choosing their own password: who they are, the
+/// password change, logging out.
+fn own_account_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/me" | "/api/v1/me/password" | "/api/v1/auth/logout"
+    )
 }
 
 async fn authenticated(parts: &Parts, app: &AppState, activity: bool) -> Result<Caller, ApiError> {

@@ -211,6 +211,7 @@ fn user(id: &str) -> User {
         phone_masked: None,
         extension: None,
         broker: None,
+        must_change_password: false,
         created_at: t,
         updated_at: t,
     }

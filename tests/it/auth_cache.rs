@@ -76,6 +76,7 @@ fn logout_disable_and_role_change_are_seen_at_once() {
                 manager_id: None,
                 phone: None,
                 broker: None,
+                must_change_password: false,
             },
             "test",
         )

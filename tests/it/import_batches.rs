@@ -48,6 +48,7 @@ fn base(dir: &Path, clock: Arc<ManualClock>) -> Vec<zhudai::synth::SynthCustomer
                     manager_id: None,
                     phone: None,
                     broker: None,
+                    must_change_password: false,
                 },
                 "test",
             )

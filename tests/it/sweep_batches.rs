@@ -272,6 +272,7 @@ fn fill(dir: &std::path::Path, clock: Arc<ManualClock>) {
                         manager_id: None,
                         phone: None,
                         broker: None,
+                        must_change_password: false,
                     },
                     "test",
                 )

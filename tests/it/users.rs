@@ -19,6 +19,7 @@ fn new_user(username: &str, roles: &[&str], password: &str) -> NewUser {
         manager_id: None,
         phone: None,
         broker: None,
+        must_change_password: false,
     }
 }
 
@@ -135,7 +136,7 @@ async fn disabling_or_resetting_ends_live_sessions() {
 
     s.app
         .org()
-        .reset_password(&Actor::Operator, "qian", "second password!", "test")
+        .reset_password(&Actor::Operator, "qian", "second password!", false, "test")
         .unwrap();
     assert_eq!(qian.get("/api/v1/me").await.0, 401);
     assert!(
@@ -1374,4 +1375,90 @@ async fn body_refusals_are_in_chinese_and_name_the_field() {
         );
     }
     s.stop().await;
+}
+
+/// A password an administrator chose (creating the account or resetting it, with
+/// `must_change_password`) opens the account only to choose one's own: every other route is
+/// 403 `password_change_required` until then; the API's default leaves it off.
+#[tokio::test]
+async fn a_password_set_by_an_administrator_must_be_changed_first() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let (st, zhao) = admin
+        .post(
+            "/api/v1/users",
+            serde_json::json!({"username": "zhao", "display_name": "赵", "roles": ["sales"],
+                               "password": "initial pass 1!", "must_change_password": true}),
+        )
+        .await;
+    assert_eq!(st, 201, "{zhao}");
+    assert_eq!(zhao["must_change_password"], true, "{zhao}");
+
+    let c = s.login("zhao", "initial pass 1!").await;
+    let (st, me) = c.get("/api/v1/me").await;
+    assert_eq!(st, 200, "{me}");
+    assert_eq!(me["user"]["must_change_password"], true, "{me}");
+    for path in ["/api/v1/customers", "/api/v1/deals", "/api/v1/reminders"] {
+        let (st, e) = c.get(path).await;
+        assert_eq!(
+            (st.as_u16(), e["error"]["code"].as_str()),
+            (403, Some("password_change_required")),
+            "{path}: {e}"
+        );
+    }
+    let (st, e) = c
+        .post(
+            "/api/v1/customers",
+            serde_json::json!({"name": "甲", "phone": "13800000001"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (403, Some("password_change_required"))
+    );
+    let (st, e) = c
+        .post("/api/v1/tokens", serde_json::json!({"name": "x"}))
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (403, Some("password_change_required")),
+        "{e}"
+    );
+
+    let (st, e) = c
+        .post(
+            "/api/v1/me/password",
+            serde_json::json!({"current_password": "initial pass 1!", "new_password": "my own pass 22!"}),
+        )
+        .await;
+    assert_eq!(st, 204, "{e}");
+    let c = s.login("zhao", "my own pass 22!").await;
+    let (_, me) = c.get("/api/v1/me").await;
+    assert_eq!(me["user"]["must_change_password"], false, "{me}");
+    assert_eq!(c.get("/api/v1/customers").await.0, 200);
+
+    // A reset with the flag puts the account back behind the change; without it, not.
+    let id = zhao["id"].as_str().unwrap();
+    let (st, e) = admin
+        .post(
+            &format!("/api/v1/users/{id}/reset-password"),
+            serde_json::json!({"password": "reset pass 333!", "must_change_password": true}),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+    let c = s.login("zhao", "reset pass 333!").await;
+    assert_eq!(c.get("/api/v1/customers").await.0, 403);
+    let (st, e) = admin
+        .post(
+            &format!("/api/v1/users/{id}/reset-password"),
+            serde_json::json!({"password": "reset pass 444!"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+    let c = s.login("zhao", "reset pass 444!").await;
+    assert_eq!(
+        c.get("/api/v1/customers").await.0,
+        200,
+        "the API's default: no change asked"
+    );
 }

@@ -5,11 +5,12 @@ import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { api } from '../api.js';
-import { forgetSession, session } from '../auth.js';
+import { forgetSession, logout, session } from '../auth.js';
 import { navigate } from '../router.js';
 import { errorText, placeError } from '../errors.js';
 import { formatDateTime } from '../format.js';
 import { Field, FormError } from '../components/field.js';
+import { AuthLayout } from '../components/auth-layout.js';
 import { ConfirmDialog, Dialog } from '../components/dialog.js';
 import { EmptyState, LoadError, Loading } from '../components/states.js';
 import { Icon } from '../components/icons.js';
@@ -56,7 +57,7 @@ function Profile() {
   </div>`;
 }
 
-function ChangePassword() {
+export function ChangePassword() {
   const user = session.value;
   const [values, setValues] = useState({ current: '', next: '', confirm: '' });
   const [errors, setErrors] = useState({});
@@ -349,4 +350,25 @@ export function AccountPage() {
     <div class="section-gap"></div>
     <${Tokens} />
   </section>`;
+}
+
+/** The whole app while the password is one an administrator chose: the server answers
+ *  nothing else (password_change_required), so the page asks for the holder's own first. */
+export function FirstPasswordPage() {
+  const [busy, setBusy] = useState(false);
+  const leave = async () => {
+    setBusy(true);
+    try {
+      await logout();
+      navigate('/login', { replace: true });
+    } catch (error) {
+      setBusy(false);
+      toast(errorText(error), { tone: 'error' });
+    }
+  };
+  return html`<${AuthLayout} title=${t('firstPassword.title')} subtitle=${t('firstPassword.lead')} testid="page-first-password">
+    <${ChangePassword} />
+    <p class="auth-footer"><button type="button" class="btn btn-link" onClick=${leave} disabled=${busy}
+      data-testid="first-password-logout">${t('firstPassword.logout')}</button></p>
+  <//>`;
 }

@@ -70,7 +70,7 @@ function roleOptions(catalog, current = []) {
 }
 
 function CreateUserDialog({ catalog, departments, onClose, onCreated }) {
-  const [values, setValues] = useState({ username: '', display_name: '', password: '', roles: [], department_id: '' });
+  const [values, setValues] = useState({ username: '', display_name: '', password: '', roles: [], department_id: '', must_change: true });
   const [errors, setErrors] = useState({});
   const [formError, setFormError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -105,6 +105,7 @@ function CreateUserDialog({ catalog, departments, onClose, onCreated }) {
         password: values.password,
         roles: values.roles,
         department_id: values.department_id || null,
+        must_change_password: values.must_change,
       });
       onCreated(user);
     } catch (error) {
@@ -131,6 +132,7 @@ function CreateUserDialog({ catalog, departments, onClose, onCreated }) {
       <${Field} id="user-password" type="password" label=${t('users.field.initialPassword')} value=${values.password}
         onInput=${set('password')} error=${errors.password} autocomplete="new-password" inputRef=${refs.password}
         hint=${t('users.passwordHint', { min: PASSWORD_MIN, max: PASSWORD_MAX })} testid="user-form-password" maxLength=${1024} />
+      <${MustChange} checked=${values.must_change} onChange=${(v) => setValues((x) => ({ ...x, must_change: v }))} testid="user-form-must-change" />
       <${SelectField} id="user-department_id" label=${t('users.field.department')} value=${values.department_id}
         onChange=${set('department_id')} error=${errors.department_id} inputRef=${refs.department_id}
         options=${departmentOptions(departments, { none: t('users.noDepartment') })}
@@ -249,7 +251,7 @@ function EditUserDialog({ user, catalog, departments, onClose, onSaved }) {
 }
 
 function ResetPasswordDialog({ user, onClose, onDone }) {
-  const [values, setValues] = useState({ password: '', confirm: '' });
+  const [values, setValues] = useState({ password: '', confirm: '', must_change: true });
   const [errors, setErrors] = useState({});
   const [formError, setFormError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -271,7 +273,9 @@ function ResetPasswordDialog({ user, onClose, onDone }) {
     if (found.confirm) return refs.confirm.current?.focus();
     setBusy(true);
     try {
-      await api('POST', `/api/v1/users/${encodeURIComponent(user.id)}/reset-password`, { password: values.password });
+      await api('POST', `/api/v1/users/${encodeURIComponent(user.id)}/reset-password`, {
+        password: values.password, must_change_password: values.must_change,
+      });
       onDone();
     } catch (error) {
       setBusy(false);
@@ -296,7 +300,15 @@ function ResetPasswordDialog({ user, onClose, onDone }) {
     <${Field} id="reset-confirm" type="password" label=${t('field.confirmPassword')} value=${values.confirm}
       onInput=${set('confirm')} error=${errors.confirm} autocomplete="new-password" inputRef=${refs.confirm}
       testid="reset-confirm" maxLength=${1024} />
+    <${MustChange} checked=${values.must_change} onChange=${(v) => setValues((x) => ({ ...x, must_change: v }))} testid="reset-must-change" />
   <//>`;
+}
+
+/** "Must change at first sign-in": ticked by default wherever an administrator types someone's password. */
+function MustChange({ checked, onChange, testid }) {
+  return html`<label class="check"><input type="checkbox" checked=${checked}
+      onChange=${(e) => onChange(e.currentTarget.checked)} data-testid=${testid} />
+    <span class="check-text"><span>${t('users.mustChange')}</span><span class="muted">${t('users.mustChangeHint')}</span></span></label>`;
 }
 
 /** The capabilities a successor needs to work the customers handed over (the server's rule). */

@@ -100,6 +100,10 @@ pub async fn update(
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     pub password: String,
+    /// The holder must choose their own at next sign-in (default false over the API; the web
+    /// form ticks it).
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// Set a user's password: ends their sessions and revokes their API tokens (how many: in the
@@ -120,8 +124,13 @@ pub async fn reset_password(
         .blocking(move |app| {
             let actor = Actor::User(&caller);
             let username = app.org().user_view(&actor, &id)?.username;
-            app.org()
-                .reset_password(&actor, &username, &body.password, &source)
+            app.org().reset_password(
+                &actor,
+                &username,
+                &body.password,
+                body.must_change_password,
+                &source,
+            )
         })
         .await?;
     Ok(Json(done))

@@ -92,6 +92,9 @@ pub struct UserView {
     pub extension: Option<String>,
     /// A broker's channel and company (role `broker`).
     pub broker: Option<crate::domain::org::BrokerInfo>,
+    /// The password was set by someone else: the holder must choose their own before
+    /// anything else (`password_change_required`).
+    pub must_change_password: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -111,6 +114,7 @@ impl UserView {
             phone: u.phone_masked.clone(),
             extension: u.extension.clone(),
             broker: u.broker.clone(),
+            must_change_password: u.must_change_password,
             created_at: u.created_at,
         }
     }

@@ -141,6 +141,7 @@ impl crate::service::access::UseCases<'_> {
                     phone_masked: None,
                     extension: None,
                     broker: None,
+                    must_change_password: false,
                     created_at: now,
                     updated_at: now,
                 };

@@ -250,6 +250,10 @@ pub struct NewUser {
     /// their company (docs/brokers.md).
     #[serde(default)]
     pub broker: Option<crate::domain::org::BrokerInfo>,
+    /// The holder must choose their own password at first sign-in (the web form's default;
+    /// absent over the API: false).
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// Changes to an account; absent fields stay. An empty string clears department or manager.
@@ -424,6 +428,7 @@ impl crate::service::org::UseCases<'_> {
             phone_masked: None,
             extension: None,
             broker: new.broker,
+            must_change_password: new.must_change_password,
             created_at: now,
             updated_at: now,
         };
@@ -786,6 +791,7 @@ impl crate::service::org::UseCases<'_> {
         self.store.write(|tx| {
             let mut user = users::find_by_id_w(tx, &caller.user.id)?.ok_or(Error::NotFound)?;
             user.password_hash = hash;
+            user.must_change_password = false;
             user.updated_at = now;
             users::update(tx, &user)?;
             let ended = store::sessions::delete_for_user(tx, &user.id)?;
@@ -812,6 +818,7 @@ impl crate::service::org::UseCases<'_> {
         actor: &Actor,
         username: &str,
         new_password: &str,
+        must_change: bool,
         source: &str,
     ) -> Result<PasswordReset> {
         actor.require(Capability::UserManage)?;
@@ -822,6 +829,7 @@ impl crate::service::org::UseCases<'_> {
             let mut user = users::find_by_username_w(tx, username)?.ok_or(Error::NotFound)?;
             actor.may_act_on(tx, &user, "重置此账号的密码")?;
             user.password_hash = hash;
+            user.must_change_password = must_change;
             user.updated_at = now;
             users::update(tx, &user)?;
             let ended = store::sessions::delete_for_user(tx, &user.id)?;
@@ -834,7 +842,7 @@ impl crate::service::org::UseCases<'_> {
                     source,
                     Some(user.id.clone()),
                     json!({"username": user.username, "sessions_ended": ended,
-                           "tokens_revoked": revoked}),
+                           "tokens_revoked": revoked, "must_change_password": must_change}),
                 ),
             )?;
             Ok(PasswordReset {

@@ -37,6 +37,7 @@ impl crate::service::platform::UseCases<'_> {
                     phone_masked: None,
                     extension: None,
                     broker: None,
+                    must_change_password: false,
                     created_at: now,
                     updated_at: now,
                 };

@@ -252,6 +252,7 @@ pub fn add_user(s: &TestServer, name: &str, roles: &[&str], department: Option<&
                 manager_id: None,
                 phone: None,
                 broker: None,
+                must_change_password: false,
             },
             "test",
         )
