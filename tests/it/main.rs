@@ -59,6 +59,7 @@ mod privacy;
 mod process;
 mod products;
 mod profile;
+mod recipients;
 mod recycle_bin;
 mod report_rollups;
 mod reports;

@@ -273,15 +273,12 @@ impl crate::service::customers::UseCases<'_> {
             r.decided_at = Some(now);
             r.note = note.clone();
             if d.approve {
-                let target = users::find_by_id_w(w.tx, &r.requester_id)?
-                    .filter(|u| u.status == crate::domain::org::UserStatus::Active)
-                    .ok_or_else(|| Error::validation("approve", "申请人已停用"))?;
-                if !w.scope().may_receive(&target.id) {
-                    return Err(Error::validation(
-                        "approve",
-                        crate::service::followups::OUT_OF_SCOPE_RECEIVER,
-                    ));
-                }
+                let target = crate::service::customers::recipient::recipient(
+                    w.tx,
+                    w.scope(),
+                    &r.requester_id,
+                    "approve",
+                )?;
                 crate::service::followups::move_to(w, &customer, &target.id, now)?;
             }
             transfers::put(w.tx, Some(&before), &r)?;
