@@ -31,6 +31,7 @@ mod customers;
 mod datadir_modes;
 mod deals;
 mod documents;
+mod edit_conflict;
 mod export;
 mod fees;
 mod followups;

@@ -410,8 +410,61 @@ function focusFirst(errors) {
  * Create (customer absent) or edit (customer given) dialog.
  * onDone(customerView) after the server accepted it.
  */
-export function CustomerDialog({ customer = null, onClose, onDone }) {
-  const editing = Boolean(customer);
+/** The form's label of a field an edit conflict names (the server's field names). */
+const CONFLICT_LABELS = {
+  name: 'customers.field.name', phone: 'customers.field.phone', extra_phones: 'customers.field.phone',
+  id_number: 'customers.field.idNumber', city: 'customers.field.city', company: 'customers.field.company',
+  address: 'customer.edit.conflict.field.address', channel: 'customers.field.channel', stage: 'customers.field.stage',
+  grade: 'customers.field.grade', stars: 'customers.field.stars', tags: 'customers.field.tags',
+  notes: 'customers.field.notes', demand: 'customer.edit.conflict.field.demand', owner_id: 'customer.edit.conflict.field.owner',
+  next_followup_at: 'customers.field.nextFollowup',
+};
+
+/** A field's value as it is now, for the conflict notice (empty when there is none to show). */
+function conflictValue(c, field) {
+  const v = c[field];
+  if (field === 'stage') return v ? t(`stage.${v}`) : '';
+  if (field === 'tags') return (v || []).join(t('customers.tagJoiner'));
+  if (field === 'demand') {
+    const d = v || {};
+    return [d.amount_fen != null ? `${fenToWan(d.amount_fen)}${t('customer.edit.conflict.wan')}` : '', d.purpose || ''].filter(Boolean).join(' · ');
+  }
+  if (field === 'owner_id' || field === 'next_followup_at' || field === 'custom' || field === 'profile' || field === 'consent') return '';
+  if (v == null) return '';
+  return typeof v === 'object' ? '' : String(v);
+}
+
+/**
+ * Someone saved this customer after the dialog was opened (409 edit_conflict): what they
+ * changed, with their values, and the choice to reload them or to save over them on purpose.
+ */
+function EditConflict({ stale, busy, onReload, onOverwrite }) {
+  const current = stale.current || {};
+  const fields = (stale.fields || []).filter((f, i, all) => all.indexOf(f) === i);
+  return html`<div class="notice notice-warning edit-conflict" role="alert" data-testid="edit-conflict">
+    <strong>${t('customer.edit.conflict.title')}</strong>
+    ${stale.updated_by && html`<span> ${t('customer.edit.conflict.by', { name: stale.updated_by })}</span>`}
+    ${fields.length > 0 && html`<ul data-testid="edit-conflict-fields">
+      ${fields.map((f) => {
+        const value = conflictValue(current, f);
+        return html`<li key=${f} data-field=${f}>${CONFLICT_LABELS[f] ? t(CONFLICT_LABELS[f]) : f}${value
+          ? t('customer.edit.conflict.now', { value }) : ''}</li>`;
+      })}
+    </ul>`}
+    <p class="muted">${t('customer.edit.conflict.hint')}</p>
+    <div class="actions">
+      <button type="button" class="btn" disabled=${busy} onClick=${onReload} data-testid="edit-conflict-reload">${t('customer.edit.conflict.reload')}</button>
+      <button type="button" class="btn btn-danger-outline" disabled=${busy} onClick=${onOverwrite} data-testid="edit-conflict-overwrite">${t('customer.edit.conflict.overwrite')}</button>
+    </div>
+  </div>`;
+}
+
+export function CustomerDialog({ customer: opened = null, onClose, onDone }) {
+  const editing = Boolean(opened);
+  // The copy the edit is made on: the record as opened, or as reloaded after a conflict. Its
+  // updated_at goes with the save, so a save over someone else's newer values is refused.
+  const [customer, setCustomer] = useState(opened);
+  const [stale, setStale] = useState(null);
   const [values, setValues] = useState(() => ({
     ...(editing ? formFromCustomer(customer) : emptyForm()),
     ...consentToForm(editing ? customer.consent : null),
@@ -463,7 +516,7 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     }
   };
 
-  const onSubmit = async () => {
+  const onSubmit = async (overwrite = null) => {
     setFormError(null);
     setConflict(null);
     const { body, errors: found } = buildCustomerInput(values, { creating: !editing, original: customer });
@@ -491,6 +544,7 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
       onClose();
       return;
     }
+    if (editing) body.expected_updated_at = overwrite || customer.updated_at;
     setBusy(true);
     try {
       const saved = editing
@@ -499,6 +553,11 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
       onDone(saved);
     } catch (error) {
       setBusy(false);
+      if (error.code === 'edit_conflict' && error.details) {
+        setStale(error.details);
+        return;
+      }
+      setStale(null);
       if (error.code === 'duplicate') {
         setConflict(customerErrorText(error));
         return;
@@ -522,6 +581,16 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     onClose=${onClose} onSubmit=${onSubmit} busy=${busy} size="lg" testid="customer-dialog"
     submitLabel=${editing ? t('common.save') : t('customers.create.submit')}
     busyLabel=${editing ? t('common.saving') : t('common.creating')} error=${formError}>
+    ${stale && html`<${EditConflict} stale=${stale} busy=${busy}
+      onReload=${() => {
+        // Their values in the form, my unsaved changes dropped: the user edits the record as it is.
+        const current = stale.current;
+        setCustomer(current);
+        setValues((v) => ({ ...v, ...formFromCustomer(current), ...consentToForm(current.consent) }));
+        setErrors({});
+        setStale(null);
+      }}
+      onOverwrite=${() => { const at = stale.updated_at; setStale(null); onSubmit(at); }} />`}
     <${DuplicateNotice} answers=${answers} conflict=${conflict} onOpen=${onClose}
       typed=${{ phone: values.phone.trim(), id_number: values.id_number.trim() }} />
     <${CustomerFields} values=${values} errors=${errors} set=${set} onBlurField=${onBlurField} editing=${editing}
