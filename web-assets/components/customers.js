@@ -11,7 +11,7 @@ import { fenToWan, parseWanToFen } from '../money.js';
 import { moneyHint } from './money-hint.js';
 import { Field } from './field.js';
 import { SelectField } from './form.js';
-import { FormDialog } from './dialog.js';
+import { Dialog, FormDialog } from './dialog.js';
 import { Icon } from './icons.js';
 import {
   ConsentFields, CustomFieldInputs, TagGroupPicker, buildCustom, consentFromForm, consentToForm, customToForm,
@@ -258,7 +258,7 @@ export function buildCustomerInput(values, { creating, original = null }) {
  *  next step (ask its owner or their manager). */
 /** The next step for a match the caller may not open: ask for it (a transfer request the
  *  owner's manager decides), by the number typed; the reason is asked inline. */
-function AskForIt({ m, typed }) {
+function AskForIt({ m, typed, onAsked }) {
   const [state, setState] = useState({ open: false, reason: '', busy: false, error: null, done: false });
   if (!m.owner) return html`<span class="muted" data-testid="duplicate-next">${t('customers.duplicate.inPool')}</span>`;
   if (state.done) return html`<span class="muted" data-testid="transfer-asked">${t('customers.duplicate.asked')}</span>`;
@@ -271,20 +271,26 @@ function AskForIt({ m, typed }) {
     try {
       await api('POST', '/api/v1/transfer-requests', { [m.by]: typed[m.by], reason: state.reason });
       setState({ ...state, busy: false, done: true });
+      // The request is what the user came to do: the dialog turns into its finished state.
+      if (onAsked) onAsked();
     } catch (e) {
       setState({ ...state, busy: false, error: errorText(e) });
     }
   };
+  const empty = !state.reason.trim();
   return html`<span class="dup-ask">
     <input class="input" placeholder=${t('customers.duplicate.reason')} value=${state.reason} maxlength="200"
+      aria-label=${t('customers.duplicate.reasonLabel')} aria-describedby="transfer-reason-hint"
       onInput=${(e) => setState({ ...state, reason: e.currentTarget.value })} data-testid="transfer-reason" />
-    <button type="button" class="btn btn-sm btn-primary" disabled=${state.busy || !state.reason.trim()} onClick=${send}
+    <button type="button" class="btn btn-sm btn-primary" disabled=${state.busy || empty} onClick=${send}
+      aria-describedby="transfer-reason-hint" title=${empty ? t('customers.duplicate.reasonNeeded') : undefined}
       data-testid="transfer-send">${t('customers.duplicate.send')}</button>
+    ${empty && html`<span class="field-hint" id="transfer-reason-hint" data-testid="transfer-reason-hint">${t('customers.duplicate.reasonNeeded')}</span>`}
     ${state.error && html`<span class="field-error" role="alert">${state.error}</span>`}
   </span>`;
 }
 
-export function DuplicateNotice({ answers, conflict, onOpen, typed = {} }) {
+export function DuplicateNotice({ answers, conflict, onOpen, typed = {}, onAsked }) {
   const seen = new Set();
   const matches = [];
   for (const a of answers) {
@@ -306,7 +312,7 @@ export function DuplicateNotice({ answers, conflict, onOpen, typed = {} }) {
       ${m.customer_id
         ? html`<a href=${`/customers/${encodeURIComponent(m.customer_id)}`} class="dup-open"
             data-testid="duplicate-open" onClick=${onOpen}>${t('customers.duplicate.open')}</a>`
-        : html`<${AskForIt} m=${m} typed=${typed} />`}
+        : html`<${AskForIt} m=${m} typed=${typed} onAsked=${onAsked} />`}
     </div>`)}
   </div>`;
 }
@@ -465,6 +471,7 @@ export function CustomerDialog({ customer: opened = null, onClose, onDone }) {
   // updated_at goes with the save, so a save over someone else's newer values is refused.
   const [customer, setCustomer] = useState(opened);
   const [stale, setStale] = useState(null);
+  const [asked, setAsked] = useState(false);
   const [values, setValues] = useState(() => ({
     ...(editing ? formFromCustomer(customer) : emptyForm()),
     ...consentToForm(editing ? customer.consent : null),
@@ -577,6 +584,15 @@ export function CustomerDialog({ customer: opened = null, onClose, onDone }) {
   };
 
   const answers = dup ? [dup.phone, dup.id_number].filter((a) => a && a.exists) : [];
+  if (asked) {
+    // The number was a colleague's customer and the user asked for it (probe finding 13): there
+    // is nothing to create, so the form and its create button give way to what happens next.
+    return html`<${Dialog} title=${t('customers.create.title')} onClose=${onClose} testid="customer-dialog"
+      footer=${html`<button type="button" class="btn btn-primary" data-autofocus onClick=${onClose}
+        data-testid="customer-dialog-done">${t('customers.duplicate.done')}</button>`}>
+      <p class="notice notice-success" role="status" data-testid="transfer-asked">${t('customers.duplicate.asked')}</p>
+    <//>`;
+  }
   return html`<${FormDialog} title=${editing ? t('customer.edit.title') : t('customers.create.title')}
     onClose=${onClose} onSubmit=${onSubmit} busy=${busy} size="lg" testid="customer-dialog"
     submitLabel=${editing ? t('common.save') : t('customers.create.submit')}
@@ -591,7 +607,7 @@ export function CustomerDialog({ customer: opened = null, onClose, onDone }) {
         setStale(null);
       }}
       onOverwrite=${() => { const at = stale.updated_at; setStale(null); onSubmit(at); }} />`}
-    <${DuplicateNotice} answers=${answers} conflict=${conflict} onOpen=${onClose}
+    <${DuplicateNotice} answers=${answers} conflict=${conflict} onOpen=${onClose} onAsked=${() => setAsked(true)}
       typed=${{ phone: values.phone.trim(), id_number: values.id_number.trim() }} />
     <${CustomerFields} values=${values} errors=${errors} set=${set} onBlurField=${onBlurField} editing=${editing}
       settings=${settings} customErrors=${customErrors} setCustom=${setCustom} />

@@ -31,9 +31,18 @@ export default async function ({ page, server }) {
   await page.getByTestId('customer-form-phone').fill(PHONE);
   await page.getByTestId('customer-form-phone').blur();
   await page.getByTestId('transfer-ask').click();
+  // 提交申请 waits for a reason, and says so (probe finding 13).
+  assert(await page.getByTestId('transfer-send').isDisabled(), 'no request without a reason');
+  assert((await page.getByTestId('transfer-reason-hint').innerText()).includes('请填写申请理由'), 'the hint says why');
   await page.getByTestId('transfer-reason').fill('客户主动来电找我办理');
+  assert(await page.getByTestId('transfer-reason-hint').count() === 0, 'the hint goes once a reason is typed');
   await page.getByTestId('transfer-send').click();
+  // Sent: the dialog is finished — no form, no 创建客户 — and 完成 closes it.
   await page.getByTestId('transfer-asked').waitFor();
+  assert(await page.getByTestId('customer-dialog-submit').count() === 0, 'no create button once the request is sent');
+  assert(await page.getByTestId('customer-form-phone').count() === 0, 'no form once the request is sent');
+  await page.getByTestId('customer-dialog-done').click();
+  await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
 
   await logInAs(page, server, 'lead');
   const card = page.getByTestId('transfer-requests');
