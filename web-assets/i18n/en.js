@@ -844,6 +844,8 @@ export default {
   'notices.applied': '{name} applied again through an online form',
   'notices.assigned': 'New customer: {name} is now yours',
   'notices.assignedBy': 'New customer: {by} gave you {name}',
+  'notices.transferRequested': 'Transfer request: {by} asks for {name}; decide on the dashboard',
+  'notices.transferDone': 'Transfer request: {by}’s request for {name} has been decided',
   'reminders.badgeTitle': 'To-dos today: {count} customers',
   // Backup page (/admin/backup) and the shell's backup warning
   'nav.adminBackup': 'Backups',

@@ -844,6 +844,8 @@ export default {
   'notices.applied': '{name} 再次提交了在线申请',
   'notices.assigned': '新客户：{name} 已分配给您',
   'notices.assignedBy': '新客户：{by} 将 {name} 分配给您',
+  'notices.transferRequested': '转移申请：{by} 申请把 {name} 转给自己，请在工作台审批',
+  'notices.transferDone': '转移申请：{by} 申请的 {name} 已处理',
   'reminders.badgeTitle': '今日待办：{count} 位客户',
   // Backup page (/admin/backup) and the shell's backup warning
   'nav.adminBackup': '备份',

@@ -1,6 +1,6 @@
 // The duplicate warning's next step (issue 17.6): a salesperson whose new lead is a colleague's
 // customer asks for it from the warning (a reason, inline); the owner's manager approves on the
-// dashboard; the customer is then the requester's. On a 390×844 phone.
+// dashboard, told by the bell; the customer is then the requester's. On a 390×844 phone.
 import { apiCall, assert, setupAdmin } from '../harness.mjs';
 
 const PASSWORD = 'team pass 2026!';
@@ -45,12 +45,23 @@ export default async function ({ page, server }) {
   await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
 
   await logInAs(page, server, 'lead');
+  // The approver's bell says a request waits (probe finding 27), not only the dashboard card.
+  await page.getByTestId('notice-bell').click();
+  const notice = page.getByTestId('notice-panel').locator('[data-kind="transfer_requested"]');
+  await notice.waitFor();
+  const said = await notice.innerText();
+  assert(said.includes('asker') && said.includes('司马光'), `the bell names who asks for whom: ${said}`);
+  await page.getByTestId('notice-bell').click();
   const card = page.getByTestId('transfer-requests');
   await card.getByTestId('transfer-pending').waitFor();
   const text = await card.innerText();
   assert(text.includes('司马光') && text.includes('客户主动来电找我办理'), `the approver sees who and why: ${text}`);
   await card.getByTestId('transfer-approve').click();
   await page.getByTestId('toast').first().waitFor();
+  // Decided: the bell's entry says so.
+  await page.getByTestId('notice-bell').click();
+  await page.getByTestId('notice-panel').locator('[data-kind="transfer_requested"][data-done="true"]').waitFor();
+  await page.getByTestId('notice-bell').click();
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(wide <= 0, `no sideways scroll at 390 px (${wide} px too wide)`);
 
