@@ -423,7 +423,7 @@ const CONFLICT_LABELS = {
   address: 'customer.edit.conflict.field.address', channel: 'customers.field.channel', stage: 'customers.field.stage',
   grade: 'customers.field.grade', stars: 'customers.field.stars', tags: 'customers.field.tags',
   notes: 'customers.field.notes', demand: 'customer.edit.conflict.field.demand', owner_id: 'customer.edit.conflict.field.owner',
-  next_followup_at: 'customers.field.nextFollowup',
+  next_followup_at: 'customers.field.nextFollowup', profile: 'customer.edit.conflict.field.profile',
 };
 
 /** A field's value as it is now, for the conflict notice (empty when there is none to show). */
@@ -444,7 +444,7 @@ function conflictValue(c, field) {
  * Someone saved this customer after the dialog was opened (409 edit_conflict): what they
  * changed, with their values, and the choice to reload them or to save over them on purpose.
  */
-function EditConflict({ stale, busy, onReload, onOverwrite }) {
+export function EditConflict({ stale, busy, onReload, onOverwrite }) {
   const current = stale.current || {};
   const fields = (stale.fields || []).filter((f, i, all) => all.indexOf(f) === i);
   return html`<div class="notice notice-warning edit-conflict" role="alert" data-testid="edit-conflict">

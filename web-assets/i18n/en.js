@@ -768,6 +768,7 @@ export default {
   'customer.edit.conflict.field.address': 'Address',
   'customer.edit.conflict.field.demand': 'Loan request',
   'customer.edit.conflict.field.owner': 'Owner',
+  'customer.edit.conflict.field.profile': 'Qualification',
   'customer.transfer.button': 'Transfer',
   'customer.transfer.title': 'Transfer “{name}”',
   'customer.transfer.to': 'Give to',

@@ -768,6 +768,7 @@ export default {
   'customer.edit.conflict.field.address': '地址',
   'customer.edit.conflict.field.demand': '贷款需求',
   'customer.edit.conflict.field.owner': '负责人',
+  'customer.edit.conflict.field.profile': '资质',
   'customer.transfer.button': '转移',
   'customer.transfer.title': '转移客户“{name}”',
   'customer.transfer.to': '转给',
