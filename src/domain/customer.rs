@@ -339,6 +339,10 @@ pub struct CustomerPatch {
     pub next_followup_at: Option<Option<DateTime<Utc>>>,
     /// Refused: ownership changes go through transfer.
     pub owner_id: Option<String>,
+    /// The `updated_at` the client read: when the record has changed since, the edit is
+    /// refused (409 `edit_conflict`, with what changed) instead of silently overwriting the
+    /// other person's values. Absent: the edit applies whatever changed meanwhile.
+    pub expected_updated_at: Option<DateTime<Utc>>,
 }
 
 impl CustomerPatch {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::customers::{CustomerView, shanghai};
+use super::customers::{CustomerView, recipient, shanghai};
 use super::{Error, Result, access::audit, new_id};
 use crate::domain::capability::Capability;
 use crate::domain::followup::{self, Followup, FollowupInput};
@@ -328,12 +328,7 @@ impl crate::service::followups::UseCases<'_> {
         let now = ctx.now;
         ctx.write(|w| {
             let before = w.live(id)?;
-            let target = users::find_by_id_w(w.tx, to_user)?
-                .filter(|u| u.status == UserStatus::Active)
-                .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?;
-            if !ctx.scope.may_receive(&target.id) {
-                return Err(Error::validation("to_user", OUT_OF_SCOPE_RECEIVER));
-            }
+            let target = recipient::recipient(w.tx, &ctx.scope, to_user, "to_user")?;
             if before.owner_id.as_deref() == Some(target.id.as_str()) {
                 return Err(Error::validation("to_user", "客户已经属于该用户"));
             }
@@ -373,47 +368,17 @@ pub(crate) fn move_to(
     Ok(c)
 }
 
-/// The refusal of a receiver outside the caller's data scope.
-pub const OUT_OF_SCOPE_RECEIVER: &str = "接收人不在你的数据范围内";
-
-/// What an owner needs to work the customers they receive: to read them and to log follow-ups
-/// and edits. A successor without them (a finance or broker account) would hold customers
-/// nobody works, out of every pool.
-const SUCCESSOR_NEEDS: &[Capability] = &[Capability::CustomerRead, Capability::CustomerEdit];
-
-/// Whether `user`'s roles grant what an owner needs ([`SUCCESSOR_NEEDS`]).
-pub(crate) fn can_work_customers(roles: &[crate::domain::roles::Role], user: &User) -> bool {
-    let access =
-        crate::domain::roles::combine(roles.iter().filter(|r| user.roles.contains(&r.key)));
-    SUCCESSOR_NEEDS
-        .iter()
-        .all(|c| access.capabilities.contains(c))
-}
-
+/// A departing user's successor must be able to work the customers ([`recipient::lacks`]);
+/// their reach is the departure's own rule (`Actor::may_reach_account`), checked before.
 fn check_successor(tx: &crate::store::WriteTransaction, successor: &User) -> Result<()> {
     let roles = crate::store::org::roles_w(tx)?;
-    let access =
-        crate::domain::roles::combine(roles.iter().filter(|r| successor.roles.contains(&r.key)));
-    // Named as the roles page names them: the capability keys meant nothing to the admin.
-    let missing: Vec<&str> = SUCCESSOR_NEEDS
-        .iter()
-        .filter(|c| !access.capabilities.contains(c))
-        .map(|c| match c {
-            Capability::CustomerRead => "“查看客户”",
-            Capability::CustomerEdit => "“编辑客户”",
-            other => other.as_str(),
-        })
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
+    match recipient::lacks(&roles, successor) {
+        None => Ok(()),
+        Some(reason) => Err(Error::validation(
+            "to_user",
+            format!("{reason}，或转入公海"),
+        )),
     }
-    Err(Error::validation(
-        "to_user",
-        format!(
-            "接收人无法接手客户：其角色没有{}权限，请选择业务员或经理，或转入公海",
-            missing.join("、")
-        ),
-    ))
 }
 
 /// Where a departing user's customers go.

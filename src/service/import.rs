@@ -372,22 +372,23 @@ impl crate::service::import::UseCases<'_> {
     /// Resolves an owner named in a file or request: an active user the caller may give
     /// customers to (themselves; anyone in their scope with `customer.transfer`).
     fn owner_for(&self, caller: &Caller, scope: &Scope, name: &str) -> Result<String, String> {
-        let found = self
+        let (found, roles) = self
             .store
             .read(|tx| {
+                let roles = crate::store::org::roles(tx)?;
                 let by_name = users::find_by_username(tx, name)?;
                 if by_name.is_some() {
-                    return Ok::<_, Error>(by_name);
+                    return Ok::<_, Error>((by_name, roles));
                 }
                 // The UI's owner picker sends the user's id.
                 if let Some(u) = users::get(tx, name)? {
-                    return Ok(Some(u));
+                    return Ok((Some(u), roles));
                 }
                 let mut same: Vec<_> = users::all(tx)?
                     .into_iter()
                     .filter(|u| u.display_name == name)
                     .collect();
-                Ok(if same.len() == 1 { same.pop() } else { None })
+                Ok((if same.len() == 1 { same.pop() } else { None }, roles))
             })
             .map_err(|_| "无法读取用户".to_string())?;
         let Some(u) = found.filter(|u| u.status == UserStatus::Active) else {
@@ -396,9 +397,12 @@ impl crate::service::import::UseCases<'_> {
         if u.id == caller.user.id {
             return Ok(u.id);
         }
-        let in_scope = scope.owner_filter().is_none_or(|set| set.contains(&u.id));
-        if !caller.can(Capability::CustomerTransfer) || !in_scope {
+        if !caller.can(Capability::CustomerTransfer) || !scope.may_receive(&u.id) {
             return Err(format!("无权将客户分配给“{name}”"));
+        }
+        // Someone else: the rule for every hand-over (here, their permissions).
+        if let Some(reason) = crate::service::customers::recipient::refusal(scope, &roles, &u) {
+            return Err(format!("负责人“{name}”：{reason}"));
         }
         Ok(u.id)
     }

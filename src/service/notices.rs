@@ -15,13 +15,18 @@ pub const MAX_NOTICES: usize = 20;
 pub struct NoticeView {
     /// Position in the user's log; the next call's `after`.
     pub seq: u64,
-    /// `assigned`: a customer became yours.
+    /// `assigned`: a customer became yours; `applied`, `referred`: one of yours came again
+    /// (an online application, a broker); `transfer_requested`: a colleague asks for a
+    /// customer you may decide on (see `done`).
     pub kind: String,
     pub customer_id: String,
     pub customer_name: String,
     /// Who gave it (`null`: the system, e.g. a departure handed over by a job).
     pub by_name: Option<String>,
     pub at: chrono::DateTime<chrono::Utc>,
+    /// For `transfer_requested`: the request has been decided (by you or another approver),
+    /// so there is nothing left to do. Always `false` for the other kinds.
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -51,7 +56,15 @@ impl crate::service::followups::UseCases<'_> {
                     Some(id) => users::get(tx, id)?.map(|u| u.display_name),
                     None => None,
                 };
+                let done = match (n.kind.as_str(), n.by.as_deref()) {
+                    (
+                        crate::service::customers::transfer_requests::TRANSFER_NOTICE,
+                        Some(asker),
+                    ) => crate::store::transfers::open_for(tx, &n.customer_id, asker)?.is_none(),
+                    _ => false,
+                };
                 items.push(NoticeView {
+                    done,
                     seq: n.seq,
                     kind: n.kind,
                     customer_id: n.customer_id,

@@ -537,6 +537,29 @@ pub fn list(
     Ok((out, total))
 }
 
+/// Entries about `target` made at or after `since`, newest first, among the `within` newest
+/// entries of the log: what happened to a record since a client read it (an edit conflict's
+/// account), never a search of the whole log.
+pub fn recent_about(
+    tx: &WriteTransaction,
+    target: &str,
+    since: DateTime<Utc>,
+    within: usize,
+) -> Result<Vec<AuditEntry>> {
+    let table = tx.open_table(tables::AUDIT)?;
+    let mut out = Vec::new();
+    for row in table.iter()?.rev().take(within) {
+        let e: AuditEntry = codec::decode(T, row?.1.value())?;
+        if e.at < since {
+            break;
+        }
+        if e.target.as_deref() == Some(target) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
 /// Result of walking the whole chain.
 #[derive(Debug, PartialEq)]
 pub struct ChainCheck {

@@ -99,6 +99,15 @@ pub fn open_for_w(
         .map(|v| v.value().to_string()))
 }
 
+/// [`open_for_w`] in a read transaction: whether `requester`'s request for `customer` still
+/// waits for a decision.
+pub fn open_for(tx: &ReadTransaction, customer: &str, requester: &str) -> Result<Option<String>> {
+    Ok(tx
+        .open_table(tables::TRANSFER_KEYS)?
+        .get(open_key(customer, requester).as_str())?
+        .map(|v| v.value().to_string()))
+}
+
 fn by_prefix(tx: &ReadTransaction, prefix: &str, limit: usize) -> Result<Vec<TransferRequest>> {
     let keys = tx.open_table(tables::TRANSFER_KEYS)?;
     let records = tx.open_table(tables::TRANSFER_REQUESTS)?;

@@ -151,3 +151,82 @@ async fn a_duplicate_lead_is_requested_and_the_owners_manager_decides() {
         );
     }
 }
+
+/// Probe finding 27: a manager learned of a pending request only from a card on 工作台. Everyone
+/// who may decide it now gets it in the bell (`transfer_requested`), marked done once decided.
+#[tokio::test]
+async fn the_approvers_bell_says_a_request_waits_and_then_that_it_was_decided() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+    let east = common::add_department(&s, "华东", None);
+    let west = common::add_department(&s, "华西", None);
+    common::add_user(&s, "owner", &["sales"], Some(&east));
+    common::add_user(&s, "asker", &["sales"], Some(&east));
+    common::add_user(&s, "lead", &["manager"], Some(&east));
+    common::add_user(&s, "other", &["manager"], Some(&west));
+    let owner = s.login("owner", TEAM_PASSWORD).await;
+    let asker = s.login("asker", TEAM_PASSWORD).await;
+    let lead = s.login("lead", TEAM_PASSWORD).await;
+    let other = s.login("other", TEAM_PASSWORD).await;
+    let (st, c) = owner
+        .post(
+            "/api/v1/customers",
+            json!({"name": "司马光", "phone": PHONE}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let (st, r) = asker
+        .post(
+            "/api/v1/transfer-requests",
+            json!({"phone": PHONE, "reason": "客户主动来电找我办理"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{r}");
+    let rid = r["id"].as_str().unwrap().to_string();
+
+    let requests = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "transfer_requested")
+            .cloned()
+            .collect()
+    };
+    for who in [&lead, &admin] {
+        let (st, v) = who.get("/api/v1/notices").await;
+        assert_eq!(st, 200, "{v}");
+        let got = requests(&v);
+        assert_eq!(got.len(), 1, "{v}");
+        assert_eq!(
+            (
+                got[0]["customer_name"].as_str(),
+                got[0]["by_name"].as_str(),
+                got[0]["done"].as_bool()
+            ),
+            (Some("司马光"), Some("asker"), Some(false)),
+            "{v}"
+        );
+    }
+    // Not those who may not decide it: another department's manager, the owner (no
+    // customer.transfer), the requester.
+    for who in [&other, &owner, &asker] {
+        let (_, v) = who.get("/api/v1/notices").await;
+        assert!(requests(&v).is_empty(), "{v}");
+    }
+
+    let (st, v) = lead
+        .post(
+            &format!("/api/v1/transfer-requests/{rid}/decision"),
+            json!({"approve": true}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = admin.get("/api/v1/notices").await;
+    assert_eq!(
+        requests(&v)[0]["done"],
+        true,
+        "decided by another approver: {v}"
+    );
+    s.stop().await;
+}

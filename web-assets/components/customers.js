@@ -11,7 +11,7 @@ import { fenToWan, parseWanToFen } from '../money.js';
 import { moneyHint } from './money-hint.js';
 import { Field } from './field.js';
 import { SelectField } from './form.js';
-import { FormDialog } from './dialog.js';
+import { Dialog, FormDialog } from './dialog.js';
 import { Icon } from './icons.js';
 import {
   ConsentFields, CustomFieldInputs, TagGroupPicker, buildCustom, consentFromForm, consentToForm, customToForm,
@@ -258,7 +258,7 @@ export function buildCustomerInput(values, { creating, original = null }) {
  *  next step (ask its owner or their manager). */
 /** The next step for a match the caller may not open: ask for it (a transfer request the
  *  owner's manager decides), by the number typed; the reason is asked inline. */
-function AskForIt({ m, typed }) {
+function AskForIt({ m, typed, onAsked }) {
   const [state, setState] = useState({ open: false, reason: '', busy: false, error: null, done: false });
   if (!m.owner) return html`<span class="muted" data-testid="duplicate-next">${t('customers.duplicate.inPool')}</span>`;
   if (state.done) return html`<span class="muted" data-testid="transfer-asked">${t('customers.duplicate.asked')}</span>`;
@@ -271,20 +271,26 @@ function AskForIt({ m, typed }) {
     try {
       await api('POST', '/api/v1/transfer-requests', { [m.by]: typed[m.by], reason: state.reason });
       setState({ ...state, busy: false, done: true });
+      // The request is what the user came to do: the dialog turns into its finished state.
+      if (onAsked) onAsked();
     } catch (e) {
       setState({ ...state, busy: false, error: errorText(e) });
     }
   };
+  const empty = !state.reason.trim();
   return html`<span class="dup-ask">
     <input class="input" placeholder=${t('customers.duplicate.reason')} value=${state.reason} maxlength="200"
+      aria-label=${t('customers.duplicate.reasonLabel')} aria-describedby="transfer-reason-hint"
       onInput=${(e) => setState({ ...state, reason: e.currentTarget.value })} data-testid="transfer-reason" />
-    <button type="button" class="btn btn-sm btn-primary" disabled=${state.busy || !state.reason.trim()} onClick=${send}
+    <button type="button" class="btn btn-sm btn-primary" disabled=${state.busy || empty} onClick=${send}
+      aria-describedby="transfer-reason-hint" title=${empty ? t('customers.duplicate.reasonNeeded') : undefined}
       data-testid="transfer-send">${t('customers.duplicate.send')}</button>
+    ${empty && html`<span class="field-hint" id="transfer-reason-hint" data-testid="transfer-reason-hint">${t('customers.duplicate.reasonNeeded')}</span>`}
     ${state.error && html`<span class="field-error" role="alert">${state.error}</span>`}
   </span>`;
 }
 
-export function DuplicateNotice({ answers, conflict, onOpen, typed = {} }) {
+export function DuplicateNotice({ answers, conflict, onOpen, typed = {}, onAsked }) {
   const seen = new Set();
   const matches = [];
   for (const a of answers) {
@@ -306,7 +312,7 @@ export function DuplicateNotice({ answers, conflict, onOpen, typed = {} }) {
       ${m.customer_id
         ? html`<a href=${`/customers/${encodeURIComponent(m.customer_id)}`} class="dup-open"
             data-testid="duplicate-open" onClick=${onOpen}>${t('customers.duplicate.open')}</a>`
-        : html`<${AskForIt} m=${m} typed=${typed} />`}
+        : html`<${AskForIt} m=${m} typed=${typed} onAsked=${onAsked} />`}
     </div>`)}
   </div>`;
 }
@@ -410,8 +416,62 @@ function focusFirst(errors) {
  * Create (customer absent) or edit (customer given) dialog.
  * onDone(customerView) after the server accepted it.
  */
-export function CustomerDialog({ customer = null, onClose, onDone }) {
-  const editing = Boolean(customer);
+/** The form's label of a field an edit conflict names (the server's field names). */
+const CONFLICT_LABELS = {
+  name: 'customers.field.name', phone: 'customers.field.phone', extra_phones: 'customers.field.phone',
+  id_number: 'customers.field.idNumber', city: 'customers.field.city', company: 'customers.field.company',
+  address: 'customer.edit.conflict.field.address', channel: 'customers.field.channel', stage: 'customers.field.stage',
+  grade: 'customers.field.grade', stars: 'customers.field.stars', tags: 'customers.field.tags',
+  notes: 'customers.field.notes', demand: 'customer.edit.conflict.field.demand', owner_id: 'customer.edit.conflict.field.owner',
+  next_followup_at: 'customers.field.nextFollowup', profile: 'customer.edit.conflict.field.profile',
+};
+
+/** A field's value as it is now, for the conflict notice (empty when there is none to show). */
+function conflictValue(c, field) {
+  const v = c[field];
+  if (field === 'stage') return v ? t(`stage.${v}`) : '';
+  if (field === 'tags') return (v || []).join(t('customers.tagJoiner'));
+  if (field === 'demand') {
+    const d = v || {};
+    return [d.amount_fen != null ? `${fenToWan(d.amount_fen)}${t('customer.edit.conflict.wan')}` : '', d.purpose || ''].filter(Boolean).join(' · ');
+  }
+  if (field === 'owner_id' || field === 'next_followup_at' || field === 'custom' || field === 'profile' || field === 'consent') return '';
+  if (v == null) return '';
+  return typeof v === 'object' ? '' : String(v);
+}
+
+/**
+ * Someone saved this customer after the dialog was opened (409 edit_conflict): what they
+ * changed, with their values, and the choice to reload them or to save over them on purpose.
+ */
+export function EditConflict({ stale, busy, onReload, onOverwrite }) {
+  const current = stale.current || {};
+  const fields = (stale.fields || []).filter((f, i, all) => all.indexOf(f) === i);
+  return html`<div class="notice notice-warning edit-conflict" role="alert" data-testid="edit-conflict">
+    <strong>${t('customer.edit.conflict.title')}</strong>
+    ${stale.updated_by && html`<span> ${t('customer.edit.conflict.by', { name: stale.updated_by })}</span>`}
+    ${fields.length > 0 && html`<ul data-testid="edit-conflict-fields">
+      ${fields.map((f) => {
+        const value = conflictValue(current, f);
+        return html`<li key=${f} data-field=${f}>${CONFLICT_LABELS[f] ? t(CONFLICT_LABELS[f]) : f}${value
+          ? t('customer.edit.conflict.now', { value }) : ''}</li>`;
+      })}
+    </ul>`}
+    <p class="muted">${t('customer.edit.conflict.hint')}</p>
+    <div class="actions">
+      <button type="button" class="btn" disabled=${busy} onClick=${onReload} data-testid="edit-conflict-reload">${t('customer.edit.conflict.reload')}</button>
+      <button type="button" class="btn btn-danger-outline" disabled=${busy} onClick=${onOverwrite} data-testid="edit-conflict-overwrite">${t('customer.edit.conflict.overwrite')}</button>
+    </div>
+  </div>`;
+}
+
+export function CustomerDialog({ customer: opened = null, onClose, onDone }) {
+  const editing = Boolean(opened);
+  // The copy the edit is made on: the record as opened, or as reloaded after a conflict. Its
+  // updated_at goes with the save, so a save over someone else's newer values is refused.
+  const [customer, setCustomer] = useState(opened);
+  const [stale, setStale] = useState(null);
+  const [asked, setAsked] = useState(false);
   const [values, setValues] = useState(() => ({
     ...(editing ? formFromCustomer(customer) : emptyForm()),
     ...consentToForm(editing ? customer.consent : null),
@@ -463,7 +523,7 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
     }
   };
 
-  const onSubmit = async () => {
+  const onSubmit = async (overwrite = null) => {
     setFormError(null);
     setConflict(null);
     const { body, errors: found } = buildCustomerInput(values, { creating: !editing, original: customer });
@@ -491,6 +551,7 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
       onClose();
       return;
     }
+    if (editing) body.expected_updated_at = overwrite || customer.updated_at;
     setBusy(true);
     try {
       const saved = editing
@@ -499,6 +560,11 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
       onDone(saved);
     } catch (error) {
       setBusy(false);
+      if (error.code === 'edit_conflict' && error.details) {
+        setStale(error.details);
+        return;
+      }
+      setStale(null);
       if (error.code === 'duplicate') {
         setConflict(customerErrorText(error));
         return;
@@ -518,11 +584,30 @@ export function CustomerDialog({ customer = null, onClose, onDone }) {
   };
 
   const answers = dup ? [dup.phone, dup.id_number].filter((a) => a && a.exists) : [];
+  if (asked) {
+    // The number was a colleague's customer and the user asked for it (probe finding 13): there
+    // is nothing to create, so the form and its create button give way to what happens next.
+    return html`<${Dialog} title=${t('customers.create.title')} onClose=${onClose} testid="customer-dialog"
+      footer=${html`<button type="button" class="btn btn-primary" data-autofocus onClick=${onClose}
+        data-testid="customer-dialog-done">${t('customers.duplicate.done')}</button>`}>
+      <p class="notice notice-success" role="status" data-testid="transfer-asked">${t('customers.duplicate.asked')}</p>
+    <//>`;
+  }
   return html`<${FormDialog} title=${editing ? t('customer.edit.title') : t('customers.create.title')}
     onClose=${onClose} onSubmit=${onSubmit} busy=${busy} size="lg" testid="customer-dialog"
     submitLabel=${editing ? t('common.save') : t('customers.create.submit')}
     busyLabel=${editing ? t('common.saving') : t('common.creating')} error=${formError}>
-    <${DuplicateNotice} answers=${answers} conflict=${conflict} onOpen=${onClose}
+    ${stale && html`<${EditConflict} stale=${stale} busy=${busy}
+      onReload=${() => {
+        // Their values in the form, my unsaved changes dropped: the user edits the record as it is.
+        const current = stale.current;
+        setCustomer(current);
+        setValues((v) => ({ ...v, ...formFromCustomer(current), ...consentToForm(current.consent) }));
+        setErrors({});
+        setStale(null);
+      }}
+      onOverwrite=${() => { const at = stale.updated_at; setStale(null); onSubmit(at); }} />`}
+    <${DuplicateNotice} answers=${answers} conflict=${conflict} onOpen=${onClose} onAsked=${() => setAsked(true)}
       typed=${{ phone: values.phone.trim(), id_number: values.id_number.trim() }} />
     <${CustomerFields} values=${values} errors=${errors} set=${set} onBlurField=${onBlurField} editing=${editing}
       settings=${settings} customErrors=${customErrors} setCustom=${setCustom} />

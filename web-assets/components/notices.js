@@ -1,5 +1,6 @@
 // The new-lead bell: customers given to me (by a manager, a rule, an import, a pool) appear
-// within seconds without a reload. GET /api/v1/notices?after=<cursor> every POLL_MS while the
+// within seconds without a reload, and so do transfer requests I may decide (marked done once
+// someone has decided them). GET /api/v1/notices?after=<cursor> every POLL_MS while the
 // tab is visible; each new notice is a toast and a row in the bell's panel; the count is what
 // arrived since I last opened the panel (remembered per user in localStorage).
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
@@ -33,7 +34,13 @@ function writeSeen(userId, seq) {
   try { localStorage.setItem(seenKey(userId), String(seq)); } catch { /* private mode: count resets */ }
 }
 
+/** A colleague asks for a customer I may decide on: decided on the dashboard's card. */
+const TRANSFER = 'transfer_requested';
+
 function noticeText(n) {
+  if (n.kind === TRANSFER) {
+    return t(n.done ? 'notices.transferDone' : 'notices.transferRequested', { name: n.customer_name, by: n.by_name || '' });
+  }
   if (n.kind === 'applied') return t('notices.applied', { name: n.customer_name });
   if (n.kind === 'referred') return t('notices.referred', { name: n.customer_name });
   return n.by_name
@@ -69,10 +76,11 @@ export function NoticeBell() {
             setSeen(stored === null ? r.latest : stored);
             setItems(r.items.slice().reverse());
           } else if (r.items.length) {
-            if (r.items.length > TOASTS_PER_POLL) {
+            const fresh = r.items.filter((n) => !n.done);
+            if (fresh.length > TOASTS_PER_POLL) {
               toast(t('notices.many', { count: r.latest - cursor.current }), { tone: 'success', ms: 8000 });
             } else {
-              for (const n of r.items) toast(noticeText(n), { tone: 'success', ms: 8000 });
+              for (const n of fresh) toast(noticeText(n), { tone: 'success', ms: 8000 });
             }
             setItems((old) => [...r.items.slice().reverse(), ...old].slice(0, 20));
           }
@@ -111,6 +119,10 @@ export function NoticeBell() {
       writeSeen(user.id, cursor.current);
       setSeen(cursor.current);
     }
+    if (!open) {
+      // The newest notices as they are now: a transfer request decided since shows as done.
+      api('GET', '/api/v1/notices').then((r) => setItems(r.items.slice().reverse())).catch(() => setFailed(true));
+    }
     setOpen(!open);
   };
   const title = failed ? t('notices.failed') : t('notices.title', { count: unread });
@@ -126,12 +138,16 @@ export function NoticeBell() {
       ${failed && html`<p class="field-error" role="alert">${t('notices.failed')}</p>`}
       ${items.length === 0
         ? html`<p class="muted notice-empty">${t('notices.empty')}</p>`
-        : html`<ul class="notice-list">${items.map((n) => html`<li key=${n.seq}>
-            <a href=${`/customers/${encodeURIComponent(n.customer_id)}`} data-testid="notice-item"
-              onClick=${(e) => { e.preventDefault(); setOpen(false); navigate(`/customers/${encodeURIComponent(n.customer_id)}`); }}>
+        : html`<ul class="notice-list">${items.map((n) => {
+          // A request is decided on the dashboard's card; the others open the customer.
+          const href = n.kind === TRANSFER ? '/' : `/customers/${encodeURIComponent(n.customer_id)}`;
+          return html`<li key=${n.seq} class=${n.done ? 'is-done' : ''}>
+            <a href=${href} data-testid="notice-item" data-kind=${n.kind} data-done=${n.done ? 'true' : 'false'}
+              onClick=${(e) => { e.preventDefault(); setOpen(false); navigate(href); }}>
               <span>${noticeText(n)}</span>
               <span class="muted notice-at">${formatDateTime(n.at, { seconds: false })}</span>
-            </a></li>`)}</ul>`}
+            </a></li>`;
+        })}</ul>`}
     </div>`}
   </div>`;
 }

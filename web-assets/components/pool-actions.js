@@ -1,6 +1,6 @@
 // Pool actions on the customer detail page: release to the public pool (with a
 // required reason; the owner, or a manager with customer.transfer), lock /
-// unlock against recall (the owner only), and claim when the customer waits in
+// unlock against recall (the owner only; unlocking asks first, each says it is done), and claim when the customer waits in
 // a pool. Each calls its endpoint and hands the updated customer back.
 import { useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
@@ -40,6 +40,13 @@ function ReleaseDialog({ customer, onClose, onDone }) {
   <//>`;
 }
 
+/** The locked badge next to the stage: the customer is kept out of recall. */
+export function LockBadge({ customer: c }) {
+  if (!c.locked) return null;
+  return html`<span class="tag tag-code" title=${t('customer.lock.hint')} data-testid="customer-locked">
+    <${Icon} name="lock" size=${12} /> ${t('customer.locked')}</span>`;
+}
+
 export function PoolActions({ customer: c, onChanged }) {
   const [dialog, setDialog] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -70,12 +77,25 @@ export function PoolActions({ customer: c, onChanged }) {
       setBusy(false);
     }
   };
+  const lock = async () => {
+    if (await call('lock')) toast(t('customer.lock.done'));
+  };
+  const unlock = async () => {
+    if (await call('unlock')) {
+      setDialog(null);
+      toast(t('customer.unlock.done'));
+    }
+  };
+  // The locked badge is beside the stage in the page header (LockBadge): on a phone these
+  // actions sit in the More menu, out of sight.
   return html`
-    ${c.locked && html`<span class="tag tag-code" data-testid="customer-locked"><${Icon} name="lock" size=${12} /> ${t('customer.locked')}</span>`}
     ${mine && html`<button type="button" class="btn" disabled=${busy} data-testid="customer-lock"
       title=${c.locked ? t('customer.unlock.hint') : t('customer.lock.hint')}
-      onClick=${() => call(c.locked ? 'unlock' : 'lock')}><${Icon} name="lock" size=${16} />
+      onClick=${() => (c.locked ? setDialog('unlock') : lock())}><${Icon} name="lock" size=${16} />
       <span>${c.locked ? t('customer.unlock') : t('customer.lock')}</span></button>`}
+    ${dialog === 'unlock' && html`<${ConfirmDialog} title=${t('customer.unlock.title')} danger=${false}
+      body=${t('customer.unlock.body', { name: c.name })} confirmLabel=${t('customer.unlock')} busy=${busy}
+      onConfirm=${unlock} onClose=${() => setDialog(null)} testid="unlock-dialog" />`}
     ${c.owner_id && (mine || can('customer.transfer')) && html`<button type="button" class="btn" data-testid="customer-release"
       onClick=${() => setDialog('release')}><${Icon} name="inbox" size=${16} /><span>${t('customer.release')}</span></button>`}
     ${!c.owner_id && c.pool_id && can('pool.claim') && html`<button type="button" class="btn btn-primary" data-testid="customer-claim"

@@ -11,7 +11,7 @@ import { moneyHint } from './money-hint.js';
 import { Field } from './field.js';
 import { SelectField } from './form.js';
 import { FormDialog } from './dialog.js';
-import { customerErrorText, orDash } from './customers.js';
+import { EditConflict, customerErrorText, orDash } from './customers.js';
 
 const OCCUPATIONS = [
   { value: 'employee', labelKey: 'q.occupation.employee' },
@@ -155,8 +155,12 @@ export function toBody(values) {
 }
 
 /** The compact edit dialog. */
-export function QualificationDialog({ customer, onClose, onDone }) {
-  const [values, setValues] = useState(() => initial(customer));
+export function QualificationDialog({ customer: opened, onClose, onDone }) {
+  // The copy the edit is made on (as opened, or reloaded after a conflict): its updated_at goes
+  // with the save, so someone else's newer values are not overwritten without a word.
+  const [customer, setCustomer] = useState(opened);
+  const [stale, setStale] = useState(null);
+  const [values, setValues] = useState(() => initial(opened));
   const [errors, setErrors] = useState({});
   const [formError, setFormError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -164,11 +168,12 @@ export function QualificationDialog({ customer, onClose, onDone }) {
     setValues((v) => ({ ...v, [path]: value }));
     setErrors((e) => ({ ...e, [path]: null }));
   };
-  const submit = async () => {
+  const submit = async (overwrite = null) => {
     setFormError(null);
     const { body, errors: found } = toBody(values);
     setErrors(found);
     if (Object.keys(found).length) return;
+    body.expected_updated_at = overwrite || customer.updated_at;
     setBusy(true);
     try {
       const saved = await api('PATCH', `/api/v1/customers/${encodeURIComponent(customer.id)}`, body);
@@ -176,6 +181,11 @@ export function QualificationDialog({ customer, onClose, onDone }) {
       onDone(saved);
     } catch (error) {
       setBusy(false);
+      if (error.code === 'edit_conflict' && error.details) {
+        setStale(error.details);
+        return;
+      }
+      setStale(null);
       if (error.code === 'validation' && error.field in values) {
         setErrors({ [error.field]: customerErrorText(error) });
       } else {
@@ -209,6 +219,9 @@ export function QualificationDialog({ customer, onClose, onDone }) {
   };
   return html`<${FormDialog} title=${t('q.title', { name: customer.name })} onClose=${onClose} onSubmit=${submit}
     busy=${busy} error=${formError} size="lg" testid="qualification-dialog">
+    ${stale && html`<${EditConflict} stale=${stale} busy=${busy}
+      onReload=${() => { setCustomer(stale.current); setValues(initial(stale.current)); setErrors({}); setStale(null); }}
+      onOverwrite=${() => { const at = stale.updated_at; setStale(null); submit(at); }} />`}
     ${GROUPS.map((g) => html`<div key=${g.titleKey}>
       <h3 class="form-section-title">${t(g.titleKey)}</h3>
       <div class="form-grid form-grid-3">${g.fields.map((f) => html`<div key=${f.path}>${control(f)}</div>`)}</div>

@@ -16,7 +16,7 @@ import { SelectField } from '../components/form.js';
 import { ConfirmDialog, FormDialog } from '../components/dialog.js';
 import { FormError } from '../components/field.js';
 import { remindersChanged } from '../components/reminders.js';
-import { PoolActions } from '../components/pool-actions.js';
+import { LockBadge, PoolActions } from '../components/pool-actions.js';
 import { useNarrow } from '../components/narrow.js';
 import { assignReasonText } from '../components/assign-reasons.js';
 import {
@@ -448,6 +448,7 @@ export function CustomerDetailPage() {
             ? html`<${QuickStage} customer=${c} onSaved=${(saved) => { setState({ status: 'ready', customer: saved }); loadTimeline(); }} />`
             : html`<${StageBadge} stage=${c.stage} />`}
           ${c.grade && html`<span class="tag tag-code">${t('customer.gradeBadge', { grade: c.grade })}</span>`}
+          <${LockBadge} customer=${c} />
         </h1>
         <p class="page-subtitle">${[c.city, c.company, c.channel].filter(Boolean).join(' · ') || t('customer.noSummary')}</p>
         ${narrow && canEdit && html`<button type="button" class="btn btn-primary" data-testid="customer-write-followup"

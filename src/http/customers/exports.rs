@@ -67,7 +67,8 @@ impl futures_core::Stream for Chunks {
 /// allowed; audited with the filter and row count).
 #[utoipa::path(get, path = "/exports/customers", operation_id = "export_customers", tag = "customers", params(ExportQuery), responses(
     (status = 200, description = "The file (`Content-Disposition: attachment`)"),
-    (status = 403, description = "Missing customer.export, or full values not allowed", body = ErrorBody)))]
+    (status = 403, description = "Missing customer.export, or full values not allowed", body = ErrorBody),
+    (status = 503, description = "`search_rebuilding`: the list's index is being rebuilt; try again shortly", body = ErrorBody)))]
 pub async fn customers(
     State(app): State<AppState>,
     Source(source): Source,

@@ -144,7 +144,7 @@ fn json_sized<T: serde::Serialize>(value: &T, capacity: usize) -> axum::response
     (status = 200, description = "Updated", body = CustomerView),
     (status = 400, description = "Invalid field", body = ErrorBody),
     (status = 404, description = "Absent or out of scope", body = ErrorBody),
-    (status = 409, description = "The new number belongs to another customer", body = ErrorBody)))]
+    (status = 409, description = "`duplicate`: the new number belongs to another customer; `edit_conflict`: the record changed since `expected_updated_at` (details: fields, updated_at, updated_by, current)", body = ErrorBody)))]
 pub async fn update(
     State(app): State<AppState>,
     Source(source): Source,

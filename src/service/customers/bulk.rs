@@ -7,10 +7,8 @@ use serde_json::json;
 
 use crate::domain::capability::Capability;
 use crate::domain::customer::{self, CustomerInput, Stage};
-use crate::domain::org::UserStatus;
 use crate::service::access::auth::Caller;
 use crate::service::{Error, Result};
-use crate::store::users;
 
 /// Most ids in one request.
 pub const MAX_BULK: usize = 1000;
@@ -96,21 +94,13 @@ impl crate::service::customers::UseCases<'_> {
         let now = ctx.now;
         ctx.write(|w| {
             let target = match (req.action, req.to_user.as_deref()) {
-                (BulkAction::Transfer, Some(to)) => Some(
-                    users::find_by_id_w(w.tx, to)?
-                        .filter(|u| u.status == UserStatus::Active)
-                        .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?,
-                ),
+                (BulkAction::Transfer, Some(to)) => {
+                    Some(crate::service::customers::recipient::recipient(
+                        w.tx, &ctx.scope, to, "to_user",
+                    )?)
+                }
                 _ => None,
             };
-            if let Some(t) = &target
-                && !ctx.scope.may_receive(&t.id)
-            {
-                return Err(Error::validation(
-                    "to_user",
-                    crate::service::followups::OUT_OF_SCOPE_RECEIVER,
-                ));
-            }
             let mut count = 0;
             for id in &ids {
                 let before = w.live(id)?;

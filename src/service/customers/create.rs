@@ -189,12 +189,6 @@ impl crate::service::customers::UseCases<'_> {
             _ if auto.is_some() => None,
             Some(o) if o != caller.user.id => {
                 caller.require(Capability::CustomerTransfer)?;
-                if !ctx.scope.may_receive(o) {
-                    return Err(Error::validation(
-                        "owner_id",
-                        crate::service::followups::OUT_OF_SCOPE_RECEIVER,
-                    ));
-                }
                 Some(o.to_string())
             }
             _ => Some(caller.user.id.clone()),
@@ -204,12 +198,21 @@ impl crate::service::customers::UseCases<'_> {
             let defs = crate::service::customers::settings::custom_fields_w(w.tx)?;
             c.custom = custom_field::validate_map(&defs, &c.custom, true)
                 .map_err(|(f, r)| Error::validation(f, r))?;
-            if let Some(owner) = c.owner_id.as_deref() {
-                let ok = users::find_by_id_w(w.tx, owner)?
-                    .is_some_and(|u| u.status == crate::domain::org::UserStatus::Active);
-                if !ok {
-                    return Err(Error::validation("owner_id", "负责人不存在或已停用"));
+            match c.owner_id.as_deref() {
+                // Someone else named: the rule for every hand-over.
+                Some(owner) if owner != caller.user.id => {
+                    crate::service::customers::recipient::recipient(
+                        w.tx, &ctx.scope, owner, "owner_id",
+                    )?;
                 }
+                Some(owner) => {
+                    let ok = users::find_by_id_w(w.tx, owner)?
+                        .is_some_and(|u| u.status == crate::domain::org::UserStatus::Active);
+                    if !ok {
+                        return Err(Error::validation("owner_id", "负责人不存在或已停用"));
+                    }
+                }
+                None => {}
             }
             self.refuse_or_flag_duplicate(w, &mut c)?;
             let placed = match &auto {

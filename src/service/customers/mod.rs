@@ -13,6 +13,7 @@ pub mod duplicates;
 pub mod export;
 pub mod list;
 mod read;
+pub(crate) mod recipient;
 pub mod recycle;
 pub mod settings;
 pub mod transfer_requests;

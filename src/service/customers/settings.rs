@@ -350,9 +350,8 @@ impl crate::service::customers::UseCases<'_> {
         Ok(all
             .into_iter()
             .map(|u| DirectoryEntry {
-                may_receive: u.status == UserStatus::Active
-                    && scope.may_receive(&u.id)
-                    && crate::service::followups::can_work_customers(&roles, &u),
+                may_receive: crate::service::customers::recipient::refusal(&scope, &roles, &u)
+                    .is_none(),
                 id: u.id,
                 display_name: u.display_name,
                 department_id: u.department_id,

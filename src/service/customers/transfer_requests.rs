@@ -9,13 +9,14 @@ use serde_json::json;
 
 use crate::crypto::field::Kind;
 use crate::domain::capability::Capability;
+use crate::domain::roles::DataScope;
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Visible;
 use crate::service::customers::shanghai;
 use crate::service::{Error, Result, new_id};
 use crate::store::customers::{Reader, Unscoped};
 use crate::store::transfers::{self, TransferRequest, TransferStatus};
-use crate::store::users;
+use crate::store::{notices, users};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +68,56 @@ fn masked_name(name: &str) -> String {
         Some(first) => format!("{first}{}", "*".repeat(chars.count().max(1))),
         None => String::new(),
     }
+}
+
+/// The notice kind of a request waiting for the bell's owner to decide it.
+pub const TRANSFER_NOTICE: &str = "transfer_requested";
+
+/// Who may decide a request for a customer of `owner` (the rule of `transfer_requests`, for
+/// every account at once): active accounts other than the requester whose roles grant
+/// `customer.transfer` and whose data scope covers the owner.
+fn approvers(
+    tx: &crate::store::WriteTransaction,
+    owner: Option<&str>,
+    requester: &str,
+) -> Result<Vec<String>> {
+    let Some(owner) = owner else {
+        return Ok(Vec::new());
+    };
+    let all = users::all_w(tx)?;
+    let roles = crate::store::org::roles_w(tx)?;
+    let departments = crate::store::org::departments_w(tx)?;
+    let owner_dept = all
+        .iter()
+        .find(|u| u.id == owner)
+        .and_then(|u| u.department_id.clone());
+    Ok(all
+        .iter()
+        .filter(|u| u.status == crate::domain::org::UserStatus::Active && u.id != requester)
+        .filter(|u| {
+            let access =
+                crate::domain::roles::combine(roles.iter().filter(|r| u.roles.contains(&r.key)));
+            if !access.capabilities.contains(&Capability::CustomerTransfer) {
+                return false;
+            }
+            if u.id == owner {
+                return true;
+            }
+            match (
+                access.scope,
+                u.department_id.as_deref(),
+                owner_dept.as_deref(),
+            ) {
+                (DataScope::All, _, _) => true,
+                (DataScope::Department, Some(mine), Some(theirs)) => mine == theirs,
+                (DataScope::DepartmentTree, Some(mine), Some(theirs)) => {
+                    crate::domain::org::subtree(&departments, mine).contains(theirs)
+                }
+                _ => false,
+            }
+        })
+        .map(|u| u.id.clone())
+        .collect())
 }
 
 impl crate::service::customers::UseCases<'_> {
@@ -189,6 +240,18 @@ impl crate::service::customers::UseCases<'_> {
                 Some(&customer.id),
                 json!({"request": r.id, "by": by, "owner": customer.owner_id, "reason": reason}),
             )?;
+            // The bell of everyone who may decide it (probe finding 27: only a card on 工作台
+            // said so, and nobody looked).
+            for approver in approvers(w.tx, customer.owner_id.as_deref(), &caller.user.id)? {
+                notices::push(
+                    w.tx,
+                    &approver,
+                    TRANSFER_NOTICE,
+                    &customer.id,
+                    Some(&caller.user.id),
+                    now,
+                )?;
+            }
             Ok(r.id)
         })?;
         self.store.read(|tx| {
@@ -273,15 +336,12 @@ impl crate::service::customers::UseCases<'_> {
             r.decided_at = Some(now);
             r.note = note.clone();
             if d.approve {
-                let target = users::find_by_id_w(w.tx, &r.requester_id)?
-                    .filter(|u| u.status == crate::domain::org::UserStatus::Active)
-                    .ok_or_else(|| Error::validation("approve", "申请人已停用"))?;
-                if !w.scope().may_receive(&target.id) {
-                    return Err(Error::validation(
-                        "approve",
-                        crate::service::followups::OUT_OF_SCOPE_RECEIVER,
-                    ));
-                }
+                let target = crate::service::customers::recipient::recipient(
+                    w.tx,
+                    w.scope(),
+                    &r.requester_id,
+                    "approve",
+                )?;
                 crate::service::followups::move_to(w, &customer, &target.id, now)?;
             }
             transfers::put(w.tx, Some(&before), &r)?;

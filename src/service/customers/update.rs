@@ -12,6 +12,12 @@ use crate::service::access::auth::Caller;
 use crate::service::context::W;
 use crate::service::{Error, Result};
 
+/// The refusal of an edit made on an outdated copy (`edit_conflict`).
+const EDIT_CONFLICT: &str = "该客户资料已被他人修改，请重新载入后再改，或确认覆盖";
+
+/// How many of the newest audit entries an edit conflict looks through for what changed.
+const CONFLICT_LOOKBACK: usize = 2000;
+
 /// A validated patch: the values to set, the fields to clear, the new follow-up date.
 struct Edit {
     input: CustomerInput,
@@ -49,10 +55,19 @@ impl crate::service::customers::UseCases<'_> {
         self.take_number_lookups(caller, &numbers)?;
         ctx.write(|w| {
             let before = w.live(id)?;
+            if let Some(read_at) = patch.expected_updated_at
+                && read_at != before.updated_at
+            {
+                return Err(self.edit_conflict(w, caller, &before, read_at)?);
+            }
             let mut c = before.clone();
             let changed = self.apply_edit(w, &edit, &mut c)?;
             self.check_numbers_after_edit(w, &changed, &mut c)?;
-            c.updated_at = w.now();
+            // `updated_at` is the version an edit is checked against: every edit makes a new
+            // one, even when the clock has not moved on (or went back) since the last.
+            c.updated_at = w
+                .now()
+                .max(before.updated_at + chrono::Duration::nanoseconds(1));
             w.put(Some(&before), &c)?;
             if c.stage != before.stage {
                 w.event(
@@ -63,7 +78,13 @@ impl crate::service::customers::UseCases<'_> {
                     None,
                 )?;
             }
-            w.audit("customer.updated", Some(&c.id), json!({"fields": changed}))?;
+            // The version the edit made: an edit conflict tells by it which edits came after
+            // the copy a client read, also when they share the clock's instant.
+            w.audit(
+                "customer.updated",
+                Some(&c.id),
+                json!({"fields": changed, "updated_at": c.updated_at}),
+            )?;
             if c.consent != before.consent {
                 // PIPL: the legal basis is evidence; each change is kept in the audit chain.
                 w.audit(
@@ -73,6 +94,70 @@ impl crate::service::customers::UseCases<'_> {
                 )?;
             }
             self.viewer(caller).view(&c)
+        })
+    }
+
+    /// The refusal of an edit made on a copy read at `read_at`, older than the record: which
+    /// fields changed since (from the audit log's recent entries about it), who changed it
+    /// last, and the record as it is now (as this caller may see it), so the client shows the
+    /// other person's values and lets the user reload or overwrite on purpose.
+    fn edit_conflict(
+        &self,
+        w: &W<'_>,
+        caller: &Caller,
+        now_is: &Customer,
+        read_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Error> {
+        let entries =
+            crate::store::audit::recent_about(w.tx, &now_is.id, read_at, CONFLICT_LOOKBACK)?;
+        let mut fields: Vec<String> = Vec::new();
+        // Edits name the version they made; other changes count when made after the read.
+        let after_read = |e: &crate::store::audit::AuditEntry| match e.action.as_str() {
+            "customer.updated" => e.detail["updated_at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map_or(e.at > read_at, |v| v.with_timezone(&chrono::Utc) > read_at),
+            _ => e.at > read_at,
+        };
+        let entries: Vec<_> = entries.into_iter().filter(after_read).collect();
+        for e in entries.iter().rev() {
+            let named: Vec<String> = match e.action.as_str() {
+                "customer.updated" => e.detail["fields"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|f| f.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                "customer.transferred"
+                | "customer.assigned"
+                | "customer.claimed"
+                | "customer.released"
+                | "customer.recalled" => vec!["owner_id".into()],
+                _ => Vec::new(),
+            };
+            for f in named {
+                if !fields.contains(&f) {
+                    fields.push(f);
+                }
+            }
+        }
+        let by = match entries.first().and_then(|e| e.actor_id.as_deref()) {
+            Some(u) => crate::store::users::find_by_id_w(w.tx, u)?.map(|u| u.display_name),
+            None => None,
+        };
+        let current = serde_json::to_value(self.viewer(caller).view(now_is)?)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Error::Refused {
+            code: "edit_conflict",
+            message: EDIT_CONFLICT.into(),
+            details: json!({
+                "fields": fields,
+                "updated_at": now_is.updated_at,
+                "updated_by": by,
+                "current": current,
+            }),
         })
     }
 

@@ -9,11 +9,12 @@ use serde_json::json;
 
 use crate::domain::capability::Capability;
 use crate::domain::customer::{Customer, Stage};
-use crate::domain::org::{self, User, UserStatus};
+use crate::domain::org::{self, User};
 use crate::domain::pool::Pool;
 use crate::domain::roles::{self, DataScope};
 use crate::service::access::auth::Caller;
 use crate::service::access::scope::Scope;
+use crate::service::customers::recipient;
 use crate::service::pools::rules::{self, AssignCandidate, AssignDecision, AssignInput};
 use crate::service::pools::target_pool;
 use crate::service::{Error, Result, access::audit};
@@ -476,24 +477,20 @@ impl crate::service::pools::UseCases<'_> {
         Ok(all)
     }
 
-    /// Active users in `scope` who take leads (able to claim but not to assign), paused or
-    /// not, sorted by id, with their loads.
+    /// Users the caller may give customers to ([`recipient::refusal`]) who take leads (able
+    /// to claim but not to assign), paused or not, sorted by id, with their loads.
     fn assignees(tx: &WriteTransaction, scope: &Scope) -> Result<Vec<Load>> {
         let all_roles = crate::store::org::roles_w(tx)?;
         let all_pools = pools::all_w(tx)?;
         let departments = crate::store::org::departments_w(tx)?;
         let mut out = Vec::new();
         for u in users::all_w(tx)? {
-            if u.status != UserStatus::Active {
-                continue;
-            }
-            if let Some(owners) = scope.owner_filter()
-                && !owners.contains(&u.id)
-            {
+            // Whom a customer may be given to at all (active, in scope, able to work it) …
+            if recipient::refusal(scope, &all_roles, &u).is_some() {
                 continue;
             }
             let access = roles::combine(all_roles.iter().filter(|r| u.roles.contains(&r.key)));
-            // Assignees are those who take leads, not those who hand them out.
+            // … and of those, who take leads, not who hand them out.
             if !access.capabilities.contains(&Capability::PoolClaim)
                 || access.capabilities.contains(&Capability::CustomerAssign)
             {
@@ -635,11 +632,7 @@ impl crate::service::pools::UseCases<'_> {
         ctx.write(|w| {
             let tx = w.tx;
             let manual = match &req.to_user {
-                Some(u) => Some(
-                    users::find_by_id_w(tx, u)?
-                        .filter(|u| u.status == UserStatus::Active)
-                        .ok_or_else(|| Error::validation("to_user", "接收人不存在或已停用"))?,
-                ),
+                Some(u) => Some(recipient::recipient(tx, w.scope(), u, "to_user")?),
                 None => None,
             };
             let mut picker = match &manual {

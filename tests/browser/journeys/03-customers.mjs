@@ -5,7 +5,7 @@
 // dashboard's 今日待办 lists the customer (and the top-bar badge counts it) → the row opens the
 // customer. Screenshots go to tests/browser/artifacts/03-*.png.
 import { join } from 'node:path';
-import { artifacts, assert } from '../harness.mjs';
+import { apiCall, artifacts, assert } from '../harness.mjs';
 
 const ADMIN = { username: 'boss', display: '王老板', password: 'a long enough pass' };
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `03-${name}.png`) });
@@ -138,6 +138,41 @@ export default async function ({ page, server }) {
   await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
   await page.waitForFunction(() => document.querySelector('[data-stage="contacted"]') !== null);
   assert((await page.getByTestId('customer-amount').innerText()).includes('0.35'), 'edited amount shown exactly');
+
+  // Two people edit at once (probe finding 30): someone saves 城市 while this page still shows
+  // the old copy; saving 北京 over it is refused with their value, reloading shows it, and
+  // overwriting is a deliberate second step.
+  const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+  const other = async (city) => {
+    const now = await apiCall(page, 'GET', `/api/v1/customers/${encodeURIComponent(id)}`);
+    await apiCall(page, 'PATCH', `/api/v1/customers/${encodeURIComponent(id)}`, { city, expected_updated_at: now.updated_at });
+  };
+  await other('天津滨海');
+  await page.getByTestId('customer-edit').click();
+  await page.getByTestId('customer-dialog').waitFor();
+  await page.getByTestId('customer-form-city').fill('北京');
+  await page.getByTestId('customer-dialog-submit').click();
+  await page.getByTestId('edit-conflict').waitFor();
+  const told = await page.getByTestId('edit-conflict').innerText();
+  assert(told.includes('该客户资料已被他人修改') && told.includes('城市') && told.includes('天津滨海'), `the conflict names the field and their value: ${told}`);
+  await shot(page, 'edit-conflict');
+  await page.getByTestId('edit-conflict-reload').click();
+  await page.getByTestId('edit-conflict').waitFor({ state: 'detached' });
+  assert(await page.getByTestId('customer-form-city').inputValue() === '天津滨海', 'reloaded with their value');
+  await page.getByTestId('customer-dialog-cancel').click();
+  await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
+  let got = await apiCall(page, 'GET', `/api/v1/customers/${encodeURIComponent(id)}`);
+  assert(got.city === '天津滨海', `nothing overwritten silently: ${got.city}`);
+  // Overwriting on purpose.
+  await page.getByTestId('customer-edit').click();
+  await page.getByTestId('customer-dialog').waitFor();
+  await page.getByTestId('customer-form-city').fill('北京');
+  await page.getByTestId('customer-dialog-submit').click();
+  await page.getByTestId('edit-conflict').waitFor();
+  await page.getByTestId('edit-conflict-overwrite').click();
+  await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
+  got = await apiCall(page, 'GET', `/api/v1/customers/${encodeURIComponent(id)}`);
+  assert(got.city === '北京', `overwritten on purpose: ${got.city}`);
 
   // The dashboard's to-do list shows it; the row opens the customer.
   await page.getByTestId('nav-dashboard').click();

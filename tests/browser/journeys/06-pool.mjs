@@ -120,6 +120,17 @@ export default async function ({ page, server }) {
     await wu.getByTestId('customer-release').waitFor();
     await wu.getByTestId('customer-lock').waitFor();
     await wu.screenshot({ path: join(artifacts, '06-claimed.png') });
+    // 锁定 says it is done and shows beside the stage; 解除锁定 asks first (probe finding 32).
+    await wu.getByTestId('customer-lock').click();
+    await wu.getByTestId('toast').filter({ hasText: '已锁定，不会被回收' }).waitFor();
+    await wu.locator('.customer-title [data-testid="customer-locked"]').waitFor();
+    await wu.getByTestId('customer-lock').click();
+    await wu.getByTestId('unlock-dialog').waitFor();
+    assert((await wu.getByTestId('unlock-dialog').innerText()).includes('回收'), 'the confirmation says what unlocking means');
+    await wu.getByTestId('confirm-ok').click();
+    await wu.getByTestId('unlock-dialog').waitFor({ state: 'detached' });
+    await wu.getByTestId('toast').filter({ hasText: '已解除锁定' }).waitFor();
+    await wu.getByTestId('customer-locked').waitFor({ state: 'detached' });
     // Released again: the page no longer offers what the server would refuse, and says why.
     await wu.getByTestId('customer-release').click();
     await wu.getByTestId('release-reason').fill('客户暂无需求');

@@ -71,4 +71,20 @@ export default async function ({ page, server }) {
   assert(stored.profile.credit.existing_debt_fen === 300000, `0.3 wan as fen: ${stored.profile.credit.existing_debt_fen}`);
   assert((await page.getByTestId('customer-amount').innerText()).includes('30 万元'), 'the card in wan');
   assert(stored.profile.property_mortgaged === null, 'not filled stays null');
+
+  // Someone saves the qualification while this page shows the old copy (probe finding 30):
+  // the save is refused with what changed; overwriting is a deliberate second step.
+  await apiCall(page, 'PATCH', `/api/v1/customers/${c.id}`, {
+    profile: { ...stored.profile, has_car: true }, expected_updated_at: stored.updated_at,
+  });
+  await page.getByTestId('qualification-edit').click();
+  await page.getByTestId('qualification-dialog').waitFor();
+  await page.getByTestId('qf-profile-credit-inquiries-6m').fill('5');
+  await page.getByTestId('qualification-dialog-submit').click();
+  await page.getByTestId('edit-conflict').waitFor();
+  assert((await page.getByTestId('edit-conflict').innerText()).includes('资质'), 'the conflict names the qualification');
+  await page.getByTestId('edit-conflict-overwrite').click();
+  await page.getByTestId('qualification-dialog').waitFor({ state: 'detached' });
+  const after = await apiCall(page, 'GET', `/api/v1/customers/${c.id}`);
+  assert(after.profile.credit.inquiries_6m === 5, `overwritten on purpose: ${after.profile.credit.inquiries_6m}`);
 }

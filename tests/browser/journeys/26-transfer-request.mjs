@@ -1,6 +1,6 @@
 // The duplicate warning's next step (issue 17.6): a salesperson whose new lead is a colleague's
 // customer asks for it from the warning (a reason, inline); the owner's manager approves on the
-// dashboard; the customer is then the requester's. On a 390×844 phone.
+// dashboard, told by the bell; the customer is then the requester's. On a 390×844 phone.
 import { apiCall, assert, setupAdmin } from '../harness.mjs';
 
 const PASSWORD = 'team pass 2026!';
@@ -31,17 +31,37 @@ export default async function ({ page, server }) {
   await page.getByTestId('customer-form-phone').fill(PHONE);
   await page.getByTestId('customer-form-phone').blur();
   await page.getByTestId('transfer-ask').click();
+  // 提交申请 waits for a reason, and says so (probe finding 13).
+  assert(await page.getByTestId('transfer-send').isDisabled(), 'no request without a reason');
+  assert((await page.getByTestId('transfer-reason-hint').innerText()).includes('请填写申请理由'), 'the hint says why');
   await page.getByTestId('transfer-reason').fill('客户主动来电找我办理');
+  assert(await page.getByTestId('transfer-reason-hint').count() === 0, 'the hint goes once a reason is typed');
   await page.getByTestId('transfer-send').click();
+  // Sent: the dialog is finished — no form, no 创建客户 — and 完成 closes it.
   await page.getByTestId('transfer-asked').waitFor();
+  assert(await page.getByTestId('customer-dialog-submit').count() === 0, 'no create button once the request is sent');
+  assert(await page.getByTestId('customer-form-phone').count() === 0, 'no form once the request is sent');
+  await page.getByTestId('customer-dialog-done').click();
+  await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
 
   await logInAs(page, server, 'lead');
+  // The approver's bell says a request waits (probe finding 27), not only the dashboard card.
+  await page.getByTestId('notice-bell').click();
+  const notice = page.getByTestId('notice-panel').locator('[data-kind="transfer_requested"]');
+  await notice.waitFor();
+  const said = await notice.innerText();
+  assert(said.includes('asker') && said.includes('司马光'), `the bell names who asks for whom: ${said}`);
+  await page.getByTestId('notice-bell').click();
   const card = page.getByTestId('transfer-requests');
   await card.getByTestId('transfer-pending').waitFor();
   const text = await card.innerText();
   assert(text.includes('司马光') && text.includes('客户主动来电找我办理'), `the approver sees who and why: ${text}`);
   await card.getByTestId('transfer-approve').click();
   await page.getByTestId('toast').first().waitFor();
+  // Decided: the bell's entry says so.
+  await page.getByTestId('notice-bell').click();
+  await page.getByTestId('notice-panel').locator('[data-kind="transfer_requested"][data-done="true"]').waitFor();
+  await page.getByTestId('notice-bell').click();
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(wide <= 0, `no sideways scroll at 390 px (${wide} px too wide)`);
 

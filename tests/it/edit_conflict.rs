@@ -1,0 +1,99 @@
+//! Probe finding 30: two people open 编辑 on the same customer; one saves 城市=天津滨海, the
+//! other (dialog still showing 天津) saves 北京 and the first value was gone without a word. An
+//! edit now carries the `updated_at` it was made on; on a changed record it is refused (409
+//! `edit_conflict`) with the fields that changed, who changed them and the record as it is,
+//! and goes through when the user overwrites on purpose. A client that sends no version keeps
+//! the old behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use crate::common;
+
+use common::{Client, Fixture, TEAM_PASSWORD, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn patch(c: &Client, id: &str, body: Value) -> (u16, Value) {
+    let (st, v) = c
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/customers/{id}"),
+            Some(body),
+        )
+        .await;
+    (st.as_u16(), v)
+}
+
+#[tokio::test]
+async fn an_edit_made_on_an_outdated_copy_is_refused_with_what_changed() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let east = common::add_department(&s, "华东", None);
+    common::add_user(&s, "wang", &["sales"], Some(&east));
+    common::add_user(&s, "boss", &["manager"], Some(&east));
+    let wang = s.login("wang", TEAM_PASSWORD).await;
+    let boss = s.login("boss", TEAM_PASSWORD).await;
+    let (st, c) = wang
+        .post(
+            "/api/v1/customers",
+            json!({"name": "赵津", "phone": "13912345670", "city": "天津"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    // Both open the edit dialog on the same copy.
+    let (_, seen) = boss.get(&format!("/api/v1/customers/{id}")).await;
+    let read_at = seen["updated_at"].clone();
+    assert_eq!(read_at, c["updated_at"]);
+
+    let (st, v) = patch(
+        &wang,
+        &id,
+        json!({"city": "天津滨海", "expected_updated_at": read_at}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    // The answer's `updated_at` is the next version to send.
+    let (st, again) = patch(
+        &wang,
+        &id,
+        json!({"company": "滨海物流", "expected_updated_at": v["updated_at"]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{again}");
+
+    let (st, e) = patch(
+        &boss,
+        &id,
+        json!({"city": "北京", "expected_updated_at": read_at}),
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (409, Some("edit_conflict")),
+        "{e}"
+    );
+    let d = &e["error"]["details"];
+    assert_eq!(d["fields"], json!(["city", "company"]), "{e}");
+    assert_eq!(d["updated_by"], "wang", "{e}");
+    assert_eq!(d["current"]["city"], "天津滨海", "{e}");
+    assert_eq!(d["updated_at"], again["updated_at"], "{e}");
+    assert_eq!(
+        d["current"]["phone"], "139****5670",
+        "masked as for a read: {e}"
+    );
+    let (_, now_is) = boss.get(&format!("/api/v1/customers/{id}")).await;
+    assert_eq!(now_is["city"], "天津滨海", "nothing was overwritten");
+
+    // Overwriting on purpose: the version the conflict named.
+    let (st, v) = patch(
+        &boss,
+        &id,
+        json!({"city": "北京", "expected_updated_at": d["updated_at"]}),
+    )
+    .await;
+    assert_eq!((st, v["city"].as_str()), (200, Some("北京")), "{v}");
+
+    // No version sent: today's behaviour (the last save wins), for clients that predate it.
+    let (st, v) = patch(&wang, &id, json!({"city": "天津"})).await;
+    assert_eq!((st, v["city"].as_str()), (200, Some("天津")), "{v}");
+    s.stop().await;
+}
