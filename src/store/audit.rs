@@ -509,12 +509,48 @@ pub fn list(
     before: Option<u64>,
     limit: usize,
 ) -> Result<(Vec<AuditEntry>, u64)> {
+    let filter = Filter {
+        action,
+        actor,
+        actor_id: None,
+    };
+    list_where(tx, &filter, before, limit)
+}
+
+/// What [`list_where`] keeps: entries matching every field given.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Filter<'a> {
+    pub action: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub actor_id: Option<&'a str>,
+}
+
+impl Filter<'_> {
+    fn is_empty(&self) -> bool {
+        self.action.is_none() && self.actor.is_none() && self.actor_id.is_none()
+    }
+
+    fn matches(&self, e: &AuditEntry) -> bool {
+        self.action.is_none_or(|a| e.action == a)
+            && self.actor.is_none_or(|a| e.actor == a)
+            && self
+                .actor_id
+                .is_none_or(|a| e.actor_id.as_deref() == Some(a))
+    }
+}
+
+/// [`list`] with the acting account's id among the filters.
+pub fn list_where(
+    tx: &ReadTransaction,
+    filter: &Filter<'_>,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<(Vec<AuditEntry>, u64)> {
     let table = tx.open_table(tables::AUDIT)?;
     let upper = before.unwrap_or(u64::MAX);
-    let matches =
-        |e: &AuditEntry| action.is_none_or(|a| e.action == a) && actor.is_none_or(|a| e.actor == a);
+    let matches = |e: &AuditEntry| filter.matches(e);
     let mut out = Vec::new();
-    if action.is_none() && actor.is_none() {
+    if filter.is_empty() {
         for row in table.range(..upper)?.rev().take(limit) {
             out.push(codec::decode(T, row?.1.value())?);
         }

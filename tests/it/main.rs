@@ -9,6 +9,7 @@ mod assign_new;
 mod audit_actions;
 mod audit_and_throttle;
 mod audit_chain;
+mod audit_names;
 mod auth_cache;
 mod backup;
 mod backup_cli;

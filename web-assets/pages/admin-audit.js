@@ -1,12 +1,12 @@
 // /admin/audit — the audit log, newest first (capability audit.view):
-// filter by action and actor, "load more" through next_cursor, targets shown
-// by name where the reader may see them (customers through the server's
-// customer_names, in the reader's scope; users, pools, departments, roles,
-// templates from what the page loads), details as labelled facts with ids
-// turned into names, the raw JSON one click away.
+// filter by action and by person (picked from the colleague directory),
+// "load more" through next_cursor, ids shown by name where the reader may see
+// them (the server's `names` for the ids on each page, in the reader's scope;
+// departments and roles from what the page loads), details as labelled facts
+// (components/audit-detail.js), the raw JSON one click away.
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
-import { has, t } from '../i18n/index.js';
+import { t } from '../i18n/index.js';
 import { api } from '../api.js';
 import { can } from '../auth.js';
 import { errorText } from '../errors.js';
@@ -16,6 +16,7 @@ import { Icon } from '../components/icons.js';
 import { loadRoles, roleLabel } from '../components/roles.js';
 import { departmentPath } from '../components/departments.js';
 import { loadDirectory } from '../components/customer-settings.js';
+import { AuditDetail, nameOf } from '../components/audit-detail.js';
 
 const PAGE_SIZE = 50;
 
@@ -152,6 +153,8 @@ function ActionCell({ action }) {
 function targetName(entry, ctx) {
   const { target, action, detail } = entry;
   if (!target) return null;
+  const named = ctx.names?.get(target);
+  if (named) return named;
   const kind = action.split('.')[0];
   if (kind === 'user' || kind === 'setup') {
     const u = ctx.users?.get(target);
@@ -174,16 +177,6 @@ function targetName(entry, ctx) {
   return null;
 }
 
-/** An id in a detail → a name the page knows (user, pool, customer), else the value itself. */
-function factValue(v, ctx) {
-  if (v == null || v === '') return '—';
-  if (typeof v === 'boolean') return v ? t('common.yes') : t('common.no');
-  if (typeof v === 'string') return ctx.directory?.get(v) || ctx.pools?.get(v) || ctx.customers?.get(v) || v;
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : factValue(x, ctx))).join(t('list.separator'));
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
-}
-
 /** Entries without an actor id: the operator's CLI, the system, or someone not logged in. */
 function actorKind(actor) {
   if (actor === 'operator') return t('audit.actor.operator');
@@ -191,24 +184,10 @@ function actorKind(actor) {
   return t('audit.actor.anonymous');
 }
 
-function DetailCell({ detail, ctx }) {
-  if (detail == null || (typeof detail === 'object' && !Array.isArray(detail) && !Object.keys(detail).length)) {
-    return html`<span class="muted">—</span>`;
-  }
-  const facts = typeof detail === 'object' && !Array.isArray(detail) ? Object.entries(detail) : [];
-  return html`${facts.length > 0 && html`<dl class="audit-facts" data-testid="audit-facts">
-      ${facts.map(([k, v]) => html`<div key=${k}><dt title=${k}>${has(`audit.detail.key.${k}`) ? t(`audit.detail.key.${k}`) : k}</dt>
-        <dd data-key=${k}>${factValue(v, ctx)}</dd></div>`)}
-    </dl>`}
-    <details class="json-detail" data-testid="audit-detail">
-      <summary title=${t('audit.detail.expand')}>${facts.length ? t('audit.detail.raw') : html`<code>${JSON.stringify(detail)}</code>`}</summary>
-      <pre>${JSON.stringify(detail, null, 2)}</pre>
-    </details>`;
-}
-
 export function AdminAuditPage() {
-  const [filters, setFilters] = useState({ action: '', actor: '' }); // applied
-  const [draft, setDraft] = useState({ action: '', actor: '' }); // in the form
+  // `who`: '' (anyone), `id:<user id>` (a colleague) or `name:<actor>` (system, operator).
+  const [filters, setFilters] = useState({ action: '', who: '' }); // applied
+  const [draft, setDraft] = useState({ action: '', who: '' }); // in the form
   const [state, setState] = useState({ status: 'loading', items: [], cursor: null });
   const [more, setMore] = useState({ busy: false, error: null });
   const [ctx, setCtx] = useState({});
@@ -229,20 +208,25 @@ export function AdminAuditPage() {
         departments,
         users: users ? new Map(users.map((u) => [u.id, u])) : null,
         directory: new Map((directory || []).map((u) => [u.id, u.display_name])),
+        people: directory || [],
         pools: pools ? new Map(pools.map((p) => [p.id, p.name])) : null,
       }));
     });
   }, []);
 
-  // Customer names come with each page (only those the reader may see).
-  const addCustomers = (names) => setCtx((c) => ({
-    ...c, customers: new Map([...(c.customers || new Map()), ...Object.entries(names || {})]),
+  // Names for the ids on each page come with it (customers and deals only those the
+  // reader may see).
+  const addNames = (page) => setCtx((c) => ({
+    ...c,
+    names: new Map([...(c.names || new Map()), ...Object.entries(page.names || {})]),
+    customers: new Map([...(c.customers || new Map()), ...Object.entries(page.customer_names || {})]),
   }));
 
   const fetchPage = (applied, cursor) => {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (applied.action) params.set('action', applied.action);
-    if (applied.actor) params.set('actor', applied.actor);
+    if (applied.who.startsWith('id:')) params.set('actor_id', applied.who.slice(3));
+    if (applied.who.startsWith('name:')) params.set('actor', applied.who.slice(5));
     if (cursor) params.set('cursor', cursor);
     return api('GET', `/api/v1/audit?${params}`);
   };
@@ -255,7 +239,7 @@ export function AdminAuditPage() {
       const page = await fetchPage(applied);
       if (id !== request.current) return;
       setState({ status: 'ready', items: page.items, cursor: page.next_cursor, total: page.total });
-      addCustomers(page.customer_names);
+      addNames(page);
     } catch (error) {
       if (id !== request.current) return;
       setState({ status: 'error', error, items: [], cursor: null });
@@ -272,7 +256,7 @@ export function AdminAuditPage() {
       const page = await fetchPage(filters, state.cursor);
       if (id !== request.current) return;
       setState((s) => ({ ...s, items: [...s.items, ...page.items], cursor: page.items.length ? page.next_cursor : null }));
-      addCustomers(page.customer_names);
+      addNames(page);
       setMore({ busy: false, error: null });
     } catch (error) {
       if (id !== request.current) return;
@@ -281,12 +265,12 @@ export function AdminAuditPage() {
   };
 
   const apply = (next) => {
-    const clean = { action: next.action, actor: next.actor.trim() };
+    const clean = { action: next.action, who: next.who };
     setDraft(clean);
-    if (clean.action === filters.action && clean.actor === filters.actor) load(clean);
+    if (clean.action === filters.action && clean.who === filters.who) load(clean);
     else setFilters(clean);
   };
-  const filtered = Boolean(filters.action || filters.actor);
+  const filtered = Boolean(filters.action || filters.who);
 
   let body;
   if (state.status === 'loading') body = html`<${Loading} testid="audit-loading" />`;
@@ -309,11 +293,12 @@ export function AdminAuditPage() {
         <tbody>
           ${state.items.map((e) => {
             const user = e.actor_id ? ctx.users?.get(e.actor_id) : null;
+            const actorName = user?.display_name || (e.actor_id && nameOf(e.actor_id, ctx));
             const target = targetName(e, ctx);
             return html`<tr key=${e.seq} data-testid="audit-row" data-action=${e.action} data-seq=${e.seq}>
               <td class="nowrap mono-num">${formatDateTime(e.at)}</td>
               <td class="nowrap">
-                ${user ? html`${user.display_name}<div class="cell-sub mono">${e.actor}</div>` : html`<span class="mono">${e.actor}</span>`}
+                ${actorName ? html`<span data-testid="audit-actor-name">${actorName}</span><div class="cell-sub mono">${e.actor}</div>` : html`<span class="mono">${e.actor}</span>`}
                 ${!e.actor_id && html`<div class="cell-sub">${actorKind(e.actor)}</div>`}
               </td>
               <td><${ActionCell} action=${e.action} /></td>
@@ -323,7 +308,7 @@ export function AdminAuditPage() {
                   : html`<span class="muted">—</span>`}
               </td>
               <td class="mono nowrap">${e.source}</td>
-              <td class="cell-detail"><${DetailCell} detail=${e.detail} ctx=${ctx} /></td>
+              <td class="cell-detail"><${AuditDetail} entry=${e} ctx=${ctx} /></td>
             </tr>`;
           })}
         </tbody>
@@ -357,14 +342,23 @@ export function AdminAuditPage() {
         </label>
         <label class="toolbar-field">
           <span>${t('audit.filter.actor')}</span>
-          <input class="input input-sm" type="search" value=${draft.actor} placeholder=${t('audit.filter.actorPlaceholder')}
-            autocomplete="off" spellcheck=${false} autocapitalize="off" maxlength="64"
-            onInput=${(e) => setDraft({ ...draft, actor: e.currentTarget.value })} data-testid="audit-filter-actor" />
+          <select class="input input-sm select" value=${draft.who} data-testid="audit-filter-actor"
+            onChange=${(e) => apply({ ...draft, who: e.currentTarget.value })}>
+            <option value="">${t('audit.filter.anyone')}</option>
+            <optgroup label=${t('audit.filter.people')}>
+              ${(ctx.people || []).map((u) => html`<option key=${u.id} value=${`id:${u.id}`}>${u.status === 'active'
+                ? u.display_name : t('audit.filter.departed', { name: u.display_name })}</option>`)}
+            </optgroup>
+            <optgroup label=${t('audit.filter.others')}>
+              <option value="name:system">${t('audit.actor.system')}</option>
+              <option value="name:operator">${t('audit.actor.operator')}</option>
+            </optgroup>
+          </select>
         </label>
         <button type="submit" class="btn btn-sm btn-primary" data-testid="audit-apply">
           <${Icon} name="search" size=${15} /><span>${t('audit.filter.apply')}</span></button>
         ${filtered && html`<button type="button" class="btn btn-sm" data-testid="audit-reset"
-          onClick=${() => apply({ action: '', actor: '' })}>${t('audit.filter.reset')}</button>`}
+          onClick=${() => apply({ action: '', who: '' })}>${t('audit.filter.reset')}</button>`}
         <div class="toolbar-spacer"></div>
         <button type="button" class="btn btn-sm" onClick=${() => load(filters)} disabled=${state.status === 'loading'}
           data-testid="audit-refresh"><${Icon} name="refresh" size=${15} /><span>${t('system.refresh')}</span></button>

@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use crate::http::{ApiError, ApiQuery, AppState};
-use crate::service::access::audit::AuditPage;
+use crate::service::access::audit::{AuditFilter, AuditPage};
 use crate::service::access::auth::Caller;
 
 /// Unknown parameters are refused (400 naming them): a filter that does not exist must not
@@ -16,8 +16,10 @@ use crate::service::access::auth::Caller;
 pub struct AuditQuery {
     /// Only this action, e.g. `auth.login_failed`.
     pub action: Option<String>,
-    /// Only this actor (username).
+    /// Only this actor, by the name the entry recorded (a username, `system`, `operator`).
     pub actor: Option<String>,
+    /// Only entries of this account, by id (the page's operator picker sends it).
+    pub actor_id: Option<String>,
     /// From `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1–500, default 50.
@@ -38,13 +40,13 @@ pub async fn list(
 ) -> Result<Json<AuditPage>, ApiError> {
     let page = app
         .blocking(move |app| {
-            app.access().audit_list(
-                &caller,
-                q.action.as_deref(),
-                q.actor.as_deref(),
-                q.cursor.as_deref(),
-                q.limit.unwrap_or(50),
-            )
+            let filter = AuditFilter {
+                action: q.action.as_deref(),
+                actor: q.actor.as_deref(),
+                actor_id: q.actor_id.as_deref(),
+            };
+            app.access()
+                .audit_list(&caller, filter, q.cursor.as_deref(), q.limit.unwrap_or(50))
         })
         .await?;
     Ok(Json(page))

@@ -11,20 +11,6 @@ use crate::service::{Error, Result};
 use crate::store::WriteTransaction;
 use crate::store::audit::{self, AuditEntry, ChainCheck, NewAudit};
 
-/// Actions whose target is a customer id (`customer.imported` names an import job; export,
-/// bulk and purge entries have none; a follow-up's entry names its customer in `customer_id`).
-fn is_customer_target(action: &str) -> bool {
-    action.starts_with("customer.")
-        && !matches!(
-            action,
-            "customer.imported"
-                | "customer.exported"
-                | "customer.export_refused"
-                | "customer.bulk"
-                | "customer.purged"
-        )
-}
-
 /// Longest username kept from an anonymous attempt (no log stuffing).
 const MAX_ANON_NAME: usize = 64;
 
@@ -98,18 +84,25 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
     /// Entries in the whole log that match the filters (`action`, `actor`).
     pub total: u64,
-    /// Customer id → name for the page's customer targets the reader may see (through their
-    /// own scope; a customer deleted or outside it stays an id).
+    /// Id → name for the ids on this page only (actor ids, targets, ids inside details):
+    /// users for every reader; customers (with `customer.read`) and deals (with `deal.read`)
+    /// only within the reader's own scope; products (with `customer.read`), pools and
+    /// channels. An id the reader may not read is absent: it stays an id.
+    pub names: std::collections::BTreeMap<String, String>,
+    /// The customers among `names` (the older field; read `names`).
     pub customer_names: std::collections::BTreeMap<String, String>,
 }
+
+/// What a page of the log is filtered on (all given must match): the action, the actor's
+/// recorded name, the acting account's id.
+pub use crate::store::audit::Filter as AuditFilter;
 
 impl crate::service::access::UseCases<'_> {
     /// The audit log, newest first (needs `audit.view`).
     pub fn audit_list(
         &self,
         caller: &Caller,
-        action: Option<&str>,
-        actor: Option<&str>,
+        filter: AuditFilter<'_>,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<AuditPage> {
@@ -123,25 +116,9 @@ impl crate::service::access::UseCases<'_> {
         };
         let limit = limit.clamp(1, 500);
         let scope = self.read_scope_of(caller)?;
-        let (items, total, customer_names) = self.store.read(|tx| {
-            let (items, total) = audit::list(tx, action, actor, before, limit)?;
-            // One read per customer target on the page (at most `limit`), in the reader's scope.
-            let read = scope.customers(tx);
-            let mut names = std::collections::BTreeMap::new();
-            for e in &items {
-                let target = e
-                    .target
-                    .as_deref()
-                    .filter(|_| is_customer_target(&e.action));
-                let in_detail = e.detail.get("customer_id").and_then(|v| v.as_str());
-                for id in target.into_iter().chain(in_detail) {
-                    if !names.contains_key(id)
-                        && let Some(c) = read.live(id)?
-                    {
-                        names.insert(id.to_string(), c.name);
-                    }
-                }
-            }
+        let (items, total, names) = self.store.read(|tx| {
+            let (items, total) = audit::list_where(tx, &filter, before, limit)?;
+            let names = super::audit_names::resolve(tx, caller, &scope, &items)?;
             Ok::<_, Error>((items, total, names))
         })?;
         let next_cursor = (items.len() == limit)
@@ -151,7 +128,8 @@ impl crate::service::access::UseCases<'_> {
             items,
             next_cursor,
             total,
-            customer_names,
+            names: names.names,
+            customer_names: names.customers,
         })
     }
 

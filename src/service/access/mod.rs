@@ -3,6 +3,7 @@ crate::service::use_cases!(
     "Signing in, sessions, API tokens, first-run setup and the audit log."
 );
 pub mod audit;
+pub mod audit_names;
 pub mod auth;
 pub mod cache;
 pub mod password;
