@@ -15,6 +15,7 @@ import { LoginPage } from './pages/login.js';
 import { SetupPage } from './pages/setup.js';
 import { ForbiddenPage, NotFoundPage } from './pages/not-found.js';
 import { BrokerPortalPage } from './pages/broker.js';
+import { watchTables } from './components/table-cards.js';
 
 const PUBLIC_PAGES = {
   '/login': { page: LoginPage, title: () => t('login.title') },
@@ -92,4 +93,6 @@ function App() {
   return content;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+watchTables(root);
+render(html`<${App} />`, root);

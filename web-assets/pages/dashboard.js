@@ -99,7 +99,7 @@ function TeamToday() {
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="team-error" />`;
   else if (!state.team.members.length) body = html`<p class="muted" data-testid="team-empty">${t('team.empty')}</p>`;
   else {
-    body = html`<div class="table-wrap"><table class="table team-table" data-testid="team-table">
+    body = html`<div class="table-wrap"><table class="table table-keep team-table" data-testid="team-table">
       <thead><tr>
         <th scope="col">${t('team.member')}</th>
         <th scope="col" class="num">${t('team.followupsToday')}</th>
@@ -213,7 +213,7 @@ function Trends() {
       <${TrendsChart} series=${tr.series} />
       <h3 class="trends-subtitle">${t('trends.ranking')}</h3>
       ${top.length
-        ? html`<div class="table-wrap"><table class="table trends-table" data-testid="trends-ranking">
+        ? html`<div class="table-wrap"><table class="table table-keep trends-table" data-testid="trends-ranking">
           <thead><tr>
             <th scope="col" class="num">#</th>
             <th scope="col">${t('team.member')}</th>
@@ -255,7 +255,7 @@ function Rankings() {
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="rankings-error" />`;
   else if (state.data.length === 0) body = html`<p class="muted" data-testid="rankings-empty">${t('trends.rankingEmpty')}</p>`;
   else {
-    body = html`<div class="table-wrap"><table class="table trends-table" data-testid="rankings">
+    body = html`<div class="table-wrap"><table class="table table-keep trends-table" data-testid="rankings">
       <thead><tr>
         <th scope="col" class="num">#</th>
         <th scope="col">${t('team.member')}</th>
