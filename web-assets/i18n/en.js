@@ -16,6 +16,8 @@ export default {
   'boot.errorTitle': 'Could not load',
 
   'nav.label': 'Main navigation',
+  'nav.more': 'More',
+  'nav.tabs': 'Frequent pages',
   'nav.dashboard': 'Dashboard',
   'nav.system': 'System status',
 

@@ -16,6 +16,8 @@ export default {
   'boot.errorTitle': '无法加载',
 
   'nav.label': '主导航',
+  'nav.more': '更多',
+  'nav.tabs': '常用页面',
   'nav.dashboard': '工作台',
   'nav.system': '系统状态',
 
