@@ -71,8 +71,8 @@ export async function seed(page) {
   return { today, dept, users, product, customers, deal };
 }
 
-/** What does not fit the phone on this page: sideways scroll, a row's button outside the screen,
- *  a short text in a table cell broken over several lines. */
+/** What does not fit the phone on this page: sideways scroll, a row's button outside the screen
+ *  or under 40 px tall, a short text in a table cell broken over several lines. */
 async function misfits(page) {
   return page.evaluate(() => {
     const problems = [];
@@ -86,6 +86,7 @@ async function misfits(page) {
         if (r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5)) {
           problems.push(`button "${b.textContent.trim()}" at ${Math.round(r.left)}–${Math.round(r.right)}px`);
         }
+        if (r.width > 0 && r.height < 39.5) problems.push(`button "${b.textContent.trim()}" ${Math.round(r.height)}px tall`);
       }
       for (const body of table.tBodies) {
         const walk = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
@@ -205,6 +206,8 @@ export default async function ({ page, server }) {
   await page.goto(`${server.base}/customers`);
   await page.getByTestId('customer-cards').waitFor();
   const cards = page.getByTestId('customer-card');
+  const check = await cards.first().locator('.card-check').boundingBox();
+  assert(check && check.width >= 40 && check.height >= 40, `a thumb-sized checkbox: ${JSON.stringify(check)}`);
   await cards.filter({ hasText: '金艳' }).getByTestId('customer-card-check').click();
   await cards.filter({ hasText: '林黛玉' }).getByTestId('customer-card-check').click();
   assert(new URL(page.url()).pathname === '/customers', 'ticking a card does not open the customer');
