@@ -198,6 +198,26 @@ export default async function ({ page, server }) {
   assert(search.width >= 100 && search.placeholder !== '' && search.icon > 0,
     `the search shows its icon and placeholder untapped: ${JSON.stringify(search)}`);
 
+  // A table kept as a table (the funnel), wider than the phone in English: it scrolls inside its
+  // frame, and the stage column stays in view while the numbers scroll under it.
+  await page.evaluate(() => localStorage.setItem('zhudai.locale', 'en'));
+  await page.goto(`${server.base}/reports/funnel`);
+  await page.getByTestId('funnel-table').locator('tbody tr').first().waitFor();
+  await page.waitForLoadState('networkidle');
+  const funnel = await page.evaluate(() => {
+    const table = document.querySelector('[data-testid="funnel-table"]');
+    const frame = table.closest('.table-wrap');
+    frame.scrollLeft = frame.scrollWidth;
+    const cell = table.tBodies[0].rows[0].cells[0];
+    const lines = [...table.querySelectorAll('td')].filter((td) => td.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(td).lineHeight) + 24);
+    return { scrolled: frame.scrollLeft, frameLeft: frame.getBoundingClientRect().left, cellLeft: cell.getBoundingClientRect().left,
+      wrapped: lines.map((td) => td.textContent.trim()) };
+  });
+  assert(funnel.scrolled === 0 || funnel.cellLeft >= funnel.frameLeft - 0.5,
+    `the stage column stays in view when the funnel scrolls: ${JSON.stringify(funnel)}`);
+  assert(funnel.wrapped.length === 0, `no funnel cell wraps: ${funnel.wrapped.join(', ')}`);
+  await page.evaluate(() => localStorage.setItem('zhudai.locale', 'zh-CN'));
+
   // F12: a manager ticks two customer cards and transfers them to 李想.
   await apiCall(page, 'POST', '/api/v1/customers/bulk', {
     ids: customers.map((c) => c.id), action: 'transfer', to_user: users.lead.id,
