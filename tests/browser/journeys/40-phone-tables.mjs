@@ -239,6 +239,10 @@ export default async function ({ page, server }) {
   await page.getByTestId('bulk-apply').click();
   await page.getByTestId('bulk-confirm').getByTestId('confirm-ok').click();
   await page.getByTestId('bulk-confirm').waitFor({ state: 'detached' });
+  // The toast saying it is done shows above the tab bar, not under it.
+  const toast = await page.getByTestId('toast').first().boundingBox();
+  const bar = await page.getByTestId('tabbar').boundingBox();
+  assert(toast && bar && toast.y + toast.height <= bar.y, `the toast clears the tab bar: ${JSON.stringify({ toast, bar })}`);
   await page.waitForFunction(() => !document.querySelector('[data-testid="bulk-bar"]'));
   for (const [c, owner] of [[customers[0], users.li.id], [customers[1], users.lead.id], [customers[2], users.li.id]]) {
     const now = await apiCall(page, 'GET', `/api/v1/customers/${c.id}`);
