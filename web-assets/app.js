@@ -16,6 +16,7 @@ import { SetupPage } from './pages/setup.js';
 import { ForbiddenPage, NotFoundPage } from './pages/not-found.js';
 import { BrokerPortalPage } from './pages/broker.js';
 import { FirstPasswordPage } from './pages/account.js';
+import { watchTables } from './components/table-cards.js';
 
 const PUBLIC_PAGES = {
   '/login': { page: LoginPage, title: () => t('login.title') },
@@ -97,4 +98,6 @@ function App() {
   return content;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+watchTables(root);
+render(html`<${App} />`, root);

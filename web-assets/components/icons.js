@@ -50,6 +50,7 @@ const PATHS = {
   calendar: html`<rect x="4" y="5" width="16" height="16" rx="2" /><path d="M4 10h16" /><path d="M9 3v4" /><path d="M15 3v4" /><path d="M10 15.5l1.5 1.5 3-3" />`,
   puzzle: html`<path d="M10 4a2 2 0 0 1 4 0v2h4v4h-1.5a2 2 0 0 0 0 4H18v4h-4v-1.5a2 2 0 0 0-4 0V20H6v-4h1.5a2 2 0 0 0 0-4H6V6h4z" />`,
   handshake: html`<path d="M2 11l4-4 4 2 2-1 4 1 4 4" /><path d="M6 7v6l5 5a1.5 1.5 0 0 0 2-2" /><path d="M11 16l2 2a1.5 1.5 0 0 0 2-2l-3-3" /><path d="M22 11l-4 4" />`,
+  grid: html`<rect x="4" y="4" width="6" height="6" rx="1.5" /><rect x="14" y="4" width="6" height="6" rx="1.5" /><rect x="4" y="14" width="6" height="6" rx="1.5" /><rect x="14" y="14" width="6" height="6" rx="1.5" />`,
   briefcase: html`<rect x="3" y="7" width="18" height="13" rx="2" /><path d="M9 7V5a2 2 0 0 1 2-2h2a2 2 0 0 1 2 2v2" /><path d="M3 13h18" />`,
 };
 

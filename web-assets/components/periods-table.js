@@ -7,7 +7,7 @@ import { formatYuan } from '../money.js';
 
 export function PeriodsTable({ periods, label, rowTestid, wrapClass = '' }) {
   return html`<div class=${`table-wrap ${wrapClass}`.trim()} tabindex="0" role="region" aria-label=${label}>
-    <table class="table calc-table">
+    <table class="table table-keep calc-table">
       <thead><tr>
         <th scope="col">${t('calc.col.no')}</th>
         <th scope="col">${t('calc.col.date')}</th>

@@ -1,8 +1,8 @@
-// The signed-in frame: top bar, left navigation, content.
+// The signed-in frame: top bar, left navigation, content; on a phone a bottom tab bar.
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
 import { LocaleSwitch } from './locale-switch.js';
-import { Nav } from './nav.js';
+import { Nav, TabBar } from './nav.js';
 import { UserMenu } from './user-menu.js';
 import { Toasts } from './toast.js';
 import { BackupBanner } from './backup.js';
@@ -37,6 +37,7 @@ export function Shell({ children }) {
       <${Nav} />
       <main class="content" id="main" data-testid="content">${children}</main>
     </div>
+    <${TabBar} />
     <${Toasts} />
   </div>`;
 }

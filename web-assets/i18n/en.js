@@ -16,6 +16,8 @@ export default {
   'boot.errorTitle': 'Could not load',
 
   'nav.label': 'Main navigation',
+  'nav.more': 'More',
+  'nav.tabs': 'Frequent pages',
   'nav.dashboard': 'Dashboard',
   'nav.system': 'System status',
 
@@ -1296,6 +1298,8 @@ export default {
   'reports.pools.note': 'Claims and recalls are counted per user, pool and day (a recall under the former owner). Recalls are counted from this version on.',
   'reports.col.display_name': 'Name',
   'reports.col.followups': 'Follow-ups',
+  'reports.axis.yuan': '{name} (¥)',
+  'reports.axis.percent': '{name} (%)',
   'reports.col.customers_held': 'Customers held',
   'reports.col.open_leads': 'of which open leads',
   'reports.col.stage': 'Stage',
@@ -1584,6 +1588,8 @@ export default {
   'trends.last90': 'Last 90 days',
   'trends.newLeads': 'New leads',
   'trends.followups': 'Follow-ups',
+  'trends.axis.newLeads': 'New leads',
+  'trends.axis.followups': 'Follow-ups',
   'trends.chartLabel': 'New leads and follow-ups per day',
   'trends.ranking': 'Ranking (by follow-ups, top 10)',
   'trends.rankingEmpty': 'No one in your data scope',

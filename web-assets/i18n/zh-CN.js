@@ -16,6 +16,8 @@ export default {
   'boot.errorTitle': '无法加载',
 
   'nav.label': '主导航',
+  'nav.more': '更多',
+  'nav.tabs': '常用页面',
   'nav.dashboard': '工作台',
   'nav.system': '系统状态',
 
@@ -1296,6 +1298,8 @@ export default {
   'reports.pools.note': '领取与被回收次数按用户、公海池和日期计数（回收按原负责人计）。回收计数自本版本起，之前的回收不计。',
   'reports.col.display_name': '姓名',
   'reports.col.followups': '跟进次数',
+  'reports.axis.yuan': '{name}（元）',
+  'reports.axis.percent': '{name}（%）',
   'reports.col.customers_held': '当前持有客户',
   'reports.col.open_leads': '其中待跟进线索',
   'reports.col.stage': '阶段',
@@ -1585,6 +1589,8 @@ export default {
   'trends.last90': '近90天',
   'trends.newLeads': '新线索',
   'trends.followups': '跟进次数',
+  'trends.axis.newLeads': '新线索（条）',
+  'trends.axis.followups': '跟进（次）',
   'trends.chartLabel': '每日新线索与跟进次数趋势图',
   'trends.ranking': '排行榜（按跟进次数，前10名）',
   'trends.rankingEmpty': '您的数据范围内没有成员',

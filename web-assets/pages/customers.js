@@ -2,7 +2,8 @@
 // view tabs (the built-in mine / team / all views and the user's saved views, plus the recycle bin for admins),
 // filters and sort sent as GET /api/v1/customers query parameters, paging by
 // next_cursor ("load more"), the total, optional custom-field columns, row
-// checkboxes with a bulk action bar, and the new-customer dialog.
+// checkboxes with a bulk action bar (on a phone: a checkbox on each card, the same bar), and the
+// new-customer dialog.
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -290,9 +291,12 @@ export function CustomersPage() {
     ${selected.length > 0 && html`<${BulkBar} ids=${selected} groups=${settings.groups} directory=${directory}
       onDone=${() => load()} onClear=${() => setSelected([])} />`}
     ${narrow ? html`<ul class="customer-cards" data-testid="customer-cards">
-      ${state.items.map((c) => html`<li key=${c.id} class="customer-card" data-testid="customer-card" data-id=${c.id}
-        onClick=${(e) => { if (!e.target.closest('a')) navigate(customerHref(c.id)); }}>
+      ${state.items.map((c) => html`<li key=${c.id} class=${`customer-card${selected.includes(c.id) ? ' is-selected' : ''}`}
+        data-testid="customer-card" data-id=${c.id}
+        onClick=${(e) => { if (!e.target.closest('a, .card-check')) navigate(customerHref(c.id)); }}>
         <div class="customer-card-head">
+          <label class="card-check"><input type="checkbox" checked=${selected.includes(c.id)} onChange=${() => toggleRow(c.id)}
+            aria-label=${t('cx.bulk.select', { name: c.name })} data-testid="customer-card-check" /></label>
           <a href=${customerHref(c.id)} class="row-title" data-testid="customer-card-link">${c.name}</a>
           <${StageBadge} stage=${c.stage} />
         </div>
@@ -397,6 +401,8 @@ export function CustomersPage() {
         <button type="button" class="btn btn-sm" aria-expanded=${drawer ? 'true' : 'false'} onClick=${() => { setDraft({ ...filters }); setDrawer(true); }}
           data-testid="filter-open">${t('customers.filters.open')}${activeFilters > 0 ? ` (${activeFilters})` : ''}</button>
         ${filtered && html`<button type="button" class="btn btn-sm btn-text" onClick=${clear} data-testid="filter-clear-bar">${t('customers.filters.clear')}</button>`}
+        ${items.length > 0 && html`<label class="check card-select-all"><input type="checkbox" checked=${allSelected} onChange=${toggleAll}
+          data-testid="customers-select-all" /><span>${t('cx.bulk.selectAll')}</span></label>`}
       </div>`}
       ${!inBin && narrow && drawer && html`<div class="drawer-backdrop" onClick=${() => setDrawer(false)} data-testid="filter-backdrop"></div>`}
       ${!inBin && (!narrow || drawer) && html`<form class=${narrow ? 'toolbar filter-drawer' : 'toolbar'} role="search" aria-label=${t('customers.filters')}

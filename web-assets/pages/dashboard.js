@@ -99,7 +99,7 @@ function TeamToday() {
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="team-error" />`;
   else if (!state.team.members.length) body = html`<p class="muted" data-testid="team-empty">${t('team.empty')}</p>`;
   else {
-    body = html`<div class="table-wrap"><table class="table team-table" data-testid="team-table">
+    body = html`<div class="table-wrap"><table class="table table-keep team-table" data-testid="team-table">
       <thead><tr>
         <th scope="col">${t('team.member')}</th>
         <th scope="col" class="num">${t('team.followupsToday')}</th>
@@ -164,7 +164,7 @@ function FinanceToday() {
   </section>`;
 }
 
-/** New leads (bars) and follow-ups (a line) per day: ECharts, loaded on demand like the
+/** New leads (bars, left axis) and follow-ups (a line, right axis) per day: ECharts, loaded on demand like the
  *  funnel page, SVG renderer (the CSP allows no inline canvas tricks, and text stays text). */
 function TrendsChart({ series }) {
   const ref = useRef(null);
@@ -178,12 +178,16 @@ function TrendsChart({ series }) {
       chart.setOption({
         tooltip: { trigger: 'axis' },
         legend: { top: 0 },
-        grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+        grid: { left: 8, right: 8, top: 56, bottom: 8, containLabel: true },
         xAxis: { type: 'category', data: series.map((d) => d.day.slice(5)) },
-        yAxis: { type: 'value', minInterval: 1 },
+        // Two axes, each named: on one, 113 new leads flattened 2 follow-ups to a line at 0.
+        yAxis: [
+          { type: 'value', minInterval: 1, name: t('trends.axis.newLeads'), nameTextStyle: { align: 'left' } },
+          { type: 'value', minInterval: 1, name: t('trends.axis.followups'), nameTextStyle: { align: 'right' }, splitLine: { show: false } },
+        ],
         series: [
           { type: 'bar', name: t('trends.newLeads'), data: series.map((d) => d.new_leads) },
-          { type: 'line', name: t('trends.followups'), data: series.map((d) => d.followups), smooth: true, showSymbol: false },
+          { type: 'line', name: t('trends.followups'), yAxisIndex: 1, data: series.map((d) => d.followups), smooth: true, showSymbol: false },
         ],
       });
       window.addEventListener('resize', resize);
@@ -213,7 +217,7 @@ function Trends() {
       <${TrendsChart} series=${tr.series} />
       <h3 class="trends-subtitle">${t('trends.ranking')}</h3>
       ${top.length
-        ? html`<div class="table-wrap"><table class="table trends-table" data-testid="trends-ranking">
+        ? html`<div class="table-wrap"><table class="table table-keep trends-table" data-testid="trends-ranking">
           <thead><tr>
             <th scope="col" class="num">#</th>
             <th scope="col">${t('team.member')}</th>
@@ -255,7 +259,7 @@ function Rankings() {
   else if (state.status === 'error') body = html`<${LoadError} error=${state.error} onRetry=${load} testid="rankings-error" />`;
   else if (state.data.length === 0) body = html`<p class="muted" data-testid="rankings-empty">${t('trends.rankingEmpty')}</p>`;
   else {
-    body = html`<div class="table-wrap"><table class="table trends-table" data-testid="rankings">
+    body = html`<div class="table-wrap"><table class="table table-keep trends-table" data-testid="rankings">
       <thead><tr>
         <th scope="col" class="num">#</th>
         <th scope="col">${t('team.member')}</th>

@@ -81,7 +81,7 @@ export function FunnelPage() {
       ${empty
         ? html`<${EmptyState} icon="dashboard" title=${t('funnel.empty.title')} body=${t('funnel.empty.body')} testid="funnel-empty" />`
         : html`<div class="card"><${Chart} stages=${f.stages} kind=${kind} /></div>
-          <div class="card table-wrap"><table class="table funnel-table" data-testid="funnel-table">
+          <div class="card table-wrap"><table class="table table-keep funnel-table" data-testid="funnel-table">
             <thead><tr><th>${t('funnel.stage')}</th><th>${t('funnel.reached')}</th><th>${t('funnel.conversion')}</th><th>${t('funnel.median')}</th></tr></thead>
             <tbody>${f.stages.map((s) => html`<tr key=${s.stage}><td>${stageLabel(kind, s.stage)}</td><td>${s.reached}</td>
               <td>${pct(s.conversion_bp)}</td><td>${s.median_days == null ? '—' : t('funnel.days', { n: s.median_days })}</td></tr>`)}

@@ -83,9 +83,10 @@ function CustomChart({ r }) {
         : {
           tooltip: { trigger: 'axis' },
           legend: { top: 0 },
-          grid: { left: 8, right: 16, top: 32, bottom: 8, containLabel: true },
+          grid: { left: 8, right: 16, top: series.length === 1 ? 48 : 32, bottom: 8, containLabel: true },
           xAxis: { type: 'category', data: cats },
-          yAxis: { type: 'value' },
+          // One series: the value axis says what it counts (with several, the legend does).
+          yAxis: { type: 'value', name: series.length === 1 ? series[0].label : '', nameTextStyle: { align: 'left' } },
           series: series.map((s) => ({ type: spec.kind, name: s.label, data: r.rows.map((row) => row[s.key] ?? 0) })),
         });
       window.addEventListener('resize', resize);

@@ -60,7 +60,12 @@ function Chart({ report, kind }) {
       if (gone || !ref.current) return;
       chart = echarts.init(ref.current, null, { renderer: 'svg' });
       const labels = report.rows.map((r) => rowLabel(report.name, kind, r));
-      const values = report.rows.map((r) => r[report.chart] ?? 0);
+      // Money in yuan and rates in percent, with the unit in the axis name (the axis had none).
+      const scaled = report.chart.endsWith('_fen') || report.chart.endsWith('_bp');
+      const values = report.rows.map((r) => (r[report.chart] ?? 0) / (scaled ? 100 : 1));
+      const column = t(`reports.col.${report.chart}`);
+      const axisName = report.chart.endsWith('_fen') ? t('reports.axis.yuan', { name: column })
+        : report.chart.endsWith('_bp') ? t('reports.axis.percent', { name: column }) : column;
       chart.setOption({ animation: false });
       chart.setOption(report.name === 'funnel'
         ? {
@@ -73,10 +78,10 @@ function Chart({ report, kind }) {
         }
         : {
           tooltip: { trigger: 'axis' },
-          grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
-          xAxis: { type: 'value', minInterval: 1 },
+          grid: { left: 8, right: 16, top: 16, bottom: 28, containLabel: true },
+          xAxis: { type: 'value', minInterval: 1, name: axisName, nameLocation: 'middle', nameGap: 26 },
           yAxis: { type: 'category', data: labels, inverse: true },
-          series: [{ type: 'bar', name: t(`reports.col.${report.chart}`), data: values }],
+          series: [{ type: 'bar', name: column, data: values }],
         });
       window.addEventListener('resize', resize);
     });
