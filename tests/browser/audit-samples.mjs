@@ -26,7 +26,7 @@ export const SAMPLES = {
   'setup.completed': { roles: ['admin'] },
   'user.created': { username: 'li', roles: ['sales'], broker: null },
   'user.updated': { username: 'li', changed: ['phone', 'roles'], before: userSnap, after: userSnap, sessions_ended: 1, tokens_revoked: 0 },
-  'user.password_reset': { username: 'li', sessions_ended: 1, tokens_revoked: 0 },
+  'user.password_reset': { username: 'li', sessions_ended: 1, tokens_revoked: 0, must_change_password: true },
   'user.password_changed': { sessions_ended: 1, tokens_revoked: 0 },
   'user.departed': { username: 'li', successor: 'wang', pool_id: P, customers_moved: 3, sessions_ended: 1, tokens_revoked: 0 },
   'department.created': { name: 'one', parent_id: null },

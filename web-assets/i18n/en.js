@@ -374,6 +374,7 @@ export default {
   'audit.detail.key.label': 'Label',
   'audit.detail.key.action': 'Action',
   'audit.detail.key.sessions_ended': 'Sessions ended',
+  'audit.detail.key.must_change_password': 'Must change the password first',
   'audit.detail.key.tokens_revoked': 'API tokens revoked',
   'audit.detail.key.parent_id': 'Parent department',
   'audit.detail.key.rule': 'Rule',

@@ -374,6 +374,7 @@ export default {
   'audit.detail.key.label': '名称',
   'audit.detail.key.action': '操作',
   'audit.detail.key.sessions_ended': '结束的会话',
+  'audit.detail.key.must_change_password': '须先修改密码',
   'audit.detail.key.tokens_revoked': '撤销的 API 令牌',
   'audit.detail.key.parent_id': '上级部门',
   'audit.detail.key.rule': '规则',
