@@ -76,14 +76,15 @@ function App() {
     content = html`<${publicPage.page} />`;
   } else if (!user) {
     content = bootError.value ? html`<${BootError} error=${bootError.value} />` : html`<${Splash} />`;
+  } else if (user.must_change_password) {
+    // A password an administrator chose: the holder (a broker too) sets their own before
+    // anything else; the server answers nothing else meanwhile.
+    title = t('firstPassword.title');
+    content = html`<${FirstPasswordPage} />`;
   } else if (Array.isArray(user.roles) && user.roles.includes('broker')) {
     // A broker has their portal and nothing else, whatever the address.
     title = t('broker.title');
     content = html`<${BrokerPortalPage} />`;
-  } else if (user.must_change_password) {
-    // A password an administrator chose: the holder sets their own before anything else.
-    title = t('firstPassword.title');
-    content = html`<${FirstPasswordPage} />`;
   } else if (!matched) {
     title = t('notFound.title');
     content = html`<${Shell}><${NotFoundPage} /><//>`;

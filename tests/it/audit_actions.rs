@@ -51,6 +51,8 @@ const NOT_ACTIONS: &[&str] = &[
     "backup.time",
     "key.tmp",
     "pool.rhai",
+    // The default plugins superseded by name (datadir.rs).
+    "fee.rhai",
     "fee.amount_fen",
     "fee.rate_bp",
     // The broker plugin, its hook and a broker account's fields (validation errors).

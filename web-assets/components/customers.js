@@ -424,6 +424,8 @@ const CONFLICT_LABELS = {
   grade: 'customers.field.grade', stars: 'customers.field.stars', tags: 'customers.field.tags',
   notes: 'customers.field.notes', demand: 'customer.edit.conflict.field.demand', owner_id: 'customer.edit.conflict.field.owner',
   next_followup_at: 'customers.field.nextFollowup', profile: 'customer.edit.conflict.field.profile',
+  intent: 'customer.edit.conflict.field.intent', custom: 'customer.edit.conflict.field.custom',
+  consent: 'customer.edit.conflict.field.consent',
 };
 
 /** A field's value as it is now, for the conflict notice (empty when there is none to show). */
@@ -453,7 +455,7 @@ export function EditConflict({ stale, busy, onReload, onOverwrite }) {
     ${fields.length > 0 && html`<ul data-testid="edit-conflict-fields">
       ${fields.map((f) => {
         const value = conflictValue(current, f);
-        return html`<li key=${f} data-field=${f}>${CONFLICT_LABELS[f] ? t(CONFLICT_LABELS[f]) : f}${value
+        return html`<li key=${f} data-field=${f}>${t(CONFLICT_LABELS[f] || 'customer.edit.conflict.field.other')}${value
           ? t('customer.edit.conflict.now', { value }) : ''}</li>`;
       })}
     </ul>`}

@@ -143,7 +143,24 @@ impl crate::service::customers::UseCases<'_> {
                 }
             }
         }
-        let by = match entries.first().and_then(|e| e.actor_id.as_deref()) {
+        // Who changed it last: the newest entry that changed the record (a reveal or a lock
+        // since the read is not a change, and naming its actor would tell who looked).
+        let changed_it = |e: &&crate::store::audit::AuditEntry| {
+            matches!(
+                e.action.as_str(),
+                "customer.updated"
+                    | "customer.transferred"
+                    | "customer.assigned"
+                    | "customer.claimed"
+                    | "customer.released"
+                    | "customer.recalled"
+            )
+        };
+        let by = match entries
+            .iter()
+            .find(changed_it)
+            .and_then(|e| e.actor_id.as_deref())
+        {
             Some(u) => crate::store::users::find_by_id_w(w.tx, u)?.map(|u| u.display_name),
             None => None,
         };
