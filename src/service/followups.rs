@@ -259,15 +259,29 @@ impl crate::service::followups::UseCases<'_> {
             return Err(Error::Forbidden("部门或全公司的数据范围".into()));
         }
         let now = self.now();
-        let members: Vec<crate::domain::org::User> = self
-            .store
-            .read(users::all)?
+        let (members, roles) = self.store.read(|tx| {
+            Ok::<_, Error>((users::all(tx)?, crate::store::org::roles(tx)?))
+        })?;
+        let members: Vec<crate::domain::org::User> = members
             .into_iter()
             .filter(|u| u.status == UserStatus::Active && scope.may_receive(&u.id))
             .collect();
         let ctx = crate::service::customers::list::FilterContext::new(&caller.user.id, now);
         let mut out = Vec::with_capacity(members.len());
         for u in members {
+            let (followups_today, load) = self.store.read(|tx| {
+                Ok::<_, Error>((
+                    crate::store::pools::counter(tx, &followups_done_key(&u.id, now))?,
+                    crate::store::loads::of(tx, &u.id)?,
+                ))
+            })?;
+            // Someone whose roles cannot work customers (finance, say) is not on the team's
+            // follow-up table, unless they still hold customers: then their backlog shows.
+            let works_customers =
+                crate::service::customers::recipient::lacks(&roles, &u).is_none();
+            if !works_customers && load.live == 0 && followups_today == 0 {
+                continue;
+            }
             let overdue = crate::service::customers::list::CustomerFilter {
                 due: Some(crate::service::customers::list::DueFilter::Overdue),
                 owner: Some(u.id.clone()),
@@ -292,12 +306,7 @@ impl crate::service::followups::UseCases<'_> {
                 }
                 Err(e) => return Err(crate::service::search::search_error(e)),
             };
-            let (followups_today, open_leads) = self.store.read(|tx| {
-                Ok::<_, Error>((
-                    crate::store::pools::counter(tx, &followups_done_key(&u.id, now))?,
-                    crate::store::loads::of(tx, &u.id)?.open_leads,
-                ))
-            })?;
+            let open_leads = load.open_leads;
             out.push(TeamMemberToday {
                 user_id: u.id,
                 display_name: u.display_name,

@@ -436,6 +436,8 @@ async fn a_manager_sees_the_teams_day() {
     common::add_user(&s, "mgr", &["manager"], Some(&dept));
     let sun_id = common::add_user(&s, "sun", &["sales"], Some(&dept));
     common::add_user(&s, "far", &["sales"], Some(&other));
+    // Finance in the department works no customers: not a row of the follow-up table.
+    common::add_user(&s, "cai", &["finance"], Some(&dept));
     let sun = s.login("sun", PASS).await;
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -489,6 +491,10 @@ async fn a_manager_sees_the_teams_day() {
     assert!(
         !names.iter().any(|n| n.contains("far")),
         "another department is not in the team: {names:?}"
+    );
+    assert!(
+        !names.contains(&"cai"),
+        "someone who cannot work customers (and holds none) is not in the team: {names:?}"
     );
     // Two days later: today's count starts again, the two promised calls are overdue.
     s.clock.advance(Duration::days(2));

@@ -12,6 +12,10 @@ import { Icon } from './icons.js';
 import { toast } from './toast.js';
 import { poolErrorText } from '../pages/pools.js';
 
+/** One tap for the usual reasons a customer goes back to the pool (the text can still be edited). */
+const QUICK_REASONS = ['customer.release.quick.unreachable', 'customer.release.quick.noNeed',
+  'customer.release.quick.notQualified', 'customer.release.quick.elsewhere'];
+
 function ReleaseDialog({ customer, onClose, onDone }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
@@ -34,6 +38,10 @@ function ReleaseDialog({ customer, onClose, onDone }) {
     error=${error} testid="release-dialog" submitLabel=${t('customer.release')} danger=${true}>
     <div class="field">
       <label class="field-label" for="release-reason">${t('customer.release.reason')}</label>
+      <div class="chip-row" data-testid="release-quick">
+        ${QUICK_REASONS.map((k) => html`<button type="button" class="btn btn-sm" key=${k}
+          onClick=${() => { setReason(t(k)); setError(null); }} data-testid="release-quick-reason">${t(k)}</button>`)}
+      </div>
       <textarea class="input" id="release-reason" rows="3" maxlength="200" value=${reason}
         onInput=${(e) => setReason(e.currentTarget.value)} data-testid="release-reason"></textarea>
     </div>

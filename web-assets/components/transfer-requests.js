@@ -58,7 +58,7 @@ export function TransferRequestsCard() {
     </li>`)}</ul>`}
     ${state.mine.length > 0 && html`<h3 class="section-title">${t('transfers.mine')}</h3>
       <ul class="reminder-list">${state.mine.slice(0, 5).map((r) => html`<li key=${r.id} data-testid="transfer-mine">
-        ${r.customer_id ? html`<a href=${`/customers/${encodeURIComponent(r.customer_id)}`}>${r.customer_name}</a>` : r.customer_name}
+        ${r.customer_id ? html`<a href=${`/customers/${encodeURIComponent(r.customer_id)}`}>${r.customer_name}</a>` : r.customer_name}${' '}
         <span class=${`badge ${r.status === 'approved' ? 'badge-success' : r.status === 'rejected' ? 'badge-warning' : ''}`}>${t(`transfers.status.${r.status}`)}</span>
         ${r.note && html`<span class="muted"> ${r.note}</span>`}
       </li>`)}</ul>`}

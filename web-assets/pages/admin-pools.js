@@ -207,7 +207,7 @@ function AssignmentSettings({ deptName }) {
         <thead><tr><th>${t('adminPools.assign.user')}</th><th>${t('adminPools.department')}</th><th>${t('adminPools.assign.openLeads')}</th>
           <th>${t('adminPools.assign.owned')}</th><th>${t('adminPools.assign.paused')}</th><th>${t('adminPools.assign.weight')}</th></tr></thead>
         <tbody>${state.users.map((u) => html`<tr key=${u.user_id} data-testid="assignment-row">
-          <td>${u.display_name || u.username}</td><td>${deptName(u.department_id)}</td><td>${u.open_leads}</td>
+          <td>${u.display_name || u.username}</td><td>${u.department_id ? deptName(u.department_id) : t('users.noDepartmentShort')}</td><td>${u.open_leads}</td>
           <td>${u.owned} / ${u.capacity}</td>
           <td><label class="check"><input type="checkbox" checked=${u.paused} disabled=${busy === u.user_id}
             onChange=${(e) => save(u, { paused: e.currentTarget.checked })} data-testid="assignment-paused" />

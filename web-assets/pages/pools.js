@@ -46,6 +46,8 @@ export function PoolsPage() {
   const [state, setState] = useState({ status: 'idle' });
   const [claiming, setClaiming] = useState(null);
   const [claim, setClaim] = useState({ busy: false, error: null });
+  // The customer just claimed: the list no longer shows them, so the page links to them.
+  const [claimed, setClaimed] = useState(null);
   const narrow = useNarrow();
 
   // `quiet`: refresh the counts after a claim without the loading state (no flicker).
@@ -91,6 +93,7 @@ export function PoolsPage() {
     try {
       await api('POST', `/api/v1/customers/${encodeURIComponent(claiming.id)}/claim`, {});
       toast(t('pools.claimed', { name: claiming.name }));
+      setClaimed({ id: claiming.id, name: claiming.name });
       setClaiming(null);
       setClaim({ busy: false, error: null });
       load();
@@ -189,6 +192,10 @@ export function PoolsPage() {
         </select>
       </label>`}
     </header>
+    ${claimed && html`<p class="card pool-claimed" role="status" data-testid="pool-claimed">
+      ${t('pools.claimedNote', { name: claimed.name })}
+      <a class="btn btn-sm btn-primary" href=${`/customers/${encodeURIComponent(claimed.id)}`} data-testid="pool-claimed-open">${t('pools.claimedOpen')}</a>
+    </p>`}
     <div class="card card-flush">
       ${pools.status === 'ready' && pools.items.length > 0 && html`<form class="toolbar" role="search" onSubmit=${apply} data-testid="pool-filters">
         <label class="toolbar-field"><span>${t('customers.field.stage')}</span>

@@ -106,6 +106,9 @@ export default async function ({ page, server }) {
     await wu.getByTestId('confirm-ok').click();
     await wu.getByTestId('claim-dialog').waitFor({ state: 'detached' });
     await wu.getByTestId('pool-empty').waitFor();
+    // The claimed customer has left the list; the page says so and links to them.
+    assert((await wu.getByTestId('pool-claimed').innerText()).includes('冯七'), 'the claim names the customer');
+    assert((await wu.getByTestId('pool-claimed-open').getAttribute('href')) === `/customers/${c.id}`, 'and links to them');
     // The pool's count in the picker follows the claim without a reload (issue 17.9).
     await wu.waitForFunction(() => {
       const option = document.querySelector('[data-testid="pool-picker"] option:checked');
@@ -133,7 +136,9 @@ export default async function ({ page, server }) {
     await wu.getByTestId('customer-locked').waitFor({ state: 'detached' });
     // Released again: the page no longer offers what the server would refuse, and says why.
     await wu.getByTestId('customer-release').click();
-    await wu.getByTestId('release-reason').fill('客户暂无需求');
+    // A usual reason is one tap (and can still be edited).
+    await wu.getByTestId('release-quick-reason').filter({ hasText: '客户暂无需求' }).click();
+    assert(await wu.getByTestId('release-reason').inputValue() === '客户暂无需求', 'the quick reason fills the field');
     await wu.getByTestId('release-dialog-submit').click();
     await wu.getByTestId('release-dialog').waitFor({ state: 'detached' });
     await wu.getByTestId('customer-pooled-note').waitFor();
