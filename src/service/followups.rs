@@ -259,9 +259,9 @@ impl crate::service::followups::UseCases<'_> {
             return Err(Error::Forbidden("部门或全公司的数据范围".into()));
         }
         let now = self.now();
-        let (members, roles) = self.store.read(|tx| {
-            Ok::<_, Error>((users::all(tx)?, crate::store::org::roles(tx)?))
-        })?;
+        let (members, roles) = self
+            .store
+            .read(|tx| Ok::<_, Error>((users::all(tx)?, crate::store::org::roles(tx)?)))?;
         let members: Vec<crate::domain::org::User> = members
             .into_iter()
             .filter(|u| u.status == UserStatus::Active && scope.may_receive(&u.id))
@@ -277,8 +277,7 @@ impl crate::service::followups::UseCases<'_> {
             })?;
             // Someone whose roles cannot work customers (finance, say) is not on the team's
             // follow-up table, unless they still hold customers: then their backlog shows.
-            let works_customers =
-                crate::service::customers::recipient::lacks(&roles, &u).is_none();
+            let works_customers = crate::service::customers::recipient::lacks(&roles, &u).is_none();
             if !works_customers && load.live == 0 && followups_today == 0 {
                 continue;
             }
