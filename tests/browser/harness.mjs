@@ -102,6 +102,16 @@ export async function setupAdmin(page, server) {
   await page.getByTestId('shell').waitFor();
 }
 
+/** Signs in as `username` in a fresh session (the cookies of whoever was signed in dropped). */
+export async function logInAs(page, server, username, password) {
+  await page.context().clearCookies();
+  await page.goto(`${server.base}/login`);
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-password').press('Enter');
+  await page.getByTestId('shell').waitFor();
+}
+
 export function assert(cond, message) {
   if (!cond) throw new Error('assertion failed: ' + message);
 }

@@ -10,20 +10,51 @@ use serde_json::json;
 
 const PHONE: &str = "13912340000";
 
+/// Two departments: in 华东 the owner, the asker and their manager; in 华西 another manager.
+struct Team {
+    s: TestServer,
+    admin: common::Client,
+    owner: common::Client,
+    asker: common::Client,
+    lead: common::Client,
+    other: common::Client,
+}
+
+impl Team {
+    async fn start() -> Team {
+        let s = TestServer::start(Fixture::WithAdmin).await;
+        let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
+        let east = common::add_department(&s, "华东", None);
+        let west = common::add_department(&s, "华西", None);
+        common::add_user(&s, "owner", &["sales"], Some(&east));
+        common::add_user(&s, "asker", &["sales"], Some(&east));
+        common::add_user(&s, "lead", &["manager"], Some(&east));
+        common::add_user(&s, "other", &["manager"], Some(&west));
+        let owner = s.login("owner", TEAM_PASSWORD).await;
+        let asker = s.login("asker", TEAM_PASSWORD).await;
+        let lead = s.login("lead", TEAM_PASSWORD).await;
+        let other = s.login("other", TEAM_PASSWORD).await;
+        Team {
+            s,
+            admin,
+            owner,
+            asker,
+            lead,
+            other,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_duplicate_lead_is_requested_and_the_owners_manager_decides() {
-    let s = TestServer::start(Fixture::WithAdmin).await;
-    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
-    let east = common::add_department(&s, "华东", None);
-    let west = common::add_department(&s, "华西", None);
-    common::add_user(&s, "owner", &["sales"], Some(&east));
-    common::add_user(&s, "asker", &["sales"], Some(&east));
-    common::add_user(&s, "lead", &["manager"], Some(&east));
-    common::add_user(&s, "other", &["manager"], Some(&west));
-    let owner = s.login("owner", TEAM_PASSWORD).await;
-    let asker = s.login("asker", TEAM_PASSWORD).await;
-    let lead = s.login("lead", TEAM_PASSWORD).await;
-    let other = s.login("other", TEAM_PASSWORD).await;
+    let Team {
+        s,
+        admin,
+        owner,
+        asker,
+        lead,
+        other,
+    } = Team::start().await;
 
     let (st, c) = owner
         .post(
@@ -156,18 +187,14 @@ async fn a_duplicate_lead_is_requested_and_the_owners_manager_decides() {
 /// who may decide it now gets it in the bell (`transfer_requested`), marked done once decided.
 #[tokio::test]
 async fn the_approvers_bell_says_a_request_waits_and_then_that_it_was_decided() {
-    let s = TestServer::start(Fixture::WithAdmin).await;
-    let admin = s.login(ADMIN, ADMIN_PASSWORD).await;
-    let east = common::add_department(&s, "华东", None);
-    let west = common::add_department(&s, "华西", None);
-    common::add_user(&s, "owner", &["sales"], Some(&east));
-    common::add_user(&s, "asker", &["sales"], Some(&east));
-    common::add_user(&s, "lead", &["manager"], Some(&east));
-    common::add_user(&s, "other", &["manager"], Some(&west));
-    let owner = s.login("owner", TEAM_PASSWORD).await;
-    let asker = s.login("asker", TEAM_PASSWORD).await;
-    let lead = s.login("lead", TEAM_PASSWORD).await;
-    let other = s.login("other", TEAM_PASSWORD).await;
+    let Team {
+        s,
+        admin,
+        owner,
+        asker,
+        lead,
+        other,
+    } = Team::start().await;
     let (st, c) = owner
         .post(
             "/api/v1/customers",

@@ -1,19 +1,11 @@
 // The duplicate warning's next step (issue 17.6): a salesperson whose new lead is a colleague's
 // customer asks for it from the warning (a reason, inline); the owner's manager approves on the
 // dashboard, told by the bell; the customer is then the requester's. On a 390×844 phone.
-import { apiCall, assert, setupAdmin } from '../harness.mjs';
+import { apiCall, assert, setupAdmin, logInAs } from '../harness.mjs';
 
 const PASSWORD = 'team pass 2026!';
 const PHONE = '13912340099';
 
-async function logInAs(page, server, username) {
-  await page.context().clearCookies();
-  await page.goto(`${server.base}/login`);
-  await page.getByTestId('login-username').fill(username);
-  await page.getByTestId('login-password').fill(PASSWORD);
-  await page.getByTestId('login-password').press('Enter');
-  await page.getByTestId('shell').waitFor();
-}
 
 export default async function ({ page, server }) {
   await setupAdmin(page, server);
@@ -22,10 +14,10 @@ export default async function ({ page, server }) {
     await apiCall(page, 'POST', '/api/v1/users', { username, display_name: username, roles, password: PASSWORD, department_id: dept.id });
   }
   await page.setViewportSize({ width: 390, height: 844 });
-  await logInAs(page, server, 'owner');
+  await logInAs(page, server, 'owner', PASSWORD);
   const c = await apiCall(page, 'POST', '/api/v1/customers', { name: '司马光', phone: PHONE });
 
-  await logInAs(page, server, 'asker');
+  await logInAs(page, server, 'asker', PASSWORD);
   await page.goto(`${server.base}/customers`);
   await page.getByTestId('customer-create').click();
   await page.getByTestId('customer-form-phone').fill(PHONE);
@@ -44,7 +36,7 @@ export default async function ({ page, server }) {
   await page.getByTestId('customer-dialog-done').click();
   await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
 
-  await logInAs(page, server, 'lead');
+  await logInAs(page, server, 'lead', PASSWORD);
   // The approver's bell says a request waits (probe finding 27), not only the dashboard card.
   await page.getByTestId('notice-bell').click();
   const notice = page.getByTestId('notice-panel').locator('[data-kind="transfer_requested"]');
@@ -65,7 +57,7 @@ export default async function ({ page, server }) {
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(wide <= 0, `no sideways scroll at 390 px (${wide} px too wide)`);
 
-  await logInAs(page, server, 'asker');
+  await logInAs(page, server, 'asker', PASSWORD);
   const mine = page.getByTestId('transfer-requests');
   await mine.getByTestId('transfer-mine').waitFor();
   assert((await mine.innerText()).includes('已同意'), 'approved in my list');

@@ -10,7 +10,7 @@
 // Finance's 工作台 (phone) shows money: what is owed and late, this month's takings and the
 // months waiting for their close, not the sales team's follow-up table.
 import { join } from 'node:path';
-import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
+import { apiCall, artifacts, assert, logInAs, setupAdmin } from '../harness.mjs';
 
 export default async function ({ page, server }) {
   await setupAdmin(page, server);
@@ -156,13 +156,8 @@ export default async function ({ page, server }) {
   await apiCall(page, 'POST', '/api/v1/users', {
     username: 'caiwu', display_name: '刘财务', roles: ['finance'], password: 'team pass 2026!',
   });
-  await page.context().clearCookies();
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.goto(`${server.base}/login`);
-  await page.getByTestId('login-username').fill('jingli');
-  await page.getByTestId('login-password').fill('team pass 2026!');
-  await page.getByTestId('login-password').press('Enter');
-  await page.getByTestId('shell').waitFor();
+  await logInAs(page, server, 'jingli', 'team pass 2026!');
   await page.getByTestId('nav-finance-receivables').waitFor();
   assert((await page.getByTestId('nav-finance-channels').count()) === 0, 'no 渠道 entry for a manager');
   const status = await page.evaluate(async () => (await fetch('/api/v1/channels', { credentials: 'same-origin' })).status);
@@ -171,12 +166,8 @@ export default async function ({ page, server }) {
   await page.getByTestId('page-forbidden').waitFor();
 
   // Finance's 工作台 on a phone: the money, not the team's follow-ups.
-  await page.context().clearCookies();
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(`${server.base}/login`);
-  await page.getByTestId('login-username').fill('caiwu');
-  await page.getByTestId('login-password').fill('team pass 2026!');
-  await page.getByTestId('login-password').press('Enter');
+  await logInAs(page, server, 'caiwu', 'team pass 2026!');
   await page.getByTestId('finance-today-owed').waitFor();
   const owed = await apiCall(page, 'GET', '/api/v1/finance/receivables');
   const money = (fen) => (fen / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });

@@ -4,18 +4,11 @@
 // row), exports it to XLSX (a download, audited as report.exported); the account page shows
 // the salesperson their own calls; on a phone (390×844) the rankings table still shows.
 import { join } from 'node:path';
-import { apiCall, artifacts, assert, setupAdmin } from '../harness.mjs';
+import { apiCall, artifacts, assert, setupAdmin, logInAs } from '../harness.mjs';
 
 const PASSWORD = 'sales pass 2026!';
 
-async function logIn(page, server, username) {
-  await page.context().clearCookies();
-  await page.goto(`${server.base}/login`);
-  await page.getByTestId('login-username').fill(username);
-  await page.getByTestId('login-password').fill(PASSWORD);
-  await page.getByTestId('login-password').press('Enter');
-  await page.getByTestId('shell').waitFor();
-}
+const logIn = (page, server, username) => logInAs(page, server, username, PASSWORD);
 
 export default async function ({ page, server }) {
   await setupAdmin(page, server);

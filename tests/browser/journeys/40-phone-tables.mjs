@@ -7,18 +7,10 @@
 // with text labels and a 更多 sheet listing the rest by name; the top-bar search shows its icon
 // and placeholder before it is tapped. The dashboard's trend puts 跟进次数 on an axis of its own,
 // and a report's chart names its axis. Screenshots for docs/admin.md with ZHUDAI_DOC_SCREENSHOTS=1.
-import { apiCall, assert, docScreenshot, setupAdmin } from '../harness.mjs';
+import { apiCall, assert, docScreenshot, setupAdmin, logInAs } from '../harness.mjs';
 
 const PASSWORD = 'phone pass 2026!';
 
-async function logInAs(page, server, username) {
-  await page.context().clearCookies();
-  await page.goto(`${server.base}/login`);
-  await page.getByTestId('login-username').fill(username);
-  await page.getByTestId('login-password').fill(PASSWORD);
-  await page.getByTestId('login-password').press('Enter');
-  await page.getByTestId('shell').waitFor();
-}
 
 /** A firm with one of everything the table pages list (the administrator signed in). */
 export async function seed(page) {
@@ -222,7 +214,7 @@ export default async function ({ page, server }) {
   await apiCall(page, 'POST', '/api/v1/customers/bulk', {
     ids: customers.map((c) => c.id), action: 'transfer', to_user: users.lead.id,
   });
-  await logInAs(page, server, 'lead');
+  await logInAs(page, server, 'lead', PASSWORD);
   await page.goto(`${server.base}/customers`);
   await page.getByTestId('customer-cards').waitFor();
   const cards = page.getByTestId('customer-card');
