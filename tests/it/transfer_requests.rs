@@ -48,7 +48,7 @@ impl Team {
 #[tokio::test]
 async fn a_duplicate_lead_is_requested_and_the_owners_manager_decides() {
     let Team {
-        s,
+        s: _server,
         admin,
         owner,
         asker,
