@@ -1,4 +1,4 @@
-// Data tables on a phone (≤ 600 px) as a stack of cards: every row a card with its title cell on
+// Data tables on a phone (≤ 600 px), the audit log included, as a stack of cards: every row a card with its title cell on
 // top, the other cells as "label: value" lines and its actions as buttons at the bottom (the
 // layout itself is in styles.css, "Tables as cards"). This module only labels the cells, for
 // every `table.table` the app renders, so no page repeats it: each cell gets `data-label` (the

@@ -159,6 +159,9 @@ export default async function ({ page, server }) {
   await page.getByTestId('audit-filter-action').selectOption('fee.payment');
   await pay.waitFor();
   await page.setViewportSize({ width: 390, height: 844 });
+  // An entry is a card on a phone: its details are on the screen, not behind a sideways scroll.
+  const detail = await pay.getByTestId('audit-detail').boundingBox();
+  assert(detail && detail.x + detail.width <= 390, `the entry's details on the screen: ${JSON.stringify(detail)}`);
   await pay.getByTestId('audit-detail').locator('summary').click();
   const fit = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
   assert(fit.page <= fit.viewport, `the audit page at 390 px: ${JSON.stringify(fit)}`);
