@@ -418,11 +418,11 @@ export function AdminPluginsPage() {
     ${!error && !list && html`<${Loading} />`}
     ${list && html`<div class="plugins-layout">
       <ul class="plugin-list card" data-testid="plugin-list">
-        ${list.map((p) => html`<li key=${p.name}>
+        ${list.map((p) => ({ p, a: about(p) })).map(({ p, a }) => html`<li key=${p.name}>
           <button type="button" class=${`plugin-item${p.name === selected ? ' active' : ''}`}
             onClick=${() => setSelected(p.name)} data-testid=${`plugin-item-${p.name}`}>
-            <span class="plugin-title" data-testid="plugin-title">${about(p).title}</span> ${statusBadge(p)}
-            ${about(p).body && html`<span class="muted plugin-about">${about(p).body}</span>`}
+            <span class="plugin-title" data-testid="plugin-title">${a.title}</span> ${statusBadge(p)}
+            ${a.body && html`<span class="muted plugin-about">${a.body}</span>`}
             <span class="muted plugin-hooks"><span class="mono">${p.file}</span>${p.hooks.length > 0 && ` · ${p.hooks.map(hookLabel).join('、')}`}</span>
           </button></li>`)}
         <li class="plugin-list-foot"><button type="button" class="btn btn-sm" onClick=${() => setAdding(true)}

@@ -119,48 +119,22 @@ impl crate::service::customers::UseCases<'_> {
                 .map_or(e.at > read_at, |v| v.with_timezone(&chrono::Utc) > read_at),
             _ => e.at > read_at,
         };
-        let entries: Vec<_> = entries.into_iter().filter(after_read).collect();
-        for e in entries.iter().rev() {
-            let named: Vec<String> = match e.action.as_str() {
-                "customer.updated" => e.detail["fields"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|f| f.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                "customer.transferred"
-                | "customer.assigned"
-                | "customer.claimed"
-                | "customer.released"
-                | "customer.recalled" => vec!["owner_id".into()],
-                _ => Vec::new(),
-            };
+        // Only the entries that changed the record count: a reveal or a lock since the read is
+        // not a change, and naming its actor would tell who looked.
+        let changes: Vec<_> = entries
+            .iter()
+            .filter(|e| after_read(e))
+            .filter_map(|e| fields_changed(e).map(|named| (e, named)))
+            .collect();
+        for (_, named) in changes.iter().rev() {
             for f in named {
-                if !fields.contains(&f) {
-                    fields.push(f);
+                if !fields.contains(f) {
+                    fields.push(f.clone());
                 }
             }
         }
-        // Who changed it last: the newest entry that changed the record (a reveal or a lock
-        // since the read is not a change, and naming its actor would tell who looked).
-        let changed_it = |e: &&crate::store::audit::AuditEntry| {
-            matches!(
-                e.action.as_str(),
-                "customer.updated"
-                    | "customer.transferred"
-                    | "customer.assigned"
-                    | "customer.claimed"
-                    | "customer.released"
-                    | "customer.recalled"
-            )
-        };
-        let by = match entries
-            .iter()
-            .find(changed_it)
-            .and_then(|e| e.actor_id.as_deref())
-        {
+        // Who changed it last: the newest change's author.
+        let by = match changes.first().and_then(|(e, _)| e.actor_id.as_deref()) {
             Some(u) => crate::store::users::find_by_id_w(w.tx, u)?.map(|u| u.display_name),
             None => None,
         };
@@ -348,4 +322,27 @@ fn apply_custom(
         ));
     }
     Ok(())
+}
+
+/// The customer fields an audit entry says it changed; `None` for an entry that changed
+/// nothing in the record (a reveal, a lock).
+fn fields_changed(e: &crate::store::audit::AuditEntry) -> Option<Vec<String>> {
+    match e.action.as_str() {
+        "customer.updated" => Some(
+            e.detail["fields"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        "customer.transferred"
+        | "customer.assigned"
+        | "customer.claimed"
+        | "customer.released"
+        | "customer.recalled" => Some(vec!["owner_id".into()]),
+        _ => None,
+    }
 }
