@@ -191,6 +191,18 @@ fn check_store(
                 ),
                 Err(e) => r.fail("funnel stages", e),
             }
+            match s.read(|tx| store::audit::index_drift(tx, 20)) {
+                Ok(d) if d.is_empty() => r.ok("audit filters", "match the log"),
+                Ok(d) => r.fail(
+                    "audit filters",
+                    format!(
+                        "{} difference(s) from a recount of the audit log (e.g. {}); the audit page's filters would misreport",
+                        d.len(),
+                        d[0]
+                    ),
+                ),
+                Err(e) => r.fail("audit filters", e),
+            }
             match s.read(store::loads::drift) {
                 Ok(d) if d.is_empty() => r.ok("owner load counters", "match the records"),
                 Ok(d) => r.fail(

@@ -357,6 +357,7 @@ pub fn append_many(tx: &WriteTransaction, at: DateTime<Utc>, entries: Vec<NewAud
         .map_err(|e| Error::Encode(e.to_string()))?;
     let mut content = Vec::with_capacity(512);
     let mut stored = Vec::with_capacity(512);
+    let mut index = Index::open(tx)?;
     for new in entries {
         debug_assert!(
             ACTIONS.contains(&new.action),
@@ -378,8 +379,10 @@ pub fn append_many(tx: &WriteTransaction, at: DateTime<Utc>, entries: Vec<NewAud
         };
         let hash = seal_spliced(&key_mac, &entry, &prev_hash, &mut content, &mut stored)?;
         table.insert(seq, stored.as_slice())?;
+        index.add(seq, &entry)?;
         prev_hash = hash;
     }
+    index.finish()?;
     tx.note_audit_head(Head {
         seq,
         hash: prev_hash,
@@ -539,7 +542,10 @@ impl Filter<'_> {
     }
 }
 
-/// [`list`] with the acting account's id among the filters.
+/// [`list`] with the acting account's id among the filters. A filter is served from its keys
+/// in `audit_by` and its total from `audit_counts`; a combination without keys of its own
+/// walks the keys of its narrowest part (by their totals) and checks each entry, so no
+/// filter reads the whole log.
 pub fn list_where(
     tx: &ReadTransaction,
     filter: &Filter<'_>,
@@ -548,7 +554,6 @@ pub fn list_where(
 ) -> Result<(Vec<AuditEntry>, u64)> {
     let table = tx.open_table(tables::AUDIT)?;
     let upper = before.unwrap_or(u64::MAX);
-    let matches = |e: &AuditEntry| filter.matches(e);
     let mut out = Vec::new();
     if filter.is_empty() {
         for row in table.range(..upper)?.rev().take(limit) {
@@ -556,21 +561,283 @@ pub fn list_where(
         }
         return Ok((out, table.len()?));
     }
-    // Filtered: `total` counts the matching entries of the whole log, so the walk goes on
-    // past the page.
+    let by = tx.open_table(tables::AUDIT_BY)?;
+    let counts = tx.open_table(tables::AUDIT_COUNTS)?;
+    let count =
+        |prefix: &[u8]| -> Result<u64> { Ok(counts.get(prefix)?.map(|v| v.value()).unwrap_or(0)) };
+    let entry = |seq: u64| -> Result<AuditEntry> {
+        let row = table.get(seq)?.ok_or_else(|| Error::Corrupt {
+            table: "audit_by",
+            message: format!("names audit entry {seq}, which the log does not hold"),
+        })?;
+        codec::decode(T, row.value())
+    };
+    let exact = match (filter.action, filter.actor_id, filter.actor) {
+        (Some(a), None, None) => Some(filter_prefix(BY_ACTION, &[a])),
+        (None, Some(i), None) => Some(filter_prefix(BY_ACTOR_ID, &[i])),
+        (None, None, Some(n)) => Some(filter_prefix(BY_ACTOR, &[n])),
+        (Some(a), Some(i), None) => Some(filter_prefix(BY_ACTOR_ID_ACTION, &[i, a])),
+        _ => None,
+    };
+    if let Some(prefix) = exact {
+        for seq in seqs_before(&by, &prefix, upper)?.take(limit) {
+            out.push(entry(seq?)?);
+        }
+        return Ok((out, count(&prefix)?));
+    }
+    // A combination with a name: the narrowest of its parts' keys, each entry checked.
+    let mut parts = Vec::new();
+    if let (Some(i), Some(a)) = (filter.actor_id, filter.action) {
+        parts.push(filter_prefix(BY_ACTOR_ID_ACTION, &[i, a]));
+    }
+    if let Some(a) = filter.action {
+        parts.push(filter_prefix(BY_ACTION, &[a]));
+    }
+    if let Some(i) = filter.actor_id {
+        parts.push(filter_prefix(BY_ACTOR_ID, &[i]));
+    }
+    if let Some(n) = filter.actor {
+        parts.push(filter_prefix(BY_ACTOR, &[n]));
+    }
+    let mut narrowest: Option<(u64, Vec<u8>)> = None;
+    for prefix in parts {
+        let n = count(&prefix)?;
+        if narrowest.as_ref().is_none_or(|(least, _)| n < *least) {
+            narrowest = Some((n, prefix));
+        }
+    }
+    let Some((_, prefix)) = narrowest else {
+        return Ok((out, 0));
+    };
     let mut total = 0;
-    for row in table.iter()?.rev() {
-        let (k, v) = row?;
-        let e: AuditEntry = codec::decode(T, v.value())?;
-        if !matches(&e) {
+    for seq in seqs_before(&by, &prefix, u64::MAX)? {
+        let seq = seq?;
+        let e = entry(seq)?;
+        if !filter.matches(&e) {
             continue;
         }
         total += 1;
-        if k.value() < upper && out.len() < limit {
+        if seq < upper && out.len() < limit {
             out.push(e);
         }
     }
     Ok((out, total))
+}
+
+/// Kind bytes of `audit_by` and `audit_counts` keys.
+const BY_ACTION: u8 = b'a';
+const BY_ACTOR_ID: u8 = b'i';
+const BY_ACTOR: u8 = b'n';
+const BY_ACTOR_ID_ACTION: u8 = b'p';
+
+/// A filter's key prefix: its kind, then each value's length (u16 big-endian) and bytes, so
+/// no value is a prefix of another's key.
+fn filter_prefix(kind: u8, values: &[&str]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + values.iter().map(|v| 2 + v.len()).sum::<usize>() + 8);
+    key.push(kind);
+    for v in values {
+        let bytes = v.as_bytes();
+        // A value past 64 KiB (none is: actions, ids and names are short) keys as its first
+        // 64 KiB, so its keys stay well-formed.
+        let len = bytes.len().min(usize::from(u16::MAX));
+        key.extend_from_slice(&(len as u16).to_be_bytes());
+        key.extend_from_slice(bytes.get(..len).unwrap_or_default());
+    }
+    key
+}
+
+/// The sequence numbers under `prefix` below `upper`, newest first.
+fn seqs_before<'t>(
+    by: &'t redb::ReadOnlyTable<&'static [u8], ()>,
+    prefix: &[u8],
+    upper: u64,
+) -> Result<impl Iterator<Item = Result<u64>> + 't> {
+    let mut from = prefix.to_vec();
+    from.extend_from_slice(&0u64.to_be_bytes());
+    let mut to = prefix.to_vec();
+    to.extend_from_slice(&upper.to_be_bytes());
+    let range = by.range::<&[u8]>(from.as_slice()..to.as_slice())?;
+    Ok(range.rev().map(|row| {
+        let (k, _) = row?;
+        let k = k.value();
+        let tail = k
+            .len()
+            .checked_sub(8)
+            .and_then(|at| k.get(at..))
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .ok_or_else(|| Error::Corrupt {
+                table: "audit_by",
+                message: "a key shorter than its sequence number".into(),
+            })?;
+        Ok(u64::from_be_bytes(tail))
+    }))
+}
+
+/// The filters an entry answers, as key prefixes.
+fn prefixes(e: &AuditEntry) -> Vec<Vec<u8>> {
+    let mut out = vec![
+        filter_prefix(BY_ACTION, &[&e.action]),
+        filter_prefix(BY_ACTOR, &[&e.actor]),
+    ];
+    if let Some(id) = &e.actor_id {
+        out.push(filter_prefix(BY_ACTOR_ID, &[id]));
+        out.push(filter_prefix(BY_ACTOR_ID_ACTION, &[id, &e.action]));
+    }
+    out
+}
+
+/// The filter keys of entries being appended, with their totals summed in memory and written
+/// once ([`Index::finish`]): a sweep appends thousands of entries of one action and actor.
+struct Index<'t> {
+    by: redb::Table<'t, &'static [u8], ()>,
+    counts: redb::Table<'t, &'static [u8], u64>,
+    added: std::collections::HashMap<Vec<u8>, u64>,
+}
+
+impl<'t> Index<'t> {
+    fn open(tx: &'t redb::WriteTransaction) -> Result<Self> {
+        Ok(Index {
+            by: tx.open_table(tables::AUDIT_BY)?,
+            counts: tx.open_table(tables::AUDIT_COUNTS)?,
+            added: std::collections::HashMap::new(),
+        })
+    }
+
+    /// Keys `e`, stored under `seq`, under each filter it answers.
+    fn add(&mut self, seq: u64, e: &AuditEntry) -> Result<()> {
+        for mut key in prefixes(e) {
+            let at = key.len();
+            key.extend_from_slice(&seq.to_be_bytes());
+            self.by.insert(key.as_slice(), ())?;
+            key.truncate(at);
+            *self.added.entry(key).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        for (key, n) in self.added.drain() {
+            let before = self.counts.get(key.as_slice())?.map_or(0, |v| v.value());
+            self.counts.insert(key.as_slice(), before + n)?;
+        }
+        Ok(())
+    }
+}
+
+/// Migration 39 over one batch: the filter keys and totals of the entries after `after` (a
+/// sequence number), `limit` of them.
+pub fn index_batch(
+    tx: &redb::WriteTransaction,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Option<String>, usize)> {
+    let from = match after {
+        None => 0,
+        Some(a) => {
+            a.parse::<u64>().map_err(|e| Error::Corrupt {
+                table: "settings",
+                message: format!("migration 39's cursor {a:?}: {e}"),
+            })? + 1
+        }
+    };
+    let table = tx.open_table(tables::AUDIT)?;
+    let mut index = Index::open(tx)?;
+    let mut last = None;
+    let mut n = 0;
+    for row in table.range(from..)?.take(limit) {
+        let (k, v) = row?;
+        let e: AuditEntry = codec::decode(T, v.value())?;
+        index.add(k.value(), &e)?;
+        last = Some(k.value().to_string());
+        n += 1;
+    }
+    index.finish()?;
+    Ok((last, n))
+}
+
+/// Where the filters' keys and totals differ from a recount of the log (`zhudai doctor`): up
+/// to `max` differences. Every key must name an entry that answers its filter, and each
+/// filter must have as many keys, and as large a total, as the log has entries answering it.
+pub fn index_drift(tx: &ReadTransaction, max: usize) -> Result<Vec<String>> {
+    let log = tx.open_table(tables::AUDIT)?;
+    let mut expected: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+    for row in log.iter()? {
+        let e: AuditEntry = codec::decode(T, row?.1.value())?;
+        for prefix in prefixes(&e) {
+            *expected.entry(prefix).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    // The keys, each checked against its entry, counted per filter.
+    let mut keyed: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+    for row in tx.open_table(tables::AUDIT_BY)?.iter()? {
+        let (k, _) = row?;
+        let k = k.value();
+        let Some((prefix, seq)) = k
+            .len()
+            .checked_sub(8)
+            .map(|at| k.split_at(at))
+            .and_then(|(p, s)| Some((p, u64::from_be_bytes(<[u8; 8]>::try_from(s).ok()?))))
+        else {
+            if out.len() < max {
+                out.push(format!("a key shorter than a sequence number: {k:?}"));
+            }
+            continue;
+        };
+        let answers = match log.get(seq)? {
+            Some(v) => {
+                let e: AuditEntry = codec::decode(T, v.value())?;
+                prefixes(&e).iter().any(|p| p.as_slice() == prefix)
+            }
+            None => false,
+        };
+        if !answers && out.len() < max {
+            out.push(format!(
+                "{} names entry {seq}, which does not answer it",
+                show_prefix(prefix)
+            ));
+        }
+        *keyed.entry(prefix.to_vec()).or_default() += 1;
+    }
+    let counts = tx.open_table(tables::AUDIT_COUNTS)?;
+    let mut counted: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+    for row in counts.iter()? {
+        let (k, v) = row?;
+        counted.insert(k.value().to_vec(), v.value());
+    }
+    let all: std::collections::BTreeSet<&Vec<u8>> = expected
+        .keys()
+        .chain(keyed.keys())
+        .chain(counted.keys())
+        .collect();
+    for prefix in all {
+        let want = expected.get(prefix).copied().unwrap_or(0);
+        let keys = keyed.get(prefix).copied().unwrap_or(0);
+        let total = counted.get(prefix).copied().unwrap_or(0);
+        if keys != want || total != want {
+            out.push(format!(
+                "{}: {keys} key(s) and a total of {total}, the log holds {want}",
+                show_prefix(prefix)
+            ));
+        }
+    }
+    out.truncate(max);
+    Ok(out)
+}
+
+/// A filter key prefix as `kind:value/value`, for a person reading `doctor`.
+fn show_prefix(k: &[u8]) -> String {
+    let Some((&kind, mut rest)) = k.split_first() else {
+        return String::new();
+    };
+    let mut values = Vec::new();
+    while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_be_bytes(*len)).min(tail.len());
+        let (value, tail) = tail.split_at(len);
+        values.push(String::from_utf8_lossy(value).into_owned());
+        rest = tail;
+    }
+    format!("{}:{}", char::from(kind), values.join("/"))
 }
 
 /// Entries about `target` made at or after `since`, newest first, among the `within` newest
@@ -668,6 +935,163 @@ pub fn verify(tx: &ReadTransaction, key: &AuditKey) -> Result<ChainCheck> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every filter and combination answers, page by page, what a walk of the whole log
+    /// keeping the matching entries answers; the totals too. Then the index is dropped and
+    /// rebuilt by migration 39's batches of 7 (resuming from each cursor), with the same
+    /// answers and no drift.
+    #[test]
+    fn filtered_pages_come_from_the_index_and_equal_a_walk_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open_keyed(
+            &dir.path().join("s.redb"),
+            super::super::DEFAULT_CACHE_BYTES,
+            Some(AuditKey::new([3; 32], String::new())),
+        )
+        .unwrap();
+        let people = [
+            (Some("01U1"), "wang"),
+            (Some("01U2"), "li"),
+            (None, "system"),
+            (None, "wang"),
+        ];
+        let actions = ["customer.updated", "customer.recalled", "auth.login"];
+        let at = DateTime::<Utc>::from_timestamp(1_780_000_000, 0).unwrap();
+        for round in 0..9 {
+            store
+                .write(|tx| {
+                    let batch = (0..(round % 4 + 1))
+                        .map(|i| {
+                            let (id, name) = people[(round * 3 + i) % people.len()];
+                            NewAudit {
+                                actor_id: id.map(str::to_string),
+                                actor: name.to_string(),
+                                action: actions[(round + i * 2) % actions.len()],
+                                target: None,
+                                detail: serde_json::json!({}),
+                                source: "cli".into(),
+                            }
+                        })
+                        .collect();
+                    append_many(tx, at, batch)
+                })
+                .unwrap();
+        }
+        let walk = |f: &Filter<'_>, before: Option<u64>, limit: usize| {
+            store
+                .read(|tx| {
+                    let all: Vec<AuditEntry> = tx
+                        .open_table(tables::AUDIT)?
+                        .iter()?
+                        .rev()
+                        .map(|r| codec::decode(T, r?.1.value()))
+                        .collect::<Result<_>>()?;
+                    let hits: Vec<AuditEntry> = all.into_iter().filter(|e| f.matches(e)).collect();
+                    let total = hits.len() as u64;
+                    let page = hits
+                        .into_iter()
+                        .filter(|e| e.seq < before.unwrap_or(u64::MAX))
+                        .take(limit)
+                        .collect::<Vec<_>>();
+                    Ok::<_, Error>((page, total))
+                })
+                .unwrap()
+        };
+        let check_all = |label: &str| {
+            let mut filters = vec![Filter::default()];
+            for action in [
+                None,
+                Some("customer.updated"),
+                Some("auth.login"),
+                Some("none.such"),
+            ] {
+                for actor_id in [None, Some("01U1"), Some("01U2")] {
+                    for actor in [None, Some("wang"), Some("system")] {
+                        filters.push(Filter {
+                            action,
+                            actor,
+                            actor_id,
+                        });
+                    }
+                }
+            }
+            let mut nonempty = 0;
+            for f in &filters {
+                for (before, limit) in [(None, 3), (Some(12), 2), (Some(4), 50), (None, 100)] {
+                    let got = store.read(|tx| list_where(tx, f, before, limit)).unwrap();
+                    let want = walk(f, before, limit);
+                    assert_eq!(got, want, "{label}: {f:?} before {before:?} limit {limit}");
+                    nonempty += usize::from(!got.0.is_empty());
+                }
+            }
+            assert!(
+                nonempty > 40,
+                "{label}: the filters found entries ({nonempty})"
+            );
+            let drift = store.read(|tx| index_drift(tx, 10)).unwrap();
+            assert!(drift.is_empty(), "{label}: {drift:?}");
+        };
+        check_all("appended");
+
+        store
+            .write(|tx| {
+                tx.delete_table(tables::AUDIT_BY)?;
+                tx.delete_table(tables::AUDIT_COUNTS)?;
+                tx.open_table(tables::AUDIT_BY)?;
+                tx.open_table(tables::AUDIT_COUNTS)?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        let drift = store.read(|tx| index_drift(tx, 10)).unwrap();
+        assert!(!drift.is_empty(), "an empty index drifts from the log");
+        let mut cursor: Option<String> = None;
+        let mut batches = 0;
+        loop {
+            let (last, n) = store
+                .write(|tx| index_batch(tx, cursor.as_deref(), 7))
+                .unwrap();
+            batches += 1;
+            if n < 7 {
+                break;
+            }
+            cursor = last;
+        }
+        assert!(batches >= 3, "{batches} batches");
+        check_all("rebuilt in batches");
+
+        // A key naming an entry that does not answer its filter is drift, even when the
+        // totals still add up (one key moved from one entry to another).
+        store
+            .write(|tx| {
+                let mut by = tx.open_table(tables::AUDIT_BY)?;
+                let prefix = filter_prefix(BY_ACTION, &["auth.login"]);
+                let first = by
+                    .range::<&[u8]>(prefix.as_slice()..)?
+                    .next()
+                    .ok_or(Error::Misuse("no auth.login key".into()))??
+                    .0
+                    .value()
+                    .to_vec();
+                by.remove(first.as_slice())?;
+                let mut wrong = prefix.clone();
+                let other = (1..u64::MAX)
+                    .find(|s| {
+                        let mut k = prefix.clone();
+                        k.extend_from_slice(&s.to_be_bytes());
+                        by.get(k.as_slice()).map(|g| g.is_none()).unwrap_or(false)
+                    })
+                    .unwrap();
+                wrong.extend_from_slice(&other.to_be_bytes());
+                by.insert(wrong.as_slice(), ())?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        let drift = store.read(|tx| index_drift(tx, 10)).unwrap();
+        assert!(
+            drift.iter().any(|d| d.contains("does not answer it")),
+            "{drift:?}"
+        );
+    }
 
     /// The spliced seal and encoding equal the plain ones (a clone serialised for the HMAC,
     /// the whole entry encoded again), for entries with and without optional fields, odd

@@ -114,8 +114,11 @@
 //!   merged into customer_keys_bin and lead_check_bin at its end or at the next open),
 //!   created empty.
 //!
+//! - 39: audit_by and audit_counts (`store::audit`: the audit log's filters as keys and their
+//!   totals), built from the log in batches of entries.
+//!
 //! Steps 9, 10, 11, 15, 17, 30, 32, 33, 34, 35, 36 and 37 read every customer (record or rule
-//! view) or key; they run in batches of write transactions, each committing its rows with a
+//! view) or key, step 39 every audit entry; they run in batches of write transactions, each committing its rows with a
 //! cursor, and the version is bumped with the last batch, so an interrupted upgrade resumes
 //! where it stopped.
 
@@ -124,7 +127,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{Error, Result, Store, WriteTransaction, audit, codec, pools, tables};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 38;
+pub const SCHEMA_VERSION: u64 = 39;
 const VERSION_KEY: &str = "schema_version";
 
 /// The version recorded in the store, or `None` for a brand-new file.
@@ -223,6 +226,7 @@ fn batched(to: u64) -> Option<Rebuild> {
         35 => Some(super::customers::binary_keys_batch),
         36 => Some(super::v36::batch),
         37 => Some(super::rule_fields::activity_batch),
+        39 => Some(audit::index_batch),
         _ => None,
     }
 }
@@ -309,14 +313,10 @@ fn run_in_batches(store: &Store, to: u64, rebuild: Rebuild) -> Result<()> {
             }
         })?;
         if done {
-            tracing::info!(
-                to,
-                customers = total,
-                "store rebuilt from the customer records"
-            );
+            tracing::info!(to, rows = total, "store rebuilt from its rows");
             return Ok(());
         }
-        tracing::info!(to, customers = total, "store migration in progress");
+        tracing::info!(to, rows = total, "store migration in progress");
     }
 }
 
@@ -363,6 +363,8 @@ fn create_all(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(tables::OWNER_TOUCH_BUCKETS)?;
     to_31_brokers(tx)?;
     tx.open_table(tables::IMPORT_KEY_LOG)?;
+    tx.open_table(tables::AUDIT_BY)?;
+    tx.open_table(tables::AUDIT_COUNTS)?;
     seed_roles(tx)?;
     pools::ensure_default(tx, chrono::Utc::now())?;
     Ok(())
@@ -768,6 +770,15 @@ fn step(tx: &WriteTransaction, to: u64) -> Result<()> {
         }
         38 => {
             tx.open_table(tables::IMPORT_KEY_LOG)?;
+            Ok(())
+        }
+        39 => {
+            // Emptied by the first batch: entries appended by earlier steps of this upgrade
+            // may have filled them already.
+            tx.delete_table(tables::AUDIT_BY)?;
+            tx.delete_table(tables::AUDIT_COUNTS)?;
+            tx.open_table(tables::AUDIT_BY)?;
+            tx.open_table(tables::AUDIT_COUNTS)?;
             Ok(())
         }
         _ => Err(Error::Corrupt {

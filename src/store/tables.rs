@@ -99,6 +99,14 @@ pub const LEAD_CHECK: TableDefinition<&[u8], ()> = TableDefinition::new("lead_ch
 /// customers a running CLI import created, merged into [`CUSTOMER_KEYS`] and [`LEAD_CHECK`]
 /// at its end or at the next open. Empty whenever the store is open to anyone else.
 pub const IMPORT_KEY_LOG: TableDefinition<&[u8], ()> = TableDefinition::new("import_key_log");
+/// The audit log's filters (schema 39, `store::audit`): a kind byte (`a` action, `i` actor
+/// id, `n` actor name, `p` actor id and action), the value's length (u16 big-endian) and
+/// bytes, then the entry's sequence number (u64 big-endian); no value. Written with the
+/// entry, so a filtered page of the log is a range, never a walk of the whole log.
+pub const AUDIT_BY: TableDefinition<&[u8], ()> = TableDefinition::new("audit_by");
+/// Entries per filter of [`AUDIT_BY`] (its key without the sequence number), kept in the
+/// same transaction as the entries: a filtered page's total.
+pub const AUDIT_COUNTS: TableDefinition<&[u8], u64> = TableDefinition::new("audit_counts");
 /// The text form of [`LEAD_CHECK`], schemas 24 to 34 (`<32 hex>/<id>`): dropped by step 35.
 pub const LEAD_CHECK_V34: TableDefinition<&str, &str> = TableDefinition::new("lead_check");
 /// Application form id → `store::applications::Form` (schema 24).
@@ -338,7 +346,9 @@ every_table!(
     REFERRALS,
     REFERRAL_FEES,
     REFERRAL_KEYS,
-    IMPORT_KEY_LOG;
+    IMPORT_KEY_LOG,
+    AUDIT_BY,
+    AUDIT_COUNTS;
     retired: CUSTOMER_KEYS_V34,
     LEAD_CHECK_V34,
     CUSTOMER_EVENTS_V35,
