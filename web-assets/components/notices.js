@@ -2,7 +2,8 @@
 // within seconds without a reload, and so do transfer requests I may decide (marked done once
 // someone has decided them). GET /api/v1/notices?after=<cursor> every POLL_MS while the
 // tab is visible; each new notice is a toast and a row in the bell's panel; the count is what
-// arrived since I last opened the panel (remembered per user in localStorage).
+// arrived since I last opened the panel (remembered per user in localStorage), less the
+// requests decided since.
 import { useEffect, useRef, useState } from '../vendor/preact/hooks.module.js';
 import { html } from '../html.js';
 import { t } from '../i18n/index.js';
@@ -12,6 +13,7 @@ import { navigate } from '../router.js';
 import { formatDateTime } from '../format.js';
 import { Icon } from './icons.js';
 import { toast } from './toast.js';
+import { NOTICES_CHANGED, readSeenFrom, unreadCount } from './notice-count.js';
 
 export const POLL_MS = 10_000;
 /** More new notices than this in one poll (an import, a bulk assignment): one summary toast. */
@@ -22,12 +24,7 @@ function seenKey(userId) {
 }
 
 function readSeen(userId) {
-  try {
-    const v = Number(localStorage.getItem(seenKey(userId)));
-    return Number.isFinite(v) && v > 0 ? v : null;
-  } catch {
-    return null;
-  }
+  return readSeenFrom(globalThis.localStorage, seenKey(userId));
 }
 
 function writeSeen(userId, seq) {
@@ -57,11 +54,13 @@ export function NoticeBell() {
   const [failed, setFailed] = useState(false);
   const cursor = useRef(null);
   const rootRef = useRef(null);
+  const pendingTransfer = useRef(false);
 
   useEffect(() => {
     if (!user) return undefined;
     let live = true;
     let timer = null;
+    let polls = 0;
     const tick = async () => {
       if (document.visibilityState === 'visible' || cursor.current === null) {
         try {
@@ -86,18 +85,32 @@ export function NoticeBell() {
           }
           cursor.current = r.latest;
           setLatest(r.latest);
+          // An open transfer request among the notices: every third poll looks whether it
+          // has been decided (by another approver, or in another tab).
+          polls += 1;
+          if (!first && pendingTransfer.current && polls % 3 === 0) changed();
         } catch {
           if (live) setFailed(true);
         }
       }
       if (live) timer = setTimeout(tick, POLL_MS);
     };
+    // The newest notices as they are now (a transfer request decided since shows as done).
+    const refresh = async () => {
+      const r = await api('GET', '/api/v1/notices');
+      if (live) setItems(r.items.slice().reverse());
+    };
+    const changed = () => { refresh().catch(() => live && setFailed(true)); };
+    window.addEventListener(NOTICES_CHANGED, changed);
     tick();
     return () => {
       live = false;
       clearTimeout(timer);
+      window.removeEventListener(NOTICES_CHANGED, changed);
     };
   }, [user && user.id]);
+  // A transfer request still open among the notices: polls look again whether it was decided.
+  pendingTransfer.current = items.some((n) => n.kind === TRANSFER && !n.done);
 
   useEffect(() => {
     if (!open) return undefined;
@@ -113,7 +126,7 @@ export function NoticeBell() {
 
   if (!user) return null;
   // Since the panel was last opened: the log's count (a big import is more than the 20 listed).
-  const unread = seen === null ? 0 : Math.max(0, latest - seen);
+  const unread = unreadCount(latest, seen, items);
   const toggle = () => {
     if (!open && cursor.current !== null) {
       writeSeen(user.id, cursor.current);

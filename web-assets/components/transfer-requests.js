@@ -8,6 +8,7 @@ import { api } from '../api.js';
 import { errorText } from '../errors.js';
 import { formatDateTime } from '../format.js';
 import { toast } from './toast.js';
+import { NOTICES_CHANGED } from './notice-count.js';
 
 function Decide({ r, onDone }) {
   const [note, setNote] = useState('');
@@ -20,6 +21,7 @@ function Decide({ r, onDone }) {
     try {
       await api('POST', `/api/v1/transfer-requests/${encodeURIComponent(r.id)}/decision`, { approve, note: note.trim() || null });
       toast(approve ? t('transfers.approved') : t('transfers.rejected'));
+      window.dispatchEvent(new Event(NOTICES_CHANGED));
       onDone();
     } catch (e) {
       setBusy(false);

@@ -1586,6 +1586,8 @@ export default {
   'customer.lock.hint': 'A locked customer is never recalled to the pool by its rules; how many you may lock is set by your role',
   'customer.unlock.hint': 'Once unlocked, the pool rules count this customer again',
   'customer.stage.change': 'Change the stage',
+  'customer.stage.conflict': 'Someone else changed the stage to "{stage}"; your change was not saved',
+  'customer.stage.conflictBy': '{name} just changed the stage to "{stage}"; your change was not saved',
   'customer.stage.saved': 'Stage changed to "{stage}"',
   'customer.unlock': 'Unlock',
   'customer.locked': 'Locked (never recalled)',

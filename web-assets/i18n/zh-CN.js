@@ -1585,6 +1585,8 @@ export default {
   'customer.lock': '锁定',
   'customer.unlock': '解除锁定',
   'customer.stage.change': '修改阶段',
+  'customer.stage.conflict': '阶段已被他人改为「{stage}」，你的修改未保存',
+  'customer.stage.conflictBy': '{name}刚把阶段改为「{stage}」，你的修改未保存',
   'customer.stage.saved': '阶段已改为「{stage}」',
   'customer.lock.hint': '锁定后，该客户不会被公海规则自动回收；每人可锁定的数量由角色限定',
   'customer.unlock.hint': '解除后，该客户重新按公海规则计算回收时间',

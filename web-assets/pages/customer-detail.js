@@ -47,15 +47,32 @@ function shanghaiNowLocal() {
 }
 
 /** The stage in one step (no full edit dialog): a select that saves on change; the timeline
- *  shows the change at once. */
+ *  shows the change at once. Sent with the version the page shows: when the record changed
+ *  since, the change still goes through if the stage is the one shown (a follow-up, an edit of
+ *  other fields), and is refused, saying what it is now, if someone moved the stage. */
 function QuickStage({ customer: c, onSaved }) {
   const [busy, setBusy] = useState(false);
   const change = async (event) => {
     const stage = event.currentTarget.value;
     if (stage === c.stage) return;
     setBusy(true);
+    const url = `/api/v1/customers/${encodeURIComponent(c.id)}`;
     try {
-      const saved = await api('PATCH', `/api/v1/customers/${encodeURIComponent(c.id)}`, { stage });
+      let saved;
+      try {
+        saved = await api('PATCH', url, { stage, expected_updated_at: c.updated_at });
+      } catch (error) {
+        const now = error.code === 'edit_conflict' && error.details && error.details.current;
+        if (!now || !now.stage) throw error;
+        if (now.stage !== c.stage) {
+          const by = error.details.updated_by;
+          toast(by ? t('customer.stage.conflictBy', { name: by, stage: stageLabel(now.stage) })
+            : t('customer.stage.conflict', { stage: stageLabel(now.stage) }), { tone: 'error' });
+          onSaved(now);
+          return;
+        }
+        saved = await api('PATCH', url, { stage, expected_updated_at: now.updated_at });
+      }
       toast(t('customer.stage.saved', { stage: stageLabel(stage) }));
       onSaved(saved);
     } catch (error) {

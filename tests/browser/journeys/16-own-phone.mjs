@@ -48,6 +48,22 @@ export default async function ({ page, server }) {
   await page.getByTestId('page-customer-detail').waitFor();
   assert((await page.getByTestId('customer-stage').inputValue()) === 'contacted', 'the stage is saved');
 
+  // The quick change carries the version the page shows. A follow-up logged meanwhile (from
+  // another device) leaves the stage as shown: the change goes through.
+  await apiCall(page, 'POST', `/api/v1/customers/${c.id}/followups`, { kind: 'call', content: '电话沟通' });
+  await page.getByTestId('customer-stage').selectOption('qualified');
+  await page.locator('[data-testid="customer-stage"][data-stage="qualified"]').waitFor();
+  assert((await apiCall(page, 'GET', `/api/v1/customers/${c.id}`)).stage === 'qualified', 'saved over a follow-up');
+  // Someone moves the stage meanwhile: the change is refused with what it is now, not saved over.
+  await apiCall(page, 'PATCH', `/api/v1/customers/${c.id}`, { stage: 'invited' });
+  await page.getByTestId('customer-stage').selectOption('lost');
+  const refused = page.getByTestId('toast').filter({ hasText: '你的修改未保存' });
+  await refused.waitFor();
+  const said = await refused.innerText();
+  assert(said.includes('已邀约'), `the refusal names the stage it is now: ${said}`);
+  await page.locator('[data-testid="customer-stage"][data-stage="invited"]').waitFor();
+  assert((await apiCall(page, 'GET', `/api/v1/customers/${c.id}`)).stage === 'invited', 'the other change stands');
+
   // A customer id that is not theirs (absent or another's: the server answers both 404) says
   // "not found or outside your scope", not "page not found".
   await page.goto(`${server.base}/customers/01JZZZZZZZZZZZZZZZZZZZZZZZ`);

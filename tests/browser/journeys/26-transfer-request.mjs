@@ -16,6 +16,11 @@ export default async function ({ page, server }) {
   await page.setViewportSize({ width: 390, height: 844 });
   await logInAs(page, server, 'owner', PASSWORD);
   const c = await apiCall(page, 'POST', '/api/v1/customers', { name: '司马光', phone: PHONE });
+  // The approver has looked at the app before, with nothing in the bell: the request that
+  // comes next is new to them (an empty log seen was taken for "never looked").
+  await logInAs(page, server, 'lead', PASSWORD);
+  await page.getByTestId('notice-bell').waitFor();
+  await page.waitForFunction(() => Object.keys(localStorage).some((k) => k.startsWith('zhudai.notices.seen.')));
 
   await logInAs(page, server, 'asker', PASSWORD);
   await page.goto(`${server.base}/customers`);
@@ -37,22 +42,24 @@ export default async function ({ page, server }) {
   await page.getByTestId('customer-dialog').waitFor({ state: 'detached' });
 
   await logInAs(page, server, 'lead', PASSWORD);
-  // The approver's bell says a request waits (probe finding 27), not only the dashboard card.
-  await page.getByTestId('notice-bell').click();
-  const notice = page.getByTestId('notice-panel').locator('[data-kind="transfer_requested"]');
-  await notice.waitFor();
-  const said = await notice.innerText();
-  assert(said.includes('asker') && said.includes('司马光'), `the bell names who asks for whom: ${said}`);
-  await page.getByTestId('notice-bell').click();
+  // The approver's bell counts the request (probe finding 27), not only the dashboard card.
+  const count = page.getByTestId('notice-count');
+  await count.waitFor();
+  assert((await count.innerText()) === '1', `one request waits: ${await count.innerText()}`);
   const card = page.getByTestId('transfer-requests');
   await card.getByTestId('transfer-pending').waitFor();
   const text = await card.innerText();
   assert(text.includes('司马光') && text.includes('客户主动来电找我办理'), `the approver sees who and why: ${text}`);
   await card.getByTestId('transfer-approve').click();
   await page.getByTestId('toast').first().waitFor();
-  // Decided: the bell's entry says so.
+  // Decided (without opening the bell): nothing is left to do, so nothing is counted.
+  await count.waitFor({ state: 'detached' });
+  // The bell's entry names who asked for whom, and says it is decided.
   await page.getByTestId('notice-bell').click();
-  await page.getByTestId('notice-panel').locator('[data-kind="transfer_requested"][data-done="true"]').waitFor();
+  const notice = page.getByTestId('notice-panel').locator('[data-kind="transfer_requested"][data-done="true"]');
+  await notice.waitFor();
+  const said = await notice.innerText();
+  assert(said.includes('asker') && said.includes('司马光'), `the bell names who asks for whom: ${said}`);
   await page.getByTestId('notice-bell').click();
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(wide <= 0, `no sideways scroll at 390 px (${wide} px too wide)`);

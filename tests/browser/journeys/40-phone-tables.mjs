@@ -242,4 +242,24 @@ export default async function ({ page, server }) {
   }
   const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(over <= 0, `the customer cards fit: +${over}px`);
+
+  // Between a phone and a laptop (a small tablet, a phone on its side: 601–720 px) the
+  // navigation is a rail; each icon keeps its name under it (it was an icon alone, its name
+  // only in a tooltip a touch screen never shows).
+  await page.setViewportSize({ width: 700, height: 900 });
+  await page.getByTestId('nav-customers').waitFor();
+  const rail = await page.locator('.sidenav .sidenav-item').evaluateAll((els) => els.map((a) => {
+    const label = a.querySelector('span');
+    const box = label ? label.getBoundingClientRect() : null;
+    return { text: label ? label.textContent.trim() : '', width: box ? box.width : 0, right: box ? box.right : 0,
+      size: label ? parseFloat(getComputedStyle(label).fontSize) : 0 };
+  }));
+  assert(rail.length >= 5, `the rail lists the pages: ${rail.length}`);
+  const rail_width = await page.locator('.sidenav').evaluate((n) => n.getBoundingClientRect().width);
+  for (const item of rail) {
+    assert(item.text && item.width >= 20 && item.size >= 11 && item.right <= rail_width,
+      `a named icon on the rail: ${JSON.stringify(item)} (rail ${rail_width}px)`);
+  }
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert(wide <= 0, `the page fits at 700 px: +${wide}px`);
 }
