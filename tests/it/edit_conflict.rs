@@ -108,3 +108,77 @@ async fn an_edit_made_on_an_outdated_copy_is_refused_with_what_changed() {
     assert_eq!((st, v["city"].as_str()), (200, Some("天津")), "{v}");
     s.stop().await;
 }
+
+/// Review of probe finding 30: a follow-up or a deal's stage move changes the record with no
+/// `customer.updated` entry, and the conflict named no field and nobody. It names what they
+/// change (the next contact, the stage) and who did it.
+#[tokio::test]
+async fn a_follow_up_or_a_deals_stage_move_since_the_read_is_named_in_the_conflict() {
+    let s = TestServer::start(Fixture::WithAdmin).await;
+    let east = common::add_department(&s, "华东", None);
+    common::add_user(&s, "wang", &["sales"], Some(&east));
+    common::add_user(&s, "boss", &["manager"], Some(&east));
+    let wang = s.login("wang", TEAM_PASSWORD).await;
+    let boss = s.login("boss", TEAM_PASSWORD).await;
+    let (st, c) = wang
+        .post(
+            "/api/v1/customers",
+            json!({"name": "钱塘", "phone": "13912345671", "city": "杭州"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let read_at = c["updated_at"].clone();
+    s.clock.advance(chrono::Duration::seconds(5));
+    let (st, f) = wang
+        .post(
+            &format!("/api/v1/customers/{id}/followups"),
+            json!({"kind": "call", "content": "电话沟通"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{f}");
+    let (st, e) = patch(
+        &boss,
+        &id,
+        json!({"city": "宁波", "expected_updated_at": read_at}),
+    )
+    .await;
+    assert_eq!(st, 409, "{e}");
+    let d = &e["error"]["details"];
+    assert_eq!(d["fields"], json!(["next_followup_at"]), "{e}");
+    assert_eq!(d["updated_by"], "wang", "{e}");
+
+    // A deal moved far enough to move the customer's stage.
+    let read_at = d["updated_at"].clone();
+    let admin = s.login(common::ADMIN, common::ADMIN_PASSWORD).await;
+    let (st, p) = admin
+        .post("/api/v1/products", crate::products::salary_loan())
+        .await;
+    assert_eq!(st, 201, "{p}");
+    s.clock.advance(chrono::Duration::seconds(5));
+    let (st, deal) = wang
+        .post(
+            "/api/v1/deals",
+            json!({"customer_id": id, "product_id": p["id"], "amount_fen": 10_000_000,
+                   "term_months": 12}),
+        )
+        .await;
+    assert_eq!(st, 201, "{deal}");
+    let (_, now_is) = boss.get(&format!("/api/v1/customers/{id}")).await;
+    assert_ne!(
+        now_is["updated_at"], read_at,
+        "the deal moved the customer: {now_is}"
+    );
+    let (st, e) = patch(
+        &boss,
+        &id,
+        json!({"city": "宁波", "expected_updated_at": read_at}),
+    )
+    .await;
+    assert_eq!(st, 409, "{e}");
+    let d = &e["error"]["details"];
+    assert_eq!(d["fields"], json!(["stage"]), "{e}");
+    assert_eq!(d["updated_by"], "wang", "{e}");
+    assert_eq!(d["current"]["stage"], now_is["stage"], "{e}");
+    s.stop().await;
+}

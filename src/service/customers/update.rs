@@ -98,7 +98,8 @@ impl crate::service::customers::UseCases<'_> {
     }
 
     /// The refusal of an edit made on a copy read at `read_at`, older than the record: which
-    /// fields changed since (from the audit log's recent entries about it), who changed it
+    /// fields changed since (from the audit log's recent entries about it and the customer's
+    /// timeline and follow-ups), who changed it
     /// last, and the record as it is now (as this caller may see it), so the client shows the
     /// other person's values and lets the user reload or overwrite on purpose.
     fn edit_conflict(
@@ -126,7 +127,32 @@ impl crate::service::customers::UseCases<'_> {
             .filter(|e| after_read(e))
             .filter_map(|e| fields_changed(e).map(|named| (e, named)))
             .collect();
-        for (_, named) in changes.iter().rev() {
+        // (when, who, what) of every change since the read, oldest first.
+        let mut since: Vec<(chrono::DateTime<chrono::Utc>, Option<String>, Vec<String>)> = changes
+            .iter()
+            .rev()
+            .map(|(e, named)| (e.at, e.actor_id.clone(), named.clone()))
+            .collect();
+        // Changes with no audit entry about the customer, from its own timeline: a deal's
+        // stage move carried over to the customer (the entry names the deal) and a follow-up
+        // (it sets the next contact).
+        let reader = w.customers();
+        for e in reader.events(now_is)? {
+            if e.at > read_at && e.kind == "stage_changed" {
+                since.push((e.at, Some(e.actor_id), vec!["stage".to_string()]));
+            }
+        }
+        for f in reader.followups(now_is)? {
+            if f.created_at > read_at {
+                since.push((
+                    f.created_at,
+                    Some(f.author_id),
+                    vec!["next_followup_at".to_string()],
+                ));
+            }
+        }
+        since.sort_by_key(|(at, _, _)| *at);
+        for (_, _, named) in &since {
             for f in named {
                 if !fields.contains(f) {
                     fields.push(f.clone());
@@ -134,7 +160,7 @@ impl crate::service::customers::UseCases<'_> {
             }
         }
         // Who changed it last: the newest change's author.
-        let by = match changes.first().and_then(|(e, _)| e.actor_id.as_deref()) {
+        let by = match since.last().and_then(|(_, who, _)| who.as_deref()) {
             Some(u) => crate::store::users::find_by_id_w(w.tx, u)?.map(|u| u.display_name),
             None => None,
         };
