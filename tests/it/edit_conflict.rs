@@ -23,21 +23,23 @@ async fn patch(c: &Client, id: &str, body: Value) -> (u16, Value) {
     (st.as_u16(), v)
 }
 
-#[tokio::test]
-async fn an_edit_made_on_an_outdated_copy_is_refused_with_what_changed() {
+/// A salesperson and their manager in one department; the salesperson's new customer `body`.
+async fn colleagues(body: Value) -> (TestServer, Client, Client, Value) {
     let s = TestServer::start(Fixture::WithAdmin).await;
     let east = common::add_department(&s, "华东", None);
     common::add_user(&s, "wang", &["sales"], Some(&east));
     common::add_user(&s, "boss", &["manager"], Some(&east));
     let wang = s.login("wang", TEAM_PASSWORD).await;
     let boss = s.login("boss", TEAM_PASSWORD).await;
-    let (st, c) = wang
-        .post(
-            "/api/v1/customers",
-            json!({"name": "赵津", "phone": "13912345670", "city": "天津"}),
-        )
-        .await;
+    let (st, c) = wang.post("/api/v1/customers", body).await;
     assert_eq!(st, 201, "{c}");
+    (s, wang, boss, c)
+}
+
+#[tokio::test]
+async fn an_edit_made_on_an_outdated_copy_is_refused_with_what_changed() {
+    let (s, wang, boss, c) =
+        colleagues(json!({"name": "赵津", "phone": "13912345670", "city": "天津"})).await;
     let id = c["id"].as_str().unwrap().to_string();
     // Both open the edit dialog on the same copy.
     let (_, seen) = boss.get(&format!("/api/v1/customers/{id}")).await;
@@ -114,19 +116,8 @@ async fn an_edit_made_on_an_outdated_copy_is_refused_with_what_changed() {
 /// change (the next contact, the stage) and who did it.
 #[tokio::test]
 async fn a_follow_up_or_a_deals_stage_move_since_the_read_is_named_in_the_conflict() {
-    let s = TestServer::start(Fixture::WithAdmin).await;
-    let east = common::add_department(&s, "华东", None);
-    common::add_user(&s, "wang", &["sales"], Some(&east));
-    common::add_user(&s, "boss", &["manager"], Some(&east));
-    let wang = s.login("wang", TEAM_PASSWORD).await;
-    let boss = s.login("boss", TEAM_PASSWORD).await;
-    let (st, c) = wang
-        .post(
-            "/api/v1/customers",
-            json!({"name": "钱塘", "phone": "13912345671", "city": "杭州"}),
-        )
-        .await;
-    assert_eq!(st, 201, "{c}");
+    let (s, wang, boss, c) =
+        colleagues(json!({"name": "钱塘", "phone": "13912345671", "city": "杭州"})).await;
     let id = c["id"].as_str().unwrap().to_string();
     let read_at = c["updated_at"].clone();
     s.clock.advance(chrono::Duration::seconds(5));
