@@ -659,18 +659,20 @@ fn seqs_before<'t>(
     let range = by.range::<&[u8]>(from.as_slice()..to.as_slice())?;
     Ok(range.rev().map(|row| {
         let (k, _) = row?;
-        let k = k.value();
-        let tail = k
-            .len()
-            .checked_sub(8)
-            .and_then(|at| k.get(at..))
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        split_key(k.value())
+            .map(|(_, seq)| seq)
             .ok_or_else(|| Error::Corrupt {
                 table: "audit_by",
                 message: "a key shorter than its sequence number".into(),
-            })?;
-        Ok(u64::from_be_bytes(tail))
+            })
     }))
+}
+
+/// An `audit_by` key as its filter prefix and the entry's sequence number (its last 8 bytes);
+/// `None` for a key too short to hold one.
+fn split_key(k: &[u8]) -> Option<(&[u8], u64)> {
+    let (prefix, seq) = k.split_at_checked(k.len().checked_sub(8)?)?;
+    Some((prefix, u64::from_be_bytes(<[u8; 8]>::try_from(seq).ok()?)))
 }
 
 /// The filters an entry answers, as key prefixes.
@@ -773,12 +775,7 @@ pub fn index_drift(tx: &ReadTransaction, max: usize) -> Result<Vec<String>> {
     for row in tx.open_table(tables::AUDIT_BY)?.iter()? {
         let (k, _) = row?;
         let k = k.value();
-        let Some((prefix, seq)) = k
-            .len()
-            .checked_sub(8)
-            .map(|at| k.split_at(at))
-            .and_then(|(p, s)| Some((p, u64::from_be_bytes(<[u8; 8]>::try_from(s).ok()?))))
-        else {
+        let Some((prefix, seq)) = split_key(k) else {
             if out.len() < max {
                 out.push(format!("a key shorter than a sequence number: {k:?}"));
             }
